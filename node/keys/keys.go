@@ -1,0 +1,221 @@
+// Package keys holds the Ed25519 keys that origins sign their chains with.
+// A node keeps one private key per origin it writes for; anyone who audits a
+// chain needs only the public key. Keys live as PEM files in a folder so that
+// an operator can back them up, and so that the district CA (sanzi ca) can
+// hand a node the key it issued.
+package keys
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Ring is the set of keys a node has: private keys for the origins it writes,
+// public keys for every origin it can verify.
+type Ring struct {
+	priv map[string]ed25519.PrivateKey
+	pub  map[string]ed25519.PublicKey
+}
+
+// NewRing returns an empty ring; tests and in-memory tools fill it with Add.
+func NewRing() *Ring {
+	return &Ring{priv: map[string]ed25519.PrivateKey{}, pub: map[string]ed25519.PublicKey{}}
+}
+
+// Add puts a private key (and its public half) on the ring for origin.
+func (r *Ring) Add(origin string, k ed25519.PrivateKey) {
+	r.priv[origin] = k
+	r.pub[origin] = k.Public().(ed25519.PublicKey)
+}
+
+// AddPublic puts a public key for origin on the ring, for verifying only.
+func (r *Ring) AddPublic(origin string, k ed25519.PublicKey) { r.pub[origin] = k }
+
+// Private returns the signing key of origin.
+func (r *Ring) Private(origin string) (ed25519.PrivateKey, bool) {
+	k, ok := r.priv[origin]
+	return k, ok
+}
+
+// Public returns the verifying key of origin.
+func (r *Ring) Public(origin string) (ed25519.PublicKey, bool) {
+	k, ok := r.pub[origin]
+	return k, ok
+}
+
+// Origins lists every origin with a public key, sorted.
+func (r *Ring) Origins() []string {
+	out := make([]string, 0, len(r.pub))
+	for o := range r.pub {
+		out = append(out, o)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Fingerprint is a short, stable name for a public key that people can compare
+// over the phone: the first 16 hex digits of its SHA-256.
+func Fingerprint(k ed25519.PublicKey) string {
+	s := sha256.Sum256(k)
+	return hex.EncodeToString(s[:8])
+}
+
+// Load reads every key in dir: <origin>.key (PKCS#8 PEM, private) and
+// <origin>.pub (PKIX PEM, public). A missing dir is an empty ring.
+func Load(dir string) (*Ring, error) {
+	r := NewRing()
+	names, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read key folder %s: %w", dir, err)
+	}
+	for _, n := range names {
+		path := filepath.Join(dir, n.Name())
+		switch {
+		case strings.HasSuffix(n.Name(), ".key"):
+			k, err := readPrivate(path)
+			if err != nil {
+				return nil, err
+			}
+			r.Add(strings.TrimSuffix(n.Name(), ".key"), k)
+		case strings.HasSuffix(n.Name(), ".pub"):
+			origin := strings.TrimSuffix(n.Name(), ".pub")
+			k, err := readPublic(path)
+			if err != nil {
+				return nil, err
+			}
+			if have, ok := r.priv[origin]; ok && !have.Public().(ed25519.PublicKey).Equal(k) {
+				return nil, fmt.Errorf("key folder %s: %s.pub does not match %s.key", dir, origin, origin)
+			}
+			r.pub[origin] = k
+		}
+	}
+	return r, nil
+}
+
+// Ensure loads dir and makes a new key for every origin in origins that has
+// no private key yet. It returns the origins it made keys for.
+func Ensure(dir string, origins []string) (*Ring, []string, error) {
+	r, err := Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var made []string
+	for _, o := range origins {
+		if _, ok := r.priv[o]; ok {
+			continue
+		}
+		if _, ok := r.pub[o]; ok {
+			return nil, nil, fmt.Errorf("key folder %s has %s.pub but not %s.key: this node cannot sign for %s", dir, o, o, o)
+		}
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, nil, fmt.Errorf("generate key for %s: %w", o, err)
+		}
+		if err := Write(dir, o, k); err != nil {
+			return nil, nil, err
+		}
+		r.Add(o, k)
+		made = append(made, o)
+	}
+	return r, made, nil
+}
+
+// Write stores origin's key pair in dir (the private file readable by the
+// owner only), each file written whole or not at all.
+func Write(dir, origin string, k ed25519.PrivateKey) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create key folder %s: %w", dir, err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return fmt.Errorf("encode key of %s: %w", origin, err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		return fmt.Errorf("encode public key of %s: %w", origin, err)
+	}
+	if err := writeFile(filepath.Join(dir, origin+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, origin+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+}
+
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	return nil
+}
+
+func readPEM(path, typ string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key %s: %w", path, err)
+	}
+	b, _ := pem.Decode(data)
+	if b == nil || b.Type != typ {
+		return nil, fmt.Errorf("read key %s: not a PEM %q block", path, typ)
+	}
+	return b.Bytes, nil
+}
+
+func readPrivate(path string) (ed25519.PrivateKey, error) {
+	der, err := readPEM(path, "PRIVATE KEY")
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse key %s: %w", path, err)
+	}
+	ek, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("parse key %s: not an Ed25519 key", path)
+	}
+	return ek, nil
+}
+
+func readPublic(path string) (ed25519.PublicKey, error) {
+	der, err := readPEM(path, "PUBLIC KEY")
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse key %s: %w", path, err)
+	}
+	ek, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("parse key %s: not an Ed25519 key", path)
+	}
+	return ek, nil
+}

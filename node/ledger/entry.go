@@ -1,0 +1,209 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// HashSize is the length of an entry hash (SHA-256).
+const HashSize = sha256.Size
+
+// Stored is an entry as it sits in a chain: the raw bytes that were hashed,
+// signed and stored, and the decoded fields for the code that reads it.
+type Stored struct {
+	Origin     string
+	Seq        uint64
+	PrevHash   [HashSize]byte
+	Hash       [HashSize]byte
+	RecordedAt time.Time
+	Author     string
+	Type       sanziv1.EntryType
+	Payload    []byte
+	// Raw is the encoded Entry (body, hash, signature) exactly as stored.
+	Raw []byte
+	// Signature is the origin's Ed25519 signature over Hash.
+	Signature []byte
+}
+
+// ID is the stable name of an entry, "<origin>-<seq>".
+func (s *Stored) ID() string { return EntryID(s.Origin, s.Seq) }
+
+// Meta is the client-facing description of the entry.
+func (s *Stored) Meta() *sanziv1.EntryMeta {
+	return &sanziv1.EntryMeta{
+		Id:         s.ID(),
+		Origin:     s.Origin,
+		Seq:        s.Seq,
+		Hash:       hex.EncodeToString(s.Hash[:]),
+		RecordedAt: timestampOf(s.RecordedAt),
+		Author:     s.Author,
+		Type:       s.Type,
+	}
+}
+
+// EntryID names the entry at seq of origin.
+func EntryID(origin string, seq uint64) string { return origin + "-" + strconv.FormatUint(seq, 10) }
+
+// ParseEntryID splits an entry id into origin and seq.
+func ParseEntryID(id string) (origin string, seq uint64, err error) {
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 {
+		return "", 0, fmt.Errorf("entry id %q: want <origin>-<seq>", id)
+	}
+	seq, err = strconv.ParseUint(id[i+1:], 10, 64)
+	if err != nil || seq == 0 {
+		return "", 0, fmt.Errorf("entry id %q: seq must be a whole number from 1", id)
+	}
+	return id[:i], seq, nil
+}
+
+// Decode parses a stored entry without trusting it: it checks only that the
+// bytes are well formed. Use a ChainVerifier to check that they are genuine.
+func Decode(raw []byte) (*Stored, error) {
+	var e sanziv1.Entry
+	if err := proto.Unmarshal(raw, &e); err != nil {
+		return nil, fmt.Errorf("decode entry: %w", err)
+	}
+	var b sanziv1.EntryBody
+	if err := proto.Unmarshal(e.GetBody(), &b); err != nil {
+		return nil, fmt.Errorf("decode entry body: %w", err)
+	}
+	if len(e.GetHash()) != HashSize {
+		return nil, fmt.Errorf("decode entry: hash is %d bytes, want %d", len(e.GetHash()), HashSize)
+	}
+	if len(b.GetPrevHash()) != HashSize {
+		return nil, fmt.Errorf("decode entry: prev_hash is %d bytes, want %d", len(b.GetPrevHash()), HashSize)
+	}
+	s := &Stored{
+		Origin:    b.GetOrigin(),
+		Seq:       b.GetSeq(),
+		Author:    b.GetAuthor(),
+		Type:      b.GetType(),
+		Payload:   b.GetPayload(),
+		Raw:       raw,
+		Signature: e.GetSignature(),
+	}
+	if ts := b.GetRecordedAt(); ts != nil {
+		s.RecordedAt = ts.AsTime()
+	}
+	copy(s.Hash[:], e.GetHash())
+	copy(s.PrevHash[:], b.GetPrevHash())
+	return s, nil
+}
+
+// bodyHash returns SHA-256 of the stored body bytes, never of a re-encoding.
+func bodyHash(raw []byte) ([HashSize]byte, error) {
+	var e sanziv1.Entry
+	if err := proto.Unmarshal(raw, &e); err != nil {
+		return [HashSize]byte{}, fmt.Errorf("decode entry: %w", err)
+	}
+	return sha256.Sum256(e.GetBody()), nil
+}
+
+// VerifyError names the first entry of a chain that is not what it should be.
+type VerifyError struct {
+	Origin  string
+	Seq     uint64
+	Problem string
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("chain %s broken at seq %d: %s", e.Origin, e.Seq, e.Problem)
+}
+
+// ChainVerifier checks a stretch of one origin's chain entry by entry, in
+// order. Links and hashes are checked on every entry; signatures on every
+// entry when EverySignature is set, otherwise only on the last one (which,
+// through the hash links, vouches for all before it).
+type ChainVerifier struct {
+	origin         string
+	pub            ed25519.PublicKey
+	everySignature bool
+	nextSeq        uint64
+	prevHash       [HashSize]byte
+	last           *Stored
+	count          int
+}
+
+// NewChainVerifier starts a verifier for origin that expects the entry at
+// fromSeq to link to prevHash (zero for seq 1).
+func NewChainVerifier(origin string, pub ed25519.PublicKey, fromSeq uint64, prevHash [HashSize]byte, everySignature bool) *ChainVerifier {
+	return &ChainVerifier{origin: origin, pub: pub, everySignature: everySignature, nextSeq: fromSeq, prevHash: prevHash}
+}
+
+// Next checks the next entry; key is the seq it was stored under (0 when the
+// entry did not come from a keyed store).
+func (v *ChainVerifier) Next(key uint64, raw []byte) (*Stored, error) {
+	fail := func(format string, a ...any) (*Stored, error) {
+		return nil, &VerifyError{Origin: v.origin, Seq: v.nextSeq, Problem: fmt.Sprintf(format, a...)}
+	}
+	if key != 0 && key != v.nextSeq {
+		return fail("entry missing: next stored seq is %d", key)
+	}
+	s, err := Decode(raw)
+	if err != nil {
+		return fail("%v", err)
+	}
+	sum, err := bodyHash(raw)
+	if err != nil {
+		return fail("%v", err)
+	}
+	switch {
+	case sum != s.Hash:
+		return fail("body does not match its hash (stored %x, computed %x)", s.Hash[:6], sum[:6])
+	case s.Origin != v.origin:
+		return fail("entry names origin %q", s.Origin)
+	case s.Seq != v.nextSeq:
+		return fail("entry names seq %d", s.Seq)
+	case s.PrevHash != v.prevHash:
+		return fail("prev_hash %x does not link to the previous entry's hash %x", s.PrevHash[:6], v.prevHash[:6])
+	}
+	if v.everySignature && !ed25519.Verify(v.pub, s.Hash[:], s.Signature) {
+		return fail("signature does not verify with the origin's key")
+	}
+	v.prevHash = s.Hash
+	v.nextSeq++
+	v.last = s
+	v.count++
+	return s, nil
+}
+
+// Finish checks the signature of the last entry seen and returns how many
+// entries were checked.
+func (v *ChainVerifier) Finish() (int, error) {
+	if v.last != nil && !v.everySignature && !ed25519.Verify(v.pub, v.last.Hash[:], v.last.Signature) {
+		return v.count, &VerifyError{Origin: v.origin, Seq: v.last.Seq, Problem: "signature of the last entry does not verify with the origin's key"}
+	}
+	return v.count, nil
+}
+
+// Head is the newest entry's seq and hash; the zero Head is an empty chain.
+type Head struct {
+	Seq  uint64
+	Hash [HashSize]byte
+}
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+func keySeq(k []byte) uint64 {
+	if len(k) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k)
+}
+
+

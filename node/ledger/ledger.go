@@ -1,0 +1,554 @@
+// Package ledger keeps every origin's append-only chain of signed entries in
+// one bbolt file (DESIGN.md, "The ledger"). Each entry links to the hash of
+// the one before it and is signed by its origin's Ed25519 key, so an edited,
+// removed or reordered entry is found by walking the chain.
+//
+// Writes go through one committer goroutine that takes every request waiting
+// at that moment into a single bbolt transaction (group commit): concurrent
+// recorders share one fsync, and Append returns only once its entries are on
+// disk. The node's own indexes are written in that same transaction through
+// the Indexer seam, so an index can never disagree with the chain after a
+// crash.
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Errors returned by the ledger; wrap-compared with errors.Is.
+var (
+	// ErrClosed: the ledger is shut down and takes no more writes.
+	ErrClosed = errors.New("ledger: closed")
+	// ErrNoKey: the node holds no signing key for the origin.
+	ErrNoKey = errors.New("ledger: no signing key for origin")
+	// ErrChainBroken: the origin's stored chain failed verification at open,
+	// so the node refuses to extend it (see ChainBroken).
+	ErrChainBroken = errors.New("ledger: chain broken")
+	// ErrNotFound: no entry at that origin and seq.
+	ErrNotFound = errors.New("ledger: entry not found")
+)
+
+var bucketChains = []byte("chains")
+
+// Record is what a caller asks to append: the ledger adds seq, links, time,
+// hash and signature.
+type Record struct {
+	Origin  string
+	Author  string
+	Type    sanziv1.EntryType
+	Payload []byte
+}
+
+// Indexer keeps a node's indexes inside the ledger's write transactions. Both
+// methods run on the committer goroutine; they must not block on anything but
+// the transaction.
+type Indexer interface {
+	// Check is called before any record of one Append is written and sees
+	// every earlier write of the same transaction. An error refuses that
+	// Append whole (nothing of it is written) and is returned to its caller;
+	// it must not have written anything itself.
+	Check(tx *bolt.Tx, recs []Record) error
+	// Index is called after each entry is written. An error aborts the
+	// whole transaction (every Append in it fails), so return one only for
+	// storage failures.
+	Index(tx *bolt.Tx, e *Stored) error
+}
+
+// Config sets up a ledger.
+type Config struct {
+	// Path of the bbolt file; created if missing.
+	Path string
+	// Keys signs for the origins this node writes and verifies the rest.
+	Keys KeyRing
+	// Indexer is optional.
+	Indexer Indexer
+	// Now is the clock for recorded_at; default time.Now.
+	Now func() time.Time
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// MaxBatch caps the records in one transaction; default 4096.
+	MaxBatch int
+	// NoSync turns off fsync: for throw-away tests only.
+	NoSync bool
+}
+
+// KeyRing is the seam to the node's keys.
+type KeyRing interface {
+	Private(origin string) (ed25519.PrivateKey, bool)
+	Public(origin string) (ed25519.PublicKey, bool)
+}
+
+func (c *Config) validate() error {
+	if c.Path == "" {
+		return errors.New("ledger config: Path is required")
+	}
+	if c.Keys == nil {
+		return errors.New("ledger config: Keys is required")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 4096
+	}
+	return nil
+}
+
+// Stats counts what the ledger has done since it opened.
+type Stats struct {
+	Entries  uint64 // entries appended
+	Commits  uint64 // bbolt transactions (fsyncs) that appended
+	Appends  uint64 // Append calls that succeeded
+	Refused  uint64 // Append calls refused by the indexer
+	MaxBatch uint64 // most records in one commit
+}
+
+// Ledger is an open ledger file. It is safe for concurrent use.
+type Ledger struct {
+	cfg  Config
+	db   *bolt.DB
+	log  *slog.Logger
+	reqs chan *appendReq
+
+	mu     sync.RWMutex // guards closed, heads, broken
+	closed bool
+	heads  map[string]Head
+	broken map[string]*VerifyError
+
+	done chan struct{}
+
+	stEntries, stCommits, stAppends, stRefused, stMaxBatch atomic.Uint64
+}
+
+type appendReq struct {
+	ctx  context.Context
+	recs []Record
+	out  []*Stored
+	err  error
+	done chan struct{}
+}
+
+// Open opens (or creates) the ledger at cfg.Path, checks every chain's links,
+// hashes and newest signature, and starts the committer. A chain that fails
+// the check stays readable but refuses new entries (ErrChainBroken).
+func Open(cfg Config) (*Ledger, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{
+		Timeout:        2 * time.Second,
+		NoSync:         cfg.NoSync,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", cfg.Path, err)
+	}
+	l := &Ledger{
+		cfg:    cfg,
+		db:     db,
+		log:    cfg.Logger,
+		reqs:   make(chan *appendReq, 1024),
+		heads:  map[string]Head{},
+		broken: map[string]*VerifyError{},
+		done:   make(chan struct{}),
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketChains)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open ledger %s: create buckets: %w", cfg.Path, err)
+	}
+	if err := l.checkChains(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go l.run()
+	return l, nil
+}
+
+// checkChains walks every chain at open: links and hashes of every entry,
+// signature of the newest. This is what catches a row edited while the node
+// was down.
+func (l *Ledger) checkChains() error {
+	return l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketChains).ForEachBucket(func(name []byte) error {
+			origin := string(name)
+			head, verr := verifyBucket(tx.Bucket(bucketChains).Bucket(name), origin, l.cfg.Keys, false)
+			if verr != nil {
+				var ve *VerifyError
+				if !errors.As(verr, &ve) {
+					return verr
+				}
+				l.broken[origin] = ve
+				l.log.Error("chain failed verification; refusing new entries for this origin until it is repaired", "origin", origin, "seq", ve.Seq, "problem", ve.Problem)
+			}
+			l.heads[origin] = head
+			return nil
+		})
+	})
+}
+
+// verifyBucket checks one chain bucket and returns its head (as far as it
+// could be read).
+func verifyBucket(b *bolt.Bucket, origin string, keys KeyRing, everySignature bool) (Head, error) {
+	var head Head
+	pub, ok := keys.Public(origin)
+	if !ok {
+		return head, &VerifyError{Origin: origin, Seq: 1, Problem: "no public key for this origin"}
+	}
+	v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, everySignature)
+	c := b.Cursor()
+	for k, raw := c.First(); k != nil; k, raw = c.Next() {
+		s, err := v.Next(keySeq(k), raw)
+		if err != nil {
+			// The head is still the newest stored entry, so that nothing
+			// is ever written over it.
+			if lk, lraw := c.Last(); lk != nil {
+				head.Seq = keySeq(lk)
+				head.Hash, _ = bodyHash(lraw)
+			}
+			return head, err
+		}
+		head = Head{Seq: s.Seq, Hash: s.Hash}
+	}
+	_, err := v.Finish()
+	return head, err
+}
+
+// Verify walks every chain in the file at path, checking every signature,
+// and returns the first problem of each broken chain (nil when all is well)
+// and how many entries each chain holds. It opens the file read-only and
+// fails if a running node holds it.
+func Verify(path string, keys KeyRing) (map[string]int, []*VerifyError, error) {
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open ledger %s read-only (is a node still running on it?): %w", path, err)
+	}
+	defer db.Close()
+	counts := map[string]int{}
+	var problems []*VerifyError
+	err = db.View(func(tx *bolt.Tx) error {
+		chains := tx.Bucket(bucketChains)
+		if chains == nil {
+			return nil
+		}
+		return chains.ForEachBucket(func(name []byte) error {
+			origin := string(name)
+			head, err := verifyBucket(chains.Bucket(name), origin, keys, true)
+			counts[origin] = int(head.Seq)
+			var ve *VerifyError
+			if errors.As(err, &ve) {
+				problems = append(problems, ve)
+				return nil
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify ledger %s: %w", path, err)
+	}
+	return counts, problems, nil
+}
+
+// DB is the underlying bbolt file, for indexes that read in their own
+// transactions. Writes must go through Append.
+func (l *Ledger) DB() *bolt.DB { return l.db }
+
+// Head returns the newest entry of origin's chain.
+func (l *Ledger) Head(origin string) Head {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.heads[origin]
+}
+
+// Origins lists every origin with a chain in the file, sorted.
+func (l *Ledger) Origins() []string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]string, 0, len(l.heads))
+	for o := range l.heads {
+		out = append(out, o)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ChainBroken reports why origin's chain refuses writes, or nil.
+func (l *Ledger) ChainBroken(origin string) *VerifyError {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.broken[origin]
+}
+
+// Broken lists every chain that refuses writes.
+func (l *Ledger) Broken() []*VerifyError {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]*VerifyError, 0, len(l.broken))
+	for _, v := range l.broken {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Origin < out[j].Origin })
+	return out
+}
+
+// Stats returns counters since open.
+func (l *Ledger) Stats() Stats {
+	return Stats{
+		Entries:  l.stEntries.Load(),
+		Commits:  l.stCommits.Load(),
+		Appends:  l.stAppends.Load(),
+		Refused:  l.stRefused.Load(),
+		MaxBatch: l.stMaxBatch.Load(),
+	}
+}
+
+// Get reads one entry.
+func (l *Ledger) Get(origin string, seq uint64) (*Stored, error) {
+	var out *Stored
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = GetTx(tx, origin, seq)
+		return err
+	})
+	return out, err
+}
+
+// GetTx reads one entry inside a caller's transaction.
+func GetTx(tx *bolt.Tx, origin string, seq uint64) (*Stored, error) {
+	b := tx.Bucket(bucketChains).Bucket([]byte(origin))
+	if b == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, EntryID(origin, seq))
+	}
+	raw := b.Get(seqKey(seq))
+	if raw == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, EntryID(origin, seq))
+	}
+	return Decode(append([]byte(nil), raw...))
+}
+
+// Range calls fn for the entries of origin from seq from on, in order, until
+// fn returns false or limit entries were read (limit <= 0: no limit).
+func (l *Ledger) Range(origin string, from uint64, limit int, fn func(*Stored) bool) error {
+	return l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChains).Bucket([]byte(origin))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		n := 0
+		for k, raw := c.Seek(seqKey(from)); k != nil; k, raw = c.Next() {
+			s, err := Decode(append([]byte(nil), raw...))
+			if err != nil {
+				return fmt.Errorf("read %s: %w", EntryID(origin, keySeq(k)), err)
+			}
+			if !fn(s) {
+				return nil
+			}
+			if n++; limit > 0 && n >= limit {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// Append records recs atomically (all or none) and returns them as stored
+// once they are durable. Records of different origins may be mixed.
+func (l *Ledger) Append(ctx context.Context, recs ...Record) ([]*Stored, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	for _, r := range recs {
+		if _, ok := l.cfg.Keys.Private(r.Origin); !ok {
+			return nil, fmt.Errorf("%w %s", ErrNoKey, r.Origin)
+		}
+		if ve := l.ChainBroken(r.Origin); ve != nil {
+			return nil, fmt.Errorf("%w: %v; writes to this chain are refused until it is repaired", ErrChainBroken, ve)
+		}
+	}
+	req := &appendReq{ctx: ctx, recs: recs, done: make(chan struct{})}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	l.reqs <- req
+	l.mu.RUnlock()
+	// Wait for the commit even if ctx ends: the request may already be in a
+	// transaction, and its caller must learn whether it was recorded.
+	<-req.done
+	return req.out, req.err
+}
+
+// Close stops taking writes, commits everything already queued and closes
+// the file. Nothing acknowledged is lost, and nothing queued is dropped.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.reqs)
+	l.mu.Unlock()
+	<-l.done
+	return l.db.Close()
+}
+
+func (l *Ledger) run() {
+	defer close(l.done)
+	batch := make([]*appendReq, 0, 64)
+	for req := range l.reqs {
+		batch = append(batch[:0], req)
+		n := len(req.recs)
+	drain:
+		for n < l.cfg.MaxBatch {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+				n += len(r.recs)
+			default:
+				break drain
+			}
+		}
+		l.commit(batch)
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+}
+
+// commit writes one group of requests in one transaction.
+func (l *Ledger) commit(batch []*appendReq) {
+	heads := map[string]Head{}
+	l.mu.RLock()
+	for _, r := range batch {
+		for _, rec := range r.recs {
+			heads[rec.Origin] = l.heads[rec.Origin]
+		}
+	}
+	l.mu.RUnlock()
+	now := l.cfg.Now().UTC()
+	var written, refused uint64
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		chains := tx.Bucket(bucketChains)
+		for _, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				r.err = fmt.Errorf("append: %w", err)
+				continue
+			}
+			if l.cfg.Indexer != nil {
+				if err := l.cfg.Indexer.Check(tx, r.recs); err != nil {
+					r.err = err
+					refused++
+					continue
+				}
+			}
+			r.out = make([]*Stored, 0, len(r.recs))
+			for _, rec := range r.recs {
+				s, err := l.write(tx, chains, heads, rec, now)
+				if err != nil {
+					return err
+				}
+				if l.cfg.Indexer != nil {
+					if err := l.cfg.Indexer.Index(tx, s); err != nil {
+						return fmt.Errorf("index %s: %w", s.ID(), err)
+					}
+				}
+				r.out = append(r.out, s)
+				written++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.log.Error("ledger commit failed; every append in it is refused", "err", err, "appends", len(batch))
+		for _, r := range batch {
+			if r.err == nil {
+				r.err = fmt.Errorf("commit ledger transaction: %w", err)
+			}
+			r.out = nil
+		}
+		return
+	}
+	l.mu.Lock()
+	for o, h := range heads {
+		l.heads[o] = h
+	}
+	l.mu.Unlock()
+	l.stEntries.Add(written)
+	l.stCommits.Add(1)
+	l.stRefused.Add(refused)
+	l.stAppends.Add(uint64(len(batch)) - refused)
+	if written > l.stMaxBatch.Load() {
+		l.stMaxBatch.Store(written)
+	}
+}
+
+func (l *Ledger) write(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, rec Record, now time.Time) (*Stored, error) {
+	key, _ := l.cfg.Keys.Private(rec.Origin)
+	b, err := chains.CreateBucketIfNotExists([]byte(rec.Origin))
+	if err != nil {
+		return nil, fmt.Errorf("create chain %s: %w", rec.Origin, err)
+	}
+	b.FillPercent = 1 // keys only ever grow: pack pages full
+	head := heads[rec.Origin]
+	seq := head.Seq + 1
+	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(&sanziv1.EntryBody{
+		Origin:     rec.Origin,
+		Seq:        seq,
+		PrevHash:   head.Hash[:],
+		RecordedAt: timestamppb.New(now),
+		Author:     rec.Author,
+		Type:       rec.Type,
+		Payload:    rec.Payload,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode entry body: %w", err)
+	}
+	hash := sha256.Sum256(body)
+	sig := ed25519.Sign(key, hash[:])
+	raw, err := proto.Marshal(&sanziv1.Entry{Body: body, Hash: hash[:], Signature: sig})
+	if err != nil {
+		return nil, fmt.Errorf("encode entry: %w", err)
+	}
+	if err := b.Put(seqKey(seq), raw); err != nil {
+		return nil, fmt.Errorf("store %s: %w", EntryID(rec.Origin, seq), err)
+	}
+	heads[rec.Origin] = Head{Seq: seq, Hash: hash}
+	return &Stored{
+		Origin: rec.Origin, Seq: seq, PrevHash: head.Hash, Hash: hash, RecordedAt: now,
+		Author: rec.Author, Type: rec.Type, Payload: rec.Payload, Raw: raw, Signature: sig,
+	}, nil
+}
+
+func timestampOf(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}

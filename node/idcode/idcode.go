@@ -12,14 +12,13 @@ import (
 	"unicode/utf8"
 )
 
-// provinces is the set of first-two-digit province codes accepted in resident
-// IDs and division codes.
-var provinces = map[string]bool{}
+// provinceCodes lists the first-two-digit province codes accepted in
+// resident IDs and division codes.
+const provinceCodes = "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83 91"
 
-func init() {
-	for _, p := range strings.Fields("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83 91") {
-		provinces[p] = true
-	}
+// isProvince reports whether p is one of provinceCodes.
+func isProvince(p string) bool {
+	return len(p) == 2 && strings.Contains(" "+provinceCodes+" ", " "+p+" ")
 }
 
 var (
@@ -93,7 +92,7 @@ func ResidentID(s string, today time.Time) error {
 	if got != want {
 		return fmt.Errorf("%s: check digit is %c, expected %c", what, got, want)
 	}
-	if !provinces[s[:2]] {
+	if !isProvince(s[:2]) {
 		return fmt.Errorf("%s: province code %s does not exist", what, s[:2])
 	}
 	return checkBirth(what, s[6:14], today)
@@ -244,7 +243,7 @@ func OrgCode(s string) (Level, error) {
 	if err := checkDigits(what, s, 0); err != nil {
 		return "", err
 	}
-	if !provinces[s[:2]] {
+	if !isProvince(s[:2]) {
 		return "", fmt.Errorf("%s: province code %s does not exist", what, s[:2])
 	}
 	if s[2:6] == "0000" {

@@ -112,9 +112,9 @@ func bodyHash(raw []byte) ([HashSize]byte, error) {
 
 // VerifyError names the first entry of a chain that is not what it should be.
 type VerifyError struct {
-	Origin  string
-	Seq     uint64
-	Problem string
+	Origin  string `json:"origin"`
+	Seq     uint64 `json:"seq"`
+	Problem string `json:"problem"`
 }
 
 func (e *VerifyError) Error() string {
@@ -207,3 +207,5 @@ func keySeq(k []byte) uint64 {
 }
 
 
+
+func unmarshal(raw []byte, m *sanziv1.Entry) error { return proto.Unmarshal(raw, m) }

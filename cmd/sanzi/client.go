@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+
+	"github.com/sanzi/sanzi/node/money"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// dial connects to the node named by --server.
+func (g *globals) dial() (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(g.server,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", g.server, err)
+	}
+	return conn, nil
+}
+
+// call runs fn with a connection and a deadline, and turns a gRPC error into
+// a message naming the fields the node refused.
+func (g *globals) call(cmd *cobra.Command, fn func(ctx context.Context, conn *grpc.ClientConn) error) error {
+	conn, err := g.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
+	defer cancel()
+	return explain(g.server, fn(ctx, conn))
+}
+
+func explain(server string, err error) error {
+	st, ok := status.FromError(err)
+	if err == nil || !ok {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s)", st.Message(), st.Code())
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 1 {
+			for _, v := range br.GetFieldViolations() {
+				fmt.Fprintf(&b, "\n  %s: %s", v.GetField(), v.GetDescription())
+			}
+		}
+	}
+	if st.Code().String() == "Unavailable" {
+		fmt.Fprintf(&b, "\nis a node running at %s? (set --server or SANZI_SERVER)", server)
+	}
+	return &exitError{code: 1, msg: "sanzi: " + b.String()}
+}
+
+// printJSON writes m as indented JSON with the API's field names.
+func printJSON(w io.Writer, m proto.Message) error {
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+// table prints rows under a header, aligned.
+func table(w io.Writer, header []string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// printEntry reports a recorded entry.
+func (g *globals) printEntry(w io.Writer, resp proto.Message, e *sanziv1.EntryMeta) error {
+	if g.json {
+		return printJSON(w, resp)
+	}
+	_, err := fmt.Fprintf(w, "recorded %s (seq %d, hash %s…)\n", e.GetId(), e.GetSeq(), short(e.GetHash()))
+	return err
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// enumFlag parses a lower-case short name ("expense") into an enum value of
+// the given prefix ("TRANSACTION_KIND_").
+func enumFlag(flag, val, prefix string, values map[string]int32) (int32, error) {
+	if val == "" {
+		return 0, nil
+	}
+	name := prefix + strings.ToUpper(strings.ReplaceAll(val, "-", "_"))
+	v, ok := values[name]
+	if !ok {
+		var names []string
+		for n, num := range values {
+			if num != 0 {
+				names = append(names, strings.ToLower(strings.TrimPrefix(n, prefix)))
+			}
+		}
+		return 0, fmt.Errorf("--%s %q: not one of %s", flag, val, strings.Join(slices.Sorted(slices.Values(names)), ", "))
+	}
+	return v, nil
+}
+
+func enumShort(s fmt.Stringer, prefix string) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), prefix))
+}
+
+// yuanFlag parses an amount in yuan for flag name.
+func yuanFlag(flag, val string) (int64, error) {
+	if val == "" {
+		return 0, nil
+	}
+	fen, err := money.ParseYuan(val)
+	if err != nil {
+		return 0, fmt.Errorf("--%s: %w", flag, err)
+	}
+	return fen, nil
+}
+
+// partyFlags are the counterparty flags shared by several commands.
+type partyFlags struct{ name, id, account, bank, phone string }
+
+func (p *partyFlags) add(cmd *cobra.Command, what string) {
+	f := cmd.Flags()
+	f.StringVar(&p.name, "counterparty", "", what+": name of the person or organisation")
+	f.StringVar(&p.id, "id-number", "", what+": 18-digit resident ID or 18-character unified social credit code")
+	f.StringVar(&p.account, "bank-account", "", what+": bank account number")
+	f.StringVar(&p.bank, "bank-name", "", what+": bank name")
+	f.StringVar(&p.phone, "phone", "", what+": phone number")
+}
+
+func (p *partyFlags) proto() *sanziv1.Counterparty {
+	if *p == (partyFlags{}) {
+		return nil
+	}
+	return &sanziv1.Counterparty{Name: p.name, IdNumber: p.id, BankAccount: p.account, BankName: p.bank, Phone: p.phone}
+}

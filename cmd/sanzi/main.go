@@ -1,0 +1,125 @@
+// Command sanzi runs every role of the Sanzi system (village node for now)
+// and is the command line for people and scripts that use it. It only parses
+// flags and calls the packages under node/; the work happens there.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// exitError carries an exit status other than 1 (or a message already
+// printed) out of a command.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, ee.msg)
+		}
+		os.Exit(ee.code)
+	}
+	fmt.Fprintln(os.Stderr, "sanzi:", err)
+	os.Exit(1)
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	server   string
+	json     bool
+	author   string
+	logLevel string
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "sanzi",
+		Short: "Supervise the funds, assets and resources of rural collectives",
+		Long: `sanzi runs the nodes of the Sanzi system and is the command line for the
+people and scripts that use them.
+
+A village node keeps the collective's books as a signed hash chain that works
+offline; record transactions, contracts and assets with the commands below,
+check the chain with "sanzi verify".
+
+Every flag can also be set in the environment as SANZI_<FLAG>, upper case with
+dashes as underscores: --server is SANZI_SERVER, --data is SANZI_DATA.
+A flag given on the command line wins over the environment.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return bindEnv(cmd)
+		},
+	}
+	root.PersistentFlags().StringVar(&g.server, "server", "127.0.0.1:7401", "gRPC address of the node to talk to")
+	root.PersistentFlags().BoolVar(&g.json, "json", false, "print JSON for scripts instead of tables")
+	root.PersistentFlags().StringVar(&g.author, "author", defaultAuthor(), "who records (written into every entry)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	root.AddCommand(
+		newVillageCmd(g), newTxCmd(g), newContractCmd(g), newAssetCmd(g), newReverseCmd(g),
+		newAttachCmd(g), newLedgerCmd(g), newKeysCmd(g), newVerifyCmd(g), newDemoCmd(g),
+	)
+	return root
+}
+
+// bindEnv fills every flag not given on the command line from SANZI_<FLAG>.
+func bindEnv(cmd *cobra.Command) error {
+	var errs []error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		name := "SANZI_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if err := cmd.Flags().Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func (g *globals) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// defaultAuthor is the login name, so entries name a person even when
+// --author is not given.
+func defaultAuthor() string {
+	for _, v := range []string{"USER", "LOGNAME"} {
+		if u := os.Getenv(v); u != "" {
+			return u
+		}
+	}
+	if h, err := os.Hostname(); err == nil {
+		return "user@" + h
+	}
+	return "unknown"
+}

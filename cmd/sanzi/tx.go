@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+
+	"github.com/sanzi/sanzi/node/money"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+func newTxCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "tx", Short: "Record and read fund transactions (income, expense, transfer, loans)"}
+	cmd.AddCommand(newTxRecordCmd(g), newTxListCmd(g), newTxShowCmd(g))
+	return cmd
+}
+
+func newTxRecordCmd(g *globals) *cobra.Command {
+	var (
+		t                    sanziv1.Transaction
+		kind, method, amount string
+		party                partyFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "record",
+		Short: "Record one transaction; returns once it is durable",
+		Long: `Record one transaction on the node. The node checks every field and refuses
+the whole transaction, naming each bad field, when anything is wrong.
+Attachments (receipts, invoices) are uploaded first with "sanzi attach FILE",
+then named here by their SHA-256; from then on they are locked.`,
+		Example: `  sanzi tx record --org 350505100201 --kind expense --amount 1280.50 \
+    --method bank_transfer --counterparty "福州市某建材有限公司" \
+    --id-number 91350100M000100Y43 --date 2026-11-20 --summary "修缮村部屋顶材料费" \
+    --voucher 记-2026-11-031`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := enumFlag("kind", kind, "TRANSACTION_KIND_", sanziv1.TransactionKind_value)
+			if err != nil {
+				return err
+			}
+			m, err := enumFlag("method", method, "PAYMENT_METHOD_", sanziv1.PaymentMethod_value)
+			if err != nil {
+				return err
+			}
+			if t.AmountFen, err = yuanFlag("amount", amount); err != nil {
+				return err
+			}
+			t.Kind, t.PaymentMethod, t.Counterparty = sanziv1.TransactionKind(k), sanziv1.PaymentMethod(m), party.proto()
+			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewTransactionServiceClient(conn).RecordTransaction(ctx, &sanziv1.RecordTransactionRequest{Author: g.author, Transaction: &t})
+				if err != nil {
+					return err
+				}
+				return g.printEntry(cmd.OutOrStdout(), resp, resp.GetEntry())
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&t.Org, "org", "", "12-digit org code of the collective")
+	f.StringVar(&kind, "kind", "", "income, expense, transfer, loan_out or loan_in")
+	f.StringVar(&amount, "amount", "", "amount in yuan, e.g. 1280.50")
+	f.StringVar(&method, "method", "", "cash, bank_transfer, village_card or other")
+	party.add(cmd, "counterparty")
+	f.StringVar(&t.BusinessDate, "date", time.Now().Format(time.DateOnly), "business date YYYY-MM-DD")
+	f.StringVar(&t.Summary, "summary", "", "what it was for (摘要)")
+	f.StringVar(&t.VoucherNumber, "voucher", "", "voucher number (凭证号)")
+	f.StringVar(&t.InvoiceCode, "invoice-code", "", "invoice code (发票代码)")
+	f.StringVar(&t.InvoiceNumber, "invoice-number", "", "invoice number (发票号码)")
+	f.StringVar(&t.BudgetLine, "budget-line", "", "budget line (预算科目)")
+	f.StringVar(&t.Category, "category", "", "accounting category (科目)")
+	f.StringSliceVar(&t.Attachments, "attach", nil, "SHA-256 of an uploaded attachment; repeat for several")
+	return cmd
+}
+
+func newTxListCmd(g *globals) *cobra.Command {
+	var (
+		req  sanziv1.ListTransactionsRequest
+		kind string
+		all  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List transactions, oldest first",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := enumFlag("kind", kind, "TRANSACTION_KIND_", sanziv1.TransactionKind_value)
+			if err != nil {
+				return err
+			}
+			req.Kind = sanziv1.TransactionKind(k)
+			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				c := sanziv1.NewTransactionServiceClient(conn)
+				out := &sanziv1.ListTransactionsResponse{}
+				for {
+					resp, err := c.ListTransactions(ctx, &req)
+					if err != nil {
+						return err
+					}
+					out.Transactions = append(out.Transactions, resp.GetTransactions()...)
+					out.TotalSize = resp.GetTotalSize()
+					if !all || resp.GetNextPageToken() == "" {
+						out.NextPageToken = resp.GetNextPageToken()
+						break
+					}
+					req.PageToken = resp.GetNextPageToken()
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), out)
+				}
+				var rows [][]string
+				for _, r := range out.GetTransactions() {
+					t := r.GetTransaction()
+					note := ""
+					if r.GetReversedBy() != "" {
+						note = "reversed by " + r.GetReversedBy()
+					}
+					rows = append(rows, []string{r.GetEntry().GetId(), t.GetBusinessDate(), enumShort(t.GetKind(), "TRANSACTION_KIND_"),
+						money.FormatFen(t.GetAmountFen()), enumShort(t.GetPaymentMethod(), "PAYMENT_METHOD_"), t.GetCounterparty().GetName(), t.GetSummary(), note})
+				}
+				table(cmd.OutOrStdout(), []string{"ID", "DATE", "KIND", "YUAN", "METHOD", "COUNTERPARTY", "SUMMARY", ""}, rows)
+				fmt.Fprintf(cmd.OutOrStdout(), "%d shown of %d\n", len(rows), out.GetTotalSize())
+				if out.GetNextPageToken() != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "more: --page-token %s (or --all)\n", out.GetNextPageToken())
+				}
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Org, "org", "", "only this org")
+	f.StringVar(&kind, "kind", "", "only this kind")
+	f.Int32Var(&req.PageSize, "limit", 100, "page size (max 1000)")
+	f.StringVar(&req.PageToken, "page-token", "", "continue from an earlier page")
+	f.BoolVar(&all, "all", false, "fetch every page")
+	return cmd
+}
+
+func newTxShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one transaction by entry id (<org>-<seq>)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewTransactionServiceClient(conn).GetTransaction(ctx, &sanziv1.GetTransactionRequest{Id: args[0]})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), resp)
+				}
+				r := resp.GetTransaction()
+				t := r.GetTransaction()
+				e := r.GetEntry()
+				table(cmd.OutOrStdout(), []string{"FIELD", "VALUE"}, [][]string{
+					{"id", e.GetId()}, {"hash", e.GetHash()}, {"recorded", e.GetRecordedAt().AsTime().Format(time.RFC3339)}, {"author", e.GetAuthor()},
+					{"org", t.GetOrg()}, {"kind", enumShort(t.GetKind(), "TRANSACTION_KIND_")}, {"amount (yuan)", money.FormatFen(t.GetAmountFen())},
+					{"method", enumShort(t.GetPaymentMethod(), "PAYMENT_METHOD_")}, {"counterparty", t.GetCounterparty().GetName()},
+					{"id number", t.GetCounterparty().GetIdNumber()}, {"bank account", t.GetCounterparty().GetBankAccount()},
+					{"date", t.GetBusinessDate()}, {"summary", t.GetSummary()}, {"voucher", t.GetVoucherNumber()},
+					{"invoice", t.GetInvoiceCode() + " " + t.GetInvoiceNumber()}, {"budget line", t.GetBudgetLine()}, {"category", t.GetCategory()},
+					{"attachments", fmt.Sprint(t.GetAttachments())}, {"reversed by", r.GetReversedBy()},
+				})
+				return nil
+			})
+		},
+	}
+}

@@ -1,0 +1,282 @@
+// Package api serves the village node's gRPC services over the books: it
+// turns requests into calls of the domain packages and their errors into
+// gRPC statuses. grpc-gateway serves the same services as REST/JSON.
+package api
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"strings"
+
+	"google.golang.org/grpc"
+
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Service implements every village-node service over one Books.
+type Service struct {
+	sanziv1.UnimplementedTransactionServiceServer
+	sanziv1.UnimplementedContractServiceServer
+	sanziv1.UnimplementedAssetServiceServer
+	sanziv1.UnimplementedAttachmentServiceServer
+	sanziv1.UnimplementedLedgerServiceServer
+
+	b *books.Books
+}
+
+// New returns the services over b.
+func New(b *books.Books) *Service { return &Service{b: b} }
+
+// Register adds every service to a gRPC server.
+func (s *Service) Register(g grpc.ServiceRegistrar) {
+	sanziv1.RegisterTransactionServiceServer(g, s)
+	sanziv1.RegisterContractServiceServer(g, s)
+	sanziv1.RegisterAssetServiceServer(g, s)
+	sanziv1.RegisterAttachmentServiceServer(g, s)
+	sanziv1.RegisterLedgerServiceServer(g, s)
+}
+
+// RecordTransaction implements TransactionService.
+func (s *Service) RecordTransaction(ctx context.Context, r *sanziv1.RecordTransactionRequest) (*sanziv1.RecordTransactionResponse, error) {
+	e, err := s.b.RecordTransaction(ctx, r.GetAuthor(), r.GetTransaction())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.RecordTransactionResponse{Entry: e.Meta()}, nil
+}
+
+// ListTransactions implements TransactionService.
+func (s *Service) ListTransactions(ctx context.Context, r *sanziv1.ListTransactionsRequest) (*sanziv1.ListTransactionsResponse, error) {
+	recs, next, total, err := s.b.ListTransactions(books.TransactionFilter{Org: r.GetOrg(), Kind: r.GetKind()}, books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ListTransactionsResponse{Transactions: recs, NextPageToken: next, TotalSize: total}, nil
+}
+
+// GetTransaction implements TransactionService.
+func (s *Service) GetTransaction(ctx context.Context, r *sanziv1.GetTransactionRequest) (*sanziv1.GetTransactionResponse, error) {
+	rec, err := s.b.GetTransaction(r.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.GetTransactionResponse{Transaction: rec}, nil
+}
+
+// ImportTransactions implements TransactionService: it gathers every row,
+// then records all or none.
+func (s *Service) ImportTransactions(stream grpc.ClientStreamingServer[sanziv1.ImportTransactionsRequest, sanziv1.ImportTransactionsResponse]) error {
+	var (
+		author string
+		dryRun bool
+		rows   []books.ImportRow
+	)
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			author, dryRun = m.GetAuthor(), m.GetDryRun()
+		}
+		rows = append(rows, books.ImportRow{Row: int(m.GetRow()), Transaction: m.GetTransaction()})
+	}
+	resp := &sanziv1.ImportTransactionsResponse{RowsReceived: int32(len(rows))}
+	out, rejected, err := s.b.ImportTransactions(stream.Context(), author, rows, dryRun)
+	if err != nil {
+		return toStatus(err)
+	}
+	for _, r := range rejected {
+		resp.Rejections = append(resp.Rejections, &sanziv1.ImportRejection{Row: int32(r.Row), Field: r.Field, Reason: r.Reason})
+	}
+	if len(out) > 0 {
+		resp.RowsRecorded = int32(len(out))
+		resp.FirstId, resp.LastId = out[0].ID(), out[len(out)-1].ID()
+	}
+	return stream.SendAndClose(resp)
+}
+
+// RecordContract implements ContractService.
+func (s *Service) RecordContract(ctx context.Context, r *sanziv1.RecordContractRequest) (*sanziv1.RecordContractResponse, error) {
+	e, err := s.b.RecordContract(ctx, r.GetAuthor(), r.GetContract())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.RecordContractResponse{Entry: e.Meta()}, nil
+}
+
+// RecordContractPayment implements ContractService.
+func (s *Service) RecordContractPayment(ctx context.Context, r *sanziv1.RecordContractPaymentRequest) (*sanziv1.RecordContractPaymentResponse, error) {
+	e, err := s.b.RecordContractPayment(ctx, r.GetAuthor(), r.GetPayment())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.RecordContractPaymentResponse{Entry: e.Meta()}, nil
+}
+
+// ListContracts implements ContractService.
+func (s *Service) ListContracts(ctx context.Context, r *sanziv1.ListContractsRequest) (*sanziv1.ListContractsResponse, error) {
+	recs, next, total, err := s.b.ListContracts(r.GetOrg(), books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ListContractsResponse{Contracts: recs, NextPageToken: next, TotalSize: total}, nil
+}
+
+// GetContract implements ContractService.
+func (s *Service) GetContract(ctx context.Context, r *sanziv1.GetContractRequest) (*sanziv1.GetContractResponse, error) {
+	rec, err := s.b.GetContract(r.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.GetContractResponse{Contract: rec}, nil
+}
+
+// RegisterAsset implements AssetService.
+func (s *Service) RegisterAsset(ctx context.Context, r *sanziv1.RegisterAssetRequest) (*sanziv1.RegisterAssetResponse, error) {
+	e, err := s.b.RegisterAsset(ctx, r.GetAuthor(), r.GetAsset())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.RegisterAssetResponse{Entry: e.Meta()}, nil
+}
+
+// AppraiseAsset implements AssetService.
+func (s *Service) AppraiseAsset(ctx context.Context, r *sanziv1.AppraiseAssetRequest) (*sanziv1.AppraiseAssetResponse, error) {
+	e, err := s.b.AppraiseAsset(ctx, r.GetAuthor(), r.GetAppraisal())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.AppraiseAssetResponse{Entry: e.Meta()}, nil
+}
+
+// DisposeAsset implements AssetService.
+func (s *Service) DisposeAsset(ctx context.Context, r *sanziv1.DisposeAssetRequest) (*sanziv1.DisposeAssetResponse, error) {
+	e, err := s.b.DisposeAsset(ctx, r.GetAuthor(), r.GetDisposal())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.DisposeAssetResponse{Entry: e.Meta()}, nil
+}
+
+// ListAssets implements AssetService.
+func (s *Service) ListAssets(ctx context.Context, r *sanziv1.ListAssetsRequest) (*sanziv1.ListAssetsResponse, error) {
+	recs, next, total, err := s.b.ListAssets(r.GetOrg(), books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ListAssetsResponse{Assets: recs, NextPageToken: next, TotalSize: total}, nil
+}
+
+// GetAsset implements AssetService.
+func (s *Service) GetAsset(ctx context.Context, r *sanziv1.GetAssetRequest) (*sanziv1.GetAssetResponse, error) {
+	rec, err := s.b.GetAsset(r.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.GetAssetResponse{Asset: rec}, nil
+}
+
+// UploadAttachment implements AttachmentService.
+func (s *Service) UploadAttachment(ctx context.Context, r *sanziv1.UploadAttachmentRequest) (*sanziv1.UploadAttachmentResponse, error) {
+	if len(r.GetContent()) == 0 {
+		return nil, invalidField("content", "required: the file's bytes (over REST, the request body)")
+	}
+	exp := strings.ToLower(r.GetExpectedSha256())
+	if exp != "" {
+		if _, err := hex.DecodeString(exp); err != nil || len(exp) != 64 {
+			return nil, invalidField("expectedSha256", "not a SHA-256 in hex (64 characters)")
+		}
+	}
+	a, err := s.b.Attachments().Put(r.GetContent(), r.GetFileName(), r.GetContentType(), exp)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.UploadAttachmentResponse{Attachment: a}, nil
+}
+
+// GetAttachment implements AttachmentService.
+func (s *Service) GetAttachment(ctx context.Context, r *sanziv1.GetAttachmentRequest) (*sanziv1.GetAttachmentResponse, error) {
+	a, content, err := s.b.Attachments().Get(r.GetSha256())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.GetAttachmentResponse{Attachment: a, Content: content}, nil
+}
+
+// DeleteAttachment implements AttachmentService.
+func (s *Service) DeleteAttachment(ctx context.Context, r *sanziv1.DeleteAttachmentRequest) (*sanziv1.DeleteAttachmentResponse, error) {
+	if err := s.b.Attachments().Delete(r.GetSha256()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.DeleteAttachmentResponse{}, nil
+}
+
+// GetHead implements LedgerService.
+func (s *Service) GetHead(ctx context.Context, r *sanziv1.GetHeadRequest) (*sanziv1.GetHeadResponse, error) {
+	if r.GetOrigin() == "" {
+		return nil, invalidField("origin", "required")
+	}
+	h := s.b.Ledger().Head(r.GetOrigin())
+	out := &sanziv1.Head{Origin: r.GetOrigin(), Seq: h.Seq}
+	if h.Seq > 0 {
+		out.Hash = hex.EncodeToString(h.Hash[:])
+	}
+	return &sanziv1.GetHeadResponse{Head: out}, nil
+}
+
+// ListEntries implements LedgerService.
+func (s *Service) ListEntries(ctx context.Context, r *sanziv1.ListEntriesRequest) (*sanziv1.ListEntriesResponse, error) {
+	if r.GetOrigin() == "" {
+		return nil, invalidField("origin", "required")
+	}
+	limit := int(r.GetLimit())
+	if limit <= 0 {
+		limit = 100
+	}
+	if limit > 1000 {
+		limit = 1000
+	}
+	from := r.GetFromSeq()
+	if from == 0 {
+		from = 1
+	}
+	resp := &sanziv1.ListEntriesResponse{}
+	var decodeErr error
+	err := s.b.Ledger().Range(r.GetOrigin(), from, limit, func(e *ledger.Stored) bool {
+		le, err := books.LedgerEntry(e)
+		if err != nil {
+			decodeErr = err
+			return false
+		}
+		resp.Entries = append(resp.Entries, le)
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if n := len(resp.Entries); n > 0 {
+		if last := resp.Entries[n-1].GetMeta().GetSeq(); last < s.b.Ledger().Head(r.GetOrigin()).Seq {
+			resp.NextSeq = last + 1
+		}
+	}
+	return resp, nil
+}
+
+// RecordReversal implements LedgerService.
+func (s *Service) RecordReversal(ctx context.Context, r *sanziv1.RecordReversalRequest) (*sanziv1.RecordReversalResponse, error) {
+	e, err := s.b.RecordReversal(ctx, r.GetAuthor(), r.GetReversal())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.RecordReversalResponse{Entry: e.Meta()}, nil
+}

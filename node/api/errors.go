@@ -1,0 +1,80 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/ledger"
+)
+
+// toStatus maps a domain error to the gRPC status a client sees (and, through
+// grpc-gateway, the HTTP status). This is the only place where errors get
+// codes: the packages below return plain wrapped errors.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	var inv *books.InvalidError
+	var conf *books.ConflictError
+	switch {
+	case errors.As(err, &inv):
+		br := &errdetails.BadRequest{}
+		for _, v := range inv.Violations {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Reason})
+		}
+		return withDetails(codes.InvalidArgument, inv.Error(), br)
+	case errors.As(err, &conf):
+		return withDetails(codes.FailedPrecondition, conf.Error(), &errdetails.BadRequest{
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: conf.Field, Description: conf.Reason}},
+		})
+	case errors.Is(err, books.ErrNotFound), errors.Is(err, ledger.ErrNotFound), errors.Is(err, attach.ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, attach.ErrTooLarge):
+		return fieldError(codes.InvalidArgument, "content", err)
+	case errors.Is(err, attach.ErrBadHash):
+		return fieldError(codes.InvalidArgument, "sha256", err)
+	case errors.Is(err, attach.ErrLocked):
+		return fieldError(codes.FailedPrecondition, "sha256", err)
+	case errors.Is(err, attach.ErrHashMismatch):
+		return status.Error(codes.DataLoss, err.Error())
+	case errors.Is(err, ledger.ErrChainBroken):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, ledger.ErrClosed):
+		return status.Error(codes.Unavailable, "the node is shutting down; try again in a moment")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+// fieldError is a status naming one field.
+func fieldError(code codes.Code, field string, err error) error {
+	return withDetails(code, fmt.Sprintf("%s: %v", field, err), &errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: err.Error()}},
+	})
+}
+
+func withDetails(code codes.Code, msg string, br *errdetails.BadRequest) error {
+	st, err := status.New(code, msg).WithDetails(br)
+	if err != nil {
+		return status.Error(code, msg)
+	}
+	return st.Err()
+}
+
+// invalidField refuses a request because of one field.
+func invalidField(field, reason string) error {
+	return toStatus(&books.InvalidError{Violations: []books.Violation{{Field: field, Reason: reason}}})
+}

@@ -1,0 +1,99 @@
+package books_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+const benchOrg = "350505100201"
+
+// openBooks opens books over a fresh ledger in dir, fsync on.
+func openBooks(tb testing.TB, dir string) *books.Books {
+	tb.Helper()
+	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: ring, Indexer: books.Indexer()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	att, err := attach.Open(filepath.Join(dir, "attachments"), l.DB(), 0, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := books.New(l, att, &books.Validator{Served: []string{benchOrg}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func sampleTx(i int) *sanziv1.Transaction {
+	return &sanziv1.Transaction{
+		Org: benchOrg, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: int64(1000 + i),
+		PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER,
+		Counterparty:  &sanziv1.Counterparty{Name: "福州某建材有限公司", IdNumber: "91350100M000100Y43", BankAccount: "6222020200112233445"},
+		BusinessDate:  time.Now().Format(time.DateOnly), Summary: fmt.Sprintf("材料费 第%d笔", i), VoucherNumber: fmt.Sprintf("记-%06d", i),
+		InvoiceCode: "035001900111", InvoiceNumber: fmt.Sprintf("%08d", i), BudgetLine: "公益事业支出", Category: "公益支出",
+	}
+}
+
+// BenchmarkRecord records transactions through validation, the ledger (fsync
+// on, group commit) and the indexes, with 1 and 16 concurrent recorders, and
+// reports entries/s and p50/p99 latency of one record call.
+func BenchmarkRecord(b *testing.B) {
+	for _, recorders := range []int{1, 16} {
+		b.Run(fmt.Sprintf("recorders=%d", recorders), func(b *testing.B) {
+			bk := openBooks(b, b.TempDir())
+			lat := make([][]time.Duration, recorders)
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for r := 0; r < recorders; r++ {
+				n := b.N / recorders
+				if r < b.N%recorders {
+					n++
+				}
+				wg.Add(1)
+				go func(r, n int) {
+					defer wg.Done()
+					for i := 0; i < n; i++ {
+						t0 := time.Now()
+						if _, err := bk.RecordTransaction(context.Background(), "bench", sampleTx(r*1_000_000+i)); err != nil {
+							b.Error(err)
+							return
+						}
+						lat[r] = append(lat[r], time.Since(t0))
+					}
+				}(r, n)
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			all := slices.Concat(lat...)
+			slices.Sort(all)
+			if len(all) == 0 {
+				return
+			}
+			q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000 }
+			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "entries/s")
+			b.ReportMetric(q(0.50), "p50-ms")
+			b.ReportMetric(q(0.99), "p99-ms")
+			st := bk.Ledger().Stats()
+			b.ReportMetric(float64(st.Entries)/float64(max(st.Commits, 1)), "entries/commit")
+		})
+	}
+}

@@ -1,0 +1,299 @@
+// Package books is the village node's view of its collective's books: it
+// validates what accountants record, turns it into ledger records, keeps the
+// indexes that lists and cross-references need (by type, reversals,
+// contract payments, asset history, asset codes, attachment locks) inside the
+// ledger's own write transactions, and answers the queries of the API.
+package books
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// ErrNotFound: no entry of the asked kind with that id.
+var ErrNotFound = errors.New("books: not found")
+
+var (
+	bucketByType     = []byte("idx_type")     // type byte → key(entry) → nil
+	bucketReversed   = []byte("idx_reversed") // key(target) → reversal id
+	bucketLinks      = []byte("idx_links")    // key(parent)+key(child) → type byte + amount
+	bucketDisposed   = []byte("idx_disposed") // key(asset) → disposal id
+	bucketAssetCodes = []byte("idx_asset_codes")
+)
+
+// Books is the domain layer over one ledger and attachment store.
+type Books struct {
+	l   *ledger.Ledger
+	att *attach.Store
+	val *Validator
+}
+
+// Indexer returns the ledger.Indexer that keeps the books' indexes. The
+// ledger needs it at open, before Books exists, so it is separate.
+func Indexer() ledger.Indexer { return indexer{} }
+
+// New wires books to an open ledger (opened with Indexer()) and store.
+func New(l *ledger.Ledger, att *attach.Store, val *Validator) (*Books, error) {
+	err := l.DB().Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create index buckets: %w", err)
+	}
+	return &Books{l: l, att: att, val: val}, nil
+}
+
+// Ledger is the ledger under the books.
+func (b *Books) Ledger() *ledger.Ledger { return b.l }
+
+// Attachments is the attachment store.
+func (b *Books) Attachments() *attach.Store { return b.att }
+
+// Validator is the request validator.
+func (b *Books) Validator() *Validator { return b.val }
+
+func key(origin string, seq uint64) []byte {
+	k := make([]byte, len(origin)+8)
+	copy(k, origin)
+	binary.BigEndian.PutUint64(k[len(origin):], seq)
+	return k
+}
+
+func keyOf(id string) ([]byte, error) {
+	o, s, err := ledger.ParseEntryID(id)
+	if err != nil {
+		return nil, err
+	}
+	return key(o, s), nil
+}
+
+func idOfKey(k []byte) string {
+	if len(k) < 9 {
+		return ""
+	}
+	return ledger.EntryID(string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:]))
+}
+
+// record validates nothing: callers validate first, then record.
+func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.EntryType, m proto.Message) (*ledger.Stored, error) {
+	payload, err := proto.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	out, err := b.l.Append(ctx, ledger.Record{Origin: origin, Author: author, Type: t, Payload: payload})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// RecordTransaction validates and records a transaction.
+func (b *Books) RecordTransaction(ctx context.Context, author string, t *sanziv1.Transaction) (*ledger.Stored, error) {
+	if err := b.val.Transaction(author, t); err != nil {
+		return nil, err
+	}
+	return b.record(ctx, author, t.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, t)
+}
+
+// RecordContract validates and records a contract.
+func (b *Books) RecordContract(ctx context.Context, author string, c *sanziv1.Contract) (*ledger.Stored, error) {
+	if err := b.val.Contract(author, c); err != nil {
+		return nil, err
+	}
+	return b.record(ctx, author, c.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT, c)
+}
+
+// RecordContractPayment validates and records a contract payment.
+func (b *Books) RecordContractPayment(ctx context.Context, author string, p *sanziv1.ContractPayment) (*ledger.Stored, error) {
+	if err := b.val.ContractPayment(author, p); err != nil {
+		return nil, err
+	}
+	return b.record(ctx, author, p.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT, p)
+}
+
+// RegisterAsset validates and records an asset registration.
+func (b *Books) RegisterAsset(ctx context.Context, author string, a *sanziv1.AssetRegistration) (*ledger.Stored, error) {
+	if err := b.val.AssetRegistration(author, a); err != nil {
+		return nil, err
+	}
+	return b.record(ctx, author, a.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, a)
+}
+
+// AppraiseAsset validates and records an appraisal.
+func (b *Books) AppraiseAsset(ctx context.Context, author string, a *sanziv1.AssetAppraisal) (*ledger.Stored, error) {
+	if err := b.val.AssetAppraisal(author, a); err != nil {
+		return nil, err
+	}
+	return b.record(ctx, author, a.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, a)
+}
+
+// DisposeAsset validates and records a disposal.
+func (b *Books) DisposeAsset(ctx context.Context, author string, d *sanziv1.AssetDisposal) (*ledger.Stored, error) {
+	if err := b.val.AssetDisposal(author, d); err != nil {
+		return nil, err
+	}
+	return b.record(ctx, author, d.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, d)
+}
+
+// RecordReversal validates and records a reversal.
+func (b *Books) RecordReversal(ctx context.Context, author string, r *sanziv1.Reversal) (*ledger.Stored, error) {
+	if err := b.val.Reversal(author, r); err != nil {
+		return nil, err
+	}
+	return b.record(ctx, author, r.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_REVERSAL, r)
+}
+
+// ImportRow is one row of an imported sheet.
+type ImportRow struct {
+	Row         int
+	Transaction *sanziv1.Transaction
+}
+
+// Rejection is why one imported row was refused.
+type Rejection struct {
+	Row    int
+	Field  string
+	Reason string
+}
+
+// ImportTransactions records every row in one atomic append, or none of them
+// when any row is refused; it reports every refused row, not just the first.
+// With dryRun it only checks.
+func (b *Books) ImportTransactions(ctx context.Context, author string, rows []ImportRow, dryRun bool) ([]*ledger.Stored, []Rejection, error) {
+	var rejected []Rejection
+	recs := make([]ledger.Record, 0, len(rows))
+	reject := func(row int, err error) {
+		var inv *InvalidError
+		var conf *ConflictError
+		switch {
+		case errors.As(err, &inv):
+			for _, v := range inv.Violations {
+				rejected = append(rejected, Rejection{Row: row, Field: v.Field, Reason: v.Reason})
+			}
+		case errors.As(err, &conf):
+			rejected = append(rejected, Rejection{Row: row, Field: conf.Field, Reason: conf.Reason})
+		default:
+			rejected = append(rejected, Rejection{Row: row, Reason: err.Error()})
+		}
+	}
+	err := b.l.DB().View(func(tx *bolt.Tx) error {
+		for _, r := range rows {
+			if err := b.val.Transaction(author, r.Transaction); err != nil {
+				reject(r.Row, err)
+				continue
+			}
+			payload, err := proto.Marshal(r.Transaction)
+			if err != nil {
+				return fmt.Errorf("encode row %d: %w", r.Row, err)
+			}
+			rec := ledger.Record{Origin: r.Transaction.GetOrg(), Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: payload}
+			if err := (indexer{}).Check(tx, []ledger.Record{rec}); err != nil {
+				reject(r.Row, err)
+				continue
+			}
+			recs = append(recs, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rejected) > 0 || dryRun || len(recs) == 0 {
+		return nil, rejected, nil
+	}
+	out, err := b.l.Append(ctx, recs...)
+	return out, nil, err
+}
+
+// Page is a position in a list: the index key after which to continue.
+type Page struct {
+	Size  int
+	Token string
+}
+
+func (p Page) bounds() (int, []byte, error) {
+	size := p.Size
+	if size <= 0 {
+		size = 100
+	}
+	if size > 1000 {
+		size = 1000
+	}
+	if p.Token == "" {
+		return size, nil, nil
+	}
+	k, err := hex.DecodeString(p.Token)
+	if err != nil || len(k) < 9 {
+		return 0, nil, &InvalidError{Violations: []Violation{{Field: "pageToken", Reason: "not a token from an earlier page"}}}
+	}
+	return size, k, nil
+}
+
+// list walks entries of type t in (origin, seq) order, calls match on each,
+// and returns one page of matches, the token of the next page (empty on the
+// last) and the number of matches in all pages.
+func (b *Books) list(t sanziv1.EntryType, p Page, match func(tx *bolt.Tx, s *ledger.Stored) (bool, error), build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
+	size, after, err := p.bounds()
+	if err != nil {
+		return "", 0, err
+	}
+	var lastKey []byte
+	n := 0
+	more := false
+	err = b.l.DB().View(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bucketByType).Bucket([]byte{byte(t)})
+		if idx == nil {
+			return nil
+		}
+		c := idx.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			s, err := ledger.GetTx(tx, string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:]))
+			if err != nil {
+				return err
+			}
+			ok, err := match(tx, s)
+			if err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			total++
+			switch {
+			case after != nil && bytes.Compare(k, after) <= 0:
+			case n < size:
+				if err := build(tx, s); err != nil {
+					return err
+				}
+				n++
+				lastKey = append(lastKey[:0], k...)
+			default:
+				more = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("list %s: %w", t, err)
+	}
+	if more {
+		next = hex.EncodeToString(lastKey)
+	}
+	return next, total, nil
+}

@@ -1,0 +1,259 @@
+package books
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Decode returns the payload of an entry as its message, or nil for a type
+// this binary does not know (kept in the chain, skipped by the indexes).
+func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
+	var m proto.Message
+	switch t {
+	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION:
+		m = &sanziv1.Transaction{}
+	case sanziv1.EntryType_ENTRY_TYPE_CONTRACT:
+		m = &sanziv1.Contract{}
+	case sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT:
+		m = &sanziv1.ContractPayment{}
+	case sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION:
+		m = &sanziv1.AssetRegistration{}
+	case sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL:
+		m = &sanziv1.AssetAppraisal{}
+	case sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL:
+		m = &sanziv1.AssetDisposal{}
+	case sanziv1.EntryType_ENTRY_TYPE_REVERSAL:
+		m = &sanziv1.Reversal{}
+	default:
+		return nil, nil
+	}
+	if err := proto.Unmarshal(payload, m); err != nil {
+		return nil, fmt.Errorf("decode %s payload: %w", t, err)
+	}
+	return m, nil
+}
+
+// fieldRoot is the request field that holds a payload of each type, so that
+// errors found in the write transaction name the field the client sent.
+func fieldRoot(t sanziv1.EntryType) string {
+	switch t {
+	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION:
+		return "transaction"
+	case sanziv1.EntryType_ENTRY_TYPE_CONTRACT:
+		return "contract"
+	case sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT:
+		return "payment"
+	case sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION:
+		return "asset"
+	case sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL:
+		return "appraisal"
+	case sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL:
+		return "disposal"
+	case sanziv1.EntryType_ENTRY_TYPE_REVERSAL:
+		return "reversal"
+	}
+	return "payload"
+}
+
+// attachmentsOf lists the attachments an entry names, with their fields.
+func attachmentsOf(m proto.Message) (field string, hashes []string) {
+	switch m := m.(type) {
+	case *sanziv1.Transaction:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.Contract:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.ContractPayment:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.AssetRegistration:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.AssetDisposal:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.AssetAppraisal:
+		return "reportAttachment", []string{m.GetReportAttachment()}
+	}
+	return "", nil
+}
+
+// indexer implements ledger.Indexer for the books.
+type indexer struct{}
+
+func (indexer) Check(tx *bolt.Tx, recs []ledger.Record) error {
+	for _, r := range recs {
+		m, err := Decode(r.Type, r.Payload)
+		if err != nil || m == nil {
+			continue // unknown types are stored as they are
+		}
+		if err := checkRefs(tx, r.Origin, r.Type, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func invalid(field, format string, a ...any) error {
+	return &InvalidError{Violations: []Violation{{Field: field, Reason: fmt.Sprintf(format, a...)}}}
+}
+
+func conflict(field, format string, a ...any) error {
+	return &ConflictError{Field: field, Reason: fmt.Sprintf(format, a...)}
+}
+
+// target reads the entry id names and checks it is of one of the wanted
+// types, of the same origin, and not reversed.
+func target(tx *bolt.Tx, field, origin, id string, want ...sanziv1.EntryType) (*ledger.Stored, error) {
+	o, seq, err := ledger.ParseEntryID(id)
+	if err != nil {
+		return nil, invalid(field, "%v", err)
+	}
+	if o != origin {
+		return nil, invalid(field, "entry %s belongs to org %s, not %s", id, o, origin)
+	}
+	s, err := ledger.GetTx(tx, o, seq)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, invalid(field, "no entry %s on this node", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	for _, w := range want {
+		ok = ok || s.Type == w
+	}
+	if !ok {
+		return nil, invalid(field, "entry %s is a %s, not a %s", id, typeName(s.Type), typeName(want[0]))
+	}
+	if rev := tx.Bucket(bucketReversed).Get(key(o, seq)); rev != nil {
+		return nil, conflict(field, "entry %s was reversed by %s", id, rev)
+	}
+	return s, nil
+}
+
+func typeName(t sanziv1.EntryType) string { return fieldRoot(t) }
+
+func checkRefs(tx *bolt.Tx, origin string, t sanziv1.EntryType, m proto.Message) error {
+	root := fieldRoot(t) + "."
+	if f, hashes := attachmentsOf(m); len(hashes) > 0 {
+		for i, h := range hashes {
+			if _, err := attach.DescribeTx(tx, h); err != nil {
+				field := root + f
+				if f == "attachments" {
+					field = fmt.Sprintf("%s[%d]", field, i)
+				}
+				return invalid(field, "attachment %s is not on this node: upload it first (POST /v1/attachments)", h)
+			}
+		}
+	}
+	switch m := m.(type) {
+	case *sanziv1.Reversal:
+		_, err := target(tx, root+"targetId", origin, m.GetTargetId(),
+			sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT,
+			sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT, sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION,
+			sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL)
+		return err
+	case *sanziv1.ContractPayment:
+		_, err := target(tx, root+"contractId", origin, m.GetContractId(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT)
+		return err
+	case *sanziv1.AssetAppraisal:
+		return checkAsset(tx, root+"assetId", origin, m.GetAssetId())
+	case *sanziv1.AssetDisposal:
+		return checkAsset(tx, root+"assetId", origin, m.GetAssetId())
+	case *sanziv1.AssetRegistration:
+		if id := tx.Bucket(bucketAssetCodes).Get(assetCodeKey(origin, m.GetAssetCode())); id != nil {
+			k, _ := keyOf(string(id))
+			if tx.Bucket(bucketReversed).Get(k) == nil {
+				return conflict(root+"assetCode", "asset code %s is already registered as %s", m.GetAssetCode(), id)
+			}
+		}
+	}
+	return nil
+}
+
+func checkAsset(tx *bolt.Tx, field, origin, id string) error {
+	s, err := target(tx, field, origin, id, sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION)
+	if err != nil {
+		return err
+	}
+	if d := tx.Bucket(bucketDisposed).Get(key(s.Origin, s.Seq)); d != nil {
+		dk, err := keyOf(string(d))
+		if err != nil {
+			return err
+		}
+		if tx.Bucket(bucketReversed).Get(dk) == nil {
+			return conflict(field, "asset %s was disposed of by %s", id, d)
+		}
+	}
+	return nil
+}
+
+func assetCodeKey(origin, code string) []byte { return []byte(origin + "/" + code) }
+
+func linkValue(t sanziv1.EntryType, amount int64) []byte {
+	v := make([]byte, 9)
+	v[0] = byte(t)
+	binary.BigEndian.PutUint64(v[1:], uint64(amount))
+	return v
+}
+
+func (indexer) Index(tx *bolt.Tx, s *ledger.Stored) error {
+	byType, err := tx.Bucket(bucketByType).CreateBucketIfNotExists([]byte{byte(s.Type)})
+	if err != nil {
+		return err
+	}
+	byType.FillPercent = 0.9
+	k := key(s.Origin, s.Seq)
+	if err := byType.Put(k, nil); err != nil {
+		return err
+	}
+	m, err := Decode(s.Type, s.Payload)
+	if err != nil || m == nil {
+		return nil
+	}
+	if _, hashes := attachmentsOf(m); len(hashes) > 0 {
+		for _, h := range hashes {
+			if err := attach.LockTx(tx, h, s.ID()); err != nil {
+				return err
+			}
+		}
+	}
+	link := func(parentID string, amount int64) error {
+		pk, err := keyOf(parentID)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketLinks).Put(append(pk, k...), linkValue(s.Type, amount))
+	}
+	switch m := m.(type) {
+	case *sanziv1.Reversal:
+		tk, err := keyOf(m.GetTargetId())
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketReversed).Put(tk, []byte(s.ID()))
+	case *sanziv1.ContractPayment:
+		return link(m.GetContractId(), m.GetAmountFen())
+	case *sanziv1.AssetAppraisal:
+		return link(m.GetAssetId(), m.GetAppraisedValueFen())
+	case *sanziv1.AssetDisposal:
+		ak, err := keyOf(m.GetAssetId())
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketDisposed).Put(ak, []byte(s.ID())); err != nil {
+			return err
+		}
+		return link(m.GetAssetId(), m.GetPriceFen())
+	case *sanziv1.AssetRegistration:
+		return tx.Bucket(bucketAssetCodes).Put(assetCodeKey(s.Origin, m.GetAssetCode()), []byte(s.ID()))
+	}
+	return nil
+}
+
+func protoUnmarshal(b []byte, m proto.Message) error { return proto.Unmarshal(b, m) }

@@ -1,0 +1,208 @@
+package books
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// TransactionFilter narrows ListTransactions.
+type TransactionFilter struct {
+	Org  string
+	Kind sanziv1.TransactionKind
+}
+
+func reversedBy(tx *bolt.Tx, s *ledger.Stored) string {
+	return string(tx.Bucket(bucketReversed).Get(key(s.Origin, s.Seq)))
+}
+
+func orgMatches(want, origin string) bool { return want == "" || want == origin }
+
+// ListTransactions returns one page of transactions.
+func (b *Books) ListTransactions(f TransactionFilter, p Page) ([]*sanziv1.TransactionRecord, string, int64, error) {
+	var out []*sanziv1.TransactionRecord
+	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, p, func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
+		if !orgMatches(f.Org, s.Origin) {
+			return false, nil
+		}
+		if f.Kind == 0 {
+			return true, nil
+		}
+		m, err := Decode(s.Type, s.Payload)
+		if err != nil {
+			return false, err
+		}
+		return m.(*sanziv1.Transaction).GetKind() == f.Kind, nil
+	}, func(tx *bolt.Tx, s *ledger.Stored) error {
+		rec, err := transactionRecord(tx, s)
+		out = append(out, rec)
+		return err
+	})
+	return out, next, total, err
+}
+
+func transactionRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.TransactionRecord, error) {
+	m, err := Decode(s.Type, s.Payload)
+	if err != nil {
+		return nil, err
+	}
+	return &sanziv1.TransactionRecord{Entry: s.Meta(), Transaction: m.(*sanziv1.Transaction), ReversedBy: reversedBy(tx, s)}, nil
+}
+
+// get reads entry id, checking it has type t.
+func (b *Books) get(id string, t sanziv1.EntryType, build func(tx *bolt.Tx, s *ledger.Stored) error) error {
+	o, seq, err := ledger.ParseEntryID(id)
+	if err != nil {
+		return &InvalidError{Violations: []Violation{{Field: "id", Reason: err.Error()}}}
+	}
+	return b.l.DB().View(func(tx *bolt.Tx) error {
+		s, err := ledger.GetTx(tx, o, seq)
+		if errors.Is(err, ledger.ErrNotFound) || err == nil && s.Type != t {
+			return fmt.Errorf("%w: no %s with id %s", ErrNotFound, typeName(t), id)
+		}
+		if err != nil {
+			return err
+		}
+		return build(tx, s)
+	})
+}
+
+// GetTransaction reads one transaction.
+func (b *Books) GetTransaction(id string) (*sanziv1.TransactionRecord, error) {
+	var out *sanziv1.TransactionRecord
+	err := b.get(id, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, func(tx *bolt.Tx, s *ledger.Stored) error {
+		var err error
+		out, err = transactionRecord(tx, s)
+		return err
+	})
+	return out, err
+}
+
+// children walks the links of parent in order.
+func children(tx *bolt.Tx, parent *ledger.Stored, fn func(childID string, t sanziv1.EntryType, amount int64, reversed bool)) {
+	pk := key(parent.Origin, parent.Seq)
+	c := tx.Bucket(bucketLinks).Cursor()
+	for k, v := c.Seek(pk); k != nil && bytes.HasPrefix(k, pk); k, v = c.Next() {
+		ck := k[len(pk):]
+		fn(idOfKey(ck), sanziv1.EntryType(v[0]), int64(binary.BigEndian.Uint64(v[1:])), tx.Bucket(bucketReversed).Get(ck) != nil)
+	}
+}
+
+func contractRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.ContractRecord, error) {
+	m, err := Decode(s.Type, s.Payload)
+	if err != nil {
+		return nil, err
+	}
+	rec := &sanziv1.ContractRecord{Entry: s.Meta(), Contract: m.(*sanziv1.Contract), ReversedBy: reversedBy(tx, s)}
+	children(tx, s, func(id string, _ sanziv1.EntryType, amount int64, reversed bool) {
+		rec.PaymentIds = append(rec.PaymentIds, id)
+		if !reversed {
+			rec.PaidFen += amount
+		}
+	})
+	return rec, nil
+}
+
+// ListContracts returns one page of contracts.
+func (b *Books) ListContracts(org string, p Page) ([]*sanziv1.ContractRecord, string, int64, error) {
+	var out []*sanziv1.ContractRecord
+	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_CONTRACT, p, func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
+		return orgMatches(org, s.Origin), nil
+	}, func(tx *bolt.Tx, s *ledger.Stored) error {
+		rec, err := contractRecord(tx, s)
+		out = append(out, rec)
+		return err
+	})
+	return out, next, total, err
+}
+
+// GetContract reads one contract with its payments.
+func (b *Books) GetContract(id string) (*sanziv1.ContractRecord, error) {
+	var out *sanziv1.ContractRecord
+	err := b.get(id, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, func(tx *bolt.Tx, s *ledger.Stored) error {
+		var err error
+		out, err = contractRecord(tx, s)
+		return err
+	})
+	return out, err
+}
+
+func assetRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AssetRecord, error) {
+	m, err := Decode(s.Type, s.Payload)
+	if err != nil {
+		return nil, err
+	}
+	rec := &sanziv1.AssetRecord{Entry: s.Meta(), Asset: m.(*sanziv1.AssetRegistration), ReversedBy: reversedBy(tx, s)}
+	children(tx, s, func(id string, t sanziv1.EntryType, amount int64, reversed bool) {
+		switch {
+		case reversed:
+		case t == sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL:
+			rec.AppraisalIds = append(rec.AppraisalIds, id)
+			rec.AppraisedValueFen = amount
+		case t == sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL:
+			rec.DisposalId = id
+		}
+	})
+	return rec, nil
+}
+
+// ListAssets returns one page of registered assets.
+func (b *Books) ListAssets(org string, p Page) ([]*sanziv1.AssetRecord, string, int64, error) {
+	var out []*sanziv1.AssetRecord
+	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, p, func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
+		return orgMatches(org, s.Origin), nil
+	}, func(tx *bolt.Tx, s *ledger.Stored) error {
+		rec, err := assetRecord(tx, s)
+		out = append(out, rec)
+		return err
+	})
+	return out, next, total, err
+}
+
+// GetAsset reads one asset with its history.
+func (b *Books) GetAsset(id string) (*sanziv1.AssetRecord, error) {
+	var out *sanziv1.AssetRecord
+	err := b.get(id, sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, func(tx *bolt.Tx, s *ledger.Stored) error {
+		var err error
+		out, err = assetRecord(tx, s)
+		return err
+	})
+	return out, err
+}
+
+// LedgerEntry decodes a stored entry for reading.
+func LedgerEntry(s *ledger.Stored) (*sanziv1.LedgerEntry, error) {
+	var e sanziv1.Entry
+	if err := protoUnmarshal(s.Raw, &e); err != nil {
+		return nil, err
+	}
+	out := &sanziv1.LedgerEntry{Entry: &e, Meta: s.Meta(), PrevHash: hex.EncodeToString(s.PrevHash[:])}
+	m, err := Decode(s.Type, s.Payload)
+	if err != nil {
+		return nil, err
+	}
+	switch m := m.(type) {
+	case *sanziv1.Transaction:
+		out.Payload = &sanziv1.LedgerEntry_Transaction{Transaction: m}
+	case *sanziv1.Contract:
+		out.Payload = &sanziv1.LedgerEntry_Contract{Contract: m}
+	case *sanziv1.ContractPayment:
+		out.Payload = &sanziv1.LedgerEntry_ContractPayment{ContractPayment: m}
+	case *sanziv1.AssetRegistration:
+		out.Payload = &sanziv1.LedgerEntry_AssetRegistration{AssetRegistration: m}
+	case *sanziv1.AssetAppraisal:
+		out.Payload = &sanziv1.LedgerEntry_AssetAppraisal{AssetAppraisal: m}
+	case *sanziv1.AssetDisposal:
+		out.Payload = &sanziv1.LedgerEntry_AssetDisposal{AssetDisposal: m}
+	case *sanziv1.Reversal:
+		out.Payload = &sanziv1.LedgerEntry_Reversal{Reversal: m}
+	}
+	return out, nil
+}

@@ -1,0 +1,291 @@
+// Package server runs a village node: it opens the keys, ledger, attachment
+// store and books under one data folder, serves the API over gRPC and over
+// REST/JSON (grpc-gateway), and exposes /metrics, /healthz, /readyz and
+// /openapi.json. Shutdown drains in-flight requests and commits every queued
+// entry before the ledger closes, so nothing acknowledged is lost.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/sanzi/sanzi/node/api"
+	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/idcode"
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/proto/gen"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Config is what a village node needs to run.
+type Config struct {
+	// DataDir holds ledger.db, attachments/ and keys/.
+	DataDir string
+	// Orgs are the 12-digit org codes the node records for (usually one).
+	Orgs []string
+	// GRPCAddr and HTTPAddr are listen addresses; port 0 picks a free one.
+	GRPCAddr, HTTPAddr string
+	// MaxAttachment is the attachment size limit in bytes.
+	MaxAttachment int64
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// ShutdownTimeout bounds the drain on shutdown; default 30s.
+	ShutdownTimeout time.Duration
+	// NoSync turns off fsync, for throw-away tests only.
+	NoSync bool
+}
+
+func (c *Config) validate() error {
+	if c.DataDir == "" {
+		return errors.New("data folder is required (--data)")
+	}
+	if len(c.Orgs) == 0 {
+		return errors.New("at least one org code is required (--org)")
+	}
+	for _, o := range c.Orgs {
+		if _, err := idcode.OrgCode(o); err != nil {
+			return fmt.Errorf("--org %s: %w", o, err)
+		}
+	}
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = "127.0.0.1:7401"
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:7400"
+	}
+	if c.MaxAttachment <= 0 {
+		c.MaxAttachment = attach.DefaultMaxSize
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	return nil
+}
+
+// Node is an opened village node, listening once Open returns.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	ledger   *ledger.Ledger
+	books    *books.Books
+	grpc     *grpc.Server
+	http     *http.Server
+	grpcLn   net.Listener
+	httpLn   net.Listener
+	gwConn   *grpc.ClientConn
+	ready    atomic.Bool
+	served   chan error
+	registry *prometheus.Registry
+}
+
+// Open opens the node's stores and binds its listeners; Serve starts serving.
+func Open(ctx context.Context, cfg Config) (n *Node, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With("subsystem", "village")
+	ring, made, err := keys.Ensure(filepath.Join(cfg.DataDir, "keys"), cfg.Orgs)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range made {
+		pub, _ := ring.Public(o)
+		log.Info("made a new signing key", "origin", o, "fingerprint", keys.Fingerprint(pub))
+	}
+	l, err := ledger.Open(ledger.Config{
+		Path: filepath.Join(cfg.DataDir, "ledger.db"), Keys: ring, Indexer: books.Indexer(),
+		Now: cfg.Now, Logger: log.With("subsystem", "ledger"), NoSync: cfg.NoSync,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	att, err := attach.Open(filepath.Join(cfg.DataDir, "attachments"), l.DB(), cfg.MaxAttachment, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	b, err := books.New(l, att, &books.Validator{Served: cfg.Orgs, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	n = &Node{cfg: cfg, log: log, ledger: l, books: b, served: make(chan error, 2), registry: prometheus.NewRegistry()}
+	m := newMetrics(n.registry, l)
+	n.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+1<<20),
+		grpc.MaxSendMsgSize(int(cfg.MaxAttachment)+1<<20),
+		grpc.ChainUnaryInterceptor(m.unary(log)),
+		grpc.ChainStreamInterceptor(m.stream(log)),
+	)
+	api.New(b).Register(n.grpc)
+
+	if n.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddr, err)
+	}
+	if n.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		n.grpcLn.Close()
+		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)
+	}
+	handler, err := n.httpHandler(ctx)
+	if err != nil {
+		n.grpcLn.Close()
+		n.httpLn.Close()
+		return nil, err
+	}
+	n.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	return n, nil
+}
+
+// GRPCAddr is the bound gRPC address.
+func (n *Node) GRPCAddr() string { return n.grpcLn.Addr().String() }
+
+// HTTPAddr is the bound HTTP address.
+func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
+
+// Books gives in-process access, for the demo seeder and tests.
+func (n *Node) Books() *books.Books { return n.books }
+
+func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
+	jsonM := &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonM),
+		runtime.WithMarshalerOption("application/octet-stream", rawMarshaler{json: jsonM, max: n.cfg.MaxAttachment}),
+	)
+	conn, err := grpc.NewClient(n.GRPCAddr(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(n.cfg.MaxAttachment)+1<<20), grpc.MaxCallSendMsgSize(int(n.cfg.MaxAttachment)+1<<20)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect gateway to %s: %w", n.GRPCAddr(), err)
+	}
+	n.gwConn = conn
+	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		sanziv1.RegisterTransactionServiceHandler,
+		sanziv1.RegisterContractServiceHandler,
+		sanziv1.RegisterAssetServiceHandler,
+		sanziv1.RegisterAttachmentServiceHandler,
+		sanziv1.RegisterLedgerServiceHandler,
+	} {
+		if err := reg(ctx, gw, conn); err != nil {
+			return nil, fmt.Errorf("register gateway handler: %w", err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", gw)
+	mux.Handle("/metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", n.readyz)
+	mux.HandleFunc("/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(gen.OpenAPI)
+	})
+	return mux, nil
+}
+
+// readyz says whether the node takes writes: it is serving, and no chain of
+// its orgs failed verification.
+func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
+	var problems []string
+	if !n.ready.Load() {
+		problems = append(problems, "not serving yet (or shutting down)")
+	}
+	for _, ve := range n.ledger.Broken() {
+		problems = append(problems, ve.Error())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(map[string]any{"ready": len(problems) == 0, "problems": problems, "orgs": n.cfg.Orgs})
+}
+
+// Serve serves until ctx ends, then shuts down gracefully: HTTP first (the
+// gateway speaks to gRPC), then gRPC, then the ledger drains and closes.
+func (n *Node) Serve(ctx context.Context) error {
+	go func() { n.served <- n.grpc.Serve(n.grpcLn) }()
+	go func() {
+		err := n.http.Serve(n.httpLn)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		n.served <- err
+	}()
+	n.ready.Store(true)
+	n.log.Info("village node serving", "orgs", strings.Join(n.cfg.Orgs, ","), "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-n.served:
+		n.log.Error("listener failed; shutting down", "err", serveErr)
+	}
+	return errors.Join(serveErr, n.shutdown())
+}
+
+func (n *Node) shutdown() error {
+	n.ready.Store(false)
+	n.log.Info("shutting down: draining requests")
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := n.http.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("shut down HTTP: %w", err))
+	}
+	stopped := make(chan struct{})
+	go func() { n.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		n.grpc.Stop()
+		errs = append(errs, errors.New("gRPC requests still running at the shutdown deadline were cut"))
+	}
+	n.gwConn.Close()
+	if err := n.ledger.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close ledger: %w", err))
+	}
+	st := n.ledger.Stats()
+	n.log.Info("village node stopped", "entries_appended", st.Entries, "commits", st.Commits)
+	return errors.Join(errs...)
+}
+
+// Close releases a node that was opened but never served.
+func (n *Node) Close() error {
+	n.grpcLn.Close()
+	n.httpLn.Close()
+	n.gwConn.Close()
+	return n.ledger.Close()
+}
+

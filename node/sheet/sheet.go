@@ -1,0 +1,542 @@
+// Package sheet reads the fund-transaction spreadsheets village accountants
+// already keep (CSV or XLSX, Chinese or English headers) into Transaction
+// messages, so `sanzi import` can send them to the node without anyone
+// retyping their books. It only parses: a cell that cannot be read becomes a
+// Problem naming its line and column so the sheet can be fixed, while business
+// rules are left to the node's own validation.
+package sheet
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/sanzi/sanzi/node/money"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Row is one data row of a sheet turned into a transaction; Line lets the
+// import report point back at the row the accountant has to look at.
+type Row struct {
+	// Line is the 1-based line (CSV) or row (XLSX) number in the source file,
+	// where the header line counts; a quoted multi-line CSV cell makes later
+	// rows' numbers skip accordingly.
+	Line        int
+	Transaction *sanziv1.Transaction
+}
+
+// Problem is a cell that could not be read, reported so the accountant can fix
+// the sheet before anything is sent to the node.
+type Problem struct {
+	Line   int
+	Column string // the header text as written in the file
+	Reason string
+}
+
+// Options carries what a sheet usually leaves out.
+type Options struct {
+	// Org is the 12-digit org code used when the sheet has no org column or
+	// the cell is empty; most village sheets keep one collective's books.
+	Org string
+}
+
+// aliases maps each field, by its English name, to the header names that
+// mean it (compared after norm). income and expense are the amount columns of
+// a 现金日记账, used instead of kind + amount.
+var aliases = map[string][]string{
+	"org":            {"org", "组织代码", "单位代码"},
+	"date":           {"date", "business_date", "日期", "记账日期", "业务日期"},
+	"kind":           {"kind", "type", "类型", "收支", "收支类型"},
+	"amount":         {"amount", "amount_yuan", "金额", "金额(元)", "金额（元）"},
+	"income":         {"收入", "收入金额"},
+	"expense":        {"支出", "支出金额"},
+	"method":         {"method", "payment_method", "支付方式", "结算方式"},
+	"counterparty":   {"counterparty", "对方", "对方单位", "往来单位", "收款人", "付款人"},
+	"id_number":      {"id_number", "证件号", "身份证号", "统一社会信用代码"},
+	"bank_account":   {"bank_account", "银行账号", "账号"},
+	"summary":        {"summary", "摘要"},
+	"voucher":        {"voucher", "voucher_number", "凭证号"},
+	"invoice_code":   {"invoice_code", "发票代码"},
+	"invoice_number": {"invoice_number", "发票号码"},
+	"budget_line":    {"budget_line", "预算科目"},
+	"category":       {"category", "科目"},
+	"attachments":    {"attachments", "附件"},
+}
+
+var byHeader = func() map[string]string {
+	m := map[string]string{}
+	for f, names := range aliases {
+		for _, n := range names {
+			m[norm(n)] = f
+		}
+	}
+	return m
+}()
+
+// norm folds case and drops all white space, so "摘  要" (spaced out to line
+// up in Chinese forms) and " Date " both match.
+func norm(s string) string {
+	return strings.ToLower(strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s))
+}
+
+type choice[T any] struct {
+	v     T
+	names []string // names[0] is what WriteXLSX writes
+}
+
+var kinds = []choice[sanziv1.TransactionKind]{
+	{sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, []string{"收入", "income"}},
+	{sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, []string{"支出", "expense"}},
+	{sanziv1.TransactionKind_TRANSACTION_KIND_TRANSFER, []string{"转账", "划转", "transfer"}},
+	{sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_OUT, []string{"借出", "loan_out"}},
+	{sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_IN, []string{"借入", "loan_in"}},
+}
+
+var methods = []choice[sanziv1.PaymentMethod]{
+	{sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, []string{"现金", "cash"}},
+	{sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, []string{"银行转账", "转账支付", "银行", "bank", "bank_transfer"}},
+	{sanziv1.PaymentMethod_PAYMENT_METHOD_VILLAGE_CARD, []string{"村务卡", "公务卡", "card", "village_card"}},
+	{sanziv1.PaymentMethod_PAYMENT_METHOD_OTHER, []string{"其他", "other"}},
+}
+
+func pick[T any](s string, cs []choice[T]) (T, error) {
+	var all []string
+	for _, c := range cs {
+		for _, n := range c.names {
+			if norm(s) == n {
+				return c.v, nil
+			}
+			all = append(all, n)
+		}
+	}
+	var zero T
+	if s == "" {
+		return zero, fmt.Errorf("empty; accepted: %s", strings.Join(all, ", "))
+	}
+	return zero, fmt.Errorf("unknown value %q; accepted: %s", s, strings.Join(all, ", "))
+}
+
+func label[T comparable](v T, cs []choice[T]) string {
+	for _, c := range cs {
+		if c.v == v {
+			return c.names[0]
+		}
+	}
+	return ""
+}
+
+type rawRow struct {
+	line  int
+	cells []string
+}
+
+func blank(cells []string) bool { return strings.TrimSpace(strings.Join(cells, "")) == "" }
+
+// ReadCSV reads a CSV sheet. It accepts UTF-8 with or without the BOM Excel
+// writes, and also GBK/GB18030, which is what Excel's plain "CSV" saves on
+// Chinese Windows. The error is only for an unreadable file or missing
+// required headers; cell-level trouble is returned as Problems.
+func ReadCSV(r io.Reader, opt Options) ([]Row, []Problem, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sheet: read csv: %w", err)
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if !utf8.Valid(data) {
+		if data, err = simplifiedchinese.GB18030.NewDecoder().Bytes(data); err != nil {
+			return nil, nil, fmt.Errorf("sheet: csv is neither UTF-8 nor GBK: %w", err)
+		}
+	}
+	cr := csv.NewReader(bytes.NewReader(data))
+	cr.FieldsPerRecord = -1
+	var rows []rawRow
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("sheet: csv: %w", err)
+		}
+		line, _ := cr.FieldPos(0)
+		rows = append(rows, rawRow{line, rec})
+	}
+	return parse(rows, opt, source{})
+}
+
+// ReadXLSX reads the first sheet of an XLSX workbook. Dates may be real date
+// cells (Excel serial numbers, 1900 or 1904 system) or text; numeric amount
+// cells are taken to the fen. Errors and Problems are as for ReadCSV.
+func ReadXLSX(r io.Reader, opt Options) ([]Row, []Problem, error) {
+	f, err := excelize.OpenReader(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sheet: open xlsx: %w", err)
+	}
+	defer f.Close()
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		return nil, nil, errors.New("sheet: xlsx has no sheets")
+	}
+	props, _ := f.GetWorkbookProps() // only for Date1904; GetRows reports a broken workbook
+	cells, err := f.GetRows(sheets[0], excelize.Options{RawCellValue: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("sheet: xlsx sheet %q: %w", sheets[0], err)
+	}
+	rows := make([]rawRow, len(cells))
+	for i, c := range cells {
+		rows[i] = rawRow{i + 1, c}
+	}
+	return parse(rows, opt, source{xlsx: true, date1904: props.Date1904 != nil && *props.Date1904})
+}
+
+type source struct{ xlsx, date1904 bool }
+
+type parser struct {
+	opt      Options
+	src      source
+	header   []string
+	cols     map[string][]int
+	split    bool // 收入/支出 columns instead of kind + amount
+	problems []Problem
+}
+
+// maxTitleRows is how far down the header is looked for, since journals often
+// carry a title such as "某村现金日记账" above it.
+const maxTitleRows = 10
+
+func parse(rows []rawRow, opt Options, src source) ([]Row, []Problem, error) {
+	h := findHeader(rows)
+	if h < 0 {
+		return nil, nil, errors.New("sheet: empty file, no header line")
+	}
+	p := &parser{opt: opt, src: src, cols: map[string][]int{}}
+	for i, text := range rows[h].cells {
+		p.header = append(p.header, strings.TrimSpace(text))
+		if f, ok := byHeader[norm(text)]; ok {
+			p.cols[f] = append(p.cols[f], i)
+		}
+	}
+	if err := p.checkHeaders(); err != nil {
+		return nil, nil, fmt.Errorf("sheet: line %d: %w", rows[h].line, err)
+	}
+	var out []Row
+	for _, r := range rows[h+1:] {
+		if blank(r.cells) {
+			continue
+		}
+		n := len(p.problems)
+		tx := p.row(r)
+		if len(p.problems) == n {
+			out = append(out, Row{Line: r.line, Transaction: tx})
+		}
+	}
+	return out, p.problems, nil
+}
+
+// findHeader returns the first row among the first few non-blank ones naming
+// both a date and a summary column, else the first non-blank row (so the
+// missing-header error speaks about it), else -1.
+func findHeader(rows []rawRow) int {
+	first := -1
+	for i, r := range rows {
+		if blank(r.cells) {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		if i >= first+maxTitleRows {
+			break
+		}
+		seen := map[string]bool{}
+		for _, c := range r.cells {
+			seen[byHeader[norm(c)]] = true
+		}
+		if seen["date"] && seen["summary"] {
+			return i
+		}
+	}
+	return first
+}
+
+func (p *parser) checkHeaders() error {
+	has := func(f string) bool { return len(p.cols[f]) > 0 }
+	p.split = !(has("kind") && has("amount")) && (has("income") || has("expense"))
+	need := []string{"date", "summary"}
+	if !p.split {
+		need = append(need, "kind", "amount")
+	}
+	var missing []string
+	for _, f := range need {
+		if !has(f) {
+			missing = append(missing, fmt.Sprintf("%s (accepted: %s)", f, strings.Join(aliases[f], ", ")))
+		}
+	}
+	if missing == nil {
+		return nil
+	}
+	err := fmt.Errorf("missing header: %s", strings.Join(missing, "; "))
+	if !p.split && !(has("kind") && has("amount")) {
+		err = fmt.Errorf("%w; kind and amount may instead be 收入/支出 amount columns", err)
+	}
+	return err
+}
+
+// cell returns the trimmed value of string f in r and the header of the column
+// it came from. Several columns may mean one field (收款人 and 付款人); their
+// non-empty values must agree.
+func (p *parser) cell(r rawRow, f string) (val, col string) {
+	for _, i := range p.cols[f] {
+		if i >= len(r.cells) {
+			continue
+		}
+		v := strings.TrimSpace(r.cells[i])
+		switch {
+		case v == "":
+		case val == "":
+			val, col = v, p.header[i]
+		case v != val:
+			p.bad(r, p.header[i], fmt.Errorf("%q disagrees with %q in column %s", v, val, col))
+		}
+	}
+	if col == "" && len(p.cols[f]) > 0 {
+		col = p.header[p.cols[f][0]]
+	}
+	return val, col
+}
+
+// text is cell for free-text fields, refusing long numbers Excel mangled.
+func (p *parser) text(r rawRow, f string) string {
+	v, col := p.cell(r, f)
+	if scientific.MatchString(v) {
+		p.bad(r, col, fmt.Errorf("%q was stored as a number, so Excel kept only 15 digits; format the column as text and retype it", v))
+	}
+	return v
+}
+
+func (p *parser) bad(r rawRow, col string, err error) {
+	p.problems = append(p.problems, Problem{Line: r.line, Column: col, Reason: err.Error()})
+}
+
+// scientific is how Excel shows a long number typed into a number cell, after
+// it has already dropped every digit past the fifteenth.
+var scientific = regexp.MustCompile(`^\d(\.\d+)?[eE]\+\d+$`)
+
+func (p *parser) row(r rawRow) *sanziv1.Transaction {
+	get := func(f string) string { return p.text(r, f) }
+	tx := &sanziv1.Transaction{
+		Org:           p.opt.Org,
+		Summary:       get("summary"),
+		VoucherNumber: get("voucher"),
+		InvoiceCode:   get("invoice_code"),
+		InvoiceNumber: get("invoice_number"),
+		BudgetLine:    get("budget_line"),
+		Category:      get("category"),
+	}
+	if v := get("org"); v != "" {
+		tx.Org = v
+	}
+	v, col := p.cell(r, "date")
+	var err error
+	if tx.BusinessDate, err = p.date(v); err != nil {
+		p.bad(r, col, err)
+	}
+	if p.split {
+		p.splitAmount(r, tx)
+	} else {
+		v, col = p.cell(r, "kind")
+		if tx.Kind, err = pick(v, kinds); err != nil {
+			p.bad(r, col, err)
+		}
+		v, col = p.cell(r, "amount")
+		if tx.AmountFen, err = p.amount(v); err == nil {
+			err = positive(tx.AmountFen)
+		}
+		if err != nil {
+			p.bad(r, col, err)
+		}
+	}
+	if v, col = p.cell(r, "method"); v != "" {
+		if tx.PaymentMethod, err = pick(v, methods); err != nil {
+			p.bad(r, col, err)
+		}
+	}
+	cp := &sanziv1.Counterparty{Name: get("counterparty"), IdNumber: get("id_number"), BankAccount: get("bank_account")}
+	if cp.Name != "" || cp.IdNumber != "" || cp.BankAccount != "" {
+		tx.Counterparty = cp
+	}
+	for _, a := range strings.FieldsFunc(get("attachments"), func(r rune) bool { return r == ';' || r == '；' }) {
+		if a = strings.TrimSpace(a); a != "" {
+			tx.Attachments = append(tx.Attachments, a)
+		}
+	}
+	return tx
+}
+
+// splitAmount reads a 现金日记账-style row: one amount in 收入 or 支出, the
+// other empty or zero. A kind column, when present and filled, still decides
+// the kind (e.g. 借入 money arriving in 收入).
+func (p *parser) splitAmount(r rawRow, tx *sanziv1.Transaction) {
+	var fens [2]int64
+	var cols [2]string
+	failed := false
+	for j, f := range []string{"income", "expense"} {
+		v, col := p.cell(r, f)
+		cols[j] = col
+		if v == "" {
+			continue
+		}
+		fen, err := p.amount(v)
+		if err == nil && fen < 0 {
+			err = positive(fen)
+		}
+		if err != nil {
+			p.bad(r, col, err)
+			failed = true
+		}
+		fens[j] = fen
+	}
+	both := strings.Trim(cols[0]+"/"+cols[1], "/")
+	switch {
+	case failed:
+	case fens[0] > 0 && fens[1] > 0:
+		p.bad(r, both, errors.New("both income and expense are filled; put one movement per row"))
+	case fens[0] > 0:
+		tx.Kind, tx.AmountFen = sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, fens[0]
+	case fens[1] > 0:
+		tx.Kind, tx.AmountFen = sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, fens[1]
+	default:
+		p.bad(r, both, errors.New("no amount: fill income or expense"))
+	}
+	if v, col := p.cell(r, "kind"); v != "" {
+		k, err := pick(v, kinds)
+		if err != nil {
+			p.bad(r, col, err)
+		}
+		tx.Kind = k
+	}
+}
+
+func positive(fen int64) error {
+	switch {
+	case fen < 0:
+		return errors.New("negative amount: record a reversal instead")
+	case fen == 0:
+		return errors.New("zero amount")
+	}
+	return nil
+}
+
+func (p *parser) amount(v string) (int64, error) {
+	if v == "" {
+		return 0, errors.New("empty; an amount in yuan such as 1234.56 is needed")
+	}
+	if p.src.xlsx && strings.Trim(v, "0123456789.-+eE") == "" {
+		// A numeric cell holds a binary float, e.g. 0.30000000000000004;
+		// take it to the fen when it is that within float noise.
+		if x, err := strconv.ParseFloat(v, 64); err == nil && math.Abs(x) < 1e13 {
+			if c := math.Round(x * 100); math.Abs(x*100-c) < 1e-6 {
+				v = strconv.FormatFloat(c/100, 'f', 2, 64)
+			}
+		}
+	}
+	return money.ParseYuan(v)
+}
+
+var (
+	dateRE    = regexp.MustCompile(`^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:(?:\s+|T)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?$`)
+	compactRE = regexp.MustCompile(`^(\d{4})(\d{2})(\d{2})$`)
+)
+
+func (p *parser) date(v string) (string, error) {
+	if v == "" {
+		return "", errors.New("empty; a date such as 2026-03-05 is needed")
+	}
+	m := compactRE.FindStringSubmatch(v)
+	if m == nil {
+		m = dateRE.FindStringSubmatch(v)
+	}
+	if m == nil && p.src.xlsx {
+		// A date cell's raw value is its serial number (days since 1900 or 1904).
+		if x, err := strconv.ParseFloat(v, 64); err == nil && x >= 1 && x < 2958466 {
+			if t, err := excelize.ExcelDateToTime(x, p.src.date1904); err == nil {
+				return t.Format(time.DateOnly), nil
+			}
+		}
+	}
+	if m == nil {
+		return "", fmt.Errorf("date %q not understood; write it like 2026-03-05, 2026/3/5 or 2026年3月5日", v)
+	}
+	y, _ := strconv.Atoi(m[1])
+	mo, _ := strconv.Atoi(m[2])
+	d, _ := strconv.Atoi(m[3])
+	t := time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC)
+	if t.Year() != y || int(t.Month()) != mo || t.Day() != d {
+		return "", fmt.Errorf("date %q does not exist", v)
+	}
+	return t.Format(time.DateOnly), nil
+}
+
+// writeHeaders are the columns WriteXLSX fills, all accepted by ReadXLSX.
+var writeHeaders = []any{"日期", "类型", "金额", "支付方式", "对方单位", "证件号", "摘要", "凭证号", "发票代码", "发票号码", "预算科目", "科目"}
+
+// WriteXLSX writes transactions as a workbook with the Chinese headers
+// ReadXLSX accepts (日期, 类型, 金额, 支付方式, 对方单位, 证件号, 摘要, 凭证号,
+// 发票代码, 发票号码, 预算科目, 科目), so tests and demos can produce the kind of
+// sheet a village keeps. Dates become date cells, amounts numeric yuan shown
+// with two decimals, everything else text. Org, bank account and attachments
+// are not written; pass Options.Org when reading back.
+func WriteXLSX(w io.Writer, txs []*sanziv1.Transaction) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	sh := f.GetSheetName(0)
+	dateFmt := "yyyy-mm-dd"
+	dateStyle, err := f.NewStyle(&excelize.Style{CustomNumFmt: &dateFmt})
+	if err != nil {
+		return err
+	}
+	amountStyle, err := f.NewStyle(&excelize.Style{NumFmt: 4}) // #,##0.00
+	if err != nil {
+		return err
+	}
+	if err := f.SetColStyle(sh, "A", dateStyle); err != nil {
+		return err
+	}
+	if err := f.SetColStyle(sh, "C", amountStyle); err != nil {
+		return err
+	}
+	if err := f.SetSheetRow(sh, "A1", &writeHeaders); err != nil {
+		return err
+	}
+	for i, tx := range txs {
+		cp := tx.GetCounterparty()
+		vals := []any{tx.GetBusinessDate(), label(tx.GetKind(), kinds), float64(tx.GetAmountFen()) / 100,
+			label(tx.GetPaymentMethod(), methods), cp.GetName(), cp.GetIdNumber(), tx.GetSummary(),
+			tx.GetVoucherNumber(), tx.GetInvoiceCode(), tx.GetInvoiceNumber(), tx.GetBudgetLine(), tx.GetCategory()}
+		if t, err := time.Parse(time.DateOnly, tx.GetBusinessDate()); err == nil {
+			vals[0] = t
+		}
+		if err := f.SetSheetRow(sh, fmt.Sprintf("A%d", i+2), &vals); err != nil {
+			return err
+		}
+	}
+	_, err = f.WriteTo(w)
+	return err
+}

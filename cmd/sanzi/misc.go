@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"time"
 	"fmt"
+	"io"
 	"mime"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	bolt "go.etcd.io/bbolt"

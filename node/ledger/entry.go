@@ -206,6 +206,4 @@ func keySeq(k []byte) uint64 {
 	return binary.BigEndian.Uint64(k)
 }
 
-
-
 func unmarshal(raw []byte, m *sanziv1.Entry) error { return proto.Unmarshal(raw, m) }

@@ -288,4 +288,3 @@ func (n *Node) Close() error {
 	n.gwConn.Close()
 	return n.ledger.Close()
 }
-

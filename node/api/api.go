@@ -6,10 +6,14 @@ package api
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"io"
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	"github.com/sanzi/sanzi/node/attach"
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -195,6 +199,9 @@ func (s *Service) UploadAttachment(ctx context.Context, r *sanziv1.UploadAttachm
 		}
 	}
 	a, err := s.b.Attachments().Put(r.GetContent(), r.GetFileName(), r.GetContentType(), exp)
+	if errors.Is(err, attach.ErrHashMismatch) {
+		return nil, fieldError(codes.InvalidArgument, "expectedSha256", err)
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}

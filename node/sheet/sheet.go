@@ -31,8 +31,9 @@ import (
 // import report point back at the row the accountant has to look at.
 type Row struct {
 	// Line is the 1-based line (CSV) or row (XLSX) number in the source file,
-	// where the header line counts; a quoted multi-line CSV cell makes later
-	// rows' numbers skip accordingly.
+	// counting the header and anything above it, so a sheet whose header is
+	// its first line has its first data row at line 2. A quoted multi-line CSV
+	// cell counts all its lines.
 	Line        int
 	Transaction *sanziv1.Transaction
 }
@@ -149,7 +150,9 @@ type rawRow struct {
 
 func blank(cells []string) bool { return strings.TrimSpace(strings.Join(cells, "")) == "" }
 
-// ReadCSV reads a CSV sheet. It accepts UTF-8 with or without the BOM Excel
+// ReadCSV reads a CSV sheet. The header is the first line naming a date and
+// a summary column, looked for among the first ten non-blank lines so a title
+// line above it is fine. It accepts UTF-8 with or without the BOM Excel
 // writes, and also GBK/GB18030, which is what Excel's plain "CSV" saves on
 // Chinese Windows. The error is only for an unreadable file or missing
 // required headers; cell-level trouble is returned as Problems.
@@ -158,12 +161,12 @@ func ReadCSV(r io.Reader, opt Options) ([]Row, []Problem, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("sheet: read csv: %w", err)
 	}
-	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	if !utf8.Valid(data) {
 		if data, err = simplifiedchinese.GB18030.NewDecoder().Bytes(data); err != nil {
 			return nil, nil, fmt.Errorf("sheet: csv is neither UTF-8 nor GBK: %w", err)
 		}
 	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	var rows []rawRow
@@ -181,9 +184,10 @@ func ReadCSV(r io.Reader, opt Options) ([]Row, []Problem, error) {
 	return parse(rows, opt, source{})
 }
 
-// ReadXLSX reads the first sheet of an XLSX workbook. Dates may be real date
-// cells (Excel serial numbers, 1900 or 1904 system) or text; numeric amount
-// cells are taken to the fen. Errors and Problems are as for ReadCSV.
+// ReadXLSX reads the first sheet of an XLSX workbook, finding the header as
+// ReadCSV does. Dates may be real date cells (Excel serial numbers, 1900 or
+// 1904 system) or text; numeric amount cells are taken to the fen. Errors and
+// Problems are as for ReadCSV.
 func ReadXLSX(r io.Reader, opt Options) ([]Row, []Problem, error) {
 	f, err := excelize.OpenReader(r)
 	if err != nil {

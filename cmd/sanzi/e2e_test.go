@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run the real binary as separate processes on loopback, so that
+// kill -9, restarts and the CLI are exercised as an operator would.
+
+var sanziBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sanzi-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sanziBin = filepath.Join(dir, "sanzi")
+	if out, err := exec.Command("go", "build", "-o", sanziBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build sanzi: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const org = "350505100201"
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// node is a village node running as a child process.
+type node struct {
+	t          *testing.T
+	data       string
+	http, grpc string
+	cmd        *exec.Cmd
+	log        *bytes.Buffer
+	extra      []string
+}
+
+func startNode(t *testing.T, data string, extra ...string) *node {
+	t.Helper()
+	n := &node{t: t, data: data, http: freePort(t), grpc: freePort(t), extra: extra}
+	n.start()
+	t.Cleanup(func() {
+		if n.cmd != nil && n.cmd.ProcessState == nil {
+			n.cmd.Process.Kill()
+			n.cmd.Wait()
+		}
+	})
+	return n
+}
+
+func (n *node) start() {
+	t := n.t
+	t.Helper()
+	args := append([]string{"village", "serve", "--data", n.data, "--org", org, "--http-addr", n.http, "--grpc-addr", n.grpc}, n.extra...)
+	n.log = &bytes.Buffer{}
+	n.cmd = exec.Command(sanziBin, args...)
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + n.http + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node did not come up: %v\n%s", err, n.log)
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the port, not waiting on a deadline
+	}
+}
+
+func (n *node) kill9() {
+	n.cmd.Process.Signal(syscall.SIGKILL)
+	n.cmd.Wait()
+}
+
+func (n *node) stop() {
+	n.t.Helper()
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	if err := n.cmd.Wait(); err != nil {
+		n.t.Fatalf("node exit: %v\n%s", err, n.log)
+	}
+}
+
+// call sends a REST request and decodes the JSON answer into out (if given).
+func (n *node) call(method, path, ctype string, body []byte, out any) (int, []byte) {
+	n.t.Helper()
+	req, err := http.NewRequest(method, "http://"+n.http+path, bytes.NewReader(body))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode == 200 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			n.t.Fatalf("decode %s: %v: %s", path, err, raw)
+		}
+	}
+	return resp.StatusCode, raw
+}
+
+func (n *node) post(path string, v any, out any) (int, []byte) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return n.call("POST", path, "application/json", b, out)
+}
+
+// run runs the CLI and returns its combined output and exit code.
+func run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sanziBin, args...)
+	cmd.Env = append(os.Environ(), "SANZI_AUTHOR=e2e")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return string(out), code
+}
+
+type entryMeta struct {
+	ID   string `json:"id"`
+	Seq  string `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+type recorded struct {
+	Entry entryMeta `json:"entry"`
+}
+
+type head struct {
+	Head struct {
+		Seq  string `json:"seq"`
+		Hash string `json:"hash"`
+	} `json:"head"`
+}
+
+func (n *node) head() head {
+	var h head
+	if code, raw := n.call("GET", "/v1/ledger/"+org+"/head", "", nil, &h); code != 200 {
+		n.t.Fatalf("head: %d %s", code, raw)
+	}
+	return h
+}
+
+func today() string { return time.Now().Format(time.DateOnly) }
+
+// tx is a valid transaction request body; change fields to break it.
+func tx(i int) map[string]any {
+	return map[string]any{
+		"author": "e2e",
+		"transaction": map[string]any{
+			"org": org, "kind": "TRANSACTION_KIND_EXPENSE", "amountFen": 1000 + i, "paymentMethod": "PAYMENT_METHOD_BANK_TRANSFER",
+			"counterparty": map[string]any{"name": "福州某建材有限公司", "idNumber": "91350100M000100Y43", "bankAccount": "6222020200112233445"},
+			"businessDate": today(), "summary": fmt.Sprintf("材料费 %d", i), "voucherNumber": fmt.Sprintf("记-%d", i),
+		},
+	}
+}
+
+func set(m map[string]any, path string, v any) map[string]any {
+	parts := strings.Split(path, ".")
+	cur := m
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := cur[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			cur[p] = next
+		}
+		cur = next
+	}
+	if v == nil {
+		delete(cur, parts[len(parts)-1])
+	} else {
+		cur[parts[len(parts)-1]] = v
+	}
+	return m
+}

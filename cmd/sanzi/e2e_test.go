@@ -218,3 +218,7 @@ func set(m map[string]any, path string, v any) map[string]any {
 	}
 	return m
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sanzi/sanzi/node/sheet"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// TestNewcomerRecordsAndLists is the README's promise: record a transaction
+// with the CLI and see it in the list and in show.
+func TestNewcomerRecordsAndLists(t *testing.T) {
+	n := startNode(t, filepath.Join(t.TempDir(), "data"))
+	receipt := filepath.Join(t.TempDir(), "receipt.txt")
+	if err := os.WriteFile(receipt, []byte("发票：办公用品 86.40 元"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := run(t, "attach", receipt, "--server", n.grpc)
+	hash := regexp.MustCompile(`^[0-9a-f]{64}`).FindString(out)
+	if code != 0 || hash == "" {
+		t.Fatalf("attach: exit %d\n%s", code, out)
+	}
+	out, code = run(t, "tx", "record", "--server", n.grpc, "--org", org, "--kind", "expense", "--amount", "86.40",
+		"--method", "village_card", "--counterparty", "文具店", "--summary", "办公用品", "--attach", hash)
+	if code != 0 || !strings.Contains(out, "recorded "+org+"-1") {
+		t.Fatalf("tx record: exit %d\n%s", code, out)
+	}
+	out, code = run(t, "tx", "list", "--server", n.grpc)
+	if code != 0 || !strings.Contains(out, "86.40") || !strings.Contains(out, "1 shown of 1") {
+		t.Fatalf("tx list: exit %d\n%s", code, out)
+	}
+	out, code = run(t, "tx", "show", org+"-1", "--server", n.grpc, "--json")
+	if code != 0 || !strings.Contains(out, `"amountFen": "8640"`) || !strings.Contains(out, hash) {
+		t.Fatalf("tx show: exit %d\n%s", code, out)
+	}
+	// A refused record exits 1 and names the field.
+	out, code = run(t, "tx", "record", "--server", n.grpc, "--org", org, "--kind", "expense", "--amount", "5",
+		"--method", "cash", "--counterparty", "某人", "--id-number", "110105194912310021", "--summary", "x")
+	if code != 1 || !strings.Contains(out, "transaction.counterparty.idNumber") {
+		t.Fatalf("bad record: exit %d\n%s", code, out)
+	}
+	// Bad flag values are caught before anything is sent.
+	out, code = run(t, "tx", "record", "--server", n.grpc, "--kind", "gift")
+	if code != 1 || !strings.Contains(out, "--kind") || !strings.Contains(out, "expense") {
+		t.Fatalf("bad kind: exit %d\n%s", code, out)
+	}
+	// The environment sets flags.
+	t.Setenv("SANZI_SERVER", n.grpc)
+	if out, code = run(t, "ledger", "head", org); code != 0 || !strings.Contains(out, "seq 1 ") {
+		t.Fatalf("ledger head via SANZI_SERVER: exit %d\n%s", code, out)
+	}
+}
+
+// TestImportAllOrNothing imports a workbook with one bad row (nothing is
+// recorded, the row is named), then the fixed workbook (all recorded).
+func TestImportAllOrNothing(t *testing.T) {
+	n := startNode(t, filepath.Join(t.TempDir(), "data"))
+	rows := make([]*sanziv1.Transaction, 0, 200)
+	for i := 0; i < 200; i++ {
+		rows = append(rows, &sanziv1.Transaction{
+			Kind: sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, AmountFen: int64(10000 + i), PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER,
+			Counterparty: &sanziv1.Counterparty{Name: "承包户", IdNumber: "11010519491231002X"}, BusinessDate: time.Now().AddDate(0, 0, -1).Format(time.DateOnly), Summary: "承包费",
+		})
+	}
+	rows[41].Counterparty.IdNumber = "110105194912310021" // bad check digit: row 43 of the sheet
+	write := func(name string) string {
+		p := filepath.Join(t.TempDir(), name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sheet.WriteXLSX(f, rows); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		return p
+	}
+	out, code := run(t, "import", "--xlsx", write("bad.xlsx"), "--org", org, "--server", n.grpc)
+	if code != 1 || !regexp.MustCompile(`(?m)^43\s+transaction\.counterparty\.idNumber`).MatchString(out) || !strings.Contains(out, "nothing recorded") {
+		t.Fatalf("import with a bad row: exit %d\n%s", code, out)
+	}
+	if h := n.head(); h.Head.Seq != "" && h.Head.Seq != "0" {
+		t.Fatalf("bad import recorded something: head %s", h.Head.Seq)
+	}
+	rows[41].Counterparty.IdNumber = "11010519491231002X"
+	out, code = run(t, "import", "--xlsx", write("good.xlsx"), "--org", org, "--server", n.grpc)
+	if code != 0 || !strings.Contains(out, "recorded 200 rows: "+org+"-1 .. "+org+"-200") || !strings.Contains(out, "sent 200/200 rows") {
+		t.Fatalf("import: exit %d\n%s", code, out)
+	}
+	// A CSV cell that cannot be read stops the import before sending.
+	csv := filepath.Join(t.TempDir(), "bad.csv")
+	os.WriteFile(csv, []byte("日期,类型,金额,支付方式,对方单位,摘要\n2026-11-01,收入,12.345,现金,某人,x\n"), 0o600)
+	out, code = run(t, "import", "--csv", csv, "--org", org, "--server", n.grpc)
+	if code != 1 || !strings.Contains(out, "line 2, column 金额") {
+		t.Fatalf("csv with an unreadable cell: exit %d\n%s", code, out)
+	}
+}

@@ -121,4 +121,3 @@ func countLines(ps []sheet.Problem) int {
 	}
 	return len(seen)
 }
-

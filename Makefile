@@ -64,7 +64,7 @@ bench:
 	go test -run='^$$' -bench='^BenchmarkRecord$$' -benchtime=5000x -count=3 ./node/books
 
 proto: tools
-	cd proto && buf lint && buf generate
+	cd proto && buf lint && buf generate --path sanzi/v1 && buf generate --template buf.gen.cluster.yaml --path sanzi/cluster
 
 verify: tools
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^proto/gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^proto/gen/'); echo "gofmt: files above need formatting"; exit 1; }

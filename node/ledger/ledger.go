@@ -516,7 +516,22 @@ func (l *Ledger) write(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, 
 		return nil, fmt.Errorf("create chain %s: %w", rec.Origin, err)
 	}
 	b.FillPercent = 1 // keys only ever grow: pack pages full
-	head := heads[rec.Origin]
+	s, err := Seal(key, heads[rec.Origin], rec, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Put(seqKey(s.Seq), s.Raw); err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.ID(), err)
+	}
+	heads[rec.Origin] = Head{Seq: s.Seq, Hash: s.Hash}
+	return s, nil
+}
+
+// Seal makes the entry that follows head in rec.Origin's chain: it encodes
+// the body once, hashes those bytes and signs the hash with key. The ledger
+// stores what it returns; tests and tools use it to make genuine chains
+// without a ledger file.
+func Seal(key ed25519.PrivateKey, head Head, rec Record, now time.Time) (*Stored, error) {
 	seq := head.Seq + 1
 	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(&sanziv1.EntryBody{
 		Origin:     rec.Origin,
@@ -536,10 +551,6 @@ func (l *Ledger) write(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, 
 	if err != nil {
 		return nil, fmt.Errorf("encode entry: %w", err)
 	}
-	if err := b.Put(seqKey(seq), raw); err != nil {
-		return nil, fmt.Errorf("store %s: %w", EntryID(rec.Origin, seq), err)
-	}
-	heads[rec.Origin] = Head{Seq: seq, Hash: hash}
 	return &Stored{
 		Origin: rec.Origin, Seq: seq, PrevHash: head.Hash, Hash: hash, RecordedAt: now,
 		Author: rec.Author, Type: rec.Type, Payload: rec.Payload, Raw: raw, Signature: sig,

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/sanzi/sanzi/federation/member"
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// tlsFlags name the district CA certificate and this process's own
+// certificate, which every district command needs (mutual TLS everywhere).
+type tlsFlags struct{ dir, name string }
+
+func (t *tlsFlags) add(cmd *cobra.Command, defName string) {
+	cmd.Flags().StringVar(&t.dir, "tls-dir", "", "folder with ca.crt and NAME.crt/NAME.key from `sanzi ca issue`")
+	cmd.Flags().StringVar(&t.name, "cert", defName, "NAME of the certificate in --tls-dir")
+}
+
+func (t *tlsFlags) load() (*x509.CertPool, tls.Certificate, error) {
+	if t.dir == "" {
+		return nil, tls.Certificate{}, fmt.Errorf("--tls-dir is required: the folder with ca.crt and %s.crt", t.name)
+	}
+	pool, err := pki.LoadPool(t.dir)
+	if err != nil {
+		return nil, tls.Certificate{}, err
+	}
+	iss, err := pki.LoadIssued(t.dir, t.name)
+	if err != nil {
+		return nil, tls.Certificate{}, err
+	}
+	return pool, iss.TLSCertificate(), nil
+}
+
+// districtClient dials a member with mutual TLS.
+func (t *tlsFlags) districtClient(addr string) (sanziv1.DistrictServiceClient, func(), error) {
+	pool, cert, err := t.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	creds := credentials.NewTLS(pki.ClientConfig(pool, cert, pki.AllowRoles(pki.RoleDistrict)))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	return sanziv1.NewDistrictServiceClient(conn), func() { conn.Close() }, nil
+}
+
+func newCACmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "ca", Short: "Make the district CA and issue node certificates (mutual TLS everywhere)"}
+	var dir, district string
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Make a district CA in --dir (refuses to overwrite an existing one)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ca, err := pki.NewCA(district, time.Now())
+			if err != nil {
+				return err
+			}
+			if err := ca.Save(dir); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "district %s CA written to %s (ca.crt, ca.key: keep ca.key offline)\n", district, dir)
+			return nil
+		},
+	}
+	initCmd.Flags().StringVar(&dir, "dir", "", "folder for ca.crt and ca.key")
+	initCmd.Flags().StringVar(&district, "district", "", "6-digit district code, e.g. 350505")
+	var org, role, name, out string
+	var hosts []string
+	issue := &cobra.Command{
+		Use:   "issue",
+		Short: "Issue a node's certificate and Ed25519 key, naming its org code and role",
+		Example: `  sanzi ca issue --dir ca --org 350505000000 --role district --name d1 --out d1
+  sanzi ca issue --dir ca --org 350505100201 --role village --name village --out v201`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ca, err := pki.LoadCA(dir)
+			if err != nil {
+				return err
+			}
+			r, err := pki.ParseRole(role)
+			if err != nil {
+				return err
+			}
+			iss, err := ca.Issue(org, r, hosts, time.Now())
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = dir
+			}
+			if name == "" {
+				name = org
+			}
+			if err := iss.Save(out, name); err != nil {
+				return err
+			}
+			if out != dir {
+				crt, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+				if err == nil {
+					err = os.WriteFile(filepath.Join(out, "ca.crt"), crt, 0o644)
+				}
+				if err != nil {
+					return fmt.Errorf("copy ca.crt to %s: %w", out, err)
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s (%s) issued: %s/%s.crt, %s/%s.key; signing key fingerprint %s\n",
+				org, r, out, name, out, name, keys.Fingerprint(iss.Key.Public().(ed25519.PublicKey)))
+			return nil
+		},
+	}
+	issue.Flags().StringVar(&dir, "dir", "", "the CA folder")
+	issue.Flags().StringVar(&org, "org", "", "12-digit org code the certificate names")
+	issue.Flags().StringVar(&role, "role", "", "village, town or district")
+	issue.Flags().StringVar(&name, "name", "", "file name for the certificate (default: the org code)")
+	issue.Flags().StringVar(&out, "out", "", "folder to write to, with a copy of ca.crt (default: the CA folder)")
+	issue.Flags().StringSliceVar(&hosts, "hosts", nil, "DNS names or IPs the node serves on (default localhost, 127.0.0.1, ::1)")
+	cmd.AddCommand(initCmd, issue)
+	return cmd
+}
+
+func newDistrictCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "district", Short: "Run and manage the district cluster (Raft)"}
+	cmd.AddCommand(newDistrictServeCmd(g), newDistrictJoinCmd(g), newDistrictLeaveCmd(g), newDistrictStatusCmd(g), newDistrictRegisterCmd(g))
+	return cmd
+}
+
+func newDistrictServeCmd(g *globals) *cobra.Command {
+	var (
+		cfg member.Config
+		t   tlsFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a member of the district cluster",
+		Long: `Run one member of the district cluster. Start the first member with
+--bootstrap; start the others with --join pointing at any running member's
+API address (or add them later with "sanzi district join"). Raft traffic and
+the API are mutual TLS with certificates from "sanzi ca issue --role district".
+
+Defaults: snapshot every 8192 log entries (checked every 120 s), 10240
+entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
+		Example: `  sanzi district serve --id d1 --raft 127.0.0.1:7501 --api 127.0.0.1:7502 --http 127.0.0.1:7503 \
+    --data d1 --tls-dir d1 --cert d1 --bootstrap
+  sanzi district serve --id d2 --raft 127.0.0.1:7511 --api 127.0.0.1:7512 --data d2 --tls-dir d2 --cert d2 --join 127.0.0.1:7502`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if t.name == "" {
+				t.name = cfg.Cluster.ID
+			}
+			pool, cert, err := t.load()
+			if err != nil {
+				return err
+			}
+			cfg.Pool, cfg.Cert = pool, cert
+			cfg.Cluster.Logger = g.logger()
+			m, err := member.Start(cmd.Context(), cfg)
+			if err != nil {
+				return fmt.Errorf("start district member: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "district member %s: raft %s, api %s, http %s\n", cfg.Cluster.ID, cfg.Cluster.RaftAddr, m.APIAddr(), m.HTTPAddr())
+			return m.Wait(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Cluster.ID, "id", "", "member id, unique in the cluster")
+	f.StringVar(&cfg.Cluster.RaftAddr, "raft", "127.0.0.1:7501", "Raft listen address (what peers dial)")
+	f.StringVar(&cfg.APIListen, "api", "127.0.0.1:7502", "gRPC listen address")
+	f.StringVar(&cfg.Cluster.APIAddr, "api-advertise", "", "gRPC address others use (default: --api)")
+	f.StringVar(&cfg.HTTPAddr, "http", "", "address for /metrics, /healthz, /readyz and REST reads (off when empty)")
+	f.StringVar(&cfg.Cluster.DataDir, "data", "", "data folder (raft.db, snapshots, state.db)")
+	f.BoolVar(&cfg.Cluster.Bootstrap, "bootstrap", false, "make a new cluster with this member if the data folder is empty")
+	f.StringVar(&cfg.Join, "join", "", "API address of a running member to join through")
+	f.Uint64Var(&cfg.Cluster.SnapshotThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
+	f.Uint64Var(&cfg.Cluster.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
+	f.DurationVar(&cfg.Cluster.SnapshotInterval, "snapshot-interval", 120*time.Second, "how often to check the snapshot threshold")
+	f.DurationVar(&cfg.Cluster.HeartbeatTimeout, "heartbeat-timeout", time.Second, "Raft heartbeat timeout")
+	f.DurationVar(&cfg.Cluster.ElectionTimeout, "election-timeout", time.Second, "Raft election timeout")
+	t.add(cmd, "")
+	return cmd
+}
+
+func newDistrictJoinCmd(g *globals) *cobra.Command {
+	var (
+		req    sanziv1.JoinRequest
+		leader string
+		t      tlsFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "join",
+		Short: "Add a running member to the cluster as a voter",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, done, err := t.districtClient(leader)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			if _, err := c.Join(ctx, &req); err != nil {
+				return explain(leader, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s joined\n", req.GetId())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&leader, "leader", "", "API address of the leader (or any member: it forwards)")
+	cmd.Flags().StringVar(&req.Id, "id", "", "id of the member to add")
+	cmd.Flags().StringVar(&req.RaftAddress, "raft", "", "its Raft address")
+	cmd.Flags().StringVar(&req.ApiAddress, "api", "", "its API address")
+	t.add(cmd, "admin")
+	return cmd
+}
+
+func newDistrictLeaveCmd(g *globals) *cobra.Command {
+	var (
+		id, server string
+		t          tlsFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "leave",
+		Short: "Remove a member from the cluster",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, done, err := t.districtClient(server)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			if _, err := c.Leave(ctx, &sanziv1.LeaveRequest{Id: id}); err != nil {
+				return explain(server, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s left\n", id)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any member")
+	cmd.Flags().StringVar(&id, "id", "", "id of the member to remove")
+	t.add(cmd, "admin")
+	return cmd
+}
+
+func newDistrictStatusCmd(g *globals) *cobra.Command {
+	var (
+		server string
+		t      tlsFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show members, leader, term, commit and applied index, lag and last snapshot",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, done, err := t.districtClient(server)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			resp, err := c.ClusterStatus(ctx, &sanziv1.ClusterStatusRequest{All: true})
+			if err != nil {
+				return explain(server, err)
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "leader %s (%s)\n", resp.GetLeaderId(), resp.GetLeaderAddress())
+			var rows [][]string
+			for _, m := range resp.GetMembers() {
+				rows = append(rows, []string{m.GetId(), strings.ToLower(m.GetState()), fmt.Sprint(m.GetVoter()), m.GetRaftAddress(), m.GetApiAddress(),
+					fmt.Sprint(m.GetTerm()), fmt.Sprint(m.GetCommitIndex()), fmt.Sprint(m.GetAppliedIndex()), fmt.Sprint(m.GetLag()), fmt.Sprint(m.GetLastSnapshotIndex()), m.GetError()})
+			}
+			table(cmd.OutOrStdout(), []string{"ID", "STATE", "VOTER", "RAFT", "API", "TERM", "COMMIT", "APPLIED", "LAG", "SNAPSHOT", "ERROR"}, rows)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any member")
+	t.add(cmd, "admin")
+	return cmd
+}
+
+func newDistrictRegisterCmd(g *globals) *cobra.Command {
+	var (
+		server, origin, pubHex, keyDir string
+		t                              tlsFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "register",
+		Short: "Register the public key an origin signs its chain with",
+		Long: `Tell the district which Ed25519 key signs an origin's chain: either
+--public-key in hex, or --keys DIR to register every origin found in a node's
+key folder (DATA/keys).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			regs := map[string][]byte{}
+			if keyDir != "" {
+				ring, err := keys.Load(keyDir)
+				if err != nil {
+					return err
+				}
+				for _, o := range ring.Origins() {
+					pub, _ := ring.Public(o)
+					regs[o] = pub
+				}
+			}
+			if origin != "" {
+				pub, err := hex.DecodeString(pubHex)
+				if err != nil {
+					return fmt.Errorf("--public-key: %w", err)
+				}
+				regs[origin] = pub
+			}
+			if len(regs) == 0 {
+				return fmt.Errorf("give --origin with --public-key, or --keys DIR")
+			}
+			c, done, err := t.districtClient(server)
+			if err != nil {
+				return err
+			}
+			defer done()
+			for o, pub := range regs {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+				_, err := c.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: o, PublicKey: pub})
+				cancel()
+				if err != nil {
+					return explain(server, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "registered %s (%s)\n", o, keys.Fingerprint(pub))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any member")
+	cmd.Flags().StringVar(&origin, "origin", "", "12-digit origin")
+	cmd.Flags().StringVar(&pubHex, "public-key", "", "Ed25519 public key in hex")
+	cmd.Flags().StringVar(&keyDir, "keys", "", "a node's key folder: register every origin in it")
+	t.add(cmd, "admin")
+	return cmd
+}

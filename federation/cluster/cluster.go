@@ -1,0 +1,430 @@
+// Package cluster runs one member of the district cluster: hashicorp/raft
+// with raft-boltdb/v2 as log and stable store, file snapshots, the FSM of
+// federation/fsm, Raft traffic over mutual TLS (federation/transport), and a
+// proposer that verifies pushed entries before proposing them, coalesces
+// concurrent pushes into one Raft entry, and acknowledges only after commit
+// and apply. See DESIGN.md, "The district cluster".
+package cluster
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/federation/fsm"
+	"github.com/sanzi/sanzi/federation/transport"
+	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
+)
+
+// Errors of a member; the API maps them to gRPC codes.
+var (
+	// ErrNotLeader: this member cannot propose; forward to Leader().
+	ErrNotLeader = errors.New("cluster: not the leader")
+	// ErrSaturated: the leader's proposal queue is full; retry shortly.
+	ErrSaturated = errors.New("cluster: leader saturated")
+	// ErrUnknownOrigin: no public key is registered for the origin.
+	ErrUnknownOrigin = errors.New("cluster: origin not registered")
+	// ErrGap: a push starts after the district's head of that origin.
+	ErrGap = errors.New("cluster: gap in chain")
+	// ErrFork: a push holds a different entry at a seq the district holds.
+	ErrFork = errors.New("cluster: fork")
+	// ErrInvalid: an entry does not verify (hash, link or signature).
+	ErrInvalid = errors.New("cluster: entry does not verify")
+)
+
+// Config sets up one member. Zero values get the defaults stated.
+type Config struct {
+	// ID names the member in the Raft configuration.
+	ID string
+	// RaftAddr is the Raft listen address, also what peers dial.
+	RaftAddr string
+	// APIAddr is where this member serves gRPC, recorded in the FSM so
+	// followers can forward to the leader.
+	APIAddr string
+	// DataDir holds raft.db (log and stable store), snapshots/ and state.db.
+	DataDir string
+	// Bootstrap makes a new single-member cluster when DataDir is empty.
+	Bootstrap bool
+	// ServerTLS and ClientTLS secure Raft traffic (district role only).
+	ServerTLS, ClientTLS *tls.Config
+	// SnapshotThreshold: log entries between snapshots (default 8192).
+	SnapshotThreshold uint64
+	// TrailingLogs: entries kept after a snapshot, so a briefly lagging
+	// follower catches up from the log rather than a snapshot (default 10240).
+	TrailingLogs uint64
+	// SnapshotInterval: how often to check the threshold (default 120s).
+	SnapshotInterval time.Duration
+	// HeartbeatTimeout and ElectionTimeout (default 1s each, as HashiCorp
+	// recommends for LAN production servers; tests may lower them).
+	HeartbeatTimeout, ElectionTimeout time.Duration
+	// MaxBatchBytes caps the entries coalesced into one Raft entry (default 4 MiB).
+	MaxBatchBytes int
+	// QueueLen caps pushes waiting to be proposed; beyond it pushes are
+	// refused with ErrSaturated (default 256).
+	QueueLen int
+	// MaxInflight caps Raft entries proposed but not yet applied (default 4).
+	MaxInflight int
+	// ApplyTimeout bounds one proposal (default 10s).
+	ApplyTimeout time.Duration
+	// NoSync turns off fsync of the log and state (tests only).
+	NoSync bool
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.ID == "":
+		return errors.New("member id is required (--id)")
+	case c.RaftAddr == "":
+		return errors.New("raft address is required (--raft)")
+	case c.DataDir == "":
+		return errors.New("data folder is required (--data)")
+	case c.ServerTLS == nil || c.ClientTLS == nil:
+		return errors.New("TLS configuration is required: raft traffic is always mutual TLS")
+	}
+	def := func(v *uint64, d uint64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.SnapshotThreshold, 8192)
+	def(&c.TrailingLogs, 10240)
+	if c.SnapshotInterval <= 0 {
+		c.SnapshotInterval = 120 * time.Second
+	}
+	if c.HeartbeatTimeout <= 0 {
+		c.HeartbeatTimeout = time.Second
+	}
+	if c.ElectionTimeout <= 0 {
+		c.ElectionTimeout = time.Second
+	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = 4 << 20
+	}
+	if c.QueueLen <= 0 {
+		c.QueueLen = 256
+	}
+	if c.MaxInflight <= 0 {
+		c.MaxInflight = 4
+	}
+	if c.ApplyTimeout <= 0 {
+		c.ApplyTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Node is a running member.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	raft   *raft.Raft
+	fsm    *fsm.FSM
+	layer  *transport.Layer
+	logs   *raftboltdb.BoltStore
+	snaps  *raft.FileSnapshotStore
+	trans  *raft.NetworkTransport
+	queue  chan *pending
+	flight chan *inflight
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	met    *metrics
+
+	leaderMu   sync.Mutex
+	leaderSubs []chan bool
+}
+
+// Open starts a member: it opens the state, log and snapshot stores, binds
+// the Raft listener and joins (or bootstraps) the cluster.
+func Open(cfg Config) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With("subsystem", "district", "member", cfg.ID)
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data folder %s: %w", cfg.DataDir, err)
+	}
+	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), queue: make(chan *pending, cfg.QueueLen), flight: make(chan *inflight, cfg.MaxInflight)}
+	var err error
+	if n.fsm, err = fsm.Open(fsm.Config{Path: filepath.Join(cfg.DataDir, "state.db"), Logger: log, NoSync: cfg.NoSync}); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Node, error) {
+		n.closeStores()
+		return nil, err
+	}
+	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{log.With("subsystem", "raft")}})
+	if n.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"), NoSync: cfg.NoSync}); err != nil {
+		return fail(fmt.Errorf("open raft log: %w", err))
+	}
+	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hl); err != nil {
+		return fail(fmt.Errorf("open snapshot store: %w", err))
+	}
+	if n.layer, err = transport.Listen(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS, log); err != nil {
+		return fail(err)
+	}
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: n.layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl,
+		ServerAddressProvider: nil,
+	})
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.Logger = hl
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.TrailingLogs = cfg.TrailingLogs
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = min(cfg.HeartbeatTimeout/2, 500*time.Millisecond)
+	// The FSM keeps its applied index in its own file, in the same
+	// transaction as the data, and skips replayed entries: restoring the
+	// snapshot at every start would only cost time.
+	rc.NoSnapshotRestoreOnStart = true
+	rc.BatchApplyCh = true
+	leaderCh := make(chan bool, 8)
+	rc.NotifyCh = leaderCh
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(n.logs, n.logs, n.snaps)
+		if err != nil {
+			return fail(fmt.Errorf("check raft state: %w", err))
+		}
+		if !has {
+			conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: n.trans.LocalAddr()}}}
+			if err := raft.BootstrapCluster(rc, n.logs, n.logs, n.snaps, n.trans, conf); err != nil {
+				return fail(fmt.Errorf("bootstrap cluster: %w", err))
+			}
+			log.Info("bootstrapped a new cluster", "raft", n.trans.LocalAddr())
+		}
+	}
+	n.met = newMetrics(n) // its gauges read n.raft only when scraped
+	if n.raft, err = raft.NewRaft(rc, timedFSM{FSM: n.fsm, met: n.met}, n.logs, n.logs, n.snaps, n.trans); err != nil {
+		return fail(fmt.Errorf("start raft: %w", err))
+	}
+	n.wg.Add(3)
+	go n.propose()
+	go n.await()
+	go n.watchLeadership(leaderCh)
+	return n, nil
+}
+
+func (n *Node) closeStores() {
+	if n.layer != nil {
+		n.layer.Close()
+	}
+	if n.logs != nil {
+		n.logs.Close()
+	}
+	if n.fsm != nil {
+		n.fsm.Close()
+	}
+}
+
+// Shutdown stops the member. Pushes still queued fail with ErrNotLeader;
+// nothing acknowledged is affected (it is committed).
+func (n *Node) Shutdown() error {
+	close(n.stop)
+	err := n.raft.Shutdown().Error()
+	n.wg.Wait()
+	n.trans.Close()
+	n.closeStores()
+	return err
+}
+
+// FSM is the member's state.
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// Raft is the underlying raft instance (for status and tests).
+func (n *Node) Raft() *raft.Raft { return n.raft }
+
+// Layer is the Raft transport, which tests cut and heal.
+func (n *Node) Layer() *transport.Layer { return n.layer }
+
+// ID is the member id.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// IsLeader reports whether this member leads now.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the leader's id, Raft address and API address (from the
+// FSM's member records); empty when there is no known leader.
+func (n *Node) Leader() (id, raftAddr, apiAddr string) {
+	addr, lid := n.raft.LeaderWithID()
+	id, raftAddr = string(lid), string(addr)
+	for _, m := range n.fsm.Members() {
+		if m.GetId() == id {
+			apiAddr = m.GetApiAddress()
+		}
+	}
+	return id, raftAddr, apiAddr
+}
+
+// SubscribeLeadership returns a channel that receives true when this member
+// becomes leader (after a barrier) and false when it stops leading. Leader-
+// only work (the analytics loader) starts and stops on it.
+func (n *Node) SubscribeLeadership() <-chan bool {
+	ch := make(chan bool, 4)
+	n.leaderMu.Lock()
+	n.leaderSubs = append(n.leaderSubs, ch)
+	n.leaderMu.Unlock()
+	return ch
+}
+
+func (n *Node) watchLeadership(ch <-chan bool) {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case leader := <-ch:
+			n.met.leaderChanges.Inc()
+			if leader {
+				n.log.Info("became leader", "term", n.raft.Stats()["term"])
+				if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+					n.log.Warn("barrier after election failed", "err", err)
+					continue
+				}
+				n.recordSelf()
+			} else {
+				id, _, _ := n.Leader()
+				n.log.Info("lost leadership", "new_leader", id)
+			}
+			n.leaderMu.Lock()
+			for _, s := range n.leaderSubs {
+				select {
+				case s <- leader:
+				default:
+				}
+			}
+			n.leaderMu.Unlock()
+		}
+	}
+}
+
+// recordSelf makes sure the FSM knows where the leader serves its API.
+func (n *Node) recordSelf() {
+	for _, m := range n.fsm.Members() {
+		if m.GetId() == n.cfg.ID && m.GetApiAddress() == n.cfg.APIAddr && m.GetRaftAddress() == string(n.trans.LocalAddr()) {
+			return
+		}
+	}
+	if err := n.setMember(n.cfg.ID, string(n.trans.LocalAddr()), n.cfg.APIAddr); err != nil {
+		n.log.Warn("record own API address", "err", err)
+	}
+}
+
+func (n *Node) apply(t clusterv1.CommandType, m proto.Message) (any, error) {
+	payload, err := proto.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := proto.Marshal(&clusterv1.Command{Type: t, Payload: payload})
+	if err != nil {
+		return nil, err
+	}
+	f := n.raft.Apply(cmd, n.cfg.ApplyTimeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		return nil, fmt.Errorf("apply %s: %w", t, err)
+	}
+	if err, ok := f.Response().(error); ok {
+		return nil, err
+	}
+	return f.Response(), nil
+}
+
+func (n *Node) setMember(id, raftAddr, apiAddr string) error {
+	_, err := n.apply(clusterv1.CommandType_COMMAND_TYPE_SET_MEMBER, &clusterv1.Member{Id: id, RaftAddress: raftAddr, ApiAddress: apiAddr})
+	return err
+}
+
+// RegisterOrigin records origin's public key through Raft (leader only).
+func (n *Node) RegisterOrigin(origin string, pub []byte) error {
+	_, err := n.apply(clusterv1.CommandType_COMMAND_TYPE_REGISTER_ORIGIN, &clusterv1.RegisterOrigin{Origin: origin, PublicKey: pub})
+	return err
+}
+
+// Join adds a voter (leader only) and records its API address.
+func (n *Node) Join(id, raftAddr, apiAddr string) error {
+	if !n.IsLeader() {
+		return ErrNotLeader
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return fmt.Errorf("read configuration: %w", err)
+	}
+	for _, s := range cf.Configuration().Servers {
+		if s.ID == raft.ServerID(id) && s.Address == raft.ServerAddress(raftAddr) {
+			return n.setMember(id, raftAddr, apiAddr) // already a member
+		}
+		if s.ID == raft.ServerID(id) || s.Address == raft.ServerAddress(raftAddr) {
+			if err := n.raft.RemoveServer(s.ID, 0, 0).Error(); err != nil {
+				return fmt.Errorf("remove stale member %s: %w", s.ID, err)
+			}
+		}
+	}
+	if err := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, 0).Error(); err != nil {
+		return fmt.Errorf("add voter %s at %s: %w", id, raftAddr, err)
+	}
+	n.log.Info("member joined", "id", id, "raft", raftAddr, "api", apiAddr)
+	return n.setMember(id, raftAddr, apiAddr)
+}
+
+// Leave removes a member (leader only).
+func (n *Node) Leave(id string) error {
+	if !n.IsLeader() {
+		return ErrNotLeader
+	}
+	if err := n.raft.RemoveServer(raft.ServerID(id), 0, 0).Error(); err != nil {
+		return fmt.Errorf("remove member %s: %w", id, err)
+	}
+	n.log.Info("member left", "id", id)
+	return nil
+}
+
+// Linearize makes a read that follows it see everything committed before
+// it: the member must be the leader, confirm it still is, and apply all
+// earlier entries.
+func (n *Node) Linearize() error {
+	if !n.IsLeader() {
+		return ErrNotLeader
+	}
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	}
+	return n.raft.Barrier(n.cfg.ApplyTimeout).Error()
+}
+
+// slogWriter feeds hclog's lines into slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	switch {
+	case strings.Contains(line, "[ERROR]"):
+		w.log.Error(line)
+	case strings.Contains(line, "[WARN]"):
+		w.log.Warn(line)
+	default:
+		w.log.Info(line)
+	}
+	return len(p), nil
+}
+
+var _ io.Writer = slogWriter{}

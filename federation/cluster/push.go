@@ -1,0 +1,255 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/federation/fsm"
+	"github.com/sanzi/sanzi/node/ledger"
+	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
+)
+
+// PushResult is what a push achieved once applied.
+type PushResult struct {
+	// Heads holds, per origin of the push, the highest contiguous seq the
+	// district holds after applying it.
+	Heads map[string]ledger.Head
+	// Added and Duplicates count entries of the whole Raft entry that
+	// carried this push (several pushes may share one).
+	Added, Duplicates int
+	// Index is the Raft index that carried it (0 if nothing was new).
+	Index uint64
+}
+
+// pending is one verified push waiting to be proposed.
+type pending struct {
+	entries [][]byte
+	origins []string
+	bytes   int
+	res     *fsm.Result
+	err     error
+	done    chan struct{}
+}
+
+// inflight is one proposed Raft entry and the pushes it carries.
+type inflight struct {
+	fut   raft.ApplyFuture
+	batch []*pending
+	start time.Time
+	n     int
+}
+
+// Push verifies raw entries (encoded sanzi.v1.Entry, in chain order per
+// origin) against the district's state and proposes what is new. It returns
+// after the entries are committed and applied. Only the leader accepts
+// pushes; others return ErrNotLeader.
+func (n *Node) Push(ctx context.Context, raws [][]byte) (*PushResult, error) {
+	if !n.IsLeader() {
+		return nil, ErrNotLeader
+	}
+	t0 := time.Now()
+	fresh, origins, err := n.verify(raws)
+	n.met.verifySeconds.Observe(time.Since(t0).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	if len(fresh) == 0 {
+		return n.heads(origins, nil), nil
+	}
+	p := &pending{entries: fresh, origins: origins, done: make(chan struct{})}
+	for _, r := range fresh {
+		p.bytes += len(r)
+	}
+	select {
+	case n.queue <- p:
+	default:
+		n.met.saturated.Inc()
+		return nil, fmt.Errorf("%w: %d pushes are waiting to be proposed", ErrSaturated, cap(n.queue))
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		// The push may still commit; the child learns it from the next ack.
+		return nil, fmt.Errorf("wait for commit: %w", ctx.Err())
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	return n.heads(origins, p.res), nil
+}
+
+func (n *Node) heads(origins []string, res *fsm.Result) *PushResult {
+	out := &PushResult{Heads: map[string]ledger.Head{}}
+	if res != nil {
+		out.Added, out.Duplicates, out.Index = res.Added, res.Duplicates, res.Index
+	}
+	for _, o := range origins {
+		if res != nil {
+			if h, ok := res.Heads[o]; ok {
+				out.Heads[o] = h
+				continue
+			}
+		}
+		out.Heads[o] = n.fsm.Head(o)
+	}
+	return out
+}
+
+// verify checks, for each origin of the push, that the new entries link to
+// the district's head of that origin, link to each other, hash to their
+// stored hashes, and that the last one carries the origin's signature. It
+// returns only the entries the district does not hold yet.
+func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
+	type stretch struct {
+		raws    [][]byte
+		decoded []*ledger.Stored
+	}
+	byOrigin := map[string]*stretch{}
+	var origins []string
+	for i, raw := range raws {
+		s, err := ledger.Decode(raw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: entry %d of the push: %v", ErrInvalid, i, err)
+		}
+		st, ok := byOrigin[s.Origin]
+		if !ok {
+			st = &stretch{}
+			byOrigin[s.Origin] = st
+			origins = append(origins, s.Origin)
+		}
+		st.raws = append(st.raws, raw)
+		st.decoded = append(st.decoded, s)
+	}
+	var fresh [][]byte
+	for _, o := range origins {
+		st := byOrigin[o]
+		pub, ok := n.fsm.Public(o)
+		if !ok {
+			return nil, nil, fmt.Errorf("%w: %s", ErrUnknownOrigin, o)
+		}
+		head := n.fsm.Head(o)
+		i := 0
+		for ; i < len(st.decoded) && st.decoded[i].Seq <= head.Seq; i++ {
+			if st.decoded[i].Seq == head.Seq && st.decoded[i].Hash != head.Hash {
+				return nil, nil, fmt.Errorf("%w: %s seq %d differs from the entry the district holds", ErrFork, o, head.Seq)
+			}
+		}
+		if i == len(st.decoded) {
+			continue
+		}
+		if first := st.decoded[i].Seq; first != head.Seq+1 {
+			return nil, nil, fmt.Errorf("%w: %s: push starts at seq %d but the district holds up to %d; resend from %d", ErrGap, o, first, head.Seq, head.Seq+1)
+		}
+		v := ledger.NewChainVerifier(o, pub, head.Seq+1, head.Hash, false)
+		for _, raw := range st.raws[i:] {
+			if _, err := v.Next(0, raw); err != nil {
+				return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+			}
+		}
+		if _, err := v.Finish(); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		fresh = append(fresh, st.raws[i:]...)
+	}
+	return fresh, origins, nil
+}
+
+// propose coalesces queued pushes into Raft entries of up to MaxBatchBytes
+// and hands each to await; MaxInflight bounds how many are unapplied.
+func (n *Node) propose() {
+	defer n.wg.Done()
+	defer close(n.flight)
+	for {
+		var p *pending
+		select {
+		case <-n.stop:
+			n.failQueued()
+			return
+		case p = <-n.queue:
+		}
+		batch, size := []*pending{p}, p.bytes
+	drain:
+		for size < n.cfg.MaxBatchBytes {
+			select {
+			case q := <-n.queue:
+				batch = append(batch, q)
+				size += q.bytes
+			default:
+				break drain
+			}
+		}
+		var all [][]byte
+		for _, q := range batch {
+			all = append(all, q.entries...)
+		}
+		cmd, err := encodeAppend(all)
+		if err != nil {
+			finish(batch, nil, err)
+			continue
+		}
+		n.met.batchEntries.Observe(float64(len(all)))
+		n.met.batchBytes.Observe(float64(len(cmd)))
+		f := n.raft.Apply(cmd, n.cfg.ApplyTimeout)
+		select {
+		case n.flight <- &inflight{fut: f, batch: batch, start: time.Now(), n: len(all)}:
+		case <-n.stop:
+			finish(batch, nil, ErrNotLeader)
+			n.failQueued()
+			return
+		}
+	}
+}
+
+func (n *Node) failQueued() {
+	for {
+		select {
+		case p := <-n.queue:
+			finish([]*pending{p}, nil, ErrNotLeader)
+		default:
+			return
+		}
+	}
+}
+
+// await acknowledges each proposed entry's pushes once it is applied.
+func (n *Node) await() {
+	defer n.wg.Done()
+	for f := range n.flight {
+		err := f.fut.Error()
+		n.met.applySeconds.Observe(time.Since(f.start).Seconds())
+		if err != nil {
+			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
+				err = fmt.Errorf("%w: %v", ErrNotLeader, err)
+			}
+			finish(f.batch, nil, err)
+			continue
+		}
+		res, ok := f.fut.Response().(*fsm.Result)
+		if !ok {
+			finish(f.batch, nil, fmt.Errorf("apply: unexpected FSM response %T", f.fut.Response()))
+			continue
+		}
+		n.met.entriesCommitted.Add(float64(res.Added))
+		finish(f.batch, res, nil)
+	}
+}
+
+func finish(batch []*pending, res *fsm.Result, err error) {
+	for _, p := range batch {
+		p.res, p.err = res, err
+		close(p.done)
+	}
+}
+
+func encodeAppend(entries [][]byte) ([]byte, error) {
+	payload, err := proto.Marshal(&clusterv1.AppendBatch{Entries: entries})
+	if err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	return proto.Marshal(&clusterv1.Command{Type: clusterv1.CommandType_COMMAND_TYPE_APPEND, Payload: payload})
+}

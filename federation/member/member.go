@@ -1,0 +1,216 @@
+// Package member runs a district cluster member as a server: the Raft node
+// of federation/cluster, its DistrictService over gRPC with mutual TLS, and
+// an HTTP listener with /metrics, /healthz, /readyz and the REST gateway of
+// the read API. Everything a member needs comes from one data folder and the
+// district CA's files.
+package member
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/sanzi/sanzi/federation/cluster"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Config is what a member needs beyond the cluster's own Config.
+type Config struct {
+	Cluster cluster.Config
+	// APIListen is the gRPC listen address (Cluster.APIAddr is what others
+	// dial; they are usually the same).
+	APIListen string
+	// HTTPAddr serves /metrics, /healthz, /readyz and REST reads ("" = off).
+	HTTPAddr string
+	// Pool is the district CA; Cert this member's district certificate.
+	Pool *x509.CertPool
+	Cert tls.Certificate
+	// Join, when set, is a member's API address to ask for admission.
+	Join string
+}
+
+// Member is a running member server.
+type Member struct {
+	cfg    Config
+	log    *slog.Logger
+	node   *cluster.Node
+	svc    *cluster.Service
+	grpc   *grpc.Server
+	http   *http.Server
+	apiLn  net.Listener
+	httpLn net.Listener
+	gwConn *grpc.ClientConn
+	errc   chan error
+}
+
+// Start opens the node and starts serving.
+func Start(ctx context.Context, cfg Config) (*Member, error) {
+	log := cfg.Cluster.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	districtOnly := pki.AllowRoles(pki.RoleDistrict)
+	cfg.Cluster.ServerTLS = pki.ServerConfig(cfg.Pool, cfg.Cert, districtOnly)
+	cfg.Cluster.ClientTLS = pki.ClientConfig(cfg.Pool, cfg.Cert, districtOnly)
+	apiLn, err := net.Listen("tcp", cfg.APIListen)
+	if err != nil {
+		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.APIListen, err)
+	}
+	if cfg.Cluster.APIAddr == "" {
+		cfg.Cluster.APIAddr = apiLn.Addr().String()
+	}
+	n, err := cluster.Open(cfg.Cluster)
+	if err != nil {
+		apiLn.Close()
+		return nil, err
+	}
+	m := &Member{cfg: cfg, log: log, node: n, apiLn: apiLn, errc: make(chan error, 2)}
+	peerCreds := credentials.NewTLS(pki.ClientConfig(cfg.Pool, cfg.Cert, districtOnly))
+	m.svc = cluster.NewService(n, peerCreds)
+	// Any certificate of the district CA may connect; Authorize decides
+	// per method by role.
+	anyRole := pki.AllowRoles(pki.RoleDistrict, pki.RoleTown, pki.RoleVillage)
+	m.grpc = grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(pki.ServerConfig(cfg.Pool, cfg.Cert, anyRole))),
+		grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(64<<20),
+		grpc.ChainUnaryInterceptor(cluster.Authorize),
+	)
+	sanziv1.RegisterDistrictServiceServer(m.grpc, m.svc)
+	go func() { m.errc <- m.grpc.Serve(apiLn) }()
+	if cfg.HTTPAddr != "" {
+		if err := m.serveHTTP(ctx, peerCreds); err != nil {
+			m.Stop()
+			return nil, err
+		}
+	}
+	if cfg.Join != "" {
+		if err := m.join(ctx); err != nil {
+			m.Stop()
+			return nil, err
+		}
+	}
+	log.Info("district member serving", "id", cfg.Cluster.ID, "raft", n.Layer().Addr().String(), "api", apiLn.Addr().String(), "http", cfg.HTTPAddr)
+	return m, nil
+}
+
+// join asks the member at cfg.Join (forwarded to the leader) to add us.
+func (m *Member) join(ctx context.Context) error {
+	creds := credentials.NewTLS(pki.ClientConfig(m.cfg.Pool, m.cfg.Cert, pki.AllowRoles(pki.RoleDistrict)))
+	conn, err := grpc.NewClient(m.cfg.Join, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return fmt.Errorf("connect to %s to join: %w", m.cfg.Join, err)
+	}
+	defer conn.Close()
+	c := sanziv1.NewDistrictServiceClient(conn)
+	var last error
+	for attempt := 0; attempt < 20; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, last = c.Join(cctx, &sanziv1.JoinRequest{Id: m.cfg.Cluster.ID, RaftAddress: m.node.Layer().Addr().String(), ApiAddress: m.cfg.Cluster.APIAddr})
+		cancel()
+		if last == nil {
+			m.log.Info("joined the cluster", "via", m.cfg.Join)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("join through %s: %w", m.cfg.Join, last)
+}
+
+func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCredentials) error {
+	ln, err := net.Listen("tcp", m.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen for HTTP on %s: %w", m.cfg.HTTPAddr, err)
+	}
+	m.httpLn = ln
+	gw := runtime.NewServeMux()
+	m.gwConn, err = grpc.NewClient(m.apiLn.Addr().String(), grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		return fmt.Errorf("connect gateway: %w", err)
+	}
+	if err := sanziv1.RegisterDistrictServiceHandler(ctx, gw, m.gwConn); err != nil {
+		return fmt.Errorf("register gateway: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", gw)
+	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		id, _, _ := m.node.Leader()
+		ready := id != ""
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(map[string]any{"ready": ready, "leader": id, "member": m.cfg.Cluster.ID})
+	})
+	m.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		err := m.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		m.errc <- err
+	}()
+	return nil
+}
+
+// Node is the cluster node.
+func (m *Member) Node() *cluster.Node { return m.node }
+
+// APIAddr is the bound gRPC address.
+func (m *Member) APIAddr() string { return m.apiLn.Addr().String() }
+
+// HTTPAddr is the bound HTTP address ("" when off).
+func (m *Member) HTTPAddr() string {
+	if m.httpLn == nil {
+		return ""
+	}
+	return m.httpLn.Addr().String()
+}
+
+// Wait blocks until ctx ends or a listener fails, then stops the member.
+func (m *Member) Wait(ctx context.Context) error {
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-m.errc:
+	}
+	return errors.Join(err, m.Stop())
+}
+
+// Stop shuts the member down: listeners first, then Raft and the stores.
+func (m *Member) Stop() error {
+	if m.http != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m.http.Shutdown(sctx)
+		cancel()
+	}
+	if m.gwConn != nil {
+		m.gwConn.Close()
+	}
+	done := make(chan struct{})
+	go func() { m.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		m.grpc.Stop()
+	}
+	m.svc.Close()
+	return m.node.Shutdown()
+}

@@ -428,3 +428,7 @@ func (w slogWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = slogWriter{}
+
+// FirstLogIndex is the oldest index the log still holds (tests use it to
+// see compaction).
+func (n *Node) FirstLogIndex() (uint64, error) { return n.logs.FirstIndex() }

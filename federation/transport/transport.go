@@ -139,3 +139,6 @@ func (t *tracked) Close() error {
 	t.l.mu.Unlock()
 	return t.Conn.Close()
 }
+
+// IsCut reports whether the layer is cut off.
+func (l *Layer) IsCut() bool { return l.isCut() }

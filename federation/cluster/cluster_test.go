@@ -277,4 +277,3 @@ func TestMembershipUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d pushes, %d refused or failed during changes (%v); members now %d", g.sent.Load(), g.fails.Load(), g.errs, len(c.Running()))
 }
-

@@ -287,8 +287,8 @@ func newVillage(i int) *village {
 }
 
 // next makes n more entries of about size bytes each.
-func (v *village) next(n, size int) []*sanziv1.Entry {
-	out := make([]*sanziv1.Entry, 0, n)
+func (v *village) next(n, size int) [][]byte {
+	out := make([][]byte, 0, n)
 	payload := make([]byte, size)
 	for i := 0; i < n; i++ {
 		v.seq++
@@ -298,17 +298,9 @@ func (v *village) next(n, size int) []*sanziv1.Entry {
 			panic(err)
 		}
 		v.head = ledger.Head{Seq: s.Seq, Hash: s.Hash}
-		out = append(out, entryOf(s))
+		out = append(out, s.Raw)
 	}
 	return out
-}
-
-func entryOf(s *ledger.Stored) *sanziv1.Entry {
-	var e sanziv1.Entry
-	if err := protoUnmarshal(s.Raw, &e); err != nil {
-		panic(err)
-	}
-	return &e
 }
 
 func (c *Cluster) register(v *village) {

@@ -107,12 +107,12 @@ func (n *Node) heads(origins []string, res *fsm.Result) *PushResult {
 func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 	type stretch struct {
 		raws    [][]byte
-		decoded []*ledger.Stored
+		decoded []ledger.Link
 	}
 	byOrigin := map[string]*stretch{}
 	var origins []string
 	for i, raw := range raws {
-		s, err := ledger.Decode(raw)
+		s, err := ledger.Peek(raw)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: entry %d of the push: %v", ErrInvalid, i, err)
 		}
@@ -220,7 +220,20 @@ func (n *Node) failQueued() {
 func (n *Node) await() {
 	defer n.wg.Done()
 	for f := range n.flight {
-		err := f.fut.Error()
+		// raft does not resolve futures still queued in its apply channel
+		// when it shuts down, so wait for the stop signal too.
+		errc := make(chan error, 1)
+		go func(fut raft.ApplyFuture) { errc <- fut.Error() }(f.fut)
+		var err error
+		select {
+		case err = <-errc:
+		case <-n.stop:
+			finish(f.batch, nil, fmt.Errorf("%w: member shutting down", ErrNotLeader))
+			for f := range n.flight {
+				finish(f.batch, nil, fmt.Errorf("%w: member shutting down", ErrNotLeader))
+			}
+			return
+		}
 		n.met.applySeconds.Observe(time.Since(f.start).Seconds())
 		if err != nil {
 			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {

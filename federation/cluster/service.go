@@ -143,15 +143,7 @@ func (s *Service) PushEntries(ctx context.Context, r *sanziv1.PushEntriesRequest
 		resp, err := c.PushEntries(fctx, r)
 		return resp, s.forwardErr(err)
 	}
-	raws := make([][]byte, len(r.GetEntries()))
-	for i, e := range r.GetEntries() {
-		b, err := proto.Marshal(e)
-		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "entry %d: %v", i, err)
-		}
-		raws[i] = b
-	}
-	res, err := s.n.Push(ctx, raws)
+	res, err := s.n.Push(ctx, r.GetEntries())
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -173,39 +173,12 @@ func lastHead(b *bolt.Bucket, origin string) (ledger.Head, error) {
 		return ledger.Head{}, nil
 	}
 	h := ledger.Head{Seq: binary.BigEndian.Uint64(k)}
-	hash := entryField(raw, 2)
-	if len(hash) != ledger.HashSize {
-		return h, fmt.Errorf("stored entry %s has no hash", ledger.EntryID(origin, h.Seq))
+	l, err := ledger.Peek(raw)
+	if err != nil {
+		return h, fmt.Errorf("stored entry %s: %w", ledger.EntryID(origin, h.Seq), err)
 	}
-	copy(h.Hash[:], hash)
+	h.Hash = l.Hash
 	return h, nil
-}
-
-// entryField returns the last occurrence of bytes field num of an encoded
-// Entry (1 body, 2 hash, 3 signature) without copying, as proto3 decoding
-// would; nil if absent or malformed.
-func entryField(raw []byte, num protowire.Number) []byte {
-	var out []byte
-	for len(raw) > 0 {
-		n, typ, l := protowire.ConsumeTag(raw)
-		if l < 0 {
-			return nil
-		}
-		raw = raw[l:]
-		if n == num && typ == protowire.BytesType {
-			v, l := protowire.ConsumeBytes(raw)
-			if l < 0 {
-				return nil
-			}
-			out, raw = v, raw[l:]
-			continue
-		}
-		if l = protowire.ConsumeFieldValue(n, typ, raw); l < 0 {
-			return nil
-		}
-		raw = raw[l:]
-	}
-	return out
 }
 
 func u64(v uint64) []byte {

@@ -101,15 +101,6 @@ func Decode(raw []byte) (*Stored, error) {
 	return s, nil
 }
 
-// bodyHash returns SHA-256 of the stored body bytes, never of a re-encoding.
-func bodyHash(raw []byte) ([HashSize]byte, error) {
-	var e sanziv1.Entry
-	if err := proto.Unmarshal(raw, &e); err != nil {
-		return [HashSize]byte{}, fmt.Errorf("decode entry: %w", err)
-	}
-	return sha256.Sum256(e.GetBody()), nil
-}
-
 // VerifyError names the first entry of a chain that is not what it should be.
 type VerifyError struct {
 	Origin  string `json:"origin"`
@@ -131,7 +122,7 @@ type ChainVerifier struct {
 	everySignature bool
 	nextSeq        uint64
 	prevHash       [HashSize]byte
-	last           *Stored
+	last           *Link
 	count          int
 }
 
@@ -143,22 +134,18 @@ func NewChainVerifier(origin string, pub ed25519.PublicKey, fromSeq uint64, prev
 
 // Next checks the next entry; key is the seq it was stored under (0 when the
 // entry did not come from a keyed store).
-func (v *ChainVerifier) Next(key uint64, raw []byte) (*Stored, error) {
-	fail := func(format string, a ...any) (*Stored, error) {
-		return nil, &VerifyError{Origin: v.origin, Seq: v.nextSeq, Problem: fmt.Sprintf(format, a...)}
+func (v *ChainVerifier) Next(key uint64, raw []byte) (Link, error) {
+	fail := func(format string, a ...any) (Link, error) {
+		return Link{}, &VerifyError{Origin: v.origin, Seq: v.nextSeq, Problem: fmt.Sprintf(format, a...)}
 	}
 	if key != 0 && key != v.nextSeq {
 		return fail("entry missing: next stored seq is %d", key)
 	}
-	s, err := Decode(raw)
+	s, err := Peek(raw)
 	if err != nil {
 		return fail("%v", err)
 	}
-	sum, err := bodyHash(raw)
-	if err != nil {
-		return fail("%v", err)
-	}
-	switch {
+	switch sum := s.BodyHash(); {
 	case sum != s.Hash:
 		return fail("body does not match its hash (stored %x, computed %x)", s.Hash[:6], sum[:6])
 	case s.Origin != v.origin:
@@ -173,7 +160,7 @@ func (v *ChainVerifier) Next(key uint64, raw []byte) (*Stored, error) {
 	}
 	v.prevHash = s.Hash
 	v.nextSeq++
-	v.last = s
+	v.last = &s
 	v.count++
 	return s, nil
 }

@@ -225,7 +225,9 @@ func verifyBucket(b *bolt.Bucket, origin string, keys KeyRing, everySignature bo
 			// is ever written over it.
 			if lk, lraw := c.Last(); lk != nil {
 				head.Seq = keySeq(lk)
-				head.Hash, _ = bodyHash(lraw)
+				if l, err := Peek(lraw); err == nil {
+					head.Hash = l.BodyHash()
+				}
 			}
 			return head, err
 		}

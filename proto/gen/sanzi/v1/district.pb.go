@@ -75,11 +75,13 @@ func (Consistency) EnumDescriptor() ([]byte, []int) {
 	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{0}
 }
 
-// PushEntriesRequest carries entries of one or more origins, each encoded
-// exactly as its origin made it.
+// PushEntriesRequest carries entries of one or more origins, each an
+// encoded Entry exactly as its origin made it (bytes, so that nothing on the
+// way decodes and re-encodes what the hashes cover), in chain order per
+// origin.
 type PushEntriesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entries       []*Entry               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	Entries       [][]byte               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -114,7 +116,7 @@ func (*PushEntriesRequest) Descriptor() ([]byte, []int) {
 	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *PushEntriesRequest) GetEntries() []*Entry {
+func (x *PushEntriesRequest) GetEntries() [][]byte {
 	if x != nil {
 		return x.Entries
 	}
@@ -1131,9 +1133,9 @@ var File_sanzi_v1_district_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\n" +
-	"\x17sanzi/v1/district.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14sanzi/v1/entry.proto\"?\n" +
-	"\x12PushEntriesRequest\x12)\n" +
-	"\aentries\x18\x01 \x03(\v2\x0f.sanzi.v1.EntryR\aentries\"I\n" +
+	"\x17sanzi/v1/district.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14sanzi/v1/entry.proto\".\n" +
+	"\x12PushEntriesRequest\x12\x18\n" +
+	"\aentries\x18\x01 \x03(\fR\aentries\"I\n" +
 	"\tOriginAck\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -1256,37 +1258,36 @@ var file_sanzi_v1_district_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
 }
 var file_sanzi_v1_district_proto_depIdxs = []int32{
-	19, // 0: sanzi.v1.PushEntriesRequest.entries:type_name -> sanzi.v1.Entry
-	2,  // 1: sanzi.v1.PushEntriesResponse.acks:type_name -> sanzi.v1.OriginAck
-	0,  // 2: sanzi.v1.GetDistrictHeadRequest.consistency:type_name -> sanzi.v1.Consistency
-	2,  // 3: sanzi.v1.GetDistrictHeadResponse.head:type_name -> sanzi.v1.OriginAck
-	0,  // 4: sanzi.v1.ListHeadsRequest.consistency:type_name -> sanzi.v1.Consistency
-	2,  // 5: sanzi.v1.ListHeadsResponse.heads:type_name -> sanzi.v1.OriginAck
-	0,  // 6: sanzi.v1.ListDistrictEntriesRequest.consistency:type_name -> sanzi.v1.Consistency
-	19, // 7: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
-	20, // 8: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
-	12, // 9: sanzi.v1.ClusterStatusResponse.members:type_name -> sanzi.v1.MemberStatus
-	1,  // 10: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
-	4,  // 11: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
-	6,  // 12: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
-	8,  // 13: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
-	10, // 14: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
-	13, // 15: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
-	15, // 16: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
-	17, // 17: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
-	3,  // 18: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
-	5,  // 19: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
-	7,  // 20: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
-	9,  // 21: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
-	11, // 22: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
-	14, // 23: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
-	16, // 24: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
-	18, // 25: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
-	18, // [18:26] is the sub-list for method output_type
-	10, // [10:18] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	2,  // 0: sanzi.v1.PushEntriesResponse.acks:type_name -> sanzi.v1.OriginAck
+	0,  // 1: sanzi.v1.GetDistrictHeadRequest.consistency:type_name -> sanzi.v1.Consistency
+	2,  // 2: sanzi.v1.GetDistrictHeadResponse.head:type_name -> sanzi.v1.OriginAck
+	0,  // 3: sanzi.v1.ListHeadsRequest.consistency:type_name -> sanzi.v1.Consistency
+	2,  // 4: sanzi.v1.ListHeadsResponse.heads:type_name -> sanzi.v1.OriginAck
+	0,  // 5: sanzi.v1.ListDistrictEntriesRequest.consistency:type_name -> sanzi.v1.Consistency
+	19, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
+	20, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
+	12, // 8: sanzi.v1.ClusterStatusResponse.members:type_name -> sanzi.v1.MemberStatus
+	1,  // 9: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
+	4,  // 10: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
+	6,  // 11: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
+	8,  // 12: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
+	10, // 13: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
+	13, // 14: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
+	15, // 15: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
+	17, // 16: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
+	3,  // 17: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
+	5,  // 18: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
+	7,  // 19: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
+	9,  // 20: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
+	11, // 21: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
+	14, // 22: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
+	16, // 23: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
+	18, // 24: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
+	17, // [17:25] is the sub-list for method output_type
+	9,  // [9:17] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_district_proto_init() }

@@ -107,4 +107,3 @@ func fields(b []byte, fn func(n protowire.Number, v []byte, u uint64, isBytes bo
 	}
 	return nil
 }
-

@@ -62,6 +62,8 @@ fuzz:
 
 bench:
 	go test -run='^$$' -bench='^BenchmarkRecord$$' -benchtime=5000x -count=3 ./node/books
+	go test -run='^$$' -bench='^BenchmarkClusterPush$$' -benchtime=1x -count=3 ./federation/cluster 2>/dev/null | grep -E '^(Benchmark|ok|PASS|FAIL)'
+	go test -run='^$$' -bench='^BenchmarkApplyBatch$$' -benchtime=20x -count=3 ./federation/fsm
 
 proto: tools
 	cd proto && buf lint && buf generate --path sanzi/v1 && buf generate --template buf.gen.cluster.yaml --path sanzi/cluster

@@ -2,11 +2,14 @@ package cluster_test
 
 import (
 	"context"
+	"crypto/tls"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -99,7 +102,66 @@ func TestPushThroughFollower(t *testing.T) {
 	if _, err := push(t, sanziv1.NewDistrictServiceClient(conn), v1.next(1, 10)); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("village push: got %v, want PermissionDenied", err)
 	}
+	// Nor may it speak Raft to a member.
+	raftConn, err := tls.Dial("tcp", l.raftAddr, pki.ClientConfig(c.ca.Pool(), vcert.TLSCertificate(), nil))
+	if err == nil {
+		raftConn.SetDeadline(time.Now().Add(5 * time.Second))
+		_, err = raftConn.Read(make([]byte, 1)) // TLS 1.3: the server's refusal arrives on first read
+		raftConn.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "certificate") && !strings.Contains(err.Error(), "EOF") && !strings.Contains(err.Error(), "reset") {
+		t.Errorf("village certificate on the Raft port: %v, want the handshake refused", err)
+	}
 	c.converged()
+}
+
+// TestBackpressure fills a tiny proposal queue: extra pushes get
+// ResourceExhausted with a retry delay instead of waiting in an unbounded
+// queue, and nothing refused is stored.
+func TestBackpressure(t *testing.T) {
+	c := NewCluster(t, 3, func(cfg *cluster.Config) { cfg.QueueLen, cfg.MaxInflight = 1, 1 })
+	lc := c.Client(c.Leader().id)
+	var vs []*village
+	for i := 1; i <= 24; i++ {
+		v := newVillage(i)
+		c.register(v)
+		vs = append(vs, v)
+	}
+	var wg sync.WaitGroup
+	var ok, exhausted atomic.Int64
+	var retryHint atomic.Bool
+	for _, v := range vs {
+		wg.Add(1)
+		go func(v *village) {
+			defer wg.Done()
+			_, err := push(t, lc, v.next(500, 300))
+			switch status.Code(err) {
+			case codes.OK:
+				ok.Add(1)
+			case codes.ResourceExhausted:
+				exhausted.Add(1)
+				for _, d := range status.Convert(err).Details() {
+					if ri, isRI := d.(*errdetails.RetryInfo); isRI && ri.GetRetryDelay().AsDuration() > 0 {
+						retryHint.Store(true)
+					}
+				}
+			default:
+				t.Errorf("push: %v", err)
+			}
+		}(v)
+	}
+	wg.Wait()
+	if exhausted.Load() == 0 || !retryHint.Load() {
+		t.Fatalf("%d ok, %d ResourceExhausted (retry hint %v): want some refused with a hint", ok.Load(), exhausted.Load(), retryHint.Load())
+	}
+	stored := 0
+	for _, v := range vs {
+		stored += int(c.Leader().node.FSM().Head(v.origin).Seq)
+	}
+	if stored != int(ok.Load())*500 {
+		t.Fatalf("%d entries stored, want %d (only acknowledged pushes)", stored, ok.Load()*500)
+	}
+	t.Logf("%d pushes acknowledged, %d refused with ResourceExhausted and a retry hint", ok.Load(), exhausted.Load())
 }
 
 // TestFollowerRestoredBySnapshot cuts a follower off until the others have

@@ -11,7 +11,9 @@ GRPC_GATEWAY_VERSION        := v2.33.0
 TOOLS := bin/tools/buf bin/tools/protoc-gen-go bin/tools/protoc-gen-go-grpc \
          bin/tools/protoc-gen-grpc-gateway bin/tools/protoc-gen-openapiv2
 
-GO_TEST_FLAGS ?= -count=1 -timeout 20m
+# -p 1: the cluster and fault tests measure elections and time-outs; packages
+# running beside them on 2 cores would starve their heartbeats.
+GO_TEST_FLAGS ?= -count=1 -timeout 20m -p 1
 FUZZ_TIME     ?= 10s
 
 .PHONY: all setup tools build test unit fuzz bench demo proto verify clean help

@@ -20,10 +20,19 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
+// push sends entries, retrying while the cluster answers Unavailable (an
+// election is under way), as every real client does.
 func push(t testing.TB, c sanziv1.DistrictServiceClient, entries [][]byte) (*sanziv1.PushEntriesResponse, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	return c.PushEntries(ctx, &sanziv1.PushEntriesRequest{Entries: entries})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		resp, err := c.PushEntries(ctx, &sanziv1.PushEntriesRequest{Entries: entries})
+		cancel()
+		if status.Code(err) != codes.Unavailable || time.Now().After(deadline) {
+			return resp, err
+		}
+		time.Sleep(50 * time.Millisecond) // client backoff during an election
+	}
 }
 
 func ackOf(resp *sanziv1.PushEntriesResponse, origin string) uint64 {

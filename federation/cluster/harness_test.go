@@ -77,9 +77,8 @@ func (c *Cluster) config(id string) cluster.Config {
 	allow := pki.AllowRoles(pki.RoleDistrict)
 	cfg := cluster.Config{
 		ID: id, RaftAddr: freeAddr(c.t), DataDir: filepath.Join(c.dir, id),
-		ServerTLS:        pki.ServerConfig(c.ca.Pool(), c.cert.TLSCertificate(), allow),
-		ClientTLS:        pki.ClientConfig(c.ca.Pool(), c.cert.TLSCertificate(), allow),
-		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
+		ServerTLS: pki.ServerConfig(c.ca.Pool(), c.cert.TLSCertificate(), allow),
+		ClientTLS: pki.ClientConfig(c.ca.Pool(), c.cert.TLSCertificate(), allow),
 	}
 	if c.tune != nil {
 		c.tune(&cfg)

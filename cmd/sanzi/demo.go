@@ -15,13 +15,16 @@ import (
 
 func newDemoCmd(g *globals) *cobra.Command {
 	var cfg server.Config
+	var withDistrict bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a village node with sample records, and print where to look",
 		Long: `Start a village node for the sample village 350505100201 over --data
 (default .demo/village), record a few sample transactions, a contract with a
 payment and an asset with an appraisal when its chain is empty, print the
-URLs and a few commands to try, and serve until Ctrl-C.`,
+URLs and a few commands to try, and serve until Ctrl-C. With --district
+(the default) it also runs a three-member district cluster beside it and
+pushes the village's chain to it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Orgs = []string{demoOrg}
 			cfg.Logger = g.logger()
@@ -35,6 +38,17 @@ URLs and a few commands to try, and serve until Ctrl-C.`,
 					n.Close()
 					return fmt.Errorf("seed demo data: %w", err)
 				}
+			}
+			var district *demoDistrict
+			if withDistrict {
+				district, err = startDemoDistrict(cmd.Context(), filepath.Join(filepath.Dir(cfg.DataDir), "district"), 7500, cfg.Logger, func(msg string) { fmt.Fprintln(out, "district:", msg) })
+				if err != nil {
+					n.Close()
+					return err
+				}
+				defer district.stop()
+				pub, _ := n.Keys().Public(demoOrg)
+				go district.uplink(cmd.Context(), n.Books().Ledger(), demoOrg, pub, cfg.Logger)
 			}
 			h := n.HTTPAddr()
 			fmt.Fprintf(out, `
@@ -52,6 +66,13 @@ Try:
   bin/sanzi tx record --server %[4]s --org %[1]s --kind expense --amount 86.40 --method village_card --counterparty 文具店 --summary 办公用品
 Ctrl-C stops the node; run again to continue with the same data.
 `, demoOrg, cfg.DataDir, h, n.GRPCAddr())
+			if district != nil {
+				fmt.Fprintf(out, `District cluster (3 Raft members; the village's entries are pushed to it every 2 s):
+  status        http://%[1]s/v1/district/status?all=true
+  heads         http://%[1]s/v1/district/heads
+  metrics       http://%[1]s/metrics
+`, district.http)
+			}
 			return n.Serve(cmd.Context())
 		},
 	}
@@ -59,6 +80,7 @@ Ctrl-C stops the node; run again to continue with the same data.
 	f.StringVar(&cfg.DataDir, "data", filepath.Join(".demo", "village"), "data folder of the demo node")
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7401", "gRPC listen address")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7400", "REST listen address")
+	f.BoolVar(&withDistrict, "district", true, "also run a 3-member district cluster on ports 7503-7532 and push the village's entries to it")
 	return cmd
 }
 

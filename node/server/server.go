@@ -94,6 +94,7 @@ type Node struct {
 	log      *slog.Logger
 	ledger   *ledger.Ledger
 	books    *books.Books
+	keys     *keys.Ring
 	grpc     *grpc.Server
 	http     *http.Server
 	grpcLn   net.Listener
@@ -138,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n = &Node{cfg: cfg, log: log, ledger: l, books: b, served: make(chan error, 2), registry: prometheus.NewRegistry()}
+	n = &Node{cfg: cfg, log: log, ledger: l, books: b, keys: ring, served: make(chan error, 2), registry: prometheus.NewRegistry()}
 	m := newMetrics(n.registry, l)
 	n.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+1<<20),
@@ -173,6 +174,9 @@ func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
 
 // Books gives in-process access, for the demo seeder and tests.
 func (n *Node) Books() *books.Books { return n.books }
+
+// Keys are the node's signing keys.
+func (n *Node) Keys() *keys.Ring { return n.keys }
 
 func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 	jsonM := &runtime.JSONPb{

@@ -151,4 +151,3 @@ func (d *demoDistrict) pushOnce(ctx context.Context, l *ledger.Ledger, origin st
 	_, err = d.client.PushEntries(ctx, &sanziv1.PushEntriesRequest{Entries: batch})
 	return err
 }
-

@@ -21,7 +21,7 @@ func BenchmarkClusterPush(b *testing.B) {
 	const (
 		pushers   = 8
 		perPush   = 1000
-		saturated = 12  // pushes per pusher at full speed
+		saturated = 24  // pushes per pusher at full speed
 		paced     = 8   // pushes per pusher at half speed
 		size      = 130 // payload bytes; the whole entry is about 300
 	)

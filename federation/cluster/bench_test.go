@@ -2,6 +2,8 @@ package cluster_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -29,6 +31,7 @@ func BenchmarkClusterPush(b *testing.B) {
 		b.StopTimer()
 		c := NewCluster(b, 3, func(cfg *cluster.Config) {
 			cfg.HeartbeatTimeout, cfg.ElectionTimeout = time.Second, time.Second
+			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // keep the report readable
 		})
 		l := c.Leader()
 		lc := c.Client(l.id)

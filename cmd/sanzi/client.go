@@ -157,3 +157,28 @@ func (p *partyFlags) proto() *sanziv1.Counterparty {
 	}
 	return &sanziv1.Counterparty{Name: p.name, IdNumber: p.id, BankAccount: p.account, BankName: p.bank, Phone: p.phone}
 }
+
+// pageFlags adds the flags every list command shares.
+func pageFlags(cmd *cobra.Command, org *string, size *int32, token *string) {
+	cmd.Flags().StringVar(org, "org", "", "only this org")
+	cmd.Flags().Int32Var(size, "limit", 100, "page size (max 1000)")
+	cmd.Flags().StringVar(token, "page-token", "", "continue from an earlier page")
+}
+
+// showCmd makes a "show ID" command that prints one nested record as JSON.
+func showCmd[R proto.Message](g *globals, short string, get func(ctx context.Context, conn *grpc.ClientConn, id string) (R, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := get(ctx, conn, args[0])
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), resp)
+			})
+		},
+	}
+}

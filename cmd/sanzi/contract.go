@@ -160,25 +160,12 @@ func newContractListCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&req.Org, "org", "", "only this org")
-	cmd.Flags().Int32Var(&req.PageSize, "limit", 100, "page size (max 1000)")
-	cmd.Flags().StringVar(&req.PageToken, "page-token", "", "continue from an earlier page")
+	pageFlags(cmd, &req.Org, &req.PageSize, &req.PageToken)
 	return cmd
 }
 
 func newContractShowCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one contract (always JSON: it is nested)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
-				resp, err := sanziv1.NewContractServiceClient(conn).GetContract(ctx, &sanziv1.GetContractRequest{Id: args[0]})
-				if err != nil {
-					return err
-				}
-				return printJSON(cmd.OutOrStdout(), resp)
-			})
-		},
-	}
+	return showCmd(g, "Show one contract with its payments (JSON: it is nested)", func(ctx context.Context, conn *grpc.ClientConn, id string) (*sanziv1.GetContractResponse, error) {
+		return sanziv1.NewContractServiceClient(conn).GetContract(ctx, &sanziv1.GetContractRequest{Id: id})
+	})
 }

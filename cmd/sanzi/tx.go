@@ -127,12 +127,9 @@ func newTxListCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&req.Org, "org", "", "only this org")
-	f.StringVar(&kind, "kind", "", "only this kind")
-	f.Int32Var(&req.PageSize, "limit", 100, "page size (max 1000)")
-	f.StringVar(&req.PageToken, "page-token", "", "continue from an earlier page")
-	f.BoolVar(&all, "all", false, "fetch every page")
+	pageFlags(cmd, &req.Org, &req.PageSize, &req.PageToken)
+	cmd.Flags().StringVar(&kind, "kind", "", "only this kind")
+	cmd.Flags().BoolVar(&all, "all", false, "fetch every page")
 	return cmd
 }
 

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -212,16 +214,8 @@ func (s *Service) ListHeads(ctx context.Context, r *sanziv1.ListHeadsRequest) (*
 	for o, h := range s.n.fsm.Heads() {
 		out.Heads = append(out.Heads, ack(o, h))
 	}
-	sortAcks(out.Heads)
+	slices.SortFunc(out.Heads, func(a, b *sanziv1.OriginAck) int { return strings.Compare(a.GetOrigin(), b.GetOrigin()) })
 	return out, nil
-}
-
-func sortAcks(a []*sanziv1.OriginAck) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j].GetOrigin() < a[j-1].GetOrigin(); j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }
 
 // ListDistrictEntries implements DistrictService.

@@ -62,20 +62,29 @@ type Validator struct {
 	Now func() time.Time
 }
 
-// checker collects violations for one request.
-type checker struct {
-	v     *Validator
-	today time.Time
-	out   []Violation
-}
-
-func (v *Validator) start() *checker {
+// check runs body over a request whose payload sits under root (its JSON
+// name); a missing payload or author is a violation like any other.
+func (v *Validator) check(author, root string, present bool, body func(c *checker, f string)) error {
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
 	}
 	t := now().UTC()
-	return &checker{v: v, today: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
+	c := &checker{v: v, today: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
+	c.author(author)
+	if !present {
+		c.add(root, "required")
+		return c.err()
+	}
+	body(c, root+".")
+	return c.err()
+}
+
+// checker collects violations for one request.
+type checker struct {
+	v     *Validator
+	today time.Time
+	out   []Violation
 }
 
 func (c *checker) err() error {
@@ -249,180 +258,138 @@ const (
 
 // Transaction checks a transaction and who records it.
 func (v *Validator) Transaction(author string, t *sanziv1.Transaction) error {
-	c := v.start()
-	c.author(author)
-	if t == nil {
-		c.add("transaction", "required")
-		return c.err()
-	}
-	const f = "transaction."
-	c.org(f+"org", t.GetOrg())
-	c.enum(f+"kind", t.GetKind())
-	c.amount(f+"amountFen", t.GetAmountFen(), false)
-	c.enum(f+"paymentMethod", t.GetPaymentMethod())
-	c.counterparty(f+"counterparty", t.GetCounterparty(), true)
-	c.date(f+"businessDate", t.GetBusinessDate(), true, firstBusinessYear)
-	c.text(f+"summary", t.GetSummary(), true, maxText)
-	c.text(f+"voucherNumber", t.GetVoucherNumber(), false, maxShortText)
-	c.text(f+"budgetLine", t.GetBudgetLine(), false, maxShortText)
-	c.text(f+"category", t.GetCategory(), false, maxShortText)
-	code, num := t.GetInvoiceCode(), t.GetInvoiceNumber()
-	switch {
-	case code != "" && num == "":
-		c.add(f+"invoiceNumber", "required when invoiceCode is given")
-	case code != "" && (len(code) < 10 || len(code) > 12 || strings.Trim(code, "0123456789") != ""):
-		c.add(f+"invoiceCode", "must be 10 to 12 digits")
-	}
-	if num != "" && (len(num) < 8 || len(num) > 20 || strings.Trim(num, "0123456789") != "") {
-		c.add(f+"invoiceNumber", "must be 8 to 20 digits")
-	}
-	c.attachments(f+"attachments", t.GetAttachments())
-	return c.err()
+	return v.check(author, "transaction", t != nil, func(c *checker, f string) {
+		c.org(f+"org", t.GetOrg())
+		c.enum(f+"kind", t.GetKind())
+		c.amount(f+"amountFen", t.GetAmountFen(), false)
+		c.enum(f+"paymentMethod", t.GetPaymentMethod())
+		c.counterparty(f+"counterparty", t.GetCounterparty(), true)
+		c.date(f+"businessDate", t.GetBusinessDate(), true, firstBusinessYear)
+		c.text(f+"summary", t.GetSummary(), true, maxText)
+		c.text(f+"voucherNumber", t.GetVoucherNumber(), false, maxShortText)
+		c.text(f+"budgetLine", t.GetBudgetLine(), false, maxShortText)
+		c.text(f+"category", t.GetCategory(), false, maxShortText)
+		code, num := t.GetInvoiceCode(), t.GetInvoiceNumber()
+		switch {
+		case code != "" && num == "":
+			c.add(f+"invoiceNumber", "required when invoiceCode is given")
+		case code != "" && (len(code) < 10 || len(code) > 12 || strings.Trim(code, "0123456789") != ""):
+			c.add(f+"invoiceCode", "must be 10 to 12 digits")
+		}
+		if num != "" && (len(num) < 8 || len(num) > 20 || strings.Trim(num, "0123456789") != "") {
+			c.add(f+"invoiceNumber", "must be 8 to 20 digits")
+		}
+		c.attachments(f+"attachments", t.GetAttachments())
+	})
 }
 
 // Contract checks a contract.
 func (v *Validator) Contract(author string, k *sanziv1.Contract) error {
-	c := v.start()
-	c.author(author)
-	if k == nil {
-		c.add("contract", "required")
-		return c.err()
-	}
-	const f = "contract."
-	c.org(f+"org", k.GetOrg())
-	c.enum(f+"kind", k.GetKind())
-	c.text(f+"contractNumber", k.GetContractNumber(), true, maxShortText)
-	c.counterparty(f+"counterparty", k.GetCounterparty(), true)
-	if o := k.GetObject(); o == nil {
-		c.add(f+"object", "required: the parcel, resource or asset under contract")
-	} else {
-		c.enum(f+"object.kind", o.GetKind())
-		c.text(f+"object.objectId", o.GetObjectId(), true, maxShortText)
-		switch a := o.GetAreaMu(); {
-		case a < 0 || a != a:
-			c.add(f+"object.areaMu", "must be 0 or more")
-		case a == 0 && o.GetKind() == sanziv1.ObjectKind_OBJECT_KIND_LAND:
-			c.add(f+"object.areaMu", "required for land (area in mu)")
-		case a > 1e7:
-			c.add(f+"object.areaMu", "%.0f mu is more than any village has", a)
+	return v.check(author, "contract", k != nil, func(c *checker, f string) {
+		c.org(f+"org", k.GetOrg())
+		c.enum(f+"kind", k.GetKind())
+		c.text(f+"contractNumber", k.GetContractNumber(), true, maxShortText)
+		c.counterparty(f+"counterparty", k.GetCounterparty(), true)
+		if o := k.GetObject(); o == nil {
+			c.add(f+"object", "required: the parcel, resource or asset under contract")
+		} else {
+			c.enum(f+"object.kind", o.GetKind())
+			c.text(f+"object.objectId", o.GetObjectId(), true, maxShortText)
+			switch a := o.GetAreaMu(); {
+			case a < 0 || a != a:
+				c.add(f+"object.areaMu", "must be 0 or more")
+			case a == 0 && o.GetKind() == sanziv1.ObjectKind_OBJECT_KIND_LAND:
+				c.add(f+"object.areaMu", "required for land (area in mu)")
+			case a > 1e7:
+				c.add(f+"object.areaMu", "%.0f mu is more than any village has", a)
+			}
+			c.text(f+"object.location", o.GetLocation(), false, maxText)
 		}
-		c.text(f+"object.location", o.GetLocation(), false, maxText)
-	}
-	start, okS := c.futureDate(f+"termStart", k.GetTermStart(), true)
-	end, okE := c.futureDate(f+"termEnd", k.GetTermEnd(), true)
-	if okS && okE && !end.After(start) {
-		c.add(f+"termEnd", "%s is not after termStart %s", k.GetTermEnd(), k.GetTermStart())
-	}
-	c.amount(f+"annualAmountFen", k.GetAnnualAmountFen(), false)
-	for i, p := range k.GetSchedule() {
-		pf := fmt.Sprintf("%sschedule[%d].", f, i)
-		c.futureDate(pf+"dueDate", p.GetDueDate(), true)
-		c.amount(pf+"amountFen", p.GetAmountFen(), false)
-	}
-	c.enum(f+"awardMethod", k.GetAwardMethod())
-	c.date(f+"signedDate", k.GetSignedDate(), true, firstBusinessYear)
-	c.attachments(f+"attachments", k.GetAttachments())
-	c.text(f+"summary", k.GetSummary(), false, maxText)
-	return c.err()
+		start, okS := c.futureDate(f+"termStart", k.GetTermStart(), true)
+		end, okE := c.futureDate(f+"termEnd", k.GetTermEnd(), true)
+		if okS && okE && !end.After(start) {
+			c.add(f+"termEnd", "%s is not after termStart %s", k.GetTermEnd(), k.GetTermStart())
+		}
+		c.amount(f+"annualAmountFen", k.GetAnnualAmountFen(), false)
+		for i, p := range k.GetSchedule() {
+			pf := fmt.Sprintf("%sschedule[%d].", f, i)
+			c.futureDate(pf+"dueDate", p.GetDueDate(), true)
+			c.amount(pf+"amountFen", p.GetAmountFen(), false)
+		}
+		c.enum(f+"awardMethod", k.GetAwardMethod())
+		c.date(f+"signedDate", k.GetSignedDate(), true, firstBusinessYear)
+		c.attachments(f+"attachments", k.GetAttachments())
+		c.text(f+"summary", k.GetSummary(), false, maxText)
+	})
 }
 
 // ContractPayment checks a payment against a contract.
 func (v *Validator) ContractPayment(author string, p *sanziv1.ContractPayment) error {
-	c := v.start()
-	c.author(author)
-	if p == nil {
-		c.add("payment", "required")
-		return c.err()
-	}
-	const f = "payment."
-	c.org(f+"org", p.GetOrg())
-	c.entryID(f+"contractId", p.GetContractId())
-	c.amount(f+"amountFen", p.GetAmountFen(), false)
-	c.enum(f+"paymentMethod", p.GetPaymentMethod())
-	c.date(f+"businessDate", p.GetBusinessDate(), true, firstBusinessYear)
-	c.text(f+"period", p.GetPeriod(), false, maxShortText)
-	c.text(f+"voucherNumber", p.GetVoucherNumber(), false, maxShortText)
-	c.attachments(f+"attachments", p.GetAttachments())
-	return c.err()
+	return v.check(author, "payment", p != nil, func(c *checker, f string) {
+		c.org(f+"org", p.GetOrg())
+		c.entryID(f+"contractId", p.GetContractId())
+		c.amount(f+"amountFen", p.GetAmountFen(), false)
+		c.enum(f+"paymentMethod", p.GetPaymentMethod())
+		c.date(f+"businessDate", p.GetBusinessDate(), true, firstBusinessYear)
+		c.text(f+"period", p.GetPeriod(), false, maxShortText)
+		c.text(f+"voucherNumber", p.GetVoucherNumber(), false, maxShortText)
+		c.attachments(f+"attachments", p.GetAttachments())
+	})
 }
 
 // AssetRegistration checks a registration.
 func (v *Validator) AssetRegistration(author string, a *sanziv1.AssetRegistration) error {
-	c := v.start()
-	c.author(author)
-	if a == nil {
-		c.add("asset", "required")
-		return c.err()
-	}
-	const f = "asset."
-	c.org(f+"org", a.GetOrg())
-	c.text(f+"assetCode", a.GetAssetCode(), true, maxShortText)
-	if strings.ContainsAny(a.GetAssetCode(), " \t\n") {
-		c.add(f+"assetCode", "must not contain spaces")
-	}
-	c.text(f+"name", a.GetName(), true, maxShortText*2)
-	c.text(f+"category", a.GetCategory(), false, maxShortText)
-	c.amount(f+"originalValueFen", a.GetOriginalValueFen(), false)
-	c.date(f+"acquiredDate", a.GetAcquiredDate(), true, firstAssetYear)
-	c.text(f+"location", a.GetLocation(), false, maxText)
-	c.attachments(f+"attachments", a.GetAttachments())
-	return c.err()
+	return v.check(author, "asset", a != nil, func(c *checker, f string) {
+		c.org(f+"org", a.GetOrg())
+		c.text(f+"assetCode", a.GetAssetCode(), true, maxShortText)
+		if strings.ContainsAny(a.GetAssetCode(), " \t\n") {
+			c.add(f+"assetCode", "must not contain spaces")
+		}
+		c.text(f+"name", a.GetName(), true, maxShortText*2)
+		c.text(f+"category", a.GetCategory(), false, maxShortText)
+		c.amount(f+"originalValueFen", a.GetOriginalValueFen(), false)
+		c.date(f+"acquiredDate", a.GetAcquiredDate(), true, firstAssetYear)
+		c.text(f+"location", a.GetLocation(), false, maxText)
+		c.attachments(f+"attachments", a.GetAttachments())
+	})
 }
 
 // AssetAppraisal checks an appraisal.
 func (v *Validator) AssetAppraisal(author string, a *sanziv1.AssetAppraisal) error {
-	c := v.start()
-	c.author(author)
-	if a == nil {
-		c.add("appraisal", "required")
-		return c.err()
-	}
-	const f = "appraisal."
-	c.org(f+"org", a.GetOrg())
-	c.entryID(f+"assetId", a.GetAssetId())
-	c.amount(f+"appraisedValueFen", a.GetAppraisedValueFen(), false)
-	c.text(f+"appraiser", a.GetAppraiser(), true, maxShortText*2)
-	c.date(f+"appraisalDate", a.GetAppraisalDate(), true, firstBusinessYear)
-	if a.GetReportAttachment() == "" {
-		c.add(f+"reportAttachment", "required: upload the appraisal report first")
-	} else {
-		c.attachments(f+"reportAttachment", []string{a.GetReportAttachment()})
-	}
-	return c.err()
+	return v.check(author, "appraisal", a != nil, func(c *checker, f string) {
+		c.org(f+"org", a.GetOrg())
+		c.entryID(f+"assetId", a.GetAssetId())
+		c.amount(f+"appraisedValueFen", a.GetAppraisedValueFen(), false)
+		c.text(f+"appraiser", a.GetAppraiser(), true, maxShortText*2)
+		c.date(f+"appraisalDate", a.GetAppraisalDate(), true, firstBusinessYear)
+		if a.GetReportAttachment() == "" {
+			c.add(f+"reportAttachment", "required: upload the appraisal report first")
+		} else {
+			c.attachments(f+"reportAttachment", []string{a.GetReportAttachment()})
+		}
+	})
 }
 
 // AssetDisposal checks a disposal.
 func (v *Validator) AssetDisposal(author string, d *sanziv1.AssetDisposal) error {
-	c := v.start()
-	c.author(author)
-	if d == nil {
-		c.add("disposal", "required")
-		return c.err()
-	}
-	const f = "disposal."
-	c.org(f+"org", d.GetOrg())
-	c.entryID(f+"assetId", d.GetAssetId())
-	c.enum(f+"method", d.GetMethod())
-	sale := d.GetMethod() == sanziv1.DisposalMethod_DISPOSAL_METHOD_SALE
-	c.amount(f+"priceFen", d.GetPriceFen(), !sale)
-	c.counterparty(f+"counterparty", d.GetCounterparty(), d.GetMethod() != sanziv1.DisposalMethod_DISPOSAL_METHOD_SCRAP)
-	c.date(f+"disposalDate", d.GetDisposalDate(), true, firstBusinessYear)
-	c.text(f+"reason", d.GetReason(), false, maxText)
-	c.attachments(f+"attachments", d.GetAttachments())
-	return c.err()
+	return v.check(author, "disposal", d != nil, func(c *checker, f string) {
+		c.org(f+"org", d.GetOrg())
+		c.entryID(f+"assetId", d.GetAssetId())
+		c.enum(f+"method", d.GetMethod())
+		sale := d.GetMethod() == sanziv1.DisposalMethod_DISPOSAL_METHOD_SALE
+		c.amount(f+"priceFen", d.GetPriceFen(), !sale)
+		c.counterparty(f+"counterparty", d.GetCounterparty(), d.GetMethod() != sanziv1.DisposalMethod_DISPOSAL_METHOD_SCRAP)
+		c.date(f+"disposalDate", d.GetDisposalDate(), true, firstBusinessYear)
+		c.text(f+"reason", d.GetReason(), false, maxText)
+		c.attachments(f+"attachments", d.GetAttachments())
+	})
 }
 
 // Reversal checks a reversal.
 func (v *Validator) Reversal(author string, r *sanziv1.Reversal) error {
-	c := v.start()
-	c.author(author)
-	if r == nil {
-		c.add("reversal", "required")
-		return c.err()
-	}
-	const f = "reversal."
-	c.org(f+"org", r.GetOrg())
-	c.entryID(f+"targetId", r.GetTargetId())
-	c.text(f+"reason", r.GetReason(), true, maxText)
-	return c.err()
+	return v.check(author, "reversal", r != nil, func(c *checker, f string) {
+		c.org(f+"org", r.GetOrg())
+		c.entryID(f+"targetId", r.GetTargetId())
+		c.text(f+"reason", r.GetReason(), true, maxText)
+	})
 }

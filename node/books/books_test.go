@@ -1,0 +1,159 @@
+package books_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/sanzi/sanzi/node/books"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// TestCrossReferences follows an asset and a contract through their lives:
+// payments add up, reversals cancel, a disposed asset takes no more
+// appraisals, an asset code is unique until its registration is reversed.
+func TestCrossReferences(t *testing.T) {
+	ctx := context.Background()
+	b := openBooks(t, t.TempDir())
+	report, err := b.Attachments().Put([]byte("appraisal report"), "r.txt", "text/plain", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	contract, err := b.RecordContract(ctx, "t", &sanziv1.Contract{
+		Org: benchOrg, Kind: sanziv1.ContractKind_CONTRACT_KIND_LEASE, ContractNumber: "HT-1",
+		Counterparty: &sanziv1.Counterparty{Name: "林某某"}, Object: &sanziv1.ContractObject{Kind: sanziv1.ObjectKind_OBJECT_KIND_LAND, ObjectId: "DK-1", AreaMu: 3},
+		TermStart: "2026-01-01", TermEnd: "2028-12-31", AnnualAmountFen: 90000, AwardMethod: sanziv1.AwardMethod_AWARD_METHOD_AUCTION, SignedDate: "2025-12-01",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := func(amount int64) string {
+		s, err := b.RecordContractPayment(ctx, "t", &sanziv1.ContractPayment{Org: benchOrg, ContractId: contract.ID(), AmountFen: amount,
+			PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, BusinessDate: "2026-03-01"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.ID()
+	}
+	first := pay(30000)
+	pay(45000)
+	if _, err := b.RecordReversal(ctx, "t", &sanziv1.Reversal{Org: benchOrg, TargetId: first, Reason: "bounced"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.GetContract(contract.ID())
+	if err != nil || c.GetPaidFen() != 45000 || len(c.GetPaymentIds()) != 2 {
+		t.Fatalf("contract after payments and a reversal: paid %d, payments %v, err %v", c.GetPaidFen(), c.GetPaymentIds(), err)
+	}
+
+	reg := func(code string) (string, error) {
+		s, err := b.RegisterAsset(ctx, "t", &sanziv1.AssetRegistration{Org: benchOrg, AssetCode: code, Name: "水泵", OriginalValueFen: 100000, AcquiredDate: "2020-01-01"})
+		if err != nil {
+			return "", err
+		}
+		return s.ID(), nil
+	}
+	asset, err := reg("ZC-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appraise := func(id string) error {
+		_, err := b.AppraiseAsset(ctx, "t", &sanziv1.AssetAppraisal{Org: benchOrg, AssetId: id, AppraisedValueFen: 80000, Appraiser: "某所", AppraisalDate: "2026-01-05", ReportAttachment: report.GetSha256()})
+		return err
+	}
+	if err := appraise(asset); err != nil {
+		t.Fatal(err)
+	}
+	disposal, err := b.DisposeAsset(ctx, "t", &sanziv1.AssetDisposal{Org: benchOrg, AssetId: asset, Method: sanziv1.DisposalMethod_DISPOSAL_METHOD_SCRAP, DisposalDate: "2026-02-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conflict *books.ConflictError
+	if err := appraise(asset); !errors.As(err, &conflict) || conflict.Field != "appraisal.assetId" {
+		t.Fatalf("appraising a disposed asset: %v", err)
+	}
+	// Reversing the disposal puts the asset back on the books.
+	if _, err := b.RecordReversal(ctx, "t", &sanziv1.Reversal{Org: benchOrg, TargetId: disposal.ID(), Reason: "scrapped by mistake"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := appraise(asset); err != nil {
+		t.Fatalf("appraise after the disposal was reversed: %v", err)
+	}
+	a, err := b.GetAsset(asset)
+	if err != nil || a.GetDisposalId() != "" || len(a.GetAppraisalIds()) != 2 || a.GetAppraisedValueFen() != 80000 {
+		t.Fatalf("asset: %+v %v", a, err)
+	}
+	// Codes are unique until the registration is reversed.
+	if _, err := reg("ZC-1"); !errors.As(err, &conflict) || conflict.Field != "asset.assetCode" {
+		t.Fatalf("second ZC-1: %v", err)
+	}
+	if _, err := b.RecordReversal(ctx, "t", &sanziv1.Reversal{Org: benchOrg, TargetId: asset, Reason: "registered twice"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg("ZC-1"); err != nil {
+		t.Fatalf("ZC-1 after the reversal: %v", err)
+	}
+	// The report is locked by the first appraisal.
+	if err := b.Attachments().Delete(report.GetSha256()); err == nil {
+		t.Fatal("deleted a locked attachment")
+	}
+}
+
+// TestPaging pages through transactions with filters: every match once, in
+// order, the total stated on every page.
+func TestPaging(t *testing.T) {
+	ctx := context.Background()
+	b := openBooks(t, t.TempDir())
+	const n = 25
+	for i := 0; i < n; i++ {
+		tx := sampleTx(i)
+		if i%5 == 0 {
+			tx.Kind = sanziv1.TransactionKind_TRANSACTION_KIND_INCOME
+		}
+		if _, err := b.RecordTransaction(ctx, "t", tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		f     books.TransactionFilter
+		size  int
+		total int
+	}{
+		{"all in pages of 7", books.TransactionFilter{}, 7, n},
+		{"incomes in pages of 2", books.TransactionFilter{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_INCOME}, 2, 5},
+		{"another org", books.TransactionFilter{Org: "350505100202"}, 10, 0},
+		{"one page", books.TransactionFilter{}, 1000, n},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen []uint64
+			token := ""
+			for pages := 0; pages < 100; pages++ {
+				recs, next, total, err := b.ListTransactions(tc.f, books.Page{Size: tc.size, Token: token})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if total != int64(tc.total) {
+					t.Fatalf("total %d, want %d", total, tc.total)
+				}
+				for _, r := range recs {
+					seen = append(seen, r.GetEntry().GetSeq())
+				}
+				if next == "" {
+					break
+				}
+				token = next
+			}
+			if len(seen) != tc.total {
+				t.Fatalf("saw %d records, want %d: %v", len(seen), tc.total, seen)
+			}
+			for i := 1; i < len(seen); i++ {
+				if seen[i] <= seen[i-1] {
+					t.Fatalf("out of order or repeated: %v", seen)
+				}
+			}
+		})
+	}
+	if _, _, _, err := b.ListTransactions(books.TransactionFilter{}, books.Page{Token: "zz"}); err == nil {
+		t.Fatal("a bad page token was accepted")
+	}
+}

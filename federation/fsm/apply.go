@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/ledger"
@@ -117,8 +118,8 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 // decodeCommand decodes the envelope, panicking when this member cannot
 // apply it as the others do (see command.proto).
 func decodeCommand(l *raft.Log) *clusterv1.Command {
-	cmd := &clusterv1.Command{}
-	if err := proto.Unmarshal(l.Data, cmd); err != nil {
+	cmd, err := peekCommand(l.Data)
+	if err != nil {
 		panic(fmt.Sprintf("fsm: raft index %d: undecodable command (%v); skipping it could make the replicas diverge", l.Index, err))
 	}
 	known := cmd.GetType() >= clusterv1.CommandType_COMMAND_TYPE_APPEND && cmd.GetType() <= clusterv1.CommandType_COMMAND_TYPE_SET_LOADED
@@ -189,8 +190,8 @@ func (a *applier) chain(origin string) (*bolt.Bucket, error) {
 
 // appendEntries stores every entry that continues its origin's chain.
 func (a *applier) appendEntries(index uint64, payload []byte) (interface{}, error) {
-	var batch clusterv1.AppendBatch
-	if err := decode(payload, &batch); err != nil {
+	entries, err := peekEntries(payload)
+	if err != nil {
 		return err, nil
 	}
 	res := &Result{Index: index, Heads: map[string]ledger.Head{}}
@@ -202,7 +203,7 @@ func (a *applier) appendEntries(index uint64, payload []byte) (interface{}, erro
 	}
 	var order []*track
 	tracks := map[string]*track{}
-	for i, raw := range batch.GetEntries() {
+	for i, raw := range entries {
 		s, err := ledger.Peek(raw)
 		if err == nil && s.Origin == "" {
 			err = errors.New("entry names no origin")
@@ -361,6 +362,67 @@ func (a *applier) setLoaded(payload []byte) (interface{}, error) {
 func decode(payload []byte, m proto.Message) error {
 	if err := proto.Unmarshal(payload, m); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrBadCommand, m.ProtoReflect().Descriptor().Name(), err)
+	}
+	return nil
+}
+
+// peekCommand reads the envelope without copying its payload: the payload
+// aliases the Raft log's data, which outlives the apply (bbolt copies values
+// at commit). proto.Unmarshal would copy a batch of megabytes once more on
+// every member.
+func peekCommand(data []byte) (*clusterv1.Command, error) {
+	cmd := &clusterv1.Command{}
+	err := walk(data, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
+		switch {
+		case n == 1 && typ == protowire.VarintType:
+			cmd.Type = clusterv1.CommandType(u)
+		case n == 2 && typ == protowire.BytesType:
+			cmd.Payload = v
+		case n == 3 && typ == protowire.VarintType:
+			cmd.Optional = u != 0
+		}
+	})
+	return cmd, err
+}
+
+// peekEntries lists the entries of an AppendBatch payload, aliasing it.
+func peekEntries(payload []byte) ([][]byte, error) {
+	var out [][]byte
+	err := walk(payload, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
+		if n == 1 && typ == protowire.BytesType {
+			out = append(out, v)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: AppendBatch: %v", ErrBadCommand, err)
+	}
+	return out, nil
+}
+
+// walk calls fn for each field of a protobuf message: v for
+// length-delimited values, u for varints; other wire types are skipped.
+func walk(b []byte, fn func(n protowire.Number, typ protowire.Type, v []byte, u uint64)) error {
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		b = b[l:]
+		var v []byte
+		var u uint64
+		switch typ {
+		case protowire.BytesType:
+			v, l = protowire.ConsumeBytes(b)
+		case protowire.VarintType:
+			u, l = protowire.ConsumeVarint(b)
+		default:
+			l = protowire.ConsumeFieldValue(n, typ, b)
+		}
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		fn(n, typ, v, u)
+		b = b[l:]
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 	var withDistrict bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a village node with sample records, and print where to look",
+		Short: "Run a village node with sample records beside a 3-member district cluster, and print where to look",
 		Long: `Start a village node for the sample village 350505100201 over --data
 (default .demo/village), record a few sample transactions, a contract with a
 payment and an asset with an appraisal when its chain is empty, print the

@@ -43,6 +43,8 @@ const (
 	EntryType_ENTRY_TYPE_ASSET_DISPOSAL EntryType = 6
 	// payload: Reversal of an earlier entry.
 	EntryType_ENTRY_TYPE_REVERSAL EntryType = 7
+	// payload: Catalog
+	EntryType_ENTRY_TYPE_CATALOG_VERSION EntryType = 8
 )
 
 // Enum value maps for EntryType.
@@ -56,6 +58,7 @@ var (
 		5: "ENTRY_TYPE_ASSET_APPRAISAL",
 		6: "ENTRY_TYPE_ASSET_DISPOSAL",
 		7: "ENTRY_TYPE_REVERSAL",
+		8: "ENTRY_TYPE_CATALOG_VERSION",
 	}
 	EntryType_value = map[string]int32{
 		"ENTRY_TYPE_UNSPECIFIED":        0,
@@ -66,6 +69,7 @@ var (
 		"ENTRY_TYPE_ASSET_APPRAISAL":    5,
 		"ENTRY_TYPE_ASSET_DISPOSAL":     6,
 		"ENTRY_TYPE_REVERSAL":           7,
+		"ENTRY_TYPE_CATALOG_VERSION":    8,
 	}
 )
 
@@ -389,7 +393,7 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\vrecorded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12'\n" +
-	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xf8\x01\n" +
+	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\x98\x02\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ENTRY_TYPE_TRANSACTION\x10\x01\x12\x17\n" +
@@ -398,7 +402,8 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x1dENTRY_TYPE_ASSET_REGISTRATION\x10\x04\x12\x1e\n" +
 	"\x1aENTRY_TYPE_ASSET_APPRAISAL\x10\x05\x12\x1d\n" +
 	"\x19ENTRY_TYPE_ASSET_DISPOSAL\x10\x06\x12\x17\n" +
-	"\x13ENTRY_TYPE_REVERSAL\x10\aB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x13ENTRY_TYPE_REVERSAL\x10\a\x12\x1e\n" +
+	"\x1aENTRY_TYPE_CATALOG_VERSION\x10\bB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_entry_proto_rawDescOnce sync.Once

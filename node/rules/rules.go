@@ -1,0 +1,324 @@
+// Package rules checks the entries an accountant records against the
+// supervision rules the district publishes. Rules are data, not code: each has
+// a code, a severity, an action (warn, or block with a stated reason),
+// parameters the district sets (thresholds in fen, counts of days) and a CEL
+// expression that decides, from the one entry being recorded, whether the rule
+// fires. Rules that need history (SPLIT, RELATIVE, ARREARS, …) are Go code
+// elsewhere; this package only holds the ones one entry can decide.
+//
+// # What an expression sees
+//
+// Each entry kind a rule may apply to exposes its protobuf message under one
+// variable, with field names in proto form (snake_case, as in the .proto
+// files, e.g. tx.amount_fen, contract.object.area_mu):
+//
+//	kind                 variable   type
+//	transaction          tx         sanzi.v1.Transaction
+//	contract             contract   sanzi.v1.Contract
+//	contract_payment     payment    sanzi.v1.ContractPayment
+//	asset_disposal       disposal   sanzi.v1.AssetDisposal
+//	                     appraised_value_fen  int: latest appraisal, 0 = never
+//	asset_appraisal      appraisal  sanzi.v1.AssetAppraisal
+//	asset_registration   asset      sanzi.v1.AssetRegistration
+//
+// A rule is type-checked once for every kind it applies to, against only that
+// kind's variables, so a misspelt field or a variable of another kind is
+// refused by Compile rather than at the accountant's desk. Enums are ints and
+// are named without the package, e.g. PaymentMethod.PAYMENT_METHOD_CASH.
+// Unset message fields read as empty messages (tx.counterparty.id_number is ""
+// when there is no counterparty). The rule's parameters are `params`, a
+// map(string, int): params.cash_limit_fen.
+//
+// # Helper functions
+//
+//	days_between(date1, date2 string) int
+//	    Days from date1 to date2 (YYYY-MM-DD), negative if date2 is earlier:
+//	    days_between("2026-01-31", "2026-02-01") == 1.
+//	years_between(date1, date2 string) double
+//	    Calendar years from date1 to date2: whole years, plus the rest as a
+//	    fraction of the year that follows; exactly n on the n-th anniversary.
+//	    Contract ends are inclusive, so a term's length is
+//	    years_between(term_start, add_days(term_end, 1)).
+//	add_days(date string, n int) string
+//	    The date n days after date (n may be negative).
+//	is_round(amount_fen, unit_fen int) bool
+//	    Whether amount_fen is a whole multiple of unit_fen (> 0), e.g.
+//	    is_round(tx.amount_fen, 1000000) for a round ten thousand yuan.
+//	is_resident_id(s string) bool
+//	    Whether s is a valid 18-character resident ID (GB 11643: check digit,
+//	    province, birth date), i.e. the party is a person rather than an
+//	    organisation with a unified social credit code.
+//
+// A malformed date makes the evaluation fail with an error naming the rule.
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+
+	"github.com/sanzi/sanzi/node/money"
+)
+
+// Severity says how serious a hit is and who hears of it: yellow goes to the
+// village and the town, red to the town and the district.
+type Severity string
+
+// The severities a rule may have.
+const (
+	SeverityInfo   Severity = "info"
+	SeverityYellow Severity = "yellow"
+	SeverityRed    Severity = "red"
+)
+
+// Action says what a hit does to the entry: a warning lets it be recorded and
+// raises an alert; a block refuses it at entry with the rule's reason.
+type Action string
+
+// The actions a rule may take.
+const (
+	ActionWarn  Action = "warn"
+	ActionBlock Action = "block"
+)
+
+// The entry kinds a rule may name in Applies.
+const (
+	KindTransaction       = "transaction"
+	KindContract          = "contract"
+	KindContractPayment   = "contract_payment"
+	KindAssetDisposal     = "asset_disposal"
+	KindAssetAppraisal    = "asset_appraisal"
+	KindAssetRegistration = "asset_registration"
+)
+
+// Rule is one supervision rule as the district publishes it.
+type Rule struct {
+	// Code identifies the rule in alerts, e.g. "CASH-PAY"; unique in a set.
+	Code string
+	// Name is a short human title.
+	Name     string
+	Severity Severity
+	Action   Action
+	// Applies lists the entry kinds the rule looks at (the Kind constants).
+	Applies []string
+	// Expr is a CEL expression returning bool; true means the rule fires.
+	Expr string
+	// Reason is the Chinese message shown to the accountant. {name} is
+	// replaced by params[name]; {x_yuan} by params[x_fen] shown in yuan.
+	Reason string
+	// Params are the district's thresholds (fen, days, mu, percent), visible
+	// in Expr as params.<name>. Names are lowercase letters, digits and _.
+	Params map[string]int64
+	// Basis is the legal or regulatory basis, for the alert's reader.
+	Basis string
+}
+
+// RuleSet is one published version of the rules; every hit carries Version
+// so an alert can be traced to the rules that raised it.
+type RuleSet struct {
+	Version string
+	Rules   []Rule
+}
+
+// Hit is one rule that fired, with its evidence.
+type Hit struct {
+	Code     string
+	Severity Severity
+	Action   Action
+	// Reason is the rule's reason with its parameters substituted.
+	Reason         string
+	RuleSetVersion string
+	// Evidence holds the figures of the entry that rules of its kind look
+	// at (fixed keys per kind, see the Check methods) and the rule's params.
+	Evidence map[string]string
+}
+
+// Blocking returns the hits whose action is block, in order; the entry must
+// be refused with their reasons if there is any.
+func Blocking(hits []Hit) []Hit {
+	var out []Hit
+	for _, h := range hits {
+		if h.Action == ActionBlock {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Engine compiles a RuleSet once and evaluates entries against it. It is
+// safe for concurrent use.
+type Engine struct {
+	version string
+	byKind  map[string][]compiled
+}
+
+// compiled is one rule made ready for one entry kind.
+type compiled struct {
+	rule   Rule
+	reason string
+	prg    cel.Program
+}
+
+var (
+	paramName   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
+)
+
+// costLimit bounds one evaluation, so that a careless comprehension in a
+// published rule cannot stall recording at every village.
+const costLimit = 100_000
+
+// Compile checks every rule of rs and prepares it for evaluation. It refuses
+// the whole set on any problem, naming the rule code, since a half-loaded
+// rule set would silently stop supervising.
+func Compile(rs RuleSet) (*Engine, error) {
+	envs, err := kindEnvs()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{version: rs.Version, byKind: map[string][]compiled{}}
+	seen := map[string]bool{}
+	var errs []error
+	if strings.TrimSpace(rs.Version) == "" {
+		errs = append(errs, errors.New("version is required: every hit records it"))
+	}
+	for i, r := range rs.Rules {
+		name := r.Code
+		if name == "" {
+			name = fmt.Sprintf("#%d", i+1)
+		}
+		cs, err := compileRule(envs, r, seen)
+		seen[r.Code] = true
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rule %s: %w", name, err))
+			continue
+		}
+		for k, c := range cs {
+			e.byKind[k] = append(e.byKind[k], c)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("rules: rule set %q: %w", rs.Version, err)
+	}
+	return e, nil
+}
+
+func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[string]compiled, error) {
+	switch {
+	case r.Code == "" || strings.ContainsAny(r.Code, " \t\n"):
+		return nil, errors.New("code is required and must not contain spaces")
+	case seen[r.Code]:
+		return nil, errors.New("duplicate code")
+	case r.Severity != SeverityInfo && r.Severity != SeverityYellow && r.Severity != SeverityRed:
+		return nil, fmt.Errorf("severity %q: must be info, yellow or red", r.Severity)
+	case r.Action != ActionWarn && r.Action != ActionBlock:
+		return nil, fmt.Errorf("action %q: must be warn or block", r.Action)
+	case strings.TrimSpace(r.Reason) == "":
+		return nil, errors.New("reason is required: the accountant must be told why")
+	case len(r.Applies) == 0:
+		return nil, errors.New("applies is empty: name the entry kinds the rule looks at")
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Params)) {
+		if !paramName.MatchString(k) {
+			return nil, fmt.Errorf("param %q: names are lowercase letters, digits and _", k)
+		}
+		if r.Params[k] < 0 {
+			return nil, fmt.Errorf("param %s = %d: thresholds are never negative", k, r.Params[k])
+		}
+	}
+	reason, err := substitute(r.Reason, r.Params)
+	if err != nil {
+		return nil, err
+	}
+	if r.Params == nil {
+		r.Params = map[string]int64{} // a rule without params still sees an empty map
+	}
+	out := map[string]compiled{}
+	for _, k := range r.Applies {
+		env, ok := envs[k]
+		if !ok {
+			return nil, fmt.Errorf("applies: unknown entry kind %q (one of %s)", k, strings.Join(slices.Sorted(maps.Keys(envs)), ", "))
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("applies: %s named twice", k)
+		}
+		ast, iss := env.Compile(r.Expr)
+		if iss.Err() != nil {
+			return nil, fmt.Errorf("expression (as %s): %w", k, iss.Err())
+		}
+		if !ast.OutputType().IsExactType(cel.BoolType) {
+			return nil, fmt.Errorf("expression (as %s) returns %s, must return bool", k, ast.OutputType())
+		}
+		prg, err := env.Program(ast, cel.CostLimit(costLimit))
+		if err != nil {
+			return nil, fmt.Errorf("expression (as %s): %w", k, err)
+		}
+		out[k] = compiled{rule: r, reason: reason, prg: prg}
+	}
+	return out, nil
+}
+
+// substitute fills the reason's placeholders; one naming no param is an
+// error, so a typo never reaches an accountant as "{cash_limt_yuan}".
+func substitute(tmpl string, params map[string]int64) (string, error) {
+	var bad []string
+	out := placeholder.ReplaceAllStringFunc(tmpl, func(m string) string {
+		name := m[1 : len(m)-1]
+		if v, ok := params[name]; ok {
+			return strconv.FormatInt(v, 10)
+		}
+		if base, ok := strings.CutSuffix(name, "_yuan"); ok {
+			if v, ok := params[base+"_fen"]; ok {
+				return strings.TrimSuffix(money.FormatFen(v), ".00")
+			}
+		}
+		bad = append(bad, m)
+		return m
+	})
+	if bad != nil {
+		return "", fmt.Errorf("reason names %s, which no param provides", strings.Join(bad, ", "))
+	}
+	return out, nil
+}
+
+// check evaluates the rules of one kind. An evaluation error (a malformed
+// date, a missing param) is returned together with the hits of the other
+// rules, so one broken rule never hides another's hit.
+func (e *Engine) check(kind string, vars map[string]any, ev map[string]string) ([]Hit, error) {
+	var hits []Hit
+	var errs []error
+	for _, c := range e.byKind[kind] {
+		vars["params"] = c.rule.Params
+		out, _, err := c.prg.Eval(vars)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rules: rule %s on %s: %w", c.rule.Code, kind, err))
+			continue
+		}
+		fired, ok := out.Value().(bool)
+		if !ok {
+			errs = append(errs, fmt.Errorf("rules: rule %s on %s: returned %v, not bool", c.rule.Code, kind, out))
+			continue
+		}
+		if !fired {
+			continue
+		}
+		evidence := maps.Clone(ev)
+		for k, v := range c.rule.Params {
+			if _, clash := evidence[k]; clash {
+				k = "params." + k // never hide the entry's own figure
+			}
+			evidence[k] = strconv.FormatInt(v, 10)
+		}
+		hits = append(hits, Hit{
+			Code: c.rule.Code, Severity: c.rule.Severity, Action: c.rule.Action,
+			Reason: c.reason, RuleSetVersion: e.version, Evidence: evidence,
+		})
+	}
+	return hits, errors.Join(errs...)
+}

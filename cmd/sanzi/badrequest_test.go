@@ -103,7 +103,10 @@ func TestBadRequests(t *testing.T) {
 		{"date impossible", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.businessDate", "2026-02-30")), 400, 3, "transaction.businessDate", false},
 		{"date before 2000", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.businessDate", "1999-12-31")), 400, 3, "transaction.businessDate", false},
 		{"missing summary", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.summary", "  ")), 400, 3, "transaction.summary", false},
-		{"invoice code without number", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.invoiceCode", "035001900111")), 400, 3, "transaction.invoiceNumber", false},
+		{"invoice code without number", "POST", "/v1/transactions", "", body(set(set(tx(1), "transaction.invoiceNumber", nil), "transaction.invoiceCode", "035001900111")), 400, 3, "transaction.invoiceNumber", false},
+		{"cash over the limit (rule CASH-PAY)", "POST", "/v1/transactions", "", body(set(set(tx(1), "transaction.paymentMethod", "PAYMENT_METHOD_CASH"), "transaction.amountFen", 100001)), 400, 9, "CASH-PAY", true},
+		{"expense without invoice (rule NO-INVOICE)", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.invoiceNumber", nil)), 400, 9, "NO-INVOICE", true},
+		{"lease over 20 years (rule LEASE-20Y)", "POST", "/v1/contracts", "", body(set(contract(), "contract.termEnd", "2046-01-01")), 400, 9, "LEASE-20Y", true},
 		{"attachment not a hash", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.attachments", []string{"receipt.jpg"})), 400, 3, "transaction.attachments[0]", false},
 		{"attachment not uploaded", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.attachments", []string{strings.Repeat("ab", 32)})), 400, 3, "transaction.attachments[0]", false},
 		{"malformed JSON", "POST", "/v1/transactions", "application/json", []byte(`{"author": "e2e", "transaction": {`), 400, 3, "", false},
@@ -163,5 +166,23 @@ func TestBadRequests(t *testing.T) {
 	// The locked attachment is still there and intact.
 	if code, raw := n.call("GET", "/v1/attachments/"+hash, "", nil, nil); code != 200 || !strings.Contains(string(raw), first.Entry.ID) {
 		t.Fatalf("locked attachment: %d %s", code, raw)
+	}
+	// A rule that only warns lets the entry through and says why.
+	var warned struct {
+		Entry entryMeta `json:"entry"`
+		Hits  []struct {
+			Code     string            `json:"code"`
+			Severity string            `json:"severity"`
+			Reason   string            `json:"reason"`
+			Evidence map[string]string `json:"evidence"`
+		} `json:"hits"`
+	}
+	cash := set(set(tx(2), "transaction.amountFen", 100000), "transaction.paymentMethod", "PAYMENT_METHOD_CASH") // exactly the limit: allowed
+	if code, raw := n.post("/v1/transactions", cash, &warned); code != 200 || len(warned.Hits) != 0 {
+		t.Fatalf("cash at exactly the limit: %d %s", code, raw)
+	}
+	person := set(set(tx(3), "transaction.amountFen", 200000), "transaction.counterparty", map[string]any{"name": "林某某", "idNumber": "11010519491231002X", "bankAccount": "6228480012345678"})
+	if code, raw := n.post("/v1/transactions", person, &warned); code != 200 || len(warned.Hits) != 1 || warned.Hits[0].Code != "PRIVATE-ACCT" || warned.Hits[0].Evidence["amount_fen"] != "200000" {
+		t.Fatalf("payment to a person's account: %d %s", code, raw)
 	}
 }

@@ -87,13 +87,23 @@ func table(w io.Writer, header []string, rows [][]string) {
 	tw.Flush()
 }
 
-// printEntry reports a recorded entry.
+// hitter is a record response that can carry rule warnings.
+type hitter interface{ GetHits() []*sanziv1.RuleHit }
+
+// printEntry reports a recorded entry and the rules that warned about it.
 func (g *globals) printEntry(w io.Writer, resp proto.Message, e *sanziv1.EntryMeta) error {
 	if g.json {
 		return printJSON(w, resp)
 	}
-	_, err := fmt.Fprintf(w, "recorded %s (seq %d, hash %s…)\n", e.GetId(), e.GetSeq(), short(e.GetHash()))
-	return err
+	if _, err := fmt.Fprintf(w, "recorded %s (seq %d, hash %s…)\n", e.GetId(), e.GetSeq(), short(e.GetHash())); err != nil {
+		return err
+	}
+	if h, ok := resp.(hitter); ok {
+		for _, hit := range h.GetHits() {
+			fmt.Fprintf(w, "warning %s (%s): %s\n", hit.GetCode(), hit.GetSeverity(), hit.GetReason())
+		}
+	}
+	return nil
 }
 
 func short(h string) string {

@@ -63,7 +63,9 @@ Sanzi demo: village node for %[1]s (data in %[2]s)
   gRPC          %[4]s
 Try:
   bin/sanzi tx list --server %[4]s
-  bin/sanzi tx record --server %[4]s --org %[1]s --kind expense --amount 86.40 --method village_card --counterparty 文具店 --summary 办公用品
+  bin/sanzi tx record --server %[4]s --org %[1]s --kind expense --amount 86.40 --method village_card --counterparty 文具店 --summary 办公用品 --invoice-number 25350000000012345679
+  bin/sanzi tx record --server %[4]s --org %[1]s --kind expense --amount 1500 --method cash --counterparty 某人 --summary 劳务费 --invoice-number 25350000000012345680
+    (refused: rule CASH-PAY blocks cash payments over 1,000 yuan)
 Ctrl-C stops the node; run again to continue with the same data.
 `, demoOrg, cfg.DataDir, h, n.GRPCAddr())
 			if district != nil {
@@ -96,19 +98,19 @@ func seedDemo(ctx context.Context, b *books.Books, progress func(string)) error 
 	txs := []*sanziv1.Transaction{
 		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, AmountFen: 1775000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: person, BusinessDate: day(20), Summary: "收到鱼塘承包费", VoucherNumber: "记-001", Category: "发包及上交收入"},
 		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 128050, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: firm, BusinessDate: day(15), Summary: "村部屋顶修缮材料费", VoucherNumber: "记-002", InvoiceCode: "035001900111", InvoiceNumber: "12345678", BudgetLine: "公益事业支出", Category: "公益支出"},
-		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 8640, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_VILLAGE_CARD, Counterparty: &sanziv1.Counterparty{Name: "文具店"}, BusinessDate: day(10), Summary: "办公用品", VoucherNumber: "记-003", Category: "管理费用"},
+		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 8640, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_VILLAGE_CARD, Counterparty: &sanziv1.Counterparty{Name: "文具店"}, BusinessDate: day(10), Summary: "办公用品", VoucherNumber: "记-003", InvoiceNumber: "25350000000012345678", Category: "管理费用"},
 		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, AmountFen: 3600000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: &sanziv1.Counterparty{Name: "区农业农村局"}, BusinessDate: day(8), Summary: "高标准农田建设补助", VoucherNumber: "记-004", Category: "补助收入"},
 		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_TRANSFER, AmountFen: 50000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, Counterparty: &sanziv1.Counterparty{Name: "农商银行基本户"}, BusinessDate: day(5), Summary: "库存现金存入银行", VoucherNumber: "记-005"},
 	}
 	for i, t := range txs {
 		t.Org = demoOrg
-		if _, err := b.RecordTransaction(ctx, author, t); err != nil {
+		if _, _, err := b.RecordTransaction(ctx, author, t); err != nil {
 			return fmt.Errorf("transaction %d: %w", i+1, err)
 		}
 	}
 	progress(fmt.Sprintf("%d transactions", len(txs)))
 	start := time.Now().AddDate(0, -2, 0)
-	c, err := b.RecordContract(ctx, author, &sanziv1.Contract{
+	c, _, err := b.RecordContract(ctx, author, &sanziv1.Contract{
 		Org: demoOrg, Kind: sanziv1.ContractKind_CONTRACT_KIND_CONTRACTING_OUT, ContractNumber: "HT-2026-007", Counterparty: person,
 		Object:    &sanziv1.ContractObject{Kind: sanziv1.ObjectKind_OBJECT_KIND_RESOURCE, ObjectId: "YT-03", AreaMu: 35.5, Location: "村东鱼塘"},
 		TermStart: start.Format(time.DateOnly), TermEnd: start.AddDate(10, 0, -1).Format(time.DateOnly), AnnualAmountFen: 1775000,

@@ -196,6 +196,7 @@ func tx(i int) map[string]any {
 			"org": org, "kind": "TRANSACTION_KIND_EXPENSE", "amountFen": 1000 + i, "paymentMethod": "PAYMENT_METHOD_BANK_TRANSFER",
 			"counterparty": map[string]any{"name": "福州某建材有限公司", "idNumber": "91350100M000100Y43", "bankAccount": "6222020200112233445"},
 			"businessDate": today(), "summary": fmt.Sprintf("材料费 %d", i), "voucherNumber": fmt.Sprintf("记-%d", i),
+			"invoiceNumber": fmt.Sprintf("%08d", i),
 		},
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -45,11 +46,11 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 
 // RecordTransaction implements TransactionService.
 func (s *Service) RecordTransaction(ctx context.Context, r *sanziv1.RecordTransactionRequest) (*sanziv1.RecordTransactionResponse, error) {
-	e, err := s.b.RecordTransaction(ctx, r.GetAuthor(), r.GetTransaction())
+	e, hits, err := s.b.RecordTransaction(ctx, r.GetAuthor(), r.GetTransaction())
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &sanziv1.RecordTransactionResponse{Entry: e.Meta()}, nil
+	return &sanziv1.RecordTransactionResponse{Entry: e.Meta(), Hits: HitsProto(hits)}, nil
 }
 
 // ListTransactions implements TransactionService.
@@ -108,11 +109,11 @@ func (s *Service) ImportTransactions(stream grpc.ClientStreamingServer[sanziv1.I
 
 // RecordContract implements ContractService.
 func (s *Service) RecordContract(ctx context.Context, r *sanziv1.RecordContractRequest) (*sanziv1.RecordContractResponse, error) {
-	e, err := s.b.RecordContract(ctx, r.GetAuthor(), r.GetContract())
+	e, hits, err := s.b.RecordContract(ctx, r.GetAuthor(), r.GetContract())
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &sanziv1.RecordContractResponse{Entry: e.Meta()}, nil
+	return &sanziv1.RecordContractResponse{Entry: e.Meta(), Hits: HitsProto(hits)}, nil
 }
 
 // RecordContractPayment implements ContractService.
@@ -162,11 +163,11 @@ func (s *Service) AppraiseAsset(ctx context.Context, r *sanziv1.AppraiseAssetReq
 
 // DisposeAsset implements AssetService.
 func (s *Service) DisposeAsset(ctx context.Context, r *sanziv1.DisposeAssetRequest) (*sanziv1.DisposeAssetResponse, error) {
-	e, err := s.b.DisposeAsset(ctx, r.GetAuthor(), r.GetDisposal())
+	e, hits, err := s.b.DisposeAsset(ctx, r.GetAuthor(), r.GetDisposal())
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &sanziv1.DisposeAssetResponse{Entry: e.Meta()}, nil
+	return &sanziv1.DisposeAssetResponse{Entry: e.Meta(), Hits: HitsProto(hits)}, nil
 }
 
 // ListAssets implements AssetService.
@@ -286,4 +287,14 @@ func (s *Service) RecordReversal(ctx context.Context, r *sanziv1.RecordReversalR
 		return nil, toStatus(err)
 	}
 	return &sanziv1.RecordReversalResponse{Entry: e.Meta()}, nil
+}
+
+// HitsProto turns rule hits into their API form.
+func HitsProto(hits []rules.Hit) []*sanziv1.RuleHit {
+	out := make([]*sanziv1.RuleHit, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, &sanziv1.RuleHit{Code: h.Code, Severity: string(h.Severity), Action: string(h.Action),
+			Reason: h.Reason, RuleSetVersion: h.RuleSetVersion, Evidence: h.Evidence})
+	}
+	return out
 }

@@ -23,7 +23,18 @@ func toStatus(err error) error {
 	}
 	var inv *books.InvalidError
 	var conf *books.ConflictError
+	var blocked *books.BlockedError
 	switch {
+	case errors.As(err, &blocked):
+		pf := &errdetails.PreconditionFailure{}
+		for _, h := range blocked.Hits {
+			pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{Type: "RULE", Subject: h.Code, Description: h.Reason})
+		}
+		st, derr := status.New(codes.FailedPrecondition, blocked.Error()).WithDetails(pf)
+		if derr != nil {
+			return status.Error(codes.FailedPrecondition, blocked.Error())
+		}
+		return st.Err()
 	case errors.As(err, &inv):
 		br := &errdetails.BadRequest{}
 		for _, v := range inv.Violations {

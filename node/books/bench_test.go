@@ -72,7 +72,7 @@ func BenchmarkRecord(b *testing.B) {
 					defer wg.Done()
 					for i := 0; i < n; i++ {
 						t0 := time.Now()
-						if _, err := bk.RecordTransaction(context.Background(), "bench", sampleTx(r*1_000_000+i)); err != nil {
+						if _, _, err := bk.RecordTransaction(context.Background(), "bench", sampleTx(r*1_000_000+i)); err != nil {
 							b.Error(err)
 							return
 						}

@@ -12,12 +12,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -34,9 +36,46 @@ var (
 
 // Books is the domain layer over one ledger and attachment store.
 type Books struct {
-	l   *ledger.Ledger
-	att *attach.Store
-	val *Validator
+	l     *ledger.Ledger
+	att   *attach.Store
+	val   *Validator
+	rules *rules.Engine
+}
+
+// BlockedError refuses an entry because a supervision rule whose action is
+// block fired on it; the API maps it to FailedPrecondition with each rule's
+// code and reason.
+type BlockedError struct {
+	Hits []rules.Hit
+}
+
+func (e *BlockedError) Error() string {
+	parts := make([]string, len(e.Hits))
+	for i, h := range e.Hits {
+		parts[i] = h.Code + ": " + h.Reason
+	}
+	return "blocked by rule " + strings.Join(parts, "; ")
+}
+
+// SetRules makes the books check every transaction, contract and disposal
+// against the engine's rules as it is recorded (nil turns the check off).
+func (b *Books) SetRules(e *rules.Engine) { b.rules = e }
+
+// screen runs check when rules are set: a blocking hit refuses the entry,
+// the other hits are returned to be shown.
+func (b *Books) screen(check func(*rules.Engine) ([]rules.Hit, error)) ([]rules.Hit, error) {
+	if b.rules == nil {
+		return nil, nil
+	}
+	hits, err := check(b.rules)
+	if err != nil {
+		return nil, fmt.Errorf("check rules: %w", err)
+	}
+	if blocking := rules.Blocking(hits); len(blocking) > 0 {
+		return nil, &BlockedError{Hits: blocking}
+	}
+	// TODO(issue 3): record warnings as alert entries with their lifecycle.
+	return hits, nil
 }
 
 // Indexer returns the ledger.Indexer that keeps the books' indexes. The
@@ -103,20 +142,32 @@ func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.Ent
 	return out[0], nil
 }
 
-// RecordTransaction validates and records a transaction.
-func (b *Books) RecordTransaction(ctx context.Context, author string, t *sanziv1.Transaction) (*ledger.Stored, error) {
+// RecordTransaction validates a transaction, checks it against the rules
+// and records it; it returns the rules that warned.
+func (b *Books) RecordTransaction(ctx context.Context, author string, t *sanziv1.Transaction) (*ledger.Stored, []rules.Hit, error) {
 	if err := b.val.Transaction(author, t); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return b.record(ctx, author, t.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, t)
+	hits, err := b.screen(func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(t) })
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := b.record(ctx, author, t.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, t)
+	return s, hits, err
 }
 
-// RecordContract validates and records a contract.
-func (b *Books) RecordContract(ctx context.Context, author string, c *sanziv1.Contract) (*ledger.Stored, error) {
+// RecordContract validates a contract, checks it against the rules and
+// records it; it returns the rules that warned.
+func (b *Books) RecordContract(ctx context.Context, author string, c *sanziv1.Contract) (*ledger.Stored, []rules.Hit, error) {
 	if err := b.val.Contract(author, c); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return b.record(ctx, author, c.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT, c)
+	hits, err := b.screen(func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckContract(c) })
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := b.record(ctx, author, c.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT, c)
+	return s, hits, err
 }
 
 // RecordContractPayment validates and records a contract payment.
@@ -143,12 +194,29 @@ func (b *Books) AppraiseAsset(ctx context.Context, author string, a *sanziv1.Ass
 	return b.record(ctx, author, a.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, a)
 }
 
-// DisposeAsset validates and records a disposal.
-func (b *Books) DisposeAsset(ctx context.Context, author string, d *sanziv1.AssetDisposal) (*ledger.Stored, error) {
+// DisposeAsset validates a disposal, checks it against the rules with the
+// asset's latest appraisal, and records it; it returns the rules that warned.
+func (b *Books) DisposeAsset(ctx context.Context, author string, d *sanziv1.AssetDisposal) (*ledger.Stored, []rules.Hit, error) {
 	if err := b.val.AssetDisposal(author, d); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return b.record(ctx, author, d.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, d)
+	var appraised int64
+	if b.rules != nil {
+		a, err := b.GetAsset(d.GetAssetId())
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil, &InvalidError{Violations: []Violation{{Field: "disposal.assetId", Reason: fmt.Sprintf("no asset %s on this node", d.GetAssetId())}}}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		appraised = a.GetAppraisedValueFen()
+	}
+	hits, err := b.screen(func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckAssetDisposal(d, appraised) })
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := b.record(ctx, author, d.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, d)
+	return s, hits, err
 }
 
 // RecordReversal validates and records a reversal.
@@ -181,6 +249,7 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 	reject := func(row int, err error) {
 		var inv *InvalidError
 		var conf *ConflictError
+		var blocked *BlockedError
 		switch {
 		case errors.As(err, &inv):
 			for _, v := range inv.Violations {
@@ -188,6 +257,10 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 			}
 		case errors.As(err, &conf):
 			rejected = append(rejected, Rejection{Row: row, Field: conf.Field, Reason: conf.Reason})
+		case errors.As(err, &blocked):
+			for _, h := range blocked.Hits {
+				rejected = append(rejected, Rejection{Row: row, Field: "transaction", Reason: "rule " + h.Code + ": " + h.Reason})
+			}
 		default:
 			rejected = append(rejected, Rejection{Row: row, Reason: err.Error()})
 		}
@@ -195,6 +268,10 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 	err := b.l.DB().View(func(tx *bolt.Tx) error {
 		for _, r := range rows {
 			if err := b.val.Transaction(author, r.Transaction); err != nil {
+				reject(r.Row, err)
+				continue
+			}
+			if _, err := b.screen(func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(r.Transaction) }); err != nil {
 				reject(r.Row, err)
 				continue
 			}

@@ -3,9 +3,11 @@ package books_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -19,7 +21,7 @@ func TestCrossReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	contract, err := b.RecordContract(ctx, "t", &sanziv1.Contract{
+	contract, _, err := b.RecordContract(ctx, "t", &sanziv1.Contract{
 		Org: benchOrg, Kind: sanziv1.ContractKind_CONTRACT_KIND_LEASE, ContractNumber: "HT-1",
 		Counterparty: &sanziv1.Counterparty{Name: "林某某"}, Object: &sanziv1.ContractObject{Kind: sanziv1.ObjectKind_OBJECT_KIND_LAND, ObjectId: "DK-1", AreaMu: 3},
 		TermStart: "2026-01-01", TermEnd: "2028-12-31", AnnualAmountFen: 90000, AwardMethod: sanziv1.AwardMethod_AWARD_METHOD_AUCTION, SignedDate: "2025-12-01",
@@ -63,7 +65,7 @@ func TestCrossReferences(t *testing.T) {
 	if err := appraise(asset); err != nil {
 		t.Fatal(err)
 	}
-	disposal, err := b.DisposeAsset(ctx, "t", &sanziv1.AssetDisposal{Org: benchOrg, AssetId: asset, Method: sanziv1.DisposalMethod_DISPOSAL_METHOD_SCRAP, DisposalDate: "2026-02-01"})
+	disposal, _, err := b.DisposeAsset(ctx, "t", &sanziv1.AssetDisposal{Org: benchOrg, AssetId: asset, Method: sanziv1.DisposalMethod_DISPOSAL_METHOD_SCRAP, DisposalDate: "2026-02-01"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func TestPaging(t *testing.T) {
 		if i%5 == 0 {
 			tx.Kind = sanziv1.TransactionKind_TRANSACTION_KIND_INCOME
 		}
-		if _, err := b.RecordTransaction(ctx, "t", tx); err != nil {
+		if _, _, err := b.RecordTransaction(ctx, "t", tx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -155,5 +157,39 @@ func TestPaging(t *testing.T) {
 	}
 	if _, _, _, err := b.ListTransactions(books.TransactionFilter{}, books.Page{Token: "zz"}); err == nil {
 		t.Fatal("a bad page token was accepted")
+	}
+}
+
+// TestRulesOnRecording: with rules set, a blocking rule refuses the entry
+// (nothing recorded), a warning lets it through with the hit, and an import
+// names the row a rule refused.
+func TestRulesOnRecording(t *testing.T) {
+	ctx := context.Background()
+	b := openBooks(t, t.TempDir())
+	engine, err := rules.Compile(rules.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetRules(engine)
+	cash := sampleTx(1)
+	cash.PaymentMethod, cash.AmountFen = sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, 100001
+	var blocked *books.BlockedError
+	if _, _, err := b.RecordTransaction(ctx, "t", cash); !errors.As(err, &blocked) || blocked.Hits[0].Code != "CASH-PAY" {
+		t.Fatalf("cash over the limit: %v", err)
+	}
+	if h := b.Ledger().Head(benchOrg); h.Seq != 0 {
+		t.Fatalf("a blocked entry was recorded: head %d", h.Seq)
+	}
+	person := sampleTx(2)
+	person.AmountFen = 200000
+	person.Counterparty = &sanziv1.Counterparty{Name: "林某某", IdNumber: "11010519491231002X", BankAccount: "6228480012345678"}
+	s, hits, err := b.RecordTransaction(ctx, "t", person)
+	if err != nil || s.Seq != 1 || len(hits) != 1 || hits[0].Code != "PRIVATE-ACCT" {
+		t.Fatalf("warned entry: %v %v %v", s, hits, err)
+	}
+	rows := []books.ImportRow{{Row: 2, Transaction: sampleTx(3)}, {Row: 3, Transaction: cash}}
+	out, rejected, err := b.ImportTransactions(ctx, "t", rows, false)
+	if err != nil || len(out) != 0 || len(rejected) != 1 || rejected[0].Row != 3 || !strings.Contains(rejected[0].Reason, "CASH-PAY") {
+		t.Fatalf("import with a blocked row: out %d, rejected %+v, err %v", len(out), rejected, err)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/proto/gen"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -53,6 +54,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// NoSync turns off fsync, for throw-away tests only.
 	NoSync bool
+	// Rules is the rule set every entry is checked against as it is
+	// recorded; nil means rules.Default().
+	// TODO(issue 4): take the published set the district sends down.
+	Rules *rules.RuleSet
 }
 
 func (c *Config) validate() error {
@@ -139,6 +144,15 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	rs := rules.Default()
+	if cfg.Rules != nil {
+		rs = *cfg.Rules
+	}
+	engine, err := rules.Compile(rs)
+	if err != nil {
+		return nil, fmt.Errorf("compile rule set %s: %w", rs.Version, err)
+	}
+	b.SetRules(engine)
 	n = &Node{cfg: cfg, log: log, ledger: l, books: b, keys: ring, served: make(chan error, 2), registry: prometheus.NewRegistry()}
 	m := newMetrics(n.registry, l)
 	n.grpc = grpc.NewServer(

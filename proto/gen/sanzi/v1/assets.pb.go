@@ -710,8 +710,10 @@ func (x *DisposeAssetRequest) GetDisposal() *AssetDisposal {
 
 // DisposeAssetResponse names the durable entry.
 type DisposeAssetResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entry         *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Entry *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// Rules that fired and only warn (a blocking one refuses the request).
+	Hits          []*RuleHit `protobuf:"bytes,2,rep,name=hits,proto3" json:"hits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -749,6 +751,13 @@ func (*DisposeAssetResponse) Descriptor() ([]byte, []int) {
 func (x *DisposeAssetResponse) GetEntry() *EntryMeta {
 	if x != nil {
 		return x.Entry
+	}
+	return nil
+}
+
+func (x *DisposeAssetResponse) GetHits() []*RuleHit {
+	if x != nil {
+		return x.Hits
 	}
 	return nil
 }
@@ -969,7 +978,7 @@ var File_sanzi_v1_assets_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_assets_proto_rawDesc = "" +
 	"\n" +
-	"\x15sanzi/v1/assets.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/entry.proto\"\x85\x02\n" +
+	"\x15sanzi/v1/assets.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/rules.proto\"\x85\x02\n" +
 	"\x11AssetRegistration\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1d\n" +
 	"\n" +
@@ -1017,9 +1026,10 @@ const file_sanzi_v1_assets_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\"b\n" +
 	"\x13DisposeAssetRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x123\n" +
-	"\bdisposal\x18\x02 \x01(\v2\x17.sanzi.v1.AssetDisposalR\bdisposal\"A\n" +
+	"\bdisposal\x18\x02 \x01(\v2\x17.sanzi.v1.AssetDisposalR\bdisposal\"h\n" +
 	"\x14DisposeAssetResponse\x12)\n" +
-	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\"a\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12%\n" +
+	"\x04hits\x18\x02 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"a\n" +
 	"\x11ListAssetsRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -1079,6 +1089,7 @@ var file_sanzi_v1_assets_proto_goTypes = []any{
 	(*GetAssetResponse)(nil),      // 14: sanzi.v1.GetAssetResponse
 	(*Counterparty)(nil),          // 15: sanzi.v1.Counterparty
 	(*EntryMeta)(nil),             // 16: sanzi.v1.EntryMeta
+	(*RuleHit)(nil),               // 17: sanzi.v1.RuleHit
 }
 var file_sanzi_v1_assets_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.AssetDisposal.method:type_name -> sanzi.v1.DisposalMethod
@@ -1091,23 +1102,24 @@ var file_sanzi_v1_assets_proto_depIdxs = []int32{
 	16, // 7: sanzi.v1.AppraiseAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
 	3,  // 8: sanzi.v1.DisposeAssetRequest.disposal:type_name -> sanzi.v1.AssetDisposal
 	16, // 9: sanzi.v1.DisposeAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
-	4,  // 10: sanzi.v1.ListAssetsResponse.assets:type_name -> sanzi.v1.AssetRecord
-	4,  // 11: sanzi.v1.GetAssetResponse.asset:type_name -> sanzi.v1.AssetRecord
-	5,  // 12: sanzi.v1.AssetService.RegisterAsset:input_type -> sanzi.v1.RegisterAssetRequest
-	7,  // 13: sanzi.v1.AssetService.AppraiseAsset:input_type -> sanzi.v1.AppraiseAssetRequest
-	9,  // 14: sanzi.v1.AssetService.DisposeAsset:input_type -> sanzi.v1.DisposeAssetRequest
-	11, // 15: sanzi.v1.AssetService.ListAssets:input_type -> sanzi.v1.ListAssetsRequest
-	13, // 16: sanzi.v1.AssetService.GetAsset:input_type -> sanzi.v1.GetAssetRequest
-	6,  // 17: sanzi.v1.AssetService.RegisterAsset:output_type -> sanzi.v1.RegisterAssetResponse
-	8,  // 18: sanzi.v1.AssetService.AppraiseAsset:output_type -> sanzi.v1.AppraiseAssetResponse
-	10, // 19: sanzi.v1.AssetService.DisposeAsset:output_type -> sanzi.v1.DisposeAssetResponse
-	12, // 20: sanzi.v1.AssetService.ListAssets:output_type -> sanzi.v1.ListAssetsResponse
-	14, // 21: sanzi.v1.AssetService.GetAsset:output_type -> sanzi.v1.GetAssetResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	17, // 10: sanzi.v1.DisposeAssetResponse.hits:type_name -> sanzi.v1.RuleHit
+	4,  // 11: sanzi.v1.ListAssetsResponse.assets:type_name -> sanzi.v1.AssetRecord
+	4,  // 12: sanzi.v1.GetAssetResponse.asset:type_name -> sanzi.v1.AssetRecord
+	5,  // 13: sanzi.v1.AssetService.RegisterAsset:input_type -> sanzi.v1.RegisterAssetRequest
+	7,  // 14: sanzi.v1.AssetService.AppraiseAsset:input_type -> sanzi.v1.AppraiseAssetRequest
+	9,  // 15: sanzi.v1.AssetService.DisposeAsset:input_type -> sanzi.v1.DisposeAssetRequest
+	11, // 16: sanzi.v1.AssetService.ListAssets:input_type -> sanzi.v1.ListAssetsRequest
+	13, // 17: sanzi.v1.AssetService.GetAsset:input_type -> sanzi.v1.GetAssetRequest
+	6,  // 18: sanzi.v1.AssetService.RegisterAsset:output_type -> sanzi.v1.RegisterAssetResponse
+	8,  // 19: sanzi.v1.AssetService.AppraiseAsset:output_type -> sanzi.v1.AppraiseAssetResponse
+	10, // 20: sanzi.v1.AssetService.DisposeAsset:output_type -> sanzi.v1.DisposeAssetResponse
+	12, // 21: sanzi.v1.AssetService.ListAssets:output_type -> sanzi.v1.ListAssetsResponse
+	14, // 22: sanzi.v1.AssetService.GetAsset:output_type -> sanzi.v1.GetAssetResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_assets_proto_init() }
@@ -1117,6 +1129,7 @@ func file_sanzi_v1_assets_proto_init() {
 	}
 	file_sanzi_v1_common_proto_init()
 	file_sanzi_v1_entry_proto_init()
+	file_sanzi_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -691,8 +691,10 @@ func (x *RecordContractRequest) GetContract() *Contract {
 
 // RecordContractResponse names the durable entry.
 type RecordContractResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entry         *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Entry *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// Rules that fired and only warn (a blocking one refuses the request).
+	Hits          []*RuleHit `protobuf:"bytes,2,rep,name=hits,proto3" json:"hits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -730,6 +732,13 @@ func (*RecordContractResponse) Descriptor() ([]byte, []int) {
 func (x *RecordContractResponse) GetEntry() *EntryMeta {
 	if x != nil {
 		return x.Entry
+	}
+	return nil
+}
+
+func (x *RecordContractResponse) GetHits() []*RuleHit {
+	if x != nil {
+		return x.Hits
 	}
 	return nil
 }
@@ -1048,7 +1057,7 @@ var File_sanzi_v1_contracts_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_contracts_proto_rawDesc = "" +
 	"\n" +
-	"\x18sanzi/v1/contracts.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/entry.proto\"\x8c\x01\n" +
+	"\x18sanzi/v1/contracts.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/rules.proto\"\x8c\x01\n" +
 	"\x0eContractObject\x12(\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x14.sanzi.v1.ObjectKindR\x04kind\x12\x1b\n" +
 	"\tobject_id\x18\x02 \x01(\tR\bobjectId\x12\x17\n" +
@@ -1096,9 +1105,10 @@ const file_sanzi_v1_contracts_proto_rawDesc = "" +
 	"paymentIds\"_\n" +
 	"\x15RecordContractRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x12.\n" +
-	"\bcontract\x18\x02 \x01(\v2\x12.sanzi.v1.ContractR\bcontract\"C\n" +
+	"\bcontract\x18\x02 \x01(\v2\x12.sanzi.v1.ContractR\bcontract\"j\n" +
 	"\x16RecordContractResponse\x12)\n" +
-	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\"k\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12%\n" +
+	"\x04hits\x18\x02 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"k\n" +
 	"\x1cRecordContractPaymentRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x123\n" +
 	"\apayment\x18\x02 \x01(\v2\x19.sanzi.v1.ContractPaymentR\apayment\"J\n" +
@@ -1173,6 +1183,7 @@ var file_sanzi_v1_contracts_proto_goTypes = []any{
 	(*Counterparty)(nil),                  // 16: sanzi.v1.Counterparty
 	(PaymentMethod)(0),                    // 17: sanzi.v1.PaymentMethod
 	(*EntryMeta)(nil),                     // 18: sanzi.v1.EntryMeta
+	(*RuleHit)(nil),                       // 19: sanzi.v1.RuleHit
 }
 var file_sanzi_v1_contracts_proto_depIdxs = []int32{
 	1,  // 0: sanzi.v1.ContractObject.kind:type_name -> sanzi.v1.ObjectKind
@@ -1186,23 +1197,24 @@ var file_sanzi_v1_contracts_proto_depIdxs = []int32{
 	5,  // 8: sanzi.v1.ContractRecord.contract:type_name -> sanzi.v1.Contract
 	5,  // 9: sanzi.v1.RecordContractRequest.contract:type_name -> sanzi.v1.Contract
 	18, // 10: sanzi.v1.RecordContractResponse.entry:type_name -> sanzi.v1.EntryMeta
-	6,  // 11: sanzi.v1.RecordContractPaymentRequest.payment:type_name -> sanzi.v1.ContractPayment
-	18, // 12: sanzi.v1.RecordContractPaymentResponse.entry:type_name -> sanzi.v1.EntryMeta
-	7,  // 13: sanzi.v1.ListContractsResponse.contracts:type_name -> sanzi.v1.ContractRecord
-	7,  // 14: sanzi.v1.GetContractResponse.contract:type_name -> sanzi.v1.ContractRecord
-	8,  // 15: sanzi.v1.ContractService.RecordContract:input_type -> sanzi.v1.RecordContractRequest
-	10, // 16: sanzi.v1.ContractService.RecordContractPayment:input_type -> sanzi.v1.RecordContractPaymentRequest
-	12, // 17: sanzi.v1.ContractService.ListContracts:input_type -> sanzi.v1.ListContractsRequest
-	14, // 18: sanzi.v1.ContractService.GetContract:input_type -> sanzi.v1.GetContractRequest
-	9,  // 19: sanzi.v1.ContractService.RecordContract:output_type -> sanzi.v1.RecordContractResponse
-	11, // 20: sanzi.v1.ContractService.RecordContractPayment:output_type -> sanzi.v1.RecordContractPaymentResponse
-	13, // 21: sanzi.v1.ContractService.ListContracts:output_type -> sanzi.v1.ListContractsResponse
-	15, // 22: sanzi.v1.ContractService.GetContract:output_type -> sanzi.v1.GetContractResponse
-	19, // [19:23] is the sub-list for method output_type
-	15, // [15:19] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	19, // 11: sanzi.v1.RecordContractResponse.hits:type_name -> sanzi.v1.RuleHit
+	6,  // 12: sanzi.v1.RecordContractPaymentRequest.payment:type_name -> sanzi.v1.ContractPayment
+	18, // 13: sanzi.v1.RecordContractPaymentResponse.entry:type_name -> sanzi.v1.EntryMeta
+	7,  // 14: sanzi.v1.ListContractsResponse.contracts:type_name -> sanzi.v1.ContractRecord
+	7,  // 15: sanzi.v1.GetContractResponse.contract:type_name -> sanzi.v1.ContractRecord
+	8,  // 16: sanzi.v1.ContractService.RecordContract:input_type -> sanzi.v1.RecordContractRequest
+	10, // 17: sanzi.v1.ContractService.RecordContractPayment:input_type -> sanzi.v1.RecordContractPaymentRequest
+	12, // 18: sanzi.v1.ContractService.ListContracts:input_type -> sanzi.v1.ListContractsRequest
+	14, // 19: sanzi.v1.ContractService.GetContract:input_type -> sanzi.v1.GetContractRequest
+	9,  // 20: sanzi.v1.ContractService.RecordContract:output_type -> sanzi.v1.RecordContractResponse
+	11, // 21: sanzi.v1.ContractService.RecordContractPayment:output_type -> sanzi.v1.RecordContractPaymentResponse
+	13, // 22: sanzi.v1.ContractService.ListContracts:output_type -> sanzi.v1.ListContractsResponse
+	15, // 23: sanzi.v1.ContractService.GetContract:output_type -> sanzi.v1.GetContractResponse
+	20, // [20:24] is the sub-list for method output_type
+	16, // [16:20] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_contracts_proto_init() }
@@ -1212,6 +1224,7 @@ func file_sanzi_v1_contracts_proto_init() {
 	}
 	file_sanzi_v1_common_proto_init()
 	file_sanzi_v1_entry_proto_init()
+	file_sanzi_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -352,8 +352,10 @@ func (x *RecordTransactionRequest) GetTransaction() *Transaction {
 
 // RecordTransactionResponse names the durable entry.
 type RecordTransactionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entry         *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Entry *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// Rules that fired and only warn (a blocking one refuses the request).
+	Hits          []*RuleHit `protobuf:"bytes,2,rep,name=hits,proto3" json:"hits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -391,6 +393,13 @@ func (*RecordTransactionResponse) Descriptor() ([]byte, []int) {
 func (x *RecordTransactionResponse) GetEntry() *EntryMeta {
 	if x != nil {
 		return x.Entry
+	}
+	return nil
+}
+
+func (x *RecordTransactionResponse) GetHits() []*RuleHit {
+	if x != nil {
+		return x.Hits
 	}
 	return nil
 }
@@ -837,7 +846,7 @@ var File_sanzi_v1_funds_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"\n" +
-	"\x14sanzi/v1/funds.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/entry.proto\"\xf8\x03\n" +
+	"\x14sanzi/v1/funds.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/rules.proto\"\xf8\x03\n" +
 	"\vTransaction\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.sanzi.v1.TransactionKindR\x04kind\x12\x1d\n" +
@@ -862,9 +871,10 @@ const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"reversedBy\"k\n" +
 	"\x18RecordTransactionRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x127\n" +
-	"\vtransaction\x18\x02 \x01(\v2\x15.sanzi.v1.TransactionR\vtransaction\"F\n" +
+	"\vtransaction\x18\x02 \x01(\v2\x15.sanzi.v1.TransactionR\vtransaction\"m\n" +
 	"\x19RecordTransactionResponse\x12)\n" +
-	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\"\x96\x01\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12%\n" +
+	"\x04hits\x18\x02 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"\x96\x01\n" +
 	"\x17ListTransactionsRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.sanzi.v1.TransactionKindR\x04kind\x12\x1b\n" +
@@ -940,6 +950,7 @@ var file_sanzi_v1_funds_proto_goTypes = []any{
 	(PaymentMethod)(0),                 // 12: sanzi.v1.PaymentMethod
 	(*Counterparty)(nil),               // 13: sanzi.v1.Counterparty
 	(*EntryMeta)(nil),                  // 14: sanzi.v1.EntryMeta
+	(*RuleHit)(nil),                    // 15: sanzi.v1.RuleHit
 }
 var file_sanzi_v1_funds_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.Transaction.kind:type_name -> sanzi.v1.TransactionKind
@@ -949,24 +960,25 @@ var file_sanzi_v1_funds_proto_depIdxs = []int32{
 	1,  // 4: sanzi.v1.TransactionRecord.transaction:type_name -> sanzi.v1.Transaction
 	1,  // 5: sanzi.v1.RecordTransactionRequest.transaction:type_name -> sanzi.v1.Transaction
 	14, // 6: sanzi.v1.RecordTransactionResponse.entry:type_name -> sanzi.v1.EntryMeta
-	0,  // 7: sanzi.v1.ListTransactionsRequest.kind:type_name -> sanzi.v1.TransactionKind
-	2,  // 8: sanzi.v1.ListTransactionsResponse.transactions:type_name -> sanzi.v1.TransactionRecord
-	2,  // 9: sanzi.v1.GetTransactionResponse.transaction:type_name -> sanzi.v1.TransactionRecord
-	1,  // 10: sanzi.v1.ImportTransactionsRequest.transaction:type_name -> sanzi.v1.Transaction
-	10, // 11: sanzi.v1.ImportTransactionsResponse.rejections:type_name -> sanzi.v1.ImportRejection
-	3,  // 12: sanzi.v1.TransactionService.RecordTransaction:input_type -> sanzi.v1.RecordTransactionRequest
-	5,  // 13: sanzi.v1.TransactionService.ListTransactions:input_type -> sanzi.v1.ListTransactionsRequest
-	7,  // 14: sanzi.v1.TransactionService.GetTransaction:input_type -> sanzi.v1.GetTransactionRequest
-	9,  // 15: sanzi.v1.TransactionService.ImportTransactions:input_type -> sanzi.v1.ImportTransactionsRequest
-	4,  // 16: sanzi.v1.TransactionService.RecordTransaction:output_type -> sanzi.v1.RecordTransactionResponse
-	6,  // 17: sanzi.v1.TransactionService.ListTransactions:output_type -> sanzi.v1.ListTransactionsResponse
-	8,  // 18: sanzi.v1.TransactionService.GetTransaction:output_type -> sanzi.v1.GetTransactionResponse
-	11, // 19: sanzi.v1.TransactionService.ImportTransactions:output_type -> sanzi.v1.ImportTransactionsResponse
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	15, // 7: sanzi.v1.RecordTransactionResponse.hits:type_name -> sanzi.v1.RuleHit
+	0,  // 8: sanzi.v1.ListTransactionsRequest.kind:type_name -> sanzi.v1.TransactionKind
+	2,  // 9: sanzi.v1.ListTransactionsResponse.transactions:type_name -> sanzi.v1.TransactionRecord
+	2,  // 10: sanzi.v1.GetTransactionResponse.transaction:type_name -> sanzi.v1.TransactionRecord
+	1,  // 11: sanzi.v1.ImportTransactionsRequest.transaction:type_name -> sanzi.v1.Transaction
+	10, // 12: sanzi.v1.ImportTransactionsResponse.rejections:type_name -> sanzi.v1.ImportRejection
+	3,  // 13: sanzi.v1.TransactionService.RecordTransaction:input_type -> sanzi.v1.RecordTransactionRequest
+	5,  // 14: sanzi.v1.TransactionService.ListTransactions:input_type -> sanzi.v1.ListTransactionsRequest
+	7,  // 15: sanzi.v1.TransactionService.GetTransaction:input_type -> sanzi.v1.GetTransactionRequest
+	9,  // 16: sanzi.v1.TransactionService.ImportTransactions:input_type -> sanzi.v1.ImportTransactionsRequest
+	4,  // 17: sanzi.v1.TransactionService.RecordTransaction:output_type -> sanzi.v1.RecordTransactionResponse
+	6,  // 18: sanzi.v1.TransactionService.ListTransactions:output_type -> sanzi.v1.ListTransactionsResponse
+	8,  // 19: sanzi.v1.TransactionService.GetTransaction:output_type -> sanzi.v1.GetTransactionResponse
+	11, // 20: sanzi.v1.TransactionService.ImportTransactions:output_type -> sanzi.v1.ImportTransactionsResponse
+	17, // [17:21] is the sub-list for method output_type
+	13, // [13:17] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_funds_proto_init() }
@@ -976,6 +988,7 @@ func file_sanzi_v1_funds_proto_init() {
 	}
 	file_sanzi_v1_common_proto_init()
 	file_sanzi_v1_entry_proto_init()
+	file_sanzi_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -99,5 +100,51 @@ func TestImportAllOrNothing(t *testing.T) {
 	out, code = run(t, "import", "--csv", csv, "--org", org, "--server", n.grpc)
 	if code != 1 || !strings.Contains(out, "line 2, column 金额") {
 		t.Fatalf("csv with an unreadable cell: exit %d\n%s", code, out)
+	}
+}
+
+// TestAlertsReview: a rule's warning becomes an alert about the recorded
+// entry; the CLI walks it through its review; a step out of order is refused.
+func TestAlertsReview(t *testing.T) {
+	n := startNode(t, filepath.Join(t.TempDir(), "data"))
+	person := set(set(tx(1), "transaction.amountFen", 200000), "transaction.counterparty", map[string]any{"name": "林某某", "idNumber": "11010519491231002X", "bankAccount": "6228480012345678"})
+	var rec recorded
+	if code, raw := n.post("/v1/transactions", person, &rec); code != 200 {
+		t.Fatalf("record: %d %s", code, raw)
+	}
+	alertID := fmt.Sprintf("%s-%d", org, 2) // the alert follows its subject in the same append
+	out, code := run(t, "alerts", "list", "--server", n.grpc, "--status", "open")
+	if code != 0 || !regexp.MustCompile(alertID+`\s+PRIVATE-ACCT\s+red\s+open\s+`+rec.Entry.ID).MatchString(out) {
+		t.Fatalf("alerts list: exit %d\n%s", code, out)
+	}
+	for _, step := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"confirm", alertID}, 1, "cannot become confirmed"},
+		{[]string{"ack", alertID}, 0, "is now acknowledged"},
+		{[]string{"dismiss", alertID}, 1, "transition.reason"},
+		{[]string{"confirm", alertID}, 0, "is now confirmed"},
+		{[]string{"resolve", alertID, "--reason", "收款人已核实"}, 0, "is now resolved"},
+		{[]string{"ack", alertID}, 1, "cannot become acknowledged"},
+	} {
+		out, code := run(t, append(append([]string{"alerts"}, step.args...), "--server", n.grpc)...)
+		if code != step.code || !strings.Contains(out, step.want) {
+			t.Fatalf("alerts %v: exit %d, want %d and %q\n%s", step.args, code, step.code, step.want, out)
+		}
+	}
+	var got struct {
+		Alert struct {
+			Status    string `json:"status"`
+			SubjectID string `json:"subjectId"`
+			History   []struct {
+				Status string `json:"status"`
+				By     string `json:"by"`
+			} `json:"history"`
+		} `json:"alert"`
+	}
+	if code, raw := n.call("GET", "/v1/alerts/"+alertID, "", nil, &got); code != 200 || got.Alert.Status != "ALERT_STATUS_RESOLVED" || len(got.Alert.History) != 3 || got.Alert.SubjectID != rec.Entry.ID {
+		t.Fatalf("GET alert: %d %s", code, raw)
 	}
 }

@@ -28,6 +28,7 @@ type Service struct {
 	sanziv1.UnimplementedAssetServiceServer
 	sanziv1.UnimplementedAttachmentServiceServer
 	sanziv1.UnimplementedLedgerServiceServer
+	sanziv1.UnimplementedAlertServiceServer
 
 	b *books.Books
 }
@@ -42,6 +43,39 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 	sanziv1.RegisterAssetServiceServer(g, s)
 	sanziv1.RegisterAttachmentServiceServer(g, s)
 	sanziv1.RegisterLedgerServiceServer(g, s)
+	sanziv1.RegisterAlertServiceServer(g, s)
+}
+
+// ListAlerts implements AlertService.
+func (s *Service) ListAlerts(ctx context.Context, r *sanziv1.ListAlertsRequest) (*sanziv1.ListAlertsResponse, error) {
+	recs, next, total, err := s.b.ListAlerts(books.AlertFilter{Org: r.GetOrg(), RuleCode: r.GetRuleCode(), Severity: r.GetSeverity(), Status: r.GetStatus()},
+		books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ListAlertsResponse{Alerts: recs, NextPageToken: next, TotalSize: total}, nil
+}
+
+// GetAlert implements AlertService.
+func (s *Service) GetAlert(ctx context.Context, r *sanziv1.GetAlertRequest) (*sanziv1.GetAlertResponse, error) {
+	rec, err := s.b.GetAlert(r.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.GetAlertResponse{Alert: rec}, nil
+}
+
+// UpdateAlertStatus implements AlertService.
+func (s *Service) UpdateAlertStatus(ctx context.Context, r *sanziv1.UpdateAlertStatusRequest) (*sanziv1.UpdateAlertStatusResponse, error) {
+	e, err := s.b.UpdateAlertStatus(ctx, r.GetAuthor(), r.GetTransition())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	rec, err := s.b.GetAlert(r.GetTransition().GetAlertId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.UpdateAlertStatusResponse{Entry: e.Meta(), Alert: rec}, nil
 }
 
 // RecordTransaction implements TransactionService.

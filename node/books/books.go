@@ -27,11 +27,12 @@ import (
 var ErrNotFound = errors.New("books: not found")
 
 var (
-	bucketByType     = []byte("idx_type")     // type byte → key(entry) → nil
-	bucketReversed   = []byte("idx_reversed") // key(target) → reversal id
-	bucketLinks      = []byte("idx_links")    // key(parent)+key(child) → type byte + amount
-	bucketDisposed   = []byte("idx_disposed") // key(asset) → disposal id
-	bucketAssetCodes = []byte("idx_asset_codes")
+	bucketByType      = []byte("idx_type")     // type byte → key(entry) → nil
+	bucketReversed    = []byte("idx_reversed") // key(target) → reversal id
+	bucketLinks       = []byte("idx_links")    // key(parent)+key(child) → type byte + amount
+	bucketDisposed    = []byte("idx_disposed") // key(asset) → disposal id
+	bucketAssetCodes  = []byte("idx_asset_codes")
+	bucketAlertStatus = []byte("idx_alert_status") // key(alert) → status byte
 )
 
 // Books is the domain layer over one ledger and attachment store.
@@ -74,7 +75,6 @@ func (b *Books) screen(check func(*rules.Engine) ([]rules.Hit, error)) ([]rules.
 	if blocking := rules.Blocking(hits); len(blocking) > 0 {
 		return nil, &BlockedError{Hits: blocking}
 	}
-	// TODO(issue 3): record warnings as alert entries with their lifecycle.
 	return hits, nil
 }
 
@@ -85,7 +85,7 @@ func Indexer() ledger.Indexer { return indexer{} }
 // New wires books to an open ledger (opened with Indexer()) and store.
 func New(l *ledger.Ledger, att *attach.Store, val *Validator) (*Books, error) {
 	err := l.DB().Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes} {
+		for _, b := range [][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes, bucketAlertStatus} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -129,18 +129,43 @@ func idOfKey(k []byte) string {
 	return ledger.EntryID(string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:]))
 }
 
-// record validates nothing: callers validate first, then record.
-func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.EntryType, m proto.Message) (*ledger.Stored, error) {
+// record validates nothing: callers validate first, then record. Each
+// warning in hits becomes an alert entry about the recorded one, in the same
+// atomic append, so an entry is never stored without the alerts it raised.
+func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.EntryType, m proto.Message, hits ...rules.Hit) (*ledger.Stored, error) {
 	payload, err := proto.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", t, err)
 	}
-	out, err := b.l.Append(ctx, ledger.Record{Origin: origin, Author: author, Type: t, Payload: payload})
+	recs := []ledger.Record{{Origin: origin, Author: author, Type: t, Payload: payload}}
+	if recs, err = appendAlerts(recs, hits); err != nil {
+		return nil, err
+	}
+	out, err := b.l.Append(ctx, recs...)
 	if err != nil {
 		return nil, err
 	}
 	return out[0], nil
 }
+
+// appendAlerts adds an alert record for each hit, about the last record of
+// recs (the entry that raised them).
+func appendAlerts(recs []ledger.Record, hits []rules.Hit) ([]ledger.Record, error) {
+	about := len(recs)
+	origin := recs[about-1].Origin
+	for _, h := range hits {
+		a, err := proto.Marshal(&sanziv1.Alert{Org: origin, RuleCode: h.Code, Severity: string(h.Severity), Reason: h.Reason,
+			RuleSetVersion: h.RuleSetVersion, Evidence: h.Evidence})
+		if err != nil {
+			return nil, fmt.Errorf("encode alert %s: %w", h.Code, err)
+		}
+		recs = append(recs, ledger.Record{Origin: origin, Author: alertAuthor, Type: sanziv1.EntryType_ENTRY_TYPE_ALERT, Payload: a, About: about})
+	}
+	return recs, nil
+}
+
+// alertAuthor is who records alerts: the rules, not a person.
+const alertAuthor = "rules"
 
 // RecordTransaction validates a transaction, checks it against the rules
 // and records it; it returns the rules that warned.
@@ -152,7 +177,7 @@ func (b *Books) RecordTransaction(ctx context.Context, author string, t *sanziv1
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := b.record(ctx, author, t.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, t)
+	s, err := b.record(ctx, author, t.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, t, hits...)
 	return s, hits, err
 }
 
@@ -166,7 +191,7 @@ func (b *Books) RecordContract(ctx context.Context, author string, c *sanziv1.Co
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := b.record(ctx, author, c.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT, c)
+	s, err := b.record(ctx, author, c.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT, c, hits...)
 	return s, hits, err
 }
 
@@ -215,7 +240,7 @@ func (b *Books) DisposeAsset(ctx context.Context, author string, d *sanziv1.Asse
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := b.record(ctx, author, d.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, d)
+	s, err := b.record(ctx, author, d.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, d, hits...)
 	return s, hits, err
 }
 
@@ -225,6 +250,15 @@ func (b *Books) RecordReversal(ctx context.Context, author string, r *sanziv1.Re
 		return nil, err
 	}
 	return b.record(ctx, author, r.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_REVERSAL, r)
+}
+
+// UpdateAlertStatus records one step of an alert's review; a step the review
+// does not allow from the alert's current status is a ConflictError.
+func (b *Books) UpdateAlertStatus(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
+	if err := b.val.AlertTransition(author, tr); err != nil {
+		return nil, err
+	}
+	return b.record(ctx, author, tr.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION, tr)
 }
 
 // ImportRow is one row of an imported sheet.
@@ -271,7 +305,8 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 				reject(r.Row, err)
 				continue
 			}
-			if _, err := b.screen(func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(r.Transaction) }); err != nil {
+			hits, err := b.screen(func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(r.Transaction) })
+			if err != nil {
 				reject(r.Row, err)
 				continue
 			}
@@ -284,7 +319,9 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 				reject(r.Row, err)
 				continue
 			}
-			recs = append(recs, rec)
+			if recs, err = appendAlerts(append(recs, rec), hits); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -294,7 +331,13 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 	if len(rejected) > 0 || dryRun || len(recs) == 0 {
 		return nil, rejected, nil
 	}
-	out, err := b.l.Append(ctx, recs...)
+	stored, err := b.l.Append(ctx, recs...)
+	var out []*ledger.Stored
+	for _, st := range stored {
+		if st.Type == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
+			out = append(out, st)
+		}
+	}
 	return out, nil, err
 }
 

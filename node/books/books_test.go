@@ -193,3 +193,66 @@ func TestRulesOnRecording(t *testing.T) {
 		t.Fatalf("import with a blocked row: out %d, rejected %+v, err %v", len(out), rejected, err)
 	}
 }
+
+// TestAlertLifecycle: a warning becomes an alert entry about the recorded
+// entry in the same append; its review moves only along the allowed steps,
+// each an entry, with the history kept.
+func TestAlertLifecycle(t *testing.T) {
+	ctx := context.Background()
+	b := openBooks(t, t.TempDir())
+	engine, err := rules.Compile(rules.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetRules(engine)
+	person := sampleTx(1)
+	person.AmountFen = 200000
+	person.Counterparty = &sanziv1.Counterparty{Name: "林某某", IdNumber: "11010519491231002X", BankAccount: "6228480012345678"}
+	s, _, err := b.RecordTransaction(ctx, "t", person)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, _, total, err := b.ListAlerts(books.AlertFilter{Status: sanziv1.AlertStatus_ALERT_STATUS_OPEN}, books.Page{})
+	if err != nil || total != 1 || alerts[0].GetSubjectId() != s.ID() || alerts[0].GetAlert().GetRuleCode() != "PRIVATE-ACCT" || alerts[0].GetEntry().GetSeq() != s.Seq+1 {
+		t.Fatalf("open alerts: %v total %d err %v", alerts, total, err)
+	}
+	id := alerts[0].GetEntry().GetId()
+	move := func(to sanziv1.AlertStatus, reason string) error {
+		_, err := b.UpdateAlertStatus(ctx, "reviewer", &sanziv1.AlertTransition{Org: benchOrg, AlertId: id, Status: to, Reason: reason})
+		return err
+	}
+	var conflict *books.ConflictError
+	var invalid *books.InvalidError
+	for _, step := range []struct {
+		to     sanziv1.AlertStatus
+		reason string
+		ok     bool
+		bad    any
+	}{
+		{sanziv1.AlertStatus_ALERT_STATUS_CONFIRMED, "", false, &conflict}, // not acknowledged yet
+		{sanziv1.AlertStatus_ALERT_STATUS_OPEN, "", false, &invalid},       // only rules open alerts
+		{sanziv1.AlertStatus_ALERT_STATUS_ACKNOWLEDGED, "", true, nil},
+		{sanziv1.AlertStatus_ALERT_STATUS_DISMISSED, "", false, &invalid}, // reason required
+		{sanziv1.AlertStatus_ALERT_STATUS_CONFIRMED, "", true, nil},
+		{sanziv1.AlertStatus_ALERT_STATUS_DISMISSED, "mistake", false, &conflict}, // confirmed cannot be dismissed
+		{sanziv1.AlertStatus_ALERT_STATUS_RESOLVED, "收款人已核实非村干部，补充说明已附", true, nil},
+		{sanziv1.AlertStatus_ALERT_STATUS_ACKNOWLEDGED, "", false, &conflict}, // resolved is final
+	} {
+		err := move(step.to, step.reason)
+		switch {
+		case step.ok && err != nil:
+			t.Fatalf("%s: %v", step.to, err)
+		case !step.ok && err == nil:
+			t.Fatalf("%s was allowed", step.to)
+		case !step.ok && !errors.As(err, step.bad):
+			t.Fatalf("%s: error %T %v", step.to, err, err)
+		}
+	}
+	a, err := b.GetAlert(id)
+	if err != nil || a.GetStatus() != sanziv1.AlertStatus_ALERT_STATUS_RESOLVED || len(a.GetHistory()) != 3 || a.GetHistory()[2].GetBy() != "reviewer" {
+		t.Fatalf("alert after review: %v %v", a, err)
+	}
+	if _, _, total, _ := b.ListAlerts(books.AlertFilter{Status: sanziv1.AlertStatus_ALERT_STATUS_OPEN}, books.Page{}); total != 0 {
+		t.Fatalf("%d open alerts after resolving", total)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -32,6 +33,10 @@ func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
 		m = &sanziv1.AssetDisposal{}
 	case sanziv1.EntryType_ENTRY_TYPE_REVERSAL:
 		m = &sanziv1.Reversal{}
+	case sanziv1.EntryType_ENTRY_TYPE_ALERT:
+		m = &sanziv1.Alert{}
+	case sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION:
+		m = &sanziv1.AlertTransition{}
 	default:
 		return nil, nil
 	}
@@ -59,6 +64,10 @@ func fieldRoot(t sanziv1.EntryType) string {
 		return "disposal"
 	case sanziv1.EntryType_ENTRY_TYPE_REVERSAL:
 		return "reversal"
+	case sanziv1.EntryType_ENTRY_TYPE_ALERT:
+		return "alert"
+	case sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION:
+		return "transition"
 	}
 	return "payload"
 }
@@ -165,6 +174,16 @@ func checkRefs(tx *bolt.Tx, origin string, t sanziv1.EntryType, m proto.Message)
 		return checkAsset(tx, root+"assetId", origin, m.GetAssetId())
 	case *sanziv1.AssetDisposal:
 		return checkAsset(tx, root+"assetId", origin, m.GetAssetId())
+	case *sanziv1.AlertTransition:
+		s, err := target(tx, root+"alertId", origin, m.GetAlertId(), sanziv1.EntryType_ENTRY_TYPE_ALERT)
+		if err != nil {
+			return err
+		}
+		from := alertStatus(tx, key(s.Origin, s.Seq))
+		if !allowedTransition(from, m.GetStatus()) {
+			return conflict(root+"status", "alert %s is %s; it cannot become %s (open → acknowledged → confirmed or dismissed; confirmed → resolved)",
+				m.GetAlertId(), statusName(from), statusName(m.GetStatus()))
+		}
 	case *sanziv1.AssetRegistration:
 		if id := tx.Bucket(bucketAssetCodes).Get(assetCodeKey(origin, m.GetAssetCode())); id != nil {
 			k, _ := keyOf(string(id))
@@ -252,8 +271,45 @@ func (indexer) Index(tx *bolt.Tx, s *ledger.Stored) error {
 		return link(m.GetAssetId(), m.GetPriceFen())
 	case *sanziv1.AssetRegistration:
 		return tx.Bucket(bucketAssetCodes).Put(assetCodeKey(s.Origin, m.GetAssetCode()), []byte(s.ID()))
+	case *sanziv1.Alert:
+		return tx.Bucket(bucketAlertStatus).Put(k, []byte{byte(sanziv1.AlertStatus_ALERT_STATUS_OPEN)})
+	case *sanziv1.AlertTransition:
+		ak, err := keyOf(m.GetAlertId())
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketAlertStatus).Put(ak, []byte{byte(m.GetStatus())}); err != nil {
+			return err
+		}
+		return link(m.GetAlertId(), int64(m.GetStatus()))
 	}
 	return nil
+}
+
+// alertStatus is the current status of the alert at key k.
+func alertStatus(tx *bolt.Tx, k []byte) sanziv1.AlertStatus {
+	if v := tx.Bucket(bucketAlertStatus).Get(k); len(v) == 1 {
+		return sanziv1.AlertStatus(v[0])
+	}
+	return sanziv1.AlertStatus_ALERT_STATUS_UNSPECIFIED
+}
+
+// allowedTransition is the review an alert goes through: open →
+// acknowledged → confirmed or dismissed; confirmed → resolved.
+func allowedTransition(from, to sanziv1.AlertStatus) bool {
+	switch from {
+	case sanziv1.AlertStatus_ALERT_STATUS_OPEN:
+		return to == sanziv1.AlertStatus_ALERT_STATUS_ACKNOWLEDGED
+	case sanziv1.AlertStatus_ALERT_STATUS_ACKNOWLEDGED:
+		return to == sanziv1.AlertStatus_ALERT_STATUS_CONFIRMED || to == sanziv1.AlertStatus_ALERT_STATUS_DISMISSED
+	case sanziv1.AlertStatus_ALERT_STATUS_CONFIRMED:
+		return to == sanziv1.AlertStatus_ALERT_STATUS_RESOLVED
+	}
+	return false
+}
+
+func statusName(s sanziv1.AlertStatus) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "ALERT_STATUS_"))
 }
 
 func protoUnmarshal(b []byte, m proto.Message) error { return proto.Unmarshal(b, m) }

@@ -206,3 +206,79 @@ func LedgerEntry(s *ledger.Stored) (*sanziv1.LedgerEntry, error) {
 	}
 	return out, nil
 }
+
+// AlertFilter narrows ListAlerts; zero fields match all.
+type AlertFilter struct {
+	Org, RuleCode, Severity string
+	Status                  sanziv1.AlertStatus
+}
+
+func alertRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AlertRecord, error) {
+	m, err := Decode(s.Type, s.Payload)
+	if err != nil {
+		return nil, err
+	}
+	rec := &sanziv1.AlertRecord{Entry: s.Meta(), Alert: m.(*sanziv1.Alert), SubjectId: s.Subject, Status: alertStatus(tx, key(s.Origin, s.Seq))}
+	var ferr error
+	children(tx, s, func(id string, t sanziv1.EntryType, _ int64, _ bool) {
+		if t != sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION || ferr != nil {
+			return
+		}
+		o, seq, err := ledger.ParseEntryID(id)
+		if err != nil {
+			ferr = err
+			return
+		}
+		ts, err := ledger.GetTx(tx, o, seq)
+		if err != nil {
+			ferr = err
+			return
+		}
+		tm, err := Decode(ts.Type, ts.Payload)
+		if err != nil {
+			ferr = err
+			return
+		}
+		tr := tm.(*sanziv1.AlertTransition)
+		rec.History = append(rec.History, &sanziv1.AlertEvent{Status: tr.GetStatus(), By: ts.Author, Reason: tr.GetReason(), At: ts.Meta().GetRecordedAt(), EntryId: id})
+	})
+	return rec, ferr
+}
+
+// ListAlerts returns one page of alerts, oldest first.
+func (b *Books) ListAlerts(f AlertFilter, p Page) ([]*sanziv1.AlertRecord, string, int64, error) {
+	var out []*sanziv1.AlertRecord
+	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_ALERT, p, func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
+		if !orgMatches(f.Org, s.Origin) {
+			return false, nil
+		}
+		if f.Status != 0 && alertStatus(tx, key(s.Origin, s.Seq)) != f.Status {
+			return false, nil
+		}
+		if f.RuleCode == "" && f.Severity == "" {
+			return true, nil
+		}
+		m, err := Decode(s.Type, s.Payload)
+		if err != nil {
+			return false, err
+		}
+		a := m.(*sanziv1.Alert)
+		return (f.RuleCode == "" || a.GetRuleCode() == f.RuleCode) && (f.Severity == "" || a.GetSeverity() == f.Severity), nil
+	}, func(tx *bolt.Tx, s *ledger.Stored) error {
+		rec, err := alertRecord(tx, s)
+		out = append(out, rec)
+		return err
+	})
+	return out, next, total, err
+}
+
+// GetAlert reads one alert with its history.
+func (b *Books) GetAlert(id string) (*sanziv1.AlertRecord, error) {
+	var out *sanziv1.AlertRecord
+	err := b.get(id, sanziv1.EntryType_ENTRY_TYPE_ALERT, func(tx *bolt.Tx, s *ledger.Stored) error {
+		var err error
+		out, err = alertRecord(tx, s)
+		return err
+	})
+	return out, err
+}

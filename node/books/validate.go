@@ -393,3 +393,17 @@ func (v *Validator) Reversal(author string, r *sanziv1.Reversal) error {
 		c.text(f+"reason", r.GetReason(), true, maxText)
 	})
 }
+
+// AlertTransition checks one step of an alert's review.
+func (v *Validator) AlertTransition(author string, tr *sanziv1.AlertTransition) error {
+	return v.check(author, "transition", tr != nil, func(c *checker, f string) {
+		c.org(f+"org", tr.GetOrg())
+		c.entryID(f+"alertId", tr.GetAlertId())
+		c.enum(f+"status", tr.GetStatus())
+		if tr.GetStatus() == sanziv1.AlertStatus_ALERT_STATUS_OPEN {
+			c.add(f+"status", "an alert is opened by its rule, not by a person")
+		}
+		needReason := tr.GetStatus() == sanziv1.AlertStatus_ALERT_STATUS_DISMISSED || tr.GetStatus() == sanziv1.AlertStatus_ALERT_STATUS_RESOLVED
+		c.text(f+"reason", tr.GetReason(), needReason, maxText)
+	})
+}

@@ -29,6 +29,8 @@ type Stored struct {
 	Author     string
 	Type       sanziv1.EntryType
 	Payload    []byte
+	// Subject is the id of the entry this one is about ("" if none).
+	Subject string
 	// Raw is the encoded Entry (body, hash, signature) exactly as stored.
 	Raw []byte
 	// Signature is the origin's Ed25519 signature over Hash.
@@ -90,6 +92,7 @@ func Decode(raw []byte) (*Stored, error) {
 		Author:    b.GetAuthor(),
 		Type:      b.GetType(),
 		Payload:   b.GetPayload(),
+		Subject:   b.GetSubject(),
 		Raw:       raw,
 		Signature: e.GetSignature(),
 	}

@@ -52,6 +52,12 @@ type Record struct {
 	Author  string
 	Type    sanziv1.EntryType
 	Payload []byte
+	// Subject is the id of the entry this one is about, if any.
+	Subject string
+	// About, when > 0, makes the entry's subject the About-th record of
+	// the same Append (1-based), whose id is known only once it is
+	// written: an alert about the transaction that raised it.
+	About int
 }
 
 // Indexer keeps a node's indexes inside the ledger's write transactions. Both
@@ -472,6 +478,9 @@ func (l *Ledger) commit(batch []*appendReq) {
 			}
 			r.out = make([]*Stored, 0, len(r.recs))
 			for _, rec := range r.recs {
+				if rec.About > 0 && rec.About <= len(r.out) {
+					rec.Subject = r.out[rec.About-1].ID()
+				}
 				s, err := l.write(tx, chains, heads, rec, now)
 				if err != nil {
 					return err
@@ -543,6 +552,7 @@ func Seal(key ed25519.PrivateKey, head Head, rec Record, now time.Time) (*Stored
 		Author:     rec.Author,
 		Type:       rec.Type,
 		Payload:    rec.Payload,
+		Subject:    rec.Subject,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode entry body: %w", err)
@@ -555,7 +565,7 @@ func Seal(key ed25519.PrivateKey, head Head, rec Record, now time.Time) (*Stored
 	}
 	return &Stored{
 		Origin: rec.Origin, Seq: seq, PrevHash: head.Hash, Hash: hash, RecordedAt: now,
-		Author: rec.Author, Type: rec.Type, Payload: rec.Payload, Raw: raw, Signature: sig,
+		Author: rec.Author, Type: rec.Type, Payload: rec.Payload, Subject: rec.Subject, Raw: raw, Signature: sig,
 	}, nil
 }
 

@@ -215,6 +215,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		sanziv1.RegisterAssetServiceHandler,
 		sanziv1.RegisterAttachmentServiceHandler,
 		sanziv1.RegisterLedgerServiceHandler,
+		sanziv1.RegisterAlertServiceHandler,
 	} {
 		if err := reg(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("register gateway handler: %w", err)

@@ -45,20 +45,26 @@ const (
 	EntryType_ENTRY_TYPE_REVERSAL EntryType = 7
 	// payload: Catalog
 	EntryType_ENTRY_TYPE_CATALOG_VERSION EntryType = 8
+	// payload: Alert raised by a rule; the body's subject names the entry.
+	EntryType_ENTRY_TYPE_ALERT EntryType = 9
+	// payload: AlertTransition (acknowledged, confirmed, dismissed, resolved).
+	EntryType_ENTRY_TYPE_ALERT_TRANSITION EntryType = 10
 )
 
 // Enum value maps for EntryType.
 var (
 	EntryType_name = map[int32]string{
-		0: "ENTRY_TYPE_UNSPECIFIED",
-		1: "ENTRY_TYPE_TRANSACTION",
-		2: "ENTRY_TYPE_CONTRACT",
-		3: "ENTRY_TYPE_CONTRACT_PAYMENT",
-		4: "ENTRY_TYPE_ASSET_REGISTRATION",
-		5: "ENTRY_TYPE_ASSET_APPRAISAL",
-		6: "ENTRY_TYPE_ASSET_DISPOSAL",
-		7: "ENTRY_TYPE_REVERSAL",
-		8: "ENTRY_TYPE_CATALOG_VERSION",
+		0:  "ENTRY_TYPE_UNSPECIFIED",
+		1:  "ENTRY_TYPE_TRANSACTION",
+		2:  "ENTRY_TYPE_CONTRACT",
+		3:  "ENTRY_TYPE_CONTRACT_PAYMENT",
+		4:  "ENTRY_TYPE_ASSET_REGISTRATION",
+		5:  "ENTRY_TYPE_ASSET_APPRAISAL",
+		6:  "ENTRY_TYPE_ASSET_DISPOSAL",
+		7:  "ENTRY_TYPE_REVERSAL",
+		8:  "ENTRY_TYPE_CATALOG_VERSION",
+		9:  "ENTRY_TYPE_ALERT",
+		10: "ENTRY_TYPE_ALERT_TRANSITION",
 	}
 	EntryType_value = map[string]int32{
 		"ENTRY_TYPE_UNSPECIFIED":        0,
@@ -70,6 +76,8 @@ var (
 		"ENTRY_TYPE_ASSET_DISPOSAL":     6,
 		"ENTRY_TYPE_REVERSAL":           7,
 		"ENTRY_TYPE_CATALOG_VERSION":    8,
+		"ENTRY_TYPE_ALERT":              9,
+		"ENTRY_TYPE_ALERT_TRANSITION":   10,
 	}
 )
 
@@ -118,7 +126,10 @@ type EntryBody struct {
 	// Which message payload holds.
 	Type EntryType `protobuf:"varint,6,opt,name=type,proto3,enum=sanzi.v1.EntryType" json:"type,omitempty"`
 	// Bytes of the payload message.
-	Payload       []byte `protobuf:"bytes,7,opt,name=payload,proto3" json:"payload,omitempty"`
+	Payload []byte `protobuf:"bytes,7,opt,name=payload,proto3" json:"payload,omitempty"`
+	// Id of the entry this one is about, when both were made in one atomic
+	// append (an alert and the transaction that raised it); empty otherwise.
+	Subject       string `protobuf:"bytes,8,opt,name=subject,proto3" json:"subject,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -200,6 +211,13 @@ func (x *EntryBody) GetPayload() []byte {
 		return x.Payload
 	}
 	return nil
+}
+
+func (x *EntryBody) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
 }
 
 // Entry is what is stored and sent: the body's exact bytes, their SHA-256 and
@@ -371,7 +389,7 @@ var File_sanzi_v1_entry_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\n" +
-	"\x14sanzi/v1/entry.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n" +
+	"\x14sanzi/v1/entry.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x02\n" +
 	"\tEntryBody\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1b\n" +
@@ -380,7 +398,8 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x05 \x01(\tR\x06author\x12'\n" +
 	"\x04type\x18\x06 \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type\x12\x18\n" +
-	"\apayload\x18\a \x01(\fR\apayload\"M\n" +
+	"\apayload\x18\a \x01(\fR\apayload\x12\x18\n" +
+	"\asubject\x18\b \x01(\tR\asubject\"M\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\fR\x04hash\x12\x1c\n" +
@@ -393,7 +412,7 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\vrecorded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12'\n" +
-	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\x98\x02\n" +
+	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xcf\x02\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ENTRY_TYPE_TRANSACTION\x10\x01\x12\x17\n" +
@@ -403,7 +422,10 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x1aENTRY_TYPE_ASSET_APPRAISAL\x10\x05\x12\x1d\n" +
 	"\x19ENTRY_TYPE_ASSET_DISPOSAL\x10\x06\x12\x17\n" +
 	"\x13ENTRY_TYPE_REVERSAL\x10\a\x12\x1e\n" +
-	"\x1aENTRY_TYPE_CATALOG_VERSION\x10\bB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x1aENTRY_TYPE_CATALOG_VERSION\x10\b\x12\x14\n" +
+	"\x10ENTRY_TYPE_ALERT\x10\t\x12\x1f\n" +
+	"\x1bENTRY_TYPE_ALERT_TRANSITION\x10\n" +
+	"B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_entry_proto_rawDescOnce sync.Once

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/sanzi/sanzi/node/sheet"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -107,12 +113,52 @@ func TestImportAllOrNothing(t *testing.T) {
 // entry; the CLI walks it through its review; a step out of order is refused.
 func TestAlertsReview(t *testing.T) {
 	n := startNode(t, filepath.Join(t.TempDir(), "data"))
+	// Live streams: Server-Sent Events over REST, and gRPC.
+	sse, err := http.Get("http://" + n.http + "/v1/alerts/stream?severity=red")
+	if err != nil || sse.StatusCode != 200 {
+		t.Fatalf("SSE: %v %v", sse, err)
+	}
+	defer sse.Body.Close()
+	events := make(chan string, 8)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(sse.Body)
+		for sc.Scan() {
+			if line := sc.Text(); strings.HasPrefix(line, "data: ") {
+				events <- line
+			}
+		}
+	}()
+	conn, err := grpc.NewClient(n.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	watch, err := sanziv1.NewAlertServiceClient(conn).WatchAlerts(context.Background(), &sanziv1.WatchAlertsRequest{Org: org})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Header(); err != nil { // the stream is established
+		t.Fatal(err)
+	}
 	person := set(set(tx(1), "transaction.amountFen", 200000), "transaction.counterparty", map[string]any{"name": "林某某", "idNumber": "11010519491231002X", "bankAccount": "6228480012345678"})
 	var rec recorded
 	if code, raw := n.post("/v1/transactions", person, &rec); code != 200 {
 		t.Fatalf("record: %d %s", code, raw)
 	}
 	alertID := fmt.Sprintf("%s-%d", org, 2) // the alert follows its subject in the same append
+	select {
+	case ev := <-events:
+		if !strings.Contains(ev, `"PRIVATE-ACCT"`) || !strings.Contains(ev, alertID) {
+			t.Fatalf("SSE event: %s", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no SSE event within 10 s")
+	}
+	got1, err := watch.Recv()
+	if err != nil || got1.GetAlert().GetEntry().GetId() != alertID || got1.GetAlert().GetSubjectId() != rec.Entry.ID {
+		t.Fatalf("gRPC watch: %v %v", got1, err)
+	}
 	out, code := run(t, "alerts", "list", "--server", n.grpc, "--status", "open")
 	if code != 0 || !regexp.MustCompile(alertID+`\s+PRIVATE-ACCT\s+red\s+open\s+`+rec.Entry.ID).MatchString(out) {
 		t.Fatalf("alerts list: exit %d\n%s", code, out)
@@ -146,5 +192,12 @@ func TestAlertsReview(t *testing.T) {
 	}
 	if code, raw := n.call("GET", "/v1/alerts/"+alertID, "", nil, &got); code != 200 || got.Alert.Status != "ALERT_STATUS_RESOLVED" || len(got.Alert.History) != 3 || got.Alert.SubjectID != rec.Entry.ID {
 		t.Fatalf("GET alert: %d %s", code, raw)
+	}
+	// Shutting down ends the streams instead of waiting for their clients.
+	n.stop()
+	for range events {
+	}
+	if _, err := watch.Recv(); err == nil {
+		t.Fatal("gRPC watch still open after shutdown")
 	}
 }

@@ -12,6 +12,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/attach"
 
@@ -331,4 +333,39 @@ func HitsProto(hits []rules.Hit) []*sanziv1.RuleHit {
 			Reason: h.Reason, RuleSetVersion: h.RuleSetVersion, Evidence: h.Evidence})
 	}
 	return out
+}
+
+// WatchAlerts implements AlertService: it streams alerts as they are raised.
+func (s *Service) WatchAlerts(r *sanziv1.WatchAlertsRequest, stream grpc.ServerStreamingServer[sanziv1.WatchAlertsResponse]) error {
+	ch, stop := s.b.SubscribeAlerts()
+	defer stop()
+	// Headers tell the client the subscription is live: nothing raised
+	// from now on is missed.
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case a, ok := <-ch:
+			if !ok {
+				if s.b.FeedClosed() {
+					return status.Error(codes.Unavailable, "the node is shutting down; reconnect later")
+				}
+				return status.Error(codes.ResourceExhausted, "fell too far behind the alert stream; reconnect and list what was missed")
+			}
+			if !AlertMatches(a, r.GetOrg(), r.GetSeverity()) {
+				continue
+			}
+			if err := stream.Send(&sanziv1.WatchAlertsResponse{Alert: a}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// AlertMatches applies a stream's filter (empty matches all).
+func AlertMatches(a *sanziv1.AlertRecord, org, severity string) bool {
+	return (org == "" || a.GetAlert().GetOrg() == org) && (severity == "" || a.GetAlert().GetSeverity() == severity)
 }

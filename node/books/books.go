@@ -41,6 +41,7 @@ type Books struct {
 	att   *attach.Store
 	val   *Validator
 	rules *rules.Engine
+	feed  alertFeed
 }
 
 // BlockedError refuses an entry because a supervision rule whose action is
@@ -145,6 +146,7 @@ func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.Ent
 	if err != nil {
 		return nil, err
 	}
+	b.feed.publish(out)
 	return out[0], nil
 }
 
@@ -332,6 +334,7 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 		return nil, rejected, nil
 	}
 	stored, err := b.l.Append(ctx, recs...)
+	b.feed.publish(stored)
 	var out []*ledger.Stored
 	for _, st := range stored {
 		if st.Type == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {

@@ -223,6 +223,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", gw)
+	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
 	mux.Handle("/metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -233,6 +234,53 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		w.Write(gen.OpenAPI)
 	})
 	return mux, nil
+}
+
+// alertEvents streams new alerts as Server-Sent Events (event "alert", data
+// the AlertRecord in the API's JSON), for the web console and scripts; a
+// comment line every 15 s keeps proxies from closing an idle stream.
+func (n *Node) alertEvents(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	org, severity := r.URL.Query().Get("org"), r.URL.Query().Get("severity")
+	ch, stop := n.books.SubscribeAlerts()
+	defer stop()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": subscribed\n\n")
+	flusher.Flush()
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keepAlive.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+		case a, ok := <-ch:
+			if !ok {
+				if !n.books.FeedClosed() {
+					fmt.Fprint(w, "event: overflow\ndata: {}\n\n")
+					flusher.Flush()
+				}
+				return
+			}
+			if !api.AlertMatches(a, org, severity) {
+				continue
+			}
+			b, err := protojson.Marshal(a)
+			if err != nil {
+				n.log.Error("encode alert for the stream", "err", err)
+				continue
+			}
+			fmt.Fprintf(w, "id: %s\nevent: alert\ndata: %s\n\n", a.GetEntry().GetId(), b)
+		}
+		flusher.Flush()
+	}
 }
 
 // readyz says whether the node takes writes: it is serving, and no chain of
@@ -277,6 +325,7 @@ func (n *Node) Serve(ctx context.Context) error {
 func (n *Node) shutdown() error {
 	n.ready.Store(false)
 	n.log.Info("shutting down: draining requests")
+	n.books.CloseFeed() // alert streams end now instead of holding the drain
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error

@@ -741,6 +741,104 @@ func (x *UpdateAlertStatusResponse) GetAlert() *AlertRecord {
 	return nil
 }
 
+// WatchAlertsRequest filters the live stream; empty fields match all.
+type WatchAlertsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Org           string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	Severity      string                 `protobuf:"bytes,2,opt,name=severity,proto3" json:"severity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchAlertsRequest) Reset() {
+	*x = WatchAlertsRequest{}
+	mi := &file_sanzi_v1_alerts_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchAlertsRequest) ProtoMessage() {}
+
+func (x *WatchAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_alerts_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchAlertsRequest.ProtoReflect.Descriptor instead.
+func (*WatchAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_alerts_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *WatchAlertsRequest) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+func (x *WatchAlertsRequest) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+// WatchAlertsResponse is one new alert, sent as it is recorded.
+type WatchAlertsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alert         *AlertRecord           `protobuf:"bytes,1,opt,name=alert,proto3" json:"alert,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchAlertsResponse) Reset() {
+	*x = WatchAlertsResponse{}
+	mi := &file_sanzi_v1_alerts_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchAlertsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchAlertsResponse) ProtoMessage() {}
+
+func (x *WatchAlertsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_alerts_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchAlertsResponse.ProtoReflect.Descriptor instead.
+func (*WatchAlertsResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_alerts_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WatchAlertsResponse) GetAlert() *AlertRecord {
+	if x != nil {
+		return x.Alert
+	}
+	return nil
+}
+
 var File_sanzi_v1_alerts_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_alerts_proto_rawDesc = "" +
@@ -799,15 +897,21 @@ const file_sanzi_v1_alerts_proto_rawDesc = "" +
 	"transition\"s\n" +
 	"\x19UpdateAlertStatusResponse\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12+\n" +
-	"\x05alert\x18\x02 \x01(\v2\x15.sanzi.v1.AlertRecordR\x05alert*\xb4\x01\n" +
+	"\x05alert\x18\x02 \x01(\v2\x15.sanzi.v1.AlertRecordR\x05alert\"B\n" +
+	"\x12WatchAlertsRequest\x12\x10\n" +
+	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1a\n" +
+	"\bseverity\x18\x02 \x01(\tR\bseverity\"B\n" +
+	"\x13WatchAlertsResponse\x12+\n" +
+	"\x05alert\x18\x01 \x01(\v2\x15.sanzi.v1.AlertRecordR\x05alert*\xb4\x01\n" +
 	"\vAlertStatus\x12\x1c\n" +
 	"\x18ALERT_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ALERT_STATUS_OPEN\x10\x01\x12\x1d\n" +
 	"\x19ALERT_STATUS_ACKNOWLEDGED\x10\x02\x12\x1a\n" +
 	"\x16ALERT_STATUS_CONFIRMED\x10\x03\x12\x1a\n" +
 	"\x16ALERT_STATUS_DISMISSED\x10\x04\x12\x19\n" +
-	"\x15ALERT_STATUS_RESOLVED\x10\x052\xf8\x01\n" +
-	"\fAlertService\x12G\n" +
+	"\x15ALERT_STATUS_RESOLVED\x10\x052\xc6\x02\n" +
+	"\fAlertService\x12L\n" +
+	"\vWatchAlerts\x12\x1c.sanzi.v1.WatchAlertsRequest\x1a\x1d.sanzi.v1.WatchAlertsResponse0\x01\x12G\n" +
 	"\n" +
 	"ListAlerts\x12\x1b.sanzi.v1.ListAlertsRequest\x1a\x1c.sanzi.v1.ListAlertsResponse\x12A\n" +
 	"\bGetAlert\x12\x19.sanzi.v1.GetAlertRequest\x1a\x1a.sanzi.v1.GetAlertResponse\x12\\\n" +
@@ -826,7 +930,7 @@ func file_sanzi_v1_alerts_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_v1_alerts_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sanzi_v1_alerts_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_sanzi_v1_alerts_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_sanzi_v1_alerts_proto_goTypes = []any{
 	(AlertStatus)(0),                  // 0: sanzi.v1.AlertStatus
 	(*Alert)(nil),                     // 1: sanzi.v1.Alert
@@ -839,16 +943,18 @@ var file_sanzi_v1_alerts_proto_goTypes = []any{
 	(*GetAlertResponse)(nil),          // 8: sanzi.v1.GetAlertResponse
 	(*UpdateAlertStatusRequest)(nil),  // 9: sanzi.v1.UpdateAlertStatusRequest
 	(*UpdateAlertStatusResponse)(nil), // 10: sanzi.v1.UpdateAlertStatusResponse
-	nil,                               // 11: sanzi.v1.Alert.EvidenceEntry
-	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
-	(*EntryMeta)(nil),                 // 13: sanzi.v1.EntryMeta
+	(*WatchAlertsRequest)(nil),        // 11: sanzi.v1.WatchAlertsRequest
+	(*WatchAlertsResponse)(nil),       // 12: sanzi.v1.WatchAlertsResponse
+	nil,                               // 13: sanzi.v1.Alert.EvidenceEntry
+	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
+	(*EntryMeta)(nil),                 // 15: sanzi.v1.EntryMeta
 }
 var file_sanzi_v1_alerts_proto_depIdxs = []int32{
-	11, // 0: sanzi.v1.Alert.evidence:type_name -> sanzi.v1.Alert.EvidenceEntry
+	13, // 0: sanzi.v1.Alert.evidence:type_name -> sanzi.v1.Alert.EvidenceEntry
 	0,  // 1: sanzi.v1.AlertTransition.status:type_name -> sanzi.v1.AlertStatus
 	0,  // 2: sanzi.v1.AlertEvent.status:type_name -> sanzi.v1.AlertStatus
-	12, // 3: sanzi.v1.AlertEvent.at:type_name -> google.protobuf.Timestamp
-	13, // 4: sanzi.v1.AlertRecord.entry:type_name -> sanzi.v1.EntryMeta
+	14, // 3: sanzi.v1.AlertEvent.at:type_name -> google.protobuf.Timestamp
+	15, // 4: sanzi.v1.AlertRecord.entry:type_name -> sanzi.v1.EntryMeta
 	1,  // 5: sanzi.v1.AlertRecord.alert:type_name -> sanzi.v1.Alert
 	0,  // 6: sanzi.v1.AlertRecord.status:type_name -> sanzi.v1.AlertStatus
 	3,  // 7: sanzi.v1.AlertRecord.history:type_name -> sanzi.v1.AlertEvent
@@ -856,19 +962,22 @@ var file_sanzi_v1_alerts_proto_depIdxs = []int32{
 	4,  // 9: sanzi.v1.ListAlertsResponse.alerts:type_name -> sanzi.v1.AlertRecord
 	4,  // 10: sanzi.v1.GetAlertResponse.alert:type_name -> sanzi.v1.AlertRecord
 	2,  // 11: sanzi.v1.UpdateAlertStatusRequest.transition:type_name -> sanzi.v1.AlertTransition
-	13, // 12: sanzi.v1.UpdateAlertStatusResponse.entry:type_name -> sanzi.v1.EntryMeta
+	15, // 12: sanzi.v1.UpdateAlertStatusResponse.entry:type_name -> sanzi.v1.EntryMeta
 	4,  // 13: sanzi.v1.UpdateAlertStatusResponse.alert:type_name -> sanzi.v1.AlertRecord
-	5,  // 14: sanzi.v1.AlertService.ListAlerts:input_type -> sanzi.v1.ListAlertsRequest
-	7,  // 15: sanzi.v1.AlertService.GetAlert:input_type -> sanzi.v1.GetAlertRequest
-	9,  // 16: sanzi.v1.AlertService.UpdateAlertStatus:input_type -> sanzi.v1.UpdateAlertStatusRequest
-	6,  // 17: sanzi.v1.AlertService.ListAlerts:output_type -> sanzi.v1.ListAlertsResponse
-	8,  // 18: sanzi.v1.AlertService.GetAlert:output_type -> sanzi.v1.GetAlertResponse
-	10, // 19: sanzi.v1.AlertService.UpdateAlertStatus:output_type -> sanzi.v1.UpdateAlertStatusResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	4,  // 14: sanzi.v1.WatchAlertsResponse.alert:type_name -> sanzi.v1.AlertRecord
+	11, // 15: sanzi.v1.AlertService.WatchAlerts:input_type -> sanzi.v1.WatchAlertsRequest
+	5,  // 16: sanzi.v1.AlertService.ListAlerts:input_type -> sanzi.v1.ListAlertsRequest
+	7,  // 17: sanzi.v1.AlertService.GetAlert:input_type -> sanzi.v1.GetAlertRequest
+	9,  // 18: sanzi.v1.AlertService.UpdateAlertStatus:input_type -> sanzi.v1.UpdateAlertStatusRequest
+	12, // 19: sanzi.v1.AlertService.WatchAlerts:output_type -> sanzi.v1.WatchAlertsResponse
+	6,  // 20: sanzi.v1.AlertService.ListAlerts:output_type -> sanzi.v1.ListAlertsResponse
+	8,  // 21: sanzi.v1.AlertService.GetAlert:output_type -> sanzi.v1.GetAlertResponse
+	10, // 22: sanzi.v1.AlertService.UpdateAlertStatus:output_type -> sanzi.v1.UpdateAlertStatusResponse
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_alerts_proto_init() }
@@ -883,7 +992,7 @@ func file_sanzi_v1_alerts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_alerts_proto_rawDesc), len(file_sanzi_v1_alerts_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,6 +19,7 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	AlertService_WatchAlerts_FullMethodName       = "/sanzi.v1.AlertService/WatchAlerts"
 	AlertService_ListAlerts_FullMethodName        = "/sanzi.v1.AlertService/ListAlerts"
 	AlertService_GetAlert_FullMethodName          = "/sanzi.v1.AlertService/GetAlert"
 	AlertService_UpdateAlertStatus_FullMethodName = "/sanzi.v1.AlertService/UpdateAlertStatus"
@@ -30,6 +31,10 @@ const (
 //
 // AlertService lists alerts and records their review.
 type AlertServiceClient interface {
+	// WatchAlerts streams alerts as they are raised, until the client goes
+	// away (a client too slow to keep up is cut off and should reconnect and
+	// list what it missed). Over REST: /v1/alerts/stream (Server-Sent Events).
+	WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAlertsResponse], error)
 	ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error)
 	GetAlert(ctx context.Context, in *GetAlertRequest, opts ...grpc.CallOption) (*GetAlertResponse, error)
 	// UpdateAlertStatus refuses (FailedPrecondition) a move the review does
@@ -44,6 +49,25 @@ type alertServiceClient struct {
 func NewAlertServiceClient(cc grpc.ClientConnInterface) AlertServiceClient {
 	return &alertServiceClient{cc}
 }
+
+func (c *alertServiceClient) WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAlertsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AlertService_ServiceDesc.Streams[0], AlertService_WatchAlerts_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchAlertsRequest, WatchAlertsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AlertService_WatchAlertsClient = grpc.ServerStreamingClient[WatchAlertsResponse]
 
 func (c *alertServiceClient) ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -81,6 +105,10 @@ func (c *alertServiceClient) UpdateAlertStatus(ctx context.Context, in *UpdateAl
 //
 // AlertService lists alerts and records their review.
 type AlertServiceServer interface {
+	// WatchAlerts streams alerts as they are raised, until the client goes
+	// away (a client too slow to keep up is cut off and should reconnect and
+	// list what it missed). Over REST: /v1/alerts/stream (Server-Sent Events).
+	WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error
 	ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error)
 	GetAlert(context.Context, *GetAlertRequest) (*GetAlertResponse, error)
 	// UpdateAlertStatus refuses (FailedPrecondition) a move the review does
@@ -96,6 +124,9 @@ type AlertServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedAlertServiceServer struct{}
 
+func (UnimplementedAlertServiceServer) WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchAlerts not implemented")
+}
 func (UnimplementedAlertServiceServer) ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAlerts not implemented")
 }
@@ -125,6 +156,17 @@ func RegisterAlertServiceServer(s grpc.ServiceRegistrar, srv AlertServiceServer)
 	}
 	s.RegisterService(&AlertService_ServiceDesc, srv)
 }
+
+func _AlertService_WatchAlerts_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchAlertsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AlertServiceServer).WatchAlerts(m, &grpc.GenericServerStream[WatchAlertsRequest, WatchAlertsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AlertService_WatchAlertsServer = grpc.ServerStreamingServer[WatchAlertsResponse]
 
 func _AlertService_ListAlerts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListAlertsRequest)
@@ -200,6 +242,12 @@ var AlertService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AlertService_UpdateAlertStatus_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchAlerts",
+			Handler:       _AlertService_WatchAlerts_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "sanzi/v1/alerts.proto",
 }

@@ -294,7 +294,7 @@ func (n *Node) watchLeadership(ch <-chan bool) {
 			n.met.leaderChanges.Inc()
 			if leader {
 				n.log.Info("became leader", "term", n.raft.Stats()["term"])
-				if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+				if err := n.wait(n.raft.Barrier(n.cfg.ApplyTimeout)); err != nil {
 					n.log.Warn("barrier after election failed", "err", err)
 					continue
 				}
@@ -337,7 +337,7 @@ func (n *Node) apply(t clusterv1.CommandType, m proto.Message) (any, error) {
 		return nil, err
 	}
 	f := n.raft.Apply(cmd, n.cfg.ApplyTimeout)
-	if err := f.Error(); err != nil {
+	if err := n.wait(f); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 			return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
 		}
@@ -366,7 +366,7 @@ func (n *Node) Join(id, raftAddr, apiAddr string) error {
 		return ErrNotLeader
 	}
 	cf := n.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
+	if err := n.wait(cf); err != nil {
 		return fmt.Errorf("read configuration: %w", err)
 	}
 	for _, s := range cf.Configuration().Servers {
@@ -374,12 +374,12 @@ func (n *Node) Join(id, raftAddr, apiAddr string) error {
 			return n.setMember(id, raftAddr, apiAddr) // already a member
 		}
 		if s.ID == raft.ServerID(id) || s.Address == raft.ServerAddress(raftAddr) {
-			if err := n.raft.RemoveServer(s.ID, 0, 0).Error(); err != nil {
+			if err := n.wait(n.raft.RemoveServer(s.ID, 0, n.cfg.ApplyTimeout)); err != nil {
 				return fmt.Errorf("remove stale member %s: %w", s.ID, err)
 			}
 		}
 	}
-	if err := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, 0).Error(); err != nil {
+	if err := n.wait(n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, n.cfg.ApplyTimeout)); err != nil {
 		return fmt.Errorf("add voter %s at %s: %w", id, raftAddr, err)
 	}
 	n.log.Info("member joined", "id", id, "raft", raftAddr, "api", apiAddr)
@@ -391,7 +391,7 @@ func (n *Node) Leave(id string) error {
 	if !n.IsLeader() {
 		return ErrNotLeader
 	}
-	if err := n.raft.RemoveServer(raft.ServerID(id), 0, 0).Error(); err != nil {
+	if err := n.wait(n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout)); err != nil {
 		return fmt.Errorf("remove member %s: %w", id, err)
 	}
 	n.log.Info("member left", "id", id)
@@ -405,10 +405,10 @@ func (n *Node) Linearize() error {
 	if !n.IsLeader() {
 		return ErrNotLeader
 	}
-	if err := n.raft.VerifyLeader().Error(); err != nil {
+	if err := n.wait(n.raft.VerifyLeader()); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotLeader, err)
 	}
-	return n.raft.Barrier(n.cfg.ApplyTimeout).Error()
+	return n.wait(n.raft.Barrier(n.cfg.ApplyTimeout))
 }
 
 // slogWriter feeds hclog's lines into slog.
@@ -432,3 +432,23 @@ var _ io.Writer = slogWriter{}
 // FirstLogIndex is the oldest index the log still holds (tests use it to
 // see compaction).
 func (n *Node) FirstLogIndex() (uint64, error) { return n.logs.FirstIndex() }
+
+// ErrTimeout: raft did not answer a request in time (it may still take
+// effect; check the status and retry).
+var ErrTimeout = errors.New("cluster: raft did not answer in time")
+
+// wait waits for a raft future, at most twice ApplyTimeout or until the
+// member stops: some futures (a configuration change racing a loss of
+// leadership, anything queued when raft shuts down) are never resolved.
+func (n *Node) wait(f raft.Future) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-n.stop:
+		return fmt.Errorf("%w: member shutting down", ErrNotLeader)
+	case <-time.After(2 * n.cfg.ApplyTimeout):
+		return fmt.Errorf("%w after %s", ErrTimeout, 2*n.cfg.ApplyTimeout)
+	}
+}

@@ -100,10 +100,9 @@ func (c *Cluster) Add(id string) *member {
 	c.order = append(c.order, id)
 	c.mu.Unlock()
 	if !cfg.Bootstrap {
-		l := c.Leader()
-		if err := l.node.Join(id, m.raftAddr, m.apiAddr); err != nil {
-			c.t.Fatalf("join %s: %v", id, err)
-		}
+		eventually(c.t, 60*time.Second, "the leader to add "+id, func() bool {
+			return c.Leader().node.Join(id, m.raftAddr, m.apiAddr) == nil
+		})
 	}
 	return m
 }
@@ -201,9 +200,11 @@ func (c *Cluster) Start(id string) {
 // Remove takes a member out of the configuration and stops it.
 func (c *Cluster) Remove(id string) {
 	c.t.Helper()
-	if err := c.Leader().node.Leave(id); err != nil {
-		c.t.Fatalf("leave %s: %v", id, err)
-	}
+	var err error
+	eventually(c.t, 60*time.Second, "the leader to remove "+id, func() bool {
+		err = c.Leader().node.Leave(id)
+		return err == nil
+	})
 	c.Stop(id)
 	c.mu.Lock()
 	delete(c.members, id)

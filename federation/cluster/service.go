@@ -110,7 +110,7 @@ func toStatus(err error) error {
 		st, _ := status.New(codes.ResourceExhausted, err.Error()+"; retry after the delay in RetryInfo").
 			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(200 * time.Millisecond)})
 		return st.Err()
-	case errors.Is(err, ErrNotLeader):
+	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrTimeout):
 		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, ErrInvalid):
 		return status.Error(codes.InvalidArgument, err.Error())
@@ -258,7 +258,7 @@ func (s *Service) ClusterStatus(ctx context.Context, r *sanziv1.ClusterStatusReq
 		return out, nil
 	}
 	cf := s.n.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
+	if err := s.n.wait(cf); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "read configuration: %v", err)
 	}
 	apis := map[string]string{}

@@ -56,6 +56,7 @@ Sanzi demo: village node for %[1]s (data in %[2]s)
   transactions  http://%[3]s/v1/transactions
   contracts     http://%[3]s/v1/contracts
   assets        http://%[3]s/v1/assets
+  alerts        http://%[3]s/v1/alerts   (live: /v1/alerts/stream)
   chain head    http://%[3]s/v1/ledger/%[1]s/head
   chain entries http://%[3]s/v1/ledger/%[1]s/entries?from_seq=1
   OpenAPI       http://%[3]s/openapi.json
@@ -63,6 +64,7 @@ Sanzi demo: village node for %[1]s (data in %[2]s)
   gRPC          %[4]s
 Try:
   bin/sanzi tx list --server %[4]s
+  bin/sanzi alerts list --server %[4]s
   bin/sanzi tx record --server %[4]s --org %[1]s --kind expense --amount 86.40 --method village_card --counterparty 文具店 --summary 办公用品 --invoice-number 25350000000012345679
   bin/sanzi tx record --server %[4]s --org %[1]s --kind expense --amount 1500 --method cash --counterparty 某人 --summary 劳务费 --invoice-number 25350000000012345680
     (refused: rule CASH-PAY blocks cash payments over 1,000 yuan)
@@ -100,6 +102,9 @@ func seedDemo(ctx context.Context, b *books.Books, progress func(string)) error 
 		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 128050, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: firm, BusinessDate: day(15), Summary: "村部屋顶修缮材料费", VoucherNumber: "记-002", InvoiceCode: "035001900111", InvoiceNumber: "12345678", BudgetLine: "公益事业支出", Category: "公益支出"},
 		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 8640, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_VILLAGE_CARD, Counterparty: &sanziv1.Counterparty{Name: "文具店"}, BusinessDate: day(10), Summary: "办公用品", VoucherNumber: "记-003", InvoiceNumber: "25350000000012345678", Category: "管理费用"},
 		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, AmountFen: 3600000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: &sanziv1.Counterparty{Name: "区农业农村局"}, BusinessDate: day(8), Summary: "高标准农田建设补助", VoucherNumber: "记-004", Category: "补助收入"},
+		// Paid to a person's own account: rule PRIVATE-ACCT warns, and the
+		// warning becomes an alert for the town to review.
+		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 240000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: person, BusinessDate: day(6), Summary: "清理沟渠劳务费", VoucherNumber: "记-006", InvoiceNumber: "25350000000012345677", Category: "管理费用"},
 		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_TRANSFER, AmountFen: 50000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, Counterparty: &sanziv1.Counterparty{Name: "农商银行基本户"}, BusinessDate: day(5), Summary: "库存现金存入银行", VoucherNumber: "记-005"},
 	}
 	for i, t := range txs {

@@ -264,5 +264,6 @@ func checkAttachments(data, ledgerPath string) ([]attach.Problem, int, error) {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // rule expressions hold && and >: keep them readable
 	return enc.Encode(v)
 }

@@ -575,3 +575,22 @@ func timestampOf(t time.Time) *timestamppb.Timestamp {
 	}
 	return timestamppb.New(t)
 }
+
+// Walk calls fn for every entry in the file, chain by chain (origins in
+// order) and seq by seq, inside tx; tools that read a stopped node's file
+// (backtests, exports) use it with a read-only bbolt handle.
+func Walk(tx *bolt.Tx, fn func(*Stored) error) error {
+	chains := tx.Bucket(bucketChains)
+	if chains == nil {
+		return nil
+	}
+	return chains.ForEachBucket(func(name []byte) error {
+		return chains.Bucket(name).ForEach(func(k, raw []byte) error {
+			s, err := Decode(append([]byte(nil), raw...))
+			if err != nil {
+				return fmt.Errorf("read %s: %w", EntryID(string(name), keySeq(k)), err)
+			}
+			return fn(s)
+		})
+	})
+}

@@ -100,30 +100,30 @@ const (
 // Rule is one supervision rule as the district publishes it.
 type Rule struct {
 	// Code identifies the rule in alerts, e.g. "CASH-PAY"; unique in a set.
-	Code string
+	Code string `json:"code"`
 	// Name is a short human title.
-	Name     string
-	Severity Severity
-	Action   Action
+	Name     string   `json:"name"`
+	Severity Severity `json:"severity"`
+	Action   Action   `json:"action"`
 	// Applies lists the entry kinds the rule looks at (the Kind constants).
-	Applies []string
+	Applies []string `json:"applies"`
 	// Expr is a CEL expression returning bool; true means the rule fires.
-	Expr string
+	Expr string `json:"expr"`
 	// Reason is the Chinese message shown to the accountant. {name} is
 	// replaced by params[name]; {x_yuan} by params[x_fen] shown in yuan.
-	Reason string
+	Reason string `json:"reason"`
 	// Params are the district's thresholds (fen, days, mu, percent), visible
 	// in Expr as params.<name>. Names are lowercase letters, digits and _.
-	Params map[string]int64
+	Params map[string]int64 `json:"params"`
 	// Basis is the legal or regulatory basis, for the alert's reader.
-	Basis string
+	Basis string `json:"basis"`
 }
 
 // RuleSet is one published version of the rules; every hit carries Version
 // so an alert can be traced to the rules that raised it.
 type RuleSet struct {
-	Version string
-	Rules   []Rule
+	Version string `json:"version"`
+	Rules   []Rule `json:"rules"`
 }
 
 // Hit is one rule that fired, with its evidence.

@@ -372,7 +372,7 @@ func decode(payload []byte, m proto.Message) error {
 // every member.
 func peekCommand(data []byte) (*clusterv1.Command, error) {
 	cmd := &clusterv1.Command{}
-	err := walk(data, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
+	err := ledger.WireFields(data, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
 		switch {
 		case n == 1 && typ == protowire.VarintType:
 			cmd.Type = clusterv1.CommandType(u)
@@ -388,7 +388,7 @@ func peekCommand(data []byte) (*clusterv1.Command, error) {
 // peekEntries lists the entries of an AppendBatch payload, aliasing it.
 func peekEntries(payload []byte) ([][]byte, error) {
 	var out [][]byte
-	err := walk(payload, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
+	err := ledger.WireFields(payload, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
 		if n == 1 && typ == protowire.BytesType {
 			out = append(out, v)
 		}
@@ -397,32 +397,4 @@ func peekEntries(payload []byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: AppendBatch: %v", ErrBadCommand, err)
 	}
 	return out, nil
-}
-
-// walk calls fn for each field of a protobuf message: v for
-// length-delimited values, u for varints; other wire types are skipped.
-func walk(b []byte, fn func(n protowire.Number, typ protowire.Type, v []byte, u uint64)) error {
-	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return protowire.ParseError(l)
-		}
-		b = b[l:]
-		var v []byte
-		var u uint64
-		switch typ {
-		case protowire.BytesType:
-			v, l = protowire.ConsumeBytes(b)
-		case protowire.VarintType:
-			u, l = protowire.ConsumeVarint(b)
-		default:
-			l = protowire.ConsumeFieldValue(n, typ, b)
-		}
-		if l < 0 {
-			return protowire.ParseError(l)
-		}
-		fn(n, typ, v, u)
-		b = b[l:]
-	}
-	return nil
 }

@@ -32,9 +32,9 @@ func (l *Link) BodyHash() [HashSize]byte { return sha256.Sum256(l.Body) }
 func Peek(raw []byte) (Link, error) {
 	var l Link
 	var hash []byte
-	err := fields(raw, func(n protowire.Number, v []byte, _ uint64, isBytes bool) {
+	err := WireFields(raw, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
 		switch {
-		case !isBytes:
+		case typ != protowire.BytesType:
 		case n == 1:
 			l.Body = v
 		case n == 2:
@@ -51,13 +51,13 @@ func Peek(raw []byte) (Link, error) {
 	}
 	copy(l.Hash[:], hash)
 	var prev []byte
-	err = fields(l.Body, func(n protowire.Number, v []byte, u uint64, isBytes bool) {
+	err = WireFields(l.Body, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
 		switch {
-		case n == 1 && isBytes:
+		case n == 1 && typ == protowire.BytesType:
 			l.Origin = string(v)
-		case n == 2 && !isBytes:
+		case n == 2 && typ == protowire.VarintType:
 			l.Seq = u
-		case n == 3 && isBytes:
+		case n == 3 && typ == protowire.BytesType:
 			prev = v
 		}
 	})
@@ -71,39 +71,33 @@ func Peek(raw []byte) (Link, error) {
 	return l, nil
 }
 
-// fields walks a protobuf message, calling fn with each length-delimited
-// value (v, isBytes) or varint (u) by field number; other wire types are
-// skipped. A field of the wrong wire type is unknown to proto decoding, so
-// callers ignore it the same way.
-func fields(b []byte, fn func(n protowire.Number, v []byte, u uint64, isBytes bool)) error {
+// WireFields walks an encoded protobuf message without copying: fn gets
+// each field's number and wire type, with v for length-delimited values (a
+// slice of b) and u for varints; other wire types are skipped. Callers that
+// read a field only with the wire type its schema gives skip it otherwise,
+// as proto decoding treats a mismatched field as unknown.
+func WireFields(b []byte, fn func(n protowire.Number, typ protowire.Type, v []byte, u uint64)) error {
 	for len(b) > 0 {
 		n, typ, l := protowire.ConsumeTag(b)
 		if l < 0 {
 			return protowire.ParseError(l)
 		}
 		b = b[l:]
+		var v []byte
+		var u uint64
 		switch typ {
 		case protowire.BytesType:
-			v, l := protowire.ConsumeBytes(b)
-			if l < 0 {
-				return protowire.ParseError(l)
-			}
-			fn(n, v, 0, true)
-			b = b[l:]
+			v, l = protowire.ConsumeBytes(b)
 		case protowire.VarintType:
-			u, l := protowire.ConsumeVarint(b)
-			if l < 0 {
-				return protowire.ParseError(l)
-			}
-			fn(n, nil, u, false)
-			b = b[l:]
+			u, l = protowire.ConsumeVarint(b)
 		default:
-			l := protowire.ConsumeFieldValue(n, typ, b)
-			if l < 0 {
-				return protowire.ParseError(l)
-			}
-			b = b[l:]
+			l = protowire.ConsumeFieldValue(n, typ, b)
 		}
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		fn(n, typ, v, u)
+		b = b[l:]
 	}
 	return nil
 }

@@ -85,7 +85,7 @@ func Load(dir string) (*Ring, error) {
 		path := filepath.Join(dir, n.Name())
 		switch {
 		case strings.HasSuffix(n.Name(), ".key"):
-			k, err := readPrivate(path)
+			k, err := ReadPrivate(path)
 			if err != nil {
 				return nil, err
 			}
@@ -147,49 +147,55 @@ func Write(dir, origin string, k ed25519.PrivateKey) error {
 	if err != nil {
 		return fmt.Errorf("encode public key of %s: %w", origin, err)
 	}
-	if err := writeFile(filepath.Join(dir, origin+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := WriteFile(filepath.Join(dir, origin+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, origin+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+	return WriteFile(filepath.Join(dir, origin+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
 }
 
-func writeFile(path string, data []byte, mode os.FileMode) error {
+// WriteFile writes data to path whole or not at all: a temporary file,
+// synced, renamed over path. Keys and certificates must never be left half
+// written by a crash.
+func WriteFile(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", path, err)
 	}
 	return nil
 }
 
-func readPEM(path, typ string) ([]byte, error) {
+// ReadPEM returns the DER inside the first PEM block of path, which must be
+// of type typ ("PRIVATE KEY", "CERTIFICATE", ...).
+func ReadPEM(path, typ string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read key %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	b, _ := pem.Decode(data)
-	if b == nil || b.Type != typ {
-		return nil, fmt.Errorf("read key %s: not a PEM %q block", path, typ)
+	if b, _ := pem.Decode(data); b != nil && b.Type == typ {
+		return b.Bytes, nil
 	}
-	return b.Bytes, nil
+	return nil, fmt.Errorf("read %s: not a PEM %q block", path, typ)
 }
 
-func readPrivate(path string) (ed25519.PrivateKey, error) {
-	der, err := readPEM(path, "PRIVATE KEY")
+// ReadPrivate reads an Ed25519 private key from a PKCS#8 PEM file, the form
+// both a node's key folder and the district CA's files use.
+func ReadPrivate(path string) (ed25519.PrivateKey, error) {
+	der, err := ReadPEM(path, "PRIVATE KEY")
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +211,7 @@ func readPrivate(path string) (ed25519.PrivateKey, error) {
 }
 
 func readPublic(path string) (ed25519.PublicKey, error) {
-	der, err := readPEM(path, "PUBLIC KEY")
+	der, err := ReadPEM(path, "PUBLIC KEY")
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/sanzi/sanzi/node/idcode"
+	"github.com/sanzi/sanzi/node/keys"
 )
 
 // Role is the tier a certificate's organisation acts as on the network.
@@ -149,10 +150,10 @@ func (ca *CA) Save(dir string) error {
 		return fmt.Errorf("create CA folder %s: %w", dir, err)
 	}
 	// Certificate first: if writing the key fails, Save can simply be re-run.
-	if err := writeFile(filepath.Join(dir, caCertFile), encodeCert(ca.Cert), 0o644); err != nil {
+	if err := keys.WriteFile(filepath.Join(dir, caCertFile), encodeCert(ca.Cert), 0o644); err != nil {
 		return err
 	}
-	return writeFile(keyPath, keyPEM, 0o600)
+	return keys.WriteFile(keyPath, keyPEM, 0o600)
 }
 
 // LoadCA reads the CA that Save wrote in dir and checks the key belongs to
@@ -162,7 +163,7 @@ func LoadCA(dir string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := readKey(filepath.Join(dir, caKeyFile))
+	key, err := keys.ReadPrivate(filepath.Join(dir, caKeyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -288,10 +289,10 @@ func (i *Issued) Save(dir, name string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create certificate folder %s: %w", dir, err)
 	}
-	if err := writeFile(filepath.Join(dir, name+".crt"), i.CertPEM, 0o644); err != nil {
+	if err := keys.WriteFile(filepath.Join(dir, name+".crt"), i.CertPEM, 0o644); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, name+".key"), i.KeyPEM, 0o600)
+	return keys.WriteFile(filepath.Join(dir, name+".key"), i.KeyPEM, 0o600)
 }
 
 // LoadIssued reads what Save wrote, checking that the key belongs to the
@@ -302,7 +303,7 @@ func LoadIssued(dir, name string) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := readKey(keyPath)
+	key, err := keys.ReadPrivate(keyPath)
 	if err != nil {
 		return nil, err
 	}
@@ -485,20 +486,8 @@ func matches(cert *x509.Certificate, key ed25519.PrivateKey) error {
 	return nil
 }
 
-// readPEM returns the DER inside the first PEM block of path, which must be of type typ.
-func readPEM(path, typ string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if b, _ := pem.Decode(data); b != nil && b.Type == typ {
-		return b.Bytes, nil
-	}
-	return nil, fmt.Errorf("read %s: not a PEM %q block", path, typ)
-}
-
 func readCert(path string) (*x509.Certificate, error) {
-	der, err := readPEM(path, pemCert)
+	der, err := keys.ReadPEM(path, pemCert)
 	if err != nil {
 		return nil, err
 	}
@@ -507,42 +496,4 @@ func readCert(path string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("parse certificate %s: %w", path, err)
 	}
 	return c, nil
-}
-
-func readKey(path string) (ed25519.PrivateKey, error) {
-	der, err := readPEM(path, pemPrivate)
-	if err != nil {
-		return nil, err
-	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if ek, ok := k.(ed25519.PrivateKey); err == nil && ok {
-		return ek, nil
-	} else if err == nil {
-		err = errors.New("not an Ed25519 key")
-	}
-	return nil, fmt.Errorf("parse key %s: %w", path, err)
-}
-
-// writeFile writes data whole or not at all: a temp file, synced, renamed.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

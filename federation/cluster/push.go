@@ -146,8 +146,8 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 			return nil, nil, fmt.Errorf("%w: %s: push starts at seq %d but the district holds up to %d; resend from %d", ErrGap, o, first, head.Seq, head.Seq+1)
 		}
 		v := ledger.NewChainVerifier(o, pub, head.Seq+1, head.Hash, false)
-		for _, raw := range st.raws[i:] {
-			if _, err := v.Next(0, raw); err != nil {
+		for _, l := range st.decoded[i:] {
+			if err := v.Check(l); err != nil {
 				return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 			}
 		}

@@ -37,6 +37,16 @@ func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
 		m = &sanziv1.Alert{}
 	case sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION:
 		m = &sanziv1.AlertTransition{}
+	case sanziv1.EntryType_ENTRY_TYPE_PROCEDURE:
+		m = &sanziv1.Procedure{}
+	case sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION:
+		m = &sanziv1.StepDecision{}
+	case sanziv1.EntryType_ENTRY_TYPE_CARD:
+		m = &sanziv1.Card{}
+	case sanziv1.EntryType_ENTRY_TYPE_RULE_SET:
+		m = &sanziv1.RuleSetVersion{}
+	case sanziv1.EntryType_ENTRY_TYPE_NOTIFICATION:
+		m = &sanziv1.NotificationDelivery{}
 	default:
 		return nil, nil
 	}

@@ -117,6 +117,26 @@ type Rule struct {
 	Params map[string]int64 `json:"params"`
 	// Basis is the legal or regulatory basis, for the alert's reader.
 	Basis string `json:"basis"`
+	// Stateful marks a rule that needs the node's history (SPLIT, ARREARS,
+	// …): it is Go code registered under Code (package watch) and has no
+	// Expr or Applies; the district still sets its severity, action,
+	// reason and params here.
+	Stateful bool `json:"stateful,omitempty"`
+}
+
+// ListItem is one party on a list the district or village keeps for the
+// stateful rules: a committee member's relative (RELATIVE), a member of the
+// collective (OUTSIDER), a budget line with its annual amount (OFF-BUDGET).
+// A party matches on any of its identifiers that is set.
+type ListItem struct {
+	Name        string `json:"name,omitempty"`
+	IDNumber    string `json:"id_number,omitempty"`
+	Phone       string `json:"phone,omitempty"`
+	BankAccount string `json:"bank_account,omitempty"`
+	// AmountFen is the annual amount of a budget line.
+	AmountFen int64 `json:"amount_fen,omitempty"`
+	// Note says who the party is, e.g. "村主任张三之子", for the alert reader.
+	Note string `json:"note,omitempty"`
 }
 
 // RuleSet is one published version of the rules; every hit carries Version
@@ -124,6 +144,9 @@ type Rule struct {
 type RuleSet struct {
 	Version string `json:"version"`
 	Rules   []Rule `json:"rules"`
+	// Lists are the named lists stateful rules read: "relatives",
+	// "members", "budget".
+	Lists map[string][]ListItem `json:"lists,omitempty"`
 }
 
 // Hit is one rule that fired, with its evidence.
@@ -137,6 +160,13 @@ type Hit struct {
 	// Evidence holds the figures of the entry that rules of its kind look
 	// at (fixed keys per kind, see the Check methods) and the rule's params.
 	Evidence map[string]string
+	// Subject is the entry id the hit is about, when it is about one;
+	// stateful hits set it (an entry's own check leaves it to the caller).
+	Subject string
+	// Key identifies what the hit found, e.g. "ARREARS/<contract>/<due>/red",
+	// so that a rule re-examining the books never raises it twice; empty for
+	// hits about the entry being recorded (those happen once by nature).
+	Key string
 }
 
 // Blocking returns the hits whose action is block, in order; the entry must
@@ -154,9 +184,24 @@ func Blocking(hits []Hit) []Hit {
 // Engine compiles a RuleSet once and evaluates entries against it. It is
 // safe for concurrent use.
 type Engine struct {
-	version string
-	byKind  map[string][]compiled
+	version  string
+	byKind   map[string][]compiled
+	stateful []Rule
+	set      RuleSet
 }
+
+// Version is the rule-set version every hit of the engine carries.
+func (e *Engine) Version() string { return e.version }
+
+// Stateful returns the set's stateful rules, for package watch to run.
+func (e *Engine) Stateful() []Rule { return slices.Clone(e.stateful) }
+
+// Set returns the rule set the engine was compiled from (lists included).
+func (e *Engine) Set() RuleSet { return e.set }
+
+// Reason is r's reason with its parameters substituted, as hits show it; an
+// error names a placeholder no param provides.
+func Reason(r Rule) (string, error) { return substitute(r.Reason, r.Params) }
 
 // compiled is one rule made ready for one entry kind.
 type compiled struct {
@@ -182,7 +227,7 @@ func Compile(rs RuleSet) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{version: rs.Version, byKind: map[string][]compiled{}}
+	e := &Engine{version: rs.Version, byKind: map[string][]compiled{}, set: rs}
 	seen := map[string]bool{}
 	var errs []error
 	if strings.TrimSpace(rs.Version) == "" {
@@ -198,6 +243,9 @@ func Compile(rs RuleSet) (*Engine, error) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rule %s: %w", name, err))
 			continue
+		}
+		if r.Stateful {
+			e.stateful = append(e.stateful, r)
 		}
 		for k, c := range cs {
 			e.byKind[k] = append(e.byKind[k], c)
@@ -221,7 +269,9 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 		return nil, fmt.Errorf("action %q: must be warn or block", r.Action)
 	case strings.TrimSpace(r.Reason) == "":
 		return nil, errors.New("reason is required: the accountant must be told why")
-	case len(r.Applies) == 0:
+	case r.Stateful && (r.Expr != "" || len(r.Applies) > 0):
+		return nil, errors.New("a stateful rule is Go code: it has no expr or applies")
+	case !r.Stateful && len(r.Applies) == 0:
 		return nil, errors.New("applies is empty: name the entry kinds the rule looks at")
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Params)) {
@@ -238,6 +288,9 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 	}
 	if r.Params == nil {
 		r.Params = map[string]int64{} // a rule without params still sees an empty map
+	}
+	if r.Stateful {
+		return nil, nil
 	}
 	out := map[string]compiled{}
 	for _, k := range r.Applies {

@@ -95,7 +95,11 @@ type Alert struct {
 	Reason         string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	RuleSetVersion string `protobuf:"bytes,5,opt,name=rule_set_version,json=ruleSetVersion,proto3" json:"rule_set_version,omitempty"`
 	// The figures the rule looked at.
-	Evidence      map[string]string `protobuf:"bytes,6,rep,name=evidence,proto3" json:"evidence,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Evidence map[string]string `protobuf:"bytes,6,rep,name=evidence,proto3" json:"evidence,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// What makes this alert unique, e.g. "ARREARS/350505100201-7/2026-09-30/red":
+	// a rule that re-examines the books (each day, or after a restart) never
+	// raises the same key twice.
+	Key           string `protobuf:"bytes,7,opt,name=key,proto3" json:"key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -170,6 +174,13 @@ func (x *Alert) GetEvidence() map[string]string {
 		return x.Evidence
 	}
 	return nil
+}
+
+func (x *Alert) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
 }
 
 // AlertTransition moves an alert to a new status; stored as an entry.
@@ -401,13 +412,17 @@ func (x *AlertRecord) GetHistory() []*AlertEvent {
 
 // ListAlertsRequest filters alerts; empty fields match all.
 type ListAlertsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Org           string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
-	RuleCode      string                 `protobuf:"bytes,2,opt,name=rule_code,json=ruleCode,proto3" json:"rule_code,omitempty"`
-	Severity      string                 `protobuf:"bytes,3,opt,name=severity,proto3" json:"severity,omitempty"`
-	Status        AlertStatus            `protobuf:"varint,4,opt,name=status,proto3,enum=sanzi.v1.AlertStatus" json:"status,omitempty"`
-	PageSize      int32                  `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Org       string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	RuleCode  string                 `protobuf:"bytes,2,opt,name=rule_code,json=ruleCode,proto3" json:"rule_code,omitempty"`
+	Severity  string                 `protobuf:"bytes,3,opt,name=severity,proto3" json:"severity,omitempty"`
+	Status    AlertStatus            `protobuf:"varint,4,opt,name=status,proto3,enum=sanzi.v1.AlertStatus" json:"status,omitempty"`
+	PageSize  int32                  `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Raised at or after this instant (RFC 3339 over REST).
+	Since *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since,proto3" json:"since,omitempty"`
+	// Raised before this instant.
+	Until         *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=until,proto3" json:"until,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -482,6 +497,20 @@ func (x *ListAlertsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListAlertsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ListAlertsRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
 }
 
 // ListAlertsResponse is one page, oldest first.
@@ -843,14 +872,15 @@ var File_sanzi_v1_alerts_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_alerts_proto_rawDesc = "" +
 	"\n" +
-	"\x15sanzi/v1/alerts.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14sanzi/v1/entry.proto\"\x8c\x02\n" +
+	"\x15sanzi/v1/alerts.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14sanzi/v1/entry.proto\"\x9e\x02\n" +
 	"\x05Alert\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1b\n" +
 	"\trule_code\x18\x02 \x01(\tR\bruleCode\x12\x1a\n" +
 	"\bseverity\x18\x03 \x01(\tR\bseverity\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12(\n" +
 	"\x10rule_set_version\x18\x05 \x01(\tR\x0eruleSetVersion\x129\n" +
-	"\bevidence\x18\x06 \x03(\v2\x1d.sanzi.v1.Alert.EvidenceEntryR\bevidence\x1a;\n" +
+	"\bevidence\x18\x06 \x03(\v2\x1d.sanzi.v1.Alert.EvidenceEntryR\bevidence\x12\x10\n" +
+	"\x03key\x18\a \x01(\tR\x03key\x1a;\n" +
 	"\rEvidenceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x85\x01\n" +
@@ -872,7 +902,7 @@ const file_sanzi_v1_alerts_proto_rawDesc = "" +
 	"\n" +
 	"subject_id\x18\x03 \x01(\tR\tsubjectId\x12-\n" +
 	"\x06status\x18\x04 \x01(\x0e2\x15.sanzi.v1.AlertStatusR\x06status\x12.\n" +
-	"\ahistory\x18\x05 \x03(\v2\x14.sanzi.v1.AlertEventR\ahistory\"\xc9\x01\n" +
+	"\ahistory\x18\x05 \x03(\v2\x14.sanzi.v1.AlertEventR\ahistory\"\xad\x02\n" +
 	"\x11ListAlertsRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1b\n" +
 	"\trule_code\x18\x02 \x01(\tR\bruleCode\x12\x1a\n" +
@@ -880,7 +910,9 @@ const file_sanzi_v1_alerts_proto_rawDesc = "" +
 	"\x06status\x18\x04 \x01(\x0e2\x15.sanzi.v1.AlertStatusR\x06status\x12\x1b\n" +
 	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tR\tpageToken\"\x8a\x01\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x120\n" +
+	"\x05since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\x8a\x01\n" +
 	"\x12ListAlertsResponse\x12-\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x15.sanzi.v1.AlertRecordR\x06alerts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
@@ -959,25 +991,27 @@ var file_sanzi_v1_alerts_proto_depIdxs = []int32{
 	0,  // 6: sanzi.v1.AlertRecord.status:type_name -> sanzi.v1.AlertStatus
 	3,  // 7: sanzi.v1.AlertRecord.history:type_name -> sanzi.v1.AlertEvent
 	0,  // 8: sanzi.v1.ListAlertsRequest.status:type_name -> sanzi.v1.AlertStatus
-	4,  // 9: sanzi.v1.ListAlertsResponse.alerts:type_name -> sanzi.v1.AlertRecord
-	4,  // 10: sanzi.v1.GetAlertResponse.alert:type_name -> sanzi.v1.AlertRecord
-	2,  // 11: sanzi.v1.UpdateAlertStatusRequest.transition:type_name -> sanzi.v1.AlertTransition
-	15, // 12: sanzi.v1.UpdateAlertStatusResponse.entry:type_name -> sanzi.v1.EntryMeta
-	4,  // 13: sanzi.v1.UpdateAlertStatusResponse.alert:type_name -> sanzi.v1.AlertRecord
-	4,  // 14: sanzi.v1.WatchAlertsResponse.alert:type_name -> sanzi.v1.AlertRecord
-	11, // 15: sanzi.v1.AlertService.WatchAlerts:input_type -> sanzi.v1.WatchAlertsRequest
-	5,  // 16: sanzi.v1.AlertService.ListAlerts:input_type -> sanzi.v1.ListAlertsRequest
-	7,  // 17: sanzi.v1.AlertService.GetAlert:input_type -> sanzi.v1.GetAlertRequest
-	9,  // 18: sanzi.v1.AlertService.UpdateAlertStatus:input_type -> sanzi.v1.UpdateAlertStatusRequest
-	12, // 19: sanzi.v1.AlertService.WatchAlerts:output_type -> sanzi.v1.WatchAlertsResponse
-	6,  // 20: sanzi.v1.AlertService.ListAlerts:output_type -> sanzi.v1.ListAlertsResponse
-	8,  // 21: sanzi.v1.AlertService.GetAlert:output_type -> sanzi.v1.GetAlertResponse
-	10, // 22: sanzi.v1.AlertService.UpdateAlertStatus:output_type -> sanzi.v1.UpdateAlertStatusResponse
-	19, // [19:23] is the sub-list for method output_type
-	15, // [15:19] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	14, // 9: sanzi.v1.ListAlertsRequest.since:type_name -> google.protobuf.Timestamp
+	14, // 10: sanzi.v1.ListAlertsRequest.until:type_name -> google.protobuf.Timestamp
+	4,  // 11: sanzi.v1.ListAlertsResponse.alerts:type_name -> sanzi.v1.AlertRecord
+	4,  // 12: sanzi.v1.GetAlertResponse.alert:type_name -> sanzi.v1.AlertRecord
+	2,  // 13: sanzi.v1.UpdateAlertStatusRequest.transition:type_name -> sanzi.v1.AlertTransition
+	15, // 14: sanzi.v1.UpdateAlertStatusResponse.entry:type_name -> sanzi.v1.EntryMeta
+	4,  // 15: sanzi.v1.UpdateAlertStatusResponse.alert:type_name -> sanzi.v1.AlertRecord
+	4,  // 16: sanzi.v1.WatchAlertsResponse.alert:type_name -> sanzi.v1.AlertRecord
+	11, // 17: sanzi.v1.AlertService.WatchAlerts:input_type -> sanzi.v1.WatchAlertsRequest
+	5,  // 18: sanzi.v1.AlertService.ListAlerts:input_type -> sanzi.v1.ListAlertsRequest
+	7,  // 19: sanzi.v1.AlertService.GetAlert:input_type -> sanzi.v1.GetAlertRequest
+	9,  // 20: sanzi.v1.AlertService.UpdateAlertStatus:input_type -> sanzi.v1.UpdateAlertStatusRequest
+	12, // 21: sanzi.v1.AlertService.WatchAlerts:output_type -> sanzi.v1.WatchAlertsResponse
+	6,  // 22: sanzi.v1.AlertService.ListAlerts:output_type -> sanzi.v1.ListAlertsResponse
+	8,  // 23: sanzi.v1.AlertService.GetAlert:output_type -> sanzi.v1.GetAlertResponse
+	10, // 24: sanzi.v1.AlertService.UpdateAlertStatus:output_type -> sanzi.v1.UpdateAlertStatusResponse
+	21, // [21:25] is the sub-list for method output_type
+	17, // [17:21] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_alerts_proto_init() }

@@ -49,6 +49,16 @@ const (
 	EntryType_ENTRY_TYPE_ALERT EntryType = 9
 	// payload: AlertTransition (acknowledged, confirmed, dismissed, resolved).
 	EntryType_ENTRY_TYPE_ALERT_TRANSITION EntryType = 10
+	// payload: Procedure opened for a matter of the catalog.
+	EntryType_ENTRY_TYPE_PROCEDURE EntryType = 11
+	// payload: StepDecision (approve, reject, return) on a procedure's step.
+	EntryType_ENTRY_TYPE_STEP_DECISION EntryType = 12
+	// payload: Card (warning, yellow or red) about a step or a procedure.
+	EntryType_ENTRY_TYPE_CARD EntryType = 13
+	// payload: RuleSetVersion (a draft, or its publication).
+	EntryType_ENTRY_TYPE_RULE_SET EntryType = 14
+	// payload: NotificationDelivery (one message to one contact, delivered or not).
+	EntryType_ENTRY_TYPE_NOTIFICATION EntryType = 15
 )
 
 // Enum value maps for EntryType.
@@ -65,6 +75,11 @@ var (
 		8:  "ENTRY_TYPE_CATALOG_VERSION",
 		9:  "ENTRY_TYPE_ALERT",
 		10: "ENTRY_TYPE_ALERT_TRANSITION",
+		11: "ENTRY_TYPE_PROCEDURE",
+		12: "ENTRY_TYPE_STEP_DECISION",
+		13: "ENTRY_TYPE_CARD",
+		14: "ENTRY_TYPE_RULE_SET",
+		15: "ENTRY_TYPE_NOTIFICATION",
 	}
 	EntryType_value = map[string]int32{
 		"ENTRY_TYPE_UNSPECIFIED":        0,
@@ -78,6 +93,11 @@ var (
 		"ENTRY_TYPE_CATALOG_VERSION":    8,
 		"ENTRY_TYPE_ALERT":              9,
 		"ENTRY_TYPE_ALERT_TRANSITION":   10,
+		"ENTRY_TYPE_PROCEDURE":          11,
+		"ENTRY_TYPE_STEP_DECISION":      12,
+		"ENTRY_TYPE_CARD":               13,
+		"ENTRY_TYPE_RULE_SET":           14,
+		"ENTRY_TYPE_NOTIFICATION":       15,
 	}
 )
 
@@ -412,7 +432,7 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\vrecorded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12'\n" +
-	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xcf\x02\n" +
+	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xd2\x03\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ENTRY_TYPE_TRANSACTION\x10\x01\x12\x17\n" +
@@ -425,7 +445,12 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x1aENTRY_TYPE_CATALOG_VERSION\x10\b\x12\x14\n" +
 	"\x10ENTRY_TYPE_ALERT\x10\t\x12\x1f\n" +
 	"\x1bENTRY_TYPE_ALERT_TRANSITION\x10\n" +
-	"B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x12\x18\n" +
+	"\x14ENTRY_TYPE_PROCEDURE\x10\v\x12\x1c\n" +
+	"\x18ENTRY_TYPE_STEP_DECISION\x10\f\x12\x13\n" +
+	"\x0fENTRY_TYPE_CARD\x10\r\x12\x17\n" +
+	"\x13ENTRY_TYPE_RULE_SET\x10\x0e\x12\x1b\n" +
+	"\x17ENTRY_TYPE_NOTIFICATION\x10\x0fB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_entry_proto_rawDescOnce sync.Once

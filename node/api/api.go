@@ -31,6 +31,9 @@ type Service struct {
 	sanziv1.UnimplementedAttachmentServiceServer
 	sanziv1.UnimplementedLedgerServiceServer
 	sanziv1.UnimplementedAlertServiceServer
+	sanziv1.UnimplementedRuleServiceServer
+	sanziv1.UnimplementedWorkflowServiceServer
+	sanziv1.UnimplementedCardServiceServer
 
 	b *books.Books
 }
@@ -46,11 +49,21 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 	sanziv1.RegisterAttachmentServiceServer(g, s)
 	sanziv1.RegisterLedgerServiceServer(g, s)
 	sanziv1.RegisterAlertServiceServer(g, s)
+	sanziv1.RegisterRuleServiceServer(g, s)
+	sanziv1.RegisterWorkflowServiceServer(g, s)
+	sanziv1.RegisterCardServiceServer(g, s)
 }
 
 // ListAlerts implements AlertService.
 func (s *Service) ListAlerts(ctx context.Context, r *sanziv1.ListAlertsRequest) (*sanziv1.ListAlertsResponse, error) {
-	recs, next, total, err := s.b.ListAlerts(books.AlertFilter{Org: r.GetOrg(), RuleCode: r.GetRuleCode(), Severity: r.GetSeverity(), Status: r.GetStatus()},
+	f := books.AlertFilter{Org: r.GetOrg(), RuleCode: r.GetRuleCode(), Severity: r.GetSeverity(), Status: r.GetStatus()}
+	if r.GetSince() != nil {
+		f.Since = r.GetSince().AsTime()
+	}
+	if r.GetUntil() != nil {
+		f.Until = r.GetUntil().AsTime()
+	}
+	recs, next, total, err := s.b.ListAlerts(f,
 		books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
 	if err != nil {
 		return nil, toStatus(err)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -40,8 +41,9 @@ type Books struct {
 	l     *ledger.Ledger
 	att   *attach.Store
 	val   *Validator
-	rules *rules.Engine
+	rules atomic.Pointer[rules.Engine]
 	feed  alertFeed
+	sup   *supervision
 }
 
 // BlockedError refuses an entry because a supervision rule whose action is
@@ -61,18 +63,24 @@ func (e *BlockedError) Error() string {
 
 // SetRules makes the books check every transaction, contract and disposal
 // against the engine's rules as it is recorded (nil turns the check off).
-func (b *Books) SetRules(e *rules.Engine) { b.rules = e }
+func (b *Books) SetRules(e *rules.Engine) { b.rules.Store(e) }
 
-// screen runs check when rules are set: a blocking hit refuses the entry,
+// Rules is the rule engine in force, nil when rules are off.
+func (b *Books) Rules() *rules.Engine { return b.rules.Load() }
+
+// screen runs check when rules are set, and the list rules (RELATIVE,
+// OUTSIDER) on m when supervision is on: a blocking hit refuses the entry,
 // the other hits are returned to be shown.
-func (b *Books) screen(check func(*rules.Engine) ([]rules.Hit, error)) ([]rules.Hit, error) {
-	if b.rules == nil {
+func (b *Books) screen(m proto.Message, check func(*rules.Engine) ([]rules.Hit, error)) ([]rules.Hit, error) {
+	e := b.rules.Load()
+	if e == nil {
 		return nil, nil
 	}
-	hits, err := check(b.rules)
+	hits, err := check(e)
 	if err != nil {
 		return nil, fmt.Errorf("check rules: %w", err)
 	}
+	hits = append(hits, b.checkLists(m)...)
 	if blocking := rules.Blocking(hits); len(blocking) > 0 {
 		return nil, &BlockedError{Hits: blocking}
 	}
@@ -131,33 +139,58 @@ func idOfKey(k []byte) string {
 }
 
 // record validates nothing: callers validate first, then record. Each
-// warning in hits becomes an alert entry about the recorded one, in the same
-// atomic append, so an entry is never stored without the alerts it raised.
-func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.EntryType, m proto.Message, hits ...rules.Hit) (*ledger.Stored, error) {
+// warning in hits becomes an alert entry about the recorded one, and a
+// procedure it opens (workflow) a procedure entry about it, in the same
+// atomic append, so an entry is never stored without them. It returns the
+// hits of the stateful rules found once the entry is committed.
+func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.EntryType, m proto.Message, hits ...rules.Hit) (*ledger.Stored, []rules.Hit, error) {
 	payload, err := proto.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", t, err)
+		return nil, nil, fmt.Errorf("encode %s: %w", t, err)
 	}
 	recs := []ledger.Record{{Origin: origin, Author: author, Type: t, Payload: payload}}
-	if recs, err = appendAlerts(recs, hits); err != nil {
-		return nil, err
+	amount, summary := procedureFigures(m)
+	proc, err := b.procedureFor(author, origin, m, amount, summary)
+	if err != nil {
+		return nil, nil, err
+	}
+	if proc != nil {
+		recs = append(recs, *proc)
+	}
+	if recs, err = appendAlerts(recs, 1, hits); err != nil {
+		return nil, nil, err
 	}
 	out, err := b.l.Append(ctx, recs...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	b.feed.publish(out)
-	return out[0], nil
+	b.published(out)
+	later, err := b.follow(ctx, out[0].ID())
+	if err != nil {
+		return out[0], nil, fmt.Errorf("recorded %s, then supervise: %w", out[0].ID(), err)
+	}
+	return out[0], later, nil
 }
 
-// appendAlerts adds an alert record for each hit, about the last record of
-// recs (the entry that raised them).
-func appendAlerts(recs []ledger.Record, hits []rules.Hit) ([]ledger.Record, error) {
-	about := len(recs)
+// procedureFigures are the amount and summary a procedure opened by m shows.
+func procedureFigures(m proto.Message) (int64, string) {
+	switch m := m.(type) {
+	case *sanziv1.Transaction:
+		return m.GetAmountFen(), m.GetSummary()
+	case *sanziv1.Contract:
+		return m.GetAnnualAmountFen(), m.GetContractNumber() + " " + m.GetSummary()
+	case *sanziv1.AssetDisposal:
+		return m.GetPriceFen(), "处置资产 " + m.GetAssetId()
+	}
+	return 0, ""
+}
+
+// appendAlerts adds an alert record for each hit, about the about-th record
+// of recs (1-based: the entry that raised them).
+func appendAlerts(recs []ledger.Record, about int, hits []rules.Hit) ([]ledger.Record, error) {
 	origin := recs[about-1].Origin
 	for _, h := range hits {
-		a, err := proto.Marshal(&sanziv1.Alert{Org: origin, RuleCode: h.Code, Severity: string(h.Severity), Reason: h.Reason,
-			RuleSetVersion: h.RuleSetVersion, Evidence: h.Evidence})
+		a, err := proto.Marshal(alertOf(origin, h))
 		if err != nil {
 			return nil, fmt.Errorf("encode alert %s: %w", h.Code, err)
 		}
@@ -175,12 +208,12 @@ func (b *Books) RecordTransaction(ctx context.Context, author string, t *sanziv1
 	if err := b.val.Transaction(author, t); err != nil {
 		return nil, nil, err
 	}
-	hits, err := b.screen(func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(t) })
+	hits, err := b.screen(t, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(t) })
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := b.record(ctx, author, t.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, t, hits...)
-	return s, hits, err
+	s, later, err := b.record(ctx, author, t.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, t, hits...)
+	return s, append(hits, later...), err
 }
 
 // RecordContract validates a contract, checks it against the rules and
@@ -189,12 +222,12 @@ func (b *Books) RecordContract(ctx context.Context, author string, c *sanziv1.Co
 	if err := b.val.Contract(author, c); err != nil {
 		return nil, nil, err
 	}
-	hits, err := b.screen(func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckContract(c) })
+	hits, err := b.screen(c, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckContract(c) })
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := b.record(ctx, author, c.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT, c, hits...)
-	return s, hits, err
+	s, later, err := b.record(ctx, author, c.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT, c, hits...)
+	return s, append(hits, later...), err
 }
 
 // RecordContractPayment validates and records a contract payment.
@@ -202,7 +235,8 @@ func (b *Books) RecordContractPayment(ctx context.Context, author string, p *san
 	if err := b.val.ContractPayment(author, p); err != nil {
 		return nil, err
 	}
-	return b.record(ctx, author, p.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT, p)
+	st, _, err := b.record(ctx, author, p.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT, p)
+	return st, err
 }
 
 // RegisterAsset validates and records an asset registration.
@@ -210,7 +244,8 @@ func (b *Books) RegisterAsset(ctx context.Context, author string, a *sanziv1.Ass
 	if err := b.val.AssetRegistration(author, a); err != nil {
 		return nil, err
 	}
-	return b.record(ctx, author, a.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, a)
+	st, _, err := b.record(ctx, author, a.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, a)
+	return st, err
 }
 
 // AppraiseAsset validates and records an appraisal.
@@ -218,7 +253,8 @@ func (b *Books) AppraiseAsset(ctx context.Context, author string, a *sanziv1.Ass
 	if err := b.val.AssetAppraisal(author, a); err != nil {
 		return nil, err
 	}
-	return b.record(ctx, author, a.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, a)
+	st, _, err := b.record(ctx, author, a.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, a)
+	return st, err
 }
 
 // DisposeAsset validates a disposal, checks it against the rules with the
@@ -228,7 +264,7 @@ func (b *Books) DisposeAsset(ctx context.Context, author string, d *sanziv1.Asse
 		return nil, nil, err
 	}
 	var appraised int64
-	if b.rules != nil {
+	if b.rules.Load() != nil {
 		a, err := b.GetAsset(d.GetAssetId())
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil, &InvalidError{Violations: []Violation{{Field: "disposal.assetId", Reason: fmt.Sprintf("no asset %s on this node", d.GetAssetId())}}}
@@ -238,12 +274,12 @@ func (b *Books) DisposeAsset(ctx context.Context, author string, d *sanziv1.Asse
 		}
 		appraised = a.GetAppraisedValueFen()
 	}
-	hits, err := b.screen(func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckAssetDisposal(d, appraised) })
+	hits, err := b.screen(d, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckAssetDisposal(d, appraised) })
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := b.record(ctx, author, d.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, d, hits...)
-	return s, hits, err
+	s, later, err := b.record(ctx, author, d.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, d, hits...)
+	return s, append(hits, later...), err
 }
 
 // RecordReversal validates and records a reversal.
@@ -251,7 +287,8 @@ func (b *Books) RecordReversal(ctx context.Context, author string, r *sanziv1.Re
 	if err := b.val.Reversal(author, r); err != nil {
 		return nil, err
 	}
-	return b.record(ctx, author, r.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_REVERSAL, r)
+	st, _, err := b.record(ctx, author, r.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_REVERSAL, r)
+	return st, err
 }
 
 // UpdateAlertStatus records one step of an alert's review; a step the review
@@ -260,7 +297,8 @@ func (b *Books) UpdateAlertStatus(ctx context.Context, author string, tr *sanziv
 	if err := b.val.AlertTransition(author, tr); err != nil {
 		return nil, err
 	}
-	return b.record(ctx, author, tr.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION, tr)
+	st, _, err := b.record(ctx, author, tr.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION, tr)
+	return st, err
 }
 
 // ImportRow is one row of an imported sheet.
@@ -307,7 +345,7 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 				reject(r.Row, err)
 				continue
 			}
-			hits, err := b.screen(func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(r.Transaction) })
+			hits, err := b.screen(r.Transaction, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(r.Transaction) })
 			if err != nil {
 				reject(r.Row, err)
 				continue
@@ -321,7 +359,17 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 				reject(r.Row, err)
 				continue
 			}
-			if recs, err = appendAlerts(append(recs, rec), hits); err != nil {
+			recs = append(recs, rec)
+			about := len(recs)
+			proc, err := b.procedureFor(author, rec.Origin, r.Transaction, r.Transaction.GetAmountFen(), r.Transaction.GetSummary())
+			if err != nil {
+				return err
+			}
+			if proc != nil {
+				proc.About = about
+				recs = append(recs, *proc)
+			}
+			if recs, err = appendAlerts(recs, about, hits); err != nil {
 				return err
 			}
 		}
@@ -334,7 +382,13 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 		return nil, rejected, nil
 	}
 	stored, err := b.l.Append(ctx, recs...)
-	b.feed.publish(stored)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.published(stored)
+	if _, err := b.follow(ctx, ""); err != nil {
+		return nil, nil, fmt.Errorf("recorded %d rows, then supervise: %w", len(rows), err)
+	}
 	var out []*ledger.Stored
 	for _, st := range stored {
 		if st.Type == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {

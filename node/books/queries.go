@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -211,6 +212,9 @@ func LedgerEntry(s *ledger.Stored) (*sanziv1.LedgerEntry, error) {
 type AlertFilter struct {
 	Org, RuleCode, Severity string
 	Status                  sanziv1.AlertStatus
+	// Since and Until bound when the alert was raised: [Since, Until).
+	// Zero means unbounded.
+	Since, Until time.Time
 }
 
 func alertRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AlertRecord, error) {
@@ -253,6 +257,9 @@ func (b *Books) ListAlerts(f AlertFilter, p Page) ([]*sanziv1.AlertRecord, strin
 			return false, nil
 		}
 		if f.Status != 0 && alertStatus(tx, key(s.Origin, s.Seq)) != f.Status {
+			return false, nil
+		}
+		if (!f.Since.IsZero() && s.RecordedAt.Before(f.Since)) || (!f.Until.IsZero() && !s.RecordedAt.Before(f.Until)) {
 			return false, nil
 		}
 		if f.RuleCode == "" && f.Severity == "" {

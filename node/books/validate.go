@@ -407,3 +407,35 @@ func (v *Validator) AlertTransition(author string, tr *sanziv1.AlertTransition) 
 		c.text(f+"reason", tr.GetReason(), needReason, maxText)
 	})
 }
+
+// Procedure checks a procedure opened by hand (a complaint, a disclosure, a
+// bank reconciliation); the catalog checks the matter and the period.
+func (v *Validator) Procedure(author string, p *sanziv1.Procedure) error {
+	return v.check(author, "procedure", p != nil, func(c *checker, f string) {
+		c.org(f+"org", p.GetOrg())
+		c.text(f+"matterCode", p.GetMatterCode(), true, maxShortText)
+		c.text(f+"summary", p.GetSummary(), true, maxText)
+		c.amount(f+"amountFen", p.GetAmountFen(), true)
+		if p.GetSubjectId() != "" {
+			c.entryID(f+"subjectId", p.GetSubjectId())
+		}
+	})
+}
+
+// StepDecision checks the form of a decision; the workflow checks that it is
+// the open step's and the post's.
+func (v *Validator) StepDecision(author string, d *sanziv1.StepDecision) error {
+	return v.check(author, "decision", d != nil, func(c *checker, f string) {
+		c.entryID(f+"procedureId", d.GetProcedureId())
+		c.text(f+"stepCode", d.GetStepCode(), true, maxShortText)
+		c.text(f+"post", d.GetPost(), true, maxShortText)
+		c.enum(f+"action", d.GetAction())
+		c.text(f+"reason", d.GetReason(), false, maxText)
+		c.attachments(f+"attachments", d.GetAttachments())
+	})
+}
+
+// Author checks the author of a request that has no payload to check here.
+func (v *Validator) Author(author string) error {
+	return v.check(author, "", true, func(*checker, string) {})
+}

@@ -7,7 +7,7 @@ package rules
 // approximate what the entry cannot yet say; each says how below.
 func Default() RuleSet {
 	tx, contract, disposal := []string{KindTransaction}, []string{KindContract}, []string{KindAssetDisposal}
-	return RuleSet{Version: "default-1", Rules: []Rule{
+	return RuleSet{Version: "default-1", Rules: append([]Rule{
 		{
 			// Money leaving the collective in cash: expenses and loans out.
 			Code: "CASH-PAY", Name: "大额现金支付", Severity: SeverityRed, Action: ActionBlock, Applies: tx,
@@ -106,5 +106,5 @@ func Default() RuleSet {
 			Params: map[string]int64{"reserve_percent": 100},
 			Basis:  "禁止低价发包、低价处置集体资产",
 		},
-	}}
+	}, defaultStateful()...)}
 }

@@ -28,9 +28,11 @@ import (
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/notify"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/proto/gen"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -58,6 +60,21 @@ type Config struct {
 	// recorded; nil means rules.Default().
 	// TODO(issue 4): take the published set the district sends down.
 	Rules *rules.RuleSet
+	// Contacts names the people holding each post ("org/post", or "*/post"
+	// for every org) and how to reach them: cards name them, notifications
+	// go to them. Nil names and tells nobody.
+	Contacts notify.StaticContacts
+	// WebhookSecret signs webhook notifications (HMAC-SHA256); empty turns
+	// the webhook channel off.
+	WebhookSecret []byte
+	// SMTPAddr (host:port) and SMTPFrom turn on the mail channel.
+	SMTPAddr, SMTPFrom string
+	// SweepEvery is how often step timers and time-driven rules run;
+	// default one minute.
+	SweepEvery time.Duration
+	// Calendar is the district's working-day calendar; nil means
+	// calendar.Default2026().
+	Calendar *calendar.Spec
 }
 
 func (c *Config) validate() error {
@@ -90,24 +107,30 @@ func (c *Config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = time.Minute
+	}
 	return nil
 }
 
 // Node is an opened village node, listening once Open returns.
 type Node struct {
-	cfg      Config
-	log      *slog.Logger
-	ledger   *ledger.Ledger
-	books    *books.Books
-	keys     *keys.Ring
-	grpc     *grpc.Server
-	http     *http.Server
-	grpcLn   net.Listener
-	httpLn   net.Listener
-	gwConn   *grpc.ClientConn
-	ready    atomic.Bool
-	served   chan error
-	registry *prometheus.Registry
+	cfg       Config
+	log       *slog.Logger
+	ledger    *ledger.Ledger
+	books     *books.Books
+	keys      *keys.Ring
+	grpc      *grpc.Server
+	http      *http.Server
+	grpcLn    net.Listener
+	httpLn    net.Listener
+	gwConn    *grpc.ClientConn
+	ready     atomic.Bool
+	served    chan error
+	registry  *prometheus.Registry
+	cal       *calendar.Calendar
+	notifier  *notify.Notifier
+	stopSweep func()
 }
 
 // Open opens the node's stores and binds its listeners; Serve starts serving.
@@ -154,6 +177,9 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	b.SetRules(engine)
 	n = &Node{cfg: cfg, log: log, ledger: l, books: b, keys: ring, served: make(chan error, 2), registry: prometheus.NewRegistry()}
+	if err := n.supervise(ctx); err != nil {
+		return nil, fmt.Errorf("start supervision: %w", err)
+	}
 	m := newMetrics(n.registry, l)
 	n.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+1<<20),
@@ -216,6 +242,9 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		sanziv1.RegisterAttachmentServiceHandler,
 		sanziv1.RegisterLedgerServiceHandler,
 		sanziv1.RegisterAlertServiceHandler,
+		sanziv1.RegisterRuleServiceHandler,
+		sanziv1.RegisterWorkflowServiceHandler,
+		sanziv1.RegisterCardServiceHandler,
 	} {
 		if err := reg(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("register gateway handler: %w", err)
@@ -311,6 +340,10 @@ func (n *Node) Serve(ctx context.Context) error {
 		}
 		n.served <- err
 	}()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); n.sweepLoop(sweepCtx) }()
+	n.stopSweep = func() { stopSweep(); <-sweepDone }
 	n.ready.Store(true)
 	n.log.Info("village node serving", "orgs", strings.Join(n.cfg.Orgs, ","), "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir)
 	var serveErr error
@@ -341,6 +374,14 @@ func (n *Node) shutdown() error {
 		errs = append(errs, errors.New("gRPC requests still running at the shutdown deadline were cut"))
 	}
 	n.gwConn.Close()
+	if n.stopSweep != nil {
+		n.stopSweep()
+	}
+	if n.notifier != nil {
+		if err := n.notifier.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close notifier: %w", err))
+		}
+	}
 	if err := n.ledger.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close ledger: %w", err))
 	}

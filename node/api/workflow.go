@@ -1,0 +1,121 @@
+package api
+
+import (
+	"context"
+
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/workflow"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// ListProcedures implements WorkflowService.
+func (s *Service) ListProcedures(ctx context.Context, r *sanziv1.ListProceduresRequest) (*sanziv1.ListProceduresResponse, error) {
+	out, next, total, err := s.b.Procedures(workflow.Filter{Org: r.GetOrg(), Status: r.GetStatus(), Matter: r.GetMatterCode(), Post: r.GetPost()},
+		books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ListProceduresResponse{Procedures: out, NextPageToken: next, TotalSize: total}, nil
+}
+
+// GetProcedure implements WorkflowService.
+func (s *Service) GetProcedure(ctx context.Context, r *sanziv1.GetProcedureRequest) (*sanziv1.GetProcedureResponse, error) {
+	p, err := s.b.Procedure(r.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	rec, err := s.b.ProcedureRecord(p)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.GetProcedureResponse{Procedure: rec}, nil
+}
+
+// OpenProcedure implements WorkflowService.
+func (s *Service) OpenProcedure(ctx context.Context, r *sanziv1.OpenProcedureRequest) (*sanziv1.OpenProcedureResponse, error) {
+	p, err := s.b.OpenProcedure(ctx, r.GetAuthor(), r.GetProcedure())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	rec, err := s.b.ProcedureRecord(p)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.OpenProcedureResponse{Procedure: rec}, nil
+}
+
+// DecideStep implements WorkflowService.
+func (s *Service) DecideStep(ctx context.Context, r *sanziv1.DecideStepRequest) (*sanziv1.DecideStepResponse, error) {
+	e, p, err := s.b.DecideStep(ctx, r.GetAuthor(), r.GetDecision())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	rec, err := s.b.ProcedureRecord(p)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.DecideStepResponse{Entry: e.Meta(), Procedure: rec}, nil
+}
+
+// ListCards implements CardService.
+func (s *Service) ListCards(ctx context.Context, r *sanziv1.ListCardsRequest) (*sanziv1.ListCardsResponse, error) {
+	out, next, total, err := s.b.ListCards(books.CardFilter{Org: r.GetOrg(), Post: r.GetPost(), ProcedureID: r.GetProcedureId(), Level: r.GetLevel()},
+		books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ListCardsResponse{Cards: out, NextPageToken: next, TotalSize: total}, nil
+}
+
+// ListRuleSets implements RuleService.
+func (s *Service) ListRuleSets(ctx context.Context, r *sanziv1.ListRuleSetsRequest) (*sanziv1.ListRuleSetsResponse, error) {
+	out, live, err := s.b.RuleSets()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ListRuleSetsResponse{RuleSets: out, Live: live}, nil
+}
+
+// GetRuleSet implements RuleService.
+func (s *Service) GetRuleSet(ctx context.Context, r *sanziv1.GetRuleSetRequest) (*sanziv1.GetRuleSetResponse, error) {
+	sum, js, err := s.b.RuleSet(r.GetVersion())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.GetRuleSetResponse{Summary: sum, RulesJson: js}, nil
+}
+
+// SubmitRuleSet implements RuleService.
+func (s *Service) SubmitRuleSet(ctx context.Context, r *sanziv1.SubmitRuleSetRequest) (*sanziv1.SubmitRuleSetResponse, error) {
+	e, sum, err := s.b.SubmitRuleSet(ctx, r.GetAuthor(), r.GetRulesJson())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.SubmitRuleSetResponse{Entry: e.Meta(), Summary: sum}, nil
+}
+
+// PublishRuleSet implements RuleService.
+func (s *Service) PublishRuleSet(ctx context.Context, r *sanziv1.PublishRuleSetRequest) (*sanziv1.PublishRuleSetResponse, error) {
+	e, sum, err := s.b.PublishRuleSet(ctx, r.GetAuthor(), r.GetVersion())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.PublishRuleSetResponse{Entry: e.Meta(), Summary: sum}, nil
+}
+
+// TestRules implements RuleService.
+func (s *Service) TestRules(ctx context.Context, r *sanziv1.TestRulesRequest) (*sanziv1.TestRulesResponse, error) {
+	var e *rules.Engine
+	if r.GetRulesJson() != "" {
+		var err error
+		if e, err = books.ParseRuleSet([]byte(r.GetRulesJson())); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	hits, version, err := s.b.TestRules(e, r.GetTransaction())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.TestRulesResponse{Hits: HitsProto(hits), RuleSetVersion: version}, nil
+}

@@ -1,0 +1,251 @@
+package books_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/calendar"
+	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/workflow"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// fakeClock is the injected clock of the supervision tests: nothing sleeps
+// for a real deadline.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+var cst = time.FixedZone("CST", 8*3600)
+
+func cstTime(s string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, cst)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// openSupervised opens books in dir with the default rules (or rs),
+// supervision on, the clock and contacts given; close it with the returned
+// function (a restart reopens the same dir).
+func openSupervised(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleSet, opts ...func(*books.SupervisionConfig)) (*books.Books, func()) {
+	tb.Helper()
+	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: ring, Indexer: books.Indexer(), Now: clock.Now, NoSync: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	att, err := attach.Open(filepath.Join(dir, "attachments"), l.DB(), 0, clock.Now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := books.New(l, att, &books.Validator{Served: []string{benchOrg}, Now: clock.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set := rules.Default()
+	if rs != nil {
+		set = *rs
+	}
+	e, err := rules.Compile(set)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b.SetRules(e)
+	cal, err := calendar.New(calendar.Default2026())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := books.SupervisionConfig{Catalog: catalog.Default("350505"), Calendar: cal,
+		Person: func(org, post string) string { return "持岗人(" + post + ")" }}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := b.EnableSupervision(context.Background(), cfg); err != nil {
+		tb.Fatal(err)
+	}
+	closed := false
+	closeFn := func() {
+		if !closed {
+			closed = true
+			l.Close()
+		}
+	}
+	tb.Cleanup(closeFn)
+	return b, closeFn
+}
+
+func plainExpense(amount int64, invoice string) *sanziv1.Transaction {
+	return &sanziv1.Transaction{
+		Org: benchOrg, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: amount,
+		PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER,
+		Counterparty:  &sanziv1.Counterparty{Name: "福州某建材有限公司", IdNumber: "91350100M000100Y43", BankAccount: "6222020200112233445"},
+		BusinessDate:  "2026-11-02", Summary: "材料费", InvoiceCode: "035001900111", InvoiceNumber: invoice,
+		BudgetLine: "公益事业支出", Category: "公益支出",
+	}
+}
+
+func TestRecordingOpensAProcedureThatRunsInOrder(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+	b, _ := openSupervised(t, t.TempDir(), clock, nil)
+	tx, _, err := b.RecordTransaction(ctx, "会计", plainExpense(120_000, "00000001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, _, total, err := b.Procedures(workflow.Filter{}, books.Page{})
+	if err != nil || total != 1 {
+		t.Fatalf("procedures after one expense: %d, %v", total, err)
+	}
+	p := procs[0]
+	if p.GetProcedure().GetMatterCode() != "FUND-REIMB" || p.GetProcedure().GetSubjectId() != tx.ID() || p.GetStatus() != workflow.StatusOpen {
+		t.Fatalf("procedure %v: want an open FUND-REIMB about %s", p, tx.ID())
+	}
+	steps := p.GetSteps()
+	decide := func(i int, step *sanziv1.StepState) error {
+		_, _, err := b.DecideStep(ctx, "某人", &sanziv1.StepDecision{ProcedureId: p.GetEntry().GetId(), StepCode: step.GetCode(), Post: step.GetPost(), Action: sanziv1.StepAction_STEP_ACTION_APPROVE})
+		return err
+	}
+	var blocked *books.BlockedError
+	if err := decide(1, steps[1]); !errors.As(err, &blocked) || blocked.Hits[0].Code != "CHAIN" {
+		t.Fatalf("approving step 2 before step 1: %v, want blocked by CHAIN", err)
+	}
+	for i, s := range steps {
+		clock.Set(clock.Now().Add(time.Hour))
+		if err := decide(i, s); err != nil {
+			t.Fatalf("step %d %s: %v", i, s.GetCode(), err)
+		}
+	}
+	got, err := b.Procedure(p.GetEntry().GetId())
+	if err != nil || got.Status != workflow.StatusCompleted {
+		t.Fatalf("after every step: %v %v", got.Status, err)
+	}
+	if err := decide(0, steps[len(steps)-1]); !errors.As(err, &blocked) || blocked.Hits[0].Code != "CHAIN" {
+		t.Fatalf("deciding a completed procedure: %v, want blocked by CHAIN (locked)", err)
+	}
+}
+
+func TestRuleSetNeedsASecondPersonAndTakesEffectAtOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+	b, closeBooks := openSupervised(t, dir, clock, nil)
+	// A person's bank account paid 800 yuan: under PRIVATE-ACCT's 1,000.
+	toPerson := plainExpense(80_000, "00000001")
+	toPerson.Counterparty = &sanziv1.Counterparty{Name: "林某", IdNumber: "350102199003071234", BankAccount: "6222020200112233445"}
+	if _, hits, err := b.RecordTransaction(ctx, "会计", toPerson); err != nil || len(hits) != 0 {
+		t.Fatalf("under the default limit: hits %v, err %v", hits, err)
+	}
+	rs := rules.Default()
+	rs.Version = "2026-11-b"
+	for i := range rs.Rules {
+		if rs.Rules[i].Code == "PRIVATE-ACCT" {
+			rs.Rules[i].Params["private_limit_fen"] = 50_000
+		}
+	}
+	raw, _ := json.Marshal(rs)
+	if _, _, err := b.SubmitRuleSet(ctx, "会计李四", string(raw)); err != nil {
+		t.Fatal(err)
+	}
+	var conflict *books.ConflictError
+	if _, _, err := b.PublishRuleSet(ctx, "会计李四", "2026-11-b"); !errors.As(err, &conflict) || conflict.Field != "author" {
+		t.Fatalf("drafter publishing their own set: %v, want a conflict on author", err)
+	}
+	toPerson.InvoiceNumber = "00000002"
+	if _, hits, _ := b.RecordTransaction(ctx, "会计", toPerson); len(hits) != 0 {
+		t.Fatalf("a draft must not change anything: %v", hits)
+	}
+	if _, _, err := b.PublishRuleSet(ctx, "镇审核员王五", "2026-11-b"); err != nil {
+		t.Fatal(err)
+	}
+	toPerson.InvoiceNumber = "00000003"
+	_, hits, err := b.RecordTransaction(ctx, "会计", toPerson)
+	if err != nil || len(hits) != 1 || hits[0].Code != "PRIVATE-ACCT" || hits[0].RuleSetVersion != "2026-11-b" {
+		t.Fatalf("next entry after publishing: hits %+v, err %v; want PRIVATE-ACCT of 2026-11-b", hits, err)
+	}
+	alerts, _, _, err := b.ListAlerts(books.AlertFilter{RuleCode: "PRIVATE-ACCT"}, books.Page{})
+	if err != nil || len(alerts) != 1 || alerts[0].GetAlert().GetRuleSetVersion() != "2026-11-b" {
+		t.Fatalf("alerts %v, %v", alerts, err)
+	}
+	// After a restart the published set is still the live one.
+	closeBooks()
+	b, _ = openSupervised(t, dir, clock, nil)
+	sets, live, err := b.RuleSets()
+	if err != nil || live != "2026-11-b" || len(sets) != 2 || sets[0].GetStatus() != "superseded" {
+		t.Fatalf("after restart: live %q, sets %v, %v", live, sets, err)
+	}
+	if got := b.Rules().Version(); got != "2026-11-b" {
+		t.Fatalf("engine after restart: %s", got)
+	}
+}
+
+func TestReplayRecordsStatefulAlertsACrashLost(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+	// Record the same invoice twice on books without supervision: as if the
+	// node died between committing the second and recording its alert.
+	plain := openBooks(t, dir)
+	for range 2 {
+		if _, _, err := plain.RecordTransaction(ctx, "会计", plainExpense(120_000, "00000009")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain.Ledger().Close()
+	for round := range 2 {
+		b, closeBooks := openSupervised(t, dir, clock, nil)
+		alerts, _, _, err := b.ListAlerts(books.AlertFilter{RuleCode: "DUP-INVOICE"}, books.Page{})
+		if err != nil || len(alerts) != 1 || alerts[0].GetSubjectId() != benchOrg+"-2" {
+			t.Fatalf("round %d: DUP-INVOICE alerts %v (%v): want exactly one, about the second entry", round, alerts, err)
+		}
+		closeBooks()
+	}
+}
+
+func TestSweepGivesCardsOnceWithTheInjectedClock(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+	b, _ := openSupervised(t, t.TempDir(), clock, nil)
+	if _, _, err := b.RecordTransaction(ctx, "会计", plainExpense(120_000, "00000001")); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody acts for a month: every rung of the ladder on the first step,
+	// and the procedure's own limit.
+	for _, at := range []string{"2026-11-02 10:00", "2026-11-30 10:00", "2026-12-01 10:00"} {
+		if _, err := b.Sweep(ctx, cstTime(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cards, _, total, err := b.ListCards(books.CardFilter{}, books.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	levels := map[sanziv1.CardLevel]int{}
+	for _, c := range cards {
+		levels[c.GetCard().GetLevel()]++
+		if c.GetCard().GetPerson() == "" || c.GetCard().GetStepCode() == "" {
+			t.Fatalf("card %v names no person or step", c)
+		}
+	}
+	if total != 3 || levels[sanziv1.CardLevel_CARD_LEVEL_YELLOW] != 1 || levels[sanziv1.CardLevel_CARD_LEVEL_RED] != 2 {
+		t.Fatalf("cards %v (total %d): want the step's yellow and red and the procedure's red", levels, total)
+	}
+}

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/calendar"
+	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/notify"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Who hears of what (DOMAIN.md): a yellow alert goes to the village and the
+// town, a red one to the town and the district; a warning to the step's
+// post, a yellow card also to the town reviewer, a red card also to the town
+// leader and the discipline office.
+var (
+	alertPosts = map[string][]string{
+		"info":   {"village.head"},
+		"yellow": {"village.head", "town.reviewer"},
+		"red":    {"town.reviewer", "town.leader", "district.discipline"},
+	}
+	cardPosts = map[sanziv1.CardLevel][]string{
+		sanziv1.CardLevel_CARD_LEVEL_WARNING: nil,
+		sanziv1.CardLevel_CARD_LEVEL_YELLOW:  {"town.reviewer"},
+		sanziv1.CardLevel_CARD_LEVEL_RED:     {"town.leader", "district.discipline"},
+	}
+	cardKinds = map[sanziv1.CardLevel]string{
+		sanziv1.CardLevel_CARD_LEVEL_WARNING: notify.KindWarning,
+		sanziv1.CardLevel_CARD_LEVEL_YELLOW:  notify.KindYellowCard,
+		sanziv1.CardLevel_CARD_LEVEL_RED:     notify.KindRedCard,
+	}
+)
+
+// superviseConfig turns on the catalog's procedures, their timers, the
+// stateful rules and the notifier over the node's books.
+func (n *Node) supervise(ctx context.Context) error {
+	spec := calendar.Default2026()
+	if n.cfg.Calendar != nil {
+		spec = *n.cfg.Calendar
+	}
+	cal, err := calendar.New(spec)
+	if err != nil {
+		return fmt.Errorf("calendar: %w", err)
+	}
+	n.cal = cal
+	contacts := n.cfg.Contacts
+	var channels []notify.Channel
+	if len(n.cfg.WebhookSecret) > 0 {
+		channels = append(channels, &notify.Webhook{Secret: n.cfg.WebhookSecret})
+	}
+	if n.cfg.SMTPAddr != "" {
+		channels = append(channels, &notify.SMTP{Addr: n.cfg.SMTPAddr, From: n.cfg.SMTPFrom})
+	}
+	if len(channels) > 0 {
+		n.notifier, err = notify.New(notify.Config{Contacts: contacts, Channels: channels, Record: n.recordDelivery,
+			Logger: n.log.With("subsystem", "notify")})
+		if err != nil {
+			return err
+		}
+	}
+	person := func(org, post string) string {
+		if cs := contacts.ForPost(org, post); len(cs) > 0 {
+			return cs[0].Name
+		}
+		return ""
+	}
+	return n.books.EnableSupervision(ctx, books.SupervisionConfig{
+		Catalog: catalog.Default(n.cfg.Orgs[0][:6]), Calendar: cal, Person: person, Notify: n.notifyFindings,
+	})
+}
+
+// notifyFindings queues messages about new alerts and cards.
+func (n *Node) notifyFindings(stored []*ledger.Stored) {
+	if n.notifier == nil {
+		return
+	}
+	for _, s := range stored {
+		m, err := books.Decode(s.Type, s.Payload)
+		if err != nil {
+			continue
+		}
+		var msgs []notify.Message
+		switch m := m.(type) {
+		case *sanziv1.Alert:
+			for _, post := range alertPosts[m.GetSeverity()] {
+				msgs = append(msgs, notify.AlertMessage(m.GetOrg(), post, s.ID(), m.GetRuleCode(), m.GetSeverity(), m.GetReason(), s.Subject))
+			}
+		case *sanziv1.Card:
+			kind := cardKinds[m.GetLevel()]
+			for _, post := range append([]string{m.GetPost()}, cardPosts[m.GetLevel()]...) {
+				msg := notify.DeadlineMessage(kind, m.GetOrg(), post, m.GetMatterCode(), m.GetStepCode(), m.GetPerson(), m.GetDeadline().AsTime(), n.cal.Location())
+				msg.ID = s.ID() + "/" + kind + "/" + post
+				msg.Body += "\n" + m.GetReason()
+				msgs = append(msgs, msg)
+			}
+		}
+		for _, msg := range msgs {
+			if err := n.notifier.Notify(context.Background(), msg); err != nil {
+				n.log.Warn("notification not queued", "message", msg.ID, "err", err)
+			}
+		}
+	}
+}
+
+// recordDelivery stores a finished delivery as an entry, so that who was
+// told what, and when, is part of the signed history.
+func (n *Node) recordDelivery(d notify.Delivery) {
+	parts := strings.SplitN(d.MessageID, "/", 3)
+	about, kind, post := parts[0], "", ""
+	if len(parts) == 3 {
+		kind, post = parts[1], parts[2]
+	}
+	origin, _, err := ledger.ParseEntryID(about)
+	if err != nil {
+		origin = n.cfg.Orgs[0]
+	}
+	rec := &sanziv1.NotificationDelivery{Org: origin, AboutId: about, Kind: kind, Post: post, Channel: d.Channel, Address: d.To,
+		MessageId: d.MessageID, Attempts: int32(d.Attempts), Delivered: d.OK, Error: d.Err}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := n.books.RecordDelivery(ctx, rec); err != nil {
+		n.log.Error("record notification delivery", "message", d.MessageID, "err", err)
+	}
+}
+
+// sweepLoop runs the step timers and time-driven rules every SweepEvery
+// until ctx ends.
+func (n *Node) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(n.cfg.SweepEvery)
+	defer t.Stop()
+	for {
+		if out, err := n.books.Sweep(ctx, n.cfg.Now()); err != nil {
+			if ctx.Err() == nil {
+				n.log.Error("sweep timers and time-driven rules", "err", err)
+			}
+		} else if len(out) > 0 {
+			n.log.Info("timers and rules recorded findings", "entries", len(out))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,465 @@
+// Package workflow runs the procedures of the district's catalog on a node:
+// which matter an entry opens, whose turn each step is, whether a decision
+// may be taken (a step cannot be skipped: rule CHAIN; a closed procedure is
+// locked), and which warnings and cards the step timers are due to give.
+//
+// Its state is derived only from ledger entries (procedures, decisions,
+// cards, catalog versions) fed in chain order through Observe, so a
+// restart rebuilds it by replaying the chain, and a backtest or a scenario
+// can drive it with any clock.
+package workflow
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sanzi/sanzi/node/calendar"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Statuses of a procedure and of its steps, as the API shows them.
+const (
+	StatusOpen      = "open"
+	StatusCompleted = "completed"
+	StatusRejected  = "rejected"
+	StatusApproved  = "approved"
+	StatusPending   = "pending"
+)
+
+// WarnAtProgress is the share of a step's working time used up when the
+// warning goes out (20% left).
+const WarnAtProgress = 0.8
+
+// RedAfterYellowWorkingDays is how long a yellow card may stay unresolved
+// before the step earns a red one.
+const RedAfterYellowWorkingDays = 3
+
+// RefusedError is a decision the procedure does not allow. Rule is "CHAIN"
+// when the decision would skip or repeat a step, act for another post or
+// touch a locked (closed) procedure; empty for other refusals (a missing
+// reason, a notice period not yet run).
+type RefusedError struct {
+	Rule   string
+	Field  string
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	if e.Rule != "" {
+		return "rule " + e.Rule + ": " + e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+// ErrNotFound: no procedure with that id.
+var ErrNotFound = errors.New("workflow: no such procedure")
+
+// Proc is one procedure as it stands.
+type Proc struct {
+	ID       string
+	P        *sanziv1.Procedure
+	Matter   *sanziv1.Matter
+	Opened   time.Time
+	Deadline time.Time
+	Status   string
+	// Step is the index of the open step.
+	Step      int
+	Steps     []*sanziv1.StepState
+	Decisions []string
+}
+
+// OpenStep returns the open step's catalog entry and state, nil when closed.
+func (p *Proc) OpenStep() (*sanziv1.Step, *sanziv1.StepState) {
+	if p.Status != StatusOpen {
+		return nil, nil
+	}
+	return p.Matter.GetSteps()[p.Step], p.Steps[p.Step]
+}
+
+// Record renders the procedure for the API.
+func (p *Proc) Record() *sanziv1.ProcedureRecord {
+	r := &sanziv1.ProcedureRecord{Procedure: p.P, Status: p.Status, Deadline: timestamppb.New(p.Deadline),
+		DecisionIds: slices.Clone(p.Decisions)}
+	for _, s := range p.Steps {
+		r.Steps = append(r.Steps, proto.CloneOf(s))
+	}
+	if s, _ := p.OpenStep(); s != nil {
+		r.OpenStep = s.GetCode()
+	}
+	return r
+}
+
+// Flows holds every procedure of a node. Not safe for concurrent use: the
+// books serialise it with the rest of their supervision state.
+type Flows struct {
+	cal      *calendar.Calendar
+	catalogs map[string]*sanziv1.Catalog
+	current  *sanziv1.Catalog
+	procs    map[string]*Proc
+	order    []string
+	given    map[string]bool
+}
+
+// New starts with the catalog in force and the district's calendar.
+func New(cat *sanziv1.Catalog, cal *calendar.Calendar) *Flows {
+	f := &Flows{cal: cal, catalogs: map[string]*sanziv1.Catalog{}, procs: map[string]*Proc{}, given: map[string]bool{}}
+	f.useCatalog(cat)
+	return f
+}
+
+func (f *Flows) useCatalog(c *sanziv1.Catalog) {
+	f.catalogs[c.GetVersion()] = c
+	f.current = c
+}
+
+// Catalog is the catalog new procedures follow.
+func (f *Flows) Catalog() *sanziv1.Catalog { return f.current }
+
+// Calendar is the working-day calendar deadlines follow.
+func (f *Flows) Calendar() *calendar.Calendar { return f.cal }
+
+func (f *Flows) matter(code string) *sanziv1.Matter {
+	for _, m := range f.current.GetMatters() {
+		if m.GetCode() == code {
+			return m
+		}
+	}
+	return nil
+}
+
+// MatterFor returns the matter whose procedure recording m opens, nil when
+// m opens none: expenses by size and purpose, income, loans, contracts by
+// kind, disposals at or above their matter's threshold.
+func (f *Flows) MatterFor(m proto.Message) *sanziv1.Matter {
+	over := func(code string, amount int64) *sanziv1.Matter {
+		if mt := f.matter(code); mt != nil && amount >= mt.GetThresholdFen() {
+			return mt
+		}
+		return nil
+	}
+	switch m := m.(type) {
+	case *sanziv1.Transaction:
+		switch m.GetKind() {
+		case sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE:
+			works := strings.Contains(m.GetCategory(), "工程") || strings.Contains(m.GetBudgetLine(), "工程")
+			if mt := over("WORKS-TENDER", m.GetAmountFen()); works && mt != nil {
+				return mt
+			}
+			if mt := over("FUND-BIG", m.GetAmountFen()); mt != nil {
+				return mt
+			}
+			return f.matter("FUND-REIMB")
+		case sanziv1.TransactionKind_TRANSACTION_KIND_INCOME:
+			return f.matter("FUND-INCOME")
+		case sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_IN, sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_OUT:
+			return f.matter("FUND-LOAN")
+		}
+	case *sanziv1.Contract:
+		if m.GetKind() == sanziv1.ContractKind_CONTRACT_KIND_CONTRACTING_OUT {
+			return f.matter("RES-CONTRACT")
+		}
+		return f.matter("CONTRACT-LEASE")
+	case *sanziv1.AssetDisposal:
+		return over("ASSET-DISPOSE", m.GetPriceFen())
+	}
+	return nil
+}
+
+// NewProcedure is the Procedure entry recording m opens (nil if none), to
+// be appended with m; subjectID is filled in by the ledger's About.
+func (f *Flows) NewProcedure(org string, m proto.Message, amountFen int64, summary string) *sanziv1.Procedure {
+	mt := f.MatterFor(m)
+	if mt == nil {
+		return nil
+	}
+	return &sanziv1.Procedure{Org: org, MatterCode: mt.GetCode(), CatalogVersion: f.current.GetVersion(),
+		AmountFen: amountFen, Summary: summary}
+}
+
+// CheckOpen validates a procedure opened on its own (a complaint, a
+// disclosure, a bank reconciliation) and fills in the catalog version.
+func (f *Flows) CheckOpen(p *sanziv1.Procedure) error {
+	mt := f.matter(p.GetMatterCode())
+	switch {
+	case mt == nil:
+		return &RefusedError{Field: "procedure.matterCode", Reason: fmt.Sprintf("no matter %q in catalog %s", p.GetMatterCode(), f.current.GetVersion())}
+	case p.GetPeriod() != "":
+		if _, err := time.Parse("2006-01", p.GetPeriod()); err != nil {
+			return &RefusedError{Field: "procedure.period", Reason: "a month in the form YYYY-MM"}
+		}
+	}
+	if p.GetMatterCode() == "FUND-BANKREC" || p.GetMatterCode() == "GOV-DISCLOSE" {
+		if p.GetPeriod() == "" {
+			return &RefusedError{Field: "procedure.period", Reason: "the month this " + mt.GetName() + " covers, YYYY-MM"}
+		}
+		for _, id := range f.order {
+			q := f.procs[id]
+			if q.P.GetMatterCode() == p.GetMatterCode() && q.P.GetPeriod() == p.GetPeriod() && q.Status != StatusRejected {
+				return &RefusedError{Field: "procedure.period", Reason: fmt.Sprintf("%s for %s is already %s (%s)", mt.GetName(), p.GetPeriod(), q.Status, q.ID)}
+			}
+		}
+	}
+	if strings.TrimSpace(p.GetSummary()) == "" {
+		return &RefusedError{Field: "procedure.summary", Reason: "required: say what the procedure is about"}
+	}
+	p.CatalogVersion = f.current.GetVersion()
+	return nil
+}
+
+// Check decides whether d may be recorded at time at, and returns it with
+// Closes set. d is not changed.
+func (f *Flows) Check(d *sanziv1.StepDecision, at time.Time) (*sanziv1.StepDecision, error) {
+	p, ok := f.procs[d.GetProcedureId()]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, d.GetProcedureId())
+	}
+	if p.Status != StatusOpen {
+		return nil, &RefusedError{Rule: "CHAIN", Reason: fmt.Sprintf("办理流程 %s 已%s并锁定，不能再审批（procedure is %s and locked）", p.ID, statusZH(p.Status), p.Status)}
+	}
+	step, st := p.OpenStep()
+	if d.GetStepCode() != step.GetCode() {
+		return nil, &RefusedError{Rule: "CHAIN", Reason: fmt.Sprintf("不得越级审批：当前环节是“%s”(%s)，不能办理环节 %q（the open step is %s）", step.GetName(), step.GetCode(), d.GetStepCode(), step.GetCode())}
+	}
+	if d.GetPost() != step.GetPost() {
+		return nil, &RefusedError{Rule: "CHAIN", Reason: fmt.Sprintf("环节“%s”由岗位 %s 办理，%q 无权办理（step %s belongs to post %s）", step.GetName(), step.GetPost(), d.GetPost(), step.GetCode(), step.GetPost())}
+	}
+	switch d.GetAction() {
+	case sanziv1.StepAction_STEP_ACTION_APPROVE:
+		if step.GetRequiresResolution() && len(d.GetAttachments()) == 0 {
+			return nil, &RefusedError{Field: "decision.attachments", Reason: "环节“" + step.GetName() + "”须附决议或表决记录 (this step needs its resolution attached)"}
+		}
+		if mn := step.GetMinDuration(); mn != nil {
+			earliest, err := f.add(st.GetOpenedAt().AsTime(), mn)
+			if err != nil {
+				return nil, err
+			}
+			if at.Before(earliest) {
+				return nil, &RefusedError{Field: "decision", Reason: fmt.Sprintf("环节“%s”须至少持续%s，%s 之前不能办结 (minimum period not over)", step.GetName(), limitText(mn), earliest.In(f.cal.Location()).Format("2006-01-02 15:04"))}
+			}
+		}
+	case sanziv1.StepAction_STEP_ACTION_REJECT, sanziv1.StepAction_STEP_ACTION_RETURN:
+		if strings.TrimSpace(d.GetReason()) == "" {
+			return nil, &RefusedError{Field: "decision.reason", Reason: "required to reject or return: say why"}
+		}
+	default:
+		return nil, &RefusedError{Field: "decision.action", Reason: "approve, reject or return"}
+	}
+	out := proto.CloneOf(d)
+	out.Org = p.P.GetOrg()
+	out.Closes = d.GetAction() == sanziv1.StepAction_STEP_ACTION_REJECT ||
+		(d.GetAction() == sanziv1.StepAction_STEP_ACTION_APPROVE && p.Step == len(p.Steps)-1)
+	return out, nil
+}
+
+func statusZH(s string) string {
+	switch s {
+	case StatusCompleted:
+		return "办结"
+	case StatusRejected:
+		return "退回终止"
+	}
+	return s
+}
+
+func limitText(l *sanziv1.TimeLimit) string {
+	switch l.GetUnit() {
+	case sanziv1.LimitUnit_LIMIT_UNIT_WORKING_DAYS:
+		return strconv.Itoa(int(l.GetAmount())) + "个工作日"
+	case sanziv1.LimitUnit_LIMIT_UNIT_WORKING_HOURS:
+		return strconv.Itoa(int(l.GetAmount())) + "个工作小时"
+	}
+	return strconv.Itoa(int(l.GetAmount())) + "日"
+}
+
+// add is t plus a time limit on the district calendar.
+func (f *Flows) add(t time.Time, l *sanziv1.TimeLimit) (time.Time, error) {
+	switch l.GetUnit() {
+	case sanziv1.LimitUnit_LIMIT_UNIT_WORKING_DAYS:
+		return f.cal.AddWorkingDays(t, int(l.GetAmount()))
+	case sanziv1.LimitUnit_LIMIT_UNIT_WORKING_HOURS:
+		return f.cal.AddWorkingHours(t, time.Duration(l.GetAmount())*time.Hour)
+	case sanziv1.LimitUnit_LIMIT_UNIT_CALENDAR_DAYS:
+		return t.In(f.cal.Location()).AddDate(0, 0, int(l.GetAmount())), nil
+	}
+	return time.Time{}, fmt.Errorf("workflow: time limit unit %s", l.GetUnit())
+}
+
+// Observe applies one committed entry, in chain order; entries of other
+// types are ignored. id is the entry's id, at its recorded_at.
+func (f *Flows) Observe(id string, at time.Time, m proto.Message) error {
+	switch m := m.(type) {
+	case *sanziv1.Catalog:
+		f.useCatalog(m)
+	case *sanziv1.Procedure:
+		return f.open(id, at, m)
+	case *sanziv1.StepDecision:
+		return f.decide(id, at, m)
+	case *sanziv1.Card:
+		f.given[cardKey(m)] = true
+	}
+	return nil
+}
+
+func (f *Flows) open(id string, at time.Time, p *sanziv1.Procedure) error {
+	cat, ok := f.catalogs[p.GetCatalogVersion()]
+	if !ok {
+		cat = f.current
+	}
+	var mt *sanziv1.Matter
+	for _, m := range cat.GetMatters() {
+		if m.GetCode() == p.GetMatterCode() {
+			mt = m
+		}
+	}
+	if mt == nil || len(mt.GetSteps()) == 0 {
+		return fmt.Errorf("workflow: procedure %s: matter %q not in catalog %s", id, p.GetMatterCode(), cat.GetVersion())
+	}
+	deadline, err := f.add(at, mt.GetTotalLimit())
+	if err != nil {
+		return fmt.Errorf("workflow: procedure %s: %w", id, err)
+	}
+	pr := &Proc{ID: id, P: p, Matter: mt, Opened: at, Deadline: deadline, Status: StatusOpen}
+	for _, s := range mt.GetSteps() {
+		pr.Steps = append(pr.Steps, &sanziv1.StepState{Code: s.GetCode(), Name: s.GetName(), Post: s.GetPost(), Status: StatusPending})
+	}
+	f.procs[id] = pr
+	f.order = append(f.order, id)
+	return f.openStep(pr, 0, at)
+}
+
+func (f *Flows) openStep(p *Proc, i int, at time.Time) error {
+	deadline, err := f.add(at, p.Matter.GetSteps()[i].GetLimit())
+	if err != nil {
+		return fmt.Errorf("workflow: procedure %s step %d: %w", p.ID, i, err)
+	}
+	p.Step = i
+	p.Steps[i].Status, p.Steps[i].OpenedAt, p.Steps[i].Deadline = StatusOpen, timestamppb.New(at), timestamppb.New(deadline)
+	p.Steps[i].ClosedAt, p.Steps[i].By = nil, ""
+	return nil
+}
+
+func (f *Flows) decide(id string, at time.Time, d *sanziv1.StepDecision) error {
+	p, ok := f.procs[d.GetProcedureId()]
+	if !ok || p.Status != StatusOpen {
+		return nil // refused when recorded; a replay of someone else's history just skips it
+	}
+	p.Decisions = append(p.Decisions, id)
+	st := p.Steps[p.Step]
+	switch d.GetAction() {
+	case sanziv1.StepAction_STEP_ACTION_APPROVE:
+		st.Status, st.ClosedAt, st.By = StatusApproved, timestamppb.New(at), d.GetPost()
+		if p.Step == len(p.Steps)-1 {
+			p.Status = StatusCompleted
+			return nil
+		}
+		return f.openStep(p, p.Step+1, at)
+	case sanziv1.StepAction_STEP_ACTION_REJECT:
+		st.ClosedAt, st.By = timestamppb.New(at), d.GetPost()
+		p.Status = StatusRejected
+	case sanziv1.StepAction_STEP_ACTION_RETURN:
+		st.Status, st.OpenedAt, st.Deadline = StatusPending, nil, nil
+		return f.openStep(p, max(p.Step-1, 0), at)
+	}
+	return nil
+}
+
+// Get returns the procedure with id.
+func (f *Flows) Get(id string) (*Proc, error) {
+	p, ok := f.procs[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return p, nil
+}
+
+// Filter selects procedures; empty fields match all.
+type Filter struct {
+	Org, Status, Matter, Post string
+}
+
+// List returns the procedures matching fl, oldest first.
+func (f *Flows) List(fl Filter) []*Proc {
+	var out []*Proc
+	for _, id := range f.order {
+		p := f.procs[id]
+		if (fl.Org != "" && p.P.GetOrg() != fl.Org) || (fl.Status != "" && p.Status != fl.Status) ||
+			(fl.Matter != "" && p.P.GetMatterCode() != fl.Matter) {
+			continue
+		}
+		if s, _ := p.OpenStep(); fl.Post != "" && s.GetPost() != fl.Post {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// cardKey identifies a card so it is given once: a step reopened after a
+// return has a new deadline and so earns its own cards.
+func cardKey(c *sanziv1.Card) string {
+	return fmt.Sprintf("%s/%s/%s/%d", c.GetProcedureId(), c.GetStepCode(), c.GetLevel(), c.GetDeadline().AsTime().Unix())
+}
+
+// Due returns the cards the timers owe at now, not given before, oldest
+// procedure first; person names who holds each post (may return ""). The
+// caller records them, and Observe of their entries marks them given.
+func (f *Flows) Due(now time.Time, person func(org, post string) string) []*sanziv1.Card {
+	var out []*sanziv1.Card
+	for _, id := range f.order {
+		p := f.procs[id]
+		step, st := p.OpenStep()
+		if step == nil {
+			continue
+		}
+		opened, deadline := st.GetOpenedAt().AsTime(), st.GetDeadline().AsTime()
+		mk := func(level sanziv1.CardLevel, deadline time.Time, why string) {
+			c := &sanziv1.Card{Org: p.P.GetOrg(), Level: level, ProcedureId: p.ID, MatterCode: p.P.GetMatterCode(),
+				StepCode: step.GetCode(), Post: step.GetPost(), Deadline: timestamppb.New(deadline)}
+			if f.given[cardKey(c)] {
+				return
+			}
+			f.given[cardKey(c)] = true
+			c.Person = person(c.Org, c.Post)
+			c.Reason = fmt.Sprintf("%s：事项“%s”（%s）环节“%s”由%s办理，时限%s，截止%s。%s", levelZH(level), p.Matter.GetName(),
+				p.ID, step.GetName(), step.GetPost(), limitText(step.GetLimit()), deadline.In(f.cal.Location()).Format("2006-01-02 15:04"), why)
+			out = append(out, c)
+		}
+		overdue := now.After(deadline)
+		redStep, err := f.cal.AddWorkingDays(deadline, RedAfterYellowWorkingDays)
+		if err != nil {
+			redStep = deadline.Add(24 * time.Hour * RedAfterYellowWorkingDays)
+		}
+		// Overdue twice as long, counted in working time like the limit.
+		twice := f.cal.WorkingTimeBetween(deadline, now) > f.cal.WorkingTimeBetween(opened, deadline)
+		switch {
+		case overdue && (now.After(redStep) || twice):
+			mk(sanziv1.CardLevel_CARD_LEVEL_YELLOW, deadline, "环节已超期。")
+			mk(sanziv1.CardLevel_CARD_LEVEL_RED, deadline, "黄牌后仍未办结（超期3个工作日或超过时限一倍），请书面说明情况。")
+		case overdue:
+			mk(sanziv1.CardLevel_CARD_LEVEL_YELLOW, deadline, "环节已超期，请立即办理。")
+		case f.cal.Progress(opened, deadline, now) >= WarnAtProgress:
+			mk(sanziv1.CardLevel_CARD_LEVEL_WARNING, deadline, "剩余时间不足20%，请抓紧办理。")
+		}
+		if now.After(p.Deadline) {
+			mk(sanziv1.CardLevel_CARD_LEVEL_RED, p.Deadline, "整个事项已超过承诺办结时限"+limitText(p.Matter.GetTotalLimit())+"，请书面说明情况。")
+		}
+	}
+	return out
+}
+
+func levelZH(l sanziv1.CardLevel) string {
+	switch l {
+	case sanziv1.CardLevel_CARD_LEVEL_WARNING:
+		return "预警"
+	case sanziv1.CardLevel_CARD_LEVEL_YELLOW:
+		return "黄牌"
+	}
+	return "红牌"
+}

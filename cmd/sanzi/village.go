@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,6 +16,7 @@ func newVillageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "village", Short: "Run a village node"}
 	var cfg server.Config
 	var orgs []string
+	var contactsFile, secretFile string
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a village node: gRPC, REST, /metrics, /healthz, /readyz",
@@ -34,6 +38,26 @@ commits everything queued and closes the ledger: nothing acknowledged is lost.`,
 				}
 			}
 			cfg.Logger = g.logger()
+			if contactsFile != "" {
+				raw, err := os.ReadFile(contactsFile)
+				if err != nil {
+					return fmt.Errorf("--contacts: %w", err)
+				}
+				dec := json.NewDecoder(bytes.NewReader(raw))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&cfg.Contacts); err != nil {
+					return fmt.Errorf("--contacts %s: want {\"org/post\": [{\"Name\": ..., \"Email\": ..., \"Webhook\": ...}]} (\"*/post\" for every org): %w", contactsFile, err)
+				}
+			}
+			if secretFile != "" {
+				raw, err := os.ReadFile(secretFile)
+				if err != nil {
+					return fmt.Errorf("--webhook-secret-file: %w", err)
+				}
+				if cfg.WebhookSecret = bytes.TrimSpace(raw); len(cfg.WebhookSecret) < 16 {
+					return fmt.Errorf("--webhook-secret-file %s: the secret must be at least 16 bytes", secretFile)
+				}
+			}
 			n, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
 				return fmt.Errorf("start village node: %w", err)
@@ -50,6 +74,11 @@ commits everything queued and closes the ledger: nothing acknowledged is lost.`,
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7400", "REST, metrics and health listen address")
 	f.Int64Var(&cfg.MaxAttachment, "max-attachment", 16<<20, "attachment size limit in bytes")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long to drain requests on shutdown (default 30s)")
+	f.StringVar(&contactsFile, "contacts", "", `JSON file naming who holds each post and how to reach them: {"350505100201/town.reviewer": [{"Name": "王五", "Email": "w@example.cn", "Webhook": "https://..."}], "*/village.head": [...]}; cards name them, notifications go to them`)
+	f.StringVar(&secretFile, "webhook-secret-file", "", "file holding the HMAC-SHA256 key that signs webhook notifications (X-Sanzi-Signature); unset: no webhook channel")
+	f.StringVar(&cfg.SMTPAddr, "smtp-addr", "", "host:port of the mail server for notifications; unset: no mail channel")
+	f.StringVar(&cfg.SMTPFrom, "smtp-from", "三资监管 <sanzi@localhost>", "sender of notification mail")
+	f.DurationVar(&cfg.SweepEvery, "sweep-every", 0, "how often step timers and time-driven rules run (default 1m)")
 	cmd.AddCommand(serve)
 	return cmd
 }

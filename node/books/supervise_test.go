@@ -41,15 +41,21 @@ func cstTime(s string) time.Time {
 }
 
 // openSupervised opens books in dir with the default rules (or rs),
-// supervision on, the clock and contacts given; close it with the returned
-// function (a restart reopens the same dir).
-func openSupervised(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleSet, opts ...func(*books.SupervisionConfig)) (*books.Books, func()) {
+// supervision on and the clock given, without fsync; close it with the
+// returned function (a restart reopens the same dir).
+func openSupervised(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleSet) (*books.Books, func()) {
+	return openSupervisedSync(tb, dir, clock, rs, false)
+}
+
+// openSupervisedSync is openSupervised, with fsync when sync is set (for
+// benchmarks that compare with the ledger's own).
+func openSupervisedSync(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleSet, sync bool) (*books.Books, func()) {
 	tb.Helper()
 	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	l, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: ring, Indexer: books.Indexer(), Now: clock.Now, NoSync: true})
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: ring, Indexer: books.Indexer(), Now: clock.Now, NoSync: !sync})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -76,9 +82,6 @@ func openSupervised(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleS
 	}
 	cfg := books.SupervisionConfig{Catalog: catalog.Default("350505"), Calendar: cal,
 		Person: func(org, post string) string { return "持岗人(" + post + ")" }}
-	for _, o := range opts {
-		o(&cfg)
-	}
 	if err := b.EnableSupervision(context.Background(), cfg); err != nil {
 		tb.Fatal(err)
 	}

@@ -52,16 +52,19 @@ func split(w *Watcher, r *rule, cur *rec) []finding {
 	}
 	i, _ := slices.BinarySearchFunc(cands, cur, byDate)
 	cands = slices.Insert(cands, i, cur)
+	// A sliding window: j only moves forward, so this is linear in the
+	// payee's payments around cur, however many share a day.
+	var sum int64
+	j := 0
 	for i, s := range cands {
 		if s.date > cur.date {
 			break
 		}
-		var sum int64
-		j := i
 		for ; j < len(cands) && cands[j].date <= s.date+span; j++ {
 			sum += cands[j].tx.GetAmountFen()
 		}
 		if sum < thr {
+			sum -= s.tx.GetAmountFen()
 			continue
 		}
 		ids := make([]string, 0, j-i)

@@ -253,7 +253,13 @@ func (w *Watcher) renewed(c *rec) bool {
 			return true
 		}
 	}
-	return slices.ContainsFunc(w.st.subjects[c.id], func(p *rec) bool { return !p.reversed })
+	// The signing procedure that recording the contract opened (the same
+	// day) is not a renewal; any other procedure about it is (a re-tender,
+	// a termination), and so is a signing procedure started on a later day.
+	return slices.ContainsFunc(w.st.subjects[c.id], func(p *rec) bool {
+		m := p.proc.GetMatterCode()
+		return !p.reversed && (p.recorded > c.recorded || (m != "CONTRACT-LEASE" && m != "RES-CONTRACT"))
+	})
 }
 
 // missed lists the months from the node's first event to last month whose

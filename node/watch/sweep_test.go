@@ -148,6 +148,7 @@ func TestExpiring(t *testing.T) {
 		{name: "renewed by a later contract", evs: []any{c, lease("L-1", "2031-06-30"), sweep("2026-06-01")}},
 		{name: "a reversed renewal", evs: []any{c, lease("L-1", "2031-06-30"), rev(2), sweep("2026-06-01")}, want: []string{r}},
 		{name: "re-tender started", evs: []any{c, proc("ASSET-TRADE", "", "v-1"), sweep("2026-06-01")}},
+		{name: "the signing procedure is no renewal", evs: []any{c, proc("CONTRACT-LEASE", "", "v-1"), sweep("2026-06-01")}, want: []string{r}},
 		{name: "a contract for another object", evs: []any{c, lease("L-2", "2031-06-30"), sweep("2026-06-01")}, want: []string{r}},
 		{name: "no object id renews nothing", evs: []any{lease("", "2026-06-30"), lease("", "2031-06-30"), sweep("2026-06-01")},
 			want: []string{r}},

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -63,8 +65,9 @@ func newAlertStepCmd(g *globals, use, short string, status sanziv1.AlertStatus) 
 
 func newAlertsListCmd(g *globals) *cobra.Command {
 	var (
-		req    sanziv1.ListAlertsRequest
-		status string
+		req          sanziv1.ListAlertsRequest
+		status       string
+		since, until string
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -75,6 +78,21 @@ func newAlertsListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			req.Status = sanziv1.AlertStatus(st)
+			for _, f := range []struct {
+				flag, val string
+				dst       **timestamppb.Timestamp
+			}{{"since", since, &req.Since}, {"until", until, &req.Until}} {
+				if f.val == "" {
+					continue
+				}
+				t, err := time.ParseInLocation("2006-01-02", f.val, cst)
+				if err != nil {
+					if t, err = time.Parse(time.RFC3339, f.val); err != nil {
+						return fmt.Errorf("--%s %q: a date YYYY-MM-DD (China time) or an RFC 3339 instant", f.flag, f.val)
+					}
+				}
+				*f.dst = timestamppb.New(t)
+			}
 			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
 				resp, err := sanziv1.NewAlertServiceClient(conn).ListAlerts(ctx, &req)
 				if err != nil {
@@ -98,5 +116,7 @@ func newAlertsListCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&req.RuleCode, "rule", "", "only this rule code, e.g. PRIVATE-ACCT")
 	cmd.Flags().StringVar(&req.Severity, "severity", "", "only info, yellow or red")
 	cmd.Flags().StringVar(&status, "status", "", "only open, acknowledged, confirmed, dismissed or resolved")
+	cmd.Flags().StringVar(&since, "since", "", "only alerts raised from this day (YYYY-MM-DD, China time) or instant (RFC 3339)")
+	cmd.Flags().StringVar(&until, "until", "", "only alerts raised before this day or instant")
 	return cmd
 }

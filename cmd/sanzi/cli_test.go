@@ -304,6 +304,12 @@ func TestRuleChangeAndWorkflowByCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "2026-11-b") || !strings.Contains(out, after.Entry.ID) {
 		t.Fatalf("alerts list: exit %d\n%s", code, out)
 	}
+	if out, code := run(t, "alerts", "list", "--since", "2999-01-01", "--server", n.grpc); code != 0 || !strings.Contains(out, "0 shown of 0") {
+		t.Fatalf("alerts list --since in the future: exit %d\n%s", code, out)
+	}
+	if out, code := run(t, "alerts", "list", "--since", "yesterday", "--server", n.grpc); code != 1 || !strings.Contains(out, "--since") {
+		t.Fatalf("alerts list --since yesterday: exit %d\n%s", code, out)
+	}
 	// rules test: a cash payment over the limit is blocked, nothing recorded.
 	cash := set(set(tx(3), "transaction.amountFen", 200000), "transaction.paymentMethod", "PAYMENT_METHOD_CASH")["transaction"]
 	raw, _ := json.Marshal(cash)

@@ -231,8 +231,8 @@ func TestQuarterScenario(t *testing.T) {
 			q.at(day, "10:00")
 			q.office()
 			q.at(day, "11:00")
-			// Routine: one or two small expenses on listed budget lines.
-			for range 1 + q.rnd.IntN(2) {
+			// Routine: three or four small expenses on listed budget lines.
+			for range 3 + q.rnd.IntN(2) {
 				lines := []string{"办公费", "公益事业支出", "管理费用"}
 				q.expense(int64(20_000+q.rnd.IntN(200_000)), supplier(q.rnd.IntN(4)), lines[q.rnd.IntN(3)], "日常支出", "日常开支 "+date)
 			}

@@ -41,11 +41,13 @@ func openBooks(tb testing.TB, dir string) *books.Books {
 	return b
 }
 
+// sampleTx is the i-th of a stream of small expenses to 500 suppliers (by
+// bank account), as a village pays its many small vendors.
 func sampleTx(i int) *sanziv1.Transaction {
 	return &sanziv1.Transaction{
 		Org: benchOrg, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: int64(1000 + i%100_000),
 		PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER,
-		Counterparty:  &sanziv1.Counterparty{Name: "福州某建材有限公司", IdNumber: "91350100M000100Y43", BankAccount: "6222020200112233445"},
+		Counterparty:  &sanziv1.Counterparty{Name: fmt.Sprintf("供应商%d", i%500), BankAccount: fmt.Sprintf("622202020011%07d", i%500)},
 		BusinessDate:  time.Now().Format(time.DateOnly), Summary: fmt.Sprintf("材料费 第%d笔", i), VoucherNumber: fmt.Sprintf("记-%06d", i),
 		InvoiceCode: "035001900111", InvoiceNumber: fmt.Sprintf("%08d", i), BudgetLine: "公益事业支出", Category: "公益支出",
 	}

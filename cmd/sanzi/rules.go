@@ -127,7 +127,7 @@ Stop the node first: its ledger file is locked while it runs.`,
 			var results []books.BacktestResult
 			var checked int
 			if err := db.View(func(tx *bolt.Tx) error {
-				results, checked, err = books.Backtest(tx, engine)
+				results, checked, err = books.Backtest(tx, engine, cst)
 				return err
 			}); err != nil {
 				return err

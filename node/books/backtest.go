@@ -1,13 +1,16 @@
 package books
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/watch"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -26,21 +29,46 @@ type BacktestResult struct {
 // Backtest runs a draft rule set over every transaction, contract and
 // disposal in the file read through tx, in chain order (disposals see the
 // appraisals recorded before them), and reports per rule what it would have
-// raised. It writes nothing: rule authors use it before publishing.
-func Backtest(tx *bolt.Tx, e *rules.Engine) ([]BacktestResult, int, error) {
-	byCode := map[string]*BacktestResult{}
-	appraised := map[string]int64{}
-	reversed := map[string]bool{}
+// raised. The stateful rules see the whole history in order, with their
+// time-driven part swept at the end of every day that has entries (in loc)
+// and at the last entry; the alerts already in the chain are not fed to
+// them, so the draft raises afresh what it would have raised. It writes
+// nothing: rule authors use it before publishing.
+func Backtest(tx *bolt.Tx, e *rules.Engine, loc *time.Location) ([]BacktestResult, int, error) {
 	type fired struct {
 		id   string
 		hits []rules.Hit
 	}
 	var all []fired
+	w, err := watch.New(e, loc)
+	if err != nil {
+		return nil, 0, err
+	}
+	var lastDay string
+	var last time.Time
+	sweep := func(now time.Time) {
+		for _, h := range w.Sweep(now) {
+			all = append(all, fired{cmp.Or(h.Subject, "-"), []rules.Hit{h}})
+		}
+	}
+	byCode := map[string]*BacktestResult{}
+	appraised := map[string]int64{}
+	reversed := map[string]bool{}
 	checked := 0
-	err := ledger.Walk(tx, func(s *ledger.Stored) error {
+	err = ledger.Walk(tx, func(s *ledger.Stored) error {
 		m, err := Decode(s.Type, s.Payload)
 		if err != nil || m == nil {
 			return err
+		}
+		if d := s.RecordedAt.In(loc).Format(time.DateOnly); lastDay != "" && d != lastDay {
+			y, mo, dd := last.In(loc).Date()
+			sweep(time.Date(y, mo, dd, 23, 59, 59, 0, loc))
+		}
+		lastDay, last = s.RecordedAt.In(loc).Format(time.DateOnly), s.RecordedAt
+		if _, isAlert := m.(*sanziv1.Alert); !isAlert {
+			for _, h := range w.Observe(watch.Event{ID: s.ID(), RecordedAt: s.RecordedAt, Subject: s.Subject, Msg: m}) {
+				all = append(all, fired{s.ID(), []rules.Hit{h}})
+			}
 		}
 		var hits []rules.Hit
 		switch m := m.(type) {
@@ -70,6 +98,9 @@ func Backtest(tx *bolt.Tx, e *rules.Engine) ([]BacktestResult, int, error) {
 	})
 	if err != nil {
 		return nil, 0, err
+	}
+	if !last.IsZero() {
+		sweep(last)
 	}
 	for _, f := range all {
 		for _, h := range f.hits {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+	bolt "go.etcd.io/bbolt"
 )
 
 // fakeClock is the injected clock of the supervision tests: nothing sleeps
@@ -250,5 +252,54 @@ func TestSweepGivesCardsOnceWithTheInjectedClock(t *testing.T) {
 	}
 	if total != 3 || levels[sanziv1.CardLevel_CARD_LEVEL_YELLOW] != 1 || levels[sanziv1.CardLevel_CARD_LEVEL_RED] != 2 {
 		t.Fatalf("cards %v (total %d): want the step's yellow and red and the procedure's red", levels, total)
+	}
+}
+
+// TestBacktestRunsStatefulRules: a draft that lowers SPLIT's threshold finds,
+// in history recorded under the default set, the split payments the default
+// did not flag; the default set finds none of them.
+func TestBacktestRunsStatefulRules(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+	b, _ := openSupervised(t, t.TempDir(), clock, nil)
+	for i, amount := range []int64{1_200_000, 1_000_000, 900_000} { // 31,000 yuan in three payments
+		clock.Set(clock.Now().Add(24 * time.Hour))
+		tx := plainExpense(amount, fmt.Sprintf("%08d", i+1))
+		tx.BusinessDate = clock.Now().In(cst).Format(time.DateOnly)
+		if _, _, err := b.RecordTransaction(ctx, "会计", tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	draft := rules.Default()
+	draft.Version = "split-30k"
+	for i := range draft.Rules {
+		if draft.Rules[i].Code == "SPLIT" {
+			draft.Rules[i].Params["split_threshold_fen"] = 3_000_000
+		}
+	}
+	for _, c := range []struct {
+		set  rules.RuleSet
+		want int
+	}{{rules.Default(), 0}, {draft, 1}} {
+		e, err := rules.Compile(c.set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var results []books.BacktestResult
+		if err := b.Ledger().DB().View(func(tx *bolt.Tx) error {
+			results, _, err = books.Backtest(tx, e, cst)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for _, r := range results {
+			if r.Code == "SPLIT" {
+				got = r.Hits
+			}
+		}
+		if got != c.want {
+			t.Fatalf("rule set %s: SPLIT hits %d, want %d (results %+v)", c.set.Version, got, c.want, results)
+		}
 	}
 }

@@ -16,7 +16,7 @@ TOOLS := bin/tools/buf bin/tools/protoc-gen-go bin/tools/protoc-gen-go-grpc \
 GO_TEST_FLAGS ?= -count=1 -timeout 20m -p 1
 FUZZ_TIME     ?= 10s
 
-.PHONY: all setup tools build test unit fuzz bench demo proto verify clean help
+.PHONY: clickhouse all setup tools build test unit fuzz bench demo proto verify clean help
 
 all: build
 
@@ -27,8 +27,16 @@ help:
 	@echo "make bench   ledger throughput and latency with fsync on"
 	@echo "make verify  gofmt, go vet, go mod tidy, regenerate protos: fail on any diff"
 
-setup: tools
+setup: tools clickhouse
 	go mod download
+
+# Debian's clickhouse-server (18.16) for the analytics tests and the demo;
+# nothing starts it here: analytics/chserver runs a private one per use.
+clickhouse: /usr/sbin/clickhouse-server
+/usr/sbin/clickhouse-server:
+	@command -v apt-get >/dev/null || { echo "need apt-get to install clickhouse-server"; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server clickhouse-client
 
 tools: $(TOOLS)
 

@@ -360,6 +360,14 @@ func (n *Node) RegisterOrigin(origin string, pub []byte) error {
 	return err
 }
 
+// SetLoaded records through Raft the index the analytics loader has loaded
+// through (leader only), so that lag is visible on every member and a new
+// leader's loader knows where its predecessor got to.
+func (n *Node) SetLoaded(index uint64) error {
+	_, err := n.apply(clusterv1.CommandType_COMMAND_TYPE_SET_LOADED, &clusterv1.LoadedIndex{Index: index})
+	return err
+}
+
 // Join adds a voter (leader only) and records its API address.
 func (n *Node) Join(id, raftAddr, apiAddr string) error {
 	if !n.IsLeader() {

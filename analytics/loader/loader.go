@@ -1,0 +1,333 @@
+// Package loader copies what the district cluster committed into ClickHouse,
+// in Raft-index order, on the leader only. It reads the FSM's feed (which
+// origins and seqs each Raft entry added), decodes the entries, and inserts
+// each batch as one block per table, so a table holds every row up to some
+// raft_index and none after it. On start (a new leader, a restart, after
+// ClickHouse comes back) it resumes after max(raft_index) of each table:
+// nothing is loaded twice and nothing is skipped.
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sanzi/sanzi/analytics/schema"
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/ledger"
+	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Source is the committed chain store the loader reads (the FSM).
+type Source interface {
+	Feed(after uint64, limit int, fn func(index uint64, rec *clusterv1.FeedRecord) bool) error
+	Range(origin string, from uint64, limit int, fn func(*ledger.Stored) bool) error
+	AppliedIndex() uint64
+}
+
+// Config sets up a Loader.
+type Config struct {
+	Source Source
+	Conn   driver.Conn
+	// Loaded is told the index loaded through after each batch (the member
+	// records it through Raft); may be nil.
+	Loaded func(ctx context.Context, index uint64) error
+	// BatchRows bounds the rows of one batch across tables; default 100,000.
+	BatchRows int
+	// Poll is how often an idle loader looks for new entries; default 100ms.
+	Poll time.Duration
+	// Base and Max bound the backoff while ClickHouse is unreachable;
+	// default 200ms and 10s.
+	Base, Max time.Duration
+	Logger    *slog.Logger
+}
+
+// Loader is one run of the copy; Run until its context ends.
+type Loader struct {
+	cfg    Config
+	loaded map[string]uint64
+	// Lag and state for /metrics, read with Stats.
+	stats Stats
+}
+
+// Stats is what the loader has done, for metrics and status.
+type Stats struct {
+	LoadedIndex uint64 // every table holds all rows up to here
+	Rows        uint64 // rows inserted by this loader
+	Batches     uint64
+	Failures    uint64 // failed attempts (ClickHouse down, ...)
+	LastError   string
+}
+
+// New checks cfg.
+func New(cfg Config) (*Loader, error) {
+	if cfg.Source == nil || cfg.Conn == nil {
+		return nil, errors.New("loader: Source and Conn are required")
+	}
+	if cfg.BatchRows <= 0 {
+		cfg.BatchRows = 100_000
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 100 * time.Millisecond
+	}
+	if cfg.Base <= 0 {
+		cfg.Base = 200 * time.Millisecond
+	}
+	if cfg.Max <= 0 {
+		cfg.Max = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Loader{cfg: cfg}, nil
+}
+
+// Stats returns a copy of the loader's counters. Not synchronised with Run
+// beyond being a snapshot; read it from the same goroutine or accept a
+// slightly stale view.
+func (l *Loader) Stats() Stats { return l.stats }
+
+// Run loads until ctx ends, retrying with backoff (and jitter) while
+// ClickHouse fails; it returns ctx's error.
+func (l *Loader) Run(ctx context.Context) error {
+	failures := 0
+	for {
+		n, err := l.step(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var wait time.Duration
+		switch {
+		case err != nil:
+			failures++
+			l.stats.Failures++
+			l.stats.LastError = err.Error()
+			l.loaded = nil // re-read where each table got to once it answers again
+			wait = min(l.cfg.Base<<min(failures-1, 16), l.cfg.Max)
+			wait = wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
+			l.cfg.Logger.Warn("analytics load failed; retrying", "err", err, "in", wait.Round(time.Millisecond), "failures", failures)
+		case n == 0:
+			failures = 0
+			wait = l.cfg.Poll
+		default:
+			failures = 0
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// step loads one batch; it returns how many Raft indexes it covered.
+func (l *Loader) step(ctx context.Context) (int, error) {
+	if l.loaded == nil {
+		if _, err := schema.Apply(ctx, l.cfg.Conn); err != nil {
+			return 0, err
+		}
+		m, err := schema.LoadedThrough(ctx, l.cfg.Conn)
+		if err != nil {
+			return 0, err
+		}
+		l.loaded = m
+		l.stats.LoadedIndex = l.low()
+		l.cfg.Logger.Info("analytics loader resumes", "after", l.stats.LoadedIndex, "applied", l.cfg.Source.AppliedIndex())
+	}
+	from := l.low()
+	b := newBatch(l.cfg.Source)
+	var last uint64
+	indexes := 0
+	var ferr error
+	err := l.cfg.Source.Feed(from, 0, func(index uint64, rec *clusterv1.FeedRecord) bool {
+		for _, r := range rec.GetRanges() {
+			err := l.cfg.Source.Range(r.GetOrigin(), r.GetFromSeq(), int(r.GetToSeq()-r.GetFromSeq()+1), func(s *ledger.Stored) bool {
+				if err := b.add(index, s, l.loaded); err != nil {
+					ferr = err
+					return false
+				}
+				return true
+			})
+			if err != nil || ferr != nil {
+				ferr = errors.Join(ferr, err)
+				return false
+			}
+		}
+		last = index
+		indexes++
+		return b.rows < l.cfg.BatchRows
+	})
+	if err = errors.Join(err, ferr); err != nil {
+		return 0, fmt.Errorf("read the feed after %d: %w", from, err)
+	}
+	if indexes == 0 {
+		return 0, nil
+	}
+	if err := b.send(ctx, l.cfg.Conn); err != nil {
+		return 0, err
+	}
+	for _, t := range schema.FactTables {
+		l.loaded[t] = last
+	}
+	l.stats.LoadedIndex = last
+	l.stats.Rows += uint64(b.rows)
+	l.stats.Batches++
+	if l.cfg.Loaded != nil {
+		if err := l.cfg.Loaded(ctx, last); err != nil {
+			l.cfg.Logger.Warn("record loaded index", "index", last, "err", err)
+		}
+	}
+	return indexes, nil
+}
+
+// low is the index every table has loaded through.
+func (l *Loader) low() uint64 {
+	low := ^uint64(0)
+	for _, t := range schema.FactTables {
+		low = min(low, l.loaded[t])
+	}
+	return low
+}
+
+// batch collects rows per table, skipping, per table, raft indexes it
+// already holds (a batch that failed half-way through its tables).
+type batch struct {
+	rows   int
+	tables map[string][][]any
+	// lookup reads an earlier entry (the transaction a reversal cancels).
+	lookup func(origin string, seq uint64) (*ledger.Stored, error)
+}
+
+func newBatch(src Source) *batch {
+	return &batch{tables: map[string][][]any{}, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
+		var out *ledger.Stored
+		err := src.Range(origin, seq, 1, func(s *ledger.Stored) bool { out = s; return false })
+		if err == nil && (out == nil || out.Seq != seq) {
+			err = fmt.Errorf("entry %s not in the district's chains", ledger.EntryID(origin, seq))
+		}
+		return out, err
+	}}
+}
+
+// columns are the insert column lists, in the order rows are built.
+var columns = map[string]string{
+	"entries":      "raft_index, origin, seq, district, town, type, type_name, recorded_at, author, subject",
+	"transactions": "raft_index, origin, seq, district, town, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at",
+	"alerts":       "raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at",
+	"cards":        "raft_index, origin, seq, district, town, level, procedure_id, matter_code, step_code, post, person, deadline, recorded_at",
+}
+
+func (b *batch) put(table string, index uint64, loaded map[string]uint64, row ...any) {
+	if index <= loaded[table] {
+		return
+	}
+	b.tables[table] = append(b.tables[table], append([]any{index}, row...))
+	b.rows++
+}
+
+func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) error {
+	district, town := orgParts(s.Origin)
+	at := s.RecordedAt.UTC()
+	b.put("entries", index, loaded, s.Origin, s.Seq, district, town, uint8(s.Type), s.Type.String(), at, s.Author, s.Subject)
+	m, err := books.Decode(s.Type, s.Payload)
+	if err != nil || m == nil {
+		return err
+	}
+	switch m := m.(type) {
+	case *sanziv1.Transaction:
+		date, month := businessDate(m.GetBusinessDate(), at)
+		b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(m.GetKind()), int8(1), m.GetAmountFen(),
+			m.GetPaymentMethod().String(), m.GetCategory(), m.GetBudgetLine(), m.GetCounterparty().GetName(), m.GetCounterparty().GetIdNumber(),
+			date, month, at)
+	case *sanziv1.Reversal:
+		// A reversed transaction stays in the table; the reversal adds its
+		// negative copy, so plain sums are right with no join.
+		o, seq, err := ledger.ParseEntryID(m.GetTargetId())
+		if err != nil {
+			return nil
+		}
+		target, err := b.lookup(o, seq)
+		if err != nil {
+			return fmt.Errorf("reversal %s: %w", s.ID(), err)
+		}
+		tm, err := books.Decode(target.Type, target.Payload)
+		if t, ok := tm.(*sanziv1.Transaction); ok && err == nil {
+			date, month := businessDate(t.GetBusinessDate(), target.RecordedAt.UTC())
+			b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(t.GetKind()), int8(-1), -t.GetAmountFen(),
+				t.GetPaymentMethod().String(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), t.GetCounterparty().GetIdNumber(),
+				date, month, at)
+		}
+	case *sanziv1.Alert:
+		b.put("alerts", index, loaded, s.Origin, s.Seq, district, town, m.GetRuleCode(), m.GetSeverity(), m.GetRuleSetVersion(), s.Subject, m.GetKey(), at)
+	case *sanziv1.Card:
+		b.put("cards", index, loaded, s.Origin, s.Seq, district, town, m.GetLevel().String(), m.GetProcedureId(), m.GetMatterCode(),
+			m.GetStepCode(), m.GetPost(), m.GetPerson(), m.GetDeadline().AsTime().UTC(), at)
+	}
+	// TODO(issue 6): contracts and payments, assets, workflow steps, complaints,
+	// directives and the org hierarchy with names.
+	return nil
+}
+
+func (b *batch) send(ctx context.Context, conn driver.Conn) error {
+	for _, t := range schema.FactTables {
+		rows := b.tables[t]
+		if len(rows) == 0 {
+			continue
+		}
+		ins, err := conn.PrepareBatch(ctx, "INSERT INTO "+t+" ("+columns[t]+")")
+		if err != nil {
+			return fmt.Errorf("prepare insert into %s: %w", t, err)
+		}
+		for _, r := range rows {
+			if err := ins.Append(r...); err != nil {
+				ins.Abort()
+				return fmt.Errorf("insert into %s: %w", t, err)
+			}
+		}
+		if err := ins.Send(); err != nil {
+			return fmt.Errorf("insert %d rows into %s: %w", len(rows), t, err)
+		}
+	}
+	return nil
+}
+
+// orgParts are the district (6 digits) and town (9 digits) of an org code.
+func orgParts(origin string) (string, string) {
+	if len(origin) < 9 {
+		return origin, origin
+	}
+	return origin[:6], origin[:9]
+}
+
+func kindName(k sanziv1.TransactionKind) string {
+	switch k {
+	case sanziv1.TransactionKind_TRANSACTION_KIND_INCOME:
+		return "income"
+	case sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE:
+		return "expense"
+	case sanziv1.TransactionKind_TRANSACTION_KIND_TRANSFER:
+		return "transfer"
+	case sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_OUT:
+		return "loan_out"
+	case sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_IN:
+		return "loan_in"
+	}
+	return "unknown"
+}
+
+// businessDate is the row's date (UTC midnight, see CLICKHOUSE.md trap 5)
+// and month (YYYYMM); the recording day when the date does not parse.
+func businessDate(s string, recorded time.Time) (time.Time, uint32) {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		d = time.Date(recorded.Year(), recorded.Month(), recorded.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	return d, uint32(d.Year()*100 + int(d.Month()))
+}

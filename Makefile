@@ -54,7 +54,7 @@ bin/tools/protoc-gen-openapiv2:
 build:
 	go build -o bin/sanzi ./cmd/sanzi
 
-demo: build
+demo: build clickhouse
 	bin/sanzi demo
 
 test: build unit fuzz

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/server"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -16,6 +17,7 @@ import (
 func newDemoCmd(g *globals) *cobra.Command {
 	var cfg server.Config
 	var withDistrict bool
+	var chAddr string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a village node with sample records beside a 3-member district cluster, and print where to look",
@@ -41,7 +43,17 @@ pushes the village's chain to it.`,
 			}
 			var district *demoDistrict
 			if withDistrict {
-				district, err = startDemoDistrict(cmd.Context(), filepath.Join(filepath.Dir(cfg.DataDir), "district"), 7500, cfg.Logger, func(msg string) { fmt.Fprintln(out, "district:", msg) })
+				if chAddr == "" {
+					ch, err := chserver.Start(cmd.Context(), chserver.Options{Dir: filepath.Join(filepath.Dir(cfg.DataDir), "clickhouse"), Logger: cfg.Logger})
+					if err != nil {
+						fmt.Fprintf(out, "analytics: no ClickHouse (%v); the district runs without its loader\n", err)
+					} else {
+						defer ch.Stop()
+						chAddr = ch.Addr()
+						fmt.Fprintf(out, "analytics: clickhouse-server on %s (clickhouse-client --port %d)\n", chAddr, ch.TCPPort())
+					}
+				}
+				district, err = startDemoDistrict(cmd.Context(), filepath.Join(filepath.Dir(cfg.DataDir), "district"), 7500, chAddr, cfg.Logger, func(msg string) { fmt.Fprintln(out, "district:", msg) })
 				if err != nil {
 					n.Close()
 					return err
@@ -85,6 +97,7 @@ Ctrl-C stops the node; run again to continue with the same data.
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7401", "gRPC listen address")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7400", "REST listen address")
 	f.BoolVar(&withDistrict, "district", true, "also run a 3-member district cluster on ports 7503-7532 and push the village's entries to it")
+	f.StringVar(&chAddr, "clickhouse", "", "ClickHouse native address for the district's analytics loader (default: start a private clickhouse-server under the demo folder)")
 	return cmd
 }
 

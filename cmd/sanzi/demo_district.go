@@ -30,7 +30,7 @@ type demoDistrict struct {
 
 // startDemoDistrict makes (or reuses) a CA and three member certificates
 // under root and starts members d1..d3 on ports base+1.., d1 bootstrapping.
-func startDemoDistrict(ctx context.Context, root string, base int, log *slog.Logger, progress func(string)) (*demoDistrict, error) {
+func startDemoDistrict(ctx context.Context, root string, base int, clickhouseAddr string, log *slog.Logger, progress func(string)) (*demoDistrict, error) {
 	caDir := filepath.Join(root, "ca")
 	ca, err := pki.LoadCA(caDir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -65,7 +65,7 @@ func startDemoDistrict(ctx context.Context, root string, base int, log *slog.Log
 				Bootstrap: i == 1, Logger: log.With("member", id),
 			},
 			APIListen: fmt.Sprintf("127.0.0.1:%d", base+10*i+2),
-			Pool:      ca.Pool(), Cert: iss.TLSCertificate(),
+			Pool:      ca.Pool(), Cert: iss.TLSCertificate(), ClickHouse: clickhouseAddr,
 		}
 		if i == 1 {
 			cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", base+3)

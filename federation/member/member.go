@@ -40,20 +40,24 @@ type Config struct {
 	Cert tls.Certificate
 	// Join, when set, is a member's API address to ask for admission.
 	Join string
+	// ClickHouse, when set, is the native address (host:port) the analytics
+	// loader writes to while this member leads.
+	ClickHouse string
 }
 
 // Member is a running member server.
 type Member struct {
-	cfg    Config
-	log    *slog.Logger
-	node   *cluster.Node
-	svc    *cluster.Service
-	grpc   *grpc.Server
-	http   *http.Server
-	apiLn  net.Listener
-	httpLn net.Listener
-	gwConn *grpc.ClientConn
-	errc   chan error
+	cfg       Config
+	log       *slog.Logger
+	node      *cluster.Node
+	svc       *cluster.Service
+	grpc      *grpc.Server
+	http      *http.Server
+	apiLn     net.Listener
+	httpLn    net.Listener
+	gwConn    *grpc.ClientConn
+	errc      chan error
+	analytics *analytics
 }
 
 // Start opens the node and starts serving.
@@ -101,6 +105,9 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			m.Stop()
 			return nil, err
 		}
+	}
+	if cfg.ClickHouse != "" {
+		m.startAnalytics(ctx, cfg.ClickHouse)
 	}
 	log.Info("district member serving", "id", cfg.Cluster.ID, "raft", n.Layer().Addr().String(), "api", apiLn.Addr().String(), "http", cfg.HTTPAddr)
 	return m, nil
@@ -212,5 +219,8 @@ func (m *Member) Stop() error {
 		m.grpc.Stop()
 	}
 	m.svc.Close()
+	if m.analytics != nil {
+		m.analytics.stop()
+	}
 	return m.node.Shutdown()
 }

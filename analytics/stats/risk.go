@@ -1,0 +1,120 @@
+package stats
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// RiskWeights are the points each signal adds to a village's integrity-risk
+// index; the district may set its own.
+type RiskWeights struct {
+	RedAlert, YellowAlert, RedCard, YellowCard, SplitRelated, LateDisclosure float64
+	// CashShare multiplies the share of expenses paid in cash (0–1).
+	CashShare float64
+}
+
+// DefaultRiskWeights: a serious violation (SPLIT, RELATIVE) counts most, a
+// red alert or red card three times a yellow, a cash-heavy village up to 20
+// points.
+var DefaultRiskWeights = RiskWeights{RedAlert: 3, YellowAlert: 1, RedCard: 3, YellowCard: 1, SplitRelated: 5, LateDisclosure: 2, CashShare: 20}
+
+// RiskLevels are the cut-offs of the levels: below 10 green, below 25
+// yellow, below 50 orange, else red.
+var RiskLevels = []struct {
+	Below float64
+	Level string
+}{{10, "green"}, {25, "yellow"}, {50, "orange"}, {math.Inf(1), "red"}}
+
+// Score fills r's score and level from its signals.
+func (w RiskWeights) Score(r *sanziv1.RiskRow) {
+	s := w.RedAlert*float64(r.GetRedAlerts()) + w.YellowAlert*float64(r.GetYellowAlerts()) +
+		w.RedCard*float64(r.GetRedCards()) + w.YellowCard*float64(r.GetYellowCards()) +
+		w.SplitRelated*float64(r.GetSplitRelated()) + w.LateDisclosure*float64(r.GetLateDisclosures()) +
+		w.CashShare*r.GetCashShare()
+	r.Score = math.Round(s*100) / 100
+	for _, l := range RiskLevels {
+		if r.Score < l.Below {
+			r.Level = l.Level
+			break
+		}
+	}
+}
+
+// Risk computes the index per village in scope, highest first.
+func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.RiskRow, error) {
+	sc, err := parseScope(req.GetScope())
+	if err != nil {
+		return nil, err
+	}
+	where := strings.ReplaceAll(sc.where, "month", "toYYYYMM(day)")
+	rows := map[string]*sanziv1.RiskRow{}
+	get := func(o string) *sanziv1.RiskRow {
+		if rows[o] == nil {
+			rows[o] = &sanziv1.RiskRow{Org: o}
+		}
+		return rows[o]
+	}
+	queries := []struct {
+		q    string
+		fill func(r *sanziv1.RiskRow, a, b, c uint64)
+	}{
+		{`SELECT origin, countIf(severity = 'red'), countIf(severity = 'yellow'), countIf(rule_code IN ('SPLIT', 'RELATIVE'))
+			FROM alerts WHERE ` + where + ` GROUP BY origin`, func(r *sanziv1.RiskRow, a, b, c uint64) {
+			r.RedAlerts, r.YellowAlerts, r.SplitRelated = int64(a), int64(b), int64(c)
+		}},
+		{`SELECT origin, countIf(rule_code = 'DISCLOSE-LATE'), toUInt64(0), toUInt64(0) FROM alerts WHERE ` + where + ` GROUP BY origin`,
+			func(r *sanziv1.RiskRow, a, _, _ uint64) { r.LateDisclosures = int64(a) }},
+		{`SELECT origin, countIf(level = 'CARD_LEVEL_RED'), countIf(level = 'CARD_LEVEL_YELLOW'), toUInt64(0) FROM cards WHERE ` + where + ` GROUP BY origin`,
+			func(r *sanziv1.RiskRow, a, b, _ uint64) { r.RedCards, r.YellowCards = int64(a), int64(b) }},
+	}
+	for _, q := range queries {
+		rs, err := s.conn.Query(ctx, q.q, sc.args...)
+		if err != nil {
+			return nil, fmt.Errorf("risk signals: %w", err)
+		}
+		for rs.Next() {
+			var o string
+			var a, b, c uint64
+			if err := rs.Scan(&o, &a, &b, &c); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			q.fill(get(o), a, b, c)
+		}
+		rs.Close()
+	}
+	rs, err := s.conn.Query(ctx, `SELECT origin, sumIf(amount_fen, payment_method = 'PAYMENT_METHOD_CASH'), sum(amount_fen)
+		FROM transactions WHERE kind = 'expense' AND `+sc.where+` GROUP BY origin`, sc.args...)
+	if err != nil {
+		return nil, fmt.Errorf("cash share: %w", err)
+	}
+	for rs.Next() {
+		var o string
+		var cash, all int64
+		if err := rs.Scan(&o, &cash, &all); err != nil {
+			rs.Close()
+			return nil, err
+		}
+		if all > 0 {
+			get(o).CashShare = math.Round(float64(cash)/float64(all)*10000) / 10000
+		}
+	}
+	rs.Close()
+	out := make([]*sanziv1.RiskRow, 0, len(rows))
+	for _, r := range rows {
+		DefaultRiskWeights.Score(r)
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].GetScore() != out[j].GetScore() {
+			return out[i].GetScore() > out[j].GetScore()
+		}
+		return out[i].GetOrg() < out[j].GetOrg()
+	})
+	return out, nil
+}

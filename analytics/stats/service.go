@@ -1,0 +1,58 @@
+package stats
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Service is AnalyticsService over Stats.
+type Service struct {
+	sanziv1.UnimplementedAnalyticsServiceServer
+	s *Stats
+}
+
+// NewService serves s.
+func NewService(s *Stats) *Service { return &Service{s: s} }
+
+// wrap maps errors: a bad scope is the caller's mistake (InvalidArgument);
+// anything else is ClickHouse's (Unavailable: try again).
+func wrap(err error, req interface{ GetScope() *sanziv1.StatsScope }) error {
+	if err == nil {
+		return nil
+	}
+	if _, perr := parseScope(req.GetScope()); perr != nil {
+		return status.Error(codes.InvalidArgument, perr.Error())
+	}
+	return status.Error(codes.Unavailable, err.Error())
+}
+
+// Totals implements AnalyticsService.
+func (v *Service) Totals(ctx context.Context, r *sanziv1.TotalsRequest) (*sanziv1.TotalsResponse, error) {
+	rows, err := v.s.Totals(ctx, r)
+	return &sanziv1.TotalsResponse{Rows: rows}, wrap(err, r)
+}
+
+// AlertStats implements AnalyticsService.
+func (v *Service) AlertStats(ctx context.Context, r *sanziv1.AlertStatsRequest) (*sanziv1.AlertStatsResponse, error) {
+	rows, err := v.s.AlertStats(ctx, r)
+	if err != nil && r.GetGroupBy() != "" && r.GetGroupBy() != "rule" && r.GetGroupBy() != "org" {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &sanziv1.AlertStatsResponse{Rows: rows}, wrap(err, r)
+}
+
+// Anomalies implements AnalyticsService.
+func (v *Service) Anomalies(ctx context.Context, r *sanziv1.AnomaliesRequest) (*sanziv1.AnomaliesResponse, error) {
+	rows, err := v.s.Anomalies(ctx, r)
+	return &sanziv1.AnomaliesResponse{Rows: rows}, wrap(err, r)
+}
+
+// Risk implements AnalyticsService.
+func (v *Service) Risk(ctx context.Context, r *sanziv1.RiskRequest) (*sanziv1.RiskResponse, error) {
+	rows, err := v.s.Risk(ctx, r)
+	return &sanziv1.RiskResponse{Rows: rows}, wrap(err, r)
+}

@@ -1,0 +1,341 @@
+// Package stats answers the district's questions from ClickHouse: totals by
+// tier, org and month with month-over-month change, alerts and cards by rule
+// or org, anomaly signals per village, and the integrity-risk index. Every
+// query reads plain tables without FINAL (the loader makes duplicates
+// impossible) and runs on ClickHouse 18.16 as on current releases. The
+// formulas (Benford MAD, HHI, the risk score) are plain Go over the rows,
+// so they are table-tested on hand-made data.
+package stats
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Stats queries one ClickHouse.
+type Stats struct {
+	conn driver.Conn
+}
+
+// New queries over conn.
+func New(conn driver.Conn) *Stats { return &Stats{conn: conn} }
+
+// scope is a StatsScope checked and turned into SQL pieces.
+type scope struct {
+	key   string // column expression grouping to the level
+	where string
+	args  []any
+}
+
+// parseScope refuses a level or parent it cannot read, naming the field.
+func parseScope(s *sanziv1.StatsScope) (scope, error) {
+	var sc scope
+	switch s.GetLevel() {
+	case "", "village":
+		sc.key = "origin"
+	case "town":
+		sc.key = "town"
+	case "district":
+		sc.key = "district"
+	default:
+		return sc, fmt.Errorf("scope.level %q: district, town or village", s.GetLevel())
+	}
+	if p := s.GetParent(); p != "" {
+		if strings.Trim(p, "0123456789") != "" || len(p) > 12 {
+			return sc, fmt.Errorf("scope.parent %q: up to 12 digits of an org code", p)
+		}
+	}
+	sc.where = "origin LIKE ?"
+	sc.args = []any{s.GetParent() + "%"}
+	for _, m := range []struct {
+		v  uint32
+		op string
+	}{{s.GetFromMonth(), ">="}, {s.GetToMonth(), "<="}} {
+		if m.v == 0 {
+			continue
+		}
+		if m.v < 200001 || m.v > 299912 || m.v%100 < 1 || m.v%100 > 12 {
+			return sc, fmt.Errorf("scope month %d: YYYYMM", m.v)
+		}
+		sc.where += " AND month " + m.op + " ?"
+		sc.args = append(sc.args, m.v)
+	}
+	return sc, nil
+}
+
+// Totals are income and expense per org and month, with the change against
+// the org's previous month in the result.
+func (s *Stats) Totals(ctx context.Context, req *sanziv1.TotalsRequest) ([]*sanziv1.TotalsRow, error) {
+	sc, err := parseScope(req.GetScope())
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + sc.key + ` AS org, month,
+		sumIf(amount_fen, kind = 'income') AS income, sumIf(amount_fen, kind = 'expense') AS expense, sum(sign) AS n
+		FROM transactions WHERE ` + sc.where + ` GROUP BY org, month ORDER BY org, month`
+	rows, err := s.conn.Query(ctx, q, sc.args...)
+	if err != nil {
+		return nil, fmt.Errorf("totals: %w", err)
+	}
+	defer rows.Close()
+	var out []*sanziv1.TotalsRow
+	for rows.Next() {
+		r := &sanziv1.TotalsRow{}
+		if err := rows.Scan(&r.Org, &r.Month, &r.IncomeFen, &r.ExpenseFen, &r.Transactions); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	MonthOverMonth(out)
+	return out, rows.Err()
+}
+
+// MonthOverMonth fills each row's change against the same org's row before
+// it (rows sorted by org, then month).
+func MonthOverMonth(rows []*sanziv1.TotalsRow) {
+	for i, r := range rows {
+		if i == 0 || rows[i-1].GetOrg() != r.GetOrg() {
+			continue
+		}
+		p := rows[i-1]
+		r.HasPrev = true
+		r.IncomeChangePct = change(p.GetIncomeFen(), r.GetIncomeFen())
+		r.ExpenseChangePct = change(p.GetExpenseFen(), r.GetExpenseFen())
+	}
+}
+
+func change(prev, cur int64) float64 {
+	if prev == 0 {
+		if cur == 0 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return math.Round(float64(cur-prev)/math.Abs(float64(prev))*10000) / 100
+}
+
+// AlertStats counts alerts (by severity) and cards per rule or per org.
+func (s *Stats) AlertStats(ctx context.Context, req *sanziv1.AlertStatsRequest) ([]*sanziv1.AlertStatsRow, error) {
+	sc, err := parseScope(req.GetScope())
+	if err != nil {
+		return nil, err
+	}
+	where := strings.ReplaceAll(sc.where, "month", "toYYYYMM(day)")
+	byKey := map[string]*sanziv1.AlertStatsRow{}
+	get := func(k string) *sanziv1.AlertStatsRow {
+		if byKey[k] == nil {
+			byKey[k] = &sanziv1.AlertStatsRow{Key: k}
+		}
+		return byKey[k]
+	}
+	switch req.GetGroupBy() {
+	case "", "rule":
+		rows, err := s.conn.Query(ctx, `SELECT rule_code, count(), countIf(severity = 'red'), countIf(severity = 'yellow')
+			FROM alerts WHERE `+where+` GROUP BY rule_code`, sc.args...)
+		if err != nil {
+			return nil, fmt.Errorf("alerts by rule: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			var n, red, yellow uint64
+			if err := rows.Scan(&k, &n, &red, &yellow); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			r := get(k)
+			r.Alerts, r.Red, r.Yellow = int64(n), int64(red), int64(yellow)
+		}
+		rows.Close()
+		// Cards are the TIMEOUT findings.
+		var red, yellow uint64
+		if err := s.conn.QueryRow(ctx, `SELECT countIf(level = 'CARD_LEVEL_RED'), countIf(level = 'CARD_LEVEL_YELLOW') FROM cards WHERE `+where, sc.args...).Scan(&red, &yellow); err != nil {
+			return nil, fmt.Errorf("cards: %w", err)
+		}
+		if red+yellow > 0 {
+			r := get("TIMEOUT")
+			r.RedCards, r.YellowCards = int64(red), int64(yellow)
+		}
+	case "org":
+		for _, q := range []string{
+			`SELECT ` + sc.key + `, count(), countIf(severity = 'red'), countIf(severity = 'yellow') FROM alerts WHERE ` + where + ` GROUP BY ` + sc.key,
+			`SELECT ` + sc.key + `, count(), countIf(level = 'CARD_LEVEL_RED'), countIf(level = 'CARD_LEVEL_YELLOW') FROM cards WHERE ` + where + ` GROUP BY ` + sc.key,
+		} {
+			rows, err := s.conn.Query(ctx, q, sc.args...)
+			if err != nil {
+				return nil, fmt.Errorf("alerts by org: %w", err)
+			}
+			cards := strings.Contains(q, "FROM cards")
+			for rows.Next() {
+				var k string
+				var n, red, yellow uint64
+				if err := rows.Scan(&k, &n, &red, &yellow); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				r := get(k)
+				if cards {
+					r.RedCards, r.YellowCards = int64(red), int64(yellow)
+				} else {
+					r.Alerts, r.Red, r.Yellow = int64(n), int64(red), int64(yellow)
+				}
+			}
+			rows.Close()
+		}
+	default:
+		return nil, fmt.Errorf("groupBy %q: rule or org", req.GetGroupBy())
+	}
+	out := make([]*sanziv1.AlertStatsRow, 0, len(byKey))
+	for _, r := range byKey {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].GetAlerts() != out[j].GetAlerts() {
+			return out[i].GetAlerts() > out[j].GetAlerts()
+		}
+		return out[i].GetKey() < out[j].GetKey()
+	})
+	return out, nil
+}
+
+// Thresholds whose "just under" band the anomaly view counts, in fen: the
+// cash settlement limit, four deliberations, works tender.
+var Thresholds = []int64{100_000, 5_000_000, 10_000_000}
+
+// Anomalies computes, per village, the anomaly signals over its expenses
+// (rows of reversals and the reversed originals are both left out).
+func (s *Stats) Anomalies(ctx context.Context, req *sanziv1.AnomaliesRequest) ([]*sanziv1.AnomalyRow, error) {
+	sc, err := parseScope(req.GetScope())
+	if err != nil {
+		return nil, err
+	}
+	type acc struct {
+		digits    [10]int64
+		n         int64
+		round     int64
+		justUnder int64
+		byParty   map[string]int64
+	}
+	accs := map[string]*acc{}
+	get := func(o string) *acc {
+		if accs[o] == nil {
+			accs[o] = &acc{byParty: map[string]int64{}}
+		}
+		return accs[o]
+	}
+	var under []string
+	for _, t := range Thresholds {
+		under = append(under, fmt.Sprintf("(amount_fen >= %d AND amount_fen < %d)", t*9/10, t))
+	}
+	q := `SELECT origin, toUInt8(substring(toString(amount_fen), 1, 1)) AS d, count(),
+		countIf(amount_fen % 100000 = 0), countIf(` + strings.Join(under, " OR ") + `)
+		FROM transactions WHERE kind = 'expense' AND sign = 1 AND amount_fen > 0 AND ` + sc.where + `
+		GROUP BY origin, d`
+	rows, err := s.conn.Query(ctx, q, sc.args...)
+	if err != nil {
+		return nil, fmt.Errorf("anomalies: %w", err)
+	}
+	for rows.Next() {
+		var o string
+		var d uint8
+		var n, round, ju uint64
+		if err := rows.Scan(&o, &d, &n, &round, &ju); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a := get(o)
+		a.digits[d] += int64(n)
+		a.n += int64(n)
+		a.round += int64(round)
+		a.justUnder += int64(ju)
+	}
+	rows.Close()
+	rows, err = s.conn.Query(ctx, `SELECT origin, counterparty, sum(amount_fen) FROM transactions
+		WHERE kind = 'expense' AND sign = 1 AND `+sc.where+` GROUP BY origin, counterparty`, sc.args...)
+	if err != nil {
+		return nil, fmt.Errorf("counterparty concentration: %w", err)
+	}
+	for rows.Next() {
+		var o, p string
+		var sum int64
+		if err := rows.Scan(&o, &p, &sum); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		get(o).byParty[p] += sum
+	}
+	rows.Close()
+	out := make([]*sanziv1.AnomalyRow, 0, len(accs))
+	for o, a := range accs {
+		mad := BenfordMAD(a.digits)
+		r := &sanziv1.AnomalyRow{Org: o, Expenses: a.n, BenfordMad: mad, BenfordVerdict: BenfordVerdict(mad, a.n), CounterpartyHhi: HHI(a.byParty)}
+		if a.n > 0 {
+			r.RoundShare = float64(a.round) / float64(a.n)
+			r.JustUnderShare = float64(a.justUnder) / float64(a.n)
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetOrg() < out[j].GetOrg() })
+	return out, nil
+}
+
+// BenfordMAD is the mean absolute deviation of the first-digit proportions
+// (counts[1..9]) from Benford's law.
+func BenfordMAD(counts [10]int64) float64 {
+	var n int64
+	for d := 1; d <= 9; d++ {
+		n += counts[d]
+	}
+	if n == 0 {
+		return 0
+	}
+	var sum float64
+	for d := 1; d <= 9; d++ {
+		sum += math.Abs(float64(counts[d])/float64(n) - math.Log10(1+1/float64(d)))
+	}
+	return sum / 9
+}
+
+// BenfordVerdict applies Nigrini's first-digit MAD cut-offs; under 100
+// amounts the test says nothing.
+func BenfordVerdict(mad float64, n int64) string {
+	switch {
+	case n < 100:
+		return "too few"
+	case mad <= 0.006:
+		return "close"
+	case mad <= 0.012:
+		return "acceptable"
+	case mad <= 0.015:
+		return "marginal"
+	}
+	return "nonconformity"
+}
+
+// HHI is the Herfindahl–Hirschman index of amounts by party: the sum of
+// squared percentage shares, 10000 for a single party.
+func HHI(byParty map[string]int64) float64 {
+	var total int64
+	for _, v := range byParty {
+		if v > 0 {
+			total += v
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	var h float64
+	for _, v := range byParty {
+		if v > 0 {
+			share := float64(v) / float64(total) * 100
+			h += share * share
+		}
+	}
+	return math.Round(h*100) / 100
+}

@@ -1,0 +1,256 @@
+package stats
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/sanzi/sanzi/analytics/chserver"
+	"github.com/sanzi/sanzi/analytics/schema"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestBenford(t *testing.T) {
+	perfect := [10]int64{}
+	for d := 1; d <= 9; d++ {
+		perfect[d] = int64(math.Round(math.Log10(1+1/float64(d)) * 1_000_000))
+	}
+	ones := [10]int64{1: 100}
+	// All first digits 1: |1-0.30103| + sum over d=2..9 of p(d) = 0.69897 + 0.69897.
+	wantOnes := (1 - math.Log10(2) + (1 - math.Log10(2))) / 9
+	uniform := [10]int64{0, 1, 1, 1, 1, 1, 1, 1, 1, 1}
+	var wantUniform float64
+	for d := 1; d <= 9; d++ {
+		wantUniform += math.Abs(1.0/9 - math.Log10(1+1/float64(d)))
+	}
+	wantUniform /= 9
+	for _, c := range []struct {
+		name   string
+		counts [10]int64
+		want   float64
+	}{
+		{"Benford's own proportions", perfect, 0},
+		{"every amount starts with 1", ones, wantOnes},
+		{"uniform digits", uniform, wantUniform},
+		{"no amounts", [10]int64{}, 0},
+	} {
+		if got := BenfordMAD(c.counts); math.Abs(got-c.want) > 1e-6 {
+			t.Errorf("%s: MAD %.6f, want %.6f", c.name, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		mad  float64
+		n    int64
+		want string
+	}{
+		{0.0, 99, "too few"}, {0.006, 100, "close"}, {0.00601, 100, "acceptable"}, {0.012, 500, "acceptable"},
+		{0.015, 500, "marginal"}, {0.01501, 500, "nonconformity"},
+	} {
+		if got := BenfordVerdict(c.mad, c.n); got != c.want {
+			t.Errorf("verdict(%v, %d) = %s, want %s", c.mad, c.n, got, c.want)
+		}
+	}
+}
+
+func TestHHI(t *testing.T) {
+	for _, c := range []struct {
+		parties map[string]int64
+		want    float64
+	}{
+		{map[string]int64{"a": 5}, 10000},
+		{map[string]int64{"a": 5, "b": 5}, 5000},
+		{map[string]int64{"a": 1, "b": 1, "c": 1, "d": 1}, 2500},
+		{map[string]int64{"a": 3, "b": 1}, 75*75 + 25*25}, // 6250
+		{map[string]int64{}, 0},
+	} {
+		if got := HHI(c.parties); !near(got, c.want) {
+			t.Errorf("HHI(%v) = %v, want %v", c.parties, got, c.want)
+		}
+	}
+}
+
+func TestRiskScore(t *testing.T) {
+	for _, c := range []struct {
+		row   *sanziv1.RiskRow
+		score float64
+		level string
+	}{
+		{&sanziv1.RiskRow{}, 0, "green"},
+		// 3·2 + 1·3 = 9: still green.
+		{&sanziv1.RiskRow{RedAlerts: 2, YellowAlerts: 3}, 9, "green"},
+		// 3 + 1 + 3 + 1 + 0.5·20 = 18.
+		{&sanziv1.RiskRow{RedAlerts: 1, YellowAlerts: 1, RedCards: 1, YellowCards: 1, CashShare: 0.5}, 18, "yellow"},
+		// 5·3 + 2·2 + 3·2 = 25: exactly at the orange cut-off.
+		{&sanziv1.RiskRow{SplitRelated: 3, LateDisclosures: 2, RedAlerts: 2}, 25, "orange"},
+		// 3·10 + 5·4 = 50: red.
+		{&sanziv1.RiskRow{RedAlerts: 10, SplitRelated: 4}, 50, "red"},
+	} {
+		DefaultRiskWeights.Score(c.row)
+		if !near(c.row.GetScore(), c.score) || c.row.GetLevel() != c.level {
+			t.Errorf("%v: score %v %s, want %v %s", c.row, c.row.GetScore(), c.row.GetLevel(), c.score, c.level)
+		}
+	}
+}
+
+func TestMonthOverMonth(t *testing.T) {
+	rows := []*sanziv1.TotalsRow{
+		{Org: "a", Month: 202607, IncomeFen: 100, ExpenseFen: 200},
+		{Org: "a", Month: 202608, IncomeFen: 150, ExpenseFen: 100},
+		{Org: "b", Month: 202608, IncomeFen: 0, ExpenseFen: 0},
+		{Org: "b", Month: 202609, IncomeFen: 10, ExpenseFen: 0},
+	}
+	MonthOverMonth(rows)
+	if rows[0].GetHasPrev() || !rows[1].GetHasPrev() || rows[1].GetIncomeChangePct() != 50 || rows[1].GetExpenseChangePct() != -50 {
+		t.Fatalf("org a: %v %v", rows[0], rows[1])
+	}
+	if rows[2].GetHasPrev() || !math.IsInf(rows[3].GetIncomeChangePct(), 1) || rows[3].GetExpenseChangePct() != 0 {
+		t.Fatalf("org b: %v %v", rows[2], rows[3])
+	}
+}
+
+// TestQueriesOnClickHouse writes hand-made rows straight into a real
+// ClickHouse and checks each query's figures against hand-computed ones,
+// including drill-down (the towns' totals equal their villages').
+func TestQueriesOnClickHouse(t *testing.T) {
+	ctx := context.Background()
+	srv, err := chserver.Start(ctx, chserver.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := schema.Apply(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
+	tx, err := conn.PrepareBatch(ctx, "INSERT INTO transactions (raft_index, origin, seq, district, town, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := uint64(0)
+	add := func(origin, kind string, sign int8, amount int64, method, party string, month uint32) {
+		seq++
+		d := time.Date(int(month/100), time.Month(month%100), 15, 0, 0, 0, 0, time.UTC)
+		if err := tx.Append(seq, origin, seq, origin[:6], origin[:9], kind, sign, amount, method, "c", "b", party, "", d, month, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Village 201 (town 100): July income 1,000 yuan; August expenses
+	// 4,990 yuan (just under nothing), 49,000 yuan (just under 50,000) and a
+	// reversed 300 yuan.
+	add("350505100201", "income", 1, 100_000, "PAYMENT_METHOD_BANK_TRANSFER", "租户", 202607)
+	add("350505100201", "expense", 1, 499_000, "PAYMENT_METHOD_BANK_TRANSFER", "甲", 202608)
+	add("350505100201", "expense", 1, 4_900_000, "PAYMENT_METHOD_BANK_TRANSFER", "甲", 202608)
+	add("350505100201", "expense", 1, 30_000, "PAYMENT_METHOD_CASH", "乙", 202608)
+	add("350505100201", "expense", -1, -30_000, "PAYMENT_METHOD_CASH", "乙", 202608)
+	// Village 202 (town 100): August income 2,000 yuan, one cash expense of
+	// exactly 1,000 yuan (round).
+	add("350505100202", "income", 1, 200_000, "PAYMENT_METHOD_BANK_TRANSFER", "租户", 202608)
+	add("350505100202", "expense", 1, 100_000, "PAYMENT_METHOD_CASH", "丙", 202608)
+	// Village 201 of town 101.
+	add("350505101201", "expense", 1, 70_000, "PAYMENT_METHOD_BANK_TRANSFER", "丁", 202608)
+	if err := tx.Send(); err != nil {
+		t.Fatal(err)
+	}
+	al, err := conn.PrepareBatch(ctx, "INSERT INTO alerts (raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range []struct{ origin, rule, sev string }{
+		{"350505100201", "SPLIT", "red"}, {"350505100201", "PRIVATE-ACCT", "red"}, {"350505100201", "TENDER", "yellow"},
+		{"350505100202", "DISCLOSE-LATE", "yellow"},
+	} {
+		if err := al.Append(uint64(100+i), a.origin, uint64(100+i), a.origin[:6], a.origin[:9], a.rule, a.sev, "v1", "", "", at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := al.Send(); err != nil {
+		t.Fatal(err)
+	}
+	s := New(conn)
+
+	totals := func(level, parent string) map[string]string {
+		rows, err := s.Totals(ctx, &sanziv1.TotalsRequest{Scope: &sanziv1.StatsScope{Level: level, Parent: parent}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, r := range rows {
+			out[fmt.Sprintf("%s/%d", r.GetOrg(), r.GetMonth())] = fmt.Sprintf("in %d out %d n %d", r.GetIncomeFen(), r.GetExpenseFen(), r.GetTransactions())
+		}
+		return out
+	}
+	want := map[string]string{
+		"350505100201/202607": "in 100000 out 0 n 1",
+		"350505100201/202608": "in 0 out 5399000 n 2", // the reversed 300 yuan cancels out
+		"350505100202/202608": "in 200000 out 100000 n 2",
+	}
+	if got := totals("village", "350505100"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("villages of town 350505100: %v\nwant %v", got, want)
+	}
+	wantTowns := map[string]string{
+		"350505100/202607": "in 100000 out 0 n 1",
+		"350505100/202608": "in 200000 out 5499000 n 4",
+		"350505101/202608": "in 0 out 70000 n 1",
+	}
+	if got := totals("town", "350505"); fmt.Sprint(got) != fmt.Sprint(wantTowns) {
+		t.Fatalf("towns: %v\nwant %v", got, wantTowns)
+	}
+	if got := totals("district", ""); fmt.Sprint(got) != fmt.Sprint(map[string]string{
+		"350505/202607": "in 100000 out 0 n 1", "350505/202608": "in 200000 out 5569000 n 5"}) {
+		t.Fatalf("district: %v", got)
+	}
+	if _, err := s.Totals(ctx, &sanziv1.TotalsRequest{Scope: &sanziv1.StatsScope{Level: "province"}}); err == nil {
+		t.Fatal("level province accepted")
+	}
+
+	an, err := s.Anomalies(ctx, &sanziv1.AnomaliesRequest{Scope: &sanziv1.StatsScope{Parent: "350505100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(an) != 2 {
+		t.Fatalf("anomalies: %v", an)
+	}
+	// 201: expenses 499,000, 4,900,000 and 30,000 fen (the reversal's
+	// negative copy is not an expense); 49,000 yuan is both just under
+	// 50,000 and a whole thousand; parties 甲 5,399,000 and 乙 30,000.
+	a := an[0]
+	wantHHI := HHI(map[string]int64{"甲": 5_399_000, "乙": 30_000})
+	if a.GetOrg() != "350505100201" || a.GetExpenses() != 3 || !near(a.GetJustUnderShare(), 1.0/3) || !near(a.GetRoundShare(), 1.0/3) ||
+		!near(a.GetCounterpartyHhi(), wantHHI) || a.GetBenfordVerdict() != "too few" {
+		t.Fatalf("village 201 anomalies: %v (want HHI %v)", a, wantHHI)
+	}
+	if b := an[1]; b.GetRoundShare() != 1 || b.GetCounterpartyHhi() != 10000 {
+		t.Fatalf("village 202 anomalies: %v", b)
+	}
+
+	risk, err := s.Risk(ctx, &sanziv1.RiskRequest{Scope: &sanziv1.StatsScope{Parent: "350505100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 201: red 2 ·3 + yellow 1 + SPLIT 5 + cash 0 (30,000 − 30,000 of 5,399,000) = 12 → yellow.
+	// 202: yellow 1 + late disclosure 2 + cash share 100,000/100,000 · 20 = 23 → yellow.
+	got := fmt.Sprintf("%s %.2f %s; %s %.2f %s", risk[0].GetOrg(), risk[0].GetScore(), risk[0].GetLevel(), risk[1].GetOrg(), risk[1].GetScore(), risk[1].GetLevel())
+	if got != "350505100202 23.00 yellow; 350505100201 12.00 yellow" {
+		t.Fatalf("risk: %s", got)
+	}
+	byRule, err := s.AlertStats(ctx, &sanziv1.AlertStatsRequest{Scope: &sanziv1.StatsScope{}, GroupBy: "rule"})
+	if err != nil || len(byRule) != 4 {
+		t.Fatalf("alerts by rule: %v %v", byRule, err)
+	}
+	byTown, err := s.AlertStats(ctx, &sanziv1.AlertStatsRequest{Scope: &sanziv1.StatsScope{Level: "town"}, GroupBy: "org"})
+	if err != nil || len(byTown) != 1 || byTown[0].GetAlerts() != 4 || byTown[0].GetRed() != 2 {
+		t.Fatalf("alerts by town: %v %v", byTown, err)
+	}
+}

@@ -17,11 +17,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/sanzi/sanzi/analytics/stats"
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -58,6 +61,7 @@ type Member struct {
 	gwConn    *grpc.ClientConn
 	errc      chan error
 	analytics *analytics
+	chConn    driver.Conn // statistics queries; nil without ClickHouse
 }
 
 // Start opens the node and starts serving.
@@ -93,6 +97,13 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		grpc.ChainUnaryInterceptor(cluster.Authorize),
 	)
 	sanziv1.RegisterDistrictServiceServer(m.grpc, m.svc)
+	if cfg.ClickHouse != "" {
+		if m.chConn, err = clickhouse.Open(&clickhouse.Options{Addr: []string{cfg.ClickHouse}, DialTimeout: 5 * time.Second}); err != nil {
+			m.Stop()
+			return nil, fmt.Errorf("ClickHouse %s for statistics: %w", cfg.ClickHouse, err)
+		}
+		sanziv1.RegisterAnalyticsServiceServer(m.grpc, stats.NewService(stats.New(m.chConn)))
+	}
 	go func() { m.errc <- m.grpc.Serve(apiLn) }()
 	if cfg.HTTPAddr != "" {
 		if err := m.serveHTTP(ctx, peerCreds); err != nil {
@@ -153,6 +164,11 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 	}
 	if err := sanziv1.RegisterDistrictServiceHandler(ctx, gw, m.gwConn); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
+	}
+	if m.chConn != nil {
+		if err := sanziv1.RegisterAnalyticsServiceHandler(ctx, gw, m.gwConn); err != nil {
+			return fmt.Errorf("register gateway: %w", err)
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", gw)
@@ -221,6 +237,9 @@ func (m *Member) Stop() error {
 	m.svc.Close()
 	if m.analytics != nil {
 		m.analytics.stop()
+	}
+	if m.chConn != nil {
+		m.chConn.Close()
 	}
 	return m.node.Shutdown()
 }

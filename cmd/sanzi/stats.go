@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/xuri/excelize/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/sanzi/sanzi/node/money"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// statsFlags are what every stats command shares: where to ask, what to
+// cover, and where to export.
+type statsFlags struct {
+	t        tlsFlags
+	server   string
+	scope    sanziv1.StatsScope
+	from, to string
+	csv      string
+	xlsx     string
+}
+
+func (f *statsFlags) add(cmd *cobra.Command) {
+	f.t.add(cmd, "admin")
+	cmd.Flags().StringVar(&f.server, "server", "127.0.0.1:7502", "gRPC address of a district member that runs with --clickhouse")
+	cmd.Flags().StringVar(&f.scope.Level, "level", "village", "group by district, town or village")
+	cmd.Flags().StringVar(&f.scope.Parent, "parent", "", "only orgs under this code (6 digits: a district, 9: a town)")
+	cmd.Flags().StringVar(&f.from, "from", "", "first month, YYYY-MM")
+	cmd.Flags().StringVar(&f.to, "to", "", "last month, YYYY-MM")
+	cmd.Flags().StringVar(&f.csv, "csv", "", "also write the table to this CSV file")
+	cmd.Flags().StringVar(&f.xlsx, "xlsx", "", "also write the table to this XLSX file")
+}
+
+func month(flag, s string) (uint32, error) {
+	if s == "" {
+		return 0, nil
+	}
+	t, err := time.Parse("2006-01", s)
+	if err != nil {
+		return 0, fmt.Errorf("--%s %q: a month, YYYY-MM", flag, s)
+	}
+	return uint32(t.Year()*100 + int(t.Month())), nil
+}
+
+// call dials the member with mutual TLS and runs fn.
+func (f *statsFlags) call(cmd *cobra.Command, fn func(ctx context.Context, c sanziv1.AnalyticsServiceClient) error) error {
+	var err error
+	if f.scope.FromMonth, err = month("from", f.from); err != nil {
+		return err
+	}
+	if f.scope.ToMonth, err = month("to", f.to); err != nil {
+		return err
+	}
+	pool, cert, err := f.t.load()
+	if err != nil {
+		return err
+	}
+	creds := credentials.NewTLS(pki.ClientConfig(pool, cert, pki.AllowRoles(pki.RoleDistrict)))
+	conn, err := grpc.NewClient(f.server, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", f.server, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+	defer cancel()
+	if err := fn(ctx, sanziv1.NewAnalyticsServiceClient(conn)); err != nil {
+		return explain(f.server, err)
+	}
+	return nil
+}
+
+// output prints the table and writes the exports asked for.
+func (f *statsFlags) output(cmd *cobra.Command, header []string, rows [][]string) error {
+	table(cmd.OutOrStdout(), header, rows)
+	if f.csv != "" {
+		file, err := os.Create(f.csv)
+		if err != nil {
+			return err
+		}
+		w := csv.NewWriter(file)
+		w.Write(header)
+		w.WriteAll(rows)
+		if err := file.Close(); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %d rows to %s\n", len(rows), f.csv)
+	}
+	if f.xlsx != "" {
+		x := excelize.NewFile()
+		defer x.Close()
+		sheet := x.GetSheetName(0)
+		for r, row := range append([][]string{header}, rows...) {
+			for c, v := range row {
+				cell, _ := excelize.CoordinatesToCellName(c+1, r+1)
+				if n, err := strconv.ParseFloat(strings.ReplaceAll(v, ",", ""), 64); err == nil && r > 0 && c > 0 {
+					x.SetCellValue(sheet, cell, n)
+				} else {
+					x.SetCellValue(sheet, cell, v)
+				}
+			}
+		}
+		if err := x.SaveAs(filepath.Clean(f.xlsx)); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %d rows to %s\n", len(rows), f.xlsx)
+	}
+	return nil
+}
+
+func pct(has bool, v float64) string {
+	switch {
+	case !has:
+		return ""
+	case math.IsInf(v, 1):
+		return "new"
+	}
+	return fmt.Sprintf("%+.1f%%", v)
+}
+
+func newStatsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "District statistics from ClickHouse: totals, alerts, anomalies, risk",
+		Long: `Ask a district member that runs with --clickhouse. Every command takes
+--level (district, town, village) and --parent to drill down (all towns of
+district 350505: --level town --parent 350505; the villages of town
+350505100: --level village --parent 350505100), --from/--to months, and
+--csv/--xlsx to export the table.`,
+	}
+	var f statsFlags
+	totals := &cobra.Command{
+		Use:   "totals",
+		Short: "Income and expense by org and month, with month-over-month change",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.call(cmd, func(ctx context.Context, c sanziv1.AnalyticsServiceClient) error {
+				resp, err := c.Totals(ctx, &sanziv1.TotalsRequest{Scope: &f.scope})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), resp)
+				}
+				var rows [][]string
+				for _, r := range resp.GetRows() {
+					rows = append(rows, []string{r.GetOrg(), fmt.Sprint(r.GetMonth()), money.FormatFen(r.GetIncomeFen()), pct(r.GetHasPrev(), r.GetIncomeChangePct()),
+						money.FormatFen(r.GetExpenseFen()), pct(r.GetHasPrev(), r.GetExpenseChangePct()), fmt.Sprint(r.GetTransactions())})
+				}
+				return f.output(cmd, []string{"ORG", "MONTH", "INCOME", "MOM", "EXPENSE", "MOM", "TRANSACTIONS"}, rows)
+			})
+		},
+	}
+	f.add(totals)
+	var af statsFlags
+	var groupBy string
+	alerts := &cobra.Command{
+		Use:   "alerts",
+		Short: "Alerts (by severity) and cards by rule or by org",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return af.call(cmd, func(ctx context.Context, c sanziv1.AnalyticsServiceClient) error {
+				resp, err := c.AlertStats(ctx, &sanziv1.AlertStatsRequest{Scope: &af.scope, GroupBy: groupBy})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), resp)
+				}
+				var rows [][]string
+				for _, r := range resp.GetRows() {
+					rows = append(rows, []string{r.GetKey(), fmt.Sprint(r.GetAlerts()), fmt.Sprint(r.GetRed()), fmt.Sprint(r.GetYellow()), fmt.Sprint(r.GetRedCards()), fmt.Sprint(r.GetYellowCards())})
+				}
+				return af.output(cmd, []string{strings.ToUpper(groupBy), "ALERTS", "RED", "YELLOW", "RED CARDS", "YELLOW CARDS"}, rows)
+			})
+		},
+	}
+	af.add(alerts)
+	alerts.Flags().StringVar(&groupBy, "by", "rule", "group by rule or org")
+	var nf statsFlags
+	anomalies := &cobra.Command{
+		Use:   "anomalies",
+		Short: "Per village: first-digit (Benford) deviation, round and just-under-threshold shares, counterparty concentration",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return nf.call(cmd, func(ctx context.Context, c sanziv1.AnalyticsServiceClient) error {
+				resp, err := c.Anomalies(ctx, &sanziv1.AnomaliesRequest{Scope: &nf.scope})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), resp)
+				}
+				var rows [][]string
+				for _, r := range resp.GetRows() {
+					rows = append(rows, []string{r.GetOrg(), fmt.Sprint(r.GetExpenses()), fmt.Sprintf("%.4f", r.GetBenfordMad()), r.GetBenfordVerdict(),
+						fmt.Sprintf("%.3f", r.GetRoundShare()), fmt.Sprintf("%.3f", r.GetJustUnderShare()), fmt.Sprintf("%.0f", r.GetCounterpartyHhi())})
+				}
+				return nf.output(cmd, []string{"VILLAGE", "EXPENSES", "BENFORD MAD", "VERDICT", "ROUND", "JUST UNDER", "HHI"}, rows)
+			})
+		},
+	}
+	nf.add(anomalies)
+	var rf statsFlags
+	risk := &cobra.Command{
+		Use:   "risk",
+		Short: "Integrity-risk index (勤廉风险指数) per village with its signals, highest first",
+		Long: `Score = 3·red alerts + 1·yellow alerts + 3·red cards + 1·yellow cards
++ 5·(SPLIT and RELATIVE hits) + 2·late disclosures + 20·cash share of
+expenses. Levels: green < 10 ≤ yellow < 25 ≤ orange < 50 ≤ red.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return rf.call(cmd, func(ctx context.Context, c sanziv1.AnalyticsServiceClient) error {
+				resp, err := c.Risk(ctx, &sanziv1.RiskRequest{Scope: &rf.scope})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), resp)
+				}
+				var rows [][]string
+				for _, r := range resp.GetRows() {
+					rows = append(rows, []string{r.GetOrg(), fmt.Sprintf("%.2f", r.GetScore()), r.GetLevel(), fmt.Sprint(r.GetRedAlerts()), fmt.Sprint(r.GetYellowAlerts()),
+						fmt.Sprint(r.GetRedCards()), fmt.Sprint(r.GetYellowCards()), fmt.Sprint(r.GetSplitRelated()), fmt.Sprint(r.GetLateDisclosures()), fmt.Sprintf("%.3f", r.GetCashShare())})
+				}
+				return rf.output(cmd, []string{"VILLAGE", "SCORE", "LEVEL", "RED", "YELLOW", "RED CARDS", "YELLOW CARDS", "SPLIT/RELATIVE", "LATE DISCLOSURES", "CASH SHARE"}, rows)
+			})
+		},
+	}
+	rf.add(risk)
+	cmd.AddCommand(totals, alerts, anomalies, risk)
+	return cmd
+}

@@ -8,6 +8,7 @@
 package loader
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -221,10 +222,16 @@ func newBatch(src Source) *batch {
 
 // columns are the insert column lists, in the order rows are built.
 var columns = map[string]string{
-	"entries":      "raft_index, origin, seq, district, town, type, type_name, recorded_at, author, subject",
-	"transactions": "raft_index, origin, seq, district, town, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at",
-	"alerts":       "raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at",
-	"cards":        "raft_index, origin, seq, district, town, level, procedure_id, matter_code, step_code, post, person, deadline, recorded_at",
+	"entries":           "raft_index, origin, seq, district, town, type, type_name, recorded_at, author, subject",
+	"transactions":      "raft_index, origin, seq, district, town, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at",
+	"alerts":            "raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at",
+	"cards":             "raft_index, origin, seq, district, town, level, procedure_id, matter_code, step_code, post, person, deadline, recorded_at",
+	"contracts":         "raft_index, origin, seq, district, town, kind, contract_number, counterparty, object_kind, area_mu, term_start, term_end, annual_amount_fen, award_method, recorded_at",
+	"payments":          "raft_index, origin, seq, district, town, contract_id, amount_fen, payment_method, business_date, month, recorded_at",
+	"assets":            "raft_index, origin, seq, district, town, event, asset_id, asset_code, category, value_fen, method, recorded_at",
+	"procedures":        "raft_index, origin, seq, district, town, matter_code, subject, amount_fen, period, opened_at",
+	"steps":             "raft_index, origin, seq, district, town, procedure_id, step_code, post, action, closes, opened_at, deadline, decided_at, author",
+	"alert_transitions": "raft_index, origin, seq, district, town, alert_id, status, reason, at, author",
 }
 
 func (b *batch) put(table string, index uint64, loaded map[string]uint64, row ...any) {
@@ -277,9 +284,38 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 	case *sanziv1.Card:
 		b.put("cards", index, loaded, s.Origin, s.Seq, district, town, m.GetLevel().String(), m.GetProcedureId(), m.GetMatterCode(),
 			m.GetStepCode(), m.GetPost(), m.GetPerson(), m.GetDeadline().AsTime().UTC(), at)
+	case *sanziv1.Contract:
+		start, _ := businessDate(m.GetTermStart(), at)
+		end, _ := businessDate(m.GetTermEnd(), at)
+		b.put("contracts", index, loaded, s.Origin, s.Seq, district, town, m.GetKind().String(), m.GetContractNumber(), m.GetCounterparty().GetName(),
+			m.GetObject().GetKind().String(), m.GetObject().GetAreaMu(), start, end, m.GetAnnualAmountFen(), m.GetAwardMethod().String(), at)
+	case *sanziv1.ContractPayment:
+		date, month := businessDate(m.GetBusinessDate(), at)
+		b.put("payments", index, loaded, s.Origin, s.Seq, district, town, m.GetContractId(), m.GetAmountFen(), m.GetPaymentMethod().String(), date, month, at)
+	case *sanziv1.AssetRegistration:
+		b.put("assets", index, loaded, s.Origin, s.Seq, district, town, "registration", s.ID(), m.GetAssetCode(), m.GetCategory(), m.GetOriginalValueFen(), "", at)
+	case *sanziv1.AssetAppraisal:
+		b.put("assets", index, loaded, s.Origin, s.Seq, district, town, "appraisal", m.GetAssetId(), "", "", m.GetAppraisedValueFen(), "", at)
+	case *sanziv1.AssetDisposal:
+		b.put("assets", index, loaded, s.Origin, s.Seq, district, town, "disposal", m.GetAssetId(), "", "", m.GetPriceFen(), m.GetMethod().String(), at)
+	case *sanziv1.Procedure:
+		b.put("procedures", index, loaded, s.Origin, s.Seq, district, town, m.GetMatterCode(), cmp.Or(m.GetSubjectId(), s.Subject), m.GetAmountFen(), m.GetPeriod(), at)
+	case *sanziv1.StepDecision:
+		opened, deadline := at, at
+		if m.GetStepOpenedAt() != nil {
+			opened, deadline = m.GetStepOpenedAt().AsTime().UTC(), m.GetStepDeadline().AsTime().UTC()
+		}
+		var closes uint8
+		if m.GetCloses() {
+			closes = 1
+		}
+		b.put("steps", index, loaded, s.Origin, s.Seq, district, town, m.GetProcedureId(), m.GetStepCode(), m.GetPost(), m.GetAction().String(), closes,
+			opened, deadline, at, s.Author)
+	case *sanziv1.AlertTransition:
+		b.put("alert_transitions", index, loaded, s.Origin, s.Seq, district, town, m.GetAlertId(), m.GetStatus().String(), m.GetReason(), at, s.Author)
 	}
-	// TODO(issue 6): contracts and payments, assets, workflow steps, complaints,
-	// directives and the org hierarchy with names.
+	// TODO(issue 6): complaints and directives (they arrive with sync,
+	// issue 4) and org names (the district's org list).
 	return nil
 }
 

@@ -27,7 +27,7 @@ type Migration struct {
 
 // FactTables are the tables the loader fills from the chain, each with a
 // raft_index column.
-var FactTables = []string{"entries", "transactions", "alerts", "cards"}
+var FactTables = []string{"entries", "transactions", "alerts", "cards", "contracts", "payments", "assets", "procedures", "steps", "alert_transitions"}
 
 // Migrations in order; append, never edit a released one.
 func Migrations() []Migration {
@@ -55,6 +55,37 @@ func Migrations() []Migration {
 			raft_index UInt64, origin String, seq UInt64, district String, town String,
 			level String, procedure_id String, matter_code String, step_code String, post String, person String,
 			deadline DateTime, recorded_at DateTime, day Date DEFAULT toDate(recorded_at)
+		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq)`,
+	}}, {Version: 2, Name: "contracts, payments, assets, procedures, steps, alert transitions", SQL: []string{
+		`CREATE TABLE IF NOT EXISTS contracts (
+			raft_index UInt64, origin String, seq UInt64, district String, town String,
+			kind String, contract_number String, counterparty String, object_kind String, area_mu Float64,
+			term_start Date, term_end Date, annual_amount_fen Int64, award_method String, recorded_at DateTime
+		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq)`,
+		`CREATE TABLE IF NOT EXISTS payments (
+			raft_index UInt64, origin String, seq UInt64, district String, town String,
+			contract_id String, amount_fen Int64, payment_method String, business_date Date, month UInt32, recorded_at DateTime
+		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq)`,
+		// One row per asset event: registration, appraisal or disposal.
+		`CREATE TABLE IF NOT EXISTS assets (
+			raft_index UInt64, origin String, seq UInt64, district String, town String,
+			event String, asset_id String, asset_code String, category String, value_fen Int64, method String, recorded_at DateTime
+		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq)`,
+		`CREATE TABLE IF NOT EXISTS procedures (
+			raft_index UInt64, origin String, seq UInt64, district String, town String,
+			matter_code String, subject String, amount_fen Int64, period String, opened_at DateTime
+		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq)`,
+		// One row per decided step: when it opened, its deadline, when and
+		// by which post it was decided.
+		`CREATE TABLE IF NOT EXISTS steps (
+			raft_index UInt64, origin String, seq UInt64, district String, town String,
+			procedure_id String, step_code String, post String, action String, closes UInt8,
+			opened_at DateTime, deadline DateTime, decided_at DateTime, author String,
+			day Date DEFAULT toDate(decided_at)
+		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq)`,
+		`CREATE TABLE IF NOT EXISTS alert_transitions (
+			raft_index UInt64, origin String, seq UInt64, district String, town String,
+			alert_id String, status String, reason String, at DateTime, author String
 		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq)`,
 	}}}
 }

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"context"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -55,4 +56,13 @@ func (v *Service) Anomalies(ctx context.Context, r *sanziv1.AnomaliesRequest) (*
 func (v *Service) Risk(ctx context.Context, r *sanziv1.RiskRequest) (*sanziv1.RiskResponse, error) {
 	rows, err := v.s.Risk(ctx, r)
 	return &sanziv1.RiskResponse{Rows: rows}, wrap(err, r)
+}
+
+// Efficiency implements AnalyticsService.
+func (v *Service) Efficiency(ctx context.Context, r *sanziv1.EfficiencyRequest) (*sanziv1.EfficiencyResponse, error) {
+	rows, w, err := v.s.Efficiency(ctx, r)
+	if err != nil && (strings.HasPrefix(err.Error(), "groupBy") || strings.HasPrefix(err.Error(), "weights")) {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &sanziv1.EfficiencyResponse{Rows: rows, Weights: w}, wrap(err, r)
 }

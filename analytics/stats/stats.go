@@ -153,6 +153,9 @@ func (s *Stats) AlertStats(ctx context.Context, req *sanziv1.AlertStatsRequest) 
 			r.Alerts, r.Red, r.Yellow = int64(n), int64(red), int64(yellow)
 		}
 		rows.Close()
+		if err := s.disposition(ctx, where, sc.args, "rule_code", get); err != nil {
+			return nil, err
+		}
 		// Cards are the TIMEOUT findings.
 		var red, yellow uint64
 		if err := s.conn.QueryRow(ctx, `SELECT countIf(level = 'CARD_LEVEL_RED'), countIf(level = 'CARD_LEVEL_YELLOW') FROM cards WHERE `+where, sc.args...).Scan(&red, &yellow); err != nil {
@@ -187,6 +190,9 @@ func (s *Stats) AlertStats(ctx context.Context, req *sanziv1.AlertStatsRequest) 
 				}
 			}
 			rows.Close()
+		}
+		if err := s.disposition(ctx, where, sc.args, sc.key, get); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("groupBy %q: rule or org", req.GetGroupBy())
@@ -338,4 +344,39 @@ func HHI(byParty map[string]int64) float64 {
 		}
 	}
 	return math.Round(h*100) / 100
+}
+
+// closing are the statuses that dispose of an alert.
+const closing = "('ALERT_STATUS_CONFIRMED', 'ALERT_STATUS_DISMISSED', 'ALERT_STATUS_RESOLVED')"
+
+// disposition adds, per key, the mean hours from alert to first review step
+// and to disposition.
+func (s *Stats) disposition(ctx context.Context, where string, args []any, key string, get func(string) *sanziv1.AlertStatsRow) error {
+	q := `SELECT ` + key + ` AS k, countIf(first > 0), avgIf(toUInt32(first) - toUInt32(recorded_at), first > 0) / 3600,
+		countIf(closed > 0), avgIf(toUInt32(closed) - toUInt32(recorded_at), closed > 0) / 3600
+		FROM (SELECT ` + key + `, recorded_at, concat(origin, '-', toString(seq)) AS alert_id FROM alerts WHERE ` + where + `)
+		ANY LEFT JOIN (SELECT alert_id, min(at) AS first, maxIf(at, status IN ` + closing + `) AS closed FROM alert_transitions GROUP BY alert_id)
+		USING alert_id GROUP BY k`
+	rs, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("alert disposition: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var k string
+		var acked, disposed uint64
+		var ackH, closeH float64
+		if err := rs.Scan(&k, &acked, &ackH, &disposed, &closeH); err != nil {
+			return err
+		}
+		r := get(k)
+		r.Disposed = int64(disposed)
+		if acked > 0 {
+			r.AvgHoursToAck = math.Round(ackH*100) / 100
+		}
+		if disposed > 0 {
+			r.AvgHoursToDisposition = math.Round(closeH*100) / 100
+		}
+	}
+	return rs.Err()
 }

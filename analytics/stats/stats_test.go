@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,5 +253,132 @@ func TestQueriesOnClickHouse(t *testing.T) {
 	byTown, err := s.AlertStats(ctx, &sanziv1.AlertStatsRequest{Scope: &sanziv1.StatsScope{Level: "town"}, GroupBy: "org"})
 	if err != nil || len(byTown) != 1 || byTown[0].GetAlerts() != 4 || byTown[0].GetRed() != 2 {
 		t.Fatalf("alerts by town: %v %v", byTown, err)
+	}
+}
+
+func TestEfficiencyScoreAndRank(t *testing.T) {
+	w := DefaultEfficiencyWeights
+	rows := []*sanziv1.EfficiencyRow{
+		// 100 × (0.6·1 + 0.2·0.5 + 0.2·1) = 90.
+		{Key: "a", Steps: 10, OnTimeRate: 1, EarlyRate: 0.5},
+		// card rate (1 + 2·1)/6 = 0.5: 100 × (0.6·0.5 + 0 + 0.2·0.5) = 40.
+		{Key: "b", Steps: 6, OnTimeRate: 0.5, YellowCards: 1, RedCards: 1},
+		// card rate capped at 1: 100 × (0 + 0 + 0) = 0.
+		{Key: "c", Steps: 1, RedCards: 5},
+		// Same score as a: same rank.
+		{Key: "d", Steps: 4, OnTimeRate: 1, EarlyRate: 0.5},
+		{Key: "e"},
+	}
+	for _, r := range rows {
+		EfficiencyScore(r, w)
+	}
+	Rank(rows)
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%d %s %.2f", r.GetRank(), r.GetKey(), r.GetScore()))
+	}
+	if want := "[1 a 90.00 1 d 90.00 3 b 40.00 4 c 0.00 4 e 0.00]"; fmt.Sprint(got) != want {
+		t.Fatalf("ranking %v, want %s", got, want)
+	}
+	custom := &sanziv1.EfficiencyRow{Steps: 10, OnTimeRate: 0.8, EarlyRate: 0.1}
+	EfficiencyScore(custom, &sanziv1.EfficiencyWeights{OnTime: 1})
+	if custom.GetScore() != 80 {
+		t.Fatalf("on-time only: %v", custom.GetScore())
+	}
+}
+
+// TestEfficiencyAndDispositionOnClickHouse checks the step and alert
+// timing queries on hand-made rows.
+func TestEfficiencyAndDispositionOnClickHouse(t *testing.T) {
+	ctx := context.Background()
+	srv, err := chserver.Start(ctx, chserver.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := schema.Apply(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 8, 3, 1, 0, 0, 0, time.UTC)
+	h := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Hour) }
+	batch := func(q string, rows ...[]any) {
+		b, err := conn.PrepareBatch(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if err := b.Append(r...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v1, v2 := "350505100201", "350505100202"
+	batch("INSERT INTO procedures (raft_index, origin, seq, district, town, matter_code, subject, amount_fen, period, opened_at)",
+		[]any{uint64(1), v1, uint64(1), "350505", "350505100", "FUND-REIMB", "", int64(0), "", h(0)},
+		[]any{uint64(1), v2, uint64(1), "350505", "350505100", "GOV-COMPLAINT", "", int64(0), "", h(0)})
+	// Limits of 10 hours. v1: one step in 4 h (early), one in 9 h (on
+	// time); v2: one in 12 h (late).
+	batch("INSERT INTO steps (raft_index, origin, seq, district, town, procedure_id, step_code, post, action, closes, opened_at, deadline, decided_at, author)",
+		[]any{uint64(2), v1, uint64(2), "350505", "350505100", v1 + "-1", "capture", "village.accountant", "STEP_ACTION_APPROVE", uint8(0), h(0), h(10), h(4), "a"},
+		[]any{uint64(2), v1, uint64(3), "350505", "350505100", v1 + "-1", "review", "village.finance_group", "STEP_ACTION_APPROVE", uint8(1), h(4), h(14), h(13), "b"},
+		[]any{uint64(2), v2, uint64(2), "350505", "350505100", v2 + "-1", "register", "village.finance_group", "STEP_ACTION_APPROVE", uint8(0), h(0), h(10), h(12), "c"})
+	batch("INSERT INTO cards (raft_index, origin, seq, district, town, level, procedure_id, matter_code, step_code, post, person, deadline, recorded_at)",
+		[]any{uint64(3), v2, uint64(3), "350505", "350505100", "CARD_LEVEL_YELLOW", v2 + "-1", "GOV-COMPLAINT", "register", "village.finance_group", "", h(10), h(11)})
+	ef := func(by string) string {
+		rows, _, err := New(conn).Efficiency(ctx, &sanziv1.EfficiencyRequest{Scope: &sanziv1.StatsScope{}, GroupBy: by})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rows {
+			out = append(out, fmt.Sprintf("%d %s steps %d on-time %.2f early %.2f %.1fh cards %d/%d score %.2f", r.GetRank(), r.GetKey(), r.GetSteps(),
+				r.GetOnTimeRate(), r.GetEarlyRate(), r.GetAvgHours(), r.GetYellowCards(), r.GetRedCards(), r.GetScore()))
+		}
+		return strings.Join(out, "; ")
+	}
+	// v1: on time 2/2, early 1/2, 6.5 h: 100 × (0.6 + 0.1 + 0.2) = 90.
+	// v2: on time 0, early 0, 12 h, one yellow card per step: 0.
+	if got, want := ef("org"), "1 350505100201 steps 2 on-time 1.00 early 0.50 6.5h cards 0/0 score 90.00; 2 350505100202 steps 1 on-time 0.00 early 0.00 12.0h cards 1/0 score 0.00"; got != want {
+		t.Fatalf("by org:\n got  %s\n want %s", got, want)
+	}
+	// Matter through the procedure: FUND-REIMB as v1, GOV-COMPLAINT as v2.
+	if got := ef("matter"); !strings.HasPrefix(got, "1 FUND-REIMB steps 2") || !strings.Contains(got, "2 GOV-COMPLAINT steps 1") {
+		t.Fatalf("by matter: %s", got)
+	}
+	// finance_group: review on time but not early (9 of 10 h), register
+	// late: on time 1/2, early 0, one yellow card in 2 steps.
+	if got := ef("post"); !strings.Contains(got, "village.finance_group steps 2 on-time 0.50 early 0.00 10.5h cards 1/0") {
+		t.Fatalf("by post: %s", got)
+	}
+
+	batch("INSERT INTO alerts (raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at)",
+		[]any{uint64(4), v1, uint64(10), "350505", "350505100", "SPLIT", "red", "v", "", "", h(0)},
+		[]any{uint64(4), v1, uint64(11), "350505", "350505100", "SPLIT", "red", "v", "", "", h(0)})
+	// The first alert acknowledged after 2 h and confirmed after 6 h; the
+	// second acknowledged after 4 h, still open.
+	batch("INSERT INTO alert_transitions (raft_index, origin, seq, district, town, alert_id, status, reason, at, author)",
+		[]any{uint64(5), v1, uint64(12), "350505", "350505100", v1 + "-10", "ALERT_STATUS_ACKNOWLEDGED", "", h(2), "r"},
+		[]any{uint64(5), v1, uint64(13), "350505", "350505100", v1 + "-10", "ALERT_STATUS_CONFIRMED", "", h(6), "r"},
+		[]any{uint64(5), v1, uint64(14), "350505", "350505100", v1 + "-11", "ALERT_STATUS_ACKNOWLEDGED", "", h(4), "r"})
+	rows, err := New(conn).AlertStats(ctx, &sanziv1.AlertStatsRequest{Scope: &sanziv1.StatsScope{}, GroupBy: "rule"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var split *sanziv1.AlertStatsRow
+	for _, r := range rows {
+		if r.GetKey() == "SPLIT" {
+			split = r
+		}
+	}
+	if split == nil || split.GetAlerts() != 2 || split.GetAvgHoursToAck() != 3 || split.GetDisposed() != 1 || split.GetAvgHoursToDisposition() != 6 {
+		t.Fatalf("SPLIT disposition: %v", split)
 	}
 }

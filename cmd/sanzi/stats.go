@@ -178,9 +178,10 @@ district 350505: --level town --parent 350505; the villages of town
 				}
 				var rows [][]string
 				for _, r := range resp.GetRows() {
-					rows = append(rows, []string{r.GetKey(), fmt.Sprint(r.GetAlerts()), fmt.Sprint(r.GetRed()), fmt.Sprint(r.GetYellow()), fmt.Sprint(r.GetRedCards()), fmt.Sprint(r.GetYellowCards())})
+					rows = append(rows, []string{r.GetKey(), fmt.Sprint(r.GetAlerts()), fmt.Sprint(r.GetRed()), fmt.Sprint(r.GetYellow()), fmt.Sprint(r.GetRedCards()), fmt.Sprint(r.GetYellowCards()),
+						fmt.Sprintf("%.1f", r.GetAvgHoursToAck()), fmt.Sprint(r.GetDisposed()), fmt.Sprintf("%.1f", r.GetAvgHoursToDisposition())})
 				}
-				return af.output(cmd, []string{strings.ToUpper(groupBy), "ALERTS", "RED", "YELLOW", "RED CARDS", "YELLOW CARDS"}, rows)
+				return af.output(cmd, []string{strings.ToUpper(groupBy), "ALERTS", "RED", "YELLOW", "RED CARDS", "YELLOW CARDS", "HOURS TO ACK", "DISPOSED", "HOURS TO DISPOSE"}, rows)
 			})
 		},
 	}
@@ -235,6 +236,41 @@ expenses. Levels: green < 10 ≤ yellow < 25 ≤ orange < 50 ≤ red.`,
 		},
 	}
 	rf.add(risk)
-	cmd.AddCommand(totals, alerts, anomalies, risk)
+	var ef statsFlags
+	var efBy string
+	var weights sanziv1.EfficiencyWeights
+	efficiency := &cobra.Command{
+		Use:   "efficiency",
+		Short: "Handling of steps against their limits, scored and ranked by org, post or matter",
+		Long: `On-time rate: steps decided by their deadline (按时办结率). Early rate: steps
+decided within half their allowed time (提前办结率). Score = 100 × (w-on-time ×
+on-time rate + w-early × early rate + w-cards × (1 − card rate)), the card
+rate being (yellow + 2 × red cards) per step, capped at 1.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return ef.call(cmd, func(ctx context.Context, c sanziv1.AnalyticsServiceClient) error {
+				resp, err := c.Efficiency(ctx, &sanziv1.EfficiencyRequest{Scope: &ef.scope, GroupBy: efBy, Weights: &weights})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), resp)
+				}
+				var rows [][]string
+				for _, r := range resp.GetRows() {
+					rows = append(rows, []string{fmt.Sprint(r.GetRank()), r.GetKey(), fmt.Sprint(r.GetSteps()), fmt.Sprintf("%.3f", r.GetOnTimeRate()), fmt.Sprintf("%.3f", r.GetEarlyRate()),
+						fmt.Sprintf("%.1f", r.GetAvgHours()), fmt.Sprint(r.GetYellowCards()), fmt.Sprint(r.GetRedCards()), fmt.Sprintf("%.2f", r.GetScore())})
+				}
+				w := resp.GetWeights()
+				fmt.Fprintf(cmd.OutOrStdout(), "weights: on time %.2f, early %.2f, cards %.2f\n", w.GetOnTime(), w.GetEarly(), w.GetCards())
+				return ef.output(cmd, []string{"RANK", strings.ToUpper(efBy), "STEPS", "ON TIME", "EARLY", "AVG HOURS", "YELLOW CARDS", "RED CARDS", "SCORE"}, rows)
+			})
+		},
+	}
+	ef.add(efficiency)
+	efficiency.Flags().StringVar(&efBy, "by", "org", "group by org, post or matter")
+	efficiency.Flags().Float64Var(&weights.OnTime, "w-on-time", 0, "weight of the on-time rate (default 0.6 when no weight is given)")
+	efficiency.Flags().Float64Var(&weights.Early, "w-early", 0, "weight of the early-completion rate (default 0.2)")
+	efficiency.Flags().Float64Var(&weights.Cards, "w-cards", 0, "weight of being free of cards (default 0.2)")
+	cmd.AddCommand(totals, alerts, anomalies, risk, efficiency)
 	return cmd
 }

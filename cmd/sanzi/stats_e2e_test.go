@@ -85,6 +85,20 @@ func TestVillageToClickHouseStats(t *testing.T) {
 			expense -= amount
 		}
 	}
+	// The accountant decides the first step of one reimbursement.
+	var procs struct {
+		Procedures []struct {
+			Entry struct{ ID string } `json:"entry"`
+		} `json:"procedures"`
+	}
+	if code, raw := n.call("GET", "/v1/workflow?status=open&matterCode=FUND-REIMB&pageSize=1", "", nil, &procs); code != 200 || len(procs.Procedures) != 1 {
+		t.Fatalf("workflow: %d %s", code, raw)
+	}
+	pid := procs.Procedures[0].Entry.ID
+	if code, raw := n.post("/v1/workflow/"+pid+"/decisions", map[string]any{"author": "会计", "decision": map[string]any{"procedureId": pid, "stepCode": "capture",
+		"post": "village.accountant", "action": "STEP_ACTION_APPROVE"}}, nil); code != 200 {
+		t.Fatalf("decide: %d %s", code, raw)
+	}
 	// Push the village's chain to the district, as its outbox will.
 	key, err := keys.ReadPrivate(filepath.Join(data, "keys", org+".key"))
 	if err != nil {
@@ -142,8 +156,8 @@ func TestVillageToClickHouseStats(t *testing.T) {
 	if err != nil || len(recs) != 2 || recs[1][0] != org || recs[1][2] != money.FormatFen(income) || recs[1][4] != money.FormatFen(expense) {
 		t.Fatalf("CSV export: %v %v", recs, err)
 	}
-	for _, sub := range [][]string{{"alerts", "--by", "org", "--level", "town"}, {"anomalies"}, {"risk"}} {
-		if out, code := run(t, append(append([]string{"stats"}, sub...), "--server", d.api, "--tls-dir", caDir)...); code != 0 || !strings.Contains(out, "350505") {
+	for _, sub := range [][]string{{"alerts", "--by", "org", "--level", "town"}, {"anomalies"}, {"risk"}, {"efficiency", "--by", "post", "--xlsx", filepath.Join(dir, "e.xlsx")}} {
+		if out, code := run(t, append(append([]string{"stats"}, sub...), "--server", d.api, "--tls-dir", caDir)...); code != 0 || !regexp.MustCompile(`350505|village\.`).MatchString(out) {
 			t.Fatalf("stats %v: exit %d\n%s", sub, code, out)
 		}
 	}

@@ -253,6 +253,7 @@ func (f *Flows) Check(d *sanziv1.StepDecision, at time.Time) (*sanziv1.StepDecis
 	}
 	out := proto.CloneOf(d)
 	out.Org = p.P.GetOrg()
+	out.StepOpenedAt, out.StepDeadline = st.GetOpenedAt(), st.GetDeadline()
 	out.Closes = d.GetAction() == sanziv1.StepAction_STEP_ACTION_REJECT ||
 		(d.GetAction() == sanziv1.StepAction_STEP_ACTION_APPROVE && p.Step == len(p.Steps)-1)
 	return out, nil

@@ -292,14 +292,20 @@ func (x *TotalsResponse) GetRows() []*TotalsRow {
 type AlertStatsRow struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The group: a rule code, or an org code.
-	Key           string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Alerts        int64  `protobuf:"varint,2,opt,name=alerts,proto3" json:"alerts,omitempty"`
-	Red           int64  `protobuf:"varint,3,opt,name=red,proto3" json:"red,omitempty"`
-	Yellow        int64  `protobuf:"varint,4,opt,name=yellow,proto3" json:"yellow,omitempty"`
-	RedCards      int64  `protobuf:"varint,5,opt,name=red_cards,json=redCards,proto3" json:"red_cards,omitempty"`
-	YellowCards   int64  `protobuf:"varint,6,opt,name=yellow_cards,json=yellowCards,proto3" json:"yellow_cards,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Key         string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Alerts      int64  `protobuf:"varint,2,opt,name=alerts,proto3" json:"alerts,omitempty"`
+	Red         int64  `protobuf:"varint,3,opt,name=red,proto3" json:"red,omitempty"`
+	Yellow      int64  `protobuf:"varint,4,opt,name=yellow,proto3" json:"yellow,omitempty"`
+	RedCards    int64  `protobuf:"varint,5,opt,name=red_cards,json=redCards,proto3" json:"red_cards,omitempty"`
+	YellowCards int64  `protobuf:"varint,6,opt,name=yellow_cards,json=yellowCards,proto3" json:"yellow_cards,omitempty"`
+	// Mean hours from an alert to its first review step and to its
+	// disposition (confirmed, dismissed or resolved), over those that had
+	// one; and how many were disposed of.
+	AvgHoursToAck         float64 `protobuf:"fixed64,7,opt,name=avg_hours_to_ack,json=avgHoursToAck,proto3" json:"avg_hours_to_ack,omitempty"`
+	AvgHoursToDisposition float64 `protobuf:"fixed64,8,opt,name=avg_hours_to_disposition,json=avgHoursToDisposition,proto3" json:"avg_hours_to_disposition,omitempty"`
+	Disposed              int64   `protobuf:"varint,9,opt,name=disposed,proto3" json:"disposed,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *AlertStatsRow) Reset() {
@@ -370,6 +376,27 @@ func (x *AlertStatsRow) GetRedCards() int64 {
 func (x *AlertStatsRow) GetYellowCards() int64 {
 	if x != nil {
 		return x.YellowCards
+	}
+	return 0
+}
+
+func (x *AlertStatsRow) GetAvgHoursToAck() float64 {
+	if x != nil {
+		return x.AvgHoursToAck
+	}
+	return 0
+}
+
+func (x *AlertStatsRow) GetAvgHoursToDisposition() float64 {
+	if x != nil {
+		return x.AvgHoursToDisposition
+	}
+	return 0
+}
+
+func (x *AlertStatsRow) GetDisposed() int64 {
+	if x != nil {
+		return x.Disposed
 	}
 	return 0
 }
@@ -875,6 +902,298 @@ func (x *RiskResponse) GetRows() []*RiskRow {
 	return nil
 }
 
+// EfficiencyWeights are the district's weights of the efficiency score:
+// score = 100 × (on_time × on-time rate + early × early rate + cards × (1 −
+// card rate)), the card rate being (yellow + 2 × red cards) per step, capped
+// at 1. Zero weights mean the defaults 0.6, 0.2, 0.2.
+type EfficiencyWeights struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OnTime        float64                `protobuf:"fixed64,1,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
+	Early         float64                `protobuf:"fixed64,2,opt,name=early,proto3" json:"early,omitempty"`
+	Cards         float64                `protobuf:"fixed64,3,opt,name=cards,proto3" json:"cards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EfficiencyWeights) Reset() {
+	*x = EfficiencyWeights{}
+	mi := &file_sanzi_v1_analytics_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EfficiencyWeights) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EfficiencyWeights) ProtoMessage() {}
+
+func (x *EfficiencyWeights) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_analytics_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EfficiencyWeights.ProtoReflect.Descriptor instead.
+func (*EfficiencyWeights) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_analytics_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *EfficiencyWeights) GetOnTime() float64 {
+	if x != nil {
+		return x.OnTime
+	}
+	return 0
+}
+
+func (x *EfficiencyWeights) GetEarly() float64 {
+	if x != nil {
+		return x.Early
+	}
+	return 0
+}
+
+func (x *EfficiencyWeights) GetCards() float64 {
+	if x != nil {
+		return x.Cards
+	}
+	return 0
+}
+
+// EfficiencyRow is the handling of decided steps by one org, post or matter.
+type EfficiencyRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Steps approved.
+	Steps int64 `protobuf:"varint,2,opt,name=steps,proto3" json:"steps,omitempty"`
+	// Share decided by the deadline (按时办结率).
+	OnTimeRate float64 `protobuf:"fixed64,3,opt,name=on_time_rate,json=onTimeRate,proto3" json:"on_time_rate,omitempty"`
+	// Share decided within half the allowed time (提前办结率).
+	EarlyRate float64 `protobuf:"fixed64,4,opt,name=early_rate,json=earlyRate,proto3" json:"early_rate,omitempty"`
+	// Mean hours from a step opening to its decision.
+	AvgHours    float64 `protobuf:"fixed64,5,opt,name=avg_hours,json=avgHours,proto3" json:"avg_hours,omitempty"`
+	YellowCards int64   `protobuf:"varint,6,opt,name=yellow_cards,json=yellowCards,proto3" json:"yellow_cards,omitempty"`
+	RedCards    int64   `protobuf:"varint,7,opt,name=red_cards,json=redCards,proto3" json:"red_cards,omitempty"`
+	Score       float64 `protobuf:"fixed64,8,opt,name=score,proto3" json:"score,omitempty"`
+	// 1 for the best score.
+	Rank          int32 `protobuf:"varint,9,opt,name=rank,proto3" json:"rank,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EfficiencyRow) Reset() {
+	*x = EfficiencyRow{}
+	mi := &file_sanzi_v1_analytics_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EfficiencyRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EfficiencyRow) ProtoMessage() {}
+
+func (x *EfficiencyRow) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_analytics_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EfficiencyRow.ProtoReflect.Descriptor instead.
+func (*EfficiencyRow) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_analytics_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *EfficiencyRow) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *EfficiencyRow) GetSteps() int64 {
+	if x != nil {
+		return x.Steps
+	}
+	return 0
+}
+
+func (x *EfficiencyRow) GetOnTimeRate() float64 {
+	if x != nil {
+		return x.OnTimeRate
+	}
+	return 0
+}
+
+func (x *EfficiencyRow) GetEarlyRate() float64 {
+	if x != nil {
+		return x.EarlyRate
+	}
+	return 0
+}
+
+func (x *EfficiencyRow) GetAvgHours() float64 {
+	if x != nil {
+		return x.AvgHours
+	}
+	return 0
+}
+
+func (x *EfficiencyRow) GetYellowCards() int64 {
+	if x != nil {
+		return x.YellowCards
+	}
+	return 0
+}
+
+func (x *EfficiencyRow) GetRedCards() int64 {
+	if x != nil {
+		return x.RedCards
+	}
+	return 0
+}
+
+func (x *EfficiencyRow) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *EfficiencyRow) GetRank() int32 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+// EfficiencyRequest groups by "org" (at scope.level), "post" or "matter".
+type EfficiencyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Scope         *StatsScope            `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	GroupBy       string                 `protobuf:"bytes,2,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	Weights       *EfficiencyWeights     `protobuf:"bytes,3,opt,name=weights,proto3" json:"weights,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EfficiencyRequest) Reset() {
+	*x = EfficiencyRequest{}
+	mi := &file_sanzi_v1_analytics_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EfficiencyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EfficiencyRequest) ProtoMessage() {}
+
+func (x *EfficiencyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_analytics_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EfficiencyRequest.ProtoReflect.Descriptor instead.
+func (*EfficiencyRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_analytics_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EfficiencyRequest) GetScope() *StatsScope {
+	if x != nil {
+		return x.Scope
+	}
+	return nil
+}
+
+func (x *EfficiencyRequest) GetGroupBy() string {
+	if x != nil {
+		return x.GroupBy
+	}
+	return ""
+}
+
+func (x *EfficiencyRequest) GetWeights() *EfficiencyWeights {
+	if x != nil {
+		return x.Weights
+	}
+	return nil
+}
+
+// EfficiencyResponse is the ranking, best first.
+type EfficiencyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          []*EfficiencyRow       `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	Weights       *EfficiencyWeights     `protobuf:"bytes,2,opt,name=weights,proto3" json:"weights,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EfficiencyResponse) Reset() {
+	*x = EfficiencyResponse{}
+	mi := &file_sanzi_v1_analytics_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EfficiencyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EfficiencyResponse) ProtoMessage() {}
+
+func (x *EfficiencyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_analytics_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EfficiencyResponse.ProtoReflect.Descriptor instead.
+func (*EfficiencyResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_analytics_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *EfficiencyResponse) GetRows() []*EfficiencyRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *EfficiencyResponse) GetWeights() *EfficiencyWeights {
+	if x != nil {
+		return x.Weights
+	}
+	return nil
+}
+
 var File_sanzi_v1_analytics_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_analytics_proto_rawDesc = "" +
@@ -901,14 +1220,17 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\rTotalsRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"9\n" +
 	"\x0eTotalsResponse\x12'\n" +
-	"\x04rows\x18\x01 \x03(\v2\x13.sanzi.v1.TotalsRowR\x04rows\"\xa3\x01\n" +
+	"\x04rows\x18\x01 \x03(\v2\x13.sanzi.v1.TotalsRowR\x04rows\"\xa1\x02\n" +
 	"\rAlertStatsRow\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06alerts\x18\x02 \x01(\x03R\x06alerts\x12\x10\n" +
 	"\x03red\x18\x03 \x01(\x03R\x03red\x12\x16\n" +
 	"\x06yellow\x18\x04 \x01(\x03R\x06yellow\x12\x1b\n" +
 	"\tred_cards\x18\x05 \x01(\x03R\bredCards\x12!\n" +
-	"\fyellow_cards\x18\x06 \x01(\x03R\vyellowCards\"Z\n" +
+	"\fyellow_cards\x18\x06 \x01(\x03R\vyellowCards\x12'\n" +
+	"\x10avg_hours_to_ack\x18\a \x01(\x01R\ravgHoursToAck\x127\n" +
+	"\x18avg_hours_to_disposition\x18\b \x01(\x01R\x15avgHoursToDisposition\x12\x1a\n" +
+	"\bdisposed\x18\t \x01(\x03R\bdisposed\"Z\n" +
 	"\x11AlertStatsRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\x12\x19\n" +
 	"\bgroup_by\x18\x02 \x01(\tR\agroupBy\"A\n" +
@@ -946,13 +1268,38 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\vRiskRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"5\n" +
 	"\fRiskResponse\x12%\n" +
-	"\x04rows\x18\x01 \x03(\v2\x11.sanzi.v1.RiskRowR\x04rows2\x95\x02\n" +
+	"\x04rows\x18\x01 \x03(\v2\x11.sanzi.v1.RiskRowR\x04rows\"X\n" +
+	"\x11EfficiencyWeights\x12\x17\n" +
+	"\aon_time\x18\x01 \x01(\x01R\x06onTime\x12\x14\n" +
+	"\x05early\x18\x02 \x01(\x01R\x05early\x12\x14\n" +
+	"\x05cards\x18\x03 \x01(\x01R\x05cards\"\xff\x01\n" +
+	"\rEfficiencyRow\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05steps\x18\x02 \x01(\x03R\x05steps\x12 \n" +
+	"\fon_time_rate\x18\x03 \x01(\x01R\n" +
+	"onTimeRate\x12\x1d\n" +
+	"\n" +
+	"early_rate\x18\x04 \x01(\x01R\tearlyRate\x12\x1b\n" +
+	"\tavg_hours\x18\x05 \x01(\x01R\bavgHours\x12!\n" +
+	"\fyellow_cards\x18\x06 \x01(\x03R\vyellowCards\x12\x1b\n" +
+	"\tred_cards\x18\a \x01(\x03R\bredCards\x12\x14\n" +
+	"\x05score\x18\b \x01(\x01R\x05score\x12\x12\n" +
+	"\x04rank\x18\t \x01(\x05R\x04rank\"\x91\x01\n" +
+	"\x11EfficiencyRequest\x12*\n" +
+	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\x12\x19\n" +
+	"\bgroup_by\x18\x02 \x01(\tR\agroupBy\x125\n" +
+	"\aweights\x18\x03 \x01(\v2\x1b.sanzi.v1.EfficiencyWeightsR\aweights\"x\n" +
+	"\x12EfficiencyResponse\x12+\n" +
+	"\x04rows\x18\x01 \x03(\v2\x17.sanzi.v1.EfficiencyRowR\x04rows\x125\n" +
+	"\aweights\x18\x02 \x01(\v2\x1b.sanzi.v1.EfficiencyWeightsR\aweights2\xde\x02\n" +
 	"\x10AnalyticsService\x12;\n" +
 	"\x06Totals\x12\x17.sanzi.v1.TotalsRequest\x1a\x18.sanzi.v1.TotalsResponse\x12G\n" +
 	"\n" +
 	"AlertStats\x12\x1b.sanzi.v1.AlertStatsRequest\x1a\x1c.sanzi.v1.AlertStatsResponse\x12D\n" +
 	"\tAnomalies\x12\x1a.sanzi.v1.AnomaliesRequest\x1a\x1b.sanzi.v1.AnomaliesResponse\x125\n" +
-	"\x04Risk\x12\x15.sanzi.v1.RiskRequest\x1a\x16.sanzi.v1.RiskResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x04Risk\x12\x15.sanzi.v1.RiskRequest\x1a\x16.sanzi.v1.RiskResponse\x12G\n" +
+	"\n" +
+	"Efficiency\x12\x1b.sanzi.v1.EfficiencyRequest\x1a\x1c.sanzi.v1.EfficiencyResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_analytics_proto_rawDescOnce sync.Once
@@ -966,7 +1313,7 @@ func file_sanzi_v1_analytics_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_analytics_proto_rawDescData
 }
 
-var file_sanzi_v1_analytics_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_sanzi_v1_analytics_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_sanzi_v1_analytics_proto_goTypes = []any{
 	(*StatsScope)(nil),         // 0: sanzi.v1.StatsScope
 	(*TotalsRow)(nil),          // 1: sanzi.v1.TotalsRow
@@ -981,6 +1328,10 @@ var file_sanzi_v1_analytics_proto_goTypes = []any{
 	(*RiskRow)(nil),            // 10: sanzi.v1.RiskRow
 	(*RiskRequest)(nil),        // 11: sanzi.v1.RiskRequest
 	(*RiskResponse)(nil),       // 12: sanzi.v1.RiskResponse
+	(*EfficiencyWeights)(nil),  // 13: sanzi.v1.EfficiencyWeights
+	(*EfficiencyRow)(nil),      // 14: sanzi.v1.EfficiencyRow
+	(*EfficiencyRequest)(nil),  // 15: sanzi.v1.EfficiencyRequest
+	(*EfficiencyResponse)(nil), // 16: sanzi.v1.EfficiencyResponse
 }
 var file_sanzi_v1_analytics_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.TotalsRequest.scope:type_name -> sanzi.v1.StatsScope
@@ -991,19 +1342,25 @@ var file_sanzi_v1_analytics_proto_depIdxs = []int32{
 	7,  // 5: sanzi.v1.AnomaliesResponse.rows:type_name -> sanzi.v1.AnomalyRow
 	0,  // 6: sanzi.v1.RiskRequest.scope:type_name -> sanzi.v1.StatsScope
 	10, // 7: sanzi.v1.RiskResponse.rows:type_name -> sanzi.v1.RiskRow
-	2,  // 8: sanzi.v1.AnalyticsService.Totals:input_type -> sanzi.v1.TotalsRequest
-	5,  // 9: sanzi.v1.AnalyticsService.AlertStats:input_type -> sanzi.v1.AlertStatsRequest
-	8,  // 10: sanzi.v1.AnalyticsService.Anomalies:input_type -> sanzi.v1.AnomaliesRequest
-	11, // 11: sanzi.v1.AnalyticsService.Risk:input_type -> sanzi.v1.RiskRequest
-	3,  // 12: sanzi.v1.AnalyticsService.Totals:output_type -> sanzi.v1.TotalsResponse
-	6,  // 13: sanzi.v1.AnalyticsService.AlertStats:output_type -> sanzi.v1.AlertStatsResponse
-	9,  // 14: sanzi.v1.AnalyticsService.Anomalies:output_type -> sanzi.v1.AnomaliesResponse
-	12, // 15: sanzi.v1.AnalyticsService.Risk:output_type -> sanzi.v1.RiskResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	0,  // 8: sanzi.v1.EfficiencyRequest.scope:type_name -> sanzi.v1.StatsScope
+	13, // 9: sanzi.v1.EfficiencyRequest.weights:type_name -> sanzi.v1.EfficiencyWeights
+	14, // 10: sanzi.v1.EfficiencyResponse.rows:type_name -> sanzi.v1.EfficiencyRow
+	13, // 11: sanzi.v1.EfficiencyResponse.weights:type_name -> sanzi.v1.EfficiencyWeights
+	2,  // 12: sanzi.v1.AnalyticsService.Totals:input_type -> sanzi.v1.TotalsRequest
+	5,  // 13: sanzi.v1.AnalyticsService.AlertStats:input_type -> sanzi.v1.AlertStatsRequest
+	8,  // 14: sanzi.v1.AnalyticsService.Anomalies:input_type -> sanzi.v1.AnomaliesRequest
+	11, // 15: sanzi.v1.AnalyticsService.Risk:input_type -> sanzi.v1.RiskRequest
+	15, // 16: sanzi.v1.AnalyticsService.Efficiency:input_type -> sanzi.v1.EfficiencyRequest
+	3,  // 17: sanzi.v1.AnalyticsService.Totals:output_type -> sanzi.v1.TotalsResponse
+	6,  // 18: sanzi.v1.AnalyticsService.AlertStats:output_type -> sanzi.v1.AlertStatsResponse
+	9,  // 19: sanzi.v1.AnalyticsService.Anomalies:output_type -> sanzi.v1.AnomaliesResponse
+	12, // 20: sanzi.v1.AnalyticsService.Risk:output_type -> sanzi.v1.RiskResponse
+	16, // 21: sanzi.v1.AnalyticsService.Efficiency:output_type -> sanzi.v1.EfficiencyResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_analytics_proto_init() }
@@ -1017,7 +1374,7 @@ func file_sanzi_v1_analytics_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_analytics_proto_rawDesc), len(file_sanzi_v1_analytics_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	AnalyticsService_AlertStats_FullMethodName = "/sanzi.v1.AnalyticsService/AlertStats"
 	AnalyticsService_Anomalies_FullMethodName  = "/sanzi.v1.AnalyticsService/Anomalies"
 	AnalyticsService_Risk_FullMethodName       = "/sanzi.v1.AnalyticsService/Risk"
+	AnalyticsService_Efficiency_FullMethodName = "/sanzi.v1.AnalyticsService/Efficiency"
 )
 
 // AnalyticsServiceClient is the client API for AnalyticsService service.
@@ -36,6 +37,7 @@ type AnalyticsServiceClient interface {
 	AlertStats(ctx context.Context, in *AlertStatsRequest, opts ...grpc.CallOption) (*AlertStatsResponse, error)
 	Anomalies(ctx context.Context, in *AnomaliesRequest, opts ...grpc.CallOption) (*AnomaliesResponse, error)
 	Risk(ctx context.Context, in *RiskRequest, opts ...grpc.CallOption) (*RiskResponse, error)
+	Efficiency(ctx context.Context, in *EfficiencyRequest, opts ...grpc.CallOption) (*EfficiencyResponse, error)
 }
 
 type analyticsServiceClient struct {
@@ -86,6 +88,16 @@ func (c *analyticsServiceClient) Risk(ctx context.Context, in *RiskRequest, opts
 	return out, nil
 }
 
+func (c *analyticsServiceClient) Efficiency(ctx context.Context, in *EfficiencyRequest, opts ...grpc.CallOption) (*EfficiencyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EfficiencyResponse)
+	err := c.cc.Invoke(ctx, AnalyticsService_Efficiency_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AnalyticsServiceServer is the server API for AnalyticsService service.
 // All implementations must embed UnimplementedAnalyticsServiceServer
 // for forward compatibility.
@@ -97,6 +109,7 @@ type AnalyticsServiceServer interface {
 	AlertStats(context.Context, *AlertStatsRequest) (*AlertStatsResponse, error)
 	Anomalies(context.Context, *AnomaliesRequest) (*AnomaliesResponse, error)
 	Risk(context.Context, *RiskRequest) (*RiskResponse, error)
+	Efficiency(context.Context, *EfficiencyRequest) (*EfficiencyResponse, error)
 	mustEmbedUnimplementedAnalyticsServiceServer()
 }
 
@@ -118,6 +131,9 @@ func (UnimplementedAnalyticsServiceServer) Anomalies(context.Context, *Anomalies
 }
 func (UnimplementedAnalyticsServiceServer) Risk(context.Context, *RiskRequest) (*RiskResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Risk not implemented")
+}
+func (UnimplementedAnalyticsServiceServer) Efficiency(context.Context, *EfficiencyRequest) (*EfficiencyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Efficiency not implemented")
 }
 func (UnimplementedAnalyticsServiceServer) mustEmbedUnimplementedAnalyticsServiceServer() {}
 func (UnimplementedAnalyticsServiceServer) testEmbeddedByValue()                          {}
@@ -212,6 +228,24 @@ func _AnalyticsService_Risk_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AnalyticsService_Efficiency_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EfficiencyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AnalyticsServiceServer).Efficiency(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AnalyticsService_Efficiency_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AnalyticsServiceServer).Efficiency(ctx, req.(*EfficiencyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AnalyticsService_ServiceDesc is the grpc.ServiceDesc for AnalyticsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -234,6 +268,10 @@ var AnalyticsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Risk",
 			Handler:    _AnalyticsService_Risk_Handler,
+		},
+		{
+			MethodName: "Efficiency",
+			Handler:    _AnalyticsService_Efficiency_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -310,7 +310,12 @@ type StepDecision struct {
 	Attachments []string `protobuf:"bytes,7,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	// Set by the node: this decision ends the procedure (last step approved,
 	// or rejected). Readers need not know the catalog to see it closed.
-	Closes        bool `protobuf:"varint,8,opt,name=closes,proto3" json:"closes,omitempty"`
+	Closes bool `protobuf:"varint,8,opt,name=closes,proto3" json:"closes,omitempty"`
+	// Set by the node: when the decided step opened and its deadline on the
+	// district calendar, so that handling time against the limit can be read
+	// without the catalog or the calendar (analytics).
+	StepOpenedAt  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=step_opened_at,json=stepOpenedAt,proto3" json:"step_opened_at,omitempty"`
+	StepDeadline  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=step_deadline,json=stepDeadline,proto3" json:"step_deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -399,6 +404,20 @@ func (x *StepDecision) GetCloses() bool {
 		return x.Closes
 	}
 	return false
+}
+
+func (x *StepDecision) GetStepOpenedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StepOpenedAt
+	}
+	return nil
+}
+
+func (x *StepDecision) GetStepDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StepDeadline
+	}
+	return nil
 }
 
 // Card is a warning or card about a step; stored as an entry of type
@@ -1598,7 +1617,7 @@ const file_sanzi_v1_workflow_proto_rawDesc = "" +
 	"\n" +
 	"amount_fen\x18\x05 \x01(\x03R\tamountFen\x12\x18\n" +
 	"\asummary\x18\x06 \x01(\tR\asummary\x12\x16\n" +
-	"\x06period\x18\a \x01(\tR\x06period\"\xf4\x01\n" +
+	"\x06period\x18\a \x01(\tR\x06period\"\xf7\x02\n" +
 	"\fStepDecision\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12!\n" +
 	"\fprocedure_id\x18\x02 \x01(\tR\vprocedureId\x12\x1b\n" +
@@ -1607,7 +1626,10 @@ const file_sanzi_v1_workflow_proto_rawDesc = "" +
 	"\x04post\x18\x05 \x01(\tR\x04post\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12 \n" +
 	"\vattachments\x18\a \x03(\tR\vattachments\x12\x16\n" +
-	"\x06closes\x18\b \x01(\bR\x06closes\"\xa0\x02\n" +
+	"\x06closes\x18\b \x01(\bR\x06closes\x12@\n" +
+	"\x0estep_opened_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fstepOpenedAt\x12?\n" +
+	"\rstep_deadline\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\fstepDeadline\"\xa0\x02\n" +
 	"\x04Card\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12)\n" +
 	"\x05level\x18\x02 \x01(\x0e2\x13.sanzi.v1.CardLevelR\x05level\x12!\n" +
@@ -1772,42 +1794,44 @@ var file_sanzi_v1_workflow_proto_goTypes = []any{
 }
 var file_sanzi_v1_workflow_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.StepDecision.action:type_name -> sanzi.v1.StepAction
-	1,  // 1: sanzi.v1.Card.level:type_name -> sanzi.v1.CardLevel
-	21, // 2: sanzi.v1.Card.deadline:type_name -> google.protobuf.Timestamp
-	2,  // 3: sanzi.v1.RuleSetVersion.state:type_name -> sanzi.v1.RuleSetState
-	21, // 4: sanzi.v1.StepState.opened_at:type_name -> google.protobuf.Timestamp
-	21, // 5: sanzi.v1.StepState.deadline:type_name -> google.protobuf.Timestamp
-	21, // 6: sanzi.v1.StepState.closed_at:type_name -> google.protobuf.Timestamp
-	22, // 7: sanzi.v1.ProcedureRecord.entry:type_name -> sanzi.v1.EntryMeta
-	3,  // 8: sanzi.v1.ProcedureRecord.procedure:type_name -> sanzi.v1.Procedure
-	8,  // 9: sanzi.v1.ProcedureRecord.steps:type_name -> sanzi.v1.StepState
-	21, // 10: sanzi.v1.ProcedureRecord.deadline:type_name -> google.protobuf.Timestamp
-	22, // 11: sanzi.v1.CardRecord.entry:type_name -> sanzi.v1.EntryMeta
-	5,  // 12: sanzi.v1.CardRecord.card:type_name -> sanzi.v1.Card
-	9,  // 13: sanzi.v1.ListProceduresResponse.procedures:type_name -> sanzi.v1.ProcedureRecord
-	9,  // 14: sanzi.v1.GetProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
-	3,  // 15: sanzi.v1.OpenProcedureRequest.procedure:type_name -> sanzi.v1.Procedure
-	9,  // 16: sanzi.v1.OpenProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
-	4,  // 17: sanzi.v1.DecideStepRequest.decision:type_name -> sanzi.v1.StepDecision
-	22, // 18: sanzi.v1.DecideStepResponse.entry:type_name -> sanzi.v1.EntryMeta
-	9,  // 19: sanzi.v1.DecideStepResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
-	1,  // 20: sanzi.v1.ListCardsRequest.level:type_name -> sanzi.v1.CardLevel
-	10, // 21: sanzi.v1.ListCardsResponse.cards:type_name -> sanzi.v1.CardRecord
-	11, // 22: sanzi.v1.WorkflowService.ListProcedures:input_type -> sanzi.v1.ListProceduresRequest
-	13, // 23: sanzi.v1.WorkflowService.GetProcedure:input_type -> sanzi.v1.GetProcedureRequest
-	15, // 24: sanzi.v1.WorkflowService.OpenProcedure:input_type -> sanzi.v1.OpenProcedureRequest
-	17, // 25: sanzi.v1.WorkflowService.DecideStep:input_type -> sanzi.v1.DecideStepRequest
-	19, // 26: sanzi.v1.CardService.ListCards:input_type -> sanzi.v1.ListCardsRequest
-	12, // 27: sanzi.v1.WorkflowService.ListProcedures:output_type -> sanzi.v1.ListProceduresResponse
-	14, // 28: sanzi.v1.WorkflowService.GetProcedure:output_type -> sanzi.v1.GetProcedureResponse
-	16, // 29: sanzi.v1.WorkflowService.OpenProcedure:output_type -> sanzi.v1.OpenProcedureResponse
-	18, // 30: sanzi.v1.WorkflowService.DecideStep:output_type -> sanzi.v1.DecideStepResponse
-	20, // 31: sanzi.v1.CardService.ListCards:output_type -> sanzi.v1.ListCardsResponse
-	27, // [27:32] is the sub-list for method output_type
-	22, // [22:27] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	21, // 1: sanzi.v1.StepDecision.step_opened_at:type_name -> google.protobuf.Timestamp
+	21, // 2: sanzi.v1.StepDecision.step_deadline:type_name -> google.protobuf.Timestamp
+	1,  // 3: sanzi.v1.Card.level:type_name -> sanzi.v1.CardLevel
+	21, // 4: sanzi.v1.Card.deadline:type_name -> google.protobuf.Timestamp
+	2,  // 5: sanzi.v1.RuleSetVersion.state:type_name -> sanzi.v1.RuleSetState
+	21, // 6: sanzi.v1.StepState.opened_at:type_name -> google.protobuf.Timestamp
+	21, // 7: sanzi.v1.StepState.deadline:type_name -> google.protobuf.Timestamp
+	21, // 8: sanzi.v1.StepState.closed_at:type_name -> google.protobuf.Timestamp
+	22, // 9: sanzi.v1.ProcedureRecord.entry:type_name -> sanzi.v1.EntryMeta
+	3,  // 10: sanzi.v1.ProcedureRecord.procedure:type_name -> sanzi.v1.Procedure
+	8,  // 11: sanzi.v1.ProcedureRecord.steps:type_name -> sanzi.v1.StepState
+	21, // 12: sanzi.v1.ProcedureRecord.deadline:type_name -> google.protobuf.Timestamp
+	22, // 13: sanzi.v1.CardRecord.entry:type_name -> sanzi.v1.EntryMeta
+	5,  // 14: sanzi.v1.CardRecord.card:type_name -> sanzi.v1.Card
+	9,  // 15: sanzi.v1.ListProceduresResponse.procedures:type_name -> sanzi.v1.ProcedureRecord
+	9,  // 16: sanzi.v1.GetProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	3,  // 17: sanzi.v1.OpenProcedureRequest.procedure:type_name -> sanzi.v1.Procedure
+	9,  // 18: sanzi.v1.OpenProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	4,  // 19: sanzi.v1.DecideStepRequest.decision:type_name -> sanzi.v1.StepDecision
+	22, // 20: sanzi.v1.DecideStepResponse.entry:type_name -> sanzi.v1.EntryMeta
+	9,  // 21: sanzi.v1.DecideStepResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	1,  // 22: sanzi.v1.ListCardsRequest.level:type_name -> sanzi.v1.CardLevel
+	10, // 23: sanzi.v1.ListCardsResponse.cards:type_name -> sanzi.v1.CardRecord
+	11, // 24: sanzi.v1.WorkflowService.ListProcedures:input_type -> sanzi.v1.ListProceduresRequest
+	13, // 25: sanzi.v1.WorkflowService.GetProcedure:input_type -> sanzi.v1.GetProcedureRequest
+	15, // 26: sanzi.v1.WorkflowService.OpenProcedure:input_type -> sanzi.v1.OpenProcedureRequest
+	17, // 27: sanzi.v1.WorkflowService.DecideStep:input_type -> sanzi.v1.DecideStepRequest
+	19, // 28: sanzi.v1.CardService.ListCards:input_type -> sanzi.v1.ListCardsRequest
+	12, // 29: sanzi.v1.WorkflowService.ListProcedures:output_type -> sanzi.v1.ListProceduresResponse
+	14, // 30: sanzi.v1.WorkflowService.GetProcedure:output_type -> sanzi.v1.GetProcedureResponse
+	16, // 31: sanzi.v1.WorkflowService.OpenProcedure:output_type -> sanzi.v1.OpenProcedureResponse
+	18, // 32: sanzi.v1.WorkflowService.DecideStep:output_type -> sanzi.v1.DecideStepResponse
+	20, // 33: sanzi.v1.CardService.ListCards:output_type -> sanzi.v1.ListCardsResponse
+	29, // [29:34] is the sub-list for method output_type
+	24, // [24:29] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_workflow_proto_init() }

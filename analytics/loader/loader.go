@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -175,6 +176,9 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 	if err := b.send(ctx, l.cfg.Conn); err != nil {
 		return 0, err
 	}
+	if err := schema.RecordProgress(ctx, l.cfg.Conn, last); err != nil {
+		return 0, fmt.Errorf("record progress %d: %w", last, err)
+	}
 	for _, t := range schema.FactTables {
 		l.loaded[t] = last
 	}
@@ -202,6 +206,7 @@ func (l *Loader) low() uint64 {
 // batch collects rows per table, skipping, per table, raft indexes it
 // already holds (a batch that failed half-way through its tables).
 type batch struct {
+	sums        summaries
 	rows        int
 	undecodable int // entries whose payload could not be read into a typed row
 	tables      map[string][][]any
@@ -210,7 +215,7 @@ type batch struct {
 }
 
 func newBatch(src Source) *batch {
-	return &batch{tables: map[string][][]any{}, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
+	return &batch{sums: newSummaries(), tables: map[string][][]any{}, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
 		var out *ledger.Stored
 		err := src.Range(origin, seq, 1, func(s *ledger.Stored) bool { out = s; return false })
 		if err == nil && (out == nil || out.Seq != seq) {
@@ -230,6 +235,9 @@ var columns = map[string]string{
 	"payments":          "raft_index, origin, seq, district, town, contract_id, amount_fen, payment_method, business_date, month, recorded_at",
 	"assets":            "raft_index, origin, seq, district, town, event, asset_id, asset_code, category, value_fen, method, recorded_at",
 	"procedures":        "raft_index, origin, seq, district, town, matter_code, subject, amount_fen, period, opened_at",
+	"monthly":           "raft_index, district, town, origin, month, kind, payment_method, amount_fen, transactions",
+	"expense_digits":    "raft_index, district, town, origin, month, digit, n, round, just_under",
+	"expense_parties":   "raft_index, district, town, origin, month, counterparty, amount_fen",
 	"steps":             "raft_index, origin, seq, district, town, procedure_id, step_code, post, action, closes, opened_at, deadline, decided_at, author",
 	"alert_transitions": "raft_index, origin, seq, district, town, alert_id, status, reason, at, author",
 }
@@ -260,6 +268,7 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 		b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(m.GetKind()), int8(1), m.GetAmountFen(),
 			m.GetPaymentMethod().String(), m.GetCategory(), m.GetBudgetLine(), m.GetCounterparty().GetName(), m.GetCounterparty().GetIdNumber(),
 			date, month, at)
+		b.sums.add(index, loaded, s.Origin, month, kindName(m.GetKind()), m.GetPaymentMethod().String(), 1, m.GetAmountFen(), m.GetCounterparty().GetName())
 	case *sanziv1.Reversal:
 		// A reversed transaction stays in the table; the reversal adds its
 		// negative copy, so plain sums are right with no join.
@@ -278,6 +287,7 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 			b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(t.GetKind()), int8(-1), -t.GetAmountFen(),
 				t.GetPaymentMethod().String(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), t.GetCounterparty().GetIdNumber(),
 				date, month, at)
+			b.sums.add(index, loaded, s.Origin, month, kindName(t.GetKind()), t.GetPaymentMethod().String(), -1, -t.GetAmountFen(), t.GetCounterparty().GetName())
 		}
 	case *sanziv1.Alert:
 		b.put("alerts", index, loaded, s.Origin, s.Seq, district, town, m.GetRuleCode(), m.GetSeverity(), m.GetRuleSetVersion(), s.Subject, m.GetKey(), at)
@@ -320,6 +330,7 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 }
 
 func (b *batch) send(ctx context.Context, conn driver.Conn) error {
+	b.sums.rows(b)
 	for _, t := range schema.FactTables {
 		rows := b.tables[t]
 		if len(rows) == 0 {
@@ -374,4 +385,76 @@ func businessDate(s string, recorded time.Time) (time.Time, uint32) {
 		d = time.Date(recorded.Year(), recorded.Month(), recorded.Day(), 0, 0, 0, 0, time.UTC)
 	}
 	return d, uint32(d.Year()*100 + int(d.Month()))
+}
+
+// summaries are the batch's partial sums for the summary tables.
+type summaries struct {
+	monthly map[[4]string]*[3]int64 // origin, month, kind, method → amount, count, raft index
+	digits  map[[3]string]*[4]int64 // origin, month, digit → n, round, just under, raft index
+	parties map[[3]string]*[2]int64 // origin, month, party → amount, raft index
+}
+
+func newSummaries() summaries {
+	return summaries{monthly: map[[4]string]*[3]int64{}, digits: map[[3]string]*[4]int64{}, parties: map[[3]string]*[2]int64{}}
+}
+
+// add counts one transactions row (sign -1: a reversal's negative copy)
+// into each summary that has not loaded its raft index yet.
+func (s summaries) add(index uint64, loaded map[string]uint64, origin string, month uint32, kind, method string, sign, amount int64, party string) {
+	m := strconv.FormatUint(uint64(month), 10)
+	if index > loaded["monthly"] {
+		k := [4]string{origin, m, kind, method}
+		if s.monthly[k] == nil {
+			s.monthly[k] = &[3]int64{}
+		}
+		v := s.monthly[k]
+		v[0] += amount
+		v[1] += sign
+		v[2] = max(v[2], int64(index))
+	}
+	if kind != "expense" || sign != 1 || amount <= 0 {
+		return
+	}
+	if index > loaded["expense_digits"] {
+		k := [3]string{origin, m, strconv.FormatInt(amount, 10)[:1]}
+		if s.digits[k] == nil {
+			s.digits[k] = &[4]int64{}
+		}
+		v := s.digits[k]
+		v[0]++
+		if amount%schema.RoundFen == 0 {
+			v[1]++
+		}
+		if schema.JustUnder(amount) {
+			v[2]++
+		}
+		v[3] = max(v[3], int64(index))
+	}
+	if index > loaded["expense_parties"] {
+		k := [3]string{origin, m, party}
+		if s.parties[k] == nil {
+			s.parties[k] = &[2]int64{}
+		}
+		s.parties[k][0] += amount
+		s.parties[k][1] = max(s.parties[k][1], int64(index))
+	}
+}
+
+// rows adds the summaries to the batch's tables; each row carries the
+// highest raft index it sums.
+func (s summaries) rows(b *batch) {
+	month := func(m string) uint32 { v, _ := strconv.ParseUint(m, 10, 32); return uint32(v) }
+	for k, v := range s.monthly {
+		d, t := orgParts(k[0])
+		b.tables["monthly"] = append(b.tables["monthly"], []any{uint64(v[2]), d, t, k[0], month(k[1]), k[2], k[3], v[0], v[1]})
+	}
+	for k, v := range s.digits {
+		d, t := orgParts(k[0])
+		digit, _ := strconv.ParseUint(k[2], 10, 8)
+		b.tables["expense_digits"] = append(b.tables["expense_digits"], []any{uint64(v[3]), d, t, k[0], month(k[1]), uint8(digit), uint64(v[0]), uint64(v[1]), uint64(v[2])})
+	}
+	for k, v := range s.parties {
+		d, t := orgParts(k[0])
+		b.tables["expense_parties"] = append(b.tables["expense_parties"], []any{uint64(v[1]), d, t, k[0], month(k[1]), k[2], v[0]})
+	}
 }

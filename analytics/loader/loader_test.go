@@ -188,6 +188,21 @@ func check(t *testing.T, conn driver.Conn, vs []*village) {
 		if err := conn.QueryRow(ctx, "SELECT count() FROM alerts WHERE origin = ?", v.org).Scan(&alerts); err != nil {
 			t.Fatal(err)
 		}
+		// The summaries the loader writes per batch agree with the rows.
+		var msum, mcount int64
+		var digits, expenses uint64
+		if err := conn.QueryRow(ctx, "SELECT sum(amount_fen), sum(transactions) FROM monthly WHERE origin = ?", v.org).Scan(&msum, &mcount); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, "SELECT sum(n) FROM expense_digits WHERE origin = ?", v.org).Scan(&digits); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, "SELECT count() FROM transactions WHERE origin = ? AND sign = 1 AND kind = 'expense'", v.org).Scan(&expenses); err != nil {
+			t.Fatal(err)
+		}
+		if msum != v.wantSum || mcount != int64(v.wantCount) || digits != expenses {
+			t.Fatalf("village %s summaries: monthly sum %d count %d, digits %d; want %d, %d, %d", v.org, msum, mcount, digits, v.wantSum, v.wantCount, expenses)
+		}
 		head := v.b.Ledger().Head(v.org).Seq
 		if sum != v.wantSum || signed != int64(v.wantCount) || entries != head || alerts == 0 {
 			t.Fatalf("village %s in ClickHouse: sum %d count %d (rows %d) entries %d alerts %d; recorded sum %d count %d entries %d",

@@ -13,6 +13,7 @@ package schema
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -27,7 +28,26 @@ type Migration struct {
 
 // FactTables are the tables the loader fills from the chain, each with a
 // raft_index column.
-var FactTables = []string{"entries", "transactions", "alerts", "cards", "contracts", "payments", "assets", "procedures", "steps", "alert_transitions"}
+var FactTables = []string{"entries", "transactions", "alerts", "cards", "contracts", "payments", "assets", "procedures", "steps", "alert_transitions",
+	"monthly", "expense_digits", "expense_parties"}
+
+// What the summaries call a round amount (a whole thousand yuan) and the
+// rule thresholds whose 10% band below is "just under" (cash settlement
+// limit, four deliberations, works tender), in fen.
+const RoundFen = 100_000
+
+// Thresholds are the rule thresholds of the "just under" band, in fen.
+var Thresholds = []int64{100_000, 5_000_000, 10_000_000}
+
+// JustUnder says whether amount is within 10% under one of the thresholds.
+func JustUnder(amount int64) bool {
+	for _, t := range Thresholds {
+		if amount >= t*9/10 && amount < t {
+			return true
+		}
+	}
+	return false
+}
 
 // Migrations in order; append, never edit a released one.
 func Migrations() []Migration {
@@ -87,7 +107,63 @@ func Migrations() []Migration {
 			raft_index UInt64, origin String, seq UInt64, district String, town String,
 			alert_id String, status String, reason String, at DateTime, author String
 		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq)`,
+	}}, {Version: 3, Name: "summaries the loader writes per batch", SQL: []string{
+		// Dashboards read these, not the 10M-row tables (CLICKHOUSE.md: a
+		// rollup over a summary takes milliseconds). Each loader batch adds
+		// its partial sums as rows with the batch's last raft_index, so the
+		// same max(raft_index) resume keeps them exactly-once; queries sum
+		// the partial sums.
+		`CREATE TABLE IF NOT EXISTS monthly (
+			raft_index UInt64, district String, town String, origin String, month UInt32,
+			kind String, payment_method String, amount_fen Int64, transactions Int64
+		) ENGINE = MergeTree ORDER BY (town, origin, month, kind)`,
+		// Expenses (reversal copies left out) by first digit, with how many
+		// were round and just under a threshold.
+		`CREATE TABLE IF NOT EXISTS expense_digits (
+			raft_index UInt64, district String, town String, origin String, month UInt32,
+			digit UInt8, n UInt64, round UInt64, just_under UInt64
+		) ENGINE = MergeTree ORDER BY (town, origin, month, digit)`,
+		// The index every table was complete up to after a batch, so a
+		// table that rarely gets rows does not send a resuming loader back
+		// to its last row.
+		`CREATE TABLE IF NOT EXISTS loader_progress (raft_index UInt64, at DateTime) ENGINE = MergeTree ORDER BY raft_index`,
+		`CREATE TABLE IF NOT EXISTS expense_parties (
+			raft_index UInt64, district String, town String, origin String, month UInt32,
+			counterparty String, amount_fen Int64
+		) ENGINE = MergeTree ORDER BY (town, origin, month, counterparty)`,
 	}}}
+}
+
+// RebuildSummaries recomputes the summary tables from the transactions
+// table (after a backfill written straight into it, or in tests); the
+// loader keeps them up to date itself. roundFen and thresholds define
+// "round" and "just under" as the loader does.
+func RebuildSummaries(ctx context.Context, conn driver.Conn, roundFen int64, thresholds []int64) error {
+	var under []string
+	for _, t := range thresholds {
+		under = append(under, fmt.Sprintf("(amount_fen >= %d AND amount_fen < %d)", t*9/10, t))
+	}
+	if len(under) == 0 {
+		under = []string{"0"}
+	}
+	for _, q := range []string{
+		"TRUNCATE TABLE monthly", "TRUNCATE TABLE expense_digits", "TRUNCATE TABLE expense_parties",
+		`INSERT INTO monthly (raft_index, district, town, origin, month, kind, payment_method, amount_fen, transactions)
+		SELECT max(raft_index), any(district), any(town), origin, month, kind, payment_method, sum(amount_fen), sum(sign)
+		FROM transactions GROUP BY origin, month, kind, payment_method`,
+		`INSERT INTO expense_digits (raft_index, district, town, origin, month, digit, n, round, just_under)
+		SELECT max(raft_index), any(district), any(town), origin, month, toUInt8(substring(toString(amount_fen), 1, 1)) AS d, count(),
+			countIf(amount_fen % ` + fmt.Sprint(roundFen) + ` = 0), countIf(` + strings.Join(under, " OR ") + `)
+		FROM transactions WHERE kind = 'expense' AND sign = 1 AND amount_fen > 0 GROUP BY origin, month, d`,
+		`INSERT INTO expense_parties (raft_index, district, town, origin, month, counterparty, amount_fen)
+		SELECT max(raft_index), any(district), any(town), origin, month, counterparty, sum(amount_fen)
+		FROM transactions WHERE kind = 'expense' AND sign = 1 GROUP BY origin, month, counterparty`,
+	} {
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("rebuild summaries: %w", err)
+		}
+	}
+	return nil
 }
 
 // Apply runs the migrations not yet recorded, in order.
@@ -138,13 +214,29 @@ func Apply(ctx context.Context, conn driver.Conn) (applied []uint32, err error) 
 // LoadedThrough is, per fact table, the highest raft_index it holds (0 when
 // empty): the loader resumes after it.
 func LoadedThrough(ctx context.Context, conn driver.Conn) (map[string]uint64, error) {
+	var progress uint64
+	if err := conn.QueryRow(ctx, "SELECT max(raft_index) FROM loader_progress").Scan(&progress); err != nil {
+		return nil, fmt.Errorf("read loader_progress: %w", err)
+	}
 	out := map[string]uint64{}
 	for _, t := range FactTables {
 		var v uint64
 		if err := conn.QueryRow(ctx, "SELECT max(raft_index) FROM "+t).Scan(&v); err != nil {
 			return nil, fmt.Errorf("read max(raft_index) of %s: %w", t, err)
 		}
-		out[t] = v
+		out[t] = max(v, progress)
 	}
 	return out, nil
+}
+
+// RecordProgress notes that every fact table is complete up to index.
+func RecordProgress(ctx context.Context, conn driver.Conn, index uint64) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO loader_progress (raft_index, at)")
+	if err != nil {
+		return err
+	}
+	if err := b.Append(index, time.Now()); err != nil {
+		return err
+	}
+	return b.Send()
 }

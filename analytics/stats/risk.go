@@ -89,7 +89,7 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 		rs.Close()
 	}
 	rs, err := s.conn.Query(ctx, `SELECT origin, sumIf(amount_fen, payment_method = 'PAYMENT_METHOD_CASH'), sum(amount_fen)
-		FROM transactions WHERE kind = 'expense' AND `+sc.where+` GROUP BY origin`, sc.args...)
+		FROM monthly WHERE kind = 'expense' AND `+sc.where+` GROUP BY origin`, sc.args...)
 	if err != nil {
 		return nil, fmt.Errorf("cash share: %w", err)
 	}

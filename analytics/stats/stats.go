@@ -52,8 +52,11 @@ func parseScope(s *sanziv1.StatsScope) (scope, error) {
 			return sc, fmt.Errorf("scope.parent %q: up to 12 digits of an org code", p)
 		}
 	}
-	sc.where = "origin LIKE ?"
-	sc.args = []any{s.GetParent() + "%"}
+	sc.where = "1"
+	if p := s.GetParent(); p != "" {
+		sc.where = "origin LIKE ?"
+		sc.args = []any{p + "%"}
+	}
 	for _, m := range []struct {
 		v  uint32
 		op string
@@ -78,8 +81,8 @@ func (s *Stats) Totals(ctx context.Context, req *sanziv1.TotalsRequest) ([]*sanz
 		return nil, err
 	}
 	q := `SELECT ` + sc.key + ` AS org, month,
-		sumIf(amount_fen, kind = 'income') AS income, sumIf(amount_fen, kind = 'expense') AS expense, sum(sign) AS n
-		FROM transactions WHERE ` + sc.where + ` GROUP BY org, month ORDER BY org, month`
+		sumIf(amount_fen, kind = 'income') AS income, sumIf(amount_fen, kind = 'expense') AS expense, sum(transactions) AS n
+		FROM monthly WHERE ` + sc.where + ` GROUP BY org, month ORDER BY org, month`
 	rows, err := s.conn.Query(ctx, q, sc.args...)
 	if err != nil {
 		return nil, fmt.Errorf("totals: %w", err)
@@ -210,10 +213,6 @@ func (s *Stats) AlertStats(ctx context.Context, req *sanziv1.AlertStatsRequest) 
 	return out, nil
 }
 
-// Thresholds whose "just under" band the anomaly view counts, in fen: the
-// cash settlement limit, four deliberations, works tender.
-var Thresholds = []int64{100_000, 5_000_000, 10_000_000}
-
 // Anomalies computes, per village, the anomaly signals over its expenses
 // (rows of reversals and the reversed originals are both left out).
 func (s *Stats) Anomalies(ctx context.Context, req *sanziv1.AnomaliesRequest) ([]*sanziv1.AnomalyRow, error) {
@@ -235,14 +234,7 @@ func (s *Stats) Anomalies(ctx context.Context, req *sanziv1.AnomaliesRequest) ([
 		}
 		return accs[o]
 	}
-	var under []string
-	for _, t := range Thresholds {
-		under = append(under, fmt.Sprintf("(amount_fen >= %d AND amount_fen < %d)", t*9/10, t))
-	}
-	q := `SELECT origin, toUInt8(substring(toString(amount_fen), 1, 1)) AS d, count(),
-		countIf(amount_fen % 100000 = 0), countIf(` + strings.Join(under, " OR ") + `)
-		FROM transactions WHERE kind = 'expense' AND sign = 1 AND amount_fen > 0 AND ` + sc.where + `
-		GROUP BY origin, d`
+	q := `SELECT origin, digit, sum(n), sum(round), sum(just_under) FROM expense_digits WHERE ` + sc.where + ` GROUP BY origin, digit`
 	rows, err := s.conn.Query(ctx, q, sc.args...)
 	if err != nil {
 		return nil, fmt.Errorf("anomalies: %w", err)
@@ -262,8 +254,8 @@ func (s *Stats) Anomalies(ctx context.Context, req *sanziv1.AnomaliesRequest) ([
 		a.justUnder += int64(ju)
 	}
 	rows.Close()
-	rows, err = s.conn.Query(ctx, `SELECT origin, counterparty, sum(amount_fen) FROM transactions
-		WHERE kind = 'expense' AND sign = 1 AND `+sc.where+` GROUP BY origin, counterparty`, sc.args...)
+	rows, err = s.conn.Query(ctx, `SELECT origin, counterparty, sum(amount_fen) FROM expense_parties
+		WHERE `+sc.where+` GROUP BY origin, counterparty`, sc.args...)
 	if err != nil {
 		return nil, fmt.Errorf("counterparty concentration: %w", err)
 	}

@@ -99,7 +99,7 @@ func (v *village) record(t *testing.T, rnd *rand.Rand, n int) {
 
 // district is a real FSM fed Raft logs by hand.
 type district struct {
-	t     *testing.T
+	t     testing.TB
 	f     *fsm.FSM
 	index uint64
 }
@@ -138,7 +138,7 @@ func (d *district) ship(v *village, per int) {
 	}
 }
 
-func connect(t *testing.T, s *chserver.Server) driver.Conn {
+func connect(t testing.TB, s *chserver.Server) driver.Conn {
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}, DialTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)

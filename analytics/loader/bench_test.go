@@ -1,0 +1,271 @@
+package loader
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/analytics/chserver"
+	"github.com/sanzi/sanzi/federation/fsm"
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
+	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// chain makes n signed transaction entries for each of villages origins
+// and commits them to a fresh FSM in Raft entries of per entries.
+func chain(b *testing.B, villages, n, per int) *district {
+	dir := b.TempDir()
+	var origins []string
+	for i := range villages {
+		origins = append(origins, fmt.Sprintf("3505051%02d%03d", i%20, 201+i))
+	}
+	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), origins)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: ring, NoSync: true, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	f, err := fsm.Open(fsm.Config{Path: filepath.Join(dir, "fsm.db"), Logger: quiet, NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	d := &district{t: b, f: f}
+	for _, o := range origins {
+		pub, _ := ring.Public(o)
+		d.apply(clusterv1.CommandType_COMMAND_TYPE_REGISTER_ORIGIN, &clusterv1.RegisterOrigin{Origin: o, PublicKey: pub})
+	}
+	for done := 0; done < n; done += per {
+		for _, o := range origins {
+			recs := make([]ledger.Record, per)
+			for i := range recs {
+				k := done + i
+				p, _ := proto.Marshal(&sanziv1.Transaction{Org: o, Kind: sanziv1.TransactionKind(1 + k%2), AmountFen: int64(100 + (k*7919)%5_000_000),
+					PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: &sanziv1.Counterparty{Name: "party" + strconv.Itoa(k%61)},
+					BusinessDate: "2026-08-15", Summary: "s", Category: "办公费"})
+				recs[i] = ledger.Record{Origin: o, Author: "bench", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: p}
+			}
+			st, err := l.Append(context.Background(), recs...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			raws := make([][]byte, len(st))
+			for i, s := range st {
+				raws[i] = s.Raw
+			}
+			d.apply(clusterv1.CommandType_COMMAND_TYPE_APPEND, &clusterv1.AppendBatch{Entries: raws})
+		}
+	}
+	return d
+}
+
+// BenchmarkLoaderVsClient loads 10 villages × 20,000 transactions through
+// the loader (entries and transactions rows, plus the summaries), then
+// inserts the same entries and transactions rows with clickhouse-client
+// FORMAT TSV, and reports both rates and their ratio.
+func BenchmarkLoaderVsClient(b *testing.B) {
+	ctx := context.Background()
+	d := chain(b, 10, 20_000, 1_000)
+	s, err := chserver.Start(ctx, chserver.Options{Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for b.Loop() {
+		conn := connect(b, s)
+		for _, t := range []string{"entries", "transactions", "monthly", "expense_digits", "expense_parties", "loader_progress"} {
+			conn.Exec(ctx, "DROP TABLE IF EXISTS "+t)
+		}
+		conn.Exec(ctx, "DROP TABLE IF EXISTS schema_migrations")
+		l, err := New(Config{Source: d.f, Conn: conn, Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Apply the schema outside the timing.
+		if _, err := l.step(ctx); err != nil {
+			b.Fatal(err)
+		}
+		conn.Exec(ctx, "TRUNCATE TABLE entries")
+		conn.Exec(ctx, "TRUNCATE TABLE transactions")
+		conn.Exec(ctx, "TRUNCATE TABLE loader_progress")
+		for _, t := range []string{"monthly", "expense_digits", "expense_parties"} {
+			conn.Exec(ctx, "TRUNCATE TABLE "+t)
+		}
+		l.loaded = nil
+		t0 := time.Now()
+		for l.Stats().LoadedIndex < d.f.AppliedIndex() {
+			if _, err := l.step(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		loaderTime := time.Since(t0)
+		var rows uint64
+		conn.QueryRow(ctx, "SELECT (SELECT count() FROM entries) + (SELECT count() FROM transactions)").Scan(&rows)
+
+		// The same rows as TSV, built before the clock starts.
+		tsv := map[string]*bytes.Buffer{"entries": {}, "transactions": {}}
+		err = d.f.Feed(0, 0, func(index uint64, rec *clusterv1.FeedRecord) bool {
+			for _, r := range rec.GetRanges() {
+				d.f.Range(r.GetOrigin(), r.GetFromSeq(), int(r.GetToSeq()-r.GetFromSeq()+1), func(st *ledger.Stored) bool {
+					at := st.RecordedAt.UTC().Format("2006-01-02 15:04:05")
+					fmt.Fprintf(tsv["entries"], "%d\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", index, st.Origin, st.Seq, st.Origin[:6], st.Origin[:9], st.Type, st.Type, at, st.Author, st.Subject)
+					var t sanziv1.Transaction
+					proto.Unmarshal(st.Payload, &t)
+					fmt.Fprintf(tsv["transactions"], "%d\t%s\t%d\t%s\t%s\t%s\t1\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", index, st.Origin, st.Seq, st.Origin[:6], st.Origin[:9],
+						kindName(t.GetKind()), t.GetAmountFen(), t.GetPaymentMethod(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), "", t.GetBusinessDate(), 202608, at)
+					return true
+				})
+			}
+			return true
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range []string{"entries", "transactions"} {
+			conn.Exec(ctx, "CREATE TABLE "+t+"_copy AS "+t)
+		}
+		t0 = time.Now()
+		for _, t := range []string{"entries", "transactions"} {
+			cmd := exec.Command("clickhouse-client", "--port", strconv.Itoa(s.TCPPort()), "--query", "INSERT INTO "+t+"_copy ("+columns[t]+") FORMAT TSV")
+			cmd.Stdin = tsv[t]
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("clickhouse-client into %s: %v\n%s", t, err, out)
+			}
+		}
+		clientTime := time.Since(t0)
+		var copied uint64
+		conn.QueryRow(ctx, "SELECT (SELECT count() FROM entries_copy) + (SELECT count() FROM transactions_copy)").Scan(&copied)
+		if copied != rows {
+			b.Fatalf("clickhouse-client inserted %d rows, the loader %d", copied, rows)
+		}
+		for _, t := range []string{"entries", "transactions"} {
+			conn.Exec(ctx, "DROP TABLE "+t+"_copy")
+		}
+		b.ReportMetric(float64(rows)/loaderTime.Seconds(), "loader-rows/s")
+		b.ReportMetric(float64(rows)/clientTime.Seconds(), "client-rows/s")
+		b.ReportMetric(clientTime.Seconds()/loaderTime.Seconds(), "ratio")
+		conn.Close()
+	}
+}
+
+// BenchmarkFreshness commits 100 entries every 20 ms (5,000/s) for 10 s
+// with the loader running as on a leader, and measures, per Raft index, the
+// time from its commit to the loader having recorded it in ClickHouse.
+func BenchmarkFreshness(b *testing.B) {
+	ctx := context.Background()
+	d := chain(b, 5, 200, 100) // a warm start: 1,000 entries already there
+	s, err := chserver.Start(ctx, chserver.Options{Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	conn := connect(b, s)
+	l, err := New(Config{Source: d.f, Conn: conn, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lctx, stop := context.WithCancel(ctx)
+	go l.Run(lctx)
+	defer stop()
+	for b.Loop() {
+		lat := freshness(b, ctx, d, conn, 10*time.Second)
+		slices.Sort(lat)
+		q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+		b.ReportMetric(q(0.5), "p50-ms")
+		b.ReportMetric(q(0.99), "p99-ms")
+		b.ReportMetric(float64(len(lat)), "raft-entries")
+	}
+}
+
+func freshness(b *testing.B, ctx context.Context, d *district, conn driver.Conn, run time.Duration) []time.Duration {
+	var mu sync.Mutex
+	committed := map[uint64]time.Time{}
+	var lat []time.Duration
+	var loadDone atomic.Bool
+	done := make(chan struct{})
+	go func() { // the observer: what ClickHouse says is loaded
+		defer close(done)
+		var seen uint64
+		for {
+			var v uint64
+			if err := conn.QueryRow(ctx, "SELECT max(raft_index) FROM loader_progress").Scan(&v); err == nil && v > seen {
+				now := time.Now()
+				mu.Lock()
+				for i := seen + 1; i <= v; i++ {
+					if t, ok := committed[i]; ok {
+						lat = append(lat, now.Sub(t))
+						delete(committed, i)
+					}
+				}
+				mu.Unlock()
+				seen = v
+			}
+			mu.Lock()
+			left := len(committed)
+			mu.Unlock()
+			if left == 0 && loadDone.Load() {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	// The load: 100 entries (one village) every 20 ms.
+	v := newBenchVillage(d)
+	end := time.Now().Add(run)
+	for time.Now().Before(end) {
+		raws := v.next(b, 100)
+		mu.Lock()
+		d.apply(clusterv1.CommandType_COMMAND_TYPE_APPEND, &clusterv1.AppendBatch{Entries: raws})
+		committed[d.index] = time.Now()
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	loadDone.Store(true)
+	<-done
+	return lat
+}
+
+// benchVillage seals entries with its own key, as a village would.
+type benchVillage struct {
+	origin string
+	key    ed25519.PrivateKey
+	head   ledger.Head
+}
+
+func newBenchVillage(d *district) *benchVillage {
+	v := &benchVillage{origin: "350505119299", key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))}
+	d.apply(clusterv1.CommandType_COMMAND_TYPE_REGISTER_ORIGIN, &clusterv1.RegisterOrigin{Origin: v.origin, PublicKey: v.key.Public().(ed25519.PublicKey)})
+	return v
+}
+
+func (v *benchVillage) next(b *testing.B, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		p, _ := proto.Marshal(&sanziv1.Transaction{Org: v.origin, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: int64(100 + i),
+			Counterparty: &sanziv1.Counterparty{Name: "p"}, BusinessDate: "2026-08-15"})
+		st, err := ledger.Seal(v.key, v.head, ledger.Record{Origin: v.origin, Author: "bench", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: p}, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		v.head = ledger.Head{Seq: st.Seq, Hash: st.Hash}
+		out[i] = st.Raw
+	}
+	return out
+}

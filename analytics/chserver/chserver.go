@@ -28,12 +28,13 @@ const Binary = "/usr/sbin/clickhouse-server"
 
 // Server is one running clickhouse-server.
 type Server struct {
-	dir  string
-	tcp  int
-	http int
-	cmd  *exec.Cmd
-	done chan error
-	log  *slog.Logger
+	extra string
+	dir   string
+	tcp   int
+	http  int
+	cmd   *exec.Cmd
+	done  chan error
+	log   *slog.Logger
 }
 
 // Options configure Start; the zero value is fine.
@@ -45,6 +46,9 @@ type Options struct {
 	TCPPort, HTTPPort int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Extra is XML placed inside the server's <yandex> config, e.g. a
+	// <remote_servers> section for a sharded test.
+	Extra string
 }
 
 // ErrNotInstalled says the server binary is missing: run `make setup`.
@@ -75,7 +79,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			}
 		}
 	}
-	s := &Server{dir: o.Dir, tcp: o.TCPPort, http: o.HTTPPort, done: make(chan error, 1), log: o.Logger}
+	s := &Server{dir: o.Dir, tcp: o.TCPPort, http: o.HTTPPort, done: make(chan error, 1), log: o.Logger, extra: o.Extra}
 	if err := s.writeConfig(); err != nil {
 		return nil, err
 	}
@@ -112,6 +116,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.log.Info("clickhouse-server started", "tcp", s.Addr(), "dir", s.dir)
 	return s, nil
 }
+
+// FreePort is a TCP port free on loopback now, for configs that must name
+// a server's port before it starts (the shards of a cluster).
+func FreePort() (int, error) { return freePort() }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -163,8 +171,9 @@ func (s *Server) writeConfig() error {
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <timezone>UTC</timezone>
+%[4]s
 </yandex>
-`, s.dir, s.tcp, s.http)
+`, s.dir, s.tcp, s.http, s.extra)
 	users := `<?xml version="1.0"?>
 <yandex>
   <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
@@ -236,7 +245,7 @@ func (s *Server) Stop() error {
 // Restart starts the server again over the same folder and ports, as after
 // an outage.
 func (s *Server) Restart(ctx context.Context) error {
-	n, err := Start(ctx, Options{Dir: s.dir, TCPPort: s.tcp, HTTPPort: s.http, Logger: s.log})
+	n, err := Start(ctx, Options{Dir: s.dir, TCPPort: s.tcp, HTTPPort: s.http, Logger: s.log, Extra: s.extra})
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,14 @@ type Source interface {
 // Config sets up a Loader.
 type Config struct {
 	Source Source
-	Conn   driver.Conn
+	// Conn is the ClickHouse server of a single-server deployment.
+	Conn driver.Conn
+	// Shards, when set instead of Conn, are the shards of a deployment made
+	// with schema.ApplyCluster: rows go to <table>_local of the shard
+	// cityHash64(town) picks, as the Distributed tables would send them.
+	Shards []driver.Conn
+	// Cluster is the <remote_servers> name the Distributed tables use.
+	Cluster string
 	// Loaded is told the index loaded through after each batch (the member
 	// records it through Raft); may be nil.
 	Loaded func(ctx context.Context, index uint64) error
@@ -54,7 +61,10 @@ type Config struct {
 // Loader is one run of the copy; Run until its context ends.
 type Loader struct {
 	cfg    Config
-	loaded map[string]uint64
+	conns  []driver.Conn
+	suffix string
+	loaded []map[string]uint64 // per shard, per table
+	shard  map[string]int      // town → shard
 	// Lag and state for /metrics, read with Stats.
 	stats Stats
 }
@@ -71,8 +81,11 @@ type Stats struct {
 
 // New checks cfg.
 func New(cfg Config) (*Loader, error) {
-	if cfg.Source == nil || cfg.Conn == nil {
-		return nil, errors.New("loader: Source and Conn are required")
+	if cfg.Source == nil || (cfg.Conn == nil) == (len(cfg.Shards) == 0) {
+		return nil, errors.New("loader: Source and either Conn or Shards are required")
+	}
+	if len(cfg.Shards) > 0 && cfg.Cluster == "" {
+		return nil, errors.New("loader: Cluster (the remote_servers name) is required with Shards")
 	}
 	if cfg.BatchRows <= 0 {
 		cfg.BatchRows = 100_000
@@ -89,7 +102,11 @@ func New(cfg Config) (*Loader, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Loader{cfg: cfg}, nil
+	l := &Loader{cfg: cfg, conns: []driver.Conn{cfg.Conn}, shard: map[string]int{}}
+	if len(cfg.Shards) > 0 {
+		l.conns, l.suffix = cfg.Shards, schema.LocalSuffix
+	}
+	return l, nil
 }
 
 // Stats returns a copy of the loader's counters. Not synchronised with Run
@@ -134,26 +151,48 @@ func (l *Loader) Run(ctx context.Context) error {
 // step loads one batch; it returns how many Raft indexes it covered.
 func (l *Loader) step(ctx context.Context) (int, error) {
 	if l.loaded == nil {
-		if _, err := schema.Apply(ctx, l.cfg.Conn); err != nil {
+		if l.suffix == "" {
+			if _, err := schema.Apply(ctx, l.cfg.Conn); err != nil {
+				return 0, err
+			}
+		} else if err := schema.ApplyCluster(ctx, l.conns, l.cfg.Cluster); err != nil {
 			return 0, err
 		}
-		m, err := schema.LoadedThrough(ctx, l.cfg.Conn)
-		if err != nil {
-			return 0, err
+		var all []map[string]uint64
+		for i, c := range l.conns {
+			m, err := schema.LoadedThrough(ctx, c, l.suffix)
+			if err != nil {
+				return 0, fmt.Errorf("shard %d: %w", i+1, err)
+			}
+			all = append(all, m)
 		}
-		l.loaded = m
+		l.loaded = all
 		l.stats.LoadedIndex = l.low()
 		l.cfg.Logger.Info("analytics loader resumes", "after", l.stats.LoadedIndex, "applied", l.cfg.Source.AppliedIndex())
 	}
 	from := l.low()
-	b := newBatch(l.cfg.Source)
+	batches := make([]*batch, len(l.conns))
+	for i := range batches {
+		batches[i] = newBatch(l.cfg.Source)
+	}
+	rows := func() (n int) {
+		for _, b := range batches {
+			n += b.rows
+		}
+		return n
+	}
 	var last uint64
 	indexes := 0
 	var ferr error
 	err := l.cfg.Source.Feed(from, 0, func(index uint64, rec *clusterv1.FeedRecord) bool {
 		for _, r := range rec.GetRanges() {
-			err := l.cfg.Source.Range(r.GetOrigin(), r.GetFromSeq(), int(r.GetToSeq()-r.GetFromSeq()+1), func(s *ledger.Stored) bool {
-				if err := b.add(index, s, l.loaded); err != nil {
+			sh, err := l.shardOf(ctx, r.GetOrigin())
+			if err != nil {
+				ferr = err
+				return false
+			}
+			err = l.cfg.Source.Range(r.GetOrigin(), r.GetFromSeq(), int(r.GetToSeq()-r.GetFromSeq()+1), func(s *ledger.Stored) bool {
+				if err := batches[sh].add(index, s, l.loaded[sh]); err != nil {
 					ferr = err
 					return false
 				}
@@ -166,7 +205,7 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		}
 		last = index
 		indexes++
-		return b.rows < l.cfg.BatchRows
+		return rows() < l.cfg.BatchRows
 	})
 	if err = errors.Join(err, ferr); err != nil {
 		return 0, fmt.Errorf("read the feed after %d: %w", from, err)
@@ -174,18 +213,20 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 	if indexes == 0 {
 		return 0, nil
 	}
-	if err := b.send(ctx, l.cfg.Conn); err != nil {
-		return 0, err
-	}
-	if err := schema.RecordProgress(ctx, l.cfg.Conn, last); err != nil {
-		return 0, fmt.Errorf("record progress %d: %w", last, err)
-	}
-	for _, t := range schema.FactTables {
-		l.loaded[t] = last
+	for i, b := range batches {
+		if err := b.send(ctx, l.conns[i], l.suffix); err != nil {
+			return 0, fmt.Errorf("shard %d: %w", i+1, err)
+		}
+		if err := schema.RecordProgress(ctx, l.conns[i], last, l.suffix); err != nil {
+			return 0, fmt.Errorf("shard %d: record progress %d: %w", i+1, last, err)
+		}
+		for _, t := range schema.FactTables {
+			l.loaded[i][t] = last
+		}
+		l.stats.Rows += uint64(b.rows)
+		l.stats.Undecodable += uint64(b.undecodable)
 	}
 	l.stats.LoadedIndex = last
-	l.stats.Rows += uint64(b.rows)
-	l.stats.Undecodable += uint64(b.undecodable)
 	l.stats.Batches++
 	if l.cfg.Loaded != nil {
 		if err := l.cfg.Loaded(ctx, last); err != nil {
@@ -195,13 +236,35 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 	return indexes, nil
 }
 
-// low is the index every table has loaded through.
+// low is the index every table of every shard has loaded through.
 func (l *Loader) low() uint64 {
 	low := ^uint64(0)
-	for _, t := range schema.FactTables {
-		low = min(low, l.loaded[t])
+	for _, m := range l.loaded {
+		for _, t := range schema.FactTables {
+			low = min(low, m[t])
+		}
 	}
 	return low
+}
+
+// shardOf is the shard of origin's town: cityHash64(town) modulo the shard
+// count, computed by ClickHouse itself (once per town) so it matches the
+// Distributed tables' sharding key.
+func (l *Loader) shardOf(ctx context.Context, origin string) (int, error) {
+	if len(l.conns) == 1 {
+		return 0, nil
+	}
+	_, town := orgParts(origin)
+	if sh, ok := l.shard[town]; ok {
+		return sh, nil
+	}
+	var h uint64
+	if err := l.conns[0].QueryRow(ctx, "SELECT cityHash64(?)", town).Scan(&h); err != nil {
+		return 0, fmt.Errorf("shard of town %s: %w", town, err)
+	}
+	sh := int(h % uint64(len(l.conns)))
+	l.shard[town] = sh
+	return sh, nil
 }
 
 // batch collects rows per table, skipping, per table, raft indexes it
@@ -330,7 +393,7 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 	return nil
 }
 
-func (b *batch) send(ctx context.Context, conn driver.Conn) error {
+func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string) error {
 	b.sums.rows(b)
 	// The tables go in parallel (two at a time: this machine has two cores
 	// and ClickHouse wants one); each is still one block, all or nothing.
@@ -347,7 +410,7 @@ func (b *batch) send(ctx context.Context, conn driver.Conn) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs <- insert(ctx, conn, t, rows)
+			errs <- insert(ctx, conn, t, suffix, rows)
 		}()
 	}
 	wg.Wait()
@@ -361,8 +424,8 @@ func (b *batch) send(ctx context.Context, conn driver.Conn) error {
 
 // insert writes rows into table t as one block, column at a time (the
 // driver's fast path: several times the rate of appending row by row).
-func insert(ctx context.Context, conn driver.Conn, t string, rows [][]any) error {
-	ins, err := conn.PrepareBatch(ctx, "INSERT INTO "+t+" ("+columns[t]+")")
+func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows [][]any) error {
+	ins, err := conn.PrepareBatch(ctx, "INSERT INTO "+t+suffix+" ("+columns[t]+")")
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s: %w", t, err)
 	}

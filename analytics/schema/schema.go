@@ -13,6 +13,7 @@ package schema
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -166,8 +167,38 @@ func RebuildSummaries(ctx context.Context, conn driver.Conn, roundFen int64, thr
 	return nil
 }
 
-// Apply runs the migrations not yet recorded, in order.
+// Apply runs the migrations not yet recorded, in order, on a single server.
 func Apply(ctx context.Context, conn driver.Conn) (applied []uint32, err error) {
+	return apply(ctx, conn, "")
+}
+
+// LocalSuffix names the per-shard tables under the Distributed ones.
+const LocalSuffix = "_local"
+
+var createTable = regexp.MustCompile(`CREATE TABLE IF NOT EXISTS (\w+)`)
+
+// ApplyCluster prepares a sharded deployment (deploy/clickhouse): on every
+// shard the migrations create the tables as <name>_local, and a
+// Distributed table <name> over them, sharded by cityHash64(town), so the
+// queries run unchanged against any shard. The loader writes to the local
+// tables itself, routing each row by its town (see loader.Config.Shards),
+// which keeps each shard's inserts whole blocks and its resume exact.
+func ApplyCluster(ctx context.Context, shards []driver.Conn, cluster string) error {
+	for i, conn := range shards {
+		if _, err := apply(ctx, conn, LocalSuffix); err != nil {
+			return fmt.Errorf("shard %d: %w", i+1, err)
+		}
+		for _, t := range FactTables {
+			q := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS %s%s ENGINE = Distributed(%s, currentDatabase(), %s%s, cityHash64(town))", t, t, LocalSuffix, cluster, t, LocalSuffix)
+			if err := conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("shard %d: distributed table %s: %w", i+1, t, err)
+			}
+		}
+	}
+	return nil
+}
+
+func apply(ctx context.Context, conn driver.Conn, suffix string) (applied []uint32, err error) {
 	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version UInt32, name String, applied_at DateTime
 	) ENGINE = MergeTree ORDER BY version`); err != nil {
@@ -192,6 +223,7 @@ func Apply(ctx context.Context, conn driver.Conn) (applied []uint32, err error) 
 			continue
 		}
 		for i, q := range m.SQL {
+			q = createTable.ReplaceAllString(q, "CREATE TABLE IF NOT EXISTS ${1}"+suffix)
 			if err := conn.Exec(ctx, q); err != nil {
 				return applied, fmt.Errorf("migration %d (%s), statement %d: %w", m.Version, m.Name, i+1, err)
 			}
@@ -213,15 +245,15 @@ func Apply(ctx context.Context, conn driver.Conn) (applied []uint32, err error) 
 
 // LoadedThrough is, per fact table, the highest raft_index it holds (0 when
 // empty): the loader resumes after it.
-func LoadedThrough(ctx context.Context, conn driver.Conn) (map[string]uint64, error) {
+func LoadedThrough(ctx context.Context, conn driver.Conn, suffix string) (map[string]uint64, error) {
 	var progress uint64
-	if err := conn.QueryRow(ctx, "SELECT max(raft_index) FROM loader_progress").Scan(&progress); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT max(raft_index) FROM loader_progress"+suffix).Scan(&progress); err != nil {
 		return nil, fmt.Errorf("read loader_progress: %w", err)
 	}
 	out := map[string]uint64{}
 	for _, t := range FactTables {
 		var v uint64
-		if err := conn.QueryRow(ctx, "SELECT max(raft_index) FROM "+t).Scan(&v); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT max(raft_index) FROM "+t+suffix).Scan(&v); err != nil {
 			return nil, fmt.Errorf("read max(raft_index) of %s: %w", t, err)
 		}
 		out[t] = max(v, progress)
@@ -230,8 +262,8 @@ func LoadedThrough(ctx context.Context, conn driver.Conn) (map[string]uint64, er
 }
 
 // RecordProgress notes that every fact table is complete up to index.
-func RecordProgress(ctx context.Context, conn driver.Conn, index uint64) error {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO loader_progress (raft_index, at)")
+func RecordProgress(ctx context.Context, conn driver.Conn, index uint64, suffix string) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO loader_progress"+suffix+" (raft_index, at)")
 	if err != nil {
 		return err
 	}

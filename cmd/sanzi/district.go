@@ -185,6 +185,8 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 	f.BoolVar(&cfg.Cluster.Bootstrap, "bootstrap", false, "make a new cluster with this member if the data folder is empty")
 	f.StringVar(&cfg.Join, "join", "", "API address of a running member to join through")
 	f.StringVar(&cfg.ClickHouse, "clickhouse", "", "ClickHouse native address (host:port) the analytics loader fills while this member leads (off when empty)")
+	f.StringSliceVar(&cfg.ClickHouseShards, "clickhouse-shards", nil, "instead of --clickhouse: the shards of a sharded ClickHouse (deploy/clickhouse), comma-separated host:port")
+	f.StringVar(&cfg.ClickHouseCluster, "clickhouse-cluster", "sanzi", "remote_servers name of the sharded ClickHouse")
 	f.Uint64Var(&cfg.Cluster.SnapshotThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
 	f.Uint64Var(&cfg.Cluster.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
 	f.DurationVar(&cfg.Cluster.SnapshotInterval, "snapshot-interval", 120*time.Second, "how often to check the snapshot threshold")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sanzi/sanzi/analytics/loader"
@@ -17,15 +18,14 @@ import (
 // (applied minus loaded, the loaded index being replicated through Raft).
 type analytics struct {
 	m      *Member
-	addr   string
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
 	loaded time.Time // when the loaded index was last recorded through Raft
 }
 
-func (m *Member) startAnalytics(ctx context.Context, addr string) {
-	a := &analytics{m: m, addr: addr}
+func (m *Member) startAnalytics(ctx context.Context) {
+	a := &analytics{m: m}
 	f := m.node.FSM()
 	m.node.Registry().MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sanzi_analytics_lag_raft_entries",
@@ -67,26 +67,40 @@ func (a *analytics) start() {
 	a.cancel, a.done = cancel, make(chan struct{})
 	go func(done chan struct{}) {
 		defer close(done)
-		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{a.addr}, DialTimeout: 5 * time.Second,
-			Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4}})
-		if err != nil {
-			a.m.log.Error("analytics: ClickHouse options", "addr", a.addr, "err", err)
-			return
+		cfg := a.m.cfg
+		addrs := cfg.ClickHouseShards
+		if cfg.ClickHouse != "" {
+			addrs = []string{cfg.ClickHouse}
 		}
-		defer conn.Close()
-		l, err := loader.New(loader.Config{Source: a.m.node.FSM(), Conn: conn, Logger: a.m.log.With("subsystem", "loader"),
-			Loaded: func(ctx context.Context, index uint64) error {
-				if time.Since(a.loaded) < time.Second {
-					return nil // bound the Raft traffic; ClickHouse itself is the truth on resume
-				}
-				a.loaded = time.Now()
-				return a.m.node.SetLoaded(index)
-			}})
+		var conns []driver.Conn
+		for _, addr := range addrs {
+			conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: 5 * time.Second,
+				Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4}})
+			if err != nil {
+				a.m.log.Error("analytics: ClickHouse options", "addr", addr, "err", err)
+				return
+			}
+			defer conn.Close()
+			conns = append(conns, conn)
+		}
+		lc := loader.Config{Source: a.m.node.FSM(), Conn: conns[0]}
+		if cfg.ClickHouse == "" {
+			lc = loader.Config{Source: a.m.node.FSM(), Shards: conns, Cluster: cfg.ClickHouseCluster}
+		}
+		lc.Logger = a.m.log.With("subsystem", "loader")
+		lc.Loaded = func(ctx context.Context, index uint64) error {
+			if time.Since(a.loaded) < time.Second {
+				return nil // bound the Raft traffic; ClickHouse itself is the truth on resume
+			}
+			a.loaded = time.Now()
+			return a.m.node.SetLoaded(index)
+		}
+		l, err := loader.New(lc)
 		if err != nil {
 			a.m.log.Error("analytics loader", "err", err)
 			return
 		}
-		a.m.log.Info("analytics loader started (this member leads)", "clickhouse", a.addr)
+		a.m.log.Info("analytics loader started (this member leads)", "clickhouse", addrs)
 		l.Run(ctx)
 		a.m.log.Info("analytics loader stopped")
 	}(a.done)

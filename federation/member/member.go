@@ -6,6 +6,7 @@
 package member
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -46,6 +47,11 @@ type Config struct {
 	// ClickHouse, when set, is the native address (host:port) the analytics
 	// loader writes to while this member leads.
 	ClickHouse string
+	// ClickHouseShards, instead of ClickHouse, are the shards of a sharded
+	// deployment (deploy/clickhouse), with ClickHouseCluster its
+	// remote_servers name; statistics query the first shard.
+	ClickHouseShards  []string
+	ClickHouseCluster string
 }
 
 // Member is a running member server.
@@ -97,8 +103,14 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		grpc.ChainUnaryInterceptor(cluster.Authorize),
 	)
 	sanziv1.RegisterDistrictServiceServer(m.grpc, m.svc)
-	if cfg.ClickHouse != "" {
-		if m.chConn, err = clickhouse.Open(&clickhouse.Options{Addr: []string{cfg.ClickHouse}, DialTimeout: 5 * time.Second}); err != nil {
+	if cfg.ClickHouse == "" && len(cfg.ClickHouseShards) > 0 {
+		if cfg.ClickHouseCluster == "" {
+			m.Stop()
+			return nil, errors.New("ClickHouse shards need the cluster name (--clickhouse-cluster, the remote_servers name)")
+		}
+	}
+	if chAddr := cmp.Or(cfg.ClickHouse, first(cfg.ClickHouseShards)); chAddr != "" {
+		if m.chConn, err = clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}, DialTimeout: 5 * time.Second}); err != nil {
 			m.Stop()
 			return nil, fmt.Errorf("ClickHouse %s for statistics: %w", cfg.ClickHouse, err)
 		}
@@ -117,11 +129,18 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			return nil, err
 		}
 	}
-	if cfg.ClickHouse != "" {
-		m.startAnalytics(ctx, cfg.ClickHouse)
+	if cfg.ClickHouse != "" || len(cfg.ClickHouseShards) > 0 {
+		m.startAnalytics(ctx)
 	}
 	log.Info("district member serving", "id", cfg.Cluster.ID, "raft", n.Layer().Addr().String(), "api", apiLn.Addr().String(), "http", cfg.HTTPAddr)
 	return m, nil
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }
 
 // join asks the member at cfg.Join (forwarded to the leader) to add us.

@@ -201,7 +201,8 @@ func (s *Server) waitReady(ctx context.Context) error {
 		case werr := <-s.done:
 			s.done <- werr
 			log, _ := os.ReadFile(filepath.Join(s.dir, "server.err.log"))
-			return fmt.Errorf("clickhouse-server exited at start (%v): %s", werr, tail(log, 2000))
+			out, _ := os.ReadFile(filepath.Join(s.dir, "stdout.log"))
+			return fmt.Errorf("clickhouse-server exited at start (%v): %s%s", werr, tail(log, 1000), tail(out, 1000))
 		case <-ctx.Done():
 			return fmt.Errorf("clickhouse-server on %s did not answer: %w (last: %v)", s.Addr(), ctx.Err(), err)
 		case <-time.After(200 * time.Millisecond):

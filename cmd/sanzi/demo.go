@@ -44,11 +44,14 @@ pushes the village's chain to it.`,
 			var district *demoDistrict
 			if withDistrict {
 				if chAddr == "" {
-					ch, err := chserver.Start(cmd.Context(), chserver.Options{Dir: filepath.Join(filepath.Dir(cfg.DataDir), "clickhouse"), Logger: cfg.Logger})
+					// A fresh server each run, under the system's temp folder
+					// (the clickhouse user must reach it): the loader fills
+					// it again from the district's chains, exactly once.
+					ch, err := chserver.Start(cmd.Context(), chserver.Options{Logger: cfg.Logger})
 					if err != nil {
 						fmt.Fprintf(out, "analytics: no ClickHouse (%v); the district runs without its loader\n", err)
 					} else {
-						defer ch.Stop()
+						defer ch.Close()
 						chAddr = ch.Addr()
 						fmt.Fprintf(out, "analytics: clickhouse-server on %s (clickhouse-client --port %d)\n", chAddr, ch.TCPPort())
 					}
@@ -88,6 +91,14 @@ Ctrl-C stops the node; run again to continue with the same data.
   heads         http://%[1]s/v1/district/heads
   metrics       http://%[1]s/metrics
 `, district.http)
+				if chAddr != "" {
+					fmt.Fprintf(out, `District statistics (ClickHouse %[1]s, loaded by the leader):
+  totals        http://%[2]s/v1/stats/totals?scope.level=village
+  risk          http://%[2]s/v1/stats/risk
+  bin/sanzi stats totals --server %[3]s --tls-dir %[4]s
+  bin/sanzi stats efficiency --server %[3]s --tls-dir %[4]s --by post
+`, chAddr, district.http, district.members[0].APIAddr(), filepath.Join(filepath.Dir(cfg.DataDir), "district", "ca"))
+				}
 			}
 			return n.Serve(cmd.Context())
 		},

@@ -79,6 +79,9 @@ commits everything queued and closes the ledger: nothing acknowledged is lost.`,
 	f.StringVar(&cfg.SMTPAddr, "smtp-addr", "", "host:port of the mail server for notifications; unset: no mail channel")
 	f.StringVar(&cfg.SMTPFrom, "smtp-from", "三资监管 <sanzi@localhost>", "sender of notification mail")
 	f.DurationVar(&cfg.SweepEvery, "sweep-every", 0, "how often step timers and time-driven rules run (default 1m)")
+	f.StringVar(&cfg.Parent, "parent", "", "gRPC address of the parent (town, or district member) to push the chain to; empty: offline")
+	f.StringVar(&cfg.TLSDir, "tls-dir", "", "folder with ca.crt and this village's certificate from `sanzi ca issue --role village` (its key signs the chain)")
+	f.StringVar(&cfg.CertName, "cert", "", "NAME of the certificate in --tls-dir (default: the org code)")
 	cmd.AddCommand(serve)
 	return cmd
 }

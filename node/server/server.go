@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,7 +34,9 @@ import (
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/notify"
+	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/rules"
+	nodesync "github.com/sanzi/sanzi/node/sync"
 	"github.com/sanzi/sanzi/proto/gen"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -75,6 +78,11 @@ type Config struct {
 	// Calendar is the district's working-day calendar; nil means
 	// calendar.Default2026().
 	Calendar *calendar.Spec
+	// Parent is the gRPC address of the node's parent (its town, or the
+	// district); empty keeps the node offline. TLSDir holds ca.crt and the
+	// node's certificate CertName.crt/.key from `sanzi ca issue --role
+	// village`, whose key becomes the node's signing key.
+	Parent, TLSDir, CertName string
 }
 
 func (c *Config) validate() error {
@@ -110,6 +118,12 @@ func (c *Config) validate() error {
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = time.Minute
 	}
+	if c.Parent != "" && c.TLSDir == "" {
+		return errors.New("--parent needs --tls-dir: nodes talk to each other only over mutual TLS")
+	}
+	if c.CertName == "" && len(c.Orgs) > 0 {
+		c.CertName = c.Orgs[0]
+	}
 	return nil
 }
 
@@ -131,6 +145,8 @@ type Node struct {
 	cal       *calendar.Calendar
 	notifier  *notify.Notifier
 	stopSweep func()
+	outbox    *nodesync.Outbox
+	issued    *pki.Issued
 }
 
 // Open opens the node's stores and binds its listeners; Serve starts serving.
@@ -139,6 +155,12 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("subsystem", "village")
+	var issued *pki.Issued
+	if cfg.TLSDir != "" {
+		if issued, err = installIssuedKey(cfg); err != nil {
+			return nil, err
+		}
+	}
 	ring, made, err := keys.Ensure(filepath.Join(cfg.DataDir, "keys"), cfg.Orgs)
 	if err != nil {
 		return nil, err
@@ -180,6 +202,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := n.supervise(ctx); err != nil {
 		return nil, fmt.Errorf("start supervision: %w", err)
 	}
+	n.issued = issued
 	m := newMetrics(n.registry, l)
 	n.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+1<<20),
@@ -253,6 +276,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", gw)
 	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
+	mux.HandleFunc("GET /v1/sync/status", n.syncStatus)
 	mux.Handle("/metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -340,10 +364,17 @@ func (n *Node) Serve(ctx context.Context) error {
 		}
 		n.served <- err
 	}()
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	sweepDone := make(chan struct{})
-	go func() { defer close(sweepDone); n.sweepLoop(sweepCtx) }()
-	n.stopSweep = func() { stopSweep(); <-sweepDone }
+	// Background work (timers, the outbox) stops before the ledger closes.
+	bgCtx, stopBG := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	bg.Go(func() { n.sweepLoop(bgCtx) })
+	n.stopSweep = func() { stopBG(); bg.Wait() }
+	if n.cfg.Parent != "" {
+		if err := n.startOutbox(bgCtx, n.issued, &bg); err != nil {
+			n.stopSweep()
+			return fmt.Errorf("start sync to %s: %w", n.cfg.Parent, err)
+		}
+	}
 	n.ready.Store(true)
 	n.log.Info("village node serving", "orgs", strings.Join(n.cfg.Orgs, ","), "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir)
 	var serveErr error

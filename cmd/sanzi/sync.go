@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newSyncCmd(g *globals) *cobra.Command {
+	var httpAddr string
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show how far the node's parent has acknowledged its chain",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := &http.Client{Timeout: 10 * time.Second}
+			resp, err := c.Get("http://" + httpAddr + "/v1/sync/status")
+			if err != nil {
+				return fmt.Errorf("ask %s: %w", httpAddr, err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: %s", resp.Status, body)
+			}
+			if g.json {
+				_, err := cmd.OutOrStdout().Write(body)
+				return err
+			}
+			var st struct {
+				Origin    string    `json:"origin"`
+				Head      uint64    `json:"head"`
+				Acked     uint64    `json:"acked"`
+				Lag       uint64    `json:"lag"`
+				Connected bool      `json:"connected"`
+				LastAck   time.Time `json:"lastAck"`
+				LastError string    `json:"lastError"`
+				Failures  int       `json:"failures"`
+			}
+			if err := json.Unmarshal(body, &st); err != nil {
+				return err
+			}
+			conn := "connected"
+			if !st.Connected {
+				conn = fmt.Sprintf("not connected (%d failed attempts: %s)", st.Failures, st.LastError)
+			}
+			last := "never"
+			if !st.LastAck.IsZero() {
+				last = st.LastAck.Format(time.RFC3339)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "origin %s: head %d, parent acknowledged %d, lag %d; %s; last ack %s\n", st.Origin, st.Head, st.Acked, st.Lag, conn, last)
+			return nil
+		},
+	}
+	status.Flags().StringVar(&httpAddr, "http", "127.0.0.1:7400", "REST address of the node")
+	cmd := &cobra.Command{Use: "sync", Short: "Sync with the parent tier"}
+	cmd.AddCommand(status)
+	return cmd
+}

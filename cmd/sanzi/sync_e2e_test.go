@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// syncVillage is a village node process with its own org and certificate.
+type syncVillage struct {
+	t                      *testing.T
+	org, data, http, grpc_ string
+	args                   []string
+	cmd                    *exec.Cmd
+	log                    *bytes.Buffer
+}
+
+func (v *syncVillage) start() {
+	v.t.Helper()
+	v.log = &bytes.Buffer{}
+	v.cmd = exec.Command(sanziBin, v.args...)
+	v.cmd.Stdout, v.cmd.Stderr = v.log, v.log
+	if err := v.cmd.Start(); err != nil {
+		v.t.Fatal(err)
+	}
+	eventually(v.t, 20*time.Second, "village "+v.org+" up", func() bool {
+		resp, err := http.Get("http://" + v.http + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+func (v *syncVillage) kill9() {
+	v.cmd.Process.Kill()
+	v.cmd.Wait()
+}
+
+func (v *syncVillage) record(n, from int) {
+	v.t.Helper()
+	nd := &node{t: v.t, http: v.http}
+	for i := from; i < from+n; i++ {
+		body := set(set(tx(i), "transaction.org", v.org), "transaction.invoiceNumber", fmt.Sprintf("%08d", i))
+		if code, raw := nd.post("/v1/transactions", body, nil); code != 200 {
+			v.t.Fatalf("record at %s: %d %s", v.org, code, raw)
+		}
+	}
+}
+
+func (v *syncVillage) head() uint64 {
+	nd := &node{t: v.t, http: v.http}
+	var h struct {
+		Head struct {
+			Seq string `json:"seq"`
+		} `json:"head"`
+	}
+	nd.call("GET", "/v1/ledger/"+v.org+"/head", "", nil, &h)
+	var n uint64
+	fmt.Sscan(h.Head.Seq, &n)
+	return n
+}
+
+// TestSyncVillagesToDistrict: two villages record while the district is
+// down; once it is up, their outboxes push everything by themselves, over
+// mutual TLS as villages, and the district's heads equal theirs; a village
+// killed with SIGKILL mid-sync catches up after restart; a village pushing
+// another village's chain is refused, and so is a certificate from another
+// district's CA.
+func TestSyncVillagesToDistrict(t *testing.T) {
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	must := func(out string, code int) {
+		t.Helper()
+		if code != 0 {
+			t.Fatal(out)
+		}
+	}
+	must(run(t, "ca", "init", "--district", "350505", "--dir", caDir))
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", "d1"))
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", "admin"))
+	orgs := []string{"350505100201", "350505101202", "350505100203"}
+	for _, o := range orgs {
+		must(run(t, "ca", "issue", "--dir", caDir, "--org", o, "--role", "village"))
+	}
+	d := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
+	d.args = []string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", caDir, "--cert", "d1", "--bootstrap", "--log-level", "warn"}
+	var villages []*syncVillage
+	for _, o := range orgs[:2] {
+		v := &syncVillage{t: t, org: o, data: filepath.Join(dir, o), http: freePort(t), grpc_: freePort(t)}
+		v.args = []string{"village", "serve", "--data", v.data, "--org", o, "--http-addr", v.http, "--grpc-addr", v.grpc_,
+			"--parent", d.api, "--tls-dir", caDir, "--log-level", "warn"}
+		v.start()
+		t.Cleanup(func() { v.kill9() })
+		villages = append(villages, v)
+	}
+	// Offline: the district is not running yet.
+	for _, v := range villages {
+		v.record(150, 1)
+	}
+	out, code := run(t, "sync", "status", "--http", villages[0].http)
+	if code != 0 || !regexp.MustCompile(`parent acknowledged 0, lag \d+; not connected`).MatchString(out) {
+		t.Fatalf("sync status while the district is down: exit %d\n%s", code, out)
+	}
+	d.start()
+	t.Cleanup(d.stop)
+	district := clientFor(t, caDir, d.api)
+	converged := func(what string) {
+		t.Helper()
+		start := time.Now()
+		eventually(t, 60*time.Second, what, func() bool {
+			for _, v := range villages {
+				h, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: v.org})
+				if err != nil || h.GetHead().GetSeq() != v.head() {
+					return false
+				}
+			}
+			return true
+		})
+		t.Logf("%s: converged in %v", what, time.Since(start).Round(time.Millisecond))
+	}
+	converged("both villages' chains at the district")
+	out, code = run(t, "sync", "status", "--http", villages[1].http)
+	if code != 0 || !strings.Contains(out, "lag 0; connected") {
+		t.Fatalf("sync status after catching up: exit %d\n%s", code, out)
+	}
+
+	// The district goes away; the village records more, is killed with
+	// SIGKILL, and comes back after the district: its outbox resumes from
+	// the district's head by itself.
+	d.stop()
+	villages[0].record(200, 1000)
+	villages[0].kill9()
+	d.start()
+	villages[0].start()
+	converged("after the district's restart and kill -9 of a village")
+
+	// A village pushing another village's chain is refused.
+	nd := &node{t: t, http: villages[0].http}
+	_, body := nd.call("GET", "/v1/ledger/"+orgs[0]+"/entries?fromSeq=1&limit=5", "", nil, nil)
+	var page sanziv1.ListEntriesResponse
+	if err := protojson.Unmarshal(body, &page); err != nil {
+		t.Fatal(err)
+	}
+	var raws [][]byte
+	for _, e := range page.GetEntries() {
+		raw, _ := proto.Marshal(e.GetEntry())
+		raws = append(raws, raw)
+	}
+	pushAs := func(certDir, name string) error {
+		pool, err := pki.LoadPool(caDir) // trust this district's CA for the server
+		if err != nil {
+			t.Fatal(err)
+		}
+		iss, err := pki.LoadIssued(certDir, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := grpc.NewClient(d.api, grpc.WithTransportCredentials(credentials.NewTLS(pki.ClientConfig(pool, iss.TLSCertificate(), nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stream, err := sanziv1.NewSyncServiceClient(conn).SyncPush(ctx)
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&sanziv1.SyncPushRequest{Entries: raws}); err != nil {
+			_, err = stream.Recv()
+			return err
+		}
+		_, err = stream.Recv()
+		return err
+	}
+	err := pushAs(caDir, orgs[2])
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "may push only its own chain") {
+		t.Fatalf("village %s pushing %s's chain: %v, want PermissionDenied", orgs[2], orgs[0], err)
+	}
+	// A certificate from another district's CA does not get through TLS.
+	otherCA := filepath.Join(dir, "other-ca")
+	must(run(t, "ca", "init", "--district", "350506", "--dir", otherCA))
+	must(run(t, "ca", "issue", "--dir", otherCA, "--org", "350506100201", "--role", "village"))
+	if err := pushAs(otherCA, "350506100201"); err == nil || status.Code(err) == codes.OK {
+		t.Fatal("a certificate of another CA was accepted")
+	} else {
+		t.Logf("other CA: %v", err)
+	}
+}

@@ -1,0 +1,174 @@
+package cluster
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	_ "google.golang.org/grpc/encoding/gzip" // children compress their batches
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// SyncServer is the district's side of SyncService: children push their
+// chains over a stream, each batch authorised by the pusher's certificate,
+// verified and committed through Raft by the leader, then acked.
+type SyncServer struct {
+	sanziv1.UnimplementedSyncServiceServer
+	s   *Service
+	log *slog.Logger
+}
+
+// NewSyncServer serves pushes through s (which forwards to the leader).
+func NewSyncServer(s *Service, log *slog.Logger) *SyncServer {
+	return &SyncServer{s: s, log: log}
+}
+
+// MayPush says whether a node of role at org may push entries of origin: a
+// village only its own chain, a town its own and its villages' (same first
+// nine digits), the district anything.
+func MayPush(org string, role pki.Role, origin string) error {
+	switch role {
+	case pki.RoleDistrict:
+		return nil
+	case pki.RoleTown:
+		if len(origin) == 12 && len(org) == 12 && origin[:9] == org[:9] {
+			return nil
+		}
+		return fmt.Errorf("town %s may push only its own chain and its villages' (%s…), not %s", org, org[:min(9, len(org))], origin)
+	case pki.RoleVillage:
+		if origin == org {
+			return nil
+		}
+		return fmt.Errorf("village %s may push only its own chain, not %s", org, origin)
+	}
+	return fmt.Errorf("role %q may not push", role)
+}
+
+// SyncPush implements SyncService.
+func (x *SyncServer) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse]) error {
+	ctx := stream.Context()
+	org, role, err := peerIdentity(ctx)
+	if err != nil {
+		return status.Errorf(codes.Unauthenticated, "%v", err)
+	}
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		resp, err := x.batch(ctx, org, role, req.GetEntries())
+		if err != nil {
+			if status.Code(err) == codes.PermissionDenied {
+				x.log.Warn("sync push refused", "peer", org, "role", role, "err", err)
+			}
+			return err
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entries [][]byte) (*sanziv1.SyncPushResponse, error) {
+	if len(entries) == 0 {
+		return &sanziv1.SyncPushResponse{}, nil
+	}
+	origins := map[string]bool{}
+	for i, raw := range entries {
+		l, err := ledger.Peek(raw)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "entry %d: %v", i, err)
+		}
+		if err := MayPush(org, role, l.Origin); err != nil {
+			return nil, status.Errorf(codes.PermissionDenied, "%v", err)
+		}
+		origins[l.Origin] = true
+	}
+	// A village's signing key is its certificate's key: the first push
+	// registers it, and a chain signed by another key is refused.
+	if role == pki.RoleVillage {
+		pub, err := peerKey(ctx)
+		if err != nil {
+			return nil, status.Errorf(codes.Unauthenticated, "%v", err)
+		}
+		known, ok := x.s.n.FSM().Public(org)
+		switch {
+		case !ok:
+			if _, err := x.s.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: org, PublicKey: pub}); err != nil {
+				return nil, err
+			}
+		case !known.Equal(pub):
+			return nil, status.Errorf(codes.PermissionDenied, "village %s: the district holds another signing key for this origin than the certificate's", org)
+		}
+	}
+	// TODO(issue 4): a town forwards its villages' certificates so the
+	// district registers their keys; until then they are registered with
+	// `sanzi district register`.
+	resp, err := x.s.PushEntries(ctx, &sanziv1.PushEntriesRequest{Entries: entries})
+	if err != nil {
+		return nil, err
+	}
+	out := &sanziv1.SyncPushResponse{Added: resp.GetAdded(), Duplicates: resp.GetDuplicates()}
+	for _, a := range resp.GetAcks() {
+		out.Acks = append(out.Acks, &sanziv1.SyncAck{Origin: a.GetOrigin(), Seq: a.GetSeq(), Hash: a.GetHash()})
+	}
+	return out, nil
+}
+
+// SyncHeads implements SyncService: this member's heads (a child resends
+// what a lagging follower has not applied yet; that is a no-op).
+func (x *SyncServer) SyncHeads(ctx context.Context, r *sanziv1.SyncHeadsRequest) (*sanziv1.SyncHeadsResponse, error) {
+	heads := x.s.n.FSM().Heads()
+	out := &sanziv1.SyncHeadsResponse{}
+	add := func(o string, h ledger.Head) {
+		out.Heads = append(out.Heads, &sanziv1.SyncAck{Origin: o, Seq: h.Seq, Hash: hex.EncodeToString(h.Hash[:])})
+	}
+	if len(r.GetOrigins()) == 0 {
+		for o, h := range heads {
+			add(o, h)
+		}
+		return out, nil
+	}
+	for _, o := range r.GetOrigins() {
+		if h, ok := heads[o]; ok {
+			add(o, h)
+		}
+	}
+	return out, nil
+}
+
+// peerKey is the Ed25519 key of the peer's verified certificate.
+func peerKey(ctx context.Context) (ed25519.PublicKey, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil, errors.New("no peer")
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.PeerCertificates) == 0 {
+		return nil, errors.New("no client certificate")
+	}
+	k, ok := ti.State.PeerCertificates[0].PublicKey.(ed25519.PublicKey)
+	if !ok {
+		return nil, errors.New("the certificate's key is not Ed25519")
+	}
+	return k, nil
+}

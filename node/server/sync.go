@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	_ "google.golang.org/grpc/encoding/gzip" // the outbox compresses batches
+
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/pki"
+	nodesync "github.com/sanzi/sanzi/node/sync"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// installIssuedKey makes the key of the node's certificate its signing key
+// for org (the district checks every entry against the certificate's key).
+// A node that already signs with another key is refused: its chain would not
+// verify against its certificate.
+func installIssuedKey(cfg Config) (*pki.Issued, error) {
+	iss, err := pki.LoadIssued(cfg.TLSDir, cfg.CertName)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-dir: %w", err)
+	}
+	org, role, err := pki.Identity(iss.Cert)
+	if err != nil {
+		return nil, err
+	}
+	if role != pki.RoleVillage || org != cfg.Orgs[0] {
+		return nil, fmt.Errorf("certificate %s names %s %s, not village %s", cfg.CertName, role, org, cfg.Orgs[0])
+	}
+	dir := filepath.Join(cfg.DataDir, "keys")
+	k, err := keys.ReadPrivate(filepath.Join(dir, org+".key"))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := keys.Write(dir, org, iss.Key); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	case !k.Equal(iss.Key):
+		return nil, fmt.Errorf("the node signs %s with a key other than its certificate's (%s): issue the certificate for this node's key or start a new node", org, cfg.CertName)
+	}
+	return iss, nil
+}
+
+// startOutbox pushes the node's chain to its parent until ctx ends.
+func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGroup) error {
+	pool, err := pki.LoadPool(n.cfg.TLSDir)
+	if err != nil {
+		return err
+	}
+	creds := credentials.NewTLS(pki.ClientConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleTown, pki.RoleDistrict)))
+	dial := func(ctx context.Context) (sanziv1.SyncServiceClient, func(), error) {
+		conn, err := grpc.NewClient(n.cfg.Parent, grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+		if err != nil {
+			return nil, nil, err
+		}
+		return sanziv1.NewSyncServiceClient(conn), func() { conn.Close() }, nil
+	}
+	o, err := nodesync.New(nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, Logger: n.log.With("subsystem", "sync", "parent", n.cfg.Parent)})
+	if err != nil {
+		return err
+	}
+	n.outbox = o
+	n.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sanzi_sync_lag_entries", Help: "Entries of the node's chain its parent has not acknowledged."},
+			func() float64 { return float64(o.Status().Lag) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sanzi_sync_acked_seq", Help: "Highest seq of the node's chain its parent acknowledged."},
+			func() float64 { return float64(o.Status().Acked) }),
+	)
+	bg.Go(func() { o.Run(ctx) })
+	return nil
+}
+
+// syncStatus serves GET /v1/sync/status.
+func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if n.outbox == nil {
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(map[string]string{"error": "this node has no parent (start it with --parent)"})
+		return
+	}
+	json.NewEncoder(w).Encode(n.outbox.Status())
+}

@@ -1,0 +1,253 @@
+// Package sync is the child side of syncing between tiers: an outbox that
+// pushes a node's chain to its parent, from what the parent acknowledged,
+// in batches bounded by bytes, and resumes by itself after any failure with
+// exponential backoff and jitter. A village works offline for weeks; when a
+// link appears it catches up without anyone doing anything.
+package sync
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	gosync "sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Dialer connects to the parent's SyncService (mutual TLS, as the node's
+// certificate). The returned close function ends the connection.
+type Dialer func(ctx context.Context) (sanziv1.SyncServiceClient, func(), error)
+
+// Config sets up an Outbox.
+type Config struct {
+	Ledger *ledger.Ledger
+	// Origin is the chain to push (the node's own org).
+	Origin string
+	Dial   Dialer
+	// MaxBatchBytes bounds one batch; default 1 MiB.
+	MaxBatchBytes int
+	// Base and Max bound the backoff between attempts; default 500ms, 30s.
+	Base, Max time.Duration
+	// Poll is how often a caught-up outbox looks for new entries; default
+	// 200ms.
+	Poll   time.Duration
+	Logger *slog.Logger
+}
+
+// Status is what the outbox has done, for `sanzi sync status` and /metrics.
+type Status struct {
+	Origin    string    `json:"origin"`
+	Head      uint64    `json:"head"`  // the node's own head
+	Acked     uint64    `json:"acked"` // the parent's acknowledged seq
+	Lag       uint64    `json:"lag"`   // entries not yet acknowledged
+	Connected bool      `json:"connected"`
+	LastAck   time.Time `json:"lastAck,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
+	Failures  int       `json:"failures"` // consecutive failed attempts
+	Pushed    uint64    `json:"pushed"`   // entries acknowledged by this run
+}
+
+// Outbox pushes one chain up.
+type Outbox struct {
+	cfg Config
+	mu  gosync.Mutex
+	st  Status
+}
+
+// New checks cfg.
+func New(cfg Config) (*Outbox, error) {
+	if cfg.Ledger == nil || cfg.Origin == "" || cfg.Dial == nil {
+		return nil, errors.New("sync outbox: Ledger, Origin and Dial are required")
+	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = 1 << 20
+	}
+	if cfg.Base <= 0 {
+		cfg.Base = 500 * time.Millisecond
+	}
+	if cfg.Max <= 0 {
+		cfg.Max = 30 * time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 200 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Outbox{cfg: cfg, st: Status{Origin: cfg.Origin}}, nil
+}
+
+// Status returns a snapshot.
+func (o *Outbox) Status() Status {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := o.st
+	s.Head = o.cfg.Ledger.Head(o.cfg.Origin).Seq
+	s.Lag = s.Head - min(s.Acked, s.Head)
+	return s
+}
+
+func (o *Outbox) update(fn func(*Status)) {
+	o.mu.Lock()
+	fn(&o.st)
+	o.mu.Unlock()
+}
+
+// ErrFork: the parent holds a different entry at a seq this node holds too.
+// Pushing stops: someone must look (the parent raises it as TAMPER).
+var ErrFork = errors.New("sync: the parent holds a different entry at a seq this node holds (fork)")
+
+// Run pushes until ctx ends; it returns ctx's error, or ErrFork.
+func (o *Outbox) Run(ctx context.Context) error {
+	failures := 0
+	for {
+		err := o.session(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, ErrFork) {
+			o.cfg.Logger.Error("sync stopped", "origin", o.cfg.Origin, "err", err)
+			o.update(func(s *Status) { s.Connected, s.LastError = false, err.Error() })
+			return err
+		}
+		failures++
+		wait := min(o.cfg.Base<<min(failures-1, 16), o.cfg.Max)
+		wait = wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
+		o.update(func(s *Status) {
+			s.Connected, s.Failures = false, failures
+			if err != nil {
+				s.LastError = err.Error()
+			}
+		})
+		o.cfg.Logger.Warn("sync to parent failed; retrying", "origin", o.cfg.Origin, "err", err, "in", wait.Round(time.Millisecond), "failures", failures)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		if o.Status().Acked > 0 {
+			failures = min(failures, 1) // progress was made: start the ladder again soon
+		}
+	}
+}
+
+// session is one connection: find where the parent is, then push until
+// something fails.
+func (o *Outbox) session(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	client, closeConn, err := o.cfg.Dial(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer closeConn()
+	hctx, hcancel := context.WithTimeout(ctx, 30*time.Second)
+	heads, err := client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: []string{o.cfg.Origin}})
+	hcancel()
+	if err != nil {
+		return fmt.Errorf("read the parent's head: %w", err)
+	}
+	var acked uint64
+	for _, h := range heads.GetHeads() {
+		if h.GetOrigin() == o.cfg.Origin {
+			if err := o.agree(h); err != nil {
+				return err
+			}
+			acked = h.GetSeq()
+		}
+	}
+	o.update(func(s *Status) { s.Acked, s.Connected, s.Failures, s.LastError = acked, true, 0, "" })
+	stream, err := client.SyncPush(ctx, grpc.UseCompressor("gzip"))
+	if err != nil {
+		return fmt.Errorf("open push stream: %w", err)
+	}
+	defer stream.CloseSend()
+	for {
+		batch, last, err := o.next(acked)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(o.cfg.Poll):
+			}
+			continue
+		}
+		if err := stream.Send(&sanziv1.SyncPushRequest{Entries: batch}); err != nil {
+			return fmt.Errorf("send batch up to seq %d: %w", last, recvErr(stream, err))
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			return fmt.Errorf("batch up to seq %d: %w", last, err)
+		}
+		for _, a := range resp.GetAcks() {
+			if a.GetOrigin() == o.cfg.Origin && a.GetSeq() > acked {
+				n := a.GetSeq() - acked
+				acked = a.GetSeq()
+				o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = acked, time.Now(), s.Pushed+n })
+			}
+		}
+		if acked < last {
+			return fmt.Errorf("the parent acknowledged seq %d of a batch up to %d", acked, last)
+		}
+	}
+}
+
+// recvErr prefers the status the server closed the stream with.
+func recvErr(stream grpc.BidiStreamingClient[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse], sendErr error) error {
+	if errors.Is(sendErr, io.EOF) {
+		if _, err := stream.Recv(); err != nil {
+			return err
+		}
+	}
+	return sendErr
+}
+
+// agree checks that the parent's head entry is the one this node holds at
+// that seq; anything else is a fork.
+func (o *Outbox) agree(h *sanziv1.SyncAck) error {
+	if h.GetSeq() == 0 {
+		return nil
+	}
+	mine, err := o.cfg.Ledger.Get(o.cfg.Origin, h.GetSeq())
+	if errors.Is(err, ledger.ErrNotFound) {
+		return fmt.Errorf("%w: the parent holds seq %d, beyond this node's head %d", ErrFork, h.GetSeq(), o.cfg.Ledger.Head(o.cfg.Origin).Seq)
+	}
+	if err != nil {
+		return err
+	}
+	if hex.EncodeToString(mine.Hash[:]) != h.GetHash() {
+		return fmt.Errorf("%w: seq %d is %s here and %s at the parent", ErrFork, h.GetSeq(), hex.EncodeToString(mine.Hash[:6]), h.GetHash()[:min(12, len(h.GetHash()))])
+	}
+	return nil
+}
+
+// next reads the entries after acked, up to MaxBatchBytes (at least one).
+func (o *Outbox) next(acked uint64) ([][]byte, uint64, error) {
+	var batch [][]byte
+	var size int
+	var last uint64
+	err := o.cfg.Ledger.Range(o.cfg.Origin, acked+1, 0, func(s *ledger.Stored) bool {
+		if len(batch) > 0 && size+len(s.Raw) > o.cfg.MaxBatchBytes {
+			return false
+		}
+		batch = append(batch, s.Raw)
+		size += len(s.Raw)
+		last = s.Seq
+		return true
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("read entries after %d: %w", acked, err)
+	}
+	return batch, last, nil
+}

@@ -41,6 +41,11 @@ var (
 	ErrChainBroken = errors.New("ledger: chain broken")
 	// ErrNotFound: no entry at that origin and seq.
 	ErrNotFound = errors.New("ledger: entry not found")
+	// ErrFork: a verbatim entry differs from the one held at its seq, or
+	// does not link to the head.
+	ErrFork = errors.New("ledger: fork")
+	// ErrGap: a verbatim entry does not follow the head of its chain.
+	ErrGap = errors.New("ledger: gap")
 )
 
 var bucketChains = []byte("chains")
@@ -58,6 +63,12 @@ type Record struct {
 	// the same Append (1-based), whose id is known only once it is
 	// written: an alert about the transaction that raised it.
 	About int
+	// Raw, when set, is an entry another node sealed (a village's, held by
+	// its town): it is stored verbatim if it follows the head of its chain,
+	// skipped if the same entry is already held, and refused (ErrFork,
+	// ErrGap) otherwise. Its signature is the caller's to check; the
+	// indexer does not see it. The other fields are ignored.
+	Raw []byte
 }
 
 // Indexer keeps a node's indexes inside the ledger's write transactions. Both
@@ -387,8 +398,15 @@ func (l *Ledger) Append(ctx context.Context, recs ...Record) ([]*Stored, error) 
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	for _, r := range recs {
-		if _, ok := l.cfg.Keys.Private(r.Origin); !ok {
+	for i, r := range recs {
+		if r.Raw != nil {
+			link, err := Peek(r.Raw)
+			if err != nil {
+				return nil, fmt.Errorf("verbatim entry %d: %w", i, err)
+			}
+			recs[i].Origin = link.Origin
+			r.Origin = link.Origin
+		} else if _, ok := l.cfg.Keys.Private(r.Origin); !ok {
 			return nil, fmt.Errorf("%w %s", ErrNoKey, r.Origin)
 		}
 		if ve := l.ChainBroken(r.Origin); ve != nil {
@@ -469,7 +487,7 @@ func (l *Ledger) commit(batch []*appendReq) {
 				r.err = fmt.Errorf("append: %w", err)
 				continue
 			}
-			if l.cfg.Indexer != nil {
+			if l.cfg.Indexer != nil && r.recs[0].Raw == nil {
 				if err := l.cfg.Indexer.Check(tx, r.recs); err != nil {
 					r.err = err
 					refused++
@@ -480,6 +498,18 @@ func (l *Ledger) commit(batch []*appendReq) {
 			for _, rec := range r.recs {
 				if rec.About > 0 && rec.About <= len(r.out) {
 					rec.Subject = r.out[rec.About-1].ID()
+				}
+				if rec.Raw != nil {
+					s, err := l.writeVerbatim(chains, heads, rec.Raw)
+					if err != nil {
+						r.err, r.out = err, nil
+						return errVerbatim
+					}
+					if s != nil {
+						r.out = append(r.out, s)
+						written++
+					}
+					continue
 				}
 				s, err := l.write(tx, chains, heads, rec, now)
 				if err != nil {
@@ -496,6 +526,21 @@ func (l *Ledger) commit(batch []*appendReq) {
 		}
 		return nil
 	})
+	if errors.Is(err, errVerbatim) {
+		// One verbatim append did not fit its chain: the transaction rolled
+		// back; everyone else in it tries again on their own.
+		var retry []*appendReq
+		for _, r := range batch {
+			if r.err == nil {
+				r.out = nil
+				retry = append(retry, r)
+			}
+		}
+		for _, r := range retry {
+			l.commit([]*appendReq{r})
+		}
+		return
+	}
 	if err != nil {
 		l.log.Error("ledger commit failed; every append in it is refused", "err", err, "appends", len(batch))
 		for _, r := range batch {
@@ -518,6 +563,45 @@ func (l *Ledger) commit(batch []*appendReq) {
 	if written > l.stMaxBatch.Load() {
 		l.stMaxBatch.Store(written)
 	}
+}
+
+// errVerbatim aborts a commit whose verbatim append was refused; that
+// request carries the reason.
+var errVerbatim = errors.New("ledger: verbatim append refused")
+
+// writeVerbatim stores raw if it follows its chain's head; a copy of an
+// entry already held returns nil (nothing to do).
+func (l *Ledger) writeVerbatim(chains *bolt.Bucket, heads map[string]Head, raw []byte) (*Stored, error) {
+	s, err := Decode(append([]byte(nil), raw...))
+	if err != nil {
+		return nil, fmt.Errorf("verbatim entry: %w", err)
+	}
+	head := heads[s.Origin]
+	b, err := chains.CreateBucketIfNotExists([]byte(s.Origin))
+	if err != nil {
+		return nil, fmt.Errorf("create chain %s: %w", s.Origin, err)
+	}
+	switch {
+	case s.Seq <= head.Seq:
+		held, err := Decode(append([]byte(nil), b.Get(seqKey(s.Seq))...))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", s.ID(), err)
+		}
+		if held.Hash != s.Hash {
+			return nil, fmt.Errorf("%w: %s differs from the entry held at that seq", ErrFork, s.ID())
+		}
+		return nil, nil
+	case s.Seq != head.Seq+1:
+		return nil, fmt.Errorf("%w: %s does not follow the head %d of its chain", ErrGap, s.ID(), head.Seq)
+	case s.PrevHash != head.Hash:
+		return nil, fmt.Errorf("%w: %s does not link to the held entry %d", ErrFork, s.ID(), head.Seq)
+	}
+	b.FillPercent = 1
+	if err := b.Put(seqKey(s.Seq), s.Raw); err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.ID(), err)
+	}
+	heads[s.Origin] = Head{Seq: s.Seq, Hash: s.Hash}
+	return s, nil
 }
 
 func (l *Ledger) write(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, rec Record, now time.Time) (*Stored, error) {

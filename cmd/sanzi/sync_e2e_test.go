@@ -206,3 +206,92 @@ func TestSyncVillagesToDistrict(t *testing.T) {
 		t.Logf("other CA: %v", err)
 	}
 }
+
+// TestSyncThroughTown: two villages push to their town while the town is
+// down; the town comes up and forwards both chains and its own, verbatim
+// with the villages' certificates, to the district; the town is killed with
+// SIGKILL three times during the catch-up; at the end the district holds
+// every chain up to each node's head, checked against each village's own
+// key. A village of another town is refused by the town.
+func TestSyncThroughTown(t *testing.T) {
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	must := func(out string, code int) {
+		t.Helper()
+		if code != 0 {
+			t.Fatal(out)
+		}
+	}
+	must(run(t, "ca", "init", "--district", "350505", "--dir", caDir))
+	for _, n := range []string{"d1", "admin"} {
+		must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", n))
+	}
+	const town = "350505100000"
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town"))
+	vorgs := []string{"350505100201", "350505100202", "350505101201"}
+	for _, o := range vorgs {
+		must(run(t, "ca", "issue", "--dir", caDir, "--org", o, "--role", "village"))
+	}
+	d := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
+	d.args = []string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", caDir, "--cert", "d1", "--bootstrap", "--log-level", "warn"}
+	d.start()
+	t.Cleanup(d.stop)
+	district := clientFor(t, caDir, d.api)
+	waitLeader(t, district, "")
+
+	inbox := freePort(t)
+	tw := &syncVillage{t: t, org: town, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
+	tw.args = []string{"town", "serve", "--data", tw.data, "--org", town, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
+		"--sync-addr", inbox, "--parent", d.api, "--tls-dir", caDir, "--log-level", "warn"}
+	var villages []*syncVillage
+	for _, o := range vorgs {
+		v := &syncVillage{t: t, org: o, data: filepath.Join(dir, o), http: freePort(t), grpc_: freePort(t)}
+		v.args = []string{"village", "serve", "--data", v.data, "--org", o, "--http-addr", v.http, "--grpc-addr", v.grpc_,
+			"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn"}
+		v.start()
+		t.Cleanup(func() { v.kill9() })
+		villages = append(villages, v)
+	}
+	// The town is down: the villages record offline.
+	for _, v := range villages {
+		v.record(300, 1)
+	}
+	start := time.Now()
+	tw.start()
+	t.Cleanup(func() { tw.kill9() })
+	tw.record(20, 1) // the town's own chain (its own books)
+	for i := 0; i < 3; i++ {
+		time.Sleep(time.Duration(300+200*i) * time.Millisecond) // let some of the catch-up happen, then cut it
+		tw.kill9()
+		tw.start()
+	}
+	var heads map[string]uint64
+	defer func() {
+		if t.Failed() {
+			for _, n := range append([]*syncVillage{tw}, villages...) {
+				out, _ := run(t, "sync", "status", "--http", n.http)
+				t.Logf("%s head %d: %s\n%s", n.org, n.head(), out, tail(n.log.String()))
+			}
+		}
+	}()
+	eventually(t, 90*time.Second, "the district to hold the town's and both villages' chains", func() bool {
+		heads = map[string]uint64{}
+		for _, n := range append([]*syncVillage{tw}, villages[:2]...) {
+			h, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: n.org})
+			if err != nil || h.GetHead().GetSeq() != n.head() {
+				return false
+			}
+			heads[n.org] = h.GetHead().GetSeq()
+		}
+		return true
+	})
+	t.Logf("converged through the town in %v after it came up, with 3 kill -9 of the town: district heads %v", time.Since(start).Round(time.Millisecond), heads)
+	// The village of town 101 is refused by town 100 and never arrives.
+	out, code := run(t, "sync", "status", "--http", villages[2].http)
+	if code != 0 || !strings.Contains(out, "not connected") || !strings.Contains(out, "PermissionDenied") {
+		t.Fatalf("sync status of a village of another town: exit %d\n%s", code, out)
+	}
+	if h, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: vorgs[2]}); err == nil && h.GetHead().GetSeq() > 0 {
+		t.Fatalf("the other town's village reached the district through town 100: %v", h)
+	}
+}

@@ -14,13 +14,27 @@ import (
 
 func newVillageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "village", Short: "Run a village node"}
+	cmd.AddCommand(newServeCmd(g, "village"))
+	return cmd
+}
+
+func newTownCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "town", Short: "Run a town node: its own chain, its villages' chains held verbatim and forwarded up"}
+	cmd.AddCommand(newServeCmd(g, "town"))
+	return cmd
+}
+
+// newServeCmd is `village serve` and `town serve`: the same node, a town
+// also taking its villages' pushes on --sync-addr.
+func newServeCmd(g *globals, tier string) *cobra.Command {
 	var cfg server.Config
 	var orgs []string
 	var contactsFile, secretFile string
 	serve := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve a village node: gRPC, REST, /metrics, /healthz, /readyz",
-		Long: `Serve a village node over the data folder given with --data.
+		Short: "Serve a " + tier + " node: gRPC, REST, /metrics, /healthz, /readyz",
+		Long: `Serve a node over the data folder given with --data (a town also takes
+its villages' pushes on --sync-addr and forwards them to --parent).
 
 On first start it makes an Ed25519 signing key for each --org under
 DATA/keys. At every start it verifies the links and hashes of every chain;
@@ -58,9 +72,15 @@ commits everything queued and closes the ledger: nothing acknowledged is lost.`,
 					return fmt.Errorf("--webhook-secret-file %s: the secret must be at least 16 bytes", secretFile)
 				}
 			}
+			if tier == "town" && cfg.SyncAddr == "" {
+				return fmt.Errorf("--sync-addr is required: where the town's villages push")
+			}
 			n, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
-				return fmt.Errorf("start village node: %w", err)
+				return fmt.Errorf("start %s node: %w", tier, err)
+			}
+			if a := n.InboxAddr(); a != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "  villages push to %s (mutual TLS)\n", a)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "village node for %s\n  REST    http://%s/v1/transactions\n  gRPC    %s\n  OpenAPI http://%s/openapi.json\n  metrics http://%s/metrics\n",
 				strings.Join(cfg.Orgs, ", "), n.HTTPAddr(), n.GRPCAddr(), n.HTTPAddr(), n.HTTPAddr())
@@ -80,8 +100,10 @@ commits everything queued and closes the ledger: nothing acknowledged is lost.`,
 	f.StringVar(&cfg.SMTPFrom, "smtp-from", "三资监管 <sanzi@localhost>", "sender of notification mail")
 	f.DurationVar(&cfg.SweepEvery, "sweep-every", 0, "how often step timers and time-driven rules run (default 1m)")
 	f.StringVar(&cfg.Parent, "parent", "", "gRPC address of the parent (town, or district member) to push the chain to; empty: offline")
-	f.StringVar(&cfg.TLSDir, "tls-dir", "", "folder with ca.crt and this village's certificate from `sanzi ca issue --role village` (its key signs the chain)")
+	f.StringVar(&cfg.TLSDir, "tls-dir", "", "folder with ca.crt and this node's certificate from `sanzi ca issue --role "+tier+"` (its key signs the chain)")
 	f.StringVar(&cfg.CertName, "cert", "", "NAME of the certificate in --tls-dir (default: the org code)")
-	cmd.AddCommand(serve)
-	return cmd
+	if tier == "town" {
+		f.StringVar(&cfg.SyncAddr, "sync-addr", "127.0.0.1:7601", "address the town's villages push to (mutual TLS, village certificates)")
+	}
+	return serve
 }

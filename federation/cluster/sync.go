@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,13 +28,16 @@ import (
 // verified and committed through Raft by the leader, then acked.
 type SyncServer struct {
 	sanziv1.UnimplementedSyncServiceServer
-	s   *Service
-	log *slog.Logger
+	s    *Service
+	pool *x509.CertPool
+	log  *slog.Logger
 }
 
-// NewSyncServer serves pushes through s (which forwards to the leader).
-func NewSyncServer(s *Service, log *slog.Logger) *SyncServer {
-	return &SyncServer{s: s, log: log}
+// NewSyncServer serves pushes through s (which forwards to the leader);
+// pool is the district CA, which forwarded village certificates must chain
+// to.
+func NewSyncServer(s *Service, pool *x509.CertPool, log *slog.Logger) *SyncServer {
+	return &SyncServer{s: s, pool: pool, log: log}
 }
 
 // MayPush says whether a node of role at org may push entries of origin: a
@@ -75,6 +79,10 @@ func (x *SyncServer) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRe
 		if err != nil {
 			return err
 		}
+		if err := x.introduce(ctx, org, role, req.GetCertificates()); err != nil {
+			x.log.Warn("sync push refused", "peer", org, "role", role, "err", err)
+			return err
+		}
 		resp, err := x.batch(ctx, org, role, req.GetEntries())
 		if err != nil {
 			if status.Code(err) == codes.PermissionDenied {
@@ -103,9 +111,9 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 		}
 		origins[l.Origin] = true
 	}
-	// A village's signing key is its certificate's key: the first push
-	// registers it, and a chain signed by another key is refused.
-	if role == pki.RoleVillage {
+	// A village's or town's signing key is its certificate's key: the first
+	// push of its own chain registers it, and another key is refused.
+	if (role == pki.RoleVillage || role == pki.RoleTown) && origins[org] {
 		pub, err := peerKey(ctx)
 		if err != nil {
 			return nil, status.Errorf(codes.Unauthenticated, "%v", err)
@@ -117,12 +125,9 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 				return nil, err
 			}
 		case !known.Equal(pub):
-			return nil, status.Errorf(codes.PermissionDenied, "village %s: the district holds another signing key for this origin than the certificate's", org)
+			return nil, status.Errorf(codes.PermissionDenied, "%s %s: the district holds another signing key for this origin than the certificate's", role, org)
 		}
 	}
-	// TODO(issue 4): a town forwards its villages' certificates so the
-	// district registers their keys; until then they are registered with
-	// `sanzi district register`.
 	resp, err := x.s.PushEntries(ctx, &sanziv1.PushEntriesRequest{Entries: entries})
 	if err != nil {
 		return nil, err
@@ -132,6 +137,46 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 		out.Acks = append(out.Acks, &sanziv1.SyncAck{Origin: a.GetOrigin(), Seq: a.GetSeq(), Hash: a.GetHash()})
 	}
 	return out, nil
+}
+
+// introduce registers the keys of villages a town forwards, from their
+// certificates: each must chain to the district CA, name a village, and be
+// one the pusher may push for. A village the district knows under another
+// key is refused: a town cannot swap a village's key.
+func (x *SyncServer) introduce(ctx context.Context, org string, role pki.Role, certs [][]byte) error {
+	for i, der := range certs {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "certificate %d: %v", i, err)
+		}
+		if _, err := c.Verify(x509.VerifyOptions{Roots: x.pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			return status.Errorf(codes.PermissionDenied, "certificate %d (%s): not issued by this district's CA: %v", i, c.Subject.CommonName, err)
+		}
+		vorg, vrole, err := pki.Identity(c)
+		if err != nil {
+			return status.Errorf(codes.PermissionDenied, "certificate %d: %v", i, err)
+		}
+		if vrole != pki.RoleVillage {
+			return status.Errorf(codes.PermissionDenied, "certificate %d names a %s, not a village", i, vrole)
+		}
+		if err := MayPush(org, role, vorg); err != nil {
+			return status.Errorf(codes.PermissionDenied, "%v", err)
+		}
+		pub, ok := c.PublicKey.(ed25519.PublicKey)
+		if !ok {
+			return status.Errorf(codes.PermissionDenied, "certificate of %s: key is not Ed25519", vorg)
+		}
+		known, ok := x.s.n.FSM().Public(vorg)
+		switch {
+		case !ok:
+			if _, err := x.s.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: vorg, PublicKey: pub}); err != nil {
+				return err
+			}
+		case !known.Equal(pub):
+			return status.Errorf(codes.PermissionDenied, "village %s: the district holds another key for it than the forwarded certificate's", vorg)
+		}
+	}
+	return nil
 }
 
 // SyncHeads implements SyncService: this member's heads (a child resends

@@ -103,7 +103,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		grpc.ChainUnaryInterceptor(cluster.Authorize),
 	)
 	sanziv1.RegisterDistrictServiceServer(m.grpc, m.svc)
-	sanziv1.RegisterSyncServiceServer(m.grpc, cluster.NewSyncServer(m.svc, log.With("subsystem", "sync")))
+	sanziv1.RegisterSyncServiceServer(m.grpc, cluster.NewSyncServer(m.svc, cfg.Pool, log.With("subsystem", "sync")))
 	if cfg.ClickHouse == "" && len(cfg.ClickHouseShards) > 0 {
 		if cfg.ClickHouseCluster == "" {
 			m.Stop()

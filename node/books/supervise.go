@@ -112,6 +112,12 @@ func (b *Books) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 		var found []rules.Hit
 		n := 0
 		for _, origin := range b.l.Origins() {
+			if !b.serves(origin) {
+				// A town holds its villages' chains verbatim; their own
+				// nodes supervise them.
+				// TODO(issue 4): the town's cross-village rules read them.
+				continue
+			}
 			var ferr error
 			err := b.l.Range(origin, s.seen[origin]+1, 0, func(st *ledger.Stored) bool {
 				n++
@@ -685,6 +691,11 @@ func (b *Books) appendRuleSet(ctx context.Context, author string, v *sanziv1.Rul
 		return out[0], err
 	}
 	return out[0], nil
+}
+
+// serves says whether origin is one of the orgs this node records for.
+func (b *Books) serves(origin string) bool {
+	return b.val == nil || len(b.val.Served) == 0 || slices.Contains(b.val.Served, origin)
 }
 
 // homeOrg is the org whose chain records the node's own decisions (rule

@@ -83,6 +83,10 @@ type Config struct {
 	// node's certificate CertName.crt/.key from `sanzi ca issue --role
 	// village`, whose key becomes the node's signing key.
 	Parent, TLSDir, CertName string
+	// SyncAddr, for a town node, is where its villages push (mutual TLS,
+	// village certificates); the town stores their chains verbatim and
+	// forwards them to its parent with their certificates.
+	SyncAddr string
 }
 
 func (c *Config) validate() error {
@@ -118,8 +122,13 @@ func (c *Config) validate() error {
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = time.Minute
 	}
-	if c.Parent != "" && c.TLSDir == "" {
-		return errors.New("--parent needs --tls-dir: nodes talk to each other only over mutual TLS")
+	if (c.Parent != "" || c.SyncAddr != "") && c.TLSDir == "" {
+		return errors.New("--parent and --sync-addr need --tls-dir: nodes talk to each other only over mutual TLS")
+	}
+	if c.SyncAddr != "" && len(c.Orgs) > 0 {
+		if lvl, _ := idcode.OrgCode(c.Orgs[0]); lvl != idcode.LevelTown || len(c.Orgs) != 1 {
+			return fmt.Errorf("a town node records for one town code (last three digits 000), not %v", c.Orgs)
+		}
 	}
 	if c.CertName == "" && len(c.Orgs) > 0 {
 		c.CertName = c.Orgs[0]
@@ -147,6 +156,9 @@ type Node struct {
 	stopSweep func()
 	outbox    *nodesync.Outbox
 	issued    *pki.Issued
+	inbox     *nodesync.Inbox
+	inboxLn   net.Listener
+	inboxSrv  *grpc.Server
 }
 
 // Open opens the node's stores and binds its listeners; Serve starts serving.
@@ -198,11 +210,16 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("compile rule set %s: %w", rs.Version, err)
 	}
 	b.SetRules(engine)
-	n = &Node{cfg: cfg, log: log, ledger: l, books: b, keys: ring, served: make(chan error, 2), registry: prometheus.NewRegistry()}
+	n = &Node{cfg: cfg, log: log, ledger: l, books: b, keys: ring, served: make(chan error, 3), registry: prometheus.NewRegistry()}
 	if err := n.supervise(ctx); err != nil {
 		return nil, fmt.Errorf("start supervision: %w", err)
 	}
 	n.issued = issued
+	if cfg.SyncAddr != "" {
+		if err := n.serveInbox(issued); err != nil {
+			return nil, err
+		}
+	}
 	m := newMetrics(n.registry, l)
 	n.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+1<<20),
@@ -375,6 +392,9 @@ func (n *Node) Serve(ctx context.Context) error {
 			return fmt.Errorf("start sync to %s: %w", n.cfg.Parent, err)
 		}
 	}
+	if n.inboxSrv != nil {
+		go func() { n.served <- n.inboxSrv.Serve(n.inboxLn) }()
+	}
 	n.ready.Store(true)
 	n.log.Info("village node serving", "orgs", strings.Join(n.cfg.Orgs, ","), "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir)
 	var serveErr error
@@ -405,6 +425,9 @@ func (n *Node) shutdown() error {
 		errs = append(errs, errors.New("gRPC requests still running at the shutdown deadline were cut"))
 	}
 	n.gwConn.Close()
+	if n.inboxSrv != nil {
+		n.inboxSrv.Stop() // streams stay open while idle; a cut push is resent, and a resend is a no-op
+	}
 	if n.stopSweep != nil {
 		n.stopSweep()
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,8 +35,12 @@ func installIssuedKey(cfg Config) (*pki.Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	if role != pki.RoleVillage || org != cfg.Orgs[0] {
-		return nil, fmt.Errorf("certificate %s names %s %s, not village %s", cfg.CertName, role, org, cfg.Orgs[0])
+	want := pki.RoleVillage
+	if cfg.SyncAddr != "" {
+		want = pki.RoleTown
+	}
+	if role != want || org != cfg.Orgs[0] {
+		return nil, fmt.Errorf("certificate %s names %s %s, not %s %s", cfg.CertName, role, org, want, cfg.Orgs[0])
 	}
 	dir := filepath.Join(cfg.DataDir, "keys")
 	k, err := keys.ReadPrivate(filepath.Join(dir, org+".key"))
@@ -66,7 +71,11 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		}
 		return sanziv1.NewSyncServiceClient(conn), func() { conn.Close() }, nil
 	}
-	o, err := nodesync.New(nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, Logger: n.log.With("subsystem", "sync", "parent", n.cfg.Parent)})
+	oc := nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, Logger: n.log.With("subsystem", "sync", "parent", n.cfg.Parent)}
+	if n.inbox != nil { // a town forwards its villages' chains verbatim, with their certificates
+		oc.Origins, oc.Certificate = n.ledger.Origins, n.inbox.Certificate
+	}
+	o, err := nodesync.New(oc)
 	if err != nil {
 		return err
 	}
@@ -90,4 +99,35 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	json.NewEncoder(w).Encode(n.outbox.Status())
+}
+
+// serveInbox takes the pushes of the town's villages on cfg.SyncAddr,
+// over mutual TLS with village certificates of the district's CA.
+func (n *Node) serveInbox(iss *pki.Issued) error {
+	pool, err := pki.LoadPool(n.cfg.TLSDir)
+	if err != nil {
+		return err
+	}
+	in, err := nodesync.NewInbox(n.ledger, n.cfg.Orgs[0], n.cfg.DataDir, n.log.With("subsystem", "inbox"))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", n.cfg.SyncAddr)
+	if err != nil {
+		return fmt.Errorf("listen for villages on %s: %w", n.cfg.SyncAddr, err)
+	}
+	n.inbox = in
+	n.inboxLn = ln
+	n.inboxSrv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),
+		grpc.MaxRecvMsgSize(64<<20))
+	sanziv1.RegisterSyncServiceServer(n.inboxSrv, in)
+	return nil
+}
+
+// InboxAddr is the bound address villages push to ("" for a village).
+func (n *Node) InboxAddr() string {
+	if n.inboxLn == nil {
+		return ""
+	}
+	return n.inboxLn.Addr().String()
 }

@@ -29,9 +29,15 @@ type Dialer func(ctx context.Context) (sanziv1.SyncServiceClient, func(), error)
 // Config sets up an Outbox.
 type Config struct {
 	Ledger *ledger.Ledger
-	// Origin is the chain to push (the node's own org).
+	// Origin is the node's own chain, always pushed.
 	Origin string
-	Dial   Dialer
+	// Origins, when set, lists every chain to push (a town: its own and
+	// its villages'); called at each session and while idle.
+	Origins func() []string
+	// Certificate returns the DER certificate to forward with an origin's
+	// first batch of a session (a town forwarding its villages); may be nil.
+	Certificate func(origin string) []byte
+	Dial        Dialer
 	// MaxBatchBytes bounds one batch; default 1 MiB.
 	MaxBatchBytes int
 	// Base and Max bound the backoff between attempts; default 500ms, 30s.
@@ -139,6 +145,13 @@ func (o *Outbox) Run(ctx context.Context) error {
 	}
 }
 
+func (o *Outbox) origins() []string {
+	if o.cfg.Origins != nil {
+		return o.cfg.Origins()
+	}
+	return []string{o.cfg.Origin}
+}
+
 // session is one connection: find where the parent is, then push until
 // something fails.
 func (o *Outbox) session(ctx context.Context) error {
@@ -149,33 +162,54 @@ func (o *Outbox) session(ctx context.Context) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer closeConn()
-	hctx, hcancel := context.WithTimeout(ctx, 30*time.Second)
-	heads, err := client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: []string{o.cfg.Origin}})
-	hcancel()
-	if err != nil {
-		return fmt.Errorf("read the parent's head: %w", err)
-	}
-	var acked uint64
-	for _, h := range heads.GetHeads() {
-		if h.GetOrigin() == o.cfg.Origin {
+	acked := map[string]uint64{}
+	sentCert := map[string]bool{}
+	readHeads := func(origins []string) error {
+		hctx, hcancel := context.WithTimeout(ctx, 30*time.Second)
+		heads, err := client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: origins})
+		hcancel()
+		if err != nil {
+			return fmt.Errorf("read the parent's heads: %w", err)
+		}
+		for _, h := range heads.GetHeads() {
 			if err := o.agree(h); err != nil {
 				return err
 			}
-			acked = h.GetSeq()
+			acked[h.GetOrigin()] = h.GetSeq()
 		}
+		for _, org := range origins {
+			if _, ok := acked[org]; !ok {
+				acked[org] = 0
+			}
+		}
+		return nil
 	}
-	o.update(func(s *Status) { s.Acked, s.Connected, s.Failures, s.LastError = acked, true, 0, "" })
+	if err := readHeads(o.origins()); err != nil {
+		return err
+	}
+	o.update(func(s *Status) { s.Acked, s.Connected, s.Failures, s.LastError = acked[o.cfg.Origin], true, 0, "" })
 	stream, err := client.SyncPush(ctx, grpc.UseCompressor("gzip"))
 	if err != nil {
 		return fmt.Errorf("open push stream: %w", err)
 	}
 	defer stream.CloseSend()
 	for {
-		batch, last, err := o.next(acked)
+		var fresh []string
+		for _, org := range o.origins() {
+			if _, ok := acked[org]; !ok {
+				fresh = append(fresh, org)
+			}
+		}
+		if len(fresh) > 0 {
+			if err := readHeads(fresh); err != nil {
+				return err
+			}
+		}
+		req, last, err := o.next(acked, sentCert)
 		if err != nil {
 			return err
 		}
-		if len(batch) == 0 {
+		if len(req.Entries) == 0 {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -183,22 +217,26 @@ func (o *Outbox) session(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := stream.Send(&sanziv1.SyncPushRequest{Entries: batch}); err != nil {
-			return fmt.Errorf("send batch up to seq %d: %w", last, recvErr(stream, err))
+		if err := stream.Send(req); err != nil {
+			return fmt.Errorf("send a batch of %d entries: %w", len(req.Entries), recvErr(stream, err))
 		}
 		resp, err := stream.Recv()
 		if err != nil {
-			return fmt.Errorf("batch up to seq %d: %w", last, err)
+			return fmt.Errorf("a batch of %d entries: %w", len(req.Entries), err)
 		}
 		for _, a := range resp.GetAcks() {
-			if a.GetOrigin() == o.cfg.Origin && a.GetSeq() > acked {
-				n := a.GetSeq() - acked
-				acked = a.GetSeq()
-				o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = acked, time.Now(), s.Pushed+n })
+			if prev, ok := acked[a.GetOrigin()]; ok && a.GetSeq() > prev {
+				acked[a.GetOrigin()] = a.GetSeq()
+				if a.GetOrigin() == o.cfg.Origin {
+					n, seq := a.GetSeq()-prev, a.GetSeq()
+					o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = seq, time.Now(), s.Pushed+n })
+				}
 			}
 		}
-		if acked < last {
-			return fmt.Errorf("the parent acknowledged seq %d of a batch up to %d", acked, last)
+		for org, seq := range last {
+			if acked[org] < seq {
+				return fmt.Errorf("the parent acknowledged %s up to %d of a batch up to %d", org, acked[org], seq)
+			}
 		}
 	}
 }
@@ -219,35 +257,49 @@ func (o *Outbox) agree(h *sanziv1.SyncAck) error {
 	if h.GetSeq() == 0 {
 		return nil
 	}
-	mine, err := o.cfg.Ledger.Get(o.cfg.Origin, h.GetSeq())
+	mine, err := o.cfg.Ledger.Get(h.GetOrigin(), h.GetSeq())
 	if errors.Is(err, ledger.ErrNotFound) {
-		return fmt.Errorf("%w: the parent holds seq %d, beyond this node's head %d", ErrFork, h.GetSeq(), o.cfg.Ledger.Head(o.cfg.Origin).Seq)
+		return fmt.Errorf("%w: the parent holds %s up to seq %d, beyond this node's head %d", ErrFork, h.GetOrigin(), h.GetSeq(), o.cfg.Ledger.Head(h.GetOrigin()).Seq)
 	}
 	if err != nil {
 		return err
 	}
 	if hex.EncodeToString(mine.Hash[:]) != h.GetHash() {
-		return fmt.Errorf("%w: seq %d is %s here and %s at the parent", ErrFork, h.GetSeq(), hex.EncodeToString(mine.Hash[:6]), h.GetHash()[:min(12, len(h.GetHash()))])
+		return fmt.Errorf("%w: %s-%d is %s here and %s at the parent", ErrFork, h.GetOrigin(), h.GetSeq(), hex.EncodeToString(mine.Hash[:6]), h.GetHash()[:min(12, len(h.GetHash()))])
 	}
 	return nil
 }
 
-// next reads the entries after acked, up to MaxBatchBytes (at least one).
-func (o *Outbox) next(acked uint64) ([][]byte, uint64, error) {
-	var batch [][]byte
-	var size int
-	var last uint64
-	err := o.cfg.Ledger.Range(o.cfg.Origin, acked+1, 0, func(s *ledger.Stored) bool {
-		if len(batch) > 0 && size+len(s.Raw) > o.cfg.MaxBatchBytes {
-			return false
+// next builds a batch of the entries after acked, origin by origin, up to
+// MaxBatchBytes (at least one entry), with the certificates of origins not
+// yet introduced this session; last is the highest seq per origin in it.
+func (o *Outbox) next(acked map[string]uint64, sentCert map[string]bool) (*sanziv1.SyncPushRequest, map[string]uint64, error) {
+	req := &sanziv1.SyncPushRequest{}
+	last := map[string]uint64{}
+	size := 0
+	for _, org := range o.origins() {
+		if size >= o.cfg.MaxBatchBytes {
+			break
 		}
-		batch = append(batch, s.Raw)
-		size += len(s.Raw)
-		last = s.Seq
-		return true
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("read entries after %d: %w", acked, err)
+		from := acked[org] + 1
+		err := o.cfg.Ledger.Range(org, from, 0, func(s *ledger.Stored) bool {
+			if len(req.Entries) > 0 && size+len(s.Raw) > o.cfg.MaxBatchBytes {
+				return false
+			}
+			req.Entries = append(req.Entries, s.Raw)
+			size += len(s.Raw)
+			last[org] = s.Seq
+			return true
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s after %d: %w", org, from-1, err)
+		}
+		if _, ok := last[org]; ok && !sentCert[org] && o.cfg.Certificate != nil {
+			if der := o.cfg.Certificate(org); der != nil {
+				req.Certificates = append(req.Certificates, der)
+			}
+			sentCert[org] = true
+		}
 	}
-	return batch, last, nil
+	return req, last, nil
 }

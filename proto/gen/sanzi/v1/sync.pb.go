@@ -25,8 +25,12 @@ const (
 // exactly as stored, in chain order per origin, starting right after what
 // the parent acknowledged. A resend of entries the parent holds is a no-op.
 type SyncPushRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entries       [][]byte               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries [][]byte               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Certificates (DER) of villages whose chains a town forwards, so the
+	// district can check those entries against each village's own key; sent
+	// with the first batch of a session that carries the village's entries.
+	Certificates  [][]byte `protobuf:"bytes,2,rep,name=certificates,proto3" json:"certificates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -64,6 +68,13 @@ func (*SyncPushRequest) Descriptor() ([]byte, []int) {
 func (x *SyncPushRequest) GetEntries() [][]byte {
 	if x != nil {
 		return x.Entries
+	}
+	return nil
+}
+
+func (x *SyncPushRequest) GetCertificates() [][]byte {
+	if x != nil {
+		return x.Certificates
 	}
 	return nil
 }
@@ -287,9 +298,10 @@ var File_sanzi_v1_sync_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x13sanzi/v1/sync.proto\x12\bsanzi.v1\"+\n" +
+	"\x13sanzi/v1/sync.proto\x12\bsanzi.v1\"O\n" +
 	"\x0fSyncPushRequest\x12\x18\n" +
-	"\aentries\x18\x01 \x03(\fR\aentries\"G\n" +
+	"\aentries\x18\x01 \x03(\fR\aentries\x12\"\n" +
+	"\fcertificates\x18\x02 \x03(\fR\fcertificates\"G\n" +
 	"\aSyncAck\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +

@@ -1,0 +1,260 @@
+package sync
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	gosync "sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	_ "google.golang.org/grpc/encoding/gzip" // villages compress their batches
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Inbox is a town's side of SyncService: its villages push their chains;
+// it checks each batch (the pusher's certificate names the chain's village,
+// under this town; links; the last signature against the key of that
+// certificate), stores the entries verbatim and durably, then acks. A
+// village's key and certificate are pinned on first contact and forwarded
+// upward, so the district can check every village entry itself.
+type Inbox struct {
+	sanziv1.UnimplementedSyncServiceServer
+	l       *ledger.Ledger
+	town    string
+	keysDir string
+	certDir string
+	log     *slog.Logger
+
+	mu    gosync.Mutex
+	pubs  map[string]ed25519.PublicKey
+	certs map[string][]byte // DER
+	locks map[string]*gosync.Mutex
+}
+
+// NewInbox serves town's villages over l; dataDir holds keys/ (village
+// public keys, read by the ledger at open) and peers/ (their certificates).
+func NewInbox(l *ledger.Ledger, town, dataDir string, log *slog.Logger) (*Inbox, error) {
+	in := &Inbox{l: l, town: town, keysDir: filepath.Join(dataDir, "keys"), certDir: filepath.Join(dataDir, "peers"), log: log,
+		pubs: map[string]ed25519.PublicKey{}, certs: map[string][]byte{}, locks: map[string]*gosync.Mutex{}}
+	if err := os.MkdirAll(in.certDir, 0o755); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(in.certDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		der, err := os.ReadFile(filepath.Join(in.certDir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("peer certificate %s: %w", e.Name(), err)
+		}
+		org, _, err := pki.Identity(c)
+		if err != nil {
+			return nil, err
+		}
+		in.certs[org] = der
+		in.pubs[org] = c.PublicKey.(ed25519.PublicKey)
+	}
+	return in, nil
+}
+
+// Certificate is the pinned certificate (DER) of a village, for the outbox
+// to forward; nil when none (the town's own chain).
+func (in *Inbox) Certificate(origin string) []byte {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.certs[origin]
+}
+
+// pin records the village's certificate and key on first contact; a later
+// certificate must carry the same key.
+func (in *Inbox) pin(org string, cert *x509.Certificate) (ed25519.PublicKey, error) {
+	pub, ok := cert.PublicKey.(ed25519.PublicKey)
+	if !ok {
+		return nil, errors.New("the certificate's key is not Ed25519")
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if known, ok := in.pubs[org]; ok {
+		if !known.Equal(pub) {
+			return nil, fmt.Errorf("village %s: this certificate's key differs from the one its chain is signed with here", org)
+		}
+		return pub, nil
+	}
+	if err := keys.WriteFile(filepath.Join(in.certDir, org+".crt"), cert.Raw, 0o644); err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.WriteFile(filepath.Join(in.keysDir, org+".pub"), pemBlock("PUBLIC KEY", der), 0o644); err != nil {
+		return nil, err
+	}
+	in.pubs[org], in.certs[org] = pub, cert.Raw
+	in.log.Info("village pinned", "village", org)
+	return pub, nil
+}
+
+func (in *Inbox) lock(origin string) *gosync.Mutex {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.locks[origin] == nil {
+		in.locks[origin] = &gosync.Mutex{}
+	}
+	return in.locks[origin]
+}
+
+// SyncPush implements SyncService for the town's villages.
+func (in *Inbox) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse]) error {
+	ctx := stream.Context()
+	cert, org, err := in.ownVillage(ctx)
+	if err != nil {
+		return err
+	}
+	pub, err := in.pin(org, cert)
+	if err != nil {
+		return status.Errorf(codes.PermissionDenied, "%v", err)
+	}
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		resp, err := in.accept(ctx, org, pub, req.GetEntries())
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+// accept verifies one batch of org's chain and stores what is new.
+func (in *Inbox) accept(ctx context.Context, org string, pub ed25519.PublicKey, entries [][]byte) (*sanziv1.SyncPushResponse, error) {
+	l := in.lock(org)
+	l.Lock()
+	defer l.Unlock()
+	head := in.l.Head(org)
+	v := ledger.NewChainVerifier(org, pub, head.Seq+1, head.Hash, false)
+	var recs []ledger.Record
+	dups := 0
+	for i, raw := range entries {
+		link, err := ledger.Peek(raw)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "entry %d: %v", i, err)
+		}
+		if link.Origin != org {
+			in.log.Warn("sync push refused", "peer", org, "origin", link.Origin)
+			return nil, status.Errorf(codes.PermissionDenied, "village %s may push only its own chain, not %s", org, link.Origin)
+		}
+		if link.Seq <= head.Seq {
+			held, err := in.l.Get(org, link.Seq)
+			if err != nil {
+				return nil, status.Errorf(codes.Internal, "read %s-%d: %v", org, link.Seq, err)
+			}
+			if held.Hash != link.Hash {
+				// TODO(issue 4): record it as a TAMPER alert that travels up.
+				in.log.Error("FORK: a village sent a different entry at a seq the town holds", "village", org, "seq", link.Seq)
+				return nil, status.Errorf(codes.FailedPrecondition, "fork: %s-%d differs from the entry the town holds", org, link.Seq)
+			}
+			dups++
+			continue
+		}
+		if err := v.Check(link); err != nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
+		}
+		recs = append(recs, ledger.Record{Raw: raw})
+	}
+	if _, err := v.Finish(); err != nil {
+		return nil, status.Errorf(codes.PermissionDenied, "%v", err)
+	}
+	if len(recs) > 0 {
+		if _, err := in.l.Append(ctx, recs...); err != nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "store: %v", err)
+		}
+	}
+	h := in.l.Head(org)
+	return &sanziv1.SyncPushResponse{Added: int64(len(recs)), Duplicates: int64(dups),
+		Acks: []*sanziv1.SyncAck{{Origin: org, Seq: h.Seq, Hash: hex.EncodeToString(h.Hash[:])}}}, nil
+}
+
+// ownVillage is the calling village, refused unless it is one of this
+// town's.
+func (in *Inbox) ownVillage(ctx context.Context) (*x509.Certificate, string, error) {
+	cert, org, role, err := peerCert(ctx)
+	if err != nil {
+		return nil, "", status.Errorf(codes.Unauthenticated, "%v", err)
+	}
+	if role != pki.RoleVillage || len(org) != 12 || org[:9] != in.town[:9] {
+		in.log.Warn("sync refused", "peer", org, "role", role)
+		return nil, "", status.Errorf(codes.PermissionDenied, "town %s takes pushes only from its own villages (%s…), not %s %s", in.town, in.town[:9], role, org)
+	}
+	return cert, org, nil
+}
+
+// SyncHeads implements SyncService: the town's heads of the asked origins
+// (a village asks for its own).
+func (in *Inbox) SyncHeads(ctx context.Context, r *sanziv1.SyncHeadsRequest) (*sanziv1.SyncHeadsResponse, error) {
+	if _, _, err := in.ownVillage(ctx); err != nil {
+		return nil, err
+	}
+	origins := r.GetOrigins()
+	if len(origins) == 0 {
+		origins = in.l.Origins()
+	}
+	out := &sanziv1.SyncHeadsResponse{}
+	for _, o := range slices.Sorted(slices.Values(origins)) {
+		if h := in.l.Head(o); h.Seq > 0 {
+			out.Heads = append(out.Heads, &sanziv1.SyncAck{Origin: o, Seq: h.Seq, Hash: hex.EncodeToString(h.Hash[:])})
+		}
+	}
+	return out, nil
+}
+
+func peerCert(ctx context.Context) (*x509.Certificate, string, pki.Role, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil, "", "", errors.New("no peer")
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.PeerCertificates) == 0 {
+		return nil, "", "", errors.New("no client certificate")
+	}
+	c := ti.State.PeerCertificates[0]
+	org, role, err := pki.Identity(c)
+	return c, org, role, err
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}

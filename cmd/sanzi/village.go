@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -102,6 +103,8 @@ commits everything queued and closes the ledger: nothing acknowledged is lost.`,
 	f.StringVar(&cfg.Parent, "parent", "", "gRPC address of the parent (town, or district member) to push the chain to; empty: offline")
 	f.StringVar(&cfg.TLSDir, "tls-dir", "", "folder with ca.crt and this node's certificate from `sanzi ca issue --role "+tier+"` (its key signs the chain)")
 	f.StringVar(&cfg.CertName, "cert", "", "NAME of the certificate in --tls-dir (default: the org code)")
+	f.DurationVar(&cfg.SyncAckTimeout, "ack-timeout", time.Minute, "how long to wait for the parent's ack of one batch before taking the link as dead")
+	f.DurationVar(&cfg.SyncRetryMax, "retry-max", 30*time.Second, "longest wait between attempts to reach the parent (exponential backoff with jitter up to it)")
 	if tier == "town" {
 		f.StringVar(&cfg.SyncAddr, "sync-addr", "127.0.0.1:7601", "address the town's villages push to (mutual TLS, village certificates)")
 	}

@@ -87,6 +87,12 @@ type Config struct {
 	// village certificates); the town stores their chains verbatim and
 	// forwards them to its parent with their certificates.
 	SyncAddr string
+	// SyncAckTimeout bounds the wait for the parent's ack of one batch
+	// before the link is taken as dead; default 1 minute.
+	SyncAckTimeout time.Duration
+	// SyncRetryMax caps the backoff between attempts to reach the parent;
+	// default 30 s.
+	SyncRetryMax time.Duration
 }
 
 func (c *Config) validate() error {

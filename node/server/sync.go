@@ -71,7 +71,8 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		}
 		return sanziv1.NewSyncServiceClient(conn), func() { conn.Close() }, nil
 	}
-	oc := nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, Logger: n.log.With("subsystem", "sync", "parent", n.cfg.Parent)}
+	oc := nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, AckTimeout: n.cfg.SyncAckTimeout, Max: n.cfg.SyncRetryMax,
+		Logger: n.log.With("subsystem", "sync", "parent", n.cfg.Parent)}
 	if n.inbox != nil { // a town forwards its villages' chains verbatim, with their certificates
 		oc.Origins, oc.Certificate = n.ledger.Origins, n.inbox.Certificate
 	}

@@ -44,8 +44,12 @@ type Config struct {
 	Base, Max time.Duration
 	// Poll is how often a caught-up outbox looks for new entries; default
 	// 200ms.
-	Poll   time.Duration
-	Logger *slog.Logger
+	Poll time.Duration
+	// AckTimeout bounds the wait for one batch's ack; a link that stops
+	// carrying bytes (black-holed, not closed) is cut after it and the
+	// session starts again. Default 1 minute.
+	AckTimeout time.Duration
+	Logger     *slog.Logger
 }
 
 // Status is what the outbox has done, for `sanzi sync status` and /metrics.
@@ -84,6 +88,9 @@ func New(cfg Config) (*Outbox, error) {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 200 * time.Millisecond
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -217,10 +224,15 @@ func (o *Outbox) session(ctx context.Context) error {
 			}
 			continue
 		}
+		stalled := time.AfterFunc(o.cfg.AckTimeout, cancel)
 		if err := stream.Send(req); err != nil {
+			stalled.Stop()
 			return fmt.Errorf("send a batch of %d entries: %w", len(req.Entries), recvErr(stream, err))
 		}
 		resp, err := stream.Recv()
+		if !stalled.Stop() {
+			return fmt.Errorf("no ack for a batch of %d entries within %v: the link is cut", len(req.Entries), o.cfg.AckTimeout)
+		}
 		if err != nil {
 			return fmt.Errorf("a batch of %d entries: %w", len(req.Entries), err)
 		}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -19,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -196,6 +199,60 @@ func TestSyncVillagesToDistrict(t *testing.T) {
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "may push only its own chain") {
 		t.Fatalf("village %s pushing %s's chain: %v, want PermissionDenied", orgs[2], orgs[0], err)
 	}
+	// Its own village resending entries the district holds: a no-op, not
+	// an error.
+	if err := pushAs(caDir, orgs[0]); err != nil {
+		t.Fatalf("a replayed batch: %v, want a quiet no-op", err)
+	}
+	// An entry altered after it was acknowledged (re-sealed with the
+	// village's own key at a seq the district holds) is a fork.
+	ca, err := pki.LoadCA(caDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := pki.LoadIssued(caDir, orgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := ledger.Decode(raws[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := ledger.Seal(vkey.Key, ledger.Head{Seq: held.Seq - 1, Hash: held.PrevHash},
+		ledger.Record{Origin: orgs[0], Author: "someone", Type: held.Type, Payload: append([]byte(nil), held.Payload...), Subject: held.Subject}, held.RecordedAt.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws = [][]byte{forged.Raw}
+	if err := pushAs(caDir, orgs[0]); status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "fork") {
+		t.Fatalf("an altered entry at a held seq: %v, want FailedPrecondition naming the fork", err)
+	}
+	// A town altering a village entry in transit: the body changes, so the
+	// hash is recomputed, and the village's signature no longer verifies.
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505100000", "--role", "town"))
+	tampered, err := ledger.Seal(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)), ledger.Head{Seq: villages[0].head(), Hash: headHash(t, district, orgs[0])},
+		ledger.Record{Origin: orgs[0], Author: "town", Type: held.Type, Payload: held.Payload}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws = [][]byte{tampered.Raw}
+	if err := pushAs(caDir, "350505100000"); status.Code(err) == codes.OK || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("a town pushing a village entry it signed itself: %v, want refused by signature", err)
+	}
+	// An expired village certificate does not get through TLS.
+	expiredDir := filepath.Join(dir, "expired")
+	old, err := ca.Issue(orgs[1], pki.RoleVillage, nil, time.Now().AddDate(-3, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Save(expiredDir, orgs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := pushAs(expiredDir, orgs[1]); status.Code(err) == codes.OK || status.Code(err) == codes.PermissionDenied {
+		t.Fatalf("an expired certificate: %v, want refused at the handshake", err)
+	} else {
+		t.Logf("expired certificate: %v", err)
+	}
 	// A certificate from another district's CA does not get through TLS.
 	otherCA := filepath.Join(dir, "other-ca")
 	must(run(t, "ca", "init", "--district", "350506", "--dir", otherCA))
@@ -205,6 +262,21 @@ func TestSyncVillagesToDistrict(t *testing.T) {
 	} else {
 		t.Logf("other CA: %v", err)
 	}
+}
+
+// headHash is the district's head hash of origin.
+func headHash(t *testing.T, c sanziv1.DistrictServiceClient, origin string) [32]byte {
+	h, err := c.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: origin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [32]byte
+	b, err := hex.DecodeString(h.GetHead().GetHash())
+	if err != nil || len(b) != 32 {
+		t.Fatalf("head hash %q: %v", h.GetHead().GetHash(), err)
+	}
+	copy(out[:], b)
+	return out
 }
 
 // TestSyncThroughTown: two villages push to their town while the town is

@@ -135,8 +135,24 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 		head := n.fsm.Head(o)
 		i := 0
 		for ; i < len(st.decoded) && st.decoded[i].Seq <= head.Seq; i++ {
-			if st.decoded[i].Seq == head.Seq && st.decoded[i].Hash != head.Hash {
-				return nil, nil, fmt.Errorf("%w: %s seq %d differs from the entry the district holds", ErrFork, o, head.Seq)
+			// A resend: each must be the entry held at its seq (a resend is
+			// rare, so reading the held one is affordable); anything else is
+			// a fork, however old the seq.
+			d := st.decoded[i]
+			held := head.Hash
+			if d.Seq < head.Seq {
+				var found bool
+				if err := n.fsm.Range(o, d.Seq, 1, func(s *ledger.Stored) bool { held, found = s.Hash, s.Seq == d.Seq; return false }); err != nil {
+					return nil, nil, fmt.Errorf("read %s seq %d: %w", o, d.Seq, err)
+				}
+				if !found {
+					return nil, nil, fmt.Errorf("%w: %s seq %d is not held below the head %d", ErrGap, o, d.Seq, head.Seq)
+				}
+			}
+			if d.Hash != held {
+				n.met.forks.Inc()
+				n.log.Error("FORK refused: a push holds a different entry at a seq the district holds", "origin", o, "seq", d.Seq)
+				return nil, nil, fmt.Errorf("%w: %s seq %d differs from the entry the district holds", ErrFork, o, d.Seq)
 			}
 		}
 		if i == len(st.decoded) {

@@ -45,6 +45,8 @@ type Config struct {
 	Shards []driver.Conn
 	// Cluster is the <remote_servers> name the Distributed tables use.
 	Cluster string
+	// Orgs is the district's org list with names, written at start.
+	Orgs []schema.Org
 	// Loaded is told the index loaded through after each batch (the member
 	// records it through Raft); may be nil.
 	Loaded func(ctx context.Context, index uint64) error
@@ -157,6 +159,9 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 			}
 		} else if err := schema.ApplyCluster(ctx, l.conns, l.cfg.Cluster); err != nil {
 			return 0, err
+		}
+		if err := schema.WriteOrgs(ctx, l.conns[0], l.suffix, l.cfg.Orgs); err != nil {
+			return 0, fmt.Errorf("write the org list: %w", err)
 		}
 		var all []map[string]uint64
 		for i, c := range l.conns {

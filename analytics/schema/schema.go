@@ -132,7 +132,47 @@ func Migrations() []Migration {
 			raft_index UInt64, district String, town String, origin String, month UInt32,
 			counterparty String, amount_fen Int64
 		) ENGINE = MergeTree ORDER BY (town, origin, month, counterparty)`,
+	}}, {Version: 4, Name: "org names", SQL: []string{
+		// The district's org list (code, name, level, parent); the loader
+		// writes it at start, and the newest row of a code wins.
+		`CREATE TABLE IF NOT EXISTS orgs (
+			code String, name String, level String, parent String, updated DateTime
+		) ENGINE = ReplacingMergeTree(updated) ORDER BY code`,
 	}}}
+}
+
+// Org is one entry of the district's org list.
+type Org struct {
+	Code, Name string
+}
+
+// WriteOrgs records the org list (an org's newest name wins).
+func WriteOrgs(ctx context.Context, conn driver.Conn, suffix string, orgs []Org) error {
+	if len(orgs) == 0 {
+		return nil
+	}
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO orgs"+suffix+" (code, name, level, parent, updated)")
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, o := range orgs {
+		// Codes are kept as the statistics group them: a district by 6
+		// digits, a town by 9, a village by all 12.
+		code, level, parent := o.Code, "village", ""
+		switch {
+		case len(code) < 9 || strings.HasSuffix(code, "000000"):
+			code, level = code[:min(6, len(code))], "district"
+		case len(code) < 12 || strings.HasSuffix(code, "000"):
+			code, level, parent = code[:9], "town", code[:6]
+		default:
+			parent = code[:9]
+		}
+		if err := b.Append(code, o.Name, level, parent, now); err != nil {
+			return err
+		}
+	}
+	return b.Send()
 }
 
 // RebuildSummaries recomputes the summary tables from the transactions
@@ -193,6 +233,12 @@ func ApplyCluster(ctx context.Context, shards []driver.Conn, cluster string) err
 			if err := conn.Exec(ctx, q); err != nil {
 				return fmt.Errorf("shard %d: distributed table %s: %w", i+1, t, err)
 			}
+		}
+		// The org list is written to the first shard only; read through
+		// all of them.
+		q := fmt.Sprintf("CREATE TABLE IF NOT EXISTS orgs AS orgs%s ENGINE = Distributed(%s, currentDatabase(), orgs%s, cityHash64(code))", LocalSuffix, cluster, LocalSuffix)
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("shard %d: distributed table orgs: %w", i+1, err)
 		}
 	}
 	return nil

@@ -116,8 +116,15 @@ func (s *Stats) Efficiency(ctx context.Context, req *sanziv1.EfficiencyRequest) 
 		row.YellowCards, row.RedCards = int64(y), int64(r)
 	}
 	rs.Close()
+	names := map[string]string{}
+	if req.GetGroupBy() == "" || req.GetGroupBy() == "org" {
+		if names, err = s.Names(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	out := make([]*sanziv1.EfficiencyRow, 0, len(rows))
 	for _, r := range rows {
+		r.Name = names[r.GetKey()]
 		EfficiencyScore(r, w)
 		out = append(out, r)
 	}

@@ -105,8 +105,13 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 		}
 	}
 	rs.Close()
+	names, err := s.Names(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*sanziv1.RiskRow, 0, len(rows))
 	for _, r := range rows {
+		r.Name = names[r.GetOrg()]
 		DefaultRiskWeights.Score(r)
 		out = append(out, r)
 	}

@@ -97,6 +97,31 @@ func (s *Stats) Totals(ctx context.Context, req *sanziv1.TotalsRequest) ([]*sanz
 		out = append(out, r)
 	}
 	MonthOverMonth(out)
+	names, err := s.Names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range out {
+		r.Name = names[r.GetOrg()]
+	}
+	return out, rows.Err()
+}
+
+// Names reads the org list: code (as grouped: 6, 9 or 12 digits) → name.
+func (s *Stats) Names(ctx context.Context) (map[string]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT code, argMax(name, updated) FROM orgs GROUP BY code")
+	if err != nil {
+		return nil, fmt.Errorf("org names: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var c, n string
+		if err := rows.Scan(&c, &n); err != nil {
+			return nil, err
+		}
+		out[c] = n
+	}
 	return out, rows.Err()
 }
 
@@ -200,8 +225,15 @@ func (s *Stats) AlertStats(ctx context.Context, req *sanziv1.AlertStatsRequest) 
 	default:
 		return nil, fmt.Errorf("groupBy %q: rule or org", req.GetGroupBy())
 	}
+	names := map[string]string{}
+	if req.GetGroupBy() == "org" {
+		if names, err = s.Names(ctx); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]*sanziv1.AlertStatsRow, 0, len(byKey))
 	for _, r := range byKey {
+		r.Name = names[r.GetKey()]
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -269,10 +301,14 @@ func (s *Stats) Anomalies(ctx context.Context, req *sanziv1.AnomaliesRequest) ([
 		get(o).byParty[p] += sum
 	}
 	rows.Close()
+	names, err := s.Names(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*sanziv1.AnomalyRow, 0, len(accs))
 	for o, a := range accs {
 		mad := BenfordMAD(a.digits)
-		r := &sanziv1.AnomalyRow{Org: o, Expenses: a.n, BenfordMad: mad, BenfordVerdict: BenfordVerdict(mad, a.n), CounterpartyHhi: HHI(a.byParty)}
+		r := &sanziv1.AnomalyRow{Org: o, Name: names[o], Expenses: a.n, BenfordMad: mad, BenfordVerdict: BenfordVerdict(mad, a.n), CounterpartyHhi: HHI(a.byParty)}
 		if a.n > 0 {
 			r.RoundShare = float64(a.round) / float64(a.n)
 			r.JustUnderShare = float64(a.justUnder) / float64(a.n)

@@ -182,7 +182,18 @@ func TestQueriesOnClickHouse(t *testing.T) {
 	if err := al.Send(); err != nil {
 		t.Fatal(err)
 	}
+	if err := schema.WriteOrgs(ctx, conn, "", []schema.Org{{Code: "350505000000", Name: "示范区"}, {Code: "350505100000", Name: "城关镇"},
+		{Code: "350505100201", Name: "东风村"}}); err != nil {
+		t.Fatal(err)
+	}
 	s := New(conn)
+	named, err := s.Totals(ctx, &sanziv1.TotalsRequest{Scope: &sanziv1.StatsScope{Level: "town"}})
+	if err != nil || named[0].GetName() != "城关镇" {
+		t.Fatalf("town totals carry the town's name: %v %v", named, err)
+	}
+	if d, _ := s.Totals(ctx, &sanziv1.TotalsRequest{Scope: &sanziv1.StatsScope{Level: "district"}}); len(d) == 0 || d[0].GetName() != "示范区" {
+		t.Fatalf("district totals: %v", d)
+	}
 
 	totals := func(level, parent string) map[string]string {
 		rows, err := s.Totals(ctx, &sanziv1.TotalsRequest{Scope: &sanziv1.StatsScope{Level: level, Parent: parent}})

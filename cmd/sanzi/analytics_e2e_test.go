@@ -103,7 +103,7 @@ func TestVillagesTownDistrictClickHouse(t *testing.T) {
 		want[o] = [2]int64{int64(n), sum}
 	}
 	// Faults while the chains travel and load: kill -9 the leader, and stop
-	// ClickHouse for 20 s.
+	// ClickHouse for a minute.
 	leader := waitLeader(t, clients["d3"], "")
 	members[leader].kill9()
 	newLeader := waitLeader(t, clients["d3"], leader)

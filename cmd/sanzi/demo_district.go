@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/federation/member"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -66,6 +67,7 @@ func startDemoDistrict(ctx context.Context, root string, base int, clickhouseAdd
 			},
 			APIListen: fmt.Sprintf("127.0.0.1:%d", base+10*i+2),
 			Pool:      ca.Pool(), Cert: iss.TLSCertificate(), ClickHouse: clickhouseAddr,
+			Orgs: []schema.Org{{Code: "350505000000", Name: "示范区"}, {Code: "350505100000", Name: "城关镇"}, {Code: demoOrg, Name: "东风村"}},
 		}
 		if i == 1 {
 			cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", base+3)

@@ -5,8 +5,11 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/csv"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +19,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/federation/member"
+	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -141,8 +146,9 @@ func newDistrictCmd(g *globals) *cobra.Command {
 
 func newDistrictServeCmd(g *globals) *cobra.Command {
 	var (
-		cfg member.Config
-		t   tlsFlags
+		cfg      member.Config
+		t        tlsFlags
+		orgsFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -167,6 +173,11 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 			}
 			cfg.Pool, cfg.Cert = pool, cert
 			cfg.Cluster.Logger = g.logger()
+			if orgsFile != "" {
+				if cfg.Orgs, err = readOrgs(orgsFile); err != nil {
+					return err
+				}
+			}
 			m, err := member.Start(cmd.Context(), cfg)
 			if err != nil {
 				return fmt.Errorf("start district member: %w", err)
@@ -187,6 +198,7 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 	f.StringVar(&cfg.ClickHouse, "clickhouse", "", "ClickHouse native address (host:port) the analytics loader fills while this member leads (off when empty)")
 	f.StringSliceVar(&cfg.ClickHouseShards, "clickhouse-shards", nil, "instead of --clickhouse: the shards of a sharded ClickHouse (deploy/clickhouse), comma-separated host:port")
 	f.StringVar(&cfg.ClickHouseCluster, "clickhouse-cluster", "sanzi", "remote_servers name of the sharded ClickHouse")
+	f.StringVar(&orgsFile, "orgs", "", "CSV file of the district's orgs, code,name per line (district, towns, villages), for names in the statistics")
 	f.Uint64Var(&cfg.Cluster.SnapshotThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
 	f.Uint64Var(&cfg.Cluster.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
 	f.DurationVar(&cfg.Cluster.SnapshotInterval, "snapshot-interval", 120*time.Second, "how often to check the snapshot threshold")
@@ -351,4 +363,34 @@ key folder (DATA/keys).`,
 	cmd.Flags().StringVar(&keyDir, "keys", "", "a node's key folder: register every origin in it")
 	t.add(cmd, "admin")
 	return cmd
+}
+
+// readOrgs reads the district's org list: one "code,name" per line, a header
+// line optional; a malformed line is an error naming it.
+func readOrgs(path string) ([]schema.Org, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--orgs: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = 2
+	var out []schema.Org
+	for line := 1; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--orgs %s: %w", path, err)
+		}
+		code, name := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1])
+		if line == 1 && code == "code" {
+			continue
+		}
+		if _, err := idcode.OrgCode(code); err != nil {
+			return nil, fmt.Errorf("--orgs %s, line %d: %w", path, line, err)
+		}
+		out = append(out, schema.Org{Code: code, Name: name})
+	}
 }

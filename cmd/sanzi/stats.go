@@ -155,9 +155,9 @@ district 350505: --level town --parent 350505; the villages of town
 				var rows [][]string
 				for _, r := range resp.GetRows() {
 					rows = append(rows, []string{r.GetOrg(), fmt.Sprint(r.GetMonth()), money.FormatFen(r.GetIncomeFen()), pct(r.GetHasPrev(), r.GetIncomeChangePct()),
-						money.FormatFen(r.GetExpenseFen()), pct(r.GetHasPrev(), r.GetExpenseChangePct()), fmt.Sprint(r.GetTransactions())})
+						money.FormatFen(r.GetExpenseFen()), pct(r.GetHasPrev(), r.GetExpenseChangePct()), fmt.Sprint(r.GetTransactions()), r.GetName()})
 				}
-				return f.output(cmd, []string{"ORG", "MONTH", "INCOME", "MOM", "EXPENSE", "MOM", "TRANSACTIONS"}, rows)
+				return f.output(cmd, []string{"ORG", "MONTH", "INCOME", "MOM", "EXPENSE", "MOM", "TRANSACTIONS", "NAME"}, rows)
 			})
 		},
 	}
@@ -229,9 +229,9 @@ expenses. Levels: green < 10 ≤ yellow < 25 ≤ orange < 50 ≤ red.`,
 				var rows [][]string
 				for _, r := range resp.GetRows() {
 					rows = append(rows, []string{r.GetOrg(), fmt.Sprintf("%.2f", r.GetScore()), r.GetLevel(), fmt.Sprint(r.GetRedAlerts()), fmt.Sprint(r.GetYellowAlerts()),
-						fmt.Sprint(r.GetRedCards()), fmt.Sprint(r.GetYellowCards()), fmt.Sprint(r.GetSplitRelated()), fmt.Sprint(r.GetLateDisclosures()), fmt.Sprintf("%.3f", r.GetCashShare())})
+						fmt.Sprint(r.GetRedCards()), fmt.Sprint(r.GetYellowCards()), fmt.Sprint(r.GetSplitRelated()), fmt.Sprint(r.GetLateDisclosures()), fmt.Sprintf("%.3f", r.GetCashShare()), r.GetName()})
 				}
-				return rf.output(cmd, []string{"VILLAGE", "SCORE", "LEVEL", "RED", "YELLOW", "RED CARDS", "YELLOW CARDS", "SPLIT/RELATIVE", "LATE DISCLOSURES", "CASH SHARE"}, rows)
+				return rf.output(cmd, []string{"VILLAGE", "SCORE", "LEVEL", "RED", "YELLOW", "RED CARDS", "YELLOW CARDS", "SPLIT/RELATIVE", "LATE DISCLOSURES", "CASH SHARE", "NAME"}, rows)
 			})
 		},
 	}

@@ -44,9 +44,13 @@ func TestVillageToClickHouseStats(t *testing.T) {
 			t.Fatal(out)
 		}
 	}
+	orgsFile := filepath.Join(dir, "orgs.csv")
+	if err := os.WriteFile(orgsFile, []byte("code,name\n350505000000,示范区\n350505100000,城关镇\n350505100201,东风村\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	d := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
 	d.args = []string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", caDir, "--cert", "d1",
-		"--bootstrap", "--log-level", "warn", "--clickhouse", ch.Addr()}
+		"--bootstrap", "--log-level", "warn", "--clickhouse", ch.Addr(), "--orgs", orgsFile}
 	d.start()
 	t.Cleanup(d.stop)
 	district := clientFor(t, caDir, d.api)
@@ -139,7 +143,7 @@ func TestVillageToClickHouseStats(t *testing.T) {
 
 	// The leader's loader brings it into ClickHouse within seconds.
 	csvFile := filepath.Join(dir, "totals.csv")
-	want := regexp.MustCompile(org + `\s+\d{6}\s+` + regexp.QuoteMeta(money.FormatFen(income)) + `\s+\S*\s*` + regexp.QuoteMeta(money.FormatFen(expense)))
+	want := regexp.MustCompile(org + `\s+\d{6}\s+` + regexp.QuoteMeta(money.FormatFen(income)) + `\s+\S*\s*` + regexp.QuoteMeta(money.FormatFen(expense)) + `.*东风村`)
 	var out string
 	eventually(t, 30*time.Second, "the village's totals in ClickHouse", func() bool {
 		var code int

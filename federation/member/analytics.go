@@ -88,6 +88,7 @@ func (a *analytics) start() {
 			lc = loader.Config{Source: a.m.node.FSM(), Shards: conns, Cluster: cfg.ClickHouseCluster}
 		}
 		lc.Logger = a.m.log.With("subsystem", "loader")
+		lc.Orgs = cfg.Orgs
 		lc.Loaded = func(ctx context.Context, index uint64) error {
 			if time.Since(a.loaded) < time.Second {
 				return nil // bound the Raft traffic; ClickHouse itself is the truth on resume

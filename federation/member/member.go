@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/analytics/stats"
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/pki"
@@ -52,6 +53,8 @@ type Config struct {
 	// remote_servers name; statistics query the first shard.
 	ClickHouseShards  []string
 	ClickHouseCluster string
+	// Orgs is the district's org list with names, for the statistics.
+	Orgs []schema.Org
 }
 
 // Member is a running member server.

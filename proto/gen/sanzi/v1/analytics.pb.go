@@ -108,8 +108,10 @@ type TotalsRow struct {
 	IncomeChangePct  float64 `protobuf:"fixed64,6,opt,name=income_change_pct,json=incomeChangePct,proto3" json:"income_change_pct,omitempty"`
 	ExpenseChangePct float64 `protobuf:"fixed64,7,opt,name=expense_change_pct,json=expenseChangePct,proto3" json:"expense_change_pct,omitempty"`
 	HasPrev          bool    `protobuf:"varint,8,opt,name=has_prev,json=hasPrev,proto3" json:"has_prev,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The org's name from the district's org list, when it has one.
+	Name          string `protobuf:"bytes,9,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TotalsRow) Reset() {
@@ -196,6 +198,13 @@ func (x *TotalsRow) GetHasPrev() bool {
 		return x.HasPrev
 	}
 	return false
+}
+
+func (x *TotalsRow) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 // TotalsRequest asks for totals by org and month.
@@ -304,8 +313,10 @@ type AlertStatsRow struct {
 	AvgHoursToAck         float64 `protobuf:"fixed64,7,opt,name=avg_hours_to_ack,json=avgHoursToAck,proto3" json:"avg_hours_to_ack,omitempty"`
 	AvgHoursToDisposition float64 `protobuf:"fixed64,8,opt,name=avg_hours_to_disposition,json=avgHoursToDisposition,proto3" json:"avg_hours_to_disposition,omitempty"`
 	Disposed              int64   `protobuf:"varint,9,opt,name=disposed,proto3" json:"disposed,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// The org's name, when grouped by org.
+	Name          string `protobuf:"bytes,10,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AlertStatsRow) Reset() {
@@ -399,6 +410,13 @@ func (x *AlertStatsRow) GetDisposed() int64 {
 		return x.Disposed
 	}
 	return 0
+}
+
+func (x *AlertStatsRow) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 // AlertStatsRequest groups by "rule" or "org" (at scope.level).
@@ -517,6 +535,7 @@ type AnomalyRow struct {
 	JustUnderShare float64 `protobuf:"fixed64,6,opt,name=just_under_share,json=justUnderShare,proto3" json:"just_under_share,omitempty"`
 	// Herfindahl–Hirschman index of expense amounts by counterparty (0–10000).
 	CounterpartyHhi float64 `protobuf:"fixed64,7,opt,name=counterparty_hhi,json=counterpartyHhi,proto3" json:"counterparty_hhi,omitempty"`
+	Name            string  `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -598,6 +617,13 @@ func (x *AnomalyRow) GetCounterpartyHhi() float64 {
 		return x.CounterpartyHhi
 	}
 	return 0
+}
+
+func (x *AnomalyRow) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 // AnomaliesRequest covers villages in scope.
@@ -708,6 +734,7 @@ type RiskRow struct {
 	LateDisclosures int64 `protobuf:"varint,9,opt,name=late_disclosures,json=lateDisclosures,proto3" json:"late_disclosures,omitempty"`
 	// Share of expense amounts paid in cash.
 	CashShare     float64 `protobuf:"fixed64,10,opt,name=cash_share,json=cashShare,proto3" json:"cash_share,omitempty"`
+	Name          string  `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -810,6 +837,13 @@ func (x *RiskRow) GetCashShare() float64 {
 		return x.CashShare
 	}
 	return 0
+}
+
+func (x *RiskRow) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 // RiskRequest covers villages in scope.
@@ -982,7 +1016,9 @@ type EfficiencyRow struct {
 	RedCards    int64   `protobuf:"varint,7,opt,name=red_cards,json=redCards,proto3" json:"red_cards,omitempty"`
 	Score       float64 `protobuf:"fixed64,8,opt,name=score,proto3" json:"score,omitempty"`
 	// 1 for the best score.
-	Rank          int32 `protobuf:"varint,9,opt,name=rank,proto3" json:"rank,omitempty"`
+	Rank int32 `protobuf:"varint,9,opt,name=rank,proto3" json:"rank,omitempty"`
+	// The org's name, when grouped by org.
+	Name          string `protobuf:"bytes,10,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1078,6 +1114,13 @@ func (x *EfficiencyRow) GetRank() int32 {
 		return x.Rank
 	}
 	return 0
+}
+
+func (x *EfficiencyRow) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 // EfficiencyRequest groups by "org" (at scope.level), "post" or "matter".
@@ -1205,7 +1248,7 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\x06parent\x18\x02 \x01(\tR\x06parent\x12\x1d\n" +
 	"\n" +
 	"from_month\x18\x03 \x01(\rR\tfromMonth\x12\x19\n" +
-	"\bto_month\x18\x04 \x01(\rR\atoMonth\"\x8c\x02\n" +
+	"\bto_month\x18\x04 \x01(\rR\atoMonth\"\xa0\x02\n" +
 	"\tTotalsRow\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x14\n" +
 	"\x05month\x18\x02 \x01(\rR\x05month\x12\x1d\n" +
@@ -1216,11 +1259,12 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\ftransactions\x18\x05 \x01(\x03R\ftransactions\x12*\n" +
 	"\x11income_change_pct\x18\x06 \x01(\x01R\x0fincomeChangePct\x12,\n" +
 	"\x12expense_change_pct\x18\a \x01(\x01R\x10expenseChangePct\x12\x19\n" +
-	"\bhas_prev\x18\b \x01(\bR\ahasPrev\";\n" +
+	"\bhas_prev\x18\b \x01(\bR\ahasPrev\x12\x12\n" +
+	"\x04name\x18\t \x01(\tR\x04name\";\n" +
 	"\rTotalsRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"9\n" +
 	"\x0eTotalsResponse\x12'\n" +
-	"\x04rows\x18\x01 \x03(\v2\x13.sanzi.v1.TotalsRowR\x04rows\"\xa1\x02\n" +
+	"\x04rows\x18\x01 \x03(\v2\x13.sanzi.v1.TotalsRowR\x04rows\"\xb5\x02\n" +
 	"\rAlertStatsRow\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06alerts\x18\x02 \x01(\x03R\x06alerts\x12\x10\n" +
@@ -1230,12 +1274,14 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\fyellow_cards\x18\x06 \x01(\x03R\vyellowCards\x12'\n" +
 	"\x10avg_hours_to_ack\x18\a \x01(\x01R\ravgHoursToAck\x127\n" +
 	"\x18avg_hours_to_disposition\x18\b \x01(\x01R\x15avgHoursToDisposition\x12\x1a\n" +
-	"\bdisposed\x18\t \x01(\x03R\bdisposed\"Z\n" +
+	"\bdisposed\x18\t \x01(\x03R\bdisposed\x12\x12\n" +
+	"\x04name\x18\n" +
+	" \x01(\tR\x04name\"Z\n" +
 	"\x11AlertStatsRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\x12\x19\n" +
 	"\bgroup_by\x18\x02 \x01(\tR\agroupBy\"A\n" +
 	"\x12AlertStatsResponse\x12+\n" +
-	"\x04rows\x18\x01 \x03(\v2\x17.sanzi.v1.AlertStatsRowR\x04rows\"\xfa\x01\n" +
+	"\x04rows\x18\x01 \x03(\v2\x17.sanzi.v1.AlertStatsRowR\x04rows\"\x8e\x02\n" +
 	"\n" +
 	"AnomalyRow\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1a\n" +
@@ -1246,11 +1292,12 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\vround_share\x18\x05 \x01(\x01R\n" +
 	"roundShare\x12(\n" +
 	"\x10just_under_share\x18\x06 \x01(\x01R\x0ejustUnderShare\x12)\n" +
-	"\x10counterparty_hhi\x18\a \x01(\x01R\x0fcounterpartyHhi\">\n" +
+	"\x10counterparty_hhi\x18\a \x01(\x01R\x0fcounterpartyHhi\x12\x12\n" +
+	"\x04name\x18\b \x01(\tR\x04name\">\n" +
 	"\x10AnomaliesRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"=\n" +
 	"\x11AnomaliesResponse\x12(\n" +
-	"\x04rows\x18\x01 \x03(\v2\x14.sanzi.v1.AnomalyRowR\x04rows\"\xba\x02\n" +
+	"\x04rows\x18\x01 \x03(\v2\x14.sanzi.v1.AnomalyRowR\x04rows\"\xce\x02\n" +
 	"\aRiskRow\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x14\n" +
@@ -1264,7 +1311,8 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\x10late_disclosures\x18\t \x01(\x03R\x0flateDisclosures\x12\x1d\n" +
 	"\n" +
 	"cash_share\x18\n" +
-	" \x01(\x01R\tcashShare\"9\n" +
+	" \x01(\x01R\tcashShare\x12\x12\n" +
+	"\x04name\x18\v \x01(\tR\x04name\"9\n" +
 	"\vRiskRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"5\n" +
 	"\fRiskResponse\x12%\n" +
@@ -1272,7 +1320,7 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\x11EfficiencyWeights\x12\x17\n" +
 	"\aon_time\x18\x01 \x01(\x01R\x06onTime\x12\x14\n" +
 	"\x05early\x18\x02 \x01(\x01R\x05early\x12\x14\n" +
-	"\x05cards\x18\x03 \x01(\x01R\x05cards\"\xff\x01\n" +
+	"\x05cards\x18\x03 \x01(\x01R\x05cards\"\x93\x02\n" +
 	"\rEfficiencyRow\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05steps\x18\x02 \x01(\x03R\x05steps\x12 \n" +
@@ -1284,7 +1332,9 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\fyellow_cards\x18\x06 \x01(\x03R\vyellowCards\x12\x1b\n" +
 	"\tred_cards\x18\a \x01(\x03R\bredCards\x12\x14\n" +
 	"\x05score\x18\b \x01(\x01R\x05score\x12\x12\n" +
-	"\x04rank\x18\t \x01(\x05R\x04rank\"\x91\x01\n" +
+	"\x04rank\x18\t \x01(\x05R\x04rank\x12\x12\n" +
+	"\x04name\x18\n" +
+	" \x01(\tR\x04name\"\x91\x01\n" +
 	"\x11EfficiencyRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\x12\x19\n" +
 	"\bgroup_by\x18\x02 \x01(\tR\agroupBy\x125\n" +

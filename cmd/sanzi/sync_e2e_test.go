@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -358,6 +359,55 @@ func TestSyncThroughTown(t *testing.T) {
 		return true
 	})
 	t.Logf("converged through the town in %v after it came up, with 3 kill -9 of the town: district heads %v", time.Since(start).Round(time.Millisecond), heads)
+
+	// Downward: the district publishes a rule set (two people), the town
+	// pulls it, the village pulls it from the town, and the village's next
+	// alert carries the new version.
+	exported, code := run(t, "rules", "export")
+	if code != 0 {
+		t.Fatal(exported)
+	}
+	draft := strings.Replace(exported, `"private_limit_fen": 100000`, `"private_limit_fen": 50000`, 1)
+	draft = strings.Replace(draft, `"version": "default-1"`, `"version": "district-2026-11"`, 1)
+	rulesFile := filepath.Join(dir, "district-rules.json")
+	if err := os.WriteFile(rulesFile, []byte(draft), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"submit", "--rules", rulesFile, "--author", "区农业农村局甲"}, 0, "draft district-2026-11 recorded"},
+		{[]string{"publish", "district-2026-11", "--author", "区农业农村局甲"}, 1, "second person"},
+		{[]string{"publish", "district-2026-11", "--author", "区农业农村局乙"}, 0, "published by the district"},
+	} {
+		out, code := run(t, append(append([]string{"district", "rules"}, step.args...), "--server", d.api, "--tls-dir", caDir)...)
+		if code != step.code || !strings.Contains(out, step.want) {
+			t.Fatalf("district rules %v: exit %d, want %d and %q\n%s", step.args, code, step.code, step.want, out)
+		}
+	}
+	published := time.Now()
+	vnode := &node{t: t, http: villages[0].http}
+	eventually(t, 60*time.Second, "the district's rule set to be live at the village", func() bool {
+		var sets struct {
+			Live string `json:"live"`
+		}
+		code, _ := vnode.call("GET", "/v1/rules", "", nil, &sets)
+		return code == 200 && sets.Live == "district-2026-11"
+	})
+	t.Logf("the district's rule set was live at the village %v after publication (district → town → village)", time.Since(published).Round(time.Millisecond))
+	toPerson := set(set(set(tx(5000), "transaction.org", villages[0].org), "transaction.amountFen", 80000), "transaction.counterparty",
+		map[string]any{"name": "林某某", "idNumber": "11010519491231002X", "bankAccount": "6228480012345678"})
+	var rec struct {
+		Hits []struct {
+			Code           string `json:"code"`
+			RuleSetVersion string `json:"ruleSetVersion"`
+		} `json:"hits"`
+	}
+	if code, raw := vnode.post("/v1/transactions", toPerson, &rec); code != 200 || len(rec.Hits) != 1 || rec.Hits[0].Code != "PRIVATE-ACCT" || rec.Hits[0].RuleSetVersion != "district-2026-11" {
+		t.Fatalf("800 yuan to a person under the district's new set: %d %s", code, raw)
+	}
 	// The village of town 101 is refused by town 100 and never arrives.
 	out, code := run(t, "sync", "status", "--http", villages[2].http)
 	if code != 0 || !strings.Contains(out, "not connected") || !strings.Contains(out, "PermissionDenied") {

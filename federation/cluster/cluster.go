@@ -355,8 +355,8 @@ func (n *Node) setMember(id, raftAddr, apiAddr string) error {
 }
 
 // RegisterOrigin records origin's public key through Raft (leader only).
-func (n *Node) RegisterOrigin(origin string, pub []byte) error {
-	_, err := n.apply(clusterv1.CommandType_COMMAND_TYPE_REGISTER_ORIGIN, &clusterv1.RegisterOrigin{Origin: origin, PublicKey: pub})
+func (n *Node) RegisterOrigin(origin string, pub, cert []byte) error {
+	_, err := n.apply(clusterv1.CommandType_COMMAND_TYPE_REGISTER_ORIGIN, &clusterv1.RegisterOrigin{Origin: origin, PublicKey: pub, Certificate: cert})
 	return err
 }
 

@@ -169,7 +169,7 @@ func (s *Service) RegisterOrigin(ctx context.Context, r *sanziv1.RegisterOriginR
 		resp, err := c.RegisterOrigin(fctx, r)
 		return resp, s.forwardErr(err)
 	}
-	if err := s.n.RegisterOrigin(r.GetOrigin(), r.GetPublicKey()); err != nil {
+	if err := s.n.RegisterOrigin(r.GetOrigin(), r.GetPublicKey(), r.GetCertificate()); err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "register %s: %v", r.GetOrigin(), err)
 	}
 	return &sanziv1.RegisterOriginResponse{}, nil

@@ -111,17 +111,22 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 		}
 		origins[l.Origin] = true
 	}
-	// A village's or town's signing key is its certificate's key: the first
-	// push of its own chain registers it, and another key is refused.
-	if (role == pki.RoleVillage || role == pki.RoleTown) && origins[org] {
+	// A node's signing key is its certificate's key: the first push of its
+	// own chain registers it (with the certificate, which children check
+	// when they pull the district's own chain), and another key is refused.
+	if origins[org] {
 		pub, err := peerKey(ctx)
+		if err != nil {
+			return nil, status.Errorf(codes.Unauthenticated, "%v", err)
+		}
+		cert, err := peerCertDER(ctx)
 		if err != nil {
 			return nil, status.Errorf(codes.Unauthenticated, "%v", err)
 		}
 		known, ok := x.s.n.FSM().Public(org)
 		switch {
 		case !ok:
-			if _, err := x.s.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: org, PublicKey: pub}); err != nil {
+			if _, err := x.s.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: org, PublicKey: pub, Certificate: cert}); err != nil {
 				return nil, err
 			}
 		case !known.Equal(pub):
@@ -199,6 +204,41 @@ func (x *SyncServer) SyncHeads(ctx context.Context, r *sanziv1.SyncHeadsRequest)
 		}
 	}
 	return out, nil
+}
+
+// SyncPull implements SyncService: the district's own chain (rule sets and
+// catalog versions it publishes, directives) from a seq, with the
+// certificate that signs it.
+func (x *SyncServer) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*sanziv1.SyncPullResponse, error) {
+	origin := r.GetOrigin()
+	if len(origin) != 12 || origin[6:] != "000000" {
+		return nil, status.Errorf(codes.InvalidArgument, "origin %q: only the district's own chain (…000000) is pulled", origin)
+	}
+	limit := int(r.GetLimit())
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	out := &sanziv1.SyncPullResponse{SignerCertificate: x.s.n.FSM().Certificate(origin)}
+	err := x.s.n.FSM().Range(origin, max(r.GetFromSeq(), 1), limit, func(s *ledger.Stored) bool {
+		out.Entries = append(out.Entries, s.Raw)
+		return true
+	})
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "read %s: %v", origin, err)
+	}
+	return out, nil
+}
+
+func peerCertDER(ctx context.Context) ([]byte, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil, errors.New("no peer")
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.PeerCertificates) == 0 {
+		return nil, errors.New("no client certificate")
+	}
+	return ti.State.PeerCertificates[0].Raw, nil
 }
 
 // peerKey is the Ed25519 key of the peer's verified certificate.

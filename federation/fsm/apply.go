@@ -304,6 +304,15 @@ func (a *applier) registerOrigin(payload []byte) (interface{}, error) {
 	}
 	kb := a.tx.Bucket(bucketKeys)
 	cur := kb.Get([]byte(origin))
+	if cert := m.GetCertificate(); len(cert) > 0 && (cur == nil || bytes.Equal(cur, pub)) {
+		cb, err := a.tx.CreateBucketIfNotExists(bucketCerts)
+		if err != nil {
+			return nil, err
+		}
+		if err := cb.Put([]byte(origin), cert); err != nil {
+			return nil, fmt.Errorf("store certificate of %s: %w", origin, err)
+		}
+	}
 	if bytes.Equal(cur, pub) {
 		return nil, nil
 	}

@@ -36,6 +36,7 @@ import (
 var (
 	bucketChains  = []byte("chains")
 	bucketKeys    = []byte("keys")
+	bucketCerts   = []byte("certs")
 	bucketMembers = []byte("members")
 	bucketFeed    = []byte("feed")
 	bucketMeta    = []byte("meta")
@@ -112,7 +113,7 @@ func (f *FSM) openDB() (*bolt.DB, error) {
 		return nil, fmt.Errorf("open fsm state %s: %w", f.cfg.Path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketChains, bucketKeys, bucketMembers, bucketFeed, bucketMeta} {
+		for _, name := range [][]byte{bucketChains, bucketKeys, bucketCerts, bucketMembers, bucketFeed, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -243,6 +244,22 @@ func (f *FSM) Heads() map[string]ledger.Head {
 	out := make(map[string]ledger.Head, len(f.heads))
 	for o, h := range f.heads {
 		out[o] = h
+	}
+	return out
+}
+
+// Certificate is the DER certificate an origin's key was registered with,
+// nil when none.
+func (f *FSM) Certificate(origin string) []byte {
+	var out []byte
+	f.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketCerts); b != nil {
+			out = append([]byte(nil), b.Get([]byte(origin))...)
+		}
+		return nil
+	})
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

@@ -258,6 +258,14 @@ func (b *Books) follow(ctx context.Context, id string) ([]rules.Hit, error) {
 	return hits, nil
 }
 
+// Follow brings the supervision up to date with entries appended outside
+// the books (the district's chain a node pulls), so that a rule set
+// published there applies from the next entry on.
+func (b *Books) Follow(ctx context.Context) error {
+	_, err := b.follow(ctx, "")
+	return err
+}
+
 // checkLists runs the stateful rules that decide before recording (lists:
 // RELATIVE, OUTSIDER).
 func (b *Books) checkLists(m proto.Message) []rules.Hit {
@@ -693,9 +701,14 @@ func (b *Books) appendRuleSet(ctx context.Context, author string, v *sanziv1.Rul
 	return out[0], nil
 }
 
-// serves says whether origin is one of the orgs this node records for.
+// serves says whether the books follow origin's chain: the orgs this node
+// records for, and the district's own chain that flows down to it (rule
+// sets it publishes apply here).
 func (b *Books) serves(origin string) bool {
-	return b.val == nil || len(b.val.Served) == 0 || slices.Contains(b.val.Served, origin)
+	if b.val == nil || len(b.val.Served) == 0 || slices.Contains(b.val.Served, origin) {
+		return true
+	}
+	return len(b.val.Served[0]) == 12 && origin == b.val.Served[0][:6]+"000000"
 }
 
 // homeOrg is the org whose chain records the node's own decisions (rule

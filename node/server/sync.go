@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,7 +75,17 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 	oc := nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, AckTimeout: n.cfg.SyncAckTimeout, Max: n.cfg.SyncRetryMax,
 		Logger: n.log.With("subsystem", "sync", "parent", n.cfg.Parent)}
 	if n.inbox != nil { // a town forwards its villages' chains verbatim, with their certificates
-		oc.Origins, oc.Certificate = n.ledger.Origins, n.inbox.Certificate
+		town := n.cfg.Orgs[0][:9]
+		oc.Origins = func() []string {
+			var out []string
+			for _, o := range n.ledger.Origins() {
+				if strings.HasPrefix(o, town) { // not the district's chain it pulled
+					out = append(out, o)
+				}
+			}
+			return out
+		}
+		oc.Certificate = n.inbox.Certificate
 	}
 	o, err := nodesync.New(oc)
 	if err != nil {
@@ -88,6 +99,13 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			func() float64 { return float64(o.Status().Acked) }),
 	)
 	bg.Go(func() { o.Run(ctx) })
+	// What flows down: the district's own chain, pulled from the parent.
+	puller, err := nodesync.NewPuller(nodesync.PullConfig{Ledger: n.ledger, District: n.cfg.Orgs[0][:6] + "000000", Pool: pool,
+		DataDir: n.cfg.DataDir, Dial: dial, Applied: n.books.Follow, Logger: n.log.With("subsystem", "pull", "parent", n.cfg.Parent)})
+	if err != nil {
+		return err
+	}
+	bg.Go(func() { puller.Run(ctx) })
 	return nil
 }
 

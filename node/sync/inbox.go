@@ -70,9 +70,12 @@ func NewInbox(l *ledger.Ledger, town, dataDir string, log *slog.Logger) (*Inbox,
 		if err != nil {
 			return nil, fmt.Errorf("peer certificate %s: %w", e.Name(), err)
 		}
-		org, _, err := pki.Identity(c)
+		org, role, err := pki.Identity(c)
 		if err != nil {
 			return nil, err
+		}
+		if role == pki.RoleDistrict {
+			continue // the district chain's signer, served on by SyncPull
 		}
 		in.certs[org] = der
 		in.pubs[org] = c.PublicKey.(ed25519.PublicKey)
@@ -237,6 +240,38 @@ func (in *Inbox) SyncHeads(ctx context.Context, r *sanziv1.SyncHeadsRequest) (*s
 		if h := in.l.Head(o); h.Seq > 0 {
 			out.Heads = append(out.Heads, &sanziv1.SyncAck{Origin: o, Seq: h.Seq, Hash: hex.EncodeToString(h.Hash[:])})
 		}
+	}
+	return out, nil
+}
+
+// SyncPull implements SyncService for the town's villages: the district's
+// chain as the town pulled it, with its signer's certificate.
+func (in *Inbox) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*sanziv1.SyncPullResponse, error) {
+	if _, _, err := in.ownVillage(ctx); err != nil {
+		return nil, err
+	}
+	origin := r.GetOrigin()
+	if len(origin) != 12 || origin[6:] != "000000" {
+		return nil, status.Errorf(codes.InvalidArgument, "origin %q: only the district's own chain is pulled", origin)
+	}
+	limit := int(r.GetLimit())
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	out := &sanziv1.SyncPullResponse{}
+	err := in.l.Range(origin, max(r.GetFromSeq(), 1), limit, func(s *ledger.Stored) bool {
+		out.Entries = append(out.Entries, s.Raw)
+		return true
+	})
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "read %s: %v", origin, err)
+	}
+	if len(out.Entries) > 0 {
+		der, err := os.ReadFile(filepath.Join(in.certDir, origin+".crt"))
+		if err != nil {
+			return nil, status.Errorf(codes.Unavailable, "the district chain's certificate is not here yet: %v", err)
+		}
+		out.SignerCertificate = der
 	}
 	return out, nil
 }

@@ -262,7 +262,10 @@ type RegisterOriginRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Origin string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
 	// Ed25519 public key, 32 bytes.
-	PublicKey     []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	PublicKey []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// DER certificate carrying the key, kept for children to check (the
+	// district's own publishing chain).
+	Certificate   []byte `protobuf:"bytes,3,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -307,6 +310,13 @@ func (x *RegisterOriginRequest) GetOrigin() string {
 func (x *RegisterOriginRequest) GetPublicKey() []byte {
 	if x != nil {
 		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *RegisterOriginRequest) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
 	}
 	return nil
 }
@@ -1147,11 +1157,12 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"duplicates\x18\x03 \x01(\x03R\n" +
 	"duplicates\x12\x1d\n" +
 	"\n" +
-	"raft_index\x18\x04 \x01(\x04R\traftIndex\"N\n" +
+	"raft_index\x18\x04 \x01(\x04R\traftIndex\"p\n" +
 	"\x15RegisterOriginRequest\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x02 \x01(\fR\tpublicKey\"\x18\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\x12 \n" +
+	"\vcertificate\x18\x03 \x01(\fR\vcertificate\"\x18\n" +
 	"\x16RegisterOriginResponse\"i\n" +
 	"\x16GetDistrictHeadRequest\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x127\n" +

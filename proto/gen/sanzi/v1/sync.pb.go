@@ -294,6 +294,126 @@ func (x *SyncHeadsResponse) GetHeads() []*SyncAck {
 	return nil
 }
 
+// SyncPullRequest asks the parent for the downward chain (the district's
+// own chain: rule sets and catalog versions it publishes, directives) from
+// a seq on.
+type SyncPullRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The district's origin code (12 digits, ending 000000).
+	Origin  string `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	FromSeq uint64 `protobuf:"varint,2,opt,name=from_seq,json=fromSeq,proto3" json:"from_seq,omitempty"`
+	// At most this many (default 1000).
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncPullRequest) Reset() {
+	*x = SyncPullRequest{}
+	mi := &file_sanzi_v1_sync_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncPullRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncPullRequest) ProtoMessage() {}
+
+func (x *SyncPullRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_sync_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncPullRequest.ProtoReflect.Descriptor instead.
+func (*SyncPullRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SyncPullRequest) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *SyncPullRequest) GetFromSeq() uint64 {
+	if x != nil {
+		return x.FromSeq
+	}
+	return 0
+}
+
+func (x *SyncPullRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// SyncPullResponse is a stretch of that chain, exactly as stored, with the
+// certificate (DER) whose key signs it, so the child can check it chains to
+// the district CA before applying anything.
+type SyncPullResponse struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Entries           [][]byte               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	SignerCertificate []byte                 `protobuf:"bytes,2,opt,name=signer_certificate,json=signerCertificate,proto3" json:"signer_certificate,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SyncPullResponse) Reset() {
+	*x = SyncPullResponse{}
+	mi := &file_sanzi_v1_sync_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncPullResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncPullResponse) ProtoMessage() {}
+
+func (x *SyncPullResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_sync_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncPullResponse.ProtoReflect.Descriptor instead.
+func (*SyncPullResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SyncPullResponse) GetEntries() [][]byte {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *SyncPullResponse) GetSignerCertificate() []byte {
+	if x != nil {
+		return x.SignerCertificate
+	}
+	return nil
+}
+
 var File_sanzi_v1_sync_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_sync_proto_rawDesc = "" +
@@ -315,10 +435,18 @@ const file_sanzi_v1_sync_proto_rawDesc = "" +
 	"\x10SyncHeadsRequest\x12\x18\n" +
 	"\aorigins\x18\x01 \x03(\tR\aorigins\"<\n" +
 	"\x11SyncHeadsResponse\x12'\n" +
-	"\x05heads\x18\x01 \x03(\v2\x11.sanzi.v1.SyncAckR\x05heads2\x9a\x01\n" +
+	"\x05heads\x18\x01 \x03(\v2\x11.sanzi.v1.SyncAckR\x05heads\"Z\n" +
+	"\x0fSyncPullRequest\x12\x16\n" +
+	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x19\n" +
+	"\bfrom_seq\x18\x02 \x01(\x04R\afromSeq\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"[\n" +
+	"\x10SyncPullResponse\x12\x18\n" +
+	"\aentries\x18\x01 \x03(\fR\aentries\x12-\n" +
+	"\x12signer_certificate\x18\x02 \x01(\fR\x11signerCertificate2\xdd\x01\n" +
 	"\vSyncService\x12E\n" +
 	"\bSyncPush\x12\x19.sanzi.v1.SyncPushRequest\x1a\x1a.sanzi.v1.SyncPushResponse(\x010\x01\x12D\n" +
-	"\tSyncHeads\x12\x1a.sanzi.v1.SyncHeadsRequest\x1a\x1b.sanzi.v1.SyncHeadsResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\tSyncHeads\x12\x1a.sanzi.v1.SyncHeadsRequest\x1a\x1b.sanzi.v1.SyncHeadsResponse\x12A\n" +
+	"\bSyncPull\x12\x19.sanzi.v1.SyncPullRequest\x1a\x1a.sanzi.v1.SyncPullResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_sync_proto_rawDescOnce sync.Once
@@ -332,23 +460,27 @@ func file_sanzi_v1_sync_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_sync_proto_rawDescData
 }
 
-var file_sanzi_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_sanzi_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_sanzi_v1_sync_proto_goTypes = []any{
 	(*SyncPushRequest)(nil),   // 0: sanzi.v1.SyncPushRequest
 	(*SyncAck)(nil),           // 1: sanzi.v1.SyncAck
 	(*SyncPushResponse)(nil),  // 2: sanzi.v1.SyncPushResponse
 	(*SyncHeadsRequest)(nil),  // 3: sanzi.v1.SyncHeadsRequest
 	(*SyncHeadsResponse)(nil), // 4: sanzi.v1.SyncHeadsResponse
+	(*SyncPullRequest)(nil),   // 5: sanzi.v1.SyncPullRequest
+	(*SyncPullResponse)(nil),  // 6: sanzi.v1.SyncPullResponse
 }
 var file_sanzi_v1_sync_proto_depIdxs = []int32{
 	1, // 0: sanzi.v1.SyncPushResponse.acks:type_name -> sanzi.v1.SyncAck
 	1, // 1: sanzi.v1.SyncHeadsResponse.heads:type_name -> sanzi.v1.SyncAck
 	0, // 2: sanzi.v1.SyncService.SyncPush:input_type -> sanzi.v1.SyncPushRequest
 	3, // 3: sanzi.v1.SyncService.SyncHeads:input_type -> sanzi.v1.SyncHeadsRequest
-	2, // 4: sanzi.v1.SyncService.SyncPush:output_type -> sanzi.v1.SyncPushResponse
-	4, // 5: sanzi.v1.SyncService.SyncHeads:output_type -> sanzi.v1.SyncHeadsResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
+	5, // 4: sanzi.v1.SyncService.SyncPull:input_type -> sanzi.v1.SyncPullRequest
+	2, // 5: sanzi.v1.SyncService.SyncPush:output_type -> sanzi.v1.SyncPushResponse
+	4, // 6: sanzi.v1.SyncService.SyncHeads:output_type -> sanzi.v1.SyncHeadsResponse
+	6, // 7: sanzi.v1.SyncService.SyncPull:output_type -> sanzi.v1.SyncPullResponse
+	5, // [5:8] is the sub-list for method output_type
+	2, // [2:5] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
@@ -365,7 +497,7 @@ func file_sanzi_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_sync_proto_rawDesc), len(file_sanzi_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	SyncService_SyncPush_FullMethodName  = "/sanzi.v1.SyncService/SyncPush"
 	SyncService_SyncHeads_FullMethodName = "/sanzi.v1.SyncService/SyncHeads"
+	SyncService_SyncPull_FullMethodName  = "/sanzi.v1.SyncService/SyncPull"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -35,6 +36,8 @@ type SyncServiceClient interface {
 	// SyncPush streams batches up; each is answered, in order, once durable.
 	SyncPush(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SyncPushRequest, SyncPushResponse], error)
 	SyncHeads(ctx context.Context, in *SyncHeadsRequest, opts ...grpc.CallOption) (*SyncHeadsResponse, error)
+	// SyncPull reads the downward chain; a child applies it in order.
+	SyncPull(ctx context.Context, in *SyncPullRequest, opts ...grpc.CallOption) (*SyncPullResponse, error)
 }
 
 type syncServiceClient struct {
@@ -68,6 +71,16 @@ func (c *syncServiceClient) SyncHeads(ctx context.Context, in *SyncHeadsRequest,
 	return out, nil
 }
 
+func (c *syncServiceClient) SyncPull(ctx context.Context, in *SyncPullRequest, opts ...grpc.CallOption) (*SyncPullResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SyncPullResponse)
+	err := c.cc.Invoke(ctx, SyncService_SyncPull_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -80,6 +93,8 @@ type SyncServiceServer interface {
 	// SyncPush streams batches up; each is answered, in order, once durable.
 	SyncPush(grpc.BidiStreamingServer[SyncPushRequest, SyncPushResponse]) error
 	SyncHeads(context.Context, *SyncHeadsRequest) (*SyncHeadsResponse, error)
+	// SyncPull reads the downward chain; a child applies it in order.
+	SyncPull(context.Context, *SyncPullRequest) (*SyncPullResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -95,6 +110,9 @@ func (UnimplementedSyncServiceServer) SyncPush(grpc.BidiStreamingServer[SyncPush
 }
 func (UnimplementedSyncServiceServer) SyncHeads(context.Context, *SyncHeadsRequest) (*SyncHeadsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SyncHeads not implemented")
+}
+func (UnimplementedSyncServiceServer) SyncPull(context.Context, *SyncPullRequest) (*SyncPullResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SyncPull not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -142,6 +160,24 @@ func _SyncService_SyncHeads_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_SyncPull_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SyncPullRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).SyncPull(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_SyncPull_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).SyncPull(ctx, req.(*SyncPullRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -152,6 +188,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SyncHeads",
 			Handler:    _SyncService_SyncHeads_Handler,
+		},
+		{
+			MethodName: "SyncPull",
+			Handler:    _SyncService_SyncPull_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

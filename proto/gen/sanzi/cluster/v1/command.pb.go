@@ -201,9 +201,12 @@ func (x *AppendBatch) GetEntries() [][]byte {
 // RegisterOrigin records the Ed25519 public key an origin signs with, so that
 // every member verifies its entries the same way.
 type RegisterOrigin struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
-	PublicKey     []byte                 `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Origin    string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	PublicKey []byte                 `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// DER certificate of the key, when it came with one (the district's own
+	// publishing chain: children check it against the CA before applying).
+	Certificate   []byte `protobuf:"bytes,3,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -248,6 +251,13 @@ func (x *RegisterOrigin) GetOrigin() string {
 func (x *RegisterOrigin) GetPublicKey() []byte {
 	if x != nil {
 		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *RegisterOrigin) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
 	}
 	return nil
 }
@@ -477,11 +487,12 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1a\n" +
 	"\boptional\x18\x03 \x01(\bR\boptional\"'\n" +
 	"\vAppendBatch\x12\x18\n" +
-	"\aentries\x18\x01 \x03(\fR\aentries\"G\n" +
+	"\aentries\x18\x01 \x03(\fR\aentries\"i\n" +
 	"\x0eRegisterOrigin\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x02 \x01(\fR\tpublicKey\"\\\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\x12 \n" +
+	"\vcertificate\x18\x03 \x01(\fR\vcertificate\"\\\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12\x1f\n" +

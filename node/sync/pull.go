@@ -1,0 +1,184 @@
+package sync
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// PullConfig sets up a Puller.
+type PullConfig struct {
+	Ledger *ledger.Ledger
+	// District is the district's own origin (6 digits + 000000), whose
+	// chain carries what flows down: rule sets, catalog versions,
+	// directives.
+	District string
+	// Pool is the district CA: the chain's signer must hold one of its
+	// district certificates for exactly that origin.
+	Pool *x509.CertPool
+	// DataDir holds keys/ (the signer's public key, read by the ledger at
+	// open) and peers/ (its certificate, served on to this node's children).
+	DataDir string
+	Dial    Dialer
+	// Poll is how often to ask for more; default 2 s.
+	Poll time.Duration
+	// Applied is told after new entries are stored, so the node applies
+	// them (a published rule set) before its next entry; may be nil.
+	Applied func(ctx context.Context) error
+	Logger  *slog.Logger
+}
+
+// Puller brings the district's chain down from the parent and stores it
+// verbatim, in order, after checking the signer's certificate, the links
+// and the last signature; the node's books apply it as they apply their
+// own chain.
+type Puller struct{ cfg PullConfig }
+
+// NewPuller checks cfg.
+func NewPuller(cfg PullConfig) (*Puller, error) {
+	if cfg.Ledger == nil || cfg.Dial == nil || cfg.Pool == nil || len(cfg.District) != 12 {
+		return nil, errors.New("sync puller: Ledger, Dial, Pool and a 12-digit District are required")
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 2 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Puller{cfg: cfg}, nil
+}
+
+// Run pulls until ctx ends.
+func (p *Puller) Run(ctx context.Context) error {
+	failures := 0
+	for {
+		n, err := p.once(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := p.cfg.Poll
+		if err != nil {
+			failures++
+			wait = min(500*time.Millisecond<<min(failures-1, 16), 30*time.Second)
+			wait = wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
+			p.cfg.Logger.Warn("pull from parent failed; retrying", "err", err, "in", wait.Round(time.Millisecond))
+		} else {
+			failures = 0
+			if n > 0 {
+				p.cfg.Logger.Info("pulled the district's chain", "entries", n, "head", p.cfg.Ledger.Head(p.cfg.District).Seq)
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (p *Puller) once(ctx context.Context) (int, error) {
+	client, closeConn, err := p.cfg.Dial(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer closeConn()
+	head := p.cfg.Ledger.Head(p.cfg.District)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := client.SyncPull(cctx, &sanziv1.SyncPullRequest{Origin: p.cfg.District, FromSeq: head.Seq + 1})
+	if err != nil {
+		return 0, fmt.Errorf("pull %s after %d: %w", p.cfg.District, head.Seq, err)
+	}
+	if len(resp.GetEntries()) == 0 {
+		return 0, nil
+	}
+	pub, err := p.signer(resp.GetSignerCertificate())
+	if err != nil {
+		return 0, err
+	}
+	v := ledger.NewChainVerifier(p.cfg.District, pub, head.Seq+1, head.Hash, false)
+	recs := make([]ledger.Record, 0, len(resp.GetEntries()))
+	for _, raw := range resp.GetEntries() {
+		l, err := ledger.Peek(raw)
+		if err != nil {
+			return 0, err
+		}
+		if err := v.Check(l); err != nil {
+			return 0, fmt.Errorf("the district's chain from the parent: %w", err)
+		}
+		recs = append(recs, ledger.Record{Raw: raw})
+	}
+	if _, err := v.Finish(); err != nil {
+		return 0, fmt.Errorf("the district's chain from the parent: %w", err)
+	}
+	if _, err := p.cfg.Ledger.Append(ctx, recs...); err != nil {
+		return 0, err
+	}
+	if p.cfg.Applied != nil {
+		if err := p.cfg.Applied(ctx); err != nil {
+			return len(recs), fmt.Errorf("apply the district's chain: %w", err)
+		}
+	}
+	return len(recs), nil
+}
+
+// signer checks the certificate that signs the district's chain and pins
+// its key (a later certificate must carry the same key).
+func (p *Puller) signer(der []byte) (ed25519.PublicKey, error) {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("the district chain's certificate: %w", err)
+	}
+	if _, err := c.Verify(x509.VerifyOptions{Roots: p.cfg.Pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, fmt.Errorf("the district chain's certificate is not from this district's CA: %w", err)
+	}
+	org, role, err := pki.Identity(c)
+	if err != nil {
+		return nil, err
+	}
+	if role != pki.RoleDistrict || org != p.cfg.District {
+		return nil, fmt.Errorf("the district chain is signed by %s %s, not the district %s", role, org, p.cfg.District)
+	}
+	pub, ok := c.PublicKey.(ed25519.PublicKey)
+	if !ok {
+		return nil, errors.New("the district chain's key is not Ed25519")
+	}
+	keyFile := filepath.Join(p.cfg.DataDir, "keys", p.cfg.District+".pub")
+	if der, err := keys.ReadPEM(keyFile, "PUBLIC KEY"); err == nil {
+		known, err := x509.ParsePKIXPublicKey(der)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", keyFile, err)
+		}
+		if k, ok := known.(ed25519.PublicKey); !ok || !k.Equal(pub) {
+			return nil, fmt.Errorf("the district chain is now signed by another key than the one pinned in %s", keyFile)
+		}
+	} else {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return nil, err
+		}
+		if err := keys.WriteFile(keyFile, pemBlock("PUBLIC KEY", der), 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Join(p.cfg.DataDir, "peers"), 0o755); err != nil {
+			return nil, err
+		}
+		if err := keys.WriteFile(filepath.Join(p.cfg.DataDir, "peers", p.cfg.District+".crt"), c.Raw, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return pub, nil
+}

@@ -16,12 +16,14 @@ type RiskWeights struct {
 	RedAlert, YellowAlert, RedCard, YellowCard, SplitRelated, LateDisclosure float64
 	// CashShare multiplies the share of expenses paid in cash (0–1).
 	CashShare float64
+	// LateStep is per step decided after its deadline.
+	LateStep float64
 }
 
 // DefaultRiskWeights: a serious violation (SPLIT, RELATIVE) counts most, a
 // red alert or red card three times a yellow, a cash-heavy village up to 20
 // points.
-var DefaultRiskWeights = RiskWeights{RedAlert: 3, YellowAlert: 1, RedCard: 3, YellowCard: 1, SplitRelated: 5, LateDisclosure: 2, CashShare: 20}
+var DefaultRiskWeights = RiskWeights{RedAlert: 3, YellowAlert: 1, RedCard: 3, YellowCard: 1, SplitRelated: 5, LateDisclosure: 2, CashShare: 20, LateStep: 0.5}
 
 // RiskLevels are the cut-offs of the levels: below 10 green, below 25
 // yellow, below 50 orange, else red.
@@ -35,7 +37,7 @@ func (w RiskWeights) Score(r *sanziv1.RiskRow) {
 	s := w.RedAlert*float64(r.GetRedAlerts()) + w.YellowAlert*float64(r.GetYellowAlerts()) +
 		w.RedCard*float64(r.GetRedCards()) + w.YellowCard*float64(r.GetYellowCards()) +
 		w.SplitRelated*float64(r.GetSplitRelated()) + w.LateDisclosure*float64(r.GetLateDisclosures()) +
-		w.CashShare*r.GetCashShare()
+		w.CashShare*r.GetCashShare() + w.LateStep*float64(r.GetLateSteps())
 	r.Score = math.Round(s*100) / 100
 	for _, l := range RiskLevels {
 		if r.Score < l.Below {
@@ -52,6 +54,13 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 		return nil, err
 	}
 	where := strings.ReplaceAll(sc.where, "month", "toYYYYMM(day)")
+	switch req.GetGroupBy() {
+	case "", "village":
+	case "post":
+		return s.riskByPost(ctx, where, sc.args)
+	default:
+		return nil, fmt.Errorf("groupBy %q: village or post", req.GetGroupBy())
+	}
 	rows := map[string]*sanziv1.RiskRow{}
 	get := func(o string) *sanziv1.RiskRow {
 		if rows[o] == nil {
@@ -71,6 +80,8 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 			func(r *sanziv1.RiskRow, a, _, _ uint64) { r.LateDisclosures = int64(a) }},
 		{`SELECT origin, countIf(level = 'CARD_LEVEL_RED'), countIf(level = 'CARD_LEVEL_YELLOW'), toUInt64(0) FROM cards WHERE ` + where + ` GROUP BY origin`,
 			func(r *sanziv1.RiskRow, a, b, _ uint64) { r.RedCards, r.YellowCards = int64(a), int64(b) }},
+		{`SELECT origin, countIf(decided_at > deadline), toUInt64(0), toUInt64(0) FROM steps WHERE action = 'STEP_ACTION_APPROVE' AND ` + where + ` GROUP BY origin`,
+			func(r *sanziv1.RiskRow, a, _, _ uint64) { r.LateSteps = int64(a) }},
 	}
 	for _, q := range queries {
 		rs, err := s.conn.Query(ctx, q.q, sc.args...)
@@ -112,6 +123,53 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 	out := make([]*sanziv1.RiskRow, 0, len(rows))
 	for _, r := range rows {
 		r.Name = names[r.GetOrg()]
+		DefaultRiskWeights.Score(r)
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].GetScore() != out[j].GetScore() {
+			return out[i].GetScore() > out[j].GetScore()
+		}
+		return out[i].GetOrg() < out[j].GetOrg()
+	})
+	return out, nil
+}
+
+// riskByPost scores posts by their cards and late steps.
+func (s *Stats) riskByPost(ctx context.Context, where string, args []any) ([]*sanziv1.RiskRow, error) {
+	rows := map[string]*sanziv1.RiskRow{}
+	get := func(k string) *sanziv1.RiskRow {
+		if rows[k] == nil {
+			rows[k] = &sanziv1.RiskRow{Org: k}
+		}
+		return rows[k]
+	}
+	for _, q := range []struct {
+		sql  string
+		fill func(*sanziv1.RiskRow, uint64, uint64)
+	}{
+		{`SELECT post, countIf(level = 'CARD_LEVEL_RED'), countIf(level = 'CARD_LEVEL_YELLOW') FROM cards WHERE ` + where + ` GROUP BY post`,
+			func(r *sanziv1.RiskRow, a, b uint64) { r.RedCards, r.YellowCards = int64(a), int64(b) }},
+		{`SELECT post, countIf(decided_at > deadline), toUInt64(0) FROM steps WHERE action = 'STEP_ACTION_APPROVE' AND ` + where + ` GROUP BY post`,
+			func(r *sanziv1.RiskRow, a, _ uint64) { r.LateSteps = int64(a) }},
+	} {
+		rs, err := s.conn.Query(ctx, q.sql, args...)
+		if err != nil {
+			return nil, fmt.Errorf("risk by post: %w", err)
+		}
+		for rs.Next() {
+			var k string
+			var a, b uint64
+			if err := rs.Scan(&k, &a, &b); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			q.fill(get(k), a, b)
+		}
+		rs.Close()
+	}
+	out := make([]*sanziv1.RiskRow, 0, len(rows))
+	for _, r := range rows {
 		DefaultRiskWeights.Score(r)
 		out = append(out, r)
 	}

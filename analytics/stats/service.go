@@ -55,6 +55,9 @@ func (v *Service) Anomalies(ctx context.Context, r *sanziv1.AnomaliesRequest) (*
 // Risk implements AnalyticsService.
 func (v *Service) Risk(ctx context.Context, r *sanziv1.RiskRequest) (*sanziv1.RiskResponse, error) {
 	rows, err := v.s.Risk(ctx, r)
+	if err != nil && strings.HasPrefix(err.Error(), "groupBy") {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	return &sanziv1.RiskResponse{Rows: rows}, wrap(err, r)
 }
 

@@ -92,6 +92,8 @@ func TestRiskScore(t *testing.T) {
 		{&sanziv1.RiskRow{SplitRelated: 3, LateDisclosures: 2, RedAlerts: 2}, 25, "orange"},
 		// 3·10 + 5·4 = 50: red.
 		{&sanziv1.RiskRow{RedAlerts: 10, SplitRelated: 4}, 50, "red"},
+		// A post: 3·2 red cards + 1 yellow + 0.5·4 late steps = 9.
+		{&sanziv1.RiskRow{RedCards: 2, YellowCards: 1, LateSteps: 4}, 9, "green"},
 	} {
 		DefaultRiskWeights.Score(c.row)
 		if !near(c.row.GetScore(), c.score) || c.row.GetLevel() != c.level {
@@ -382,6 +384,12 @@ func TestEfficiencyAndDispositionOnClickHouse(t *testing.T) {
 		[]any{uint64(5), v1, uint64(12), "350505", "350505100", v1 + "-10", "ALERT_STATUS_ACKNOWLEDGED", "", h(2), "r"},
 		[]any{uint64(5), v1, uint64(13), "350505", "350505100", v1 + "-10", "ALERT_STATUS_CONFIRMED", "", h(6), "r"},
 		[]any{uint64(5), v1, uint64(14), "350505", "350505100", v1 + "-11", "ALERT_STATUS_ACKNOWLEDGED", "", h(4), "r"})
+	// Risk per post: finance_group has one late step and one yellow card
+	// (1 + 0.5 = 1.5); the accountant none.
+	posts, err := New(conn).Risk(ctx, &sanziv1.RiskRequest{Scope: &sanziv1.StatsScope{}, GroupBy: "post"})
+	if err != nil || len(posts) != 2 || posts[0].GetOrg() != "village.finance_group" || posts[0].GetScore() != 1.5 || posts[0].GetLateSteps() != 1 {
+		t.Fatalf("risk by post: %v %v", posts, err)
+	}
 	rows, err := New(conn).AlertStats(ctx, &sanziv1.AlertStatsRequest{Scope: &sanziv1.StatsScope{}, GroupBy: "rule"})
 	if err != nil {
 		t.Fatal(err)

@@ -211,15 +211,18 @@ district 350505: --level town --parent 350505; the villages of town
 	}
 	nf.add(anomalies)
 	var rf statsFlags
+	var riskBy string
 	risk := &cobra.Command{
 		Use:   "risk",
 		Short: "Integrity-risk index (勤廉风险指数) per village with its signals, highest first",
 		Long: `Score = 3·red alerts + 1·yellow alerts + 3·red cards + 1·yellow cards
 + 5·(SPLIT and RELATIVE hits) + 2·late disclosures + 20·cash share of
-expenses. Levels: green < 10 ≤ yellow < 25 ≤ orange < 50 ≤ red.`,
+expenses + 0.5·steps decided late. Levels: green < 10 ≤ yellow < 25 ≤
+orange < 50 ≤ red. With --by post the signals are the post's cards and late
+steps.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return rf.call(cmd, func(ctx context.Context, c sanziv1.AnalyticsServiceClient) error {
-				resp, err := c.Risk(ctx, &sanziv1.RiskRequest{Scope: &rf.scope})
+				resp, err := c.Risk(ctx, &sanziv1.RiskRequest{Scope: &rf.scope, GroupBy: riskBy})
 				if err != nil {
 					return err
 				}
@@ -236,6 +239,7 @@ expenses. Levels: green < 10 ≤ yellow < 25 ≤ orange < 50 ≤ red.`,
 		},
 	}
 	rf.add(risk)
+	risk.Flags().StringVar(&riskBy, "by", "village", "village, or post (岗位: its cards and late steps)")
 	var ef statsFlags
 	var efBy string
 	var weights sanziv1.EfficiencyWeights

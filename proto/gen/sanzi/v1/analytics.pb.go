@@ -733,8 +733,10 @@ type RiskRow struct {
 	// DISCLOSE-LATE hits.
 	LateDisclosures int64 `protobuf:"varint,9,opt,name=late_disclosures,json=lateDisclosures,proto3" json:"late_disclosures,omitempty"`
 	// Share of expense amounts paid in cash.
-	CashShare     float64 `protobuf:"fixed64,10,opt,name=cash_share,json=cashShare,proto3" json:"cash_share,omitempty"`
-	Name          string  `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
+	CashShare float64 `protobuf:"fixed64,10,opt,name=cash_share,json=cashShare,proto3" json:"cash_share,omitempty"`
+	Name      string  `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
+	// Steps decided after their deadline (per post, and per village).
+	LateSteps     int64 `protobuf:"varint,12,opt,name=late_steps,json=lateSteps,proto3" json:"late_steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -846,10 +848,20 @@ func (x *RiskRow) GetName() string {
 	return ""
 }
 
-// RiskRequest covers villages in scope.
+func (x *RiskRow) GetLateSteps() int64 {
+	if x != nil {
+		return x.LateSteps
+	}
+	return 0
+}
+
+// RiskRequest covers villages in scope, or, with group_by "post", the
+// posts (岗位) that handle their steps: then org is the post's code and the
+// signals are its cards and late steps.
 type RiskRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Scope         *StatsScope            `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	GroupBy       string                 `protobuf:"bytes,2,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -889,6 +901,13 @@ func (x *RiskRequest) GetScope() *StatsScope {
 		return x.Scope
 	}
 	return nil
+}
+
+func (x *RiskRequest) GetGroupBy() string {
+	if x != nil {
+		return x.GroupBy
+	}
+	return ""
 }
 
 // RiskResponse lists villages, highest score first.
@@ -1297,7 +1316,7 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\x10AnomaliesRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"=\n" +
 	"\x11AnomaliesResponse\x12(\n" +
-	"\x04rows\x18\x01 \x03(\v2\x14.sanzi.v1.AnomalyRowR\x04rows\"\xce\x02\n" +
+	"\x04rows\x18\x01 \x03(\v2\x14.sanzi.v1.AnomalyRowR\x04rows\"\xed\x02\n" +
 	"\aRiskRow\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x14\n" +
@@ -1312,9 +1331,12 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\n" +
 	"cash_share\x18\n" +
 	" \x01(\x01R\tcashShare\x12\x12\n" +
-	"\x04name\x18\v \x01(\tR\x04name\"9\n" +
+	"\x04name\x18\v \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"late_steps\x18\f \x01(\x03R\tlateSteps\"T\n" +
 	"\vRiskRequest\x12*\n" +
-	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"5\n" +
+	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\x12\x19\n" +
+	"\bgroup_by\x18\x02 \x01(\tR\agroupBy\"5\n" +
 	"\fRiskResponse\x12%\n" +
 	"\x04rows\x18\x01 \x03(\v2\x11.sanzi.v1.RiskRowR\x04rows\"X\n" +
 	"\x11EfficiencyWeights\x12\x17\n" +

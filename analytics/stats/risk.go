@@ -72,10 +72,20 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 		q    string
 		fill func(r *sanziv1.RiskRow, a, b, c uint64)
 	}{
-		{`SELECT origin, countIf(severity = 'red'), countIf(severity = 'yellow'), countIf(rule_code IN ('SPLIT', 'RELATIVE'))
-			FROM alerts WHERE ` + where + ` GROUP BY origin`, func(r *sanziv1.RiskRow, a, b, c uint64) {
+		// Only confirmed alerts count (DESIGN.md: "cards and confirmed
+		// alerts feed ... the integrity-risk index"); unreviewed ones are
+		// shown beside the score.
+		{`SELECT origin, countIf(severity = 'red' AND confirmed), countIf(severity = 'yellow' AND confirmed),
+			countIf(rule_code IN ('SPLIT', 'RELATIVE', 'UNDERPRICE', 'TAMPER') AND confirmed)
+			FROM (SELECT origin, severity, rule_code, concat(origin, '-', toString(seq)) AS alert_id FROM alerts WHERE ` + where + `)
+			ANY LEFT JOIN (SELECT alert_id, max(status IN ('ALERT_STATUS_CONFIRMED', 'ALERT_STATUS_RESOLVED')) AS confirmed FROM alert_transitions GROUP BY alert_id)
+			USING alert_id GROUP BY origin`, func(r *sanziv1.RiskRow, a, b, c uint64) {
 			r.RedAlerts, r.YellowAlerts, r.SplitRelated = int64(a), int64(b), int64(c)
 		}},
+		{`SELECT origin, countIf(reviewed = 0), toUInt64(0), toUInt64(0)
+			FROM (SELECT origin, concat(origin, '-', toString(seq)) AS alert_id FROM alerts WHERE ` + where + `)
+			ANY LEFT JOIN (SELECT alert_id, toUInt8(1) AS reviewed FROM alert_transitions GROUP BY alert_id)
+			USING alert_id GROUP BY origin`, func(r *sanziv1.RiskRow, a, _, _ uint64) { r.UnreviewedAlerts = int64(a) }},
 		{`SELECT origin, countIf(rule_code = 'DISCLOSE-LATE'), toUInt64(0), toUInt64(0) FROM alerts WHERE ` + where + ` GROUP BY origin`,
 			func(r *sanziv1.RiskRow, a, _, _ uint64) { r.LateDisclosures = int64(a) }},
 		{`SELECT origin, countIf(level = 'CARD_LEVEL_RED'), countIf(level = 'CARD_LEVEL_YELLOW'), toUInt64(0) FROM cards WHERE ` + where + ` GROUP BY origin`,

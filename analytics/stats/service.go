@@ -40,7 +40,7 @@ func (v *Service) Totals(ctx context.Context, r *sanziv1.TotalsRequest) (*sanziv
 // AlertStats implements AnalyticsService.
 func (v *Service) AlertStats(ctx context.Context, r *sanziv1.AlertStatsRequest) (*sanziv1.AlertStatsResponse, error) {
 	rows, err := v.s.AlertStats(ctx, r)
-	if err != nil && r.GetGroupBy() != "" && r.GetGroupBy() != "rule" && r.GetGroupBy() != "org" {
+	if err != nil && strings.HasPrefix(err.Error(), "groupBy") {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return &sanziv1.AlertStatsResponse{Rows: rows}, wrap(err, r)

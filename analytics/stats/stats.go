@@ -222,8 +222,28 @@ func (s *Stats) AlertStats(ctx context.Context, req *sanziv1.AlertStatsRequest) 
 		if err := s.disposition(ctx, where, sc.args, sc.key, get); err != nil {
 			return nil, err
 		}
+	case "status":
+		// Where each alert stands: its latest review step, open when none.
+		rows, err := s.conn.Query(ctx, `SELECT if(st = '', 'ALERT_STATUS_OPEN', st) AS k, count(), countIf(severity = 'red'), countIf(severity = 'yellow')
+			FROM (SELECT severity, concat(origin, '-', toString(seq)) AS alert_id FROM alerts WHERE `+where+`)
+			ANY LEFT JOIN (SELECT alert_id, argMax(status, seq) AS st FROM alert_transitions GROUP BY alert_id) USING alert_id
+			GROUP BY k`, sc.args...)
+		if err != nil {
+			return nil, fmt.Errorf("alerts by status: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			var n, red, yellow uint64
+			if err := rows.Scan(&k, &n, &red, &yellow); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			r := get(k)
+			r.Alerts, r.Red, r.Yellow = int64(n), int64(red), int64(yellow)
+		}
+		rows.Close()
 	default:
-		return nil, fmt.Errorf("groupBy %q: rule or org", req.GetGroupBy())
+		return nil, fmt.Errorf("groupBy %q: rule, org or status", req.GetGroupBy())
 	}
 	names := map[string]string{}
 	if req.GetGroupBy() == "org" {

@@ -252,14 +252,45 @@ func TestQueriesOnClickHouse(t *testing.T) {
 		t.Fatalf("village 202 anomalies: %v", b)
 	}
 
+	// The SPLIT alert of 201 (seq 100) is confirmed; the others are not
+	// reviewed (PRIVATE-ACCT) or dismissed (TENDER, seq 102).
+	tr, err := conn.PrepareBatch(ctx, "INSERT INTO alert_transitions (raft_index, origin, seq, district, town, alert_id, status, reason, at, author)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range []struct{ id, status string }{
+		{"350505100201-100", "ALERT_STATUS_ACKNOWLEDGED"}, {"350505100201-100", "ALERT_STATUS_CONFIRMED"},
+		{"350505100201-102", "ALERT_STATUS_ACKNOWLEDGED"}, {"350505100201-102", "ALERT_STATUS_DISMISSED"},
+	} {
+		if err := tr.Append(uint64(200+i), "350505100201", uint64(200+i), "350505", "350505100", st.id, st.status, "", at, "r"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.Send(); err != nil {
+		t.Fatal(err)
+	}
+	byStatus, err := s.AlertStats(ctx, &sanziv1.AlertStatsRequest{Scope: &sanziv1.StatsScope{}, GroupBy: "status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := map[string]int64{}
+	for _, r := range byStatus {
+		statuses[r.GetKey()] = r.GetAlerts()
+	}
+	if fmt.Sprint(statuses) != "map[ALERT_STATUS_CONFIRMED:1 ALERT_STATUS_DISMISSED:1 ALERT_STATUS_OPEN:2]" {
+		t.Fatalf("alerts by status: %v", statuses)
+	}
 	risk, err := s.Risk(ctx, &sanziv1.RiskRequest{Scope: &sanziv1.StatsScope{Parent: "350505100"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 201: red 2 ·3 + yellow 1 + SPLIT 5 + cash 0 (30,000 − 30,000 of 5,399,000) = 12 → yellow.
-	// 202: yellow 1 + late disclosure 2 + cash share 100,000/100,000 · 20 = 23 → yellow.
-	got := fmt.Sprintf("%s %.2f %s; %s %.2f %s", risk[0].GetOrg(), risk[0].GetScore(), risk[0].GetLevel(), risk[1].GetOrg(), risk[1].GetScore(), risk[1].GetLevel())
-	if got != "350505100202 23.00 yellow; 350505100201 12.00 yellow" {
+	// 201: the confirmed red SPLIT: 3 + 5 (serious) + cash 0 (30,000 −
+	// 30,000 of 5,399,000) = 8 → green; PRIVATE-ACCT unreviewed, not scored.
+	// 202: late disclosure 2 + cash share 100,000/100,000 · 20 = 22 → yellow
+	// (its DISCLOSE-LATE alert, unreviewed, is counted as a late disclosure).
+	got := fmt.Sprintf("%s %.2f %s %d; %s %.2f %s %d", risk[0].GetOrg(), risk[0].GetScore(), risk[0].GetLevel(), risk[0].GetUnreviewedAlerts(),
+		risk[1].GetOrg(), risk[1].GetScore(), risk[1].GetLevel(), risk[1].GetUnreviewedAlerts())
+	if got != "350505100202 22.00 yellow 1; 350505100201 8.00 green 1" {
 		t.Fatalf("risk: %s", got)
 	}
 	byRule, err := s.AlertStats(ctx, &sanziv1.AlertStatsRequest{Scope: &sanziv1.StatsScope{}, GroupBy: "rule"})

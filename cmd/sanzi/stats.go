@@ -186,7 +186,7 @@ district 350505: --level town --parent 350505; the villages of town
 		},
 	}
 	af.add(alerts)
-	alerts.Flags().StringVar(&groupBy, "by", "rule", "group by rule or org")
+	alerts.Flags().StringVar(&groupBy, "by", "rule", "group by rule, org or status")
 	var nf statsFlags
 	anomalies := &cobra.Command{
 		Use:   "anomalies",

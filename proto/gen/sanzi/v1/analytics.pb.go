@@ -419,7 +419,8 @@ func (x *AlertStatsRow) GetName() string {
 	return ""
 }
 
-// AlertStatsRequest groups by "rule" or "org" (at scope.level).
+// AlertStatsRequest groups by "rule", "org" (at scope.level) or "status"
+// (where each alert stands in its review).
 type AlertStatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Scope         *StatsScope            `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
@@ -720,15 +721,16 @@ func (x *AnomaliesResponse) GetRows() []*AnomalyRow {
 // signals it is made of.
 type RiskRow struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Org   string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
-	Score float64                `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	// Village code (or post code with group_by post).
+	Org   string  `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	Score float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
 	// green (<10), yellow (<25), orange (<50), red (≥50).
 	Level        string `protobuf:"bytes,3,opt,name=level,proto3" json:"level,omitempty"`
 	RedAlerts    int64  `protobuf:"varint,4,opt,name=red_alerts,json=redAlerts,proto3" json:"red_alerts,omitempty"`
 	YellowAlerts int64  `protobuf:"varint,5,opt,name=yellow_alerts,json=yellowAlerts,proto3" json:"yellow_alerts,omitempty"`
 	RedCards     int64  `protobuf:"varint,6,opt,name=red_cards,json=redCards,proto3" json:"red_cards,omitempty"`
 	YellowCards  int64  `protobuf:"varint,7,opt,name=yellow_cards,json=yellowCards,proto3" json:"yellow_cards,omitempty"`
-	// SPLIT and RELATIVE hits.
+	// Confirmed serious violations: SPLIT, RELATIVE, UNDERPRICE, TAMPER.
 	SplitRelated int64 `protobuf:"varint,8,opt,name=split_related,json=splitRelated,proto3" json:"split_related,omitempty"`
 	// DISCLOSE-LATE hits.
 	LateDisclosures int64 `protobuf:"varint,9,opt,name=late_disclosures,json=lateDisclosures,proto3" json:"late_disclosures,omitempty"`
@@ -736,9 +738,12 @@ type RiskRow struct {
 	CashShare float64 `protobuf:"fixed64,10,opt,name=cash_share,json=cashShare,proto3" json:"cash_share,omitempty"`
 	Name      string  `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
 	// Steps decided after their deadline (per post, and per village).
-	LateSteps     int64 `protobuf:"varint,12,opt,name=late_steps,json=lateSteps,proto3" json:"late_steps,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LateSteps int64 `protobuf:"varint,12,opt,name=late_steps,json=lateSteps,proto3" json:"late_steps,omitempty"`
+	// Alerts nobody has reviewed yet: shown, not scored (red_alerts and
+	// yellow_alerts count confirmed ones only).
+	UnreviewedAlerts int64 `protobuf:"varint,13,opt,name=unreviewed_alerts,json=unreviewedAlerts,proto3" json:"unreviewed_alerts,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RiskRow) Reset() {
@@ -851,6 +856,13 @@ func (x *RiskRow) GetName() string {
 func (x *RiskRow) GetLateSteps() int64 {
 	if x != nil {
 		return x.LateSteps
+	}
+	return 0
+}
+
+func (x *RiskRow) GetUnreviewedAlerts() int64 {
+	if x != nil {
+		return x.UnreviewedAlerts
 	}
 	return 0
 }
@@ -1316,7 +1328,7 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\x10AnomaliesRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"=\n" +
 	"\x11AnomaliesResponse\x12(\n" +
-	"\x04rows\x18\x01 \x03(\v2\x14.sanzi.v1.AnomalyRowR\x04rows\"\xed\x02\n" +
+	"\x04rows\x18\x01 \x03(\v2\x14.sanzi.v1.AnomalyRowR\x04rows\"\x9a\x03\n" +
 	"\aRiskRow\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x14\n" +
@@ -1333,7 +1345,8 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	" \x01(\x01R\tcashShare\x12\x12\n" +
 	"\x04name\x18\v \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"late_steps\x18\f \x01(\x03R\tlateSteps\"T\n" +
+	"late_steps\x18\f \x01(\x03R\tlateSteps\x12+\n" +
+	"\x11unreviewed_alerts\x18\r \x01(\x03R\x10unreviewedAlerts\"T\n" +
 	"\vRiskRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\x12\x19\n" +
 	"\bgroup_by\x18\x02 \x01(\tR\agroupBy\"5\n" +

@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -49,7 +51,9 @@ type Config struct {
 	// carrying bytes (black-holed, not closed) is cut after it and the
 	// session starts again. Default 1 minute.
 	AckTimeout time.Duration
-	Logger     *slog.Logger
+	// Window is how many batches may await their ack at once; default 4.
+	Window int
+	Logger *slog.Logger
 }
 
 // Status is what the outbox has done, for `sanzi sync status` and /metrics.
@@ -91,6 +95,9 @@ func New(cfg Config) (*Outbox, error) {
 	}
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = time.Minute
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 4
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -200,55 +207,108 @@ func (o *Outbox) session(ctx context.Context) error {
 		return fmt.Errorf("open push stream: %w", err)
 	}
 	defer stream.CloseSend()
+	// Up to Window batches travel at once: the parent stores them in order
+	// while the next is on the wire. sent is how far batches went out; the
+	// receiver moves acked as the parent confirms.
+	sent := maps.Clone(acked)
+	type flight struct {
+		last map[string]uint64
+		size int
+	}
+	inflight := make(chan flight, o.cfg.Window)
+	var mu gosync.Mutex
+	recvErrc := make(chan error, 1)
+	var lastProgress atomic.Int64
+	lastProgress.Store(time.Now().UnixNano())
+	go func() {
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				recvErrc <- err
+				return
+			}
+			var f flight
+			select {
+			case f = <-inflight:
+			default:
+				recvErrc <- errors.New("the parent answered a batch that was not sent")
+				return
+			}
+			lastProgress.Store(time.Now().UnixNano())
+			mu.Lock()
+			for _, a := range resp.GetAcks() {
+				if prev, ok := acked[a.GetOrigin()]; ok && a.GetSeq() > prev {
+					acked[a.GetOrigin()] = a.GetSeq()
+					if a.GetOrigin() == o.cfg.Origin {
+						n, seq := a.GetSeq()-prev, a.GetSeq()
+						o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = seq, time.Now(), s.Pushed+n })
+					}
+				}
+			}
+			for org, seq := range f.last {
+				if acked[org] < seq {
+					mu.Unlock()
+					recvErrc <- fmt.Errorf("the parent acknowledged %s up to %d of a batch up to %d", org, acked[org], seq)
+					return
+				}
+			}
+			mu.Unlock()
+		}
+	}()
 	for {
+		select {
+		case err := <-recvErrc:
+			return fmt.Errorf("push stream: %w", err)
+		default:
+		}
+		// A link that stops carrying bytes (black-holed, not closed) is cut
+		// once a batch has waited AckTimeout for its ack.
+		if len(inflight) > 0 && time.Since(time.Unix(0, lastProgress.Load())) > o.cfg.AckTimeout {
+			return fmt.Errorf("no ack within %v with %d batches in flight: the link is cut", o.cfg.AckTimeout, len(inflight))
+		}
 		var fresh []string
 		for _, org := range o.origins() {
-			if _, ok := acked[org]; !ok {
+			mu.Lock()
+			_, ok := acked[org]
+			mu.Unlock()
+			if !ok {
 				fresh = append(fresh, org)
 			}
 		}
 		if len(fresh) > 0 {
-			if err := readHeads(fresh); err != nil {
+			mu.Lock()
+			err := readHeads(fresh)
+			for _, org := range fresh {
+				sent[org] = acked[org]
+			}
+			mu.Unlock()
+			if err != nil {
 				return err
 			}
 		}
-		req, last, err := o.next(acked, sentCert)
+		req, last, err := o.next(sent, sentCert)
 		if err != nil {
 			return err
 		}
-		if len(req.Entries) == 0 {
+		if len(req.Entries) == 0 || len(inflight) == cap(inflight) {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(o.cfg.Poll):
+			case err := <-recvErrc:
+				return fmt.Errorf("push stream: %w", err)
+			case <-time.After(min(o.cfg.Poll, 20*time.Millisecond*time.Duration(1+len(inflight)))):
 			}
 			continue
 		}
-		stalled := time.AfterFunc(o.cfg.AckTimeout, cancel)
+		if len(inflight) == 0 {
+			lastProgress.Store(time.Now().UnixNano())
+		}
+		inflight <- flight{last: last, size: len(req.Entries)}
 		if err := stream.Send(req); err != nil {
-			stalled.Stop()
 			return fmt.Errorf("send a batch of %d entries: %w", len(req.Entries), recvErr(stream, err))
 		}
-		resp, err := stream.Recv()
-		if !stalled.Stop() {
-			return fmt.Errorf("no ack for a batch of %d entries within %v: the link is cut", len(req.Entries), o.cfg.AckTimeout)
-		}
-		if err != nil {
-			return fmt.Errorf("a batch of %d entries: %w", len(req.Entries), err)
-		}
-		for _, a := range resp.GetAcks() {
-			if prev, ok := acked[a.GetOrigin()]; ok && a.GetSeq() > prev {
-				acked[a.GetOrigin()] = a.GetSeq()
-				if a.GetOrigin() == o.cfg.Origin {
-					n, seq := a.GetSeq()-prev, a.GetSeq()
-					o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = seq, time.Now(), s.Pushed+n })
-				}
-			}
-		}
 		for org, seq := range last {
-			if acked[org] < seq {
-				return fmt.Errorf("the parent acknowledged %s up to %d of a batch up to %d", org, acked[org], seq)
-			}
+			sent[org] = seq
 		}
 	}
 }

@@ -360,6 +360,67 @@ func TestSyncThroughTown(t *testing.T) {
 	})
 	t.Logf("converged through the town in %v after it came up, with 3 kill -9 of the town: district heads %v", time.Since(start).Round(time.Millisecond), heads)
 
+	// A village entry altered after the town acknowledged it: the town
+	// refuses the fork and records a critical TAMPER alert in its own
+	// chain, which travels up to the district.
+	vkey, err := pki.LoadIssued(caDir, vorgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	vn := &node{t: t, http: villages[0].http}
+	_, body := vn.call("GET", "/v1/ledger/"+vorgs[0]+"/entries?fromSeq=3&limit=1", "", nil, nil)
+	var page sanziv1.ListEntriesResponse
+	if err := protojson.Unmarshal(body, &page); err != nil || len(page.GetEntries()) != 1 {
+		t.Fatalf("read entry 3: %v %s", err, body)
+	}
+	raw3, _ := proto.Marshal(page.GetEntries()[0].GetEntry())
+	held, err := ledger.Decode(raw3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := ledger.Seal(vkey.Key, ledger.Head{Seq: held.Seq - 1, Hash: held.PrevHash},
+		ledger.Record{Origin: vorgs[0], Author: "someone", Type: held.Type, Payload: held.Payload}, held.RecordedAt.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pki.LoadPool(caDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(inbox, grpc.WithTransportCredentials(credentials.NewTLS(pki.ClientConfig(pool, vkey.TLSCertificate(), nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer fcancel()
+	stream, err := sanziv1.NewSyncServiceClient(conn).SyncPush(fctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Send(&sanziv1.SyncPushRequest{Entries: [][]byte{forged.Raw}})
+	if _, err := stream.Recv(); status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "fork") {
+		t.Fatalf("an altered village entry at the town: %v, want a refused fork", err)
+	}
+	tn := &node{t: t, http: tw.http}
+	var alerts struct {
+		Alerts []struct {
+			Alert struct {
+				RuleCode string `json:"ruleCode"`
+				Severity string `json:"severity"`
+			} `json:"alert"`
+			SubjectID string `json:"subjectId"`
+		} `json:"alerts"`
+	}
+	if code, raw := tn.call("GET", "/v1/alerts?ruleCode=TAMPER", "", nil, &alerts); code != 200 || len(alerts.Alerts) != 1 ||
+		alerts.Alerts[0].SubjectID != vorgs[0]+"-3" || alerts.Alerts[0].Alert.Severity != "red" {
+		t.Fatalf("TAMPER alert at the town: %d %s", code, raw)
+	}
+	eventually(t, 30*time.Second, "the town's TAMPER alert at the district", func() bool {
+		h, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: town})
+		return err == nil && h.GetHead().GetSeq() == tw.head()
+	})
+
 	// Downward: the district publishes a rule set (two people), the town
 	// pulls it, the village pulls it from the town, and the village's next
 	// alert carries the new version.

@@ -740,6 +740,27 @@ func (b *Books) TestRules(e *rules.Engine, t *sanziv1.Transaction) ([]rules.Hit,
 	return append(hits, w.Check(t)...), e.Version(), nil
 }
 
+// RecordTamper records a critical TAMPER alert in the node's own chain
+// about an entry of another chain it holds (a village's entry that came
+// back different at a seq already held); the alert travels up with the
+// node's chain.
+func (b *Books) RecordTamper(ctx context.Context, origin string, seq uint64, evidence map[string]string) (*ledger.Stored, error) {
+	a := &sanziv1.Alert{Org: b.homeOrg(), RuleCode: "TAMPER", Severity: string(rules.SeverityRed), Evidence: evidence,
+		Reason:         fmt.Sprintf("篡改：%s 第 %d 条记账与已收到的不一致（分叉），已拒收，请核查", origin, seq),
+		RuleSetVersion: b.Rules().Version(), Key: fmt.Sprintf("TAMPER/%s/%d/%s", origin, seq, evidence["sent_hash"])}
+	payload, err := proto.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	out, err := b.l.Append(ctx, ledger.Record{Origin: b.homeOrg(), Author: alertAuthor, Type: sanziv1.EntryType_ENTRY_TYPE_ALERT, Payload: payload,
+		Subject: ledger.EntryID(origin, seq)})
+	if err != nil {
+		return nil, fmt.Errorf("record TAMPER alert: %w", err)
+	}
+	b.published(out)
+	return out[0], nil
+}
+
 // RecordDelivery stores one notification delivery as an entry.
 func (b *Books) RecordDelivery(ctx context.Context, d *sanziv1.NotificationDelivery) (*ledger.Stored, error) {
 	payload, err := proto.Marshal(d)

@@ -135,6 +135,12 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	if err != nil {
 		return fmt.Errorf("listen for villages on %s: %w", n.cfg.SyncAddr, err)
 	}
+	in.OnFork = func(ctx context.Context, village string, seq uint64, heldHash, sentHash string) {
+		if _, err := n.books.RecordTamper(ctx, village, seq, map[string]string{"village": village, "seq": fmt.Sprint(seq),
+			"held_hash": heldHash, "sent_hash": sentHash}); err != nil {
+			n.log.Error("record TAMPER alert", "village", village, "seq", seq, "err", err)
+		}
+	}
 	n.inbox = in
 	n.inboxLn = ln
 	n.inboxSrv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),

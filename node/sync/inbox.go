@@ -43,6 +43,11 @@ type Inbox struct {
 	certDir string
 	log     *slog.Logger
 
+	// OnFork is told when a village sends a different entry at a seq the
+	// town holds (the town records it as a TAMPER alert in its own chain,
+	// which travels up); may be nil.
+	OnFork func(ctx context.Context, village string, seq uint64, heldHash, sentHash string)
+
 	mu    gosync.Mutex
 	pubs  map[string]ed25519.PublicKey
 	certs map[string][]byte // DER
@@ -186,8 +191,10 @@ func (in *Inbox) accept(ctx context.Context, org string, pub ed25519.PublicKey, 
 				return nil, status.Errorf(codes.Internal, "read %s-%d: %v", org, link.Seq, err)
 			}
 			if held.Hash != link.Hash {
-				// TODO(issue 4): record it as a TAMPER alert that travels up.
 				in.log.Error("FORK: a village sent a different entry at a seq the town holds", "village", org, "seq", link.Seq)
+				if in.OnFork != nil {
+					in.OnFork(ctx, org, link.Seq, hex.EncodeToString(held.Hash[:]), hex.EncodeToString(link.Hash[:]))
+				}
 				return nil, status.Errorf(codes.FailedPrecondition, "fork: %s-%d differs from the entry the town holds", org, link.Seq)
 			}
 			dups++

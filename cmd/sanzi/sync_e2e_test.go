@@ -63,7 +63,9 @@ func (v *syncVillage) record(n, from int) {
 	v.t.Helper()
 	nd := &node{t: v.t, http: v.http}
 	for i := from; i < from+n; i++ {
-		body := set(set(tx(i), "transaction.org", v.org), "transaction.invoiceNumber", fmt.Sprintf("%08d", i))
+		// Invoice numbers unique to the village: a number claimed in two
+		// villages is what the town's cross-village DUP-INVOICE catches.
+		body := set(set(tx(i), "transaction.org", v.org), "transaction.invoiceNumber", fmt.Sprintf("%s%05d", v.org[9:], i))
 		if code, raw := nd.post("/v1/transactions", body, nil); code != 200 {
 			v.t.Fatalf("record at %s: %d %s", v.org, code, raw)
 		}
@@ -359,6 +361,29 @@ func TestSyncThroughTown(t *testing.T) {
 		return true
 	})
 	t.Logf("converged through the town in %v after it came up, with 3 kill -9 of the town: district heads %v", time.Since(start).Round(time.Millisecond), heads)
+
+	// The same invoice claimed in both villages: neither village can see it,
+	// the town does, and its alert travels up.
+	dup := set(set(tx(9999), "transaction.org", vorgs[1]), "transaction.invoiceNumber", vorgs[0][9:]+"00001")
+	if code, raw := (&node{t: t, http: villages[1].http}).post("/v1/transactions", dup, nil); code != 200 {
+		t.Fatalf("record the duplicate: %d %s", code, raw)
+	}
+	var dups struct {
+		Alerts []struct {
+			Alert struct {
+				Evidence map[string]string `json:"evidence"`
+			} `json:"alert"`
+			SubjectID string `json:"subjectId"`
+		} `json:"alerts"`
+	}
+	townNode := &node{t: t, http: tw.http}
+	eventually(t, 30*time.Second, "the town's cross-village DUP-INVOICE alert", func() bool {
+		code, _ := townNode.call("GET", "/v1/alerts?ruleCode=DUP-INVOICE", "", nil, &dups)
+		return code == 200 && len(dups.Alerts) == 1
+	})
+	if a := dups.Alerts[0]; !strings.HasPrefix(a.SubjectID, vorgs[1]) || !strings.HasPrefix(a.Alert.Evidence["claimed_by"], vorgs[0]) || a.Alert.Evidence["across_villages"] != "true" {
+		t.Fatalf("cross-village DUP-INVOICE: %+v", a)
+	}
 
 	// A village entry altered after the town acknowledged it: the town
 	// refuses the fork and records a critical TAMPER alert in its own

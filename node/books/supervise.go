@@ -46,6 +46,7 @@ type supervision struct {
 	mu    sync.Mutex
 	flows *workflow.Flows
 	watch *watch.Watcher
+	cross *watch.Watcher         // a town's, over its villages' chains; nil elsewhere
 	seen  map[string]uint64      // origin → last seq observed
 	hits  map[string][]rules.Hit // entry id → stateful hits about it, until its recorder takes them
 	sets  ruleSets
@@ -73,6 +74,11 @@ func (b *Books) EnableSupervision(ctx context.Context, cfg SupervisionConfig) er
 	s := &supervision{cfg: cfg, flows: workflow.New(cfg.Catalog, cfg.Calendar), watch: w,
 		seen: map[string]uint64{}, hits: map[string][]rules.Hit{}, replaying: map[string]rules.Hit{}}
 	s.sets.init(e)
+	if home := b.homeOrg(); len(home) == 12 && home[9:] == "000" && home[6:] != "000000" {
+		if s.cross, err = crossWatcher(e, cfg.Calendar.Location()); err != nil {
+			return fmt.Errorf("enable supervision: cross-village rules: %w", err)
+		}
+	}
 	b.sup = s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,17 +118,24 @@ func (b *Books) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 		var found []rules.Hit
 		n := 0
 		for _, origin := range b.l.Origins() {
+			cross := false
 			if !b.serves(origin) {
 				// A town holds its villages' chains verbatim; their own
-				// nodes supervise them.
-				// TODO(issue 4): the town's cross-village rules read them.
-				continue
+				// nodes supervise them, and the town looks across them.
+				if s.cross == nil || !strings.HasPrefix(origin, b.homeOrg()[:9]) {
+					continue
+				}
+				cross = true
 			}
 			var ferr error
 			err := b.l.Range(origin, s.seen[origin]+1, 0, func(st *ledger.Stored) bool {
 				n++
 				s.seen[origin] = st.Seq
-				hits, err := b.observe(st)
+				observe := b.observe
+				if cross {
+					observe = b.observeCross
+				}
+				hits, err := observe(st)
 				if err != nil {
 					ferr = err
 					return false
@@ -148,6 +161,64 @@ func (b *Books) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 	}
 }
 
+// crossRules are the stateful rules a town runs over all its villages'
+// chains at once: a payee split across villages, an invoice claimed in two.
+var crossRules = []string{"DUP-INVOICE", "SPLIT"}
+
+// crossEngine is the live set's cross-village rules only.
+func crossEngine(e *rules.Engine) (*rules.Engine, error) {
+	set := rules.RuleSet{Version: e.Version(), Lists: e.Set().Lists}
+	for _, r := range e.Set().Rules {
+		if slices.Contains(crossRules, r.Code) {
+			set.Rules = append(set.Rules, r)
+		}
+	}
+	return rules.Compile(set)
+}
+
+// crossWatcher is the town's watcher over its villages.
+func crossWatcher(e *rules.Engine, loc *time.Location) (*watch.Watcher, error) {
+	ce, err := crossEngine(e)
+	if err != nil {
+		return nil, err
+	}
+	return watch.New(ce, loc)
+}
+
+// observeCross feeds a village entry held by a town to the cross-village
+// watcher, and keeps only hits that span villages (each village raises its
+// own). Alerts in the villages' chains mark their keys as raised.
+func (b *Books) observeCross(st *ledger.Stored) ([]rules.Hit, error) {
+	s := b.sup
+	m, err := Decode(st.Type, st.Payload)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	var out []rules.Hit
+	for _, h := range s.cross.Observe(watch.Event{ID: st.ID(), RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m}) {
+		ids := h.Evidence["claimed_by"] + "," + h.Evidence["payments"]
+		spans := false
+		for _, id := range strings.Split(ids, ",") {
+			if o, _, err := ledger.ParseEntryID(id); err == nil && o != st.Origin {
+				spans = true
+			}
+		}
+		if !spans {
+			continue
+		}
+		if h.Subject == "" {
+			h.Subject = st.ID()
+		}
+		h.Evidence["across_villages"] = "true"
+		h.Reason += "（跨村）"
+		if s.replaying != nil {
+			s.replaying[h.Key] = h
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
 // observe feeds one committed entry to the state and returns the stateful
 // hits it raises.
 func (b *Books) observe(st *ledger.Stored) ([]rules.Hit, error) {
@@ -161,6 +232,9 @@ func (b *Books) observe(st *ledger.Stored) ([]rules.Hit, error) {
 	case *sanziv1.Alert:
 		if s.replaying != nil {
 			delete(s.replaying, m.GetKey())
+		}
+		if s.cross != nil { // a town's cross-village alert: never raised twice
+			s.cross.Observe(watch.Event{ID: id, RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m})
 		}
 	case *sanziv1.Procedure:
 		if m.GetSubjectId() == "" {
@@ -203,10 +277,13 @@ func (b *Books) appendFindings(ctx context.Context, cards []*sanziv1.Card, hits 
 	for _, h := range hits {
 		origin := b.homeOrg() // a finding about the books as a whole (BANK-REC, CASH-STOCK)
 		if h.Subject != "" {
-			var err error
-			if origin, _, err = ledger.ParseEntryID(h.Subject); err != nil {
+			o, _, err := ledger.ParseEntryID(h.Subject)
+			if err != nil {
 				return nil, fmt.Errorf("alert %s is about %q: %w", h.Key, h.Subject, err)
 			}
+			if b.serves(o) && o[6:] != "000000" {
+				origin = o
+			} // else: about a chain this node only holds (a town's villages): its own chain records it
 		}
 		p, err := proto.Marshal(alertOf(origin, h))
 		if err != nil {
@@ -585,6 +662,15 @@ func (b *Books) observeRuleSet(id, author string, v *sanziv1.RuleSetVersion) err
 		}
 		if err := b.sup.watch.SetRules(e); err != nil {
 			return err
+		}
+		if b.sup.cross != nil {
+			ce, err := crossEngine(e)
+			if err == nil {
+				err = b.sup.cross.SetRules(ce)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		b.SetRules(e)
 		if old, ok := r.byVer[r.live]; ok {

@@ -163,6 +163,7 @@ type Node struct {
 	outbox    *nodesync.Outbox
 	issued    *pki.Issued
 	inbox     *nodesync.Inbox
+	crossKick chan struct{}
 	inboxLn   net.Listener
 	inboxSrv  *grpc.Server
 }
@@ -391,6 +392,20 @@ func (n *Node) Serve(ctx context.Context) error {
 	bgCtx, stopBG := context.WithCancel(ctx)
 	var bg sync.WaitGroup
 	bg.Go(func() { n.sweepLoop(bgCtx) })
+	if n.crossKick != nil {
+		bg.Go(func() {
+			for {
+				select {
+				case <-bgCtx.Done():
+					return
+				case <-n.crossKick:
+					if err := n.books.Follow(bgCtx); err != nil && bgCtx.Err() == nil {
+						n.log.Error("town supervision across villages", "err", err)
+					}
+				}
+			}
+		})
+	}
 	n.stopSweep = func() { stopBG(); bg.Wait() }
 	if n.cfg.Parent != "" {
 		if err := n.startOutbox(bgCtx, n.issued, &bg); err != nil {

@@ -141,6 +141,17 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 			n.log.Error("record TAMPER alert", "village", village, "seq", seq, "err", err)
 		}
 	}
+	// The town looks across its villages after each stored batch, off the
+	// push path: acks do not wait for it, and a burst of batches is looked
+	// at once.
+	n.crossKick = make(chan struct{}, 1)
+	in.Stored = func(context.Context) error {
+		select {
+		case n.crossKick <- struct{}{}:
+		default:
+		}
+		return nil
+	}
 	n.inbox = in
 	n.inboxLn = ln
 	n.inboxSrv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),

@@ -47,6 +47,9 @@ type Inbox struct {
 	// town holds (the town records it as a TAMPER alert in its own chain,
 	// which travels up); may be nil.
 	OnFork func(ctx context.Context, village string, seq uint64, heldHash, sentHash string)
+	// Stored is told after a batch is stored, so the town's books look
+	// across its villages at once; may be nil.
+	Stored func(ctx context.Context) error
 
 	mu    gosync.Mutex
 	pubs  map[string]ed25519.PublicKey
@@ -211,6 +214,11 @@ func (in *Inbox) accept(ctx context.Context, org string, pub ed25519.PublicKey, 
 	if len(recs) > 0 {
 		if _, err := in.l.Append(ctx, recs...); err != nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "store: %v", err)
+		}
+		if in.Stored != nil {
+			if err := in.Stored(ctx); err != nil {
+				in.log.Error("town supervision after storing a batch", "village", org, "err", err) // stored and acked all the same
+			}
 		}
 	}
 	h := in.l.Head(org)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,13 +87,14 @@ func (c *districtChain) ruleSets(ctx context.Context) ([]*sanziv1.RuleSetVersion
 	}
 }
 
-// append seals v after head and pushes it; it returns the entry's id.
-func (c *districtChain) append(ctx context.Context, head ledger.Head, author string, v *sanziv1.RuleSetVersion) (string, error) {
+// append seals v (of entry type t) after head and pushes it; it returns
+// the entry's id.
+func (c *districtChain) append(ctx context.Context, head ledger.Head, author string, t sanziv1.EntryType, v proto.Message) (string, error) {
 	payload, err := proto.Marshal(v)
 	if err != nil {
 		return "", err
 	}
-	s, err := ledger.Seal(c.key.Key, head, ledger.Record{Origin: c.origin, Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_RULE_SET, Payload: payload}, time.Now())
+	s, err := ledger.Seal(c.key.Key, head, ledger.Record{Origin: c.origin, Author: author, Type: t, Payload: payload}, time.Now())
 	if err != nil {
 		return "", err
 	}
@@ -153,7 +155,7 @@ from its next entry on.`,
 				}
 			}
 			sum := sha256.Sum256(raw)
-			id, err := c.append(ctx, head, g.author, &sanziv1.RuleSetVersion{Org: c.origin, Version: e.Version(), State: sanziv1.RuleSetState_RULE_SET_STATE_DRAFT,
+			id, err := c.append(ctx, head, g.author, sanziv1.EntryType_ENTRY_TYPE_RULE_SET, &sanziv1.RuleSetVersion{Org: c.origin, Version: e.Version(), State: sanziv1.RuleSetState_RULE_SET_STATE_DRAFT,
 				RulesJson: string(raw), DraftedBy: g.author, Sha256: hex.EncodeToString(sum[:])})
 			if err != nil {
 				return explain(server, err)
@@ -195,7 +197,7 @@ from its next entry on.`,
 			case draft.GetDraftedBy() == g.author:
 				return &exitError{code: 1, msg: fmt.Sprintf("sanzi: %s drafted rule set %s; publishing needs a second person (four eyes)", g.author, args[0])}
 			}
-			id, err := c.append(ctx, head, g.author, &sanziv1.RuleSetVersion{Org: c.origin, Version: args[0], State: sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED,
+			id, err := c.append(ctx, head, g.author, sanziv1.EntryType_ENTRY_TYPE_RULE_SET, &sanziv1.RuleSetVersion{Org: c.origin, Version: args[0], State: sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED,
 				DraftedBy: draft.GetDraftedBy(), Sha256: draft.GetSha256()})
 			if err != nil {
 				return explain(server, err)
@@ -209,5 +211,102 @@ from its next entry on.`,
 		c.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any district member")
 	}
 	cmd.AddCommand(submit, publish)
+	return cmd
+}
+
+func newDistrictDirectiveCmd(g *globals) *cobra.Command {
+	var (
+		t      tlsFlags
+		server string
+		d      sanziv1.Directive
+		to     []string
+	)
+	cmd := &cobra.Command{
+		Use:   "directive --to CODES --title TEXT --task TEXT --deadline YYYY-MM-DD",
+		Short: "Issue a directive (政令督办) to towns and villages; their reports come back up",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(to) == 0 || strings.TrimSpace(d.GetTitle()) == "" || strings.TrimSpace(d.GetTask()) == "" {
+				return fmt.Errorf("--to, --title and --task are required")
+			}
+			if _, err := time.Parse(time.DateOnly, d.GetDeadline()); err != nil {
+				return fmt.Errorf("--deadline %q: a date, YYYY-MM-DD", d.GetDeadline())
+			}
+			for _, a := range to {
+				if strings.Trim(a, "0123456789") != "" || len(a) < 6 || len(a) > 12 {
+					return fmt.Errorf("--to %q: an org code or its prefix (6 to 12 digits)", a)
+				}
+			}
+			c, err := t.districtChain(server)
+			if err != nil {
+				return err
+			}
+			defer c.close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			_, head, err := c.ruleSets(ctx) // reads the chain to its head
+			if err != nil {
+				return explain(server, err)
+			}
+			d.Org, d.Addressees = c.origin, to
+			id, err := c.append(ctx, head, g.author, sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE, &d)
+			if err != nil {
+				return explain(server, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "directive %s issued to %s, due %s; towns and villages see it as they pull\n", id, strings.Join(to, ","), d.GetDeadline())
+			return nil
+		},
+	}
+	t.add(cmd, "admin")
+	cmd.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any district member")
+	cmd.Flags().StringSliceVar(&to, "to", nil, "org codes or prefixes addressed (9 digits: a town and its villages)")
+	cmd.Flags().StringVar(&d.Title, "title", "", "short title")
+	cmd.Flags().StringVar(&d.Task, "task", "", "what must be done")
+	cmd.Flags().StringVar(&d.Deadline, "deadline", "", "report by, YYYY-MM-DD")
+	return cmd
+}
+
+func newDirectivesCmd(g *globals) *cobra.Command {
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the district's directives addressed to this node, with its reports",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewDirectiveServiceClient(conn).ListDirectives(ctx, &sanziv1.ListDirectivesRequest{})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), resp)
+				}
+				var rows [][]string
+				for _, d := range resp.GetDirectives() {
+					rows = append(rows, []string{d.GetEntry().GetId(), d.GetDirective().GetDeadline(), fmt.Sprint(d.GetDone()), fmt.Sprint(len(d.GetReportIds())), d.GetDirective().GetTitle()})
+				}
+				table(cmd.OutOrStdout(), []string{"ID", "DEADLINE", "DONE", "REPORTS", "TITLE"}, rows)
+				return nil
+			})
+		},
+	}
+	var rep sanziv1.DirectiveReport
+	report := &cobra.Command{
+		Use:   "report DIRECTIVE_ID --text TEXT [--done]",
+		Short: "Report on a directive; the report travels up to the district",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rep.DirectiveId = args[0]
+			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewDirectiveServiceClient(conn).ReportDirective(ctx, &sanziv1.ReportDirectiveRequest{Author: g.author, Report: &rep})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "report recorded (entry %s)\n", resp.GetEntry().GetId())
+				return nil
+			})
+		},
+	}
+	report.Flags().StringVar(&rep.Text, "text", "", "what was done")
+	report.Flags().BoolVar(&rep.Done, "done", false, "the task is done")
+	cmd := &cobra.Command{Use: "directives", Short: "The district's directives (政令督办) for this node, and reports on them"}
+	cmd.AddCommand(list, report)
 	return cmd
 }

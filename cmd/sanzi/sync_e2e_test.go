@@ -494,8 +494,42 @@ func TestSyncThroughTown(t *testing.T) {
 	if code, raw := vnode.post("/v1/transactions", toPerson, &rec); code != 200 || len(rec.Hits) != 1 || rec.Hits[0].Code != "PRIVATE-ACCT" || rec.Hits[0].RuleSetVersion != "district-2026-11" {
 		t.Fatalf("800 yuan to a person under the district's new set: %d %s", code, raw)
 	}
+
+	// A directive to town 100 and its villages reaches village 201; its
+	// report comes back up to the district.
+	out, code := run(t, "district", "directive", "--to", "350505100", "--title", "清理闲置资产", "--task", "上报闲置资产清单",
+		"--deadline", "2026-12-31", "--server", d.api, "--tls-dir", caDir, "--author", "区农业农村局乙")
+	if code != 0 || !strings.Contains(out, "issued to 350505100") {
+		t.Fatalf("district directive: exit %d\n%s", code, out)
+	}
+	var directive string
+	eventually(t, 60*time.Second, "the directive at the village", func() bool {
+		out, code := run(t, "directives", "list", "--server", villages[0].grpc_)
+		m := regexp.MustCompile(`(350505000000-\d+)\s+2026-12-31\s+false\s+0\s+清理闲置资产`).FindStringSubmatch(out)
+		if code != 0 || m == nil {
+			return false
+		}
+		directive = m[1]
+		return true
+	})
+	if out, code := run(t, "directives", "report", directive, "--text", "已上报3项闲置资产", "--done", "--server", villages[0].grpc_); code != 0 {
+		t.Fatalf("directives report: exit %d\n%s", code, out)
+	}
+	eventually(t, 60*time.Second, "the village's report at the district", func() bool {
+		h, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: villages[0].org})
+		if err != nil || h.GetHead().GetSeq() != villages[0].head() {
+			return false
+		}
+		resp, err := district.ListDistrictEntries(context.Background(), &sanziv1.ListDistrictEntriesRequest{Origin: villages[0].org, FromSeq: h.GetHead().GetSeq(), Limit: 1})
+		if err != nil || len(resp.GetEntries()) != 1 {
+			return false
+		}
+		raw, _ := proto.Marshal(resp.GetEntries()[0])
+		st, err := ledger.Decode(raw)
+		return err == nil && st.Type == sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT
+	})
 	// The village of town 101 is refused by town 100 and never arrives.
-	out, code := run(t, "sync", "status", "--http", villages[2].http)
+	out, code = run(t, "sync", "status", "--http", villages[2].http)
 	if code != 0 || !strings.Contains(out, "not connected") || !strings.Contains(out, "PermissionDenied") {
 		t.Fatalf("sync status of a village of another town: exit %d\n%s", code, out)
 	}

@@ -34,6 +34,7 @@ type Service struct {
 	sanziv1.UnimplementedRuleServiceServer
 	sanziv1.UnimplementedWorkflowServiceServer
 	sanziv1.UnimplementedCardServiceServer
+	sanziv1.UnimplementedDirectiveServiceServer
 
 	b *books.Books
 }
@@ -52,6 +53,7 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 	sanziv1.RegisterRuleServiceServer(g, s)
 	sanziv1.RegisterWorkflowServiceServer(g, s)
 	sanziv1.RegisterCardServiceServer(g, s)
+	sanziv1.RegisterDirectiveServiceServer(g, s)
 }
 
 // ListAlerts implements AlertService.

@@ -119,3 +119,21 @@ func (s *Service) TestRules(ctx context.Context, r *sanziv1.TestRulesRequest) (*
 	}
 	return &sanziv1.TestRulesResponse{Hits: HitsProto(hits), RuleSetVersion: version}, nil
 }
+
+// ListDirectives implements DirectiveService.
+func (s *Service) ListDirectives(ctx context.Context, r *sanziv1.ListDirectivesRequest) (*sanziv1.ListDirectivesResponse, error) {
+	out, err := s.b.Directives()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ListDirectivesResponse{Directives: out}, nil
+}
+
+// ReportDirective implements DirectiveService.
+func (s *Service) ReportDirective(ctx context.Context, r *sanziv1.ReportDirectiveRequest) (*sanziv1.ReportDirectiveResponse, error) {
+	e, err := s.b.ReportDirective(ctx, r.GetAuthor(), r.GetReport())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ReportDirectiveResponse{Entry: e.Meta()}, nil
+}

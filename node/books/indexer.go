@@ -47,6 +47,10 @@ func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
 		m = &sanziv1.RuleSetVersion{}
 	case sanziv1.EntryType_ENTRY_TYPE_NOTIFICATION:
 		m = &sanziv1.NotificationDelivery{}
+	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE:
+		m = &sanziv1.Directive{}
+	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT:
+		m = &sanziv1.DirectiveReport{}
 	default:
 		return nil, nil
 	}

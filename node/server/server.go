@@ -292,6 +292,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		sanziv1.RegisterRuleServiceHandler,
 		sanziv1.RegisterWorkflowServiceHandler,
 		sanziv1.RegisterCardServiceHandler,
+		sanziv1.RegisterDirectiveServiceHandler,
 	} {
 		if err := reg(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("register gateway handler: %w", err)

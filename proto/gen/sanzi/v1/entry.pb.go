@@ -59,6 +59,10 @@ const (
 	EntryType_ENTRY_TYPE_RULE_SET EntryType = 14
 	// payload: NotificationDelivery (one message to one contact, delivered or not).
 	EntryType_ENTRY_TYPE_NOTIFICATION EntryType = 15
+	// payload: Directive (政令督办), in the district's own chain.
+	EntryType_ENTRY_TYPE_DIRECTIVE EntryType = 16
+	// payload: DirectiveReport, in the chain of the org reporting.
+	EntryType_ENTRY_TYPE_DIRECTIVE_REPORT EntryType = 17
 )
 
 // Enum value maps for EntryType.
@@ -80,6 +84,8 @@ var (
 		13: "ENTRY_TYPE_CARD",
 		14: "ENTRY_TYPE_RULE_SET",
 		15: "ENTRY_TYPE_NOTIFICATION",
+		16: "ENTRY_TYPE_DIRECTIVE",
+		17: "ENTRY_TYPE_DIRECTIVE_REPORT",
 	}
 	EntryType_value = map[string]int32{
 		"ENTRY_TYPE_UNSPECIFIED":        0,
@@ -98,6 +104,8 @@ var (
 		"ENTRY_TYPE_CARD":               13,
 		"ENTRY_TYPE_RULE_SET":           14,
 		"ENTRY_TYPE_NOTIFICATION":       15,
+		"ENTRY_TYPE_DIRECTIVE":          16,
+		"ENTRY_TYPE_DIRECTIVE_REPORT":   17,
 	}
 )
 
@@ -432,7 +440,7 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\vrecorded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12'\n" +
-	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xd2\x03\n" +
+	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\x8d\x04\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ENTRY_TYPE_TRANSACTION\x10\x01\x12\x17\n" +
@@ -450,7 +458,9 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x18ENTRY_TYPE_STEP_DECISION\x10\f\x12\x13\n" +
 	"\x0fENTRY_TYPE_CARD\x10\r\x12\x17\n" +
 	"\x13ENTRY_TYPE_RULE_SET\x10\x0e\x12\x1b\n" +
-	"\x17ENTRY_TYPE_NOTIFICATION\x10\x0fB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x17ENTRY_TYPE_NOTIFICATION\x10\x0f\x12\x18\n" +
+	"\x14ENTRY_TYPE_DIRECTIVE\x10\x10\x12\x1f\n" +
+	"\x1bENTRY_TYPE_DIRECTIVE_REPORT\x10\x11B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_entry_proto_rawDescOnce sync.Once

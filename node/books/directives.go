@@ -1,0 +1,89 @@
+package books
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// addressed says whether a directive is for org.
+func addressed(d *sanziv1.Directive, org string) bool {
+	for _, a := range d.GetAddressees() {
+		if strings.HasPrefix(org, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Directives lists the district's directives (pulled with its chain) that
+// are addressed to the node's orgs, with the node's reports on each.
+func (b *Books) Directives() ([]*sanziv1.DirectiveRecord, error) {
+	home := b.homeOrg()
+	if len(home) != 12 {
+		return nil, nil
+	}
+	var out []*sanziv1.DirectiveRecord
+	byID := map[string]*sanziv1.DirectiveRecord{}
+	err := b.l.Range(home[:6]+"000000", 1, 0, func(s *ledger.Stored) bool {
+		if s.Type != sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE {
+			return true
+		}
+		d := &sanziv1.Directive{}
+		if proto.Unmarshal(s.Payload, d) != nil || !addressed(d, home) {
+			return true
+		}
+		r := &sanziv1.DirectiveRecord{Entry: s.Meta(), Directive: d}
+		out = append(out, r)
+		byID[s.ID()] = r
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the district's directives: %w", err)
+	}
+	err = b.l.Range(home, 1, 0, func(s *ledger.Stored) bool {
+		if s.Type != sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT {
+			return true
+		}
+		rep := &sanziv1.DirectiveReport{}
+		if proto.Unmarshal(s.Payload, rep) == nil {
+			if r := byID[rep.GetDirectiveId()]; r != nil {
+				r.ReportIds = append(r.ReportIds, s.ID())
+				r.Done = r.Done || rep.GetDone()
+			}
+		}
+		return true
+	})
+	return out, err
+}
+
+// ReportDirective records the node's report on a directive addressed to it;
+// the report travels up with the node's chain.
+func (b *Books) ReportDirective(ctx context.Context, author string, rep *sanziv1.DirectiveReport) (*ledger.Stored, error) {
+	if err := b.val.Author(author); err != nil {
+		return nil, err
+	}
+	ds, err := b.Directives()
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	for _, d := range ds {
+		found = found || d.GetEntry().GetId() == rep.GetDirectiveId()
+	}
+	switch {
+	case !found:
+		return nil, &InvalidError{Violations: []Violation{{Field: "report.directiveId", Reason: fmt.Sprintf("no directive %q addressed to %s on this node", rep.GetDirectiveId(), b.homeOrg())}}}
+	case strings.TrimSpace(rep.GetText()) == "":
+		return nil, &InvalidError{Violations: []Violation{{Field: "report.text", Reason: "required: what was done"}}}
+	}
+	rep = proto.CloneOf(rep)
+	rep.Org = b.homeOrg()
+	st, _, err := b.record(ctx, author, rep.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT, rep)
+	return st, err
+}

@@ -1,10 +1,12 @@
 package books_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -350,7 +352,7 @@ func TestQuarterScenario(t *testing.T) {
 		al := a.GetAlert()
 		counts[al.GetRuleCode()]++
 		lines = append(lines, fmt.Sprintf("%s ALERT %-14s %-6s %s about %s key %s", a.GetEntry().GetRecordedAt().AsTime().In(cst).Format("01-02 15:04"),
-			al.GetRuleCode(), al.GetSeverity(), al.GetRuleSetVersion(), cmpOr(a.GetSubjectId(), "-"), cmpOr(al.GetKey(), "-")))
+			al.GetRuleCode(), al.GetSeverity(), al.GetRuleSetVersion(), cmp.Or(a.GetSubjectId(), "-"), cmp.Or(al.GetKey(), "-")))
 	}
 	cards, _, _, err := b.ListCards(books.CardFilter{}, books.Page{Size: 1000})
 	if err != nil {
@@ -369,7 +371,7 @@ func TestQuarterScenario(t *testing.T) {
 		counts["refused "+strings.Fields(l)[3]]++
 	}
 	var summary []string
-	for _, k := range slices.Sorted(mapKeys(counts)) {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		summary = append(summary, fmt.Sprintf("# %-28s %d", k, counts[k]))
 	}
 	head := b.Ledger().Head(benchOrg)
@@ -407,24 +409,7 @@ func TestQuarterScenario(t *testing.T) {
 		}
 	}
 	if len(rulesSeen) < 15 {
-		t.Fatalf("only %d rules seen: %v", len(rulesSeen), slices.Sorted(mapKeys(rulesSeen)))
+		t.Fatalf("only %d rules seen: %v", len(rulesSeen), slices.Sorted(maps.Keys(rulesSeen)))
 	}
-	t.Logf("%d business entries, chain head %d, %d rules fired or blocked: %v", q.n, head.Seq, len(rulesSeen), slices.Sorted(mapKeys(rulesSeen)))
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
+	t.Logf("%d business entries, chain head %d, %d rules fired or blocked: %v", q.n, head.Seq, len(rulesSeen), slices.Sorted(maps.Keys(rulesSeen)))
 }

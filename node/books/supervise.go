@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -86,7 +87,7 @@ func (b *Books) EnableSupervision(ctx context.Context, cfg SupervisionConfig) er
 		return fmt.Errorf("enable supervision: replay: %w", err)
 	}
 	var missed []rules.Hit
-	for _, k := range slices.Sorted(mapsKeys(s.replaying)) {
+	for _, k := range slices.Sorted(maps.Keys(s.replaying)) {
 		missed = append(missed, s.replaying[k])
 	}
 	s.replaying, s.hits = nil, map[string][]rules.Hit{}
@@ -96,16 +97,6 @@ func (b *Books) EnableSupervision(ctx context.Context, cfg SupervisionConfig) er
 		}
 	}
 	return nil
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // catchUp feeds every entry appended since the last call to the

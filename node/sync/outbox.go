@@ -213,7 +213,6 @@ func (o *Outbox) session(ctx context.Context) error {
 	sent := maps.Clone(acked)
 	type flight struct {
 		last map[string]uint64
-		size int
 	}
 	inflight := make(chan flight, o.cfg.Window)
 	var mu gosync.Mutex
@@ -303,7 +302,7 @@ func (o *Outbox) session(ctx context.Context) error {
 		if len(inflight) == 0 {
 			lastProgress.Store(time.Now().UnixNano())
 		}
-		inflight <- flight{last: last, size: len(req.Entries)}
+		inflight <- flight{last: last}
 		if err := stream.Send(req); err != nil {
 			return fmt.Errorf("send a batch of %d entries: %w", len(req.Entries), recvErr(stream, err))
 		}

@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -386,16 +385,9 @@ func Authorize(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.
 }
 
 func peerIdentity(ctx context.Context) (string, pki.Role, error) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return "", "", errors.New("no peer")
+	c, err := pki.PeerCertificate(ctx)
+	if err != nil {
+		return "", "", err
 	}
-	ti, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
-		if ok && len(ti.State.PeerCertificates) > 0 {
-			return pki.Identity(ti.State.PeerCertificates[0])
-		}
-		return "", "", errors.New("no verified client certificate")
-	}
-	return pki.Identity(ti.State.VerifiedChains[0][0])
+	return pki.Identity(c)
 }

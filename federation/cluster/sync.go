@@ -12,10 +12,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // children compress their batches
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/ledger"
@@ -115,14 +113,15 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 	// own chain registers it (with the certificate, which children check
 	// when they pull the district's own chain), and another key is refused.
 	if origins[org] {
-		pub, err := peerKey(ctx)
+		c, err := pki.PeerCertificate(ctx)
 		if err != nil {
 			return nil, status.Errorf(codes.Unauthenticated, "%v", err)
 		}
-		cert, err := peerCertDER(ctx)
-		if err != nil {
-			return nil, status.Errorf(codes.Unauthenticated, "%v", err)
+		pub, ok := c.PublicKey.(ed25519.PublicKey)
+		if !ok {
+			return nil, status.Errorf(codes.Unauthenticated, "the certificate's key is not Ed25519")
 		}
+		cert := c.Raw
 		known, ok := x.s.n.FSM().Public(org)
 		switch {
 		case !ok:
@@ -227,33 +226,4 @@ func (x *SyncServer) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (
 		return nil, status.Errorf(codes.Internal, "read %s: %v", origin, err)
 	}
 	return out, nil
-}
-
-func peerCertDER(ctx context.Context) ([]byte, error) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return nil, errors.New("no peer")
-	}
-	ti, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(ti.State.PeerCertificates) == 0 {
-		return nil, errors.New("no client certificate")
-	}
-	return ti.State.PeerCertificates[0].Raw, nil
-}
-
-// peerKey is the Ed25519 key of the peer's verified certificate.
-func peerKey(ctx context.Context) (ed25519.PublicKey, error) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return nil, errors.New("no peer")
-	}
-	ti, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(ti.State.PeerCertificates) == 0 {
-		return nil, errors.New("no client certificate")
-	}
-	k, ok := ti.State.PeerCertificates[0].PublicKey.(ed25519.PublicKey)
-	if !ok {
-		return nil, errors.New("the certificate's key is not Ed25519")
-	}
-	return k, nil
 }

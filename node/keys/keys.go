@@ -92,7 +92,7 @@ func Load(dir string) (*Ring, error) {
 			r.Add(strings.TrimSuffix(n.Name(), ".key"), k)
 		case strings.HasSuffix(n.Name(), ".pub"):
 			origin := strings.TrimSuffix(n.Name(), ".pub")
-			k, err := readPublic(path)
+			k, err := ReadPublic(path)
 			if err != nil {
 				return nil, err
 			}
@@ -143,14 +143,24 @@ func Write(dir, origin string, k ed25519.PrivateKey) error {
 	if err != nil {
 		return fmt.Errorf("encode key of %s: %w", origin, err)
 	}
-	pubDER, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		return fmt.Errorf("encode public key of %s: %w", origin, err)
-	}
 	if err := WriteFile(filepath.Join(dir, origin+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return err
 	}
-	return WriteFile(filepath.Join(dir, origin+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+	return WritePublic(dir, origin, k.Public().(ed25519.PublicKey))
+}
+
+// WritePublic stores origin's public key alone in dir (a chain this node
+// holds but does not sign: a town's villages, the district's chain), so
+// that Load finds it and the ledger verifies that chain at open.
+func WritePublic(dir, origin string, k ed25519.PublicKey) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create key folder %s: %w", dir, err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return fmt.Errorf("encode public key of %s: %w", origin, err)
+	}
+	return WriteFile(filepath.Join(dir, origin+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
 }
 
 // WriteFile writes data to path whole or not at all: a temporary file,
@@ -210,7 +220,8 @@ func ReadPrivate(path string) (ed25519.PrivateKey, error) {
 	return ek, nil
 }
 
-func readPublic(path string) (ed25519.PublicKey, error) {
+// ReadPublic reads an Ed25519 public key written by WritePublic.
+func ReadPublic(path string) (ed25519.PublicKey, error) {
 	der, err := ReadPEM(path, "PUBLIC KEY")
 	if err != nil {
 		return nil, err

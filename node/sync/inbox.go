@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -17,10 +16,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // villages compress their batches
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/keys"
@@ -117,11 +114,7 @@ func (in *Inbox) pin(org string, cert *x509.Certificate) (ed25519.PublicKey, err
 	if err := keys.WriteFile(filepath.Join(in.certDir, org+".crt"), cert.Raw, 0o644); err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	if err := keys.WriteFile(filepath.Join(in.keysDir, org+".pub"), pemBlock("PUBLIC KEY", der), 0o644); err != nil {
+	if err := keys.WritePublic(in.keysDir, org, pub); err != nil {
 		return nil, err
 	}
 	in.pubs[org], in.certs[org] = pub, cert.Raw
@@ -292,19 +285,10 @@ func (in *Inbox) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*san
 }
 
 func peerCert(ctx context.Context) (*x509.Certificate, string, pki.Role, error) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return nil, "", "", errors.New("no peer")
+	c, err := pki.PeerCertificate(ctx)
+	if err != nil {
+		return nil, "", "", err
 	}
-	ti, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(ti.State.PeerCertificates) == 0 {
-		return nil, "", "", errors.New("no client certificate")
-	}
-	c := ti.State.PeerCertificates[0]
 	org, role, err := pki.Identity(c)
 	return c, org, role, err
-}
-
-func pemBlock(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }

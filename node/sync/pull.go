@@ -156,21 +156,18 @@ func (p *Puller) signer(der []byte) (ed25519.PublicKey, error) {
 	if !ok {
 		return nil, errors.New("the district chain's key is not Ed25519")
 	}
-	keyFile := filepath.Join(p.cfg.DataDir, "keys", p.cfg.District+".pub")
-	if der, err := keys.ReadPEM(keyFile, "PUBLIC KEY"); err == nil {
-		known, err := x509.ParsePKIXPublicKey(der)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", keyFile, err)
-		}
-		if k, ok := known.(ed25519.PublicKey); !ok || !k.Equal(pub) {
+	keysDir := filepath.Join(p.cfg.DataDir, "keys")
+	keyFile := filepath.Join(keysDir, p.cfg.District+".pub")
+	known, err := keys.ReadPublic(keyFile)
+	switch {
+	case err == nil:
+		if !known.Equal(pub) {
 			return nil, fmt.Errorf("the district chain is now signed by another key than the one pinned in %s", keyFile)
 		}
-	} else {
-		der, err := x509.MarshalPKIXPublicKey(pub)
-		if err != nil {
-			return nil, err
-		}
-		if err := keys.WriteFile(keyFile, pemBlock("PUBLIC KEY", der), 0o644); err != nil {
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	default:
+		if err := keys.WritePublic(keysDir, p.cfg.District, pub); err != nil {
 			return nil, err
 		}
 		if err := os.MkdirAll(filepath.Join(p.cfg.DataDir, "peers"), 0o755); err != nil {

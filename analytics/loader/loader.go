@@ -13,7 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+
 	"strconv"
 	"sync"
 	"time"
@@ -23,6 +23,7 @@ import (
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/retry"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -132,8 +133,7 @@ func (l *Loader) Run(ctx context.Context) error {
 			l.stats.Failures++
 			l.stats.LastError = err.Error()
 			l.loaded = nil // re-read where each table got to once it answers again
-			wait = min(l.cfg.Base<<min(failures-1, 16), l.cfg.Max)
-			wait = wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
+			wait = retry.Backoff(failures, l.cfg.Base, l.cfg.Max, nil)
 			l.cfg.Logger.Warn("analytics load failed; retrying", "err", err, "in", wait.Round(time.Millisecond), "failures", failures)
 		case n == 0:
 			failures = 0

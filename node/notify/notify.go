@@ -24,6 +24,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/sanzi/sanzi/node/retry"
 )
 
 // Errors returned by the package; wrap-compared with errors.Is.
@@ -339,14 +341,8 @@ func (n *Notifier) deliver(j job) Delivery {
 	return d
 }
 
-// backoff is the wait after the attempt-th failure: Base doubled per
-// attempt up to Max, then equal jitter, so that deliveries failing together
-// (an endpoint down) do not retry in step, yet never retry at once.
+// backoff is the wait after the attempt-th failure (retry.Backoff with the
+// notifier's bounds and jitter source).
 func (n *Notifier) backoff(attempt int) time.Duration {
-	d := n.cfg.Base
-	for i := 1; i < attempt && d < n.cfg.Max; i++ {
-		d *= 2
-	}
-	d = min(d, n.cfg.Max)
-	return d/2 + time.Duration(n.cfg.Rand()*float64(d/2))
+	return retry.Backoff(attempt, n.cfg.Base, n.cfg.Max, n.cfg.Rand)
 }

@@ -13,7 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
+
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/retry"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -139,8 +140,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 			return err
 		}
 		failures++
-		wait := min(o.cfg.Base<<min(failures-1, 16), o.cfg.Max)
-		wait = wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
+		wait := retry.Backoff(failures, o.cfg.Base, o.cfg.Max, nil)
 		o.update(func(s *Status) {
 			s.Connected, s.Failures = false, failures
 			if err != nil {

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+
 	"os"
 	"path/filepath"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
+	"github.com/sanzi/sanzi/node/retry"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -71,8 +72,7 @@ func (p *Puller) Run(ctx context.Context) error {
 		wait := p.cfg.Poll
 		if err != nil {
 			failures++
-			wait = min(500*time.Millisecond<<min(failures-1, 16), 30*time.Second)
-			wait = wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
+			wait = retry.Backoff(failures, 500*time.Millisecond, 30*time.Second, nil)
 			p.cfg.Logger.Warn("pull from parent failed; retrying", "err", err, "in", wait.Round(time.Millisecond))
 		} else {
 			failures = 0

@@ -136,12 +136,7 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 		DefaultRiskWeights.Score(r)
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].GetScore() != out[j].GetScore() {
-			return out[i].GetScore() > out[j].GetScore()
-		}
-		return out[i].GetOrg() < out[j].GetOrg()
-	})
+	sortRisk(out)
 	return out, nil
 }
 
@@ -183,11 +178,16 @@ func (s *Stats) riskByPost(ctx context.Context, where string, args []any) ([]*sa
 		DefaultRiskWeights.Score(r)
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].GetScore() != out[j].GetScore() {
-			return out[i].GetScore() > out[j].GetScore()
-		}
-		return out[i].GetOrg() < out[j].GetOrg()
-	})
+	sortRisk(out)
 	return out, nil
+}
+
+// sortRisk orders rows highest score first, then by code.
+func sortRisk(rows []*sanziv1.RiskRow) {
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].GetScore() != rows[j].GetScore() {
+			return rows[i].GetScore() > rows[j].GetScore()
+		}
+		return rows[i].GetOrg() < rows[j].GetOrg()
+	})
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	nodesync "github.com/sanzi/sanzi/node/sync"
 )
 
 func newSyncCmd(g *globals) *cobra.Command {
@@ -30,16 +32,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 				_, err := cmd.OutOrStdout().Write(body)
 				return err
 			}
-			var st struct {
-				Origin    string    `json:"origin"`
-				Head      uint64    `json:"head"`
-				Acked     uint64    `json:"acked"`
-				Lag       uint64    `json:"lag"`
-				Connected bool      `json:"connected"`
-				LastAck   time.Time `json:"lastAck"`
-				LastError string    `json:"lastError"`
-				Failures  int       `json:"failures"`
-			}
+			var st nodesync.Status
 			if err := json.Unmarshal(body, &st); err != nil {
 				return err
 			}

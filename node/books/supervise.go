@@ -433,18 +433,14 @@ func (b *Books) OpenProcedure(ctx context.Context, author string, p *sanziv1.Pro
 	if err := s.flows.CheckOpen(p); err != nil {
 		return nil, refused(err)
 	}
-	payload, err := proto.Marshal(p)
-	if err != nil {
-		return nil, err
-	}
-	out, err := b.l.Append(ctx, ledger.Record{Origin: p.GetOrg(), Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_PROCEDURE, Payload: payload, Subject: p.GetSubjectId()})
+	st, err := b.appendOne(ctx, p.GetOrg(), author, sanziv1.EntryType_ENTRY_TYPE_PROCEDURE, p, p.GetSubjectId())
 	if err != nil {
 		return nil, err
 	}
 	if _, err := b.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	return s.flows.Get(out[0].ID())
+	return s.flows.Get(st.ID())
 }
 
 // DecideStep records a decision on a procedure's open step. A decision on
@@ -468,19 +464,15 @@ func (b *Books) DecideStep(ctx context.Context, author string, d *sanziv1.StepDe
 	if err != nil {
 		return nil, nil, refused(err)
 	}
-	payload, err := proto.Marshal(dd)
-	if err != nil {
-		return nil, nil, err
-	}
-	out, err := b.l.Append(ctx, ledger.Record{Origin: dd.GetOrg(), Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, Payload: payload, Subject: dd.GetProcedureId()})
+	st, err := b.appendOne(ctx, dd.GetOrg(), author, sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, dd, dd.GetProcedureId())
 	if err != nil {
 		return nil, nil, err
 	}
 	if _, err := b.catchUp(ctx); err != nil {
-		return out[0], nil, err
+		return st, nil, err
 	}
 	p, err := s.flows.Get(dd.GetProcedureId())
-	return out[0], p, err
+	return st, p, err
 }
 
 // Procedure returns one procedure as it stands.
@@ -764,18 +756,14 @@ func (b *Books) PublishRuleSet(ctx context.Context, author, version string) (*le
 }
 
 func (b *Books) appendRuleSet(ctx context.Context, author string, v *sanziv1.RuleSetVersion) (*ledger.Stored, error) {
-	payload, err := proto.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	out, err := b.l.Append(ctx, ledger.Record{Origin: v.GetOrg(), Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_RULE_SET, Payload: payload})
+	st, err := b.appendOne(ctx, v.GetOrg(), author, sanziv1.EntryType_ENTRY_TYPE_RULE_SET, v, "")
 	if err != nil {
 		return nil, err
 	}
 	if _, err := b.catchUp(ctx); err != nil {
-		return out[0], err
+		return st, err
 	}
-	return out[0], nil
+	return st, nil
 }
 
 // serves says whether the books follow origin's chain: the orgs this node
@@ -825,28 +813,34 @@ func (b *Books) RecordTamper(ctx context.Context, origin string, seq uint64, evi
 	a := &sanziv1.Alert{Org: b.homeOrg(), RuleCode: "TAMPER", Severity: string(rules.SeverityRed), Evidence: evidence,
 		Reason:         fmt.Sprintf("篡改：%s 第 %d 条记账与已收到的不一致（分叉），已拒收，请核查", origin, seq),
 		RuleSetVersion: b.Rules().Version(), Key: fmt.Sprintf("TAMPER/%s/%d/%s", origin, seq, evidence["sent_hash"])}
-	payload, err := proto.Marshal(a)
-	if err != nil {
-		return nil, err
-	}
-	out, err := b.l.Append(ctx, ledger.Record{Origin: b.homeOrg(), Author: alertAuthor, Type: sanziv1.EntryType_ENTRY_TYPE_ALERT, Payload: payload,
-		Subject: ledger.EntryID(origin, seq)})
+	st, err := b.appendOne(ctx, b.homeOrg(), alertAuthor, sanziv1.EntryType_ENTRY_TYPE_ALERT, a, ledger.EntryID(origin, seq))
 	if err != nil {
 		return nil, fmt.Errorf("record TAMPER alert: %w", err)
 	}
-	b.published(out)
-	return out[0], nil
+	b.published([]*ledger.Stored{st})
+	return st, nil
 }
 
 // RecordDelivery stores one notification delivery as an entry.
 func (b *Books) RecordDelivery(ctx context.Context, d *sanziv1.NotificationDelivery) (*ledger.Stored, error) {
-	payload, err := proto.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
-	out, err := b.l.Append(ctx, ledger.Record{Origin: d.GetOrg(), Author: "notifier", Type: sanziv1.EntryType_ENTRY_TYPE_NOTIFICATION, Payload: payload, Subject: d.GetAboutId()})
+	st, err := b.appendOne(ctx, d.GetOrg(), "notifier", sanziv1.EntryType_ENTRY_TYPE_NOTIFICATION, d, d.GetAboutId())
 	if err != nil {
 		return nil, fmt.Errorf("record delivery %s: %w", d.GetMessageId(), err)
+	}
+	return st, nil
+}
+
+// appendOne encodes m and appends it as one entry of type t to origin's
+// chain, about subject (may be empty): the books' own records that need no
+// validation, procedure or alerts of their own.
+func (b *Books) appendOne(ctx context.Context, origin, author string, t sanziv1.EntryType, m proto.Message, subject string) (*ledger.Stored, error) {
+	payload, err := proto.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	out, err := b.l.Append(ctx, ledger.Record{Origin: origin, Author: author, Type: t, Payload: payload, Subject: subject})
+	if err != nil {
+		return nil, err
 	}
 	return out[0], nil
 }

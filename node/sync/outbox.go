@@ -12,10 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-
 	gosync "sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -52,9 +49,7 @@ type Config struct {
 	// carrying bytes (black-holed, not closed) is cut after it and the
 	// session starts again. Default 1 minute.
 	AckTimeout time.Duration
-	// Window is how many batches may await their ack at once; default 4.
-	Window int
-	Logger *slog.Logger
+	Logger     *slog.Logger
 }
 
 // Status is what the outbox has done, for `sanzi sync status` and /metrics.
@@ -96,9 +91,6 @@ func New(cfg Config) (*Outbox, error) {
 	}
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = time.Minute
-	}
-	if cfg.Window <= 0 {
-		cfg.Window = 4
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -207,107 +199,55 @@ func (o *Outbox) session(ctx context.Context) error {
 		return fmt.Errorf("open push stream: %w", err)
 	}
 	defer stream.CloseSend()
-	// Up to Window batches travel at once: the parent stores them in order
-	// while the next is on the wire. sent is how far batches went out; the
-	// receiver moves acked as the parent confirms.
-	sent := maps.Clone(acked)
-	type flight struct {
-		last map[string]uint64
-	}
-	inflight := make(chan flight, o.cfg.Window)
-	var mu gosync.Mutex
-	recvErrc := make(chan error, 1)
-	var lastProgress atomic.Int64
-	lastProgress.Store(time.Now().UnixNano())
-	go func() {
-		for {
-			resp, err := stream.Recv()
-			if err != nil {
-				recvErrc <- err
-				return
-			}
-			var f flight
-			select {
-			case f = <-inflight:
-			default:
-				recvErrc <- errors.New("the parent answered a batch that was not sent")
-				return
-			}
-			lastProgress.Store(time.Now().UnixNano())
-			mu.Lock()
-			for _, a := range resp.GetAcks() {
-				if prev, ok := acked[a.GetOrigin()]; ok && a.GetSeq() > prev {
-					acked[a.GetOrigin()] = a.GetSeq()
-					if a.GetOrigin() == o.cfg.Origin {
-						n, seq := a.GetSeq()-prev, a.GetSeq()
-						o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = seq, time.Now(), s.Pushed+n })
-					}
-				}
-			}
-			for org, seq := range f.last {
-				if acked[org] < seq {
-					mu.Unlock()
-					recvErrc <- fmt.Errorf("the parent acknowledged %s up to %d of a batch up to %d", org, acked[org], seq)
-					return
-				}
-			}
-			mu.Unlock()
-		}
-	}()
 	for {
-		select {
-		case err := <-recvErrc:
-			return fmt.Errorf("push stream: %w", err)
-		default:
-		}
-		// A link that stops carrying bytes (black-holed, not closed) is cut
-		// once a batch has waited AckTimeout for its ack.
-		if len(inflight) > 0 && time.Since(time.Unix(0, lastProgress.Load())) > o.cfg.AckTimeout {
-			return fmt.Errorf("no ack within %v with %d batches in flight: the link is cut", o.cfg.AckTimeout, len(inflight))
-		}
 		var fresh []string
 		for _, org := range o.origins() {
-			mu.Lock()
-			_, ok := acked[org]
-			mu.Unlock()
-			if !ok {
+			if _, ok := acked[org]; !ok {
 				fresh = append(fresh, org)
 			}
 		}
 		if len(fresh) > 0 {
-			mu.Lock()
-			err := readHeads(fresh)
-			for _, org := range fresh {
-				sent[org] = acked[org]
-			}
-			mu.Unlock()
-			if err != nil {
+			if err := readHeads(fresh); err != nil {
 				return err
 			}
 		}
-		req, last, err := o.next(sent, sentCert)
+		req, last, err := o.next(acked, sentCert)
 		if err != nil {
 			return err
 		}
-		if len(req.Entries) == 0 || len(inflight) == cap(inflight) {
+		if len(req.Entries) == 0 {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case err := <-recvErrc:
-				return fmt.Errorf("push stream: %w", err)
-			case <-time.After(min(o.cfg.Poll, 20*time.Millisecond*time.Duration(1+len(inflight)))):
+			case <-time.After(o.cfg.Poll):
 			}
 			continue
 		}
-		if len(inflight) == 0 {
-			lastProgress.Store(time.Now().UnixNano())
-		}
-		inflight <- flight{last: last}
+		stalled := time.AfterFunc(o.cfg.AckTimeout, cancel)
 		if err := stream.Send(req); err != nil {
+			stalled.Stop()
 			return fmt.Errorf("send a batch of %d entries: %w", len(req.Entries), recvErr(stream, err))
 		}
+		resp, err := stream.Recv()
+		if !stalled.Stop() {
+			return fmt.Errorf("no ack for a batch of %d entries within %v: the link is cut", len(req.Entries), o.cfg.AckTimeout)
+		}
+		if err != nil {
+			return fmt.Errorf("a batch of %d entries: %w", len(req.Entries), err)
+		}
+		for _, a := range resp.GetAcks() {
+			if prev, ok := acked[a.GetOrigin()]; ok && a.GetSeq() > prev {
+				acked[a.GetOrigin()] = a.GetSeq()
+				if a.GetOrigin() == o.cfg.Origin {
+					n, seq := a.GetSeq()-prev, a.GetSeq()
+					o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = seq, time.Now(), s.Pushed+n })
+				}
+			}
+		}
 		for org, seq := range last {
-			sent[org] = seq
+			if acked[org] < seq {
+				return fmt.Errorf("the parent acknowledged %s up to %d of a batch up to %d", org, acked[org], seq)
+			}
 		}
 	}
 }

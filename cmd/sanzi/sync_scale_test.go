@@ -121,6 +121,23 @@ func TestSyncTwoTownsSixVillages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scale test")
 	}
+	syncTwoTownsSixVillages(t, 0)
+}
+
+// TestSyncTownKilledFiveTimes: the same 30,000 entries, both links clean,
+// and the first town killed with SIGKILL five times while its villages'
+// entries are still on their way: nothing missing, nothing twice.
+func TestSyncTownKilledFiveTimes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scale test")
+	}
+	syncTwoTownsSixVillages(t, 5)
+}
+
+// syncTwoTownsSixVillages runs the six-village sync; with kills > 0 the
+// first town is killed that many times during its catch-up instead of the
+// second town's link going through the fault proxy.
+func syncTwoTownsSixVillages(t *testing.T, kills int) {
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
 	must := func(out string, code int) {
@@ -150,7 +167,7 @@ func TestSyncTwoTownsSixVillages(t *testing.T) {
 			"--sync-addr", inbox, "--parent", d.api, "--tls-dir", caDir, "--log-level", "error", "--retry-max", "1s"}
 		towns = append(towns, tw)
 		parent := inbox
-		if ti == 1 {
+		if ti == 1 && kills == 0 {
 			proxy = newFaultProxy(t, inbox)
 			parent = proxy.addr()
 		}
@@ -185,7 +202,6 @@ func TestSyncTwoTownsSixVillages(t *testing.T) {
 		tw.start()
 		t.Cleanup(func() { tw.kill9() })
 	}
-	go proxy.havoc(42, 4*time.Second)
 	arrived := func(vs []*syncVillage) bool {
 		for _, v := range vs {
 			got, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: v.org})
@@ -194,6 +210,25 @@ func TestSyncTwoTownsSixVillages(t *testing.T) {
 			}
 		}
 		return true
+	}
+	if kills > 0 {
+		// Kill the first town whenever it has been up a moment, as long as
+		// its villages' entries have not all arrived.
+		landed := 0
+		for i := range kills {
+			time.Sleep(time.Duration(150+50*i) * time.Millisecond)
+			if !arrived(villages[:3]) {
+				landed++
+			}
+			towns[0].kill9()
+			towns[0].start()
+		}
+		if landed < kills {
+			t.Fatalf("only %d of %d kills of the town came before its villages' entries had all arrived: the catch-up was too quick to cut", landed, kills)
+		}
+		t.Logf("killed town %s with SIGKILL %d times during its catch-up", towns[0].org, landed)
+	} else {
+		go proxy.havoc(42, 4*time.Second)
 	}
 	// The first town's villages have a clean link: their rate is the
 	// pipeline's (village → town → district) on this machine.
@@ -225,6 +260,11 @@ func TestSyncTwoTownsSixVillages(t *testing.T) {
 	}
 	if total != want {
 		t.Fatalf("the district holds %d village entries, want exactly %d", total, want)
+	}
+	if kills > 0 {
+		t.Logf("6 villages, 2 towns, town %s killed %d times: %d village entries converged at the district in %v, exactly once each",
+			towns[0].org, kills, want, took.Round(time.Millisecond))
+		return
 	}
 	if proxy.cuts.Load() == 0 || proxy.stalls.Load() == 0 {
 		t.Fatalf("the proxy made %d cuts and %d black-holes during the sync: the fault half of the test did not run", proxy.cuts.Load(), proxy.stalls.Load())

@@ -302,6 +302,12 @@ func TestDistrictKill9Leader(t *testing.T) {
 
 func clientFor(t *testing.T, caDir, addr string) sanziv1.DistrictServiceClient {
 	t.Helper()
+	return sanziv1.NewDistrictServiceClient(connFor(t, caDir, addr))
+}
+
+// connFor is a connection to a member as the CA directory's "admin".
+func connFor(t *testing.T, caDir, addr string) *grpc.ClientConn {
+	t.Helper()
 	pool, err := pki.LoadPool(caDir)
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +321,7 @@ func clientFor(t *testing.T, caDir, addr string) sanziv1.DistrictServiceClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return sanziv1.NewDistrictServiceClient(conn)
+	return conn
 }
 
 // waitLeader polls a member until it names a leader other than not.

@@ -44,7 +44,8 @@ func newSyncCmd(g *globals) *cobra.Command {
 			if !st.LastAck.IsZero() {
 				last = st.LastAck.Format(time.RFC3339)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "origin %s: head %d, parent acknowledged %d, lag %d; %s; last ack %s\n", st.Origin, st.Head, st.Acked, st.Lag, conn, last)
+			fmt.Fprintf(cmd.OutOrStdout(), "origin %s: head %d, parent acknowledged %d, lag %d; %s; last ack %s; attachments sent %d (%d bytes)\n",
+				st.Origin, st.Head, st.Acked, st.Lag, conn, last, st.Attachments, st.AttachmentBytes)
 			return nil
 		},
 	}

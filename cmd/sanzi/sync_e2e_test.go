@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -287,7 +289,8 @@ func headHash(t *testing.T, c sanziv1.DistrictServiceClient, origin string) [32]
 // with the villages' certificates, to the district; the town is killed with
 // SIGKILL three times during the catch-up; at the end the district holds
 // every chain up to each node's head, checked against each village's own
-// key. A village of another town is refused by the town.
+// key. A village of another town is refused by the town. A scanned
+// contract one village's expense names arrives whole at the district.
 func TestSyncThroughTown(t *testing.T) {
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
@@ -327,9 +330,26 @@ func TestSyncThroughTown(t *testing.T) {
 		t.Cleanup(func() { v.kill9() })
 		villages = append(villages, v)
 	}
-	// The town is down: the villages record offline.
+	// The town is down: the villages record offline. One expense names a
+	// scanned contract of several pieces, which must reach the district
+	// with it.
 	for _, v := range villages {
 		v.record(300, 1)
+	}
+	scan := make([]byte, 700<<10)
+	rand.Read(scan)
+	var up struct {
+		Attachment struct {
+			Sha256 string `json:"sha256"`
+		} `json:"attachment"`
+	}
+	vn := &node{t: t, http: villages[0].http}
+	if code, raw := vn.call("POST", "/v1/attachments?fileName=contract.pdf", "application/octet-stream", scan, &up); code != 200 {
+		t.Fatalf("upload: %d %s", code, raw)
+	}
+	body := set(set(tx(9001), "transaction.org", villages[0].org), "transaction.attachments", []string{up.Attachment.Sha256})
+	if code, raw := vn.post("/v1/transactions", body, nil); code != 200 {
+		t.Fatalf("record with attachment: %d %s", code, raw)
 	}
 	start := time.Now()
 	tw.start()
@@ -361,6 +381,14 @@ func TestSyncThroughTown(t *testing.T) {
 		return true
 	})
 	t.Logf("converged through the town in %v after it came up, with 3 kill -9 of the town: district heads %v", time.Since(start).Round(time.Millisecond), heads)
+	got, err := sanziv1.NewAttachmentServiceClient(connFor(t, caDir, d.api)).GetAttachment(context.Background(), &sanziv1.GetAttachmentRequest{Sha256: up.Attachment.Sha256})
+	if err != nil {
+		t.Fatalf("the scanned contract at the district: %v", err)
+	}
+	if sum := sha256.Sum256(got.GetContent()); hex.EncodeToString(sum[:]) != up.Attachment.Sha256 || got.GetAttachment().GetFileName() != "contract.pdf" {
+		t.Fatalf("the district holds %d bytes named %q for %s", len(got.GetContent()), got.GetAttachment().GetFileName(), up.Attachment.Sha256)
+	}
+	t.Logf("the scanned contract (%d bytes, %s…) reached the district through the town, whole", len(got.GetContent()), up.Attachment.Sha256[:12])
 
 	// The same invoice claimed in both villages: neither village can see it,
 	// the town does, and its alert travels up.
@@ -392,11 +420,10 @@ func TestSyncThroughTown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vn := &node{t: t, http: villages[0].http}
-	_, body := vn.call("GET", "/v1/ledger/"+vorgs[0]+"/entries?fromSeq=3&limit=1", "", nil, nil)
+	_, page1 := vn.call("GET", "/v1/ledger/"+vorgs[0]+"/entries?fromSeq=3&limit=1", "", nil, nil)
 	var page sanziv1.ListEntriesResponse
-	if err := protojson.Unmarshal(body, &page); err != nil || len(page.GetEntries()) != 1 {
-		t.Fatalf("read entry 3: %v %s", err, body)
+	if err := protojson.Unmarshal(page1, &page); err != nil || len(page.GetEntries()) != 1 {
+		t.Fatalf("read entry 3: %v %s", err, page1)
 	}
 	raw3, _ := proto.Marshal(page.GetEntries()[0].GetEntry())
 	held, err := ledger.Decode(raw3)

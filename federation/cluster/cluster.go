@@ -360,6 +360,14 @@ func (n *Node) RegisterOrigin(origin string, pub, cert []byte) error {
 	return err
 }
 
+// AddAttachmentPiece stores one piece of an attachment through Raft
+// (leader only); the FSM's refusal (fsm.ErrAttachment,
+// fsm.ErrAttachmentMismatch) comes back as the error.
+func (n *Node) AddAttachmentPiece(c *clusterv1.AttachmentChunk) error {
+	_, err := n.apply(clusterv1.CommandType_COMMAND_TYPE_ATTACHMENT_CHUNK, c)
+	return err
+}
+
 // SetLoaded records through Raft the index the analytics loader has loaded
 // through (leader only), so that lag is visible on every member and a new
 // leader's loader knows where its predecessor got to.

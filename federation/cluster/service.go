@@ -59,6 +59,15 @@ func (s *Service) Close() {
 }
 
 func (s *Service) client(addr string) (sanziv1.DistrictServiceClient, error) {
+	c, err := s.conn(addr)
+	if err != nil {
+		return nil, err
+	}
+	return sanziv1.NewDistrictServiceClient(c), nil
+}
+
+// conn is the connection to another member's API, made once.
+func (s *Service) conn(addr string) (*grpc.ClientConn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.conns[addr]
@@ -70,12 +79,21 @@ func (s *Service) client(addr string) (sanziv1.DistrictServiceClient, error) {
 		}
 		s.conns[addr] = c
 	}
-	return sanziv1.NewDistrictServiceClient(c), nil
+	return c, nil
 }
 
 // toLeader returns a client for the leader and a context marked as
 // forwarded (the deadline of ctx travels with it).
 func (s *Service) toLeader(ctx context.Context) (sanziv1.DistrictServiceClient, context.Context, error) {
+	c, fctx, err := s.leaderConn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sanziv1.NewDistrictServiceClient(c), fctx, nil
+}
+
+// leaderConn is toLeader's connection, for other services of the leader.
+func (s *Service) leaderConn(ctx context.Context) (*grpc.ClientConn, context.Context, error) {
 	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(forwardedKey)) > 0 {
 		return nil, nil, status.Errorf(codes.Unavailable, "member %s is not the leader either (forwarded by %s); the cluster is electing, retry", s.n.ID(), md.Get(forwardedKey)[0])
 	}
@@ -83,7 +101,7 @@ func (s *Service) toLeader(ctx context.Context) (sanziv1.DistrictServiceClient, 
 	if api == "" {
 		return nil, nil, status.Error(codes.Unavailable, "no leader known yet; retry in a moment")
 	}
-	c, err := s.client(api)
+	c, err := s.conn(api)
 	if err != nil {
 		s.n.met.forwardErrors.Inc()
 		return nil, nil, status.Errorf(codes.Unavailable, "forward to leader %s: %v", id, err)

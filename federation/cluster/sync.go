@@ -18,6 +18,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
+	nodesync "github.com/sanzi/sanzi/node/sync"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -29,6 +30,10 @@ type SyncServer struct {
 	s    *Service
 	pool *x509.CertPool
 	log  *slog.Logger
+	// Named lists the attachments an encoded entry names; when set, a batch
+	// with an entry whose attachments the district does not hold whole is
+	// refused, so nothing reaches the district without what it points at.
+	Named func(raw []byte) ([]string, error)
 }
 
 // NewSyncServer serves pushes through s (which forwards to the leader);
@@ -131,6 +136,9 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 		case !known.Equal(pub):
 			return nil, status.Errorf(codes.PermissionDenied, "%s %s: the district holds another signing key for this origin than the certificate's", role, org)
 		}
+	}
+	if err := nodesync.CheckAttachments(ctx, attachSink{x.s}, x.Named, entries); err != nil {
+		return nil, err
 	}
 	resp, err := x.s.PushEntries(ctx, &sanziv1.PushEntriesRequest{Entries: entries})
 	if err != nil {

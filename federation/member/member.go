@@ -28,6 +28,7 @@ import (
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/analytics/stats"
 	"github.com/sanzi/sanzi/federation/cluster"
+	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -106,7 +107,10 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		grpc.ChainUnaryInterceptor(cluster.Authorize),
 	)
 	sanziv1.RegisterDistrictServiceServer(m.grpc, m.svc)
-	sanziv1.RegisterSyncServiceServer(m.grpc, cluster.NewSyncServer(m.svc, cfg.Pool, log.With("subsystem", "sync")))
+	syncSrv := cluster.NewSyncServer(m.svc, cfg.Pool, log.With("subsystem", "sync"))
+	syncSrv.Named = books.EntryAttachments
+	sanziv1.RegisterSyncServiceServer(m.grpc, syncSrv)
+	sanziv1.RegisterAttachmentServiceServer(m.grpc, cluster.NewAttachmentServer(m.node))
 	if cfg.ClickHouse == "" && len(cfg.ClickHouseShards) > 0 {
 		if cfg.ClickHouseCluster == "" {
 			m.Stop()

@@ -105,6 +105,11 @@ func (s *Store) Put(content []byte, fileName, contentType, expected string) (*sa
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.put(content, h, fileName, contentType)
+}
+
+// put stores content under its hash h; s.mu is held.
+func (s *Store) put(content []byte, h, fileName, contentType string) (*sanziv1.Attachment, error) {
 	if a, err := s.Describe(h); err == nil {
 		return a, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -84,6 +85,28 @@ func fieldRoot(t sanziv1.EntryType) string {
 		return "transition"
 	}
 	return "payload"
+}
+
+// EntryAttachments lists the attachments an encoded entry names: sync sends
+// them up before the entry, and a parent refuses an entry whose attachments
+// it does not hold whole.
+func EntryAttachments(raw []byte) ([]string, error) {
+	s, err := ledger.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch s.Type {
+	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
+		sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL:
+	default:
+		return nil, nil
+	}
+	m, err := Decode(s.Type, s.Payload)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	_, hashes := attachmentsOf(m)
+	return slices.DeleteFunc(slices.Clone(hashes), func(h string) bool { return h == "" }), nil
 }
 
 // attachmentsOf lists the attachments an entry names, with their fields.

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // the outbox compresses batches
 
+	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/pki"
 	nodesync "github.com/sanzi/sanzi/node/sync"
@@ -73,7 +74,8 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		return sanziv1.NewSyncServiceClient(conn), func() { conn.Close() }, nil
 	}
 	oc := nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, AckTimeout: n.cfg.SyncAckTimeout, Max: n.cfg.SyncRetryMax,
-		Logger: n.log.With("subsystem", "sync", "parent", n.cfg.Parent)}
+		Attachments: &nodesync.AttachmentSource{Named: books.EntryAttachments, Get: n.books.Attachments().Get},
+		Logger:      n.log.With("subsystem", "sync", "parent", n.cfg.Parent)}
 	if n.inbox != nil { // a town forwards its villages' chains verbatim, with their certificates
 		town := n.cfg.Orgs[0][:9]
 		oc.Origins = func() []string {
@@ -97,6 +99,8 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			func() float64 { return float64(o.Status().Lag) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sanzi_sync_acked_seq", Help: "Highest seq of the node's chain its parent acknowledged."},
 			func() float64 { return float64(o.Status().Acked) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_sync_attachment_bytes_total", Help: "Bytes of attachment pieces sent to the parent by this run."},
+			func() float64 { return float64(o.Status().AttachmentBytes) }),
 	)
 	bg.Go(func() { o.Run(ctx) })
 	// What flows down: the district's own chain, pulled from the parent.
@@ -152,6 +156,7 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 		}
 		return nil
 	}
+	in.Attachments, in.Named = nodesync.StoreSink{Store: n.books.Attachments()}, books.EntryAttachments
 	n.inbox = in
 	n.inboxLn = ln
 	n.inboxSrv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),

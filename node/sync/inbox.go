@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
@@ -47,6 +48,11 @@ type Inbox struct {
 	// Stored is told after a batch is stored, so the town's books look
 	// across its villages at once; may be nil.
 	Stored func(ctx context.Context) error
+	// Attachments keeps what villages send up; with Named (the attachments
+	// an encoded entry names) a batch naming one not held whole is
+	// refused. Both nil: attachments are not checked.
+	Attachments AttachmentSink
+	Named       func(raw []byte) ([]string, error)
 
 	mu    gosync.Mutex
 	pubs  map[string]ed25519.PublicKey
@@ -204,6 +210,13 @@ func (in *Inbox) accept(ctx context.Context, org string, pub ed25519.PublicKey, 
 	if _, err := v.Finish(); err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "%v", err)
 	}
+	fresh := make([][]byte, len(recs))
+	for i, r := range recs {
+		fresh[i] = r.Raw
+	}
+	if err := CheckAttachments(ctx, in.Attachments, in.Named, fresh); err != nil {
+		return nil, err
+	}
 	if len(recs) > 0 {
 		if _, err := in.l.Append(ctx, recs...); err != nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "store: %v", err)
@@ -217,6 +230,49 @@ func (in *Inbox) accept(ctx context.Context, org string, pub ed25519.PublicKey, 
 	h := in.l.Head(org)
 	return &sanziv1.SyncPushResponse{Added: int64(len(recs)), Duplicates: int64(dups),
 		Acks: []*sanziv1.SyncAck{{Origin: org, Seq: h.Seq, Hash: hex.EncodeToString(h.Hash[:])}}}, nil
+}
+
+// SyncAttachments implements SyncService for the town's villages.
+func (in *Inbox) SyncAttachments(ctx context.Context, r *sanziv1.SyncAttachmentsRequest) (*sanziv1.SyncAttachmentsResponse, error) {
+	if _, _, err := in.ownVillage(ctx); err != nil {
+		return nil, err
+	}
+	if in.Attachments == nil {
+		return nil, status.Error(codes.Unimplemented, "this town keeps no attachments")
+	}
+	return AttachmentStates(ctx, in.Attachments, r)
+}
+
+// SyncAttachmentUpload implements SyncService for the town's villages.
+func (in *Inbox) SyncAttachmentUpload(stream grpc.ClientStreamingServer[sanziv1.SyncAttachmentUploadRequest, sanziv1.SyncAttachmentUploadResponse]) error {
+	if _, _, err := in.ownVillage(stream.Context()); err != nil {
+		return err
+	}
+	if in.Attachments == nil {
+		return status.Error(codes.Unimplemented, "this town keeps no attachments")
+	}
+	return ReceiveAttachment(stream, in.Attachments)
+}
+
+// StoreSink keeps attachments arriving from children in a node's
+// attachment store.
+type StoreSink struct{ Store *attach.Store }
+
+// AttachmentState implements AttachmentSink.
+func (s StoreSink) AttachmentState(_ context.Context, h string) (int64, bool, error) {
+	return s.Store.Received(h)
+}
+
+// AddPiece implements AttachmentSink.
+func (s StoreSink) AddPiece(_ context.Context, p *sanziv1.SyncAttachmentUploadRequest) error {
+	_, _, err := s.Store.AddPiece(p.GetSha256(), p.GetOffset(), p.GetSize(), p.GetData(), p.GetFileName(), p.GetContentType())
+	switch {
+	case errors.Is(err, attach.ErrPiece), errors.Is(err, attach.ErrTooLarge), errors.Is(err, attach.ErrBadHash):
+		return fmt.Errorf("%w: %v", ErrPiece, err)
+	case errors.Is(err, attach.ErrHashMismatch):
+		return fmt.Errorf("%w: %v", ErrMismatch, err)
+	}
+	return err
 }
 
 // ownVillage is the calling village, refused unless it is one of this

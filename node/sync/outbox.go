@@ -49,7 +49,10 @@ type Config struct {
 	// carrying bytes (black-holed, not closed) is cut after it and the
 	// session starts again. Default 1 minute.
 	AckTimeout time.Duration
-	Logger     *slog.Logger
+	// Attachments, when set, sends up before each batch the attachments
+	// its entries name that the parent does not hold whole.
+	Attachments *AttachmentSource
+	Logger      *slog.Logger
 }
 
 // Status is what the outbox has done, for `sanzi sync status` and /metrics.
@@ -63,6 +66,9 @@ type Status struct {
 	LastError string    `json:"lastError,omitempty"`
 	Failures  int       `json:"failures"` // consecutive failed attempts
 	Pushed    uint64    `json:"pushed"`   // entries acknowledged by this run
+	// Attachments sent whole by this run, and the bytes of their pieces.
+	Attachments     uint64 `json:"attachments"`
+	AttachmentBytes uint64 `json:"attachmentBytes"`
 }
 
 // Outbox pushes one chain up.
@@ -170,6 +176,7 @@ func (o *Outbox) session(ctx context.Context) error {
 	defer closeConn()
 	acked := map[string]uint64{}
 	sentCert := map[string]bool{}
+	held := map[string]bool{} // attachments the parent holds whole
 	readHeads := func(origins []string) error {
 		hctx, hcancel := context.WithTimeout(ctx, 30*time.Second)
 		heads, err := client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: origins})
@@ -222,6 +229,9 @@ func (o *Outbox) session(ctx context.Context) error {
 			case <-time.After(o.cfg.Poll):
 			}
 			continue
+		}
+		if err := o.sendAttachments(ctx, client, req.Entries, held); err != nil {
+			return err
 		}
 		stalled := time.AfterFunc(o.cfg.AckTimeout, cancel)
 		if err := stream.Send(req); err != nil {

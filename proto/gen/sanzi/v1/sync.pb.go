@@ -294,6 +294,292 @@ func (x *SyncHeadsResponse) GetHeads() []*SyncAck {
 	return nil
 }
 
+// SyncAttachmentsRequest names attachments by hex SHA-256.
+type SyncAttachmentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sha256        []string               `protobuf:"bytes,1,rep,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncAttachmentsRequest) Reset() {
+	*x = SyncAttachmentsRequest{}
+	mi := &file_sanzi_v1_sync_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncAttachmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncAttachmentsRequest) ProtoMessage() {}
+
+func (x *SyncAttachmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_sync_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncAttachmentsRequest.ProtoReflect.Descriptor instead.
+func (*SyncAttachmentsRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SyncAttachmentsRequest) GetSha256() []string {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
+// SyncAttachmentState is how much of one attachment the parent holds.
+type SyncAttachmentState struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Sha256 string                 `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Bytes held from the start; the next piece must begin here.
+	Received int64 `protobuf:"varint,2,opt,name=received,proto3" json:"received,omitempty"`
+	// The whole content is held and matched its hash.
+	Complete      bool `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncAttachmentState) Reset() {
+	*x = SyncAttachmentState{}
+	mi := &file_sanzi_v1_sync_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncAttachmentState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncAttachmentState) ProtoMessage() {}
+
+func (x *SyncAttachmentState) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_sync_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncAttachmentState.ProtoReflect.Descriptor instead.
+func (*SyncAttachmentState) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SyncAttachmentState) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *SyncAttachmentState) GetReceived() int64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *SyncAttachmentState) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
+// SyncAttachmentsResponse answers in the order asked.
+type SyncAttachmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	States        []*SyncAttachmentState `protobuf:"bytes,1,rep,name=states,proto3" json:"states,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncAttachmentsResponse) Reset() {
+	*x = SyncAttachmentsResponse{}
+	mi := &file_sanzi_v1_sync_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncAttachmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncAttachmentsResponse) ProtoMessage() {}
+
+func (x *SyncAttachmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_sync_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncAttachmentsResponse.ProtoReflect.Descriptor instead.
+func (*SyncAttachmentsResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SyncAttachmentsResponse) GetStates() []*SyncAttachmentState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+// SyncAttachmentUploadResponse is the parent's state of the attachment once
+// the stream ends.
+type SyncAttachmentUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         *SyncAttachmentState   `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncAttachmentUploadResponse) Reset() {
+	*x = SyncAttachmentUploadResponse{}
+	mi := &file_sanzi_v1_sync_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncAttachmentUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncAttachmentUploadResponse) ProtoMessage() {}
+
+func (x *SyncAttachmentUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_sync_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncAttachmentUploadResponse.ProtoReflect.Descriptor instead.
+func (*SyncAttachmentUploadResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SyncAttachmentUploadResponse) GetState() *SyncAttachmentState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+// SyncAttachmentUploadRequest is one piece of an attachment; every piece of
+// a stream names the same attachment and follows the previous one.
+type SyncAttachmentUploadRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Sha256 string                 `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Offset int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Size of the whole attachment.
+	Size          int64  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Data          []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	FileName      string `protobuf:"bytes,5,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	ContentType   string `protobuf:"bytes,6,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncAttachmentUploadRequest) Reset() {
+	*x = SyncAttachmentUploadRequest{}
+	mi := &file_sanzi_v1_sync_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncAttachmentUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncAttachmentUploadRequest) ProtoMessage() {}
+
+func (x *SyncAttachmentUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_sync_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncAttachmentUploadRequest.ProtoReflect.Descriptor instead.
+func (*SyncAttachmentUploadRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SyncAttachmentUploadRequest) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *SyncAttachmentUploadRequest) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *SyncAttachmentUploadRequest) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *SyncAttachmentUploadRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *SyncAttachmentUploadRequest) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *SyncAttachmentUploadRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
 // SyncPullRequest asks the parent for the downward chain (the district's
 // own chain: rule sets and catalog versions it publishes, directives) from
 // a seq on.
@@ -310,7 +596,7 @@ type SyncPullRequest struct {
 
 func (x *SyncPullRequest) Reset() {
 	*x = SyncPullRequest{}
-	mi := &file_sanzi_v1_sync_proto_msgTypes[5]
+	mi := &file_sanzi_v1_sync_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +608,7 @@ func (x *SyncPullRequest) String() string {
 func (*SyncPullRequest) ProtoMessage() {}
 
 func (x *SyncPullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_sync_proto_msgTypes[5]
+	mi := &file_sanzi_v1_sync_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +621,7 @@ func (x *SyncPullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncPullRequest.ProtoReflect.Descriptor instead.
 func (*SyncPullRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{5}
+	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SyncPullRequest) GetOrigin() string {
@@ -372,7 +658,7 @@ type SyncPullResponse struct {
 
 func (x *SyncPullResponse) Reset() {
 	*x = SyncPullResponse{}
-	mi := &file_sanzi_v1_sync_proto_msgTypes[6]
+	mi := &file_sanzi_v1_sync_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -384,7 +670,7 @@ func (x *SyncPullResponse) String() string {
 func (*SyncPullResponse) ProtoMessage() {}
 
 func (x *SyncPullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_sync_proto_msgTypes[6]
+	mi := &file_sanzi_v1_sync_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -397,7 +683,7 @@ func (x *SyncPullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncPullResponse.ProtoReflect.Descriptor instead.
 func (*SyncPullResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{6}
+	return file_sanzi_v1_sync_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SyncPullResponse) GetEntries() [][]byte {
@@ -435,18 +721,37 @@ const file_sanzi_v1_sync_proto_rawDesc = "" +
 	"\x10SyncHeadsRequest\x12\x18\n" +
 	"\aorigins\x18\x01 \x03(\tR\aorigins\"<\n" +
 	"\x11SyncHeadsResponse\x12'\n" +
-	"\x05heads\x18\x01 \x03(\v2\x11.sanzi.v1.SyncAckR\x05heads\"Z\n" +
+	"\x05heads\x18\x01 \x03(\v2\x11.sanzi.v1.SyncAckR\x05heads\"0\n" +
+	"\x16SyncAttachmentsRequest\x12\x16\n" +
+	"\x06sha256\x18\x01 \x03(\tR\x06sha256\"e\n" +
+	"\x13SyncAttachmentState\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1a\n" +
+	"\breceived\x18\x02 \x01(\x03R\breceived\x12\x1a\n" +
+	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"P\n" +
+	"\x17SyncAttachmentsResponse\x125\n" +
+	"\x06states\x18\x01 \x03(\v2\x1d.sanzi.v1.SyncAttachmentStateR\x06states\"S\n" +
+	"\x1cSyncAttachmentUploadResponse\x123\n" +
+	"\x05state\x18\x01 \x01(\v2\x1d.sanzi.v1.SyncAttachmentStateR\x05state\"\xb5\x01\n" +
+	"\x1bSyncAttachmentUploadRequest\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x1b\n" +
+	"\tfile_name\x18\x05 \x01(\tR\bfileName\x12!\n" +
+	"\fcontent_type\x18\x06 \x01(\tR\vcontentType\"Z\n" +
 	"\x0fSyncPullRequest\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x19\n" +
 	"\bfrom_seq\x18\x02 \x01(\x04R\afromSeq\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"[\n" +
 	"\x10SyncPullResponse\x12\x18\n" +
 	"\aentries\x18\x01 \x03(\fR\aentries\x12-\n" +
-	"\x12signer_certificate\x18\x02 \x01(\fR\x11signerCertificate2\xdd\x01\n" +
+	"\x12signer_certificate\x18\x02 \x01(\fR\x11signerCertificate2\x9e\x03\n" +
 	"\vSyncService\x12E\n" +
 	"\bSyncPush\x12\x19.sanzi.v1.SyncPushRequest\x1a\x1a.sanzi.v1.SyncPushResponse(\x010\x01\x12D\n" +
 	"\tSyncHeads\x12\x1a.sanzi.v1.SyncHeadsRequest\x1a\x1b.sanzi.v1.SyncHeadsResponse\x12A\n" +
-	"\bSyncPull\x12\x19.sanzi.v1.SyncPullRequest\x1a\x1a.sanzi.v1.SyncPullResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\bSyncPull\x12\x19.sanzi.v1.SyncPullRequest\x1a\x1a.sanzi.v1.SyncPullResponse\x12V\n" +
+	"\x0fSyncAttachments\x12 .sanzi.v1.SyncAttachmentsRequest\x1a!.sanzi.v1.SyncAttachmentsResponse\x12g\n" +
+	"\x14SyncAttachmentUpload\x12%.sanzi.v1.SyncAttachmentUploadRequest\x1a&.sanzi.v1.SyncAttachmentUploadResponse(\x01B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_sync_proto_rawDescOnce sync.Once
@@ -460,30 +765,41 @@ func file_sanzi_v1_sync_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_sync_proto_rawDescData
 }
 
-var file_sanzi_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_sanzi_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_sanzi_v1_sync_proto_goTypes = []any{
-	(*SyncPushRequest)(nil),   // 0: sanzi.v1.SyncPushRequest
-	(*SyncAck)(nil),           // 1: sanzi.v1.SyncAck
-	(*SyncPushResponse)(nil),  // 2: sanzi.v1.SyncPushResponse
-	(*SyncHeadsRequest)(nil),  // 3: sanzi.v1.SyncHeadsRequest
-	(*SyncHeadsResponse)(nil), // 4: sanzi.v1.SyncHeadsResponse
-	(*SyncPullRequest)(nil),   // 5: sanzi.v1.SyncPullRequest
-	(*SyncPullResponse)(nil),  // 6: sanzi.v1.SyncPullResponse
+	(*SyncPushRequest)(nil),              // 0: sanzi.v1.SyncPushRequest
+	(*SyncAck)(nil),                      // 1: sanzi.v1.SyncAck
+	(*SyncPushResponse)(nil),             // 2: sanzi.v1.SyncPushResponse
+	(*SyncHeadsRequest)(nil),             // 3: sanzi.v1.SyncHeadsRequest
+	(*SyncHeadsResponse)(nil),            // 4: sanzi.v1.SyncHeadsResponse
+	(*SyncAttachmentsRequest)(nil),       // 5: sanzi.v1.SyncAttachmentsRequest
+	(*SyncAttachmentState)(nil),          // 6: sanzi.v1.SyncAttachmentState
+	(*SyncAttachmentsResponse)(nil),      // 7: sanzi.v1.SyncAttachmentsResponse
+	(*SyncAttachmentUploadResponse)(nil), // 8: sanzi.v1.SyncAttachmentUploadResponse
+	(*SyncAttachmentUploadRequest)(nil),  // 9: sanzi.v1.SyncAttachmentUploadRequest
+	(*SyncPullRequest)(nil),              // 10: sanzi.v1.SyncPullRequest
+	(*SyncPullResponse)(nil),             // 11: sanzi.v1.SyncPullResponse
 }
 var file_sanzi_v1_sync_proto_depIdxs = []int32{
-	1, // 0: sanzi.v1.SyncPushResponse.acks:type_name -> sanzi.v1.SyncAck
-	1, // 1: sanzi.v1.SyncHeadsResponse.heads:type_name -> sanzi.v1.SyncAck
-	0, // 2: sanzi.v1.SyncService.SyncPush:input_type -> sanzi.v1.SyncPushRequest
-	3, // 3: sanzi.v1.SyncService.SyncHeads:input_type -> sanzi.v1.SyncHeadsRequest
-	5, // 4: sanzi.v1.SyncService.SyncPull:input_type -> sanzi.v1.SyncPullRequest
-	2, // 5: sanzi.v1.SyncService.SyncPush:output_type -> sanzi.v1.SyncPushResponse
-	4, // 6: sanzi.v1.SyncService.SyncHeads:output_type -> sanzi.v1.SyncHeadsResponse
-	6, // 7: sanzi.v1.SyncService.SyncPull:output_type -> sanzi.v1.SyncPullResponse
-	5, // [5:8] is the sub-list for method output_type
-	2, // [2:5] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	1,  // 0: sanzi.v1.SyncPushResponse.acks:type_name -> sanzi.v1.SyncAck
+	1,  // 1: sanzi.v1.SyncHeadsResponse.heads:type_name -> sanzi.v1.SyncAck
+	6,  // 2: sanzi.v1.SyncAttachmentsResponse.states:type_name -> sanzi.v1.SyncAttachmentState
+	6,  // 3: sanzi.v1.SyncAttachmentUploadResponse.state:type_name -> sanzi.v1.SyncAttachmentState
+	0,  // 4: sanzi.v1.SyncService.SyncPush:input_type -> sanzi.v1.SyncPushRequest
+	3,  // 5: sanzi.v1.SyncService.SyncHeads:input_type -> sanzi.v1.SyncHeadsRequest
+	10, // 6: sanzi.v1.SyncService.SyncPull:input_type -> sanzi.v1.SyncPullRequest
+	5,  // 7: sanzi.v1.SyncService.SyncAttachments:input_type -> sanzi.v1.SyncAttachmentsRequest
+	9,  // 8: sanzi.v1.SyncService.SyncAttachmentUpload:input_type -> sanzi.v1.SyncAttachmentUploadRequest
+	2,  // 9: sanzi.v1.SyncService.SyncPush:output_type -> sanzi.v1.SyncPushResponse
+	4,  // 10: sanzi.v1.SyncService.SyncHeads:output_type -> sanzi.v1.SyncHeadsResponse
+	11, // 11: sanzi.v1.SyncService.SyncPull:output_type -> sanzi.v1.SyncPullResponse
+	7,  // 12: sanzi.v1.SyncService.SyncAttachments:output_type -> sanzi.v1.SyncAttachmentsResponse
+	8,  // 13: sanzi.v1.SyncService.SyncAttachmentUpload:output_type -> sanzi.v1.SyncAttachmentUploadResponse
+	9,  // [9:14] is the sub-list for method output_type
+	4,  // [4:9] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_sync_proto_init() }
@@ -497,7 +813,7 @@ func file_sanzi_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_sync_proto_rawDesc), len(file_sanzi_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

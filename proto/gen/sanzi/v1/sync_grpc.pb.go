@@ -19,9 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SyncService_SyncPush_FullMethodName  = "/sanzi.v1.SyncService/SyncPush"
-	SyncService_SyncHeads_FullMethodName = "/sanzi.v1.SyncService/SyncHeads"
-	SyncService_SyncPull_FullMethodName  = "/sanzi.v1.SyncService/SyncPull"
+	SyncService_SyncPush_FullMethodName             = "/sanzi.v1.SyncService/SyncPush"
+	SyncService_SyncHeads_FullMethodName            = "/sanzi.v1.SyncService/SyncHeads"
+	SyncService_SyncPull_FullMethodName             = "/sanzi.v1.SyncService/SyncPull"
+	SyncService_SyncAttachments_FullMethodName      = "/sanzi.v1.SyncService/SyncAttachments"
+	SyncService_SyncAttachmentUpload_FullMethodName = "/sanzi.v1.SyncService/SyncAttachmentUpload"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -38,6 +40,14 @@ type SyncServiceClient interface {
 	SyncHeads(ctx context.Context, in *SyncHeadsRequest, opts ...grpc.CallOption) (*SyncHeadsResponse, error)
 	// SyncPull reads the downward chain; a child applies it in order.
 	SyncPull(ctx context.Context, in *SyncPullRequest, opts ...grpc.CallOption) (*SyncPullResponse, error)
+	// SyncAttachments says how much of each attachment the parent holds, so
+	// a child sends only what is missing, from where it stopped.
+	SyncAttachments(ctx context.Context, in *SyncAttachmentsRequest, opts ...grpc.CallOption) (*SyncAttachmentsResponse, error)
+	// SyncAttachmentUpload streams pieces of one attachment from the offset
+	// the parent holds; the parent checks the whole content against its hash
+	// when the last piece arrives. A batch naming an attachment the parent
+	// does not hold whole is refused (FailedPrecondition).
+	SyncAttachmentUpload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SyncAttachmentUploadRequest, SyncAttachmentUploadResponse], error)
 }
 
 type syncServiceClient struct {
@@ -81,6 +91,29 @@ func (c *syncServiceClient) SyncPull(ctx context.Context, in *SyncPullRequest, o
 	return out, nil
 }
 
+func (c *syncServiceClient) SyncAttachments(ctx context.Context, in *SyncAttachmentsRequest, opts ...grpc.CallOption) (*SyncAttachmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SyncAttachmentsResponse)
+	err := c.cc.Invoke(ctx, SyncService_SyncAttachments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *syncServiceClient) SyncAttachmentUpload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SyncAttachmentUploadRequest, SyncAttachmentUploadResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SyncService_ServiceDesc.Streams[1], SyncService_SyncAttachmentUpload_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SyncAttachmentUploadRequest, SyncAttachmentUploadResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SyncService_SyncAttachmentUploadClient = grpc.ClientStreamingClient[SyncAttachmentUploadRequest, SyncAttachmentUploadResponse]
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -95,6 +128,14 @@ type SyncServiceServer interface {
 	SyncHeads(context.Context, *SyncHeadsRequest) (*SyncHeadsResponse, error)
 	// SyncPull reads the downward chain; a child applies it in order.
 	SyncPull(context.Context, *SyncPullRequest) (*SyncPullResponse, error)
+	// SyncAttachments says how much of each attachment the parent holds, so
+	// a child sends only what is missing, from where it stopped.
+	SyncAttachments(context.Context, *SyncAttachmentsRequest) (*SyncAttachmentsResponse, error)
+	// SyncAttachmentUpload streams pieces of one attachment from the offset
+	// the parent holds; the parent checks the whole content against its hash
+	// when the last piece arrives. A batch naming an attachment the parent
+	// does not hold whole is refused (FailedPrecondition).
+	SyncAttachmentUpload(grpc.ClientStreamingServer[SyncAttachmentUploadRequest, SyncAttachmentUploadResponse]) error
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -113,6 +154,12 @@ func (UnimplementedSyncServiceServer) SyncHeads(context.Context, *SyncHeadsReque
 }
 func (UnimplementedSyncServiceServer) SyncPull(context.Context, *SyncPullRequest) (*SyncPullResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SyncPull not implemented")
+}
+func (UnimplementedSyncServiceServer) SyncAttachments(context.Context, *SyncAttachmentsRequest) (*SyncAttachmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SyncAttachments not implemented")
+}
+func (UnimplementedSyncServiceServer) SyncAttachmentUpload(grpc.ClientStreamingServer[SyncAttachmentUploadRequest, SyncAttachmentUploadResponse]) error {
+	return status.Error(codes.Unimplemented, "method SyncAttachmentUpload not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -178,6 +225,31 @@ func _SyncService_SyncPull_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_SyncAttachments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SyncAttachmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).SyncAttachments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_SyncAttachments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).SyncAttachments(ctx, req.(*SyncAttachmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SyncService_SyncAttachmentUpload_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(SyncServiceServer).SyncAttachmentUpload(&grpc.GenericServerStream[SyncAttachmentUploadRequest, SyncAttachmentUploadResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SyncService_SyncAttachmentUploadServer = grpc.ClientStreamingServer[SyncAttachmentUploadRequest, SyncAttachmentUploadResponse]
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -193,12 +265,21 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "SyncPull",
 			Handler:    _SyncService_SyncPull_Handler,
 		},
+		{
+			MethodName: "SyncAttachments",
+			Handler:    _SyncService_SyncAttachments_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "SyncPush",
 			Handler:       _SyncService_SyncPush_Handler,
 			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "SyncAttachmentUpload",
+			Handler:       _SyncService_SyncAttachmentUpload_Handler,
 			ClientStreams: true,
 		},
 	},

@@ -41,6 +41,8 @@ const (
 	CommandType_COMMAND_TYPE_SET_MEMBER CommandType = 3
 	// payload: LoadedIndex.
 	CommandType_COMMAND_TYPE_SET_LOADED CommandType = 4
+	// payload: AttachmentChunk.
+	CommandType_COMMAND_TYPE_ATTACHMENT_CHUNK CommandType = 5
 )
 
 // Enum value maps for CommandType.
@@ -51,13 +53,15 @@ var (
 		2: "COMMAND_TYPE_REGISTER_ORIGIN",
 		3: "COMMAND_TYPE_SET_MEMBER",
 		4: "COMMAND_TYPE_SET_LOADED",
+		5: "COMMAND_TYPE_ATTACHMENT_CHUNK",
 	}
 	CommandType_value = map[string]int32{
-		"COMMAND_TYPE_UNSPECIFIED":     0,
-		"COMMAND_TYPE_APPEND":          1,
-		"COMMAND_TYPE_REGISTER_ORIGIN": 2,
-		"COMMAND_TYPE_SET_MEMBER":      3,
-		"COMMAND_TYPE_SET_LOADED":      4,
+		"COMMAND_TYPE_UNSPECIFIED":      0,
+		"COMMAND_TYPE_APPEND":           1,
+		"COMMAND_TYPE_REGISTER_ORIGIN":  2,
+		"COMMAND_TYPE_SET_MEMBER":       3,
+		"COMMAND_TYPE_SET_LOADED":       4,
+		"COMMAND_TYPE_ATTACHMENT_CHUNK": 5,
 	}
 )
 
@@ -477,6 +481,96 @@ func (x *OriginRange) GetToSeq() uint64 {
 	return 0
 }
 
+// AttachmentChunk is one piece of an attachment a child sends up, at the
+// offset the district already holds: attachments travel in pieces so a
+// village link that drops mid-file resumes where it stopped. When the last
+// piece arrives the FSM checks the whole content against sha256 and keeps it,
+// or drops every piece if it does not match.
+type AttachmentChunk struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Sha256 string                 `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Offset int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Size of the whole attachment.
+	Size          int64  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Data          []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	FileName      string `protobuf:"bytes,5,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	ContentType   string `protobuf:"bytes,6,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachmentChunk) Reset() {
+	*x = AttachmentChunk{}
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachmentChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachmentChunk) ProtoMessage() {}
+
+func (x *AttachmentChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachmentChunk.ProtoReflect.Descriptor instead.
+func (*AttachmentChunk) Descriptor() ([]byte, []int) {
+	return file_sanzi_cluster_v1_command_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AttachmentChunk) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *AttachmentChunk) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *AttachmentChunk) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *AttachmentChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *AttachmentChunk) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *AttachmentChunk) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
 var File_sanzi_cluster_v1_command_proto protoreflect.FileDescriptor
 
 const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
@@ -506,13 +600,21 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\vOriginRange\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x19\n" +
 	"\bfrom_seq\x18\x02 \x01(\x04R\afromSeq\x12\x15\n" +
-	"\x06to_seq\x18\x03 \x01(\x04R\x05toSeq*\xa0\x01\n" +
+	"\x06to_seq\x18\x03 \x01(\x04R\x05toSeq\"\xa9\x01\n" +
+	"\x0fAttachmentChunk\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x1b\n" +
+	"\tfile_name\x18\x05 \x01(\tR\bfileName\x12!\n" +
+	"\fcontent_type\x18\x06 \x01(\tR\vcontentType*\xc3\x01\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13COMMAND_TYPE_APPEND\x10\x01\x12 \n" +
 	"\x1cCOMMAND_TYPE_REGISTER_ORIGIN\x10\x02\x12\x1b\n" +
 	"\x17COMMAND_TYPE_SET_MEMBER\x10\x03\x12\x1b\n" +
-	"\x17COMMAND_TYPE_SET_LOADED\x10\x04B=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
+	"\x17COMMAND_TYPE_SET_LOADED\x10\x04\x12!\n" +
+	"\x1dCOMMAND_TYPE_ATTACHMENT_CHUNK\x10\x05B=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
 
 var (
 	file_sanzi_cluster_v1_command_proto_rawDescOnce sync.Once
@@ -527,16 +629,17 @@ func file_sanzi_cluster_v1_command_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_cluster_v1_command_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sanzi_cluster_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_sanzi_cluster_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_sanzi_cluster_v1_command_proto_goTypes = []any{
-	(CommandType)(0),       // 0: sanzi.cluster.v1.CommandType
-	(*Command)(nil),        // 1: sanzi.cluster.v1.Command
-	(*AppendBatch)(nil),    // 2: sanzi.cluster.v1.AppendBatch
-	(*RegisterOrigin)(nil), // 3: sanzi.cluster.v1.RegisterOrigin
-	(*Member)(nil),         // 4: sanzi.cluster.v1.Member
-	(*LoadedIndex)(nil),    // 5: sanzi.cluster.v1.LoadedIndex
-	(*FeedRecord)(nil),     // 6: sanzi.cluster.v1.FeedRecord
-	(*OriginRange)(nil),    // 7: sanzi.cluster.v1.OriginRange
+	(CommandType)(0),        // 0: sanzi.cluster.v1.CommandType
+	(*Command)(nil),         // 1: sanzi.cluster.v1.Command
+	(*AppendBatch)(nil),     // 2: sanzi.cluster.v1.AppendBatch
+	(*RegisterOrigin)(nil),  // 3: sanzi.cluster.v1.RegisterOrigin
+	(*Member)(nil),          // 4: sanzi.cluster.v1.Member
+	(*LoadedIndex)(nil),     // 5: sanzi.cluster.v1.LoadedIndex
+	(*FeedRecord)(nil),      // 6: sanzi.cluster.v1.FeedRecord
+	(*OriginRange)(nil),     // 7: sanzi.cluster.v1.OriginRange
+	(*AttachmentChunk)(nil), // 8: sanzi.cluster.v1.AttachmentChunk
 }
 var file_sanzi_cluster_v1_command_proto_depIdxs = []int32{
 	0, // 0: sanzi.cluster.v1.Command.type:type_name -> sanzi.cluster.v1.CommandType
@@ -559,7 +662,7 @@ func file_sanzi_cluster_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_cluster_v1_command_proto_rawDesc), len(file_sanzi_cluster_v1_command_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

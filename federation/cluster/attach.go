@@ -1,0 +1,128 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sanzi/sanzi/federation/fsm"
+	nodesync "github.com/sanzi/sanzi/node/sync"
+	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// attachSink keeps the attachments children send in the replicated state:
+// pieces go through Raft on the leader, so a receipt survives the loss of
+// any member. On a follower both the question and the pieces go to the
+// leader, whose state is the one the pieces must follow.
+type attachSink struct{ s *Service }
+
+var _ nodesync.AttachmentSink = attachSink{}
+
+// AttachmentState implements nodesync.AttachmentSink.
+func (a attachSink) AttachmentState(ctx context.Context, h string) (int64, bool, error) {
+	if !a.s.n.IsLeader() {
+		c, fctx, err := a.s.leaderConn(ctx)
+		if err != nil {
+			return 0, false, err
+		}
+		resp, err := sanziv1.NewSyncServiceClient(c).SyncAttachments(fctx, &sanziv1.SyncAttachmentsRequest{Sha256: []string{h}})
+		if err != nil {
+			return 0, false, a.s.forwardErr(err)
+		}
+		if len(resp.GetStates()) != 1 {
+			return 0, false, fmt.Errorf("the leader answered %d states for one attachment", len(resp.GetStates()))
+		}
+		return resp.GetStates()[0].GetReceived(), resp.GetStates()[0].GetComplete(), nil
+	}
+	if err := a.s.n.Linearize(); err != nil {
+		return 0, false, toStatus(err)
+	}
+	return a.s.n.FSM().AttachmentState(h)
+}
+
+// AddPiece implements nodesync.AttachmentSink.
+func (a attachSink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploadRequest) error {
+	if !a.s.n.IsLeader() {
+		c, fctx, err := a.s.leaderConn(ctx)
+		if err != nil {
+			return err
+		}
+		stream, err := sanziv1.NewSyncServiceClient(c).SyncAttachmentUpload(fctx)
+		if err != nil {
+			return a.s.forwardErr(err)
+		}
+		if err := stream.Send(p); err != nil {
+			_, rerr := stream.CloseAndRecv()
+			return a.s.forwardErr(errors.Join(err, rerr))
+		}
+		_, err = stream.CloseAndRecv()
+		return a.s.forwardErr(err)
+	}
+	err := a.s.n.AddAttachmentPiece(&clusterv1.AttachmentChunk{Sha256: p.GetSha256(), Offset: p.GetOffset(), Size: p.GetSize(),
+		Data: p.GetData(), FileName: p.GetFileName(), ContentType: p.GetContentType()})
+	switch {
+	case errors.Is(err, fsm.ErrAttachment), errors.Is(err, fsm.ErrBadCommand):
+		return fmt.Errorf("%w: %v", nodesync.ErrPiece, err)
+	case errors.Is(err, fsm.ErrAttachmentMismatch):
+		return fmt.Errorf("%w: %v", nodesync.ErrMismatch, err)
+	case err != nil:
+		return toStatus(err)
+	}
+	return nil
+}
+
+// SyncAttachments implements SyncService.
+func (x *SyncServer) SyncAttachments(ctx context.Context, r *sanziv1.SyncAttachmentsRequest) (*sanziv1.SyncAttachmentsResponse, error) {
+	if _, _, err := peerIdentity(ctx); err != nil {
+		return nil, status.Errorf(codes.Unauthenticated, "%v", err)
+	}
+	return nodesync.AttachmentStates(ctx, attachSink{x.s}, r)
+}
+
+// SyncAttachmentUpload implements SyncService: any node of the district may
+// send an attachment up; it is named by its hash, so nobody can send one in
+// another's place.
+func (x *SyncServer) SyncAttachmentUpload(stream grpc.ClientStreamingServer[sanziv1.SyncAttachmentUploadRequest, sanziv1.SyncAttachmentUploadResponse]) error {
+	if _, _, err := peerIdentity(stream.Context()); err != nil {
+		return status.Errorf(codes.Unauthenticated, "%v", err)
+	}
+	return nodesync.ReceiveAttachment(stream, attachSink{x.s})
+}
+
+// AttachmentServer serves the attachments the district holds, read-only:
+// they reach the district only by sync, with the entries that name them.
+type AttachmentServer struct {
+	sanziv1.UnimplementedAttachmentServiceServer
+	n *Node
+}
+
+// NewAttachmentServer serves n's attachments.
+func NewAttachmentServer(n *Node) *AttachmentServer { return &AttachmentServer{n: n} }
+
+// GetAttachment implements AttachmentService.
+func (x *AttachmentServer) GetAttachment(ctx context.Context, r *sanziv1.GetAttachmentRequest) (*sanziv1.GetAttachmentResponse, error) {
+	desc, content, err := x.n.FSM().Attachment(r.GetSha256())
+	if errors.Is(err, fsm.ErrNoAttachment) {
+		return nil, status.Errorf(codes.NotFound, "%v", err)
+	}
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "read attachment %s: %v", r.GetSha256(), err)
+	}
+	return &sanziv1.GetAttachmentResponse{Attachment: desc, Content: content}, nil
+}
+
+// UploadAttachment implements AttachmentService: refused.
+func (x *AttachmentServer) UploadAttachment(context.Context, *sanziv1.UploadAttachmentRequest) (*sanziv1.UploadAttachmentResponse, error) {
+	return nil, status.Error(codes.PermissionDenied, "attachments reach the district only by sync, with the entries that name them")
+}
+
+// DeleteAttachment implements AttachmentService: refused, nothing the
+// district holds is ever removed.
+func (x *AttachmentServer) DeleteAttachment(context.Context, *sanziv1.DeleteAttachmentRequest) (*sanziv1.DeleteAttachmentResponse, error) {
+	return nil, status.Error(codes.PermissionDenied, "nothing the district holds is removed")
+}

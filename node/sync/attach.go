@@ -1,0 +1,228 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Attachments travel up before the entries that name them, in pieces, so
+// that a village link dropping in the middle of a scanned contract resumes
+// at the byte it stopped at; the parent checks the whole against its hash
+// and refuses an entry whose attachments it does not hold whole. That way
+// an entry never reaches a tier without what it points at.
+
+// PieceSize is the size of one piece of an attachment on the wire.
+const PieceSize = 256 << 10
+
+// AttachmentSink is where a parent keeps what its children send: the town's
+// attachment store, or the district's replicated state.
+type AttachmentSink interface {
+	// AttachmentState says how many bytes of h are held and whether the
+	// whole is held and matched h.
+	AttachmentState(ctx context.Context, h string) (received int64, complete bool, err error)
+	// AddPiece stores one piece, which must start at the bytes held. A
+	// piece that does not follow is an error that wraps ErrPiece; a whole
+	// that does not match its hash, one that wraps ErrMismatch.
+	AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploadRequest) error
+}
+
+// Errors an AttachmentSink wraps, so the parent answers with the right code.
+var (
+	ErrPiece    = errors.New("sync: attachment piece does not follow what is held")
+	ErrMismatch = errors.New("sync: attachment content does not match its hash")
+)
+
+// AttachmentStates answers SyncAttachments from sink.
+func AttachmentStates(ctx context.Context, sink AttachmentSink, r *sanziv1.SyncAttachmentsRequest) (*sanziv1.SyncAttachmentsResponse, error) {
+	if len(r.GetSha256()) > 10000 {
+		return nil, status.Errorf(codes.InvalidArgument, "sha256: %d hashes, at most 10000 at a time", len(r.GetSha256()))
+	}
+	out := &sanziv1.SyncAttachmentsResponse{}
+	for _, h := range r.GetSha256() {
+		n, whole, err := sink.AttachmentState(ctx, h)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "sha256 %q: %v", h, err)
+		}
+		out.States = append(out.States, &sanziv1.SyncAttachmentState{Sha256: h, Received: n, Complete: whole})
+	}
+	return out, nil
+}
+
+// ReceiveAttachment serves one SyncAttachmentUpload stream into sink.
+func ReceiveAttachment(stream grpc.ClientStreamingServer[sanziv1.SyncAttachmentUploadRequest, sanziv1.SyncAttachmentUploadResponse], sink AttachmentSink) error {
+	ctx := stream.Context()
+	h := ""
+	for {
+		p, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if h == "" {
+			h = p.GetSha256()
+		} else if p.GetSha256() != h {
+			return status.Errorf(codes.InvalidArgument, "sha256: one upload carries one attachment (%s), not also %s", h, p.GetSha256())
+		}
+		if err := sink.AddPiece(ctx, p); err != nil {
+			switch {
+			case errors.Is(err, ErrPiece):
+				return status.Errorf(codes.FailedPrecondition, "%v", err)
+			case errors.Is(err, ErrMismatch):
+				return status.Errorf(codes.DataLoss, "%v", err)
+			}
+			if _, ok := status.FromError(err); ok {
+				return err
+			}
+			return status.Errorf(codes.Internal, "store a piece of %s: %v", h, err)
+		}
+	}
+	if h == "" {
+		return status.Error(codes.InvalidArgument, "an upload with no piece")
+	}
+	n, whole, err := sink.AttachmentState(ctx, h)
+	if err != nil {
+		return status.Errorf(codes.Internal, "read the state of %s: %v", h, err)
+	}
+	return stream.SendAndClose(&sanziv1.SyncAttachmentUploadResponse{State: &sanziv1.SyncAttachmentState{Sha256: h, Received: n, Complete: whole}})
+}
+
+// CheckAttachments refuses a batch with an entry whose attachments the
+// parent does not hold whole (FailedPrecondition naming the first), named
+// listing the attachments of an encoded entry.
+func CheckAttachments(ctx context.Context, sink AttachmentSink, named func(raw []byte) ([]string, error), entries [][]byte) error {
+	if sink == nil || named == nil {
+		return nil
+	}
+	for i, raw := range entries {
+		hs, err := named(raw)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "entry %d: %v", i, err)
+		}
+		for _, h := range hs {
+			n, whole, err := sink.AttachmentState(ctx, h)
+			if err != nil {
+				return status.Errorf(codes.InvalidArgument, "entry %d names attachment %q: %v", i, h, err)
+			}
+			if !whole {
+				return status.Errorf(codes.FailedPrecondition, "entry %d names attachment %s, of which %d bytes have arrived: send it first (SyncAttachmentUpload)", i, h, n)
+			}
+		}
+	}
+	return nil
+}
+
+// AttachmentSource is how an outbox finds and reads what its entries name.
+type AttachmentSource struct {
+	// Named lists the attachments an encoded entry names.
+	Named func(raw []byte) ([]string, error)
+	// Get returns an attachment's description and content, checked
+	// against its hash.
+	Get func(h string) (*sanziv1.Attachment, []byte, error)
+}
+
+// sendAttachments makes sure the parent holds whole every attachment the
+// entries name, sending what is missing from where the parent stopped;
+// held remembers, for the session, what the parent is known to hold.
+func (o *Outbox) sendAttachments(ctx context.Context, client sanziv1.SyncServiceClient, entries [][]byte, held map[string]bool) error {
+	src := o.cfg.Attachments
+	if src == nil {
+		return nil
+	}
+	var ask []string
+	for _, raw := range entries {
+		hs, err := src.Named(raw)
+		if err != nil {
+			return fmt.Errorf("list the attachments of an entry: %w", err)
+		}
+		for _, h := range hs {
+			if !held[h] {
+				held[h] = true // asked once per batch; unset below if missing
+				ask = append(ask, h)
+			}
+		}
+	}
+	if len(ask) == 0 {
+		return nil
+	}
+	actx, cancel := context.WithTimeout(ctx, o.cfg.AckTimeout)
+	states, err := client.SyncAttachments(actx, &sanziv1.SyncAttachmentsRequest{Sha256: ask})
+	cancel()
+	if err != nil {
+		for _, h := range ask {
+			delete(held, h)
+		}
+		return fmt.Errorf("ask the parent which attachments it holds: %w", err)
+	}
+	for _, st := range states.GetStates() {
+		if st.GetComplete() {
+			continue
+		}
+		if err := o.upload(ctx, client, st.GetSha256(), st.GetReceived()); err != nil {
+			delete(held, st.GetSha256())
+			return err
+		}
+	}
+	return nil
+}
+
+// upload sends attachment h from offset on, one stream, with the ack timer
+// of a batch per piece.
+func (o *Outbox) upload(ctx context.Context, client sanziv1.SyncServiceClient, h string, offset int64) error {
+	desc, content, err := o.cfg.Attachments.Get(h)
+	if err != nil {
+		return fmt.Errorf("read attachment %s to send it up: %w", h, err)
+	}
+	if offset > int64(len(content)) {
+		offset = 0 // the parent holds more than there is: it will refuse and drop it
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stalled := time.AfterFunc(o.cfg.AckTimeout, cancel)
+	defer stalled.Stop()
+	stream, err := client.SyncAttachmentUpload(ctx)
+	if err != nil {
+		return fmt.Errorf("open the upload of attachment %s: %w", h, err)
+	}
+	for off := offset; off < int64(len(content)); off += PieceSize {
+		end := min(off+PieceSize, int64(len(content)))
+		// Every piece names the file: the piece that completes it may be
+		// the first of a resumed upload or the last of this one.
+		p := &sanziv1.SyncAttachmentUploadRequest{Sha256: h, Offset: off, Size: int64(len(content)), Data: content[off:end],
+			FileName: desc.GetFileName(), ContentType: desc.GetContentType()}
+		if err := stream.Send(p); err != nil {
+			return fmt.Errorf("send attachment %s at %d of %d bytes: %w", h, off, len(content), recvUploadErr(stream, err))
+		}
+		stalled.Reset(o.cfg.AckTimeout)
+		o.update(func(s *Status) { s.AttachmentBytes += uint64(end - off) })
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return fmt.Errorf("send attachment %s from %d of %d bytes: %w", h, offset, len(content), err)
+	}
+	if !resp.GetState().GetComplete() {
+		return fmt.Errorf("the parent holds %d of the %d bytes of attachment %s after the upload", resp.GetState().GetReceived(), len(content), h)
+	}
+	o.update(func(s *Status) { s.Attachments++ })
+	return nil
+}
+
+// recvUploadErr prefers the status the server closed the upload with.
+func recvUploadErr(stream grpc.ClientStreamingClient[sanziv1.SyncAttachmentUploadRequest, sanziv1.SyncAttachmentUploadResponse], sendErr error) error {
+	if errors.Is(sendErr, io.EOF) {
+		if _, err := stream.CloseAndRecv(); err != nil {
+			return err
+		}
+	}
+	return sendErr
+}

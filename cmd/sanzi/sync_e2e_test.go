@@ -406,7 +406,7 @@ func TestSyncThroughTown(t *testing.T) {
 	}
 	townNode := &node{t: t, http: tw.http}
 	eventually(t, 30*time.Second, "the town's cross-village DUP-INVOICE alert", func() bool {
-		code, _ := townNode.call("GET", "/v1/alerts?ruleCode=DUP-INVOICE", "", nil, &dups)
+		code, _ := townNode.call("GET", "/v1/alerts?ruleCode=DUP-INVOICE&org="+town, "", nil, &dups)
 		return code == 200 && len(dups.Alerts) == 1
 	})
 	if a := dups.Alerts[0]; !strings.HasPrefix(a.SubjectID, vorgs[1]) || !strings.HasPrefix(a.Alert.Evidence["claimed_by"], vorgs[0]) || a.Alert.Evidence["across_villages"] != "true" {
@@ -555,6 +555,8 @@ func TestSyncThroughTown(t *testing.T) {
 		st, err := ledger.Decode(raw)
 		return err == nil && st.Type == sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT
 	})
+	townDecides(t, district, tw, villages[0])
+
 	// The village of town 101 is refused by town 100 and never arrives.
 	out, code = run(t, "sync", "status", "--http", villages[2].http)
 	if code != 0 || !strings.Contains(out, "not connected") || !strings.Contains(out, "PermissionDenied") {
@@ -563,4 +565,99 @@ func TestSyncThroughTown(t *testing.T) {
 	if h, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: vorgs[2]}); err == nil && h.GetHead().GetSeq() > 0 {
 		t.Fatalf("the other town's village reached the district through town 100: %v", h)
 	}
+}
+
+// townDecides: the village approves the village steps of an expense's
+// procedure; the town's agency accountant then approves the town's step on
+// the town node, which records it in the town's chain; the village pulls it
+// and applies it in its own, and that reaches the district. The town's
+// reviewer acknowledges a village alert the same way. A town may not decide
+// a village post's step, nor decide a step twice.
+func townDecides(t *testing.T, district sanziv1.DistrictServiceClient, tw, v *syncVillage) {
+	t.Helper()
+	vn, tn := &node{t: t, http: v.http}, &node{t: t, http: tw.http}
+	type proc struct {
+		Entry struct {
+			ID string `json:"id"`
+		} `json:"entry"`
+		Procedure struct {
+			MatterCode string `json:"matterCode"`
+		} `json:"procedure"`
+		OpenStep string `json:"openStep"`
+		Steps    []struct {
+			Code, Status, By string
+		} `json:"steps"`
+	}
+	var list struct {
+		Procedures []proc `json:"procedures"`
+	}
+	if code, raw := vn.call("GET", "/v1/workflow?org="+v.org+"&status=open&pageSize=1", "", nil, &list); code != 200 || len(list.Procedures) == 0 {
+		t.Fatalf("open procedures at the village: %d %s", code, raw)
+	}
+	id := list.Procedures[0].Entry.ID
+	decide := func(n *node, step, post, author string) (int, []byte) {
+		return n.post("/v1/workflow/"+id+"/decisions", map[string]any{"author": author, "decision": map[string]any{
+			"org": v.org, "procedureId": id, "stepCode": step, "action": "STEP_ACTION_APPROVE", "post": post}}, nil)
+	}
+	for _, s := range [][2]string{{"capture", "village.accountant"}, {"review", "village.finance_group"}, {"signoff", "village.head"}} {
+		if code, raw := decide(vn, s[0], s[1], "村干部"); code != 200 {
+			t.Fatalf("village decides %s of %s: %d %s", s[0], id, code, raw)
+		}
+	}
+	var p proc
+	eventually(t, 30*time.Second, "the town to see the town's step of "+id+" open", func() bool {
+		code, _ := tn.call("GET", "/v1/workflow/"+id, "", nil, &struct{ Procedure *proc }{&p})
+		return code == 200 && p.OpenStep == "town_post"
+	})
+	if code, raw := decide(tn, "town_post", "village.head", "镇代理会计 李"); code != 400 || !strings.Contains(string(raw), `"code":9`) || !strings.Contains(string(raw), "CHAIN") {
+		t.Fatalf("the town deciding a step as a village post: %d %s, want 400 FailedPrecondition CHAIN", code, raw)
+	}
+	if code, raw := decide(tn, "town_post", "town.agency_accountant", "镇代理会计 李"); code != 200 {
+		t.Fatalf("the town decides town_post of %s: %d %s", id, code, raw)
+	}
+	if code, raw := decide(tn, "town_post", "town.agency_accountant", "镇代理会计 张"); code != 400 || !strings.Contains(string(raw), "has not applied it yet") {
+		t.Fatalf("the town deciding the same step again before the village applied it: %d %s, want 400 naming the pending decision", code, raw)
+	}
+	eventually(t, 60*time.Second, "the town's decision applied at the village", func() bool {
+		code, _ := vn.call("GET", "/v1/workflow/"+id, "", nil, &struct{ Procedure *proc }{&p})
+		return code == 200 && p.OpenStep == "pay"
+	})
+	if s := p.Steps[3]; s.Code != "town_post" || s.Status != "approved" || s.By != "town.agency_accountant" {
+		t.Fatalf("town_post at the village: %+v", s)
+	}
+
+	// A village alert, reviewed at the town.
+	var alerts struct {
+		Alerts []struct {
+			Entry struct {
+				ID string `json:"id"`
+			} `json:"entry"`
+			Status  string `json:"status"`
+			History []struct {
+				Status, By string
+			} `json:"history"`
+		} `json:"alerts"`
+	}
+	if code, raw := tn.call("GET", "/v1/alerts?org="+v.org+"&status=ALERT_STATUS_OPEN&pageSize=1", "", nil, &alerts); code != 200 || len(alerts.Alerts) == 0 {
+		t.Fatalf("the village's open alerts listed at the town: %d %s", code, raw)
+	}
+	aid := alerts.Alerts[0].Entry.ID
+	body := map[string]any{"author": "镇农经站审核员 王", "transition": map[string]any{"org": v.org, "alertId": aid, "status": "ALERT_STATUS_ACKNOWLEDGED"}}
+	if code, raw := tn.post("/v1/alerts/"+aid+"/status", body, nil); code != 200 {
+		t.Fatalf("the town reviews alert %s: %d %s", aid, code, raw)
+	}
+	eventually(t, 60*time.Second, "the town's review applied at the village", func() bool {
+		alerts.Alerts = nil // an empty list is left out of the JSON
+		code, _ := vn.call("GET", "/v1/alerts?org="+v.org+"&status=ALERT_STATUS_ACKNOWLEDGED", "", nil, &alerts)
+		return code == 200 && len(alerts.Alerts) == 1 && alerts.Alerts[0].Entry.ID == aid
+	})
+	if h := alerts.Alerts[0].History; len(h) != 1 || h[0].By != "镇农经站审核员 王" {
+		_, raw := vn.call("GET", "/v1/alerts/"+aid, "", nil, nil)
+		t.Fatalf("history of %s at the village: %+v\n%s", aid, h, raw)
+	}
+	eventually(t, 60*time.Second, "the applied decisions at the district", func() bool {
+		h, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: v.org})
+		return err == nil && h.GetHead().GetSeq() == v.head()
+	})
+	t.Logf("town decided step town_post of %s and acknowledged alert %s; both applied at the village and held at the district (village head %d)", id, aid, v.head())
 }

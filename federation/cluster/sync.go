@@ -214,12 +214,22 @@ func (x *SyncServer) SyncHeads(ctx context.Context, r *sanziv1.SyncHeadsRequest)
 }
 
 // SyncPull implements SyncService: the district's own chain (rule sets and
-// catalog versions it publishes, directives) from a seq, with the
-// certificate that signs it.
+// catalog versions it publishes, directives), or a town's (its decisions on
+// its villages' steps and alerts, for a village under the district
+// directly), from a seq, with the certificate that signs it.
 func (x *SyncServer) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*sanziv1.SyncPullResponse, error) {
 	origin := r.GetOrigin()
-	if len(origin) != 12 || origin[6:] != "000000" {
-		return nil, status.Errorf(codes.InvalidArgument, "origin %q: only the district's own chain (…000000) is pulled", origin)
+	if len(origin) != 12 || origin[9:] != "000" {
+		return nil, status.Errorf(codes.InvalidArgument, "origin %q: only the district's own chain (…000000) and towns' (…000) are pulled", origin)
+	}
+	if origin[6:] != "000000" { // a town's chain: its decisions on its villages
+		org, role, err := peerIdentity(ctx)
+		if err != nil {
+			return nil, status.Errorf(codes.Unauthenticated, "%v", err)
+		}
+		if role != pki.RoleDistrict && org[:9] != origin[:9] {
+			return nil, status.Errorf(codes.PermissionDenied, "%s %s may pull only its own town's chain, not %s", role, org, origin)
+		}
 	}
 	limit := int(r.GetLimit())
 	if limit <= 0 || limit > 1000 {

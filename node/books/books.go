@@ -294,6 +294,9 @@ func (b *Books) RecordReversal(ctx context.Context, author string, r *sanziv1.Re
 // UpdateAlertStatus records one step of an alert's review; a step the review
 // does not allow from the alert's current status is a ConflictError.
 func (b *Books) UpdateAlertStatus(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
+	if b.villageOf(tr.GetOrg()) {
+		return b.reviewForVillage(ctx, author, tr)
+	}
 	if err := b.val.AlertTransition(author, tr); err != nil {
 		return nil, err
 	}

@@ -48,6 +48,8 @@ func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
 		m = &sanziv1.RuleSetVersion{}
 	case sanziv1.EntryType_ENTRY_TYPE_NOTIFICATION:
 		m = &sanziv1.NotificationDelivery{}
+	case sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION:
+		m = &sanziv1.TownDecision{}
 	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE:
 		m = &sanziv1.Directive{}
 	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT:
@@ -274,7 +276,10 @@ func (indexer) Index(tx *bolt.Tx, s *ledger.Stored) error {
 	}
 	if _, hashes := attachmentsOf(m); len(hashes) > 0 {
 		for _, h := range hashes {
-			if err := attach.LockTx(tx, h, s.ID()); err != nil {
+			// Check made sure the node's own entries name only attachments
+			// it holds; an entry stored verbatim may name one that did not
+			// come down with it (a village holds none of its town's).
+			if err := attach.LockTx(tx, h, s.ID()); err != nil && !errors.Is(err, attach.ErrNotFound) {
 				return err
 			}
 		}

@@ -1,6 +1,7 @@
 package books
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,14 +44,16 @@ type SupervisionConfig struct {
 // mutex serialises it; recorders only hold it to feed it what they
 // committed, so appends still group-commit.
 type supervision struct {
-	cfg   SupervisionConfig
-	mu    sync.Mutex
-	flows *workflow.Flows
-	watch *watch.Watcher
-	cross *watch.Watcher         // a town's, over its villages' chains; nil elsewhere
-	seen  map[string]uint64      // origin → last seq observed
-	hits  map[string][]rules.Hit // entry id → stateful hits about it, until its recorder takes them
-	sets  ruleSets
+	cfg    SupervisionConfig
+	mu     sync.Mutex
+	flows  *workflow.Flows
+	watch  *watch.Watcher
+	cross  *watch.Watcher         // a town's, over its villages' chains; nil elsewhere
+	town   *townState             // a town's view of its villages; nil elsewhere
+	parent *parentState           // a village's inbox of its town's decisions; nil elsewhere
+	seen   map[string]uint64      // origin → last seq observed
+	hits   map[string][]rules.Hit // entry id → stateful hits about it, until its recorder takes them
+	sets   ruleSets
 	// replaying collects hits found while rebuilding state at start; those
 	// whose alert entry follows in the chain are dropped from it.
 	replaying map[string]rules.Hit
@@ -79,6 +82,9 @@ func (b *Books) EnableSupervision(ctx context.Context, cfg SupervisionConfig) er
 		if s.cross, err = crossWatcher(e, cfg.Calendar.Location()); err != nil {
 			return fmt.Errorf("enable supervision: cross-village rules: %w", err)
 		}
+		s.town = newTownState(cfg.Catalog, cfg.Calendar)
+	} else if len(home) == 12 && home[9:] != "000" {
+		s.parent = &parentState{town: home[:9] + "000", applied: map[string]bool{}}
 	}
 	b.sup = s
 	s.mu.Lock()
@@ -96,6 +102,9 @@ func (b *Books) EnableSupervision(ctx context.Context, cfg SupervisionConfig) er
 			return fmt.Errorf("enable supervision: record %d alerts found on replay: %w", len(missed), err)
 		}
 	}
+	if _, err := b.catchUp(ctx); err != nil { // the town's decisions a crash kept from being applied
+		return fmt.Errorf("enable supervision: %w", err)
+	}
 	return nil
 }
 
@@ -109,23 +118,26 @@ func (b *Books) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 		var found []rules.Hit
 		n := 0
 		for _, origin := range b.l.Origins() {
-			cross := false
+			observe := b.observe
 			if !b.serves(origin) {
-				// A town holds its villages' chains verbatim; their own
-				// nodes supervise them, and the town looks across them.
-				if s.cross == nil || !strings.HasPrefix(origin, b.homeOrg()[:9]) {
+				switch {
+				case s.cross != nil && strings.HasPrefix(origin, b.homeOrg()[:9]):
+					// A town holds its villages' chains verbatim; their
+					// own nodes supervise them, and the town looks across
+					// them.
+					observe = b.observeCross
+				case s.parent != nil && origin == s.parent.town:
+					// A village holds its town's chain: the town's
+					// decisions about it.
+					observe = func(st *ledger.Stored) ([]rules.Hit, error) { return nil, b.observeParent(st) }
+				default:
 					continue
 				}
-				cross = true
 			}
 			var ferr error
 			err := b.l.Range(origin, s.seen[origin]+1, 0, func(st *ledger.Stored) bool {
 				n++
 				s.seen[origin] = st.Seq
-				observe := b.observe
-				if cross {
-					observe = b.observeCross
-				}
 				hits, err := observe(st)
 				if err != nil {
 					ferr = err
@@ -139,7 +151,17 @@ func (b *Books) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 			}
 		}
 		if n == 0 {
-			return recorded, nil
+			if s.parent == nil || len(s.parent.inbound) == 0 || s.replaying != nil {
+				return recorded, nil
+			}
+			applied, err := b.applyInbound(ctx)
+			if err != nil {
+				return recorded, err
+			}
+			if applied == 0 {
+				return recorded, nil
+			}
+			continue // observe what was applied
 		}
 		if len(found) == 0 || s.replaying != nil {
 			continue
@@ -183,6 +205,9 @@ func (b *Books) observeCross(st *ledger.Stored) ([]rules.Hit, error) {
 	s := b.sup
 	m, err := Decode(st.Type, st.Payload)
 	if err != nil || m == nil {
+		return nil, err
+	}
+	if err := b.observeVillage(st, m); err != nil {
 		return nil, err
 	}
 	var out []rules.Hit
@@ -234,6 +259,22 @@ func (b *Books) observe(st *ledger.Stored) ([]rules.Hit, error) {
 	case *sanziv1.RuleSetVersion:
 		if err := b.observeRuleSet(id, st.Author, m); err != nil {
 			return nil, fmt.Errorf("rule set entry %s: %w", id, err)
+		}
+	case *sanziv1.Catalog:
+		if s.town != nil {
+			s.town.flows.Observe(id, st.RecordedAt, m)
+		}
+	case *sanziv1.TownDecision:
+		if s.town != nil {
+			s.town.observeOwn(id, m)
+		}
+	case *sanziv1.StepDecision:
+		if s.parent != nil && m.GetParentDecisionId() != "" {
+			s.parent.applied[m.GetParentDecisionId()] = true
+		}
+	case *sanziv1.AlertTransition:
+		if s.parent != nil && m.GetParentDecisionId() != "" {
+			s.parent.applied[m.GetParentDecisionId()] = true
 		}
 	}
 	if err := s.flows.Observe(id, st.RecordedAt, m); err != nil {
@@ -452,6 +493,9 @@ func (b *Books) DecideStep(ctx context.Context, author string, d *sanziv1.StepDe
 	if s == nil {
 		return nil, nil, ErrSupervisionOff
 	}
+	if b.villageOf(d.GetOrg()) {
+		return b.decideForVillage(ctx, author, d)
+	}
 	if err := b.val.StepDecision(author, d); err != nil {
 		return nil, nil, err
 	}
@@ -484,6 +528,9 @@ func (b *Books) Procedure(id string) (*workflow.Proc, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.flows.Get(id)
+	if err != nil && s.town != nil {
+		p, err = s.town.flows.Get(id) // a village's, as the town holds it
+	}
 	if err != nil {
 		return nil, refused(err)
 	}
@@ -519,6 +566,10 @@ func (b *Books) Procedures(f workflow.Filter, p Page) ([]*sanziv1.ProcedureRecor
 	}
 	s.mu.Lock()
 	all := s.flows.List(f)
+	if s.town != nil { // and its villages', for the town's reviewers
+		all = append(all, s.town.flows.List(f)...)
+		slices.SortStableFunc(all, func(a, b *workflow.Proc) int { return bytes.Compare(mustKey(a.ID), mustKey(b.ID)) })
+	}
 	s.mu.Unlock()
 	var out []*sanziv1.ProcedureRecord
 	next := ""

@@ -80,7 +80,8 @@ type Indexer interface {
 	// Append whole (nothing of it is written) and is returned to its caller;
 	// it must not have written anything itself.
 	Check(tx *bolt.Tx, recs []Record) error
-	// Index is called after each entry is written. An error aborts the
+	// Index is called after each entry is written, the node's own and those
+	// stored verbatim (Record.Raw) alike. An error aborts the
 	// whole transaction (every Append in it fails), so return one only for
 	// storage failures.
 	Index(tx *bolt.Tx, e *Stored) error
@@ -506,6 +507,13 @@ func (l *Ledger) commit(batch []*appendReq) {
 						return errVerbatim
 					}
 					if s != nil {
+						// Indexed like the node's own entries, so a town
+						// lists its villages' alerts and transactions.
+						if l.cfg.Indexer != nil {
+							if err := l.cfg.Indexer.Index(tx, s); err != nil {
+								return fmt.Errorf("index %s: %w", s.ID(), err)
+							}
+						}
 						r.out = append(r.out, s)
 						written++
 					}

@@ -103,13 +103,25 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			func() float64 { return float64(o.Status().AttachmentBytes) }),
 	)
 	bg.Go(func() { o.Run(ctx) })
-	// What flows down: the district's own chain, pulled from the parent.
-	puller, err := nodesync.NewPuller(nodesync.PullConfig{Ledger: n.ledger, District: n.cfg.Orgs[0][:6] + "000000", Pool: pool,
-		DataDir: n.cfg.DataDir, Dial: dial, Applied: n.books.Follow, Logger: n.log.With("subsystem", "pull", "parent", n.cfg.Parent)})
-	if err != nil {
-		return err
+	// What flows down: the district's own chain, and for a village its
+	// town's (the town's decisions on its steps and alerts), pulled from
+	// the parent, which holds both whether it is the town or the district.
+	type chain struct {
+		origin string
+		role   pki.Role
 	}
-	bg.Go(func() { puller.Run(ctx) })
+	down := []chain{{n.cfg.Orgs[0][:6] + "000000", pki.RoleDistrict}}
+	if n.inbox == nil {
+		down = append(down, chain{n.cfg.Orgs[0][:9] + "000", pki.RoleTown})
+	}
+	for _, d := range down {
+		puller, err := nodesync.NewPuller(nodesync.PullConfig{Ledger: n.ledger, Origin: d.origin, Role: d.role, Pool: pool,
+			DataDir: n.cfg.DataDir, Dial: dial, Applied: n.books.Follow, Logger: n.log.With("subsystem", "pull", "parent", n.cfg.Parent, "origin", d.origin)})
+		if err != nil {
+			return err
+		}
+		bg.Go(func() { puller.Run(ctx) })
+	}
 	return nil
 }
 
@@ -157,6 +169,7 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 		return nil
 	}
 	in.Attachments, in.Named = nodesync.StoreSink{Store: n.books.Attachments()}, books.EntryAttachments
+	in.OwnCertificate = iss.Cert.Raw
 	n.inbox = in
 	n.inboxLn = ln
 	n.inboxSrv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),

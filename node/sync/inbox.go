@@ -53,6 +53,9 @@ type Inbox struct {
 	// refused. Both nil: attachments are not checked.
 	Attachments AttachmentSink
 	Named       func(raw []byte) ([]string, error)
+	// OwnCertificate (DER) signs the town's own chain: served with it to
+	// villages pulling the town's decisions.
+	OwnCertificate []byte
 
 	mu    gosync.Mutex
 	pubs  map[string]ed25519.PublicKey
@@ -309,14 +312,16 @@ func (in *Inbox) SyncHeads(ctx context.Context, r *sanziv1.SyncHeadsRequest) (*s
 }
 
 // SyncPull implements SyncService for the town's villages: the district's
-// chain as the town pulled it, with its signer's certificate.
+// chain as the town pulled it, or the town's own (its decisions on its
+// villages' steps and alerts), with the signer's certificate.
 func (in *Inbox) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*sanziv1.SyncPullResponse, error) {
 	if _, _, err := in.ownVillage(ctx); err != nil {
 		return nil, err
 	}
 	origin := r.GetOrigin()
-	if len(origin) != 12 || origin[6:] != "000000" {
-		return nil, status.Errorf(codes.InvalidArgument, "origin %q: only the district's own chain is pulled", origin)
+	own := origin == in.town
+	if !own && (len(origin) != 12 || origin[6:] != "000000") {
+		return nil, status.Errorf(codes.InvalidArgument, "origin %q: only the district's own chain and the town's (%s) are pulled", origin, in.town)
 	}
 	limit := int(r.GetLimit())
 	if limit <= 0 || limit > 1000 {
@@ -330,7 +335,12 @@ func (in *Inbox) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*san
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "read %s: %v", origin, err)
 	}
-	if len(out.Entries) > 0 {
+	if len(out.Entries) > 0 && own {
+		if in.OwnCertificate == nil {
+			return nil, status.Error(codes.Unavailable, "the town's certificate is not set")
+		}
+		out.SignerCertificate = in.OwnCertificate
+	} else if len(out.Entries) > 0 {
 		der, err := os.ReadFile(filepath.Join(in.certDir, origin+".crt"))
 		if err != nil {
 			return nil, status.Errorf(codes.Unavailable, "the district chain's certificate is not here yet: %v", err)

@@ -22,12 +22,14 @@ import (
 // PullConfig sets up a Puller.
 type PullConfig struct {
 	Ledger *ledger.Ledger
-	// District is the district's own origin (6 digits + 000000), whose
-	// chain carries what flows down: rule sets, catalog versions,
-	// directives.
-	District string
+	// Origin is the chain that flows down: the district's own (6 digits +
+	// 000000: rule sets, catalog versions, directives) or the node's town's
+	// (9 digits + 000: decisions on its villages' steps and alerts).
+	Origin string
+	// Role is what the chain's signer must be: district or town.
+	Role pki.Role
 	// Pool is the district CA: the chain's signer must hold one of its
-	// district certificates for exactly that origin.
+	// certificates for exactly Origin and Role.
 	Pool *x509.CertPool
 	// DataDir holds keys/ (the signer's public key, read by the ledger at
 	// open) and peers/ (its certificate, served on to this node's children).
@@ -41,16 +43,16 @@ type PullConfig struct {
 	Logger  *slog.Logger
 }
 
-// Puller brings the district's chain down from the parent and stores it
-// verbatim, in order, after checking the signer's certificate, the links
-// and the last signature; the node's books apply it as they apply their
-// own chain.
+// Puller brings a chain that flows down (the district's, or the node's
+// town's) from the parent and stores it verbatim, in order, after checking
+// the signer's certificate, the links and the last signature; the node's
+// books apply it.
 type Puller struct{ cfg PullConfig }
 
 // NewPuller checks cfg.
 func NewPuller(cfg PullConfig) (*Puller, error) {
-	if cfg.Ledger == nil || cfg.Dial == nil || cfg.Pool == nil || len(cfg.District) != 12 {
-		return nil, errors.New("sync puller: Ledger, Dial, Pool and a 12-digit District are required")
+	if cfg.Ledger == nil || cfg.Dial == nil || cfg.Pool == nil || len(cfg.Origin) != 12 || (cfg.Role != pki.RoleDistrict && cfg.Role != pki.RoleTown) {
+		return nil, errors.New("sync puller: Ledger, Dial, Pool, a 12-digit Origin and a district or town Role are required")
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 2 * time.Second
@@ -77,7 +79,7 @@ func (p *Puller) Run(ctx context.Context) error {
 		} else {
 			failures = 0
 			if n > 0 {
-				p.cfg.Logger.Info("pulled the district's chain", "entries", n, "head", p.cfg.Ledger.Head(p.cfg.District).Seq)
+				p.cfg.Logger.Info("pulled a chain from the parent", "origin", p.cfg.Origin, "entries", n, "head", p.cfg.Ledger.Head(p.cfg.Origin).Seq)
 				continue
 			}
 		}
@@ -95,12 +97,12 @@ func (p *Puller) once(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer closeConn()
-	head := p.cfg.Ledger.Head(p.cfg.District)
+	head := p.cfg.Ledger.Head(p.cfg.Origin)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := client.SyncPull(cctx, &sanziv1.SyncPullRequest{Origin: p.cfg.District, FromSeq: head.Seq + 1})
+	resp, err := client.SyncPull(cctx, &sanziv1.SyncPullRequest{Origin: p.cfg.Origin, FromSeq: head.Seq + 1})
 	if err != nil {
-		return 0, fmt.Errorf("pull %s after %d: %w", p.cfg.District, head.Seq, err)
+		return 0, fmt.Errorf("pull %s after %d: %w", p.cfg.Origin, head.Seq, err)
 	}
 	if len(resp.GetEntries()) == 0 {
 		return 0, nil
@@ -109,7 +111,7 @@ func (p *Puller) once(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	v := ledger.NewChainVerifier(p.cfg.District, pub, head.Seq+1, head.Hash, false)
+	v := ledger.NewChainVerifier(p.cfg.Origin, pub, head.Seq+1, head.Hash, false)
 	recs := make([]ledger.Record, 0, len(resp.GetEntries()))
 	for _, raw := range resp.GetEntries() {
 		l, err := ledger.Peek(raw)
@@ -117,63 +119,63 @@ func (p *Puller) once(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		if err := v.Check(l); err != nil {
-			return 0, fmt.Errorf("the district's chain from the parent: %w", err)
+			return 0, fmt.Errorf("chain %s from the parent: %w", p.cfg.Origin, err)
 		}
 		recs = append(recs, ledger.Record{Raw: raw})
 	}
 	if _, err := v.Finish(); err != nil {
-		return 0, fmt.Errorf("the district's chain from the parent: %w", err)
+		return 0, fmt.Errorf("chain %s from the parent: %w", p.cfg.Origin, err)
 	}
 	if _, err := p.cfg.Ledger.Append(ctx, recs...); err != nil {
 		return 0, err
 	}
 	if p.cfg.Applied != nil {
 		if err := p.cfg.Applied(ctx); err != nil {
-			return len(recs), fmt.Errorf("apply the district's chain: %w", err)
+			return len(recs), fmt.Errorf("apply chain %s: %w", p.cfg.Origin, err)
 		}
 	}
 	return len(recs), nil
 }
 
-// signer checks the certificate that signs the district's chain and pins
+// signer checks the certificate that signs the chain and pins
 // its key (a later certificate must carry the same key).
 func (p *Puller) signer(der []byte) (ed25519.PublicKey, error) {
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("the district chain's certificate: %w", err)
+		return nil, fmt.Errorf("the certificate of chain %s: %w", p.cfg.Origin, err)
 	}
 	if _, err := c.Verify(x509.VerifyOptions{Roots: p.cfg.Pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return nil, fmt.Errorf("the district chain's certificate is not from this district's CA: %w", err)
+		return nil, fmt.Errorf("the certificate of chain %s is not from this district's CA: %w", p.cfg.Origin, err)
 	}
 	org, role, err := pki.Identity(c)
 	if err != nil {
 		return nil, err
 	}
-	if role != pki.RoleDistrict || org != p.cfg.District {
-		return nil, fmt.Errorf("the district chain is signed by %s %s, not the district %s", role, org, p.cfg.District)
+	if role != p.cfg.Role || org != p.cfg.Origin {
+		return nil, fmt.Errorf("the chain %s is signed by %s %s, not the %s %s", p.cfg.Origin, role, org, p.cfg.Role, p.cfg.Origin)
 	}
 	pub, ok := c.PublicKey.(ed25519.PublicKey)
 	if !ok {
-		return nil, errors.New("the district chain's key is not Ed25519")
+		return nil, fmt.Errorf("the key of chain %s is not Ed25519", p.cfg.Origin)
 	}
 	keysDir := filepath.Join(p.cfg.DataDir, "keys")
-	keyFile := filepath.Join(keysDir, p.cfg.District+".pub")
+	keyFile := filepath.Join(keysDir, p.cfg.Origin+".pub")
 	known, err := keys.ReadPublic(keyFile)
 	switch {
 	case err == nil:
 		if !known.Equal(pub) {
-			return nil, fmt.Errorf("the district chain is now signed by another key than the one pinned in %s", keyFile)
+			return nil, fmt.Errorf("the chain %s is now signed by another key than the one pinned in %s", p.cfg.Origin, keyFile)
 		}
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, err
 	default:
-		if err := keys.WritePublic(keysDir, p.cfg.District, pub); err != nil {
+		if err := keys.WritePublic(keysDir, p.cfg.Origin, pub); err != nil {
 			return nil, err
 		}
 		if err := os.MkdirAll(filepath.Join(p.cfg.DataDir, "peers"), 0o755); err != nil {
 			return nil, err
 		}
-		if err := keys.WriteFile(filepath.Join(p.cfg.DataDir, "peers", p.cfg.District+".crt"), c.Raw, 0o644); err != nil {
+		if err := keys.WriteFile(filepath.Join(p.cfg.DataDir, "peers", p.cfg.Origin+".crt"), c.Raw, 0o644); err != nil {
 			return nil, err
 		}
 	}

@@ -191,9 +191,12 @@ type AlertTransition struct {
 	AlertId string      `protobuf:"bytes,2,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"`
 	Status  AlertStatus `protobuf:"varint,3,opt,name=status,proto3,enum=sanzi.v1.AlertStatus" json:"status,omitempty"`
 	// Why; required to dismiss or resolve.
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Set by the node: the entry id of the town's TownDecision this review
+	// applies (the town reviewed the village's alert).
+	ParentDecisionId string `protobuf:"bytes,5,opt,name=parent_decision_id,json=parentDecisionId,proto3" json:"parent_decision_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *AlertTransition) Reset() {
@@ -250,6 +253,13 @@ func (x *AlertTransition) GetStatus() AlertStatus {
 func (x *AlertTransition) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *AlertTransition) GetParentDecisionId() string {
+	if x != nil {
+		return x.ParentDecisionId
 	}
 	return ""
 }
@@ -883,12 +893,13 @@ const file_sanzi_v1_alerts_proto_rawDesc = "" +
 	"\x03key\x18\a \x01(\tR\x03key\x1a;\n" +
 	"\rEvidenceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x85\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb3\x01\n" +
 	"\x0fAlertTransition\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x19\n" +
 	"\balert_id\x18\x02 \x01(\tR\aalertId\x12-\n" +
 	"\x06status\x18\x03 \x01(\x0e2\x15.sanzi.v1.AlertStatusR\x06status\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xaa\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12,\n" +
+	"\x12parent_decision_id\x18\x05 \x01(\tR\x10parentDecisionId\"\xaa\x01\n" +
 	"\n" +
 	"AlertEvent\x12-\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x15.sanzi.v1.AlertStatusR\x06status\x12\x0e\n" +

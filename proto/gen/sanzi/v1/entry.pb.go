@@ -63,6 +63,10 @@ const (
 	EntryType_ENTRY_TYPE_DIRECTIVE EntryType = 16
 	// payload: DirectiveReport, in the chain of the org reporting.
 	EntryType_ENTRY_TYPE_DIRECTIVE_REPORT EntryType = 17
+	// payload: TownDecision, in a town's own chain: a town post's decision
+	// on a step or an alert of one of its villages, which the village pulls
+	// and applies in its own chain.
+	EntryType_ENTRY_TYPE_TOWN_DECISION EntryType = 18
 )
 
 // Enum value maps for EntryType.
@@ -86,6 +90,7 @@ var (
 		15: "ENTRY_TYPE_NOTIFICATION",
 		16: "ENTRY_TYPE_DIRECTIVE",
 		17: "ENTRY_TYPE_DIRECTIVE_REPORT",
+		18: "ENTRY_TYPE_TOWN_DECISION",
 	}
 	EntryType_value = map[string]int32{
 		"ENTRY_TYPE_UNSPECIFIED":        0,
@@ -106,6 +111,7 @@ var (
 		"ENTRY_TYPE_NOTIFICATION":       15,
 		"ENTRY_TYPE_DIRECTIVE":          16,
 		"ENTRY_TYPE_DIRECTIVE_REPORT":   17,
+		"ENTRY_TYPE_TOWN_DECISION":      18,
 	}
 )
 
@@ -440,7 +446,7 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\vrecorded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12'\n" +
-	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\x8d\x04\n" +
+	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xab\x04\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ENTRY_TYPE_TRANSACTION\x10\x01\x12\x17\n" +
@@ -460,7 +466,8 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x13ENTRY_TYPE_RULE_SET\x10\x0e\x12\x1b\n" +
 	"\x17ENTRY_TYPE_NOTIFICATION\x10\x0f\x12\x18\n" +
 	"\x14ENTRY_TYPE_DIRECTIVE\x10\x10\x12\x1f\n" +
-	"\x1bENTRY_TYPE_DIRECTIVE_REPORT\x10\x11B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x1bENTRY_TYPE_DIRECTIVE_REPORT\x10\x11\x12\x1c\n" +
+	"\x18ENTRY_TYPE_TOWN_DECISION\x10\x12B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_entry_proto_rawDescOnce sync.Once

@@ -314,10 +314,13 @@ type StepDecision struct {
 	// Set by the node: when the decided step opened and its deadline on the
 	// district calendar, so that handling time against the limit can be read
 	// without the catalog or the calendar (analytics).
-	StepOpenedAt  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=step_opened_at,json=stepOpenedAt,proto3" json:"step_opened_at,omitempty"`
-	StepDeadline  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=step_deadline,json=stepDeadline,proto3" json:"step_deadline,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	StepOpenedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=step_opened_at,json=stepOpenedAt,proto3" json:"step_opened_at,omitempty"`
+	StepDeadline *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=step_deadline,json=stepDeadline,proto3" json:"step_deadline,omitempty"`
+	// Set by the node: the entry id of the town's TownDecision this decision
+	// applies (a step of a town post, decided at the town).
+	ParentDecisionId string `protobuf:"bytes,11,opt,name=parent_decision_id,json=parentDecisionId,proto3" json:"parent_decision_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *StepDecision) Reset() {
@@ -420,6 +423,109 @@ func (x *StepDecision) GetStepDeadline() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *StepDecision) GetParentDecisionId() string {
+	if x != nil {
+		return x.ParentDecisionId
+	}
+	return ""
+}
+
+// TownDecision is a decision a town post takes on something of one of its
+// villages: approving the town's step of a village procedure, or reviewing a
+// village alert. The town records it in its own chain; the village pulls
+// that chain and applies the decision in its own, naming it
+// (parent_decision_id), so both chains show who decided what, and when.
+type TownDecision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The village's org code (12 digits, under the town).
+	Village string `protobuf:"bytes,1,opt,name=village,proto3" json:"village,omitempty"`
+	// Types that are valid to be assigned to Decision:
+	//
+	//	*TownDecision_Step
+	//	*TownDecision_Review
+	Decision      isTownDecision_Decision `protobuf_oneof:"decision"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TownDecision) Reset() {
+	*x = TownDecision{}
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TownDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TownDecision) ProtoMessage() {}
+
+func (x *TownDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TownDecision.ProtoReflect.Descriptor instead.
+func (*TownDecision) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TownDecision) GetVillage() string {
+	if x != nil {
+		return x.Village
+	}
+	return ""
+}
+
+func (x *TownDecision) GetDecision() isTownDecision_Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+func (x *TownDecision) GetStep() *StepDecision {
+	if x != nil {
+		if x, ok := x.Decision.(*TownDecision_Step); ok {
+			return x.Step
+		}
+	}
+	return nil
+}
+
+func (x *TownDecision) GetReview() *AlertTransition {
+	if x != nil {
+		if x, ok := x.Decision.(*TownDecision_Review); ok {
+			return x.Review
+		}
+	}
+	return nil
+}
+
+type isTownDecision_Decision interface {
+	isTownDecision_Decision()
+}
+
+type TownDecision_Step struct {
+	Step *StepDecision `protobuf:"bytes,2,opt,name=step,proto3,oneof"`
+}
+
+type TownDecision_Review struct {
+	Review *AlertTransition `protobuf:"bytes,3,opt,name=review,proto3,oneof"`
+}
+
+func (*TownDecision_Step) isTownDecision_Decision() {}
+
+func (*TownDecision_Review) isTownDecision_Decision() {}
+
 // Card is a warning or card about a step; stored as an entry of type
 // ENTRY_TYPE_CARD, so cards count in evaluation and cannot be withdrawn.
 type Card struct {
@@ -446,7 +552,7 @@ type Card struct {
 
 func (x *Card) Reset() {
 	*x = Card{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[2]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +564,7 @@ func (x *Card) String() string {
 func (*Card) ProtoMessage() {}
 
 func (x *Card) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[2]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +577,7 @@ func (x *Card) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Card.ProtoReflect.Descriptor instead.
 func (*Card) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{2}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Card) GetOrg() string {
@@ -558,7 +664,7 @@ type RuleSetVersion struct {
 
 func (x *RuleSetVersion) Reset() {
 	*x = RuleSetVersion{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +676,7 @@ func (x *RuleSetVersion) String() string {
 func (*RuleSetVersion) ProtoMessage() {}
 
 func (x *RuleSetVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +689,7 @@ func (x *RuleSetVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleSetVersion.ProtoReflect.Descriptor instead.
 func (*RuleSetVersion) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{3}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RuleSetVersion) GetOrg() string {
@@ -655,7 +761,7 @@ type NotificationDelivery struct {
 
 func (x *NotificationDelivery) Reset() {
 	*x = NotificationDelivery{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +773,7 @@ func (x *NotificationDelivery) String() string {
 func (*NotificationDelivery) ProtoMessage() {}
 
 func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +786,7 @@ func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationDelivery.ProtoReflect.Descriptor instead.
 func (*NotificationDelivery) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{4}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *NotificationDelivery) GetOrg() string {
@@ -779,7 +885,7 @@ type StepState struct {
 
 func (x *StepState) Reset() {
 	*x = StepState{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +897,7 @@ func (x *StepState) String() string {
 func (*StepState) ProtoMessage() {}
 
 func (x *StepState) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +910,7 @@ func (x *StepState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepState.ProtoReflect.Descriptor instead.
 func (*StepState) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{5}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StepState) GetCode() string {
@@ -883,7 +989,7 @@ type ProcedureRecord struct {
 
 func (x *ProcedureRecord) Reset() {
 	*x = ProcedureRecord{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1001,7 @@ func (x *ProcedureRecord) String() string {
 func (*ProcedureRecord) ProtoMessage() {}
 
 func (x *ProcedureRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1014,7 @@ func (x *ProcedureRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcedureRecord.ProtoReflect.Descriptor instead.
 func (*ProcedureRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{6}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ProcedureRecord) GetEntry() *EntryMeta {
@@ -971,7 +1077,7 @@ type CardRecord struct {
 
 func (x *CardRecord) Reset() {
 	*x = CardRecord{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1089,7 @@ func (x *CardRecord) String() string {
 func (*CardRecord) ProtoMessage() {}
 
 func (x *CardRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1102,7 @@ func (x *CardRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardRecord.ProtoReflect.Descriptor instead.
 func (*CardRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{7}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CardRecord) GetEntry() *EntryMeta {
@@ -1030,7 +1136,7 @@ type ListProceduresRequest struct {
 
 func (x *ListProceduresRequest) Reset() {
 	*x = ListProceduresRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1148,7 @@ func (x *ListProceduresRequest) String() string {
 func (*ListProceduresRequest) ProtoMessage() {}
 
 func (x *ListProceduresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1161,7 @@ func (x *ListProceduresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProceduresRequest.ProtoReflect.Descriptor instead.
 func (*ListProceduresRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{8}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListProceduresRequest) GetOrg() string {
@@ -1112,7 +1218,7 @@ type ListProceduresResponse struct {
 
 func (x *ListProceduresResponse) Reset() {
 	*x = ListProceduresResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1230,7 @@ func (x *ListProceduresResponse) String() string {
 func (*ListProceduresResponse) ProtoMessage() {}
 
 func (x *ListProceduresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1243,7 @@ func (x *ListProceduresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProceduresResponse.ProtoReflect.Descriptor instead.
 func (*ListProceduresResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{9}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListProceduresResponse) GetProcedures() []*ProcedureRecord {
@@ -1171,7 +1277,7 @@ type GetProcedureRequest struct {
 
 func (x *GetProcedureRequest) Reset() {
 	*x = GetProcedureRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1289,7 @@ func (x *GetProcedureRequest) String() string {
 func (*GetProcedureRequest) ProtoMessage() {}
 
 func (x *GetProcedureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1302,7 @@ func (x *GetProcedureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcedureRequest.ProtoReflect.Descriptor instead.
 func (*GetProcedureRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{10}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetProcedureRequest) GetId() string {
@@ -1216,7 +1322,7 @@ type GetProcedureResponse struct {
 
 func (x *GetProcedureResponse) Reset() {
 	*x = GetProcedureResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1334,7 @@ func (x *GetProcedureResponse) String() string {
 func (*GetProcedureResponse) ProtoMessage() {}
 
 func (x *GetProcedureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1347,7 @@ func (x *GetProcedureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcedureResponse.ProtoReflect.Descriptor instead.
 func (*GetProcedureResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{11}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetProcedureResponse) GetProcedure() *ProcedureRecord {
@@ -1263,7 +1369,7 @@ type OpenProcedureRequest struct {
 
 func (x *OpenProcedureRequest) Reset() {
 	*x = OpenProcedureRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1275,7 +1381,7 @@ func (x *OpenProcedureRequest) String() string {
 func (*OpenProcedureRequest) ProtoMessage() {}
 
 func (x *OpenProcedureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1288,7 +1394,7 @@ func (x *OpenProcedureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenProcedureRequest.ProtoReflect.Descriptor instead.
 func (*OpenProcedureRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{12}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OpenProcedureRequest) GetAuthor() string {
@@ -1315,7 +1421,7 @@ type OpenProcedureResponse struct {
 
 func (x *OpenProcedureResponse) Reset() {
 	*x = OpenProcedureResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1433,7 @@ func (x *OpenProcedureResponse) String() string {
 func (*OpenProcedureResponse) ProtoMessage() {}
 
 func (x *OpenProcedureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1446,7 @@ func (x *OpenProcedureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenProcedureResponse.ProtoReflect.Descriptor instead.
 func (*OpenProcedureResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{13}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OpenProcedureResponse) GetProcedure() *ProcedureRecord {
@@ -1361,7 +1467,7 @@ type DecideStepRequest struct {
 
 func (x *DecideStepRequest) Reset() {
 	*x = DecideStepRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1479,7 @@ func (x *DecideStepRequest) String() string {
 func (*DecideStepRequest) ProtoMessage() {}
 
 func (x *DecideStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1492,7 @@ func (x *DecideStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideStepRequest.ProtoReflect.Descriptor instead.
 func (*DecideStepRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{14}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DecideStepRequest) GetAuthor() string {
@@ -1414,7 +1520,7 @@ type DecideStepResponse struct {
 
 func (x *DecideStepResponse) Reset() {
 	*x = DecideStepResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1532,7 @@ func (x *DecideStepResponse) String() string {
 func (*DecideStepResponse) ProtoMessage() {}
 
 func (x *DecideStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1545,7 @@ func (x *DecideStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideStepResponse.ProtoReflect.Descriptor instead.
 func (*DecideStepResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{15}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DecideStepResponse) GetEntry() *EntryMeta {
@@ -1471,7 +1577,7 @@ type ListCardsRequest struct {
 
 func (x *ListCardsRequest) Reset() {
 	*x = ListCardsRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1589,7 @@ func (x *ListCardsRequest) String() string {
 func (*ListCardsRequest) ProtoMessage() {}
 
 func (x *ListCardsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1602,7 @@ func (x *ListCardsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCardsRequest.ProtoReflect.Descriptor instead.
 func (*ListCardsRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{16}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListCardsRequest) GetOrg() string {
@@ -1553,7 +1659,7 @@ type ListCardsResponse struct {
 
 func (x *ListCardsResponse) Reset() {
 	*x = ListCardsResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1671,7 @@ func (x *ListCardsResponse) String() string {
 func (*ListCardsResponse) ProtoMessage() {}
 
 func (x *ListCardsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1684,7 @@ func (x *ListCardsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCardsResponse.ProtoReflect.Descriptor instead.
 func (*ListCardsResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{17}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListCardsResponse) GetCards() []*CardRecord {
@@ -1606,7 +1712,7 @@ var File_sanzi_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	"\x17sanzi/v1/workflow.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14sanzi/v1/entry.proto\"\xd7\x01\n" +
+	"\x17sanzi/v1/workflow.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15sanzi/v1/alerts.proto\x1a\x14sanzi/v1/entry.proto\"\xd7\x01\n" +
 	"\tProcedure\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -1617,7 +1723,7 @@ const file_sanzi_v1_workflow_proto_rawDesc = "" +
 	"\n" +
 	"amount_fen\x18\x05 \x01(\x03R\tamountFen\x12\x18\n" +
 	"\asummary\x18\x06 \x01(\tR\asummary\x12\x16\n" +
-	"\x06period\x18\a \x01(\tR\x06period\"\xf7\x02\n" +
+	"\x06period\x18\a \x01(\tR\x06period\"\xa5\x03\n" +
 	"\fStepDecision\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12!\n" +
 	"\fprocedure_id\x18\x02 \x01(\tR\vprocedureId\x12\x1b\n" +
@@ -1629,7 +1735,14 @@ const file_sanzi_v1_workflow_proto_rawDesc = "" +
 	"\x06closes\x18\b \x01(\bR\x06closes\x12@\n" +
 	"\x0estep_opened_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fstepOpenedAt\x12?\n" +
 	"\rstep_deadline\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\fstepDeadline\"\xa0\x02\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\fstepDeadline\x12,\n" +
+	"\x12parent_decision_id\x18\v \x01(\tR\x10parentDecisionId\"\x97\x01\n" +
+	"\fTownDecision\x12\x18\n" +
+	"\avillage\x18\x01 \x01(\tR\avillage\x12,\n" +
+	"\x04step\x18\x02 \x01(\v2\x16.sanzi.v1.StepDecisionH\x00R\x04step\x123\n" +
+	"\x06review\x18\x03 \x01(\v2\x19.sanzi.v1.AlertTransitionH\x00R\x06reviewB\n" +
+	"\n" +
+	"\bdecision\"\xa0\x02\n" +
 	"\x04Card\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12)\n" +
 	"\x05level\x18\x02 \x01(\x0e2\x13.sanzi.v1.CardLevelR\x05level\x12!\n" +
@@ -1766,72 +1879,76 @@ func file_sanzi_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sanzi_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_sanzi_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_sanzi_v1_workflow_proto_goTypes = []any{
 	(StepAction)(0),                // 0: sanzi.v1.StepAction
 	(CardLevel)(0),                 // 1: sanzi.v1.CardLevel
 	(RuleSetState)(0),              // 2: sanzi.v1.RuleSetState
 	(*Procedure)(nil),              // 3: sanzi.v1.Procedure
 	(*StepDecision)(nil),           // 4: sanzi.v1.StepDecision
-	(*Card)(nil),                   // 5: sanzi.v1.Card
-	(*RuleSetVersion)(nil),         // 6: sanzi.v1.RuleSetVersion
-	(*NotificationDelivery)(nil),   // 7: sanzi.v1.NotificationDelivery
-	(*StepState)(nil),              // 8: sanzi.v1.StepState
-	(*ProcedureRecord)(nil),        // 9: sanzi.v1.ProcedureRecord
-	(*CardRecord)(nil),             // 10: sanzi.v1.CardRecord
-	(*ListProceduresRequest)(nil),  // 11: sanzi.v1.ListProceduresRequest
-	(*ListProceduresResponse)(nil), // 12: sanzi.v1.ListProceduresResponse
-	(*GetProcedureRequest)(nil),    // 13: sanzi.v1.GetProcedureRequest
-	(*GetProcedureResponse)(nil),   // 14: sanzi.v1.GetProcedureResponse
-	(*OpenProcedureRequest)(nil),   // 15: sanzi.v1.OpenProcedureRequest
-	(*OpenProcedureResponse)(nil),  // 16: sanzi.v1.OpenProcedureResponse
-	(*DecideStepRequest)(nil),      // 17: sanzi.v1.DecideStepRequest
-	(*DecideStepResponse)(nil),     // 18: sanzi.v1.DecideStepResponse
-	(*ListCardsRequest)(nil),       // 19: sanzi.v1.ListCardsRequest
-	(*ListCardsResponse)(nil),      // 20: sanzi.v1.ListCardsResponse
-	(*timestamppb.Timestamp)(nil),  // 21: google.protobuf.Timestamp
-	(*EntryMeta)(nil),              // 22: sanzi.v1.EntryMeta
+	(*TownDecision)(nil),           // 5: sanzi.v1.TownDecision
+	(*Card)(nil),                   // 6: sanzi.v1.Card
+	(*RuleSetVersion)(nil),         // 7: sanzi.v1.RuleSetVersion
+	(*NotificationDelivery)(nil),   // 8: sanzi.v1.NotificationDelivery
+	(*StepState)(nil),              // 9: sanzi.v1.StepState
+	(*ProcedureRecord)(nil),        // 10: sanzi.v1.ProcedureRecord
+	(*CardRecord)(nil),             // 11: sanzi.v1.CardRecord
+	(*ListProceduresRequest)(nil),  // 12: sanzi.v1.ListProceduresRequest
+	(*ListProceduresResponse)(nil), // 13: sanzi.v1.ListProceduresResponse
+	(*GetProcedureRequest)(nil),    // 14: sanzi.v1.GetProcedureRequest
+	(*GetProcedureResponse)(nil),   // 15: sanzi.v1.GetProcedureResponse
+	(*OpenProcedureRequest)(nil),   // 16: sanzi.v1.OpenProcedureRequest
+	(*OpenProcedureResponse)(nil),  // 17: sanzi.v1.OpenProcedureResponse
+	(*DecideStepRequest)(nil),      // 18: sanzi.v1.DecideStepRequest
+	(*DecideStepResponse)(nil),     // 19: sanzi.v1.DecideStepResponse
+	(*ListCardsRequest)(nil),       // 20: sanzi.v1.ListCardsRequest
+	(*ListCardsResponse)(nil),      // 21: sanzi.v1.ListCardsResponse
+	(*timestamppb.Timestamp)(nil),  // 22: google.protobuf.Timestamp
+	(*AlertTransition)(nil),        // 23: sanzi.v1.AlertTransition
+	(*EntryMeta)(nil),              // 24: sanzi.v1.EntryMeta
 }
 var file_sanzi_v1_workflow_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.StepDecision.action:type_name -> sanzi.v1.StepAction
-	21, // 1: sanzi.v1.StepDecision.step_opened_at:type_name -> google.protobuf.Timestamp
-	21, // 2: sanzi.v1.StepDecision.step_deadline:type_name -> google.protobuf.Timestamp
-	1,  // 3: sanzi.v1.Card.level:type_name -> sanzi.v1.CardLevel
-	21, // 4: sanzi.v1.Card.deadline:type_name -> google.protobuf.Timestamp
-	2,  // 5: sanzi.v1.RuleSetVersion.state:type_name -> sanzi.v1.RuleSetState
-	21, // 6: sanzi.v1.StepState.opened_at:type_name -> google.protobuf.Timestamp
-	21, // 7: sanzi.v1.StepState.deadline:type_name -> google.protobuf.Timestamp
-	21, // 8: sanzi.v1.StepState.closed_at:type_name -> google.protobuf.Timestamp
-	22, // 9: sanzi.v1.ProcedureRecord.entry:type_name -> sanzi.v1.EntryMeta
-	3,  // 10: sanzi.v1.ProcedureRecord.procedure:type_name -> sanzi.v1.Procedure
-	8,  // 11: sanzi.v1.ProcedureRecord.steps:type_name -> sanzi.v1.StepState
-	21, // 12: sanzi.v1.ProcedureRecord.deadline:type_name -> google.protobuf.Timestamp
-	22, // 13: sanzi.v1.CardRecord.entry:type_name -> sanzi.v1.EntryMeta
-	5,  // 14: sanzi.v1.CardRecord.card:type_name -> sanzi.v1.Card
-	9,  // 15: sanzi.v1.ListProceduresResponse.procedures:type_name -> sanzi.v1.ProcedureRecord
-	9,  // 16: sanzi.v1.GetProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
-	3,  // 17: sanzi.v1.OpenProcedureRequest.procedure:type_name -> sanzi.v1.Procedure
-	9,  // 18: sanzi.v1.OpenProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
-	4,  // 19: sanzi.v1.DecideStepRequest.decision:type_name -> sanzi.v1.StepDecision
-	22, // 20: sanzi.v1.DecideStepResponse.entry:type_name -> sanzi.v1.EntryMeta
-	9,  // 21: sanzi.v1.DecideStepResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
-	1,  // 22: sanzi.v1.ListCardsRequest.level:type_name -> sanzi.v1.CardLevel
-	10, // 23: sanzi.v1.ListCardsResponse.cards:type_name -> sanzi.v1.CardRecord
-	11, // 24: sanzi.v1.WorkflowService.ListProcedures:input_type -> sanzi.v1.ListProceduresRequest
-	13, // 25: sanzi.v1.WorkflowService.GetProcedure:input_type -> sanzi.v1.GetProcedureRequest
-	15, // 26: sanzi.v1.WorkflowService.OpenProcedure:input_type -> sanzi.v1.OpenProcedureRequest
-	17, // 27: sanzi.v1.WorkflowService.DecideStep:input_type -> sanzi.v1.DecideStepRequest
-	19, // 28: sanzi.v1.CardService.ListCards:input_type -> sanzi.v1.ListCardsRequest
-	12, // 29: sanzi.v1.WorkflowService.ListProcedures:output_type -> sanzi.v1.ListProceduresResponse
-	14, // 30: sanzi.v1.WorkflowService.GetProcedure:output_type -> sanzi.v1.GetProcedureResponse
-	16, // 31: sanzi.v1.WorkflowService.OpenProcedure:output_type -> sanzi.v1.OpenProcedureResponse
-	18, // 32: sanzi.v1.WorkflowService.DecideStep:output_type -> sanzi.v1.DecideStepResponse
-	20, // 33: sanzi.v1.CardService.ListCards:output_type -> sanzi.v1.ListCardsResponse
-	29, // [29:34] is the sub-list for method output_type
-	24, // [24:29] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	22, // 1: sanzi.v1.StepDecision.step_opened_at:type_name -> google.protobuf.Timestamp
+	22, // 2: sanzi.v1.StepDecision.step_deadline:type_name -> google.protobuf.Timestamp
+	4,  // 3: sanzi.v1.TownDecision.step:type_name -> sanzi.v1.StepDecision
+	23, // 4: sanzi.v1.TownDecision.review:type_name -> sanzi.v1.AlertTransition
+	1,  // 5: sanzi.v1.Card.level:type_name -> sanzi.v1.CardLevel
+	22, // 6: sanzi.v1.Card.deadline:type_name -> google.protobuf.Timestamp
+	2,  // 7: sanzi.v1.RuleSetVersion.state:type_name -> sanzi.v1.RuleSetState
+	22, // 8: sanzi.v1.StepState.opened_at:type_name -> google.protobuf.Timestamp
+	22, // 9: sanzi.v1.StepState.deadline:type_name -> google.protobuf.Timestamp
+	22, // 10: sanzi.v1.StepState.closed_at:type_name -> google.protobuf.Timestamp
+	24, // 11: sanzi.v1.ProcedureRecord.entry:type_name -> sanzi.v1.EntryMeta
+	3,  // 12: sanzi.v1.ProcedureRecord.procedure:type_name -> sanzi.v1.Procedure
+	9,  // 13: sanzi.v1.ProcedureRecord.steps:type_name -> sanzi.v1.StepState
+	22, // 14: sanzi.v1.ProcedureRecord.deadline:type_name -> google.protobuf.Timestamp
+	24, // 15: sanzi.v1.CardRecord.entry:type_name -> sanzi.v1.EntryMeta
+	6,  // 16: sanzi.v1.CardRecord.card:type_name -> sanzi.v1.Card
+	10, // 17: sanzi.v1.ListProceduresResponse.procedures:type_name -> sanzi.v1.ProcedureRecord
+	10, // 18: sanzi.v1.GetProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	3,  // 19: sanzi.v1.OpenProcedureRequest.procedure:type_name -> sanzi.v1.Procedure
+	10, // 20: sanzi.v1.OpenProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	4,  // 21: sanzi.v1.DecideStepRequest.decision:type_name -> sanzi.v1.StepDecision
+	24, // 22: sanzi.v1.DecideStepResponse.entry:type_name -> sanzi.v1.EntryMeta
+	10, // 23: sanzi.v1.DecideStepResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	1,  // 24: sanzi.v1.ListCardsRequest.level:type_name -> sanzi.v1.CardLevel
+	11, // 25: sanzi.v1.ListCardsResponse.cards:type_name -> sanzi.v1.CardRecord
+	12, // 26: sanzi.v1.WorkflowService.ListProcedures:input_type -> sanzi.v1.ListProceduresRequest
+	14, // 27: sanzi.v1.WorkflowService.GetProcedure:input_type -> sanzi.v1.GetProcedureRequest
+	16, // 28: sanzi.v1.WorkflowService.OpenProcedure:input_type -> sanzi.v1.OpenProcedureRequest
+	18, // 29: sanzi.v1.WorkflowService.DecideStep:input_type -> sanzi.v1.DecideStepRequest
+	20, // 30: sanzi.v1.CardService.ListCards:input_type -> sanzi.v1.ListCardsRequest
+	13, // 31: sanzi.v1.WorkflowService.ListProcedures:output_type -> sanzi.v1.ListProceduresResponse
+	15, // 32: sanzi.v1.WorkflowService.GetProcedure:output_type -> sanzi.v1.GetProcedureResponse
+	17, // 33: sanzi.v1.WorkflowService.OpenProcedure:output_type -> sanzi.v1.OpenProcedureResponse
+	19, // 34: sanzi.v1.WorkflowService.DecideStep:output_type -> sanzi.v1.DecideStepResponse
+	21, // 35: sanzi.v1.CardService.ListCards:output_type -> sanzi.v1.ListCardsResponse
+	31, // [31:36] is the sub-list for method output_type
+	26, // [26:31] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_workflow_proto_init() }
@@ -1839,14 +1956,19 @@ func file_sanzi_v1_workflow_proto_init() {
 	if File_sanzi_v1_workflow_proto != nil {
 		return
 	}
+	file_sanzi_v1_alerts_proto_init()
 	file_sanzi_v1_entry_proto_init()
+	file_sanzi_v1_workflow_proto_msgTypes[2].OneofWrappers = []any{
+		(*TownDecision_Step)(nil),
+		(*TownDecision_Review)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_workflow_proto_rawDesc), len(file_sanzi_v1_workflow_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -28,7 +28,9 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// Source is the committed chain store the loader reads (the FSM).
+// Source is the committed chain store the loader reads (the FSM). Feed and
+// Range call fn inside a read transaction: fn must not read the Source
+// again, nor wait for anything (see step).
 type Source interface {
 	Feed(after uint64, limit int, fn func(index uint64, rec *clusterv1.FeedRecord) bool) error
 	Range(origin string, from uint64, limit int, fn func(*ledger.Stored) bool) error
@@ -58,7 +60,13 @@ type Config struct {
 	// Base and Max bound the backoff while ClickHouse is unreachable;
 	// default 200ms and 10s.
 	Base, Max time.Duration
-	Logger    *slog.Logger
+	// Timeout bounds one batch, ClickHouse calls and Loaded included
+	// (default 1m). The driver gives a deadline to its socket but does not
+	// abandon a blocked read when a context is only cancelled: without a
+	// deadline a hung ClickHouse would hold the loader for the driver's
+	// read timeout (5 minutes).
+	Timeout time.Duration
+	Logger  *slog.Logger
 }
 
 // Loader is one run of the copy; Run until its context ends.
@@ -102,6 +110,9 @@ func New(cfg Config) (*Loader, error) {
 	if cfg.Max <= 0 {
 		cfg.Max = 10 * time.Second
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -122,7 +133,9 @@ func (l *Loader) Stats() Stats { return l.stats }
 func (l *Loader) Run(ctx context.Context) error {
 	failures := 0
 	for {
-		n, err := l.step(ctx)
+		sctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+		n, err := l.step(sctx)
+		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -186,34 +199,43 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		}
 		return n
 	}
+	// The feed is read in short chunks, and everything else (each range's
+	// entries, a reversal's target, the shard of a town, which asks
+	// ClickHouse) happens after the chunk's read transaction has ended.
+	// bbolt remaps the state file when a raft apply grows it, the remap
+	// waits for every open read transaction, and a read transaction begun
+	// while the remap waits queues behind it: a read inside a read would
+	// have the loader and raft's FSM goroutine wait for each other for good
+	// (no push acknowledged again, the member unable to stop).
 	var last uint64
 	indexes := 0
-	var ferr error
-	err := l.cfg.Source.Feed(from, 0, func(index uint64, rec *clusterv1.FeedRecord) bool {
-		for _, r := range rec.GetRanges() {
-			sh, err := l.shardOf(ctx, r.GetOrigin())
-			if err != nil {
-				ferr = err
-				return false
+	for full := false; !full; {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		var recs []feedRecord
+		err := l.cfg.Source.Feed(from, feedChunk, func(index uint64, rec *clusterv1.FeedRecord) bool {
+			recs = append(recs, feedRecord{index: index, rec: rec})
+			return true
+		})
+		if err != nil {
+			return 0, fmt.Errorf("read the feed after %d: %w", from, err)
+		}
+		for _, r := range recs {
+			if err := l.collect(ctx, batches, r); err != nil {
+				return 0, fmt.Errorf("read raft index %d: %w", r.index, err)
 			}
-			err = l.cfg.Source.Range(r.GetOrigin(), r.GetFromSeq(), int(r.GetToSeq()-r.GetFromSeq()+1), func(s *ledger.Stored) bool {
-				if err := batches[sh].add(index, s, l.loaded[sh]); err != nil {
-					ferr = err
-					return false
-				}
-				return true
-			})
-			if err != nil || ferr != nil {
-				ferr = errors.Join(ferr, err)
-				return false
+			last = r.index
+			indexes++
+			if rows() >= l.cfg.BatchRows {
+				full = true
+				break
 			}
 		}
-		last = index
-		indexes++
-		return rows() < l.cfg.BatchRows
-	})
-	if err = errors.Join(err, ferr); err != nil {
-		return 0, fmt.Errorf("read the feed after %d: %w", from, err)
+		if len(recs) < feedChunk {
+			break
+		}
+		from = recs[len(recs)-1].index
 	}
 	if indexes == 0 {
 		return 0, nil
@@ -239,6 +261,41 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		}
 	}
 	return indexes, nil
+}
+
+// feedChunk is how many feed records one read transaction takes.
+const feedChunk = 256
+
+// feedRecord is a feed record copied out of its read transaction.
+type feedRecord struct {
+	index uint64
+	rec   *clusterv1.FeedRecord
+}
+
+// collect adds the entries Raft index r.index added to their shards'
+// batches. Each range is read in a read transaction of its own and added
+// after it ends (adding may read again: a reversal's target).
+func (l *Loader) collect(ctx context.Context, batches []*batch, r feedRecord) error {
+	for _, rg := range r.rec.GetRanges() {
+		sh, err := l.shardOf(ctx, rg.GetOrigin())
+		if err != nil {
+			return err
+		}
+		var entries []*ledger.Stored
+		err = l.cfg.Source.Range(rg.GetOrigin(), rg.GetFromSeq(), int(rg.GetToSeq()-rg.GetFromSeq()+1), func(s *ledger.Stored) bool {
+			entries = append(entries, s)
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		for _, s := range entries {
+			if err := batches[sh].add(r.index, s, l.loaded[sh]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // low is the index every table of every shard has loaded through.

@@ -7,6 +7,8 @@
 package cluster
 
 import (
+	"cmp"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -275,9 +277,15 @@ func (n *Node) Leader() (id, raftAddr, apiAddr string) {
 
 // SubscribeLeadership returns a channel that receives true when this member
 // becomes leader (after a barrier) and false when it stops leading. Leader-
-// only work (the analytics loader) starts and stops on it.
+// only work (the analytics loader) starts and stops on it. A reader that is
+// slow (stopping its work) never blocks raft and never misses the outcome:
+// the channel holds one value, and a newer one replaces it, so the last
+// value received is the current state. A true received while the work
+// already runs may mean leadership was lost and regained meanwhile (the
+// false replaced before it was read): restart the work, from its durable
+// progress.
 func (n *Node) SubscribeLeadership() <-chan bool {
-	ch := make(chan bool, 4)
+	ch := make(chan bool, 1)
 	n.leaderMu.Lock()
 	n.leaderSubs = append(n.leaderSubs, ch)
 	n.leaderMu.Unlock()
@@ -305,12 +313,26 @@ func (n *Node) watchLeadership(ch <-chan bool) {
 			}
 			n.leaderMu.Lock()
 			for _, s := range n.leaderSubs {
-				select {
-				case s <- leader:
-				default:
-				}
+				offer(s, leader)
 			}
 			n.leaderMu.Unlock()
+		}
+	}
+}
+
+// offer puts v in ch (capacity 1), replacing a value not yet received:
+// only this member's leadership watcher sends, so after offer the channel
+// holds v or its reader has just taken it.
+func offer(ch chan bool, v bool) {
+	for {
+		select {
+		case ch <- v:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+		default:
 		}
 	}
 }
@@ -327,7 +349,9 @@ func (n *Node) recordSelf() {
 	}
 }
 
-func (n *Node) apply(t clusterv1.CommandType, m proto.Message) (any, error) {
+// apply proposes one command and waits until it is applied, at most until
+// ctx ends (see waitCtx).
+func (n *Node) apply(ctx context.Context, t clusterv1.CommandType, m proto.Message) (any, error) {
 	payload, err := proto.Marshal(m)
 	if err != nil {
 		return nil, err
@@ -336,8 +360,15 @@ func (n *Node) apply(t clusterv1.CommandType, m proto.Message) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := n.raft.Apply(cmd, n.cfg.ApplyTimeout)
-	if err := n.wait(f); err != nil {
+	timeout := n.cfg.ApplyTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	if err := ctx.Err(); err != nil || timeout <= 0 {
+		return nil, fmt.Errorf("apply %s: %w", t, cmp.Or(err, context.DeadlineExceeded))
+	}
+	f := n.raft.Apply(cmd, timeout)
+	if err := n.waitCtx(ctx, f); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 			return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
 		}
@@ -350,13 +381,13 @@ func (n *Node) apply(t clusterv1.CommandType, m proto.Message) (any, error) {
 }
 
 func (n *Node) setMember(id, raftAddr, apiAddr string) error {
-	_, err := n.apply(clusterv1.CommandType_COMMAND_TYPE_SET_MEMBER, &clusterv1.Member{Id: id, RaftAddress: raftAddr, ApiAddress: apiAddr})
+	_, err := n.apply(context.Background(), clusterv1.CommandType_COMMAND_TYPE_SET_MEMBER, &clusterv1.Member{Id: id, RaftAddress: raftAddr, ApiAddress: apiAddr})
 	return err
 }
 
 // RegisterOrigin records origin's public key through Raft (leader only).
 func (n *Node) RegisterOrigin(origin string, pub, cert []byte) error {
-	_, err := n.apply(clusterv1.CommandType_COMMAND_TYPE_REGISTER_ORIGIN, &clusterv1.RegisterOrigin{Origin: origin, PublicKey: pub, Certificate: cert})
+	_, err := n.apply(context.Background(), clusterv1.CommandType_COMMAND_TYPE_REGISTER_ORIGIN, &clusterv1.RegisterOrigin{Origin: origin, PublicKey: pub, Certificate: cert})
 	return err
 }
 
@@ -370,9 +401,12 @@ func (n *Node) AddAttachmentPiece(c *clusterv1.AttachmentChunk) error {
 
 // SetLoaded records through Raft the index the analytics loader has loaded
 // through (leader only), so that lag is visible on every member and a new
-// leader's loader knows where its predecessor got to.
-func (n *Node) SetLoaded(index uint64) error {
-	_, err := n.apply(clusterv1.CommandType_COMMAND_TYPE_SET_LOADED, &clusterv1.LoadedIndex{Index: index})
+// leader's loader knows where its predecessor got to. It returns when ctx
+// ends even if raft has not answered: a loader being stopped (leadership
+// lost, the member shutting down) must not wait for an entry that may
+// never be applied.
+func (n *Node) SetLoaded(ctx context.Context, index uint64) error {
+	_, err := n.apply(ctx, clusterv1.CommandType_COMMAND_TYPE_SET_LOADED, &clusterv1.LoadedIndex{Index: index})
 	return err
 }
 
@@ -456,12 +490,18 @@ var ErrTimeout = errors.New("cluster: raft did not answer in time")
 // wait waits for a raft future, at most twice ApplyTimeout or until the
 // member stops: some futures (a configuration change racing a loss of
 // leadership, anything queued when raft shuts down) are never resolved.
-func (n *Node) wait(f raft.Future) error {
+func (n *Node) wait(f raft.Future) error { return n.waitCtx(context.Background(), f) }
+
+// waitCtx is wait that also gives up when ctx ends. The entry may still be
+// applied after that.
+func (n *Node) waitCtx(ctx context.Context, f raft.Future) error {
 	errc := make(chan error, 1)
 	go func() { errc <- f.Error() }()
 	select {
 	case err := <-errc:
 		return err
+	case <-ctx.Done():
+		return fmt.Errorf("raft did not answer before the caller gave up: %w", ctx.Err())
 	case <-n.stop:
 		return fmt.Errorf("%w: member shutting down", ErrNotLeader)
 	case <-time.After(2 * n.cfg.ApplyTimeout):

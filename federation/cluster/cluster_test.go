@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -347,4 +348,28 @@ func TestMembershipUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d pushes, %d refused or failed during changes (%v); members now %d", g.sent.Load(), g.fails.Load(), g.errs, len(c.Running()))
+}
+
+// TestSetLoadedHonoursItsContext: the analytics loader records its index
+// through Raft; a loader being stopped (its context cancelled) must get
+// its answer at once instead of waiting for raft (up to twice
+// ApplyTimeout when the entry is never applied).
+func TestSetLoadedHonoursItsContext(t *testing.T) {
+	c := NewCluster(t, 1, nil)
+	n := c.Leader().node
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if err := n.SetLoaded(ctx, 5); !errors.Is(err, context.Canceled) {
+		t.Fatalf("SetLoaded with a cancelled context: %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("SetLoaded with a cancelled context took %s", d)
+	}
+	if err := n.SetLoaded(context.Background(), 7); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.FSM().LoadedIndex(); got != 7 {
+		t.Fatalf("loaded index %d after SetLoaded(7)", got)
+	}
 }

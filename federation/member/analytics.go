@@ -2,6 +2,7 @@ package member
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -17,15 +18,31 @@ import (
 // exactly one loader runs in a healthy cluster. Every member shows the lag
 // (applied minus loaded, the loaded index being replicated through Raft).
 type analytics struct {
-	m      *Member
+	m *Member
+	// run is one loader run until its context ends (a.load; tests replace
+	// it).
+	run func(ctx context.Context)
+	// wait bounds how long stop waits for a run to return (stopWait).
+	wait time.Duration
+	quit chan struct{} // closed by shutdown: the leadership watch ends
+
 	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
-	loaded time.Time // when the loaded index was last recorded through Raft
+	cancel context.CancelFunc // ends the current run; nil when none runs
+	done   chan struct{}      // closed when the newest run has returned; nil before the first
+	closed bool               // shut down: no run starts again
+	loaded time.Time          // when the loaded index was last recorded through Raft (the run's goroutine only)
 }
 
+// stopWait is how long stopping the loader may take before the member goes
+// on without it. The loader's ClickHouse calls and Raft applies all take
+// its context, but the ClickHouse driver only honours a deadline while
+// blocked in a socket read, not a cancellation: a member asked to stop must
+// not wait for that (the caller of Stop gives up after 15 s).
+const stopWait = 5 * time.Second
+
 func (m *Member) startAnalytics(ctx context.Context) {
-	a := &analytics{m: m}
+	a := &analytics{m: m, wait: stopWait, quit: make(chan struct{})}
+	a.run = a.load
 	f := m.node.FSM()
 	m.node.Registry().MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sanzi_analytics_lag_raft_entries",
@@ -36,84 +53,134 @@ func (m *Member) startAnalytics(ctx context.Context) {
 			func() float64 { return float64(f.LoadedIndex()) }),
 	)
 	leadership := m.node.SubscribeLeadership()
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				a.stop()
-				return
-			case leader := <-leadership:
-				if leader {
-					a.start()
-				} else {
-					a.stop()
-				}
-			}
-		}
-	}()
 	if m.node.IsLeader() {
 		a.start()
 	}
+	go a.watch(ctx, leadership)
 	m.analytics = a
 }
 
+// watch starts and stops the loader as leadership comes and goes, until ctx
+// ends or the member shuts down. A true while a loader runs means
+// leadership was lost and regained in between (SubscribeLeadership keeps
+// only the newest value): another leader's loader may have loaded
+// meanwhile, so the run restarts and reads ClickHouse's progress again.
+func (a *analytics) watch(ctx context.Context, leadership <-chan bool) {
+	for {
+		select {
+		case <-ctx.Done():
+			a.stop()
+			return
+		case <-a.quit:
+			return
+		case leader := <-leadership:
+			a.stop()
+			if leader {
+				a.start()
+			}
+		}
+	}
+}
+
+// start begins a loader run unless one runs or the member shut down.
 func (a *analytics) start() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.cancel != nil {
+	if a.closed || a.cancel != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a.cancel, a.done = cancel, make(chan struct{})
-	go func(done chan struct{}) {
+	prev, done := a.done, make(chan struct{})
+	a.cancel, a.done = cancel, done
+	go func() {
 		defer close(done)
-		cfg := a.m.cfg
-		addrs := cfg.ClickHouseShards
-		if cfg.ClickHouse != "" {
-			addrs = []string{cfg.ClickHouse}
-		}
-		var conns []driver.Conn
-		for _, addr := range addrs {
-			conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: 5 * time.Second,
-				Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4}})
-			if err != nil {
-				a.m.log.Error("analytics: ClickHouse options", "addr", addr, "err", err)
+		// A run that stop gave up waiting for may still be returning; two
+		// loaders at once would insert the same batch twice.
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-ctx.Done():
 				return
 			}
-			defer conn.Close()
-			conns = append(conns, conn)
 		}
-		lc := loader.Config{Source: a.m.node.FSM(), Conn: conns[0]}
-		if cfg.ClickHouse == "" {
-			lc = loader.Config{Source: a.m.node.FSM(), Shards: conns, Cluster: cfg.ClickHouseCluster}
-		}
-		lc.Logger = a.m.log.With("subsystem", "loader")
-		lc.Orgs = cfg.Orgs
-		lc.Loaded = func(ctx context.Context, index uint64) error {
-			if time.Since(a.loaded) < time.Second {
-				return nil // bound the Raft traffic; ClickHouse itself is the truth on resume
-			}
-			a.loaded = time.Now()
-			return a.m.node.SetLoaded(index)
-		}
-		l, err := loader.New(lc)
-		if err != nil {
-			a.m.log.Error("analytics loader", "err", err)
-			return
-		}
-		a.m.log.Info("analytics loader started (this member leads)", "clickhouse", addrs)
-		l.Run(ctx)
-		a.m.log.Info("analytics loader stopped")
-	}(a.done)
+		a.run(ctx)
+	}()
 }
 
+// stop ends the current run and waits for it, at most a.wait. Every
+// caller waits for the same run: the leadership watch (ctx ended) and
+// Member.Stop may stop at the same time, and the one that does not cancel
+// must not go on to shut raft down under a loader still running.
 func (a *analytics) stop() {
 	a.mu.Lock()
 	cancel, done := a.cancel, a.done
-	a.cancel, a.done = nil, nil
+	a.cancel = nil
 	a.mu.Unlock()
 	if cancel != nil {
 		cancel()
-		<-done
 	}
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(a.wait):
+		a.m.log.Error("analytics loader did not stop in time; going on without waiting for it", "waited", a.wait)
+	}
+}
+
+// shutdown stops the loader for good (Member.Stop).
+func (a *analytics) shutdown() {
+	a.mu.Lock()
+	if !a.closed {
+		a.closed = true
+		close(a.quit)
+	}
+	a.mu.Unlock()
+	a.stop()
+}
+
+// load is one loader run: it connects to ClickHouse and loads until ctx
+// ends.
+func (a *analytics) load(ctx context.Context) {
+	cfg := a.m.cfg
+	addrs := cfg.ClickHouseShards
+	if cfg.ClickHouse != "" {
+		addrs = []string{cfg.ClickHouse}
+	}
+	var conns []driver.Conn
+	for _, addr := range addrs {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: 5 * time.Second,
+			Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4}})
+		if err != nil {
+			a.m.log.Error("analytics: ClickHouse options", "addr", addr, "err", err)
+			return
+		}
+		defer conn.Close()
+		conns = append(conns, conn)
+	}
+	lc := loader.Config{Source: a.m.node.FSM(), Conn: conns[0]}
+	if cfg.ClickHouse == "" {
+		lc = loader.Config{Source: a.m.node.FSM(), Shards: conns, Cluster: cfg.ClickHouseCluster}
+	}
+	lc.Logger = a.m.log.With("subsystem", "loader")
+	lc.Orgs = cfg.Orgs
+	lc.Loaded = func(ctx context.Context, index uint64) error {
+		if time.Since(a.loaded) < time.Second {
+			return nil // bound the Raft traffic; ClickHouse itself is the truth on resume
+		}
+		a.loaded = time.Now()
+		if err := a.m.node.SetLoaded(ctx, index); err != nil {
+			return fmt.Errorf("record loaded index %d through raft: %w", index, err)
+		}
+		return nil
+	}
+	l, err := loader.New(lc)
+	if err != nil {
+		a.m.log.Error("analytics loader", "err", err)
+		return
+	}
+	a.m.log.Info("analytics loader started (this member leads)", "clickhouse", addrs)
+	l.Run(ctx)
+	a.m.log.Info("analytics loader stopped")
 }

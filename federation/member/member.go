@@ -263,7 +263,7 @@ func (m *Member) Stop() error {
 	}
 	m.svc.Close()
 	if m.analytics != nil {
-		m.analytics.stop()
+		m.analytics.shutdown()
 	}
 	if m.chConn != nil {
 		m.chConn.Close()

@@ -63,7 +63,7 @@ func (a attachSink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploa
 		_, err = stream.CloseAndRecv()
 		return a.s.forwardErr(err)
 	}
-	err := a.s.n.AddAttachmentPiece(&clusterv1.AttachmentChunk{Sha256: p.GetSha256(), Offset: p.GetOffset(), Size: p.GetSize(),
+	err := a.s.n.AddAttachmentPiece(ctx, &clusterv1.AttachmentChunk{Sha256: p.GetSha256(), Offset: p.GetOffset(), Size: p.GetSize(),
 		Data: p.GetData(), FileName: p.GetFileName(), ContentType: p.GetContentType()})
 	switch {
 	case errors.Is(err, fsm.ErrAttachment), errors.Is(err, fsm.ErrBadCommand):

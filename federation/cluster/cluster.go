@@ -394,8 +394,8 @@ func (n *Node) RegisterOrigin(origin string, pub, cert []byte) error {
 // AddAttachmentPiece stores one piece of an attachment through Raft
 // (leader only); the FSM's refusal (fsm.ErrAttachment,
 // fsm.ErrAttachmentMismatch) comes back as the error.
-func (n *Node) AddAttachmentPiece(c *clusterv1.AttachmentChunk) error {
-	_, err := n.apply(clusterv1.CommandType_COMMAND_TYPE_ATTACHMENT_CHUNK, c)
+func (n *Node) AddAttachmentPiece(ctx context.Context, c *clusterv1.AttachmentChunk) error {
+	_, err := n.apply(ctx, clusterv1.CommandType_COMMAND_TYPE_ATTACHMENT_CHUNK, c)
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -14,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/federation/fsm"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
@@ -100,12 +103,20 @@ func TestDistrictKill9Leader(t *testing.T) {
 			t.Fatalf("ca issue: %s", out)
 		}
 	}
+	// Every member loads into one ClickHouse while it leads: the loader
+	// moves with leadership through all ten kills.
+	ch, err := chserver.Start(context.Background(), chserver.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Close() })
 	members := map[string]*districtProc{}
 	var ids []string
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("d%d", i)
 		p := &districtProc{t: t, id: id, raft: freePort(t), api: freePort(t), data: filepath.Join(dir, id)}
-		p.args = []string{"district", "serve", "--id", id, "--raft", p.raft, "--api", p.api, "--data", p.data, "--tls-dir", caDir, "--cert", id, "--log-level", "warn"}
+		p.args = []string{"district", "serve", "--id", id, "--raft", p.raft, "--api", p.api, "--data", p.data, "--tls-dir", caDir, "--cert", id, "--log-level", "warn",
+			"--clickhouse", ch.Addr()}
 		if i == 1 {
 			p.args = append(p.args, "--bootstrap")
 		} else {
@@ -267,6 +278,26 @@ func TestDistrictKill9Leader(t *testing.T) {
 			t.Fatalf("%s: final head %d below acknowledged %d", o, final[o], s)
 		}
 	}
+	// ClickHouse ends with every entry exactly once, though the loader was
+	// killed with its leader ten times mid-load.
+	var want uint64
+	for _, s := range final {
+		want += s
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var rows, distinct uint64
+	eventually(t, 60*time.Second, fmt.Sprintf("ClickHouse to hold all %d entries", want), func() bool {
+		err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(origin, seq) FROM entries").Scan(&rows, &distinct)
+		return err == nil && rows >= want
+	})
+	if rows != want || distinct != want {
+		t.Fatalf("ClickHouse holds %d rows of %d distinct entries, want exactly %d", rows, distinct, want)
+	}
+	t.Logf("ClickHouse: %d entry rows, %d distinct, after 10 leader kills during loading", rows, distinct)
 	out, code := run(t, "district", "status", "--server", members["d2"].api, "--tls-dir", caDir)
 	if code != 0 || !strings.Contains(out, "leader d") || strings.Count(out, "\nd") != 3 {
 		t.Fatalf("district status: exit %d\n%s", code, out)

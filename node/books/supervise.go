@@ -176,7 +176,7 @@ func (b *Books) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 
 // crossRules are the stateful rules a town runs over all its villages'
 // chains at once: a payee split across villages, an invoice claimed in two.
-var crossRules = []string{"DUP-INVOICE", "SPLIT"}
+var crossRules = []string{"DUP-INVOICE", "SPLIT"} // and RELATIVE, by crossRelative
 
 // crossEngine is the live set's cross-village rules only.
 func crossEngine(e *rules.Engine) (*rules.Engine, error) {
@@ -210,7 +210,13 @@ func (b *Books) observeCross(st *ledger.Stored) ([]rules.Hit, error) {
 	if err := b.observeVillage(st, m); err != nil {
 		return nil, err
 	}
-	var out []rules.Hit
+	related := b.crossRelative(st, m)
+	for _, h := range related {
+		if s.replaying != nil {
+			s.replaying[h.Key] = h
+		}
+	}
+	out := related
 	for _, h := range s.cross.Observe(watch.Event{ID: st.ID(), RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m}) {
 		ids := h.Evidence["claimed_by"] + "," + h.Evidence["payments"]
 		spans := false
@@ -251,6 +257,7 @@ func (b *Books) observe(st *ledger.Stored) ([]rules.Hit, error) {
 		}
 		if s.cross != nil { // a town's cross-village alert: never raised twice
 			s.cross.Observe(watch.Event{ID: id, RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m})
+			s.town.raised[m.GetKey()] = true
 		}
 	case *sanziv1.Procedure:
 		if m.GetSubjectId() == "" {

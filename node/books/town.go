@@ -2,15 +2,20 @@ package books
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/watch"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -31,11 +36,20 @@ type townState struct {
 	alerts  map[string]sanziv1.AlertStatus // village alert id → status
 	pending map[string]string              // procedure/step or alert id → town decision id
 	keyOf   map[string]string              // town decision id → its pending key
+	// drafts and relatives are each village's rule-set drafts (by
+	// village/version) and the "relatives" list of the set it published
+	// last: the declared relatives of its cadres, which the town checks
+	// the other villages' payees against.
+	drafts    map[string]*sanziv1.RuleSetVersion
+	relatives map[string][]rules.ListItem
+	// raised are the keys of the town's own cross-village RELATIVE alerts.
+	raised map[string]bool
 }
 
 func newTownState(cat *sanziv1.Catalog, cal *calendar.Calendar) *townState {
 	return &townState{flows: workflow.New(cat, cal), alerts: map[string]sanziv1.AlertStatus{},
-		pending: map[string]string{}, keyOf: map[string]string{}}
+		pending: map[string]string{}, keyOf: map[string]string{},
+		drafts: map[string]*sanziv1.RuleSetVersion{}, relatives: map[string][]rules.ListItem{}, raised: map[string]bool{}}
 }
 
 func stepKey(procedureID, step string) string { return procedureID + "/" + step }
@@ -64,8 +78,64 @@ func (b *Books) observeVillage(st *ledger.Stored, m proto.Message) error {
 	case *sanziv1.AlertTransition:
 		t.alerts[m.GetAlertId()] = m.GetStatus()
 		t.release(m.GetParentDecisionId())
+	case *sanziv1.RuleSetVersion:
+		k := st.Origin + "/" + m.GetVersion()
+		switch m.GetState() {
+		case sanziv1.RuleSetState_RULE_SET_STATE_DRAFT:
+			t.drafts[k] = m
+		case sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED:
+			var rs rules.RuleSet
+			if d := t.drafts[k]; d != nil && d.GetSha256() == m.GetSha256() && json.Unmarshal([]byte(d.GetRulesJson()), &rs) == nil {
+				t.relatives[st.Origin] = rs.Lists["relatives"]
+			}
+		}
 	}
 	return t.flows.Observe(st.ID(), st.RecordedAt, m)
+}
+
+// crossRelative finds a village's payee or counterparty among the declared
+// relatives of another village's cadres (a list the paying village does not
+// hold, so its own RELATIVE cannot fire): cadres of two villages paying
+// each other's families is what only the town can see.
+func (b *Books) crossRelative(st *ledger.Stored, m proto.Message) []rules.Hit {
+	t := b.sup.town
+	e := b.Rules()
+	if e == nil {
+		return nil
+	}
+	var rule *rules.Rule
+	for i := range e.Set().Rules {
+		if e.Set().Rules[i].Code == "RELATIVE" {
+			rule = &e.Set().Rules[i]
+		}
+	}
+	if rule == nil {
+		return nil
+	}
+	own, ok := t.relatives[st.Origin]
+	if !ok {
+		own = e.Set().Lists["relatives"] // the district's list, in force there
+	}
+	if _, on, _ := watch.Relative(own, m); on != "" {
+		return nil // the village's own RELATIVE raised it
+	}
+	var out []rules.Hit
+	for _, other := range slices.Sorted(maps.Keys(t.relatives)) {
+		if other == st.Origin {
+			continue
+		}
+		it, on, c := watch.Relative(t.relatives[other], m)
+		key := "RELATIVE/" + st.ID() + "/" + other
+		if on == "" || t.raised[key] {
+			continue
+		}
+		t.raised[key] = true
+		out = append(out, rules.Hit{Code: rule.Code, Severity: rule.Severity, Action: rules.ActionWarn,
+			Reason: rule.Reason + "（跨村：" + it.Note + "）", RuleSetVersion: e.Version(), Subject: st.ID(), Key: key,
+			Evidence: map[string]string{"counterparty_name": c.GetName(), "matched_on": on, "relative_name": it.Name,
+				"relative_note": it.Note, "relative_of": other, "across_villages": "true"}})
+	}
+	return out
 }
 
 // observeOwnTownDecision marks a decision of the town's chain pending.

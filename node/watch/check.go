@@ -33,6 +33,20 @@ func matchParty(it rules.ListItem, c *sanziv1.Counterparty) string {
 // relative finds an expense's payee or a contract's counterparty on the
 // "relatives" list (the declared relatives of cadres and the accountant).
 func relative(w *Watcher, _ *rule, m proto.Message) []finding {
+	it, on, c := Relative(w.lists["relatives"], m)
+	if on == "" {
+		return nil
+	}
+	return []finding{{detail: it.Note, ev: map[string]string{
+		"counterparty_name": c.GetName(), "matched_on": on, "relative_name": it.Name, "relative_note": it.Note,
+	}}}
+}
+
+// Relative finds an expense's payee or a contract's counterparty among
+// relatives: the item, the identifier it matched on ("" when none) and the
+// counterparty. A town runs it over each village's entries with the other
+// villages' lists, which no village sees.
+func Relative(relatives []rules.ListItem, m proto.Message) (rules.ListItem, string, *sanziv1.Counterparty) {
 	var c *sanziv1.Counterparty
 	switch m := m.(type) {
 	case *sanziv1.Transaction:
@@ -43,16 +57,14 @@ func relative(w *Watcher, _ *rule, m proto.Message) []finding {
 		c = m.GetCounterparty()
 	}
 	if c == nil {
-		return nil
+		return rules.ListItem{}, "", nil
 	}
-	for _, it := range w.lists["relatives"] {
+	for _, it := range relatives {
 		if on := matchParty(it, c); on != "" {
-			return []finding{{detail: it.Note, ev: map[string]string{
-				"counterparty_name": c.GetName(), "matched_on": on, "relative_name": it.Name, "relative_note": it.Note,
-			}}}
+			return it, on, c
 		}
 	}
-	return nil
+	return rules.ListItem{}, "", c
 }
 
 // member says whether c is on the members list: by id number when both

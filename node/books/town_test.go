@@ -1,0 +1,196 @@
+package books_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/workflow"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+const (
+	townOrg  = "350505100000"
+	villageA = "350505100201"
+	villageB = "350505100202"
+)
+
+// ship copies what to holds of origin's chain from from, verbatim, as sync
+// does (the signatures were checked by the inbox; here both sides trust
+// one key directory).
+func ship(t *testing.T, from, to *books.Books, origin string) {
+	t.Helper()
+	var recs []ledger.Record
+	err := from.Ledger().Range(origin, to.Ledger().Head(origin).Seq+1, 0, func(s *ledger.Stored) bool {
+		recs = append(recs, ledger.Record{Raw: s.Raw})
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) > 0 {
+		if _, err := to.Ledger().Append(context.Background(), recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := to.Follow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func payee(name, id string) *sanziv1.Counterparty {
+	return &sanziv1.Counterparty{Name: name, IdNumber: id, BankAccount: "6222020200999988887"}
+}
+
+// TestTownAcrossVillages: a town sees what no village sees, and decides
+// what belongs to it:
+//   - village A declares its cadres' relatives; village B pays one of them:
+//     RELATIVE fires at the town (across villages), once, and not again
+//     after a restart;
+//   - the town approves the town's step of B's procedure; a second approval
+//     before B applied it is refused; B applies it in its own chain, once,
+//     also across a restart;
+//   - the town acknowledges an alert B had already acknowledged itself: B
+//     cannot apply it and counts it refused, recording nothing.
+func TestTownAcrossVillages(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	keysDir := filepath.Join(dir, "keys")
+	orgs := []string{townOrg, villageA, villageB}
+	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+	open := func(org string) (*books.Books, func()) {
+		if err := os.MkdirAll(filepath.Join(dir, org), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		return openOrgBooks(t, filepath.Join(dir, org), keysDir, orgs, org, clock, nil, false)
+	}
+	relativeID := person("35010219900307123")
+	town, closeTown := open(townOrg)
+	a, _ := open(villageA)
+	b, closeB := open(villageB)
+
+	// Village A's own rule set: the default one plus its relatives list.
+	set := rules.Default()
+	set.Version = "A-2026-11"
+	set.Lists = map[string][]rules.ListItem{"relatives": {{Name: "张小明", IDNumber: relativeID, Note: "A村主任张三之子"}}}
+	raw, _ := json.Marshal(set)
+	if _, _, err := a.SubmitRuleSet(ctx, "A村会计", string(raw)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.PublishRuleSet(ctx, "A村主任", "A-2026-11"); err != nil {
+		t.Fatal(err)
+	}
+	// Village B pays him 1,500 yuan by bank transfer (an expense that also
+	// opens B's reimbursement procedure and raises B's PRIVATE-ACCT).
+	tx := plainExpense(150_000, "00000001")
+	tx.Org, tx.Counterparty = villageB, payee("张小明", relativeID)
+	paid, hits, err := b.RecordTransaction(ctx, "B村会计", tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hits {
+		if h.Code == "RELATIVE" {
+			t.Fatalf("village B raised RELATIVE itself: it does not hold A's list")
+		}
+	}
+	ship(t, a, town, villageA)
+	ship(t, b, town, villageB)
+	relatives := func() []*sanziv1.AlertRecord {
+		recs, _, _, err := town.ListAlerts(books.AlertFilter{Org: townOrg, RuleCode: "RELATIVE"}, books.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	got := relatives()
+	if len(got) != 1 || got[0].GetSubjectId() != paid.ID() || got[0].GetAlert().GetEvidence()["relative_of"] != villageA ||
+		got[0].GetAlert().GetEvidence()["across_villages"] != "true" {
+		t.Fatalf("cross-village RELATIVE at the town: %v", got)
+	}
+
+	// B's village steps, then the town's.
+	procs, _, _, err := b.Procedures(workflow.Filter{Org: villageB}, books.Page{})
+	if err != nil || len(procs) != 1 {
+		t.Fatalf("B's procedures: %v %v", procs, err)
+	}
+	pid := procs[0].GetEntry().GetId()
+	for _, s := range [][2]string{{"capture", "village.accountant"}, {"review", "village.finance_group"}, {"signoff", "village.head"}} {
+		if _, _, err := b.DecideStep(ctx, "B村", approve(villageB, pid, s[0], s[1])); err != nil {
+			t.Fatalf("B decides %s: %v", s[0], err)
+		}
+	}
+	ship(t, b, town, villageB)
+	if _, _, err := town.DecideStep(ctx, "镇代理会计", approve(villageB, pid, "town_post", "village.head")); err == nil {
+		t.Fatal("the town decided a village post's step")
+	}
+	dec, _, err := town.DecideStep(ctx, "镇代理会计", approve(villageB, pid, "town_post", "town.agency_accountant"))
+	if err != nil {
+		t.Fatalf("the town decides town_post: %v", err)
+	}
+	if _, _, err := town.DecideStep(ctx, "镇代理会计2", approve(villageB, pid, "town_post", "town.agency_accountant")); err == nil {
+		t.Fatal("the town decided the same step twice before the village applied it")
+	}
+	// An alert B acknowledges itself while the town acknowledges it too.
+	alerts, _, _, err := b.ListAlerts(books.AlertFilter{Org: villageB, RuleCode: "PRIVATE-ACCT"}, books.Page{})
+	if err != nil || len(alerts) != 1 {
+		t.Fatalf("B's PRIVATE-ACCT alert: %v %v", alerts, err)
+	}
+	aid := alerts[0].GetEntry().GetId()
+	ack := &sanziv1.AlertTransition{Org: villageB, AlertId: aid, Status: sanziv1.AlertStatus_ALERT_STATUS_ACKNOWLEDGED}
+	if _, err := town.UpdateAlertStatus(ctx, "镇审核员", ack); err != nil {
+		t.Fatalf("the town reviews B's alert: %v", err)
+	}
+	if _, err := b.UpdateAlertStatus(ctx, "B村主任", ack); err != nil {
+		t.Fatal(err)
+	}
+
+	headBefore := b.Ledger().Head(villageB).Seq
+	ship(t, town, b, townOrg)
+	if got := b.Ledger().Head(villageB).Seq; got != headBefore+1 {
+		t.Fatalf("B applied %d entries of the town's decisions, want 1 (the step; the review cannot apply)", got-headBefore)
+	}
+	if n := b.TownDecisionsRefused(); n != 1 {
+		t.Fatalf("B refused %d town decisions, want 1", n)
+	}
+	p, err := b.Procedure(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, st := p.OpenStep(); st.GetCode() != "pay" {
+		t.Fatalf("B's procedure after the town's decision is at %s, want pay", st.GetCode())
+	}
+	applied, err := b.Ledger().Get(villageB, headBefore+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := books.Decode(applied.Type, applied.Payload)
+	if d, ok := m.(*sanziv1.StepDecision); !ok || d.GetParentDecisionId() != dec.ID() || applied.Author != "镇代理会计" {
+		t.Fatalf("the applied entry: %s by %s %v", applied.Type, applied.Author, m)
+	}
+
+	// Restarts: B does not apply again; the town raises nothing twice, and
+	// once B's chain arrives the step is no longer pending.
+	closeB()
+	b, _ = open(villageB)
+	if got := b.Ledger().Head(villageB).Seq; got != headBefore+1 {
+		t.Fatalf("after a restart B holds %d entries, want %d", got, headBefore+1)
+	}
+	closeTown()
+	town, _ = open(townOrg)
+	if got := relatives(); len(got) != 1 {
+		t.Fatalf("after a restart the town holds %d RELATIVE alerts, want 1", len(got))
+	}
+	ship(t, b, town, villageB)
+	if _, _, err := town.DecideStep(ctx, "镇出纳", approve(villageB, pid, "pay", "town.agency_cashier")); err != nil {
+		t.Fatalf("the town decides the next step once B applied town_post: %v", err)
+	}
+}
+
+func approve(org, pid, step, post string) *sanziv1.StepDecision {
+	return &sanziv1.StepDecision{Org: org, ProcedureId: pid, StepCode: step, Action: sanziv1.StepAction_STEP_ACTION_APPROVE, Post: post}
+}

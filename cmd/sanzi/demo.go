@@ -10,6 +10,7 @@ import (
 
 	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/server"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -25,23 +26,18 @@ func newDemoCmd(g *globals) *cobra.Command {
 (default .demo/village), record a few sample transactions, a contract with a
 payment and an asset with an appraisal when its chain is empty, print the
 URLs and a few commands to try, and serve until Ctrl-C. With --district
-(the default) it also runs a three-member district cluster beside it and
-pushes the village's chain to it.`,
+(the default) it also runs a three-member district cluster and the town
+350505100000 in between: the village syncs its chain and attachments to the
+town over mutual TLS, the town to the district, and the district's rule
+sets and the town's decisions come back down.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Orgs = []string{demoOrg}
 			cfg.Logger = g.logger()
-			n, err := server.Open(cmd.Context(), cfg)
-			if err != nil {
-				return fmt.Errorf("start demo village node: %w", err)
-			}
 			out := cmd.OutOrStdout()
-			if n.Books().Ledger().Head(demoOrg).Seq == 0 {
-				if err := seedDemo(cmd.Context(), n.Books(), func(msg string) { fmt.Fprintln(out, "seeding:", msg) }); err != nil {
-					n.Close()
-					return fmt.Errorf("seed demo data: %w", err)
-				}
-			}
+			root := filepath.Dir(cfg.DataDir)
 			var district *demoDistrict
+			var town *server.Node
+			townDone := make(chan error, 1)
 			if withDistrict {
 				if chAddr == "" {
 					// A fresh server each run, under the system's temp folder
@@ -56,14 +52,42 @@ pushes the village's chain to it.`,
 						fmt.Fprintf(out, "analytics: clickhouse-server on %s (clickhouse-client --port %d)\n", chAddr, ch.TCPPort())
 					}
 				}
-				district, err = startDemoDistrict(cmd.Context(), filepath.Join(filepath.Dir(cfg.DataDir), "district"), 7500, chAddr, cfg.Logger, func(msg string) { fmt.Fprintln(out, "district:", msg) })
+				var err error
+				district, err = startDemoDistrict(cmd.Context(), filepath.Join(root, "district"), 7500, chAddr, cfg.Logger, func(msg string) { fmt.Fprintln(out, "district:", msg) })
 				if err != nil {
-					n.Close()
 					return err
 				}
 				defer district.stop()
-				pub, _ := n.Keys().Public(demoOrg)
-				go district.uplink(cmd.Context(), n.Books().Ledger(), demoOrg, pub, cfg.Logger)
+				// The town between them: its villages push to it over
+				// mutual TLS, it forwards to the district and hands down
+				// the district's chain and its own decisions.
+				if err := district.issue(demoTown, pki.RoleTown); err != nil {
+					return err
+				}
+				if err := district.issue(demoOrg, pki.RoleVillage); err != nil {
+					return err
+				}
+				town, err = server.Open(cmd.Context(), server.Config{DataDir: filepath.Join(root, "town"), Orgs: []string{demoTown},
+					HTTPAddr: "127.0.0.1:7600", GRPCAddr: "127.0.0.1:7602", SyncAddr: demoTownSync,
+					Parent: district.members[0].APIAddr(), TLSDir: district.caDir, Logger: cfg.Logger.With("node", "town")})
+				if err != nil {
+					return fmt.Errorf("start demo town node: %w", err)
+				}
+				ctx, cancel := context.WithCancel(cmd.Context())
+				defer func() { cancel(); <-townDone }()
+				go func() { townDone <- town.Serve(ctx) }()
+				fmt.Fprintln(out, "town: node 350505100000 up (REST http://127.0.0.1:7600, villages push to "+demoTownSync+")")
+				cfg.Parent, cfg.TLSDir = demoTownSync, district.caDir
+			}
+			n, err := server.Open(cmd.Context(), cfg)
+			if err != nil {
+				return fmt.Errorf("start demo village node (a .demo folder from before the demo had certificates cannot be reused: remove it): %w", err)
+			}
+			if n.Books().Ledger().Head(demoOrg).Seq == 0 {
+				if err := seedDemo(cmd.Context(), n.Books(), func(msg string) { fmt.Fprintln(out, "seeding:", msg) }); err != nil {
+					n.Close()
+					return fmt.Errorf("seed demo data: %w", err)
+				}
 			}
 			h := n.HTTPAddr()
 			fmt.Fprintf(out, `
@@ -85,8 +109,17 @@ Try:
     (refused: rule CASH-PAY blocks cash payments over 1,000 yuan)
 Ctrl-C stops the node; run again to continue with the same data.
 `, demoOrg, cfg.DataDir, h, n.GRPCAddr())
+			if town != nil {
+				fmt.Fprintf(out, `Town 350505100000 (the village syncs through it; its reviewers decide here):
+  village alerts http://127.0.0.1:7600/v1/alerts?org=%[1]s
+  procedures     http://127.0.0.1:7600/v1/workflow?org=%[1]s&status=open
+  sync status    bin/sanzi sync status --http %[2]s
+  approve the town's step of a procedure once the village has approved its own:
+    curl -d '{"author":"镇代理会计","decision":{"org":"%[1]s","procedureId":"<id>","stepCode":"town_post","action":"STEP_ACTION_APPROVE","post":"town.agency_accountant"}}' http://127.0.0.1:7600/v1/workflow/<id>/decisions
+`, demoOrg, h)
+			}
 			if district != nil {
-				fmt.Fprintf(out, `District cluster (3 Raft members; the village's entries are pushed to it every 2 s):
+				fmt.Fprintf(out, `District cluster (3 Raft members; village → town → district by sync, attachments included):
   status        http://%[1]s/v1/district/status?all=true
   heads         http://%[1]s/v1/district/heads
   metrics       http://%[1]s/metrics
@@ -107,13 +140,20 @@ Ctrl-C stops the node; run again to continue with the same data.
 	f.StringVar(&cfg.DataDir, "data", filepath.Join(".demo", "village"), "data folder of the demo node")
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7401", "gRPC listen address")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7400", "REST listen address")
-	f.BoolVar(&withDistrict, "district", true, "also run a 3-member district cluster on ports 7503-7532 and push the village's entries to it")
+	f.BoolVar(&withDistrict, "district", true, "also run a 3-member district cluster on ports 7503-7532 and the town 350505100000 on 7600-7602, and sync the village through them")
 	f.StringVar(&chAddr, "clickhouse", "", "ClickHouse native address for the district's analytics loader (default: start a private clickhouse-server under the demo folder)")
 	return cmd
 }
 
 // demoOrg is the sample village: district 350505, town 100, village 201.
 const demoOrg = "350505100201"
+
+// demoTown is the sample village's town, and demoTownSync where it takes
+// its villages' pushes.
+const (
+	demoTown     = "350505100000"
+	demoTownSync = "127.0.0.1:7601"
+)
 
 // seedDemo records a small, believable month of a village's books.
 func seedDemo(ctx context.Context, b *books.Books, progress func(string)) error {

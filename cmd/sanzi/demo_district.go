@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,22 +9,17 @@ import (
 	"path/filepath"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/federation/member"
-	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
-	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // demoDistrict is the demo's three-member district cluster.
 type demoDistrict struct {
+	caDir   string
+	ca      *pki.CA
 	members []*member.Member
-	client  sanziv1.DistrictServiceClient
-	conn    *grpc.ClientConn
 	http    string
 }
 
@@ -52,7 +46,7 @@ func startDemoDistrict(ctx context.Context, root string, base int, clickhouseAdd
 	if err != nil {
 		return nil, fmt.Errorf("district CA: %w", err)
 	}
-	d := &demoDistrict{}
+	d := &demoDistrict{caDir: caDir, ca: ca}
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("d%d", i)
 		iss, err := pki.LoadIssued(caDir, id)
@@ -83,73 +77,24 @@ func startDemoDistrict(ctx context.Context, root string, base int, clickhouseAdd
 		progress(fmt.Sprintf("district member %s up (api %s)", id, m.APIAddr()))
 	}
 	d.http = d.members[0].HTTPAddr()
-	admin, err := pki.LoadIssued(caDir, "admin")
-	if err != nil {
-		d.stop()
-		return nil, err
-	}
-	d.conn, err = grpc.NewClient(d.members[0].APIAddr(), grpc.WithTransportCredentials(credentials.NewTLS(pki.ClientConfig(ca.Pool(), admin.TLSCertificate(), nil))))
-	if err != nil {
-		d.stop()
-		return nil, err
-	}
-	d.client = sanziv1.NewDistrictServiceClient(d.conn)
 	return d, nil
 }
 
 func (d *demoDistrict) stop() {
-	if d.conn != nil {
-		d.conn.Close()
-	}
 	for i := len(d.members) - 1; i >= 0; i-- {
 		d.members[i].Stop()
 	}
 }
 
-// uplink pushes the village's new entries to the district every few
-// seconds, from the district's head on. It is the demo's stand-in for the
-// village outbox.
-// TODO(issue 4): replace with the sync outbox (town in between, mutual TLS
-// as the village, backoff, attachments).
-func (d *demoDistrict) uplink(ctx context.Context, l *ledger.Ledger, origin string, pub ed25519.PublicKey, log *slog.Logger) {
-	registered := false
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		if err := d.pushOnce(ctx, l, origin, pub, &registered); err != nil && ctx.Err() == nil {
-			log.Warn("demo uplink: will retry", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+// issue makes the certificate of a demo node once: a node keeps signing
+// with the key of its first certificate.
+func (d *demoDistrict) issue(org string, role pki.Role) error {
+	if _, err := pki.LoadIssued(d.caDir, org); err == nil {
+		return nil
 	}
-}
-
-func (d *demoDistrict) pushOnce(ctx context.Context, l *ledger.Ledger, origin string, pub ed25519.PublicKey, registered *bool) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if !*registered {
-		if _, err := d.client.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: origin, PublicKey: pub}); err != nil {
-			return fmt.Errorf("register %s: %w", origin, err)
-		}
-		*registered = true
-	}
-	h, err := d.client.GetDistrictHead(ctx, &sanziv1.GetDistrictHeadRequest{Origin: origin})
+	iss, err := d.ca.Issue(org, role, nil, time.Now())
 	if err != nil {
 		return err
 	}
-	var batch [][]byte
-	if err := l.Range(origin, h.GetHead().GetSeq()+1, 1000, func(s *ledger.Stored) bool {
-		batch = append(batch, s.Raw)
-		return true
-	}); err != nil {
-		return err
-	}
-	if len(batch) == 0 {
-		return nil
-	}
-	_, err = d.client.PushEntries(ctx, &sanziv1.PushEntriesRequest{Entries: batch})
-	return err
+	return iss.Save(d.caDir, org)
 }

@@ -90,9 +90,11 @@ func (v *syncVillage) head() uint64 {
 // TestSyncVillagesToDistrict: two villages record while the district is
 // down; once it is up, their outboxes push everything by themselves, over
 // mutual TLS as villages, and the district's heads equal theirs; a village
-// killed with SIGKILL mid-sync catches up after restart; a village pushing
-// another village's chain is refused, and so is a certificate from another
-// district's CA.
+// killed with SIGKILL mid-sync catches up after restart. Refused: a village
+// pushing another village's chain, a town pushing a village outside its
+// prefix, an entry altered after it was acknowledged (fork), a town
+// re-signing a village entry, an expired certificate and one from another
+// district's CA; a replayed batch is a quiet no-op.
 func TestSyncVillagesToDistrict(t *testing.T) {
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
@@ -203,6 +205,12 @@ func TestSyncVillagesToDistrict(t *testing.T) {
 	err := pushAs(caDir, orgs[2])
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "may push only its own chain") {
 		t.Fatalf("village %s pushing %s's chain: %v, want PermissionDenied", orgs[2], orgs[0], err)
+	}
+	// A town pushing a village outside its code prefix.
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505101000", "--role", "town"))
+	err = pushAs(caDir, "350505101000")
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "may push only its own chain and its villages'") {
+		t.Fatalf("town 350505101000 pushing %s's chain: %v, want PermissionDenied", orgs[0], err)
 	}
 	// Its own village resending entries the district holds: a no-op, not
 	// an error.

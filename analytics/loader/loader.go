@@ -23,6 +23,7 @@ import (
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/retry"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -276,6 +277,13 @@ type feedRecord struct {
 // batches. Each range is read in a read transaction of its own and added
 // after it ends (adding may read again: a reversal's target).
 func (l *Loader) collect(ctx context.Context, batches []*batch, r feedRecord) error {
+	if f := r.rec.GetFork(); f != nil {
+		sh, err := l.shardOf(ctx, f.GetOrigin())
+		if err != nil {
+			return err
+		}
+		batches[sh].addFork(r.index, f, l.loaded[sh])
+	}
 	for _, rg := range r.rec.GetRanges() {
 		sh, err := l.shardOf(ctx, rg.GetOrigin())
 		if err != nil {
@@ -453,6 +461,17 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 	// TODO(issue 6): complaints and directives (they arrive with sync,
 	// issue 4) and org names (the district's org list).
 	return nil
+}
+
+// addFork adds a fork the district refused as an alert of rule TAMPER
+// raised by the district itself (origin: the district's code; seq: the Raft
+// index, unique), in the forked origin's town, so it counts where the fork
+// happened.
+func (b *batch) addFork(index uint64, f *sanziv1.ForkRecord, loaded map[string]uint64) {
+	district, town := orgParts(f.GetOrigin())
+	at := f.GetAt().AsTime().UTC()
+	b.put("alerts", index, loaded, district+"000000", index, district, town, "TAMPER", string(rules.SeverityRed), "district",
+		ledger.EntryID(f.GetOrigin(), f.GetSeq()), fmt.Sprintf("TAMPER/%s/%d/%s", f.GetOrigin(), f.GetSeq(), f.GetSentHash()), at)
 }
 
 func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string) error {

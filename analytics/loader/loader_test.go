@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/federation/fsm"
@@ -240,7 +241,12 @@ func TestLoaderExactlyOnce(t *testing.T) {
 	check(t, conn, vs)
 
 	// A second loader (a new leader) resumes where the first stopped and
-	// loads only what came after.
+	// loads only what came after; meanwhile the district refused a fork
+	// (recorded twice: the same fork pushed again), which becomes one
+	// TAMPER alert of the district, in the forked village's town.
+	fork := &sanziv1.ForkRecord{Origin: vs[2].org, Seq: 3, HeldHash: "aa", SentHash: "bb", SignedByOrigin: true, At: timestamppb.Now()}
+	d.apply(clusterv1.CommandType_COMMAND_TYPE_RECORD_FORK, fork)
+	d.apply(clusterv1.CommandType_COMMAND_TYPE_RECORD_FORK, fork)
 	for _, v := range vs {
 		v.record(t, rnd, 100)
 		d.ship(v, 50)
@@ -248,6 +254,14 @@ func TestLoaderExactlyOnce(t *testing.T) {
 	second, wait := run(t, d, conn)
 	wait()
 	check(t, conn, vs)
+	var tampers uint64
+	var town, subject string
+	if err := conn.QueryRow(ctx, "SELECT count(), any(town), any(subject) FROM alerts WHERE rule_code = 'TAMPER' AND origin = '350505000000'").Scan(&tampers, &town, &subject); err != nil {
+		t.Fatal(err)
+	}
+	if tampers != 1 || town != vs[2].org[:9] || subject != vs[2].org+"-3" {
+		t.Fatalf("the district's TAMPER alerts in ClickHouse: %d in town %q about %q, want 1 in %s about %s-3", tampers, town, subject, vs[2].org[:9], vs[2].org)
+	}
 	if second.Stats().Rows == 0 || second.Stats().Rows > 3*(100+10+100)*2 {
 		t.Fatalf("second loader inserted %d rows: want only the new entries' rows", second.Stats().Rows)
 	}

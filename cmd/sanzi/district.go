@@ -140,7 +140,7 @@ func newCACmd(g *globals) *cobra.Command {
 
 func newDistrictCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "district", Short: "Run and manage the district cluster (Raft)"}
-	cmd.AddCommand(newDistrictServeCmd(g), newDistrictJoinCmd(g), newDistrictLeaveCmd(g), newDistrictStatusCmd(g), newDistrictRegisterCmd(g), newDistrictRulesCmd(g), newDistrictDirectiveCmd(g))
+	cmd.AddCommand(newDistrictServeCmd(g), newDistrictJoinCmd(g), newDistrictLeaveCmd(g), newDistrictStatusCmd(g), newDistrictForksCmd(g), newDistrictRegisterCmd(g), newDistrictRulesCmd(g), newDistrictDirectiveCmd(g))
 	return cmd
 }
 
@@ -303,6 +303,48 @@ func newDistrictStatusCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any member")
+	t.add(cmd, "admin")
+	return cmd
+}
+
+func newDistrictForksCmd(g *globals) *cobra.Command {
+	var (
+		server, origin string
+		t              tlsFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "forks",
+		Short: "List the forks the district refused: its own critical TAMPER alerts, with who pushed them",
+		Long: `A fork is a different entry pushed at a seq the district already holds.
+The district refuses it and records it once, replicated, with the pushed
+entry as evidence. "signed" says the entry carries the origin's valid
+signature: the origin's own node rewrote its history.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, done, err := t.districtClient(server)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			resp, err := c.ListForks(ctx, &sanziv1.ListForksRequest{Origin: origin})
+			if err != nil {
+				return explain(server, err)
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			var rows [][]string
+			for _, f := range resp.GetForks() {
+				rows = append(rows, []string{f.GetAt().AsTime().Local().Format(time.DateTime), f.GetOrigin(), fmt.Sprint(f.GetSeq()),
+					f.GetHeldHash()[:min(12, len(f.GetHeldHash()))], f.GetSentHash()[:min(12, len(f.GetSentHash()))], fmt.Sprint(f.GetSignedByOrigin()), f.GetPushedBy()})
+			}
+			table(cmd.OutOrStdout(), []string{"AT", "ORIGIN", "SEQ", "HELD", "SENT", "SIGNED", "PUSHED BY"}, rows)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any member")
+	cmd.Flags().StringVar(&origin, "origin", "", "only forks of this origin (12 digits)")
 	t.add(cmd, "admin")
 	return cmd
 }

@@ -240,6 +240,25 @@ func TestSyncVillagesToDistrict(t *testing.T) {
 	if err := pushAs(caDir, orgs[0]); status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "fork") {
 		t.Fatalf("an altered entry at a held seq: %v, want FailedPrecondition naming the fork", err)
 	}
+	// The district records it, once however often it is pushed, as its own
+	// critical TAMPER alert, with the entry as evidence: signed by the
+	// village's key, so the village's node rewrote its own history.
+	if err := pushAs(caDir, orgs[0]); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("the same fork again: %v", err)
+	}
+	forks, err := district.ListForks(context.Background(), &sanziv1.ListForksRequest{Origin: orgs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := forks.GetForks(); len(f) != 1 || f[0].GetSeq() != held.Seq || !f[0].GetSignedByOrigin() || f[0].GetPushedBy() != "village "+orgs[0] ||
+		!bytes.Equal(f[0].GetEntry(), forged.Raw) || f[0].GetHeldHash() != hex.EncodeToString(held.Hash[:]) {
+		t.Fatalf("the district's record of the fork: %v", f)
+	}
+	if out, code := run(t, "district", "forks", "--server", d.api, "--tls-dir", caDir); code != 0 || !strings.Contains(out, orgs[0]) || !strings.Contains(out, "village "+orgs[0]) {
+		t.Fatalf("district forks: exit %d\n%s", code, out)
+	} else {
+		t.Logf("district forks:\n%s", out)
+	}
 	// A town altering a village entry in transit: the body changes, so the
 	// hash is recomputed, and the village's signature no longer verifies.
 	must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505100000", "--role", "town"))

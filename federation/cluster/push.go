@@ -2,16 +2,20 @@ package cluster
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sanzi/sanzi/federation/fsm"
 	"github.com/sanzi/sanzi/node/ledger"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // PushResult is what a push achieved once applied.
@@ -55,6 +59,10 @@ func (n *Node) Push(ctx context.Context, raws [][]byte) (*PushResult, error) {
 	t0 := time.Now()
 	fresh, origins, err := n.verify(raws)
 	n.met.verifySeconds.Observe(time.Since(t0).Seconds())
+	var fork *forkError
+	if errors.As(err, &fork) {
+		n.recordFork(ctx, fork.rec)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +159,10 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 			}
 			if d.Hash != held {
 				n.met.forks.Inc()
-				n.log.Error("FORK refused: a push holds a different entry at a seq the district holds", "origin", o, "seq", d.Seq)
-				return nil, nil, fmt.Errorf("%w: %s seq %d differs from the entry the district holds", ErrFork, o, d.Seq)
+				signed := d.BodyHash() == d.Hash && ed25519.Verify(pub, d.Hash[:], d.Signature)
+				n.log.Error("FORK refused: a push holds a different entry at a seq the district holds", "origin", o, "seq", d.Seq, "signed_by_origin", signed)
+				return nil, nil, &forkError{rec: &sanziv1.ForkRecord{Origin: o, Seq: d.Seq, HeldHash: hex.EncodeToString(held[:]),
+					SentHash: hex.EncodeToString(d.Hash[:]), SignedByOrigin: signed, Entry: st.raws[i]}}
 			}
 		}
 		if i == len(st.decoded) {
@@ -281,4 +291,29 @@ func encodeAppend(entries [][]byte) ([]byte, error) {
 		return nil, fmt.Errorf("encode batch: %w", err)
 	}
 	return proto.Marshal(&clusterv1.Command{Type: clusterv1.CommandType_COMMAND_TYPE_APPEND, Payload: payload})
+}
+
+// forkError is a push holding a different entry at a seq the district
+// holds; it carries the evidence.
+type forkError struct{ rec *sanziv1.ForkRecord }
+
+func (e *forkError) Error() string {
+	return fmt.Sprintf("%v: %s seq %d differs from the entry the district holds", ErrFork, e.rec.GetOrigin(), e.rec.GetSeq())
+}
+
+func (e *forkError) Unwrap() error { return ErrFork }
+
+// recordFork records a refused fork through Raft: the district's critical
+// TAMPER alert, kept once per fork and loaded into the analytics. The push
+// is refused whether or not this succeeds.
+func (n *Node) recordFork(ctx context.Context, rec *sanziv1.ForkRecord) {
+	if org, role, err := peerIdentity(ctx); err == nil {
+		rec.PushedBy = string(role) + " " + org
+	}
+	rec.At = timestamppb.Now()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := n.apply(ctx, clusterv1.CommandType_COMMAND_TYPE_RECORD_FORK, rec); err != nil {
+		n.log.Error("record the refused fork as a TAMPER alert", "origin", rec.GetOrigin(), "seq", rec.GetSeq(), "err", err)
+	}
 }

@@ -265,6 +265,15 @@ func (s *Service) ListDistrictEntries(ctx context.Context, r *sanziv1.ListDistri
 	return out, nil
 }
 
+// ListForks implements DistrictService: the forks this member has applied.
+func (s *Service) ListForks(ctx context.Context, r *sanziv1.ListForksRequest) (*sanziv1.ListForksResponse, error) {
+	forks, err := s.n.fsm.Forks(r.GetOrigin())
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "read forks: %v", err)
+	}
+	return &sanziv1.ListForksResponse{Forks: forks}, nil
+}
+
 // ClusterStatus implements DistrictService.
 func (s *Service) ClusterStatus(ctx context.Context, r *sanziv1.ClusterStatusRequest) (*sanziv1.ClusterStatusResponse, error) {
 	id, raftAddr, _ := s.n.Leader()

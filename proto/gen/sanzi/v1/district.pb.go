@@ -1139,6 +1139,212 @@ func (*LeaveResponse) Descriptor() ([]byte, []int) {
 	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{17}
 }
 
+// ForkRecord is a different entry pushed at a seq the district holds.
+type ForkRecord struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Origin string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	Seq    uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Hex SHA-256 of the entry held and of the one pushed.
+	HeldHash string `protobuf:"bytes,3,opt,name=held_hash,json=heldHash,proto3" json:"held_hash,omitempty"`
+	SentHash string `protobuf:"bytes,4,opt,name=sent_hash,json=sentHash,proto3" json:"sent_hash,omitempty"`
+	// The pushed entry carries the origin's valid signature: the origin's own
+	// key signed two different entries at one seq (its node rewrote its
+	// history), not a corruption on the way.
+	SignedByOrigin bool `protobuf:"varint,5,opt,name=signed_by_origin,json=signedByOrigin,proto3" json:"signed_by_origin,omitempty"`
+	// Who pushed it: the certificate's org and role.
+	PushedBy string                 `protobuf:"bytes,6,opt,name=pushed_by,json=pushedBy,proto3" json:"pushed_by,omitempty"`
+	At       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=at,proto3" json:"at,omitempty"`
+	// The pushed entry, exactly as received: the evidence.
+	Entry []byte `protobuf:"bytes,8,opt,name=entry,proto3" json:"entry,omitempty"`
+	// Raft index it was recorded at; set when read.
+	Index         uint64 `protobuf:"varint,9,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForkRecord) Reset() {
+	*x = ForkRecord{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForkRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForkRecord) ProtoMessage() {}
+
+func (x *ForkRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForkRecord.ProtoReflect.Descriptor instead.
+func (*ForkRecord) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ForkRecord) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *ForkRecord) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ForkRecord) GetHeldHash() string {
+	if x != nil {
+		return x.HeldHash
+	}
+	return ""
+}
+
+func (x *ForkRecord) GetSentHash() string {
+	if x != nil {
+		return x.SentHash
+	}
+	return ""
+}
+
+func (x *ForkRecord) GetSignedByOrigin() bool {
+	if x != nil {
+		return x.SignedByOrigin
+	}
+	return false
+}
+
+func (x *ForkRecord) GetPushedBy() string {
+	if x != nil {
+		return x.PushedBy
+	}
+	return ""
+}
+
+func (x *ForkRecord) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *ForkRecord) GetEntry() []byte {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *ForkRecord) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+// ListForksRequest lists refused forks, optionally of one origin.
+type ListForksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListForksRequest) Reset() {
+	*x = ListForksRequest{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListForksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListForksRequest) ProtoMessage() {}
+
+func (x *ListForksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListForksRequest.ProtoReflect.Descriptor instead.
+func (*ListForksRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListForksRequest) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+// ListForksResponse lists them oldest first.
+type ListForksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Forks         []*ForkRecord          `protobuf:"bytes,1,rep,name=forks,proto3" json:"forks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListForksResponse) Reset() {
+	*x = ListForksResponse{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListForksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListForksResponse) ProtoMessage() {}
+
+func (x *ListForksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListForksResponse.ProtoReflect.Descriptor instead.
+func (*ListForksResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListForksResponse) GetForks() []*ForkRecord {
+	if x != nil {
+		return x.Forks
+	}
+	return nil
+}
+
 var File_sanzi_v1_district_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_district_proto_rawDesc = "" +
@@ -1216,11 +1422,26 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\fJoinResponse\"\x1e\n" +
 	"\fLeaveRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x0f\n" +
-	"\rLeaveResponse*_\n" +
+	"\rLeaveResponse\"\x8f\x02\n" +
+	"\n" +
+	"ForkRecord\x12\x16\n" +
+	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1b\n" +
+	"\theld_hash\x18\x03 \x01(\tR\bheldHash\x12\x1b\n" +
+	"\tsent_hash\x18\x04 \x01(\tR\bsentHash\x12(\n" +
+	"\x10signed_by_origin\x18\x05 \x01(\bR\x0esignedByOrigin\x12\x1b\n" +
+	"\tpushed_by\x18\x06 \x01(\tR\bpushedBy\x12*\n" +
+	"\x02at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
+	"\x05entry\x18\b \x01(\fR\x05entry\x12\x14\n" +
+	"\x05index\x18\t \x01(\x04R\x05index\"*\n" +
+	"\x10ListForksRequest\x12\x16\n" +
+	"\x06origin\x18\x01 \x01(\tR\x06origin\"?\n" +
+	"\x11ListForksResponse\x12*\n" +
+	"\x05forks\x18\x01 \x03(\v2\x14.sanzi.v1.ForkRecordR\x05forks*_\n" +
 	"\vConsistency\x12\x1b\n" +
 	"\x17CONSISTENCY_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CONSISTENCY_LOCAL\x10\x01\x12\x1c\n" +
-	"\x18CONSISTENCY_LINEARIZABLE\x10\x022\xf7\x04\n" +
+	"\x18CONSISTENCY_LINEARIZABLE\x10\x022\xbd\x05\n" +
 	"\x0fDistrictService\x12J\n" +
 	"\vPushEntries\x12\x1c.sanzi.v1.PushEntriesRequest\x1a\x1d.sanzi.v1.PushEntriesResponse\x12S\n" +
 	"\x0eRegisterOrigin\x12\x1f.sanzi.v1.RegisterOriginRequest\x1a .sanzi.v1.RegisterOriginResponse\x12V\n" +
@@ -1229,7 +1450,8 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\x13ListDistrictEntries\x12$.sanzi.v1.ListDistrictEntriesRequest\x1a%.sanzi.v1.ListDistrictEntriesResponse\x12P\n" +
 	"\rClusterStatus\x12\x1e.sanzi.v1.ClusterStatusRequest\x1a\x1f.sanzi.v1.ClusterStatusResponse\x125\n" +
 	"\x04Join\x12\x15.sanzi.v1.JoinRequest\x1a\x16.sanzi.v1.JoinResponse\x128\n" +
-	"\x05Leave\x12\x16.sanzi.v1.LeaveRequest\x1a\x17.sanzi.v1.LeaveResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x05Leave\x12\x16.sanzi.v1.LeaveRequest\x1a\x17.sanzi.v1.LeaveResponse\x12D\n" +
+	"\tListForks\x12\x1a.sanzi.v1.ListForksRequest\x1a\x1b.sanzi.v1.ListForksResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_district_proto_rawDescOnce sync.Once
@@ -1244,7 +1466,7 @@ func file_sanzi_v1_district_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_v1_district_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_sanzi_v1_district_proto_goTypes = []any{
 	(Consistency)(0),                    // 0: sanzi.v1.Consistency
 	(*PushEntriesRequest)(nil),          // 1: sanzi.v1.PushEntriesRequest
@@ -1265,8 +1487,11 @@ var file_sanzi_v1_district_proto_goTypes = []any{
 	(*JoinResponse)(nil),                // 16: sanzi.v1.JoinResponse
 	(*LeaveRequest)(nil),                // 17: sanzi.v1.LeaveRequest
 	(*LeaveResponse)(nil),               // 18: sanzi.v1.LeaveResponse
-	(*Entry)(nil),                       // 19: sanzi.v1.Entry
-	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
+	(*ForkRecord)(nil),                  // 19: sanzi.v1.ForkRecord
+	(*ListForksRequest)(nil),            // 20: sanzi.v1.ListForksRequest
+	(*ListForksResponse)(nil),           // 21: sanzi.v1.ListForksResponse
+	(*Entry)(nil),                       // 22: sanzi.v1.Entry
+	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
 }
 var file_sanzi_v1_district_proto_depIdxs = []int32{
 	2,  // 0: sanzi.v1.PushEntriesResponse.acks:type_name -> sanzi.v1.OriginAck
@@ -1275,30 +1500,34 @@ var file_sanzi_v1_district_proto_depIdxs = []int32{
 	0,  // 3: sanzi.v1.ListHeadsRequest.consistency:type_name -> sanzi.v1.Consistency
 	2,  // 4: sanzi.v1.ListHeadsResponse.heads:type_name -> sanzi.v1.OriginAck
 	0,  // 5: sanzi.v1.ListDistrictEntriesRequest.consistency:type_name -> sanzi.v1.Consistency
-	19, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
-	20, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
+	22, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
+	23, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
 	12, // 8: sanzi.v1.ClusterStatusResponse.members:type_name -> sanzi.v1.MemberStatus
-	1,  // 9: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
-	4,  // 10: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
-	6,  // 11: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
-	8,  // 12: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
-	10, // 13: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
-	13, // 14: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
-	15, // 15: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
-	17, // 16: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
-	3,  // 17: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
-	5,  // 18: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
-	7,  // 19: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
-	9,  // 20: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
-	11, // 21: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
-	14, // 22: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
-	16, // 23: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
-	18, // 24: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
-	17, // [17:25] is the sub-list for method output_type
-	9,  // [9:17] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	23, // 9: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
+	19, // 10: sanzi.v1.ListForksResponse.forks:type_name -> sanzi.v1.ForkRecord
+	1,  // 11: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
+	4,  // 12: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
+	6,  // 13: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
+	8,  // 14: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
+	10, // 15: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
+	13, // 16: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
+	15, // 17: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
+	17, // 18: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
+	20, // 19: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
+	3,  // 20: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
+	5,  // 21: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
+	7,  // 22: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
+	9,  // 23: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
+	11, // 24: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
+	14, // 25: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
+	16, // 26: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
+	18, // 27: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
+	21, // 28: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
+	20, // [20:29] is the sub-list for method output_type
+	11, // [11:20] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_district_proto_init() }
@@ -1313,7 +1542,7 @@ func file_sanzi_v1_district_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_district_proto_rawDesc), len(file_sanzi_v1_district_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	DistrictService_ClusterStatus_FullMethodName       = "/sanzi.v1.DistrictService/ClusterStatus"
 	DistrictService_Join_FullMethodName                = "/sanzi.v1.DistrictService/Join"
 	DistrictService_Leave_FullMethodName               = "/sanzi.v1.DistrictService/Leave"
+	DistrictService_ListForks_FullMethodName           = "/sanzi.v1.DistrictService/ListForks"
 )
 
 // DistrictServiceClient is the client API for DistrictService service.
@@ -46,6 +47,11 @@ type DistrictServiceClient interface {
 	ClusterStatus(ctx context.Context, in *ClusterStatusRequest, opts ...grpc.CallOption) (*ClusterStatusResponse, error)
 	Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*JoinResponse, error)
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error)
+	// ListForks lists the forks the district refused, oldest first: each a
+	// critical TAMPER alert the district raised itself (it has no chain of
+	// its own to hold them; they are replicated through Raft and loaded into
+	// the analytics as alerts of rule TAMPER).
+	ListForks(ctx context.Context, in *ListForksRequest, opts ...grpc.CallOption) (*ListForksResponse, error)
 }
 
 type districtServiceClient struct {
@@ -136,6 +142,16 @@ func (c *districtServiceClient) Leave(ctx context.Context, in *LeaveRequest, opt
 	return out, nil
 }
 
+func (c *districtServiceClient) ListForks(ctx context.Context, in *ListForksRequest, opts ...grpc.CallOption) (*ListForksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListForksResponse)
+	err := c.cc.Invoke(ctx, DistrictService_ListForks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DistrictServiceServer is the server API for DistrictService service.
 // All implementations must embed UnimplementedDistrictServiceServer
 // for forward compatibility.
@@ -153,6 +169,11 @@ type DistrictServiceServer interface {
 	ClusterStatus(context.Context, *ClusterStatusRequest) (*ClusterStatusResponse, error)
 	Join(context.Context, *JoinRequest) (*JoinResponse, error)
 	Leave(context.Context, *LeaveRequest) (*LeaveResponse, error)
+	// ListForks lists the forks the district refused, oldest first: each a
+	// critical TAMPER alert the district raised itself (it has no chain of
+	// its own to hold them; they are replicated through Raft and loaded into
+	// the analytics as alerts of rule TAMPER).
+	ListForks(context.Context, *ListForksRequest) (*ListForksResponse, error)
 	mustEmbedUnimplementedDistrictServiceServer()
 }
 
@@ -186,6 +207,9 @@ func (UnimplementedDistrictServiceServer) Join(context.Context, *JoinRequest) (*
 }
 func (UnimplementedDistrictServiceServer) Leave(context.Context, *LeaveRequest) (*LeaveResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Leave not implemented")
+}
+func (UnimplementedDistrictServiceServer) ListForks(context.Context, *ListForksRequest) (*ListForksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListForks not implemented")
 }
 func (UnimplementedDistrictServiceServer) mustEmbedUnimplementedDistrictServiceServer() {}
 func (UnimplementedDistrictServiceServer) testEmbeddedByValue()                         {}
@@ -352,6 +376,24 @@ func _DistrictService_Leave_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DistrictService_ListForks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListForksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DistrictServiceServer).ListForks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DistrictService_ListForks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DistrictServiceServer).ListForks(ctx, req.(*ListForksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DistrictService_ServiceDesc is the grpc.ServiceDesc for DistrictService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -390,6 +432,10 @@ var DistrictService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Leave",
 			Handler:    _DistrictService_Leave_Handler,
+		},
+		{
+			MethodName: "ListForks",
+			Handler:    _DistrictService_ListForks_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

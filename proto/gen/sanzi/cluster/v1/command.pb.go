@@ -7,6 +7,7 @@
 package clusterv1
 
 import (
+	v1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -43,6 +44,8 @@ const (
 	CommandType_COMMAND_TYPE_SET_LOADED CommandType = 4
 	// payload: AttachmentChunk.
 	CommandType_COMMAND_TYPE_ATTACHMENT_CHUNK CommandType = 5
+	// payload: sanzi.v1.ForkRecord.
+	CommandType_COMMAND_TYPE_RECORD_FORK CommandType = 6
 )
 
 // Enum value maps for CommandType.
@@ -54,6 +57,7 @@ var (
 		3: "COMMAND_TYPE_SET_MEMBER",
 		4: "COMMAND_TYPE_SET_LOADED",
 		5: "COMMAND_TYPE_ATTACHMENT_CHUNK",
+		6: "COMMAND_TYPE_RECORD_FORK",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_UNSPECIFIED":      0,
@@ -62,6 +66,7 @@ var (
 		"COMMAND_TYPE_SET_MEMBER":       3,
 		"COMMAND_TYPE_SET_LOADED":       4,
 		"COMMAND_TYPE_ATTACHMENT_CHUNK": 5,
+		"COMMAND_TYPE_RECORD_FORK":      6,
 	}
 )
 
@@ -377,8 +382,11 @@ func (x *LoadedIndex) GetIndex() uint64 {
 // FeedRecord is what one Raft index added to the state: per origin, the
 // stretch of seqs that was new. The analytics loader reads these in order.
 type FeedRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ranges        []*OriginRange         `protobuf:"bytes,1,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ranges []*OriginRange         `protobuf:"bytes,1,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	// A fork the district refused and recorded at this index (a critical
+	// TAMPER alert for the analytics).
+	Fork          *v1.ForkRecord `protobuf:"bytes,2,opt,name=fork,proto3" json:"fork,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -416,6 +424,13 @@ func (*FeedRecord) Descriptor() ([]byte, []int) {
 func (x *FeedRecord) GetRanges() []*OriginRange {
 	if x != nil {
 		return x.Ranges
+	}
+	return nil
+}
+
+func (x *FeedRecord) GetFork() *v1.ForkRecord {
+	if x != nil {
+		return x.Fork
 	}
 	return nil
 }
@@ -575,7 +590,7 @@ var File_sanzi_cluster_v1_command_proto protoreflect.FileDescriptor
 
 const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1esanzi/cluster/v1/command.proto\x12\x10sanzi.cluster.v1\"r\n" +
+	"\x1esanzi/cluster/v1/command.proto\x12\x10sanzi.cluster.v1\x1a\x17sanzi/v1/district.proto\"r\n" +
 	"\aCommand\x121\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1d.sanzi.cluster.v1.CommandTypeR\x04type\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1a\n" +
@@ -593,10 +608,11 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\vapi_address\x18\x03 \x01(\tR\n" +
 	"apiAddress\"#\n" +
 	"\vLoadedIndex\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index\"C\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"m\n" +
 	"\n" +
 	"FeedRecord\x125\n" +
-	"\x06ranges\x18\x01 \x03(\v2\x1d.sanzi.cluster.v1.OriginRangeR\x06ranges\"W\n" +
+	"\x06ranges\x18\x01 \x03(\v2\x1d.sanzi.cluster.v1.OriginRangeR\x06ranges\x12(\n" +
+	"\x04fork\x18\x02 \x01(\v2\x14.sanzi.v1.ForkRecordR\x04fork\"W\n" +
 	"\vOriginRange\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x19\n" +
 	"\bfrom_seq\x18\x02 \x01(\x04R\afromSeq\x12\x15\n" +
@@ -607,14 +623,15 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12\x1b\n" +
 	"\tfile_name\x18\x05 \x01(\tR\bfileName\x12!\n" +
-	"\fcontent_type\x18\x06 \x01(\tR\vcontentType*\xc3\x01\n" +
+	"\fcontent_type\x18\x06 \x01(\tR\vcontentType*\xe1\x01\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13COMMAND_TYPE_APPEND\x10\x01\x12 \n" +
 	"\x1cCOMMAND_TYPE_REGISTER_ORIGIN\x10\x02\x12\x1b\n" +
 	"\x17COMMAND_TYPE_SET_MEMBER\x10\x03\x12\x1b\n" +
 	"\x17COMMAND_TYPE_SET_LOADED\x10\x04\x12!\n" +
-	"\x1dCOMMAND_TYPE_ATTACHMENT_CHUNK\x10\x05B=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
+	"\x1dCOMMAND_TYPE_ATTACHMENT_CHUNK\x10\x05\x12\x1c\n" +
+	"\x18COMMAND_TYPE_RECORD_FORK\x10\x06B=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
 
 var (
 	file_sanzi_cluster_v1_command_proto_rawDescOnce sync.Once
@@ -640,15 +657,17 @@ var file_sanzi_cluster_v1_command_proto_goTypes = []any{
 	(*FeedRecord)(nil),      // 6: sanzi.cluster.v1.FeedRecord
 	(*OriginRange)(nil),     // 7: sanzi.cluster.v1.OriginRange
 	(*AttachmentChunk)(nil), // 8: sanzi.cluster.v1.AttachmentChunk
+	(*v1.ForkRecord)(nil),   // 9: sanzi.v1.ForkRecord
 }
 var file_sanzi_cluster_v1_command_proto_depIdxs = []int32{
 	0, // 0: sanzi.cluster.v1.Command.type:type_name -> sanzi.cluster.v1.CommandType
 	7, // 1: sanzi.cluster.v1.FeedRecord.ranges:type_name -> sanzi.cluster.v1.OriginRange
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	9, // 2: sanzi.cluster.v1.FeedRecord.fork:type_name -> sanzi.v1.ForkRecord
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_cluster_v1_command_proto_init() }

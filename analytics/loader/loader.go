@@ -23,8 +23,8 @@ import (
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
-	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/retry"
+	"github.com/sanzi/sanzi/node/rules"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )

@@ -549,6 +549,39 @@ func TestSyncThroughTown(t *testing.T) {
 		t.Fatalf("800 yuan to a person under the district's new set: %d %s", code, raw)
 	}
 
+	// A catalog version published at the district: the village's next
+	// procedure opens under it.
+	if out, code := run(t, "district", "catalog", "publish", "--version", "2026-12", "--server", d.api, "--tls-dir", caDir, "--author", "区农业农村局乙"); code != 0 || !strings.Contains(out, "catalog 2026-12") {
+		t.Fatalf("district catalog publish: exit %d\n%s", code, out)
+	}
+	catalogAt := time.Now()
+	eventually(t, 60*time.Second, "a village procedure under catalog 2026-12", func() bool {
+		var recTx struct {
+			Entry struct {
+				Seq string `json:"seq"`
+			} `json:"entry"`
+		}
+		if code, raw := vnode.post("/v1/transactions", set(set(tx(7000+int(time.Since(catalogAt)/time.Second)), "transaction.org", villages[0].org), "transaction.invoiceNumber", fmt.Sprintf("77%08d", time.Now().UnixNano()%100_000_000)), &recTx); code != 200 {
+			t.Fatalf("record: %d %s", code, raw)
+		}
+		var seq int
+		fmt.Sscan(recTx.Entry.Seq, &seq)
+		var p struct {
+			Procedure struct {
+				Procedure struct {
+					CatalogVersion string `json:"catalogVersion"`
+				} `json:"procedure"`
+			} `json:"procedure"`
+		}
+		code, _ := vnode.call("GET", fmt.Sprintf("/v1/workflow/%s-%d", villages[0].org, seq+1), "", nil, &p)
+		if code == 200 && p.Procedure.Procedure.CatalogVersion == "2026-12" {
+			return true
+		}
+		time.Sleep(500 * time.Millisecond)
+		return false
+	})
+	t.Logf("the district's catalog 2026-12 was in force at the village %v after publication", time.Since(catalogAt).Round(time.Millisecond))
+
 	// A directive to town 100 and its villages reaches village 201; its
 	// report comes back up to the district.
 	out, code := run(t, "district", "directive", "--to", "350505100", "--title", "清理闲置资产", "--task", "上报闲置资产清单",

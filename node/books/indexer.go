@@ -48,6 +48,8 @@ func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
 		m = &sanziv1.RuleSetVersion{}
 	case sanziv1.EntryType_ENTRY_TYPE_NOTIFICATION:
 		m = &sanziv1.NotificationDelivery{}
+	case sanziv1.EntryType_ENTRY_TYPE_CATALOG_VERSION:
+		m = &sanziv1.Catalog{}
 	case sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION:
 		m = &sanziv1.TownDecision{}
 	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE:

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/calendar"
+	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/watch"
@@ -268,6 +270,16 @@ func (b *Books) observe(st *ledger.Stored) ([]rules.Hit, error) {
 			return nil, fmt.Errorf("rule set entry %s: %w", id, err)
 		}
 	case *sanziv1.Catalog:
+		// Only the district publishes catalogs, in its own chain; one
+		// that does not validate is passed over (the district's CLI
+		// refuses to publish it) rather than wedge supervision.
+		if !strings.HasSuffix(st.Origin, "000000") {
+			return nil, nil
+		}
+		if err := catalog.Validate(m); err != nil {
+			slog.Warn("a catalog version in the district's chain does not validate; it is not used", "entry", id, "err", err)
+			return nil, nil
+		}
 		if s.town != nil {
 			s.town.flows.Observe(id, st.RecordedAt, m)
 		}

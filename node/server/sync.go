@@ -101,6 +101,9 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			func() float64 { return float64(o.Status().Acked) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_sync_attachment_bytes_total", Help: "Bytes of attachment pieces sent to the parent by this run."},
 			func() float64 { return float64(o.Status().AttachmentBytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_town_decisions_refused_total",
+			Help: "Decisions of the village's town it could not apply since it started (the step had moved on, the alert was reviewed here meanwhile); each is logged."},
+			func() float64 { return float64(n.books.TownDecisionsRefused()) }),
 	)
 	bg.Go(func() { o.Run(ctx) })
 	// What flows down: the district's own chain, and for a village its

@@ -164,8 +164,10 @@ type Node struct {
 	issued    *pki.Issued
 	inbox     *nodesync.Inbox
 	crossKick chan struct{}
-	inboxLn   net.Listener
-	inboxSrv  *grpc.Server
+	// outboxKick wakes a town's outbox when its inbox stored a batch.
+	outboxKick chan struct{}
+	inboxLn    net.Listener
+	inboxSrv   *grpc.Server
 }
 
 // Open opens the node's stores and binds its listeners; Serve starts serving.

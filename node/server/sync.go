@@ -88,6 +88,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			return out
 		}
 		oc.Certificate = n.inbox.Certificate
+		oc.Wake = n.outboxKick
 	}
 	o, err := nodesync.New(oc)
 	if err != nil {
@@ -163,11 +164,15 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	// The town looks across its villages after each stored batch, off the
 	// push path: acks do not wait for it, and a burst of batches is looked
 	// at once.
-	n.crossKick = make(chan struct{}, 1)
+	// The outbox is woken too: what a village pushed goes on up at once,
+	// not at the outbox's next poll.
+	n.crossKick, n.outboxKick = make(chan struct{}, 1), make(chan struct{}, 1)
 	in.Stored = func(context.Context) error {
-		select {
-		case n.crossKick <- struct{}{}:
-		default:
+		for _, kick := range []chan struct{}{n.crossKick, n.outboxKick} {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
 		}
 		return nil
 	}

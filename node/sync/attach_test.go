@@ -100,9 +100,9 @@ func (f *flakySink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploa
 	return err
 }
 
-// parent takes pushes like a town would, without TLS: it refuses a batch
+// storingParent takes pushes like a town would, without TLS: it refuses a batch
 // naming an attachment it does not hold whole, and acks the rest.
-type parent struct {
+type storingParent struct {
 	sanziv1.UnimplementedSyncServiceServer
 	sink  AttachmentSink
 	mu    gosync.Mutex
@@ -110,7 +110,7 @@ type parent struct {
 	held  int
 }
 
-func (p *parent) SyncHeads(context.Context, *sanziv1.SyncHeadsRequest) (*sanziv1.SyncHeadsResponse, error) {
+func (p *storingParent) SyncHeads(context.Context, *sanziv1.SyncHeadsRequest) (*sanziv1.SyncHeadsResponse, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := &sanziv1.SyncHeadsResponse{}
@@ -120,7 +120,7 @@ func (p *parent) SyncHeads(context.Context, *sanziv1.SyncHeadsRequest) (*sanziv1
 	return out, nil
 }
 
-func (p *parent) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse]) error {
+func (p *storingParent) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse]) error {
 	for {
 		req, err := stream.Recv()
 		if err != nil {
@@ -148,11 +148,11 @@ func (p *parent) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushReques
 	}
 }
 
-func (p *parent) SyncAttachments(ctx context.Context, r *sanziv1.SyncAttachmentsRequest) (*sanziv1.SyncAttachmentsResponse, error) {
+func (p *storingParent) SyncAttachments(ctx context.Context, r *sanziv1.SyncAttachmentsRequest) (*sanziv1.SyncAttachmentsResponse, error) {
 	return AttachmentStates(ctx, p.sink, r)
 }
 
-func (p *parent) SyncAttachmentUpload(stream grpc.ClientStreamingServer[sanziv1.SyncAttachmentUploadRequest, sanziv1.SyncAttachmentUploadResponse]) error {
+func (p *storingParent) SyncAttachmentUpload(stream grpc.ClientStreamingServer[sanziv1.SyncAttachmentUploadRequest, sanziv1.SyncAttachmentUploadResponse]) error {
 	return ReceiveAttachment(stream, p.sink)
 }
 
@@ -201,7 +201,7 @@ func TestAttachmentsTravelBeforeTheirEntries(t *testing.T) {
 
 	parentStore := openStore(t, filepath.Join(dir, "parent"))
 	sink := &flakySink{AttachmentSink: StoreSink{Store: parentStore}, after: 1, pieces: map[string]int{}, failed: map[string]bool{}}
-	par := &parent{sink: sink, heads: map[string]*sanziv1.SyncAck{}}
+	par := &storingParent{sink: sink, heads: map[string]*sanziv1.SyncAck{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -45,10 +45,18 @@ type Config struct {
 	// Poll is how often a caught-up outbox looks for new entries; default
 	// 200ms.
 	Poll time.Duration
-	// AckTimeout bounds the wait for one batch's ack; a link that stops
-	// carrying bytes (black-holed, not closed) is cut after it and the
-	// session starts again. Default 1 minute.
+	// Wake, when set, makes a caught-up outbox look for new entries at
+	// once (a town's inbox signals it after storing a village's batch).
+	Wake <-chan struct{}
+	// AckTimeout bounds the wait for an ack while batches are in flight
+	// (from the first batch sent, then from each ack): a link that stops
+	// carrying bytes (black-holed, not closed) is cut after it, even with
+	// a Send stuck on flow control, and the session starts again. It also
+	// bounds reading the parent's heads (at most 30s). Default 1 minute.
 	AckTimeout time.Duration
+	// Window is how many batches may await their ack at once; default 4
+	// (1: each batch waits for the previous one's ack).
+	Window int
 	// Attachments, when set, sends up before each batch the attachments
 	// its entries name that the parent does not hold whole.
 	Attachments *AttachmentSource
@@ -97,6 +105,9 @@ func New(cfg Config) (*Outbox, error) {
 	}
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = time.Minute
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 4
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -165,111 +176,245 @@ func (o *Outbox) origins() []string {
 }
 
 // session is one connection: find where the parent is, then push until
-// something fails.
+// something fails. Up to Window batches travel at once (the parent stores
+// them in order while the next are on the wire): a sender goroutine builds
+// and sends batches, a receiver goroutine reads the acks, which answer the
+// batches in order. Whatever blocks, the session ends: a watchdog cancels
+// the session's context (and with it the stream, which unblocks a Send
+// stuck on flow control as well as a Recv) once batches have waited
+// AckTimeout without an ack, and the first error of either goroutine
+// cancels it too. session returns only once both goroutines have ended.
 func (o *Outbox) session(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	client, closeConn, err := o.cfg.Dial(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer closeConn()
-	acked := map[string]uint64{}
-	sentCert := map[string]bool{}
-	held := map[string]bool{} // attachments the parent holds whole
-	readHeads := func(origins []string) error {
-		hctx, hcancel := context.WithTimeout(ctx, 30*time.Second)
-		heads, err := client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: origins})
-		hcancel()
-		if err != nil {
-			return fmt.Errorf("read the parent's heads: %w", err)
-		}
-		for _, h := range heads.GetHeads() {
-			if err := o.agree(h); err != nil {
-				return err
-			}
-			acked[h.GetOrigin()] = h.GetSeq()
-		}
-		for _, org := range origins {
-			if _, ok := acked[org]; !ok {
-				acked[org] = 0
-			}
-		}
-		return nil
-	}
-	if err := readHeads(o.origins()); err != nil {
+	p := &push{o: o, ctx: ctx, cancel: cancel, client: client, acked: map[string]uint64{}, sent: map[string]uint64{},
+		sentCert: map[string]bool{}, held: map[string]bool{}, slots: make(chan struct{}, o.cfg.Window), flights: make(chan flight, o.cfg.Window)}
+	if err := p.readHeads(o.origins()); err != nil {
 		return err
 	}
-	o.update(func(s *Status) { s.Acked, s.Connected, s.Failures, s.LastError = acked[o.cfg.Origin], true, 0, "" })
-	stream, err := client.SyncPush(ctx, grpc.UseCompressor("gzip"))
+	o.update(func(s *Status) { s.Acked, s.Connected, s.Failures, s.LastError = p.acked[o.cfg.Origin], true, 0, "" })
+	opening := time.AfterFunc(o.cfg.AckTimeout, func() { cancel(fmt.Errorf("the push stream did not open within %v", o.cfg.AckTimeout)) })
+	p.stream, err = client.SyncPush(ctx, grpc.UseCompressor("gzip"))
+	if !opening.Stop() {
+		return context.Cause(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("open push stream: %w", err)
 	}
-	defer stream.CloseSend()
+	p.watchdog = time.AfterFunc(time.Hour, func() {
+		cancel(fmt.Errorf("no ack within %v with %d batches in flight: the link is cut", o.cfg.AckTimeout, len(p.flights)))
+	})
+	p.watchdog.Stop()
+	var wg gosync.WaitGroup
+	wg.Go(p.send)
+	wg.Go(p.receive)
+	wg.Wait()
+	p.watchdog.Stop()
+	p.stream.CloseSend()
+	return context.Cause(ctx)
+}
+
+// push is the state of one session's stream, shared by its sender and
+// receiver.
+type push struct {
+	o      *Outbox
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	client sanziv1.SyncServiceClient
+	stream grpc.BidiStreamingClient[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse]
+
+	// slots holds a token per batch sent and not yet acked (at most
+	// Window); flights the batches themselves, oldest first, for the
+	// receiver to check each ack against.
+	slots   chan struct{}
+	flights chan flight
+
+	mu       gosync.Mutex
+	acked    map[string]uint64 // per origin, what the parent acknowledged
+	inflight int               // batches awaiting their ack
+	watchdog *time.Timer       // armed while inflight > 0, reset by each ack
+
+	// The sender's own.
+	sent     map[string]uint64 // per origin, how far batches went out
+	sentCert map[string]bool
+	held     map[string]bool // attachments the parent holds whole
+}
+
+// flight is one batch sent and not yet acknowledged.
+type flight struct {
+	entries int
+	last    map[string]uint64 // the highest seq per origin in the batch
+}
+
+// readHeads reads the parent's heads of origins, checks them against this
+// node's chains, and resumes each from its head.
+func (p *push) readHeads(origins []string) error {
+	hctx, hcancel := context.WithTimeout(p.ctx, min(30*time.Second, p.o.cfg.AckTimeout))
+	heads, err := p.client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: origins})
+	hcancel()
+	if err != nil {
+		return fmt.Errorf("read the parent's heads: %w", err)
+	}
+	got := map[string]uint64{}
+	for _, h := range heads.GetHeads() {
+		if err := p.o.agree(h); err != nil {
+			return err
+		}
+		got[h.GetOrigin()] = h.GetSeq()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, org := range origins {
+		p.acked[org] = max(p.acked[org], got[org])
+		p.sent[org] = max(p.sent[org], p.acked[org])
+	}
+	return nil
+}
+
+// fail ends the session with err, unless it has ended already.
+func (p *push) fail(err error) { p.cancel(err) }
+
+// send builds and sends batches while the window has room, until the
+// session ends.
+func (p *push) send() {
 	for {
-		var fresh []string
-		for _, org := range o.origins() {
-			if _, ok := acked[org]; !ok {
-				fresh = append(fresh, org)
-			}
+		select { // a place in the window
+		case p.slots <- struct{}{}:
+		case <-p.ctx.Done():
+			return
 		}
-		if len(fresh) > 0 {
-			if err := readHeads(fresh); err != nil {
-				return err
-			}
-		}
-		req, last, err := o.next(acked, sentCert)
+		req, f, err := p.build()
 		if err != nil {
-			return err
+			p.fail(err)
+			return
 		}
-		if len(req.Entries) == 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(o.cfg.Poll):
+		if req == nil {
+			return // the session ended while waiting for entries
+		}
+		// What the batch's entries name goes first: the parent refuses an
+		// entry whose attachments it does not hold whole.
+		if err := p.o.sendAttachments(p.ctx, p.client, req.Entries, p.held); err != nil {
+			p.fail(err)
+			return
+		}
+		// The flight is registered and the watchdog armed before Send, so
+		// a Send stuck on flow control is cut like a missing ack.
+		p.flights <- f // never blocks: a slot was taken
+		p.mu.Lock()
+		if p.inflight++; p.inflight == 1 {
+			p.watchdog.Reset(p.o.cfg.AckTimeout)
+		}
+		p.mu.Unlock()
+		if err := p.stream.Send(req); err != nil {
+			if errors.Is(err, io.EOF) {
+				// The parent ended the stream: the receiver reads its
+				// status (and the watchdog bounds the wait).
+				return
 			}
-			continue
-		}
-		if err := o.sendAttachments(ctx, client, req.Entries, held); err != nil {
-			return err
-		}
-		stalled := time.AfterFunc(o.cfg.AckTimeout, cancel)
-		if err := stream.Send(req); err != nil {
-			stalled.Stop()
-			return fmt.Errorf("send a batch of %d entries: %w", len(req.Entries), recvErr(stream, err))
-		}
-		resp, err := stream.Recv()
-		if !stalled.Stop() {
-			return fmt.Errorf("no ack for a batch of %d entries within %v: the link is cut", len(req.Entries), o.cfg.AckTimeout)
-		}
-		if err != nil {
-			return fmt.Errorf("a batch of %d entries: %w", len(req.Entries), err)
-		}
-		for _, a := range resp.GetAcks() {
-			if prev, ok := acked[a.GetOrigin()]; ok && a.GetSeq() > prev {
-				acked[a.GetOrigin()] = a.GetSeq()
-				if a.GetOrigin() == o.cfg.Origin {
-					n, seq := a.GetSeq()-prev, a.GetSeq()
-					o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = seq, time.Now(), s.Pushed+n })
-				}
-			}
-		}
-		for org, seq := range last {
-			if acked[org] < seq {
-				return fmt.Errorf("the parent acknowledged %s up to %d of a batch up to %d", org, acked[org], seq)
-			}
+			p.fail(fmt.Errorf("send a batch of %d entries: %w", len(req.Entries), err))
+			return
 		}
 	}
 }
 
-// recvErr prefers the status the server closed the stream with.
-func recvErr(stream grpc.BidiStreamingClient[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse], sendErr error) error {
-	if errors.Is(sendErr, io.EOF) {
-		if _, err := stream.Recv(); err != nil {
-			return err
+// build waits until there are entries to send (reading the heads of
+// origins that appear meanwhile) and returns the next batch; nil when the
+// session ends first. It looks again soon after finding nothing, backing
+// off to every Poll, and at once when woken (Config.Wake).
+func (p *push) build() (*sanziv1.SyncPushRequest, flight, error) {
+	for idle := 0; ; idle++ {
+		origins := p.o.origins()
+		var fresh []string
+		for _, org := range origins {
+			if _, ok := p.sent[org]; !ok {
+				fresh = append(fresh, org)
+			}
+		}
+		if len(fresh) > 0 {
+			if err := p.readHeads(fresh); err != nil {
+				return nil, flight{}, err
+			}
+		}
+		from := map[string]uint64{}
+		p.mu.Lock()
+		for org, seq := range p.sent {
+			from[org] = max(seq, p.acked[org]) // the parent may hold more than was sent
+		}
+		p.mu.Unlock()
+		req, last, err := p.o.next(p.ctx, origins, from, p.sentCert)
+		if p.ctx.Err() != nil {
+			return nil, flight{}, nil
+		}
+		if err != nil {
+			return nil, flight{}, err
+		}
+		if len(req.Entries) > 0 {
+			for org, seq := range last {
+				p.sent[org] = seq
+			}
+			return req, flight{entries: len(req.Entries), last: last}, nil
+		}
+		select {
+		case <-p.ctx.Done():
+			return nil, flight{}, nil
+		case <-time.After(min(p.o.cfg.Poll, 5*time.Millisecond<<min(idle, 10))):
+		case <-p.o.cfg.Wake:
 		}
 	}
-	return sendErr
+}
+
+// receive reads the acks, each for the oldest batch in flight, until the
+// session ends.
+func (p *push) receive() {
+	for {
+		resp, err := p.stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("the parent ended the push stream")
+			}
+			p.fail(fmt.Errorf("push stream: %w", err))
+			return
+		}
+		var f flight
+		select {
+		case f = <-p.flights:
+		default:
+			p.fail(errors.New("the parent answered a batch that was not sent"))
+			return
+		}
+		p.mu.Lock()
+		for _, a := range resp.GetAcks() {
+			if prev, ok := p.acked[a.GetOrigin()]; ok && a.GetSeq() > prev {
+				p.acked[a.GetOrigin()] = a.GetSeq()
+				if a.GetOrigin() == p.o.cfg.Origin {
+					n, seq := a.GetSeq()-prev, a.GetSeq()
+					p.o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = seq, time.Now(), s.Pushed+n })
+				}
+			}
+		}
+		for org, seq := range f.last {
+			if p.acked[org] < seq {
+				err = fmt.Errorf("the parent acknowledged %s up to %d of a batch of %d entries up to %d", org, p.acked[org], f.entries, seq)
+				break
+			}
+		}
+		if p.inflight--; p.inflight == 0 {
+			p.watchdog.Stop()
+		} else {
+			p.watchdog.Reset(p.o.cfg.AckTimeout) // progress: the next batch has AckTimeout from now
+		}
+		p.mu.Unlock()
+		if err != nil {
+			p.fail(err)
+			return
+		}
+		<-p.slots
+	}
 }
 
 // agree checks that the parent's head entry is the one this node holds at
@@ -291,20 +436,20 @@ func (o *Outbox) agree(h *sanziv1.SyncAck) error {
 	return nil
 }
 
-// next builds a batch of the entries after acked, origin by origin, up to
+// next builds a batch of the entries of origins after from, in turn, up to
 // MaxBatchBytes (at least one entry), with the certificates of origins not
 // yet introduced this session; last is the highest seq per origin in it.
-func (o *Outbox) next(acked map[string]uint64, sentCert map[string]bool) (*sanziv1.SyncPushRequest, map[string]uint64, error) {
+// It stops reading early once ctx ends.
+func (o *Outbox) next(ctx context.Context, origins []string, from map[string]uint64, sentCert map[string]bool) (*sanziv1.SyncPushRequest, map[string]uint64, error) {
 	req := &sanziv1.SyncPushRequest{}
 	last := map[string]uint64{}
 	size := 0
-	for _, org := range o.origins() {
+	for _, org := range origins {
 		if size >= o.cfg.MaxBatchBytes {
 			break
 		}
-		from := acked[org] + 1
-		err := o.cfg.Ledger.Range(org, from, 0, func(s *ledger.Stored) bool {
-			if len(req.Entries) > 0 && size+len(s.Raw) > o.cfg.MaxBatchBytes {
+		err := o.cfg.Ledger.Range(org, from[org]+1, 0, func(s *ledger.Stored) bool {
+			if len(req.Entries) > 0 && size+len(s.Raw) > o.cfg.MaxBatchBytes || ctx.Err() != nil {
 				return false
 			}
 			req.Entries = append(req.Entries, s.Raw)
@@ -313,7 +458,7 @@ func (o *Outbox) next(acked map[string]uint64, sentCert map[string]bool) (*sanzi
 			return true
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s after %d: %w", org, from-1, err)
+			return nil, nil, fmt.Errorf("read %s after %d: %w", org, from[org], err)
 		}
 		if _, ok := last[org]; ok && !sentCert[org] && o.cfg.Certificate != nil {
 			if der := o.cfg.Certificate(org); der != nil {

@@ -81,6 +81,8 @@ bench:
 	go test -run='^$$' -bench='^(BenchmarkLoaderVsClient|BenchmarkFreshness)$$' -benchtime=1x -count=3 -timeout=30m ./analytics/loader
 	go test -run='^$$' -bench='^BenchmarkClusterPush$$' -benchtime=1x -count=5 ./federation/cluster
 	go test -run='^$$' -bench='^BenchmarkApplyBatch$$' -benchtime=20x -count=3 ./federation/fsm
+	# Sync village → town → district (issue 4): entries/s and bytes on the wire per entry, 3 runs.
+	go test -run='^TestSyncTwoTownsSixVillages$$' -count=3 -v ./cmd/sanzi | grep -E 'clean link|6 villages|^(ok|FAIL)'
 
 proto: tools
 	cd proto && buf lint && buf generate --path sanzi/v1 && buf generate --template buf.gen.cluster.yaml --path sanzi/cluster

@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
 	"os"
 	"path/filepath"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -100,7 +101,7 @@ func (p *Puller) once(ctx context.Context) (int, error) {
 	head := p.cfg.Ledger.Head(p.cfg.Origin)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := client.SyncPull(cctx, &sanziv1.SyncPullRequest{Origin: p.cfg.Origin, FromSeq: head.Seq + 1})
+	resp, err := client.SyncPull(cctx, &sanziv1.SyncPullRequest{Origin: p.cfg.Origin, FromSeq: head.Seq + 1}, grpc.UseCompressor("gzip"))
 	if err != nil {
 		return 0, fmt.Errorf("pull %s after %d: %w", p.cfg.Origin, head.Seq, err)
 	}

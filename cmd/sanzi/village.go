@@ -25,25 +25,47 @@ func newTownCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// newServeCmd is `village serve` and `town serve`: the same node, a town
-// also taking its villages' pushes on --sync-addr.
-func newServeCmd(g *globals, tier string) *cobra.Command {
-	var cfg server.Config
-	var orgs []string
-	var contactsFile, secretFile string
-	serve := &cobra.Command{
-		Use:   "serve",
-		Short: "Serve a " + tier + " node: gRPC, REST, /metrics, /healthz, /readyz",
-		Long: `Serve a node over the data folder given with --data (a town also takes
+// serveLong and townLong are the help of `village serve` and `town serve`.
+const (
+	serveLong = `Serve a node over the data folder given with --data (a town also takes
 its villages' pushes on --sync-addr and forwards them to --parent).
 
 On first start it makes an Ed25519 signing key for each --org under
 DATA/keys. At every start it verifies the links and hashes of every chain;
 a chain that fails refuses new entries (see /readyz and "sanzi verify").
 On SIGINT or SIGTERM it stops taking requests, finishes those in flight,
-commits everything queued and closes the ledger: nothing acknowledged is lost.`,
-		Example: `  sanzi village serve --data /var/lib/sanzi --org 350505100201
-  SANZI_DATA=/var/lib/sanzi SANZI_ORG=350505100201 sanzi village serve`,
+commits everything queued and closes the ledger: nothing acknowledged is lost.`
+	townLong = `
+
+A town node checks each village batch (the certificate names the village,
+under this town; links; the village's signature), stores it verbatim with
+its attachments, acknowledges it, and forwards it upward with the village's
+certificate. It looks across its villages (DUP-INVOICE, SPLIT, RELATIVE
+against the other villages' declared relatives) and lists their alerts,
+transactions and procedures on its own API. Its reviewers decide the steps
+of town posts and review village alerts with the usual calls, org naming
+the village: the decision is recorded in the town's chain, and the village
+applies it in its own when it pulls.`
+)
+
+// newServeCmd is `village serve` and `town serve`: the same node, a town
+// also taking its villages' pushes on --sync-addr.
+func newServeCmd(g *globals, tier string) *cobra.Command {
+	var cfg server.Config
+	var orgs []string
+	var contactsFile, secretFile string
+	long, example := serveLong, `  sanzi village serve --data /var/lib/sanzi --org 350505100201
+  sanzi village serve --data v201 --org 350505100201 --parent 127.0.0.1:7601 --tls-dir ca
+  SANZI_DATA=/var/lib/sanzi SANZI_ORG=350505100201 sanzi village serve`
+	if tier == "town" {
+		long += townLong
+		example = `  sanzi town serve --data town --org 350505100000 --sync-addr 127.0.0.1:7601 --parent 127.0.0.1:7502 --tls-dir ca`
+	}
+	serve := &cobra.Command{
+		Use:     "serve",
+		Short:   "Serve a " + tier + " node: gRPC, REST, /metrics, /healthz, /readyz",
+		Long:    long,
+		Example: example,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, o := range orgs {
 				for _, p := range strings.Split(o, ",") {

@@ -52,6 +52,8 @@ func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
 		m = &sanziv1.Catalog{}
 	case sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION:
 		m = &sanziv1.TownDecision{}
+	case sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION_REFUSED:
+		m = &sanziv1.TownDecisionRefused{}
 	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE:
 		m = &sanziv1.Directive{}
 	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT:

@@ -295,6 +295,10 @@ func (b *Books) observe(st *ledger.Stored) ([]rules.Hit, error) {
 		if s.parent != nil && m.GetParentDecisionId() != "" {
 			s.parent.applied[m.GetParentDecisionId()] = true
 		}
+	case *sanziv1.TownDecisionRefused:
+		if s.parent != nil {
+			s.parent.applied[m.GetDecisionId()] = true
+		}
 	}
 	if err := s.flows.Observe(id, st.RecordedAt, m); err != nil {
 		return nil, err

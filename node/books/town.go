@@ -78,6 +78,8 @@ func (b *Books) observeVillage(st *ledger.Stored, m proto.Message) error {
 	case *sanziv1.AlertTransition:
 		t.alerts[m.GetAlertId()] = m.GetStatus()
 		t.release(m.GetParentDecisionId())
+	case *sanziv1.TownDecisionRefused:
+		t.release(m.GetDecisionId())
 	case *sanziv1.RuleSetVersion:
 		k := st.Origin + "/" + m.GetVersion()
 		switch m.GetState() {
@@ -250,13 +252,16 @@ func (b *Books) reviewForVillage(ctx context.Context, author string, tr *sanziv1
 }
 
 // parentState is what a village takes from its town's chain: the town's
-// decisions about it, until it has applied them in its own chain.
+// decisions about it, until it has applied them in its own chain, or
+// recorded there why it could not (TownDecisionRefused): either way the
+// village's chain answers every decision once, and the town learns it.
 type parentState struct {
 	town    string
-	applied map[string]bool // town decision ids applied (or refused) here
+	applied map[string]bool // town decision ids answered in this chain
 	inbound []inbound
-	// Refused counts town decisions the village could not apply (the step
-	// had moved on, the alert had been reviewed here meanwhile).
+	// Refused counts town decisions the village could not apply since it
+	// started (the step had moved on, the alert had been reviewed here
+	// meanwhile).
 	refused int
 }
 
@@ -318,7 +323,14 @@ func (b *Books) applyInbound(ctx context.Context) (int, error) {
 			n++
 		case errors.As(err, &refusedErr), errors.As(err, &conf), errors.As(err, &inv):
 			ps.refused++
-			slog.Warn("a town decision cannot apply here", "decision", in.id, "err", err)
+			slog.Warn("a town decision cannot apply here; recording why", "decision", in.id, "err", err)
+			if _, err := b.appendOne(ctx, in.d.GetVillage(), "system", sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION_REFUSED,
+				&sanziv1.TownDecisionRefused{Org: in.d.GetVillage(), DecisionId: in.id, Reason: err.Error()}, in.id); err != nil {
+				ps.applied[in.id] = false // not answered: try again at the next catch-up
+				ps.inbound = append(ps.inbound, queue[i:]...)
+				return n, fmt.Errorf("record the refusal of town decision %s: %w", in.id, err)
+			}
+			n++
 		default:
 			ps.applied[in.id] = false // not recorded: try again at the next catch-up
 			ps.inbound = append(ps.inbound, queue[i:]...)

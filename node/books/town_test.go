@@ -56,7 +56,8 @@ func payee(name, id string) *sanziv1.Counterparty {
 //     before B applied it is refused; B applies it in its own chain, once,
 //     also across a restart;
 //   - the town acknowledges an alert B had already acknowledged itself: B
-//     cannot apply it and counts it refused, recording nothing.
+//     cannot apply it and records why, once; the town may then review the
+//     alert again.
 func TestTownAcrossVillages(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -151,8 +152,15 @@ func TestTownAcrossVillages(t *testing.T) {
 
 	headBefore := b.Ledger().Head(villageB).Seq
 	ship(t, town, b, townOrg)
-	if got := b.Ledger().Head(villageB).Seq; got != headBefore+1 {
-		t.Fatalf("B applied %d entries of the town's decisions, want 1 (the step; the review cannot apply)", got-headBefore)
+	if got := b.Ledger().Head(villageB).Seq; got != headBefore+2 {
+		t.Fatalf("B answered the town's decisions with %d entries, want 2 (the step applied, the review refused)", got-headBefore)
+	}
+	refusal, err := b.Ledger().Get(villageB, headBefore+2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := books.Decode(refusal.Type, refusal.Payload); m == nil || m.(*sanziv1.TownDecisionRefused).GetDecisionId() == "" {
+		t.Fatalf("B's second answer: %s %v", refusal.Type, m)
 	}
 	if n := b.TownDecisionsRefused(); n != 1 {
 		t.Fatalf("B refused %d town decisions, want 1", n)
@@ -173,12 +181,12 @@ func TestTownAcrossVillages(t *testing.T) {
 		t.Fatalf("the applied entry: %s by %s %v", applied.Type, applied.Author, m)
 	}
 
-	// Restarts: B does not apply again; the town raises nothing twice, and
-	// once B's chain arrives the step is no longer pending.
+	// Restarts: B answers nothing twice; the town raises nothing twice, and
+	// once B's chain arrives neither the step nor the alert is pending.
 	closeB()
 	b, _ = open(villageB)
-	if got := b.Ledger().Head(villageB).Seq; got != headBefore+1 {
-		t.Fatalf("after a restart B holds %d entries, want %d", got, headBefore+1)
+	if got, n := b.Ledger().Head(villageB).Seq, b.TownDecisionsRefused(); got != headBefore+2 || n != 0 {
+		t.Fatalf("after a restart B holds %d entries and refused %d decisions again, want %d and 0", got, n, headBefore+2)
 	}
 	closeTown()
 	town, _ = open(townOrg)
@@ -188,6 +196,10 @@ func TestTownAcrossVillages(t *testing.T) {
 	ship(t, b, town, villageB)
 	if _, _, err := town.DecideStep(ctx, "镇出纳", approve(villageB, pid, "pay", "town.agency_cashier")); err != nil {
 		t.Fatalf("the town decides the next step once B applied town_post: %v", err)
+	}
+	confirm := &sanziv1.AlertTransition{Org: villageB, AlertId: aid, Status: sanziv1.AlertStatus_ALERT_STATUS_CONFIRMED}
+	if _, err := town.UpdateAlertStatus(ctx, "镇审核员", confirm); err != nil {
+		t.Fatalf("the town reviews the alert again once B refused its first review: %v", err)
 	}
 }
 

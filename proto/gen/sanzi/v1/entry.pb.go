@@ -67,6 +67,10 @@ const (
 	// on a step or an alert of one of its villages, which the village pulls
 	// and applies in its own chain.
 	EntryType_ENTRY_TYPE_TOWN_DECISION EntryType = 18
+	// payload: TownDecisionRefused, in a village's chain: a decision of its
+	// town it could not apply, and why (the acknowledgement of a decision
+	// that did apply is the entry applying it).
+	EntryType_ENTRY_TYPE_TOWN_DECISION_REFUSED EntryType = 19
 )
 
 // Enum value maps for EntryType.
@@ -91,27 +95,29 @@ var (
 		16: "ENTRY_TYPE_DIRECTIVE",
 		17: "ENTRY_TYPE_DIRECTIVE_REPORT",
 		18: "ENTRY_TYPE_TOWN_DECISION",
+		19: "ENTRY_TYPE_TOWN_DECISION_REFUSED",
 	}
 	EntryType_value = map[string]int32{
-		"ENTRY_TYPE_UNSPECIFIED":        0,
-		"ENTRY_TYPE_TRANSACTION":        1,
-		"ENTRY_TYPE_CONTRACT":           2,
-		"ENTRY_TYPE_CONTRACT_PAYMENT":   3,
-		"ENTRY_TYPE_ASSET_REGISTRATION": 4,
-		"ENTRY_TYPE_ASSET_APPRAISAL":    5,
-		"ENTRY_TYPE_ASSET_DISPOSAL":     6,
-		"ENTRY_TYPE_REVERSAL":           7,
-		"ENTRY_TYPE_CATALOG_VERSION":    8,
-		"ENTRY_TYPE_ALERT":              9,
-		"ENTRY_TYPE_ALERT_TRANSITION":   10,
-		"ENTRY_TYPE_PROCEDURE":          11,
-		"ENTRY_TYPE_STEP_DECISION":      12,
-		"ENTRY_TYPE_CARD":               13,
-		"ENTRY_TYPE_RULE_SET":           14,
-		"ENTRY_TYPE_NOTIFICATION":       15,
-		"ENTRY_TYPE_DIRECTIVE":          16,
-		"ENTRY_TYPE_DIRECTIVE_REPORT":   17,
-		"ENTRY_TYPE_TOWN_DECISION":      18,
+		"ENTRY_TYPE_UNSPECIFIED":           0,
+		"ENTRY_TYPE_TRANSACTION":           1,
+		"ENTRY_TYPE_CONTRACT":              2,
+		"ENTRY_TYPE_CONTRACT_PAYMENT":      3,
+		"ENTRY_TYPE_ASSET_REGISTRATION":    4,
+		"ENTRY_TYPE_ASSET_APPRAISAL":       5,
+		"ENTRY_TYPE_ASSET_DISPOSAL":        6,
+		"ENTRY_TYPE_REVERSAL":              7,
+		"ENTRY_TYPE_CATALOG_VERSION":       8,
+		"ENTRY_TYPE_ALERT":                 9,
+		"ENTRY_TYPE_ALERT_TRANSITION":      10,
+		"ENTRY_TYPE_PROCEDURE":             11,
+		"ENTRY_TYPE_STEP_DECISION":         12,
+		"ENTRY_TYPE_CARD":                  13,
+		"ENTRY_TYPE_RULE_SET":              14,
+		"ENTRY_TYPE_NOTIFICATION":          15,
+		"ENTRY_TYPE_DIRECTIVE":             16,
+		"ENTRY_TYPE_DIRECTIVE_REPORT":      17,
+		"ENTRY_TYPE_TOWN_DECISION":         18,
+		"ENTRY_TYPE_TOWN_DECISION_REFUSED": 19,
 	}
 )
 
@@ -446,7 +452,7 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\vrecorded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12'\n" +
-	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xab\x04\n" +
+	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xd1\x04\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ENTRY_TYPE_TRANSACTION\x10\x01\x12\x17\n" +
@@ -467,7 +473,8 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x17ENTRY_TYPE_NOTIFICATION\x10\x0f\x12\x18\n" +
 	"\x14ENTRY_TYPE_DIRECTIVE\x10\x10\x12\x1f\n" +
 	"\x1bENTRY_TYPE_DIRECTIVE_REPORT\x10\x11\x12\x1c\n" +
-	"\x18ENTRY_TYPE_TOWN_DECISION\x10\x12B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x18ENTRY_TYPE_TOWN_DECISION\x10\x12\x12$\n" +
+	" ENTRY_TYPE_TOWN_DECISION_REFUSED\x10\x13B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_entry_proto_rawDescOnce sync.Once

@@ -526,6 +526,71 @@ func (*TownDecision_Step) isTownDecision_Decision() {}
 
 func (*TownDecision_Review) isTownDecision_Decision() {}
 
+// TownDecisionRefused is a village's answer to a decision of its town it
+// could not apply: the step had moved on, or the alert had been reviewed at
+// the village meanwhile. It releases the decision at the town, which may
+// decide again on what it now sees.
+type TownDecisionRefused struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Org   string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	// Entry id of the TownDecision.
+	DecisionId    string `protobuf:"bytes,2,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TownDecisionRefused) Reset() {
+	*x = TownDecisionRefused{}
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TownDecisionRefused) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TownDecisionRefused) ProtoMessage() {}
+
+func (x *TownDecisionRefused) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TownDecisionRefused.ProtoReflect.Descriptor instead.
+func (*TownDecisionRefused) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TownDecisionRefused) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+func (x *TownDecisionRefused) GetDecisionId() string {
+	if x != nil {
+		return x.DecisionId
+	}
+	return ""
+}
+
+func (x *TownDecisionRefused) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // Card is a warning or card about a step; stored as an entry of type
 // ENTRY_TYPE_CARD, so cards count in evaluation and cannot be withdrawn.
 type Card struct {
@@ -552,7 +617,7 @@ type Card struct {
 
 func (x *Card) Reset() {
 	*x = Card{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +629,7 @@ func (x *Card) String() string {
 func (*Card) ProtoMessage() {}
 
 func (x *Card) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +642,7 @@ func (x *Card) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Card.ProtoReflect.Descriptor instead.
 func (*Card) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{3}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Card) GetOrg() string {
@@ -664,7 +729,7 @@ type RuleSetVersion struct {
 
 func (x *RuleSetVersion) Reset() {
 	*x = RuleSetVersion{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +741,7 @@ func (x *RuleSetVersion) String() string {
 func (*RuleSetVersion) ProtoMessage() {}
 
 func (x *RuleSetVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +754,7 @@ func (x *RuleSetVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleSetVersion.ProtoReflect.Descriptor instead.
 func (*RuleSetVersion) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{4}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RuleSetVersion) GetOrg() string {
@@ -761,7 +826,7 @@ type NotificationDelivery struct {
 
 func (x *NotificationDelivery) Reset() {
 	*x = NotificationDelivery{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +838,7 @@ func (x *NotificationDelivery) String() string {
 func (*NotificationDelivery) ProtoMessage() {}
 
 func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +851,7 @@ func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationDelivery.ProtoReflect.Descriptor instead.
 func (*NotificationDelivery) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{5}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NotificationDelivery) GetOrg() string {
@@ -885,7 +950,7 @@ type StepState struct {
 
 func (x *StepState) Reset() {
 	*x = StepState{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +962,7 @@ func (x *StepState) String() string {
 func (*StepState) ProtoMessage() {}
 
 func (x *StepState) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +975,7 @@ func (x *StepState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepState.ProtoReflect.Descriptor instead.
 func (*StepState) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{6}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StepState) GetCode() string {
@@ -989,7 +1054,7 @@ type ProcedureRecord struct {
 
 func (x *ProcedureRecord) Reset() {
 	*x = ProcedureRecord{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1066,7 @@ func (x *ProcedureRecord) String() string {
 func (*ProcedureRecord) ProtoMessage() {}
 
 func (x *ProcedureRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1079,7 @@ func (x *ProcedureRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcedureRecord.ProtoReflect.Descriptor instead.
 func (*ProcedureRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{7}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ProcedureRecord) GetEntry() *EntryMeta {
@@ -1077,7 +1142,7 @@ type CardRecord struct {
 
 func (x *CardRecord) Reset() {
 	*x = CardRecord{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1154,7 @@ func (x *CardRecord) String() string {
 func (*CardRecord) ProtoMessage() {}
 
 func (x *CardRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1167,7 @@ func (x *CardRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardRecord.ProtoReflect.Descriptor instead.
 func (*CardRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{8}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CardRecord) GetEntry() *EntryMeta {
@@ -1136,7 +1201,7 @@ type ListProceduresRequest struct {
 
 func (x *ListProceduresRequest) Reset() {
 	*x = ListProceduresRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1213,7 @@ func (x *ListProceduresRequest) String() string {
 func (*ListProceduresRequest) ProtoMessage() {}
 
 func (x *ListProceduresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1226,7 @@ func (x *ListProceduresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProceduresRequest.ProtoReflect.Descriptor instead.
 func (*ListProceduresRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{9}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListProceduresRequest) GetOrg() string {
@@ -1218,7 +1283,7 @@ type ListProceduresResponse struct {
 
 func (x *ListProceduresResponse) Reset() {
 	*x = ListProceduresResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1295,7 @@ func (x *ListProceduresResponse) String() string {
 func (*ListProceduresResponse) ProtoMessage() {}
 
 func (x *ListProceduresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1308,7 @@ func (x *ListProceduresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProceduresResponse.ProtoReflect.Descriptor instead.
 func (*ListProceduresResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{10}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListProceduresResponse) GetProcedures() []*ProcedureRecord {
@@ -1277,7 +1342,7 @@ type GetProcedureRequest struct {
 
 func (x *GetProcedureRequest) Reset() {
 	*x = GetProcedureRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1354,7 @@ func (x *GetProcedureRequest) String() string {
 func (*GetProcedureRequest) ProtoMessage() {}
 
 func (x *GetProcedureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1367,7 @@ func (x *GetProcedureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcedureRequest.ProtoReflect.Descriptor instead.
 func (*GetProcedureRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{11}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetProcedureRequest) GetId() string {
@@ -1322,7 +1387,7 @@ type GetProcedureResponse struct {
 
 func (x *GetProcedureResponse) Reset() {
 	*x = GetProcedureResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1399,7 @@ func (x *GetProcedureResponse) String() string {
 func (*GetProcedureResponse) ProtoMessage() {}
 
 func (x *GetProcedureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1412,7 @@ func (x *GetProcedureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcedureResponse.ProtoReflect.Descriptor instead.
 func (*GetProcedureResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{12}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetProcedureResponse) GetProcedure() *ProcedureRecord {
@@ -1369,7 +1434,7 @@ type OpenProcedureRequest struct {
 
 func (x *OpenProcedureRequest) Reset() {
 	*x = OpenProcedureRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1446,7 @@ func (x *OpenProcedureRequest) String() string {
 func (*OpenProcedureRequest) ProtoMessage() {}
 
 func (x *OpenProcedureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1459,7 @@ func (x *OpenProcedureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenProcedureRequest.ProtoReflect.Descriptor instead.
 func (*OpenProcedureRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{13}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OpenProcedureRequest) GetAuthor() string {
@@ -1421,7 +1486,7 @@ type OpenProcedureResponse struct {
 
 func (x *OpenProcedureResponse) Reset() {
 	*x = OpenProcedureResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1498,7 @@ func (x *OpenProcedureResponse) String() string {
 func (*OpenProcedureResponse) ProtoMessage() {}
 
 func (x *OpenProcedureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1511,7 @@ func (x *OpenProcedureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenProcedureResponse.ProtoReflect.Descriptor instead.
 func (*OpenProcedureResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{14}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OpenProcedureResponse) GetProcedure() *ProcedureRecord {
@@ -1467,7 +1532,7 @@ type DecideStepRequest struct {
 
 func (x *DecideStepRequest) Reset() {
 	*x = DecideStepRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1544,7 @@ func (x *DecideStepRequest) String() string {
 func (*DecideStepRequest) ProtoMessage() {}
 
 func (x *DecideStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1557,7 @@ func (x *DecideStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideStepRequest.ProtoReflect.Descriptor instead.
 func (*DecideStepRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{15}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DecideStepRequest) GetAuthor() string {
@@ -1520,7 +1585,7 @@ type DecideStepResponse struct {
 
 func (x *DecideStepResponse) Reset() {
 	*x = DecideStepResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1532,7 +1597,7 @@ func (x *DecideStepResponse) String() string {
 func (*DecideStepResponse) ProtoMessage() {}
 
 func (x *DecideStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1545,7 +1610,7 @@ func (x *DecideStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideStepResponse.ProtoReflect.Descriptor instead.
 func (*DecideStepResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{16}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DecideStepResponse) GetEntry() *EntryMeta {
@@ -1577,7 +1642,7 @@ type ListCardsRequest struct {
 
 func (x *ListCardsRequest) Reset() {
 	*x = ListCardsRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1654,7 @@ func (x *ListCardsRequest) String() string {
 func (*ListCardsRequest) ProtoMessage() {}
 
 func (x *ListCardsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1667,7 @@ func (x *ListCardsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCardsRequest.ProtoReflect.Descriptor instead.
 func (*ListCardsRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{17}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListCardsRequest) GetOrg() string {
@@ -1659,7 +1724,7 @@ type ListCardsResponse struct {
 
 func (x *ListCardsResponse) Reset() {
 	*x = ListCardsResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[18]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1736,7 @@ func (x *ListCardsResponse) String() string {
 func (*ListCardsResponse) ProtoMessage() {}
 
 func (x *ListCardsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[18]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1749,7 @@ func (x *ListCardsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCardsResponse.ProtoReflect.Descriptor instead.
 func (*ListCardsResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{18}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListCardsResponse) GetCards() []*CardRecord {
@@ -1742,7 +1807,12 @@ const file_sanzi_v1_workflow_proto_rawDesc = "" +
 	"\x04step\x18\x02 \x01(\v2\x16.sanzi.v1.StepDecisionH\x00R\x04step\x123\n" +
 	"\x06review\x18\x03 \x01(\v2\x19.sanzi.v1.AlertTransitionH\x00R\x06reviewB\n" +
 	"\n" +
-	"\bdecision\"\xa0\x02\n" +
+	"\bdecision\"`\n" +
+	"\x13TownDecisionRefused\x12\x10\n" +
+	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1f\n" +
+	"\vdecision_id\x18\x02 \x01(\tR\n" +
+	"decisionId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xa0\x02\n" +
 	"\x04Card\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12)\n" +
 	"\x05level\x18\x02 \x01(\x0e2\x13.sanzi.v1.CardLevelR\x05level\x12!\n" +
@@ -1879,7 +1949,7 @@ func file_sanzi_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sanzi_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_sanzi_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_sanzi_v1_workflow_proto_goTypes = []any{
 	(StepAction)(0),                // 0: sanzi.v1.StepAction
 	(CardLevel)(0),                 // 1: sanzi.v1.CardLevel
@@ -1887,63 +1957,64 @@ var file_sanzi_v1_workflow_proto_goTypes = []any{
 	(*Procedure)(nil),              // 3: sanzi.v1.Procedure
 	(*StepDecision)(nil),           // 4: sanzi.v1.StepDecision
 	(*TownDecision)(nil),           // 5: sanzi.v1.TownDecision
-	(*Card)(nil),                   // 6: sanzi.v1.Card
-	(*RuleSetVersion)(nil),         // 7: sanzi.v1.RuleSetVersion
-	(*NotificationDelivery)(nil),   // 8: sanzi.v1.NotificationDelivery
-	(*StepState)(nil),              // 9: sanzi.v1.StepState
-	(*ProcedureRecord)(nil),        // 10: sanzi.v1.ProcedureRecord
-	(*CardRecord)(nil),             // 11: sanzi.v1.CardRecord
-	(*ListProceduresRequest)(nil),  // 12: sanzi.v1.ListProceduresRequest
-	(*ListProceduresResponse)(nil), // 13: sanzi.v1.ListProceduresResponse
-	(*GetProcedureRequest)(nil),    // 14: sanzi.v1.GetProcedureRequest
-	(*GetProcedureResponse)(nil),   // 15: sanzi.v1.GetProcedureResponse
-	(*OpenProcedureRequest)(nil),   // 16: sanzi.v1.OpenProcedureRequest
-	(*OpenProcedureResponse)(nil),  // 17: sanzi.v1.OpenProcedureResponse
-	(*DecideStepRequest)(nil),      // 18: sanzi.v1.DecideStepRequest
-	(*DecideStepResponse)(nil),     // 19: sanzi.v1.DecideStepResponse
-	(*ListCardsRequest)(nil),       // 20: sanzi.v1.ListCardsRequest
-	(*ListCardsResponse)(nil),      // 21: sanzi.v1.ListCardsResponse
-	(*timestamppb.Timestamp)(nil),  // 22: google.protobuf.Timestamp
-	(*AlertTransition)(nil),        // 23: sanzi.v1.AlertTransition
-	(*EntryMeta)(nil),              // 24: sanzi.v1.EntryMeta
+	(*TownDecisionRefused)(nil),    // 6: sanzi.v1.TownDecisionRefused
+	(*Card)(nil),                   // 7: sanzi.v1.Card
+	(*RuleSetVersion)(nil),         // 8: sanzi.v1.RuleSetVersion
+	(*NotificationDelivery)(nil),   // 9: sanzi.v1.NotificationDelivery
+	(*StepState)(nil),              // 10: sanzi.v1.StepState
+	(*ProcedureRecord)(nil),        // 11: sanzi.v1.ProcedureRecord
+	(*CardRecord)(nil),             // 12: sanzi.v1.CardRecord
+	(*ListProceduresRequest)(nil),  // 13: sanzi.v1.ListProceduresRequest
+	(*ListProceduresResponse)(nil), // 14: sanzi.v1.ListProceduresResponse
+	(*GetProcedureRequest)(nil),    // 15: sanzi.v1.GetProcedureRequest
+	(*GetProcedureResponse)(nil),   // 16: sanzi.v1.GetProcedureResponse
+	(*OpenProcedureRequest)(nil),   // 17: sanzi.v1.OpenProcedureRequest
+	(*OpenProcedureResponse)(nil),  // 18: sanzi.v1.OpenProcedureResponse
+	(*DecideStepRequest)(nil),      // 19: sanzi.v1.DecideStepRequest
+	(*DecideStepResponse)(nil),     // 20: sanzi.v1.DecideStepResponse
+	(*ListCardsRequest)(nil),       // 21: sanzi.v1.ListCardsRequest
+	(*ListCardsResponse)(nil),      // 22: sanzi.v1.ListCardsResponse
+	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
+	(*AlertTransition)(nil),        // 24: sanzi.v1.AlertTransition
+	(*EntryMeta)(nil),              // 25: sanzi.v1.EntryMeta
 }
 var file_sanzi_v1_workflow_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.StepDecision.action:type_name -> sanzi.v1.StepAction
-	22, // 1: sanzi.v1.StepDecision.step_opened_at:type_name -> google.protobuf.Timestamp
-	22, // 2: sanzi.v1.StepDecision.step_deadline:type_name -> google.protobuf.Timestamp
+	23, // 1: sanzi.v1.StepDecision.step_opened_at:type_name -> google.protobuf.Timestamp
+	23, // 2: sanzi.v1.StepDecision.step_deadline:type_name -> google.protobuf.Timestamp
 	4,  // 3: sanzi.v1.TownDecision.step:type_name -> sanzi.v1.StepDecision
-	23, // 4: sanzi.v1.TownDecision.review:type_name -> sanzi.v1.AlertTransition
+	24, // 4: sanzi.v1.TownDecision.review:type_name -> sanzi.v1.AlertTransition
 	1,  // 5: sanzi.v1.Card.level:type_name -> sanzi.v1.CardLevel
-	22, // 6: sanzi.v1.Card.deadline:type_name -> google.protobuf.Timestamp
+	23, // 6: sanzi.v1.Card.deadline:type_name -> google.protobuf.Timestamp
 	2,  // 7: sanzi.v1.RuleSetVersion.state:type_name -> sanzi.v1.RuleSetState
-	22, // 8: sanzi.v1.StepState.opened_at:type_name -> google.protobuf.Timestamp
-	22, // 9: sanzi.v1.StepState.deadline:type_name -> google.protobuf.Timestamp
-	22, // 10: sanzi.v1.StepState.closed_at:type_name -> google.protobuf.Timestamp
-	24, // 11: sanzi.v1.ProcedureRecord.entry:type_name -> sanzi.v1.EntryMeta
+	23, // 8: sanzi.v1.StepState.opened_at:type_name -> google.protobuf.Timestamp
+	23, // 9: sanzi.v1.StepState.deadline:type_name -> google.protobuf.Timestamp
+	23, // 10: sanzi.v1.StepState.closed_at:type_name -> google.protobuf.Timestamp
+	25, // 11: sanzi.v1.ProcedureRecord.entry:type_name -> sanzi.v1.EntryMeta
 	3,  // 12: sanzi.v1.ProcedureRecord.procedure:type_name -> sanzi.v1.Procedure
-	9,  // 13: sanzi.v1.ProcedureRecord.steps:type_name -> sanzi.v1.StepState
-	22, // 14: sanzi.v1.ProcedureRecord.deadline:type_name -> google.protobuf.Timestamp
-	24, // 15: sanzi.v1.CardRecord.entry:type_name -> sanzi.v1.EntryMeta
-	6,  // 16: sanzi.v1.CardRecord.card:type_name -> sanzi.v1.Card
-	10, // 17: sanzi.v1.ListProceduresResponse.procedures:type_name -> sanzi.v1.ProcedureRecord
-	10, // 18: sanzi.v1.GetProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	10, // 13: sanzi.v1.ProcedureRecord.steps:type_name -> sanzi.v1.StepState
+	23, // 14: sanzi.v1.ProcedureRecord.deadline:type_name -> google.protobuf.Timestamp
+	25, // 15: sanzi.v1.CardRecord.entry:type_name -> sanzi.v1.EntryMeta
+	7,  // 16: sanzi.v1.CardRecord.card:type_name -> sanzi.v1.Card
+	11, // 17: sanzi.v1.ListProceduresResponse.procedures:type_name -> sanzi.v1.ProcedureRecord
+	11, // 18: sanzi.v1.GetProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
 	3,  // 19: sanzi.v1.OpenProcedureRequest.procedure:type_name -> sanzi.v1.Procedure
-	10, // 20: sanzi.v1.OpenProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	11, // 20: sanzi.v1.OpenProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
 	4,  // 21: sanzi.v1.DecideStepRequest.decision:type_name -> sanzi.v1.StepDecision
-	24, // 22: sanzi.v1.DecideStepResponse.entry:type_name -> sanzi.v1.EntryMeta
-	10, // 23: sanzi.v1.DecideStepResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	25, // 22: sanzi.v1.DecideStepResponse.entry:type_name -> sanzi.v1.EntryMeta
+	11, // 23: sanzi.v1.DecideStepResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
 	1,  // 24: sanzi.v1.ListCardsRequest.level:type_name -> sanzi.v1.CardLevel
-	11, // 25: sanzi.v1.ListCardsResponse.cards:type_name -> sanzi.v1.CardRecord
-	12, // 26: sanzi.v1.WorkflowService.ListProcedures:input_type -> sanzi.v1.ListProceduresRequest
-	14, // 27: sanzi.v1.WorkflowService.GetProcedure:input_type -> sanzi.v1.GetProcedureRequest
-	16, // 28: sanzi.v1.WorkflowService.OpenProcedure:input_type -> sanzi.v1.OpenProcedureRequest
-	18, // 29: sanzi.v1.WorkflowService.DecideStep:input_type -> sanzi.v1.DecideStepRequest
-	20, // 30: sanzi.v1.CardService.ListCards:input_type -> sanzi.v1.ListCardsRequest
-	13, // 31: sanzi.v1.WorkflowService.ListProcedures:output_type -> sanzi.v1.ListProceduresResponse
-	15, // 32: sanzi.v1.WorkflowService.GetProcedure:output_type -> sanzi.v1.GetProcedureResponse
-	17, // 33: sanzi.v1.WorkflowService.OpenProcedure:output_type -> sanzi.v1.OpenProcedureResponse
-	19, // 34: sanzi.v1.WorkflowService.DecideStep:output_type -> sanzi.v1.DecideStepResponse
-	21, // 35: sanzi.v1.CardService.ListCards:output_type -> sanzi.v1.ListCardsResponse
+	12, // 25: sanzi.v1.ListCardsResponse.cards:type_name -> sanzi.v1.CardRecord
+	13, // 26: sanzi.v1.WorkflowService.ListProcedures:input_type -> sanzi.v1.ListProceduresRequest
+	15, // 27: sanzi.v1.WorkflowService.GetProcedure:input_type -> sanzi.v1.GetProcedureRequest
+	17, // 28: sanzi.v1.WorkflowService.OpenProcedure:input_type -> sanzi.v1.OpenProcedureRequest
+	19, // 29: sanzi.v1.WorkflowService.DecideStep:input_type -> sanzi.v1.DecideStepRequest
+	21, // 30: sanzi.v1.CardService.ListCards:input_type -> sanzi.v1.ListCardsRequest
+	14, // 31: sanzi.v1.WorkflowService.ListProcedures:output_type -> sanzi.v1.ListProceduresResponse
+	16, // 32: sanzi.v1.WorkflowService.GetProcedure:output_type -> sanzi.v1.GetProcedureResponse
+	18, // 33: sanzi.v1.WorkflowService.OpenProcedure:output_type -> sanzi.v1.OpenProcedureResponse
+	20, // 34: sanzi.v1.WorkflowService.DecideStep:output_type -> sanzi.v1.DecideStepResponse
+	22, // 35: sanzi.v1.CardService.ListCards:output_type -> sanzi.v1.ListCardsResponse
 	31, // [31:36] is the sub-list for method output_type
 	26, // [26:31] is the sub-list for method input_type
 	26, // [26:26] is the sub-list for extension type_name
@@ -1968,7 +2039,7 @@ func file_sanzi_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_workflow_proto_rawDesc), len(file_sanzi_v1_workflow_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

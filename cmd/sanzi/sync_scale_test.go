@@ -158,7 +158,7 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 	waitLeader(t, district, "")
 
 	var towns, villages []*syncVillage
-	var proxy *faultProxy
+	var proxy, meter *faultProxy // meter: a proxy that only counts bytes (no faults)
 	for ti, town := range []string{"350505100000", "350505101000"} {
 		must(run(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town"))
 		inbox := freePort(t)
@@ -167,7 +167,11 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 			"--sync-addr", inbox, "--parent", d.api, "--tls-dir", caDir, "--log-level", "error", "--retry-max", "1s"}
 		towns = append(towns, tw)
 		parent := inbox
-		if ti == 1 && kills == 0 {
+		switch {
+		case ti == 0 && kills == 0:
+			meter = newFaultProxy(t, inbox)
+			parent = meter.addr()
+		case ti == 1 && kills == 0:
 			proxy = newFaultProxy(t, inbox)
 			parent = proxy.addr()
 		}
@@ -290,8 +294,9 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 		throughProxy += heads[v.org]
 	}
 	t.Logf("clean link: %d entries of 3 villages through town 350505100 to the district in %v (%.0f entries/s, town process start included); "+
-		"from the first at the district to the last: %v (%.0f entries/s)",
-		cleanEntries, clean.Round(time.Millisecond), float64(cleanEntries)/clean.Seconds(), transfer.Round(time.Millisecond), float64(cleanEntries)/transfer.Seconds())
+		"from the first at the district to the last: %v (%.0f entries/s); village → town on the wire: %d bytes (%.0f bytes/entry incl. TLS)",
+		cleanEntries, clean.Round(time.Millisecond), float64(cleanEntries)/clean.Seconds(), transfer.Round(time.Millisecond), float64(cleanEntries)/transfer.Seconds(),
+		meter.bytes.Load(), float64(meter.bytes.Load())/float64(cleanEntries))
 	t.Logf("6 villages, 2 towns: %d village entries converged at the district in %v (%.0f entries/s end to end, towns started cold); "+
 		"through the fault proxy: %d entries in %d bytes (%.0f bytes/entry incl. TLS and retries), %d cuts and %d black-holes",
 		want, took.Round(time.Millisecond), float64(want)/took.Seconds(), throughProxy, proxy.bytes.Load(),

@@ -9,14 +9,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/server"
 )
 
 func newSyncCmd(g *globals) *cobra.Command {
 	var httpAddr string
 	status := &cobra.Command{
 		Use:   "status",
-		Short: "Show how far the node's parent has acknowledged its chain",
+		Short: "Show how far the node's parent has acknowledged its chain, and how far the chains that flow down have come",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := &http.Client{Timeout: 10 * time.Second}
 			resp, err := c.Get("http://" + httpAddr + "/v1/sync/status")
@@ -32,7 +32,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 				_, err := cmd.OutOrStdout().Write(body)
 				return err
 			}
-			var st nodesync.Status
+			var st server.SyncStatus
 			if err := json.Unmarshal(body, &st); err != nil {
 				return err
 			}
@@ -46,6 +46,16 @@ func newSyncCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "origin %s: head %d, parent acknowledged %d, lag %d; %s; last ack %s; attachments sent %d (%d bytes)\n",
 				st.Origin, st.Head, st.Acked, st.Lag, conn, last, st.Attachments, st.AttachmentBytes)
+			for _, p := range st.Pulls {
+				state := "last pulled never"
+				if !p.LastPull.IsZero() {
+					state = "last pulled " + p.LastPull.Format(time.RFC3339)
+				}
+				if p.Failures > 0 {
+					state += fmt.Sprintf("; %d failed pulls: %s", p.Failures, p.LastError)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "pulled %s: head %d; %s\n", p.Origin, p.Head, state)
+			}
 			return nil
 		},
 	}

@@ -720,4 +720,10 @@ func townDecides(t *testing.T, district sanziv1.DistrictServiceClient, tw, v *sy
 		return err == nil && h.GetHead().GetSeq() == v.head()
 	})
 	t.Logf("town decided step town_post of %s and acknowledged alert %s; both applied at the village and held at the district (village head %d)", id, aid, v.head())
+	out, code := run(t, "sync", "status", "--http", v.http)
+	if code != 0 || !regexp.MustCompile(`pulled 350505000000: head [1-9]\d*; last pulled`).MatchString(out) ||
+		!regexp.MustCompile(`pulled 350505100000: head [1-9]\d*; last pulled`).MatchString(out) {
+		t.Fatalf("sync status of the village: exit %d\n%s", code, out)
+	}
+	t.Logf("sync status of the village:\n%s", out)
 }

@@ -161,6 +161,7 @@ type Node struct {
 	notifier  *notify.Notifier
 	stopSweep func()
 	outbox    *nodesync.Outbox
+	pullers   []*nodesync.Puller
 	issued    *pki.Issued
 	inbox     *nodesync.Inbox
 	crossKick chan struct{}

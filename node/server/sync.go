@@ -124,6 +124,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		if err != nil {
 			return err
 		}
+		n.pullers = append(n.pullers, puller)
 		bg.Go(func() { puller.Run(ctx) })
 	}
 	return nil
@@ -137,7 +138,18 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]string{"error": "this node has no parent (start it with --parent)"})
 		return
 	}
-	json.NewEncoder(w).Encode(n.outbox.Status())
+	pulls := []nodesync.PullStatus{}
+	for _, p := range n.pullers {
+		pulls = append(pulls, p.Status())
+	}
+	json.NewEncoder(w).Encode(SyncStatus{Status: n.outbox.Status(), Pulls: pulls})
+}
+
+// SyncStatus is GET /v1/sync/status: the node's chain going up, and the
+// chains coming down (the district's, and a village's town's).
+type SyncStatus struct {
+	nodesync.Status
+	Pulls []nodesync.PullStatus `json:"pulls"`
 }
 
 // serveInbox takes the pushes of the town's villages on cfg.SyncAddr,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	gosync "sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -48,7 +49,30 @@ type PullConfig struct {
 // town's) from the parent and stores it verbatim, in order, after checking
 // the signer's certificate, the links and the last signature; the node's
 // books apply it.
-type Puller struct{ cfg PullConfig }
+type Puller struct {
+	cfg PullConfig
+	mu  gosync.Mutex
+	st  PullStatus
+}
+
+// PullStatus is how far a chain that flows down has come, for `sanzi sync
+// status`.
+type PullStatus struct {
+	Origin    string    `json:"origin"`
+	Head      uint64    `json:"head"` // held here
+	LastPull  time.Time `json:"lastPull,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
+	Failures  int       `json:"failures"` // consecutive failed pulls
+}
+
+// Status returns a snapshot.
+func (p *Puller) Status() PullStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.st
+	s.Origin, s.Head = p.cfg.Origin, p.cfg.Ledger.Head(p.cfg.Origin).Seq
+	return s
+}
 
 // NewPuller checks cfg.
 func NewPuller(cfg PullConfig) (*Puller, error) {
@@ -73,6 +97,13 @@ func (p *Puller) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		wait := p.cfg.Poll
+		p.mu.Lock()
+		if err != nil {
+			p.st.LastError, p.st.Failures = err.Error(), failures+1
+		} else {
+			p.st.LastPull, p.st.LastError, p.st.Failures = time.Now(), "", 0
+		}
+		p.mu.Unlock()
 		if err != nil {
 			failures++
 			wait = retry.Backoff(failures, 500*time.Millisecond, 30*time.Second, nil)

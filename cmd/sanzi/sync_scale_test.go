@@ -164,7 +164,7 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 		inbox := freePort(t)
 		tw := &syncVillage{t: t, org: town, data: filepath.Join(dir, town), http: freePort(t), grpc_: freePort(t)}
 		tw.args = []string{"town", "serve", "--data", tw.data, "--org", town, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
-			"--sync-addr", inbox, "--parent", d.api, "--tls-dir", caDir, "--log-level", "error", "--retry-max", "1s"}
+			"--sync-addr", inbox, "--parent", d.api, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
 		towns = append(towns, tw)
 		parent := inbox
 		switch {
@@ -180,7 +180,7 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 			must(run(t, "ca", "issue", "--dir", caDir, "--org", org, "--role", "village"))
 			v := &syncVillage{t: t, org: org, data: filepath.Join(dir, org), http: freePort(t), grpc_: freePort(t)}
 			v.args = []string{"village", "serve", "--data", v.data, "--org", org, "--http-addr", v.http, "--grpc-addr", v.grpc_,
-				"--parent", parent, "--tls-dir", caDir, "--log-level", "error", "--ack-timeout", "3s", "--retry-max", "1s"}
+				"--parent", parent, "--tls-dir", caDir, "--log-level", "warn", "--ack-timeout", "3s", "--retry-max", "1s"}
 			v.start()
 			t.Cleanup(func() { v.kill9() })
 			villages = append(villages, v)
@@ -201,6 +201,14 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 		heads[v.org] = v.head()
 		want += heads[v.org]
 	}
+	defer func() {
+		if t.Failed() {
+			for _, n := range append(append([]*syncVillage{}, towns...), villages...) {
+				out, _ := run(t, "sync", "status", "--http", n.http)
+				t.Logf("%s head %d: %s\n%s", n.org, n.head(), out, tail(n.log.String()))
+			}
+		}
+	}()
 	start := time.Now()
 	for _, tw := range towns {
 		tw.start()

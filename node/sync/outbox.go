@@ -254,6 +254,15 @@ type flight struct {
 // readHeads reads the parent's heads of origins, checks them against this
 // node's chains, and resumes each from its head.
 func (p *push) readHeads(origins []string) error {
+	if len(origins) == 0 {
+		// Nothing to ask for (a town with no chain yet); an empty list
+		// would ask for every head the parent holds.
+		return nil
+	}
+	asked := map[string]bool{}
+	for _, o := range origins {
+		asked[o] = true
+	}
 	hctx, hcancel := context.WithTimeout(p.ctx, min(30*time.Second, p.o.cfg.AckTimeout))
 	heads, err := p.client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: origins})
 	hcancel()
@@ -262,6 +271,9 @@ func (p *push) readHeads(origins []string) error {
 	}
 	got := map[string]uint64{}
 	for _, h := range heads.GetHeads() {
+		if !asked[h.GetOrigin()] {
+			continue // not this node's to agree on
+		}
 		if err := p.o.agree(h); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -402,5 +403,50 @@ func TestSyncShortAckEndsSession(t *testing.T) {
 	err, _ := endsWithin(t, o, 10*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "acknowledged "+testVillage+" up to 1 of a batch") {
 		t.Fatalf("session ended with %v", err)
+	}
+}
+
+// allHeads answers SyncHeads as the district does: an empty list asks for
+// every head it holds, here another town's village far ahead.
+type allHeads struct {
+	sanziv1.UnimplementedSyncServiceServer
+}
+
+func (allHeads) SyncHeads(_ context.Context, r *sanziv1.SyncHeadsRequest) (*sanziv1.SyncHeadsResponse, error) {
+	other := &sanziv1.SyncAck{Origin: "350505101203", Seq: 5002, Hash: strings.Repeat("ab", 32)}
+	if len(r.GetOrigins()) == 0 || slices.Contains(r.GetOrigins(), other.GetOrigin()) {
+		return &sanziv1.SyncHeadsResponse{Heads: []*sanziv1.SyncAck{other}}, nil
+	}
+	return &sanziv1.SyncHeadsResponse{}, nil
+}
+
+// TestSyncTownWithNoChainYet: a town that holds no chain yet (it just
+// started; nothing of its own, no village pushed) asks its parent for no
+// heads, so another town's heads at the district are never taken for a
+// fork of its own chains (which stopped the outbox for good: seen after
+// kill -9 of a town in TestSyncTownKilledFiveTimes).
+func TestSyncTownWithNoChainYet(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	sanziv1.RegisterSyncServiceServer(srv, allHeads{})
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	p := &parent{addr: ln.Addr().String()}
+	l := testLedger(t, 0, 0)
+	o, err := New(Config{Ledger: l, Origin: "350505100000", Origins: func() []string { return nil }, Dial: p.dial,
+		AckTimeout: time.Second, Poll: 10 * time.Millisecond, Base: time.Millisecond, Max: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := o.Run(ctx); errors.Is(err, ErrFork) {
+		t.Fatalf("a town with no chain yet stopped on another town's head: %v", err)
+	}
+	if st := o.Status(); strings.Contains(st.LastError, "fork") {
+		t.Fatalf("status: %+v", st)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/calendar"
@@ -29,13 +30,13 @@ import (
 // a second decision on the same step or alert is refused.
 
 // townState is what a town knows of its villages, from their chains as they
-// arrive: their procedures (without timers: each village runs its own) and
-// their alerts' statuses, and its own decisions not yet applied.
+// arrive: their procedures (without timers: each village runs its own), and
+// its own decisions not yet applied. Their alerts' statuses are in the
+// books' index, which covers the villages' entries too.
 type townState struct {
 	flows   *workflow.Flows
-	alerts  map[string]sanziv1.AlertStatus // village alert id → status
-	pending map[string]string              // procedure/step or alert id → town decision id
-	keyOf   map[string]string              // town decision id → its pending key
+	pending map[string]string // procedure/step or alert id → town decision id
+	keyOf   map[string]string // town decision id → its pending key
 	// drafts and relatives are each village's rule-set drafts (by
 	// village/version) and the "relatives" list of the set it published
 	// last: the declared relatives of its cadres, which the town checks
@@ -47,7 +48,7 @@ type townState struct {
 }
 
 func newTownState(cat *sanziv1.Catalog, cal *calendar.Calendar) *townState {
-	return &townState{flows: workflow.New(cat, cal), alerts: map[string]sanziv1.AlertStatus{},
+	return &townState{flows: workflow.New(cat, cal),
 		pending: map[string]string{}, keyOf: map[string]string{},
 		drafts: map[string]*sanziv1.RuleSetVersion{}, relatives: map[string][]rules.ListItem{}, raised: map[string]bool{}}
 }
@@ -73,10 +74,7 @@ func (b *Books) observeVillage(st *ledger.Stored, m proto.Message) error {
 		}
 	case *sanziv1.StepDecision:
 		t.release(m.GetParentDecisionId())
-	case *sanziv1.Alert:
-		t.alerts[st.ID()] = sanziv1.AlertStatus_ALERT_STATUS_OPEN
 	case *sanziv1.AlertTransition:
-		t.alerts[m.GetAlertId()] = m.GetStatus()
 		t.release(m.GetParentDecisionId())
 	case *sanziv1.TownDecisionRefused:
 		t.release(m.GetDecisionId())
@@ -140,7 +138,7 @@ func (b *Books) crossRelative(st *ledger.Stored, m proto.Message) []rules.Hit {
 	return out
 }
 
-// observeOwnTownDecision marks a decision of the town's chain pending.
+// observeOwn marks a decision of the town's own chain pending.
 func (t *townState) observeOwn(id string, d *sanziv1.TownDecision) {
 	switch {
 	case d.GetStep() != nil:
@@ -227,20 +225,15 @@ func (b *Books) reviewForVillage(ctx context.Context, author string, tr *sanziv1
 	if _, err := b.catchUp(ctx); err != nil {
 		return nil, err
 	}
-	o, _, err := ledger.ParseEntryID(tr.GetAlertId())
-	if err != nil || o != tr.GetOrg() {
-		return nil, invalid("transition.alertId", "%s is not an entry of %s", tr.GetAlertId(), tr.GetOrg())
-	}
-	from, ok := s.town.alerts[tr.GetAlertId()]
-	if !ok {
-		return nil, invalid("transition.alertId", "no alert %s of village %s has reached the town", tr.GetAlertId(), tr.GetOrg())
-	}
 	if id, ok := s.town.pending[tr.GetAlertId()]; ok {
 		return nil, conflict("transition.alertId", "the town already reviewed alert %s (%s); the village has not applied it yet", tr.GetAlertId(), id)
 	}
-	if !allowedTransition(from, tr.GetStatus()) {
-		return nil, conflict("transition.status", "alert %s is %s; it cannot become %s (open → acknowledged → confirmed or dismissed; confirmed → resolved)",
-			tr.GetAlertId(), statusName(from), statusName(tr.GetStatus()))
+	// The same checks as the village's own review: the alert is the
+	// village's, and the review follows its current status.
+	if err := b.l.DB().View(func(tx *bolt.Tx) error {
+		return checkRefs(tx, tr.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION, tr)
+	}); err != nil {
+		return nil, err
 	}
 	st, err := b.appendOne(ctx, b.homeOrg(), author, sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION,
 		&sanziv1.TownDecision{Village: tr.GetOrg(), Decision: &sanziv1.TownDecision_Review{Review: tr}}, tr.GetAlertId())

@@ -5,15 +5,12 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // children compress their batches
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/ledger"
@@ -71,32 +68,17 @@ func (x *SyncServer) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRe
 	if err != nil {
 		return status.Errorf(codes.Unauthenticated, "%v", err)
 	}
-	if err := stream.SendHeader(metadata.MD{}); err != nil {
-		return err
-	}
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return nodesync.ServePush(stream, func(req *sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error) {
 		if err := x.introduce(ctx, org, role, req.GetCertificates()); err != nil {
 			x.log.Warn("sync push refused", "peer", org, "role", role, "err", err)
-			return err
+			return nil, err
 		}
 		resp, err := x.batch(ctx, org, role, req.GetEntries())
-		if err != nil {
-			if status.Code(err) == codes.PermissionDenied {
-				x.log.Warn("sync push refused", "peer", org, "role", role, "err", err)
-			}
-			return err
+		if err != nil && status.Code(err) == codes.PermissionDenied {
+			x.log.Warn("sync push refused", "peer", org, "role", role, "err", err)
 		}
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
-	}
+		return resp, err
+	})
 }
 
 func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entries [][]byte) (*sanziv1.SyncPushResponse, error) {

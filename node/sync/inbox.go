@@ -151,6 +151,15 @@ func (in *Inbox) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushReques
 	if err != nil {
 		return status.Errorf(codes.PermissionDenied, "%v", err)
 	}
+	return ServePush(stream, func(req *sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error) {
+		return in.accept(ctx, org, pub, req.GetEntries())
+	})
+}
+
+// ServePush is a parent's side of one SyncPush stream once the pusher is
+// authorised: each batch is handled (verified, stored) and answered in
+// order; the first error ends the stream with its status.
+func ServePush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse], handle func(*sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error)) error {
 	if err := stream.SendHeader(metadata.MD{}); err != nil {
 		return err
 	}
@@ -162,7 +171,7 @@ func (in *Inbox) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushReques
 		if err != nil {
 			return err
 		}
-		resp, err := in.accept(ctx, org, pub, req.GetEntries())
+		resp, err := handle(req)
 		if err != nil {
 			return err
 		}

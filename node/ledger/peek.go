@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // Link is the part of an entry that places it in its chain. Peek reads it
@@ -22,6 +24,10 @@ type Link struct {
 	Body []byte
 	// Signature over Hash by the origin's key.
 	Signature []byte
+	// Type and Payload (a slice of Body) say what the entry holds, for a
+	// reader that needs only some types' payloads.
+	Type    sanziv1.EntryType
+	Payload []byte
 }
 
 // BodyHash is SHA-256 of the stored body bytes (never of a re-encoding).
@@ -59,6 +65,10 @@ func Peek(raw []byte) (Link, error) {
 			l.Seq = u
 		case n == 3 && typ == protowire.BytesType:
 			prev = v
+		case n == 6 && typ == protowire.VarintType:
+			l.Type = sanziv1.EntryType(u)
+		case n == 7 && typ == protowire.BytesType:
+			l.Payload = v
 		}
 	})
 	if err != nil {

@@ -117,10 +117,7 @@ func (a *applier) attachmentChunk(payload []byte) (interface{}, error) {
 	m.received += int64(len(c.GetData()))
 	if m.received == m.desc.GetSize() {
 		sum := sha256.New()
-		cur := data.Cursor()
-		for k, v := cur.Seek([]byte(h)); k != nil && bytes.HasPrefix(k, []byte(h)); k, v = cur.Next() {
-			sum.Write(v)
-		}
+		eachPiece(data, h, func(v []byte) { sum.Write(v) })
 		if got := hex.EncodeToString(sum.Sum(nil)); got != h {
 			if err := dropPieces(data, h); err != nil {
 				return nil, err
@@ -140,6 +137,14 @@ func (a *applier) attachmentChunk(payload []byte) (interface{}, error) {
 		return nil, fmt.Errorf("store attachment %s: %w", h, err)
 	}
 	return nil, nil
+}
+
+// eachPiece hands fn the pieces of attachment h in order of offset.
+func eachPiece(data *bolt.Bucket, h string, fn func(v []byte)) {
+	cur := data.Cursor()
+	for k, v := cur.Seek([]byte(h)); k != nil && bytes.HasPrefix(k, []byte(h)); k, v = cur.Next() {
+		fn(v)
+	}
 }
 
 func dropPieces(data *bolt.Bucket, h string) error {
@@ -195,10 +200,7 @@ func (f *FSM) Attachment(h string) (*sanziv1.Attachment, []byte, error) {
 		}
 		desc = proto.Clone(&m.desc).(*sanziv1.Attachment)
 		content = make([]byte, 0, m.desc.GetSize())
-		cur := db.Cursor()
-		for k, v := cur.Seek([]byte(h)); k != nil && bytes.HasPrefix(k, []byte(h)); k, v = cur.Next() {
-			content = append(content, v...)
-		}
+		eachPiece(db, h, func(v []byte) { content = append(content, v...) })
 		return nil
 	})
 	return desc, content, err

@@ -89,6 +89,24 @@ func (c *districtChain) ruleSets(ctx context.Context) ([]*sanziv1.RuleSetVersion
 	}
 }
 
+// head is the district chain's head as the leader holds it, which the next
+// entry must follow.
+func (c *districtChain) head(ctx context.Context) (ledger.Head, error) {
+	resp, err := c.district.GetDistrictHead(ctx, &sanziv1.GetDistrictHeadRequest{Origin: c.origin, Consistency: sanziv1.Consistency_CONSISTENCY_LINEARIZABLE})
+	if err != nil {
+		return ledger.Head{}, err
+	}
+	h := ledger.Head{Seq: resp.GetHead().GetSeq()}
+	if h.Seq > 0 {
+		b, err := hex.DecodeString(resp.GetHead().GetHash())
+		if err != nil || len(b) != ledger.HashSize {
+			return ledger.Head{}, fmt.Errorf("the district's head hash %q is not a SHA-256", resp.GetHead().GetHash())
+		}
+		copy(h.Hash[:], b)
+	}
+	return h, nil
+}
+
 // append seals v (of entry type t) after head and pushes it; it returns
 // the entry's id.
 func (c *districtChain) append(ctx context.Context, head ledger.Head, author string, t sanziv1.EntryType, v proto.Message) (string, error) {
@@ -263,7 +281,7 @@ procedures already open keep the version they were opened under.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			_, head, err := c.ruleSets(ctx)
+			head, err := c.head(ctx)
 			if err != nil {
 				return explain(server, err)
 			}
@@ -312,7 +330,7 @@ func newDistrictDirectiveCmd(g *globals) *cobra.Command {
 			defer c.close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			_, head, err := c.ruleSets(ctx) // reads the chain to its head
+			head, err := c.head(ctx)
 			if err != nil {
 				return explain(server, err)
 			}

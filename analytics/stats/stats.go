@@ -149,6 +149,25 @@ func change(prev, cur int64) float64 {
 	return math.Round(float64(cur-prev)/math.Abs(float64(prev))*10000) / 100
 }
 
+// counts runs q, whose rows are a key and three counts, and hands each row
+// to fn; a failure while reading the rows is an error like any other.
+func (s *Stats) counts(ctx context.Context, q string, args []any, fn func(k string, n, a, b uint64)) error {
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n, a, b uint64
+		if err := rows.Scan(&k, &n, &a, &b); err != nil {
+			return err
+		}
+		fn(k, n, a, b)
+	}
+	return rows.Err()
+}
+
 // AlertStats counts alerts (by severity) and cards per rule or per org.
 func (s *Stats) AlertStats(ctx context.Context, req *sanziv1.AlertStatsRequest) ([]*sanziv1.AlertStatsRow, error) {
 	sc, err := parseScope(req.GetScope())
@@ -165,22 +184,14 @@ func (s *Stats) AlertStats(ctx context.Context, req *sanziv1.AlertStatsRequest) 
 	}
 	switch req.GetGroupBy() {
 	case "", "rule":
-		rows, err := s.conn.Query(ctx, `SELECT rule_code, count(), countIf(severity = 'red'), countIf(severity = 'yellow')
-			FROM alerts WHERE `+where+` GROUP BY rule_code`, sc.args...)
+		err := s.counts(ctx, `SELECT rule_code, count(), countIf(severity = 'red'), countIf(severity = 'yellow')
+			FROM alerts WHERE `+where+` GROUP BY rule_code`, sc.args, func(k string, n, red, yellow uint64) {
+			r := get(k)
+			r.Alerts, r.Red, r.Yellow = int64(n), int64(red), int64(yellow)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("alerts by rule: %w", err)
 		}
-		for rows.Next() {
-			var k string
-			var n, red, yellow uint64
-			if err := rows.Scan(&k, &n, &red, &yellow); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			r := get(k)
-			r.Alerts, r.Red, r.Yellow = int64(n), int64(red), int64(yellow)
-		}
-		rows.Close()
 		if err := s.disposition(ctx, where, sc.args, "rule_code", get); err != nil {
 			return nil, err
 		}
@@ -198,50 +209,34 @@ func (s *Stats) AlertStats(ctx context.Context, req *sanziv1.AlertStatsRequest) 
 			`SELECT ` + sc.key + `, count(), countIf(severity = 'red'), countIf(severity = 'yellow') FROM alerts WHERE ` + where + ` GROUP BY ` + sc.key,
 			`SELECT ` + sc.key + `, count(), countIf(level = 'CARD_LEVEL_RED'), countIf(level = 'CARD_LEVEL_YELLOW') FROM cards WHERE ` + where + ` GROUP BY ` + sc.key,
 		} {
-			rows, err := s.conn.Query(ctx, q, sc.args...)
-			if err != nil {
-				return nil, fmt.Errorf("alerts by org: %w", err)
-			}
 			cards := strings.Contains(q, "FROM cards")
-			for rows.Next() {
-				var k string
-				var n, red, yellow uint64
-				if err := rows.Scan(&k, &n, &red, &yellow); err != nil {
-					rows.Close()
-					return nil, err
-				}
+			err := s.counts(ctx, q, sc.args, func(k string, n, red, yellow uint64) {
 				r := get(k)
 				if cards {
 					r.RedCards, r.YellowCards = int64(red), int64(yellow)
 				} else {
 					r.Alerts, r.Red, r.Yellow = int64(n), int64(red), int64(yellow)
 				}
+			})
+			if err != nil {
+				return nil, fmt.Errorf("alerts by org: %w", err)
 			}
-			rows.Close()
 		}
 		if err := s.disposition(ctx, where, sc.args, sc.key, get); err != nil {
 			return nil, err
 		}
 	case "status":
 		// Where each alert stands: its latest review step, open when none.
-		rows, err := s.conn.Query(ctx, `SELECT if(st = '', 'ALERT_STATUS_OPEN', st) AS k, count(), countIf(severity = 'red'), countIf(severity = 'yellow')
+		err := s.counts(ctx, `SELECT if(st = '', 'ALERT_STATUS_OPEN', st) AS k, count(), countIf(severity = 'red'), countIf(severity = 'yellow')
 			FROM (SELECT severity, concat(origin, '-', toString(seq)) AS alert_id FROM alerts WHERE `+where+`)
 			ANY LEFT JOIN (SELECT alert_id, argMax(status, seq) AS st FROM alert_transitions GROUP BY alert_id) USING alert_id
-			GROUP BY k`, sc.args...)
+			GROUP BY k`, sc.args, func(k string, n, red, yellow uint64) {
+			r := get(k)
+			r.Alerts, r.Red, r.Yellow = int64(n), int64(red), int64(yellow)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("alerts by status: %w", err)
 		}
-		for rows.Next() {
-			var k string
-			var n, red, yellow uint64
-			if err := rows.Scan(&k, &n, &red, &yellow); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			r := get(k)
-			r.Alerts, r.Red, r.Yellow = int64(n), int64(red), int64(yellow)
-		}
-		rows.Close()
 	default:
 		return nil, fmt.Errorf("groupBy %q: rule, org or status", req.GetGroupBy())
 	}

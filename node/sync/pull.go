@@ -91,8 +91,27 @@ func NewPuller(cfg PullConfig) (*Puller, error) {
 // Run pulls until ctx ends.
 func (p *Puller) Run(ctx context.Context) error {
 	failures := 0
+	// One connection serves poll after poll; it is made again only after a
+	// failed pull (a poll every 2 s would otherwise cost a TLS handshake).
+	var client sanziv1.SyncServiceClient
+	closeConn := func() {}
+	defer func() { closeConn() }()
 	for {
-		n, err := p.once(ctx)
+		var n int
+		var err error
+		if client == nil {
+			var c func()
+			if client, c, err = p.cfg.Dial(ctx); err == nil {
+				closeConn = c
+			}
+		}
+		if err == nil {
+			n, err = p.once(ctx, client)
+		}
+		if err != nil {
+			closeConn()
+			client, closeConn = nil, func() {}
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -123,12 +142,7 @@ func (p *Puller) Run(ctx context.Context) error {
 	}
 }
 
-func (p *Puller) once(ctx context.Context) (int, error) {
-	client, closeConn, err := p.cfg.Dial(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer closeConn()
+func (p *Puller) once(ctx context.Context, client sanziv1.SyncServiceClient) (int, error) {
 	head := p.cfg.Ledger.Head(p.cfg.Origin)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -1,11 +1,8 @@
 package attach
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 )
@@ -97,31 +94,17 @@ func (s *Store) AddPiece(h string, offset, size int64, data []byte, fileName, co
 	if held < size {
 		return held, false, nil
 	}
-	content, err := readWhole(p, size)
+	content, err := readVerified(p, h, size)
+	if errors.Is(err, ErrHashMismatch) {
+		os.Remove(p)
+		return 0, false, fmt.Errorf("%w: the content received does not hash to %s; it was dropped", ErrHashMismatch, h)
+	}
 	if err != nil {
 		return 0, false, err
-	}
-	sum := sha256.Sum256(content)
-	if got := hex.EncodeToString(sum[:]); got != h {
-		os.Remove(p)
-		return 0, false, fmt.Errorf("%w: the content received hashes to %s, not %s; it was dropped", ErrHashMismatch, got, h)
 	}
 	if _, err := s.put(content, h, fileName, contentType); err != nil {
 		return held, false, err
 	}
 	os.Remove(p)
 	return size, true, nil
-}
-
-func readWhole(p string, size int64) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, fmt.Errorf("read partial attachment: %w", err)
-	}
-	defer f.Close()
-	content, err := io.ReadAll(io.LimitReader(f, size+1))
-	if err != nil {
-		return nil, fmt.Errorf("read partial attachment: %w", err)
-	}
-	return content, nil
 }

@@ -103,18 +103,15 @@ func (b *Books) crossRelative(st *ledger.Stored, m proto.Message) []rules.Hit {
 	if e == nil {
 		return nil
 	}
-	var rule *rules.Rule
-	for i := range e.Set().Rules {
-		if e.Set().Rules[i].Code == "RELATIVE" {
-			rule = &e.Set().Rules[i]
-		}
-	}
-	if rule == nil {
+	set := e.Set()
+	i := slices.IndexFunc(set.Rules, func(r rules.Rule) bool { return r.Code == "RELATIVE" })
+	if i < 0 {
 		return nil
 	}
+	rule := set.Rules[i]
 	own, ok := t.relatives[st.Origin]
 	if !ok {
-		own = e.Set().Lists["relatives"] // the district's list, in force there
+		own = set.Lists["relatives"] // the district's list, in force there
 	}
 	if _, on, _ := watch.Relative(own, m); on != "" {
 		return nil // the village's own RELATIVE raised it

@@ -46,14 +46,19 @@ func (v *syncVillage) start() {
 	if err := v.cmd.Start(); err != nil {
 		v.t.Fatal(err)
 	}
-	eventually(v.t, 20*time.Second, "village "+v.org+" up", func() bool {
+	up := func() bool {
 		resp, err := http.Get("http://" + v.http + "/healthz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
-	})
+	}
+	for deadline := time.Now().Add(20 * time.Second); !up(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			v.t.Fatalf("node %s not up after 20 s; its output:\n%s", v.org, v.log.String())
+		}
+	}
 }
 
 func (v *syncVillage) kill9() {

@@ -208,7 +208,7 @@ func (b *Books) RecordTransaction(ctx context.Context, author string, t *sanziv1
 	if err := b.val.Transaction(author, t); err != nil {
 		return nil, nil, err
 	}
-	hits, err := b.screen(t, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(t) })
+	hits, err := b.screenTransaction(t)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -348,7 +348,7 @@ func (b *Books) ImportTransactions(ctx context.Context, author string, rows []Im
 				reject(r.Row, err)
 				continue
 			}
-			hits, err := b.screen(r.Transaction, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(r.Transaction) })
+			hits, err := b.screenTransaction(r.Transaction)
 			if err != nil {
 				reject(r.Row, err)
 				continue

@@ -108,9 +108,16 @@ type Transaction struct {
 	// SHA-256 (hex) of attachments uploaded before; locked once recorded.
 	Attachments []string `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	// Accounting category (科目), e.g. 管理费用, 经营收入.
-	Category      string `protobuf:"bytes,13,opt,name=category,proto3" json:"category,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Category string `protobuf:"bytes,13,opt,name=category,proto3" json:"category,omitempty"`
+	// Entry id of the procedure whose four deliberations and published
+	// resolution (四议两公开) decided this spending: a procedure of the matter
+	// the catalog gives the expense (FUND-BIG, WORKS-TENDER), of the same org,
+	// its resolution step approved, its amount covering this one. Rule
+	// BIG-SPEND refuses an expense at or above its threshold without one; the
+	// node checks the procedure itself and opens no second procedure for it.
+	ResolutionProcedureId string `protobuf:"bytes,14,opt,name=resolution_procedure_id,json=resolutionProcedureId,proto3" json:"resolution_procedure_id,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Transaction) Reset() {
@@ -230,6 +237,13 @@ func (x *Transaction) GetAttachments() []string {
 func (x *Transaction) GetCategory() string {
 	if x != nil {
 		return x.Category
+	}
+	return ""
+}
+
+func (x *Transaction) GetResolutionProcedureId() string {
+	if x != nil {
+		return x.ResolutionProcedureId
 	}
 	return ""
 }
@@ -846,7 +860,7 @@ var File_sanzi_v1_funds_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"\n" +
-	"\x14sanzi/v1/funds.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/rules.proto\"\xf8\x03\n" +
+	"\x14sanzi/v1/funds.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/rules.proto\"\xb0\x04\n" +
 	"\vTransaction\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.sanzi.v1.TransactionKindR\x04kind\x12\x1d\n" +
@@ -863,7 +877,8 @@ const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"\vbudget_line\x18\v \x01(\tR\n" +
 	"budgetLine\x12 \n" +
 	"\vattachments\x18\f \x03(\tR\vattachments\x12\x1a\n" +
-	"\bcategory\x18\r \x01(\tR\bcategory\"\x98\x01\n" +
+	"\bcategory\x18\r \x01(\tR\bcategory\x126\n" +
+	"\x17resolution_procedure_id\x18\x0e \x01(\tR\x15resolutionProcedureId\"\x98\x01\n" +
 	"\x11TransactionRecord\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x127\n" +
 	"\vtransaction\x18\x02 \x01(\v2\x15.sanzi.v1.TransactionR\vtransaction\x12\x1f\n" +

@@ -201,6 +201,8 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 	f.StringVar(&orgsFile, "orgs", "", "CSV file of the district's orgs, code,name per line (district, towns, villages), for names in the statistics")
 	f.Uint64Var(&cfg.Cluster.SnapshotThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
 	f.Uint64Var(&cfg.Cluster.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
+	f.DurationVar(&cfg.Cluster.AttachmentTTL, "attachment-ttl", 0, "how long an attachment no entry names is kept before the leader's hourly expiry removes it (default 168h)")
+	f.Int64Var(&cfg.Cluster.AttachmentQuota, "attachment-quota", 0, "bytes of attachments each origin may keep at the district (default 10 GiB)")
 	f.DurationVar(&cfg.Cluster.SnapshotInterval, "snapshot-interval", 120*time.Second, "how often to check the snapshot threshold")
 	f.DurationVar(&cfg.Cluster.HeartbeatTimeout, "heartbeat-timeout", time.Second, "Raft heartbeat timeout")
 	f.DurationVar(&cfg.Cluster.ElectionTimeout, "election-timeout", time.Second, "Raft election timeout")

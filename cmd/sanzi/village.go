@@ -116,6 +116,8 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7401", "gRPC listen address")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7400", "REST, metrics and health listen address")
 	f.Int64Var(&cfg.MaxAttachment, "max-attachment", 16<<20, "attachment size limit in bytes")
+	f.DurationVar(&cfg.AttachmentTTL, "attachment-ttl", 0, "how long an attachment no entry names is kept before a sweep removes it (default 168h)")
+	f.Int64Var(&cfg.AttachmentQuota, "attachment-quota", 0, "bytes of attachments each village may keep at this town (default 10 GiB)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long to drain requests on shutdown (default 30s)")
 	f.StringVar(&contactsFile, "contacts", "", `JSON file naming who holds each post and how to reach them: {"350505100201/town.reviewer": [{"Name": "王五", "Email": "w@example.cn", "Webhook": "https://..."}], "*/village.head": [...]}; cards name them, notifications go to them`)
 	f.StringVar(&secretFile, "webhook-secret-file", "", "file holding the HMAC-SHA256 key that signs webhook notifications (X-Sanzi-Signature); unset: no webhook channel")

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/sanzi/sanzi/node/attach"
 	"io"
 	"log/slog"
 	"os"
@@ -84,6 +85,17 @@ type Config struct {
 	NoSync bool
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Named lists the attachments an encoded entry names
+	// (books.EntryAttachments): those are locked and never expire.
+	Named func(raw []byte) ([]string, error)
+	// AttachmentTTL: attachments no entry names are removed this long after
+	// their upload (default attach.DefaultTTL, 7 days); AttachmentQuota:
+	// bytes of attachments each origin may keep (default 10 GiB).
+	AttachmentTTL   time.Duration
+	AttachmentQuota int64
+	// Now is the leader's clock for upload times and expiry cutoffs, which
+	// go into the log; default time.Now.
+	Now func() time.Time
 }
 
 func (c *Config) validate() error {
@@ -128,6 +140,15 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.AttachmentTTL <= 0 {
+		c.AttachmentTTL = attach.DefaultTTL
+	}
+	if c.AttachmentQuota <= 0 {
+		c.AttachmentQuota = attach.DefaultQuota
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	return nil
 }
 
@@ -163,7 +184,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), queue: make(chan *pending, cfg.QueueLen), flight: make(chan *inflight, cfg.MaxInflight)}
 	var err error
-	if n.fsm, err = fsm.Open(fsm.Config{Path: filepath.Join(cfg.DataDir, "state.db"), Logger: log, NoSync: cfg.NoSync}); err != nil {
+	if n.fsm, err = fsm.Open(fsm.Config{Path: filepath.Join(cfg.DataDir, "state.db"), Logger: log, NoSync: cfg.NoSync, Named: cfg.Named}); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Node, error) {
@@ -221,6 +242,8 @@ func Open(cfg Config) (*Node, error) {
 	go n.propose()
 	go n.await()
 	go n.watchLeadership(leaderCh)
+	n.wg.Add(1)
+	go n.expireLoop()
 	return n, nil
 }
 

@@ -23,6 +23,9 @@ type metrics struct {
 	batchEntries     prometheus.Histogram
 	batchBytes       prometheus.Histogram
 	snapshotSeconds  prometheus.Histogram
+	// attachmentsExpired counts attachments removed by expiries this
+	// member proposed as leader.
+	attachmentsExpired prometheus.Counter
 }
 
 func newMetrics(n *Node) *metrics {
@@ -44,6 +47,8 @@ func newMetrics(n *Node) *metrics {
 			Buckets: prometheus.ExponentialBuckets(256, 2, 16)}),
 		snapshotSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sanzi_district_snapshot_seconds", Help: "Time to write one FSM snapshot.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+		attachmentsExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "sanzi_district_attachments_expired_total",
+			Help: "Attachments no entry named, removed after their TTL by expiries this member proposed as leader."}),
 	}
 	stat := func(key string) func() float64 {
 		return func() float64 {
@@ -54,7 +59,7 @@ func newMetrics(n *Node) *metrics {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	m.reg.MustRegister(m.leaderChanges, m.saturated, m.forwardErrors, m.entriesCommitted, m.forks, m.applySeconds, m.verifySeconds, m.batchEntries, m.batchBytes, m.snapshotSeconds,
+	m.reg.MustRegister(m.leaderChanges, m.saturated, m.forwardErrors, m.entriesCommitted, m.forks, m.applySeconds, m.verifySeconds, m.batchEntries, m.batchBytes, m.snapshotSeconds, m.attachmentsExpired,
 		gauge("sanzi_raft_state", "0 follower, 1 candidate, 2 leader, 3 shutdown.", func() float64 { return float64(n.raft.State()) }),
 		gauge("sanzi_raft_term", "Current Raft term.", stat("term")),
 		gauge("sanzi_raft_commit_index", "Raft commit index.", stat("commit_index")),

@@ -90,6 +90,9 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if cfg.Cluster.APIAddr == "" {
 		cfg.Cluster.APIAddr = apiLn.Addr().String()
 	}
+	if cfg.Cluster.Named == nil {
+		cfg.Cluster.Named = books.EntryAttachments // locks what entries name at the district
+	}
 	n, err := cluster.Open(cfg.Cluster)
 	if err != nil {
 		apiLn.Close()

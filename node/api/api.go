@@ -122,14 +122,17 @@ func (s *Service) GetTransaction(ctx context.Context, r *sanziv1.GetTransactionR
 	return &sanziv1.GetTransactionResponse{Transaction: rec}, nil
 }
 
-// ImportTransactions implements TransactionService: it gathers every row,
-// then records all or none.
+// ImportTransactions implements TransactionService: each row is checked and
+// staged as it arrives (books.Import), never all held at once; then all are
+// recorded or none. The reply lists the first books.MaxRejectionsListed
+// rejections and counts them all.
 func (s *Service) ImportTransactions(stream grpc.ClientStreamingServer[sanziv1.ImportTransactionsRequest, sanziv1.ImportTransactionsResponse]) error {
-	var (
-		author string
-		dryRun bool
-		rows   []books.ImportRow
-	)
+	var im *books.Import
+	defer func() {
+		if im != nil {
+			im.Close()
+		}
+	}()
 	for {
 		m, err := stream.Recv()
 		if err == io.EOF {
@@ -138,22 +141,26 @@ func (s *Service) ImportTransactions(stream grpc.ClientStreamingServer[sanziv1.I
 		if err != nil {
 			return err
 		}
-		if len(rows) == 0 {
-			author, dryRun = m.GetAuthor(), m.GetDryRun()
+		if im == nil {
+			if im, err = s.b.StartImport(m.GetAuthor(), m.GetDryRun()); err != nil {
+				return toStatus(err)
+			}
 		}
-		rows = append(rows, books.ImportRow{Row: int(m.GetRow()), Transaction: m.GetTransaction()})
+		if err := im.Add(books.ImportRow{Row: int(m.GetRow()), Transaction: m.GetTransaction()}); err != nil {
+			return toStatus(err)
+		}
 	}
-	resp := &sanziv1.ImportTransactionsResponse{RowsReceived: int32(len(rows))}
-	out, rejected, err := s.b.ImportTransactions(stream.Context(), author, rows, dryRun)
+	if im == nil {
+		return stream.SendAndClose(&sanziv1.ImportTransactionsResponse{})
+	}
+	res, err := im.Finish(stream.Context())
 	if err != nil {
 		return toStatus(err)
 	}
-	for _, r := range rejected {
+	resp := &sanziv1.ImportTransactionsResponse{RowsReceived: int32(res.Rows), RowsRecorded: int32(res.Recorded),
+		FirstId: res.FirstID, LastId: res.LastID, RejectedTotal: int32(res.RejectedTotal)}
+	for _, r := range res.Rejections {
 		resp.Rejections = append(resp.Rejections, &sanziv1.ImportRejection{Row: int32(r.Row), Field: r.Field, Reason: r.Reason})
-	}
-	if len(out) > 0 {
-		resp.RowsRecorded = int32(len(out))
-		resp.FirstId, resp.LastId = out[0].ID(), out[len(out)-1].ID()
 	}
 	return stream.SendAndClose(resp)
 }

@@ -174,8 +174,9 @@ func TestBigSpendChecksTheResolution(t *testing.T) {
 	for _, r := range rows {
 		r.Transaction.BusinessDate = clock.Now().In(cst).Format(time.DateOnly)
 	}
-	if _, rejected, err := b.ImportTransactions(ctx, "会计", rows, true); err != nil || len(rejected) != 1 || rejected[0].Row != 3 ||
+	res, err := b.ImportTransactions(ctx, "会计", rows, true)
+	if rejected := res.Rejections; err != nil || len(rejected) != 1 || rejected[0].Row != 3 ||
 		!strings.Contains(rejected[0].Reason, "BIG-SPEND") {
-		t.Fatalf("import: rejected %+v, %v: want row 3 only, by BIG-SPEND", rejected, err)
+		t.Fatalf("import: rejected %+v, %v: want row 3 only, by BIG-SPEND", res.Rejections, err)
 	}
 }

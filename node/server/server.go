@@ -51,6 +51,12 @@ type Config struct {
 	GRPCAddr, HTTPAddr string
 	// MaxAttachment is the attachment size limit in bytes.
 	MaxAttachment int64
+	// AttachmentTTL is how long an attachment no entry names is kept
+	// (default attach.DefaultTTL, 7 days); AttachmentQuota the bytes of
+	// attachments each village may keep at a town (default
+	// attach.DefaultQuota, 10 GiB).
+	AttachmentTTL   time.Duration
+	AttachmentQuota int64
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger; default slog.Default().
@@ -207,6 +213,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	att.SetPolicy(attach.Policy{TTL: cfg.AttachmentTTL, Quota: cfg.AttachmentQuota})
 	b, err := books.New(l, att, &books.Validator{Served: cfg.Orgs, Now: cfg.Now})
 	if err != nil {
 		return nil, err
@@ -231,6 +238,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 	}
 	m := newMetrics(n.registry, l)
+	registerAttachmentMetrics(n.registry, att)
 	n.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+1<<20),
 		grpc.MaxSendMsgSize(int(cfg.MaxAttachment)+1<<20),

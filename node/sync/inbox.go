@@ -275,10 +275,19 @@ func (s StoreSink) AttachmentState(_ context.Context, h string) (int64, bool, er
 	return s.Store.Received(h)
 }
 
-// AddPiece implements AttachmentSink.
-func (s StoreSink) AddPiece(_ context.Context, p *sanziv1.SyncAttachmentUploadRequest) error {
-	_, _, err := s.Store.AddPiece(p.GetSha256(), p.GetOffset(), p.GetSize(), p.GetData(), p.GetFileName(), p.GetContentType())
+// AddPiece implements AttachmentSink: the attachment is charged to the
+// sending node's org, whose quota it must fit. The inbox has refused a
+// caller without a certificate before this; a sink used with no TLS (tests,
+// a local copy) charges nobody.
+func (s StoreSink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploadRequest) error {
+	origin := ""
+	if _, org, _, err := peerCert(ctx); err == nil {
+		origin = org
+	}
+	_, _, err := s.Store.AddPiece(origin, p.GetSha256(), p.GetOffset(), p.GetSize(), p.GetData(), p.GetFileName(), p.GetContentType())
 	switch {
+	case errors.Is(err, attach.ErrQuota):
+		return fmt.Errorf("%w: %v", ErrQuota, err)
 	case errors.Is(err, attach.ErrPiece), errors.Is(err, attach.ErrTooLarge), errors.Is(err, attach.ErrBadHash):
 		return fmt.Errorf("%w: %v", ErrPiece, err)
 	case errors.Is(err, attach.ErrHashMismatch):

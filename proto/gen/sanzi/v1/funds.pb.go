@@ -785,8 +785,11 @@ type ImportTransactionsResponse struct {
 	RowsRecorded int32                  `protobuf:"varint,2,opt,name=rows_recorded,json=rowsRecorded,proto3" json:"rows_recorded,omitempty"`
 	Rejections   []*ImportRejection     `protobuf:"bytes,3,rep,name=rejections,proto3" json:"rejections,omitempty"`
 	// Entry ids of the first and last recorded row.
-	FirstId       string `protobuf:"bytes,4,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"`
-	LastId        string `protobuf:"bytes,5,opt,name=last_id,json=lastId,proto3" json:"last_id,omitempty"`
+	FirstId string `protobuf:"bytes,4,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"`
+	LastId  string `protobuf:"bytes,5,opt,name=last_id,json=lastId,proto3" json:"last_id,omitempty"`
+	// How many rejections there were in all; rejections lists at most the
+	// first 1,000 of them, so the reply stays small whatever the sheet.
+	RejectedTotal int32 `protobuf:"varint,6,opt,name=rejected_total,json=rejectedTotal,proto3" json:"rejected_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -856,6 +859,13 @@ func (x *ImportTransactionsResponse) GetLastId() string {
 	return ""
 }
 
+func (x *ImportTransactionsResponse) GetRejectedTotal() int32 {
+	if x != nil {
+		return x.RejectedTotal
+	}
+	return 0
+}
+
 var File_sanzi_v1_funds_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_funds_proto_rawDesc = "" +
@@ -913,7 +923,7 @@ const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"\x0fImportRejection\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x05R\x03row\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xd5\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xfc\x01\n" +
 	"\x1aImportTransactionsResponse\x12#\n" +
 	"\rrows_received\x18\x01 \x01(\x05R\frowsReceived\x12#\n" +
 	"\rrows_recorded\x18\x02 \x01(\x05R\frowsRecorded\x129\n" +
@@ -921,7 +931,8 @@ const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"rejections\x18\x03 \x03(\v2\x19.sanzi.v1.ImportRejectionR\n" +
 	"rejections\x12\x19\n" +
 	"\bfirst_id\x18\x04 \x01(\tR\afirstId\x12\x17\n" +
-	"\alast_id\x18\x05 \x01(\tR\x06lastId*\xca\x01\n" +
+	"\alast_id\x18\x05 \x01(\tR\x06lastId\x12%\n" +
+	"\x0erejected_total\x18\x06 \x01(\x05R\rrejectedTotal*\xca\x01\n" +
 	"\x0fTransactionKind\x12 \n" +
 	"\x1cTRANSACTION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17TRANSACTION_KIND_INCOME\x10\x01\x12\x1c\n" +

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/server"
 )
 
@@ -87,7 +88,7 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 				}
 			}
 			if secretFile != "" {
-				raw, err := os.ReadFile(secretFile)
+				raw, err := keys.ReadSecret(secretFile) // refused when group or others may read it
 				if err != nil {
 					return fmt.Errorf("--webhook-secret-file: %w", err)
 				}

@@ -111,6 +111,13 @@ func newCACmd(g *globals) *cobra.Command {
 			if name == "" {
 				name = org
 			}
+			// A node's folder must never hold the CA key: whoever reads the
+			// node's files could then certify anyone in the district.
+			if filepath.Clean(out) == filepath.Clean(dir) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s.key is written to the CA folder, beside ca.key; give each node a folder of its own with --out and never copy ca.key to a node\n", name)
+			} else if _, err := os.Stat(filepath.Join(out, "ca.key")); err == nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s holds a ca.key; remove it from the node's folder (keep ca.key only on the CA host, offline)\n", out)
+			}
 			if err := iss.Save(out, name); err != nil {
 				return err
 			}
@@ -132,7 +139,7 @@ func newCACmd(g *globals) *cobra.Command {
 	issue.Flags().StringVar(&org, "org", "", "12-digit org code the certificate names")
 	issue.Flags().StringVar(&role, "role", "", "village, town or district")
 	issue.Flags().StringVar(&name, "name", "", "file name for the certificate (default: the org code)")
-	issue.Flags().StringVar(&out, "out", "", "folder to write to, with a copy of ca.crt (default: the CA folder)")
+	issue.Flags().StringVar(&out, "out", "", "the node's own folder to write to, with a copy of ca.crt but never ca.key (default: the CA folder, for the CA host's own certificates)")
 	issue.Flags().StringSliceVar(&hosts, "hosts", nil, "DNS names or IPs the node serves on (default localhost, 127.0.0.1, ::1)")
 	cmd.AddCommand(initCmd, issue)
 	return cmd

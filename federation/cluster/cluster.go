@@ -198,7 +198,7 @@ func Open(cfg Config) (*Node, error) {
 	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hl); err != nil {
 		return fail(fmt.Errorf("open snapshot store: %w", err))
 	}
-	if n.layer, err = transport.Listen(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS, log); err != nil {
+	if n.layer, err = transport.Listen(transport.Config{Addr: cfg.RaftAddr, Server: cfg.ServerTLS, Client: cfg.ClientTLS, Logger: log}); err != nil {
 		return fail(err)
 	}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{

@@ -68,6 +68,11 @@ func newMetrics(n *Node) *metrics {
 		gauge("sanzi_raft_last_snapshot_index", "Index of the newest snapshot.", stat("last_snapshot_index")),
 		gauge("sanzi_district_fsm_applied_index", "Raft index the FSM state file holds.", func() float64 { return float64(n.fsm.AppliedIndex()) }),
 		gauge("sanzi_district_origins", "Origins with entries in the state.", func() float64 { return float64(len(n.fsm.Heads())) }),
+		gauge("sanzi_raft_handshakes_pending", "Incoming Raft TLS handshakes in progress.", func() float64 { return float64(n.layer.Stats().Pending) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_raft_handshakes_dropped_total",
+			Help: "Incoming Raft connections closed at once because too many handshakes were pending."}, func() float64 { return float64(n.layer.Stats().Dropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_raft_handshakes_failed_total",
+			Help: "Incoming Raft connections that failed or timed out in the TLS handshake."}, func() float64 { return float64(n.layer.Stats().Failed) }),
 	)
 	return m
 }

@@ -78,6 +78,8 @@ type Config struct {
 	WebhookSecret []byte
 	// SMTPAddr (host:port) and SMTPFrom turn on the mail channel.
 	SMTPAddr, SMTPFrom string
+	// SMTPRequireTLS refuses a mail server that does not offer STARTTLS.
+	SMTPRequireTLS bool
 	// SweepEvery is how often step timers and time-driven rules run;
 	// default one minute.
 	SweepEvery time.Duration

@@ -51,10 +51,10 @@ func (n *Node) supervise(ctx context.Context) error {
 	contacts := n.cfg.Contacts
 	var channels []notify.Channel
 	if len(n.cfg.WebhookSecret) > 0 {
-		channels = append(channels, &notify.Webhook{Secret: n.cfg.WebhookSecret})
+		channels = append(channels, &notify.Webhook{Secret: n.cfg.WebhookSecret, Now: n.cfg.Now})
 	}
 	if n.cfg.SMTPAddr != "" {
-		channels = append(channels, &notify.SMTP{Addr: n.cfg.SMTPAddr, From: n.cfg.SMTPFrom})
+		channels = append(channels, &notify.SMTP{Addr: n.cfg.SMTPAddr, From: n.cfg.SMTPFrom, RequireTLS: n.cfg.SMTPRequireTLS})
 	}
 	if len(channels) > 0 {
 		n.notifier, err = notify.New(notify.Config{Contacts: contacts, Channels: channels, Record: n.recordDelivery,

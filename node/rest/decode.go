@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -133,7 +134,7 @@ func walk(data []byte) ([]span, *violation) {
 		if f := top(); f != nil {
 			here = f.at()
 			if !f.isArray && f.wantKey {
-				here = joinPath(f.path, "")
+				here = cmp.Or(f.path, "body") // a key of f is at fault: f is named
 			}
 		}
 		if err != nil {

@@ -219,7 +219,7 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", rest.Guard(gw, routes))
+	mux.Handle("/v1/", rest.Guard(gw, routes, 0))
 	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {

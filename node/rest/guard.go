@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 )
@@ -42,6 +43,10 @@ func Guard(next http.Handler, routes []Route, uploads int) http.Handler {
 				return
 			}
 			next.ServeHTTP(w, r)
+			return
+		}
+		if field, bad := notUTF8(rt, r); bad {
+			writeError(w, http.StatusBadRequest, refusal(codes.InvalidArgument, field, field+": the text is not valid UTF-8"))
 			return
 		}
 		if rt.Body == NoBody {
@@ -135,4 +140,27 @@ func tooLarge(rt *Route, size int64) error {
 		msg = fmt.Sprintf("%s is %d bytes, more than the limit of %d bytes for %s %s", what, size, rt.Limit, rt.Method, rt.Pattern)
 	}
 	return refusal(codes.InvalidArgument, rt.Field, msg)
+}
+
+// notUTF8 finds a path parameter or query parameter that is not UTF-8 (the
+// gateway would put it in a string field, which gRPC then cannot send) and
+// names it.
+func notUTF8(rt *Route, r *http.Request) (string, bool) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	for i, p := range strings.Split(strings.Trim(rt.Pattern, "/"), "/") {
+		if i < len(segs) && strings.HasPrefix(p, "{") && !utf8.ValidString(segs[i]) {
+			return strings.Trim(p, "{}"), true
+		}
+	}
+	for k, vs := range r.URL.Query() {
+		if !utf8.ValidString(k) {
+			return "(query)", true
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return k, true
+			}
+		}
+	}
+	return "", false
 }

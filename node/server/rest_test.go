@@ -161,6 +161,8 @@ func TestMalformedRequests(t *testing.T) {
 		{"announced body over 1 MiB", "POST", "/v1/transactions", "application/json", `{"author":"` + strings.Repeat("x", 2<<20) + `"}`, 0, 413, "body"},
 		{"attachment over the limit", "POST", "/v1/attachments", "application/octet-stream", strings.Repeat("x", 64<<10+1), 0, 413, "content"},
 		{"chunked body over 1 MiB", "POST", "/v1/transactions", "application/json", `{"author":"` + strings.Repeat("x", 1<<20) + `"}`, -1, 413, "body"},
+		{"path parameter not UTF-8", "POST", "/v1/rules/%80/publish", "application/json", `{"author":"t"}`, 0, 400, "version"},
+		{"query parameter not UTF-8", "POST", "/v1/attachments?fileName=%ff.jpg", "application/octet-stream", "abc", 0, 400, "fileName"},
 		{"wrong method", "PUT", "/v1/transactions", "application/json", tx, 0, 405, ""},
 	}
 	type row struct {
@@ -192,6 +194,9 @@ func TestMalformedRequests(t *testing.T) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%-32s %6s  %-34s %s\n", "malformed input", "status", "field named", "head unchanged")
 	for _, r := range rows {
+		if len(r.field) > 34 {
+			r.field = r.field[:31] + "..."
+		}
 		fmt.Fprintf(&b, "%-32s %6d  %-34s %v\n", r.name, r.status, r.field, r.same)
 	}
 	t.Logf("%d kinds of malformed input:\n%s", len(rows), b.String())

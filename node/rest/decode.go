@@ -125,8 +125,8 @@ func walk(data []byte) ([]span, *violation) {
 		before := int(dec.InputOffset())
 		tok, err := dec.Token()
 		if err == io.EOF {
-			if len(stack) > 0 {
-				return nil, &violation{Field: "body", Reason: "malformed JSON: the body ends inside " + top().at()}
+			if f := top(); f != nil {
+				return nil, &violation{Field: cmp.Or(f.path, "body"), Reason: "malformed JSON: the body ends before the value is complete"}
 			}
 			return spans, nil
 		}

@@ -139,7 +139,7 @@ func tooLarge(rt *Route, size int64) error {
 	if size >= 0 {
 		msg = fmt.Sprintf("%s is %d bytes, more than the limit of %d bytes for %s %s", what, size, rt.Limit, rt.Method, rt.Pattern)
 	}
-	return refusal(codes.InvalidArgument, rt.Field, msg)
+	return refusal(codes.InvalidArgument, rt.Field, rt.Field+": "+msg)
 }
 
 // notUTF8 finds a path parameter or query parameter that is not UTF-8 (the

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -73,7 +74,7 @@ func (s *Service) conn(addr string) (*grpc.ClientConn, error) {
 	c, ok := s.conns[addr]
 	if !ok {
 		var err error
-		c, err = grpc.NewClient(addr, grpc.WithTransportCredentials(s.creds), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+		c, err = grpc.NewClient(addr, grpc.WithTransportCredentials(s.creds), limits.CallOptions())
 		if err != nil {
 			return nil, fmt.Errorf("connect to member %s: %w", addr, err)
 		}

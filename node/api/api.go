@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -12,13 +13,16 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/attach"
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -36,11 +40,16 @@ type Service struct {
 	sanziv1.UnimplementedCardServiceServer
 	sanziv1.UnimplementedDirectiveServiceServer
 
-	b *books.Books
+	b       *books.Books
+	streams *limits.Streams
 }
 
 // New returns the services over b.
 func New(b *books.Books) *Service { return &Service{b: b} }
+
+// LimitStreams caps the alert streams (WatchAlerts) by l, which the node
+// shares with its other streams (SSE); without it streams are not capped.
+func (s *Service) LimitStreams(l *limits.Streams) { s.streams = l }
 
 // Register adds every service to a gRPC server.
 func (s *Service) Register(g grpc.ServiceRegistrar) {
@@ -359,6 +368,13 @@ func HitsProto(hits []rules.Hit) []*sanziv1.RuleHit {
 
 // WatchAlerts implements AlertService: it streams alerts as they are raised.
 func (s *Service) WatchAlerts(r *sanziv1.WatchAlertsRequest, stream grpc.ServerStreamingServer[sanziv1.WatchAlertsResponse]) error {
+	if s.streams != nil {
+		release, err := s.streams.Acquire(streamClient(stream.Context()))
+		if err != nil {
+			return toStatus(err)
+		}
+		defer release()
+	}
 	ch, stop := s.b.SubscribeAlerts()
 	defer stop()
 	// Headers tell the client the subscription is live: nothing raised
@@ -385,6 +401,19 @@ func (s *Service) WatchAlerts(r *sanziv1.WatchAlertsRequest, stream grpc.ServerS
 			}
 		}
 	}
+}
+
+// streamClient names the peer of a stream for the per-client cap.
+func streamClient(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	var certs []*x509.Certificate
+	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+		certs = ti.State.PeerCertificates
+	}
+	return limits.ClientKey(p.Addr.String(), certs)
 }
 
 // AlertMatches applies a stream's filter (empty matches all).

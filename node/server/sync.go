@@ -19,6 +19,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
 	nodesync "github.com/sanzi/sanzi/node/sync"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -67,7 +68,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 	}
 	creds := credentials.NewTLS(pki.ClientConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleTown, pki.RoleDistrict)))
 	dial := func(ctx context.Context) (sanziv1.SyncServiceClient, func(), error) {
-		conn, err := grpc.NewClient(n.cfg.Parent, grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+		conn, err := grpc.NewClient(n.cfg.Parent, grpc.WithTransportCredentials(creds), limits.CallOptions())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -192,8 +193,9 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	in.OwnCertificate = iss.Cert.Raw
 	n.inbox = in
 	n.inboxLn = ln
-	n.inboxSrv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),
-		grpc.MaxRecvMsgSize(64<<20))
+	n.inboxSrv = grpc.NewServer(append(limits.ServerOptions(n.cfg.GRPCMaxStreams),
+		grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),
+		grpc.MaxRecvMsgSize(limits.MaxMessageSize))...)
 	sanziv1.RegisterSyncServiceServer(n.inboxSrv, in)
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
 	nodesync "github.com/sanzi/sanzi/node/sync"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -171,6 +172,15 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 		if _, err := n.books.RecordTamper(ctx, village, seq, map[string]string{"village": village, "seq": fmt.Sprint(seq),
 			"held_hash": heldHash, "sent_hash": sentHash}); err != nil {
 			n.log.Error("record TAMPER alert", "village", village, "seq", seq, "err", err)
+		}
+	}
+	tampers := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sanzi_town_tamper_refused_total",
+		Help: "Village entries refused because they do not verify (TAMPER), by the check that failed; each distinct one is an alert."}, []string{"failure"})
+	n.registry.MustRegister(tampers)
+	in.OnTamper = func(ctx context.Context, village string, ve *ledger.VerifyError, raw []byte) {
+		tampers.WithLabelValues(string(ve.Failure)).Inc()
+		if _, err := n.books.RecordRefusedEntry(ctx, ve, nodesync.SentHash(raw), raw); err != nil {
+			n.log.Error("record TAMPER alert", "village", village, "seq", ve.Seq, "err", err)
 		}
 	}
 	// The town looks across its villages after each stored batch, off the

@@ -45,6 +45,10 @@ type Inbox struct {
 	// town holds (the town records it as a TAMPER alert in its own chain,
 	// which travels up); may be nil.
 	OnFork func(ctx context.Context, village string, seq uint64, heldHash, sentHash string)
+	// OnTamper is told when a village sends an entry that does not verify
+	// (edited body, bad signature, broken link, wrong seq): the town
+	// records it once as a TAMPER alert too (issue 18); may be nil.
+	OnTamper Tamper
 	// Stored is told after a batch is stored, so the town's books look
 	// across its villages at once; may be nil.
 	Stored func(ctx context.Context) error
@@ -215,12 +219,12 @@ func (in *Inbox) accept(ctx context.Context, org string, pub ed25519.PublicKey, 
 			continue
 		}
 		if err := v.Check(link); err != nil {
-			return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
+			return nil, in.refuseUnverified(ctx, org, raw, err, codes.FailedPrecondition)
 		}
 		recs = append(recs, ledger.Record{Raw: raw})
 	}
 	if _, err := v.Finish(); err != nil {
-		return nil, status.Errorf(codes.PermissionDenied, "%v", err)
+		return nil, in.refuseUnverified(ctx, org, recs[len(recs)-1].Raw, err, codes.PermissionDenied)
 	}
 	fresh := make([][]byte, len(recs))
 	for i, r := range recs {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -101,6 +102,10 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			func() float64 { return float64(o.Status().Lag) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sanzi_sync_acked_seq", Help: "Highest seq of the node's chain its parent acknowledged."},
 			func() float64 { return float64(o.Status().Acked) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sanzi_sync_refused_chains", Help: "Chains the parent refused for good (chain broken, refused by parent) that the outbox no longer pushes until they are repaired."},
+			func() float64 { return float64(len(o.Status().Refused)) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_sync_sessions_total", Help: "Connections the outbox opened to its parent by this run (each try)."},
+			func() float64 { return float64(o.Status().Sessions) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_sync_attachment_bytes_total", Help: "Bytes of attachment pieces sent to the parent by this run."},
 			func() float64 { return float64(o.Status().AttachmentBytes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_town_decisions_refused_total",
@@ -214,4 +219,22 @@ func (n *Node) InboxAddr() string {
 		return ""
 	}
 	return n.inboxLn.Addr().String()
+}
+
+// syncRefused words the chains the parent refused for good: those of the
+// node's own orgs (the node cannot sync: not ready) and those it forwards
+// for its villages (a warning: the town itself works).
+func (n *Node) syncRefused() (own, forwarded []string) {
+	if n.outbox == nil {
+		return nil, nil
+	}
+	for _, r := range n.outbox.Status().Refused {
+		line := r.Origin + ": " + r.Summary
+		if slices.Contains(n.cfg.Orgs, r.Origin) {
+			own = append(own, line)
+		} else {
+			forwarded = append(forwarded, line)
+		}
+	}
+	return own, forwarded
 }

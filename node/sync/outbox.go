@@ -174,7 +174,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 			// Not a passing fault: that chain waits for a repair, the
 			// others go on at once.
 			failures = 0
-			o.update(func(s *Status) { s.Connected, s.Failures, s.LastError = false, 0, summary(r) + ": " + r.Message })
+			o.update(func(s *Status) { s.Connected, s.Failures, s.LastError = false, 0, summary(r)+": "+r.Message })
 			select {
 			case <-ctx.Done():
 				return ctx.Err()

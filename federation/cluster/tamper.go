@@ -43,3 +43,7 @@ func (n *Node) refused(raw []byte, err error) error {
 func tamperStatus(e *tamperError) error {
 	return nodesync.ChainBroken(e.ve, codes.InvalidArgument, e.Error())
 }
+
+// TODO(issue 18): the district sends no notification of a TAMPER finding
+// (nor of a fork): it has no notifier of its own yet; a town's finding is
+// notified through the town's alert notifier like its other red alerts.

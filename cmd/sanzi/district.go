@@ -324,11 +324,13 @@ func newDistrictForksCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "forks",
-		Short: "List the forks the district refused: its own critical TAMPER alerts, with who pushed them",
-		Long: `A fork is a different entry pushed at a seq the district already holds.
-The district refuses it and records it once, replicated, with the pushed
-entry as evidence. "signed" says the entry carries the origin's valid
-signature: the origin's own node rewrote its history.`,
+		Short: "List the forks and unverifiable entries the district refused: its own critical TAMPER alerts, with who pushed them",
+		Long: `A fork is a different entry pushed at a seq the district already holds;
+KIND "fork". An entry that does not verify is refused too, KIND naming the
+check it failed: HASH (its body was edited), SIGNATURE, LINK or SEQ; SENT is
+then the SHA-256 of the pushed bytes. The district records each once,
+replicated, with the pushed entry as evidence. "signed" says a fork carries
+the origin's valid signature: the origin's own node rewrote its history.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, done, err := t.districtClient(server)
 			if err != nil {
@@ -346,10 +348,10 @@ signature: the origin's own node rewrote its history.`,
 			}
 			var rows [][]string
 			for _, f := range resp.GetForks() {
-				rows = append(rows, []string{f.GetAt().AsTime().Local().Format(time.DateTime), f.GetOrigin(), fmt.Sprint(f.GetSeq()),
+				rows = append(rows, []string{f.GetAt().AsTime().Local().Format(time.DateTime), tamperKind(f.GetKind()), f.GetOrigin(), fmt.Sprint(f.GetSeq()),
 					f.GetHeldHash()[:min(12, len(f.GetHeldHash()))], f.GetSentHash()[:min(12, len(f.GetSentHash()))], fmt.Sprint(f.GetSignedByOrigin()), f.GetPushedBy()})
 			}
-			table(cmd.OutOrStdout(), []string{"AT", "ORIGIN", "SEQ", "HELD", "SENT", "SIGNED", "PUSHED BY"}, rows)
+			table(cmd.OutOrStdout(), []string{"AT", "KIND", "ORIGIN", "SEQ", "HELD", "SENT", "SIGNED", "PUSHED BY"}, rows)
 			return nil
 		},
 	}
@@ -445,4 +447,13 @@ func readOrgs(path string) ([]schema.Org, error) {
 		}
 		out = append(out, schema.Org{Code: code, Name: name})
 	}
+}
+
+// tamperKind names a TAMPER record's kind: "fork" for the zero value (every
+// record before kinds existed), else HASH, SIGNATURE, LINK or SEQ.
+func tamperKind(k sanziv1.TamperKind) string {
+	if k == sanziv1.TamperKind_TAMPER_KIND_UNSPECIFIED {
+		return "fork"
+	}
+	return strings.TrimPrefix(k.String(), "TAMPER_KIND_")
 }

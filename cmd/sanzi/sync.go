@@ -46,6 +46,10 @@ func newSyncCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "origin %s: head %d, parent acknowledged %d, lag %d; %s; last ack %s; attachments sent %d (%d bytes)\n",
 				st.Origin, st.Head, st.Acked, st.Lag, conn, last, st.Attachments, st.AttachmentBytes)
+			for _, r := range st.Refused {
+				fmt.Fprintf(cmd.OutOrStdout(), "origin %s: %s since %s; not pushed until repaired (sanzi repair --from-parent): %s\n",
+					r.Origin, r.Summary, r.At.Format(time.RFC3339), r.Message)
+			}
 			for _, p := range st.Pulls {
 				state := "last pulled never"
 				if !p.LastPull.IsZero() {

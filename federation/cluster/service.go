@@ -121,9 +121,12 @@ func (s *Service) forwardErr(err error) error {
 
 // toStatus maps member errors to gRPC statuses.
 func toStatus(err error) error {
+	var tamper *tamperError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &tamper):
+		return tamperStatus(tamper)
 	case errors.Is(err, ErrSaturated):
 		st, _ := status.New(codes.ResourceExhausted, err.Error()+"; retry after the delay in RetryInfo").
 			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(200 * time.Millisecond)})

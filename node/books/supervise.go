@@ -884,9 +884,14 @@ func (b *Books) TestRules(e *rules.Engine, t *sanziv1.Transaction) ([]rules.Hit,
 // back different at a seq already held); the alert travels up with the
 // node's chain.
 func (b *Books) RecordTamper(ctx context.Context, origin string, seq uint64, evidence map[string]string) (*ledger.Stored, error) {
+	return b.recordTamper(ctx, origin, seq, fmt.Sprintf("篡改：%s 第 %d 条记账与已收到的不一致（分叉），已拒收，请核查", origin, seq), evidence)
+}
+
+// recordTamper records one TAMPER alert about origin's entry at seq, keyed
+// by the sent hash in evidence.
+func (b *Books) recordTamper(ctx context.Context, origin string, seq uint64, reason string, evidence map[string]string) (*ledger.Stored, error) {
 	a := &sanziv1.Alert{Org: b.homeOrg(), RuleCode: "TAMPER", Severity: string(rules.SeverityRed), Evidence: evidence,
-		Reason:         fmt.Sprintf("篡改：%s 第 %d 条记账与已收到的不一致（分叉），已拒收，请核查", origin, seq),
-		RuleSetVersion: b.Rules().Version(), Key: fmt.Sprintf("TAMPER/%s/%d/%s", origin, seq, evidence["sent_hash"])}
+		Reason: reason, RuleSetVersion: b.Rules().Version(), Key: tamperKey(origin, seq, evidence["sent_hash"])}
 	st, err := b.appendOne(ctx, b.homeOrg(), alertAuthor, sanziv1.EntryType_ENTRY_TYPE_ALERT, a, ledger.EntryID(origin, seq))
 	if err != nil {
 		return nil, fmt.Errorf("record TAMPER alert: %w", err)

@@ -486,11 +486,13 @@ func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
 	for _, ve := range n.ledger.Broken() {
 		problems = append(problems, ve.Error())
 	}
+	own, forwarded := n.syncRefused()
+	problems = append(problems, own...)
 	w.Header().Set("Content-Type", "application/json")
 	if len(problems) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	json.NewEncoder(w).Encode(map[string]any{"ready": len(problems) == 0, "problems": problems, "orgs": n.cfg.Orgs})
+	json.NewEncoder(w).Encode(map[string]any{"ready": len(problems) == 0, "problems": problems, "warnings": forwarded, "orgs": n.cfg.Orgs})
 }
 
 // Serve serves until ctx ends, then shuts down gracefully: HTTP first (the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -61,7 +62,7 @@ func explain(server string, err error) error {
 			}
 		}
 	}
-	if st.Code().String() == "Unavailable" {
+	if st.Code() == codes.Unavailable {
 		fmt.Fprintf(&b, "\nis a node running at %s? (set --server or SANZI_SERVER)", server)
 	}
 	return &exitError{code: 1, msg: "sanzi: " + b.String()}

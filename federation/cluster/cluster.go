@@ -13,11 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sanzi/sanzi/node/attach"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/federation/fsm"
+	"github.com/sanzi/sanzi/federation/raftlog"
 	"github.com/sanzi/sanzi/federation/transport"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 )
@@ -191,7 +190,8 @@ func Open(cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, err
 	}
-	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{log.With("subsystem", "raft")}})
+	// raft's own log: warnings and errors only, into the member's logger.
+	hl := raftlog.New(log, "raft", hclog.Warn)
 	if n.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"), NoSync: cfg.NoSync}); err != nil {
 		return fail(fmt.Errorf("open raft log: %w", err))
 	}
@@ -483,24 +483,6 @@ func (n *Node) Linearize() error {
 	}
 	return n.wait(n.raft.Barrier(n.cfg.ApplyTimeout))
 }
-
-// slogWriter feeds hclog's lines into slog.
-type slogWriter struct{ log *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	line := strings.TrimSpace(string(p))
-	switch {
-	case strings.Contains(line, "[ERROR]"):
-		w.log.Error(line)
-	case strings.Contains(line, "[WARN]"):
-		w.log.Warn(line)
-	default:
-		w.log.Info(line)
-	}
-	return len(p), nil
-}
-
-var _ io.Writer = slogWriter{}
 
 // FirstLogIndex is the oldest index the log still holds (tests use it to
 // see compaction).

@@ -53,7 +53,7 @@ func (s *Stats) Efficiency(ctx context.Context, req *sanziv1.EfficiencyRequest) 
 		w = DefaultEfficiencyWeights
 	}
 	if w.GetOnTime() < 0 || w.GetEarly() < 0 || w.GetCards() < 0 {
-		return nil, nil, fmt.Errorf("weights: must not be negative")
+		return nil, nil, badRequestf("weights: must not be negative")
 	}
 	where := strings.ReplaceAll(sc.where, "month", "toYYYYMM(day)")
 	var stepKey, cardKey, from string
@@ -67,7 +67,7 @@ func (s *Stats) Efficiency(ctx context.Context, req *sanziv1.EfficiencyRequest) 
 		stepKey, cardKey = "matter_code", "matter_code"
 		from = `steps ANY LEFT JOIN (SELECT concat(origin, '-', toString(seq)) AS procedure_id, matter_code FROM procedures) USING procedure_id`
 	default:
-		return nil, nil, fmt.Errorf("groupBy %q: org, post or matter", req.GetGroupBy())
+		return nil, nil, badRequestf("groupBy %q: org, post or matter", req.GetGroupBy())
 	}
 	rows := map[string]*sanziv1.EfficiencyRow{}
 	get := func(k string) *sanziv1.EfficiencyRow {

@@ -59,7 +59,7 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 	case "post":
 		return s.riskByPost(ctx, where, sc.args)
 	default:
-		return nil, fmt.Errorf("groupBy %q: village or post", req.GetGroupBy())
+		return nil, badRequestf("groupBy %q: village or post", req.GetGroupBy())
 	}
 	rows := map[string]*sanziv1.RiskRow{}
 	get := func(o string) *sanziv1.RiskRow {

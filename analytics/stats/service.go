@@ -2,7 +2,8 @@ package stats
 
 import (
 	"context"
-	"strings"
+	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,11 +20,24 @@ type Service struct {
 // NewService serves s.
 func NewService(s *Stats) *Service { return &Service{s: s} }
 
-// wrap maps errors: a bad scope is the caller's mistake (InvalidArgument);
-// anything else is ClickHouse's (Unavailable: try again).
+// badRequest is a question the caller got wrong (an unknown groupBy,
+// negative weights): the service answers InvalidArgument with its text.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func badRequestf(format string, args ...any) error {
+	return &badRequest{msg: fmt.Sprintf(format, args...)}
+}
+
+// wrap maps errors: a bad request or scope is the caller's mistake
+// (InvalidArgument); anything else is ClickHouse's (Unavailable: try again).
 func wrap(err error, req interface{ GetScope() *sanziv1.StatsScope }) error {
 	if err == nil {
 		return nil
+	}
+	if br := (*badRequest)(nil); errors.As(err, &br) {
+		return status.Error(codes.InvalidArgument, br.Error())
 	}
 	if _, perr := parseScope(req.GetScope()); perr != nil {
 		return status.Error(codes.InvalidArgument, perr.Error())
@@ -40,9 +54,6 @@ func (v *Service) Totals(ctx context.Context, r *sanziv1.TotalsRequest) (*sanziv
 // AlertStats implements AnalyticsService.
 func (v *Service) AlertStats(ctx context.Context, r *sanziv1.AlertStatsRequest) (*sanziv1.AlertStatsResponse, error) {
 	rows, err := v.s.AlertStats(ctx, r)
-	if err != nil && strings.HasPrefix(err.Error(), "groupBy") {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
 	return &sanziv1.AlertStatsResponse{Rows: rows}, wrap(err, r)
 }
 
@@ -55,17 +66,11 @@ func (v *Service) Anomalies(ctx context.Context, r *sanziv1.AnomaliesRequest) (*
 // Risk implements AnalyticsService.
 func (v *Service) Risk(ctx context.Context, r *sanziv1.RiskRequest) (*sanziv1.RiskResponse, error) {
 	rows, err := v.s.Risk(ctx, r)
-	if err != nil && strings.HasPrefix(err.Error(), "groupBy") {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
 	return &sanziv1.RiskResponse{Rows: rows}, wrap(err, r)
 }
 
 // Efficiency implements AnalyticsService.
 func (v *Service) Efficiency(ctx context.Context, r *sanziv1.EfficiencyRequest) (*sanziv1.EfficiencyResponse, error) {
 	rows, w, err := v.s.Efficiency(ctx, r)
-	if err != nil && (strings.HasPrefix(err.Error(), "groupBy") || strings.HasPrefix(err.Error(), "weights")) {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
 	return &sanziv1.EfficiencyResponse{Rows: rows, Weights: w}, wrap(err, r)
 }

@@ -238,7 +238,7 @@ func (s *Stats) AlertStats(ctx context.Context, req *sanziv1.AlertStatsRequest) 
 			return nil, fmt.Errorf("alerts by status: %w", err)
 		}
 	default:
-		return nil, fmt.Errorf("groupBy %q: rule, org or status", req.GetGroupBy())
+		return nil, badRequestf("groupBy %q: rule, org or status", req.GetGroupBy())
 	}
 	names := map[string]string{}
 	if req.GetGroupBy() == "org" {

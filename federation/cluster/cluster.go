@@ -190,8 +190,9 @@ func Open(cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, err
 	}
-	// raft's own log: warnings and errors only, into the member's logger.
-	hl := raftlog.New(log, "raft", hclog.Warn)
+	// raft's own log: warnings and errors only, into the member's logger
+	// with subsystem=raft (raftlog names it) in place of district.
+	hl := raftlog.New(cfg.Logger.With("member", cfg.ID), "raft", hclog.Warn)
 	if n.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"), NoSync: cfg.NoSync}); err != nil {
 		return fail(fmt.Errorf("open raft log: %w", err))
 	}

@@ -5,6 +5,11 @@
 // raft_index and none after it. On start (a new leader, a restart, after
 // ClickHouse comes back) it resumes after max(raft_index) of each table:
 // nothing is loaded twice and nothing is skipped.
+//
+// The summaries' "just under a threshold" count follows the rule set in
+// force for each org (rulesets.go): the loader records every rule-set
+// entry it loads in the rule_sets table, in the same Raft order, and reads
+// that table back when it resumes.
 package loader
 
 import (
@@ -13,7 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -21,7 +26,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sanzi/sanzi/analytics/schema"
-	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/retry"
 	"github.com/sanzi/sanzi/node/rules"
@@ -77,6 +81,7 @@ type Loader struct {
 	suffix string
 	loaded []map[string]uint64 // per shard, per table
 	shard  map[string]int      // town → shard
+	sets   *ruleSets           // rebuilt with loaded
 	// Lag and state for /metrics, read with Stats.
 	stats Stats
 }
@@ -185,14 +190,25 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 			}
 			all = append(all, m)
 		}
-		l.loaded = all
+		var sets []schema.RuleSetRow
+		for i, c := range l.conns {
+			rows, err := schema.ReadRuleSets(ctx, c, l.suffix)
+			if err != nil {
+				return 0, fmt.Errorf("shard %d: %w", i+1, err)
+			}
+			sets = append(sets, rows...)
+		}
+		slices.SortStableFunc(sets, func(a, b schema.RuleSetRow) int {
+			return cmp.Or(cmp.Compare(a.RaftIndex, b.RaftIndex), cmp.Compare(a.Origin, b.Origin), cmp.Compare(a.Seq, b.Seq))
+		})
+		l.loaded, l.sets = all, newRuleSets(sets)
 		l.stats.LoadedIndex = l.low()
 		l.cfg.Logger.Info("analytics loader resumes", "after", l.stats.LoadedIndex, "applied", l.cfg.Source.AppliedIndex())
 	}
 	from := l.low()
 	batches := make([]*batch, len(l.conns))
 	for i := range batches {
-		batches[i] = newBatch(l.cfg.Source)
+		batches[i] = newBatch(l.cfg.Source, l.sets)
 	}
 	rows := func() (n int) {
 		for _, b := range batches {
@@ -344,12 +360,14 @@ type batch struct {
 	rows        int
 	undecodable int // entries whose payload could not be read into a typed row
 	tables      map[string][][]any
+	// sets are the rule sets in force, shared by the batches of a step.
+	sets *ruleSets
 	// lookup reads an earlier entry (the transaction a reversal cancels).
 	lookup func(origin string, seq uint64) (*ledger.Stored, error)
 }
 
-func newBatch(src Source) *batch {
-	return &batch{sums: newSummaries(), tables: map[string][][]any{}, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
+func newBatch(src Source, sets *ruleSets) *batch {
+	return &batch{sums: newSummaries(), tables: map[string][][]any{}, sets: sets, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
 		var out *ledger.Stored
 		err := src.Range(origin, seq, 1, func(s *ledger.Stored) bool { out = s; return false })
 		if err == nil && (out == nil || out.Seq != seq) {
@@ -374,6 +392,7 @@ var columns = map[string]string{
 	"expense_parties":   "raft_index, district, town, origin, month, counterparty, amount_fen",
 	"steps":             "raft_index, origin, seq, district, town, procedure_id, step_code, post, action, closes, opened_at, deadline, decided_at, author",
 	"alert_transitions": "raft_index, origin, seq, district, town, alert_id, status, reason, at, author",
+	"rule_sets":         "raft_index, origin, seq, district, town, version, state, sha256, effective_at, rule_codes, threshold_fen",
 }
 
 func (b *batch) put(table string, index uint64, loaded map[string]uint64, row ...any) {
@@ -388,7 +407,7 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 	district, town := orgParts(s.Origin)
 	at := s.RecordedAt.UTC()
 	b.put("entries", index, loaded, s.Origin, s.Seq, district, town, uint8(s.Type), s.Type.String(), at, s.Author, s.Subject)
-	m, err := books.Decode(s.Type, s.Payload)
+	m, err := decode(s)
 	if err != nil || m == nil {
 		// The chain holds it (signed and verified), so it is counted in
 		// entries; a payload no reader here understands must not wedge the
@@ -402,7 +421,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 		b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(m.GetKind()), int8(1), m.GetAmountFen(),
 			m.GetPaymentMethod().String(), m.GetCategory(), m.GetBudgetLine(), m.GetCounterparty().GetName(), m.GetCounterparty().GetIdNumber(),
 			date, month, at)
-		b.sums.add(index, loaded, s.Origin, month, kindName(m.GetKind()), m.GetPaymentMethod().String(), 1, m.GetAmountFen(), m.GetCounterparty().GetName())
+		under := schema.JustUnder(m.GetAmountFen(), b.sets.thresholds(index, s.Origin, at))
+		b.sums.add(index, loaded, s.Origin, month, kindName(m.GetKind()), m.GetPaymentMethod().String(), 1, m.GetAmountFen(), m.GetCounterparty().GetName(), under)
 	case *sanziv1.Reversal:
 		// A reversed transaction stays in the table; the reversal adds its
 		// negative copy, so plain sums are right with no join.
@@ -415,13 +435,13 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 			b.undecodable++
 			return nil
 		}
-		tm, err := books.Decode(target.Type, target.Payload)
+		tm, err := decode(target)
 		if t, ok := tm.(*sanziv1.Transaction); ok && err == nil {
 			date, month := businessDate(t.GetBusinessDate(), target.RecordedAt.UTC())
 			b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(t.GetKind()), int8(-1), -t.GetAmountFen(),
 				t.GetPaymentMethod().String(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), t.GetCounterparty().GetIdNumber(),
 				date, month, at)
-			b.sums.add(index, loaded, s.Origin, month, kindName(t.GetKind()), t.GetPaymentMethod().String(), -1, -t.GetAmountFen(), t.GetCounterparty().GetName())
+			b.sums.add(index, loaded, s.Origin, month, kindName(t.GetKind()), t.GetPaymentMethod().String(), -1, -t.GetAmountFen(), t.GetCounterparty().GetName(), false)
 		}
 	case *sanziv1.Alert:
 		b.put("alerts", index, loaded, s.Origin, s.Seq, district, town, m.GetRuleCode(), m.GetSeverity(), m.GetRuleSetVersion(), s.Subject, m.GetKey(), at)
@@ -457,6 +477,10 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 			opened, deadline, at, s.Author)
 	case *sanziv1.AlertTransition:
 		b.put("alert_transitions", index, loaded, s.Origin, s.Seq, district, town, m.GetAlertId(), m.GetStatus().String(), m.GetReason(), at, s.Author)
+	case *sanziv1.RuleSetVersion:
+		if r, ok := b.sets.take(index, s, m); ok {
+			b.put("rule_sets", index, loaded, s.Origin, s.Seq, district, town, r.Version, string(r.State), r.Sha256, r.EffectiveAt, r.Rules, r.Fen)
+		}
 	}
 	// TODO(issue 6): complaints and directives (they arrive with sync,
 	// issue 4) and org names (the district's org list).
@@ -545,6 +569,10 @@ func column(rows [][]any, c int) (any, error) {
 		return gather[float64](rows, c)
 	case time.Time:
 		return gather[time.Time](rows, c)
+	case []string:
+		return gather[[]string](rows, c)
+	case []int64:
+		return gather[[]int64](rows, c)
 	}
 	return nil, fmt.Errorf("no column type for %T", rows[0][c])
 }
@@ -607,8 +635,9 @@ func newSummaries() summaries {
 }
 
 // add counts one transactions row (sign -1: a reversal's negative copy)
-// into each summary that has not loaded its raft index yet.
-func (s summaries) add(index uint64, loaded map[string]uint64, origin string, month uint32, kind, method string, sign, amount int64, party string) {
+// into each summary that has not loaded its raft index yet; under says the
+// amount is just under a threshold of the rule set in force.
+func (s summaries) add(index uint64, loaded map[string]uint64, origin string, month uint32, kind, method string, sign, amount int64, party string, under bool) {
 	m := strconv.FormatUint(uint64(month), 10)
 	if index > loaded["monthly"] {
 		k := [4]string{origin, m, kind, method}
@@ -633,7 +662,7 @@ func (s summaries) add(index uint64, loaded map[string]uint64, origin string, mo
 		if amount%schema.RoundFen == 0 {
 			v[1]++
 		}
-		if schema.JustUnder(amount) {
+		if under {
 			v[2]++
 		}
 		v[3] = max(v[3], int64(index))

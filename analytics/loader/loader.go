@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -527,68 +526,6 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string) error
 	return errors.Join(all...)
 }
 
-// insert writes rows into table t as one block, column at a time (the
-// driver's fast path: several times the rate of appending row by row).
-func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows [][]any) error {
-	ins, err := conn.PrepareBatch(ctx, "INSERT INTO "+t+suffix+" ("+columns[t]+")")
-	if err != nil {
-		return fmt.Errorf("prepare insert into %s: %w", t, err)
-	}
-	for c := range rows[0] {
-		col, err := column(rows, c)
-		if err == nil {
-			err = ins.Column(c).Append(col)
-		}
-		if err != nil {
-			ins.Abort()
-			return fmt.Errorf("insert into %s, column %d: %w", t, c, err)
-		}
-	}
-	if err := ins.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into %s: %w", len(rows), t, err)
-	}
-	return nil
-}
-
-// column gathers column c of rows into a typed slice.
-func column(rows [][]any, c int) (any, error) {
-	switch rows[0][c].(type) {
-	case uint64:
-		return gather[uint64](rows, c)
-	case string:
-		return gather[string](rows, c)
-	case uint8:
-		return gather[uint8](rows, c)
-	case int8:
-		return gather[int8](rows, c)
-	case int64:
-		return gather[int64](rows, c)
-	case uint32:
-		return gather[uint32](rows, c)
-	case float64:
-		return gather[float64](rows, c)
-	case time.Time:
-		return gather[time.Time](rows, c)
-	case []string:
-		return gather[[]string](rows, c)
-	case []int64:
-		return gather[[]int64](rows, c)
-	}
-	return nil, fmt.Errorf("no column type for %T", rows[0][c])
-}
-
-func gather[T any](rows [][]any, c int) ([]T, error) {
-	out := make([]T, len(rows))
-	for i, r := range rows {
-		v, ok := r[c].(T)
-		if !ok {
-			return nil, fmt.Errorf("row %d holds %T, not %T", i, r[c], out[0])
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
 // orgParts are the district (6 digits) and town (9 digits) of an org code.
 func orgParts(origin string) (string, string) {
 	if len(origin) < 9 {
@@ -621,77 +558,4 @@ func businessDate(s string, recorded time.Time) (time.Time, uint32) {
 		d = time.Date(recorded.Year(), recorded.Month(), recorded.Day(), 0, 0, 0, 0, time.UTC)
 	}
 	return d, uint32(d.Year()*100 + int(d.Month()))
-}
-
-// summaries are the batch's partial sums for the summary tables.
-type summaries struct {
-	monthly map[[4]string]*[3]int64 // origin, month, kind, method → amount, count, raft index
-	digits  map[[3]string]*[4]int64 // origin, month, digit → n, round, just under, raft index
-	parties map[[3]string]*[2]int64 // origin, month, party → amount, raft index
-}
-
-func newSummaries() summaries {
-	return summaries{monthly: map[[4]string]*[3]int64{}, digits: map[[3]string]*[4]int64{}, parties: map[[3]string]*[2]int64{}}
-}
-
-// add counts one transactions row (sign -1: a reversal's negative copy)
-// into each summary that has not loaded its raft index yet; under says the
-// amount is just under a threshold of the rule set in force.
-func (s summaries) add(index uint64, loaded map[string]uint64, origin string, month uint32, kind, method string, sign, amount int64, party string, under bool) {
-	m := strconv.FormatUint(uint64(month), 10)
-	if index > loaded["monthly"] {
-		k := [4]string{origin, m, kind, method}
-		if s.monthly[k] == nil {
-			s.monthly[k] = &[3]int64{}
-		}
-		v := s.monthly[k]
-		v[0] += amount
-		v[1] += sign
-		v[2] = max(v[2], int64(index))
-	}
-	if kind != "expense" || sign != 1 || amount <= 0 {
-		return
-	}
-	if index > loaded["expense_digits"] {
-		k := [3]string{origin, m, strconv.FormatInt(amount, 10)[:1]}
-		if s.digits[k] == nil {
-			s.digits[k] = &[4]int64{}
-		}
-		v := s.digits[k]
-		v[0]++
-		if amount%schema.RoundFen == 0 {
-			v[1]++
-		}
-		if under {
-			v[2]++
-		}
-		v[3] = max(v[3], int64(index))
-	}
-	if index > loaded["expense_parties"] {
-		k := [3]string{origin, m, party}
-		if s.parties[k] == nil {
-			s.parties[k] = &[2]int64{}
-		}
-		s.parties[k][0] += amount
-		s.parties[k][1] = max(s.parties[k][1], int64(index))
-	}
-}
-
-// rows adds the summaries to the batch's tables; each row carries the
-// highest raft index it sums.
-func (s summaries) rows(b *batch) {
-	month := func(m string) uint32 { v, _ := strconv.ParseUint(m, 10, 32); return uint32(v) }
-	for k, v := range s.monthly {
-		d, t := orgParts(k[0])
-		b.tables["monthly"] = append(b.tables["monthly"], []any{uint64(v[2]), d, t, k[0], month(k[1]), k[2], k[3], v[0], v[1]})
-	}
-	for k, v := range s.digits {
-		d, t := orgParts(k[0])
-		digit, _ := strconv.ParseUint(k[2], 10, 8)
-		b.tables["expense_digits"] = append(b.tables["expense_digits"], []any{uint64(v[3]), d, t, k[0], month(k[1]), uint8(digit), uint64(v[0]), uint64(v[1]), uint64(v[2])})
-	}
-	for k, v := range s.parties {
-		d, t := orgParts(k[0])
-		b.tables["expense_parties"] = append(b.tables["expense_parties"], []any{uint64(v[1]), d, t, k[0], month(k[1]), k[2], v[0]})
-	}
 }

@@ -5,6 +5,11 @@
 // raft_index and none after it. On start (a new leader, a restart, after
 // ClickHouse comes back) it resumes after max(raft_index) of each table:
 // nothing is loaded twice and nothing is skipped.
+//
+// The summaries' "just under a threshold" count follows the rule set in
+// force for each org (rulesets.go): the loader records every rule-set
+// entry it loads in the rule_sets table, in the same Raft order, and reads
+// that table back when it resumes.
 package loader
 
 import (
@@ -13,15 +18,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
-	"strconv"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sanzi/sanzi/analytics/schema"
-	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/retry"
 	"github.com/sanzi/sanzi/node/rules"
@@ -77,6 +80,7 @@ type Loader struct {
 	suffix string
 	loaded []map[string]uint64 // per shard, per table
 	shard  map[string]int      // town → shard
+	sets   *ruleSets           // rebuilt with loaded
 	// Lag and state for /metrics, read with Stats.
 	stats Stats
 }
@@ -185,14 +189,25 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 			}
 			all = append(all, m)
 		}
-		l.loaded = all
+		var sets []schema.RuleSetRow
+		for i, c := range l.conns {
+			rows, err := schema.ReadRuleSets(ctx, c, l.suffix)
+			if err != nil {
+				return 0, fmt.Errorf("shard %d: %w", i+1, err)
+			}
+			sets = append(sets, rows...)
+		}
+		slices.SortStableFunc(sets, func(a, b schema.RuleSetRow) int {
+			return cmp.Or(cmp.Compare(a.RaftIndex, b.RaftIndex), cmp.Compare(a.Origin, b.Origin), cmp.Compare(a.Seq, b.Seq))
+		})
+		l.loaded, l.sets = all, newRuleSets(sets)
 		l.stats.LoadedIndex = l.low()
 		l.cfg.Logger.Info("analytics loader resumes", "after", l.stats.LoadedIndex, "applied", l.cfg.Source.AppliedIndex())
 	}
 	from := l.low()
 	batches := make([]*batch, len(l.conns))
 	for i := range batches {
-		batches[i] = newBatch(l.cfg.Source)
+		batches[i] = newBatch(l.cfg.Source, l.sets)
 	}
 	rows := func() (n int) {
 		for _, b := range batches {
@@ -344,12 +359,14 @@ type batch struct {
 	rows        int
 	undecodable int // entries whose payload could not be read into a typed row
 	tables      map[string][][]any
+	// sets are the rule sets in force, shared by the batches of a step.
+	sets *ruleSets
 	// lookup reads an earlier entry (the transaction a reversal cancels).
 	lookup func(origin string, seq uint64) (*ledger.Stored, error)
 }
 
-func newBatch(src Source) *batch {
-	return &batch{sums: newSummaries(), tables: map[string][][]any{}, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
+func newBatch(src Source, sets *ruleSets) *batch {
+	return &batch{sums: newSummaries(), tables: map[string][][]any{}, sets: sets, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
 		var out *ledger.Stored
 		err := src.Range(origin, seq, 1, func(s *ledger.Stored) bool { out = s; return false })
 		if err == nil && (out == nil || out.Seq != seq) {
@@ -374,6 +391,7 @@ var columns = map[string]string{
 	"expense_parties":   "raft_index, district, town, origin, month, counterparty, amount_fen",
 	"steps":             "raft_index, origin, seq, district, town, procedure_id, step_code, post, action, closes, opened_at, deadline, decided_at, author",
 	"alert_transitions": "raft_index, origin, seq, district, town, alert_id, status, reason, at, author",
+	"rule_sets":         "raft_index, origin, seq, district, town, version, state, sha256, effective_at, rule_codes, threshold_fen",
 }
 
 func (b *batch) put(table string, index uint64, loaded map[string]uint64, row ...any) {
@@ -388,7 +406,7 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 	district, town := orgParts(s.Origin)
 	at := s.RecordedAt.UTC()
 	b.put("entries", index, loaded, s.Origin, s.Seq, district, town, uint8(s.Type), s.Type.String(), at, s.Author, s.Subject)
-	m, err := books.Decode(s.Type, s.Payload)
+	m, err := decode(s)
 	if err != nil || m == nil {
 		// The chain holds it (signed and verified), so it is counted in
 		// entries; a payload no reader here understands must not wedge the
@@ -402,7 +420,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 		b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(m.GetKind()), int8(1), m.GetAmountFen(),
 			m.GetPaymentMethod().String(), m.GetCategory(), m.GetBudgetLine(), m.GetCounterparty().GetName(), m.GetCounterparty().GetIdNumber(),
 			date, month, at)
-		b.sums.add(index, loaded, s.Origin, month, kindName(m.GetKind()), m.GetPaymentMethod().String(), 1, m.GetAmountFen(), m.GetCounterparty().GetName())
+		under := schema.JustUnder(m.GetAmountFen(), b.sets.thresholds(index, s.Origin, at))
+		b.sums.add(index, loaded, s.Origin, month, kindName(m.GetKind()), m.GetPaymentMethod().String(), 1, m.GetAmountFen(), m.GetCounterparty().GetName(), under)
 	case *sanziv1.Reversal:
 		// A reversed transaction stays in the table; the reversal adds its
 		// negative copy, so plain sums are right with no join.
@@ -415,13 +434,13 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 			b.undecodable++
 			return nil
 		}
-		tm, err := books.Decode(target.Type, target.Payload)
+		tm, err := decode(target)
 		if t, ok := tm.(*sanziv1.Transaction); ok && err == nil {
 			date, month := businessDate(t.GetBusinessDate(), target.RecordedAt.UTC())
 			b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(t.GetKind()), int8(-1), -t.GetAmountFen(),
 				t.GetPaymentMethod().String(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), t.GetCounterparty().GetIdNumber(),
 				date, month, at)
-			b.sums.add(index, loaded, s.Origin, month, kindName(t.GetKind()), t.GetPaymentMethod().String(), -1, -t.GetAmountFen(), t.GetCounterparty().GetName())
+			b.sums.add(index, loaded, s.Origin, month, kindName(t.GetKind()), t.GetPaymentMethod().String(), -1, -t.GetAmountFen(), t.GetCounterparty().GetName(), false)
 		}
 	case *sanziv1.Alert:
 		b.put("alerts", index, loaded, s.Origin, s.Seq, district, town, m.GetRuleCode(), m.GetSeverity(), m.GetRuleSetVersion(), s.Subject, m.GetKey(), at)
@@ -457,6 +476,10 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 			opened, deadline, at, s.Author)
 	case *sanziv1.AlertTransition:
 		b.put("alert_transitions", index, loaded, s.Origin, s.Seq, district, town, m.GetAlertId(), m.GetStatus().String(), m.GetReason(), at, s.Author)
+	case *sanziv1.RuleSetVersion:
+		if r, ok := b.sets.take(index, s, m); ok {
+			b.put("rule_sets", index, loaded, s.Origin, s.Seq, district, town, r.Version, string(r.State), r.Sha256, r.EffectiveAt, r.Rules, r.Fen)
+		}
 	}
 	// TODO(issue 6): complaints and directives (they arrive with sync,
 	// issue 4) and org names (the district's org list).
@@ -503,64 +526,6 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string) error
 	return errors.Join(all...)
 }
 
-// insert writes rows into table t as one block, column at a time (the
-// driver's fast path: several times the rate of appending row by row).
-func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows [][]any) error {
-	ins, err := conn.PrepareBatch(ctx, "INSERT INTO "+t+suffix+" ("+columns[t]+")")
-	if err != nil {
-		return fmt.Errorf("prepare insert into %s: %w", t, err)
-	}
-	for c := range rows[0] {
-		col, err := column(rows, c)
-		if err == nil {
-			err = ins.Column(c).Append(col)
-		}
-		if err != nil {
-			ins.Abort()
-			return fmt.Errorf("insert into %s, column %d: %w", t, c, err)
-		}
-	}
-	if err := ins.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into %s: %w", len(rows), t, err)
-	}
-	return nil
-}
-
-// column gathers column c of rows into a typed slice.
-func column(rows [][]any, c int) (any, error) {
-	switch rows[0][c].(type) {
-	case uint64:
-		return gather[uint64](rows, c)
-	case string:
-		return gather[string](rows, c)
-	case uint8:
-		return gather[uint8](rows, c)
-	case int8:
-		return gather[int8](rows, c)
-	case int64:
-		return gather[int64](rows, c)
-	case uint32:
-		return gather[uint32](rows, c)
-	case float64:
-		return gather[float64](rows, c)
-	case time.Time:
-		return gather[time.Time](rows, c)
-	}
-	return nil, fmt.Errorf("no column type for %T", rows[0][c])
-}
-
-func gather[T any](rows [][]any, c int) ([]T, error) {
-	out := make([]T, len(rows))
-	for i, r := range rows {
-		v, ok := r[c].(T)
-		if !ok {
-			return nil, fmt.Errorf("row %d holds %T, not %T", i, r[c], out[0])
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
 // orgParts are the district (6 digits) and town (9 digits) of an org code.
 func orgParts(origin string) (string, string) {
 	if len(origin) < 9 {
@@ -593,76 +558,4 @@ func businessDate(s string, recorded time.Time) (time.Time, uint32) {
 		d = time.Date(recorded.Year(), recorded.Month(), recorded.Day(), 0, 0, 0, 0, time.UTC)
 	}
 	return d, uint32(d.Year()*100 + int(d.Month()))
-}
-
-// summaries are the batch's partial sums for the summary tables.
-type summaries struct {
-	monthly map[[4]string]*[3]int64 // origin, month, kind, method → amount, count, raft index
-	digits  map[[3]string]*[4]int64 // origin, month, digit → n, round, just under, raft index
-	parties map[[3]string]*[2]int64 // origin, month, party → amount, raft index
-}
-
-func newSummaries() summaries {
-	return summaries{monthly: map[[4]string]*[3]int64{}, digits: map[[3]string]*[4]int64{}, parties: map[[3]string]*[2]int64{}}
-}
-
-// add counts one transactions row (sign -1: a reversal's negative copy)
-// into each summary that has not loaded its raft index yet.
-func (s summaries) add(index uint64, loaded map[string]uint64, origin string, month uint32, kind, method string, sign, amount int64, party string) {
-	m := strconv.FormatUint(uint64(month), 10)
-	if index > loaded["monthly"] {
-		k := [4]string{origin, m, kind, method}
-		if s.monthly[k] == nil {
-			s.monthly[k] = &[3]int64{}
-		}
-		v := s.monthly[k]
-		v[0] += amount
-		v[1] += sign
-		v[2] = max(v[2], int64(index))
-	}
-	if kind != "expense" || sign != 1 || amount <= 0 {
-		return
-	}
-	if index > loaded["expense_digits"] {
-		k := [3]string{origin, m, strconv.FormatInt(amount, 10)[:1]}
-		if s.digits[k] == nil {
-			s.digits[k] = &[4]int64{}
-		}
-		v := s.digits[k]
-		v[0]++
-		if amount%schema.RoundFen == 0 {
-			v[1]++
-		}
-		if schema.JustUnder(amount) {
-			v[2]++
-		}
-		v[3] = max(v[3], int64(index))
-	}
-	if index > loaded["expense_parties"] {
-		k := [3]string{origin, m, party}
-		if s.parties[k] == nil {
-			s.parties[k] = &[2]int64{}
-		}
-		s.parties[k][0] += amount
-		s.parties[k][1] = max(s.parties[k][1], int64(index))
-	}
-}
-
-// rows adds the summaries to the batch's tables; each row carries the
-// highest raft index it sums.
-func (s summaries) rows(b *batch) {
-	month := func(m string) uint32 { v, _ := strconv.ParseUint(m, 10, 32); return uint32(v) }
-	for k, v := range s.monthly {
-		d, t := orgParts(k[0])
-		b.tables["monthly"] = append(b.tables["monthly"], []any{uint64(v[2]), d, t, k[0], month(k[1]), k[2], k[3], v[0], v[1]})
-	}
-	for k, v := range s.digits {
-		d, t := orgParts(k[0])
-		digit, _ := strconv.ParseUint(k[2], 10, 8)
-		b.tables["expense_digits"] = append(b.tables["expense_digits"], []any{uint64(v[3]), d, t, k[0], month(k[1]), uint8(digit), uint64(v[0]), uint64(v[1]), uint64(v[2])})
-	}
-	for k, v := range s.parties {
-		d, t := orgParts(k[0])
-		b.tables["expense_parties"] = append(b.tables["expense_parties"], []any{uint64(v[1]), d, t, k[0], month(k[1]), k[2], v[0]})
-	}
 }

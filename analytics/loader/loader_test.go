@@ -40,13 +40,16 @@ type village struct {
 	txs       []string
 }
 
-func newVillage(t *testing.T, org string) *village {
+func newVillage(t *testing.T, org string) *village { return newVillageAt(t, org, nil) }
+
+// newVillageAt is newVillage with the ledger's clock (nil: time.Now).
+func newVillageAt(t *testing.T, org string, now func() time.Time) *village {
 	dir := t.TempDir()
 	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{org})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: ring, Indexer: books.Indexer(), NoSync: true, Logger: quiet})
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: ring, Indexer: books.Indexer(), Now: now, NoSync: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

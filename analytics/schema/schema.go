@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sanzi/sanzi/node/rules"
 )
 
 // Migration is one numbered change.
@@ -30,19 +32,46 @@ type Migration struct {
 // FactTables are the tables the loader fills from the chain, each with a
 // raft_index column.
 var FactTables = []string{"entries", "transactions", "alerts", "cards", "contracts", "payments", "assets", "procedures", "steps", "alert_transitions",
-	"monthly", "expense_digits", "expense_parties"}
+	"monthly", "expense_digits", "expense_parties", "rule_sets"}
 
-// What the summaries call a round amount (a whole thousand yuan) and the
-// rule thresholds whose 10% band below is "just under" (cash settlement
-// limit, four deliberations, works tender), in fen.
+// What the summaries call a round amount (a whole thousand yuan), in fen.
 const RoundFen = 100_000
 
-// Thresholds are the rule thresholds of the "just under" band, in fen.
-var Thresholds = []int64{100_000, 5_000_000, 10_000_000}
+// ThresholdParams name the rule parameters whose 10% band below is "just
+// under" (cash settlement limit, four deliberations, works tender): the
+// amounts are read from the rule set in force, never copied here.
+var ThresholdParams = []struct{ Rule, Param string }{
+	{"CASH-PAY", "cash_limit_fen"}, {"BIG-SPEND", "big_spend_fen"}, {"TENDER", "tender_works_fen"},
+}
 
-// JustUnder says whether amount is within 10% under one of the thresholds.
-func JustUnder(amount int64) bool {
-	for _, t := range Thresholds {
+// Thresholds are the "just under" thresholds of one rule set, in fen, with
+// the rule each comes from (a rule the set leaves out gives none).
+type Thresholds struct {
+	Rules []string
+	Fen   []int64
+}
+
+// ThresholdsOf reads the thresholds of rs.
+func ThresholdsOf(rs rules.RuleSet) Thresholds {
+	out := Thresholds{Rules: []string{}, Fen: []int64{}}
+	for _, p := range ThresholdParams {
+		for _, r := range rs.Rules {
+			if v, ok := r.Params[p.Param]; ok && r.Code == p.Rule && v > 0 {
+				out.Rules = append(out.Rules, p.Rule)
+				out.Fen = append(out.Fen, v)
+			}
+		}
+	}
+	return out
+}
+
+// DefaultThresholds are the thresholds of rules.Default(), in force where
+// no published rule set says otherwise.
+func DefaultThresholds() []int64 { return ThresholdsOf(rules.Default()).Fen }
+
+// JustUnder says whether amount is within 10% under one of thresholds.
+func JustUnder(amount int64, thresholds []int64) bool {
+	for _, t := range thresholds {
 		if amount >= t*9/10 && amount < t {
 			return true
 		}
@@ -138,6 +167,18 @@ func Migrations() []Migration {
 		`CREATE TABLE IF NOT EXISTS orgs (
 			code String, name String, level String, parent String, updated DateTime
 		) ENGINE = ReplacingMergeTree(updated) ORDER BY code`,
+	}}, {Version: 5, Name: "rule sets and their thresholds", SQL: []string{
+		// One row per rule-set entry of any chain (a draft, or its
+		// publication) with the "just under" thresholds it holds, so the
+		// summaries follow the rule set in force (loader.ruleSets) and a
+		// resuming loader reads the history back. A publication is in
+		// force for its chain's org (and, for a town or the district, the
+		// orgs under it that publish none) from effective_at on.
+		`CREATE TABLE IF NOT EXISTS rule_sets (
+			raft_index UInt64, origin String, seq UInt64, district String, town String,
+			version String, state String, sha256 String, effective_at DateTime,
+			rule_codes Array(String), threshold_fen Array(Int64)
+		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq)`,
 	}}}
 }
 
@@ -175,10 +216,60 @@ func WriteOrgs(ctx context.Context, conn driver.Conn, suffix string, orgs []Org)
 	return b.Send()
 }
 
+// RuleSetState is what a rule_sets row records: a draft or its publication.
+type RuleSetState string
+
+// The states of a rule_sets row.
+const (
+	RuleSetDraft     RuleSetState = "draft"
+	RuleSetPublished RuleSetState = "published"
+)
+
+// RuleSetRow is one row of rule_sets.
+type RuleSetRow struct {
+	RaftIndex   uint64
+	Origin      string
+	Seq         uint64
+	Version     string
+	State       RuleSetState
+	Sha256      string
+	EffectiveAt time.Time
+	Thresholds
+}
+
+// ReadRuleSets reads every rule_sets row (a few per org at most), in Raft
+// order: what a resuming loader knows of the rule sets it loaded before.
+func ReadRuleSets(ctx context.Context, conn driver.Conn, suffix string) ([]RuleSetRow, error) {
+	rows, err := conn.Query(ctx, `SELECT raft_index, origin, seq, version, state, sha256, effective_at, rule_codes, threshold_fen
+		FROM rule_sets`+suffix+` ORDER BY raft_index, origin, seq`)
+	if err != nil {
+		return nil, fmt.Errorf("read rule_sets: %w", err)
+	}
+	defer rows.Close()
+	var out []RuleSetRow
+	for rows.Next() {
+		var r RuleSetRow
+		var state string
+		if err := rows.Scan(&r.RaftIndex, &r.Origin, &r.Seq, &r.Version, &state, &r.Sha256, &r.EffectiveAt, &r.Rules, &r.Fen); err != nil {
+			return nil, fmt.Errorf("read rule_sets: %w", err)
+		}
+		r.State, r.EffectiveAt = RuleSetState(state), r.EffectiveAt.UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rule_sets: %w", err)
+	}
+	return out, nil
+}
+
 // RebuildSummaries recomputes the summary tables from the transactions
 // table (after a backfill written straight into it, or in tests); the
 // loader keeps them up to date itself. roundFen and thresholds define
-// "round" and "just under" as the loader does.
+// "round" and "just under" for every org alike (pass DefaultThresholds()
+// for the default rule set); the loader instead uses each org's rule set
+// in force when the transaction was recorded.
+// TODO(issue 11): follow rule_sets here too (an ASOF-style join per org
+// that 18.16 lacks; only backfills and tests call this).
 func RebuildSummaries(ctx context.Context, conn driver.Conn, roundFen int64, thresholds []int64) error {
 	var under []string
 	for _, t := range thresholds {

@@ -37,7 +37,7 @@ func BenchmarkQueries10M(b *testing.B) {
 	}
 	gen := time.Now()
 	generate(b, ctx, conn)
-	if err := schema.RebuildSummaries(ctx, conn, schema.RoundFen, schema.Thresholds); err != nil {
+	if err := schema.RebuildSummaries(ctx, conn, schema.RoundFen, schema.DefaultThresholds()); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("generated in %v", time.Since(gen).Round(time.Second))

@@ -166,7 +166,7 @@ func TestQueriesOnClickHouse(t *testing.T) {
 	if err := tx.Send(); err != nil {
 		t.Fatal(err)
 	}
-	if err := schema.RebuildSummaries(ctx, conn, schema.RoundFen, schema.Thresholds); err != nil {
+	if err := schema.RebuildSummaries(ctx, conn, schema.RoundFen, schema.DefaultThresholds()); err != nil {
 		t.Fatal(err)
 	}
 	al, err := conn.PrepareBatch(ctx, "INSERT INTO alerts (raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at)")

@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/server"
+	nodesync "github.com/sanzi/sanzi/node/sync"
 )
 
 func newSyncCmd(g *globals) *cobra.Command {
@@ -36,6 +38,13 @@ func newSyncCmd(g *globals) *cobra.Command {
 			if err := json.Unmarshal(body, &st); err != nil {
 				return err
 			}
+			if st.Origin == "" { // a district member: only the parent's side
+				printKeyRefusals(cmd.OutOrStdout(), st.Refusals, st.Revocations)
+				return nil
+			}
+			if st.Refused != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "REFUSED by the parent (%s): %s\n", st.Refused, st.LastError)
+			}
 			conn := "connected"
 			if !st.Connected {
 				conn = fmt.Sprintf("not connected (%d failed attempts: %s)", st.Failures, st.LastError)
@@ -56,6 +65,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "pulled %s: head %d; %s\n", p.Origin, p.Head, state)
 			}
+			printKeyRefusals(cmd.OutOrStdout(), st.Refusals, st.Revocations)
 			return nil
 		},
 	}
@@ -63,4 +73,15 @@ func newSyncCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "sync", Short: "Sync with the parent tier"}
 	cmd.AddCommand(status)
 	return cmd
+}
+
+// printKeyRefusals prints a parent's side: the pushes it refused for their
+// signing key, and the revocations it enforces.
+func printKeyRefusals(w io.Writer, refused []nodesync.Refusal, revs []ledger.Revocation) {
+	for _, r := range refused {
+		fmt.Fprintf(w, "refused %s (%s) %d time(s), last %s: %s\n", r.Origin, r.Reason, r.Count, r.At.Format(time.RFC3339), r.Error)
+	}
+	for _, r := range revs {
+		fmt.Fprintf(w, "revoked key %s of %s after seq %d (%s): %s\n", r.Fingerprint, r.Origin, r.AfterSeq, r.Entry, r.Reason)
+	}
 }

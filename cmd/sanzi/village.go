@@ -15,7 +15,7 @@ import (
 
 func newVillageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "village", Short: "Run a village node"}
-	cmd.AddCommand(newServeCmd(g, "village"))
+	cmd.AddCommand(newServeCmd(g, "village"), newVillageRekeyCmd(g))
 	return cmd
 }
 

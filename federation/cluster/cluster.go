@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -84,6 +85,13 @@ type Config struct {
 	NoSync bool
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// CertPool is the district CA: key rotations in pushed chains must
+	// carry a certificate of it. Nil: only rotations signed by the old key
+	// are accepted (tests without a CA).
+	CertPool *x509.CertPool
+	// Now is the clock certificates' expiry is checked against when a
+	// push is received; default time.Now.
+	Now func() time.Time
 }
 
 func (c *Config) validate() error {
@@ -124,6 +132,9 @@ func (c *Config) validate() error {
 	}
 	if c.ApplyTimeout <= 0 {
 		c.ApplyTimeout = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
 	nodesync "github.com/sanzi/sanzi/node/sync"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -142,14 +143,25 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 	for _, p := range n.pullers {
 		pulls = append(pulls, p.Status())
 	}
-	json.NewEncoder(w).Encode(SyncStatus{Status: n.outbox.Status(), Pulls: pulls})
+	st := SyncStatus{Status: n.outbox.Status(), Pulls: pulls}
+	if n.inbox != nil {
+		st.Refusals = n.inbox.Refused.List()
+		if r, ok := n.inbox.Revoked.(*nodesync.ChainRevocations); ok {
+			st.Revocations = r.List()
+		}
+	}
+	json.NewEncoder(w).Encode(st)
 }
 
 // SyncStatus is GET /v1/sync/status: the node's chain going up, and the
-// chains coming down (the district's, and a village's town's).
+// chains coming down (the district's, and a village's town's). A town adds
+// its villages' pushes it refused for their keys, and the revocations it
+// enforces.
 type SyncStatus struct {
 	nodesync.Status
-	Pulls []nodesync.PullStatus `json:"pulls"`
+	Pulls       []nodesync.PullStatus `json:"pulls"`
+	Refusals    []nodesync.Refusal    `json:"refusals,omitempty"`
+	Revocations []ledger.Revocation   `json:"revocations,omitempty"`
 }
 
 // serveInbox takes the pushes of the town's villages on cfg.SyncAddr,
@@ -190,6 +202,8 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	}
 	in.Attachments, in.Named = nodesync.StoreSink{Store: n.books.Attachments()}, books.EntryAttachments
 	in.OwnCertificate = iss.Cert.Raw
+	in.Revoked = nodesync.NewChainRevocations(n.ledger, n.cfg.Orgs[0][:6]+"000000")
+	in.CheckCert, in.Now = pki.Rotation(pool), n.cfg.Now
 	n.inbox = in
 	n.inboxLn = ln
 	n.inboxSrv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),

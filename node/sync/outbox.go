@@ -72,8 +72,11 @@ type Status struct {
 	Connected bool      `json:"connected"`
 	LastAck   time.Time `json:"lastAck,omitzero"`
 	LastError string    `json:"lastError,omitempty"`
-	Failures  int       `json:"failures"` // consecutive failed attempts
-	Pushed    uint64    `json:"pushed"`   // entries acknowledged by this run
+	// Refused is set while the parent refuses the pushes for the signing
+	// key: KEY_REVOKED or KEY_EXPIRED (the reason is in LastError).
+	Refused  string `json:"refused,omitempty"`
+	Failures int    `json:"failures"` // consecutive failed attempts
+	Pushed   uint64 `json:"pushed"`   // entries acknowledged by this run
 	// Attachments sent whole by this run, and the bytes of their pieces.
 	Attachments     uint64 `json:"attachments"`
 	AttachmentBytes uint64 `json:"attachmentBytes"`
@@ -154,6 +157,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 			s.Connected, s.Failures = false, failures
 			if err != nil {
 				s.LastError = err.Error()
+				s.Refused, _ = RefusedFor(err)
 			}
 		})
 		o.cfg.Logger.Warn("sync to parent failed; retrying", "origin", o.cfg.Origin, "err", err, "in", wait.Round(time.Millisecond), "failures", failures)
@@ -405,7 +409,7 @@ func (p *push) receive() {
 				p.acked[a.GetOrigin()] = a.GetSeq()
 				if a.GetOrigin() == p.o.cfg.Origin {
 					n, seq := a.GetSeq()-prev, a.GetSeq()
-					p.o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = seq, time.Now(), s.Pushed+n })
+					p.o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed, s.Refused = seq, time.Now(), s.Pushed+n, "" })
 				}
 			}
 		}

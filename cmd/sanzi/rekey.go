@@ -131,11 +131,11 @@ func (r *rekeyRing) Private(origin string) (ed25519.PrivateKey, bool) {
 
 func newVillageRekeyCmd(g *globals) *cobra.Command {
 	var (
-		data, tlsDir, name, reason string
+		data, tlsDir, name, org, reason string
 		lost                       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "rekey --data DIR --tls-dir DIR [--cert NAME] [--old-key-lost]",
+		Use:   "rekey --data DIR --tls-dir DIR --org CODE [--cert NAME] [--old-key-lost]",
 		Short: "Change the key the node signs its chain with to its new certificate's (stop the node first)",
 		Long: `Put the new certificate and key from sanzi ca issue in --tls-dir first.
 rekey appends a key rotation entry to the node's chain naming the new key
@@ -146,17 +146,24 @@ district's chain pulled here says), it is signed by the new key and the
 certificate alone, issued by the district CA, vouches for it. Parents
 verify the chain with the new key from the rotation on.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if data == "" || tlsDir == "" {
-				return fmt.Errorf("--data and --tls-dir are required")
+			if data == "" || tlsDir == "" || org == "" && name == "" {
+				return fmt.Errorf("--data, --tls-dir and --org (or --cert) are required")
+			}
+			if name == "" {
+				name = org
 			}
 			iss, err := pki.LoadIssued(tlsDir, name)
 			if err != nil {
 				return err
 			}
-			org, _, err := pki.Identity(iss.Cert)
+			certOrg, _, err := pki.Identity(iss.Cert)
 			if err != nil {
 				return err
 			}
+			if org != "" && certOrg != org {
+				return fmt.Errorf("certificate %s names %s, not --org %s", name, certOrg, org)
+			}
+			org = certOrg
 			pool, err := pki.LoadPool(tlsDir)
 			if err != nil {
 				return err
@@ -224,7 +231,8 @@ verify the chain with the new key from the rotation on.`,
 	}
 	cmd.Flags().StringVar(&data, "data", "", "the node's data folder")
 	cmd.Flags().StringVar(&tlsDir, "tls-dir", "", "folder with ca.crt and the new NAME.crt/NAME.key")
-	cmd.Flags().StringVar(&name, "cert", "village", "NAME of the new certificate in --tls-dir")
+	cmd.Flags().StringVar(&org, "org", "", "the node's org code")
+	cmd.Flags().StringVar(&name, "cert", "", "NAME of the new certificate in --tls-dir (default: the org code)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why the key changes")
 	cmd.Flags().BoolVar(&lost, "old-key-lost", false, "sign the rotation with the new key (the old key is lost or stolen)")
 	return cmd

@@ -29,8 +29,9 @@ import (
 // saying so in `sanzi sync status`. The village gets a new certificate and
 // re-keys (the rotation signed by the new key, since the old one is
 // revoked); its chain, with the entries refused meanwhile, goes on up to the
-// district, and `sanzi verify` passes on the village's, the town's and the
-// district's copy.
+// district. A routine rekey later is signed by the old key. `sanzi verify`
+// passes on the village's, the town's and the district's copy, across both
+// rotations.
 func TestRevokeAndRekey(t *testing.T) {
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
@@ -200,6 +201,20 @@ func TestRevokeAndRekey(t *testing.T) {
 		if final <= refused+1 {
 			t.Fatalf("village head %d: nothing recorded after the rotation at %d", final, refused+1)
 		}
+	})
+
+	t.Run("routine rekey signed by the old key", func(t *testing.T) {
+		before := v.head()
+		v.kill9()
+		must(run(t, "ca", "issue", "--dir", caDir, "--org", vorg, "--role", "village"))
+		out := must(run(t, "village", "rekey", "--data", v.data, "--tls-dir", caDir, "--org", vorg, "--reason", "yearly"))
+		if !strings.Contains(out, "key rotation "+vorg+"-"+itoa(before+1)) || !strings.Contains(out, "signed by the old key") {
+			t.Fatalf("village rekey: %s", out)
+		}
+		v.start()
+		v.record(1, 300)
+		eventually(t, 60*time.Second, "the chain after a routine rotation at the district", func() bool { return districtHead(vorg) == v.head() })
+		final = v.head()
 	})
 
 	t.Run("verify every chain", func(t *testing.T) {

@@ -72,8 +72,7 @@ const (
 	// that did apply is the entry applying it).
 	EntryType_ENTRY_TYPE_TOWN_DECISION_REFUSED EntryType = 19
 	// payload: KeyRotation, in the chain of the origin changing its key: from
-	// the next entry on, the chain is signed with the new key. (30 and up:
-	// numbers 20-29 are left to other entry types being added at the same time.)
+	// the next entry on, the chain is signed with the new key.
 	EntryType_ENTRY_TYPE_KEY_ROTATION EntryType = 30
 	// payload: KeyRevocation, in the district's own chain: entries of the
 	// named origin signed by the named key after the revocation point are

@@ -21,7 +21,7 @@ func newVillageCmd(g *globals) *cobra.Command {
 
 func newTownCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "town", Short: "Run a town node: its own chain, its villages' chains held verbatim and forwarded up"}
-	cmd.AddCommand(newServeCmd(g, "town"))
+	cmd.AddCommand(newServeCmd(g, "town"), newVillageRekeyCmd(g))
 	return cmd
 }
 

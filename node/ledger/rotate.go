@@ -118,7 +118,15 @@ func (v *ChainVerifier) revoked(pub ed25519.PublicKey, seq uint64) (Revocation, 
 // certificate must vouch for it, and then it vouches for the entries before
 // it too: that is how a node whose key was revoked keeps the entries it
 // made after the revocation point (they are its own, and only a node the
-// district issued a new certificate to can make this entry).
+// district issued a new certificate to can make this entry). A key whose
+// certificate expired may still sign its own rotation: a parent accepts the
+// rotation on the new certificate, which it checks against the CA.
+//
+// TODO(issue 13): the entries a CA rotation keeps must reach the parent in
+// the same push batch as the rotation (the outbox's 1 MiB batches hold
+// thousands of entries); a node that made more than a batch's worth after
+// its revocation point stays refused until the district revokes from a
+// later seq.
 func (v *ChainVerifier) rotate(s Link) error {
 	var body sanziv1.EntryBody
 	var rot sanziv1.KeyRotation

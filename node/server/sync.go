@@ -55,7 +55,7 @@ func installIssuedKey(cfg Config) (*pki.Issued, error) {
 	case err != nil:
 		return nil, err
 	case !k.Equal(iss.Key):
-		return nil, fmt.Errorf("the node signs %s with a key other than its certificate's (%s): issue the certificate for this node's key or start a new node", org, cfg.CertName)
+		return nil, fmt.Errorf("the node signs %s with a key other than its certificate's (%s): run sanzi village rekey to change to the new certificate's key (stop the node first), or issue the certificate for this node's key", org, cfg.CertName)
 	}
 	return iss, nil
 }

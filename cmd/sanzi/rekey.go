@@ -132,7 +132,7 @@ func (r *rekeyRing) Private(origin string) (ed25519.PrivateKey, bool) {
 func newVillageRekeyCmd(g *globals) *cobra.Command {
 	var (
 		data, tlsDir, name, org, reason string
-		lost                       bool
+		lost                            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "rekey --data DIR --tls-dir DIR --org CODE [--cert NAME] [--old-key-lost]",

@@ -144,23 +144,7 @@ func TestRevokeAndRekey(t *testing.T) {
 			_, body := vn.call("GET", "/v1/ledger/"+vorg+"/entries?fromSeq="+itoa(seq)+"&limit=1", "", nil, nil)
 			raws = append(raws, entryRaw(t, body))
 		}
-		pool, err := pki.LoadPool(caDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn, err := grpc.NewClient(d.api, grpc.WithTransportCredentials(credentials.NewTLS(pki.ClientConfig(pool, stolen.TLSCertificate(), nil))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		stream, err := sanziv1.NewSyncServiceClient(conn).SyncPush(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stream.Send(&sanziv1.SyncPushRequest{Entries: raws})
-		_, err = stream.Recv()
+		err := syncPush(t, d.api, caDir, stolen, raws)
 		if reason, ok := nodesync.RefusedFor(err); !ok || reason != nodesync.ReasonKeyRevoked || !strings.Contains(err.Error(), "revoked by the district") {
 			t.Fatalf("the stolen key's push at the district: %v, want a KEY_REVOKED refusal", err)
 		}
@@ -246,6 +230,34 @@ func TestRevokeAndRekey(t *testing.T) {
 			t.Fatalf("verify the district's state: counts %v problems %v err %v", counts, problems, err)
 		}
 	})
+}
+
+// syncPush pushes raws in one batch to the SyncService at addr as the node
+// of iss (over mutual TLS with the district CA in caDir) and returns the
+// parent's answer to it.
+func syncPush(t *testing.T, addr, caDir string, iss *pki.Issued, raws [][]byte) error {
+	t.Helper()
+	pool, err := pki.LoadPool(caDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(pki.ClientConfig(pool, iss.TLSCertificate(), nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := sanziv1.NewSyncServiceClient(conn).SyncPush(ctx)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(&sanziv1.SyncPushRequest{Entries: raws}); err != nil {
+		_, err = stream.Recv()
+		return err
+	}
+	_, err = stream.Recv()
+	return err
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -73,6 +73,8 @@ fuzz:
 	go test -run='^$$' -fuzz='^FuzzVerifyChain$$' -fuzztime=$(FUZZ_EXECS_SLOW) ./node/ledger
 	go test -run='^$$' -fuzz='^FuzzResidentID$$' -fuzztime=$(FUZZ_EXECS) ./node/idcode
 	go test -run='^$$' -fuzz='^FuzzCreditCode$$' -fuzztime=$(FUZZ_EXECS) ./node/idcode
+	# The REST surface of a real node, every POST route (about 30 s on 2 cores).
+	go test -run='^$$' -fuzz='^FuzzREST$$' -fuzztime=$(FUZZ_EXECS) ./node/server
 
 bench:
 	go test -run='^$$' -bench='^BenchmarkRecord$$' -benchtime=5000x -count=3 ./node/books

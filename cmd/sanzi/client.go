@@ -18,6 +18,7 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/money"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -26,7 +27,7 @@ import (
 func (g *globals) dial() (*grpc.ClientConn, error) {
 	conn, err := grpc.NewClient(g.server,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+		limits.CallOptions(),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", g.server, err)

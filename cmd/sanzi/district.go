@@ -23,6 +23,7 @@ import (
 	"github.com/sanzi/sanzi/federation/member"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -58,7 +59,7 @@ func (t *tlsFlags) districtClient(addr string) (sanziv1.DistrictServiceClient, f
 		return nil, nil, err
 	}
 	creds := credentials.NewTLS(pki.ClientConfig(pool, cert, pki.AllowRoles(pki.RoleDistrict)))
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds), limits.CallOptions())
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
@@ -111,6 +112,13 @@ func newCACmd(g *globals) *cobra.Command {
 			if name == "" {
 				name = org
 			}
+			// A node's folder must never hold the CA key: whoever reads the
+			// node's files could then certify anyone in the district.
+			if filepath.Clean(out) == filepath.Clean(dir) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s.key is written to the CA folder, beside ca.key; give each node a folder of its own with --out and never copy ca.key to a node\n", name)
+			} else if _, err := os.Stat(filepath.Join(out, "ca.key")); err == nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s holds a ca.key; remove it from the node's folder (keep ca.key only on the CA host, offline)\n", out)
+			}
 			if err := iss.Save(out, name); err != nil {
 				return err
 			}
@@ -132,7 +140,7 @@ func newCACmd(g *globals) *cobra.Command {
 	issue.Flags().StringVar(&org, "org", "", "12-digit org code the certificate names")
 	issue.Flags().StringVar(&role, "role", "", "village, town or district")
 	issue.Flags().StringVar(&name, "name", "", "file name for the certificate (default: the org code)")
-	issue.Flags().StringVar(&out, "out", "", "folder to write to, with a copy of ca.crt (default: the CA folder)")
+	issue.Flags().StringVar(&out, "out", "", "the node's own folder to write to, with a copy of ca.crt but never ca.key (default: the CA folder, for the CA host's own certificates)")
 	issue.Flags().StringSliceVar(&hosts, "hosts", nil, "DNS names or IPs the node serves on (default localhost, 127.0.0.1, ::1)")
 	cmd.AddCommand(initCmd, issue)
 	return cmd
@@ -201,6 +209,8 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 	f.StringVar(&orgsFile, "orgs", "", "CSV file of the district's orgs, code,name per line (district, towns, villages), for names in the statistics")
 	f.Uint64Var(&cfg.Cluster.SnapshotThreshold, "snapshot-threshold", 8192, "log entries between snapshots")
 	f.Uint64Var(&cfg.Cluster.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
+	f.DurationVar(&cfg.Cluster.AttachmentTTL, "attachment-ttl", 0, "how long an attachment no entry names is kept before the leader's hourly expiry removes it (default 168h)")
+	f.Int64Var(&cfg.Cluster.AttachmentQuota, "attachment-quota", 0, "bytes of attachments each origin may keep at the district (default 10 GiB)")
 	f.DurationVar(&cfg.Cluster.SnapshotInterval, "snapshot-interval", 120*time.Second, "how often to check the snapshot threshold")
 	f.DurationVar(&cfg.Cluster.HeartbeatTimeout, "heartbeat-timeout", time.Second, "Raft heartbeat timeout")
 	f.DurationVar(&cfg.Cluster.ElectionTimeout, "election-timeout", time.Second, "Raft election timeout")
@@ -314,11 +324,13 @@ func newDistrictForksCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "forks",
-		Short: "List the forks the district refused: its own critical TAMPER alerts, with who pushed them",
-		Long: `A fork is a different entry pushed at a seq the district already holds.
-The district refuses it and records it once, replicated, with the pushed
-entry as evidence. "signed" says the entry carries the origin's valid
-signature: the origin's own node rewrote its history.`,
+		Short: "List the forks and unverifiable entries the district refused: its own critical TAMPER alerts, with who pushed them",
+		Long: `A fork is a different entry pushed at a seq the district already holds;
+KIND "fork". An entry that does not verify is refused too, KIND naming the
+check it failed: HASH (its body was edited), SIGNATURE, LINK or SEQ; SENT is
+then the SHA-256 of the pushed bytes. The district records each once,
+replicated, with the pushed entry as evidence. "signed" says a fork carries
+the origin's valid signature: the origin's own node rewrote its history.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, done, err := t.districtClient(server)
 			if err != nil {
@@ -336,10 +348,10 @@ signature: the origin's own node rewrote its history.`,
 			}
 			var rows [][]string
 			for _, f := range resp.GetForks() {
-				rows = append(rows, []string{f.GetAt().AsTime().Local().Format(time.DateTime), f.GetOrigin(), fmt.Sprint(f.GetSeq()),
+				rows = append(rows, []string{f.GetAt().AsTime().Local().Format(time.DateTime), tamperKind(f.GetKind()), f.GetOrigin(), fmt.Sprint(f.GetSeq()),
 					f.GetHeldHash()[:min(12, len(f.GetHeldHash()))], f.GetSentHash()[:min(12, len(f.GetSentHash()))], fmt.Sprint(f.GetSignedByOrigin()), f.GetPushedBy()})
 			}
-			table(cmd.OutOrStdout(), []string{"AT", "ORIGIN", "SEQ", "HELD", "SENT", "SIGNED", "PUSHED BY"}, rows)
+			table(cmd.OutOrStdout(), []string{"AT", "KIND", "ORIGIN", "SEQ", "HELD", "SENT", "SIGNED", "PUSHED BY"}, rows)
 			return nil
 		},
 	}
@@ -435,4 +447,13 @@ func readOrgs(path string) ([]schema.Org, error) {
 		}
 		out = append(out, schema.Org{Code: code, Name: name})
 	}
+}
+
+// tamperKind names a TAMPER record's kind: "fork" for the zero value (every
+// record before kinds existed), else HASH, SIGNATURE, LINK or SEQ.
+func tamperKind(k sanziv1.TamperKind) string {
+	if k == sanziv1.TamperKind_TAMPER_KIND_UNSPECIFIED {
+		return "fork"
+	}
+	return strings.TrimPrefix(k.String(), "TAMPER_KIND_")
 }

@@ -86,14 +86,18 @@ Headers may be in Chinese or English: 日期/date, 类型/kind (收入, 支出, 
 					}
 				}
 				if n := len(resp.GetRejections()); n > 0 {
+					total := max(int(resp.GetRejectedTotal()), n) // a node before rejected_total lists them all
 					if !g.json {
 						var trs [][]string
 						for _, r := range resp.GetRejections() {
 							trs = append(trs, []string{fmt.Sprint(r.GetRow()), r.GetField(), r.GetReason()})
 						}
 						table(cmd.OutOrStdout(), []string{"LINE", "FIELD", "REASON"}, trs)
+						if total > n {
+							fmt.Fprintf(cmd.OutOrStdout(), "... and %d more problem(s) not listed: the node lists the first %d\n", total-n, n)
+						}
 					}
-					return &exitError{code: 1, msg: fmt.Sprintf("import: nothing recorded: %d problem(s) in %d rows; fix them and run again", n, resp.GetRowsReceived())}
+					return &exitError{code: 1, msg: fmt.Sprintf("import: nothing recorded: %d problem(s) in %d rows; fix them and run again", total, resp.GetRowsReceived())}
 				}
 				if !g.json {
 					if dryRun {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net"
@@ -22,6 +20,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/notify"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -86,7 +85,7 @@ func TestNotificationsReachWebhookAndSMTP(t *testing.T) {
 	}
 	for i, r := range reqs {
 		if !r.signed {
-			t.Errorf("webhook request %d: bad signature %q over %s", i, r.sig, r.body)
+			t.Errorf("webhook request %d: signature %q over %s refused: %v", i, r.sig, r.body, r.verr)
 		}
 		if r.id == "" || !strings.Contains(r.body, "PRIVATE-ACCT") {
 			t.Errorf("webhook request %d: delivery id %q, body %s", i, r.id, r.body)
@@ -97,6 +96,10 @@ func TestNotificationsReachWebhookAndSMTP(t *testing.T) {
 	}
 	if reqs[0].id != reqs[1].id {
 		t.Errorf("retry has delivery id %q, the failed request had %q", reqs[1].id, reqs[0].id)
+	}
+	// A captured delivery replayed later is refused by its signed timestamp.
+	if err := notify.Verify(secret, reqs[1].header, []byte(reqs[1].body), time.Now().Add(notify.MaxWebhookAge+time.Minute)); !errors.Is(err, notify.ErrStale) {
+		t.Errorf("delivery replayed 6 minutes later: %v, want ErrStale", err)
 	}
 	var p struct {
 		ID   string            `json:"id"`
@@ -204,7 +207,9 @@ type hookReceiver struct {
 
 type hookRequest struct {
 	id, sig, body string
+	header        http.Header
 	signed        bool
+	verr          error // why Verify refused it
 	status        int
 }
 
@@ -214,11 +219,9 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	mac := hmac.New(sha256.New, h.secret)
-	mac.Write(body)
-	sig := r.Header.Get("X-Sanzi-Signature")
-	req := hookRequest{id: r.Header.Get("X-Sanzi-Delivery"), sig: sig, body: string(body),
-		signed: hmac.Equal([]byte(sig), []byte("sha256="+hex.EncodeToString(mac.Sum(nil))))}
+	verr := notify.Verify(h.secret, r.Header, body, time.Now())
+	req := hookRequest{id: r.Header.Get(notify.HeaderDelivery), sig: r.Header.Get(notify.HeaderSignature), body: string(body),
+		header: r.Header.Clone(), signed: verr == nil, verr: verr}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {

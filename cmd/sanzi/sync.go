@@ -42,9 +42,6 @@ func newSyncCmd(g *globals) *cobra.Command {
 				printKeyRefusals(cmd.OutOrStdout(), st.Refusals, st.Revocations)
 				return nil
 			}
-			if st.Refused != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "REFUSED by the parent (%s): %s\n", st.Refused, st.LastError)
-			}
 			conn := "connected"
 			if !st.Connected {
 				conn = fmt.Sprintf("not connected (%d failed attempts: %s)", st.Failures, st.LastError)
@@ -55,6 +52,10 @@ func newSyncCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "origin %s: head %d, parent acknowledged %d, lag %d; %s; last ack %s; attachments sent %d (%d bytes)\n",
 				st.Origin, st.Head, st.Acked, st.Lag, conn, last, st.Attachments, st.AttachmentBytes)
+			for _, r := range st.Refused {
+				fmt.Fprintf(cmd.OutOrStdout(), "origin %s: REFUSED by the parent (%s): %s since %s; not pushed until you %s: %s\n",
+					r.Origin, r.Reason, r.Summary, r.At.Format(time.RFC3339), r.Remedy, r.Message)
+			}
 			for _, p := range st.Pulls {
 				state := "last pulled never"
 				if !p.LastPull.IsZero() {

@@ -71,6 +71,7 @@ then named here by their SHA-256; from then on they are locked.`,
 	f.StringVar(&t.BudgetLine, "budget-line", "", "budget line (预算科目)")
 	f.StringVar(&t.Category, "category", "", "accounting category (科目)")
 	f.StringSliceVar(&t.Attachments, "attach", nil, "SHA-256 of an uploaded attachment; repeat for several")
+	f.StringVar(&t.ResolutionProcedureId, "resolution", "", "id of the approved four-deliberations procedure (四议两公开) of a big expense (rule BIG-SPEND)")
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/server"
 )
 
@@ -87,7 +88,7 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 				}
 			}
 			if secretFile != "" {
-				raw, err := os.ReadFile(secretFile)
+				raw, err := keys.ReadSecret(secretFile) // refused when group or others may read it
 				if err != nil {
 					return fmt.Errorf("--webhook-secret-file: %w", err)
 				}
@@ -116,11 +117,14 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7401", "gRPC listen address")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7400", "REST, metrics and health listen address")
 	f.Int64Var(&cfg.MaxAttachment, "max-attachment", 16<<20, "attachment size limit in bytes")
+	f.DurationVar(&cfg.AttachmentTTL, "attachment-ttl", 0, "how long an attachment no entry names is kept before a sweep removes it (default 168h)")
+	f.Int64Var(&cfg.AttachmentQuota, "attachment-quota", 0, "bytes of attachments each village may keep at this town (default 10 GiB)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long to drain requests on shutdown (default 30s)")
 	f.StringVar(&contactsFile, "contacts", "", `JSON file naming who holds each post and how to reach them: {"350505100201/town.reviewer": [{"Name": "王五", "Email": "w@example.cn", "Webhook": "https://..."}], "*/village.head": [...]}; cards name them, notifications go to them`)
-	f.StringVar(&secretFile, "webhook-secret-file", "", "file holding the HMAC-SHA256 key that signs webhook notifications (X-Sanzi-Signature); unset: no webhook channel")
+	f.StringVar(&secretFile, "webhook-secret-file", "", "file (mode 0600) holding the HMAC-SHA256 key that signs webhook notifications (X-Sanzi-Signature over X-Sanzi-Timestamp and the body); unset: no webhook channel")
 	f.StringVar(&cfg.SMTPAddr, "smtp-addr", "", "host:port of the mail server for notifications; unset: no mail channel")
 	f.StringVar(&cfg.SMTPFrom, "smtp-from", "三资监管 <sanzi@localhost>", "sender of notification mail")
+	f.BoolVar(&cfg.SMTPRequireTLS, "smtp-require-tls", false, "refuse to send mail to a server that does not offer STARTTLS (the delivery fails and is retried), so the upgrade cannot be stripped on the way")
 	f.DurationVar(&cfg.SweepEvery, "sweep-every", 0, "how often step timers and time-driven rules run (default 1m)")
 	f.StringVar(&cfg.Parent, "parent", "", "gRPC address of the parent (town, or district member) to push the chain to; empty: offline")
 	f.StringVar(&cfg.TLSDir, "tls-dir", "", "folder with ca.crt and this node's certificate from `sanzi ca issue --role "+tier+"` (its key signs the chain)")

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/federation/fsm"
@@ -48,10 +49,15 @@ func (a attachSink) AttachmentState(ctx context.Context, h string) (int64, bool,
 // AddPiece implements nodesync.AttachmentSink.
 func (a attachSink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploadRequest) error {
 	if !a.s.n.IsLeader() {
+		origin, err := pieceOrigin(ctx)
+		if err != nil {
+			return status.Errorf(codes.Unauthenticated, "%v", err)
+		}
 		c, fctx, err := a.s.leaderConn(ctx)
 		if err != nil {
 			return err
 		}
+		fctx = metadata.AppendToOutgoingContext(fctx, originKey, origin)
 		stream, err := sanziv1.NewSyncServiceClient(c).SyncAttachmentUpload(fctx)
 		if err != nil {
 			return a.s.forwardErr(err)
@@ -63,8 +69,12 @@ func (a attachSink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploa
 		_, err = stream.CloseAndRecv()
 		return a.s.forwardErr(err)
 	}
-	err := a.s.n.AddAttachmentPiece(ctx, &clusterv1.AttachmentChunk{Sha256: p.GetSha256(), Offset: p.GetOffset(), Size: p.GetSize(),
-		Data: p.GetData(), FileName: p.GetFileName(), ContentType: p.GetContentType()})
+	c := &clusterv1.AttachmentChunk{Sha256: p.GetSha256(), Offset: p.GetOffset(), Size: p.GetSize(),
+		Data: p.GetData(), FileName: p.GetFileName(), ContentType: p.GetContentType()}
+	if err := a.s.n.stampPiece(ctx, c); err != nil {
+		return err
+	}
+	err := a.s.n.AddAttachmentPiece(ctx, c)
 	switch {
 	case errors.Is(err, fsm.ErrAttachment), errors.Is(err, fsm.ErrBadCommand):
 		return fmt.Errorf("%w: %v", nodesync.ErrPiece, err)

@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/sanzi/sanzi/node/attach"
 	"io"
 	"log/slog"
 	"os"
@@ -89,8 +90,17 @@ type Config struct {
 	// carry a certificate of it. Nil: only rotations signed by the old key
 	// are accepted (tests without a CA).
 	CertPool *x509.CertPool
-	// Now is the clock certificates' expiry is checked against when a
-	// push is received; default time.Now.
+	// Named lists the attachments an encoded entry names
+	// (books.EntryAttachments): those are locked and never expire.
+	Named func(raw []byte) ([]string, error)
+	// AttachmentTTL: attachments no entry names are removed this long after
+	// their upload (default attach.DefaultTTL, 7 days); AttachmentQuota:
+	// bytes of attachments each origin may keep (default 10 GiB).
+	AttachmentTTL   time.Duration
+	AttachmentQuota int64
+	// Now is the leader's clock: certificates' expiry is checked against it
+	// when a push is received, and upload times and expiry cutoffs, which go
+	// into the log, are read from it; default time.Now.
 	Now func() time.Time
 }
 
@@ -139,6 +149,15 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.AttachmentTTL <= 0 {
+		c.AttachmentTTL = attach.DefaultTTL
+	}
+	if c.AttachmentQuota <= 0 {
+		c.AttachmentQuota = attach.DefaultQuota
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	return nil
 }
 
@@ -174,7 +193,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), queue: make(chan *pending, cfg.QueueLen), flight: make(chan *inflight, cfg.MaxInflight)}
 	var err error
-	if n.fsm, err = fsm.Open(fsm.Config{Path: filepath.Join(cfg.DataDir, "state.db"), Logger: log, NoSync: cfg.NoSync}); err != nil {
+	if n.fsm, err = fsm.Open(fsm.Config{Path: filepath.Join(cfg.DataDir, "state.db"), Logger: log, NoSync: cfg.NoSync, Named: cfg.Named}); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Node, error) {
@@ -188,7 +207,7 @@ func Open(cfg Config) (*Node, error) {
 	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hl); err != nil {
 		return fail(fmt.Errorf("open snapshot store: %w", err))
 	}
-	if n.layer, err = transport.Listen(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS, log); err != nil {
+	if n.layer, err = transport.Listen(transport.Config{Addr: cfg.RaftAddr, Server: cfg.ServerTLS, Client: cfg.ClientTLS, Logger: log}); err != nil {
 		return fail(err)
 	}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -232,6 +251,8 @@ func Open(cfg Config) (*Node, error) {
 	go n.propose()
 	go n.await()
 	go n.watchLeadership(leaderCh)
+	n.wg.Add(1)
+	go n.expireLoop()
 	return n, nil
 }
 

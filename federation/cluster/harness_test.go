@@ -12,6 +12,7 @@ import (
 
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 	"google.golang.org/grpc"
@@ -126,7 +127,7 @@ func (c *Cluster) start(m *member) {
 	m.cfg.RaftAddr = m.raftAddr
 	m.svc = cluster.NewService(m.node, c.creds())
 	m.srv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(c.ca.Pool(), c.cert.TLSCertificate(), nil))),
-		grpc.MaxRecvMsgSize(64<<20), grpc.ChainUnaryInterceptor(cluster.Authorize))
+		grpc.MaxRecvMsgSize(limits.MaxMessageSize), grpc.ChainUnaryInterceptor(cluster.Authorize))
 	sanziv1.RegisterDistrictServiceServer(m.srv, m.svc)
 	go m.srv.Serve(ln)
 }
@@ -143,7 +144,7 @@ func (c *Cluster) Client(id string) sanziv1.DistrictServiceClient {
 	m := c.members[id]
 	if m.conn == nil {
 		conn, err := grpc.NewClient(m.apiAddr, grpc.WithTransportCredentials(c.creds()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+			limits.CallOptions())
 		if err != nil {
 			panic(err)
 		}

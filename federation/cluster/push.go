@@ -60,8 +60,12 @@ func (n *Node) Push(ctx context.Context, raws [][]byte) (*PushResult, error) {
 	fresh, origins, err := n.verify(raws)
 	n.met.verifySeconds.Observe(time.Since(t0).Seconds())
 	var fork *forkError
-	if errors.As(err, &fork) {
+	var tamper *tamperError
+	switch {
+	case errors.As(err, &fork):
 		n.recordFork(ctx, fork.rec)
+	case errors.As(err, &tamper):
+		n.recordFork(ctx, tamper.rec) // the same record, with its kind
 	}
 	if err != nil {
 		return nil, err
@@ -172,16 +176,16 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 			return nil, nil, fmt.Errorf("%w: %s: push starts at seq %d but the district holds up to %d; resend from %d", ErrGap, o, first, head.Seq, head.Seq+1)
 		}
 		v := ledger.NewChainVerifier(o, pub, head.Seq+1, head.Hash, false).WithKeys(n.keyOptions(o, pub))
-		for _, l := range st.decoded[i:] {
+		for j, l := range st.decoded[i:] {
 			if err := v.Check(l); err != nil {
-				return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+				return nil, nil, n.refused(st.raws[i+j], err)
 			}
 		}
 		if _, err := v.Finish(); errors.Is(err, ledger.ErrKeyRevoked) || errors.Is(err, ledger.ErrKeyExpired) {
 			n.log.Warn("push refused: signing key revoked or expired", "origin", o, "err", err)
 			return nil, nil, err
 		} else if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+			return nil, nil, n.refused(st.raws[len(st.raws)-1], err)
 		}
 		fresh = append(fresh, st.raws[i:]...)
 	}
@@ -317,6 +321,6 @@ func (n *Node) recordFork(ctx context.Context, rec *sanziv1.ForkRecord) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if _, err := n.apply(ctx, clusterv1.CommandType_COMMAND_TYPE_RECORD_FORK, rec); err != nil {
-		n.log.Error("record the refused fork as a TAMPER alert", "origin", rec.GetOrigin(), "seq", rec.GetSeq(), "err", err)
+		n.log.Error("record the refused entry as a TAMPER alert", "kind", rec.GetKind().String(), "origin", rec.GetOrigin(), "seq", rec.GetSeq(), "err", err)
 	}
 }

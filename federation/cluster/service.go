@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
 	nodesync "github.com/sanzi/sanzi/node/sync"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -74,7 +75,7 @@ func (s *Service) conn(addr string) (*grpc.ClientConn, error) {
 	c, ok := s.conns[addr]
 	if !ok {
 		var err error
-		c, err = grpc.NewClient(addr, grpc.WithTransportCredentials(s.creds), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+		c, err = grpc.NewClient(addr, grpc.WithTransportCredentials(s.creds), limits.CallOptions())
 		if err != nil {
 			return nil, fmt.Errorf("connect to member %s: %w", addr, err)
 		}
@@ -121,9 +122,12 @@ func (s *Service) forwardErr(err error) error {
 
 // toStatus maps member errors to gRPC statuses.
 func toStatus(err error) error {
+	var tamper *tamperError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &tamper):
+		return tamperStatus(tamper)
 	case errors.Is(err, ErrSaturated):
 		st, _ := status.New(codes.ResourceExhausted, err.Error()+"; retry after the delay in RetryInfo").
 			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(200 * time.Millisecond)})

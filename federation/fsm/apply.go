@@ -83,6 +83,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	var a *applier
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		a = newApplier(tx, f.log)
+		a.named = f.cfg.Named
 		for i, l := range logs {
 			if cmds[i] == nil || l.Index <= applied {
 				continue
@@ -123,7 +124,8 @@ func decodeCommand(l *raft.Log) *clusterv1.Command {
 	if err != nil {
 		panic(fmt.Sprintf("fsm: raft index %d: undecodable command (%v); skipping it could make the replicas diverge", l.Index, err))
 	}
-	known := cmd.GetType() >= clusterv1.CommandType_COMMAND_TYPE_APPEND && cmd.GetType() <= clusterv1.CommandType_COMMAND_TYPE_RECORD_FORK
+	known := cmd.GetType() >= clusterv1.CommandType_COMMAND_TYPE_APPEND && cmd.GetType() <= clusterv1.CommandType_COMMAND_TYPE_RECORD_FORK ||
+		cmd.GetType() == clusterv1.CommandType_COMMAND_TYPE_EXPIRE_ATTACHMENTS
 	if !known && !cmd.GetOptional() {
 		panic(fmt.Sprintf("fsm: raft index %d: unknown command type %d not marked optional; upgrade this member, since skipping it would make the replicas diverge", l.Index, cmd.GetType()))
 	}
@@ -141,6 +143,8 @@ type applier struct {
 	keys   map[string]ed25519.PublicKey
 	ks     keyState // rotations and revocations applied (keys.go)
 	loaded uint64
+	// named lists the attachments an entry names (Config.Named).
+	named func(raw []byte) ([]string, error)
 }
 
 func newApplier(tx *bolt.Tx, log *slog.Logger) *applier {
@@ -164,6 +168,8 @@ func (a *applier) apply(index uint64, cmd *clusterv1.Command) (interface{}, erro
 		return a.attachmentChunk(p)
 	case clusterv1.CommandType_COMMAND_TYPE_RECORD_FORK:
 		return a.recordFork(index, p)
+	case clusterv1.CommandType_COMMAND_TYPE_EXPIRE_ATTACHMENTS:
+		return a.expireAttachments(p)
 	}
 	a.log.Warn("skipping optional command of a type this binary does not know", "index", index, "type", cmd.GetType())
 	return nil, nil
@@ -266,6 +272,9 @@ func (a *applier) appendEntries(index uint64, payload []byte) (interface{}, erro
 			return nil, err
 		}
 		a.heads[s.Origin] = ledger.Head{Seq: s.Seq, Hash: s.Hash}
+		if err := a.markNamed(raw, ledger.EntryID(s.Origin, s.Seq)); err != nil {
+			return nil, err
+		}
 		res.Added++
 		if t.span == nil {
 			t.span = &clusterv1.OriginRange{Origin: s.Origin, FromSeq: s.Seq}

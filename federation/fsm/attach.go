@@ -95,7 +95,7 @@ func (a *applier) attachmentChunk(payload []byte) (interface{}, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create attachment buckets: %w", err)
 	}
-	m := &attachMeta{desc: sanziv1.Attachment{Sha256: h, Size: c.GetSize(), FileName: c.GetFileName(), ContentType: c.GetContentType()}}
+	m := &attachMeta{desc: sanziv1.Attachment{Sha256: h, Size: c.GetSize(), FileName: c.GetFileName(), ContentType: c.GetContentType(), UploadedAt: uploadTime(&c)}}
 	if v := meta.Get([]byte(h)); v != nil {
 		if m, err = decodeAttachMeta(v); err != nil {
 			return nil, fmt.Errorf("read attachment %s: %w", h, err)
@@ -115,15 +115,15 @@ func (a *applier) attachmentChunk(payload []byte) (interface{}, error) {
 		return nil, fmt.Errorf("store a piece of attachment %s: %w", h, err)
 	}
 	m.received += int64(len(c.GetData()))
+	if err := a.chargeAttachment(h, c.GetOrigin(), int64(len(c.GetData()))); err != nil {
+		return nil, fmt.Errorf("charge attachment %s: %w", h, err)
+	}
 	if m.received == m.desc.GetSize() {
 		sum := sha256.New()
 		eachPiece(data, h, func(v []byte) { sum.Write(v) })
 		if got := hex.EncodeToString(sum.Sum(nil)); got != h {
-			if err := dropPieces(data, h); err != nil {
+			if err := a.dropAttachment(meta, data, h, m.received); err != nil {
 				return nil, err
-			}
-			if err := meta.Delete([]byte(h)); err != nil {
-				return nil, fmt.Errorf("drop attachment %s: %w", h, err)
 			}
 			return fmt.Errorf("%w: the content received hashes to %s, not %s; it was dropped", ErrAttachmentMismatch, got, h), nil
 		}

@@ -57,6 +57,11 @@ type Config struct {
 	// NoSync turns off fsync of applies, for throw-away tests and
 	// benchmarks: the Raft log is then the only durable copy.
 	NoSync bool
+	// Named lists the attachments an encoded entry names
+	// (books.EntryAttachments); an attachment an applied entry names is
+	// locked and never expires. Nil: no entry names any, and nothing
+	// expires by ExpireAttachments either (see expire.go).
+	Named func(raw []byte) ([]string, error)
 }
 
 // FSM is the cluster's state machine over one bbolt file. Apply, ApplyBatch,

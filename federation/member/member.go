@@ -24,12 +24,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/analytics/stats"
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
+	"github.com/sanzi/sanzi/node/rest"
+	"github.com/sanzi/sanzi/proto/gen"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -57,6 +61,10 @@ type Config struct {
 	// Orgs is the district's org list with names, for the statistics.
 	Orgs []schema.Org
 }
+
+// bodyLimits are the REST routes whose body may be larger than
+// rest.DefaultJSONLimit: a pushed batch of entries, base64 in JSON.
+var bodyLimits = map[string]int64{"POST /v1/district/entries": 16 << 20}
 
 // Member is a running member server.
 type Member struct {
@@ -94,6 +102,9 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if cfg.Cluster.APIAddr == "" {
 		cfg.Cluster.APIAddr = apiLn.Addr().String()
 	}
+	if cfg.Cluster.Named == nil {
+		cfg.Cluster.Named = books.EntryAttachments // locks what entries name at the district
+	}
 	n, err := cluster.Open(cfg.Cluster)
 	if err != nil {
 		apiLn.Close()
@@ -105,11 +116,11 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	// Any certificate of the district CA may connect; Authorize decides
 	// per method by role.
 	anyRole := pki.AllowRoles(pki.RoleDistrict, pki.RoleTown, pki.RoleVillage)
-	m.grpc = grpc.NewServer(
+	m.grpc = grpc.NewServer(append(limits.ServerOptions(0),
 		grpc.Creds(credentials.NewTLS(pki.ServerConfig(cfg.Pool, cfg.Cert, anyRole))),
-		grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(64<<20),
+		grpc.MaxRecvMsgSize(limits.MaxMessageSize), grpc.MaxSendMsgSize(limits.MaxMessageSize),
 		grpc.ChainUnaryInterceptor(cluster.Authorize),
-	)
+	)...)
 	sanziv1.RegisterDistrictServiceServer(m.grpc, m.svc)
 	syncSrv := cluster.NewSyncServer(m.svc, cfg.Pool, log.With("subsystem", "sync"))
 	m.sync = syncSrv
@@ -189,11 +200,19 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 		return fmt.Errorf("listen for HTTP on %s: %w", m.cfg.HTTPAddr, err)
 	}
 	m.httpLn = ln
-	gw := runtime.NewServeMux()
-	m.gwConn, err = grpc.NewClient(m.apiLn.Addr().String(), grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	// The gateway's own JSON options (every field written, zero or not),
+	// with decoding that names the field of a refused body.
+	jsonM := &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true}}
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, rest.Decoding(jsonM)),
+		runtime.WithErrorHandler(rest.ErrorHandler),
+		runtime.WithRoutingErrorHandler(rest.RoutingErrorHandler),
+	)
+	m.gwConn, err = grpc.NewClient(m.apiLn.Addr().String(), grpc.WithTransportCredentials(creds), limits.CallOptions())
 	if err != nil {
 		return fmt.Errorf("connect gateway: %w", err)
 	}
+	services := []string{"DistrictService"}
 	if err := sanziv1.RegisterDistrictServiceHandler(ctx, gw, m.gwConn); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}
@@ -201,9 +220,14 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 		if err := sanziv1.RegisterAnalyticsServiceHandler(ctx, gw, m.gwConn); err != nil {
 			return fmt.Errorf("register gateway: %w", err)
 		}
+		services = append(services, "AnalyticsService")
+	}
+	routes, err := rest.Routes(gen.OpenAPI, rest.Limits{PerRoute: bodyLimits}, services...)
+	if err != nil {
+		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", gw)
+	mux.Handle("/v1/", rest.Guard(gw, routes, 0))
 	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
 	// The parent's side of `sanzi sync status` (as a town serves it): the
 	// pushes this member refused for their signing key, and the revoked
@@ -221,7 +245,7 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 		}
 		json.NewEncoder(w).Encode(map[string]any{"ready": ready, "leader": id, "member": m.cfg.Cluster.ID})
 	})
-	m.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.http = rest.NewServer(mux, 0, 0, 0)
 	go func() {
 		err := m.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {

@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -12,13 +13,16 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/attach"
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -36,11 +40,16 @@ type Service struct {
 	sanziv1.UnimplementedCardServiceServer
 	sanziv1.UnimplementedDirectiveServiceServer
 
-	b *books.Books
+	b       *books.Books
+	streams *limits.Streams
 }
 
 // New returns the services over b.
 func New(b *books.Books) *Service { return &Service{b: b} }
+
+// LimitStreams caps the alert streams (WatchAlerts) by l, which the node
+// shares with its other streams (SSE); without it streams are not capped.
+func (s *Service) LimitStreams(l *limits.Streams) { s.streams = l }
 
 // Register adds every service to a gRPC server.
 func (s *Service) Register(g grpc.ServiceRegistrar) {
@@ -122,14 +131,17 @@ func (s *Service) GetTransaction(ctx context.Context, r *sanziv1.GetTransactionR
 	return &sanziv1.GetTransactionResponse{Transaction: rec}, nil
 }
 
-// ImportTransactions implements TransactionService: it gathers every row,
-// then records all or none.
+// ImportTransactions implements TransactionService: each row is checked and
+// staged as it arrives (books.Import), never all held at once; then all are
+// recorded or none. The reply lists the first books.MaxRejectionsListed
+// rejections and counts them all.
 func (s *Service) ImportTransactions(stream grpc.ClientStreamingServer[sanziv1.ImportTransactionsRequest, sanziv1.ImportTransactionsResponse]) error {
-	var (
-		author string
-		dryRun bool
-		rows   []books.ImportRow
-	)
+	var im *books.Import
+	defer func() {
+		if im != nil {
+			im.Close()
+		}
+	}()
 	for {
 		m, err := stream.Recv()
 		if err == io.EOF {
@@ -138,22 +150,26 @@ func (s *Service) ImportTransactions(stream grpc.ClientStreamingServer[sanziv1.I
 		if err != nil {
 			return err
 		}
-		if len(rows) == 0 {
-			author, dryRun = m.GetAuthor(), m.GetDryRun()
+		if im == nil {
+			if im, err = s.b.StartImport(m.GetAuthor(), m.GetDryRun()); err != nil {
+				return toStatus(err)
+			}
 		}
-		rows = append(rows, books.ImportRow{Row: int(m.GetRow()), Transaction: m.GetTransaction()})
+		if err := im.Add(books.ImportRow{Row: int(m.GetRow()), Transaction: m.GetTransaction()}); err != nil {
+			return toStatus(err)
+		}
 	}
-	resp := &sanziv1.ImportTransactionsResponse{RowsReceived: int32(len(rows))}
-	out, rejected, err := s.b.ImportTransactions(stream.Context(), author, rows, dryRun)
+	if im == nil {
+		return stream.SendAndClose(&sanziv1.ImportTransactionsResponse{})
+	}
+	res, err := im.Finish(stream.Context())
 	if err != nil {
 		return toStatus(err)
 	}
-	for _, r := range rejected {
+	resp := &sanziv1.ImportTransactionsResponse{RowsReceived: int32(res.Rows), RowsRecorded: int32(res.Recorded),
+		FirstId: res.FirstID, LastId: res.LastID, RejectedTotal: int32(res.RejectedTotal)}
+	for _, r := range res.Rejections {
 		resp.Rejections = append(resp.Rejections, &sanziv1.ImportRejection{Row: int32(r.Row), Field: r.Field, Reason: r.Reason})
-	}
-	if len(out) > 0 {
-		resp.RowsRecorded = int32(len(out))
-		resp.FirstId, resp.LastId = out[0].ID(), out[len(out)-1].ID()
 	}
 	return stream.SendAndClose(resp)
 }
@@ -352,6 +368,13 @@ func HitsProto(hits []rules.Hit) []*sanziv1.RuleHit {
 
 // WatchAlerts implements AlertService: it streams alerts as they are raised.
 func (s *Service) WatchAlerts(r *sanziv1.WatchAlertsRequest, stream grpc.ServerStreamingServer[sanziv1.WatchAlertsResponse]) error {
+	if s.streams != nil {
+		release, err := s.streams.Acquire(streamClient(stream.Context()))
+		if err != nil {
+			return toStatus(err)
+		}
+		defer release()
+	}
 	ch, stop := s.b.SubscribeAlerts()
 	defer stop()
 	// Headers tell the client the subscription is live: nothing raised
@@ -378,6 +401,19 @@ func (s *Service) WatchAlerts(r *sanziv1.WatchAlertsRequest, stream grpc.ServerS
 			}
 		}
 	}
+}
+
+// streamClient names the peer of a stream for the per-client cap.
+func streamClient(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	var certs []*x509.Certificate
+	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+		certs = ti.State.PeerCertificates
+	}
+	return limits.ClientKey(p.Addr.String(), certs)
 }
 
 // AlertMatches applies a stream's filter (empty matches all).

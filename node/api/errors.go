@@ -8,10 +8,12 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/limits"
 )
 
 // toStatus maps a domain error to the gRPC status a client sees (and, through
@@ -24,7 +26,14 @@ func toStatus(err error) error {
 	var inv *books.InvalidError
 	var conf *books.ConflictError
 	var blocked *books.BlockedError
+	var streams *limits.StreamsError
 	switch {
+	case errors.As(err, &streams):
+		st, derr := status.New(codes.ResourceExhausted, streams.Error()).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(streams.RetryAfter)})
+		if derr != nil {
+			return status.Error(codes.ResourceExhausted, streams.Error())
+		}
+		return st.Err()
 	case errors.As(err, &blocked):
 		pf := &errdetails.PreconditionFailure{}
 		for _, h := range blocked.Hits {
@@ -71,6 +80,10 @@ func toStatus(err error) error {
 	}
 	return status.Error(codes.Internal, err.Error())
 }
+
+// Status is the gRPC status of a domain error, for handlers outside the
+// gRPC services (the SSE alert stream) that answer with the same codes.
+func Status(err error) error { return toStatus(err) }
 
 // fieldError is a status naming one field.
 func fieldError(code codes.Code, field string, err error) error {

@@ -106,6 +106,9 @@ func (s *Service) PublishRuleSet(ctx context.Context, r *sanziv1.PublishRuleSetR
 
 // TestRules implements RuleService.
 func (s *Service) TestRules(ctx context.Context, r *sanziv1.TestRulesRequest) (*sanziv1.TestRulesResponse, error) {
+	if r.GetTransaction() == nil {
+		return nil, invalidField("transaction", "required: the transaction to run the rules on")
+	}
 	var e *rules.Engine
 	if r.GetRulesJson() != "" {
 		var err error

@@ -52,6 +52,7 @@ type Store struct {
 	db      *bolt.DB
 	maxSize int64
 	now     func() time.Time
+	pol     policy
 }
 
 // Open prepares a store; maxSize <= 0 means DefaultMaxSize.
@@ -105,11 +106,12 @@ func (s *Store) Put(content []byte, fileName, contentType, expected string) (*sa
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.put(content, h, fileName, contentType)
+	return s.put(content, h, fileName, contentType, "")
 }
 
-// put stores content under its hash h; s.mu is held.
-func (s *Store) put(content []byte, h, fileName, contentType string) (*sanziv1.Attachment, error) {
+// put stores content under its hash h, charged to origin when not empty;
+// s.mu is held.
+func (s *Store) put(content []byte, h, fileName, contentType, origin string) (*sanziv1.Attachment, error) {
 	if a, err := s.Describe(h); err == nil {
 		return a, nil
 	}
@@ -128,6 +130,11 @@ func (s *Store) put(content []byte, h, fileName, contentType string) (*sanziv1.A
 		raw, err := proto.Marshal(a)
 		if err != nil {
 			return err
+		}
+		if origin != "" {
+			if err := charge(tx, h, origin, a.GetSize()); err != nil {
+				return err
+			}
 		}
 		return b.Put([]byte(h), raw)
 	})
@@ -266,6 +273,9 @@ func (s *Store) Delete(h string) error {
 		}
 		if a.LockedBy != "" {
 			return fmt.Errorf("%w: entry %s names %s, and the trail must keep what its entries point at", ErrLocked, a.LockedBy, h)
+		}
+		if err := uncharge(tx, h, a.GetSize()); err != nil {
+			return err
 		}
 		return tx.Bucket(bucket).Delete([]byte(h))
 	})

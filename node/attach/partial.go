@@ -46,10 +46,12 @@ func (s *Store) received(h string) (int64, bool, error) {
 }
 
 // AddPiece appends data at offset to the partial copy of h (size bytes in
-// all). When the last piece arrives the whole is checked against h and
-// stored; a whole that does not match is dropped (ErrHashMismatch) so the
-// next try starts from nothing. A piece of something held whole is a no-op.
-func (s *Store) AddPiece(h string, offset, size int64, data []byte, fileName, contentType string) (received int64, complete bool, err error) {
+// all), sent by origin. When the last piece arrives the whole is checked
+// against h and stored, charged to origin; a whole that does not match is
+// dropped (ErrHashMismatch) so the next try starts from nothing. A piece of
+// something held whole is a no-op. The first piece of an attachment that
+// would take origin past its quota is refused with ErrQuota.
+func (s *Store) AddPiece(origin, h string, offset, size int64, data []byte, fileName, contentType string) (received int64, complete bool, err error) {
 	if !ValidHash(h) {
 		return 0, false, fmt.Errorf("%w: %q", ErrBadHash, h)
 	}
@@ -68,6 +70,14 @@ func (s *Store) AddPiece(h string, offset, size int64, data []byte, fileName, co
 		return held, false, fmt.Errorf("%w: %s: a piece at offset %d, but %d bytes are held", ErrPiece, h, offset, held)
 	case len(data) == 0 || offset+int64(len(data)) > size:
 		return held, false, fmt.Errorf("%w: %s: a piece of %d bytes at %d does not fit a size of %d", ErrPiece, h, len(data), offset, size)
+	case held == 0 && origin != "":
+		used, err := s.Usage(origin)
+		if err != nil {
+			return 0, false, err
+		}
+		if err := QuotaCheck(origin, s.Policy().Quota, used, size); err != nil {
+			return 0, false, err
+		}
 	}
 	p := s.partialPath(h)
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
@@ -102,7 +112,7 @@ func (s *Store) AddPiece(h string, offset, size int64, data []byte, fileName, co
 	if err != nil {
 		return 0, false, err
 	}
-	if _, err := s.put(content, h, fileName, contentType); err != nil {
+	if _, err := s.put(content, h, fileName, contentType, origin); err != nil {
 		return held, false, err
 	}
 	os.Remove(p)

@@ -73,7 +73,10 @@ func Backtest(tx *bolt.Tx, e *rules.Engine, loc *time.Location) ([]BacktestResul
 		var hits []rules.Hit
 		switch m := m.(type) {
 		case *sanziv1.Transaction:
-			hits, err = e.CheckTransaction(m)
+			// A recorded expense that names a resolution passed the
+			// node's check of it when it was recorded (books refuse one
+			// that does not stand), so the backtest takes it as approved.
+			hits, err = e.CheckTransaction(m, rules.TxFacts{ResolutionApproved: m.GetResolutionProcedureId() != ""})
 		case *sanziv1.Contract:
 			hits, err = e.CheckContract(m)
 		case *sanziv1.AssetAppraisal:

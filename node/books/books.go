@@ -44,6 +44,8 @@ type Books struct {
 	rules atomic.Pointer[rules.Engine]
 	feed  alertFeed
 	sup   *supervision
+
+	importLimits ImportLimits
 }
 
 // BlockedError refuses an entry because a supervision rule whose action is
@@ -104,7 +106,11 @@ func New(l *ledger.Ledger, att *attach.Store, val *Validator) (*Books, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create index buckets: %w", err)
 	}
-	return &Books{l: l, att: att, val: val}, nil
+	b := &Books{l: l, att: att, val: val, importLimits: ImportLimits{}.withDefaults()}
+	if err := b.clearStaging(); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Ledger is the ledger under the books.
@@ -208,7 +214,7 @@ func (b *Books) RecordTransaction(ctx context.Context, author string, t *sanziv1
 	if err := b.val.Transaction(author, t); err != nil {
 		return nil, nil, err
 	}
-	hits, err := b.screen(t, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(t) })
+	hits, err := b.screenTransaction(t)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -302,103 +308,6 @@ func (b *Books) UpdateAlertStatus(ctx context.Context, author string, tr *sanziv
 	}
 	st, _, err := b.record(ctx, author, tr.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION, tr)
 	return st, err
-}
-
-// ImportRow is one row of an imported sheet.
-type ImportRow struct {
-	Row         int
-	Transaction *sanziv1.Transaction
-}
-
-// Rejection is why one imported row was refused.
-type Rejection struct {
-	Row    int
-	Field  string
-	Reason string
-}
-
-// ImportTransactions records every row in one atomic append, or none of them
-// when any row is refused; it reports every refused row, not just the first.
-// With dryRun it only checks.
-func (b *Books) ImportTransactions(ctx context.Context, author string, rows []ImportRow, dryRun bool) ([]*ledger.Stored, []Rejection, error) {
-	var rejected []Rejection
-	recs := make([]ledger.Record, 0, len(rows))
-	reject := func(row int, err error) {
-		var inv *InvalidError
-		var conf *ConflictError
-		var blocked *BlockedError
-		switch {
-		case errors.As(err, &inv):
-			for _, v := range inv.Violations {
-				rejected = append(rejected, Rejection{Row: row, Field: v.Field, Reason: v.Reason})
-			}
-		case errors.As(err, &conf):
-			rejected = append(rejected, Rejection{Row: row, Field: conf.Field, Reason: conf.Reason})
-		case errors.As(err, &blocked):
-			for _, h := range blocked.Hits {
-				rejected = append(rejected, Rejection{Row: row, Field: "transaction", Reason: "rule " + h.Code + ": " + h.Reason})
-			}
-		default:
-			rejected = append(rejected, Rejection{Row: row, Reason: err.Error()})
-		}
-	}
-	err := b.l.DB().View(func(tx *bolt.Tx) error {
-		for _, r := range rows {
-			if err := b.val.Transaction(author, r.Transaction); err != nil {
-				reject(r.Row, err)
-				continue
-			}
-			hits, err := b.screen(r.Transaction, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckTransaction(r.Transaction) })
-			if err != nil {
-				reject(r.Row, err)
-				continue
-			}
-			payload, err := proto.Marshal(r.Transaction)
-			if err != nil {
-				return fmt.Errorf("encode row %d: %w", r.Row, err)
-			}
-			rec := ledger.Record{Origin: r.Transaction.GetOrg(), Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: payload}
-			if err := (indexer{}).Check(tx, []ledger.Record{rec}); err != nil {
-				reject(r.Row, err)
-				continue
-			}
-			recs = append(recs, rec)
-			about := len(recs)
-			proc, err := b.procedureFor(author, rec.Origin, r.Transaction, r.Transaction.GetAmountFen(), r.Transaction.GetSummary())
-			if err != nil {
-				return err
-			}
-			if proc != nil {
-				proc.About = about
-				recs = append(recs, *proc)
-			}
-			if recs, err = appendAlerts(recs, about, hits); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(rejected) > 0 || dryRun || len(recs) == 0 {
-		return nil, rejected, nil
-	}
-	stored, err := b.l.Append(ctx, recs...)
-	if err != nil {
-		return nil, nil, err
-	}
-	b.published(stored)
-	if _, err := b.follow(ctx, ""); err != nil {
-		return nil, nil, fmt.Errorf("recorded %d rows, then supervise: %w", len(rows), err)
-	}
-	var out []*ledger.Stored
-	for _, st := range stored {
-		if st.Type == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
-			out = append(out, st)
-		}
-	}
-	return out, nil, err
 }
 
 // Page is a position in a list: the index key after which to continue.

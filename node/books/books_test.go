@@ -188,9 +188,9 @@ func TestRulesOnRecording(t *testing.T) {
 		t.Fatalf("warned entry: %v %v %v", s, hits, err)
 	}
 	rows := []books.ImportRow{{Row: 2, Transaction: sampleTx(3)}, {Row: 3, Transaction: cash}}
-	out, rejected, err := b.ImportTransactions(ctx, "t", rows, false)
-	if err != nil || len(out) != 0 || len(rejected) != 1 || rejected[0].Row != 3 || !strings.Contains(rejected[0].Reason, "CASH-PAY") {
-		t.Fatalf("import with a blocked row: out %d, rejected %+v, err %v", len(out), rejected, err)
+	res, err := b.ImportTransactions(ctx, "t", rows, false)
+	if err != nil || res.Recorded != 0 || res.RejectedTotal != 1 || res.Rejections[0].Row != 3 || !strings.Contains(res.Rejections[0].Reason, "CASH-PAY") {
+		t.Fatalf("import with a blocked row: %+v, err %v", res, err)
 	}
 }
 

@@ -223,6 +223,19 @@ func TestQuarterScenario(t *testing.T) {
 	lease("HT-05", &sanziv1.Counterparty{Name: "陈大田", IdNumber: member}, sanziv1.ContractKind_CONTRACT_KIND_LEASE,
 		"2026-07-01", "2029-06-30", 2_000_000, 60, sanziv1.AwardMethod_AWARD_METHOD_NEGOTIATED, 1)
 
+	// The village road works go through the four deliberations
+	// (四议两公开) before they are paid for (BIG-SPEND).
+	works, err := b.OpenProcedure(ctx, "会计李四", &sanziv1.Procedure{Org: benchOrg, MatterCode: "WORKS-TENDER", AmountFen: 12_000_000,
+		Summary: "村道硬化工程（四议两公开）"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roadWorks := func(summary string) {
+		q.expense(12_000_000, supplier(3), "工程支出", "工程款", summary, func(t *sanziv1.Transaction) {
+			t.Attachments, t.ResolutionProcedureId = q.att, works.ID
+		})
+	}
+
 	var neglected string
 	for day = cstTime("2026-07-01 08:00"); day.Before(cstTime("2026-10-01 00:00")); day = day.AddDate(0, 0, 1) {
 		q.at(day, "08:00")
@@ -249,7 +262,8 @@ func TestQuarterScenario(t *testing.T) {
 			q.expense(90_000, supplier(2), "办公费", "日常支出", "白条报销", func(t *sanziv1.Transaction) { t.Attachments, t.InvoiceNumber, t.InvoiceCode = nil, "", "" })
 		case "07-06":
 			q.expense(6_000_000, supplier(3), "公益事业支出", "公益支出", "道路维修（未经四议两公开）")
-			q.expense(12_000_000, supplier(3), "工程支出", "工程款", "村道硬化工程款", func(t *sanziv1.Transaction) { t.Attachments = q.att })
+			// Paid before the assembly's resolution is published: refused.
+			roadWorks("村道硬化工程款（决议未公开）")
 		case "07-08":
 			// Cash rent received and kept in the safe for a week.
 			q.income(800_000, sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, "现金收取摊位费")
@@ -266,6 +280,7 @@ func TestQuarterScenario(t *testing.T) {
 			_ = first
 			q.expense(45_000, supplier(2), "办公费", "日常支出", "打印纸（重复报销）", func(t *sanziv1.Transaction) { t.InvoiceNumber = fmt.Sprintf("%08d", q.n-1) })
 		case "07-27":
+			roadWorks("村道硬化工程款")
 			q.expense(300_000, supplier(1), "宣传费", "日常支出", "宣传横幅（预算外）")
 			q.n++
 			q.tx(&sanziv1.Transaction{Org: benchOrg, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_OUT, AmountFen: 100_000,

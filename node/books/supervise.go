@@ -868,7 +868,7 @@ func (b *Books) TestRules(e *rules.Engine, t *sanziv1.Transaction) ([]rules.Hit,
 	if e == nil {
 		return nil, "", errors.New("rules are off on this node")
 	}
-	hits, err := e.CheckTransaction(t)
+	hits, err := checkTransaction(e, t, b.resolution(t))
 	if err != nil {
 		return nil, "", err
 	}
@@ -884,9 +884,14 @@ func (b *Books) TestRules(e *rules.Engine, t *sanziv1.Transaction) ([]rules.Hit,
 // back different at a seq already held); the alert travels up with the
 // node's chain.
 func (b *Books) RecordTamper(ctx context.Context, origin string, seq uint64, evidence map[string]string) (*ledger.Stored, error) {
+	return b.recordTamper(ctx, origin, seq, fmt.Sprintf("篡改：%s 第 %d 条记账与已收到的不一致（分叉），已拒收，请核查", origin, seq), evidence)
+}
+
+// recordTamper records one TAMPER alert about origin's entry at seq, keyed
+// by the sent hash in evidence.
+func (b *Books) recordTamper(ctx context.Context, origin string, seq uint64, reason string, evidence map[string]string) (*ledger.Stored, error) {
 	a := &sanziv1.Alert{Org: b.homeOrg(), RuleCode: "TAMPER", Severity: string(rules.SeverityRed), Evidence: evidence,
-		Reason:         fmt.Sprintf("篡改：%s 第 %d 条记账与已收到的不一致（分叉），已拒收，请核查", origin, seq),
-		RuleSetVersion: b.Rules().Version(), Key: fmt.Sprintf("TAMPER/%s/%d/%s", origin, seq, evidence["sent_hash"])}
+		Reason: reason, RuleSetVersion: b.Rules().Version(), Key: tamperKey(origin, seq, evidence["sent_hash"])}
 	st, err := b.appendOne(ctx, b.homeOrg(), alertAuthor, sanziv1.EntryType_ENTRY_TYPE_ALERT, a, ledger.EntryID(origin, seq))
 	if err != nil {
 		return nil, fmt.Errorf("record TAMPER alert: %w", err)
@@ -917,4 +922,52 @@ func (b *Books) appendOne(ctx context.Context, origin, author string, t sanziv1.
 		return nil, err
 	}
 	return out[0], nil
+}
+
+// bigSpend is the rule whose refusal names the four-deliberations procedure.
+const bigSpend = "BIG-SPEND"
+
+// resolution is the workflow's verdict on the resolution t names; without
+// supervision nothing can be verified, so nothing is approved.
+func (b *Books) resolution(t *sanziv1.Transaction) workflow.Resolution {
+	s := b.sup
+	if s == nil {
+		return workflow.Resolution{ID: t.GetResolutionProcedureId(),
+			Why: "本节点未启用办理流程（目录和审批），无法核实四议两公开"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flows.Resolution(t)
+}
+
+// checkTransaction runs e's transaction rules with what the node knows of
+// t's resolution, and makes a BIG-SPEND hit name the matter whose procedure
+// is needed and what is wrong with the one named.
+func checkTransaction(e *rules.Engine, t *sanziv1.Transaction, res workflow.Resolution) ([]rules.Hit, error) {
+	hits, err := e.CheckTransaction(t, rules.TxFacts{ResolutionApproved: res.Approved})
+	for i, h := range hits {
+		if h.Code != bigSpend {
+			continue
+		}
+		hits[i].Reason += "（" + res.Refusal() + "）"
+		hits[i].Evidence["resolution_matter"] = res.Matter.GetCode()
+		hits[i].Evidence["resolution_problem"] = res.Why
+	}
+	return hits, err
+}
+
+// screenTransaction screens t like screen does, with the resolution it
+// names judged by the node. A resolution named that does not stand is
+// refused below BIG-SPEND's threshold too (as a field), so that a recorded
+// reference always names an approved resolution.
+func (b *Books) screenTransaction(t *sanziv1.Transaction) ([]rules.Hit, error) {
+	res := b.resolution(t)
+	hits, err := b.screen(t, func(e *rules.Engine) ([]rules.Hit, error) { return checkTransaction(e, t, res) })
+	if err != nil {
+		return nil, err
+	}
+	if res.ID != "" && !res.Approved {
+		return nil, &InvalidError{Violations: []Violation{{Field: "transaction.resolutionProcedureId", Reason: res.Why}}}
+	}
+	return hits, nil
 }

@@ -53,12 +53,13 @@ func openSupervised(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleS
 // benchmarks that compare with the ledger's own).
 func openSupervisedSync(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleSet, sync bool) (*books.Books, func()) {
 	tb.Helper()
-	return openOrgBooks(tb, dir, filepath.Join(dir, "keys"), []string{benchOrg}, benchOrg, clock, rs, sync)
+	return openOrgBooks(tb, dir, filepath.Join(dir, "keys"), []string{benchOrg}, []string{benchOrg}, clock, rs, sync)
 }
 
-// openOrgBooks opens supervised books serving org, with the signing keys of
-// every org in keysDir (so a test can move chains between nodes verbatim).
-func openOrgBooks(tb testing.TB, dir, keysDir string, orgs []string, org string, clock *fakeClock, rs *rules.RuleSet, sync bool) (*books.Books, func()) {
+// openOrgBooks opens supervised books serving the served orgs, with the
+// signing keys of every org in keysDir (so a test can move chains between
+// nodes verbatim).
+func openOrgBooks(tb testing.TB, dir, keysDir string, orgs, served []string, clock *fakeClock, rs *rules.RuleSet, sync bool) (*books.Books, func()) {
 	tb.Helper()
 	ring, _, err := keys.Ensure(keysDir, orgs)
 	if err != nil {
@@ -72,7 +73,7 @@ func openOrgBooks(tb testing.TB, dir, keysDir string, orgs []string, org string,
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, err := books.New(l, att, &books.Validator{Served: []string{org}, Now: clock.Now})
+	b, err := books.New(l, att, &books.Validator{Served: served, Now: clock.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func TestTownAcrossVillages(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(dir, org), 0o750); err != nil {
 			t.Fatal(err)
 		}
-		return openOrgBooks(t, filepath.Join(dir, org), keysDir, orgs, org, clock, nil, false)
+		return openOrgBooks(t, filepath.Join(dir, org), keysDir, orgs, []string{org}, clock, nil, false)
 	}
 	relativeID := person("35010219900307123")
 	town, closeTown := open(townOrg)

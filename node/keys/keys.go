@@ -240,8 +240,12 @@ func ReadPEM(path, typ string) ([]byte, error) {
 }
 
 // ReadPrivate reads an Ed25519 private key from a PKCS#8 PEM file, the form
-// both a node's key folder and the district CA's files use.
+// both a node's key folder and the district CA's files use. A key file open
+// to group or others is refused (CheckSecret).
 func ReadPrivate(path string) (ed25519.PrivateKey, error) {
+	if err := CheckSecret(path); err != nil {
+		return nil, err
+	}
 	der, err := ReadPEM(path, "PRIVATE KEY")
 	if err != nil {
 		return nil, err

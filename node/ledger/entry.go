@@ -109,7 +109,25 @@ type VerifyError struct {
 	Origin  string `json:"origin"`
 	Seq     uint64 `json:"seq"`
 	Problem string `json:"problem"`
+	// Failure says which check failed, for a parent recording the entry
+	// as evidence (issue 18).
+	Failure Failure `json:"failure,omitempty"`
 }
+
+// Failure is which check of a ChainVerifier an entry failed.
+type Failure string
+
+// The checks an entry can fail. A stored chain can also miss an entry or
+// hold bytes that do not decode; a pushed one can name another origin.
+const (
+	FailureHash      Failure = "hash"      // the body does not hash to the stated hash
+	FailureSignature Failure = "signature" // the signature does not verify with the origin's key
+	FailureLink      Failure = "link"      // prev_hash does not link to the entry before
+	FailureSeq       Failure = "seq"       // the entry names the wrong seq or origin
+	FailureMissing   Failure = "missing"   // a seq is missing in the stored chain
+	FailureDecode    Failure = "decode"    // the bytes are not an entry
+	FailureRotation  Failure = "rotation"  // a key rotation is not signed or certified as it must be
+)
 
 func (e *VerifyError) Error() string {
 	return fmt.Sprintf("chain %s broken at seq %d: %s", e.Origin, e.Seq, e.Problem)
@@ -144,15 +162,15 @@ func NewChainVerifier(origin string, pub ed25519.PublicKey, fromSeq uint64, prev
 // Next checks the next entry; key is the seq it was stored under (0 when the
 // entry did not come from a keyed store).
 func (v *ChainVerifier) Next(key uint64, raw []byte) (Link, error) {
-	fail := func(format string, a ...any) (Link, error) {
-		return Link{}, &VerifyError{Origin: v.origin, Seq: v.nextSeq, Problem: fmt.Sprintf(format, a...)}
+	fail := func(f Failure, format string, a ...any) (Link, error) {
+		return Link{}, &VerifyError{Origin: v.origin, Seq: v.nextSeq, Problem: fmt.Sprintf(format, a...), Failure: f}
 	}
 	if key != 0 && key != v.nextSeq {
-		return fail("entry missing: next stored seq is %d", key)
+		return fail(FailureMissing, "entry missing: next stored seq is %d", key)
 	}
 	s, err := Peek(raw)
 	if err != nil {
-		return fail("%v", err)
+		return fail(FailureDecode, "%v", err)
 	}
 	if err := v.Check(s); err != nil {
 		return Link{}, err
@@ -163,22 +181,22 @@ func (v *ChainVerifier) Next(key uint64, raw []byte) (Link, error) {
 // Check verifies the next entry from its already peeked Link, for callers
 // that parsed the entry once to route it (the district's leader).
 func (v *ChainVerifier) Check(s Link) error {
-	fail := func(format string, a ...any) error {
-		return &VerifyError{Origin: v.origin, Seq: v.nextSeq, Problem: fmt.Sprintf(format, a...)}
+	fail := func(f Failure, format string, a ...any) error {
+		return &VerifyError{Origin: v.origin, Seq: v.nextSeq, Problem: fmt.Sprintf(format, a...), Failure: f}
 	}
 	switch sum := s.BodyHash(); {
 	case sum != s.Hash:
-		return fail("body does not match its hash (stored %x, computed %x)", s.Hash[:6], sum[:6])
+		return fail(FailureHash, "body does not match its hash (stored %x, computed %x)", s.Hash[:6], sum[:6])
 	case s.Origin != v.origin:
-		return fail("entry names origin %q", s.Origin)
+		return fail(FailureSeq, "entry names origin %q", s.Origin)
 	case s.Seq != v.nextSeq:
-		return fail("entry names seq %d", s.Seq)
+		return fail(FailureSeq, "entry names seq %d", s.Seq)
 	case s.PrevHash != v.prevHash:
-		return fail("prev_hash %x does not link to the previous entry's hash %x", s.PrevHash[:6], v.prevHash[:6])
+		return fail(FailureLink, "prev_hash %x does not link to the previous entry's hash %x", s.PrevHash[:6], v.prevHash[:6])
 	}
 	if s.Type == sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION {
 		if err := v.rotate(s); err != nil {
-			return fail("%v", err)
+			return fail(FailureRotation, "%v", err)
 		}
 		v.prevHash = s.Hash
 		v.nextSeq++
@@ -186,7 +204,7 @@ func (v *ChainVerifier) Check(s Link) error {
 		return nil
 	}
 	if v.everySignature && !ed25519.Verify(v.pub, s.Hash[:], s.Signature) {
-		return fail("signature does not verify with the origin's key")
+		return fail(FailureSignature, "signature does not verify with the origin's key")
 	}
 	v.prevHash = s.Hash
 	v.nextSeq++
@@ -200,7 +218,7 @@ func (v *ChainVerifier) Check(s Link) error {
 // before it nor expired; it returns how many entries were checked.
 func (v *ChainVerifier) Finish() (int, error) {
 	if v.last != nil && !v.everySignature && !ed25519.Verify(v.pub, v.last.Hash[:], v.last.Signature) {
-		return v.count, &VerifyError{Origin: v.origin, Seq: v.last.Seq, Problem: "signature of the last entry does not verify with the origin's key"}
+		return v.count, &VerifyError{Origin: v.origin, Seq: v.last.Seq, Problem: "signature of the last entry does not verify with the origin's key", Failure: FailureSignature}
 	}
 	return v.count, v.finishKeys()
 }

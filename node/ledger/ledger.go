@@ -167,6 +167,11 @@ type appendReq struct {
 	out  []*Stored
 	err  error
 	done chan struct{}
+	// src and each are set instead of recs for a streamed append
+	// (AppendStream); out stays empty.
+	src     RecordSource
+	each    func(*Stored)
+	written int
 }
 
 // Open opens (or creates) the ledger at cfg.Path, checks every chain's links,
@@ -418,11 +423,11 @@ func (l *Ledger) Append(ctx context.Context, recs ...Record) ([]*Stored, error) 
 			}
 			recs[i].Origin = link.Origin
 			r.Origin = link.Origin
-		} else if _, ok := l.cfg.Keys.Private(r.Origin); !ok {
-			return nil, fmt.Errorf("%w %s", ErrNoKey, r.Origin)
-		}
-		if ve := l.ChainBroken(r.Origin); ve != nil {
-			return nil, fmt.Errorf("%w: %v; writes to this chain are refused until it is repaired", ErrChainBroken, ve)
+			if ve := l.ChainBroken(r.Origin); ve != nil {
+				return nil, fmt.Errorf("%w: %v; writes to this chain are refused until it is repaired", ErrChainBroken, ve)
+			}
+		} else if err := l.admit(r.Origin); err != nil {
+			return nil, err
 		}
 	}
 	req := &appendReq{ctx: ctx, recs: recs, done: make(chan struct{})}
@@ -437,6 +442,18 @@ func (l *Ledger) Append(ctx context.Context, recs ...Record) ([]*Stored, error) 
 	// transaction, and its caller must learn whether it was recorded.
 	<-req.done
 	return req.out, req.err
+}
+
+// admit refuses a record of the node's own for origin when the node holds
+// no key for it or its chain is broken.
+func (l *Ledger) admit(origin string) error {
+	if _, ok := l.cfg.Keys.Private(origin); !ok {
+		return fmt.Errorf("%w %s", ErrNoKey, origin)
+	}
+	if ve := l.ChainBroken(origin); ve != nil {
+		return fmt.Errorf("%w: %v; writes to this chain are refused until it is repaired", ErrChainBroken, ve)
+	}
+	return nil
 }
 
 // Close stops taking writes, commits everything already queued and closes
@@ -458,13 +475,25 @@ func (l *Ledger) run() {
 	defer close(l.done)
 	batch := make([]*appendReq, 0, 64)
 	for req := range l.reqs {
+		if req.src != nil {
+			l.commitStream(req)
+			close(req.done)
+			continue
+		}
 		batch = append(batch[:0], req)
 		n := len(req.recs)
+		// A streamed append drained here waits for the batch before it and
+		// then commits alone: it cannot be replayed if a batch rolls back.
+		var stream *appendReq
 	drain:
 		for n < l.cfg.MaxBatch {
 			select {
 			case r, ok := <-l.reqs:
 				if !ok {
+					break drain
+				}
+				if r.src != nil {
+					stream = r
 					break drain
 				}
 				batch = append(batch, r)
@@ -476,6 +505,10 @@ func (l *Ledger) run() {
 		l.commit(batch)
 		for _, r := range batch {
 			close(r.done)
+		}
+		if stream != nil {
+			l.commitStream(stream)
+			close(stream.done)
 		}
 	}
 }

@@ -59,6 +59,21 @@ func (e *RevokedError) Error() string {
 
 func (e *RevokedError) Unwrap() error { return ErrKeyRevoked }
 
+// ExpiredError is a batch refused because its newest entry is signed by a
+// key whose certificate had expired when the batch was received.
+type ExpiredError struct {
+	Origin, Fingerprint string
+	Seq                 uint64 // the refused entry
+	NotAfter            time.Time
+}
+
+func (e *ExpiredError) Error() string {
+	return fmt.Sprintf("%v: %s-%d is signed by key %s, whose certificate expired on %s: re-key the node with a new certificate",
+		ErrKeyExpired, e.Origin, e.Seq, e.Fingerprint, e.NotAfter.UTC().Format(time.DateOnly))
+}
+
+func (e *ExpiredError) Unwrap() error { return ErrKeyExpired }
+
 // KeyOptions is what a parent checks beyond the chain itself when it
 // receives entries; the zero value checks nothing more.
 type KeyOptions struct {
@@ -178,8 +193,7 @@ func (v *ChainVerifier) finishKeys() error {
 		return &RevokedError{Revocation: r, Seq: v.last.Seq}
 	}
 	if !v.opts.Now.IsZero() && !v.notAfter.IsZero() && v.opts.Now.After(v.notAfter) {
-		return fmt.Errorf("%w: %s-%d is signed by key %s, whose certificate expired on %s: re-key the node with a new certificate",
-			ErrKeyExpired, v.origin, v.last.Seq, keys.Fingerprint(v.pub), v.notAfter.UTC().Format(time.DateOnly))
+		return &ExpiredError{Origin: v.origin, Seq: v.last.Seq, Fingerprint: keys.Fingerprint(v.pub), NotAfter: v.notAfter}
 	}
 	return nil
 }

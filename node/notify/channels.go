@@ -19,21 +19,73 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
 
+// Webhook headers.
+const (
+	// HeaderSignature is "sha256=" and the hex HMAC-SHA256, under the shared
+	// secret, of the timestamp header's value, ".", and the exact body.
+	HeaderSignature = "X-Sanzi-Signature"
+	// HeaderTimestamp is when the request was signed, in Unix seconds.
+	HeaderTimestamp = "X-Sanzi-Timestamp"
+	// HeaderDelivery is the message ID, the same on every retry.
+	HeaderDelivery = "X-Sanzi-Delivery"
+)
+
+// MaxWebhookAge is how old (or how far ahead, for clock skew) a delivery's
+// timestamp may be before Verify refuses it. A captured delivery can be
+// replayed only within it, where the receiver's duplicate check by
+// HeaderDelivery catches it.
+const MaxWebhookAge = 5 * time.Minute
+
 // Webhook posts each message as JSON to Contact.Webhook, signed so the
-// receiver can tell it came from us: X-Sanzi-Signature is "sha256=" and the
-// hex HMAC-SHA256 of the exact body under Secret, and X-Sanzi-Delivery
-// carries the message ID for the receiver to drop duplicates (a retry after
-// a lost response sends the same message again). A 2xx is success; a 4xx
-// other than 408 and 429 is permanent; anything else is retried.
+// receiver can tell it came from us and recently: HeaderSignature signs
+// HeaderTimestamp and the body together, so a captured delivery cannot be
+// replayed later with a fresh timestamp. Receivers must check both with
+// Verify (or the same computation): refuse a bad signature and a timestamp
+// older than MaxWebhookAge (5 minutes), and drop duplicates by
+// HeaderDelivery, which carries the message ID (a retry after a lost
+// response sends the same message again, signed anew). A 2xx is success; a
+// 4xx other than 408 and 429 is permanent; anything else is retried.
 type Webhook struct {
 	// Client; nil means a client with a 30 s timeout.
 	Client *http.Client
 	// Secret keys the signature; a webhook without one refuses to send.
 	Secret []byte
+	// Now stamps each request; nil means time.Now.
+	Now func() time.Time
+}
+
+// webhookSignature is the HeaderSignature value of body sent at ts.
+func webhookSignature(secret []byte, ts string, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(ts))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify is what a webhook receiver runs on each request before acting on
+// it: the signature must be the secret's over the timestamp and body, and
+// the timestamp within MaxWebhookAge of now (either way). It returns
+// ErrBadSignature or ErrStale. Receivers then drop a HeaderDelivery they
+// have already handled.
+func Verify(secret []byte, h http.Header, body []byte, now time.Time) error {
+	ts := h.Get(HeaderTimestamp)
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s %q is not Unix seconds: %w", HeaderTimestamp, ts, ErrBadSignature)
+	}
+	if !hmac.Equal([]byte(h.Get(HeaderSignature)), []byte(webhookSignature(secret, ts, body))) {
+		return fmt.Errorf("%s does not match the body and %s: %w", HeaderSignature, HeaderTimestamp, ErrBadSignature)
+	}
+	if age := now.Sub(time.Unix(sec, 0)); age > MaxWebhookAge || age < -MaxWebhookAge {
+		return fmt.Errorf("signed at %s, %s from now (at most %s): %w", time.Unix(sec, 0).UTC().Format(time.RFC3339), age.Round(time.Second), MaxWebhookAge, ErrStale)
+	}
+	return nil
 }
 
 // webhookPayload is the JSON body of a webhook call.
@@ -80,16 +132,20 @@ func (w *Webhook) Send(ctx context.Context, m Message, to Contact) error {
 	p := webhookPayload{ID: m.ID, Kind: m.Kind, Org: m.Org, Post: m.Post, Subject: m.Subject, Body: m.Body, Data: m.Data}
 	p.To.Name = to.Name
 	body, _ := json.Marshal(p) // strings and a string map always encode
-	mac := hmac.New(sha256.New, w.Secret)
-	mac.Write(body)
+	now := time.Now
+	if w.Now != nil {
+		now = w.Now
+	}
+	ts := strconv.FormatInt(now().Unix(), 10)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to.Webhook, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("webhook %s: build request: %w: %w", addr, ErrPermanent, redactURL(err, addr))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "sanzi-notify")
-	req.Header.Set("X-Sanzi-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	req.Header.Set("X-Sanzi-Delivery", m.ID)
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderSignature, webhookSignature(w.Secret, ts, body))
+	req.Header.Set(HeaderDelivery, m.ID)
 	client := w.Client
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
@@ -126,13 +182,21 @@ func redactURL(err error, addr string) error {
 const smtpTimeout = 2 * time.Minute
 
 // SMTP mails each message as UTF-8 plain text to Contact.Email through the
-// server at Addr, upgrading to TLS when the server offers STARTTLS. A 5xx
-// reply is permanent; connection failures and 4xx replies are retried. One
+// server at Addr, upgrading to TLS when the server offers STARTTLS. With
+// RequireTLS a server that does not offer it is refused before any mail is
+// sent (ErrNoSTARTTLS): anyone on the path can strip the offer from the
+// server's greeting and read the mail. A 5xx reply is permanent; connection
+// failures, 4xx replies and a missing STARTTLS are retried. One
 // conversation is bounded by ctx and by 2 minutes.
 type SMTP struct {
 	Addr string    // host:port of the submission server
 	From string    // envelope and header sender, e.g. "三资监管 <notify@example.gov.cn>"
 	Auth smtp.Auth // optional, e.g. smtp.PlainAuth
+	// RequireTLS refuses a server that does not offer STARTTLS.
+	RequireTLS bool
+	// TLS verifies the server after STARTTLS; nil means the system roots
+	// and Addr's host name.
+	TLS *tls.Config
 }
 
 // Name is "smtp".
@@ -179,7 +243,13 @@ func (s *SMTP) Send(ctx context.Context, m Message, to Contact) error {
 		}
 	}
 	if ok, _ := c.Extension("STARTTLS"); ok {
-		try("STARTTLS", func() error { return c.StartTLS(&tls.Config{ServerName: host}) })
+		cfg := s.TLS
+		if cfg == nil {
+			cfg = &tls.Config{ServerName: host}
+		}
+		try("STARTTLS", func() error { return c.StartTLS(cfg) })
+	} else if s.RequireTLS {
+		return fmt.Errorf("smtp %s: refusing to send in clear text (--smtp-require-tls): %w", s.Addr, ErrNoSTARTTLS)
 	}
 	if s.Auth != nil {
 		try("AUTH", func() error { return c.Auth(s.Auth) })

@@ -42,6 +42,17 @@ var (
 	// a webhook, a 5xx SMTP reply, a missing or malformed address). Channels
 	// wrap it; the notifier then gives up after that attempt.
 	ErrPermanent = errors.New("notify: permanent failure")
+	// ErrBadSignature: Verify found a webhook request's signature or
+	// timestamp missing, malformed or not made with the secret.
+	ErrBadSignature = errors.New("notify: bad webhook signature")
+	// ErrStale: Verify found a correctly signed webhook request whose
+	// timestamp is more than MaxWebhookAge from now (a replay, or a clock
+	// far off).
+	ErrStale = errors.New("notify: stale webhook delivery")
+	// ErrNoSTARTTLS: the mail server does not offer STARTTLS and the SMTP
+	// channel requires it. Retried: a stripped offer may be an attacker on
+	// the path, who may not always be there.
+	ErrNoSTARTTLS = errors.New("notify: mail server does not offer STARTTLS")
 )
 
 // Message kinds: what the message is about, from the escalation ladder.

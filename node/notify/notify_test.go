@@ -2,20 +2,27 @@ package notify
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -116,12 +123,13 @@ func TestWebhook(t *testing.T) {
 			hits := 0
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, _ := io.ReadAll(r.Body)
-				mac := hmac.New(sha256.New, secret)
-				mac.Write(body)
-				if got, want := r.Header.Get("X-Sanzi-Signature"), "sha256="+hex.EncodeToString(mac.Sum(nil)); got != want {
-					t.Errorf("signature %q, want %q", got, want)
+				if err := Verify(secret, r.Header, body, epoch.Add(time.Minute)); err != nil {
+					t.Errorf("Verify: %v", err)
 				}
-				if got := r.Header.Get("X-Sanzi-Delivery"); got != testMessage().ID {
+				if got, want := r.Header.Get(HeaderTimestamp), strconv.FormatInt(epoch.Unix(), 10); got != want {
+					t.Errorf("timestamp %q, want %q (the webhook's clock)", got, want)
+				}
+				if got := r.Header.Get(HeaderDelivery); got != testMessage().ID {
 					t.Errorf("X-Sanzi-Delivery %q", got)
 				}
 				if ct := r.Header.Get("Content-Type"); ct != "application/json" {
@@ -151,7 +159,7 @@ func TestWebhook(t *testing.T) {
 				clock.manual = make(chan chan time.Time, 1)
 			}
 			rec := make(recorder, 10)
-			n := newNotifier(t, Config{Channels: []Channel{&Webhook{Client: srv.Client(), Secret: secret}}, Record: rec.record, Clock: clock})
+			n := newNotifier(t, Config{Channels: []Channel{&Webhook{Client: srv.Client(), Secret: secret, Now: clock.Now}}, Record: rec.record, Clock: clock})
 			to := Contact{Name: "王会计", Webhook: srv.URL + "/hook?token=s3cret", Email: "wang@example.cn"}
 			if err := n.Notify(context.Background(), testMessage(to)); err != nil {
 				t.Fatal(err)
@@ -199,6 +207,52 @@ func equalDurations(a, b []time.Duration) bool {
 	return true
 }
 
+// TestVerify: a receiver accepts a delivery signed with the secret over its
+// timestamp and body within 5 minutes either way, and refuses anything else,
+// including a correct signature over the body alone (a replay cannot take a
+// fresh timestamp).
+func TestVerify(t *testing.T) {
+	body := []byte(`{"id":"x"}`)
+	ts := strconv.FormatInt(epoch.Unix(), 10)
+	bodyOnly := hmac.New(sha256.New, secret)
+	bodyOnly.Write(body)
+	header := func(ts, sig string) http.Header {
+		h := http.Header{}
+		h.Set(HeaderTimestamp, ts)
+		h.Set(HeaderSignature, sig)
+		return h
+	}
+	good := webhookSignature(secret, ts, body)
+	tests := []struct {
+		name string
+		h    http.Header
+		body []byte
+		now  time.Time
+		want error
+	}{
+		{"fresh", header(ts, good), body, epoch, nil},
+		{"4m59s old", header(ts, good), body, epoch.Add(MaxWebhookAge - time.Second), nil},
+		{"5m01s old", header(ts, good), body, epoch.Add(MaxWebhookAge + time.Second), ErrStale},
+		{"an hour old", header(ts, good), body, epoch.Add(time.Hour), ErrStale},
+		{"6 minutes ahead", header(ts, good), body, epoch.Add(-6 * time.Minute), ErrStale},
+		{"body changed", header(ts, good), []byte(`{"id":"y"}`), epoch, ErrBadSignature},
+		{"timestamp changed", header(strconv.FormatInt(epoch.Unix()+60, 10), good), body, epoch, ErrBadSignature},
+		{"other secret", header(ts, webhookSignature([]byte("another-secret-0123"), ts, body)), body, epoch, ErrBadSignature},
+		{"body-only signature", header(ts, "sha256="+hex.EncodeToString(bodyOnly.Sum(nil))), body, epoch, ErrBadSignature},
+		{"no timestamp", header("", good), body, epoch, ErrBadSignature},
+		{"timestamp not a number", header("2026-03-04T09:30:00Z", good), body, epoch, ErrBadSignature},
+		{"no signature", header(ts, ""), body, epoch, ErrBadSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Verify(secret, tt.h, tt.body, tt.now)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("Verify: %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestWebhookWithoutSecretRefuses(t *testing.T) {
 	err := (&Webhook{}).Send(context.Background(), testMessage(), Contact{Webhook: "http://127.0.0.1:1/x"})
 	if !errors.Is(err, ErrPermanent) {
@@ -228,28 +282,37 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-// smtpServer is just enough of an SMTP server to take mail on loopback.
+// smtpServer is just enough of an SMTP server to take mail on loopback;
+// with starttls set it offers STARTTLS and upgrades with that config.
 type smtpServer struct {
-	addr  string
-	mu    sync.Mutex
-	rcpt  []string // RCPT replies in turn; the last repeats
-	calls int
-	got   []capturedMail
+	addr     string
+	starttls *tls.Config
+	mu       sync.Mutex
+	rcpt     []string // RCPT replies in turn; the last repeats
+	calls    int
+	sessions int
+	got      []capturedMail
 }
 
 type capturedMail struct {
 	from, to string
 	data     []byte
+	tls      bool // received after STARTTLS
 }
 
 func startSMTP(t *testing.T, rcptReplies ...string) *smtpServer {
+	t.Helper()
+	return startSMTPWith(t, nil, rcptReplies...)
+}
+
+func startSMTPWith(t *testing.T, starttls *tls.Config, rcptReplies ...string) *smtpServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	s := &smtpServer{addr: ln.Addr().String(), rcpt: rcptReplies}
+	s := &smtpServer{addr: ln.Addr().String(), rcpt: rcptReplies, starttls: starttls}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -263,10 +326,14 @@ func startSMTP(t *testing.T, rcptReplies ...string) *smtpServer {
 }
 
 func (s *smtpServer) serve(c net.Conn) {
-	defer c.Close()
+	defer func() { c.Close() }()
+	s.mu.Lock()
+	s.sessions++
+	s.mu.Unlock()
 	tp := textproto.NewConn(c)
 	tp.PrintfLine("220 127.0.0.1 test ESMTP")
 	var m capturedMail
+	secure := false
 	for {
 		line, err := tp.ReadLine()
 		if err != nil {
@@ -274,10 +341,28 @@ func (s *smtpServer) serve(c net.Conn) {
 		}
 		verb, arg, _ := strings.Cut(line, " ")
 		switch strings.ToUpper(verb) {
-		case "EHLO", "HELO", "NOOP", "RSET":
+		case "EHLO":
+			if s.starttls != nil && !secure {
+				tp.PrintfLine("250-127.0.0.1")
+				tp.PrintfLine("250 STARTTLS")
+			} else {
+				tp.PrintfLine("250 127.0.0.1")
+			}
+		case "STARTTLS":
+			if s.starttls == nil || secure {
+				tp.PrintfLine("502 not implemented")
+				continue
+			}
+			tp.PrintfLine("220 go ahead")
+			tc := tls.Server(c, s.starttls)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			c, tp, secure = tc, textproto.NewConn(tc), true
+		case "HELO", "NOOP", "RSET":
 			tp.PrintfLine("250 127.0.0.1")
 		case "MAIL":
-			m = capturedMail{from: arg}
+			m = capturedMail{from: arg, tls: secure}
 			tp.PrintfLine("250 ok")
 		case "RCPT":
 			s.mu.Lock()
@@ -308,6 +393,91 @@ func (s *smtpServer) mails() []capturedMail {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]capturedMail(nil), s.got...)
+}
+
+// selfSigned returns a server config for 127.0.0.1 and a client config
+// that trusts it.
+func selfSigned(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test smtp"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+}
+
+// TestSMTPRequireTLS: with RequireTLS, a server that offers STARTTLS gets
+// the mail over TLS, and one that does not gets nothing: the delivery fails
+// with ErrNoSTARTTLS, retried like any passing failure. Without it, mail is
+// upgraded when offered and sent in clear text otherwise.
+func TestSMTPRequireTLS(t *testing.T) {
+	serverTLS, clientTLS := selfSigned(t)
+	tests := []struct {
+		name       string
+		offer      bool
+		require    bool
+		ok, secure bool
+		attempts   int
+	}{
+		{name: "offered and required", offer: true, require: true, ok: true, secure: true, attempts: 1},
+		{name: "not offered, required", offer: false, require: true, ok: false, attempts: 5},
+		{name: "offered, not required", offer: true, require: false, ok: true, secure: true, attempts: 1},
+		{name: "not offered, not required", offer: false, require: false, ok: true, secure: false, attempts: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var offer *tls.Config
+			if tt.offer {
+				offer = serverTLS
+			}
+			srv := startSMTPWith(t, offer, "250 ok")
+			ch := &SMTP{Addr: srv.addr, From: "notify@sanzi.example.cn", RequireTLS: tt.require, TLS: clientTLS}
+			if !tt.ok { // the error itself, from one attempt
+				err := ch.Send(context.Background(), testMessage(), Contact{Email: "li@town.example.cn"})
+				if !errors.Is(err, ErrNoSTARTTLS) || errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), srv.addr) {
+					t.Errorf("Send: %v, want a retryable ErrNoSTARTTLS naming the server", err)
+				}
+			}
+			rec := make(recorder, 10)
+			n := newNotifier(t, Config{Channels: []Channel{ch}, Record: rec.record})
+			if err := n.Notify(context.Background(), testMessage(Contact{Name: "李主任", Email: "li@town.example.cn"})); err != nil {
+				t.Fatal(err)
+			}
+			d := rec.next(t)
+			if d.OK != tt.ok || d.Attempts != tt.attempts {
+				t.Fatalf("delivery %+v, want ok=%v attempts=%d", d, tt.ok, tt.attempts)
+			}
+			mails := srv.mails()
+			if !tt.ok {
+				srv.mu.Lock()
+				sessions := srv.sessions
+				srv.mu.Unlock()
+				if len(mails) != 0 || !strings.Contains(d.Err, "STARTTLS") || sessions != 1+tt.attempts {
+					t.Errorf("refused server: %d mails captured, %d sessions (want %d), Err %q", len(mails), sessions, 1+tt.attempts, d.Err)
+				}
+				return
+			}
+			if len(mails) != 1 || mails[0].tls != tt.secure {
+				t.Fatalf("captured %+v, want one mail with tls=%v", mails, tt.secure)
+			}
+		})
+	}
 }
 
 func TestSMTP(t *testing.T) {

@@ -29,14 +29,17 @@ func Default() RuleSet {
 			Basis:  "村级财务管理规定：支出须取得合法原始凭证，严禁白条入账",
 		},
 		{
-			// The entry cannot yet say which attachment is the resolution, so
-			// an invoice plus a resolution means at least two attachments.
-			// TODO(issue 3): check the four-deliberations step of the workflow instead
+			// resolution_approved is the books' verdict on the procedure the
+			// expense names (resolution_procedure_id), never the caller's:
+			// a procedure of the expense's matter (FUND-BIG, WORKS-TENDER),
+			// of the same org, its resolution published (step
+			// publish_resolution approved) and its amount covering this one.
+			// The refusal names the matter and the procedure.
 			Code: "BIG-SPEND", Name: "大额支出未经四议两公开", Severity: SeverityRed, Action: ActionBlock, Applies: tx,
 			Expr: `tx.kind == TransactionKind.TRANSACTION_KIND_EXPENSE
 				&& tx.amount_fen >= params.big_spend_fen
-				&& size(tx.attachments) < 2`,
-			Reason: "{big_spend_yuan}元及以上的支出须经“四议两公开”程序，请附上发票和村民（代表）会议决议及公开记录",
+				&& !resolution_approved`,
+			Reason: "{big_spend_yuan}元及以上的支出须先经“四议两公开”程序：该事项的办理流程须已通过村民（代表）会议决议并公开，记账时注明该流程编号",
 			Params: map[string]int64{"big_spend_fen": 5_000_000},
 			Basis:  "《村民委员会组织法》第二十四条；“四议两公开”工作法",
 		},

@@ -4,7 +4,8 @@ package rules
 // node's history or its lists (package watch holds their Go code): the
 // district sets their severity, action, reason and params here like any other
 // rule's. A two-rung rule's Severity is its top rung (the lower one is
-// yellow). "N days" always means the N-th day after is still in time.
+// yellow; ARREARS has a warning rung, info, below that). "N days" always
+// means the N-th day after is still in time.
 func defaultStateful() []Rule {
 	return []Rule{
 		{
@@ -60,16 +61,14 @@ func defaultStateful() []Rule {
 			Basis:  "村级现金管理规定：借支款项应及时报账结清，不得长期挂账",
 		},
 		{
+			// One unpaid instalment is one finding on one ladder (DOMAIN.md,
+			// "One finding, one ladder"): the warning rung is what was
+			// OFF-BOOK (rent not booked for its billed period, 收入不入账),
+			// then yellow, then red, all under ARREARS.
 			Code: "ARREARS", Name: "合同款逾期未收", Severity: SeverityRed, Action: ActionWarn, Stateful: true,
-			Reason: "合同应收款逾期超过{yellow_days}天未收；逾期超过{red_days}天或欠款超过{red_amount_yuan}元升为红色预警",
-			Params: map[string]int64{"yellow_days": 30, "red_days": 90, "red_amount_fen": 1_000_000},
-			Basis:  "农村集体经济合同管理规定：按合同及时足额收取承包费、租金",
-		},
-		{
-			Code: "OFF-BOOK", Name: "租金收入未入账", Severity: SeverityRed, Action: ActionWarn, Stateful: true,
-			Reason: "租赁合同约定的收款日已过{grace_days}天，本期仍无收款记录，疑似收入不入账",
-			Params: map[string]int64{"grace_days": 10},
-			Basis:  "村级财务管理规定：集体收入必须全部入账，严禁账外设账",
+			Reason: "合同应收款到期超过{warning_days}天仍未见入账（预警，疑似收入不入账）；逾期超过{yellow_days}天黄色预警；逾期超过{red_days}天或欠款超过{red_amount_yuan}元升为红色预警",
+			Params: map[string]int64{"warning_days": 10, "yellow_days": 30, "red_days": 90, "red_amount_fen": 1_000_000},
+			Basis:  "农村集体经济合同管理规定：按合同及时足额收取承包费、租金；村级财务管理规定：集体收入必须全部入账，严禁账外设账",
 		},
 		{
 			Code: "EXPIRING", Name: "合同到期未续", Severity: SeverityRed, Action: ActionWarn, Stateful: true,

@@ -21,7 +21,10 @@ import (
 
 // kindVars declares, per entry kind, the variables its expressions see.
 var kindVars = map[string][]cel.EnvOption{
-	KindTransaction:       {cel.Variable("tx", cel.ObjectType("sanzi.v1.Transaction"))},
+	KindTransaction: {
+		cel.Variable("tx", cel.ObjectType("sanzi.v1.Transaction")),
+		cel.Variable("resolution_approved", cel.BoolType),
+	},
 	KindContract:          {cel.Variable("contract", cel.ObjectType("sanzi.v1.Contract"))},
 	KindContractPayment:   {cel.Variable("payment", cel.ObjectType("sanzi.v1.ContractPayment"))},
 	KindAssetAppraisal:    {cel.Variable("appraisal", cel.ObjectType("sanzi.v1.AssetAppraisal"))},
@@ -147,18 +150,29 @@ func evidence(m proto.Message, fields ...string) map[string]string {
 
 func required(what string) error { return errors.New("rules: " + what + ": required") }
 
+// TxFacts are what the books know of a transaction that the entry alone
+// does not say, found by the node itself and never taken from the caller.
+type TxFacts struct {
+	// ResolutionApproved: the procedure the transaction names
+	// (resolution_procedure_id) is an approved four-deliberations
+	// resolution that covers it (package workflow decides).
+	ResolutionApproved bool
+}
+
 // CheckTransaction evaluates the transaction rules. Evidence: kind,
 // amount_fen, payment_method, business_date, category, budget_line,
-// invoice_number, attachments (count), counterparty_name and
-// counterparty_is_person (is_resident_id of its id_number).
-func (e *Engine) CheckTransaction(t *sanziv1.Transaction) ([]Hit, error) {
+// invoice_number, attachments (count), counterparty_name,
+// counterparty_is_person (is_resident_id of its id_number),
+// resolution_procedure_id and resolution_approved (from facts).
+func (e *Engine) CheckTransaction(t *sanziv1.Transaction, facts TxFacts) ([]Hit, error) {
 	if t == nil {
 		return nil, required("transaction")
 	}
 	ev := evidence(t, "kind", "amount_fen", "payment_method", "business_date", "category",
-		"budget_line", "invoice_number", "attachments", "counterparty.name")
+		"budget_line", "invoice_number", "attachments", "counterparty.name", "resolution_procedure_id")
 	ev["counterparty_is_person"] = strconv.FormatBool(isResidentID(t.GetCounterparty().GetIdNumber()))
-	return e.check(KindTransaction, map[string]any{"tx": t}, ev)
+	ev["resolution_approved"] = strconv.FormatBool(facts.ResolutionApproved)
+	return e.check(KindTransaction, map[string]any{"tx": t, "resolution_approved": facts.ResolutionApproved}, ev)
 }
 
 // CheckContract evaluates the contract rules. Evidence: kind,

@@ -14,6 +14,10 @@
 //
 //	kind                 variable   type
 //	transaction          tx         sanzi.v1.Transaction
+//	                     resolution_approved  bool: the procedure tx names
+//	                         (resolution_procedure_id) is an approved
+//	                         four-deliberations resolution covering it, as
+//	                         the node's workflow says (TxFacts)
 //	contract             contract   sanzi.v1.Contract
 //	contract_payment     payment    sanzi.v1.ContractPayment
 //	asset_disposal       disposal   sanzi.v1.AssetDisposal

@@ -81,6 +81,15 @@ func dispose(m sanziv1.DisposalMethod, price, appraised int64) disposal {
 		DisposalDate: "2026-04-01"}, appraised}
 }
 
+// resolved is a transaction with the books' verdict on the resolution it
+// names.
+type resolved struct {
+	t     *sanziv1.Transaction
+	facts TxFacts
+}
+
+func approved(t *sanziv1.Transaction) resolved { return resolved{t, TxFacts{ResolutionApproved: true}} }
+
 // withParams returns the default set with one rule's params replaced.
 func withParams(code string, p map[string]int64) RuleSet {
 	rs := Default()
@@ -108,7 +117,9 @@ func run(t *testing.T, e *Engine, entry any) []Hit {
 	var err error
 	switch v := entry.(type) {
 	case *sanziv1.Transaction:
-		hits, err = e.CheckTransaction(v)
+		hits, err = e.CheckTransaction(v, TxFacts{})
+	case resolved:
+		hits, err = e.CheckTransaction(v.t, v.facts)
 	case *sanziv1.Contract:
 		hits, err = e.CheckContract(v)
 	case disposal:
@@ -168,12 +179,20 @@ func TestDefaultRules(t *testing.T) {
 		{"NO-INVOICE", "exactly a district minimum", ptr(withParams("NO-INVOICE", map[string]int64{"no_invoice_min_fen": 10_000})),
 			expense(10_000, noInvoice), true, nil},
 
-		// BIG-SPEND: at or over 50,000 yuan with fewer than two attachments.
-		{"BIG-SPEND", "exactly 50,000 yuan, invoice only", nil, expense(5_000_000, attachments(1)), true, nil},
+		// BIG-SPEND: at or over 50,000 yuan unless the books found the
+		// resolution it names approved; attachments do not count.
+		{"BIG-SPEND", "exactly 50,000 yuan, no resolution", nil, expense(5_000_000, attachments(1)), true, nil},
 		{"BIG-SPEND", "one fen under", nil, expense(4_999_999, attachments(1)), false, nil},
-		{"BIG-SPEND", "one fen over, no attachments", nil, expense(5_000_001, attachments(0)), true, nil},
-		{"BIG-SPEND", "one fen over, invoice and resolution", nil, expense(5_000_001), false, nil},
+		{"BIG-SPEND", "two attachments are no resolution", nil, expense(5_000_001), true, nil},
+		{"BIG-SPEND", "a resolution named but not approved", nil, resolved{expense(5_000_001, func(t *sanziv1.Transaction) {
+			t.ResolutionProcedureId = "350102001001-9"
+		}), TxFacts{}}, true, nil},
+		{"BIG-SPEND", "approved resolution", nil, approved(expense(5_000_001, attachments(1))), false, nil},
 		{"BIG-SPEND", "large income", nil, expense(9_000_000, attachments(0), income), false, nil},
+		{"BIG-SPEND", "under a district threshold of 20,000 yuan", ptr(withParams("BIG-SPEND", map[string]int64{"big_spend_fen": 2_000_000})),
+			expense(1_999_999), false, nil},
+		{"BIG-SPEND", "at a district threshold of 20,000 yuan", ptr(withParams("BIG-SPEND", map[string]int64{"big_spend_fen": 2_000_000})),
+			expense(2_000_000), true, nil},
 
 		// PRIVATE-ACCT: over 1,000 yuan by bank transfer to a person's account.
 		{"PRIVATE-ACCT", "one fen over to a person", nil, expense(100_001, toPerson), true, nil},
@@ -281,7 +300,7 @@ func codes(hits []Hit) []string {
 func TestCleanEntriesHitNothing(t *testing.T) {
 	e := mustCompile(t, Default())
 	for name, entry := range map[string]any{
-		"expense":  expense(10_000_000),
+		"expense":  approved(expense(10_000_000)),
 		"contract": contract("2026-01-01", "2035-12-31", 1_000_000, 80, tender),
 		"sale":     dispose(sale, 6_000_000, 6_000_000),
 	} {
@@ -323,7 +342,7 @@ func TestHelpers(t *testing.T) {
 	} {
 		t.Run(expr, func(t *testing.T) {
 			e := mustCompile(t, RuleSet{Version: "t", Rules: []Rule{rule("H", expr)}})
-			hits, err := e.CheckTransaction(&sanziv1.Transaction{})
+			hits, err := e.CheckTransaction(&sanziv1.Transaction{}, TxFacts{})
 			if err != nil || len(hits) != 1 {
 				t.Fatalf("hits %v, err %v", codes(hits), err)
 			}
@@ -341,7 +360,7 @@ func TestHelperErrors(t *testing.T) {
 	} {
 		t.Run(c.expr, func(t *testing.T) {
 			e := mustCompile(t, RuleSet{Version: "t", Rules: []Rule{rule("BAD-DATE", c.expr), rule("OK", "true")}})
-			hits, err := e.CheckTransaction(&sanziv1.Transaction{})
+			hits, err := e.CheckTransaction(&sanziv1.Transaction{}, TxFacts{})
 			if err == nil || !strings.Contains(err.Error(), "rule BAD-DATE") || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want one naming BAD-DATE and %q", err, c.want)
 			}
@@ -440,7 +459,7 @@ func TestEvidence(t *testing.T) {
 		"kind": "TRANSACTION_KIND_EXPENSE", "amount_fen": "120000", "payment_method": "PAYMENT_METHOD_CASH",
 		"business_date": "2026-03-15", "category": "管理费用", "budget_line": "", "invoice_number": "12345678",
 		"attachments": "2", "counterparty_name": "某某建材有限公司", "counterparty_is_person": "false",
-		"cash_limit_fen": "100000",
+		"resolution_procedure_id": "", "resolution_approved": "false", "cash_limit_fen": "100000",
 	}
 	if !reflect.DeepEqual(h.Evidence, want) {
 		t.Errorf("evidence\n got %v\nwant %v", h.Evidence, want)
@@ -494,7 +513,7 @@ func TestBlocking(t *testing.T) {
 
 func TestCheckErrors(t *testing.T) {
 	e := mustCompile(t, Default())
-	if _, err := e.CheckTransaction(nil); err == nil {
+	if _, err := e.CheckTransaction(nil, TxFacts{}); err == nil {
 		t.Error("nil transaction accepted")
 	}
 	if _, err := e.CheckAssetDisposal(nil, 0); err == nil {
@@ -548,7 +567,7 @@ func TestCompileRejectsEmptyVersion(t *testing.T) {
 
 func TestDaysBetweenFarApart(t *testing.T) {
 	e := mustCompile(t, RuleSet{Version: "t", Rules: []Rule{rule("FAR", `days_between("1900-01-01", "2300-01-01") == 146097`)}})
-	if hits, err := e.CheckTransaction(&sanziv1.Transaction{}); err != nil || len(hits) != 1 {
+	if hits, err := e.CheckTransaction(&sanziv1.Transaction{}, TxFacts{}); err != nil || len(hits) != 1 {
 		t.Errorf("hits %v, err %v", codes(hits), err)
 	}
 }

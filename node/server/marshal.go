@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -42,12 +43,9 @@ func (m rawMarshaler) Unmarshal(data []byte, v any) error {
 
 func (m rawMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
-		data, err := io.ReadAll(io.LimitReader(r, m.max+1))
+		data, err := readAtMost(r, m.max)
 		if err != nil {
-			return fmt.Errorf("content: read request body: %w", err)
-		}
-		if int64(len(data)) > m.max {
-			return fmt.Errorf("content: the attachment is larger than the limit of %d bytes", m.max)
+			return err
 		}
 		return m.Unmarshal(data, v)
 	})
@@ -62,4 +60,27 @@ func (m rawMarshaler) NewEncoder(w io.Writer) runtime.Encoder {
 		_, err = w.Write(b)
 		return err
 	})
+}
+
+// readAtMost reads r whole if it holds at most max bytes. It reads in
+// pieces and joins them only at the end, so a body cut at the limit never
+// costs more than the limit (io.ReadAll's doubling would cost up to twice).
+func readAtMost(r io.Reader, max int64) ([]byte, error) {
+	const piece = 1 << 20
+	var pieces [][]byte
+	var total int64
+	for {
+		p := make([]byte, min(piece, max+1-total))
+		n, err := io.ReadFull(r, p)
+		pieces, total = append(pieces, p[:n]), total+int64(n)
+		if total > max {
+			return nil, fmt.Errorf("content: the attachment is larger than the limit of %d bytes", max)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return bytes.Join(pieces, nil), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("content: read request body: %w", err)
+		}
+	}
 }

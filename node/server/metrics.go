@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/sanzi/sanzi/node/attach"
 	"log/slog"
 	"time"
 
@@ -44,6 +45,16 @@ func newMetrics(reg *prometheus.Registry, l *ledger.Ledger) *metrics {
 		headCollector{l: l, desc: prometheus.NewDesc("sanzi_ledger_head_seq", "Newest seq of each origin's chain.", []string{"origin"}, nil)},
 	)
 	return m
+}
+
+// registerAttachmentMetrics reports what attachment sweeps removed.
+func registerAttachmentMetrics(reg *prometheus.Registry, att *attach.Store) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_attachments_expired_total", Help: "Attachments no entry named, removed after their TTL since start."},
+			func() float64 { n, _ := att.Expired(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_attachments_expired_bytes_total", Help: "Bytes of expired attachments removed since start."},
+			func() float64 { _, b := att.Expired(); return float64(b) }),
+	)
 }
 
 // headCollector reports each chain's head as it is at scrape time.

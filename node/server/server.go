@@ -7,10 +7,12 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -33,8 +35,10 @@ import (
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/notify"
 	"github.com/sanzi/sanzi/node/pki"
+	"github.com/sanzi/sanzi/node/rest"
 	"github.com/sanzi/sanzi/node/rules"
 	nodesync "github.com/sanzi/sanzi/node/sync"
 	"github.com/sanzi/sanzi/proto/gen"
@@ -51,6 +55,12 @@ type Config struct {
 	GRPCAddr, HTTPAddr string
 	// MaxAttachment is the attachment size limit in bytes.
 	MaxAttachment int64
+	// AttachmentTTL is how long an attachment no entry names is kept
+	// (default attach.DefaultTTL, 7 days); AttachmentQuota the bytes of
+	// attachments each village may keep at a town (default
+	// attach.DefaultQuota, 10 GiB).
+	AttachmentTTL   time.Duration
+	AttachmentQuota int64
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger; default slog.Default().
@@ -72,6 +82,8 @@ type Config struct {
 	WebhookSecret []byte
 	// SMTPAddr (host:port) and SMTPFrom turn on the mail channel.
 	SMTPAddr, SMTPFrom string
+	// SMTPRequireTLS refuses a mail server that does not offer STARTTLS.
+	SMTPRequireTLS bool
 	// SweepEvery is how often step timers and time-driven rules run;
 	// default one minute.
 	SweepEvery time.Duration
@@ -93,7 +105,40 @@ type Config struct {
 	// SyncRetryMax caps the backoff between attempts to reach the parent;
 	// default 30 s.
 	SyncRetryMax time.Duration
+	// MaxJSONBody is the body limit of a JSON REST route; default
+	// rest.DefaultJSONLimit (1 MiB). BodyLimits overrides it for single
+	// routes ("POST /v1/rules"); uploads are bounded by MaxAttachment.
+	MaxJSONBody int64
+	BodyLimits  map[string]int64
+	// MaxUploads is how many attachment uploads are read at once (each is
+	// held whole in memory on its way to the store); default
+	// rest.DefaultUploads.
+	MaxUploads int
+	// MaxAlertStreams caps the alert streams (SSE and gRPC WatchAlerts) the
+	// node holds, MaxAlertStreamsPerClient those of one client; defaults
+	// limits.DefaultStreamsPerNode and DefaultStreamsPerClient.
+	MaxAlertStreams, MaxAlertStreamsPerClient int
+	// GRPCMaxStreams caps concurrent RPCs per gRPC connection; default
+	// limits.DefaultMaxConcurrentStreams.
+	GRPCMaxStreams int
+	// HTTPReadTimeout bounds reading a whole request, HTTPWriteTimeout
+	// writing its answer, HTTPIdleTimeout a kept-alive connection with no
+	// request; defaults in rest (5, 5 and 2 minutes). The alert stream lifts
+	// the read and write deadlines for itself.
+	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
 }
+
+// bodyLimits are the routes whose body limit is not rest.DefaultJSONLimit:
+// a rule set carries its whole rule list, and a rule test the entries to
+// run it on.
+var bodyLimits = map[string]int64{
+	"POST /v1/rules":      4 << 20,
+	"POST /v1/rules/test": 4 << 20,
+}
+
+// envelope is the room a gRPC message needs around an attachment of the
+// largest size.
+const envelope = 1 << 20
 
 func (c *Config) validate() error {
 	if c.DataDir == "" {
@@ -128,6 +173,28 @@ func (c *Config) validate() error {
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = time.Minute
 	}
+	if c.MaxJSONBody <= 0 {
+		c.MaxJSONBody = rest.DefaultJSONLimit
+	}
+	c.BodyLimits = withDefaults(c.BodyLimits, bodyLimits)
+	if c.MaxAlertStreams <= 0 {
+		c.MaxAlertStreams = limits.DefaultStreamsPerNode
+	}
+	if c.MaxAlertStreamsPerClient <= 0 {
+		c.MaxAlertStreamsPerClient = limits.DefaultStreamsPerClient
+	}
+	if c.GRPCMaxStreams <= 0 {
+		c.GRPCMaxStreams = limits.DefaultMaxConcurrentStreams
+	}
+	if c.HTTPReadTimeout <= 0 {
+		c.HTTPReadTimeout = rest.DefaultReadTimeout
+	}
+	if c.HTTPWriteTimeout <= 0 {
+		c.HTTPWriteTimeout = rest.DefaultWriteTimeout
+	}
+	if c.HTTPIdleTimeout <= 0 {
+		c.HTTPIdleTimeout = rest.DefaultIdleTimeout
+	}
 	if (c.Parent != "" || c.SyncAddr != "") && c.TLSDir == "" {
 		return errors.New("--parent and --sync-addr need --tls-dir: nodes talk to each other only over mutual TLS")
 	}
@@ -140,6 +207,13 @@ func (c *Config) validate() error {
 		c.CertName = c.Orgs[0]
 	}
 	return nil
+}
+
+// withDefaults is set with the entries of defaults it does not have.
+func withDefaults(set, defaults map[string]int64) map[string]int64 {
+	out := maps.Clone(defaults)
+	maps.Copy(out, set)
+	return out
 }
 
 // Node is an opened village node, listening once Open returns.
@@ -169,6 +243,8 @@ type Node struct {
 	outboxKick chan struct{}
 	inboxLn    net.Listener
 	inboxSrv   *grpc.Server
+	// streams counts the open alert streams, SSE and gRPC together.
+	streams *limits.Streams
 }
 
 // Open opens the node's stores and binds its listeners; Serve starts serving.
@@ -215,6 +291,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	att.SetPolicy(attach.Policy{TTL: cfg.AttachmentTTL, Quota: cfg.AttachmentQuota})
 	b, err := books.New(l, att, &books.Validator{Served: cfg.Orgs, Now: cfg.Now})
 	if err != nil {
 		return nil, err
@@ -239,13 +316,17 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 	}
 	m := newMetrics(n.registry, l)
-	n.grpc = grpc.NewServer(
-		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+1<<20),
-		grpc.MaxSendMsgSize(int(cfg.MaxAttachment)+1<<20),
+	registerAttachmentMetrics(n.registry, att)
+	n.grpc = grpc.NewServer(append(limits.ServerOptions(cfg.GRPCMaxStreams),
+		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+envelope),
+		grpc.MaxSendMsgSize(int(cfg.MaxAttachment)+envelope),
 		grpc.ChainUnaryInterceptor(m.unary(log)),
 		grpc.ChainStreamInterceptor(m.stream(log)),
-	)
-	api.New(b).Register(n.grpc)
+	)...)
+	n.streams = limits.NewStreams(cfg.MaxAlertStreams, cfg.MaxAlertStreamsPerClient)
+	svc := api.New(b)
+	svc.LimitStreams(n.streams)
+	svc.Register(n.grpc)
 
 	if n.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddr, err)
@@ -260,7 +341,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		n.httpLn.Close()
 		return nil, err
 	}
-	n.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	n.http = rest.NewServer(handler, cfg.HTTPReadTimeout, cfg.HTTPWriteTimeout, cfg.HTTPIdleTimeout)
 	return n, nil
 }
 
@@ -276,41 +357,56 @@ func (n *Node) Books() *books.Books { return n.books }
 // Keys are the node's signing keys.
 func (n *Node) Keys() *keys.Ring { return n.keys }
 
+// gatewayServices are the services the node serves over REST, by the name
+// the OpenAPI document gives them and their gateway registration.
+var gatewayServices = []struct {
+	name     string
+	register func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
+}{
+	{"TransactionService", sanziv1.RegisterTransactionServiceHandler},
+	{"ContractService", sanziv1.RegisterContractServiceHandler},
+	{"AssetService", sanziv1.RegisterAssetServiceHandler},
+	{"AttachmentService", sanziv1.RegisterAttachmentServiceHandler},
+	{"LedgerService", sanziv1.RegisterLedgerServiceHandler},
+	{"AlertService", sanziv1.RegisterAlertServiceHandler},
+	{"RuleService", sanziv1.RegisterRuleServiceHandler},
+	{"WorkflowService", sanziv1.RegisterWorkflowServiceHandler},
+	{"CardService", sanziv1.RegisterCardServiceHandler},
+	{"DirectiveService", sanziv1.RegisterDirectiveServiceHandler},
+}
+
 func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 	jsonM := &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonM),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, rest.Decoding(jsonM)),
 		runtime.WithMarshalerOption("application/octet-stream", rawMarshaler{json: jsonM, max: n.cfg.MaxAttachment}),
+		runtime.WithErrorHandler(rest.ErrorHandler),
+		runtime.WithRoutingErrorHandler(rest.RoutingErrorHandler),
 	)
 	conn, err := grpc.NewClient(n.GRPCAddr(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(n.cfg.MaxAttachment)+1<<20), grpc.MaxCallSendMsgSize(int(n.cfg.MaxAttachment)+1<<20)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(n.cfg.MaxAttachment)+envelope), grpc.MaxCallSendMsgSize(int(n.cfg.MaxAttachment)+envelope)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("connect gateway to %s: %w", n.GRPCAddr(), err)
 	}
 	n.gwConn = conn
-	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		sanziv1.RegisterTransactionServiceHandler,
-		sanziv1.RegisterContractServiceHandler,
-		sanziv1.RegisterAssetServiceHandler,
-		sanziv1.RegisterAttachmentServiceHandler,
-		sanziv1.RegisterLedgerServiceHandler,
-		sanziv1.RegisterAlertServiceHandler,
-		sanziv1.RegisterRuleServiceHandler,
-		sanziv1.RegisterWorkflowServiceHandler,
-		sanziv1.RegisterCardServiceHandler,
-		sanziv1.RegisterDirectiveServiceHandler,
-	} {
-		if err := reg(ctx, gw, conn); err != nil {
-			return nil, fmt.Errorf("register gateway handler: %w", err)
+	names := make([]string, 0, len(gatewayServices))
+	for _, s := range gatewayServices {
+		if err := s.register(ctx, gw, conn); err != nil {
+			return nil, fmt.Errorf("register gateway handler of %s: %w", s.name, err)
 		}
+		names = append(names, s.name)
+	}
+	routes, err := rest.Routes(gen.OpenAPI, rest.Limits{JSON: n.cfg.MaxJSONBody, Raw: n.cfg.MaxAttachment, PerRoute: n.cfg.BodyLimits}, names...)
+	if err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", gw)
+	mux.Handle("/v1/", rest.Guard(gw, routes, n.cfg.MaxUploads))
 	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
 	mux.HandleFunc("GET /v1/sync/status", n.syncStatus)
 	mux.Handle("/metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
@@ -333,6 +429,22 @@ func (n *Node) alertEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
+	}
+	var certs []*x509.Certificate
+	if r.TLS != nil {
+		certs = r.TLS.PeerCertificates
+	}
+	release, err := n.streams.Acquire(limits.ClientKey(r.RemoteAddr, certs))
+	if err != nil {
+		rest.WriteError(w, r, api.Status(err))
+		return
+	}
+	defer release()
+	// The stream outlives the server's read and write timeouts, which are
+	// for ordinary requests.
+	rc := http.NewResponseController(w)
+	if err := errors.Join(rc.SetReadDeadline(time.Time{}), rc.SetWriteDeadline(time.Time{})); err != nil {
+		n.log.Warn("alert stream keeps the server's timeouts", "err", err)
 	}
 	org, severity := r.URL.Query().Get("org"), r.URL.Query().Get("severity")
 	ch, stop := n.books.SubscribeAlerts()
@@ -382,11 +494,13 @@ func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
 	for _, ve := range n.ledger.Broken() {
 		problems = append(problems, ve.Error())
 	}
+	own, forwarded := n.syncRefused()
+	problems = append(problems, own...)
 	w.Header().Set("Content-Type", "application/json")
 	if len(problems) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	json.NewEncoder(w).Encode(map[string]any{"ready": len(problems) == 0, "problems": problems, "orgs": n.cfg.Orgs})
+	json.NewEncoder(w).Encode(map[string]any{"ready": len(problems) == 0, "problems": problems, "warnings": forwarded, "orgs": n.cfg.Orgs})
 }
 
 // Serve serves until ctx ends, then shuts down gracefully: HTTP first (the

@@ -51,10 +51,10 @@ func (n *Node) supervise(ctx context.Context) error {
 	contacts := n.cfg.Contacts
 	var channels []notify.Channel
 	if len(n.cfg.WebhookSecret) > 0 {
-		channels = append(channels, &notify.Webhook{Secret: n.cfg.WebhookSecret})
+		channels = append(channels, &notify.Webhook{Secret: n.cfg.WebhookSecret, Now: n.cfg.Now})
 	}
 	if n.cfg.SMTPAddr != "" {
-		channels = append(channels, &notify.SMTP{Addr: n.cfg.SMTPAddr, From: n.cfg.SMTPFrom})
+		channels = append(channels, &notify.SMTP{Addr: n.cfg.SMTPAddr, From: n.cfg.SMTPFrom, RequireTLS: n.cfg.SMTPRequireTLS})
 	}
 	if len(channels) > 0 {
 		n.notifier, err = notify.New(notify.Config{Contacts: contacts, Channels: channels, Record: n.recordDelivery,
@@ -133,7 +133,12 @@ func (n *Node) recordDelivery(d notify.Delivery) {
 func (n *Node) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(n.cfg.SweepEvery)
 	defer t.Stop()
+	var attachSwept time.Time
 	for {
+		if now := n.cfg.Now(); now.Sub(attachSwept) >= attachSweepEvery {
+			attachSwept = now
+			n.sweepAttachments(ctx)
+		}
 		if out, err := n.books.Sweep(ctx, n.cfg.Now()); err != nil {
 			if ctx.Err() == nil {
 				n.log.Error("sweep timers and time-driven rules", "err", err)
@@ -146,5 +151,24 @@ func (n *Node) sweepLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// attachSweepEvery: expiry is counted in days, so an hourly look is plenty.
+const attachSweepEvery = time.Hour
+
+// sweepAttachments removes the attachments no entry names that outlived
+// their TTL, and says so.
+func (n *Node) sweepAttachments(ctx context.Context) {
+	att := n.books.Attachments()
+	sw, err := att.Sweep(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.log.Error("sweep expired attachments", "err", err)
+		}
+		return
+	}
+	if sw.Count > 0 || sw.Partials > 0 {
+		n.log.Info("removed attachments no entry named after their TTL", "attachments", sw.Count, "bytes", sw.Bytes, "partial_uploads", sw.Partials, "ttl", att.Policy().TTL)
 	}
 }

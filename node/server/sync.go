@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
 	nodesync "github.com/sanzi/sanzi/node/sync"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -68,7 +70,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 	}
 	creds := credentials.NewTLS(pki.ClientConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleTown, pki.RoleDistrict)))
 	dial := func(ctx context.Context) (sanziv1.SyncServiceClient, func(), error) {
-		conn, err := grpc.NewClient(n.cfg.Parent, grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+		conn, err := grpc.NewClient(n.cfg.Parent, grpc.WithTransportCredentials(creds), limits.CallOptions())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -101,6 +103,10 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			func() float64 { return float64(o.Status().Lag) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sanzi_sync_acked_seq", Help: "Highest seq of the node's chain its parent acknowledged."},
 			func() float64 { return float64(o.Status().Acked) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sanzi_sync_refused_chains", Help: "Chains the parent refused for good (chain broken, refused by parent) that the outbox no longer pushes until they are repaired."},
+			func() float64 { return float64(len(o.Status().Refused)) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_sync_sessions_total", Help: "Connections the outbox opened to its parent by this run (each try)."},
+			func() float64 { return float64(o.Status().Sessions) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_sync_attachment_bytes_total", Help: "Bytes of attachment pieces sent to the parent by this run."},
 			func() float64 { return float64(o.Status().AttachmentBytes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_town_decisions_refused_total",
@@ -185,6 +191,15 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 			n.log.Error("record TAMPER alert", "village", village, "seq", seq, "err", err)
 		}
 	}
+	tampers := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sanzi_town_tamper_refused_total",
+		Help: "Village entries refused because they do not verify (TAMPER), by the check that failed; each distinct one is an alert."}, []string{"failure"})
+	n.registry.MustRegister(tampers)
+	in.OnTamper = func(ctx context.Context, village string, ve *ledger.VerifyError, raw []byte) {
+		tampers.WithLabelValues(string(ve.Failure)).Inc()
+		if _, err := n.books.RecordRefusedEntry(ctx, ve, nodesync.SentHash(raw), raw); err != nil {
+			n.log.Error("record TAMPER alert", "village", village, "seq", ve.Seq, "err", err)
+		}
+	}
 	// The town looks across its villages after each stored batch, off the
 	// push path: acks do not wait for it, and a burst of batches is looked
 	// at once.
@@ -206,8 +221,9 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	in.CheckCert, in.Now = pki.Rotation(pool), n.cfg.Now
 	n.inbox = in
 	n.inboxLn = ln
-	n.inboxSrv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),
-		grpc.MaxRecvMsgSize(64<<20))
+	n.inboxSrv = grpc.NewServer(append(limits.ServerOptions(n.cfg.GRPCMaxStreams),
+		grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),
+		grpc.MaxRecvMsgSize(limits.MaxMessageSize))...)
 	sanziv1.RegisterSyncServiceServer(n.inboxSrv, in)
 	return nil
 }
@@ -218,4 +234,22 @@ func (n *Node) InboxAddr() string {
 		return ""
 	}
 	return n.inboxLn.Addr().String()
+}
+
+// syncRefused words the chains the parent refused for good: those of the
+// node's own orgs (the node cannot sync: not ready) and those it forwards
+// for its villages (a warning: the town itself works).
+func (n *Node) syncRefused() (own, forwarded []string) {
+	if n.outbox == nil {
+		return nil, nil
+	}
+	for _, r := range n.outbox.Status().Refused {
+		line := r.Origin + ": " + r.Summary
+		if slices.Contains(n.cfg.Orgs, r.Origin) {
+			own = append(own, line)
+		} else {
+			forwarded = append(forwarded, line)
+		}
+	}
+	return own, forwarded
 }

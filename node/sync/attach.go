@@ -39,6 +39,9 @@ type AttachmentSink interface {
 var (
 	ErrPiece    = errors.New("sync: attachment piece does not follow what is held")
 	ErrMismatch = errors.New("sync: attachment content does not match its hash")
+	// ErrQuota: the sender's origin would pass its storage quota at the
+	// parent; answered ResourceExhausted with the origin, quota and use.
+	ErrQuota = errors.New("sync: attachment storage quota exceeded")
 )
 
 // AttachmentStates answers SyncAttachments from sink.
@@ -80,6 +83,8 @@ func ReceiveAttachment(stream grpc.ClientStreamingServer[sanziv1.SyncAttachmentU
 				return status.Errorf(codes.FailedPrecondition, "%v", err)
 			case errors.Is(err, ErrMismatch):
 				return status.Errorf(codes.DataLoss, "%v", err)
+			case errors.Is(err, ErrQuota):
+				return status.Errorf(codes.ResourceExhausted, "%v", err)
 			}
 			if _, ok := status.FromError(err); ok {
 				return err

@@ -46,6 +46,10 @@ type Inbox struct {
 	// town holds (the town records it as a TAMPER alert in its own chain,
 	// which travels up); may be nil.
 	OnFork func(ctx context.Context, village string, seq uint64, heldHash, sentHash string)
+	// OnTamper is told when a village sends an entry that does not verify
+	// (edited body, bad signature, broken link, wrong seq): the town
+	// records it once as a TAMPER alert too (issue 18); may be nil.
+	OnTamper Tamper
 	// Stored is told after a batch is stored, so the town's books look
 	// across its villages at once; may be nil.
 	Stored func(ctx context.Context) error
@@ -232,7 +236,7 @@ func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate,
 			continue
 		}
 		if err := v.Check(link); err != nil {
-			return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
+			return nil, in.refuseUnverified(ctx, org, raw, err, codes.FailedPrecondition)
 		}
 		recs = append(recs, ledger.Record{Raw: raw})
 	}
@@ -240,7 +244,7 @@ func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate,
 		in.log.Warn("sync push refused: signing key revoked or expired", "village", org, "err", err)
 		return nil, err
 	} else if err != nil {
-		return nil, status.Errorf(codes.PermissionDenied, "%v", err)
+		return nil, in.refuseUnverified(ctx, org, recs[len(recs)-1].Raw, err, codes.PermissionDenied)
 	}
 	if now, _ := v.Key(); !now.Equal(cert.PublicKey.(ed25519.PublicKey)) {
 		return nil, status.Errorf(codes.PermissionDenied, "village %s: this certificate's key differs from the one its chain is signed with here; a new key needs a key rotation entry (sanzi village rekey)", org)
@@ -303,10 +307,19 @@ func (s StoreSink) AttachmentState(_ context.Context, h string) (int64, bool, er
 	return s.Store.Received(h)
 }
 
-// AddPiece implements AttachmentSink.
-func (s StoreSink) AddPiece(_ context.Context, p *sanziv1.SyncAttachmentUploadRequest) error {
-	_, _, err := s.Store.AddPiece(p.GetSha256(), p.GetOffset(), p.GetSize(), p.GetData(), p.GetFileName(), p.GetContentType())
+// AddPiece implements AttachmentSink: the attachment is charged to the
+// sending node's org, whose quota it must fit. The inbox has refused a
+// caller without a certificate before this; a sink used with no TLS (tests,
+// a local copy) charges nobody.
+func (s StoreSink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploadRequest) error {
+	origin := ""
+	if _, org, _, err := peerCert(ctx); err == nil {
+		origin = org
+	}
+	_, _, err := s.Store.AddPiece(origin, p.GetSha256(), p.GetOffset(), p.GetSize(), p.GetData(), p.GetFileName(), p.GetContentType())
 	switch {
+	case errors.Is(err, attach.ErrQuota):
+		return fmt.Errorf("%w: %v", ErrQuota, err)
 	case errors.Is(err, attach.ErrPiece), errors.Is(err, attach.ErrTooLarge), errors.Is(err, attach.ErrBadHash):
 		return fmt.Errorf("%w: %v", ErrPiece, err)
 	case errors.Is(err, attach.ErrHashMismatch):
@@ -352,12 +365,17 @@ func (in *Inbox) SyncHeads(ctx context.Context, r *sanziv1.SyncHeadsRequest) (*s
 // chain as the town pulled it, or the town's own (its decisions on its
 // villages' steps and alerts), with the signer's certificate.
 func (in *Inbox) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*sanziv1.SyncPullResponse, error) {
-	if _, _, err := in.ownVillage(ctx); err != nil {
+	_, village, err := in.ownVillage(ctx)
+	if err != nil {
 		return nil, err
 	}
 	origin := r.GetOrigin()
 	own := origin == in.town
-	if !own && (len(origin) != 12 || origin[6:] != "000000") {
+	// A village reads back its own chain as the town holds it, verified:
+	// what `sanzi repair --from-parent` restores from (issue 18). It
+	// checks the entries with its own key, so no certificate goes along.
+	self := origin == village
+	if !own && !self && (len(origin) != 12 || origin[6:] != "000000") {
 		return nil, status.Errorf(codes.InvalidArgument, "origin %q: only the district's own chain and the town's (%s) are pulled", origin, in.town)
 	}
 	limit := int(r.GetLimit())
@@ -365,12 +383,15 @@ func (in *Inbox) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*san
 		limit = 1000
 	}
 	out := &sanziv1.SyncPullResponse{}
-	err := in.l.Range(origin, max(r.GetFromSeq(), 1), limit, func(s *ledger.Stored) bool {
+	err = in.l.Range(origin, max(r.GetFromSeq(), 1), limit, func(s *ledger.Stored) bool {
 		out.Entries = append(out.Entries, s.Raw)
 		return true
 	})
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "read %s: %v", origin, err)
+	}
+	if self {
+		return out, nil
 	}
 	if len(out.Entries) > 0 && own {
 		if in.OwnCertificate == nil {

@@ -6,65 +6,54 @@ import (
 	gosync "sync"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/refusal"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// Reasons in the ErrorInfo of a push refused for its signing key, so that
-// the child can say why in `sanzi sync status` without reading the message.
+// Reasons of a push refused for its signing key, re-exported for callers
+// that know the sync package only.
 const (
-	ReasonKeyRevoked = "KEY_REVOKED"
-	ReasonKeyExpired = "KEY_EXPIRED"
-	errorDomain      = "sanzi"
+	ReasonKeyRevoked = string(refusal.ReasonKeyRevoked)
+	ReasonKeyExpired = string(refusal.ReasonKeyExpired)
 )
 
 // KeyRefusal turns a refusal for a revoked or expired signing key
 // (ledger.ErrKeyRevoked, ledger.ErrKeyExpired) into a PermissionDenied status
-// whose ErrorInfo names the reason; it returns nil for any other error.
+// carrying the permanent-refusal detail of package refusal (reason, origin,
+// the refused seq, the key's fingerprint), so that the child stops pushing
+// the chain until it re-keys and says why in `sanzi sync status`; it returns
+// nil for any other error.
 func KeyRefusal(err error) error {
-	reason := ""
+	r := &refusal.Refusal{Message: err.Error(), Extra: map[string]string{}}
+	var re *ledger.RevokedError
+	var ee *ledger.ExpiredError
 	switch {
-	case errors.Is(err, ledger.ErrKeyRevoked):
-		reason = ReasonKeyRevoked
-	case errors.Is(err, ledger.ErrKeyExpired):
-		reason = ReasonKeyExpired
+	case errors.As(err, &re):
+		r.Reason, r.Origin, r.Seq = refusal.ReasonKeyRevoked, re.Origin, re.Seq
+		r.Extra[keyFingerprint] = re.Fingerprint
+	case errors.As(err, &ee):
+		r.Reason, r.Origin, r.Seq = refusal.ReasonKeyExpired, ee.Origin, ee.Seq
+		r.Extra[keyFingerprint] = ee.Fingerprint
 	default:
 		return nil
 	}
-	info := &errdetails.ErrorInfo{Reason: reason, Domain: errorDomain}
-	var re *ledger.RevokedError
-	if errors.As(err, &re) {
-		info.Metadata = map[string]string{"origin": re.Origin, "fingerprint": re.Fingerprint}
-	}
-	st, derr := status.New(codes.PermissionDenied, err.Error()).WithDetails(info)
-	if derr != nil {
-		return status.Error(codes.PermissionDenied, err.Error())
-	}
-	return st.Err()
+	return r.Status(codes.PermissionDenied)
 }
+
+// keyFingerprint is the metadata key of the refused key's fingerprint.
+const keyFingerprint = "fingerprint"
 
 // RefusedFor reads KeyRefusal's reason back from an error a parent
 // returned (possibly wrapped); ok is false for any other error.
 func RefusedFor(err error) (reason string, ok bool) {
-	info := refusalInfo(err)
-	return info.GetReason(), info != nil
-}
-
-func refusalInfo(err error) *errdetails.ErrorInfo {
-	st, isStatus := status.FromError(err)
-	if !isStatus || st.Code() != codes.PermissionDenied {
-		return nil
+	r := refusal.From(err)
+	if r == nil || (r.Reason != refusal.ReasonKeyRevoked && r.Reason != refusal.ReasonKeyExpired) {
+		return "", false
 	}
-	for _, d := range st.Details() {
-		if info, isInfo := d.(*errdetails.ErrorInfo); isInfo && info.GetDomain() == errorDomain {
-			return info
-		}
-	}
-	return nil
+	return string(r.Reason), true
 }
 
 // Refusal is the last push of one origin a parent refused for its signing
@@ -92,12 +81,11 @@ func (r *Refusals) Note(origin string, err error, now time.Time) error {
 	if st == nil {
 		st = err
 	}
-	info := refusalInfo(st)
-	if info == nil {
+	reason, ok := RefusedFor(st)
+	if !ok {
 		return err
 	}
-	reason := info.GetReason()
-	if o := info.GetMetadata()["origin"]; o != "" {
+	if o := refusal.From(st).Origin; o != "" {
 		origin = o
 	}
 	r.mu.Lock()

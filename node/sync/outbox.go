@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/refusal"
 	"github.com/sanzi/sanzi/node/retry"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -60,7 +61,13 @@ type Config struct {
 	// Attachments, when set, sends up before each batch the attachments
 	// its entries name that the parent does not hold whole.
 	Attachments *AttachmentSource
-	Logger      *slog.Logger
+	// Recheck is how long a chain the parent refused for good stays
+	// unpushed unless its head moves; default 10 minutes (one push per
+	// Recheck, not a retry storm).
+	Recheck time.Duration
+	// Clock is the time; default time.Now.
+	Clock  func() time.Time
+	Logger *slog.Logger
 }
 
 // Status is what the outbox has done, for `sanzi sync status` and /metrics.
@@ -72,21 +79,26 @@ type Status struct {
 	Connected bool      `json:"connected"`
 	LastAck   time.Time `json:"lastAck,omitzero"`
 	LastError string    `json:"lastError,omitempty"`
-	// Refused is set while the parent refuses the pushes for the signing
-	// key: KEY_REVOKED or KEY_EXPIRED (the reason is in LastError).
-	Refused  string `json:"refused,omitempty"`
-	Failures int    `json:"failures"` // consecutive failed attempts
-	Pushed   uint64 `json:"pushed"`   // entries acknowledged by this run
+	Failures  int       `json:"failures"` // consecutive failed attempts
+	Pushed    uint64    `json:"pushed"`   // entries acknowledged by this run
 	// Attachments sent whole by this run, and the bytes of their pieces.
 	Attachments     uint64 `json:"attachments"`
 	AttachmentBytes uint64 `json:"attachmentBytes"`
+	// Sessions counts connections opened to the parent by this run (each
+	// try, whether it pushes or fails).
+	Sessions uint64 `json:"sessions"`
+	// Refused lists the chains the parent refused for good and this
+	// outbox no longer pushes; Refusals counts such refusals by this run.
+	Refused  []Refused `json:"refused,omitempty"`
+	Refusals uint64    `json:"refusals"`
 }
 
 // Outbox pushes one chain up.
 type Outbox struct {
-	cfg Config
-	mu  gosync.Mutex
-	st  Status
+	cfg     Config
+	mu      gosync.Mutex
+	st      Status
+	refused map[string]*Refused // by origin
 }
 
 // New checks cfg.
@@ -112,10 +124,16 @@ func New(cfg Config) (*Outbox, error) {
 	if cfg.Window <= 0 {
 		cfg.Window = 4
 	}
+	if cfg.Recheck <= 0 {
+		cfg.Recheck = 10 * time.Minute
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Outbox{cfg: cfg, st: Status{Origin: cfg.Origin}}, nil
+	return &Outbox{cfg: cfg, st: Status{Origin: cfg.Origin}, refused: map[string]*Refused{}}, nil
 }
 
 // Status returns a snapshot.
@@ -123,6 +141,7 @@ func (o *Outbox) Status() Status {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s := o.st
+	s.Refused = o.refusedList()
 	s.Head = o.cfg.Ledger.Head(o.cfg.Origin).Seq
 	s.Lag = s.Head - min(s.Acked, s.Head)
 	return s
@@ -151,13 +170,24 @@ func (o *Outbox) Run(ctx context.Context) error {
 			o.update(func(s *Status) { s.Connected, s.LastError = false, err.Error() })
 			return err
 		}
+		if r := refusal.From(err); r != nil && o.refuse(r) {
+			// Not a passing fault: that chain waits for a repair, the
+			// others go on at once.
+			failures = 0
+			o.update(func(s *Status) { s.Connected, s.Failures, s.LastError = false, 0, summary(r)+": "+r.Message })
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(o.cfg.Base):
+			}
+			continue
+		}
 		failures++
 		wait := retry.Backoff(failures, o.cfg.Base, o.cfg.Max, nil)
 		o.update(func(s *Status) {
 			s.Connected, s.Failures = false, failures
 			if err != nil {
 				s.LastError = err.Error()
-				s.Refused, _ = RefusedFor(err)
 			}
 		})
 		o.cfg.Logger.Warn("sync to parent failed; retrying", "origin", o.cfg.Origin, "err", err, "in", wait.Round(time.Millisecond), "failures", failures)
@@ -179,6 +209,9 @@ func (o *Outbox) origins() []string {
 	return []string{o.cfg.Origin}
 }
 
+// active is the chains to push now: origins without those refused.
+func (o *Outbox) active() []string { return o.pushable(o.origins()) }
+
 // session is one connection: find where the parent is, then push until
 // something fails. Up to Window batches travel at once (the parent stores
 // them in order while the next are on the wire): a sender goroutine builds
@@ -196,12 +229,18 @@ func (o *Outbox) session(ctx context.Context) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer closeConn()
+	o.update(func(s *Status) { s.Sessions++ })
 	p := &push{o: o, ctx: ctx, cancel: cancel, client: client, acked: map[string]uint64{}, sent: map[string]uint64{},
 		sentCert: map[string]bool{}, held: map[string]bool{}, slots: make(chan struct{}, o.cfg.Window), flights: make(chan flight, o.cfg.Window)}
-	if err := p.readHeads(o.origins()); err != nil {
+	if err := p.readHeads(o.origins()); err != nil { // refused chains too: their acks are shown
 		return err
 	}
-	o.update(func(s *Status) { s.Acked, s.Connected, s.Failures, s.LastError = p.acked[o.cfg.Origin], true, 0, "" })
+	o.update(func(s *Status) {
+		s.Acked, s.Connected, s.Failures = p.acked[o.cfg.Origin], true, 0
+		if len(o.refused) == 0 {
+			s.LastError = ""
+		}
+	})
 	opening := time.AfterFunc(o.cfg.AckTimeout, func() { cancel(fmt.Errorf("the push stream did not open within %v", o.cfg.AckTimeout)) })
 	p.stream, err = client.SyncPush(ctx, grpc.UseCompressor("gzip"))
 	if !opening.Stop() {
@@ -344,7 +383,7 @@ func (p *push) send() {
 // off to every Poll, and at once when woken (Config.Wake).
 func (p *push) build() (*sanziv1.SyncPushRequest, flight, error) {
 	for idle := 0; ; idle++ {
-		origins := p.o.origins()
+		origins := p.o.active()
 		var fresh []string
 		for _, org := range origins {
 			if _, ok := p.sent[org]; !ok {
@@ -409,7 +448,7 @@ func (p *push) receive() {
 				p.acked[a.GetOrigin()] = a.GetSeq()
 				if a.GetOrigin() == p.o.cfg.Origin {
 					n, seq := a.GetSeq()-prev, a.GetSeq()
-					p.o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed, s.Refused = seq, time.Now(), s.Pushed+n, "" })
+					p.o.update(func(s *Status) { s.Acked, s.LastAck, s.Pushed = seq, time.Now(), s.Pushed+n })
 				}
 			}
 		}

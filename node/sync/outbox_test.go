@@ -24,6 +24,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/limits"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -113,7 +114,7 @@ func (p *parent) SyncHeads(context.Context, *sanziv1.SyncHeadsRequest) (*sanziv1
 
 func (p *parent) dial(ctx context.Context) (sanziv1.SyncServiceClient, func(), error) {
 	conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+		limits.CallOptions())
 	if err != nil {
 		return nil, nil, err
 	}

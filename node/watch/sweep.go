@@ -167,11 +167,16 @@ func (w *Watcher) liveContracts() []*rec {
 	return out
 }
 
-// arrears finds installments unpaid after yellow_days, paying the schedule
-// in order from all the contract's payments. Red after red_days, or at the
-// yellow point already when the contract's overdue amount is over
-// red_amount_fen.
+// arrears finds installments unpaid, paying the schedule in order from all
+// the contract's payments: each unpaid instalment is one finding that climbs
+// one ladder (DOMAIN.md "One finding, one ladder"): a warning more than
+// warning_days after it fell due with nothing booked for it (what OFF-BOOK
+// raised as red before; a rule set without warning_days has no warning
+// rung), yellow after yellow_days, red after red_days, or at the yellow point
+// already when the contract's overdue amount is over red_amount_fen. Paid in
+// full, it climbs no further.
 func arrears(w *Watcher, r *rule, today day) []finding {
+	warn, hasWarn := r.Params["warning_days"]
 	yellow, red := day(r.Params["yellow_days"]), day(r.Params["red_days"])
 	var out []finding
 	for _, c := range w.liveContracts() {
@@ -188,34 +193,8 @@ func arrears(w *Watcher, r *rule, today day) []finding {
 				"outstanding_fen": fen(owed), "paid_fen": fen(paid), "overdue_days": strconv.Itoa(int(today - in.due)),
 			}}
 			rd := today > in.due+red || (y && owed > r.Params["red_amount_fen"])
-			out = append(out, w.ladder(r, "ARREARS/"+c.id+"/"+in.due.String(), y, rd, f)...)
-		}
-	}
-	return out
-}
-
-// offBook finds lease installments more than grace_days past due with no
-// payment for the contract dated after the previous due date (or ever, for
-// the first) and nothing paid towards them in advance.
-func offBook(w *Watcher, r *rule, today day) []finding {
-	grace := day(r.Params["grace_days"])
-	var out []finding
-	for _, c := range w.liveContracts() {
-		if c.ct.GetKind() != sanziv1.ContractKind_CONTRACT_KIND_LEASE {
-			continue
-		}
-		pays := live(w.st.payments[c.id])
-		paid, before, prev := w.st.paid[c.id], int64(0), noDay
-		for _, in := range schedule(c.ct) {
-			if today-in.due > grace && paid <= before && !slices.ContainsFunc(pays, func(p *rec) bool { return p.date > prev }) {
-				out = append(out, finding{subject: c.id, key: "OFF-BOOK/" + c.id + "/" + in.due.String(),
-					detail: in.due.String() + "应收" + fen(in.amount) + "分未见入账",
-					ev: map[string]string{
-						"due_date": in.due.String(), "amount_fen": fen(in.amount), "previous_due": dayString(prev),
-						"paid_fen": fen(paid),
-					}})
-			}
-			before, prev = before+in.amount, in.due
+			wn := hasWarn && today > in.due+day(warn)
+			out = append(out, w.climb(r, "ARREARS/"+c.id+"/"+in.due.String(), top(wn, y, rd), f)...)
 		}
 	}
 	return out

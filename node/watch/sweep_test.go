@@ -1,8 +1,12 @@
 package watch
 
 import (
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -91,9 +95,9 @@ func TestAdvance(t *testing.T) {
 
 func TestArrears(t *testing.T) {
 	c := lease("L-1", "2026-12-31", due("2026-01-31", 500_000), due("2026-07-31", 500_000))
-	const y, r = "ARREARS/v-1/2026-01-31/yellow", "ARREARS/v-1/2026-01-31/red"
+	const wn, y, r = "ARREARS/v-1/2026-01-31/warning", "ARREARS/v-1/2026-01-31/yellow", "ARREARS/v-1/2026-01-31/red"
 	runCases(t, "ARREARS", []tc{
-		{name: "yellow_days after due", evs: []any{c, sweep("2026-03-02 23:59")}},
+		{name: "yellow_days after due", evs: []any{c, sweep("2026-03-02 23:59")}, want: []string{wn}},
 		{name: "the day after", evs: []any{c, sweep("2026-03-03")}, want: []string{y}},
 		{name: "red_days after due", evs: []any{c, sweep("2026-03-03"), sweep("2026-05-01 23:59")}, want: []string{y}},
 		{name: "the day after that", evs: []any{c, sweep("2026-03-03"), sweep("2026-05-02")}, want: []string{y, r}},
@@ -108,31 +112,103 @@ func TestArrears(t *testing.T) {
 			want: []string{r}},
 		{name: "payments fill the schedule in order",
 			evs:  []any{c, cpay(1, 700_000, "2026-01-31", false), sweep("2026-08-30 23:59"), sweep("2026-08-31")},
-			want: []string{"ARREARS/v-1/2026-07-31/yellow"}},
+			want: []string{"ARREARS/v-1/2026-07-31/warning", "ARREARS/v-1/2026-07-31/yellow"}},
 		{name: "the overdue total decides red",
 			evs:  []any{lease("L-1", "2026-12-31", due("2026-01-31", 600_000), due("2026-02-28", 600_000)), sweep("2026-03-03"), sweep("2026-03-31")},
 			want: []string{y, "ARREARS/v-1/2026-02-28/red"}},
+		{name: "land contracted out climbs the same ladder",
+			evs:  []any{contract(sanziv1.ContractKind_CONTRACT_KIND_CONTRACTING_OUT, "L-1", "2026-12-31", due("2026-01-31", 1)), sweep("2026-02-11")},
+			want: []string{wn}},
+		{name: "a rule set without warning_days has no warning rung",
+			mods: []mod{func(rs *rules.RuleSet) {
+				for i := range rs.Rules {
+					if rs.Rules[i].Code == "ARREARS" {
+						rs.Rules[i].Params = maps.Clone(rs.Rules[i].Params)
+						delete(rs.Rules[i].Params, "warning_days")
+						rs.Rules[i].Reason = "合同应收款逾期未收"
+					}
+				}
+			}},
+			evs: []any{c, sweep("2026-02-11"), sweep("2026-03-03")}, want: []string{y}},
 	})
 }
 
-func TestOffBook(t *testing.T) {
-	c := lease("L-1", "2026-12-31", due("2026-01-31", 500_000), due("2026-02-28", 500_000))
-	runCases(t, "OFF-BOOK", []tc{
-		{name: "grace_days after due", evs: []any{c, sweep("2026-02-10 23:59")}},
-		{name: "the day after", evs: []any{c, sweep("2026-02-11")}, want: []string{"OFF-BOOK/v-1/2026-01-31"}},
-		{name: "a payment for the period", evs: []any{c, cpay(1, 1, "2026-02-10", false), sweep("2026-02-11")}},
-		{name: "the next period has none",
-			evs:  []any{c, cpay(1, 500_000, "2026-01-20", false), sweep("2026-03-10 23:59"), sweep("2026-03-11")},
-			want: []string{"OFF-BOOK/v-1/2026-02-28"}},
-		{name: "paid after the previous due date", evs: []any{c, cpay(1, 100, "2026-02-05", false), sweep("2026-04-01")}},
-		{name: "paid in advance", evs: []any{c, cpay(1, 1_000_000, "2026-01-05", false), sweep("2026-04-01")}},
-		{name: "a reversed payment", evs: []any{c, cpay(1, 500_000, "2026-01-31", false), rev(2), sweep("2026-02-11")},
-			want: []string{"OFF-BOOK/v-1/2026-01-31"}},
-		{name: "a payment for another contract", evs: []any{c, lease("L-2", "2026-12-31"), cpay(2, 500_000, "2026-01-31", false), sweep("2026-02-11")},
-			want: []string{"OFF-BOOK/v-1/2026-01-31"}},
-		{name: "land contracted out is no lease",
-			evs: []any{contract(sanziv1.ContractKind_CONTRACT_KIND_CONTRACTING_OUT, "L-1", "2026-12-31", due("2026-01-31", 1)), sweep("2026-04-01")}},
-	})
+// TestArrearsLadder follows one unpaid lease instalment day by day: it is
+// one finding, raised by ARREARS alone, whose severity only rises
+// (DOMAIN.md "One finding, one ladder"); paid, it climbs no further.
+func TestArrearsLadder(t *testing.T) {
+	const base = "ARREARS/v-1/2026-01-31"
+	for _, c := range []struct {
+		name   string
+		amount int64
+		paid   string // business date of a payment in full, "" for none
+		want   []string
+	}{
+		{name: "never paid", amount: 500_000, want: []string{"warning", "yellow", "red"}},
+		{name: "over red_amount_fen: red at the yellow point", amount: 3_000_000, want: []string{"warning", "red"}},
+		{name: "paid before the warning", amount: 500_000, paid: "2026-02-08"},
+		{name: "paid after the warning", amount: 500_000, paid: "2026-02-20", want: []string{"warning"}},
+		{name: "paid after the yellow card", amount: 500_000, paid: "2026-03-20", want: []string{"warning", "yellow"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, _ := watcher(t)
+			play(t, w, lease("L-1", "2026-12-31", due("2026-01-31", c.amount)))
+			var got []string
+			paid := false
+			for _, d := range []struct {
+				sweep string
+				day   int // days after due
+			}{{"2026-02-05", 5}, {"2026-02-10 23:59", 10}, {"2026-02-11", 11}, {"2026-03-02 23:59", 30},
+				{"2026-03-03", 31}, {"2026-05-01 23:59", 90}, {"2026-05-02", 91}, {"2026-07-01", 151}} {
+				if c.paid != "" && !paid && parseDay(c.paid) <= parseDay(d.sweep[:10]) {
+					paid = true
+					w.Observe(Event{ID: "v-2", RecordedAt: bj(t, c.paid), Msg: cpay(1, c.amount, c.paid, false)})
+				}
+				for _, h := range w.Sweep(bj(t, d.sweep)) {
+					if h.Code == "OFF-BOOK" {
+						t.Fatalf("day %d: OFF-BOOK raised %s next to ARREARS", d.day, h.Key)
+					}
+					if h.Code != "ARREARS" {
+						continue
+					}
+					rung := strings.TrimPrefix(h.Key, base+"/")
+					if want := map[string]rules.Severity{"warning": rules.SeverityInfo, "yellow": rules.SeverityYellow, "red": rules.SeverityRed}[rung]; h.Severity != want {
+						t.Errorf("day %d: %s has severity %s, want %s", d.day, h.Key, h.Severity, want)
+					}
+					if h.Subject != "v-1" {
+						t.Errorf("day %d: %s is about %q, want the contract", d.day, h.Key, h.Subject)
+					}
+					got = append(got, rung)
+				}
+				if d.day == 5 && len(got) > 0 {
+					t.Errorf("day 5 (within warning_days) raised %v", got)
+				}
+			}
+			if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
+				t.Errorf("rungs %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestRetiredOffBook(t *testing.T) {
+	// A rule set published before OFF-BOOK became ARREARS' warning rung
+	// still loads, and OFF-BOOK raises nothing of its own.
+	old := func(rs *rules.RuleSet) {
+		rs.Rules = append(rs.Rules, rules.Rule{Code: "OFF-BOOK", Name: "租金收入未入账", Severity: rules.SeverityRed,
+			Action: rules.ActionWarn, Stateful: true, Reason: "本期仍无收款记录", Params: map[string]int64{"grace_days": 10}})
+	}
+	w, _ := watcher(t, old)
+	hits := play(t, w, lease("L-1", "2026-12-31", due("2026-01-31", 500_000)), sweep("2026-02-11"), sweep("2026-06-01"))
+	var got []string
+	for _, h := range hits {
+		if h.Code == "OFF-BOOK" || h.Code == "ARREARS" {
+			got = append(got, h.Key)
+		}
+	}
+	if !slices.Equal(got, []string{"ARREARS/v-1/2026-01-31/warning", "ARREARS/v-1/2026-01-31/red"}) {
+		t.Errorf("keys %q", got)
+	}
 }
 
 func TestExpiring(t *testing.T) {

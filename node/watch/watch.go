@@ -11,6 +11,14 @@
 // its chain after a restart raises nothing twice. Check runs the list rules
 // before an entry is committed, since OUTSIDER may refuse it.
 //
+// One finding climbs one ladder (DOMAIN.md "Escalation ladder"): the same
+// underlying fact (one unpaid instalment, one run of days over the cash
+// limit) is raised by one rule, under keys that share the finding's base and
+// end in its rung (warning, yellow, red); each rung is raised once and never
+// after a higher one, so the finding's severity only rises. ARREARS owns an
+// unpaid contract instalment from its warning rung on; OFF-BOOK, which
+// raised the same instalment red beside it, is retired into that rung.
+//
 // Days are calendar days in the node's zone. "Within N days of D" and "N days
 // after D" both mean day D+N is still in time and the rule fires from D+N+1;
 // a deadline "by day N of the month" is missed from day N+1. A reversed entry
@@ -78,13 +86,23 @@ var registry = map[string]impl{
 	"CASH-DEPOSIT":   {params: []string{"deposit_days"}, sweep: cashDeposit},
 	"ADVANCE":        {params: []string{"yellow_days", "red_days"}, sweep: advance},
 	"ARREARS":        {params: []string{"yellow_days", "red_days", "red_amount_fen"}, sweep: arrears},
-	"OFF-BOOK":       {params: []string{"grace_days"}, sweep: offBook},
 	"EXPIRING":       {params: []string{"yellow_days", "red_days"}, sweep: expiring},
 	"BANK-REC":       {params: []string{"due_day"}, positive: []string{"due_day"}, sweep: bankRec},
 	"DISCLOSE-LATE":  {params: []string{"due_day", "red_after_days"}, positive: []string{"due_day"}, sweep: discloseLate},
 	"COMPLAINT-LATE": {params: []string{"reply_days"}, sweep: complaintLate},
 	"RELATIVE":       {check: relative},
 	"OUTSIDER":       {params: []string{"min_attachments"}, check: outsider},
+}
+
+// retired are codes a published rule set may still name that no longer
+// raise alerts of their own, with what took their place: a chain replayed
+// from before must still load its rule sets, and a rule that raised the same
+// finding as another in a second colour must not come back.
+var retired = map[string]string{
+	// An unpaid lease instalment is one finding (DOMAIN.md "One finding,
+	// one ladder"): it used to raise OFF-BOOK red after grace_days next to
+	// ARREARS yellow; it is now the warning rung of ARREARS (warning_days).
+	"OFF-BOOK": "ARREARS",
 }
 
 // Registered returns the sorted codes that have a Go implementation, so that
@@ -142,6 +160,9 @@ func (w *Watcher) SetRules(e *rules.Engine) error {
 	var rs []*rule
 	var errs []error
 	for _, r := range e.Stateful() {
+		if _, ok := retired[r.Code]; ok {
+			continue
+		}
 		im, ok := registry[r.Code]
 		if !ok {
 			errs = append(errs, fmt.Errorf("rule %s: no Go implementation (registered: %s)", r.Code, strings.Join(Registered(), ", ")))
@@ -281,17 +302,63 @@ func (w *Watcher) hit(r *rule, f finding) rules.Hit {
 	}
 }
 
-// ladder makes the finding of a two-rung rule about base: the top rung when
-// red holds, else the yellow rung unless the top one is raised already (a red
-// alert is never followed by a milder one about the same thing).
-func (w *Watcher) ladder(r *rule, base string, yellow, red bool, f finding) []finding {
-	switch {
-	case red:
-		f.sev, f.key = r.Severity, base+"/red"
-	case yellow && !w.raised[base+"/red"]:
-		f.sev, f.key = r.low(), base+"/yellow"
-	default:
+// rung is a step of the escalation ladder of one finding (DOMAIN.md,
+// "Escalation ladder"): warning (预警), yellow card, red card.
+type rung int
+
+const (
+	rungNone rung = iota
+	rungWarning
+	rungYellow
+	rungRed
+)
+
+// rungNames are the key suffixes of the rungs, so that the keys of one
+// finding share its base and differ only in the rung.
+var rungNames = [...]string{rungWarning: "warning", rungYellow: "yellow", rungRed: "red"}
+
+// climb makes the finding about base at rung at: one finding is one alert
+// whose severity rises, so each rung is raised once, under base/<rung>, and
+// never after a higher rung of the same base (a red alert is never followed
+// by a milder one). A finding first seen high raises only that rung. The
+// warning rung is info, the yellow rung yellow (unless the district made the
+// rule milder), the red rung the rule's own severity.
+func (w *Watcher) climb(r *rule, base string, at rung, f finding) []finding {
+	if at == rungNone {
 		return nil
 	}
+	for higher := at + 1; higher <= rungRed; higher++ {
+		if w.raised[base+"/"+rungNames[higher]] {
+			return nil
+		}
+	}
+	switch at {
+	case rungRed:
+		f.sev = r.Severity
+	case rungYellow:
+		f.sev = r.low()
+	default:
+		f.sev = rules.SeverityInfo
+	}
+	f.key = base + "/" + rungNames[at]
 	return []finding{f}
+}
+
+// top is the highest rung whose condition holds.
+func top(warning, yellow, red bool) rung {
+	switch {
+	case red:
+		return rungRed
+	case yellow:
+		return rungYellow
+	case warning:
+		return rungWarning
+	}
+	return rungNone
+}
+
+// ladder makes the finding of a two-rung rule about base: the top rung when
+// red holds, else the yellow rung (see climb).
+func (w *Watcher) ladder(r *rule, base string, yellow, red bool, f finding) []finding {
+	return w.climb(r, base, top(false, yellow, red), f)
 }

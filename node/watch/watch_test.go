@@ -252,8 +252,11 @@ func of(t *testing.T, e *rules.Engine, code string, hits []rules.Hit) []rules.Hi
 		}
 		out = append(out, h)
 		sev := r.Severity
-		if strings.HasSuffix(h.Key, "/yellow") {
+		switch {
+		case strings.HasSuffix(h.Key, "/yellow"):
 			sev = rules.SeverityYellow
+		case strings.HasSuffix(h.Key, "/warning"):
+			sev = rules.SeverityInfo
 		}
 		if h.Severity != sev || h.Action != r.Action || h.RuleSetVersion != e.Version() ||
 			!strings.HasPrefix(h.Reason, reason) || strings.HasPrefix(h.Key, code+"/") == (registry[code].check != nil) {
@@ -566,7 +569,7 @@ func BenchmarkFullRuleSet(b *testing.B) {
 	count := 0
 	for b.Loop() {
 		t, ev := next()
-		if _, err := e.CheckTransaction(t); err != nil {
+		if _, err := e.CheckTransaction(t, rules.TxFacts{}); err != nil {
 			b.Fatal(err)
 		}
 		w.Check(t)

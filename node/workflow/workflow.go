@@ -173,10 +173,15 @@ func (f *Flows) MatterFor(m proto.Message) *sanziv1.Matter {
 }
 
 // NewProcedure is the Procedure entry recording m opens (nil if none), to
-// be appended with m; subjectID is filled in by the ledger's About.
+// be appended with m; subjectID is filled in by the ledger's About. An
+// expense that names its approved four-deliberations procedure opens none:
+// that procedure, opened before the spending, carries it on to payment.
 func (f *Flows) NewProcedure(org string, m proto.Message, amountFen int64, summary string) *sanziv1.Procedure {
 	mt := f.MatterFor(m)
 	if mt == nil {
+		return nil
+	}
+	if t, ok := m.(*sanziv1.Transaction); ok && t.GetResolutionProcedureId() != "" && f.Resolution(t).Approved {
 		return nil
 	}
 	return &sanziv1.Procedure{Org: org, MatterCode: mt.GetCode(), CatalogVersion: f.current.GetVersion(),
@@ -208,6 +213,10 @@ func (f *Flows) CheckOpen(p *sanziv1.Procedure) error {
 	}
 	if strings.TrimSpace(p.GetSummary()) == "" {
 		return &RefusedError{Field: "procedure.summary", Reason: "required: say what the procedure is about"}
+	}
+	if deliberates(mt) && mt.GetThresholdFen() > 0 && p.GetAmountFen() < mt.GetThresholdFen() {
+		// The resolution covers the spending up to this amount (Resolution).
+		return &RefusedError{Field: "procedure.amountFen", Reason: fmt.Sprintf("%s applies from %d fen: give the amount the resolution is to cover", mt.GetName(), mt.GetThresholdFen())}
 	}
 	p.CatalogVersion = f.current.GetVersion()
 	return nil

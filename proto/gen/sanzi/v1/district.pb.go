@@ -75,6 +75,69 @@ func (Consistency) EnumDescriptor() ([]byte, []int) {
 	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{0}
 }
 
+// TamperKind says why a pushed entry was refused as evidence of tampering.
+// For a fork sent_hash is the pushed entry's stated hash; for the others it
+// is the SHA-256 of the pushed bytes (the stated hash is what was forged).
+type TamperKind int32
+
+const (
+	// A different, well-formed entry at a seq the parent holds (a fork).
+	TamperKind_TAMPER_KIND_UNSPECIFIED TamperKind = 0
+	// The body does not hash to the entry's stated hash (edited bytes).
+	TamperKind_TAMPER_KIND_HASH TamperKind = 1
+	// The signature does not verify with the origin's key.
+	TamperKind_TAMPER_KIND_SIGNATURE TamperKind = 2
+	// prev_hash does not link to the entry before it.
+	TamperKind_TAMPER_KIND_LINK TamperKind = 3
+	// The entry names the wrong seq (or origin) for its place in the chain.
+	TamperKind_TAMPER_KIND_SEQ TamperKind = 4
+)
+
+// Enum value maps for TamperKind.
+var (
+	TamperKind_name = map[int32]string{
+		0: "TAMPER_KIND_UNSPECIFIED",
+		1: "TAMPER_KIND_HASH",
+		2: "TAMPER_KIND_SIGNATURE",
+		3: "TAMPER_KIND_LINK",
+		4: "TAMPER_KIND_SEQ",
+	}
+	TamperKind_value = map[string]int32{
+		"TAMPER_KIND_UNSPECIFIED": 0,
+		"TAMPER_KIND_HASH":        1,
+		"TAMPER_KIND_SIGNATURE":   2,
+		"TAMPER_KIND_LINK":        3,
+		"TAMPER_KIND_SEQ":         4,
+	}
+)
+
+func (x TamperKind) Enum() *TamperKind {
+	p := new(TamperKind)
+	*p = x
+	return p
+}
+
+func (x TamperKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TamperKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_sanzi_v1_district_proto_enumTypes[1].Descriptor()
+}
+
+func (TamperKind) Type() protoreflect.EnumType {
+	return &file_sanzi_v1_district_proto_enumTypes[1]
+}
+
+func (x TamperKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TamperKind.Descriptor instead.
+func (TamperKind) EnumDescriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{1}
+}
+
 // PushEntriesRequest carries entries of one or more origins, each an
 // encoded Entry exactly as its origin made it (bytes, so that nothing on the
 // way decodes and re-encodes what the hashes cover), in chain order per
@@ -1157,7 +1220,12 @@ type ForkRecord struct {
 	// The pushed entry, exactly as received: the evidence.
 	Entry []byte `protobuf:"bytes,8,opt,name=entry,proto3" json:"entry,omitempty"`
 	// Raft index it was recorded at; set when read.
-	Index         uint64 `protobuf:"varint,9,opt,name=index,proto3" json:"index,omitempty"`
+	Index uint64 `protobuf:"varint,9,opt,name=index,proto3" json:"index,omitempty"`
+	// What failed: a fork (the zero value, as every record before kinds
+	// existed), or an entry that does not verify at all (issue 18).
+	Kind TamperKind `protobuf:"varint,10,opt,name=kind,proto3,enum=sanzi.v1.TamperKind" json:"kind,omitempty"`
+	// The verifier's words for what failed, for a reader.
+	Problem       string `protobuf:"bytes,11,opt,name=problem,proto3" json:"problem,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1253,6 +1321,20 @@ func (x *ForkRecord) GetIndex() uint64 {
 		return x.Index
 	}
 	return 0
+}
+
+func (x *ForkRecord) GetKind() TamperKind {
+	if x != nil {
+		return x.Kind
+	}
+	return TamperKind_TAMPER_KIND_UNSPECIFIED
+}
+
+func (x *ForkRecord) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
 }
 
 // ListForksRequest lists refused forks, optionally of one origin.
@@ -1422,7 +1504,7 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\fJoinResponse\"\x1e\n" +
 	"\fLeaveRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x0f\n" +
-	"\rLeaveResponse\"\x8f\x02\n" +
+	"\rLeaveResponse\"\xd3\x02\n" +
 	"\n" +
 	"ForkRecord\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
@@ -1433,7 +1515,10 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\tpushed_by\x18\x06 \x01(\tR\bpushedBy\x12*\n" +
 	"\x02at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
 	"\x05entry\x18\b \x01(\fR\x05entry\x12\x14\n" +
-	"\x05index\x18\t \x01(\x04R\x05index\"*\n" +
+	"\x05index\x18\t \x01(\x04R\x05index\x12(\n" +
+	"\x04kind\x18\n" +
+	" \x01(\x0e2\x14.sanzi.v1.TamperKindR\x04kind\x12\x18\n" +
+	"\aproblem\x18\v \x01(\tR\aproblem\"*\n" +
 	"\x10ListForksRequest\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\"?\n" +
 	"\x11ListForksResponse\x12*\n" +
@@ -1441,7 +1526,14 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\vConsistency\x12\x1b\n" +
 	"\x17CONSISTENCY_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CONSISTENCY_LOCAL\x10\x01\x12\x1c\n" +
-	"\x18CONSISTENCY_LINEARIZABLE\x10\x022\xbd\x05\n" +
+	"\x18CONSISTENCY_LINEARIZABLE\x10\x02*\x85\x01\n" +
+	"\n" +
+	"TamperKind\x12\x1b\n" +
+	"\x17TAMPER_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10TAMPER_KIND_HASH\x10\x01\x12\x19\n" +
+	"\x15TAMPER_KIND_SIGNATURE\x10\x02\x12\x14\n" +
+	"\x10TAMPER_KIND_LINK\x10\x03\x12\x13\n" +
+	"\x0fTAMPER_KIND_SEQ\x10\x042\xbd\x05\n" +
 	"\x0fDistrictService\x12J\n" +
 	"\vPushEntries\x12\x1c.sanzi.v1.PushEntriesRequest\x1a\x1d.sanzi.v1.PushEntriesResponse\x12S\n" +
 	"\x0eRegisterOrigin\x12\x1f.sanzi.v1.RegisterOriginRequest\x1a .sanzi.v1.RegisterOriginResponse\x12V\n" +
@@ -1465,69 +1557,71 @@ func file_sanzi_v1_district_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_district_proto_rawDescData
 }
 
-var file_sanzi_v1_district_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_sanzi_v1_district_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_sanzi_v1_district_proto_goTypes = []any{
 	(Consistency)(0),                    // 0: sanzi.v1.Consistency
-	(*PushEntriesRequest)(nil),          // 1: sanzi.v1.PushEntriesRequest
-	(*OriginAck)(nil),                   // 2: sanzi.v1.OriginAck
-	(*PushEntriesResponse)(nil),         // 3: sanzi.v1.PushEntriesResponse
-	(*RegisterOriginRequest)(nil),       // 4: sanzi.v1.RegisterOriginRequest
-	(*RegisterOriginResponse)(nil),      // 5: sanzi.v1.RegisterOriginResponse
-	(*GetDistrictHeadRequest)(nil),      // 6: sanzi.v1.GetDistrictHeadRequest
-	(*GetDistrictHeadResponse)(nil),     // 7: sanzi.v1.GetDistrictHeadResponse
-	(*ListHeadsRequest)(nil),            // 8: sanzi.v1.ListHeadsRequest
-	(*ListHeadsResponse)(nil),           // 9: sanzi.v1.ListHeadsResponse
-	(*ListDistrictEntriesRequest)(nil),  // 10: sanzi.v1.ListDistrictEntriesRequest
-	(*ListDistrictEntriesResponse)(nil), // 11: sanzi.v1.ListDistrictEntriesResponse
-	(*MemberStatus)(nil),                // 12: sanzi.v1.MemberStatus
-	(*ClusterStatusRequest)(nil),        // 13: sanzi.v1.ClusterStatusRequest
-	(*ClusterStatusResponse)(nil),       // 14: sanzi.v1.ClusterStatusResponse
-	(*JoinRequest)(nil),                 // 15: sanzi.v1.JoinRequest
-	(*JoinResponse)(nil),                // 16: sanzi.v1.JoinResponse
-	(*LeaveRequest)(nil),                // 17: sanzi.v1.LeaveRequest
-	(*LeaveResponse)(nil),               // 18: sanzi.v1.LeaveResponse
-	(*ForkRecord)(nil),                  // 19: sanzi.v1.ForkRecord
-	(*ListForksRequest)(nil),            // 20: sanzi.v1.ListForksRequest
-	(*ListForksResponse)(nil),           // 21: sanzi.v1.ListForksResponse
-	(*Entry)(nil),                       // 22: sanzi.v1.Entry
-	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
+	(TamperKind)(0),                     // 1: sanzi.v1.TamperKind
+	(*PushEntriesRequest)(nil),          // 2: sanzi.v1.PushEntriesRequest
+	(*OriginAck)(nil),                   // 3: sanzi.v1.OriginAck
+	(*PushEntriesResponse)(nil),         // 4: sanzi.v1.PushEntriesResponse
+	(*RegisterOriginRequest)(nil),       // 5: sanzi.v1.RegisterOriginRequest
+	(*RegisterOriginResponse)(nil),      // 6: sanzi.v1.RegisterOriginResponse
+	(*GetDistrictHeadRequest)(nil),      // 7: sanzi.v1.GetDistrictHeadRequest
+	(*GetDistrictHeadResponse)(nil),     // 8: sanzi.v1.GetDistrictHeadResponse
+	(*ListHeadsRequest)(nil),            // 9: sanzi.v1.ListHeadsRequest
+	(*ListHeadsResponse)(nil),           // 10: sanzi.v1.ListHeadsResponse
+	(*ListDistrictEntriesRequest)(nil),  // 11: sanzi.v1.ListDistrictEntriesRequest
+	(*ListDistrictEntriesResponse)(nil), // 12: sanzi.v1.ListDistrictEntriesResponse
+	(*MemberStatus)(nil),                // 13: sanzi.v1.MemberStatus
+	(*ClusterStatusRequest)(nil),        // 14: sanzi.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil),       // 15: sanzi.v1.ClusterStatusResponse
+	(*JoinRequest)(nil),                 // 16: sanzi.v1.JoinRequest
+	(*JoinResponse)(nil),                // 17: sanzi.v1.JoinResponse
+	(*LeaveRequest)(nil),                // 18: sanzi.v1.LeaveRequest
+	(*LeaveResponse)(nil),               // 19: sanzi.v1.LeaveResponse
+	(*ForkRecord)(nil),                  // 20: sanzi.v1.ForkRecord
+	(*ListForksRequest)(nil),            // 21: sanzi.v1.ListForksRequest
+	(*ListForksResponse)(nil),           // 22: sanzi.v1.ListForksResponse
+	(*Entry)(nil),                       // 23: sanzi.v1.Entry
+	(*timestamppb.Timestamp)(nil),       // 24: google.protobuf.Timestamp
 }
 var file_sanzi_v1_district_proto_depIdxs = []int32{
-	2,  // 0: sanzi.v1.PushEntriesResponse.acks:type_name -> sanzi.v1.OriginAck
+	3,  // 0: sanzi.v1.PushEntriesResponse.acks:type_name -> sanzi.v1.OriginAck
 	0,  // 1: sanzi.v1.GetDistrictHeadRequest.consistency:type_name -> sanzi.v1.Consistency
-	2,  // 2: sanzi.v1.GetDistrictHeadResponse.head:type_name -> sanzi.v1.OriginAck
+	3,  // 2: sanzi.v1.GetDistrictHeadResponse.head:type_name -> sanzi.v1.OriginAck
 	0,  // 3: sanzi.v1.ListHeadsRequest.consistency:type_name -> sanzi.v1.Consistency
-	2,  // 4: sanzi.v1.ListHeadsResponse.heads:type_name -> sanzi.v1.OriginAck
+	3,  // 4: sanzi.v1.ListHeadsResponse.heads:type_name -> sanzi.v1.OriginAck
 	0,  // 5: sanzi.v1.ListDistrictEntriesRequest.consistency:type_name -> sanzi.v1.Consistency
-	22, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
-	23, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
-	12, // 8: sanzi.v1.ClusterStatusResponse.members:type_name -> sanzi.v1.MemberStatus
-	23, // 9: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
-	19, // 10: sanzi.v1.ListForksResponse.forks:type_name -> sanzi.v1.ForkRecord
-	1,  // 11: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
-	4,  // 12: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
-	6,  // 13: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
-	8,  // 14: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
-	10, // 15: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
-	13, // 16: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
-	15, // 17: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
-	17, // 18: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
-	20, // 19: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
-	3,  // 20: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
-	5,  // 21: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
-	7,  // 22: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
-	9,  // 23: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
-	11, // 24: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
-	14, // 25: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
-	16, // 26: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
-	18, // 27: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
-	21, // 28: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
-	20, // [20:29] is the sub-list for method output_type
-	11, // [11:20] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	23, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
+	24, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
+	13, // 8: sanzi.v1.ClusterStatusResponse.members:type_name -> sanzi.v1.MemberStatus
+	24, // 9: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
+	1,  // 10: sanzi.v1.ForkRecord.kind:type_name -> sanzi.v1.TamperKind
+	20, // 11: sanzi.v1.ListForksResponse.forks:type_name -> sanzi.v1.ForkRecord
+	2,  // 12: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
+	5,  // 13: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
+	7,  // 14: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
+	9,  // 15: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
+	11, // 16: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
+	14, // 17: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
+	16, // 18: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
+	18, // 19: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
+	21, // 20: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
+	4,  // 21: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
+	6,  // 22: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
+	8,  // 23: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
+	10, // 24: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
+	12, // 25: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
+	15, // 26: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
+	17, // 27: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
+	19, // 28: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
+	22, // 29: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
+	21, // [21:30] is the sub-list for method output_type
+	12, // [12:21] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_district_proto_init() }
@@ -1541,7 +1635,7 @@ func file_sanzi_v1_district_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_district_proto_rawDesc), len(file_sanzi_v1_district_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -108,9 +108,16 @@ type Transaction struct {
 	// SHA-256 (hex) of attachments uploaded before; locked once recorded.
 	Attachments []string `protobuf:"bytes,12,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	// Accounting category (科目), e.g. 管理费用, 经营收入.
-	Category      string `protobuf:"bytes,13,opt,name=category,proto3" json:"category,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Category string `protobuf:"bytes,13,opt,name=category,proto3" json:"category,omitempty"`
+	// Entry id of the procedure whose four deliberations and published
+	// resolution (四议两公开) decided this spending: a procedure of the matter
+	// the catalog gives the expense (FUND-BIG, WORKS-TENDER), of the same org,
+	// its resolution step approved, its amount covering this one. Rule
+	// BIG-SPEND refuses an expense at or above its threshold without one; the
+	// node checks the procedure itself and opens no second procedure for it.
+	ResolutionProcedureId string `protobuf:"bytes,14,opt,name=resolution_procedure_id,json=resolutionProcedureId,proto3" json:"resolution_procedure_id,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Transaction) Reset() {
@@ -230,6 +237,13 @@ func (x *Transaction) GetAttachments() []string {
 func (x *Transaction) GetCategory() string {
 	if x != nil {
 		return x.Category
+	}
+	return ""
+}
+
+func (x *Transaction) GetResolutionProcedureId() string {
+	if x != nil {
+		return x.ResolutionProcedureId
 	}
 	return ""
 }
@@ -771,8 +785,11 @@ type ImportTransactionsResponse struct {
 	RowsRecorded int32                  `protobuf:"varint,2,opt,name=rows_recorded,json=rowsRecorded,proto3" json:"rows_recorded,omitempty"`
 	Rejections   []*ImportRejection     `protobuf:"bytes,3,rep,name=rejections,proto3" json:"rejections,omitempty"`
 	// Entry ids of the first and last recorded row.
-	FirstId       string `protobuf:"bytes,4,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"`
-	LastId        string `protobuf:"bytes,5,opt,name=last_id,json=lastId,proto3" json:"last_id,omitempty"`
+	FirstId string `protobuf:"bytes,4,opt,name=first_id,json=firstId,proto3" json:"first_id,omitempty"`
+	LastId  string `protobuf:"bytes,5,opt,name=last_id,json=lastId,proto3" json:"last_id,omitempty"`
+	// How many rejections there were in all; rejections lists at most the
+	// first 1,000 of them, so the reply stays small whatever the sheet.
+	RejectedTotal int32 `protobuf:"varint,6,opt,name=rejected_total,json=rejectedTotal,proto3" json:"rejected_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -842,11 +859,18 @@ func (x *ImportTransactionsResponse) GetLastId() string {
 	return ""
 }
 
+func (x *ImportTransactionsResponse) GetRejectedTotal() int32 {
+	if x != nil {
+		return x.RejectedTotal
+	}
+	return 0
+}
+
 var File_sanzi_v1_funds_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"\n" +
-	"\x14sanzi/v1/funds.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/rules.proto\"\xf8\x03\n" +
+	"\x14sanzi/v1/funds.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/rules.proto\"\xb0\x04\n" +
 	"\vTransaction\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.sanzi.v1.TransactionKindR\x04kind\x12\x1d\n" +
@@ -863,7 +887,8 @@ const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"\vbudget_line\x18\v \x01(\tR\n" +
 	"budgetLine\x12 \n" +
 	"\vattachments\x18\f \x03(\tR\vattachments\x12\x1a\n" +
-	"\bcategory\x18\r \x01(\tR\bcategory\"\x98\x01\n" +
+	"\bcategory\x18\r \x01(\tR\bcategory\x126\n" +
+	"\x17resolution_procedure_id\x18\x0e \x01(\tR\x15resolutionProcedureId\"\x98\x01\n" +
 	"\x11TransactionRecord\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x127\n" +
 	"\vtransaction\x18\x02 \x01(\v2\x15.sanzi.v1.TransactionR\vtransaction\x12\x1f\n" +
@@ -898,7 +923,7 @@ const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"\x0fImportRejection\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x05R\x03row\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xd5\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xfc\x01\n" +
 	"\x1aImportTransactionsResponse\x12#\n" +
 	"\rrows_received\x18\x01 \x01(\x05R\frowsReceived\x12#\n" +
 	"\rrows_recorded\x18\x02 \x01(\x05R\frowsRecorded\x129\n" +
@@ -906,7 +931,8 @@ const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"rejections\x18\x03 \x03(\v2\x19.sanzi.v1.ImportRejectionR\n" +
 	"rejections\x12\x19\n" +
 	"\bfirst_id\x18\x04 \x01(\tR\afirstId\x12\x17\n" +
-	"\alast_id\x18\x05 \x01(\tR\x06lastId*\xca\x01\n" +
+	"\alast_id\x18\x05 \x01(\tR\x06lastId\x12%\n" +
+	"\x0erejected_total\x18\x06 \x01(\x05R\rrejectedTotal*\xca\x01\n" +
 	"\x0fTransactionKind\x12 \n" +
 	"\x1cTRANSACTION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17TRANSACTION_KIND_INCOME\x10\x01\x12\x1c\n" +

@@ -36,7 +36,7 @@ type TransactionServiceClient interface {
 	ListTransactions(ctx context.Context, in *ListTransactionsRequest, opts ...grpc.CallOption) (*ListTransactionsResponse, error)
 	GetTransaction(ctx context.Context, in *GetTransactionRequest, opts ...grpc.CallOption) (*GetTransactionResponse, error)
 	// ImportTransactions records all streamed rows atomically, or none if any
-	// row is invalid, reporting every rejected row.
+	// row is invalid, reporting the first 1,000 rejections and their total.
 	ImportTransactions(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportTransactionsRequest, ImportTransactionsResponse], error)
 }
 
@@ -102,7 +102,7 @@ type TransactionServiceServer interface {
 	ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error)
 	GetTransaction(context.Context, *GetTransactionRequest) (*GetTransactionResponse, error)
 	// ImportTransactions records all streamed rows atomically, or none if any
-	// row is invalid, reporting every rejected row.
+	// row is invalid, reporting the first 1,000 rejections and their total.
 	ImportTransactions(grpc.ClientStreamingServer[ImportTransactionsRequest, ImportTransactionsResponse]) error
 	mustEmbedUnimplementedTransactionServiceServer()
 }

@@ -46,27 +46,32 @@ const (
 	CommandType_COMMAND_TYPE_ATTACHMENT_CHUNK CommandType = 5
 	// payload: sanzi.v1.ForkRecord.
 	CommandType_COMMAND_TYPE_RECORD_FORK CommandType = 6
+	// payload: ExpireAttachments. Numbered apart from the run above so that
+	// command types added meanwhile on other branches do not collide.
+	CommandType_COMMAND_TYPE_EXPIRE_ATTACHMENTS CommandType = 20
 )
 
 // Enum value maps for CommandType.
 var (
 	CommandType_name = map[int32]string{
-		0: "COMMAND_TYPE_UNSPECIFIED",
-		1: "COMMAND_TYPE_APPEND",
-		2: "COMMAND_TYPE_REGISTER_ORIGIN",
-		3: "COMMAND_TYPE_SET_MEMBER",
-		4: "COMMAND_TYPE_SET_LOADED",
-		5: "COMMAND_TYPE_ATTACHMENT_CHUNK",
-		6: "COMMAND_TYPE_RECORD_FORK",
+		0:  "COMMAND_TYPE_UNSPECIFIED",
+		1:  "COMMAND_TYPE_APPEND",
+		2:  "COMMAND_TYPE_REGISTER_ORIGIN",
+		3:  "COMMAND_TYPE_SET_MEMBER",
+		4:  "COMMAND_TYPE_SET_LOADED",
+		5:  "COMMAND_TYPE_ATTACHMENT_CHUNK",
+		6:  "COMMAND_TYPE_RECORD_FORK",
+		20: "COMMAND_TYPE_EXPIRE_ATTACHMENTS",
 	}
 	CommandType_value = map[string]int32{
-		"COMMAND_TYPE_UNSPECIFIED":      0,
-		"COMMAND_TYPE_APPEND":           1,
-		"COMMAND_TYPE_REGISTER_ORIGIN":  2,
-		"COMMAND_TYPE_SET_MEMBER":       3,
-		"COMMAND_TYPE_SET_LOADED":       4,
-		"COMMAND_TYPE_ATTACHMENT_CHUNK": 5,
-		"COMMAND_TYPE_RECORD_FORK":      6,
+		"COMMAND_TYPE_UNSPECIFIED":        0,
+		"COMMAND_TYPE_APPEND":             1,
+		"COMMAND_TYPE_REGISTER_ORIGIN":    2,
+		"COMMAND_TYPE_SET_MEMBER":         3,
+		"COMMAND_TYPE_SET_LOADED":         4,
+		"COMMAND_TYPE_ATTACHMENT_CHUNK":   5,
+		"COMMAND_TYPE_RECORD_FORK":        6,
+		"COMMAND_TYPE_EXPIRE_ATTACHMENTS": 20,
 	}
 )
 
@@ -506,12 +511,17 @@ type AttachmentChunk struct {
 	Sha256 string                 `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	Offset int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
 	// Size of the whole attachment.
-	Size          int64  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
-	Data          []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
-	FileName      string `protobuf:"bytes,5,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
-	ContentType   string `protobuf:"bytes,6,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Size        int64  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Data        []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	FileName    string `protobuf:"bytes,5,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	ContentType string `protobuf:"bytes,6,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// The origin the attachment is charged to (the sending node's org) and
+	// when the leader took the piece (Unix ms): stamped by the leader, so
+	// every member records the same owner and upload time for the expiry.
+	Origin         string `protobuf:"bytes,7,opt,name=origin,proto3" json:"origin,omitempty"`
+	UploadedUnixMs int64  `protobuf:"varint,8,opt,name=uploaded_unix_ms,json=uploadedUnixMs,proto3" json:"uploaded_unix_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AttachmentChunk) Reset() {
@@ -586,6 +596,68 @@ func (x *AttachmentChunk) GetContentType() string {
 	return ""
 }
 
+func (x *AttachmentChunk) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *AttachmentChunk) GetUploadedUnixMs() int64 {
+	if x != nil {
+		return x.UploadedUnixMs
+	}
+	return 0
+}
+
+// ExpireAttachments removes every attachment that no entry in the state
+// names and whose first piece was taken before cutoff_unix_ms. The leader
+// proposes it with its clock; each member decides from the cutoff in the
+// command and the times recorded in the state, never its own clock.
+type ExpireAttachments struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CutoffUnixMs  int64                  `protobuf:"varint,1,opt,name=cutoff_unix_ms,json=cutoffUnixMs,proto3" json:"cutoff_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireAttachments) Reset() {
+	*x = ExpireAttachments{}
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireAttachments) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireAttachments) ProtoMessage() {}
+
+func (x *ExpireAttachments) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireAttachments.ProtoReflect.Descriptor instead.
+func (*ExpireAttachments) Descriptor() ([]byte, []int) {
+	return file_sanzi_cluster_v1_command_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ExpireAttachments) GetCutoffUnixMs() int64 {
+	if x != nil {
+		return x.CutoffUnixMs
+	}
+	return 0
+}
+
 var File_sanzi_cluster_v1_command_proto protoreflect.FileDescriptor
 
 const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
@@ -616,14 +688,18 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\vOriginRange\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x19\n" +
 	"\bfrom_seq\x18\x02 \x01(\x04R\afromSeq\x12\x15\n" +
-	"\x06to_seq\x18\x03 \x01(\x04R\x05toSeq\"\xa9\x01\n" +
+	"\x06to_seq\x18\x03 \x01(\x04R\x05toSeq\"\xeb\x01\n" +
 	"\x0fAttachmentChunk\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12\x1b\n" +
 	"\tfile_name\x18\x05 \x01(\tR\bfileName\x12!\n" +
-	"\fcontent_type\x18\x06 \x01(\tR\vcontentType*\xe1\x01\n" +
+	"\fcontent_type\x18\x06 \x01(\tR\vcontentType\x12\x16\n" +
+	"\x06origin\x18\a \x01(\tR\x06origin\x12(\n" +
+	"\x10uploaded_unix_ms\x18\b \x01(\x03R\x0euploadedUnixMs\"9\n" +
+	"\x11ExpireAttachments\x12$\n" +
+	"\x0ecutoff_unix_ms\x18\x01 \x01(\x03R\fcutoffUnixMs*\x86\x02\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13COMMAND_TYPE_APPEND\x10\x01\x12 \n" +
@@ -631,7 +707,8 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\x17COMMAND_TYPE_SET_MEMBER\x10\x03\x12\x1b\n" +
 	"\x17COMMAND_TYPE_SET_LOADED\x10\x04\x12!\n" +
 	"\x1dCOMMAND_TYPE_ATTACHMENT_CHUNK\x10\x05\x12\x1c\n" +
-	"\x18COMMAND_TYPE_RECORD_FORK\x10\x06B=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
+	"\x18COMMAND_TYPE_RECORD_FORK\x10\x06\x12#\n" +
+	"\x1fCOMMAND_TYPE_EXPIRE_ATTACHMENTS\x10\x14B=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
 
 var (
 	file_sanzi_cluster_v1_command_proto_rawDescOnce sync.Once
@@ -646,28 +723,29 @@ func file_sanzi_cluster_v1_command_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_cluster_v1_command_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sanzi_cluster_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_sanzi_cluster_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_sanzi_cluster_v1_command_proto_goTypes = []any{
-	(CommandType)(0),        // 0: sanzi.cluster.v1.CommandType
-	(*Command)(nil),         // 1: sanzi.cluster.v1.Command
-	(*AppendBatch)(nil),     // 2: sanzi.cluster.v1.AppendBatch
-	(*RegisterOrigin)(nil),  // 3: sanzi.cluster.v1.RegisterOrigin
-	(*Member)(nil),          // 4: sanzi.cluster.v1.Member
-	(*LoadedIndex)(nil),     // 5: sanzi.cluster.v1.LoadedIndex
-	(*FeedRecord)(nil),      // 6: sanzi.cluster.v1.FeedRecord
-	(*OriginRange)(nil),     // 7: sanzi.cluster.v1.OriginRange
-	(*AttachmentChunk)(nil), // 8: sanzi.cluster.v1.AttachmentChunk
-	(*v1.ForkRecord)(nil),   // 9: sanzi.v1.ForkRecord
+	(CommandType)(0),          // 0: sanzi.cluster.v1.CommandType
+	(*Command)(nil),           // 1: sanzi.cluster.v1.Command
+	(*AppendBatch)(nil),       // 2: sanzi.cluster.v1.AppendBatch
+	(*RegisterOrigin)(nil),    // 3: sanzi.cluster.v1.RegisterOrigin
+	(*Member)(nil),            // 4: sanzi.cluster.v1.Member
+	(*LoadedIndex)(nil),       // 5: sanzi.cluster.v1.LoadedIndex
+	(*FeedRecord)(nil),        // 6: sanzi.cluster.v1.FeedRecord
+	(*OriginRange)(nil),       // 7: sanzi.cluster.v1.OriginRange
+	(*AttachmentChunk)(nil),   // 8: sanzi.cluster.v1.AttachmentChunk
+	(*ExpireAttachments)(nil), // 9: sanzi.cluster.v1.ExpireAttachments
+	(*v1.ForkRecord)(nil),     // 10: sanzi.v1.ForkRecord
 }
 var file_sanzi_cluster_v1_command_proto_depIdxs = []int32{
-	0, // 0: sanzi.cluster.v1.Command.type:type_name -> sanzi.cluster.v1.CommandType
-	7, // 1: sanzi.cluster.v1.FeedRecord.ranges:type_name -> sanzi.cluster.v1.OriginRange
-	9, // 2: sanzi.cluster.v1.FeedRecord.fork:type_name -> sanzi.v1.ForkRecord
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0,  // 0: sanzi.cluster.v1.Command.type:type_name -> sanzi.cluster.v1.CommandType
+	7,  // 1: sanzi.cluster.v1.FeedRecord.ranges:type_name -> sanzi.cluster.v1.OriginRange
+	10, // 2: sanzi.cluster.v1.FeedRecord.fork:type_name -> sanzi.v1.ForkRecord
+	3,  // [3:3] is the sub-list for method output_type
+	3,  // [3:3] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_cluster_v1_command_proto_init() }
@@ -681,7 +759,7 @@ func file_sanzi_cluster_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_cluster_v1_command_proto_rawDesc), len(file_sanzi_cluster_v1_command_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,106 @@
+package sync
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/refusal"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// TestInboxRefusesUnverifiedEntries: a town's inbox given a village entry
+// whose body was edited, whose signature is another key's, that does not
+// link to the entry before, or that names the wrong seq, refuses the batch
+// with the permanent CHAIN_BROKEN detail naming the seq and the failed
+// check, tells OnTamper with the pushed bytes (the town's TAMPER alert),
+// and stores nothing of it; the genuine entry is then accepted.
+func TestInboxRefusesUnverifiedEntries(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	other := ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), 7))
+	village := keys.NewRing()
+	village.Add(testVillage, key)
+	vl, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "village.db"), Keys: village, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vl.Close() })
+	for i := range 4 {
+		if _, err := vl.Append(context.Background(), ledger.Record{Origin: testVillage, Author: "a", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: []byte{byte(i), 'x'}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry := func(seq uint64) *ledger.Stored {
+		s, err := vl.Get(testVillage, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	dir := t.TempDir()
+	town := keys.NewRing()
+	town.AddPublic(testVillage, key.Public().(ed25519.PublicKey))
+	tl, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: town, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Close() })
+	in, err := NewInbox(tl, "350505100000", dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var told []*ledger.VerifyError
+	in.OnTamper = func(_ context.Context, _ string, ve *ledger.VerifyError, raw []byte) { told = append(told, ve) }
+	// The pusher's certificate: accept pins its key (a test certificate
+	// needs no more).
+	pub := &x509.Certificate{PublicKey: key.Public().(ed25519.PublicKey)}
+	if _, err := in.accept(context.Background(), testVillage, pub, [][]byte{entry(1).Raw, entry(2).Raw}); err != nil {
+		t.Fatal(err)
+	}
+	e2, e3 := entry(2), entry(3)
+	edited := append([]byte(nil), e3.Raw...)
+	edited[len(edited)/2] ^= 1 // one bit inside the body
+	resealed, err := ledger.Seal(other, ledger.Head{Seq: 2, Hash: e2.Hash}, ledger.Record{Origin: testVillage, Author: "a", Type: e3.Type, Payload: []byte("forged")}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlinked, err := ledger.Seal(key, ledger.Head{Seq: 2, Hash: [32]byte{1}}, ledger.Record{Origin: testVillage, Author: "a", Type: e3.Type, Payload: e3.Payload}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		raws    [][]byte
+		seq     uint64
+		failure ledger.Failure
+	}{
+		{"an edited body", [][]byte{edited}, 3, ledger.FailureHash},
+		{"another key's signature", [][]byte{resealed.Raw}, 3, ledger.FailureSignature},
+		{"a broken link", [][]byte{unlinked.Raw}, 3, ledger.FailureLink},
+		{"a wrong seq", [][]byte{entry(4).Raw}, 3, ledger.FailureSeq},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			told = nil
+			_, err := in.accept(context.Background(), testVillage, pub, c.raws)
+			r := refusal.From(err)
+			if r == nil || r.Reason != refusal.ReasonChainBroken || r.Origin != testVillage || r.Seq != c.seq || r.Extra[refusal.KeyFailure] != string(c.failure) {
+				t.Fatalf("refusal %+v from %v, want CHAIN_BROKEN at %d (%s)", r, err, c.seq, c.failure)
+			}
+			if len(told) != 1 || told[0].Failure != c.failure || told[0].Seq != c.seq {
+				t.Fatalf("OnTamper told %v", told)
+			}
+			if h := tl.Head(testVillage); h.Seq != 2 {
+				t.Fatalf("the town holds %d after a refused batch", h.Seq)
+			}
+		})
+	}
+	if _, err := in.accept(context.Background(), testVillage, pub, [][]byte{e3.Raw, entry(4).Raw}); err != nil || tl.Head(testVillage).Seq != 4 {
+		t.Fatalf("the genuine entries: %v, head %d", err, tl.Head(testVillage).Seq)
+	}
+}

@@ -39,7 +39,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if st.Origin == "" { // a district member: only the parent's side
-				printKeyRefusals(cmd.OutOrStdout(), st.Refusals, st.Revocations)
+				printKeyRefusals(cmd.OutOrStdout(), st.KeyRefusals, st.Revocations)
 				return nil
 			}
 			conn := "connected"
@@ -66,7 +66,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "pulled %s: head %d; %s\n", p.Origin, p.Head, state)
 			}
-			printKeyRefusals(cmd.OutOrStdout(), st.Refusals, st.Revocations)
+			printKeyRefusals(cmd.OutOrStdout(), st.KeyRefusals, st.Revocations)
 			return nil
 		},
 	}

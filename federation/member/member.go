@@ -234,7 +234,7 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 	// keys in the replicated state. Read-only, like /metrics.
 	mux.HandleFunc("GET /v1/sync/status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"refusals": m.sync.Refused.List(), "revocations": m.node.FSM().Revocations()})
+		json.NewEncoder(w).Encode(map[string]any{"keyRefusals": m.sync.Refused.List(), "revocations": m.node.FSM().Revocations()})
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {

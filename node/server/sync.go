@@ -151,7 +151,7 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	st := SyncStatus{Status: n.outbox.Status(), Pulls: pulls}
 	if n.inbox != nil {
-		st.Refusals = n.inbox.Refused.List()
+		st.KeyRefusals = n.inbox.Refused.List()
 		if r, ok := n.inbox.Revoked.(*nodesync.ChainRevocations); ok {
 			st.Revocations = r.List()
 		}
@@ -166,7 +166,7 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 type SyncStatus struct {
 	nodesync.Status
 	Pulls       []nodesync.PullStatus `json:"pulls"`
-	Refusals    []nodesync.Refusal    `json:"refusals,omitempty"`
+	KeyRefusals []nodesync.Refusal    `json:"keyRefusals,omitempty"`
 	Revocations []ledger.Revocation   `json:"revocations,omitempty"`
 }
 

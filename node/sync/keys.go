@@ -27,6 +27,9 @@ const (
 // the chain until it re-keys and says why in `sanzi sync status`; it returns
 // nil for any other error.
 func KeyRefusal(err error) error {
+	if err == nil {
+		return nil
+	}
 	r := &refusal.Refusal{Message: err.Error(), Extra: map[string]string{}}
 	var re *ledger.RevokedError
 	var ee *ledger.ExpiredError

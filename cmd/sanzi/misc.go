@@ -18,6 +18,7 @@ import (
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -158,7 +159,7 @@ district so they can check that entries really come from this node. With
 			}
 			var rows [][]string
 			for _, o := range ring.Origins() {
-				pub, _ := ring.Public(o)
+				pub, _ := ring.Current(o)
 				_, priv := ring.Private(o)
 				note := "public only"
 				if priv {
@@ -188,7 +189,7 @@ district so they can check that entries really come from this node. With
 }
 
 func newVerifyCmd(g *globals) *cobra.Command {
-	var data string
+	var data, tlsDir string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Walk every chain and every locked attachment; exit 1 at the first bad entry of any chain",
@@ -196,7 +197,9 @@ func newVerifyCmd(g *globals) *cobra.Command {
 stored bytes, every link to the entry before, every seq without gaps, every
 signature against the origin's public key, and every locked attachment
 against its hash. Prints the first bad entry of each chain (origin, seq and
-what is wrong) and exits with status 1 when anything is wrong.
+what is wrong) and exits with status 1 when anything is wrong. A key
+rotation switches the key from the next entry on; one signed by its new key
+(the old one lost or revoked) needs the district CA: give --tls-dir.
 
 Stop the node first: the ledger file is locked while a node runs.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -211,7 +214,15 @@ Stop the node first: the ledger file is locked while a node runs.`,
 			if _, err := os.Stat(path); err != nil {
 				return fmt.Errorf("no ledger in %s: %w", data, err)
 			}
-			counts, problems, err := ledger.Verify(path, ring)
+			var check ledger.CertCheck // key rotations authorised by the district CA
+			if tlsDir != "" {
+				pool, err := pki.LoadPool(tlsDir)
+				if err != nil {
+					return err
+				}
+				check = pki.Rotation(pool)
+			}
+			counts, problems, err := ledger.VerifyWith(path, ring, check)
 			if err != nil {
 				return err
 			}
@@ -247,6 +258,7 @@ Stop the node first: the ledger file is locked while a node runs.`,
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "", "the node's data folder")
+	cmd.Flags().StringVar(&tlsDir, "tls-dir", "", "folder with the district's ca.crt, to check key rotations' certificates")
 	return cmd
 }
 

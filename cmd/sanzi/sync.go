@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/server"
+	nodesync "github.com/sanzi/sanzi/node/sync"
 )
 
 func newSyncCmd(g *globals) *cobra.Command {
@@ -36,6 +38,10 @@ func newSyncCmd(g *globals) *cobra.Command {
 			if err := json.Unmarshal(body, &st); err != nil {
 				return err
 			}
+			if st.Origin == "" { // a district member: only the parent's side
+				printKeyRefusals(cmd.OutOrStdout(), st.KeyRefusals, st.Revocations)
+				return nil
+			}
 			conn := "connected"
 			if !st.Connected {
 				conn = fmt.Sprintf("not connected (%d failed attempts: %s)", st.Failures, st.LastError)
@@ -47,8 +53,8 @@ func newSyncCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "origin %s: head %d, parent acknowledged %d, lag %d; %s; last ack %s; attachments sent %d (%d bytes)\n",
 				st.Origin, st.Head, st.Acked, st.Lag, conn, last, st.Attachments, st.AttachmentBytes)
 			for _, r := range st.Refused {
-				fmt.Fprintf(cmd.OutOrStdout(), "origin %s: %s since %s; not pushed until repaired (sanzi repair --from-parent): %s\n",
-					r.Origin, r.Summary, r.At.Format(time.RFC3339), r.Message)
+				fmt.Fprintf(cmd.OutOrStdout(), "origin %s: REFUSED by the parent (%s): %s since %s; not pushed until you %s: %s\n",
+					r.Origin, r.Reason, r.Summary, r.At.Format(time.RFC3339), r.Remedy, r.Message)
 			}
 			for _, p := range st.Pulls {
 				state := "last pulled never"
@@ -60,6 +66,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "pulled %s: head %d; %s\n", p.Origin, p.Head, state)
 			}
+			printKeyRefusals(cmd.OutOrStdout(), st.KeyRefusals, st.Revocations)
 			return nil
 		},
 	}
@@ -67,4 +74,15 @@ func newSyncCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "sync", Short: "Sync with the parent tier"}
 	cmd.AddCommand(status)
 	return cmd
+}
+
+// printKeyRefusals prints a parent's side: the pushes it refused for their
+// signing key, and the revocations it enforces.
+func printKeyRefusals(w io.Writer, refused []nodesync.Refusal, revs []ledger.Revocation) {
+	for _, r := range refused {
+		fmt.Fprintf(w, "refused %s (%s) %d time(s), last %s: %s\n", r.Origin, r.Reason, r.Count, r.At.Format(time.RFC3339), r.Error)
+	}
+	for _, r := range revs {
+		fmt.Fprintf(w, "revoked key %s of %s after seq %d (%s): %s\n", r.Fingerprint, r.Origin, r.AfterSeq, r.Entry, r.Reason)
+	}
 }

@@ -17,9 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -181,31 +179,11 @@ func TestSyncVillagesToDistrict(t *testing.T) {
 		raws = append(raws, raw)
 	}
 	pushAs := func(certDir, name string) error {
-		pool, err := pki.LoadPool(caDir) // trust this district's CA for the server
-		if err != nil {
-			t.Fatal(err)
-		}
 		iss, err := pki.LoadIssued(certDir, name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn, err := grpc.NewClient(d.api, grpc.WithTransportCredentials(credentials.NewTLS(pki.ClientConfig(pool, iss.TLSCertificate(), nil))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		stream, err := sanziv1.NewSyncServiceClient(conn).SyncPush(ctx)
-		if err != nil {
-			return err
-		}
-		if err := stream.Send(&sanziv1.SyncPushRequest{Entries: raws}); err != nil {
-			_, err = stream.Recv()
-			return err
-		}
-		_, err = stream.Recv()
-		return err
+		return syncPush(t, d.api, caDir, iss, raws)
 	}
 	err := pushAs(caDir, orgs[2])
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "may push only its own chain") {
@@ -467,23 +445,7 @@ func TestSyncThroughTown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := pki.LoadPool(caDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(inbox, grpc.WithTransportCredentials(credentials.NewTLS(pki.ClientConfig(pool, vkey.TLSCertificate(), nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer fcancel()
-	stream, err := sanziv1.NewSyncServiceClient(conn).SyncPush(fctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream.Send(&sanziv1.SyncPushRequest{Entries: [][]byte{forged.Raw}})
-	if _, err := stream.Recv(); status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "fork") {
+	if err := syncPush(t, inbox, caDir, vkey, [][]byte{forged.Raw}); status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "fork") {
 		t.Fatalf("an altered village entry at the town: %v, want a refused fork", err)
 	}
 	tn := &node{t: t, http: tw.http}

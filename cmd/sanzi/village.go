@@ -16,13 +16,13 @@ import (
 
 func newVillageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "village", Short: "Run a village node"}
-	cmd.AddCommand(newServeCmd(g, "village"))
+	cmd.AddCommand(newServeCmd(g, "village"), newVillageRekeyCmd(g))
 	return cmd
 }
 
 func newTownCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "town", Short: "Run a town node: its own chain, its villages' chains held verbatim and forwarded up"}
-	cmd.AddCommand(newServeCmd(g, "town"))
+	cmd.AddCommand(newServeCmd(g, "town"), newVillageRekeyCmd(g))
 	return cmd
 }
 

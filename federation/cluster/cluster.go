@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"github.com/sanzi/sanzi/node/attach"
@@ -84,6 +85,10 @@ type Config struct {
 	NoSync bool
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// CertPool is the district CA: key rotations in pushed chains must
+	// carry a certificate of it. Nil: only rotations signed by the old key
+	// are accepted (tests without a CA).
+	CertPool *x509.CertPool
 	// Named lists the attachments an encoded entry names
 	// (books.EntryAttachments): those are locked and never expire.
 	Named func(raw []byte) ([]string, error)
@@ -92,8 +97,9 @@ type Config struct {
 	// bytes of attachments each origin may keep (default 10 GiB).
 	AttachmentTTL   time.Duration
 	AttachmentQuota int64
-	// Now is the leader's clock for upload times and expiry cutoffs, which
-	// go into the log; default time.Now.
+	// Now is the leader's clock: certificates' expiry is checked against it
+	// when a push is received, and upload times and expiry cutoffs, which go
+	// into the log, are read from it; default time.Now.
 	Now func() time.Time
 }
 
@@ -135,6 +141,9 @@ func (c *Config) validate() error {
 	}
 	if c.ApplyTimeout <= 0 {
 		c.ApplyTimeout = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

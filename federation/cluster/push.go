@@ -140,7 +140,7 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 	var fresh [][]byte
 	for _, o := range origins {
 		st := byOrigin[o]
-		pub, ok := n.fsm.Public(o)
+		pub, ok := n.fsm.Current(o)
 		if !ok {
 			return nil, nil, fmt.Errorf("%w: %s", ErrUnknownOrigin, o)
 		}
@@ -175,13 +175,16 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 		if first := st.decoded[i].Seq; first != head.Seq+1 {
 			return nil, nil, fmt.Errorf("%w: %s: push starts at seq %d but the district holds up to %d; resend from %d", ErrGap, o, first, head.Seq, head.Seq+1)
 		}
-		v := ledger.NewChainVerifier(o, pub, head.Seq+1, head.Hash, false)
+		v := ledger.NewChainVerifier(o, pub, head.Seq+1, head.Hash, false).WithKeys(n.keyOptions(o, pub))
 		for j, l := range st.decoded[i:] {
 			if err := v.Check(l); err != nil {
 				return nil, nil, n.refused(st.raws[i+j], err)
 			}
 		}
-		if _, err := v.Finish(); err != nil {
+		if _, err := v.Finish(); errors.Is(err, ledger.ErrKeyRevoked) || errors.Is(err, ledger.ErrKeyExpired) {
+			n.log.Warn("push refused: signing key revoked or expired", "origin", o, "err", err)
+			return nil, nil, err
+		} else if err != nil {
 			return nil, nil, n.refused(st.raws[len(st.raws)-1], err)
 		}
 		fresh = append(fresh, st.raws[i:]...)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -31,6 +32,9 @@ type SyncServer struct {
 	// with an entry whose attachments the district does not hold whole is
 	// refused, so nothing reaches the district without what it points at.
 	Named func(raw []byte) ([]string, error)
+	// Refused keeps the last push of each origin refused here for its
+	// signing key (revoked, expired), for GET /v1/sync/status.
+	Refused nodesync.Refusals
 }
 
 // NewSyncServer serves pushes through s (which forwards to the leader);
@@ -77,7 +81,7 @@ func (x *SyncServer) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRe
 		if err != nil && status.Code(err) == codes.PermissionDenied {
 			x.log.Warn("sync push refused", "peer", org, "role", role, "err", err)
 		}
-		return resp, err
+		return resp, x.Refused.Note(org, err, time.Now())
 	})
 }
 
@@ -109,14 +113,14 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 			return nil, status.Errorf(codes.Unauthenticated, "the certificate's key is not Ed25519")
 		}
 		cert := c.Raw
-		known, ok := x.s.n.FSM().Public(org)
+		known, ok := x.s.n.FSM().Current(org)
 		switch {
 		case !ok:
 			if _, err := x.s.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: org, PublicKey: pub, Certificate: cert}); err != nil {
 				return nil, err
 			}
-		case !known.Equal(pub):
-			return nil, status.Errorf(codes.PermissionDenied, "%s %s: the district holds another signing key for this origin than the certificate's", role, org)
+		case !known.Equal(pub) && !rotates(entries, org):
+			return nil, status.Errorf(codes.PermissionDenied, "%s %s: the district holds another signing key for this origin than the certificate's; a new key needs a key rotation entry (sanzi village rekey)", role, org)
 		}
 	}
 	if err := nodesync.CheckAttachments(ctx, attachSink{x.s}, x.Named, entries); err != nil {
@@ -160,14 +164,13 @@ func (x *SyncServer) introduce(ctx context.Context, org string, role pki.Role, c
 		if !ok {
 			return status.Errorf(codes.PermissionDenied, "certificate of %s: key is not Ed25519", vorg)
 		}
-		known, ok := x.s.n.FSM().Public(vorg)
-		switch {
-		case !ok:
-			if _, err := x.s.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: vorg, PublicKey: pub}); err != nil {
+		// A village the district knows keeps its key: a forwarded
+		// certificate with another key changes nothing (only a key rotation
+		// entry in the village's chain does), so a town cannot swap it.
+		if _, ok := x.s.n.FSM().Public(vorg); !ok {
+			if _, err := x.s.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: vorg, PublicKey: pub, Certificate: der}); err != nil {
 				return err
 			}
-		case !known.Equal(pub):
-			return status.Errorf(codes.PermissionDenied, "village %s: the district holds another key for it than the forwarded certificate's", vorg)
 		}
 	}
 	return nil
@@ -237,4 +240,17 @@ func (x *SyncServer) pull(origin string, r *sanziv1.SyncPullRequest, cert []byte
 		return nil, status.Errorf(codes.Internal, "read %s: %v", origin, err)
 	}
 	return out, nil
+}
+
+// rotates says whether entries hold a key rotation of origin's chain: a push
+// made with a certificate whose key the district does not hold yet is
+// verified (the rotation must be signed and carry that certificate) rather
+// than refused at the door.
+func rotates(entries [][]byte, origin string) bool {
+	for _, raw := range entries {
+		if l, err := ledger.Peek(raw); err == nil && l.Origin == origin && l.Type == sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION {
+			return true
+		}
+	}
+	return false
 }

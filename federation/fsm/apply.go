@@ -108,6 +108,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	for o, k := range a.keys {
 		f.keys[o] = k
 	}
+	a.ks.mergeInto(&f.ks)
 	f.mu.Unlock()
 	f.applied.Store(applied)
 	if a.loaded > 0 {
@@ -140,13 +141,14 @@ type applier struct {
 	chains map[string]*bolt.Bucket
 	heads  map[string]ledger.Head // every origin touched, as of now in tx
 	keys   map[string]ed25519.PublicKey
+	ks     keyState // rotations and revocations applied (keys.go)
 	loaded uint64
 	// named lists the attachments an entry names (Config.Named).
 	named func(raw []byte) ([]string, error)
 }
 
 func newApplier(tx *bolt.Tx, log *slog.Logger) *applier {
-	return &applier{tx: tx, log: log, chains: map[string]*bolt.Bucket{}, heads: map[string]ledger.Head{}, keys: map[string]ed25519.PublicKey{}}
+	return &applier{tx: tx, log: log, chains: map[string]*bolt.Bucket{}, heads: map[string]ledger.Head{}, keys: map[string]ed25519.PublicKey{}, ks: newKeyState()}
 }
 
 // apply runs one command. The interface{} is the command's result; an error
@@ -265,6 +267,9 @@ func (a *applier) appendEntries(index uint64, payload []byte) (interface{}, erro
 		}
 		if err := b.Put(u64(s.Seq), raw); err != nil {
 			return nil, fmt.Errorf("store %s: %w", ledger.EntryID(s.Origin, s.Seq), err)
+		}
+		if err := a.keyEntry(s); err != nil {
+			return nil, err
 		}
 		a.heads[s.Origin] = ledger.Head{Seq: s.Seq, Hash: s.Hash}
 		if err := a.markNamed(raw, ledger.EntryID(s.Origin, s.Seq)); err != nil {

@@ -77,6 +77,7 @@ type FSM struct {
 	mu      sync.RWMutex // guards the caches, which mirror committed state
 	heads   map[string]ledger.Head
 	keys    map[string]ed25519.PublicKey
+	ks      keyState // keys.go
 	applied atomic.Uint64
 	loaded  atomic.Uint64
 }
@@ -141,8 +142,13 @@ func (f *FSM) load(db *bolt.DB) error {
 	heads := map[string]ledger.Head{}
 	keys := map[string]ed25519.PublicKey{}
 	var applied, loaded uint64
+	var ks keyState
 	err := db.View(func(tx *bolt.Tx) error {
-		err := tx.Bucket(bucketChains).ForEachBucket(func(name []byte) error {
+		var err error
+		if ks, err = loadKeyState(tx); err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketChains).ForEachBucket(func(name []byte) error {
 			h, err := lastHead(tx.Bucket(bucketChains).Bucket(name), string(name))
 			heads[string(name)] = h
 			return err
@@ -162,7 +168,7 @@ func (f *FSM) load(db *bolt.DB) error {
 		return fmt.Errorf("load fsm state %s: %w", f.cfg.Path, err)
 	}
 	f.mu.Lock()
-	f.heads, f.keys = heads, keys
+	f.heads, f.keys, f.ks = heads, keys, ks
 	f.mu.Unlock()
 	f.applied.Store(applied)
 	f.loaded.Store(loaded)
@@ -376,7 +382,10 @@ func (f *FSM) Digest() ([32]byte, error) {
 	}
 	var sum [32]byte
 	err := f.view(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketChains, bucketKeys, bucketMembers, bucketFeed} {
+		for _, name := range [][]byte{bucketChains, bucketKeys, bucketMembers, bucketFeed, bucketCurrent, bucketRevoked} {
+			if tx.Bucket(name) == nil {
+				continue // made by the first rotation or revocation
+			}
 			put(name)
 			if err := walk(tx.Bucket(name)); err != nil {
 				return err

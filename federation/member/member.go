@@ -79,6 +79,7 @@ type Member struct {
 	gwConn    *grpc.ClientConn
 	errc      chan error
 	analytics *analytics
+	sync      *cluster.SyncServer
 	chConn    driver.Conn // statistics queries; nil without ClickHouse
 }
 
@@ -91,6 +92,9 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	districtOnly := pki.AllowRoles(pki.RoleDistrict)
 	cfg.Cluster.ServerTLS = pki.ServerConfig(cfg.Pool, cfg.Cert, districtOnly)
 	cfg.Cluster.ClientTLS = pki.ClientConfig(cfg.Pool, cfg.Cert, districtOnly)
+	if cfg.Cluster.CertPool == nil {
+		cfg.Cluster.CertPool = cfg.Pool // key rotations must carry a certificate of the district CA
+	}
 	apiLn, err := net.Listen("tcp", cfg.APIListen)
 	if err != nil {
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.APIListen, err)
@@ -119,6 +123,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	)...)
 	sanziv1.RegisterDistrictServiceServer(m.grpc, m.svc)
 	syncSrv := cluster.NewSyncServer(m.svc, cfg.Pool, log.With("subsystem", "sync"))
+	m.sync = syncSrv
 	syncSrv.Named = books.EntryAttachments
 	sanziv1.RegisterSyncServiceServer(m.grpc, syncSrv)
 	sanziv1.RegisterAttachmentServiceServer(m.grpc, cluster.NewAttachmentServer(m.node))
@@ -224,6 +229,13 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", rest.Guard(gw, routes, 0))
 	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
+	// The parent's side of `sanzi sync status` (as a town serves it): the
+	// pushes this member refused for their signing key, and the revoked
+	// keys in the replicated state. Read-only, like /metrics.
+	mux.HandleFunc("GET /v1/sync/status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"keyRefusals": m.sync.Refused.List(), "revocations": m.node.FSM().Revocations()})
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		id, _, _ := m.node.Leader()

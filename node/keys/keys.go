@@ -25,11 +25,14 @@ import (
 type Ring struct {
 	priv map[string]ed25519.PrivateKey
 	pub  map[string]ed25519.PublicKey
+	// first holds, for an origin that changed its key, the key its chain
+	// starts with (<origin>.first.pub): verifying from seq 1 needs it.
+	first map[string]ed25519.PublicKey
 }
 
 // NewRing returns an empty ring; tests and in-memory tools fill it with Add.
 func NewRing() *Ring {
-	return &Ring{priv: map[string]ed25519.PrivateKey{}, pub: map[string]ed25519.PublicKey{}}
+	return &Ring{priv: map[string]ed25519.PrivateKey{}, pub: map[string]ed25519.PublicKey{}, first: map[string]ed25519.PublicKey{}}
 }
 
 // Add puts a private key (and its public half) on the ring for origin.
@@ -47,8 +50,18 @@ func (r *Ring) Private(origin string) (ed25519.PrivateKey, bool) {
 	return k, ok
 }
 
-// Public returns the verifying key of origin.
+// Public returns the key origin's chain starts with (its seq 1), which the
+// ledger verifies from: the current key, unless the origin rotated it.
 func (r *Ring) Public(origin string) (ed25519.PublicKey, bool) {
+	if k, ok := r.first[origin]; ok {
+		return k, ok
+	}
+	k, ok := r.pub[origin]
+	return k, ok
+}
+
+// Current returns the key origin signs with now.
+func (r *Ring) Current(origin string) (ed25519.PublicKey, bool) {
 	k, ok := r.pub[origin]
 	return k, ok
 }
@@ -84,6 +97,12 @@ func Load(dir string) (*Ring, error) {
 	for _, n := range names {
 		path := filepath.Join(dir, n.Name())
 		switch {
+		case strings.HasSuffix(n.Name(), firstSuffix):
+			k, err := ReadPublic(path)
+			if err != nil {
+				return nil, err
+			}
+			r.first[strings.TrimSuffix(n.Name(), firstSuffix)] = k
 		case strings.HasSuffix(n.Name(), ".key"):
 			k, err := ReadPrivate(path)
 			if err != nil {
@@ -163,6 +182,24 @@ func WritePublic(dir, origin string, k ed25519.PublicKey) error {
 	return WriteFile(filepath.Join(dir, origin+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
 }
 
+// firstSuffix names the file of the key a rotated origin's chain starts with.
+const firstSuffix = ".first.pub"
+
+// WriteFirst keeps origin's starting key when the node changes the key it
+// signs with (sanzi village rekey); a key already kept is left alone, since
+// the chain's seq 1 never changes.
+func WriteFirst(dir, origin string, k ed25519.PublicKey) error {
+	path := filepath.Join(dir, origin+firstSuffix)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return fmt.Errorf("encode public key of %s: %w", origin, err)
+	}
+	return WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
+}
+
 // WriteFile writes data to path whole or not at all: a temporary file,
 // synced, renamed over path. Keys and certificates must never be left half
 // written by a crash.
@@ -239,4 +276,11 @@ func ReadPublic(path string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("parse key %s: not an Ed25519 key", path)
 	}
 	return ek, nil
+}
+
+// IsFingerprint says whether s is a Fingerprint as it prints (16 lower-case
+// hex digits).
+func IsFingerprint(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 8 && s == hex.EncodeToString(b)
 }

@@ -126,6 +126,7 @@ const (
 	FailureSeq       Failure = "seq"       // the entry names the wrong seq or origin
 	FailureMissing   Failure = "missing"   // a seq is missing in the stored chain
 	FailureDecode    Failure = "decode"    // the bytes are not an entry
+	FailureRotation  Failure = "rotation"  // a key rotation is not signed or certified as it must be
 )
 
 func (e *VerifyError) Error() string {
@@ -135,7 +136,9 @@ func (e *VerifyError) Error() string {
 // ChainVerifier checks a stretch of one origin's chain entry by entry, in
 // order. Links and hashes are checked on every entry; signatures on every
 // entry when EverySignature is set, otherwise only on the last one (which,
-// through the hash links, vouches for all before it).
+// through the hash links, vouches for all before it). A key rotation entry
+// has its own signature checked and switches the key for the entries after
+// it (rotate.go).
 type ChainVerifier struct {
 	origin         string
 	pub            ed25519.PublicKey
@@ -144,6 +147,10 @@ type ChainVerifier struct {
 	prevHash       [HashSize]byte
 	last           *Link
 	count          int
+	// Key changes and receipt checks (rotate.go).
+	opts      KeyOptions
+	notAfter  time.Time
+	rotations []Rotation
 }
 
 // NewChainVerifier starts a verifier for origin that expects the entry at
@@ -187,6 +194,15 @@ func (v *ChainVerifier) Check(s Link) error {
 	case s.PrevHash != v.prevHash:
 		return fail(FailureLink, "prev_hash %x does not link to the previous entry's hash %x", s.PrevHash[:6], v.prevHash[:6])
 	}
+	if s.Type == sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION {
+		if err := v.rotate(s); err != nil {
+			return fail(FailureRotation, "%v", err)
+		}
+		v.prevHash = s.Hash
+		v.nextSeq++
+		v.count++
+		return nil
+	}
 	if v.everySignature && !ed25519.Verify(v.pub, s.Hash[:], s.Signature) {
 		return fail(FailureSignature, "signature does not verify with the origin's key")
 	}
@@ -197,13 +213,14 @@ func (v *ChainVerifier) Check(s Link) error {
 	return nil
 }
 
-// Finish checks the signature of the last entry seen and returns how many
-// entries were checked.
+// Finish checks the signature of the last entry seen (with the key in force
+// after any rotation) and, with KeyOptions, that this key was neither revoked
+// before it nor expired; it returns how many entries were checked.
 func (v *ChainVerifier) Finish() (int, error) {
 	if v.last != nil && !v.everySignature && !ed25519.Verify(v.pub, v.last.Hash[:], v.last.Signature) {
 		return v.count, &VerifyError{Origin: v.origin, Seq: v.last.Seq, Problem: "signature of the last entry does not verify with the origin's key", Failure: FailureSignature}
 	}
-	return v.count, nil
+	return v.count, v.finishKeys()
 }
 
 // Head is the newest entry's seq and hash; the zero Head is an empty chain.

@@ -103,9 +103,14 @@ type Config struct {
 	MaxBatch int
 	// NoSync turns off fsync: for throw-away tests only.
 	NoSync bool
+	// CheckCert checks the certificates of key rotations authorised by the
+	// district CA (pki.Rotation); without it a chain holding one fails
+	// the check at open. Optional.
+	CheckCert CertCheck
 }
 
-// KeyRing is the seam to the node's keys.
+// KeyRing is the seam to the node's keys. Public is the key a chain starts
+// with (its seq 1); key rotations in the chain name the keys after it.
 type KeyRing interface {
 	Private(origin string) (ed25519.PrivateKey, bool)
 	Public(origin string) (ed25519.PublicKey, bool)
@@ -216,7 +221,7 @@ func (l *Ledger) checkChains() error {
 	return l.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketChains).ForEachBucket(func(name []byte) error {
 			origin := string(name)
-			head, verr := verifyBucket(tx.Bucket(bucketChains).Bucket(name), origin, l.cfg.Keys, false)
+			head, verr := verifyBucket(tx.Bucket(bucketChains).Bucket(name), origin, l.cfg.Keys, l.cfg.CheckCert, false)
 			if verr != nil {
 				var ve *VerifyError
 				if !errors.As(verr, &ve) {
@@ -233,13 +238,13 @@ func (l *Ledger) checkChains() error {
 
 // verifyBucket checks one chain bucket and returns its head (as far as it
 // could be read).
-func verifyBucket(b *bolt.Bucket, origin string, keys KeyRing, everySignature bool) (Head, error) {
+func verifyBucket(b *bolt.Bucket, origin string, keys KeyRing, check CertCheck, everySignature bool) (Head, error) {
 	var head Head
 	pub, ok := keys.Public(origin)
 	if !ok {
 		return head, &VerifyError{Origin: origin, Seq: 1, Problem: "no public key for this origin"}
 	}
-	v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, everySignature)
+	v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, everySignature).WithKeys(KeyOptions{CheckCert: check})
 	c := b.Cursor()
 	for k, raw := c.First(); k != nil; k, raw = c.Next() {
 		s, err := v.Next(keySeq(k), raw)
@@ -265,6 +270,12 @@ func verifyBucket(b *bolt.Bucket, origin string, keys KeyRing, everySignature bo
 // and how many entries each chain holds. It opens the file read-only and
 // fails if a running node holds it.
 func Verify(path string, keys KeyRing) (map[string]int, []*VerifyError, error) {
+	return VerifyWith(path, keys, nil)
+}
+
+// VerifyWith is Verify with check for the certificates of key rotations
+// signed by their new key (authorised by the district CA).
+func VerifyWith(path string, keys KeyRing, check CertCheck) (map[string]int, []*VerifyError, error) {
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open ledger %s read-only (is a node still running on it?): %w", path, err)
@@ -279,7 +290,7 @@ func Verify(path string, keys KeyRing) (map[string]int, []*VerifyError, error) {
 		}
 		return chains.ForEachBucket(func(name []byte) error {
 			origin := string(name)
-			head, err := verifyBucket(chains.Bucket(name), origin, keys, true)
+			head, err := verifyBucket(chains.Bucket(name), origin, keys, check, true)
 			counts[origin] = int(head.Seq)
 			var ve *VerifyError
 			if errors.As(err, &ve) {

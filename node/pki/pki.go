@@ -497,3 +497,34 @@ func readCert(path string) (*x509.Certificate, error) {
 	}
 	return c, nil
 }
+
+// Rotation checks the certificate of a key rotation against the CA in pool
+// as of at (the rotation's recorded time, so an audit years later still
+// passes): it must chain to the CA, carry a Sanzi identity naming origin,
+// and hold pub. It returns the certificate's NotAfter; it has the shape of
+// ledger.CertCheck.
+func Rotation(pool *x509.CertPool) func(origin string, pub ed25519.PublicKey, der []byte, at time.Time) (time.Time, error) {
+	return func(origin string, pub ed25519.PublicKey, der []byte, at time.Time) (time.Time, error) {
+		if len(der) == 0 {
+			return time.Time{}, errors.New("no certificate")
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("parse: %w", err)
+		}
+		if _, err := c.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			return time.Time{}, fmt.Errorf("%q not valid under this district's CA at %s: %w", c.Subject.CommonName, at.UTC().Format(time.RFC3339), err)
+		}
+		org, _, err := Identity(c)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if org != origin {
+			return time.Time{}, fmt.Errorf("certificate names %s, not %s", org, origin)
+		}
+		if k, ok := c.PublicKey.(ed25519.PublicKey); !ok || !k.Equal(pub) {
+			return time.Time{}, errors.New("certificate's key is not the rotation's new key")
+		}
+		return c.NotAfter, nil
+	}
+}

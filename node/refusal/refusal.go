@@ -34,6 +34,14 @@ const (
 	// bytes, a bad signature, a broken link, a wrong seq). Metadata
 	// "failure" holds which check (ledger.Failure).
 	ReasonChainBroken Reason = "CHAIN_BROKEN"
+	// ReasonKeyRevoked: the newest entry pushed is signed by a key the
+	// district revoked, after its revocation point; the node must re-key
+	// (sanzi village rekey). Metadata "fingerprint" names the key.
+	ReasonKeyRevoked Reason = "KEY_REVOKED"
+	// ReasonKeyExpired: the newest entry pushed is signed by a key whose
+	// certificate had expired when the parent received it; the node must
+	// re-key with a new certificate.
+	ReasonKeyExpired Reason = "KEY_EXPIRED"
 )
 
 // Metadata keys of the ErrorInfo.

@@ -267,9 +267,17 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		pub, _ := ring.Public(o)
 		log.Info("made a new signing key", "origin", o, "fingerprint", keys.Fingerprint(pub))
 	}
+	var checkCert ledger.CertCheck // rotations authorised by the district CA
+	if cfg.TLSDir != "" {
+		pool, err := pki.LoadPool(cfg.TLSDir)
+		if err != nil {
+			return nil, err
+		}
+		checkCert = pki.Rotation(pool)
+	}
 	l, err := ledger.Open(ledger.Config{
 		Path: filepath.Join(cfg.DataDir, "ledger.db"), Keys: ring, Indexer: books.Indexer(),
-		Now: cfg.Now, Logger: log.With("subsystem", "ledger"), NoSync: cfg.NoSync,
+		Now: cfg.Now, Logger: log.With("subsystem", "ledger"), NoSync: cfg.NoSync, CheckCert: checkCert,
 	})
 	if err != nil {
 		return nil, err

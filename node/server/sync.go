@@ -57,7 +57,7 @@ func installIssuedKey(cfg Config) (*pki.Issued, error) {
 	case err != nil:
 		return nil, err
 	case !k.Equal(iss.Key):
-		return nil, fmt.Errorf("the node signs %s with a key other than its certificate's (%s): issue the certificate for this node's key or start a new node", org, cfg.CertName)
+		return nil, fmt.Errorf("the node signs %s with a key other than its certificate's (%s): run sanzi village rekey to change to the new certificate's key (stop the node first), or issue the certificate for this node's key", org, cfg.CertName)
 	}
 	return iss, nil
 }
@@ -149,14 +149,25 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 	for _, p := range n.pullers {
 		pulls = append(pulls, p.Status())
 	}
-	json.NewEncoder(w).Encode(SyncStatus{Status: n.outbox.Status(), Pulls: pulls})
+	st := SyncStatus{Status: n.outbox.Status(), Pulls: pulls}
+	if n.inbox != nil {
+		st.KeyRefusals = n.inbox.Refused.List()
+		if r, ok := n.inbox.Revoked.(*nodesync.ChainRevocations); ok {
+			st.Revocations = r.List()
+		}
+	}
+	json.NewEncoder(w).Encode(st)
 }
 
 // SyncStatus is GET /v1/sync/status: the node's chain going up, and the
-// chains coming down (the district's, and a village's town's).
+// chains coming down (the district's, and a village's town's). A town adds
+// its villages' pushes it refused for their keys, and the revocations it
+// enforces.
 type SyncStatus struct {
 	nodesync.Status
-	Pulls []nodesync.PullStatus `json:"pulls"`
+	Pulls       []nodesync.PullStatus `json:"pulls"`
+	KeyRefusals []nodesync.Refusal    `json:"keyRefusals,omitempty"`
+	Revocations []ledger.Revocation   `json:"revocations,omitempty"`
 }
 
 // serveInbox takes the pushes of the town's villages on cfg.SyncAddr,
@@ -206,6 +217,8 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	}
 	in.Attachments, in.Named = nodesync.StoreSink{Store: n.books.Attachments()}, books.EntryAttachments
 	in.OwnCertificate = iss.Cert.Raw
+	in.Revoked = nodesync.NewChainRevocations(n.ledger, n.cfg.Orgs[0][:6]+"000000")
+	in.CheckCert, in.Now = pki.Rotation(pool), n.cfg.Now
 	n.inbox = in
 	n.inboxLn = ln
 	n.inboxSrv = grpc.NewServer(append(limits.ServerOptions(n.cfg.GRPCMaxStreams),

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	gosync "sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -60,6 +61,17 @@ type Inbox struct {
 	// OwnCertificate (DER) signs the town's own chain: served with it to
 	// villages pulling the town's decisions.
 	OwnCertificate []byte
+	// Revoked lists the keys the district revoked (the district's chain
+	// as the town pulled it); CheckCert checks the certificates of key
+	// rotations against the district CA. Both may be nil (then nothing is
+	// revoked, and only rotations signed by the old key are accepted).
+	Revoked   ledger.Revocations
+	CheckCert ledger.CertCheck
+	// Now is the clock certificate expiry is checked against on receipt;
+	// default time.Now.
+	Now func() time.Time
+	// Refused keeps the last push of each village refused for its key.
+	Refused Refusals
 
 	mu    gosync.Mutex
 	pubs  map[string]ed25519.PublicKey
@@ -109,8 +121,10 @@ func (in *Inbox) Certificate(origin string) []byte {
 	return in.certs[origin]
 }
 
-// pin records the village's certificate and key on first contact; a later
-// certificate must carry the same key.
+// pin records the village's certificate and key on first contact. Later it
+// returns the key the village's chain is signed with here (the pinned one,
+// or the one its last key rotation named), which may differ from the
+// certificate's only while the batch that rotates to it is on its way.
 func (in *Inbox) pin(org string, cert *x509.Certificate) (ed25519.PublicKey, error) {
 	pub, ok := cert.PublicKey.(ed25519.PublicKey)
 	if !ok {
@@ -119,10 +133,7 @@ func (in *Inbox) pin(org string, cert *x509.Certificate) (ed25519.PublicKey, err
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if known, ok := in.pubs[org]; ok {
-		if !known.Equal(pub) {
-			return nil, fmt.Errorf("village %s: this certificate's key differs from the one its chain is signed with here", org)
-		}
-		return pub, nil
+		return known, nil
 	}
 	if err := keys.WriteFile(filepath.Join(in.certDir, org+".crt"), cert.Raw, 0o644); err != nil {
 		return nil, err
@@ -151,12 +162,12 @@ func (in *Inbox) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushReques
 	if err != nil {
 		return err
 	}
-	pub, err := in.pin(org, cert)
-	if err != nil {
+	if _, err := in.pin(org, cert); err != nil {
 		return status.Errorf(codes.PermissionDenied, "%v", err)
 	}
 	return ServePush(stream, func(req *sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error) {
-		return in.accept(ctx, org, pub, req.GetEntries())
+		resp, err := in.accept(ctx, org, cert, req.GetEntries())
+		return resp, in.Refused.Note(org, err, in.now())
 	})
 }
 
@@ -185,13 +196,19 @@ func ServePush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.
 	}
 }
 
-// accept verifies one batch of org's chain and stores what is new.
-func (in *Inbox) accept(ctx context.Context, org string, pub ed25519.PublicKey, entries [][]byte) (*sanziv1.SyncPushResponse, error) {
+// accept verifies one batch of org's chain and stores what is new; cert is
+// the pusher's certificate, whose key must be the chain's once the batch is
+// stored.
+func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate, entries [][]byte) (*sanziv1.SyncPushResponse, error) {
 	l := in.lock(org)
 	l.Lock()
 	defer l.Unlock()
+	pub, err := in.pin(org, cert)
+	if err != nil {
+		return nil, status.Errorf(codes.PermissionDenied, "%v", err)
+	}
 	head := in.l.Head(org)
-	v := ledger.NewChainVerifier(org, pub, head.Seq+1, head.Hash, false)
+	v := ledger.NewChainVerifier(org, pub, head.Seq+1, head.Hash, false).WithKeys(in.keyOptions(org, pub))
 	var recs []ledger.Record
 	dups := 0
 	for i, raw := range entries {
@@ -223,8 +240,14 @@ func (in *Inbox) accept(ctx context.Context, org string, pub ed25519.PublicKey, 
 		}
 		recs = append(recs, ledger.Record{Raw: raw})
 	}
-	if _, err := v.Finish(); err != nil {
+	if _, err := v.Finish(); errors.Is(err, ledger.ErrKeyRevoked) || errors.Is(err, ledger.ErrKeyExpired) {
+		in.log.Warn("sync push refused: signing key revoked or expired", "village", org, "err", err)
+		return nil, err
+	} else if err != nil {
 		return nil, in.refuseUnverified(ctx, org, recs[len(recs)-1].Raw, err, codes.PermissionDenied)
+	}
+	if now, _ := v.Key(); !now.Equal(cert.PublicKey.(ed25519.PublicKey)) {
+		return nil, status.Errorf(codes.PermissionDenied, "village %s: this certificate's key differs from the one its chain is signed with here; a new key needs a key rotation entry (sanzi village rekey)", org)
 	}
 	fresh := make([][]byte, len(recs))
 	for i, r := range recs {
@@ -236,6 +259,11 @@ func (in *Inbox) accept(ctx context.Context, org string, pub ed25519.PublicKey, 
 	if len(recs) > 0 {
 		if _, err := in.l.Append(ctx, recs...); err != nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "store: %v", err)
+		}
+		if rs := v.Rotations(); len(rs) > 0 {
+			if err := in.rotated(org, rs[len(rs)-1]); err != nil {
+				return nil, status.Errorf(codes.Internal, "record %s's new key: %v", org, err)
+			}
 		}
 		if in.Stored != nil {
 			if err := in.Stored(ctx); err != nil {
@@ -387,4 +415,42 @@ func peerCert(ctx context.Context) (*x509.Certificate, string, pki.Role, error) 
 	}
 	org, role, err := pki.Identity(c)
 	return c, org, role, err
+}
+
+func (in *Inbox) now() time.Time {
+	if in.Now != nil {
+		return in.Now()
+	}
+	return time.Now()
+}
+
+// keyOptions is what the town checks of a village's keys beyond its chain:
+// revocations, rotation certificates, and the expiry of the certificate of
+// pub against the town's clock at receipt (see ledger.KeyOptions.Now).
+func (in *Inbox) keyOptions(org string, pub ed25519.PublicKey) ledger.KeyOptions {
+	o := ledger.KeyOptions{Revoked: in.Revoked, CheckCert: in.CheckCert, Now: in.now()}
+	in.mu.Lock()
+	der := in.certs[org]
+	in.mu.Unlock()
+	if c, err := x509.ParseCertificate(der); err == nil && pub.Equal(c.PublicKey) {
+		o.NotAfter = c.NotAfter
+	}
+	return o
+}
+
+// rotated makes r's key and certificate the village's from now on: in
+// memory, and in peers/ so that a restarted town starts from them (keys/
+// keeps the key the chain starts with, which the ledger verifies from).
+func (in *Inbox) rotated(org string, r ledger.Rotation) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(r.Certificate) > 0 {
+		if err := keys.WriteFile(filepath.Join(in.certDir, org+".crt"), r.Certificate, 0o644); err != nil {
+			return err
+		}
+		in.certs[org] = r.Certificate
+	}
+	in.pubs[org] = r.PublicKey
+	in.log.Info("village changed its signing key", "village", org, "fingerprint", keys.Fingerprint(r.PublicKey), "seq", r.Seq, "by_old_key", r.ByOldKey)
+	return nil
 }

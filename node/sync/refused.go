@@ -24,6 +24,9 @@ type Refused struct {
 	// Summary is the line to show: "chain broken at seq N, refused by
 	// parent".
 	Summary string `json:"summary"`
+	// Remedy says what lifts the refusal: a repair from the parent's copy
+	// for a broken chain, a new key for a revoked or expired one.
+	Remedy string `json:"remedy"`
 
 	head ledger.Head // the local head when refused
 }
@@ -31,13 +34,27 @@ type Refused struct {
 // summary words a refusal for people.
 func summary(r *refusal.Refusal) string {
 	what := strings.ToLower(strings.ReplaceAll(string(r.Reason), "_", " "))
-	if r.Reason == refusal.ReasonChainBroken {
+	switch r.Reason {
+	case refusal.ReasonChainBroken:
 		what = "chain broken"
+	case refusal.ReasonKeyRevoked:
+		what = "signing key revoked"
+	case refusal.ReasonKeyExpired:
+		what = "signing key's certificate expired"
 	}
 	if f := r.Extra[refusal.KeyFailure]; f != "" {
 		return fmt.Sprintf("%s at seq %d (%s), refused by parent", what, r.Seq, f)
 	}
 	return fmt.Sprintf("%s at seq %d, refused by parent", what, r.Seq)
+}
+
+// remedy says what lifts a refusal of reason.
+func remedy(reason refusal.Reason) string {
+	switch reason {
+	case refusal.ReasonKeyRevoked, refusal.ReasonKeyExpired:
+		return "re-key the node with a new certificate (sanzi village rekey)"
+	}
+	return "repair the chain from the parent's copy (sanzi repair --from-parent)"
 }
 
 // refuse records a permanent refusal; it returns false when the refusal
@@ -47,13 +64,13 @@ func (o *Outbox) refuse(r *refusal.Refusal) bool {
 		return false
 	}
 	rec := &Refused{Origin: r.Origin, Seq: r.Seq, Reason: string(r.Reason), Failure: r.Extra[refusal.KeyFailure], Message: r.Message,
-		At: o.cfg.Clock(), Summary: summary(r), head: o.cfg.Ledger.Head(r.Origin)}
+		At: o.cfg.Clock(), Summary: summary(r), Remedy: remedy(r.Reason), head: o.cfg.Ledger.Head(r.Origin)}
 	o.mu.Lock()
 	o.refused[r.Origin] = rec
 	o.st.Refusals++
 	o.mu.Unlock()
-	o.cfg.Logger.Error("the parent refused the chain permanently; pushing it stops until it is repaired (sanzi repair --from-parent)",
-		"origin", r.Origin, "seq", r.Seq, "reason", r.Reason, "failure", rec.Failure, "parent_said", r.Message)
+	o.cfg.Logger.Error("the parent refused the chain permanently; pushing it stops until its head changes",
+		"origin", r.Origin, "seq", r.Seq, "reason", r.Reason, "failure", rec.Failure, "remedy", rec.Remedy, "parent_said", r.Message)
 	return true
 }
 

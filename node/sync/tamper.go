@@ -21,6 +21,7 @@ var tamperKinds = map[ledger.Failure]sanziv1.TamperKind{
 	ledger.FailureSignature: sanziv1.TamperKind_TAMPER_KIND_SIGNATURE,
 	ledger.FailureLink:      sanziv1.TamperKind_TAMPER_KIND_LINK,
 	ledger.FailureSeq:       sanziv1.TamperKind_TAMPER_KIND_SEQ,
+	ledger.FailureRotation:  sanziv1.TamperKind_TAMPER_KIND_SIGNATURE, // a key change not signed or certified as it must be
 }
 
 // Tampered says whether err is a pushed entry failing verification in a

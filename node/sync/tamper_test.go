@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/x509"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -56,7 +57,9 @@ func TestInboxRefusesUnverifiedEntries(t *testing.T) {
 	}
 	var told []*ledger.VerifyError
 	in.OnTamper = func(_ context.Context, _ string, ve *ledger.VerifyError, raw []byte) { told = append(told, ve) }
-	pub := key.Public().(ed25519.PublicKey)
+	// The pusher's certificate: accept pins its key (a test certificate
+	// needs no more).
+	pub := &x509.Certificate{PublicKey: key.Public().(ed25519.PublicKey)}
 	if _, err := in.accept(context.Background(), testVillage, pub, [][]byte{entry(1).Raw, entry(2).Raw}); err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,13 @@ const (
 	// town it could not apply, and why (the acknowledgement of a decision
 	// that did apply is the entry applying it).
 	EntryType_ENTRY_TYPE_TOWN_DECISION_REFUSED EntryType = 19
+	// payload: KeyRotation, in the chain of the origin changing its key: from
+	// the next entry on, the chain is signed with the new key.
+	EntryType_ENTRY_TYPE_KEY_ROTATION EntryType = 30
+	// payload: KeyRevocation, in the district's own chain: entries of the
+	// named origin signed by the named key after the revocation point are
+	// refused by the district and every town.
+	EntryType_ENTRY_TYPE_KEY_REVOCATION EntryType = 31
 )
 
 // Enum value maps for EntryType.
@@ -96,6 +103,8 @@ var (
 		17: "ENTRY_TYPE_DIRECTIVE_REPORT",
 		18: "ENTRY_TYPE_TOWN_DECISION",
 		19: "ENTRY_TYPE_TOWN_DECISION_REFUSED",
+		30: "ENTRY_TYPE_KEY_ROTATION",
+		31: "ENTRY_TYPE_KEY_REVOCATION",
 	}
 	EntryType_value = map[string]int32{
 		"ENTRY_TYPE_UNSPECIFIED":           0,
@@ -118,6 +127,8 @@ var (
 		"ENTRY_TYPE_DIRECTIVE_REPORT":      17,
 		"ENTRY_TYPE_TOWN_DECISION":         18,
 		"ENTRY_TYPE_TOWN_DECISION_REFUSED": 19,
+		"ENTRY_TYPE_KEY_ROTATION":          30,
+		"ENTRY_TYPE_KEY_REVOCATION":        31,
 	}
 )
 
@@ -452,7 +463,7 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\vrecorded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12'\n" +
-	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xd1\x04\n" +
+	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\x8d\x05\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ENTRY_TYPE_TRANSACTION\x10\x01\x12\x17\n" +
@@ -474,7 +485,9 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x14ENTRY_TYPE_DIRECTIVE\x10\x10\x12\x1f\n" +
 	"\x1bENTRY_TYPE_DIRECTIVE_REPORT\x10\x11\x12\x1c\n" +
 	"\x18ENTRY_TYPE_TOWN_DECISION\x10\x12\x12$\n" +
-	" ENTRY_TYPE_TOWN_DECISION_REFUSED\x10\x13B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	" ENTRY_TYPE_TOWN_DECISION_REFUSED\x10\x13\x12\x1b\n" +
+	"\x17ENTRY_TYPE_KEY_ROTATION\x10\x1e\x12\x1d\n" +
+	"\x19ENTRY_TYPE_KEY_REVOCATION\x10\x1fB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_entry_proto_rawDescOnce sync.Once

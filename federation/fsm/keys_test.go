@@ -1,0 +1,135 @@
+package fsm
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"io"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+const district = "350505000000"
+
+// sealer makes entries of any chain with any key: the FSM checks links, not
+// signatures (the leader did), so apply tests need no valid signer.
+type sealer map[string]ledger.Head
+
+func (s sealer) entry(t *testing.T, origin string, typ sanziv1.EntryType, m proto.Message) []byte {
+	t.Helper()
+	p, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ledger.Seal(ed25519.NewKeyFromSeed(seed(9)), s[origin], ledger.Record{Origin: origin, Type: typ, Payload: p}, time.Unix(1e9, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s[origin] = ledger.Head{Seq: st.Seq, Hash: st.Hash}
+	return st.Raw
+}
+
+func (s sealer) revocation(t *testing.T, origin string, of ed25519.PublicKey, after uint64) []byte {
+	return s.entry(t, origin, sanziv1.EntryType_ENTRY_TYPE_KEY_REVOCATION,
+		&sanziv1.KeyRevocation{Origin: oA, Fingerprint: keys.Fingerprint(of), AfterSeq: after, Reason: "stolen"})
+}
+
+// TestApplyKeyEntries applies raw logs holding a key rotation of a village
+// and revocations in the district's chain (and one in a village's chain,
+// which revokes nothing), and checks the replicated key state: after apply,
+// after a reopen, and after a snapshot restored elsewhere.
+func TestApplyKeyEntries(t *testing.T) {
+	k1, k2 := ed25519.NewKeyFromSeed(seed(1)).Public().(ed25519.PublicKey), ed25519.NewKeyFromSeed(seed(2)).Public().(ed25519.PublicKey)
+	s := sealer{}
+	tx := func(origin string) []byte {
+		return s.entry(t, origin, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, &sanziv1.KeyRotation{})
+	}
+	logs := []*raft.Log{
+		registerLog(t, 1, oA, k1),
+		appendLog(t, 2, tx(oA), s.entry(t, oA, sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION, &sanziv1.KeyRotation{PublicKey: k2, Certificate: []byte("CERT")}), tx(oA)),
+		appendLog(t, 3, s.revocation(t, district, k1, 2)),
+		appendLog(t, 4, s.revocation(t, district, k1, 5)),         // later, looser: ignored
+		appendLog(t, 5, s.revocation(t, district, k2, 1), tx(oB)), // another key
+		appendLog(t, 6, s.revocation(t, oB, k2, 0)),               // not the district: revokes nothing
+		appendLog(t, 7, s.entry(t, district, sanziv1.EntryType_ENTRY_TYPE_KEY_REVOCATION, &sanziv1.KeyRevocation{Origin: oA, Fingerprint: "xyz"})),
+	}
+	f := openFSM(t)
+	f.ApplyBatch(logs[:3])
+	withOne := digest(t, f)
+	for _, l := range logs[3:] {
+		f.Apply(l)
+	}
+	check := func(t *testing.T, f *FSM) {
+		t.Helper()
+		if k, _ := f.Current(oA); !k.Equal(k2) {
+			t.Errorf("current key of %s is %s, want the rotated %s", oA, keys.Fingerprint(k), keys.Fingerprint(k2))
+		}
+		if k, _ := f.Public(oA); !k.Equal(k1) {
+			t.Errorf("the key %s's chain starts with changed to %s", oA, keys.Fingerprint(k))
+		}
+		if c := f.Certificate(oA); string(c) != "CERT" {
+			t.Errorf("certificate of %s = %q, want the rotation's", oA, c)
+		}
+		r, ok := f.Revoked(oA, keys.Fingerprint(k1))
+		want := ledger.Revocation{Origin: oA, Fingerprint: keys.Fingerprint(k1), AfterSeq: 2, Reason: "stolen", Entry: district + "-1"}
+		if !ok || r != want {
+			t.Errorf("revocation of k1 = %+v, %v; want %+v", r, ok, want)
+		}
+		if got := f.Revocations(); len(got) != 2 {
+			t.Errorf("revocations %+v, want k1 and k2 of %s only", got, oA)
+		}
+	}
+	t.Run("applied", func(t *testing.T) { check(t, f) })
+	if withOne == digest(t, f) {
+		t.Error("the digest does not cover revocations")
+	}
+	t.Run("a revocation moves only earlier", func(t *testing.T) {
+		g := openFSM(t)
+		g.ApplyBatch(logs)
+		g.Apply(appendLog(t, 8, s.revocation(t, district, k1, 1)))
+		if r, _ := g.Revoked(oA, keys.Fingerprint(k1)); r.AfterSeq != 1 || r.Entry != district+"-5" {
+			t.Errorf("after an earlier revocation: %+v", r)
+		}
+	})
+	t.Run("reopened", func(t *testing.T) {
+		path := f.Path()
+		want := digest(t, f)
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		g, err := Open(Config{Path: path, Logger: quiet, NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		check(t, g)
+		if digest(t, g) != want {
+			t.Error("digest changed across a reopen")
+		}
+		snap, err := g.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := &bufSink{}
+		err = snap.Persist(sink)
+		snap.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := openFSM(t)
+		if err := h.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+			t.Fatal(err)
+		}
+		t.Run("restored", func(t *testing.T) { check(t, h) })
+		if !reflect.DeepEqual(h.Revocations(), g.Revocations()) || digest(t, h) != want {
+			t.Error("restored state differs")
+		}
+	})
+}

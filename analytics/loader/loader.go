@@ -21,7 +21,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sanzi/sanzi/analytics/schema"
-	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/retry"
 	"github.com/sanzi/sanzi/node/rules"
@@ -388,7 +388,7 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 	district, town := orgParts(s.Origin)
 	at := s.RecordedAt.UTC()
 	b.put("entries", index, loaded, s.Origin, s.Seq, district, town, uint8(s.Type), s.Type.String(), at, s.Author, s.Subject)
-	m, err := books.Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil || m == nil {
 		// The chain holds it (signed and verified), so it is counted in
 		// entries; a payload no reader here understands must not wedge the
@@ -415,7 +415,7 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 			b.undecodable++
 			return nil
 		}
-		tm, err := books.Decode(target.Type, target.Payload)
+		tm, err := entries.Decode(target.Type, target.Payload)
 		if t, ok := tm.(*sanziv1.Transaction); ok && err == nil {
 			date, month := businessDate(t.GetBusinessDate(), target.RecordedAt.UTC())
 			b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(t.GetKind()), int8(-1), -t.GetAmountFen(),

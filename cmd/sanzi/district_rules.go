@@ -17,6 +17,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -76,7 +77,7 @@ func (c *districtChain) ruleSets(ctx context.Context) ([]*sanziv1.RuleSetVersion
 				return nil, head, err
 			}
 			head = ledger.Head{Seq: s.Seq, Hash: s.Hash}
-			if m, err := books.Decode(s.Type, s.Payload); err == nil {
+			if m, err := entries.Decode(s.Type, s.Payload); err == nil {
 				if v, ok := m.(*sanziv1.RuleSetVersion); ok {
 					out = append(out, v)
 				}

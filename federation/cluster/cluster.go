@@ -86,7 +86,7 @@ type Config struct {
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Named lists the attachments an encoded entry names
-	// (books.EntryAttachments): those are locked and never expire.
+	// (entries.Attachments): those are locked and never expire.
 	Named func(raw []byte) ([]string, error)
 	// AttachmentTTL: attachments no entry names are removed this long after
 	// their upload (default attach.DefaultTTL, 7 days); AttachmentQuota:

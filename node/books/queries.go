@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -36,7 +37,7 @@ func (b *Books) ListTransactions(f TransactionFilter, p Page) ([]*sanziv1.Transa
 		if f.Kind == 0 {
 			return true, nil
 		}
-		m, err := Decode(s.Type, s.Payload)
+		m, err := entries.Decode(s.Type, s.Payload)
 		if err != nil {
 			return false, err
 		}
@@ -50,7 +51,7 @@ func (b *Books) ListTransactions(f TransactionFilter, p Page) ([]*sanziv1.Transa
 }
 
 func transactionRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.TransactionRecord, error) {
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func children(tx *bolt.Tx, parent *ledger.Stored, fn func(childID string, t sanz
 }
 
 func contractRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.ContractRecord, error) {
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +137,7 @@ func (b *Books) GetContract(id string) (*sanziv1.ContractRecord, error) {
 }
 
 func assetRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AssetRecord, error) {
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +186,7 @@ func LedgerEntry(s *ledger.Stored) (*sanziv1.LedgerEntry, error) {
 		return nil, err
 	}
 	out := &sanziv1.LedgerEntry{Entry: &e, Meta: s.Meta(), PrevHash: hex.EncodeToString(s.PrevHash[:])}
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +219,7 @@ type AlertFilter struct {
 }
 
 func alertRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AlertRecord, error) {
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +239,7 @@ func alertRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AlertRecord, error) {
 			ferr = err
 			return
 		}
-		tm, err := Decode(ts.Type, ts.Payload)
+		tm, err := entries.Decode(ts.Type, ts.Payload)
 		if err != nil {
 			ferr = err
 			return
@@ -265,7 +266,7 @@ func (b *Books) ListAlerts(f AlertFilter, p Page) ([]*sanziv1.AlertRecord, strin
 		if f.RuleCode == "" && f.Severity == "" {
 			return true, nil
 		}
-		m, err := Decode(s.Type, s.Payload)
+		m, err := entries.Decode(s.Type, s.Payload)
 		if err != nil {
 			return false, err
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/watch"
@@ -205,7 +206,7 @@ func crossWatcher(e *rules.Engine, loc *time.Location) (*watch.Watcher, error) {
 // own). Alerts in the villages' chains mark their keys as raised.
 func (b *Books) observeCross(st *ledger.Stored) ([]rules.Hit, error) {
 	s := b.sup
-	m, err := Decode(st.Type, st.Payload)
+	m, err := entries.Decode(st.Type, st.Payload)
 	if err != nil || m == nil {
 		return nil, err
 	}
@@ -247,7 +248,7 @@ func (b *Books) observeCross(st *ledger.Stored) ([]rules.Hit, error) {
 // hits it raises.
 func (b *Books) observe(st *ledger.Stored) ([]rules.Hit, error) {
 	s := b.sup
-	m, err := Decode(st.Type, st.Payload)
+	m, err := entries.Decode(st.Type, st.Payload)
 	if err != nil || m == nil {
 		return nil, err
 	}

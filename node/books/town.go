@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/calendar"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/watch"
@@ -265,7 +266,7 @@ func (b *Books) observeParent(st *ledger.Stored) error {
 	if st.Type != sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION {
 		return nil
 	}
-	m, err := Decode(st.Type, st.Payload)
+	m, err := entries.Decode(st.Type, st.Payload)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/workflow"
@@ -159,7 +160,7 @@ func TestTownAcrossVillages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := books.Decode(refusal.Type, refusal.Payload); m == nil || m.(*sanziv1.TownDecisionRefused).GetDecisionId() == "" {
+	if m, _ := entries.Decode(refusal.Type, refusal.Payload); m == nil || m.(*sanziv1.TownDecisionRefused).GetDecisionId() == "" {
 		t.Fatalf("B's second answer: %s %v", refusal.Type, m)
 	}
 	if n := b.TownDecisionsRefused(); n != 1 {
@@ -176,7 +177,7 @@ func TestTownAcrossVillages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := books.Decode(applied.Type, applied.Payload)
+	m, _ := entries.Decode(applied.Type, applied.Payload)
 	if d, ok := m.(*sanziv1.StepDecision); !ok || d.GetParentDecisionId() != dec.ID() || applied.Author != "镇代理会计" {
 		t.Fatalf("the applied entry: %s by %s %v", applied.Type, applied.Author, m)
 	}

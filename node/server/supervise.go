@@ -9,6 +9,7 @@ import (
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/notify"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -80,7 +81,7 @@ func (n *Node) notifyFindings(stored []*ledger.Stored) {
 		return
 	}
 	for _, s := range stored {
-		m, err := books.Decode(s.Type, s.Payload)
+		m, err := entries.Decode(s.Type, s.Payload)
 		if err != nil {
 			continue
 		}

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // the outbox compresses batches
 
-	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
@@ -77,7 +77,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		return sanziv1.NewSyncServiceClient(conn), func() { conn.Close() }, nil
 	}
 	oc := nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, AckTimeout: n.cfg.SyncAckTimeout, Max: n.cfg.SyncRetryMax,
-		Attachments: &nodesync.AttachmentSource{Named: books.EntryAttachments, Get: n.books.Attachments().Get},
+		Attachments: &nodesync.AttachmentSource{Named: entries.Attachments, Get: n.books.Attachments().Get},
 		Logger:      n.log.With("subsystem", "sync", "parent", n.cfg.Parent)}
 	if n.inbox != nil { // a town forwards its villages' chains verbatim, with their certificates
 		town := n.cfg.Orgs[0][:9]
@@ -204,7 +204,7 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 		}
 		return nil
 	}
-	in.Attachments, in.Named = nodesync.StoreSink{Store: n.books.Attachments()}, books.EntryAttachments
+	in.Attachments, in.Named = nodesync.StoreSink{Store: n.books.Attachments()}, entries.Attachments
 	in.OwnCertificate = iss.Cert.Raw
 	n.inbox = in
 	n.inboxLn = ln

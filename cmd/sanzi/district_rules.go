@@ -15,11 +15,11 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
+	"github.com/sanzi/sanzi/node/supervise"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -155,7 +155,7 @@ from its next entry on.`,
 			if err != nil {
 				return fmt.Errorf("--rules: %w", err)
 			}
-			e, err := books.ParseRuleSet(raw)
+			e, err := supervise.ParseRuleSet(raw)
 			if err != nil {
 				return err
 			}

@@ -57,11 +57,13 @@ func (indexer) Check(tx *bolt.Tx, recs []ledger.Record) error {
 	return nil
 }
 
-func invalid(field, format string, a ...any) error {
+// Invalid is an InvalidError naming one field and why.
+func Invalid(field, format string, a ...any) error {
 	return &InvalidError{Violations: []Violation{{Field: field, Reason: fmt.Sprintf(format, a...)}}}
 }
 
-func conflict(field, format string, a ...any) error {
+// Conflict is a ConflictError naming one field and why.
+func Conflict(field, format string, a ...any) error {
 	return &ConflictError{Field: field, Reason: fmt.Sprintf(format, a...)}
 }
 
@@ -70,14 +72,14 @@ func conflict(field, format string, a ...any) error {
 func target(tx *bolt.Tx, field, origin, id string, want ...sanziv1.EntryType) (*ledger.Stored, error) {
 	o, seq, err := ledger.ParseEntryID(id)
 	if err != nil {
-		return nil, invalid(field, "%v", err)
+		return nil, Invalid(field, "%v", err)
 	}
 	if o != origin {
-		return nil, invalid(field, "entry %s belongs to org %s, not %s", id, o, origin)
+		return nil, Invalid(field, "entry %s belongs to org %s, not %s", id, o, origin)
 	}
 	s, err := ledger.GetTx(tx, o, seq)
 	if errors.Is(err, ledger.ErrNotFound) {
-		return nil, invalid(field, "no entry %s on this node", id)
+		return nil, Invalid(field, "no entry %s on this node", id)
 	}
 	if err != nil {
 		return nil, err
@@ -87,15 +89,24 @@ func target(tx *bolt.Tx, field, origin, id string, want ...sanziv1.EntryType) (*
 		ok = ok || s.Type == w
 	}
 	if !ok {
-		return nil, invalid(field, "entry %s is a %s, not a %s", id, typeName(s.Type), typeName(want[0]))
+		return nil, Invalid(field, "entry %s is a %s, not a %s", id, typeName(s.Type), typeName(want[0]))
 	}
 	if rev := tx.Bucket(bucketReversed).Get(key(o, seq)); rev != nil {
-		return nil, conflict(field, "entry %s was reversed by %s", id, rev)
+		return nil, Conflict(field, "entry %s was reversed by %s", id, rev)
 	}
 	return s, nil
 }
 
 func typeName(t sanziv1.EntryType) string { return fieldRoot(t) }
+
+// CheckReferences checks m, to be recorded at org as type t, against the
+// indexes as recording it would: the attachments and entries it names are
+// held, belong to org and are not reversed, and an alert's review follows
+// the alert's status. A town checks its review of a village's alert so
+// before it records the review as its own decision.
+func (b *Books) CheckReferences(org string, t sanziv1.EntryType, m proto.Message) error {
+	return b.l.DB().View(func(tx *bolt.Tx) error { return checkRefs(tx, org, t, m) })
+}
 
 func checkRefs(tx *bolt.Tx, origin string, t sanziv1.EntryType, m proto.Message) error {
 	root := fieldRoot(t) + "."
@@ -106,7 +117,7 @@ func checkRefs(tx *bolt.Tx, origin string, t sanziv1.EntryType, m proto.Message)
 				if f == "attachments" {
 					field = fmt.Sprintf("%s[%d]", field, i)
 				}
-				return invalid(field, "attachment %s is not on this node: upload it first (POST /v1/attachments)", h)
+				return Invalid(field, "attachment %s is not on this node: upload it first (POST /v1/attachments)", h)
 			}
 		}
 	}
@@ -131,14 +142,14 @@ func checkRefs(tx *bolt.Tx, origin string, t sanziv1.EntryType, m proto.Message)
 		}
 		from := alertStatus(tx, key(s.Origin, s.Seq))
 		if !allowedTransition(from, m.GetStatus()) {
-			return conflict(root+"status", "alert %s is %s; it cannot become %s (open → acknowledged → confirmed or dismissed; confirmed → resolved)",
+			return Conflict(root+"status", "alert %s is %s; it cannot become %s (open → acknowledged → confirmed or dismissed; confirmed → resolved)",
 				m.GetAlertId(), statusName(from), statusName(m.GetStatus()))
 		}
 	case *sanziv1.AssetRegistration:
 		if id := tx.Bucket(bucketAssetCodes).Get(assetCodeKey(origin, m.GetAssetCode())); id != nil {
 			k, _ := keyOf(string(id))
 			if tx.Bucket(bucketReversed).Get(k) == nil {
-				return conflict(root+"assetCode", "asset code %s is already registered as %s", m.GetAssetCode(), id)
+				return Conflict(root+"assetCode", "asset code %s is already registered as %s", m.GetAssetCode(), id)
 			}
 		}
 	}
@@ -156,7 +167,7 @@ func checkAsset(tx *bolt.Tx, field, origin, id string) error {
 			return err
 		}
 		if tx.Bucket(bucketReversed).Get(dk) == nil {
-			return conflict(field, "asset %s was disposed of by %s", id, d)
+			return Conflict(field, "asset %s was disposed of by %s", id, d)
 		}
 	}
 	return nil

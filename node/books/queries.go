@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -289,4 +290,31 @@ func (b *Books) GetAlert(id string) (*sanziv1.AlertRecord, error) {
 		return err
 	})
 	return out, err
+}
+
+// CardFilter selects cards; empty fields match all.
+type CardFilter struct {
+	Org, Post, ProcedureID string
+	Level                  sanziv1.CardLevel
+}
+
+// ListCards lists the cards given, oldest first.
+func (b *Books) ListCards(f CardFilter, p Page) ([]*sanziv1.CardRecord, string, int64, error) {
+	var out []*sanziv1.CardRecord
+	var card *sanziv1.Card
+	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_CARD, p, func(_ *bolt.Tx, s *ledger.Stored) (bool, error) {
+		if !orgMatches(f.Org, s.Origin) {
+			return false, nil
+		}
+		card = &sanziv1.Card{}
+		if err := proto.Unmarshal(s.Payload, card); err != nil {
+			return false, err
+		}
+		return (f.Post == "" || card.GetPost() == f.Post) && (f.ProcedureID == "" || card.GetProcedureId() == f.ProcedureID) &&
+			(f.Level == 0 || card.GetLevel() == f.Level), nil
+	}, func(_ *bolt.Tx, s *ledger.Stored) error {
+		out = append(out, &sanziv1.CardRecord{Entry: s.Meta(), Card: card})
+		return nil
+	})
+	return out, next, total, err
 }

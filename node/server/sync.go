@@ -111,7 +111,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			func() float64 { return float64(o.Status().AttachmentBytes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_town_decisions_refused_total",
 			Help: "Decisions of the village's town it could not apply since it started (the step had moved on, the alert was reviewed here meanwhile); each is logged."},
-			func() float64 { return float64(n.books.TownDecisionsRefused()) }),
+			func() float64 { return float64(n.sup.TownDecisionsRefused()) }),
 	)
 	bg.Go(func() { o.Run(ctx) })
 	// What flows down: the district's own chain, and for a village its
@@ -127,7 +127,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 	}
 	for _, d := range down {
 		puller, err := nodesync.NewPuller(nodesync.PullConfig{Ledger: n.ledger, Origin: d.origin, Role: d.role, Pool: pool,
-			DataDir: n.cfg.DataDir, Dial: dial, Applied: n.books.Follow, Logger: n.log.With("subsystem", "pull", "parent", n.cfg.Parent, "origin", d.origin)})
+			DataDir: n.cfg.DataDir, Dial: dial, Applied: n.sup.Follow, Logger: n.log.With("subsystem", "pull", "parent", n.cfg.Parent, "origin", d.origin)})
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package books_test
+package supervise_test
 
 import (
 	"context"
@@ -24,7 +24,7 @@ const (
 // ship copies what to holds of origin's chain from from, verbatim, as sync
 // does (the signatures were checked by the inbox; here both sides trust
 // one key directory).
-func ship(t *testing.T, from, to *books.Books, origin string) {
+func ship(t *testing.T, from, to node, origin string) {
 	t.Helper()
 	var recs []ledger.Record
 	err := from.Ledger().Range(origin, to.Ledger().Head(origin).Seq+1, 0, func(s *ledger.Stored) bool {
@@ -65,7 +65,7 @@ func TestTownAcrossVillages(t *testing.T) {
 	keysDir := filepath.Join(dir, "keys")
 	orgs := []string{townOrg, villageA, villageB}
 	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
-	open := func(org string) (*books.Books, func()) {
+	open := func(org string) (node, func()) {
 		if err := os.MkdirAll(filepath.Join(dir, org), 0o750); err != nil {
 			t.Fatal(err)
 		}

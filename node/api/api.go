@@ -19,12 +19,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/attach"
-	"github.com/sanzi/sanzi/node/supervise"
-
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/supervise"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // parentState is what a village takes from its town's chain: the town's

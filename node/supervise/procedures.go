@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"slices"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // refused maps a workflow refusal to the books' errors: CHAIN is a rule

@@ -9,12 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/watch"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // ruleSets is what the chain says of rule-set versions; the built-in set is

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
@@ -20,7 +22,6 @@ import (
 	"github.com/sanzi/sanzi/node/supervise"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
-	bolt "go.etcd.io/bbolt"
 )
 
 // fakeClock is the injected clock of the supervision tests: nothing sleeps

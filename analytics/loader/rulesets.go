@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/analytics/schema"
-	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
@@ -16,10 +16,9 @@ import (
 )
 
 // decode reads an entry's payload as its message (nil for a type this
-// binary does not know). The loader's only call into the entry decoder, so
-// moving the decoder out of books changes one import here.
+// binary does not know): the loader's only call into the entry decoder.
 func decode(s *ledger.Stored) (proto.Message, error) {
-	return books.Decode(s.Type, s.Payload)
+	return entries.Decode(s.Type, s.Payload)
 }
 
 // ruleSets is what the loader knows of the rule sets published in the

@@ -15,10 +15,11 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
+	"github.com/sanzi/sanzi/node/supervise"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -76,7 +77,7 @@ func (c *districtChain) ruleSets(ctx context.Context) ([]*sanziv1.RuleSetVersion
 				return nil, head, err
 			}
 			head = ledger.Head{Seq: s.Seq, Hash: s.Hash}
-			if m, err := books.Decode(s.Type, s.Payload); err == nil {
+			if m, err := entries.Decode(s.Type, s.Payload); err == nil {
 				if v, ok := m.(*sanziv1.RuleSetVersion); ok {
 					out = append(out, v)
 				}
@@ -154,7 +155,7 @@ from its next entry on.`,
 			if err != nil {
 				return fmt.Errorf("--rules: %w", err)
 			}
-			e, err := books.ParseRuleSet(raw)
+			e, err := supervise.ParseRuleSet(raw)
 			if err != nil {
 				return err
 			}

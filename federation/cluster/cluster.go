@@ -90,7 +90,7 @@ type Config struct {
 	// are accepted (tests without a CA).
 	CertPool *x509.CertPool
 	// Named lists the attachments an encoded entry names
-	// (books.EntryAttachments): those are locked and never expire.
+	// (entries.Attachments): those are locked and never expire.
 	Named func(raw []byte) ([]string, error)
 	// AttachmentTTL: attachments no entry names are removed this long after
 	// their upload (default attach.DefaultTTL, 7 days); AttachmentQuota:

@@ -58,7 +58,7 @@ type Config struct {
 	// benchmarks: the Raft log is then the only durable copy.
 	NoSync bool
 	// Named lists the attachments an encoded entry names
-	// (books.EntryAttachments); an attachment an applied entry names is
+	// (entries.Attachments); an attachment an applied entry names is
 	// locked and never expires. Nil: no entry names any, and nothing
 	// expires by ExpireAttachments either (see expire.go).
 	Named func(raw []byte) ([]string, error)

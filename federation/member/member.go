@@ -29,7 +29,7 @@ import (
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/analytics/stats"
 	"github.com/sanzi/sanzi/federation/cluster"
-	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/rest"
@@ -103,7 +103,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		cfg.Cluster.APIAddr = apiLn.Addr().String()
 	}
 	if cfg.Cluster.Named == nil {
-		cfg.Cluster.Named = books.EntryAttachments // locks what entries name at the district
+		cfg.Cluster.Named = entries.Attachments // locks what entries name at the district
 	}
 	n, err := cluster.Open(cfg.Cluster)
 	if err != nil {
@@ -124,7 +124,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	sanziv1.RegisterDistrictServiceServer(m.grpc, m.svc)
 	syncSrv := cluster.NewSyncServer(m.svc, cfg.Pool, log.With("subsystem", "sync"))
 	m.sync = syncSrv
-	syncSrv.Named = books.EntryAttachments
+	syncSrv.Named = entries.Attachments
 	sanziv1.RegisterSyncServiceServer(m.grpc, syncSrv)
 	sanziv1.RegisterAttachmentServiceServer(m.grpc, cluster.NewAttachmentServer(m.node))
 	if cfg.ClickHouse == "" && len(cfg.ClickHouseShards) > 0 {

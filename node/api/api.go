@@ -19,11 +19,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/attach"
-
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/supervise"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -41,11 +41,13 @@ type Service struct {
 	sanziv1.UnimplementedDirectiveServiceServer
 
 	b       *books.Books
+	sup     *supervise.Supervisor
 	streams *limits.Streams
 }
 
-// New returns the services over b.
-func New(b *books.Books) *Service { return &Service{b: b} }
+// New returns the services over b and the supervision that follows it
+// (procedures, decisions, rule sets; required).
+func New(b *books.Books, sup *supervise.Supervisor) *Service { return &Service{b: b, sup: sup} }
 
 // LimitStreams caps the alert streams (WatchAlerts) by l, which the node
 // shares with its other streams (SSE); without it streams are not capped.
@@ -93,7 +95,7 @@ func (s *Service) GetAlert(ctx context.Context, r *sanziv1.GetAlertRequest) (*sa
 
 // UpdateAlertStatus implements AlertService.
 func (s *Service) UpdateAlertStatus(ctx context.Context, r *sanziv1.UpdateAlertStatusRequest) (*sanziv1.UpdateAlertStatusResponse, error) {
-	e, err := s.b.UpdateAlertStatus(ctx, r.GetAuthor(), r.GetTransition())
+	e, err := s.sup.UpdateAlertStatus(ctx, r.GetAuthor(), r.GetTransition())
 	if err != nil {
 		return nil, toStatus(err)
 	}

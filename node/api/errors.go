@@ -56,8 +56,6 @@ func toStatus(err error) error {
 		})
 	case errors.Is(err, books.ErrNotFound), errors.Is(err, ledger.ErrNotFound), errors.Is(err, attach.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, books.ErrSupervisionOff):
-		return status.Error(codes.Unimplemented, err.Error())
 	case errors.Is(err, attach.ErrTooLarge):
 		return fieldError(codes.InvalidArgument, "content", err)
 	case errors.Is(err, attach.ErrBadHash):

@@ -5,13 +5,14 @@ import (
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/supervise"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // ListProcedures implements WorkflowService.
 func (s *Service) ListProcedures(ctx context.Context, r *sanziv1.ListProceduresRequest) (*sanziv1.ListProceduresResponse, error) {
-	out, next, total, err := s.b.Procedures(workflow.Filter{Org: r.GetOrg(), Status: r.GetStatus(), Matter: r.GetMatterCode(), Post: r.GetPost()},
+	out, next, total, err := s.sup.Procedures(workflow.Filter{Org: r.GetOrg(), Status: r.GetStatus(), Matter: r.GetMatterCode(), Post: r.GetPost()},
 		books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
 	if err != nil {
 		return nil, toStatus(err)
@@ -21,11 +22,11 @@ func (s *Service) ListProcedures(ctx context.Context, r *sanziv1.ListProceduresR
 
 // GetProcedure implements WorkflowService.
 func (s *Service) GetProcedure(ctx context.Context, r *sanziv1.GetProcedureRequest) (*sanziv1.GetProcedureResponse, error) {
-	p, err := s.b.Procedure(r.GetId())
+	p, err := s.sup.Procedure(r.GetId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	rec, err := s.b.ProcedureRecord(p)
+	rec, err := s.sup.ProcedureRecord(p)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -34,11 +35,11 @@ func (s *Service) GetProcedure(ctx context.Context, r *sanziv1.GetProcedureReque
 
 // OpenProcedure implements WorkflowService.
 func (s *Service) OpenProcedure(ctx context.Context, r *sanziv1.OpenProcedureRequest) (*sanziv1.OpenProcedureResponse, error) {
-	p, err := s.b.OpenProcedure(ctx, r.GetAuthor(), r.GetProcedure())
+	p, err := s.sup.OpenProcedure(ctx, r.GetAuthor(), r.GetProcedure())
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	rec, err := s.b.ProcedureRecord(p)
+	rec, err := s.sup.ProcedureRecord(p)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -47,11 +48,11 @@ func (s *Service) OpenProcedure(ctx context.Context, r *sanziv1.OpenProcedureReq
 
 // DecideStep implements WorkflowService.
 func (s *Service) DecideStep(ctx context.Context, r *sanziv1.DecideStepRequest) (*sanziv1.DecideStepResponse, error) {
-	e, p, err := s.b.DecideStep(ctx, r.GetAuthor(), r.GetDecision())
+	e, p, err := s.sup.DecideStep(ctx, r.GetAuthor(), r.GetDecision())
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	rec, err := s.b.ProcedureRecord(p)
+	rec, err := s.sup.ProcedureRecord(p)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -70,7 +71,7 @@ func (s *Service) ListCards(ctx context.Context, r *sanziv1.ListCardsRequest) (*
 
 // ListRuleSets implements RuleService.
 func (s *Service) ListRuleSets(ctx context.Context, r *sanziv1.ListRuleSetsRequest) (*sanziv1.ListRuleSetsResponse, error) {
-	out, live, err := s.b.RuleSets()
+	out, live, err := s.sup.RuleSets()
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -79,7 +80,7 @@ func (s *Service) ListRuleSets(ctx context.Context, r *sanziv1.ListRuleSetsReque
 
 // GetRuleSet implements RuleService.
 func (s *Service) GetRuleSet(ctx context.Context, r *sanziv1.GetRuleSetRequest) (*sanziv1.GetRuleSetResponse, error) {
-	sum, js, err := s.b.RuleSet(r.GetVersion())
+	sum, js, err := s.sup.RuleSet(r.GetVersion())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -88,7 +89,7 @@ func (s *Service) GetRuleSet(ctx context.Context, r *sanziv1.GetRuleSetRequest) 
 
 // SubmitRuleSet implements RuleService.
 func (s *Service) SubmitRuleSet(ctx context.Context, r *sanziv1.SubmitRuleSetRequest) (*sanziv1.SubmitRuleSetResponse, error) {
-	e, sum, err := s.b.SubmitRuleSet(ctx, r.GetAuthor(), r.GetRulesJson())
+	e, sum, err := s.sup.SubmitRuleSet(ctx, r.GetAuthor(), r.GetRulesJson())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -97,7 +98,7 @@ func (s *Service) SubmitRuleSet(ctx context.Context, r *sanziv1.SubmitRuleSetReq
 
 // PublishRuleSet implements RuleService.
 func (s *Service) PublishRuleSet(ctx context.Context, r *sanziv1.PublishRuleSetRequest) (*sanziv1.PublishRuleSetResponse, error) {
-	e, sum, err := s.b.PublishRuleSet(ctx, r.GetAuthor(), r.GetVersion())
+	e, sum, err := s.sup.PublishRuleSet(ctx, r.GetAuthor(), r.GetVersion())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -112,7 +113,7 @@ func (s *Service) TestRules(ctx context.Context, r *sanziv1.TestRulesRequest) (*
 	var e *rules.Engine
 	if r.GetRulesJson() != "" {
 		var err error
-		if e, err = books.ParseRuleSet([]byte(r.GetRulesJson())); err != nil {
+		if e, err = supervise.ParseRuleSet([]byte(r.GetRulesJson())); err != nil {
 			return nil, toStatus(err)
 		}
 	}

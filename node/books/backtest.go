@@ -8,6 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/watch"
@@ -56,7 +57,7 @@ func Backtest(tx *bolt.Tx, e *rules.Engine, loc *time.Location) ([]BacktestResul
 	reversed := map[string]bool{}
 	checked := 0
 	err = ledger.Walk(tx, func(s *ledger.Stored) error {
-		m, err := Decode(s.Type, s.Payload)
+		m, err := entries.Decode(s.Type, s.Payload)
 		if err != nil || m == nil {
 			return err
 		}

@@ -43,7 +43,7 @@ type Books struct {
 	val   *Validator
 	rules atomic.Pointer[rules.Engine]
 	feed  alertFeed
-	sup   *supervision
+	sup   Supervisor
 
 	importLimits ImportLimits
 }
@@ -70,9 +70,9 @@ func (b *Books) SetRules(e *rules.Engine) { b.rules.Store(e) }
 // Rules is the rule engine in force, nil when rules are off.
 func (b *Books) Rules() *rules.Engine { return b.rules.Load() }
 
-// screen runs check when rules are set, and the list rules (RELATIVE,
-// OUTSIDER) on m when supervision is on: a blocking hit refuses the entry,
-// the other hits are returned to be shown.
+// screen runs check when rules are set, and the supervisor's list rules
+// (RELATIVE, OUTSIDER) on m: a blocking hit refuses the entry, the other
+// hits are returned to be shown.
 func (b *Books) screen(m proto.Message, check func(*rules.Engine) ([]rules.Hit, error)) ([]rules.Hit, error) {
 	e := b.rules.Load()
 	if e == nil {
@@ -82,7 +82,7 @@ func (b *Books) screen(m proto.Message, check func(*rules.Engine) ([]rules.Hit, 
 	if err != nil {
 		return nil, fmt.Errorf("check rules: %w", err)
 	}
-	hits = append(hits, b.checkLists(m)...)
+	hits = append(hits, b.sup.CheckLists(m)...)
 	if blocking := rules.Blocking(hits); len(blocking) > 0 {
 		return nil, &BlockedError{Hits: blocking}
 	}
@@ -106,7 +106,7 @@ func New(l *ledger.Ledger, att *attach.Store, val *Validator) (*Books, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create index buckets: %w", err)
 	}
-	b := &Books{l: l, att: att, val: val, importLimits: ImportLimits{}.withDefaults()}
+	b := &Books{l: l, att: att, val: val, sup: unsupervised{}, importLimits: ImportLimits{}.withDefaults()}
 	if err := b.clearStaging(); err != nil {
 		return nil, err
 	}
@@ -128,6 +128,10 @@ func key(origin string, seq uint64) []byte {
 	binary.BigEndian.PutUint64(k[len(origin):], seq)
 	return k
 }
+
+// EntryKey is the index key of the entry id names: origin then seq, so
+// that keys sort in (origin, seq) order. A page token is its hex.
+func EntryKey(id string) ([]byte, error) { return keyOf(id) }
 
 func keyOf(id string) ([]byte, error) {
 	o, s, err := ledger.ParseEntryID(id)
@@ -171,7 +175,7 @@ func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.Ent
 		return nil, nil, err
 	}
 	b.published(out)
-	later, err := b.follow(ctx, out[0].ID())
+	later, err := b.sup.Recorded(ctx, out[0].ID())
 	if err != nil {
 		return out[0], nil, fmt.Errorf("recorded %s, then supervise: %w", out[0].ID(), err)
 	}
@@ -297,12 +301,11 @@ func (b *Books) RecordReversal(ctx context.Context, author string, r *sanziv1.Re
 	return st, err
 }
 
-// UpdateAlertStatus records one step of an alert's review; a step the review
-// does not allow from the alert's current status is a ConflictError.
+// UpdateAlertStatus records one step of the review of one of the node's own
+// alerts; a step the review does not allow from the alert's current status
+// is a ConflictError. (A town's review of a village's alert is the town's
+// decision: node/supervise.)
 func (b *Books) UpdateAlertStatus(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
-	if b.villageOf(tr.GetOrg()) {
-		return b.reviewForVillage(ctx, author, tr)
-	}
 	if err := b.val.AlertTransition(author, tr); err != nil {
 		return nil, err
 	}
@@ -315,6 +318,10 @@ type Page struct {
 	Size  int
 	Token string
 }
+
+// Bounds is the page's size (100 by default, at most 1000) and the index
+// key its token names (nil on the first page).
+func (p Page) Bounds() (int, []byte, error) { return p.bounds() }
 
 func (p Page) bounds() (int, []byte, error) {
 	size := p.Size

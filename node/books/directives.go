@@ -24,7 +24,7 @@ func addressed(d *sanziv1.Directive, org string) bool {
 // Directives lists the district's directives (pulled with its chain) that
 // are addressed to the node's orgs, with the node's reports on each.
 func (b *Books) Directives() ([]*sanziv1.DirectiveRecord, error) {
-	home := b.homeOrg()
+	home := b.HomeOrg()
 	if len(home) != 12 {
 		return nil, nil
 	}
@@ -78,12 +78,12 @@ func (b *Books) ReportDirective(ctx context.Context, author string, rep *sanziv1
 	}
 	switch {
 	case !found:
-		return nil, &InvalidError{Violations: []Violation{{Field: "report.directiveId", Reason: fmt.Sprintf("no directive %q addressed to %s on this node", rep.GetDirectiveId(), b.homeOrg())}}}
+		return nil, &InvalidError{Violations: []Violation{{Field: "report.directiveId", Reason: fmt.Sprintf("no directive %q addressed to %s on this node", rep.GetDirectiveId(), b.HomeOrg())}}}
 	case strings.TrimSpace(rep.GetText()) == "":
 		return nil, &InvalidError{Violations: []Violation{{Field: "report.text", Reason: "required: what was done"}}}
 	}
 	rep = proto.CloneOf(rep)
-	rep.Org = b.homeOrg()
+	rep.Org = b.HomeOrg()
 	st, _, err := b.record(ctx, author, rep.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT, rep)
 	return st, err
 }

@@ -3,6 +3,7 @@ package books
 import (
 	"sync"
 
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -55,7 +56,7 @@ func (f *alertFeed) publish(stored []*ledger.Stored) {
 		if s.Type != sanziv1.EntryType_ENTRY_TYPE_ALERT {
 			continue
 		}
-		m, err := Decode(s.Type, s.Payload)
+		m, err := entries.Decode(s.Type, s.Payload)
 		if err != nil {
 			continue
 		}

@@ -261,7 +261,7 @@ func (im *Import) Finish(ctx context.Context) (ImportResult, error) {
 		return ImportResult{}, fmt.Errorf("record the import: %w", err)
 	}
 	im.b.published(kept)
-	if _, err := im.b.follow(ctx, ""); err != nil {
+	if _, err := im.b.sup.Recorded(ctx, ""); err != nil {
 		return res, fmt.Errorf("recorded %d rows, then supervise: %w", res.Recorded, err)
 	}
 	return res, nil

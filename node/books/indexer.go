@@ -4,68 +4,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
-
-// Decode returns the payload of an entry as its message, or nil for a type
-// this binary does not know (kept in the chain, skipped by the indexes).
-func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
-	var m proto.Message
-	switch t {
-	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION:
-		m = &sanziv1.Transaction{}
-	case sanziv1.EntryType_ENTRY_TYPE_CONTRACT:
-		m = &sanziv1.Contract{}
-	case sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT:
-		m = &sanziv1.ContractPayment{}
-	case sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION:
-		m = &sanziv1.AssetRegistration{}
-	case sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL:
-		m = &sanziv1.AssetAppraisal{}
-	case sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL:
-		m = &sanziv1.AssetDisposal{}
-	case sanziv1.EntryType_ENTRY_TYPE_REVERSAL:
-		m = &sanziv1.Reversal{}
-	case sanziv1.EntryType_ENTRY_TYPE_ALERT:
-		m = &sanziv1.Alert{}
-	case sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION:
-		m = &sanziv1.AlertTransition{}
-	case sanziv1.EntryType_ENTRY_TYPE_PROCEDURE:
-		m = &sanziv1.Procedure{}
-	case sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION:
-		m = &sanziv1.StepDecision{}
-	case sanziv1.EntryType_ENTRY_TYPE_CARD:
-		m = &sanziv1.Card{}
-	case sanziv1.EntryType_ENTRY_TYPE_RULE_SET:
-		m = &sanziv1.RuleSetVersion{}
-	case sanziv1.EntryType_ENTRY_TYPE_NOTIFICATION:
-		m = &sanziv1.NotificationDelivery{}
-	case sanziv1.EntryType_ENTRY_TYPE_CATALOG_VERSION:
-		m = &sanziv1.Catalog{}
-	case sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION:
-		m = &sanziv1.TownDecision{}
-	case sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION_REFUSED:
-		m = &sanziv1.TownDecisionRefused{}
-	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE:
-		m = &sanziv1.Directive{}
-	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT:
-		m = &sanziv1.DirectiveReport{}
-	default:
-		return nil, nil
-	}
-	if err := proto.Unmarshal(payload, m); err != nil {
-		return nil, fmt.Errorf("decode %s payload: %w", t, err)
-	}
-	return m, nil
-}
 
 // fieldRoot is the request field that holds a payload of each type, so that
 // errors found in the write transaction name the field the client sent.
@@ -93,53 +41,12 @@ func fieldRoot(t sanziv1.EntryType) string {
 	return "payload"
 }
 
-// EntryAttachments lists the attachments an encoded entry names: sync sends
-// them up before the entry, and a parent refuses an entry whose attachments
-// it does not hold whole.
-func EntryAttachments(raw []byte) ([]string, error) {
-	s, err := ledger.Peek(raw) // every entry of a push passes here: no full decode
-	if err != nil {
-		return nil, err
-	}
-	switch s.Type {
-	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
-		sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL:
-	default:
-		return nil, nil
-	}
-	m, err := Decode(s.Type, s.Payload)
-	if err != nil || m == nil {
-		return nil, err
-	}
-	_, hashes := attachmentsOf(m)
-	return slices.DeleteFunc(slices.Clone(hashes), func(h string) bool { return h == "" }), nil
-}
-
-// attachmentsOf lists the attachments an entry names, with their fields.
-func attachmentsOf(m proto.Message) (field string, hashes []string) {
-	switch m := m.(type) {
-	case *sanziv1.Transaction:
-		return "attachments", m.GetAttachments()
-	case *sanziv1.Contract:
-		return "attachments", m.GetAttachments()
-	case *sanziv1.ContractPayment:
-		return "attachments", m.GetAttachments()
-	case *sanziv1.AssetRegistration:
-		return "attachments", m.GetAttachments()
-	case *sanziv1.AssetDisposal:
-		return "attachments", m.GetAttachments()
-	case *sanziv1.AssetAppraisal:
-		return "reportAttachment", []string{m.GetReportAttachment()}
-	}
-	return "", nil
-}
-
 // indexer implements ledger.Indexer for the books.
 type indexer struct{}
 
 func (indexer) Check(tx *bolt.Tx, recs []ledger.Record) error {
 	for _, r := range recs {
-		m, err := Decode(r.Type, r.Payload)
+		m, err := entries.Decode(r.Type, r.Payload)
 		if err != nil || m == nil {
 			continue // unknown types are stored as they are
 		}
@@ -150,11 +57,13 @@ func (indexer) Check(tx *bolt.Tx, recs []ledger.Record) error {
 	return nil
 }
 
-func invalid(field, format string, a ...any) error {
+// Invalid is an InvalidError naming one field and why.
+func Invalid(field, format string, a ...any) error {
 	return &InvalidError{Violations: []Violation{{Field: field, Reason: fmt.Sprintf(format, a...)}}}
 }
 
-func conflict(field, format string, a ...any) error {
+// Conflict is a ConflictError naming one field and why.
+func Conflict(field, format string, a ...any) error {
 	return &ConflictError{Field: field, Reason: fmt.Sprintf(format, a...)}
 }
 
@@ -163,14 +72,14 @@ func conflict(field, format string, a ...any) error {
 func target(tx *bolt.Tx, field, origin, id string, want ...sanziv1.EntryType) (*ledger.Stored, error) {
 	o, seq, err := ledger.ParseEntryID(id)
 	if err != nil {
-		return nil, invalid(field, "%v", err)
+		return nil, Invalid(field, "%v", err)
 	}
 	if o != origin {
-		return nil, invalid(field, "entry %s belongs to org %s, not %s", id, o, origin)
+		return nil, Invalid(field, "entry %s belongs to org %s, not %s", id, o, origin)
 	}
 	s, err := ledger.GetTx(tx, o, seq)
 	if errors.Is(err, ledger.ErrNotFound) {
-		return nil, invalid(field, "no entry %s on this node", id)
+		return nil, Invalid(field, "no entry %s on this node", id)
 	}
 	if err != nil {
 		return nil, err
@@ -180,26 +89,35 @@ func target(tx *bolt.Tx, field, origin, id string, want ...sanziv1.EntryType) (*
 		ok = ok || s.Type == w
 	}
 	if !ok {
-		return nil, invalid(field, "entry %s is a %s, not a %s", id, typeName(s.Type), typeName(want[0]))
+		return nil, Invalid(field, "entry %s is a %s, not a %s", id, typeName(s.Type), typeName(want[0]))
 	}
 	if rev := tx.Bucket(bucketReversed).Get(key(o, seq)); rev != nil {
-		return nil, conflict(field, "entry %s was reversed by %s", id, rev)
+		return nil, Conflict(field, "entry %s was reversed by %s", id, rev)
 	}
 	return s, nil
 }
 
 func typeName(t sanziv1.EntryType) string { return fieldRoot(t) }
 
+// CheckReferences checks m, to be recorded at org as type t, against the
+// indexes as recording it would: the attachments and entries it names are
+// held, belong to org and are not reversed, and an alert's review follows
+// the alert's status. A town checks its review of a village's alert so
+// before it records the review as its own decision.
+func (b *Books) CheckReferences(org string, t sanziv1.EntryType, m proto.Message) error {
+	return b.l.DB().View(func(tx *bolt.Tx) error { return checkRefs(tx, org, t, m) })
+}
+
 func checkRefs(tx *bolt.Tx, origin string, t sanziv1.EntryType, m proto.Message) error {
 	root := fieldRoot(t) + "."
-	if f, hashes := attachmentsOf(m); len(hashes) > 0 {
+	if f, hashes := entries.AttachmentsOf(m); len(hashes) > 0 {
 		for i, h := range hashes {
 			if _, err := attach.DescribeTx(tx, h); err != nil {
 				field := root + f
 				if f == "attachments" {
 					field = fmt.Sprintf("%s[%d]", field, i)
 				}
-				return invalid(field, "attachment %s is not on this node: upload it first (POST /v1/attachments)", h)
+				return Invalid(field, "attachment %s is not on this node: upload it first (POST /v1/attachments)", h)
 			}
 		}
 	}
@@ -224,14 +142,14 @@ func checkRefs(tx *bolt.Tx, origin string, t sanziv1.EntryType, m proto.Message)
 		}
 		from := alertStatus(tx, key(s.Origin, s.Seq))
 		if !allowedTransition(from, m.GetStatus()) {
-			return conflict(root+"status", "alert %s is %s; it cannot become %s (open → acknowledged → confirmed or dismissed; confirmed → resolved)",
+			return Conflict(root+"status", "alert %s is %s; it cannot become %s (open → acknowledged → confirmed or dismissed; confirmed → resolved)",
 				m.GetAlertId(), statusName(from), statusName(m.GetStatus()))
 		}
 	case *sanziv1.AssetRegistration:
 		if id := tx.Bucket(bucketAssetCodes).Get(assetCodeKey(origin, m.GetAssetCode())); id != nil {
 			k, _ := keyOf(string(id))
 			if tx.Bucket(bucketReversed).Get(k) == nil {
-				return conflict(root+"assetCode", "asset code %s is already registered as %s", m.GetAssetCode(), id)
+				return Conflict(root+"assetCode", "asset code %s is already registered as %s", m.GetAssetCode(), id)
 			}
 		}
 	}
@@ -249,7 +167,7 @@ func checkAsset(tx *bolt.Tx, field, origin, id string) error {
 			return err
 		}
 		if tx.Bucket(bucketReversed).Get(dk) == nil {
-			return conflict(field, "asset %s was disposed of by %s", id, d)
+			return Conflict(field, "asset %s was disposed of by %s", id, d)
 		}
 	}
 	return nil
@@ -274,11 +192,11 @@ func (indexer) Index(tx *bolt.Tx, s *ledger.Stored) error {
 	if err := byType.Put(k, nil); err != nil {
 		return err
 	}
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil || m == nil {
 		return nil
 	}
-	if _, hashes := attachmentsOf(m); len(hashes) > 0 {
+	if _, hashes := entries.AttachmentsOf(m); len(hashes) > 0 {
 		for _, h := range hashes {
 			// Check made sure the node's own entries name only attachments
 			// it holds; an entry stored verbatim may name one that did not

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -36,7 +38,7 @@ func (b *Books) ListTransactions(f TransactionFilter, p Page) ([]*sanziv1.Transa
 		if f.Kind == 0 {
 			return true, nil
 		}
-		m, err := Decode(s.Type, s.Payload)
+		m, err := entries.Decode(s.Type, s.Payload)
 		if err != nil {
 			return false, err
 		}
@@ -50,7 +52,7 @@ func (b *Books) ListTransactions(f TransactionFilter, p Page) ([]*sanziv1.Transa
 }
 
 func transactionRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.TransactionRecord, error) {
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +99,7 @@ func children(tx *bolt.Tx, parent *ledger.Stored, fn func(childID string, t sanz
 }
 
 func contractRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.ContractRecord, error) {
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +138,7 @@ func (b *Books) GetContract(id string) (*sanziv1.ContractRecord, error) {
 }
 
 func assetRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AssetRecord, error) {
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +187,7 @@ func LedgerEntry(s *ledger.Stored) (*sanziv1.LedgerEntry, error) {
 		return nil, err
 	}
 	out := &sanziv1.LedgerEntry{Entry: &e, Meta: s.Meta(), PrevHash: hex.EncodeToString(s.PrevHash[:])}
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +220,7 @@ type AlertFilter struct {
 }
 
 func alertRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AlertRecord, error) {
-	m, err := Decode(s.Type, s.Payload)
+	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +240,7 @@ func alertRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AlertRecord, error) {
 			ferr = err
 			return
 		}
-		tm, err := Decode(ts.Type, ts.Payload)
+		tm, err := entries.Decode(ts.Type, ts.Payload)
 		if err != nil {
 			ferr = err
 			return
@@ -265,7 +267,7 @@ func (b *Books) ListAlerts(f AlertFilter, p Page) ([]*sanziv1.AlertRecord, strin
 		if f.RuleCode == "" && f.Severity == "" {
 			return true, nil
 		}
-		m, err := Decode(s.Type, s.Payload)
+		m, err := entries.Decode(s.Type, s.Payload)
 		if err != nil {
 			return false, err
 		}
@@ -288,4 +290,31 @@ func (b *Books) GetAlert(id string) (*sanziv1.AlertRecord, error) {
 		return err
 	})
 	return out, err
+}
+
+// CardFilter selects cards; empty fields match all.
+type CardFilter struct {
+	Org, Post, ProcedureID string
+	Level                  sanziv1.CardLevel
+}
+
+// ListCards lists the cards given, oldest first.
+func (b *Books) ListCards(f CardFilter, p Page) ([]*sanziv1.CardRecord, string, int64, error) {
+	var out []*sanziv1.CardRecord
+	var card *sanziv1.Card
+	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_CARD, p, func(_ *bolt.Tx, s *ledger.Stored) (bool, error) {
+		if !orgMatches(f.Org, s.Origin) {
+			return false, nil
+		}
+		card = &sanziv1.Card{}
+		if err := proto.Unmarshal(s.Payload, card); err != nil {
+			return false, err
+		}
+		return (f.Post == "" || card.GetPost() == f.Post) && (f.ProcedureID == "" || card.GetProcedureId() == f.ProcedureID) &&
+			(f.Level == 0 || card.GetLevel() == f.Level), nil
+	}, func(_ *bolt.Tx, s *ledger.Stored) error {
+		out = append(out, &sanziv1.CardRecord{Entry: s.Meta(), Card: card})
+		return nil
+	})
+	return out, next, total, err
 }

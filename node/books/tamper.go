@@ -29,7 +29,7 @@ var failureWords = map[ledger.Failure]string{
 // The alert goes to the notifier like every alert, and up with the chain.
 func (b *Books) RecordRefusedEntry(ctx context.Context, ve *ledger.VerifyError, sentHash string, raw []byte) (*ledger.Stored, error) {
 	key := tamperKey(ve.Origin, ve.Seq, sentHash)
-	if b.tamperRaised(ctx, key, false) {
+	if b.sup.Raised(ctx, key, false) {
 		return nil, nil
 	}
 	words := failureWords[ve.Failure]
@@ -42,26 +42,6 @@ func (b *Books) RecordRefusedEntry(ctx context.Context, ve *ledger.VerifyError, 
 	if err != nil {
 		return nil, err
 	}
-	b.tamperRaised(ctx, key, true)
+	b.sup.Raised(ctx, key, true)
 	return st, nil
-}
-
-// tamperRaised says whether a TAMPER alert of key is in the node's chain
-// (as the supervision has seen it, brought up to date first), marking it
-// raised when mark is set. With supervision off nothing is remembered and
-// every push is recorded.
-func (b *Books) tamperRaised(ctx context.Context, key string, mark bool) bool {
-	s := b.sup
-	if s == nil || s.town == nil {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := b.catchUp(ctx); err != nil {
-		return false // record it again rather than miss it
-	}
-	if mark {
-		s.town.raised[key] = true
-	}
-	return s.town.raised[key]
 }

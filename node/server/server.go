@@ -40,6 +40,7 @@ import (
 	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/rest"
 	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/supervise"
 	nodesync "github.com/sanzi/sanzi/node/sync"
 	"github.com/sanzi/sanzi/proto/gen"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -222,6 +223,7 @@ type Node struct {
 	log       *slog.Logger
 	ledger    *ledger.Ledger
 	books     *books.Books
+	sup       *supervise.Supervisor
 	keys      *keys.Ring
 	grpc      *grpc.Server
 	http      *http.Server
@@ -324,7 +326,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		grpc.ChainStreamInterceptor(m.stream(log)),
 	)...)
 	n.streams = limits.NewStreams(cfg.MaxAlertStreams, cfg.MaxAlertStreamsPerClient)
-	svc := api.New(b)
+	svc := api.New(b, n.sup)
 	svc.LimitStreams(n.streams)
 	svc.Register(n.grpc)
 
@@ -525,7 +527,7 @@ func (n *Node) Serve(ctx context.Context) error {
 				case <-bgCtx.Done():
 					return
 				case <-n.crossKick:
-					if err := n.books.Follow(bgCtx); err != nil && bgCtx.Err() == nil {
+					if err := n.sup.Follow(bgCtx); err != nil && bgCtx.Err() == nil {
 						n.log.Error("town supervision across villages", "err", err)
 					}
 				}

@@ -6,11 +6,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/notify"
+	"github.com/sanzi/sanzi/node/supervise"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -69,9 +70,10 @@ func (n *Node) supervise(ctx context.Context) error {
 		}
 		return ""
 	}
-	return n.books.EnableSupervision(ctx, books.SupervisionConfig{
+	n.sup, err = supervise.New(ctx, n.books, supervise.Config{
 		Catalog: catalog.Default(n.cfg.Orgs[0][:6]), Calendar: cal, Person: person, Notify: n.notifyFindings,
 	})
+	return err
 }
 
 // notifyFindings queues messages about new alerts and cards.
@@ -80,7 +82,7 @@ func (n *Node) notifyFindings(stored []*ledger.Stored) {
 		return
 	}
 	for _, s := range stored {
-		m, err := books.Decode(s.Type, s.Payload)
+		m, err := entries.Decode(s.Type, s.Payload)
 		if err != nil {
 			continue
 		}
@@ -139,7 +141,7 @@ func (n *Node) sweepLoop(ctx context.Context) {
 			attachSwept = now
 			n.sweepAttachments(ctx)
 		}
-		if out, err := n.books.Sweep(ctx, n.cfg.Now()); err != nil {
+		if out, err := n.sup.Sweep(ctx, n.cfg.Now()); err != nil {
 			if ctx.Err() == nil {
 				n.log.Error("sweep timers and time-driven rules", "err", err)
 			}

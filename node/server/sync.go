@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // the outbox compresses batches
 
-	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
@@ -77,7 +77,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		return sanziv1.NewSyncServiceClient(conn), func() { conn.Close() }, nil
 	}
 	oc := nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, AckTimeout: n.cfg.SyncAckTimeout, Max: n.cfg.SyncRetryMax,
-		Attachments: &nodesync.AttachmentSource{Named: books.EntryAttachments, Get: n.books.Attachments().Get},
+		Attachments: &nodesync.AttachmentSource{Named: entries.Attachments, Get: n.books.Attachments().Get},
 		Logger:      n.log.With("subsystem", "sync", "parent", n.cfg.Parent)}
 	if n.inbox != nil { // a town forwards its villages' chains verbatim, with their certificates
 		town := n.cfg.Orgs[0][:9]
@@ -111,7 +111,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			func() float64 { return float64(o.Status().AttachmentBytes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_town_decisions_refused_total",
 			Help: "Decisions of the village's town it could not apply since it started (the step had moved on, the alert was reviewed here meanwhile); each is logged."},
-			func() float64 { return float64(n.books.TownDecisionsRefused()) }),
+			func() float64 { return float64(n.sup.TownDecisionsRefused()) }),
 	)
 	bg.Go(func() { o.Run(ctx) })
 	// What flows down: the district's own chain, and for a village its
@@ -127,7 +127,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 	}
 	for _, d := range down {
 		puller, err := nodesync.NewPuller(nodesync.PullConfig{Ledger: n.ledger, Origin: d.origin, Role: d.role, Pool: pool,
-			DataDir: n.cfg.DataDir, Dial: dial, Applied: n.books.Follow, Logger: n.log.With("subsystem", "pull", "parent", n.cfg.Parent, "origin", d.origin)})
+			DataDir: n.cfg.DataDir, Dial: dial, Applied: n.sup.Follow, Logger: n.log.With("subsystem", "pull", "parent", n.cfg.Parent, "origin", d.origin)})
 		if err != nil {
 			return err
 		}
@@ -215,7 +215,7 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 		}
 		return nil
 	}
-	in.Attachments, in.Named = nodesync.StoreSink{Store: n.books.Attachments()}, books.EntryAttachments
+	in.Attachments, in.Named = nodesync.StoreSink{Store: n.books.Attachments()}, entries.Attachments
 	in.OwnCertificate = iss.Cert.Raw
 	in.Revoked = nodesync.NewChainRevocations(n.ledger, n.cfg.Orgs[0][:6]+"000000")
 	in.CheckCert, in.Now = pki.Rotation(pool), n.cfg.Now

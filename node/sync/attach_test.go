@@ -35,7 +35,7 @@ const village = "350505100201"
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// named is the test's stand-in for books.EntryAttachments: a payload
+// named is the test's stand-in for entries.Attachments: a payload
 // "att:<hash>" names that attachment.
 func named(raw []byte) ([]string, error) {
 	s, err := ledger.Decode(raw)

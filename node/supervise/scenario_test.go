@@ -1,4 +1,4 @@
-package books_test
+package supervise_test
 
 import (
 	"cmp"
@@ -43,7 +43,7 @@ func person(first17 string) string {
 type quarter struct {
 	t       *testing.T
 	ctx     context.Context
-	b       *books.Books
+	b       node
 	clock   *fakeClock
 	rnd     *rand.Rand
 	att     []string // uploaded attachment hashes

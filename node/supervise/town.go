@@ -1,19 +1,19 @@
-package books
+package supervise
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/watch"
@@ -65,8 +65,8 @@ func (t *townState) release(id string) {
 }
 
 // observeVillage feeds a village entry held by the town to the town state.
-func (b *Books) observeVillage(st *ledger.Stored, m proto.Message) error {
-	t := b.sup.town
+func (s *Supervisor) observeVillage(st *ledger.Stored, m proto.Message) error {
+	t := s.town
 	switch m := m.(type) {
 	case *sanziv1.Procedure:
 		if m.GetSubjectId() == "" {
@@ -97,9 +97,9 @@ func (b *Books) observeVillage(st *ledger.Stored, m proto.Message) error {
 // relatives of another village's cadres (a list the paying village does not
 // hold, so its own RELATIVE cannot fire): cadres of two villages paying
 // each other's families is what only the town can see.
-func (b *Books) crossRelative(st *ledger.Stored, m proto.Message) []rules.Hit {
-	t := b.sup.town
-	e := b.Rules()
+func (s *Supervisor) crossRelative(st *ledger.Stored, m proto.Message) []rules.Hit {
+	t := s.town
+	e := s.b.Rules()
 	if e == nil {
 		return nil
 	}
@@ -146,63 +146,61 @@ func (t *townState) observeOwn(id string, d *sanziv1.TownDecision) {
 }
 
 // villageOf says whether org is a village of the town this node serves.
-func (b *Books) villageOf(org string) bool {
-	s := b.sup
-	home := b.homeOrg()
-	return s != nil && s.town != nil && len(org) == 12 && org[9:] != "000" && strings.HasPrefix(org, home[:9])
+func (s *Supervisor) villageOf(org string) bool {
+	home := s.b.HomeOrg()
+	return s.town != nil && len(org) == 12 && org[9:] != "000" && strings.HasPrefix(org, home[:9])
 }
 
 // asVillage is the validator for a decision the town takes on village's
 // behalf: the same field checks, with the village as the org served.
-func (b *Books) asVillage(village string) *Validator {
-	v := *b.val
+func (s *Supervisor) asVillage(village string) *books.Validator {
+	v := *s.b.Validator()
 	v.Served = []string{village}
 	return &v
 }
 
 // decideForVillage records a town post's decision on the open step of a
 // village's procedure, in the town's own chain.
-func (b *Books) decideForVillage(ctx context.Context, author string, d *sanziv1.StepDecision) (*ledger.Stored, *workflow.Proc, error) {
-	if err := b.asVillage(d.GetOrg()).StepDecision(author, d); err != nil {
+func (s *Supervisor) decideForVillage(ctx context.Context, author string, d *sanziv1.StepDecision) (*ledger.Stored, *workflow.Proc, error) {
+	if err := s.asVillage(d.GetOrg()).StepDecision(author, d); err != nil {
 		return nil, nil, err
 	}
-	s := b.sup
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := b.catchUp(ctx); err != nil {
+	if _, err := s.catchUp(ctx); err != nil {
 		return nil, nil, err
 	}
-	if !b.townPost(d.GetPost()) {
+	if !s.townPost(d.GetPost()) {
 		return nil, nil, refused(&workflow.RefusedError{Rule: "CHAIN", Reason: fmt.Sprintf("岗位 %q 不是镇级岗位，镇里只办理镇级岗位的环节（a town decides only steps of town posts）", d.GetPost())})
 	}
 	p, err := s.town.flows.Get(d.GetProcedureId())
 	if err != nil {
-		return nil, nil, invalid("decision.procedureId", "no procedure %s of village %s has reached the town", d.GetProcedureId(), d.GetOrg())
+		return nil, nil, books.Invalid("decision.procedureId", "no procedure %s of village %s has reached the town", d.GetProcedureId(), d.GetOrg())
 	}
 	if p.P.GetOrg() != d.GetOrg() {
-		return nil, nil, invalid("decision.procedureId", "procedure %s belongs to %s, not %s", d.GetProcedureId(), p.P.GetOrg(), d.GetOrg())
+		return nil, nil, books.Invalid("decision.procedureId", "procedure %s belongs to %s, not %s", d.GetProcedureId(), p.P.GetOrg(), d.GetOrg())
 	}
 	if id, ok := s.town.pending[stepKey(d.GetProcedureId(), d.GetStepCode())]; ok {
-		return nil, nil, conflict("decision.stepCode", "the town already decided step %s of %s (%s); the village has not applied it yet", d.GetStepCode(), d.GetProcedureId(), id)
+		return nil, nil, books.Conflict("decision.stepCode", "the town already decided step %s of %s (%s); the village has not applied it yet", d.GetStepCode(), d.GetProcedureId(), id)
 	}
-	dd, err := s.town.flows.Check(d, b.now())
+	dd, err := s.town.flows.Check(d, s.b.Now())
 	if err != nil {
 		return nil, nil, refused(err)
 	}
-	st, err := b.appendOne(ctx, b.homeOrg(), author, sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION,
+	st, err := s.b.AppendEntry(ctx, s.b.HomeOrg(), author, sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION,
 		&sanziv1.TownDecision{Village: d.GetOrg(), Decision: &sanziv1.TownDecision_Step{Step: dd}}, dd.GetProcedureId())
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := b.catchUp(ctx); err != nil {
+	if _, err := s.catchUp(ctx); err != nil {
 		return st, nil, err
 	}
 	return st, p, nil
 }
 
 // townPost says whether post is a town-tier post of the catalog in force.
-func (b *Books) townPost(post string) bool {
-	for _, p := range b.sup.flows.Catalog().GetPosts() {
+func (s *Supervisor) townPost(post string) bool {
+	for _, p := range s.flows.Catalog().GetPosts() {
 		if p.GetCode() == post {
 			return p.GetTier() == sanziv1.Tier_TIER_TOWN
 		}
@@ -210,134 +208,106 @@ func (b *Books) townPost(post string) bool {
 	return false
 }
 
+// UpdateAlertStatus records one step of an alert's review: at a town, the
+// review of a village's alert is the town's decision, recorded in its own
+// chain for the village to apply; any other is the books' own review.
+func (s *Supervisor) UpdateAlertStatus(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
+	if s.villageOf(tr.GetOrg()) {
+		return s.reviewForVillage(ctx, author, tr)
+	}
+	return s.b.UpdateAlertStatus(ctx, author, tr)
+}
+
 // reviewForVillage records the town's review of a village alert, in the
 // town's own chain.
-func (b *Books) reviewForVillage(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
-	if err := b.asVillage(tr.GetOrg()).AlertTransition(author, tr); err != nil {
+func (s *Supervisor) reviewForVillage(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
+	if err := s.asVillage(tr.GetOrg()).AlertTransition(author, tr); err != nil {
 		return nil, err
 	}
-	s := b.sup
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := b.catchUp(ctx); err != nil {
+	if _, err := s.catchUp(ctx); err != nil {
 		return nil, err
 	}
 	if id, ok := s.town.pending[tr.GetAlertId()]; ok {
-		return nil, conflict("transition.alertId", "the town already reviewed alert %s (%s); the village has not applied it yet", tr.GetAlertId(), id)
+		return nil, books.Conflict("transition.alertId", "the town already reviewed alert %s (%s); the village has not applied it yet", tr.GetAlertId(), id)
 	}
 	// The same checks as the village's own review: the alert is the
 	// village's, and the review follows its current status.
-	if err := b.l.DB().View(func(tx *bolt.Tx) error {
-		return checkRefs(tx, tr.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION, tr)
-	}); err != nil {
+	if err := s.b.CheckReferences(tr.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION, tr); err != nil {
 		return nil, err
 	}
-	st, err := b.appendOne(ctx, b.homeOrg(), author, sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION,
+	st, err := s.b.AppendEntry(ctx, s.b.HomeOrg(), author, sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION,
 		&sanziv1.TownDecision{Village: tr.GetOrg(), Decision: &sanziv1.TownDecision_Review{Review: tr}}, tr.GetAlertId())
 	if err != nil {
 		return nil, err
 	}
-	_, err = b.catchUp(ctx)
+	_, err = s.catchUp(ctx)
 	return st, err
 }
 
-// parentState is what a village takes from its town's chain: the town's
-// decisions about it, until it has applied them in its own chain, or
-// recorded there why it could not (TownDecisionRefused): either way the
-// village's chain answers every decision once, and the town learns it.
-type parentState struct {
-	town    string
-	applied map[string]bool // town decision ids answered in this chain
-	inbound []inbound
-	// Refused counts town decisions the village could not apply since it
-	// started (the step had moved on, the alert had been reviewed here
-	// meanwhile).
-	refused int
-}
+// crossRules are the stateful rules a town runs over all its villages'
+// chains at once: a payee split across villages, an invoice claimed in two.
+var crossRules = []string{"DUP-INVOICE", "SPLIT"} // and RELATIVE, by crossRelative
 
-type inbound struct {
-	id, author string
-	d          *sanziv1.TownDecision
-}
-
-// observeParent queues the town's decisions about this village.
-func (b *Books) observeParent(st *ledger.Stored) error {
-	if st.Type != sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION {
-		return nil
+// crossEngine is the live set's cross-village rules only.
+func crossEngine(e *rules.Engine) (*rules.Engine, error) {
+	set := rules.RuleSet{Version: e.Version(), Lists: e.Set().Lists}
+	for _, r := range e.Set().Rules {
+		if slices.Contains(crossRules, r.Code) {
+			set.Rules = append(set.Rules, r)
+		}
 	}
-	m, err := Decode(st.Type, st.Payload)
+	return rules.Compile(set)
+}
+
+// crossWatcher is the town's watcher over its villages.
+func crossWatcher(e *rules.Engine, loc *time.Location) (*watch.Watcher, error) {
+	ce, err := crossEngine(e)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d := m.(*sanziv1.TownDecision)
-	if !b.serves(d.GetVillage()) || b.sup.parent.applied[st.ID()] {
-		return nil
-	}
-	b.sup.parent.inbound = append(b.sup.parent.inbound, inbound{id: st.ID(), author: st.Author, d: d})
-	return nil
+	return watch.New(ce, loc)
 }
 
-// applyInbound records, in the village's own chain, the town's decisions
-// queued by observeParent; it returns how many entries it appended. The
-// caller holds s.mu and has observed the whole chain, so what was applied
-// before a restart is known and not applied twice.
-func (b *Books) applyInbound(ctx context.Context) (int, error) {
-	ps := b.sup.parent
-	queue := ps.inbound
-	ps.inbound = nil
-	n := 0
-	for i, in := range queue {
-		if ps.applied[in.id] {
+// observeCross feeds a village entry held by a town to the cross-village
+// watcher, and keeps only hits that span villages (each village raises its
+// own). Alerts in the villages' chains mark their keys as raised.
+func (s *Supervisor) observeCross(st *ledger.Stored) ([]rules.Hit, error) {
+	m, err := entries.Decode(st.Type, st.Payload)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	if err := s.observeVillage(st, m); err != nil {
+		return nil, err
+	}
+	related := s.crossRelative(st, m)
+	for _, h := range related {
+		if s.replaying != nil {
+			s.replaying[h.Key] = h
+		}
+	}
+	out := related
+	for _, h := range s.cross.Observe(watch.Event{ID: st.ID(), RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m}) {
+		ids := h.Evidence["claimed_by"] + "," + h.Evidence["payments"]
+		spans := false
+		for _, id := range strings.Split(ids, ",") {
+			if o, _, err := ledger.ParseEntryID(id); err == nil && o != st.Origin {
+				spans = true
+			}
+		}
+		if !spans {
 			continue
 		}
-		ps.applied[in.id] = true
-		var err error
-		switch {
-		case in.d.GetStep() != nil:
-			d := proto.CloneOf(in.d.GetStep())
-			d.Org, d.ParentDecisionId = in.d.GetVillage(), in.id
-			var dd *sanziv1.StepDecision
-			if dd, err = b.sup.flows.Check(d, b.now()); err == nil {
-				_, err = b.appendOne(ctx, d.GetOrg(), in.author, sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, dd, dd.GetProcedureId())
-			}
-		case in.d.GetReview() != nil:
-			tr := proto.CloneOf(in.d.GetReview())
-			tr.Org, tr.ParentDecisionId = in.d.GetVillage(), in.id
-			_, err = b.appendOne(ctx, tr.GetOrg(), in.author, sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION, tr, tr.GetAlertId())
+		if h.Subject == "" {
+			h.Subject = st.ID()
 		}
-		var refusedErr *workflow.RefusedError
-		var conf *ConflictError
-		var inv *InvalidError
-		switch {
-		case err == nil:
-			n++
-		case errors.As(err, &refusedErr), errors.As(err, &conf), errors.As(err, &inv):
-			ps.refused++
-			slog.Warn("a town decision cannot apply here; recording why", "decision", in.id, "err", err)
-			if _, err := b.appendOne(ctx, in.d.GetVillage(), "system", sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION_REFUSED,
-				&sanziv1.TownDecisionRefused{Org: in.d.GetVillage(), DecisionId: in.id, Reason: err.Error()}, in.id); err != nil {
-				ps.applied[in.id] = false // not answered: try again at the next catch-up
-				ps.inbound = append(ps.inbound, queue[i:]...)
-				return n, fmt.Errorf("record the refusal of town decision %s: %w", in.id, err)
-			}
-			n++
-		default:
-			ps.applied[in.id] = false // not recorded: try again at the next catch-up
-			ps.inbound = append(ps.inbound, queue[i:]...)
-			return n, fmt.Errorf("apply town decision %s: %w", in.id, err)
+		h.Evidence["across_villages"] = "true"
+		h.Reason += "（跨村）"
+		if s.replaying != nil {
+			s.replaying[h.Key] = h
 		}
+		out = append(out, h)
 	}
-	return n, nil
-}
-
-// TownDecisionsRefused is how many of its town's decisions this village
-// could not apply since it started (each is logged with why).
-func (b *Books) TownDecisionsRefused() int {
-	s := b.sup
-	if s == nil || s.parent == nil {
-		return 0
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.parent.refused
+	return out, nil
 }

@@ -1,4 +1,4 @@
-package books_test
+package supervise_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
@@ -17,9 +19,9 @@ import (
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/supervise"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
-	bolt "go.etcd.io/bbolt"
 )
 
 // fakeClock is the injected clock of the supervision tests: nothing sleeps
@@ -32,6 +34,10 @@ type fakeClock struct {
 func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
+// benchOrg is the village the tests record for (named as in the books'
+// tests, where it came from).
+const benchOrg = "350505100201"
+
 var cst = time.FixedZone("CST", 8*3600)
 
 func cstTime(s string) time.Time {
@@ -42,16 +48,29 @@ func cstTime(s string) time.Time {
 	return t
 }
 
+// node is a supervised node's books and the supervision that follows them,
+// wired as the server wires them.
+type node struct {
+	*books.Books
+	*supervise.Supervisor
+}
+
+// UpdateAlertStatus goes through the supervision, as the API does: at a
+// town, a village's alert is reviewed by the town's decision.
+func (n node) UpdateAlertStatus(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
+	return n.Supervisor.UpdateAlertStatus(ctx, author, tr)
+}
+
 // openSupervised opens books in dir with the default rules (or rs),
 // supervision on and the clock given, without fsync; close it with the
 // returned function (a restart reopens the same dir).
-func openSupervised(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleSet) (*books.Books, func()) {
+func openSupervised(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleSet) (node, func()) {
 	return openSupervisedSync(tb, dir, clock, rs, false)
 }
 
 // openSupervisedSync is openSupervised, with fsync when sync is set (for
 // benchmarks that compare with the ledger's own).
-func openSupervisedSync(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleSet, sync bool) (*books.Books, func()) {
+func openSupervisedSync(tb testing.TB, dir string, clock *fakeClock, rs *rules.RuleSet, sync bool) (node, func()) {
 	tb.Helper()
 	return openOrgBooks(tb, dir, filepath.Join(dir, "keys"), []string{benchOrg}, []string{benchOrg}, clock, rs, sync)
 }
@@ -59,7 +78,41 @@ func openSupervisedSync(tb testing.TB, dir string, clock *fakeClock, rs *rules.R
 // openOrgBooks opens supervised books serving the served orgs, with the
 // signing keys of every org in keysDir (so a test can move chains between
 // nodes verbatim).
-func openOrgBooks(tb testing.TB, dir, keysDir string, orgs, served []string, clock *fakeClock, rs *rules.RuleSet, sync bool) (*books.Books, func()) {
+func openOrgBooks(tb testing.TB, dir, keysDir string, orgs, served []string, clock *fakeClock, rs *rules.RuleSet, sync bool) (node, func()) {
+	tb.Helper()
+	b, closeFn := openPlain(tb, dir, keysDir, orgs, served, clock, sync)
+	set := rules.Default()
+	if rs != nil {
+		set = *rs
+	}
+	e, err := rules.Compile(set)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b.SetRules(e)
+	cal, err := calendar.New(calendar.Default2026())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := supervise.Config{Catalog: catalog.Default("350505"), Calendar: cal,
+		Person: func(org, post string) string { return "持岗人(" + post + ")" }}
+	sup, err := supervise.New(context.Background(), b, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return node{b, sup}, closeFn
+}
+
+// openBooks opens books in dir for benchOrg with no rules and no
+// supervision, as a node that ran without them.
+func openBooks(tb testing.TB, dir string) *books.Books {
+	b, _ := openPlain(tb, dir, filepath.Join(dir, "keys"), []string{benchOrg}, []string{benchOrg}, &fakeClock{t: time.Now()}, false)
+	return b
+}
+
+// openPlain opens books without rules or supervision; close them with the
+// returned function.
+func openPlain(tb testing.TB, dir, keysDir string, orgs, served []string, clock *fakeClock, sync bool) (*books.Books, func()) {
 	tb.Helper()
 	ring, _, err := keys.Ensure(keysDir, orgs)
 	if err != nil {
@@ -75,24 +128,6 @@ func openOrgBooks(tb testing.TB, dir, keysDir string, orgs, served []string, clo
 	}
 	b, err := books.New(l, att, &books.Validator{Served: served, Now: clock.Now})
 	if err != nil {
-		tb.Fatal(err)
-	}
-	set := rules.Default()
-	if rs != nil {
-		set = *rs
-	}
-	e, err := rules.Compile(set)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b.SetRules(e)
-	cal, err := calendar.New(calendar.Default2026())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg := books.SupervisionConfig{Catalog: catalog.Default("350505"), Calendar: cal,
-		Person: func(org, post string) string { return "持岗人(" + post + ")" }}
-	if err := b.EnableSupervision(context.Background(), cfg); err != nil {
 		tb.Fatal(err)
 	}
 	closed := false

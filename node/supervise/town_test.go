@@ -1,4 +1,4 @@
-package books_test
+package supervise_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/workflow"
@@ -23,7 +24,7 @@ const (
 // ship copies what to holds of origin's chain from from, verbatim, as sync
 // does (the signatures were checked by the inbox; here both sides trust
 // one key directory).
-func ship(t *testing.T, from, to *books.Books, origin string) {
+func ship(t *testing.T, from, to node, origin string) {
 	t.Helper()
 	var recs []ledger.Record
 	err := from.Ledger().Range(origin, to.Ledger().Head(origin).Seq+1, 0, func(s *ledger.Stored) bool {
@@ -64,7 +65,7 @@ func TestTownAcrossVillages(t *testing.T) {
 	keysDir := filepath.Join(dir, "keys")
 	orgs := []string{townOrg, villageA, villageB}
 	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
-	open := func(org string) (*books.Books, func()) {
+	open := func(org string) (node, func()) {
 		if err := os.MkdirAll(filepath.Join(dir, org), 0o750); err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +160,7 @@ func TestTownAcrossVillages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := books.Decode(refusal.Type, refusal.Payload); m == nil || m.(*sanziv1.TownDecisionRefused).GetDecisionId() == "" {
+	if m, _ := entries.Decode(refusal.Type, refusal.Payload); m == nil || m.(*sanziv1.TownDecisionRefused).GetDecisionId() == "" {
 		t.Fatalf("B's second answer: %s %v", refusal.Type, m)
 	}
 	if n := b.TownDecisionsRefused(); n != 1 {
@@ -176,7 +177,7 @@ func TestTownAcrossVillages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := books.Decode(applied.Type, applied.Payload)
+	m, _ := entries.Decode(applied.Type, applied.Payload)
 	if d, ok := m.(*sanziv1.StepDecision); !ok || d.GetParentDecisionId() != dec.ID() || applied.Author != "镇代理会计" {
 		t.Fatalf("the applied entry: %s by %s %v", applied.Type, applied.Author, m)
 	}

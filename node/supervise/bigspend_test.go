@@ -1,4 +1,4 @@
-package books_test
+package supervise_test
 
 import (
 	"context"

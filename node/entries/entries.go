@@ -1,0 +1,111 @@
+// Package entries knows what each entry type's payload is: it decodes a
+// payload to its message and lists the attachments an entry names. It is
+// the one decoder of entries, shared by the village and town nodes (books),
+// the district (federation) and the analytics loader, none of which need
+// the books' indexes or supervision to read an entry.
+package entries
+
+import (
+	"fmt"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Decode returns the payload of an entry as its message, or nil for a type
+// this binary does not know (kept in the chain, skipped by the indexes).
+func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
+	var m proto.Message
+	switch t {
+	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION:
+		m = &sanziv1.Transaction{}
+	case sanziv1.EntryType_ENTRY_TYPE_CONTRACT:
+		m = &sanziv1.Contract{}
+	case sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT:
+		m = &sanziv1.ContractPayment{}
+	case sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION:
+		m = &sanziv1.AssetRegistration{}
+	case sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL:
+		m = &sanziv1.AssetAppraisal{}
+	case sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL:
+		m = &sanziv1.AssetDisposal{}
+	case sanziv1.EntryType_ENTRY_TYPE_REVERSAL:
+		m = &sanziv1.Reversal{}
+	case sanziv1.EntryType_ENTRY_TYPE_ALERT:
+		m = &sanziv1.Alert{}
+	case sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION:
+		m = &sanziv1.AlertTransition{}
+	case sanziv1.EntryType_ENTRY_TYPE_PROCEDURE:
+		m = &sanziv1.Procedure{}
+	case sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION:
+		m = &sanziv1.StepDecision{}
+	case sanziv1.EntryType_ENTRY_TYPE_CARD:
+		m = &sanziv1.Card{}
+	case sanziv1.EntryType_ENTRY_TYPE_RULE_SET:
+		m = &sanziv1.RuleSetVersion{}
+	case sanziv1.EntryType_ENTRY_TYPE_NOTIFICATION:
+		m = &sanziv1.NotificationDelivery{}
+	case sanziv1.EntryType_ENTRY_TYPE_CATALOG_VERSION:
+		m = &sanziv1.Catalog{}
+	case sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION:
+		m = &sanziv1.TownDecision{}
+	case sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION_REFUSED:
+		m = &sanziv1.TownDecisionRefused{}
+	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE:
+		m = &sanziv1.Directive{}
+	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT:
+		m = &sanziv1.DirectiveReport{}
+	default:
+		return nil, nil
+	}
+	if err := proto.Unmarshal(payload, m); err != nil {
+		return nil, fmt.Errorf("decode %s payload: %w", t, err)
+	}
+	return m, nil
+}
+
+// Attachments lists the attachments an encoded entry names: sync sends
+// them up before the entry, and a parent refuses an entry whose attachments
+// it does not hold whole.
+func Attachments(raw []byte) ([]string, error) {
+	s, err := ledger.Peek(raw) // every entry of a push passes here: no full decode
+	if err != nil {
+		return nil, err
+	}
+	switch s.Type {
+	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
+		sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL:
+	default:
+		return nil, nil
+	}
+	m, err := Decode(s.Type, s.Payload)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	_, hashes := AttachmentsOf(m)
+	return slices.DeleteFunc(slices.Clone(hashes), func(h string) bool { return h == "" }), nil
+}
+
+// AttachmentsOf lists the attachments a decoded entry names, with the
+// request field that holds them ("attachments" or "reportAttachment"), so
+// that a refusal can name the field the client sent.
+func AttachmentsOf(m proto.Message) (field string, hashes []string) {
+	switch m := m.(type) {
+	case *sanziv1.Transaction:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.Contract:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.ContractPayment:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.AssetRegistration:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.AssetDisposal:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.AssetAppraisal:
+		return "reportAttachment", []string{m.GetReportAttachment()}
+	}
+	return "", nil
+}

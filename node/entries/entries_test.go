@@ -1,0 +1,83 @@
+package entries
+
+import (
+	"slices"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// raw encodes an entry holding m as type t, the way a chain stores it (the
+// hash and signature are not checked here).
+func raw(t *testing.T, typ sanziv1.EntryType, m proto.Message) []byte {
+	t.Helper()
+	payload, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := proto.Marshal(&sanziv1.EntryBody{Origin: "350505100201", Seq: 1, PrevHash: make([]byte, 32), Type: typ, Payload: payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := proto.Marshal(&sanziv1.Entry{Body: body, Hash: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestDecodeAndAttachments(t *testing.T) {
+	tests := []struct {
+		name      string
+		typ       sanziv1.EntryType
+		msg       proto.Message
+		wantField string
+		want      []string
+	}{
+		{"transaction", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, &sanziv1.Transaction{Org: "350505100201", AmountFen: 5, Attachments: []string{"aa", "bb"}}, "attachments", []string{"aa", "bb"}},
+		{"appraisal names its report", sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, &sanziv1.AssetAppraisal{AssetId: "x-1", ReportAttachment: "cc"}, "reportAttachment", []string{"cc"}},
+		{"appraisal without a report", sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, &sanziv1.AssetAppraisal{AssetId: "x-1"}, "reportAttachment", nil},
+		{"an alert names none", sanziv1.EntryType_ENTRY_TYPE_ALERT, &sanziv1.Alert{RuleCode: "SPLIT"}, "", nil},
+		{"a directive names none", sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE, &sanziv1.Directive{}, "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			payload, err := proto.Marshal(tc.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := Decode(tc.typ, payload)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if !proto.Equal(m, tc.msg) {
+				t.Fatalf("Decode = %v, want %v", m, tc.msg)
+			}
+			if f, _ := AttachmentsOf(m); f != tc.wantField {
+				t.Errorf("AttachmentsOf field = %q, want %q", f, tc.wantField)
+			}
+			got, err := Attachments(raw(t, tc.typ, tc.msg))
+			if err != nil {
+				t.Fatalf("Attachments: %v", err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Attachments = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeUnknownAndBroken(t *testing.T) {
+	m, err := Decode(sanziv1.EntryType(9999), []byte{0xff})
+	if m != nil || err != nil {
+		t.Errorf("unknown type: Decode = %v, %v; want nil, nil (kept in the chain, skipped)", m, err)
+	}
+	if _, err := Decode(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, []byte{0xff}); err == nil {
+		t.Error("a broken transaction payload decoded without error")
+	}
+	if _, err := Attachments([]byte{0xff}); err == nil {
+		t.Error("a broken entry listed attachments without error")
+	}
+}

@@ -1,0 +1,254 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// run is the committer, the one goroutine that writes: it takes every
+// Append waiting at that moment into a single bbolt transaction (group
+// commit), seals each record into the entry that follows its chain's head,
+// stores verbatim entries another node sealed, and runs the Indexer in the
+// same transaction.
+func (l *Ledger) run() {
+	defer close(l.done)
+	batch := make([]*appendReq, 0, 64)
+	for req := range l.reqs {
+		if req.src != nil {
+			l.commitStream(req)
+			close(req.done)
+			continue
+		}
+		batch = append(batch[:0], req)
+		n := len(req.recs)
+		// A streamed append drained here waits for the batch before it and
+		// then commits alone: it cannot be replayed if a batch rolls back.
+		var stream *appendReq
+	drain:
+		for n < l.cfg.MaxBatch {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					break drain
+				}
+				if r.src != nil {
+					stream = r
+					break drain
+				}
+				batch = append(batch, r)
+				n += len(r.recs)
+			default:
+				break drain
+			}
+		}
+		l.commit(batch)
+		for _, r := range batch {
+			close(r.done)
+		}
+		if stream != nil {
+			l.commitStream(stream)
+			close(stream.done)
+		}
+	}
+}
+
+// commit writes one group of requests in one transaction.
+func (l *Ledger) commit(batch []*appendReq) {
+	heads := map[string]Head{}
+	l.mu.RLock()
+	for _, r := range batch {
+		for _, rec := range r.recs {
+			heads[rec.Origin] = l.heads[rec.Origin]
+		}
+	}
+	l.mu.RUnlock()
+	now := l.cfg.Now().UTC()
+	var written, refused uint64
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		chains := tx.Bucket(bucketChains)
+		for _, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				r.err = fmt.Errorf("append: %w", err)
+				continue
+			}
+			if l.cfg.Indexer != nil && r.recs[0].Raw == nil {
+				if err := l.cfg.Indexer.Check(tx, r.recs); err != nil {
+					r.err = err
+					refused++
+					continue
+				}
+			}
+			r.out = make([]*Stored, 0, len(r.recs))
+			for _, rec := range r.recs {
+				if rec.About > 0 && rec.About <= len(r.out) {
+					rec.Subject = r.out[rec.About-1].ID()
+				}
+				if rec.Raw != nil {
+					s, err := l.writeVerbatim(chains, heads, rec.Raw)
+					if err != nil {
+						r.err, r.out = err, nil
+						return errVerbatim
+					}
+					if s != nil {
+						// Indexed like the node's own entries, so a town
+						// lists its villages' alerts and transactions.
+						if l.cfg.Indexer != nil {
+							if err := l.cfg.Indexer.Index(tx, s); err != nil {
+								return fmt.Errorf("index %s: %w", s.ID(), err)
+							}
+						}
+						r.out = append(r.out, s)
+						written++
+					}
+					continue
+				}
+				s, err := l.write(tx, chains, heads, rec, now)
+				if err != nil {
+					return err
+				}
+				if l.cfg.Indexer != nil {
+					if err := l.cfg.Indexer.Index(tx, s); err != nil {
+						return fmt.Errorf("index %s: %w", s.ID(), err)
+					}
+				}
+				r.out = append(r.out, s)
+				written++
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errVerbatim) {
+		// One verbatim append did not fit its chain: the transaction rolled
+		// back; everyone else in it tries again on their own.
+		var retry []*appendReq
+		for _, r := range batch {
+			if r.err == nil {
+				r.out = nil
+				retry = append(retry, r)
+			}
+		}
+		for _, r := range retry {
+			l.commit([]*appendReq{r})
+		}
+		return
+	}
+	if err != nil {
+		l.log.Error("ledger commit failed; every append in it is refused", "err", err, "appends", len(batch))
+		for _, r := range batch {
+			if r.err == nil {
+				r.err = fmt.Errorf("commit ledger transaction: %w", err)
+			}
+			r.out = nil
+		}
+		return
+	}
+	l.mu.Lock()
+	for o, h := range heads {
+		l.heads[o] = h
+	}
+	l.mu.Unlock()
+	l.stEntries.Add(written)
+	l.stCommits.Add(1)
+	l.stRefused.Add(refused)
+	l.stAppends.Add(uint64(len(batch)) - refused)
+	if written > l.stMaxBatch.Load() {
+		l.stMaxBatch.Store(written)
+	}
+}
+
+// errVerbatim aborts a commit whose verbatim append was refused; that
+// request carries the reason.
+var errVerbatim = errors.New("ledger: verbatim append refused")
+
+// writeVerbatim stores raw if it follows its chain's head; a copy of an
+// entry already held returns nil (nothing to do).
+func (l *Ledger) writeVerbatim(chains *bolt.Bucket, heads map[string]Head, raw []byte) (*Stored, error) {
+	s, err := Decode(append([]byte(nil), raw...))
+	if err != nil {
+		return nil, fmt.Errorf("verbatim entry: %w", err)
+	}
+	head := heads[s.Origin]
+	b, err := chains.CreateBucketIfNotExists([]byte(s.Origin))
+	if err != nil {
+		return nil, fmt.Errorf("create chain %s: %w", s.Origin, err)
+	}
+	switch {
+	case s.Seq <= head.Seq:
+		held, err := Decode(append([]byte(nil), b.Get(seqKey(s.Seq))...))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", s.ID(), err)
+		}
+		if held.Hash != s.Hash {
+			return nil, fmt.Errorf("%w: %s differs from the entry held at that seq", ErrFork, s.ID())
+		}
+		return nil, nil
+	case s.Seq != head.Seq+1:
+		return nil, fmt.Errorf("%w: %s does not follow the head %d of its chain", ErrGap, s.ID(), head.Seq)
+	case s.PrevHash != head.Hash:
+		return nil, fmt.Errorf("%w: %s does not link to the held entry %d", ErrFork, s.ID(), head.Seq)
+	}
+	b.FillPercent = 1
+	if err := b.Put(seqKey(s.Seq), s.Raw); err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.ID(), err)
+	}
+	heads[s.Origin] = Head{Seq: s.Seq, Hash: s.Hash}
+	return s, nil
+}
+
+func (l *Ledger) write(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, rec Record, now time.Time) (*Stored, error) {
+	key, _ := l.cfg.Keys.Private(rec.Origin)
+	b, err := chains.CreateBucketIfNotExists([]byte(rec.Origin))
+	if err != nil {
+		return nil, fmt.Errorf("create chain %s: %w", rec.Origin, err)
+	}
+	b.FillPercent = 1 // keys only ever grow: pack pages full
+	s, err := Seal(key, heads[rec.Origin], rec, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Put(seqKey(s.Seq), s.Raw); err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.ID(), err)
+	}
+	heads[rec.Origin] = Head{Seq: s.Seq, Hash: s.Hash}
+	return s, nil
+}
+
+// Seal makes the entry that follows head in rec.Origin's chain: it encodes
+// the body once, hashes those bytes and signs the hash with key. The ledger
+// stores what it returns; tests and tools use it to make genuine chains
+// without a ledger file.
+func Seal(key ed25519.PrivateKey, head Head, rec Record, now time.Time) (*Stored, error) {
+	seq := head.Seq + 1
+	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(&sanziv1.EntryBody{
+		Origin:     rec.Origin,
+		Seq:        seq,
+		PrevHash:   head.Hash[:],
+		RecordedAt: timestamppb.New(now),
+		Author:     rec.Author,
+		Type:       rec.Type,
+		Payload:    rec.Payload,
+		Subject:    rec.Subject,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode entry body: %w", err)
+	}
+	hash := sha256.Sum256(body)
+	sig := ed25519.Sign(key, hash[:])
+	raw, err := proto.Marshal(&sanziv1.Entry{Body: body, Hash: hash[:], Signature: sig})
+	if err != nil {
+		return nil, fmt.Errorf("encode entry: %w", err)
+	}
+	return &Stored{
+		Origin: rec.Origin, Seq: seq, PrevHash: head.Hash, Hash: hash, RecordedAt: now,
+		Author: rec.Author, Type: rec.Type, Payload: rec.Payload, Subject: rec.Subject, Raw: raw, Signature: sig,
+	}, nil
+}

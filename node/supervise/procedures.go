@@ -1,0 +1,159 @@
+package supervise
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/workflow"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// refused maps a workflow refusal to the books' errors: CHAIN is a rule
+// that blocks; others name the field.
+func refused(err error) error {
+	var r *workflow.RefusedError
+	if !errors.As(err, &r) {
+		if errors.Is(err, workflow.ErrNotFound) {
+			return fmt.Errorf("%w: %v", books.ErrNotFound, err)
+		}
+		return err
+	}
+	if r.Rule != "" {
+		return &books.BlockedError{Hits: []rules.Hit{{Code: r.Rule, Severity: rules.SeverityRed, Action: rules.ActionBlock, Reason: r.Reason}}}
+	}
+	return &books.InvalidError{Violations: []books.Violation{{Field: r.Field, Reason: r.Reason}}}
+}
+
+// OpenProcedure opens a procedure not opened by recording an entry: a
+// complaint, a monthly disclosure, a bank reconciliation.
+func (s *Supervisor) OpenProcedure(ctx context.Context, author string, p *sanziv1.Procedure) (*workflow.Proc, error) {
+	if err := s.b.Validator().Procedure(author, p); err != nil {
+		return nil, err
+	}
+	p = proto.CloneOf(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.flows.CheckOpen(p); err != nil {
+		return nil, refused(err)
+	}
+	st, err := s.b.AppendEntry(ctx, p.GetOrg(), author, sanziv1.EntryType_ENTRY_TYPE_PROCEDURE, p, p.GetSubjectId())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	return s.flows.Get(st.ID())
+}
+
+// DecideStep records a decision on a procedure's open step. A decision on
+// any other step, by another post or on a closed procedure is blocked by
+// rule CHAIN. The procedure is held locked from check to record, so two
+// people approving at once cannot both pass.
+func (s *Supervisor) DecideStep(ctx context.Context, author string, d *sanziv1.StepDecision) (*ledger.Stored, *workflow.Proc, error) {
+	if s.villageOf(d.GetOrg()) {
+		return s.decideForVillage(ctx, author, d)
+	}
+	if err := s.b.Validator().StepDecision(author, d); err != nil {
+		return nil, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.catchUp(ctx); err != nil {
+		return nil, nil, err
+	}
+	dd, err := s.flows.Check(d, s.b.Now())
+	if err != nil {
+		return nil, nil, refused(err)
+	}
+	st, err := s.b.AppendEntry(ctx, dd.GetOrg(), author, sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, dd, dd.GetProcedureId())
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.catchUp(ctx); err != nil {
+		return st, nil, err
+	}
+	p, err := s.flows.Get(dd.GetProcedureId())
+	return st, p, err
+}
+
+// Procedure returns one procedure as it stands.
+func (s *Supervisor) Procedure(id string) (*workflow.Proc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.flows.Get(id)
+	if err != nil && s.town != nil {
+		p, err = s.town.flows.Get(id) // a village's, as the town holds it
+	}
+	if err != nil {
+		return nil, refused(err)
+	}
+	return p, nil
+}
+
+// ProcedureRecord renders p with its entry for the API.
+func (s *Supervisor) ProcedureRecord(p *workflow.Proc) (*sanziv1.ProcedureRecord, error) {
+	s.mu.Lock()
+	r := p.Record()
+	s.mu.Unlock()
+	o, seq, err := ledger.ParseEntryID(p.ID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.b.Ledger().Get(o, seq)
+	if err != nil {
+		return nil, err
+	}
+	r.Entry = st.Meta()
+	return r, nil
+}
+
+// Procedures lists procedures matching f, oldest first, one page.
+func (s *Supervisor) Procedures(f workflow.Filter, p books.Page) ([]*sanziv1.ProcedureRecord, string, int64, error) {
+	size, after, err := p.Bounds()
+	if err != nil {
+		return nil, "", 0, err
+	}
+	s.mu.Lock()
+	all := s.flows.List(f)
+	if s.town != nil { // and its villages', for the town's reviewers
+		all = append(all, s.town.flows.List(f)...)
+		slices.SortStableFunc(all, func(a, b *workflow.Proc) int { return bytes.Compare(mustKey(a.ID), mustKey(b.ID)) })
+	}
+	s.mu.Unlock()
+	var out []*sanziv1.ProcedureRecord
+	next := ""
+	for _, pr := range all {
+		k, err := books.EntryKey(pr.ID)
+		if err != nil {
+			return nil, "", 0, err
+		}
+		if after != nil && string(k) <= string(after) {
+			continue
+		}
+		if len(out) == size {
+			next = hex.EncodeToString(mustKey(out[len(out)-1].GetEntry().GetId()))
+			break
+		}
+		r, err := s.ProcedureRecord(pr)
+		if err != nil {
+			return nil, "", 0, err
+		}
+		out = append(out, r)
+	}
+	return out, next, int64(len(all)), nil
+}
+
+func mustKey(id string) []byte {
+	k, _ := books.EntryKey(id)
+	return k
+}

@@ -1,0 +1,194 @@
+package supervise
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/watch"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// ruleSets is what the chain says of rule-set versions; the built-in set is
+// live until a version is published.
+type ruleSets struct {
+	order []string
+	byVer map[string]*ruleSetInfo
+	live  string
+}
+
+type ruleSetInfo struct {
+	sum  *sanziv1.RuleSetSummary
+	json string
+}
+
+func (r *ruleSets) init(e *rules.Engine) {
+	r.byVer = map[string]*ruleSetInfo{}
+	raw, _ := json.Marshal(e.Set())
+	r.add(&ruleSetInfo{sum: &sanziv1.RuleSetSummary{Version: e.Version(), Status: "live", DraftedBy: "(built in)",
+		RuleCount: int32(len(e.Set().Rules)), Sha256: sha(raw)}, json: string(raw)})
+	r.live = e.Version()
+}
+
+func (r *ruleSets) add(i *ruleSetInfo) {
+	r.order = append(r.order, i.sum.GetVersion())
+	r.byVer[i.sum.GetVersion()] = i
+}
+
+func sha(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
+
+// ParseRuleSet reads a rule set from JSON, refusing unknown fields so a
+// misspelt "parms" is not silently dropped, and compiles it with its
+// stateful rules, so a draft that could not run is never recorded.
+func ParseRuleSet(raw []byte) (*rules.Engine, error) {
+	var rs rules.RuleSet
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rs); err != nil {
+		return nil, &books.InvalidError{Violations: []books.Violation{{Field: "rulesJson", Reason: "not a rule set: " + err.Error()}}}
+	}
+	e, err := rules.Compile(rs)
+	if err == nil {
+		_, err = watch.New(e, time.UTC)
+	}
+	if err != nil {
+		return nil, &books.InvalidError{Violations: []books.Violation{{Field: "rulesJson", Reason: err.Error()}}}
+	}
+	return e, nil
+}
+
+func (s *Supervisor) observeRuleSet(id, author string, v *sanziv1.RuleSetVersion) error {
+	r := &s.sets
+	switch v.GetState() {
+	case sanziv1.RuleSetState_RULE_SET_STATE_DRAFT:
+		e, err := ParseRuleSet([]byte(v.GetRulesJson()))
+		n := 0
+		if err == nil {
+			n = len(e.Set().Rules)
+		}
+		r.add(&ruleSetInfo{sum: &sanziv1.RuleSetSummary{Version: v.GetVersion(), Status: "draft", DraftedBy: v.GetDraftedBy(),
+			DraftId: id, RuleCount: int32(n), Sha256: v.GetSha256()}, json: v.GetRulesJson()})
+	case sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED:
+		i, ok := r.byVer[v.GetVersion()]
+		if !ok || i.sum.GetSha256() != v.GetSha256() {
+			return fmt.Errorf("publishes %s (sha256 %s), which no draft holds", v.GetVersion(), v.GetSha256())
+		}
+		e, err := ParseRuleSet([]byte(i.json))
+		if err != nil {
+			return err
+		}
+		if err := s.watch.SetRules(e); err != nil {
+			return err
+		}
+		if s.cross != nil {
+			ce, err := crossEngine(e)
+			if err == nil {
+				err = s.cross.SetRules(ce)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		s.b.SetRules(e)
+		if old, ok := r.byVer[r.live]; ok {
+			old.sum.Status = "superseded"
+		}
+		i.sum.Status, i.sum.PublishedBy, i.sum.PublishedId = "live", author, id
+		r.live = v.GetVersion()
+	}
+	return nil
+}
+
+// RuleSets lists the versions the node knows and names the live one.
+func (s *Supervisor) RuleSets() ([]*sanziv1.RuleSetSummary, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*sanziv1.RuleSetSummary
+	for _, v := range s.sets.order {
+		out = append(out, proto.CloneOf(s.sets.byVer[v].sum))
+	}
+	return out, s.sets.live, nil
+}
+
+// RuleSet returns one version (empty: the live one) and its JSON.
+func (s *Supervisor) RuleSet(version string) (*sanziv1.RuleSetSummary, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if version == "" {
+		version = s.sets.live
+	}
+	i, ok := s.sets.byVer[version]
+	if !ok {
+		return nil, "", fmt.Errorf("%w: rule set %q", books.ErrNotFound, version)
+	}
+	return proto.CloneOf(i.sum), i.json, nil
+}
+
+// SubmitRuleSet records a draft rule set after compiling it.
+func (s *Supervisor) SubmitRuleSet(ctx context.Context, author, rulesJSON string) (*ledger.Stored, *sanziv1.RuleSetSummary, error) {
+	if err := s.b.Validator().Author(author); err != nil {
+		return nil, nil, err
+	}
+	e, err := ParseRuleSet([]byte(rulesJSON))
+	if err != nil {
+		return nil, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.sets.byVer[e.Version()]; dup {
+		return nil, nil, books.Conflict("rulesJson.version", "version %s already exists: give the draft a new version", e.Version())
+	}
+	v := &sanziv1.RuleSetVersion{Org: s.b.HomeOrg(), Version: e.Version(), State: sanziv1.RuleSetState_RULE_SET_STATE_DRAFT,
+		RulesJson: rulesJSON, DraftedBy: author, Sha256: sha([]byte(rulesJSON))}
+	st, err := s.appendRuleSet(ctx, author, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, proto.CloneOf(s.sets.byVer[v.Version].sum), nil
+}
+
+// PublishRuleSet makes a draft live from the next entry on. The publisher
+// must be someone other than the drafter (four eyes).
+func (s *Supervisor) PublishRuleSet(ctx context.Context, author, version string) (*ledger.Stored, *sanziv1.RuleSetSummary, error) {
+	if err := s.b.Validator().Author(author); err != nil {
+		return nil, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.sets.byVer[version]
+	switch {
+	case !ok:
+		return nil, nil, fmt.Errorf("%w: rule set %q", books.ErrNotFound, version)
+	case i.sum.GetStatus() != "draft":
+		return nil, nil, books.Conflict("version", "rule set %s is %s, not a draft", version, i.sum.GetStatus())
+	case i.sum.GetDraftedBy() == author:
+		return nil, nil, books.Conflict("author", "%s drafted rule set %s; publishing needs a second person (four eyes)", author, version)
+	}
+	v := &sanziv1.RuleSetVersion{Org: s.b.HomeOrg(), Version: version, State: sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED,
+		DraftedBy: i.sum.GetDraftedBy(), Sha256: i.sum.GetSha256()}
+	st, err := s.appendRuleSet(ctx, author, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, proto.CloneOf(i.sum), nil
+}
+
+func (s *Supervisor) appendRuleSet(ctx context.Context, author string, v *sanziv1.RuleSetVersion) (*ledger.Stored, error) {
+	st, err := s.b.AppendEntry(ctx, v.GetOrg(), author, sanziv1.EntryType_ENTRY_TYPE_RULE_SET, v, "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.catchUp(ctx); err != nil {
+		return st, err
+	}
+	return st, nil
+}

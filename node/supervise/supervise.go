@@ -1,0 +1,364 @@
+// Package supervise follows a node's books and keeps what needs the chain's
+// history (DESIGN.md, "Rules, workflow and alerts"): the catalog's
+// procedures and their step timers (node/workflow), the stateful rules
+// (node/watch), the rule-set versions drafted and published in the chain
+// with their four-eyes check, and by tier a town's view across its villages
+// or a village's inbox of its town's decisions. It rebuilds all of it by
+// replaying the chain at start, then follows every append; what it finds
+// (alerts, cards, procedures, decisions) it records through the books.
+//
+// The books know it only as the books.Supervisor they ask while recording;
+// the API asks it for procedures, decisions and rule sets.
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/calendar"
+	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/entries"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/watch"
+	"github.com/sanzi/sanzi/node/workflow"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Config turns on the supervision that needs history: the catalog's
+// procedures and their timers, the stateful rules, and rule-set versions
+// recorded as entries.
+type Config struct {
+	Catalog  *sanziv1.Catalog
+	Calendar *calendar.Calendar
+	// Person names who holds post at org, for the cards; nil names nobody.
+	Person func(org, post string) string
+	// Notify is told of every alert and card recorded (by a rule at
+	// recording, by a stateful rule or by a timer), to tell people; nil
+	// tells nobody. It must not block.
+	Notify func(stored []*ledger.Stored)
+}
+
+// Supervisor is the state derived from the books' chains in order:
+// procedures (workflow), the stateful rules' history (watch), rule-set
+// versions, and by tier a town's view of its villages or a village's inbox
+// of its town's decisions. It records what it finds through the books. One
+// mutex serialises it; recorders only hold it to feed it what they
+// committed, so appends still group-commit.
+type Supervisor struct {
+	b      *books.Books
+	cfg    Config
+	mu     sync.Mutex
+	flows  *workflow.Flows
+	watch  *watch.Watcher
+	cross  *watch.Watcher         // a town's, over its villages' chains; nil elsewhere
+	town   *townState             // a town's view of its villages; nil elsewhere
+	parent *parentState           // a village's inbox of its town's decisions; nil elsewhere
+	seen   map[string]uint64      // origin → last seq observed
+	hits   map[string][]rules.Hit // entry id → stateful hits about it, until its recorder takes them
+	sets   ruleSets
+	// replaying collects hits found while rebuilding state at start; those
+	// whose alert entry follows in the chain are dropped from it.
+	replaying map[string]rules.Hit
+}
+
+// New supervises b: it rebuilds the state by replaying the whole chain,
+// records the alerts a crash kept from being recorded, and from then on
+// follows every append of b (it is b's Supervisor). The rules must be set
+// on b first: they are the built-in set until the chain publishes another.
+func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
+	e := b.Rules()
+	if e == nil {
+		return nil, errors.New("enable supervision: set rules first")
+	}
+	if cfg.Person == nil {
+		cfg.Person = func(string, string) string { return "" }
+	}
+	w, err := watch.New(e, cfg.Calendar.Location())
+	if err != nil {
+		return nil, fmt.Errorf("enable supervision: %w", err)
+	}
+	s := &Supervisor{b: b, cfg: cfg, flows: workflow.New(cfg.Catalog, cfg.Calendar), watch: w,
+		seen: map[string]uint64{}, hits: map[string][]rules.Hit{}, replaying: map[string]rules.Hit{}}
+	s.sets.init(e)
+	// TODO(issue 11, item 2): the tier passed in as an idcode.Level, not
+	// read from the org code here.
+	if home := b.HomeOrg(); len(home) == 12 && home[9:] == "000" && home[6:] != "000000" {
+		if s.cross, err = crossWatcher(e, cfg.Calendar.Location()); err != nil {
+			return nil, fmt.Errorf("enable supervision: cross-village rules: %w", err)
+		}
+		s.town = newTownState(cfg.Catalog, cfg.Calendar)
+	} else if len(home) == 12 && home[9:] != "000" {
+		s.parent = &parentState{town: home[:9] + "000", applied: map[string]bool{}}
+	}
+	b.Supervise(s)
+	if err := s.replay(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// replay brings the state up to date with the whole chain at start and
+// records what a crash kept from being recorded.
+func (s *Supervisor) replay(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.catchUp(ctx); err != nil {
+		return fmt.Errorf("enable supervision: replay: %w", err)
+	}
+	var missed []rules.Hit
+	for _, k := range slices.Sorted(maps.Keys(s.replaying)) {
+		missed = append(missed, s.replaying[k])
+	}
+	s.replaying, s.hits = nil, map[string][]rules.Hit{}
+	if len(missed) > 0 {
+		if _, err := s.b.RecordFindings(ctx, nil, missed); err != nil {
+			return fmt.Errorf("enable supervision: record %d alerts found on replay: %w", len(missed), err)
+		}
+	}
+	if _, err := s.catchUp(ctx); err != nil { // the town's decisions a crash kept from being applied
+		return fmt.Errorf("enable supervision: %w", err)
+	}
+	return nil
+}
+
+// catchUp feeds every entry appended since the last call to the
+// supervision state, in chain order, and records the alerts the stateful
+// rules raise about them. The caller holds s.mu.
+func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
+	var recorded []*ledger.Stored
+	for {
+		var found []rules.Hit
+		n := 0
+		for _, origin := range s.b.Ledger().Origins() {
+			observe := s.observe
+			if !s.b.Serves(origin) {
+				switch {
+				case s.cross != nil && strings.HasPrefix(origin, s.b.HomeOrg()[:9]):
+					// A town holds its villages' chains verbatim; their
+					// own nodes supervise them, and the town looks across
+					// them.
+					observe = s.observeCross
+				case s.parent != nil && origin == s.parent.town:
+					// A village holds its town's chain: the town's
+					// decisions about it.
+					observe = func(st *ledger.Stored) ([]rules.Hit, error) { return nil, s.observeParent(st) }
+				default:
+					continue
+				}
+			}
+			var ferr error
+			err := s.b.Ledger().Range(origin, s.seen[origin]+1, 0, func(st *ledger.Stored) bool {
+				n++
+				s.seen[origin] = st.Seq
+				hits, err := observe(st)
+				if err != nil {
+					ferr = err
+					return false
+				}
+				found = append(found, hits...)
+				return true
+			})
+			if err = errors.Join(err, ferr); err != nil {
+				return recorded, fmt.Errorf("follow chain %s: %w", origin, err)
+			}
+		}
+		if n == 0 {
+			if s.parent == nil || len(s.parent.inbound) == 0 || s.replaying != nil {
+				return recorded, nil
+			}
+			applied, err := s.applyInbound(ctx)
+			if err != nil {
+				return recorded, err
+			}
+			if applied == 0 {
+				return recorded, nil
+			}
+			continue // observe what was applied
+		}
+		if len(found) == 0 || s.replaying != nil {
+			continue
+		}
+		out, err := s.b.RecordFindings(ctx, nil, found)
+		recorded = append(recorded, out...)
+		if err != nil {
+			return recorded, err
+		}
+	}
+}
+
+// observe feeds one committed entry to the state and returns the stateful
+// hits it raises.
+func (s *Supervisor) observe(st *ledger.Stored) ([]rules.Hit, error) {
+	m, err := entries.Decode(st.Type, st.Payload)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	id := st.ID()
+	switch m := m.(type) {
+	case *sanziv1.Alert:
+		if s.replaying != nil {
+			delete(s.replaying, m.GetKey())
+		}
+		if s.cross != nil { // a town's cross-village alert: never raised twice
+			s.cross.Observe(watch.Event{ID: id, RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m})
+			s.town.raised[m.GetKey()] = true
+		}
+	case *sanziv1.Procedure:
+		if m.GetSubjectId() == "" {
+			m.SubjectId = st.Subject
+		}
+	case *sanziv1.RuleSetVersion:
+		if err := s.observeRuleSet(id, st.Author, m); err != nil {
+			return nil, fmt.Errorf("rule set entry %s: %w", id, err)
+		}
+	case *sanziv1.Catalog:
+		// Only the district publishes catalogs, in its own chain; one
+		// that does not validate is passed over (the district's CLI
+		// refuses to publish it) rather than wedge supervision.
+		if !strings.HasSuffix(st.Origin, "000000") {
+			return nil, nil
+		}
+		if err := catalog.Validate(m); err != nil {
+			slog.Warn("a catalog version in the district's chain does not validate; it is not used", "entry", id, "err", err)
+			return nil, nil
+		}
+		if s.town != nil {
+			s.town.flows.Observe(id, st.RecordedAt, m)
+		}
+	case *sanziv1.TownDecision:
+		if s.town != nil {
+			s.town.observeOwn(id, m)
+		}
+	case *sanziv1.StepDecision:
+		if s.parent != nil && m.GetParentDecisionId() != "" {
+			s.parent.applied[m.GetParentDecisionId()] = true
+		}
+	case *sanziv1.AlertTransition:
+		if s.parent != nil && m.GetParentDecisionId() != "" {
+			s.parent.applied[m.GetParentDecisionId()] = true
+		}
+	case *sanziv1.TownDecisionRefused:
+		if s.parent != nil {
+			s.parent.applied[m.GetDecisionId()] = true
+		}
+	}
+	if err := s.flows.Observe(id, st.RecordedAt, m); err != nil {
+		return nil, err
+	}
+	hits := s.watch.Observe(watch.Event{ID: id, RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m})
+	for i := range hits {
+		if hits[i].Subject == "" {
+			hits[i].Subject = id
+		}
+		if s.replaying != nil {
+			s.replaying[hits[i].Key] = hits[i]
+		}
+	}
+	if len(hits) > 0 && s.replaying == nil && len(s.hits) < 10_000 {
+		s.hits[id] = append(s.hits[id], hits...)
+	}
+	return hits, nil
+}
+
+// The books' Supervisor: what the books ask as they record (see
+// books.Supervisor for each method's contract).
+var _ books.Supervisor = (*Supervisor)(nil)
+
+// Recorded brings the state up to date after a recorder's append and
+// returns the stateful hits about id.
+func (s *Supervisor) Recorded(ctx context.Context, id string) ([]rules.Hit, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	hits := s.hits[id]
+	delete(s.hits, id)
+	return hits, nil
+}
+
+// Follow brings the supervision up to date with entries appended outside
+// the books (the district's chain a node pulls), so that a rule set
+// published there applies from the next entry on.
+func (s *Supervisor) Follow(ctx context.Context) error {
+	_, err := s.Recorded(ctx, "")
+	return err
+}
+
+// CheckLists runs the stateful rules that decide before recording (lists:
+// RELATIVE, OUTSIDER).
+func (s *Supervisor) CheckLists(m proto.Message) []rules.Hit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.watch.Check(m)
+}
+
+// Resolution is the workflow's verdict on the resolution t names.
+func (s *Supervisor) Resolution(t *sanziv1.Transaction) workflow.Resolution {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flows.Resolution(t)
+}
+
+// NewProcedure is the procedure recording m opens, or nil.
+func (s *Supervisor) NewProcedure(org string, m proto.Message, amountFen int64, summary string) *sanziv1.Procedure {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flows.NewProcedure(org, m, amountFen, summary)
+}
+
+// Published tells Notify of what the books appended.
+func (s *Supervisor) Published(out []*ledger.Stored) {
+	if s.cfg.Notify != nil {
+		s.cfg.Notify(out)
+	}
+}
+
+// Raised remembers the keys of a town's own alerts about its villages'
+// chains (cross-village RELATIVE, TAMPER); elsewhere nothing is remembered.
+func (s *Supervisor) Raised(ctx context.Context, key string, mark bool) bool {
+	if s.town == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.catchUp(ctx); err != nil {
+		return false // record it again rather than miss it
+	}
+	if mark {
+		s.town.raised[key] = true
+	}
+	return s.town.raised[key]
+}
+
+// Sweep gives the cards the step timers owe and raises the alerts the
+// time-driven rules find at now (ARREARS, EXPIRING, CASH-STOCK, …). The node
+// calls it every minute with the wall clock; tests with theirs.
+func (s *Supervisor) Sweep(ctx context.Context, now time.Time) ([]*ledger.Stored, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.catchUp(ctx); err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
+	cards := s.flows.Due(now, s.cfg.Person)
+	hits := s.watch.Sweep(now)
+	out, err := s.b.RecordFindings(ctx, cards, hits)
+	if err != nil {
+		return nil, fmt.Errorf("sweep at %s: %w", now.Format(time.RFC3339), err)
+	}
+	if _, err := s.catchUp(ctx); err != nil {
+		return out, fmt.Errorf("sweep: %w", err)
+	}
+	return out, nil
+}

@@ -277,7 +277,7 @@ blocking rule fires.`,
 					table(cmd.OutOrStdout(), []string{"RULE", "SEVERITY", "ACTION", "REASON"}, rows)
 				}
 				for _, h := range resp.GetHits() {
-					if h.GetAction() == "block" {
+					if rules.Action(h.GetAction()) == rules.ActionBlock {
 						return &exitError{code: 1, msg: "blocked by rule " + h.GetCode()}
 					}
 				}

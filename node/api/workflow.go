@@ -12,7 +12,7 @@ import (
 
 // ListProcedures implements WorkflowService.
 func (s *Service) ListProcedures(ctx context.Context, r *sanziv1.ListProceduresRequest) (*sanziv1.ListProceduresResponse, error) {
-	out, next, total, err := s.sup.Procedures(workflow.Filter{Org: r.GetOrg(), Status: r.GetStatus(), Matter: r.GetMatterCode(), Post: r.GetPost()},
+	out, next, total, err := s.sup.Procedures(workflow.Filter{Org: r.GetOrg(), Status: workflow.Status(r.GetStatus()), Matter: r.GetMatterCode(), Post: r.GetPost()},
 		books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
 	if err != nil {
 		return nil, toStatus(err)

@@ -91,6 +91,18 @@ const (
 	ActionBlock Action = "block"
 )
 
+// RuleSetStatus is where a rule-set version stands at a node, as the API
+// shows it (RuleSetSummary.status): drafted by one account, live once a
+// second one published it, superseded when a later version went live.
+type RuleSetStatus string
+
+// The statuses of a rule-set version.
+const (
+	RuleSetDraft      RuleSetStatus = "draft"
+	RuleSetLive       RuleSetStatus = "live"
+	RuleSetSuperseded RuleSetStatus = "superseded"
+)
+
 // The entry kinds a rule may name in Applies.
 const (
 	KindTransaction       = "transaction"

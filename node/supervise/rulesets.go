@@ -34,7 +34,7 @@ type ruleSetInfo struct {
 func (r *ruleSets) init(e *rules.Engine) {
 	r.byVer = map[string]*ruleSetInfo{}
 	raw, _ := json.Marshal(e.Set())
-	r.add(&ruleSetInfo{sum: &sanziv1.RuleSetSummary{Version: e.Version(), Status: "live", DraftedBy: "(built in)",
+	r.add(&ruleSetInfo{sum: &sanziv1.RuleSetSummary{Version: e.Version(), Status: string(rules.RuleSetLive), DraftedBy: "(built in)",
 		RuleCount: int32(len(e.Set().Rules)), Sha256: sha(raw)}, json: string(raw)})
 	r.live = e.Version()
 }
@@ -75,7 +75,7 @@ func (s *Supervisor) observeRuleSet(id, author string, v *sanziv1.RuleSetVersion
 		if err == nil {
 			n = len(e.Set().Rules)
 		}
-		r.add(&ruleSetInfo{sum: &sanziv1.RuleSetSummary{Version: v.GetVersion(), Status: "draft", DraftedBy: v.GetDraftedBy(),
+		r.add(&ruleSetInfo{sum: &sanziv1.RuleSetSummary{Version: v.GetVersion(), Status: string(rules.RuleSetDraft), DraftedBy: v.GetDraftedBy(),
 			DraftId: id, RuleCount: int32(n), Sha256: v.GetSha256()}, json: v.GetRulesJson()})
 	case sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED:
 		i, ok := r.byVer[v.GetVersion()]
@@ -100,9 +100,9 @@ func (s *Supervisor) observeRuleSet(id, author string, v *sanziv1.RuleSetVersion
 		}
 		s.b.SetRules(e)
 		if old, ok := r.byVer[r.live]; ok {
-			old.sum.Status = "superseded"
+			old.sum.Status = string(rules.RuleSetSuperseded)
 		}
-		i.sum.Status, i.sum.PublishedBy, i.sum.PublishedId = "live", author, id
+		i.sum.Status, i.sum.PublishedBy, i.sum.PublishedId = string(rules.RuleSetLive), author, id
 		r.live = v.GetVersion()
 	}
 	return nil
@@ -168,7 +168,7 @@ func (s *Supervisor) PublishRuleSet(ctx context.Context, author, version string)
 	switch {
 	case !ok:
 		return nil, nil, fmt.Errorf("%w: rule set %q", books.ErrNotFound, version)
-	case i.sum.GetStatus() != "draft":
+	case rules.RuleSetStatus(i.sum.GetStatus()) != rules.RuleSetDraft:
 		return nil, nil, books.Conflict("version", "rule set %s is %s, not a draft", version, i.sum.GetStatus())
 	case i.sum.GetDraftedBy() == author:
 		return nil, nil, books.Conflict("author", "%s drafted rule set %s; publishing needs a second person (four eyes)", author, version)

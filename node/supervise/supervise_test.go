@@ -164,7 +164,7 @@ func TestRecordingOpensAProcedureThatRunsInOrder(t *testing.T) {
 		t.Fatalf("procedures after one expense: %d, %v", total, err)
 	}
 	p := procs[0]
-	if p.GetProcedure().GetMatterCode() != "FUND-REIMB" || p.GetProcedure().GetSubjectId() != tx.ID() || p.GetStatus() != workflow.StatusOpen {
+	if p.GetProcedure().GetMatterCode() != "FUND-REIMB" || p.GetProcedure().GetSubjectId() != tx.ID() || workflow.Status(p.GetStatus()) != workflow.StatusOpen {
 		t.Fatalf("procedure %v: want an open FUND-REIMB about %s", p, tx.ID())
 	}
 	steps := p.GetSteps()

@@ -73,7 +73,7 @@ func (f *Flows) Resolution(t *sanziv1.Transaction) Resolution {
 		r.Why = fmt.Sprintf("办理流程 %s 是事项 %s“%s”，不是本笔支出的四议两公开事项", r.ID, p.P.GetMatterCode(), p.Matter.GetName())
 	case p.Status == StatusRejected:
 		r.Why = fmt.Sprintf("办理流程 %s 已被否决", r.ID)
-	case p.Steps[i].GetStatus() != StatusApproved:
+	case Status(p.Steps[i].GetStatus()) != StatusApproved:
 		open, _ := p.OpenStep()
 		r.Why = fmt.Sprintf("办理流程 %s 尚在“%s”环节，决议未经表决并公开", r.ID, open.GetName())
 	case p.Matter.GetThresholdFen() > 0 && p.P.GetAmountFen() < t.GetAmountFen():

@@ -24,13 +24,17 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// Statuses of a procedure and of its steps, as the API shows them.
+// Status is where a procedure or one of its steps stands, as the API shows
+// it (the status fields of Procedure and ProcedureStep).
+type Status string
+
+// Statuses of a procedure and of its steps.
 const (
-	StatusOpen      = "open"
-	StatusCompleted = "completed"
-	StatusRejected  = "rejected"
-	StatusApproved  = "approved"
-	StatusPending   = "pending"
+	StatusOpen      Status = "open"
+	StatusCompleted Status = "completed"
+	StatusRejected  Status = "rejected"
+	StatusApproved  Status = "approved"
+	StatusPending   Status = "pending"
 )
 
 // WarnAtProgress is the share of a step's working time used up when the
@@ -68,7 +72,7 @@ type Proc struct {
 	Matter   *sanziv1.Matter
 	Opened   time.Time
 	Deadline time.Time
-	Status   string
+	Status   Status
 	// Step is the index of the open step.
 	Step      int
 	Steps     []*sanziv1.StepState
@@ -85,7 +89,7 @@ func (p *Proc) OpenStep() (*sanziv1.Step, *sanziv1.StepState) {
 
 // Record renders the procedure for the API.
 func (p *Proc) Record() *sanziv1.ProcedureRecord {
-	r := &sanziv1.ProcedureRecord{Procedure: p.P, Status: p.Status, Deadline: timestamppb.New(p.Deadline),
+	r := &sanziv1.ProcedureRecord{Procedure: p.P, Status: string(p.Status), Deadline: timestamppb.New(p.Deadline),
 		DecisionIds: slices.Clone(p.Decisions)}
 	for _, s := range p.Steps {
 		r.Steps = append(r.Steps, proto.CloneOf(s))
@@ -268,14 +272,14 @@ func (f *Flows) Check(d *sanziv1.StepDecision, at time.Time) (*sanziv1.StepDecis
 	return out, nil
 }
 
-func statusZH(s string) string {
+func statusZH(s Status) string {
 	switch s {
 	case StatusCompleted:
 		return "办结"
 	case StatusRejected:
 		return "退回终止"
 	}
-	return s
+	return string(s)
 }
 
 func limitText(l *sanziv1.TimeLimit) string {
@@ -337,7 +341,7 @@ func (f *Flows) open(id string, at time.Time, p *sanziv1.Procedure) error {
 	}
 	pr := &Proc{ID: id, P: p, Matter: mt, Opened: at, Deadline: deadline, Status: StatusOpen}
 	for _, s := range mt.GetSteps() {
-		pr.Steps = append(pr.Steps, &sanziv1.StepState{Code: s.GetCode(), Name: s.GetName(), Post: s.GetPost(), Status: StatusPending})
+		pr.Steps = append(pr.Steps, &sanziv1.StepState{Code: s.GetCode(), Name: s.GetName(), Post: s.GetPost(), Status: string(StatusPending)})
 	}
 	f.procs[id] = pr
 	f.order = append(f.order, id)
@@ -350,7 +354,7 @@ func (f *Flows) openStep(p *Proc, i int, at time.Time) error {
 		return fmt.Errorf("workflow: procedure %s step %d: %w", p.ID, i, err)
 	}
 	p.Step = i
-	p.Steps[i].Status, p.Steps[i].OpenedAt, p.Steps[i].Deadline = StatusOpen, timestamppb.New(at), timestamppb.New(deadline)
+	p.Steps[i].Status, p.Steps[i].OpenedAt, p.Steps[i].Deadline = string(StatusOpen), timestamppb.New(at), timestamppb.New(deadline)
 	p.Steps[i].ClosedAt, p.Steps[i].By = nil, ""
 	return nil
 }
@@ -364,7 +368,7 @@ func (f *Flows) decide(id string, at time.Time, d *sanziv1.StepDecision) error {
 	st := p.Steps[p.Step]
 	switch d.GetAction() {
 	case sanziv1.StepAction_STEP_ACTION_APPROVE:
-		st.Status, st.ClosedAt, st.By = StatusApproved, timestamppb.New(at), d.GetPost()
+		st.Status, st.ClosedAt, st.By = string(StatusApproved), timestamppb.New(at), d.GetPost()
 		if p.Step == len(p.Steps)-1 {
 			p.Status = StatusCompleted
 			return nil
@@ -374,7 +378,7 @@ func (f *Flows) decide(id string, at time.Time, d *sanziv1.StepDecision) error {
 		st.ClosedAt, st.By = timestamppb.New(at), d.GetPost()
 		p.Status = StatusRejected
 	case sanziv1.StepAction_STEP_ACTION_RETURN:
-		st.Status, st.OpenedAt, st.Deadline = StatusPending, nil, nil
+		st.Status, st.OpenedAt, st.Deadline = string(StatusPending), nil, nil
 		return f.openStep(p, max(p.Step-1, 0), at)
 	}
 	return nil
@@ -391,7 +395,9 @@ func (f *Flows) Get(id string) (*Proc, error) {
 
 // Filter selects procedures; empty fields match all.
 type Filter struct {
-	Org, Status, Matter, Post string
+	Org, Matter, Post string
+	// Status: only procedures in this status; "" for all.
+	Status Status
 }
 
 // List returns the procedures matching fl, oldest first.

@@ -116,7 +116,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	// Any certificate of the district CA may connect; Authorize decides
 	// per method by role.
 	anyRole := pki.AllowRoles(pki.RoleDistrict, pki.RoleTown, pki.RoleVillage)
-	m.grpc = grpc.NewServer(append(limits.ServerOptions(0),
+	m.grpc = grpc.NewServer(append(limits.ServerOptions(0, log),
 		grpc.Creds(credentials.NewTLS(pki.ServerConfig(cfg.Pool, cfg.Cert, anyRole))),
 		grpc.MaxRecvMsgSize(limits.MaxMessageSize), grpc.MaxSendMsgSize(limits.MaxMessageSize),
 		grpc.ChainUnaryInterceptor(cluster.Authorize),

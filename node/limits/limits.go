@@ -5,6 +5,7 @@
 package limits
 
 import (
+	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
@@ -44,15 +45,17 @@ const (
 
 // ServerOptions are the connection rules of a gRPC server: at most
 // maxStreams concurrent RPCs per connection (<= 0 means
-// DefaultMaxConcurrentStreams) and keepalive enforcement. Message size
-// limits stay with the caller, which knows what its API carries.
-func ServerOptions(maxStreams int) []grpc.ServerOption {
+// DefaultMaxConcurrentStreams), keepalive enforcement, and a panic in a
+// handler failing its call only (logged on log), as the outermost
+// interceptor. Message size limits stay with the caller, which knows what
+// its API carries.
+func ServerOptions(maxStreams int, log *slog.Logger) []grpc.ServerOption {
 	if maxStreams <= 0 {
 		maxStreams = DefaultMaxConcurrentStreams
 	}
-	return []grpc.ServerOption{
+	return append(recovery(log),
 		grpc.MaxConcurrentStreams(uint32(maxStreams)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, MaxConnectionIdle: maxConnectionIdle}),
-	}
+	)
 }

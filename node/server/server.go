@@ -319,7 +319,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	m := newMetrics(n.registry, l)
 	registerAttachmentMetrics(n.registry, att)
-	n.grpc = grpc.NewServer(append(limits.ServerOptions(cfg.GRPCMaxStreams),
+	n.grpc = grpc.NewServer(append(limits.ServerOptions(cfg.GRPCMaxStreams, log),
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+envelope),
 		grpc.MaxSendMsgSize(int(cfg.MaxAttachment)+envelope),
 		grpc.ChainUnaryInterceptor(m.unary(log)),

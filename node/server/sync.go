@@ -221,7 +221,7 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	in.CheckCert, in.Now = pki.Rotation(pool), n.cfg.Now
 	n.inbox = in
 	n.inboxLn = ln
-	n.inboxSrv = grpc.NewServer(append(limits.ServerOptions(n.cfg.GRPCMaxStreams),
+	n.inboxSrv = grpc.NewServer(append(limits.ServerOptions(n.cfg.GRPCMaxStreams, n.log),
 		grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),
 		grpc.MaxRecvMsgSize(limits.MaxMessageSize))...)
 	sanziv1.RegisterSyncServiceServer(n.inboxSrv, in)

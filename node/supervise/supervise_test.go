@@ -233,11 +233,12 @@ func TestRuleSetNeedsASecondPersonAndTakesEffectAtOnce(t *testing.T) {
 	if err != nil || len(alerts) != 1 || alerts[0].GetAlert().GetRuleSetVersion() != "2026-11-b" {
 		t.Fatalf("alerts %v, %v", alerts, err)
 	}
-	// After a restart the published set is still the live one.
+	// After a restart the published set is still the live one, over the
+	// built-in set as the district's floor.
 	closeBooks()
 	b, _ = openSupervised(t, dir, clock, nil)
 	sets, live, err := b.RuleSets()
-	if err != nil || live != "2026-11-b" || len(sets) != 2 || sets[0].GetStatus() != "superseded" {
+	if err != nil || live != "2026-11-b" || len(sets) != 2 || sets[0].GetStatus() != "floor" {
 		t.Fatalf("after restart: live %q, sets %v, %v", live, sets, err)
 	}
 	if got := b.Rules().Version(); got != "2026-11-b" {

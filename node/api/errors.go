@@ -56,6 +56,8 @@ func toStatus(err error) error {
 		})
 	case errors.Is(err, books.ErrNotFound), errors.Is(err, ledger.ErrNotFound), errors.Is(err, attach.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, books.ErrPermissionDenied):
+		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, attach.ErrTooLarge):
 		return fieldError(codes.InvalidArgument, "content", err)
 	case errors.Is(err, attach.ErrBadHash):

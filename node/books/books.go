@@ -27,6 +27,10 @@ import (
 // ErrNotFound: no entry of the asked kind with that id.
 var ErrNotFound = errors.New("books: not found")
 
+// ErrPermissionDenied: the node does not take this decision from its own
+// callers (a town's step at a village comes only in the town's chain).
+var ErrPermissionDenied = errors.New("books: permission denied")
+
 var (
 	bucketByType      = []byte("idx_type")     // type byte → key(entry) → nil
 	bucketReversed    = []byte("idx_reversed") // key(target) → reversal id

@@ -405,6 +405,7 @@ func (v *Validator) AlertTransition(author string, tr *sanziv1.AlertTransition) 
 		}
 		needReason := tr.GetStatus() == sanziv1.AlertStatus_ALERT_STATUS_DISMISSED || tr.GetStatus() == sanziv1.AlertStatus_ALERT_STATUS_RESOLVED
 		c.text(f+"reason", tr.GetReason(), needReason, maxText)
+		c.nodeOnly(f+"parentDecisionId", tr.GetParentDecisionId())
 	})
 }
 
@@ -432,7 +433,18 @@ func (v *Validator) StepDecision(author string, d *sanziv1.StepDecision) error {
 		c.enum(f+"action", d.GetAction())
 		c.text(f+"reason", d.GetReason(), false, maxText)
 		c.attachments(f+"attachments", d.GetAttachments())
+		c.nodeOnly(f+"parentDecisionId", d.GetParentDecisionId())
 	})
+}
+
+// nodeOnly refuses a field only the node sets: the town decision a
+// village's entry applies is named by the village itself as it applies it,
+// never by a caller (one that named any would keep the town's real
+// decision from ever being applied).
+func (c *checker) nodeOnly(field, v string) {
+	if v != "" {
+		c.add(field, "set by the node when it applies its town's decision; a caller may not set it")
+	}
 }
 
 // Author checks the author of a request that has no payload to check here.

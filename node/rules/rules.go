@@ -93,7 +93,9 @@ const (
 
 // RuleSetStatus is where a rule-set version stands at a node, as the API
 // shows it (RuleSetSummary.status): drafted by one account, live once a
-// second one published it, superseded when a later version went live.
+// second one published it, superseded when a later version went live; at a
+// village or town the district's set under a live local set is its floor,
+// and a local set that would weaken the floor is ignored.
 type RuleSetStatus string
 
 // The statuses of a rule-set version.
@@ -101,6 +103,8 @@ const (
 	RuleSetDraft      RuleSetStatus = "draft"
 	RuleSetLive       RuleSetStatus = "live"
 	RuleSetSuperseded RuleSetStatus = "superseded"
+	RuleSetFloor      RuleSetStatus = "floor"
+	RuleSetIgnored    RuleSetStatus = "ignored"
 )
 
 // The entry kinds a rule may name in Applies.

@@ -75,6 +75,9 @@ func (s *Supervisor) DecideStep(ctx context.Context, author string, d *sanziv1.S
 	if err != nil {
 		return nil, nil, refused(err)
 	}
+	if err := s.townStepAtVillage(dd); err != nil {
+		return nil, nil, err
+	}
 	st, err := s.b.AppendEntry(ctx, dd.GetOrg(), author, sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, dd, dd.GetProcedureId())
 	if err != nil {
 		return nil, nil, err

@@ -24,6 +24,7 @@ type ruleSets struct {
 	order []string
 	byVer map[string]*ruleSetInfo
 	live  string
+	floorState
 }
 
 type ruleSetInfo struct {
@@ -36,7 +37,7 @@ func (r *ruleSets) init(e *rules.Engine) {
 	raw, _ := json.Marshal(e.Set())
 	r.add(&ruleSetInfo{sum: &sanziv1.RuleSetSummary{Version: e.Version(), Status: string(rules.RuleSetLive), DraftedBy: "(built in)",
 		RuleCount: int32(len(e.Set().Rules)), Sha256: sha(raw)}, json: string(raw)})
-	r.live = e.Version()
+	r.live, r.floor = e.Version(), e.Version()
 }
 
 func (r *ruleSets) add(i *ruleSetInfo) {
@@ -66,7 +67,7 @@ func ParseRuleSet(raw []byte) (*rules.Engine, error) {
 	return e, nil
 }
 
-func (s *Supervisor) observeRuleSet(id, author string, v *sanziv1.RuleSetVersion) error {
+func (s *Supervisor) observeRuleSet(origin, id, author string, v *sanziv1.RuleSetVersion) error {
 	r := &s.sets
 	switch v.GetState() {
 	case sanziv1.RuleSetState_RULE_SET_STATE_DRAFT:
@@ -82,28 +83,7 @@ func (s *Supervisor) observeRuleSet(id, author string, v *sanziv1.RuleSetVersion
 		if !ok || i.sum.GetSha256() != v.GetSha256() {
 			return fmt.Errorf("publishes %s (sha256 %s), which no draft holds", v.GetVersion(), v.GetSha256())
 		}
-		e, err := ParseRuleSet([]byte(i.json))
-		if err != nil {
-			return err
-		}
-		if err := s.watch.SetRules(e); err != nil {
-			return err
-		}
-		if s.cross != nil {
-			ce, err := crossEngine(e)
-			if err == nil {
-				err = s.cross.SetRules(ce)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		s.b.SetRules(e)
-		if old, ok := r.byVer[r.live]; ok {
-			old.sum.Status = string(rules.RuleSetSuperseded)
-		}
-		i.sum.Status, i.sum.PublishedBy, i.sum.PublishedId = string(rules.RuleSetLive), author, id
-		r.live = v.GetVersion()
+		return s.publish(origin, id, author, i)
 	}
 	return nil
 }
@@ -144,6 +124,9 @@ func (s *Supervisor) SubmitRuleSet(ctx context.Context, author, rulesJSON string
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.floorViolations(e.Set()); err != nil {
+		return nil, nil, err
+	}
 	if _, dup := s.sets.byVer[e.Version()]; dup {
 		return nil, nil, books.Conflict("rulesJson.version", "version %s already exists: give the draft a new version", e.Version())
 	}
@@ -172,6 +155,9 @@ func (s *Supervisor) PublishRuleSet(ctx context.Context, author, version string)
 		return nil, nil, books.Conflict("version", "rule set %s is %s, not a draft", version, i.sum.GetStatus())
 	case i.sum.GetDraftedBy() == author:
 		return nil, nil, books.Conflict("author", "%s drafted rule set %s; publishing needs a second person (four eyes)", author, version)
+	}
+	if err := s.draftFloorViolations(i); err != nil {
+		return nil, nil, err
 	}
 	v := &sanziv1.RuleSetVersion{Org: s.b.HomeOrg(), Version: version, State: sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED,
 		DraftedBy: i.sum.GetDraftedBy(), Sha256: i.sum.GetSha256()}

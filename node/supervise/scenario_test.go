@@ -129,13 +129,32 @@ func (q *quarter) office() {
 			if st.GetCode() != p.GetOpenStep() || !st.GetOpenedAt().AsTime().Before(q.clock.Now().Add(-2*time.Hour)) {
 				continue
 			}
-			_, _, err := q.b.DecideStep(q.ctx, "岗位人员", &sanziv1.StepDecision{ProcedureId: id, StepCode: st.GetCode(), Post: st.GetPost(),
-				Action: sanziv1.StepAction_STEP_ACTION_APPROVE, Attachments: []string{q.att[1]}})
+			d := &sanziv1.StepDecision{ProcedureId: id, StepCode: st.GetCode(), Post: st.GetPost(),
+				Action: sanziv1.StepAction_STEP_ACTION_APPROVE, Attachments: []string{q.att[1]}}
+			if strings.HasPrefix(st.GetPost(), "town.") {
+				q.town(d)
+				continue
+			}
+			_, _, err := q.b.DecideStep(q.ctx, "岗位人员", d)
 			var inv *books.InvalidError
 			if err != nil && !errors.As(err, &inv) {
 				q.t.Fatalf("%s approve %s step %s: %v", q.now(), id, st.GetCode(), err)
 			}
 		}
+	}
+}
+
+// town decides a step of a town post as the town does: in the town's
+// chain, which the village follows and applies (a village's own API
+// refuses the town's steps).
+func (q *quarter) town(d *sanziv1.StepDecision) {
+	d.Org = benchOrg
+	if _, err := q.b.AppendEntry(q.ctx, townOrg, "岗位人员", sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION,
+		&sanziv1.TownDecision{Village: benchOrg, Decision: &sanziv1.TownDecision_Step{Step: d}}, d.GetProcedureId()); err != nil {
+		q.t.Fatal(err)
+	}
+	if err := q.b.Follow(q.ctx); err != nil {
+		q.t.Fatal(err)
 	}
 }
 
@@ -172,7 +191,8 @@ func TestQuarterScenario(t *testing.T) {
 			{Name: "管理费用", AmountFen: 5_000_000}, {Name: "工程支出", AmountFen: 30_000_000},
 		},
 	}
-	b, _ := openSupervised(t, t.TempDir(), clock, &rs)
+	dir := t.TempDir() // the town's key too: its decisions reach the village in the town's chain
+	b, _ := openOrgBooks(t, dir, filepath.Join(dir, "keys"), []string{benchOrg, townOrg}, []string{benchOrg}, clock, &rs, false)
 	cal, err := calendar.New(calendar.Default2026())
 	if err != nil {
 		t.Fatal(err)

@@ -219,7 +219,7 @@ func (s *Supervisor) observe(st *ledger.Stored) ([]rules.Hit, error) {
 			m.SubjectId = st.Subject
 		}
 	case *sanziv1.RuleSetVersion:
-		if err := s.observeRuleSet(id, st.Author, m); err != nil {
+		if err := s.observeRuleSet(st.Origin, id, st.Author, m); err != nil {
 			return nil, fmt.Errorf("rule set entry %s: %w", id, err)
 		}
 	case *sanziv1.Catalog:

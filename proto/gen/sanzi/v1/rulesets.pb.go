@@ -25,16 +25,22 @@ const (
 type RuleSetSummary struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Version string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
-	// draft, published, live (the published version in force), superseded.
+	// draft, published, live (the published version in force), superseded;
+	// at a village or town also floor (the district's set in force, under the
+	// live local set) and ignored (a local set that weakens the district's
+	// floor, see ignored_reason).
 	Status    string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
 	DraftedBy string `protobuf:"bytes,3,opt,name=drafted_by,json=draftedBy,proto3" json:"drafted_by,omitempty"`
 	// Who published it (a second person), when published.
 	PublishedBy string `protobuf:"bytes,4,opt,name=published_by,json=publishedBy,proto3" json:"published_by,omitempty"`
 	// Entry ids of the draft and the publication.
-	DraftId       string `protobuf:"bytes,5,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
-	PublishedId   string `protobuf:"bytes,6,opt,name=published_id,json=publishedId,proto3" json:"published_id,omitempty"`
-	RuleCount     int32  `protobuf:"varint,7,opt,name=rule_count,json=ruleCount,proto3" json:"rule_count,omitempty"`
-	Sha256        string `protobuf:"bytes,8,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	DraftId     string `protobuf:"bytes,5,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
+	PublishedId string `protobuf:"bytes,6,opt,name=published_id,json=publishedId,proto3" json:"published_id,omitempty"`
+	RuleCount   int32  `protobuf:"varint,7,opt,name=rule_count,json=ruleCount,proto3" json:"rule_count,omitempty"`
+	Sha256      string `protobuf:"bytes,8,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Why a published local set is not in force: the rules and parameters of
+	// the district's set it removes or loosens.
+	IgnoredReason string `protobuf:"bytes,9,opt,name=ignored_reason,json=ignoredReason,proto3" json:"ignored_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -121,6 +127,13 @@ func (x *RuleSetSummary) GetRuleCount() int32 {
 func (x *RuleSetSummary) GetSha256() string {
 	if x != nil {
 		return x.Sha256
+	}
+	return ""
+}
+
+func (x *RuleSetSummary) GetIgnoredReason() string {
+	if x != nil {
+		return x.IgnoredReason
 	}
 	return ""
 }
@@ -639,7 +652,7 @@ var File_sanzi_v1_rulesets_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_rulesets_proto_rawDesc = "" +
 	"\n" +
-	"\x17sanzi/v1/rulesets.proto\x12\bsanzi.v1\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/funds.proto\x1a\x14sanzi/v1/rules.proto\"\xf9\x01\n" +
+	"\x17sanzi/v1/rulesets.proto\x12\bsanzi.v1\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/funds.proto\x1a\x14sanzi/v1/rules.proto\"\xa0\x02\n" +
 	"\x0eRuleSetSummary\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x1d\n" +
@@ -650,7 +663,8 @@ const file_sanzi_v1_rulesets_proto_rawDesc = "" +
 	"\fpublished_id\x18\x06 \x01(\tR\vpublishedId\x12\x1d\n" +
 	"\n" +
 	"rule_count\x18\a \x01(\x05R\truleCount\x12\x16\n" +
-	"\x06sha256\x18\b \x01(\tR\x06sha256\"\x15\n" +
+	"\x06sha256\x18\b \x01(\tR\x06sha256\x12%\n" +
+	"\x0eignored_reason\x18\t \x01(\tR\rignoredReason\"\x15\n" +
 	"\x13ListRuleSetsRequest\"a\n" +
 	"\x14ListRuleSetsResponse\x125\n" +
 	"\trule_sets\x18\x01 \x03(\v2\x18.sanzi.v1.RuleSetSummaryR\bruleSets\x12\x12\n" +

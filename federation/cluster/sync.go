@@ -16,7 +16,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -34,7 +34,7 @@ type SyncServer struct {
 	Named func(raw []byte) ([]string, error)
 	// Refused keeps the last push of each origin refused here for its
 	// signing key (revoked, expired), for GET /v1/sync/status.
-	Refused nodesync.Refusals
+	Refused relay.Refusals
 }
 
 // NewSyncServer serves pushes through s (which forwards to the leader);
@@ -72,7 +72,7 @@ func (x *SyncServer) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRe
 	if err != nil {
 		return status.Errorf(codes.Unauthenticated, "%v", err)
 	}
-	return nodesync.ServePush(stream, func(req *sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error) {
+	return relay.ServePush(stream, func(req *sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error) {
 		if err := x.introduce(ctx, org, role, req.GetCertificates()); err != nil {
 			x.log.Warn("sync push refused", "peer", org, "role", role, "err", err)
 			return nil, err
@@ -123,7 +123,7 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 			return nil, status.Errorf(codes.PermissionDenied, "%s %s: the district holds another signing key for this origin than the certificate's; a new key needs a key rotation entry (sanzi village rekey)", role, org)
 		}
 	}
-	if err := nodesync.CheckAttachments(ctx, attachSink{x.s}, x.Named, entries); err != nil {
+	if err := relay.CheckAttachments(ctx, attachSink{x.s}, x.Named, entries); err != nil {
 		return nil, err
 	}
 	resp, err := x.s.PushEntries(ctx, &sanziv1.PushEntriesRequest{Entries: entries})

@@ -38,10 +38,11 @@ import (
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/notify"
 	"github.com/sanzi/sanzi/node/pki"
+	"github.com/sanzi/sanzi/node/relay"
 	"github.com/sanzi/sanzi/node/rest"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/supervise"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/town"
 	"github.com/sanzi/sanzi/proto/gen"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -236,10 +237,10 @@ type Node struct {
 	cal       *calendar.Calendar
 	notifier  *notify.Notifier
 	stopSweep func()
-	outbox    *nodesync.Outbox
-	pullers   []*nodesync.Puller
+	outbox    *relay.Outbox
+	pullers   []*relay.Puller
 	issued    *pki.Issued
-	inbox     *nodesync.Inbox
+	inbox     *town.Inbox
 	crossKick chan struct{}
 	// outboxKick wakes a town's outbox when its inbox stored a batch.
 	outboxKick chan struct{}

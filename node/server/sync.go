@@ -23,7 +23,8 @@ import (
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
+	"github.com/sanzi/sanzi/node/town"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -76,15 +77,15 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		}
 		return sanziv1.NewSyncServiceClient(conn), func() { conn.Close() }, nil
 	}
-	oc := nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, AckTimeout: n.cfg.SyncAckTimeout, Max: n.cfg.SyncRetryMax,
-		Attachments: &nodesync.AttachmentSource{Named: entries.Attachments, Get: n.books.Attachments().Get},
+	oc := relay.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, AckTimeout: n.cfg.SyncAckTimeout, Max: n.cfg.SyncRetryMax,
+		Attachments: &relay.AttachmentSource{Named: entries.Attachments, Get: n.books.Attachments().Get},
 		Logger:      n.log.With("subsystem", "sync", "parent", n.cfg.Parent)}
 	if n.inbox != nil { // a town forwards its villages' chains verbatim, with their certificates
-		town := n.cfg.Orgs[0][:9]
+		prefix := n.cfg.Orgs[0][:9]
 		oc.Origins = func() []string {
 			var out []string
 			for _, o := range n.ledger.Origins() {
-				if strings.HasPrefix(o, town) { // not the district's chain it pulled
+				if strings.HasPrefix(o, prefix) { // not the district's chain it pulled
 					out = append(out, o)
 				}
 			}
@@ -93,7 +94,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		oc.Certificate = n.inbox.Certificate
 		oc.Wake = n.outboxKick
 	}
-	o, err := nodesync.New(oc)
+	o, err := relay.New(oc)
 	if err != nil {
 		return err
 	}
@@ -126,7 +127,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		down = append(down, chain{n.cfg.Orgs[0][:9] + "000", pki.RoleTown})
 	}
 	for _, d := range down {
-		puller, err := nodesync.NewPuller(nodesync.PullConfig{Ledger: n.ledger, Origin: d.origin, Role: d.role, Pool: pool,
+		puller, err := relay.NewPuller(relay.PullConfig{Ledger: n.ledger, Origin: d.origin, Role: d.role, Pool: pool,
 			DataDir: n.cfg.DataDir, Dial: dial, Applied: n.sup.Follow, Logger: n.log.With("subsystem", "pull", "parent", n.cfg.Parent, "origin", d.origin)})
 		if err != nil {
 			return err
@@ -145,14 +146,14 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]string{"error": "this node has no parent (start it with --parent)"})
 		return
 	}
-	pulls := []nodesync.PullStatus{}
+	pulls := []relay.PullStatus{}
 	for _, p := range n.pullers {
 		pulls = append(pulls, p.Status())
 	}
 	st := SyncStatus{Status: n.outbox.Status(), Pulls: pulls}
 	if n.inbox != nil {
 		st.KeyRefusals = n.inbox.Refused.List()
-		if r, ok := n.inbox.Revoked.(*nodesync.ChainRevocations); ok {
+		if r, ok := n.inbox.Revoked.(*relay.ChainRevocations); ok {
 			st.Revocations = r.List()
 		}
 	}
@@ -164,10 +165,10 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 // its villages' pushes it refused for their keys, and the revocations it
 // enforces.
 type SyncStatus struct {
-	nodesync.Status
-	Pulls       []nodesync.PullStatus `json:"pulls"`
-	KeyRefusals []nodesync.Refusal    `json:"keyRefusals,omitempty"`
-	Revocations []ledger.Revocation   `json:"revocations,omitempty"`
+	relay.Status
+	Pulls       []relay.PullStatus  `json:"pulls"`
+	KeyRefusals []relay.Refusal     `json:"keyRefusals,omitempty"`
+	Revocations []ledger.Revocation `json:"revocations,omitempty"`
 }
 
 // serveInbox takes the pushes of the town's villages on cfg.SyncAddr,
@@ -177,7 +178,7 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	if err != nil {
 		return err
 	}
-	in, err := nodesync.NewInbox(n.ledger, n.cfg.Orgs[0], n.cfg.DataDir, n.log.With("subsystem", "inbox"))
+	in, err := town.NewInbox(n.ledger, n.cfg.Orgs[0], n.cfg.DataDir, n.log.With("subsystem", "inbox"))
 	if err != nil {
 		return err
 	}
@@ -196,7 +197,7 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	n.registry.MustRegister(tampers)
 	in.OnTamper = func(ctx context.Context, village string, ve *ledger.VerifyError, raw []byte) {
 		tampers.WithLabelValues(string(ve.Failure)).Inc()
-		if _, err := n.books.RecordRefusedEntry(ctx, ve, nodesync.SentHash(raw), raw); err != nil {
+		if _, err := n.books.RecordRefusedEntry(ctx, ve, relay.SentHash(raw), raw); err != nil {
 			n.log.Error("record TAMPER alert", "village", village, "seq", ve.Seq, "err", err)
 		}
 	}
@@ -215,9 +216,9 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 		}
 		return nil
 	}
-	in.Attachments, in.Named = nodesync.StoreSink{Store: n.books.Attachments()}, entries.Attachments
+	in.Attachments, in.Named = relay.StoreSink{Store: n.books.Attachments()}, entries.Attachments
 	in.OwnCertificate = iss.Cert.Raw
-	in.Revoked = nodesync.NewChainRevocations(n.ledger, n.cfg.Orgs[0][:6]+"000000")
+	in.Revoked = relay.NewChainRevocations(n.ledger, n.cfg.Orgs[0][:6]+"000000")
 	in.CheckCert, in.Now = pki.Rotation(pool), n.cfg.Now
 	n.inbox = in
 	n.inboxLn = ln

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -44,27 +43,6 @@ func NewSyncServer(s *Service, pool *x509.CertPool, log *slog.Logger) *SyncServe
 	return &SyncServer{s: s, pool: pool, log: log}
 }
 
-// MayPush says whether a node of role at org may push entries of origin: a
-// village only its own chain, a town its own and its villages' (same first
-// nine digits), the district anything.
-func MayPush(org string, role pki.Role, origin string) error {
-	switch role {
-	case pki.RoleDistrict:
-		return nil
-	case pki.RoleTown:
-		if len(origin) == 12 && len(org) == 12 && origin[:9] == org[:9] {
-			return nil
-		}
-		return fmt.Errorf("town %s may push only its own chain and its villages' (%s…), not %s", org, org[:min(9, len(org))], origin)
-	case pki.RoleVillage:
-		if origin == org {
-			return nil
-		}
-		return fmt.Errorf("village %s may push only its own chain, not %s", org, origin)
-	}
-	return fmt.Errorf("role %q may not push", role)
-}
-
 // SyncPush implements SyncService.
 func (x *SyncServer) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse]) error {
 	ctx := stream.Context()
@@ -95,7 +73,7 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "entry %d: %v", i, err)
 		}
-		if err := MayPush(org, role, l.Origin); err != nil {
+		if err := pki.May(org, role, pki.Push, l.Origin); err != nil {
 			return nil, status.Errorf(codes.PermissionDenied, "%v", err)
 		}
 		origins[l.Origin] = true
@@ -157,7 +135,7 @@ func (x *SyncServer) introduce(ctx context.Context, org string, role pki.Role, c
 		if vrole != pki.RoleVillage {
 			return status.Errorf(codes.PermissionDenied, "certificate %d names a %s, not a village", i, vrole)
 		}
-		if err := MayPush(org, role, vorg); err != nil {
+		if err := pki.May(org, role, pki.Push, vorg); err != nil {
 			return status.Errorf(codes.PermissionDenied, "%v", err)
 		}
 		pub, ok := c.PublicKey.(ed25519.PublicKey)
@@ -218,8 +196,8 @@ func (x *SyncServer) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (
 		if err != nil {
 			return nil, status.Errorf(codes.Unauthenticated, "%v", err)
 		}
-		if role != pki.RoleDistrict && org[:9] != origin[:9] {
-			return nil, status.Errorf(codes.PermissionDenied, "%s %s may pull only its own town's chain, not %s", role, org, origin)
+		if err := pki.May(org, role, pki.Pull, origin); err != nil {
+			return nil, status.Errorf(codes.PermissionDenied, "%v", err)
 		}
 	}
 	return x.pull(origin, r, x.s.n.FSM().Certificate(origin))

@@ -189,9 +189,9 @@ func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate,
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "entry %d: %v", i, err)
 		}
-		if link.Origin != org {
+		if err := pki.May(org, pki.RoleVillage, pki.Push, link.Origin); err != nil {
 			in.log.Warn("sync push refused", "peer", org, "origin", link.Origin)
-			return nil, status.Errorf(codes.PermissionDenied, "village %s may push only its own chain, not %s", org, link.Origin)
+			return nil, status.Errorf(codes.PermissionDenied, "%v", err)
 		}
 		if link.Seq <= head.Seq {
 			held, err := in.l.Get(org, link.Seq)
@@ -278,7 +278,8 @@ func (in *Inbox) ownVillage(ctx context.Context) (*x509.Certificate, string, err
 	if err != nil {
 		return nil, "", status.Errorf(codes.Unauthenticated, "%v", err)
 	}
-	if role != pki.RoleVillage || len(org) != 12 || org[:9] != in.town[:9] {
+	// Its villages are the chains other than its own it may carry up.
+	if role != pki.RoleVillage || org == in.town || pki.May(in.town, pki.RoleTown, pki.Push, org) != nil {
 		in.log.Warn("sync refused", "peer", org, "role", role)
 		return nil, "", status.Errorf(codes.PermissionDenied, "town %s takes pushes only from its own villages (%s…), not %s %s", in.town, in.town[:9], role, org)
 	}
@@ -318,7 +319,8 @@ func (in *Inbox) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*san
 	// what `sanzi repair --from-parent` restores from (issue 18). It
 	// checks the entries with its own key, so no certificate goes along.
 	self := origin == village
-	if !own && !self && (len(origin) != 12 || origin[6:] != "000000") {
+	// A village pulls what it may: its own, its town's, its district's.
+	if pki.May(village, pki.RoleVillage, pki.Pull, origin) != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "origin %q: only the district's own chain and the town's (%s) are pulled", origin, in.town)
 	}
 	limit := int(r.GetLimit())

@@ -1,8 +1,12 @@
-// Package server runs a village node: it opens the keys, ledger, attachment
-// store and books under one data folder, serves the API over gRPC and over
-// REST/JSON (grpc-gateway), and exposes /metrics, /healthz, /readyz and
-// /openapi.json. Shutdown drains in-flight requests and commits every queued
-// entry before the ledger closes, so nothing acknowledged is lost.
+// Package server runs a village or a town node, the tier its org code names
+// (idcode.Level): it opens the keys, ledger, attachment store and books
+// under one data folder, serves the API over gRPC and over REST/JSON
+// (grpc-gateway), and exposes /metrics, /healthz, /readyz and
+// /openapi.json. A town also takes its villages' pushes (node/town's inbox)
+// and looks across their chains. Logs name the tier (subsystem "village" or
+// "town"), and /metrics says it in sanzi_node_info{tier}. Shutdown drains
+// in-flight requests and commits every queued entry before the ledger
+// closes, so nothing acknowledged is lost.
 package server
 
 import (
@@ -47,7 +51,7 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// Config is what a village node needs to run.
+// Config is what a village or town node needs to run.
 type Config struct {
 	// DataDir holds ledger.db, attachments/ and keys/.
 	DataDir string
@@ -218,30 +222,34 @@ func withDefaults(set, defaults map[string]int64) map[string]int64 {
 	return out
 }
 
-// Node is an opened village node, listening once Open returns.
+// Node is an opened village or town node, listening once Open returns.
 type Node struct {
-	cfg       Config
-	log       *slog.Logger
-	ledger    *ledger.Ledger
-	books     *books.Books
-	sup       *supervise.Supervisor
-	keys      *keys.Ring
-	grpc      *grpc.Server
-	http      *http.Server
-	grpcLn    net.Listener
-	httpLn    net.Listener
-	gwConn    *grpc.ClientConn
-	ready     atomic.Bool
-	served    chan error
-	registry  *prometheus.Registry
-	cal       *calendar.Calendar
-	notifier  *notify.Notifier
-	stopSweep func()
-	outbox    *relay.Outbox
-	pullers   []*relay.Puller
-	issued    *pki.Issued
-	inbox     *town.Inbox
-	crossKick chan struct{}
+	cfg    Config
+	level  idcode.Level // the tier the node runs at, from its first org
+	log    *slog.Logger
+	ledger *ledger.Ledger
+	books  *books.Books
+	sup    *supervise.Supervisor
+	// decisionsRefused counts a village's town decisions it could not
+	// apply (0 elsewhere).
+	decisionsRefused func() int
+	keys             *keys.Ring
+	grpc             *grpc.Server
+	http             *http.Server
+	grpcLn           net.Listener
+	httpLn           net.Listener
+	gwConn           *grpc.ClientConn
+	ready            atomic.Bool
+	served           chan error
+	registry         *prometheus.Registry
+	cal              *calendar.Calendar
+	notifier         *notify.Notifier
+	stopSweep        func()
+	outbox           *relay.Outbox
+	pullers          []*relay.Puller
+	issued           *pki.Issued
+	inbox            *town.Inbox
+	crossKick        chan struct{}
 	// outboxKick wakes a town's outbox when its inbox stored a batch.
 	outboxKick chan struct{}
 	inboxLn    net.Listener
@@ -255,7 +263,8 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	log := cfg.Logger.With("subsystem", "village")
+	level, _ := idcode.OrgCode(cfg.Orgs[0]) // validated
+	log := cfg.Logger.With("subsystem", string(level))
 	var issued *pki.Issued
 	if cfg.TLSDir != "" {
 		if issued, err = installIssuedKey(cfg); err != nil {
@@ -308,7 +317,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("compile rule set %s: %w", rs.Version, err)
 	}
 	b.SetRules(engine)
-	n = &Node{cfg: cfg, log: log, ledger: l, books: b, keys: ring, served: make(chan error, 3), registry: prometheus.NewRegistry()}
+	n = &Node{cfg: cfg, level: level, log: log, ledger: l, books: b, keys: ring, served: make(chan error, 3), registry: prometheus.NewRegistry()}
 	if err := n.supervise(ctx); err != nil {
 		return nil, fmt.Errorf("start supervision: %w", err)
 	}
@@ -318,7 +327,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 			return nil, err
 		}
 	}
-	m := newMetrics(n.registry, l)
+	m := newMetrics(n.registry, l, n.level, cfg.Orgs[0])
 	registerAttachmentMetrics(n.registry, att)
 	n.grpc = grpc.NewServer(append(limits.ServerOptions(cfg.GRPCMaxStreams),
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+envelope),
@@ -522,18 +531,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	var bg sync.WaitGroup
 	bg.Go(func() { n.sweepLoop(bgCtx) })
 	if n.crossKick != nil {
-		bg.Go(func() {
-			for {
-				select {
-				case <-bgCtx.Done():
-					return
-				case <-n.crossKick:
-					if err := n.sup.Follow(bgCtx); err != nil && bgCtx.Err() == nil {
-						n.log.Error("town supervision across villages", "err", err)
-					}
-				}
-			}
-		})
+		bg.Go(func() { n.followVillages(bgCtx) })
 	}
 	n.stopSweep = func() { stopBG(); bg.Wait() }
 	if n.cfg.Parent != "" {
@@ -546,7 +544,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		go func() { n.served <- n.inboxSrv.Serve(n.inboxLn) }()
 	}
 	n.ready.Store(true)
-	n.log.Info("village node serving", "orgs", strings.Join(n.cfg.Orgs, ","), "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir)
+	n.log.Info(string(n.level)+" node serving", "orgs", strings.Join(n.cfg.Orgs, ","), "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir)
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -590,7 +588,7 @@ func (n *Node) shutdown() error {
 		errs = append(errs, fmt.Errorf("close ledger: %w", err))
 	}
 	st := n.ledger.Stats()
-	n.log.Info("village node stopped", "entries_appended", st.Entries, "commits", st.Commits)
+	n.log.Info(string(n.level)+" node stopped", "entries_appended", st.Entries, "commits", st.Commits)
 	return errors.Join(errs...)
 }
 

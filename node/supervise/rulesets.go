@@ -89,14 +89,8 @@ func (s *Supervisor) observeRuleSet(id, author string, v *sanziv1.RuleSetVersion
 		if err := s.watch.SetRules(e); err != nil {
 			return err
 		}
-		if s.cross != nil {
-			ce, err := crossEngine(e)
-			if err == nil {
-				err = s.cross.SetRules(ce)
-			}
-			if err != nil {
-				return err
-			}
+		if err := s.tier.SetRules(e); err != nil {
+			return err
 		}
 		s.b.SetRules(e)
 		if old, ok := r.byVer[r.live]; ok {

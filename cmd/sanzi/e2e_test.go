@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	gosync "sync"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -69,7 +69,7 @@ func freePort(t *testing.T) string {
 }
 
 // handedOut are the ports freePort gave, so none is given twice.
-var handedOut gosync.Map
+var handedOut sync.Map
 
 // ephemeralLow is the first port of the kernel's ephemeral range (Linux;
 // 32768 when it cannot be read).

@@ -15,7 +15,7 @@ import (
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -196,7 +196,7 @@ verify the chain with the new key from the rotation on.`,
 			if !cur.Equal(newPub) {
 				head := l.Head(org)
 				if !kr.sign.Equal(iss.Key) {
-					revs := nodesync.NewChainRevocations(l, org[:6]+"000000")
+					revs := relay.NewChainRevocations(l, org[:6]+"000000")
 					if r, ok := revs.Revoked(org, keys.Fingerprint(cur)); ok && head.Seq+1 > r.AfterSeq {
 						fmt.Fprintf(out, "the district revoked key %s after seq %d (%s): the rotation is signed by the new key, vouched for by its certificate\n", r.Fingerprint, r.AfterSeq, r.Entry)
 						kr.sign = iss.Key

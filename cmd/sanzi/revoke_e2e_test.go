@@ -19,7 +19,7 @@ import (
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -145,7 +145,7 @@ func TestRevokeAndRekey(t *testing.T) {
 			raws = append(raws, entryRaw(t, body))
 		}
 		err := syncPush(t, d.api, caDir, stolen, raws)
-		if reason, ok := nodesync.RefusedFor(err); !ok || reason != nodesync.ReasonKeyRevoked || !strings.Contains(err.Error(), "revoked by the district") {
+		if reason, ok := relay.RefusedFor(err); !ok || reason != relay.ReasonKeyRevoked || !strings.Contains(err.Error(), "revoked by the district") {
 			t.Fatalf("the stolen key's push at the district: %v, want a KEY_REVOKED refusal", err)
 		}
 		out := status(dhttp)

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/relay"
 	"github.com/sanzi/sanzi/node/server"
-	nodesync "github.com/sanzi/sanzi/node/sync"
 )
 
 func newSyncCmd(g *globals) *cobra.Command {
@@ -78,7 +78,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 
 // printKeyRefusals prints a parent's side: the pushes it refused for their
 // signing key, and the revocations it enforces.
-func printKeyRefusals(w io.Writer, refused []nodesync.Refusal, revs []ledger.Revocation) {
+func printKeyRefusals(w io.Writer, refused []relay.Refusal, revs []ledger.Revocation) {
 	for _, r := range refused {
 		fmt.Fprintf(w, "refused %s (%s) %d time(s), last %s: %s\n", r.Origin, r.Reason, r.Count, r.At.Format(time.RFC3339), r.Error)
 	}

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/federation/fsm"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -22,9 +22,9 @@ import (
 // leader, whose state is the one the pieces must follow.
 type attachSink struct{ s *Service }
 
-var _ nodesync.AttachmentSink = attachSink{}
+var _ relay.AttachmentSink = attachSink{}
 
-// AttachmentState implements nodesync.AttachmentSink.
+// AttachmentState implements relay.AttachmentSink.
 func (a attachSink) AttachmentState(ctx context.Context, h string) (int64, bool, error) {
 	if !a.s.n.IsLeader() {
 		c, fctx, err := a.s.leaderConn(ctx)
@@ -46,7 +46,7 @@ func (a attachSink) AttachmentState(ctx context.Context, h string) (int64, bool,
 	return a.s.n.FSM().AttachmentState(h)
 }
 
-// AddPiece implements nodesync.AttachmentSink.
+// AddPiece implements relay.AttachmentSink.
 func (a attachSink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploadRequest) error {
 	if !a.s.n.IsLeader() {
 		origin, err := pieceOrigin(ctx)
@@ -77,9 +77,9 @@ func (a attachSink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploa
 	err := a.s.n.AddAttachmentPiece(ctx, c)
 	switch {
 	case errors.Is(err, fsm.ErrAttachment), errors.Is(err, fsm.ErrBadCommand):
-		return fmt.Errorf("%w: %v", nodesync.ErrPiece, err)
+		return fmt.Errorf("%w: %v", relay.ErrPiece, err)
 	case errors.Is(err, fsm.ErrAttachmentMismatch):
-		return fmt.Errorf("%w: %v", nodesync.ErrMismatch, err)
+		return fmt.Errorf("%w: %v", relay.ErrMismatch, err)
 	case err != nil:
 		return toStatus(err)
 	}
@@ -91,7 +91,7 @@ func (x *SyncServer) SyncAttachments(ctx context.Context, r *sanziv1.SyncAttachm
 	if _, _, err := peerIdentity(ctx); err != nil {
 		return nil, status.Errorf(codes.Unauthenticated, "%v", err)
 	}
-	return nodesync.AttachmentStates(ctx, attachSink{x.s}, r)
+	return relay.AttachmentStates(ctx, attachSink{x.s}, r)
 }
 
 // SyncAttachmentUpload implements SyncService: any node of the district may
@@ -101,7 +101,7 @@ func (x *SyncServer) SyncAttachmentUpload(stream grpc.ClientStreamingServer[sanz
 	if _, _, err := peerIdentity(stream.Context()); err != nil {
 		return status.Errorf(codes.Unauthenticated, "%v", err)
 	}
-	return nodesync.ReceiveAttachment(stream, attachSink{x.s})
+	return relay.ReceiveAttachment(stream, attachSink{x.s})
 }
 
 // AttachmentServer serves the attachments the district holds, read-only:

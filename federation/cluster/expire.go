@@ -12,7 +12,7 @@ import (
 	"github.com/sanzi/sanzi/federation/fsm"
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/pki"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 )
 
@@ -89,7 +89,7 @@ func (n *Node) stampPiece(ctx context.Context, c *clusterv1.AttachmentChunk) err
 		return fmt.Errorf("read the attachment use of %s: %w", origin, err)
 	}
 	if err := attach.QuotaCheck(origin, n.cfg.AttachmentQuota, used, c.GetSize()); err != nil {
-		return fmt.Errorf("%w: %v", nodesync.ErrQuota, err)
+		return fmt.Errorf("%w: %v", relay.ErrQuota, err)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -55,7 +55,7 @@ func TestExpiredCertificateRefused(t *testing.T) {
 	now.Store(old.Cert.NotAfter.Add(time.Hour).UnixNano())
 	late := seal(old.Key, tx, []byte("b")) // recorded "within" the certificate's life: the signer's claim
 	_, err = push(t, leader, [][]byte{late})
-	if reason, ok := nodesync.RefusedFor(err); !ok || reason != nodesync.ReasonKeyExpired || !strings.Contains(err.Error(), "expired on") {
+	if reason, ok := relay.RefusedFor(err); !ok || reason != relay.ReasonKeyExpired || !strings.Contains(err.Error(), "expired on") {
 		t.Fatalf("push after the certificate expired: %v, want KEY_EXPIRED", err)
 	}
 

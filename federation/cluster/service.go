@@ -25,7 +25,7 @@ import (
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -135,7 +135,7 @@ func toStatus(err error) error {
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrTimeout):
 		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, ledger.ErrKeyRevoked), errors.Is(err, ledger.ErrKeyExpired):
-		return nodesync.KeyRefusal(err)
+		return relay.KeyRefusal(err)
 	case errors.Is(err, ErrInvalid):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, ErrGap), errors.Is(err, ErrFork), errors.Is(err, ErrUnknownOrigin):

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -34,7 +33,7 @@ type SyncServer struct {
 	Named func(raw []byte) ([]string, error)
 	// Refused keeps the last push of each origin refused here for its
 	// signing key (revoked, expired), for GET /v1/sync/status.
-	Refused nodesync.Refusals
+	Refused relay.Refusals
 }
 
 // NewSyncServer serves pushes through s (which forwards to the leader);
@@ -44,27 +43,6 @@ func NewSyncServer(s *Service, pool *x509.CertPool, log *slog.Logger) *SyncServe
 	return &SyncServer{s: s, pool: pool, log: log}
 }
 
-// MayPush says whether a node of role at org may push entries of origin: a
-// village only its own chain, a town its own and its villages' (same first
-// nine digits), the district anything.
-func MayPush(org string, role pki.Role, origin string) error {
-	switch role {
-	case pki.RoleDistrict:
-		return nil
-	case pki.RoleTown:
-		if len(origin) == 12 && len(org) == 12 && origin[:9] == org[:9] {
-			return nil
-		}
-		return fmt.Errorf("town %s may push only its own chain and its villages' (%s…), not %s", org, org[:min(9, len(org))], origin)
-	case pki.RoleVillage:
-		if origin == org {
-			return nil
-		}
-		return fmt.Errorf("village %s may push only its own chain, not %s", org, origin)
-	}
-	return fmt.Errorf("role %q may not push", role)
-}
-
 // SyncPush implements SyncService.
 func (x *SyncServer) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse]) error {
 	ctx := stream.Context()
@@ -72,7 +50,7 @@ func (x *SyncServer) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRe
 	if err != nil {
 		return status.Errorf(codes.Unauthenticated, "%v", err)
 	}
-	return nodesync.ServePush(stream, func(req *sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error) {
+	return relay.ServePush(stream, func(req *sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error) {
 		if err := x.introduce(ctx, org, role, req.GetCertificates()); err != nil {
 			x.log.Warn("sync push refused", "peer", org, "role", role, "err", err)
 			return nil, err
@@ -95,7 +73,7 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "entry %d: %v", i, err)
 		}
-		if err := MayPush(org, role, l.Origin); err != nil {
+		if err := pki.May(org, role, pki.Push, l.Origin); err != nil {
 			return nil, status.Errorf(codes.PermissionDenied, "%v", err)
 		}
 		origins[l.Origin] = true
@@ -123,7 +101,7 @@ func (x *SyncServer) batch(ctx context.Context, org string, role pki.Role, entri
 			return nil, status.Errorf(codes.PermissionDenied, "%s %s: the district holds another signing key for this origin than the certificate's; a new key needs a key rotation entry (sanzi village rekey)", role, org)
 		}
 	}
-	if err := nodesync.CheckAttachments(ctx, attachSink{x.s}, x.Named, entries); err != nil {
+	if err := relay.CheckAttachments(ctx, attachSink{x.s}, x.Named, entries); err != nil {
 		return nil, err
 	}
 	resp, err := x.s.PushEntries(ctx, &sanziv1.PushEntriesRequest{Entries: entries})
@@ -157,7 +135,7 @@ func (x *SyncServer) introduce(ctx context.Context, org string, role pki.Role, c
 		if vrole != pki.RoleVillage {
 			return status.Errorf(codes.PermissionDenied, "certificate %d names a %s, not a village", i, vrole)
 		}
-		if err := MayPush(org, role, vorg); err != nil {
+		if err := pki.May(org, role, pki.Push, vorg); err != nil {
 			return status.Errorf(codes.PermissionDenied, "%v", err)
 		}
 		pub, ok := c.PublicKey.(ed25519.PublicKey)
@@ -218,8 +196,8 @@ func (x *SyncServer) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (
 		if err != nil {
 			return nil, status.Errorf(codes.Unauthenticated, "%v", err)
 		}
-		if role != pki.RoleDistrict && org[:9] != origin[:9] {
-			return nil, status.Errorf(codes.PermissionDenied, "%s %s may pull only its own town's chain, not %s", role, org, origin)
+		if err := pki.May(org, role, pki.Pull, origin); err != nil {
+			return nil, status.Errorf(codes.PermissionDenied, "%v", err)
 		}
 	}
 	return x.pull(origin, r, x.s.n.FSM().Certificate(origin))

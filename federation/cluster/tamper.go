@@ -6,7 +6,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/sanzi/sanzi/node/ledger"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -28,20 +28,20 @@ func (e *tamperError) Unwrap() error { return ErrInvalid }
 // tamperError carrying raw, keyed by the SHA-256 of the pushed bytes (the
 // stated hash is what may have been forged), or into a plain ErrInvalid.
 func (n *Node) refused(raw []byte, err error) error {
-	ve, kind, ok := nodesync.Tampered(err)
+	ve, kind, ok := relay.Tampered(err)
 	if !ok {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	n.met.tampers.WithLabelValues(string(ve.Failure)).Inc()
 	n.log.Error("TAMPER refused: a pushed entry does not verify", "origin", ve.Origin, "seq", ve.Seq, "failure", ve.Failure, "problem", ve.Problem)
-	return &tamperError{ve: ve, rec: &sanziv1.ForkRecord{Origin: ve.Origin, Seq: ve.Seq, SentHash: nodesync.SentHash(raw),
+	return &tamperError{ve: ve, rec: &sanziv1.ForkRecord{Origin: ve.Origin, Seq: ve.Seq, SentHash: relay.SentHash(raw),
 		Kind: kind, Problem: ve.Problem, Entry: raw}}
 }
 
 // tamperStatus is the gRPC status of a tamperError: InvalidArgument with
 // the permanent-refusal detail.
 func tamperStatus(e *tamperError) error {
-	return nodesync.ChainBroken(e.ve, codes.InvalidArgument, e.Error())
+	return relay.ChainBroken(e.ve, codes.InvalidArgument, e.Error())
 }
 
 // TODO(issue 18): the district sends no notification of a TAMPER finding

@@ -26,3 +26,13 @@ func PeerCertificate(ctx context.Context) (*x509.Certificate, error) {
 	}
 	return nil, errors.New("no verified client certificate")
 }
+
+// PeerIdentity is the peer's certificate with the org and role it names.
+func PeerIdentity(ctx context.Context) (*x509.Certificate, string, Role, error) {
+	c, err := PeerCertificate(ctx)
+	if err != nil {
+		return nil, "", "", err
+	}
+	org, role, err := Identity(c)
+	return c, org, role, err
+}

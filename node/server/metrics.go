@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"github.com/sanzi/sanzi/node/attach"
 	"log/slog"
 	"time"
 
@@ -12,6 +11,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
 )
 
@@ -22,7 +23,10 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics(reg *prometheus.Registry, l *ledger.Ledger) *metrics {
+// newMetrics registers the node's series; sanzi_node_info names the tier
+// and org the node runs as (a label on one series, so every other series
+// keeps its name and labels whatever the tier).
+func newMetrics(reg *prometheus.Registry, l *ledger.Ledger, tier idcode.Level, org string) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sanzi_rpc_requests_total", Help: "API calls by method and gRPC code.",
@@ -32,7 +36,9 @@ func newMetrics(reg *prometheus.Registry, l *ledger.Ledger) *metrics {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 5},
 		}, []string{"method"}),
 	}
-	reg.MustRegister(m.requests, m.latency,
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sanzi_node_info", Help: "Always 1: the tier (village or town) and org code this node runs as."}, []string{"tier", "org"})
+	info.WithLabelValues(string(tier), org).Set(1)
+	reg.MustRegister(m.requests, m.latency, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_ledger_entries_appended_total", Help: "Entries appended since start."},
 			func() float64 { return float64(l.Stats().Entries) }),

@@ -1,13 +1,16 @@
-// Package server runs a village node: it opens the keys, ledger, attachment
-// store and books under one data folder, serves the API over gRPC and over
-// REST/JSON (grpc-gateway), and exposes /metrics, /healthz, /readyz and
-// /openapi.json. Shutdown drains in-flight requests and commits every queued
-// entry before the ledger closes, so nothing acknowledged is lost.
+// Package server runs a village or a town node, the tier its org code names
+// (idcode.Level): it opens the keys, ledger, attachment store and books
+// under one data folder, serves the API over gRPC and over REST/JSON
+// (grpc-gateway), and exposes /metrics, /healthz, /readyz and
+// /openapi.json. A town also takes its villages' pushes (node/town's inbox)
+// and looks across their chains. Logs name the tier (subsystem "village" or
+// "town"), and /metrics says it in sanzi_node_info{tier}. Shutdown drains
+// in-flight requests and commits every queued entry before the ledger
+// closes, so nothing acknowledged is lost.
 package server
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,15 +41,16 @@ import (
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/notify"
 	"github.com/sanzi/sanzi/node/pki"
+	"github.com/sanzi/sanzi/node/relay"
 	"github.com/sanzi/sanzi/node/rest"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/supervise"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/town"
 	"github.com/sanzi/sanzi/proto/gen"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// Config is what a village node needs to run.
+// Config is what a village or town node needs to run.
 type Config struct {
 	// DataDir holds ledger.db, attachments/ and keys/.
 	DataDir string
@@ -217,30 +221,34 @@ func withDefaults(set, defaults map[string]int64) map[string]int64 {
 	return out
 }
 
-// Node is an opened village node, listening once Open returns.
+// Node is an opened village or town node, listening once Open returns.
 type Node struct {
-	cfg       Config
-	log       *slog.Logger
-	ledger    *ledger.Ledger
-	books     *books.Books
-	sup       *supervise.Supervisor
-	keys      *keys.Ring
-	grpc      *grpc.Server
-	http      *http.Server
-	grpcLn    net.Listener
-	httpLn    net.Listener
-	gwConn    *grpc.ClientConn
-	ready     atomic.Bool
-	served    chan error
-	registry  *prometheus.Registry
-	cal       *calendar.Calendar
-	notifier  *notify.Notifier
-	stopSweep func()
-	outbox    *nodesync.Outbox
-	pullers   []*nodesync.Puller
-	issued    *pki.Issued
-	inbox     *nodesync.Inbox
-	crossKick chan struct{}
+	cfg    Config
+	level  idcode.Level // the tier the node runs at, from its first org
+	log    *slog.Logger
+	ledger *ledger.Ledger
+	books  *books.Books
+	sup    *supervise.Supervisor
+	// decisionsRefused counts a village's town decisions it could not
+	// apply (0 elsewhere).
+	decisionsRefused func() int
+	keys             *keys.Ring
+	grpc             *grpc.Server
+	http             *http.Server
+	grpcLn           net.Listener
+	httpLn           net.Listener
+	gwConn           *grpc.ClientConn
+	ready            atomic.Bool
+	served           chan error
+	registry         *prometheus.Registry
+	cal              *calendar.Calendar
+	notifier         *notify.Notifier
+	stopSweep        func()
+	outbox           *relay.Outbox
+	pullers          []*relay.Puller
+	issued           *pki.Issued
+	inbox            *town.Inbox
+	crossKick        chan struct{}
 	// outboxKick wakes a town's outbox when its inbox stored a batch.
 	outboxKick chan struct{}
 	inboxLn    net.Listener
@@ -254,7 +262,8 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	log := cfg.Logger.With("subsystem", "village")
+	level, _ := idcode.OrgCode(cfg.Orgs[0]) // validated
+	log := cfg.Logger.With("subsystem", string(level))
 	var issued *pki.Issued
 	if cfg.TLSDir != "" {
 		if issued, err = installIssuedKey(cfg); err != nil {
@@ -307,7 +316,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, fmt.Errorf("compile rule set %s: %w", rs.Version, err)
 	}
 	b.SetRules(engine)
-	n = &Node{cfg: cfg, log: log, ledger: l, books: b, keys: ring, served: make(chan error, 3), registry: prometheus.NewRegistry()}
+	n = &Node{cfg: cfg, level: level, log: log, ledger: l, books: b, keys: ring, served: make(chan error, 3), registry: prometheus.NewRegistry()}
 	if err := n.supervise(ctx); err != nil {
 		return nil, fmt.Errorf("start supervision: %w", err)
 	}
@@ -317,7 +326,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 			return nil, err
 		}
 	}
-	m := newMetrics(n.registry, l)
+	m := newMetrics(n.registry, l, n.level, cfg.Orgs[0])
 	registerAttachmentMetrics(n.registry, att)
 	n.grpc = grpc.NewServer(append(limits.ServerOptions(cfg.GRPCMaxStreams, log),
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+envelope),
@@ -423,69 +432,6 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 	return mux, nil
 }
 
-// alertEvents streams new alerts as Server-Sent Events (event "alert", data
-// the AlertRecord in the API's JSON), for the web console and scripts; a
-// comment line every 15 s keeps proxies from closing an idle stream.
-func (n *Node) alertEvents(w http.ResponseWriter, r *http.Request) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
-	var certs []*x509.Certificate
-	if r.TLS != nil {
-		certs = r.TLS.PeerCertificates
-	}
-	release, err := n.streams.Acquire(limits.ClientKey(r.RemoteAddr, certs))
-	if err != nil {
-		rest.WriteError(w, r, api.Status(err))
-		return
-	}
-	defer release()
-	// The stream outlives the server's read and write timeouts, which are
-	// for ordinary requests.
-	rc := http.NewResponseController(w)
-	if err := errors.Join(rc.SetReadDeadline(time.Time{}), rc.SetWriteDeadline(time.Time{})); err != nil {
-		n.log.Warn("alert stream keeps the server's timeouts", "err", err)
-	}
-	org, severity := r.URL.Query().Get("org"), r.URL.Query().Get("severity")
-	ch, stop := n.books.SubscribeAlerts()
-	defer stop()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": subscribed\n\n")
-	flusher.Flush()
-	keepAlive := time.NewTicker(15 * time.Second)
-	defer keepAlive.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-keepAlive.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-		case a, ok := <-ch:
-			if !ok {
-				if !n.books.FeedClosed() {
-					fmt.Fprint(w, "event: overflow\ndata: {}\n\n")
-					flusher.Flush()
-				}
-				return
-			}
-			if !api.AlertMatches(a, org, severity) {
-				continue
-			}
-			b, err := protojson.Marshal(a)
-			if err != nil {
-				n.log.Error("encode alert for the stream", "err", err)
-				continue
-			}
-			fmt.Fprintf(w, "id: %s\nevent: alert\ndata: %s\n\n", a.GetEntry().GetId(), b)
-		}
-		flusher.Flush()
-	}
-}
-
 // readyz says whether the node takes writes: it is serving, and no chain of
 // its orgs failed verification.
 func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
@@ -521,18 +467,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	var bg sync.WaitGroup
 	bg.Go(func() { n.sweepLoop(bgCtx) })
 	if n.crossKick != nil {
-		bg.Go(func() {
-			for {
-				select {
-				case <-bgCtx.Done():
-					return
-				case <-n.crossKick:
-					if err := n.sup.Follow(bgCtx); err != nil && bgCtx.Err() == nil {
-						n.log.Error("town supervision across villages", "err", err)
-					}
-				}
-			}
-		})
+		bg.Go(func() { n.followVillages(bgCtx) })
 	}
 	n.stopSweep = func() { stopBG(); bg.Wait() }
 	if n.cfg.Parent != "" {
@@ -545,7 +480,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		go func() { n.served <- n.inboxSrv.Serve(n.inboxLn) }()
 	}
 	n.ready.Store(true)
-	n.log.Info("village node serving", "orgs", strings.Join(n.cfg.Orgs, ","), "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir)
+	n.log.Info(string(n.level)+" node serving", "orgs", strings.Join(n.cfg.Orgs, ","), "grpc", n.GRPCAddr(), "http", n.HTTPAddr(), "data", n.cfg.DataDir)
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -589,7 +524,7 @@ func (n *Node) shutdown() error {
 		errs = append(errs, fmt.Errorf("close ledger: %w", err))
 	}
 	st := n.ledger.Stats()
-	n.log.Info("village node stopped", "entries_appended", st.Entries, "commits", st.Commits)
+	n.log.Info(string(n.level)+" node stopped", "entries_appended", st.Entries, "commits", st.Commits)
 	return errors.Join(errs...)
 }
 

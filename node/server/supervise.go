@@ -12,6 +12,7 @@ import (
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/notify"
 	"github.com/sanzi/sanzi/node/supervise"
+	"github.com/sanzi/sanzi/node/town"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -70,8 +71,17 @@ func (n *Node) supervise(ctx context.Context) error {
 		}
 		return ""
 	}
+	cat := catalog.Default(n.cfg.Orgs[0][:6])
+	tier, err := town.For(n.level, n.books, cat, cal)
+	if err != nil {
+		return err
+	}
+	n.decisionsRefused = func() int { return 0 }
+	if v, ok := tier.(*town.Village); ok {
+		n.decisionsRefused = v.Refused
+	}
 	n.sup, err = supervise.New(ctx, n.books, supervise.Config{
-		Catalog: catalog.Default(n.cfg.Orgs[0][:6]), Calendar: cal, Person: person, Notify: n.notifyFindings,
+		Catalog: cat, Calendar: cal, Person: person, Notify: n.notifyFindings, Tier: tier,
 	})
 	return err
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,11 +18,12 @@ import (
 	_ "google.golang.org/grpc/encoding/gzip" // the outbox compresses batches
 
 	"github.com/sanzi/sanzi/node/entries"
+	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
-	nodesync "github.com/sanzi/sanzi/node/sync"
+	"github.com/sanzi/sanzi/node/relay"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -76,15 +76,15 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		}
 		return sanziv1.NewSyncServiceClient(conn), func() { conn.Close() }, nil
 	}
-	oc := nodesync.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, AckTimeout: n.cfg.SyncAckTimeout, Max: n.cfg.SyncRetryMax,
-		Attachments: &nodesync.AttachmentSource{Named: entries.Attachments, Get: n.books.Attachments().Get},
+	oc := relay.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, AckTimeout: n.cfg.SyncAckTimeout, Max: n.cfg.SyncRetryMax,
+		Attachments: &relay.AttachmentSource{Named: entries.Attachments, Get: n.books.Attachments().Get},
 		Logger:      n.log.With("subsystem", "sync", "parent", n.cfg.Parent)}
-	if n.inbox != nil { // a town forwards its villages' chains verbatim, with their certificates
-		town := n.cfg.Orgs[0][:9]
+	if n.level == idcode.LevelTown { // a town forwards its villages' chains verbatim, with their certificates
+		prefix := n.cfg.Orgs[0][:9]
 		oc.Origins = func() []string {
 			var out []string
 			for _, o := range n.ledger.Origins() {
-				if strings.HasPrefix(o, town) { // not the district's chain it pulled
+				if strings.HasPrefix(o, prefix) { // not the district's chain it pulled
 					out = append(out, o)
 				}
 			}
@@ -93,7 +93,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		oc.Certificate = n.inbox.Certificate
 		oc.Wake = n.outboxKick
 	}
-	o, err := nodesync.New(oc)
+	o, err := relay.New(oc)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			func() float64 { return float64(o.Status().AttachmentBytes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sanzi_town_decisions_refused_total",
 			Help: "Decisions of the village's town it could not apply since it started (the step had moved on, the alert was reviewed here meanwhile); each is logged."},
-			func() float64 { return float64(n.sup.TownDecisionsRefused()) }),
+			func() float64 { return float64(n.decisionsRefused()) }),
 	)
 	bg.Go(func() { o.Run(ctx) })
 	// What flows down: the district's own chain, and for a village its
@@ -122,11 +122,11 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		role   pki.Role
 	}
 	down := []chain{{n.cfg.Orgs[0][:6] + "000000", pki.RoleDistrict}}
-	if n.inbox == nil {
+	if n.level == idcode.LevelVillage {
 		down = append(down, chain{n.cfg.Orgs[0][:9] + "000", pki.RoleTown})
 	}
 	for _, d := range down {
-		puller, err := nodesync.NewPuller(nodesync.PullConfig{Ledger: n.ledger, Origin: d.origin, Role: d.role, Pool: pool,
+		puller, err := relay.NewPuller(relay.PullConfig{Ledger: n.ledger, Origin: d.origin, Role: d.role, Pool: pool,
 			DataDir: n.cfg.DataDir, Dial: dial, Applied: n.sup.Follow, Logger: n.log.With("subsystem", "pull", "parent", n.cfg.Parent, "origin", d.origin)})
 		if err != nil {
 			return err
@@ -145,14 +145,14 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]string{"error": "this node has no parent (start it with --parent)"})
 		return
 	}
-	pulls := []nodesync.PullStatus{}
+	pulls := []relay.PullStatus{}
 	for _, p := range n.pullers {
 		pulls = append(pulls, p.Status())
 	}
 	st := SyncStatus{Status: n.outbox.Status(), Pulls: pulls}
 	if n.inbox != nil {
 		st.KeyRefusals = n.inbox.Refused.List()
-		if r, ok := n.inbox.Revoked.(*nodesync.ChainRevocations); ok {
+		if r, ok := n.inbox.Revoked.(*relay.ChainRevocations); ok {
 			st.Revocations = r.List()
 		}
 	}
@@ -164,76 +164,10 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 // its villages' pushes it refused for their keys, and the revocations it
 // enforces.
 type SyncStatus struct {
-	nodesync.Status
-	Pulls       []nodesync.PullStatus `json:"pulls"`
-	KeyRefusals []nodesync.Refusal    `json:"keyRefusals,omitempty"`
-	Revocations []ledger.Revocation   `json:"revocations,omitempty"`
-}
-
-// serveInbox takes the pushes of the town's villages on cfg.SyncAddr,
-// over mutual TLS with village certificates of the district's CA.
-func (n *Node) serveInbox(iss *pki.Issued) error {
-	pool, err := pki.LoadPool(n.cfg.TLSDir)
-	if err != nil {
-		return err
-	}
-	in, err := nodesync.NewInbox(n.ledger, n.cfg.Orgs[0], n.cfg.DataDir, n.log.With("subsystem", "inbox"))
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", n.cfg.SyncAddr)
-	if err != nil {
-		return fmt.Errorf("listen for villages on %s: %w", n.cfg.SyncAddr, err)
-	}
-	in.OnFork = func(ctx context.Context, village string, seq uint64, heldHash, sentHash string) {
-		if _, err := n.books.RecordTamper(ctx, village, seq, map[string]string{"village": village, "seq": fmt.Sprint(seq),
-			"held_hash": heldHash, "sent_hash": sentHash}); err != nil {
-			n.log.Error("record TAMPER alert", "village", village, "seq", seq, "err", err)
-		}
-	}
-	tampers := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sanzi_town_tamper_refused_total",
-		Help: "Village entries refused because they do not verify (TAMPER), by the check that failed; each distinct one is an alert."}, []string{"failure"})
-	n.registry.MustRegister(tampers)
-	in.OnTamper = func(ctx context.Context, village string, ve *ledger.VerifyError, raw []byte) {
-		tampers.WithLabelValues(string(ve.Failure)).Inc()
-		if _, err := n.books.RecordRefusedEntry(ctx, ve, nodesync.SentHash(raw), raw); err != nil {
-			n.log.Error("record TAMPER alert", "village", village, "seq", ve.Seq, "err", err)
-		}
-	}
-	// The town looks across its villages after each stored batch, off the
-	// push path: acks do not wait for it, and a burst of batches is looked
-	// at once.
-	// The outbox is woken too: what a village pushed goes on up at once,
-	// not at the outbox's next poll.
-	n.crossKick, n.outboxKick = make(chan struct{}, 1), make(chan struct{}, 1)
-	in.Stored = func(context.Context) error {
-		for _, kick := range []chan struct{}{n.crossKick, n.outboxKick} {
-			select {
-			case kick <- struct{}{}:
-			default:
-			}
-		}
-		return nil
-	}
-	in.Attachments, in.Named = nodesync.StoreSink{Store: n.books.Attachments()}, entries.Attachments
-	in.OwnCertificate = iss.Cert.Raw
-	in.Revoked = nodesync.NewChainRevocations(n.ledger, n.cfg.Orgs[0][:6]+"000000")
-	in.CheckCert, in.Now = pki.Rotation(pool), n.cfg.Now
-	n.inbox = in
-	n.inboxLn = ln
-	n.inboxSrv = grpc.NewServer(append(limits.ServerOptions(n.cfg.GRPCMaxStreams, n.log),
-		grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),
-		grpc.MaxRecvMsgSize(limits.MaxMessageSize))...)
-	sanziv1.RegisterSyncServiceServer(n.inboxSrv, in)
-	return nil
-}
-
-// InboxAddr is the bound address villages push to ("" for a village).
-func (n *Node) InboxAddr() string {
-	if n.inboxLn == nil {
-		return ""
-	}
-	return n.inboxLn.Addr().String()
+	relay.Status
+	Pulls       []relay.PullStatus  `json:"pulls"`
+	KeyRefusals []relay.Refusal     `json:"keyRefusals,omitempty"`
+	Revocations []ledger.Revocation `json:"revocations,omitempty"`
 }
 
 // syncRefused words the chains the parent refused for good: those of the

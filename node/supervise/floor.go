@@ -153,19 +153,13 @@ func (r *ruleSets) status(version string, status rules.RuleSetStatus) {
 }
 
 // applyRules puts e in force: for the stateful rules, a town's
-// cross-village rules and the books' checks at entry.
+// cross-village rules (its tier) and the books' checks at entry.
 func (s *Supervisor) applyRules(e *rules.Engine) error {
 	if err := s.watch.SetRules(e); err != nil {
 		return err
 	}
-	if s.cross != nil {
-		ce, err := crossEngine(e)
-		if err == nil {
-			err = s.cross.SetRules(ce)
-		}
-		if err != nil {
-			return err
-		}
+	if err := s.tier.SetRules(e); err != nil {
+		return err
 	}
 	s.b.SetRules(e)
 	return nil

@@ -17,9 +17,9 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// refused maps a workflow refusal to the books' errors: CHAIN is a rule
+// Refused maps a workflow refusal to the books' errors: CHAIN is a rule
 // that blocks; others name the field.
-func refused(err error) error {
+func Refused(err error) error {
 	var r *workflow.RefusedError
 	if !errors.As(err, &r) {
 		if errors.Is(err, workflow.ErrNotFound) {
@@ -43,7 +43,7 @@ func (s *Supervisor) OpenProcedure(ctx context.Context, author string, p *sanziv
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.flows.CheckOpen(p); err != nil {
-		return nil, refused(err)
+		return nil, Refused(err)
 	}
 	st, err := s.b.AppendEntry(ctx, p.GetOrg(), author, sanziv1.EntryType_ENTRY_TYPE_PROCEDURE, p, p.GetSubjectId())
 	if err != nil {
@@ -60,8 +60,8 @@ func (s *Supervisor) OpenProcedure(ctx context.Context, author string, p *sanziv
 // rule CHAIN. The procedure is held locked from check to record, so two
 // people approving at once cannot both pass.
 func (s *Supervisor) DecideStep(ctx context.Context, author string, d *sanziv1.StepDecision) (*ledger.Stored, *workflow.Proc, error) {
-	if s.villageOf(d.GetOrg()) {
-		return s.decideForVillage(ctx, author, d)
+	if s.tier.DecidesFor(d.GetOrg()) {
+		return s.decideFor(ctx, author, d)
 	}
 	if err := s.b.Validator().StepDecision(author, d); err != nil {
 		return nil, nil, err
@@ -73,9 +73,9 @@ func (s *Supervisor) DecideStep(ctx context.Context, author string, d *sanziv1.S
 	}
 	dd, err := s.flows.Check(d, s.b.Now())
 	if err != nil {
-		return nil, nil, refused(err)
+		return nil, nil, Refused(err)
 	}
-	if err := s.townStepAtVillage(dd); err != nil {
+	if err := s.tier.RefuseOwnDecision(s.flows.Catalog(), dd); err != nil {
 		return nil, nil, err
 	}
 	st, err := s.b.AppendEntry(ctx, dd.GetOrg(), author, sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, dd, dd.GetProcedureId())
@@ -89,16 +89,55 @@ func (s *Supervisor) DecideStep(ctx context.Context, author string, d *sanziv1.S
 	return st, p, err
 }
 
+// decideFor records the tier's decision on a step of another org's
+// procedure (a town's, on its village's), in the node's own chain.
+func (s *Supervisor) decideFor(ctx context.Context, author string, d *sanziv1.StepDecision) (*ledger.Stored, *workflow.Proc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.catchUp(ctx); err != nil {
+		return nil, nil, err
+	}
+	st, p, err := s.tier.DecideStep(ctx, author, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.catchUp(ctx); err != nil {
+		return st, nil, err
+	}
+	return st, p, nil
+}
+
+// UpdateAlertStatus records one step of an alert's review: the review of an
+// alert of an org the tier decides for (a town's village) is the tier's
+// decision, recorded in the node's own chain for that org to apply; any
+// other is the books' own review.
+func (s *Supervisor) UpdateAlertStatus(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
+	if !s.tier.DecidesFor(tr.GetOrg()) {
+		return s.b.UpdateAlertStatus(ctx, author, tr)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	st, err := s.tier.ReviewAlert(ctx, author, tr)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.catchUp(ctx)
+	return st, err
+}
+
 // Procedure returns one procedure as it stands.
 func (s *Supervisor) Procedure(id string) (*workflow.Proc, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.flows.Get(id)
-	if err != nil && s.town != nil {
-		p, err = s.town.flows.Get(id) // a village's, as the town holds it
+	if held := s.tier.Held(); err != nil && held != nil {
+		p, err = held.Get(id) // a village's, as the town holds it
 	}
 	if err != nil {
-		return nil, refused(err)
+		return nil, Refused(err)
 	}
 	return p, nil
 }
@@ -128,8 +167,8 @@ func (s *Supervisor) Procedures(f workflow.Filter, p books.Page) ([]*sanziv1.Pro
 	}
 	s.mu.Lock()
 	all := s.flows.List(f)
-	if s.town != nil { // and its villages', for the town's reviewers
-		all = append(all, s.town.flows.List(f)...)
+	if held := s.tier.Held(); held != nil { // and a town's villages', for its reviewers
+		all = append(all, held.List(f)...)
 		slices.SortStableFunc(all, func(a, b *workflow.Proc) int { return bytes.Compare(mustKey(a.ID), mustKey(b.ID)) })
 	}
 	s.mu.Unlock()

@@ -2,8 +2,9 @@
 // history (DESIGN.md, "Rules, workflow and alerts"): the catalog's
 // procedures and their step timers (node/workflow), the stateful rules
 // (node/watch), the rule-set versions drafted and published in the chain
-// with their four-eyes check, and by tier a town's view across its villages
-// or a village's inbox of its town's decisions. It rebuilds all of it by
+// with their four-eyes check, and through a Tier what the node's tier adds
+// (node/town: a town's view across its villages, a village's inbox of its
+// town's decisions). It rebuilds all of it by
 // replaying the chain at start, then follows every append; what it finds
 // (alerts, cards, procedures, decisions) it records through the books.
 //
@@ -47,26 +48,26 @@ type Config struct {
 	// recording, by a stateful rule or by a timer), to tell people; nil
 	// tells nobody. It must not block.
 	Notify func(stored []*ledger.Stored)
+	// Tier is what the node's tier adds (node/town picks it by the
+	// idcode.Level the node runs at); nil is None.
+	Tier Tier
 }
 
 // Supervisor is the state derived from the books' chains in order:
 // procedures (workflow), the stateful rules' history (watch), rule-set
-// versions, and by tier a town's view of its villages or a village's inbox
-// of its town's decisions. It records what it finds through the books. One
+// versions, and what the node's Tier adds. It records what it finds through the books. One
 // mutex serialises it; recorders only hold it to feed it what they
 // committed, so appends still group-commit.
 type Supervisor struct {
-	b      *books.Books
-	cfg    Config
-	mu     sync.Mutex
-	flows  *workflow.Flows
-	watch  *watch.Watcher
-	cross  *watch.Watcher         // a town's, over its villages' chains; nil elsewhere
-	town   *townState             // a town's view of its villages; nil elsewhere
-	parent *parentState           // a village's inbox of its town's decisions; nil elsewhere
-	seen   map[string]uint64      // origin → last seq observed
-	hits   map[string][]rules.Hit // entry id → stateful hits about it, until its recorder takes them
-	sets   ruleSets
+	b     *books.Books
+	cfg   Config
+	mu    sync.Mutex
+	flows *workflow.Flows
+	watch *watch.Watcher
+	tier  Tier
+	seen  map[string]uint64      // origin → last seq observed
+	hits  map[string][]rules.Hit // entry id → stateful hits about it, until its recorder takes them
+	sets  ruleSets
 	// replaying collects hits found while rebuilding state at start; those
 	// whose alert entry follows in the chain are dropped from it.
 	replaying map[string]rules.Hit
@@ -88,19 +89,12 @@ func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enable supervision: %w", err)
 	}
-	s := &Supervisor{b: b, cfg: cfg, flows: workflow.New(cfg.Catalog, cfg.Calendar), watch: w,
+	if cfg.Tier == nil {
+		cfg.Tier = None{}
+	}
+	s := &Supervisor{b: b, cfg: cfg, flows: workflow.New(cfg.Catalog, cfg.Calendar), watch: w, tier: cfg.Tier,
 		seen: map[string]uint64{}, hits: map[string][]rules.Hit{}, replaying: map[string]rules.Hit{}}
 	s.sets.init(e)
-	// TODO(issue 11, item 2): the tier passed in as an idcode.Level, not
-	// read from the org code here.
-	if home := b.HomeOrg(); len(home) == 12 && home[9:] == "000" && home[6:] != "000000" {
-		if s.cross, err = crossWatcher(e, cfg.Calendar.Location()); err != nil {
-			return nil, fmt.Errorf("enable supervision: cross-village rules: %w", err)
-		}
-		s.town = newTownState(cfg.Catalog, cfg.Calendar)
-	} else if len(home) == 12 && home[9:] != "000" {
-		s.parent = &parentState{town: home[:9] + "000", applied: map[string]bool{}}
-	}
 	b.Supervise(s)
 	if err := s.replay(ctx); err != nil {
 		return nil, err
@@ -143,19 +137,13 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 		for _, origin := range s.b.Ledger().Origins() {
 			observe := s.observe
 			if !s.b.Serves(origin) {
-				switch {
-				case s.cross != nil && strings.HasPrefix(origin, s.b.HomeOrg()[:9]):
-					// A town holds its villages' chains verbatim; their
-					// own nodes supervise them, and the town looks across
-					// them.
-					observe = s.observeCross
-				case s.parent != nil && origin == s.parent.town:
-					// A village holds its town's chain: the town's
-					// decisions about it.
-					observe = func(st *ledger.Stored) ([]rules.Hit, error) { return nil, s.observeParent(st) }
-				default:
+				if !s.tier.Follows(origin) {
 					continue
 				}
+				// A chain the node holds for its tier (a town its
+				// villages', a village its town's): their own nodes
+				// supervise them; the tier looks at them.
+				observe = s.observeHeld
 			}
 			var ferr error
 			err := s.b.Ledger().Range(origin, s.seen[origin]+1, 0, func(st *ledger.Stored) bool {
@@ -174,10 +162,10 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 			}
 		}
 		if n == 0 {
-			if s.parent == nil || len(s.parent.inbound) == 0 || s.replaying != nil {
+			if s.replaying != nil {
 				return recorded, nil
 			}
-			applied, err := s.applyInbound(ctx)
+			applied, err := s.tier.Apply(ctx, s.flows)
 			if err != nil {
 				return recorded, err
 			}
@@ -197,6 +185,18 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 	}
 }
 
+// observeHeld feeds one entry of a chain the tier follows to the tier; the
+// hits it raises are found again on replay like the node's own.
+func (s *Supervisor) observeHeld(st *ledger.Stored) ([]rules.Hit, error) {
+	hits, err := s.tier.ObserveHeld(st)
+	for _, h := range hits {
+		if s.replaying != nil {
+			s.replaying[h.Key] = h
+		}
+	}
+	return hits, err
+}
+
 // observe feeds one committed entry to the state and returns the stateful
 // hits it raises.
 func (s *Supervisor) observe(st *ledger.Stored) ([]rules.Hit, error) {
@@ -209,10 +209,6 @@ func (s *Supervisor) observe(st *ledger.Stored) ([]rules.Hit, error) {
 	case *sanziv1.Alert:
 		if s.replaying != nil {
 			delete(s.replaying, m.GetKey())
-		}
-		if s.cross != nil { // a town's cross-village alert: never raised twice
-			s.cross.Observe(watch.Event{ID: id, RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m})
-			s.town.raised[m.GetKey()] = true
 		}
 	case *sanziv1.Procedure:
 		if m.GetSubjectId() == "" {
@@ -233,26 +229,8 @@ func (s *Supervisor) observe(st *ledger.Stored) ([]rules.Hit, error) {
 			slog.Warn("a catalog version in the district's chain does not validate; it is not used", "entry", id, "err", err)
 			return nil, nil
 		}
-		if s.town != nil {
-			s.town.flows.Observe(id, st.RecordedAt, m)
-		}
-	case *sanziv1.TownDecision:
-		if s.town != nil {
-			s.town.observeOwn(id, m)
-		}
-	case *sanziv1.StepDecision:
-		if s.parent != nil && m.GetParentDecisionId() != "" {
-			s.parent.applied[m.GetParentDecisionId()] = true
-		}
-	case *sanziv1.AlertTransition:
-		if s.parent != nil && m.GetParentDecisionId() != "" {
-			s.parent.applied[m.GetParentDecisionId()] = true
-		}
-	case *sanziv1.TownDecisionRefused:
-		if s.parent != nil {
-			s.parent.applied[m.GetDecisionId()] = true
-		}
 	}
+	s.tier.ObserveOwn(st, m)
 	if err := s.flows.Observe(id, st.RecordedAt, m); err != nil {
 		return nil, err
 	}
@@ -325,21 +303,15 @@ func (s *Supervisor) Published(out []*ledger.Stored) {
 	}
 }
 
-// Raised remembers the keys of a town's own alerts about its villages'
-// chains (cross-village RELATIVE, TAMPER); elsewhere nothing is remembered.
+// Raised remembers the keys of the node's own alerts about the chains its
+// tier follows (a town's cross-village RELATIVE, TAMPER), as the Tier does.
 func (s *Supervisor) Raised(ctx context.Context, key string, mark bool) bool {
-	if s.town == nil {
-		return false
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.catchUp(ctx); err != nil {
 		return false // record it again rather than miss it
 	}
-	if mark {
-		s.town.raised[key] = true
-	}
-	return s.town.raised[key]
+	return s.tier.Raised(key, mark)
 }
 
 // Sweep gives the cards the step timers owe and raises the alerts the

@@ -17,10 +17,12 @@ import (
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/supervise"
+	"github.com/sanzi/sanzi/node/town"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -54,6 +56,16 @@ func cstTime(s string) time.Time {
 type node struct {
 	*books.Books
 	*supervise.Supervisor
+	tier supervise.Tier
+}
+
+// TownDecisionsRefused is how many of its town's decisions a village's
+// tier could not apply (0 at a town).
+func (n node) TownDecisionsRefused() int {
+	if v, ok := n.tier.(*town.Village); ok {
+		return v.Refused()
+	}
+	return 0
 }
 
 // UpdateAlertStatus goes through the supervision, as the API does: at a
@@ -95,13 +107,18 @@ func openOrgBooks(tb testing.TB, dir, keysDir string, orgs, served []string, clo
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := supervise.Config{Catalog: catalog.Default("350505"), Calendar: cal,
+	level, _ := idcode.OrgCode(served[0])
+	tier, err := town.For(level, b, catalog.Default("350505"), cal)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := supervise.Config{Catalog: catalog.Default("350505"), Calendar: cal, Tier: tier,
 		Person: func(org, post string) string { return "持岗人(" + post + ")" }}
 	sup, err := supervise.New(context.Background(), b, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return node{b, sup}, closeFn
+	return node{b, sup, tier}, closeFn
 }
 
 // openBooks opens books in dir for benchOrg with no rules and no

@@ -1,4 +1,4 @@
-package sync
+package relay
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -51,7 +51,7 @@ type PullConfig struct {
 // books apply it.
 type Puller struct {
 	cfg PullConfig
-	mu  gosync.Mutex
+	mu  sync.Mutex
 	st  PullStatus
 }
 

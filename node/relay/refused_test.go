@@ -1,4 +1,4 @@
-package sync
+package relay
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,7 +33,7 @@ type refusingParent struct {
 	sessions     atomic.Int64 // SyncHeads calls: one per session
 	refusals     atomic.Int64
 
-	mu   gosync.Mutex
+	mu   sync.Mutex
 	held map[string]*sanziv1.SyncAck
 }
 

@@ -1,4 +1,4 @@
-package sync
+package relay
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,7 +61,7 @@ type parent struct {
 	push func(grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse]) error
 	addr string
 
-	mu    gosync.Mutex
+	mu    sync.Mutex
 	conns []net.Conn
 }
 
@@ -313,7 +313,7 @@ func TestSyncPushPipelined(t *testing.T) {
 	const n = 400
 	l := testLedger(t, n, 4<<10)
 	var maxAhead, received, answered atomic.Int64
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	var certs int
 	var next uint64 = 1
 	var bad error

@@ -1,4 +1,4 @@
-package sync
+package town
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/sanzi/sanzi/node/refusal"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
+
+const testVillage = "350505100201"
 
 // TestInboxRefusesUnverifiedEntries: a town's inbox given a village entry
 // whose body was edited, whose signature is another key's, that does not

@@ -1,9 +1,15 @@
-// Package sync is the child side of syncing between tiers: an outbox that
-// pushes a node's chain to its parent, from what the parent acknowledged,
-// in batches bounded by bytes, and resumes by itself after any failure with
-// exponential backoff and jitter. A village works offline for weeks; when a
-// link appears it catches up without anyone doing anything.
-package sync
+// Package relay carries chains between tiers (DESIGN.md, "Sync between
+// tiers"). The child's side: an outbox that pushes a node's chain to its
+// parent, from what the parent acknowledged, in batches bounded by bytes,
+// and resumes by itself after any failure with exponential backoff and
+// jitter, and a puller that brings down the chains that flow down (the
+// district's, a village's town's). A village works offline for weeks; when a
+// link appears it catches up without anyone doing anything. The parent's
+// side shares what every parent does (the serve loop of one push stream,
+// attachments, key and tamper refusals); who may push what is decided by
+// the parent: the town's inbox (node/town) or the district
+// (federation/cluster).
+package relay
 
 import (
 	"context"
@@ -12,7 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -96,7 +102,7 @@ type Status struct {
 // Outbox pushes one chain up.
 type Outbox struct {
 	cfg     Config
-	mu      gosync.Mutex
+	mu      sync.Mutex
 	st      Status
 	refused map[string]*Refused // by origin
 }
@@ -253,7 +259,7 @@ func (o *Outbox) session(ctx context.Context) error {
 		cancel(fmt.Errorf("no ack within %v with %d batches in flight: the link is cut", o.cfg.AckTimeout, len(p.flights)))
 	})
 	p.watchdog.Stop()
-	var wg gosync.WaitGroup
+	var wg sync.WaitGroup
 	wg.Go(p.send)
 	wg.Go(p.receive)
 	wg.Wait()
@@ -277,7 +283,7 @@ type push struct {
 	slots   chan struct{}
 	flights chan flight
 
-	mu       gosync.Mutex
+	mu       sync.Mutex
 	acked    map[string]uint64 // per origin, what the parent acknowledged
 	inflight int               // batches awaiting their ack
 	watchdog *time.Timer       // armed while inflight > 0, reset by each ack

@@ -1,8 +1,9 @@
-package supervise
+package town
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -14,8 +15,10 @@ import (
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/entries"
+	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/supervise"
 	"github.com/sanzi/sanzi/node/watch"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -29,11 +32,17 @@ import (
 // Until the village has applied it the decision is pending at the town, and
 // a second decision on the same step or alert is refused.
 
-// townState is what a town knows of its villages, from their chains as they
-// arrive: their procedures (without timers: each village runs its own), and
-// its own decisions not yet applied. Their alerts' statuses are in the
-// books' index, which covers the villages' entries too.
-type townState struct {
+// Town is the supervise.Tier of a town: what it knows of its villages, from
+// their chains as they arrive: their procedures (without timers: each
+// village runs its own), its own decisions not yet applied, and the
+// cross-village rules over all of them. Their alerts' statuses are in the
+// books' index, which covers the villages' entries too. The Supervisor
+// serialises every call (see supervise.Tier).
+type Town struct {
+	supervise.None
+	b       *books.Books
+	home    string // the town's own org code
+	cross   *watch.Watcher
 	flows   *workflow.Flows
 	pending map[string]string // procedure/step or alert id → town decision id
 	keyOf   map[string]string // town decision id → its pending key
@@ -47,17 +56,30 @@ type townState struct {
 	raised map[string]bool
 }
 
-func newTownState(cat *sanziv1.Catalog, cal *calendar.Calendar) *townState {
-	return &townState{flows: workflow.New(cat, cal),
+var _ supervise.Tier = (*Town)(nil)
+
+// New is the town tier over b, whose first org is the town and whose rules
+// must be set (the cross-village rules are the live set's); cat and cal are
+// the catalog and calendar the supervision starts with.
+func New(b *books.Books, cat *sanziv1.Catalog, cal *calendar.Calendar) (*Town, error) {
+	e := b.Rules()
+	if e == nil {
+		return nil, errors.New("town supervision: set rules first")
+	}
+	cross, err := crossWatcher(e, cal.Location())
+	if err != nil {
+		return nil, fmt.Errorf("town supervision: cross-village rules: %w", err)
+	}
+	return &Town{b: b, home: b.HomeOrg(), cross: cross, flows: workflow.New(cat, cal),
 		pending: map[string]string{}, keyOf: map[string]string{},
-		drafts: map[string]*sanziv1.RuleSetVersion{}, relatives: map[string][]rules.ListItem{}, raised: map[string]bool{}}
+		drafts: map[string]*sanziv1.RuleSetVersion{}, relatives: map[string][]rules.ListItem{}, raised: map[string]bool{}}, nil
 }
 
 func stepKey(procedureID, step string) string { return procedureID + "/" + step }
 
-func (t *townState) hold(key, id string) { t.pending[key], t.keyOf[id] = id, key }
+func (t *Town) hold(key, id string) { t.pending[key], t.keyOf[id] = id, key }
 
-func (t *townState) release(id string) {
+func (t *Town) release(id string) {
 	if k, ok := t.keyOf[id]; ok {
 		delete(t.pending, k)
 		delete(t.keyOf, id)
@@ -65,8 +87,7 @@ func (t *townState) release(id string) {
 }
 
 // observeVillage feeds a village entry held by the town to the town state.
-func (s *Supervisor) observeVillage(st *ledger.Stored, m proto.Message) error {
-	t := s.town
+func (t *Town) observeVillage(st *ledger.Stored, m proto.Message) error {
 	switch m := m.(type) {
 	case *sanziv1.Procedure:
 		if m.GetSubjectId() == "" {
@@ -97,9 +118,8 @@ func (s *Supervisor) observeVillage(st *ledger.Stored, m proto.Message) error {
 // relatives of another village's cadres (a list the paying village does not
 // hold, so its own RELATIVE cannot fire): cadres of two villages paying
 // each other's families is what only the town can see.
-func (s *Supervisor) crossRelative(st *ledger.Stored, m proto.Message) []rules.Hit {
-	t := s.town
-	e := s.b.Rules()
+func (t *Town) crossRelative(st *ledger.Stored, m proto.Message) []rules.Hit {
+	e := t.b.Rules()
 	if e == nil {
 		return nil
 	}
@@ -135,8 +155,52 @@ func (s *Supervisor) crossRelative(st *ledger.Stored, m proto.Message) []rules.H
 	return out
 }
 
+// ObserveOwn implements supervise.Tier: the town's own alerts about its
+// villages are not raised twice, a catalog the district published applies
+// to the villages' procedures as held here, and the town's decisions are
+// pending until their village answers them.
+func (t *Town) ObserveOwn(st *ledger.Stored, m proto.Message) {
+	id := st.ID()
+	switch m := m.(type) {
+	case *sanziv1.Alert:
+		t.cross.Observe(watch.Event{ID: id, RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m})
+		t.raised[m.GetKey()] = true
+	case *sanziv1.Catalog:
+		t.flows.Observe(id, st.RecordedAt, m)
+	case *sanziv1.TownDecision:
+		t.observeOwn(id, m)
+	}
+}
+
+// Raised implements supervise.Tier: the keys of the town's own alerts
+// about its villages' chains (cross-village RELATIVE, TAMPER).
+func (t *Town) Raised(key string, mark bool) bool {
+	if mark {
+		t.raised[key] = true
+	}
+	return t.raised[key]
+}
+
+// SetRules implements supervise.Tier: the cross-village rules follow the
+// set in force.
+func (t *Town) SetRules(e *rules.Engine) error {
+	ce, err := crossEngine(e)
+	if err != nil {
+		return err
+	}
+	return t.cross.SetRules(ce)
+}
+
+// Follows implements supervise.Tier: the town looks across its villages'
+// chains (their own nodes supervise them).
+func (t *Town) Follows(origin string) bool { return strings.HasPrefix(origin, t.home[:9]) }
+
+// Held implements supervise.Tier: the villages' procedures, for the town's
+// reviewers.
+func (t *Town) Held() *workflow.Flows { return t.flows }
+
 // observeOwn marks a decision of the town's own chain pending.
-func (t *townState) observeOwn(id string, d *sanziv1.TownDecision) {
+func (t *Town) observeOwn(id string, d *sanziv1.TownDecision) {
 	switch {
 	case d.GetStep() != nil:
 		t.hold(stepKey(d.GetStep().GetProcedureId(), d.GetStep().GetStepCode()), id)
@@ -145,62 +209,59 @@ func (t *townState) observeOwn(id string, d *sanziv1.TownDecision) {
 	}
 }
 
-// villageOf says whether org is a village of the town this node serves.
-func (s *Supervisor) villageOf(org string) bool {
-	home := s.b.HomeOrg()
-	return s.town != nil && len(org) == 12 && org[9:] != "000" && strings.HasPrefix(org, home[:9])
+// DecidesFor implements supervise.Tier: the town decides its villages'
+// town steps and reviews their alerts.
+func (t *Town) DecidesFor(org string) bool {
+	level, err := idcode.OrgCode(org)
+	return err == nil && level == idcode.LevelVillage && strings.HasPrefix(org, t.home[:9])
 }
 
 // asVillage is the validator for a decision the town takes on village's
 // behalf: the same field checks, with the village as the org served.
-func (s *Supervisor) asVillage(village string) *books.Validator {
-	v := *s.b.Validator()
+func (t *Town) asVillage(village string) *books.Validator {
+	v := *t.b.Validator()
 	v.Served = []string{village}
 	return &v
 }
 
-// decideForVillage records a town post's decision on the open step of a
-// village's procedure, in the town's own chain.
-func (s *Supervisor) decideForVillage(ctx context.Context, author string, d *sanziv1.StepDecision) (*ledger.Stored, *workflow.Proc, error) {
-	if err := s.asVillage(d.GetOrg()).StepDecision(author, d); err != nil {
+// DecideStep implements supervise.Tier: a town post's decision on the open
+// step of a village's procedure, in the town's own chain.
+func (t *Town) DecideStep(ctx context.Context, author string, d *sanziv1.StepDecision) (*ledger.Stored, *workflow.Proc, error) {
+	if err := t.asVillage(d.GetOrg()).StepDecision(author, d); err != nil {
 		return nil, nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.catchUp(ctx); err != nil {
-		return nil, nil, err
+	if !t.townPost(d.GetPost()) {
+		return nil, nil, supervise.Refused(&workflow.RefusedError{Rule: "CHAIN", Reason: fmt.Sprintf("岗位 %q 不是镇级岗位，镇里只办理镇级岗位的环节（a town decides only steps of town posts）", d.GetPost())})
 	}
-	if !s.townPost(d.GetPost()) {
-		return nil, nil, refused(&workflow.RefusedError{Rule: "CHAIN", Reason: fmt.Sprintf("岗位 %q 不是镇级岗位，镇里只办理镇级岗位的环节（a town decides only steps of town posts）", d.GetPost())})
-	}
-	p, err := s.town.flows.Get(d.GetProcedureId())
+	p, err := t.flows.Get(d.GetProcedureId())
 	if err != nil {
 		return nil, nil, books.Invalid("decision.procedureId", "no procedure %s of village %s has reached the town", d.GetProcedureId(), d.GetOrg())
 	}
 	if p.P.GetOrg() != d.GetOrg() {
 		return nil, nil, books.Invalid("decision.procedureId", "procedure %s belongs to %s, not %s", d.GetProcedureId(), p.P.GetOrg(), d.GetOrg())
 	}
-	if id, ok := s.town.pending[stepKey(d.GetProcedureId(), d.GetStepCode())]; ok {
+	if id, ok := t.pending[stepKey(d.GetProcedureId(), d.GetStepCode())]; ok {
 		return nil, nil, books.Conflict("decision.stepCode", "the town already decided step %s of %s (%s); the village has not applied it yet", d.GetStepCode(), d.GetProcedureId(), id)
 	}
-	dd, err := s.town.flows.Check(d, s.b.Now())
+	dd, err := t.flows.Check(d, t.b.Now())
 	if err != nil {
-		return nil, nil, refused(err)
+		return nil, nil, supervise.Refused(err)
 	}
-	st, err := s.b.AppendEntry(ctx, s.b.HomeOrg(), author, sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION,
+	st, err := t.b.AppendEntry(ctx, t.home, author, sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION,
 		&sanziv1.TownDecision{Village: d.GetOrg(), Decision: &sanziv1.TownDecision_Step{Step: dd}}, dd.GetProcedureId())
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := s.catchUp(ctx); err != nil {
-		return st, nil, err
-	}
 	return st, p, nil
 }
 
-// townPost says whether post is a town-tier post of the catalog in force.
-func (s *Supervisor) townPost(post string) bool {
-	for _, p := range s.flows.Catalog().GetPosts() {
+// townPost says whether post is a town-tier post of the catalog in force
+// (the district's last, which the villages' procedures follow here too).
+func (t *Town) townPost(post string) bool { return townPost(t.flows.Catalog(), post) }
+
+// townPost says whether post is a town-tier post of cat.
+func townPost(cat *sanziv1.Catalog, post string) bool {
+	for _, p := range cat.GetPosts() {
 		if p.GetCode() == post {
 			return p.GetTier() == sanziv1.Tier_TIER_TOWN
 		}
@@ -208,42 +269,22 @@ func (s *Supervisor) townPost(post string) bool {
 	return false
 }
 
-// UpdateAlertStatus records one step of an alert's review: at a town, the
-// review of a village's alert is the town's decision, recorded in its own
-// chain for the village to apply; any other is the books' own review.
-func (s *Supervisor) UpdateAlertStatus(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
-	if s.villageOf(tr.GetOrg()) {
-		return s.reviewForVillage(ctx, author, tr)
-	}
-	return s.b.UpdateAlertStatus(ctx, author, tr)
-}
-
-// reviewForVillage records the town's review of a village alert, in the
-// town's own chain.
-func (s *Supervisor) reviewForVillage(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
-	if err := s.asVillage(tr.GetOrg()).AlertTransition(author, tr); err != nil {
+// ReviewAlert implements supervise.Tier: the town's review of a village
+// alert, in the town's own chain, for the village to apply.
+func (t *Town) ReviewAlert(ctx context.Context, author string, tr *sanziv1.AlertTransition) (*ledger.Stored, error) {
+	if err := t.asVillage(tr.GetOrg()).AlertTransition(author, tr); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.catchUp(ctx); err != nil {
-		return nil, err
-	}
-	if id, ok := s.town.pending[tr.GetAlertId()]; ok {
+	if id, ok := t.pending[tr.GetAlertId()]; ok {
 		return nil, books.Conflict("transition.alertId", "the town already reviewed alert %s (%s); the village has not applied it yet", tr.GetAlertId(), id)
 	}
 	// The same checks as the village's own review: the alert is the
 	// village's, and the review follows its current status.
-	if err := s.b.CheckReferences(tr.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION, tr); err != nil {
+	if err := t.b.CheckReferences(tr.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION, tr); err != nil {
 		return nil, err
 	}
-	st, err := s.b.AppendEntry(ctx, s.b.HomeOrg(), author, sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION,
+	return t.b.AppendEntry(ctx, t.home, author, sanziv1.EntryType_ENTRY_TYPE_TOWN_DECISION,
 		&sanziv1.TownDecision{Village: tr.GetOrg(), Decision: &sanziv1.TownDecision_Review{Review: tr}}, tr.GetAlertId())
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.catchUp(ctx)
-	return st, err
 }
 
 // crossRules are the stateful rules a town runs over all its villages'
@@ -270,25 +311,20 @@ func crossWatcher(e *rules.Engine, loc *time.Location) (*watch.Watcher, error) {
 	return watch.New(ce, loc)
 }
 
-// observeCross feeds a village entry held by a town to the cross-village
-// watcher, and keeps only hits that span villages (each village raises its
-// own). Alerts in the villages' chains mark their keys as raised.
-func (s *Supervisor) observeCross(st *ledger.Stored) ([]rules.Hit, error) {
+// ObserveHeld implements supervise.Tier: a village entry held by the town
+// goes to the town state and the cross-village watcher, which keeps only
+// hits that span villages (each village raises its own). Alerts in the
+// villages' chains mark their keys as raised.
+func (t *Town) ObserveHeld(st *ledger.Stored) ([]rules.Hit, error) {
 	m, err := entries.Decode(st.Type, st.Payload)
 	if err != nil || m == nil {
 		return nil, err
 	}
-	if err := s.observeVillage(st, m); err != nil {
+	if err := t.observeVillage(st, m); err != nil {
 		return nil, err
 	}
-	related := s.crossRelative(st, m)
-	for _, h := range related {
-		if s.replaying != nil {
-			s.replaying[h.Key] = h
-		}
-	}
-	out := related
-	for _, h := range s.cross.Observe(watch.Event{ID: st.ID(), RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m}) {
+	out := t.crossRelative(st, m)
+	for _, h := range t.cross.Observe(watch.Event{ID: st.ID(), RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m}) {
 		ids := h.Evidence["claimed_by"] + "," + h.Evidence["payments"]
 		spans := false
 		for _, id := range strings.Split(ids, ",") {
@@ -304,9 +340,6 @@ func (s *Supervisor) observeCross(st *ledger.Stored) ([]rules.Hit, error) {
 		}
 		h.Evidence["across_villages"] = "true"
 		h.Reason += "（跨村）"
-		if s.replaying != nil {
-			s.replaying[h.Key] = h
-		}
 		out = append(out, h)
 	}
 	return out, nil

@@ -1,13 +1,11 @@
-package sync
+package relay
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/refusal"
@@ -46,23 +44,4 @@ func SentHash(raw []byte) string {
 func ChainBroken(ve *ledger.VerifyError, code codes.Code, message string) error {
 	return (&refusal.Refusal{Reason: refusal.ReasonChainBroken, Origin: ve.Origin, Seq: ve.Seq, Message: message,
 		Extra: map[string]string{refusal.KeyFailure: string(ve.Failure)}}).Status(code)
-}
-
-// Tamper is told of a village's entry that failed verification; the town
-// records it once as a TAMPER alert in its own chain.
-type Tamper func(ctx context.Context, village string, ve *ledger.VerifyError, raw []byte)
-
-// refuseUnverified answers an entry of org that failed verification: a
-// finding for OnTamper when it is evidence, and a status that is
-// permanent-marked either way the chain will not verify again as pushed.
-func (in *Inbox) refuseUnverified(ctx context.Context, org string, raw []byte, err error, code codes.Code) error {
-	ve, _, ok := Tampered(err)
-	if !ok {
-		return status.Errorf(code, "%v", err)
-	}
-	in.log.Error("TAMPER: a village sent an entry that does not verify", "village", org, "seq", ve.Seq, "failure", ve.Failure, "problem", ve.Problem)
-	if in.OnTamper != nil {
-		in.OnTamper(ctx, org, ve, raw)
-	}
-	return ChainBroken(ve, code, err.Error())
 }

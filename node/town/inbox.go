@@ -1,4 +1,4 @@
-package sync
+package town
 
 import (
 	"context"
@@ -7,24 +7,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // villages compress their batches
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
+	"github.com/sanzi/sanzi/node/relay"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -56,7 +54,7 @@ type Inbox struct {
 	// Attachments keeps what villages send up; with Named (the attachments
 	// an encoded entry names) a batch naming one not held whole is
 	// refused. Both nil: attachments are not checked.
-	Attachments AttachmentSink
+	Attachments relay.AttachmentSink
 	Named       func(raw []byte) ([]string, error)
 	// OwnCertificate (DER) signs the town's own chain: served with it to
 	// villages pulling the town's decisions.
@@ -71,19 +69,19 @@ type Inbox struct {
 	// default time.Now.
 	Now func() time.Time
 	// Refused keeps the last push of each village refused for its key.
-	Refused Refusals
+	Refused relay.Refusals
 
-	mu    gosync.Mutex
+	mu    sync.Mutex
 	pubs  map[string]ed25519.PublicKey
 	certs map[string][]byte // DER
-	locks map[string]*gosync.Mutex
+	locks map[string]*sync.Mutex
 }
 
 // NewInbox serves town's villages over l; dataDir holds keys/ (village
 // public keys, read by the ledger at open) and peers/ (their certificates).
 func NewInbox(l *ledger.Ledger, town, dataDir string, log *slog.Logger) (*Inbox, error) {
 	in := &Inbox{l: l, town: town, keysDir: filepath.Join(dataDir, "keys"), certDir: filepath.Join(dataDir, "peers"), log: log,
-		pubs: map[string]ed25519.PublicKey{}, certs: map[string][]byte{}, locks: map[string]*gosync.Mutex{}}
+		pubs: map[string]ed25519.PublicKey{}, certs: map[string][]byte{}, locks: map[string]*sync.Mutex{}}
 	if err := os.MkdirAll(in.certDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -146,11 +144,11 @@ func (in *Inbox) pin(org string, cert *x509.Certificate) (ed25519.PublicKey, err
 	return pub, nil
 }
 
-func (in *Inbox) lock(origin string) *gosync.Mutex {
+func (in *Inbox) lock(origin string) *sync.Mutex {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.locks[origin] == nil {
-		in.locks[origin] = &gosync.Mutex{}
+		in.locks[origin] = &sync.Mutex{}
 	}
 	return in.locks[origin]
 }
@@ -165,35 +163,10 @@ func (in *Inbox) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushReques
 	if _, err := in.pin(org, cert); err != nil {
 		return status.Errorf(codes.PermissionDenied, "%v", err)
 	}
-	return ServePush(stream, func(req *sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error) {
+	return relay.ServePush(stream, func(req *sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error) {
 		resp, err := in.accept(ctx, org, cert, req.GetEntries())
 		return resp, in.Refused.Note(org, err, in.now())
 	})
-}
-
-// ServePush is a parent's side of one SyncPush stream once the pusher is
-// authorised: each batch is handled (verified, stored) and answered in
-// order; the first error ends the stream with its status.
-func ServePush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse], handle func(*sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error)) error {
-	if err := stream.SendHeader(metadata.MD{}); err != nil {
-		return err
-	}
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		resp, err := handle(req)
-		if err != nil {
-			return err
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
-	}
 }
 
 // accept verifies one batch of org's chain and stores what is new; cert is
@@ -216,9 +189,9 @@ func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate,
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "entry %d: %v", i, err)
 		}
-		if link.Origin != org {
+		if err := pki.May(org, pki.RoleVillage, pki.Push, link.Origin); err != nil {
 			in.log.Warn("sync push refused", "peer", org, "origin", link.Origin)
-			return nil, status.Errorf(codes.PermissionDenied, "village %s may push only its own chain, not %s", org, link.Origin)
+			return nil, status.Errorf(codes.PermissionDenied, "%v", err)
 		}
 		if link.Seq <= head.Seq {
 			held, err := in.l.Get(org, link.Seq)
@@ -253,7 +226,7 @@ func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate,
 	for i, r := range recs {
 		fresh[i] = r.Raw
 	}
-	if err := CheckAttachments(ctx, in.Attachments, in.Named, fresh); err != nil {
+	if err := relay.CheckAttachments(ctx, in.Attachments, in.Named, fresh); err != nil {
 		return nil, err
 	}
 	if len(recs) > 0 {
@@ -284,7 +257,7 @@ func (in *Inbox) SyncAttachments(ctx context.Context, r *sanziv1.SyncAttachments
 	if in.Attachments == nil {
 		return nil, status.Error(codes.Unimplemented, "this town keeps no attachments")
 	}
-	return AttachmentStates(ctx, in.Attachments, r)
+	return relay.AttachmentStates(ctx, in.Attachments, r)
 }
 
 // SyncAttachmentUpload implements SyncService for the town's villages.
@@ -295,47 +268,18 @@ func (in *Inbox) SyncAttachmentUpload(stream grpc.ClientStreamingServer[sanziv1.
 	if in.Attachments == nil {
 		return status.Error(codes.Unimplemented, "this town keeps no attachments")
 	}
-	return ReceiveAttachment(stream, in.Attachments)
-}
-
-// StoreSink keeps attachments arriving from children in a node's
-// attachment store.
-type StoreSink struct{ Store *attach.Store }
-
-// AttachmentState implements AttachmentSink.
-func (s StoreSink) AttachmentState(_ context.Context, h string) (int64, bool, error) {
-	return s.Store.Received(h)
-}
-
-// AddPiece implements AttachmentSink: the attachment is charged to the
-// sending node's org, whose quota it must fit. The inbox has refused a
-// caller without a certificate before this; a sink used with no TLS (tests,
-// a local copy) charges nobody.
-func (s StoreSink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploadRequest) error {
-	origin := ""
-	if _, org, _, err := peerCert(ctx); err == nil {
-		origin = org
-	}
-	_, _, err := s.Store.AddPiece(origin, p.GetSha256(), p.GetOffset(), p.GetSize(), p.GetData(), p.GetFileName(), p.GetContentType())
-	switch {
-	case errors.Is(err, attach.ErrQuota):
-		return fmt.Errorf("%w: %v", ErrQuota, err)
-	case errors.Is(err, attach.ErrPiece), errors.Is(err, attach.ErrTooLarge), errors.Is(err, attach.ErrBadHash):
-		return fmt.Errorf("%w: %v", ErrPiece, err)
-	case errors.Is(err, attach.ErrHashMismatch):
-		return fmt.Errorf("%w: %v", ErrMismatch, err)
-	}
-	return err
+	return relay.ReceiveAttachment(stream, in.Attachments)
 }
 
 // ownVillage is the calling village, refused unless it is one of this
 // town's.
 func (in *Inbox) ownVillage(ctx context.Context) (*x509.Certificate, string, error) {
-	cert, org, role, err := peerCert(ctx)
+	cert, org, role, err := pki.PeerIdentity(ctx)
 	if err != nil {
 		return nil, "", status.Errorf(codes.Unauthenticated, "%v", err)
 	}
-	if role != pki.RoleVillage || len(org) != 12 || org[:9] != in.town[:9] {
+	// Its villages are the chains other than its own it may carry up.
+	if role != pki.RoleVillage || org == in.town || pki.May(in.town, pki.RoleTown, pki.Push, org) != nil {
 		in.log.Warn("sync refused", "peer", org, "role", role)
 		return nil, "", status.Errorf(codes.PermissionDenied, "town %s takes pushes only from its own villages (%s…), not %s %s", in.town, in.town[:9], role, org)
 	}
@@ -375,7 +319,8 @@ func (in *Inbox) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*san
 	// what `sanzi repair --from-parent` restores from (issue 18). It
 	// checks the entries with its own key, so no certificate goes along.
 	self := origin == village
-	if !own && !self && (len(origin) != 12 || origin[6:] != "000000") {
+	// A village pulls what it may: its own, its town's, its district's.
+	if pki.May(village, pki.RoleVillage, pki.Pull, origin) != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "origin %q: only the district's own chain and the town's (%s) are pulled", origin, in.town)
 	}
 	limit := int(r.GetLimit())
@@ -406,15 +351,6 @@ func (in *Inbox) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*san
 		out.SignerCertificate = der
 	}
 	return out, nil
-}
-
-func peerCert(ctx context.Context) (*x509.Certificate, string, pki.Role, error) {
-	c, err := pki.PeerCertificate(ctx)
-	if err != nil {
-		return nil, "", "", err
-	}
-	org, role, err := pki.Identity(c)
-	return c, org, role, err
 }
 
 func (in *Inbox) now() time.Time {
@@ -453,4 +389,23 @@ func (in *Inbox) rotated(org string, r ledger.Rotation) error {
 	in.pubs[org] = r.PublicKey
 	in.log.Info("village changed its signing key", "village", org, "fingerprint", keys.Fingerprint(r.PublicKey), "seq", r.Seq, "by_old_key", r.ByOldKey)
 	return nil
+}
+
+// Tamper is told of a village's entry that failed verification; the town
+// records it once as a TAMPER alert in its own chain.
+type Tamper func(ctx context.Context, village string, ve *ledger.VerifyError, raw []byte)
+
+// refuseUnverified answers an entry of org that failed verification: a
+// finding for OnTamper when it is evidence, and a status that is
+// permanent-marked either way the chain will not verify again as pushed.
+func (in *Inbox) refuseUnverified(ctx context.Context, org string, raw []byte, err error, code codes.Code) error {
+	ve, _, ok := relay.Tampered(err)
+	if !ok {
+		return status.Errorf(code, "%v", err)
+	}
+	in.log.Error("TAMPER: a village sent an entry that does not verify", "village", org, "seq", ve.Seq, "failure", ve.Failure, "problem", ve.Problem)
+	if in.OnTamper != nil {
+		in.OnTamper(ctx, org, ve, raw)
+	}
+	return relay.ChainBroken(ve, code, err.Error())
 }

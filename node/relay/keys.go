@@ -1,9 +1,9 @@
-package sync
+package relay
 
 import (
 	"errors"
 	"sort"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -14,7 +14,7 @@ import (
 )
 
 // Reasons of a push refused for its signing key, re-exported for callers
-// that know the sync package only.
+// that know the relay package only.
 const (
 	ReasonKeyRevoked = string(refusal.ReasonKeyRevoked)
 	ReasonKeyExpired = string(refusal.ReasonKeyExpired)
@@ -71,7 +71,7 @@ type Refusal struct {
 
 // Refusals keeps the last key refusal per origin.
 type Refusals struct {
-	mu gosync.Mutex
+	mu sync.Mutex
 	m  map[string]Refusal
 }
 
@@ -118,7 +118,7 @@ func (r *Refusals) List() []Refusal {
 type ChainRevocations struct {
 	l        *ledger.Ledger
 	district string
-	mu       gosync.Mutex
+	mu       sync.Mutex
 	seq      uint64
 	m        map[string]ledger.Revocation
 }

@@ -1,4 +1,4 @@
-package sync
+package relay
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,7 +70,7 @@ func openStore(t *testing.T, dir string) *attach.Store {
 type flakySink struct {
 	AttachmentSink
 	after  int
-	mu     gosync.Mutex
+	mu     sync.Mutex
 	pieces map[string]int
 	failed map[string]bool
 	cuts   atomic.Int32
@@ -105,7 +105,7 @@ func (f *flakySink) AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploa
 type storingParent struct {
 	sanziv1.UnimplementedSyncServiceServer
 	sink  AttachmentSink
-	mu    gosync.Mutex
+	mu    sync.Mutex
 	heads map[string]*sanziv1.SyncAck
 	held  int
 }

@@ -18,9 +18,9 @@ type Role string
 
 // Principal is the account behind a request, as the authenticator resolved it.
 type Principal struct {
-	Account string   // account id, e.g. "zhang.san"
-	Name    string   // display name
-	Org     string   // 12-digit scope; a town's or district's scope covers codes under it
+	Account string // account id, e.g. "zhang.san"
+	Name    string // display name
+	Org     string // 12-digit scope; a town's or district's scope covers codes under it
 	Roles   []Role
 	Posts   []string // catalog posts held at Org, e.g. "village.accountant"
 }

@@ -78,6 +78,16 @@ const (
 	// named origin signed by the named key after the revocation point are
 	// refused by the district and every town.
 	EntryType_ENTRY_TYPE_KEY_REVOCATION EntryType = 31
+	// payload: AccountCreated, in the chain of the node holding the account.
+	EntryType_ENTRY_TYPE_ACCOUNT_CREATED EntryType = 40
+	// payload: AccountGrant (one role or post granted).
+	EntryType_ENTRY_TYPE_ACCOUNT_GRANTED EntryType = 41
+	// payload: AccountGrant (one role or post revoked).
+	EntryType_ENTRY_TYPE_ACCOUNT_REVOKED EntryType = 42
+	// payload: AccountDisabled.
+	EntryType_ENTRY_TYPE_ACCOUNT_DISABLED EntryType = 43
+	// payload: AccountPasswordReset (never the password or its hash).
+	EntryType_ENTRY_TYPE_ACCOUNT_PASSWORD_RESET EntryType = 44
 )
 
 // Enum value maps for EntryType.
@@ -105,30 +115,40 @@ var (
 		19: "ENTRY_TYPE_TOWN_DECISION_REFUSED",
 		30: "ENTRY_TYPE_KEY_ROTATION",
 		31: "ENTRY_TYPE_KEY_REVOCATION",
+		40: "ENTRY_TYPE_ACCOUNT_CREATED",
+		41: "ENTRY_TYPE_ACCOUNT_GRANTED",
+		42: "ENTRY_TYPE_ACCOUNT_REVOKED",
+		43: "ENTRY_TYPE_ACCOUNT_DISABLED",
+		44: "ENTRY_TYPE_ACCOUNT_PASSWORD_RESET",
 	}
 	EntryType_value = map[string]int32{
-		"ENTRY_TYPE_UNSPECIFIED":           0,
-		"ENTRY_TYPE_TRANSACTION":           1,
-		"ENTRY_TYPE_CONTRACT":              2,
-		"ENTRY_TYPE_CONTRACT_PAYMENT":      3,
-		"ENTRY_TYPE_ASSET_REGISTRATION":    4,
-		"ENTRY_TYPE_ASSET_APPRAISAL":       5,
-		"ENTRY_TYPE_ASSET_DISPOSAL":        6,
-		"ENTRY_TYPE_REVERSAL":              7,
-		"ENTRY_TYPE_CATALOG_VERSION":       8,
-		"ENTRY_TYPE_ALERT":                 9,
-		"ENTRY_TYPE_ALERT_TRANSITION":      10,
-		"ENTRY_TYPE_PROCEDURE":             11,
-		"ENTRY_TYPE_STEP_DECISION":         12,
-		"ENTRY_TYPE_CARD":                  13,
-		"ENTRY_TYPE_RULE_SET":              14,
-		"ENTRY_TYPE_NOTIFICATION":          15,
-		"ENTRY_TYPE_DIRECTIVE":             16,
-		"ENTRY_TYPE_DIRECTIVE_REPORT":      17,
-		"ENTRY_TYPE_TOWN_DECISION":         18,
-		"ENTRY_TYPE_TOWN_DECISION_REFUSED": 19,
-		"ENTRY_TYPE_KEY_ROTATION":          30,
-		"ENTRY_TYPE_KEY_REVOCATION":        31,
+		"ENTRY_TYPE_UNSPECIFIED":            0,
+		"ENTRY_TYPE_TRANSACTION":            1,
+		"ENTRY_TYPE_CONTRACT":               2,
+		"ENTRY_TYPE_CONTRACT_PAYMENT":       3,
+		"ENTRY_TYPE_ASSET_REGISTRATION":     4,
+		"ENTRY_TYPE_ASSET_APPRAISAL":        5,
+		"ENTRY_TYPE_ASSET_DISPOSAL":         6,
+		"ENTRY_TYPE_REVERSAL":               7,
+		"ENTRY_TYPE_CATALOG_VERSION":        8,
+		"ENTRY_TYPE_ALERT":                  9,
+		"ENTRY_TYPE_ALERT_TRANSITION":       10,
+		"ENTRY_TYPE_PROCEDURE":              11,
+		"ENTRY_TYPE_STEP_DECISION":          12,
+		"ENTRY_TYPE_CARD":                   13,
+		"ENTRY_TYPE_RULE_SET":               14,
+		"ENTRY_TYPE_NOTIFICATION":           15,
+		"ENTRY_TYPE_DIRECTIVE":              16,
+		"ENTRY_TYPE_DIRECTIVE_REPORT":       17,
+		"ENTRY_TYPE_TOWN_DECISION":          18,
+		"ENTRY_TYPE_TOWN_DECISION_REFUSED":  19,
+		"ENTRY_TYPE_KEY_ROTATION":           30,
+		"ENTRY_TYPE_KEY_REVOCATION":         31,
+		"ENTRY_TYPE_ACCOUNT_CREATED":        40,
+		"ENTRY_TYPE_ACCOUNT_GRANTED":        41,
+		"ENTRY_TYPE_ACCOUNT_REVOKED":        42,
+		"ENTRY_TYPE_ACCOUNT_DISABLED":       43,
+		"ENTRY_TYPE_ACCOUNT_PASSWORD_RESET": 44,
 	}
 )
 
@@ -463,7 +483,7 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\vrecorded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12'\n" +
-	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\x8d\x05\n" +
+	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xb5\x06\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ENTRY_TYPE_TRANSACTION\x10\x01\x12\x17\n" +
@@ -487,7 +507,12 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x18ENTRY_TYPE_TOWN_DECISION\x10\x12\x12$\n" +
 	" ENTRY_TYPE_TOWN_DECISION_REFUSED\x10\x13\x12\x1b\n" +
 	"\x17ENTRY_TYPE_KEY_ROTATION\x10\x1e\x12\x1d\n" +
-	"\x19ENTRY_TYPE_KEY_REVOCATION\x10\x1fB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x19ENTRY_TYPE_KEY_REVOCATION\x10\x1f\x12\x1e\n" +
+	"\x1aENTRY_TYPE_ACCOUNT_CREATED\x10(\x12\x1e\n" +
+	"\x1aENTRY_TYPE_ACCOUNT_GRANTED\x10)\x12\x1e\n" +
+	"\x1aENTRY_TYPE_ACCOUNT_REVOKED\x10*\x12\x1f\n" +
+	"\x1bENTRY_TYPE_ACCOUNT_DISABLED\x10+\x12%\n" +
+	"!ENTRY_TYPE_ACCOUNT_PASSWORD_RESET\x10,B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_entry_proto_rawDescOnce sync.Once

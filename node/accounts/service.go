@@ -1,0 +1,236 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/idcode"
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Chain is the seam to the node's ledger (a *ledger.Ledger): account
+// changes are appended to the home org's chain, and the state is read back
+// from it.
+type Chain interface {
+	// Append records recs atomically and returns them once durable.
+	Append(ctx context.Context, recs ...ledger.Record) ([]*ledger.Stored, error)
+	// Range calls fn for origin's entries from seq from on, in order.
+	Range(origin string, from uint64, limit int, fn func(*ledger.Stored) bool) error
+}
+
+// Config sets up the accounts of a node.
+type Config struct {
+	// Org is the node's home org: account entries go to its chain, and
+	// every account's org lies in its scope.
+	Org string
+	// Chain is the node's ledger.
+	Chain Chain
+	// CredentialsPath is the credentials file, normally
+	// <data>/credentials.db (see creds.go for why it is not ledger.db).
+	CredentialsPath string
+	// Catalog, when set, is checked for the posts granted (code known,
+	// tier matching the account's org). Optional.
+	Catalog *sanziv1.Catalog
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger receives the audit log (every sign-in, failure, throttle and
+	// account change); default slog.Default().
+	Logger *slog.Logger
+	// Registerer takes the sign-in counters; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Argon is the cost of new password hashes; default DefaultParams.
+	Argon Params
+	// MaxHashing bounds concurrent argon2 hashes (each takes Argon.Memory);
+	// default 2.
+	MaxHashing int
+	// TokenTTL is how long a bearer token lives; default 30 days.
+	TokenTTL time.Duration
+	// SessionTTL is how long a browser session lives; default 12 hours.
+	SessionTTL time.Duration
+	// Throttle slows failed sign-ins; zero fields take defaults.
+	Throttle ThrottleConfig
+	// NoSync turns off fsync of the credentials file: tests only.
+	NoSync bool
+}
+
+func (c *Config) validate() error {
+	if _, err := idcode.OrgCode(c.Org); err != nil {
+		return fmt.Errorf("accounts config: Org: %w", err)
+	}
+	if c.Chain == nil {
+		return errors.New("accounts config: Chain is required")
+	}
+	if c.CredentialsPath == "" {
+		return errors.New("accounts config: CredentialsPath is required")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Argon == (Params{}) {
+		c.Argon = DefaultParams
+	}
+	if c.Argon.Time == 0 || c.Argon.Memory < 8 || c.Argon.Threads == 0 {
+		return fmt.Errorf("accounts config: Argon %+v: every cost must be positive (memory at least 8 KiB)", c.Argon)
+	}
+	if c.MaxHashing <= 0 {
+		c.MaxHashing = 2
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = 30 * 24 * time.Hour
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = 12 * time.Hour
+	}
+	return nil
+}
+
+// Service holds a node's accounts: their state, rebuilt from the chain,
+// and their credentials, in credentials.db. It is safe for concurrent use.
+type Service struct {
+	cfg   Config
+	log   *slog.Logger
+	creds *credStore
+	thr   *throttle
+	hash  chan struct{} // semaphore over argon2 hashes
+	m     metrics
+
+	wmu sync.Mutex // serialises account changes: check, append, apply
+	mu  sync.RWMutex
+	st  state
+
+	dummyOnce sync.Once
+	dummy     string // hash checked for unknown accounts, so they take as long
+}
+
+type metrics struct {
+	signins, failures, throttled prometheus.Counter
+}
+
+// Open opens the credentials file and rebuilds every account by replaying
+// the home chain's account entries.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	creds, err := openCreds(cfg.CredentialsPath, cfg.NoSync)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, creds: creds, thr: newThrottle(cfg.Throttle),
+		hash: make(chan struct{}, cfg.MaxHashing), st: state{accounts: map[string]*Account{}},
+		m: metrics{
+			signins:   prometheus.NewCounter(prometheus.CounterOpts{Name: "sanzi_signins_total", Help: "Sign-ins that gave a token or session."}),
+			failures:  prometheus.NewCounter(prometheus.CounterOpts{Name: "sanzi_signin_failures_total", Help: "Sign-ins refused for a wrong account, password, or a disabled account."}),
+			throttled: prometheus.NewCounter(prometheus.CounterOpts{Name: "sanzi_signin_throttled_total", Help: "Sign-in attempts refused unchecked after too many failures."}),
+		}}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{s.m.signins, s.m.failures, s.m.throttled} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				creds.close()
+				return nil, fmt.Errorf("register accounts metrics: %w", err)
+			}
+		}
+	}
+	s.wmu.Lock()
+	err = s.catchUp()
+	s.wmu.Unlock()
+	if err != nil {
+		creds.close()
+		return nil, fmt.Errorf("open accounts: replay chain %s: %w", cfg.Org, err)
+	}
+	return s, nil
+}
+
+// Close closes the credentials file.
+func (s *Service) Close() error { return s.creds.close() }
+
+// catchUp applies every entry of the home chain after the last one seen.
+// The caller holds wmu. It reads entries others appended as well, so the
+// state follows the chain however an account entry got there.
+func (s *Service) catchUp() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Chain.Range(s.cfg.Org, s.st.seen+1, 0, func(e *ledger.Stored) bool {
+		if err := s.st.apply(e); err != nil {
+			s.log.Error("account entry does not fit the accounts before it; skipped", "entry", e.ID(), "err", err)
+		}
+		return true
+	})
+}
+
+// record appends one account change by author and applies it. The caller
+// holds wmu and has checked the change against the state.
+func (s *Service) record(ctx context.Context, author string, t sanziv1.EntryType, m proto.Message) (*ledger.Stored, error) {
+	payload, err := proto.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	stored, err := s.cfg.Chain.Append(ctx, ledger.Record{Origin: s.cfg.Org, Author: author, Type: t, Payload: payload})
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", t, err)
+	}
+	if err := s.catchUp(); err != nil {
+		return nil, fmt.Errorf("apply %s: %w", stored[0].ID(), err)
+	}
+	s.log.Info("account changed", "event", "account."+typeEvent(t), "by", author, "entry", stored[0].ID())
+	return stored[0], nil
+}
+
+func typeEvent(t sanziv1.EntryType) string {
+	switch t {
+	case sanziv1.EntryType_ENTRY_TYPE_ACCOUNT_CREATED:
+		return "created"
+	case sanziv1.EntryType_ENTRY_TYPE_ACCOUNT_GRANTED:
+		return "granted"
+	case sanziv1.EntryType_ENTRY_TYPE_ACCOUNT_REVOKED:
+		return "revoked"
+	case sanziv1.EntryType_ENTRY_TYPE_ACCOUNT_DISABLED:
+		return "disabled"
+	case sanziv1.EntryType_ENTRY_TYPE_ACCOUNT_PASSWORD_RESET:
+		return "password_reset"
+	}
+	return t.String()
+}
+
+// account returns a copy of id's account.
+func (s *Service) account(id string) (Account, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a, ok := s.st.accounts[id]
+	if !ok {
+		return Account{}, false
+	}
+	return a.clone(), true
+}
+
+// hashNew hashes a new password under the current parameters, at most
+// MaxHashing at a time.
+func (s *Service) hashNew(ctx context.Context, pw string) (string, error) {
+	if err := s.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer s.release()
+	return hashPassword(pw, s.cfg.Argon)
+}
+
+func (s *Service) acquire(ctx context.Context) error {
+	select {
+	case s.hash <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) release() { <-s.hash }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/idcode"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -40,23 +41,6 @@ type NewAccount struct {
 type Grant struct {
 	Role Role
 	Post string
-}
-
-// Covers reports whether scope (a 12-digit org code) covers org: a
-// district's scope covers every code of the district, a town's every code
-// of the town, a village's only itself.
-func Covers(scope, org string) bool {
-	lvl, err := idcode.OrgCode(scope)
-	if err != nil || len(org) != 12 {
-		return false
-	}
-	switch lvl {
-	case idcode.LevelDistrict:
-		return org[:6] == scope[:6]
-	case idcode.LevelTown:
-		return org[:9] == scope[:9]
-	}
-	return org == scope
 }
 
 // mayManage refuses by unless it is an administrator whose scope covers org.
@@ -108,8 +92,9 @@ func (s *Service) checkOrg(c *fieldChecker, field, org string, by Principal) {
 
 func (s *Service) checkRole(c *fieldChecker, field string, r Role) {
 	if !KnownRole(r) {
-		names := make([]string, len(knownRoles))
-		for i, k := range knownRoles {
+		known := authz.Roles()
+		names := make([]string, len(known))
+		for i, k := range known {
 			names[i] = string(k)
 		}
 		c.add(field, "unknown role %q; one of %s", r, strings.Join(names, ", "))

@@ -1,75 +1,47 @@
 package accounts
 
 import (
-	"context"
-	"errors"
+	"slices"
+
+	"github.com/sanzi/sanzi/node/authz"
 )
 
-// TODO(issue 12): replace with authz.Principal when the branches meet. Role,
-// Principal, Authenticator and ErrUnauthenticated below are the contract
-// shared with node/authz, copied exactly; the integrator keeps node/authz's
-// and deletes these.
-
-// Role is a named set of permissions (the table lives in node/authz):
-// "accountant", "village_committee", "supervisory_committee",
-// "town_reviewer", "town_admin", "district_analyst",
-// "district_rules_officer", "auditor", "admin".
-type Role string
-
-// Principal is the account behind a request, as the authenticator resolved it.
-type Principal struct {
-	Account string // account id, e.g. "zhang.san"
-	Name    string // display name
-	Org     string // 12-digit scope; a town's or district's scope covers codes under it
-	Roles   []Role
-	Posts   []string // catalog posts held at Org, e.g. "village.accountant"
-}
-
-// Authenticator resolves a bearer token or a session id to the account behind it.
-type Authenticator interface {
-	// Authenticate returns ErrUnauthenticated (wrapped) for a missing, unknown, expired or
-	// revoked credential or a disabled account.
-	Authenticate(ctx context.Context, credential string) (Principal, error)
-}
+// The contract shared with node/authz: the interceptor there asks a Service
+// (an authz.Authenticator) who is calling, and the table there says what
+// each Role may do. The names are kept here so that this package reads on
+// its own.
+type (
+	// Role is a named set of permissions (the table lives in node/authz).
+	Role = authz.Role
+	// Principal is the account behind a request, as Authenticate resolved it.
+	Principal = authz.Principal
+	// Authenticator resolves a bearer token or a session id to its account.
+	Authenticator = authz.Authenticator
+)
 
 // ErrUnauthenticated: no credential, or one that names nobody (unknown,
 // expired, revoked, or of a disabled account), or a wrong password.
-var ErrUnauthenticated = errors.New("unauthenticated")
+var ErrUnauthenticated = authz.ErrUnauthenticated
 
 // The roles of issue 12, item 6.
 const (
-	RoleAccountant           Role = "accountant"
-	RoleVillageCommittee     Role = "village_committee"
-	RoleSupervisoryCommittee Role = "supervisory_committee"
-	RoleTownReviewer         Role = "town_reviewer"
-	RoleTownAdmin            Role = "town_admin"
-	RoleDistrictAnalyst      Role = "district_analyst"
-	RoleDistrictRulesOfficer Role = "district_rules_officer"
-	RoleAuditor              Role = "auditor"
-	RoleAdmin                Role = "admin"
+	RoleAccountant           = authz.RoleAccountant
+	RoleVillageCommittee     = authz.RoleVillageCommittee
+	RoleSupervisoryCommittee = authz.RoleSupervisoryCommittee
+	RoleTownReviewer         = authz.RoleTownReviewer
+	RoleTownAdmin            = authz.RoleTownAdmin
+	RoleDistrictAnalyst      = authz.RoleDistrictAnalyst
+	RoleDistrictRulesOfficer = authz.RoleDistrictRulesOfficer
+	RoleAuditor              = authz.RoleAuditor
+	RoleAdmin                = authz.RoleAdmin
 )
 
-// knownRoles lists every role name an account may hold.
-var knownRoles = []Role{RoleAccountant, RoleVillageCommittee, RoleSupervisoryCommittee, RoleTownReviewer,
-	RoleTownAdmin, RoleDistrictAnalyst, RoleDistrictRulesOfficer, RoleAuditor, RoleAdmin}
+// KnownRole reports whether r is a role of authz's table.
+func KnownRole(r Role) bool { return slices.Contains(authz.Roles(), r) }
 
-// KnownRole reports whether r is one of the roles above.
-func KnownRole(r Role) bool {
-	for _, k := range knownRoles {
-		if k == r {
-			return true
-		}
-	}
-	return false
-}
+// hasRole reports whether p holds r.
+func hasRole(p Principal, r Role) bool { return p.Has(r) }
 
-// hasRole reports whether p holds r (a function, not a method, so that
-// Principal can become authz.Principal without changes here).
-func hasRole(p Principal, r Role) bool {
-	for _, h := range p.Roles {
-		if h == r {
-			return true
-		}
-	}
-	return false
-}
+// Covers reports whether an account scoped to scope may act on org (the
+// org-code prefix rule of authz.Principal.Covers).
+func Covers(scope, org string) bool { return Principal{Org: scope}.Covers(org) }

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -46,20 +44,10 @@ func (r *ruleSets) add(i *ruleSetInfo) {
 
 func sha(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 
-// ParseRuleSet reads a rule set from JSON, refusing unknown fields so a
-// misspelt "parms" is not silently dropped, and compiles it with its
-// stateful rules, so a draft that could not run is never recorded.
+// ParseRuleSet is watch.ParseRuleSet with its refusal as the books'
+// InvalidError on field rulesJson, which the API maps to InvalidArgument.
 func ParseRuleSet(raw []byte) (*rules.Engine, error) {
-	var rs rules.RuleSet
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rs); err != nil {
-		return nil, &books.InvalidError{Violations: []books.Violation{{Field: "rulesJson", Reason: "not a rule set: " + err.Error()}}}
-	}
-	e, err := rules.Compile(rs)
-	if err == nil {
-		_, err = watch.New(e, time.UTC)
-	}
+	e, err := watch.ParseRuleSet(raw)
 	if err != nil {
 		return nil, &books.InvalidError{Violations: []books.Violation{{Field: "rulesJson", Reason: err.Error()}}}
 	}

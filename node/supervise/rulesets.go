@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/watch"
@@ -27,6 +29,9 @@ type ruleSets struct {
 type ruleSetInfo struct {
 	sum  *sanziv1.RuleSetSummary
 	json string
+	// author is the account whose entry the draft is; the publication
+	// must name another (four eyes), as must its drafted_by.
+	author string
 }
 
 func (r *ruleSets) init(e *rules.Engine) {
@@ -64,11 +69,20 @@ func (s *Supervisor) observeRuleSet(id, author string, v *sanziv1.RuleSetVersion
 			n = len(e.Set().Rules)
 		}
 		r.add(&ruleSetInfo{sum: &sanziv1.RuleSetSummary{Version: v.GetVersion(), Status: "draft", DraftedBy: v.GetDraftedBy(),
-			DraftId: id, RuleCount: int32(n), Sha256: v.GetSha256()}, json: v.GetRulesJson()})
+			DraftId: id, RuleCount: int32(n), Sha256: v.GetSha256()}, json: v.GetRulesJson(), author: author})
 	case sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED:
 		i, ok := r.byVer[v.GetVersion()]
 		if !ok || i.sum.GetSha256() != v.GetSha256() {
 			return fmt.Errorf("publishes %s (sha256 %s), which no draft holds", v.GetVersion(), v.GetSha256())
+		}
+		// The writer checked four eyes (PublishRuleSet here, the
+		// district's writer for the district's chain); the node does not
+		// trust that it did: a set published by its drafter is not put in
+		// force, and the chain goes on.
+		if err := entries.FourEyes(author, i.sum.GetDraftedBy(), i.author); err != nil {
+			slog.Warn("a rule set published by the account that drafted it is not applied", "entry", id, "version", v.GetVersion(),
+				"publishedBy", author, "draftedBy", i.sum.GetDraftedBy(), "draft", i.sum.GetDraftId(), "err", err)
+			return nil
 		}
 		e, err := ParseRuleSet([]byte(i.json))
 		if err != nil {
@@ -158,7 +172,7 @@ func (s *Supervisor) PublishRuleSet(ctx context.Context, author, version string)
 		return nil, nil, fmt.Errorf("%w: rule set %q", books.ErrNotFound, version)
 	case i.sum.GetStatus() != "draft":
 		return nil, nil, books.Conflict("version", "rule set %s is %s, not a draft", version, i.sum.GetStatus())
-	case i.sum.GetDraftedBy() == author:
+	case entries.FourEyes(author, i.sum.GetDraftedBy(), i.author) != nil:
 		return nil, nil, books.Conflict("author", "%s drafted rule set %s; publishing needs a second person (four eyes)", author, version)
 	}
 	v := &sanziv1.RuleSetVersion{Org: s.b.HomeOrg(), Version: version, State: sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED,

@@ -9,10 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 
 	"github.com/sanzi/sanzi/node/attach"
@@ -226,7 +224,7 @@ Stop the node first: the ledger file is locked while a node runs.`,
 			if err != nil {
 				return err
 			}
-			attProblems, attCount, err := checkAttachments(data, path)
+			attProblems, attCount, err := attach.Check(path, filepath.Join(data, "attachments"))
 			if err != nil {
 				return err
 			}
@@ -260,16 +258,6 @@ Stop the node first: the ledger file is locked while a node runs.`,
 	cmd.Flags().StringVar(&data, "data", "", "the node's data folder")
 	cmd.Flags().StringVar(&tlsDir, "tls-dir", "", "folder with the district's ca.crt, to check key rotations' certificates")
 	return cmd
-}
-
-// checkAttachments checks locked attachments against the read-only ledger.
-func checkAttachments(data, ledgerPath string) ([]attach.Problem, int, error) {
-	db, err := bolt.Open(ledgerPath, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return nil, 0, fmt.Errorf("open %s read-only (is a node still running on it?): %w", ledgerPath, err)
-	}
-	defer db.Close()
-	return attach.Check(db, filepath.Join(data, "attachments"))
 }
 
 // writeJSON prints v as indented JSON.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/federation/districtchain"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -41,59 +42,26 @@ The node then needs a new certificate (sanzi ca issue) and sanzi village
 rekey; the entries it made after N are kept when its key rotation,
 authorised by the new certificate, follows them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rev := &sanziv1.KeyRevocation{Origin: origin, Fingerprint: fp, Reason: reason}
+			rev := &sanziv1.KeyRevocation{Origin: origin, Fingerprint: fp, Reason: reason, AfterSeq: uint64(max(fromSeq, 0))}
 			if cert != "" {
 				c, err := readCertFile(cert)
-				if err != nil {
-					return err
+				if err == nil {
+					rev, err = districtchain.CertRevocation(c, origin, reason)
 				}
-				pub, ok := c.PublicKey.(ed25519.PublicKey)
-				if !ok {
-					return fmt.Errorf("--certificate %s: key is not Ed25519", cert)
-				}
-				org, _, err := pki.Identity(c)
 				if err != nil {
 					return fmt.Errorf("--certificate %s: %w", cert, err)
 				}
-				if origin != "" && origin != org {
-					return fmt.Errorf("--certificate %s names %s, not --origin %s", cert, org, origin)
-				}
-				rev.Origin, rev.Fingerprint, rev.CertificateSerial = org, keys.Fingerprint(pub), c.SerialNumber.String()
+				rev.AfterSeq = uint64(max(fromSeq, 0))
 			}
-			switch {
-			case len(rev.Origin) != 12:
-				return fmt.Errorf("--origin: the 12-digit org code whose key is revoked")
-			case !keys.IsFingerprint(rev.Fingerprint):
-				return fmt.Errorf("--key %q: a key fingerprint (16 hex digits, as sanzi keys prints it), or give --certificate", rev.Fingerprint)
-			case rev.Reason == "":
-				return fmt.Errorf("--reason is required: it is shown to whoever's push is refused")
-			}
-			c, err := t.districtChain(server)
-			if err != nil {
-				return err
-			}
-			defer c.close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-			defer cancel()
-			if fromSeq < 0 {
-				resp, err := c.district.GetDistrictHead(ctx, &sanziv1.GetDistrictHeadRequest{Origin: rev.Origin, Consistency: sanziv1.Consistency_CONSISTENCY_LINEARIZABLE})
+			return t.writeDistrict(cmd, server, func(ctx context.Context, c *districtchain.Chain) error {
+				rev, id, err := c.RevokeKey(ctx, g.author, rev, fromSeq < 0)
 				if err != nil {
-					return explain(server, err)
+					return flagged(err, map[string]string{"origin": "origin", "fingerprint": "key", "reason": "reason"})
 				}
-				fromSeq = int64(resp.GetHead().GetSeq())
-			}
-			rev.AfterSeq = uint64(fromSeq)
-			head, err := c.head(ctx)
-			if err != nil {
-				return explain(server, err)
-			}
-			id, err := c.append(ctx, head, g.author, sanziv1.EntryType_ENTRY_TYPE_KEY_REVOCATION, rev)
-			if err != nil {
-				return explain(server, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked key %s of %s after seq %d (%s); towns enforce it as they pull the district's chain\n",
-				rev.Fingerprint, rev.Origin, rev.AfterSeq, id)
-			return nil
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked key %s of %s after seq %d (%s); towns enforce it as they pull the district's chain\n",
+					rev.Fingerprint, rev.Origin, rev.AfterSeq, id)
+				return nil
+			})
 		},
 	}
 	t.add(cmd, "admin")

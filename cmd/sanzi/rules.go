@@ -7,10 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -118,18 +116,8 @@ Stop the node first: its ledger file is locked while it runs.`,
 			if err != nil {
 				return err
 			}
-			path := filepath.Join(data, "ledger.db")
-			db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+			results, checked, err := books.BacktestFile(filepath.Join(data, "ledger.db"), engine, cst)
 			if err != nil {
-				return fmt.Errorf("open %s read-only (is the node still running?): %w", path, err)
-			}
-			defer db.Close()
-			var results []books.BacktestResult
-			var checked int
-			if err := db.View(func(tx *bolt.Tx) error {
-				results, checked, err = books.Backtest(tx, engine, cst)
-				return err
-			}); err != nil {
 				return err
 			}
 			if g.json {

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -295,12 +296,13 @@ type Problem struct {
 	Problem  string `json:"problem"`
 }
 
-// Check reads every locked attachment described in db from the files under
-// dir and reports those missing or changed, and how many it checked. It only
-// reads, so `sanzi verify` can run it on a stopped node's read-only file.
-func Check(db *bolt.DB, dir string) ([]Problem, int, error) {
+// Check reads every locked attachment described in the ledger file at
+// ledgerPath (a stopped node's: it is opened read-only, see ledger.View)
+// from the files under dir and reports those missing or changed, and how
+// many it checked. It only reads: `sanzi verify` runs it.
+func Check(ledgerPath, dir string) ([]Problem, int, error) {
 	var locked []*sanziv1.Attachment
-	err := db.View(func(tx *bolt.Tx) error {
+	err := ledger.View(ledgerPath, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		if b == nil {
 			return nil

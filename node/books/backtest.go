@@ -27,6 +27,19 @@ type BacktestResult struct {
 	Examples []string
 }
 
+// BacktestFile is Backtest over the ledger file at path of a stopped node,
+// opened read-only (ledger.View): `sanzi rules backtest` runs it.
+func BacktestFile(path string, e *rules.Engine, loc *time.Location) ([]BacktestResult, int, error) {
+	var results []BacktestResult
+	var checked int
+	err := ledger.View(path, func(tx *bolt.Tx) error {
+		var err error
+		results, checked, err = Backtest(tx, e, loc)
+		return err
+	})
+	return results, checked, err
+}
+
 // Backtest runs a draft rule set over every transaction, contract and
 // disposal in the file read through tx, in chain order (disposals see the
 // appraisals recorded before them), and reports per rule what it would have

@@ -20,12 +20,17 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-const benchOrg = "350505100201"
+const (
+	benchOrg      = "350505100201"
+	benchDistrict = "350505000000"
+)
 
-// openBooks opens books over a fresh ledger in dir, fsync on.
+// openBooks opens books over a fresh ledger in dir, fsync on. The key
+// ring holds the district's key too, so a test can put the district's
+// chain in the ledger as a pull would.
 func openBooks(tb testing.TB, dir string) *books.Books {
 	tb.Helper()
-	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg})
+	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg, benchDistrict})
 	if err != nil {
 		tb.Fatal(err)
 	}

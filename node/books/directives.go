@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -34,8 +35,11 @@ func (b *Books) Directives() ([]*sanziv1.DirectiveRecord, error) {
 		if s.Type != sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE {
 			return true
 		}
+		// One that does not pass the district writer's checks (no task,
+		// no deadline that is a date) is not listed: nothing could be
+		// reported against it.
 		d := &sanziv1.Directive{}
-		if proto.Unmarshal(s.Payload, d) != nil || !addressed(d, home) {
+		if proto.Unmarshal(s.Payload, d) != nil || !addressed(d, home) || entries.CheckDirective(d) != nil {
 			return true
 		}
 		r := &sanziv1.DirectiveRecord{Entry: s.Meta(), Directive: d}

@@ -2,7 +2,10 @@
 // payload to its message and lists the attachments an entry names. It is
 // the one decoder of entries, shared by the village and town nodes (books),
 // the district (federation) and the analytics loader, none of which need
-// the books' indexes or supervision to read an entry.
+// the books' indexes or supervision to read an entry. It also holds the
+// checks on what the district publishes down its chain (four eyes on a
+// rule set's publication, a directive's addressees and deadline), so the
+// district's writer and the nodes that apply a publication judge it alike.
 package entries
 
 import (

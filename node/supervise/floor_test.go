@@ -169,8 +169,13 @@ func TestDistrictRulesAreAFloor(t *testing.T) {
 			RulesJson: raw, DraftedBy: "甲", Sha256: sha256hex(raw)}
 		pub := &sanziv1.RuleSetVersion{Org: villageA, Version: "evil-3", State: sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED,
 			DraftedBy: "甲", Sha256: draft.GetSha256()}
-		for _, m := range []*sanziv1.RuleSetVersion{draft, pub} {
-			if _, err := v.AppendEntry(ctx, villageA, "乙", sanziv1.EntryType_ENTRY_TYPE_RULE_SET, m, ""); err != nil {
+		// Drafted by 甲 and published by 乙, so that four eyes hold and
+		// only the floor is in question.
+		for _, step := range []struct {
+			author string
+			m      *sanziv1.RuleSetVersion
+		}{{"甲", draft}, {"乙", pub}} {
+			if _, err := v.AppendEntry(ctx, villageA, step.author, sanziv1.EntryType_ENTRY_TYPE_RULE_SET, step.m, ""); err != nil {
 				t.Fatal(err)
 			}
 		}

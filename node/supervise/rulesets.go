@@ -6,12 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
-	"time"
+	"log/slog"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/watch"
@@ -30,6 +30,9 @@ type ruleSets struct {
 type ruleSetInfo struct {
 	sum  *sanziv1.RuleSetSummary
 	json string
+	// author is the account whose entry the draft is; the publication
+	// must name another (four eyes), as must its drafted_by.
+	author string
 }
 
 func (r *ruleSets) init(e *rules.Engine) {
@@ -47,20 +50,10 @@ func (r *ruleSets) add(i *ruleSetInfo) {
 
 func sha(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 
-// ParseRuleSet reads a rule set from JSON, refusing unknown fields so a
-// misspelt "parms" is not silently dropped, and compiles it with its
-// stateful rules, so a draft that could not run is never recorded.
+// ParseRuleSet is watch.ParseRuleSet with its refusal as the books'
+// InvalidError on field rulesJson, which the API maps to InvalidArgument.
 func ParseRuleSet(raw []byte) (*rules.Engine, error) {
-	var rs rules.RuleSet
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rs); err != nil {
-		return nil, &books.InvalidError{Violations: []books.Violation{{Field: "rulesJson", Reason: "not a rule set: " + err.Error()}}}
-	}
-	e, err := rules.Compile(rs)
-	if err == nil {
-		_, err = watch.New(e, time.UTC)
-	}
+	e, err := watch.ParseRuleSet(raw)
 	if err != nil {
 		return nil, &books.InvalidError{Violations: []books.Violation{{Field: "rulesJson", Reason: err.Error()}}}
 	}
@@ -77,11 +70,21 @@ func (s *Supervisor) observeRuleSet(origin, id, author string, v *sanziv1.RuleSe
 			n = len(e.Set().Rules)
 		}
 		r.add(&ruleSetInfo{sum: &sanziv1.RuleSetSummary{Version: v.GetVersion(), Status: string(rules.RuleSetDraft), DraftedBy: v.GetDraftedBy(),
-			DraftId: id, RuleCount: int32(n), Sha256: v.GetSha256()}, json: v.GetRulesJson()})
+			DraftId: id, RuleCount: int32(n), Sha256: v.GetSha256()}, json: v.GetRulesJson(), author: author})
 	case sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED:
 		i, ok := r.byVer[v.GetVersion()]
 		if !ok || i.sum.GetSha256() != v.GetSha256() {
 			return fmt.Errorf("publishes %s (sha256 %s), which no draft holds", v.GetVersion(), v.GetSha256())
+		}
+		// The writer checked four eyes (PublishRuleSet here, the
+		// district's writer for the district's chain); the node does not
+		// trust that it did: a set published by its drafter is not put in
+		// force, is listed as ignored with the reason, and the chain goes on.
+		if err := entries.FourEyes(author, i.sum.GetDraftedBy(), i.author); err != nil {
+			slog.Warn("a rule set published by the account that drafted it is not applied", "entry", id, "version", v.GetVersion(),
+				"publishedBy", author, "draftedBy", i.sum.GetDraftedBy(), "draft", i.sum.GetDraftId(), "err", err)
+			i.sum.Status, i.sum.IgnoredReason = string(rules.RuleSetIgnored), err.Error()
+			return nil
 		}
 		return s.publish(origin, id, author, i)
 	}
@@ -153,7 +156,7 @@ func (s *Supervisor) PublishRuleSet(ctx context.Context, author, version string)
 		return nil, nil, fmt.Errorf("%w: rule set %q", books.ErrNotFound, version)
 	case rules.RuleSetStatus(i.sum.GetStatus()) != rules.RuleSetDraft:
 		return nil, nil, books.Conflict("version", "rule set %s is %s, not a draft", version, i.sum.GetStatus())
-	case i.sum.GetDraftedBy() == author:
+	case entries.FourEyes(author, i.sum.GetDraftedBy(), i.author) != nil:
 		return nil, nil, books.Conflict("author", "%s drafted rule set %s; publishing needs a second person (four eyes)", author, version)
 	}
 	if err := s.draftFloorViolations(i); err != nil {

@@ -2,6 +2,7 @@ package supervise_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/books"
@@ -372,4 +374,72 @@ func TestBacktestRunsStatefulRules(t *testing.T) {
 			t.Fatalf("rule set %s: SPLIT hits %d, want %d (results %+v)", c.set.Version, got, c.want, results)
 		}
 	}
+}
+
+// A village applies the district's rule sets from the district's chain it
+// pulls; it checks four eyes itself, so a set published by the account
+// that drafted it (by a writer that did not check) is not put in force,
+// and a publication by a second person still is, after a restart too.
+func TestDistrictRuleSetPublishedByItsDrafterIsNotApplied(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	const district = "350505000000"
+	orgs := []string{benchOrg, district}
+	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+	open := func() node {
+		n, closeFn := openOrgBooks(t, dir, filepath.Join(dir, "keys"), orgs, []string{benchOrg}, clock, nil, false)
+		t.Cleanup(closeFn)
+		return n
+	}
+	n := open()
+	rs := rules.Default()
+	rs.Version = "district-2026-11"
+	raw, _ := json.Marshal(rs)
+	draft := &sanziv1.RuleSetVersion{Org: district, Version: rs.Version, State: sanziv1.RuleSetState_RULE_SET_STATE_DRAFT,
+		RulesJson: string(raw), DraftedBy: "区农业农村局甲", Sha256: fmt.Sprintf("%x", sha256.Sum256(raw))}
+	publish := func(t *testing.T, author string, m *sanziv1.RuleSetVersion) {
+		t.Helper()
+		payload, _ := proto.Marshal(m)
+		// The district's chain as the node holds it after a pull.
+		if _, err := n.Ledger().Append(ctx, ledger.Record{Origin: district, Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_RULE_SET, Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Follow(ctx); err != nil {
+			t.Fatalf("follow the district's chain: %v", err)
+		}
+	}
+	pub := &sanziv1.RuleSetVersion{Org: district, Version: rs.Version, State: sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED,
+		DraftedBy: draft.GetDraftedBy(), Sha256: draft.GetSha256()}
+	live := func(t *testing.T, want string) {
+		t.Helper()
+		_, got, err := n.RuleSets()
+		if err != nil || got != want || n.Rules().Version() != want {
+			t.Fatalf("live rule set %q (engine %s), err %v; want %s", got, n.Rules().Version(), err, want)
+		}
+	}
+	def := rules.Default().Version
+	t.Run("published by its drafter: not applied", func(t *testing.T) {
+		publish(t, "区农业农村局甲", draft)
+		publish(t, "区农业农村局甲", pub)
+		live(t, def)
+	})
+	t.Run("published as another drafter names itself: not applied", func(t *testing.T) {
+		forged := proto.CloneOf(pub)
+		forged.DraftedBy = "区农业农村局丙" // the draft's entry is still 甲's
+		publish(t, "区农业农村局甲", forged)
+		live(t, def)
+	})
+	t.Run("published by a second person: applied", func(t *testing.T) {
+		publish(t, "区农业农村局乙", pub)
+		live(t, rs.Version)
+	})
+	t.Run("after a restart", func(t *testing.T) {
+		n.Ledger().Close()
+		n = open()
+		live(t, rs.Version)
+		sets, _, _ := n.RuleSets()
+		if got := sets[len(sets)-1]; got.GetPublishedBy() != "区农业农村局乙" {
+			t.Fatalf("the live set names %q as its publisher, want the second person", got.GetPublishedBy())
+		}
+	})
 }

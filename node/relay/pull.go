@@ -157,28 +157,38 @@ func (p *Puller) once(ctx context.Context, client sanziv1.SyncServiceClient) (in
 	if err != nil {
 		return 0, err
 	}
-	v := ledger.NewChainVerifier(p.cfg.Origin, pub, head.Seq+1, head.Hash, false)
-	recs := make([]ledger.Record, 0, len(resp.GetEntries()))
-	for _, raw := range resp.GetEntries() {
-		l, err := ledger.Peek(raw)
-		if err != nil {
-			return 0, err
-		}
-		if err := v.Check(l); err != nil {
-			return 0, fmt.Errorf("chain %s from the parent: %w", p.cfg.Origin, err)
-		}
-		recs = append(recs, ledger.Record{Raw: raw})
-	}
-	if _, err := v.Finish(); err != nil {
-		return 0, fmt.Errorf("chain %s from the parent: %w", p.cfg.Origin, err)
-	}
-	if _, err := p.cfg.Ledger.Append(ctx, recs...); err != nil {
+	n, err := storeFollowing(ctx, p.cfg.Ledger, p.cfg.Origin, pub, head, resp.GetEntries())
+	if err != nil {
 		return 0, err
 	}
 	if p.cfg.Applied != nil {
 		if err := p.cfg.Applied(ctx); err != nil {
-			return len(recs), fmt.Errorf("apply chain %s: %w", p.cfg.Origin, err)
+			return n, fmt.Errorf("apply chain %s: %w", p.cfg.Origin, err)
 		}
+	}
+	return n, nil
+}
+
+// storeFollowing checks that entries (raw, in order) follow head in
+// origin's chain, signed by pub, and stores them verbatim.
+func storeFollowing(ctx context.Context, l *ledger.Ledger, origin string, pub ed25519.PublicKey, head ledger.Head, entries [][]byte) (int, error) {
+	v := ledger.NewChainVerifier(origin, pub, head.Seq+1, head.Hash, false)
+	recs := make([]ledger.Record, 0, len(entries))
+	for _, raw := range entries {
+		e, err := ledger.Peek(raw)
+		if err != nil {
+			return 0, err
+		}
+		if err := v.Check(e); err != nil {
+			return 0, fmt.Errorf("chain %s from the parent: %w", origin, err)
+		}
+		recs = append(recs, ledger.Record{Raw: raw})
+	}
+	if _, err := v.Finish(); err != nil {
+		return 0, fmt.Errorf("chain %s from the parent: %w", origin, err)
+	}
+	if _, err := l.Append(ctx, recs...); err != nil {
+		return 0, err
 	}
 	return len(recs), nil
 }

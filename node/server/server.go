@@ -35,6 +35,7 @@ import (
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
+	"github.com/sanzi/sanzi/node/dataformat"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -264,6 +265,11 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	level, _ := idcode.OrgCode(cfg.Orgs[0]) // validated
 	log := cfg.Logger.With("subsystem", string(level))
+	// The format first: a folder written by a newer sanzi is refused
+	// before anything in it is touched.
+	if _, err := dataformat.Ensure(ctx, dataformat.Config{Dir: cfg.DataDir, Now: cfg.Now, Logger: log}); err != nil {
+		return nil, err
+	}
 	var issued *pki.Issued
 	if cfg.TLSDir != "" {
 		if issued, err = installIssuedKey(cfg); err != nil {
@@ -298,6 +304,9 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 			l.Close()
 		}
 	}()
+	if err := catchUpRestored(ctx, cfg, l, ring, issued, log); err != nil {
+		return nil, err
+	}
 	att, err := attach.Open(filepath.Join(cfg.DataDir, "attachments"), l.DB(), cfg.MaxAttachment, cfg.Now)
 	if err != nil {
 		return nil, err
@@ -420,6 +429,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 	mux.Handle("/v1/", rest.Guard(gw, routes, n.cfg.MaxUploads))
 	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
 	mux.HandleFunc("GET /v1/sync/status", n.syncStatus)
+	mux.HandleFunc("GET /v1/backup", n.backupRoute)
 	mux.Handle("/metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))

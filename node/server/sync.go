@@ -13,18 +13,14 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // the outbox compresses batches
 
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
-	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/relay"
-	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // installIssuedKey makes the key of the node's certificate its signing key
@@ -68,13 +64,9 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 	if err != nil {
 		return err
 	}
-	creds := credentials.NewTLS(pki.ClientConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleTown, pki.RoleDistrict)))
-	dial := func(ctx context.Context) (sanziv1.SyncServiceClient, func(), error) {
-		conn, err := grpc.NewClient(n.cfg.Parent, grpc.WithTransportCredentials(creds), limits.CallOptions())
-		if err != nil {
-			return nil, nil, err
-		}
-		return sanziv1.NewSyncServiceClient(conn), func() { conn.Close() }, nil
+	dial, err := parentDialer(n.cfg, iss)
+	if err != nil {
+		return err
 	}
 	oc := relay.Config{Ledger: n.ledger, Origin: n.cfg.Orgs[0], Dial: dial, AckTimeout: n.cfg.SyncAckTimeout, Max: n.cfg.SyncRetryMax,
 		Attachments: &relay.AttachmentSource{Named: entries.Attachments, Get: n.books.Attachments().Get},

@@ -80,7 +80,7 @@ A flag given on the command line wins over the environment.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	root.AddCommand(
 		newVillageCmd(g), newTownCmd(g), newTxCmd(g), newContractCmd(g), newAssetCmd(g), newReverseCmd(g),
-		newAttachCmd(g), newLedgerCmd(g), newKeysCmd(g), newVerifyCmd(g), newImportCmd(g), newDemoCmd(g), newCACmd(g), newDistrictCmd(g), newAlertsCmd(g), newRulesCmd(g), newWorkflowCmd(g), newCardsCmd(g), newStatsCmd(g), newSyncCmd(g), newDirectivesCmd(g), newRepairCmd(g),
+		newAttachCmd(g), newLedgerCmd(g), newKeysCmd(g), newVerifyCmd(g), newImportCmd(g), newDemoCmd(g), newCACmd(g), newDistrictCmd(g), newAlertsCmd(g), newRulesCmd(g), newWorkflowCmd(g), newCardsCmd(g), newStatsCmd(g), newSyncCmd(g), newDirectivesCmd(g), newRepairCmd(g), newBackupCmd(g), newRestoreCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// TestBackupRestoreContinues is issue 16's backup scenario with the real
+// binary: a village syncing to a district member records, is backed up
+// online while it records, records more (synced), and is lost. The backup
+// restored into a new folder verifies; started without a parent it refuses
+// (it may be behind its parent's copy); started with one it first pulls
+// back its own entries the parent holds beyond the backup, and then records
+// on: the district takes the new entries, its head equals the village's,
+// and there is no fork.
+func TestBackupRestoreContinues(t *testing.T) {
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	must := func(out string, code int) string {
+		t.Helper()
+		if code != 0 {
+			t.Fatal(out)
+		}
+		return out
+	}
+	const org = "350505100201"
+	must(run(t, "ca", "init", "--district", "350505", "--dir", caDir))
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", "d1"))
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", "admin"))
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", org, "--role", "village"))
+	d := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
+	d.args = []string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", caDir, "--cert", "d1", "--bootstrap", "--log-level", "warn"}
+	d.start()
+	t.Cleanup(d.stop)
+	district := clientFor(t, caDir, d.api)
+	districtHead := func() (uint64, string) {
+		h, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: org})
+		if err != nil {
+			return 0, ""
+		}
+		return h.GetHead().GetSeq(), h.GetHead().GetHash()
+	}
+	village := func(data string, parent bool) *syncVillage {
+		v := &syncVillage{t: t, org: org, data: data, http: freePort(t), grpc_: freePort(t)}
+		v.args = []string{"village", "serve", "--data", v.data, "--org", org, "--http-addr", v.http, "--grpc-addr", v.grpc_, "--tls-dir", caDir, "--log-level", "warn"}
+		if parent {
+			v.args = append(v.args, "--parent", d.api)
+		}
+		return v
+	}
+	v := village(filepath.Join(dir, "v"), true)
+	v.start()
+	t.Cleanup(func() { v.kill9() })
+	file := filepath.Join(dir, "v.tar")
+	var atBackup, full uint64
+	t.Run("backup taken while recording", func(t *testing.T) {
+		v.record(4, 1)
+		done := make(chan struct{})
+		go func() { defer close(done); v.record(4, 100) }()
+		out := must(run(t, "backup", "--http", v.http, "--out", file))
+		<-done
+		t.Logf("%s", strings.TrimSpace(out))
+		eventually(t, 30*time.Second, "the village's chain at the district", func() bool { s, _ := districtHead(); return s == v.head() })
+		atBackup = v.head()
+	})
+	t.Run("more recorded and synced, then the village is lost", func(t *testing.T) {
+		v.record(3, 200)
+		eventually(t, 30*time.Second, "the new entries at the district", func() bool { s, _ := districtHead(); return s == v.head() })
+		full = v.head()
+		v.stop()
+		if full <= atBackup {
+			t.Fatalf("head %d after recording, want past %d", full, atBackup)
+		}
+	})
+	restored := filepath.Join(dir, "restored")
+	t.Run("restore into an empty folder and verify", func(t *testing.T) {
+		out := must(run(t, "restore", "--in", file, "--data", restored))
+		t.Logf("%s", strings.TrimSpace(out))
+		if out, code := run(t, "restore", "--in", file, "--data", restored); code == 0 || !strings.Contains(out, restored) {
+			t.Fatalf("restore into a full folder: exit %d, want a refusal naming it\n%s", code, out)
+		}
+		out = must(run(t, "verify", "--data", restored))
+		t.Logf("verify:\n%s", strings.TrimSpace(out))
+	})
+	r := village(restored, true)
+	t.Run("without a parent the restored node refuses to start", func(t *testing.T) {
+		alone := village(restored, false)
+		out, code := run(t, alone.args...)
+		if code == 0 || !strings.Contains(out, "RESTORED.json") || !strings.Contains(out, "--parent") {
+			t.Fatalf("restored village without a parent: exit %d, want a refusal naming RESTORED.json and --parent\n%s", code, out)
+		}
+	})
+	t.Run("with its parent it catches up, then records on without a fork", func(t *testing.T) {
+		r.start()
+		t.Cleanup(func() { r.kill9() })
+		if h := r.head(); h != full {
+			t.Fatalf("restored village's head %d at start, want the parent's %d (the backup held %d)", h, full, atBackup)
+		}
+		if _, err := os.Stat(filepath.Join(restored, "RESTORED.json")); err == nil {
+			t.Error("the restore marker is still there after catching up")
+		}
+		r.record(3, 300)
+		eventually(t, 30*time.Second, "the restored village's new entries at the district", func() bool { s, _ := districtHead(); return s == r.head() })
+		seq, hash := districtHead()
+		if mine, myHash := r.headOf(); mine != seq || myHash != hash {
+			t.Fatalf("district head %d %s, village %d %s", seq, hash, mine, myHash)
+		}
+		forks, err := district.ListForks(context.Background(), &sanziv1.ListForksRequest{Origin: org})
+		if err != nil || len(forks.GetForks()) != 0 {
+			t.Fatalf("forks at the district: %v %v", forks.GetForks(), err)
+		}
+		if st := r.syncState(); len(st.Refused) != 0 {
+			t.Fatalf("the restored village's chain is refused: %+v", st.Refused)
+		}
+		r.stop()
+		must(run(t, "verify", "--data", restored))
+		t.Log(fmt.Sprintf("synced head %d at the backup, parent at %d, restored village caught up and went on to %d; no fork", atBackup, full, seq))
+	})
+}

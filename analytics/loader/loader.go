@@ -26,6 +26,7 @@ import (
 
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/relay"
 	"github.com/sanzi/sanzi/node/retry"
 	"github.com/sanzi/sanzi/node/rules"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
@@ -380,7 +381,7 @@ func newBatch(src Source, sets *ruleSets) *batch {
 var columns = map[string]string{
 	"entries":           "raft_index, origin, seq, district, town, type, type_name, recorded_at, author, subject",
 	"transactions":      "raft_index, origin, seq, district, town, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at",
-	"alerts":            "raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at",
+	"alerts":            "raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at, subject_origin, tamper_kind",
 	"cards":             "raft_index, origin, seq, district, town, level, procedure_id, matter_code, step_code, post, person, deadline, recorded_at",
 	"contracts":         "raft_index, origin, seq, district, town, kind, contract_number, counterparty, object_kind, area_mu, term_start, term_end, annual_amount_fen, award_method, recorded_at",
 	"payments":          "raft_index, origin, seq, district, town, contract_id, amount_fen, payment_method, business_date, month, recorded_at",
@@ -443,7 +444,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 			b.sums.add(index, loaded, s.Origin, month, kindName(t.GetKind()), t.GetPaymentMethod().String(), -1, -t.GetAmountFen(), t.GetCounterparty().GetName(), false)
 		}
 	case *sanziv1.Alert:
-		b.put("alerts", index, loaded, s.Origin, s.Seq, district, town, m.GetRuleCode(), m.GetSeverity(), m.GetRuleSetVersion(), s.Subject, m.GetKey(), at)
+		about, kind := finding(s, m)
+		b.put("alerts", index, loaded, s.Origin, s.Seq, district, town, m.GetRuleCode(), m.GetSeverity(), m.GetRuleSetVersion(), s.Subject, m.GetKey(), at, about, kind)
 	case *sanziv1.Card:
 		b.put("cards", index, loaded, s.Origin, s.Seq, district, town, m.GetLevel().String(), m.GetProcedureId(), m.GetMatterCode(),
 			m.GetStepCode(), m.GetPost(), m.GetPerson(), m.GetDeadline().AsTime().UTC(), at)
@@ -486,15 +488,42 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 	return nil
 }
 
-// addFork adds a fork the district refused as an alert of rule TAMPER
-// raised by the district itself (origin: the district's code; seq: the Raft
-// index, unique), in the forked origin's town, so it counts where the fork
-// happened.
+// addFork adds a TAMPER finding the district recorded (a fork, or an entry
+// failing verification: ForkRecord.kind) as an alert of rule TAMPER raised
+// by the district itself (origin: the district's code; seq: the Raft index,
+// unique), in the forked origin's town, so the town's view counts it where
+// it happened, and with subject_origin the forked origin, so the risk index
+// counts it on that village's row. Its key is the town's key for the same
+// finding (TAMPER/origin/seq/sent hash), so one finding is one however many
+// parents recorded it.
 func (b *batch) addFork(index uint64, f *sanziv1.ForkRecord, loaded map[string]uint64) {
 	district, town := orgParts(f.GetOrigin())
 	at := f.GetAt().AsTime().UTC()
 	b.put("alerts", index, loaded, district+"000000", index, district, town, "TAMPER", string(rules.SeverityRed), "district",
-		ledger.EntryID(f.GetOrigin(), f.GetSeq()), fmt.Sprintf("TAMPER/%s/%d/%s", f.GetOrigin(), f.GetSeq(), f.GetSentHash()), at)
+		ledger.EntryID(f.GetOrigin(), f.GetSeq()), fmt.Sprintf("TAMPER/%s/%d/%s", f.GetOrigin(), f.GetSeq(), f.GetSentHash()), at,
+		f.GetOrigin(), f.GetKind().String())
+}
+
+// finding says whether alert m in s's chain is a TAMPER finding about
+// another org's chain (a town's record of a village entry it refused, see
+// books.RecordRefusedEntry and RecordTamper): then the org it is about and
+// what failed, from the alert's evidence (no "failure" is a fork). An org's
+// TAMPER alerts about its own chain (its watch, a repair) are not findings.
+func finding(s *ledger.Stored, m *sanziv1.Alert) (about, kind string) {
+	if m.GetRuleCode() != "TAMPER" {
+		return "", ""
+	}
+	o, _, err := ledger.ParseEntryID(s.Subject)
+	if err != nil || o == s.Origin {
+		return "", ""
+	}
+	k := sanziv1.TamperKind_TAMPER_KIND_UNSPECIFIED
+	if f := m.GetEvidence()["failure"]; f != "" {
+		if _, tk, ok := relay.Tampered(&ledger.VerifyError{Failure: ledger.Failure(f)}); ok {
+			k = tk
+		}
+	}
+	return o, k.String()
 }
 
 func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string) error {

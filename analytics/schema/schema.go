@@ -179,6 +179,21 @@ func Migrations() []Migration {
 			version String, state String, sha256 String, effective_at DateTime,
 			rule_codes Array(String), threshold_fen Array(Int64)
 		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq)`,
+	}}, {Version: 6, Name: "whom a TAMPER finding is about, and what failed", SQL: []string{
+		// A parent's TAMPER finding (the district's fork record, a town's
+		// alert in its own chain) is raised by the parent but is about a
+		// village's chain: subject_origin names that village, so the risk
+		// index counts it on the village's row (issue 18); empty for an
+		// org's alerts about itself. Rows loaded before this migration
+		// read it from the subject (the district's findings carry
+		// rule_set_version 'district'). tamper_kind is the finding's
+		// TamperKind (TAMPER_KIND_UNSPECIFIED is a fork), so the town and
+		// district can tell a fork from a hash, signature or link failure.
+		// One statement, so a failed run leaves neither column (18.16 has
+		// no ADD COLUMN IF NOT EXISTS to make a rerun safe).
+		`ALTER TABLE alerts ADD COLUMN subject_origin String DEFAULT
+			if(rule_code = 'TAMPER' AND rule_set_version = 'district', splitByChar('-', subject)[1], ''),
+			ADD COLUMN tamper_kind String DEFAULT ''`,
 	}}}
 }
 
@@ -306,7 +321,7 @@ func Apply(ctx context.Context, conn driver.Conn) (applied []uint32, err error) 
 // LocalSuffix names the per-shard tables under the Distributed ones.
 const LocalSuffix = "_local"
 
-var createTable = regexp.MustCompile(`CREATE TABLE IF NOT EXISTS (\w+)`)
+var createTable = regexp.MustCompile(`(CREATE TABLE IF NOT EXISTS|ALTER TABLE) (\w+)`)
 
 // ApplyCluster prepares a sharded deployment (deploy/clickhouse): on every
 // shard the migrations create the tables as <name>_local, and a
@@ -324,6 +339,9 @@ func ApplyCluster(ctx context.Context, shards []driver.Conn, cluster string) err
 			if err := conn.Exec(ctx, q); err != nil {
 				return fmt.Errorf("shard %d: distributed table %s: %w", i+1, t, err)
 			}
+			if err := addMissingColumns(ctx, conn, t); err != nil {
+				return fmt.Errorf("shard %d: distributed table %s: %w", i+1, t, err)
+			}
 		}
 		// The org list is written to the first shard only; read through
 		// all of them.
@@ -333,6 +351,36 @@ func ApplyCluster(ctx context.Context, shards []driver.Conn, cluster string) err
 		}
 	}
 	return nil
+}
+
+// addMissingColumns gives the Distributed table t the columns a migration
+// added to t_local after t was created (CREATE ... AS copies the columns
+// only once).
+func addMissingColumns(ctx context.Context, conn driver.Conn, t string) error {
+	rows, err := conn.Query(ctx, `SELECT name, type, default_kind, default_expression FROM system.columns
+		WHERE database = currentDatabase() AND table = ? AND name NOT IN
+			(SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ?)`, t+LocalSuffix, t)
+	if err != nil {
+		return fmt.Errorf("read the columns: %w", err)
+	}
+	var add []string
+	for rows.Next() {
+		var name, typ, kind, expr string
+		if err := rows.Scan(&name, &typ, &kind, &expr); err != nil {
+			rows.Close()
+			return err
+		}
+		c := "ADD COLUMN " + name + " " + typ
+		if kind != "" {
+			c += " " + kind + " " + expr
+		}
+		add = append(add, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(add) == 0 {
+		return err
+	}
+	return conn.Exec(ctx, "ALTER TABLE "+t+" "+strings.Join(add, ", "))
 }
 
 func apply(ctx context.Context, conn driver.Conn, suffix string) (applied []uint32, err error) {
@@ -360,7 +408,7 @@ func apply(ctx context.Context, conn driver.Conn, suffix string) (applied []uint
 			continue
 		}
 		for i, q := range m.SQL {
-			q = createTable.ReplaceAllString(q, "CREATE TABLE IF NOT EXISTS ${1}"+suffix)
+			q = createTable.ReplaceAllString(q, "${1} ${2}"+suffix)
 			if err := conn.Exec(ctx, q); err != nil {
 				return applied, fmt.Errorf("migration %d (%s), statement %d: %w", m.Version, m.Name, i+1, err)
 			}

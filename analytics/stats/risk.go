@@ -14,6 +14,9 @@ import (
 // index; the district may set its own.
 type RiskWeights struct {
 	RedAlert, YellowAlert, RedCard, YellowCard, SplitRelated, LateDisclosure float64
+	// TamperFinding is per TAMPER finding of a parent about the village's
+	// chain; the finding also counts in SplitRelated.
+	TamperFinding float64
 	// CashShare multiplies the share of expenses paid in cash (0–1).
 	CashShare float64
 	// LateStep is per step decided after its deadline.
@@ -22,8 +25,12 @@ type RiskWeights struct {
 
 // DefaultRiskWeights: a serious violation (SPLIT, RELATIVE) counts most, a
 // red alert or red card three times a yellow, a cash-heavy village up to 20
-// points.
-var DefaultRiskWeights = RiskWeights{RedAlert: 3, YellowAlert: 1, RedCard: 3, YellowCard: 1, SplitRelated: 5, LateDisclosure: 2, CashShare: 20, LateStep: 0.5}
+// points. A parent's TAMPER finding about the village (issue 18) weighs as
+// a confirmed red TAMPER alert: 3 as a red alert plus 5 as a serious
+// violation, with no confirmation needed (it is evidence checked by hash
+// and signature, not a suspicion awaiting review).
+var DefaultRiskWeights = RiskWeights{RedAlert: 3, YellowAlert: 1, RedCard: 3, YellowCard: 1, SplitRelated: 5, LateDisclosure: 2, CashShare: 20, LateStep: 0.5,
+	TamperFinding: 3}
 
 // RiskLevels are the cut-offs of the levels: below 10 green, below 25
 // yellow, below 50 orange, else red.
@@ -37,7 +44,7 @@ func (w RiskWeights) Score(r *sanziv1.RiskRow) {
 	s := w.RedAlert*float64(r.GetRedAlerts()) + w.YellowAlert*float64(r.GetYellowAlerts()) +
 		w.RedCard*float64(r.GetRedCards()) + w.YellowCard*float64(r.GetYellowCards()) +
 		w.SplitRelated*float64(r.GetSplitRelated()) + w.LateDisclosure*float64(r.GetLateDisclosures()) +
-		w.CashShare*r.GetCashShare() + w.LateStep*float64(r.GetLateSteps())
+		w.CashShare*r.GetCashShare() + w.LateStep*float64(r.GetLateSteps()) + w.TamperFinding*float64(r.GetTamperFindings())
 	r.Score = math.Round(s*100) / 100
 	for _, l := range RiskLevels {
 		if r.Score < l.Below {
@@ -68,6 +75,10 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 		}
 		return rows[o]
 	}
+	// A parent's TAMPER finding is an alert of the parent's (the district's
+	// or the town's) with subject_origin the village it is about: it counts
+	// on that village's row (tamper_findings), never on the parent's own.
+	own := "subject_origin = '' AND " + where
 	queries := []struct {
 		q    string
 		fill func(r *sanziv1.RiskRow, a, b, c uint64)
@@ -77,16 +88,25 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 		// shown beside the score.
 		{`SELECT origin, countIf(severity = 'red' AND confirmed), countIf(severity = 'yellow' AND confirmed),
 			countIf(rule_code IN ('SPLIT', 'RELATIVE', 'UNDERPRICE', 'TAMPER') AND confirmed)
-			FROM (SELECT origin, severity, rule_code, concat(origin, '-', toString(seq)) AS alert_id FROM alerts WHERE ` + where + `)
+			FROM (SELECT origin, severity, rule_code, concat(origin, '-', toString(seq)) AS alert_id FROM alerts WHERE ` + own + `)
 			ANY LEFT JOIN (SELECT alert_id, max(status IN ('ALERT_STATUS_CONFIRMED', 'ALERT_STATUS_RESOLVED')) AS confirmed FROM alert_transitions GROUP BY alert_id)
 			USING alert_id GROUP BY origin`, func(r *sanziv1.RiskRow, a, b, c uint64) {
-			r.RedAlerts, r.YellowAlerts, r.SplitRelated = int64(a), int64(b), int64(c)
+			r.RedAlerts, r.YellowAlerts, r.SplitRelated = int64(a), int64(b), r.SplitRelated+int64(c)
+		}},
+		// The findings need no confirmation: evidence the parent checked
+		// by hash and signature. Each distinct one counts once, by its key
+		// (TAMPER/origin/seq/sent hash), however many times or parents
+		// recorded it.
+		{`SELECT subject_origin, uniqExact(alert_key), toUInt64(0), toUInt64(0) FROM alerts
+			WHERE rule_code = 'TAMPER' AND subject_origin != '' AND ` + strings.ReplaceAll(where, "origin", "subject_origin") + `
+			GROUP BY subject_origin`, func(r *sanziv1.RiskRow, a, _, _ uint64) {
+			r.TamperFindings, r.SplitRelated = int64(a), r.SplitRelated+int64(a)
 		}},
 		{`SELECT origin, countIf(reviewed = 0), toUInt64(0), toUInt64(0)
-			FROM (SELECT origin, concat(origin, '-', toString(seq)) AS alert_id FROM alerts WHERE ` + where + `)
+			FROM (SELECT origin, concat(origin, '-', toString(seq)) AS alert_id FROM alerts WHERE ` + own + `)
 			ANY LEFT JOIN (SELECT alert_id, toUInt8(1) AS reviewed FROM alert_transitions GROUP BY alert_id)
 			USING alert_id GROUP BY origin`, func(r *sanziv1.RiskRow, a, _, _ uint64) { r.UnreviewedAlerts = int64(a) }},
-		{`SELECT origin, countIf(rule_code = 'DISCLOSE-LATE'), toUInt64(0), toUInt64(0) FROM alerts WHERE ` + where + ` GROUP BY origin`,
+		{`SELECT origin, countIf(rule_code = 'DISCLOSE-LATE'), toUInt64(0), toUInt64(0) FROM alerts WHERE ` + own + ` GROUP BY origin`,
 			func(r *sanziv1.RiskRow, a, _, _ uint64) { r.LateDisclosures = int64(a) }},
 		{`SELECT origin, countIf(level = 'CARD_LEVEL_RED'), countIf(level = 'CARD_LEVEL_YELLOW'), toUInt64(0) FROM cards WHERE ` + where + ` GROUP BY origin`,
 			func(r *sanziv1.RiskRow, a, b, _ uint64) { r.RedCards, r.YellowCards = int64(a), int64(b) }},

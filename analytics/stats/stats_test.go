@@ -90,6 +90,10 @@ func TestRiskScore(t *testing.T) {
 		{&sanziv1.RiskRow{RedAlerts: 1, YellowAlerts: 1, RedCards: 1, YellowCards: 1, CashShare: 0.5}, 18, "yellow"},
 		// 5·3 + 2·2 + 3·2 = 25: exactly at the orange cut-off.
 		{&sanziv1.RiskRow{SplitRelated: 3, LateDisclosures: 2, RedAlerts: 2}, 25, "orange"},
+		// A parent's TAMPER finding, unconfirmed: 3 as a red alert + 5 in
+		// split_related, as a confirmed red TAMPER alert.
+		{&sanziv1.RiskRow{TamperFindings: 1, SplitRelated: 1}, 8, "green"},
+		{&sanziv1.RiskRow{TamperFindings: 2, SplitRelated: 2, CashShare: 0.5}, 26, "orange"},
 		// 3·10 + 5·4 = 50: red.
 		{&sanziv1.RiskRow{RedAlerts: 10, SplitRelated: 4}, 50, "red"},
 		// A post: 3·2 red cards + 1 yellow + 0.5·4 late steps = 9.
@@ -300,6 +304,40 @@ func TestQueriesOnClickHouse(t *testing.T) {
 	byTown, err := s.AlertStats(ctx, &sanziv1.AlertStatsRequest{Scope: &sanziv1.StatsScope{Level: "town"}, GroupBy: "org"})
 	if err != nil || len(byTown) != 1 || byTown[0].GetAlerts() != 4 || byTown[0].GetRed() != 2 {
 		t.Fatalf("alerts by town: %v %v", byTown, err)
+	}
+
+	// A district TAMPER finding about 350505101201 loaded before
+	// subject_origin existed (the insert leaves it out, as that loader
+	// did): the column's default reads the village from the subject, so it
+	// counts on the village's row, unconfirmed, and only in its town's scope.
+	fd, err := conn.PrepareBatch(ctx, "INSERT INTO alerts (raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fd.Append(uint64(300), "350505000000", uint64(300), "350505", "350505101", "TAMPER", "red", "district", "350505101201-4", "TAMPER/350505101201/4/ab", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := fd.Send(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		parent string
+		want   string
+	}{
+		{"350505101", "350505101201 1 1 8.00"},
+		{"350505100", "350505100202 0 0 22.00|350505100201 0 1 8.00"},
+	} {
+		rows, err := s.Risk(ctx, &sanziv1.RiskRequest{Scope: &sanziv1.StatsScope{Parent: c.parent}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, fmt.Sprintf("%s %d %d %.2f", r.GetOrg(), r.GetTamperFindings(), r.GetSplitRelated(), r.GetScore()))
+		}
+		if strings.Join(got, "|") != c.want {
+			t.Fatalf("risk under %s with a district finding: %q, want %q", c.parent, strings.Join(got, "|"), c.want)
+		}
 	}
 }
 

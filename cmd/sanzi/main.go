@@ -1,4 +1,4 @@
-// Command sanzi runs every role of the Sanzi system (village node for now)
+// Command sanzi runs every role of the Sanzi system (village and town nodes, district members, the demo)
 // and is the command line for people and scripts that use it. It only parses
 // flags and calls the packages under node/; the work happens there.
 package main

@@ -216,10 +216,14 @@ district 350505: --level town --parent 350505; the villages of town
 		Use:   "risk",
 		Short: "Integrity-risk index (勤廉风险指数) per village with its signals, highest first",
 		Long: `Score = 3·red alerts + 1·yellow alerts + 3·red cards + 1·yellow cards
-+ 5·(SPLIT and RELATIVE hits) + 2·late disclosures + 20·cash share of
-expenses + 0.5·steps decided late. Levels: green < 10 ≤ yellow < 25 ≤
-orange < 50 ≤ red. With --by post the signals are the post's cards and late
-steps.`,
++ 5·serious violations (SPLIT, RELATIVE, UNDERPRICE, TAMPER) + 2·late
+disclosures + 20·cash share of expenses + 0.5·steps decided late
++ 3·TAMPER findings. Alerts count once confirmed; a TAMPER finding (the
+district or town refused an entry of the village's chain: a fork, or an
+entry failing its hash, signature, link or seq check) is evidence, not a
+suspicion, and counts at once, as a red alert and a serious violation.
+Levels: green < 10 ≤ yellow < 25 ≤ orange < 50 ≤ red. With --by post the
+signals are the post's cards and late steps.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return rf.call(cmd, func(ctx context.Context, c sanziv1.AnalyticsServiceClient) error {
 				resp, err := c.Risk(ctx, &sanziv1.RiskRequest{Scope: &rf.scope, GroupBy: riskBy})
@@ -232,9 +236,9 @@ steps.`,
 				var rows [][]string
 				for _, r := range resp.GetRows() {
 					rows = append(rows, []string{r.GetOrg(), fmt.Sprintf("%.2f", r.GetScore()), r.GetLevel(), fmt.Sprint(r.GetRedAlerts()), fmt.Sprint(r.GetYellowAlerts()),
-						fmt.Sprint(r.GetRedCards()), fmt.Sprint(r.GetYellowCards()), fmt.Sprint(r.GetSplitRelated()), fmt.Sprint(r.GetLateDisclosures()), fmt.Sprintf("%.3f", r.GetCashShare()), r.GetName()})
+						fmt.Sprint(r.GetRedCards()), fmt.Sprint(r.GetYellowCards()), fmt.Sprint(r.GetSplitRelated()), fmt.Sprint(r.GetTamperFindings()), fmt.Sprint(r.GetLateDisclosures()), fmt.Sprintf("%.3f", r.GetCashShare()), r.GetName()})
 				}
-				return rf.output(cmd, []string{"VILLAGE", "SCORE", "LEVEL", "RED", "YELLOW", "RED CARDS", "YELLOW CARDS", "SPLIT/RELATIVE", "LATE DISCLOSURES", "CASH SHARE", "NAME"}, rows)
+				return rf.output(cmd, []string{"VILLAGE", "SCORE", "LEVEL", "RED", "YELLOW", "RED CARDS", "YELLOW CARDS", "SPLIT/RELATIVE", "TAMPER", "LATE DISCLOSURES", "CASH SHARE", "NAME"}, rows)
 			})
 		},
 	}

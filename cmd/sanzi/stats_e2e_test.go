@@ -163,6 +163,10 @@ func TestVillageToClickHouseStats(t *testing.T) {
 	for _, sub := range [][]string{{"alerts", "--by", "org", "--level", "town"}, {"anomalies"}, {"risk"}, {"efficiency", "--by", "post", "--xlsx", filepath.Join(dir, "e.xlsx")}} {
 		if out, code := run(t, append(append([]string{"stats"}, sub...), "--server", d.api, "--tls-dir", caDir)...); code != 0 || !regexp.MustCompile(`350505|village\.`).MatchString(out) {
 			t.Fatalf("stats %v: exit %d\n%s", sub, code, out)
+		} else if sub[0] == "risk" && !strings.Contains(out, "TAMPER") {
+			t.Fatalf("stats risk shows no TAMPER findings column:\n%s", out)
+		} else if sub[0] == "risk" {
+			t.Logf("sanzi stats risk:\n%s", out)
 		}
 	}
 	if out, code := run(t, "stats", "totals", "--server", d.api, "--tls-dir", caDir, "--level", "province"); code != 1 || !strings.Contains(out, "scope.level") {

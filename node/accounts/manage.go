@@ -213,16 +213,27 @@ func (s *Service) Revoke(ctx context.Context, by Principal, account string, g Gr
 	return s.change(ctx, by, account, g, false)
 }
 
-func (s *Service) change(ctx context.Context, by Principal, account string, g Grant, grant bool) (Account, error) {
+// lockManaged checks that by may manage accounts, takes the write lock and
+// returns account as by may manage it, with the unlock to defer.
+func (s *Service) lockManaged(by Principal, account string) (Account, func(), error) {
 	if err := mayManage(by, ""); err != nil {
-		return Account{}, err
+		return Account{}, nil, err
 	}
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	a, err := s.managed(by, account)
+	if err != nil {
+		s.wmu.Unlock()
+		return Account{}, nil, err
+	}
+	return a, s.wmu.Unlock, nil
+}
+
+func (s *Service) change(ctx context.Context, by Principal, account string, g Grant, grant bool) (Account, error) {
+	a, unlock, err := s.lockManaged(by, account)
 	if err != nil {
 		return Account{}, err
 	}
+	defer unlock()
 	var c fieldChecker
 	switch {
 	case (g.Role == "") == (g.Post == ""):
@@ -276,15 +287,11 @@ func (s *Service) managed(by Principal, account string) (Account, error) {
 // Disable closes account, as an entry by by: its tokens and sessions stop
 // working at once (Authenticate checks the status) and are deleted.
 func (s *Service) Disable(ctx context.Context, by Principal, account, reason string) (Account, error) {
-	if err := mayManage(by, ""); err != nil {
-		return Account{}, err
-	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	a, err := s.managed(by, account)
+	a, unlock, err := s.lockManaged(by, account)
 	if err != nil {
 		return Account{}, err
 	}
+	defer unlock()
 	switch {
 	case account == by.Account:
 		return Account{}, books.Conflict("account", "you cannot disable your own account; another administrator can")

@@ -111,14 +111,9 @@ func (l *Ledger) commit(batch []*appendReq) {
 					}
 					continue
 				}
-				s, err := l.write(tx, chains, heads, rec, now)
+				s, err := l.writeIndexed(tx, chains, heads, rec, now)
 				if err != nil {
 					return err
-				}
-				if l.cfg.Indexer != nil {
-					if err := l.cfg.Indexer.Index(tx, s); err != nil {
-						return fmt.Errorf("index %s: %w", s.ID(), err)
-					}
 				}
 				r.out = append(r.out, s)
 				written++
@@ -201,6 +196,21 @@ func (l *Ledger) writeVerbatim(chains *bolt.Bucket, heads map[string]Head, raw [
 		return nil, fmt.Errorf("store %s: %w", s.ID(), err)
 	}
 	heads[s.Origin] = Head{Seq: s.Seq, Hash: s.Hash}
+	return s, nil
+}
+
+// writeIndexed writes rec as write does and hands it to the indexer in the
+// same transaction.
+func (l *Ledger) writeIndexed(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, rec Record, now time.Time) (*Stored, error) {
+	s, err := l.write(tx, chains, heads, rec, now)
+	if err != nil {
+		return nil, err
+	}
+	if l.cfg.Indexer != nil {
+		if err := l.cfg.Indexer.Index(tx, s); err != nil {
+			return nil, fmt.Errorf("index %s: %w", s.ID(), err)
+		}
+	}
 	return s, nil
 }
 

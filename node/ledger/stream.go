@@ -98,14 +98,9 @@ func (l *Ledger) commitStream(r *appendReq) {
 			if rec.About > 0 && rec.About <= len(ids) {
 				rec.Subject = ids[rec.About-1]
 			}
-			s, err := l.write(tx, chains, heads, rec, now)
+			s, err := l.writeIndexed(tx, chains, heads, rec, now)
 			if err != nil {
 				return err
-			}
-			if l.cfg.Indexer != nil {
-				if err := l.cfg.Indexer.Index(tx, s); err != nil {
-					return fmt.Errorf("index %s: %w", s.ID(), err)
-				}
 			}
 			ids = append(ids, s.ID())
 			if r.each != nil {

@@ -730,7 +730,8 @@ type RiskRow struct {
 	YellowAlerts int64  `protobuf:"varint,5,opt,name=yellow_alerts,json=yellowAlerts,proto3" json:"yellow_alerts,omitempty"`
 	RedCards     int64  `protobuf:"varint,6,opt,name=red_cards,json=redCards,proto3" json:"red_cards,omitempty"`
 	YellowCards  int64  `protobuf:"varint,7,opt,name=yellow_cards,json=yellowCards,proto3" json:"yellow_cards,omitempty"`
-	// Confirmed serious violations: SPLIT, RELATIVE, UNDERPRICE, TAMPER.
+	// Serious violations: confirmed SPLIT, RELATIVE, UNDERPRICE and TAMPER
+	// alerts, and the tamper_findings (which need no confirmation).
 	SplitRelated int64 `protobuf:"varint,8,opt,name=split_related,json=splitRelated,proto3" json:"split_related,omitempty"`
 	// DISCLOSE-LATE hits.
 	LateDisclosures int64 `protobuf:"varint,9,opt,name=late_disclosures,json=lateDisclosures,proto3" json:"late_disclosures,omitempty"`
@@ -742,8 +743,15 @@ type RiskRow struct {
 	// Alerts nobody has reviewed yet: shown, not scored (red_alerts and
 	// yellow_alerts count confirmed ones only).
 	UnreviewedAlerts int64 `protobuf:"varint,13,opt,name=unreviewed_alerts,json=unreviewedAlerts,proto3" json:"unreviewed_alerts,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// TAMPER findings about the village's chain by its parent (the district
+	// through Raft, or its town in its own chain): an entry it pushed that
+	// forks the chain or fails its hash, signature, link or seq check, each
+	// distinct one once. Evidence checked by hash and signature, not a
+	// suspicion awaiting review, so it counts unconfirmed: as a confirmed red
+	// alert, and in split_related as a serious violation.
+	TamperFindings int64 `protobuf:"varint,14,opt,name=tamper_findings,json=tamperFindings,proto3" json:"tamper_findings,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RiskRow) Reset() {
@@ -863,6 +871,13 @@ func (x *RiskRow) GetLateSteps() int64 {
 func (x *RiskRow) GetUnreviewedAlerts() int64 {
 	if x != nil {
 		return x.UnreviewedAlerts
+	}
+	return 0
+}
+
+func (x *RiskRow) GetTamperFindings() int64 {
+	if x != nil {
+		return x.TamperFindings
 	}
 	return 0
 }
@@ -1328,7 +1343,7 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\x10AnomaliesRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"=\n" +
 	"\x11AnomaliesResponse\x12(\n" +
-	"\x04rows\x18\x01 \x03(\v2\x14.sanzi.v1.AnomalyRowR\x04rows\"\x9a\x03\n" +
+	"\x04rows\x18\x01 \x03(\v2\x14.sanzi.v1.AnomalyRowR\x04rows\"\xc3\x03\n" +
 	"\aRiskRow\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x14\n" +
@@ -1346,7 +1361,8 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\x04name\x18\v \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"late_steps\x18\f \x01(\x03R\tlateSteps\x12+\n" +
-	"\x11unreviewed_alerts\x18\r \x01(\x03R\x10unreviewedAlerts\"T\n" +
+	"\x11unreviewed_alerts\x18\r \x01(\x03R\x10unreviewedAlerts\x12'\n" +
+	"\x0ftamper_findings\x18\x0e \x01(\x03R\x0etamperFindings\"T\n" +
 	"\vRiskRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\x12\x19\n" +
 	"\bgroup_by\x18\x02 \x01(\tR\agroupBy\"5\n" +

@@ -255,6 +255,11 @@ type Node struct {
 	inboxSrv   *grpc.Server
 	// streams counts the open alert streams, SSE and gRPC together.
 	streams *limits.Streams
+	// api is the node's gRPC service, which REST uploads call directly
+	// (see uploadAttachment), through unary: the node's own unary
+	// interceptors, as the gRPC server runs them.
+	api   *api.Service
+	unary []grpc.UnaryServerInterceptor
 }
 
 // Open opens the node's stores and binds its listeners; Serve starts serving.
@@ -328,16 +333,18 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	m := newMetrics(n.registry, l, n.level, cfg.Orgs[0])
 	registerAttachmentMetrics(n.registry, att)
+	n.unary = []grpc.UnaryServerInterceptor{m.unary(log)}
 	n.grpc = grpc.NewServer(append(limits.ServerOptions(cfg.GRPCMaxStreams, log),
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+envelope),
 		grpc.MaxSendMsgSize(int(cfg.MaxAttachment)+envelope),
-		grpc.ChainUnaryInterceptor(m.unary(log)),
+		grpc.ChainUnaryInterceptor(n.unary...),
 		grpc.ChainStreamInterceptor(m.stream(log)),
 	)...)
 	n.streams = limits.NewStreams(cfg.MaxAlertStreams, cfg.MaxAlertStreamsPerClient)
 	svc := api.New(b, n.sup)
 	svc.LimitStreams(n.streams)
 	svc.Register(n.grpc)
+	n.api = svc
 
 	if n.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddr, err)
@@ -417,7 +424,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", rest.Guard(gw, routes, n.cfg.MaxUploads))
+	mux.Handle("/v1/", rest.Guard(n.withUploads(gw), routes, n.cfg.MaxUploads))
 	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
 	mux.HandleFunc("GET /v1/sync/status", n.syncStatus)
 	mux.Handle("/metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))

@@ -115,10 +115,6 @@ type Config struct {
 	// routes ("POST /v1/rules"); uploads are bounded by MaxAttachment.
 	MaxJSONBody int64
 	BodyLimits  map[string]int64
-	// MaxUploads is how many attachment uploads are read at once (each is
-	// held whole in memory on its way to the store); default
-	// rest.DefaultUploads.
-	MaxUploads int
 	// MaxAlertStreams caps the alert streams (SSE and gRPC WatchAlerts) the
 	// node holds, MaxAlertStreamsPerClient those of one client; defaults
 	// limits.DefaultStreamsPerNode and DefaultStreamsPerClient.
@@ -424,7 +420,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", rest.Guard(n.withUploads(gw), routes, n.cfg.MaxUploads))
+	mux.Handle("/v1/", rest.Guard(n.withUploads(gw), routes))
 	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
 	mux.HandleFunc("GET /v1/sync/status", n.syncStatus)
 	mux.Handle("/metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{}))

@@ -227,7 +227,7 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", rest.Guard(gw, routes, 0))
+	mux.Handle("/v1/", rest.Guard(gw, routes))
 	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
 	// The parent's side of `sanzi sync status` (as a town serves it): the
 	// pushes this member refused for their signing key, and the revoked

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"crypto/x509"
 	"encoding/hex"
@@ -260,15 +261,52 @@ func (s *Service) GetAsset(ctx context.Context, r *sanziv1.GetAssetRequest) (*sa
 // UploadAttachment implements AttachmentService.
 func (s *Service) UploadAttachment(ctx context.Context, r *sanziv1.UploadAttachmentRequest) (*sanziv1.UploadAttachmentResponse, error) {
 	if len(r.GetContent()) == 0 {
-		return nil, invalidField("content", "required: the file's bytes (over REST, the request body)")
+		return nil, errNoContent()
 	}
+	exp, err := expectedHash(r)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.b.Attachments().Put(r.GetContent(), r.GetFileName(), r.GetContentType(), exp)
+	return uploaded(a, err)
+}
+
+// UploadAttachmentFrom is UploadAttachment with the content read from body
+// instead of r.Content: REST uploads come this way, streamed to disk and
+// never held whole (see attach.Store.PutFrom). Its answers and refusals are
+// UploadAttachment's.
+func (s *Service) UploadAttachmentFrom(ctx context.Context, r *sanziv1.UploadAttachmentRequest, body io.Reader) (*sanziv1.UploadAttachmentResponse, error) {
+	exp, err := expectedHash(r)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(body)
+	if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+		return nil, errNoContent()
+	}
+	a, err := s.b.Attachments().PutFrom(ctx, br, r.GetFileName(), r.GetContentType(), exp)
+	return uploaded(a, err)
+}
+
+// errNoContent is the refusal of an upload of nothing.
+func errNoContent() error {
+	return invalidField("content", "required: the file's bytes (over REST, the request body)")
+}
+
+// expectedHash is the upload's expected SHA-256 in lowercase ("" for none),
+// or the refusal of one that is not a SHA-256.
+func expectedHash(r *sanziv1.UploadAttachmentRequest) (string, error) {
 	exp := strings.ToLower(r.GetExpectedSha256())
 	if exp != "" {
 		if _, err := hex.DecodeString(exp); err != nil || len(exp) != 64 {
-			return nil, invalidField("expectedSha256", "not a SHA-256 in hex (64 characters)")
+			return "", invalidField("expectedSha256", "not a SHA-256 in hex (64 characters)")
 		}
 	}
-	a, err := s.b.Attachments().Put(r.GetContent(), r.GetFileName(), r.GetContentType(), exp)
+	return exp, nil
+}
+
+// uploaded is the answer to an upload that stored a, or the refusal of err.
+func uploaded(a *sanziv1.Attachment, err error) (*sanziv1.UploadAttachmentResponse, error) {
 	if errors.Is(err, attach.ErrHashMismatch) {
 		return nil, fieldError(codes.InvalidArgument, "expectedSha256", err)
 	}

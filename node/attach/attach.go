@@ -7,6 +7,7 @@
 package attach
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -102,12 +103,61 @@ func (s *Store) Put(content []byte, fileName, contentType, expected string) (*sa
 	}
 	sum := sha256.Sum256(content)
 	h := hex.EncodeToString(sum[:])
-	if expected != "" && expected != h {
-		return nil, fmt.Errorf("%w: content hashes to %s, not %s", ErrHashMismatch, h, expected)
+	if err := hashIs(h, expected); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.put(content, h, fileName, contentType, "")
+}
+
+// PutFrom stores the content read from r, as Put does, without holding it
+// in memory: it is copied in pieces to a temporary file under the store's
+// folder while being hashed, refused with ErrTooLarge as soon as it passes
+// the size limit (having read at most one byte more), synced, and renamed
+// to its hash. Content already stored returns the existing description and
+// leaves nothing behind; so does any failure (reading r, the limit, a hash
+// other than expected). ctx ending before the content is stored abandons it.
+func (s *Store) PutFrom(ctx context.Context, r io.Reader, fileName, contentType, expected string) (*sanziv1.Attachment, error) {
+	f, err := createTemp(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name()) // a no-op once renamed
+	defer f.Close()           // likewise once committed
+	sum := sha256.New()
+	size, err := io.Copy(io.MultiWriter(f, sum), io.LimitReader(r, s.maxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the attachment: %w", err)
+	}
+	if size > s.maxSize {
+		return nil, fmt.Errorf("%w: more than the limit of %d bytes", ErrTooLarge, s.maxSize)
+	}
+	h := hex.EncodeToString(sum.Sum(nil))
+	if err := hashIs(h, expected); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store attachment %s: %w", h, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, err := s.Describe(h); err == nil {
+		return a, nil
+	}
+	if err := commit(f, s.path(h)); err != nil {
+		return nil, err
+	}
+	return s.record(h, size, fileName, contentType, "")
+}
+
+// hashIs checks content hashing to h against the hash the client expected
+// (none when empty).
+func hashIs(h, expected string) error {
+	if expected != "" && expected != h {
+		return fmt.Errorf("%w: content hashes to %s, not %s", ErrHashMismatch, h, expected)
+	}
+	return nil
 }
 
 // put stores content under its hash h, charged to origin when not empty;
@@ -119,8 +169,15 @@ func (s *Store) put(content []byte, h, fileName, contentType, origin string) (*s
 	if err := writeWhole(s.path(h), content); err != nil {
 		return nil, err
 	}
+	return s.record(h, int64(len(content)), fileName, contentType, origin)
+}
+
+// record describes the file stored under h (size bytes), charged to origin
+// when not empty; a description already there (a concurrent upload of the
+// same content won) is kept and returned. s.mu is held.
+func (s *Store) record(h string, size int64, fileName, contentType, origin string) (*sanziv1.Attachment, error) {
 	a := &sanziv1.Attachment{
-		Sha256: h, Size: int64(len(content)), ContentType: contentType, FileName: fileName,
+		Sha256: h, Size: size, ContentType: contentType, FileName: fileName,
 		UploadedAt: timestamppb.New(s.now().UTC()),
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -148,23 +205,45 @@ func (s *Store) put(content []byte, h, fileName, contentType, origin string) (*s
 // writeWhole writes data to path through a temporary file and a rename, with
 // fsyncs, so a crash leaves the old state or the whole file.
 func writeWhole(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return fmt.Errorf("store attachment: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".upload-*")
+	f, err := createTemp(filepath.Dir(path))
 	if err != nil {
-		return fmt.Errorf("store attachment: %w", err)
+		return err
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return fmt.Errorf("store attachment: %w", err)
 	}
+	return commit(f, path)
+}
+
+// createTemp opens a new temporary file in dir (made if missing), for
+// content that commit then moves into place. A temporary name starts with
+// a dot, so it is never taken for a stored hash.
+func createTemp(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("store attachment: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("store attachment: %w", err)
+	}
+	return f, nil
+}
+
+// commit syncs and closes the temporary file f and renames it to path, then
+// syncs path's folder, so that a crash leaves either nothing or the whole
+// file under its name. f is closed whatever happens; on error the caller
+// removes it.
+func commit(f *os.File, path string) error {
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("store attachment: sync: %w", err)
 	}
 	if err := f.Close(); err != nil {
+		return fmt.Errorf("store attachment: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("store attachment: %w", err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {

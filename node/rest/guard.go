@@ -24,15 +24,11 @@ import (
 //   - a body without a length (chunked) is cut at the limit: the read fails,
 //     the request is answered 413 and the connection closed.
 //
-// At most uploads raw bodies (<= 0: DefaultUploads) are passed on at once;
-// the others wait their turn, or give up with their client. Requests on
-// paths of no route pass through untouched (the gateway answers 404).
-func Guard(next http.Handler, routes []Route, uploads int) http.Handler {
+// Raw bodies (uploads) are not counted here: the node streams them to disk
+// in pieces, so many at once cost little memory. Requests on paths of no
+// route pass through untouched (the gateway answers 404).
+func Guard(next http.Handler, routes []Route) http.Handler {
 	t := table(routes)
-	if uploads <= 0 {
-		uploads = DefaultUploads
-	}
-	turns := make(chan struct{}, uploads)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt, allow := t.match(r.Method, r.URL.Path)
 		if rt == nil {
@@ -62,14 +58,6 @@ func Guard(next http.Handler, routes []Route, uploads int) http.Handler {
 		if r.ContentLength > rt.Limit {
 			writeError(w, http.StatusRequestEntityTooLarge, tooLarge(rt, r.ContentLength))
 			return
-		}
-		if rt.Body == RawBody {
-			select {
-			case turns <- struct{}{}:
-				defer func() { <-turns }()
-			case <-r.Context().Done():
-				return // the client left while waiting
-			}
 		}
 		st := &state{route: rt}
 		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, rt.Limit), st: st}

@@ -59,15 +59,7 @@ type Limits struct {
 	Raw int64
 	// PerRoute overrides the limit of single routes, by Route.Key.
 	PerRoute map[string]int64
-	// Uploads is how many raw bodies are read at once (<= 0:
-	// DefaultUploads); more wait their turn. An upload is held whole in
-	// memory on its way to the store (a unary gRPC message, several copies),
-	// so this, times the attachment limit, bounds the memory uploads take.
-	Uploads int
 }
-
-// DefaultUploads is the default of Limits.Uploads.
-const DefaultUploads = 2
 
 // Routes reads the bindings of the given services (OpenAPI operation ids
 // "Service_Method"; none means every service) from an OpenAPI 2 document

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"io"
 	"net/http"
 	"runtime"
@@ -9,9 +10,12 @@ import (
 	"time"
 )
 
-// filler is a body of n bytes made up as it is read, so that the client
-// holds none of it.
-type filler struct{ left int64 }
+// filler is a body of left bytes made up as it is read, so that the client
+// holds none of it: all b ('x' when zero).
+type filler struct {
+	left int64
+	b    byte
+}
 
 func (f *filler) Read(p []byte) (int, error) {
 	if f.left <= 0 {
@@ -19,10 +23,35 @@ func (f *filler) Read(p []byte) (int, error) {
 	}
 	n := min(int64(len(p)), f.left)
 	for i := range p[:n] {
-		p[i] = 'x'
+		p[i] = cmp.Or(f.b, 'x')
 	}
 	f.left -= n
 	return int(n), nil
+}
+
+// watchHeap samples the heap in use every 5 ms until the returned function
+// is called, which returns the highest figure seen.
+func watchHeap() (stop func() uint64) {
+	var peak uint64
+	done, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-watched
+		return peak
+	}
 }
 
 // TestManyLargeBodies sends 20 concurrent 50 MB POSTs to a real node over
@@ -48,26 +77,11 @@ func TestManyLargeBodies(t *testing.T) {
 			var m0 runtime.MemStats
 			runtime.ReadMemStats(&m0)
 			var (
-				mu      sync.Mutex
-				maxLat  time.Duration
-				peak    uint64
-				wg      sync.WaitGroup
-				done    = make(chan struct{})
-				watched = make(chan struct{})
+				mu     sync.Mutex
+				maxLat time.Duration
+				wg     sync.WaitGroup
 			)
-			go func() { // the heap's high point while the requests run
-				defer close(watched)
-				var m runtime.MemStats
-				for {
-					runtime.ReadMemStats(&m)
-					peak = max(peak, m.HeapInuse)
-					select {
-					case <-done:
-						return
-					case <-time.After(5 * time.Millisecond):
-					}
-				}
-			}()
+			stopWatch := watchHeap()
 			for range clients {
 				wg.Go(func() {
 					req, err := http.NewRequest("POST", n.base+tc.path, &filler{left: size})
@@ -98,8 +112,7 @@ func TestManyLargeBodies(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			close(done)
-			<-watched
+			peak := stopWatch()
 			runtime.GC()
 			var m1 runtime.MemStats
 			runtime.ReadMemStats(&m1)

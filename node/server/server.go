@@ -116,10 +116,6 @@ type Config struct {
 	// routes ("POST /v1/rules"); uploads are bounded by MaxAttachment.
 	MaxJSONBody int64
 	BodyLimits  map[string]int64
-	// MaxUploads is how many attachment uploads are read at once (each is
-	// held whole in memory on its way to the store); default
-	// rest.DefaultUploads.
-	MaxUploads int
 	// MaxAlertStreams caps the alert streams (SSE and gRPC WatchAlerts) the
 	// node holds, MaxAlertStreamsPerClient those of one client; defaults
 	// limits.DefaultStreamsPerNode and DefaultStreamsPerClient.
@@ -256,6 +252,11 @@ type Node struct {
 	inboxSrv   *grpc.Server
 	// streams counts the open alert streams, SSE and gRPC together.
 	streams *limits.Streams
+	// api is the node's gRPC service, which REST uploads call directly
+	// (see uploadAttachment), through unary: the node's own unary
+	// interceptors, as the gRPC server runs them.
+	api   *api.Service
+	unary []grpc.UnaryServerInterceptor
 }
 
 // Open opens the node's stores and binds its listeners; Serve starts serving.
@@ -337,16 +338,18 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	m := newMetrics(n.registry, l, n.level, cfg.Orgs[0])
 	registerAttachmentMetrics(n.registry, att)
+	n.unary = []grpc.UnaryServerInterceptor{m.unary(log)}
 	n.grpc = grpc.NewServer(append(limits.ServerOptions(cfg.GRPCMaxStreams, log),
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+envelope),
 		grpc.MaxSendMsgSize(int(cfg.MaxAttachment)+envelope),
-		grpc.ChainUnaryInterceptor(m.unary(log)),
+		grpc.ChainUnaryInterceptor(n.unary...),
 		grpc.ChainStreamInterceptor(m.stream(log)),
 	)...)
 	n.streams = limits.NewStreams(cfg.MaxAlertStreams, cfg.MaxAlertStreamsPerClient)
 	svc := api.New(b, n.sup)
 	svc.LimitStreams(n.streams)
 	svc.Register(n.grpc)
+	n.api = svc
 
 	if n.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddr, err)
@@ -426,7 +429,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", rest.Guard(gw, routes, n.cfg.MaxUploads))
+	mux.Handle("/v1/", rest.Guard(n.withUploads(gw), routes))
 	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
 	mux.HandleFunc("GET /v1/sync/status", n.syncStatus)
 	mux.HandleFunc("GET /v1/backup", n.backupRoute)

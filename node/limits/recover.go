@@ -21,6 +21,11 @@ func recovery(log *slog.Logger) []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(r.unary), grpc.ChainStreamInterceptor(r.stream)}
 }
 
+// RecoverUnary is the recovery of ServerOptions as one unary interceptor,
+// for a call a node runs through its interceptors outside its gRPC server
+// (the REST upload streamed to disk).
+func RecoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor { return recoverer{log: log}.unary }
+
 type recoverer struct{ log *slog.Logger }
 
 func (r recoverer) caught(method string, p any) error {

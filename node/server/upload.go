@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/limits"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -70,7 +71,7 @@ func (n *Node) uploadAttachment(gw *runtime.ServeMux) http.HandlerFunc {
 			runtime.HTTPError(ctx, gw, out, w, r, status.Errorf(codes.InvalidArgument, "%v", err))
 			return
 		}
-		handle := chainUnary(n.unary, info, func(ctx context.Context, req any) (any, error) {
+		handle := chainUnary(append([]grpc.UnaryServerInterceptor{limits.RecoverUnary(n.log)}, n.unary...), info, func(ctx context.Context, req any) (any, error) {
 			return n.api.UploadAttachmentFrom(ctx, req.(*sanziv1.UploadAttachmentRequest), r.Body)
 		})
 		resp, err := handle(ctx, req)

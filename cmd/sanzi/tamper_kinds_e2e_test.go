@@ -111,6 +111,14 @@ func TestTamperedVillageThroughTown(t *testing.T) {
 // that chain. The district checks one signature per batch, on its last
 // entry (DESIGN.md), so the signature edited is the head's; the link is
 // broken on the expense, before its procedure.
+//
+// TODO(issue 18): a bad signature on an entry that is not the last of its
+// batch passes the parent (the last entry's signature vouches for its hash
+// through the links) and is stored as pushed; the village's own verify
+// checks every signature and fails on it, and a repair from that parent's
+// copy, which checks every signature too, would fail the same way. Either
+// parents check every signature or restore and verify accept what the
+// links vouch for; a design decision, not made here.
 func TestTamperKindsAtTheDistrict(t *testing.T) {
 	cases := []struct {
 		name, org string

@@ -240,6 +240,7 @@ type Node struct {
 	registry         *prometheus.Registry
 	cal              *calendar.Calendar
 	notifier         *notify.Notifier
+	deliveries       *prometheus.CounterVec // by channel and result; set with notifier
 	stopSweep        func()
 	outbox           *relay.Outbox
 	pullers          []*relay.Puller

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/entries"
@@ -59,6 +61,11 @@ func (n *Node) supervise(ctx context.Context) error {
 		channels = append(channels, &notify.SMTP{Addr: n.cfg.SMTPAddr, From: n.cfg.SMTPFrom, RequireTLS: n.cfg.SMTPRequireTLS})
 	}
 	if len(channels) > 0 {
+		// Deliveries by channel and result, so an operator can alert on
+		// failures (deploy/prometheus/alerts.yml) without reading the chain.
+		n.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sanzi_notify_deliveries_total",
+			Help: "Finished notification deliveries (after retries), by channel and result (delivered or failed)."}, []string{"channel", "result"})
+		n.registry.MustRegister(n.deliveries)
 		n.notifier, err = notify.New(notify.Config{Contacts: contacts, Channels: channels, Record: n.recordDelivery,
 			Logger: n.log.With("subsystem", "notify")})
 		if err != nil {
@@ -122,6 +129,11 @@ func (n *Node) notifyFindings(stored []*ledger.Stored) {
 // recordDelivery stores a finished delivery as an entry, so that who was
 // told what, and when, is part of the signed history.
 func (n *Node) recordDelivery(d notify.Delivery) {
+	result := "failed"
+	if d.OK {
+		result = "delivered"
+	}
+	n.deliveries.WithLabelValues(d.Channel, result).Inc()
 	parts := strings.SplitN(d.MessageID, "/", 3)
 	about, kind, post := parts[0], "", ""
 	if len(parts) == 3 {

@@ -157,6 +157,7 @@ func newDistrictServeCmd(g *globals) *cobra.Command {
 		cfg      member.Config
 		t        tlsFlags
 		orgsFile string
+		nf       notifyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -181,6 +182,9 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 			}
 			cfg.Pool, cfg.Cert = pool, cert
 			cfg.Cluster.Logger = g.logger()
+			if err := nf.load(&cfg.Notify); err != nil {
+				return err
+			}
 			if orgsFile != "" {
 				if cfg.Orgs, err = readOrgs(orgsFile); err != nil {
 					return err
@@ -214,6 +218,7 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 	f.DurationVar(&cfg.Cluster.SnapshotInterval, "snapshot-interval", 120*time.Second, "how often to check the snapshot threshold")
 	f.DurationVar(&cfg.Cluster.HeartbeatTimeout, "heartbeat-timeout", time.Second, "Raft heartbeat timeout")
 	f.DurationVar(&cfg.Cluster.ElectionTimeout, "election-timeout", time.Second, "Raft election timeout")
+	nf.add(f, &cfg.Notify) // the leader tells the town and district posts of each TAMPER finding
 	t.add(cmd, "")
 	return cmd
 }

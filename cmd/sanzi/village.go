@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/server"
 )
 
@@ -54,7 +50,7 @@ applies it in its own when it pulls.`
 func newServeCmd(g *globals, tier string) *cobra.Command {
 	var cfg server.Config
 	var orgs []string
-	var contactsFile, secretFile string
+	var nf notifyFlags
 	long, example := serveLong, `  sanzi village serve --data /var/lib/sanzi --org 350505100201
   sanzi village serve --data v201 --org 350505100201 --parent 127.0.0.1:7601 --tls-dir ca
   SANZI_DATA=/var/lib/sanzi SANZI_ORG=350505100201 sanzi village serve`
@@ -76,25 +72,8 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 				}
 			}
 			cfg.Logger = g.logger()
-			if contactsFile != "" {
-				raw, err := os.ReadFile(contactsFile)
-				if err != nil {
-					return fmt.Errorf("--contacts: %w", err)
-				}
-				dec := json.NewDecoder(bytes.NewReader(raw))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(&cfg.Contacts); err != nil {
-					return fmt.Errorf("--contacts %s: want {\"org/post\": [{\"Name\": ..., \"Email\": ..., \"Webhook\": ...}]} (\"*/post\" for every org): %w", contactsFile, err)
-				}
-			}
-			if secretFile != "" {
-				raw, err := keys.ReadSecret(secretFile) // refused when group or others may read it
-				if err != nil {
-					return fmt.Errorf("--webhook-secret-file: %w", err)
-				}
-				if cfg.WebhookSecret = bytes.TrimSpace(raw); len(cfg.WebhookSecret) < 16 {
-					return fmt.Errorf("--webhook-secret-file %s: the secret must be at least 16 bytes", secretFile)
-				}
+			if err := nf.load(&cfg.Setup); err != nil {
+				return err
 			}
 			if tier == "town" && cfg.SyncAddr == "" {
 				return fmt.Errorf("--sync-addr is required: where the town's villages push")
@@ -120,11 +99,7 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 	f.DurationVar(&cfg.AttachmentTTL, "attachment-ttl", 0, "how long an attachment no entry names is kept before a sweep removes it (default 168h)")
 	f.Int64Var(&cfg.AttachmentQuota, "attachment-quota", 0, "bytes of attachments each village may keep at this town (default 10 GiB)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long to drain requests on shutdown (default 30s)")
-	f.StringVar(&contactsFile, "contacts", "", `JSON file naming who holds each post and how to reach them: {"350505100201/town.reviewer": [{"Name": "王五", "Email": "w@example.cn", "Webhook": "https://..."}], "*/village.head": [...]}; cards name them, notifications go to them`)
-	f.StringVar(&secretFile, "webhook-secret-file", "", "file (mode 0600) holding the HMAC-SHA256 key that signs webhook notifications (X-Sanzi-Signature over X-Sanzi-Timestamp and the body); unset: no webhook channel")
-	f.StringVar(&cfg.SMTPAddr, "smtp-addr", "", "host:port of the mail server for notifications; unset: no mail channel")
-	f.StringVar(&cfg.SMTPFrom, "smtp-from", "三资监管 <sanzi@localhost>", "sender of notification mail")
-	f.BoolVar(&cfg.SMTPRequireTLS, "smtp-require-tls", false, "refuse to send mail to a server that does not offer STARTTLS (the delivery fails and is retried), so the upgrade cannot be stripped on the way")
+	nf.add(f, &cfg.Setup)
 	f.DurationVar(&cfg.SweepEvery, "sweep-every", 0, "how often step timers and time-driven rules run (default 1m)")
 	f.StringVar(&cfg.Parent, "parent", "", "gRPC address of the parent (town, or district member) to push the chain to; empty: offline")
 	f.StringVar(&cfg.TLSDir, "tls-dir", "", "folder with ca.crt and this node's certificate from `sanzi ca issue --role "+tier+"` (its key signs the chain)")

@@ -389,7 +389,7 @@ func (n *Node) apply(ctx context.Context, t clusterv1.CommandType, m proto.Messa
 	if err != nil {
 		return nil, err
 	}
-	cmd, err := proto.Marshal(&clusterv1.Command{Type: t, Payload: payload})
+	cmd, err := proto.Marshal(&clusterv1.Command{Type: t, Payload: payload, Optional: optionalCommands[t]})
 	if err != nil {
 		return nil, err
 	}
@@ -412,6 +412,10 @@ func (n *Node) apply(ctx context.Context, t clusterv1.CommandType, m proto.Messa
 	}
 	return f.Response(), nil
 }
+
+// optionalCommands are proposed as optional: they only add data newer code
+// reads, so a member not upgraded yet skips them rather than stopping.
+var optionalCommands = map[clusterv1.CommandType]bool{clusterv1.CommandType_COMMAND_TYPE_RECORD_DELIVERY: true}
 
 func (n *Node) setMember(id, raftAddr, apiAddr string) error {
 	_, err := n.apply(context.Background(), clusterv1.CommandType_COMMAND_TYPE_SET_MEMBER, &clusterv1.Member{Id: id, RaftAddress: raftAddr, ApiAddress: apiAddr})

@@ -1,12 +1,14 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/relay"
+	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -44,6 +46,10 @@ func tamperStatus(e *tamperError) error {
 	return relay.ChainBroken(e.ve, codes.InvalidArgument, e.Error())
 }
 
-// TODO(issue 18): the district sends no notification of a TAMPER finding
-// (nor of a fork): it has no notifier of its own yet; a town's finding is
-// notified through the town's alert notifier like its other red alerts.
+// RecordDelivery records one finished delivery of the district's
+// notification of a TAMPER finding through Raft (leader only: the member's
+// notifier runs on the leader), so every member knows who was told.
+func (n *Node) RecordDelivery(ctx context.Context, d *sanziv1.NotificationDelivery) error {
+	_, err := n.apply(ctx, clusterv1.CommandType_COMMAND_TYPE_RECORD_DELIVERY, d)
+	return err
+}

@@ -1,6 +1,7 @@
 package member
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -24,6 +25,9 @@ type analytics struct {
 	run func(ctx context.Context)
 	// wait bounds how long stop waits for a run to return (stopWait).
 	wait time.Duration
+	// what names the work in logs (default "analytics loader"): the TAMPER
+	// notifier is leader-only work started and stopped the same way.
+	what string
 	quit chan struct{} // closed by shutdown: the leadership watch ends
 
 	mu     sync.Mutex
@@ -41,7 +45,7 @@ type analytics struct {
 const stopWait = 5 * time.Second
 
 func (m *Member) startAnalytics(ctx context.Context) {
-	a := &analytics{m: m, wait: stopWait, quit: make(chan struct{})}
+	a := newLeaderWork(m, "analytics loader", nil)
 	a.run = a.load
 	f := m.node.FSM()
 	m.node.Registry().MustRegister(
@@ -52,12 +56,24 @@ func (m *Member) startAnalytics(ctx context.Context) {
 			Help: "Raft index the analytics loader has loaded through (replicated through Raft)."},
 			func() float64 { return float64(f.LoadedIndex()) }),
 	)
-	leadership := m.node.SubscribeLeadership()
-	if m.node.IsLeader() {
+	a.follow(ctx)
+	m.analytics = a
+}
+
+// newLeaderWork is leader-only work named what, each run being run until
+// its context ends; follow starts it.
+func newLeaderWork(m *Member, what string, run func(ctx context.Context)) *analytics {
+	return &analytics{m: m, wait: stopWait, what: what, run: run, quit: make(chan struct{})}
+}
+
+// follow runs the work while this member leads, from now until ctx ends or
+// shutdown.
+func (a *analytics) follow(ctx context.Context) {
+	leadership := a.m.node.SubscribeLeadership()
+	if a.m.node.IsLeader() {
 		a.start()
 	}
 	go a.watch(ctx, leadership)
-	m.analytics = a
 }
 
 // watch starts and stops the loader as leadership comes and goes, until ctx
@@ -125,7 +141,7 @@ func (a *analytics) stop() {
 	select {
 	case <-done:
 	case <-time.After(a.wait):
-		a.m.log.Error("analytics loader did not stop in time; going on without waiting for it", "waited", a.wait)
+		a.m.log.Error(cmp.Or(a.what, "analytics loader")+" did not stop in time; going on without waiting for it", "waited", a.wait)
 	}
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/limits"
+	"github.com/sanzi/sanzi/node/notify"
 	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/rest"
 	"github.com/sanzi/sanzi/proto/gen"
@@ -60,6 +61,13 @@ type Config struct {
 	ClickHouseCluster string
 	// Orgs is the district's org list with names, for the statistics.
 	Orgs []schema.Org
+	// Notify is who hears of the district's TAMPER findings and how, as
+	// on a village or town node; the leader tells them (tamperNotifier).
+	// No channel tells nobody.
+	Notify notify.Setup
+	// NotifyEvery is how often the leader looks for new findings to tell
+	// of; default 2 s.
+	NotifyEvery time.Duration
 }
 
 // bodyLimits are the REST routes whose body may be larger than
@@ -79,6 +87,7 @@ type Member struct {
 	gwConn    *grpc.ClientConn
 	errc      chan error
 	analytics *analytics
+	tamper    *analytics // the TAMPER notifier's leader-only runs; nil without channels
 	sync      *cluster.SyncServer
 	chConn    driver.Conn // statistics queries; nil without ClickHouse
 }
@@ -156,6 +165,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if cfg.ClickHouse != "" || len(cfg.ClickHouseShards) > 0 {
 		m.startAnalytics(ctx)
 	}
+	m.startTamperNotifier(ctx)
 	log.Info("district member serving", "id", cfg.Cluster.ID, "raft", n.Layer().Addr().String(), "api", apiLn.Addr().String(), "http", cfg.HTTPAddr)
 	return m, nil
 }
@@ -300,6 +310,9 @@ func (m *Member) Stop() error {
 	m.svc.Close()
 	if m.analytics != nil {
 		m.analytics.shutdown()
+	}
+	if m.tamper != nil {
+		m.tamper.shutdown()
 	}
 	if m.chConn != nil {
 		m.chConn.Close()

@@ -241,13 +241,23 @@ func New(cfg Config) (*Notifier, error) {
 // will be told. ctx's values travel with the deliveries but not its
 // cancellation, since they outlive the call.
 func (n *Notifier) Notify(ctx context.Context, m Message) error {
+	_, err := n.NotifyExcept(ctx, m, nil)
+	return err
+}
+
+// NotifyExcept is Notify without the deliveries done says were made
+// already (by channel name and address, as Delivery records them), for a
+// sender that resumes another's work from the recorded deliveries. It
+// returns how many deliveries it queued: 0 and no error when every one was
+// done.
+func (n *Notifier) NotifyExcept(ctx context.Context, m Message, done func(channel, to string) bool) (int, error) {
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("notify %s: %w", m.ID, ctx.Err())
+		return 0, fmt.Errorf("notify %s: %w", m.ID, ctx.Err())
 	case m.ID == "":
-		return fmt.Errorf("notify %s to %s/%s: %w: no ID", m.Kind, m.Org, m.Post, ErrInvalidMessage)
+		return 0, fmt.Errorf("notify %s to %s/%s: %w: no ID", m.Kind, m.Org, m.Post, ErrInvalidMessage)
 	case !slices.Contains(knownKinds, m.Kind):
-		return fmt.Errorf("notify %s: %w: unknown kind %q", m.ID, ErrInvalidMessage, m.Kind)
+		return 0, fmt.Errorf("notify %s: %w: unknown kind %q", m.ID, ErrInvalidMessage, m.Kind)
 	}
 	if len(m.To) == 0 && n.cfg.Contacts != nil {
 		m.To = n.cfg.Contacts.ForPost(m.Org, m.Post)
@@ -256,6 +266,7 @@ func (n *Notifier) Notify(ctx context.Context, m Message) error {
 	// the workers send.
 	m.To, m.Data = slices.Clone(m.To), maps.Clone(m.Data)
 	var jobs []job
+	skipped := 0
 	for _, c := range m.To {
 		for _, ch := range n.cfg.Channels {
 			addr := c.Name
@@ -264,26 +275,33 @@ func (n *Notifier) Notify(ctx context.Context, m Message) error {
 					continue
 				}
 			}
+			if done != nil && done(ch.Name(), addr) {
+				skipped++
+				continue
+			}
 			jobs = append(jobs, job{ctx: context.WithoutCancel(ctx), m: m, to: c, ch: ch, addr: addr})
 		}
 	}
+	if len(jobs) == 0 && skipped > 0 {
+		return 0, nil
+	}
 	if len(jobs) == 0 {
-		return fmt.Errorf("notify %s to %s/%s (%d contacts): %w", m.ID, m.Org, m.Post, len(m.To), ErrNoRecipients)
+		return 0, fmt.Errorf("notify %s to %s/%s (%d contacts): %w", m.ID, m.Org, m.Post, len(m.To), ErrNoRecipients)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
-		return fmt.Errorf("notify %s: %w", m.ID, ErrClosed)
+		return 0, fmt.Errorf("notify %s: %w", m.ID, ErrClosed)
 	}
 	// Only workers receive, so the room seen here can only grow while we
 	// hold mu: every send below succeeds without blocking.
 	if free := cap(n.q) - len(n.q); free < len(jobs) {
-		return fmt.Errorf("notify %s: %d deliveries, room for %d: %w", m.ID, len(jobs), free, ErrQueueFull)
+		return 0, fmt.Errorf("notify %s: %d deliveries, room for %d: %w", m.ID, len(jobs), free, ErrQueueFull)
 	}
 	for _, j := range jobs {
 		n.q <- j
 	}
-	return nil
+	return len(jobs), nil
 }
 
 // Close stops taking messages and waits for the queued and in-flight

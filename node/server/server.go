@@ -79,17 +79,9 @@ type Config struct {
 	// recorded; nil means rules.Default().
 	// TODO(issue 4): take the published set the district sends down.
 	Rules *rules.RuleSet
-	// Contacts names the people holding each post ("org/post", or "*/post"
-	// for every org) and how to reach them: cards name them, notifications
-	// go to them. Nil names and tells nobody.
-	Contacts notify.StaticContacts
-	// WebhookSecret signs webhook notifications (HMAC-SHA256); empty turns
-	// the webhook channel off.
-	WebhookSecret []byte
-	// SMTPAddr (host:port) and SMTPFrom turn on the mail channel.
-	SMTPAddr, SMTPFrom string
-	// SMTPRequireTLS refuses a mail server that does not offer STARTTLS.
-	SMTPRequireTLS bool
+	// Setup is who is told and how (notify.Setup: contacts, webhook
+	// secret, mail server); no channel tells nobody.
+	notify.Setup
 	// SweepEvery is how often step timers and time-driven rules run;
 	// default one minute.
 	SweepEvery time.Duration

@@ -18,16 +18,10 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// Who hears of what (DOMAIN.md): a yellow alert goes to the village and the
-// town, a red one to the town and the district; a warning to the step's
-// post, a yellow card also to the town reviewer, a red card also to the town
-// leader and the discipline office.
+// Who hears of what (DOMAIN.md): an alert as notify.AlertPosts says; a
+// warning to the step's post, a yellow card also to the town reviewer, a
+// red card also to the town leader and the discipline office.
 var (
-	alertPosts = map[string][]string{
-		"info":   {"village.head"},
-		"yellow": {"village.head", "town.reviewer"},
-		"red":    {"town.reviewer", "town.leader", "district.discipline"},
-	}
 	cardPosts = map[sanziv1.CardLevel][]string{
 		sanziv1.CardLevel_CARD_LEVEL_WARNING: nil,
 		sanziv1.CardLevel_CARD_LEVEL_YELLOW:  {"town.reviewer"},
@@ -53,13 +47,7 @@ func (n *Node) supervise(ctx context.Context) error {
 	}
 	n.cal = cal
 	contacts := n.cfg.Contacts
-	var channels []notify.Channel
-	if len(n.cfg.WebhookSecret) > 0 {
-		channels = append(channels, &notify.Webhook{Secret: n.cfg.WebhookSecret, Now: n.cfg.Now})
-	}
-	if n.cfg.SMTPAddr != "" {
-		channels = append(channels, &notify.SMTP{Addr: n.cfg.SMTPAddr, From: n.cfg.SMTPFrom, RequireTLS: n.cfg.SMTPRequireTLS})
-	}
+	channels := n.cfg.Channels(n.cfg.Now)
 	if len(channels) > 0 {
 		// Deliveries by channel and result, so an operator can alert on
 		// failures (deploy/prometheus/alerts.yml) without reading the chain.
@@ -106,7 +94,7 @@ func (n *Node) notifyFindings(stored []*ledger.Stored) {
 		var msgs []notify.Message
 		switch m := m.(type) {
 		case *sanziv1.Alert:
-			for _, post := range alertPosts[m.GetSeverity()] {
+			for _, post := range notify.AlertPosts[m.GetSeverity()] {
 				msgs = append(msgs, notify.AlertMessage(m.GetOrg(), post, s.ID(), m.GetRuleCode(), m.GetSeverity(), m.GetReason(), s.Subject))
 			}
 		case *sanziv1.Card:

@@ -46,6 +46,9 @@ const (
 	CommandType_COMMAND_TYPE_ATTACHMENT_CHUNK CommandType = 5
 	// payload: sanzi.v1.ForkRecord.
 	CommandType_COMMAND_TYPE_RECORD_FORK CommandType = 6
+	// payload: sanzi.v1.NotificationDelivery, one finished delivery of the
+	// leader's notification of a TAMPER finding. Proposed as optional.
+	CommandType_COMMAND_TYPE_RECORD_DELIVERY CommandType = 7
 	// payload: ExpireAttachments. Numbered apart from the run above so that
 	// command types added meanwhile on other branches do not collide.
 	CommandType_COMMAND_TYPE_EXPIRE_ATTACHMENTS CommandType = 20
@@ -61,6 +64,7 @@ var (
 		4:  "COMMAND_TYPE_SET_LOADED",
 		5:  "COMMAND_TYPE_ATTACHMENT_CHUNK",
 		6:  "COMMAND_TYPE_RECORD_FORK",
+		7:  "COMMAND_TYPE_RECORD_DELIVERY",
 		20: "COMMAND_TYPE_EXPIRE_ATTACHMENTS",
 	}
 	CommandType_value = map[string]int32{
@@ -71,6 +75,7 @@ var (
 		"COMMAND_TYPE_SET_LOADED":         4,
 		"COMMAND_TYPE_ATTACHMENT_CHUNK":   5,
 		"COMMAND_TYPE_RECORD_FORK":        6,
+		"COMMAND_TYPE_RECORD_DELIVERY":    7,
 		"COMMAND_TYPE_EXPIRE_ATTACHMENTS": 20,
 	}
 )
@@ -699,7 +704,7 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\x06origin\x18\a \x01(\tR\x06origin\x12(\n" +
 	"\x10uploaded_unix_ms\x18\b \x01(\x03R\x0euploadedUnixMs\"9\n" +
 	"\x11ExpireAttachments\x12$\n" +
-	"\x0ecutoff_unix_ms\x18\x01 \x01(\x03R\fcutoffUnixMs*\x86\x02\n" +
+	"\x0ecutoff_unix_ms\x18\x01 \x01(\x03R\fcutoffUnixMs*\xa8\x02\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13COMMAND_TYPE_APPEND\x10\x01\x12 \n" +
@@ -707,7 +712,8 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\x17COMMAND_TYPE_SET_MEMBER\x10\x03\x12\x1b\n" +
 	"\x17COMMAND_TYPE_SET_LOADED\x10\x04\x12!\n" +
 	"\x1dCOMMAND_TYPE_ATTACHMENT_CHUNK\x10\x05\x12\x1c\n" +
-	"\x18COMMAND_TYPE_RECORD_FORK\x10\x06\x12#\n" +
+	"\x18COMMAND_TYPE_RECORD_FORK\x10\x06\x12 \n" +
+	"\x1cCOMMAND_TYPE_RECORD_DELIVERY\x10\a\x12#\n" +
 	"\x1fCOMMAND_TYPE_EXPIRE_ATTACHMENTS\x10\x14B=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
 
 var (

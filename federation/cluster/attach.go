@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/federation/fsm"
+	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/relay"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -115,7 +116,12 @@ type AttachmentServer struct {
 func NewAttachmentServer(n *Node) *AttachmentServer { return &AttachmentServer{n: n} }
 
 // GetAttachment implements AttachmentService.
+// A node certificate reads only attachments charged to a chain it may
+// pull (pki.May): a village its own, a town its own and its villages'.
 func (x *AttachmentServer) GetAttachment(ctx context.Context, r *sanziv1.GetAttachmentRequest) (*sanziv1.GetAttachmentResponse, error) {
+	if err := x.mayRead(ctx, r.GetSha256()); err != nil {
+		return nil, err
+	}
 	desc, content, err := x.n.FSM().Attachment(r.GetSha256())
 	if errors.Is(err, fsm.ErrNoAttachment) {
 		return nil, status.Errorf(codes.NotFound, "%v", err)
@@ -124,6 +130,29 @@ func (x *AttachmentServer) GetAttachment(ctx context.Context, r *sanziv1.GetAtta
 		return nil, status.Errorf(codes.Internal, "read attachment %s: %v", r.GetSha256(), err)
 	}
 	return &sanziv1.GetAttachmentResponse{Attachment: desc, Content: content}, nil
+}
+
+// mayRead refuses a node certificate an attachment charged to an origin it
+// may not pull, or to none recorded.
+func (x *AttachmentServer) mayRead(ctx context.Context, h string) error {
+	org, role, err := peerIdentity(ctx)
+	if err != nil {
+		return status.Errorf(codes.Unauthenticated, "%v", err)
+	}
+	if role == pki.RoleDistrict {
+		return nil
+	}
+	origin, err := x.n.FSM().AttachmentOrigin(h)
+	if err != nil {
+		return status.Errorf(codes.Internal, "read whose attachment %s is: %v", h, err)
+	}
+	if origin == "" {
+		return status.Errorf(codes.PermissionDenied, "%s %s may not read attachment %s: the district records no origin for it", role, org, h)
+	}
+	if err := pki.May(org, role, pki.Pull, origin); err != nil {
+		return status.Errorf(codes.PermissionDenied, "attachment %s of %s: %v", h, origin, err)
+	}
+	return nil
 }
 
 // UploadAttachment implements AttachmentService: refused.

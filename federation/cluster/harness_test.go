@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"sync"
@@ -129,6 +130,8 @@ func (c *Cluster) start(m *member) {
 	m.srv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(c.ca.Pool(), c.cert.TLSCertificate(), nil))),
 		grpc.MaxRecvMsgSize(limits.MaxMessageSize), grpc.ChainUnaryInterceptor(cluster.Authorize))
 	sanziv1.RegisterDistrictServiceServer(m.srv, m.svc)
+	sanziv1.RegisterSyncServiceServer(m.srv, cluster.NewSyncServer(m.svc, c.ca.Pool(), slog.New(slog.DiscardHandler)))
+	sanziv1.RegisterAttachmentServiceServer(m.srv, cluster.NewAttachmentServer(m.node))
 	go m.srv.Serve(ln)
 }
 

@@ -397,27 +397,6 @@ func (s *Service) Leave(ctx context.Context, r *sanziv1.LeaveRequest) (*sanziv1.
 	return &sanziv1.LeaveResponse{}, nil
 }
 
-// Authorize is a unary interceptor that lets only district members change
-// the cluster, towns and district members push, and any certified node read.
-func Authorize(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	org, role, err := peerIdentity(ctx)
-	if err != nil {
-		return nil, status.Errorf(codes.Unauthenticated, "%v", err)
-	}
-	need := map[string][]pki.Role{
-		sanziv1.DistrictService_Join_FullMethodName:           {pki.RoleDistrict},
-		sanziv1.DistrictService_Leave_FullMethodName:          {pki.RoleDistrict},
-		sanziv1.DistrictService_RegisterOrigin_FullMethodName: {pki.RoleDistrict},
-		sanziv1.DistrictService_PushEntries_FullMethodName:    {pki.RoleDistrict, pki.RoleTown},
-	}[info.FullMethod]
-	if len(need) > 0 {
-		if err := pki.AllowRoles(need...)(org, role); err != nil {
-			return nil, status.Errorf(codes.PermissionDenied, "%s (%s) may not call %s: %v", org, role, info.FullMethod, err)
-		}
-	}
-	return h(ctx, req)
-}
-
 func peerIdentity(ctx context.Context) (string, pki.Role, error) {
 	c, err := pki.PeerCertificate(ctx)
 	if err != nil {

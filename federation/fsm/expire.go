@@ -174,3 +174,16 @@ func (f *FSM) AttachmentUsage(origin string) (int64, error) {
 	})
 	return n, err
 }
+
+// AttachmentOrigin is the origin h is charged to (the node that sent its
+// first piece), "" when none is recorded: whose chains may read it.
+func (f *FSM) AttachmentOrigin(h string) (string, error) {
+	var origin string
+	err := f.view(func(tx *bolt.Tx) error {
+		if ob := tx.Bucket(bucketAttachOrigin); ob != nil {
+			origin = string(ob.Get([]byte(h)))
+		}
+		return nil
+	})
+	return origin, err
+}

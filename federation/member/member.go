@@ -70,10 +70,6 @@ type Config struct {
 	NotifyEvery time.Duration
 }
 
-// bodyLimits are the REST routes whose body may be larger than
-// rest.DefaultJSONLimit: a pushed batch of entries, base64 in JSON.
-var bodyLimits = map[string]int64{"POST /v1/district/entries": 16 << 20}
-
 // Member is a running member server.
 type Member struct {
 	cfg       Config
@@ -232,7 +228,11 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 		}
 		services = append(services, "AnalyticsService")
 	}
-	routes, err := rest.Routes(gen.OpenAPI, rest.Limits{PerRoute: bodyLimits}, services...)
+	routes, err := rest.Routes(gen.OpenAPI, rest.Limits{}, services...)
+	if err != nil {
+		return err
+	}
+	doc, err := rest.Document(gen.OpenAPI, services...)
 	if err != nil {
 		return err
 	}
@@ -245,6 +245,10 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 	mux.HandleFunc("GET /v1/sync/status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"keyRefusals": m.sync.Refused.List(), "revocations": m.node.FSM().Revocations()})
+	})
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,103 @@
+package member
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sanzi/sanzi/federation/cluster"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// startOne starts a one-member cluster with its HTTP listener on loopback.
+func startOne(t *testing.T) (*Member, *pki.CA) {
+	t.Helper()
+	ca, err := pki.NewCA("350505", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := ca.Issue("350505000000", pki.RoleDistrict, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Start(context.Background(), Config{APIListen: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Pool: ca.Pool(), Cert: iss.TLSCertificate(),
+		Cluster: cluster.Config{ID: "d1", RaftAddr: freeAddr(t), DataDir: filepath.Join(t.TempDir(), "d1"), Bootstrap: true,
+			HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Stop() })
+	eventually(t, 10*time.Second, "d1 to lead", m.Node().IsLeader)
+	return m, ca
+}
+
+// TestNoPushOverREST: the gateway called the member's own gRPC API with
+// the member's district certificate, so anyone reaching the HTTP port
+// pushed entries through Raft (issue 12). PushEntries is not on REST, and
+// the member's OpenAPI document describes only the routes it serves.
+func TestNoPushOverREST(t *testing.T) {
+	m, ca := startOne(t)
+	const village = "350505100201"
+	key := newKey(t)
+	vcert, err := ca.Issue(village, pki.RoleVillage, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Node().RegisterOrigin(village, key.Public().(ed25519.PublicKey), vcert.Cert.Raw); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ledger.Seal(key, ledger.Head{}, ledger.Record{Origin: village, Author: "test", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: []byte("x")}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"entries": []string{base64.StdEncoding.EncodeToString(s.Raw)}})
+	resp, err := http.Post("http://"+m.HTTPAddr()+"/v1/district/entries", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /v1/district/entries: %d %s, want 404 or 405", resp.StatusCode, got)
+	}
+	if h := m.Node().FSM().Head(village); h.Seq != 0 {
+		t.Errorf("the village's chain at the district has %d entries after a REST push, want 0", h.Seq)
+	}
+
+	// The OpenAPI document lists what the member serves, no write.
+	resp, err = http.Get("http://" + m.HTTPAddr() + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("GET /openapi.json: %d %v", resp.StatusCode, err)
+	}
+	if _, ok := doc.Paths["/v1/district/heads"]; !ok {
+		t.Errorf("the member's OpenAPI lacks /v1/district/heads: %v", doc.Paths)
+	}
+	for p, ops := range doc.Paths {
+		if !strings.HasPrefix(p, "/v1/district/") && !strings.HasPrefix(p, "/v1/stats/") {
+			t.Errorf("the member's OpenAPI describes %s, which it does not serve", p)
+		}
+		for op := range ops {
+			if op != "get" && op != "parameters" {
+				t.Errorf("the member's OpenAPI describes %s %s: the REST API of a member only reads", strings.ToUpper(op), p)
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,6 +98,41 @@ func TestNoPushOverREST(t *testing.T) {
 		for op := range ops {
 			if op != "get" && op != "parameters" {
 				t.Errorf("the member's OpenAPI describes %s %s: the REST API of a member only reads", strings.ToUpper(op), p)
+			}
+		}
+	}
+}
+
+// TestRESTForLoopbackOnly: the gateway calls with the member's own
+// certificate, so until accounts are wired (issue 12) it answers loopback
+// clients only; probes and metrics stay open to everyone.
+func TestRESTForLoopbackOnly(t *testing.T) {
+	m, _ := startOne(t)
+	for _, tc := range []struct {
+		remote, path string
+		want         int
+	}{
+		{"127.0.0.1:40000", "/v1/district/heads", http.StatusOK},
+		{"[::1]:40000", "/v1/district/status", http.StatusOK},
+		{"192.0.2.7:40000", "/v1/district/heads", http.StatusForbidden},
+		{"192.0.2.7:40000", "/v1/district/origins/350505100201/entries", http.StatusForbidden},
+		{"[2001:db8::7]:40000", "/v1/district/status", http.StatusForbidden},
+		{"192.0.2.7:40000", "/healthz", http.StatusOK},
+		{"192.0.2.7:40000", "/readyz", http.StatusOK},
+		{"192.0.2.7:40000", "/metrics", http.StatusOK},
+	} {
+		req := httptest.NewRequest("GET", tc.path, nil)
+		req.RemoteAddr = tc.remote
+		rec := httptest.NewRecorder()
+		m.http.Handler.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("GET %s from %s: %d %s, want %d", tc.path, tc.remote, rec.Code, rec.Body, tc.want)
+			continue
+		}
+		if tc.want == http.StatusForbidden {
+			var e struct{ Message string }
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || !strings.Contains(e.Message, "loopback") || !strings.Contains(e.Message, "gRPC API with a certificate") {
+				t.Errorf("GET %s from %s: the refusal %s does not say why and what to do (%v)", tc.path, tc.remote, rec.Body, err)
 			}
 		}
 	}

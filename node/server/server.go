@@ -421,6 +421,12 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The node's own document: only the services it registers, so that
+	// /openapi.json never names a route this node answers 404.
+	doc, err := rest.Document(gen.OpenAPI, names...)
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", rest.Guard(n.withUploads(gw), routes))
 	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
@@ -433,7 +439,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 	mux.HandleFunc("/readyz", n.readyz)
 	mux.HandleFunc("/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(gen.OpenAPI)
+		w.Write(doc)
 	})
 	return mux, nil
 }

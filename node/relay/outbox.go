@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,6 +72,13 @@ type Config struct {
 	// unpushed unless its head moves; default 10 minutes (one push per
 	// Recheck, not a retry storm).
 	Recheck time.Duration
+	// Resync is how long a session may sit with nothing in flight and
+	// nothing to send before it reads the parent's heads again; default
+	// 1 minute. A parent that holds less than it acknowledged (a district
+	// restored from a backup, a lagging member answering) would otherwise
+	// leave an open session idle for ever, connected and silent, with its
+	// chains short at the parent: the heads read then say where to resume.
+	Resync time.Duration
 	// Clock is the time; default time.Now.
 	Clock  func() time.Time
 	Logger *slog.Logger
@@ -132,6 +140,9 @@ func New(cfg Config) (*Outbox, error) {
 	}
 	if cfg.Recheck <= 0 {
 		cfg.Recheck = 10 * time.Minute
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = time.Minute
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -337,6 +348,50 @@ func (p *push) readHeads(origins []string) error {
 	return nil
 }
 
+// resync reads the parent's heads of origins again while nothing is in
+// flight, and resumes from them each chain the parent holds less of than
+// this session believed sent and acknowledged (see Config.Resync): its
+// entries go again. With batches in flight it does nothing (the parent's
+// heads then trail what was sent for good reason).
+func (p *push) resync(origins []string) error {
+	p.mu.Lock()
+	busy := p.inflight > 0
+	p.mu.Unlock()
+	if busy || len(origins) == 0 {
+		return nil
+	}
+	hctx, hcancel := context.WithTimeout(p.ctx, min(30*time.Second, p.o.cfg.AckTimeout))
+	heads, err := p.client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: origins})
+	hcancel()
+	if err != nil {
+		return fmt.Errorf("read the parent's heads again: %w", err)
+	}
+	got := map[string]uint64{}
+	for _, h := range heads.GetHeads() {
+		if slices.Contains(origins, h.GetOrigin()) {
+			if err := p.o.agree(h); err != nil {
+				return err
+			}
+			got[h.GetOrigin()] = h.GetSeq()
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, org := range origins {
+		believed, ok := p.sent[org]
+		if !ok || max(believed, p.acked[org]) <= got[org] {
+			continue
+		}
+		p.o.cfg.Logger.Warn("the parent holds less of a chain than it acknowledged; sending it again from there",
+			"origin", org, "parent_head", got[org], "acknowledged", p.acked[org], "sent", believed)
+		p.sent[org], p.acked[org] = got[org], got[org]
+		if org == p.o.cfg.Origin {
+			p.o.update(func(s *Status) { s.Acked = got[org] })
+		}
+	}
+	return nil
+}
+
 // fail ends the session with err, unless it has ended already.
 func (p *push) fail(err error) { p.cancel(err) }
 
@@ -388,8 +443,15 @@ func (p *push) send() {
 // session ends first. It looks again soon after finding nothing, backing
 // off to every Poll, and at once when woken (Config.Wake).
 func (p *push) build() (*sanziv1.SyncPushRequest, flight, error) {
+	idleSince := time.Now()
 	for idle := 0; ; idle++ {
 		origins := p.o.active()
+		if idle > 0 && time.Since(idleSince) >= p.o.cfg.Resync {
+			if err := p.resync(origins); err != nil {
+				return nil, flight{}, err
+			}
+			idleSince = time.Now()
+		}
 		var fresh []string
 		for _, org := range origins {
 			if _, ok := p.sent[org]; !ok {

@@ -451,3 +451,109 @@ func TestSyncTownWithNoChainYet(t *testing.T) {
 		t.Fatalf("status: %+v", st)
 	}
 }
+
+// forgetfulParent acks every batch, then reports a head below what it
+// acknowledged (a district restored from a backup, a lagging member) while
+// the child's push stream stays open.
+type forgetfulParent struct {
+	sanziv1.UnimplementedSyncServiceServer
+	l      *ledger.Ledger
+	mu     sync.Mutex
+	head   uint64 // what SyncHeads reports
+	acked  uint64 // the highest seq it acknowledged
+	resent chan uint64
+}
+
+func (f *forgetfulParent) SyncHeads(context.Context, *sanziv1.SyncHeadsRequest) (*sanziv1.SyncHeadsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.head == 0 {
+		return &sanziv1.SyncHeadsResponse{}, nil
+	}
+	s, err := f.l.Get(testVillage, f.head)
+	if err != nil {
+		return nil, err
+	}
+	return &sanziv1.SyncHeadsResponse{Heads: []*sanziv1.SyncAck{{Origin: testVillage, Seq: f.head, Hash: hex.EncodeToString(s.Hash[:])}}}, nil
+}
+
+func (f *forgetfulParent) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse]) error {
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		first, err := ledger.Peek(req.Entries[0])
+		if err != nil {
+			return err
+		}
+		last, err := ledger.Peek(req.Entries[len(req.Entries)-1])
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		if first.Seq <= f.acked { // a resend
+			select {
+			case f.resent <- first.Seq:
+			default:
+			}
+		}
+		f.head, f.acked = max(f.head, last.Seq), max(f.acked, last.Seq)
+		f.mu.Unlock()
+		if err := stream.Send(&sanziv1.SyncPushResponse{Acks: []*sanziv1.SyncAck{{Origin: testVillage, Seq: last.Seq}}}); err != nil {
+			return err
+		}
+	}
+}
+
+// TestSyncIdleSessionResendsWhatTheParentLost: once a chain is acked in
+// full, the parent loses its last entries (its heads say so) while the
+// push stream stays open. The idle session reads the heads again after
+// Resync and sends the lost entries within the open session, rather than
+// sitting connected and silent for ever with the chain short at the parent.
+func TestSyncIdleSessionResendsWhatTheParentLost(t *testing.T) {
+	l := testLedger(t, 40, 1<<10)
+	f := &forgetfulParent{l: l, resent: make(chan uint64, 1)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	sanziv1.RegisterSyncServiceServer(srv, f)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	p := &parent{addr: ln.Addr().String()}
+	o, err := New(Config{Ledger: l, Origin: testVillage, Dial: p.dial, MaxBatchBytes: 8 << 10, AckTimeout: 5 * time.Second,
+		Poll: 10 * time.Millisecond, Resync: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for o.Status().Acked < 40 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the chain was not acked in full: %+v", o.Status())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	sessions := o.Status().Sessions
+	f.mu.Lock()
+	f.head = 25 // the parent lost seqs 26 to 40
+	f.mu.Unlock()
+	select {
+	case seq := <-f.resent:
+		if seq != 26 {
+			t.Fatalf("the outbox resent from seq %d, want 26", seq)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("the parent holds 25 of 40 entries and the idle session sent nothing in 3s: %+v", o.Status())
+	}
+	if s := o.Status().Sessions; s != sessions {
+		t.Fatalf("the resend took %d new sessions, want it within the open one", s-sessions)
+	}
+	cancel()
+	<-done
+}

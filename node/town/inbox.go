@@ -90,6 +90,12 @@ func NewInbox(l *ledger.Ledger, town, dataDir string, log *slog.Logger) (*Inbox,
 		return nil, err
 	}
 	for _, e := range ents {
+		if filepath.Ext(e.Name()) != ".crt" {
+			// keys.WriteFile's .tmp left by a town killed mid-write (the
+			// certificate itself is written again at the village's next
+			// push), or anything else that is not a pinned certificate.
+			continue
+		}
 		der, err := os.ReadFile(filepath.Join(in.certDir, e.Name()))
 		if err != nil {
 			return nil, err

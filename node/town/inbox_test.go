@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -104,5 +105,26 @@ func TestInboxRefusesUnverifiedEntries(t *testing.T) {
 	}
 	if _, err := in.accept(context.Background(), testVillage, pub, [][]byte{e3.Raw, entry(4).Raw}); err != nil || tl.Head(testVillage).Seq != 4 {
 		t.Fatalf("the genuine entries: %v, head %d", err, tl.Head(testVillage).Seq)
+	}
+}
+
+// TestInboxOpensWithAPartialCertificate: a town killed while pinning a
+// village's certificate leaves keys.WriteFile's .tmp in peers/; the town
+// must still start (it refused to: the partial file did not parse).
+func TestInboxOpensWithAPartialCertificate(t *testing.T) {
+	dir := t.TempDir()
+	tl, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: keys.NewRing(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Close() })
+	if err := os.MkdirAll(filepath.Join(dir, "peers"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "peers", testVillage+".crt.tmp"), []byte{0x30, 0x82, 0x01}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewInbox(tl, "350505100000", dir, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("a partial certificate left by a kill stops the town: %v", err)
 	}
 }

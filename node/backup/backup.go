@@ -35,6 +35,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sanzi/sanzi/node/keys"
 )
 
 // ManifestName is the tar entry, last in the tar, describing the backup.
@@ -192,24 +194,13 @@ func copyFile(tw *tar.Writer, m *Manifest, name, path string) error {
 // WriteFile writes a backup of dataDir to path (through a temporary file
 // renamed into place, so a failed backup leaves no file that looks whole).
 func WriteFile(ctx context.Context, path, dataDir string, open []DB, now time.Time) (*Manifest, error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	var m *Manifest
+	err := keys.WriteFileFrom(path, 0o600, func(w io.Writer) (err error) {
+		m, err = Write(ctx, w, dataDir, open, now)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("write backup %s: %w", path, err)
-	}
-	m, err := Write(ctx, f, dataDir, open, now)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return nil, fmt.Errorf("write backup %s: %w", path, err)
+		return nil, fmt.Errorf("backup: %w", err)
 	}
 	return m, nil
 }

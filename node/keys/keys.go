@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -204,12 +205,21 @@ func WriteFirst(dir, origin string, k ed25519.PublicKey) error {
 // synced, renamed over path. Keys and certificates must never be left half
 // written by a crash.
 func WriteFile(path string, data []byte, mode os.FileMode) error {
+	return WriteFileFrom(path, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFileFrom is WriteFile for content that write streams: nothing at
+// path until write returned nil and the file is synced.
+func WriteFileFrom(path string, mode os.FileMode, write func(io.Writer) error) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	_, err = f.Write(data)
+	err = write(f)
 	if err == nil {
 		err = f.Sync()
 	}

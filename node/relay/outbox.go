@@ -319,25 +319,9 @@ func (p *push) readHeads(origins []string) error {
 		// would ask for every head the parent holds.
 		return nil
 	}
-	asked := map[string]bool{}
-	for _, o := range origins {
-		asked[o] = true
-	}
-	hctx, hcancel := context.WithTimeout(p.ctx, min(30*time.Second, p.o.cfg.AckTimeout))
-	heads, err := p.client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: origins})
-	hcancel()
+	got, err := p.parentHeads(origins)
 	if err != nil {
 		return fmt.Errorf("read the parent's heads: %w", err)
-	}
-	got := map[string]uint64{}
-	for _, h := range heads.GetHeads() {
-		if !asked[h.GetOrigin()] {
-			continue // not this node's to agree on
-		}
-		if err := p.o.agree(h); err != nil {
-			return err
-		}
-		got[h.GetOrigin()] = h.GetSeq()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -360,20 +344,9 @@ func (p *push) resync(origins []string) error {
 	if busy || len(origins) == 0 {
 		return nil
 	}
-	hctx, hcancel := context.WithTimeout(p.ctx, min(30*time.Second, p.o.cfg.AckTimeout))
-	heads, err := p.client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: origins})
-	hcancel()
+	got, err := p.parentHeads(origins)
 	if err != nil {
 		return fmt.Errorf("read the parent's heads again: %w", err)
-	}
-	got := map[string]uint64{}
-	for _, h := range heads.GetHeads() {
-		if slices.Contains(origins, h.GetOrigin()) {
-			if err := p.o.agree(h); err != nil {
-				return err
-			}
-			got[h.GetOrigin()] = h.GetSeq()
-		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -390,6 +363,29 @@ func (p *push) resync(origins []string) error {
 		}
 	}
 	return nil
+}
+
+// parentHeads asks the parent for its heads of origins and checks each
+// against this node's chain (agree); heads of other origins are not this
+// node's to agree on and are left out.
+func (p *push) parentHeads(origins []string) (map[string]uint64, error) {
+	hctx, hcancel := context.WithTimeout(p.ctx, min(30*time.Second, p.o.cfg.AckTimeout))
+	heads, err := p.client.SyncHeads(hctx, &sanziv1.SyncHeadsRequest{Origins: origins})
+	hcancel()
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]uint64{}
+	for _, h := range heads.GetHeads() {
+		if !slices.Contains(origins, h.GetOrigin()) {
+			continue
+		}
+		if err := p.o.agree(h); err != nil {
+			return nil, err
+		}
+		got[h.GetOrigin()] = h.GetSeq()
+	}
+	return got, nil
 }
 
 // fail ends the session with err, unless it has ended already.

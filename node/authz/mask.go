@@ -99,21 +99,30 @@ func MayReadPersonal(p Principal, org string) bool {
 // a value with none around it by p's own org, the handler having scoped the
 // answer already.
 func Masked(p Principal, m proto.Message) proto.Message {
-	if m == nil {
-		return m
-	}
-	may := func(org string) bool {
+	return MaskedUnless(m, func(org string) bool {
 		if org == "" {
 			org = p.Org
 		}
 		return MayReadPersonal(p, org)
+	})
+}
+
+// MaskedUnless is Masked by a rule of the caller's: each value shows whole
+// when whole(org) holds for the org of the nearest message around it that
+// names one ("" when none does), masked otherwise. Like Masked it returns m
+// itself when nothing is to be hidden, else a masked copy. A node with no
+// accounts yet uses it to mask what nobody signed in may read (node/server:
+// a town's answers about its villages).
+func MaskedUnless(m proto.Message, whole func(org string) bool) proto.Message {
+	if m == nil {
+		return m
 	}
-	probe := masker{may: may, dry: true}
+	probe := masker{may: whole, dry: true}
 	if probe.walk(m.ProtoReflect(), ""); !probe.found {
 		return m
 	}
 	c := proto.Clone(m)
-	(&masker{may: may}).walk(c.ProtoReflect(), "")
+	(&masker{may: whole}).walk(c.ProtoReflect(), "")
 	return c
 }
 

@@ -66,7 +66,7 @@ func (n *Node) alertEvents(w http.ResponseWriter, r *http.Request) {
 			if !api.AlertMatches(a, org, severity) {
 				continue
 			}
-			b, err := protojson.Marshal(a)
+			b, err := protojson.Marshal(n.mask.answer(a))
 			if err != nil {
 				n.log.Error("encode alert for the stream", "err", err)
 				continue

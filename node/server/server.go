@@ -250,6 +250,9 @@ type Node struct {
 	// interceptors, as the gRPC server runs them.
 	api   *api.Service
 	unary []grpc.UnaryServerInterceptor
+	// mask masks a town's answers about its villages (nil at a village):
+	// the gRPC interceptors and the SSE alert stream apply it.
+	mask *villageMask
 }
 
 // Open opens the node's stores and binds its listeners; Serve starts serving.
@@ -332,11 +335,16 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	m := newMetrics(n.registry, l, n.level, cfg.Orgs[0])
 	registerAttachmentMetrics(n.registry, att)
 	n.unary = []grpc.UnaryServerInterceptor{m.unary(log)}
+	streams := []grpc.StreamServerInterceptor{m.stream(log)}
+	if n.mask = personalMask(n.level, cfg.Orgs); n.mask != nil { // a town: its villages' personal data masked
+		n.unary = append(n.unary, n.mask.unary)
+		streams = append(streams, n.mask.stream)
+	}
 	n.grpc = grpc.NewServer(append(limits.ServerOptions(cfg.GRPCMaxStreams, log),
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+envelope),
 		grpc.MaxSendMsgSize(int(cfg.MaxAttachment)+envelope),
 		grpc.ChainUnaryInterceptor(n.unary...),
-		grpc.ChainStreamInterceptor(m.stream(log)),
+		grpc.ChainStreamInterceptor(streams...),
 	)...)
 	n.streams = limits.NewStreams(cfg.MaxAlertStreams, cfg.MaxAlertStreamsPerClient)
 	svc := api.New(b, n.sup)

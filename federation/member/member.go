@@ -279,8 +279,7 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 // once node/accounts and node/authz are wired into the member.
 func loopbackOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		if !rest.FromLoopback(r) {
 			rest.WriteError(w, r, status.Error(codes.PermissionDenied, "the district's REST API answers loopback clients until accounts are enabled (issue 12); use the gRPC API with a certificate"))
 			return
 		}

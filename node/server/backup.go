@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/relay"
+	"github.com/sanzi/sanzi/node/rest"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -30,8 +30,7 @@ import (
 // TODO(issue 12): require the admin role once the authz interceptor is
 // wired, and keep the loopback rule for the keys.
 func (n *Node) backupRoute(w http.ResponseWriter, r *http.Request) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+	if !rest.FromLoopback(r) {
 		http.Error(w, "backup is served only to a client on this machine (loopback)", http.StatusForbidden)
 		return
 	}

@@ -162,16 +162,8 @@ func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.Ent
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode %s: %w", t, err)
 	}
-	recs := []ledger.Record{{Origin: origin, Author: author, Type: t, Payload: payload}}
-	amount, summary := procedureFigures(m)
-	proc, err := b.procedureFor(author, origin, m, amount, summary)
+	recs, err := b.entryRecords(ledger.Record{Origin: origin, Author: author, Type: t, Payload: payload}, m, hits)
 	if err != nil {
-		return nil, nil, err
-	}
-	if proc != nil {
-		recs = append(recs, *proc)
-	}
-	if recs, err = appendAlerts(recs, 1, hits); err != nil {
 		return nil, nil, err
 	}
 	out, err := b.l.Append(ctx, recs...)
@@ -184,6 +176,21 @@ func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.Ent
 		return out[0], nil, fmt.Errorf("recorded %s, then supervise: %w", out[0].ID(), err)
 	}
 	return out[0], later, nil
+}
+
+// entryRecords is rec, the entry of m, followed by the procedure m opens
+// (workflow) and an alert about rec for each hit: what is appended together.
+func (b *Books) entryRecords(rec ledger.Record, m proto.Message, hits []rules.Hit) ([]ledger.Record, error) {
+	recs := []ledger.Record{rec}
+	amount, summary := procedureFigures(m)
+	proc, err := b.procedureFor(rec.Author, rec.Origin, m, amount, summary)
+	if err != nil {
+		return nil, err
+	}
+	if proc != nil {
+		recs = append(recs, *proc)
+	}
+	return appendAlerts(recs, 1, hits)
 }
 
 // procedureFigures are the amount and summary a procedure opened by m shows.

@@ -208,15 +208,8 @@ func (im *Import) Add(r ImportRow) error {
 	if im.res.RejectedTotal > 0 || im.dryRun {
 		return nil // nothing will be recorded: staging would be wasted
 	}
-	recs := []ledger.Record{rec}
-	proc, err := b.procedureFor(im.author, rec.Origin, t, t.GetAmountFen(), t.GetSummary())
+	recs, err := b.entryRecords(rec, t, hits)
 	if err != nil {
-		return err
-	}
-	if proc != nil {
-		recs = append(recs, *proc)
-	}
-	if recs, err = appendAlerts(recs, 1, hits); err != nil {
 		return err
 	}
 	for _, rc := range recs {

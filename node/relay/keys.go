@@ -52,11 +52,21 @@ const keyFingerprint = "fingerprint"
 // RefusedFor reads KeyRefusal's reason back from an error a parent
 // returned (possibly wrapped); ok is false for any other error.
 func RefusedFor(err error) (reason string, ok bool) {
-	r := refusal.From(err)
-	if r == nil || (r.Reason != refusal.ReasonKeyRevoked && r.Reason != refusal.ReasonKeyExpired) {
+	r := keyRefused(err)
+	if r == nil {
 		return "", false
 	}
 	return string(r.Reason), true
+}
+
+// keyRefused is the key refusal in err (KeyRefusal's status, possibly
+// wrapped); nil for any other error.
+func keyRefused(err error) *refusal.Refusal {
+	r := refusal.From(err)
+	if r == nil || (r.Reason != refusal.ReasonKeyRevoked && r.Reason != refusal.ReasonKeyExpired) {
+		return nil
+	}
+	return r
 }
 
 // Refusal is the last push of one origin a parent refused for its signing
@@ -84,19 +94,19 @@ func (r *Refusals) Note(origin string, err error, now time.Time) error {
 	if st == nil {
 		st = err
 	}
-	reason, ok := RefusedFor(st)
-	if !ok {
+	rf := keyRefused(st)
+	if rf == nil {
 		return err
 	}
-	if o := refusal.From(st).Origin; o != "" {
-		origin = o
+	if rf.Origin != "" {
+		origin = rf.Origin
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
 		r.m = map[string]Refusal{}
 	}
-	r.m[origin] = Refusal{Origin: origin, Reason: reason, Error: err.Error(), At: now, Count: r.m[origin].Count + 1}
+	r.m[origin] = Refusal{Origin: origin, Reason: string(rf.Reason), Error: err.Error(), At: now, Count: r.m[origin].Count + 1}
 	return st
 }
 

@@ -181,7 +181,7 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 				return nil, nil, n.refused(st.raws[i+j], err)
 			}
 		}
-		if _, err := v.Finish(); errors.Is(err, ledger.ErrKeyRevoked) || errors.Is(err, ledger.ErrKeyExpired) {
+		if _, err := v.Finish(); ledger.KeyRefused(err) {
 			n.log.Warn("push refused: signing key revoked or expired", "origin", o, "err", err)
 			return nil, nil, err
 		} else if err != nil {

@@ -134,7 +134,7 @@ func toStatus(err error) error {
 		return st.Err()
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrTimeout):
 		return status.Error(codes.Unavailable, err.Error())
-	case errors.Is(err, ledger.ErrKeyRevoked), errors.Is(err, ledger.ErrKeyExpired):
+	case ledger.KeyRefused(err):
 		return relay.KeyRefusal(err)
 	case errors.Is(err, ErrInvalid):
 		return status.Error(codes.InvalidArgument, err.Error())

@@ -22,6 +22,13 @@ var (
 	ErrKeyExpired = errors.New("ledger: signing key's certificate expired")
 )
 
+// KeyRefused says whether err refuses entries for their signing key
+// (revoked, or its certificate expired) rather than for what they hold:
+// a parent answers it as a key refusal, not as tampering.
+func KeyRefused(err error) bool {
+	return errors.Is(err, ErrKeyRevoked) || errors.Is(err, ErrKeyExpired)
+}
+
 // CertCheck checks the certificate a key rotation carries: that it chains to
 // the district CA and was valid at the rotation's recorded time, names
 // origin, and carries pub. It returns the certificate's NotAfter. pki.Rotation

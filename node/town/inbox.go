@@ -219,7 +219,7 @@ func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate,
 		}
 		recs = append(recs, ledger.Record{Raw: raw})
 	}
-	if _, err := v.Finish(); errors.Is(err, ledger.ErrKeyRevoked) || errors.Is(err, ledger.ErrKeyExpired) {
+	if _, err := v.Finish(); ledger.KeyRefused(err) {
 		in.log.Warn("sync push refused: signing key revoked or expired", "village", org, "err", err)
 		return nil, err
 	} else if err != nil {

@@ -434,8 +434,8 @@ func (l *Ledger) Append(ctx context.Context, recs ...Record) ([]*Stored, error) 
 			}
 			recs[i].Origin = link.Origin
 			r.Origin = link.Origin
-			if ve := l.ChainBroken(r.Origin); ve != nil {
-				return nil, fmt.Errorf("%w: %v; writes to this chain are refused until it is repaired", ErrChainBroken, ve)
+			if err := l.unbroken(r.Origin); err != nil {
+				return nil, err
 			}
 		} else if err := l.admit(r.Origin); err != nil {
 			return nil, err
@@ -461,6 +461,11 @@ func (l *Ledger) admit(origin string) error {
 	if _, ok := l.cfg.Keys.Private(origin); !ok {
 		return fmt.Errorf("%w %s", ErrNoKey, origin)
 	}
+	return l.unbroken(origin)
+}
+
+// unbroken refuses a write to origin's chain while it is broken.
+func (l *Ledger) unbroken(origin string) error {
 	if ve := l.ChainBroken(origin); ve != nil {
 		return fmt.Errorf("%w: %v; writes to this chain are refused until it is repaired", ErrChainBroken, ve)
 	}

@@ -442,17 +442,25 @@ func (l *Ledger) Append(ctx context.Context, recs ...Record) ([]*Stored, error) 
 		}
 	}
 	req := &appendReq{ctx: ctx, recs: recs, done: make(chan struct{})}
+	if err := l.submit(req); err != nil {
+		return nil, err
+	}
+	return req.out, req.err
+}
+
+// submit hands req to the committer and waits for its commit, even if its
+// ctx ends: the request may already be in a transaction, and its caller
+// must learn whether it was recorded.
+func (l *Ledger) submit(req *appendReq) error {
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	l.reqs <- req
 	l.mu.RUnlock()
-	// Wait for the commit even if ctx ends: the request may already be in a
-	// transaction, and its caller must learn whether it was recorded.
 	<-req.done
-	return req.out, req.err
+	return nil
 }
 
 // admit refuses a record of the node's own for origin when the node holds

@@ -110,7 +110,11 @@ func (a *applier) expireAttachments(payload []byte) (interface{}, error) {
 	}
 	named := a.tx.Bucket(bucketAttachNamed)
 	cutoff := time.UnixMilli(c.GetCutoffUnixMs())
-	var stale []string
+	type held struct {
+		h        string
+		received int64
+	}
+	var stale []held
 	err := meta.ForEach(func(k, v []byte) error {
 		if named != nil && named.Get(k) != nil {
 			return nil
@@ -120,7 +124,7 @@ func (a *applier) expireAttachments(payload []byte) (interface{}, error) {
 			return fmt.Errorf("read attachment %s: %w", k, err)
 		}
 		if at := m.desc.GetUploadedAt(); at != nil && at.AsTime().Before(cutoff) {
-			stale = append(stale, string(k))
+			stale = append(stale, held{string(k), m.received})
 		}
 		return nil
 	})
@@ -128,16 +132,12 @@ func (a *applier) expireAttachments(payload []byte) (interface{}, error) {
 		return nil, err
 	}
 	out := &Expired{}
-	for _, h := range stale {
-		m, err := decodeAttachMeta(meta.Get([]byte(h)))
-		if err != nil {
-			return nil, fmt.Errorf("read attachment %s: %w", h, err)
-		}
-		if err := a.dropAttachment(meta, data, h, m.received); err != nil {
+	for _, s := range stale {
+		if err := a.dropAttachment(meta, data, s.h, s.received); err != nil {
 			return nil, err
 		}
 		out.Count++
-		out.Bytes += m.received
+		out.Bytes += s.received
 	}
 	return out, nil
 }

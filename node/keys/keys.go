@@ -176,11 +176,16 @@ func WritePublic(dir, origin string, k ed25519.PublicKey) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create key folder %s: %w", dir, err)
 	}
+	return writePublic(filepath.Join(dir, origin+".pub"), origin, k)
+}
+
+// writePublic writes origin's public key k to path as a PKIX PEM file.
+func writePublic(path, origin string, k ed25519.PublicKey) error {
 	der, err := x509.MarshalPKIXPublicKey(k)
 	if err != nil {
 		return fmt.Errorf("encode public key of %s: %w", origin, err)
 	}
-	return WriteFile(filepath.Join(dir, origin+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
+	return WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
 }
 
 // firstSuffix names the file of the key a rotated origin's chain starts with.
@@ -194,11 +199,7 @@ func WriteFirst(dir, origin string, k ed25519.PublicKey) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	der, err := x509.MarshalPKIXPublicKey(k)
-	if err != nil {
-		return fmt.Errorf("encode public key of %s: %w", origin, err)
-	}
-	return WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
+	return writePublic(path, origin, k)
 }
 
 // WriteFile writes data to path whole or not at all: a temporary file,

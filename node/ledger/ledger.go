@@ -434,25 +434,33 @@ func (l *Ledger) Append(ctx context.Context, recs ...Record) ([]*Stored, error) 
 			}
 			recs[i].Origin = link.Origin
 			r.Origin = link.Origin
-			if ve := l.ChainBroken(r.Origin); ve != nil {
-				return nil, fmt.Errorf("%w: %v; writes to this chain are refused until it is repaired", ErrChainBroken, ve)
+			if err := l.unbroken(r.Origin); err != nil {
+				return nil, err
 			}
 		} else if err := l.admit(r.Origin); err != nil {
 			return nil, err
 		}
 	}
 	req := &appendReq{ctx: ctx, recs: recs, done: make(chan struct{})}
+	if err := l.submit(req); err != nil {
+		return nil, err
+	}
+	return req.out, req.err
+}
+
+// submit hands req to the committer and waits for its commit, even if its
+// ctx ends: the request may already be in a transaction, and its caller
+// must learn whether it was recorded.
+func (l *Ledger) submit(req *appendReq) error {
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	l.reqs <- req
 	l.mu.RUnlock()
-	// Wait for the commit even if ctx ends: the request may already be in a
-	// transaction, and its caller must learn whether it was recorded.
 	<-req.done
-	return req.out, req.err
+	return nil
 }
 
 // admit refuses a record of the node's own for origin when the node holds
@@ -461,6 +469,11 @@ func (l *Ledger) admit(origin string) error {
 	if _, ok := l.cfg.Keys.Private(origin); !ok {
 		return fmt.Errorf("%w %s", ErrNoKey, origin)
 	}
+	return l.unbroken(origin)
+}
+
+// unbroken refuses a write to origin's chain while it is broken.
+func (l *Ledger) unbroken(origin string) error {
 	if ve := l.ChainBroken(origin); ve != nil {
 		return fmt.Errorf("%w: %v; writes to this chain are refused until it is repaired", ErrChainBroken, ve)
 	}

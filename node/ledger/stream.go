@@ -42,14 +42,9 @@ var errStreamRefused = errors.New("ledger: streamed append refused")
 // returns nil. It returns how many entries were written.
 func (l *Ledger) AppendStream(ctx context.Context, src RecordSource, each func(*Stored)) (int, error) {
 	req := &appendReq{ctx: ctx, src: src, each: each, done: make(chan struct{})}
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return 0, ErrClosed
+	if err := l.submit(req); err != nil {
+		return 0, err
 	}
-	l.reqs <- req
-	l.mu.RUnlock()
-	<-req.done
 	if req.err != nil {
 		return 0, req.err
 	}

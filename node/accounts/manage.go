@@ -45,7 +45,7 @@ type Grant struct {
 
 // mayManage refuses by unless it is an administrator whose scope covers org.
 func mayManage(by Principal, org string) error {
-	if !hasRole(by, RoleAdmin) {
+	if !by.Has(RoleAdmin) {
 		return fmt.Errorf("%w: %s is not an administrator; only the admin role manages accounts", ErrPermissionDenied, by.Account)
 	}
 	if org != "" && !Covers(by.Org, org) {
@@ -354,7 +354,7 @@ func (s *Service) ResetPassword(ctx context.Context, by Principal, account strin
 func (s *Service) List(ctx context.Context, by Principal) ([]Account, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	wide := hasRole(by, RoleAdmin) || hasRole(by, RoleAuditor)
+	wide := by.Has(RoleAdmin) || by.Has(RoleAuditor)
 	var out []Account
 	for _, a := range s.st.accounts {
 		if a.ID == by.Account || (wide && Covers(by.Org, a.Org)) {
@@ -370,7 +370,7 @@ func (s *Service) List(ctx context.Context, by Principal) ([]Account, error) {
 // ids outside one's scope cannot be probed.
 func (s *Service) Show(ctx context.Context, by Principal, account string) (Account, error) {
 	a, ok := s.account(account)
-	if ok && (a.ID == by.Account || ((hasRole(by, RoleAdmin) || hasRole(by, RoleAuditor)) && Covers(by.Org, a.Org))) {
+	if ok && (a.ID == by.Account || ((by.Has(RoleAdmin) || by.Has(RoleAuditor)) && Covers(by.Org, a.Org))) {
 		return a, nil
 	}
 	return Account{}, fmt.Errorf("%w: account %s", ErrNotFound, account)

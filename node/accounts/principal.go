@@ -39,9 +39,6 @@ const (
 // KnownRole reports whether r is a role of authz's table.
 func KnownRole(r Role) bool { return slices.Contains(authz.Roles(), r) }
 
-// hasRole reports whether p holds r.
-func hasRole(p Principal, r Role) bool { return p.Has(r) }
-
 // Covers reports whether an account scoped to scope may act on org (the
 // org-code prefix rule of authz.Principal.Covers).
 func Covers(scope, org string) bool { return Principal{Org: scope}.Covers(org) }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/sanzi/sanzi/node/attach"
@@ -29,21 +30,13 @@ func toStatus(err error) error {
 	var streams *limits.StreamsError
 	switch {
 	case errors.As(err, &streams):
-		st, derr := status.New(codes.ResourceExhausted, streams.Error()).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(streams.RetryAfter)})
-		if derr != nil {
-			return status.Error(codes.ResourceExhausted, streams.Error())
-		}
-		return st.Err()
+		return withDetails(codes.ResourceExhausted, streams.Error(), &errdetails.RetryInfo{RetryDelay: durationpb.New(streams.RetryAfter)})
 	case errors.As(err, &blocked):
 		pf := &errdetails.PreconditionFailure{}
 		for _, h := range blocked.Hits {
 			pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{Type: "RULE", Subject: h.Code, Description: h.Reason})
 		}
-		st, derr := status.New(codes.FailedPrecondition, blocked.Error()).WithDetails(pf)
-		if derr != nil {
-			return status.Error(codes.FailedPrecondition, blocked.Error())
-		}
-		return st.Err()
+		return withDetails(codes.FailedPrecondition, blocked.Error(), pf)
 	case errors.As(err, &inv):
 		br := &errdetails.BadRequest{}
 		for _, v := range inv.Violations {
@@ -92,8 +85,10 @@ func fieldError(code codes.Code, field string, err error) error {
 	})
 }
 
-func withDetails(code codes.Code, msg string, br *errdetails.BadRequest) error {
-	st, err := status.New(code, msg).WithDetails(br)
+// withDetails is a status with one detail, or without it when the detail
+// cannot be attached.
+func withDetails(code codes.Code, msg string, detail protoadapt.MessageV1) error {
+	st, err := status.New(code, msg).WithDetails(detail)
 	if err != nil {
 		return status.Error(code, msg)
 	}

@@ -64,7 +64,7 @@ func (x *Interceptor) admit(ctx context.Context, method string) (context.Context
 	if err != nil {
 		return nil, nil, x.refuse(ctx, method, fmt.Errorf("sign in: %w", err))
 	}
-	if !p.May(perm) {
+	if perm != SignedIn && !p.May(perm) {
 		return nil, nil, x.refuse(ctx, method, fmt.Errorf("%s may not %s: %w", rolesOf(p), perm, ErrPermissionDenied))
 	}
 	return NewContext(ctx, p), &p, nil

@@ -44,6 +44,9 @@ const (
 
 	// Public methods need no credential (sign-in, health).
 	Public Permission = "public"
+	// SignedIn methods need a valid sign-in and nothing more: who am I,
+	// sign out, one's own tokens. Held by every account, roles or none.
+	SignedIn Permission = "signed_in"
 	// NodeOnly methods are for nodes, authenticated by their mutual-TLS
 	// certificates (sync, district pushes and membership); the interceptor
 	// lets them through only with a verified peer certificate, and their
@@ -172,6 +175,23 @@ var methods = map[string]Permission{
 	sanziv1.WorkflowService_DecideStep_FullMethodName:     PermDecideStep,
 
 	sanziv1.CardService_ListCards_FullMethodName: PermRead,
+
+	// Sign-in needs no credential (ChangePassword takes the current
+	// password); the account service checks an administrator's org scope
+	// over the account named, and that one's own tokens are one's own.
+	sanziv1.AccountService_Login_FullMethodName:          Public,
+	sanziv1.AccountService_ChangePassword_FullMethodName: Public,
+	sanziv1.AccountService_Logout_FullMethodName:         SignedIn,
+	sanziv1.AccountService_WhoAmI_FullMethodName:         SignedIn,
+	sanziv1.AccountService_ListTokens_FullMethodName:     SignedIn,
+	sanziv1.AccountService_RevokeToken_FullMethodName:    SignedIn,
+	sanziv1.AccountService_CreateAccount_FullMethodName:  PermManageAccounts,
+	sanziv1.AccountService_ListAccounts_FullMethodName:   PermManageAccounts,
+	sanziv1.AccountService_GetAccount_FullMethodName:     PermManageAccounts,
+	sanziv1.AccountService_GrantAccount_FullMethodName:   PermManageAccounts,
+	sanziv1.AccountService_RevokeAccount_FullMethodName:  PermManageAccounts,
+	sanziv1.AccountService_DisableAccount_FullMethodName: PermManageAccounts,
+	sanziv1.AccountService_ResetPassword_FullMethodName:  PermManageAccounts,
 }
 
 // Required is the permission fullMethod ("/sanzi.v1.X/Y") needs; false for

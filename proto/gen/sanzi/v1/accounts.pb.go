@@ -9,6 +9,7 @@ package sanziv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -274,11 +275,1573 @@ func (x *AccountPasswordReset) GetAccount() string {
 	return ""
 }
 
+// Account is one person's account as the node's chain says it is.
+type Account struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Account string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Name    string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// 12-digit org code of the account's scope.
+	Org   string   `protobuf:"bytes,3,opt,name=org,proto3" json:"org,omitempty"`
+	Roles []string `protobuf:"bytes,4,rep,name=roles,proto3" json:"roles,omitempty"`
+	Posts []string `protobuf:"bytes,5,rep,name=posts,proto3" json:"posts,omitempty"`
+	// active or disabled.
+	Status         string `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	DisabledReason string `protobuf:"bytes,7,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	// Who created it and when, and the entry that did.
+	CreatedBy    string                 `protobuf:"bytes,8,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedEntry string                 `protobuf:"bytes,10,opt,name=created_entry,json=createdEntry,proto3" json:"created_entry,omitempty"`
+	// The newest change: who, when, which entry.
+	ChangedBy     string                 `protobuf:"bytes,11,opt,name=changed_by,json=changedBy,proto3" json:"changed_by,omitempty"`
+	ChangedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=changed_at,json=changedAt,proto3" json:"changed_at,omitempty"`
+	LastEntry     string                 `protobuf:"bytes,13,opt,name=last_entry,json=lastEntry,proto3" json:"last_entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Account) Reset() {
+	*x = Account{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Account) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Account) ProtoMessage() {}
+
+func (x *Account) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Account.ProtoReflect.Descriptor instead.
+func (*Account) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Account) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *Account) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Account) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+func (x *Account) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *Account) GetPosts() []string {
+	if x != nil {
+		return x.Posts
+	}
+	return nil
+}
+
+func (x *Account) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Account) GetDisabledReason() string {
+	if x != nil {
+		return x.DisabledReason
+	}
+	return ""
+}
+
+func (x *Account) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *Account) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Account) GetCreatedEntry() string {
+	if x != nil {
+		return x.CreatedEntry
+	}
+	return ""
+}
+
+func (x *Account) GetChangedBy() string {
+	if x != nil {
+		return x.ChangedBy
+	}
+	return ""
+}
+
+func (x *Account) GetChangedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangedAt
+	}
+	return nil
+}
+
+func (x *Account) GetLastEntry() string {
+	if x != nil {
+		return x.LastEntry
+	}
+	return ""
+}
+
+// TokenInfo describes a live token or session, never its secret.
+type TokenInfo struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Account string                 `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// token or session.
+	Kind  string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Label string `protobuf:"bytes,4,opt,name=label,proto3" json:"label,omitempty"`
+	// The client address it was issued to.
+	Address       string                 `protobuf:"bytes,5,opt,name=address,proto3" json:"address,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenInfo) Reset() {
+	*x = TokenInfo{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenInfo) ProtoMessage() {}
+
+func (x *TokenInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenInfo.ProtoReflect.Descriptor instead.
+func (*TokenInfo) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TokenInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *TokenInfo) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type LoginRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Account  string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Password string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	// Replaces the password at this sign-in; required for a one-time password.
+	NewPassword string `protobuf:"bytes,3,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	// token (default) or session.
+	Kind string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Names a token in lists ("laptop cli"); optional, at most 100 bytes.
+	Label         string `protobuf:"bytes,5,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginRequest) Reset() {
+	*x = LoginRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginRequest) ProtoMessage() {}
+
+func (x *LoginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
+func (*LoginRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *LoginRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *LoginRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *LoginRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+func (x *LoginRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *LoginRequest) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+type LoginResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bearer token, shown this once (empty over REST for a session: the
+	// cookie holds it).
+	Secret string `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	// A session's CSRF token, to send as X-CSRF-Token on every state-changing
+	// request.
+	Csrf string `protobuf:"bytes,2,opt,name=csrf,proto3" json:"csrf,omitempty"`
+	// Names the token or session in ListTokens and RevokeToken.
+	Id            string                 `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	Account       *Account               `protobuf:"bytes,5,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginResponse) Reset() {
+	*x = LoginResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginResponse) ProtoMessage() {}
+
+func (x *LoginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
+func (*LoginResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *LoginResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *LoginResponse) GetCsrf() string {
+	if x != nil {
+		return x.Csrf
+	}
+	return ""
+}
+
+func (x *LoginResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LoginResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *LoginResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type LogoutRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutRequest) Reset() {
+	*x = LogoutRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutRequest) ProtoMessage() {}
+
+func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
+func (*LogoutRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{8}
+}
+
+type LogoutResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutResponse) Reset() {
+	*x = LogoutResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutResponse) ProtoMessage() {}
+
+func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
+func (*LogoutResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{9}
+}
+
+type ChangePasswordRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	NewPassword   string                 `protobuf:"bytes,3,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordRequest) Reset() {
+	*x = ChangePasswordRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordRequest) ProtoMessage() {}
+
+func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
+func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ChangePasswordRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *ChangePasswordRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *ChangePasswordRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+type ChangePasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordResponse) Reset() {
+	*x = ChangePasswordResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordResponse) ProtoMessage() {}
+
+func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
+func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{11}
+}
+
+type WhoAmIRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhoAmIRequest) Reset() {
+	*x = WhoAmIRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhoAmIRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhoAmIRequest) ProtoMessage() {}
+
+func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
+func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{12}
+}
+
+type WhoAmIResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Account *Account               `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	// The permissions the account's roles grant (authz permission names).
+	Permissions []string `protobuf:"bytes,2,rep,name=permissions,proto3" json:"permissions,omitempty"`
+	// The node's tier (village, town, district) and org, for the console's header.
+	Tier          string `protobuf:"bytes,3,opt,name=tier,proto3" json:"tier,omitempty"`
+	NodeOrg       string `protobuf:"bytes,4,opt,name=node_org,json=nodeOrg,proto3" json:"node_org,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhoAmIResponse) Reset() {
+	*x = WhoAmIResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhoAmIResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhoAmIResponse) ProtoMessage() {}
+
+func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
+func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WhoAmIResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *WhoAmIResponse) GetPermissions() []string {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *WhoAmIResponse) GetTier() string {
+	if x != nil {
+		return x.Tier
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetNodeOrg() string {
+	if x != nil {
+		return x.NodeOrg
+	}
+	return ""
+}
+
+type CreateAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Filled with the signed-in account; any other name is refused.
+	Author string `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	// The account to create; its status and history fields are ignored.
+	Account *Account `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// The first password; empty makes a one-time password, answered once.
+	// Either way it must be changed at the first sign-in.
+	Password      string `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAccountRequest) Reset() {
+	*x = CreateAccountRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAccountRequest) ProtoMessage() {}
+
+func (x *CreateAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAccountRequest.ProtoReflect.Descriptor instead.
+func (*CreateAccountRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CreateAccountRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *CreateAccountRequest) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *CreateAccountRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+type CreateAccountResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Account         *Account               `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	OneTimePassword string                 `protobuf:"bytes,2,opt,name=one_time_password,json=oneTimePassword,proto3" json:"one_time_password,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CreateAccountResponse) Reset() {
+	*x = CreateAccountResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAccountResponse) ProtoMessage() {}
+
+func (x *CreateAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAccountResponse.ProtoReflect.Descriptor instead.
+func (*CreateAccountResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreateAccountResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *CreateAccountResponse) GetOneTimePassword() string {
+	if x != nil {
+		return x.OneTimePassword
+	}
+	return ""
+}
+
+type ListAccountsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only accounts of this org (within the caller's scope); empty: all in scope.
+	Org           string `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAccountsRequest) Reset() {
+	*x = ListAccountsRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAccountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAccountsRequest) ProtoMessage() {}
+
+func (x *ListAccountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAccountsRequest.ProtoReflect.Descriptor instead.
+func (*ListAccountsRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListAccountsRequest) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+type ListAccountsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Accounts      []*Account             `protobuf:"bytes,1,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAccountsResponse) Reset() {
+	*x = ListAccountsResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAccountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAccountsResponse) ProtoMessage() {}
+
+func (x *ListAccountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAccountsResponse.ProtoReflect.Descriptor instead.
+func (*ListAccountsResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListAccountsResponse) GetAccounts() []*Account {
+	if x != nil {
+		return x.Accounts
+	}
+	return nil
+}
+
+type GetAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountRequest) Reset() {
+	*x = GetAccountRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountRequest) ProtoMessage() {}
+
+func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountRequest.ProtoReflect.Descriptor instead.
+func (*GetAccountRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetAccountRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+type GetAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       *Account               `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountResponse) Reset() {
+	*x = GetAccountResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountResponse) ProtoMessage() {}
+
+func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountResponse.ProtoReflect.Descriptor instead.
+func (*GetAccountResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetAccountResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type GrantAccountRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Author  string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Account string                 `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// Exactly one of role and post.
+	Role          string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Post          string `protobuf:"bytes,4,opt,name=post,proto3" json:"post,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantAccountRequest) Reset() {
+	*x = GrantAccountRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantAccountRequest) ProtoMessage() {}
+
+func (x *GrantAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantAccountRequest.ProtoReflect.Descriptor instead.
+func (*GrantAccountRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GrantAccountRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *GrantAccountRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *GrantAccountRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *GrantAccountRequest) GetPost() string {
+	if x != nil {
+		return x.Post
+	}
+	return ""
+}
+
+type GrantAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       *Account               `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantAccountResponse) Reset() {
+	*x = GrantAccountResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantAccountResponse) ProtoMessage() {}
+
+func (x *GrantAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantAccountResponse.ProtoReflect.Descriptor instead.
+func (*GrantAccountResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GrantAccountResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type RevokeAccountRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Author  string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Account string                 `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// Exactly one of role and post.
+	Role          string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Post          string `protobuf:"bytes,4,opt,name=post,proto3" json:"post,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAccountRequest) Reset() {
+	*x = RevokeAccountRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAccountRequest) ProtoMessage() {}
+
+func (x *RevokeAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAccountRequest.ProtoReflect.Descriptor instead.
+func (*RevokeAccountRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RevokeAccountRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *RevokeAccountRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *RevokeAccountRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *RevokeAccountRequest) GetPost() string {
+	if x != nil {
+		return x.Post
+	}
+	return ""
+}
+
+type RevokeAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       *Account               `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAccountResponse) Reset() {
+	*x = RevokeAccountResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAccountResponse) ProtoMessage() {}
+
+func (x *RevokeAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAccountResponse.ProtoReflect.Descriptor instead.
+func (*RevokeAccountResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RevokeAccountResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type DisableAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Author        string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Account       string                 `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableAccountRequest) Reset() {
+	*x = DisableAccountRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableAccountRequest) ProtoMessage() {}
+
+func (x *DisableAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableAccountRequest.ProtoReflect.Descriptor instead.
+func (*DisableAccountRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DisableAccountRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *DisableAccountRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *DisableAccountRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type DisableAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       *Account               `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisableAccountResponse) Reset() {
+	*x = DisableAccountResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisableAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisableAccountResponse) ProtoMessage() {}
+
+func (x *DisableAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisableAccountResponse.ProtoReflect.Descriptor instead.
+func (*DisableAccountResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DisableAccountResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+type ResetPasswordRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Author        string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Account       string                 `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordRequest) Reset() {
+	*x = ResetPasswordRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordRequest) ProtoMessage() {}
+
+func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordRequest.ProtoReflect.Descriptor instead.
+func (*ResetPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ResetPasswordRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *ResetPasswordRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+type ResetPasswordResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	OneTimePassword string                 `protobuf:"bytes,1,opt,name=one_time_password,json=oneTimePassword,proto3" json:"one_time_password,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ResetPasswordResponse) Reset() {
+	*x = ResetPasswordResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordResponse) ProtoMessage() {}
+
+func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordResponse.ProtoReflect.Descriptor instead.
+func (*ResetPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ResetPasswordResponse) GetOneTimePassword() string {
+	if x != nil {
+		return x.OneTimePassword
+	}
+	return ""
+}
+
+type ListTokensRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whose tokens; empty: the signed-in account's own.
+	Account       string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensRequest) Reset() {
+	*x = ListTokensRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensRequest) ProtoMessage() {}
+
+func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListTokensRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListTokensRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+type ListTokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*TokenInfo           `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensResponse) Reset() {
+	*x = ListTokensResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensResponse) ProtoMessage() {}
+
+func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListTokensResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListTokensResponse) GetTokens() []*TokenInfo {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type RevokeTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RevokeTokenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{31}
+}
+
 var File_sanzi_v1_accounts_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_accounts_proto_rawDesc = "" +
 	"\n" +
-	"\x17sanzi/v1/accounts.proto\x12\bsanzi.v1\"|\n" +
+	"\x17sanzi/v1/accounts.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"|\n" +
 	"\x0eAccountCreated\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -293,7 +1856,126 @@ const file_sanzi_v1_accounts_proto_rawDesc = "" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"0\n" +
 	"\x14AccountPasswordReset\x12\x18\n" +
-	"\aaccount\x18\x01 \x01(\tR\aaccountB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\aaccount\x18\x01 \x01(\tR\aaccount\"\xae\x03\n" +
+	"\aAccount\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
+	"\x03org\x18\x03 \x01(\tR\x03org\x12\x14\n" +
+	"\x05roles\x18\x04 \x03(\tR\x05roles\x12\x14\n" +
+	"\x05posts\x18\x05 \x03(\tR\x05posts\x12\x16\n" +
+	"\x06status\x18\x06 \x01(\tR\x06status\x12'\n" +
+	"\x0fdisabled_reason\x18\a \x01(\tR\x0edisabledReason\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\b \x01(\tR\tcreatedBy\x129\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12#\n" +
+	"\rcreated_entry\x18\n" +
+	" \x01(\tR\fcreatedEntry\x12\x1d\n" +
+	"\n" +
+	"changed_by\x18\v \x01(\tR\tchangedBy\x129\n" +
+	"\n" +
+	"changed_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\x12\x1d\n" +
+	"\n" +
+	"last_entry\x18\r \x01(\tR\tlastEntry\"\xef\x01\n" +
+	"\tTokenInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05label\x18\x04 \x01(\tR\x05label\x12\x18\n" +
+	"\aaddress\x18\x05 \x01(\tR\aaddress\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x91\x01\n" +
+	"\fLoginRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12!\n" +
+	"\fnew_password\x18\x03 \x01(\tR\vnewPassword\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05label\x18\x05 \x01(\tR\x05label\"\xb3\x01\n" +
+	"\rLoginResponse\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x12\n" +
+	"\x04csrf\x18\x02 \x01(\tR\x04csrf\x12\x0e\n" +
+	"\x02id\x18\x03 \x01(\tR\x02id\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12+\n" +
+	"\aaccount\x18\x05 \x01(\v2\x11.sanzi.v1.AccountR\aaccount\"\x0f\n" +
+	"\rLogoutRequest\"\x10\n" +
+	"\x0eLogoutResponse\"p\n" +
+	"\x15ChangePasswordRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x12!\n" +
+	"\fnew_password\x18\x03 \x01(\tR\vnewPassword\"\x18\n" +
+	"\x16ChangePasswordResponse\"\x0f\n" +
+	"\rWhoAmIRequest\"\x8e\x01\n" +
+	"\x0eWhoAmIResponse\x12+\n" +
+	"\aaccount\x18\x01 \x01(\v2\x11.sanzi.v1.AccountR\aaccount\x12 \n" +
+	"\vpermissions\x18\x02 \x03(\tR\vpermissions\x12\x12\n" +
+	"\x04tier\x18\x03 \x01(\tR\x04tier\x12\x19\n" +
+	"\bnode_org\x18\x04 \x01(\tR\anodeOrg\"w\n" +
+	"\x14CreateAccountRequest\x12\x16\n" +
+	"\x06author\x18\x01 \x01(\tR\x06author\x12+\n" +
+	"\aaccount\x18\x02 \x01(\v2\x11.sanzi.v1.AccountR\aaccount\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\"p\n" +
+	"\x15CreateAccountResponse\x12+\n" +
+	"\aaccount\x18\x01 \x01(\v2\x11.sanzi.v1.AccountR\aaccount\x12*\n" +
+	"\x11one_time_password\x18\x02 \x01(\tR\x0foneTimePassword\"'\n" +
+	"\x13ListAccountsRequest\x12\x10\n" +
+	"\x03org\x18\x01 \x01(\tR\x03org\"E\n" +
+	"\x14ListAccountsResponse\x12-\n" +
+	"\baccounts\x18\x01 \x03(\v2\x11.sanzi.v1.AccountR\baccounts\"-\n" +
+	"\x11GetAccountRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\"A\n" +
+	"\x12GetAccountResponse\x12+\n" +
+	"\aaccount\x18\x01 \x01(\v2\x11.sanzi.v1.AccountR\aaccount\"o\n" +
+	"\x13GrantAccountRequest\x12\x16\n" +
+	"\x06author\x18\x01 \x01(\tR\x06author\x12\x18\n" +
+	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x12\n" +
+	"\x04post\x18\x04 \x01(\tR\x04post\"C\n" +
+	"\x14GrantAccountResponse\x12+\n" +
+	"\aaccount\x18\x01 \x01(\v2\x11.sanzi.v1.AccountR\aaccount\"p\n" +
+	"\x14RevokeAccountRequest\x12\x16\n" +
+	"\x06author\x18\x01 \x01(\tR\x06author\x12\x18\n" +
+	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x12\n" +
+	"\x04post\x18\x04 \x01(\tR\x04post\"D\n" +
+	"\x15RevokeAccountResponse\x12+\n" +
+	"\aaccount\x18\x01 \x01(\v2\x11.sanzi.v1.AccountR\aaccount\"a\n" +
+	"\x15DisableAccountRequest\x12\x16\n" +
+	"\x06author\x18\x01 \x01(\tR\x06author\x12\x18\n" +
+	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"E\n" +
+	"\x16DisableAccountResponse\x12+\n" +
+	"\aaccount\x18\x01 \x01(\v2\x11.sanzi.v1.AccountR\aaccount\"H\n" +
+	"\x14ResetPasswordRequest\x12\x16\n" +
+	"\x06author\x18\x01 \x01(\tR\x06author\x12\x18\n" +
+	"\aaccount\x18\x02 \x01(\tR\aaccount\"C\n" +
+	"\x15ResetPasswordResponse\x12*\n" +
+	"\x11one_time_password\x18\x01 \x01(\tR\x0foneTimePassword\"-\n" +
+	"\x11ListTokensRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\"A\n" +
+	"\x12ListTokensResponse\x12+\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x13.sanzi.v1.TokenInfoR\x06tokens\"$\n" +
+	"\x12RevokeTokenRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
+	"\x13RevokeTokenResponse2\xe0\a\n" +
+	"\x0eAccountService\x128\n" +
+	"\x05Login\x12\x16.sanzi.v1.LoginRequest\x1a\x17.sanzi.v1.LoginResponse\x12;\n" +
+	"\x06Logout\x12\x17.sanzi.v1.LogoutRequest\x1a\x18.sanzi.v1.LogoutResponse\x12S\n" +
+	"\x0eChangePassword\x12\x1f.sanzi.v1.ChangePasswordRequest\x1a .sanzi.v1.ChangePasswordResponse\x12;\n" +
+	"\x06WhoAmI\x12\x17.sanzi.v1.WhoAmIRequest\x1a\x18.sanzi.v1.WhoAmIResponse\x12P\n" +
+	"\rCreateAccount\x12\x1e.sanzi.v1.CreateAccountRequest\x1a\x1f.sanzi.v1.CreateAccountResponse\x12M\n" +
+	"\fListAccounts\x12\x1d.sanzi.v1.ListAccountsRequest\x1a\x1e.sanzi.v1.ListAccountsResponse\x12G\n" +
+	"\n" +
+	"GetAccount\x12\x1b.sanzi.v1.GetAccountRequest\x1a\x1c.sanzi.v1.GetAccountResponse\x12M\n" +
+	"\fGrantAccount\x12\x1d.sanzi.v1.GrantAccountRequest\x1a\x1e.sanzi.v1.GrantAccountResponse\x12P\n" +
+	"\rRevokeAccount\x12\x1e.sanzi.v1.RevokeAccountRequest\x1a\x1f.sanzi.v1.RevokeAccountResponse\x12S\n" +
+	"\x0eDisableAccount\x12\x1f.sanzi.v1.DisableAccountRequest\x1a .sanzi.v1.DisableAccountResponse\x12P\n" +
+	"\rResetPassword\x12\x1e.sanzi.v1.ResetPasswordRequest\x1a\x1f.sanzi.v1.ResetPasswordResponse\x12G\n" +
+	"\n" +
+	"ListTokens\x12\x1b.sanzi.v1.ListTokensRequest\x1a\x1c.sanzi.v1.ListTokensResponse\x12J\n" +
+	"\vRevokeToken\x12\x1c.sanzi.v1.RevokeTokenRequest\x1a\x1d.sanzi.v1.RevokeTokenResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_accounts_proto_rawDescOnce sync.Once
@@ -307,19 +1989,89 @@ func file_sanzi_v1_accounts_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_accounts_proto_rawDescData
 }
 
-var file_sanzi_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_sanzi_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_sanzi_v1_accounts_proto_goTypes = []any{
-	(*AccountCreated)(nil),       // 0: sanzi.v1.AccountCreated
-	(*AccountGrant)(nil),         // 1: sanzi.v1.AccountGrant
-	(*AccountDisabled)(nil),      // 2: sanzi.v1.AccountDisabled
-	(*AccountPasswordReset)(nil), // 3: sanzi.v1.AccountPasswordReset
+	(*AccountCreated)(nil),         // 0: sanzi.v1.AccountCreated
+	(*AccountGrant)(nil),           // 1: sanzi.v1.AccountGrant
+	(*AccountDisabled)(nil),        // 2: sanzi.v1.AccountDisabled
+	(*AccountPasswordReset)(nil),   // 3: sanzi.v1.AccountPasswordReset
+	(*Account)(nil),                // 4: sanzi.v1.Account
+	(*TokenInfo)(nil),              // 5: sanzi.v1.TokenInfo
+	(*LoginRequest)(nil),           // 6: sanzi.v1.LoginRequest
+	(*LoginResponse)(nil),          // 7: sanzi.v1.LoginResponse
+	(*LogoutRequest)(nil),          // 8: sanzi.v1.LogoutRequest
+	(*LogoutResponse)(nil),         // 9: sanzi.v1.LogoutResponse
+	(*ChangePasswordRequest)(nil),  // 10: sanzi.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil), // 11: sanzi.v1.ChangePasswordResponse
+	(*WhoAmIRequest)(nil),          // 12: sanzi.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),         // 13: sanzi.v1.WhoAmIResponse
+	(*CreateAccountRequest)(nil),   // 14: sanzi.v1.CreateAccountRequest
+	(*CreateAccountResponse)(nil),  // 15: sanzi.v1.CreateAccountResponse
+	(*ListAccountsRequest)(nil),    // 16: sanzi.v1.ListAccountsRequest
+	(*ListAccountsResponse)(nil),   // 17: sanzi.v1.ListAccountsResponse
+	(*GetAccountRequest)(nil),      // 18: sanzi.v1.GetAccountRequest
+	(*GetAccountResponse)(nil),     // 19: sanzi.v1.GetAccountResponse
+	(*GrantAccountRequest)(nil),    // 20: sanzi.v1.GrantAccountRequest
+	(*GrantAccountResponse)(nil),   // 21: sanzi.v1.GrantAccountResponse
+	(*RevokeAccountRequest)(nil),   // 22: sanzi.v1.RevokeAccountRequest
+	(*RevokeAccountResponse)(nil),  // 23: sanzi.v1.RevokeAccountResponse
+	(*DisableAccountRequest)(nil),  // 24: sanzi.v1.DisableAccountRequest
+	(*DisableAccountResponse)(nil), // 25: sanzi.v1.DisableAccountResponse
+	(*ResetPasswordRequest)(nil),   // 26: sanzi.v1.ResetPasswordRequest
+	(*ResetPasswordResponse)(nil),  // 27: sanzi.v1.ResetPasswordResponse
+	(*ListTokensRequest)(nil),      // 28: sanzi.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),     // 29: sanzi.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),     // 30: sanzi.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),    // 31: sanzi.v1.RevokeTokenResponse
+	(*timestamppb.Timestamp)(nil),  // 32: google.protobuf.Timestamp
 }
 var file_sanzi_v1_accounts_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	32, // 0: sanzi.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	32, // 1: sanzi.v1.Account.changed_at:type_name -> google.protobuf.Timestamp
+	32, // 2: sanzi.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	32, // 3: sanzi.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	32, // 4: sanzi.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
+	4,  // 5: sanzi.v1.LoginResponse.account:type_name -> sanzi.v1.Account
+	4,  // 6: sanzi.v1.WhoAmIResponse.account:type_name -> sanzi.v1.Account
+	4,  // 7: sanzi.v1.CreateAccountRequest.account:type_name -> sanzi.v1.Account
+	4,  // 8: sanzi.v1.CreateAccountResponse.account:type_name -> sanzi.v1.Account
+	4,  // 9: sanzi.v1.ListAccountsResponse.accounts:type_name -> sanzi.v1.Account
+	4,  // 10: sanzi.v1.GetAccountResponse.account:type_name -> sanzi.v1.Account
+	4,  // 11: sanzi.v1.GrantAccountResponse.account:type_name -> sanzi.v1.Account
+	4,  // 12: sanzi.v1.RevokeAccountResponse.account:type_name -> sanzi.v1.Account
+	4,  // 13: sanzi.v1.DisableAccountResponse.account:type_name -> sanzi.v1.Account
+	5,  // 14: sanzi.v1.ListTokensResponse.tokens:type_name -> sanzi.v1.TokenInfo
+	6,  // 15: sanzi.v1.AccountService.Login:input_type -> sanzi.v1.LoginRequest
+	8,  // 16: sanzi.v1.AccountService.Logout:input_type -> sanzi.v1.LogoutRequest
+	10, // 17: sanzi.v1.AccountService.ChangePassword:input_type -> sanzi.v1.ChangePasswordRequest
+	12, // 18: sanzi.v1.AccountService.WhoAmI:input_type -> sanzi.v1.WhoAmIRequest
+	14, // 19: sanzi.v1.AccountService.CreateAccount:input_type -> sanzi.v1.CreateAccountRequest
+	16, // 20: sanzi.v1.AccountService.ListAccounts:input_type -> sanzi.v1.ListAccountsRequest
+	18, // 21: sanzi.v1.AccountService.GetAccount:input_type -> sanzi.v1.GetAccountRequest
+	20, // 22: sanzi.v1.AccountService.GrantAccount:input_type -> sanzi.v1.GrantAccountRequest
+	22, // 23: sanzi.v1.AccountService.RevokeAccount:input_type -> sanzi.v1.RevokeAccountRequest
+	24, // 24: sanzi.v1.AccountService.DisableAccount:input_type -> sanzi.v1.DisableAccountRequest
+	26, // 25: sanzi.v1.AccountService.ResetPassword:input_type -> sanzi.v1.ResetPasswordRequest
+	28, // 26: sanzi.v1.AccountService.ListTokens:input_type -> sanzi.v1.ListTokensRequest
+	30, // 27: sanzi.v1.AccountService.RevokeToken:input_type -> sanzi.v1.RevokeTokenRequest
+	7,  // 28: sanzi.v1.AccountService.Login:output_type -> sanzi.v1.LoginResponse
+	9,  // 29: sanzi.v1.AccountService.Logout:output_type -> sanzi.v1.LogoutResponse
+	11, // 30: sanzi.v1.AccountService.ChangePassword:output_type -> sanzi.v1.ChangePasswordResponse
+	13, // 31: sanzi.v1.AccountService.WhoAmI:output_type -> sanzi.v1.WhoAmIResponse
+	15, // 32: sanzi.v1.AccountService.CreateAccount:output_type -> sanzi.v1.CreateAccountResponse
+	17, // 33: sanzi.v1.AccountService.ListAccounts:output_type -> sanzi.v1.ListAccountsResponse
+	19, // 34: sanzi.v1.AccountService.GetAccount:output_type -> sanzi.v1.GetAccountResponse
+	21, // 35: sanzi.v1.AccountService.GrantAccount:output_type -> sanzi.v1.GrantAccountResponse
+	23, // 36: sanzi.v1.AccountService.RevokeAccount:output_type -> sanzi.v1.RevokeAccountResponse
+	25, // 37: sanzi.v1.AccountService.DisableAccount:output_type -> sanzi.v1.DisableAccountResponse
+	27, // 38: sanzi.v1.AccountService.ResetPassword:output_type -> sanzi.v1.ResetPasswordResponse
+	29, // 39: sanzi.v1.AccountService.ListTokens:output_type -> sanzi.v1.ListTokensResponse
+	31, // 40: sanzi.v1.AccountService.RevokeToken:output_type -> sanzi.v1.RevokeTokenResponse
+	28, // [28:41] is the sub-list for method output_type
+	15, // [15:28] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_accounts_proto_init() }
@@ -333,9 +2085,9 @@ func file_sanzi_v1_accounts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_accounts_proto_rawDesc), len(file_sanzi_v1_accounts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   32,
 			NumExtensions: 0,
-			NumServices:   0,
+			NumServices:   1,
 		},
 		GoTypes:           file_sanzi_v1_accounts_proto_goTypes,
 		DependencyIndexes: file_sanzi_v1_accounts_proto_depIdxs,

@@ -10,8 +10,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -29,6 +31,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -395,5 +398,60 @@ func TestPeopleTLS(t *testing.T) {
 	plain := grpcClient(t, n, n.token)
 	if _, err := sanziv1.NewAccountServiceClient(plain).WhoAmI(context.Background(), &sanziv1.WhoAmIRequest{}); err == nil {
 		t.Errorf("plain gRPC reached a TLS node")
+	}
+}
+
+// TestFirstAdministrator: a node's first start prints the administrator's
+// one-time password once, in the AdminLine format, and a second start
+// prints nothing; with --admin-password-file the password is the file's.
+func TestFirstAdministrator(t *testing.T) {
+	dir := t.TempDir()
+	var out strings.Builder
+	cfg := Config{DataDir: dir, Orgs: []string{testOrg}, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NoSync: true,
+		Logger: slog.New(slog.DiscardHandler), AccountArgon: testArgon, Stdout: &out}
+	n, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pw string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if _, err := fmt.Sscanf(line, "first administrator: admin / %s", &pw); err == nil {
+			break
+		}
+	}
+	if pw == "" || strings.Count(out.String(), pw) != 1 {
+		t.Fatalf("no one-time password printed once in %q", out.String())
+	}
+	_, err = n.Accounts().Login(context.Background(), accounts.LoginRequest{Account: accounts.AdminID, Password: pw})
+	if !errors.Is(err, accounts.ErrPasswordChangeRequired) {
+		t.Errorf("first sign-in with the printed password: %v, want a password change required", err)
+	}
+	n.Close()
+	out.Reset()
+	n, err = Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	if out.Len() != 0 {
+		t.Errorf("second start printed %q", out.String())
+	}
+
+	file := filepath.Join(t.TempDir(), "admin.pw")
+	if err := os.WriteFile(file, []byte("from-the-file-1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir, cfg.AdminPasswordFile = t.TempDir(), file
+	n, err = Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if out.Len() != 0 {
+		t.Errorf("a password from a file printed %q", out.String())
+	}
+	_, err = n.Accounts().Login(context.Background(), accounts.LoginRequest{Account: accounts.AdminID, Password: "from-the-file-1234", NewPassword: "a-new-password-99"})
+	if err != nil {
+		t.Errorf("sign in with the file's password: %v", err)
 	}
 }

@@ -78,6 +78,7 @@ fuzz:
 
 bench:
 	go test -run='^$$' -bench='^BenchmarkRecord$$' -benchtime=5000x -count=3 ./node/books
+	go test -run='^$$' -bench='^BenchmarkRecord$$' -benchtime=3000x -count=3 ./node/server
 	go test -run='^$$' -bench='^BenchmarkFullRuleSet$$' -benchtime=20000x -count=5 ./node/watch
 	go test -run='^$$' -bench='^BenchmarkQueries10M$$' -benchtime=1x -timeout=30m ./analytics/stats
 	go test -run='^$$' -bench='^(BenchmarkLoaderVsClient|BenchmarkFreshness)$$' -benchtime=1x -count=3 -timeout=30m ./analytics/loader

@@ -141,6 +141,12 @@ type Config struct {
 	// them or a --tls-dir certificate (peopleTLS); on loopback they are
 	// optional and the APIs are plain.
 	TLSCert, TLSKey string
+
+	// withoutAuthz leaves the authz interceptor out of the gRPC server, so
+	// that BenchmarkRecord can measure what sign-in checks cost against
+	// the same node without them. Unexported, and set by no code but that
+	// benchmark: no flag or caller outside this package reaches it.
+	withoutAuthz bool
 }
 
 // bodyLimits are the routes whose body limit is not rest.DefaultJSONLimit:
@@ -387,9 +393,13 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	// calls this server; uploads run n.unary): the signed-in account is
 	// bound to the request's author and orgs, and personal data in the
 	// answer is masked by its roles (authz.Masked, issue 12 item 10).
-	authn := authz.NewInterceptor(n.accounts, log.With("subsystem", "authz"))
-	n.unary = []grpc.UnaryServerInterceptor{m.unary(log), authn.Unary}
-	streams := []grpc.StreamServerInterceptor{m.stream(log), authn.Stream}
+	n.unary = []grpc.UnaryServerInterceptor{m.unary(log)}
+	streams := []grpc.StreamServerInterceptor{m.stream(log)}
+	if !cfg.withoutAuthz {
+		authn := authz.NewInterceptor(n.accounts, log.With("subsystem", "authz"))
+		n.unary = append(n.unary, authn.Unary)
+		streams = append(streams, authn.Stream)
+	}
 	opts := limits.ServerOptions(cfg.GRPCMaxStreams, log)
 	if n.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(n.tls)))

@@ -222,11 +222,6 @@ func (n *mxNode) mxAdmin(t *testing.T, firstPW string) string {
 	return n.mxLogin(t, "admin", firstPW, "mx-admin-password-2")
 }
 
-// mxManageReads are the manage_accounts methods node/accounts lets every
-// holder of the permission call (reads); the others it keeps to the admin
-// role (see the TODO in TestMxAuthzMatrix).
-var mxManageReads = []string{"/sanzi.v1.AccountService/ListAccounts", "/sanzi.v1.AccountService/GetAccount"}
-
 // mxOutcome is what a call came to, as far as authorization goes.
 type mxOutcome string
 
@@ -602,14 +597,6 @@ func TestMxAuthzMatrix(t *testing.T) {
 				switch {
 				case m.perm == authz.NodeOnly:
 					want, reason = mxUnauth, "for nodes"
-				case m.perm == authz.PermManageAccounts && r.May(m.perm) && r != authz.RoleAdmin &&
-					!slices.Contains(mxManageReads, m.full):
-					// TODO(issue 12): the table grants town_admin
-					// manage_accounts, and the interceptor admits it, but
-					// node/accounts (mayManage) lets only the admin role
-					// change accounts: the handler refuses. Shown here as
-					// today's behaviour until the two agree.
-					want, reason = mxDenied, "only the admin role manages accounts"
 				case m.perm == authz.SignedIn || r.May(m.perm):
 				default:
 					want, reason = mxDenied, mxReason(m.perm)

@@ -191,6 +191,10 @@ func TestManageValidation(t *testing.T) {
 		{"several at once", e.admin, with(func(n *NewAccount) { n.ID, n.Name = "", "" }), nil, []string{"id", "name"}},
 		{"existing id", e.admin, with(func(n *NewAccount) { n.ID = "li.si" }), ErrExists, nil},
 		{"town admin for a village of its town", townAdmin, ok, nil, nil},
+		{"town_admin role (manage_accounts in authz's table)", Principal{Account: "town.mgr", Org: town, Roles: []Role{RoleTownAdmin}},
+			with(func(n *NewAccount) { n.ID = "zhou.ba" }), nil, nil},
+		{"reviewer (no manage_accounts)", Principal{Account: "town.rev", Org: town, Roles: []Role{RoleTownReviewer}},
+			with(func(n *NewAccount) { n.ID = "zhou.jiu" }), ErrPermissionDenied, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := e.s.Create(ctx, tc.by, tc.n)
@@ -231,6 +235,7 @@ func TestManageValidation(t *testing.T) {
 			return err
 		}, "outside"},
 		{"disable oneself", func() error { _, err := e.s.Disable(ctx, e.admin, AdminID, ""); return err }, "your own account"},
+		{"grant oneself a role", func() error { _, err := e.s.Grant(ctx, e.admin, AdminID, Grant{Role: RoleAccountant}); return err }, "may not grant itself"},
 		{"take the admin role from oneself", func() error { _, err := e.s.Revoke(ctx, e.admin, AdminID, Grant{Role: RoleAdmin}); return err }, "from yourself"},
 		{"reset by a non-admin", func() error { _, err := e.s.ResetPassword(ctx, clerk, "li.si"); return err }, "permission denied"},
 		{"disable by a non-admin", func() error { _, err := e.s.Disable(ctx, clerk, "li.si", ""); return err }, "permission denied"},

@@ -43,10 +43,12 @@ type Grant struct {
 	Post string
 }
 
-// mayManage refuses by unless it is an administrator whose scope covers org.
+// mayManage refuses by unless one of its roles grants manage_accounts
+// (admin; at a town also town_admin: authz's table is the one list of who
+// may) and its scope covers org.
 func mayManage(by Principal, org string) error {
-	if !by.Has(RoleAdmin) {
-		return fmt.Errorf("%w: %s is not an administrator; only the admin role manages accounts", ErrPermissionDenied, by.Account)
+	if !by.May(authz.PermManageAccounts) {
+		return fmt.Errorf("%w: %s may not manage accounts (no role of it grants %s)", ErrPermissionDenied, by.Account, authz.PermManageAccounts)
 	}
 	if org != "" && !Covers(by.Org, org) {
 		return fmt.Errorf("%w: org %s is outside %s's scope %s", ErrPermissionDenied, org, by.Account, by.Org)
@@ -260,6 +262,10 @@ func (s *Service) change(ctx context.Context, by Principal, account string, g Gr
 		return Account{}, books.Conflict(field, "%s does not hold %s%s", account, g.Role, g.Post)
 	case !grant && g.Role == RoleAdmin && account == by.Account:
 		return Account{}, books.Conflict("role", "you cannot take the admin role from yourself; another administrator can")
+	case grant && account == by.Account:
+		// An administrator who records no business must not make itself
+		// an accountant or a reviewer: another account has to.
+		return Account{}, fmt.Errorf("%w: %s may not grant itself %s%s; another administrator can", ErrPermissionDenied, by.Account, g.Role, g.Post)
 	}
 	t := sanziv1.EntryType_ENTRY_TYPE_ACCOUNT_REVOKED
 	if grant {

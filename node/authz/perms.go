@@ -142,6 +142,7 @@ var methods = map[string]Permission{
 	sanziv1.DistrictService_RegisterOrigin_FullMethodName:      NodeOnly,
 	sanziv1.DistrictService_Join_FullMethodName:                NodeOnly,
 	sanziv1.DistrictService_Leave_FullMethodName:               NodeOnly,
+	sanziv1.DistrictService_MemberWrite_FullMethodName:         NodeOnly,
 	sanziv1.DistrictService_GetDistrictHead_FullMethodName:     PermRead,
 	sanziv1.DistrictService_ListHeads_FullMethodName:           PermRead,
 	sanziv1.DistrictService_ListDistrictEntries_FullMethodName: PermVerify,

@@ -28,6 +28,7 @@ const (
 	DistrictService_Join_FullMethodName                = "/sanzi.v1.DistrictService/Join"
 	DistrictService_Leave_FullMethodName               = "/sanzi.v1.DistrictService/Leave"
 	DistrictService_ListForks_FullMethodName           = "/sanzi.v1.DistrictService/ListForks"
+	DistrictService_MemberWrite_FullMethodName         = "/sanzi.v1.DistrictService/MemberWrite"
 )
 
 // DistrictServiceClient is the client API for DistrictService service.
@@ -52,6 +53,13 @@ type DistrictServiceClient interface {
 	// its own to hold them; they are replicated through Raft and loaded into
 	// the analytics as alerts of rule TAMPER).
 	ListForks(ctx context.Context, in *ListForksRequest, opts ...grpc.CallOption) (*ListForksResponse, error)
+	// MemberWrite is a member's write for the people signed in at it,
+	// forwarded to the leader: an entry of the district's own chain (an
+	// account change, a rule set, a catalog, a directive), which the leader
+	// seals after its head with the district chain's key, or credential
+	// changes, which it proposes through Raft. Members only (district
+	// certificates); not on REST.
+	MemberWrite(ctx context.Context, in *MemberWriteRequest, opts ...grpc.CallOption) (*MemberWriteResponse, error)
 }
 
 type districtServiceClient struct {
@@ -152,6 +160,16 @@ func (c *districtServiceClient) ListForks(ctx context.Context, in *ListForksRequ
 	return out, nil
 }
 
+func (c *districtServiceClient) MemberWrite(ctx context.Context, in *MemberWriteRequest, opts ...grpc.CallOption) (*MemberWriteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MemberWriteResponse)
+	err := c.cc.Invoke(ctx, DistrictService_MemberWrite_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DistrictServiceServer is the server API for DistrictService service.
 // All implementations must embed UnimplementedDistrictServiceServer
 // for forward compatibility.
@@ -174,6 +192,13 @@ type DistrictServiceServer interface {
 	// its own to hold them; they are replicated through Raft and loaded into
 	// the analytics as alerts of rule TAMPER).
 	ListForks(context.Context, *ListForksRequest) (*ListForksResponse, error)
+	// MemberWrite is a member's write for the people signed in at it,
+	// forwarded to the leader: an entry of the district's own chain (an
+	// account change, a rule set, a catalog, a directive), which the leader
+	// seals after its head with the district chain's key, or credential
+	// changes, which it proposes through Raft. Members only (district
+	// certificates); not on REST.
+	MemberWrite(context.Context, *MemberWriteRequest) (*MemberWriteResponse, error)
 	mustEmbedUnimplementedDistrictServiceServer()
 }
 
@@ -210,6 +235,9 @@ func (UnimplementedDistrictServiceServer) Leave(context.Context, *LeaveRequest) 
 }
 func (UnimplementedDistrictServiceServer) ListForks(context.Context, *ListForksRequest) (*ListForksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListForks not implemented")
+}
+func (UnimplementedDistrictServiceServer) MemberWrite(context.Context, *MemberWriteRequest) (*MemberWriteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MemberWrite not implemented")
 }
 func (UnimplementedDistrictServiceServer) mustEmbedUnimplementedDistrictServiceServer() {}
 func (UnimplementedDistrictServiceServer) testEmbeddedByValue()                         {}
@@ -394,6 +422,24 @@ func _DistrictService_ListForks_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DistrictService_MemberWrite_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MemberWriteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DistrictServiceServer).MemberWrite(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DistrictService_MemberWrite_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DistrictServiceServer).MemberWrite(ctx, req.(*MemberWriteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DistrictService_ServiceDesc is the grpc.ServiceDesc for DistrictService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -436,6 +482,10 @@ var DistrictService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListForks",
 			Handler:    _DistrictService_ListForks_Handler,
+		},
+		{
+			MethodName: "MemberWrite",
+			Handler:    _DistrictService_MemberWrite_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,232 @@
+package member
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/sanzi/sanzi/federation/cluster"
+	"github.com/sanzi/sanzi/node/accounts"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// cheap is an argon2 cost fit for tests.
+var cheap = accounts.Params{Time: 1, Memory: 8, Threads: 1}
+
+const adminPassword = "first-admin-password-0"
+
+// district is a running cluster of members sharing one key for the
+// district's chain (as every member started with the same --chain-cert).
+type district struct {
+	ca      *pki.CA
+	members []*Member
+}
+
+// startDistrict starts n members on loopback, the first with an
+// administrator password file, and waits for n voters.
+func startDistrict(t *testing.T, n int) *district {
+	t.Helper()
+	ca, err := pki.NewCA("350505", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ca.Issue("350505000000", pki.RoleDistrict, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &cluster.ChainSigner{Origin: "350505000000", Key: signer.Key, Cert: signer.Cert.Raw}
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "admin-password")
+	if err := os.WriteFile(pwFile, []byte(adminPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &district{ca: ca}
+	join := ""
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("d%d", i)
+		iss, err := ca.Issue("350505000000", pki.RoleDistrict, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{APIListen: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Pool: ca.Pool(), Cert: iss.TLSCertificate(), Join: join,
+			ChainSigner: cs, Argon: cheap, FollowEvery: 20 * time.Millisecond,
+			Cluster: cluster.Config{ID: id, RaftAddr: freeAddr(t), DataDir: filepath.Join(dir, id), Bootstrap: i == 1,
+				HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}}
+		if i == 1 {
+			cfg.AdminPasswordFile = pwFile
+		}
+		m, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("start %s: %v", id, err)
+		}
+		stop := sync.OnceValue(m.Stop)
+		t.Cleanup(func() { stop() })
+		d.members = append(d.members, m)
+		if i == 1 {
+			join = m.APIAddr()
+		}
+	}
+	eventually(t, 15*time.Second, fmt.Sprintf("%d voters", n), func() bool { return len(d.members[0].Node().FSM().Members()) == n })
+	applied := d.members[0].Node().FSM().AppliedIndex()
+	for _, m := range d.members {
+		eventually(t, 15*time.Second, "every member to apply the first administrator", func() bool { return m.Node().FSM().AppliedIndex() >= applied })
+	}
+	return d
+}
+
+// person dials m's gRPC API as a person: TLS without a client certificate.
+func person(t *testing.T, ca *pki.CA, m *Member) *grpc.ClientConn {
+	t.Helper()
+	cfg := pki.ClientConfig(ca.Pool(), tls.Certificate{}, pki.AllowRoles(pki.RoleDistrict))
+	cfg.Certificates = nil
+	conn, err := grpc.NewClient(m.APIAddr(), grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func bearer(tok string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+}
+
+// signIn signs account in at m, changing a one-time password first when
+// asked to, and returns the token.
+func signIn(t *testing.T, conn *grpc.ClientConn, account, password, newPassword string) string {
+	t.Helper()
+	c := sanziv1.NewAccountServiceClient(conn)
+	resp, err := c.Login(context.Background(), &sanziv1.LoginRequest{Account: account, Password: password, NewPassword: newPassword})
+	if err != nil {
+		t.Fatalf("sign in %s: %v", account, err)
+	}
+	return resp.GetSecret()
+}
+
+func code(err error) codes.Code { return status.Code(err) }
+
+// TestPeopleAtEveryMember: an account created at member 1 signs in at
+// members 2 and 3 (accounts and password hashes replicated); a token
+// revoked at member 1 is refused at member 3; no credential is 401 over
+// gRPC and REST, at routes the gateway once served with the member's own
+// certificate.
+func TestPeopleAtEveryMember(t *testing.T) {
+	d := startDistrict(t, 3)
+	m1, m2, m3 := d.members[0], d.members[1], d.members[2]
+	c1, c2, c3 := person(t, d.ca, m1), person(t, d.ca, m2), person(t, d.ca, m3)
+
+	// No credential: 401 over gRPC, for a read and a write alike.
+	if _, err := sanziv1.NewDistrictServiceClient(c2).ListHeads(context.Background(), &sanziv1.ListHeadsRequest{}); code(err) != codes.Unauthenticated {
+		t.Errorf("ListHeads without a credential: %v, want Unauthenticated", err)
+	}
+	if _, err := sanziv1.NewAccountServiceClient(c2).CreateAccount(context.Background(), &sanziv1.CreateAccountRequest{Account: &sanziv1.Account{Account: "x1", Name: "x", Org: "350505000000"}}); code(err) != codes.Unauthenticated {
+		t.Errorf("CreateAccount without a credential: %v, want Unauthenticated", err)
+	}
+	// A node method needs a certificate, whatever token comes with it.
+	if _, err := sanziv1.NewDistrictServiceClient(c2).PushEntries(context.Background(), &sanziv1.PushEntriesRequest{}); code(err) != codes.Unauthenticated {
+		t.Errorf("PushEntries without a certificate: %v, want Unauthenticated", err)
+	}
+
+	// The first administrator, from the password file, signs in at
+	// member 3 (created at member 1's first start).
+	admin := signIn(t, c3, accounts.AdminID, adminPassword, "admin-password-changed-1")
+	resp, err := sanziv1.NewAccountServiceClient(c1).CreateAccount(bearer(admin), &sanziv1.CreateAccountRequest{
+		Account: &sanziv1.Account{Account: "chen.rules", Name: "陈规", Org: "350505000000", Roles: []string{"district_rules_officer"}}})
+	if err != nil {
+		t.Fatalf("create an account at member 1 with a token of member 3: %v", err)
+	}
+	if resp.GetAccount().GetCreatedBy() != accounts.AdminID {
+		t.Errorf("created by %q, want %q", resp.GetAccount().GetCreatedBy(), accounts.AdminID)
+	}
+	otp := resp.GetOneTimePassword()
+	// Member 2 learns the account from Raft, and signs it in.
+	eventually(t, 5*time.Second, "member 2 to know chen.rules", func() bool {
+		_, err := m2.Accounts().Show(context.Background(), accounts.Principal{Account: "chen.rules"}, "chen.rules")
+		return err == nil
+	})
+	tok2 := signIn(t, c2, "chen.rules", otp, "chen-rules-password-1")
+	tok3 := signIn(t, c3, "chen.rules", "chen-rules-password-1", "")
+	for i, c := range []*grpc.ClientConn{c1, c2, c3} {
+		who, err := sanziv1.NewAccountServiceClient(c).WhoAmI(bearer(tok2), &sanziv1.WhoAmIRequest{})
+		if err != nil || who.GetAccount().GetAccount() != "chen.rules" {
+			t.Errorf("WhoAmI at member %d with the token of member 2: %v %v", i+1, who, err)
+		}
+	}
+	// The account entry is in the district's chain, by the administrator.
+	var found bool
+	m3.Node().FSM().Range("350505000000", 1, 0, func(e *ledger.Stored) bool {
+		if e.Type == sanziv1.EntryType_ENTRY_TYPE_ACCOUNT_CREATED && e.Author == accounts.AdminID {
+			found = true
+		}
+		return true
+	})
+	if !found {
+		t.Error("no ACCOUNT_CREATED entry by admin in the district's chain at member 3")
+	}
+
+	// Revoked at member 1, refused at member 3 on its next call once
+	// member 3 has applied the revocation.
+	toks, err := sanziv1.NewAccountServiceClient(c1).ListTokens(bearer(tok3), &sanziv1.ListTokensRequest{})
+	if err != nil || len(toks.GetTokens()) != 2 {
+		t.Fatalf("tokens of chen.rules at member 1: %v %v, want 2", toks, err)
+	}
+	if _, err := sanziv1.NewAccountServiceClient(c1).Logout(bearer(tok3), &sanziv1.LogoutRequest{}); err != nil {
+		t.Fatalf("sign out at member 1: %v", err)
+	}
+	applied := m1.Node().FSM().AppliedIndex()
+	eventually(t, 5*time.Second, "member 3 to apply the revocation", func() bool { return m3.Node().FSM().AppliedIndex() >= applied })
+	if _, err := sanziv1.NewAccountServiceClient(c3).WhoAmI(bearer(tok3), &sanziv1.WhoAmIRequest{}); code(err) != codes.Unauthenticated {
+		t.Errorf("a token revoked at member 1, at member 3: %v, want Unauthenticated", err)
+	}
+	if _, err := sanziv1.NewAccountServiceClient(c3).WhoAmI(bearer(tok2), &sanziv1.WhoAmIRequest{}); err != nil {
+		t.Errorf("the other token of chen.rules at member 3: %v", err)
+	}
+
+	// REST: routes the gateway once served with the member's own
+	// certificate to loopback callers are 401 without a credential, and
+	// answer with one; the caller's permissions apply (a rules officer
+	// reads heads, not the raw chains).
+	for _, tc := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/v1/district/heads", "", http.StatusUnauthorized},
+		{"/v1/district/status", "", http.StatusUnauthorized},
+		{"/v1/district/origins/350505100201/entries", "", http.StatusUnauthorized},
+		{"/v1/me", "", http.StatusUnauthorized},
+		{"/v1/district/heads", tok2, http.StatusOK},
+		{"/v1/me", tok2, http.StatusOK},
+		{"/v1/district/origins/350505100201/entries", tok2, http.StatusForbidden},
+		{"/v1/district/heads", tok3, http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+m2.HTTPAddr()+tc.path, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s (token %t): %d %s, want %d", tc.path, tc.token != "", resp.StatusCode, body, tc.want)
+		}
+	}
+}

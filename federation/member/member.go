@@ -160,7 +160,8 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		grpc.ChainUnaryInterceptor(m.unary), grpc.ChainStreamInterceptor(m.stream),
 	)...)
 	sanziv1.RegisterAccountServiceServer(m.grpc, accountsapi.New(m.accounts, m.org, "district"))
-	sanziv1.RegisterDistrictServiceServer(m.grpc, m.svc)
+	sanziv1.RegisterDistrictServiceServer(m.grpc, districtAPI{Service: m.svc, m: m})
+	sanziv1.RegisterRuleServiceServer(m.grpc, ruleAPI{m: m})
 	syncSrv := cluster.NewSyncServer(m.svc, cfg.Pool, log.With("subsystem", "sync"))
 	m.sync = syncSrv
 	syncSrv.Named = entries.Attachments

@@ -19,6 +19,7 @@ import (
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // The district's people (issue 12) are node/accounts' accounts kept in the
@@ -40,8 +41,10 @@ import (
 //     in the Raft log and snapshots. Replicated because a person must sign
 //     in at any member of a 3-member district, and a token revoked at one
 //     member must be refused at every other, which a member-local
-//     credentials.db cannot give. A follower sees a write when Raft applies
-//     it there (at most a heartbeat behind the leader).
+//     credentials.db cannot give. A member that does not lead reads them
+//     only after catching up with what the leader had applied (fresh: one
+//     linearizable round trip), so a token issued at one member works at
+//     the next call at another, and a revoked one is refused there at once.
 
 // districtChain is the district's chain as node/accounts' Chain: appends go
 // to the leader through Raft, reads come from this member's state.
@@ -78,7 +81,9 @@ func (c *districtChain) Range(origin string, from uint64, limit int, fn func(*le
 // through Raft (at the leader, wherever they are made), reads from this
 // member's copy.
 type replicatedSecrets struct {
-	svc   *cluster.Service
+	svc *cluster.Service
+	// fresh brings this member up to what the leader had applied.
+	fresh func(context.Context) error
 	state interface {
 		Credential(bucket string, key []byte) ([]byte, error)
 		EachCredential(bucket string, fn func(k, v []byte) error) error
@@ -86,6 +91,9 @@ type replicatedSecrets struct {
 }
 
 func (s *replicatedSecrets) Get(bucket string, key []byte) ([]byte, error) {
+	if err := s.fresh(context.Background()); err != nil {
+		return nil, err
+	}
 	return s.state.Credential(bucket, key)
 }
 
@@ -102,7 +110,35 @@ func (s *replicatedSecrets) Delete(ctx context.Context, bucket string, keys ...[
 }
 
 func (s *replicatedSecrets) ForEach(bucket string, fn func(k, v []byte) error) error {
+	if err := s.fresh(context.Background()); err != nil {
+		return err
+	}
 	return s.state.EachCredential(bucket, fn)
+}
+
+// fresh brings this member's state up to what the leader had applied when
+// it was called (a linearizable read: the leader confirms it still leads),
+// then its accounts up to its state. The leader is fresh already.
+func (m *Member) fresh(ctx context.Context) error {
+	if !m.node.IsLeader() {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		resp, err := m.svc.GetDistrictHead(ctx, &sanziv1.GetDistrictHeadRequest{Origin: m.org, Consistency: sanziv1.Consistency_CONSISTENCY_LINEARIZABLE})
+		if err != nil {
+			return fmt.Errorf("catch up with the leader: %w", err)
+		}
+		for m.node.FSM().AppliedIndex() < resp.GetAppliedIndex() {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("catch up with the leader's index %d: %w", resp.GetAppliedIndex(), ctx.Err())
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	if m.accounts == nil {
+		return nil
+	}
+	return m.accounts.CatchUp()
 }
 
 func (s *replicatedSecrets) Close() error { return nil }
@@ -249,7 +285,7 @@ func (m *Member) openAccounts(ctx context.Context) error {
 	m.accounts, err = accounts.Open(ctx, accounts.Config{
 		Org:        cs.Origin,
 		Chain:      &districtChain{origin: cs.Origin, svc: m.svc, fsm: m.node.FSM()},
-		Secrets:    &replicatedSecrets{svc: m.svc, state: m.node.FSM()},
+		Secrets:    &replicatedSecrets{svc: m.svc, state: m.node.FSM(), fresh: m.fresh},
 		Logger:     m.log.With("subsystem", "accounts"),
 		Registerer: m.node.Registry(),
 		Argon:      m.cfg.Argon,

@@ -175,8 +175,7 @@ func (s *Service) CatchUp() error {
 	return s.catchUp()
 }
 
-// catchUp applies every entry of the home chain after the last one seen.
-// The caller holds wmu. It reads entries others appended as well, so the
+// catchUp applies every entry of the home chain after the last one seen. It reads entries others appended as well, so the
 // state follows the chain however an account entry got there.
 func (s *Service) catchUp() error {
 	s.mu.Lock()

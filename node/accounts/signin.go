@@ -123,11 +123,14 @@ func (s *Service) checkSignIn(ctx context.Context, req LoginRequest) (Account, e
 			return Account{}, books.Invalid("newPassword", "is the password it replaces")
 		}
 	}
-	a, known := s.account(req.Account)
+	// The password first: reading it brings replicated Secrets up to date
+	// (a district member catches up with its leader), and the account read
+	// after it is then as new as the password.
 	rec, ok, params, err := s.verify(ctx, req.Account, req.Password)
 	if err != nil {
 		return Account{}, err
 	}
+	a, known := s.account(req.Account)
 	reason := ""
 	switch {
 	case !known || !ok:

@@ -170,9 +170,6 @@ func (m *Member) follow(ctx context.Context, origin string, every time.Duration)
 // bootstrapAdmin creates the district's first administrator at the first
 // start of the cluster's first member, once the cluster has a leader.
 func (m *Member) bootstrapAdmin(ctx context.Context) error {
-	if _, err := m.accounts.List(ctx, authz.Principal{}); err != nil {
-		return err
-	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if id, _, _ := m.node.Leader(); id != "" {

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/accounts"
@@ -168,30 +170,49 @@ func (m *Member) follow(ctx context.Context, origin string, every time.Duration)
 }
 
 // bootstrapAdmin creates the district's first administrator at the first
-// start of the cluster's first member, once the cluster has a leader.
+// start of the cluster's first member, once the cluster has a leader. The
+// writes go to the leader, which may move while the members start (a new
+// member joins, an election): a write the cluster could not take is tried
+// again, for a minute at most.
 func (m *Member) bootstrapAdmin(ctx context.Context) error {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
-		if id, _, _ := m.node.Leader(); id != "" {
-			break
+		var err error
+		if id, _, _ := m.node.Leader(); id == "" {
+			err = errors.New("no leader yet")
+		} else {
+			var otp string
+			var created bool
+			if otp, created, err = m.accounts.EnsureAdmin(ctx, m.cfg.AdminPasswordFile); err == nil {
+				if created {
+					m.adminOTP = otp
+				}
+				return nil
+			}
+			if !transient(err) {
+				return err
+			}
 		}
 		if time.Now().After(deadline) {
-			return errors.New("first administrator: no leader after 30 s")
+			return fmt.Errorf("first administrator: the cluster took no write for a minute: %w", err)
 		}
+		m.log.Info("first administrator: retrying", "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	otp, created, err := m.accounts.EnsureAdmin(ctx, m.cfg.AdminPasswordFile)
-	if err != nil {
-		return err
+}
+
+// transient reports whether err is the cluster being between leaders,
+// which a retry gets past.
+func transient(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return true
 	}
-	if created {
-		m.adminOTP = otp
-	}
-	return nil
+	return errors.Is(err, cluster.ErrNotLeader) || errors.Is(err, cluster.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // peopleTLS is the gRPC listener's TLS: people connect without a client

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -204,4 +205,24 @@ func (a ruleAPI) ListRuleSets(ctx context.Context, _ *sanziv1.ListRuleSetsReques
 		return nil, status.Error(codes.Internal, fmt.Sprintf("read the district's chain: %v", err))
 	}
 	return out, nil
+}
+
+// ListHeads implements DistrictService: for a person, only the chains in
+// the account's scope (a node's list is trimmed by cluster.Authorize).
+func (d districtAPI) ListHeads(ctx context.Context, r *sanziv1.ListHeadsRequest) (*sanziv1.ListHeadsResponse, error) {
+	resp, err := d.Service.ListHeads(ctx, r)
+	if p, ok := authz.FromContext(ctx); ok && err == nil {
+		resp.Heads = slices.DeleteFunc(resp.Heads, func(a *sanziv1.OriginAck) bool { return !p.Covers(a.GetOrigin()) })
+	}
+	return resp, err
+}
+
+// ListForks implements DistrictService: for a person, only the forks of
+// chains in the account's scope.
+func (d districtAPI) ListForks(ctx context.Context, r *sanziv1.ListForksRequest) (*sanziv1.ListForksResponse, error) {
+	resp, err := d.Service.ListForks(ctx, r)
+	if p, ok := authz.FromContext(ctx); ok && err == nil {
+		resp.Forks = slices.DeleteFunc(resp.Forks, func(f *sanziv1.ForkRecord) bool { return !p.Covers(f.GetOrigin()) })
+	}
+	return resp, err
 }

@@ -119,7 +119,8 @@ Ctrl-C stops the node; run again to continue with the same data.
 `, demoOrg, h)
 			}
 			if district != nil {
-				fmt.Fprintf(out, `District cluster (3 Raft members; village → town → district by sync, attachments included):
+				fmt.Fprintf(out, `District cluster (3 Raft members; village → town → district by sync, attachments included;
+REST and gRPC answer signed-in district accounts: add -H "Authorization: Bearer $SANZI_TOKEN" to curl):
   status        http://%[1]s/v1/district/status?all=true
   heads         http://%[1]s/v1/district/heads
   metrics       http://%[1]s/metrics

@@ -47,6 +47,12 @@ func startDemoDistrict(ctx context.Context, root string, base int, clickhouseAdd
 		return nil, fmt.Errorf("district CA: %w", err)
 	}
 	d := &demoDistrict{caDir: caDir, ca: ca}
+	// Every member signs the district's chain for people with the admin
+	// certificate's key, as `sanzi district serve --chain-cert admin`.
+	signer, err := pki.LoadIssued(caDir, "admin")
+	if err != nil {
+		return nil, err
+	}
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("d%d", i)
 		iss, err := pki.LoadIssued(caDir, id)
@@ -61,7 +67,8 @@ func startDemoDistrict(ctx context.Context, root string, base int, clickhouseAdd
 			},
 			APIListen: fmt.Sprintf("127.0.0.1:%d", base+10*i+2),
 			Pool:      ca.Pool(), Cert: iss.TLSCertificate(), ClickHouse: clickhouseAddr,
-			Orgs: []schema.Org{{Code: "350505000000", Name: "示范区"}, {Code: "350505100000", Name: "城关镇"}, {Code: demoOrg, Name: "东风村"}},
+			ChainSigner: &cluster.ChainSigner{Origin: "350505000000", Key: signer.Key, Cert: signer.Cert.Raw},
+			Orgs:        []schema.Org{{Code: "350505000000", Name: "示范区"}, {Code: "350505100000", Name: "城关镇"}, {Code: demoOrg, Name: "东风村"}},
 		}
 		if i == 1 {
 			cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", base+3)
@@ -75,6 +82,9 @@ func startDemoDistrict(ctx context.Context, root string, base int, clickhouseAdd
 		}
 		d.members = append(d.members, m)
 		progress(fmt.Sprintf("district member %s up (api %s)", id, m.APIAddr()))
+		if otp := m.AdminPassword(); otp != "" {
+			progress(fmt.Sprintf("first district administrator: account admin, one-time password %s (sanzi district login --server %s --tls-dir %s --account admin --password-file - --new-password-file FILE)", otp, m.APIAddr(), caDir))
+		}
 	}
 	d.http = d.members[0].HTTPAddr()
 	return d, nil

@@ -20,7 +20,9 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/sanzi/sanzi/analytics/schema"
+	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/federation/member"
+	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/limits"
@@ -148,16 +150,17 @@ func newCACmd(g *globals) *cobra.Command {
 
 func newDistrictCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "district", Short: "Run and manage the district cluster (Raft)"}
-	cmd.AddCommand(newDistrictServeCmd(g), newDistrictJoinCmd(g), newDistrictLeaveCmd(g), newDistrictStatusCmd(g), newDistrictForksCmd(g), newDistrictRegisterCmd(g), newDistrictRulesCmd(g), newDistrictCatalogCmd(g), newDistrictDirectiveCmd(g), newDistrictRevokeCmd(g))
+	cmd.AddCommand(newDistrictServeCmd(g), newDistrictJoinCmd(g), newDistrictLeaveCmd(g), newDistrictStatusCmd(g), newDistrictForksCmd(g), newDistrictRegisterCmd(g), newDistrictLoginCmd(g), newDistrictRulesCmd(g), newDistrictCatalogCmd(g), newDistrictDirectiveCmd(g), newDistrictRevokeCmd(g))
 	return cmd
 }
 
 func newDistrictServeCmd(g *globals) *cobra.Command {
 	var (
-		cfg      member.Config
-		t        tlsFlags
-		orgsFile string
-		nf       notifyFlags
+		cfg       member.Config
+		t         tlsFlags
+		orgsFile  string
+		nf        notifyFlags
+		chainCert string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -181,6 +184,17 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 				return err
 			}
 			cfg.Pool, cfg.Cert = pool, cert
+			if chainCert != "" {
+				iss, err := pki.LoadIssued(t.dir, chainCert)
+				if err != nil {
+					return fmt.Errorf("--chain-cert: %w", err)
+				}
+				org, role, err := pki.Identity(iss.Cert)
+				if err != nil || role != pki.RoleDistrict {
+					return fmt.Errorf("--chain-cert %s: not a district certificate (%v)", chainCert, err)
+				}
+				cfg.ChainSigner = &cluster.ChainSigner{Origin: org, Key: iss.Key, Cert: iss.Cert.Raw}
+			}
 			cfg.Cluster.Logger = g.logger()
 			if err := nf.load(&cfg.Notify); err != nil {
 				return err
@@ -195,6 +209,11 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 				return fmt.Errorf("start district member: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "district member %s: raft %s, api %s, http %s\n", cfg.Cluster.ID, cfg.Cluster.RaftAddr, m.APIAddr(), m.HTTPAddr())
+			if otp := m.AdminPassword(); otp != "" {
+				// Printed this once; only its hash is kept.
+				fmt.Fprintf(cmd.OutOrStdout(), "first administrator: account %s, one-time password %s (replace it at the first sign-in: sanzi district login --account %s --password-file … --new-password-file …)\n",
+					accounts.AdminID, otp, accounts.AdminID)
+			}
 			return m.Wait(cmd.Context())
 		},
 	}
@@ -218,6 +237,8 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 	f.DurationVar(&cfg.Cluster.SnapshotInterval, "snapshot-interval", 120*time.Second, "how often to check the snapshot threshold")
 	f.DurationVar(&cfg.Cluster.HeartbeatTimeout, "heartbeat-timeout", time.Second, "Raft heartbeat timeout")
 	f.DurationVar(&cfg.Cluster.ElectionTimeout, "election-timeout", time.Second, "Raft election timeout")
+	f.StringVar(&chainCert, "chain-cert", "", "NAME of the district certificate in --tls-dir whose key signs the district's chain for people (account changes, rule sets); every member the same (default: this member's own --cert, enough for one member)")
+	f.StringVar(&cfg.AdminPasswordFile, "admin-password-file", "", "at the first start of the first member (--bootstrap): file (mode 0600) with the first administrator's password; default: a one-time password printed once")
 	nf.add(f, &cfg.Notify) // the leader tells the town and district posts of each TAMPER finding
 	t.add(cmd, "")
 	return cmd
@@ -285,47 +306,40 @@ func newDistrictLeaveCmd(g *globals) *cobra.Command {
 }
 
 func newDistrictStatusCmd(g *globals) *cobra.Command {
-	var (
-		server string
-		t      tlsFlags
-	)
+	var p personFlags
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show members, leader, term, commit and applied index, lag and last snapshot",
+		Long: `Read by a signed-in person with the statistics permission (a district
+analyst or auditor): --token or SANZI_TOKEN.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, done, err := t.districtClient(server)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			defer cancel()
-			resp, err := c.ClusterStatus(ctx, &sanziv1.ClusterStatusRequest{All: true})
-			if err != nil {
-				return explain(server, err)
-			}
-			if g.json {
-				return printJSON(cmd.OutOrStdout(), resp)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "leader %s (%s)\n", resp.GetLeaderId(), resp.GetLeaderAddress())
-			var rows [][]string
-			for _, m := range resp.GetMembers() {
-				rows = append(rows, []string{m.GetId(), strings.ToLower(m.GetState()), fmt.Sprint(m.GetVoter()), m.GetRaftAddress(), m.GetApiAddress(),
-					fmt.Sprint(m.GetTerm()), fmt.Sprint(m.GetCommitIndex()), fmt.Sprint(m.GetAppliedIndex()), fmt.Sprint(m.GetLag()), fmt.Sprint(m.GetLastSnapshotIndex()), m.GetError()})
-			}
-			table(cmd.OutOrStdout(), []string{"ID", "STATE", "VOTER", "RAFT", "API", "TERM", "COMMIT", "APPLIED", "LAG", "SNAPSHOT", "ERROR"}, rows)
-			return nil
+			return p.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewDistrictServiceClient(conn).ClusterStatus(ctx, &sanziv1.ClusterStatusRequest{All: true})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), resp)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "leader %s (%s)\n", resp.GetLeaderId(), resp.GetLeaderAddress())
+				var rows [][]string
+				for _, m := range resp.GetMembers() {
+					rows = append(rows, []string{m.GetId(), strings.ToLower(m.GetState()), fmt.Sprint(m.GetVoter()), m.GetRaftAddress(), m.GetApiAddress(),
+						fmt.Sprint(m.GetTerm()), fmt.Sprint(m.GetCommitIndex()), fmt.Sprint(m.GetAppliedIndex()), fmt.Sprint(m.GetLag()), fmt.Sprint(m.GetLastSnapshotIndex()), m.GetError()})
+				}
+				table(cmd.OutOrStdout(), []string{"ID", "STATE", "VOTER", "RAFT", "API", "TERM", "COMMIT", "APPLIED", "LAG", "SNAPSHOT", "ERROR"}, rows)
+				return nil
+			})
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any member")
-	t.add(cmd, "admin")
+	p.add(cmd)
 	return cmd
 }
 
 func newDistrictForksCmd(g *globals) *cobra.Command {
 	var (
-		server, origin string
-		t              tlsFlags
+		p      personFlags
+		origin string
 	)
 	cmd := &cobra.Command{
 		Use:   "forks",
@@ -335,34 +349,29 @@ KIND "fork". An entry that does not verify is refused too, KIND naming the
 check it failed: HASH (its body was edited), SIGNATURE, LINK or SEQ; SENT is
 then the SHA-256 of the pushed bytes. The district records each once,
 replicated, with the pushed entry as evidence. "signed" says a fork carries
-the origin's valid signature: the origin's own node rewrote its history.`,
+the origin's valid signature: the origin's own node rewrote its history.
+Read by a signed-in auditor (--token or SANZI_TOKEN).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, done, err := t.districtClient(server)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			defer cancel()
-			resp, err := c.ListForks(ctx, &sanziv1.ListForksRequest{Origin: origin})
-			if err != nil {
-				return explain(server, err)
-			}
-			if g.json {
-				return printJSON(cmd.OutOrStdout(), resp)
-			}
-			var rows [][]string
-			for _, f := range resp.GetForks() {
-				rows = append(rows, []string{f.GetAt().AsTime().Local().Format(time.DateTime), tamperKind(f.GetKind()), f.GetOrigin(), fmt.Sprint(f.GetSeq()),
-					f.GetHeldHash()[:min(12, len(f.GetHeldHash()))], f.GetSentHash()[:min(12, len(f.GetSentHash()))], fmt.Sprint(f.GetSignedByOrigin()), f.GetPushedBy()})
-			}
-			table(cmd.OutOrStdout(), []string{"AT", "KIND", "ORIGIN", "SEQ", "HELD", "SENT", "SIGNED", "PUSHED BY"}, rows)
-			return nil
+			return p.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewDistrictServiceClient(conn).ListForks(ctx, &sanziv1.ListForksRequest{Origin: origin})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), resp)
+				}
+				var rows [][]string
+				for _, f := range resp.GetForks() {
+					rows = append(rows, []string{f.GetAt().AsTime().Local().Format(time.DateTime), tamperKind(f.GetKind()), f.GetOrigin(), fmt.Sprint(f.GetSeq()),
+						f.GetHeldHash()[:min(12, len(f.GetHeldHash()))], f.GetSentHash()[:min(12, len(f.GetSentHash()))], fmt.Sprint(f.GetSignedByOrigin()), f.GetPushedBy()})
+				}
+				table(cmd.OutOrStdout(), []string{"AT", "KIND", "ORIGIN", "SEQ", "HELD", "SENT", "SIGNED", "PUSHED BY"}, rows)
+				return nil
+			})
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any member")
+	p.add(cmd)
 	cmd.Flags().StringVar(&origin, "origin", "", "only forks of this origin (12 digits)")
-	t.add(cmd, "admin")
 	return cmd
 }
 

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -17,7 +20,10 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/federation/fsm"
@@ -117,8 +123,9 @@ func TestDistrictKill9Leader(t *testing.T) {
 		p := &districtProc{t: t, id: id, raft: freePort(t), api: freePort(t), data: filepath.Join(dir, id)}
 		p.args = []string{"district", "serve", "--id", id, "--raft", p.raft, "--api", p.api, "--data", p.data, "--tls-dir", caDir, "--cert", id, "--log-level", "warn",
 			"--clickhouse", ch.Addr()}
+		p.args = append(p.args, "--chain-cert", "admin")
 		if i == 1 {
-			p.args = append(p.args, "--bootstrap")
+			p.args = append(p.args, append([]string{"--bootstrap"}, districtAdminArgs(t, dir)[2:]...)...)
 		} else {
 			p.args = append(p.args, "--join", members["d1"].api)
 		}
@@ -251,6 +258,10 @@ func TestDistrictKill9Leader(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	stop = make(chan struct{})
+	// A signed-in analyst reads the status below; the account is an entry
+	// of the district's chain, made after ten leader kills through a
+	// member that may not lead.
+	analyst := districtPerson(t, caDir, members["d2"].api, districtAdmin(t, caDir, members["d2"].api), "zhao.analyst", "district_analyst")
 	// Converge, then stop everything and verify each member's state file.
 	var final map[string]uint64
 	eventually(t, 60*time.Second, "all members to hold the same heads", func() bool {
@@ -298,7 +309,7 @@ func TestDistrictKill9Leader(t *testing.T) {
 		t.Fatalf("ClickHouse holds %d rows of %d distinct entries, want exactly %d", rows, distinct, want)
 	}
 	t.Logf("ClickHouse: %d entry rows, %d distinct, after 10 leader kills during loading", rows, distinct)
-	out, code := run(t, "district", "status", "--server", members["d2"].api, "--tls-dir", caDir)
+	out, code := run(t, "district", "status", "--server", members["d2"].api, "--tls-dir", caDir, "--token", analyst)
 	if code != 0 || !strings.Contains(out, "leader d") || strings.Count(out, "\nd") != 3 {
 		t.Fatalf("district status: exit %d\n%s", code, out)
 	}
@@ -381,4 +392,77 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond) // poll interval
 	}
+}
+
+// districtAdminArgs are the flags of the first member's first start in
+// the end-to-end tests: every member signs the district's chain with the
+// CA folder's "admin" key (which `sanzi district revoke` signs with too),
+// and the first administrator's password is read from a file in dir.
+func districtAdminArgs(t *testing.T, dir string) []string {
+	t.Helper()
+	return []string{"--chain-cert", "admin", "--admin-password-file", writeSecret(t, filepath.Join(dir, "admin-password"), e2eAdminPassword)}
+}
+
+const e2eAdminPassword = "first-admin-password-0"
+
+func writeSecret(t *testing.T, path, s string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// districtLogin signs account in at a member with the binary (`sanzi
+// district login`), replacing its one-time password pw with one of its
+// own, and returns the bearer token.
+func districtLogin(t *testing.T, caDir, api, account, pw string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, code := run(t, "district", "login", "--server", api, "--tls-dir", caDir, "--account", account, "--json",
+		"--password-file", writeSecret(t, filepath.Join(dir, "pw"), pw), "--new-password-file", writeSecret(t, filepath.Join(dir, "new"), account+"-own-password-1"))
+	var resp struct {
+		Secret string `json:"secret"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &resp) != nil || resp.Secret == "" {
+		t.Fatalf("district login %s: exit %d\n%s", account, code, out)
+	}
+	return resp.Secret
+}
+
+// districtPerson creates a district account with roles as the first
+// administrator (over gRPC, with the administrator's token) and signs it
+// in with the binary; it returns the account's token.
+func districtPerson(t *testing.T, caDir, api, adminToken, account string, roles ...string) string {
+	t.Helper()
+	pool, err := pki.LoadPool(caDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := pki.ClientConfig(pool, tls.Certificate{}, pki.AllowRoles(pki.RoleDistrict))
+	cfg.Certificates = nil
+	conn, err := grpc.NewClient(api, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+adminToken)
+	var resp *sanziv1.CreateAccountResponse
+	eventually(t, 30*time.Second, "the account "+account+" to be created", func() bool {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		resp, err = sanziv1.NewAccountServiceClient(conn).CreateAccount(cctx, &sanziv1.CreateAccountRequest{
+			Account: &sanziv1.Account{Account: account, Name: account, Org: "350505000000", Roles: roles}})
+		return err == nil || status.Code(err) == codes.AlreadyExists
+	})
+	if err != nil {
+		t.Fatalf("create %s: %v", account, err)
+	}
+	return districtLogin(t, caDir, api, account, resp.GetOneTimePassword())
+}
+
+// districtAdmin signs the first administrator in and returns its token.
+func districtAdmin(t *testing.T, caDir, api string) string {
+	t.Helper()
+	return districtLogin(t, caDir, api, "admin", e2eAdminPassword)
 }

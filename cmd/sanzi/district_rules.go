@@ -55,33 +55,37 @@ func flagged(err error, flags map[string]string) error {
 }
 
 func newDistrictRulesCmd(g *globals) *cobra.Command {
-	var t tlsFlags
-	var server string
+	var p personFlags
 	cmd := &cobra.Command{
 		Use:   "rules",
 		Short: "Publish rule sets from the district: they flow down to every town and village",
-		Long: `A rule set is drafted by one person and published by another (four eyes),
-both as entries of the district's own chain, signed with the key of a
-district certificate (--cert, default admin). Towns pull the chain from the
-district and villages from their town; each node checks the signer's
-certificate, the links and the signature, and switches to a published set
-from its next entry on.`,
+		Long: `A rule set is drafted by one district rules officer and published by another
+(four eyes, checked by the member on the signed-in accounts), both as entries
+of the district's own chain, which the cluster's leader signs with the
+district chain's key; the author of each entry is the signed-in account.
+Towns pull the chain from the district and villages from their town; each
+node checks the signer's certificate, the links, the signature and the two
+accounts, and switches to a published set from its next entry on.
+
+Sign in first with "sanzi district login" and give the token with --token or
+SANZI_TOKEN.`,
 	}
 	submit := &cobra.Command{
 		Use:   "submit --rules FILE",
-		Short: "Record a draft rule set in the district's chain",
+		Short: "Record a draft rule set in the district's chain, as the signed-in officer",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, _ := cmd.Flags().GetString("rules")
 			raw, err := os.ReadFile(file)
 			if err != nil {
 				return fmt.Errorf("--rules: %w", err)
 			}
-			return t.writeDistrict(cmd, server, func(ctx context.Context, c *districtchain.Chain) error {
-				version, id, err := c.SubmitRuleSet(ctx, g.author, raw)
+			return p.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewRuleServiceClient(conn).SubmitRuleSet(ctx, &sanziv1.SubmitRuleSetRequest{RulesJson: string(raw)})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "draft %s recorded in the district's chain (entry %s); publish it as someone other than %s\n", version, id, g.author)
+				fmt.Fprintf(cmd.OutOrStdout(), "draft %s recorded in the district's chain (entry %s) by %s; another rules officer publishes it\n",
+					resp.GetSummary().GetVersion(), resp.GetEntry().GetId(), resp.GetSummary().GetDraftedBy())
 				return nil
 			})
 		},
@@ -89,31 +93,52 @@ from its next entry on.`,
 	submit.Flags().String("rules", "", "draft rule set file (JSON)")
 	publish := &cobra.Command{
 		Use:   "publish VERSION",
-		Short: "Publish a draft from the district's chain (not by its own author)",
+		Short: "Publish a draft from the district's chain (not by its own drafter)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return t.writeDistrict(cmd, server, func(ctx context.Context, c *districtchain.Chain) error {
-				id, err := c.PublishRuleSet(ctx, g.author, args[0])
+			return p.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewRuleServiceClient(conn).PublishRuleSet(ctx, &sanziv1.PublishRuleSetRequest{Version: args[0]})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "rule set %s published by the district (entry %s); towns and villages apply it as they pull\n", args[0], id)
+				fmt.Fprintf(cmd.OutOrStdout(), "rule set %s published by the district (entry %s, by %s); towns and villages apply it as they pull\n",
+					args[0], resp.GetEntry().GetId(), resp.GetSummary().GetPublishedBy())
 				return nil
 			})
 		},
 	}
-	for _, c := range []*cobra.Command{submit, publish} {
-		t.add(c, "admin")
-		c.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any district member")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the district's rule sets, their drafters and publishers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return p.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewRuleServiceClient(conn).ListRuleSets(ctx, &sanziv1.ListRuleSetsRequest{})
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(cmd.OutOrStdout(), resp)
+				}
+				var rows [][]string
+				for _, r := range resp.GetRuleSets() {
+					rows = append(rows, []string{r.GetVersion(), r.GetStatus(), r.GetDraftedBy(), r.GetPublishedBy(), r.GetDraftId(), r.GetPublishedId()})
+				}
+				table(cmd.OutOrStdout(), []string{"VERSION", "STATUS", "DRAFTED BY", "PUBLISHED BY", "DRAFT", "PUBLICATION"}, rows)
+				return nil
+			})
+		},
 	}
-	cmd.AddCommand(submit, publish)
+	for _, c := range []*cobra.Command{submit, publish, list} {
+		p.add(c)
+	}
+	cmd.AddCommand(submit, publish, list)
 	return cmd
 }
 
 func newDistrictCatalogCmd(g *globals) *cobra.Command {
 	var (
-		t                     tlsFlags
-		server, file, version string
+		p             personFlags
+		file, version string
 	)
 	cmd := &cobra.Command{Use: "catalog", Short: "Publish catalog versions from the district: they flow down to every town and village"}
 	publish := &cobra.Command{
@@ -122,10 +147,11 @@ func newDistrictCatalogCmd(g *globals) *cobra.Command {
 		Long: `The catalog (职责权限库) is every supervised matter with its steps, the post
 that handles each and each step's time limit. FILE is the catalog as JSON
 (the sanzi.v1.Catalog message); without it the built-in default is
-published under --version. It is checked first: a step routed to an unknown
-post or without a time limit is refused here, before it reaches any node.
-Towns and villages open new procedures under it from their next entry on;
-procedures already open keep the version they were opened under.`,
+published under --version. The member checks it first: a step routed to an
+unknown post or without a time limit is refused there, before it reaches
+any node. Towns and villages open new procedures under it from their next
+entry on; procedures already open keep the version they were opened under.
+Published by the signed-in district rules officer (--token or SANZI_TOKEN).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var cat *sanziv1.Catalog // nil: the built-in default
 			if file != "" {
@@ -138,53 +164,48 @@ procedures already open keep the version they were opened under.`,
 					return fmt.Errorf("--catalog %s: %w", file, err)
 				}
 			}
-			return t.writeDistrict(cmd, server, func(ctx context.Context, c *districtchain.Chain) error {
-				cat, id, err := c.PublishCatalog(ctx, g.author, cat, version)
-				switch {
-				case errors.Is(err, districtchain.ErrCatalogVersion):
-					return &exitError{code: 2, msg: "sanzi: --version: " + err.Error()}
-				case errors.Is(err, districtchain.ErrOtherDistrict):
-					return &exitError{code: 2, msg: "sanzi: " + err.Error()}
-				case err != nil:
+			return p.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewDistrictServiceClient(conn).PublishCatalog(ctx, &sanziv1.PublishCatalogRequest{Catalog: cat, Version: version})
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "catalog %s (%d matters) published by the district (entry %s); towns and villages use it as they pull\n", cat.GetVersion(), len(cat.GetMatters()), id)
+				fmt.Fprintf(cmd.OutOrStdout(), "catalog %s (%d matters) published by the district (entry %s); towns and villages use it as they pull\n",
+					resp.GetCatalog().GetVersion(), len(resp.GetCatalog().GetMatters()), resp.GetEntryId())
 				return nil
 			})
 		},
 	}
 	publish.Flags().StringVar(&file, "catalog", "", "catalog file (JSON); default: the built-in catalog")
 	publish.Flags().StringVar(&version, "version", "", "version to publish it under (required unless FILE has one)")
-	publish.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any district member")
-	t.add(publish, "admin")
+	p.add(publish)
 	cmd.AddCommand(publish)
 	return cmd
 }
 
 func newDistrictDirectiveCmd(g *globals) *cobra.Command {
 	var (
-		t      tlsFlags
-		server string
-		d      sanziv1.Directive
-		to     []string
+		p  personFlags
+		d  sanziv1.Directive
+		to []string
 	)
 	cmd := &cobra.Command{
 		Use:   "directive --to CODES --title TEXT --task TEXT --deadline YYYY-MM-DD",
 		Short: "Issue a directive (政令督办) to towns and villages; their reports come back up",
+		Long: `Issued by the signed-in district rules officer (--token or SANZI_TOKEN) as an
+entry of the district's chain; towns and villages see it as they pull.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d.Addressees = to
-			return t.writeDistrict(cmd, server, func(ctx context.Context, c *districtchain.Chain) error {
-				id, err := c.IssueDirective(ctx, g.author, &d)
+			return p.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewDistrictServiceClient(conn).IssueDirective(ctx, &sanziv1.IssueDirectiveRequest{Directive: &d})
 				if err != nil {
-					return flagged(err, map[string]string{"addressees": "to", "title": "title", "task": "task", "deadline": "deadline"})
+					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "directive %s issued to %s, due %s; towns and villages see it as they pull\n", id, strings.Join(to, ","), d.GetDeadline())
+				fmt.Fprintf(cmd.OutOrStdout(), "directive %s issued to %s, due %s; towns and villages see it as they pull\n", resp.GetEntryId(), strings.Join(to, ","), d.GetDeadline())
 				return nil
 			})
 		},
 	}
-	t.add(cmd, "admin")
-	cmd.Flags().StringVar(&server, "server", "127.0.0.1:7502", "API address of any district member")
+	p.add(cmd)
 	cmd.Flags().StringSliceVar(&to, "to", nil, "org codes or prefixes addressed (9 digits: a town and its villages)")
 	cmd.Flags().StringVar(&d.Title, "title", "", "short title")
 	cmd.Flags().StringVar(&d.Task, "task", "", "what must be done")

@@ -58,7 +58,7 @@ func TestRevokeAndRekey(t *testing.T) {
 	dhttp := freePort(t)
 	d := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
 	d.args = []string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--http", dhttp, "--data", d.data,
-		"--tls-dir", caDir, "--cert", "d1", "--bootstrap", "--log-level", "warn"}
+		"--tls-dir", caDir, "--cert", "d1", "--bootstrap", "--log-level", "warn", "--chain-cert", "admin"} // `district revoke` signs with admin's key too
 	d.start()
 	t.Cleanup(d.stop)
 	district := clientFor(t, caDir, d.api)

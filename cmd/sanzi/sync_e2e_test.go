@@ -115,7 +115,8 @@ func TestSyncVillagesToDistrict(t *testing.T) {
 		must(run(t, "ca", "issue", "--dir", caDir, "--org", o, "--role", "village"))
 	}
 	d := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
-	d.args = []string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", caDir, "--cert", "d1", "--bootstrap", "--log-level", "warn"}
+	d.args = append([]string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", caDir, "--cert", "d1", "--bootstrap", "--log-level", "warn"},
+		districtAdminArgs(t, dir)...)
 	var villages []*syncVillage
 	for _, o := range orgs[:2] {
 		v := &syncVillage{t: t, org: o, data: filepath.Join(dir, o), http: freePort(t), grpc_: freePort(t)}
@@ -237,7 +238,8 @@ func TestSyncVillagesToDistrict(t *testing.T) {
 		!bytes.Equal(f[0].GetEntry(), forged.Raw) || f[0].GetHeldHash() != hex.EncodeToString(held.Hash[:]) {
 		t.Fatalf("the district's record of the fork: %v", f)
 	}
-	if out, code := run(t, "district", "forks", "--server", d.api, "--tls-dir", caDir); code != 0 || !strings.Contains(out, orgs[0]) || !strings.Contains(out, "village "+orgs[0]) {
+	auditor := districtPerson(t, caDir, d.api, districtAdmin(t, caDir, d.api), "sun.audit", "auditor")
+	if out, code := run(t, "district", "forks", "--server", d.api, "--tls-dir", caDir, "--token", auditor); code != 0 || !strings.Contains(out, orgs[0]) || !strings.Contains(out, "village "+orgs[0]) {
 		t.Fatalf("district forks: exit %d\n%s", code, out)
 	} else {
 		t.Logf("district forks:\n%s", out)
@@ -321,7 +323,8 @@ func TestSyncThroughTown(t *testing.T) {
 		must(run(t, "ca", "issue", "--dir", caDir, "--org", o, "--role", "village"))
 	}
 	d := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
-	d.args = []string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", caDir, "--cert", "d1", "--bootstrap", "--log-level", "warn"}
+	d.args = append([]string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", caDir, "--cert", "d1", "--bootstrap", "--log-level", "warn"},
+		districtAdminArgs(t, dir)...)
 	d.start()
 	t.Cleanup(d.stop)
 	district := clientFor(t, caDir, d.api)
@@ -480,14 +483,19 @@ func TestSyncThroughTown(t *testing.T) {
 	if err := os.WriteFile(rulesFile, []byte(draft), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Two signed-in rules officers: the drafter cannot publish (the member
+	// checks the accounts), the second one can.
+	admin := districtAdmin(t, caDir, d.api)
+	drafter := districtPerson(t, caDir, d.api, admin, "jia.rules", "district_rules_officer")
+	publisher := districtPerson(t, caDir, d.api, admin, "yi.rules", "district_rules_officer")
 	for _, step := range []struct {
 		args []string
 		code int
 		want string
 	}{
-		{[]string{"submit", "--rules", rulesFile, "--author", "区农业农村局甲"}, 0, "draft district-2026-11 recorded"},
-		{[]string{"publish", "district-2026-11", "--author", "区农业农村局甲"}, 1, "second person"},
-		{[]string{"publish", "district-2026-11", "--author", "区农业农村局乙"}, 0, "published by the district"},
+		{[]string{"submit", "--rules", rulesFile, "--token", drafter}, 0, "draft district-2026-11 recorded"},
+		{[]string{"publish", "district-2026-11", "--token", drafter}, 1, "second person"},
+		{[]string{"publish", "district-2026-11", "--token", publisher}, 0, "published by the district"},
 	} {
 		out, code := run(t, append(append([]string{"district", "rules"}, step.args...), "--server", d.api, "--tls-dir", caDir)...)
 		if code != step.code || !strings.Contains(out, step.want) {
@@ -522,7 +530,7 @@ func TestSyncThroughTown(t *testing.T) {
 
 	// A catalog version published at the district: the village's next
 	// procedure opens under it.
-	if out, code := run(t, "district", "catalog", "publish", "--version", "2026-12", "--server", d.api, "--tls-dir", caDir, "--author", "区农业农村局乙"); code != 0 || !strings.Contains(out, "catalog 2026-12") {
+	if out, code := run(t, "district", "catalog", "publish", "--version", "2026-12", "--server", d.api, "--tls-dir", caDir, "--token", publisher); code != 0 || !strings.Contains(out, "catalog 2026-12") {
 		t.Fatalf("district catalog publish: exit %d\n%s", code, out)
 	}
 	catalogAt := time.Now()
@@ -556,7 +564,7 @@ func TestSyncThroughTown(t *testing.T) {
 	// A directive to town 100 and its villages reaches village 201; its
 	// report comes back up to the district.
 	out, code := run(t, "district", "directive", "--to", "350505100", "--title", "清理闲置资产", "--task", "上报闲置资产清单",
-		"--deadline", "2026-12-31", "--server", d.api, "--tls-dir", caDir, "--author", "区农业农村局乙")
+		"--deadline", "2026-12-31", "--server", d.api, "--tls-dir", caDir, "--token", publisher)
 	if code != 0 || !strings.Contains(out, "issued to 350505100") {
 		t.Fatalf("district directive: exit %d\n%s", code, out)
 	}

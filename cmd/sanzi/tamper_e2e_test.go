@@ -71,6 +71,16 @@ type tamperNet struct {
 	d        *districtProc
 	district sanziv1.DistrictServiceClient
 	nodes    []*syncVillage
+	auditTok string // a signed-in district auditor's token (auditor)
+}
+
+// auditor is the token of a district auditor, who reads the forks; made
+// at the first call.
+func (n *tamperNet) auditor() string {
+	if n.auditTok == "" {
+		n.auditTok = districtPerson(n.t, n.ca, n.d.api, districtAdmin(n.t, n.ca, n.d.api), "sun.audit", "auditor")
+	}
+	return n.auditTok
 }
 
 // step runs one step of a scenario as a subtest, with the helpers of the
@@ -115,7 +125,8 @@ func newTamperNet(t *testing.T, orgs ...string) *tamperNet {
 		must(run(t, "ca", "issue", "--dir", n.ca, "--org", o, "--role", role))
 	}
 	d := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
-	d.args = []string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", n.ca, "--cert", "d1", "--bootstrap", "--log-level", "warn"}
+	d.args = append([]string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", n.ca, "--cert", "d1", "--bootstrap", "--log-level", "warn"},
+		districtAdminArgs(t, dir)...)
 	d.start()
 	t.Cleanup(d.stop)
 	n.d, n.district = d, clientFor(t, n.ca, d.api)
@@ -437,7 +448,7 @@ func TestTamperedVillageSeenAndRepaired(t *testing.T) {
 			!bytes.Contains(f[0].GetEntry(), []byte("X"+marker[1:])) || f[0].GetProblem() == "" {
 			t.Fatalf("the district's TAMPER findings after two pushes: %v", f)
 		}
-		out, code := run(t, "district", "forks", "--server", n.d.api, "--tls-dir", n.ca)
+		out, code := run(t, "district", "forks", "--server", n.d.api, "--tls-dir", n.ca, "--token", n.auditor())
 		if code != 0 || !strings.Contains(out, "HASH") || !strings.Contains(out, org) {
 			t.Fatalf("district forks: exit %d\n%s", code, out)
 		}

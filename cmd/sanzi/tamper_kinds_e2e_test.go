@@ -157,7 +157,7 @@ func TestTamperKindsAtTheDistrict(t *testing.T) {
 			if len(f) != 1 || f[0].GetKind() != c.kind || f[0].GetSeq() != at || f[0].GetPushedBy() != "village "+c.org || f[0].GetProblem() == "" {
 				t.Fatalf("the district's TAMPER findings: %v, want one %v at seq %d", f, c.kind, at)
 			}
-			out, code := run(t, "district", "forks", "--server", n.d.api, "--tls-dir", n.ca, "--origin", c.org)
+			out, code := run(t, "district", "forks", "--server", n.d.api, "--tls-dir", n.ca, "--origin", c.org, "--token", n.auditor())
 			if code != 0 || !strings.Contains(out, strings.TrimPrefix(c.kind.String(), "TAMPER_KIND_")) || !strings.Contains(out, c.org) {
 				t.Fatalf("district forks: exit %d\n%s", code, out)
 			}

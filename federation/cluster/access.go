@@ -21,6 +21,7 @@ var roles = map[string][]pki.Role{
 	sanziv1.DistrictService_Join_FullMethodName:           {pki.RoleDistrict},
 	sanziv1.DistrictService_Leave_FullMethodName:          {pki.RoleDistrict},
 	sanziv1.DistrictService_RegisterOrigin_FullMethodName: {pki.RoleDistrict},
+	sanziv1.DistrictService_MemberWrite_FullMethodName:    {pki.RoleDistrict},
 	sanziv1.DistrictService_PushEntries_FullMethodName:    {pki.RoleDistrict, pki.RoleTown},
 	// Every origin's heads: a town sees its villages' rows (trim).
 	sanziv1.DistrictService_ListHeads_FullMethodName: {pki.RoleDistrict, pki.RoleTown},

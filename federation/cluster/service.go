@@ -42,6 +42,8 @@ type Service struct {
 
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
+
+	w writer // memberwrite.go
 }
 
 // NewService serves n; creds (mutual TLS with this member's district

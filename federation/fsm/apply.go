@@ -125,7 +125,7 @@ func decodeCommand(l *raft.Log) *clusterv1.Command {
 		panic(fmt.Sprintf("fsm: raft index %d: undecodable command (%v); skipping it could make the replicas diverge", l.Index, err))
 	}
 	known := cmd.GetType() >= clusterv1.CommandType_COMMAND_TYPE_APPEND && cmd.GetType() <= clusterv1.CommandType_COMMAND_TYPE_RECORD_DELIVERY ||
-		cmd.GetType() == clusterv1.CommandType_COMMAND_TYPE_EXPIRE_ATTACHMENTS
+		cmd.GetType() == clusterv1.CommandType_COMMAND_TYPE_EXPIRE_ATTACHMENTS || cmd.GetType() == clusterv1.CommandType_COMMAND_TYPE_CREDENTIALS
 	if !known && !cmd.GetOptional() {
 		panic(fmt.Sprintf("fsm: raft index %d: unknown command type %d not marked optional; upgrade this member, since skipping it would make the replicas diverge", l.Index, cmd.GetType()))
 	}
@@ -172,6 +172,8 @@ func (a *applier) apply(index uint64, cmd *clusterv1.Command) (interface{}, erro
 		return a.expireAttachments(p)
 	case clusterv1.CommandType_COMMAND_TYPE_RECORD_DELIVERY:
 		return a.recordDelivery(p)
+	case clusterv1.CommandType_COMMAND_TYPE_CREDENTIALS:
+		return a.credentials(p)
 	}
 	a.log.Warn("skipping optional command of a type this binary does not know", "index", index, "type", cmd.GetType())
 	return nil, nil

@@ -1,8 +1,10 @@
 // Package member runs a district cluster member as a server: the Raft node
-// of federation/cluster, its DistrictService over gRPC with mutual TLS, and
-// an HTTP listener with /metrics, /healthz, /readyz and the REST gateway of
-// the read API. Everything a member needs comes from one data folder and the
-// district CA's files.
+// of federation/cluster, its gRPC API (nodes with their certificates of the
+// district CA, people with a bearer token over TLS: people.go), the
+// district's accounts in the replicated state, and an HTTP listener with
+// /metrics, /healthz, /readyz and the REST gateway, which calls the gRPC API
+// with the caller's own credential. Everything a member needs comes from
+// one data folder and the district CA's files.
 package member
 
 import (
@@ -23,14 +25,15 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/analytics/stats"
 	"github.com/sanzi/sanzi/federation/cluster"
+	"github.com/sanzi/sanzi/node/accounts"
+	"github.com/sanzi/sanzi/node/accountsapi"
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/notify"
@@ -70,6 +73,21 @@ type Config struct {
 	// NotifyEvery is how often the leader looks for new findings to tell
 	// of; default 2 s.
 	NotifyEvery time.Duration
+	// ChainSigner is the key the district's own chain is signed with when
+	// people write it through this member (account changes, rule sets):
+	// every member of a cluster must hold the same one, since the leader
+	// seals. Nil: this member's own certificate and key, which serves a
+	// one-member district.
+	ChainSigner *cluster.ChainSigner
+	// AdminPasswordFile, at the first start of a cluster's first member
+	// (Cluster.Bootstrap), holds the first administrator's password (mode
+	// 0600); without it a one-time password is made (AdminPassword).
+	AdminPasswordFile string
+	// Argon is the cost of password hashes; zero: accounts.DefaultParams.
+	Argon accounts.Params
+	// FollowEvery is how often the member looks for account entries other
+	// members proposed; default 100 ms.
+	FollowEvery time.Duration
 }
 
 // Member is a running member server.
@@ -88,6 +106,12 @@ type Member struct {
 	tamper    *analytics // the TAMPER notifier's leader-only runs; nil without channels
 	sync      *cluster.SyncServer
 	chConn    driver.Conn // statistics queries; nil without ClickHouse
+	accounts  *accounts.Service
+	authz     *authz.Interceptor
+	org       string // the district's org code
+	adminOTP  string
+	stopBg    context.CancelFunc
+	httpTLS   bool
 }
 
 // Start opens the node and starts serving.
@@ -120,15 +144,24 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	m := &Member{cfg: cfg, log: log, node: n, apiLn: apiLn, errc: make(chan error, 2)}
 	peerCreds := credentials.NewTLS(pki.ClientConfig(cfg.Pool, cfg.Cert, districtOnly))
 	m.svc = cluster.NewService(n, peerCreds)
-	// Any certificate of the district CA may connect; Authorize decides
-	// per method by role.
+	if err := m.openAccounts(ctx); err != nil {
+		m.svc.Close()
+		n.Shutdown()
+		apiLn.Close()
+		return nil, err
+	}
+	// Nodes connect with a certificate of the district CA (cluster.Authorize
+	// decides per method by role); people without one, with a bearer token
+	// the permission table checks (people.go).
 	anyRole := pki.AllowRoles(pki.RoleDistrict, pki.RoleTown, pki.RoleVillage)
 	m.grpc = grpc.NewServer(append(limits.ServerOptions(0, log),
-		grpc.Creds(credentials.NewTLS(pki.ServerConfig(cfg.Pool, cfg.Cert, anyRole))),
+		grpc.Creds(credentials.NewTLS(peopleTLS(cfg.Pool, cfg.Cert, anyRole))),
 		grpc.MaxRecvMsgSize(limits.MaxMessageSize), grpc.MaxSendMsgSize(limits.MaxMessageSize),
-		grpc.ChainUnaryInterceptor(cluster.Authorize),
+		grpc.ChainUnaryInterceptor(m.unary), grpc.ChainStreamInterceptor(m.stream),
 	)...)
-	sanziv1.RegisterDistrictServiceServer(m.grpc, m.svc)
+	sanziv1.RegisterAccountServiceServer(m.grpc, accountsapi.New(m.accounts, m.org, "district"))
+	sanziv1.RegisterDistrictServiceServer(m.grpc, districtAPI{Service: m.svc, m: m})
+	sanziv1.RegisterRuleServiceServer(m.grpc, ruleAPI{m: m})
 	syncSrv := cluster.NewSyncServer(m.svc, cfg.Pool, log.With("subsystem", "sync"))
 	m.sync = syncSrv
 	syncSrv.Named = entries.Attachments
@@ -149,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	}
 	go func() { m.errc <- m.grpc.Serve(apiLn) }()
 	if cfg.HTTPAddr != "" {
-		if err := m.serveHTTP(ctx, peerCreds); err != nil {
+		if err := m.serveHTTP(ctx); err != nil {
 			m.Stop()
 			return nil, err
 		}
@@ -164,6 +197,12 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		m.startAnalytics(ctx)
 	}
 	m.startTamperNotifier(ctx)
+	if cfg.Cluster.Bootstrap {
+		if err := m.bootstrapAdmin(ctx); err != nil {
+			m.Stop()
+			return nil, err
+		}
+	}
 	log.Info("district member serving", "id", cfg.Cluster.ID, "raft", n.Layer().Addr().String(), "api", apiLn.Addr().String(), "http", cfg.HTTPAddr)
 	return m, nil
 }
@@ -202,10 +241,19 @@ func (m *Member) join(ctx context.Context) error {
 	return fmt.Errorf("join through %s: %w", m.cfg.Join, last)
 }
 
-func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCredentials) error {
+// serveHTTP serves REST, /metrics and health. The gateway calls this
+// member's gRPC API over TLS without a certificate, with the caller's
+// bearer token or session: it never acts with the member's certificate, so
+// a REST call is exactly what its caller may do over gRPC. A listener on
+// anything but loopback serves HTTPS with the member's certificate.
+func (m *Member) serveHTTP(ctx context.Context) error {
 	ln, err := net.Listen("tcp", m.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen for HTTP on %s: %w", m.cfg.HTTPAddr, err)
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{m.cfg.Cert}})
+		m.httpTLS = true
 	}
 	m.httpLn = ln
 	// The gateway's own JSON options (every field written, zero or not),
@@ -215,13 +263,20 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, rest.Decoding(jsonM)),
 		runtime.WithErrorHandler(rest.ErrorHandler),
 		runtime.WithRoutingErrorHandler(rest.RoutingErrorHandler),
+		runtime.WithMetadata(authz.SessionFromCookie),
 	)
-	m.gwConn, err = grpc.NewClient(m.apiLn.Addr().String(), grpc.WithTransportCredentials(creds), limits.CallOptions())
+	// TLS that verifies this member's certificate and presents none.
+	anon := pki.ClientConfig(m.cfg.Pool, tls.Certificate{}, pki.AllowRoles(pki.RoleDistrict))
+	anon.Certificates = nil
+	m.gwConn, err = grpc.NewClient(m.apiLn.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(anon)), limits.CallOptions())
 	if err != nil {
 		return fmt.Errorf("connect gateway: %w", err)
 	}
-	services := []string{"DistrictService"}
+	services := []string{"DistrictService", "AccountService"}
 	if err := sanziv1.RegisterDistrictServiceHandler(ctx, gw, m.gwConn); err != nil {
+		return fmt.Errorf("register gateway: %w", err)
+	}
+	if err := sanziv1.RegisterAccountServiceHandler(ctx, gw, m.gwConn); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}
 	if m.chConn != nil {
@@ -239,7 +294,8 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", loopbackOnly(rest.Guard(gw, routes)))
+	csrf := func(session, token string) bool { return m.accounts.CheckCSRF(ctx, session, token) == nil }
+	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(gw, routes), csrf))
 	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
 	// The parent's side of `sanzi sync status` (as a town serves it): the
 	// pushes this member refused for their signing key, and the revoked
@@ -272,26 +328,23 @@ func (m *Member) serveHTTP(ctx context.Context, creds credentials.TransportCrede
 	return nil
 }
 
-// loopbackOnly serves next to loopback clients only: the gateway calls
-// the member's gRPC API with the member's own district certificate, so for
-// anyone else it would act with the district's rights.
-// TODO(issue 12): carry the caller's account through the gateway instead,
-// once node/accounts and node/authz are wired into the member.
-func loopbackOnly(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !rest.FromLoopback(r) {
-			rest.WriteError(w, r, status.Error(codes.PermissionDenied, "the district's REST API answers loopback clients until accounts are enabled (issue 12); use the gRPC API with a certificate"))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // Node is the cluster node.
 func (m *Member) Node() *cluster.Node { return m.node }
 
 // APIAddr is the bound gRPC address.
 func (m *Member) APIAddr() string { return m.apiLn.Addr().String() }
+
+// AdminPassword is the one-time password of the first administrator this
+// member created at its first start ("" otherwise), for the caller to
+// print once.
+func (m *Member) AdminPassword() string { return m.adminOTP }
+
+// HTTPS reports whether the HTTP listener serves TLS (it does on anything
+// but loopback).
+func (m *Member) HTTPS() bool { return m.httpTLS }
+
+// Accounts is the district's accounts service.
+func (m *Member) Accounts() *accounts.Service { return m.accounts }
 
 // HTTPAddr is the bound HTTP address ("" when off).
 func (m *Member) HTTPAddr() string {
@@ -329,6 +382,12 @@ func (m *Member) Stop() error {
 		m.grpc.Stop()
 	}
 	m.svc.Close()
+	if m.stopBg != nil {
+		m.stopBg()
+	}
+	if m.accounts != nil {
+		m.accounts.Close()
+	}
 	if m.analytics != nil {
 		m.analytics.shutdown()
 	}

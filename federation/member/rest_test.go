@@ -91,32 +91,47 @@ func TestNoPushOverREST(t *testing.T) {
 	if _, ok := doc.Paths["/v1/district/heads"]; !ok {
 		t.Errorf("the member's OpenAPI lacks /v1/district/heads: %v", doc.Paths)
 	}
+	if _, ok := doc.Paths["/v1/login"]; !ok {
+		t.Errorf("the member's OpenAPI lacks /v1/login: %v", doc.Paths)
+	}
+	// The district's routes only read; the account routes (sign-in and
+	// account management) are the only writes.
+	accountRoute := func(p string) bool {
+		for _, pre := range []string{"/v1/login", "/v1/logout", "/v1/password", "/v1/me", "/v1/accounts", "/v1/tokens"} {
+			if p == pre || strings.HasPrefix(p, pre+"/") {
+				return true
+			}
+		}
+		return false
+	}
 	for p, ops := range doc.Paths {
-		if !strings.HasPrefix(p, "/v1/district/") && !strings.HasPrefix(p, "/v1/stats/") {
+		if !strings.HasPrefix(p, "/v1/district/") && !strings.HasPrefix(p, "/v1/stats/") && !accountRoute(p) {
 			t.Errorf("the member's OpenAPI describes %s, which it does not serve", p)
 		}
 		for op := range ops {
-			if op != "get" && op != "parameters" {
-				t.Errorf("the member's OpenAPI describes %s %s: the REST API of a member only reads", strings.ToUpper(op), p)
+			if op != "get" && op != "parameters" && !accountRoute(p) {
+				t.Errorf("the member's OpenAPI describes %s %s: the district's REST routes only read", strings.ToUpper(op), p)
 			}
 		}
 	}
 }
 
-// TestRESTForLoopbackOnly: the gateway calls with the member's own
-// certificate, so until accounts are wired (issue 12) it answers loopback
-// clients only; probes and metrics stay open to everyone.
-func TestRESTForLoopbackOnly(t *testing.T) {
+// TestRESTCarriesTheCaller: the gateway called the member's gRPC API with
+// the member's own district certificate, so it answered loopback callers
+// with the district's rights (issue 12). It now calls with the caller's
+// credential: without one, every REST route is 401 from any address, even
+// loopback; probes and metrics stay open.
+func TestRESTCarriesTheCaller(t *testing.T) {
 	m, _ := startOne(t)
 	for _, tc := range []struct {
 		remote, path string
 		want         int
 	}{
-		{"127.0.0.1:40000", "/v1/district/heads", http.StatusOK},
-		{"[::1]:40000", "/v1/district/status", http.StatusOK},
-		{"192.0.2.7:40000", "/v1/district/heads", http.StatusForbidden},
-		{"192.0.2.7:40000", "/v1/district/origins/350505100201/entries", http.StatusForbidden},
-		{"[2001:db8::7]:40000", "/v1/district/status", http.StatusForbidden},
+		{"127.0.0.1:40000", "/v1/district/heads", http.StatusUnauthorized},
+		{"[::1]:40000", "/v1/district/status", http.StatusUnauthorized},
+		{"127.0.0.1:40000", "/v1/district/origins/350505100201/entries", http.StatusUnauthorized},
+		{"192.0.2.7:40000", "/v1/district/heads", http.StatusUnauthorized},
+		{"[2001:db8::7]:40000", "/v1/district/status", http.StatusUnauthorized},
 		{"192.0.2.7:40000", "/healthz", http.StatusOK},
 		{"192.0.2.7:40000", "/readyz", http.StatusOK},
 		{"192.0.2.7:40000", "/metrics", http.StatusOK},
@@ -129,11 +144,8 @@ func TestRESTForLoopbackOnly(t *testing.T) {
 			t.Errorf("GET %s from %s: %d %s, want %d", tc.path, tc.remote, rec.Code, rec.Body, tc.want)
 			continue
 		}
-		if tc.want == http.StatusForbidden {
-			var e struct{ Message string }
-			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || !strings.Contains(e.Message, "loopback") || !strings.Contains(e.Message, "gRPC API with a certificate") {
-				t.Errorf("GET %s from %s: the refusal %s does not say why and what to do (%v)", tc.path, tc.remote, rec.Body, err)
-			}
+		if tc.want == http.StatusUnauthorized && !strings.Contains(rec.Body.String(), "sign in") {
+			t.Errorf("GET %s from %s: the refusal %s does not say to sign in", tc.path, tc.remote, rec.Body)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -20,11 +21,6 @@ import (
 // carry them along). Keeping secrets apart means no tool that handles the
 // chain ever touches one, and a sign-in never waits behind the ledger's
 // group commit. Nothing in it is synced.
-
-var (
-	bucketPasswords = []byte("passwords") // account id → passwordRec (JSON)
-	bucketTokens    = []byte("tokens")    // SHA-256 of the secret → tokenRec (JSON)
-)
 
 // Kind is what a credential is for.
 type Kind string
@@ -58,16 +54,44 @@ type tokenRec struct {
 	CSRF string `json:"csrf,omitempty"`
 }
 
-type credStore struct{ db *bolt.DB }
+// Secrets is where a Service keeps credentials: two buckets
+// (BucketPasswords, BucketTokens) of opaque values the Service encodes. A
+// node keeps them in credentials.db (OpenSecretsFile); a district member in
+// its replicated state, so that a person signs in at any member and a
+// revoked token is refused by every member at once (federation/member).
+// Writes take effect for every later Get before they return.
+type Secrets interface {
+	// Get returns the value under key, nil when there is none.
+	Get(bucket string, key []byte) ([]byte, error)
+	// Put stores value under key.
+	Put(ctx context.Context, bucket string, key, value []byte) error
+	// Delete removes keys; a missing key is not an error.
+	Delete(ctx context.Context, bucket string, keys ...[]byte) error
+	// ForEach calls fn with every key and value of bucket, in key order,
+	// stopping at fn's first error.
+	ForEach(bucket string, fn func(k, v []byte) error) error
+	// Close releases the store.
+	Close() error
+}
 
-func openCreds(path string, noSync bool) (*credStore, error) {
+// The buckets of Secrets.
+const (
+	BucketPasswords = "passwords" // account id → passwordRec (JSON)
+	BucketTokens    = "tokens"    // SHA-256 of the secret → tokenRec (JSON)
+)
+
+// fileSecrets is Secrets in a bbolt file of its own (credentials.db).
+type fileSecrets struct{ db *bolt.DB }
+
+// OpenSecretsFile opens (or creates) the credentials file at path.
+func OpenSecretsFile(path string, noSync bool) (Secrets, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: noSync})
 	if err != nil {
 		return nil, fmt.Errorf("open credentials %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPasswords, bucketTokens} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+		for _, b := range []string{BucketPasswords, BucketTokens} {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
 				return err
 			}
 		}
@@ -76,34 +100,92 @@ func openCreds(path string, noSync bool) (*credStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("open credentials %s: create buckets: %w", path, err)
 	}
-	return &credStore{db: db}, nil
+	return &fileSecrets{db: db}, nil
 }
 
-func (c *credStore) close() error { return c.db.Close() }
+func (f *fileSecrets) Close() error { return f.db.Close() }
 
-func (c *credStore) setPassword(account string, r passwordRec) error {
+func (f *fileSecrets) bucket(tx *bolt.Tx, name string) (*bolt.Bucket, error) {
+	b := tx.Bucket([]byte(name))
+	if b == nil {
+		return nil, fmt.Errorf("credentials: no bucket %q", name)
+	}
+	return b, nil
+}
+
+func (f *fileSecrets) Get(bucket string, key []byte) ([]byte, error) {
+	var out []byte
+	err := f.db.View(func(tx *bolt.Tx) error {
+		b, err := f.bucket(tx, bucket)
+		if err != nil {
+			return err
+		}
+		if v := b.Get(key); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (f *fileSecrets) Put(_ context.Context, bucket string, key, value []byte) error {
+	return f.db.Update(func(tx *bolt.Tx) error {
+		b, err := f.bucket(tx, bucket)
+		if err != nil {
+			return err
+		}
+		return b.Put(key, value)
+	})
+}
+
+func (f *fileSecrets) Delete(_ context.Context, bucket string, keys ...[]byte) error {
+	return f.db.Update(func(tx *bolt.Tx) error {
+		b, err := f.bucket(tx, bucket)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (f *fileSecrets) ForEach(bucket string, fn func(k, v []byte) error) error {
+	return f.db.View(func(tx *bolt.Tx) error {
+		b, err := f.bucket(tx, bucket)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(fn)
+	})
+}
+
+// credStore encodes the Service's records into Secrets.
+type credStore struct{ sec Secrets }
+
+func (c *credStore) close() error { return c.sec.Close() }
+
+func (c *credStore) setPassword(ctx context.Context, account string, r passwordRec) error {
 	v, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPasswords).Put([]byte(account), v) })
+	return c.sec.Put(ctx, BucketPasswords, []byte(account), v)
 }
 
 func (c *credStore) password(account string) (passwordRec, bool, error) {
 	var r passwordRec
-	var found bool
-	err := c.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketPasswords).Get([]byte(account))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &r)
-	})
+	v, err := c.sec.Get(BucketPasswords, []byte(account))
+	if err == nil && v != nil {
+		err = json.Unmarshal(v, &r)
+	}
 	if err != nil {
 		return r, false, fmt.Errorf("read password of %s: %w", account, err)
 	}
-	return r, found, nil
+	return r, v != nil, nil
 }
 
 // newSecret returns a random credential ("sz_" and 32 random bytes in
@@ -121,85 +203,67 @@ func newSecret() (string, [32]byte, error) {
 // hex digits of its hash.
 func tokenID(h [32]byte) string { return hex.EncodeToString(h[:6]) }
 
-func (c *credStore) putToken(h [32]byte, r tokenRec) error {
+func (c *credStore) putToken(ctx context.Context, h [32]byte, r tokenRec) error {
 	v, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketTokens).Put(h[:], v) })
+	return c.sec.Put(ctx, BucketTokens, h[:], v)
 }
 
 func (c *credStore) token(h [32]byte) (tokenRec, bool, error) {
 	var r tokenRec
-	var found bool
-	err := c.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTokens).Get(h[:])
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &r)
-	})
+	v, err := c.sec.Get(BucketTokens, h[:])
+	if err == nil && v != nil {
+		err = json.Unmarshal(v, &r)
+	}
 	if err != nil {
 		return r, false, fmt.Errorf("read credential: %w", err)
 	}
-	return r, found, nil
+	return r, v != nil, nil
 }
 
-func (c *credStore) deleteToken(h [32]byte) (bool, error) {
-	var found bool
-	err := c.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTokens)
-		found = b.Get(h[:]) != nil
-		return b.Delete(h[:])
-	})
-	return found, err
+func (c *credStore) deleteToken(ctx context.Context, h [32]byte) (bool, error) {
+	v, err := c.sec.Get(BucketTokens, h[:])
+	if err != nil || v == nil {
+		return false, err
+	}
+	return true, c.sec.Delete(ctx, BucketTokens, h[:])
 }
 
 // deleteWhere removes every credential drop accepts and returns them.
-func (c *credStore) deleteWhere(drop func(tokenRec) bool) ([]tokenRec, error) {
+func (c *credStore) deleteWhere(ctx context.Context, drop func(tokenRec) bool) ([]tokenRec, error) {
 	var out []tokenRec
-	err := c.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTokens)
-		var keys [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			var r tokenRec
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("credential %x: %w", k[:6], err)
-			}
-			if drop(r) {
-				keys = append(keys, append([]byte(nil), k...))
-				out = append(out, r)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+	var keys [][]byte
+	err := c.sec.ForEach(BucketTokens, func(k, v []byte) error {
+		var r tokenRec
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("credential %x: %w", k[:min(6, len(k))], err)
 		}
-		for _, k := range keys {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
+		if drop(r) {
+			keys = append(keys, append([]byte(nil), k...))
+			out = append(out, r)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil || len(keys) == 0 {
+		return out, err
+	}
+	return out, c.sec.Delete(ctx, BucketTokens, keys...)
 }
 
 // tokens lists the credentials keep accepts.
 func (c *credStore) tokens(keep func(tokenRec) bool) ([]tokenRec, error) {
 	var out []tokenRec
-	err := c.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
-			var r tokenRec
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("credential %x: %w", k[:6], err)
-			}
-			if keep(r) {
-				out = append(out, r)
-			}
-			return nil
-		})
+	err := c.sec.ForEach(BucketTokens, func(k, v []byte) error {
+		var r tokenRec
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("credential %x: %w", k[:min(6, len(k))], err)
+		}
+		if keep(r) {
+			out = append(out, r)
+		}
+		return nil
 	})
 	return out, err
 }

@@ -191,7 +191,7 @@ func (s *Service) create(ctx context.Context, author string, by Principal, n New
 	}
 	// The password first: a crash before the entry leaves a password of
 	// no account, which the next Create of that id replaces.
-	if err := s.creds.setPassword(n.ID, passwordRec{Hash: hash, MustChange: true, SetAt: s.cfg.Now()}); err != nil {
+	if err := s.creds.setPassword(ctx, n.ID, passwordRec{Hash: hash, MustChange: true, SetAt: s.cfg.Now()}); err != nil {
 		return Account{}, "", fmt.Errorf("create account %s: store password: %w", n.ID, err)
 	}
 	m := &sanziv1.AccountCreated{Account: n.ID, Name: strings.TrimSpace(n.Name), Org: n.Org, Posts: n.Posts}
@@ -309,7 +309,7 @@ func (s *Service) Disable(ctx context.Context, by Principal, account, reason str
 	if _, err := s.record(ctx, by.Account, sanziv1.EntryType_ENTRY_TYPE_ACCOUNT_DISABLED, &sanziv1.AccountDisabled{Account: account, Reason: reason}); err != nil {
 		return Account{}, fmt.Errorf("disable %s: %w", account, err)
 	}
-	if _, err := s.creds.deleteWhere(func(r tokenRec) bool { return r.Account == account }); err != nil {
+	if _, err := s.creds.deleteWhere(ctx, func(r tokenRec) bool { return r.Account == account }); err != nil {
 		// Refused anyway: Authenticate checks the account's status.
 		s.log.Error("delete credentials of a disabled account", "account", account, "err", err)
 	}
@@ -342,10 +342,10 @@ func (s *Service) ResetPassword(ctx context.Context, by Principal, account strin
 	if a.Status != StatusActive {
 		return "", books.Conflict("account", "account %s is disabled", account)
 	}
-	if err := s.creds.setPassword(account, passwordRec{Hash: hash, MustChange: true, SetAt: s.cfg.Now()}); err != nil {
+	if err := s.creds.setPassword(ctx, account, passwordRec{Hash: hash, MustChange: true, SetAt: s.cfg.Now()}); err != nil {
 		return "", fmt.Errorf("reset password of %s: %w", account, err)
 	}
-	if _, err := s.creds.deleteWhere(func(r tokenRec) bool { return r.Account == account }); err != nil {
+	if _, err := s.creds.deleteWhere(ctx, func(r tokenRec) bool { return r.Account == account }); err != nil {
 		return "", fmt.Errorf("reset password of %s: end its sessions: %w", account, err)
 	}
 	s.thr.clear(accountKey(account))

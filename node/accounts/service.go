@@ -36,7 +36,12 @@ type Config struct {
 	Chain Chain
 	// CredentialsPath is the credentials file, normally
 	// <data>/credentials.db (see creds.go for why it is not ledger.db).
+	// Ignored when Secrets is set.
 	CredentialsPath string
+	// Secrets, when set, keeps the credentials instead of a file at
+	// CredentialsPath (a district member's replicated state). The Service
+	// closes it at Close.
+	Secrets Secrets
 	// Catalog, when set, is checked for the posts granted (code known,
 	// tier matching the account's org). Optional.
 	Catalog *sanziv1.Catalog
@@ -69,8 +74,8 @@ func (c *Config) validate() error {
 	if c.Chain == nil {
 		return errors.New("accounts config: Chain is required")
 	}
-	if c.CredentialsPath == "" {
-		return errors.New("accounts config: CredentialsPath is required")
+	if c.CredentialsPath == "" && c.Secrets == nil {
+		return errors.New("accounts config: CredentialsPath or Secrets is required")
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -124,10 +129,14 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	creds, err := openCreds(cfg.CredentialsPath, cfg.NoSync)
-	if err != nil {
-		return nil, err
+	sec := cfg.Secrets
+	if sec == nil {
+		var err error
+		if sec, err = OpenSecretsFile(cfg.CredentialsPath, cfg.NoSync); err != nil {
+			return nil, err
+		}
 	}
+	creds := &credStore{sec: sec}
 	s := &Service{cfg: cfg, log: cfg.Logger, creds: creds, thr: newThrottle(cfg.Throttle),
 		hash: make(chan struct{}, cfg.MaxHashing), st: state{accounts: map[string]*Account{}},
 		m: metrics{
@@ -144,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	s.wmu.Lock()
-	err = s.catchUp()
+	err := s.catchUp()
 	s.wmu.Unlock()
 	if err != nil {
 		creds.close()
@@ -156,8 +165,18 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 // Close closes the credentials file.
 func (s *Service) Close() error { return s.creds.close() }
 
-// catchUp applies every entry of the home chain after the last one seen.
-// The caller holds wmu. It reads entries others appended as well, so the
+// CatchUp applies the account entries the chain holds beyond what the
+// Service has seen. A node whose chain grows only through the Service never
+// needs it; a district member calls it after Raft applies entries of the
+// district's chain proposed at another member, so every member's accounts
+// follow what Raft applied.
+func (s *Service) CatchUp() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.catchUp()
+}
+
+// catchUp applies every entry of the home chain after the last one seen. It reads entries others appended as well, so the
 // state follows the chain however an account entry got there.
 func (s *Service) catchUp() error {
 	s.mu.Lock()

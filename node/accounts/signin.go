@@ -89,7 +89,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (SignIn, error) {
 		}
 		rec.CSRF = base64.RawURLEncoding.EncodeToString(raw)
 	}
-	if err := s.creds.putToken(h, rec); err != nil {
+	if err := s.creds.putToken(ctx, h, rec); err != nil {
 		return SignIn{}, fmt.Errorf("sign in %s: store %s: %w", a.ID, req.Kind, err)
 	}
 	s.m.signins.Inc()
@@ -123,11 +123,14 @@ func (s *Service) checkSignIn(ctx context.Context, req LoginRequest) (Account, e
 			return Account{}, books.Invalid("newPassword", "is the password it replaces")
 		}
 	}
-	a, known := s.account(req.Account)
+	// The password first: reading it brings replicated Secrets up to date
+	// (a district member catches up with its leader), and the account read
+	// after it is then as new as the password.
 	rec, ok, params, err := s.verify(ctx, req.Account, req.Password)
 	if err != nil {
 		return Account{}, err
 	}
+	a, known := s.account(req.Account)
 	reason := ""
 	switch {
 	case !known || !ok:
@@ -155,7 +158,7 @@ func (s *Service) checkSignIn(ctx context.Context, req LoginRequest) (Account, e
 		if err != nil {
 			return Account{}, fmt.Errorf("change password of %s: %w", a.ID, err)
 		}
-		if err := s.creds.setPassword(a.ID, passwordRec{Hash: hash, SetAt: s.cfg.Now()}); err != nil {
+		if err := s.creds.setPassword(ctx, a.ID, passwordRec{Hash: hash, SetAt: s.cfg.Now()}); err != nil {
 			return Account{}, fmt.Errorf("change password of %s: %w", a.ID, err)
 		}
 		s.log.Info("password changed", "event", "password.changed", "account", a.ID, "address", req.Address)
@@ -164,7 +167,7 @@ func (s *Service) checkSignIn(ctx context.Context, req LoginRequest) (Account, e
 		// while the password is at hand. A failure keeps the old hash.
 		if hash, err := s.hashNew(ctx, req.Password); err == nil {
 			rec.Hash = hash
-			if err := s.creds.setPassword(a.ID, rec); err != nil {
+			if err := s.creds.setPassword(ctx, a.ID, rec); err != nil {
 				s.log.Error("re-hash password under the current parameters", "account", a.ID, "err", err)
 			}
 		}
@@ -276,7 +279,7 @@ func (s *Service) CheckCSRF(ctx context.Context, sessionID, csrf string) error {
 func (s *Service) Logout(ctx context.Context, credential string) error {
 	h := sha256.Sum256([]byte(strings.TrimSpace(credential)))
 	rec, _, _ := s.creds.token(h)
-	found, err := s.creds.deleteToken(h)
+	found, err := s.creds.deleteToken(ctx, h)
 	if err != nil {
 		return fmt.Errorf("sign out: %w", err)
 	}
@@ -322,7 +325,7 @@ func (s *Service) RevokeToken(ctx context.Context, by Principal, id string) erro
 			return err
 		}
 	}
-	if _, err := s.creds.deleteWhere(func(r tokenRec) bool { return r.ID == id }); err != nil {
+	if _, err := s.creds.deleteWhere(ctx, func(r tokenRec) bool { return r.ID == id }); err != nil {
 		return fmt.Errorf("revoke token %s: %w", id, err)
 	}
 	s.log.Info("token revoked", "event", "token.revoked", "by", by.Account, "account", recs[0].Account, "id", id)
@@ -333,6 +336,6 @@ func (s *Service) RevokeToken(ctx context.Context, by Principal, id string) erro
 // anyway); the node calls it now and then to keep the file small.
 func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
-	gone, err := s.creds.deleteWhere(func(r tokenRec) bool { return !now.Before(r.Expires) })
+	gone, err := s.creds.deleteWhere(ctx, func(r tokenRec) bool { return !now.Before(r.Expires) })
 	return len(gone), err
 }

@@ -138,10 +138,15 @@ var methods = map[string]Permission{
 
 	// Pushes and membership come from nodes (district and town
 	// certificates; federation/cluster.Authorize checks which).
-	sanziv1.DistrictService_PushEntries_FullMethodName:         NodeOnly,
-	sanziv1.DistrictService_RegisterOrigin_FullMethodName:      NodeOnly,
-	sanziv1.DistrictService_Join_FullMethodName:                NodeOnly,
-	sanziv1.DistrictService_Leave_FullMethodName:               NodeOnly,
+	sanziv1.DistrictService_PushEntries_FullMethodName:    NodeOnly,
+	sanziv1.DistrictService_RegisterOrigin_FullMethodName: NodeOnly,
+	sanziv1.DistrictService_Join_FullMethodName:           NodeOnly,
+	sanziv1.DistrictService_Leave_FullMethodName:          NodeOnly,
+	sanziv1.DistrictService_MemberWrite_FullMethodName:    NodeOnly,
+	// The district's own chain, written for a signed-in rules officer (the
+	// member checks the account's org is the district's).
+	sanziv1.DistrictService_PublishCatalog_FullMethodName:      PermPublishRules,
+	sanziv1.DistrictService_IssueDirective_FullMethodName:      PermPublishRules,
 	sanziv1.DistrictService_GetDistrictHead_FullMethodName:     PermRead,
 	sanziv1.DistrictService_ListHeads_FullMethodName:           PermRead,
 	sanziv1.DistrictService_ListDistrictEntries_FullMethodName: PermVerify,

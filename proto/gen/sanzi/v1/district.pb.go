@@ -1202,6 +1202,384 @@ func (*LeaveResponse) Descriptor() ([]byte, []int) {
 	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{17}
 }
 
+// PublishCatalogRequest: catalog unset publishes the built-in default;
+// version, when set, replaces the catalog's own. author is the signed-in
+// account (filled in by the server).
+type PublishCatalogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Author        string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Catalog       *Catalog               `protobuf:"bytes,2,opt,name=catalog,proto3" json:"catalog,omitempty"`
+	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishCatalogRequest) Reset() {
+	*x = PublishCatalogRequest{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishCatalogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishCatalogRequest) ProtoMessage() {}
+
+func (x *PublishCatalogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishCatalogRequest.ProtoReflect.Descriptor instead.
+func (*PublishCatalogRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PublishCatalogRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *PublishCatalogRequest) GetCatalog() *Catalog {
+	if x != nil {
+		return x.Catalog
+	}
+	return nil
+}
+
+func (x *PublishCatalogRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// PublishCatalogResponse is what was published and its entry.
+type PublishCatalogResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EntryId       string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	Catalog       *Catalog               `protobuf:"bytes,2,opt,name=catalog,proto3" json:"catalog,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishCatalogResponse) Reset() {
+	*x = PublishCatalogResponse{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishCatalogResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishCatalogResponse) ProtoMessage() {}
+
+func (x *PublishCatalogResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishCatalogResponse.ProtoReflect.Descriptor instead.
+func (*PublishCatalogResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PublishCatalogResponse) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *PublishCatalogResponse) GetCatalog() *Catalog {
+	if x != nil {
+		return x.Catalog
+	}
+	return nil
+}
+
+// IssueDirectiveRequest: author is the signed-in account (filled in by the
+// server).
+type IssueDirectiveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Author        string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Directive     *Directive             `protobuf:"bytes,2,opt,name=directive,proto3" json:"directive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueDirectiveRequest) Reset() {
+	*x = IssueDirectiveRequest{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueDirectiveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueDirectiveRequest) ProtoMessage() {}
+
+func (x *IssueDirectiveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueDirectiveRequest.ProtoReflect.Descriptor instead.
+func (*IssueDirectiveRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *IssueDirectiveRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *IssueDirectiveRequest) GetDirective() *Directive {
+	if x != nil {
+		return x.Directive
+	}
+	return nil
+}
+
+// IssueDirectiveResponse names the directive's entry.
+type IssueDirectiveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EntryId       string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueDirectiveResponse) Reset() {
+	*x = IssueDirectiveResponse{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueDirectiveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueDirectiveResponse) ProtoMessage() {}
+
+func (x *IssueDirectiveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueDirectiveResponse.ProtoReflect.Descriptor instead.
+func (*IssueDirectiveResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *IssueDirectiveResponse) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+// MemberWriteRequest carries exactly one of record and credentials.
+type MemberWriteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An unsealed entry of the district's chain: its author (an account id),
+	// type and payload. The leader seals it.
+	Record *DistrictRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// An encoded sanzi.cluster.v1.Credentials command payload.
+	Credentials   []byte `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberWriteRequest) Reset() {
+	*x = MemberWriteRequest{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberWriteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberWriteRequest) ProtoMessage() {}
+
+func (x *MemberWriteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberWriteRequest.ProtoReflect.Descriptor instead.
+func (*MemberWriteRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *MemberWriteRequest) GetRecord() *DistrictRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *MemberWriteRequest) GetCredentials() []byte {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+// DistrictRecord is an entry of the district's chain before it is sealed.
+type DistrictRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Author        string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Type          EntryType              `protobuf:"varint,2,opt,name=type,proto3,enum=sanzi.v1.EntryType" json:"type,omitempty"`
+	Payload       []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DistrictRecord) Reset() {
+	*x = DistrictRecord{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DistrictRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DistrictRecord) ProtoMessage() {}
+
+func (x *DistrictRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DistrictRecord.ProtoReflect.Descriptor instead.
+func (*DistrictRecord) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DistrictRecord) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *DistrictRecord) GetType() EntryType {
+	if x != nil {
+		return x.Type
+	}
+	return EntryType_ENTRY_TYPE_UNSPECIFIED
+}
+
+func (x *DistrictRecord) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+// MemberWriteResponse is the sealed entry (encoded sanzi.v1.Entry) for a
+// record, empty for credentials.
+type MemberWriteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         []byte                 `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberWriteResponse) Reset() {
+	*x = MemberWriteResponse{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberWriteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberWriteResponse) ProtoMessage() {}
+
+func (x *MemberWriteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberWriteResponse.ProtoReflect.Descriptor instead.
+func (*MemberWriteResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *MemberWriteResponse) GetEntry() []byte {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
 // ForkRecord is a different entry pushed at a seq the district holds.
 type ForkRecord struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -1232,7 +1610,7 @@ type ForkRecord struct {
 
 func (x *ForkRecord) Reset() {
 	*x = ForkRecord{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	mi := &file_sanzi_v1_district_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1622,7 @@ func (x *ForkRecord) String() string {
 func (*ForkRecord) ProtoMessage() {}
 
 func (x *ForkRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	mi := &file_sanzi_v1_district_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1635,7 @@ func (x *ForkRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForkRecord.ProtoReflect.Descriptor instead.
 func (*ForkRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{18}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ForkRecord) GetOrigin() string {
@@ -1347,7 +1725,7 @@ type ListForksRequest struct {
 
 func (x *ListForksRequest) Reset() {
 	*x = ListForksRequest{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	mi := &file_sanzi_v1_district_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1737,7 @@ func (x *ListForksRequest) String() string {
 func (*ListForksRequest) ProtoMessage() {}
 
 func (x *ListForksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	mi := &file_sanzi_v1_district_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1750,7 @@ func (x *ListForksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListForksRequest.ProtoReflect.Descriptor instead.
 func (*ListForksRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{19}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListForksRequest) GetOrigin() string {
@@ -1392,7 +1770,7 @@ type ListForksResponse struct {
 
 func (x *ListForksResponse) Reset() {
 	*x = ListForksResponse{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	mi := &file_sanzi_v1_district_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1782,7 @@ func (x *ListForksResponse) String() string {
 func (*ListForksResponse) ProtoMessage() {}
 
 func (x *ListForksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	mi := &file_sanzi_v1_district_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1795,7 @@ func (x *ListForksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListForksResponse.ProtoReflect.Descriptor instead.
 func (*ListForksResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{20}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListForksResponse) GetForks() []*ForkRecord {
@@ -1431,7 +1809,7 @@ var File_sanzi_v1_district_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\n" +
-	"\x17sanzi/v1/district.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14sanzi/v1/entry.proto\".\n" +
+	"\x17sanzi/v1/district.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16sanzi/v1/catalog.proto\x1a\x19sanzi/v1/directives.proto\x1a\x14sanzi/v1/entry.proto\".\n" +
 	"\x12PushEntriesRequest\x12\x18\n" +
 	"\aentries\x18\x01 \x03(\fR\aentries\"I\n" +
 	"\tOriginAck\x12\x16\n" +
@@ -1504,7 +1882,28 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\fJoinResponse\"\x1e\n" +
 	"\fLeaveRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x0f\n" +
-	"\rLeaveResponse\"\xd3\x02\n" +
+	"\rLeaveResponse\"v\n" +
+	"\x15PublishCatalogRequest\x12\x16\n" +
+	"\x06author\x18\x01 \x01(\tR\x06author\x12+\n" +
+	"\acatalog\x18\x02 \x01(\v2\x11.sanzi.v1.CatalogR\acatalog\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\"`\n" +
+	"\x16PublishCatalogResponse\x12\x19\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12+\n" +
+	"\acatalog\x18\x02 \x01(\v2\x11.sanzi.v1.CatalogR\acatalog\"b\n" +
+	"\x15IssueDirectiveRequest\x12\x16\n" +
+	"\x06author\x18\x01 \x01(\tR\x06author\x121\n" +
+	"\tdirective\x18\x02 \x01(\v2\x13.sanzi.v1.DirectiveR\tdirective\"3\n" +
+	"\x16IssueDirectiveResponse\x12\x19\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\"h\n" +
+	"\x12MemberWriteRequest\x120\n" +
+	"\x06record\x18\x01 \x01(\v2\x18.sanzi.v1.DistrictRecordR\x06record\x12 \n" +
+	"\vcredentials\x18\x02 \x01(\fR\vcredentials\"k\n" +
+	"\x0eDistrictRecord\x12\x16\n" +
+	"\x06author\x18\x01 \x01(\tR\x06author\x12'\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type\x12\x18\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\"+\n" +
+	"\x13MemberWriteResponse\x12\x14\n" +
+	"\x05entry\x18\x01 \x01(\fR\x05entry\"\xd3\x02\n" +
 	"\n" +
 	"ForkRecord\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
@@ -1533,7 +1932,7 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\x10TAMPER_KIND_HASH\x10\x01\x12\x19\n" +
 	"\x15TAMPER_KIND_SIGNATURE\x10\x02\x12\x14\n" +
 	"\x10TAMPER_KIND_LINK\x10\x03\x12\x13\n" +
-	"\x0fTAMPER_KIND_SEQ\x10\x042\xbd\x05\n" +
+	"\x0fTAMPER_KIND_SEQ\x10\x042\xb3\a\n" +
 	"\x0fDistrictService\x12J\n" +
 	"\vPushEntries\x12\x1c.sanzi.v1.PushEntriesRequest\x1a\x1d.sanzi.v1.PushEntriesResponse\x12S\n" +
 	"\x0eRegisterOrigin\x12\x1f.sanzi.v1.RegisterOriginRequest\x1a .sanzi.v1.RegisterOriginResponse\x12V\n" +
@@ -1543,7 +1942,10 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\rClusterStatus\x12\x1e.sanzi.v1.ClusterStatusRequest\x1a\x1f.sanzi.v1.ClusterStatusResponse\x125\n" +
 	"\x04Join\x12\x15.sanzi.v1.JoinRequest\x1a\x16.sanzi.v1.JoinResponse\x128\n" +
 	"\x05Leave\x12\x16.sanzi.v1.LeaveRequest\x1a\x17.sanzi.v1.LeaveResponse\x12D\n" +
-	"\tListForks\x12\x1a.sanzi.v1.ListForksRequest\x1a\x1b.sanzi.v1.ListForksResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\tListForks\x12\x1a.sanzi.v1.ListForksRequest\x1a\x1b.sanzi.v1.ListForksResponse\x12J\n" +
+	"\vMemberWrite\x12\x1c.sanzi.v1.MemberWriteRequest\x1a\x1d.sanzi.v1.MemberWriteResponse\x12S\n" +
+	"\x0ePublishCatalog\x12\x1f.sanzi.v1.PublishCatalogRequest\x1a .sanzi.v1.PublishCatalogResponse\x12S\n" +
+	"\x0eIssueDirective\x12\x1f.sanzi.v1.IssueDirectiveRequest\x1a .sanzi.v1.IssueDirectiveResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_district_proto_rawDescOnce sync.Once
@@ -1558,7 +1960,7 @@ func file_sanzi_v1_district_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_v1_district_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_sanzi_v1_district_proto_goTypes = []any{
 	(Consistency)(0),                    // 0: sanzi.v1.Consistency
 	(TamperKind)(0),                     // 1: sanzi.v1.TamperKind
@@ -1580,11 +1982,21 @@ var file_sanzi_v1_district_proto_goTypes = []any{
 	(*JoinResponse)(nil),                // 17: sanzi.v1.JoinResponse
 	(*LeaveRequest)(nil),                // 18: sanzi.v1.LeaveRequest
 	(*LeaveResponse)(nil),               // 19: sanzi.v1.LeaveResponse
-	(*ForkRecord)(nil),                  // 20: sanzi.v1.ForkRecord
-	(*ListForksRequest)(nil),            // 21: sanzi.v1.ListForksRequest
-	(*ListForksResponse)(nil),           // 22: sanzi.v1.ListForksResponse
-	(*Entry)(nil),                       // 23: sanzi.v1.Entry
-	(*timestamppb.Timestamp)(nil),       // 24: google.protobuf.Timestamp
+	(*PublishCatalogRequest)(nil),       // 20: sanzi.v1.PublishCatalogRequest
+	(*PublishCatalogResponse)(nil),      // 21: sanzi.v1.PublishCatalogResponse
+	(*IssueDirectiveRequest)(nil),       // 22: sanzi.v1.IssueDirectiveRequest
+	(*IssueDirectiveResponse)(nil),      // 23: sanzi.v1.IssueDirectiveResponse
+	(*MemberWriteRequest)(nil),          // 24: sanzi.v1.MemberWriteRequest
+	(*DistrictRecord)(nil),              // 25: sanzi.v1.DistrictRecord
+	(*MemberWriteResponse)(nil),         // 26: sanzi.v1.MemberWriteResponse
+	(*ForkRecord)(nil),                  // 27: sanzi.v1.ForkRecord
+	(*ListForksRequest)(nil),            // 28: sanzi.v1.ListForksRequest
+	(*ListForksResponse)(nil),           // 29: sanzi.v1.ListForksResponse
+	(*Entry)(nil),                       // 30: sanzi.v1.Entry
+	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
+	(*Catalog)(nil),                     // 32: sanzi.v1.Catalog
+	(*Directive)(nil),                   // 33: sanzi.v1.Directive
+	(EntryType)(0),                      // 34: sanzi.v1.EntryType
 }
 var file_sanzi_v1_district_proto_depIdxs = []int32{
 	3,  // 0: sanzi.v1.PushEntriesResponse.acks:type_name -> sanzi.v1.OriginAck
@@ -1593,35 +2005,46 @@ var file_sanzi_v1_district_proto_depIdxs = []int32{
 	0,  // 3: sanzi.v1.ListHeadsRequest.consistency:type_name -> sanzi.v1.Consistency
 	3,  // 4: sanzi.v1.ListHeadsResponse.heads:type_name -> sanzi.v1.OriginAck
 	0,  // 5: sanzi.v1.ListDistrictEntriesRequest.consistency:type_name -> sanzi.v1.Consistency
-	23, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
-	24, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
+	30, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
+	31, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
 	13, // 8: sanzi.v1.ClusterStatusResponse.members:type_name -> sanzi.v1.MemberStatus
-	24, // 9: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
-	1,  // 10: sanzi.v1.ForkRecord.kind:type_name -> sanzi.v1.TamperKind
-	20, // 11: sanzi.v1.ListForksResponse.forks:type_name -> sanzi.v1.ForkRecord
-	2,  // 12: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
-	5,  // 13: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
-	7,  // 14: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
-	9,  // 15: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
-	11, // 16: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
-	14, // 17: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
-	16, // 18: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
-	18, // 19: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
-	21, // 20: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
-	4,  // 21: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
-	6,  // 22: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
-	8,  // 23: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
-	10, // 24: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
-	12, // 25: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
-	15, // 26: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
-	17, // 27: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
-	19, // 28: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
-	22, // 29: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
-	21, // [21:30] is the sub-list for method output_type
-	12, // [12:21] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	32, // 9: sanzi.v1.PublishCatalogRequest.catalog:type_name -> sanzi.v1.Catalog
+	32, // 10: sanzi.v1.PublishCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
+	33, // 11: sanzi.v1.IssueDirectiveRequest.directive:type_name -> sanzi.v1.Directive
+	25, // 12: sanzi.v1.MemberWriteRequest.record:type_name -> sanzi.v1.DistrictRecord
+	34, // 13: sanzi.v1.DistrictRecord.type:type_name -> sanzi.v1.EntryType
+	31, // 14: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
+	1,  // 15: sanzi.v1.ForkRecord.kind:type_name -> sanzi.v1.TamperKind
+	27, // 16: sanzi.v1.ListForksResponse.forks:type_name -> sanzi.v1.ForkRecord
+	2,  // 17: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
+	5,  // 18: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
+	7,  // 19: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
+	9,  // 20: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
+	11, // 21: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
+	14, // 22: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
+	16, // 23: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
+	18, // 24: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
+	28, // 25: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
+	24, // 26: sanzi.v1.DistrictService.MemberWrite:input_type -> sanzi.v1.MemberWriteRequest
+	20, // 27: sanzi.v1.DistrictService.PublishCatalog:input_type -> sanzi.v1.PublishCatalogRequest
+	22, // 28: sanzi.v1.DistrictService.IssueDirective:input_type -> sanzi.v1.IssueDirectiveRequest
+	4,  // 29: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
+	6,  // 30: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
+	8,  // 31: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
+	10, // 32: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
+	12, // 33: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
+	15, // 34: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
+	17, // 35: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
+	19, // 36: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
+	29, // 37: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
+	26, // 38: sanzi.v1.DistrictService.MemberWrite:output_type -> sanzi.v1.MemberWriteResponse
+	21, // 39: sanzi.v1.DistrictService.PublishCatalog:output_type -> sanzi.v1.PublishCatalogResponse
+	23, // 40: sanzi.v1.DistrictService.IssueDirective:output_type -> sanzi.v1.IssueDirectiveResponse
+	29, // [29:41] is the sub-list for method output_type
+	17, // [17:29] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_district_proto_init() }
@@ -1629,6 +2052,8 @@ func file_sanzi_v1_district_proto_init() {
 	if File_sanzi_v1_district_proto != nil {
 		return
 	}
+	file_sanzi_v1_catalog_proto_init()
+	file_sanzi_v1_directives_proto_init()
 	file_sanzi_v1_entry_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1636,7 +2061,7 @@ func file_sanzi_v1_district_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_district_proto_rawDesc), len(file_sanzi_v1_district_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

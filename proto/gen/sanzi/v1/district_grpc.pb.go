@@ -28,6 +28,9 @@ const (
 	DistrictService_Join_FullMethodName                = "/sanzi.v1.DistrictService/Join"
 	DistrictService_Leave_FullMethodName               = "/sanzi.v1.DistrictService/Leave"
 	DistrictService_ListForks_FullMethodName           = "/sanzi.v1.DistrictService/ListForks"
+	DistrictService_MemberWrite_FullMethodName         = "/sanzi.v1.DistrictService/MemberWrite"
+	DistrictService_PublishCatalog_FullMethodName      = "/sanzi.v1.DistrictService/PublishCatalog"
+	DistrictService_IssueDirective_FullMethodName      = "/sanzi.v1.DistrictService/IssueDirective"
 )
 
 // DistrictServiceClient is the client API for DistrictService service.
@@ -52,6 +55,20 @@ type DistrictServiceClient interface {
 	// its own to hold them; they are replicated through Raft and loaded into
 	// the analytics as alerts of rule TAMPER).
 	ListForks(ctx context.Context, in *ListForksRequest, opts ...grpc.CallOption) (*ListForksResponse, error)
+	// MemberWrite is a member's write for the people signed in at it,
+	// forwarded to the leader: an entry of the district's own chain (an
+	// account change, a rule set, a catalog, a directive), which the leader
+	// seals after its head with the district chain's key, or credential
+	// changes, which it proposes through Raft. Members only (district
+	// certificates); not on REST.
+	MemberWrite(ctx context.Context, in *MemberWriteRequest, opts ...grpc.CallOption) (*MemberWriteResponse, error)
+	// PublishCatalog records a catalog version in the district's chain by
+	// the signed-in account (a district rules officer); it is checked as
+	// the nodes that apply it check it.
+	PublishCatalog(ctx context.Context, in *PublishCatalogRequest, opts ...grpc.CallOption) (*PublishCatalogResponse, error)
+	// IssueDirective records a directive (政令督办) in the district's chain
+	// by the signed-in account.
+	IssueDirective(ctx context.Context, in *IssueDirectiveRequest, opts ...grpc.CallOption) (*IssueDirectiveResponse, error)
 }
 
 type districtServiceClient struct {
@@ -152,6 +169,36 @@ func (c *districtServiceClient) ListForks(ctx context.Context, in *ListForksRequ
 	return out, nil
 }
 
+func (c *districtServiceClient) MemberWrite(ctx context.Context, in *MemberWriteRequest, opts ...grpc.CallOption) (*MemberWriteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MemberWriteResponse)
+	err := c.cc.Invoke(ctx, DistrictService_MemberWrite_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *districtServiceClient) PublishCatalog(ctx context.Context, in *PublishCatalogRequest, opts ...grpc.CallOption) (*PublishCatalogResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishCatalogResponse)
+	err := c.cc.Invoke(ctx, DistrictService_PublishCatalog_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *districtServiceClient) IssueDirective(ctx context.Context, in *IssueDirectiveRequest, opts ...grpc.CallOption) (*IssueDirectiveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IssueDirectiveResponse)
+	err := c.cc.Invoke(ctx, DistrictService_IssueDirective_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DistrictServiceServer is the server API for DistrictService service.
 // All implementations must embed UnimplementedDistrictServiceServer
 // for forward compatibility.
@@ -174,6 +221,20 @@ type DistrictServiceServer interface {
 	// its own to hold them; they are replicated through Raft and loaded into
 	// the analytics as alerts of rule TAMPER).
 	ListForks(context.Context, *ListForksRequest) (*ListForksResponse, error)
+	// MemberWrite is a member's write for the people signed in at it,
+	// forwarded to the leader: an entry of the district's own chain (an
+	// account change, a rule set, a catalog, a directive), which the leader
+	// seals after its head with the district chain's key, or credential
+	// changes, which it proposes through Raft. Members only (district
+	// certificates); not on REST.
+	MemberWrite(context.Context, *MemberWriteRequest) (*MemberWriteResponse, error)
+	// PublishCatalog records a catalog version in the district's chain by
+	// the signed-in account (a district rules officer); it is checked as
+	// the nodes that apply it check it.
+	PublishCatalog(context.Context, *PublishCatalogRequest) (*PublishCatalogResponse, error)
+	// IssueDirective records a directive (政令督办) in the district's chain
+	// by the signed-in account.
+	IssueDirective(context.Context, *IssueDirectiveRequest) (*IssueDirectiveResponse, error)
 	mustEmbedUnimplementedDistrictServiceServer()
 }
 
@@ -210,6 +271,15 @@ func (UnimplementedDistrictServiceServer) Leave(context.Context, *LeaveRequest) 
 }
 func (UnimplementedDistrictServiceServer) ListForks(context.Context, *ListForksRequest) (*ListForksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListForks not implemented")
+}
+func (UnimplementedDistrictServiceServer) MemberWrite(context.Context, *MemberWriteRequest) (*MemberWriteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MemberWrite not implemented")
+}
+func (UnimplementedDistrictServiceServer) PublishCatalog(context.Context, *PublishCatalogRequest) (*PublishCatalogResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublishCatalog not implemented")
+}
+func (UnimplementedDistrictServiceServer) IssueDirective(context.Context, *IssueDirectiveRequest) (*IssueDirectiveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IssueDirective not implemented")
 }
 func (UnimplementedDistrictServiceServer) mustEmbedUnimplementedDistrictServiceServer() {}
 func (UnimplementedDistrictServiceServer) testEmbeddedByValue()                         {}
@@ -394,6 +464,60 @@ func _DistrictService_ListForks_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DistrictService_MemberWrite_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MemberWriteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DistrictServiceServer).MemberWrite(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DistrictService_MemberWrite_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DistrictServiceServer).MemberWrite(ctx, req.(*MemberWriteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DistrictService_PublishCatalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishCatalogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DistrictServiceServer).PublishCatalog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DistrictService_PublishCatalog_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DistrictServiceServer).PublishCatalog(ctx, req.(*PublishCatalogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DistrictService_IssueDirective_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueDirectiveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DistrictServiceServer).IssueDirective(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DistrictService_IssueDirective_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DistrictServiceServer).IssueDirective(ctx, req.(*IssueDirectiveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DistrictService_ServiceDesc is the grpc.ServiceDesc for DistrictService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -436,6 +560,18 @@ var DistrictService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListForks",
 			Handler:    _DistrictService_ListForks_Handler,
+		},
+		{
+			MethodName: "MemberWrite",
+			Handler:    _DistrictService_MemberWrite_Handler,
+		},
+		{
+			MethodName: "PublishCatalog",
+			Handler:    _DistrictService_PublishCatalog_Handler,
+		},
+		{
+			MethodName: "IssueDirective",
+			Handler:    _DistrictService_IssueDirective_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -52,6 +52,9 @@ const (
 	// payload: ExpireAttachments. Numbered apart from the run above so that
 	// command types added meanwhile on other branches do not collide.
 	CommandType_COMMAND_TYPE_EXPIRE_ATTACHMENTS CommandType = 20
+	// payload: Credentials. Not optional: a member that skipped it would
+	// accept a token every other member refuses.
+	CommandType_COMMAND_TYPE_CREDENTIALS CommandType = 21
 )
 
 // Enum value maps for CommandType.
@@ -66,6 +69,7 @@ var (
 		6:  "COMMAND_TYPE_RECORD_FORK",
 		7:  "COMMAND_TYPE_RECORD_DELIVERY",
 		20: "COMMAND_TYPE_EXPIRE_ATTACHMENTS",
+		21: "COMMAND_TYPE_CREDENTIALS",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_UNSPECIFIED":        0,
@@ -77,6 +81,7 @@ var (
 		"COMMAND_TYPE_RECORD_FORK":        6,
 		"COMMAND_TYPE_RECORD_DELIVERY":    7,
 		"COMMAND_TYPE_EXPIRE_ATTACHMENTS": 20,
+		"COMMAND_TYPE_CREDENTIALS":        21,
 	}
 )
 
@@ -663,6 +668,124 @@ func (x *ExpireAttachments) GetCutoffUnixMs() int64 {
 	return 0
 }
 
+// Credentials changes the district's credentials (node/accounts' password
+// and token records, opaque here) in the replicated state: kept apart from
+// every chain, never synced down, so every member checks the same
+// passwords and tokens. Ops apply in order.
+type Credentials struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ops           []*CredentialOp        `protobuf:"bytes,1,rep,name=ops,proto3" json:"ops,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Credentials) Reset() {
+	*x = Credentials{}
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Credentials) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Credentials) ProtoMessage() {}
+
+func (x *Credentials) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Credentials.ProtoReflect.Descriptor instead.
+func (*Credentials) Descriptor() ([]byte, []int) {
+	return file_sanzi_cluster_v1_command_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Credentials) GetOps() []*CredentialOp {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
+// CredentialOp puts value under key in bucket ("passwords" or "tokens"),
+// or deletes key.
+type CredentialOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Delete        bool                   `protobuf:"varint,4,opt,name=delete,proto3" json:"delete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CredentialOp) Reset() {
+	*x = CredentialOp{}
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CredentialOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CredentialOp) ProtoMessage() {}
+
+func (x *CredentialOp) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CredentialOp.ProtoReflect.Descriptor instead.
+func (*CredentialOp) Descriptor() ([]byte, []int) {
+	return file_sanzi_cluster_v1_command_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CredentialOp) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *CredentialOp) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *CredentialOp) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *CredentialOp) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
+}
+
 var File_sanzi_cluster_v1_command_proto protoreflect.FileDescriptor
 
 const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
@@ -704,7 +827,14 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\x06origin\x18\a \x01(\tR\x06origin\x12(\n" +
 	"\x10uploaded_unix_ms\x18\b \x01(\x03R\x0euploadedUnixMs\"9\n" +
 	"\x11ExpireAttachments\x12$\n" +
-	"\x0ecutoff_unix_ms\x18\x01 \x01(\x03R\fcutoffUnixMs*\xa8\x02\n" +
+	"\x0ecutoff_unix_ms\x18\x01 \x01(\x03R\fcutoffUnixMs\"?\n" +
+	"\vCredentials\x120\n" +
+	"\x03ops\x18\x01 \x03(\v2\x1e.sanzi.cluster.v1.CredentialOpR\x03ops\"f\n" +
+	"\fCredentialOp\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\x12\x16\n" +
+	"\x06delete\x18\x04 \x01(\bR\x06delete*\xc6\x02\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13COMMAND_TYPE_APPEND\x10\x01\x12 \n" +
@@ -714,7 +844,8 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\x1dCOMMAND_TYPE_ATTACHMENT_CHUNK\x10\x05\x12\x1c\n" +
 	"\x18COMMAND_TYPE_RECORD_FORK\x10\x06\x12 \n" +
 	"\x1cCOMMAND_TYPE_RECORD_DELIVERY\x10\a\x12#\n" +
-	"\x1fCOMMAND_TYPE_EXPIRE_ATTACHMENTS\x10\x14B=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
+	"\x1fCOMMAND_TYPE_EXPIRE_ATTACHMENTS\x10\x14\x12\x1c\n" +
+	"\x18COMMAND_TYPE_CREDENTIALS\x10\x15B=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
 
 var (
 	file_sanzi_cluster_v1_command_proto_rawDescOnce sync.Once
@@ -729,7 +860,7 @@ func file_sanzi_cluster_v1_command_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_cluster_v1_command_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sanzi_cluster_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_sanzi_cluster_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_sanzi_cluster_v1_command_proto_goTypes = []any{
 	(CommandType)(0),          // 0: sanzi.cluster.v1.CommandType
 	(*Command)(nil),           // 1: sanzi.cluster.v1.Command
@@ -741,17 +872,20 @@ var file_sanzi_cluster_v1_command_proto_goTypes = []any{
 	(*OriginRange)(nil),       // 7: sanzi.cluster.v1.OriginRange
 	(*AttachmentChunk)(nil),   // 8: sanzi.cluster.v1.AttachmentChunk
 	(*ExpireAttachments)(nil), // 9: sanzi.cluster.v1.ExpireAttachments
-	(*v1.ForkRecord)(nil),     // 10: sanzi.v1.ForkRecord
+	(*Credentials)(nil),       // 10: sanzi.cluster.v1.Credentials
+	(*CredentialOp)(nil),      // 11: sanzi.cluster.v1.CredentialOp
+	(*v1.ForkRecord)(nil),     // 12: sanzi.v1.ForkRecord
 }
 var file_sanzi_cluster_v1_command_proto_depIdxs = []int32{
 	0,  // 0: sanzi.cluster.v1.Command.type:type_name -> sanzi.cluster.v1.CommandType
 	7,  // 1: sanzi.cluster.v1.FeedRecord.ranges:type_name -> sanzi.cluster.v1.OriginRange
-	10, // 2: sanzi.cluster.v1.FeedRecord.fork:type_name -> sanzi.v1.ForkRecord
-	3,  // [3:3] is the sub-list for method output_type
-	3,  // [3:3] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	12, // 2: sanzi.cluster.v1.FeedRecord.fork:type_name -> sanzi.v1.ForkRecord
+	11, // 3: sanzi.cluster.v1.Credentials.ops:type_name -> sanzi.cluster.v1.CredentialOp
+	4,  // [4:4] is the sub-list for method output_type
+	4,  // [4:4] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_cluster_v1_command_proto_init() }
@@ -765,7 +899,7 @@ func file_sanzi_cluster_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_cluster_v1_command_proto_rawDesc), len(file_sanzi_cluster_v1_command_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,7 +32,7 @@ import (
 	"github.com/sanzi/sanzi/analytics/stats"
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/accounts"
-	"github.com/sanzi/sanzi/node/accountsapi"
+	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/limits"
@@ -159,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		grpc.MaxRecvMsgSize(limits.MaxMessageSize), grpc.MaxSendMsgSize(limits.MaxMessageSize),
 		grpc.ChainUnaryInterceptor(m.unary), grpc.ChainStreamInterceptor(m.stream),
 	)...)
-	sanziv1.RegisterAccountServiceServer(m.grpc, accountsapi.New(m.accounts, m.org, "district"))
+	api.NewAccounts(m.accounts, "district", m.org).Register(m.grpc)
 	sanziv1.RegisterDistrictServiceServer(m.grpc, districtAPI{Service: m.svc, m: m})
 	sanziv1.RegisterRuleServiceServer(m.grpc, ruleAPI{m: m})
 	syncSrv := cluster.NewSyncServer(m.svc, cfg.Pool, log.With("subsystem", "sync"))

@@ -256,6 +256,13 @@ func (s *Service) acquire(ctx context.Context) error {
 func (s *Service) release() { <-s.hash }
 
 // CredentialsDB is the open credentials file, for the node's backup to
-// snapshot consistently (a second open of it would wait on its lock). It
-// holds secrets' hashes: hand it only to what copies the data folder.
-func (s *Service) CredentialsDB() *bolt.DB { return s.creds.db }
+// snapshot consistently (a second open of it would wait on its lock); nil
+// when the credentials are not a file of the node (a district member keeps
+// them in its replicated state). It holds secrets' hashes: hand it only to
+// what copies the data folder.
+func (s *Service) CredentialsDB() *bolt.DB {
+	if f, ok := s.creds.sec.(*fileSecrets); ok {
+		return f.db
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
@@ -49,7 +50,9 @@ func toStatus(err error) error {
 		})
 	case errors.Is(err, books.ErrNotFound), errors.Is(err, ledger.ErrNotFound), errors.Is(err, attach.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, books.ErrPermissionDenied):
+	case errors.Is(err, authz.ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, err.Error())
+	case errors.Is(err, books.ErrPermissionDenied), errors.Is(err, authz.ErrPermissionDenied):
 		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, attach.ErrTooLarge):
 		return fieldError(codes.InvalidArgument, "content", err)

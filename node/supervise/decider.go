@@ -39,13 +39,17 @@ const recorderHops = 2
 // It refuses, wrapping books.ErrPermissionDenied and naming the post or
 // the entry, an account whose scope does not cover p's org, one that does
 // not hold the post decided (or, naming none, the step's), and one that
-// authored an entry the matter is about (see Recorders). d is not changed.
+// authored an entry the matter is about (see Recorders), and an author
+// other than the account. d is not changed.
 // A town calls it for the town's steps of its villages' procedures (l
 // holds the villages' chains); the Supervisor for the node's own.
-func CheckDecider(ctx context.Context, l *ledger.Ledger, p *workflow.Proc, d *sanziv1.StepDecision) (*sanziv1.StepDecision, error) {
+func CheckDecider(ctx context.Context, l *ledger.Ledger, p *workflow.Proc, author string, d *sanziv1.StepDecision) (*sanziv1.StepDecision, error) {
 	who, ok := authz.FromContext(ctx)
 	if !ok {
 		return d, nil
+	}
+	if err := checkAuthor(who, author); err != nil {
+		return nil, err
 	}
 	org := p.P.GetOrg()
 	if !who.Covers(org) {
@@ -79,6 +83,16 @@ func CheckDecider(ctx context.Context, l *ledger.Ledger, p *workflow.Proc, d *sa
 	out := proto.CloneOf(d)
 	out.Post = post
 	return out, nil
+}
+
+// checkAuthor refuses an entry's author that is not the signed-in account
+// (the interceptor binds the request's author; this holds for callers that
+// did not come through it).
+func checkAuthor(who authz.Principal, author string) error {
+	if author != who.Account {
+		return fmt.Errorf("%w: author %q is not the signed-in account %q", books.ErrPermissionDenied, author, who.Account)
+	}
+	return nil
 }
 
 // postsOf names the posts an account holds, for a refusal.

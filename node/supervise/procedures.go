@@ -71,7 +71,7 @@ func (s *Supervisor) DecideStep(ctx context.Context, author string, d *sanziv1.S
 		return nil, nil, err
 	}
 	if p, err := s.flows.Get(d.GetProcedureId()); err == nil {
-		if d, err = CheckDecider(ctx, s.b.Ledger(), p, d); err != nil {
+		if d, err = CheckDecider(ctx, s.b.Ledger(), p, author, d); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -272,7 +272,7 @@ func (t *Town) asVillage(village string) *books.Validator {
 // town holds).
 func (t *Town) DecideStep(ctx context.Context, author string, d *sanziv1.StepDecision) (*ledger.Stored, *workflow.Proc, error) {
 	if p, err := t.flows.Get(d.GetProcedureId()); err == nil {
-		if d, err = supervise.CheckDecider(ctx, t.b.Ledger(), p, d); err != nil {
+		if d, err = supervise.CheckDecider(ctx, t.b.Ledger(), p, author, d); err != nil {
 			return nil, nil, err
 		}
 	}

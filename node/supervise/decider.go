@@ -71,11 +71,15 @@ func CheckDecider(ctx context.Context, l *ledger.Ledger, p *workflow.Proc, autho
 	if err != nil {
 		return nil, fmt.Errorf("decide a step of procedure %s: %w", p.ID, err)
 	}
+	var own []string
 	for _, r := range recs {
 		if r.Author == who.Account {
-			return nil, fmt.Errorf("%w: account %s recorded %s of this matter (entry %s); the steps of procedure %s are decided by someone else (four eyes)",
-				books.ErrPermissionDenied, who.Account, r.What, r.Entry, p.ID)
+			own = append(own, r.What+" "+r.Entry)
 		}
+	}
+	if len(own) > 0 {
+		return nil, fmt.Errorf("%w: account %s recorded this matter (%s); the steps of procedure %s are decided by someone else (four eyes)",
+			books.ErrPermissionDenied, who.Account, strings.Join(own, ", "), p.ID)
 	}
 	if post == d.GetPost() {
 		return d, nil
@@ -107,7 +111,7 @@ func postsOf(p authz.Principal) string {
 type Recorder struct {
 	Entry  string // the entry's id
 	Author string // the account that recorded it
-	What   string // the entry's type, e.g. ENTRY_TYPE_TRANSACTION
+	What   string // the entry's type, e.g. "transaction"
 }
 
 // Recorders lists who recorded the matter of procedure p: the author of
@@ -130,7 +134,7 @@ func Recorders(l *ledger.Ledger, p *workflow.Proc) ([]Recorder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("who recorded %s: %w", id, err)
 		}
-		out = append(out, Recorder{Entry: id, Author: st.Author, What: st.Type.String()})
+		out = append(out, Recorder{Entry: id, Author: st.Author, What: strings.ToLower(strings.TrimPrefix(st.Type.String(), "ENTRY_TYPE_"))})
 		next := st.Subject
 		if hop == 0 && p.P.GetSubjectId() != "" {
 			next = p.P.GetSubjectId()

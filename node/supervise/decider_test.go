@@ -195,8 +195,14 @@ func TestRuleSetsNeedTheRolesAtTheNode(t *testing.T) {
 	rs := withParam("B-1", "CASH-PAY", "cash_limit_fen", 50_000)
 	raw := setJSON(t, rs)
 	type call func(ctx context.Context, author string) error
-	submit := func(ctx context.Context, author string) error { _, _, err := n.SubmitRuleSet(ctx, author, raw); return err }
-	publish := func(ctx context.Context, author string) error { _, _, err := n.PublishRuleSet(ctx, author, "B-1"); return err }
+	submit := func(ctx context.Context, author string) error {
+		_, _, err := n.SubmitRuleSet(ctx, author, raw)
+		return err
+	}
+	publish := func(ctx context.Context, author string) error {
+		_, _, err := n.PublishRuleSet(ctx, author, "B-1")
+		return err
+	}
 	for _, tc := range []struct {
 		name   string
 		do     call

@@ -69,7 +69,9 @@ func toStatus(err error) error {
 		})
 	case errors.Is(err, books.ErrNotFound), errors.Is(err, ledger.ErrNotFound), errors.Is(err, attach.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, books.ErrPermissionDenied):
+	case errors.Is(err, authz.ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, err.Error())
+	case errors.Is(err, books.ErrPermissionDenied), errors.Is(err, authz.ErrPermissionDenied):
 		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, attach.ErrTooLarge):
 		return fieldError(codes.InvalidArgument, "content", err)

@@ -69,9 +69,7 @@ func toStatus(err error) error {
 		})
 	case errors.Is(err, books.ErrNotFound), errors.Is(err, ledger.ErrNotFound), errors.Is(err, attach.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, authz.ErrUnauthenticated):
-		return status.Error(codes.Unauthenticated, err.Error())
-	case errors.Is(err, books.ErrPermissionDenied), errors.Is(err, authz.ErrPermissionDenied):
+	case errors.Is(err, books.ErrPermissionDenied):
 		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, attach.ErrTooLarge):
 		return fieldError(codes.InvalidArgument, "content", err)

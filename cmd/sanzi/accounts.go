@@ -171,8 +171,8 @@ func newAccountsGrantCmd(g *globals, grant bool) *cobra.Command {
 		verb, short = "revoke", "Take one role or post away from an account (an entry of the node's chain)"
 	}
 	cmd := &cobra.Command{
-		Use:   verb + " ID (--role ROLE | --post POST)",
-		Short: short,
+		Use:     verb + " ID (--role ROLE | --post POST)",
+		Short:   short,
 		Example: fmt.Sprintf("  sanzi accounts %[1]s zhang.san --role village_committee\n  sanzi accounts %[1]s li.si --post town.agency_accountant", verb),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

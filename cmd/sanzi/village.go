@@ -104,6 +104,9 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 	f.StringVar(&cfg.Parent, "parent", "", "gRPC address of the parent (town, or district member) to push the chain to; empty: offline")
 	f.StringVar(&cfg.TLSDir, "tls-dir", "", "folder with ca.crt and this node's certificate from `sanzi ca issue --role "+tier+"` (its key signs the chain)")
 	f.StringVar(&cfg.CertName, "cert", "", "NAME of the certificate in --tls-dir (default: the org code)")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "certificate (PEM) to serve REST and gRPC over TLS with; required with --tls-key (or --tls-dir) when listening beyond loopback")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "private key (PEM) of --tls-cert")
+	f.StringVar(&cfg.AdminPasswordFile, "admin-password-file", "", "file (mode 0600) with the first administrator's password, read at the first start; without it a one-time password is printed once")
 	f.DurationVar(&cfg.SyncAckTimeout, "ack-timeout", time.Minute, "how long to wait for the parent's ack of one batch before taking the link as dead")
 	f.DurationVar(&cfg.SyncRetryMax, "retry-max", 30*time.Second, "longest wait between attempts to reach the parent (exponential backoff with jitter up to it)")
 	if tier == "town" {

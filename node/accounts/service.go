@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/idcode"
@@ -234,3 +235,8 @@ func (s *Service) acquire(ctx context.Context) error {
 }
 
 func (s *Service) release() { <-s.hash }
+
+// CredentialsDB is the open credentials file, for the node's backup to
+// snapshot consistently (a second open of it would wait on its lock). It
+// holds secrets' hashes: hand it only to what copies the data folder.
+func (s *Service) CredentialsDB() *bolt.DB { return s.creds.db }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -11,7 +12,9 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
@@ -28,7 +31,24 @@ func toStatus(err error) error {
 	var conf *books.ConflictError
 	var blocked *books.BlockedError
 	var streams *limits.StreamsError
+	var throttled *accounts.ThrottledError
 	switch {
+	case errors.As(err, &throttled):
+		return withDetails(codes.ResourceExhausted, throttled.Error(), &errdetails.RetryInfo{RetryDelay: durationpb.New(throttled.RetryAfter)})
+	case errors.Is(err, accounts.ErrThrottled):
+		return withDetails(codes.ResourceExhausted, err.Error(), &errdetails.RetryInfo{RetryDelay: durationpb.New(time.Minute)})
+	case errors.Is(err, authz.ErrUnauthenticated): // accounts.ErrUnauthenticated is the same
+		return status.Error(codes.Unauthenticated, err.Error())
+	case errors.Is(err, authz.ErrPermissionDenied), errors.Is(err, accounts.ErrPermissionDenied):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, accounts.ErrPasswordChangeRequired):
+		return withDetails(codes.FailedPrecondition, err.Error(), &errdetails.BadRequest{
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "newPassword", Description: err.Error()}},
+		})
+	case errors.Is(err, accounts.ErrExists):
+		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, accounts.ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
 	case errors.As(err, &streams):
 		return withDetails(codes.ResourceExhausted, streams.Error(), &errdetails.RetryInfo{RetryDelay: durationpb.New(streams.RetryAfter)})
 	case errors.As(err, &blocked):

@@ -87,6 +87,11 @@ func rolesOf(p Principal) string {
 	return "roles " + strings.Join(names, ", ")
 }
 
+// Credential is the bearer token or session id a call came with (what
+// the interceptor authenticated), for handlers that act on the credential
+// itself (sign-out); ErrUnauthenticated when there is none.
+func Credential(ctx context.Context) (string, error) { return credential(ctx) }
+
 // credential is the bearer token of the authorization metadata, else the
 // session id. A bearer token wins: a browser's cookie cannot add one.
 func credential(ctx context.Context) (string, error) {

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/sanzi/sanzi/node/api"
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/backup"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -26,12 +28,20 @@ import (
 // backupRoute serves GET /v1/backup: a tar of the data folder, consistent
 // while the node records (node/backup). It hands out the node's signing
 // keys and every account's credentials, so it answers only a client on the
-// loopback interface (the operator on the machine, `sanzi backup`).
-// TODO(issue 12): require the admin role once the authz interceptor is
-// wired, and keep the loopback rule for the keys.
+// loopback interface (the operator on the machine, `sanzi backup`), signed
+// in with an account that may verify the chains (auditor) or manage
+// accounts (administrator).
 func (n *Node) backupRoute(w http.ResponseWriter, r *http.Request) {
 	if !rest.FromLoopback(r) {
 		http.Error(w, "backup is served only to a client on this machine (loopback)", http.StatusForbidden)
+		return
+	}
+	p, ok := n.person(w, r, authz.SignedIn)
+	if !ok {
+		return
+	}
+	if !p.May(authz.PermVerify) && !p.May(authz.PermManageAccounts) {
+		rest.WriteError(w, r, api.Status(fmt.Errorf("account %s may not take a backup: it needs %s or %s: %w", p.Account, authz.PermVerify, authz.PermManageAccounts, authz.ErrPermissionDenied)))
 		return
 	}
 	// A backup takes longer than the server's write timeout allows a
@@ -40,7 +50,7 @@ func (n *Node) backupRoute(w http.ResponseWriter, r *http.Request) {
 	at := n.cfg.Now()
 	w.Header().Set("Content-Type", "application/x-tar")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "sanzi-"+n.cfg.Orgs[0]+"-"+at.UTC().Format("20060102T150405Z")+".tar"))
-	m, err := backup.Write(r.Context(), w, n.cfg.DataDir, []backup.DB{{Name: "ledger.db", DB: n.ledger.DB()}}, at)
+	m, err := backup.Write(r.Context(), w, n.cfg.DataDir, []backup.DB{{Name: "ledger.db", DB: n.ledger.DB()}, {Name: "credentials.db", DB: n.accounts.CredentialsDB()}}, at)
 	if err != nil {
 		// The status is sent; the client sees a tar without its manifest,
 		// which restore refuses.

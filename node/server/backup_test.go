@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/backup"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/dataformat"
@@ -51,7 +52,7 @@ func TestBackupWhileRecording(t *testing.T) {
 	for recorded.Load() < 3 {
 		time.Sleep(time.Millisecond)
 	}
-	resp, err := http.Get(n.base + "/v1/backup")
+	resp, err := n.client.Get(n.base + "/v1/backup")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +74,12 @@ func TestBackupWhileRecording(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"ledger.db", dataformat.FileName, "keys/" + testOrg + ".key"} {
+	for _, f := range []string{"ledger.db", "credentials.db", dataformat.FileName, "keys/" + testOrg + ".key"} {
 		if _, ok := m.Files[f]; !ok {
 			t.Errorf("the backup lacks %s: %v", f, m.Files)
 		}
 	}
-	cfg := Config{DataDir: dir, Orgs: []string{testOrg}, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NoSync: true, Logger: slog.New(slog.DiscardHandler)}
+	cfg := Config{DataDir: dir, Orgs: []string{testOrg}, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NoSync: true, Logger: slog.New(slog.DiscardHandler), AccountArgon: testArgon, Stdout: io.Discard}
 	if _, err := Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), backup.MarkerName) {
 		t.Fatalf("a restored folder without a parent opened (want a refusal naming %s): %v", backup.MarkerName, err)
 	}
@@ -100,20 +101,31 @@ func TestBackupWhileRecording(t *testing.T) {
 	}
 }
 
-// TestBackupLoopbackOnly: the route hands out the node's keys, so a client
-// from another address is refused.
+// TestBackupLoopbackOnly: the route hands out the node's keys and every
+// account's credentials, so a client from another address is refused, and
+// on loopback it needs a sign-in that may verify chains or manage accounts.
 func TestBackupLoopbackOnly(t *testing.T) {
 	n := startTestNode(t, nil)
+	reader := signIn(t, n.Node, "reader", testOrg, authz.RoleSupervisoryCommittee)
+	admin := signIn(t, n.Node, "admin2", testOrg, authz.RoleAdmin)
 	for _, tc := range []struct {
-		remote string
-		want   int
-	}{{"192.0.2.7:4000", http.StatusForbidden}, {"[2001:db8::1]:4000", http.StatusForbidden}, {"garbage", http.StatusForbidden}, {"127.0.0.1:4000", http.StatusOK}} {
+		remote, token string
+		want          int
+	}{
+		{"192.0.2.7:4000", n.token, http.StatusForbidden}, {"[2001:db8::1]:4000", n.token, http.StatusForbidden}, {"garbage", n.token, http.StatusForbidden},
+		{"127.0.0.1:4000", "", http.StatusUnauthorized}, {"127.0.0.1:4000", "not-a-token", http.StatusUnauthorized},
+		{"127.0.0.1:4000", reader, http.StatusForbidden},
+		{"127.0.0.1:4000", n.token, http.StatusOK}, {"127.0.0.1:4000", admin, http.StatusOK},
+	} {
 		req := httptest.NewRequest("GET", "/v1/backup", nil)
 		req.RemoteAddr = tc.remote
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
 		w := httptest.NewRecorder()
 		n.backupRoute(w, req)
 		if w.Code != tc.want {
-			t.Errorf("from %s: %d, want %d", tc.remote, w.Code, tc.want)
+			t.Errorf("from %s with %.8q: %d, want %d", tc.remote, tc.token, w.Code, tc.want)
 		}
 	}
 }
@@ -140,7 +152,7 @@ func TestOpenTodaysDataFolder(t *testing.T) {
 	if err != nil || v != dataformat.Current {
 		t.Fatalf("testdata format %d (%v), want %d", v, err, dataformat.Current)
 	}
-	n, err := Open(context.Background(), Config{DataDir: dir, Orgs: []string{testOrg}, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NoSync: true, Logger: slog.New(slog.DiscardHandler)})
+	n, err := Open(context.Background(), Config{DataDir: dir, Orgs: []string{testOrg}, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NoSync: true, Logger: slog.New(slog.DiscardHandler), AccountArgon: testArgon, Stdout: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +160,10 @@ func TestOpenTodaysDataFolder(t *testing.T) {
 	if b := n.ledger.Broken(); len(b) > 0 {
 		t.Fatalf("testdata chain does not verify: %v", b[0])
 	}
-	if h := n.ledger.Head(testOrg).Seq; h != 8 {
-		t.Errorf("testdata head %d, want 8 (4 transactions and their alerts)", h)
+	// A folder of a sanzi without accounts gets its first administrator
+	// (one entry) at its first start with them.
+	if h := n.ledger.Head(testOrg).Seq; h != 8+1 {
+		t.Errorf("testdata head %d, want 9 (4 transactions and their alerts, then the first administrator)", h)
 	}
 	txs, _, _, err := n.books.ListTransactions(books.TransactionFilter{Org: testOrg}, books.Page{})
 	if err != nil || len(txs) != 4 {

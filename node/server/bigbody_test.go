@@ -95,7 +95,7 @@ func TestManyLargeBodies(t *testing.T) {
 					}
 					req.Header.Set("Content-Type", tc.ctype)
 					start := time.Now()
-					resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+					resp, err := (&http.Client{Transport: bearer{token: n.token, next: &http.Transport{}}}).Do(req)
 					lat := time.Since(start)
 					if err != nil {
 						t.Errorf("no answer: %v", err)

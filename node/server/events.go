@@ -10,14 +10,26 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/sanzi/sanzi/node/api"
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/rest"
 )
 
 // alertEvents streams new alerts as Server-Sent Events (event "alert", data
 // the AlertRecord in the API's JSON), for the web console and scripts; a
-// comment line every 15 s keeps proxies from closing an idle stream.
+// comment line every 15 s keeps proxies from closing an idle stream. It
+// needs a sign-in with the read permission, like WatchAlerts: only alerts
+// of orgs in the account's scope are sent, masked by its roles.
 func (n *Node) alertEvents(w http.ResponseWriter, r *http.Request) {
+	p, ok := n.person(w, r, authz.PermRead)
+	if !ok {
+		return
+	}
+	org, severity := r.URL.Query().Get("org"), r.URL.Query().Get("severity")
+	if org != "" && !p.Covers(org) {
+		rest.WriteError(w, r, api.Status(fmt.Errorf("account of %s may not read alerts of %s: %w", p.Org, org, authz.ErrPermissionDenied)))
+		return
+	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
@@ -39,7 +51,6 @@ func (n *Node) alertEvents(w http.ResponseWriter, r *http.Request) {
 	if err := errors.Join(rc.SetReadDeadline(time.Time{}), rc.SetWriteDeadline(time.Time{})); err != nil {
 		n.log.Warn("alert stream keeps the server's timeouts", "err", err)
 	}
-	org, severity := r.URL.Query().Get("org"), r.URL.Query().Get("severity")
 	ch, stop := n.books.SubscribeAlerts()
 	defer stop()
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -63,10 +74,10 @@ func (n *Node) alertEvents(w http.ResponseWriter, r *http.Request) {
 				}
 				return
 			}
-			if !api.AlertMatches(a, org, severity) {
+			if !api.AlertMatches(a, org, severity) || !p.Covers(a.GetAlert().GetOrg()) {
 				continue
 			}
-			b, err := protojson.Marshal(n.mask.answer(a))
+			b, err := protojson.Marshal(authz.Masked(p, a))
 			if err != nil {
 				n.log.Error("encode alert for the stream", "err", err)
 				continue

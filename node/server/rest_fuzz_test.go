@@ -30,7 +30,7 @@ func FuzzREST(f *testing.F) {
 	}
 	handler := n.http.Handler
 	for i, r := range posts {
-		body, ctype := `{"author":"fuzz"}`, "application/json"
+		body, ctype := `{"author":"tester"}`, "application/json"
 		switch {
 		case r.Body == rest.RawBody:
 			body, ctype = "receipt", "application/octet-stream"
@@ -58,6 +58,7 @@ func FuzzREST(f *testing.F) {
 		if ctype != "" {
 			req.Header.Set("Content-Type", ctype)
 		}
+		req.Header.Set("Authorization", "Bearer "+n.token)
 		w := httptest.NewRecorder()
 		handler.ServeHTTP(w, req)
 		switch {

@@ -23,6 +23,9 @@ const testOrg = "350505100201"
 type testNode struct {
 	*Node
 	base string
+	// token signs in as testAccount; client sends it with every request.
+	token  string
+	client *http.Client
 }
 
 func startTestNode(t testing.TB, tweak func(*Config)) *testNode {
@@ -30,6 +33,7 @@ func startTestNode(t testing.TB, tweak func(*Config)) *testNode {
 	cfg := Config{
 		DataDir: t.TempDir(), Orgs: []string{testOrg}, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		NoSync: true, MaxAttachment: 64 << 10, Logger: slog.New(slog.DiscardHandler),
+		AccountArgon: testArgon, Stdout: io.Discard,
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -48,7 +52,8 @@ func startTestNode(t testing.TB, tweak func(*Config)) *testNode {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &testNode{Node: n, base: "http://" + n.HTTPAddr()}
+	tok := signIn(t, n, testAccount, cfg.Orgs[0], testRoles...)
+	return &testNode{Node: n, base: "http://" + n.HTTPAddr(), token: tok, client: clientWith(tok)}
 }
 
 func (n *testNode) head() ledger.Head { return n.ledger.Head(testOrg) }
@@ -88,7 +93,7 @@ func (n *testNode) do(t testing.TB, method, path, ctype string, body io.Reader, 
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -104,7 +109,7 @@ func (n *testNode) do(t testing.TB, method, path, ctype string, body io.Reader, 
 
 // validTx is a transaction the node records.
 func validTx(i int) string {
-	return fmt.Sprintf(`{"author":"t","transaction":{"org":%q,"kind":"TRANSACTION_KIND_EXPENSE","amountFen":%d,`+
+	return fmt.Sprintf(`{"author":"tester","transaction":{"org":%q,"kind":"TRANSACTION_KIND_EXPENSE","amountFen":%d,`+
 		`"paymentMethod":"PAYMENT_METHOD_BANK_TRANSFER","counterparty":{"name":"福州某建材有限公司","idNumber":"91350100M000100Y43"},`+
 		`"businessDate":%q,"summary":"材料费","voucherNumber":"记-%d","invoiceNumber":"%08d"}}`,
 		testOrg, 1000+i, time.Now().Format(time.DateOnly), i, i)
@@ -139,7 +144,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"number as text", "POST", "/v1/transactions", "application/json", with(`"amountFen":1001`, `"amountFen":"12.5 yuan"`), 0, 400, "transaction.amountFen"},
 		{"fraction for int64", "POST", "/v1/transactions", "application/json", with(`"amountFen":1001`, `"amountFen":10.5`), 0, 400, "transaction.amountFen"},
 		{"string field given a number", "POST", "/v1/transactions", "application/json", with(`"summary":"材料费"`, `"summary":5`), 0, 400, "transaction.summary"},
-		{"object given an array", "POST", "/v1/transactions", "application/json", `{"author":"t","transaction":{"counterparty":[1]}}`, 0, 400, "transaction.counterparty"},
+		{"object given an array", "POST", "/v1/transactions", "application/json", `{"author":"tester","transaction":{"counterparty":[1]}}`, 0, 400, "transaction.counterparty"},
 		{"unknown enum name", "POST", "/v1/transactions", "application/json", with("PAYMENT_METHOD_BANK_TRANSFER", "PAYMENT_METHOD_BITCOIN"), 0, 400, "transaction.paymentMethod"},
 		{"unknown field", "POST", "/v1/transactions", "application/json", with(`"amountFen"`, `"amountFne"`), 0, 400, "transaction.amountFne"},
 		{"unknown nested field", "POST", "/v1/transactions", "application/json", with(`"name":`, `"nmae":`), 0, 400, "transaction.counterparty.nmae"},
@@ -147,12 +152,12 @@ func TestMalformedRequests(t *testing.T) {
 		{"invalid UTF-8 in a key", "POST", "/v1/transactions", "application/json", with(`"summary"`, "\"s\xffy\""), 0, 400, "transaction"},
 		{"null body", "POST", "/v1/transactions", "application/json", "null", 0, 400, "body"},
 		{"array body", "POST", "/v1/transactions", "application/json", "[1,2]", 0, 400, "body"},
-		{"null for a message", "POST", "/v1/transactions", "application/json", `{"author":"t","transaction":{"counterparty":null,"org":5}}`, 0, 400, "transaction.org"},
+		{"null for a message", "POST", "/v1/transactions", "application/json", `{"author":"tester","transaction":{"counterparty":null,"org":5}}`, 0, 400, "transaction.org"},
 		{"too deep nesting", "POST", "/v1/transactions", "application/json", deep, 0, 400, strings.TrimSuffix(strings.Repeat("a.", rest.MaxDepth), ".")},
-		{"truncated JSON", "POST", "/v1/transactions", "application/json", tx[:60], 0, 400, "transaction.kind"},
-		{"trailing comma", "POST", "/v1/transactions", "application/json", `{"author":"t",}`, 0, 400, "body"},
-		{"duplicate field", "POST", "/v1/transactions", "application/json", `{"author":"t","author":"u"}`, 0, 400, "author"},
-		{"wrong type in path route body", "POST", "/v1/contracts/" + testOrg + "-1/payments", "application/json", `{"author":"t","payment":{"amountFen":true}}`, 0, 400, "payment.amountFen"},
+		{"truncated JSON", "POST", "/v1/transactions", "application/json", tx[:65], 0, 400, "transaction.kind"},
+		{"trailing comma", "POST", "/v1/transactions", "application/json", `{"author":"tester",}`, 0, 400, "body"},
+		{"duplicate field", "POST", "/v1/transactions", "application/json", `{"author":"tester","author":"u"}`, 0, 400, "author"},
+		{"wrong type in path route body", "POST", "/v1/contracts/" + testOrg + "-1/payments", "application/json", `{"author":"tester","payment":{"amountFen":true}}`, 0, 400, "payment.amountFen"},
 		{"array element of wrong type", "POST", "/v1/transactions", "application/json", with(`"invoiceNumber"`, `"attachments":["ab",7],"invoiceNumber"`), 0, 400, "transaction.attachments[1]"},
 		{"text/plain body", "POST", "/v1/transactions", "text/plain", tx, 0, 415, "Content-Type"},
 		{"no content type with a body", "POST", "/v1/transactions", "", tx, 0, 415, "Content-Type"},
@@ -161,7 +166,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"announced body over 1 MiB", "POST", "/v1/transactions", "application/json", `{"author":"` + strings.Repeat("x", 2<<20) + `"}`, 0, 413, "body"},
 		{"attachment over the limit", "POST", "/v1/attachments", "application/octet-stream", strings.Repeat("x", 64<<10+1), 0, 413, "content"},
 		{"chunked body over 1 MiB", "POST", "/v1/transactions", "application/json", `{"author":"` + strings.Repeat("x", 1<<20) + `"}`, -1, 413, "body"},
-		{"path parameter not UTF-8", "POST", "/v1/rules/%80/publish", "application/json", `{"author":"t"}`, 0, 400, "version"},
+		{"path parameter not UTF-8", "POST", "/v1/rules/%80/publish", "application/json", `{"author":"tester"}`, 0, 400, "version"},
 		{"query parameter not UTF-8", "POST", "/v1/attachments?fileName=%ff.jpg", "application/octet-stream", "abc", 0, 400, "fileName"},
 		{"wrong method", "PUT", "/v1/transactions", "application/json", tx, 0, 405, ""},
 	}

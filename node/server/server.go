@@ -11,13 +11,16 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,11 +31,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/dataformat"
@@ -120,6 +126,21 @@ type Config struct {
 	// request; defaults in rest (5, 5 and 2 minutes). The alert stream lifts
 	// the read and write deadlines for itself.
 	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
+	// AdminPasswordFile, read at the first start, is the first
+	// administrator's password (mode 0600; changed at the first sign-in
+	// all the same). Without it a one-time password is made and printed
+	// once to Stdout (AdminLine).
+	AdminPasswordFile string
+	// Stdout is where that one-time password is printed; default os.Stdout.
+	Stdout io.Writer
+	// AccountArgon is the cost of password hashes; zero is
+	// accounts.DefaultParams. Tests lower it.
+	AccountArgon accounts.Params
+	// TLSCert and TLSKey are the certificate people's APIs (HTTP and gRPC)
+	// are served with. A node listening anywhere but loopback must have
+	// them or a --tls-dir certificate (peopleTLS); on loopback they are
+	// optional and the APIs are plain.
+	TLSCert, TLSKey string
 }
 
 // bodyLimits are the routes whose body limit is not rest.DefaultJSONLimit:
@@ -200,6 +221,16 @@ func (c *Config) validate() error {
 	if c.CertName == "" && len(c.Orgs) > 0 {
 		c.CertName = c.Orgs[0]
 	}
+	if c.Stdout == nil {
+		c.Stdout = os.Stdout
+	}
+	if !loopbackAddr(c.HTTPAddr) || !loopbackAddr(c.GRPCAddr) {
+		if c.TLSDir == "" && (c.TLSCert == "" || c.TLSKey == "") {
+			// The whole message, with how to get a certificate, comes from peopleTLS.
+			_, err := peopleTLS(*c, func() (tls.Certificate, bool) { return tls.Certificate{}, false })
+			return err
+		}
+	}
 	return nil
 }
 
@@ -250,9 +281,11 @@ type Node struct {
 	// interceptors, as the gRPC server runs them.
 	api   *api.Service
 	unary []grpc.UnaryServerInterceptor
-	// mask masks a town's answers about its villages (nil at a village):
-	// the gRPC interceptors and the SSE alert stream apply it.
-	mask *villageMask
+	// accounts are the node's people (issue 12); the authz interceptor
+	// authenticates every call against them.
+	accounts *accounts.Service
+	// tls serves people's APIs (HTTP and gRPC) when set: see peopleTLS.
+	tls *tls.Config
 }
 
 // Open opens the node's stores and binds its listeners; Serve starts serving.
@@ -323,6 +356,22 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	b.SetRules(engine)
 	n = &Node{cfg: cfg, level: level, log: log, ledger: l, books: b, keys: ring, served: make(chan error, 3), registry: prometheus.NewRegistry()}
+	if n.tls, err = peopleTLS(cfg, func() (tls.Certificate, bool) {
+		if issued == nil {
+			return tls.Certificate{}, false
+		}
+		return issued.TLSCertificate(), true
+	}); err != nil {
+		return nil, err
+	}
+	if err := n.openAccounts(ctx); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			n.accounts.Close()
+		}
+	}()
 	if err := n.supervise(ctx); err != nil {
 		return nil, fmt.Errorf("start supervision: %w", err)
 	}
@@ -334,13 +383,18 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	m := newMetrics(n.registry, l, n.level, cfg.Orgs[0])
 	registerAttachmentMetrics(n.registry, att)
-	n.unary = []grpc.UnaryServerInterceptor{m.unary(log)}
-	streams := []grpc.StreamServerInterceptor{m.stream(log)}
-	if n.mask = personalMask(n.level, cfg.Orgs); n.mask != nil { // a town: its villages' personal data masked
-		n.unary = append(n.unary, n.mask.unary)
-		streams = append(streams, n.mask.stream)
+	// Every call passes the permission table, REST's too (the gateway
+	// calls this server; uploads run n.unary): the signed-in account is
+	// bound to the request's author and orgs, and personal data in the
+	// answer is masked by its roles (authz.Masked, issue 12 item 10).
+	authn := authz.NewInterceptor(n.accounts, log.With("subsystem", "authz"))
+	n.unary = []grpc.UnaryServerInterceptor{m.unary(log), authn.Unary}
+	streams := []grpc.StreamServerInterceptor{m.stream(log), authn.Stream}
+	opts := limits.ServerOptions(cfg.GRPCMaxStreams, log)
+	if n.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(n.tls)))
 	}
-	n.grpc = grpc.NewServer(append(limits.ServerOptions(cfg.GRPCMaxStreams, log),
+	n.grpc = grpc.NewServer(append(opts,
 		grpc.MaxRecvMsgSize(int(cfg.MaxAttachment)+envelope),
 		grpc.MaxSendMsgSize(int(cfg.MaxAttachment)+envelope),
 		grpc.ChainUnaryInterceptor(n.unary...),
@@ -351,6 +405,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	svc.LimitStreams(n.streams)
 	svc.Register(n.grpc)
 	n.api = svc
+	api.NewAccounts(n.accounts, string(n.level), cfg.Orgs[0]).Register(n.grpc)
 
 	if n.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddr, err)
@@ -366,6 +421,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	n.http = rest.NewServer(handler, cfg.HTTPReadTimeout, cfg.HTTPWriteTimeout, cfg.HTTPIdleTimeout)
+	n.http.TLSConfig = n.tls
 	return n, nil
 }
 
@@ -397,6 +453,7 @@ var gatewayServices = []struct {
 	{"WorkflowService", sanziv1.RegisterWorkflowServiceHandler},
 	{"CardService", sanziv1.RegisterCardServiceHandler},
 	{"DirectiveService", sanziv1.RegisterDirectiveServiceHandler},
+	{"AccountService", sanziv1.RegisterAccountServiceHandler},
 }
 
 func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
@@ -409,9 +466,15 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		runtime.WithMarshalerOption("application/octet-stream", rawMarshaler{json: jsonM, max: n.cfg.MaxAttachment}),
 		runtime.WithErrorHandler(rest.ErrorHandler),
 		runtime.WithRoutingErrorHandler(rest.RoutingErrorHandler),
+		runtime.WithMetadata(authz.SessionFromCookie),
+		runtime.WithForwardResponseOption(n.sessionCookie),
 	)
+	transport := insecure.NewCredentials()
+	if n.tls != nil {
+		transport = credentials.NewTLS(pinnedClientTLS(n.tls))
+	}
 	conn, err := grpc.NewClient(n.GRPCAddr(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(transport),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(n.cfg.MaxAttachment)+envelope), grpc.MaxCallSendMsgSize(int(n.cfg.MaxAttachment)+envelope)),
 	)
 	if err != nil {
@@ -436,7 +499,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", rest.Guard(n.withUploads(gw), routes))
+	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(n.withUploads(gw), routes), n.checkCSRF))
 	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
 	mux.HandleFunc("GET /v1/sync/status", n.syncStatus)
 	mux.HandleFunc("GET /v1/backup", n.backupRoute)
@@ -476,7 +539,12 @@ func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
 func (n *Node) Serve(ctx context.Context) error {
 	go func() { n.served <- n.grpc.Serve(n.grpcLn) }()
 	go func() {
-		err := n.http.Serve(n.httpLn)
+		var err error
+		if n.tls != nil {
+			err = n.http.ServeTLS(n.httpLn, "", "")
+		} else {
+			err = n.http.Serve(n.httpLn)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -529,6 +597,9 @@ func (n *Node) shutdown() error {
 		errs = append(errs, errors.New("gRPC requests still running at the shutdown deadline were cut"))
 	}
 	n.gwConn.Close()
+	if err := n.accounts.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close accounts: %w", err))
+	}
 	if n.inboxSrv != nil {
 		n.inboxSrv.Stop() // streams stay open while idle; a cut push is resent, and a resend is a no-op
 	}
@@ -553,5 +624,5 @@ func (n *Node) Close() error {
 	n.grpcLn.Close()
 	n.httpLn.Close()
 	n.gwConn.Close()
-	return n.ledger.Close()
+	return errors.Join(n.accounts.Close(), n.ledger.Close())
 }

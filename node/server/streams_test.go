@@ -30,7 +30,7 @@ func TestAlertStreamCaps(t *testing.T) {
 	defer cancel()
 	sse := func() (*http.Response, error) {
 		req, _ := http.NewRequestWithContext(ctx, "GET", n.base+"/v1/alerts/stream", nil)
-		return (&http.Client{Transport: &http.Transport{}}).Do(req)
+		return (&http.Client{Transport: bearer{token: n.token, next: &http.Transport{}}}).Do(req)
 	}
 	var open []*http.Response
 	for i := range 2 {
@@ -40,7 +40,7 @@ func TestAlertStreamCaps(t *testing.T) {
 		}
 		open = append(open, resp)
 	}
-	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(bearerCreds(n.token)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	_ "google.golang.org/grpc/encoding/gzip" // the outbox compresses batches
 
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
@@ -130,7 +131,11 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 }
 
 // syncStatus serves GET /v1/sync/status.
+// It needs a sign-in with the read permission.
 func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
+	if _, ok := n.person(w, r, authz.PermRead); !ok {
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if n.outbox == nil {
 		w.WriteHeader(http.StatusNotFound)

@@ -51,7 +51,7 @@ func TestConcurrentUploadsStreamToDisk(t *testing.T) {
 				}
 				req.ContentLength = size
 				req.Header.Set("Content-Type", "application/octet-stream")
-				resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+				resp, err := (&http.Client{Transport: bearer{token: n.token, next: &http.Transport{}}}).Do(req)
 				if err != nil {
 					t.Errorf("upload %d: %v", i, err)
 					return

@@ -100,7 +100,8 @@ later command to that server sends it. A token expires (30 days by default);
 The password is asked for without echo; a script gives --password-file (a
 file readable by its owner only) or one line on standard input. A new
 account's password, and the first administrator's, is a one-time password:
-sign-in asks for a new one (twice) or reads --new-password-file.
+sign-in asks for a new one (twice; from a pipe, the next line once) or reads
+--new-password-file.
 
 Examples:
   sanzi login --server 127.0.0.1:7401 --account admin
@@ -200,11 +201,15 @@ func mustChangePassword(err error) bool {
 	return ok && err != nil && st.Code() == codes.FailedPrecondition
 }
 
-// askNewPassword asks for a new password twice, on a terminal only: a
-// script gives --new-password-file.
+// askNewPassword asks for a new password twice on a terminal; from a pipe
+// it reads the next line once (a script can also give --new-password-file).
 func askNewPassword(p *prompter) (string, error) {
 	if !p.terminal() {
-		return "", errors.New("this is a one-time password: give --new-password-file with a new one")
+		np, err := p.line("new password (this is a one-time password): ")
+		if err != nil {
+			return "", fmt.Errorf("this is a one-time password: give a new one on the next line or with --new-password-file: %w", err)
+		}
+		return np, nil
 	}
 	fmt.Fprintln(p.out, "This is a one-time password; choose a new one (at least 10 characters).")
 	for range 3 {

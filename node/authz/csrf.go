@@ -27,7 +27,8 @@ var gatewaySession = textproto.CanonicalMIMEHeaderKey("Grpc-Metadata-" + Session
 
 // RequireCSRF refuses, 403 with a JSON error, a state-changing request
 // (POST, PUT, PATCH, DELETE) that carries a session cookie without an
-// X-CSRF-Token header that check accepts for that session. Requests with a
+// X-CSRF-Token header that check accepts for that session (check is called
+// with "" when there is none). Requests with a
 // bearer token need no CSRF token (a cross-site page cannot add one; and the
 // bearer token, not the cookie, is what the call is authenticated by). It
 // also drops a client's Grpc-Metadata-Sanzi-Session header, so that a
@@ -38,8 +39,10 @@ func RequireCSRF(next http.Handler, check func(session, token string) bool) http
 		r.Header.Del(gatewaySession)
 		session := sessionOf(r)
 		if session != "" && stateChanging(r.Method) {
-			tok := r.Header.Get(CSRFHeader)
-			if tok == "" || !check(session, tok) {
+			// check sees an empty token too: it must refuse it for a live
+			// session, and may let a dead one through (it authenticates
+			// nothing), so that a browser holding a stale cookie can sign in.
+			if tok := r.Header.Get(CSRFHeader); !check(session, tok) {
 				rest.WriteError(w, r, status.Error(codes.PermissionDenied,
 					"a signed-in browser's "+r.Method+" needs its CSRF token in "+CSRFHeader))
 				return

@@ -53,7 +53,11 @@ func startTestNode(t testing.TB, tweak func(*Config)) *testNode {
 		}
 	})
 	tok := signIn(t, n, testAccount, cfg.Orgs[0], testRoles...)
-	return &testNode{Node: n, base: "http://" + n.HTTPAddr(), token: tok, client: clientWith(tok)}
+	scheme := "http://"
+	if n.tls != nil {
+		scheme = "https://"
+	}
+	return &testNode{Node: n, base: scheme + n.HTTPAddr(), token: tok, client: clientWith(tok)}
 }
 
 func (n *testNode) head() ledger.Head { return n.ledger.Head(testOrg) }

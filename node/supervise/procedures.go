@@ -58,17 +58,24 @@ func (s *Supervisor) OpenProcedure(ctx context.Context, author string, p *sanziv
 // DecideStep records a decision on a procedure's open step. A decision on
 // any other step, by another post or on a closed procedure is blocked by
 // rule CHAIN. The procedure is held locked from check to record, so two
-// people approving at once cannot both pass.
+// people approving at once cannot both pass. With a signed-in account in
+// ctx, the account must hold the post and not have recorded the matter
+// (CheckDecider); a decision naming no post takes the step's.
 func (s *Supervisor) DecideStep(ctx context.Context, author string, d *sanziv1.StepDecision) (*ledger.Stored, *workflow.Proc, error) {
 	if s.tier.DecidesFor(d.GetOrg()) {
 		return s.decideFor(ctx, author, d)
 	}
-	if err := s.b.Validator().StepDecision(author, d); err != nil {
-		return nil, nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.catchUp(ctx); err != nil {
+		return nil, nil, err
+	}
+	if p, err := s.flows.Get(d.GetProcedureId()); err == nil {
+		if d, err = CheckDecider(ctx, s.b.Ledger(), p, author, d); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := s.b.Validator().StepDecision(author, d); err != nil {
 		return nil, nil, err
 	}
 	dd, err := s.flows.Check(d, s.b.Now())

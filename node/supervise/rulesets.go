@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -116,9 +117,14 @@ func (s *Supervisor) RuleSet(version string) (*sanziv1.RuleSetSummary, string, e
 	return proto.CloneOf(i.sum), i.json, nil
 }
 
-// SubmitRuleSet records a draft rule set after compiling it.
+// SubmitRuleSet records a draft rule set after compiling it. A signed-in
+// account in ctx must be the author, hold the drafting permission and cover
+// the node's org (checkRulesRole).
 func (s *Supervisor) SubmitRuleSet(ctx context.Context, author, rulesJSON string) (*ledger.Stored, *sanziv1.RuleSetSummary, error) {
 	if err := s.b.Validator().Author(author); err != nil {
+		return nil, nil, err
+	}
+	if err := s.checkRulesRole(ctx, author, authz.PermDraftRules); err != nil {
 		return nil, nil, err
 	}
 	e, err := ParseRuleSet([]byte(rulesJSON))
@@ -143,9 +149,14 @@ func (s *Supervisor) SubmitRuleSet(ctx context.Context, author, rulesJSON string
 }
 
 // PublishRuleSet makes a draft live from the next entry on. The publisher
-// must be someone other than the drafter (four eyes).
+// must be someone other than the drafter (four eyes) and, signed in, hold
+// the publishing permission at this node's org (checkRulesRole): a second
+// account without the role is no second pair of eyes.
 func (s *Supervisor) PublishRuleSet(ctx context.Context, author, version string) (*ledger.Stored, *sanziv1.RuleSetSummary, error) {
 	if err := s.b.Validator().Author(author); err != nil {
+		return nil, nil, err
+	}
+	if err := s.checkRulesRole(ctx, author, authz.PermPublishRules); err != nil {
 		return nil, nil, err
 	}
 	s.mu.Lock()
@@ -169,6 +180,28 @@ func (s *Supervisor) PublishRuleSet(ctx context.Context, author, version string)
 		return nil, nil, err
 	}
 	return st, proto.CloneOf(i.sum), nil
+}
+
+// checkRulesRole refuses the signed-in account in ctx, if any, when it is
+// not author, lacks perm (drafting or publishing rules) or does not cover
+// the node's home org, whose chain records the set. The refusal wraps
+// books.ErrPermissionDenied. Without one (the node's own work) it passes:
+// node/api refuses rule-set calls that carry none.
+func (s *Supervisor) checkRulesRole(ctx context.Context, author string, perm authz.Permission) error {
+	who, ok := authz.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	if err := checkAuthor(who, author); err != nil {
+		return err
+	}
+	if !who.May(perm) {
+		return fmt.Errorf("%w: account %s may not %s here: none of its roles (%v) grants it", books.ErrPermissionDenied, who.Account, perm, who.Roles)
+	}
+	if home := s.b.HomeOrg(); !who.Covers(home) {
+		return fmt.Errorf("%w: account %s of %s may not %s for %s", books.ErrPermissionDenied, who.Account, who.Org, perm, home)
+	}
+	return nil
 }
 
 func (s *Supervisor) appendRuleSet(ctx context.Context, author string, v *sanziv1.RuleSetVersion) (*ledger.Stored, error) {

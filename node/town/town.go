@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -50,8 +52,13 @@ type Town struct {
 	// village/version) and the "relatives" list of the set it published
 	// last: the declared relatives of its cadres, which the town checks
 	// the other villages' payees against.
-	drafts    map[string]*sanziv1.RuleSetVersion
+	drafts    map[string]villageDraft
 	relatives map[string][]rules.ListItem
+	// ignored are the villages' published rule sets (by village/version)
+	// the town does not use, with why; read outside the Supervisor's lock
+	// (IgnoredRuleSets), so under ignoredMu.
+	ignoredMu sync.Mutex
+	ignored   map[string]string
 	// raised are the keys of the town's own cross-village RELATIVE alerts.
 	raised map[string]bool
 }
@@ -72,7 +79,24 @@ func New(b *books.Books, cat *sanziv1.Catalog, cal *calendar.Calendar) (*Town, e
 	}
 	return &Town{b: b, home: b.HomeOrg(), cross: cross, flows: workflow.New(cat, cal),
 		pending: map[string]string{}, keyOf: map[string]string{},
-		drafts: map[string]*sanziv1.RuleSetVersion{}, relatives: map[string][]rules.ListItem{}, raised: map[string]bool{}}, nil
+		drafts: map[string]villageDraft{}, relatives: map[string][]rules.ListItem{},
+		ignored: map[string]string{}, raised: map[string]bool{}}, nil
+}
+
+// villageDraft is a village's rule-set draft and the account whose entry it is.
+type villageDraft struct {
+	v      *sanziv1.RuleSetVersion
+	author string
+}
+
+// IgnoredRuleSets are the villages' published rule sets (keyed
+// village/version) whose lists the town does not use, with why: each was
+// published by an account that drafted it. The village lists its own as
+// ignored too (its Supervisor checks the same).
+func (t *Town) IgnoredRuleSets() map[string]string {
+	t.ignoredMu.Lock()
+	defer t.ignoredMu.Unlock()
+	return maps.Clone(t.ignored)
 }
 
 func stepKey(procedureID, step string) string { return procedureID + "/" + step }
@@ -103,10 +127,26 @@ func (t *Town) observeVillage(st *ledger.Stored, m proto.Message) error {
 		k := st.Origin + "/" + m.GetVersion()
 		switch m.GetState() {
 		case sanziv1.RuleSetState_RULE_SET_STATE_DRAFT:
-			t.drafts[k] = m
+			t.drafts[k] = villageDraft{v: m, author: st.Author}
 		case sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED:
+			d, ok := t.drafts[k]
+			if !ok || d.v.GetSha256() != m.GetSha256() {
+				break
+			}
+			// The village checked four eyes when it published; the town
+			// does not trust that it did (an older binary, a hand-made
+			// entry): a set its drafter published is not taken.
+			if err := entries.FourEyes(st.Author, d.v.GetDraftedBy(), d.author); err != nil {
+				slog.Warn("a village rule set published by the account that drafted it is not used at the town",
+					"entry", st.ID(), "village", st.Origin, "version", m.GetVersion(), "publishedBy", st.Author,
+					"draftedBy", d.v.GetDraftedBy(), "err", err)
+				t.ignoredMu.Lock()
+				t.ignored[k] = "published by its drafter " + st.Author + ": " + err.Error()
+				t.ignoredMu.Unlock()
+				break
+			}
 			var rs rules.RuleSet
-			if d := t.drafts[k]; d != nil && d.GetSha256() == m.GetSha256() && json.Unmarshal([]byte(d.GetRulesJson()), &rs) == nil {
+			if json.Unmarshal([]byte(d.v.GetRulesJson()), &rs) == nil {
 				t.relatives[st.Origin] = rs.Lists["relatives"]
 			}
 		}
@@ -225,8 +265,17 @@ func (t *Town) asVillage(village string) *books.Validator {
 }
 
 // DecideStep implements supervise.Tier: a town post's decision on the open
-// step of a village's procedure, in the town's own chain.
+// step of a village's procedure, in the town's own chain. With a signed-in
+// account in ctx, the town checks what the village cannot see: that the
+// account holds the post, and that it did not record the matter in the
+// village's chain (supervise.CheckDecider, over the villages' chains the
+// town holds).
 func (t *Town) DecideStep(ctx context.Context, author string, d *sanziv1.StepDecision) (*ledger.Stored, *workflow.Proc, error) {
+	if p, err := t.flows.Get(d.GetProcedureId()); err == nil {
+		if d, err = supervise.CheckDecider(ctx, t.b.Ledger(), p, author, d); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := t.asVillage(d.GetOrg()).StepDecision(author, d); err != nil {
 		return nil, nil, err
 	}

@@ -100,6 +100,8 @@ type node struct {
 	// who is the account requests are made as (personas); "" is the
 	// node's default account.
 	who string
+	// bearer is who's token, for requests made off the test's goroutine.
+	bearer string
 }
 
 // accountEntries is how many entries a node's chain holds before a test

@@ -73,7 +73,7 @@ var personas = map[string]persona{
 	"jian.du": {"村务监督委员会", []string{"supervisory_committee"}, nil},
 	// At a town: its default account, two agency accountants and the
 	// reviewer who acknowledges alerts.
-	"town.e2e":   {"镇端到端测试", []string{"town_reviewer", "auditor"}, []string{"town.agency_accountant", "town.reviewer"}},
+	"town.e2e":   {"镇端到端测试", []string{"accountant", "town_reviewer", "auditor"}, []string{"town.agency_accountant", "town.reviewer"}},
 	"zhen.li":    {"镇代理会计 李", []string{"town_reviewer"}, []string{"town.agency_accountant"}},
 	"zhen.zhang": {"镇代理会计 张", []string{"town_reviewer"}, []string{"town.agency_accountant"}},
 	"zhen.wang":  {"镇农经站审核员 王", []string{"town_reviewer"}, []string{"town.reviewer"}},
@@ -201,11 +201,13 @@ func (p *people) post(path, token string, v, out any) (int, []byte) {
 	return resp.StatusCode, raw
 }
 
-// serverOf is the --server a CLI invocation talks to: the flag, else
-// SANZI_SERVER.
+// serverOf is the node a CLI invocation talks to: --server (or --http of
+// sync status), else SANZI_SERVER.
 func serverOf(args []string) string {
-	if i := slices.Index(args, "--server"); i >= 0 && i+1 < len(args) {
-		return args[i+1]
+	for _, flag := range []string{"--server", "--http"} {
+		if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
+			return args[i+1]
+		}
 	}
 	return os.Getenv("SANZI_SERVER")
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/sanzi/sanzi/node/sheet"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )

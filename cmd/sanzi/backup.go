@@ -28,7 +28,7 @@ Restore it with "sanzi restore".`,
 			if httpAddr == "" || out == "" {
 				return fmt.Errorf("--http and --out are required")
 			}
-			resp, err := http.Get("http://" + httpAddr + "/v1/backup")
+			resp, err := g.httpGet(cmd.Context(), http.DefaultClient, httpAddr, "/v1/backup")
 			if err != nil {
 				return fmt.Errorf("ask %s for a backup: %w", httpAddr, err)
 			}

@@ -47,16 +47,16 @@ func TestBadRequests(t *testing.T) {
 		t.Fatalf("record: %d %s", code, raw)
 	}
 	var reversal recorded
-	if code, raw := n.post("/v1/reversals", map[string]any{"author": "e2e", "reversal": map[string]any{"org": org, "targetId": first.Entry.ID, "reason": "wrong amount"}}, &reversal); code != 200 {
+	if code, raw := n.post("/v1/reversals", map[string]any{"reversal": map[string]any{"org": org, "targetId": first.Entry.ID, "reason": "wrong amount"}}, &reversal); code != 200 {
 		t.Fatalf("reverse: %d %s", code, raw)
 	}
-	asset := map[string]any{"author": "e2e", "asset": map[string]any{"org": org, "assetCode": "ZC-1", "name": "村部办公楼", "originalValueFen": 100000, "acquiredDate": "2019-06-30"}}
+	asset := map[string]any{"asset": map[string]any{"org": org, "assetCode": "ZC-1", "name": "村部办公楼", "originalValueFen": 100000, "acquiredDate": "2019-06-30"}}
 	var assetRec recorded
 	if code, raw := n.post("/v1/assets", asset, &assetRec); code != 200 {
 		t.Fatalf("asset: %d %s", code, raw)
 	}
 	contract := func() map[string]any {
-		return map[string]any{"author": "e2e", "contract": map[string]any{
+		return map[string]any{"contract": map[string]any{
 			"org": org, "kind": "CONTRACT_KIND_LEASE", "contractNumber": "HT-1",
 			"counterparty": map[string]any{"name": "林某某", "idNumber": "11010519491231002X"},
 			"object":       map[string]any{"kind": "OBJECT_KIND_LAND", "objectId": "DK-1", "areaMu": 10},
@@ -82,12 +82,19 @@ func TestBadRequests(t *testing.T) {
 		field    string
 		inMsgToo bool // field named in the message only (protojson errors)
 	}{
-		{"missing author", "POST", "/v1/transactions", "", body(set(tx(1), "author", nil)), 400, 3, "author", false},
-		{"missing transaction", "POST", "/v1/transactions", "", body(map[string]any{"author": "e2e"}), 400, 3, "transaction", false},
+		// The author is the signed-in account: naming another is refused
+		// (it used to be free text, required).
+		{"another author", "POST", "/v1/transactions", "", body(set(tx(1), "author", "someone.else")), 403, 7, "signed-in account", true},
+		{"missing transaction", "POST", "/v1/transactions", "", body(map[string]any{}), 400, 3, "transaction", false},
 		{"missing org", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", nil)), 400, 3, "transaction.org", false},
-		{"org too short", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "35050510020")), 400, 3, "transaction.org", false},
-		{"foreign org", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "350505100202")), 400, 3, "transaction.org", false},
-		{"org bad province", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "990505100201")), 400, 3, "transaction.org", false},
+		// An org outside the signed-in account's scope is refused by the
+		// permission check before the request is validated (issue 12), so
+		// a foreign or malformed code is 403 naming the code.
+		// TODO(issue 12): a malformed code would better be 400 naming
+		// transaction.org (node/authz refuses it as out of scope first).
+		{"org too short", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "35050510020")), 403, 7, "may not act on 35050510020", true},
+		{"foreign org", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "350505100202")), 403, 7, "may not act on 350505100202", true},
+		{"org bad province", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "990505100201")), 403, 7, "may not act on 990505100201", true},
 		{"missing kind", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.kind", nil)), 400, 3, "transaction.kind", false},
 		{"unknown enum number", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.kind", 99)), 400, 3, "transaction.kind", false},
 		{"unknown enum name", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.paymentMethod", "PAYMENT_METHOD_BITCOIN")), 400, 3, "transaction.paymentMethod", false},
@@ -109,7 +116,7 @@ func TestBadRequests(t *testing.T) {
 		{"lease over 20 years (rule LEASE-20Y)", "POST", "/v1/contracts", "", body(set(contract(), "contract.termEnd", "2046-01-01")), 400, 9, "LEASE-20Y", true},
 		{"attachment not a hash", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.attachments", []string{"receipt.jpg"})), 400, 3, "transaction.attachments[0]", false},
 		{"attachment not uploaded", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.attachments", []string{strings.Repeat("ab", 32)})), 400, 3, "transaction.attachments[0]", false},
-		{"malformed JSON", "POST", "/v1/transactions", "application/json", []byte(`{"author": "e2e", "transaction": {`), 400, 3, "transaction", false},
+		{"malformed JSON", "POST", "/v1/transactions", "application/json", []byte(`{"transaction": {`), 400, 3, "transaction", false},
 		{"unknown JSON field", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.amountFne", 5)), 400, 3, "transaction.amountFne", false},
 		{"amount as text", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.amountFen", "12.5 yuan")), 400, 3, "transaction.amountFen", false},
 		{"oversized attachment", "POST", "/v1/attachments", "application/octet-stream", big, 413, 3, "content", false},
@@ -118,14 +125,14 @@ func TestBadRequests(t *testing.T) {
 		{"delete locked attachment", "DELETE", "/v1/attachments/" + hash, "", nil, 400, 9, "sha256", false},
 		{"contract ends before it starts", "POST", "/v1/contracts", "", body(set(contract(), "contract.termEnd", "2025-06-30")), 400, 3, "contract.termEnd", false},
 		{"land contract without area", "POST", "/v1/contracts", "", body(set(contract(), "contract.object.areaMu", nil)), 400, 3, "contract.object.areaMu", false},
-		{"payment to unknown contract", "POST", "/v1/contracts/" + org + "-999/payments", "", body(map[string]any{"author": "e2e", "payment": map[string]any{"org": org, "amountFen": 100, "paymentMethod": "PAYMENT_METHOD_CASH", "businessDate": today()}}), 400, 3, "payment.contractId", false},
-		{"payment to a transaction", "POST", "/v1/contracts/" + first.Entry.ID + "/payments", "", body(map[string]any{"author": "e2e", "payment": map[string]any{"org": org, "amountFen": 100, "paymentMethod": "PAYMENT_METHOD_CASH", "businessDate": today()}}), 400, 3, "payment.contractId", false},
+		{"payment to unknown contract", "POST", "/v1/contracts/" + org + "-999/payments", "", body(map[string]any{"payment": map[string]any{"org": org, "amountFen": 100, "paymentMethod": "PAYMENT_METHOD_CASH", "businessDate": today()}}), 400, 3, "payment.contractId", false},
+		{"payment to a transaction", "POST", "/v1/contracts/" + first.Entry.ID + "/payments", "", body(map[string]any{"payment": map[string]any{"org": org, "amountFen": 100, "paymentMethod": "PAYMENT_METHOD_CASH", "businessDate": today()}}), 400, 3, "payment.contractId", false},
 		{"duplicate asset code", "POST", "/v1/assets", "", body(asset), 400, 9, "asset.assetCode", false},
-		{"appraisal without report", "POST", "/v1/assets/" + assetRec.Entry.ID + "/appraisals", "", body(map[string]any{"author": "e2e", "appraisal": map[string]any{"org": org, "appraisedValueFen": 100, "appraiser": "某所", "appraisalDate": today()}}), 400, 3, "appraisal.reportAttachment", false},
-		{"sale without price", "POST", "/v1/assets/" + assetRec.Entry.ID + "/disposals", "", body(map[string]any{"author": "e2e", "disposal": map[string]any{"org": org, "method": "DISPOSAL_METHOD_SALE", "counterparty": map[string]any{"name": "买方"}, "disposalDate": today()}}), 400, 3, "disposal.priceFen", false},
-		{"reverse twice", "POST", "/v1/reversals", "", body(map[string]any{"author": "e2e", "reversal": map[string]any{"org": org, "targetId": first.Entry.ID, "reason": "again"}}), 400, 9, "reversal.targetId", false},
-		{"reverse a reversal", "POST", "/v1/reversals", "", body(map[string]any{"author": "e2e", "reversal": map[string]any{"org": org, "targetId": reversal.Entry.ID, "reason": "undo"}}), 400, 3, "reversal.targetId", false},
-		{"reverse without reason", "POST", "/v1/reversals", "", body(map[string]any{"author": "e2e", "reversal": map[string]any{"org": org, "targetId": assetRec.Entry.ID}}), 400, 3, "reversal.reason", false},
+		{"appraisal without report", "POST", "/v1/assets/" + assetRec.Entry.ID + "/appraisals", "", body(map[string]any{"appraisal": map[string]any{"org": org, "appraisedValueFen": 100, "appraiser": "某所", "appraisalDate": today()}}), 400, 3, "appraisal.reportAttachment", false},
+		{"sale without price", "POST", "/v1/assets/" + assetRec.Entry.ID + "/disposals", "", body(map[string]any{"disposal": map[string]any{"org": org, "method": "DISPOSAL_METHOD_SALE", "counterparty": map[string]any{"name": "买方"}, "disposalDate": today()}}), 400, 3, "disposal.priceFen", false},
+		{"reverse twice", "POST", "/v1/reversals", "", body(map[string]any{"reversal": map[string]any{"org": org, "targetId": first.Entry.ID, "reason": "again"}}), 400, 9, "reversal.targetId", false},
+		{"reverse a reversal", "POST", "/v1/reversals", "", body(map[string]any{"reversal": map[string]any{"org": org, "targetId": reversal.Entry.ID, "reason": "undo"}}), 400, 3, "reversal.targetId", false},
+		{"reverse without reason", "POST", "/v1/reversals", "", body(map[string]any{"reversal": map[string]any{"org": org, "targetId": assetRec.Entry.ID}}), 400, 3, "reversal.reason", false},
 		{"bad entry id", "GET", "/v1/transactions/not-an-id", "", nil, 400, 3, "id", false},
 		{"unknown entry id", "GET", "/v1/transactions/" + org + "-9999", "", nil, 404, 5, "", false},
 	} {

@@ -5,16 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/sanzi/sanzi/node/sheet"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -35,14 +31,14 @@ func TestNewcomerRecordsAndLists(t *testing.T) {
 	}
 	out, code = run(t, "tx", "record", "--server", n.grpc, "--org", org, "--kind", "expense", "--amount", "86.40",
 		"--method", "village_card", "--counterparty", "文具店", "--summary", "办公用品", "--attach", hash)
-	if code != 0 || !strings.Contains(out, "recorded "+org+"-1") {
+	if code != 0 || !strings.Contains(out, "recorded "+id(1)) {
 		t.Fatalf("tx record: exit %d\n%s", code, out)
 	}
 	out, code = run(t, "tx", "list", "--server", n.grpc)
 	if code != 0 || !strings.Contains(out, "86.40") || !strings.Contains(out, "1 shown of 1") {
 		t.Fatalf("tx list: exit %d\n%s", code, out)
 	}
-	out, code = run(t, "tx", "show", org+"-1", "--server", n.grpc, "--json")
+	out, code = run(t, "tx", "show", id(1), "--server", n.grpc, "--json")
 	// protojson varies its spacing on purpose: match the value, not the bytes.
 	if code != 0 || !regexp.MustCompile(`"amountFen":\s*"8640"`).MatchString(out) || !strings.Contains(out, hash) {
 		t.Fatalf("tx show: exit %d\n%s", code, out)
@@ -93,12 +89,12 @@ func TestImportAllOrNothing(t *testing.T) {
 	if code != 1 || !regexp.MustCompile(`(?m)^43\s+transaction\.counterparty\.idNumber`).MatchString(out) || !strings.Contains(out, "nothing recorded") {
 		t.Fatalf("import with a bad row: exit %d\n%s", code, out)
 	}
-	if h := n.head(); h.Head.Seq != "" && h.Head.Seq != "0" {
+	if h := n.head(); h.Head.Seq != fmt.Sprint(accountEntries) {
 		t.Fatalf("bad import recorded something: head %s", h.Head.Seq)
 	}
 	rows[41].Counterparty.IdNumber = "11010519491231002X"
 	out, code = run(t, "import", "--xlsx", write("good.xlsx"), "--org", org, "--server", n.grpc)
-	if code != 0 || !regexp.MustCompile(`recorded 200 rows: `+org+`-1 \.\. `+org+`-\d+`).MatchString(out) || !strings.Contains(out, "sent 200/200 rows") {
+	if code != 0 || !regexp.MustCompile(`recorded 200 rows: `+id(1)+` \.\. `+org+`-\d+`).MatchString(out) || !strings.Contains(out, "sent 200/200 rows") {
 		t.Fatalf("import: exit %d\n%s", code, out)
 	}
 	// A CSV cell that cannot be read stops the import before sending.
@@ -115,7 +111,9 @@ func TestImportAllOrNothing(t *testing.T) {
 func TestAlertsReview(t *testing.T) {
 	n := startNode(t, filepath.Join(t.TempDir(), "data"))
 	// Live streams: Server-Sent Events over REST, and gRPC.
-	sse, err := http.Get("http://" + n.http + "/v1/alerts/stream?severity=red")
+	// The supervisory committee watches and reviews; the accountant records.
+	reviewer := n.as("jian.du")
+	sse, err := reviewer.get("/v1/alerts/stream?severity=red")
 	if err != nil || sse.StatusCode != 200 {
 		t.Fatalf("SSE: %v %v", sse, err)
 	}
@@ -130,10 +128,7 @@ func TestAlertsReview(t *testing.T) {
 			}
 		}
 	}()
-	conn, err := grpc.NewClient(n.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := reviewer.dial()
 	defer conn.Close()
 	watch, err := sanziv1.NewAlertServiceClient(conn).WatchAlerts(context.Background(), &sanziv1.WatchAlertsRequest{Org: org})
 	if err != nil {
@@ -147,7 +142,7 @@ func TestAlertsReview(t *testing.T) {
 	if code, raw := n.post("/v1/transactions", person, &rec); code != 200 {
 		t.Fatalf("record: %d %s", code, raw)
 	}
-	alertID := fmt.Sprintf("%s-%d", org, 3) // the alert follows its subject and the procedure it opens, in one append
+	alertID := id(4) // after the reviewer's account; the alert follows its subject and the procedure it opens, in one append
 	select {
 	case ev := <-events:
 		if !strings.Contains(ev, `"PRIVATE-ACCT"`) || !strings.Contains(ev, alertID) {
@@ -176,10 +171,14 @@ func TestAlertsReview(t *testing.T) {
 		{[]string{"resolve", alertID, "--reason", "收款人已核实"}, 0, "is now resolved"},
 		{[]string{"ack", alertID}, 1, "cannot become acknowledged"},
 	} {
-		out, code := run(t, append(append([]string{"alerts"}, step.args...), "--server", n.grpc)...)
+		out, code := runAs(t, "jian.du", append(append([]string{"alerts"}, step.args...), "--server", n.grpc)...)
 		if code != step.code || !strings.Contains(out, step.want) {
 			t.Fatalf("alerts %v: exit %d, want %d and %q\n%s", step.args, code, step.code, step.want, out)
 		}
+	}
+	// The accountant who recorded the payment may not review its alert.
+	if out, code := run(t, "alerts", "ack", alertID, "--server", n.grpc); code != 1 || !strings.Contains(out, "PermissionDenied") {
+		t.Fatalf("alerts ack by the accountant: exit %d\n%s", code, out)
 	}
 	var got struct {
 		Alert struct {
@@ -277,14 +276,20 @@ func TestRuleChangeAndWorkflowByCLI(t *testing.T) {
 		args []string
 		code int
 		want string
+		as   string // the account signed in
 	}{
-		{[]string{"rules", "submit", "--rules", file, "--author", "会计李四"}, 0, "draft 2026-11-b recorded"},
-		{[]string{"rules", "submit", "--rules", file, "--author", "会计李四"}, 1, "already exists"},
-		{[]string{"rules", "publish", "2026-11-b", "--author", "会计李四"}, 1, "second person"},
-		{[]string{"rules", "publish", "2026-11-b", "--author", "镇审核员王五"}, 0, "rule set 2026-11-b is live"},
-		{[]string{"rules", "versions"}, 0, "live: 2026-11-b"},
+		// Two committee members: li.si drafts, wang.wu publishes; the
+		// accountant may do neither, and --author only asserts who is
+		// signed in.
+		{[]string{"rules", "submit", "--rules", file}, 1, "may not draft_rules", ""},
+		{[]string{"rules", "submit", "--rules", file, "--author", "wang.wu"}, 1, "not the signed-in account", "li.si"},
+		{[]string{"rules", "submit", "--rules", file, "--author", "li.si"}, 0, "draft 2026-11-b recorded", "li.si"},
+		{[]string{"rules", "submit", "--rules", file}, 1, "already exists", "li.si"},
+		{[]string{"rules", "publish", "2026-11-b"}, 1, "second person", "li.si"},
+		{[]string{"rules", "publish", "2026-11-b"}, 0, "rule set 2026-11-b is live", "wang.wu"},
+		{[]string{"rules", "versions"}, 0, "live: 2026-11-b", ""},
 	} {
-		out, code := run(t, append(step.args, "--server", n.grpc)...)
+		out, code := runAs(t, step.as, append(step.args, "--server", n.grpc)...)
 		if code != step.code || !strings.Contains(out, step.want) {
 			t.Fatalf("%v: exit %d, want %d and %q\n%s", step.args, code, step.code, step.want, out)
 		}
@@ -317,7 +322,7 @@ func TestRuleChangeAndWorkflowByCLI(t *testing.T) {
 	if err := os.WriteFile(txFile, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := run(t, "rules", "test", "--tx", txFile, "--server", n.grpc); code != 1 || !strings.Contains(out, "CASH-PAY") || !strings.Contains(out, "blocked by rule CASH-PAY") {
+	if out, code := runAs(t, "li.si", "rules", "test", "--tx", txFile, "--server", n.grpc); code != 1 || !strings.Contains(out, "CASH-PAY") || !strings.Contains(out, "blocked by rule CASH-PAY") {
 		t.Fatalf("rules test: exit %d\n%s", code, out)
 	}
 
@@ -328,22 +333,27 @@ func TestRuleChangeAndWorkflowByCLI(t *testing.T) {
 		t.Fatalf("workflow list: exit %d\n%s", code, out)
 	}
 	proc := m[1]
+	// Each step is decided by an account holding its post, never the one
+	// who recorded the payment (e2e): bao.zhang captures, the finance group (cai.wu) reviews, the head
+	// (cun.zhang) signs off.
 	for _, step := range []struct {
 		args []string
 		code int
 		want string
+		as   string
 	}{
-		{[]string{"approve", proc, "--step", "review", "--post", "village.finance_group"}, 1, "CHAIN"},
-		{[]string{"approve", proc, "--step", "capture", "--post", "village.head"}, 1, "CHAIN"},
-		{[]string{"return", proc, "--step", "capture", "--post", "village.accountant"}, 1, "decision.reason"},
-		{[]string{"approve", proc, "--step", "capture", "--post", "village.accountant"}, 0, "open step review"},
-		{[]string{"approve", proc, "--step", "review", "--post", "village.finance_group"}, 0, "open step signoff"},
-		{[]string{"reject", proc, "--step", "signoff", "--post", "village.head", "--reason", "票据不全"}, 0, "procedure rejected, closed"},
-		{[]string{"approve", proc, "--step", "signoff", "--post", "village.head"}, 1, "CHAIN"},
-		{[]string{"open", "--org", org, "--matter", "GOV-COMPLAINT", "--summary", "村民反映租金未公开"}, 0, "first step register"},
-		{[]string{"open", "--org", org, "--matter", "GOV-DISCLOSE", "--summary", "十月财务公开"}, 1, "procedure.period"},
+		{[]string{"approve", proc, "--step", "review", "--post", "village.finance_group"}, 1, "CHAIN", "cai.wu"},
+		{[]string{"approve", proc, "--step", "capture", "--post", "village.head"}, 1, "CHAIN", "cun.zhang"},
+		{[]string{"approve", proc, "--step", "capture", "--post", "village.accountant"}, 1, "may not decide_step", ""},
+		{[]string{"return", proc, "--step", "capture", "--post", "village.accountant"}, 1, "decision.reason", "bao.zhang"},
+		{[]string{"approve", proc, "--step", "capture", "--post", "village.accountant"}, 0, "open step review", "bao.zhang"},
+		{[]string{"approve", proc, "--step", "review", "--post", "village.finance_group"}, 0, "open step signoff", "cai.wu"},
+		{[]string{"reject", proc, "--step", "signoff", "--post", "village.head", "--reason", "票据不全"}, 0, "procedure rejected, closed", "cun.zhang"},
+		{[]string{"approve", proc, "--step", "signoff", "--post", "village.head"}, 1, "CHAIN", "cun.zhang"},
+		{[]string{"open", "--org", org, "--matter", "GOV-COMPLAINT", "--summary", "村民反映租金未公开"}, 0, "first step register", ""},
+		{[]string{"open", "--org", org, "--matter", "GOV-DISCLOSE", "--summary", "十月财务公开"}, 1, "procedure.period", ""},
 	} {
-		out, code := run(t, append(append([]string{"workflow"}, step.args...), "--server", n.grpc)...)
+		out, code := runAs(t, step.as, append(append([]string{"workflow"}, step.args...), "--server", n.grpc)...)
 		if code != step.code || !strings.Contains(out, step.want) {
 			t.Fatalf("workflow %v: exit %d, want %d and %q\n%s", step.args, code, step.code, step.want, out)
 		}

@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -23,16 +29,144 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// dial connects to the node named by --server.
+// dial connects to the node named by --server, carrying the bearer token
+// of the sign-in (see credential) on every call.
 func (g *globals) dial() (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(g.server,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		limits.CallOptions(),
-	)
+	tok, err := g.credential()
+	if err != nil {
+		return nil, err
+	}
+	return g.dialWith(tok)
+}
+
+// dialWith connects to --server with token as the bearer credential of
+// every call ("" sends none, for sign-in itself). A loopback address is
+// reached without TLS unless --server-ca is given; any other address only
+// over TLS, so that a token never crosses a network in the clear.
+func (g *globals) dialWith(token string) (*grpc.ClientConn, error) {
+	opts := []grpc.DialOption{limits.CallOptions()}
+	loop := isLoopback(g.server)
+	switch {
+	case g.serverCA != "":
+		pem, err := os.ReadFile(g.serverCA)
+		if err != nil {
+			return nil, fmt.Errorf("--server-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--server-ca %s: no PEM certificate in it", g.serverCA)
+		}
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})))
+		loop = false
+	case loop:
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	default:
+		// The system's roots; a node with a certificate of the district
+		// CA needs --server-ca.
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})))
+	}
+	if token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: token, insecureOK: loop}))
+	}
+	conn, err := grpc.NewClient(g.server, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", g.server, err)
 	}
 	return conn, nil
+}
+
+// bearer sends "authorization: Bearer <token>" with every call. It asks
+// gRPC for a secure transport unless the node is on this machine
+// (insecureOK), so a misconfigured dial fails instead of leaking the token.
+type bearer struct {
+	token      string
+	insecureOK bool
+}
+
+func (b bearer) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + b.token}, nil
+}
+
+func (b bearer) RequireTransportSecurity() bool { return !b.insecureOK }
+
+// isLoopback reports whether a host:port address names this machine:
+// localhost or a loopback IP (127.0.0.0/8, ::1).
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(strings.TrimSpace(addr))
+	if err != nil {
+		host = strings.TrimSpace(addr)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// credential is the bearer token for --server: --token (or SANZI_TOKEN),
+// else the one `sanzi login` saved for that server, else none (the node
+// then answers "sign in first", see explain).
+func (g *globals) credential() (string, error) {
+	if t := strings.TrimSpace(g.token); t != "" {
+		return t, nil
+	}
+	st, err := g.tokens()
+	if err != nil {
+		return "", err
+	}
+	saved, ok, err := st.get(g.server)
+	if err != nil || !ok {
+		return "", err
+	}
+	return saved.Token, nil
+}
+
+// credentialFor is the bearer token for a node's REST address (sync
+// status, backup): --token (or SANZI_TOKEN), else one saved for that
+// address, else the one saved for --server.
+func (g *globals) credentialFor(httpAddr string) (string, error) {
+	if t := strings.TrimSpace(g.token); t != "" {
+		return t, nil
+	}
+	st, err := g.tokens()
+	if err != nil {
+		return "", err
+	}
+	if saved, ok, err := st.get(httpAddr); err != nil || ok {
+		return saved.Token, err
+	}
+	return g.credential()
+}
+
+// httpGet asks a node's REST API for path with the bearer token of
+// credentialFor. Like dial, it refuses to send a token in the clear beyond
+// loopback: such a node serves HTTPS (TODO(issue 12): an https option for
+// these commands; today they are for the node's own machine).
+func (g *globals) httpGet(ctx context.Context, c *http.Client, httpAddr, path string) (*http.Response, error) {
+	tok, err := g.credentialFor(httpAddr)
+	if err != nil {
+		return nil, err
+	}
+	if tok != "" && !isLoopback(httpAddr) {
+		return nil, fmt.Errorf("%s is not on this machine: run this on the node's machine against its loopback address", httpAddr)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+httpAddr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	return c.Do(req)
+}
+
+// tokens is the store of saved sign-ins (the user's config folder unless a
+// test set another).
+func (g *globals) tokens() (*tokenStore, error) {
+	if g.store != nil {
+		return g.store, nil
+	}
+	return defaultTokenStore()
 }
 
 // call runs fn with a connection and a deadline, and turns a gRPC error into
@@ -62,8 +196,11 @@ func explain(server string, err error) error {
 			}
 		}
 	}
-	if st.Code() == codes.Unavailable {
+	switch st.Code() {
+	case codes.Unavailable:
 		fmt.Fprintf(&b, "\nis a node running at %s? (set --server or SANZI_SERVER)", server)
+	case codes.Unauthenticated:
+		fmt.Fprintf(&b, "\nsign in with `sanzi login --server %s`, or give a token with --token or SANZI_TOKEN", server)
 	}
 	return &exitError{code: 1, msg: "sanzi: " + b.String()}
 }

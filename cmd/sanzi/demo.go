@@ -37,6 +37,7 @@ sets and the town's decisions come back down.`,
 			root := filepath.Dir(cfg.DataDir)
 			var district *demoDistrict
 			var town *server.Node
+			var err error
 			townDone := make(chan error, 1)
 			if withDistrict {
 				if chAddr == "" {
@@ -52,7 +53,6 @@ sets and the town's decisions come back down.`,
 						fmt.Fprintf(out, "analytics: clickhouse-server on %s (clickhouse-client --port %d)\n", chAddr, ch.TCPPort())
 					}
 				}
-				var err error
 				district, err = startDemoDistrict(cmd.Context(), filepath.Join(root, "district"), 7500, chAddr, cfg.Logger, func(msg string) { fmt.Fprintln(out, "district:", msg) })
 				if err != nil {
 					return err
@@ -67,11 +67,20 @@ sets and the town's decisions come back down.`,
 				if err := district.issue(demoOrg, pki.RoleVillage); err != nil {
 					return err
 				}
-				town, err = server.Open(cmd.Context(), server.Config{DataDir: filepath.Join(root, "town"), Orgs: []string{demoTown},
-					HTTPAddr: "127.0.0.1:7600", GRPCAddr: "127.0.0.1:7602", SyncAddr: demoTownSync,
+				townData := filepath.Join(root, "town")
+				townAdmin, err := demoAdminFile(townData)
+				if err != nil {
+					return err
+				}
+				town, err = server.Open(cmd.Context(), server.Config{DataDir: townData, Orgs: []string{demoTown},
+					HTTPAddr: "127.0.0.1:7600", GRPCAddr: "127.0.0.1:7602", SyncAddr: demoTownSync, AdminPasswordFile: townAdmin,
 					Parent: district.members[0].APIAddr(), TLSDir: district.caDir, Logger: cfg.Logger.With("node", "town")})
 				if err != nil {
 					return fmt.Errorf("start demo town node: %w", err)
+				}
+				if err := seedDemoAccounts(cmd.Context(), town.Accounts(), demoTown, demoTownPeople); err != nil {
+					town.Close()
+					return err
 				}
 				ctx, cancel := context.WithCancel(cmd.Context())
 				defer func() { cancel(); <-townDone }()
@@ -79,11 +88,18 @@ sets and the town's decisions come back down.`,
 				fmt.Fprintln(out, "town: node 350505100000 up (REST http://127.0.0.1:7600, villages push to "+demoTownSync+")")
 				cfg.Parent, cfg.TLSDir = demoTownSync, district.caDir
 			}
+			if cfg.AdminPasswordFile, err = demoAdminFile(cfg.DataDir); err != nil {
+				return err
+			}
 			n, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
-				return fmt.Errorf("start demo village node (a .demo folder from before the demo had certificates cannot be reused: remove it): %w", err)
+				return fmt.Errorf("start demo village node (a .demo folder from before the demo had certificates or accounts cannot be reused: remove it): %w", err)
 			}
-			if n.Books().Ledger().Head(demoOrg).Seq == 0 {
+			if err := seedDemoAccounts(cmd.Context(), n.Accounts(), demoOrg, demoVillagePeople); err != nil {
+				n.Close()
+				return err
+			}
+			if n.Books().Ledger().Head(demoOrg).Seq <= uint64(len(demoVillagePeople)+1) { // only the accounts: no sample records yet
 				if err := seedDemo(cmd.Context(), n.Books(), func(msg string) { fmt.Fprintln(out, "seeding:", msg) }); err != nil {
 					n.Close()
 					return fmt.Errorf("seed demo data: %w", err)
@@ -101,22 +117,28 @@ Sanzi demo: village node for %[1]s (data in %[2]s)
   OpenAPI       http://%[3]s/openapi.json
   metrics       http://%[3]s/metrics
   gRPC          %[4]s
+Sign in first (every call is made as a person; demo accounts below):
+  bin/sanzi login --server %[4]s --account kuaiji      (password %[5]s, DEMO ONLY)
 Try:
+  bin/sanzi whoami --server %[4]s
   bin/sanzi tx list --server %[4]s
   bin/sanzi alerts list --server %[4]s
   bin/sanzi tx record --server %[4]s --org %[1]s --kind expense --amount 86.40 --method village_card --counterparty 文具店 --summary 办公用品 --invoice-number 25350000000012345679
   bin/sanzi tx record --server %[4]s --org %[1]s --kind expense --amount 1500 --method cash --counterparty 某人 --summary 劳务费 --invoice-number 25350000000012345680
     (refused: rule CASH-PAY blocks cash payments over 1,000 yuan)
 Ctrl-C stops the node; run again to continue with the same data.
-`, demoOrg, cfg.DataDir, h, n.GRPCAddr())
+`, demoOrg, cfg.DataDir, h, n.GRPCAddr(), demoPassword)
+			printDemoPeople(out, "village "+demoOrg, n.GRPCAddr(), demoVillagePeople)
 			if town != nil {
 				fmt.Fprintf(out, `Town 350505100000 (the village syncs through it; its reviewers decide here):
   village alerts http://127.0.0.1:7600/v1/alerts?org=%[1]s
   procedures     http://127.0.0.1:7600/v1/workflow?org=%[1]s&status=open
   sync status    bin/sanzi sync status --http %[2]s
   approve the town's step of a procedure once the village has approved its own:
-    curl -d '{"author":"镇代理会计","decision":{"org":"%[1]s","procedureId":"<id>","stepCode":"town_post","action":"STEP_ACTION_APPROVE","post":"town.agency_accountant"}}' http://127.0.0.1:7600/v1/workflow/<id>/decisions
+    bin/sanzi login --server 127.0.0.1:7602 --account zhen.shenhe
+    bin/sanzi workflow approve <id> --step town_post --post town.agency_accountant --server 127.0.0.1:7602
 `, demoOrg, h)
+				printDemoPeople(out, "town "+demoTown, "127.0.0.1:7602", demoTownPeople)
 			}
 			if district != nil {
 				fmt.Fprintf(out, `District cluster (3 Raft members; village → town → district by sync, attachments included;
@@ -158,7 +180,7 @@ const (
 
 // seedDemo records a small, believable month of a village's books.
 func seedDemo(ctx context.Context, b *books.Books, progress func(string)) error {
-	const author = "demo-accountant"
+	const author = demoAuthor
 	day := func(back int) string { return time.Now().AddDate(0, 0, -back).Format(time.DateOnly) }
 	firm := &sanziv1.Counterparty{Name: "福州某建材有限公司", IdNumber: "91350100M000100Y43", BankAccount: "6222020200112233445", BankName: "农商银行"}
 	person := &sanziv1.Counterparty{Name: "林某某", IdNumber: "11010519491231002X", BankAccount: "6228480012345678"}

@@ -32,6 +32,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	sanziBin = filepath.Join(dir, "sanzi")
+	if err := setupPeople(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	if out, err := exec.Command("go", "build", "-o", sanziBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build sanzi: %v\n%s", err, out)
 		os.Exit(1)
@@ -93,6 +97,36 @@ type node struct {
 	cmd        *exec.Cmd
 	log        *bytes.Buffer
 	extra      []string
+	// who is the account requests are made as (personas); "" is the
+	// node's default account.
+	who string
+	// bearer is who's token, for requests made off the test's goroutine.
+	bearer string
+}
+
+// accountEntries is how many entries a node's chain holds before a test
+// records anything: the administrator made at the first start, and the
+// default account the harness creates (people_e2e_test.go).
+const accountEntries = 2
+
+// id is the id of the k-th entry a test makes (1-based), after the
+// account entries, when it created no other persona before it.
+func id(k int) string { return fmt.Sprintf("%s-%d", org, accountEntries+k) }
+
+// signIn creates the personas a test acts as now, so that their account
+// entries come before what the test records.
+func (n *node) signIn(accounts ...string) {
+	n.t.Helper()
+	for _, a := range accounts {
+		peopleAt(n.http).token(n.t, a, false)
+	}
+}
+
+// as is the node with requests made as account (a persona).
+func (n *node) as(account string) *node {
+	c := *n
+	c.who = account
+	return &c
 }
 
 func startNode(t *testing.T, data string, extra ...string) *node {
@@ -111,7 +145,7 @@ func startNode(t *testing.T, data string, extra ...string) *node {
 func (n *node) start() {
 	t := n.t
 	t.Helper()
-	args := append([]string{"village", "serve", "--data", n.data, "--org", org, "--http-addr", n.http, "--grpc-addr", n.grpc}, n.extra...)
+	args := append([]string{"village", "serve", "--data", n.data, "--org", org, "--http-addr", n.http, "--grpc-addr", n.grpc, "--admin-password-file", adminPWFile}, n.extra...)
 	n.log = &bytes.Buffer{}
 	n.cmd = exec.Command(sanziBin, args...)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
@@ -124,6 +158,9 @@ func (n *node) start() {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
+				// The administrator and the default account are the
+				// chain's first entries (seq 1 and 2): see n.id.
+				signInNode(n.http, n.grpc, org).token(t, "", false)
 				return
 			}
 		}
@@ -147,8 +184,20 @@ func (n *node) stop() {
 	}
 }
 
-// call sends a REST request and decodes the JSON answer into out (if given).
+// call sends a REST request as n.who (with its bearer token, when the
+// node is one the harness signed in to) and decodes the JSON answer into
+// out (if given).
 func (n *node) call(method, path, ctype string, body []byte, out any) (int, []byte) {
+	n.t.Helper()
+	code, raw := n.callOnce(method, path, ctype, body, out, false)
+	if code == http.StatusUnauthorized && peopleAt(n.http) != nil {
+		// A node whose data folder a test wiped: sign in afresh.
+		code, raw = n.callOnce(method, path, ctype, body, out, true)
+	}
+	return code, raw
+}
+
+func (n *node) callOnce(method, path, ctype string, body []byte, out any, fresh bool) (int, []byte) {
 	n.t.Helper()
 	req, err := http.NewRequest(method, "http://"+n.http+path, bytes.NewReader(body))
 	if err != nil {
@@ -156,6 +205,9 @@ func (n *node) call(method, path, ctype string, body []byte, out any) (int, []by
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	if p := peopleAt(n.http); p != nil {
+		req.Header.Set("Authorization", "Bearer "+p.token(n.t, n.who, fresh))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -179,13 +231,25 @@ func (n *node) post(path string, v any, out any) (int, []byte) {
 	return n.call("POST", path, "application/json", b, out)
 }
 
-// run runs the CLI and returns its combined output and exit code.
+// run runs the CLI as the default account of the node it talks to (its
+// token in SANZI_TOKEN) and returns its combined output and exit code.
 func run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	return runAs(t, "", args...)
+}
+
+// runAs runs the CLI signed in as account (a persona; "" the node's
+// default) at the node named by --server or SANZI_SERVER, if the harness
+// started it.
+func runAs(t *testing.T, account string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, sanziBin, args...)
-	cmd.Env = append(os.Environ(), "SANZI_AUTHOR=e2e")
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+cliConfig)
+	if p := peopleAt(serverOf(args)); p != nil {
+		cmd.Env = append(cmd.Env, "SANZI_TOKEN="+p.token(t, account, false))
+	}
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -226,7 +290,6 @@ func today() string { return time.Now().Format(time.DateOnly) }
 // tx is a valid transaction request body; change fields to break it.
 func tx(i int) map[string]any {
 	return map[string]any{
-		"author": "e2e",
 		"transaction": map[string]any{
 			"org": org, "kind": "TRANSACTION_KIND_EXPENSE", "amountFen": 1000 + i, "paymentMethod": "PAYMENT_METHOD_BANK_TRANSFER",
 			"counterparty": map[string]any{"name": "福州某建材有限公司", "idNumber": "91350100M000100Y43", "bankAccount": "6222020200112233445"},

@@ -18,7 +18,7 @@ import (
 func mixed(i int, contractID string) (string, any) {
 	switch i % 10 {
 	case 7:
-		return "/v1/contracts", map[string]any{"author": "load", "contract": map[string]any{
+		return "/v1/contracts", map[string]any{"contract": map[string]any{
 			"org": org, "kind": "CONTRACT_KIND_CONTRACTING_OUT", "contractNumber": fmt.Sprintf("HT-%d", i),
 			"counterparty": map[string]any{"name": "林某某", "idNumber": "11010519491231002X"},
 			"object":       map[string]any{"kind": "OBJECT_KIND_LAND", "objectId": fmt.Sprintf("DK-%d", i), "areaMu": 12.5},
@@ -26,10 +26,10 @@ func mixed(i int, contractID string) (string, any) {
 			"awardMethod": "AWARD_METHOD_TENDER", "signedDate": "2025-12-20",
 		}}
 	case 8:
-		return "/v1/contracts/" + contractID + "/payments", map[string]any{"author": "load", "payment": map[string]any{
+		return "/v1/contracts/" + contractID + "/payments", map[string]any{"payment": map[string]any{
 			"org": org, "amountFen": 600000, "paymentMethod": "PAYMENT_METHOD_BANK_TRANSFER", "businessDate": today(), "period": "2026"}}
 	case 9:
-		return "/v1/assets", map[string]any{"author": "load", "asset": map[string]any{
+		return "/v1/assets", map[string]any{"asset": map[string]any{
 			"org": org, "assetCode": fmt.Sprintf("ZC-%06d", i), "name": "水泵", "category": "机器设备", "originalValueFen": 250000, "acquiredDate": "2021-04-01"}}
 	}
 	return "/v1/transactions", tx(i)
@@ -38,6 +38,8 @@ func mixed(i int, contractID string) (string, any) {
 // load sends total mixed requests from clients concurrent clients and
 // returns what was acknowledged (requests first+1 .. total) (id → hash) and how many were refused.
 func load(t *testing.T, n *node, clients, first, total int, contractID string, stopAfter int, onAck func(int)) (map[string]string, int) {
+	n = n.as(n.who) // a copy carrying the token, read once here: the clients run outside the test's goroutine
+	n.bearer = peopleAt(n.http).token(t, n.who, false)
 	var (
 		mu     sync.Mutex
 		acked  = map[string]string{}
@@ -83,7 +85,13 @@ func load(t *testing.T, n *node, clients, first, total int, contractID string, s
 // kill test expects them).
 func postQuiet(n *node, path string, v any, out *recorded) (int, error) {
 	b, _ := jsonMarshal(v)
-	resp, err := http.Post("http://"+n.http+path, "application/json", strings.NewReader(string(b)))
+	req, err := http.NewRequest("POST", "http://"+n.http+path, strings.NewReader(string(b)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+n.bearer)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -157,8 +165,8 @@ func TestMixedLoadVerifies(t *testing.T) {
 	fmt.Sscan(procs, &p)
 	fmt.Sscan(alerts, &a)
 	head := n.head().Head.Seq
-	if head != fmt.Sprint(total+p+a) || p < wantContracts {
-		t.Fatalf("head seq %s, want %d entries + %s procedures + %s alerts", head, total, procs, alerts)
+	if head != fmt.Sprint(accountEntries+total+p+a) || p < wantContracts {
+		t.Fatalf("head seq %s, want %d account entries + %d entries + %s procedures + %s alerts", head, accountEntries, total, procs, alerts)
 	}
 	// The CLI pages through all transactions and counts the same.
 	out, code := run(t, "tx", "list", "--server", n.grpc, "--all", "--limit", "1000")
@@ -263,15 +271,16 @@ func TestTamperedFileIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, code := run(t, "verify", "--data", data)
-	// Each transaction opens a procedure (the next entry), so the fifth is
-	// seq 9; its procedure (seq 10) repeats the summary and is hit too, and
-	// verify names the first break.
-	if code != 1 || !strings.Contains(out, "BAD origin "+org+" seq 9:") {
-		t.Fatalf("verify: exit %d, want 1 naming seq 9\n%s", code, out)
+	// After the two account entries, each transaction opens a procedure
+	// (the next entry), so the fifth is seq 11; its procedure (seq 12)
+	// repeats the summary and is hit too, and verify names the first break.
+	bad := fmt.Sprintf("seq %d", accountEntries+9)
+	if code != 1 || !strings.Contains(out, "BAD origin "+org+" "+bad+":") {
+		t.Fatalf("verify: exit %d, want 1 naming %s\n%s", code, bad, out)
 	}
 	t.Logf("verify after tampering: %s", strings.TrimSpace(out))
 	n.start()
-	if code, body := n.call("GET", "/readyz", "", nil, nil); code != 503 || !strings.Contains(string(body), "seq 9") {
+	if code, body := n.call("GET", "/readyz", "", nil, nil); code != 503 || !strings.Contains(string(body), bad) {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
 	code, body := n.post("/v1/transactions", tx(99), nil)

@@ -51,10 +51,20 @@ type globals struct {
 	json     bool
 	author   string
 	logLevel string
+	// token is the bearer token given with --token or SANZI_TOKEN; empty:
+	// the one `sanzi login` saved for server.
+	token string
+	// serverCA is a PEM file of the CA that signed the node's TLS
+	// certificate (--server-ca).
+	serverCA string
+	// store is where sign-ins are saved; nil: the user's config folder.
+	store *tokenStore
 }
 
-func newRoot() *cobra.Command {
-	g := &globals{}
+func newRoot() *cobra.Command { return newRootFor(&globals{}) }
+
+// newRootFor is the root command filling g from its flags.
+func newRootFor(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "sanzi",
 		Short: "Supervise the funds, assets and resources of rural collectives",
@@ -67,7 +77,12 @@ check the chain with "sanzi verify".
 
 Every flag can also be set in the environment as SANZI_<FLAG>, upper case with
 dashes as underscores: --server is SANZI_SERVER, --data is SANZI_DATA.
-A flag given on the command line wins over the environment.`,
+A flag given on the command line wins over the environment.
+
+Every call to a node is made as a signed-in account: run "sanzi login" once
+per node (the token is kept in your config folder, readable by you only),
+or give a token with --token or SANZI_TOKEN. The node writes the signed-in
+account into every entry as its author.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -76,11 +91,14 @@ A flag given on the command line wins over the environment.`,
 	}
 	root.PersistentFlags().StringVar(&g.server, "server", "127.0.0.1:7401", "gRPC address of the node to talk to")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print JSON for scripts instead of tables")
-	root.PersistentFlags().StringVar(&g.author, "author", defaultAuthor(), "who records (written into every entry)")
+	root.PersistentFlags().StringVar(&g.author, "author", "", "optional: the account you expect to be signed in as; a node refuses the call if it is another (the node writes the signed-in account as the author). Offline commands (keys rotate, repair) and the district's chain commands record this name")
+	root.PersistentFlags().StringVar(&g.token, "token", "", "bearer token to call the node with (default: the one `sanzi login` saved for --server)")
+	root.PersistentFlags().StringVar(&g.serverCA, "server-ca", "", "PEM file of the CA that signed the node's TLS certificate (e.g. ca/ca.crt of `sanzi ca`); needed for a node beyond this machine unless the system trusts its certificate")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	root.AddCommand(
 		newVillageCmd(g), newTownCmd(g), newTxCmd(g), newContractCmd(g), newAssetCmd(g), newReverseCmd(g),
 		newAttachCmd(g), newLedgerCmd(g), newKeysCmd(g), newVerifyCmd(g), newImportCmd(g), newDemoCmd(g), newCACmd(g), newDistrictCmd(g), newAlertsCmd(g), newRulesCmd(g), newWorkflowCmd(g), newCardsCmd(g), newStatsCmd(g), newSyncCmd(g), newDirectivesCmd(g), newRepairCmd(g), newBackupCmd(g), newRestoreCmd(g),
+		newLoginCmd(g), newLogoutCmd(g), newWhoAmICmd(g), newAccountsCmd(g),
 	)
 	return root
 }
@@ -110,9 +128,19 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 }
 
-// defaultAuthor is the login name, so entries name a person even when
-// --author is not given.
-func defaultAuthor() string {
+// localAuthor is who an offline command (one that writes the node's data
+// folder itself, with no node to sign in to) records as the author: --author,
+// else the operating system's login name.
+func (g *globals) localAuthor() string {
+	if g.author != "" {
+		return g.author
+	}
+	return osUser()
+}
+
+// osUser is the operating system's login name, so an offline entry names a
+// person even when --author is not given.
+func osUser() string {
 	for _, v := range []string{"USER", "LOGNAME"} {
 		if u := os.Getenv(v); u != "" {
 			return u

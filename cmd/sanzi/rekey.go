@@ -54,7 +54,7 @@ authorised by the new certificate, follows them.`,
 				rev.AfterSeq = uint64(max(fromSeq, 0))
 			}
 			return t.writeDistrict(cmd, server, func(ctx context.Context, c *districtchain.Chain) error {
-				rev, id, err := c.RevokeKey(ctx, g.author, rev, fromSeq < 0)
+				rev, id, err := c.RevokeKey(ctx, g.localAuthor(), rev, fromSeq < 0)
 				if err != nil {
 					return flagged(err, map[string]string{"origin": "origin", "fingerprint": "key", "reason": "reason"})
 				}
@@ -174,7 +174,7 @@ verify the chain with the new key from the rotation on.`,
 				if err != nil {
 					return err
 				}
-				s, err := l.Append(cmd.Context(), ledger.Record{Origin: org, Author: g.author, Type: sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION, Payload: payload})
+				s, err := l.Append(cmd.Context(), ledger.Record{Origin: org, Author: g.localAuthor(), Type: sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION, Payload: payload})
 				if err != nil {
 					return fmt.Errorf("append the key rotation: %w", err)
 				}

@@ -67,7 +67,7 @@ silently. Start the node again afterwards: its chain verifies and syncs.`,
 			defer conn.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
 			defer cancel()
-			res, err := repair.Run(ctx, repair.Config{DataDir: data, Origin: org, Parent: syncPuller{sanziv1.NewSyncServiceClient(conn)}, Author: g.author})
+			res, err := repair.Run(ctx, repair.Config{DataDir: data, Origin: org, Parent: syncPuller{sanziv1.NewSyncServiceClient(conn)}, Author: g.localAuthor()})
 			if err != nil {
 				return err
 			}

@@ -83,7 +83,7 @@ func TestVillageToClickHouseStats(t *testing.T) {
 		}
 		expense += amount
 		if i%9 == 0 {
-			if code, raw := n.post("/v1/reversals", map[string]any{"author": "e2e", "reversal": map[string]any{"org": org, "targetId": rec.Entry.ID, "reason": "错账"}}, nil); code != 200 {
+			if code, raw := n.post("/v1/reversals", map[string]any{"reversal": map[string]any{"org": org, "targetId": rec.Entry.ID, "reason": "错账"}}, nil); code != 200 {
 				t.Fatalf("reverse: %d %s", code, raw)
 			}
 			expense -= amount
@@ -99,7 +99,7 @@ func TestVillageToClickHouseStats(t *testing.T) {
 		t.Fatalf("workflow: %d %s", code, raw)
 	}
 	pid := procs.Procedures[0].Entry.ID
-	if code, raw := n.post("/v1/workflow/"+pid+"/decisions", map[string]any{"author": "会计", "decision": map[string]any{"procedureId": pid, "stepCode": "capture",
+	if code, raw := n.as("bao.zhang").post("/v1/workflow/"+pid+"/decisions", map[string]any{"decision": map[string]any{"procedureId": pid, "stepCode": "capture",
 		"post": "village.accountant", "action": "STEP_ACTION_APPROVE"}}, nil); code != 200 {
 		t.Fatalf("decide: %d %s", code, raw)
 	}

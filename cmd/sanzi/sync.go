@@ -21,7 +21,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 		Short: "Show how far the node's parent has acknowledged its chain, and how far the chains that flow down have come",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := &http.Client{Timeout: 10 * time.Second}
-			resp, err := c.Get("http://" + httpAddr + "/v1/sync/status")
+			resp, err := g.httpGet(cmd.Context(), c, httpAddr, "/v1/sync/status")
 			if err != nil {
 				return fmt.Errorf("ask %s: %w", httpAddr, err)
 			}

@@ -32,15 +32,6 @@ func (p *personFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&p.server, "server", "127.0.0.1:7502", "API address of any district member")
 }
 
-// bearer is a token sent with every call, over TLS only.
-type bearer string
-
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(b)}, nil
-}
-
-func (bearer) RequireTransportSecurity() bool { return true }
-
 // dial connects to the member; signedIn says whether a token is required
 // (every call but sign-in).
 func (p *personFlags) dial(signedIn bool) (*grpc.ClientConn, error) {
@@ -62,7 +53,7 @@ func (p *personFlags) dial(signedIn bool) (*grpc.ClientConn, error) {
 		if tok == "" {
 			return nil, &exitError{code: 2, msg: "sanzi: sign in first: `sanzi district login --account ID`, then give the token with --token or SANZI_TOKEN"}
 		}
-		opts = append(opts, grpc.WithPerRPCCredentials(bearer(tok)))
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: tok})) // over TLS only
 	}
 	conn, err := grpc.NewClient(p.server, opts...)
 	if err != nil {

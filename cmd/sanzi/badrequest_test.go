@@ -87,14 +87,11 @@ func TestBadRequests(t *testing.T) {
 		{"another author", "POST", "/v1/transactions", "", body(set(tx(1), "author", "someone.else")), 403, 7, "signed-in account", true},
 		{"missing transaction", "POST", "/v1/transactions", "", body(map[string]any{}), 400, 3, "transaction", false},
 		{"missing org", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", nil)), 400, 3, "transaction.org", false},
-		// An org outside the signed-in account's scope is refused by the
-		// permission check before the request is validated (issue 12), so
-		// a foreign or malformed code is 403 naming the code.
-		// TODO(issue 12): a malformed code would better be 400 naming
-		// transaction.org (node/authz refuses it as out of scope first).
-		{"org too short", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "35050510020")), 403, 7, "may not act on 35050510020", true},
+		// A malformed code is a bad request naming the field; a well-formed
+		// one outside the signed-in account's scope is refused (issue 12).
+		{"org too short", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "35050510020")), 400, 3, "transaction.org", false},
 		{"foreign org", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "350505100202")), 403, 7, "may not act on 350505100202", true},
-		{"org bad province", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "990505100201")), 403, 7, "may not act on 990505100201", true},
+		{"org bad province", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.org", "990505100201")), 400, 3, "transaction.org", false},
 		{"missing kind", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.kind", nil)), 400, 3, "transaction.kind", false},
 		{"unknown enum number", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.kind", 99)), 400, 3, "transaction.kind", false},
 		{"unknown enum name", "POST", "/v1/transactions", "", body(set(tx(1), "transaction.paymentMethod", "PAYMENT_METHOD_BITCOIN")), 400, 3, "transaction.paymentMethod", false},

@@ -344,7 +344,7 @@ func TestRuleChangeAndWorkflowByCLI(t *testing.T) {
 	}{
 		{[]string{"approve", proc, "--step", "review", "--post", "village.finance_group"}, 1, "CHAIN", "cai.wu"},
 		{[]string{"approve", proc, "--step", "capture", "--post", "village.head"}, 1, "CHAIN", "cun.zhang"},
-		{[]string{"approve", proc, "--step", "capture", "--post", "village.accountant"}, 1, "may not decide_step", ""},
+		{[]string{"approve", proc, "--step", "capture", "--post", "village.accountant"}, 1, "does not hold post village.accountant", "jian.du"},
 		{[]string{"return", proc, "--step", "capture", "--post", "village.accountant"}, 1, "decision.reason", "bao.zhang"},
 		{[]string{"approve", proc, "--step", "capture", "--post", "village.accountant"}, 0, "open step review", "bao.zhang"},
 		{[]string{"approve", proc, "--step", "review", "--post", "village.finance_group"}, 0, "open step signoff", "cai.wu"},

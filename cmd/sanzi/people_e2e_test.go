@@ -62,11 +62,9 @@ var personas = map[string]persona{
 	// second person to publish it.
 	"li.si":   {"会计李四", []string{"village_committee"}, []string{"village.finance_group"}},
 	"wang.wu": {"镇审核员王五", []string{"village_committee"}, []string{"village.head"}},
-	// Village posts deciding the steps of a procedure. The accountant's
-	// post decides "capture", but the accountant role holds no
-	// decide_step (node/authz): this account holds the post with the
-	// committee role. TODO(issue 12): settle which role decides capture.
-	"bao.zhang": {"报账员", []string{"village_committee"}, []string{"village.accountant"}},
+	// Village posts deciding the steps of a procedure: a second
+	// accountant fills in the voucher (capture) of what "e2e" recorded.
+	"bao.zhang": {"报账员", []string{"accountant"}, []string{"village.accountant"}},
 	"cai.wu":    {"财务小组", []string{"village_committee"}, []string{"village.finance_group"}},
 	"cun.zhang": {"村主任", []string{"village_committee"}, []string{"village.head", "village.party_branch", "village.committees"}},
 	// The supervisory committee reviews alerts.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -119,7 +120,12 @@ func (x *Interceptor) refuse(ctx context.Context, method string, err error) erro
 // through the gateway); any other failure of the Authenticator is a server
 // fault.
 func toStatus(err error) error {
+	var bad *BadOrgError
 	switch {
+	case errors.As(err, &bad):
+		st, _ := status.New(codes.InvalidArgument, err.Error()).WithDetails(&errdetails.BadRequest{
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: bad.Field, Description: bad.Err.Error()}}})
+		return st.Err()
 	case errors.Is(err, ErrUnauthenticated):
 		return status.Error(codes.Unauthenticated, err.Error())
 	case errors.Is(err, ErrPermissionDenied):

@@ -1,8 +1,12 @@
 package authz
 
 import (
+	"fmt"
+
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/sanzi/sanzi/node/idcode"
 )
 
 // orgFields are the names of string fields that name the org a request acts
@@ -29,25 +33,37 @@ const (
 // handler (ScopeOrg). Deeper fields, lists and maps are not looked at; the
 // package's tests fail when a request type puts an org field deeper.
 func RequestOrgs(m proto.Message) []string {
+	var out []string
+	for _, f := range requestOrgFields(m) {
+		out = append(out, f.value)
+	}
+	return out
+}
+
+// orgField is an org a request names and where: its JSON path
+// ("transaction.org"), as REST's field violations name fields.
+type orgField struct{ path, value string }
+
+func requestOrgFields(m proto.Message) []orgField {
 	if m == nil {
 		return nil
 	}
-	var out []string
+	var out []orgField
 	r := m.ProtoReflect()
-	out = appendOrgs(out, r, false)
+	out = appendOrgs(out, "", r, false)
 	fields := r.Descriptor().Fields()
 	for i := range fields.Len() {
 		f := fields.Get(i)
 		if f.Kind() != protoreflect.MessageKind || f.Cardinality() == protoreflect.Repeated || !r.Has(f) {
 			continue
 		}
-		out = appendOrgs(out, r.Get(f).Message(), f.Name() == scopeField)
+		out = appendOrgs(out, f.JSONName()+".", r.Get(f).Message(), f.Name() == scopeField)
 	}
 	return out
 }
 
 // appendOrgs adds the non-empty org fields of r (and parent, in a scope).
-func appendOrgs(out []string, r protoreflect.Message, scope bool) []string {
+func appendOrgs(out []orgField, prefix string, r protoreflect.Message, scope bool) []orgField {
 	fields := r.Descriptor().Fields()
 	for i := range fields.Len() {
 		f := fields.Get(i)
@@ -55,7 +71,7 @@ func appendOrgs(out []string, r protoreflect.Message, scope bool) []string {
 			continue
 		}
 		if s := r.Get(f).String(); s != "" {
-			out = append(out, s)
+			out = append(out, orgField{prefix + f.JSONName(), s})
 		}
 	}
 	return out
@@ -82,8 +98,13 @@ func bindRequest(p Principal, m any) error {
 	if !ok {
 		return nil
 	}
-	for _, org := range RequestOrgs(msg) {
-		if err := checkOrg(p, org); err != nil {
+	for _, f := range requestOrgFields(msg) {
+		if _, err := idcode.OrgCode(f.value); err != nil {
+			// Refused all the same (a malformed code covers nothing), but
+			// as the bad request it is, naming the field.
+			return &BadOrgError{Field: f.path, Err: err}
+		}
+		if err := checkOrg(p, f.value); err != nil {
 			return err
 		}
 	}
@@ -98,3 +119,14 @@ func bindRequest(p Principal, m any) error {
 	r.Set(f, protoreflect.ValueOfString(p.Account))
 	return nil
 }
+
+// BadOrgError is a request naming an org by a malformed code: answered
+// InvalidArgument (HTTP 400) with the field, before any handler runs.
+type BadOrgError struct {
+	Field string
+	Err   error
+}
+
+func (e *BadOrgError) Error() string { return fmt.Sprintf("%s: %v", e.Field, e.Err) }
+
+func (e *BadOrgError) Unwrap() error { return e.Err }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -102,6 +104,16 @@ func TestBindRequestAuthor(t *testing.T) {
 	err := bindRequest(p, req)
 	if !errors.Is(err, ErrPermissionDenied) || !strings.Contains(err.Error(), `author "li.cn" is not the signed-in account "zhang.kj"`) {
 		t.Fatalf("another author: %v", err)
+	}
+	for _, bad := range []string{"35050510020", "990505100201", "3505"} {
+		var be *BadOrgError
+		err := bindRequest(p, &sanziv1.RecordTransactionRequest{Transaction: &sanziv1.Transaction{Org: bad}})
+		if !errors.As(err, &be) || be.Field != "transaction.org" {
+			t.Errorf("org %q: %v, want a BadOrgError naming transaction.org", bad, err)
+		}
+		if st := toStatus(err); status.Code(st) != codes.InvalidArgument {
+			t.Errorf("org %q answered %v, want InvalidArgument", bad, st)
+		}
 	}
 	ctx := NewContext(context.Background(), p)
 	if a, err := Author(ctx); a != "zhang.kj" || err != nil {

@@ -62,8 +62,11 @@ var writes = []Permission{PermRecord, PermDecideStep, PermReviewAlerts, PermDraf
 // (Principal.Covers); what a village, town or district account can reach
 // differs by scope, not by permission.
 var roles = map[Role][]Permission{
-	// Records the books of its village and sees personal data whole.
-	RoleAccountant: {PermRead, PermReadPersonal, PermRecord},
+	// Records the books of its village and sees personal data whole; decides
+	// the steps of its post (capture: filling in the voucher of what it
+	// recorded; supervise.CheckDecider keeps every later step of that
+	// matter to someone else).
+	RoleAccountant: {PermRead, PermReadPersonal, PermRecord, PermDecideStep},
 	// Decides its steps and reviews alerts; the village's own rule set
 	// (stricter than the district's floor) is drafted and published by two
 	// of its members.

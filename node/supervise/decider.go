@@ -77,7 +77,10 @@ func CheckDecider(ctx context.Context, l *ledger.Ledger, p *workflow.Proc, autho
 			own = append(own, r.What+" "+r.Entry)
 		}
 	}
-	if len(own) > 0 {
+	// The first step prepares the matter (a voucher filled in by whoever
+	// recorded it: capture, 填制凭证); every later step reviews, approves or
+	// pays it, and those are someone else's.
+	if len(own) > 0 && (p.Step > 0 || p.Status != workflow.StatusOpen) {
 		return nil, fmt.Errorf("%w: account %s recorded this matter (%s); the steps of procedure %s are decided by someone else (four eyes)",
 			books.ErrPermissionDenied, who.Account, strings.Join(own, ", "), p.ID)
 	}

@@ -6,18 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sanzi/sanzi/node/freeport"
 )
 
 // These tests run the real binary as separate processes on loopback, so that
@@ -47,47 +45,8 @@ func TestMain(m *testing.M) {
 
 const org = "350505100201"
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	// Below the kernel's ephemeral range, so that no outgoing connection
-	// and no listener on port 0 (a test proxy) can take a port between
-	// the moment it is handed out here and the moment a node binds it, or
-	// while a node killed with SIGKILL is restarted on it. Each port is
-	// handed out once per test binary.
-	low := ephemeralLow()
-	for range 1000 {
-		port := 10000 + rand.IntN(low-10000)
-		if _, taken := handedOut.LoadOrStore(port, true); taken {
-			continue
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return addr
-	}
-	t.Fatal("no free port below the ephemeral range")
-	return ""
-}
-
-// handedOut are the ports freePort gave, so none is given twice.
-var handedOut sync.Map
-
-// ephemeralLow is the first port of the kernel's ephemeral range (Linux;
-// 32768 when it cannot be read).
-func ephemeralLow() int {
-	low := 32768
-	if raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(raw)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
-				low = n
-			}
-		}
-	}
-	return low
-}
+// freePort is a loopback port below the ephemeral range (freeport).
+func freePort(t *testing.T) string { return freeport.Loopback(t) }
 
 // node is a village node running as a child process.
 type node struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sanzi/sanzi/federation/cluster"
+	"github.com/sanzi/sanzi/node/freeport"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
@@ -47,13 +48,7 @@ type member struct {
 }
 
 func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return freeport.Loopback(t)
 }
 
 // NewCluster starts n members: the first bootstraps, the others join.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sanzi/sanzi/federation/cluster"
+	"github.com/sanzi/sanzi/node/freeport"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/notify"
 	"github.com/sanzi/sanzi/node/pki"
@@ -63,13 +63,7 @@ func (w *webhookSink) counts() map[string]int {
 }
 
 func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return freeport.Loopback(t)
 }
 
 func eventually(t *testing.T, d time.Duration, what string, ok func() bool) {

@@ -26,6 +26,9 @@ type faultProxy struct {
 	stall  atomic.Bool
 	cuts   atomic.Int64
 	stalls atomic.Int64
+	// pace, when set, caps each direction of each connection at that many
+	// bytes a second, so that a catch-up lasts long enough to be cut.
+	pace atomic.Int64
 }
 
 func newFaultProxy(t *testing.T, target string) *faultProxy {
@@ -69,6 +72,9 @@ func (p *faultProxy) serve(c net.Conn) {
 				p.bytes.Add(int64(n))
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					break
+				}
+				if pace := p.pace.Load(); pace > 0 {
+					time.Sleep(time.Duration(int64(n) * int64(time.Second) / pace))
 				}
 			}
 			if err != nil {
@@ -171,6 +177,12 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 		case ti == 0 && kills == 0:
 			meter = newFaultProxy(t, inbox)
 			parent = meter.addr()
+		case ti == 0:
+			// Paced links from the first town's villages: its catch-up
+			// takes seconds, long enough to be cut by every kill.
+			paced := newFaultProxy(t, inbox)
+			paced.pace.Store(1 << 20)
+			parent = paced.addr()
 		case ti == 1 && kills == 0:
 			proxy = newFaultProxy(t, inbox)
 			parent = proxy.addr()
@@ -224,15 +236,29 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 		return true
 	}
 	if kills > 0 {
-		// Kill the first town whenever it has been up a moment, as long as
-		// its villages' entries have not all arrived.
-		landed := 0
-		for i := range kills {
-			time.Sleep(time.Duration(150+50*i) * time.Millisecond)
+		// Kill the first town each time its villages' entries have begun
+		// to arrive at the district since it came up, while they have not
+		// all arrived: every kill cuts a catch-up in progress, however fast
+		// the catch-up runs on this machine (fixed sleeps missed it).
+		atDistrict := func(vs []*syncVillage) uint64 {
+			var sum uint64
+			for _, v := range vs {
+				if got, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: v.org}); err == nil {
+					sum += got.GetHead().GetSeq()
+				}
+			}
+			return sum
+		}
+		landed, last := 0, atDistrict(villages[:3])
+		for range kills {
+			for end := time.Now().Add(30 * time.Second); time.Now().Before(end) && atDistrict(villages[:3]) == last; {
+				time.Sleep(5 * time.Millisecond) // polling the district's heads, not waiting on a deadline
+			}
 			if !arrived(villages[:3]) {
 				landed++
 			}
 			towns[0].kill9()
+			last = atDistrict(villages[:3])
 			towns[0].start()
 		}
 		if landed < kills {

@@ -94,7 +94,26 @@ type districtAPI struct {
 	m *Member
 }
 
-// PublishCatalog implements DistrictService.
+// DraftCatalog implements DistrictService: a catalog draft by the
+// signed-in officer, inert until another publishes it.
+func (d districtAPI) DraftCatalog(ctx context.Context, r *sanziv1.DraftCatalogRequest) (*sanziv1.DraftCatalogResponse, error) {
+	p, err := d.m.officer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := d.m.chain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cat, id, err := c.DraftCatalog(ctx, p.Account, r.GetCatalog(), r.GetVersion())
+	if err != nil {
+		return nil, chainStatus(err)
+	}
+	return &sanziv1.DraftCatalogResponse{EntryId: id, Catalog: cat}, nil
+}
+
+// PublishCatalog implements DistrictService: the publication of a catalog
+// draft by an officer who is not its drafter (four eyes on account ids).
 func (d districtAPI) PublishCatalog(ctx context.Context, r *sanziv1.PublishCatalogRequest) (*sanziv1.PublishCatalogResponse, error) {
 	p, err := d.m.officer(ctx)
 	if err != nil {
@@ -104,7 +123,7 @@ func (d districtAPI) PublishCatalog(ctx context.Context, r *sanziv1.PublishCatal
 	if err != nil {
 		return nil, err
 	}
-	cat, id, err := c.PublishCatalog(ctx, p.Account, r.GetCatalog(), r.GetVersion())
+	cat, id, err := c.PublishCatalog(ctx, p.Account, r.GetVersion())
 	if err != nil {
 		return nil, chainStatus(err)
 	}

@@ -284,6 +284,15 @@ func TestDistrictRulesBySignedInOfficers(t *testing.T) {
 	if err != nil || list.GetLive() != "d-2026-12" {
 		t.Errorf("rule sets read by an analyst at member 2: %v %v, want d-2026-12 live", list, err)
 	}
+	for _, version := range []string{"", "d-2026-12"} {
+		got, err := sanziv1.NewRuleServiceClient(c2).GetRuleSet(bearer(analyst), &sanziv1.GetRuleSetRequest{Version: version})
+		if err != nil || got.GetRulesJson() != rules || got.GetSummary().GetPublishedBy() != "wang.pub" || got.GetSummary().GetDraftedBy() != "li.draft" {
+			t.Errorf("rule set %q read by an analyst at member 2: %v %v, want d-2026-12 drafted by li.draft, published by wang.pub", version, got, err)
+		}
+	}
+	if _, err := sanziv1.NewRuleServiceClient(c2).GetRuleSet(bearer(analyst), &sanziv1.GetRuleSetRequest{Version: "d-2099-01"}); code(err) != codes.NotFound {
+		t.Errorf("a rule set never drafted: %v, want NotFound", err)
+	}
 
 	// Catalogs likewise: drafted by one officer, published by another;
 	// the drafter publishing it is refused naming both.

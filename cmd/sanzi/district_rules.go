@@ -140,18 +140,18 @@ func newDistrictCatalogCmd(g *globals) *cobra.Command {
 		p             personFlags
 		file, version string
 	)
-	cmd := &cobra.Command{Use: "catalog", Short: "Publish catalog versions from the district: they flow down to every town and village"}
-	publish := &cobra.Command{
-		Use:   "publish --version V [--catalog FILE]",
-		Short: "Record a catalog version (matters, steps, posts, time limits) in the district's chain",
+	cmd := &cobra.Command{Use: "catalog", Short: "Draft and publish catalog versions at the district: they flow down to every town and village"}
+	draft := &cobra.Command{
+		Use:   "draft --version V [--catalog FILE]",
+		Short: "Record a catalog version (matters, steps, posts, time limits) as a draft in the district's chain",
 		Long: `The catalog (职责权限库) is every supervised matter with its steps, the post
 that handles each and each step's time limit. FILE is the catalog as JSON
 (the sanzi.v1.Catalog message); without it the built-in default is
-published under --version. The member checks it first: a step routed to an
+drafted under --version. The member checks it first: a step routed to an
 unknown post or without a time limit is refused there, before it reaches
-any node. Towns and villages open new procedures under it from their next
-entry on; procedures already open keep the version they were opened under.
-Published by the signed-in district rules officer (--token or SANZI_TOKEN).`,
+any node. A draft is inert: a second district rules officer publishes it
+(sanzi district catalog publish). Drafted by the signed-in district rules
+officer (--token or SANZI_TOKEN).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var cat *sanziv1.Catalog // nil: the built-in default
 			if file != "" {
@@ -165,20 +165,44 @@ Published by the signed-in district rules officer (--token or SANZI_TOKEN).`,
 				}
 			}
 			return p.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
-				resp, err := sanziv1.NewDistrictServiceClient(conn).PublishCatalog(ctx, &sanziv1.PublishCatalogRequest{Catalog: cat, Version: version})
+				resp, err := sanziv1.NewDistrictServiceClient(conn).DraftCatalog(ctx, &sanziv1.DraftCatalogRequest{Catalog: cat, Version: version})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "catalog %s (%d matters) published by the district (entry %s); towns and villages use it as they pull\n",
-					resp.GetCatalog().GetVersion(), len(resp.GetCatalog().GetMatters()), resp.GetEntryId())
+				fmt.Fprintf(cmd.OutOrStdout(), "catalog %s (%d matters) drafted by %s (entry %s); a second rules officer publishes it: sanzi district catalog publish %s\n",
+					resp.GetCatalog().GetVersion(), len(resp.GetCatalog().GetMatters()), resp.GetCatalog().GetDraftedBy(), resp.GetEntryId(), resp.GetCatalog().GetVersion())
 				return nil
 			})
 		},
 	}
-	publish.Flags().StringVar(&file, "catalog", "", "catalog file (JSON); default: the built-in catalog")
-	publish.Flags().StringVar(&version, "version", "", "version to publish it under (required unless FILE has one)")
-	p.add(publish)
-	cmd.AddCommand(publish)
+	draft.Flags().StringVar(&file, "catalog", "", "catalog file (JSON); default: the built-in catalog")
+	draft.Flags().StringVar(&version, "version", "", "version to draft it under (required unless FILE has one)")
+	publish := &cobra.Command{
+		Use:   "publish VERSION",
+		Short: "Publish a catalog draft: a second district rules officer, not its drafter",
+		Long: `Towns and villages open new procedures under it from their next entry on;
+procedures already open keep the version they were opened under. Each of
+them checks that drafter and publisher are two accounts and ignores a
+catalog its drafter published. Published by the signed-in district rules
+officer (--token or SANZI_TOKEN).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return p.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := sanziv1.NewDistrictServiceClient(conn).PublishCatalog(ctx, &sanziv1.PublishCatalogRequest{Version: args[0]})
+				if err != nil {
+					return err
+				}
+				c := resp.GetCatalog()
+				fmt.Fprintf(cmd.OutOrStdout(), "catalog %s (%d matters) drafted by %s, published by %s (entry %s); towns and villages use it as they pull\n",
+					c.GetVersion(), len(c.GetMatters()), c.GetDraftedBy(), c.GetPublishedBy(), resp.GetEntryId())
+				return nil
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{draft, publish} {
+		p.add(c)
+	}
+	cmd.AddCommand(draft, publish)
 	return cmd
 }
 

@@ -542,10 +542,22 @@ func TestSyncThroughTown(t *testing.T) {
 	// holds no read_personal, reads the village's counterparty masked.
 	townSeesMasked(t, vnode, (&node{t: t, http: tw.http}).as("zhen.wang"), villages[0].org, rec.Entry.ID)
 
-	// A catalog version published at the district: the village's next
-	// procedure opens under it.
-	if out, code := run(t, "district", "catalog", "publish", "--version", "2026-12", "--server", d.api, "--tls-dir", caDir, "--token", publisher); code != 0 || !strings.Contains(out, "catalog 2026-12") {
-		t.Fatalf("district catalog publish: exit %d\n%s", code, out)
+	// A catalog version drafted by one rules officer and published by
+	// another at the district (its drafter cannot publish it): the
+	// village's next procedure opens under it.
+	for _, step := range []struct {
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{[]string{"draft", "--version", "2026-12", "--token", drafter}, 0, "catalog 2026-12"},
+		{[]string{"publish", "2026-12", "--token", drafter}, 1, "jia.rules may not publish"},
+		{[]string{"publish", "2026-12", "--token", publisher}, 0, "drafted by jia.rules, published by yi.rules"},
+	} {
+		args := append([]string{"district", "catalog"}, step.args...)
+		if out, code := run(t, append(args, "--server", d.api, "--tls-dir", caDir)...); code != step.wantCode || !strings.Contains(out, step.wantOut) {
+			t.Fatalf("sanzi %v: exit %d, want %d saying %q\n%s", args, code, step.wantCode, step.wantOut, out)
+		}
 	}
 	catalogAt := time.Now()
 	eventually(t, 60*time.Second, "a village procedure under catalog 2026-12", func() bool {

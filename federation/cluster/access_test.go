@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/federation/cluster"
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/pki"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -149,6 +150,27 @@ func TestNodeCertificateScope(t *testing.T) {
 	// village's) added the entry.
 	if h := l.node.FSM().Head(own.origin); h.Seq != 3 {
 		t.Errorf("the village's head at the district is %d, want 3", h.Seq)
+	}
+	// People (signed in, the interceptor put the account in the context)
+	// read the attachments of the origins in their account's org: the
+	// origin the district recorded for it, not the caller's word.
+	attachments := cluster.NewAttachmentServer(l.node)
+	for _, tc := range []struct {
+		who  authz.Principal
+		h    string
+		want codes.Code
+	}{
+		{authz.Principal{Account: "own.acct", Org: own.origin}, ownAtt, ok},
+		{authz.Principal{Account: "own.acct", Org: own.origin}, siblingAtt, no},
+		{authz.Principal{Account: "town.rev", Org: "350505100000"}, siblingAtt, ok},
+		{authz.Principal{Account: "far.rev", Org: "350505200000"}, ownAtt, no},
+		{authz.Principal{Account: "d.analyst", Org: "350505000000"}, siblingAtt, ok},
+		{authz.Principal{Account: "d.analyst", Org: "350505000000"}, strings.Repeat("ab", 32), no}, // no origin recorded
+	} {
+		_, err := attachments.GetAttachment(authz.NewContext(ctx, tc.who), &sanziv1.GetAttachmentRequest{Sha256: tc.h})
+		if status.Code(err) != tc.want {
+			t.Errorf("GetAttachment %s… by %s of %s: %v, want %s", tc.h[:8], tc.who.Account, tc.who.Org, err, tc.want)
+		}
 	}
 	// Statistics read every origin's figures: district certificates only.
 	for role, want := range map[pki.Role]codes.Code{pki.RoleDistrict: ok, pki.RoleTown: no, pki.RoleVillage: no} {

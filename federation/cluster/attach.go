@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/federation/fsm"
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/relay"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
@@ -132,9 +133,25 @@ func (x *AttachmentServer) GetAttachment(ctx context.Context, r *sanziv1.GetAtta
 	return &sanziv1.GetAttachmentResponse{Attachment: desc, Content: content}, nil
 }
 
-// mayRead refuses a node certificate an attachment charged to an origin it
-// may not pull, or to none recorded.
+// mayRead refuses a signed-in person an attachment charged to an origin
+// outside the account's scope (the interceptor admitted the account to
+// read; the attachment's origin is what the district recorded when the
+// entry naming it came up, never what the caller says), and a node
+// certificate one charged to an origin it may not pull; either one
+// charged to no origin recorded.
 func (x *AttachmentServer) mayRead(ctx context.Context, h string) error {
+	if p, ok := authz.FromContext(ctx); ok {
+		origin, err := x.n.FSM().AttachmentOrigin(h)
+		switch {
+		case err != nil:
+			return status.Errorf(codes.Internal, "read whose attachment %s is: %v", h, err)
+		case origin == "":
+			return status.Errorf(codes.PermissionDenied, "%s (org %s) may not read attachment %s: the district records no origin for it", p.Account, p.Org, h)
+		case !p.Covers(origin):
+			return status.Errorf(codes.PermissionDenied, "%s (org %s) may not read attachment %s of %s: outside the account's org", p.Account, p.Org, h, origin)
+		}
+		return nil
+	}
 	org, role, err := peerIdentity(ctx)
 	if err != nil {
 		return status.Errorf(codes.Unauthenticated, "%v", err)

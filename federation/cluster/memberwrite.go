@@ -73,6 +73,13 @@ func (s *Service) WriteCredentials(ctx context.Context, c *clusterv1.Credentials
 }
 
 // MemberWrite implements DistrictService: see district.proto.
+//
+// TODO(issue 12): cluster.Authorize admits any district-role certificate
+// here; only the cluster's members should be. Member certificates all name
+// the district's org, so telling them apart needs each member's
+// certificate fingerprint in the replicated member records (stated at
+// Join, checked against the joiner's peer certificate) and a check of the
+// peer's against the Raft configuration's members.
 func (s *Service) MemberWrite(ctx context.Context, r *sanziv1.MemberWriteRequest) (*sanziv1.MemberWriteResponse, error) {
 	if (r.GetRecord() == nil) == (r.GetCredentials() == nil) {
 		return nil, status.Error(codes.InvalidArgument, "give exactly one of record and credentials")

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
@@ -191,6 +192,62 @@ func TestRuleSetDraftAndPublication(t *testing.T) {
 	}
 }
 
+// TestCatalogDraftAndPublication: a catalog is drafted by one rules
+// officer and published by another; its drafter publishing it is refused
+// naming both, and the publication names drafter, publisher and the
+// draft's payload.
+func TestCatalogDraftAndPublication(t *testing.T) {
+	ctx := context.Background()
+	c, m := newTestChain(t)
+	steps := []struct {
+		name    string
+		do      func() error
+		wantErr error // nil: written
+		wantIn  []string
+	}{
+		{"draft", func() error { _, _, err := c.DraftCatalog(ctx, "甲", nil, "2026-12"); return err }, nil, nil},
+		{"the same version again", func() error { _, _, err := c.DraftCatalog(ctx, "乙", nil, "2026-12"); return err }, ErrExists, nil},
+		{"published by its drafter", func() error { _, _, err := c.PublishCatalog(ctx, "甲", "2026-12"); return err }, entries.ErrFourEyes,
+			[]string{"drafted by 甲", "甲 may not publish"}},
+		{"a version never drafted", func() error { _, _, err := c.PublishCatalog(ctx, "乙", "2099-01"); return err }, ErrNoDraft, nil},
+		{"published by a second person", func() error { _, _, err := c.PublishCatalog(ctx, "乙", "2026-12"); return err }, nil, nil},
+		{"published twice", func() error { _, _, err := c.PublishCatalog(ctx, "丙", "2026-12"); return err }, ErrPublished, nil},
+	}
+	written := 0
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			err := s.do()
+			if s.wantErr == nil {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				written++
+			} else if !errors.Is(err, s.wantErr) {
+				t.Fatalf("err = %v, want %v", err, s.wantErr)
+			}
+			for _, w := range s.wantIn {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("err %q does not say %q", err, w)
+				}
+			}
+			if m.pushes != written {
+				t.Fatalf("%d entries pushed, want %d: a refusal must write nothing", m.pushes, written)
+			}
+		})
+	}
+	dst, msg := m.entry(t, 1)
+	d := msg.(*sanziv1.Catalog)
+	if dst.Author != "甲" || d.GetState() != sanziv1.CatalogState_CATALOG_STATE_DRAFT || d.GetDraftedBy() != "甲" || len(d.GetMatters()) == 0 {
+		t.Fatalf("draft entry: author %s, state %s, drafted by %q, %d matters", dst.Author, d.GetState(), d.GetDraftedBy(), len(d.GetMatters()))
+	}
+	st, msg := m.entry(t, 2)
+	pub := msg.(*sanziv1.Catalog)
+	if st.Author != "乙" || pub.GetState() != sanziv1.CatalogState_CATALOG_STATE_PUBLISHED || pub.GetDraftedBy() != "甲" || pub.GetPublishedBy() != "乙" ||
+		pub.GetSha256() != catalog.PayloadSum(dst.Payload) {
+		t.Fatalf("publication entry: author %s, %v", st.Author, pub)
+	}
+}
+
 func TestReadPagesTheWholeChain(t *testing.T) {
 	ctx := context.Background()
 	c, m := newTestChain(t)
@@ -235,13 +292,13 @@ func TestDirectiveCatalogRevocationChecks(t *testing.T) {
 		{"directive with no task", func(c *Chain) (string, error) {
 			return c.IssueDirective(ctx, "乙", with(func(d *sanziv1.Directive) { d.Task = " " }))
 		}, ErrInvalid},
-		{"default catalog under a version", func(c *Chain) (string, error) {
-			_, id, err := c.PublishCatalog(ctx, "乙", nil, "2026-12")
+		{"default catalog drafted under a version", func(c *Chain) (string, error) {
+			_, id, err := c.DraftCatalog(ctx, "乙", nil, "2026-12")
 			return id, err
 		}, nil},
-		{"catalog without a version", func(c *Chain) (string, error) { _, id, err := c.PublishCatalog(ctx, "乙", nil, ""); return id, err }, ErrCatalogVersion},
+		{"catalog without a version", func(c *Chain) (string, error) { _, id, err := c.DraftCatalog(ctx, "乙", nil, ""); return id, err }, ErrCatalogVersion},
 		{"another district's catalog", func(c *Chain) (string, error) {
-			_, id, err := c.PublishCatalog(ctx, "乙", &sanziv1.Catalog{District: "350506", Version: "2026-12"}, "")
+			_, id, err := c.DraftCatalog(ctx, "乙", &sanziv1.Catalog{District: "350506", Version: "2026-12"}, "")
 			return id, err
 		}, ErrOtherDistrict},
 		{"revocation at a given seq", func(c *Chain) (string, error) { _, id, err := c.RevokeKey(ctx, "乙", rev, false); return id, err }, nil},

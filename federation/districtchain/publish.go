@@ -97,12 +97,37 @@ func (c *Chain) PublishRuleSet(ctx context.Context, author, version string) (str
 		State: sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED, DraftedBy: found.v.GetDraftedBy(), Sha256: found.v.GetSha256()})
 }
 
-// PublishCatalog records a catalog version by author: cat (nil: the
-// built-in default for the district) under version (empty: cat's own). It
-// must have a version of its own, be the district's, and validate
-// (catalog.Validate: the nodes pass over one that does not). It returns
-// what it published and the entry id.
-func (c *Chain) PublishCatalog(ctx context.Context, author string, cat *sanziv1.Catalog, version string) (*sanziv1.Catalog, string, error) {
+// catalogEntry is a catalog entry of the chain, its author and the sum of
+// its payload as stored (what a publication's sha256 names).
+type catalogEntry struct {
+	cat    *sanziv1.Catalog
+	author string
+	sha    string
+}
+
+// catalogs reads the catalog entries of the chain, oldest first, and the
+// head after them.
+func (c *Chain) catalogs(ctx context.Context) ([]catalogEntry, ledger.Head, error) {
+	var out []catalogEntry
+	head, err := c.Read(ctx, func(s *ledger.Stored) error {
+		if s.Type != sanziv1.EntryType_ENTRY_TYPE_CATALOG_VERSION {
+			return nil
+		}
+		if m, err := entries.Decode(s.Type, s.Payload); err == nil {
+			out = append(out, catalogEntry{cat: m.(*sanziv1.Catalog), author: s.Author, sha: catalog.PayloadSum(s.Payload)})
+		}
+		return nil
+	})
+	return out, head, err
+}
+
+// DraftCatalog records a catalog version as a draft by author: cat (nil:
+// the built-in default for the district) under version (empty: cat's own).
+// It must have a version of its own, new to the chain, be the district's,
+// and validate (catalog.Validate: the nodes pass over one that does not).
+// It is inert until another account publishes it (PublishCatalog). It
+// returns what it drafted and the entry id.
+func (c *Chain) DraftCatalog(ctx context.Context, author string, cat *sanziv1.Catalog, version string) (*sanziv1.Catalog, string, error) {
 	district := c.origin[:6]
 	if cat == nil {
 		cat = catalog.Default(district)
@@ -121,10 +146,60 @@ func (c *Chain) PublishCatalog(ctx context.Context, author string, cat *sanziv1.
 	if err := catalog.Validate(cat); err != nil {
 		return nil, "", fmt.Errorf("%w: the catalog does not validate:\n%w", ErrInvalid, err)
 	}
+	cat.State, cat.DraftedBy, cat.PublishedBy, cat.Sha256 = sanziv1.CatalogState_CATALOG_STATE_DRAFT, author, "", ""
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	id, err := c.appendAtHead(ctx, author, sanziv1.EntryType_ENTRY_TYPE_CATALOG_VERSION, cat)
+	cats, head, err := c.catalogs(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, e := range cats {
+		if e.cat.GetVersion() == cat.GetVersion() {
+			return nil, "", fmt.Errorf("catalog %s already exists in the district's chain: %w", cat.GetVersion(), ErrExists)
+		}
+	}
+	id, err := c.Append(ctx, head, author, sanziv1.EntryType_ENTRY_TYPE_CATALOG_VERSION, cat)
 	return cat, id, err
+}
+
+// PublishCatalog publishes the chain's catalog draft of version, by
+// author, who must not be the account that drafted it (entries.FourEyes:
+// the nodes that apply it check again, catalog.Published). It returns the
+// catalog now in force (the draft's, naming drafter and publisher) and the
+// publication's entry id.
+func (c *Chain) PublishCatalog(ctx context.Context, author, version string) (*sanziv1.Catalog, string, error) {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
+	cats, head, err := c.catalogs(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	var found *catalogEntry
+	for i, e := range cats {
+		if e.cat.GetVersion() != version {
+			continue
+		}
+		switch e.cat.GetState() {
+		case sanziv1.CatalogState_CATALOG_STATE_PUBLISHED, sanziv1.CatalogState_CATALOG_STATE_UNSPECIFIED:
+			return nil, "", fmt.Errorf("catalog %s is %w", version, ErrPublished)
+		}
+		found = &cats[i]
+	}
+	if found == nil {
+		return nil, "", fmt.Errorf("%w of catalog %s in the district's chain: draft it first", ErrNoDraft, version)
+	}
+	if err := entries.FourEyes(author, found.cat.GetDraftedBy(), found.author); err != nil {
+		return nil, "", fmt.Errorf("catalog %s was drafted by %s; %s may not publish it too: %w", version, found.author, author, err)
+	}
+	pub := &sanziv1.Catalog{Version: version, District: found.cat.GetDistrict(), State: sanziv1.CatalogState_CATALOG_STATE_PUBLISHED,
+		DraftedBy: found.author, PublishedBy: author, Sha256: found.sha}
+	id, err := c.Append(ctx, head, author, sanziv1.EntryType_ENTRY_TYPE_CATALOG_VERSION, pub)
+	if err != nil {
+		return nil, "", err
+	}
+	cat := proto.CloneOf(found.cat)
+	cat.DraftedBy, cat.PublishedBy, cat.State, cat.Sha256 = found.author, author, pub.State, found.sha
+	return cat, id, nil
 }
 
 // IssueDirective records directive d by author, addressed as d says

@@ -94,7 +94,26 @@ type districtAPI struct {
 	m *Member
 }
 
-// PublishCatalog implements DistrictService.
+// DraftCatalog implements DistrictService: a catalog draft by the
+// signed-in officer, inert until another publishes it.
+func (d districtAPI) DraftCatalog(ctx context.Context, r *sanziv1.DraftCatalogRequest) (*sanziv1.DraftCatalogResponse, error) {
+	p, err := d.m.officer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := d.m.chain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cat, id, err := c.DraftCatalog(ctx, p.Account, r.GetCatalog(), r.GetVersion())
+	if err != nil {
+		return nil, chainStatus(err)
+	}
+	return &sanziv1.DraftCatalogResponse{EntryId: id, Catalog: cat}, nil
+}
+
+// PublishCatalog implements DistrictService: the publication of a catalog
+// draft by an officer who is not its drafter (four eyes on account ids).
 func (d districtAPI) PublishCatalog(ctx context.Context, r *sanziv1.PublishCatalogRequest) (*sanziv1.PublishCatalogResponse, error) {
 	p, err := d.m.officer(ctx)
 	if err != nil {
@@ -104,7 +123,7 @@ func (d districtAPI) PublishCatalog(ctx context.Context, r *sanziv1.PublishCatal
 	if err != nil {
 		return nil, err
 	}
-	cat, id, err := c.PublishCatalog(ctx, p.Account, r.GetCatalog(), r.GetVersion())
+	cat, id, err := c.PublishCatalog(ctx, p.Account, r.GetVersion())
 	if err != nil {
 		return nil, chainStatus(err)
 	}
@@ -130,6 +149,8 @@ func (d districtAPI) IssueDirective(ctx context.Context, r *sanziv1.IssueDirecti
 
 // ruleAPI is the member's RuleService: the district's rule sets, drafted
 // and published in its chain by two different rules officers.
+// TODO(issue 12): TestRules (Unimplemented here: the member holds no books
+// to run a rule set against).
 type ruleAPI struct {
 	sanziv1.UnimplementedRuleServiceServer
 	m *Member
@@ -205,6 +226,62 @@ func (a ruleAPI) ListRuleSets(ctx context.Context, _ *sanziv1.ListRuleSetsReques
 		return nil, status.Error(codes.Internal, fmt.Sprintf("read the district's chain: %v", err))
 	}
 	return out, nil
+}
+
+// GetRuleSet implements RuleService: one rule set of the district's chain
+// (version empty: the one published last) with its JSON, as the draft
+// holds it. A publication counts only as the nodes count it: of a draft
+// with the same sha256, by another account than its drafter.
+func (a ruleAPI) GetRuleSet(ctx context.Context, r *sanziv1.GetRuleSetRequest) (*sanziv1.GetRuleSetResponse, error) {
+	if err := a.m.fresh(ctx); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
+	type found struct {
+		sum    *sanziv1.RuleSetSummary
+		json   string
+		author string
+	}
+	byVersion := map[string]*found{}
+	live := ""
+	err := a.m.node.FSM().Range(a.m.org, 1, 0, func(s *ledger.Stored) bool {
+		if s.Type != sanziv1.EntryType_ENTRY_TYPE_RULE_SET {
+			return true
+		}
+		msg, err := entries.Decode(s.Type, s.Payload)
+		if err != nil {
+			return true
+		}
+		v := msg.(*sanziv1.RuleSetVersion)
+		f, ok := byVersion[v.GetVersion()]
+		switch v.GetState() {
+		case sanziv1.RuleSetState_RULE_SET_STATE_DRAFT:
+			if !ok {
+				byVersion[v.GetVersion()] = &found{sum: &sanziv1.RuleSetSummary{Version: v.GetVersion(), Status: "draft", DraftedBy: s.Author,
+					DraftId: s.ID(), Sha256: v.GetSha256()}, json: v.GetRulesJson(), author: s.Author}
+			}
+		case sanziv1.RuleSetState_RULE_SET_STATE_PUBLISHED:
+			if ok && f.sum.GetSha256() == v.GetSha256() && entries.FourEyes(s.Author, f.author, v.GetDraftedBy()) == nil && f.sum.GetStatus() == "draft" {
+				f.sum.Status, f.sum.PublishedBy, f.sum.PublishedId = "published", s.Author, s.ID()
+				live = v.GetVersion()
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, status.Error(codes.Internal, fmt.Sprintf("read the district's chain: %v", err))
+	}
+	version := r.GetVersion()
+	if version == "" {
+		version = live
+	}
+	f, ok := byVersion[version]
+	if !ok {
+		if version == "" {
+			return nil, status.Error(codes.NotFound, "the district has published no rule set yet")
+		}
+		return nil, status.Errorf(codes.NotFound, "rule set %q is not in the district's chain", version)
+	}
+	return &sanziv1.GetRuleSetResponse{Summary: f.sum, RulesJson: f.json}, nil
 }
 
 // ListHeads implements DistrictService: for a person, only the chains in

@@ -284,6 +284,45 @@ func TestDistrictRulesBySignedInOfficers(t *testing.T) {
 	if err != nil || list.GetLive() != "d-2026-12" {
 		t.Errorf("rule sets read by an analyst at member 2: %v %v, want d-2026-12 live", list, err)
 	}
+	for _, version := range []string{"", "d-2026-12"} {
+		got, err := sanziv1.NewRuleServiceClient(c2).GetRuleSet(bearer(analyst), &sanziv1.GetRuleSetRequest{Version: version})
+		if err != nil || got.GetRulesJson() != rules || got.GetSummary().GetPublishedBy() != "wang.pub" || got.GetSummary().GetDraftedBy() != "li.draft" {
+			t.Errorf("rule set %q read by an analyst at member 2: %v %v, want d-2026-12 drafted by li.draft, published by wang.pub", version, got, err)
+		}
+	}
+	if _, err := sanziv1.NewRuleServiceClient(c2).GetRuleSet(bearer(analyst), &sanziv1.GetRuleSetRequest{Version: "d-2099-01"}); code(err) != codes.NotFound {
+		t.Errorf("a rule set never drafted: %v, want NotFound", err)
+	}
+
+	// Catalogs likewise: drafted by one officer, published by another;
+	// the drafter publishing it is refused naming both.
+	dc := sanziv1.NewDistrictServiceClient(c2)
+	if _, err := dc.DraftCatalog(bearer(analyst), &sanziv1.DraftCatalogRequest{Version: "2026-12"}); code(err) != codes.PermissionDenied {
+		t.Errorf("an analyst drafts a catalog: %v, want PermissionDenied", err)
+	}
+	draft, err := dc.DraftCatalog(bearer(drafter), &sanziv1.DraftCatalogRequest{Version: "2026-12"})
+	if err != nil {
+		t.Fatalf("catalog draft at member 2: %v", err)
+	}
+	if _, err := sanziv1.NewDistrictServiceClient(c1).PublishCatalog(bearer(drafter), &sanziv1.PublishCatalogRequest{Version: "2026-12"}); code(err) != codes.PermissionDenied ||
+		!strings.Contains(err.Error(), "drafted by li.draft") || !strings.Contains(err.Error(), "li.draft may not publish") {
+		t.Errorf("the drafter publishes the catalog: %v, want PermissionDenied naming drafter and publisher", err)
+	}
+	cpub, err := sanziv1.NewDistrictServiceClient(c1).PublishCatalog(bearer(publisher), &sanziv1.PublishCatalogRequest{Version: "2026-12"})
+	if err != nil {
+		t.Fatalf("catalog published at member 1 by a second officer: %v", err)
+	}
+	if c := cpub.GetCatalog(); c.GetDraftedBy() != "li.draft" || c.GetPublishedBy() != "wang.pub" || len(c.GetMatters()) == 0 {
+		t.Errorf("published catalog names drafter %q and publisher %q (%d matters); want li.draft, wang.pub", c.GetDraftedBy(), c.GetPublishedBy(), len(c.GetMatters()))
+	}
+	cauthors := map[string]string{}
+	d.members[0].Node().FSM().Range("350505000000", 1, 0, func(e *ledger.Stored) bool {
+		cauthors[e.ID()] = e.Author
+		return true
+	})
+	if cauthors[draft.GetEntryId()] != "li.draft" || cauthors[cpub.GetEntryId()] != "wang.pub" {
+		t.Errorf("authors of the catalog's draft and publication: %q, %q; want li.draft, wang.pub", cauthors[draft.GetEntryId()], cauthors[cpub.GetEntryId()])
+	}
 
 	// Heads are scoped by the account's org: a village's auditor sees no
 	// chain of the district's, the district's analyst does.

@@ -148,6 +148,7 @@ var methods = map[string]Permission{
 	sanziv1.DistrictService_MemberWrite_FullMethodName:    NodeOnly,
 	// The district's own chain, written for a signed-in rules officer (the
 	// member checks the account's org is the district's).
+	sanziv1.DistrictService_DraftCatalog_FullMethodName:        PermDraftRules,
 	sanziv1.DistrictService_PublishCatalog_FullMethodName:      PermPublishRules,
 	sanziv1.DistrictService_IssueDirective_FullMethodName:      PermPublishRules,
 	sanziv1.DistrictService_GetDistrictHead_FullMethodName:     PermRead,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
@@ -90,6 +91,23 @@ func (s *Supervisor) observeRuleSet(origin, id, author string, v *sanziv1.RuleSe
 		return s.publish(origin, id, author, i)
 	}
 	return nil
+}
+
+// Catalogs lists the catalog versions of the district's chain the node
+// knows, with what it made of each: draft, live, superseded, or ignored
+// with the reason (published by its drafter, written in one entry, a draft
+// that does not validate).
+func (s *Supervisor) Catalogs() []catalog.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cats.Versions()
+}
+
+// CatalogVersion is the version of the catalog new procedures follow.
+func (s *Supervisor) CatalogVersion() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flows.Catalog().GetVersion()
 }
 
 // RuleSets lists the versions the node knows and names the live one.

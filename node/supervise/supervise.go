@@ -68,6 +68,9 @@ type Supervisor struct {
 	seen  map[string]uint64      // origin → last seq observed
 	hits  map[string][]rules.Hit // entry id → stateful hits about it, until its recorder takes them
 	sets  ruleSets
+	// cats follows the catalogs of the district's chain: drafts, and the
+	// publications this node checks itself before applying them.
+	cats catalog.Published
 	// replaying collects hits found while rebuilding state at start; those
 	// whose alert entry follows in the chain are dropped from it.
 	replaying map[string]rules.Hit
@@ -205,6 +208,7 @@ func (s *Supervisor) observe(st *ledger.Stored) ([]rules.Hit, error) {
 		return nil, err
 	}
 	id := st.ID()
+	msg := m // what is observed: a catalog's publication becomes the catalog it puts in force
 	switch m := m.(type) {
 	case *sanziv1.Alert:
 		if s.replaying != nil {
@@ -219,27 +223,31 @@ func (s *Supervisor) observe(st *ledger.Stored) ([]rules.Hit, error) {
 			return nil, fmt.Errorf("rule set entry %s: %w", id, err)
 		}
 	case *sanziv1.Catalog:
-		// Only the district publishes catalogs, in its own chain; one
-		// that does not validate is passed over (the district's CLI
-		// refuses to publish it) rather than wedge supervision.
+		// Only the district publishes catalogs, in its own chain, as a
+		// draft by one rules officer and its publication by another. The
+		// district's writer checked the two accounts; the node does not
+		// trust that it did: a catalog published by its drafter, written
+		// in one entry, or whose draft does not validate is not put in
+		// force, is listed as ignored with the reason (Catalogs), and
+		// supervision goes on.
 		if !strings.HasSuffix(st.Origin, "000000") {
 			return nil, nil
 		}
-		// TODO(issue 12): a catalog is published in one entry by one
-		// account (districtchain.PublishCatalog sets neither published_by
-		// nor approved_by); once the district drafts and publishes it as
-		// two accounts, check them here as rule sets are (entries.FourEyes)
-		// and list a self-published one as ignored.
-		if err := catalog.Validate(m); err != nil {
-			slog.Warn("a catalog version in the district's chain does not validate; it is not used", "entry", id, "err", err)
+		cat, err := s.cats.Observe(id, st.Author, st.Payload, m)
+		if err != nil {
+			slog.Warn("a catalog publication in the district's chain is not applied", "entry", id, "version", m.GetVersion(),
+				"publishedBy", st.Author, "err", err)
+		}
+		if cat == nil {
 			return nil, nil
 		}
+		msg = cat
 	}
-	s.tier.ObserveOwn(st, m)
-	if err := s.flows.Observe(id, st.RecordedAt, m); err != nil {
+	s.tier.ObserveOwn(st, msg)
+	if err := s.flows.Observe(id, st.RecordedAt, msg); err != nil {
 		return nil, err
 	}
-	hits := s.watch.Observe(watch.Event{ID: id, RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m})
+	hits := s.watch.Observe(watch.Event{ID: id, RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: msg})
 	for i := range hits {
 		if hits[i].Subject == "" {
 			hits[i].Subject = id

@@ -443,3 +443,103 @@ func TestDistrictRuleSetPublishedByItsDrafterIsNotApplied(t *testing.T) {
 		}
 	})
 }
+
+// A village applies the district's catalogs from the district's chain it
+// pulls and checks the two accounts itself: a catalog written in one entry,
+// one published by its drafter, or one whose drafter field names someone
+// else than its draft's author is not put in force and is listed as
+// ignored with why; a publication by a second account is, after a restart
+// too.
+func TestDistrictCatalogPublishedByItsDrafterIsNotApplied(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	const district = "350505000000"
+	orgs := []string{benchOrg, district}
+	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+	open := func() node {
+		n, closeFn := openOrgBooks(t, dir, filepath.Join(dir, "keys"), orgs, []string{benchOrg}, clock, nil, false)
+		t.Cleanup(closeFn)
+		return n
+	}
+	n := open()
+	def := n.CatalogVersion()
+	// write appends m to the district's chain as the node holds it after
+	// a pull, by author, and returns the payload as stored.
+	write := func(t *testing.T, author string, m *sanziv1.Catalog) []byte {
+		t.Helper()
+		payload, _ := proto.Marshal(m)
+		if _, err := n.Ledger().Append(ctx, ledger.Record{Origin: district, Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_CATALOG_VERSION, Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Follow(ctx); err != nil {
+			t.Fatalf("follow the district's chain: %v", err)
+		}
+		return payload
+	}
+	draftOf := func(version, draftedBy string) *sanziv1.Catalog {
+		c := catalog.Default("350505")
+		c.Version, c.State, c.DraftedBy = version, sanziv1.CatalogState_CATALOG_STATE_DRAFT, draftedBy
+		return c
+	}
+	pubOf := func(version, draftedBy, publishedBy string, draft []byte) *sanziv1.Catalog {
+		return &sanziv1.Catalog{Version: version, District: "350505", State: sanziv1.CatalogState_CATALOG_STATE_PUBLISHED,
+			DraftedBy: draftedBy, PublishedBy: publishedBy, Sha256: catalog.PayloadSum(draft)}
+	}
+	inForce := func(t *testing.T, want string) {
+		t.Helper()
+		if got := n.CatalogVersion(); got != want {
+			t.Fatalf("catalog in force %q, want %q", got, want)
+		}
+	}
+	status := func(t *testing.T, version, state, reason string) {
+		t.Helper()
+		for _, s := range n.Catalogs() {
+			if s.Version == version {
+				if s.State != state || !strings.Contains(s.IgnoredReason, reason) {
+					t.Fatalf("catalog %s listed %s (%q), want %s (%q)", version, s.State, s.IgnoredReason, state, reason)
+				}
+				return
+			}
+		}
+		t.Fatalf("catalog %s not listed: %+v", version, n.Catalogs())
+	}
+	t.Run("written in one entry by one account: not applied", func(t *testing.T) {
+		one := catalog.Default("350505")
+		one.Version = "2026-10"
+		write(t, "区农业农村局甲", one)
+		inForce(t, def)
+		status(t, "2026-10", catalog.StatusIgnored, "one entry by one account")
+	})
+	var d12 []byte
+	t.Run("published by its drafter: not applied", func(t *testing.T) {
+		d12 = write(t, "区农业农村局甲", draftOf("2026-12", "区农业农村局甲"))
+		write(t, "区农业农村局甲", pubOf("2026-12", "区农业农村局甲", "区农业农村局甲", d12))
+		inForce(t, def)
+		status(t, "2026-12", catalog.StatusIgnored, "drafted by 区农业农村局甲 and published by 区农业农村局甲")
+	})
+	t.Run("a draft naming another drafter, published by that name: not applied", func(t *testing.T) {
+		forged := write(t, "区农业农村局甲", draftOf("2027-01", "区农业农村局丙")) // the entry is still 甲's
+		write(t, "区农业农村局丙", pubOf("2027-01", "区农业农村局丙", "区农业农村局丙", forged))
+		inForce(t, def)
+		status(t, "2027-01", catalog.StatusIgnored, "four eyes")
+	})
+	t.Run("a publication no draft holds: not applied", func(t *testing.T) {
+		write(t, "区农业农村局乙", pubOf("2026-12", "区农业农村局甲", "区农业农村局乙", []byte("another content")))
+		inForce(t, def)
+	})
+	t.Run("published by a second account: applied", func(t *testing.T) {
+		write(t, "区农业农村局乙", pubOf("2026-12", "区农业农村局甲", "区农业农村局乙", d12))
+		inForce(t, "2026-12")
+		status(t, "2026-12", catalog.StatusLive, "")
+	})
+	t.Run("after a restart", func(t *testing.T) {
+		n.Ledger().Close()
+		n = open()
+		inForce(t, "2026-12")
+		for _, s := range n.Catalogs() {
+			if s.Version == "2026-12" && (s.DraftedBy != "区农业农村局甲" || s.PublishedBy != "区农业农村局乙") {
+				t.Fatalf("the live catalog names drafter %q and publisher %q", s.DraftedBy, s.PublishedBy)
+			}
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
+	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -110,9 +111,32 @@ func (t *Town) release(id string) {
 	}
 }
 
+// publishedByTwo says why catalog m, observed at entry st, is not one the
+// district published as two accounts, or nil.
+func publishedByTwo(st *ledger.Stored, m *sanziv1.Catalog) error {
+	switch {
+	case !strings.HasSuffix(st.Origin, "000000"):
+		return fmt.Errorf("catalog %s is in the chain of %s, not a district's", m.GetVersion(), st.Origin)
+	case m.GetState() != sanziv1.CatalogState_CATALOG_STATE_PUBLISHED:
+		return fmt.Errorf("catalog %s by %s is %s, not a publication of a draft: %w", m.GetVersion(), st.Author, m.GetState(), catalog.ErrOneEntry)
+	case m.GetPublishedBy() != st.Author:
+		return fmt.Errorf("catalog %s names %q as its publisher; its entry is by %s", m.GetVersion(), m.GetPublishedBy(), st.Author)
+	case m.GetDraftedBy() == "":
+		return fmt.Errorf("catalog %s names no drafter: %w", m.GetVersion(), entries.ErrFourEyes)
+	}
+	if err := entries.FourEyes(st.Author, m.GetDraftedBy()); err != nil {
+		return fmt.Errorf("catalog %s was drafted by %s and published by %s: %w", m.GetVersion(), m.GetDraftedBy(), st.Author, err)
+	}
+	return nil
+}
+
 // observeVillage feeds a village entry held by the town to the town state.
+// A catalog in a village's chain is no catalog: only the district's apply.
 func (t *Town) observeVillage(st *ledger.Stored, m proto.Message) error {
 	switch m := m.(type) {
+	case *sanziv1.Catalog:
+		slog.Warn("a catalog in a village's chain is not used: catalogs come from the district", "entry", st.ID(), "village", st.Origin)
+		return nil
 	case *sanziv1.Procedure:
 		if m.GetSubjectId() == "" {
 			m.SubjectId = st.Subject
@@ -206,6 +230,15 @@ func (t *Town) ObserveOwn(st *ledger.Stored, m proto.Message) {
 		t.cross.Observe(watch.Event{ID: id, RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m})
 		t.raised[m.GetKey()] = true
 	case *sanziv1.Catalog:
+		// The Supervisor hands on a catalog of the district's chain once it
+		// has checked its publication (catalog.Published); the town checks
+		// again what it is handed before its villages' procedures follow
+		// it: published, by the publication entry's author, who is not its
+		// drafter.
+		if err := publishedByTwo(st, m); err != nil {
+			slog.Warn("a catalog is not used for the villages' procedures at the town", "entry", id, "version", m.GetVersion(), "err", err)
+			return
+		}
 		t.flows.Observe(id, st.RecordedAt, m)
 	case *sanziv1.TownDecision:
 		t.observeOwn(id, m)

@@ -138,6 +138,59 @@ func (LimitUnit) EnumDescriptor() ([]byte, []int) {
 	return file_sanzi_v1_catalog_proto_rawDescGZIP(), []int{1}
 }
 
+// CatalogState is where a catalog entry of the district's chain stands: a
+// draft is inert; its publication, by a second account, puts it in force
+// from that entry on. Unspecified is a catalog written in one entry by one
+// account (before drafts): nodes do not apply it.
+type CatalogState int32
+
+const (
+	CatalogState_CATALOG_STATE_UNSPECIFIED CatalogState = 0
+	CatalogState_CATALOG_STATE_DRAFT       CatalogState = 1
+	CatalogState_CATALOG_STATE_PUBLISHED   CatalogState = 2
+)
+
+// Enum value maps for CatalogState.
+var (
+	CatalogState_name = map[int32]string{
+		0: "CATALOG_STATE_UNSPECIFIED",
+		1: "CATALOG_STATE_DRAFT",
+		2: "CATALOG_STATE_PUBLISHED",
+	}
+	CatalogState_value = map[string]int32{
+		"CATALOG_STATE_UNSPECIFIED": 0,
+		"CATALOG_STATE_DRAFT":       1,
+		"CATALOG_STATE_PUBLISHED":   2,
+	}
+)
+
+func (x CatalogState) Enum() *CatalogState {
+	p := new(CatalogState)
+	*p = x
+	return p
+}
+
+func (x CatalogState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CatalogState) Descriptor() protoreflect.EnumDescriptor {
+	return file_sanzi_v1_catalog_proto_enumTypes[2].Descriptor()
+}
+
+func (CatalogState) Type() protoreflect.EnumType {
+	return &file_sanzi_v1_catalog_proto_enumTypes[2]
+}
+
+func (x CatalogState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CatalogState.Descriptor instead.
+func (CatalogState) EnumDescriptor() ([]byte, []int) {
+	return file_sanzi_v1_catalog_proto_rawDescGZIP(), []int{2}
+}
+
 // TimeLimit is the time allowed for a step or a whole procedure.
 type TimeLimit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -482,22 +535,33 @@ func (x *Matter) GetTotalLimit() *TimeLimit {
 }
 
 // Catalog is the district's list of supervised matters and the posts that
-// handle them (职责权限库). It is versioned and recorded as an entry of type
-// ENTRY_TYPE_CATALOG_VERSION, then distributed to towns and villages.
+// handle them (职责权限库). It is versioned and recorded in the district's
+// chain as entries of type ENTRY_TYPE_CATALOG_VERSION: a draft with the
+// whole catalog by one rules officer, then its publication (version,
+// district, state, drafted_by, published_by, sha256; no posts or matters)
+// by another, then distributed to towns and villages, each of which checks
+// the two accounts itself.
 type Catalog struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Version label, e.g. "2026-1"; recorded with every procedure started.
 	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	// 6-digit administrative code of the owning district.
 	District string `protobuf:"bytes,2,opt,name=district,proto3" json:"district,omitempty"`
-	// Who prepared this version.
-	PublishedBy string `protobuf:"bytes,3,opt,name=published_by,json=publishedBy,proto3" json:"published_by,omitempty"`
-	// Who approved publishing it (a second person: four eyes).
-	ApprovedBy string `protobuf:"bytes,4,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// Who drafted this version: the draft entry's author (on the
+	// publication, copied from the draft).
+	DraftedBy string `protobuf:"bytes,3,opt,name=drafted_by,json=draftedBy,proto3" json:"drafted_by,omitempty"`
+	// Who published it, a second account (four eyes): the publication
+	// entry's author.
+	PublishedBy string `protobuf:"bytes,4,opt,name=published_by,json=publishedBy,proto3" json:"published_by,omitempty"`
 	// Every post a step may name.
 	Posts []*Post `protobuf:"bytes,5,rep,name=posts,proto3" json:"posts,omitempty"`
 	// Every supervised matter.
-	Matters       []*Matter `protobuf:"bytes,6,rep,name=matters,proto3" json:"matters,omitempty"`
+	Matters []*Matter `protobuf:"bytes,6,rep,name=matters,proto3" json:"matters,omitempty"`
+	// Draft or publication, in the district's chain.
+	State CatalogState `protobuf:"varint,7,opt,name=state,proto3,enum=sanzi.v1.CatalogState" json:"state,omitempty"`
+	// On a publication: hex SHA-256 of the draft entry's payload as stored,
+	// so that it names exactly what it puts in force.
+	Sha256        string `protobuf:"bytes,8,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -546,16 +610,16 @@ func (x *Catalog) GetDistrict() string {
 	return ""
 }
 
-func (x *Catalog) GetPublishedBy() string {
+func (x *Catalog) GetDraftedBy() string {
 	if x != nil {
-		return x.PublishedBy
+		return x.DraftedBy
 	}
 	return ""
 }
 
-func (x *Catalog) GetApprovedBy() string {
+func (x *Catalog) GetPublishedBy() string {
 	if x != nil {
-		return x.ApprovedBy
+		return x.PublishedBy
 	}
 	return ""
 }
@@ -572,6 +636,20 @@ func (x *Catalog) GetMatters() []*Matter {
 		return x.Matters
 	}
 	return nil
+}
+
+func (x *Catalog) GetState() CatalogState {
+	if x != nil {
+		return x.State
+	}
+	return CatalogState_CATALOG_STATE_UNSPECIFIED
+}
+
+func (x *Catalog) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
 }
 
 var File_sanzi_v1_catalog_proto protoreflect.FileDescriptor
@@ -607,15 +685,17 @@ const file_sanzi_v1_catalog_proto_rawDesc = "" +
 	"\afee_fen\x18\a \x01(\x03R\x06feeFen\x12$\n" +
 	"\x05steps\x18\b \x03(\v2\x0e.sanzi.v1.StepR\x05steps\x124\n" +
 	"\vtotal_limit\x18\t \x01(\v2\x13.sanzi.v1.TimeLimitR\n" +
-	"totalLimit\"\xd5\x01\n" +
+	"totalLimit\"\x99\x02\n" +
 	"\aCatalog\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1a\n" +
-	"\bdistrict\x18\x02 \x01(\tR\bdistrict\x12!\n" +
-	"\fpublished_by\x18\x03 \x01(\tR\vpublishedBy\x12\x1f\n" +
-	"\vapproved_by\x18\x04 \x01(\tR\n" +
-	"approvedBy\x12$\n" +
+	"\bdistrict\x18\x02 \x01(\tR\bdistrict\x12\x1d\n" +
+	"\n" +
+	"drafted_by\x18\x03 \x01(\tR\tdraftedBy\x12!\n" +
+	"\fpublished_by\x18\x04 \x01(\tR\vpublishedBy\x12$\n" +
 	"\x05posts\x18\x05 \x03(\v2\x0e.sanzi.v1.PostR\x05posts\x12*\n" +
-	"\amatters\x18\x06 \x03(\v2\x10.sanzi.v1.MatterR\amatters*P\n" +
+	"\amatters\x18\x06 \x03(\v2\x10.sanzi.v1.MatterR\amatters\x12,\n" +
+	"\x05state\x18\a \x01(\x0e2\x16.sanzi.v1.CatalogStateR\x05state\x12\x16\n" +
+	"\x06sha256\x18\b \x01(\tR\x06sha256*P\n" +
 	"\x04Tier\x12\x14\n" +
 	"\x10TIER_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fTIER_VILLAGE\x10\x01\x12\r\n" +
@@ -625,7 +705,11 @@ const file_sanzi_v1_catalog_proto_rawDesc = "" +
 	"\x16LIMIT_UNIT_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17LIMIT_UNIT_WORKING_DAYS\x10\x01\x12\x1c\n" +
 	"\x18LIMIT_UNIT_WORKING_HOURS\x10\x02\x12\x1c\n" +
-	"\x18LIMIT_UNIT_CALENDAR_DAYS\x10\x03B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x18LIMIT_UNIT_CALENDAR_DAYS\x10\x03*c\n" +
+	"\fCatalogState\x12\x1d\n" +
+	"\x19CATALOG_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13CATALOG_STATE_DRAFT\x10\x01\x12\x1b\n" +
+	"\x17CATALOG_STATE_PUBLISHED\x10\x02B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_catalog_proto_rawDescOnce sync.Once
@@ -639,31 +723,33 @@ func file_sanzi_v1_catalog_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_catalog_proto_rawDescData
 }
 
-var file_sanzi_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_sanzi_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_sanzi_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_sanzi_v1_catalog_proto_goTypes = []any{
 	(Tier)(0),         // 0: sanzi.v1.Tier
 	(LimitUnit)(0),    // 1: sanzi.v1.LimitUnit
-	(*TimeLimit)(nil), // 2: sanzi.v1.TimeLimit
-	(*Post)(nil),      // 3: sanzi.v1.Post
-	(*Step)(nil),      // 4: sanzi.v1.Step
-	(*Matter)(nil),    // 5: sanzi.v1.Matter
-	(*Catalog)(nil),   // 6: sanzi.v1.Catalog
+	(CatalogState)(0), // 2: sanzi.v1.CatalogState
+	(*TimeLimit)(nil), // 3: sanzi.v1.TimeLimit
+	(*Post)(nil),      // 4: sanzi.v1.Post
+	(*Step)(nil),      // 5: sanzi.v1.Step
+	(*Matter)(nil),    // 6: sanzi.v1.Matter
+	(*Catalog)(nil),   // 7: sanzi.v1.Catalog
 }
 var file_sanzi_v1_catalog_proto_depIdxs = []int32{
 	1, // 0: sanzi.v1.TimeLimit.unit:type_name -> sanzi.v1.LimitUnit
 	0, // 1: sanzi.v1.Post.tier:type_name -> sanzi.v1.Tier
-	2, // 2: sanzi.v1.Step.limit:type_name -> sanzi.v1.TimeLimit
-	2, // 3: sanzi.v1.Step.min_duration:type_name -> sanzi.v1.TimeLimit
-	4, // 4: sanzi.v1.Matter.steps:type_name -> sanzi.v1.Step
-	2, // 5: sanzi.v1.Matter.total_limit:type_name -> sanzi.v1.TimeLimit
-	3, // 6: sanzi.v1.Catalog.posts:type_name -> sanzi.v1.Post
-	5, // 7: sanzi.v1.Catalog.matters:type_name -> sanzi.v1.Matter
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	3, // 2: sanzi.v1.Step.limit:type_name -> sanzi.v1.TimeLimit
+	3, // 3: sanzi.v1.Step.min_duration:type_name -> sanzi.v1.TimeLimit
+	5, // 4: sanzi.v1.Matter.steps:type_name -> sanzi.v1.Step
+	3, // 5: sanzi.v1.Matter.total_limit:type_name -> sanzi.v1.TimeLimit
+	4, // 6: sanzi.v1.Catalog.posts:type_name -> sanzi.v1.Post
+	6, // 7: sanzi.v1.Catalog.matters:type_name -> sanzi.v1.Matter
+	2, // 8: sanzi.v1.Catalog.state:type_name -> sanzi.v1.CatalogState
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_catalog_proto_init() }
@@ -676,7 +762,7 @@ func file_sanzi_v1_catalog_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_catalog_proto_rawDesc), len(file_sanzi_v1_catalog_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,

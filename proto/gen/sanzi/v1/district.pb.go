@@ -1202,10 +1202,10 @@ func (*LeaveResponse) Descriptor() ([]byte, []int) {
 	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{17}
 }
 
-// PublishCatalogRequest: catalog unset publishes the built-in default;
-// version, when set, replaces the catalog's own. author is the signed-in
-// account (filled in by the server).
-type PublishCatalogRequest struct {
+// DraftCatalogRequest: catalog unset drafts the built-in default; version,
+// when set, replaces the catalog's own. author is the signed-in account
+// (filled in by the server).
+type DraftCatalogRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Author        string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
 	Catalog       *Catalog               `protobuf:"bytes,2,opt,name=catalog,proto3" json:"catalog,omitempty"`
@@ -1214,9 +1214,123 @@ type PublishCatalogRequest struct {
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *DraftCatalogRequest) Reset() {
+	*x = DraftCatalogRequest{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftCatalogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftCatalogRequest) ProtoMessage() {}
+
+func (x *DraftCatalogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftCatalogRequest.ProtoReflect.Descriptor instead.
+func (*DraftCatalogRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DraftCatalogRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *DraftCatalogRequest) GetCatalog() *Catalog {
+	if x != nil {
+		return x.Catalog
+	}
+	return nil
+}
+
+func (x *DraftCatalogRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// DraftCatalogResponse is what was drafted and its entry.
+type DraftCatalogResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EntryId       string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	Catalog       *Catalog               `protobuf:"bytes,2,opt,name=catalog,proto3" json:"catalog,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DraftCatalogResponse) Reset() {
+	*x = DraftCatalogResponse{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftCatalogResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftCatalogResponse) ProtoMessage() {}
+
+func (x *DraftCatalogResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftCatalogResponse.ProtoReflect.Descriptor instead.
+func (*DraftCatalogResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DraftCatalogResponse) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *DraftCatalogResponse) GetCatalog() *Catalog {
+	if x != nil {
+		return x.Catalog
+	}
+	return nil
+}
+
+// PublishCatalogRequest names the draft to publish by its version. author
+// is the signed-in account (filled in by the server).
+type PublishCatalogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Author        string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
 func (x *PublishCatalogRequest) Reset() {
 	*x = PublishCatalogRequest{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	mi := &file_sanzi_v1_district_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1342,7 @@ func (x *PublishCatalogRequest) String() string {
 func (*PublishCatalogRequest) ProtoMessage() {}
 
 func (x *PublishCatalogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	mi := &file_sanzi_v1_district_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1355,7 @@ func (x *PublishCatalogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishCatalogRequest.ProtoReflect.Descriptor instead.
 func (*PublishCatalogRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{18}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PublishCatalogRequest) GetAuthor() string {
@@ -1251,13 +1365,6 @@ func (x *PublishCatalogRequest) GetAuthor() string {
 	return ""
 }
 
-func (x *PublishCatalogRequest) GetCatalog() *Catalog {
-	if x != nil {
-		return x.Catalog
-	}
-	return nil
-}
-
 func (x *PublishCatalogRequest) GetVersion() string {
 	if x != nil {
 		return x.Version
@@ -1265,7 +1372,8 @@ func (x *PublishCatalogRequest) GetVersion() string {
 	return ""
 }
 
-// PublishCatalogResponse is what was published and its entry.
+// PublishCatalogResponse is the catalog now published (the draft's, naming
+// its drafter and publisher) and the publication's entry.
 type PublishCatalogResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	EntryId       string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
@@ -1276,7 +1384,7 @@ type PublishCatalogResponse struct {
 
 func (x *PublishCatalogResponse) Reset() {
 	*x = PublishCatalogResponse{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	mi := &file_sanzi_v1_district_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1396,7 @@ func (x *PublishCatalogResponse) String() string {
 func (*PublishCatalogResponse) ProtoMessage() {}
 
 func (x *PublishCatalogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	mi := &file_sanzi_v1_district_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1409,7 @@ func (x *PublishCatalogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishCatalogResponse.ProtoReflect.Descriptor instead.
 func (*PublishCatalogResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{19}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PublishCatalogResponse) GetEntryId() string {
@@ -1330,7 +1438,7 @@ type IssueDirectiveRequest struct {
 
 func (x *IssueDirectiveRequest) Reset() {
 	*x = IssueDirectiveRequest{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	mi := &file_sanzi_v1_district_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1450,7 @@ func (x *IssueDirectiveRequest) String() string {
 func (*IssueDirectiveRequest) ProtoMessage() {}
 
 func (x *IssueDirectiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	mi := &file_sanzi_v1_district_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1463,7 @@ func (x *IssueDirectiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueDirectiveRequest.ProtoReflect.Descriptor instead.
 func (*IssueDirectiveRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{20}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *IssueDirectiveRequest) GetAuthor() string {
@@ -1382,7 +1490,7 @@ type IssueDirectiveResponse struct {
 
 func (x *IssueDirectiveResponse) Reset() {
 	*x = IssueDirectiveResponse{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[21]
+	mi := &file_sanzi_v1_district_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1502,7 @@ func (x *IssueDirectiveResponse) String() string {
 func (*IssueDirectiveResponse) ProtoMessage() {}
 
 func (x *IssueDirectiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[21]
+	mi := &file_sanzi_v1_district_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1515,7 @@ func (x *IssueDirectiveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueDirectiveResponse.ProtoReflect.Descriptor instead.
 func (*IssueDirectiveResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{21}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *IssueDirectiveResponse) GetEntryId() string {
@@ -1431,7 +1539,7 @@ type MemberWriteRequest struct {
 
 func (x *MemberWriteRequest) Reset() {
 	*x = MemberWriteRequest{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[22]
+	mi := &file_sanzi_v1_district_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1551,7 @@ func (x *MemberWriteRequest) String() string {
 func (*MemberWriteRequest) ProtoMessage() {}
 
 func (x *MemberWriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[22]
+	mi := &file_sanzi_v1_district_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +1564,7 @@ func (x *MemberWriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberWriteRequest.ProtoReflect.Descriptor instead.
 func (*MemberWriteRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{22}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MemberWriteRequest) GetRecord() *DistrictRecord {
@@ -1485,7 +1593,7 @@ type DistrictRecord struct {
 
 func (x *DistrictRecord) Reset() {
 	*x = DistrictRecord{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[23]
+	mi := &file_sanzi_v1_district_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1605,7 @@ func (x *DistrictRecord) String() string {
 func (*DistrictRecord) ProtoMessage() {}
 
 func (x *DistrictRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[23]
+	mi := &file_sanzi_v1_district_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1618,7 @@ func (x *DistrictRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DistrictRecord.ProtoReflect.Descriptor instead.
 func (*DistrictRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{23}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DistrictRecord) GetAuthor() string {
@@ -1545,7 +1653,7 @@ type MemberWriteResponse struct {
 
 func (x *MemberWriteResponse) Reset() {
 	*x = MemberWriteResponse{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[24]
+	mi := &file_sanzi_v1_district_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1665,7 @@ func (x *MemberWriteResponse) String() string {
 func (*MemberWriteResponse) ProtoMessage() {}
 
 func (x *MemberWriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[24]
+	mi := &file_sanzi_v1_district_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1678,7 @@ func (x *MemberWriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberWriteResponse.ProtoReflect.Descriptor instead.
 func (*MemberWriteResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{24}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MemberWriteResponse) GetEntry() []byte {
@@ -1610,7 +1718,7 @@ type ForkRecord struct {
 
 func (x *ForkRecord) Reset() {
 	*x = ForkRecord{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[25]
+	mi := &file_sanzi_v1_district_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1622,7 +1730,7 @@ func (x *ForkRecord) String() string {
 func (*ForkRecord) ProtoMessage() {}
 
 func (x *ForkRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[25]
+	mi := &file_sanzi_v1_district_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1635,7 +1743,7 @@ func (x *ForkRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForkRecord.ProtoReflect.Descriptor instead.
 func (*ForkRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{25}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ForkRecord) GetOrigin() string {
@@ -1725,7 +1833,7 @@ type ListForksRequest struct {
 
 func (x *ListForksRequest) Reset() {
 	*x = ListForksRequest{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[26]
+	mi := &file_sanzi_v1_district_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1737,7 +1845,7 @@ func (x *ListForksRequest) String() string {
 func (*ListForksRequest) ProtoMessage() {}
 
 func (x *ListForksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[26]
+	mi := &file_sanzi_v1_district_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1750,7 +1858,7 @@ func (x *ListForksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListForksRequest.ProtoReflect.Descriptor instead.
 func (*ListForksRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{26}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListForksRequest) GetOrigin() string {
@@ -1770,7 +1878,7 @@ type ListForksResponse struct {
 
 func (x *ListForksResponse) Reset() {
 	*x = ListForksResponse{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[27]
+	mi := &file_sanzi_v1_district_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1782,7 +1890,7 @@ func (x *ListForksResponse) String() string {
 func (*ListForksResponse) ProtoMessage() {}
 
 func (x *ListForksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[27]
+	mi := &file_sanzi_v1_district_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1795,7 +1903,7 @@ func (x *ListForksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListForksResponse.ProtoReflect.Descriptor instead.
 func (*ListForksResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{27}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListForksResponse) GetForks() []*ForkRecord {
@@ -1882,11 +1990,17 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\fJoinResponse\"\x1e\n" +
 	"\fLeaveRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x0f\n" +
-	"\rLeaveResponse\"v\n" +
-	"\x15PublishCatalogRequest\x12\x16\n" +
+	"\rLeaveResponse\"t\n" +
+	"\x13DraftCatalogRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x12+\n" +
 	"\acatalog\x18\x02 \x01(\v2\x11.sanzi.v1.CatalogR\acatalog\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\tR\aversion\"`\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\"^\n" +
+	"\x14DraftCatalogResponse\x12\x19\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12+\n" +
+	"\acatalog\x18\x02 \x01(\v2\x11.sanzi.v1.CatalogR\acatalog\"O\n" +
+	"\x15PublishCatalogRequest\x12\x16\n" +
+	"\x06author\x18\x01 \x01(\tR\x06author\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversionJ\x04\b\x02\x10\x03\"`\n" +
 	"\x16PublishCatalogResponse\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12+\n" +
 	"\acatalog\x18\x02 \x01(\v2\x11.sanzi.v1.CatalogR\acatalog\"b\n" +
@@ -1932,7 +2046,7 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\x10TAMPER_KIND_HASH\x10\x01\x12\x19\n" +
 	"\x15TAMPER_KIND_SIGNATURE\x10\x02\x12\x14\n" +
 	"\x10TAMPER_KIND_LINK\x10\x03\x12\x13\n" +
-	"\x0fTAMPER_KIND_SEQ\x10\x042\xb3\a\n" +
+	"\x0fTAMPER_KIND_SEQ\x10\x042\x82\b\n" +
 	"\x0fDistrictService\x12J\n" +
 	"\vPushEntries\x12\x1c.sanzi.v1.PushEntriesRequest\x1a\x1d.sanzi.v1.PushEntriesResponse\x12S\n" +
 	"\x0eRegisterOrigin\x12\x1f.sanzi.v1.RegisterOriginRequest\x1a .sanzi.v1.RegisterOriginResponse\x12V\n" +
@@ -1943,7 +2057,8 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\x04Join\x12\x15.sanzi.v1.JoinRequest\x1a\x16.sanzi.v1.JoinResponse\x128\n" +
 	"\x05Leave\x12\x16.sanzi.v1.LeaveRequest\x1a\x17.sanzi.v1.LeaveResponse\x12D\n" +
 	"\tListForks\x12\x1a.sanzi.v1.ListForksRequest\x1a\x1b.sanzi.v1.ListForksResponse\x12J\n" +
-	"\vMemberWrite\x12\x1c.sanzi.v1.MemberWriteRequest\x1a\x1d.sanzi.v1.MemberWriteResponse\x12S\n" +
+	"\vMemberWrite\x12\x1c.sanzi.v1.MemberWriteRequest\x1a\x1d.sanzi.v1.MemberWriteResponse\x12M\n" +
+	"\fDraftCatalog\x12\x1d.sanzi.v1.DraftCatalogRequest\x1a\x1e.sanzi.v1.DraftCatalogResponse\x12S\n" +
 	"\x0ePublishCatalog\x12\x1f.sanzi.v1.PublishCatalogRequest\x1a .sanzi.v1.PublishCatalogResponse\x12S\n" +
 	"\x0eIssueDirective\x12\x1f.sanzi.v1.IssueDirectiveRequest\x1a .sanzi.v1.IssueDirectiveResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
@@ -1960,7 +2075,7 @@ func file_sanzi_v1_district_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_v1_district_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_sanzi_v1_district_proto_goTypes = []any{
 	(Consistency)(0),                    // 0: sanzi.v1.Consistency
 	(TamperKind)(0),                     // 1: sanzi.v1.TamperKind
@@ -1982,21 +2097,23 @@ var file_sanzi_v1_district_proto_goTypes = []any{
 	(*JoinResponse)(nil),                // 17: sanzi.v1.JoinResponse
 	(*LeaveRequest)(nil),                // 18: sanzi.v1.LeaveRequest
 	(*LeaveResponse)(nil),               // 19: sanzi.v1.LeaveResponse
-	(*PublishCatalogRequest)(nil),       // 20: sanzi.v1.PublishCatalogRequest
-	(*PublishCatalogResponse)(nil),      // 21: sanzi.v1.PublishCatalogResponse
-	(*IssueDirectiveRequest)(nil),       // 22: sanzi.v1.IssueDirectiveRequest
-	(*IssueDirectiveResponse)(nil),      // 23: sanzi.v1.IssueDirectiveResponse
-	(*MemberWriteRequest)(nil),          // 24: sanzi.v1.MemberWriteRequest
-	(*DistrictRecord)(nil),              // 25: sanzi.v1.DistrictRecord
-	(*MemberWriteResponse)(nil),         // 26: sanzi.v1.MemberWriteResponse
-	(*ForkRecord)(nil),                  // 27: sanzi.v1.ForkRecord
-	(*ListForksRequest)(nil),            // 28: sanzi.v1.ListForksRequest
-	(*ListForksResponse)(nil),           // 29: sanzi.v1.ListForksResponse
-	(*Entry)(nil),                       // 30: sanzi.v1.Entry
-	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
-	(*Catalog)(nil),                     // 32: sanzi.v1.Catalog
-	(*Directive)(nil),                   // 33: sanzi.v1.Directive
-	(EntryType)(0),                      // 34: sanzi.v1.EntryType
+	(*DraftCatalogRequest)(nil),         // 20: sanzi.v1.DraftCatalogRequest
+	(*DraftCatalogResponse)(nil),        // 21: sanzi.v1.DraftCatalogResponse
+	(*PublishCatalogRequest)(nil),       // 22: sanzi.v1.PublishCatalogRequest
+	(*PublishCatalogResponse)(nil),      // 23: sanzi.v1.PublishCatalogResponse
+	(*IssueDirectiveRequest)(nil),       // 24: sanzi.v1.IssueDirectiveRequest
+	(*IssueDirectiveResponse)(nil),      // 25: sanzi.v1.IssueDirectiveResponse
+	(*MemberWriteRequest)(nil),          // 26: sanzi.v1.MemberWriteRequest
+	(*DistrictRecord)(nil),              // 27: sanzi.v1.DistrictRecord
+	(*MemberWriteResponse)(nil),         // 28: sanzi.v1.MemberWriteResponse
+	(*ForkRecord)(nil),                  // 29: sanzi.v1.ForkRecord
+	(*ListForksRequest)(nil),            // 30: sanzi.v1.ListForksRequest
+	(*ListForksResponse)(nil),           // 31: sanzi.v1.ListForksResponse
+	(*Entry)(nil),                       // 32: sanzi.v1.Entry
+	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
+	(*Catalog)(nil),                     // 34: sanzi.v1.Catalog
+	(*Directive)(nil),                   // 35: sanzi.v1.Directive
+	(EntryType)(0),                      // 36: sanzi.v1.EntryType
 }
 var file_sanzi_v1_district_proto_depIdxs = []int32{
 	3,  // 0: sanzi.v1.PushEntriesResponse.acks:type_name -> sanzi.v1.OriginAck
@@ -2005,46 +2122,49 @@ var file_sanzi_v1_district_proto_depIdxs = []int32{
 	0,  // 3: sanzi.v1.ListHeadsRequest.consistency:type_name -> sanzi.v1.Consistency
 	3,  // 4: sanzi.v1.ListHeadsResponse.heads:type_name -> sanzi.v1.OriginAck
 	0,  // 5: sanzi.v1.ListDistrictEntriesRequest.consistency:type_name -> sanzi.v1.Consistency
-	30, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
-	31, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
+	32, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
+	33, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
 	13, // 8: sanzi.v1.ClusterStatusResponse.members:type_name -> sanzi.v1.MemberStatus
-	32, // 9: sanzi.v1.PublishCatalogRequest.catalog:type_name -> sanzi.v1.Catalog
-	32, // 10: sanzi.v1.PublishCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
-	33, // 11: sanzi.v1.IssueDirectiveRequest.directive:type_name -> sanzi.v1.Directive
-	25, // 12: sanzi.v1.MemberWriteRequest.record:type_name -> sanzi.v1.DistrictRecord
-	34, // 13: sanzi.v1.DistrictRecord.type:type_name -> sanzi.v1.EntryType
-	31, // 14: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
-	1,  // 15: sanzi.v1.ForkRecord.kind:type_name -> sanzi.v1.TamperKind
-	27, // 16: sanzi.v1.ListForksResponse.forks:type_name -> sanzi.v1.ForkRecord
-	2,  // 17: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
-	5,  // 18: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
-	7,  // 19: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
-	9,  // 20: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
-	11, // 21: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
-	14, // 22: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
-	16, // 23: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
-	18, // 24: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
-	28, // 25: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
-	24, // 26: sanzi.v1.DistrictService.MemberWrite:input_type -> sanzi.v1.MemberWriteRequest
-	20, // 27: sanzi.v1.DistrictService.PublishCatalog:input_type -> sanzi.v1.PublishCatalogRequest
-	22, // 28: sanzi.v1.DistrictService.IssueDirective:input_type -> sanzi.v1.IssueDirectiveRequest
-	4,  // 29: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
-	6,  // 30: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
-	8,  // 31: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
-	10, // 32: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
-	12, // 33: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
-	15, // 34: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
-	17, // 35: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
-	19, // 36: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
-	29, // 37: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
-	26, // 38: sanzi.v1.DistrictService.MemberWrite:output_type -> sanzi.v1.MemberWriteResponse
-	21, // 39: sanzi.v1.DistrictService.PublishCatalog:output_type -> sanzi.v1.PublishCatalogResponse
-	23, // 40: sanzi.v1.DistrictService.IssueDirective:output_type -> sanzi.v1.IssueDirectiveResponse
-	29, // [29:41] is the sub-list for method output_type
-	17, // [17:29] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	34, // 9: sanzi.v1.DraftCatalogRequest.catalog:type_name -> sanzi.v1.Catalog
+	34, // 10: sanzi.v1.DraftCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
+	34, // 11: sanzi.v1.PublishCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
+	35, // 12: sanzi.v1.IssueDirectiveRequest.directive:type_name -> sanzi.v1.Directive
+	27, // 13: sanzi.v1.MemberWriteRequest.record:type_name -> sanzi.v1.DistrictRecord
+	36, // 14: sanzi.v1.DistrictRecord.type:type_name -> sanzi.v1.EntryType
+	33, // 15: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
+	1,  // 16: sanzi.v1.ForkRecord.kind:type_name -> sanzi.v1.TamperKind
+	29, // 17: sanzi.v1.ListForksResponse.forks:type_name -> sanzi.v1.ForkRecord
+	2,  // 18: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
+	5,  // 19: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
+	7,  // 20: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
+	9,  // 21: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
+	11, // 22: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
+	14, // 23: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
+	16, // 24: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
+	18, // 25: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
+	30, // 26: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
+	26, // 27: sanzi.v1.DistrictService.MemberWrite:input_type -> sanzi.v1.MemberWriteRequest
+	20, // 28: sanzi.v1.DistrictService.DraftCatalog:input_type -> sanzi.v1.DraftCatalogRequest
+	22, // 29: sanzi.v1.DistrictService.PublishCatalog:input_type -> sanzi.v1.PublishCatalogRequest
+	24, // 30: sanzi.v1.DistrictService.IssueDirective:input_type -> sanzi.v1.IssueDirectiveRequest
+	4,  // 31: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
+	6,  // 32: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
+	8,  // 33: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
+	10, // 34: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
+	12, // 35: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
+	15, // 36: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
+	17, // 37: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
+	19, // 38: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
+	31, // 39: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
+	28, // 40: sanzi.v1.DistrictService.MemberWrite:output_type -> sanzi.v1.MemberWriteResponse
+	21, // 41: sanzi.v1.DistrictService.DraftCatalog:output_type -> sanzi.v1.DraftCatalogResponse
+	23, // 42: sanzi.v1.DistrictService.PublishCatalog:output_type -> sanzi.v1.PublishCatalogResponse
+	25, // 43: sanzi.v1.DistrictService.IssueDirective:output_type -> sanzi.v1.IssueDirectiveResponse
+	31, // [31:44] is the sub-list for method output_type
+	18, // [18:31] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_district_proto_init() }
@@ -2061,7 +2181,7 @@ func file_sanzi_v1_district_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_district_proto_rawDesc), len(file_sanzi_v1_district_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

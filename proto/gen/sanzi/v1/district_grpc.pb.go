@@ -29,6 +29,7 @@ const (
 	DistrictService_Leave_FullMethodName               = "/sanzi.v1.DistrictService/Leave"
 	DistrictService_ListForks_FullMethodName           = "/sanzi.v1.DistrictService/ListForks"
 	DistrictService_MemberWrite_FullMethodName         = "/sanzi.v1.DistrictService/MemberWrite"
+	DistrictService_DraftCatalog_FullMethodName        = "/sanzi.v1.DistrictService/DraftCatalog"
 	DistrictService_PublishCatalog_FullMethodName      = "/sanzi.v1.DistrictService/PublishCatalog"
 	DistrictService_IssueDirective_FullMethodName      = "/sanzi.v1.DistrictService/IssueDirective"
 )
@@ -62,9 +63,14 @@ type DistrictServiceClient interface {
 	// changes, which it proposes through Raft. Members only (district
 	// certificates); not on REST.
 	MemberWrite(ctx context.Context, in *MemberWriteRequest, opts ...grpc.CallOption) (*MemberWriteResponse, error)
-	// PublishCatalog records a catalog version in the district's chain by
-	// the signed-in account (a district rules officer); it is checked as
-	// the nodes that apply it check it.
+	// DraftCatalog records a catalog version in the district's chain as a
+	// draft by the signed-in account (a district rules officer); it is
+	// checked as the nodes that apply it check it, and is inert until
+	// published.
+	DraftCatalog(ctx context.Context, in *DraftCatalogRequest, opts ...grpc.CallOption) (*DraftCatalogResponse, error)
+	// PublishCatalog publishes a draft by the signed-in account, a rules
+	// officer other than its drafter (four eyes, which every node that
+	// applies it checks again): PermissionDenied naming both otherwise.
 	PublishCatalog(ctx context.Context, in *PublishCatalogRequest, opts ...grpc.CallOption) (*PublishCatalogResponse, error)
 	// IssueDirective records a directive (政令督办) in the district's chain
 	// by the signed-in account.
@@ -179,6 +185,16 @@ func (c *districtServiceClient) MemberWrite(ctx context.Context, in *MemberWrite
 	return out, nil
 }
 
+func (c *districtServiceClient) DraftCatalog(ctx context.Context, in *DraftCatalogRequest, opts ...grpc.CallOption) (*DraftCatalogResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DraftCatalogResponse)
+	err := c.cc.Invoke(ctx, DistrictService_DraftCatalog_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *districtServiceClient) PublishCatalog(ctx context.Context, in *PublishCatalogRequest, opts ...grpc.CallOption) (*PublishCatalogResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PublishCatalogResponse)
@@ -228,9 +244,14 @@ type DistrictServiceServer interface {
 	// changes, which it proposes through Raft. Members only (district
 	// certificates); not on REST.
 	MemberWrite(context.Context, *MemberWriteRequest) (*MemberWriteResponse, error)
-	// PublishCatalog records a catalog version in the district's chain by
-	// the signed-in account (a district rules officer); it is checked as
-	// the nodes that apply it check it.
+	// DraftCatalog records a catalog version in the district's chain as a
+	// draft by the signed-in account (a district rules officer); it is
+	// checked as the nodes that apply it check it, and is inert until
+	// published.
+	DraftCatalog(context.Context, *DraftCatalogRequest) (*DraftCatalogResponse, error)
+	// PublishCatalog publishes a draft by the signed-in account, a rules
+	// officer other than its drafter (four eyes, which every node that
+	// applies it checks again): PermissionDenied naming both otherwise.
 	PublishCatalog(context.Context, *PublishCatalogRequest) (*PublishCatalogResponse, error)
 	// IssueDirective records a directive (政令督办) in the district's chain
 	// by the signed-in account.
@@ -274,6 +295,9 @@ func (UnimplementedDistrictServiceServer) ListForks(context.Context, *ListForksR
 }
 func (UnimplementedDistrictServiceServer) MemberWrite(context.Context, *MemberWriteRequest) (*MemberWriteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MemberWrite not implemented")
+}
+func (UnimplementedDistrictServiceServer) DraftCatalog(context.Context, *DraftCatalogRequest) (*DraftCatalogResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DraftCatalog not implemented")
 }
 func (UnimplementedDistrictServiceServer) PublishCatalog(context.Context, *PublishCatalogRequest) (*PublishCatalogResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PublishCatalog not implemented")
@@ -482,6 +506,24 @@ func _DistrictService_MemberWrite_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DistrictService_DraftCatalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DraftCatalogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DistrictServiceServer).DraftCatalog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DistrictService_DraftCatalog_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DistrictServiceServer).DraftCatalog(ctx, req.(*DraftCatalogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _DistrictService_PublishCatalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PublishCatalogRequest)
 	if err := dec(in); err != nil {
@@ -564,6 +606,10 @@ var DistrictService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MemberWrite",
 			Handler:    _DistrictService_MemberWrite_Handler,
+		},
+		{
+			MethodName: "DraftCatalog",
+			Handler:    _DistrictService_DraftCatalog_Handler,
 		},
 		{
 			MethodName: "PublishCatalog",

@@ -324,6 +324,29 @@ func TestConsoleAccountant(t *testing.T) {
 	csAxe(t, ctx, "the accountant's page (en)")
 	csLang(t, ctx, "zh")
 
+	// Paging: 20 more recorded over REST, 20 to a page; the list's next
+	// page (pageToken) holds the 21st, the previous page comes back.
+	for i := 2; i <= 21; i++ {
+		if code, raw := n.post("/v1/transactions", tx(i), nil); code != http.StatusOK {
+			t.Fatalf("record %d: %d %s", i, code, raw)
+		}
+	}
+	csSelect(t, ctx, "tx-filter-kind", "EXPENSE")
+	csRun(t, ctx, "page 1 of 21",
+		chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="tx-status"][contains(., "共 21 条")]`)),
+		chromedp.WaitEnabled(chromedp.CSS(`[data-testid="tx-next"]`)))
+	first := csGet(t, ctx, "count page 1", chromedp.Evaluate[int](`document.querySelectorAll('tbody[data-testid="tx-rows"] tr[data-entry]').length`))
+	csRun(t, ctx, "next page",
+		chromedp.Click(chromedp.CSS(`[data-testid="tx-next"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="tx-status"][contains(., "第 2 页")]`)))
+	second := csGet(t, ctx, "count page 2", chromedp.Evaluate[int](`document.querySelectorAll('tbody[data-testid="tx-rows"] tr[data-entry]').length`))
+	if first != 20 || second != 1 {
+		t.Fatalf("pages of 21 transactions: %d and %d rows, want 20 and 1", first, second)
+	}
+	csRun(t, ctx, "previous page",
+		chromedp.Click(chromedp.CSS(`[data-testid="tx-prev"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="tx-status"][contains(., "第 1 页")]`)))
+
 	// Signing out returns to sign-in; the session is gone at the node.
 	csRun(t, ctx, "sign out",
 		chromedp.Click(chromedp.CSS(`[data-testid="signout"]`)),

@@ -24,7 +24,7 @@ func TestHandler(t *testing.T) {
 		{"GET", "/app/i18n/zh.js", 200, "text/javascript", "export default"},
 		{"GET", "/app/vendor/README.md", 404, "", ""},
 		{"GET", "/app/vendor/axe.min.js", 404, "", ""}, // the tests' tool, never served
-		{"GET", "/app/js/", 404, "", ""},                // no listings
+		{"GET", "/app/js/", 404, "", ""},               // no listings
 		{"GET", "/app/js", 404, "", ""},
 		{"GET", "/app/../web.go", 404, "", ""},
 		{"GET", "/nothing", 404, "", ""},

@@ -317,6 +317,10 @@ func TestConsoleAccountant(t *testing.T) {
 	csRun(t, ctx, "filter by all kinds again",
 		chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="tx-status"][contains(., "共 1 条")]`)))
 	csShot(t, ctx, shots, "accountant-zh")
+	// The same page on a 1920×1080 wall display, then back to the laptop.
+	csRun(t, ctx, "a 1920×1080 display", chromedp.EmulateViewport(1920, 1080))
+	csShot(t, ctx, shots, "accountant-zh-1920x1080")
+	csRun(t, ctx, "a 1366×768 laptop", chromedp.EmulateViewport(1366, 768))
 	csAxe(t, ctx, "the accountant's page (zh)")
 	csLang(t, ctx, "en")
 	csRun(t, ctx, "English list", chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="tx-status"][contains(., "in all")]`)))

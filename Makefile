@@ -20,18 +20,18 @@ GO_TEST_FLAGS ?= -count=1 -timeout 20m -p 1
 FUZZ_EXECS      ?= 100000x
 FUZZ_EXECS_SLOW ?= 40000x
 
-.PHONY: clickhouse all setup tools build test unit fuzz bench demo proto verify clean help
+.PHONY: clickhouse chromium web-assets all setup tools build test unit fuzz bench demo proto verify clean help
 
 all: build
 
 help:
-	@echo "make setup   install what a fresh machine lacks (pinned Go tools)"
+	@echo "make setup   install what a fresh machine lacks (pinned Go tools, chromium, the console's npm assets)"
 	@echo "make demo    build and run a district, a town and a village with sample records"
 	@echo "make test    every test, then a short fuzz run of each fuzz target"
 	@echo "make bench   ledger throughput and latency with fsync on"
 	@echo "make verify  gofmt, go vet, go mod tidy, regenerate protos: fail on any diff"
 
-setup: tools clickhouse
+setup: tools clickhouse chromium web-assets
 	go mod download
 
 # Debian's clickhouse-server (18.16) for the analytics tests and the demo;
@@ -41,6 +41,26 @@ clickhouse: /usr/sbin/clickhouse-server
 	@command -v apt-get >/dev/null || { echo "need apt-get to install clickhouse-server"; exit 1; }
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server clickhouse-client
+
+# Debian's Chromium for the console's browser tests (cmd/sanzi
+# console_e2e_test.go), with a CJK font for its screenshots; no test ever
+# downloads a browser.
+chromium: /usr/bin/chromium
+/usr/bin/chromium:
+	@command -v apt-get >/dev/null || { echo "need apt-get to install chromium"; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei
+
+# The console's browser assets at the versions web/package-lock.json pins,
+# copied into web/vendor (gitignored), which go build embeds: ECharts for the
+# charts, axe-core for the browser tests (never served). Node is needed here
+# only, never at run time.
+web-assets:
+	@command -v npm >/dev/null || { \
+		command -v apt-get >/dev/null || { echo "need npm (or apt-get to install it)"; exit 1; }; \
+		$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	cd web && npm ci --no-audit --no-fund
+	cp web/node_modules/echarts/dist/echarts.min.js web/node_modules/axe-core/axe.min.js web/vendor/
 
 tools: $(TOOLS)
 

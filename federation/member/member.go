@@ -41,6 +41,7 @@ import (
 	"github.com/sanzi/sanzi/node/rest"
 	"github.com/sanzi/sanzi/proto/gen"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+	"github.com/sanzi/sanzi/web"
 )
 
 // Config is what a member needs beyond the cluster's own Config.
@@ -315,6 +316,8 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 		w.Write(doc)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	// The browser console (issue 14): GET / and /app/..., static files only.
+	mux.Handle("/", web.Handler(web.Options{Tier: "district", Org: m.org}))
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		id, _, _ := m.node.Leader()
 		ready := id != ""

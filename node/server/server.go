@@ -55,6 +55,7 @@ import (
 	"github.com/sanzi/sanzi/node/town"
 	"github.com/sanzi/sanzi/proto/gen"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+	"github.com/sanzi/sanzi/web"
 )
 
 // Config is what a village or town node needs to run.
@@ -518,6 +519,8 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/readyz", n.readyz)
+	// The browser console (issue 14): GET / and /app/..., static files only.
+	mux.Handle("/", web.Handler(web.Options{Tier: string(n.level), Org: n.cfg.Orgs[0]}))
 	mux.HandleFunc("/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(doc)

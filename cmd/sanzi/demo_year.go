@@ -611,8 +611,15 @@ func (s *yearSeeder) planAsset(i int, sell bool) {
 			if err != nil {
 				return err
 			}
+			report, err := sanziv1.NewAttachmentServiceClient(s.conn).UploadAttachment(c, &sanziv1.UploadAttachmentRequest{
+				Content:  []byte(fmt.Sprintf("资产评估报告（示例）：%s %s，评估价值 %.2f 元。", s.org, a.name, float64(appraised)/100)),
+				FileName: "评估报告.txt", ContentType: "text/plain; charset=utf-8"})
+			if err != nil {
+				return fmt.Errorf("upload the appraisal report: %w", err)
+			}
 			_, err = cl.AppraiseAsset(c, &sanziv1.AppraiseAssetRequest{Author: demoAuthor, Appraisal: &sanziv1.AssetAppraisal{
-				Org: s.org, AssetId: id, AppraisedValueFen: appraised, Appraiser: "某资产评估事务所", AppraisalDate: at.Format(time.DateOnly)}})
+				Org: s.org, AssetId: id, AppraisedValueFen: appraised, Appraiser: "某资产评估事务所", AppraisalDate: at.Format(time.DateOnly),
+				ReportAttachment: report.GetAttachment().GetSha256()}})
 			if refused(err) {
 				s.refuse(err)
 				return nil

@@ -90,6 +90,26 @@ func startDemoMembers(ctx context.Context, r *demoRun, caDir string, o demoOptio
 		return nil, err
 	}
 	d := &demoMembers{http: addr(o.portBase + 103)}
+	// A new cluster grows one member at a time (each joins through the
+	// first); a kept one needs a quorum back before any member is up, so
+	// all start at once and are waited for after.
+	_, err = os.Stat(filepath.Join(o.dir, "district", "d1"))
+	kept := err == nil
+	type started struct {
+		p     *demoProc
+		lines chan string
+	}
+	var pending []started
+	wait := func(st started) error {
+		if _, err := waitLine(ctx, st.p, st.lines, "district member", 2*time.Minute); err != nil {
+			return err
+		}
+		go func() {
+			for range st.lines {
+			}
+		}()
+		return nil
+	}
 	for i := 1; i <= o.member; i++ {
 		id := fmt.Sprintf("d%d", i)
 		if err := ca.issueAs(id, demoDistrictOrg, "district"); err != nil {
@@ -116,15 +136,21 @@ func startDemoMembers(ctx context.Context, r *demoRun, caDir string, o demoOptio
 		if err != nil {
 			return nil, err
 		}
-		if _, err := waitLine(ctx, p, lines, "district member", 2*time.Minute); err != nil {
+		d.api = append(d.api, addr(base+2))
+		if kept {
+			pending = append(pending, started{p, lines})
+			continue
+		}
+		if err := wait(started{p, lines}); err != nil {
 			return nil, err
 		}
-		go func() {
-			for range lines {
-			}
-		}()
-		d.api = append(d.api, addr(base+2))
 		progress(fmt.Sprintf("member %s up (api %s)", id, addr(base+2)))
+	}
+	for i, st := range pending {
+		if err := wait(st); err != nil {
+			return nil, err
+		}
+		progress(fmt.Sprintf("member d%d up again (api %s)", i+1, d.api[i]))
 	}
 	pool, err := pki.LoadPool(caDir)
 	if err != nil {

@@ -26,7 +26,7 @@ all: build
 
 help:
 	@echo "make setup   install what a fresh machine lacks (pinned Go tools, chromium, the console's npm assets)"
-	@echo "make demo    build and run a district, a town and a village with sample records"
+	@echo "make demo    build and run a whole district (3 members, 3 towns, 24 villages with a seeded year; bin/sanzi demo --help)"
 	@echo "make test    every test, then a short fuzz run of each fuzz target"
 	@echo "make bench   ledger throughput and latency with fsync on"
 	@echo "make verify  gofmt, go vet, go mod tidy, regenerate protos: fail on any diff"

@@ -1,238 +1,474 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sanzi/sanzi/analytics/chserver"
-	"github.com/sanzi/sanzi/node/books"
-	"github.com/sanzi/sanzi/node/pki"
-	"github.com/sanzi/sanzi/node/server"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
+// demoOptions are the shape of the demo district.
+type demoOptions struct {
+	dir                     string
+	towns, villages, member int
+	seed                    uint64
+	misbehaving             int
+	portBase                int
+	clickhouse              string
+	readyTimeout            time.Duration
+}
+
 func newDemoCmd(g *globals) *cobra.Command {
-	var cfg server.Config
-	var withDistrict bool
-	var chAddr string
+	var o demoOptions
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a village node with sample records beside a 3-member district cluster, and print where to look",
-		Long: `Start a village node for the sample village 350505100201 over --data
-(default .demo/village), record a few sample transactions, a contract with a
-payment and an asset with an appraisal when its chain is empty, print the
-URLs and a few commands to try, and serve until Ctrl-C. With --district
-(the default) it also runs a three-member district cluster and the town
-350505100000 in between: the village syncs its chain and attachments to the
-town over mutual TLS, the town to the district, and the district's rule
-sets and the town's decisions come back down.`,
+		Short: "Run a whole district on this machine: ClickHouse, the district cluster, towns and villages with a year of business",
+		Long: `Run a whole district on this machine, each part its own process on
+loopback: a private ClickHouse for the statistics, the district cluster
+(--members), --towns towns and --villages-per-town villages under each,
+with certificates from the demo's own CA (--dir/ca) and real sync: every
+village pushes its chain to its town over mutual TLS, every town to the
+district.
+
+At the first run each village records a year of business generated from
+--seed (the same seed gives the same year): seasonal income and spending,
+contracts with payment schedules and some arrears, assets appraised and
+sold, approvals decided by the demo accounts after realistic delays, a few
+percent of rule breaches, and --misbehaving villages that split payments
+under the thresholds, pay their cadres' relatives and decide late. Each
+village records through its own API, signed in as its demo accounts, on a
+demo clock that walks the past year and is then handed to the real time.
+A later run reuses the data folder and records nothing.
+
+It prints progress while recording and syncing, then the addresses of
+each tier and one demo account per role, and runs until Ctrl-C, which
+stops every process it started.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg.Orgs = []string{demoOrg}
-			cfg.Logger = g.logger()
-			out := cmd.OutOrStdout()
-			root := filepath.Dir(cfg.DataDir)
-			var district *demoDistrict
-			var town *server.Node
-			var err error
-			townDone := make(chan error, 1)
-			if withDistrict {
-				if chAddr == "" {
-					// A fresh server each run, under the system's temp folder
-					// (the clickhouse user must reach it): the loader fills
-					// it again from the district's chains, exactly once.
-					ch, err := chserver.Start(cmd.Context(), chserver.Options{Logger: cfg.Logger})
-					if err != nil {
-						fmt.Fprintf(out, "analytics: no ClickHouse (%v); the district runs without its loader\n", err)
-					} else {
-						defer ch.Close()
-						chAddr = ch.Addr()
-						fmt.Fprintf(out, "analytics: clickhouse-server on %s (clickhouse-client --port %d)\n", chAddr, ch.TCPPort())
-					}
-				}
-				district, err = startDemoDistrict(cmd.Context(), filepath.Join(root, "district"), 7500, chAddr, cfg.Logger, func(msg string) { fmt.Fprintln(out, "district:", msg) })
-				if err != nil {
-					return err
-				}
-				defer district.stop()
-				// The town between them: its villages push to it over
-				// mutual TLS, it forwards to the district and hands down
-				// the district's chain and its own decisions.
-				if err := district.issue(demoTown, pki.RoleTown); err != nil {
-					return err
-				}
-				if err := district.issue(demoOrg, pki.RoleVillage); err != nil {
-					return err
-				}
-				townData := filepath.Join(root, "town")
-				townAdmin, err := demoAdminFile(townData)
-				if err != nil {
-					return err
-				}
-				town, err = server.Open(cmd.Context(), server.Config{DataDir: townData, Orgs: []string{demoTown},
-					HTTPAddr: "127.0.0.1:7600", GRPCAddr: "127.0.0.1:7602", SyncAddr: demoTownSync, AdminPasswordFile: townAdmin,
-					Parent: district.members[0].APIAddr(), TLSDir: district.caDir, Logger: cfg.Logger.With("node", "town")})
-				if err != nil {
-					return fmt.Errorf("start demo town node: %w", err)
-				}
-				if err := seedDemoAccounts(cmd.Context(), town.Accounts(), demoTown, demoTownPeople); err != nil {
-					town.Close()
-					return err
-				}
-				ctx, cancel := context.WithCancel(cmd.Context())
-				defer func() { cancel(); <-townDone }()
-				go func() { townDone <- town.Serve(ctx) }()
-				fmt.Fprintln(out, "town: node 350505100000 up (REST http://127.0.0.1:7600, villages push to "+demoTownSync+")")
-				cfg.Parent, cfg.TLSDir = demoTownSync, district.caDir
-			}
-			if cfg.AdminPasswordFile, err = demoAdminFile(cfg.DataDir); err != nil {
-				return err
-			}
-			n, err := server.Open(cmd.Context(), cfg)
-			if err != nil {
-				return fmt.Errorf("start demo village node (a .demo folder from before the demo had certificates or accounts cannot be reused: remove it): %w", err)
-			}
-			if err := seedDemoAccounts(cmd.Context(), n.Accounts(), demoOrg, demoVillagePeople); err != nil {
-				n.Close()
-				return err
-			}
-			if n.Books().Ledger().Head(demoOrg).Seq <= uint64(len(demoVillagePeople)+1) { // only the accounts: no sample records yet
-				if err := seedDemo(cmd.Context(), n.Books(), func(msg string) { fmt.Fprintln(out, "seeding:", msg) }); err != nil {
-					n.Close()
-					return fmt.Errorf("seed demo data: %w", err)
-				}
-			}
-			h := n.HTTPAddr()
-			fmt.Fprintf(out, `
-Sanzi demo: village node for %[1]s (data in %[2]s)
-  transactions  http://%[3]s/v1/transactions
-  contracts     http://%[3]s/v1/contracts
-  assets        http://%[3]s/v1/assets
-  alerts        http://%[3]s/v1/alerts   (live: /v1/alerts/stream)
-  chain head    http://%[3]s/v1/ledger/%[1]s/head
-  chain entries http://%[3]s/v1/ledger/%[1]s/entries?from_seq=1
-  OpenAPI       http://%[3]s/openapi.json
-  metrics       http://%[3]s/metrics
-  gRPC          %[4]s
-Sign in first (every call is made as a person; demo accounts below):
-  bin/sanzi login --server %[4]s --account kuaiji      (password %[5]s, DEMO ONLY)
-Try:
-  bin/sanzi whoami --server %[4]s
-  bin/sanzi tx list --server %[4]s
-  bin/sanzi alerts list --server %[4]s
-  bin/sanzi tx record --server %[4]s --org %[1]s --kind expense --amount 86.40 --method village_card --counterparty 文具店 --summary 办公用品 --invoice-number 25350000000012345679
-  bin/sanzi tx record --server %[4]s --org %[1]s --kind expense --amount 1500 --method cash --counterparty 某人 --summary 劳务费 --invoice-number 25350000000012345680
-    (refused: rule CASH-PAY blocks cash payments over 1,000 yuan)
-Ctrl-C stops the node; run again to continue with the same data.
-`, demoOrg, cfg.DataDir, h, n.GRPCAddr(), demoPassword)
-			printDemoPeople(out, "village "+demoOrg, n.GRPCAddr(), demoVillagePeople)
-			if town != nil {
-				fmt.Fprintf(out, `Town 350505100000 (the village syncs through it; its reviewers decide here):
-  village alerts http://127.0.0.1:7600/v1/alerts?org=%[1]s
-  procedures     http://127.0.0.1:7600/v1/workflow?org=%[1]s&status=open
-  sync status    bin/sanzi sync status --http %[2]s
-  approve the town's step of a procedure once the village has approved its own:
-    bin/sanzi login --server 127.0.0.1:7602 --account zhen.shenhe
-    bin/sanzi workflow approve <id> --step town_post --post town.agency_accountant --server 127.0.0.1:7602
-`, demoOrg, h)
-				printDemoPeople(out, "town "+demoTown, "127.0.0.1:7602", demoTownPeople)
-			}
-			if district != nil {
-				fmt.Fprintf(out, `District cluster (3 Raft members; village → town → district by sync, attachments included;
-REST and gRPC answer signed-in district accounts: add -H "Authorization: Bearer $SANZI_TOKEN" to curl):
-  status        http://%[1]s/v1/district/status?all=true
-  heads         http://%[1]s/v1/district/heads
-  metrics       http://%[1]s/metrics
-`, district.http)
-				if chAddr != "" {
-					fmt.Fprintf(out, `District statistics (ClickHouse %[1]s, loaded by the leader):
-  totals        http://%[2]s/v1/stats/totals?scope.level=village
-  risk          http://%[2]s/v1/stats/risk
-  bin/sanzi stats totals --server %[3]s --tls-dir %[4]s
-  bin/sanzi stats efficiency --server %[3]s --tls-dir %[4]s --by post
-`, chAddr, district.http, district.members[0].APIAddr(), filepath.Join(filepath.Dir(cfg.DataDir), "district", "ca"))
-				}
-			}
-			return n.Serve(cmd.Context())
+			return runDemo(cmd.Context(), g, cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DataDir, "data", filepath.Join(".demo", "village"), "data folder of the demo node")
-	f.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7401", "gRPC listen address")
-	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7400", "REST listen address")
-	f.BoolVar(&withDistrict, "district", true, "also run a 3-member district cluster on ports 7503-7532 and the town 350505100000 on 7600-7602, and sync the village through them")
-	f.StringVar(&chAddr, "clickhouse", "", "ClickHouse native address for the district's analytics loader (default: start a private clickhouse-server under the demo folder)")
+	f.StringVar(&o.dir, "dir", ".demo", "data folder of the whole demo (kept between runs)")
+	f.IntVar(&o.towns, "towns", 3, "number of towns")
+	f.IntVar(&o.villages, "villages-per-town", 8, "villages under each town")
+	f.IntVar(&o.member, "members", 3, "members of the district cluster")
+	f.Uint64Var(&o.seed, "seed", 16, "seed of the villages' year (same seed, same year)")
+	f.IntVar(&o.misbehaving, "misbehaving", 2, "villages made to misbehave (the last villages of the first towns)")
+	f.IntVar(&o.portBase, "port-base", 7400, "ports used: district members from base+100, towns from base+200, villages from base+400")
+	f.StringVar(&o.clickhouse, "clickhouse", "", "ClickHouse native address for the district's loader (default: start a private clickhouse-server)")
+	f.DurationVar(&o.readyTimeout, "ready-timeout", 20*time.Minute, "how long to wait for every village to reach the district and the statistics")
+	cmd.AddCommand(newDemoNodeCmd(g))
 	return cmd
 }
 
-// demoOrg is the sample village: district 350505, town 100, village 201.
-const demoOrg = "350505100201"
+const demoDistrictOrg = "350505000000"
 
-// demoTown is the sample village's town, and demoTownSync where it takes
-// its villages' pushes.
-const (
-	demoTown     = "350505100000"
-	demoTownSync = "127.0.0.1:7601"
+// demoTownOrg is town t (0-based): 350505 1tt 000.
+func demoTownOrg(t int) string { return fmt.Sprintf("350505%03d000", 100+t) }
+
+// demoVillageOrg is village v (0-based) of town t.
+func demoVillageOrg(t, v int) string { return fmt.Sprintf("350505%03d%03d", 100+t, 201+v) }
+
+// demoVillageNames and demoTownNames name the orgs in the statistics.
+var (
+	demoTownNames    = []string{"城关镇", "东山镇", "西溪乡", "南岭镇", "北港镇", "青山乡", "白沙镇", "龙门乡", "桃源镇", "金溪乡"}
+	demoVillageNames = []string{"东风村", "红旗村", "前进村", "新华村", "和平村", "团结村", "光明村", "胜利村", "幸福村", "长春村", "永安村", "丰收村"}
 )
 
-// seedDemo records a small, believable month of a village's books.
-func seedDemo(ctx context.Context, b *books.Books, progress func(string)) error {
-	const author = demoAuthor
-	day := func(back int) string { return time.Now().AddDate(0, 0, -back).Format(time.DateOnly) }
-	firm := &sanziv1.Counterparty{Name: "福州某建材有限公司", IdNumber: "91350100M000100Y43", BankAccount: "6222020200112233445", BankName: "农商银行"}
-	person := &sanziv1.Counterparty{Name: "林某某", IdNumber: "11010519491231002X", BankAccount: "6228480012345678"}
-	txs := []*sanziv1.Transaction{
-		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, AmountFen: 1775000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: person, BusinessDate: day(20), Summary: "收到鱼塘承包费", VoucherNumber: "记-001", Category: "发包及上交收入"},
-		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 128050, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: firm, BusinessDate: day(15), Summary: "村部屋顶修缮材料费", VoucherNumber: "记-002", InvoiceCode: "035001900111", InvoiceNumber: "12345678", BudgetLine: "公益事业支出", Category: "公益支出"},
-		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 8640, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_VILLAGE_CARD, Counterparty: &sanziv1.Counterparty{Name: "文具店"}, BusinessDate: day(10), Summary: "办公用品", VoucherNumber: "记-003", InvoiceNumber: "25350000000012345678", Category: "管理费用"},
-		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, AmountFen: 3600000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: &sanziv1.Counterparty{Name: "区农业农村局"}, BusinessDate: day(8), Summary: "高标准农田建设补助", VoucherNumber: "记-004", Category: "补助收入"},
-		// Paid to a person's own account: rule PRIVATE-ACCT warns, and the
-		// warning becomes an alert for the town to review.
-		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 240000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: person, BusinessDate: day(6), Summary: "清理沟渠劳务费", VoucherNumber: "记-006", InvoiceNumber: "25350000000012345677", Category: "管理费用"},
-		{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_TRANSFER, AmountFen: 50000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, Counterparty: &sanziv1.Counterparty{Name: "农商银行基本户"}, BusinessDate: day(5), Summary: "库存现金存入银行", VoucherNumber: "记-005"},
+// demoProc is one child process of the demo.
+type demoProc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// stop asks the process to stop (SIGTERM) and waits, killing it after
+// the wait.
+func (p *demoProc) stop(wait time.Duration) {
+	if p.cmd.Process == nil {
+		return
 	}
-	for i, t := range txs {
-		t.Org = demoOrg
-		if _, _, err := b.RecordTransaction(ctx, author, t); err != nil {
-			return fmt.Errorf("transaction %d: %w", i+1, err)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(wait):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// demoRun holds what the demo started.
+type demoRun struct {
+	exe   string
+	dir   string
+	logs  string
+	mu    sync.Mutex
+	procs []*demoProc
+}
+
+// start runs `sanzi args...` with its output to logs/name.log; lines on
+// its stdout go to onLine too.
+func (r *demoRun) start(name string, onLine func(string), args ...string) (*demoProc, error) {
+	logf, err := os.OpenFile(filepath.Join(r.logs, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	c := exec.Command(r.exe, args...)
+	c.Stderr = logf
+	pr, pw := io.Pipe()
+	c.Stdout = pw
+	// Its own process group: a Ctrl-C at the terminal reaches only the
+	// demo, which stops its children in order; and the kernel stops the
+	// child should the demo die without doing so.
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := c.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &demoProc{name: name, cmd: c, done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			fmt.Fprintln(logf, sc.Text())
+			if onLine != nil {
+				onLine(sc.Text())
+			}
+		}
+	}()
+	go func() {
+		p.err = c.Wait()
+		pw.Close()
+		logf.Close()
+		close(p.done)
+	}()
+	r.mu.Lock()
+	r.procs = append(r.procs, p)
+	r.mu.Unlock()
+	return p, nil
+}
+
+// stopAll stops the children, newest first (villages, towns, members).
+func (r *demoRun) stopAll() {
+	r.mu.Lock()
+	procs := append([]*demoProc(nil), r.procs...)
+	r.mu.Unlock()
+	for i := len(procs) - 1; i >= 0; i-- {
+		procs[i].stop(30 * time.Second)
+	}
+}
+
+// waitLine waits for a line with prefix from ch, or the process's end.
+func waitLine(ctx context.Context, p *demoProc, ch <-chan string, prefix string, within time.Duration) (string, error) {
+	t := time.NewTimer(within)
+	defer t.Stop()
+	for {
+		select {
+		case l := <-ch:
+			if strings.HasPrefix(l, prefix) {
+				return l, nil
+			}
+		case <-p.done:
+			return "", fmt.Errorf("%s stopped before it was up (%v): see its log", p.name, p.err)
+		case <-t.C:
+			return "", fmt.Errorf("%s: not up within %s: see its log", p.name, within)
+		case <-ctx.Done():
+			return "", ctx.Err()
 		}
 	}
-	progress(fmt.Sprintf("%d transactions", len(txs)))
-	start := time.Now().AddDate(0, -2, 0)
-	c, _, err := b.RecordContract(ctx, author, &sanziv1.Contract{
-		Org: demoOrg, Kind: sanziv1.ContractKind_CONTRACT_KIND_CONTRACTING_OUT, ContractNumber: "HT-2026-007", Counterparty: person,
-		Object:    &sanziv1.ContractObject{Kind: sanziv1.ObjectKind_OBJECT_KIND_RESOURCE, ObjectId: "YT-03", AreaMu: 35.5, Location: "村东鱼塘"},
-		TermStart: start.Format(time.DateOnly), TermEnd: start.AddDate(10, 0, -1).Format(time.DateOnly), AnnualAmountFen: 1775000,
-		Schedule:    []*sanziv1.ScheduledPayment{{DueDate: start.AddDate(0, 1, 0).Format(time.DateOnly), AmountFen: 1775000}},
-		AwardMethod: sanziv1.AwardMethod_AWARD_METHOD_TENDER, SignedDate: start.AddDate(0, 0, -10).Format(time.DateOnly), Summary: "鱼塘公开招标发包",
-	})
+}
+
+// demoVillage is a village's progress as the demo shows it.
+type demoVillage struct {
+	org, town, name string
+	profile         villageProfile
+	entries         int
+	head            uint64
+	seeded, reused  bool
+	synced          bool
+	grpc, http      string
+}
+
+func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) error {
+	began := time.Now()
+	if o.towns < 1 || o.towns > 20 || o.villages < 1 || o.villages > 99 || o.member < 1 || o.member > 9 {
+		return fmt.Errorf("demo: --towns 1–20, --villages-per-town 1–99, --members 1–9")
+	}
+	exe, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("contract: %w", err)
+		return err
 	}
-	if _, err := b.RecordContractPayment(ctx, author, &sanziv1.ContractPayment{
-		Org: demoOrg, ContractId: c.ID(), AmountFen: 1775000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, BusinessDate: day(20), Period: "第一年",
-	}); err != nil {
-		return fmt.Errorf("contract payment: %w", err)
+	_, statErr := os.Stat(o.dir)
+	reuse := statErr == nil
+	if reuse {
+		fmt.Fprintf(out, "demo: reusing %s (its villages keep their year; nothing is recorded again — remove the folder for a new one)\n", o.dir)
 	}
-	progress("1 contract with 1 payment")
-	report, err := b.Attachments().Put([]byte("资产评估报告（示例）：村部办公楼，评估价值 98 万元。"), "评估报告.txt", "text/plain; charset=utf-8", "")
+	r := &demoRun{exe: exe, dir: o.dir, logs: filepath.Join(o.dir, "logs")}
+	if err := os.MkdirAll(r.logs, 0o700); err != nil {
+		return err
+	}
+	defer r.stopAll()
+
+	if o.clickhouse == "" {
+		// A fresh server each run: the loader fills it again from the
+		// district's chains.
+		ch, err := chserver.Start(ctx, chserver.Options{Logger: g.logger()})
+		if err != nil {
+			fmt.Fprintf(out, "analytics: no ClickHouse (%v); the district runs without statistics\n", err)
+		} else {
+			defer ch.Close()
+			o.clickhouse = ch.Addr()
+			fmt.Fprintf(out, "analytics: clickhouse-server on %s (clickhouse-client --port %d)\n", o.clickhouse, ch.TCPPort())
+		}
+	}
+
+	// Certificates, dated from before the year the villages record.
+	start := demoYearStart(time.Now())
+	ca, err := loadDemoCA(filepath.Join(o.dir, "ca"), start.AddDate(0, 0, -2))
 	if err != nil {
-		return fmt.Errorf("attachment: %w", err)
+		return err
 	}
-	a, err := b.RegisterAsset(ctx, author, &sanziv1.AssetRegistration{
-		Org: demoOrg, AssetCode: "ZC-2019-0001", Name: "村部办公楼", Category: "房屋建筑物", OriginalValueFen: 120000000, AcquiredDate: "2019-06-30", Location: "村委会",
-	})
+	var villages []*demoVillage
+	for t := range o.towns {
+		if err := ca.issue(demoTownOrg(t), "town"); err != nil {
+			return err
+		}
+		for v := range o.villages {
+			dv := &demoVillage{org: demoVillageOrg(t, v), town: demoTownOrg(t), name: demoTownNames[t%len(demoTownNames)] + demoVillageNames[v%len(demoVillageNames)], profile: profileOrdinary}
+			if err := ca.issue(dv.org, "village"); err != nil {
+				return err
+			}
+			villages = append(villages, dv)
+		}
+	}
+	// The misbehaving ones: the last village of the first towns (the
+	// first town's last two when there is one town).
+	for i := range min(o.misbehaving, len(villages)) {
+		k := len(villages) - 1 - i
+		if o.towns > 1 {
+			k = (i%o.towns)*o.villages + o.villages - 1 - i/o.towns
+		}
+		villages[k].profile = profileMisbehaving
+	}
+	orgsFile := filepath.Join(o.dir, "orgs.csv")
+	var csv strings.Builder
+	fmt.Fprintf(&csv, "%s,示范区\n", demoDistrictOrg)
+	for t := range o.towns {
+		fmt.Fprintf(&csv, "%s,%s\n", demoTownOrg(t), demoTownNames[t%len(demoTownNames)])
+	}
+	for _, v := range villages {
+		fmt.Fprintf(&csv, "%s,%s\n", v.org, v.name)
+	}
+	if err := os.WriteFile(orgsFile, []byte(csv.String()), 0o600); err != nil {
+		return err
+	}
+
+	// The district cluster.
+	d, err := startDemoMembers(ctx, r, ca.dir, o, orgsFile, func(s string) { fmt.Fprintln(out, "district:", s) })
 	if err != nil {
-		return fmt.Errorf("asset: %w", err)
+		return err
 	}
-	if _, err := b.AppraiseAsset(ctx, author, &sanziv1.AssetAppraisal{
-		Org: demoOrg, AssetId: a.ID(), AppraisedValueFen: 98000000, Appraiser: "某资产评估事务所", AppraisalDate: day(3), ReportAttachment: report.GetSha256(),
-	}); err != nil {
-		return fmt.Errorf("appraisal: %w", err)
+
+	// Towns, then villages.
+	townSync := map[string]string{}
+	type townAddr struct{ org, grpc, http, sync string }
+	var towns []townAddr
+	for t := range o.towns {
+		org := demoTownOrg(t)
+		base := o.portBase + 200 + 10*t
+		ta := townAddr{org: org, http: addr(base), sync: addr(base + 1), grpc: addr(base + 2)}
+		lines := make(chan string, 64)
+		p, err := r.start("town-"+org, func(l string) { lines <- l }, "demo", "node", "--org", org, "--data", filepath.Join(o.dir, "towns", org),
+			"--http-addr", ta.http, "--sync-addr", ta.sync, "--grpc-addr", ta.grpc, "--parent", d.api[0], "--tls-dir", ca.dir, "--log-level", "warn")
+		if err != nil {
+			return err
+		}
+		if _, err := waitLine(ctx, p, lines, "serving", 2*time.Minute); err != nil {
+			return err
+		}
+		go func() {
+			for range lines {
+			}
+		}()
+		townSync[org] = ta.sync
+		towns = append(towns, ta)
+		fmt.Fprintf(out, "town %s (%s) up: https://%s\n", org, demoTownNames[t%len(demoTownNames)], ta.http)
 	}
-	progress("1 asset with an appraisal (report attached and locked)")
+
+	var mu sync.Mutex
+	doneSeeding := make(chan *demoVillage, len(villages))
+	for i, v := range villages {
+		base := o.portBase + 400 + 2*i
+		v.http, v.grpc = addr(base), addr(base+1)
+		v := v
+		onLine := func(l string) {
+			f := strings.Fields(l)
+			if len(f) < 2 {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch f[0] {
+			case "progress":
+				v.entries = fieldInt(f, "entries")
+			case "seeded", "reused":
+				v.head = uint64(fieldInt(f, "head"))
+				v.seeded, v.reused = true, f[0] == "reused"
+				if f[0] == "seeded" {
+					v.entries = fieldInt(f, "entries")
+					fmt.Fprintf(out, "village %s %s (%s): %d entries recorded, head %d, %s\n", v.org, v.name, v.profile, v.entries, v.head, fieldStr(f, "took"))
+				}
+				doneSeeding <- v
+			case "refusals":
+				fmt.Fprintf(out, "village %s refusals by its rules: %s\n", v.org, strings.Join(f[2:], " "))
+			}
+		}
+		_, err := r.start("village-"+v.org, onLine, "demo", "node", "--org", v.org, "--data", filepath.Join(o.dir, "villages", v.org),
+			"--http-addr", v.http, "--grpc-addr", v.grpc, "--parent", townSync[v.town], "--tls-dir", ca.dir,
+			"--seed", strconv.FormatUint(o.seed, 10), "--profile", string(v.profile), "--log-level", "warn")
+		if err != nil {
+			return err
+		}
+	}
+
+	// Progress until every village has recorded its year and reached the
+	// district, and the statistics answer.
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	deadline := time.After(o.readyTimeout)
+	seeded := 0
+	var risk []*sanziv1.RiskRow
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-deadline:
+			return fmt.Errorf("demo: not ready within %s (see %s)", o.readyTimeout, r.logs)
+		case <-doneSeeding:
+			seeded++
+			continue
+		case <-tick.C:
+		}
+		heads, err := d.heads(ctx)
+		if err != nil {
+			fmt.Fprintf(out, "district: %v\n", err)
+			continue
+		}
+		mu.Lock()
+		entries, synced := 0, 0
+		for _, v := range villages {
+			entries += v.entries
+			v.synced = v.seeded && heads[v.org] >= v.head
+			if v.synced {
+				synced++
+			}
+		}
+		mu.Unlock()
+		status := ""
+		if synced == len(villages) && o.clickhouse != "" {
+			risk, err = d.risk(ctx)
+			switch {
+			case err != nil:
+				status = fmt.Sprintf(", statistics: %v", err)
+			case len(risk) < len(villages):
+				status = fmt.Sprintf(", statistics: %d of %d villages loaded", len(risk), len(villages))
+			}
+		}
+		fmt.Fprintf(out, "[%s] recorded: %d/%d villages, %d entries; at the district: %d/%d villages%s\n",
+			time.Since(began).Round(time.Second), seeded, len(villages), entries, synced, len(villages), status)
+		if synced == len(villages) && (o.clickhouse == "" || len(risk) >= len(villages)) {
+			break
+		}
+	}
+	total := 0
+	for _, v := range villages {
+		total += int(v.head)
+	}
+	fmt.Fprintf(out, "\nReady in %s: %d villages in %d towns, %d entries in the villages' chains, all at the district.\n",
+		time.Since(began).Round(time.Second), len(villages), o.towns, total)
+	if len(risk) > 0 {
+		fmt.Fprintln(out, "Integrity-risk ranking, top three (sanzi stats risk):")
+		for i, row := range risk[:min(3, len(risk))] {
+			fmt.Fprintf(out, "  %d. %s %s score %.1f (%s)\n", i+1, row.GetOrg(), row.GetName(), row.GetScore(), row.GetLevel())
+		}
+	}
+	printDemoAddresses(out, o, d, towns[0].grpc, towns[0].http, villages)
+	fmt.Fprintln(out, "Ctrl-C stops every process of the demo; run again to continue with the same data.")
+	<-ctx.Done()
+	fmt.Fprintln(out, "demo: stopping")
 	return nil
+}
+
+func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+func fieldInt(f []string, key string) int {
+	n, _ := strconv.Atoi(fieldStr(f, key))
+	return n
+}
+
+func fieldStr(f []string, key string) string {
+	for _, s := range f {
+		if v, ok := strings.CutPrefix(s, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// printDemoAddresses prints where to look and who to sign in as.
+func printDemoAddresses(out io.Writer, o demoOptions, d *demoMembers, townGRPC, townHTTP string, villages []*demoVillage) {
+	ca := filepath.Join(o.dir, "ca", "ca.crt")
+	v := villages[0]
+	fmt.Fprintf(out, `
+Consoles (people's APIs over HTTPS with the demo CA: curl --cacert %[1]s; gRPC: --server-ca %[1]s):
+  district REST  http://%[2]s/v1/district/status?all=true   risk: /v1/stats/risk   totals: /v1/stats/totals?scope.level=village
+  district gRPC  %[3]s (TLS; sanzi district login --server %[3]s --tls-dir %[4]s)
+  town     REST  https://%[5]s/v1/alerts   gRPC %[6]s
+  village  REST  https://%[7]s/v1/transactions   gRPC %[8]s
+`, ca, d.http, d.api[0], filepath.Join(o.dir, "ca"), townHTTP, townGRPC, v.http, v.grpc)
+	fmt.Fprintln(out, "  every village:")
+	sorted := append([]*demoVillage(nil), villages...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].org < sorted[j].org })
+	for _, v := range sorted {
+		fmt.Fprintf(out, "    %s %-12s https://%s  gRPC %s  (%s)\n", v.org, v.name, v.http, v.grpc, v.profile)
+	}
+	fmt.Fprintf(out, `
+Demo accounts, one per role (password %q for every one: DEMO ONLY, never on a real node):
+  village %[2]s (at %[3]s; the same at every village):
+    kuaiji        accountant (records the vouchers)
+    chuna         accountant (cashier: the deposit steps)
+    cunwei        village_committee (village head, finance group)
+    jiandu        supervisory_committee
+    shenji        auditor
+    admin         admin (accounts only)
+  town %[4]s (at %[5]s; the same at every town):
+    zhen.shenhe   town_reviewer (agency accountant, reviewer)
+    zhen.guanli   town_admin
+    zhen.shenji   auditor
+  district (at %[6]s):
+    qu.fenxi      district_analyst (statistics)
+    qu.guize      district_rules_officer
+    qu.shenji     auditor
+    admin         admin
+Try:
+  bin/sanzi login --server %[3]s --server-ca %[7]s --account kuaiji
+  bin/sanzi tx list --server %[3]s --server-ca %[7]s
+  bin/sanzi district login --server %[6]s --tls-dir %[8]s --account qu.fenxi
+  bin/sanzi stats risk --server %[6]s --tls-dir %[8]s
+`, demoPassword, v.org, v.grpc, v.town, townGRPC, d.api[0], ca, filepath.Join(o.dir, "ca"))
 }

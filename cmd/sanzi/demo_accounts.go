@@ -26,6 +26,7 @@ type demoPerson struct {
 // demoVillagePeople are the sample village's accounts, one per role.
 var demoVillagePeople = []demoPerson{
 	{"kuaiji", "会计 陈秀英 (demo)", []accounts.Role{accounts.RoleAccountant}, []string{"village.accountant"}},
+	{"chuna", "出纳 李春生 (demo)", []accounts.Role{accounts.RoleAccountant}, []string{"village.accountant"}},
 	{"cunwei", "村委 林国栋 (demo)", []accounts.Role{accounts.RoleVillageCommittee}, []string{"village.head", "village.finance_group"}},
 	{"jiandu", "村务监督委员会 郑美华 (demo)", []accounts.Role{accounts.RoleSupervisoryCommittee}, nil},
 	{"shenji", "审计 黄志强 (demo)", []accounts.Role{accounts.RoleAuditor}, nil},

@@ -313,6 +313,11 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 			return nil, err
 		}
 	}
+	if cfg.SyncAddr != "" { // a town: its villages' keys before the ledger verifies their chains
+		if err := town.RepairPins(cfg.DataDir, log); err != nil {
+			return nil, err
+		}
+	}
 	ring, made, err := keys.Ensure(filepath.Join(cfg.DataDir, "keys"), cfg.Orgs)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,6 +118,49 @@ func NewInbox(l *ledger.Ledger, town, dataDir string, log *slog.Logger) (*Inbox,
 	return in, nil
 }
 
+// RepairPins gives every pinned village of a town's data folder the public
+// key file its chain is verified from, when a town killed between pinning
+// writes (before the order in pin was fixed) left a certificate without
+// it. It runs before the ledger opens, so the chain verifies at this start.
+// A village that rotated keys has its key file from before the rotation
+// and is left alone.
+func RepairPins(dataDir string, log *slog.Logger) error {
+	certDir, keysDir := filepath.Join(dataDir, "peers"), filepath.Join(dataDir, "keys")
+	ents, err := os.ReadDir(certDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read pinned certificates: %w", err)
+	}
+	for _, e := range ents {
+		if filepath.Ext(e.Name()) != ".crt" {
+			continue
+		}
+		org := strings.TrimSuffix(e.Name(), ".crt")
+		if _, err := os.Stat(filepath.Join(keysDir, org+".pub")); err == nil || !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		der, err := os.ReadFile(filepath.Join(certDir, e.Name()))
+		if err != nil {
+			return err
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("pinned certificate %s: %w", e.Name(), err)
+		}
+		pub, ok := c.PublicKey.(ed25519.PublicKey)
+		if !ok {
+			return fmt.Errorf("pinned certificate %s: the key is not Ed25519", e.Name())
+		}
+		if err := keys.WritePublic(keysDir, org, pub); err != nil {
+			return err
+		}
+		log.Warn("pinned village had no key file (a town killed while pinning it); wrote it from its certificate", "village", org)
+	}
+	return nil
+}
+
 // Certificate is the pinned certificate (DER) of a village, for the outbox
 // to forward; nil when none (the town's own chain).
 func (in *Inbox) Certificate(origin string) []byte {
@@ -139,10 +183,15 @@ func (in *Inbox) pin(org string, cert *x509.Certificate) (ed25519.PublicKey, err
 	if known, ok := in.pubs[org]; ok {
 		return known, nil
 	}
-	if err := keys.WriteFile(filepath.Join(in.certDir, org+".crt"), cert.Raw, 0o644); err != nil {
+	// The key the ledger verifies the chain from first, then the
+	// certificate that marks the village as pinned: a town killed between
+	// the two writes must not come back pinned without the key (its
+	// ledger would then hold a chain it cannot verify, "no public key for
+	// this origin", and refuse the village for good).
+	if err := keys.WritePublic(in.keysDir, org, pub); err != nil {
 		return nil, err
 	}
-	if err := keys.WritePublic(in.keysDir, org, pub); err != nil {
+	if err := keys.WriteFile(filepath.Join(in.certDir, org+".crt"), cert.Raw, 0o644); err != nil {
 		return nil, err
 	}
 	in.pubs[org], in.certs[org] = pub, cert.Raw

@@ -3,8 +3,10 @@ package town
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/x509"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -126,5 +128,52 @@ func TestInboxOpensWithAPartialCertificate(t *testing.T) {
 	}
 	if _, err := NewInbox(tl, "350505100000", dir, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("a partial certificate left by a kill stops the town: %v", err)
+	}
+}
+
+// TestRepairPins: a town killed between pinning a village's certificate
+// and writing its key (the order before the fix) came back with the
+// village pinned and no key, and its ledger refused that chain for good
+// ("no public key for this origin"; seen in TestSyncTownKilledFiveTimes).
+// RepairPins writes the missing key from the certificate before the ledger
+// opens, and leaves a key that is there (a rotated village's first key).
+func TestRepairPins(t *testing.T) {
+	dir := t.TempDir()
+	cert := func(seed byte) ([]byte, ed25519.PublicKey) {
+		k := ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), seed))
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(seed)), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der, k.Public().(ed25519.PublicKey)
+	}
+	const lost, kept = "350505100201", "350505100202"
+	lostDER, lostPub := cert(1)
+	keptDER, _ := cert(2)
+	_, firstPub := cert(3)
+	if err := os.MkdirAll(filepath.Join(dir, "peers"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for org, der := range map[string][]byte{lost: lostDER, kept: keptDER} {
+		if err := os.WriteFile(filepath.Join(dir, "peers", org+".crt"), der, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := keys.WritePublic(filepath.Join(dir, "keys"), kept, firstPub); err != nil {
+		t.Fatal(err)
+	}
+	if err := RepairPins(dir, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keys.Load(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := ring.Public(lost); !ok || !got.Equal(lostPub) {
+		t.Errorf("%s: key %x (found %v), want the certificate's %x", lost, got, ok, lostPub)
+	}
+	if got, _ := ring.Public(kept); !got.Equal(firstPub) {
+		t.Errorf("%s: key %x, want the first key %x left alone", kept, got, firstPub)
 	}
 }

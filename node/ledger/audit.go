@@ -91,6 +91,8 @@ type VerifyProgress struct {
 	// Checked entries so far, of Head (the chain's newest seq when the
 	// walk began).
 	Checked, Head uint64
+	// Key is the key in force at the head, set once the walk ends well.
+	Key ed25519.PublicKey
 }
 
 // VerifyChain walks origin's chain from seq 1 to its head, checking every
@@ -134,7 +136,27 @@ func (l *Ledger) VerifyChain(ctx context.Context, origin string, every int, prog
 		if _, err := v.Finish(); err != nil {
 			return err
 		}
+		p.Key, _ = v.Key()
 		return progress(p)
 	})
 	return p, err
+}
+
+// Scan calls fn with the raw stored bytes of origin's entries from seq from
+// on, in order, until fn returns false: a cheap pass for searching (raw is
+// valid only during the call; Decode a copy of what is kept).
+func (l *Ledger) Scan(origin string, from uint64, fn func(seq uint64, raw []byte) bool) error {
+	return l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChains).Bucket([]byte(origin))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, raw := c.Seek(seqKey(from)); k != nil; k, raw = c.Next() {
+			if !fn(keySeq(k), raw) {
+				return nil
+			}
+		}
+		return nil
+	})
 }

@@ -123,6 +123,7 @@ export default {
   'acct.title': 'Accounts',
   'acct.list': 'Accounts of this node',
   'acct.count': '{n} accounts',
+  'acct.table': 'Table of accounts',
   'acct.col.account': 'Account',
   'acct.col.name': 'Name',
   'acct.col.org': 'Org',

@@ -123,6 +123,7 @@ export default {
   'acct.title': '账号管理',
   'acct.list': '本节点的账号',
   'acct.count': '共 {n} 个账号',
+  'acct.table': '账号表',
   'acct.col.account': '账号',
   'acct.col.name': '姓名',
   'acct.col.org': '机构',

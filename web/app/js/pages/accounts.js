@@ -46,7 +46,7 @@ export function render(root, { me, t, api }) {
     h('div', { class: 'columns' },
       h('section', { class: 'panel list-panel', attrs: { 'aria-labelledby': 'acct-list-title' } },
         h('h2', { text: t('acct.list'), attrs: { id: 'acct-list-title' } }),
-        h('div', { class: 'table-wrap', attrs: { tabindex: '0', role: 'region', 'aria-label': t('acct.list') } }, table),
+        h('div', { class: 'table-wrap', attrs: { tabindex: '0', role: 'region', 'aria-label': t('acct.table') } }, table),
         status),
       h('section', { class: 'panel form-panel', attrs: { 'aria-labelledby': 'acct-form-title' } },
         h('h2', { text: t('acct.new'), attrs: { id: 'acct-form-title' } }), form, outcome)),

@@ -165,6 +165,10 @@ var methods = map[string]Permission{
 	sanziv1.LedgerService_GetHead_FullMethodName:        PermRead,
 	sanziv1.LedgerService_ListEntries_FullMethodName:    PermVerify,
 	sanziv1.LedgerService_RecordReversal_FullMethodName: PermRecord,
+	// An auditor's trail of one entry (the handler checks the entry's
+	// origin is in scope) and a whole chain verified, in scope by origin.
+	sanziv1.LedgerService_GetEntryTrail_FullMethodName: PermVerify,
+	sanziv1.LedgerService_VerifyChain_FullMethodName:   PermVerify,
 
 	sanziv1.RuleService_ListRuleSets_FullMethodName:   PermRead,
 	sanziv1.RuleService_GetRuleSet_FullMethodName:     PermRead,

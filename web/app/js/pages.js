@@ -11,6 +11,22 @@ export const pages = [
     needs: ['read', 'record'],
     load: () => import('./pages/transactions.js'),
   },
+  // Pages of helper "audit": the auditor's entry trail and chain check,
+  // the administrator's accounts.
+  {
+    route: 'trail',
+    label: 'menu.trail',
+    tiers: ['village', 'town'],
+    needs: ['verify'],
+    load: () => import('./pages/trail.js'),
+  },
+  {
+    route: 'accounts',
+    label: 'menu.accounts',
+    tiers: ['village', 'town'],
+    needs: ['manage_accounts'],
+    load: () => import('./pages/accounts.js'),
+  },
 ];
 
 // allowed are the pages the signed-in account may open at this node.

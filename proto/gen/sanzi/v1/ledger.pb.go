@@ -644,6 +644,411 @@ func (x *ListEntriesResponse) GetNextSeq() uint64 {
 	return 0
 }
 
+// GetEntryTrailRequest names an entry by id ("<origin>-<seq>").
+type GetEntryTrailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEntryTrailRequest) Reset() {
+	*x = GetEntryTrailRequest{}
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEntryTrailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEntryTrailRequest) ProtoMessage() {}
+
+func (x *GetEntryTrailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEntryTrailRequest.ProtoReflect.Descriptor instead.
+func (*GetEntryTrailRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_ledger_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetEntryTrailRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// EntryCheck is the node's verdict on an entry or a chain.
+type EntryCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when every check passed.
+	Ok bool `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	// The body hashes to the stored hash.
+	HashOk bool `protobuf:"varint,2,opt,name=hash_ok,json=hashOk,proto3" json:"hash_ok,omitempty"`
+	// The chain from seq 1 up to the entry is hashed and linked without gap.
+	ChainOk bool `protobuf:"varint,3,opt,name=chain_ok,json=chainOk,proto3" json:"chain_ok,omitempty"`
+	// The signature verifies with the origin's key in force at the entry.
+	SignatureOk bool `protobuf:"varint,4,opt,name=signature_ok,json=signatureOk,proto3" json:"signature_ok,omitempty"`
+	// Fingerprint of that key (first 16 hex digits of its SHA-256).
+	KeyFingerprint string `protobuf:"bytes,5,opt,name=key_fingerprint,json=keyFingerprint,proto3" json:"key_fingerprint,omitempty"`
+	// First problem found: its seq, which check failed, and what was found.
+	ProblemSeq    uint64 `protobuf:"varint,6,opt,name=problem_seq,json=problemSeq,proto3" json:"problem_seq,omitempty"`
+	Failure       string `protobuf:"bytes,7,opt,name=failure,proto3" json:"failure,omitempty"`
+	Problem       string `protobuf:"bytes,8,opt,name=problem,proto3" json:"problem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EntryCheck) Reset() {
+	*x = EntryCheck{}
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EntryCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EntryCheck) ProtoMessage() {}
+
+func (x *EntryCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EntryCheck.ProtoReflect.Descriptor instead.
+func (*EntryCheck) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_ledger_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EntryCheck) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *EntryCheck) GetHashOk() bool {
+	if x != nil {
+		return x.HashOk
+	}
+	return false
+}
+
+func (x *EntryCheck) GetChainOk() bool {
+	if x != nil {
+		return x.ChainOk
+	}
+	return false
+}
+
+func (x *EntryCheck) GetSignatureOk() bool {
+	if x != nil {
+		return x.SignatureOk
+	}
+	return false
+}
+
+func (x *EntryCheck) GetKeyFingerprint() string {
+	if x != nil {
+		return x.KeyFingerprint
+	}
+	return ""
+}
+
+func (x *EntryCheck) GetProblemSeq() uint64 {
+	if x != nil {
+		return x.ProblemSeq
+	}
+	return 0
+}
+
+func (x *EntryCheck) GetFailure() string {
+	if x != nil {
+		return x.Failure
+	}
+	return ""
+}
+
+func (x *EntryCheck) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
+// TrailRef is an entry that refers to the one asked about.
+type TrailRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Entry *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// Which field of it names the entry ("subject" for the body's subject,
+	// else the payload field's JSON name, e.g. "targetId", "alertId").
+	Field         string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrailRef) Reset() {
+	*x = TrailRef{}
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrailRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrailRef) ProtoMessage() {}
+
+func (x *TrailRef) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrailRef.ProtoReflect.Descriptor instead.
+func (*TrailRef) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_ledger_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TrailRef) GetEntry() *EntryMeta {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *TrailRef) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+// GetEntryTrailResponse is the trail.
+type GetEntryTrailResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Entry *LedgerEntry           `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	Check *EntryCheck            `protobuf:"bytes,2,opt,name=check,proto3" json:"check,omitempty"`
+	// Entries of chains on this node in the caller's scope naming this one,
+	// in chain order.
+	ReferencedBy []*TrailRef `protobuf:"bytes,3,rep,name=referenced_by,json=referencedBy,proto3" json:"referenced_by,omitempty"`
+	// The entries looked through for references, and whether the look was
+	// cut short at its limit (then referenced_by may be incomplete).
+	Scanned       uint64 `protobuf:"varint,4,opt,name=scanned,proto3" json:"scanned,omitempty"`
+	Truncated     bool   `protobuf:"varint,5,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEntryTrailResponse) Reset() {
+	*x = GetEntryTrailResponse{}
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEntryTrailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEntryTrailResponse) ProtoMessage() {}
+
+func (x *GetEntryTrailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEntryTrailResponse.ProtoReflect.Descriptor instead.
+func (*GetEntryTrailResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_ledger_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetEntryTrailResponse) GetEntry() *LedgerEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *GetEntryTrailResponse) GetCheck() *EntryCheck {
+	if x != nil {
+		return x.Check
+	}
+	return nil
+}
+
+func (x *GetEntryTrailResponse) GetReferencedBy() []*TrailRef {
+	if x != nil {
+		return x.ReferencedBy
+	}
+	return nil
+}
+
+func (x *GetEntryTrailResponse) GetScanned() uint64 {
+	if x != nil {
+		return x.Scanned
+	}
+	return 0
+}
+
+func (x *GetEntryTrailResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+// VerifyChainRequest names a chain.
+type VerifyChainRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyChainRequest) Reset() {
+	*x = VerifyChainRequest{}
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyChainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyChainRequest) ProtoMessage() {}
+
+func (x *VerifyChainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyChainRequest.ProtoReflect.Descriptor instead.
+func (*VerifyChainRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_ledger_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *VerifyChainRequest) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+// VerifyChainResponse is one step of a verification: progress, then a last
+// message with done set and the verdict.
+type VerifyChainResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Checked uint64                 `protobuf:"varint,1,opt,name=checked,proto3" json:"checked,omitempty"`
+	// The chain's newest seq when the check began.
+	Head uint64 `protobuf:"varint,2,opt,name=head,proto3" json:"head,omitempty"`
+	Done bool   `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
+	// With done: the verdict (ok, or the first problem).
+	Check         *EntryCheck `protobuf:"bytes,4,opt,name=check,proto3" json:"check,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyChainResponse) Reset() {
+	*x = VerifyChainResponse{}
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyChainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyChainResponse) ProtoMessage() {}
+
+func (x *VerifyChainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_ledger_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyChainResponse.ProtoReflect.Descriptor instead.
+func (*VerifyChainResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_ledger_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *VerifyChainResponse) GetChecked() uint64 {
+	if x != nil {
+		return x.Checked
+	}
+	return 0
+}
+
+func (x *VerifyChainResponse) GetHead() uint64 {
+	if x != nil {
+		return x.Head
+	}
+	return 0
+}
+
+func (x *VerifyChainResponse) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *VerifyChainResponse) GetCheck() *EntryCheck {
+	if x != nil {
+		return x.Check
+	}
+	return nil
+}
+
 var File_sanzi_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_ledger_proto_rawDesc = "" +
@@ -685,11 +1090,42 @@ const file_sanzi_v1_ledger_proto_rawDesc = "" +
 	"\apayload\"a\n" +
 	"\x13ListEntriesResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.sanzi.v1.LedgerEntryR\aentries\x12\x19\n" +
-	"\bnext_seq\x18\x02 \x01(\x04R\anextSeq2\xf0\x01\n" +
+	"\bnext_seq\x18\x02 \x01(\x04R\anextSeq\"&\n" +
+	"\x14GetEntryTrailRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xf1\x01\n" +
+	"\n" +
+	"EntryCheck\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x17\n" +
+	"\ahash_ok\x18\x02 \x01(\bR\x06hashOk\x12\x19\n" +
+	"\bchain_ok\x18\x03 \x01(\bR\achainOk\x12!\n" +
+	"\fsignature_ok\x18\x04 \x01(\bR\vsignatureOk\x12'\n" +
+	"\x0fkey_fingerprint\x18\x05 \x01(\tR\x0ekeyFingerprint\x12\x1f\n" +
+	"\vproblem_seq\x18\x06 \x01(\x04R\n" +
+	"problemSeq\x12\x18\n" +
+	"\afailure\x18\a \x01(\tR\afailure\x12\x18\n" +
+	"\aproblem\x18\b \x01(\tR\aproblem\"K\n" +
+	"\bTrailRef\x12)\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\"\xe1\x01\n" +
+	"\x15GetEntryTrailResponse\x12+\n" +
+	"\x05entry\x18\x01 \x01(\v2\x15.sanzi.v1.LedgerEntryR\x05entry\x12*\n" +
+	"\x05check\x18\x02 \x01(\v2\x14.sanzi.v1.EntryCheckR\x05check\x127\n" +
+	"\rreferenced_by\x18\x03 \x03(\v2\x12.sanzi.v1.TrailRefR\freferencedBy\x12\x18\n" +
+	"\ascanned\x18\x04 \x01(\x04R\ascanned\x12\x1c\n" +
+	"\ttruncated\x18\x05 \x01(\bR\ttruncated\",\n" +
+	"\x12VerifyChainRequest\x12\x16\n" +
+	"\x06origin\x18\x01 \x01(\tR\x06origin\"\x83\x01\n" +
+	"\x13VerifyChainResponse\x12\x18\n" +
+	"\achecked\x18\x01 \x01(\x04R\achecked\x12\x12\n" +
+	"\x04head\x18\x02 \x01(\x04R\x04head\x12\x12\n" +
+	"\x04done\x18\x03 \x01(\bR\x04done\x12*\n" +
+	"\x05check\x18\x04 \x01(\v2\x14.sanzi.v1.EntryCheckR\x05check2\x90\x03\n" +
 	"\rLedgerService\x12>\n" +
 	"\aGetHead\x12\x18.sanzi.v1.GetHeadRequest\x1a\x19.sanzi.v1.GetHeadResponse\x12J\n" +
 	"\vListEntries\x12\x1c.sanzi.v1.ListEntriesRequest\x1a\x1d.sanzi.v1.ListEntriesResponse\x12S\n" +
-	"\x0eRecordReversal\x12\x1f.sanzi.v1.RecordReversalRequest\x1a .sanzi.v1.RecordReversalResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x0eRecordReversal\x12\x1f.sanzi.v1.RecordReversalRequest\x1a .sanzi.v1.RecordReversalResponse\x12P\n" +
+	"\rGetEntryTrail\x12\x1e.sanzi.v1.GetEntryTrailRequest\x1a\x1f.sanzi.v1.GetEntryTrailResponse\x12L\n" +
+	"\vVerifyChain\x12\x1c.sanzi.v1.VerifyChainRequest\x1a\x1d.sanzi.v1.VerifyChainResponse0\x01B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_ledger_proto_rawDescOnce sync.Once
@@ -703,7 +1139,7 @@ func file_sanzi_v1_ledger_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_ledger_proto_rawDescData
 }
 
-var file_sanzi_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_sanzi_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_sanzi_v1_ledger_proto_goTypes = []any{
 	(*Reversal)(nil),               // 0: sanzi.v1.Reversal
 	(*RecordReversalRequest)(nil),  // 1: sanzi.v1.RecordReversalRequest
@@ -714,40 +1150,55 @@ var file_sanzi_v1_ledger_proto_goTypes = []any{
 	(*ListEntriesRequest)(nil),     // 6: sanzi.v1.ListEntriesRequest
 	(*LedgerEntry)(nil),            // 7: sanzi.v1.LedgerEntry
 	(*ListEntriesResponse)(nil),    // 8: sanzi.v1.ListEntriesResponse
-	(*EntryMeta)(nil),              // 9: sanzi.v1.EntryMeta
-	(*Entry)(nil),                  // 10: sanzi.v1.Entry
-	(*Transaction)(nil),            // 11: sanzi.v1.Transaction
-	(*Contract)(nil),               // 12: sanzi.v1.Contract
-	(*ContractPayment)(nil),        // 13: sanzi.v1.ContractPayment
-	(*AssetRegistration)(nil),      // 14: sanzi.v1.AssetRegistration
-	(*AssetAppraisal)(nil),         // 15: sanzi.v1.AssetAppraisal
-	(*AssetDisposal)(nil),          // 16: sanzi.v1.AssetDisposal
+	(*GetEntryTrailRequest)(nil),   // 9: sanzi.v1.GetEntryTrailRequest
+	(*EntryCheck)(nil),             // 10: sanzi.v1.EntryCheck
+	(*TrailRef)(nil),               // 11: sanzi.v1.TrailRef
+	(*GetEntryTrailResponse)(nil),  // 12: sanzi.v1.GetEntryTrailResponse
+	(*VerifyChainRequest)(nil),     // 13: sanzi.v1.VerifyChainRequest
+	(*VerifyChainResponse)(nil),    // 14: sanzi.v1.VerifyChainResponse
+	(*EntryMeta)(nil),              // 15: sanzi.v1.EntryMeta
+	(*Entry)(nil),                  // 16: sanzi.v1.Entry
+	(*Transaction)(nil),            // 17: sanzi.v1.Transaction
+	(*Contract)(nil),               // 18: sanzi.v1.Contract
+	(*ContractPayment)(nil),        // 19: sanzi.v1.ContractPayment
+	(*AssetRegistration)(nil),      // 20: sanzi.v1.AssetRegistration
+	(*AssetAppraisal)(nil),         // 21: sanzi.v1.AssetAppraisal
+	(*AssetDisposal)(nil),          // 22: sanzi.v1.AssetDisposal
 }
 var file_sanzi_v1_ledger_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.RecordReversalRequest.reversal:type_name -> sanzi.v1.Reversal
-	9,  // 1: sanzi.v1.RecordReversalResponse.entry:type_name -> sanzi.v1.EntryMeta
+	15, // 1: sanzi.v1.RecordReversalResponse.entry:type_name -> sanzi.v1.EntryMeta
 	3,  // 2: sanzi.v1.GetHeadResponse.head:type_name -> sanzi.v1.Head
-	10, // 3: sanzi.v1.LedgerEntry.entry:type_name -> sanzi.v1.Entry
-	9,  // 4: sanzi.v1.LedgerEntry.meta:type_name -> sanzi.v1.EntryMeta
-	11, // 5: sanzi.v1.LedgerEntry.transaction:type_name -> sanzi.v1.Transaction
-	12, // 6: sanzi.v1.LedgerEntry.contract:type_name -> sanzi.v1.Contract
-	13, // 7: sanzi.v1.LedgerEntry.contract_payment:type_name -> sanzi.v1.ContractPayment
-	14, // 8: sanzi.v1.LedgerEntry.asset_registration:type_name -> sanzi.v1.AssetRegistration
-	15, // 9: sanzi.v1.LedgerEntry.asset_appraisal:type_name -> sanzi.v1.AssetAppraisal
-	16, // 10: sanzi.v1.LedgerEntry.asset_disposal:type_name -> sanzi.v1.AssetDisposal
+	16, // 3: sanzi.v1.LedgerEntry.entry:type_name -> sanzi.v1.Entry
+	15, // 4: sanzi.v1.LedgerEntry.meta:type_name -> sanzi.v1.EntryMeta
+	17, // 5: sanzi.v1.LedgerEntry.transaction:type_name -> sanzi.v1.Transaction
+	18, // 6: sanzi.v1.LedgerEntry.contract:type_name -> sanzi.v1.Contract
+	19, // 7: sanzi.v1.LedgerEntry.contract_payment:type_name -> sanzi.v1.ContractPayment
+	20, // 8: sanzi.v1.LedgerEntry.asset_registration:type_name -> sanzi.v1.AssetRegistration
+	21, // 9: sanzi.v1.LedgerEntry.asset_appraisal:type_name -> sanzi.v1.AssetAppraisal
+	22, // 10: sanzi.v1.LedgerEntry.asset_disposal:type_name -> sanzi.v1.AssetDisposal
 	0,  // 11: sanzi.v1.LedgerEntry.reversal:type_name -> sanzi.v1.Reversal
 	7,  // 12: sanzi.v1.ListEntriesResponse.entries:type_name -> sanzi.v1.LedgerEntry
-	4,  // 13: sanzi.v1.LedgerService.GetHead:input_type -> sanzi.v1.GetHeadRequest
-	6,  // 14: sanzi.v1.LedgerService.ListEntries:input_type -> sanzi.v1.ListEntriesRequest
-	1,  // 15: sanzi.v1.LedgerService.RecordReversal:input_type -> sanzi.v1.RecordReversalRequest
-	5,  // 16: sanzi.v1.LedgerService.GetHead:output_type -> sanzi.v1.GetHeadResponse
-	8,  // 17: sanzi.v1.LedgerService.ListEntries:output_type -> sanzi.v1.ListEntriesResponse
-	2,  // 18: sanzi.v1.LedgerService.RecordReversal:output_type -> sanzi.v1.RecordReversalResponse
-	16, // [16:19] is the sub-list for method output_type
-	13, // [13:16] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	15, // 13: sanzi.v1.TrailRef.entry:type_name -> sanzi.v1.EntryMeta
+	7,  // 14: sanzi.v1.GetEntryTrailResponse.entry:type_name -> sanzi.v1.LedgerEntry
+	10, // 15: sanzi.v1.GetEntryTrailResponse.check:type_name -> sanzi.v1.EntryCheck
+	11, // 16: sanzi.v1.GetEntryTrailResponse.referenced_by:type_name -> sanzi.v1.TrailRef
+	10, // 17: sanzi.v1.VerifyChainResponse.check:type_name -> sanzi.v1.EntryCheck
+	4,  // 18: sanzi.v1.LedgerService.GetHead:input_type -> sanzi.v1.GetHeadRequest
+	6,  // 19: sanzi.v1.LedgerService.ListEntries:input_type -> sanzi.v1.ListEntriesRequest
+	1,  // 20: sanzi.v1.LedgerService.RecordReversal:input_type -> sanzi.v1.RecordReversalRequest
+	9,  // 21: sanzi.v1.LedgerService.GetEntryTrail:input_type -> sanzi.v1.GetEntryTrailRequest
+	13, // 22: sanzi.v1.LedgerService.VerifyChain:input_type -> sanzi.v1.VerifyChainRequest
+	5,  // 23: sanzi.v1.LedgerService.GetHead:output_type -> sanzi.v1.GetHeadResponse
+	8,  // 24: sanzi.v1.LedgerService.ListEntries:output_type -> sanzi.v1.ListEntriesResponse
+	2,  // 25: sanzi.v1.LedgerService.RecordReversal:output_type -> sanzi.v1.RecordReversalResponse
+	12, // 26: sanzi.v1.LedgerService.GetEntryTrail:output_type -> sanzi.v1.GetEntryTrailResponse
+	14, // 27: sanzi.v1.LedgerService.VerifyChain:output_type -> sanzi.v1.VerifyChainResponse
+	23, // [23:28] is the sub-list for method output_type
+	18, // [18:23] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_ledger_proto_init() }
@@ -774,7 +1225,7 @@ func file_sanzi_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_ledger_proto_rawDesc), len(file_sanzi_v1_ledger_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,8 @@ const (
 	LedgerService_GetHead_FullMethodName        = "/sanzi.v1.LedgerService/GetHead"
 	LedgerService_ListEntries_FullMethodName    = "/sanzi.v1.LedgerService/ListEntries"
 	LedgerService_RecordReversal_FullMethodName = "/sanzi.v1.LedgerService/RecordReversal"
+	LedgerService_GetEntryTrail_FullMethodName  = "/sanzi.v1.LedgerService/GetEntryTrail"
+	LedgerService_VerifyChain_FullMethodName    = "/sanzi.v1.LedgerService/VerifyChain"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -34,6 +36,13 @@ type LedgerServiceClient interface {
 	ListEntries(ctx context.Context, in *ListEntriesRequest, opts ...grpc.CallOption) (*ListEntriesResponse, error)
 	// RecordReversal cancels an earlier entry; an entry can be reversed once.
 	RecordReversal(ctx context.Context, in *RecordReversalRequest, opts ...grpc.CallOption) (*RecordReversalResponse, error)
+	// GetEntryTrail is an auditor's view of one entry: its place in its
+	// chain, the node's check of its hash, links and signature, and the
+	// entries of this node that refer to it.
+	GetEntryTrail(ctx context.Context, in *GetEntryTrailRequest, opts ...grpc.CallOption) (*GetEntryTrailResponse, error)
+	// VerifyChain checks a whole chain, every signature, streaming its
+	// progress and ending with the verdict.
+	VerifyChain(ctx context.Context, in *VerifyChainRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[VerifyChainResponse], error)
 }
 
 type ledgerServiceClient struct {
@@ -74,6 +83,35 @@ func (c *ledgerServiceClient) RecordReversal(ctx context.Context, in *RecordReve
 	return out, nil
 }
 
+func (c *ledgerServiceClient) GetEntryTrail(ctx context.Context, in *GetEntryTrailRequest, opts ...grpc.CallOption) (*GetEntryTrailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEntryTrailResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetEntryTrail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) VerifyChain(ctx context.Context, in *VerifyChainRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[VerifyChainResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &LedgerService_ServiceDesc.Streams[0], LedgerService_VerifyChain_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[VerifyChainRequest, VerifyChainResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LedgerService_VerifyChainClient = grpc.ServerStreamingClient[VerifyChainResponse]
+
 // LedgerServiceServer is the server API for LedgerService service.
 // All implementations must embed UnimplementedLedgerServiceServer
 // for forward compatibility.
@@ -84,6 +122,13 @@ type LedgerServiceServer interface {
 	ListEntries(context.Context, *ListEntriesRequest) (*ListEntriesResponse, error)
 	// RecordReversal cancels an earlier entry; an entry can be reversed once.
 	RecordReversal(context.Context, *RecordReversalRequest) (*RecordReversalResponse, error)
+	// GetEntryTrail is an auditor's view of one entry: its place in its
+	// chain, the node's check of its hash, links and signature, and the
+	// entries of this node that refer to it.
+	GetEntryTrail(context.Context, *GetEntryTrailRequest) (*GetEntryTrailResponse, error)
+	// VerifyChain checks a whole chain, every signature, streaming its
+	// progress and ending with the verdict.
+	VerifyChain(*VerifyChainRequest, grpc.ServerStreamingServer[VerifyChainResponse]) error
 	mustEmbedUnimplementedLedgerServiceServer()
 }
 
@@ -102,6 +147,12 @@ func (UnimplementedLedgerServiceServer) ListEntries(context.Context, *ListEntrie
 }
 func (UnimplementedLedgerServiceServer) RecordReversal(context.Context, *RecordReversalRequest) (*RecordReversalResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordReversal not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetEntryTrail(context.Context, *GetEntryTrailRequest) (*GetEntryTrailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEntryTrail not implemented")
+}
+func (UnimplementedLedgerServiceServer) VerifyChain(*VerifyChainRequest, grpc.ServerStreamingServer[VerifyChainResponse]) error {
+	return status.Error(codes.Unimplemented, "method VerifyChain not implemented")
 }
 func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServer() {}
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
@@ -178,6 +229,35 @@ func _LedgerService_RecordReversal_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_GetEntryTrail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEntryTrailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetEntryTrail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetEntryTrail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetEntryTrail(ctx, req.(*GetEntryTrailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_VerifyChain_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(VerifyChainRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(LedgerServiceServer).VerifyChain(m, &grpc.GenericServerStream[VerifyChainRequest, VerifyChainResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LedgerService_VerifyChainServer = grpc.ServerStreamingServer[VerifyChainResponse]
+
 // LedgerService_ServiceDesc is the grpc.ServiceDesc for LedgerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -197,7 +277,17 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "RecordReversal",
 			Handler:    _LedgerService_RecordReversal_Handler,
 		},
+		{
+			MethodName: "GetEntryTrail",
+			Handler:    _LedgerService_GetEntryTrail_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "VerifyChain",
+			Handler:       _LedgerService_VerifyChain_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "sanzi/v1/ledger.proto",
 }

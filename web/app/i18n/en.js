@@ -195,4 +195,7 @@ export default {
   'review.sync.noParent': 'Town chain {head} entries; not yet connected to the district',
   'review.sync.connected': 'connected',
   'review.sync.notConnected': 'not connected',
+  'review.alerts.waiting': '{id} acknowledged; waiting for the village to apply it…',
+  'review.alerts.notApplied': 'The village has not applied the acknowledgement of {id} within a minute: try again later.',
+  'review.table': 'Table: {name}',
 };

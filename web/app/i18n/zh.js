@@ -195,4 +195,7 @@ export default {
   'review.sync.noParent': '本镇链 {head} 条，尚未连接区级节点',
   'review.sync.connected': '已连接',
   'review.sync.notConnected': '未连接',
+  'review.alerts.waiting': '已受理预警 {id}，等待村级节点同步…',
+  'review.alerts.notApplied': '村级节点一分钟内未同步预警 {id} 的受理，请稍后再试。',
+  'review.table': '表格：{name}',
 };

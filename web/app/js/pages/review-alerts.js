@@ -180,6 +180,23 @@ export function render(root, { me, t, api }) {
       h('td', { class: 'mono', text: r.subjectId }));
   }
 
+  // applied waits until the alert's status is st here: at a town, the
+  // village applies the town's review when it pulls it, and a second review
+  // of the same alert waits for that (a minute at most).
+  async function applied(id, st) {
+    for (let i = 0; i < 60 && alive; i++) {
+      try {
+        const got = await api('GET', '/v1/alerts/' + encodeURIComponent(id), undefined, { quiet: true });
+        if (got.alert && got.alert.status === 'ALERT_STATUS_' + st) return;
+      } catch {
+        // try again
+      }
+      fill(outcome, h('p', { class: 'box', attrs: { role: 'status' }, text: t('review.alerts.waiting', { id }) }));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    throw new Error(t('review.alerts.notApplied', { id }));
+  }
+
   async function act() {
     const to = actionSel.value;
     const why = reason.value.trim();
@@ -196,13 +213,19 @@ export function render(root, { me, t, api }) {
     let done = 0;
     for (const id of ids) {
       const r = byId.get(id);
-      const tr = { org: orgOf(r), alertId: id, status: 'ALERT_STATUS_' + to };
-      if (why) tr.reason = why;
+      // An open alert is acknowledged on the way to confirmed or dismissed
+      // (open → acknowledged → confirmed or dismissed).
+      const steps = r.status === 'ALERT_STATUS_OPEN' && (to === 'CONFIRMED' || to === 'DISMISSED') ? ['ACKNOWLEDGED', to] : [to];
       try {
-        await api('POST', '/v1/alerts/' + encodeURIComponent(id) + '/status', { transition: tr }, { quiet: true });
+        for (const st of steps) {
+          const tr = { org: orgOf(r), alertId: id, status: 'ALERT_STATUS_' + st };
+          if (why) tr.reason = why;
+          await api('POST', '/v1/alerts/' + encodeURIComponent(id) + '/status', { transition: tr }, { quiet: true });
+          if (st !== to) await applied(id, st);
+        }
         done++;
       } catch (err) {
-        failed.push({ id, reason: err.reason || String(err.status) });
+        failed.push({ id, reason: err.reason || err.message || String(err.status) });
       }
       if (!alive) return;
     }

@@ -36,7 +36,7 @@ export function yuan(amountFen) {
 // table is a list table with a hidden caption, in a focusable wrapper (a
 // table wider than its panel scrolls by keyboard too).
 export function table(t, caption, cols, tbody, testid) {
-  return h('div', { class: 'table-wrap', attrs: { tabindex: '0', role: 'region', 'aria-label': caption } },
+  return h('div', { class: 'table-wrap', attrs: { tabindex: '0', role: 'region', 'aria-label': t('review.table', { name: caption }) } },
     h('table', { class: 'list', attrs: { 'data-testid': testid } },
       h('caption', { class: 'sr-only', text: caption }),
       h('thead', {}, h('tr', {}, cols.map((c) => (c instanceof Node ? c : h('th', { text: t(c), attrs: { scope: 'col' } }))))),

@@ -22,6 +22,7 @@ import (
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/relay"
+	"github.com/sanzi/sanzi/node/town"
 )
 
 // installIssuedKey makes the key of the node's certificate its signing key
@@ -137,7 +138,7 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if n.outbox == nil {
+	if n.outbox == nil && n.inbox == nil {
 		w.WriteHeader(http.StatusNotFound)
 		json.NewEncoder(w).Encode(map[string]string{"error": "this node has no parent (start it with --parent)"})
 		return
@@ -146,8 +147,14 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 	for _, p := range n.pullers {
 		pulls = append(pulls, p.Status())
 	}
-	st := SyncStatus{Status: n.outbox.Status(), Pulls: pulls}
+	st := SyncStatus{Pulls: pulls}
+	if n.outbox != nil {
+		st.Status = n.outbox.Status()
+	} else {
+		st.Origin, st.Head = n.cfg.Orgs[0], n.ledger.Head(n.cfg.Orgs[0]).Seq // a town with no parent yet: its villages still push
+	}
 	if n.inbox != nil {
+		st.Villages = n.inbox.Villages()
 		st.KeyRefusals = n.inbox.Refused.List()
 		if r, ok := n.inbox.Revoked.(*relay.ChainRevocations); ok {
 			st.Revocations = r.List()
@@ -162,7 +169,9 @@ func (n *Node) syncStatus(w http.ResponseWriter, r *http.Request) {
 // enforces.
 type SyncStatus struct {
 	relay.Status
-	Pulls       []relay.PullStatus  `json:"pulls"`
+	Pulls []relay.PullStatus `json:"pulls"`
+	// At a town: each village's pushes as the town saw them.
+	Villages    []town.VillageSync  `json:"villages,omitempty"`
 	KeyRefusals []relay.Refusal     `json:"keyRefusals,omitempty"`
 	Revocations []ledger.Revocation `json:"revocations,omitempty"`
 }

@@ -72,6 +72,11 @@ type Inbox struct {
 	// Refused keeps the last push of each village refused for its key.
 	Refused relay.Refusals
 
+	// seen is what this run saw of each village's pushes (the town
+	// reviewer's sync page: last push, refusals and forks).
+	seenMu sync.Mutex
+	seen   map[string]VillageSync
+
 	mu    sync.Mutex
 	pubs  map[string]ed25519.PublicKey
 	certs map[string][]byte // DER
@@ -220,6 +225,7 @@ func (in *Inbox) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushReques
 	}
 	return relay.ServePush(stream, func(req *sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error) {
 		resp, err := in.accept(ctx, org, cert, req.GetEntries())
+		in.note(org, err)
 		return resp, in.Refused.Note(org, err, in.now())
 	})
 }
@@ -463,4 +469,70 @@ func (in *Inbox) refuseUnverified(ctx context.Context, org string, raw []byte, e
 		in.OnTamper(ctx, org, ve, raw)
 	}
 	return relay.ChainBroken(ve, code, err.Error())
+}
+
+// VillageSync is what the town saw of one village's pushes since it
+// started, with the head it holds of the village's chain.
+type VillageSync struct {
+	Origin   string    `json:"origin"`
+	Head     uint64    `json:"head"`              // the village's seq held here
+	LastPush time.Time `json:"lastPush,omitzero"` // last batch accepted
+	Pushes   uint64    `json:"pushes"`            // batches accepted by this run
+	Refusals uint64    `json:"refusals"`          // batches refused by this run
+	Forks    uint64    `json:"forks"`             // of which: a different entry at a seq held here
+	// The last refusal's reason and time.
+	LastRefusal   string    `json:"lastRefusal,omitempty"`
+	LastRefusalAt time.Time `json:"lastRefusalAt,omitzero"`
+}
+
+// note keeps the outcome of one push of org.
+func (in *Inbox) note(org string, err error) {
+	in.seenMu.Lock()
+	defer in.seenMu.Unlock()
+	if in.seen == nil {
+		in.seen = map[string]VillageSync{}
+	}
+	v := in.seen[org]
+	v.Origin = org
+	now := in.now()
+	if err == nil {
+		v.Pushes++
+		v.LastPush = now
+	} else {
+		v.Refusals++
+		if status.Code(err) == codes.FailedPrecondition && strings.Contains(err.Error(), "fork") {
+			v.Forks++
+		}
+		v.LastRefusal, v.LastRefusalAt = err.Error(), now
+	}
+	in.seen[org] = v
+}
+
+// Villages lists every village whose chain the town holds or that pushed
+// since it started, by org: what it saw of their pushes and the heads held.
+func (in *Inbox) Villages() []VillageSync {
+	in.mu.Lock()
+	orgs := make([]string, 0, len(in.pubs))
+	for org := range in.pubs {
+		orgs = append(orgs, org)
+	}
+	in.mu.Unlock()
+	in.seenMu.Lock()
+	for org := range in.seen {
+		if !slices.Contains(orgs, org) {
+			orgs = append(orgs, org)
+		}
+	}
+	out := make([]VillageSync, 0, len(orgs))
+	for _, org := range orgs {
+		v := in.seen[org]
+		v.Origin = org
+		out = append(out, v)
+	}
+	in.seenMu.Unlock()
+	for i := range out {
+		out[i].Head = in.l.Head(out[i].Origin).Seq
+	}
+	slices.SortFunc(out, func(a, b VillageSync) int { return strings.Compare(a.Origin, b.Origin) })
+	return out
 }

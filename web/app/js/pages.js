@@ -27,6 +27,14 @@ export const pages = [
     needs: ['manage_accounts'],
     load: () => import('./pages/accounts.js'),
   },
+  // Village committee, supervisory committee and town reviewer (helper
+  // "town"): steps to decide, the alert queue, cards; at a town also the
+  // directives received and its villages' sync.
+  { route: 'review/steps', label: 'menu.review.steps', tiers: ['village', 'town'], needs: ['read', 'decide_step'], load: () => import('./pages/review-steps.js') },
+  { route: 'review/alerts', label: 'menu.review.alerts', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/review-alerts.js') },
+  { route: 'review/cards', label: 'menu.review.cards', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/review-cards.js') },
+  { route: 'town/directives', label: 'menu.town.directives', tiers: ['town'], needs: ['read'], load: () => import('./pages/town-directives.js') },
+  { route: 'town/sync', label: 'menu.town.sync', tiers: ['town'], needs: ['read'], load: () => import('./pages/town-sync.js') },
 ];
 
 // allowed are the pages the signed-in account may open at this node.

@@ -16,13 +16,18 @@ func newBackupCmd(g *globals) *cobra.Command {
 	var httpAddr, out string
 	cmd := &cobra.Command{
 		Use:   "backup --http ADDR --out FILE",
-		Short: "Back up a running village or town node: its data folder as one tar, consistent while it records",
+		Short: "Back up a running village, town or district member: its data folder as one tar, consistent while it records",
 		Long: `Reads GET /v1/backup from the node's HTTP address, which answers only on
 loopback (run it on the node's machine): every bbolt file as of one read
 transaction, the attachments, keys/ (the node's signing key: keep the file
 as safe as the key) and FORMAT, with a manifest of sizes and SHA-256.
 The file is written under a temporary name and renamed once whole.
-Restore it with "sanzi restore".`,
+Restore it with "sanzi restore".
+
+A district member (its --http address) serves its state.db the same way,
+as of one read transaction; its raft log is left out on purpose (a member
+must not resume an old raft state): a restored member rejoins with --join
+and the leader sends it what it lacks.`,
 		Example: `  sanzi backup --http 127.0.0.1:7400 --out v201-2025-03-01.tar`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if httpAddr == "" || out == "" {
@@ -101,7 +106,12 @@ would fork the chain. So the node, started with --parent, first pulls its
 own chain's missing entries back from the parent, verified against its
 key, and only then takes writes; without --parent it refuses to start. A
 node with no parent holds the only copy: remove RESTORED.json to start it.
-Attachments of entries recorded after the backup stay at the parent.`,
+Attachments of entries recorded after the backup stay at the parent.
+
+A district member's backup holds its state.db and no raft log: start the
+restored member with --join (not --bootstrap); it leaves the cluster's
+configuration and joins again, and the leader sends it the entries after
+the backup.`,
 		Example: `  sanzi restore --in v201-2025-03-01.tar --data /var/lib/sanzi
   sanzi village serve --data /var/lib/sanzi --org 350505100201 --parent 127.0.0.1:7601 --tls-dir ca`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -117,7 +127,7 @@ Attachments of entries recorded after the backup stay at the parent.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "restored %d files of the backup taken at %s into %s\nstart the node with --parent so it catches up from its parent before it records\n",
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %d files of the backup taken at %s into %s\nstart a village or town with --parent so it catches up from its parent before it records; a district member with --join, so it rejoins and catches up from the leader\n",
 				len(m.Files), m.TakenAt.Format(time.RFC3339), data)
 			return nil
 		},

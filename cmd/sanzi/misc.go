@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
+	"github.com/sanzi/sanzi/federation/fsm"
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -199,18 +201,36 @@ what is wrong) and exits with status 1 when anything is wrong. A key
 rotation switches the key from the next entry on; one signed by its new key
 (the old one lost or revoked) needs the district CA: give --tls-dir.
 
-Stop the node first: the ledger file is locked while a node runs.`,
+Stop the node first: the ledger file is locked while a node runs.
+A district member's folder (state.db, no ledger.db) is checked the same
+way, with the keys the district holds.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if data == "" {
 				return fmt.Errorf("--data is required: the node's data folder")
 			}
-			ring, err := keys.Load(filepath.Join(data, "keys"))
-			if err != nil {
-				return err
-			}
+			var ring ledger.KeyRing
 			path := filepath.Join(data, "ledger.db")
-			if _, err := os.Stat(path); err != nil {
-				return fmt.Errorf("no ledger in %s: %w", data, err)
+			_, err := os.Stat(path)
+			member := false
+			if errors.Is(err, os.ErrNotExist) {
+				// A district member's folder: its chains are in state.db,
+				// with the keys the district registered.
+				if st := filepath.Join(data, "state.db"); fileExists(st) {
+					f, ferr := fsm.Open(fsm.Config{Path: st})
+					if ferr != nil {
+						return fmt.Errorf("open the district member's state (stop the member first): %w", ferr)
+					}
+					f.Close() // its key cache stays readable
+					ring, path, member, err = f, st, true, nil
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("no ledger.db (village or town) nor state.db (district member) in %s: %w", data, err)
+			}
+			if !member {
+				if ring, err = keys.Load(filepath.Join(data, "keys")); err != nil {
+					return err
+				}
 			}
 			var check ledger.CertCheck // key rotations authorised by the district CA
 			if tlsDir != "" {
@@ -224,9 +244,14 @@ Stop the node first: the ledger file is locked while a node runs.`,
 			if err != nil {
 				return err
 			}
-			attProblems, attCount, err := attach.Check(path, filepath.Join(data, "attachments"))
-			if err != nil {
-				return err
+			// A member's attachments live in state.db, checked against their
+			// hashes as they are received (federation/fsm); a node's are files.
+			var attProblems []attach.Problem
+			var attCount int
+			if !member {
+				if attProblems, attCount, err = attach.Check(path, filepath.Join(data, "attachments")); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if g.json {
@@ -266,4 +291,9 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // rule expressions hold && and >: keep them readable
 	return enc.Encode(v)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -216,6 +216,11 @@ func (f *FSM) view(fn func(*bolt.Tx) error) error {
 	return f.db.View(fn)
 }
 
+// View runs fn in a read transaction of the state file, holding the handle
+// against a Restore meanwhile: a backup of a running member
+// (federation/member) copies the file as of one commit this way.
+func (f *FSM) View(fn func(*bolt.Tx) error) error { return f.view(fn) }
+
 // Close closes the state file. The caches stay readable (Head, Public) but
 // reads of the file return ErrClosed.
 func (f *FSM) Close() error {

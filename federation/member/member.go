@@ -137,6 +137,11 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if cfg.Cluster.Named == nil {
 		cfg.Cluster.Named = entries.Attachments // locks what entries name at the district
 	}
+	restored, err := checkRestored(cfg)
+	if err != nil {
+		apiLn.Close()
+		return nil, err
+	}
 	n, err := cluster.Open(cfg.Cluster)
 	if err != nil {
 		apiLn.Close()
@@ -188,7 +193,12 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			return nil, err
 		}
 	}
-	if cfg.Join != "" {
+	if restored {
+		if err := m.rejoin(ctx); err != nil {
+			m.Stop()
+			return nil, err
+		}
+	} else if cfg.Join != "" {
 		if err := m.join(ctx); err != nil {
 			m.Stop()
 			return nil, err
@@ -303,6 +313,7 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 	mux := http.NewServeMux()
 	csrf := func(session, token string) bool { return m.accounts.CheckCSRF(ctx, session, token) == nil }
 	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(gw, routes), csrf))
+	mux.HandleFunc("GET /v1/backup", m.backupRoute) // backup.go
 	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
 	// The parent's side of `sanzi sync status` (as a town serves it): the
 	// pushes this member refused for their signing key, and the revoked

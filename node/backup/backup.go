@@ -62,18 +62,34 @@ type DB struct {
 	// Name is its path inside the data folder ("ledger.db").
 	Name string
 	DB   *bolt.DB
+	// View, instead of DB, runs fn in a read transaction of a file whose
+	// handle the owner may swap (a district member's state file is
+	// replaced whole when raft installs a snapshot): the owner holds it
+	// against the swap for the transaction's length.
+	View func(fn func(*bolt.Tx) error) error
 }
 
 // Write writes a tar of dataDir to w. open are the bbolt files the caller
 // holds open; every other *.db in the folder is opened read-only for its
 // snapshot (an error names it if another process holds it).
 func Write(ctx context.Context, w io.Writer, dataDir string, open []DB, now time.Time) (*Manifest, error) {
+	return WriteExcept(ctx, w, dataDir, open, nil, now)
+}
+
+// WriteExcept is Write leaving out every file for which except (given its
+// slash path inside dataDir) is true: files that are not to be restored,
+// such as a district member's raft log (see federation/member's backup).
+func WriteExcept(ctx context.Context, w io.Writer, dataDir string, open []DB, except func(rel string) bool, now time.Time) (*Manifest, error) {
 	tw := tar.NewWriter(w)
 	m := &Manifest{TakenAt: now.UTC(), Files: map[string]File{}}
 	held := map[string]bool{}
 	for _, d := range open {
 		held[d.Name] = true
-		if err := snapshot(tw, m, d.Name, d.DB); err != nil {
+		view := d.View
+		if view == nil {
+			view = d.DB.View
+		}
+		if err := snapshot(tw, m, d.Name, view); err != nil {
 			return nil, err
 		}
 	}
@@ -90,7 +106,7 @@ func Write(ctx context.Context, w io.Writer, dataDir string, open []DB, now time
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if held[rel] || skipped(rel) {
+		if held[rel] || skipped(rel) || (except != nil && except(rel)) {
 			return nil
 		}
 		files = append(files, rel)
@@ -137,8 +153,8 @@ func skipped(rel string) bool {
 }
 
 // snapshot writes db as of one read transaction.
-func snapshot(tw *tar.Writer, m *Manifest, name string, db *bolt.DB) error {
-	err := db.View(func(tx *bolt.Tx) error {
+func snapshot(tw *tar.Writer, m *Manifest, name string, view func(func(*bolt.Tx) error) error) error {
+	err := view(func(tx *bolt.Tx) error {
 		h := sha256.New()
 		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: tx.Size(), ModTime: m.TakenAt, Typeflag: tar.TypeReg}); err != nil {
 			return err
@@ -162,7 +178,7 @@ func snapshotFile(tw *tar.Writer, m *Manifest, name, path string) error {
 		return fmt.Errorf("open %s for its snapshot (does another process hold it?): %w", path, err)
 	}
 	defer db.Close()
-	return snapshot(tw, m, name, db)
+	return snapshot(tw, m, name, db.View)
 }
 
 func copyFile(tw *tar.Writer, m *Manifest, name, path string) error {

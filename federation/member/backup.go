@@ -1,0 +1,153 @@
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/sanzi/sanzi/node/api"
+	"github.com/sanzi/sanzi/node/authz"
+	"github.com/sanzi/sanzi/node/backup"
+	"github.com/sanzi/sanzi/node/pki"
+	"github.com/sanzi/sanzi/node/rest"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// backupRoute serves GET /v1/backup on a member: its state file (state.db)
+// as of one bbolt read transaction, in the tar of node/backup.
+//
+// Why the state file and not the raft log, nor a Raft snapshot: state.db is
+// everything the district holds — every chain, key, certificate,
+// attachment, member record and the district's accounts with their
+// credentials (replicated in it, so there is no separate credentials file
+// to take) — with the Raft index it was applied through, written in the
+// same transaction. The member's raft.db (log, current term, vote) is
+// left out on purpose: a member must never go back in time in Raft's
+// eyes. Restored with an older raft.db it could vote a second time in a
+// term it already voted in, or forget entries it acknowledged and that a
+// majority was counted with, and a committed entry could be lost. So a
+// restored member does not resume as itself: it starts with no raft state,
+// is removed from the configuration and added again (rejoin), and the
+// leader sends it the log after its applied index (the FSM skips what
+// state.db already holds) or a snapshot. A Raft snapshot (raft.Snapshot)
+// would give the same bytes — the FSM's snapshot is this very read
+// transaction — but forces log compaction on the running cluster and
+// writes a file into snapshots/ that then has to be found and copied;
+// the read transaction costs nothing to the cluster and cannot fail on a
+// busy member.
+//
+// It hands out the district's whole state and every account's password
+// hash, so it answers only a client on the loopback interface, signed in
+// with an account that may verify chains (auditor) or manage accounts
+// (administrator).
+func (m *Member) backupRoute(w http.ResponseWriter, r *http.Request) {
+	if !rest.FromLoopback(r) {
+		http.Error(w, "backup is served only to a client on this machine (loopback)", http.StatusForbidden)
+		return
+	}
+	cred := ""
+	if a := r.Header.Get("Authorization"); a != "" {
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(a), " ")
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			rest.WriteError(w, r, api.Status(fmt.Errorf("authorization is not \"Bearer <token>\": %w", authz.ErrUnauthenticated)))
+			return
+		}
+		cred = strings.TrimSpace(tok)
+	} else if c, err := r.Cookie(authz.SessionCookie); err == nil {
+		cred = c.Value
+	}
+	p, err := m.accounts.Authenticate(r.Context(), cred)
+	if err != nil {
+		rest.WriteError(w, r, api.Status(fmt.Errorf("sign in: %w", err)))
+		return
+	}
+	if !p.May(authz.PermVerify) && !p.May(authz.PermManageAccounts) {
+		rest.WriteError(w, r, api.Status(fmt.Errorf("account %s may not take a backup: it needs %s or %s: %w", p.Account, authz.PermVerify, authz.PermManageAccounts, authz.ErrPermissionDenied)))
+		return
+	}
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	at := time.Now()
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "sanzi-"+m.cfg.Cluster.ID+"-"+at.UTC().Format("20060102T150405Z")+".tar"))
+	fsm := m.node.FSM()
+	bm, err := backup.WriteExcept(r.Context(), w, m.cfg.Cluster.DataDir,
+		[]backup.DB{{Name: "state.db", View: fsm.View}}, notRestored, at)
+	if err != nil {
+		m.log.Error("backup failed", "err", err)
+		return
+	}
+	m.log.Info("backup served", "files", len(bm.Files), "applied", fsm.AppliedIndex(), "to", r.RemoteAddr)
+}
+
+// notRestored are the member's files a backup leaves out: the raft log and
+// stable store and raft's snapshots (see backupRoute for why).
+func notRestored(rel string) bool {
+	return rel == "raft.db" || strings.HasPrefix(rel, "snapshots/")
+}
+
+// checkRestored refuses to start a restored folder (it holds
+// backup.MarkerName) other than by rejoining: it has no raft state, so
+// bootstrapping would start a new cluster whose log the state file's
+// applied index does not match, and without --join it would wait for ever.
+func checkRestored(cfg Config) (bool, error) {
+	mk, err := backup.ReadMarker(cfg.Cluster.DataDir)
+	if err != nil || mk == nil {
+		return false, err
+	}
+	if cfg.Join == "" || cfg.Cluster.Bootstrap {
+		return true, fmt.Errorf("%s was restored from a backup taken at %s: a restored member has no raft state and must rejoin the cluster it was taken from; start it with --join pointing at a running member (and without --bootstrap). To start a new cluster from it instead is not supported (TODO(issue 16))",
+			cfg.Cluster.DataDir, mk.BackupTakenAt.Format(time.RFC3339))
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Cluster.DataDir, "raft.db")); err == nil {
+		return true, fmt.Errorf("%s holds both a restore marker and raft.db: restore only into an empty folder", cfg.Cluster.DataDir)
+	}
+	return true, nil
+}
+
+// rejoin removes this member's id from the cluster's configuration before
+// it joins again: the configuration still counts it as a voter with the
+// log and votes it had before it was lost, which a restored member no
+// longer holds (see backupRoute). Once it has joined, the marker is
+// removed; the leader then sends it the log after its applied index.
+func (m *Member) rejoin(ctx context.Context) error {
+	creds := credentials.NewTLS(pki.ClientConfig(m.cfg.Pool, m.cfg.Cert, pki.AllowRoles(pki.RoleDistrict)))
+	conn, err := grpc.NewClient(m.cfg.Join, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return fmt.Errorf("connect to %s to rejoin: %w", m.cfg.Join, err)
+	}
+	defer conn.Close()
+	c := sanziv1.NewDistrictServiceClient(conn)
+	var last error
+	for attempt := 0; attempt < 20; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, last = c.Leave(cctx, &sanziv1.LeaveRequest{Id: m.cfg.Cluster.ID})
+		cancel()
+		if last == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	if last != nil {
+		return fmt.Errorf("a restored member must leave the configuration before it rejoins: leave through %s: %w", m.cfg.Join, last)
+	}
+	m.log.Info("restored member: removed from the configuration to rejoin with no raft state", "applied_in_backup", m.node.FSM().AppliedIndex())
+	if err := m.join(ctx); err != nil {
+		return err
+	}
+	if err := backup.ClearMarker(m.cfg.Cluster.DataDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}

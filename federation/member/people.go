@@ -125,7 +125,21 @@ func (m *Member) fresh(ctx context.Context) error {
 	if !m.node.IsLeader() {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		resp, err := m.svc.GetDistrictHead(ctx, &sanziv1.GetDistrictHeadRequest{Origin: m.org, Consistency: sanziv1.Consistency_CONSISTENCY_LINEARIZABLE})
+		// While the cluster elects (no leader known, or one that no longer
+		// leads) the read is retried until the deadline: a sign-in right
+		// after a leader dies waits for the next one instead of failing.
+		var resp *sanziv1.GetDistrictHeadResponse
+		var err error
+		for {
+			resp, err = m.svc.GetDistrictHead(ctx, &sanziv1.GetDistrictHeadRequest{Origin: m.org, Consistency: sanziv1.Consistency_CONSISTENCY_LINEARIZABLE})
+			if status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("catch up with the leader: %w", err)
 		}

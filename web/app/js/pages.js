@@ -11,6 +11,14 @@ export const pages = [
     needs: ['read', 'record'],
     load: () => import('./pages/transactions.js'),
   },
+  // Village accountant (issue 14 part 2): the inbox of procedure steps.
+  {
+    route: 'inbox',
+    label: 'menu.inbox',
+    tiers: ['village'],
+    needs: ['read', 'decide_step'],
+    load: () => import('./pages/inbox.js'),
+  },
 ];
 
 // allowed are the pages the signed-in account may open at this node.

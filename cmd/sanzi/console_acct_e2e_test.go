@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sanzi/sanzi/node/authz"
+)
+
+// The village accountant's console (issue 14, part 2) through Chromium and
+// the real binary: the rule check while filling the form (a dry run,
+// validateOnly, that records nothing), receipts dropped on the form and
+// locked once recorded, and the inbox of procedure steps with their
+// deadlines counting down.
+
+// acctSignedIn starts a village node, creates an accountant holding the
+// post village.accountant and signs her in through the page.
+func acctSignedIn(t *testing.T) (*node, context.Context) {
+	t.Helper()
+	ctx := csBrowser(t)
+	n := startNode(t, t.TempDir())
+	const acct = "acct.kuaiji"
+	csAccount(t, n, acct, "会计 林小芳", []string{string(authz.RoleAccountant)}, []string{"village.accountant"})
+	csRun(t, ctx, "open the console", chromedp.Navigate("http://"+n.http+"/"), chromedp.WaitVisible(chromedp.ID("#account")))
+	csLang(t, ctx, "zh")
+	csSignIn(t, ctx, acct, personPW, "acct-kuaiji-second-2")
+	return n, ctx
+}
+
+// acctFill fills the transaction form as a person types, without
+// submitting it.
+func acctFill(t *testing.T, ctx context.Context, amountYuan, method, cpName, cpID, cpBank, summary, voucher, invoice string) {
+	t.Helper()
+	actions := []chromedp.Action[chromedp.Void]{chromedp.WaitVisible(chromedp.CSS(`[data-testid="tx-form"]`))}
+	for _, f := range []struct{ id, v string }{{"#tx-amount", amountYuan}, {"#tx-cpName", cpName}, {"#tx-cpId", cpID}, {"#tx-cpBank", cpBank}, {"#tx-summary", summary}, {"#tx-voucher", voucher}, {"#tx-invoiceNumber", invoice}} {
+		actions = append(actions, chromedp.Clear(chromedp.ID(f.id)))
+		if f.v != "" {
+			actions = append(actions, chromedp.SendKeys(chromedp.ID(f.id), f.v))
+		}
+	}
+	csRun(t, ctx, "fill the transaction form", actions...)
+	csSelect(t, ctx, "tx-method", method)
+}
+
+// acctCheck waits for the form's rule check to reach state and returns its
+// text.
+func acctCheck(t *testing.T, ctx context.Context, state string) string {
+	t.Helper()
+	return csText(t, ctx, `[data-testid="tx-check"][data-state="`+state+`"]`)
+}
+
+// acctSeq is the village chain's head sequence.
+func acctSeq(n *node) string { return n.head().Head.Seq }
+
+func TestConsoleAcctRuleCheck(t *testing.T) {
+	n, ctx := acctSignedIn(t)
+	shots := csShots(t)
+	before := acctSeq(n)
+
+	// Over REST: the dry run of the blocked payment answers the same
+	// refusal as recording it, and neither moves the head.
+	blocked := set(set(set(tx(1), "transaction.amountFen", 500000), "transaction.paymentMethod", "PAYMENT_METHOD_CASH"), "transaction.voucherNumber", "记-2")
+	var dry, real struct{ Message string }
+	code, raw := n.post("/v1/transactions", set(blocked, "validateOnly", true), nil)
+	if code != http.StatusBadRequest || json.Unmarshal(raw, &dry) != nil || !strings.Contains(dry.Message, "CASH-PAY") {
+		t.Fatalf("dry run of the blocked payment: %d %s", code, raw)
+	}
+	code, raw = n.post("/v1/transactions", set(blocked, "validateOnly", nil), nil)
+	if code != http.StatusBadRequest || json.Unmarshal(raw, &real) != nil || real.Message != dry.Message {
+		t.Fatalf("recording the blocked payment: %d %s, want the dry run's %q", code, raw, dry.Message)
+	}
+	if s := acctSeq(n); s != before {
+		t.Fatalf("head %s after a refused dry run and record, want %s", s, before)
+	}
+
+	// A payment of 2,000 yuan to a person's own bank account: the check
+	// shows PRIVATE-ACCT's warning while filling, with nothing recorded.
+	acctFill(t, ctx, "2000", "BANK_TRANSFER", "林某某", "11010519491231002X", "6228480012345678", "劳务费", "记-1", "00090001")
+	if s := acctCheck(t, ctx, "warned"); !strings.Contains(s, "PRIVATE-ACCT") {
+		t.Fatalf("the check before submitting: %q, want PRIVATE-ACCT", s)
+	}
+	if s := acctSeq(n); s != before {
+		t.Fatalf("head %s after the check while filling, want %s (nothing recorded)", s, before)
+	}
+	csShot(t, ctx, shots, "acct-check-warned-zh")
+	csAxe(t, ctx, "the accountant's form with the rule check (zh)")
+	csLang(t, ctx, "en")
+	acctFill(t, ctx, "2000", "BANK_TRANSFER", "林某某", "11010519491231002X", "6228480012345678", "劳务费", "记-1", "00090001")
+	if s := acctCheck(t, ctx, "warned"); !strings.Contains(s, "PRIVATE-ACCT") || !strings.Contains(s, "will warn") {
+		t.Fatalf("the English check: %q", s)
+	}
+	csShot(t, ctx, shots, "acct-check-warned-en")
+	csAxe(t, ctx, "the accountant's form with the rule check (en)")
+	csLang(t, ctx, "zh")
+
+	// Submitted: recorded, the warning shown again after.
+	acctFill(t, ctx, "2000", "BANK_TRANSFER", "林某某", "11010519491231002X", "6228480012345678", "劳务费", "记-1", "00090001")
+	acctCheck(t, ctx, "warned")
+	csRun(t, ctx, "submit", chromedp.Click(chromedp.CSS(`[data-testid="tx-submit"]`)))
+	if s := csText(t, ctx, `[data-testid="tx-warned"]`); !strings.Contains(s, "PRIVATE-ACCT") || !strings.Contains(s, org+"-") {
+		t.Fatalf("after submitting: %q, want the entry and PRIVATE-ACCT", s)
+	}
+	after := acctSeq(n)
+	if after == before {
+		t.Fatal("the submitted transaction did not move the head")
+	}
+
+	// 5,000 yuan in cash: refused in the form, with the rule's reason,
+	// before submitting; nothing recorded.
+	acctFill(t, ctx, "5000", "CASH", "福州某建材有限公司", "91350100M000100Y43", "", "材料费 现金", "记-2", "00090002")
+	if s := acctCheck(t, ctx, "blocked"); !strings.Contains(s, dry.Message) {
+		t.Fatalf("the check of the cash payment: %q, want the node's reason %q", s, dry.Message)
+	}
+	if s := acctSeq(n); s != after {
+		t.Fatalf("head %s after the blocked check, want %s", s, after)
+	}
+	csShot(t, ctx, shots, "acct-check-blocked-zh")
+	csRun(t, ctx, "submit the blocked payment", chromedp.Click(chromedp.CSS(`[data-testid="tx-submit"]`)))
+	if s := csText(t, ctx, `[data-testid="tx-refused"]`); !strings.Contains(s, dry.Message) {
+		t.Fatalf("after submitting the cash payment: %q", s)
+	}
+
+	// A field the node refuses: its reason next to that field.
+	acctFill(t, ctx, "30", "BANK_TRANSFER", "福州某建材有限公司", "91350100M000100Y43", "6222020200112233445", "办公用品", "记-3", "12AB")
+	acctCheck(t, ctx, "invalid")
+	msg := csText(t, ctx, `#tx-invoiceNumber-error`)
+	invalid := csGet(t, ctx, "read aria-invalid", chromedp.Evaluate[string](`document.getElementById('tx-invoiceNumber').getAttribute('aria-invalid') || ''`))
+	if msg == "" || invalid != "true" {
+		t.Fatalf("the refused invoice number: message %q, aria-invalid %q", msg, invalid)
+	}
+	if s := acctSeq(n); s != after {
+		t.Fatalf("head %s after the invalid check, want %s", s, after)
+	}
+}
+
+func TestConsoleAcctReceipts(t *testing.T) {
+	n, ctx := acctSignedIn(t)
+	shots := csShots(t)
+	content := "发票 No.00090007 办公用品 36.00 元\n"
+	sum := sha256.Sum256([]byte(content))
+	want := hex.EncodeToString(sum[:])
+
+	// A receipt dropped on the form, as a person drags a file there.
+	acctFill(t, ctx, "36", "BANK_TRANSFER", "福州某文具店", "91350100M000100Y43", "6222020200112233445", "办公用品", "记-7", "00090007")
+	drop := fmt.Sprintf(`(() => {
+		const dt = new DataTransfer();
+		dt.items.add(new File([%q], 'receipt-7.txt', {type: 'text/plain'}));
+		const z = document.querySelector('[data-testid="tx-drop"]');
+		z.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+		z.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return true; })()`, content)
+	csGet(t, ctx, "drop a receipt", chromedp.Evaluate[bool](drop))
+	csRun(t, ctx, "the upload finishes", chromedp.WaitVisible(chromedp.CSS(`[data-testid="tx-receipt"][data-state="done"]`)))
+	got := csGet(t, ctx, "read the receipt", chromedp.Evaluate[[]string](`(() => { const li = document.querySelector('[data-testid="tx-receipt"]'); return [li.dataset.sha256, String(li.querySelector('progress').value)]; })()`))
+	if got[0] != want || got[1] != "100" {
+		t.Fatalf("uploaded receipt: sha256 %s, progress %s; want %s and 100", got[0], got[1], want)
+	}
+	acctCheck(t, ctx, "clean")
+	csShot(t, ctx, shots, "acct-receipt-zh")
+
+	// Recorded with the receipt: shown locked by the entry, no removing it;
+	// the node refuses to delete it.
+	csRun(t, ctx, "submit", chromedp.Click(chromedp.CSS(`[data-testid="tx-submit"]`)))
+	entry := csText(t, ctx, `[data-testid="tx-recorded"] p`)
+	csRun(t, ctx, "the receipt shows locked", chromedp.WaitVisible(chromedp.CSS(`[data-testid="tx-locked"][data-sha256="`+want+`"]`)))
+	lock := csGet(t, ctx, "read the locked receipt", chromedp.Evaluate[[]string](`(() => { const li = document.querySelector('[data-testid="tx-locked"]'); return [li.dataset.lockedBy, String(li.querySelectorAll('button').length)]; })()`))
+	if lock[0] == "" || !strings.Contains(entry, lock[0]) || lock[1] != "0" {
+		t.Fatalf("locked receipt: by %q (outcome %q), %s buttons; want the entry and none", lock[0], entry, lock[1])
+	}
+	if n := csGet(t, ctx, "count receipts left in the form", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="tx-receipt"]').length`)); n != 0 {
+		t.Fatalf("%d receipts left in the emptied form", n)
+	}
+	del := csGet(t, ctx, "delete the locked receipt", chromedp.Evaluate[int](
+		`fetch('/v1/attachments/`+want+`', {method: 'DELETE', headers: {'X-CSRF-Token': sessionStorage.getItem('sanzi.csrf')}}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if del < 400 {
+		t.Fatalf("DELETE of a locked receipt: %d, want a refusal", del)
+	}
+	code, raw := n.call("GET", "/v1/attachments/"+want, "", nil, nil)
+	if code != http.StatusOK || !strings.Contains(string(raw), lock[0]) {
+		t.Fatalf("the receipt after the refused delete: %d %s", code, raw)
+	}
+	csShot(t, ctx, shots, "acct-receipt-locked-zh")
+	csAxe(t, ctx, "the accountant's form with a locked receipt (zh)")
+}
+
+func TestConsoleAcctInbox(t *testing.T) {
+	n, ctx := acctSignedIn(t)
+	shots := csShots(t)
+	// Two expenses: each opens a reimbursement whose first step (capture)
+	// is the accountant's.
+	var first, second recorded
+	if code, raw := n.post("/v1/transactions", tx(1), &first); code != http.StatusOK {
+		t.Fatalf("record 1: %d %s", code, raw)
+	}
+	if code, raw := n.post("/v1/transactions", tx(2), &second); code != http.StatusOK {
+		t.Fatalf("record 2: %d %s", code, raw)
+	}
+	csRun(t, ctx, "open the inbox", chromedp.Navigate("http://"+n.http+"/#/inbox"),
+		chromedp.WaitVisible(chromedp.CSS(`tbody[data-testid="inbox-rows"] tr[data-step="capture"]`)))
+	rows := csGet(t, ctx, "count the steps", chromedp.Evaluate[int](`document.querySelectorAll('tbody[data-testid="inbox-rows"] tr[data-step="capture"]').length`))
+	if rows != 2 {
+		t.Fatalf("%d capture steps in the inbox, want 2", rows)
+	}
+	// The countdown moves every second.
+	t1 := csText(t, ctx, `[data-testid="inbox-left"]`)
+	time.Sleep(1500 * time.Millisecond)
+	t2 := csText(t, ctx, `[data-testid="inbox-left"]`)
+	if t1 == t2 || !strings.Contains(t1, "天") {
+		t.Fatalf("countdown %q then %q: want it to move", t1, t2)
+	}
+	csShot(t, ctx, shots, "acct-inbox-zh")
+	csAxe(t, ctx, "the inbox (zh)")
+	csLang(t, ctx, "en")
+	csRun(t, ctx, "English inbox", chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="inbox-status"][contains(., "wait for you")]`)))
+	csShot(t, ctx, shots, "acct-inbox-en")
+	csAxe(t, ctx, "the inbox (en)")
+	csLang(t, ctx, "zh")
+
+	// Returning needs a reason; approving the capture step moves the
+	// procedure to the next post's step and off the inbox.
+	firstRow := `tbody[data-testid="inbox-rows"] tr[data-procedure]`
+	csRun(t, ctx, "the inbox again in Chinese", chromedp.WaitVisible(chromedp.CSS(firstRow)))
+	proc := csGet(t, ctx, "read the first procedure", chromedp.Evaluate[string](`document.querySelector('`+firstRow+`').dataset.procedure`))
+	csRun(t, ctx, "return without a reason", chromedp.Click(chromedp.CSS(firstRow+` [data-testid="inbox-return"]`)))
+	if s := csText(t, ctx, `[data-testid="inbox-refused"]`); !strings.Contains(s, "退回理由") {
+		t.Fatalf("return without a reason: %q", s)
+	}
+	csRun(t, ctx, "approve", chromedp.Click(chromedp.CSS(firstRow+` [data-testid="inbox-approve"]`)))
+	csText(t, ctx, `[data-testid="inbox-recorded"]`)
+	csRun(t, ctx, "one step left", chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="inbox-status"][contains(., "共 1 项")]`)))
+	var after struct {
+		Procedure struct {
+			OpenStep string `json:"openStep"`
+		} `json:"procedure"`
+	}
+	if code, raw := n.call("GET", "/v1/workflow/"+proc, "", nil, &after); code != http.StatusOK || after.Procedure.OpenStep != "review" {
+		t.Fatalf("procedure %s after approving capture: %d %s", proc, code, raw)
+	}
+}

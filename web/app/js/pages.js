@@ -11,13 +11,21 @@ export const pages = [
     needs: ['read', 'record'],
     load: () => import('./pages/transactions.js'),
   },
-  // Village accountant (issue 14 part 2): the inbox of procedure steps.
+  // Village accountant (issue 14 part 2): the inbox of procedure steps;
+  // contracts, assets and reversals.
   {
     route: 'inbox',
     label: 'menu.inbox',
     tiers: ['village'],
     needs: ['read', 'decide_step'],
     load: () => import('./pages/inbox.js'),
+  },
+  {
+    route: 'entries',
+    label: 'menu.entries',
+    tiers: ['village'],
+    needs: ['read', 'record'],
+    load: () => import('./pages/entries.js'),
   },
 ];
 

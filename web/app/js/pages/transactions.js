@@ -7,7 +7,8 @@
 // progress) and named by their SHA-256 in the transaction; once it is
 // recorded they are shown locked.
 import { h, fill } from '../dom.js';
-import { csrf, hooks, ApiError, query } from '../api.js';
+import { hooks } from '../api.js';
+import { uploadFile } from './upload.js';
 
 const kinds = ['EXPENSE', 'INCOME', 'TRANSFER', 'LOAN_OUT', 'LOAN_IN'];
 const methods = ['BANK_TRANSFER', 'CASH', 'VILLAGE_CARD', 'OTHER'];
@@ -252,8 +253,7 @@ export function render(root, { me, t, api }) {
     for (const el of form.querySelectorAll('.field-error')) el.remove();
   }
 
-  // upload sends one receipt to POST /v1/attachments with XMLHttpRequest,
-  // whose upload progress fetch does not give, and the session's CSRF token.
+  // upload sends one receipt to the node (uploadFile), its progress shown.
   function upload(file) {
     if (receipts.length >= maxReceipts) return showCheck('invalid', t('tx.receipt.tooMany', { max: maxReceipts }));
     const bar = h('progress', { attrs: { max: '100', value: '0', 'aria-label': t('tx.receipt.progress', { name: file.name }) } });
@@ -266,38 +266,18 @@ export function render(root, { me, t, api }) {
     receipts.push(r);
     receiptList.append(r.li);
     scheduleCheck();
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/v1/attachments' + query({ fileName: file.name, contentType: file.type || 'application/octet-stream' }));
-    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
-    xhr.setRequestHeader('Accept', 'application/json');
-    xhr.setRequestHeader('X-CSRF-Token', csrf());
-    xhr.upload.addEventListener('progress', (e) => {
-      if (e.lengthComputable && e.total > 0) bar.value = Math.round((e.loaded / e.total) * 100);
-    });
-    xhr.addEventListener('load', () => {
-      let body = null;
-      try { body = JSON.parse(xhr.responseText); } catch { body = null; }
-      if (xhr.status >= 200 && xhr.status < 300 && body && body.attachment) {
-        r.sha256 = body.attachment.sha256;
-        r.state = 'done';
-        bar.value = 100;
-        r.li.dataset.sha256 = r.sha256;
-        state.textContent = t('tx.receipt.done');
-      } else {
-        if (xhr.status === 401) hooks.unauthorized(new ApiError(401, body));
-        r.state = 'failed';
-        state.textContent = t('tx.receipt.failed', { reason: (body && body.message) || 'HTTP ' + xhr.status });
-      }
-      r.li.dataset.state = r.state;
-      scheduleCheck();
-    });
-    xhr.addEventListener('error', () => {
+    uploadFile(file, (pct) => { bar.value = pct; }).then((a) => {
+      r.sha256 = a.sha256;
+      r.state = 'done';
+      r.li.dataset.sha256 = r.sha256;
+      state.textContent = t('tx.receipt.done');
+    }, (err) => {
       r.state = 'failed';
+      state.textContent = t('tx.receipt.failed', { reason: err.status ? err.reason : t('tx.receipt.network') });
+    }).finally(() => {
       r.li.dataset.state = r.state;
-      state.textContent = t('tx.receipt.failed', { reason: t('tx.receipt.network') });
       scheduleCheck();
     });
-    xhr.send(file);
   }
 
   // unlist takes a receipt off the form; a stored one not yet named by an

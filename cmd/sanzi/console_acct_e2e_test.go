@@ -246,3 +246,140 @@ func TestConsoleAcctInbox(t *testing.T) {
 		t.Fatalf("procedure %s after approving capture: %d %s", proc, code, raw)
 	}
 }
+
+// acctSet sets form fields by id as typing does (input and change events
+// follow), dates included, whose typing depends on the browser's locale.
+func acctSet(t *testing.T, ctx context.Context, values ...string) {
+	t.Helper()
+	for i := 0; i+1 < len(values); i += 2 {
+		js := fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = %q;
+			e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true})); return e.value; })()`, values[i], values[i+1])
+		if got := csGet(t, ctx, "set "+values[i], chromedp.Evaluate[string](js)); got != values[i+1] {
+			t.Fatalf("set %s: %q, want %q", values[i], got, values[i+1])
+		}
+	}
+}
+
+// acctEntry submits the open entry form and returns the entry recorded
+// (state recorded or warned) with the outcome's text.
+func acctEntry(t *testing.T, ctx context.Context, state string) (string, string) {
+	t.Helper()
+	csRun(t, ctx, "submit", chromedp.Click(chromedp.CSS(`[data-testid="en-submit"]`)))
+	sel := `[data-testid="en-` + state + `"]`
+	text := csText(t, ctx, sel)
+	id := csGet(t, ctx, "read the entry", chromedp.Evaluate[string](`document.querySelector('`+sel+`').dataset.entry || ''`))
+	return id, text
+}
+
+func TestConsoleAcctEntryForms(t *testing.T) {
+	n, ctx := acctSignedIn(t)
+	shots := csShots(t)
+	csRun(t, ctx, "open the entry forms", chromedp.Navigate("http://"+n.http+"/#/entries"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="en-form"]`)))
+
+	// An asset registered.
+	csSelect(t, ctx, "en-kind", "register")
+	acctSet(t, ctx, "en-assetCode", "ZC-2026-001", "en-name", "村集体仓库", "en-originalValue", "80000", "en-acquiredDate", "2015-05-01", "en-location", "东街 3 号")
+	asset, _ := acctEntry(t, ctx, "recorded")
+	if !strings.HasPrefix(asset, org+"-") {
+		t.Fatalf("registered asset %q", asset)
+	}
+
+	// Its sale before any appraisal: NO-APPRAISAL refuses it in the form,
+	// before submitting, and nothing is recorded.
+	csSelect(t, ctx, "en-kind", "dispose")
+	before := acctSeq(n)
+	acctSet(t, ctx, "en-assetId", asset, "en-method", "SALE", "en-price", "1000", "en-cpName", "林某某", "en-cpId", "11010519491231002X")
+	if s := csText(t, ctx, `[data-testid="en-check"][data-state="blocked"]`); !strings.Contains(s, "NO-APPRAISAL") {
+		t.Fatalf("the check of a sale without appraisal: %q", s)
+	}
+	if s := acctSeq(n); s != before {
+		t.Fatalf("head %s after the disposal's dry run, want %s", s, before)
+	}
+	csShot(t, ctx, shots, "acct-entries-dispose-blocked-zh")
+
+	// The appraisal, with its report uploaded from the form.
+	csSelect(t, ctx, "en-kind", "appraise")
+	acctSet(t, ctx, "en-assetId", asset, "en-appraisedValue", "50000", "en-appraiser", "福州某资产评估有限公司")
+	csGet(t, ctx, "choose the report", chromedp.Evaluate[bool](`(() => { const dt = new DataTransfer();
+		dt.items.add(new File(['评估报告 村集体仓库 50000 元'], 'report.txt', {type: 'text/plain'}));
+		const i = document.getElementById('en-report'); i.files = dt.files; i.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`))
+	csRun(t, ctx, "the report is uploaded", chromedp.WaitVisible(chromedp.CSS(`#en-report[data-state="done"]`)))
+	if p := csGet(t, ctx, "read the report's progress", chromedp.Evaluate[float64](`document.getElementById('en-report-progress').value`)); p != 100 {
+		t.Fatalf("report upload progress %v, want 100", p)
+	}
+	acctEntry(t, ctx, "recorded")
+
+	// Now the sale below the appraisal: UNDERPRICE warns before and after.
+	csSelect(t, ctx, "en-kind", "dispose")
+	acctSet(t, ctx, "en-assetId", asset, "en-method", "SALE", "en-price", "1000", "en-cpName", "林某某", "en-cpId", "11010519491231002X")
+	if s := csText(t, ctx, `[data-testid="en-check"][data-state="warned"]`); !strings.Contains(s, "UNDERPRICE") {
+		t.Fatalf("the check of a sale below the appraisal: %q", s)
+	}
+	disposal, text := acctEntry(t, ctx, "warned")
+	if !strings.Contains(text, "UNDERPRICE") {
+		t.Fatalf("after recording the sale: %q", text)
+	}
+
+	// A contract whose term ends before it starts: the node's reason next
+	// to the end date; then fixed, with a schedule of two payments.
+	csSelect(t, ctx, "en-kind", "contract")
+	year := time.Now().Year()
+	acctSet(t, ctx, "en-contractNumber", "HT-2026-01", "en-cpName", "林某某", "en-cpId", "11010519491231002X",
+		"en-objectKind", "LAND", "en-objectId", "DK-0012", "en-areaMu", "12.5",
+		"en-termStart", fmt.Sprintf("%d-01-01", year), "en-termEnd", fmt.Sprintf("%d-12-31", year-1), "en-annual", "6000", "en-award", "TENDER")
+	csText(t, ctx, `[data-testid="en-check"][data-state="invalid"]`)
+	if msg := csText(t, ctx, `#en-termEnd-error`); msg == "" {
+		t.Fatal("no reason next to the term's end")
+	}
+	csShot(t, ctx, shots, "acct-entries-contract-invalid-zh")
+	acctSet(t, ctx, "en-termEnd", fmt.Sprintf("%d-12-31", year+2))
+	for i := 0; i < 2; i++ {
+		csRun(t, ctx, "add a payment", chromedp.Click(chromedp.CSS(`[data-testid="en-schedule-add"]`)))
+	}
+	acctSet(t, ctx, "en-due-0", fmt.Sprintf("%d-03-31", year+1), "en-amount-0", "3000", "en-due-1", fmt.Sprintf("%d-09-30", year+1), "en-amount-1", "3000")
+	csText(t, ctx, `[data-testid="en-check"][data-state="clean"], [data-testid="en-check"][data-state="warned"]`)
+	csAxe(t, ctx, "the contract form (zh)")
+	csLang(t, ctx, "en")
+	csRun(t, ctx, "the English form", chromedp.WaitVisible(chromedp.CSS(`[data-testid="en-form"]`)))
+	csShot(t, ctx, shots, "acct-entries-en")
+	csAxe(t, ctx, "the entry form (en)")
+	csLang(t, ctx, "zh")
+	csRun(t, ctx, "the entry forms in Chinese", chromedp.WaitVisible(chromedp.CSS(`[data-testid="en-form"]`)))
+	csSelect(t, ctx, "en-kind", "contract")
+	acctSet(t, ctx, "en-contractNumber", "HT-2026-01", "en-cpName", "林某某", "en-cpId", "11010519491231002X",
+		"en-objectKind", "LAND", "en-objectId", "DK-0012", "en-areaMu", "12.5",
+		"en-termStart", fmt.Sprintf("%d-01-01", year), "en-termEnd", fmt.Sprintf("%d-12-31", year+2), "en-annual", "6000", "en-award", "TENDER")
+	for i := 0; i < 2; i++ {
+		csRun(t, ctx, "add a payment", chromedp.Click(chromedp.CSS(`[data-testid="en-schedule-add"]`)))
+	}
+	acctSet(t, ctx, "en-due-0", fmt.Sprintf("%d-03-31", year+1), "en-amount-0", "3000", "en-due-1", fmt.Sprintf("%d-09-30", year+1), "en-amount-1", "3000")
+	csShot(t, ctx, shots, "acct-entries-contract-zh")
+	contract, _ := acctEntry(t, ctx, "recorded")
+	var got struct {
+		Contract struct {
+			Contract struct {
+				Schedule []struct {
+					DueDate   string `json:"dueDate"`
+					AmountFen string `json:"amountFen"`
+				} `json:"schedule"`
+			} `json:"contract"`
+		} `json:"contract"`
+	}
+	if code, raw := n.call("GET", "/v1/contracts/"+contract, "", nil, &got); code != http.StatusOK || len(got.Contract.Contract.Schedule) != 2 || got.Contract.Contract.Schedule[1].AmountFen != "300000" {
+		t.Fatalf("the contract recorded: %d %s", code, raw)
+	}
+
+	// A reversal of the sale: without a reason, refused next to the
+	// reason; with one, recorded.
+	csSelect(t, ctx, "en-kind", "reversal")
+	acctSet(t, ctx, "en-targetId", disposal)
+	csRun(t, ctx, "submit without a reason", chromedp.Click(chromedp.CSS(`[data-testid="en-submit"]`)))
+	csText(t, ctx, `[data-testid="en-refused"]`)
+	if msg := csText(t, ctx, `#en-reason-error`); msg == "" {
+		t.Fatal("no reason next to the reversal's reason")
+	}
+	acctSet(t, ctx, "en-reason", "买受人未付款，处置作废")
+	if rev, _ := acctEntry(t, ctx, "recorded"); !strings.HasPrefix(rev, org+"-") {
+		t.Fatalf("reversal %q", rev)
+	}
+}

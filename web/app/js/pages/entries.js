@@ -143,7 +143,7 @@ export function render(root, { me, t, api }) {
         add));
     }
     const check = h('div', { class: 'check', attrs: { 'data-testid': 'en-check', 'data-state': 'idle', role: 'status', 'aria-live': 'polite' } });
-    if (spec.dryRun) el.append(check);
+    if (spec.dryRun) { el.append(check); showCheck('idle', t('en.check.idle')); }
     const button = h('button', { class: 'primary', text: t('en.submit.' + kind), attrs: { type: 'submit', 'data-testid': 'en-submit' } });
     const outcome = h('div', { class: 'outcome', attrs: { 'data-testid': 'en-outcome', 'aria-live': 'polite' } });
     el.append(button);

@@ -111,7 +111,7 @@ export function render(root, { me, t, api }) {
       h('td', { class: 'num', text: proc.amountFen ? yuan(proc.amountFen) : '' }),
       h('td', { text: step.name || step.code }),
       h('td', { class: 'mono', text: step.post }),
-      h('td', {}, h('time', { text: step.deadline ? new Date(step.deadline).toLocaleString() : '', attrs: { datetime: step.deadline || '' } })),
+      h('td', {}, h('time', { text: step.deadline ? new Date(step.deadline).toLocaleString(document.documentElement.lang || undefined) : '', attrs: { datetime: step.deadline || '' } })),
       leftCell,
       h('td', {}, canDecide && h('div', { class: 'decide' }, approve, reason, back)));
 

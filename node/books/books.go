@@ -425,3 +425,54 @@ func (b *Books) list(t sanziv1.EntryType, p Page, match func(tx *bolt.Tx, s *led
 	}
 	return next, total, nil
 }
+
+// listByOrigin is list for a filter that needs only the entry's origin,
+// which the index key holds: the matches are counted from the keys, the
+// walk starts at the page token, and only the page's entries are read and
+// decoded, so that a page of a village with 100,000 entries costs its size,
+// not the village's (the count is a walk of keys, without reading entries).
+func (b *Books) listByOrigin(t sanziv1.EntryType, p Page, originOK func(string) bool, build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
+	size, after, err := p.bounds()
+	if err != nil {
+		return "", 0, err
+	}
+	var lastKey []byte
+	n := 0
+	more := false
+	err = b.l.DB().View(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bucketByType).Bucket([]byte{byte(t)})
+		if idx == nil {
+			return nil
+		}
+		c := idx.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if len(k) < 9 || !originOK(string(k[:len(k)-8])) {
+				continue
+			}
+			total++
+			switch {
+			case after != nil && bytes.Compare(k, after) <= 0:
+			case n < size:
+				s, err := ledger.GetTx(tx, string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:]))
+				if err != nil {
+					return err
+				}
+				if err := build(tx, s); err != nil {
+					return err
+				}
+				n++
+				lastKey = append(lastKey[:0], k...)
+			default:
+				more = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("list %s: %w", t, err)
+	}
+	if more {
+		next = hex.EncodeToString(lastKey)
+	}
+	return next, total, nil
+}

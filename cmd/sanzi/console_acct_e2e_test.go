@@ -245,6 +245,26 @@ func TestConsoleAcctInbox(t *testing.T) {
 	if code, raw := n.call("GET", "/v1/workflow/"+proc, "", nil, &after); code != http.StatusOK || after.Procedure.OpenStep != "review" {
 		t.Fatalf("procedure %s after approving capture: %d %s", proc, code, raw)
 	}
+
+	// The other one returned with a reason: a decision recorded, the
+	// step still hers to redo.
+	other := csGet(t, ctx, "read the other procedure", chromedp.Evaluate[string](`document.querySelector('`+firstRow+`').dataset.procedure`))
+	if other == proc {
+		t.Fatalf("the approved procedure %s is still in the inbox", proc)
+	}
+	csRun(t, ctx, "return with a reason",
+		chromedp.SendKeys(chromedp.CSS(firstRow+` [data-testid="inbox-reason"]`), "缺少发票原件"),
+		chromedp.Click(chromedp.CSS(firstRow+` [data-testid="inbox-return"]`)))
+	csRun(t, ctx, "the return recorded", chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-recorded"]`)))
+	var back struct {
+		Procedure struct {
+			OpenStep    string   `json:"openStep"`
+			DecisionIds []string `json:"decisionIds"`
+		} `json:"procedure"`
+	}
+	if code, raw := n.call("GET", "/v1/workflow/"+other, "", nil, &back); code != http.StatusOK || back.Procedure.OpenStep != "capture" || len(back.Procedure.DecisionIds) != 1 {
+		t.Fatalf("procedure %s after returning capture: %d %s", other, code, raw)
+	}
 }
 
 // acctSet sets form fields by id as typing does (input and change events

@@ -109,6 +109,13 @@ func (s *Service) UpdateAlertStatus(ctx context.Context, r *sanziv1.UpdateAlertS
 
 // RecordTransaction implements TransactionService.
 func (s *Service) RecordTransaction(ctx context.Context, r *sanziv1.RecordTransactionRequest) (*sanziv1.RecordTransactionResponse, error) {
+	if r.GetValidateOnly() {
+		hits, err := s.b.CheckTransaction(r.GetAuthor(), r.GetTransaction())
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &sanziv1.RecordTransactionResponse{Hits: HitsProto(hits)}, nil
+	}
 	e, hits, err := s.b.RecordTransaction(ctx, r.GetAuthor(), r.GetTransaction())
 	if err != nil {
 		return nil, toStatus(err)
@@ -179,6 +186,13 @@ func (s *Service) ImportTransactions(stream grpc.ClientStreamingServer[sanziv1.I
 
 // RecordContract implements ContractService.
 func (s *Service) RecordContract(ctx context.Context, r *sanziv1.RecordContractRequest) (*sanziv1.RecordContractResponse, error) {
+	if r.GetValidateOnly() {
+		hits, err := s.b.CheckContract(r.GetAuthor(), r.GetContract())
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &sanziv1.RecordContractResponse{Hits: HitsProto(hits)}, nil
+	}
 	e, hits, err := s.b.RecordContract(ctx, r.GetAuthor(), r.GetContract())
 	if err != nil {
 		return nil, toStatus(err)
@@ -233,6 +247,13 @@ func (s *Service) AppraiseAsset(ctx context.Context, r *sanziv1.AppraiseAssetReq
 
 // DisposeAsset implements AssetService.
 func (s *Service) DisposeAsset(ctx context.Context, r *sanziv1.DisposeAssetRequest) (*sanziv1.DisposeAssetResponse, error) {
+	if r.GetValidateOnly() {
+		hits, err := s.b.CheckAssetDisposal(r.GetAuthor(), r.GetDisposal())
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &sanziv1.DisposeAssetResponse{Hits: HitsProto(hits)}, nil
+	}
 	e, hits, err := s.b.DisposeAsset(ctx, r.GetAuthor(), r.GetDisposal())
 	if err != nil {
 		return nil, toStatus(err)

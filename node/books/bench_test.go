@@ -137,3 +137,34 @@ func BenchmarkRecord(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkListTransactions times one page of 20 transactions (the
+// console's first render of its list, and a later page) in a village of
+// 20,000, by org alone and filtered by kind (which reads every entry).
+func BenchmarkListTransactions(b *testing.B) {
+	bk := openBooks(b, b.TempDir())
+	const entries = 20_000
+	ctx := context.Background()
+	for i := 0; i < entries; i += 500 {
+		rows := make([]books.ImportRow, 0, 500)
+		for j := i; j < i+500; j++ {
+			rows = append(rows, books.ImportRow{Row: j + 2, Transaction: sampleTx(j)})
+		}
+		if res, err := bk.ImportTransactions(ctx, "bench", rows, false); err != nil || res.Recorded != 500 {
+			b.Fatalf("import: %+v %v", res, err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		f    books.TransactionFilter
+	}{{"org", books.TransactionFilter{Org: benchOrg}}, {"kind", books.TransactionFilter{Org: benchOrg, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				recs, next, total, err := bk.ListTransactions(tc.f, books.Page{Size: 20})
+				if err != nil || len(recs) != 20 || total != entries || next == "" {
+					b.Fatalf("page: %d rows, total %d, next %q, %v", len(recs), total, next, err)
+				}
+			}
+		})
+	}
+}

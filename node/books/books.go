@@ -226,10 +226,7 @@ const alertAuthor = "rules"
 // RecordTransaction validates a transaction, checks it against the rules
 // and records it; it returns the rules that warned.
 func (b *Books) RecordTransaction(ctx context.Context, author string, t *sanziv1.Transaction) (*ledger.Stored, []rules.Hit, error) {
-	if err := b.val.Transaction(author, t); err != nil {
-		return nil, nil, err
-	}
-	hits, err := b.screenTransaction(t)
+	hits, err := b.CheckTransaction(author, t)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -237,13 +234,30 @@ func (b *Books) RecordTransaction(ctx context.Context, author string, t *sanziv1
 	return s, append(hits, later...), err
 }
 
+// CheckTransaction is RecordTransaction's dry run (validate_only): the
+// same validation and rules, the same refusals, and nothing recorded. The
+// hits of rules that look at the chain after a commit (the supervisor's
+// Recorded) are not among those it returns.
+func (b *Books) CheckTransaction(author string, t *sanziv1.Transaction) ([]rules.Hit, error) {
+	if err := b.val.Transaction(author, t); err != nil {
+		return nil, err
+	}
+	return b.screenTransaction(t)
+}
+
+// CheckContract is RecordContract's dry run: validated and screened,
+// nothing recorded.
+func (b *Books) CheckContract(author string, c *sanziv1.Contract) ([]rules.Hit, error) {
+	if err := b.val.Contract(author, c); err != nil {
+		return nil, err
+	}
+	return b.screen(c, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckContract(c) })
+}
+
 // RecordContract validates a contract, checks it against the rules and
 // records it; it returns the rules that warned.
 func (b *Books) RecordContract(ctx context.Context, author string, c *sanziv1.Contract) (*ledger.Stored, []rules.Hit, error) {
-	if err := b.val.Contract(author, c); err != nil {
-		return nil, nil, err
-	}
-	hits, err := b.screen(c, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckContract(c) })
+	hits, err := b.CheckContract(author, c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -281,26 +295,33 @@ func (b *Books) AppraiseAsset(ctx context.Context, author string, a *sanziv1.Ass
 // DisposeAsset validates a disposal, checks it against the rules with the
 // asset's latest appraisal, and records it; it returns the rules that warned.
 func (b *Books) DisposeAsset(ctx context.Context, author string, d *sanziv1.AssetDisposal) (*ledger.Stored, []rules.Hit, error) {
-	if err := b.val.AssetDisposal(author, d); err != nil {
-		return nil, nil, err
-	}
-	var appraised int64
-	if b.rules.Load() != nil {
-		a, err := b.GetAsset(d.GetAssetId())
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil, &InvalidError{Violations: []Violation{{Field: "disposal.assetId", Reason: fmt.Sprintf("no asset %s on this node", d.GetAssetId())}}}
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		appraised = a.GetAppraisedValueFen()
-	}
-	hits, err := b.screen(d, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckAssetDisposal(d, appraised) })
+	hits, err := b.CheckAssetDisposal(author, d)
 	if err != nil {
 		return nil, nil, err
 	}
 	s, later, err := b.record(ctx, author, d.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, d, hits...)
 	return s, append(hits, later...), err
+}
+
+// CheckAssetDisposal validates a disposal and checks it against the rules
+// with the asset's latest appraisal, recording nothing: DisposeAsset's first
+// half and its dry run (validate_only).
+func (b *Books) CheckAssetDisposal(author string, d *sanziv1.AssetDisposal) ([]rules.Hit, error) {
+	if err := b.val.AssetDisposal(author, d); err != nil {
+		return nil, err
+	}
+	var appraised int64
+	if b.rules.Load() != nil {
+		a, err := b.GetAsset(d.GetAssetId())
+		if errors.Is(err, ErrNotFound) {
+			return nil, &InvalidError{Violations: []Violation{{Field: "disposal.assetId", Reason: fmt.Sprintf("no asset %s on this node", d.GetAssetId())}}}
+		}
+		if err != nil {
+			return nil, err
+		}
+		appraised = a.GetAppraisedValueFen()
+	}
+	return b.screen(d, func(e *rules.Engine) ([]rules.Hit, error) { return e.CheckAssetDisposal(d, appraised) })
 }
 
 // RecordReversal validates and records a reversal.
@@ -385,6 +406,57 @@ func (b *Books) list(t sanziv1.EntryType, p Page, match func(tx *bolt.Tx, s *led
 			switch {
 			case after != nil && bytes.Compare(k, after) <= 0:
 			case n < size:
+				if err := build(tx, s); err != nil {
+					return err
+				}
+				n++
+				lastKey = append(lastKey[:0], k...)
+			default:
+				more = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("list %s: %w", t, err)
+	}
+	if more {
+		next = hex.EncodeToString(lastKey)
+	}
+	return next, total, nil
+}
+
+// listByOrigin is list for a filter that needs only the entry's origin,
+// which the index key holds: the matches are counted from the keys, the
+// walk starts at the page token, and only the page's entries are read and
+// decoded, so that a page of a village with 100,000 entries costs its size,
+// not the village's (the count is a walk of keys, without reading entries).
+func (b *Books) listByOrigin(t sanziv1.EntryType, p Page, originOK func(string) bool, build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
+	size, after, err := p.bounds()
+	if err != nil {
+		return "", 0, err
+	}
+	var lastKey []byte
+	n := 0
+	more := false
+	err = b.l.DB().View(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bucketByType).Bucket([]byte{byte(t)})
+		if idx == nil {
+			return nil
+		}
+		c := idx.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if len(k) < 9 || !originOK(string(k[:len(k)-8])) {
+				continue
+			}
+			total++
+			switch {
+			case after != nil && bytes.Compare(k, after) <= 0:
+			case n < size:
+				s, err := ledger.GetTx(tx, string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:]))
+				if err != nil {
+					return err
+				}
 				if err := build(tx, s); err != nil {
 					return err
 				}

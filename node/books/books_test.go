@@ -256,3 +256,70 @@ func TestAlertLifecycle(t *testing.T) {
 		t.Fatalf("%d open alerts after resolving", total)
 	}
 }
+
+// TestDryRun: the checks behind validate_only answer what a record would
+// (the warning's hits, a blocking rule's refusal, an invalid field) and
+// record nothing: the chain's head does not move, no alert, no procedure.
+func TestDryRun(t *testing.T) {
+	b := openBooks(t, t.TempDir())
+	engine, err := rules.Compile(rules.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetRules(engine)
+	cash := sampleTx(1)
+	cash.PaymentMethod, cash.AmountFen = sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, 500000
+	person := sampleTx(2)
+	person.AmountFen = 200000
+	person.Counterparty = &sanziv1.Counterparty{Name: "林某某", IdNumber: "11010519491231002X", BankAccount: "6228480012345678"}
+	noSummary := sampleTx(3)
+	noSummary.Summary = ""
+	for _, tc := range []struct {
+		name    string
+		tx      *sanziv1.Transaction
+		hits    []string
+		blocked string
+		field   string
+	}{
+		{"clean", sampleTx(4), nil, "", ""},
+		{"warned", person, []string{"PRIVATE-ACCT"}, "", ""},
+		{"blocked", cash, nil, "CASH-PAY", ""},
+		{"invalid", noSummary, nil, "", "transaction.summary"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hits, err := b.CheckTransaction("t", tc.tx)
+			var blocked *books.BlockedError
+			var invalid *books.InvalidError
+			switch {
+			case tc.blocked != "":
+				if !errors.As(err, &blocked) || blocked.Hits[0].Code != tc.blocked {
+					t.Fatalf("%v, want blocked by %s", err, tc.blocked)
+				}
+			case tc.field != "":
+				if !errors.As(err, &invalid) || invalid.Violations[0].Field != tc.field {
+					t.Fatalf("%v, want %s refused", err, tc.field)
+				}
+			case err != nil:
+				t.Fatal(err)
+			}
+			var codes []string
+			for _, h := range hits {
+				codes = append(codes, h.Code)
+			}
+			if strings.Join(codes, ",") != strings.Join(tc.hits, ",") {
+				t.Fatalf("hits %v, want %v", codes, tc.hits)
+			}
+			if h := b.Ledger().Head(benchOrg); h.Seq != 0 {
+				t.Fatalf("a dry run recorded: head %d", h.Seq)
+			}
+		})
+	}
+	// The same warned transaction recorded for real moves the head by the
+	// entry and its alert: the dry run's head staying put is not vacuous.
+	if _, _, err := b.RecordTransaction(context.Background(), "t", person); err != nil {
+		t.Fatal(err)
+	}
+	if h := b.Ledger().Head(benchOrg); h.Seq != 2 {
+		t.Fatalf("after the real record: head %d, want 2 (entry and alert)", h.Seq)
+	}
+}

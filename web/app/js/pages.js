@@ -35,6 +35,22 @@ export const pages = [
   { route: 'review/cards', label: 'menu.review.cards', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/review-cards.js') },
   { route: 'town/directives', label: 'menu.town.directives', tiers: ['town'], needs: ['read'], load: () => import('./pages/town-directives.js') },
   { route: 'town/sync', label: 'menu.town.sync', tiers: ['town'], needs: ['read'], load: () => import('./pages/town-sync.js') },
+  // Village accountant (issue 14 part 2): the inbox of procedure steps;
+  // contracts, assets and reversals.
+  {
+    route: 'inbox',
+    label: 'menu.inbox',
+    tiers: ['village'],
+    needs: ['read', 'decide_step'],
+    load: () => import('./pages/inbox.js'),
+  },
+  {
+    route: 'entries',
+    label: 'menu.entries',
+    tiers: ['village'],
+    needs: ['read', 'record'],
+    load: () => import('./pages/entries.js'),
+  },
 ];
 
 // allowed are the pages the signed-in account may open at this node.

@@ -657,9 +657,14 @@ func (x *AppraiseAssetResponse) GetEntry() *EntryMeta {
 
 // DisposeAssetRequest records a disposal.
 type DisposeAssetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Author        string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
-	Disposal      *AssetDisposal         `protobuf:"bytes,2,opt,name=disposal,proto3" json:"disposal,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Author   string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Disposal *AssetDisposal         `protobuf:"bytes,2,opt,name=disposal,proto3" json:"disposal,omitempty"`
+	// Dry run: validate and check the rules, answer the hits, and record
+	// nothing (no entry, no alert, no procedure). A blocking rule or an
+	// invalid field is refused exactly as a real record would be. Hits of
+	// rules that look at the chain after a commit are not in the answer.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -706,6 +711,13 @@ func (x *DisposeAssetRequest) GetDisposal() *AssetDisposal {
 		return x.Disposal
 	}
 	return nil
+}
+
+func (x *DisposeAssetRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // DisposeAssetResponse names the durable entry.
@@ -1023,10 +1035,11 @@ const file_sanzi_v1_assets_proto_rawDesc = "" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x126\n" +
 	"\tappraisal\x18\x02 \x01(\v2\x18.sanzi.v1.AssetAppraisalR\tappraisal\"B\n" +
 	"\x15AppraiseAssetResponse\x12)\n" +
-	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\"b\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\"\x87\x01\n" +
 	"\x13DisposeAssetRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x123\n" +
-	"\bdisposal\x18\x02 \x01(\v2\x17.sanzi.v1.AssetDisposalR\bdisposal\"h\n" +
+	"\bdisposal\x18\x02 \x01(\v2\x17.sanzi.v1.AssetDisposalR\bdisposal\x12#\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"h\n" +
 	"\x14DisposeAssetResponse\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12%\n" +
 	"\x04hits\x18\x02 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"a\n" +

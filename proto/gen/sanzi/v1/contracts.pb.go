@@ -638,9 +638,14 @@ func (x *ContractRecord) GetPaymentIds() []string {
 
 // RecordContractRequest records a signed contract.
 type RecordContractRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Author        string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
-	Contract      *Contract              `protobuf:"bytes,2,opt,name=contract,proto3" json:"contract,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Author   string                 `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Contract *Contract              `protobuf:"bytes,2,opt,name=contract,proto3" json:"contract,omitempty"`
+	// Dry run: validate and check the rules, answer the hits, and record
+	// nothing (no entry, no alert, no procedure). A blocking rule or an
+	// invalid field is refused exactly as a real record would be. Hits of
+	// rules that look at the chain after a commit are not in the answer.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -687,6 +692,13 @@ func (x *RecordContractRequest) GetContract() *Contract {
 		return x.Contract
 	}
 	return nil
+}
+
+func (x *RecordContractRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // RecordContractResponse names the durable entry.
@@ -1102,10 +1114,11 @@ const file_sanzi_v1_contracts_proto_rawDesc = "" +
 	"reversedBy\x12\x19\n" +
 	"\bpaid_fen\x18\x04 \x01(\x03R\apaidFen\x12\x1f\n" +
 	"\vpayment_ids\x18\x05 \x03(\tR\n" +
-	"paymentIds\"_\n" +
+	"paymentIds\"\x84\x01\n" +
 	"\x15RecordContractRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x12.\n" +
-	"\bcontract\x18\x02 \x01(\v2\x12.sanzi.v1.ContractR\bcontract\"j\n" +
+	"\bcontract\x18\x02 \x01(\v2\x12.sanzi.v1.ContractR\bcontract\x12#\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"j\n" +
 	"\x16RecordContractResponse\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12%\n" +
 	"\x04hits\x18\x02 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"k\n" +

@@ -314,8 +314,13 @@ func (x *TransactionRecord) GetReversedBy() string {
 type RecordTransactionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Who records it.
-	Author        string       `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
-	Transaction   *Transaction `protobuf:"bytes,2,opt,name=transaction,proto3" json:"transaction,omitempty"`
+	Author      string       `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	Transaction *Transaction `protobuf:"bytes,2,opt,name=transaction,proto3" json:"transaction,omitempty"`
+	// Dry run: validate and check the rules, answer the hits, and record
+	// nothing (no entry, no alert, no procedure). A blocking rule or an
+	// invalid field is refused exactly as a real record would be. Hits of
+	// rules that look at the chain after a commit are not in the answer.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -362,6 +367,13 @@ func (x *RecordTransactionRequest) GetTransaction() *Transaction {
 		return x.Transaction
 	}
 	return nil
+}
+
+func (x *RecordTransactionRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // RecordTransactionResponse names the durable entry.
@@ -893,10 +905,11 @@ const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x127\n" +
 	"\vtransaction\x18\x02 \x01(\v2\x15.sanzi.v1.TransactionR\vtransaction\x12\x1f\n" +
 	"\vreversed_by\x18\x03 \x01(\tR\n" +
-	"reversedBy\"k\n" +
+	"reversedBy\"\x90\x01\n" +
 	"\x18RecordTransactionRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x127\n" +
-	"\vtransaction\x18\x02 \x01(\v2\x15.sanzi.v1.TransactionR\vtransaction\"m\n" +
+	"\vtransaction\x18\x02 \x01(\v2\x15.sanzi.v1.TransactionR\vtransaction\x12#\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"m\n" +
 	"\x19RecordTransactionResponse\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12%\n" +
 	"\x04hits\x18\x02 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"\x96\x01\n" +

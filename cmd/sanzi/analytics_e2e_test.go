@@ -55,9 +55,10 @@ func TestVillagesTownDistrictClickHouse(t *testing.T) {
 		id := fmt.Sprintf("d%d", i)
 		p := &districtProc{t: t, id: id, raft: freePort(t), api: freePort(t), data: filepath.Join(dir, id)}
 		p.args = []string{"district", "serve", "--id", id, "--raft", p.raft, "--api", p.api, "--data", p.data, "--tls-dir", caDir, "--cert", id,
-			"--log-level", "error", "--clickhouse", ch.Addr()}
+			"--log-level", "error", "--clickhouse", ch.Addr(), "--chain-cert", "admin"}
 		if i == 1 {
 			p.args = append(p.args, "--bootstrap")
+			p.args = append(p.args, districtAdminArgs(t, dir)...)
 		} else {
 			p.args = append(p.args, "--join", members["d1"].api)
 		}
@@ -141,7 +142,8 @@ func TestVillagesTownDistrictClickHouse(t *testing.T) {
 	})
 	t.Logf("after the leader kill and a one-minute ClickHouse outage: every village's expense count and sum in ClickHouse equal the village's (%v), each entry once; caught up %v after ClickHouse returned",
 		want, time.Since(start).Round(time.Millisecond))
-	out, code := run(t, "stats", "totals", "--server", apis[2], "--tls-dir", caDir, "--level", "town")
+	analyst := districtPerson(t, caDir, apis[2], districtAdmin(t, caDir, apis[2]), "zhao.analyst", "district_analyst")
+	out, code := run(t, "stats", "totals", "--server", apis[2], "--tls-dir", caDir, "--token", analyst, "--level", "town")
 	if code != 0 || !regexp.MustCompile(`350505100\s`).MatchString(out) {
 		t.Fatalf("stats by town: exit %d\n%s", code, out)
 	}

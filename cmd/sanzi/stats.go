@@ -14,18 +14,15 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/xuri/excelize/v2"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/sanzi/sanzi/node/money"
-	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // statsFlags are what every stats command shares: where to ask, what to
 // cover, and where to export.
 type statsFlags struct {
-	t        tlsFlags
-	server   string
+	p        personFlags
 	scope    sanziv1.StatsScope
 	from, to string
 	csv      string
@@ -33,8 +30,7 @@ type statsFlags struct {
 }
 
 func (f *statsFlags) add(cmd *cobra.Command) {
-	f.t.add(cmd, "admin")
-	cmd.Flags().StringVar(&f.server, "server", "127.0.0.1:7502", "gRPC address of a district member that runs with --clickhouse")
+	f.p.add(cmd) // --server (a member that runs with --clickhouse), --tls-dir, --token
 	cmd.Flags().StringVar(&f.scope.Level, "level", "village", "group by district, town or village")
 	cmd.Flags().StringVar(&f.scope.Parent, "parent", "", "only orgs under this code (6 digits: a district, 9: a town)")
 	cmd.Flags().StringVar(&f.from, "from", "", "first month, YYYY-MM")
@@ -54,12 +50,9 @@ func month(flag, s string) (uint32, error) {
 	return uint32(t.Year()*100 + int(t.Month())), nil
 }
 
-// call dials the member with mutual TLS and runs fn.
-//
-// TODO(issue 12): act as a signed-in person (personFlags: --token or
-// SANZI_TOKEN over TLS without a certificate) instead of with a district
-// certificate; the stats and analytics end-to-end tests (ClickHouse) move
-// with it.
+// call asks the member as the signed-in person (a district analyst or
+// auditor: read_stats), over TLS without a certificate of one's own, and
+// runs fn; the member scopes the answer by the account's org.
 func (f *statsFlags) call(cmd *cobra.Command, fn func(ctx context.Context, c sanziv1.AnalyticsServiceClient) error) error {
 	var err error
 	if f.scope.FromMonth, err = month("from", f.from); err != nil {
@@ -68,22 +61,9 @@ func (f *statsFlags) call(cmd *cobra.Command, fn func(ctx context.Context, c san
 	if f.scope.ToMonth, err = month("to", f.to); err != nil {
 		return err
 	}
-	pool, cert, err := f.t.load()
-	if err != nil {
-		return err
-	}
-	creds := credentials.NewTLS(pki.ClientConfig(pool, cert, pki.AllowRoles(pki.RoleDistrict)))
-	conn, err := grpc.NewClient(f.server, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		return fmt.Errorf("connect to %s: %w", f.server, err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-	defer cancel()
-	if err := fn(ctx, sanziv1.NewAnalyticsServiceClient(conn)); err != nil {
-		return explain(f.server, err)
-	}
-	return nil
+	return f.p.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+		return fn(ctx, sanziv1.NewAnalyticsServiceClient(conn))
+	})
 }
 
 // output prints the table and writes the exports asked for.

@@ -51,6 +51,7 @@ func TestVillageToClickHouseStats(t *testing.T) {
 	d := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
 	d.args = []string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", caDir, "--cert", "d1",
 		"--bootstrap", "--log-level", "warn", "--clickhouse", ch.Addr(), "--orgs", orgsFile}
+	d.args = append(d.args, districtAdminArgs(t, dir)...)
 	d.start()
 	t.Cleanup(d.stop)
 	district := clientFor(t, caDir, d.api)
@@ -141,13 +142,15 @@ func TestVillageToClickHouseStats(t *testing.T) {
 		t.Fatalf("push: %v %v", resp, err)
 	}
 
-	// The leader's loader brings it into ClickHouse within seconds.
+	// The leader's loader brings it into ClickHouse within seconds; an
+	// analyst reads the statistics (read_stats), signed in.
+	analyst := districtPerson(t, caDir, d.api, districtAdmin(t, caDir, d.api), "zhao.analyst", "district_analyst")
 	csvFile := filepath.Join(dir, "totals.csv")
 	want := regexp.MustCompile(org + `\s+\d{6}\s+` + regexp.QuoteMeta(money.FormatFen(income)) + `\s+\S*\s*` + regexp.QuoteMeta(money.FormatFen(expense)) + `.*东风村`)
 	var out string
 	eventually(t, 30*time.Second, "the village's totals in ClickHouse", func() bool {
 		var code int
-		out, code = run(t, "stats", "totals", "--server", d.api, "--tls-dir", caDir, "--parent", org, "--csv", csvFile)
+		out, code = run(t, "stats", "totals", "--server", d.api, "--tls-dir", caDir, "--token", analyst, "--parent", org, "--csv", csvFile)
 		return code == 0 && want.MatchString(out)
 	})
 	t.Logf("sanzi stats totals:\n%s", out)
@@ -161,7 +164,7 @@ func TestVillageToClickHouseStats(t *testing.T) {
 		t.Fatalf("CSV export: %v %v", recs, err)
 	}
 	for _, sub := range [][]string{{"alerts", "--by", "org", "--level", "town"}, {"anomalies"}, {"risk"}, {"efficiency", "--by", "post", "--xlsx", filepath.Join(dir, "e.xlsx")}} {
-		if out, code := run(t, append(append([]string{"stats"}, sub...), "--server", d.api, "--tls-dir", caDir)...); code != 0 || !regexp.MustCompile(`350505|village\.`).MatchString(out) {
+		if out, code := run(t, append(append([]string{"stats"}, sub...), "--server", d.api, "--tls-dir", caDir, "--token", analyst)...); code != 0 || !regexp.MustCompile(`350505|village\.`).MatchString(out) {
 			t.Fatalf("stats %v: exit %d\n%s", sub, code, out)
 		} else if sub[0] == "risk" && !strings.Contains(out, "TAMPER") {
 			t.Fatalf("stats risk shows no TAMPER findings column:\n%s", out)
@@ -169,7 +172,7 @@ func TestVillageToClickHouseStats(t *testing.T) {
 			t.Logf("sanzi stats risk:\n%s", out)
 		}
 	}
-	if out, code := run(t, "stats", "totals", "--server", d.api, "--tls-dir", caDir, "--level", "province"); code != 1 || !strings.Contains(out, "scope.level") {
+	if out, code := run(t, "stats", "totals", "--server", d.api, "--tls-dir", caDir, "--token", analyst, "--level", "province"); code != 1 || !strings.Contains(out, "scope.level") {
 		t.Fatalf("bad level: exit %d\n%s", code, out)
 	}
 }

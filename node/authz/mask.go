@@ -57,9 +57,10 @@ var personalEvidence = map[string]func(string) string{
 // ("SPLIT/<payee>/<entry>"); its number-like segments are masked.
 const keyField protoreflect.Name = "key"
 
-// maskNumber masks s when it looks like an id number or account (at least 8
-// digits, perhaps ending in X, and not an org code), and leaves names and
-// other words alone.
+// maskNumber masks s when it looks like an id number, bank account or
+// phone (at least 10 digits, perhaps ending in X, and not an org code), and
+// leaves names, other words and shorter codes alone: a statistics row's key
+// is a 6- or 9-digit division code ("350505100", a town), no one's data.
 func maskNumber(s string) string {
 	if !numberLike(s) {
 		return s
@@ -69,7 +70,7 @@ func maskNumber(s string) string {
 
 func numberLike(s string) bool {
 	d := strings.TrimRight(s, "Xx")
-	if len(s) < 8 || len(s)-len(d) > 1 || strings.Trim(d, "0123456789") != "" {
+	if len(s) < 10 || len(s)-len(d) > 1 || strings.Trim(d, "0123456789") != "" {
 		return false
 	}
 	_, err := idcode.OrgCode(s)

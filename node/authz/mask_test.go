@@ -20,6 +20,8 @@ func TestMaskFunctions(t *testing.T) {
 		{"payee name kept", maskNumber("张三"), "张三"},
 		{"payee id masked", maskNumber("350505199001011234"), "3505**********1234"},
 		{"org code kept", maskNumber("350505100201"), "350505100201"},
+		{"town code kept (a statistics key)", maskNumber("350505100"), "350505100"},
+		{"phone masked", maskNumber("13905918888"), "1390***8888"},
 		{"key segments", maskSegments("SPLIT/350505199001011234/350505100201-7"), "SPLIT/3505**********1234/350505100201-7"},
 	} {
 		if c.got != c.want {

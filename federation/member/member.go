@@ -265,6 +265,7 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 		runtime.WithErrorHandler(rest.ErrorHandler),
 		runtime.WithRoutingErrorHandler(rest.RoutingErrorHandler),
 		runtime.WithMetadata(authz.SessionFromCookie),
+		runtime.WithForwardResponseOption(authz.SessionCookies(m.httpTLS)),
 	)
 	// TLS that verifies this member's certificate and presents none.
 	anon := pki.ClientConfig(m.cfg.Pool, tls.Certificate{}, pki.AllowRoles(pki.RoleDistrict))
@@ -301,8 +302,7 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	csrf := func(session, token string) bool { return m.accounts.CheckCSRF(ctx, session, token) == nil }
-	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(gw, routes), csrf))
+	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(gw, routes), authz.CSRFCheck(m.accounts)))
 	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
 	// The parent's side of `sanzi sync status` (as a town serves it): the
 	// pushes this member refused for their signing key, and the revoked

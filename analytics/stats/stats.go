@@ -323,7 +323,8 @@ func (s *Stats) Anomalies(ctx context.Context, req *sanziv1.AnomaliesRequest) ([
 	out := make([]*sanziv1.AnomalyRow, 0, len(accs))
 	for o, a := range accs {
 		mad := BenfordMAD(a.digits)
-		r := &sanziv1.AnomalyRow{Org: o, Name: names[o], Expenses: a.n, BenfordMad: mad, BenfordVerdict: BenfordVerdict(mad, a.n), CounterpartyHhi: HHI(a.byParty)}
+		r := &sanziv1.AnomalyRow{Org: o, Name: names[o], Expenses: a.n, BenfordMad: mad, BenfordVerdict: BenfordVerdict(mad, a.n), CounterpartyHhi: HHI(a.byParty),
+			FirstDigits: append([]int64(nil), a.digits[1:]...)}
 		if a.n > 0 {
 			r.RoundShare = float64(a.round) / float64(a.n)
 			r.JustUnderShare = float64(a.justUnder) / float64(a.n)

@@ -11,6 +11,21 @@ export const pages = [
     needs: ['read', 'record'],
     load: () => import('./pages/transactions.js'),
   },
+  // The district cockpit and the rules officer's page (helper cockpit).
+  {
+    route: 'cockpit',
+    label: 'menu.cockpit',
+    tiers: ['district'],
+    needs: ['read_stats'],
+    load: () => import('./pages/cockpit.js'),
+  },
+  {
+    route: 'rules',
+    label: 'menu.rules',
+    tiers: ['district'],
+    needs: ['read', 'draft_rules'],
+    load: () => import('./pages/rules.js'),
+  },
 ];
 
 // allowed are the pages the signed-in account may open at this node.

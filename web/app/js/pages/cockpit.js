@@ -315,12 +315,12 @@ export function render(root, { me, t, api }) {
       text: t('cockpit.csv'), attrs: { type: 'button', 'data-testid': id + '-csv' },
       on: { click: () => download(id + '.csv', csv(cols.map((c) => c.label), rows.map((r) => cols.map((c) => c.get(r))))) },
     });
-    const chartEl = chart && echarts ? h('div', { class: 'chart', attrs: { 'data-testid': id + '-chart', role: 'img', 'aria-label': title } }) : null;
+    const chartEl = chart && echarts ? h('div', { class: 'chart', attrs: { 'data-testid': id + '-chart', role: 'img', 'aria-label': title || t('cockpit.benford') } }) : null;
     const parts = [
       h('div', { class: 'panel-head' }, title ? h('h2', { text: title, attrs: { id: 'cockpit-' + id + '-title' } }) : null, exportBtn),
       chartEl,
-      h('div', { class: 'table-wrap' }, h('table', { class: 'list' },
-        h('caption', { class: 'sr-only', text: title || id }),
+      h('div', { class: 'table-wrap', attrs: { tabindex: '0', role: 'region', 'aria-label': title || t('cockpit.benford') } }, h('table', { class: 'list' },
+        h('caption', { class: 'sr-only', text: title || t('cockpit.benford') }),
         h('thead', {}, h('tr', {}, cols.map((c) => h('th', { text: c.label, attrs: { scope: 'col' } })))), tbody)),
     ];
     const el = h(bare ? 'div' : 'section', { class: bare ? '' : 'panel', attrs: { 'data-testid': 'panel-' + id } }, parts);

@@ -62,8 +62,10 @@ function loadECharts() {
   return echartsPromise;
 }
 
-// The org levels: a town is the first 9 digits of its villages' codes.
-const townPrefix = (code) => String(code).slice(0, 9);
+// The org levels: a town's 12-digit code is the first 9 digits of its
+// villages' codes and 000 (the statistics take a 12-digit parent for the
+// orgs under it).
+const townPrefix = (code) => String(code).slice(0, 9) + '000';
 
 export function render(root, { me, t, api }) {
   const state = { parent: '', level: 'town', village: '', version: '', loading: false, again: false };

@@ -260,9 +260,21 @@ func TestConsoleCockpit(t *testing.T) {
 	csRun(t, ctx, "drill into the town", chromedp.Click(chromedp.CSS(`[data-testid="alerts-rows"] button[data-drill^="350505100"]`)))
 	ckEval(t, ctx, 20*time.Second, "the town's villages", fmt.Sprintf(`!!document.querySelector('[data-testid="alerts-rows"] button[data-drill="%s"]')`, org))
 	csRun(t, ctx, "drill into the village", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid="alerts-rows"] button[data-drill="%s"]`, org))))
-	ckEval(t, ctx, 20*time.Second, "the village's entries", `(() => { const b = document.querySelector('[data-testid="entries-rows"]'); return !!b && b.innerText.includes('ALERT_TRANSITION') && b.innerText.includes('TRANSACTION'); })()`)
+	ckEval(t, ctx, 20*time.Second, "the village's head, without its entries for the analyst", fmt.Sprintf(
+		`(() => { const p = document.querySelector('[data-testid="village-head"]'); return !!p && p.innerText.includes('%d') && !!document.querySelector('[data-testid="entries-need-verify"]') && !document.querySelector('[data-testid="entries-rows"]'); })()`, d.pushed))
 	csRun(t, ctx, "back to the district", chromedp.Click(chromedp.CSS(`[data-testid="crumb-district"]`)))
-	ckEval(t, ctx, 20*time.Second, "the district again", `!!document.querySelector('[data-testid="risk-rows"]')`)
+	ckEval(t, ctx, 20*time.Second, "the district again", fmt.Sprintf(`!!document.querySelector('[data-testid="risk-rows"] tr[data-key="%s"]')`, org))
+
+	// An auditor (who may verify chains) drills from the risk ranking to
+	// the village's entries, decoded in the page.
+	d.ckAccount(t, "ck.audit", "审计员", "auditor")
+	csRun(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`[data-testid="signout"]`)), chromedp.WaitVisible(chromedp.ID("#account")))
+	csSignIn(t, ctx, "ck.audit", personPW, "ck-audit-second-2")
+	csRun(t, ctx, "open the cockpit", chromedp.Navigate(base+"#/cockpit"))
+	ckEval(t, ctx, 30*time.Second, "the risk ranking", fmt.Sprintf(`!!document.querySelector('[data-testid="risk-rows"] button[data-drill="%s"]')`, org))
+	csRun(t, ctx, "drill into the village from the risk ranking", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid="risk-rows"] button[data-drill="%s"]`, org))))
+	ckEval(t, ctx, 20*time.Second, "the village's entries", fmt.Sprintf(`(() => { const b = document.querySelector('[data-testid="entries-rows"]');
+		return !!b && b.innerText.includes('ALERT_TRANSITION') && b.innerText.includes('TRANSACTION') && b.innerText.includes('jian.du') && b.querySelector('tr').children[0].textContent === '%d'; })()`, d.pushed))
 	t.Logf("screenshots in %s", shots)
 }
 

@@ -338,25 +338,35 @@ export function render(root, { me, t, api }) {
     return el;
   }
 
-  // renderVillage lists the newest entries of a village's chain as the
-  // district holds them.
+  // renderVillage shows a village's chain as the district holds it: its
+  // head, and, for an account that may verify chains (an auditor: the
+  // entries' bytes are not masked), its newest 100 entries.
   async function renderVillage() {
     const org = state.village;
     const head = await api('GET', '/v1/district/origins/' + encodeURIComponent(org) + '/head');
-    const seq = Number((head.head && head.head.seq) || head.seq || 0);
-    const from = Math.max(1, seq - 99);
-    const page = await api('GET', '/v1/district/origins/' + encodeURIComponent(org) + '/entries' + query({ fromSeq: from, limit: 100 }));
+    const seq = Number((head.head && head.head.seq) || 0);
+    let list;
+    if ((me.permissions || []).includes('verify')) {
+      const page = await api('GET', '/v1/district/origins/' + encodeURIComponent(org) + '/entries' + query({ fromSeq: Math.max(1, seq - 99), limit: 100 }));
+      list = panel('entries', t('cockpit.entries', { org }), [
+        { label: t('cockpit.col.seq'), get: (r) => r.seq, num: true },
+        { label: t('cockpit.col.recorded'), get: (r) => r.recorded },
+        { label: t('cockpit.col.type'), get: (r) => r.type },
+        { label: t('cockpit.col.author'), get: (r) => r.author },
+        { label: t('cockpit.col.subject'), get: (r) => r.subject },
+        { label: t('cockpit.col.hash'), get: (r) => r.hash },
+      ], (page.entries || []).map(decodeEntry).reverse());
+    } else {
+      list = h('p', { class: 'note', text: t('cockpit.entriesNeedVerify'), attrs: { 'data-testid': 'entries-need-verify' } });
+    }
     if (!alive) return;
     disposeCharts();
-    const rows = (page.entries || []).map(decodeEntry).reverse();
-    fill(body, h('div', { class: 'cockpit-grid one' }, panel('entries', t('cockpit.entries', { org }), [
-      { label: t('cockpit.col.seq'), get: (r) => r.seq, num: true },
-      { label: t('cockpit.col.recorded'), get: (r) => r.recorded },
-      { label: t('cockpit.col.type'), get: (r) => r.type },
-      { label: t('cockpit.col.author'), get: (r) => r.author },
-      { label: t('cockpit.col.subject'), get: (r) => r.subject },
-      { label: t('cockpit.col.hash'), get: (r) => r.hash },
-    ], rows)));
+    fill(body, h('div', { class: 'cockpit-grid one' },
+      h('section', { class: 'panel', attrs: { 'data-testid': 'panel-head', 'aria-labelledby': 'cockpit-head-title' } },
+        h('h2', { text: t('cockpit.chainHead', { org }), attrs: { id: 'cockpit-head-title' } }),
+        h('p', { attrs: { 'data-testid': 'village-head' } }, t('cockpit.headSeq', { seq }), ' ',
+          h('span', { class: 'mono', text: (head.head && head.head.hash) || '' }))),
+      list));
   }
 
   return () => {

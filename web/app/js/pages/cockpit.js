@@ -330,7 +330,8 @@ export function render(root, { me, t, api }) {
       requestAnimationFrame(() => {
         if (!alive || !chartEl.isConnected) return;
         const c = echarts.init(chartEl);
-        c.setOption({ animation: false, grid: { left: 60, right: 20, top: 30, bottom: 30 }, ...chart() });
+        const opt = chart();
+        c.setOption({ animation: false, ...opt, grid: { left: 60, right: 20, top: 36, bottom: 30 }, legend: { ...(opt.legend || {}), top: 0 } });
         if (onBar) c.on('click', (p) => { const r = rows[p.dataIndex]; if (r) onBar(r.key); });
         charts.push(c);
       });

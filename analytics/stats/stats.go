@@ -16,6 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sanzi/sanzi/node/idcode"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -32,6 +33,26 @@ type scope struct {
 	key   string // column expression grouping to the level
 	where string
 	args  []any
+}
+
+// ParentPrefix is the code prefix a scope's parent selects: a 12-digit org
+// code stands for the orgs under it, by its level (a district's code for
+// its first 6 digits, a town's for its first 9, a village's for itself),
+// as the permission check reads a 12-digit parent (authz.Covers); a shorter
+// parent is a prefix already.
+func ParentPrefix(p string) string {
+	if len(p) != 12 {
+		return p
+	}
+	switch lvl, err := idcode.OrgCode(p); {
+	case err != nil:
+		return p
+	case lvl == idcode.LevelDistrict:
+		return p[:6]
+	case lvl == idcode.LevelTown:
+		return p[:9]
+	}
+	return p
 }
 
 // parseScope refuses a level or parent it cannot read, naming the field.
@@ -53,7 +74,7 @@ func parseScope(s *sanziv1.StatsScope) (scope, error) {
 		}
 	}
 	sc.where = "1"
-	if p := s.GetParent(); p != "" {
+	if p := ParentPrefix(s.GetParent()); p != "" {
 		sc.where = "origin LIKE ?"
 		sc.args = []any{p + "%"}
 	}
@@ -323,7 +344,8 @@ func (s *Stats) Anomalies(ctx context.Context, req *sanziv1.AnomaliesRequest) ([
 	out := make([]*sanziv1.AnomalyRow, 0, len(accs))
 	for o, a := range accs {
 		mad := BenfordMAD(a.digits)
-		r := &sanziv1.AnomalyRow{Org: o, Name: names[o], Expenses: a.n, BenfordMad: mad, BenfordVerdict: BenfordVerdict(mad, a.n), CounterpartyHhi: HHI(a.byParty)}
+		r := &sanziv1.AnomalyRow{Org: o, Name: names[o], Expenses: a.n, BenfordMad: mad, BenfordVerdict: BenfordVerdict(mad, a.n), CounterpartyHhi: HHI(a.byParty),
+			FirstDigits: append([]int64(nil), a.digits[1:]...)}
 		if a.n > 0 {
 			r.RoundShare = float64(a.round) / float64(a.n)
 			r.JustUnderShare = float64(a.justUnder) / float64(a.n)

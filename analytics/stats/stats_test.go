@@ -473,3 +473,16 @@ func TestEfficiencyAndDispositionOnClickHouse(t *testing.T) {
 		t.Fatalf("SPLIT disposition: %v", split)
 	}
 }
+
+// TestParentPrefix: a 12-digit parent stands for the orgs under it by its
+// level (the permission check takes only 12-digit codes); a prefix stays.
+func TestParentPrefix(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"350505000000", "350505"}, {"350505100000", "350505100"}, {"350505100201", "350505100201"},
+		{"350505100", "350505100"}, {"", ""},
+	} {
+		if got := ParentPrefix(c.in); got != c.want {
+			t.Errorf("ParentPrefix(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

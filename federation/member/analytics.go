@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -35,6 +36,9 @@ type analytics struct {
 	done   chan struct{}      // closed when the newest run has returned; nil before the first
 	closed bool               // shut down: no run starts again
 	loaded time.Time          // when the loaded index was last recorded through Raft (the run's goroutine only)
+	// latest is the index the loader's last batch went through, recorded
+	// or not (the cockpit's stream tells browsers of it: stream.go).
+	latest atomic.Uint64
 }
 
 // stopWait is how long stopping the loader may take before the member goes
@@ -182,6 +186,7 @@ func (a *analytics) load(ctx context.Context) {
 	lc.Logger = a.m.log.With("subsystem", "loader")
 	lc.Orgs = cfg.Orgs
 	lc.Loaded = func(ctx context.Context, index uint64) error {
+		a.latest.Store(index)
 		if time.Since(a.loaded) < time.Second {
 			return nil // bound the Raft traffic; ClickHouse itself is the truth on resume
 		}

@@ -113,6 +113,7 @@ type Member struct {
 	adminOTP  string
 	stopBg    context.CancelFunc
 	httpTLS   bool
+	streams   streams // the cockpit's open statistics streams (stream.go)
 }
 
 // Start opens the node and starts serving.
@@ -275,6 +276,7 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 		runtime.WithErrorHandler(rest.ErrorHandler),
 		runtime.WithRoutingErrorHandler(rest.RoutingErrorHandler),
 		runtime.WithMetadata(authz.SessionFromCookie),
+		runtime.WithForwardResponseOption(authz.SessionCookies(m.httpTLS)),
 	)
 	// TLS that verifies this member's certificate and presents none.
 	anon := pki.ClientConfig(m.cfg.Pool, tls.Certificate{}, pki.AllowRoles(pki.RoleDistrict))
@@ -283,13 +285,14 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect gateway: %w", err)
 	}
-	// TODO(issue 12): RuleService's read methods (ListRuleSets,
-	// GetRuleSet) on REST, in /openapi.json, without its writes; and a
-	// sign-in of kind "session" answered with the HttpOnly SameSite=Strict
-	// cookie (Secure under TLS) as node/server does (people.go
-	// sessionCookie), moved to node/authz or node/rest to be shared.
-	// RequireCSRF below already checks X-CSRF-Token for sessions.
-	services := []string{"DistrictService", "AccountService"}
+	// RuleService in full (issue 14): the rules officer's console lists,
+	// reads, drafts and publishes rule sets over REST with the session's
+	// CSRF token; four eyes are checked by the chain as over gRPC.
+	// TestRules answers Unimplemented here (TODO(issue 12) in chainapi.go).
+	services := []string{"DistrictService", "AccountService", "RuleService"}
+	if err := sanziv1.RegisterRuleServiceHandler(ctx, gw, m.gwConn); err != nil {
+		return fmt.Errorf("register gateway: %w", err)
+	}
 	if err := sanziv1.RegisterDistrictServiceHandler(ctx, gw, m.gwConn); err != nil {
 		return fmt.Errorf("register gateway: %w", err)
 	}
@@ -302,6 +305,7 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 		}
 		services = append(services, "AnalyticsService")
 	}
+	statsStream := m.chConn != nil
 	routes, err := rest.Routes(gen.OpenAPI, rest.Limits{}, services...)
 	if err != nil {
 		return err
@@ -311,8 +315,7 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	csrf := func(session, token string) bool { return m.accounts.CheckCSRF(ctx, session, token) == nil }
-	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(gw, routes), csrf))
+	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(gw, routes), authz.CSRFCheck(m.accounts)))
 	mux.HandleFunc("GET /v1/backup", m.backupRoute) // backup.go
 	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
 	// The parent's side of `sanzi sync status` (as a town serves it): the
@@ -322,6 +325,9 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"keyRefusals": m.sync.Refused.List(), "revocations": m.node.FSM().Revocations()})
 	})
+	if statsStream {
+		mux.HandleFunc("GET /v1/stats/stream", m.statsStream)
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(doc)

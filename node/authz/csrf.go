@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -9,8 +10,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/rest"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // SessionCookie is the name of the browser's session cookie (HttpOnly,
@@ -84,4 +87,47 @@ func stateChanging(method string) bool {
 		return true
 	}
 	return false
+}
+
+// SessionCookies is the REST gateway's forward-response option
+// (runtime.WithForwardResponseOption) shared by every node and district
+// member: a sign-in of kind "session" becomes the browser's cookie
+// (HttpOnly, SameSite=Strict, Path=/, Secure when secure, that is under TLS)
+// and its secret is blanked from the JSON answer, so page scripts never see
+// it; a sign-out clears the cookie. A bearer token's sign-in (no CSRF token)
+// is answered in the body as it is.
+func SessionCookies(secure bool) func(context.Context, http.ResponseWriter, proto.Message) error {
+	return func(_ context.Context, w http.ResponseWriter, m proto.Message) error {
+		switch m := m.(type) {
+		case *sanziv1.LoginResponse:
+			if m.GetCsrf() == "" {
+				return nil
+			}
+			http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: m.GetSecret(), Path: "/", HttpOnly: true,
+				SameSite: http.SameSiteStrictMode, Secure: secure, Expires: m.GetExpiresAt().AsTime()})
+			m.Secret = ""
+		case *sanziv1.LogoutResponse:
+			http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+				SameSite: http.SameSiteStrictMode, Secure: secure})
+		}
+		return nil
+	}
+}
+
+// CSRFChecker checks a session's CSRF token (accounts.Service does).
+type CSRFChecker interface {
+	CheckCSRF(ctx context.Context, session, token string) error
+}
+
+// CSRFCheck is RequireCSRF's check over c, the same at every node and
+// member: a live session's token must match. A session that names nobody
+// (an error wrapping ErrUnauthenticated: expired, revoked, unknown) is let
+// through: it authenticates nothing, so the interceptor refuses what needs
+// a sign-in, and a browser holding a stale cookie can still sign in again.
+// Any other error (a wrong token, a store that cannot answer) refuses.
+func CSRFCheck(c CSRFChecker) func(session, token string) bool {
+	return func(session, token string) bool {
+		err := c.CheckCSRF(context.Background(), session, token)
+		return err == nil || errors.Is(err, ErrUnauthenticated)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sanzi/sanzi/node/idcode"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // MaskResidentID shows the first four and last four characters of a
@@ -55,7 +56,12 @@ var personalEvidence = map[string]func(string) string{
 
 // keyField is the alert's unique key, which embeds the payee
 // ("SPLIT/<payee>/<entry>"); its number-like segments are masked.
+// Only an Alert's key is masked: the statistics' group keys (AlertStatsRow,
+// EfficiencyRow) are rule, org, post or matter codes, and a town's 9-digit
+// code looks like a number to maskNumber.
 const keyField protoreflect.Name = "key"
+
+var alertMessage = (&sanziv1.Alert{}).ProtoReflect().Descriptor().FullName()
 
 // maskNumber masks s when it looks like an id number, bank account or
 // phone (at least 10 digits, perhaps ending in X, and not an org code), and
@@ -186,7 +192,7 @@ func (k *masker) walk(r protoreflect.Message, org string) {
 			k.walk(v.Message(), org)
 		case f.Kind() == protoreflect.StringKind:
 			mask := personalFields[f.Name()]
-			if f.Name() == keyField {
+			if f.Name() == keyField && f.ContainingMessage().FullName() == alertMessage {
 				mask = maskSegments
 			}
 			if mask == nil {

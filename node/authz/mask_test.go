@@ -122,3 +122,17 @@ func TestMayReadPersonal(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsKeysNotMasked: the statistics' group keys are codes, not
+// personal data: a town's 9-digit code stays whole for the analyst.
+func TestStatsKeysNotMasked(t *testing.T) {
+	resp := &sanziv1.AlertStatsResponse{Rows: []*sanziv1.AlertStatsRow{{Key: "350505100", Alerts: 1}, {Key: "350505100201", Alerts: 1}}}
+	got := Masked(Principal{Org: "350505000000", Roles: []Role{RoleDistrictAnalyst}}, resp).(*sanziv1.AlertStatsResponse)
+	if got.GetRows()[0].GetKey() != "350505100" || got.GetRows()[1].GetKey() != "350505100201" {
+		t.Errorf("statistics keys masked for the analyst: %v", got.GetRows())
+	}
+	eff := &sanziv1.EfficiencyResponse{Rows: []*sanziv1.EfficiencyRow{{Key: "350505100"}}}
+	if k := Masked(Principal{Org: "350505000000", Roles: []Role{RoleDistrictAnalyst}}, eff).(*sanziv1.EfficiencyResponse).GetRows()[0].GetKey(); k != "350505100" {
+		t.Errorf("efficiency key masked for the analyst: %q", k)
+	}
+}

@@ -12,13 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/rest"
-	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // openAccounts opens the node's accounts (issue 12): the home org's chain
@@ -61,35 +58,6 @@ func printAdmin(w io.Writer, pw string) {
 
 // Accounts is the node's accounts, for in-process tools and tests.
 func (n *Node) Accounts() *accounts.Service { return n.accounts }
-
-// checkCSRF is RequireCSRF's check: a live session's token must match. A
-// session that names nobody (expired, revoked) is let through here: it
-// authenticates nothing, so the interceptor refuses what needs a sign-in,
-// and a browser holding a stale cookie can still sign in again.
-func (n *Node) checkCSRF(session, token string) bool {
-	err := n.accounts.CheckCSRF(context.Background(), session, token)
-	return err == nil || (errors.Is(err, accounts.ErrUnauthenticated) && !errors.Is(err, accounts.ErrCSRF))
-}
-
-// sessionCookie turns a REST sign-in of kind "session" into the browser's
-// cookie (HttpOnly, SameSite=Strict, Path=/, Secure under TLS) and blanks
-// the secret from the JSON answer, so page scripts never see it; a sign-out
-// clears the cookie. It is the gateway's forward-response option.
-func (n *Node) sessionCookie(_ context.Context, w http.ResponseWriter, m proto.Message) error {
-	switch m := m.(type) {
-	case *sanziv1.LoginResponse:
-		if m.GetCsrf() == "" { // a bearer token: answered in the body
-			return nil
-		}
-		http.SetCookie(w, &http.Cookie{Name: authz.SessionCookie, Value: m.GetSecret(), Path: "/", HttpOnly: true,
-			SameSite: http.SameSiteStrictMode, Secure: n.tls != nil, Expires: m.GetExpiresAt().AsTime()})
-		m.Secret = ""
-	case *sanziv1.LogoutResponse:
-		http.SetCookie(w, &http.Cookie{Name: authz.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-			SameSite: http.SameSiteStrictMode, Secure: n.tls != nil})
-	}
-	return nil
-}
 
 // person authenticates a hand-written HTTP route's request by the same
 // rules as the gateway's (a bearer token wins over the session cookie) and

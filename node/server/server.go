@@ -483,7 +483,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		runtime.WithErrorHandler(rest.ErrorHandler),
 		runtime.WithRoutingErrorHandler(rest.RoutingErrorHandler),
 		runtime.WithMetadata(authz.SessionFromCookie),
-		runtime.WithForwardResponseOption(n.sessionCookie),
+		runtime.WithForwardResponseOption(authz.SessionCookies(n.tls != nil)),
 	)
 	transport := insecure.NewCredentials()
 	if n.tls != nil {
@@ -515,7 +515,7 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(n.withUploads(gw), routes), n.checkCSRF))
+	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(n.withUploads(gw), routes), authz.CSRFCheck(n.accounts)))
 	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
 	mux.HandleFunc("GET /v1/sync/status", n.syncStatus)
 	mux.HandleFunc("GET /v1/backup", n.backupRoute)

@@ -50,6 +50,20 @@ export const pages = [
     tiers: ['village'],
     needs: ['read', 'record'],
     load: () => import('./pages/entries.js'),
+  // The district cockpit and the rules officer's page (helper cockpit).
+  {
+    route: 'cockpit',
+    label: 'menu.cockpit',
+    tiers: ['district'],
+    needs: ['read_stats'],
+    load: () => import('./pages/cockpit.js'),
+  },
+  {
+    route: 'rules',
+    label: 'menu.rules',
+    tiers: ['district'],
+    needs: ['read', 'draft_rules'],
+    load: () => import('./pages/rules.js'),
   },
 ];
 

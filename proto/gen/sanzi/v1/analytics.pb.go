@@ -537,8 +537,10 @@ type AnomalyRow struct {
 	// Herfindahl–Hirschman index of expense amounts by counterparty (0–10000).
 	CounterpartyHhi float64 `protobuf:"fixed64,7,opt,name=counterparty_hhi,json=counterpartyHhi,proto3" json:"counterparty_hhi,omitempty"`
 	Name            string  `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Expenses by first digit, 1 to 9 (nine counts): the first-digit chart.
+	FirstDigits   []int64 `protobuf:"varint,9,rep,packed,name=first_digits,json=firstDigits,proto3" json:"first_digits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AnomalyRow) Reset() {
@@ -625,6 +627,13 @@ func (x *AnomalyRow) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *AnomalyRow) GetFirstDigits() []int64 {
+	if x != nil {
+		return x.FirstDigits
+	}
+	return nil
 }
 
 // AnomaliesRequest covers villages in scope.
@@ -1327,7 +1336,7 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\x12\x19\n" +
 	"\bgroup_by\x18\x02 \x01(\tR\agroupBy\"A\n" +
 	"\x12AlertStatsResponse\x12+\n" +
-	"\x04rows\x18\x01 \x03(\v2\x17.sanzi.v1.AlertStatsRowR\x04rows\"\x8e\x02\n" +
+	"\x04rows\x18\x01 \x03(\v2\x17.sanzi.v1.AlertStatsRowR\x04rows\"\xb1\x02\n" +
 	"\n" +
 	"AnomalyRow\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1a\n" +
@@ -1339,7 +1348,8 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"roundShare\x12(\n" +
 	"\x10just_under_share\x18\x06 \x01(\x01R\x0ejustUnderShare\x12)\n" +
 	"\x10counterparty_hhi\x18\a \x01(\x01R\x0fcounterpartyHhi\x12\x12\n" +
-	"\x04name\x18\b \x01(\tR\x04name\">\n" +
+	"\x04name\x18\b \x01(\tR\x04name\x12!\n" +
+	"\ffirst_digits\x18\t \x03(\x03R\vfirstDigits\">\n" +
 	"\x10AnomaliesRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"=\n" +
 	"\x11AnomaliesResponse\x12(\n" +

@@ -50,6 +50,7 @@ export const pages = [
     tiers: ['village'],
     needs: ['read', 'record'],
     load: () => import('./pages/entries.js'),
+  },
   // The district cockpit and the rules officer's page (helper cockpit).
   {
     route: 'cockpit',

@@ -2,10 +2,13 @@ package server
 
 import (
 	"cmp"
+	"errors"
 	"io"
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -15,6 +18,7 @@ import (
 type filler struct {
 	left int64
 	b    byte
+	sent atomic.Int64 // bytes handed to the transport so far
 }
 
 func (f *filler) Read(p []byte) (int, error) {
@@ -26,6 +30,7 @@ func (f *filler) Read(p []byte) (int, error) {
 		p[i] = cmp.Or(f.b, 'x')
 	}
 	f.left -= n
+	f.sent.Add(n)
 	return int(n), nil
 }
 
@@ -80,11 +85,13 @@ func TestManyLargeBodies(t *testing.T) {
 				mu     sync.Mutex
 				maxLat time.Duration
 				wg     sync.WaitGroup
+				cut    atomic.Int64 // cut by the node before the whole body was sent
 			)
 			stopWatch := watchHeap()
 			for range clients {
 				wg.Go(func() {
-					req, err := http.NewRequest("POST", n.base+tc.path, &filler{left: size})
+					body := &filler{left: size}
+					req, err := http.NewRequest("POST", n.base+tc.path, body)
 					if err != nil {
 						t.Error(err)
 						return
@@ -98,13 +105,22 @@ func TestManyLargeBodies(t *testing.T) {
 					resp, err := (&http.Client{Transport: bearer{token: n.token, next: &http.Transport{}}}).Do(req)
 					lat := time.Since(start)
 					if err != nil {
+						// The node answered 413 and closed while the client was
+						// still sending; on a loaded machine the client's write
+						// can fail (broken pipe, reset) before it reads that
+						// answer. The node stopped reading early all the same,
+						// which is what is tested here; anything else fails.
+						if (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) && body.sent.Load() < size {
+							cut.Add(1)
+							return
+						}
 						t.Errorf("no answer: %v", err)
 						return
 					}
-					body, _ := io.ReadAll(resp.Body)
+					answer, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					if resp.StatusCode != http.StatusRequestEntityTooLarge {
-						t.Errorf("HTTP %d, want 413: %s", resp.StatusCode, body)
+						t.Errorf("HTTP %d, want 413: %s", resp.StatusCode, answer)
 					}
 					mu.Lock()
 					maxLat = max(maxLat, lat)
@@ -117,8 +133,8 @@ func TestManyLargeBodies(t *testing.T) {
 			var m1 runtime.MemStats
 			runtime.ReadMemStats(&m1)
 			growth := int64(peak) - int64(m0.HeapInuse)
-			t.Logf("%d × 50 MB %s: every answer 413, slowest %v; heap in use %.1f MB before, peak %.1f MB (+%.1f MB), Sys %.1f → %.1f MB",
-				clients, tc.name, maxLat.Round(time.Millisecond), mb(m0.HeapInuse), mb(peak), float64(growth)/(1<<20), mb(m0.Sys), mb(m1.Sys))
+			t.Logf("%d × 50 MB %s: every answer 413 (%d more cut by the node before the body was sent whole), slowest %v; heap in use %.1f MB before, peak %.1f MB (+%.1f MB), Sys %.1f → %.1f MB",
+				clients, tc.name, cut.Load(), maxLat.Round(time.Millisecond), mb(m0.HeapInuse), mb(peak), float64(growth)/(1<<20), mb(m0.Sys), mb(m1.Sys))
 			if growth > 100<<20 {
 				t.Errorf("the heap grew by %.1f MB under %d large requests; want < 100 MB", float64(growth)/(1<<20), clients)
 			}

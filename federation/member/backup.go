@@ -53,20 +53,8 @@ func (m *Member) backupRoute(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "backup is served only to a client on this machine (loopback)", http.StatusForbidden)
 		return
 	}
-	cred := ""
-	if a := r.Header.Get("Authorization"); a != "" {
-		scheme, tok, _ := strings.Cut(strings.TrimSpace(a), " ")
-		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-			rest.WriteError(w, r, api.Status(fmt.Errorf("authorization is not \"Bearer <token>\": %w", authz.ErrUnauthenticated)))
-			return
-		}
-		cred = strings.TrimSpace(tok)
-	} else if c, err := r.Cookie(authz.SessionCookie); err == nil {
-		cred = c.Value
-	}
-	p, err := m.accounts.Authenticate(r.Context(), cred)
-	if err != nil {
-		rest.WriteError(w, r, api.Status(fmt.Errorf("sign in: %w", err)))
+	p, ok := m.person(w, r, authz.SignedIn)
+	if !ok {
 		return
 	}
 	if !p.May(authz.PermVerify) && !p.May(authz.PermManageAccounts) {

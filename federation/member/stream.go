@@ -114,32 +114,7 @@ func (m *Member) now() time.Time {
 	return time.Now()
 }
 
-// person authenticates a hand-written route's request as the gateway does
-// (a bearer token wins over the session cookie) and checks perm; on a
-// refusal it has answered 401 or 403.
+// person is api.Person with this member's accounts and logger.
 func (m *Member) person(w http.ResponseWriter, r *http.Request, perm authz.Permission) (authz.Principal, bool) {
-	cred := ""
-	if a := r.Header.Get("Authorization"); a != "" {
-		scheme, tok, _ := strings.Cut(strings.TrimSpace(a), " ")
-		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-			rest.WriteError(w, r, api.Status(fmt.Errorf("authorization is not \"Bearer <token>\": %w", authz.ErrUnauthenticated)))
-			return authz.Principal{}, false
-		}
-		cred = strings.TrimSpace(tok)
-	} else if c, err := r.Cookie(authz.SessionCookie); err == nil {
-		cred = c.Value
-	}
-	p, err := m.accounts.Authenticate(r.Context(), cred)
-	if err != nil {
-		m.log.Info("call refused", "route", r.Method+" "+r.URL.Path, "err", err)
-		rest.WriteError(w, r, api.Status(fmt.Errorf("sign in: %w", err)))
-		return authz.Principal{}, false
-	}
-	if !p.May(perm) {
-		err := fmt.Errorf("account %s may not %s: %w", p.Account, perm, authz.ErrPermissionDenied)
-		m.log.Info("call refused", "route", r.Method+" "+r.URL.Path, "err", err)
-		rest.WriteError(w, r, api.Status(err))
-		return authz.Principal{}, false
-	}
-	return p, true
+	return api.Person(w, r, m.accounts, perm, m.log)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/authz"
-	"github.com/sanzi/sanzi/node/rest"
 )
 
 // openAccounts opens the node's accounts (issue 12): the home org's chain
@@ -59,34 +58,9 @@ func printAdmin(w io.Writer, pw string) {
 // Accounts is the node's accounts, for in-process tools and tests.
 func (n *Node) Accounts() *accounts.Service { return n.accounts }
 
-// person authenticates a hand-written HTTP route's request by the same
-// rules as the gateway's (a bearer token wins over the session cookie) and
-// checks perm; on refusal it has answered 401 or 403.
+// person is api.Person with this node's accounts and logger.
 func (n *Node) person(w http.ResponseWriter, r *http.Request, perm authz.Permission) (authz.Principal, bool) {
-	cred := ""
-	if a := r.Header.Get("Authorization"); a != "" {
-		scheme, tok, _ := strings.Cut(strings.TrimSpace(a), " ")
-		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-			rest.WriteError(w, r, api.Status(fmt.Errorf("authorization is not \"Bearer <token>\": %w", authz.ErrUnauthenticated)))
-			return authz.Principal{}, false
-		}
-		cred = strings.TrimSpace(tok)
-	} else if c, err := r.Cookie(authz.SessionCookie); err == nil {
-		cred = c.Value
-	}
-	p, err := n.accounts.Authenticate(r.Context(), cred)
-	if err != nil {
-		n.log.Info("call refused", "route", r.Method+" "+r.URL.Path, "err", err)
-		rest.WriteError(w, r, api.Status(fmt.Errorf("sign in: %w", err)))
-		return authz.Principal{}, false
-	}
-	if perm != authz.SignedIn && !p.May(perm) {
-		err := fmt.Errorf("account %s may not %s: %w", p.Account, perm, authz.ErrPermissionDenied)
-		n.log.Info("call refused", "route", r.Method+" "+r.URL.Path, "err", err)
-		rest.WriteError(w, r, api.Status(err))
-		return authz.Principal{}, false
-	}
-	return p, true
+	return api.Person(w, r, n.accounts, perm, n.log)
 }
 
 // loopbackAddr reports whether a listen address binds loopback only.

@@ -1,0 +1,44 @@
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/sanzi/sanzi/node/authz"
+	"github.com/sanzi/sanzi/node/rest"
+)
+
+// Person authenticates a hand-written HTTP route's request (SSE streams,
+// sync status, backups) by the rules the gateway and the interceptor
+// apply to every other call: a bearer token wins over the session cookie;
+// then it checks perm (SignedIn: any account). On a refusal it has
+// answered 401 or 403, logged to log, and returns false. Village and town
+// nodes and district members call this one function, so their routes
+// cannot drift apart.
+func Person(w http.ResponseWriter, r *http.Request, auth authz.Authenticator, perm authz.Permission, log *slog.Logger) (authz.Principal, bool) {
+	refuse := func(err error) (authz.Principal, bool) {
+		log.Info("call refused", "route", r.Method+" "+r.URL.Path, "err", err)
+		rest.WriteError(w, r, Status(err))
+		return authz.Principal{}, false
+	}
+	cred := ""
+	if a := r.Header.Get("Authorization"); a != "" {
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(a), " ")
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			return refuse(fmt.Errorf("authorization is not \"Bearer <token>\": %w", authz.ErrUnauthenticated))
+		}
+		cred = strings.TrimSpace(tok)
+	} else if c, err := r.Cookie(authz.SessionCookie); err == nil {
+		cred = c.Value
+	}
+	p, err := auth.Authenticate(r.Context(), cred)
+	if err != nil {
+		return refuse(fmt.Errorf("sign in: %w", err))
+	}
+	if perm != authz.SignedIn && !p.May(perm) {
+		return refuse(fmt.Errorf("account %s may not %s: %w", p.Account, perm, authz.ErrPermissionDenied))
+	}
+	return p, true
+}

@@ -377,53 +377,7 @@ func (p Page) bounds() (int, []byte, error) {
 // and returns one page of matches, the token of the next page (empty on the
 // last) and the number of matches in all pages.
 func (b *Books) list(t sanziv1.EntryType, p Page, match func(tx *bolt.Tx, s *ledger.Stored) (bool, error), build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
-	size, after, err := p.bounds()
-	if err != nil {
-		return "", 0, err
-	}
-	var lastKey []byte
-	n := 0
-	more := false
-	err = b.l.DB().View(func(tx *bolt.Tx) error {
-		idx := tx.Bucket(bucketByType).Bucket([]byte{byte(t)})
-		if idx == nil {
-			return nil
-		}
-		c := idx.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			s, err := ledger.GetTx(tx, string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:]))
-			if err != nil {
-				return err
-			}
-			ok, err := match(tx, s)
-			if err != nil || !ok {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			total++
-			switch {
-			case after != nil && bytes.Compare(k, after) <= 0:
-			case n < size:
-				if err := build(tx, s); err != nil {
-					return err
-				}
-				n++
-				lastKey = append(lastKey[:0], k...)
-			default:
-				more = true
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return "", 0, fmt.Errorf("list %s: %w", t, err)
-	}
-	if more {
-		next = hex.EncodeToString(lastKey)
-	}
-	return next, total, nil
+	return b.walk(t, p, nil, match, build)
 }
 
 // listByOrigin is list for a filter that needs only the entry's origin,
@@ -432,6 +386,14 @@ func (b *Books) list(t sanziv1.EntryType, p Page, match func(tx *bolt.Tx, s *led
 // decoded, so that a page of a village with 100,000 entries costs its size,
 // not the village's (the count is a walk of keys, without reading entries).
 func (b *Books) listByOrigin(t sanziv1.EntryType, p Page, originOK func(string) bool, build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
+	return b.walk(t, p, originOK, nil, build)
+}
+
+// walk is list and listByOrigin: the index keys of type t in order, those
+// whose origin originOK refuses skipped (nil: none), then, when match is
+// set, each entry read and matched; a page of matches is built, and every
+// match counted. Without match an entry is read only to build the page.
+func (b *Books) walk(t sanziv1.EntryType, p Page, originOK func(string) bool, match func(tx *bolt.Tx, s *ledger.Stored) (bool, error), build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
 	size, after, err := p.bounds()
 	if err != nil {
 		return "", 0, err
@@ -446,16 +408,34 @@ func (b *Books) listByOrigin(t sanziv1.EntryType, p Page, originOK func(string) 
 		}
 		c := idx.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if len(k) < 9 || !originOK(string(k[:len(k)-8])) {
+			if len(k) < 9 {
 				continue
+			}
+			origin, seq := string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:])
+			if originOK != nil && !originOK(origin) {
+				continue
+			}
+			var s *ledger.Stored
+			if match != nil {
+				if s, err = ledger.GetTx(tx, origin, seq); err != nil {
+					return err
+				}
+				ok, err := match(tx, s)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
 			}
 			total++
 			switch {
 			case after != nil && bytes.Compare(k, after) <= 0:
 			case n < size:
-				s, err := ledger.GetTx(tx, string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:]))
-				if err != nil {
-					return err
+				if s == nil {
+					if s, err = ledger.GetTx(tx, origin, seq); err != nil {
+						return err
+					}
 				}
 				if err := build(tx, s); err != nil {
 					return err

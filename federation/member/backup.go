@@ -14,10 +14,8 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/sanzi/sanzi/node/api"
-	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/backup"
 	"github.com/sanzi/sanzi/node/pki"
-	"github.com/sanzi/sanzi/node/rest"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -49,22 +47,11 @@ import (
 // with an account that may verify chains (auditor) or manage accounts
 // (administrator).
 func (m *Member) backupRoute(w http.ResponseWriter, r *http.Request) {
-	if !rest.FromLoopback(r) {
-		http.Error(w, "backup is served only to a client on this machine (loopback)", http.StatusForbidden)
+	if !api.BackupTaker(w, r, m.accounts, m.log) {
 		return
 	}
-	p, ok := m.person(w, r, authz.SignedIn)
-	if !ok {
-		return
-	}
-	if !p.May(authz.PermVerify) && !p.May(authz.PermManageAccounts) {
-		rest.WriteError(w, r, api.Status(fmt.Errorf("account %s may not take a backup: it needs %s or %s: %w", p.Account, authz.PermVerify, authz.PermManageAccounts, authz.ErrPermissionDenied)))
-		return
-	}
-	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	at := time.Now()
-	w.Header().Set("Content-Type", "application/x-tar")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "sanzi-"+m.cfg.Cluster.ID+"-"+at.UTC().Format("20060102T150405Z")+".tar"))
+	backup.StartResponse(w, m.cfg.Cluster.ID, at)
 	fsm := m.node.FSM()
 	bm, err := backup.WriteExcept(r.Context(), w, m.cfg.Cluster.DataDir,
 		[]backup.DB{{Name: "state.db", View: fsm.View}}, notRestored, at)

@@ -42,3 +42,25 @@ func Person(w http.ResponseWriter, r *http.Request, auth authz.Authenticator, pe
 	}
 	return p, true
 }
+
+// BackupTaker admits a request for a backup of the data folder (village,
+// town or district member alike): it hands out signing keys and every
+// account's password hash, so only a client on the loopback interface
+// (the operator on the machine, `sanzi backup`), signed in with an account
+// that may verify the chains (auditor) or manage accounts (administrator).
+// On a refusal it has answered 403 or 401 and returns false.
+func BackupTaker(w http.ResponseWriter, r *http.Request, auth authz.Authenticator, log *slog.Logger) bool {
+	if !rest.FromLoopback(r) {
+		http.Error(w, "backup is served only to a client on this machine (loopback)", http.StatusForbidden)
+		return false
+	}
+	p, ok := Person(w, r, auth, authz.SignedIn, log)
+	if !ok {
+		return false
+	}
+	if !p.May(authz.PermVerify) && !p.May(authz.PermManageAccounts) {
+		rest.WriteError(w, r, Status(fmt.Errorf("account %s may not take a backup: it needs %s or %s: %w", p.Account, authz.PermVerify, authz.PermManageAccounts, authz.ErrPermissionDenied)))
+		return false
+	}
+	return true
+}

@@ -28,6 +28,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -233,4 +234,14 @@ func (hw *hashingWriter) Write(p []byte) (int, error) {
 	hw.h.Write(p[:n])
 	hw.n += int64(n)
 	return n, err
+}
+
+// StartResponse prepares w for a backup of the node named name taken at at:
+// no write deadline (a backup takes longer than the server's write timeout
+// allows a response; the client's going away still ends it through the
+// request's context), and the tar's content type and file name.
+func StartResponse(w http.ResponseWriter, name string, at time.Time) {
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "sanzi-"+name+"-"+at.UTC().Format("20060102T150405Z")+".tar"))
 }

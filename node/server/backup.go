@@ -14,14 +14,12 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/sanzi/sanzi/node/api"
-	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/backup"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/relay"
-	"github.com/sanzi/sanzi/node/rest"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -32,24 +30,11 @@ import (
 // in with an account that may verify the chains (auditor) or manage
 // accounts (administrator).
 func (n *Node) backupRoute(w http.ResponseWriter, r *http.Request) {
-	if !rest.FromLoopback(r) {
-		http.Error(w, "backup is served only to a client on this machine (loopback)", http.StatusForbidden)
+	if !api.BackupTaker(w, r, n.accounts, n.log) {
 		return
 	}
-	p, ok := n.person(w, r, authz.SignedIn)
-	if !ok {
-		return
-	}
-	if !p.May(authz.PermVerify) && !p.May(authz.PermManageAccounts) {
-		rest.WriteError(w, r, api.Status(fmt.Errorf("account %s may not take a backup: it needs %s or %s: %w", p.Account, authz.PermVerify, authz.PermManageAccounts, authz.ErrPermissionDenied)))
-		return
-	}
-	// A backup takes longer than the server's write timeout allows a
-	// response; the client's going away still ends it (r.Context()).
-	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	at := n.cfg.Now()
-	w.Header().Set("Content-Type", "application/x-tar")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "sanzi-"+n.cfg.Orgs[0]+"-"+at.UTC().Format("20060102T150405Z")+".tar"))
+	backup.StartResponse(w, n.cfg.Orgs[0], at)
 	m, err := backup.Write(r.Context(), w, n.cfg.DataDir, []backup.DB{{Name: "ledger.db", DB: n.ledger.DB()}, {Name: "credentials.db", DB: n.accounts.CredentialsDB()}}, at)
 	if err != nil {
 		// The status is sent; the client sees a tar without its manifest,

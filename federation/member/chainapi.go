@@ -38,28 +38,24 @@ func (l localChain) AppendDistrict(ctx context.Context, author string, t sanziv1
 	return l.m.svc.AppendDistrict(ctx, author, t, payload)
 }
 
-// officer is the signed-in account when it may write the district's chain:
-// a district rules officer of the district itself (a town's account with
-// the publishing permission publishes the town's rules, not these).
-func (m *Member) officer(ctx context.Context) (authz.Principal, error) {
+// officerChain is the signed-in account when it may write the district's
+// chain — a district rules officer of the district itself (a town's
+// account with the publishing permission publishes the town's rules, not
+// these) — and the district's chain at this member, read after everything
+// the leader had committed when it was called, so the checks see the
+// drafts another member wrote a moment ago.
+func (m *Member) officerChain(ctx context.Context) (authz.Principal, *districtchain.Chain, error) {
 	p, ok := authz.FromContext(ctx)
 	if !ok {
-		return p, status.Error(codes.Unauthenticated, "sign in first: the district's chain is written by a signed-in district rules officer")
+		return p, nil, status.Error(codes.Unauthenticated, "sign in first: the district's chain is written by a signed-in district rules officer")
 	}
 	if p.Org != m.org || !p.Has(authz.RoleDistrictRulesOfficer) {
-		return p, status.Errorf(codes.PermissionDenied, "%s (org %s) is not a district rules officer of %s", p.Account, p.Org, m.org)
+		return p, nil, status.Errorf(codes.PermissionDenied, "%s (org %s) is not a district rules officer of %s", p.Account, p.Org, m.org)
 	}
-	return p, nil
-}
-
-// chain is the district's chain at this member, read after everything the
-// leader had committed when it was called, so the checks see the drafts
-// another member wrote a moment ago.
-func (m *Member) chain(ctx context.Context) (*districtchain.Chain, error) {
 	if err := m.fresh(ctx); err != nil {
-		return nil, status.Errorf(codes.Unavailable, "%v", err)
+		return p, nil, status.Errorf(codes.Unavailable, "%v", err)
 	}
-	return districtchain.AtMember(m.org, localChain{m}, 0), nil
+	return p, districtchain.AtMember(m.org, localChain{m}, 0), nil
 }
 
 // chainStatus maps districtchain's refusals to gRPC codes.
@@ -97,11 +93,7 @@ type districtAPI struct {
 // DraftCatalog implements DistrictService: a catalog draft by the
 // signed-in officer, inert until another publishes it.
 func (d districtAPI) DraftCatalog(ctx context.Context, r *sanziv1.DraftCatalogRequest) (*sanziv1.DraftCatalogResponse, error) {
-	p, err := d.m.officer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := d.m.chain(ctx)
+	p, c, err := d.m.officerChain(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +107,7 @@ func (d districtAPI) DraftCatalog(ctx context.Context, r *sanziv1.DraftCatalogRe
 // PublishCatalog implements DistrictService: the publication of a catalog
 // draft by an officer who is not its drafter (four eyes on account ids).
 func (d districtAPI) PublishCatalog(ctx context.Context, r *sanziv1.PublishCatalogRequest) (*sanziv1.PublishCatalogResponse, error) {
-	p, err := d.m.officer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := d.m.chain(ctx)
+	p, c, err := d.m.officerChain(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -132,11 +120,7 @@ func (d districtAPI) PublishCatalog(ctx context.Context, r *sanziv1.PublishCatal
 
 // IssueDirective implements DistrictService.
 func (d districtAPI) IssueDirective(ctx context.Context, r *sanziv1.IssueDirectiveRequest) (*sanziv1.IssueDirectiveResponse, error) {
-	p, err := d.m.officer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := d.m.chain(ctx)
+	p, c, err := d.m.officerChain(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -160,11 +144,7 @@ func meta(id string) *sanziv1.EntryMeta { return &sanziv1.EntryMeta{Id: id} }
 
 // SubmitRuleSet implements RuleService: a draft by the signed-in officer.
 func (a ruleAPI) SubmitRuleSet(ctx context.Context, r *sanziv1.SubmitRuleSetRequest) (*sanziv1.SubmitRuleSetResponse, error) {
-	p, err := a.m.officer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := a.m.chain(ctx)
+	p, c, err := a.m.officerChain(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -178,11 +158,7 @@ func (a ruleAPI) SubmitRuleSet(ctx context.Context, r *sanziv1.SubmitRuleSetRequ
 // PublishRuleSet implements RuleService: the publication of a draft by an
 // officer who is not its drafter (four eyes on account ids).
 func (a ruleAPI) PublishRuleSet(ctx context.Context, r *sanziv1.PublishRuleSetRequest) (*sanziv1.PublishRuleSetResponse, error) {
-	p, err := a.m.officer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := a.m.chain(ctx)
+	p, c, err := a.m.officerChain(ctx)
 	if err != nil {
 		return nil, err
 	}

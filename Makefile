@@ -101,6 +101,8 @@ bench:
 	go test -run='^$$' -bench='^BenchmarkRecord$$' -benchtime=3000x -count=3 ./node/server
 	go test -run='^$$' -bench='^BenchmarkFullRuleSet$$' -benchtime=20000x -count=5 ./node/watch
 	go test -run='^$$' -bench='^BenchmarkQueries10M$$' -benchtime=1x -timeout=30m ./analytics/stats
+	# The cockpit's first render in Chromium over 10 million rows (issue 14).
+	go test -run='^$$' -bench='^BenchmarkCockpitFirstRender10M$$' -benchtime=1x -count=3 -timeout=30m ./cmd/sanzi
 	go test -run='^$$' -bench='^(BenchmarkLoaderVsClient|BenchmarkFreshness)$$' -benchtime=1x -count=3 -timeout=30m ./analytics/loader
 	go test -run='^$$' -bench='^BenchmarkClusterPush$$' -benchtime=1x -count=5 ./federation/cluster
 	go test -run='^$$' -bench='^BenchmarkApplyBatch$$' -benchtime=20x -count=3 ./federation/fsm

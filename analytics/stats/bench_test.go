@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/analytics/schema"
+	"github.com/sanzi/sanzi/analytics/synth"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -36,7 +36,9 @@ func BenchmarkQueries10M(b *testing.B) {
 		b.Fatal(err)
 	}
 	gen := time.Now()
-	generate(b, ctx, conn)
+	if err := synth.Fill(ctx, conn, synth.Default()); err != nil {
+		b.Fatal(err)
+	}
 	if err := schema.RebuildSummaries(ctx, conn, schema.RoundFen, schema.DefaultThresholds()); err != nil {
 		b.Fatal(err)
 	}
@@ -94,36 +96,5 @@ func BenchmarkQueries10M(b *testing.B) {
 			slices.Sort(times)
 			b.ReportMetric(times[len(times)/2], "p50-ms")
 		})
-	}
-}
-
-// generate fills the tables with INSERT ... SELECT over numbers(), which
-// ClickHouse runs at over a million rows a second.
-func generate(b *testing.B, ctx context.Context, conn driver.Conn) {
-	for _, q := range []string{
-		`INSERT INTO transactions (raft_index, origin, seq, district, town, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at)
-		SELECT number, concat('350505', toString(100 + number % 20), toString(200 + intDiv(number, 20) % 25)) AS o, number, '350505', substring(o, 1, 9),
-			if(number % 5 = 0, 'income', 'expense'), 1, toInt64(100 + (number * 7919) % 5000000),
-			if(number % 11 = 0, 'PAYMENT_METHOD_CASH', 'PAYMENT_METHOD_BANK_TRANSFER'),
-			'c', 'b', concat('party', toString(number % 61)), '', toDate('2025-01-01') + number % 730 AS d, toYYYYMM(d), toDateTime(d)
-		FROM numbers(10000000)`,
-		`INSERT INTO steps (raft_index, origin, seq, district, town, procedure_id, step_code, post, action, closes, opened_at, deadline, decided_at, author)
-		SELECT number, concat('350505', toString(100 + number % 20), toString(200 + intDiv(number, 20) % 25)) AS o, number, '350505', substring(o, 1, 9),
-			concat(o, '-', toString(intDiv(number, 5))), 'review', concat('post', toString(number % 7)), 'STEP_ACTION_APPROVE', 0,
-			toDateTime('2025-01-01 00:00:00') + number * 60 AS t, t + 172800, t + (number * 7919) % 259200, 'x'
-		FROM numbers(1000000)`,
-		`INSERT INTO alerts (raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at)
-		SELECT number, concat('350505', toString(100 + number % 20), toString(200 + intDiv(number, 20) % 25)) AS o, number, '350505', substring(o, 1, 9),
-			concat('RULE-', toString(number % 27)), if(number % 3 = 0, 'red', 'yellow'), 'v', '', '', toDateTime('2025-01-01 00:00:00') + number * 300
-		FROM numbers(200000)`,
-		`INSERT INTO cards (raft_index, origin, seq, district, town, level, procedure_id, matter_code, step_code, post, person, deadline, recorded_at)
-		SELECT number, concat('350505', toString(100 + number % 20), toString(200 + intDiv(number, 20) % 25)) AS o, number, '350505', substring(o, 1, 9),
-			if(number % 4 = 0, 'CARD_LEVEL_RED', 'CARD_LEVEL_YELLOW'), '', 'FUND-REIMB', 'review', concat('post', toString(number % 7)), '',
-			toDateTime('2025-01-01 00:00:00') + number * 900, toDateTime('2025-01-01 00:00:00') + number * 900
-		FROM numbers(50000)`,
-	} {
-		if err := conn.Exec(ctx, q); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

@@ -74,7 +74,7 @@ type mxNode struct {
 
 // mxPort is a free loopback port (bound and released; the node binds it
 // right after).
-func mxPort(t *testing.T) string {
+func mxPort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -85,7 +85,7 @@ func mxPort(t *testing.T) string {
 }
 
 // mxRun runs the CLI and fails the test when it exits non-zero.
-func mxRun(t *testing.T, args ...string) string {
+func mxRun(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(sanziBin, args...).CombinedOutput()
 	if err != nil {
@@ -95,7 +95,7 @@ func mxRun(t *testing.T, args ...string) string {
 }
 
 // mxAdminFile writes the first administrator's password to a 0600 file.
-func mxAdminFile(t *testing.T, dir string) (path, pw string) {
+func mxAdminFile(t testing.TB, dir string) (path, pw string) {
 	t.Helper()
 	pw = "mx-first-admin-password"
 	path = filepath.Join(dir, "admin-password")
@@ -144,7 +144,7 @@ func mxStart(t *testing.T, kind, org, data, adminFile string, extra ...string) *
 }
 
 // mxREST sends one REST request; token, when set, goes as a bearer token.
-func (n *mxNode) mxREST(t *testing.T, method, path, token, ctype string, body []byte, hdr http.Header) (int, http.Header, []byte) {
+func (n *mxNode) mxREST(t testing.TB, method, path, token, ctype string, body []byte, hdr http.Header) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, "http://"+n.http+path, bytes.NewReader(body))
 	if err != nil {
@@ -169,7 +169,7 @@ func (n *mxNode) mxREST(t *testing.T, method, path, token, ctype string, body []
 }
 
 // mxPostJSON posts v as JSON and decodes a 200 answer into out.
-func (n *mxNode) mxPostJSON(t *testing.T, path, token string, v, out any) (int, []byte) {
+func (n *mxNode) mxPostJSON(t testing.TB, path, token string, v, out any) (int, []byte) {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -186,7 +186,7 @@ func (n *mxNode) mxPostJSON(t *testing.T, path, token string, v, out any) (int, 
 
 // mxLogin signs in over REST for a bearer token (newPassword replaces a
 // first password).
-func (n *mxNode) mxLogin(t *testing.T, account, password, newPassword string) string {
+func (n *mxNode) mxLogin(t testing.TB, account, password, newPassword string) string {
 	t.Helper()
 	var in struct {
 		Secret string `json:"secret"`

@@ -40,13 +40,19 @@ type ckDistrict struct {
 	pushed uint64 // the village's seq pushed so far
 }
 
-func ckStartDistrict(t *testing.T) *ckDistrict {
+func ckStartDistrict(t testing.TB) *ckDistrict {
 	t.Helper()
 	ch, err := chserver.Start(context.Background(), chserver.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ch.Close() })
+	return ckStartDistrictOn(t, ch.Addr())
+}
+
+// ckStartDistrictOn starts the member on the ClickHouse at chAddr.
+func ckStartDistrictOn(t testing.TB, chAddr string) *ckDistrict {
+	t.Helper()
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
 	mxRun(t, "ca", "init", "--district", "350505", "--dir", caDir)
@@ -61,7 +67,7 @@ func ckStartDistrict(t *testing.T) *ckDistrict {
 	d := &ckDistrict{http: mxPort(t)}
 	p := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
 	p.args = []string{"district", "serve", "--id", "d1", "--raft", p.raft, "--api", p.api, "--http", d.http, "--data", p.data, "--tls-dir", caDir, "--cert", "d1",
-		"--bootstrap", "--log-level", "warn", "--clickhouse", ch.Addr(), "--orgs", orgsFile, "--admin-password-file", file}
+		"--bootstrap", "--log-level", "warn", "--clickhouse", chAddr, "--orgs", orgsFile, "--admin-password-file", file}
 	p.start()
 	t.Cleanup(p.stop)
 	d.proc = p
@@ -80,7 +86,7 @@ func ckStartDistrict(t *testing.T) *ckDistrict {
 
 // ckAccount creates a district account with personPW as its one-time
 // password (the browser replaces it at the first sign-in).
-func (d *ckDistrict) ckAccount(t *testing.T, id, name, role string) {
+func (d *ckDistrict) ckAccount(t testing.TB, id, name, role string) {
 	t.Helper()
 	m := &mxNode{kind: "district", http: d.http}
 	body := map[string]any{"account": map[string]any{"account": id, "name": name, "org": "350505000000", "roles": []string{role}}, "password": personPW}
@@ -129,7 +135,7 @@ func (d *ckDistrict) ckPush(t *testing.T, n *node) {
 }
 
 // ckEval polls js (a boolean expression) in the page until it holds.
-func ckEval(t *testing.T, ctx context.Context, d time.Duration, what, js string) {
+func ckEval(t testing.TB, ctx context.Context, d time.Duration, what, js string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {

@@ -29,7 +29,7 @@ const csChromiumPath = "/usr/bin/chromium"
 
 // csChromium is the browser to drive: a failure in CI (env CI set), a skip
 // elsewhere, when it is not installed. No test downloads a browser.
-func csChromium(t *testing.T) string {
+func csChromium(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath(csChromiumPath); err != nil {
 		if os.Getenv("CI") != "" {
@@ -42,7 +42,7 @@ func csChromium(t *testing.T) string {
 
 // csBrowser starts a headless Chromium with a fresh profile, its window a
 // 1366×768 laptop's, and returns a tab's context (cancelled at cleanup).
-func csBrowser(t *testing.T) context.Context {
+func csBrowser(t testing.TB) context.Context {
 	t.Helper()
 	bin := csChromium(t)
 	opts := []chromedp.ExecAllocatorOption{
@@ -71,7 +71,7 @@ func csBrowser(t *testing.T) context.Context {
 
 // csRun runs browser actions, failing the test with what was being done.
 // Each step has 30 seconds.
-func csRun(t *testing.T, ctx context.Context, doing string, actions ...chromedp.Action[chromedp.Void]) {
+func csRun(t testing.TB, ctx context.Context, doing string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -81,7 +81,7 @@ func csRun(t *testing.T, ctx context.Context, doing string, actions ...chromedp.
 }
 
 // csGet runs one action that answers a value.
-func csGet[T any](t *testing.T, ctx context.Context, doing string, a chromedp.Action[T]) T {
+func csGet[T any](t testing.TB, ctx context.Context, doing string, a chromedp.Action[T]) T {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -150,7 +150,7 @@ func csAccount(t *testing.T, n *node, id, name string, roles, posts []string) {
 
 // csSignIn signs in through the page; newPassword, when set, answers the
 // forced change of a one-time password.
-func csSignIn(t *testing.T, ctx context.Context, account, password, newPassword string) {
+func csSignIn(t testing.TB, ctx context.Context, account, password, newPassword string) {
 	t.Helper()
 	csRun(t, ctx, "sign in as "+account,
 		chromedp.WaitVisible(chromedp.ID("#account")),

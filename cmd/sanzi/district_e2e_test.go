@@ -34,7 +34,7 @@ import (
 
 // member is a district member running as its own process.
 type districtProc struct {
-	t                   *testing.T
+	t                   testing.TB
 	id, raft, api, data string
 	args                []string
 	cmd                 *exec.Cmd
@@ -342,13 +342,13 @@ func TestDistrictKill9Leader(t *testing.T) {
 		failovers[len(failovers)/2].Round(time.Millisecond), failovers[len(failovers)-1].Round(time.Millisecond), total, acked)
 }
 
-func clientFor(t *testing.T, caDir, addr string) sanziv1.DistrictServiceClient {
+func clientFor(t testing.TB, caDir, addr string) sanziv1.DistrictServiceClient {
 	t.Helper()
 	return sanziv1.NewDistrictServiceClient(connFor(t, caDir, addr))
 }
 
 // connFor is a connection to a member as the CA directory's "admin".
-func connFor(t *testing.T, caDir, addr string) *grpc.ClientConn {
+func connFor(t testing.TB, caDir, addr string) *grpc.ClientConn {
 	t.Helper()
 	pool, err := pki.LoadPool(caDir)
 	if err != nil {
@@ -367,7 +367,7 @@ func connFor(t *testing.T, caDir, addr string) *grpc.ClientConn {
 }
 
 // waitLeader polls a member until it names a leader other than not.
-func waitLeader(t *testing.T, c sanziv1.DistrictServiceClient, not string) string {
+func waitLeader(t testing.TB, c sanziv1.DistrictServiceClient, not string) string {
 	t.Helper()
 	var id string
 	eventually(t, 30*time.Second, "a leader other than "+not, func() bool {
@@ -383,7 +383,7 @@ func waitLeader(t *testing.T, c sanziv1.DistrictServiceClient, not string) strin
 	return id
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 const org = "350505100201"
 
 // freePort is a loopback port below the ephemeral range (freeport).
-func freePort(t *testing.T) string { return freeport.Loopback(t) }
+func freePort(t testing.TB) string { return freeport.Loopback(t) }
 
 // node is a village node running as a child process.
 type node struct {

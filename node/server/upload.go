@@ -20,15 +20,20 @@ import (
 // through the gateway: see uploadAttachment.
 const uploadPath = "/v1/attachments"
 
-// withUploads sends POST /v1/attachments to uploadAttachment and every
-// other request to the gateway. It sits behind rest.Guard, so the route's
-// method, content type and size limit are checked as before, and its body
-// is cut at the attachment limit.
+// withUploads sends POST /v1/attachments to uploadAttachment, POST
+// /v1/imports to importSheet, and every other request to the gateway. It
+// sits behind rest.Guard, so each route's method, content type and size
+// limit are checked as before, and its body is cut at its limit.
 func (n *Node) withUploads(gw *runtime.ServeMux) http.Handler {
 	upload := n.uploadAttachment(gw)
+	sheet := n.importSheet(gw)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == uploadPath {
 			upload(w, r)
+			return
+		}
+		if r.Method == http.MethodPost && r.URL.Path == importPath {
+			sheet(w, r)
 			return
 		}
 		gw.ServeHTTP(w, r)

@@ -20,8 +20,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/xuri/excelize/v2"
-
-	"github.com/sanzi/sanzi/node/authz"
 )
 
 // The village accountant's registers and sheet import (issue 14, part 2)
@@ -87,13 +85,7 @@ func regSignedIn(t *testing.T) (*node, context.Context, *offOrigin) {
 	t.Helper()
 	ctx := csBrowser(t)
 	watch := watchRequests(t, ctx)
-	n := startNode(t, t.TempDir())
-	const acct = "reg.kuaiji"
-	csAccount(t, n, acct, "会计 郑小云", []string{string(authz.RoleAccountant)}, []string{"village.accountant"})
-	csRun(t, ctx, "open the console", chromedp.Navigate("http://"+n.http+"/"), chromedp.WaitVisible(chromedp.ID("#account")))
-	csLang(t, ctx, "zh")
-	csSignIn(t, ctx, acct, personPW, "reg-kuaiji-second-2")
-	return n, ctx, watch
+	return acctSignIn(t, ctx, "reg.kuaiji", "会计 郑小云", "reg-kuaiji-second-2"), ctx, watch
 }
 
 // regContract records a contract over REST and returns its entry id.

@@ -146,30 +146,41 @@ func (b *Books) ListContracts(f ContractFilter, p Page) ([]*sanziv1.ContractReco
 		return nil, "", 0, err
 	}
 	day := b.today()
-	var out []*sanziv1.ContractRecord
-	// cur is the contract match just built and accepted; walk builds a
-	// page's entry right after matching it, so it is not decoded twice.
-	var cur *sanziv1.ContractRecord
+	return listRecords(b, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, p, originOK(f.Org, f.InScope), !f.onlyOrigin(),
+		func(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.ContractRecord, error) {
+			return contractRecord(tx, s, day)
+		}, f.matches)
+}
+
+// listRecords is a register's page: entries of type t whose origin passes
+// originOK, built into records by record and, when filtered, kept when
+// matches says so. A record matched is built once: walk builds a page's
+// entry right after matching it.
+func listRecords[R any](b *Books, t sanziv1.EntryType, p Page, originOK func(string) bool, filtered bool,
+	record func(tx *bolt.Tx, s *ledger.Stored) (R, error), matches func(R) bool) ([]R, string, int64, error) {
+	var out []R
+	var cur R
+	have := false
 	var match func(tx *bolt.Tx, s *ledger.Stored) (bool, error)
-	if !f.onlyOrigin() {
+	if filtered {
 		match = func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
-			rec, err := contractRecord(tx, s, day)
-			if err != nil || !f.matches(rec) {
+			rec, err := record(tx, s)
+			if err != nil || !matches(rec) {
 				return false, err
 			}
-			cur = rec
+			cur, have = rec, true
 			return true, nil
 		}
 	}
-	next, total, err := b.walk(sanziv1.EntryType_ENTRY_TYPE_CONTRACT, p, originOK(f.Org, f.InScope), match, func(tx *bolt.Tx, s *ledger.Stored) error {
-		rec := cur
-		if rec == nil {
-			var err error
-			if rec, err = contractRecord(tx, s, day); err != nil {
+	next, total, err := b.walk(t, p, originOK, match, func(tx *bolt.Tx, s *ledger.Stored) error {
+		if !have {
+			rec, err := record(tx, s)
+			if err != nil {
 				return err
 			}
+			cur = rec
 		}
-		out = append(out, rec)
+		out = append(out, cur)
 		return nil
 	})
 	return out, next, total, err
@@ -266,31 +277,8 @@ func (b *Books) ListAssets(f AssetFilter, p Page) ([]*sanziv1.AssetRecord, strin
 	if err := checkQuery(f.Category); err != nil {
 		return nil, "", 0, &InvalidError{Violations: []Violation{{Field: "category", Reason: "a category of at most 64 characters"}}}
 	}
-	var out []*sanziv1.AssetRecord
-	var cur *sanziv1.AssetRecord // as in ListContracts
-	var match func(tx *bolt.Tx, s *ledger.Stored) (bool, error)
-	if f.Query != "" || f.Status != 0 || f.Category != "" {
-		match = func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
-			rec, err := assetRecord(tx, s)
-			if err != nil || !f.matches(rec) {
-				return false, err
-			}
-			cur = rec
-			return true, nil
-		}
-	}
-	next, total, err := b.walk(sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, p, originOK(f.Org, f.InScope), match, func(tx *bolt.Tx, s *ledger.Stored) error {
-		rec := cur
-		if rec == nil {
-			var err error
-			if rec, err = assetRecord(tx, s); err != nil {
-				return err
-			}
-		}
-		out = append(out, rec)
-		return nil
-	})
-	return out, next, total, err
+	filtered := f.Query != "" || f.Status != 0 || f.Category != ""
+	return listRecords(b, sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, p, originOK(f.Org, f.InScope), filtered, assetRecord, f.matches)
 }
 
 // GetAsset reads one asset with its history's summary.

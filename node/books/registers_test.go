@@ -3,16 +3,12 @@ package books_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/books"
-	"github.com/sanzi/sanzi/node/keys"
-	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -20,31 +16,30 @@ import (
 // due, active or ended as of it.
 var registerDay = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 
-// openBooksOn is openBooks with the validator's clock at now.
-func openBooksOn(t *testing.T, now time.Time) *books.Books {
+// pageAll lists every page of size, checking each states the total want,
+// and returns the records in order.
+func pageAll[R any](t *testing.T, size, want int, list func(books.Page) ([]R, string, int64, error)) []R {
 	t.Helper()
-	dir := t.TempDir()
-	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg})
-	if err != nil {
-		t.Fatal(err)
+	var out []R
+	token := ""
+	for page := 0; page <= want; page++ {
+		recs, next, total, err := list(books.Page{Size: size, Token: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != int64(want) {
+			t.Fatalf("page %d: total %d, want %d", page, total, want)
+		}
+		out = append(out, recs...)
+		if token = next; token == "" {
+			return out
+		}
 	}
-	l, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: ring, Indexer: books.Indexer()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	att, err := attach.Open(filepath.Join(dir, "attachments"), l.DB(), 0, func() time.Time { return now })
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := books.New(l, att, &books.Validator{Served: []string{benchOrg}, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	t.Fatalf("more than %d pages of %d for %d records", want+1, size, want)
+	return nil
 }
 
-// contractIDs are the contract numbers of recs.
+// contractNumbers are the contract numbers of recs.
 func contractNumbers(recs []*sanziv1.ContractRecord) []string {
 	var out []string
 	for _, r := range recs {
@@ -55,7 +50,7 @@ func contractNumbers(recs []*sanziv1.ContractRecord) []string {
 
 func TestContractRegister(t *testing.T) {
 	ctx := context.Background()
-	b := openBooksOn(t, registerDay)
+	b := openBooksAt(t, t.TempDir(), func() time.Time { return registerDay })
 	record := func(number, name, start, end string, kind sanziv1.ContractKind, schedule ...*sanziv1.ScheduledPayment) string {
 		t.Helper()
 		s, _, err := b.RecordContract(ctx, "t", &sanziv1.Contract{
@@ -124,23 +119,9 @@ func TestContractRegister(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// One to a page: every match once, in order, the total on each.
-			var got []string
-			token := ""
-			for page := 0; page < 10; page++ {
-				recs, next, total, err := b.ListContracts(tc.f, books.Page{Size: 1, Token: token})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if total != int64(len(tc.want)) {
-					t.Fatalf("page %d: total %d, want %d", page, total, len(tc.want))
-				}
-				got = append(got, contractNumbers(recs)...)
-				if token = next; token == "" {
-					break
-				}
-			}
-			if !slices.Equal(got, tc.want) {
-				t.Fatalf("listed %v, want %v", got, tc.want)
+			got := pageAll(t, 1, len(tc.want), func(p books.Page) ([]*sanziv1.ContractRecord, string, int64, error) { return b.ListContracts(tc.f, p) })
+			if names := contractNumbers(got); !slices.Equal(names, tc.want) {
+				t.Fatalf("listed %v, want %v", names, tc.want)
 			}
 		})
 	}
@@ -195,7 +176,7 @@ func TestContractRegister(t *testing.T) {
 
 func TestAssetRegister(t *testing.T) {
 	ctx := context.Background()
-	b := openBooksOn(t, registerDay)
+	b := openBooksAt(t, t.TempDir(), func() time.Time { return registerDay })
 	report, err := b.Attachments().Put([]byte("评估报告"), "r.txt", "text/plain", "")
 	if err != nil {
 		t.Fatal(err)
@@ -255,23 +236,9 @@ func TestAssetRegister(t *testing.T) {
 		{"out of scope", books.AssetFilter{InScope: func(string) bool { return false }}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []string
-			token := ""
-			for page := 0; page < 10; page++ {
-				recs, next, total, err := b.ListAssets(tc.f, books.Page{Size: 2, Token: token})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if total != int64(len(tc.want)) {
-					t.Fatalf("page %d: total %d, want %d", page, total, len(tc.want))
-				}
-				got = append(got, names(recs)...)
-				if token = next; token == "" {
-					break
-				}
-			}
-			if !slices.Equal(got, tc.want) {
-				t.Fatalf("listed %v, want %v", got, tc.want)
+			got := pageAll(t, 2, len(tc.want), func(p books.Page) ([]*sanziv1.AssetRecord, string, int64, error) { return b.ListAssets(tc.f, p) })
+			if codes := names(got); !slices.Equal(codes, tc.want) {
+				t.Fatalf("listed %v, want %v", codes, tc.want)
 			}
 		})
 	}

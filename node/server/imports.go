@@ -47,19 +47,9 @@ func (n *Node) importSheet(gw *runtime.ServeMux) http.HandlerFunc {
 	const method = sanziv1.TransactionService_ImportSheet_FullMethodName
 	info := &grpc.StreamServerInfo{FullMethod: method, IsServerStream: true}
 	return func(w http.ResponseWriter, r *http.Request) {
-		_, out := runtime.MarshalerForRequest(gw, r)
-		ctx, err := runtime.AnnotateIncomingContext(r.Context(), gw, r, method, runtime.WithHTTPPathPattern(importPath))
-		if err != nil {
-			runtime.HTTPError(r.Context(), gw, out, w, r, err)
-			return
-		}
 		req := &sanziv1.ImportSheetRequest{}
-		if err := r.ParseForm(); err != nil { // the query only: the guard let no form body through
-			runtime.HTTPError(ctx, gw, out, w, r, status.Errorf(codes.InvalidArgument, "%v", err))
-			return
-		}
-		if err := runtime.PopulateQueryParameters(req, r.Form, importQuery); err != nil {
-			runtime.HTTPError(ctx, gw, out, w, r, status.Errorf(codes.InvalidArgument, "%v", err))
+		ctx, out, ok := gatewayRequest(gw, w, r, method, importPath, req, importQuery)
+		if !ok {
 			return
 		}
 		ss := &lineStream{ctx: ctx, req: req, w: w, out: out, rc: http.NewResponseController(w), timeout: n.cfg.HTTPWriteTimeout}
@@ -70,7 +60,7 @@ func (n *Node) importSheet(gw *runtime.ServeMux) http.HandlerFunc {
 			}
 			return n.api.ImportSheetFrom(s.Context(), &m, r.Body, func(p *sanziv1.ImportSheetResponse) error { return s.SendMsg(p) })
 		})
-		err = handle(n.api, ss)
+		err := handle(n.api, ss)
 		switch {
 		case err == nil:
 		case !ss.started:

@@ -132,6 +132,16 @@ func TestConsoleRegisters(t *testing.T) {
 		regContract(t, n, fmt.Sprintf("HT-2025-%02d", i), fmt.Sprintf("承包户%02d", i), [2]any{day(30), 100000})
 	}
 
+	t.Run("the same search from the CLI", func(t *testing.T) {
+		out, code := run(t, "contract", "list", "--server", n.grpc, "--query", "林某", "--arrears", "--status", "active")
+		if code != 0 || !strings.Contains(out, "HT-2026-07") || !strings.Contains(out, "2,000.00") || !strings.Contains(out, "1 shown of 1") {
+			t.Fatalf("sanzi contract list --query 林某 --arrears: %d\n%s", code, out)
+		}
+		if out, code := run(t, "contract", "list", "--server", n.grpc, "--status", "open"); code == 0 || !strings.Contains(out, "active, ended, pending, reversed") {
+			t.Fatalf("--status open: %d\n%s", code, out)
+		}
+	})
+
 	t.Run("the accountant finds the contract and sees its schedule", func(t *testing.T) {
 		csRun(t, ctx, "open the contracts", chromedp.Navigate(base+"#/contracts"),
 			chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="ct-status"][contains(., "共 22 条")]`)),

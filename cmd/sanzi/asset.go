@@ -130,10 +130,21 @@ func newAssetDisposeCmd(g *globals) *cobra.Command {
 
 func newAssetListCmd(g *globals) *cobra.Command {
 	var req sanziv1.ListAssetsRequest
+	var status string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List registered assets",
+		Long: `List registered assets, filtered by the node: --query finds text in the
+code, name, category or location; --status held, disposed or reversed;
+--category one category exactly as registered.`,
+		Example: `  sanzi asset list --query 仓库
+  sanzi asset list --status disposed`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := enumFlag("status", status, "ASSET_STATUS_", sanziv1.AssetStatus_value)
+			if err != nil {
+				return err
+			}
+			req.Status = sanziv1.AssetStatus(s)
 			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
 				resp, err := sanziv1.NewAssetServiceClient(conn).ListAssets(ctx, &req)
 				if err != nil {
@@ -162,6 +173,9 @@ func newAssetListCmd(g *globals) *cobra.Command {
 		},
 	}
 	pageFlags(cmd, &req.Org, &req.PageSize, &req.PageToken)
+	cmd.Flags().StringVar(&req.Query, "query", "", "text to find (code, name, category, location)")
+	cmd.Flags().StringVar(&status, "status", "", "held, disposed or reversed")
+	cmd.Flags().StringVar(&req.Category, "category", "", "only this category, exactly as registered")
 	return cmd
 }
 

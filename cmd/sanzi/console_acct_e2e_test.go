@@ -27,13 +27,20 @@ import (
 func acctSignedIn(t *testing.T) (*node, context.Context) {
 	t.Helper()
 	ctx := csBrowser(t)
+	return acctSignIn(t, ctx, "acct.kuaiji", "会计 林小芳", "acct-kuaiji-second-2"), ctx
+}
+
+// acctSignIn starts a village node, creates accountant acct (named name)
+// holding the post village.accountant and signs her in through the page
+// in the browser of ctx, her one-time password replaced by newPassword.
+func acctSignIn(t *testing.T, ctx context.Context, acct, name, newPassword string) *node {
+	t.Helper()
 	n := startNode(t, t.TempDir())
-	const acct = "acct.kuaiji"
-	csAccount(t, n, acct, "会计 林小芳", []string{string(authz.RoleAccountant)}, []string{"village.accountant"})
+	csAccount(t, n, acct, name, []string{string(authz.RoleAccountant)}, []string{"village.accountant"})
 	csRun(t, ctx, "open the console", chromedp.Navigate("http://"+n.http+"/"), chromedp.WaitVisible(chromedp.ID("#account")))
 	csLang(t, ctx, "zh")
-	csSignIn(t, ctx, acct, personPW, "acct-kuaiji-second-2")
-	return n, ctx
+	csSignIn(t, ctx, acct, personPW, newPassword)
+	return n
 }
 
 // acctFill fills the transaction form as a person types, without

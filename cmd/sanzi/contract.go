@@ -135,10 +135,26 @@ func newContractPayCmd(g *globals) *cobra.Command {
 
 func newContractListCmd(g *globals) *cobra.Command {
 	var req sanziv1.ListContractsRequest
+	var status, kind string
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List contracts with what has been paid on each",
+		Short: "List contracts with what has been paid on each and the arrears",
+		Long: `List contracts, filtered by the node: --query finds text in the number,
+the counterparty's name, the object or its location, or the summary;
+--status by where the contract stands today; --arrears only those with
+more due than paid.`,
+		Example: `  sanzi contract list --query 林 --status active
+  sanzi contract list --arrears`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := enumFlag("status", status, "CONTRACT_STATUS_", sanziv1.ContractStatus_value)
+			if err != nil {
+				return err
+			}
+			k, err := enumFlag("kind", kind, "CONTRACT_KIND_", sanziv1.ContractKind_value)
+			if err != nil {
+				return err
+			}
+			req.Status, req.Kind = sanziv1.ContractStatus(s), sanziv1.ContractKind(k)
 			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
 				resp, err := sanziv1.NewContractServiceClient(conn).ListContracts(ctx, &req)
 				if err != nil {
@@ -152,15 +168,20 @@ func newContractListCmd(g *globals) *cobra.Command {
 					c := r.GetContract()
 					rows = append(rows, []string{r.GetEntry().GetId(), c.GetContractNumber(), enumShort(c.GetKind(), "CONTRACT_KIND_"),
 						c.GetCounterparty().GetName(), c.GetObject().GetObjectId(), c.GetTermStart() + ".." + c.GetTermEnd(),
-						money.FormatFen(c.GetAnnualAmountFen()), money.FormatFen(r.GetPaidFen()), r.GetReversedBy()})
+						money.FormatFen(c.GetAnnualAmountFen()), money.FormatFen(r.GetPaidFen()), money.FormatFen(r.GetArrearsFen()),
+						enumShort(r.GetStatus(), "CONTRACT_STATUS_"), r.GetReversedBy()})
 				}
-				table(cmd.OutOrStdout(), []string{"ID", "NUMBER", "KIND", "COUNTERPARTY", "OBJECT", "TERM", "ANNUAL", "PAID", "REVERSED BY"}, rows)
+				table(cmd.OutOrStdout(), []string{"ID", "NUMBER", "KIND", "COUNTERPARTY", "OBJECT", "TERM", "ANNUAL", "PAID", "ARREARS", "STATUS", "REVERSED BY"}, rows)
 				fmt.Fprintf(cmd.OutOrStdout(), "%d shown of %d\n", len(rows), resp.GetTotalSize())
 				return nil
 			})
 		},
 	}
 	pageFlags(cmd, &req.Org, &req.PageSize, &req.PageToken)
+	cmd.Flags().StringVar(&req.Query, "query", "", "text to find (number, counterparty, object, location, summary)")
+	cmd.Flags().StringVar(&status, "status", "", "pending, active, ended or reversed")
+	cmd.Flags().StringVar(&kind, "kind", "", "lease or contracting_out")
+	cmd.Flags().BoolVar(&req.ArrearsOnly, "arrears", false, "only contracts with more due than paid")
 	return cmd
 }
 

@@ -44,11 +44,20 @@ type Service struct {
 	b       *books.Books
 	sup     *supervise.Supervisor
 	streams *limits.Streams
+
+	// sheetLim bounds sheet imports, sheetSlots holds one token per
+	// import under way (SetSheetLimits).
+	sheetLim   SheetLimits
+	sheetSlots chan struct{}
 }
 
 // New returns the services over b and the supervision that follows it
 // (procedures, decisions, rule sets; required).
-func New(b *books.Books, sup *supervise.Supervisor) *Service { return &Service{b: b, sup: sup} }
+func New(b *books.Books, sup *supervise.Supervisor) *Service {
+	s := &Service{b: b, sup: sup}
+	s.SetSheetLimits(SheetLimits{})
+	return s
+}
 
 // LimitStreams caps the alert streams (WatchAlerts) by l, which the node
 // shares with its other streams (SSE); without it streams are not capped.
@@ -209,24 +218,6 @@ func (s *Service) RecordContractPayment(ctx context.Context, r *sanziv1.RecordCo
 	return &sanziv1.RecordContractPaymentResponse{Entry: e.Meta()}, nil
 }
 
-// ListContracts implements ContractService.
-func (s *Service) ListContracts(ctx context.Context, r *sanziv1.ListContractsRequest) (*sanziv1.ListContractsResponse, error) {
-	recs, next, total, err := s.b.ListContracts(r.GetOrg(), books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return &sanziv1.ListContractsResponse{Contracts: recs, NextPageToken: next, TotalSize: total}, nil
-}
-
-// GetContract implements ContractService.
-func (s *Service) GetContract(ctx context.Context, r *sanziv1.GetContractRequest) (*sanziv1.GetContractResponse, error) {
-	rec, err := s.b.GetContract(r.GetId())
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return &sanziv1.GetContractResponse{Contract: rec}, nil
-}
-
 // RegisterAsset implements AssetService.
 func (s *Service) RegisterAsset(ctx context.Context, r *sanziv1.RegisterAssetRequest) (*sanziv1.RegisterAssetResponse, error) {
 	e, err := s.b.RegisterAsset(ctx, r.GetAuthor(), r.GetAsset())
@@ -259,24 +250,6 @@ func (s *Service) DisposeAsset(ctx context.Context, r *sanziv1.DisposeAssetReque
 		return nil, toStatus(err)
 	}
 	return &sanziv1.DisposeAssetResponse{Entry: e.Meta(), Hits: HitsProto(hits)}, nil
-}
-
-// ListAssets implements AssetService.
-func (s *Service) ListAssets(ctx context.Context, r *sanziv1.ListAssetsRequest) (*sanziv1.ListAssetsResponse, error) {
-	recs, next, total, err := s.b.ListAssets(r.GetOrg(), books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return &sanziv1.ListAssetsResponse{Assets: recs, NextPageToken: next, TotalSize: total}, nil
-}
-
-// GetAsset implements AssetService.
-func (s *Service) GetAsset(ctx context.Context, r *sanziv1.GetAssetRequest) (*sanziv1.GetAssetResponse, error) {
-	rec, err := s.b.GetAsset(r.GetId())
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return &sanziv1.GetAssetResponse{Asset: rec}, nil
 }
 
 // UploadAttachment implements AttachmentService.

@@ -161,6 +161,10 @@ var methods = map[string]Permission{
 	sanziv1.TransactionService_ListTransactions_FullMethodName:   PermRead,
 	sanziv1.TransactionService_GetTransaction_FullMethodName:     PermRead,
 	sanziv1.TransactionService_ImportTransactions_FullMethodName: PermRecord,
+	// A sheet read and imported by the node (the console's upload); its
+	// org and author are bound like every request's, each row's org
+	// checked by the handler.
+	sanziv1.TransactionService_ImportSheet_FullMethodName: PermRecord,
 
 	sanziv1.LedgerService_GetHead_FullMethodName:        PermRead,
 	sanziv1.LedgerService_ListEntries_FullMethodName:    PermVerify,

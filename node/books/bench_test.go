@@ -30,6 +30,13 @@ const (
 // chain in the ledger as a pull would.
 func openBooks(tb testing.TB, dir string) *books.Books {
 	tb.Helper()
+	return openBooksAt(tb, dir, nil)
+}
+
+// openBooksAt is openBooks with the books' clock at now (nil: the real
+// one), for tests of what depends on the date.
+func openBooksAt(tb testing.TB, dir string, now func() time.Time) *books.Books {
+	tb.Helper()
 	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg, benchDistrict})
 	if err != nil {
 		tb.Fatal(err)
@@ -39,11 +46,11 @@ func openBooks(tb testing.TB, dir string) *books.Books {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { l.Close() })
-	att, err := attach.Open(filepath.Join(dir, "attachments"), l.DB(), 0, nil)
+	att, err := attach.Open(filepath.Join(dir, "attachments"), l.DB(), 0, now)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, err := books.New(l, att, &books.Validator{Served: []string{benchOrg}})
+	b, err := books.New(l, att, &books.Validator{Served: []string{benchOrg}, Now: now})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -82,6 +82,21 @@ func (b *Books) clearStaging() error {
 	return nil
 }
 
+// SpoolFile creates an empty file in the import staging folder (on the
+// ledger's disk, cleared when the books open) for an uploaded sheet to be
+// written to before it is read: the upload is never held in memory whole.
+// The caller closes and removes it.
+func (b *Books) SpoolFile() (*os.File, error) {
+	if err := os.MkdirAll(b.stagingDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("create import staging: %w", err)
+	}
+	f, err := os.CreateTemp(b.stagingDir(), "sheet-*")
+	if err != nil {
+		return nil, fmt.Errorf("create a file for the uploaded sheet: %w", err)
+	}
+	return f, nil
+}
+
 // ImportRow is one row of an imported sheet.
 type ImportRow struct {
 	Row         int

@@ -26,6 +26,9 @@ func recovery(log *slog.Logger) []grpc.ServerOption {
 // (the REST upload streamed to disk).
 func RecoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor { return recoverer{log: log}.unary }
 
+// RecoverStream is RecoverUnary for a stream call (the REST sheet import).
+func RecoverStream(log *slog.Logger) grpc.StreamServerInterceptor { return recoverer{log: log}.stream }
+
 type recoverer struct{ log *slog.Logger }
 
 func (r recoverer) caught(method string, p any) error {

@@ -14,6 +14,19 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
+// ErrorInfo reasons (domain ErrorDomain) that choose an HTTP status the
+// gRPC code alone does not say, so a handler's refusal reaches a REST
+// client as 415 or 413 and a gRPC client as the InvalidArgument it is.
+const (
+	ErrorDomain = "sanzi.v1"
+	// ReasonUnsupportedMediaType: the body is not of a type the route
+	// takes (a sheet that is neither CSV nor XLSX): 415.
+	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	// ReasonTooLarge: the body is within the byte limit but holds more
+	// than the route takes (a sheet's rows): 413.
+	ReasonTooLarge = "TOO_LARGE"
+)
+
 // ErrorHandler is the gateway's error handler (runtime.WithErrorHandler).
 // Beyond the default it answers:
 //   - 413 to a body the guard cut at its route's limit, and to gRPC's own
@@ -21,7 +34,9 @@ import (
 //     client to retry what can never pass);
 //   - 400 naming the field to a body the decoder could not take;
 //   - 429 with Retry-After to a ResourceExhausted carrying a RetryInfo (a
-//     cap on streams, a rate).
+//     cap on streams, a rate);
+//   - 415 and 413 to a status carrying an ErrorInfo of ErrorDomain with
+//     ReasonUnsupportedMediaType or ReasonTooLarge.
 func ErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	code, err := classify(ctx, w, err)
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: code, Err: err})
@@ -59,6 +74,16 @@ func classify(ctx context.Context, w http.ResponseWriter, err error) (int, error
 	}
 	s := status.Convert(err)
 	code := runtime.HTTPStatusFromCode(s.Code())
+	for _, d := range s.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == ErrorDomain {
+			switch ei.GetReason() {
+			case ReasonUnsupportedMediaType:
+				code = http.StatusUnsupportedMediaType
+			case ReasonTooLarge:
+				code = http.StatusRequestEntityTooLarge
+			}
+		}
+	}
 	if s.Code() == codes.ResourceExhausted {
 		if d, ok := retryAfter(s); ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))

@@ -115,6 +115,10 @@ type Config struct {
 	// routes ("POST /v1/rules"); uploads are bounded by MaxAttachment.
 	MaxJSONBody int64
 	BodyLimits  map[string]int64
+	// MaxSheetRows caps the data rows of a sheet imported over POST
+	// /v1/imports (whose byte limit is BodyLimits["POST /v1/imports"]);
+	// default api.DefaultSheetMaxRows.
+	MaxSheetRows int
 	// MaxAlertStreams caps the alert streams (SSE and gRPC WatchAlerts) the
 	// node holds, MaxAlertStreamsPerClient those of one client; defaults
 	// limits.DefaultStreamsPerNode and DefaultStreamsPerClient.
@@ -152,10 +156,12 @@ type Config struct {
 
 // bodyLimits are the routes whose body limit is not rest.DefaultJSONLimit:
 // a rule set carries its whole rule list, and a rule test the entries to
-// run it on.
+// run it on; an imported sheet is a raw body with a limit of its own,
+// which is also the limit of its content over gRPC.
 var bodyLimits = map[string]int64{
 	"POST /v1/rules":      4 << 20,
 	"POST /v1/rules/test": 4 << 20,
+	importRoute:           api.DefaultSheetMaxBytes,
 }
 
 // envelope is the room a gRPC message needs around an attachment of the
@@ -288,6 +294,9 @@ type Node struct {
 	// interceptors, as the gRPC server runs them.
 	api   *api.Service
 	unary []grpc.UnaryServerInterceptor
+	// stream are the node's stream interceptors, which the REST sheet
+	// import runs as the gRPC server does (see importSheet).
+	stream []grpc.StreamServerInterceptor
 	// accounts are the node's people (issue 12); the authz interceptor
 	// authenticates every call against them.
 	accounts *accounts.Service
@@ -406,6 +415,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		n.unary = append(n.unary, authn.Unary)
 		streams = append(streams, authn.Stream)
 	}
+	n.stream = streams
 	opts := limits.ServerOptions(cfg.GRPCMaxStreams, log)
 	if n.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(n.tls)))
@@ -419,6 +429,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.streams = limits.NewStreams(cfg.MaxAlertStreams, cfg.MaxAlertStreamsPerClient)
 	svc := api.New(b, n.sup)
 	svc.LimitStreams(n.streams)
+	svc.SetSheetLimits(api.SheetLimits{MaxBytes: cfg.BodyLimits[importRoute], MaxRows: cfg.MaxSheetRows})
 	svc.Register(n.grpc)
 	n.api = svc
 	api.NewAccounts(n.accounts, string(n.level), cfg.Orgs[0]).Register(n.grpc)

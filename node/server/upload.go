@@ -20,15 +20,20 @@ import (
 // through the gateway: see uploadAttachment.
 const uploadPath = "/v1/attachments"
 
-// withUploads sends POST /v1/attachments to uploadAttachment and every
-// other request to the gateway. It sits behind rest.Guard, so the route's
-// method, content type and size limit are checked as before, and its body
-// is cut at the attachment limit.
+// withUploads sends POST /v1/attachments to uploadAttachment, POST
+// /v1/imports to importSheet, and every other request to the gateway. It
+// sits behind rest.Guard, so each route's method, content type and size
+// limit are checked as before, and its body is cut at its limit.
 func (n *Node) withUploads(gw *runtime.ServeMux) http.Handler {
 	upload := n.uploadAttachment(gw)
+	sheet := n.importSheet(gw)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == uploadPath {
 			upload(w, r)
+			return
+		}
+		if r.Method == http.MethodPost && r.URL.Path == importPath {
+			sheet(w, r)
 			return
 		}
 		gw.ServeHTTP(w, r)
@@ -55,20 +60,9 @@ func (n *Node) uploadAttachment(gw *runtime.ServeMux) http.HandlerFunc {
 	const method = sanziv1.AttachmentService_UploadAttachment_FullMethodName
 	info := &grpc.UnaryServerInfo{Server: n.api, FullMethod: method}
 	return func(w http.ResponseWriter, r *http.Request) {
-		_, out := runtime.MarshalerForRequest(gw, r)
-		ctx, err := runtime.AnnotateIncomingContext(r.Context(), gw, r, method, runtime.WithHTTPPathPattern(uploadPath))
-		if err != nil {
-			runtime.HTTPError(r.Context(), gw, out, w, r, err)
-			return
-		}
-		ctx = runtime.NewServerMetadataContext(ctx, runtime.ServerMetadata{})
 		req := &sanziv1.UploadAttachmentRequest{}
-		if err := r.ParseForm(); err != nil { // the query only: the guard let no form body through
-			runtime.HTTPError(ctx, gw, out, w, r, status.Errorf(codes.InvalidArgument, "%v", err))
-			return
-		}
-		if err := runtime.PopulateQueryParameters(req, r.Form, uploadQuery); err != nil {
-			runtime.HTTPError(ctx, gw, out, w, r, status.Errorf(codes.InvalidArgument, "%v", err))
+		ctx, out, ok := gatewayRequest(gw, w, r, method, uploadPath, req, uploadQuery)
+		if !ok {
 			return
 		}
 		handle := chainUnary(append([]grpc.UnaryServerInterceptor{limits.RecoverUnary(n.log)}, n.unary...), info, func(ctx context.Context, req any) (any, error) {
@@ -81,6 +75,30 @@ func (n *Node) uploadAttachment(gw *runtime.ServeMux) http.HandlerFunc {
 		}
 		runtime.ForwardResponseMessage(ctx, gw, out, w, r, resp.(proto.Message))
 	}
+}
+
+// gatewayRequest does for a route the node serves itself what the
+// gateway does before calling a method: it picks the answer's marshaler,
+// makes the incoming context with the caller's metadata (authorization,
+// the session from the cookie) and fills req from the query, leaving out
+// the field the body fills. On a failure it has answered and returns false.
+func gatewayRequest(gw *runtime.ServeMux, w http.ResponseWriter, r *http.Request, method, pattern string, req proto.Message, query *utilities.DoubleArray) (context.Context, runtime.Marshaler, bool) {
+	_, out := runtime.MarshalerForRequest(gw, r)
+	ctx, err := runtime.AnnotateIncomingContext(r.Context(), gw, r, method, runtime.WithHTTPPathPattern(pattern))
+	if err != nil {
+		runtime.HTTPError(r.Context(), gw, out, w, r, err)
+		return nil, nil, false
+	}
+	ctx = runtime.NewServerMetadataContext(ctx, runtime.ServerMetadata{})
+	if err := r.ParseForm(); err != nil { // the query only: the guard let no form body through
+		runtime.HTTPError(ctx, gw, out, w, r, status.Errorf(codes.InvalidArgument, "%v", err))
+		return nil, nil, false
+	}
+	if err := runtime.PopulateQueryParameters(req, r.Form, query); err != nil {
+		runtime.HTTPError(ctx, gw, out, w, r, status.Errorf(codes.InvalidArgument, "%v", err))
+		return nil, nil, false
+	}
+	return ctx, out, true
 }
 
 // chainUnary wraps h in interceptors, the first outermost, as

@@ -46,11 +46,34 @@ type Problem struct {
 	Reason string
 }
 
-// Options carries what a sheet usually leaves out.
+// Options carries what a sheet usually leaves out, and the limits of
+// reading one on a server.
 type Options struct {
 	// Org is the 12-digit org code used when the sheet has no org column or
 	// the cell is empty; most village sheets keep one collective's books.
 	Org string
+	// MaxRows, when > 0, is the most data rows taken: a sheet with more is
+	// refused with ErrTooManyRows, and reading stops soon after the limit
+	// instead of holding the rest.
+	MaxRows int
+	// MaxUnzipped, when > 0, bounds what an XLSX may unpack to (its parts'
+	// uncompressed size), so that a small file cannot expand without end
+	// (a zip bomb); 0 leaves excelize's default.
+	MaxUnzipped int64
+}
+
+// ErrTooManyRows is a sheet with more data rows than Options.MaxRows.
+var ErrTooManyRows = errors.New("sheet: too many rows")
+
+// tooMany is the refusal of a sheet past opt.MaxRows.
+func (opt Options) tooMany() error {
+	return fmt.Errorf("%w: more than %d data rows; split the sheet", ErrTooManyRows, opt.MaxRows)
+}
+
+// readCap says whether a reader that has seen n non-blank rows may stop:
+// past the data rows allowed, the header and the title lines above it.
+func (opt Options) readCap(n int) bool {
+	return opt.MaxRows > 0 && n > opt.MaxRows+maxTitleRows
 }
 
 // aliases maps each field, by its English name, to the header names that
@@ -170,6 +193,7 @@ func ReadCSV(r io.Reader, opt Options) ([]Row, []Problem, error) {
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	var rows []rawRow
+	filled := 0
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -180,6 +204,11 @@ func ReadCSV(r io.Reader, opt Options) ([]Row, []Problem, error) {
 		}
 		line, _ := cr.FieldPos(0)
 		rows = append(rows, rawRow{line, rec})
+		if !blank(rec) {
+			if filled++; opt.readCap(filled) {
+				return nil, nil, opt.tooMany()
+			}
+		}
 	}
 	return parse(rows, opt, source{})
 }
@@ -189,7 +218,7 @@ func ReadCSV(r io.Reader, opt Options) ([]Row, []Problem, error) {
 // 1904 system) or text; numeric amount cells are taken to the fen. Errors and
 // Problems are as for ReadCSV.
 func ReadXLSX(r io.Reader, opt Options) ([]Row, []Problem, error) {
-	f, err := excelize.OpenReader(r)
+	f, err := excelize.OpenReader(r, excelize.Options{UnzipSizeLimit: opt.MaxUnzipped, UnzipXMLSizeLimit: min(opt.MaxUnzipped, excelize.StreamChunkSize)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("sheet: open xlsx: %w", err)
 	}
@@ -199,13 +228,28 @@ func ReadXLSX(r io.Reader, opt Options) ([]Row, []Problem, error) {
 		return nil, nil, errors.New("sheet: xlsx has no sheets")
 	}
 	props, _ := f.GetWorkbookProps() // only for Date1904; GetRows reports a broken workbook
-	cells, err := f.GetRows(sheets[0], excelize.Options{RawCellValue: true})
+	// Row by row rather than GetRows, so that reading stops at the limit.
+	it, err := f.Rows(sheets[0])
 	if err != nil {
 		return nil, nil, fmt.Errorf("sheet: xlsx sheet %q: %w", sheets[0], err)
 	}
-	rows := make([]rawRow, len(cells))
-	for i, c := range cells {
-		rows[i] = rawRow{i + 1, c}
+	defer it.Close()
+	var rows []rawRow
+	filled := 0
+	for line := 1; it.Next(); line++ {
+		cells, err := it.Columns(excelize.Options{RawCellValue: true})
+		if err != nil {
+			return nil, nil, fmt.Errorf("sheet: xlsx sheet %q row %d: %w", sheets[0], line, err)
+		}
+		rows = append(rows, rawRow{line, cells})
+		if !blank(cells) {
+			if filled++; opt.readCap(filled) {
+				return nil, nil, opt.tooMany()
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, nil, fmt.Errorf("sheet: xlsx sheet %q: %w", sheets[0], err)
 	}
 	return parse(rows, opt, source{xlsx: true, date1904: props.Date1904 != nil && *props.Date1904})
 }
@@ -241,9 +285,13 @@ func parse(rows []rawRow, opt Options, src source) ([]Row, []Problem, error) {
 		return nil, nil, fmt.Errorf("sheet: line %d: %w", rows[h].line, err)
 	}
 	var out []Row
+	data := 0
 	for _, r := range rows[h+1:] {
 		if blank(r.cells) {
 			continue
+		}
+		if data++; opt.MaxRows > 0 && data > opt.MaxRows {
+			return nil, nil, opt.tooMany()
 		}
 		n := len(p.problems)
 		tx := p.row(r)

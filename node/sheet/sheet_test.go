@@ -2,6 +2,7 @@ package sheet
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -321,4 +322,78 @@ func TestWriteXLSXRoundTrip(t *testing.T) {
 		want[i] = Row{i + 2, tx}
 	}
 	checkRows(t, rows, want)
+}
+
+// TestMaxRows: a sheet past Options.MaxRows is refused as ErrTooManyRows,
+// CSV and XLSX alike, and one at the limit is read whole; blank lines and
+// the title above the header do not count.
+func TestMaxRows(t *testing.T) {
+	const max = 5
+	lines := func(n int) []string {
+		out := []string{"某村现金日记账", "", "日期,类型,金额,摘要"}
+		for i := range n {
+			out = append(out, fmt.Sprintf("2026-03-%02d,支出,%d.00,材料费", i+1, i+1), "")
+		}
+		return out
+	}
+	xlsx := func(t *testing.T, ls []string) *bytes.Buffer {
+		f := excelize.NewFile()
+		for i, l := range ls {
+			cells := []any{}
+			for _, c := range strings.Split(l, ",") {
+				cells = append(cells, c)
+			}
+			if err := f.SetSheetRow("Sheet1", fmt.Sprintf("A%d", i+1), &cells); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var buf bytes.Buffer
+		if _, err := f.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return &buf
+	}
+	for _, tc := range []struct {
+		name string
+		read func(t *testing.T, ls []string) ([]Row, []Problem, error)
+	}{
+		{"csv", func(t *testing.T, ls []string) ([]Row, []Problem, error) {
+			return ReadCSV(strings.NewReader(strings.Join(ls, "\n")), Options{Org: org, MaxRows: max})
+		}},
+		{"xlsx", func(t *testing.T, ls []string) ([]Row, []Problem, error) {
+			return ReadXLSX(xlsx(t, ls), Options{Org: org, MaxRows: max, MaxUnzipped: 1 << 20})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, problems, err := tc.read(t, lines(max))
+			if err != nil || len(rows) != max || len(problems) != 0 {
+				t.Fatalf("%d rows: %d read, problems %v, err %v", max, len(rows), problems, err)
+			}
+			if _, _, err := tc.read(t, lines(max+1)); !errors.Is(err, ErrTooManyRows) {
+				t.Fatalf("%d rows: err %v, want ErrTooManyRows", max+1, err)
+			}
+			if _, _, err := tc.read(t, lines(max*50)); !errors.Is(err, ErrTooManyRows) {
+				t.Fatalf("%d rows: err %v, want ErrTooManyRows", max*50, err)
+			}
+		})
+	}
+}
+
+// TestXLSXUnzipLimit: a workbook that unpacks past Options.MaxUnzipped is
+// refused, however small the file.
+func TestXLSXUnzipLimit(t *testing.T) {
+	f := excelize.NewFile()
+	long := strings.Repeat("材料费", 2000)
+	for i := range 200 {
+		if err := f.SetSheetRow("Sheet1", fmt.Sprintf("A%d", i+1), &[]any{"2026-03-05", "支出", 1, long}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadXLSX(bytes.NewReader(buf.Bytes()), Options{Org: org, MaxUnzipped: 64 << 10}); err == nil {
+		t.Fatalf("a %d-byte workbook unpacking past 64 KiB was read", buf.Len())
+	}
 }

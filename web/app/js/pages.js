@@ -51,6 +51,12 @@ export const pages = [
     needs: ['read', 'record'],
     load: () => import('./pages/entries.js'),
   },
+  // Village accountant (issue 14, helper console-acct): the contract and
+  // asset registers (read at a town too, over its villages) and the import
+  // of a sheet.
+  { route: 'contracts', label: 'menu.contracts', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/contracts.js') },
+  { route: 'assets', label: 'menu.assets', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/assets.js') },
+  { route: 'import', label: 'menu.import', tiers: ['village'], needs: ['read', 'record'], load: () => import('./pages/import.js') },
   // The district cockpit and the rules officer's page (helper cockpit).
   {
     route: 'cockpit',

@@ -74,6 +74,64 @@ func (DisposalMethod) EnumDescriptor() ([]byte, []int) {
 	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{0}
 }
 
+// AssetStatus is where a registered asset stands, as lists show and
+// filter it.
+type AssetStatus int32
+
+const (
+	// In a filter: any status.
+	AssetStatus_ASSET_STATUS_UNSPECIFIED AssetStatus = 0
+	// On the books: registered, neither disposed nor reversed.
+	AssetStatus_ASSET_STATUS_HELD AssetStatus = 1
+	// Taken off the books by a disposal.
+	AssetStatus_ASSET_STATUS_DISPOSED AssetStatus = 2
+	// Its registration reversed (voided).
+	AssetStatus_ASSET_STATUS_REVERSED AssetStatus = 3
+)
+
+// Enum value maps for AssetStatus.
+var (
+	AssetStatus_name = map[int32]string{
+		0: "ASSET_STATUS_UNSPECIFIED",
+		1: "ASSET_STATUS_HELD",
+		2: "ASSET_STATUS_DISPOSED",
+		3: "ASSET_STATUS_REVERSED",
+	}
+	AssetStatus_value = map[string]int32{
+		"ASSET_STATUS_UNSPECIFIED": 0,
+		"ASSET_STATUS_HELD":        1,
+		"ASSET_STATUS_DISPOSED":    2,
+		"ASSET_STATUS_REVERSED":    3,
+	}
+)
+
+func (x AssetStatus) Enum() *AssetStatus {
+	p := new(AssetStatus)
+	*p = x
+	return p
+}
+
+func (x AssetStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AssetStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_sanzi_v1_assets_proto_enumTypes[1].Descriptor()
+}
+
+func (AssetStatus) Type() protoreflect.EnumType {
+	return &file_sanzi_v1_assets_proto_enumTypes[1]
+}
+
+func (x AssetStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AssetStatus.Descriptor instead.
+func (AssetStatus) EnumDescriptor() ([]byte, []int) {
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{1}
+}
+
 // AssetRegistration puts an asset on the books with its identity code.
 type AssetRegistration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -382,7 +440,8 @@ type AssetRecord struct {
 	// Latest appraised value in fen, 0 if never appraised.
 	AppraisedValueFen int64 `protobuf:"varint,5,opt,name=appraised_value_fen,json=appraisedValueFen,proto3" json:"appraised_value_fen,omitempty"`
 	// Id of the disposal entry, if disposed.
-	DisposalId    string `protobuf:"bytes,6,opt,name=disposal_id,json=disposalId,proto3" json:"disposal_id,omitempty"`
+	DisposalId    string      `protobuf:"bytes,6,opt,name=disposal_id,json=disposalId,proto3" json:"disposal_id,omitempty"`
+	Status        AssetStatus `protobuf:"varint,7,opt,name=status,proto3,enum=sanzi.v1.AssetStatus" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -459,6 +518,135 @@ func (x *AssetRecord) GetDisposalId() string {
 	return ""
 }
 
+func (x *AssetRecord) GetStatus() AssetStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AssetStatus_ASSET_STATUS_UNSPECIFIED
+}
+
+// AssetAppraisalRecord is a recorded appraisal of an asset.
+type AssetAppraisalRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	Appraisal     *AssetAppraisal        `protobuf:"bytes,2,opt,name=appraisal,proto3" json:"appraisal,omitempty"`
+	ReversedBy    string                 `protobuf:"bytes,3,opt,name=reversed_by,json=reversedBy,proto3" json:"reversed_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssetAppraisalRecord) Reset() {
+	*x = AssetAppraisalRecord{}
+	mi := &file_sanzi_v1_assets_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssetAppraisalRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssetAppraisalRecord) ProtoMessage() {}
+
+func (x *AssetAppraisalRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_assets_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssetAppraisalRecord.ProtoReflect.Descriptor instead.
+func (*AssetAppraisalRecord) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AssetAppraisalRecord) GetEntry() *EntryMeta {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *AssetAppraisalRecord) GetAppraisal() *AssetAppraisal {
+	if x != nil {
+		return x.Appraisal
+	}
+	return nil
+}
+
+func (x *AssetAppraisalRecord) GetReversedBy() string {
+	if x != nil {
+		return x.ReversedBy
+	}
+	return ""
+}
+
+// AssetDisposalRecord is a recorded disposal of an asset.
+type AssetDisposalRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	Disposal      *AssetDisposal         `protobuf:"bytes,2,opt,name=disposal,proto3" json:"disposal,omitempty"`
+	ReversedBy    string                 `protobuf:"bytes,3,opt,name=reversed_by,json=reversedBy,proto3" json:"reversed_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssetDisposalRecord) Reset() {
+	*x = AssetDisposalRecord{}
+	mi := &file_sanzi_v1_assets_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssetDisposalRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssetDisposalRecord) ProtoMessage() {}
+
+func (x *AssetDisposalRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_assets_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssetDisposalRecord.ProtoReflect.Descriptor instead.
+func (*AssetDisposalRecord) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AssetDisposalRecord) GetEntry() *EntryMeta {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *AssetDisposalRecord) GetDisposal() *AssetDisposal {
+	if x != nil {
+		return x.Disposal
+	}
+	return nil
+}
+
+func (x *AssetDisposalRecord) GetReversedBy() string {
+	if x != nil {
+		return x.ReversedBy
+	}
+	return ""
+}
+
 // RegisterAssetRequest registers an asset.
 type RegisterAssetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -470,7 +658,7 @@ type RegisterAssetRequest struct {
 
 func (x *RegisterAssetRequest) Reset() {
 	*x = RegisterAssetRequest{}
-	mi := &file_sanzi_v1_assets_proto_msgTypes[4]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +670,7 @@ func (x *RegisterAssetRequest) String() string {
 func (*RegisterAssetRequest) ProtoMessage() {}
 
 func (x *RegisterAssetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_assets_proto_msgTypes[4]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +683,7 @@ func (x *RegisterAssetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAssetRequest.ProtoReflect.Descriptor instead.
 func (*RegisterAssetRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{4}
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RegisterAssetRequest) GetAuthor() string {
@@ -522,7 +710,7 @@ type RegisterAssetResponse struct {
 
 func (x *RegisterAssetResponse) Reset() {
 	*x = RegisterAssetResponse{}
-	mi := &file_sanzi_v1_assets_proto_msgTypes[5]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +722,7 @@ func (x *RegisterAssetResponse) String() string {
 func (*RegisterAssetResponse) ProtoMessage() {}
 
 func (x *RegisterAssetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_assets_proto_msgTypes[5]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +735,7 @@ func (x *RegisterAssetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAssetResponse.ProtoReflect.Descriptor instead.
 func (*RegisterAssetResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{5}
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterAssetResponse) GetEntry() *EntryMeta {
@@ -568,7 +756,7 @@ type AppraiseAssetRequest struct {
 
 func (x *AppraiseAssetRequest) Reset() {
 	*x = AppraiseAssetRequest{}
-	mi := &file_sanzi_v1_assets_proto_msgTypes[6]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +768,7 @@ func (x *AppraiseAssetRequest) String() string {
 func (*AppraiseAssetRequest) ProtoMessage() {}
 
 func (x *AppraiseAssetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_assets_proto_msgTypes[6]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +781,7 @@ func (x *AppraiseAssetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppraiseAssetRequest.ProtoReflect.Descriptor instead.
 func (*AppraiseAssetRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{6}
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AppraiseAssetRequest) GetAuthor() string {
@@ -620,7 +808,7 @@ type AppraiseAssetResponse struct {
 
 func (x *AppraiseAssetResponse) Reset() {
 	*x = AppraiseAssetResponse{}
-	mi := &file_sanzi_v1_assets_proto_msgTypes[7]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +820,7 @@ func (x *AppraiseAssetResponse) String() string {
 func (*AppraiseAssetResponse) ProtoMessage() {}
 
 func (x *AppraiseAssetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_assets_proto_msgTypes[7]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +833,7 @@ func (x *AppraiseAssetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppraiseAssetResponse.ProtoReflect.Descriptor instead.
 func (*AppraiseAssetResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{7}
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AppraiseAssetResponse) GetEntry() *EntryMeta {
@@ -671,7 +859,7 @@ type DisposeAssetRequest struct {
 
 func (x *DisposeAssetRequest) Reset() {
 	*x = DisposeAssetRequest{}
-	mi := &file_sanzi_v1_assets_proto_msgTypes[8]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +871,7 @@ func (x *DisposeAssetRequest) String() string {
 func (*DisposeAssetRequest) ProtoMessage() {}
 
 func (x *DisposeAssetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_assets_proto_msgTypes[8]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +884,7 @@ func (x *DisposeAssetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisposeAssetRequest.ProtoReflect.Descriptor instead.
 func (*DisposeAssetRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{8}
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DisposeAssetRequest) GetAuthor() string {
@@ -732,7 +920,7 @@ type DisposeAssetResponse struct {
 
 func (x *DisposeAssetResponse) Reset() {
 	*x = DisposeAssetResponse{}
-	mi := &file_sanzi_v1_assets_proto_msgTypes[9]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +932,7 @@ func (x *DisposeAssetResponse) String() string {
 func (*DisposeAssetResponse) ProtoMessage() {}
 
 func (x *DisposeAssetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_assets_proto_msgTypes[9]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +945,7 @@ func (x *DisposeAssetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisposeAssetResponse.ProtoReflect.Descriptor instead.
 func (*DisposeAssetResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{9}
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DisposeAssetResponse) GetEntry() *EntryMeta {
@@ -774,19 +962,27 @@ func (x *DisposeAssetResponse) GetHits() []*RuleHit {
 	return nil
 }
 
-// ListAssetsRequest pages through registered assets.
+// ListAssetsRequest pages through registered assets, filtered. Without
+// org, the assets of every org the signed-in account covers.
 type ListAssetsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Org           string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
-	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Org       string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	PageSize  int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Text found (case-folded) in the asset code, name, category or
+	// location; at most 64 characters.
+	Query string `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
+	// Only assets in this status (UNSPECIFIED: any).
+	Status AssetStatus `protobuf:"varint,5,opt,name=status,proto3,enum=sanzi.v1.AssetStatus" json:"status,omitempty"`
+	// Only assets of this category, exactly as registered.
+	Category      string `protobuf:"bytes,6,opt,name=category,proto3" json:"category,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAssetsRequest) Reset() {
 	*x = ListAssetsRequest{}
-	mi := &file_sanzi_v1_assets_proto_msgTypes[10]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +994,7 @@ func (x *ListAssetsRequest) String() string {
 func (*ListAssetsRequest) ProtoMessage() {}
 
 func (x *ListAssetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_assets_proto_msgTypes[10]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +1007,7 @@ func (x *ListAssetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssetsRequest.ProtoReflect.Descriptor instead.
 func (*ListAssetsRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{10}
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListAssetsRequest) GetOrg() string {
@@ -835,6 +1031,27 @@ func (x *ListAssetsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListAssetsRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListAssetsRequest) GetStatus() AssetStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AssetStatus_ASSET_STATUS_UNSPECIFIED
+}
+
+func (x *ListAssetsRequest) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
 // ListAssetsResponse is one page.
 type ListAssetsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -847,7 +1064,7 @@ type ListAssetsResponse struct {
 
 func (x *ListAssetsResponse) Reset() {
 	*x = ListAssetsResponse{}
-	mi := &file_sanzi_v1_assets_proto_msgTypes[11]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1076,7 @@ func (x *ListAssetsResponse) String() string {
 func (*ListAssetsResponse) ProtoMessage() {}
 
 func (x *ListAssetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_assets_proto_msgTypes[11]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1089,7 @@ func (x *ListAssetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssetsResponse.ProtoReflect.Descriptor instead.
 func (*ListAssetsResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{11}
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListAssetsResponse) GetAssets() []*AssetRecord {
@@ -906,7 +1123,7 @@ type GetAssetRequest struct {
 
 func (x *GetAssetRequest) Reset() {
 	*x = GetAssetRequest{}
-	mi := &file_sanzi_v1_assets_proto_msgTypes[12]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1135,7 @@ func (x *GetAssetRequest) String() string {
 func (*GetAssetRequest) ProtoMessage() {}
 
 func (x *GetAssetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_assets_proto_msgTypes[12]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1148,7 @@ func (x *GetAssetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAssetRequest.ProtoReflect.Descriptor instead.
 func (*GetAssetRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{12}
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetAssetRequest) GetId() string {
@@ -941,17 +1158,21 @@ func (x *GetAssetRequest) GetId() string {
 	return ""
 }
 
-// GetAssetResponse holds the asset.
+// GetAssetResponse holds the asset, its appraisals (oldest first, reversed
+// ones too, marked) and its disposal.
 type GetAssetResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Asset         *AssetRecord           `protobuf:"bytes,1,opt,name=asset,proto3" json:"asset,omitempty"`
+	state      protoimpl.MessageState  `protogen:"open.v1"`
+	Asset      *AssetRecord            `protobuf:"bytes,1,opt,name=asset,proto3" json:"asset,omitempty"`
+	Appraisals []*AssetAppraisalRecord `protobuf:"bytes,2,rep,name=appraisals,proto3" json:"appraisals,omitempty"`
+	// The latest disposal, reversed or not; absent if never disposed.
+	Disposal      *AssetDisposalRecord `protobuf:"bytes,3,opt,name=disposal,proto3" json:"disposal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetAssetResponse) Reset() {
 	*x = GetAssetResponse{}
-	mi := &file_sanzi_v1_assets_proto_msgTypes[13]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1184,7 @@ func (x *GetAssetResponse) String() string {
 func (*GetAssetResponse) ProtoMessage() {}
 
 func (x *GetAssetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_assets_proto_msgTypes[13]
+	mi := &file_sanzi_v1_assets_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,12 +1197,26 @@ func (x *GetAssetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAssetResponse.ProtoReflect.Descriptor instead.
 func (*GetAssetResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{13}
+	return file_sanzi_v1_assets_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetAssetResponse) GetAsset() *AssetRecord {
 	if x != nil {
 		return x.Asset
+	}
+	return nil
+}
+
+func (x *GetAssetResponse) GetAppraisals() []*AssetAppraisalRecord {
+	if x != nil {
+		return x.Appraisals
+	}
+	return nil
+}
+
+func (x *GetAssetResponse) GetDisposal() *AssetDisposalRecord {
+	if x != nil {
+		return x.Disposal
 	}
 	return nil
 }
@@ -1016,7 +1251,7 @@ const file_sanzi_v1_assets_proto_rawDesc = "" +
 	"\fcounterparty\x18\x05 \x01(\v2\x16.sanzi.v1.CounterpartyR\fcounterparty\x12#\n" +
 	"\rdisposal_date\x18\x06 \x01(\tR\fdisposalDate\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12 \n" +
-	"\vattachments\x18\b \x03(\tR\vattachments\"\x82\x02\n" +
+	"\vattachments\x18\b \x03(\tR\vattachments\"\xb1\x02\n" +
 	"\vAssetRecord\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x121\n" +
 	"\x05asset\x18\x02 \x01(\v2\x1b.sanzi.v1.AssetRegistrationR\x05asset\x12\x1f\n" +
@@ -1025,7 +1260,18 @@ const file_sanzi_v1_assets_proto_rawDesc = "" +
 	"\rappraisal_ids\x18\x04 \x03(\tR\fappraisalIds\x12.\n" +
 	"\x13appraised_value_fen\x18\x05 \x01(\x03R\x11appraisedValueFen\x12\x1f\n" +
 	"\vdisposal_id\x18\x06 \x01(\tR\n" +
-	"disposalId\"a\n" +
+	"disposalId\x12-\n" +
+	"\x06status\x18\a \x01(\x0e2\x15.sanzi.v1.AssetStatusR\x06status\"\x9a\x01\n" +
+	"\x14AssetAppraisalRecord\x12)\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x126\n" +
+	"\tappraisal\x18\x02 \x01(\v2\x18.sanzi.v1.AssetAppraisalR\tappraisal\x12\x1f\n" +
+	"\vreversed_by\x18\x03 \x01(\tR\n" +
+	"reversedBy\"\x96\x01\n" +
+	"\x13AssetDisposalRecord\x12)\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x123\n" +
+	"\bdisposal\x18\x02 \x01(\v2\x17.sanzi.v1.AssetDisposalR\bdisposal\x12\x1f\n" +
+	"\vreversed_by\x18\x03 \x01(\tR\n" +
+	"reversedBy\"a\n" +
 	"\x14RegisterAssetRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x121\n" +
 	"\x05asset\x18\x02 \x01(\v2\x1b.sanzi.v1.AssetRegistrationR\x05asset\"B\n" +
@@ -1042,26 +1288,38 @@ const file_sanzi_v1_assets_proto_rawDesc = "" +
 	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"h\n" +
 	"\x14DisposeAssetResponse\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12%\n" +
-	"\x04hits\x18\x02 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"a\n" +
+	"\x04hits\x18\x02 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"\xc2\x01\n" +
 	"\x11ListAssetsRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8a\x01\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05query\x18\x04 \x01(\tR\x05query\x12-\n" +
+	"\x06status\x18\x05 \x01(\x0e2\x15.sanzi.v1.AssetStatusR\x06status\x12\x1a\n" +
+	"\bcategory\x18\x06 \x01(\tR\bcategory\"\x8a\x01\n" +
 	"\x12ListAssetsResponse\x12-\n" +
 	"\x06assets\x18\x01 \x03(\v2\x15.sanzi.v1.AssetRecordR\x06assets\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x03R\ttotalSize\"!\n" +
 	"\x0fGetAssetRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"?\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xba\x01\n" +
 	"\x10GetAssetResponse\x12+\n" +
-	"\x05asset\x18\x01 \x01(\v2\x15.sanzi.v1.AssetRecordR\x05asset*\x84\x01\n" +
+	"\x05asset\x18\x01 \x01(\v2\x15.sanzi.v1.AssetRecordR\x05asset\x12>\n" +
+	"\n" +
+	"appraisals\x18\x02 \x03(\v2\x1e.sanzi.v1.AssetAppraisalRecordR\n" +
+	"appraisals\x129\n" +
+	"\bdisposal\x18\x03 \x01(\v2\x1d.sanzi.v1.AssetDisposalRecordR\bdisposal*\x84\x01\n" +
 	"\x0eDisposalMethod\x12\x1f\n" +
 	"\x1bDISPOSAL_METHOD_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14DISPOSAL_METHOD_SALE\x10\x01\x12\x19\n" +
 	"\x15DISPOSAL_METHOD_SCRAP\x10\x02\x12\x1c\n" +
-	"\x18DISPOSAL_METHOD_TRANSFER\x10\x032\x8d\x03\n" +
+	"\x18DISPOSAL_METHOD_TRANSFER\x10\x03*x\n" +
+	"\vAssetStatus\x12\x1c\n" +
+	"\x18ASSET_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11ASSET_STATUS_HELD\x10\x01\x12\x19\n" +
+	"\x15ASSET_STATUS_DISPOSED\x10\x02\x12\x19\n" +
+	"\x15ASSET_STATUS_REVERSED\x10\x032\x8d\x03\n" +
 	"\fAssetService\x12P\n" +
 	"\rRegisterAsset\x12\x1e.sanzi.v1.RegisterAssetRequest\x1a\x1f.sanzi.v1.RegisterAssetResponse\x12P\n" +
 	"\rAppraiseAsset\x12\x1e.sanzi.v1.AppraiseAssetRequest\x1a\x1f.sanzi.v1.AppraiseAssetResponse\x12M\n" +
@@ -1082,57 +1340,68 @@ func file_sanzi_v1_assets_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_assets_proto_rawDescData
 }
 
-var file_sanzi_v1_assets_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sanzi_v1_assets_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_sanzi_v1_assets_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_sanzi_v1_assets_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_sanzi_v1_assets_proto_goTypes = []any{
 	(DisposalMethod)(0),           // 0: sanzi.v1.DisposalMethod
-	(*AssetRegistration)(nil),     // 1: sanzi.v1.AssetRegistration
-	(*AssetAppraisal)(nil),        // 2: sanzi.v1.AssetAppraisal
-	(*AssetDisposal)(nil),         // 3: sanzi.v1.AssetDisposal
-	(*AssetRecord)(nil),           // 4: sanzi.v1.AssetRecord
-	(*RegisterAssetRequest)(nil),  // 5: sanzi.v1.RegisterAssetRequest
-	(*RegisterAssetResponse)(nil), // 6: sanzi.v1.RegisterAssetResponse
-	(*AppraiseAssetRequest)(nil),  // 7: sanzi.v1.AppraiseAssetRequest
-	(*AppraiseAssetResponse)(nil), // 8: sanzi.v1.AppraiseAssetResponse
-	(*DisposeAssetRequest)(nil),   // 9: sanzi.v1.DisposeAssetRequest
-	(*DisposeAssetResponse)(nil),  // 10: sanzi.v1.DisposeAssetResponse
-	(*ListAssetsRequest)(nil),     // 11: sanzi.v1.ListAssetsRequest
-	(*ListAssetsResponse)(nil),    // 12: sanzi.v1.ListAssetsResponse
-	(*GetAssetRequest)(nil),       // 13: sanzi.v1.GetAssetRequest
-	(*GetAssetResponse)(nil),      // 14: sanzi.v1.GetAssetResponse
-	(*Counterparty)(nil),          // 15: sanzi.v1.Counterparty
-	(*EntryMeta)(nil),             // 16: sanzi.v1.EntryMeta
-	(*RuleHit)(nil),               // 17: sanzi.v1.RuleHit
+	(AssetStatus)(0),              // 1: sanzi.v1.AssetStatus
+	(*AssetRegistration)(nil),     // 2: sanzi.v1.AssetRegistration
+	(*AssetAppraisal)(nil),        // 3: sanzi.v1.AssetAppraisal
+	(*AssetDisposal)(nil),         // 4: sanzi.v1.AssetDisposal
+	(*AssetRecord)(nil),           // 5: sanzi.v1.AssetRecord
+	(*AssetAppraisalRecord)(nil),  // 6: sanzi.v1.AssetAppraisalRecord
+	(*AssetDisposalRecord)(nil),   // 7: sanzi.v1.AssetDisposalRecord
+	(*RegisterAssetRequest)(nil),  // 8: sanzi.v1.RegisterAssetRequest
+	(*RegisterAssetResponse)(nil), // 9: sanzi.v1.RegisterAssetResponse
+	(*AppraiseAssetRequest)(nil),  // 10: sanzi.v1.AppraiseAssetRequest
+	(*AppraiseAssetResponse)(nil), // 11: sanzi.v1.AppraiseAssetResponse
+	(*DisposeAssetRequest)(nil),   // 12: sanzi.v1.DisposeAssetRequest
+	(*DisposeAssetResponse)(nil),  // 13: sanzi.v1.DisposeAssetResponse
+	(*ListAssetsRequest)(nil),     // 14: sanzi.v1.ListAssetsRequest
+	(*ListAssetsResponse)(nil),    // 15: sanzi.v1.ListAssetsResponse
+	(*GetAssetRequest)(nil),       // 16: sanzi.v1.GetAssetRequest
+	(*GetAssetResponse)(nil),      // 17: sanzi.v1.GetAssetResponse
+	(*Counterparty)(nil),          // 18: sanzi.v1.Counterparty
+	(*EntryMeta)(nil),             // 19: sanzi.v1.EntryMeta
+	(*RuleHit)(nil),               // 20: sanzi.v1.RuleHit
 }
 var file_sanzi_v1_assets_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.AssetDisposal.method:type_name -> sanzi.v1.DisposalMethod
-	15, // 1: sanzi.v1.AssetDisposal.counterparty:type_name -> sanzi.v1.Counterparty
-	16, // 2: sanzi.v1.AssetRecord.entry:type_name -> sanzi.v1.EntryMeta
-	1,  // 3: sanzi.v1.AssetRecord.asset:type_name -> sanzi.v1.AssetRegistration
-	1,  // 4: sanzi.v1.RegisterAssetRequest.asset:type_name -> sanzi.v1.AssetRegistration
-	16, // 5: sanzi.v1.RegisterAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
-	2,  // 6: sanzi.v1.AppraiseAssetRequest.appraisal:type_name -> sanzi.v1.AssetAppraisal
-	16, // 7: sanzi.v1.AppraiseAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
-	3,  // 8: sanzi.v1.DisposeAssetRequest.disposal:type_name -> sanzi.v1.AssetDisposal
-	16, // 9: sanzi.v1.DisposeAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
-	17, // 10: sanzi.v1.DisposeAssetResponse.hits:type_name -> sanzi.v1.RuleHit
-	4,  // 11: sanzi.v1.ListAssetsResponse.assets:type_name -> sanzi.v1.AssetRecord
-	4,  // 12: sanzi.v1.GetAssetResponse.asset:type_name -> sanzi.v1.AssetRecord
-	5,  // 13: sanzi.v1.AssetService.RegisterAsset:input_type -> sanzi.v1.RegisterAssetRequest
-	7,  // 14: sanzi.v1.AssetService.AppraiseAsset:input_type -> sanzi.v1.AppraiseAssetRequest
-	9,  // 15: sanzi.v1.AssetService.DisposeAsset:input_type -> sanzi.v1.DisposeAssetRequest
-	11, // 16: sanzi.v1.AssetService.ListAssets:input_type -> sanzi.v1.ListAssetsRequest
-	13, // 17: sanzi.v1.AssetService.GetAsset:input_type -> sanzi.v1.GetAssetRequest
-	6,  // 18: sanzi.v1.AssetService.RegisterAsset:output_type -> sanzi.v1.RegisterAssetResponse
-	8,  // 19: sanzi.v1.AssetService.AppraiseAsset:output_type -> sanzi.v1.AppraiseAssetResponse
-	10, // 20: sanzi.v1.AssetService.DisposeAsset:output_type -> sanzi.v1.DisposeAssetResponse
-	12, // 21: sanzi.v1.AssetService.ListAssets:output_type -> sanzi.v1.ListAssetsResponse
-	14, // 22: sanzi.v1.AssetService.GetAsset:output_type -> sanzi.v1.GetAssetResponse
-	18, // [18:23] is the sub-list for method output_type
-	13, // [13:18] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	18, // 1: sanzi.v1.AssetDisposal.counterparty:type_name -> sanzi.v1.Counterparty
+	19, // 2: sanzi.v1.AssetRecord.entry:type_name -> sanzi.v1.EntryMeta
+	2,  // 3: sanzi.v1.AssetRecord.asset:type_name -> sanzi.v1.AssetRegistration
+	1,  // 4: sanzi.v1.AssetRecord.status:type_name -> sanzi.v1.AssetStatus
+	19, // 5: sanzi.v1.AssetAppraisalRecord.entry:type_name -> sanzi.v1.EntryMeta
+	3,  // 6: sanzi.v1.AssetAppraisalRecord.appraisal:type_name -> sanzi.v1.AssetAppraisal
+	19, // 7: sanzi.v1.AssetDisposalRecord.entry:type_name -> sanzi.v1.EntryMeta
+	4,  // 8: sanzi.v1.AssetDisposalRecord.disposal:type_name -> sanzi.v1.AssetDisposal
+	2,  // 9: sanzi.v1.RegisterAssetRequest.asset:type_name -> sanzi.v1.AssetRegistration
+	19, // 10: sanzi.v1.RegisterAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
+	3,  // 11: sanzi.v1.AppraiseAssetRequest.appraisal:type_name -> sanzi.v1.AssetAppraisal
+	19, // 12: sanzi.v1.AppraiseAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
+	4,  // 13: sanzi.v1.DisposeAssetRequest.disposal:type_name -> sanzi.v1.AssetDisposal
+	19, // 14: sanzi.v1.DisposeAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
+	20, // 15: sanzi.v1.DisposeAssetResponse.hits:type_name -> sanzi.v1.RuleHit
+	1,  // 16: sanzi.v1.ListAssetsRequest.status:type_name -> sanzi.v1.AssetStatus
+	5,  // 17: sanzi.v1.ListAssetsResponse.assets:type_name -> sanzi.v1.AssetRecord
+	5,  // 18: sanzi.v1.GetAssetResponse.asset:type_name -> sanzi.v1.AssetRecord
+	6,  // 19: sanzi.v1.GetAssetResponse.appraisals:type_name -> sanzi.v1.AssetAppraisalRecord
+	7,  // 20: sanzi.v1.GetAssetResponse.disposal:type_name -> sanzi.v1.AssetDisposalRecord
+	8,  // 21: sanzi.v1.AssetService.RegisterAsset:input_type -> sanzi.v1.RegisterAssetRequest
+	10, // 22: sanzi.v1.AssetService.AppraiseAsset:input_type -> sanzi.v1.AppraiseAssetRequest
+	12, // 23: sanzi.v1.AssetService.DisposeAsset:input_type -> sanzi.v1.DisposeAssetRequest
+	14, // 24: sanzi.v1.AssetService.ListAssets:input_type -> sanzi.v1.ListAssetsRequest
+	16, // 25: sanzi.v1.AssetService.GetAsset:input_type -> sanzi.v1.GetAssetRequest
+	9,  // 26: sanzi.v1.AssetService.RegisterAsset:output_type -> sanzi.v1.RegisterAssetResponse
+	11, // 27: sanzi.v1.AssetService.AppraiseAsset:output_type -> sanzi.v1.AppraiseAssetResponse
+	13, // 28: sanzi.v1.AssetService.DisposeAsset:output_type -> sanzi.v1.DisposeAssetResponse
+	15, // 29: sanzi.v1.AssetService.ListAssets:output_type -> sanzi.v1.ListAssetsResponse
+	17, // 30: sanzi.v1.AssetService.GetAsset:output_type -> sanzi.v1.GetAssetResponse
+	26, // [26:31] is the sub-list for method output_type
+	21, // [21:26] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_assets_proto_init() }
@@ -1148,8 +1417,8 @@ func file_sanzi_v1_assets_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_assets_proto_rawDesc), len(file_sanzi_v1_assets_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   14,
+			NumEnums:      2,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -181,6 +181,68 @@ func (AwardMethod) EnumDescriptor() ([]byte, []int) {
 	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{2}
 }
 
+// ContractStatus is where a contract stands on the node's date, as lists
+// show and filter it.
+type ContractStatus int32
+
+const (
+	// In a filter: any status.
+	ContractStatus_CONTRACT_STATUS_UNSPECIFIED ContractStatus = 0
+	// Signed, its term not begun.
+	ContractStatus_CONTRACT_STATUS_PENDING ContractStatus = 1
+	// In its term.
+	ContractStatus_CONTRACT_STATUS_ACTIVE ContractStatus = 2
+	// Its term is over.
+	ContractStatus_CONTRACT_STATUS_ENDED ContractStatus = 3
+	// Reversed (voided) by a reversal entry.
+	ContractStatus_CONTRACT_STATUS_REVERSED ContractStatus = 4
+)
+
+// Enum value maps for ContractStatus.
+var (
+	ContractStatus_name = map[int32]string{
+		0: "CONTRACT_STATUS_UNSPECIFIED",
+		1: "CONTRACT_STATUS_PENDING",
+		2: "CONTRACT_STATUS_ACTIVE",
+		3: "CONTRACT_STATUS_ENDED",
+		4: "CONTRACT_STATUS_REVERSED",
+	}
+	ContractStatus_value = map[string]int32{
+		"CONTRACT_STATUS_UNSPECIFIED": 0,
+		"CONTRACT_STATUS_PENDING":     1,
+		"CONTRACT_STATUS_ACTIVE":      2,
+		"CONTRACT_STATUS_ENDED":       3,
+		"CONTRACT_STATUS_REVERSED":    4,
+	}
+)
+
+func (x ContractStatus) Enum() *ContractStatus {
+	p := new(ContractStatus)
+	*p = x
+	return p
+}
+
+func (x ContractStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ContractStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_sanzi_v1_contracts_proto_enumTypes[3].Descriptor()
+}
+
+func (ContractStatus) Type() protoreflect.EnumType {
+	return &file_sanzi_v1_contracts_proto_enumTypes[3]
+}
+
+func (x ContractStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ContractStatus.Descriptor instead.
+func (ContractStatus) EnumDescriptor() ([]byte, []int) {
+	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{3}
+}
+
 // ContractObject is the parcel, resource or asset under contract.
 type ContractObject struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -566,7 +628,14 @@ type ContractRecord struct {
 	// Sum of the (unreversed) payments recorded against it.
 	PaidFen int64 `protobuf:"varint,4,opt,name=paid_fen,json=paidFen,proto3" json:"paid_fen,omitempty"`
 	// Ids of its payment entries.
-	PaymentIds    []string `protobuf:"bytes,5,rep,name=payment_ids,json=paymentIds,proto3" json:"payment_ids,omitempty"`
+	PaymentIds []string `protobuf:"bytes,5,rep,name=payment_ids,json=paymentIds,proto3" json:"payment_ids,omitempty"`
+	// Where it stands on the node's date.
+	Status ContractStatus `protobuf:"varint,6,opt,name=status,proto3,enum=sanzi.v1.ContractStatus" json:"status,omitempty"`
+	// What the schedule made due up to and including the node's date, in fen.
+	DueFen int64 `protobuf:"varint,7,opt,name=due_fen,json=dueFen,proto3" json:"due_fen,omitempty"`
+	// Arrears: due_fen less paid_fen when more is due than was paid (0 for a
+	// reversed contract).
+	ArrearsFen    int64 `protobuf:"varint,8,opt,name=arrears_fen,json=arrearsFen,proto3" json:"arrears_fen,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -636,6 +705,88 @@ func (x *ContractRecord) GetPaymentIds() []string {
 	return nil
 }
 
+func (x *ContractRecord) GetStatus() ContractStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ContractStatus_CONTRACT_STATUS_UNSPECIFIED
+}
+
+func (x *ContractRecord) GetDueFen() int64 {
+	if x != nil {
+		return x.DueFen
+	}
+	return 0
+}
+
+func (x *ContractRecord) GetArrearsFen() int64 {
+	if x != nil {
+		return x.ArrearsFen
+	}
+	return 0
+}
+
+// ContractPaymentRecord is a recorded payment under a contract.
+type ContractPaymentRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	Payment       *ContractPayment       `protobuf:"bytes,2,opt,name=payment,proto3" json:"payment,omitempty"`
+	ReversedBy    string                 `protobuf:"bytes,3,opt,name=reversed_by,json=reversedBy,proto3" json:"reversed_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContractPaymentRecord) Reset() {
+	*x = ContractPaymentRecord{}
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContractPaymentRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContractPaymentRecord) ProtoMessage() {}
+
+func (x *ContractPaymentRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContractPaymentRecord.ProtoReflect.Descriptor instead.
+func (*ContractPaymentRecord) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ContractPaymentRecord) GetEntry() *EntryMeta {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *ContractPaymentRecord) GetPayment() *ContractPayment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
+func (x *ContractPaymentRecord) GetReversedBy() string {
+	if x != nil {
+		return x.ReversedBy
+	}
+	return ""
+}
+
 // RecordContractRequest records a signed contract.
 type RecordContractRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -652,7 +803,7 @@ type RecordContractRequest struct {
 
 func (x *RecordContractRequest) Reset() {
 	*x = RecordContractRequest{}
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[5]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +815,7 @@ func (x *RecordContractRequest) String() string {
 func (*RecordContractRequest) ProtoMessage() {}
 
 func (x *RecordContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[5]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +828,7 @@ func (x *RecordContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContractRequest.ProtoReflect.Descriptor instead.
 func (*RecordContractRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{5}
+	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RecordContractRequest) GetAuthor() string {
@@ -713,7 +864,7 @@ type RecordContractResponse struct {
 
 func (x *RecordContractResponse) Reset() {
 	*x = RecordContractResponse{}
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[6]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +876,7 @@ func (x *RecordContractResponse) String() string {
 func (*RecordContractResponse) ProtoMessage() {}
 
 func (x *RecordContractResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[6]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +889,7 @@ func (x *RecordContractResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContractResponse.ProtoReflect.Descriptor instead.
 func (*RecordContractResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{6}
+	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RecordContractResponse) GetEntry() *EntryMeta {
@@ -766,7 +917,7 @@ type RecordContractPaymentRequest struct {
 
 func (x *RecordContractPaymentRequest) Reset() {
 	*x = RecordContractPaymentRequest{}
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[7]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +929,7 @@ func (x *RecordContractPaymentRequest) String() string {
 func (*RecordContractPaymentRequest) ProtoMessage() {}
 
 func (x *RecordContractPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[7]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +942,7 @@ func (x *RecordContractPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContractPaymentRequest.ProtoReflect.Descriptor instead.
 func (*RecordContractPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{7}
+	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RecordContractPaymentRequest) GetAuthor() string {
@@ -818,7 +969,7 @@ type RecordContractPaymentResponse struct {
 
 func (x *RecordContractPaymentResponse) Reset() {
 	*x = RecordContractPaymentResponse{}
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[8]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +981,7 @@ func (x *RecordContractPaymentResponse) String() string {
 func (*RecordContractPaymentResponse) ProtoMessage() {}
 
 func (x *RecordContractPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[8]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +994,7 @@ func (x *RecordContractPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordContractPaymentResponse.ProtoReflect.Descriptor instead.
 func (*RecordContractPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{8}
+	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RecordContractPaymentResponse) GetEntry() *EntryMeta {
@@ -853,19 +1004,30 @@ func (x *RecordContractPaymentResponse) GetEntry() *EntryMeta {
 	return nil
 }
 
-// ListContractsRequest pages through contracts.
+// ListContractsRequest pages through contracts, filtered. Without org, the
+// contracts of every org the signed-in account covers.
 type ListContractsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Org           string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
-	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Org       string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
+	PageSize  int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Text found (case-folded) in the contract number, the counterparty's
+	// name, the object's id or location, or the summary; at most 64
+	// characters.
+	Query string `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
+	// Only contracts of this kind (UNSPECIFIED: any).
+	Kind ContractKind `protobuf:"varint,5,opt,name=kind,proto3,enum=sanzi.v1.ContractKind" json:"kind,omitempty"`
+	// Only contracts in this status on the node's date (UNSPECIFIED: any).
+	Status ContractStatus `protobuf:"varint,6,opt,name=status,proto3,enum=sanzi.v1.ContractStatus" json:"status,omitempty"`
+	// Only contracts in arrears (arrears_fen > 0).
+	ArrearsOnly   bool `protobuf:"varint,7,opt,name=arrears_only,json=arrearsOnly,proto3" json:"arrears_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListContractsRequest) Reset() {
 	*x = ListContractsRequest{}
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[9]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +1039,7 @@ func (x *ListContractsRequest) String() string {
 func (*ListContractsRequest) ProtoMessage() {}
 
 func (x *ListContractsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[9]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1052,7 @@ func (x *ListContractsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContractsRequest.ProtoReflect.Descriptor instead.
 func (*ListContractsRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{9}
+	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListContractsRequest) GetOrg() string {
@@ -914,6 +1076,34 @@ func (x *ListContractsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListContractsRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListContractsRequest) GetKind() ContractKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ContractKind_CONTRACT_KIND_UNSPECIFIED
+}
+
+func (x *ListContractsRequest) GetStatus() ContractStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ContractStatus_CONTRACT_STATUS_UNSPECIFIED
+}
+
+func (x *ListContractsRequest) GetArrearsOnly() bool {
+	if x != nil {
+		return x.ArrearsOnly
+	}
+	return false
+}
+
 // ListContractsResponse is one page.
 type ListContractsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -926,7 +1116,7 @@ type ListContractsResponse struct {
 
 func (x *ListContractsResponse) Reset() {
 	*x = ListContractsResponse{}
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[10]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1128,7 @@ func (x *ListContractsResponse) String() string {
 func (*ListContractsResponse) ProtoMessage() {}
 
 func (x *ListContractsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[10]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1141,7 @@ func (x *ListContractsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContractsResponse.ProtoReflect.Descriptor instead.
 func (*ListContractsResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{10}
+	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListContractsResponse) GetContracts() []*ContractRecord {
@@ -985,7 +1175,7 @@ type GetContractRequest struct {
 
 func (x *GetContractRequest) Reset() {
 	*x = GetContractRequest{}
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[11]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1187,7 @@ func (x *GetContractRequest) String() string {
 func (*GetContractRequest) ProtoMessage() {}
 
 func (x *GetContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[11]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1200,7 @@ func (x *GetContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContractRequest.ProtoReflect.Descriptor instead.
 func (*GetContractRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{11}
+	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetContractRequest) GetId() string {
@@ -1020,17 +1210,18 @@ func (x *GetContractRequest) GetId() string {
 	return ""
 }
 
-// GetContractResponse holds the contract.
+// GetContractResponse holds the contract and its payments, oldest first.
 type GetContractResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Contract      *ContractRecord        `protobuf:"bytes,1,opt,name=contract,proto3" json:"contract,omitempty"`
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Contract      *ContractRecord          `protobuf:"bytes,1,opt,name=contract,proto3" json:"contract,omitempty"`
+	Payments      []*ContractPaymentRecord `protobuf:"bytes,2,rep,name=payments,proto3" json:"payments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetContractResponse) Reset() {
 	*x = GetContractResponse{}
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[12]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1233,7 @@ func (x *GetContractResponse) String() string {
 func (*GetContractResponse) ProtoMessage() {}
 
 func (x *GetContractResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_contracts_proto_msgTypes[12]
+	mi := &file_sanzi_v1_contracts_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,12 +1246,19 @@ func (x *GetContractResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContractResponse.ProtoReflect.Descriptor instead.
 func (*GetContractResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{12}
+	return file_sanzi_v1_contracts_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetContractResponse) GetContract() *ContractRecord {
 	if x != nil {
 		return x.Contract
+	}
+	return nil
+}
+
+func (x *GetContractResponse) GetPayments() []*ContractPaymentRecord {
+	if x != nil {
+		return x.Payments
 	}
 	return nil
 }
@@ -1106,7 +1304,7 @@ const file_sanzi_v1_contracts_proto_rawDesc = "" +
 	"\rbusiness_date\x18\x05 \x01(\tR\fbusinessDate\x12\x16\n" +
 	"\x06period\x18\x06 \x01(\tR\x06period\x12%\n" +
 	"\x0evoucher_number\x18\a \x01(\tR\rvoucherNumber\x12 \n" +
-	"\vattachments\x18\b \x03(\tR\vattachments\"\xc8\x01\n" +
+	"\vattachments\x18\b \x03(\tR\vattachments\"\xb4\x02\n" +
 	"\x0eContractRecord\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12.\n" +
 	"\bcontract\x18\x02 \x01(\v2\x12.sanzi.v1.ContractR\bcontract\x12\x1f\n" +
@@ -1114,7 +1312,16 @@ const file_sanzi_v1_contracts_proto_rawDesc = "" +
 	"reversedBy\x12\x19\n" +
 	"\bpaid_fen\x18\x04 \x01(\x03R\apaidFen\x12\x1f\n" +
 	"\vpayment_ids\x18\x05 \x03(\tR\n" +
-	"paymentIds\"\x84\x01\n" +
+	"paymentIds\x120\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x18.sanzi.v1.ContractStatusR\x06status\x12\x17\n" +
+	"\adue_fen\x18\a \x01(\x03R\x06dueFen\x12\x1f\n" +
+	"\varrears_fen\x18\b \x01(\x03R\n" +
+	"arrearsFen\"\x98\x01\n" +
+	"\x15ContractPaymentRecord\x12)\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x123\n" +
+	"\apayment\x18\x02 \x01(\v2\x19.sanzi.v1.ContractPaymentR\apayment\x12\x1f\n" +
+	"\vreversed_by\x18\x03 \x01(\tR\n" +
+	"reversedBy\"\x84\x01\n" +
 	"\x15RecordContractRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x12.\n" +
 	"\bcontract\x18\x02 \x01(\v2\x12.sanzi.v1.ContractR\bcontract\x12#\n" +
@@ -1126,21 +1333,26 @@ const file_sanzi_v1_contracts_proto_rawDesc = "" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x123\n" +
 	"\apayment\x18\x02 \x01(\v2\x19.sanzi.v1.ContractPaymentR\apayment\"J\n" +
 	"\x1dRecordContractPaymentResponse\x12)\n" +
-	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\"d\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\"\xfb\x01\n" +
 	"\x14ListContractsRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\x96\x01\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05query\x18\x04 \x01(\tR\x05query\x12*\n" +
+	"\x04kind\x18\x05 \x01(\x0e2\x16.sanzi.v1.ContractKindR\x04kind\x120\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x18.sanzi.v1.ContractStatusR\x06status\x12!\n" +
+	"\farrears_only\x18\a \x01(\bR\varrearsOnly\"\x96\x01\n" +
 	"\x15ListContractsResponse\x126\n" +
 	"\tcontracts\x18\x01 \x03(\v2\x18.sanzi.v1.ContractRecordR\tcontracts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
 	"total_size\x18\x03 \x01(\x03R\ttotalSize\"$\n" +
 	"\x12GetContractRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"K\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x88\x01\n" +
 	"\x13GetContractResponse\x124\n" +
-	"\bcontract\x18\x01 \x01(\v2\x18.sanzi.v1.ContractRecordR\bcontract*i\n" +
+	"\bcontract\x18\x01 \x01(\v2\x18.sanzi.v1.ContractRecordR\bcontract\x12;\n" +
+	"\bpayments\x18\x02 \x03(\v2\x1f.sanzi.v1.ContractPaymentRecordR\bpayments*i\n" +
 	"\fContractKind\x12\x1d\n" +
 	"\x19CONTRACT_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13CONTRACT_KIND_LEASE\x10\x01\x12!\n" +
@@ -1155,7 +1367,13 @@ const file_sanzi_v1_contracts_proto_rawDesc = "" +
 	"\x18AWARD_METHOD_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13AWARD_METHOD_TENDER\x10\x01\x12\x18\n" +
 	"\x14AWARD_METHOD_AUCTION\x10\x02\x12\x1b\n" +
-	"\x17AWARD_METHOD_NEGOTIATED\x10\x032\xee\x02\n" +
+	"\x17AWARD_METHOD_NEGOTIATED\x10\x03*\xa3\x01\n" +
+	"\x0eContractStatus\x12\x1f\n" +
+	"\x1bCONTRACT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CONTRACT_STATUS_PENDING\x10\x01\x12\x1a\n" +
+	"\x16CONTRACT_STATUS_ACTIVE\x10\x02\x12\x19\n" +
+	"\x15CONTRACT_STATUS_ENDED\x10\x03\x12\x1c\n" +
+	"\x18CONTRACT_STATUS_REVERSED\x10\x042\xee\x02\n" +
 	"\x0fContractService\x12S\n" +
 	"\x0eRecordContract\x12\x1f.sanzi.v1.RecordContractRequest\x1a .sanzi.v1.RecordContractResponse\x12h\n" +
 	"\x15RecordContractPayment\x12&.sanzi.v1.RecordContractPaymentRequest\x1a'.sanzi.v1.RecordContractPaymentResponse\x12P\n" +
@@ -1174,60 +1392,68 @@ func file_sanzi_v1_contracts_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_contracts_proto_rawDescData
 }
 
-var file_sanzi_v1_contracts_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sanzi_v1_contracts_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_sanzi_v1_contracts_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_sanzi_v1_contracts_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_sanzi_v1_contracts_proto_goTypes = []any{
 	(ContractKind)(0),                     // 0: sanzi.v1.ContractKind
 	(ObjectKind)(0),                       // 1: sanzi.v1.ObjectKind
 	(AwardMethod)(0),                      // 2: sanzi.v1.AwardMethod
-	(*ContractObject)(nil),                // 3: sanzi.v1.ContractObject
-	(*ScheduledPayment)(nil),              // 4: sanzi.v1.ScheduledPayment
-	(*Contract)(nil),                      // 5: sanzi.v1.Contract
-	(*ContractPayment)(nil),               // 6: sanzi.v1.ContractPayment
-	(*ContractRecord)(nil),                // 7: sanzi.v1.ContractRecord
-	(*RecordContractRequest)(nil),         // 8: sanzi.v1.RecordContractRequest
-	(*RecordContractResponse)(nil),        // 9: sanzi.v1.RecordContractResponse
-	(*RecordContractPaymentRequest)(nil),  // 10: sanzi.v1.RecordContractPaymentRequest
-	(*RecordContractPaymentResponse)(nil), // 11: sanzi.v1.RecordContractPaymentResponse
-	(*ListContractsRequest)(nil),          // 12: sanzi.v1.ListContractsRequest
-	(*ListContractsResponse)(nil),         // 13: sanzi.v1.ListContractsResponse
-	(*GetContractRequest)(nil),            // 14: sanzi.v1.GetContractRequest
-	(*GetContractResponse)(nil),           // 15: sanzi.v1.GetContractResponse
-	(*Counterparty)(nil),                  // 16: sanzi.v1.Counterparty
-	(PaymentMethod)(0),                    // 17: sanzi.v1.PaymentMethod
-	(*EntryMeta)(nil),                     // 18: sanzi.v1.EntryMeta
-	(*RuleHit)(nil),                       // 19: sanzi.v1.RuleHit
+	(ContractStatus)(0),                   // 3: sanzi.v1.ContractStatus
+	(*ContractObject)(nil),                // 4: sanzi.v1.ContractObject
+	(*ScheduledPayment)(nil),              // 5: sanzi.v1.ScheduledPayment
+	(*Contract)(nil),                      // 6: sanzi.v1.Contract
+	(*ContractPayment)(nil),               // 7: sanzi.v1.ContractPayment
+	(*ContractRecord)(nil),                // 8: sanzi.v1.ContractRecord
+	(*ContractPaymentRecord)(nil),         // 9: sanzi.v1.ContractPaymentRecord
+	(*RecordContractRequest)(nil),         // 10: sanzi.v1.RecordContractRequest
+	(*RecordContractResponse)(nil),        // 11: sanzi.v1.RecordContractResponse
+	(*RecordContractPaymentRequest)(nil),  // 12: sanzi.v1.RecordContractPaymentRequest
+	(*RecordContractPaymentResponse)(nil), // 13: sanzi.v1.RecordContractPaymentResponse
+	(*ListContractsRequest)(nil),          // 14: sanzi.v1.ListContractsRequest
+	(*ListContractsResponse)(nil),         // 15: sanzi.v1.ListContractsResponse
+	(*GetContractRequest)(nil),            // 16: sanzi.v1.GetContractRequest
+	(*GetContractResponse)(nil),           // 17: sanzi.v1.GetContractResponse
+	(*Counterparty)(nil),                  // 18: sanzi.v1.Counterparty
+	(PaymentMethod)(0),                    // 19: sanzi.v1.PaymentMethod
+	(*EntryMeta)(nil),                     // 20: sanzi.v1.EntryMeta
+	(*RuleHit)(nil),                       // 21: sanzi.v1.RuleHit
 }
 var file_sanzi_v1_contracts_proto_depIdxs = []int32{
 	1,  // 0: sanzi.v1.ContractObject.kind:type_name -> sanzi.v1.ObjectKind
 	0,  // 1: sanzi.v1.Contract.kind:type_name -> sanzi.v1.ContractKind
-	16, // 2: sanzi.v1.Contract.counterparty:type_name -> sanzi.v1.Counterparty
-	3,  // 3: sanzi.v1.Contract.object:type_name -> sanzi.v1.ContractObject
-	4,  // 4: sanzi.v1.Contract.schedule:type_name -> sanzi.v1.ScheduledPayment
+	18, // 2: sanzi.v1.Contract.counterparty:type_name -> sanzi.v1.Counterparty
+	4,  // 3: sanzi.v1.Contract.object:type_name -> sanzi.v1.ContractObject
+	5,  // 4: sanzi.v1.Contract.schedule:type_name -> sanzi.v1.ScheduledPayment
 	2,  // 5: sanzi.v1.Contract.award_method:type_name -> sanzi.v1.AwardMethod
-	17, // 6: sanzi.v1.ContractPayment.payment_method:type_name -> sanzi.v1.PaymentMethod
-	18, // 7: sanzi.v1.ContractRecord.entry:type_name -> sanzi.v1.EntryMeta
-	5,  // 8: sanzi.v1.ContractRecord.contract:type_name -> sanzi.v1.Contract
-	5,  // 9: sanzi.v1.RecordContractRequest.contract:type_name -> sanzi.v1.Contract
-	18, // 10: sanzi.v1.RecordContractResponse.entry:type_name -> sanzi.v1.EntryMeta
-	19, // 11: sanzi.v1.RecordContractResponse.hits:type_name -> sanzi.v1.RuleHit
-	6,  // 12: sanzi.v1.RecordContractPaymentRequest.payment:type_name -> sanzi.v1.ContractPayment
-	18, // 13: sanzi.v1.RecordContractPaymentResponse.entry:type_name -> sanzi.v1.EntryMeta
-	7,  // 14: sanzi.v1.ListContractsResponse.contracts:type_name -> sanzi.v1.ContractRecord
-	7,  // 15: sanzi.v1.GetContractResponse.contract:type_name -> sanzi.v1.ContractRecord
-	8,  // 16: sanzi.v1.ContractService.RecordContract:input_type -> sanzi.v1.RecordContractRequest
-	10, // 17: sanzi.v1.ContractService.RecordContractPayment:input_type -> sanzi.v1.RecordContractPaymentRequest
-	12, // 18: sanzi.v1.ContractService.ListContracts:input_type -> sanzi.v1.ListContractsRequest
-	14, // 19: sanzi.v1.ContractService.GetContract:input_type -> sanzi.v1.GetContractRequest
-	9,  // 20: sanzi.v1.ContractService.RecordContract:output_type -> sanzi.v1.RecordContractResponse
-	11, // 21: sanzi.v1.ContractService.RecordContractPayment:output_type -> sanzi.v1.RecordContractPaymentResponse
-	13, // 22: sanzi.v1.ContractService.ListContracts:output_type -> sanzi.v1.ListContractsResponse
-	15, // 23: sanzi.v1.ContractService.GetContract:output_type -> sanzi.v1.GetContractResponse
-	20, // [20:24] is the sub-list for method output_type
-	16, // [16:20] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	19, // 6: sanzi.v1.ContractPayment.payment_method:type_name -> sanzi.v1.PaymentMethod
+	20, // 7: sanzi.v1.ContractRecord.entry:type_name -> sanzi.v1.EntryMeta
+	6,  // 8: sanzi.v1.ContractRecord.contract:type_name -> sanzi.v1.Contract
+	3,  // 9: sanzi.v1.ContractRecord.status:type_name -> sanzi.v1.ContractStatus
+	20, // 10: sanzi.v1.ContractPaymentRecord.entry:type_name -> sanzi.v1.EntryMeta
+	7,  // 11: sanzi.v1.ContractPaymentRecord.payment:type_name -> sanzi.v1.ContractPayment
+	6,  // 12: sanzi.v1.RecordContractRequest.contract:type_name -> sanzi.v1.Contract
+	20, // 13: sanzi.v1.RecordContractResponse.entry:type_name -> sanzi.v1.EntryMeta
+	21, // 14: sanzi.v1.RecordContractResponse.hits:type_name -> sanzi.v1.RuleHit
+	7,  // 15: sanzi.v1.RecordContractPaymentRequest.payment:type_name -> sanzi.v1.ContractPayment
+	20, // 16: sanzi.v1.RecordContractPaymentResponse.entry:type_name -> sanzi.v1.EntryMeta
+	0,  // 17: sanzi.v1.ListContractsRequest.kind:type_name -> sanzi.v1.ContractKind
+	3,  // 18: sanzi.v1.ListContractsRequest.status:type_name -> sanzi.v1.ContractStatus
+	8,  // 19: sanzi.v1.ListContractsResponse.contracts:type_name -> sanzi.v1.ContractRecord
+	8,  // 20: sanzi.v1.GetContractResponse.contract:type_name -> sanzi.v1.ContractRecord
+	9,  // 21: sanzi.v1.GetContractResponse.payments:type_name -> sanzi.v1.ContractPaymentRecord
+	10, // 22: sanzi.v1.ContractService.RecordContract:input_type -> sanzi.v1.RecordContractRequest
+	12, // 23: sanzi.v1.ContractService.RecordContractPayment:input_type -> sanzi.v1.RecordContractPaymentRequest
+	14, // 24: sanzi.v1.ContractService.ListContracts:input_type -> sanzi.v1.ListContractsRequest
+	16, // 25: sanzi.v1.ContractService.GetContract:input_type -> sanzi.v1.GetContractRequest
+	11, // 26: sanzi.v1.ContractService.RecordContract:output_type -> sanzi.v1.RecordContractResponse
+	13, // 27: sanzi.v1.ContractService.RecordContractPayment:output_type -> sanzi.v1.RecordContractPaymentResponse
+	15, // 28: sanzi.v1.ContractService.ListContracts:output_type -> sanzi.v1.ListContractsResponse
+	17, // 29: sanzi.v1.ContractService.GetContract:output_type -> sanzi.v1.GetContractResponse
+	26, // [26:30] is the sub-list for method output_type
+	22, // [22:26] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_contracts_proto_init() }
@@ -1243,8 +1469,8 @@ func file_sanzi_v1_contracts_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_contracts_proto_rawDesc), len(file_sanzi_v1_contracts_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   13,
+			NumEnums:      4,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

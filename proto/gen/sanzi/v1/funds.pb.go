@@ -83,6 +83,119 @@ func (TransactionKind) EnumDescriptor() ([]byte, []int) {
 	return file_sanzi_v1_funds_proto_rawDescGZIP(), []int{0}
 }
 
+// SheetFormat is the file format of an imported sheet.
+type SheetFormat int32
+
+const (
+	// Taken from the file name's extension (.csv, .xlsx).
+	SheetFormat_SHEET_FORMAT_UNSPECIFIED SheetFormat = 0
+	// CSV, UTF-8 (with or without BOM) or GBK as Excel saves it.
+	SheetFormat_SHEET_FORMAT_CSV SheetFormat = 1
+	// An Office Open XML workbook; its first worksheet is read.
+	SheetFormat_SHEET_FORMAT_XLSX SheetFormat = 2
+)
+
+// Enum value maps for SheetFormat.
+var (
+	SheetFormat_name = map[int32]string{
+		0: "SHEET_FORMAT_UNSPECIFIED",
+		1: "SHEET_FORMAT_CSV",
+		2: "SHEET_FORMAT_XLSX",
+	}
+	SheetFormat_value = map[string]int32{
+		"SHEET_FORMAT_UNSPECIFIED": 0,
+		"SHEET_FORMAT_CSV":         1,
+		"SHEET_FORMAT_XLSX":        2,
+	}
+)
+
+func (x SheetFormat) Enum() *SheetFormat {
+	p := new(SheetFormat)
+	*p = x
+	return p
+}
+
+func (x SheetFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SheetFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_sanzi_v1_funds_proto_enumTypes[1].Descriptor()
+}
+
+func (SheetFormat) Type() protoreflect.EnumType {
+	return &file_sanzi_v1_funds_proto_enumTypes[1]
+}
+
+func (x SheetFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SheetFormat.Descriptor instead.
+func (SheetFormat) EnumDescriptor() ([]byte, []int) {
+	return file_sanzi_v1_funds_proto_rawDescGZIP(), []int{1}
+}
+
+// ImportPhase is how far an import has come.
+type ImportPhase int32
+
+const (
+	ImportPhase_IMPORT_PHASE_UNSPECIFIED ImportPhase = 0
+	// The sheet was read: rows_total is known.
+	ImportPhase_IMPORT_PHASE_READ ImportPhase = 1
+	// Rows are being checked; rows_checked counts them.
+	ImportPhase_IMPORT_PHASE_CHECK ImportPhase = 2
+	// Every row passed: they are being recorded in one commit.
+	ImportPhase_IMPORT_PHASE_RECORD ImportPhase = 3
+	// Finished: result holds the outcome.
+	ImportPhase_IMPORT_PHASE_DONE ImportPhase = 4
+)
+
+// Enum value maps for ImportPhase.
+var (
+	ImportPhase_name = map[int32]string{
+		0: "IMPORT_PHASE_UNSPECIFIED",
+		1: "IMPORT_PHASE_READ",
+		2: "IMPORT_PHASE_CHECK",
+		3: "IMPORT_PHASE_RECORD",
+		4: "IMPORT_PHASE_DONE",
+	}
+	ImportPhase_value = map[string]int32{
+		"IMPORT_PHASE_UNSPECIFIED": 0,
+		"IMPORT_PHASE_READ":        1,
+		"IMPORT_PHASE_CHECK":       2,
+		"IMPORT_PHASE_RECORD":      3,
+		"IMPORT_PHASE_DONE":        4,
+	}
+)
+
+func (x ImportPhase) Enum() *ImportPhase {
+	p := new(ImportPhase)
+	*p = x
+	return p
+}
+
+func (x ImportPhase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ImportPhase) Descriptor() protoreflect.EnumDescriptor {
+	return file_sanzi_v1_funds_proto_enumTypes[2].Descriptor()
+}
+
+func (ImportPhase) Type() protoreflect.EnumType {
+	return &file_sanzi_v1_funds_proto_enumTypes[2]
+}
+
+func (x ImportPhase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ImportPhase.Descriptor instead.
+func (ImportPhase) EnumDescriptor() ([]byte, []int) {
+	return file_sanzi_v1_funds_proto_rawDescGZIP(), []int{2}
+}
+
 // Transaction is one movement of the collective's funds.
 type Transaction struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -878,6 +991,176 @@ func (x *ImportTransactionsResponse) GetRejectedTotal() int32 {
 	return 0
 }
 
+// ImportSheetRequest is a whole sheet of transactions for the node to read
+// and import, all rows or none, as the console uploads it. Over REST the
+// content is the raw request body (application/octet-stream) and the other
+// fields are query parameters.
+type ImportSheetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who imports: the signed-in account (filled in when empty).
+	Author string `protobuf:"bytes,1,opt,name=author,proto3" json:"author,omitempty"`
+	// The org of rows that name none (the sheet has no org column); empty:
+	// the signed-in account's org.
+	Org string `protobuf:"bytes,2,opt,name=org,proto3" json:"org,omitempty"`
+	// The file's name as the person chose it; its extension gives the
+	// format when format is unspecified.
+	FileName string      `protobuf:"bytes,3,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	Format   SheetFormat `protobuf:"varint,4,opt,name=format,proto3,enum=sanzi.v1.SheetFormat" json:"format,omitempty"`
+	// Check every row, record nothing.
+	DryRun bool `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// The file. Limits: the node's sheet size (413 over REST) and row count.
+	Content       []byte `protobuf:"bytes,6,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportSheetRequest) Reset() {
+	*x = ImportSheetRequest{}
+	mi := &file_sanzi_v1_funds_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportSheetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportSheetRequest) ProtoMessage() {}
+
+func (x *ImportSheetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_funds_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportSheetRequest.ProtoReflect.Descriptor instead.
+func (*ImportSheetRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_funds_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ImportSheetRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *ImportSheetRequest) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+func (x *ImportSheetRequest) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *ImportSheetRequest) GetFormat() SheetFormat {
+	if x != nil {
+		return x.Format
+	}
+	return SheetFormat_SHEET_FORMAT_UNSPECIFIED
+}
+
+func (x *ImportSheetRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *ImportSheetRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+// ImportSheetResponse is one step of a sheet's import; the last one (phase
+// DONE) carries the result.
+type ImportSheetResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Phase ImportPhase            `protobuf:"varint,1,opt,name=phase,proto3,enum=sanzi.v1.ImportPhase" json:"phase,omitempty"`
+	// Data rows in the sheet, including those that could not be read.
+	RowsTotal int32 `protobuf:"varint,2,opt,name=rows_total,json=rowsTotal,proto3" json:"rows_total,omitempty"`
+	// Rows checked so far.
+	RowsChecked int32 `protobuf:"varint,3,opt,name=rows_checked,json=rowsChecked,proto3" json:"rows_checked,omitempty"`
+	// The outcome, on the last message. Its rejections include cells the
+	// node could not read (field: the column's header as written); when
+	// there are any, nothing is recorded.
+	Result        *ImportTransactionsResponse `protobuf:"bytes,4,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportSheetResponse) Reset() {
+	*x = ImportSheetResponse{}
+	mi := &file_sanzi_v1_funds_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportSheetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportSheetResponse) ProtoMessage() {}
+
+func (x *ImportSheetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_funds_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportSheetResponse.ProtoReflect.Descriptor instead.
+func (*ImportSheetResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_funds_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ImportSheetResponse) GetPhase() ImportPhase {
+	if x != nil {
+		return x.Phase
+	}
+	return ImportPhase_IMPORT_PHASE_UNSPECIFIED
+}
+
+func (x *ImportSheetResponse) GetRowsTotal() int32 {
+	if x != nil {
+		return x.RowsTotal
+	}
+	return 0
+}
+
+func (x *ImportSheetResponse) GetRowsChecked() int32 {
+	if x != nil {
+		return x.RowsChecked
+	}
+	return 0
+}
+
+func (x *ImportSheetResponse) GetResult() *ImportTransactionsResponse {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
 var File_sanzi_v1_funds_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_funds_proto_rawDesc = "" +
@@ -945,19 +1228,43 @@ const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"rejections\x12\x19\n" +
 	"\bfirst_id\x18\x04 \x01(\tR\afirstId\x12\x17\n" +
 	"\alast_id\x18\x05 \x01(\tR\x06lastId\x12%\n" +
-	"\x0erejected_total\x18\x06 \x01(\x05R\rrejectedTotal*\xca\x01\n" +
+	"\x0erejected_total\x18\x06 \x01(\x05R\rrejectedTotal\"\xbd\x01\n" +
+	"\x12ImportSheetRequest\x12\x16\n" +
+	"\x06author\x18\x01 \x01(\tR\x06author\x12\x10\n" +
+	"\x03org\x18\x02 \x01(\tR\x03org\x12\x1b\n" +
+	"\tfile_name\x18\x03 \x01(\tR\bfileName\x12-\n" +
+	"\x06format\x18\x04 \x01(\x0e2\x15.sanzi.v1.SheetFormatR\x06format\x12\x17\n" +
+	"\adry_run\x18\x05 \x01(\bR\x06dryRun\x12\x18\n" +
+	"\acontent\x18\x06 \x01(\fR\acontent\"\xc2\x01\n" +
+	"\x13ImportSheetResponse\x12+\n" +
+	"\x05phase\x18\x01 \x01(\x0e2\x15.sanzi.v1.ImportPhaseR\x05phase\x12\x1d\n" +
+	"\n" +
+	"rows_total\x18\x02 \x01(\x05R\trowsTotal\x12!\n" +
+	"\frows_checked\x18\x03 \x01(\x05R\vrowsChecked\x12<\n" +
+	"\x06result\x18\x04 \x01(\v2$.sanzi.v1.ImportTransactionsResponseR\x06result*\xca\x01\n" +
 	"\x0fTransactionKind\x12 \n" +
 	"\x1cTRANSACTION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17TRANSACTION_KIND_INCOME\x10\x01\x12\x1c\n" +
 	"\x18TRANSACTION_KIND_EXPENSE\x10\x02\x12\x1d\n" +
 	"\x19TRANSACTION_KIND_TRANSFER\x10\x03\x12\x1d\n" +
 	"\x19TRANSACTION_KIND_LOAN_OUT\x10\x04\x12\x1c\n" +
-	"\x18TRANSACTION_KIND_LOAN_IN\x10\x052\x85\x03\n" +
+	"\x18TRANSACTION_KIND_LOAN_IN\x10\x05*X\n" +
+	"\vSheetFormat\x12\x1c\n" +
+	"\x18SHEET_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10SHEET_FORMAT_CSV\x10\x01\x12\x15\n" +
+	"\x11SHEET_FORMAT_XLSX\x10\x02*\x8a\x01\n" +
+	"\vImportPhase\x12\x1c\n" +
+	"\x18IMPORT_PHASE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11IMPORT_PHASE_READ\x10\x01\x12\x16\n" +
+	"\x12IMPORT_PHASE_CHECK\x10\x02\x12\x17\n" +
+	"\x13IMPORT_PHASE_RECORD\x10\x03\x12\x15\n" +
+	"\x11IMPORT_PHASE_DONE\x10\x042\xd3\x03\n" +
 	"\x12TransactionService\x12\\\n" +
 	"\x11RecordTransaction\x12\".sanzi.v1.RecordTransactionRequest\x1a#.sanzi.v1.RecordTransactionResponse\x12Y\n" +
 	"\x10ListTransactions\x12!.sanzi.v1.ListTransactionsRequest\x1a\".sanzi.v1.ListTransactionsResponse\x12S\n" +
 	"\x0eGetTransaction\x12\x1f.sanzi.v1.GetTransactionRequest\x1a .sanzi.v1.GetTransactionResponse\x12a\n" +
-	"\x12ImportTransactions\x12#.sanzi.v1.ImportTransactionsRequest\x1a$.sanzi.v1.ImportTransactionsResponse(\x01B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x12ImportTransactions\x12#.sanzi.v1.ImportTransactionsRequest\x1a$.sanzi.v1.ImportTransactionsResponse(\x01\x12L\n" +
+	"\vImportSheet\x12\x1c.sanzi.v1.ImportSheetRequest\x1a\x1d.sanzi.v1.ImportSheetResponse0\x01B3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_funds_proto_rawDescOnce sync.Once
@@ -971,53 +1278,62 @@ func file_sanzi_v1_funds_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_funds_proto_rawDescData
 }
 
-var file_sanzi_v1_funds_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sanzi_v1_funds_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_sanzi_v1_funds_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_sanzi_v1_funds_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_sanzi_v1_funds_proto_goTypes = []any{
 	(TransactionKind)(0),               // 0: sanzi.v1.TransactionKind
-	(*Transaction)(nil),                // 1: sanzi.v1.Transaction
-	(*TransactionRecord)(nil),          // 2: sanzi.v1.TransactionRecord
-	(*RecordTransactionRequest)(nil),   // 3: sanzi.v1.RecordTransactionRequest
-	(*RecordTransactionResponse)(nil),  // 4: sanzi.v1.RecordTransactionResponse
-	(*ListTransactionsRequest)(nil),    // 5: sanzi.v1.ListTransactionsRequest
-	(*ListTransactionsResponse)(nil),   // 6: sanzi.v1.ListTransactionsResponse
-	(*GetTransactionRequest)(nil),      // 7: sanzi.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),     // 8: sanzi.v1.GetTransactionResponse
-	(*ImportTransactionsRequest)(nil),  // 9: sanzi.v1.ImportTransactionsRequest
-	(*ImportRejection)(nil),            // 10: sanzi.v1.ImportRejection
-	(*ImportTransactionsResponse)(nil), // 11: sanzi.v1.ImportTransactionsResponse
-	(PaymentMethod)(0),                 // 12: sanzi.v1.PaymentMethod
-	(*Counterparty)(nil),               // 13: sanzi.v1.Counterparty
-	(*EntryMeta)(nil),                  // 14: sanzi.v1.EntryMeta
-	(*RuleHit)(nil),                    // 15: sanzi.v1.RuleHit
+	(SheetFormat)(0),                   // 1: sanzi.v1.SheetFormat
+	(ImportPhase)(0),                   // 2: sanzi.v1.ImportPhase
+	(*Transaction)(nil),                // 3: sanzi.v1.Transaction
+	(*TransactionRecord)(nil),          // 4: sanzi.v1.TransactionRecord
+	(*RecordTransactionRequest)(nil),   // 5: sanzi.v1.RecordTransactionRequest
+	(*RecordTransactionResponse)(nil),  // 6: sanzi.v1.RecordTransactionResponse
+	(*ListTransactionsRequest)(nil),    // 7: sanzi.v1.ListTransactionsRequest
+	(*ListTransactionsResponse)(nil),   // 8: sanzi.v1.ListTransactionsResponse
+	(*GetTransactionRequest)(nil),      // 9: sanzi.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),     // 10: sanzi.v1.GetTransactionResponse
+	(*ImportTransactionsRequest)(nil),  // 11: sanzi.v1.ImportTransactionsRequest
+	(*ImportRejection)(nil),            // 12: sanzi.v1.ImportRejection
+	(*ImportTransactionsResponse)(nil), // 13: sanzi.v1.ImportTransactionsResponse
+	(*ImportSheetRequest)(nil),         // 14: sanzi.v1.ImportSheetRequest
+	(*ImportSheetResponse)(nil),        // 15: sanzi.v1.ImportSheetResponse
+	(PaymentMethod)(0),                 // 16: sanzi.v1.PaymentMethod
+	(*Counterparty)(nil),               // 17: sanzi.v1.Counterparty
+	(*EntryMeta)(nil),                  // 18: sanzi.v1.EntryMeta
+	(*RuleHit)(nil),                    // 19: sanzi.v1.RuleHit
 }
 var file_sanzi_v1_funds_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.Transaction.kind:type_name -> sanzi.v1.TransactionKind
-	12, // 1: sanzi.v1.Transaction.payment_method:type_name -> sanzi.v1.PaymentMethod
-	13, // 2: sanzi.v1.Transaction.counterparty:type_name -> sanzi.v1.Counterparty
-	14, // 3: sanzi.v1.TransactionRecord.entry:type_name -> sanzi.v1.EntryMeta
-	1,  // 4: sanzi.v1.TransactionRecord.transaction:type_name -> sanzi.v1.Transaction
-	1,  // 5: sanzi.v1.RecordTransactionRequest.transaction:type_name -> sanzi.v1.Transaction
-	14, // 6: sanzi.v1.RecordTransactionResponse.entry:type_name -> sanzi.v1.EntryMeta
-	15, // 7: sanzi.v1.RecordTransactionResponse.hits:type_name -> sanzi.v1.RuleHit
+	16, // 1: sanzi.v1.Transaction.payment_method:type_name -> sanzi.v1.PaymentMethod
+	17, // 2: sanzi.v1.Transaction.counterparty:type_name -> sanzi.v1.Counterparty
+	18, // 3: sanzi.v1.TransactionRecord.entry:type_name -> sanzi.v1.EntryMeta
+	3,  // 4: sanzi.v1.TransactionRecord.transaction:type_name -> sanzi.v1.Transaction
+	3,  // 5: sanzi.v1.RecordTransactionRequest.transaction:type_name -> sanzi.v1.Transaction
+	18, // 6: sanzi.v1.RecordTransactionResponse.entry:type_name -> sanzi.v1.EntryMeta
+	19, // 7: sanzi.v1.RecordTransactionResponse.hits:type_name -> sanzi.v1.RuleHit
 	0,  // 8: sanzi.v1.ListTransactionsRequest.kind:type_name -> sanzi.v1.TransactionKind
-	2,  // 9: sanzi.v1.ListTransactionsResponse.transactions:type_name -> sanzi.v1.TransactionRecord
-	2,  // 10: sanzi.v1.GetTransactionResponse.transaction:type_name -> sanzi.v1.TransactionRecord
-	1,  // 11: sanzi.v1.ImportTransactionsRequest.transaction:type_name -> sanzi.v1.Transaction
-	10, // 12: sanzi.v1.ImportTransactionsResponse.rejections:type_name -> sanzi.v1.ImportRejection
-	3,  // 13: sanzi.v1.TransactionService.RecordTransaction:input_type -> sanzi.v1.RecordTransactionRequest
-	5,  // 14: sanzi.v1.TransactionService.ListTransactions:input_type -> sanzi.v1.ListTransactionsRequest
-	7,  // 15: sanzi.v1.TransactionService.GetTransaction:input_type -> sanzi.v1.GetTransactionRequest
-	9,  // 16: sanzi.v1.TransactionService.ImportTransactions:input_type -> sanzi.v1.ImportTransactionsRequest
-	4,  // 17: sanzi.v1.TransactionService.RecordTransaction:output_type -> sanzi.v1.RecordTransactionResponse
-	6,  // 18: sanzi.v1.TransactionService.ListTransactions:output_type -> sanzi.v1.ListTransactionsResponse
-	8,  // 19: sanzi.v1.TransactionService.GetTransaction:output_type -> sanzi.v1.GetTransactionResponse
-	11, // 20: sanzi.v1.TransactionService.ImportTransactions:output_type -> sanzi.v1.ImportTransactionsResponse
-	17, // [17:21] is the sub-list for method output_type
-	13, // [13:17] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	4,  // 9: sanzi.v1.ListTransactionsResponse.transactions:type_name -> sanzi.v1.TransactionRecord
+	4,  // 10: sanzi.v1.GetTransactionResponse.transaction:type_name -> sanzi.v1.TransactionRecord
+	3,  // 11: sanzi.v1.ImportTransactionsRequest.transaction:type_name -> sanzi.v1.Transaction
+	12, // 12: sanzi.v1.ImportTransactionsResponse.rejections:type_name -> sanzi.v1.ImportRejection
+	1,  // 13: sanzi.v1.ImportSheetRequest.format:type_name -> sanzi.v1.SheetFormat
+	2,  // 14: sanzi.v1.ImportSheetResponse.phase:type_name -> sanzi.v1.ImportPhase
+	13, // 15: sanzi.v1.ImportSheetResponse.result:type_name -> sanzi.v1.ImportTransactionsResponse
+	5,  // 16: sanzi.v1.TransactionService.RecordTransaction:input_type -> sanzi.v1.RecordTransactionRequest
+	7,  // 17: sanzi.v1.TransactionService.ListTransactions:input_type -> sanzi.v1.ListTransactionsRequest
+	9,  // 18: sanzi.v1.TransactionService.GetTransaction:input_type -> sanzi.v1.GetTransactionRequest
+	11, // 19: sanzi.v1.TransactionService.ImportTransactions:input_type -> sanzi.v1.ImportTransactionsRequest
+	14, // 20: sanzi.v1.TransactionService.ImportSheet:input_type -> sanzi.v1.ImportSheetRequest
+	6,  // 21: sanzi.v1.TransactionService.RecordTransaction:output_type -> sanzi.v1.RecordTransactionResponse
+	8,  // 22: sanzi.v1.TransactionService.ListTransactions:output_type -> sanzi.v1.ListTransactionsResponse
+	10, // 23: sanzi.v1.TransactionService.GetTransaction:output_type -> sanzi.v1.GetTransactionResponse
+	13, // 24: sanzi.v1.TransactionService.ImportTransactions:output_type -> sanzi.v1.ImportTransactionsResponse
+	15, // 25: sanzi.v1.TransactionService.ImportSheet:output_type -> sanzi.v1.ImportSheetResponse
+	21, // [21:26] is the sub-list for method output_type
+	16, // [16:21] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_funds_proto_init() }
@@ -1033,8 +1349,8 @@ func file_sanzi_v1_funds_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_funds_proto_rawDesc), len(file_sanzi_v1_funds_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   11,
+			NumEnums:      3,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	TransactionService_ListTransactions_FullMethodName   = "/sanzi.v1.TransactionService/ListTransactions"
 	TransactionService_GetTransaction_FullMethodName     = "/sanzi.v1.TransactionService/GetTransaction"
 	TransactionService_ImportTransactions_FullMethodName = "/sanzi.v1.TransactionService/ImportTransactions"
+	TransactionService_ImportSheet_FullMethodName        = "/sanzi.v1.TransactionService/ImportSheet"
 )
 
 // TransactionServiceClient is the client API for TransactionService service.
@@ -38,6 +39,9 @@ type TransactionServiceClient interface {
 	// ImportTransactions records all streamed rows atomically, or none if any
 	// row is invalid, reporting the first 1,000 rejections and their total.
 	ImportTransactions(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportTransactionsRequest, ImportTransactionsResponse], error)
+	// ImportSheet reads a CSV or XLSX sheet on the node and imports its rows
+	// as ImportTransactions does (all or none), streaming its progress.
+	ImportSheet(ctx context.Context, in *ImportSheetRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ImportSheetResponse], error)
 }
 
 type transactionServiceClient struct {
@@ -91,6 +95,25 @@ func (c *transactionServiceClient) ImportTransactions(ctx context.Context, opts 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TransactionService_ImportTransactionsClient = grpc.ClientStreamingClient[ImportTransactionsRequest, ImportTransactionsResponse]
 
+func (c *transactionServiceClient) ImportSheet(ctx context.Context, in *ImportSheetRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ImportSheetResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TransactionService_ServiceDesc.Streams[1], TransactionService_ImportSheet_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportSheetRequest, ImportSheetResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TransactionService_ImportSheetClient = grpc.ServerStreamingClient[ImportSheetResponse]
+
 // TransactionServiceServer is the server API for TransactionService service.
 // All implementations must embed UnimplementedTransactionServiceServer
 // for forward compatibility.
@@ -104,6 +127,9 @@ type TransactionServiceServer interface {
 	// ImportTransactions records all streamed rows atomically, or none if any
 	// row is invalid, reporting the first 1,000 rejections and their total.
 	ImportTransactions(grpc.ClientStreamingServer[ImportTransactionsRequest, ImportTransactionsResponse]) error
+	// ImportSheet reads a CSV or XLSX sheet on the node and imports its rows
+	// as ImportTransactions does (all or none), streaming its progress.
+	ImportSheet(*ImportSheetRequest, grpc.ServerStreamingServer[ImportSheetResponse]) error
 	mustEmbedUnimplementedTransactionServiceServer()
 }
 
@@ -125,6 +151,9 @@ func (UnimplementedTransactionServiceServer) GetTransaction(context.Context, *Ge
 }
 func (UnimplementedTransactionServiceServer) ImportTransactions(grpc.ClientStreamingServer[ImportTransactionsRequest, ImportTransactionsResponse]) error {
 	return status.Error(codes.Unimplemented, "method ImportTransactions not implemented")
+}
+func (UnimplementedTransactionServiceServer) ImportSheet(*ImportSheetRequest, grpc.ServerStreamingServer[ImportSheetResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImportSheet not implemented")
 }
 func (UnimplementedTransactionServiceServer) mustEmbedUnimplementedTransactionServiceServer() {}
 func (UnimplementedTransactionServiceServer) testEmbeddedByValue()                            {}
@@ -208,6 +237,17 @@ func _TransactionService_ImportTransactions_Handler(srv interface{}, stream grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TransactionService_ImportTransactionsServer = grpc.ClientStreamingServer[ImportTransactionsRequest, ImportTransactionsResponse]
 
+func _TransactionService_ImportSheet_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ImportSheetRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TransactionServiceServer).ImportSheet(m, &grpc.GenericServerStream[ImportSheetRequest, ImportSheetResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TransactionService_ImportSheetServer = grpc.ServerStreamingServer[ImportSheetResponse]
+
 // TransactionService_ServiceDesc is the grpc.ServiceDesc for TransactionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -233,6 +273,11 @@ var TransactionService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "ImportTransactions",
 			Handler:       _TransactionService_ImportTransactions_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "ImportSheet",
+			Handler:       _TransactionService_ImportSheet_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "sanzi/v1/funds.proto",

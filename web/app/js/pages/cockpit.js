@@ -6,34 +6,16 @@
 // GET /v1/stats/stream sends the statistics' version (server-sent events);
 // a new version fetches the figures again, no reload. Drill-down: a town
 // shows its villages (scope.parent), a village the entries of its chain at
-// the district. Every table exports CSV from the rows shown. Charts use
+// the district. Every table exports CSV and XLSX from the rows shown. Charts use
 // ECharts (/app/vendor/echarts.min.js, loaded by a script element); without
 // it the tables still show.
 import { h, fill, clear } from '../dom.js';
 import { query } from '../api.js';
+import { exportButtons } from '../export.js';
 
-// csvCell escapes one value for CSV, and against formula injection: a
-// value starting with = + - @ (or a tab or carriage return) is prefixed
-// with ' so that a spreadsheet shows it as text.
-export function csvCell(v) {
-  let s = v === undefined || v === null ? '' : String(v);
-  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
-  return '"' + s.replace(/"/g, '""') + '"';
-}
-
-// csv is the rows (arrays of values) as CSV text with a header line.
-export function csv(header, rows) {
-  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
-}
-
-function download(name, text) {
-  const url = URL.createObjectURL(new Blob(['\ufeff' + text], { type: 'text/csv;charset=utf-8' }));
-  const a = h('a', { attrs: { href: url, download: name } });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
+// csvCell and csv moved to ../export.js with the XLSX export; re-exported
+// for callers of this module.
+export { csvCell, csv } from '../export.js';
 
 const yuan = (f) => (Number(f || 0) / 100).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const pct = (x) => (Number(x || 0) * 100).toFixed(1) + '%';
@@ -313,10 +295,7 @@ export function render(root, { me, t, api }) {
         return cell;
       }))));
     if (!rows.length) tbody.append(h('tr', {}, h('td', { text: t('cockpit.none'), attrs: { colspan: cols.length } })));
-    const exportBtn = h('button', {
-      text: t('cockpit.csv'), attrs: { type: 'button', 'data-testid': id + '-csv' },
-      on: { click: () => download(id + '.csv', csv(cols.map((c) => c.label), rows.map((r) => cols.map((c) => c.get(r))))) },
-    });
+    const exportBtn = exportButtons(t, id, id, () => ({ header: cols.map((c) => c.label), rows: rows.map((r) => cols.map((c) => c.get(r))) }));
     const chartEl = chart && echarts ? h('div', { class: 'chart', attrs: { 'data-testid': id + '-chart', role: 'img', 'aria-label': title || t('cockpit.benford') } }) : null;
     const parts = [
       h('div', { class: 'panel-head' }, title ? h('h2', { text: title, attrs: { id: 'cockpit-' + id + '-title' } }) : null, exportBtn),

@@ -262,16 +262,24 @@ func TestConsoleAcctInbox(t *testing.T) {
 	csRun(t, ctx, "return with a reason",
 		chromedp.SendKeys(chromedp.CSS(firstRow+` [data-testid="inbox-reason"]`), "缺少发票原件"),
 		chromedp.Click(chromedp.CSS(firstRow+` [data-testid="inbox-return"]`)))
-	csRun(t, ctx, "the return recorded", chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-recorded"]`)))
+	// The box saying "recorded" is still on the page from the approval,
+	// so the return is waited for at the node, not in the page.
 	var back struct {
 		Procedure struct {
 			OpenStep    string   `json:"openStep"`
 			DecisionIds []string `json:"decisionIds"`
 		} `json:"procedure"`
 	}
-	if code, raw := n.call("GET", "/v1/workflow/"+other, "", nil, &back); code != http.StatusOK || back.Procedure.OpenStep != "capture" || len(back.Procedure.DecisionIds) != 1 {
+	var code int
+	var raw []byte
+	eventually(t, 30*time.Second, "the return of "+other+" recorded", func() bool {
+		code, raw = n.call("GET", "/v1/workflow/"+other, "", nil, &back)
+		return code == http.StatusOK && len(back.Procedure.DecisionIds) > 0
+	})
+	if back.Procedure.OpenStep != "capture" || len(back.Procedure.DecisionIds) != 1 {
 		t.Fatalf("procedure %s after returning capture: %d %s", other, code, raw)
 	}
+	csRun(t, ctx, "the return shown as recorded", chromedp.WaitVisible(chromedp.CSS(`[data-testid="inbox-recorded"]`)))
 }
 
 // acctSet sets form fields by id as typing does (input and change events

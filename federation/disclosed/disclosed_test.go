@@ -89,10 +89,10 @@ func TestCompute(t *testing.T) {
 	person := &sanziv1.Counterparty{Name: "张三", IdNumber: first17 + string(ck), BankAccount: "6222020200112233445", Phone: "13800135678"}
 	company := &sanziv1.Counterparty{Name: "福州某建材有限公司", IdNumber: "91350100M000100Y43"}
 
-	b.tx(inc, 300_000, cash, "经营收入", company)                  // 3,000 yuan cash in
-	big := b.tx(exp, 2_000_000, bank, "工程支出", company)          // 20,000 yuan by bank: itemized
-	small := b.tx(exp, 5_000, cash, "管理费用", person)             // 50 yuan cash: not itemized
-	wrong := b.tx(exp, 1_500_000, bank, "管理费用", person)         // reversed in the same month
+	b.tx(inc, 300_000, cash, "经营收入", company)           // 3,000 yuan cash in
+	big := b.tx(exp, 2_000_000, bank, "工程支出", company)  // 20,000 yuan by bank: itemized
+	small := b.tx(exp, 5_000, cash, "管理费用", person)     // 50 yuan cash: not itemized
+	wrong := b.tx(exp, 1_500_000, bank, "管理费用", person) // reversed in the same month
 	b.add(sanziv1.EntryType_ENTRY_TYPE_REVERSAL, &sanziv1.Reversal{Org: village, TargetId: wrong, Reason: "录错"})
 	ct := b.add(sanziv1.EntryType_ENTRY_TYPE_CONTRACT, &sanziv1.Contract{Org: village, Kind: sanziv1.ContractKind_CONTRACT_KIND_LEASE, ContractNumber: "ZL-1",
 		Counterparty: person, Object: &sanziv1.ContractObject{Kind: sanziv1.ObjectKind_OBJECT_KIND_LAND, ObjectId: "D-7", AreaMu: 12.5}, TermStart: "2026-01-01",

@@ -16,7 +16,6 @@ import (
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 )
 
-
 // rawProposer applies checkpoints to an FSM as raft would, with no raft:
 // each proposal is the next log index.
 type rawProposer struct {

@@ -150,7 +150,7 @@ func newCACmd(g *globals) *cobra.Command {
 
 func newDistrictCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "district", Short: "Run and manage the district cluster (Raft)"}
-	cmd.AddCommand(newDistrictServeCmd(g), newDistrictJoinCmd(g), newDistrictLeaveCmd(g), newDistrictStatusCmd(g), newDistrictForksCmd(g), newDistrictRegisterCmd(g), newDistrictLoginCmd(g), newDistrictRulesCmd(g), newDistrictCatalogCmd(g), newDistrictDirectiveCmd(g), newDistrictRevokeCmd(g))
+	cmd.AddCommand(newDistrictServeCmd(g), newDistrictJoinCmd(g), newDistrictLeaveCmd(g), newDistrictStatusCmd(g), newDistrictForksCmd(g), newDistrictRegisterCmd(g), newDistrictLoginCmd(g), newDistrictRulesCmd(g), newDistrictCatalogCmd(g), newDistrictDirectiveCmd(g), newDistrictRevokeCmd(g), newDistrictFingerprintCmd())
 	return cmd
 }
 

@@ -354,9 +354,10 @@ func (c *computer) publish(p *pending, closing *rec) {
 	d.ToSeq = p.proc.ref.Seq - 1
 	if d.AfterSeq > d.ToSeq {
 		d.ToSeq = d.AfterSeq // opened before the previous one but approved after it: covers nothing new
-	} else {
-		d.FirstSeq = min(d.FirstSeq, d.AfterSeq+1)
 	}
+	// The proof starts at the previous disclosure's procedure entry, so a
+	// verifier sees where this one starts and why.
+	d.FirstSeq = min(d.FirstSeq, max(d.AfterSeq, 1))
 	if b, ok := c.closing[d.AfterSeq]; ok {
 		d.Opening, d.OpeningKnown = b, true
 	} else if d.AfterSeq == 0 {

@@ -2,120 +2,29 @@ package public
 
 import (
 	"bytes"
-	"context"
-	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/sanzi/sanzi/federation/checkpoint"
-	"github.com/sanzi/sanzi/federation/disclosed"
-	"github.com/sanzi/sanzi/federation/fsm"
-	"github.com/sanzi/sanzi/node/idcode"
-	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/federation/public/publictest"
 	"github.com/sanzi/sanzi/node/ledger"
-	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 const (
-	district = "350505000000"
-	village  = "350505100201"
+	district = publictest.District
+	village  = publictest.Village
 )
 
-var quiet = slog.New(slog.DiscardHandler)
-
-// world is a member's state with one village's chain, written through the
-// FSM's Apply as raft would, and checkpoints signed from it.
-type world struct {
-	t      *testing.T
-	led    *ledger.Ledger
-	f      *fsm.FSM
-	index  uint64
-	signer *checkpoint.Signer
-	key    ed25519.PrivateKey
-	now    time.Time
-}
-
-func newWorld(t *testing.T) *world {
-	ring := keys.NewRing()
-	ring.Add(village, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)))
-	w := &world{t: t, key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)), now: time.Date(2026, 2, 5, 2, 0, 0, 0, time.UTC)}
-	var err error
-	if w.led, err = ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "l.db"), Keys: ring, NoSync: true, Logger: quiet}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.led.Close() })
-	if w.f, err = fsm.Open(fsm.Config{Path: filepath.Join(t.TempDir(), "state.db"), NoSync: true, Logger: quiet}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.f.Close() })
-	w.signer, err = checkpoint.NewSigner(checkpoint.Config{District: district, Key: w.key, State: w.f, Proposer: w, Now: func() time.Time { return w.now }, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-func (w *world) apply(typ clusterv1.CommandType, m proto.Message) interface{} {
-	p, _ := proto.Marshal(m)
-	data, _ := proto.Marshal(&clusterv1.Command{Type: typ, Payload: p})
-	w.index++
-	return w.f.Apply(&raft.Log{Index: w.index, Term: 1, Type: raft.LogCommand, Data: data})
-}
-
-func (w *world) ProposeCheckpoint(_ context.Context, c *clusterv1.Checkpoint) error {
-	if err, ok := w.apply(clusterv1.CommandType_COMMAND_TYPE_CHECKPOINT, c).(error); ok {
-		return err
-	}
-	return nil
-}
-
-// add records m in the village's chain and copies it to the state.
-func (w *world) add(typ sanziv1.EntryType, m proto.Message) string {
-	w.t.Helper()
-	p, _ := proto.Marshal(m)
-	st, err := w.led.Append(context.Background(), ledger.Record{Origin: village, Author: "e2e", Type: typ, Payload: p})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.apply(clusterv1.CommandType_COMMAND_TYPE_APPEND, &clusterv1.AppendBatch{Entries: [][]byte{st[0].Raw}})
-	return st[0].ID()
-}
-
-func (w *world) disclose(period string) {
-	id := w.add(sanziv1.EntryType_ENTRY_TYPE_PROCEDURE, &sanziv1.Procedure{Org: village, MatterCode: disclosed.Matter, Period: period, Summary: "公开"})
-	for i, step := range []string{"prepare", "audit", "check", "publish"} {
-		w.add(sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, &sanziv1.StepDecision{Org: village, ProcedureId: id, StepCode: step,
-			Action: sanziv1.StepAction_STEP_ACTION_APPROVE, Post: "p", Closes: i == 3})
-	}
-}
-
-func (w *world) sign() {
-	w.t.Helper()
-	w.now = w.now.Add(time.Minute)
-	if _, err := w.signer.Once(context.Background()); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-func resident() string {
-	first17 := "35050519800101123"
-	ck, _ := idcode.ResidentIDCheck(first17)
-	return first17 + string(ck)
-}
+var quiet = publictest.Quiet
 
 func get(t *testing.T, srv *httptest.Server, method, path string, body io.Reader) (int, http.Header, []byte) {
 	t.Helper()
@@ -132,27 +41,23 @@ func get(t *testing.T, srv *httptest.Server, method, path string, body io.Reader
 // TestSite serves a village's disclosures from a real FSM state and checks
 // what a villager and a verifier get, and what the site refuses.
 func TestSite(t *testing.T) {
-	w := newWorld(t)
-	person := &sanziv1.Counterparty{Name: "张三", IdNumber: resident(), BankAccount: "6222020200112233445", Phone: "13800135678"}
-	company := &sanziv1.Counterparty{Name: "福州某建材有限公司", IdNumber: "91350100M000100Y43"}
+	w := publictest.New(t)
 	bank := sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER
-	w.add(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, &sanziv1.Transaction{Org: village, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 1_234_500,
-		PaymentMethod: bank, Counterparty: person, BusinessDate: "2026-01-10", Summary: "劳务费<script>", Category: "劳务支出"})
-	w.add(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, &sanziv1.Transaction{Org: village, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, AmountFen: 500_000,
-		PaymentMethod: bank, Counterparty: company, BusinessDate: "2026-01-12", Summary: "租金", Category: "经营收入"})
-	w.disclose("2026-01")
+	exp, inc := sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, sanziv1.TransactionKind_TRANSACTION_KIND_INCOME
+	w.Tx(exp, 1_234_500, bank, "劳务支出", "劳务费<script>", publictest.Person())
+	w.Tx(inc, 500_000, bank, "经营收入", "租金", publictest.Company())
+	w.Disclose("2026-01")
 	// Many small February expenses: the month's page splits them.
 	for i := range 600 {
-		w.add(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, &sanziv1.Transaction{Org: village, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: int64(100 + i),
-			PaymentMethod: bank, Counterparty: person, BusinessDate: "2026-02-01", Summary: fmt.Sprintf("零星支出 %d", i), Category: "管理费用"})
+		w.Tx(exp, int64(100+i), bank, "管理费用", fmt.Sprintf("零星支出 %d", i), publictest.Person())
 	}
-	w.disclose("2026-02")
-	w.sign()
+	w.Disclose("2026-02")
+	w.Sign()
 
 	var clock sync.Mutex
-	now := w.now
-	site, err := New(Config{District: district, Names: map[string]string{village: "新村", "350505100000": "城关镇"}, PublicKey: w.key.Public().(ed25519.PublicKey),
-		State: w.f, Proofs: true, Limits: Limits{PerSecond: 1, Burst: 1000}, Logger: quiet,
+	now := w.Now
+	site, err := New(Config{District: district, Names: map[string]string{village: "新村", "350505100000": "城关镇"}, PublicKey: w.Public(),
+		State: w.F, Proofs: true, Limits: Limits{PerSecond: 1, Burst: 1000}, Logger: quiet,
 		Now: func() time.Time { clock.Lock(); defer clock.Unlock(); return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +82,7 @@ func TestSite(t *testing.T) {
 				t.Errorf("the page lacks %q", want)
 			}
 		}
-		for _, never := range []string{"张三", resident(), "6222020200112233445", "13800135678", "<script>"} {
+		for _, never := range []string{"张三", publictest.Resident(), "6222020200112233445", "13800135678", "<script>"} {
 			if strings.Contains(page, never) {
 				t.Errorf("the page shows %q", never)
 			}
@@ -225,7 +130,7 @@ func TestSite(t *testing.T) {
 			t.Fatal(code)
 		}
 		sig, _ := base64.StdEncoding.DecodeString(cp.Signature)
-		if _, err := checkpoint.Open([]byte(cp.Statement), sig, w.key.Public().(ed25519.PublicKey)); err != nil {
+		if _, err := checkpoint.Open([]byte(cp.Statement), sig, w.Public()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -253,7 +158,7 @@ func TestSite(t *testing.T) {
 				t.Errorf("%s %.60s: %d Allow %q, want %d %q: %s", tc.method, tc.path, code, h.Get("Allow"), tc.code, tc.allow, body)
 			}
 		}
-		off, _ := New(Config{District: district, PublicKey: w.key.Public().(ed25519.PublicKey), State: w.f, Logger: quiet})
+		off, _ := New(Config{District: district, PublicKey: w.Public(), State: w.F, Logger: quiet})
 		offSrv := httptest.NewServer(off)
 		defer offSrv.Close()
 		if code, _, _ := get(t, offSrv, "GET", pub.Proof.Segment, nil); code != 404 {
@@ -261,7 +166,7 @@ func TestSite(t *testing.T) {
 		}
 	})
 	t.Run("rate limit", func(t *testing.T) {
-		lim, _ := New(Config{District: district, PublicKey: w.key.Public().(ed25519.PublicKey), State: w.f, Logger: quiet,
+		lim, _ := New(Config{District: district, PublicKey: w.Public(), State: w.F, Logger: quiet,
 			Limits: Limits{PerSecond: 1, Burst: 3}, Now: func() time.Time { clock.Lock(); defer clock.Unlock(); return now }})
 		ls := httptest.NewServer(lim)
 		defer ls.Close()

@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,20 +167,35 @@ func (c *checker) parseURL(u string) (string, error) {
 	return "", fmt.Errorf("URL %q: not a village's public page; want http(s)://host/public/villages/<village code>[/<YYYY-MM>]", u)
 }
 
-// get fetches a JSON route of the site into v.
+// get fetches a JSON route of the site into v. A site that says it is
+// busy (429, 503) is asked again after the Retry-After it gives (at most
+// 10 s, 5 tries): the public site limits each address, and a long segment
+// takes many requests.
 func (c *checker) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.cfg.Client.Do(req)
-	if err != nil {
-		return fmt.Errorf("fetch %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("fetch %s: %w", path, err)
+	var resp *http.Response
+	var body []byte
+	for try := 1; ; try++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err = c.cfg.Client.Do(req); err != nil {
+			return fmt.Errorf("fetch %s: %w", path, err)
+		}
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("fetch %s: %w", path, err)
+		}
+		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable || try == 5 {
+			break
+		}
+		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(min(max(wait, 1), 10)) * time.Second):
+		}
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {

@@ -120,15 +120,15 @@ type Member struct {
 	// checkpoints is the checkpoint signer's leader-only runs (public.go).
 	checkpoints *analytics
 	chainKey    *cluster.ChainSigner // the district chain's key: signs the chain and checkpoints
-	sync      *cluster.SyncServer
-	chConn    driver.Conn // statistics queries; nil without ClickHouse
-	accounts  *accounts.Service
-	authz     *authz.Interceptor
-	org       string // the district's org code
-	adminOTP  string
-	stopBg    context.CancelFunc
-	httpTLS   bool
-	streams   streams // the cockpit's open statistics streams (stream.go)
+	sync        *cluster.SyncServer
+	chConn      driver.Conn // statistics queries; nil without ClickHouse
+	accounts    *accounts.Service
+	authz       *authz.Interceptor
+	org         string // the district's org code
+	adminOTP    string
+	stopBg      context.CancelFunc
+	httpTLS     bool
+	streams     streams // the cockpit's open statistics streams (stream.go)
 }
 
 // Start opens the node and starts serving.

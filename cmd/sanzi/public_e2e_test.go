@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/sanzi/sanzi/federation/checkpoint"
+	"github.com/sanzi/sanzi/federation/public/publictest"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -250,13 +249,13 @@ func TestPublicDisclosure(t *testing.T) {
 			if !strings.Contains(path, "/chains/") {
 				return body
 			}
-			return reEntry(t, body, func(e *sanziv1.Entry) { e.Hash[0] ^= 1 })
+			return publictest.EditEntry(t, body, 0, func(e *sanziv1.Entry) { e.Hash[0] ^= 1 })
 		}, "does not hash to its hash"},
 		{"a forged checkpoint", func(path string, body []byte) []byte {
 			if !strings.HasPrefix(path, "/public/v1/checkpoints/") {
 				return body
 			}
-			return reJSON(t, body, func(m map[string]any) {
+			return publictest.EditJSON(t, body, func(m map[string]any) {
 				m["signature"] = base64.StdEncoding.EncodeToString(ed25519.Sign(other, []byte(m["statement"].(string))))
 			})
 		}, "it was not signed by the district"},
@@ -264,7 +263,7 @@ func TestPublicDisclosure(t *testing.T) {
 			if path != "/public/v1/checkpoints" {
 				return body
 			}
-			return reJSON(t, body, func(m map[string]any) {
+			return publictest.EditJSON(t, body, func(m map[string]any) {
 				cps := m["checkpoints"].([]any)
 				st, err := checkpoint.Parse([]byte(cps[len(cps)-1].(map[string]any)["statement"].(string)))
 				if err != nil {
@@ -369,32 +368,6 @@ func httpGet(t *testing.T, url string) (int, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
-}
-
-// reJSON lets fn change a JSON object.
-func reJSON(t *testing.T, body []byte, fn func(map[string]any)) []byte {
-	var m map[string]any
-	if err := json.Unmarshal(body, &m); err != nil {
-		t.Fatal(err)
-	}
-	fn(m)
-	b, _ := json.Marshal(m)
-	return b
-}
-
-// reEntry lets fn change the first entry of a chain segment.
-func reEntry(t *testing.T, body []byte, fn func(*sanziv1.Entry)) []byte {
-	return reJSON(t, body, func(m map[string]any) {
-		es := m["entries"].([]any)
-		raw, _ := base64.StdEncoding.DecodeString(es[0].(string))
-		var e sanziv1.Entry
-		if err := proto.Unmarshal(raw, &e); err != nil {
-			t.Fatal(err)
-		}
-		fn(&e)
-		b, _ := proto.Marshal(&e)
-		es[0] = base64.StdEncoding.EncodeToString(b)
-	})
 }
 
 // failure is verify-public's failure from its output: the FAILED line and

@@ -230,17 +230,27 @@ func segmentURL(origin string, from, to uint64) string {
 	return fmt.Sprintf("%sv1/chains/%s/entries?from=%d&to=%d", Prefix, origin, from, to)
 }
 
-func (s *Site) disclosureJSON(w http.ResponseWriter, r *http.Request, args []string) {
+// month finds the disclosure of village args[0] for period args[1] and
+// all the village's published ones, or answers why not (false).
+func (s *Site) month(w http.ResponseWriter, r *http.Request, args []string) (*disclosed.Disclosure, []*disclosed.Disclosure, bool) {
 	if !s.village(w, r, args[0]) {
-		return
+		return nil, nil, false
 	}
-	d, _, err := s.books.month(args[0], args[1])
+	d, all, err := s.books.month(args[0], args[1])
 	if errors.Is(err, errNotFound) {
 		s.fail(w, r, http.StatusNotFound, "这个月没有公开", fmt.Sprintf("no published disclosure of %s for %q", args[0], args[1]))
-		return
+		return nil, nil, false
 	}
 	if err != nil {
 		s.internal(w, r, err)
+		return nil, nil, false
+	}
+	return d, all, true
+}
+
+func (s *Site) disclosureJSON(w http.ResponseWriter, r *http.Request, args []string) {
+	d, _, ok := s.month(w, r, args)
+	if !ok {
 		return
 	}
 	p, err := s.proof(d)

@@ -3,7 +3,6 @@ package public
 import (
 	"bytes"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -194,16 +193,8 @@ func (s *Site) villagePage(w http.ResponseWriter, r *http.Request, args []string
 }
 
 func (s *Site) monthPage(w http.ResponseWriter, r *http.Request, args []string) {
-	if !s.village(w, r, args[0]) {
-		return
-	}
-	d, all, err := s.books.month(args[0], args[1])
-	if errors.Is(err, errNotFound) {
-		s.fail(w, r, http.StatusNotFound, "这个月没有公开", fmt.Sprintf("no published disclosure of %s for %q", args[0], args[1]))
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	d, all, ok := s.month(w, r, args)
+	if !ok {
 		return
 	}
 	data := map[string]any{"Village": args[0], "Name": s.name(args[0]), "Town": s.townName(args[0][:9])}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/federation/public"
 	"github.com/sanzi/sanzi/federation/public/publictest"
@@ -35,32 +33,6 @@ func tamper(site http.Handler, edit func(path string, body []byte) []byte) http.
 		w.Header().Del("Content-Length")
 		w.WriteHeader(rec.Code)
 		w.Write(body)
-	})
-}
-
-// editJSON decodes body into a map, lets fn change it and encodes it.
-func editJSON(t *testing.T, body []byte, fn func(m map[string]any)) []byte {
-	var m map[string]any
-	if err := json.Unmarshal(body, &m); err != nil {
-		t.Fatal(err)
-	}
-	fn(m)
-	out, _ := json.Marshal(m)
-	return out
-}
-
-// editEntry changes the i-th entry of a segment page with fn.
-func editEntry(t *testing.T, body []byte, i int, fn func(e *sanziv1.Entry)) []byte {
-	return editJSON(t, body, func(m map[string]any) {
-		es := m["entries"].([]any)
-		raw, _ := base64.StdEncoding.DecodeString(es[i].(string))
-		var e sanziv1.Entry
-		if err := proto.Unmarshal(raw, &e); err != nil {
-			t.Fatal(err)
-		}
-		fn(&e)
-		b, _ := proto.Marshal(&e)
-		es[i] = base64.StdEncoding.EncodeToString(b)
 	})
 }
 
@@ -126,7 +98,7 @@ func TestVerify(t *testing.T) {
 			if !strings.HasSuffix(path, "/disclosures/2026-02") {
 				return body
 			}
-			return editJSON(t, body, func(m map[string]any) {
+			return publictest.EditJSON(t, body, func(m map[string]any) {
 				d := m["disclosure"].(map[string]any)
 				d["expense"].([]any)[0].(map[string]any)["amountFen"] = 10_000
 			})
@@ -135,7 +107,7 @@ func TestVerify(t *testing.T) {
 			if !strings.HasSuffix(path, "/disclosures/2026-01") {
 				return body
 			}
-			return editJSON(t, body, func(m map[string]any) {
+			return publictest.EditJSON(t, body, func(m map[string]any) {
 				m["disclosure"].(map[string]any)["transactions"].([]any)[0].(map[string]any)["amountFen"] = 1_000_000
 			})
 		}, "transactions[0].amountFen: the page says 1000000, the chain says 1234500 (entry 350505100201-1)"},
@@ -143,7 +115,7 @@ func TestVerify(t *testing.T) {
 			if !strings.HasSuffix(path, "/disclosures/2026-01") {
 				return body
 			}
-			return editJSON(t, body, func(m map[string]any) {
+			return publictest.EditJSON(t, body, func(m map[string]any) {
 				m["disclosure"].(map[string]any)["transactions"].([]any)[0].(map[string]any)["counterparty"].(map[string]any)["name"] = "张三"
 			})
 		}, `the page says "张三", the chain says "张*"`},
@@ -151,19 +123,19 @@ func TestVerify(t *testing.T) {
 			if !strings.Contains(path, "/chains/") {
 				return body
 			}
-			return editEntry(t, body, 0, func(e *sanziv1.Entry) { e.Hash[5] ^= 1 })
+			return publictest.EditEntry(t, body, 0, func(e *sanziv1.Entry) { e.Hash[5] ^= 1 })
 		}, "does not hash to its hash"},
 		{"one byte of an entry changed", Config{}, func(path string, body []byte) []byte {
 			if !strings.Contains(path, "/chains/") {
 				return body
 			}
-			return editEntry(t, body, 0, func(e *sanziv1.Entry) { e.Body[len(e.Body)-3] ^= 1 })
+			return publictest.EditEntry(t, body, 0, func(e *sanziv1.Entry) { e.Body[len(e.Body)-3] ^= 1 })
 		}, "the entry was altered"},
 		{"a forged checkpoint", Config{}, func(path string, body []byte) []byte {
 			if !strings.HasPrefix(path, "/public/v1/checkpoints/") {
 				return body
 			}
-			return editJSON(t, body, func(m map[string]any) {
+			return publictest.EditJSON(t, body, func(m map[string]any) {
 				m["signature"] = base64.StdEncoding.EncodeToString(ed25519.Sign(other, []byte(m["statement"].(string))))
 			})
 		}, "it was not signed by the district"},
@@ -171,7 +143,7 @@ func TestVerify(t *testing.T) {
 			if path != "/public/v1/checkpoints" {
 				return body
 			}
-			return editJSON(t, body, func(m map[string]any) {
+			return publictest.EditJSON(t, body, func(m map[string]any) {
 				cps := m["checkpoints"].([]any)
 				last := cps[len(cps)-1].(map[string]any)
 				st, err := checkpoint.Parse([]byte(last["statement"].(string)))
@@ -191,7 +163,7 @@ func TestVerify(t *testing.T) {
 			if !strings.HasSuffix(path, "/disclosures/2026-02") {
 				return body
 			}
-			return editJSON(t, body, func(m map[string]any) {
+			return publictest.EditJSON(t, body, func(m map[string]any) {
 				m["disclosure"].(map[string]any)["procedure"].(map[string]any)["id"] = publictest.Village + "-4"
 			})
 		}, "holds no approved disclosure procedure " + publictest.Village + "-4"},

@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -140,4 +142,35 @@ func Person() *sanziv1.Counterparty {
 
 func Company() *sanziv1.Counterparty {
 	return &sanziv1.Counterparty{Name: "福州某建材有限公司", IdNumber: "91350100M000100Y43"}
+}
+
+// EditJSON decodes a JSON object, lets fn change it and encodes it again:
+// what a tampering site would serve.
+func EditJSON(t testing.TB, body []byte, fn func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	fn(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// EditEntry lets fn change the i-th signed entry of a chain segment page.
+func EditEntry(t testing.TB, body []byte, i int, fn func(e *sanziv1.Entry)) []byte {
+	return EditJSON(t, body, func(m map[string]any) {
+		es := m["entries"].([]any)
+		raw, _ := base64.StdEncoding.DecodeString(es[i].(string))
+		var e sanziv1.Entry
+		if err := proto.Unmarshal(raw, &e); err != nil {
+			t.Fatal(err)
+		}
+		fn(&e)
+		b, _ := proto.Marshal(&e)
+		es[i] = base64.StdEncoding.EncodeToString(b)
+	})
 }

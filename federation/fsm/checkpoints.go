@@ -261,15 +261,30 @@ func (f *FSM) CheckpointCovering(origin string, seq uint64) (uint64, checkpoint.
 		if b == nil {
 			return nil
 		}
-		// Head changes are in number order and seqs only grow with them.
+		// Head changes are keyed by checkpoint number and their seqs only
+		// grow with it, so "the first change at or after number x has a
+		// seq >= seq" turns true once and stays true: search for the
+		// smallest such x, a seek per step (a village with a head change
+		// every minute for years has hundreds of thousands).
 		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if s := binary.BigEndian.Uint64(v); s >= seq {
-				n, head = binary.BigEndian.Uint64(k), checkpoint.Head{Origin: origin, Seq: s}
-				copy(head.Hash[:], v[8:])
-				return nil
+		atOrAfter := func(x uint64) ([]byte, []byte) { return c.Seek(u64(x)) }
+		fk, _ := c.First()
+		lk, lv := c.Last()
+		if fk == nil || binary.BigEndian.Uint64(lv) < seq {
+			return nil
+		}
+		lo, hi := binary.BigEndian.Uint64(fk), binary.BigEndian.Uint64(lk)
+		for lo < hi {
+			mid := lo + (hi-lo)/2
+			if _, v := atOrAfter(mid); binary.BigEndian.Uint64(v) >= seq {
+				hi = mid
+			} else {
+				lo = mid + 1
 			}
 		}
+		k, v := atOrAfter(lo)
+		n, head = binary.BigEndian.Uint64(k), checkpoint.Head{Origin: origin, Seq: binary.BigEndian.Uint64(v)}
+		copy(head.Hash[:], v[8:])
 		return nil
 	})
 	return n, head, err

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/federation/public/publictest"
 	"github.com/sanzi/sanzi/node/idcode"
@@ -199,10 +201,15 @@ func TestPublicDisclosure(t *testing.T) {
 				t.Errorf("the village's page lacks %q", want)
 			}
 		}
-		for _, never := range []string{"张三丰", resident, bankAcct, phone, "<script"} {
+		for _, never := range []string{"张三丰", resident, bankAcct, phone} {
 			if strings.Contains(page, never) {
 				t.Errorf("the village's page shows %q", never)
 			}
+		}
+		// No inline script: the one script is the optional check, from the
+		// member itself.
+		if scripts := regexp.MustCompile(`<script[^>]*>`).FindAllString(page, -1); len(scripts) != 1 || scripts[0] != `<script src="/public/verify.js" defer>` {
+			t.Errorf("scripts on the page: %q", scripts)
 		}
 		_, js := httpGet(t, d2http+"/public/v1/villages/"+village+"/disclosures/"+period)
 		for _, want := range []string{`"bankAccount": "6222***********3445"`, `"phone": "138****5678"`} {
@@ -213,7 +220,7 @@ func TestPublicDisclosure(t *testing.T) {
 		if n := len(regexp.MustCompile(`title="350505100201-\d+ [0-9a-f]{64}"`).FindAllString(page, -1)); n < 2 {
 			t.Errorf("%d entries shown with their hash, want every one", n)
 		}
-		t.Logf("the village page at d2: %d bytes, no script", len(body))
+		t.Logf("the village page at d2: %d bytes, no inline script", len(body))
 	})
 
 	fpOut, code := run(t, "district", "fingerprint", "--tls-dir", caDir, "--cert", "admin")
@@ -229,6 +236,17 @@ func TestPublicDisclosure(t *testing.T) {
 		t.Logf("sanzi verify-public %s:\n%s", pageURL, out)
 	})
 
+	t.Run("the browser checks it too", func(t *testing.T) {
+		ctx := csBrowser(t)
+		csRun(t, ctx, "check the month in the browser", chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS("#verify")),
+			chromedp.Click(chromedp.CSS("#verify")), chromedp.WaitReady(chromedp.CSS("#verify-out.ok, #verify-out.bad")))
+		got := csGet(t, ctx, "read the result", chromedp.Text(chromedp.CSS("#verify-out")))
+		if !strings.HasPrefix(got, "浏览器验证通过") {
+			t.Fatalf("the browser's check: %s", got)
+		}
+		t.Logf("Chromium (WebCrypto Ed25519, SHA-256): %s", got)
+	})
+
 	admin, err := pki.LoadIssued(caDir, "admin")
 	if err != nil {
 		t.Fatal(err)
@@ -238,19 +256,21 @@ func TestPublicDisclosure(t *testing.T) {
 		name string
 		edit func(path string, body []byte) []byte
 		want string
+		// browser is what the in-page check says of it ("": not run).
+		browser string
 	}{
 		{"a figure altered in the page data", func(path string, body []byte) []byte {
 			if !strings.Contains(path, "/disclosures/") {
 				return body
 			}
 			return bytes.Replace(body, []byte(`"amountFen": 1234500`), []byte(`"amountFen": 1034500`), 1)
-		}, "expense[0].amountFen: the page says 1034500, the chain says 1234500"},
+		}, "expense[0].amountFen: the page says 1034500, the chain says 1234500", ""},
 		{"an entry hash changed", func(path string, body []byte) []byte {
 			if !strings.Contains(path, "/chains/") {
 				return body
 			}
 			return publictest.EditEntry(t, body, 0, func(e *sanziv1.Entry) { e.Hash[0] ^= 1 })
-		}, "does not hash to its hash"},
+		}, "does not hash to its hash", "内容与哈希不符"},
 		{"a forged checkpoint", func(path string, body []byte) []byte {
 			if !strings.HasPrefix(path, "/public/v1/checkpoints/") {
 				return body
@@ -258,7 +278,7 @@ func TestPublicDisclosure(t *testing.T) {
 			return publictest.EditJSON(t, body, func(m map[string]any) {
 				m["signature"] = base64.StdEncoding.EncodeToString(ed25519.Sign(other, []byte(m["statement"].(string))))
 			})
-		}, "it was not signed by the district"},
+		}, "it was not signed by the district", "签名与区公钥不符"},
 		{"a contradicting checkpoint", func(path string, body []byte) []byte {
 			if path != "/public/v1/checkpoints" {
 				return body
@@ -278,13 +298,19 @@ func TestPublicDisclosure(t *testing.T) {
 				s := checkpoint.Sign(st, admin.Key) // the district's own key: a second history
 				m["checkpoints"] = append(cps, map[string]any{"number": st.Number, "statement": string(s.Text), "signature": base64.StdEncoding.EncodeToString(s.Signature)})
 			})
-		}, "contradict"},
+		}, "contradict", ""},
 	} {
 		t.Run("fails on "+tc.name, func(t *testing.T) {
 			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				code, body := httpGet(t, d2http+r.URL.RequestURI())
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(code)
+				resp, err := http.Get(d2http + r.URL.RequestURI())
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadGateway)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+				w.WriteHeader(resp.StatusCode)
 				w.Write(tc.edit(r.URL.Path, body))
 			}))
 			defer proxy.Close()
@@ -293,6 +319,18 @@ func TestPublicDisclosure(t *testing.T) {
 				t.Fatalf("exit %d, want a failure saying %q:\n%s", code, tc.want, out)
 			}
 			t.Logf("%s: %s", tc.name, failure(out))
+			if tc.browser == "" {
+				return
+			}
+			ctx := csBrowser(t)
+			csRun(t, ctx, "check the tampered month in the browser", chromedp.Navigate(proxy.URL+"/public/villages/"+village),
+				chromedp.WaitVisible(chromedp.CSS("#verify")), chromedp.Click(chromedp.CSS("#verify")),
+				chromedp.WaitReady(chromedp.CSS("#verify-out.ok, #verify-out.bad")))
+			if got := csGet(t, ctx, "read the result", chromedp.Text(chromedp.CSS("#verify-out"))); !strings.Contains(got, tc.browser) {
+				t.Fatalf("the browser's check of %s: %s, want %q", tc.name, got, tc.browser)
+			} else {
+				t.Logf("Chromium: %s", got)
+			}
 		})
 	}
 

@@ -15,7 +15,7 @@ import (
 	"github.com/sanzi/sanzi/node/idcode"
 )
 
-//go:embed templates/*.html site.css
+//go:embed templates/*.html site.css verify.js
 var assets embed.FS
 
 // pages are the site's templates; html/template escapes every value.
@@ -107,11 +107,15 @@ func (s *Site) name(code string) string {
 	return code
 }
 
-func (s *Site) css(w http.ResponseWriter, r *http.Request, _ []string) {
-	b, _ := assets.ReadFile("site.css")
-	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	http.ServeContent(w, r, "site.css", time.Time{}, bytes.NewReader(b))
+// static serves one embedded file: the stylesheet, or the script that
+// checks a month in the browser (verify.js).
+func static(name, contentType string) func(w http.ResponseWriter, r *http.Request, _ []string) {
+	return func(w http.ResponseWriter, r *http.Request, _ []string) {
+		b, _ := assets.ReadFile(name)
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+	}
 }
 
 type town struct {

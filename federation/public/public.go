@@ -8,6 +8,7 @@
 //	/public/                                    district index: towns and villages
 //	/public/key                                 the district's public key and fingerprint
 //	/public/site.css                            the pages' one stylesheet
+//	/public/verify.js                           the optional in-browser check (WebCrypto)
 //	/public/villages/{code}                     a village: its newest disclosure and the months before
 //	/public/villages/{code}/{period}            one month's disclosure
 //	/public/v1/key                              the key as JSON
@@ -131,7 +132,8 @@ func (s *Site) routes() []route {
 	return []route{
 		r("", s.index),
 		r("key", s.keyPage),
-		r("site.css", s.css),
+		r("site.css", static("site.css", "text/css; charset=utf-8")),
+		r("verify.js", static("verify.js", "text/javascript; charset=utf-8")),
 		r("villages/{}", s.villagePage),
 		r("villages/{}/{}", s.monthPage),
 		r("v1/key", s.keyJSON),

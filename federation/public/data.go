@@ -166,13 +166,23 @@ type DisclosureList struct {
 	RetentionMonths int `json:"retentionMonths"`
 }
 
-func (s *Site) disclosuresJSON(w http.ResponseWriter, r *http.Request, args []string) {
-	if !s.village(w, r, args[0]) {
-		return
+// published is village code's published disclosures and the catalog's
+// rule, or answers why not (false).
+func (s *Site) published(w http.ResponseWriter, r *http.Request, code string) ([]*disclosed.Disclosure, matterRule, bool) {
+	if !s.village(w, r, code) {
+		return nil, matterRule{}, false
 	}
-	all, rule, err := s.books.published(args[0])
+	all, rule, err := s.books.published(code)
 	if err != nil {
 		s.internal(w, r, err)
+		return nil, rule, false
+	}
+	return all, rule, true
+}
+
+func (s *Site) disclosuresJSON(w http.ResponseWriter, r *http.Request, args []string) {
+	all, rule, ok := s.published(w, r, args[0])
+	if !ok {
 		return
 	}
 	out := DisclosureList{Village: args[0], Name: s.cfg.Names[args[0]], Disclosures: []Listed{}, RetentionMonths: rule.retentionMonths}

@@ -172,12 +172,8 @@ func (s *Site) keyPage(w http.ResponseWriter, r *http.Request, _ []string) {
 // villagePage is a village's newest disclosure in full and every earlier
 // month as a link.
 func (s *Site) villagePage(w http.ResponseWriter, r *http.Request, args []string) {
-	if !s.village(w, r, args[0]) {
-		return
-	}
-	all, rule, err := s.books.published(args[0])
-	if err != nil {
-		s.internal(w, r, err)
+	all, rule, ok := s.published(w, r, args[0])
+	if !ok {
 		return
 	}
 	data := map[string]any{"Village": args[0], "Name": s.name(args[0]), "Town": s.townName(args[0][:9]), "Retention": rule.retentionMonths}

@@ -109,6 +109,11 @@ func (b *books) published(village string) ([]*disclosed.Disclosure, matterRule, 
 		return nil, rule, err
 	}
 	head := b.state.Heads()[village].Seq
+	if head == 0 {
+		// No chain: nothing published, and nothing cached, so asking for
+		// every possible village code fills no memory.
+		return nil, rule, nil
+	}
 	b.mu.Lock()
 	vb := b.villages[village]
 	b.mu.Unlock()

@@ -106,6 +106,8 @@ bench:
 	go test -run='^$$' -bench='^(BenchmarkLoaderVsClient|BenchmarkFreshness)$$' -benchtime=1x -count=3 -timeout=30m ./analytics/loader
 	go test -run='^$$' -bench='^BenchmarkClusterPush$$' -benchtime=1x -count=5 ./federation/cluster
 	go test -run='^$$' -bench='^BenchmarkApplyBatch$$' -benchtime=20x -count=3 ./federation/fsm
+	# The public site (issue 15): a village page with ten years of monthly disclosures, cold and cached, and its size.
+	go test -run='^$$' -bench='^BenchmarkVillagePage10Years$$' -benchtime=5x -count=3 ./federation/public
 	# Sync village → town → district (issue 4): entries/s and bytes on the wire per entry, 3 runs.
 	go test -run='^TestSyncTwoTownsSixVillages$$' -count=3 -v ./cmd/sanzi | grep -E 'clean link|6 villages|^(ok|FAIL)'
 

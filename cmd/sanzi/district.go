@@ -150,7 +150,7 @@ func newCACmd(g *globals) *cobra.Command {
 
 func newDistrictCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "district", Short: "Run and manage the district cluster (Raft)"}
-	cmd.AddCommand(newDistrictServeCmd(g), newDistrictJoinCmd(g), newDistrictLeaveCmd(g), newDistrictStatusCmd(g), newDistrictForksCmd(g), newDistrictRegisterCmd(g), newDistrictLoginCmd(g), newDistrictRulesCmd(g), newDistrictCatalogCmd(g), newDistrictDirectiveCmd(g), newDistrictRevokeCmd(g))
+	cmd.AddCommand(newDistrictServeCmd(g), newDistrictJoinCmd(g), newDistrictLeaveCmd(g), newDistrictStatusCmd(g), newDistrictForksCmd(g), newDistrictRegisterCmd(g), newDistrictLoginCmd(g), newDistrictRulesCmd(g), newDistrictCatalogCmd(g), newDistrictDirectiveCmd(g), newDistrictRevokeCmd(g), newDistrictFingerprintCmd())
 	return cmd
 }
 
@@ -171,7 +171,13 @@ API address (or add them later with "sanzi district join"). Raft traffic and
 the API are mutual TLS with certificates from "sanzi ca issue --role district".
 
 Defaults: snapshot every 8192 log entries (checked every 120 s), 10240
-entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
+entries kept behind each snapshot, heartbeat and election timeouts 1 s.
+
+Every member serves the villagers' public site at /public/ on --http, with
+no sign-in: each village's approved monthly disclosures, and the district's
+signed checkpoints of every chain head, which the leader signs with the key
+of --chain-cert (so every member must hold the same). "sanzi verify-public"
+checks a village's page against them (with --public-proofs on).`,
 		Example: `  sanzi district serve --id d1 --raft 127.0.0.1:7501 --api 127.0.0.1:7502 --http 127.0.0.1:7503 \
     --data d1 --tls-dir d1 --cert d1 --bootstrap
   sanzi district serve --id d2 --raft 127.0.0.1:7511 --api 127.0.0.1:7512 --data d2 --tls-dir d2 --cert d2 --join 127.0.0.1:7502`,
@@ -239,6 +245,10 @@ entries kept behind each snapshot, heartbeat and election timeouts 1 s.`,
 	f.DurationVar(&cfg.Cluster.ElectionTimeout, "election-timeout", time.Second, "Raft election timeout")
 	f.StringVar(&chainCert, "chain-cert", "", "NAME of the district certificate in --tls-dir whose key signs the district's chain for people (account changes, rule sets); every member the same (default: this member's own --cert, enough for one member)")
 	f.StringVar(&cfg.AdminPasswordFile, "admin-password-file", "", "at the first start of the first member (--bootstrap): file (mode 0600) with the first administrator's password; default: a one-time password printed once")
+	f.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", time.Minute, "how often the leader signs a checkpoint of every chain head with the district chain's key (only when a head changed, or the last one is an hour old); the public site serves them")
+	f.BoolVar(&cfg.PublicProofs, "public-proofs", false, "serve on the public site (/public/) the signed entries of the chain segments that prove each published disclosure, so that anyone can run sanzi verify-public; they hold counterparties' personal data unmasked (resident IDs, bank accounts, phones), so a district turns this on knowingly")
+	f.Float64Var(&cfg.PublicLimits.PerSecond, "public-rate", 5, "requests a second one address may make of the public site (/public/), after --public-burst at once")
+	f.IntVar(&cfg.PublicLimits.Burst, "public-burst", 60, "requests one address may make of the public site at once before --public-rate applies")
 	nf.add(f, &cfg.Notify) // the leader tells the town and district posts of each TAMPER finding
 	t.add(cmd, "")
 	return cmd

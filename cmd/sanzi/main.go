@@ -99,6 +99,7 @@ account into every entry as its author.`,
 		newVillageCmd(g), newTownCmd(g), newTxCmd(g), newContractCmd(g), newAssetCmd(g), newReverseCmd(g),
 		newAttachCmd(g), newLedgerCmd(g), newKeysCmd(g), newVerifyCmd(g), newImportCmd(g), newDemoCmd(g), newCACmd(g), newDistrictCmd(g), newAlertsCmd(g), newRulesCmd(g), newWorkflowCmd(g), newCardsCmd(g), newStatsCmd(g), newSyncCmd(g), newDirectivesCmd(g), newRepairCmd(g), newBackupCmd(g), newRestoreCmd(g),
 		newLoginCmd(g), newLogoutCmd(g), newWhoAmICmd(g), newAccountsCmd(g),
+		newVerifyPublicCmd(g),
 	)
 	return root
 }

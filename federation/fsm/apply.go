@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/node/ledger"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 )
@@ -109,6 +110,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		f.keys[o] = k
 	}
 	a.ks.mergeInto(&f.ks)
+	if a.checkpointed != nil {
+		f.checkpointed = a.checkpointed
+	}
 	f.mu.Unlock()
 	f.applied.Store(applied)
 	if a.loaded > 0 {
@@ -125,7 +129,8 @@ func decodeCommand(l *raft.Log) *clusterv1.Command {
 		panic(fmt.Sprintf("fsm: raft index %d: undecodable command (%v); skipping it could make the replicas diverge", l.Index, err))
 	}
 	known := cmd.GetType() >= clusterv1.CommandType_COMMAND_TYPE_APPEND && cmd.GetType() <= clusterv1.CommandType_COMMAND_TYPE_RECORD_DELIVERY ||
-		cmd.GetType() == clusterv1.CommandType_COMMAND_TYPE_EXPIRE_ATTACHMENTS || cmd.GetType() == clusterv1.CommandType_COMMAND_TYPE_CREDENTIALS
+		cmd.GetType() == clusterv1.CommandType_COMMAND_TYPE_EXPIRE_ATTACHMENTS || cmd.GetType() == clusterv1.CommandType_COMMAND_TYPE_CREDENTIALS ||
+		cmd.GetType() == clusterv1.CommandType_COMMAND_TYPE_CHECKPOINT
 	if !known && !cmd.GetOptional() {
 		panic(fmt.Sprintf("fsm: raft index %d: unknown command type %d not marked optional; upgrade this member, since skipping it would make the replicas diverge", l.Index, cmd.GetType()))
 	}
@@ -143,6 +148,8 @@ type applier struct {
 	keys   map[string]ed25519.PublicKey
 	ks     keyState // rotations and revocations applied (keys.go)
 	loaded uint64
+	// checkpointed is the checkpoint stored, for the cache (checkpoints.go).
+	checkpointed *checkpoint.Signed
 	// named lists the attachments an entry names (Config.Named).
 	named func(raw []byte) ([]string, error)
 }
@@ -174,6 +181,8 @@ func (a *applier) apply(index uint64, cmd *clusterv1.Command) (interface{}, erro
 		return a.recordDelivery(p)
 	case clusterv1.CommandType_COMMAND_TYPE_CREDENTIALS:
 		return a.credentials(p)
+	case clusterv1.CommandType_COMMAND_TYPE_CHECKPOINT:
+		return a.checkpoint(p) // checkpoints.go
 	}
 	a.log.Warn("skipping optional command of a type this binary does not know", "index", index, "type", cmd.GetType())
 	return nil, nil

@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/node/ledger"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 )
@@ -80,6 +81,9 @@ type FSM struct {
 	ks      keyState // keys.go
 	applied atomic.Uint64
 	loaded  atomic.Uint64
+	// checkpointed is the newest checkpoint (checkpoints.go); nil: not
+	// read yet since Open or Restore, or none.
+	checkpointed *checkpoint.Signed
 }
 
 var (
@@ -169,6 +173,7 @@ func (f *FSM) load(db *bolt.DB) error {
 	}
 	f.mu.Lock()
 	f.heads, f.keys, f.ks = heads, keys, ks
+	f.checkpointed = nil // read again on demand (LatestCheckpoint)
 	f.mu.Unlock()
 	f.applied.Store(applied)
 	f.loaded.Store(loaded)
@@ -387,7 +392,7 @@ func (f *FSM) Digest() ([32]byte, error) {
 	}
 	var sum [32]byte
 	err := f.view(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketChains, bucketKeys, bucketMembers, bucketFeed, bucketCurrent, bucketRevoked} {
+		for _, name := range [][]byte{bucketChains, bucketKeys, bucketMembers, bucketFeed, bucketCurrent, bucketRevoked, bucketCheckpoints} {
 			if tx.Bucket(name) == nil {
 				continue // made by the first rotation or revocation
 			}

@@ -31,6 +31,7 @@ import (
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/analytics/stats"
 	"github.com/sanzi/sanzi/federation/cluster"
+	"github.com/sanzi/sanzi/federation/public"
 	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/authz"
@@ -89,6 +90,17 @@ type Config struct {
 	// FollowEvery is how often the member looks for account entries other
 	// members proposed; default 100 ms.
 	FollowEvery time.Duration
+	// CheckpointEvery is how often the leader signs a checkpoint of every
+	// chain head (public.go); default checkpoint.DefaultEvery (a minute).
+	CheckpointEvery time.Duration
+	// PublicProofs serves the signed chain segments that prove the public
+	// pages (federation/public: they hold personal data unmasked).
+	PublicProofs bool
+	// PublicLimits bound the public site per address and in all.
+	PublicLimits public.Limits
+	// Now is the clock of checkpoints and the public site; default
+	// time.Now.
+	Now func() time.Time
 }
 
 // Member is a running member server.
@@ -105,15 +117,18 @@ type Member struct {
 	errc      chan error
 	analytics *analytics
 	tamper    *analytics // the TAMPER notifier's leader-only runs; nil without channels
-	sync      *cluster.SyncServer
-	chConn    driver.Conn // statistics queries; nil without ClickHouse
-	accounts  *accounts.Service
-	authz     *authz.Interceptor
-	org       string // the district's org code
-	adminOTP  string
-	stopBg    context.CancelFunc
-	httpTLS   bool
-	streams   streams // the cockpit's open statistics streams (stream.go)
+	// checkpoints is the checkpoint signer's leader-only runs (public.go).
+	checkpoints *analytics
+	chainKey    *cluster.ChainSigner // the district chain's key: signs the chain and checkpoints
+	sync        *cluster.SyncServer
+	chConn      driver.Conn // statistics queries; nil without ClickHouse
+	accounts    *accounts.Service
+	authz       *authz.Interceptor
+	org         string // the district's org code
+	adminOTP    string
+	stopBg      context.CancelFunc
+	httpTLS     bool
+	streams     streams // the cockpit's open statistics streams (stream.go)
 }
 
 // Start opens the node and starts serving.
@@ -209,6 +224,10 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		m.startAnalytics(ctx)
 	}
 	m.startTamperNotifier(ctx)
+	if err := m.startCheckpoints(ctx); err != nil {
+		m.Stop()
+		return nil, err
+	}
 	if cfg.Cluster.Bootstrap {
 		if err := m.bootstrapAdmin(ctx); err != nil {
 			m.Stop()
@@ -306,6 +325,7 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 		services = append(services, "AnalyticsService")
 	}
 	statsStream := m.chConn != nil
+	mux := http.NewServeMux()
 	routes, err := rest.Routes(gen.OpenAPI, rest.Limits{}, services...)
 	if err != nil {
 		return err
@@ -314,7 +334,16 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
+	// The villagers' public site (issue 15), no sign-in; its JSON routes
+	// are added to /openapi.json by hand (public.Describe).
+	site, err := m.publicSite()
+	if err != nil {
+		return err
+	}
+	if doc, err = public.Describe(doc); err != nil {
+		return err
+	}
+	mux.Handle(public.Prefix, site)
 	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(gw, routes), authz.CSRFCheck(m.accounts)))
 	mux.HandleFunc("GET /v1/backup", m.backupRoute) // backup.go
 	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
@@ -419,6 +448,9 @@ func (m *Member) Stop() error {
 	}
 	if m.tamper != nil {
 		m.tamper.shutdown()
+	}
+	if m.checkpoints != nil {
+		m.checkpoints.shutdown()
 	}
 	if m.chConn != nil {
 		m.chConn.Close()

@@ -311,7 +311,7 @@ func (m *Member) openAccounts(ctx context.Context) error {
 		}
 		cs = &cluster.ChainSigner{Origin: org, Key: key, Cert: leaf.Raw}
 	}
-	m.org = cs.Origin
+	m.org, m.chainKey = cs.Origin, cs
 	m.svc.SetChainSigner(cs)
 	var err error
 	m.accounts, err = accounts.Open(ctx, accounts.Config{

@@ -91,6 +91,14 @@ func TestNoPushOverREST(t *testing.T) {
 	if _, ok := doc.Paths["/v1/district/heads"]; !ok {
 		t.Errorf("the member's OpenAPI lacks /v1/district/heads: %v", doc.Paths)
 	}
+	// The public site's JSON routes (issue 15), served with no sign-in.
+	if _, ok := doc.Paths["/public/v1/key"]; !ok {
+		t.Errorf("the member's OpenAPI lacks /public/v1/key: %v", doc.Paths)
+	} else if resp, err := http.Get("http://" + m.HTTPAddr() + "/public/v1/key"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /public/v1/key: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	if _, ok := doc.Paths["/v1/login"]; !ok {
 		t.Errorf("the member's OpenAPI lacks /v1/login: %v", doc.Paths)
 	}
@@ -106,7 +114,7 @@ func TestNoPushOverREST(t *testing.T) {
 		return false
 	}
 	for p, ops := range doc.Paths {
-		if !strings.HasPrefix(p, "/v1/district/") && !strings.HasPrefix(p, "/v1/stats/") && !accountRoute(p) {
+		if !strings.HasPrefix(p, "/v1/district/") && !strings.HasPrefix(p, "/v1/stats/") && !strings.HasPrefix(p, "/public/v1/") && !accountRoute(p) {
 			t.Errorf("the member's OpenAPI describes %s, which it does not serve", p)
 		}
 		for op := range ops {

@@ -436,9 +436,16 @@ type Matter struct {
 	// Steps of the procedure, in order.
 	Steps []*Step `protobuf:"bytes,8,rep,name=steps,proto3" json:"steps,omitempty"`
 	// Promised time of the whole procedure; exceeding it earns a red card.
-	TotalLimit    *TimeLimit `protobuf:"bytes,9,opt,name=total_limit,json=totalLimit,proto3" json:"total_limit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TotalLimit *TimeLimit `protobuf:"bytes,9,opt,name=total_limit,json=totalLimit,proto3" json:"total_limit,omitempty"`
+	// How long what the procedure publishes stays on the public site, in
+	// months from its publication (GOV-DISCLOSE: the monthly disclosure);
+	// 0 means the site's default (federation/disclosed.DefaultRetentionMonths).
+	// For GOV-DISCLOSE, threshold_fen is the amount from which a transaction
+	// is listed one by one on the public page (0: every transaction).
+	// Numbered apart so fields added meanwhile on other branches do not collide.
+	RetentionMonths int32 `protobuf:"varint,20,opt,name=retention_months,json=retentionMonths,proto3" json:"retention_months,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Matter) Reset() {
@@ -532,6 +539,13 @@ func (x *Matter) GetTotalLimit() *TimeLimit {
 		return x.TotalLimit
 	}
 	return nil
+}
+
+func (x *Matter) GetRetentionMonths() int32 {
+	if x != nil {
+		return x.RetentionMonths
+	}
+	return 0
 }
 
 // Catalog is the district's list of supervised matters and the posts that
@@ -671,7 +685,7 @@ const file_sanzi_v1_catalog_proto_rawDesc = "" +
 	"\x05limit\x18\x04 \x01(\v2\x13.sanzi.v1.TimeLimitR\x05limit\x12/\n" +
 	"\x13requires_resolution\x18\x05 \x01(\bR\x12requiresResolution\x12 \n" +
 	"\vdescription\x18\x06 \x01(\tR\vdescription\x126\n" +
-	"\fmin_duration\x18\a \x01(\v2\x13.sanzi.v1.TimeLimitR\vminDuration\"\xa7\x02\n" +
+	"\fmin_duration\x18\a \x01(\v2\x13.sanzi.v1.TimeLimitR\vminDuration\"\xd2\x02\n" +
 	"\x06Matter\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -685,7 +699,8 @@ const file_sanzi_v1_catalog_proto_rawDesc = "" +
 	"\afee_fen\x18\a \x01(\x03R\x06feeFen\x12$\n" +
 	"\x05steps\x18\b \x03(\v2\x0e.sanzi.v1.StepR\x05steps\x124\n" +
 	"\vtotal_limit\x18\t \x01(\v2\x13.sanzi.v1.TimeLimitR\n" +
-	"totalLimit\"\x99\x02\n" +
+	"totalLimit\x12)\n" +
+	"\x10retention_months\x18\x14 \x01(\x05R\x0fretentionMonths\"\x99\x02\n" +
 	"\aCatalog\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1a\n" +
 	"\bdistrict\x18\x02 \x01(\tR\bdistrict\x12\x1d\n" +

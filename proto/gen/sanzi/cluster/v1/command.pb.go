@@ -55,6 +55,10 @@ const (
 	// payload: Credentials. Not optional: a member that skipped it would
 	// accept a token every other member refuses.
 	CommandType_COMMAND_TYPE_CREDENTIALS CommandType = 21
+	// payload: Checkpoint, the district's signed statement of every chain
+	// head it holds (federation/checkpoint). Not optional: every member
+	// serves the same checkpoints. Numbered apart for the same reason as 20.
+	CommandType_COMMAND_TYPE_CHECKPOINT CommandType = 30
 )
 
 // Enum value maps for CommandType.
@@ -70,6 +74,7 @@ var (
 		7:  "COMMAND_TYPE_RECORD_DELIVERY",
 		20: "COMMAND_TYPE_EXPIRE_ATTACHMENTS",
 		21: "COMMAND_TYPE_CREDENTIALS",
+		30: "COMMAND_TYPE_CHECKPOINT",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_UNSPECIFIED":        0,
@@ -82,6 +87,7 @@ var (
 		"COMMAND_TYPE_RECORD_DELIVERY":    7,
 		"COMMAND_TYPE_EXPIRE_ATTACHMENTS": 20,
 		"COMMAND_TYPE_CREDENTIALS":        21,
+		"COMMAND_TYPE_CHECKPOINT":         30,
 	}
 )
 
@@ -786,6 +792,174 @@ func (x *CredentialOp) GetDelete() bool {
 	return false
 }
 
+// Checkpoint is one signed checkpoint as the leader proposes it: the heads
+// that changed since the previous checkpoint, and the signature over the
+// whole statement (every head, federation/checkpoint's text format), which
+// each member rebuilds from the previous checkpoint and these heads before
+// storing it. Sending the changes only keeps the Raft entry small while the
+// statement still names every chain.
+type Checkpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1, 2, 3, ... without gaps.
+	Number uint64 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	// The district's 12-digit org code.
+	District string `protobuf:"bytes,2,opt,name=district,proto3" json:"district,omitempty"`
+	// When the leader signed it (Unix ms, UTC).
+	TimeUnixMs int64 `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	// SHA-256 of the previous checkpoint's statement; 32 zero bytes for
+	// number 1.
+	Prev []byte `protobuf:"bytes,4,opt,name=prev,proto3" json:"prev,omitempty"`
+	// The heads that differ from the previous checkpoint's (new chains, or
+	// chains that grew), in origin order.
+	Changed []*CheckpointHead `protobuf:"bytes,5,rep,name=changed,proto3" json:"changed,omitempty"`
+	// Ed25519 signature over the statement, and the public key it verifies
+	// with (the district chain's key).
+	Signature     []byte `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`
+	PublicKey     []byte `protobuf:"bytes,7,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Checkpoint) Reset() {
+	*x = Checkpoint{}
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Checkpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Checkpoint) ProtoMessage() {}
+
+func (x *Checkpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
+func (*Checkpoint) Descriptor() ([]byte, []int) {
+	return file_sanzi_cluster_v1_command_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Checkpoint) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *Checkpoint) GetDistrict() string {
+	if x != nil {
+		return x.District
+	}
+	return ""
+}
+
+func (x *Checkpoint) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *Checkpoint) GetPrev() []byte {
+	if x != nil {
+		return x.Prev
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetChanged() []*CheckpointHead {
+	if x != nil {
+		return x.Changed
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+// CheckpointHead is one chain's head in a checkpoint.
+type CheckpointHead struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Hash          []byte                 `protobuf:"bytes,3,opt,name=hash,proto3" json:"hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointHead) Reset() {
+	*x = CheckpointHead{}
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointHead) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointHead) ProtoMessage() {}
+
+func (x *CheckpointHead) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_cluster_v1_command_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointHead.ProtoReflect.Descriptor instead.
+func (*CheckpointHead) Descriptor() ([]byte, []int) {
+	return file_sanzi_cluster_v1_command_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CheckpointHead) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *CheckpointHead) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *CheckpointHead) GetHash() []byte {
+	if x != nil {
+		return x.Hash
+	}
+	return nil
+}
+
 var File_sanzi_cluster_v1_command_proto protoreflect.FileDescriptor
 
 const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
@@ -834,7 +1008,22 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x03 \x01(\fR\x05value\x12\x16\n" +
-	"\x06delete\x18\x04 \x01(\bR\x06delete*\xc6\x02\n" +
+	"\x06delete\x18\x04 \x01(\bR\x06delete\"\xef\x01\n" +
+	"\n" +
+	"Checkpoint\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x1a\n" +
+	"\bdistrict\x18\x02 \x01(\tR\bdistrict\x12 \n" +
+	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
+	"timeUnixMs\x12\x12\n" +
+	"\x04prev\x18\x04 \x01(\fR\x04prev\x12:\n" +
+	"\achanged\x18\x05 \x03(\v2 .sanzi.cluster.v1.CheckpointHeadR\achanged\x12\x1c\n" +
+	"\tsignature\x18\x06 \x01(\fR\tsignature\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\a \x01(\fR\tpublicKey\"N\n" +
+	"\x0eCheckpointHead\x12\x16\n" +
+	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04hash\x18\x03 \x01(\fR\x04hash*\xe3\x02\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13COMMAND_TYPE_APPEND\x10\x01\x12 \n" +
@@ -845,7 +1034,8 @@ const file_sanzi_cluster_v1_command_proto_rawDesc = "" +
 	"\x18COMMAND_TYPE_RECORD_FORK\x10\x06\x12 \n" +
 	"\x1cCOMMAND_TYPE_RECORD_DELIVERY\x10\a\x12#\n" +
 	"\x1fCOMMAND_TYPE_EXPIRE_ATTACHMENTS\x10\x14\x12\x1c\n" +
-	"\x18COMMAND_TYPE_CREDENTIALS\x10\x15B=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
+	"\x18COMMAND_TYPE_CREDENTIALS\x10\x15\x12\x1b\n" +
+	"\x17COMMAND_TYPE_CHECKPOINT\x10\x1eB=Z;github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1;clusterv1b\x06proto3"
 
 var (
 	file_sanzi_cluster_v1_command_proto_rawDescOnce sync.Once
@@ -860,7 +1050,7 @@ func file_sanzi_cluster_v1_command_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_cluster_v1_command_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sanzi_cluster_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_sanzi_cluster_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_sanzi_cluster_v1_command_proto_goTypes = []any{
 	(CommandType)(0),          // 0: sanzi.cluster.v1.CommandType
 	(*Command)(nil),           // 1: sanzi.cluster.v1.Command
@@ -874,18 +1064,21 @@ var file_sanzi_cluster_v1_command_proto_goTypes = []any{
 	(*ExpireAttachments)(nil), // 9: sanzi.cluster.v1.ExpireAttachments
 	(*Credentials)(nil),       // 10: sanzi.cluster.v1.Credentials
 	(*CredentialOp)(nil),      // 11: sanzi.cluster.v1.CredentialOp
-	(*v1.ForkRecord)(nil),     // 12: sanzi.v1.ForkRecord
+	(*Checkpoint)(nil),        // 12: sanzi.cluster.v1.Checkpoint
+	(*CheckpointHead)(nil),    // 13: sanzi.cluster.v1.CheckpointHead
+	(*v1.ForkRecord)(nil),     // 14: sanzi.v1.ForkRecord
 }
 var file_sanzi_cluster_v1_command_proto_depIdxs = []int32{
 	0,  // 0: sanzi.cluster.v1.Command.type:type_name -> sanzi.cluster.v1.CommandType
 	7,  // 1: sanzi.cluster.v1.FeedRecord.ranges:type_name -> sanzi.cluster.v1.OriginRange
-	12, // 2: sanzi.cluster.v1.FeedRecord.fork:type_name -> sanzi.v1.ForkRecord
+	14, // 2: sanzi.cluster.v1.FeedRecord.fork:type_name -> sanzi.v1.ForkRecord
 	11, // 3: sanzi.cluster.v1.Credentials.ops:type_name -> sanzi.cluster.v1.CredentialOp
-	4,  // [4:4] is the sub-list for method output_type
-	4,  // [4:4] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	13, // 4: sanzi.cluster.v1.Checkpoint.changed:type_name -> sanzi.cluster.v1.CheckpointHead
+	5,  // [5:5] is the sub-list for method output_type
+	5,  // [5:5] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_cluster_v1_command_proto_init() }
@@ -899,7 +1092,7 @@ func file_sanzi_cluster_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_cluster_v1_command_proto_rawDesc), len(file_sanzi_cluster_v1_command_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

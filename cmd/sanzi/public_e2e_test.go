@@ -1,0 +1,417 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sanzi/sanzi/federation/checkpoint"
+	"github.com/sanzi/sanzi/federation/public/publictest"
+	"github.com/sanzi/sanzi/node/idcode"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// TestPublicDisclosure (issue 15) runs a real 3-member district, a town and
+// a village as processes on loopback. The village records a month, opens
+// its monthly disclosure, and its four steps are decided where their posts
+// are (the town's agency accountant prepares, the village's supervisory
+// committee audits, the town's reviewer checks, the village committees
+// publish). Then every member serves the approved month on its public site,
+// masked, and `sanzi verify-public` proves it from a follower; what a
+// tampering site serves (a figure, an entry's hash, a checkpoint signed
+// with another key, a contradicting checkpoint) fails with the reason, as
+// does a member whose state file was edited while it was stopped. A
+// member's public rate limit refuses a fast client.
+func TestPublicDisclosure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: a district, a town and a village")
+	}
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	must := func(out string, code int) {
+		t.Helper()
+		if code != 0 {
+			t.Fatal(out)
+		}
+	}
+	const town, village = "350505100000", "350505100201"
+	must(run(t, "ca", "init", "--district", "350505", "--dir", caDir))
+	for _, n := range []string{"d1", "d2", "d3", "admin"} {
+		must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", n))
+	}
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town"))
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", village, "--role", "village"))
+	orgs := filepath.Join(dir, "orgs.csv")
+	if err := os.WriteFile(orgs, []byte("code,name\n350505000000,示范区\n350505100000,城关镇\n350505100201,新村\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// The district: three members, each serving the public site. The
+	// checkpoint interval is a second so the test does not wait a minute;
+	// d3 has a low public rate limit for the last step.
+	members := map[string]*districtProc{}
+	httpOf := map[string]string{}
+	for i := 1; i <= 3; i++ {
+		id := fmt.Sprintf("d%d", i)
+		p := &districtProc{t: t, id: id, raft: freePort(t), api: freePort(t), data: filepath.Join(dir, id)}
+		httpOf[id] = freePort(t)
+		p.args = []string{"district", "serve", "--id", id, "--raft", p.raft, "--api", p.api, "--http", httpOf[id], "--data", p.data,
+			"--tls-dir", caDir, "--cert", id, "--chain-cert", "admin", "--log-level", "warn", "--orgs", orgs,
+			"--checkpoint-every", "1s", "--public-proofs"}
+		if i == 1 {
+			p.args = append(p.args, append([]string{"--bootstrap"}, districtAdminArgs(t, dir)[2:]...)...)
+		} else {
+			p.args = append(p.args, "--join", members["d1"].api)
+		}
+		if i == 3 {
+			p.args = append(p.args, "--public-rate", "1", "--public-burst", "30")
+		}
+		members[id] = p
+		p.start()
+		t.Cleanup(p.stop)
+		if i == 1 {
+			waitLeader(t, clientFor(t, caDir, p.api), "")
+		}
+	}
+	d2 := clientFor(t, caDir, members["d2"].api)
+	eventually(t, 30*time.Second, "3 voters", func() bool {
+		st, err := d2.ClusterStatus(context.Background(), &sanziv1.ClusterStatusRequest{All: true})
+		return err == nil && len(st.GetMembers()) == 3 && st.GetMembers()[2].GetError() == ""
+	})
+
+	inbox := freePort(t)
+	tw := &syncVillage{t: t, org: town, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
+	tw.args = []string{"town", "serve", "--data", tw.data, "--org", town, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
+		"--sync-addr", inbox, "--parent", members["d1"].api, "--tls-dir", caDir, "--log-level", "warn"}
+	tw.start()
+	t.Cleanup(func() { tw.kill9() })
+	v := &syncVillage{t: t, org: village, data: filepath.Join(dir, village), http: freePort(t), grpc_: freePort(t)}
+	v.args = []string{"village", "serve", "--data", v.data, "--org", village, "--http-addr", v.http, "--grpc-addr", v.grpc_,
+		"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn"}
+	v.start()
+	t.Cleanup(func() { v.kill9() })
+	vn, tn := &node{t: t, http: v.http}, &node{t: t, http: tw.http}
+	// Everyone who decides signs in before the procedure opens.
+	vn.signIn("cai.wu", "cun.zhang")
+	tn.signIn("zhen.li", "zhen.wang")
+
+	first17 := "35050519800101123"
+	ck, _ := idcode.ResidentIDCheck(first17)
+	resident := first17 + string(ck)
+	const bankAcct, phone = "6222020200112233445", "13800135678"
+	var laborID string
+	t.Run("the village records its month", func(t *testing.T) {
+		labor := set(set(set(set(tx(1), "transaction.org", village), "transaction.amountFen", 1_234_500), "transaction.summary", "修路劳务费 tamper-me"),
+			"transaction.counterparty", map[string]any{"name": "张三丰", "idNumber": resident, "bankAccount": bankAcct, "phone": phone})
+		labor = set(set(labor, "transaction.category", "劳务支出"), "transaction.invoiceNumber", "90000001")
+		var rec recorded
+		if code, raw := vn.post("/v1/transactions", labor, &rec); code != 200 {
+			t.Fatalf("record: %d %s", code, raw)
+		}
+		laborID = rec.Entry.ID
+		income := set(set(set(set(tx(2), "transaction.org", village), "transaction.kind", "TRANSACTION_KIND_INCOME"), "transaction.amountFen", 500_000),
+			"transaction.category", "经营收入")
+		income = set(set(income, "transaction.summary", "鱼塘租金"), "transaction.invoiceNumber", "90000002")
+		if code, raw := vn.post("/v1/transactions", income, nil); code != 200 {
+			t.Fatalf("record income: %d %s", code, raw)
+		}
+	})
+	period := time.Now().UTC().Format("2006-01")
+	t.Run("its disclosure is prepared and approved", func(t *testing.T) {
+		var opened struct {
+			Procedure struct {
+				Entry entryMeta `json:"entry"`
+			} `json:"procedure"`
+		}
+		if code, raw := vn.post("/v1/workflow", map[string]any{"procedure": map[string]any{"org": village, "matterCode": "GOV-DISCLOSE", "period": period,
+			"summary": period + " 财务公开"}}, &opened); code != 200 {
+			t.Fatalf("open the disclosure: %d %s", code, raw)
+		}
+		id := opened.Procedure.Entry.ID
+		for _, s := range []struct {
+			n             *node
+			step, post, a string
+		}{{tn, "prepare", "town.agency_accountant", "zhen.li"}, {vn, "audit", "village.finance_group", "cai.wu"},
+			{tn, "check", "town.reviewer", "zhen.wang"}, {vn, "publish", "village.committees", "cun.zhang"}} {
+			var p struct {
+				Procedure struct {
+					OpenStep string `json:"openStep"`
+				} `json:"procedure"`
+			}
+			eventually(t, 60*time.Second, "step "+s.step+" open at "+s.n.http, func() bool {
+				code, _ := s.n.call("GET", "/v1/workflow/"+id, "", nil, &p)
+				return code == 200 && p.Procedure.OpenStep == s.step
+			})
+			if code, raw := s.n.as(s.a).post("/v1/workflow/"+id+"/decisions", map[string]any{"decision": map[string]any{
+				"org": village, "procedureId": id, "stepCode": s.step, "action": "STEP_ACTION_APPROVE", "post": s.post}}, nil); code != 200 {
+				t.Fatalf("%s decides %s: %d %s", s.a, s.step, code, raw)
+			}
+		}
+		var p struct {
+			Procedure struct {
+				Status string `json:"status"`
+			} `json:"procedure"`
+		}
+		eventually(t, 60*time.Second, "the disclosure completed at the village", func() bool {
+			code, _ := vn.call("GET", "/v1/workflow/"+id, "", nil, &p)
+			return code == 200 && p.Procedure.Status == "completed"
+		})
+		eventually(t, 60*time.Second, "the village's chain at the district", func() bool {
+			h, err := d2.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: village})
+			return err == nil && h.GetHead().GetSeq() == v.head()
+		})
+	})
+
+	d2http := "http://" + httpOf["d2"]
+	pageURL := d2http + "/public/villages/" + village
+	t.Run("every member shows it, masked, with a proof", func(t *testing.T) {
+		for _, id := range []string{"d1", "d2", "d3"} {
+			var pub struct {
+				Proof struct {
+					Checkpoint uint64 `json:"checkpoint"`
+				} `json:"proof"`
+			}
+			eventually(t, 30*time.Second, id+" to serve the month with a checkpoint", func() bool {
+				code, body := httpGet(t, "http://"+httpOf[id]+"/public/v1/villages/"+village+"/disclosures/"+period)
+				return code == 200 && json.Unmarshal(body, &pub) == nil && pub.Proof.Checkpoint > 0
+			})
+		}
+		code, body := httpGet(t, pageURL)
+		page := string(body)
+		if code != 200 || len(body) > 200<<10 {
+			t.Fatalf("%d, %d bytes", code, len(body))
+		}
+		for _, want := range []string{"新村 财务公开", "城关镇", "张**", "12,345.00", "5,000.00", "3505**********", "链段"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the village's page lacks %q", want)
+			}
+		}
+		for _, never := range []string{"张三丰", resident, bankAcct, phone} {
+			if strings.Contains(page, never) {
+				t.Errorf("the village's page shows %q", never)
+			}
+		}
+		// No inline script: the one script is the optional check, from the
+		// member itself.
+		if scripts := regexp.MustCompile(`<script[^>]*>`).FindAllString(page, -1); len(scripts) != 1 || scripts[0] != `<script src="/public/verify.js" defer>` {
+			t.Errorf("scripts on the page: %q", scripts)
+		}
+		_, js := httpGet(t, d2http+"/public/v1/villages/"+village+"/disclosures/"+period)
+		for _, want := range []string{`"bankAccount": "6222***********3445"`, `"phone": "138****5678"`} {
+			if !strings.Contains(string(js), want) {
+				t.Errorf("the month's JSON lacks %s", want)
+			}
+		}
+		if n := len(regexp.MustCompile(`title="350505100201-\d+ [0-9a-f]{64}"`).FindAllString(page, -1)); n < 2 {
+			t.Errorf("%d entries shown with their hash, want every one", n)
+		}
+		t.Logf("the village page at d2: %d bytes, no inline script", len(body))
+	})
+
+	fpOut, code := run(t, "district", "fingerprint", "--tls-dir", caDir, "--cert", "admin")
+	fp := regexp.MustCompile(`fingerprint: ([0-9a-f:]+)`).FindStringSubmatch(fpOut)
+	if code != 0 || fp == nil {
+		t.Fatalf("district fingerprint: %d %s", code, fpOut)
+	}
+	t.Run("verify-public passes", func(t *testing.T) {
+		out, code := run(t, "verify-public", "--fingerprint", fp[1], pageURL)
+		if code != 0 || !strings.Contains(out, "verify-public: OK") || !strings.Contains(out, "matches the one given") {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+		t.Logf("sanzi verify-public %s:\n%s", pageURL, out)
+	})
+
+	t.Run("the browser checks it too", func(t *testing.T) {
+		ctx := csBrowser(t)
+		csRun(t, ctx, "check the month in the browser", chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS("#verify")),
+			chromedp.Click(chromedp.CSS("#verify")), chromedp.WaitReady(chromedp.CSS("#verify-out.ok, #verify-out.bad")))
+		got := csGet(t, ctx, "read the result", chromedp.Text(chromedp.CSS("#verify-out")))
+		if !strings.HasPrefix(got, "浏览器验证通过") {
+			t.Fatalf("the browser's check: %s", got)
+		}
+		t.Logf("Chromium (WebCrypto Ed25519, SHA-256): %s", got)
+	})
+
+	admin, err := pki.LoadIssued(caDir, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, ed25519.SeedSize))
+	for _, tc := range []struct {
+		name string
+		edit func(path string, body []byte) []byte
+		want string
+		// browser is what the in-page check says of it ("": not run).
+		browser string
+	}{
+		{"a figure altered in the page data", func(path string, body []byte) []byte {
+			if !strings.Contains(path, "/disclosures/") {
+				return body
+			}
+			return bytes.Replace(body, []byte(`"amountFen": 1234500`), []byte(`"amountFen": 1034500`), 1)
+		}, "expense[0].amountFen: the page says 1034500, the chain says 1234500", ""},
+		{"an entry hash changed", func(path string, body []byte) []byte {
+			if !strings.Contains(path, "/chains/") {
+				return body
+			}
+			return publictest.EditEntry(t, body, 0, func(e *sanziv1.Entry) { e.Hash[0] ^= 1 })
+		}, "does not hash to its hash", "内容与哈希不符"},
+		{"a forged checkpoint", func(path string, body []byte) []byte {
+			if !strings.HasPrefix(path, "/public/v1/checkpoints/") {
+				return body
+			}
+			return publictest.EditJSON(t, body, func(m map[string]any) {
+				m["signature"] = base64.StdEncoding.EncodeToString(ed25519.Sign(other, []byte(m["statement"].(string))))
+			})
+		}, "it was not signed by the district", "签名与区公钥不符"},
+		{"a contradicting checkpoint", func(path string, body []byte) []byte {
+			if path != "/public/v1/checkpoints" {
+				return body
+			}
+			return publictest.EditJSON(t, body, func(m map[string]any) {
+				cps := m["checkpoints"].([]any)
+				st, err := checkpoint.Parse([]byte(cps[len(cps)-1].(map[string]any)["statement"].(string)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.Number, st.Prev = st.Number+1, st.Sum()
+				for i := range st.Heads {
+					if st.Heads[i].Origin == village {
+						st.Heads[i].Hash[0] ^= 1
+					}
+				}
+				s := checkpoint.Sign(st, admin.Key) // the district's own key: a second history
+				m["checkpoints"] = append(cps, map[string]any{"number": st.Number, "statement": string(s.Text), "signature": base64.StdEncoding.EncodeToString(s.Signature)})
+			})
+		}, "contradict", ""},
+	} {
+		t.Run("fails on "+tc.name, func(t *testing.T) {
+			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				resp, err := http.Get(d2http + r.URL.RequestURI())
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadGateway)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+				w.WriteHeader(resp.StatusCode)
+				w.Write(tc.edit(r.URL.Path, body))
+			}))
+			defer proxy.Close()
+			out, code := run(t, "verify-public", "--fingerprint", fp[1], proxy.URL+"/public/villages/"+village)
+			if code == 0 || !strings.Contains(out, "verify-public: FAILED") || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want a failure saying %q:\n%s", code, tc.want, out)
+			}
+			t.Logf("%s: %s", tc.name, failure(out))
+			if tc.browser == "" {
+				return
+			}
+			ctx := csBrowser(t)
+			csRun(t, ctx, "check the tampered month in the browser", chromedp.Navigate(proxy.URL+"/public/villages/"+village),
+				chromedp.WaitVisible(chromedp.CSS("#verify")), chromedp.Click(chromedp.CSS("#verify")),
+				chromedp.WaitReady(chromedp.CSS("#verify-out.ok, #verify-out.bad")))
+			if got := csGet(t, ctx, "read the result", chromedp.Text(chromedp.CSS("#verify-out"))); !strings.Contains(got, tc.browser) {
+				t.Fatalf("the browser's check of %s: %s, want %q", tc.name, got, tc.browser)
+			} else {
+				t.Logf("Chromium: %s", got)
+			}
+		})
+	}
+
+	t.Run("fails on a member whose state file was edited", func(t *testing.T) {
+		d3 := members["d3"]
+		d3.stop()
+		state := filepath.Join(d3.data, "state.db")
+		b, err := os.ReadFile(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := bytes.Count(b, []byte("tamper-me"))
+		if n == 0 {
+			t.Fatal("the entry's bytes are not in d3's state file")
+		}
+		b = bytes.ReplaceAll(b, []byte("tamper-me"), []byte("tamper-mf")) // one byte of the entry's summary
+		if err := os.WriteFile(state, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d3.start()
+		eventually(t, 30*time.Second, "d3 serving again", func() bool {
+			resp, err := http.Get("http://" + httpOf["d3"] + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+		out, code := run(t, "verify-public", "--fingerprint", fp[1], "http://"+httpOf["d3"]+"/public/villages/"+village)
+		if code == 0 || !strings.Contains(out, "entry "+laborID+": its body does not hash to its hash") {
+			t.Fatalf("exit %d, want a failure naming %s:\n%s", code, laborID, out)
+		}
+		t.Logf("one byte changed in %d place(s) of d3's state file: %s", n, failure(out))
+	})
+
+	t.Run("rate limit", func(t *testing.T) {
+		// d3 takes 30 at once then 1 a second from one address: 60 quick
+		// requests meet the limit well before the end (bounded: 60 GETs).
+		var ok, refused int
+		var retry string
+		start := time.Now()
+		for range 60 {
+			resp, err := http.Get("http://" + httpOf["d3"] + "/public/v1/key")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case 200:
+				ok++
+			case 429:
+				refused++
+				retry = resp.Header.Get("Retry-After")
+			default:
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+		elapsed := time.Since(start)
+		if maxOK := 30 + int(elapsed.Seconds()) + 1; ok > maxOK || refused == 0 || retry == "" {
+			t.Fatalf("%d answered, %d refused (Retry-After %q) in %v: want at most %d answered", ok, refused, retry, elapsed, maxOK)
+		}
+		t.Logf("60 requests in %v from one address: %d answered, %d refused with 429 (Retry-After %s s)", elapsed.Round(time.Millisecond), ok, refused, retry)
+	})
+}
+
+func httpGet(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// failure is verify-public's failure from its output: the FAILED line and
+// the lines it lists.
+func failure(out string) string {
+	_, f, _ := strings.Cut(out, "verify-public: FAILED: ")
+	f, _, _ = strings.Cut(f, "\nsanzi: ")
+	return f
+}

@@ -287,8 +287,8 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 	}
 	// RuleService in full (issue 14): the rules officer's console lists,
 	// reads, drafts and publishes rule sets over REST with the session's
-	// CSRF token; four eyes are checked by the chain as over gRPC.
-	// TestRules answers Unimplemented here (TODO(issue 12) in chainapi.go).
+	// CSRF token; four eyes are checked by the chain as over gRPC. A draft
+	// is tested and backtested over the district's chains (backtest.go).
 	services := []string{"DistrictService", "AccountService", "RuleService"}
 	if err := sanziv1.RegisterRuleServiceHandler(ctx, gw, m.gwConn); err != nil {
 		return fmt.Errorf("register gateway: %w", err)

@@ -175,6 +175,10 @@ var methods = map[string]Permission{
 	sanziv1.RuleService_SubmitRuleSet_FullMethodName:  PermDraftRules,
 	sanziv1.RuleService_PublishRuleSet_FullMethodName: PermPublishRules,
 	sanziv1.RuleService_TestRules_FullMethodName:      PermDraftRules,
+	// A draft run over the history in the account's scope (the request's
+	// org is checked like any other; the handler reads only chains the
+	// account covers), bounded in entries and time.
+	sanziv1.RuleService_BacktestRules_FullMethodName: PermDraftRules,
 
 	sanziv1.SyncService_SyncPush_FullMethodName:             NodeOnly,
 	sanziv1.SyncService_SyncHeads_FullMethodName:            NodeOnly,

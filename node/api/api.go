@@ -40,6 +40,7 @@ type Service struct {
 	sanziv1.UnimplementedWorkflowServiceServer
 	sanziv1.UnimplementedCardServiceServer
 	sanziv1.UnimplementedDirectiveServiceServer
+	sanziv1.UnimplementedDisclosureServiceServer
 
 	b       *books.Books
 	sup     *supervise.Supervisor
@@ -66,6 +67,7 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 	sanziv1.RegisterWorkflowServiceServer(g, s)
 	sanziv1.RegisterCardServiceServer(g, s)
 	sanziv1.RegisterDirectiveServiceServer(g, s)
+	sanziv1.RegisterDisclosureServiceServer(g, s)
 }
 
 // ListAlerts implements AlertService.

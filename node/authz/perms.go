@@ -139,6 +139,12 @@ var methods = map[string]Permission{
 	sanziv1.DirectiveService_ListDirectives_FullMethodName:  PermRead,
 	sanziv1.DirectiveService_ReportDirective_FullMethodName: PermRecord,
 
+	// The monthly disclosure computed from the books, and a decision on
+	// the month's GOV-DISCLOSE step on it (the handler's DecideStep
+	// checks the step's post, the scope and the recorder).
+	sanziv1.DisclosureService_GetDisclosure_FullMethodName:    PermRead,
+	sanziv1.DisclosureService_DecideDisclosure_FullMethodName: PermDecideStep,
+
 	// Pushes and membership come from nodes (district and town
 	// certificates; federation/cluster.Authorize checks which).
 	sanziv1.DistrictService_PushEntries_FullMethodName:    NodeOnly,

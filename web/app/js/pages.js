@@ -27,6 +27,11 @@ export const pages = [
     needs: ['manage_accounts'],
     load: () => import('./pages/accounts.js'),
   },
+  // The committees' main page at the village (their first page: the
+  // accountant, who holds no review_alerts, does not see it) and the
+  // monthly disclosure (helper console-gov).
+  { route: 'committee', label: 'menu.committee', tiers: ['village'], needs: ['read', 'decide_step', 'review_alerts'], load: () => import('./pages/committee.js') },
+  { route: 'disclosure', label: 'menu.disclosure', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/disclosure.js') },
   // Village committee, supervisory committee and town reviewer (helper
   // "town"): steps to decide, the alert queue, cards; at a town also the
   // directives received and its villages' sync.

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sanzi/sanzi/node/authz"
+)
+
+// The committees' pages at the village (issue 14 part 3) in Debian's
+// Chromium against the real binaries: a village pushing to its town over
+// mutual TLS. The month's GOV-DISCLOSE procedure is opened at the village
+// and prepared by the town's agency accountant; the supervisory committee's
+// main page shows the step waiting, the village's alerts and cards; its
+// disclosure page shows the month computed from the books. An approval of
+// content the books changed under is refused; read again, it is approved,
+// and the content approved is kept with the decision and reaches the town.
+// After the town's check, a village committee member rejects the
+// publication, which needs a reason. Screenshots zh and en, axe-core.
+
+func TestConsoleCommittees(t *testing.T) {
+	ctx := csBrowser(t)
+	shots := csShots(t)
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	mxRun(t, "ca", "init", "--district", "350505", "--dir", caDir)
+	mxRun(t, "ca", "issue", "--dir", caDir, "--org", rvTown, "--role", "town")
+	mxRun(t, "ca", "issue", "--dir", caDir, "--org", org, "--role", "village")
+	inbox := freePort(t)
+	tw := &syncVillage{t: t, org: rvTown, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
+	tw.args = []string{"town", "serve", "--data", tw.data, "--org", rvTown, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
+		"--sync-addr", inbox, "--tls-dir", caDir, "--log-level", "warn"}
+	tw.start()
+	t.Cleanup(tw.kill9)
+	v := &syncVillage{t: t, org: org, data: filepath.Join(dir, org), http: freePort(t), grpc_: freePort(t)}
+	v.args = []string{"village", "serve", "--data", v.data, "--org", org, "--http-addr", v.http, "--grpc-addr", v.grpc_,
+		"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn"}
+	v.start()
+	t.Cleanup(v.kill9)
+	defer func() {
+		if t.Failed() {
+			for _, n := range []*syncVillage{tw, v} {
+				t.Logf("%s log:\n%s", n.org, tail(n.log.String()))
+			}
+		}
+	}()
+	vn, tn := &node{t: t, http: v.http}, &node{t: t, http: tw.http}
+	period := today()[:7]
+
+	// The month's books: 30,000 yuan of rent into the bank, 800 yuan of
+	// office costs in cash, 12,000 yuan for a road (listed one by one).
+	for i, body := range []map[string]any{
+		set(set(set(tx(1), "transaction.kind", "TRANSACTION_KIND_INCOME"), "transaction.amountFen", 3_000_000), "transaction.category", "发包收入"),
+		set(set(set(tx(2), "transaction.amountFen", 80_000), "transaction.paymentMethod", "PAYMENT_METHOD_CASH"), "transaction.category", "管理费用"),
+		set(set(set(tx(3), "transaction.amountFen", 1_200_000), "transaction.category", "公益支出"), "transaction.summary", "修路 <script>x</script>"),
+	} {
+		if code, raw := vn.post("/v1/transactions", body, nil); code != http.StatusOK {
+			t.Fatalf("record transaction %d: %d %s", i+1, code, raw)
+		}
+	}
+	type proc struct {
+		Entry struct {
+			ID string `json:"id"`
+		} `json:"entry"`
+		Status      string   `json:"status"`
+		OpenStep    string   `json:"openStep"`
+		DecisionIDs []string `json:"decisionIds"`
+	}
+	var opened struct{ Procedure proc }
+	open := map[string]any{"procedure": map[string]any{"org": org, "matterCode": "GOV-DISCLOSE", "period": period, "summary": period + " 财务公开"}}
+	if code, raw := vn.post("/v1/workflow", open, &opened); code != http.StatusOK || opened.Procedure.OpenStep != "prepare" {
+		t.Fatalf("open the disclosure of %s: %d %s", period, code, raw)
+	}
+	pid := opened.Procedure.Entry.ID
+	procAt := func(n *node) proc {
+		var got struct{ Procedure proc }
+		if code, raw := n.call("GET", "/v1/workflow/"+pid, "", nil, &got); code != http.StatusOK {
+			t.Fatalf("GET procedure %s at %s: %d %s", pid, n.http, code, raw)
+		}
+		return got.Procedure
+	}
+	// townDecides decides the town's step of the village's procedure at
+	// the town, once the town holds it at that step.
+	townDecides := func(step, post string) {
+		t.Helper()
+		eventually(t, 60*time.Second, "the town holds the procedure at "+step, func() bool {
+			code, _ := tn.call("GET", "/v1/workflow/"+pid, "", nil, nil)
+			return code == http.StatusOK && procAt(tn).OpenStep == step
+		})
+		d := map[string]any{"decision": map[string]any{"org": org, "procedureId": pid, "stepCode": step, "action": "STEP_ACTION_APPROVE", "post": post}}
+		if code, raw := tn.post("/v1/workflow/"+pid+"/decisions", d, nil); code != http.StatusOK {
+			t.Fatalf("the town decides %s: %d %s", step, code, raw)
+		}
+	}
+	townDecides("prepare", "town.agency_accountant")
+	eventually(t, 60*time.Second, "the village applies the town's preparation", func() bool { return procAt(vn).OpenStep == "audit" })
+
+	// The supervisory committee's desk: the audit step waiting, the
+	// disclosure at its audit, the village's open alerts and cards.
+	const sup = "jd.wang"
+	csAccount(t, vn, sup, "监委会 王<b>某</b>", []string{string(authz.RoleSupervisoryCommittee)}, []string{"village.finance_group"})
+	base := "http://" + v.http + "/"
+	csRun(t, ctx, "open the village's console", chromedp.EmulateViewport(1366, 768), chromedp.Navigate(base), chromedp.WaitVisible(chromedp.ID("#account")))
+	csLang(t, ctx, "zh")
+	csSignIn(t, ctx, sup, personPW, personNewPW)
+	csRun(t, ctx, "the desk is the committee's first page", chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-steps-count"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-alerts-counts"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-cards-counts"]`)))
+	if h1 := csText(t, ctx, "main h1"); h1 != "委员会工作台" {
+		t.Fatalf("the supervisory committee's first page is %q, want the desk", h1)
+	}
+	if n := csText(t, ctx, `[data-testid="cm-steps-count"]`); n != "1" {
+		t.Fatalf("steps waiting on the desk: %q, want the audit", n)
+	}
+	ckEval(t, ctx, 20*time.Second, "the disclosure at its audit on the desk", fmt.Sprintf(`(() => { const s = document.querySelector('[data-testid="cm-disclosure-state"]'); const p = document.querySelector('[data-testid="cm-disclosure-period"]');
+		return !!s && s.textContent.includes('监委会审核') && p.textContent === %q; })()`, period))
+	if csGet(t, ctx, "count markup from data", chromedp.Evaluate[int](`document.querySelectorAll('header b').length`)) != 0 {
+		t.Fatal("the member's name was inserted as markup")
+	}
+	csShot(t, ctx, shots, "committee-desk-zh-1366x768")
+	csAxe(t, ctx, "the committee's desk (zh)")
+	csLang(t, ctx, "en")
+	csRun(t, ctx, "the English desk", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Committee desk")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-disclosure-state"]`)))
+	csShot(t, ctx, shots, "committee-desk-en-1366x768")
+	csAxe(t, ctx, "the committee's desk (en)")
+	csLang(t, ctx, "zh")
+
+	// The disclosure page: the month as computed from the books.
+	csRun(t, ctx, "open the disclosure", chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-disclosure-link"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="cm-disclosure-link"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="disc-procedure"][data-step="audit"] [data-testid="disc-approve"]`)))
+	for sel, want := range map[string]string{`[data-testid="disc-income"]`: "30,000.00", `[data-testid="disc-expense"]`: "12,800.00"} {
+		if got := csText(t, ctx, sel); got != want {
+			t.Fatalf("%s: %q, want %q", sel, got, want)
+		}
+	}
+	if large := csText(t, ctx, `[data-testid="disc-large"]`); !strings.Contains(large, "修路 <script>x</script>") || !strings.Contains(large, "12,000.00") || !strings.Contains(large, "30,000.00") || strings.Contains(large, "800.00") {
+		t.Fatalf("large transactions: %q, want the road (its summary as text) and the rent, not the 800 yuan", large)
+	}
+	if bal := csText(t, ctx, `[data-testid="disc-balances"]`); !strings.Contains(bal, "现金") || !strings.Contains(bal, "-800.00") || !strings.Contains(bal, "18,000.00") {
+		t.Fatalf("balances: %q, want cash at -800.00 and the bank at 18,000.00", bal)
+	}
+	csShot(t, ctx, shots, "disclosure-zh-1366x768")
+	csAxe(t, ctx, "the disclosure (zh)")
+	csLang(t, ctx, "en")
+	csRun(t, ctx, "the English disclosure", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Monthly finance disclosure")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="disc-approve"]`)))
+	csShot(t, ctx, shots, "disclosure-en-1366x768")
+	csAxe(t, ctx, "the disclosure (en)")
+	csLang(t, ctx, "zh")
+	csRun(t, ctx, "the disclosure again", chromedp.WaitVisible(chromedp.CSS(`[data-testid="disc-approve"]`)))
+	shown := csText(t, ctx, `[data-testid="disc-sha"]`)
+
+	// The books change under the page: the approval is refused.
+	if code, raw := vn.post("/v1/transactions", set(set(tx(4), "transaction.amountFen", 50_000), "transaction.category", "管理费用"), nil); code != http.StatusOK {
+		t.Fatalf("record a late expense: %d %s", code, raw)
+	}
+	csRun(t, ctx, "approve what the books no longer say", chromedp.Click(chromedp.CSS(`[data-testid="disc-approve"]`)))
+	if msg := csText(t, ctx, `[data-testid="disc-refused"]`); !strings.Contains(msg, "changed since") {
+		t.Fatalf("approval of stale content: %q, want the node's refusal", msg)
+	}
+	if p := procAt(vn); p.OpenStep != "audit" {
+		t.Fatalf("after the refused approval the open step is %q, want audit", p.OpenStep)
+	}
+	// Read again, approved with a remark.
+	csRun(t, ctx, "read the disclosure again", chromedp.Click(chromedp.CSS(`[data-testid="disc-show"]`)))
+	ckEval(t, ctx, 20*time.Second, "the new figures", `(() => { const e = document.querySelector('[data-testid="disc-expense"]'); return !!e && e.textContent === '13,300.00'; })()`)
+	sha := csText(t, ctx, `[data-testid="disc-sha"]`)
+	if sha == shown || len(sha) != 64 {
+		t.Fatalf("digest %q after the late expense, was %q", sha, shown)
+	}
+	csRun(t, ctx, "approve", chromedp.SendKeys(chromedp.ID("#disc-reason"), "已核对"),
+		chromedp.Click(chromedp.CSS(`[data-testid="disc-approve"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="disc-decided"]`)))
+	if msg := csText(t, ctx, `[data-testid="disc-decided"]`); !strings.Contains(msg, sha) {
+		t.Fatalf("approved: %q, want the digest %s", msg, sha)
+	}
+	if p := procAt(vn); p.OpenStep != "check" {
+		t.Fatalf("after the audit the open step is %q, want the town's check", p.OpenStep)
+	}
+	// The content approved is kept with the decision, locked by its hash,
+	// and reaches the town with the village's chain.
+	var kept map[string]any
+	code, raw := vn.call("GET", "/v1/attachments/"+sha, "", nil, nil)
+	if code != http.StatusOK {
+		t.Fatalf("the approved content at the village: %d %s", code, raw)
+	}
+	var att struct {
+		Content []byte `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &att); err != nil || json.Unmarshal(att.Content, &kept) != nil || kept["period"] != period || kept["expenseFen"] != "1330000" {
+		t.Fatalf("the approved content: %v %s", err, raw)
+	}
+	eventually(t, 60*time.Second, "the approved content at the town", func() bool {
+		code, _ := tn.call("GET", "/v1/attachments/"+sha, "", nil, nil)
+		return code == http.StatusOK
+	})
+
+	// The town checks; a village committee member may not publish
+	// without a reason for rejecting, and rejects with one.
+	townDecides("check", "town.reviewer")
+	eventually(t, 60*time.Second, "the village applies the town's check", func() bool { return procAt(vn).OpenStep == "publish" })
+	const member = "cw.li"
+	csAccount(t, vn, member, "村两委 李", []string{string(authz.RoleVillageCommittee)}, []string{"village.committees"})
+	csRun(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`[data-testid="signout"]`)), chromedp.WaitVisible(chromedp.ID("#account")))
+	csSignIn(t, ctx, member, personPW, personNewPW)
+	csRun(t, ctx, "open the disclosure", chromedp.Navigate(base+"#/disclosure?period="+period),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="disc-procedure"][data-step="publish"] [data-testid="disc-reject"]`)))
+	csRun(t, ctx, "reject without a reason", chromedp.Click(chromedp.CSS(`[data-testid="disc-reject"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#disc-reason[aria-invalid="true"]`)))
+	const why = "公开栏照片未附 <i>补充后再公开</i>"
+	csRun(t, ctx, "reject with a reason", chromedp.SendKeys(chromedp.ID("#disc-reason"), why),
+		chromedp.Click(chromedp.CSS(`[data-testid="disc-reject"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="disc-decided"]`)))
+	if p := procAt(vn); p.Status != "rejected" || len(p.DecisionIDs) != 4 {
+		t.Fatalf("after the rejection: %+v, want rejected with 4 decisions", p)
+	}
+	ckEval(t, ctx, 20*time.Second, "the procedure shown rejected", `(() => { const r = document.querySelector('tr[data-period] td:nth-child(3)'); return !!r && r.textContent === '已退回'; })()`)
+
+	// Another village's disclosure is refused to this village's members.
+	code, raw = vn.as("cun.zhang").call("GET", "/v1/disclosures/350505100202/"+period, "", nil, nil)
+	if code != http.StatusForbidden {
+		t.Fatalf("another village's disclosure: %d %s, want 403", code, raw)
+	}
+	t.Logf("screenshots in %s", shots)
+}

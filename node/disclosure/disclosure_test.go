@@ -68,10 +68,10 @@ func books(t *testing.T) (chain, map[string]string) {
 	var c chain
 	ids := map[string]string{}
 	T := sanziv1.EntryType_ENTRY_TYPE_TRANSACTION
-	c.add(t, T, txn(income, 10_000_000, bank, "2026-10-05", "经营收入"))             // bank +100,000 before November
-	c.add(t, T, txn(income, 200_000, cash, "2026-10-06", "其他收入"))                // cash +2,000 before November
-	ids["rent"] = c.add(t, T, txn(income, 3_000_000, bank, "2026-11-03", "发包收入")) // bank +30,000
-	ids["office"] = c.add(t, T, txn(expense, 80_000, cash, "2026-11-04", "管理费用")) // cash -800
+	c.add(t, T, txn(income, 10_000_000, bank, "2026-10-05", "经营收入"))               // bank +100,000 before November
+	c.add(t, T, txn(income, 200_000, cash, "2026-10-06", "其他收入"))                  // cash +2,000 before November
+	ids["rent"] = c.add(t, T, txn(income, 3_000_000, bank, "2026-11-03", "发包收入"))  // bank +30,000
+	ids["office"] = c.add(t, T, txn(expense, 80_000, cash, "2026-11-04", "管理费用"))  // cash -800
 	ids["road"] = c.add(t, T, txn(expense, 1_200_000, card, "2026-11-10", "公益支出")) // bank -12,000, large
 	ids["wrong"] = c.add(t, T, txn(expense, 900_000, bank, "2026-11-11", "公益支出"))  // reversed
 	c.add(t, sanziv1.EntryType_ENTRY_TYPE_REVERSAL, &sanziv1.Reversal{Org: village, TargetId: ids["wrong"], Reason: "重复"})

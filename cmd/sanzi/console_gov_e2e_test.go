@@ -231,3 +231,78 @@ func TestConsoleCommittees(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", shots)
 }
+
+// TestConsoleSignInAudit: the administrator reads the node's sign-in
+// audit in the browser (issue 14 part 8): a wrong password, the lock it
+// leads to, the attempts refused while locked (counted as one line), a
+// guessed account name (shown as text), a forced password change, sign-ins
+// and a sign-out, each with its time, account, address and outcome;
+// filtered by outcome. A person without manage_accounts gets no page and no
+// data.
+func TestConsoleSignInAudit(t *testing.T) {
+	ctx := csBrowser(t)
+	shots := csShots(t)
+	n := startNode(t, t.TempDir())
+	p := peopleAt(n.http)
+	csAccount(t, n, "si.admin", "管理员 赵", []string{string(authz.RoleAdmin)}, nil)
+	csAccount(t, n, "si.kuaiji", "会计 钱", []string{string(authz.RoleAccountant)}, []string{"village.accountant"})
+	// The accountant replaces the one-time password, signs in, signs out.
+	tok := p.login(t, "si.kuaiji", personPW, personNewPW)
+	if code, raw := p.post("/v1/logout", tok, map[string]any{}, nil); code != http.StatusOK {
+		t.Fatalf("sign out: %d %s", code, raw)
+	}
+	// Five wrong passwords lock the account; three more are refused
+	// unchecked; someone guesses a name nobody holds.
+	for i := range 8 {
+		code, _ := p.post("/v1/login", "", map[string]any{"account": "si.kuaiji", "password": fmt.Sprintf("wrong-password-%d", i)}, nil)
+		if want := map[bool]int{true: http.StatusUnauthorized, false: http.StatusTooManyRequests}[i < 5]; code != want {
+			t.Fatalf("wrong password %d: %d, want %d", i+1, code, want)
+		}
+	}
+	const guess = "<img src=x>"
+	p.post("/v1/login", "", map[string]any{"account": guess, "password": "wrong-password-x"}, nil)
+
+	base := "http://" + n.http + "/"
+	csRun(t, ctx, "open the console", chromedp.EmulateViewport(1366, 768), chromedp.Navigate(base), chromedp.WaitVisible(chromedp.ID("#account")))
+	csLang(t, ctx, "zh")
+	csSignIn(t, ctx, "si.admin", personPW, personNewPW)
+	csRun(t, ctx, "open the sign-in audit", chromedp.Navigate(base+"#/signins"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="si-rows"] tr[data-outcome="locked"]`)))
+	rows := csGet(t, ctx, "read the audit", chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('[data-testid="si-rows"] tr')].map(r => r.dataset.account + ' ' + r.dataset.outcome + ' ' + r.children[2].textContent + ' ' + r.children[6].textContent)`))
+	want := []string{
+		"si.admin ok 127.0.0.1 1", "si.admin password_changed 127.0.0.1 1", "si.admin must_change 127.0.0.1 1",
+		guess + " failed 127.0.0.1 1", "si.kuaiji throttled 127.0.0.1 3", "si.kuaiji locked 127.0.0.1 1",
+		"si.kuaiji failed 127.0.0.1 1", "si.kuaiji failed 127.0.0.1 1", "si.kuaiji failed 127.0.0.1 1", "si.kuaiji failed 127.0.0.1 1",
+		"si.kuaiji signout 127.0.0.1 1", "si.kuaiji ok 127.0.0.1 1", "si.kuaiji password_changed 127.0.0.1 1",
+	}
+	if len(rows) < len(want) || strings.Join(rows[:len(want)], "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the audit, newest first:\n%s\nwant it to start:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	if csGet(t, ctx, "count markup from data", chromedp.Evaluate[int](`document.querySelectorAll('main img').length`)) != 0 {
+		t.Fatal("a guessed account name was inserted as markup")
+	}
+	if at := csText(t, ctx, `[data-testid="si-rows"] tr[data-outcome="locked"] td`); !strings.HasPrefix(at, today()[:4]) {
+		t.Fatalf("time of the lock: %q", at)
+	}
+	csShot(t, ctx, shots, "signins-zh-1366x768")
+	csAxe(t, ctx, "the sign-in audit (zh)")
+	csSelect(t, ctx, "si-outcome", "locked")
+	csRun(t, ctx, "only the locks", chromedp.Click(chromedp.CSS(`[data-testid="si-show"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="si-rows"] tr[data-outcome="failed"]`)))
+	if n := csGet(t, ctx, "count the locks", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="si-rows"] tr[data-outcome="locked"]').length`)); n != 1 {
+		t.Fatalf("locks shown: %d, want 1", n)
+	}
+	csLang(t, ctx, "en")
+	csRun(t, ctx, "the English audit", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Sign-in audit")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="si-rows"] tr[data-outcome="locked"]`)))
+	csShot(t, ctx, shots, "signins-en-1366x768")
+	csAxe(t, ctx, "the sign-in audit (en)")
+	csLang(t, ctx, "zh")
+
+	// The accountant (after the lock) has no such page and no data.
+	if code, raw := n.as("e2e").call("GET", "/v1/signins", "", nil, nil); code != http.StatusForbidden {
+		t.Fatalf("the accountant reads the audit: %d %s, want 403", code, raw)
+	}
+	t.Logf("screenshots in %s", shots)
+}

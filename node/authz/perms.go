@@ -215,6 +215,9 @@ var methods = map[string]Permission{
 	sanziv1.AccountService_RevokeAccount_FullMethodName:  PermManageAccounts,
 	sanziv1.AccountService_DisableAccount_FullMethodName: PermManageAccounts,
 	sanziv1.AccountService_ResetPassword_FullMethodName:  PermManageAccounts,
+	// The sign-in audit: the handler shows the accounts in the
+	// administrator's scope (and names nobody holds).
+	sanziv1.AccountService_ListSignIns_FullMethodName: PermManageAccounts,
 }
 
 // Required is the permission fullMethod ("/sanzi.v1.X/Y") needs; false for

@@ -32,6 +32,8 @@ export const pages = [
   // monthly disclosure (helper console-gov).
   { route: 'committee', label: 'menu.committee', tiers: ['village'], needs: ['read', 'decide_step', 'review_alerts'], load: () => import('./pages/committee.js') },
   { route: 'disclosure', label: 'menu.disclosure', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/disclosure.js') },
+  // The administrator's sign-in audit, on every tier (helper console-gov).
+  { route: 'signins', label: 'menu.signins', tiers: ['village', 'town', 'district'], needs: ['manage_accounts'], load: () => import('./pages/signins.js') },
   // Village committee, supervisory committee and town reviewer (helper
   // "town"): steps to decide, the alert queue, cards; at a town also the
   // directives received and its villages' sync.

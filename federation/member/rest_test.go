@@ -98,7 +98,7 @@ func TestNoPushOverREST(t *testing.T) {
 	// account management) and the rule sets' (drafted and published by two
 	// officers, from the console) are the only writes.
 	accountRoute := func(p string) bool {
-		for _, pre := range []string{"/v1/login", "/v1/logout", "/v1/password", "/v1/me", "/v1/accounts", "/v1/tokens", "/v1/rules"} {
+		for _, pre := range []string{"/v1/login", "/v1/logout", "/v1/password", "/v1/me", "/v1/accounts", "/v1/tokens", "/v1/signins", "/v1/rules"} {
 			if p == pre || strings.HasPrefix(p, pre+"/") {
 				return true
 			}

@@ -306,3 +306,179 @@ func TestConsoleSignInAudit(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", shots)
 }
+
+// TestConsoleCatalogsAndDirectives: the district rules officer's catalog
+// versions and directives issued (issue 14 part 6), through a district
+// member and a village syncing to it over mutual TLS. Two catalog versions
+// are listed with who drafted and published them, one is shown whole, the
+// two are compared (the one step limit changed), and the drafter's own
+// publication is refused with the district's reason while a second officer
+// publishes. A directive issued from the page reaches the village, whose
+// report comes back up: the page shows the addressee done and the report
+// as text. Screenshots zh and en, axe-core on both pages.
+func TestConsoleCatalogsAndDirectives(t *testing.T) {
+	ctx := csBrowser(t)
+	shots := csShots(t)
+	d := ckStartDistrict(t)
+	caDir := ""
+	for i, a := range d.proc.args {
+		if a == "--tls-dir" {
+			caDir = d.proc.args[i+1]
+		}
+	}
+	mxRun(t, "ca", "issue", "--dir", caDir, "--org", org, "--role", "village")
+	v := &syncVillage{t: t, org: org, data: filepath.Join(t.TempDir(), org), http: freePort(t), grpc_: freePort(t)}
+	v.args = []string{"village", "serve", "--data", v.data, "--org", org, "--http-addr", v.http, "--grpc-addr", v.grpc_,
+		"--parent", d.proc.api, "--tls-dir", caDir, "--log-level", "warn"}
+	v.start()
+	t.Cleanup(v.kill9)
+	m := &mxNode{kind: "district", http: d.http}
+	d.ckAccount(t, "gv.draft", "起草人 <i>甲</i>", "district_rules_officer")
+	d.ckAccount(t, "gv.pub", "发布人 乙", "district_rules_officer")
+	drafter := m.mxLogin(t, "gv.draft", personPW, "gv-draft-second-2")
+	publisher := m.mxLogin(t, "gv.pub", personPW, "gv-pub-second-2")
+
+	// cat-1 (the built-in catalog) drafted and published; cat-2 drafted
+	// with the supervisory committee's audit of a disclosure given 3
+	// working days instead of 2.
+	post := func(path, tok string, body any) {
+		t.Helper()
+		if code, raw := m.mxPostJSON(t, path, tok, body, nil); code != http.StatusOK {
+			t.Fatalf("POST %s: %d %s", path, code, raw)
+		}
+	}
+	post("/v1/district/catalogs", drafter, map[string]any{"version": "cat-1"})
+	post("/v1/district/catalogs/cat-1/publish", publisher, map[string]any{})
+	var got struct {
+		Catalog map[string]any `json:"catalog"`
+	}
+	if code, _, raw := m.mxREST(t, "GET", "/v1/district/catalogs/cat-1", drafter, "", nil, nil); code != http.StatusOK || json.Unmarshal(raw, &got) != nil {
+		t.Fatalf("GET cat-1: %d %s", code, raw)
+	}
+	changed := false
+	for _, mt := range got.Catalog["matters"].([]any) {
+		mt := mt.(map[string]any)
+		if mt["code"] != "GOV-DISCLOSE" {
+			continue
+		}
+		for _, st := range mt["steps"].([]any) {
+			if st := st.(map[string]any); st["code"] == "audit" {
+				st["limit"].(map[string]any)["amount"] = 3
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		t.Fatal("cat-1 has no GOV-DISCLOSE audit step")
+	}
+	got.Catalog["version"] = "cat-2"
+	for _, f := range []string{"draftedBy", "publishedBy", "state", "sha256"} {
+		delete(got.Catalog, f)
+	}
+	post("/v1/district/catalogs", drafter, map[string]any{"catalog": got.Catalog})
+
+	base := "http://" + d.http + "/"
+	csRun(t, ctx, "open the district's console", chromedp.EmulateViewport(1920, 1080), chromedp.Navigate(base), chromedp.WaitVisible(chromedp.ID("#account")))
+	csLang(t, ctx, "zh")
+	csSignIn(t, ctx, "gv.draft", "gv-draft-second-2", "")
+	csRun(t, ctx, "open the catalogs", chromedp.Navigate(base+"#/catalogs"),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-version="cat-2"][data-state="draft"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-version="cat-1"][data-state="live"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cat-matters"] tr[data-matter="GOV-DISCLOSE"]`)))
+	if row := csText(t, ctx, `tr[data-version="cat-1"]`); !strings.Contains(row, "gv.draft") || !strings.Contains(row, "gv.pub") || !strings.Contains(row, "生效") {
+		t.Fatalf("cat-1's row: %q", row)
+	}
+	if steps := csText(t, ctx, `[data-testid="cat-matters"] tr[data-matter="GOV-DISCLOSE"]`); !strings.Contains(steps, "监委会审核 · 理财小组/监委会 · 2 个工作日") {
+		t.Fatalf("GOV-DISCLOSE in cat-1: %q", steps)
+	}
+	csSelect(t, ctx, "cat-diff-a", "cat-1")
+	csSelect(t, ctx, "cat-diff-b", "cat-2")
+	csRun(t, ctx, "compare", chromedp.Click(chromedp.CSS(`[data-testid="cat-compare"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="cat-diff-rows"]`)))
+	if diff := csText(t, ctx, `[data-testid="cat-diff-rows"]`); !strings.Contains(diff, "GOV-DISCLOSE/audit") || !strings.Contains(diff, `"amount":2`) ||
+		!strings.Contains(diff, `"amount":3`) || strings.Count(diff, "\n") != 0 {
+		t.Fatalf("diff cat-1 → cat-2: %q, want the one step limit", diff)
+	}
+	csRun(t, ctx, "the drafter publishes cat-2", chromedp.Click(chromedp.CSS(`button[data-publish="cat-2"]`)))
+	if msg := csText(t, ctx, `[data-testid="cat-refused"]`); !strings.Contains(msg, "gv.draft") || !strings.Contains(msg, "被拒绝") {
+		t.Fatalf("the drafter's publication: %q", msg)
+	}
+	csShot(t, ctx, shots, "catalogs-zh-1920x1080")
+	csAxe(t, ctx, "the catalogs (zh)")
+	csLang(t, ctx, "en")
+	csRun(t, ctx, "the English catalogs", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Catalog versions")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cat-matters"] tr[data-matter="GOV-DISCLOSE"]`)))
+	csShot(t, ctx, shots, "catalogs-en-1920x1080")
+	csAxe(t, ctx, "the catalogs (en)")
+	csLang(t, ctx, "zh")
+
+	// A directive to town 100 and its villages, issued from the page.
+	csRun(t, ctx, "open the directives", chromedp.Navigate(base+"#/district/directives"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="dd-form"]`)))
+	deadline := time.Now().AddDate(0, 1, 0).Format(time.DateOnly)
+	csRun(t, ctx, "issue a directive",
+		chromedp.SendKeys(chromedp.ID("#dd-title"), "清理闲置资产"),
+		chromedp.SendKeys(chromedp.ID("#dd-task"), "上报闲置资产清单"),
+		chromedp.SendKeys(chromedp.ID("#dd-addressees"), "350505100"),
+		chromedp.SetValue(chromedp.ID("#dd-deadline"), deadline),
+		chromedp.Click(chromedp.CSS(`[data-testid="dd-issue"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="dd-issued"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-addressee="350505100"][data-status="none"]`)))
+	var directive string
+	vn := &node{t: t, http: v.http}
+	eventually(t, 60*time.Second, "the directive at the village", func() bool {
+		var ds struct {
+			Directives []struct {
+				Entry struct {
+					ID string `json:"id"`
+				} `json:"entry"`
+			} `json:"directives"`
+		}
+		if code, _ := vn.call("GET", "/v1/directives", "", nil, &ds); code != http.StatusOK || len(ds.Directives) != 1 {
+			return false
+		}
+		directive = ds.Directives[0].Entry.ID
+		return true
+	})
+	const text = "已上报 3 项闲置资产 <b>完毕</b>"
+	if code, raw := vn.post("/v1/directives/"+directive+"/reports", map[string]any{"report": map[string]any{"directiveId": directive, "text": text, "done": true}}, nil); code != http.StatusOK {
+		t.Fatalf("the village reports: %d %s", code, raw)
+	}
+	eventually(t, 60*time.Second, "the village's report on the district's page", func() bool {
+		csRun(t, ctx, "reload the directives", chromedp.Navigate(base+"#/cockpit-none"), chromedp.Navigate(base+"#/district/directives"),
+			chromedp.WaitVisible(chromedp.CSS(`tr[data-directive="`+directive+`"]`)))
+		return csGet(t, ctx, "read the addressee", chromedp.Evaluate[bool](`!!document.querySelector('li[data-addressee="350505100"][data-status="done"]')`))
+	})
+	if s := csText(t, ctx, `tr[data-directive="`+directive+`"] li[data-org="`+org+`"]`); !strings.Contains(s, text) || !strings.Contains(s, "e2e") {
+		t.Fatalf("the report shown: %q", s)
+	}
+	if csGet(t, ctx, "count markup from data", chromedp.Evaluate[int](`document.querySelectorAll('main b, header i').length`)) != 0 {
+		t.Fatal("a report or a name was inserted as markup")
+	}
+	csShot(t, ctx, shots, "directives-zh-1920x1080")
+	csAxe(t, ctx, "the directives (zh)")
+	csLang(t, ctx, "en")
+	csRun(t, ctx, "the English directives", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Directives issued")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-addressee="350505100"][data-status="done"]`)))
+	csShot(t, ctx, shots, "directives-en-1920x1080")
+	csAxe(t, ctx, "the directives (en)")
+	csLang(t, ctx, "zh")
+
+	// The second officer publishes cat-2 from the page.
+	csRun(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`[data-testid="signout"]`)), chromedp.WaitVisible(chromedp.ID("#account")))
+	csSignIn(t, ctx, "gv.pub", "gv-pub-second-2", "")
+	csRun(t, ctx, "publish cat-2", chromedp.Navigate(base+"#/catalogs"),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-publish="cat-2"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-publish="cat-2"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cat-published"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-version="cat-2"][data-state="live"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-version="cat-1"][data-state="superseded"]`)))
+
+	// The member's administrator reads the member's sign-in audit.
+	var si struct {
+		Events []struct{ Account, Outcome string } `json:"events"`
+	}
+	code, _, raw := m.mxREST(t, "GET", "/v1/signins?account=gv.pub", d.admin, "", nil, nil)
+	if code != http.StatusOK || json.Unmarshal(raw, &si) != nil || len(si.Events) < 2 || si.Events[0].Outcome != "ok" {
+		t.Fatalf("the member's sign-in audit: %d %s", code, raw)
+	}
+	t.Logf("screenshots in %s", shots)
+}

@@ -113,7 +113,8 @@ type Member struct {
 	adminOTP  string
 	stopBg    context.CancelFunc
 	httpTLS   bool
-	streams   streams // the cockpit's open statistics streams (stream.go)
+	streams   streams     // the cockpit's open statistics streams (stream.go)
+	reports   reportIndex // directive reports gathered from the chains (governance.go)
 }
 
 // Start opens the node and starts serving.

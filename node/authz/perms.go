@@ -154,14 +154,20 @@ var methods = map[string]Permission{
 	sanziv1.DistrictService_MemberWrite_FullMethodName:    NodeOnly,
 	// The district's own chain, written for a signed-in rules officer (the
 	// member checks the account's org is the district's).
-	sanziv1.DistrictService_DraftCatalog_FullMethodName:        PermDraftRules,
-	sanziv1.DistrictService_PublishCatalog_FullMethodName:      PermPublishRules,
-	sanziv1.DistrictService_IssueDirective_FullMethodName:      PermPublishRules,
-	sanziv1.DistrictService_GetDistrictHead_FullMethodName:     PermRead,
-	sanziv1.DistrictService_ListHeads_FullMethodName:           PermRead,
-	sanziv1.DistrictService_ListDistrictEntries_FullMethodName: PermVerify,
-	sanziv1.DistrictService_ClusterStatus_FullMethodName:       PermReadStats,
-	sanziv1.DistrictService_ListForks_FullMethodName:           PermVerify,
+	sanziv1.DistrictService_DraftCatalog_FullMethodName:   PermDraftRules,
+	sanziv1.DistrictService_PublishCatalog_FullMethodName: PermPublishRules,
+	sanziv1.DistrictService_IssueDirective_FullMethodName: PermPublishRules,
+	// The district's catalogs and the directives it issued, with the
+	// reports the addressed orgs sent up (the handler reads the reports
+	// of the chains in the account's scope only).
+	sanziv1.DistrictService_ListCatalogs_FullMethodName:         PermRead,
+	sanziv1.DistrictService_GetCatalog_FullMethodName:           PermRead,
+	sanziv1.DistrictService_ListIssuedDirectives_FullMethodName: PermRead,
+	sanziv1.DistrictService_GetDistrictHead_FullMethodName:      PermRead,
+	sanziv1.DistrictService_ListHeads_FullMethodName:            PermRead,
+	sanziv1.DistrictService_ListDistrictEntries_FullMethodName:  PermVerify,
+	sanziv1.DistrictService_ClusterStatus_FullMethodName:        PermReadStats,
+	sanziv1.DistrictService_ListForks_FullMethodName:            PermVerify,
 
 	sanziv1.TransactionService_RecordTransaction_FullMethodName:  PermRecord,
 	sanziv1.TransactionService_ListTransactions_FullMethodName:   PermRead,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -123,14 +124,7 @@ func TestConsoleCommittees(t *testing.T) {
 	if csGet(t, ctx, "count markup from data", chromedp.Evaluate[int](`document.querySelectorAll('header b').length`)) != 0 {
 		t.Fatal("the member's name was inserted as markup")
 	}
-	csShot(t, ctx, shots, "committee-desk-zh-1366x768")
-	csAxe(t, ctx, "the committee's desk (zh)")
-	csLang(t, ctx, "en")
-	csRun(t, ctx, "the English desk", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Committee desk")]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-disclosure-state"]`)))
-	csShot(t, ctx, shots, "committee-desk-en-1366x768")
-	csAxe(t, ctx, "the committee's desk (en)")
-	csLang(t, ctx, "zh")
+	gvBothLanguages(t, ctx, shots, "committee-desk-%s-1366x768", "the committee's desk", "Committee desk", `[data-testid="cm-disclosure-state"]`)
 
 	// The disclosure page: the month as computed from the books.
 	csRun(t, ctx, "open the disclosure", chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-disclosure-link"]`)),
@@ -147,14 +141,7 @@ func TestConsoleCommittees(t *testing.T) {
 	if bal := csText(t, ctx, `[data-testid="disc-balances"]`); !strings.Contains(bal, "现金") || !strings.Contains(bal, "-800.00") || !strings.Contains(bal, "18,000.00") {
 		t.Fatalf("balances: %q, want cash at -800.00 and the bank at 18,000.00", bal)
 	}
-	csShot(t, ctx, shots, "disclosure-zh-1366x768")
-	csAxe(t, ctx, "the disclosure (zh)")
-	csLang(t, ctx, "en")
-	csRun(t, ctx, "the English disclosure", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Monthly finance disclosure")]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="disc-approve"]`)))
-	csShot(t, ctx, shots, "disclosure-en-1366x768")
-	csAxe(t, ctx, "the disclosure (en)")
-	csLang(t, ctx, "zh")
+	gvBothLanguages(t, ctx, shots, "disclosure-%s-1366x768", "the disclosure", "Monthly finance disclosure", `[data-testid="disc-approve"]`)
 	csRun(t, ctx, "the disclosure again", chromedp.WaitVisible(chromedp.CSS(`[data-testid="disc-approve"]`)))
 	shown := csText(t, ctx, `[data-testid="disc-sha"]`)
 
@@ -285,20 +272,13 @@ func TestConsoleSignInAudit(t *testing.T) {
 	if at := csText(t, ctx, `[data-testid="si-rows"] tr[data-outcome="locked"] td`); !strings.HasPrefix(at, today()[:4]) {
 		t.Fatalf("time of the lock: %q", at)
 	}
-	csShot(t, ctx, shots, "signins-zh-1366x768")
-	csAxe(t, ctx, "the sign-in audit (zh)")
+	gvBothLanguages(t, ctx, shots, "signins-%s-1366x768", "the sign-in audit", "Sign-in audit", `[data-testid="si-rows"] tr[data-outcome="locked"]`)
 	csSelect(t, ctx, "si-outcome", "locked")
 	csRun(t, ctx, "only the locks", chromedp.Click(chromedp.CSS(`[data-testid="si-show"]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="si-rows"] tr[data-outcome="failed"]`)))
 	if n := csGet(t, ctx, "count the locks", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="si-rows"] tr[data-outcome="locked"]').length`)); n != 1 {
 		t.Fatalf("locks shown: %d, want 1", n)
 	}
-	csLang(t, ctx, "en")
-	csRun(t, ctx, "the English audit", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Sign-in audit")]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="si-rows"] tr[data-outcome="locked"]`)))
-	csShot(t, ctx, shots, "signins-en-1366x768")
-	csAxe(t, ctx, "the sign-in audit (en)")
-	csLang(t, ctx, "zh")
 
 	// The accountant (after the lock) has no such page and no data.
 	if code, raw := n.as("e2e").call("GET", "/v1/signins", "", nil, nil); code != http.StatusForbidden {
@@ -402,14 +382,7 @@ func TestConsoleCatalogsAndDirectives(t *testing.T) {
 	if msg := csText(t, ctx, `[data-testid="cat-refused"]`); !strings.Contains(msg, "gv.draft") || !strings.Contains(msg, "被拒绝") {
 		t.Fatalf("the drafter's publication: %q", msg)
 	}
-	csShot(t, ctx, shots, "catalogs-zh-1920x1080")
-	csAxe(t, ctx, "the catalogs (zh)")
-	csLang(t, ctx, "en")
-	csRun(t, ctx, "the English catalogs", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Catalog versions")]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cat-matters"] tr[data-matter="GOV-DISCLOSE"]`)))
-	csShot(t, ctx, shots, "catalogs-en-1920x1080")
-	csAxe(t, ctx, "the catalogs (en)")
-	csLang(t, ctx, "zh")
+	gvBothLanguages(t, ctx, shots, "catalogs-%s-1920x1080", "the catalogs", "Catalog versions", `[data-testid="cat-matters"] tr[data-matter="GOV-DISCLOSE"]`)
 
 	// A directive to town 100 and its villages, issued from the page.
 	csRun(t, ctx, "open the directives", chromedp.Navigate(base+"#/district/directives"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="dd-form"]`)))
@@ -453,14 +426,7 @@ func TestConsoleCatalogsAndDirectives(t *testing.T) {
 	if csGet(t, ctx, "count markup from data", chromedp.Evaluate[int](`document.querySelectorAll('main b, header i').length`)) != 0 {
 		t.Fatal("a report or a name was inserted as markup")
 	}
-	csShot(t, ctx, shots, "directives-zh-1920x1080")
-	csAxe(t, ctx, "the directives (zh)")
-	csLang(t, ctx, "en")
-	csRun(t, ctx, "the English directives", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Directives issued")]`)),
-		chromedp.WaitVisible(chromedp.CSS(`li[data-addressee="350505100"][data-status="done"]`)))
-	csShot(t, ctx, shots, "directives-en-1920x1080")
-	csAxe(t, ctx, "the directives (en)")
-	csLang(t, ctx, "zh")
+	gvBothLanguages(t, ctx, shots, "directives-%s-1920x1080", "the directives", "Directives issued", `li[data-addressee="350505100"][data-status="done"]`)
 
 	// The second officer publishes cat-2 from the page.
 	csRun(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`[data-testid="signout"]`)), chromedp.WaitVisible(chromedp.ID("#account")))
@@ -481,4 +447,18 @@ func TestConsoleCatalogsAndDirectives(t *testing.T) {
 		t.Fatalf("the member's sign-in audit: %d %s", code, raw)
 	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// gvBothLanguages takes the page's screenshot (shot names it, %s the
+// language) and runs axe-core on it in Chinese, then in English once its
+// English heading h1 and the element sel show, and switches back.
+func gvBothLanguages(t *testing.T, ctx context.Context, shots, shot, page, h1, sel string) {
+	t.Helper()
+	csShot(t, ctx, shots, fmt.Sprintf(shot, "zh"))
+	csAxe(t, ctx, page+" (zh)")
+	csLang(t, ctx, "en")
+	csRun(t, ctx, "the English page", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "`+h1+`")]`)), chromedp.WaitVisible(chromedp.CSS(sel)))
+	csShot(t, ctx, shots, fmt.Sprintf(shot, "en"))
+	csAxe(t, ctx, page+" (en)")
+	csLang(t, ctx, "zh")
 }

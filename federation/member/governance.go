@@ -24,8 +24,12 @@ import (
 // (catalog.Published), and the directives it issued with the reports the
 // addressed towns and villages recorded in their own chains and sent up.
 
-// catalogs follows the catalog entries of the district's chain.
-func (m *Member) catalogs() (*catalog.Published, error) {
+// catalogs follows the catalog entries of the district's chain, read
+// after everything the leader had committed.
+func (m *Member) catalogs(ctx context.Context) (*catalog.Published, error) {
+	if err := m.fresh(ctx); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v", err)
+	}
 	p := &catalog.Published{}
 	err := m.node.FSM().Range(m.org, 1, 0, func(s *ledger.Stored) bool {
 		if s.Type != sanziv1.EntryType_ENTRY_TYPE_CATALOG_VERSION {
@@ -50,10 +54,7 @@ func catalogSummary(st catalog.Status, cat *sanziv1.Catalog) *sanziv1.CatalogSum
 
 // ListCatalogs implements DistrictService.
 func (d districtAPI) ListCatalogs(ctx context.Context, _ *sanziv1.ListCatalogsRequest) (*sanziv1.ListCatalogsResponse, error) {
-	if err := d.m.fresh(ctx); err != nil {
-		return nil, status.Errorf(codes.Unavailable, "%v", err)
-	}
-	p, err := d.m.catalogs()
+	p, err := d.m.catalogs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -71,10 +72,7 @@ func (d districtAPI) ListCatalogs(ctx context.Context, _ *sanziv1.ListCatalogsRe
 // GetCatalog implements DistrictService: one version as drafted (empty:
 // the live one).
 func (d districtAPI) GetCatalog(ctx context.Context, r *sanziv1.GetCatalogRequest) (*sanziv1.GetCatalogResponse, error) {
-	if err := d.m.fresh(ctx); err != nil {
-		return nil, status.Errorf(codes.Unavailable, "%v", err)
-	}
-	p, err := d.m.catalogs()
+	p, err := d.m.catalogs(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,12 @@ package disclosure
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,30 +15,36 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 const village = "350505100201"
 
-// chain is a Source over one chain in memory (the fake of this package's
-// unit test; the API's tests compute over a real ledger).
-type chain []*ledger.Stored
+// chain is the village's chain in a real ledger (the one Compute reads at
+// a node), written a record at a time; the ids are the ledger's.
+type chain struct {
+	t *testing.T
+	l *ledger.Ledger
+}
 
-func (c chain) Range(origin string, from uint64, limit int, fn func(*ledger.Stored) bool) error {
-	n := 0
-	for _, s := range c {
-		if s.Origin != origin || s.Seq < from {
-			continue
-		}
-		if !fn(s) {
-			return nil
-		}
-		if n++; limit > 0 && n >= limit {
-			return nil
-		}
+func newChain(t *testing.T) *chain {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	ring := keys.NewRing()
+	ring.Add(village, priv)
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "ledger.db"), Keys: ring, NoSync: true,
+		Now: func() time.Time { return at }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return &chain{t: t, l: l}
 }
 
 func (c *chain) add(t *testing.T, typ sanziv1.EntryType, m proto.Message) string {
@@ -43,10 +53,14 @@ func (c *chain) add(t *testing.T, typ sanziv1.EntryType, m proto.Message) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	seq := uint64(len(*c) + 1)
-	*c = append(*c, &ledger.Stored{Origin: village, Seq: seq, Type: typ, Payload: raw, RecordedAt: time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)})
-	return ledger.EntryID(village, seq)
+	st, err := c.l.Append(context.Background(), ledger.Record{Origin: village, Author: "test", Type: typ, Payload: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st[0].ID()
 }
+
+func (c *chain) len() uint64 { return c.l.Head(village).Seq }
 
 func txn(kind sanziv1.TransactionKind, fen int64, method sanziv1.PaymentMethod, date, category string) *sanziv1.Transaction {
 	return &sanziv1.Transaction{Org: village, Kind: kind, AmountFen: fen, PaymentMethod: method, BusinessDate: date, Category: category,
@@ -64,8 +78,8 @@ const (
 
 // books: October's opening money, then November's business, one expense
 // reversed, and one December entry that November leaves out.
-func books(t *testing.T) (chain, map[string]string) {
-	var c chain
+func books(t *testing.T) (*chain, map[string]string) {
+	c := newChain(t)
 	ids := map[string]string{}
 	T := sanziv1.EntryType_ENTRY_TYPE_TRANSACTION
 	c.add(t, T, txn(income, 10_000_000, bank, "2026-10-05", "经营收入"))               // bank +100,000 before November
@@ -92,7 +106,7 @@ func books(t *testing.T) (chain, map[string]string) {
 func TestCompute(t *testing.T) {
 	ctx := context.Background()
 	c, ids := books(t)
-	d, err := Compute(ctx, c, village, "2026-11", Options{})
+	d, err := Compute(ctx, c.l, village, "2026-11", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,31 +142,30 @@ func TestCompute(t *testing.T) {
 		bals = append(bals, fmt.Sprintf("%s %d+%d-%d=%d", b.GetAccount(), b.GetOpeningFen(), b.GetInFen(), b.GetOutFen(), b.GetClosingFen()))
 	}
 	check("balances", bals, []string{"cash 200000+300000-180000=320000", "bank 10000000+3100000-1200000=11900000"})
-	check("as of", d.GetAsOfSeq(), len(c))
+	check("as of", d.GetAsOfSeq(), c.len())
 	if raw, _, err := Encode(d); err != nil || containsAny(string(raw), "11010519491231002X", "6228480012345678") {
 		t.Fatalf("personal data in the disclosure: %s %v", raw, err)
 	}
 
 	t.Run("as of an earlier seq", func(t *testing.T) {
 		// Before the reversal: the wrong expense still counts.
-		d, err := Compute(ctx, c, village, "2026-11", Options{AsOfSeq: 6})
+		d, err := Compute(ctx, c.l, village, "2026-11", Options{AsOfSeq: 6})
 		if err != nil || d.GetExpenseFen() != 80_000+1_200_000+900_000 || d.GetAsOfSeq() != 6 || len(d.GetReversed()) != 0 {
 			t.Fatalf("as of 6: expense %d as of %d reversed %d, %v", d.GetExpenseFen(), d.GetAsOfSeq(), len(d.GetReversed()), err)
 		}
 	})
 	t.Run("a threshold of 1 yuan lists every transaction", func(t *testing.T) {
-		d, err := Compute(ctx, c, village, "2026-11", Options{LargeFromFen: 100})
+		d, err := Compute(ctx, c.l, village, "2026-11", Options{LargeFromFen: 100})
 		if err != nil || len(d.GetLarge()) != 4 || d.GetLargeFromFen() != 100 {
 			t.Fatalf("large %d, %v", len(d.GetLarge()), err)
 		}
 	})
 	t.Run("the encoding is stable and follows the books", func(t *testing.T) {
 		_, a, _ := Encode(d)
-		again, _ := Compute(ctx, c, village, "2026-11", Options{})
+		again, _ := Compute(ctx, c.l, village, "2026-11", Options{})
 		_, b, _ := Encode(again)
-		c2 := append(chain(nil), c...)
-		c2.add(t, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, txn(expense, 100, cash, "2026-11-30", "管理费用"))
-		changed, _ := Compute(ctx, c2, village, "2026-11", Options{})
+		c.add(t, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, txn(expense, 100, cash, "2026-11-30", "管理费用"))
+		changed, _ := Compute(ctx, c.l, village, "2026-11", Options{})
 		_, x, _ := Encode(changed)
 		if a != b || a == x || len(a) != 64 {
 			t.Fatalf("digests %s %s %s: want the first two equal, the third different", a, b, x)
@@ -160,7 +173,7 @@ func TestCompute(t *testing.T) {
 	})
 	for _, bad := range []struct{ org, period string }{{village, "2026-13"}, {village, "2026-11-01"}, {village, ""}, {"3505", "2026-11"}} {
 		t.Run("refused "+bad.org+" "+bad.period, func(t *testing.T) {
-			_, err := Compute(ctx, c, bad.org, bad.period, Options{})
+			_, err := Compute(ctx, c.l, bad.org, bad.period, Options{})
 			if !errors.Is(err, ErrPeriod) && !errors.Is(err, ErrOrg) {
 				t.Fatalf("%v, want ErrPeriod or ErrOrg", err)
 			}
@@ -169,7 +182,7 @@ func TestCompute(t *testing.T) {
 	t.Run("a cancelled request", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		if _, err := Compute(cctx, c, village, "2026-11", Options{}); !errors.Is(err, context.Canceled) {
+		if _, err := Compute(cctx, c.l, village, "2026-11", Options{}); !errors.Is(err, context.Canceled) {
 			t.Fatalf("%v, want context.Canceled", err)
 		}
 	})

@@ -63,6 +63,11 @@ func (a ruleAPI) BacktestRules(ctx context.Context, r *sanziv1.BacktestRulesRequ
 	if err != nil {
 		return nil, err
 	}
+	release, err := a.m.backtests.Enter()
+	if err != nil {
+		return nil, api.Status(err)
+	}
+	defer release()
 	rep, err := backtest.Run(ctx, a.m.node.FSM(), origins, e, districtZone(), backtest.Limits{MaxEntries: int(r.GetMaxEntries())})
 	if err != nil {
 		return nil, api.Status(fmt.Errorf("backtest rule set %s over the district's chains: %w", e.Version(), err))

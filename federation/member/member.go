@@ -34,6 +34,7 @@ import (
 	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/authz"
+	"github.com/sanzi/sanzi/node/backtest"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/notify"
@@ -113,8 +114,9 @@ type Member struct {
 	adminOTP  string
 	stopBg    context.CancelFunc
 	httpTLS   bool
-	streams   streams     // the cockpit's open statistics streams (stream.go)
-	reports   reportIndex // directive reports gathered from the chains (governance.go)
+	streams   streams       // the cockpit's open statistics streams (stream.go)
+	reports   reportIndex   // directive reports gathered from the chains (governance.go)
+	backtests backtest.Gate // one rules backtest at a time (backtest.go)
 }
 
 // Start opens the node and starts serving.

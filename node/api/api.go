@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/backtest"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
@@ -45,6 +46,7 @@ type Service struct {
 	b       *books.Books
 	sup     *supervise.Supervisor
 	streams *limits.Streams
+	gate    backtest.Gate // one BacktestRules at a time
 }
 
 // New returns the services over b and the supervision that follows it

@@ -32,6 +32,11 @@ func (s *Service) BacktestRules(ctx context.Context, r *sanziv1.BacktestRulesReq
 	if err != nil {
 		return nil, err
 	}
+	release, err := s.gate.Enter()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	defer release()
 	rep, err := backtest.Run(ctx, s.b.Ledger(), origins, e, s.sup.Location(), backtest.Limits{MaxEntries: int(r.GetMaxEntries())})
 	if err != nil {
 		return nil, toStatus(fmt.Errorf("backtest rule set %s: %w", e.Version(), err))

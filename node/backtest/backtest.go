@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/sanzi/sanzi/node/entries"
@@ -348,4 +349,22 @@ func Run(ctx context.Context, src Source, origins []string, e *rules.Engine, loc
 		tally.Add(c)
 	}
 	return rep, nil
+}
+
+// Gate lets one backtest run at a time on a node: each holds a core for up
+// to Limits.MaxDuration, and the machines we run on have two. Its zero
+// value is ready.
+type Gate struct{ busy atomic.Bool }
+
+// ErrBusy: another backtest is running here; the caller may try again
+// once it ends.
+var ErrBusy = errors.New("backtest: another backtest is running on this node; try again when it ends")
+
+// Enter takes the gate, or answers ErrBusy; call the release it returns
+// when the backtest ends.
+func (g *Gate) Enter() (release func(), err error) {
+	if !g.busy.CompareAndSwap(false, true) {
+		return nil, ErrBusy
+	}
+	return func() { g.busy.Store(false) }, nil
 }

@@ -293,6 +293,11 @@ func TestConsoleRulesOfficers(t *testing.T) {
 	rs := rules.Default()
 	rs.Version = "d-2026-12"
 	rs.Rules = rs.Rules[:3]
+	// The draft lowers the cash limit to 500 yuan (CASH-PAY comes first).
+	if rs.Rules[0].Code != "CASH-PAY" {
+		t.Fatalf("the default set starts with %s, want CASH-PAY", rs.Rules[0].Code)
+	}
+	rs.Rules[0].Params["cash_limit_fen"] = 50_000
 	raw, err := json.Marshal(rs)
 	if err != nil {
 		t.Fatal(err)
@@ -337,6 +342,59 @@ func TestConsoleRulesOfficers(t *testing.T) {
 	if diff := csText(t, ctx, `[data-testid="rules-diff-rows"]`); !strings.Contains(diff, rule) || !strings.Contains(diff, "params."+param) ||
 		!strings.Contains(diff, fmt.Sprint(old)) || !strings.Contains(diff, fmt.Sprint(old+1)) || strings.Count(diff, "\n") != 0 {
 		t.Fatalf("diff %q: want one row, %s params.%s %d → %d", diff, rule, param, old, old+1)
+	}
+	// The village paid 600 and 900 yuan in cash (under the 1,000 yuan
+	// of the set in force) and 300 yuan, 900 of it reversed later; its
+	// chain reaches the district. The backtest of the draft over the
+	// district's data finds the two payments over 500 yuan, in one
+	// village, one of them reversed since; the set in force finds none.
+	n := startNode(t, t.TempDir())
+	var ids []string
+	for i, fen := range []int{60_000, 90_000, 30_000} {
+		body := set(set(tx(i), "transaction.amountFen", fen), "transaction.paymentMethod", "PAYMENT_METHOD_CASH")
+		var rec struct {
+			Entry struct{ ID string } `json:"entry"`
+		}
+		if code, raw := n.post("/v1/transactions", body, &rec); code != http.StatusOK {
+			t.Fatalf("record a cash payment of %d fen: %d %s", fen, code, raw)
+		}
+		ids = append(ids, rec.Entry.ID)
+	}
+	if code, raw := n.post("/v1/reversals", map[string]any{"reversal": map[string]any{"org": org, "targetId": ids[1], "reason": "重复记账"}}, nil); code != http.StatusOK {
+		t.Fatalf("reverse %s: %d %s", ids[1], code, raw)
+	}
+	d.ckPush(t, n)
+	csSelect(t, ctx, "rules-bt-version", "d-2026-12")
+	csRun(t, ctx, "backtest the draft", chromedp.Click(chromedp.CSS(`[data-testid="rules-bt-run"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="rules-bt-rows"] tr[data-code="CASH-PAY"]`)))
+	// btRow is the cells of a rule's row after its code and name.
+	btRow := func(code string) string {
+		return csGet(t, ctx, "read the backtest of "+code, chromedp.Evaluate[string](fmt.Sprintf(
+			`[...document.querySelectorAll('[data-testid="rules-bt-rows"] tr[data-code=%q] td')].slice(2).map(c => c.textContent).join('|')`, code)))
+	}
+	if row := btRow("CASH-PAY"); row != "红色|拦截|2|1|1|"+ids[0]+" "+ids[1] {
+		t.Fatalf("CASH-PAY in the backtest: %q, want 2 hits, 1 reversed, in 1 village, entries %s %s", row, ids[0], ids[1])
+	}
+	if n := csGet(t, ctx, "count the backtest's rows", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="rules-bt-rows"] tr').length`)); n != 3 {
+		t.Fatalf("the backtest lists %d rules, want the draft's 3", n)
+	}
+	if s := csText(t, ctx, `[data-testid="rules-bt-summary"]`); !strings.Contains(s, "版本 d-2026-12") || !strings.Contains(s, "3 条规则中 1 条命中") {
+		t.Fatalf("backtest summary %q", s)
+	} else {
+		t.Logf("backtest: %s", s)
+	}
+	// JSON not yet drafted is backtested as it stands: at 200 yuan all
+	// three payments are over.
+	rs.Version, rs.Rules[0].Params["cash_limit_fen"] = "d-unsaved", 20_000
+	unsaved, err := json.Marshal(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csRun(t, ctx, "backtest the JSON", chromedp.SetValue(chromedp.ID("#rules-json"), string(unsaved)),
+		chromedp.Click(chromedp.CSS(`[data-testid="rules-bt-run-json"]`)))
+	ckEval(t, ctx, 20*time.Second, "the JSON's backtest", `(() => { const s = document.querySelector('[data-testid="rules-bt-summary"]'); return !!s && s.textContent.includes('d-unsaved'); })()`)
+	if row := btRow("CASH-PAY"); !strings.HasPrefix(row, "红色|拦截|3|1|1|") {
+		t.Fatalf("CASH-PAY in the backtest of the unsaved JSON: %q, want 3 hits", row)
 	}
 	csShot(t, ctx, shots, "rules-zh-1920x1080")
 	csAxe(t, ctx, "the rules page (zh)")

@@ -124,11 +124,15 @@ Stop the node first: its ledger file is locked while it runs.`,
 				return writeJSON(cmd.OutOrStdout(), map[string]any{"ruleSet": rs.Version, "entriesChecked": checked, "results": results})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "rule set %s over %d entries\n", rs.Version, checked)
+			// The rules that fired; those that raised nothing are counted.
 			var rows [][]string
 			for _, r := range results {
-				rows = append(rows, []string{r.Code, string(r.Severity), string(r.Action), fmt.Sprint(r.Hits), fmt.Sprint(r.Reversed), strings.Join(r.Examples, " ")})
+				if r.Hits > 0 {
+					rows = append(rows, []string{r.Code, string(r.Severity), string(r.Action), fmt.Sprint(r.Hits), fmt.Sprint(r.Reversed), strings.Join(r.Examples, " ")})
+				}
 			}
 			table(cmd.OutOrStdout(), []string{"RULE", "SEVERITY", "ACTION", "HITS", "REVERSED", "FIRST ENTRIES"}, rows)
+			fmt.Fprintf(cmd.OutOrStdout(), "%d of %d rules raised nothing\n", len(results)-len(rows), len(results))
 			return nil
 		},
 	}

@@ -54,7 +54,7 @@ func (m *Member) backupRoute(w http.ResponseWriter, r *http.Request) {
 	backup.StartResponse(w, m.cfg.Cluster.ID, at)
 	fsm := m.node.FSM()
 	bm, err := backup.WriteExcept(r.Context(), w, m.cfg.Cluster.DataDir,
-		[]backup.DB{{Name: "state.db", View: fsm.View}}, notRestored, at)
+		[]backup.DB{{Name: "state.db", View: fsm.View}, {Name: "signins.db", DB: m.accounts.AuditDB()}}, notRestored, at)
 	if err != nil {
 		m.log.Error("backup failed", "err", err)
 		return

@@ -132,9 +132,8 @@ func (d districtAPI) IssueDirective(ctx context.Context, r *sanziv1.IssueDirecti
 }
 
 // ruleAPI is the member's RuleService: the district's rule sets, drafted
-// and published in its chain by two different rules officers.
-// TODO(issue 12): TestRules (Unimplemented here: the member holds no books
-// to run a rule set against).
+// and published in its chain by two different rules officers, tested on one
+// transaction and backtested over the district's chains (backtest.go).
 type ruleAPI struct {
 	sanziv1.UnimplementedRuleServiceServer
 	m *Member

@@ -35,6 +35,7 @@ import (
 	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/authz"
+	"github.com/sanzi/sanzi/node/backtest"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/notify"
@@ -128,7 +129,9 @@ type Member struct {
 	adminOTP    string
 	stopBg      context.CancelFunc
 	httpTLS     bool
-	streams     streams // the cockpit's open statistics streams (stream.go)
+	streams     streams       // the cockpit's open statistics streams (stream.go)
+	reports     reportIndex   // directive reports gathered from the chains (governance.go)
+	backtests   backtest.Gate // one rules backtest at a time (backtest.go)
 }
 
 // Start opens the node and starts serving.
@@ -306,8 +309,8 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 	}
 	// RuleService in full (issue 14): the rules officer's console lists,
 	// reads, drafts and publishes rule sets over REST with the session's
-	// CSRF token; four eyes are checked by the chain as over gRPC.
-	// TestRules answers Unimplemented here (TODO(issue 12) in chainapi.go).
+	// CSRF token; four eyes are checked by the chain as over gRPC. A draft
+	// is tested and backtested over the district's chains (backtest.go).
 	services := []string{"DistrictService", "AccountService", "RuleService"}
 	if err := sanziv1.RegisterRuleServiceHandler(ctx, gw, m.gwConn); err != nil {
 		return fmt.Errorf("register gateway: %w", err)

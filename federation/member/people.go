@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"google.golang.org/grpc"
@@ -315,9 +316,12 @@ func (m *Member) openAccounts(ctx context.Context) error {
 	m.svc.SetChainSigner(cs)
 	var err error
 	m.accounts, err = accounts.Open(ctx, accounts.Config{
-		Org:        cs.Origin,
-		Chain:      &districtChain{origin: cs.Origin, svc: m.svc, fsm: m.node.FSM()},
-		Secrets:    &replicatedSecrets{svc: m.svc, state: m.node.FSM(), fresh: m.fresh},
+		Org:     cs.Origin,
+		Chain:   &districtChain{origin: cs.Origin, svc: m.svc, fsm: m.node.FSM()},
+		Secrets: &replicatedSecrets{svc: m.svc, state: m.node.FSM(), fresh: m.fresh},
+		// The sign-ins this member served (each member keeps its own:
+		// signins.go says why not through Raft).
+		AuditPath:  filepath.Join(m.cfg.Cluster.DataDir, "signins.db"),
 		Logger:     m.log.With("subsystem", "accounts"),
 		Registerer: m.node.Registry(),
 		Argon:      m.cfg.Argon,

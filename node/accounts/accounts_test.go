@@ -92,7 +92,7 @@ func (e *env) open() {
 	}
 	e.audit, e.reg = &syncBuf{}, prometheus.NewRegistry()
 	s, err := Open(context.Background(), Config{Org: village, Chain: l, CredentialsPath: filepath.Join(e.dir, "credentials.db"),
-		Catalog: catalog.Default("350505000000"), Now: e.clock.Now, Logger: slog.New(slog.NewJSONHandler(e.audit, nil)),
+		AuditPath: filepath.Join(e.dir, "signins.db"), Catalog: catalog.Default("350505000000"), Now: e.clock.Now, Logger: slog.New(slog.NewJSONHandler(e.audit, nil)),
 		Registerer: e.reg, Argon: light, NoSync: true})
 	if err != nil {
 		l.Close()

@@ -163,10 +163,22 @@ func (f *fileSecrets) ForEach(bucket string, fn func(k, v []byte) error) error {
 	})
 }
 
-// credStore encodes the Service's records into Secrets.
-type credStore struct{ sec Secrets }
+// credStore encodes the Service's records into Secrets, beside the sign-in
+// audit (signins.go) when the Service keeps one.
+type credStore struct {
+	sec   Secrets
+	audit *SignInLog
+}
 
-func (c *credStore) close() error { return c.sec.Close() }
+func (c *credStore) close() error {
+	if c.audit != nil {
+		if err := c.audit.Close(); err != nil {
+			c.sec.Close()
+			return err
+		}
+	}
+	return c.sec.Close()
+}
 
 func (c *credStore) setPassword(ctx context.Context, account string, r passwordRec) error {
 	v, err := json.Marshal(r)

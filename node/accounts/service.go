@@ -63,6 +63,10 @@ type Config struct {
 	SessionTTL time.Duration
 	// Throttle slows failed sign-ins; zero fields take defaults.
 	Throttle ThrottleConfig
+	// AuditPath is the file of the sign-in audit an administrator reads
+	// (ListSignIns, signins.go), normally <data>/signins.db; the Service
+	// opens and closes it. Empty keeps none.
+	AuditPath string
 	// NoSync turns off fsync of the credentials file: tests only.
 	NoSync bool
 }
@@ -137,6 +141,14 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	creds := &credStore{sec: sec}
+	if cfg.AuditPath != "" {
+		audit, err := OpenSignInLog(SignInLogConfig{Path: cfg.AuditPath, Now: cfg.Now, NoSync: cfg.NoSync, Logger: cfg.Logger})
+		if err != nil {
+			creds.close()
+			return nil, err
+		}
+		creds.audit = audit
+	}
 	s := &Service{cfg: cfg, log: cfg.Logger, creds: creds, thr: newThrottle(cfg.Throttle),
 		hash: make(chan struct{}, cfg.MaxHashing), st: state{accounts: map[string]*Account{}},
 		m: metrics{
@@ -162,8 +174,17 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Close closes the credentials file.
+// Close closes the credentials file and the sign-in audit.
 func (s *Service) Close() error { return s.creds.close() }
+
+// AuditDB is the sign-in audit's open file, for backups; nil when the
+// Service keeps none.
+func (s *Service) AuditDB() *bolt.DB {
+	if s.creds.audit == nil {
+		return nil
+	}
+	return s.creds.audit.db
+}
 
 // CatchUp applies the account entries the chain holds beyond what the
 // Service has seen. A node whose chain grows only through the Service never

@@ -94,6 +94,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (SignIn, error) {
 	}
 	s.m.signins.Inc()
 	s.log.Info("signed in", "event", "signin.ok", "account", a.ID, "address", req.Address, "kind", req.Kind, "id", rec.ID)
+	s.creds.audit.Record(SignInEvent{Account: a.ID, Address: req.Address, Outcome: OutcomeOK, Kind: req.Kind})
 	return SignIn{Principal: a.Principal(), Kind: req.Kind, Secret: secret, CSRF: rec.CSRF, ID: rec.ID, ExpiresAt: rec.Expires}, nil
 }
 
@@ -113,6 +114,7 @@ func (s *Service) checkSignIn(ctx context.Context, req LoginRequest) (Account, e
 	if d, by := s.throttled(req, now); d > 0 {
 		s.m.throttled.Inc()
 		s.log.Warn("sign-in throttled", "event", "signin.throttled", "account", req.Account, "address", req.Address, "by", by, "retryAfter", d)
+		s.creds.audit.Record(SignInEvent{Account: req.Account, Address: req.Address, Outcome: OutcomeThrottled, Reason: by + " locked"})
 		return Account{}, &ThrottledError{RetryAfter: d, By: by}
 	}
 	if req.NewPassword != "" {
@@ -145,11 +147,17 @@ func (s *Service) checkSignIn(ctx context.Context, req LoginRequest) (Account, e
 			lock = max(lock, s.thr.fail(addressKey(req.Address), s.thr.cfg.AddressBurst, now))
 		}
 		s.log.Warn("sign-in failed", "event", "signin.failed", "account", req.Account, "address", req.Address, "reason", reason, "locked", lock)
+		ev := SignInEvent{Account: req.Account, Address: req.Address, Outcome: OutcomeFailed, Reason: reason}
+		if lock > 0 {
+			ev.Outcome, ev.Reason = OutcomeLocked, fmt.Sprintf("%s; locked for %s", reason, lock.Round(time.Second))
+		}
+		s.creds.audit.Record(ev)
 		return Account{}, fmt.Errorf("%w: %s", ErrUnauthenticated, reason)
 	}
 	s.thr.clear(accountKey(req.Account))
 	if rec.MustChange && req.NewPassword == "" {
 		s.log.Info("sign-in needs a new password", "event", "signin.must_change", "account", a.ID, "address", req.Address)
+		s.creds.audit.Record(SignInEvent{Account: a.ID, Address: req.Address, Outcome: OutcomeMustChange})
 		return Account{}, fmt.Errorf("%w: sign in again with a new password (at least %d characters)", ErrPasswordChangeRequired, minPassword)
 	}
 	switch {
@@ -162,6 +170,7 @@ func (s *Service) checkSignIn(ctx context.Context, req LoginRequest) (Account, e
 			return Account{}, fmt.Errorf("change password of %s: %w", a.ID, err)
 		}
 		s.log.Info("password changed", "event", "password.changed", "account", a.ID, "address", req.Address)
+		s.creds.audit.Record(SignInEvent{Account: a.ID, Address: req.Address, Outcome: OutcomePasswordChanged})
 	case params != s.cfg.Argon:
 		// Made under older parameters: re-made under the current ones
 		// while the password is at hand. A failure keeps the old hash.
@@ -277,6 +286,11 @@ func (s *Service) CheckCSRF(ctx context.Context, sessionID, csrf string) error {
 // Logout ends the token or session credential. Ending one already ended
 // is not an error.
 func (s *Service) Logout(ctx context.Context, credential string) error {
+	return s.LogoutFrom(ctx, credential, "")
+}
+
+// LogoutFrom is Logout by a client at address, which the audit records.
+func (s *Service) LogoutFrom(ctx context.Context, credential, address string) error {
 	h := sha256.Sum256([]byte(strings.TrimSpace(credential)))
 	rec, _, _ := s.creds.token(h)
 	found, err := s.creds.deleteToken(ctx, h)
@@ -285,6 +299,7 @@ func (s *Service) Logout(ctx context.Context, credential string) error {
 	}
 	if found {
 		s.log.Info("signed out", "event", "signout", "account", rec.Account, "id", rec.ID)
+		s.creds.audit.Record(SignInEvent{Account: rec.Account, Address: address, Outcome: OutcomeSignOut, Kind: rec.Kind})
 	}
 	return nil
 }

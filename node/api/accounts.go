@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -113,7 +116,7 @@ func (a *Accounts) Logout(ctx context.Context, _ *sanziv1.LogoutRequest) (*sanzi
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if err := a.svc.Logout(ctx, cred); err != nil {
+	if err := a.svc.LogoutFrom(ctx, cred, ClientAddress(ctx)); err != nil {
 		return nil, toStatus(err)
 	}
 	return &sanziv1.LogoutResponse{}, nil
@@ -313,4 +316,36 @@ func accountProto(a accounts.Account) *sanziv1.Account {
 		out.ChangedAt = timestamppb.New(a.ChangedAt)
 	}
 	return out
+}
+
+// signInOutcomes are the outcomes a ListSignIns filter may name.
+var signInOutcomes = []accounts.Outcome{accounts.OutcomeOK, accounts.OutcomeFailed, accounts.OutcomeLocked, accounts.OutcomeThrottled,
+	accounts.OutcomeMustChange, accounts.OutcomePasswordChanged, accounts.OutcomeSignOut}
+
+// ListSignIns implements AccountService: the node's sign-in audit for an
+// administrator.
+func (a *Accounts) ListSignIns(ctx context.Context, r *sanziv1.ListSignInsRequest) (*sanziv1.ListSignInsResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if o := accounts.Outcome(r.GetOutcome()); o != "" && !slices.Contains(signInOutcomes, o) {
+		return nil, invalidField("outcome", fmt.Sprintf("%q: one of %v", r.GetOutcome(), signInOutcomes))
+	}
+	if r.GetPageSize() < 0 {
+		return nil, invalidField("pageSize", "0 (the default, 100) or more, at most 500")
+	}
+	list, next, err := a.svc.ListSignIns(ctx, p, accounts.SignInFilter{Account: r.GetAccount(), Outcome: accounts.Outcome(r.GetOutcome()), Before: r.GetPageToken()}, int(r.GetPageSize()))
+	if errors.Is(err, accounts.ErrEventID) {
+		return nil, invalidField("pageToken", err.Error())
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &sanziv1.ListSignInsResponse{NextPageToken: next}
+	for _, e := range list {
+		out.Events = append(out.Events, &sanziv1.SignInEvent{Id: e.ID, At: timestamppb.New(e.At), Account: e.Account, Address: e.Address,
+			Outcome: string(e.Outcome), Reason: e.Reason, Kind: string(e.Kind), Count: int32(e.Count), Dropped: int32(e.Dropped)})
+	}
+	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/backtest"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
@@ -40,10 +41,12 @@ type Service struct {
 	sanziv1.UnimplementedWorkflowServiceServer
 	sanziv1.UnimplementedCardServiceServer
 	sanziv1.UnimplementedDirectiveServiceServer
+	sanziv1.UnimplementedDisclosureServiceServer
 
 	b       *books.Books
 	sup     *supervise.Supervisor
 	streams *limits.Streams
+	gate    backtest.Gate // one BacktestRules at a time
 
 	// sheetLim bounds sheet imports, sheetSlots holds one token per
 	// import under way (SetSheetLimits).
@@ -75,6 +78,7 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 	sanziv1.RegisterWorkflowServiceServer(g, s)
 	sanziv1.RegisterCardServiceServer(g, s)
 	sanziv1.RegisterDirectiveServiceServer(g, s)
+	sanziv1.RegisterDisclosureServiceServer(g, s)
 }
 
 // ListAlerts implements AlertService.

@@ -15,6 +15,7 @@ import (
 	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/attach"
 	"github.com/sanzi/sanzi/node/authz"
+	"github.com/sanzi/sanzi/node/backtest"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
@@ -49,6 +50,8 @@ func toStatus(err error) error {
 		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.Is(err, accounts.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, backtest.ErrBusy):
+		return withDetails(codes.ResourceExhausted, err.Error(), &errdetails.RetryInfo{RetryDelay: durationpb.New(5 * time.Second)})
 	case errors.As(err, &streams):
 		return withDetails(codes.ResourceExhausted, streams.Error(), &errdetails.RetryInfo{RetryDelay: durationpb.New(streams.RetryAfter)})
 	case errors.As(err, &blocked):

@@ -139,6 +139,12 @@ var methods = map[string]Permission{
 	sanziv1.DirectiveService_ListDirectives_FullMethodName:  PermRead,
 	sanziv1.DirectiveService_ReportDirective_FullMethodName: PermRecord,
 
+	// The monthly disclosure computed from the books, and a decision on
+	// the month's GOV-DISCLOSE step on it (the handler's DecideStep
+	// checks the step's post, the scope and the recorder).
+	sanziv1.DisclosureService_GetDisclosure_FullMethodName:    PermRead,
+	sanziv1.DisclosureService_DecideDisclosure_FullMethodName: PermDecideStep,
+
 	// Pushes and membership come from nodes (district and town
 	// certificates; federation/cluster.Authorize checks which).
 	sanziv1.DistrictService_PushEntries_FullMethodName:    NodeOnly,
@@ -148,14 +154,20 @@ var methods = map[string]Permission{
 	sanziv1.DistrictService_MemberWrite_FullMethodName:    NodeOnly,
 	// The district's own chain, written for a signed-in rules officer (the
 	// member checks the account's org is the district's).
-	sanziv1.DistrictService_DraftCatalog_FullMethodName:        PermDraftRules,
-	sanziv1.DistrictService_PublishCatalog_FullMethodName:      PermPublishRules,
-	sanziv1.DistrictService_IssueDirective_FullMethodName:      PermPublishRules,
-	sanziv1.DistrictService_GetDistrictHead_FullMethodName:     PermRead,
-	sanziv1.DistrictService_ListHeads_FullMethodName:           PermRead,
-	sanziv1.DistrictService_ListDistrictEntries_FullMethodName: PermVerify,
-	sanziv1.DistrictService_ClusterStatus_FullMethodName:       PermReadStats,
-	sanziv1.DistrictService_ListForks_FullMethodName:           PermVerify,
+	sanziv1.DistrictService_DraftCatalog_FullMethodName:   PermDraftRules,
+	sanziv1.DistrictService_PublishCatalog_FullMethodName: PermPublishRules,
+	sanziv1.DistrictService_IssueDirective_FullMethodName: PermPublishRules,
+	// The district's catalogs and the directives it issued, with the
+	// reports the addressed orgs sent up (the handler reads the reports
+	// of the chains in the account's scope only).
+	sanziv1.DistrictService_ListCatalogs_FullMethodName:         PermRead,
+	sanziv1.DistrictService_GetCatalog_FullMethodName:           PermRead,
+	sanziv1.DistrictService_ListIssuedDirectives_FullMethodName: PermRead,
+	sanziv1.DistrictService_GetDistrictHead_FullMethodName:      PermRead,
+	sanziv1.DistrictService_ListHeads_FullMethodName:            PermRead,
+	sanziv1.DistrictService_ListDistrictEntries_FullMethodName:  PermVerify,
+	sanziv1.DistrictService_ClusterStatus_FullMethodName:        PermReadStats,
+	sanziv1.DistrictService_ListForks_FullMethodName:            PermVerify,
 
 	sanziv1.TransactionService_RecordTransaction_FullMethodName:  PermRecord,
 	sanziv1.TransactionService_ListTransactions_FullMethodName:   PermRead,
@@ -179,6 +191,10 @@ var methods = map[string]Permission{
 	sanziv1.RuleService_SubmitRuleSet_FullMethodName:  PermDraftRules,
 	sanziv1.RuleService_PublishRuleSet_FullMethodName: PermPublishRules,
 	sanziv1.RuleService_TestRules_FullMethodName:      PermDraftRules,
+	// A draft run over the history in the account's scope (the request's
+	// org is checked like any other; the handler reads only chains the
+	// account covers), bounded in entries and time.
+	sanziv1.RuleService_BacktestRules_FullMethodName: PermDraftRules,
 
 	sanziv1.SyncService_SyncPush_FullMethodName:             NodeOnly,
 	sanziv1.SyncService_SyncHeads_FullMethodName:            NodeOnly,
@@ -209,6 +225,9 @@ var methods = map[string]Permission{
 	sanziv1.AccountService_RevokeAccount_FullMethodName:  PermManageAccounts,
 	sanziv1.AccountService_DisableAccount_FullMethodName: PermManageAccounts,
 	sanziv1.AccountService_ResetPassword_FullMethodName:  PermManageAccounts,
+	// The sign-in audit: the handler shows the accounts in the
+	// administrator's scope (and names nobody holds).
+	sanziv1.AccountService_ListSignIns_FullMethodName: PermManageAccounts,
 }
 
 // Required is the permission fullMethod ("/sanzi.v1.X/Y") needs; false for

@@ -144,3 +144,16 @@ func (p *Published) Versions() []Status {
 	}
 	return out
 }
+
+// Draft is the draft of version as the chain holds it, naming its drafter
+// (the draft entry's author), and whether there is one. The caller may
+// change what it gets.
+func (p *Published) Draft(version string) (*sanziv1.Catalog, bool) {
+	d, ok := p.drafts[version]
+	if !ok {
+		return nil, false
+	}
+	cat := proto.CloneOf(d.cat)
+	cat.DraftedBy = d.author
+	return cat, true
+}

@@ -80,7 +80,8 @@ func Attachments(raw []byte) ([]string, error) {
 	}
 	switch s.Type {
 	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
-		sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL:
+		sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL,
+		sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION: // a resolution; a disclosure's content (node/disclosure)
 	default:
 		return nil, nil
 	}
@@ -109,6 +110,8 @@ func AttachmentsOf(m proto.Message) (field string, hashes []string) {
 		return "attachments", m.GetAttachments()
 	case *sanziv1.AssetAppraisal:
 		return "reportAttachment", []string{m.GetReportAttachment()}
+	case *sanziv1.StepDecision:
+		return "attachments", m.GetAttachments()
 	}
 	return "", nil
 }

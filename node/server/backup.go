@@ -35,7 +35,8 @@ func (n *Node) backupRoute(w http.ResponseWriter, r *http.Request) {
 	}
 	at := n.cfg.Now()
 	backup.StartResponse(w, n.cfg.Orgs[0], at)
-	m, err := backup.Write(r.Context(), w, n.cfg.DataDir, []backup.DB{{Name: "ledger.db", DB: n.ledger.DB()}, {Name: "credentials.db", DB: n.accounts.CredentialsDB()}}, at)
+	m, err := backup.Write(r.Context(), w, n.cfg.DataDir, []backup.DB{{Name: "ledger.db", DB: n.ledger.DB()}, {Name: "credentials.db", DB: n.accounts.CredentialsDB()},
+		{Name: "signins.db", DB: n.accounts.AuditDB()}}, at)
 	if err != nil {
 		// The status is sent; the client sees a tar without its manifest,
 		// which restore refuses.

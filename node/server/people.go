@@ -23,7 +23,8 @@ import (
 func (n *Node) openAccounts(ctx context.Context) error {
 	svc, err := accounts.Open(ctx, accounts.Config{
 		Org: n.cfg.Orgs[0], Chain: n.ledger, CredentialsPath: filepath.Join(n.cfg.DataDir, "credentials.db"),
-		Now: n.cfg.Now, Logger: n.log.With("subsystem", "accounts"), Registerer: n.registry,
+		AuditPath: filepath.Join(n.cfg.DataDir, "signins.db"),
+		Now:       n.cfg.Now, Logger: n.log.With("subsystem", "accounts"), Registerer: n.registry,
 		Argon: n.cfg.AccountArgon, NoSync: n.cfg.NoSync,
 	})
 	if err != nil {

@@ -480,6 +480,7 @@ var gatewayServices = []struct {
 	{"WorkflowService", sanziv1.RegisterWorkflowServiceHandler},
 	{"CardService", sanziv1.RegisterCardServiceHandler},
 	{"DirectiveService", sanziv1.RegisterDirectiveServiceHandler},
+	{"DisclosureService", sanziv1.RegisterDisclosureServiceHandler},
 	{"AccountService", sanziv1.RegisterAccountServiceHandler},
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -232,3 +233,7 @@ func (s *Supervisor) appendRuleSet(ctx context.Context, author string, v *sanziv
 	}
 	return st, nil
 }
+
+// Location is the zone of the node's calendar: days of the time-driven
+// rules are counted in it, in a backtest too.
+func (s *Supervisor) Location() *time.Location { return s.cfg.Calendar.Location() }

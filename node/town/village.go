@@ -108,6 +108,10 @@ func (v *Village) Apply(ctx context.Context, own *workflow.Flows) (int, error) {
 		case in.d.GetStep() != nil:
 			d := proto.CloneOf(in.d.GetStep())
 			d.Org, d.ParentDecisionId = in.d.GetVillage(), in.id
+			// What the town's decision names stays at the town (its
+			// chain's TownDecision); the village holds none of it, and an
+			// entry names only attachments its node holds.
+			d.Attachments = nil
 			var dd *sanziv1.StepDecision
 			if dd, err = own.Check(d, v.b.Now()); err == nil {
 				_, err = v.b.AppendEntry(ctx, d.GetOrg(), in.author, sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, dd, dd.GetProcedureId())

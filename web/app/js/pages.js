@@ -27,6 +27,12 @@ export const pages = [
     needs: ['manage_accounts'],
     load: () => import('./pages/accounts.js'),
   },
+  // The committees' main page at the village (their first page: the
+  // accountant, who holds no review_alerts, does not see it; helper
+  // console-gov).
+  { route: 'committee', label: 'menu.committee', tiers: ['village'], needs: ['read', 'decide_step', 'review_alerts'], load: () => import('./pages/committee.js') },
+  // The administrator's sign-in audit, on every tier (helper console-gov).
+  { route: 'signins', label: 'menu.signins', tiers: ['village', 'town', 'district'], needs: ['manage_accounts'], load: () => import('./pages/signins.js') },
   // Village committee, supervisory committee and town reviewer (helper
   // "town"): steps to decide, the alert queue, cards; at a town also the
   // directives received and its villages' sync.
@@ -72,6 +78,12 @@ export const pages = [
     needs: ['read', 'draft_rules'],
     load: () => import('./pages/rules.js'),
   },
+  // The monthly disclosure, at a village and at its town (last in the
+  // menu: no role's first page), and the rules officer's catalog versions
+  // and the directives the district issued (helper console-gov).
+  { route: 'disclosure', label: 'menu.disclosure', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/disclosure.js') },
+  { route: 'catalogs', label: 'menu.catalogs', tiers: ['district'], needs: ['read', 'draft_rules'], load: () => import('./pages/catalogs.js') },
+  { route: 'district/directives', label: 'menu.district.directives', tiers: ['district'], needs: ['read', 'draft_rules'], load: () => import('./pages/district-directives.js') },
 ];
 
 // allowed are the pages the signed-in account may open at this node.

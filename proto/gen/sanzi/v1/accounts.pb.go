@@ -1837,6 +1837,249 @@ func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
 	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{31}
 }
 
+// SignInEvent is one line of the sign-in audit.
+type SignInEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Names the event; a page's last id is the next page's token.
+	Id string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	At *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	// The account as typed (a name nobody holds too), at most 64 bytes.
+	Account string `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	// The client's address.
+	Address string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	// ok, failed, locked (a failure that locked the account or address),
+	// throttled (refused unchecked while locked), must_change,
+	// password_changed or signout.
+	Outcome string `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Why it failed, or what is locked.
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// token or session, for a sign-in or sign-out.
+	Kind string `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Attempts the event stands for (throttled ones are counted together).
+	Count int32 `protobuf:"varint,8,opt,name=count,proto3" json:"count,omitempty"`
+	// Events lost before this one (the audit's queue was full).
+	Dropped       int32 `protobuf:"varint,9,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignInEvent) Reset() {
+	*x = SignInEvent{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignInEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignInEvent) ProtoMessage() {}
+
+func (x *SignInEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignInEvent.ProtoReflect.Descriptor instead.
+func (*SignInEvent) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SignInEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SignInEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *SignInEvent) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *SignInEvent) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *SignInEvent) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *SignInEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SignInEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SignInEvent) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *SignInEvent) GetDropped() int32 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+// ListSignInsRequest filters the audit; empty fields match all.
+type ListSignInsRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Account string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Outcome string                 `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// At most this many (default 100, at most 500).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSignInsRequest) Reset() {
+	*x = ListSignInsRequest{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSignInsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSignInsRequest) ProtoMessage() {}
+
+func (x *ListSignInsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSignInsRequest.ProtoReflect.Descriptor instead.
+func (*ListSignInsRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListSignInsRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *ListSignInsRequest) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *ListSignInsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSignInsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListSignInsResponse is one page, newest first.
+type ListSignInsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*SignInEvent         `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSignInsResponse) Reset() {
+	*x = ListSignInsResponse{}
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSignInsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSignInsResponse) ProtoMessage() {}
+
+func (x *ListSignInsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_accounts_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSignInsResponse.ProtoReflect.Descriptor instead.
+func (*ListSignInsResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_accounts_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListSignInsResponse) GetEvents() []*SignInEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListSignInsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_sanzi_v1_accounts_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_accounts_proto_rawDesc = "" +
@@ -1959,7 +2202,26 @@ const file_sanzi_v1_accounts_proto_rawDesc = "" +
 	"\x06tokens\x18\x01 \x03(\v2\x13.sanzi.v1.TokenInfoR\x06tokens\"$\n" +
 	"\x12RevokeTokenRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
-	"\x13RevokeTokenResponse2\xe0\a\n" +
+	"\x13RevokeTokenResponse\"\xf3\x01\n" +
+	"\vSignInEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x18\n" +
+	"\aaccount\x18\x03 \x01(\tR\aaccount\x12\x18\n" +
+	"\aaddress\x18\x04 \x01(\tR\aaddress\x12\x18\n" +
+	"\aoutcome\x18\x05 \x01(\tR\aoutcome\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04kind\x18\a \x01(\tR\x04kind\x12\x14\n" +
+	"\x05count\x18\b \x01(\x05R\x05count\x12\x18\n" +
+	"\adropped\x18\t \x01(\x05R\adropped\"\x84\x01\n" +
+	"\x12ListSignInsRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x18\n" +
+	"\aoutcome\x18\x02 \x01(\tR\aoutcome\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"l\n" +
+	"\x13ListSignInsResponse\x12-\n" +
+	"\x06events\x18\x01 \x03(\v2\x15.sanzi.v1.SignInEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xac\b\n" +
 	"\x0eAccountService\x128\n" +
 	"\x05Login\x12\x16.sanzi.v1.LoginRequest\x1a\x17.sanzi.v1.LoginResponse\x12;\n" +
 	"\x06Logout\x12\x17.sanzi.v1.LogoutRequest\x1a\x18.sanzi.v1.LogoutResponse\x12S\n" +
@@ -1975,7 +2237,8 @@ const file_sanzi_v1_accounts_proto_rawDesc = "" +
 	"\rResetPassword\x12\x1e.sanzi.v1.ResetPasswordRequest\x1a\x1f.sanzi.v1.ResetPasswordResponse\x12G\n" +
 	"\n" +
 	"ListTokens\x12\x1b.sanzi.v1.ListTokensRequest\x1a\x1c.sanzi.v1.ListTokensResponse\x12J\n" +
-	"\vRevokeToken\x12\x1c.sanzi.v1.RevokeTokenRequest\x1a\x1d.sanzi.v1.RevokeTokenResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\vRevokeToken\x12\x1c.sanzi.v1.RevokeTokenRequest\x1a\x1d.sanzi.v1.RevokeTokenResponse\x12J\n" +
+	"\vListSignIns\x12\x1c.sanzi.v1.ListSignInsRequest\x1a\x1d.sanzi.v1.ListSignInsResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_accounts_proto_rawDescOnce sync.Once
@@ -1989,7 +2252,7 @@ func file_sanzi_v1_accounts_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_accounts_proto_rawDescData
 }
 
-var file_sanzi_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_sanzi_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_sanzi_v1_accounts_proto_goTypes = []any{
 	(*AccountCreated)(nil),         // 0: sanzi.v1.AccountCreated
 	(*AccountGrant)(nil),           // 1: sanzi.v1.AccountGrant
@@ -2023,14 +2286,17 @@ var file_sanzi_v1_accounts_proto_goTypes = []any{
 	(*ListTokensResponse)(nil),     // 29: sanzi.v1.ListTokensResponse
 	(*RevokeTokenRequest)(nil),     // 30: sanzi.v1.RevokeTokenRequest
 	(*RevokeTokenResponse)(nil),    // 31: sanzi.v1.RevokeTokenResponse
-	(*timestamppb.Timestamp)(nil),  // 32: google.protobuf.Timestamp
+	(*SignInEvent)(nil),            // 32: sanzi.v1.SignInEvent
+	(*ListSignInsRequest)(nil),     // 33: sanzi.v1.ListSignInsRequest
+	(*ListSignInsResponse)(nil),    // 34: sanzi.v1.ListSignInsResponse
+	(*timestamppb.Timestamp)(nil),  // 35: google.protobuf.Timestamp
 }
 var file_sanzi_v1_accounts_proto_depIdxs = []int32{
-	32, // 0: sanzi.v1.Account.created_at:type_name -> google.protobuf.Timestamp
-	32, // 1: sanzi.v1.Account.changed_at:type_name -> google.protobuf.Timestamp
-	32, // 2: sanzi.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
-	32, // 3: sanzi.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
-	32, // 4: sanzi.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
+	35, // 0: sanzi.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	35, // 1: sanzi.v1.Account.changed_at:type_name -> google.protobuf.Timestamp
+	35, // 2: sanzi.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	35, // 3: sanzi.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	35, // 4: sanzi.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
 	4,  // 5: sanzi.v1.LoginResponse.account:type_name -> sanzi.v1.Account
 	4,  // 6: sanzi.v1.WhoAmIResponse.account:type_name -> sanzi.v1.Account
 	4,  // 7: sanzi.v1.CreateAccountRequest.account:type_name -> sanzi.v1.Account
@@ -2041,37 +2307,41 @@ var file_sanzi_v1_accounts_proto_depIdxs = []int32{
 	4,  // 12: sanzi.v1.RevokeAccountResponse.account:type_name -> sanzi.v1.Account
 	4,  // 13: sanzi.v1.DisableAccountResponse.account:type_name -> sanzi.v1.Account
 	5,  // 14: sanzi.v1.ListTokensResponse.tokens:type_name -> sanzi.v1.TokenInfo
-	6,  // 15: sanzi.v1.AccountService.Login:input_type -> sanzi.v1.LoginRequest
-	8,  // 16: sanzi.v1.AccountService.Logout:input_type -> sanzi.v1.LogoutRequest
-	10, // 17: sanzi.v1.AccountService.ChangePassword:input_type -> sanzi.v1.ChangePasswordRequest
-	12, // 18: sanzi.v1.AccountService.WhoAmI:input_type -> sanzi.v1.WhoAmIRequest
-	14, // 19: sanzi.v1.AccountService.CreateAccount:input_type -> sanzi.v1.CreateAccountRequest
-	16, // 20: sanzi.v1.AccountService.ListAccounts:input_type -> sanzi.v1.ListAccountsRequest
-	18, // 21: sanzi.v1.AccountService.GetAccount:input_type -> sanzi.v1.GetAccountRequest
-	20, // 22: sanzi.v1.AccountService.GrantAccount:input_type -> sanzi.v1.GrantAccountRequest
-	22, // 23: sanzi.v1.AccountService.RevokeAccount:input_type -> sanzi.v1.RevokeAccountRequest
-	24, // 24: sanzi.v1.AccountService.DisableAccount:input_type -> sanzi.v1.DisableAccountRequest
-	26, // 25: sanzi.v1.AccountService.ResetPassword:input_type -> sanzi.v1.ResetPasswordRequest
-	28, // 26: sanzi.v1.AccountService.ListTokens:input_type -> sanzi.v1.ListTokensRequest
-	30, // 27: sanzi.v1.AccountService.RevokeToken:input_type -> sanzi.v1.RevokeTokenRequest
-	7,  // 28: sanzi.v1.AccountService.Login:output_type -> sanzi.v1.LoginResponse
-	9,  // 29: sanzi.v1.AccountService.Logout:output_type -> sanzi.v1.LogoutResponse
-	11, // 30: sanzi.v1.AccountService.ChangePassword:output_type -> sanzi.v1.ChangePasswordResponse
-	13, // 31: sanzi.v1.AccountService.WhoAmI:output_type -> sanzi.v1.WhoAmIResponse
-	15, // 32: sanzi.v1.AccountService.CreateAccount:output_type -> sanzi.v1.CreateAccountResponse
-	17, // 33: sanzi.v1.AccountService.ListAccounts:output_type -> sanzi.v1.ListAccountsResponse
-	19, // 34: sanzi.v1.AccountService.GetAccount:output_type -> sanzi.v1.GetAccountResponse
-	21, // 35: sanzi.v1.AccountService.GrantAccount:output_type -> sanzi.v1.GrantAccountResponse
-	23, // 36: sanzi.v1.AccountService.RevokeAccount:output_type -> sanzi.v1.RevokeAccountResponse
-	25, // 37: sanzi.v1.AccountService.DisableAccount:output_type -> sanzi.v1.DisableAccountResponse
-	27, // 38: sanzi.v1.AccountService.ResetPassword:output_type -> sanzi.v1.ResetPasswordResponse
-	29, // 39: sanzi.v1.AccountService.ListTokens:output_type -> sanzi.v1.ListTokensResponse
-	31, // 40: sanzi.v1.AccountService.RevokeToken:output_type -> sanzi.v1.RevokeTokenResponse
-	28, // [28:41] is the sub-list for method output_type
-	15, // [15:28] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	35, // 15: sanzi.v1.SignInEvent.at:type_name -> google.protobuf.Timestamp
+	32, // 16: sanzi.v1.ListSignInsResponse.events:type_name -> sanzi.v1.SignInEvent
+	6,  // 17: sanzi.v1.AccountService.Login:input_type -> sanzi.v1.LoginRequest
+	8,  // 18: sanzi.v1.AccountService.Logout:input_type -> sanzi.v1.LogoutRequest
+	10, // 19: sanzi.v1.AccountService.ChangePassword:input_type -> sanzi.v1.ChangePasswordRequest
+	12, // 20: sanzi.v1.AccountService.WhoAmI:input_type -> sanzi.v1.WhoAmIRequest
+	14, // 21: sanzi.v1.AccountService.CreateAccount:input_type -> sanzi.v1.CreateAccountRequest
+	16, // 22: sanzi.v1.AccountService.ListAccounts:input_type -> sanzi.v1.ListAccountsRequest
+	18, // 23: sanzi.v1.AccountService.GetAccount:input_type -> sanzi.v1.GetAccountRequest
+	20, // 24: sanzi.v1.AccountService.GrantAccount:input_type -> sanzi.v1.GrantAccountRequest
+	22, // 25: sanzi.v1.AccountService.RevokeAccount:input_type -> sanzi.v1.RevokeAccountRequest
+	24, // 26: sanzi.v1.AccountService.DisableAccount:input_type -> sanzi.v1.DisableAccountRequest
+	26, // 27: sanzi.v1.AccountService.ResetPassword:input_type -> sanzi.v1.ResetPasswordRequest
+	28, // 28: sanzi.v1.AccountService.ListTokens:input_type -> sanzi.v1.ListTokensRequest
+	30, // 29: sanzi.v1.AccountService.RevokeToken:input_type -> sanzi.v1.RevokeTokenRequest
+	33, // 30: sanzi.v1.AccountService.ListSignIns:input_type -> sanzi.v1.ListSignInsRequest
+	7,  // 31: sanzi.v1.AccountService.Login:output_type -> sanzi.v1.LoginResponse
+	9,  // 32: sanzi.v1.AccountService.Logout:output_type -> sanzi.v1.LogoutResponse
+	11, // 33: sanzi.v1.AccountService.ChangePassword:output_type -> sanzi.v1.ChangePasswordResponse
+	13, // 34: sanzi.v1.AccountService.WhoAmI:output_type -> sanzi.v1.WhoAmIResponse
+	15, // 35: sanzi.v1.AccountService.CreateAccount:output_type -> sanzi.v1.CreateAccountResponse
+	17, // 36: sanzi.v1.AccountService.ListAccounts:output_type -> sanzi.v1.ListAccountsResponse
+	19, // 37: sanzi.v1.AccountService.GetAccount:output_type -> sanzi.v1.GetAccountResponse
+	21, // 38: sanzi.v1.AccountService.GrantAccount:output_type -> sanzi.v1.GrantAccountResponse
+	23, // 39: sanzi.v1.AccountService.RevokeAccount:output_type -> sanzi.v1.RevokeAccountResponse
+	25, // 40: sanzi.v1.AccountService.DisableAccount:output_type -> sanzi.v1.DisableAccountResponse
+	27, // 41: sanzi.v1.AccountService.ResetPassword:output_type -> sanzi.v1.ResetPasswordResponse
+	29, // 42: sanzi.v1.AccountService.ListTokens:output_type -> sanzi.v1.ListTokensResponse
+	31, // 43: sanzi.v1.AccountService.RevokeToken:output_type -> sanzi.v1.RevokeTokenResponse
+	34, // 44: sanzi.v1.AccountService.ListSignIns:output_type -> sanzi.v1.ListSignInsResponse
+	31, // [31:45] is the sub-list for method output_type
+	17, // [17:31] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_accounts_proto_init() }
@@ -2085,7 +2355,7 @@ func file_sanzi_v1_accounts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_accounts_proto_rawDesc), len(file_sanzi_v1_accounts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

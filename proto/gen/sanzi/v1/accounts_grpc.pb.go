@@ -32,6 +32,7 @@ const (
 	AccountService_ResetPassword_FullMethodName  = "/sanzi.v1.AccountService/ResetPassword"
 	AccountService_ListTokens_FullMethodName     = "/sanzi.v1.AccountService/ListTokens"
 	AccountService_RevokeToken_FullMethodName    = "/sanzi.v1.AccountService/RevokeToken"
+	AccountService_ListSignIns_FullMethodName    = "/sanzi.v1.AccountService/ListSignIns"
 )
 
 // AccountServiceClient is the client API for AccountService service.
@@ -72,6 +73,12 @@ type AccountServiceClient interface {
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
 	// RevokeToken ends a token or session by id, taking effect at once.
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// ListSignIns reads the node's sign-in audit, newest first: sign-ins,
+	// failures, locks, throttled attempts, password changes and sign-outs,
+	// of the accounts in the administrator's scope and of names nobody
+	// holds. Kept by each node (each district member for the sign-ins it
+	// served), bounded in age and count.
+	ListSignIns(ctx context.Context, in *ListSignInsRequest, opts ...grpc.CallOption) (*ListSignInsResponse, error)
 }
 
 type accountServiceClient struct {
@@ -212,6 +219,16 @@ func (c *accountServiceClient) RevokeToken(ctx context.Context, in *RevokeTokenR
 	return out, nil
 }
 
+func (c *accountServiceClient) ListSignIns(ctx context.Context, in *ListSignInsRequest, opts ...grpc.CallOption) (*ListSignInsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSignInsResponse)
+	err := c.cc.Invoke(ctx, AccountService_ListSignIns_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountServiceServer is the server API for AccountService service.
 // All implementations must embed UnimplementedAccountServiceServer
 // for forward compatibility.
@@ -250,6 +267,12 @@ type AccountServiceServer interface {
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)
 	// RevokeToken ends a token or session by id, taking effect at once.
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// ListSignIns reads the node's sign-in audit, newest first: sign-ins,
+	// failures, locks, throttled attempts, password changes and sign-outs,
+	// of the accounts in the administrator's scope and of names nobody
+	// holds. Kept by each node (each district member for the sign-ins it
+	// served), bounded in age and count.
+	ListSignIns(context.Context, *ListSignInsRequest) (*ListSignInsResponse, error)
 	mustEmbedUnimplementedAccountServiceServer()
 }
 
@@ -298,6 +321,9 @@ func (UnimplementedAccountServiceServer) ListTokens(context.Context, *ListTokens
 }
 func (UnimplementedAccountServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedAccountServiceServer) ListSignIns(context.Context, *ListSignInsRequest) (*ListSignInsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSignIns not implemented")
 }
 func (UnimplementedAccountServiceServer) mustEmbedUnimplementedAccountServiceServer() {}
 func (UnimplementedAccountServiceServer) testEmbeddedByValue()                        {}
@@ -554,6 +580,24 @@ func _AccountService_RevokeToken_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_ListSignIns_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSignInsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).ListSignIns(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_ListSignIns_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).ListSignIns(ctx, req.(*ListSignInsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountService_ServiceDesc is the grpc.ServiceDesc for AccountService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -612,6 +656,10 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeToken",
 			Handler:    _AccountService_RevokeToken_Handler,
+		},
+		{
+			MethodName: "ListSignIns",
+			Handler:    _AccountService_ListSignIns_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1202,6 +1202,594 @@ func (*LeaveResponse) Descriptor() ([]byte, []int) {
 	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{17}
 }
 
+// CatalogSummary is one catalog version of the district's chain.
+type CatalogSummary struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// draft, live, superseded or ignored (catalog.Status*).
+	State       string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	DraftedBy   string `protobuf:"bytes,3,opt,name=drafted_by,json=draftedBy,proto3" json:"drafted_by,omitempty"`
+	PublishedBy string `protobuf:"bytes,4,opt,name=published_by,json=publishedBy,proto3" json:"published_by,omitempty"`
+	DraftId     string `protobuf:"bytes,5,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
+	PublishedId string `protobuf:"bytes,6,opt,name=published_id,json=publishedId,proto3" json:"published_id,omitempty"`
+	// Why a publication is not in force.
+	IgnoredReason string `protobuf:"bytes,7,opt,name=ignored_reason,json=ignoredReason,proto3" json:"ignored_reason,omitempty"`
+	Matters       int32  `protobuf:"varint,8,opt,name=matters,proto3" json:"matters,omitempty"`
+	Posts         int32  `protobuf:"varint,9,opt,name=posts,proto3" json:"posts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CatalogSummary) Reset() {
+	*x = CatalogSummary{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CatalogSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CatalogSummary) ProtoMessage() {}
+
+func (x *CatalogSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CatalogSummary.ProtoReflect.Descriptor instead.
+func (*CatalogSummary) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CatalogSummary) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *CatalogSummary) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *CatalogSummary) GetDraftedBy() string {
+	if x != nil {
+		return x.DraftedBy
+	}
+	return ""
+}
+
+func (x *CatalogSummary) GetPublishedBy() string {
+	if x != nil {
+		return x.PublishedBy
+	}
+	return ""
+}
+
+func (x *CatalogSummary) GetDraftId() string {
+	if x != nil {
+		return x.DraftId
+	}
+	return ""
+}
+
+func (x *CatalogSummary) GetPublishedId() string {
+	if x != nil {
+		return x.PublishedId
+	}
+	return ""
+}
+
+func (x *CatalogSummary) GetIgnoredReason() string {
+	if x != nil {
+		return x.IgnoredReason
+	}
+	return ""
+}
+
+func (x *CatalogSummary) GetMatters() int32 {
+	if x != nil {
+		return x.Matters
+	}
+	return 0
+}
+
+func (x *CatalogSummary) GetPosts() int32 {
+	if x != nil {
+		return x.Posts
+	}
+	return 0
+}
+
+// ListCatalogsRequest takes no filter: a district holds few versions.
+type ListCatalogsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCatalogsRequest) Reset() {
+	*x = ListCatalogsRequest{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCatalogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCatalogsRequest) ProtoMessage() {}
+
+func (x *ListCatalogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCatalogsRequest.ProtoReflect.Descriptor instead.
+func (*ListCatalogsRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{19}
+}
+
+// ListCatalogsResponse lists versions in the order the chain first names
+// them; live names the one in force.
+type ListCatalogsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Catalogs      []*CatalogSummary      `protobuf:"bytes,1,rep,name=catalogs,proto3" json:"catalogs,omitempty"`
+	Live          string                 `protobuf:"bytes,2,opt,name=live,proto3" json:"live,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCatalogsResponse) Reset() {
+	*x = ListCatalogsResponse{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCatalogsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCatalogsResponse) ProtoMessage() {}
+
+func (x *ListCatalogsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCatalogsResponse.ProtoReflect.Descriptor instead.
+func (*ListCatalogsResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListCatalogsResponse) GetCatalogs() []*CatalogSummary {
+	if x != nil {
+		return x.Catalogs
+	}
+	return nil
+}
+
+func (x *ListCatalogsResponse) GetLive() string {
+	if x != nil {
+		return x.Live
+	}
+	return ""
+}
+
+// GetCatalogRequest names a version; empty means the live one.
+type GetCatalogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCatalogRequest) Reset() {
+	*x = GetCatalogRequest{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCatalogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCatalogRequest) ProtoMessage() {}
+
+func (x *GetCatalogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCatalogRequest.ProtoReflect.Descriptor instead.
+func (*GetCatalogRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetCatalogRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// GetCatalogResponse is the version as drafted, naming its drafter.
+type GetCatalogResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Summary       *CatalogSummary        `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	Catalog       *Catalog               `protobuf:"bytes,2,opt,name=catalog,proto3" json:"catalog,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCatalogResponse) Reset() {
+	*x = GetCatalogResponse{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCatalogResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCatalogResponse) ProtoMessage() {}
+
+func (x *GetCatalogResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCatalogResponse.ProtoReflect.Descriptor instead.
+func (*GetCatalogResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetCatalogResponse) GetSummary() *CatalogSummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
+func (x *GetCatalogResponse) GetCatalog() *Catalog {
+	if x != nil {
+		return x.Catalog
+	}
+	return nil
+}
+
+// DirectiveReportRecord is one report as its org's chain holds it.
+type DirectiveReportRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	Report        *DirectiveReport       `protobuf:"bytes,2,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectiveReportRecord) Reset() {
+	*x = DirectiveReportRecord{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectiveReportRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectiveReportRecord) ProtoMessage() {}
+
+func (x *DirectiveReportRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectiveReportRecord.ProtoReflect.Descriptor instead.
+func (*DirectiveReportRecord) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DirectiveReportRecord) GetEntry() *EntryMeta {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *DirectiveReportRecord) GetReport() *DirectiveReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+// AddresseeStatus is where one addressee of a directive stands: done (a
+// report says so), reported (progress only), overdue (no done report and
+// the deadline passed) or none.
+type AddresseeStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Addressee     string                 `protobuf:"bytes,1,opt,name=addressee,proto3" json:"addressee,omitempty"`
+	Status        string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddresseeStatus) Reset() {
+	*x = AddresseeStatus{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddresseeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddresseeStatus) ProtoMessage() {}
+
+func (x *AddresseeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddresseeStatus.ProtoReflect.Descriptor instead.
+func (*AddresseeStatus) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AddresseeStatus) GetAddressee() string {
+	if x != nil {
+		return x.Addressee
+	}
+	return ""
+}
+
+func (x *AddresseeStatus) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+// IssuedDirective is a directive of the district's chain with the reports
+// on it from the orgs it addresses.
+type IssuedDirective struct {
+	state      protoimpl.MessageState   `protogen:"open.v1"`
+	Entry      *EntryMeta               `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	Directive  *Directive               `protobuf:"bytes,2,opt,name=directive,proto3" json:"directive,omitempty"`
+	Reports    []*DirectiveReportRecord `protobuf:"bytes,3,rep,name=reports,proto3" json:"reports,omitempty"`
+	Addressees []*AddresseeStatus       `protobuf:"bytes,4,rep,name=addressees,proto3" json:"addressees,omitempty"`
+	// Every addressee reported it done.
+	Done          bool `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssuedDirective) Reset() {
+	*x = IssuedDirective{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssuedDirective) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssuedDirective) ProtoMessage() {}
+
+func (x *IssuedDirective) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssuedDirective.ProtoReflect.Descriptor instead.
+func (*IssuedDirective) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *IssuedDirective) GetEntry() *EntryMeta {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *IssuedDirective) GetDirective() *Directive {
+	if x != nil {
+		return x.Directive
+	}
+	return nil
+}
+
+func (x *IssuedDirective) GetReports() []*DirectiveReportRecord {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+func (x *IssuedDirective) GetAddressees() []*AddresseeStatus {
+	if x != nil {
+		return x.Addressees
+	}
+	return nil
+}
+
+func (x *IssuedDirective) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+// ListIssuedDirectivesRequest takes no filter.
+type ListIssuedDirectivesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIssuedDirectivesRequest) Reset() {
+	*x = ListIssuedDirectivesRequest{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIssuedDirectivesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIssuedDirectivesRequest) ProtoMessage() {}
+
+func (x *ListIssuedDirectivesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIssuedDirectivesRequest.ProtoReflect.Descriptor instead.
+func (*ListIssuedDirectivesRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{26}
+}
+
+// ListIssuedDirectivesResponse lists directives newest first. The reports
+// are gathered from the chains in scope as they grow, a bounded share per
+// call: complete is false while chains_pending chains are still to read
+// (ask again).
+type ListIssuedDirectivesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Directives    []*IssuedDirective     `protobuf:"bytes,1,rep,name=directives,proto3" json:"directives,omitempty"`
+	Complete      bool                   `protobuf:"varint,2,opt,name=complete,proto3" json:"complete,omitempty"`
+	ChainsPending int32                  `protobuf:"varint,3,opt,name=chains_pending,json=chainsPending,proto3" json:"chains_pending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIssuedDirectivesResponse) Reset() {
+	*x = ListIssuedDirectivesResponse{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIssuedDirectivesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIssuedDirectivesResponse) ProtoMessage() {}
+
+func (x *ListIssuedDirectivesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIssuedDirectivesResponse.ProtoReflect.Descriptor instead.
+func (*ListIssuedDirectivesResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListIssuedDirectivesResponse) GetDirectives() []*IssuedDirective {
+	if x != nil {
+		return x.Directives
+	}
+	return nil
+}
+
+func (x *ListIssuedDirectivesResponse) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
+func (x *ListIssuedDirectivesResponse) GetChainsPending() int32 {
+	if x != nil {
+		return x.ChainsPending
+	}
+	return 0
+}
+
 // DraftCatalogRequest: catalog unset drafts the built-in default; version,
 // when set, replaces the catalog's own. author is the signed-in account
 // (filled in by the server).
@@ -1216,7 +1804,7 @@ type DraftCatalogRequest struct {
 
 func (x *DraftCatalogRequest) Reset() {
 	*x = DraftCatalogRequest{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	mi := &file_sanzi_v1_district_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1816,7 @@ func (x *DraftCatalogRequest) String() string {
 func (*DraftCatalogRequest) ProtoMessage() {}
 
 func (x *DraftCatalogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[18]
+	mi := &file_sanzi_v1_district_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1829,7 @@ func (x *DraftCatalogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftCatalogRequest.ProtoReflect.Descriptor instead.
 func (*DraftCatalogRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{18}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DraftCatalogRequest) GetAuthor() string {
@@ -1276,7 +1864,7 @@ type DraftCatalogResponse struct {
 
 func (x *DraftCatalogResponse) Reset() {
 	*x = DraftCatalogResponse{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	mi := &file_sanzi_v1_district_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1876,7 @@ func (x *DraftCatalogResponse) String() string {
 func (*DraftCatalogResponse) ProtoMessage() {}
 
 func (x *DraftCatalogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[19]
+	mi := &file_sanzi_v1_district_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1889,7 @@ func (x *DraftCatalogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftCatalogResponse.ProtoReflect.Descriptor instead.
 func (*DraftCatalogResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{19}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DraftCatalogResponse) GetEntryId() string {
@@ -1330,7 +1918,7 @@ type PublishCatalogRequest struct {
 
 func (x *PublishCatalogRequest) Reset() {
 	*x = PublishCatalogRequest{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	mi := &file_sanzi_v1_district_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1930,7 @@ func (x *PublishCatalogRequest) String() string {
 func (*PublishCatalogRequest) ProtoMessage() {}
 
 func (x *PublishCatalogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[20]
+	mi := &file_sanzi_v1_district_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1943,7 @@ func (x *PublishCatalogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishCatalogRequest.ProtoReflect.Descriptor instead.
 func (*PublishCatalogRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{20}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PublishCatalogRequest) GetAuthor() string {
@@ -1384,7 +1972,7 @@ type PublishCatalogResponse struct {
 
 func (x *PublishCatalogResponse) Reset() {
 	*x = PublishCatalogResponse{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[21]
+	mi := &file_sanzi_v1_district_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1984,7 @@ func (x *PublishCatalogResponse) String() string {
 func (*PublishCatalogResponse) ProtoMessage() {}
 
 func (x *PublishCatalogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[21]
+	mi := &file_sanzi_v1_district_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1997,7 @@ func (x *PublishCatalogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishCatalogResponse.ProtoReflect.Descriptor instead.
 func (*PublishCatalogResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{21}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PublishCatalogResponse) GetEntryId() string {
@@ -1438,7 +2026,7 @@ type IssueDirectiveRequest struct {
 
 func (x *IssueDirectiveRequest) Reset() {
 	*x = IssueDirectiveRequest{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[22]
+	mi := &file_sanzi_v1_district_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +2038,7 @@ func (x *IssueDirectiveRequest) String() string {
 func (*IssueDirectiveRequest) ProtoMessage() {}
 
 func (x *IssueDirectiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[22]
+	mi := &file_sanzi_v1_district_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +2051,7 @@ func (x *IssueDirectiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueDirectiveRequest.ProtoReflect.Descriptor instead.
 func (*IssueDirectiveRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{22}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *IssueDirectiveRequest) GetAuthor() string {
@@ -1490,7 +2078,7 @@ type IssueDirectiveResponse struct {
 
 func (x *IssueDirectiveResponse) Reset() {
 	*x = IssueDirectiveResponse{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[23]
+	mi := &file_sanzi_v1_district_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +2090,7 @@ func (x *IssueDirectiveResponse) String() string {
 func (*IssueDirectiveResponse) ProtoMessage() {}
 
 func (x *IssueDirectiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[23]
+	mi := &file_sanzi_v1_district_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +2103,7 @@ func (x *IssueDirectiveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueDirectiveResponse.ProtoReflect.Descriptor instead.
 func (*IssueDirectiveResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{23}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *IssueDirectiveResponse) GetEntryId() string {
@@ -1539,7 +2127,7 @@ type MemberWriteRequest struct {
 
 func (x *MemberWriteRequest) Reset() {
 	*x = MemberWriteRequest{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[24]
+	mi := &file_sanzi_v1_district_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +2139,7 @@ func (x *MemberWriteRequest) String() string {
 func (*MemberWriteRequest) ProtoMessage() {}
 
 func (x *MemberWriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[24]
+	mi := &file_sanzi_v1_district_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +2152,7 @@ func (x *MemberWriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberWriteRequest.ProtoReflect.Descriptor instead.
 func (*MemberWriteRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{24}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *MemberWriteRequest) GetRecord() *DistrictRecord {
@@ -1593,7 +2181,7 @@ type DistrictRecord struct {
 
 func (x *DistrictRecord) Reset() {
 	*x = DistrictRecord{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[25]
+	mi := &file_sanzi_v1_district_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +2193,7 @@ func (x *DistrictRecord) String() string {
 func (*DistrictRecord) ProtoMessage() {}
 
 func (x *DistrictRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[25]
+	mi := &file_sanzi_v1_district_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +2206,7 @@ func (x *DistrictRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DistrictRecord.ProtoReflect.Descriptor instead.
 func (*DistrictRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{25}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DistrictRecord) GetAuthor() string {
@@ -1653,7 +2241,7 @@ type MemberWriteResponse struct {
 
 func (x *MemberWriteResponse) Reset() {
 	*x = MemberWriteResponse{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[26]
+	mi := &file_sanzi_v1_district_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +2253,7 @@ func (x *MemberWriteResponse) String() string {
 func (*MemberWriteResponse) ProtoMessage() {}
 
 func (x *MemberWriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[26]
+	mi := &file_sanzi_v1_district_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +2266,7 @@ func (x *MemberWriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberWriteResponse.ProtoReflect.Descriptor instead.
 func (*MemberWriteResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{26}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MemberWriteResponse) GetEntry() []byte {
@@ -1718,7 +2306,7 @@ type ForkRecord struct {
 
 func (x *ForkRecord) Reset() {
 	*x = ForkRecord{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[27]
+	mi := &file_sanzi_v1_district_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1730,7 +2318,7 @@ func (x *ForkRecord) String() string {
 func (*ForkRecord) ProtoMessage() {}
 
 func (x *ForkRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[27]
+	mi := &file_sanzi_v1_district_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1743,7 +2331,7 @@ func (x *ForkRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForkRecord.ProtoReflect.Descriptor instead.
 func (*ForkRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{27}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ForkRecord) GetOrigin() string {
@@ -1833,7 +2421,7 @@ type ListForksRequest struct {
 
 func (x *ListForksRequest) Reset() {
 	*x = ListForksRequest{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[28]
+	mi := &file_sanzi_v1_district_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +2433,7 @@ func (x *ListForksRequest) String() string {
 func (*ListForksRequest) ProtoMessage() {}
 
 func (x *ListForksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[28]
+	mi := &file_sanzi_v1_district_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +2446,7 @@ func (x *ListForksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListForksRequest.ProtoReflect.Descriptor instead.
 func (*ListForksRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{28}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListForksRequest) GetOrigin() string {
@@ -1878,7 +2466,7 @@ type ListForksResponse struct {
 
 func (x *ListForksResponse) Reset() {
 	*x = ListForksResponse{}
-	mi := &file_sanzi_v1_district_proto_msgTypes[29]
+	mi := &file_sanzi_v1_district_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2478,7 @@ func (x *ListForksResponse) String() string {
 func (*ListForksResponse) ProtoMessage() {}
 
 func (x *ListForksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_district_proto_msgTypes[29]
+	mi := &file_sanzi_v1_district_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +2491,7 @@ func (x *ListForksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListForksResponse.ProtoReflect.Descriptor instead.
 func (*ListForksResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{29}
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListForksResponse) GetForks() []*ForkRecord {
@@ -1990,7 +2578,48 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\fJoinResponse\"\x1e\n" +
 	"\fLeaveRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x0f\n" +
-	"\rLeaveResponse\"t\n" +
+	"\rLeaveResponse\"\x97\x02\n" +
+	"\x0eCatalogSummary\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1d\n" +
+	"\n" +
+	"drafted_by\x18\x03 \x01(\tR\tdraftedBy\x12!\n" +
+	"\fpublished_by\x18\x04 \x01(\tR\vpublishedBy\x12\x19\n" +
+	"\bdraft_id\x18\x05 \x01(\tR\adraftId\x12!\n" +
+	"\fpublished_id\x18\x06 \x01(\tR\vpublishedId\x12%\n" +
+	"\x0eignored_reason\x18\a \x01(\tR\rignoredReason\x12\x18\n" +
+	"\amatters\x18\b \x01(\x05R\amatters\x12\x14\n" +
+	"\x05posts\x18\t \x01(\x05R\x05posts\"\x15\n" +
+	"\x13ListCatalogsRequest\"`\n" +
+	"\x14ListCatalogsResponse\x124\n" +
+	"\bcatalogs\x18\x01 \x03(\v2\x18.sanzi.v1.CatalogSummaryR\bcatalogs\x12\x12\n" +
+	"\x04live\x18\x02 \x01(\tR\x04live\"-\n" +
+	"\x11GetCatalogRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\"u\n" +
+	"\x12GetCatalogResponse\x122\n" +
+	"\asummary\x18\x01 \x01(\v2\x18.sanzi.v1.CatalogSummaryR\asummary\x12+\n" +
+	"\acatalog\x18\x02 \x01(\v2\x11.sanzi.v1.CatalogR\acatalog\"u\n" +
+	"\x15DirectiveReportRecord\x12)\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x121\n" +
+	"\x06report\x18\x02 \x01(\v2\x19.sanzi.v1.DirectiveReportR\x06report\"G\n" +
+	"\x0fAddresseeStatus\x12\x1c\n" +
+	"\taddressee\x18\x01 \x01(\tR\taddressee\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"\xf9\x01\n" +
+	"\x0fIssuedDirective\x12)\n" +
+	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x121\n" +
+	"\tdirective\x18\x02 \x01(\v2\x13.sanzi.v1.DirectiveR\tdirective\x129\n" +
+	"\areports\x18\x03 \x03(\v2\x1f.sanzi.v1.DirectiveReportRecordR\areports\x129\n" +
+	"\n" +
+	"addressees\x18\x04 \x03(\v2\x19.sanzi.v1.AddresseeStatusR\n" +
+	"addressees\x12\x12\n" +
+	"\x04done\x18\x05 \x01(\bR\x04done\"\x1d\n" +
+	"\x1bListIssuedDirectivesRequest\"\x9c\x01\n" +
+	"\x1cListIssuedDirectivesResponse\x129\n" +
+	"\n" +
+	"directives\x18\x01 \x03(\v2\x19.sanzi.v1.IssuedDirectiveR\n" +
+	"directives\x12\x1a\n" +
+	"\bcomplete\x18\x02 \x01(\bR\bcomplete\x12%\n" +
+	"\x0echains_pending\x18\x03 \x01(\x05R\rchainsPending\"t\n" +
 	"\x13DraftCatalogRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x12+\n" +
 	"\acatalog\x18\x02 \x01(\v2\x11.sanzi.v1.CatalogR\acatalog\x12\x18\n" +
@@ -2046,7 +2675,8 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\x10TAMPER_KIND_HASH\x10\x01\x12\x19\n" +
 	"\x15TAMPER_KIND_SIGNATURE\x10\x02\x12\x14\n" +
 	"\x10TAMPER_KIND_LINK\x10\x03\x12\x13\n" +
-	"\x0fTAMPER_KIND_SEQ\x10\x042\x82\b\n" +
+	"\x0fTAMPER_KIND_SEQ\x10\x042\x81\n" +
+	"\n" +
 	"\x0fDistrictService\x12J\n" +
 	"\vPushEntries\x12\x1c.sanzi.v1.PushEntriesRequest\x1a\x1d.sanzi.v1.PushEntriesResponse\x12S\n" +
 	"\x0eRegisterOrigin\x12\x1f.sanzi.v1.RegisterOriginRequest\x1a .sanzi.v1.RegisterOriginResponse\x12V\n" +
@@ -2060,7 +2690,11 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\vMemberWrite\x12\x1c.sanzi.v1.MemberWriteRequest\x1a\x1d.sanzi.v1.MemberWriteResponse\x12M\n" +
 	"\fDraftCatalog\x12\x1d.sanzi.v1.DraftCatalogRequest\x1a\x1e.sanzi.v1.DraftCatalogResponse\x12S\n" +
 	"\x0ePublishCatalog\x12\x1f.sanzi.v1.PublishCatalogRequest\x1a .sanzi.v1.PublishCatalogResponse\x12S\n" +
-	"\x0eIssueDirective\x12\x1f.sanzi.v1.IssueDirectiveRequest\x1a .sanzi.v1.IssueDirectiveResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x0eIssueDirective\x12\x1f.sanzi.v1.IssueDirectiveRequest\x1a .sanzi.v1.IssueDirectiveResponse\x12M\n" +
+	"\fListCatalogs\x12\x1d.sanzi.v1.ListCatalogsRequest\x1a\x1e.sanzi.v1.ListCatalogsResponse\x12G\n" +
+	"\n" +
+	"GetCatalog\x12\x1b.sanzi.v1.GetCatalogRequest\x1a\x1c.sanzi.v1.GetCatalogResponse\x12e\n" +
+	"\x14ListIssuedDirectives\x12%.sanzi.v1.ListIssuedDirectivesRequest\x1a&.sanzi.v1.ListIssuedDirectivesResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_district_proto_rawDescOnce sync.Once
@@ -2075,45 +2709,57 @@ func file_sanzi_v1_district_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_v1_district_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_sanzi_v1_district_proto_goTypes = []any{
-	(Consistency)(0),                    // 0: sanzi.v1.Consistency
-	(TamperKind)(0),                     // 1: sanzi.v1.TamperKind
-	(*PushEntriesRequest)(nil),          // 2: sanzi.v1.PushEntriesRequest
-	(*OriginAck)(nil),                   // 3: sanzi.v1.OriginAck
-	(*PushEntriesResponse)(nil),         // 4: sanzi.v1.PushEntriesResponse
-	(*RegisterOriginRequest)(nil),       // 5: sanzi.v1.RegisterOriginRequest
-	(*RegisterOriginResponse)(nil),      // 6: sanzi.v1.RegisterOriginResponse
-	(*GetDistrictHeadRequest)(nil),      // 7: sanzi.v1.GetDistrictHeadRequest
-	(*GetDistrictHeadResponse)(nil),     // 8: sanzi.v1.GetDistrictHeadResponse
-	(*ListHeadsRequest)(nil),            // 9: sanzi.v1.ListHeadsRequest
-	(*ListHeadsResponse)(nil),           // 10: sanzi.v1.ListHeadsResponse
-	(*ListDistrictEntriesRequest)(nil),  // 11: sanzi.v1.ListDistrictEntriesRequest
-	(*ListDistrictEntriesResponse)(nil), // 12: sanzi.v1.ListDistrictEntriesResponse
-	(*MemberStatus)(nil),                // 13: sanzi.v1.MemberStatus
-	(*ClusterStatusRequest)(nil),        // 14: sanzi.v1.ClusterStatusRequest
-	(*ClusterStatusResponse)(nil),       // 15: sanzi.v1.ClusterStatusResponse
-	(*JoinRequest)(nil),                 // 16: sanzi.v1.JoinRequest
-	(*JoinResponse)(nil),                // 17: sanzi.v1.JoinResponse
-	(*LeaveRequest)(nil),                // 18: sanzi.v1.LeaveRequest
-	(*LeaveResponse)(nil),               // 19: sanzi.v1.LeaveResponse
-	(*DraftCatalogRequest)(nil),         // 20: sanzi.v1.DraftCatalogRequest
-	(*DraftCatalogResponse)(nil),        // 21: sanzi.v1.DraftCatalogResponse
-	(*PublishCatalogRequest)(nil),       // 22: sanzi.v1.PublishCatalogRequest
-	(*PublishCatalogResponse)(nil),      // 23: sanzi.v1.PublishCatalogResponse
-	(*IssueDirectiveRequest)(nil),       // 24: sanzi.v1.IssueDirectiveRequest
-	(*IssueDirectiveResponse)(nil),      // 25: sanzi.v1.IssueDirectiveResponse
-	(*MemberWriteRequest)(nil),          // 26: sanzi.v1.MemberWriteRequest
-	(*DistrictRecord)(nil),              // 27: sanzi.v1.DistrictRecord
-	(*MemberWriteResponse)(nil),         // 28: sanzi.v1.MemberWriteResponse
-	(*ForkRecord)(nil),                  // 29: sanzi.v1.ForkRecord
-	(*ListForksRequest)(nil),            // 30: sanzi.v1.ListForksRequest
-	(*ListForksResponse)(nil),           // 31: sanzi.v1.ListForksResponse
-	(*Entry)(nil),                       // 32: sanzi.v1.Entry
-	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
-	(*Catalog)(nil),                     // 34: sanzi.v1.Catalog
-	(*Directive)(nil),                   // 35: sanzi.v1.Directive
-	(EntryType)(0),                      // 36: sanzi.v1.EntryType
+	(Consistency)(0),                     // 0: sanzi.v1.Consistency
+	(TamperKind)(0),                      // 1: sanzi.v1.TamperKind
+	(*PushEntriesRequest)(nil),           // 2: sanzi.v1.PushEntriesRequest
+	(*OriginAck)(nil),                    // 3: sanzi.v1.OriginAck
+	(*PushEntriesResponse)(nil),          // 4: sanzi.v1.PushEntriesResponse
+	(*RegisterOriginRequest)(nil),        // 5: sanzi.v1.RegisterOriginRequest
+	(*RegisterOriginResponse)(nil),       // 6: sanzi.v1.RegisterOriginResponse
+	(*GetDistrictHeadRequest)(nil),       // 7: sanzi.v1.GetDistrictHeadRequest
+	(*GetDistrictHeadResponse)(nil),      // 8: sanzi.v1.GetDistrictHeadResponse
+	(*ListHeadsRequest)(nil),             // 9: sanzi.v1.ListHeadsRequest
+	(*ListHeadsResponse)(nil),            // 10: sanzi.v1.ListHeadsResponse
+	(*ListDistrictEntriesRequest)(nil),   // 11: sanzi.v1.ListDistrictEntriesRequest
+	(*ListDistrictEntriesResponse)(nil),  // 12: sanzi.v1.ListDistrictEntriesResponse
+	(*MemberStatus)(nil),                 // 13: sanzi.v1.MemberStatus
+	(*ClusterStatusRequest)(nil),         // 14: sanzi.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil),        // 15: sanzi.v1.ClusterStatusResponse
+	(*JoinRequest)(nil),                  // 16: sanzi.v1.JoinRequest
+	(*JoinResponse)(nil),                 // 17: sanzi.v1.JoinResponse
+	(*LeaveRequest)(nil),                 // 18: sanzi.v1.LeaveRequest
+	(*LeaveResponse)(nil),                // 19: sanzi.v1.LeaveResponse
+	(*CatalogSummary)(nil),               // 20: sanzi.v1.CatalogSummary
+	(*ListCatalogsRequest)(nil),          // 21: sanzi.v1.ListCatalogsRequest
+	(*ListCatalogsResponse)(nil),         // 22: sanzi.v1.ListCatalogsResponse
+	(*GetCatalogRequest)(nil),            // 23: sanzi.v1.GetCatalogRequest
+	(*GetCatalogResponse)(nil),           // 24: sanzi.v1.GetCatalogResponse
+	(*DirectiveReportRecord)(nil),        // 25: sanzi.v1.DirectiveReportRecord
+	(*AddresseeStatus)(nil),              // 26: sanzi.v1.AddresseeStatus
+	(*IssuedDirective)(nil),              // 27: sanzi.v1.IssuedDirective
+	(*ListIssuedDirectivesRequest)(nil),  // 28: sanzi.v1.ListIssuedDirectivesRequest
+	(*ListIssuedDirectivesResponse)(nil), // 29: sanzi.v1.ListIssuedDirectivesResponse
+	(*DraftCatalogRequest)(nil),          // 30: sanzi.v1.DraftCatalogRequest
+	(*DraftCatalogResponse)(nil),         // 31: sanzi.v1.DraftCatalogResponse
+	(*PublishCatalogRequest)(nil),        // 32: sanzi.v1.PublishCatalogRequest
+	(*PublishCatalogResponse)(nil),       // 33: sanzi.v1.PublishCatalogResponse
+	(*IssueDirectiveRequest)(nil),        // 34: sanzi.v1.IssueDirectiveRequest
+	(*IssueDirectiveResponse)(nil),       // 35: sanzi.v1.IssueDirectiveResponse
+	(*MemberWriteRequest)(nil),           // 36: sanzi.v1.MemberWriteRequest
+	(*DistrictRecord)(nil),               // 37: sanzi.v1.DistrictRecord
+	(*MemberWriteResponse)(nil),          // 38: sanzi.v1.MemberWriteResponse
+	(*ForkRecord)(nil),                   // 39: sanzi.v1.ForkRecord
+	(*ListForksRequest)(nil),             // 40: sanzi.v1.ListForksRequest
+	(*ListForksResponse)(nil),            // 41: sanzi.v1.ListForksResponse
+	(*Entry)(nil),                        // 42: sanzi.v1.Entry
+	(*timestamppb.Timestamp)(nil),        // 43: google.protobuf.Timestamp
+	(*Catalog)(nil),                      // 44: sanzi.v1.Catalog
+	(*EntryMeta)(nil),                    // 45: sanzi.v1.EntryMeta
+	(*DirectiveReport)(nil),              // 46: sanzi.v1.DirectiveReport
+	(*Directive)(nil),                    // 47: sanzi.v1.Directive
+	(EntryType)(0),                       // 48: sanzi.v1.EntryType
 }
 var file_sanzi_v1_district_proto_depIdxs = []int32{
 	3,  // 0: sanzi.v1.PushEntriesResponse.acks:type_name -> sanzi.v1.OriginAck
@@ -2122,49 +2768,65 @@ var file_sanzi_v1_district_proto_depIdxs = []int32{
 	0,  // 3: sanzi.v1.ListHeadsRequest.consistency:type_name -> sanzi.v1.Consistency
 	3,  // 4: sanzi.v1.ListHeadsResponse.heads:type_name -> sanzi.v1.OriginAck
 	0,  // 5: sanzi.v1.ListDistrictEntriesRequest.consistency:type_name -> sanzi.v1.Consistency
-	32, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
-	33, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
+	42, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
+	43, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
 	13, // 8: sanzi.v1.ClusterStatusResponse.members:type_name -> sanzi.v1.MemberStatus
-	34, // 9: sanzi.v1.DraftCatalogRequest.catalog:type_name -> sanzi.v1.Catalog
-	34, // 10: sanzi.v1.DraftCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
-	34, // 11: sanzi.v1.PublishCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
-	35, // 12: sanzi.v1.IssueDirectiveRequest.directive:type_name -> sanzi.v1.Directive
-	27, // 13: sanzi.v1.MemberWriteRequest.record:type_name -> sanzi.v1.DistrictRecord
-	36, // 14: sanzi.v1.DistrictRecord.type:type_name -> sanzi.v1.EntryType
-	33, // 15: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
-	1,  // 16: sanzi.v1.ForkRecord.kind:type_name -> sanzi.v1.TamperKind
-	29, // 17: sanzi.v1.ListForksResponse.forks:type_name -> sanzi.v1.ForkRecord
-	2,  // 18: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
-	5,  // 19: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
-	7,  // 20: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
-	9,  // 21: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
-	11, // 22: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
-	14, // 23: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
-	16, // 24: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
-	18, // 25: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
-	30, // 26: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
-	26, // 27: sanzi.v1.DistrictService.MemberWrite:input_type -> sanzi.v1.MemberWriteRequest
-	20, // 28: sanzi.v1.DistrictService.DraftCatalog:input_type -> sanzi.v1.DraftCatalogRequest
-	22, // 29: sanzi.v1.DistrictService.PublishCatalog:input_type -> sanzi.v1.PublishCatalogRequest
-	24, // 30: sanzi.v1.DistrictService.IssueDirective:input_type -> sanzi.v1.IssueDirectiveRequest
-	4,  // 31: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
-	6,  // 32: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
-	8,  // 33: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
-	10, // 34: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
-	12, // 35: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
-	15, // 36: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
-	17, // 37: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
-	19, // 38: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
-	31, // 39: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
-	28, // 40: sanzi.v1.DistrictService.MemberWrite:output_type -> sanzi.v1.MemberWriteResponse
-	21, // 41: sanzi.v1.DistrictService.DraftCatalog:output_type -> sanzi.v1.DraftCatalogResponse
-	23, // 42: sanzi.v1.DistrictService.PublishCatalog:output_type -> sanzi.v1.PublishCatalogResponse
-	25, // 43: sanzi.v1.DistrictService.IssueDirective:output_type -> sanzi.v1.IssueDirectiveResponse
-	31, // [31:44] is the sub-list for method output_type
-	18, // [18:31] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	20, // 9: sanzi.v1.ListCatalogsResponse.catalogs:type_name -> sanzi.v1.CatalogSummary
+	20, // 10: sanzi.v1.GetCatalogResponse.summary:type_name -> sanzi.v1.CatalogSummary
+	44, // 11: sanzi.v1.GetCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
+	45, // 12: sanzi.v1.DirectiveReportRecord.entry:type_name -> sanzi.v1.EntryMeta
+	46, // 13: sanzi.v1.DirectiveReportRecord.report:type_name -> sanzi.v1.DirectiveReport
+	45, // 14: sanzi.v1.IssuedDirective.entry:type_name -> sanzi.v1.EntryMeta
+	47, // 15: sanzi.v1.IssuedDirective.directive:type_name -> sanzi.v1.Directive
+	25, // 16: sanzi.v1.IssuedDirective.reports:type_name -> sanzi.v1.DirectiveReportRecord
+	26, // 17: sanzi.v1.IssuedDirective.addressees:type_name -> sanzi.v1.AddresseeStatus
+	27, // 18: sanzi.v1.ListIssuedDirectivesResponse.directives:type_name -> sanzi.v1.IssuedDirective
+	44, // 19: sanzi.v1.DraftCatalogRequest.catalog:type_name -> sanzi.v1.Catalog
+	44, // 20: sanzi.v1.DraftCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
+	44, // 21: sanzi.v1.PublishCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
+	47, // 22: sanzi.v1.IssueDirectiveRequest.directive:type_name -> sanzi.v1.Directive
+	37, // 23: sanzi.v1.MemberWriteRequest.record:type_name -> sanzi.v1.DistrictRecord
+	48, // 24: sanzi.v1.DistrictRecord.type:type_name -> sanzi.v1.EntryType
+	43, // 25: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
+	1,  // 26: sanzi.v1.ForkRecord.kind:type_name -> sanzi.v1.TamperKind
+	39, // 27: sanzi.v1.ListForksResponse.forks:type_name -> sanzi.v1.ForkRecord
+	2,  // 28: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
+	5,  // 29: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
+	7,  // 30: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
+	9,  // 31: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
+	11, // 32: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
+	14, // 33: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
+	16, // 34: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
+	18, // 35: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
+	40, // 36: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
+	36, // 37: sanzi.v1.DistrictService.MemberWrite:input_type -> sanzi.v1.MemberWriteRequest
+	30, // 38: sanzi.v1.DistrictService.DraftCatalog:input_type -> sanzi.v1.DraftCatalogRequest
+	32, // 39: sanzi.v1.DistrictService.PublishCatalog:input_type -> sanzi.v1.PublishCatalogRequest
+	34, // 40: sanzi.v1.DistrictService.IssueDirective:input_type -> sanzi.v1.IssueDirectiveRequest
+	21, // 41: sanzi.v1.DistrictService.ListCatalogs:input_type -> sanzi.v1.ListCatalogsRequest
+	23, // 42: sanzi.v1.DistrictService.GetCatalog:input_type -> sanzi.v1.GetCatalogRequest
+	28, // 43: sanzi.v1.DistrictService.ListIssuedDirectives:input_type -> sanzi.v1.ListIssuedDirectivesRequest
+	4,  // 44: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
+	6,  // 45: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
+	8,  // 46: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
+	10, // 47: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
+	12, // 48: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
+	15, // 49: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
+	17, // 50: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
+	19, // 51: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
+	41, // 52: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
+	38, // 53: sanzi.v1.DistrictService.MemberWrite:output_type -> sanzi.v1.MemberWriteResponse
+	31, // 54: sanzi.v1.DistrictService.DraftCatalog:output_type -> sanzi.v1.DraftCatalogResponse
+	33, // 55: sanzi.v1.DistrictService.PublishCatalog:output_type -> sanzi.v1.PublishCatalogResponse
+	35, // 56: sanzi.v1.DistrictService.IssueDirective:output_type -> sanzi.v1.IssueDirectiveResponse
+	22, // 57: sanzi.v1.DistrictService.ListCatalogs:output_type -> sanzi.v1.ListCatalogsResponse
+	24, // 58: sanzi.v1.DistrictService.GetCatalog:output_type -> sanzi.v1.GetCatalogResponse
+	29, // 59: sanzi.v1.DistrictService.ListIssuedDirectives:output_type -> sanzi.v1.ListIssuedDirectivesResponse
+	44, // [44:60] is the sub-list for method output_type
+	28, // [28:44] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_district_proto_init() }
@@ -2181,7 +2843,7 @@ func file_sanzi_v1_district_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_district_proto_rawDesc), len(file_sanzi_v1_district_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   30,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,19 +19,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DistrictService_PushEntries_FullMethodName         = "/sanzi.v1.DistrictService/PushEntries"
-	DistrictService_RegisterOrigin_FullMethodName      = "/sanzi.v1.DistrictService/RegisterOrigin"
-	DistrictService_GetDistrictHead_FullMethodName     = "/sanzi.v1.DistrictService/GetDistrictHead"
-	DistrictService_ListHeads_FullMethodName           = "/sanzi.v1.DistrictService/ListHeads"
-	DistrictService_ListDistrictEntries_FullMethodName = "/sanzi.v1.DistrictService/ListDistrictEntries"
-	DistrictService_ClusterStatus_FullMethodName       = "/sanzi.v1.DistrictService/ClusterStatus"
-	DistrictService_Join_FullMethodName                = "/sanzi.v1.DistrictService/Join"
-	DistrictService_Leave_FullMethodName               = "/sanzi.v1.DistrictService/Leave"
-	DistrictService_ListForks_FullMethodName           = "/sanzi.v1.DistrictService/ListForks"
-	DistrictService_MemberWrite_FullMethodName         = "/sanzi.v1.DistrictService/MemberWrite"
-	DistrictService_DraftCatalog_FullMethodName        = "/sanzi.v1.DistrictService/DraftCatalog"
-	DistrictService_PublishCatalog_FullMethodName      = "/sanzi.v1.DistrictService/PublishCatalog"
-	DistrictService_IssueDirective_FullMethodName      = "/sanzi.v1.DistrictService/IssueDirective"
+	DistrictService_PushEntries_FullMethodName          = "/sanzi.v1.DistrictService/PushEntries"
+	DistrictService_RegisterOrigin_FullMethodName       = "/sanzi.v1.DistrictService/RegisterOrigin"
+	DistrictService_GetDistrictHead_FullMethodName      = "/sanzi.v1.DistrictService/GetDistrictHead"
+	DistrictService_ListHeads_FullMethodName            = "/sanzi.v1.DistrictService/ListHeads"
+	DistrictService_ListDistrictEntries_FullMethodName  = "/sanzi.v1.DistrictService/ListDistrictEntries"
+	DistrictService_ClusterStatus_FullMethodName        = "/sanzi.v1.DistrictService/ClusterStatus"
+	DistrictService_Join_FullMethodName                 = "/sanzi.v1.DistrictService/Join"
+	DistrictService_Leave_FullMethodName                = "/sanzi.v1.DistrictService/Leave"
+	DistrictService_ListForks_FullMethodName            = "/sanzi.v1.DistrictService/ListForks"
+	DistrictService_MemberWrite_FullMethodName          = "/sanzi.v1.DistrictService/MemberWrite"
+	DistrictService_DraftCatalog_FullMethodName         = "/sanzi.v1.DistrictService/DraftCatalog"
+	DistrictService_PublishCatalog_FullMethodName       = "/sanzi.v1.DistrictService/PublishCatalog"
+	DistrictService_IssueDirective_FullMethodName       = "/sanzi.v1.DistrictService/IssueDirective"
+	DistrictService_ListCatalogs_FullMethodName         = "/sanzi.v1.DistrictService/ListCatalogs"
+	DistrictService_GetCatalog_FullMethodName           = "/sanzi.v1.DistrictService/GetCatalog"
+	DistrictService_ListIssuedDirectives_FullMethodName = "/sanzi.v1.DistrictService/ListIssuedDirectives"
 )
 
 // DistrictServiceClient is the client API for DistrictService service.
@@ -75,6 +78,14 @@ type DistrictServiceClient interface {
 	// IssueDirective records a directive (政令督办) in the district's chain
 	// by the signed-in account.
 	IssueDirective(ctx context.Context, in *IssueDirectiveRequest, opts ...grpc.CallOption) (*IssueDirectiveResponse, error)
+	// ListCatalogs lists the catalog versions of the district's chain with
+	// what every node makes of each (draft, live, superseded, ignored).
+	ListCatalogs(ctx context.Context, in *ListCatalogsRequest, opts ...grpc.CallOption) (*ListCatalogsResponse, error)
+	// GetCatalog is one catalog version as drafted (empty: the live one).
+	GetCatalog(ctx context.Context, in *GetCatalogRequest, opts ...grpc.CallOption) (*GetCatalogResponse, error)
+	// ListIssuedDirectives lists the district's directives with the reports
+	// the addressed towns and villages sent up in their chains.
+	ListIssuedDirectives(ctx context.Context, in *ListIssuedDirectivesRequest, opts ...grpc.CallOption) (*ListIssuedDirectivesResponse, error)
 }
 
 type districtServiceClient struct {
@@ -215,6 +226,36 @@ func (c *districtServiceClient) IssueDirective(ctx context.Context, in *IssueDir
 	return out, nil
 }
 
+func (c *districtServiceClient) ListCatalogs(ctx context.Context, in *ListCatalogsRequest, opts ...grpc.CallOption) (*ListCatalogsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCatalogsResponse)
+	err := c.cc.Invoke(ctx, DistrictService_ListCatalogs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *districtServiceClient) GetCatalog(ctx context.Context, in *GetCatalogRequest, opts ...grpc.CallOption) (*GetCatalogResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCatalogResponse)
+	err := c.cc.Invoke(ctx, DistrictService_GetCatalog_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *districtServiceClient) ListIssuedDirectives(ctx context.Context, in *ListIssuedDirectivesRequest, opts ...grpc.CallOption) (*ListIssuedDirectivesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIssuedDirectivesResponse)
+	err := c.cc.Invoke(ctx, DistrictService_ListIssuedDirectives_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DistrictServiceServer is the server API for DistrictService service.
 // All implementations must embed UnimplementedDistrictServiceServer
 // for forward compatibility.
@@ -256,6 +297,14 @@ type DistrictServiceServer interface {
 	// IssueDirective records a directive (政令督办) in the district's chain
 	// by the signed-in account.
 	IssueDirective(context.Context, *IssueDirectiveRequest) (*IssueDirectiveResponse, error)
+	// ListCatalogs lists the catalog versions of the district's chain with
+	// what every node makes of each (draft, live, superseded, ignored).
+	ListCatalogs(context.Context, *ListCatalogsRequest) (*ListCatalogsResponse, error)
+	// GetCatalog is one catalog version as drafted (empty: the live one).
+	GetCatalog(context.Context, *GetCatalogRequest) (*GetCatalogResponse, error)
+	// ListIssuedDirectives lists the district's directives with the reports
+	// the addressed towns and villages sent up in their chains.
+	ListIssuedDirectives(context.Context, *ListIssuedDirectivesRequest) (*ListIssuedDirectivesResponse, error)
 	mustEmbedUnimplementedDistrictServiceServer()
 }
 
@@ -304,6 +353,15 @@ func (UnimplementedDistrictServiceServer) PublishCatalog(context.Context, *Publi
 }
 func (UnimplementedDistrictServiceServer) IssueDirective(context.Context, *IssueDirectiveRequest) (*IssueDirectiveResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IssueDirective not implemented")
+}
+func (UnimplementedDistrictServiceServer) ListCatalogs(context.Context, *ListCatalogsRequest) (*ListCatalogsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCatalogs not implemented")
+}
+func (UnimplementedDistrictServiceServer) GetCatalog(context.Context, *GetCatalogRequest) (*GetCatalogResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCatalog not implemented")
+}
+func (UnimplementedDistrictServiceServer) ListIssuedDirectives(context.Context, *ListIssuedDirectivesRequest) (*ListIssuedDirectivesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIssuedDirectives not implemented")
 }
 func (UnimplementedDistrictServiceServer) mustEmbedUnimplementedDistrictServiceServer() {}
 func (UnimplementedDistrictServiceServer) testEmbeddedByValue()                         {}
@@ -560,6 +618,60 @@ func _DistrictService_IssueDirective_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DistrictService_ListCatalogs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCatalogsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DistrictServiceServer).ListCatalogs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DistrictService_ListCatalogs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DistrictServiceServer).ListCatalogs(ctx, req.(*ListCatalogsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DistrictService_GetCatalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCatalogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DistrictServiceServer).GetCatalog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DistrictService_GetCatalog_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DistrictServiceServer).GetCatalog(ctx, req.(*GetCatalogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DistrictService_ListIssuedDirectives_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIssuedDirectivesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DistrictServiceServer).ListIssuedDirectives(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DistrictService_ListIssuedDirectives_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DistrictServiceServer).ListIssuedDirectives(ctx, req.(*ListIssuedDirectivesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DistrictService_ServiceDesc is the grpc.ServiceDesc for DistrictService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -618,6 +730,18 @@ var DistrictService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "IssueDirective",
 			Handler:    _DistrictService_IssueDirective_Handler,
+		},
+		{
+			MethodName: "ListCatalogs",
+			Handler:    _DistrictService_ListCatalogs_Handler,
+		},
+		{
+			MethodName: "GetCatalog",
+			Handler:    _DistrictService_GetCatalog_Handler,
+		},
+		{
+			MethodName: "ListIssuedDirectives",
+			Handler:    _DistrictService_ListIssuedDirectives_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

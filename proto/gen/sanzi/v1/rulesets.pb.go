@@ -648,6 +648,310 @@ func (x *TestRulesResponse) GetRuleSetVersion() string {
 	return ""
 }
 
+// BacktestRulesRequest runs a rule set over the history the node holds:
+// every chain in the signed-in account's scope (at the district, every
+// village's and town's replicated chain), each replayed on its own in chain
+// order, as the node that keeps it would have checked it. Nothing is
+// recorded. The run is bounded: it stops at max_entries entries read or
+// after 30 seconds, and says so.
+type BacktestRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule set as JSON (rules.RuleSet). Empty: the version below.
+	RulesJson string `protobuf:"bytes,1,opt,name=rules_json,json=rulesJson,proto3" json:"rules_json,omitempty"`
+	// A version of the node's own chain (a draft or a published set), used
+	// when rules_json is empty; both empty: the set in force.
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Only the chains of this org and the orgs under it (a town: its
+	// villages); default the account's whole scope.
+	Org string `protobuf:"bytes,3,opt,name=org,proto3" json:"org,omitempty"`
+	// Stop after this many entries read (default 200,000, at most
+	// 2,000,000).
+	MaxEntries    int32 `protobuf:"varint,4,opt,name=max_entries,json=maxEntries,proto3" json:"max_entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BacktestRulesRequest) Reset() {
+	*x = BacktestRulesRequest{}
+	mi := &file_sanzi_v1_rulesets_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacktestRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacktestRulesRequest) ProtoMessage() {}
+
+func (x *BacktestRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_rulesets_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacktestRulesRequest.ProtoReflect.Descriptor instead.
+func (*BacktestRulesRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_rulesets_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BacktestRulesRequest) GetRulesJson() string {
+	if x != nil {
+		return x.RulesJson
+	}
+	return ""
+}
+
+func (x *BacktestRulesRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *BacktestRulesRequest) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+func (x *BacktestRulesRequest) GetMaxEntries() int32 {
+	if x != nil {
+		return x.MaxEntries
+	}
+	return 0
+}
+
+// RuleBacktest is what one rule of the set would have raised.
+type RuleBacktest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// info, yellow or red.
+	Severity string `protobuf:"bytes,3,opt,name=severity,proto3" json:"severity,omitempty"`
+	// warn or block.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// Entries (or, for a time-driven rule, findings) it fires on.
+	Hits int64 `protobuf:"varint,5,opt,name=hits,proto3" json:"hits,omitempty"`
+	// Of those, the entries later reversed anyway.
+	Reversed int64 `protobuf:"varint,6,opt,name=reversed,proto3" json:"reversed,omitempty"`
+	// Chains (orgs) it fires in.
+	Chains int32 `protobuf:"varint,7,opt,name=chains,proto3" json:"chains,omitempty"`
+	// Ids of the first few entries it fires on.
+	Examples      []string `protobuf:"bytes,8,rep,name=examples,proto3" json:"examples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuleBacktest) Reset() {
+	*x = RuleBacktest{}
+	mi := &file_sanzi_v1_rulesets_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleBacktest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleBacktest) ProtoMessage() {}
+
+func (x *RuleBacktest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_rulesets_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleBacktest.ProtoReflect.Descriptor instead.
+func (*RuleBacktest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_rulesets_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RuleBacktest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *RuleBacktest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RuleBacktest) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *RuleBacktest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *RuleBacktest) GetHits() int64 {
+	if x != nil {
+		return x.Hits
+	}
+	return 0
+}
+
+func (x *RuleBacktest) GetReversed() int64 {
+	if x != nil {
+		return x.Reversed
+	}
+	return 0
+}
+
+func (x *RuleBacktest) GetChains() int32 {
+	if x != nil {
+		return x.Chains
+	}
+	return 0
+}
+
+func (x *RuleBacktest) GetExamples() []string {
+	if x != nil {
+		return x.Examples
+	}
+	return nil
+}
+
+// BacktestRulesResponse lists every rule of the set, those that raise
+// nothing with zero hits.
+type BacktestRulesResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	RuleSetVersion string                 `protobuf:"bytes,1,opt,name=rule_set_version,json=ruleSetVersion,proto3" json:"rule_set_version,omitempty"`
+	Results        []*RuleBacktest        `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	// Entries the rules checked (transactions, contracts, payments, assets)
+	// and entries read in all.
+	EntriesChecked int64 `protobuf:"varint,3,opt,name=entries_checked,json=entriesChecked,proto3" json:"entries_checked,omitempty"`
+	EntriesRead    int64 `protobuf:"varint,4,opt,name=entries_read,json=entriesRead,proto3" json:"entries_read,omitempty"`
+	// Chains read (the last perhaps in part) of the chains in scope.
+	ChainsRead  int32 `protobuf:"varint,5,opt,name=chains_read,json=chainsRead,proto3" json:"chains_read,omitempty"`
+	ChainsTotal int32 `protobuf:"varint,6,opt,name=chains_total,json=chainsTotal,proto3" json:"chains_total,omitempty"`
+	// Set when a bound ended the run before every chain was read whole:
+	// "entries" or "duration". The results cover what was read.
+	Stopped string `protobuf:"bytes,7,opt,name=stopped,proto3" json:"stopped,omitempty"`
+	// The bounds the run had.
+	MaxEntries    int32 `protobuf:"varint,8,opt,name=max_entries,json=maxEntries,proto3" json:"max_entries,omitempty"`
+	MaxSeconds    int32 `protobuf:"varint,9,opt,name=max_seconds,json=maxSeconds,proto3" json:"max_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BacktestRulesResponse) Reset() {
+	*x = BacktestRulesResponse{}
+	mi := &file_sanzi_v1_rulesets_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacktestRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacktestRulesResponse) ProtoMessage() {}
+
+func (x *BacktestRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_rulesets_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacktestRulesResponse.ProtoReflect.Descriptor instead.
+func (*BacktestRulesResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_rulesets_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BacktestRulesResponse) GetRuleSetVersion() string {
+	if x != nil {
+		return x.RuleSetVersion
+	}
+	return ""
+}
+
+func (x *BacktestRulesResponse) GetResults() []*RuleBacktest {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BacktestRulesResponse) GetEntriesChecked() int64 {
+	if x != nil {
+		return x.EntriesChecked
+	}
+	return 0
+}
+
+func (x *BacktestRulesResponse) GetEntriesRead() int64 {
+	if x != nil {
+		return x.EntriesRead
+	}
+	return 0
+}
+
+func (x *BacktestRulesResponse) GetChainsRead() int32 {
+	if x != nil {
+		return x.ChainsRead
+	}
+	return 0
+}
+
+func (x *BacktestRulesResponse) GetChainsTotal() int32 {
+	if x != nil {
+		return x.ChainsTotal
+	}
+	return 0
+}
+
+func (x *BacktestRulesResponse) GetStopped() string {
+	if x != nil {
+		return x.Stopped
+	}
+	return ""
+}
+
+func (x *BacktestRulesResponse) GetMaxEntries() int32 {
+	if x != nil {
+		return x.MaxEntries
+	}
+	return 0
+}
+
+func (x *BacktestRulesResponse) GetMaxSeconds() int32 {
+	if x != nil {
+		return x.MaxSeconds
+	}
+	return 0
+}
+
 var File_sanzi_v1_rulesets_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_rulesets_proto_rawDesc = "" +
@@ -694,14 +998,44 @@ const file_sanzi_v1_rulesets_proto_rawDesc = "" +
 	"\vtransaction\x18\x02 \x01(\v2\x15.sanzi.v1.TransactionR\vtransaction\"d\n" +
 	"\x11TestRulesResponse\x12%\n" +
 	"\x04hits\x18\x01 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\x12(\n" +
-	"\x10rule_set_version\x18\x02 \x01(\tR\x0eruleSetVersion2\x92\x03\n" +
+	"\x10rule_set_version\x18\x02 \x01(\tR\x0eruleSetVersion\"\x82\x01\n" +
+	"\x14BacktestRulesRequest\x12\x1d\n" +
+	"\n" +
+	"rules_json\x18\x01 \x01(\tR\trulesJson\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
+	"\x03org\x18\x03 \x01(\tR\x03org\x12\x1f\n" +
+	"\vmax_entries\x18\x04 \x01(\x05R\n" +
+	"maxEntries\"\xce\x01\n" +
+	"\fRuleBacktest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bseverity\x18\x03 \x01(\tR\bseverity\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x12\n" +
+	"\x04hits\x18\x05 \x01(\x03R\x04hits\x12\x1a\n" +
+	"\breversed\x18\x06 \x01(\x03R\breversed\x12\x16\n" +
+	"\x06chains\x18\a \x01(\x05R\x06chains\x12\x1a\n" +
+	"\bexamples\x18\b \x03(\tR\bexamples\"\xdf\x02\n" +
+	"\x15BacktestRulesResponse\x12(\n" +
+	"\x10rule_set_version\x18\x01 \x01(\tR\x0eruleSetVersion\x120\n" +
+	"\aresults\x18\x02 \x03(\v2\x16.sanzi.v1.RuleBacktestR\aresults\x12'\n" +
+	"\x0fentries_checked\x18\x03 \x01(\x03R\x0eentriesChecked\x12!\n" +
+	"\fentries_read\x18\x04 \x01(\x03R\ventriesRead\x12\x1f\n" +
+	"\vchains_read\x18\x05 \x01(\x05R\n" +
+	"chainsRead\x12!\n" +
+	"\fchains_total\x18\x06 \x01(\x05R\vchainsTotal\x12\x18\n" +
+	"\astopped\x18\a \x01(\tR\astopped\x12\x1f\n" +
+	"\vmax_entries\x18\b \x01(\x05R\n" +
+	"maxEntries\x12\x1f\n" +
+	"\vmax_seconds\x18\t \x01(\x05R\n" +
+	"maxSeconds2\xe4\x03\n" +
 	"\vRuleService\x12M\n" +
 	"\fListRuleSets\x12\x1d.sanzi.v1.ListRuleSetsRequest\x1a\x1e.sanzi.v1.ListRuleSetsResponse\x12G\n" +
 	"\n" +
 	"GetRuleSet\x12\x1b.sanzi.v1.GetRuleSetRequest\x1a\x1c.sanzi.v1.GetRuleSetResponse\x12P\n" +
 	"\rSubmitRuleSet\x12\x1e.sanzi.v1.SubmitRuleSetRequest\x1a\x1f.sanzi.v1.SubmitRuleSetResponse\x12S\n" +
 	"\x0ePublishRuleSet\x12\x1f.sanzi.v1.PublishRuleSetRequest\x1a .sanzi.v1.PublishRuleSetResponse\x12D\n" +
-	"\tTestRules\x12\x1a.sanzi.v1.TestRulesRequest\x1a\x1b.sanzi.v1.TestRulesResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\tTestRules\x12\x1a.sanzi.v1.TestRulesRequest\x1a\x1b.sanzi.v1.TestRulesResponse\x12P\n" +
+	"\rBacktestRules\x12\x1e.sanzi.v1.BacktestRulesRequest\x1a\x1f.sanzi.v1.BacktestRulesResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_rulesets_proto_rawDescOnce sync.Once
@@ -715,7 +1049,7 @@ func file_sanzi_v1_rulesets_proto_rawDescGZIP() []byte {
 	return file_sanzi_v1_rulesets_proto_rawDescData
 }
 
-var file_sanzi_v1_rulesets_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_sanzi_v1_rulesets_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_sanzi_v1_rulesets_proto_goTypes = []any{
 	(*RuleSetSummary)(nil),         // 0: sanzi.v1.RuleSetSummary
 	(*ListRuleSetsRequest)(nil),    // 1: sanzi.v1.ListRuleSetsRequest
@@ -728,34 +1062,40 @@ var file_sanzi_v1_rulesets_proto_goTypes = []any{
 	(*PublishRuleSetResponse)(nil), // 8: sanzi.v1.PublishRuleSetResponse
 	(*TestRulesRequest)(nil),       // 9: sanzi.v1.TestRulesRequest
 	(*TestRulesResponse)(nil),      // 10: sanzi.v1.TestRulesResponse
-	(*EntryMeta)(nil),              // 11: sanzi.v1.EntryMeta
-	(*Transaction)(nil),            // 12: sanzi.v1.Transaction
-	(*RuleHit)(nil),                // 13: sanzi.v1.RuleHit
+	(*BacktestRulesRequest)(nil),   // 11: sanzi.v1.BacktestRulesRequest
+	(*RuleBacktest)(nil),           // 12: sanzi.v1.RuleBacktest
+	(*BacktestRulesResponse)(nil),  // 13: sanzi.v1.BacktestRulesResponse
+	(*EntryMeta)(nil),              // 14: sanzi.v1.EntryMeta
+	(*Transaction)(nil),            // 15: sanzi.v1.Transaction
+	(*RuleHit)(nil),                // 16: sanzi.v1.RuleHit
 }
 var file_sanzi_v1_rulesets_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.ListRuleSetsResponse.rule_sets:type_name -> sanzi.v1.RuleSetSummary
 	0,  // 1: sanzi.v1.GetRuleSetResponse.summary:type_name -> sanzi.v1.RuleSetSummary
-	11, // 2: sanzi.v1.SubmitRuleSetResponse.entry:type_name -> sanzi.v1.EntryMeta
+	14, // 2: sanzi.v1.SubmitRuleSetResponse.entry:type_name -> sanzi.v1.EntryMeta
 	0,  // 3: sanzi.v1.SubmitRuleSetResponse.summary:type_name -> sanzi.v1.RuleSetSummary
-	11, // 4: sanzi.v1.PublishRuleSetResponse.entry:type_name -> sanzi.v1.EntryMeta
+	14, // 4: sanzi.v1.PublishRuleSetResponse.entry:type_name -> sanzi.v1.EntryMeta
 	0,  // 5: sanzi.v1.PublishRuleSetResponse.summary:type_name -> sanzi.v1.RuleSetSummary
-	12, // 6: sanzi.v1.TestRulesRequest.transaction:type_name -> sanzi.v1.Transaction
-	13, // 7: sanzi.v1.TestRulesResponse.hits:type_name -> sanzi.v1.RuleHit
-	1,  // 8: sanzi.v1.RuleService.ListRuleSets:input_type -> sanzi.v1.ListRuleSetsRequest
-	3,  // 9: sanzi.v1.RuleService.GetRuleSet:input_type -> sanzi.v1.GetRuleSetRequest
-	5,  // 10: sanzi.v1.RuleService.SubmitRuleSet:input_type -> sanzi.v1.SubmitRuleSetRequest
-	7,  // 11: sanzi.v1.RuleService.PublishRuleSet:input_type -> sanzi.v1.PublishRuleSetRequest
-	9,  // 12: sanzi.v1.RuleService.TestRules:input_type -> sanzi.v1.TestRulesRequest
-	2,  // 13: sanzi.v1.RuleService.ListRuleSets:output_type -> sanzi.v1.ListRuleSetsResponse
-	4,  // 14: sanzi.v1.RuleService.GetRuleSet:output_type -> sanzi.v1.GetRuleSetResponse
-	6,  // 15: sanzi.v1.RuleService.SubmitRuleSet:output_type -> sanzi.v1.SubmitRuleSetResponse
-	8,  // 16: sanzi.v1.RuleService.PublishRuleSet:output_type -> sanzi.v1.PublishRuleSetResponse
-	10, // 17: sanzi.v1.RuleService.TestRules:output_type -> sanzi.v1.TestRulesResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	15, // 6: sanzi.v1.TestRulesRequest.transaction:type_name -> sanzi.v1.Transaction
+	16, // 7: sanzi.v1.TestRulesResponse.hits:type_name -> sanzi.v1.RuleHit
+	12, // 8: sanzi.v1.BacktestRulesResponse.results:type_name -> sanzi.v1.RuleBacktest
+	1,  // 9: sanzi.v1.RuleService.ListRuleSets:input_type -> sanzi.v1.ListRuleSetsRequest
+	3,  // 10: sanzi.v1.RuleService.GetRuleSet:input_type -> sanzi.v1.GetRuleSetRequest
+	5,  // 11: sanzi.v1.RuleService.SubmitRuleSet:input_type -> sanzi.v1.SubmitRuleSetRequest
+	7,  // 12: sanzi.v1.RuleService.PublishRuleSet:input_type -> sanzi.v1.PublishRuleSetRequest
+	9,  // 13: sanzi.v1.RuleService.TestRules:input_type -> sanzi.v1.TestRulesRequest
+	11, // 14: sanzi.v1.RuleService.BacktestRules:input_type -> sanzi.v1.BacktestRulesRequest
+	2,  // 15: sanzi.v1.RuleService.ListRuleSets:output_type -> sanzi.v1.ListRuleSetsResponse
+	4,  // 16: sanzi.v1.RuleService.GetRuleSet:output_type -> sanzi.v1.GetRuleSetResponse
+	6,  // 17: sanzi.v1.RuleService.SubmitRuleSet:output_type -> sanzi.v1.SubmitRuleSetResponse
+	8,  // 18: sanzi.v1.RuleService.PublishRuleSet:output_type -> sanzi.v1.PublishRuleSetResponse
+	10, // 19: sanzi.v1.RuleService.TestRules:output_type -> sanzi.v1.TestRulesResponse
+	13, // 20: sanzi.v1.RuleService.BacktestRules:output_type -> sanzi.v1.BacktestRulesResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_rulesets_proto_init() }
@@ -772,7 +1112,7 @@ func file_sanzi_v1_rulesets_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_rulesets_proto_rawDesc), len(file_sanzi_v1_rulesets_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	RuleService_SubmitRuleSet_FullMethodName  = "/sanzi.v1.RuleService/SubmitRuleSet"
 	RuleService_PublishRuleSet_FullMethodName = "/sanzi.v1.RuleService/PublishRuleSet"
 	RuleService_TestRules_FullMethodName      = "/sanzi.v1.RuleService/TestRules"
+	RuleService_BacktestRules_FullMethodName  = "/sanzi.v1.RuleService/BacktestRules"
 )
 
 // RuleServiceClient is the client API for RuleService service.
@@ -38,6 +39,9 @@ type RuleServiceClient interface {
 	SubmitRuleSet(ctx context.Context, in *SubmitRuleSetRequest, opts ...grpc.CallOption) (*SubmitRuleSetResponse, error)
 	PublishRuleSet(ctx context.Context, in *PublishRuleSetRequest, opts ...grpc.CallOption) (*PublishRuleSetResponse, error)
 	TestRules(ctx context.Context, in *TestRulesRequest, opts ...grpc.CallOption) (*TestRulesResponse, error)
+	// BacktestRules reports what a rule set would have raised over the
+	// history the node holds, rule by rule, before anyone publishes it.
+	BacktestRules(ctx context.Context, in *BacktestRulesRequest, opts ...grpc.CallOption) (*BacktestRulesResponse, error)
 }
 
 type ruleServiceClient struct {
@@ -98,6 +102,16 @@ func (c *ruleServiceClient) TestRules(ctx context.Context, in *TestRulesRequest,
 	return out, nil
 }
 
+func (c *ruleServiceClient) BacktestRules(ctx context.Context, in *BacktestRulesRequest, opts ...grpc.CallOption) (*BacktestRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BacktestRulesResponse)
+	err := c.cc.Invoke(ctx, RuleService_BacktestRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RuleServiceServer is the server API for RuleService service.
 // All implementations must embed UnimplementedRuleServiceServer
 // for forward compatibility.
@@ -110,6 +124,9 @@ type RuleServiceServer interface {
 	SubmitRuleSet(context.Context, *SubmitRuleSetRequest) (*SubmitRuleSetResponse, error)
 	PublishRuleSet(context.Context, *PublishRuleSetRequest) (*PublishRuleSetResponse, error)
 	TestRules(context.Context, *TestRulesRequest) (*TestRulesResponse, error)
+	// BacktestRules reports what a rule set would have raised over the
+	// history the node holds, rule by rule, before anyone publishes it.
+	BacktestRules(context.Context, *BacktestRulesRequest) (*BacktestRulesResponse, error)
 	mustEmbedUnimplementedRuleServiceServer()
 }
 
@@ -134,6 +151,9 @@ func (UnimplementedRuleServiceServer) PublishRuleSet(context.Context, *PublishRu
 }
 func (UnimplementedRuleServiceServer) TestRules(context.Context, *TestRulesRequest) (*TestRulesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method TestRules not implemented")
+}
+func (UnimplementedRuleServiceServer) BacktestRules(context.Context, *BacktestRulesRequest) (*BacktestRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BacktestRules not implemented")
 }
 func (UnimplementedRuleServiceServer) mustEmbedUnimplementedRuleServiceServer() {}
 func (UnimplementedRuleServiceServer) testEmbeddedByValue()                     {}
@@ -246,6 +266,24 @@ func _RuleService_TestRules_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RuleService_BacktestRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BacktestRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuleServiceServer).BacktestRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RuleService_BacktestRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuleServiceServer).BacktestRules(ctx, req.(*BacktestRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RuleService_ServiceDesc is the grpc.ServiceDesc for RuleService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -272,6 +310,10 @@ var RuleService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "TestRules",
 			Handler:    _RuleService_TestRules_Handler,
+		},
+		{
+			MethodName: "BacktestRules",
+			Handler:    _RuleService_BacktestRules_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

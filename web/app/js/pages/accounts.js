@@ -3,8 +3,7 @@
 // answering a one-time password shown once), granting or revoking a role
 // or post, disabling, resetting a password, and an account's tokens
 // (GET /v1/tokens?account=..., DELETE /v1/tokens/{id}).
-// TODO(issue 14): a sign-in audit view. node/accounts logs sign-ins to slog
-// only; there is no readable store of sign-in events to show here yet.
+// The sign-in audit is a page of its own (signins.js, GET /v1/signins).
 import { h, fill } from '../dom.js';
 
 const roles = ['accountant', 'village_committee', 'supervisory_committee', 'town_reviewer', 'town_admin',

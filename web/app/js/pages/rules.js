@@ -4,10 +4,10 @@
 // from a form of each rule's parameters or from JSON (POST /v1/rules), and
 // the publication of a draft (POST /v1/rules/{version}/publish), which the
 // district takes only from an officer who did not draft it: its refusal is
-// shown with the district's reason.
-// TODO(issue 14): backtest a draft against the district's data (the
-// member's TestRules is not implemented: it holds no books).
+// shown with the district's reason. A version, or the JSON being drafted,
+// is backtested over the district's data (rules-backtest.js).
 import { h, fill, clear } from '../dom.js';
+import { backtestPanel } from './rules-backtest.js';
 
 // diffRules compares two rule sets rule by rule (by code): rules added,
 // removed, and each field that differs (params one by one).
@@ -61,6 +61,7 @@ export function render(root, { me, t, api }) {
   const json = h('textarea', { attrs: { id: 'rules-json', 'data-testid': 'rules-json', rows: '8', spellcheck: 'false' } });
   let baseSet = { rules: [] };
   base.addEventListener('change', () => loadBase(base.value));
+  const backtest = backtestPanel({ t, api, draftJSON: perms.has('draft_rules') ? () => json.value : null });
 
   fill(root,
     h('h1', { text: t('rules.title') }),
@@ -74,6 +75,7 @@ export function render(root, { me, t, api }) {
         h('label', { text: t('rules.diffA'), attrs: { for: 'rules-diff-a' } }), selA,
         h('label', { text: t('rules.diffB'), attrs: { for: 'rules-diff-b' } }), selB, diffBtn),
       diffOut),
+    backtest.el,
     perms.has('draft_rules') ? h('section', { class: 'panel', attrs: { 'aria-labelledby': 'rules-draft-title' } },
       h('h2', { text: t('rules.draft'), attrs: { id: 'rules-draft-title' } }),
       h('div', { class: 'toolbar' },
@@ -93,6 +95,7 @@ export function render(root, { me, t, api }) {
       if (!alive) return;
       sets = resp.ruleSets || [];
       status.textContent = t('rules.count', { n: sets.length, live: resp.live || t('rules.noLive') });
+      backtest.setVersions(sets, resp.live);
       fill(tbody, sets.slice().reverse().map((s) => h('tr', { attrs: { 'data-version': s.version } },
         h('td', { class: 'mono', text: s.version }),
         h('td', { text: t('rules.status.' + s.status), attrs: { 'data-testid': 'rules-status-' + s.version } }),

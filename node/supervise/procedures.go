@@ -152,8 +152,11 @@ func (s *Supervisor) Procedure(id string) (*workflow.Proc, error) {
 // ProcedureRecord renders p with its entry for the API.
 func (s *Supervisor) ProcedureRecord(p *workflow.Proc) (*sanziv1.ProcedureRecord, error) {
 	s.mu.Lock()
-	r := p.Record()
+	r, err := p.Record()
 	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	o, seq, err := ledger.ParseEntryID(p.ID)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package accounts
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/sanzi/sanzi/node/checkpoint"
 )
@@ -69,7 +71,8 @@ func (s *Service) save() error {
 	s.mu.RLock()
 	var e checkpoint.Encoder
 	e.Uint(uint64(len(s.st.accounts)))
-	for _, a := range s.st.accounts {
+	for _, id := range slices.Sorted(maps.Keys(s.st.accounts)) {
+		a := s.st.accounts[id]
 		for _, f := range []string{a.ID, a.Name, a.Org, string(a.Status), a.DisabledReason, a.CreatedBy, a.CreatedEntry, a.ChangedBy, a.LastEntry} {
 			e.String(f)
 		}

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -66,6 +68,21 @@ func (e *Encoder) Time(t time.Time) {
 	e.Uint(uint64(t.Nanosecond()))
 }
 
+// Set writes the keys of a set, sorted: the same state always writes the
+// same bytes, so that two states compare by their encodings.
+func (e *Encoder) Set(m map[string]bool) {
+	e.Strings(slices.Sorted(maps.Keys(m)))
+}
+
+// Map writes a map of strings, sorted by key.
+func (e *Encoder) Map(m map[string]string) {
+	e.Uint(uint64(len(m)))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		e.String(k)
+		e.String(m[k])
+	}
+}
+
 // Strings writes a list of strings.
 func (e *Encoder) Strings(ss []string) {
 	e.Uint(uint64(len(ss)))
@@ -82,7 +99,7 @@ func (e *Encoder) Proto(m proto.Message) {
 	}
 	e.Bool(true)
 	e.Uint(uint64(proto.Size(m)))
-	out, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(e.buf, m)
+	out, err := proto.MarshalOptions{UseCachedSize: true, Deterministic: true}.MarshalAppend(e.buf, m)
 	if err != nil && e.err == nil {
 		e.err = fmt.Errorf("encode %T: %w", m, err)
 	}
@@ -203,6 +220,27 @@ func (d *Decoder) Strings() []string {
 		out[i] = d.String()
 	}
 	return out
+}
+
+// Set reads what Set wrote; every value is true.
+func (d *Decoder) Set() map[string]bool {
+	n := d.Len()
+	m := make(map[string]bool, n)
+	for range n {
+		m[d.String()] = true
+	}
+	return m
+}
+
+// Map reads what Map wrote.
+func (d *Decoder) Map() map[string]string {
+	n := d.Len()
+	m := make(map[string]string, n)
+	for range n {
+		k := d.String()
+		m[k] = d.String()
+	}
+	return m
 }
 
 // Proto reads a message into m and says whether one was written (false:

@@ -18,6 +18,7 @@ import (
 	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/watch"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -45,9 +46,9 @@ const DefaultCheckpointEvery = 50_000
 // from (the rule set and catalog before the chains publish others, the
 // calendar, the tier, the orgs served). A checkpoint another stamp wrote
 // is rebuilt.
-func (s *Supervisor) stamp() string {
+func (s *Supervisor) stamp(start *rules.Engine) string {
 	h := sha256.New()
-	rs, _ := json.Marshal(s.b.Rules().Set())
+	rs, _ := json.Marshal(start.Set())
 	cat, _ := proto.MarshalOptions{Deterministic: true}.Marshal(s.cfg.Catalog)
 	for _, part := range [][]byte{rs, cat, []byte(s.cfg.Calendar.Version()), []byte(s.cfg.Calendar.Location().String()),
 		[]byte(fmt.Sprintf("%T", s.tier)), []byte(strings.Join(s.b.Validator().Served, ","))} {
@@ -64,10 +65,28 @@ func (s *Supervisor) save() error {
 		return errors.New("supervision state differs from its chains until the node restarts (findings not recorded); no checkpoint")
 	}
 	t0 := time.Now()
+	state, err := s.encode()
+	if err != nil {
+		return err
+	}
+	at := make(checkpoint.Positions, len(s.seen))
+	maps.Copy(at, s.seen)
+	if err := s.cfg.Checkpoints.Save(checkpointName, s.stampOf, at, state); err != nil {
+		return err
+	}
+	s.since = 0
+	s.log.Info("supervision state checkpointed", "entries", at.Entries(), "bytes", len(state), "took", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// encode writes the state: the rule set in force, then each part in a
+// section of its own (restore decodes them side by side). The same state
+// always encodes to the same bytes. The caller holds s.mu.
+func (s *Supervisor) encode() ([]byte, error) {
 	var e checkpoint.Encoder
 	inForce, err := json.Marshal(s.b.Rules().Set())
 	if err != nil {
-		return fmt.Errorf("encode the rule set in force: %w", err)
+		return nil, fmt.Errorf("encode the rule set in force: %w", err)
 	}
 	e.Bytes(inForce)
 	e.Section(s.sets.save)
@@ -75,18 +94,7 @@ func (s *Supervisor) save() error {
 	e.Section(s.flows.Save)
 	e.Section(s.watch.Save)
 	e.Section(s.tier.Save)
-	state, err := e.Data()
-	if err != nil {
-		return err
-	}
-	at := make(checkpoint.Positions, len(s.seen))
-	maps.Copy(at, s.seen)
-	if err := s.cfg.Checkpoints.Save(checkpointName, s.stamp(), at, state); err != nil {
-		return err
-	}
-	s.since = 0
-	s.log.Info("supervision state checkpointed", "entries", at.Entries(), "bytes", len(state), "took", time.Since(t0).Round(time.Millisecond))
-	return nil
+	return e.Data()
 }
 
 // Checkpoint catches up with the chains and writes the state, so that the
@@ -124,7 +132,7 @@ func (s *Supervisor) maybeSave() {
 // says why not otherwise (the start then replays every chain).
 func (s *Supervisor) restore() error {
 	t0 := time.Now()
-	at, state, err := s.cfg.Checkpoints.Load(checkpointName, s.stamp())
+	at, state, err := s.cfg.Checkpoints.Load(checkpointName, s.stampOf)
 	if err != nil {
 		return err
 	}

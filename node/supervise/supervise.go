@@ -89,6 +89,9 @@ type Supervisor struct {
 	log       *slog.Logger
 	// since counts the entries followed since the last checkpoint.
 	since uint64
+	// stampOf is the checkpoint's stamp, of the rule set the start
+	// began with (stamp).
+	stampOf string
 	// dirty is set once the state holds findings the chain does not (they
 	// failed to be recorded): until a restart replays them, no checkpoint
 	// may keep the state.
@@ -129,6 +132,7 @@ func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
 	s := &Supervisor{b: b, cfg: cfg, flows: workflow.New(cfg.Catalog, cfg.Calendar), watch: w, tier: cfg.Tier,
 		seen: map[string]ledger.Head{}, hits: map[string][]rules.Hit{}, replaying: map[string]rules.Hit{}, log: cfg.Logger}
 	s.sets.init(e)
+	s.stampOf = s.stamp(e)
 	b.Supervise(s)
 	rebuild := false
 	if cfg.Checkpoints != nil {

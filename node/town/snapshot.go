@@ -3,6 +3,8 @@ package town
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/rules"
@@ -16,10 +18,11 @@ import (
 func (t *Town) Save(e *checkpoint.Encoder) {
 	e.Section(t.flows.Save)
 	e.Section(t.cross.Save)
-	strMap(e, t.pending)
-	strMap(e, t.keyOf)
+	e.Map(t.pending)
+	e.Map(t.keyOf)
 	e.Uint(uint64(len(t.drafts)))
-	for k, d := range t.drafts {
+	for _, k := range slices.Sorted(maps.Keys(t.drafts)) {
+		d := t.drafts[k]
 		e.String(k)
 		e.Proto(d.v)
 		e.String(d.author)
@@ -27,12 +30,9 @@ func (t *Town) Save(e *checkpoint.Encoder) {
 	rel, _ := json.Marshal(t.relatives)
 	e.Bytes(rel)
 	t.ignoredMu.Lock()
-	strMap(e, t.ignored)
+	e.Map(t.ignored)
 	t.ignoredMu.Unlock()
-	e.Uint(uint64(len(t.raised)))
-	for k := range t.raised {
-		e.String(k)
-	}
+	e.Set(t.raised)
 }
 
 // Restore implements supervise.Tier.
@@ -48,7 +48,7 @@ func (t *Town) Restore(d *checkpoint.Decoder, e *rules.Engine) (func(), error) {
 	if err := cross.Load(d.Section()); err != nil {
 		return nil, fmt.Errorf("town: cross-village %w", err)
 	}
-	pending, keyOf := readStrMap(d), readStrMap(d)
+	pending, keyOf := d.Map(), d.Map()
 	drafts := map[string]villageDraft{}
 	for range d.Len() {
 		k := d.String()
@@ -62,11 +62,8 @@ func (t *Town) Restore(d *checkpoint.Decoder, e *rules.Engine) (func(), error) {
 			return nil, fmt.Errorf("town: relatives lists: %w", err)
 		}
 	}
-	ignored := readStrMap(d)
-	raised := map[string]bool{}
-	for range d.Len() {
-		raised[d.String()] = true
-	}
+	ignored := d.Map()
+	raised := d.Set()
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("town state: %w", err)
 	}
@@ -82,9 +79,9 @@ func (t *Town) Restore(d *checkpoint.Decoder, e *rules.Engine) (func(), error) {
 // waiting to be applied.
 func (v *Village) Save(e *checkpoint.Encoder) {
 	e.Uint(uint64(len(v.applied)))
-	for id, ok := range v.applied {
+	for _, id := range slices.Sorted(maps.Keys(v.applied)) {
 		e.String(id)
-		e.Bool(ok)
+		e.Bool(v.applied[id])
 	}
 	e.Uint(uint64(len(v.inbound)))
 	for _, in := range v.inbound {
@@ -111,22 +108,4 @@ func (v *Village) Restore(d *checkpoint.Decoder, _ *rules.Engine) (func(), error
 		return nil, fmt.Errorf("village state: %w", err)
 	}
 	return func() { v.applied, v.inbound = applied, queue }, nil
-}
-
-func strMap(e *checkpoint.Encoder, m map[string]string) {
-	e.Uint(uint64(len(m)))
-	for k, v := range m {
-		e.String(k)
-		e.String(v)
-	}
-}
-
-func readStrMap(d *checkpoint.Decoder) map[string]string {
-	n := d.Len()
-	m := make(map[string]string, n)
-	for range n {
-		k := d.String()
-		m[k] = d.String()
-	}
-	return m
 }

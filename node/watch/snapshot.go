@@ -25,10 +25,7 @@ const (
 // owner sets the rule set in force (SetRules) as it does at start. Every
 // index and sum is made again from the kept entries by Load.
 func (w *Watcher) Save(e *checkpoint.Encoder) {
-	e.Uint(uint64(len(w.raised)))
-	for k := range w.raised {
-		e.String(k)
-	}
+	e.Set(w.raised)
 	s := &w.st
 	e.Int(int64(s.seq))
 	e.Int(int64(s.first))
@@ -69,15 +66,11 @@ func (w *Watcher) Save(e *checkpoint.Encoder) {
 // summed again in chain order, as Observe did, and those reversed are
 // taken out again.
 func (w *Watcher) Load(d *checkpoint.Decoder) error {
-	n := d.Len()
-	raised := make(map[string]bool, n)
-	for range n {
-		raised[d.String()] = true
-	}
+	raised := d.Set()
 	st := newState()
 	st.seq, st.first = int(d.Int()), day(d.Int())
 	var reversed []string
-	n = d.Len()
+	n := d.Len()
 	// Sized once: growing maps of a few hundred thousand keys is most of
 	// the cost of indexing them again.
 	st.byID = make(map[string]*rec, n)

@@ -45,10 +45,7 @@ func (f *Flows) Save(e *checkpoint.Encoder) {
 			e.Bytes(p.packed) // restored closed and never read since: as it was
 		}
 	}
-	e.Uint(uint64(len(f.given)))
-	for k := range f.given {
-		e.String(k)
-	}
+	e.Set(f.given)
 }
 
 // Load reads what Save wrote into f, a Flows New made with the same
@@ -96,10 +93,7 @@ func (f *Flows) Load(d *checkpoint.Decoder) error {
 		procs[p.ID] = p
 		order = append(order, p.ID)
 	}
-	given := map[string]bool{}
-	for range d.Len() {
-		given[d.String()] = true
-	}
+	given := d.Set()
 	if err := d.Err(); err != nil {
 		return fmt.Errorf("workflow state: %w", err)
 	}

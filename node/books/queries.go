@@ -26,35 +26,29 @@ func reversedBy(tx *bolt.Tx, s *ledger.Stored) string {
 	return string(tx.Bucket(bucketReversed).Get(key(s.Origin, s.Seq)))
 }
 
-func orgMatches(want, origin string) bool { return want == "" || want == origin }
+// byOrg walks type t's entries of org ("": all), counted by the counters.
+func byOrg(t sanziv1.EntryType, org string) scan {
+	return scan{t: t, org: org, total: func(tx *bolt.Tx) int64 { return total(tx, t, org, nil) }}
+}
 
-// ListTransactions returns one page of transactions.
+// ListTransactions returns one page of transactions: by org and kind from
+// the indexes, the total from the counters.
 func (b *Books) ListTransactions(f TransactionFilter, p Page) ([]*sanziv1.TransactionRecord, string, int64, error) {
 	var out []*sanziv1.TransactionRecord
-	build := func(tx *bolt.Tx, s *ledger.Stored) error {
+	t := sanziv1.EntryType_ENTRY_TYPE_TRANSACTION
+	sc := scan{t: t, org: f.Org, total: func(tx *bolt.Tx) int64 { return total(tx, t, f.Org, nil) }}
+	if f.Kind != 0 {
+		sc.facet = kindFacet(f.Kind)
+		sc.total = func(tx *bolt.Tx) int64 {
+			return total(tx, t, f.Org, func(tuple []byte) bool { return tuple[0] == byte(f.Kind) })
+		}
+	}
+	next, n, err := b.walk(sc, p, func(tx *bolt.Tx, s *ledger.Stored) error {
 		rec, err := transactionRecord(tx, s)
 		out = append(out, rec)
 		return err
-	}
-	if f.Kind == 0 {
-		// By org alone: the index keys say it, only the page is read.
-		next, total, err := b.listByOrigin(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, p, func(origin string) bool { return orgMatches(f.Org, origin) }, build)
-		return out, next, total, err
-	}
-	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, p, func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
-		if !orgMatches(f.Org, s.Origin) {
-			return false, nil
-		}
-		if f.Kind == 0 {
-			return true, nil
-		}
-		m, err := entries.Decode(s.Type, s.Payload)
-		if err != nil {
-			return false, err
-		}
-		return m.(*sanziv1.Transaction).GetKind() == f.Kind, nil
-	}, build)
-	return out, next, total, err
+	})
+	return out, next, n, err
 }
 
 func transactionRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.TransactionRecord, error) {
@@ -122,9 +116,7 @@ func contractRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.ContractRecord, err
 // ListContracts returns one page of contracts.
 func (b *Books) ListContracts(org string, p Page) ([]*sanziv1.ContractRecord, string, int64, error) {
 	var out []*sanziv1.ContractRecord
-	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_CONTRACT, p, func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
-		return orgMatches(org, s.Origin), nil
-	}, func(tx *bolt.Tx, s *ledger.Stored) error {
+	next, total, err := b.walk(byOrg(sanziv1.EntryType_ENTRY_TYPE_CONTRACT, org), p, func(tx *bolt.Tx, s *ledger.Stored) error {
 		rec, err := contractRecord(tx, s)
 		out = append(out, rec)
 		return err
@@ -165,9 +157,7 @@ func assetRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AssetRecord, error) {
 // ListAssets returns one page of registered assets.
 func (b *Books) ListAssets(org string, p Page) ([]*sanziv1.AssetRecord, string, int64, error) {
 	var out []*sanziv1.AssetRecord
-	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, p, func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
-		return orgMatches(org, s.Origin), nil
-	}, func(tx *bolt.Tx, s *ledger.Stored) error {
+	next, total, err := b.walk(byOrg(sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, org), p, func(tx *bolt.Tx, s *ledger.Stored) error {
 		rec, err := assetRecord(tx, s)
 		out = append(out, rec)
 		return err
@@ -257,34 +247,56 @@ func alertRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AlertRecord, error) {
 	return rec, ferr
 }
 
-// ListAlerts returns one page of alerts, oldest first.
+// ListAlerts returns one page of alerts, oldest first. Org, status and
+// rule walk their indexes, and the total of any mix of org, status, rule
+// and severity is a sum of counters; a time window is matched entry by
+// entry within the rest.
 func (b *Books) ListAlerts(f AlertFilter, p Page) ([]*sanziv1.AlertRecord, string, int64, error) {
 	var out []*sanziv1.AlertRecord
-	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_ALERT, p, func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
-		if !orgMatches(f.Org, s.Origin) {
-			return false, nil
+	t := sanziv1.EntryType_ENTRY_TYPE_ALERT
+	sc := scan{t: t, org: f.Org}
+	switch {
+	case f.Status != 0:
+		sc.facet = statusFacet(f.Status)
+	case f.RuleCode != "":
+		sc.facet = ruleFacet(f.RuleCode)
+	}
+	window := !f.Since.IsZero() || !f.Until.IsZero()
+	byStatus := f.Status != 0 && sc.facet[0] != facetStatus
+	byPayload := (f.RuleCode != "" && (sc.facet == nil || sc.facet[0] != facetRule)) || f.Severity != ""
+	if window || byStatus || byPayload {
+		sc.match = func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
+			if byStatus && alertStatus(tx, key(s.Origin, s.Seq)) != f.Status {
+				return false, nil
+			}
+			if (!f.Since.IsZero() && s.RecordedAt.Before(f.Since)) || (!f.Until.IsZero() && !s.RecordedAt.Before(f.Until)) {
+				return false, nil
+			}
+			if !byPayload {
+				return true, nil
+			}
+			m, err := entries.Decode(s.Type, s.Payload)
+			if err != nil {
+				return false, err
+			}
+			a := m.(*sanziv1.Alert)
+			return (f.RuleCode == "" || a.GetRuleCode() == f.RuleCode) && (f.Severity == "" || a.GetSeverity() == f.Severity), nil
 		}
-		if f.Status != 0 && alertStatus(tx, key(s.Origin, s.Seq)) != f.Status {
-			return false, nil
+	}
+	if !window {
+		sc.total = func(tx *bolt.Tx) int64 {
+			return total(tx, t, f.Org, func(tuple []byte) bool {
+				st, sev, rule := splitAlertTuple(tuple)
+				return (f.Status == 0 || st == f.Status) && (f.Severity == "" || sev == f.Severity) && (f.RuleCode == "" || rule == f.RuleCode)
+			})
 		}
-		if (!f.Since.IsZero() && s.RecordedAt.Before(f.Since)) || (!f.Until.IsZero() && !s.RecordedAt.Before(f.Until)) {
-			return false, nil
-		}
-		if f.RuleCode == "" && f.Severity == "" {
-			return true, nil
-		}
-		m, err := entries.Decode(s.Type, s.Payload)
-		if err != nil {
-			return false, err
-		}
-		a := m.(*sanziv1.Alert)
-		return (f.RuleCode == "" || a.GetRuleCode() == f.RuleCode) && (f.Severity == "" || a.GetSeverity() == f.Severity), nil
-	}, func(tx *bolt.Tx, s *ledger.Stored) error {
+	}
+	next, n, err := b.walk(sc, p, func(tx *bolt.Tx, s *ledger.Stored) error {
 		rec, err := alertRecord(tx, s)
 		out = append(out, rec)
 		return err
 	})
-	return out, next, total, err
+	return out, next, n, err
 }
 
 // GetAlert reads one alert with its history.
@@ -308,17 +320,19 @@ type CardFilter struct {
 func (b *Books) ListCards(f CardFilter, p Page) ([]*sanziv1.CardRecord, string, int64, error) {
 	var out []*sanziv1.CardRecord
 	var card *sanziv1.Card
-	next, total, err := b.list(sanziv1.EntryType_ENTRY_TYPE_CARD, p, func(_ *bolt.Tx, s *ledger.Stored) (bool, error) {
-		if !orgMatches(f.Org, s.Origin) {
-			return false, nil
-		}
+	sc := byOrg(sanziv1.EntryType_ENTRY_TYPE_CARD, f.Org)
+	if f.Post != "" || f.ProcedureID != "" || f.Level != 0 {
+		sc.total = nil // counted as matched
+	}
+	sc.match = func(_ *bolt.Tx, s *ledger.Stored) (bool, error) {
 		card = &sanziv1.Card{}
 		if err := proto.Unmarshal(s.Payload, card); err != nil {
 			return false, err
 		}
 		return (f.Post == "" || card.GetPost() == f.Post) && (f.ProcedureID == "" || card.GetProcedureId() == f.ProcedureID) &&
 			(f.Level == 0 || card.GetLevel() == f.Level), nil
-	}, func(_ *bolt.Tx, s *ledger.Stored) error {
+	}
+	next, total, err := b.walk(sc, p, func(_ *bolt.Tx, s *ledger.Stored) error {
 		out = append(out, &sanziv1.CardRecord{Entry: s.Meta(), Card: card})
 		return nil
 	})

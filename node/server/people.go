@@ -15,7 +15,6 @@ import (
 	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/authz"
-	"github.com/sanzi/sanzi/node/checkpoint"
 )
 
 // openAccounts opens the node's accounts (issue 12): the home org's chain
@@ -25,7 +24,7 @@ func (n *Node) openAccounts(ctx context.Context) error {
 	svc, err := accounts.Open(ctx, accounts.Config{
 		Org: n.cfg.Orgs[0], Chain: n.ledger, CredentialsPath: filepath.Join(n.cfg.DataDir, "credentials.db"),
 		Now: n.cfg.Now, Logger: n.log.With("subsystem", "accounts"), Registerer: n.registry,
-		Argon: n.cfg.AccountArgon, NoSync: n.cfg.NoSync, Checkpoints: checkpoint.New(n.ledger),
+		Argon: n.cfg.AccountArgon, NoSync: n.cfg.NoSync, Checkpoints: n.checkpoints(),
 	})
 	if err != nil {
 		return err

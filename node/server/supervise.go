@@ -80,9 +80,18 @@ func (n *Node) supervise(ctx context.Context) error {
 	// replays only what came after it (issue 17).
 	n.sup, err = supervise.New(ctx, n.books, supervise.Config{
 		Catalog: cat, Calendar: cal, Person: person, Notify: n.notifyFindings, Tier: tier,
-		Checkpoints: checkpoint.New(n.ledger), Logger: n.log.With("subsystem", "supervise"),
+		Checkpoints: n.checkpoints(), Logger: n.log.With("subsystem", "supervise"),
 	})
 	return err
+}
+
+// checkpoints is where the supervision and the accounts keep their state:
+// the ledger's file (nil for a start that replays everything, replayAll).
+func (n *Node) checkpoints() *checkpoint.Store {
+	if n.cfg.replayAll {
+		return nil
+	}
+	return checkpoint.New(n.ledger)
 }
 
 // notifyFindings queues messages about new alerts and cards.

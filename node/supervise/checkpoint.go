@@ -58,25 +58,52 @@ func (s *Supervisor) stamp(start *rules.Engine) string {
 	return fmt.Sprintf("supervise/%d/%s/%s", stateVersion, checkpoint.Build(), hex.EncodeToString(h.Sum(nil))[:16])
 }
 
-// save writes the state as of the chain positions seen. The caller holds
-// s.mu and has just caught up without error.
-func (s *Supervisor) save() error {
+// snap is the state encoded, waiting to be written.
+type snap struct {
+	at    checkpoint.Positions
+	state []byte
+	t0    time.Time
+}
+
+// snapshot encodes the state as of the chain positions seen. The caller
+// holds s.mu, has just caught up without error, and holds s.saving until
+// it has written what this returns (so that checkpoints are written in
+// the order they were taken).
+func (s *Supervisor) snapshot() (*snap, error) {
 	if s.dirty {
-		return errors.New("supervision state differs from its chains until the node restarts (findings not recorded); no checkpoint")
+		return nil, errors.New("supervision state differs from its chains until the node restarts (findings not recorded); no checkpoint")
 	}
 	t0 := time.Now()
 	state, err := s.encode()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	at := make(checkpoint.Positions, len(s.seen))
 	maps.Copy(at, s.seen)
-	if err := s.cfg.Checkpoints.Save(checkpointName, s.stampOf, at, state); err != nil {
+	s.since = 0
+	return &snap{at: at, state: state, t0: t0}, nil
+}
+
+// write stores a snapshot; it needs no lock but s.saving, so that
+// recorders go on while the file is written and synced.
+func (s *Supervisor) write(sn *snap) error {
+	if err := s.cfg.Checkpoints.Save(checkpointName, s.stampOf, sn.at, sn.state); err != nil {
 		return err
 	}
-	s.since = 0
-	s.log.Info("supervision state checkpointed", "entries", at.Entries(), "bytes", len(state), "took", time.Since(t0).Round(time.Millisecond))
+	s.log.Info("supervision state checkpointed", "entries", sn.at.Entries(), "bytes", len(sn.state), "took", time.Since(sn.t0).Round(time.Millisecond))
 	return nil
+}
+
+// save is snapshot and write, for a caller that holds s.mu throughout (a
+// start, a shutdown).
+func (s *Supervisor) save() error {
+	s.saving.Lock()
+	defer s.saving.Unlock()
+	sn, err := s.snapshot()
+	if err != nil {
+		return err
+	}
+	return s.write(sn)
 }
 
 // encode writes the state: the rule set in force, then each part in a
@@ -117,13 +144,31 @@ func (s *Supervisor) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// maybeSave writes a checkpoint once CheckpointEvery entries were followed
-// since the last. The caller holds s.mu and has just caught up.
-func (s *Supervisor) maybeSave() {
-	if s.cfg.Checkpoints == nil || s.since < uint64(s.cfg.CheckpointEvery) || s.dirty {
+// due takes a snapshot once CheckpointEvery entries were followed since
+// the last, unless one is being written: the caller holds s.mu, has just
+// caught up, and writes what it returns (then unlocks s.saving) once it
+// has released s.mu.
+func (s *Supervisor) due() *snap {
+	if s.cfg.Checkpoints == nil || s.since < uint64(s.cfg.CheckpointEvery) || s.dirty || !s.saving.TryLock() {
+		return nil
+	}
+	sn, err := s.snapshot()
+	if err != nil {
+		s.saving.Unlock()
+		s.log.Warn("supervision state not checkpointed; the next start replays more", "err", err)
+		return nil
+	}
+	return sn
+}
+
+// writeDue writes what due took, if anything, and lets the next one be
+// taken.
+func (s *Supervisor) writeDue(sn *snap) {
+	if sn == nil {
 		return
 	}
-	if err := s.save(); err != nil {
+	defer s.saving.Unlock()
+	if err := s.write(sn); err != nil {
 		s.log.Warn("supervision state not checkpointed; the next start replays more", "err", err)
 	}
 }

@@ -92,6 +92,8 @@ type Supervisor struct {
 	// stampOf is the checkpoint's stamp, of the rule set the start
 	// began with (stamp).
 	stampOf string
+	// saving is held from a snapshot until it is written (see due).
+	saving sync.Mutex
 	// dirty is set once the state holds findings the chain does not (they
 	// failed to be recorded): until a restart replays them, no checkpoint
 	// may keep the state.
@@ -413,10 +415,17 @@ func (s *Supervisor) Raised(ctx context.Context, key string, mark bool) bool {
 // time-driven rules find at now (ARREARS, EXPIRING, CASH-STOCK, …). The node
 // calls it every minute with the wall clock; tests with theirs.
 func (s *Supervisor) Sweep(ctx context.Context, now time.Time) ([]*ledger.Stored, error) {
+	out, sn, err := s.sweep(ctx, now)
+	s.writeDue(sn) // without s.mu: recorders go on while it is written
+	return out, err
+}
+
+// sweep is Sweep under s.mu; it returns the checkpoint due, if any.
+func (s *Supervisor) sweep(ctx context.Context, now time.Time) ([]*ledger.Stored, *snap, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.catchUp(ctx); err != nil {
-		return nil, fmt.Errorf("sweep: %w", err)
+		return nil, nil, fmt.Errorf("sweep: %w", err)
 	}
 	cards := s.flows.Due(now, s.cfg.Person)
 	hits := s.watch.Sweep(now)
@@ -425,11 +434,10 @@ func (s *Supervisor) Sweep(ctx context.Context, now time.Time) ([]*ledger.Stored
 		if len(cards)+len(hits) > 0 {
 			s.dirty = true // given and raised here, not in the chain
 		}
-		return nil, fmt.Errorf("sweep at %s: %w", now.Format(time.RFC3339), err)
+		return nil, nil, fmt.Errorf("sweep at %s: %w", now.Format(time.RFC3339), err)
 	}
 	if _, err := s.catchUp(ctx); err != nil {
-		return out, fmt.Errorf("sweep: %w", err)
+		return out, nil, fmt.Errorf("sweep: %w", err)
 	}
-	s.maybeSave()
-	return out, nil
+	return out, s.due(), nil
 }

@@ -59,6 +59,15 @@ type listCase struct {
 	list func(b *books.Books, p books.Page) (ids []string, next string, total int64, err error)
 }
 
+// idsOf are the entry ids of a page of records.
+func idsOf[R interface{ GetEntry() *sanziv1.EntryMeta }](recs []R) []string {
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.GetEntry().GetId())
+	}
+	return ids
+}
+
 func txCase(org string, kind sanziv1.TransactionKind) listCase {
 	return listCase{fmt.Sprintf("transactions org=%q kind=%v", org, kind), sanziv1.EntryType_ENTRY_TYPE_TRANSACTION,
 		func(s *ledger.Stored, m any, _ sanziv1.AlertStatus) bool {
@@ -66,11 +75,7 @@ func txCase(org string, kind sanziv1.TransactionKind) listCase {
 		},
 		func(b *books.Books, p books.Page) ([]string, string, int64, error) {
 			recs, next, total, err := b.ListTransactions(books.TransactionFilter{Org: org, Kind: kind}, p)
-			var ids []string
-			for _, r := range recs {
-				ids = append(ids, r.GetEntry().GetId())
-			}
-			return ids, next, total, err
+			return idsOf(recs), next, total, err
 		}}
 }
 
@@ -115,27 +120,15 @@ func listCases() []listCase {
 			alertCase(books.AlertFilter{Org: org, Status: sanziv1.AlertStatus_ALERT_STATUS_CONFIRMED, Severity: "yellow", RuleCode: "SPLIT"}),
 			orgCase(sanziv1.EntryType_ENTRY_TYPE_CONTRACT, org, func(b *books.Books, org string, p books.Page) ([]string, string, int64, error) {
 				recs, next, total, err := b.ListContracts(org, p)
-				var ids []string
-				for _, r := range recs {
-					ids = append(ids, r.GetEntry().GetId())
-				}
-				return ids, next, total, err
+				return idsOf(recs), next, total, err
 			}),
 			orgCase(sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, org, func(b *books.Books, org string, p books.Page) ([]string, string, int64, error) {
 				recs, next, total, err := b.ListAssets(org, p)
-				var ids []string
-				for _, r := range recs {
-					ids = append(ids, r.GetEntry().GetId())
-				}
-				return ids, next, total, err
+				return idsOf(recs), next, total, err
 			}),
 			orgCase(sanziv1.EntryType_ENTRY_TYPE_CARD, org, func(b *books.Books, org string, p books.Page) ([]string, string, int64, error) {
 				recs, next, total, err := b.ListCards(books.CardFilter{Org: org}, p)
-				var ids []string
-				for _, r := range recs {
-					ids = append(ids, r.GetEntry().GetId())
-				}
-				return ids, next, total, err
+				return idsOf(recs), next, total, err
 			}))
 	}
 	return cs

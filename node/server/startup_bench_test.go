@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sanzi/sanzi/node/accounts"
-	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/sample"
 )
 
@@ -40,21 +38,7 @@ func sampleVillage(b *testing.B, entries int) string {
 		b.Logf("generated %d entries into %s in %s (kept for the next runs)", entries, src, d.Round(time.Second))
 	}
 	dir := b.TempDir()
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o700)
-		}
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), raw, 0o600)
-	})
-	if err != nil {
+	if err := sample.CopyFolder(src, dir); err != nil {
 		b.Fatal(err)
 	}
 	return dir
@@ -137,35 +121,12 @@ func BenchmarkStartup(b *testing.B) {
 // node started (cold) and the median and p99 of the calls after it, and
 // the totalSize the page said.
 func BenchmarkAccountantList(b *testing.B) {
-	cfg := sampleConfig(sampleVillage(b, 100_000))
-	ctx, cancel := context.WithCancel(context.Background())
-	n, err := Open(ctx, cfg)
-	if err != nil {
-		cancel()
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("serve: %v", err)
-		}
-	})
-	admin := authz.Principal{Account: accounts.AdminID, Org: benchOrg, Roles: []authz.Role{authz.RoleAdmin}}
-	if _, _, err := n.Accounts().Create(ctx, admin, accounts.NewAccount{ID: "accountant", Name: "报账员", Org: benchOrg,
-		Roles: []authz.Role{authz.RoleAccountant}, Password: "first-password-1"}); err != nil {
-		b.Fatal(err)
-	}
-	in, err := n.Accounts().Login(ctx, accounts.LoginRequest{Account: "accountant", Password: "first-password-1", NewPassword: "bench-password-2"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	n, token := serveSignedIn(b, sampleConfig(sampleVillage(b, 100_000)))
 	url := "http://" + n.HTTPAddr() + "/v1/transactions?org=" + benchOrg + "&pageSize=20"
 	client := &http.Client{}
 	call := func() (time.Duration, int64) {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		req.Header.Set("Authorization", "Bearer "+in.Secret)
+		req.Header.Set("Authorization", "Bearer "+token)
 		t0 := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/sample"
 	"github.com/sanzi/sanzi/node/supervise"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -373,21 +373,7 @@ func findings(out []*ledger.Stored) []string {
 // copyDir copies a stopped node's folder.
 func copyDir(t *testing.T, from, to string) {
 	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o700)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
-	})
-	if err != nil {
+	if err := sample.CopyFolder(from, to); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -496,52 +482,39 @@ func TestTownRestartFromCheckpointEqualsFullReplay(t *testing.T) {
 // a new checkpoint, and the start after that restores it.
 func TestUnusableCheckpointIsRebuiltOnce(t *testing.T) {
 	ctx := context.Background()
+	// resave stores the checkpoint again as edit changes its stamp or
+	// positions.
+	resave := func(edit func(stamp string, at checkpoint.Positions) string) func(*testing.T, *checkpoint.Store, string) {
+		return func(t *testing.T, st *checkpoint.Store, stamp string) {
+			at, state, err := st.Load("supervise", stamp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Save("supervise", edit(stamp, at), at, state); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	cases := []struct {
 		name, reason string
 		spoil        func(t *testing.T, st *checkpoint.Store, stamp string)
 	}{
-		{"older code version", "another code version", func(t *testing.T, st *checkpoint.Store, stamp string) {
-			at, state, err := st.Load("supervise", stamp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := st.Save("supervise", strings.Replace(stamp, "supervise/", "supervise/0", 1), at, state); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"ahead of the chain", "does not match the chains", func(t *testing.T, st *checkpoint.Store, stamp string) {
-			at, state, err := st.Load("supervise", stamp)
-			if err != nil {
-				t.Fatal(err)
-			}
+		{"older code version", "another code version", resave(func(stamp string, _ checkpoint.Positions) string {
+			return strings.Replace(stamp, "supervise/", "supervise/0", 1)
+		})},
+		{"ahead of the chain", "does not match the chains", resave(func(stamp string, at checkpoint.Positions) string {
 			h := at[benchOrg]
 			h.Seq += 3
 			at[benchOrg] = h
-			if err := st.Save("supervise", stamp, at, state); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"another entry at its position", "does not match the chains", func(t *testing.T, st *checkpoint.Store, stamp string) {
-			at, state, err := st.Load("supervise", stamp)
-			if err != nil {
-				t.Fatal(err)
-			}
+			return stamp
+		})},
+		{"another entry at its position", "does not match the chains", resave(func(stamp string, at checkpoint.Positions) string {
 			h := at[benchOrg]
 			h.Hash[0] ^= 1
 			at[benchOrg] = h
-			if err := st.Save("supervise", stamp, at, state); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"damaged", "damaged", func(t *testing.T, st *checkpoint.Store, stamp string) {
-			at, state, err := st.Load("supervise", stamp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := st.Save("supervise", stamp, at, state); err != nil {
-				t.Fatal(err)
-			}
-		}},
+			return stamp
+		})},
+		{"damaged", "damaged", func(*testing.T, *checkpoint.Store, string) {}}, // a bit is flipped below
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -31,6 +31,20 @@ func (l *Ledger) openHeads() error {
 	})
 }
 
+// CheckChains starts, once, the check of every chain that Open left for
+// later (Config.CheckLater), in the background: the node calls it once
+// it is up, so that the check does not compete with its start for the
+// processors. Checked is closed when it ends.
+func (l *Ledger) CheckChains() {
+	l.checkOnce.Do(func() {
+		if l.toCheck == nil {
+			close(l.checked)
+			return
+		}
+		go l.checkLater(l.toCheck)
+	})
+}
+
 // checkLater is checkChains run after Open returned: every chain as it
 // stood at open, links and hashes of every entry and the signature of the
 // newest, in short read transactions; a chain that fails is marked broken
@@ -102,5 +116,6 @@ func (l *Ledger) checkChain(origin string, head Head) (uint64, error) {
 }
 
 // Checked is closed once the check of every chain at open is done: at
-// once when Open checked them itself, later with Config.CheckLater.
+// once when Open checked them itself, after CheckChains started it with
+// Config.CheckLater.
 func (l *Ledger) Checked() <-chan struct{} { return l.checked }

@@ -107,13 +107,14 @@ type Config struct {
 	// the check at open. Optional.
 	CheckCert CertCheck
 	// CheckLater makes Open take each chain's head from its newest entry
-	// and check the chains (links and hashes of every entry, the newest
-	// signature) in the background after it returns, so that opening
-	// takes the same time at a million entries as at a hundred (issue
-	// 17). Until the check ends (Checked), a chain whose stored rows were
-	// edited while the node was down still takes new entries; the parent
-	// refuses the edited ones at the next push whatever the node does.
-	// Without it Open checks every chain before it returns.
+	// and leave the check of the chains (links and hashes of every entry,
+	// the newest signature) to CheckChains, which runs it in the
+	// background, so that opening takes the same time at a million
+	// entries as at a hundred (issue 17). Until the check ends (Checked),
+	// a chain whose stored rows were edited while the node was down still
+	// takes new entries; the parent refuses the edited ones at the next
+	// push whatever the node does. Without it Open checks every chain
+	// before it returns.
 	CheckLater bool
 }
 
@@ -168,6 +169,9 @@ type Ledger struct {
 	// checked is closed when the check at open is over; stopCheck stops a
 	// deferred one (Close).
 	checked, stopCheck chan struct{}
+	// toCheck are the heads at open that CheckChains checks up to.
+	toCheck   map[string]Head
+	checkOnce sync.Once
 
 	stEntries, stCommits, stAppends, stRefused, stMaxBatch atomic.Uint64
 }
@@ -225,13 +229,13 @@ func Open(cfg Config) (*Ledger, error) {
 			db.Close()
 			return nil, fmt.Errorf("open ledger %s: read chain heads: %w", cfg.Path, err)
 		}
-		go l.checkLater(maps.Clone(l.heads))
+		l.toCheck = maps.Clone(l.heads)
 	} else {
 		if err := l.checkChains(); err != nil {
 			db.Close()
 			return nil, err
 		}
-		close(l.checked)
+		l.checkOnce.Do(func() { close(l.checked) })
 	}
 	go l.run()
 	return l, nil
@@ -518,6 +522,7 @@ func (l *Ledger) Close() error {
 	l.mu.Unlock()
 	<-l.done
 	close(l.stopCheck)
+	l.checkOnce.Do(func() { close(l.checked) }) // never started: nothing to wait for
 	<-l.checked
 	return l.db.Close()
 }

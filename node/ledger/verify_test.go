@@ -62,16 +62,30 @@ func TestTamperedByteIsFound(t *testing.T) {
 			if !strings.Contains(problems[0].Problem, "does not match its hash") {
 				t.Fatalf("problem %q does not say the hash is wrong", problems[0].Problem)
 			}
-			l = openTest(t, path, ring)
-			defer l.Close()
-			if ve := l.ChainBroken(testOrigin); ve == nil || ve.Seq != uint64(tc.target) {
-				t.Fatalf("reopened ledger: ChainBroken = %v", ve)
-			}
-			if _, err := l.Append(context.Background(), rec(testOrigin, 99)); !errors.Is(err, ErrChainBroken) {
-				t.Fatalf("append to a broken chain: %v, want ErrChainBroken", err)
-			}
-			if h := l.Head(testOrigin); h.Seq != uint64(tc.total) {
-				t.Fatalf("head of broken chain %d, want %d", h.Seq, tc.total)
+			for _, later := range []bool{false, true} {
+				l, err := Open(Config{Path: path, Keys: ring, CheckLater: later})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if later {
+					// Open read the head and left the check for later:
+					// nothing is known yet, until the check has run.
+					if ve := l.ChainBroken(testOrigin); ve != nil {
+						t.Fatalf("checked before CheckChains: %v", ve)
+					}
+					l.CheckChains()
+					<-l.Checked()
+				}
+				if ve := l.ChainBroken(testOrigin); ve == nil || ve.Seq != uint64(tc.target) {
+					t.Fatalf("reopened ledger (check later %v): ChainBroken = %v", later, ve)
+				}
+				if _, err := l.Append(context.Background(), rec(testOrigin, 99)); !errors.Is(err, ErrChainBroken) {
+					t.Fatalf("append to a broken chain (check later %v): %v, want ErrChainBroken", later, err)
+				}
+				if h := l.Head(testOrigin); h.Seq != uint64(tc.total) {
+					t.Fatalf("head of broken chain %d, want %d", h.Seq, tc.total)
+				}
+				l.Close()
 			}
 		})
 	}

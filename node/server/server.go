@@ -446,6 +446,8 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.http = rest.NewServer(handler, cfg.HTTPReadTimeout, cfg.HTTPWriteTimeout, cfg.HTTPIdleTimeout)
 	n.http.TLSConfig = n.tls
+	// Up: the chains are checked now, in the background (CheckLater).
+	l.CheckChains()
 	return n, nil
 }
 

@@ -17,12 +17,12 @@ import (
 	"github.com/sanzi/sanzi/node/sample"
 )
 
-// sampleVillage is a data folder holding a village's history of at least
-// entries genuine signed entries recorded through the books (node/sample),
-// copied from a cache under $SANZI_BENCH_DATA (default the temporary
-// folder's sanzi-bench-data), which is filled the first time: a million
-// entries take minutes to record.
-func sampleVillage(b *testing.B, entries int) string {
+// sampleVillage copies into dir a village's history of at least entries
+// genuine signed entries recorded through the books (node/sample), from a
+// cache under $SANZI_BENCH_DATA (default the temporary folder's
+// sanzi-bench-data), which is filled the first time: a million entries
+// take minutes to record.
+func sampleVillage(b *testing.B, dir string, entries int) string {
 	b.Helper()
 	root := os.Getenv("SANZI_BENCH_DATA")
 	if root == "" {
@@ -37,7 +37,6 @@ func sampleVillage(b *testing.B, entries int) string {
 	if d := time.Since(t0); d > time.Second {
 		b.Logf("generated %d entries into %s in %s (kept for the next runs)", entries, src, d.Round(time.Second))
 	}
-	dir := b.TempDir()
 	if err := sample.CopyFolder(src, dir); err != nil {
 		b.Fatal(err)
 	}
@@ -69,16 +68,20 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // after, their ratio, and how long after Open the background check of
 // every chain ended.
 func BenchmarkStartup(b *testing.B) {
+	top := b // owns the folders: the sub-benchmarks run twice (once with N=1)
 	for _, n := range []int{100_000, 1_000_000} {
+		var cfg Config
 		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
-			cfg := sampleConfig(sampleVillage(b, n))
-			// The first start makes what every later one finds: the
-			// administrator, the books' indexes, the checkpoints.
-			warm, err := Open(context.Background(), cfg)
-			if err != nil {
-				b.Fatal(err)
+			if cfg.DataDir == "" {
+				cfg = sampleConfig(sampleVillage(b, top.TempDir(), n))
+				// The first start makes what every later one finds: the
+				// administrator, the books' indexes, the checkpoints.
+				warm, err := Open(context.Background(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				warm.Close()
 			}
-			warm.Close()
 			var before, after, checked []time.Duration
 			open := func(cfg Config) (*Node, time.Duration) {
 				t0 := time.Now()
@@ -121,7 +124,7 @@ func BenchmarkStartup(b *testing.B) {
 // node started (cold) and the median and p99 of the calls after it, and
 // the totalSize the page said.
 func BenchmarkAccountantList(b *testing.B) {
-	n, token := serveSignedIn(b, sampleConfig(sampleVillage(b, 100_000)))
+	n, token := serveSignedIn(b, sampleConfig(sampleVillage(b, b.TempDir(), 100_000)))
 	url := "http://" + n.HTTPAddr() + "/v1/transactions?org=" + benchOrg + "&pageSize=20"
 	client := &http.Client{}
 	call := func() (time.Duration, int64) {

@@ -388,6 +388,9 @@ type scan struct {
 	// org, when set, walks only that origin's range of keys: a page of a
 	// village with a million entries costs its size, not the village's.
 	org string
+	// matchKey, when set, keeps the keys of the range it accepts, from
+	// the key alone (another facet's index), before any entry is read.
+	matchKey func(tx *bolt.Tx, k []byte) bool
 	// match, when set, reads each entry of the range and keeps those it
 	// accepts; without it every key of the range is a match, and only
 	// the page's entries are read.
@@ -432,6 +435,9 @@ func (b *Books) walk(sc scan, p Page, build func(tx *bolt.Tx, s *ledger.Stored) 
 				break
 			}
 			if len(k) < 9 || (sc.org != "" && len(k) != len(sc.org)+8) {
+				continue
+			}
+			if sc.matchKey != nil && !sc.matchKey(tx, k) {
 				continue
 			}
 			origin, seq := string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:])

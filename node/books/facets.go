@@ -38,7 +38,7 @@ var (
 
 // indexVersion is what the books' indexes hold; a ledger whose indexes are
 // older is indexed again at open (buildFacets).
-const indexVersion = 1
+const indexVersion = 2
 
 var keyIndexVersion = []byte("version")
 
@@ -47,12 +47,20 @@ const (
 	facetKind   = 'k' // a transaction's kind
 	facetStatus = 's' // an alert's status
 	facetRule   = 'r' // an alert's rule code
+	facetLevel  = 'v' // an alert's severity
 )
 
 func kindFacet(k sanziv1.TransactionKind) []byte     { return []byte{facetKind, byte(k)} }
 func statusFacet(s sanziv1.AlertStatus) []byte       { return []byte{facetStatus, byte(s)} }
 func ruleFacet(code string) []byte                   { return append([]byte{facetRule}, code...) }
+func severityFacet(sev string) []byte                { return append([]byte{facetLevel}, sev...) }
 func facetBucket(tx *bolt.Tx, f []byte) *bolt.Bucket { return tx.Bucket(bucketFacet).Bucket(f) }
+
+// inFacet says whether entry key k is indexed under facet f.
+func inFacet(tx *bolt.Tx, f, k []byte) bool {
+	b := facetBucket(tx, f)
+	return b != nil && b.Get(k) != nil
+}
 
 // countKey is the counter of type t at origin for the facet values in
 // tuple (see alertTuple, kindTuple): type, origin's length and origin,
@@ -140,7 +148,7 @@ func indexFacets(tx *bolt.Tx, s *ledger.Stored, m any) error {
 		if err := putFacet(tx, statusFacet(open), k); err != nil {
 			return err
 		}
-		if err := putFacet(tx, ruleFacet(m.GetRuleCode()), k); err != nil {
+		if err := putAlertFacets(tx, m, k); err != nil {
 			return err
 		}
 		if err := addCount(tx, countKey(s.Type, s.Origin, alertTuple(open, m.GetSeverity(), m.GetRuleCode())), 1); err != nil {
@@ -152,6 +160,15 @@ func indexFacets(tx *bolt.Tx, s *ledger.Stored, m any) error {
 		}
 	}
 	return addCount(tx, countKey(s.Type, s.Origin, nil), 1)
+}
+
+// putAlertFacets indexes alert key k under its rule and severity, which
+// never change (its status does: moveAlert).
+func putAlertFacets(tx *bolt.Tx, a *sanziv1.Alert, k []byte) error {
+	if err := putFacet(tx, ruleFacet(a.GetRuleCode()), k); err != nil {
+		return err
+	}
+	return putFacet(tx, severityFacet(a.GetSeverity()), k)
 }
 
 // moveAlert moves the alert id names to status: its status facet and its
@@ -288,7 +305,7 @@ func reindexFacets(tx *bolt.Tx, s *ledger.Stored) error {
 		if err := putFacet(tx, statusFacet(st), k); err != nil {
 			return err
 		}
-		if err := putFacet(tx, ruleFacet(a.GetRuleCode()), k); err != nil {
+		if err := putAlertFacets(tx, a, k); err != nil {
 			return err
 		}
 		if err := addCount(tx, countKey(s.Type, s.Origin, alertTuple(st, a.GetSeverity(), a.GetRuleCode())), 1); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -247,47 +248,72 @@ func alertRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.AlertRecord, error) {
 	return rec, ferr
 }
 
-// ListAlerts returns one page of alerts, oldest first. Org, status and
-// rule walk their indexes, and the total of any mix of org, status, rule
-// and severity is a sum of counters; a time window is matched entry by
-// entry within the rest.
+// ListAlerts returns one page of alerts, oldest first. It walks the org's
+// range of the smallest index among the filters given (status, rule,
+// severity: their sizes are in the counters) and checks the others by
+// their indexes too, reading only the page's alerts; the total of any mix
+// of them is a sum of counters. A time window is matched entry by entry
+// within the rest.
 func (b *Books) ListAlerts(f AlertFilter, p Page) ([]*sanziv1.AlertRecord, string, int64, error) {
 	var out []*sanziv1.AlertRecord
 	t := sanziv1.EntryType_ENTRY_TYPE_ALERT
-	sc := scan{t: t, org: f.Org}
-	switch {
-	case f.Status != 0:
-		sc.facet = statusFacet(f.Status)
-	case f.RuleCode != "":
-		sc.facet = ruleFacet(f.RuleCode)
+	type facet struct {
+		key  []byte
+		keep func(st sanziv1.AlertStatus, sev, rule string) bool
 	}
-	window := !f.Since.IsZero() || !f.Until.IsZero()
-	byStatus := f.Status != 0 && sc.facet[0] != facetStatus
-	byPayload := (f.RuleCode != "" && (sc.facet == nil || sc.facet[0] != facetRule)) || f.Severity != ""
-	if window || byStatus || byPayload {
-		sc.match = func(tx *bolt.Tx, s *ledger.Stored) (bool, error) {
-			if byStatus && alertStatus(tx, key(s.Origin, s.Seq)) != f.Status {
-				return false, nil
+	var facets []facet
+	if f.Status != 0 {
+		facets = append(facets, facet{statusFacet(f.Status), func(st sanziv1.AlertStatus, _, _ string) bool { return st == f.Status }})
+	}
+	if f.RuleCode != "" {
+		facets = append(facets, facet{ruleFacet(f.RuleCode), func(_ sanziv1.AlertStatus, _, rule string) bool { return rule == f.RuleCode }})
+	}
+	if f.Severity != "" {
+		facets = append(facets, facet{severityFacet(f.Severity), func(_ sanziv1.AlertStatus, sev, _ string) bool { return sev == f.Severity }})
+	}
+	counted := func(tx *bolt.Tx, keep func(st sanziv1.AlertStatus, sev, rule string) bool) int64 {
+		return total(tx, t, f.Org, func(tuple []byte) bool { return keep(splitAlertTuple(tuple)) })
+	}
+	sc := scan{t: t, org: f.Org}
+	if len(facets) > 0 {
+		walk := 0
+		if err := b.l.DB().View(func(tx *bolt.Tx) error {
+			least := int64(-1)
+			for i, fc := range facets {
+				if n := counted(tx, fc.keep); least < 0 || n < least {
+					walk, least = i, n
+				}
 			}
-			if (!f.Since.IsZero() && s.RecordedAt.Before(f.Since)) || (!f.Until.IsZero() && !s.RecordedAt.Before(f.Until)) {
-				return false, nil
+			return nil
+		}); err != nil {
+			return nil, "", 0, fmt.Errorf("list alerts: %w", err)
+		}
+		sc.facet = facets[walk].key
+		others := slices.Delete(slices.Clone(facets), walk, walk+1)
+		if len(others) > 0 {
+			sc.matchKey = func(tx *bolt.Tx, k []byte) bool {
+				for _, o := range others {
+					if !inFacet(tx, o.key, k) {
+						return false
+					}
+				}
+				return true
 			}
-			if !byPayload {
-				return true, nil
-			}
-			m, err := entries.Decode(s.Type, s.Payload)
-			if err != nil {
-				return false, err
-			}
-			a := m.(*sanziv1.Alert)
-			return (f.RuleCode == "" || a.GetRuleCode() == f.RuleCode) && (f.Severity == "" || a.GetSeverity() == f.Severity), nil
 		}
 	}
-	if !window {
+	if !f.Since.IsZero() || !f.Until.IsZero() {
+		sc.match = func(_ *bolt.Tx, s *ledger.Stored) (bool, error) {
+			return (f.Since.IsZero() || !s.RecordedAt.Before(f.Since)) && (f.Until.IsZero() || s.RecordedAt.Before(f.Until)), nil
+		}
+	} else {
 		sc.total = func(tx *bolt.Tx) int64 {
-			return total(tx, t, f.Org, func(tuple []byte) bool {
-				st, sev, rule := splitAlertTuple(tuple)
-				return (f.Status == 0 || st == f.Status) && (f.Severity == "" || sev == f.Severity) && (f.RuleCode == "" || rule == f.RuleCode)
+			return counted(tx, func(st sanziv1.AlertStatus, sev, rule string) bool {
+				for _, fc := range facets {
+					if !fc.keep(st, sev, rule) {
+						return false
+					}
+				}
+				return true
 			})
 		}
 	}

@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -69,11 +71,44 @@ func (l *Ledger) checkLater(heads map[string]Head) {
 		case err != nil:
 			l.log.Error("chain could not be checked", "origin", origin, "err", err)
 		}
+		l.release(origin)
 	}
 	l.log.Info("every chain checked", "chains", len(heads), "entries", n, "took", time.Since(t0).Round(time.Millisecond))
 }
 
 var errStopped = errors.New("ledger: closing")
+
+// waitChecked waits, for a write to origin's chain, until the deferred
+// check (CheckLater) has passed that chain, starting it if the node did
+// not; a chain it found broken is then refused by unbroken.
+func (l *Ledger) waitChecked(ctx context.Context, origin string) error {
+	ch, ok := l.unchecked[origin]
+	if !ok {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	default:
+	}
+	l.CheckChains()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("append to %s: waiting for the check of its stored entries: %w", origin, ctx.Err())
+	}
+}
+
+// release lets the writes waiting for origin's check go on.
+func (l *Ledger) release(origin string) {
+	l.uncheckedMu.Lock()
+	defer l.uncheckedMu.Unlock()
+	if ch, ok := l.unchecked[origin]; ok && !l.released[origin] {
+		l.released[origin] = true
+		close(ch)
+	}
+}
 
 // checkChain checks origin's chain up to head, as verifyBucket does.
 func (l *Ledger) checkChain(origin string, head Head) (uint64, error) {

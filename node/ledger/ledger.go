@@ -172,6 +172,12 @@ type Ledger struct {
 	// toCheck are the heads at open that CheckChains checks up to.
 	toCheck   map[string]Head
 	checkOnce sync.Once
+	// unchecked holds, for each chain the deferred check has not passed
+	// yet, a channel closed when it has (see waitChecked); the map is
+	// made at Open and only its channels change.
+	unchecked   map[string]chan struct{}
+	uncheckedMu sync.Mutex
+	released    map[string]bool
 
 	stEntries, stCommits, stAppends, stRefused, stMaxBatch atomic.Uint64
 }
@@ -230,6 +236,10 @@ func Open(cfg Config) (*Ledger, error) {
 			return nil, fmt.Errorf("open ledger %s: read chain heads: %w", cfg.Path, err)
 		}
 		l.toCheck = maps.Clone(l.heads)
+		l.unchecked, l.released = map[string]chan struct{}{}, map[string]bool{}
+		for o := range l.toCheck {
+			l.unchecked[o] = make(chan struct{})
+		}
 	} else {
 		if err := l.checkChains(); err != nil {
 			db.Close()
@@ -463,6 +473,13 @@ func (l *Ledger) Append(ctx context.Context, recs ...Record) ([]*Stored, error) 
 			}
 			recs[i].Origin = link.Origin
 			r.Origin = link.Origin
+		}
+		// A chain whose check (CheckLater) is still running takes nothing
+		// until it is known not to be broken.
+		if err := l.waitChecked(ctx, r.Origin); err != nil {
+			return nil, err
+		}
+		if r.Raw != nil {
 			if err := l.unbroken(r.Origin); err != nil {
 				return nil, err
 			}
@@ -524,6 +541,9 @@ func (l *Ledger) Close() error {
 	close(l.stopCheck)
 	l.checkOnce.Do(func() { close(l.checked) }) // never started: nothing to wait for
 	<-l.checked
+	for o := range l.unchecked {
+		l.release(o) // a write still waiting learns the ledger is closed
+	}
 	return l.db.Close()
 }
 

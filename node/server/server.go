@@ -543,8 +543,8 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 	return mux, nil
 }
 
-// readyz says whether the node takes writes: it is serving, and no chain of
-// its orgs failed verification.
+// readyz says whether the node takes writes: it is serving, the check of
+// its chains at start is over, and no chain failed it.
 func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
 	var problems []string
 	if !n.ready.Load() {
@@ -557,8 +557,8 @@ func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
 	problems = append(problems, own...)
 	select {
 	case <-n.ledger.Checked():
-	default:
-		forwarded = append(forwarded, "still checking the chains' stored entries (since the node started)")
+	default: // writes wait for it (ledger.CheckLater); reads are served
+		problems = append(problems, "still checking the chains' stored entries, as at every start; writes wait for it")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if len(problems) > 0 {

@@ -334,6 +334,34 @@ func sameState(t *testing.T, when string, a, b node) {
 	if ra, rb := sets(a), sets(b); ra != rb {
 		t.Fatalf("%s: rule sets or catalogs differ:\n%s\n%s", when, ra, rb)
 	}
+	lists := func(n node) string {
+		alerts, _, na, err := n.ListAlerts(books.AlertFilter{}, books.Page{Size: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cards, _, nc, err := n.ListCards(books.CardFilter{}, books.Page{Size: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		txs, _, nt, err := n.ListTransactions(books.TransactionFilter{}, books.Page{Size: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{fmt.Sprint(na, nc, nt)}
+		for _, r := range alerts {
+			out = append(out, r.GetEntry().GetId()+" "+r.GetAlert().GetRuleCode()+" "+r.GetStatus().String()+" "+r.GetSubjectId())
+		}
+		for _, r := range cards {
+			out = append(out, r.GetEntry().GetId()+" "+r.GetCard().GetLevel().String()+" "+r.GetCard().GetProcedureId())
+		}
+		for _, r := range txs {
+			out = append(out, r.GetEntry().GetId()+" "+r.GetReversedBy())
+		}
+		return strings.Join(out, "\n")
+	}
+	if la, lb := lists(a), lists(b); la != lb {
+		t.Fatalf("%s: the books' lists differ:\n%s\n---\n%s", when, la, lb)
+	}
 }
 
 // differingPart names the first part of two encoded states that differs

@@ -89,10 +89,15 @@ func (c *Config) validate() error {
 
 // Result counts what was recorded.
 type Result struct {
-	Entries                          uint64 // in the village's chain
-	Transactions, Contracts          int
-	Payments, Reversals, Decisions   int
-	AlertReviews, SweepFindings, Day int
+	Entries       uint64 // in the village's chain
+	Transactions  int
+	Contracts     int
+	Payments      int
+	Reversals     int
+	Decisions     int // step decisions
+	AlertReviews  int // alerts acknowledged
+	SweepFindings int // cards and alerts the evening sweeps recorded
+	Days          int // days of business recorded
 }
 
 // clock stands where the generator puts it.
@@ -169,7 +174,7 @@ func Village(ctx context.Context, cfg Config) (Result, error) {
 		if err := g.day(ctx, first.AddDate(0, 0, d), perDay); err != nil {
 			return g.res, fmt.Errorf("sample: day %d: %w", d, err)
 		}
-		g.res.Day = d + 1
+		g.res.Days = d + 1
 		if n := int(l.Head(cfg.Org).Seq); n >= nextReport {
 			cfg.Logger.Info("sample village recorded", "entries", n, "of", cfg.Entries, "days", d+1)
 			nextReport = n + cfg.Entries/10

@@ -170,6 +170,9 @@ func (s *Supervisor) ProcedureRecord(p *workflow.Proc) (*sanziv1.ProcedureRecord
 }
 
 // Procedures lists procedures matching f, oldest first, one page.
+// TODO(issue 17): it filters every procedure held in memory for each page
+// (the books' lists use indexes and counters since issue 17; procedures
+// are the workflow's, not the books').
 func (s *Supervisor) Procedures(f workflow.Filter, p books.Page) ([]*sanziv1.ProcedureRecord, string, int64, error) {
 	size, after, err := p.Bounds()
 	if err != nil {

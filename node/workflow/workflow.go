@@ -430,6 +430,9 @@ func cardKey(c *sanziv1.Card) string {
 	return fmt.Sprintf("%s/%s/%s/%d", c.GetProcedureId(), c.GetStepCode(), c.GetLevel(), c.GetDeadline().AsTime().Unix())
 }
 
+// TODO(issue 17): Due looks at every procedure, closed ones too, at each
+// sweep; an index of the open ones would make it independent of history.
+//
 // Due returns the cards the timers owe at now, not given before, oldest
 // procedure first; person names who holds each post (may return ""). The
 // caller records them, and Observe of their entries marks them given.

@@ -100,6 +100,13 @@ bench:
 	go test -run='^$$' -bench='^BenchmarkRecord$$' -benchtime=5000x -count=3 ./node/books
 	go test -run='^$$' -bench='^BenchmarkRecord$$' -benchtime=3000x -count=3 ./node/server
 	go test -run='^$$' -bench='^BenchmarkFullRuleSet$$' -benchtime=20000x -count=5 ./node/watch
+	# Issue 17: a node's start-up at 100k and 1M entries, before (replay from seq 1) and after (checkpoints),
+	# medians of three in one run; the first page of each list at 1M; the accountant's list (issue 14) through
+	# the node's HTTP server at 100k. The sample villages are recorded once into $$SANZI_BENCH_DATA (default
+	# $$TMPDIR/sanzi-bench-data; a million entries take a few minutes) and reused.
+	go test -run='^$$' -bench='^BenchmarkStartup$$' -benchtime=3x -timeout=60m ./node/server
+	go test -run='^$$' -bench='^BenchmarkListFirstPage1M$$' -benchtime=200x -count=3 -timeout=60m ./node/books
+	go test -run='^$$' -bench='^BenchmarkAccountantList$$' -benchtime=300x -count=3 -timeout=30m ./node/server
 	go test -run='^$$' -bench='^BenchmarkQueries10M$$' -benchtime=1x -timeout=30m ./analytics/stats
 	# The cockpit's first render in Chromium over 10 million rows (issue 14).
 	go test -run='^$$' -bench='^BenchmarkCockpitFirstRender10M$$' -benchtime=1x -count=3 -timeout=30m ./cmd/sanzi

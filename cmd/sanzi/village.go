@@ -28,8 +28,12 @@ const (
 its villages' pushes on --sync-addr and forwards them to --parent).
 
 On first start it makes an Ed25519 signing key for each --org under
-DATA/keys. At every start it verifies the links and hashes of every chain;
-a chain that fails refuses new entries (see /readyz and "sanzi verify").
+DATA/keys. At every start it verifies the links and hashes of every chain,
+once it is serving (writes to a chain wait for its check); a chain that
+fails refuses new entries (see /readyz and "sanzi verify"). The state the
+supervision and the accounts derive from the chains is restored from a
+checkpoint in ledger.db and follows only the entries after it; a missing,
+damaged or older one is rebuilt once by replaying the chains.
 On SIGINT or SIGTERM it stops taking requests, finishes those in flight,
 commits everything queued and closes the ledger: nothing acknowledged is lost.`
 	townLong = `

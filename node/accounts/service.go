@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -69,6 +70,11 @@ type Config struct {
 	AuditPath string
 	// NoSync turns off fsync of the credentials file: tests only.
 	NoSync bool
+	// Checkpoints, when set, keeps the accounts with the position of the
+	// home chain they reflect in the ledger's file (node/checkpoint), so
+	// that Open replays only the entries after it. Nil replays the whole
+	// home chain at every Open.
+	Checkpoints *checkpoint.Store
 }
 
 func (c *Config) validate() error {
@@ -118,6 +124,8 @@ type Service struct {
 	wmu sync.Mutex // serialises account changes: check, append, apply
 	mu  sync.RWMutex
 	st  state
+	// saved is the seq of the home chain the stored checkpoint reflects.
+	saved uint64
 
 	dummyOnce sync.Once
 	dummy     string // hash checked for unknown accounts, so they take as long
@@ -165,7 +173,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	s.wmu.Lock()
-	err := s.catchUp()
+	err := s.start()
 	s.wmu.Unlock()
 	if err != nil {
 		creds.close()

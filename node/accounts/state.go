@@ -63,6 +63,7 @@ func isAccountType(t sanziv1.EntryType) bool {
 type state struct {
 	accounts map[string]*Account
 	seen     uint64 // newest seq of the home chain applied
+	hash     [ledger.HashSize]byte
 }
 
 // apply changes the state by one entry of the home chain. An entry that
@@ -71,7 +72,7 @@ type state struct {
 // the service never writes one, and refusing to start over it would lock
 // every person out of the node.
 func (st *state) apply(e *ledger.Stored) error {
-	st.seen = e.Seq
+	st.seen, st.hash = e.Seq, e.Hash
 	if !isAccountType(e.Type) {
 		return nil
 	}

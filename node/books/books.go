@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 
@@ -100,7 +101,7 @@ func Indexer() ledger.Indexer { return indexer{} }
 // New wires books to an open ledger (opened with Indexer()) and store.
 func New(l *ledger.Ledger, att *attach.Store, val *Validator) (*Books, error) {
 	err := l.DB().Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes, bucketAlertStatus} {
+		for _, b := range [][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes, bucketAlertStatus, bucketFacet, bucketCount, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -111,6 +112,9 @@ func New(l *ledger.Ledger, att *attach.Store, val *Validator) (*Books, error) {
 		return nil, fmt.Errorf("create index buckets: %w", err)
 	}
 	b := &Books{l: l, att: att, val: val, sup: unsupervised{}, importLimits: ImportLimits{}.withDefaults()}
+	if err := b.buildFacets(slog.Default()); err != nil {
+		return nil, err
+	}
 	if err := b.clearStaging(); err != nil {
 		return nil, err
 	}
@@ -373,27 +377,34 @@ func (p Page) bounds() (int, []byte, error) {
 	return size, k, nil
 }
 
-// list walks entries of type t in (origin, seq) order, calls match on each,
-// and returns one page of matches, the token of the next page (empty on the
-// last) and the number of matches in all pages.
-func (b *Books) list(t sanziv1.EntryType, p Page, match func(tx *bolt.Tx, s *ledger.Stored) (bool, error), build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
-	return b.walk(t, p, nil, match, build)
+// scan is how one list walks: the index (the type's, or one of its
+// facets), the org, what else an entry must match, and where its total
+// comes from.
+type scan struct {
+	t sanziv1.EntryType
+	// facet, when set, walks that facet's index (idx_facet) instead of
+	// the type's.
+	facet []byte
+	// org, when set, walks only that origin's range of keys: a page of a
+	// village with a million entries costs its size, not the village's.
+	org string
+	// matchKey, when set, keeps the keys of the range it accepts, from
+	// the key alone (another facet's index), before any entry is read.
+	matchKey func(tx *bolt.Tx, k []byte) bool
+	// match, when set, reads each entry of the range and keeps those it
+	// accepts; without it every key of the range is a match, and only
+	// the page's entries are read.
+	match func(tx *bolt.Tx, s *ledger.Stored) (bool, error)
+	// total, when set, is the number of matches in all (the counters of
+	// idx_count); without it the walk goes to the end of the range and
+	// counts them (a filter no counter holds).
+	total func(tx *bolt.Tx) int64
 }
 
-// listByOrigin is list for a filter that needs only the entry's origin,
-// which the index key holds: the matches are counted from the keys, the
-// walk starts at the page token, and only the page's entries are read and
-// decoded, so that a page of a village with 100,000 entries costs its size,
-// not the village's (the count is a walk of keys, without reading entries).
-func (b *Books) listByOrigin(t sanziv1.EntryType, p Page, originOK func(string) bool, build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
-	return b.walk(t, p, originOK, nil, build)
-}
-
-// walk is list and listByOrigin: the index keys of type t in order, those
-// whose origin originOK refuses skipped (nil: none), then, when match is
-// set, each entry read and matched; a page of matches is built, and every
-// match counted. Without match an entry is read only to build the page.
-func (b *Books) walk(t sanziv1.EntryType, p Page, originOK func(string) bool, match func(tx *bolt.Tx, s *ledger.Stored) (bool, error), build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
+// walk returns one page of sc's matches in (origin, seq) order, built by
+// build, the token of the next page (empty on the last) and the number of
+// matches in all pages.
+func (b *Books) walk(sc scan, p Page, build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
 	size, after, err := p.bounds()
 	if err != nil {
 		return "", 0, err
@@ -402,25 +413,43 @@ func (b *Books) walk(t sanziv1.EntryType, p Page, originOK func(string) bool, ma
 	n := 0
 	more := false
 	err = b.l.DB().View(func(tx *bolt.Tx) error {
-		idx := tx.Bucket(bucketByType).Bucket([]byte{byte(t)})
+		idx := tx.Bucket(bucketByType).Bucket([]byte{byte(sc.t)})
+		if sc.facet != nil {
+			idx = facetBucket(tx, sc.facet)
+		}
+		if sc.total != nil {
+			total = sc.total(tx)
+		}
 		if idx == nil {
 			return nil
 		}
 		c := idx.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if len(k) < 9 {
+		// A later page starts after the token's key when the total comes
+		// from the counters; without them the walk counts the earlier
+		// pages' matches too, so it starts at the org and skips them.
+		k, _ := c.Seek([]byte(sc.org))
+		if after != nil && sc.total != nil && bytes.Compare(after, k) >= 0 {
+			if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
+				k, _ = c.Next()
+			}
+		}
+		for ; k != nil; k, _ = c.Next() {
+			if sc.org != "" && !bytes.HasPrefix(k, []byte(sc.org)) {
+				break
+			}
+			if len(k) < 9 || (sc.org != "" && len(k) != len(sc.org)+8) {
+				continue
+			}
+			if sc.matchKey != nil && !sc.matchKey(tx, k) {
 				continue
 			}
 			origin, seq := string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:])
-			if originOK != nil && !originOK(origin) {
-				continue
-			}
 			var s *ledger.Stored
-			if match != nil {
+			if sc.match != nil {
 				if s, err = ledger.GetTx(tx, origin, seq); err != nil {
 					return err
 				}
-				ok, err := match(tx, s)
+				ok, err := sc.match(tx, s)
 				if err != nil {
 					return err
 				}
@@ -428,28 +457,34 @@ func (b *Books) walk(t sanziv1.EntryType, p Page, originOK func(string) bool, ma
 					continue
 				}
 			}
-			total++
-			switch {
-			case after != nil && bytes.Compare(k, after) <= 0:
-			case n < size:
-				if s == nil {
-					if s, err = ledger.GetTx(tx, origin, seq); err != nil {
-						return err
-					}
+			if sc.total == nil {
+				total++
+			}
+			if after != nil && bytes.Compare(k, after) <= 0 {
+				continue
+			}
+			if n == size {
+				more = true
+				if sc.total != nil {
+					break
 				}
-				if err := build(tx, s); err != nil {
+				continue
+			}
+			if s == nil {
+				if s, err = ledger.GetTx(tx, origin, seq); err != nil {
 					return err
 				}
-				n++
-				lastKey = append(lastKey[:0], k...)
-			default:
-				more = true
 			}
+			if err := build(tx, s); err != nil {
+				return err
+			}
+			n++
+			lastKey = append(lastKey[:0], k...)
 		}
 		return nil
 	})
 	if err != nil {
-		return "", 0, fmt.Errorf("list %s: %w", t, err)
+		return "", 0, fmt.Errorf("list %s: %w", sc.t, err)
 	}
 	if more {
 		next = hex.EncodeToString(lastKey)

@@ -1,10 +1,13 @@
 package books
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strings"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/entries"
@@ -31,10 +34,7 @@ func (b *Books) Directives() ([]*sanziv1.DirectiveRecord, error) {
 	}
 	var out []*sanziv1.DirectiveRecord
 	byID := map[string]*sanziv1.DirectiveRecord{}
-	err := b.l.Range(home[:6]+"000000", 1, 0, func(s *ledger.Stored) bool {
-		if s.Type != sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE {
-			return true
-		}
+	err := b.eachOfType(sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE, home[:6]+"000000", func(s *ledger.Stored) bool {
 		// One that does not pass the district writer's checks (no task,
 		// no deadline that is a date) is not listed: nothing could be
 		// reported against it.
@@ -50,10 +50,7 @@ func (b *Books) Directives() ([]*sanziv1.DirectiveRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the district's directives: %w", err)
 	}
-	err = b.l.Range(home, 1, 0, func(s *ledger.Stored) bool {
-		if s.Type != sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT {
-			return true
-		}
+	err = b.eachOfType(sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT, home, func(s *ledger.Stored) bool {
 		rep := &sanziv1.DirectiveReport{}
 		if proto.Unmarshal(s.Payload, rep) == nil {
 			if r := byID[rep.GetDirectiveId()]; r != nil {
@@ -64,6 +61,28 @@ func (b *Books) Directives() ([]*sanziv1.DirectiveRecord, error) {
 		return true
 	})
 	return out, err
+}
+
+// eachOfType calls fn for origin's entries of type t in chain order, from
+// the type index (not a walk of the whole chain), until it returns false.
+func (b *Books) eachOfType(t sanziv1.EntryType, origin string, fn func(*ledger.Stored) bool) error {
+	return b.l.DB().View(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bucketByType).Bucket([]byte{byte(t)})
+		if idx == nil {
+			return nil
+		}
+		c := idx.Cursor()
+		for k, _ := c.Seek([]byte(origin)); k != nil && len(k) == len(origin)+8 && bytes.HasPrefix(k, []byte(origin)); k, _ = c.Next() {
+			s, err := ledger.GetTx(tx, origin, binary.BigEndian.Uint64(k[len(origin):]))
+			if err != nil {
+				return err
+			}
+			if !fn(s) {
+				return nil
+			}
+		}
+		return nil
+	})
 }
 
 // ReportDirective records the node's report on a directive addressed to it;

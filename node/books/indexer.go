@@ -194,7 +194,12 @@ func (indexer) Index(tx *bolt.Tx, s *ledger.Stored) error {
 	}
 	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil || m == nil {
-		return nil
+		return indexFacets(tx, s, nil)
+	}
+	// Before the status below changes: an alert's review moves it from
+	// the status it had.
+	if err := indexFacets(tx, s, m); err != nil {
+		return err
 	}
 	if _, hashes := entries.AttachmentsOf(m); len(hashes) > 0 {
 		for _, h := range hashes {

@@ -45,15 +45,6 @@ type AssetFilter struct {
 	Category string
 }
 
-// originOK is the origin part of a filter, nil when it lets every origin
-// through (so that a list can skip the test).
-func originOK(org string, inScope func(string) bool) func(string) bool {
-	if org == "" && inScope == nil {
-		return nil
-	}
-	return func(o string) bool { return orgMatches(org, o) && (inScope == nil || inScope(o)) }
-}
-
 // checkQuery refuses a search text that is too long or not text.
 func checkQuery(q string) error {
 	if !utf8.ValidString(q) || utf8.RuneCountInString(q) > MaxQuery {
@@ -146,17 +137,18 @@ func (b *Books) ListContracts(f ContractFilter, p Page) ([]*sanziv1.ContractReco
 		return nil, "", 0, err
 	}
 	day := b.today()
-	return listRecords(b, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, p, originOK(f.Org, f.InScope), !f.onlyOrigin(),
+	return listRecords(b, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, p, f.Org, f.InScope, !f.onlyOrigin(),
 		func(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.ContractRecord, error) {
 			return contractRecord(tx, s, day)
 		}, f.matches)
 }
 
-// listRecords is a register's page: entries of type t whose origin passes
-// originOK, built into records by record and, when filtered, kept when
-// matches says so. A record matched is built once: walk builds a page's
-// entry right after matching it.
-func listRecords[R any](b *Books, t sanziv1.EntryType, p Page, originOK func(string) bool, filtered bool,
+// listRecords is a register's page: entries of type t of org (every org
+// when empty) that inScope admits (every one when nil), built into
+// records by record and, when filtered, kept when matches says so. A
+// record matched is built once: walk builds a page's entry right after
+// matching it. Without a filter or a scope the total is the counters'.
+func listRecords[R any](b *Books, t sanziv1.EntryType, p Page, org string, inScope func(string) bool, filtered bool,
 	record func(tx *bolt.Tx, s *ledger.Stored) (R, error), matches func(R) bool) ([]R, string, int64, error) {
 	var out []R
 	var cur R
@@ -172,7 +164,13 @@ func listRecords[R any](b *Books, t sanziv1.EntryType, p Page, originOK func(str
 			return true, nil
 		}
 	}
-	next, total, err := b.walk(t, p, originOK, match, func(tx *bolt.Tx, s *ledger.Stored) error {
+	sc := scan{t: t, org: org, match: match}
+	if inScope != nil {
+		sc.matchKey = func(_ *bolt.Tx, k []byte) bool { return len(k) > 8 && inScope(string(k[:len(k)-8])) }
+	} else if !filtered {
+		sc.total = func(tx *bolt.Tx) int64 { return total(tx, t, org, nil) }
+	}
+	next, total, err := b.walk(sc, p, func(tx *bolt.Tx, s *ledger.Stored) error {
 		if !have {
 			rec, err := record(tx, s)
 			if err != nil {
@@ -278,7 +276,7 @@ func (b *Books) ListAssets(f AssetFilter, p Page) ([]*sanziv1.AssetRecord, strin
 		return nil, "", 0, &InvalidError{Violations: []Violation{{Field: "category", Reason: "a category of at most 64 characters"}}}
 	}
 	filtered := f.Query != "" || f.Status != 0 || f.Category != ""
-	return listRecords(b, sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, p, originOK(f.Org, f.InScope), filtered, assetRecord, f.matches)
+	return listRecords(b, sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, p, f.Org, f.InScope, filtered, assetRecord, f.matches)
 }
 
 // GetAsset reads one asset with its history's summary.

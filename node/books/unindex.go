@@ -55,6 +55,11 @@ func (indexer) Unindex(tx *bolt.Tx, origin string, from uint64) error {
 			return err
 		}
 	}
+	// Before the statuses below go: the counters are made again from
+	// the remaining entries' statuses.
+	if err := unindexFacets(tx, origin, from); err != nil {
+		return err
+	}
 	keyed := func(k, _ []byte) bool { return gone(k) }
 	byValue := func(k, v []byte) bool { return gone(k) || goneID(v) }
 	for _, s := range []struct {

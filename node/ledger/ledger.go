@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,16 @@ type Config struct {
 	// district CA (pki.Rotation); without it a chain holding one fails
 	// the check at open. Optional.
 	CheckCert CertCheck
+	// CheckLater makes Open take each chain's head from its newest entry
+	// and leave the check of the chains (links and hashes of every entry,
+	// the newest signature) to CheckChains, which runs it in the
+	// background, so that opening takes the same time at a million
+	// entries as at a hundred (issue 17). Until the check ends (Checked),
+	// a chain whose stored rows were edited while the node was down still
+	// takes new entries; the parent refuses the edited ones at the next
+	// push whatever the node does. Without it Open checks every chain
+	// before it returns.
+	CheckLater bool
 }
 
 // KeyRing is the seam to the node's keys. Public is the key a chain starts
@@ -155,6 +166,18 @@ type Ledger struct {
 	broken map[string]*VerifyError
 
 	done chan struct{}
+	// checked is closed when the check at open is over; stopCheck stops a
+	// deferred one (Close).
+	checked, stopCheck chan struct{}
+	// toCheck are the heads at open that CheckChains checks up to.
+	toCheck   map[string]Head
+	checkOnce sync.Once
+	// unchecked holds, for each chain the deferred check has not passed
+	// yet, a channel closed when it has (see waitChecked); the map is
+	// made at Open and only its channels change.
+	unchecked   map[string]chan struct{}
+	uncheckedMu sync.Mutex
+	released    map[string]bool
 
 	stEntries, stCommits, stAppends, stRefused, stMaxBatch atomic.Uint64
 }
@@ -196,6 +219,9 @@ func Open(cfg Config) (*Ledger, error) {
 		heads:  map[string]Head{},
 		broken: map[string]*VerifyError{},
 		done:   make(chan struct{}),
+
+		checked:   make(chan struct{}),
+		stopCheck: make(chan struct{}),
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketChains)
@@ -204,9 +230,22 @@ func Open(cfg Config) (*Ledger, error) {
 		db.Close()
 		return nil, fmt.Errorf("open ledger %s: create buckets: %w", cfg.Path, err)
 	}
-	if err := l.checkChains(); err != nil {
-		db.Close()
-		return nil, err
+	if cfg.CheckLater {
+		if err := l.openHeads(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open ledger %s: read chain heads: %w", cfg.Path, err)
+		}
+		l.toCheck = maps.Clone(l.heads)
+		l.unchecked, l.released = map[string]chan struct{}{}, map[string]bool{}
+		for o := range l.toCheck {
+			l.unchecked[o] = make(chan struct{})
+		}
+	} else {
+		if err := l.checkChains(); err != nil {
+			db.Close()
+			return nil, err
+		}
+		l.checkOnce.Do(func() { close(l.checked) })
 	}
 	go l.run()
 	return l, nil
@@ -434,6 +473,13 @@ func (l *Ledger) Append(ctx context.Context, recs ...Record) ([]*Stored, error) 
 			}
 			recs[i].Origin = link.Origin
 			r.Origin = link.Origin
+		}
+		// A chain whose check (CheckLater) is still running takes nothing
+		// until it is known not to be broken.
+		if err := l.waitChecked(ctx, r.Origin); err != nil {
+			return nil, err
+		}
+		if r.Raw != nil {
 			if err := l.unbroken(r.Origin); err != nil {
 				return nil, err
 			}
@@ -492,6 +538,12 @@ func (l *Ledger) Close() error {
 	close(l.reqs)
 	l.mu.Unlock()
 	<-l.done
+	close(l.stopCheck)
+	l.checkOnce.Do(func() { close(l.checked) }) // never started: nothing to wait for
+	<-l.checked
+	for o := range l.unchecked {
+		l.release(o) // a write still waiting learns the ledger is closed
+	}
 	return l.db.Close()
 }
 

@@ -41,6 +41,15 @@ var errStreamRefused = errors.New("ledger: streamed append refused")
 // take note (count, keep ids); the entries are recorded once AppendStream
 // returns nil. It returns how many entries were written.
 func (l *Ledger) AppendStream(ctx context.Context, src RecordSource, each func(*Stored)) (int, error) {
+	// Its records' origins are known only as they are read, inside the
+	// transaction: every chain the deferred check has not passed yet is
+	// waited for first (a streamed import is rare; the check takes about
+	// a second a million entries).
+	for o := range l.unchecked {
+		if err := l.waitChecked(ctx, o); err != nil {
+			return 0, err
+		}
+	}
 	req := &appendReq{ctx: ctx, src: src, each: each, done: make(chan struct{})}
 	if err := l.submit(req); err != nil {
 		return 0, err

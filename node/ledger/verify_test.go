@@ -62,16 +62,30 @@ func TestTamperedByteIsFound(t *testing.T) {
 			if !strings.Contains(problems[0].Problem, "does not match its hash") {
 				t.Fatalf("problem %q does not say the hash is wrong", problems[0].Problem)
 			}
-			l = openTest(t, path, ring)
-			defer l.Close()
-			if ve := l.ChainBroken(testOrigin); ve == nil || ve.Seq != uint64(tc.target) {
-				t.Fatalf("reopened ledger: ChainBroken = %v", ve)
-			}
-			if _, err := l.Append(context.Background(), rec(testOrigin, 99)); !errors.Is(err, ErrChainBroken) {
-				t.Fatalf("append to a broken chain: %v, want ErrChainBroken", err)
-			}
-			if h := l.Head(testOrigin); h.Seq != uint64(tc.total) {
-				t.Fatalf("head of broken chain %d, want %d", h.Seq, tc.total)
+			for _, later := range []bool{false, true} {
+				l, err := Open(Config{Path: path, Keys: ring, CheckLater: later})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if later {
+					// Open read the head and left the check for later:
+					// nothing is known yet, until the check has run.
+					if ve := l.ChainBroken(testOrigin); ve != nil {
+						t.Fatalf("checked before CheckChains: %v", ve)
+					}
+					l.CheckChains()
+					<-l.Checked()
+				}
+				if ve := l.ChainBroken(testOrigin); ve == nil || ve.Seq != uint64(tc.target) {
+					t.Fatalf("reopened ledger (check later %v): ChainBroken = %v", later, ve)
+				}
+				if _, err := l.Append(context.Background(), rec(testOrigin, 99)); !errors.Is(err, ErrChainBroken) {
+					t.Fatalf("append to a broken chain (check later %v): %v, want ErrChainBroken", later, err)
+				}
+				if h := l.Head(testOrigin); h.Seq != uint64(tc.total) {
+					t.Fatalf("head of broken chain %d, want %d", h.Seq, tc.total)
+				}
+				l.Close()
 			}
 		})
 	}
@@ -199,4 +213,49 @@ func FuzzVerifyChain(f *testing.F) {
 			t.Fatalf("verifier accepted a different signature on the last entry")
 		}
 	})
+}
+
+// TestWritesWaitForTheDeferredCheck: with CheckLater, a write to a chain
+// waits until the check has passed it (starting the check if the node did
+// not), so that a chain edited while the node was down is refused, as
+// when Open checks it; a chain the check passed takes it.
+func TestWritesWaitForTheDeferredCheck(t *testing.T) {
+	const other = "350505100202"
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	ring := testKeys(t, testOrigin, other)
+	l := openTest(t, path, ring)
+	for i := 1; i <= 5; i++ {
+		for _, o := range []string{testOrigin, other} {
+			if _, err := l.Append(context.Background(), Record{Origin: o, Author: "a", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION,
+				Payload: []byte(fmt.Sprintf("MARK-%s-%d amount 1000", o, i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	l.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := []byte("MARK-" + testOrigin + "-3 amount 1000")
+	data = bytes.ReplaceAll(data, marker, bytes.Replace(marker, []byte("1000"), []byte("9000"), 1))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(Config{Path: path, Keys: ring, CheckLater: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// The node never called CheckChains: the first write starts it.
+	if _, err := l.Append(context.Background(), rec(testOrigin, 99)); !errors.Is(err, ErrChainBroken) {
+		t.Fatalf("write to the edited chain before its check: %v, want ErrChainBroken", err)
+	}
+	if _, err := l.Append(context.Background(), rec(other, 99)); err != nil {
+		t.Fatalf("write to the intact chain: %v", err)
+	}
+	<-l.Checked()
+	if ve := l.ChainBroken(testOrigin); ve == nil || ve.Seq != 3 {
+		t.Fatalf("ChainBroken after the check: %v", ve)
+	}
 }

@@ -91,6 +91,7 @@ func TestBackupWhileRecording(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	<-r.ledger.Checked() // the chains are checked after the node opens
 	if b := r.ledger.Broken(); len(b) > 0 {
 		t.Fatalf("restored chain does not verify: %v", b[0])
 	}
@@ -157,6 +158,7 @@ func TestOpenTodaysDataFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
+	<-n.ledger.Checked()
 	if b := n.ledger.Broken(); len(b) > 0 {
 		t.Fatalf("testdata chain does not verify: %v", b[0])
 	}

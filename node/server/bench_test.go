@@ -45,6 +45,21 @@ func benchNode(b *testing.B, withAuthz bool) sanziv1.TransactionServiceClient {
 		MaxAttachment: 64 << 10, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard,
 		AccountArgon: accounts.Params{Time: 1, Memory: 8, Threads: 1}, withoutAuthz: !withAuthz,
 	}
+	n, token := serveSignedIn(b, cfg)
+	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(benchCreds(token)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	return sanziv1.NewTransactionServiceClient(conn)
+}
+
+// serveSignedIn opens and serves a node on cfg until the benchmark ends,
+// and signs in an accountant of benchOrg: it returns the node and the
+// accountant's bearer token.
+func serveSignedIn(b *testing.B, cfg Config) (*Node, string) {
+	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := Open(ctx, cfg)
 	if err != nil {
@@ -68,13 +83,7 @@ func benchNode(b *testing.B, withAuthz bool) sanziv1.TransactionServiceClient {
 	if err != nil {
 		b.Fatal(err)
 	}
-	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(benchCreds(in.Secret)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close() })
-	return sanziv1.NewTransactionServiceClient(conn)
+	return n, in.Secret
 }
 
 // benchTx is the i-th transaction recorded: distinct invoice and voucher

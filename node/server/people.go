@@ -25,7 +25,7 @@ func (n *Node) openAccounts(ctx context.Context) error {
 		Org: n.cfg.Orgs[0], Chain: n.ledger, CredentialsPath: filepath.Join(n.cfg.DataDir, "credentials.db"),
 		AuditPath: filepath.Join(n.cfg.DataDir, "signins.db"),
 		Now:       n.cfg.Now, Logger: n.log.With("subsystem", "accounts"), Registerer: n.registry,
-		Argon: n.cfg.AccountArgon, NoSync: n.cfg.NoSync,
+		Argon: n.cfg.AccountArgon, NoSync: n.cfg.NoSync, Checkpoints: n.checkpoints(),
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/notify"
@@ -75,10 +76,22 @@ func (n *Node) supervise(ctx context.Context) error {
 	if v, ok := tier.(*town.Village); ok {
 		n.decisionsRefused = v.Refused
 	}
+	// The state is checkpointed in the ledger's file, so that a start
+	// replays only what came after it (issue 17).
 	n.sup, err = supervise.New(ctx, n.books, supervise.Config{
 		Catalog: cat, Calendar: cal, Person: person, Notify: n.notifyFindings, Tier: tier,
+		Checkpoints: n.checkpoints(), Logger: n.log.With("subsystem", "supervise"),
 	})
 	return err
+}
+
+// checkpoints is where the supervision and the accounts keep their state:
+// the ledger's file (nil for a start that replays everything, replayAll).
+func (n *Node) checkpoints() *checkpoint.Store {
+	if n.cfg.replayAll {
+		return nil
+	}
+	return checkpoint.New(n.ledger)
 }
 
 // notifyFindings queues messages about new alerts and cards.
@@ -150,6 +163,11 @@ func (n *Node) sweepLoop(ctx context.Context) {
 		if now := n.cfg.Now(); now.Sub(attachSwept) >= attachSweepEvery {
 			attachSwept = now
 			n.sweepAttachments(ctx)
+		}
+		// The accounts keep a checkpoint as the supervision does (Sweep),
+		// so that a start after a crash replays little of the home chain.
+		if err := n.accounts.Checkpoint(supervise.DefaultCheckpointEvery); err != nil && ctx.Err() == nil {
+			n.log.Warn("checkpoint accounts", "err", err)
 		}
 		if out, err := n.sup.Sweep(ctx, n.cfg.Now()); err != nil {
 			if ctx.Err() == nil {

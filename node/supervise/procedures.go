@@ -152,8 +152,11 @@ func (s *Supervisor) Procedure(id string) (*workflow.Proc, error) {
 // ProcedureRecord renders p with its entry for the API.
 func (s *Supervisor) ProcedureRecord(p *workflow.Proc) (*sanziv1.ProcedureRecord, error) {
 	s.mu.Lock()
-	r := p.Record()
+	r, err := p.Record()
 	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	o, seq, err := ledger.ParseEntryID(p.ID)
 	if err != nil {
 		return nil, err
@@ -167,6 +170,9 @@ func (s *Supervisor) ProcedureRecord(p *workflow.Proc) (*sanziv1.ProcedureRecord
 }
 
 // Procedures lists procedures matching f, oldest first, one page.
+// TODO(issue 17): it filters every procedure held in memory for each page
+// (the books' lists use indexes and counters since issue 17; procedures
+// are the workflow's, not the books').
 func (s *Supervisor) Procedures(f workflow.Filter, p books.Page) ([]*sanziv1.ProcedureRecord, string, int64, error) {
 	size, after, err := p.Bounds()
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
@@ -51,6 +52,17 @@ type Config struct {
 	// Tier is what the node's tier adds (node/town picks it by the
 	// idcode.Level the node runs at); nil is None.
 	Tier Tier
+	// Checkpoints, when set, keeps the state in the ledger's file with
+	// the chain positions it reflects (node/checkpoint): a start restores
+	// it and replays only the entries after it, and rebuilds it by
+	// replaying every chain when it is missing, stale or does not match
+	// them. Nil replays every chain at every start.
+	Checkpoints *checkpoint.Store
+	// CheckpointEvery is how many entries Sweep lets the state follow
+	// before it writes a checkpoint; default DefaultCheckpointEvery.
+	CheckpointEvery int
+	// Logger says what a start restored or rebuilt; default slog.Default().
+	Logger *slog.Logger
 }
 
 // Supervisor is the state derived from the books' chains in order:
@@ -65,7 +77,7 @@ type Supervisor struct {
 	flows *workflow.Flows
 	watch *watch.Watcher
 	tier  Tier
-	seen  map[string]uint64      // origin → last seq observed
+	seen  map[string]ledger.Head // origin → last entry observed
 	hits  map[string][]rules.Hit // entry id → stateful hits about it, until its recorder takes them
 	sets  ruleSets
 	// cats follows the catalogs of the district's chain: drafts, and the
@@ -74,6 +86,24 @@ type Supervisor struct {
 	// replaying collects hits found while rebuilding state at start; those
 	// whose alert entry follows in the chain are dropped from it.
 	replaying map[string]rules.Hit
+	log       *slog.Logger
+	// since counts the entries followed since the last checkpoint.
+	since uint64
+	// stampOf is the checkpoint's stamp, of the rule set the start
+	// began with (stamp).
+	stampOf string
+	// saving is held from a snapshot until it is written (see due).
+	saving sync.Mutex
+	// dirty is set once the state holds findings the chain does not (they
+	// failed to be recorded): until a restart replays them, no checkpoint
+	// may keep the state.
+	dirty bool
+	// progress, while a start replays, is the entries to follow in all
+	// and when it last said how far it is.
+	progress struct {
+		total, done uint64
+		said        time.Time
+	}
 }
 
 // New supervises b: it rebuilds the state by replaying the whole chain,
@@ -95,23 +125,56 @@ func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
 	if cfg.Tier == nil {
 		cfg.Tier = None{}
 	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	s := &Supervisor{b: b, cfg: cfg, flows: workflow.New(cfg.Catalog, cfg.Calendar), watch: w, tier: cfg.Tier,
-		seen: map[string]uint64{}, hits: map[string][]rules.Hit{}, replaying: map[string]rules.Hit{}}
+		seen: map[string]ledger.Head{}, hits: map[string][]rules.Hit{}, replaying: map[string]rules.Hit{}, log: cfg.Logger}
 	s.sets.init(e)
+	s.stampOf = s.stamp(e)
 	b.Supervise(s)
-	if err := s.replay(ctx); err != nil {
+	rebuild := false
+	if cfg.Checkpoints != nil {
+		// A checkpoint that cannot be used changes nothing (restore puts
+		// what it decoded in place only once all of it did).
+		if err := s.restore(); err != nil {
+			if !errors.Is(err, checkpoint.ErrNone) {
+				s.log.Warn("supervision checkpoint not used; rebuilding the state by replaying every chain", "reason", err)
+			}
+			rebuild = true
+		}
+	}
+	if err := s.replay(ctx, rebuild); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// replay brings the state up to date with the whole chain at start and
-// records what a crash kept from being recorded.
-func (s *Supervisor) replay(ctx context.Context) error {
+// replay brings the state up to date with the chains at start (from the
+// checkpoint restored, or from seq 1) and records what a crash kept from
+// being recorded. A state rebuilt from seq 1, or that followed many
+// entries past its checkpoint, is checkpointed at once.
+func (s *Supervisor) replay(ctx context.Context, rebuild bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	t0 := time.Now()
+	for _, o := range s.b.Ledger().Origins() {
+		if s.b.Serves(o) || s.tier.Follows(o) {
+			s.progress.total += s.b.Ledger().Head(o).Seq - s.seen[o].Seq
+		}
+	}
+	s.progress.said = t0
+	if rebuild {
+		s.log.Info("rebuilding the supervision state: replaying every chain", "entries", s.progress.total)
+	}
 	if _, err := s.catchUp(ctx); err != nil {
 		return fmt.Errorf("enable supervision: replay: %w", err)
+	}
+	if rebuild {
+		s.log.Info("supervision state rebuilt", "entries", s.progress.done, "took", time.Since(t0).Round(time.Millisecond))
 	}
 	var missed []rules.Hit
 	for _, k := range slices.Sorted(maps.Keys(s.replaying)) {
@@ -125,6 +188,11 @@ func (s *Supervisor) replay(ctx context.Context) error {
 	}
 	if _, err := s.catchUp(ctx); err != nil { // the town's decisions a crash kept from being applied
 		return fmt.Errorf("enable supervision: %w", err)
+	}
+	if s.cfg.Checkpoints != nil && (rebuild || s.since >= uint64(s.cfg.CheckpointEvery)) {
+		if err := s.save(); err != nil {
+			s.log.Warn("supervision state not checkpointed; the next start replays again", "err", err)
+		}
 	}
 	return nil
 }
@@ -149,9 +217,13 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 				observe = s.observeHeld
 			}
 			var ferr error
-			err := s.b.Ledger().Range(origin, s.seen[origin]+1, 0, func(st *ledger.Stored) bool {
+			err := s.b.Ledger().Range(origin, s.seen[origin].Seq+1, 0, func(st *ledger.Stored) bool {
 				n++
-				s.seen[origin] = st.Seq
+				s.seen[origin] = ledger.Head{Seq: st.Seq, Hash: st.Hash}
+				s.since++
+				if s.replaying != nil {
+					s.replayed()
+				}
 				hits, err := observe(st)
 				if err != nil {
 					ferr = err
@@ -183,8 +255,20 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 		out, err := s.b.RecordFindings(ctx, nil, found)
 		recorded = append(recorded, out...)
 		if err != nil {
+			s.dirty = true
 			return recorded, err
 		}
+	}
+}
+
+// replayed counts one entry replayed at start and says, every few
+// seconds, how far the replay is.
+func (s *Supervisor) replayed() {
+	p := &s.progress
+	p.done++
+	if p.done%4096 == 0 && time.Since(p.said) >= 2*time.Second {
+		p.said = time.Now()
+		s.log.Info("replaying chains for supervision", "entries", p.done, "of", p.total)
 	}
 }
 
@@ -331,19 +415,29 @@ func (s *Supervisor) Raised(ctx context.Context, key string, mark bool) bool {
 // time-driven rules find at now (ARREARS, EXPIRING, CASH-STOCK, …). The node
 // calls it every minute with the wall clock; tests with theirs.
 func (s *Supervisor) Sweep(ctx context.Context, now time.Time) ([]*ledger.Stored, error) {
+	out, sn, err := s.sweep(ctx, now)
+	s.writeDue(sn) // without s.mu: recorders go on while it is written
+	return out, err
+}
+
+// sweep is Sweep under s.mu; it returns the checkpoint due, if any.
+func (s *Supervisor) sweep(ctx context.Context, now time.Time) ([]*ledger.Stored, *snap, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.catchUp(ctx); err != nil {
-		return nil, fmt.Errorf("sweep: %w", err)
+		return nil, nil, fmt.Errorf("sweep: %w", err)
 	}
 	cards := s.flows.Due(now, s.cfg.Person)
 	hits := s.watch.Sweep(now)
 	out, err := s.b.RecordFindings(ctx, cards, hits)
 	if err != nil {
-		return nil, fmt.Errorf("sweep at %s: %w", now.Format(time.RFC3339), err)
+		if len(cards)+len(hits) > 0 {
+			s.dirty = true // given and raised here, not in the chain
+		}
+		return nil, nil, fmt.Errorf("sweep at %s: %w", now.Format(time.RFC3339), err)
 	}
 	if _, err := s.catchUp(ctx); err != nil {
-		return out, fmt.Errorf("sweep: %w", err)
+		return out, nil, fmt.Errorf("sweep: %w", err)
 	}
-	return out, nil
+	return out, s.due(), nil
 }

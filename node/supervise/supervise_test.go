@@ -93,7 +93,7 @@ func openSupervisedSync(tb testing.TB, dir string, clock *fakeClock, rs *rules.R
 // openOrgBooks opens supervised books serving the served orgs, with the
 // signing keys of every org in keysDir (so a test can move chains between
 // nodes verbatim).
-func openOrgBooks(tb testing.TB, dir, keysDir string, orgs, served []string, clock *fakeClock, rs *rules.RuleSet, sync bool) (node, func()) {
+func openOrgBooks(tb testing.TB, dir, keysDir string, orgs, served []string, clock *fakeClock, rs *rules.RuleSet, sync bool, opts ...func(*books.Books, *supervise.Config)) (node, func()) {
 	tb.Helper()
 	b, closeFn := openPlain(tb, dir, keysDir, orgs, served, clock, sync)
 	set := rules.Default()
@@ -116,6 +116,9 @@ func openOrgBooks(tb testing.TB, dir, keysDir string, orgs, served []string, clo
 	}
 	cfg := supervise.Config{Catalog: catalog.Default("350505"), Calendar: cal, Tier: tier,
 		Person: func(org, post string) string { return "持岗人(" + post + ")" }}
+	for _, o := range opts {
+		o(b, &cfg)
+	}
 	sup, err := supervise.New(context.Background(), b, cfg)
 	if err != nil {
 		tb.Fatal(err)

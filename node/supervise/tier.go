@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/workflow"
@@ -69,6 +70,15 @@ type Tier interface {
 	// the town, since those reach it only in its town's chain. The error
 	// wraps books.ErrPermissionDenied.
 	RefuseOwnDecision(cat *sanziv1.Catalog, d *sanziv1.StepDecision) error
+	// Save writes the tier's state for the Supervisor's checkpoint
+	// (node/checkpoint), at a moment when it is exactly what the chains
+	// observed say.
+	Save(e *checkpoint.Encoder)
+	// Restore decodes what Save wrote and returns what puts it in place,
+	// with e as the rule set in force; nothing changes until that is
+	// called, so a checkpoint that fails to decode anywhere leaves the
+	// tier as it was made.
+	Restore(d *checkpoint.Decoder, e *rules.Engine) (func(), error)
 }
 
 // None is the Tier of a node that supervises its own chains only; a Tier
@@ -79,6 +89,8 @@ type None struct{}
 // (the Supervisor asks DecidesFor first, so it is never returned).
 var errNotDecided = errors.New("this node does not decide for other orgs")
 
+func (None) Save(*checkpoint.Encoder)                                        {}
+func (None) Restore(*checkpoint.Decoder, *rules.Engine) (func(), error)      { return func() {}, nil }
 func (None) Follows(string) bool                                             { return false }
 func (None) ObserveHeld(*ledger.Stored) ([]rules.Hit, error)                 { return nil, nil }
 func (None) ObserveOwn(*ledger.Stored, proto.Message)                        {}

@@ -138,8 +138,7 @@ func newState() state {
 // record makes the rec of an entry the rules keep, nil for others. It does
 // not add it: rules judge it against the history before it.
 func (s *state) record(ev Event, loc *time.Location) *rec {
-	s.seq++
-	r := &rec{id: ev.ID, seq: s.seq, recorded: dayOf(ev.RecordedAt, loc), date: noDay, closedOn: noDay}
+	r := &rec{id: ev.ID, recorded: dayOf(ev.RecordedAt, loc), date: noDay, closedOn: noDay}
 	switch m := ev.Msg.(type) {
 	case *sanziv1.Transaction:
 		r.tx, r.date = m, parseDay(m.GetBusinessDate())
@@ -152,6 +151,11 @@ func (s *state) record(ev Event, loc *time.Location) *rec {
 	default:
 		return nil
 	}
+	// Only kept entries are numbered, so that entries of other chains
+	// (a catalog the district published) fed in between do not shift
+	// the numbers: only the order of kept entries matters.
+	s.seq++
+	r.seq = s.seq
 	return r
 }
 

@@ -213,8 +213,11 @@ func (w *Watcher) Check(m proto.Message) []rules.Hit {
 // entries it already processed discards what Observe returns for them.
 func (w *Watcher) Observe(ev Event) []rules.Hit {
 	s := &w.st
-	if s.first == noDay && !ev.RecordedAt.IsZero() {
-		s.first = dayOf(ev.RecordedAt, w.loc)
+	// The earliest day of any event, not the first one fed: a restart
+	// feeds the chains one after another, a running node as they arrive,
+	// and both must agree on when the books began.
+	if d := dayOf(ev.RecordedAt, w.loc); !ev.RecordedAt.IsZero() && (s.first == noDay || d < s.first) {
+		s.first = d
 	}
 	switch m := ev.Msg.(type) {
 	case *sanziv1.Alert:

@@ -77,6 +77,9 @@ type Proc struct {
 	Step      int
 	Steps     []*sanziv1.StepState
 	Decisions []string
+	// packed holds Steps and Decisions as a checkpoint wrote them, for a
+	// closed procedure restored and not read since (see unpack).
+	packed []byte
 }
 
 // OpenStep returns the open step's catalog entry and state, nil when closed.
@@ -87,8 +90,12 @@ func (p *Proc) OpenStep() (*sanziv1.Step, *sanziv1.StepState) {
 	return p.Matter.GetSteps()[p.Step], p.Steps[p.Step]
 }
 
-// Record renders the procedure for the API.
-func (p *Proc) Record() *sanziv1.ProcedureRecord {
+// Record renders the procedure for the API. It fails only for a procedure
+// a checkpoint restored whose steps do not decode.
+func (p *Proc) Record() (*sanziv1.ProcedureRecord, error) {
+	if err := p.unpack(); err != nil {
+		return nil, err
+	}
 	r := &sanziv1.ProcedureRecord{Procedure: p.P, Status: string(p.Status), Deadline: timestamppb.New(p.Deadline),
 		DecisionIds: slices.Clone(p.Decisions)}
 	for _, s := range p.Steps {
@@ -97,7 +104,7 @@ func (p *Proc) Record() *sanziv1.ProcedureRecord {
 	if s, _ := p.OpenStep(); s != nil {
 		r.OpenStep = s.GetCode()
 	}
-	return r
+	return r, nil
 }
 
 // Flows holds every procedure of a node. Not safe for concurrent use: the
@@ -423,6 +430,9 @@ func cardKey(c *sanziv1.Card) string {
 	return fmt.Sprintf("%s/%s/%s/%d", c.GetProcedureId(), c.GetStepCode(), c.GetLevel(), c.GetDeadline().AsTime().Unix())
 }
 
+// TODO(issue 17): Due looks at every procedure, closed ones too, at each
+// sweep; an index of the open ones would make it independent of history.
+//
 // Due returns the cards the timers owe at now, not given before, oldest
 // procedure first; person names who holds each post (may return ""). The
 // caller records them, and Observe of their entries marks them given.

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sanzi/sanzi/node/accounts"
+	"github.com/sanzi/sanzi/node/sample"
+)
+
+// sampleVillage copies into dir a village's history of at least entries
+// genuine signed entries recorded through the books (node/sample), from a
+// cache under $SANZI_BENCH_DATA (default the temporary folder's
+// sanzi-bench-data), which is filled the first time: a million entries
+// take minutes to record.
+func sampleVillage(b *testing.B, dir string, entries int) string {
+	b.Helper()
+	root := os.Getenv("SANZI_BENCH_DATA")
+	if root == "" {
+		root = filepath.Join(os.TempDir(), "sanzi-bench-data")
+	}
+	t0 := time.Now()
+	src, err := sample.Cached(context.Background(), root, sample.Config{Org: benchOrg, Entries: entries, Seed: 17,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if d := time.Since(t0); d > time.Second {
+		b.Logf("generated %d entries into %s in %s (kept for the next runs)", entries, src, d.Round(time.Second))
+	}
+	if err := sample.CopyFolder(src, dir); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// sampleConfig is a village node on dir, fsync on, as in production.
+func sampleConfig(dir string) Config {
+	return Config{DataDir: dir, Orgs: []string{benchOrg}, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard, AccountArgon: accounts.Params{Time: 1, Memory: 8, Threads: 1}}
+}
+
+// median of three or more.
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkStartup opens a village node on 100,000 and on 1,000,000
+// entries of history (node/sample), as it started before issue 17
+// ("before": every chain checked, then replayed from seq 1 for the
+// supervision and the accounts) and as it starts now ("after": the
+// checkpoints restored, the chains checked once the node is up), each once
+// per iteration in the same run: -benchtime=3x gives medians of three. It
+// reports the medians of Open (listening, the state ready) before and
+// after, their ratio, and how long after Open the background check of
+// every chain ended.
+func BenchmarkStartup(b *testing.B) {
+	top := b // owns the folders: the sub-benchmarks run twice (once with N=1)
+	for _, n := range []int{100_000, 1_000_000} {
+		var cfg Config
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			if cfg.DataDir == "" {
+				cfg = sampleConfig(sampleVillage(b, top.TempDir(), n))
+				// The first start makes what every later one finds: the
+				// administrator, the books' indexes, the checkpoints.
+				warm, err := Open(context.Background(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				warm.Close()
+			}
+			var before, after, checked []time.Duration
+			open := func(cfg Config) (*Node, time.Duration) {
+				t0 := time.Now()
+				node, err := Open(context.Background(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return node, time.Since(t0)
+			}
+			b.ResetTimer()
+			for range b.N {
+				old := cfg
+				old.replayAll = true
+				node, d := open(old)
+				before = append(before, d)
+				node.Close()
+
+				t0 := time.Now()
+				node, d = open(cfg)
+				after = append(after, d)
+				<-node.ledger.Checked()
+				checked = append(checked, time.Since(t0))
+				node.Close()
+			}
+			b.StopTimer()
+			b.ReportMetric(ms(median(before)), "before-ms")
+			b.ReportMetric(ms(median(after)), "after-ms")
+			b.ReportMetric(float64(median(before))/float64(median(after)), "before/after")
+			b.ReportMetric(ms(median(checked)), "chains-checked-ms")
+		})
+	}
+}
+
+// BenchmarkAccountantList is issue 14's "time to first render of the
+// accountant's list with a village of 100,000 entries", measured at the
+// API the console's transactions page calls: GET
+// /v1/transactions?org=…&pageSize=20 through the node's real HTTP server
+// (REST gateway, sign-in check, permission table, masking), signed in as
+// an accountant with a bearer token. It reports the first call after the
+// node started (cold) and the median and p99 of the calls after it, and
+// the totalSize the page said.
+func BenchmarkAccountantList(b *testing.B) {
+	n, token := serveSignedIn(b, sampleConfig(sampleVillage(b, b.TempDir(), 100_000)))
+	url := "http://" + n.HTTPAddr() + "/v1/transactions?org=" + benchOrg + "&pageSize=20"
+	client := &http.Client{}
+	call := func() (time.Duration, int64) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		d := time.Since(t0)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("GET %s: %d %s %v", url, resp.StatusCode, body, err)
+		}
+		var page struct {
+			Transactions []json.RawMessage `json:"transactions"`
+			TotalSize    int64             `json:"totalSize,string"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil || len(page.Transactions) != 20 {
+			b.Fatalf("page of %d transactions (%v): %.300s", len(page.Transactions), err, body)
+		}
+		return d, page.TotalSize
+	}
+	cold, total := call()
+	var lat []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		d, _ := call()
+		lat = append(lat, d)
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(ms(cold), "first-call-ms")
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[int(0.99*float64(len(lat)-1))]), "p99-ms")
+	b.ReportMetric(float64(total), "totalSize")
+}

@@ -1,0 +1,270 @@
+package supervise
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/checkpoint"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/watch"
+	"github.com/sanzi/sanzi/node/workflow"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// checkpointName is the supervision's checkpoint in the ledger's file.
+const checkpointName = "supervise"
+
+// stateVersion is the layout and meaning of the supervision's checkpoint.
+// Bump it with any change that would derive a different state from the
+// same chains (a rule's Go code, how a procedure's deadline is counted,
+// what a tier keeps) or write it differently: every node then rebuilds
+// its state once, by replaying its chains, at its next start. A release
+// built from another revision rebuilds anyway (checkpoint.Build).
+const stateVersion = 1
+
+// DefaultCheckpointEvery is how many entries the supervision follows
+// between two checkpoints written by Sweep: a start after a crash replays
+// at most about that many (a fraction of a second), and a node recording
+// at full rate writes one every few seconds, each a single bbolt write.
+const DefaultCheckpointEvery = 50_000
+
+// stamp names what the state is derived under besides the chains: the
+// code (stateVersion, the build) and the configuration a start begins
+// from (the rule set and catalog before the chains publish others, the
+// calendar, the tier, the orgs served). A checkpoint another stamp wrote
+// is rebuilt.
+func (s *Supervisor) stamp(start *rules.Engine) string {
+	h := sha256.New()
+	rs, _ := json.Marshal(start.Set())
+	cat, _ := proto.MarshalOptions{Deterministic: true}.Marshal(s.cfg.Catalog)
+	for _, part := range [][]byte{rs, cat, []byte(s.cfg.Calendar.Version()), []byte(s.cfg.Calendar.Location().String()),
+		[]byte(fmt.Sprintf("%T", s.tier)), []byte(strings.Join(s.b.Validator().Served, ","))} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	return fmt.Sprintf("supervise/%d/%s/%s", stateVersion, checkpoint.Build(), hex.EncodeToString(h.Sum(nil))[:16])
+}
+
+// snap is the state encoded, waiting to be written.
+type snap struct {
+	at    checkpoint.Positions
+	state []byte
+	t0    time.Time
+}
+
+// snapshot encodes the state as of the chain positions seen. The caller
+// holds s.mu, has just caught up without error, and holds s.saving until
+// it has written what this returns (so that checkpoints are written in
+// the order they were taken).
+func (s *Supervisor) snapshot() (*snap, error) {
+	if s.dirty {
+		return nil, errors.New("supervision state differs from its chains until the node restarts (findings not recorded); no checkpoint")
+	}
+	t0 := time.Now()
+	state, err := s.encode()
+	if err != nil {
+		return nil, err
+	}
+	at := make(checkpoint.Positions, len(s.seen))
+	maps.Copy(at, s.seen)
+	s.since = 0
+	return &snap{at: at, state: state, t0: t0}, nil
+}
+
+// write stores a snapshot; it needs no lock but s.saving, so that
+// recorders go on while the file is written and synced.
+func (s *Supervisor) write(sn *snap) error {
+	if err := s.cfg.Checkpoints.Save(checkpointName, s.stampOf, sn.at, sn.state); err != nil {
+		return err
+	}
+	s.log.Info("supervision state checkpointed", "entries", sn.at.Entries(), "bytes", len(sn.state), "took", time.Since(sn.t0).Round(time.Millisecond))
+	return nil
+}
+
+// save is snapshot and write, for a caller that holds s.mu throughout (a
+// start, a shutdown).
+func (s *Supervisor) save() error {
+	s.saving.Lock()
+	defer s.saving.Unlock()
+	sn, err := s.snapshot()
+	if err != nil {
+		return err
+	}
+	return s.write(sn)
+}
+
+// encode writes the state: the rule set in force, then each part in a
+// section of its own (restore decodes them side by side). The same state
+// always encodes to the same bytes. The caller holds s.mu.
+func (s *Supervisor) encode() ([]byte, error) {
+	var e checkpoint.Encoder
+	inForce, err := json.Marshal(s.b.Rules().Set())
+	if err != nil {
+		return nil, fmt.Errorf("encode the rule set in force: %w", err)
+	}
+	e.Bytes(inForce)
+	e.Section(s.sets.save)
+	e.Section(s.cats.Save)
+	e.Section(s.flows.Save)
+	e.Section(s.watch.Save)
+	e.Section(s.tier.Save)
+	return e.Data()
+}
+
+// Checkpoint catches up with the chains and writes the state, so that the
+// next start replays nothing: the node calls it as it shuts down.
+func (s *Supervisor) Checkpoint(ctx context.Context) error {
+	if s.cfg.Checkpoints == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.catchUp(ctx); err != nil {
+		return fmt.Errorf("checkpoint supervision: %w", err)
+	}
+	if s.since == 0 {
+		return nil // the stored one is current
+	}
+	if err := s.save(); err != nil {
+		return fmt.Errorf("checkpoint supervision: %w", err)
+	}
+	return nil
+}
+
+// due takes a snapshot once CheckpointEvery entries were followed since
+// the last, unless one is being written: the caller holds s.mu, has just
+// caught up, and writes what it returns (then unlocks s.saving) once it
+// has released s.mu.
+func (s *Supervisor) due() *snap {
+	if s.cfg.Checkpoints == nil || s.since < uint64(s.cfg.CheckpointEvery) || s.dirty || !s.saving.TryLock() {
+		return nil
+	}
+	sn, err := s.snapshot()
+	if err != nil {
+		s.saving.Unlock()
+		s.log.Warn("supervision state not checkpointed; the next start replays more", "err", err)
+		return nil
+	}
+	return sn
+}
+
+// writeDue writes what due took, if anything, and lets the next one be
+// taken.
+func (s *Supervisor) writeDue(sn *snap) {
+	if sn == nil {
+		return
+	}
+	defer s.saving.Unlock()
+	if err := s.write(sn); err != nil {
+		s.log.Warn("supervision state not checkpointed; the next start replays more", "err", err)
+	}
+}
+
+// restore loads the checkpoint, when there is one this node can use, and
+// says why not otherwise (the start then replays every chain).
+func (s *Supervisor) restore() error {
+	t0 := time.Now()
+	at, state, err := s.cfg.Checkpoints.Load(checkpointName, s.stampOf)
+	if err != nil {
+		return err
+	}
+	d := checkpoint.NewDecoder(state)
+	inForce := d.Bytes()
+	parts := make([]*checkpoint.Decoder, 5)
+	for i := range parts {
+		parts[i] = d.Section()
+	}
+	if err := d.Done(); err != nil {
+		return fmt.Errorf("%w: %v", checkpoint.ErrDamaged, err)
+	}
+	// The rules in force when it was written (a set the chain published)
+	// judge the history from it on.
+	e := s.b.Rules()
+	if cur, _ := json.Marshal(e.Set()); string(cur) != string(inForce) {
+		if e, err = ParseRuleSet(inForce); err != nil {
+			return fmt.Errorf("%w: rule set in force: %v", checkpoint.ErrDamaged, err)
+		}
+	}
+	// Everything is decoded into new values first and put in place only
+	// once all of it decoded: a damaged part leaves the Supervisor as New
+	// made it. The procedures, the history and the tier's view are most
+	// of the state and independent of each other: decoded side by side.
+	var sets ruleSets
+	var cats catalog.Published
+	flows := workflow.New(s.cfg.Catalog, s.cfg.Calendar)
+	w, err := watch.New(e, s.cfg.Calendar.Location())
+	if err != nil {
+		return fmt.Errorf("%w: rule set in force: %v", checkpoint.ErrDamaged, err)
+	}
+	var tierIn func()
+	loads := []func(*checkpoint.Decoder) error{sets.load, cats.Load, flows.Load, w.Load,
+		func(d *checkpoint.Decoder) (err error) { tierIn, err = s.tier.Restore(d, e); return err }}
+	errs := make([]error, len(loads))
+	var wg sync.WaitGroup
+	for i, load := range loads {
+		wg.Go(func() {
+			if errs[i] = load(parts[i]); errs[i] == nil {
+				errs[i] = parts[i].Done()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %v", checkpoint.ErrDamaged, err)
+	}
+	s.b.SetRules(e)
+	tierIn()
+	s.sets, s.cats, s.flows, s.watch = sets, cats, flows, w
+	s.seen = map[string]ledger.Head(at)
+	s.log.Info("supervision state restored from its checkpoint", "entries", at.Entries(), "bytes", len(state),
+		"took", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// save writes the rule-set versions the chain holds.
+func (r *ruleSets) save(e *checkpoint.Encoder) {
+	e.Strings(r.order)
+	for _, v := range r.order {
+		i := r.byVer[v]
+		e.Proto(i.sum)
+		e.String(i.json)
+		e.String(i.author)
+	}
+	e.String(r.live)
+	e.String(r.floor)
+	e.String(r.local)
+}
+
+// load reads what save wrote.
+func (r *ruleSets) load(d *checkpoint.Decoder) error {
+	order := d.Strings()
+	byVer := make(map[string]*ruleSetInfo, len(order))
+	for _, v := range order {
+		i := &ruleSetInfo{sum: &sanziv1.RuleSetSummary{}}
+		d.Proto(i.sum)
+		i.json, i.author = d.String(), d.String()
+		byVer[v] = i
+	}
+	live, floor, local := d.String(), d.String(), d.String()
+	if err := d.Err(); err != nil {
+		return fmt.Errorf("rule sets: %w", err)
+	}
+	if _, ok := byVer[live]; !ok {
+		return fmt.Errorf("rule sets: the live version %q is not among those saved (%s)", live, strings.Join(slices.Sorted(maps.Keys(byVer)), ", "))
+	}
+	r.order, r.byVer, r.live, r.floor, r.local = order, byVer, live, floor, local
+	return nil
+}

@@ -138,7 +138,15 @@ func (s *Service) RecordTransaction(ctx context.Context, r *sanziv1.RecordTransa
 
 // ListTransactions implements TransactionService.
 func (s *Service) ListTransactions(ctx context.Context, r *sanziv1.ListTransactionsRequest) (*sanziv1.ListTransactionsResponse, error) {
-	recs, next, total, err := s.b.ListTransactions(books.TransactionFilter{Org: r.GetOrg(), Kind: r.GetKind()}, books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
+	f := books.TransactionFilter{Org: r.GetOrg(), Kind: r.GetKind()}
+	if f.Org == "" {
+		covers, err := coverage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		f.InScope = covers
+	}
+	recs, next, total, err := s.b.ListTransactions(f, books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -150,6 +158,9 @@ func (s *Service) GetTransaction(ctx context.Context, r *sanziv1.GetTransactionR
 	rec, err := s.b.GetTransaction(r.GetId())
 	if err != nil {
 		return nil, toStatus(err)
+	}
+	if err := inScope(ctx, rec.GetEntry()); err != nil {
+		return nil, err
 	}
 	return &sanziv1.GetTransactionResponse{Transaction: rec}, nil
 }

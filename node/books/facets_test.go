@@ -79,6 +79,19 @@ func txCase(org string, kind sanziv1.TransactionKind) listCase {
 		}}
 }
 
+// scopedTxCase is the list of an account that names no org: only the
+// origins in scope, whatever else the node holds.
+func scopedTxCase(scope string, kind sanziv1.TransactionKind) listCase {
+	return listCase{fmt.Sprintf("transactions in the scope of %q kind=%v", scope, kind), sanziv1.EntryType_ENTRY_TYPE_TRANSACTION,
+		func(s *ledger.Stored, m any, _ sanziv1.AlertStatus) bool {
+			return s.Origin == scope && (kind == 0 || m.(*sanziv1.Transaction).GetKind() == kind)
+		},
+		func(b *books.Books, p books.Page) ([]string, string, int64, error) {
+			recs, next, total, err := b.ListTransactions(books.TransactionFilter{Kind: kind, InScope: func(o string) bool { return o == scope }}, p)
+			return idsOf(recs), next, total, err
+		}}
+}
+
 func alertCase(f books.AlertFilter) listCase {
 	return listCase{fmt.Sprintf("alerts %+v", f), sanziv1.EntryType_ENTRY_TYPE_ALERT,
 		func(s *ledger.Stored, m any, status sanziv1.AlertStatus) bool {
@@ -111,6 +124,9 @@ func listCases() []listCase {
 	for _, org := range []string{"", benchOrg, otherOrg, "350505100299"} {
 		for _, k := range []sanziv1.TransactionKind{0, sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, sanziv1.TransactionKind_TRANSACTION_KIND_INCOME} {
 			cs = append(cs, txCase(org, k))
+			if org != "" {
+				cs = append(cs, scopedTxCase(org, k))
+			}
 		}
 		cs = append(cs, alertCase(books.AlertFilter{Org: org}),
 			alertCase(books.AlertFilter{Org: org, Status: sanziv1.AlertStatus_ALERT_STATUS_OPEN}),

@@ -21,6 +21,10 @@ import (
 type TransactionFilter struct {
 	Org  string
 	Kind sanziv1.TransactionKind
+	// InScope, when set, admits only the origins it names: a list that
+	// names no org shows what the signed-in account covers, not every
+	// chain the node holds. Its total is then counted by the walk.
+	InScope func(org string) bool
 }
 
 func reversedBy(tx *bolt.Tx, s *ledger.Stored) string {
@@ -43,6 +47,10 @@ func (b *Books) ListTransactions(f TransactionFilter, p Page) ([]*sanziv1.Transa
 		sc.total = func(tx *bolt.Tx) int64 {
 			return total(tx, t, f.Org, func(tuple []byte) bool { return tuple[0] == byte(f.Kind) })
 		}
+	}
+	if f.InScope != nil {
+		sc.matchKey = func(_ *bolt.Tx, k []byte) bool { return len(k) > 8 && f.InScope(string(k[:len(k)-8])) }
+		sc.total = nil
 	}
 	next, n, err := b.walk(sc, p, func(tx *bolt.Tx, s *ledger.Stored) error {
 		rec, err := transactionRecord(tx, s)

@@ -427,6 +427,13 @@ func (n *mxNode) mxRESTCall(t *testing.T, rt mxRoute, req *dynamicpb.Message, to
 	}
 	switch {
 	case rt.rawBody:
+		// The body is the content; the request's other fields are the
+		// query's, as the gateway reads them.
+		q := url.Values{}
+		mxQuery(req, "", q)
+		if len(q) > 0 {
+			path += "?" + q.Encode()
+		}
 		code, _, body := n.mxREST(t, rt.method, path, token, "application/octet-stream", []byte("x"), nil)
 		return code, body
 	case rt.method == http.MethodPost || rt.method == http.MethodPut || rt.method == http.MethodPatch:

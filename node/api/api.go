@@ -40,10 +40,12 @@ type Service struct {
 	sanziv1.UnimplementedWorkflowServiceServer
 	sanziv1.UnimplementedCardServiceServer
 	sanziv1.UnimplementedDirectiveServiceServer
+	sanziv1.UnimplementedComplaintServiceServer
 
 	b       *books.Books
 	sup     *supervise.Supervisor
 	streams *limits.Streams
+	desk    ComplaintDesk // a town's complaints desk (complaints.go)
 }
 
 // New returns the services over b and the supervision that follows it
@@ -66,6 +68,7 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 	sanziv1.RegisterWorkflowServiceServer(g, s)
 	sanziv1.RegisterCardServiceServer(g, s)
 	sanziv1.RegisterDirectiveServiceServer(g, s)
+	sanziv1.RegisterComplaintServiceServer(g, s)
 }
 
 // ListAlerts implements AlertService.

@@ -419,6 +419,13 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.streams = limits.NewStreams(cfg.MaxAlertStreams, cfg.MaxAlertStreamsPerClient)
 	svc := api.New(b, n.sup)
 	svc.LimitStreams(n.streams)
+	if level == idcode.LevelTown {
+		// The villagers' complaints that came down the district's chain
+		// (issue 15), with the contacts sealed to the town's key.
+		if key, ok := ring.Private(cfg.Orgs[0]); ok {
+			svc.SetComplaints(town.NewDesk(b, n.sup, key))
+		}
+	}
 	svc.Register(n.grpc)
 	n.api = svc
 	api.NewAccounts(n.accounts, string(n.level), cfg.Orgs[0]).Register(n.grpc)
@@ -469,6 +476,7 @@ var gatewayServices = []struct {
 	{"WorkflowService", sanziv1.RegisterWorkflowServiceHandler},
 	{"CardService", sanziv1.RegisterCardServiceHandler},
 	{"DirectiveService", sanziv1.RegisterDirectiveServiceHandler},
+	{"ComplaintService", sanziv1.RegisterComplaintServiceHandler},
 	{"AccountService", sanziv1.RegisterAccountServiceHandler},
 }
 

@@ -255,7 +255,9 @@ func TestComplaints(t *testing.T) {
 		says string
 	}{
 		{"from another site", func(s *submission) { s.headers = map[string]string{"Sec-Fetch-Site": "cross-site"} }, 403, "其他网站"},
-		{"from another origin", func(s *submission) { s.headers = map[string]string{"Sec-Fetch-Site": "", "Origin": "http://evil.example"} }, 403, "其他网站"},
+		{"from another origin", func(s *submission) {
+			s.headers = map[string]string{"Sec-Fetch-Site": "", "Origin": "http://evil.example"}
+		}, 403, "其他网站"},
 		{"a photo over 5 MB", func(s *submission) { s.photos = map[string][]byte{"big.jpg": append(jpeg(0), big...)} }, 413, "超过 5 MB"},
 		{"four photos", func(s *submission) {
 			s.photos = map[string][]byte{"1.jpg": jpeg(10), "2.jpg": jpeg(11), "3.jpg": jpeg(12), "4.jpg": jpeg(13)}

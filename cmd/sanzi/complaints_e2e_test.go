@@ -14,6 +14,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,9 +23,11 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/chromedp/chromedp"
 
 	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/analytics/stats"
+	"github.com/sanzi/sanzi/node/authz"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -380,5 +384,119 @@ func TestPublicComplaints(t *testing.T) {
 				t.Fatalf("a third about the village within the hour: %d\n%s", code, page)
 			}
 		})
+	})
+
+	t.Run("in Chromium: filed on the form, answered in the town's console, read on the status page", func(t *testing.T) {
+		ctx := csBrowser(t)
+		shots := csShots(t)
+		jpg := filepath.Join(t.TempDir(), "ditch.jpg")
+		if err := os.WriteFile(jpg, photo, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The villager: the village's page at d1, its complaint link, the
+		// form filled as a person does, the sum done by hand.
+		d1 := "http://" + w.httpOf["d1"]
+		csRun(t, ctx, "open the village's page", chromedp.Navigate(d1+"/public/villages/"+pwVillage),
+			chromedp.Click(chromedp.CSS(`a[href="/public/villages/`+pwVillage+`/complaints/new"]`)), chromedp.WaitVisible(chromedp.ID("text")))
+		q := formQuestion.FindStringSubmatch(csText(t, ctx, `label[for="answer"]`))
+		if q == nil {
+			t.Fatalf("no question on the form: %s", csBody(ctx))
+		}
+		a, _ := strconv.Atoi(q[1])
+		b, _ := strconv.Atoi(q[3])
+		sum := a + b
+		if q[2] == "乘以" {
+			sum = a * b
+		}
+		csSelect(t, ctx, "category", "assets")
+		csRun(t, ctx, "fill the complaint form",
+			chromedp.SendKeys(chromedp.ID("text"), "水渠维修费用是否公开招标？"),
+			chromedp.Click(chromedp.CSS(`input[name="posts"][value="village.accountant"]`)),
+			chromedp.SetUploadFiles(chromedp.ID("photo"), []string{jpg}),
+			chromedp.SendKeys(chromedp.ID("answer"), strconv.Itoa(sum)))
+		csShot(t, ctx, shots, "complaint-form")
+		csRun(t, ctx, "submit the complaint", chromedp.Click(chromedp.CSS(`form.complaint button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("number")))
+		number, secret := csText(t, ctx, "#number"), csText(t, ctx, "#secret")
+		csShot(t, ctx, shots, "complaint-filed")
+		t.Logf("filed in Chromium at d1: number %s", number)
+
+		// The town: the reviewer registers and investigates over REST; the
+		// leader replies and closes in the console.
+		var pid, cid string
+		eventually(t, 60*time.Second, "the browser's complaint open at the town", func() bool {
+			var list struct {
+				Complaints []townComplaint `json:"complaints"`
+			}
+			w.tn.as("zhen.wang").call("GET", "/v1/complaints", "", nil, &list)
+			for _, x := range list.Complaints {
+				if x.Complaint.Number == number && x.Procedure != nil {
+					pid, cid = x.Procedure.Entry.ID, x.Entry.ID
+					return len(x.Complaint.Photos) == 1
+				}
+			}
+			return false
+		})
+		for _, st := range []string{"register", "investigate"} {
+			if code, raw := w.tn.as("zhen.wang").post("/v1/workflow/"+pid+"/decisions", map[string]any{"decision": map[string]any{
+				"org": pwTown, "procedureId": pid, "stepCode": st, "action": "STEP_ACTION_APPROVE", "post": "town.reviewer"}}, nil); code != 200 {
+				t.Fatalf("%s: %d %s", st, code, raw)
+			}
+		}
+		const leader = "cp.zhou"
+		csAccount(t, w.tn, leader, "镇分管领导 周", []string{string(authz.RoleTownReviewer)}, []string{"town.leader"})
+		tbase := "http://" + w.tw.http + "/"
+		csRun(t, ctx, "open the town's console", chromedp.Navigate(tbase), chromedp.WaitVisible(chromedp.ID("#account")))
+		csLang(t, ctx, "zh")
+		csSignIn(t, ctx, leader, personPW, personNewPW)
+		card := `article[data-complaint="` + cid + `"]`
+		csRun(t, ctx, "open the town's complaints", chromedp.Navigate(tbase+"#/town/complaints"),
+			chromedp.WaitVisible(chromedp.CSS(card+` [data-testid="cp-send"]`)))
+		if txt := csText(t, ctx, card+` [data-testid="cp-text"]`); txt != "水渠维修费用是否公开招标？" {
+			t.Fatalf("the complaint's text in the console: %q", txt)
+		}
+		csAxe(t, ctx, "the town's complaints")
+		csRun(t, ctx, "close before replying", chromedp.Click(chromedp.CSS(card+` [data-testid="cp-approve"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="cp-refused"]`)))
+		csRun(t, ctx, "reply", chromedp.SendKeys(chromedp.CSS(card+` [data-testid="cp-reply-text"]`), "水渠维修已于上月公开招标，结果已公示。"),
+			chromedp.Click(chromedp.CSS(card+` [data-testid="cp-send"]`)), chromedp.WaitVisible(chromedp.CSS(card+` [data-testid="cp-reply"]`)))
+		csRun(t, ctx, "close the complaint", chromedp.Click(chromedp.CSS(card+` [data-testid="cp-approve"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`article[data-complaint="`+cid+`"][data-state="completed"]`)))
+		csShot(t, ctx, shots, "town-complaints-zh")
+		csLang(t, ctx, "en")
+		csRun(t, ctx, "the complaints page in English", chromedp.WaitVisible(chromedp.Search(`//h1[contains(., "Villagers' complaints")]`)))
+		csShot(t, ctx, shots, "town-complaints-en")
+		csLang(t, ctx, "zh")
+
+		// The villager reads the answer on another member's status page.
+		d3 := "http://" + w.httpOf["d3"]
+		eventually(t, 60*time.Second, "the answer on d3's status page in the browser", func() bool {
+			csRun(t, ctx, "ask for the status", chromedp.Navigate(d3+"/public/complaints/check"), chromedp.WaitVisible(chromedp.ID("number")),
+				chromedp.SendKeys(chromedp.ID("number"), number), chromedp.SendKeys(chromedp.ID("secret"), secret),
+				chromedp.Click(chromedp.CSS(`button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("status")))
+			return strings.Contains(csBody(ctx), "水渠维修已于上月公开招标") &&
+				csGet(t, ctx, "read the status", chromedp.AttributeValue(chromedp.ID("status"), "data-status")).Value == "answered"
+		})
+		csShot(t, ctx, shots, "complaint-answered")
+
+		// Refused with a reason: a photo over 5 MB at d1, and a second
+		// complaint from this address right after its first at d3.
+		huge := filepath.Join(t.TempDir(), "huge.jpg")
+		if err := os.WriteFile(huge, append(bytes.Clone(photo), bytes.Repeat([]byte{0}, 5<<20)...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ site, photo, says string }{
+			{d1, huge, "超过 5 MB"},
+			{d3, "", "同一网络地址提交投诉太频繁"},
+		} {
+			csRun(t, ctx, "open the form at "+c.site, chromedp.Navigate(c.site+"/public/villages/"+pwVillage+"/complaints/new"), chromedp.WaitVisible(chromedp.ID("text")))
+			acts := []chromedp.Action[chromedp.Void]{chromedp.SendKeys(chromedp.ID("text"), "再反映一次"), chromedp.SendKeys(chromedp.ID("answer"), "1")}
+			if c.photo != "" {
+				acts = append(acts, chromedp.SetUploadFiles(chromedp.ID("photo"), []string{c.photo}))
+			}
+			csRun(t, ctx, "fill the form at "+c.site, acts...)
+			csRun(t, ctx, "submit at "+c.site, chromedp.Click(chromedp.CSS(`form.complaint button[type="submit"]`)),
+				chromedp.WaitVisible(chromedp.Search(`//*[contains(., "`+c.says+`")]`)))
+			t.Logf("refused in the browser at %s: %s", c.site, c.says)
+		}
 	})
 }

@@ -170,10 +170,15 @@ func readPhoto(p *multipart.Part, i int) (*photo, *refusal) {
 
 // sameSite says whether a form post came from this site, as the browser
 // tells it (see complaints.go for why this check and no more); false
-// with why.
+// with why. Sec-Fetch-Site decides where the browser sends it; an older
+// browser's Origin otherwise ("null", an opaque origin such as a
+// sandboxed page's, is refused: the site's own pages send theirs, see
+// the Referrer-Policy in public.go).
 func sameSite(r *http.Request) (bool, string) {
 	switch sf := r.Header.Get("Sec-Fetch-Site"); sf {
-	case "", "same-origin", "none":
+	case "same-origin", "none":
+		return true, ""
+	case "":
 	default:
 		return false, "the form was posted from another site (Sec-Fetch-Site: " + sf + "); use the form on this site"
 	}

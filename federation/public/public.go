@@ -182,7 +182,11 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// No page address goes to another site; within the site a browser
+	// sends it, and so the form's real Origin (under no-referrer a form
+	// post says "Origin: null", which sameSite cannot tell from a
+	// sandboxed page elsewhere).
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	// Every request under /public/ counts against its address first, a
 	// 404 as much as a page, so guessing paths costs the same as reading.

@@ -278,7 +278,7 @@ func (s *Site) fileComplaint(w http.ResponseWriter, r *http.Request, _ []string)
 		s.refuse(w, r, http.StatusBadRequest, values, "验证题已过期，请回答新的验证题", "the form's question expired; answer the new one")
 		return
 	case errors.Is(err, complaints.ErrChallengeWrong), errors.Is(err, complaints.ErrChallengeMalformed):
-		s.refuse(w, r, http.StatusBadRequest, values, "验证题答案不对，请重新计算", "the answer to the form's question is wrong (or the question was not asked here) DEBUG "+addr)
+		s.refuse(w, r, http.StatusBadRequest, values, "验证题答案不对，请重新计算", "the answer to the form's question is wrong (or the question was not asked here)")
 		return
 	case err != nil:
 		s.internal(w, r, err)

@@ -3,15 +3,12 @@ package stats
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/sanzi/sanzi/analytics/chserver"
-	"github.com/sanzi/sanzi/analytics/schema"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -25,19 +22,7 @@ func TestComplaintsInRisk(t *testing.T) {
 		t.Skip("starts ClickHouse")
 	}
 	ctx := context.Background()
-	srv, err := chserver.Start(ctx, chserver.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := schema.Apply(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
+	conn := schemaConn(t, clickhouse.Options{})
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO complaints (raft_index, origin, seq, district, town, village, number, category, posts, photos, filed_at)")
 	if err != nil {
 		t.Fatal(err)

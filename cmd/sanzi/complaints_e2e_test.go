@@ -90,8 +90,15 @@ func (v *villager) file(fields map[string]string, photos map[string][]byte) (int
 	mw.Close()
 	req, _ := http.NewRequest("POST", v.site+"/public/complaints", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Origin", v.site)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return v.do(req)
+}
+
+// do sends a form post as the site's own page does (its Origin) and
+// reads the answer.
+func (v *villager) do(req *http.Request) (int, string) {
+	v.t.Helper()
+	req.Header.Set("Origin", v.site)
 	resp, err := v.c.Do(req)
 	if err != nil {
 		v.t.Fatal(err)
@@ -106,14 +113,7 @@ func (v *villager) status(number, secret string) (int, string) {
 	v.t.Helper()
 	req, _ := http.NewRequest("POST", v.site+"/public/complaints/check", strings.NewReader(url.Values{"number": {number}, "secret": {secret}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", v.site)
-	resp, err := v.c.Do(req)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return v.do(req)
 }
 
 // photoJPEG is a real JPEG of a small grey picture.

@@ -489,10 +489,10 @@ func (s *Site) villageComplaints(village string) ([]listed, int, error) {
 	}
 	var out []listed
 	for _, c := range all[:min(len(all), maxListed)] {
-		l := listed{FiledAt: c.FiledAt, Answered: c.Answered, Category: complaint.CategoryName(c.C.GetCategory()), Text: authz.MaskText(c.C.GetText()),
-			Status: c.Status, Photos: len(c.C.GetPhotos())}
-		for _, r := range c.Replies {
-			r.Text = authz.MaskText(r.Text)
+		l := listed{FiledAt: c.FiledAt, Answered: c.Answered, Category: complaint.CategoryName(c.C.GetCategory()),
+			Text: excerpt(authz.MaskText(c.C.GetText()), listedText), Status: c.Status, Photos: len(c.C.GetPhotos())}
+		for _, r := range c.Replies[max(0, len(c.Replies)-listedReplies):] {
+			r.Text = excerpt(authz.MaskText(r.Text), listedReply)
 			l.Replies = append(l.Replies, r)
 		}
 		out = append(out, l)
@@ -500,7 +500,25 @@ func (s *Site) villageComplaints(village string) ([]listed, int, error) {
 	return out, len(all), nil
 }
 
-// maxListed is how many complaints a village's page lists (2,000
-// characters each, and replies: 20 stay well under the page's 200 KB).
+// What a village's page lists of its complaints, so that the page stays
+// under its 200 KB with the month's disclosure on it: the newest
+// maxListed, each text's first listedText characters and its last
+// listedReplies replies' first listedReply (at most about 25 KB in all;
+// the complainant reads the whole on the status page).
 // TODO(issue 15): page the older ones, as a month's transactions are.
-const maxListed = 20
+const (
+	maxListed     = 10
+	listedText    = 300
+	listedReplies = 2
+	listedReply   = 600
+)
+
+// excerpt is s cut to n characters, marked when cut; it masks before it
+// cuts, so a number is never cut into a half that shows.
+func excerpt(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "……"
+}

@@ -247,6 +247,22 @@ func TestComplaints(t *testing.T) {
 		}
 	})
 
+	t.Run("many long complaints keep the village's page under its limit", func(t *testing.T) {
+		long := strings.Repeat("账目", complaint.MaxText/2)
+		for i := range 15 {
+			cid := w.AddAt(publictest.District, "public", sanziv1.EntryType_ENTRY_TYPE_COMPLAINT, &sanziv1.Complaint{Number: fmt.Sprintf("20260205-1000%02d", i),
+				Village: village, Town: publictest.Town, Category: "other", Text: long, SecretHash: strings.Repeat("ab", 32)}).ID()
+			for range 4 {
+				w.AddAt(publictest.Town, "镇分管领导", sanziv1.EntryType_ENTRY_TYPE_COMPLAINT_REPLY, &sanziv1.ComplaintReply{Org: publictest.Town, ComplaintId: cid, Text: long})
+			}
+		}
+		code, _, body := get(t, srv, "GET", "/public/villages/"+village, nil)
+		if code != 200 || len(body) > PageLimit || !strings.Contains(string(body), "显示最近 10 件") {
+			t.Fatalf("%d, %d bytes", code, len(body))
+		}
+		t.Logf("a village with 16 complaints of 2,000 characters and 4 long replies each: its page is %d bytes", len(body))
+	})
+
 	big := bytes.Repeat([]byte{2}, complaint.MaxPhotoBytes)
 	for _, c := range []struct {
 		name string

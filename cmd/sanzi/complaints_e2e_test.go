@@ -234,6 +234,18 @@ func TestPublicComplaints(t *testing.T) {
 		if err != nil || !bytes.Equal(att.GetContent(), photo) || att.GetAttachment().GetLockedBy() != c.Entry.ID || att.GetAttachment().GetContentType() != "image/jpeg" {
 			t.Fatalf("the photo at d3: %v %v", att.GetAttachment(), err)
 		}
+		// The town fetches the photo from the district for its reviewers,
+		// locked by the complaint there too.
+		eventually(t, 60*time.Second, "the photo at the town", func() bool {
+			var got struct {
+				Attachment struct {
+					LockedBy string `json:"lockedBy"`
+				} `json:"attachment"`
+				Content []byte `json:"content"`
+			}
+			code, _ := reviewer.call("GET", "/v1/attachments/"+photoHash, "", nil, &got)
+			return code == 200 && bytes.Equal(got.Content, photo) && got.Attachment.LockedBy == c.Entry.ID
+		})
 		// The village's node pulls the district's chain too: the contact
 		// is sealed there, not readable.
 		if strings.Contains(w.v.log.String(), "13912345678") {
@@ -451,6 +463,7 @@ func TestPublicComplaints(t *testing.T) {
 		card := `article[data-complaint="` + cid + `"]`
 		csRun(t, ctx, "open the town's complaints", chromedp.Navigate(tbase+"#/town/complaints"),
 			chromedp.WaitVisible(chromedp.CSS(card+` [data-testid="cp-send"]`)))
+		csRun(t, ctx, "the complaint's photo in the console", chromedp.WaitVisible(chromedp.CSS(card+` img[data-testid="cp-photo"]`)))
 		if txt := csText(t, ctx, card+` [data-testid="cp-text"]`); txt != "水渠维修费用是否公开招标？" {
 			t.Fatalf("the complaint's text in the console: %q", txt)
 		}

@@ -274,6 +274,7 @@ type Node struct {
 	stopSweep        func()
 	outbox           *relay.Outbox
 	pullers          []*relay.Puller
+	desk             *town.Desk // a town's complaints desk (complaints.go)
 	issued           *pki.Issued
 	inbox            *town.Inbox
 	crossKick        chan struct{}
@@ -423,7 +424,8 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		// The villagers' complaints that came down the district's chain
 		// (issue 15), with the contacts sealed to the town's key.
 		if key, ok := ring.Private(cfg.Orgs[0]); ok {
-			svc.SetComplaints(town.NewDesk(b, n.sup, key))
+			n.desk = town.NewDesk(b, n.sup, key)
+			svc.SetComplaints(n.desk)
 		}
 	}
 	svc.Register(n.grpc)

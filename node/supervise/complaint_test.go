@@ -2,6 +2,8 @@ package supervise_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -132,6 +134,45 @@ func TestTownOpensAndAnswersComplaints(t *testing.T) {
 		t.Fatal("a reply to a closed complaint was taken")
 	}
 
+	// Its photo, fetched from the district: refused when the district's
+	// answer is not the photo named, stored and locked when it is.
+	photo := append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, []byte("a road")...)
+	withPhoto := func() string {
+		sum := sha256.Sum256(photo)
+		c := &sanziv1.Complaint{Number: "20261102-000004", Village: "350505100201", Town: townOrg, Category: "works", Text: "照片",
+			Photos: []string{hex.EncodeToString(sum[:])}, SecretHash: complaint.SecretHash("20261102-000004", "S")}
+		payload, _ := proto.Marshal(c)
+		// Sealed by the district and stored verbatim, as a pull stores it:
+		// the town holds none of its photos yet.
+		dkey, _ := ring.Private(district)
+		st, err := ledger.Seal(dkey, n.Ledger().Head(district), ledger.Record{Origin: district, Author: "public", Type: sanziv1.EntryType_ENTRY_TYPE_COMPLAINT, Payload: payload}, clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Ledger().Append(ctx, ledger.Record{Raw: st.Raw}); err != nil {
+			t.Fatal(err)
+		}
+		return st.ID()
+	}()
+	from := func(content []byte) town.PhotoSource {
+		return func(context.Context, string) (*sanziv1.Attachment, []byte, error) {
+			return &sanziv1.Attachment{FileName: "road.jpg"}, content, nil
+		}
+	}
+	if got, err := desk.FetchPhotos(ctx, from([]byte{0xFF, 0xD8, 0xFF, 'x'})); got != 0 || err == nil {
+		t.Fatalf("a photo that is not the one named: %d stored, %v", got, err)
+	}
+	if got, err := desk.FetchPhotos(ctx, from(photo)); got != 1 || err != nil {
+		t.Fatalf("fetch the photo: %d, %v", got, err)
+	}
+	sum := sha256.Sum256(photo)
+	if a, err := n.Attachments().Describe(hex.EncodeToString(sum[:])); err != nil || a.GetLockedBy() != withPhoto || a.GetContentType() != "image/jpeg" {
+		t.Fatalf("the photo at the town: %v %v", a, err)
+	}
+	if got, err := desk.FetchPhotos(ctx, from(nil)); got != 0 || err != nil {
+		t.Fatalf("fetched again: %d, %v", got, err)
+	}
+
 	// A second complaint nobody answers.
 	second := file(t, "20261102-000003", "350505100202", "")
 	if _, err := n.Sweep(ctx, cstTime("2026-11-12 23:00")); err != nil {
@@ -151,14 +192,19 @@ func TestTownOpensAndAnswersComplaints(t *testing.T) {
 	if _, err := n.Sweep(ctx, clock.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	got := late()
-	var secondProc string
+	// The two left unanswered (the one with the photo, and the second)
+	// are late; the answered one is not.
+	want := map[string]bool{}
 	for _, p := range complaintProcs() {
-		if p.GetProcedure().GetSubjectId() == second {
-			secondProc = p.GetEntry().GetId()
+		if s := p.GetProcedure().GetSubjectId(); s == second || s == withPhoto {
+			want[p.GetEntry().GetId()] = true
 		}
 	}
-	if len(got) != 1 || got[0].GetSubjectId() != secondProc {
-		t.Fatalf("COMPLAINT-LATE after ten days: %v, want one about %s", got, secondProc)
+	got := late()
+	for _, a := range got {
+		delete(want, a.GetSubjectId())
+	}
+	if len(got) != 2 || len(want) != 0 {
+		t.Fatalf("COMPLAINT-LATE after ten days: %v, want one about each unanswered complaint", got)
 	}
 }

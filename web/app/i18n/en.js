@@ -564,4 +564,6 @@ export default {
   'complaints.approve': 'Complete step “{step}”',
   'complaints.sent': 'Reply to complaint {number} recorded.',
   'complaints.approved': 'Step “{step}” of complaint {number} completed.',
+  'complaints.photoOf': 'Complaint photo {sha}',
+  'complaints.photoPending': 'Not fetched from the district yet.',
 };

@@ -564,4 +564,6 @@ export default {
   'complaints.approve': '办结环节“{step}”',
   'complaints.sent': '已答复投诉 {number}。',
   'complaints.approved': '投诉 {number} 的环节“{step}”已办结。',
+  'complaints.photoOf': '投诉照片 {sha}',
+  'complaints.photoPending': '照片尚未从区平台取回。',
 };

@@ -66,9 +66,25 @@ export function render(root, { me, t, api }) {
       h('h3', { text: t('complaints.heading', { number: c.number }) }),
       h('dl', { class: 'facts' }, ...rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })])),
       h('p', { class: 'wrap-text', attrs: { 'data-testid': 'cp-text' }, text: c.text }),
+      (c.photos || []).length ? h('div', { class: 'photos' }, ...(c.photos || []).map(photo)) : null,
       h('h4', { text: t('complaints.replies') }),
       replies.length ? h('div', {}, ...replies) : h('p', { class: 'muted', text: t('complaints.noReply') }));
     if (step && posts.has(step.post)) box.append(actions(r, p, step));
+    return box;
+  }
+
+  // photo shows one of the complaint's photos once the town has fetched it
+  // from the district (GET /v1/attachments/{sha}); only a JPEG or a PNG is
+  // shown, as a data: image (the console's CSP allows no other source).
+  function photo(sha) {
+    const box = h('figure', { attrs: { 'data-photo': sha } }, h('figcaption', { class: 'muted mono', text: sha.slice(0, 12) }));
+    api('GET', '/v1/attachments/' + encodeURIComponent(sha), undefined, { quiet: true }).then((r) => {
+      const a = r.attachment || {};
+      if (!alive || !r.content || !['image/jpeg', 'image/png'].includes(a.contentType)) return;
+      box.prepend(h('img', { attrs: { src: 'data:' + a.contentType + ';base64,' + r.content, alt: t('complaints.photoOf', { sha: sha.slice(0, 12) }), width: 160, 'data-testid': 'cp-photo' } }));
+    }, () => {
+      if (alive) box.append(h('p', { class: 'muted', text: t('complaints.photoPending') }));
+    });
     return box;
   }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -19,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -342,6 +344,34 @@ func TestPublicComplaints(t *testing.T) {
 		t.Logf("village %s: %d complaint, risk score %.2f (%s)", rows[0].GetOrg(), rows[0].GetComplaints(), rows[0].GetScore(), rows[0].GetLevel())
 	})
 
+	t.Run("filing rate", func(t *testing.T) {
+		// Bounded: 20 complaints from 20 addresses, 4 at a time (a
+		// member's filings run 4 at once), each through Raft, at d1 whose
+		// limit for the village is 30 at once. A figure, not a check.
+		const n, workers = 20, 4
+		start := time.Now()
+		errs := make(chan string, n)
+		var wg sync.WaitGroup
+		for wk := range workers {
+			wg.Go(func() {
+				for i := wk; i < n; i += workers {
+					v := villagerAt(t, w.httpOf["d1"], fmt.Sprintf("127.0.1.%d", i+1))
+					tok, ans := v.form(pwVillage)
+					if code, page := v.file(map[string]string{"village": pwVillage, "category": "other", "text": fmt.Sprintf("第 %d 件", i), "token": tok, "answer": ans}, nil); code != 200 {
+						errs <- fmt.Sprintf("filing %d: %d %s", i, code, page)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
+		}
+		el := time.Since(start)
+		t.Logf("%d complaints filed at d1 from %d addresses, %d at a time: %v, %.1f a second", n, n, workers, el.Round(time.Millisecond), float64(n)/el.Seconds())
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		carol := villagerAt(t, w.httpOf["d3"], "127.0.0.1")
 		big := append(bytes.Clone(photo), bytes.Repeat([]byte{0}, 5<<20)...)
@@ -501,7 +531,14 @@ func TestPublicComplaints(t *testing.T) {
 			{d1, huge, "超过 5 MB"},
 			{d3, "", "同一网络地址提交投诉太频繁"},
 		} {
+			// From a blank page: a navigation right after a refused upload
+			// may be aborted by the browser, leaving the refusal's page
+			// (another member's form) in place.
+			csRun(t, ctx, "leave the refusal", chromedp.Navigate("about:blank"))
 			csRun(t, ctx, "open the form at "+c.site, chromedp.Navigate(c.site+"/public/villages/"+pwVillage+"/complaints/new"), chromedp.WaitVisible(chromedp.ID("text")))
+			if at := csGet(t, ctx, "read where the form is", chromedp.Evaluate[string](`location.origin`)); at != c.site {
+				t.Fatalf("the form is at %s, not %s", at, c.site)
+			}
 			acts := []chromedp.Action[chromedp.Void]{chromedp.SendKeys(chromedp.ID("text"), "再反映一次"), chromedp.SendKeys(chromedp.ID("answer"), "1")}
 			if c.photo != "" {
 				acts = append(acts, chromedp.SetUploadFiles(chromedp.ID("photo"), []string{c.photo}))

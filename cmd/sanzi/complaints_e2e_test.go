@@ -11,14 +11,11 @@ import (
 	"image/jpeg"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +26,7 @@ import (
 
 	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/analytics/stats"
+	"github.com/sanzi/sanzi/federation/public/publictest"
 	"github.com/sanzi/sanzi/node/authz"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -47,13 +45,6 @@ func villagerAt(t *testing.T, hostport, from string) *villager {
 	return &villager{t: t, site: "http://" + hostport, c: &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: time.Minute}}
 }
 
-var (
-	formQuestion = regexp.MustCompile(`验证题：(\d+) (加|乘以) (\d+) 等于几？`)
-	formToken    = regexp.MustCompile(`name="token" value="([^"]+)"`)
-	filedNumber  = regexp.MustCompile(`<strong id="number">([^<]+)</strong>`)
-	filedSecret  = regexp.MustCompile(`<strong id="secret">([^<]+)</strong>`)
-)
-
 // form opens the village's complaint form and answers its question.
 func (v *villager) form(village string) (token, answer string) {
 	v.t.Helper()
@@ -63,37 +54,20 @@ func (v *villager) form(village string) (token, answer string) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	q, tok := formQuestion.FindSubmatch(page), formToken.FindSubmatch(page)
-	if resp.StatusCode != 200 || q == nil || tok == nil {
+	if resp.StatusCode != 200 {
 		v.t.Fatalf("the complaint form: %d\n%s", resp.StatusCode, page)
 	}
-	a, _ := strconv.Atoi(string(q[1]))
-	b, _ := strconv.Atoi(string(q[3]))
-	if string(q[2]) == "加" {
-		return string(tok[1]), strconv.Itoa(a + b)
-	}
-	return string(tok[1]), strconv.Itoa(a * b)
+	return publictest.Solve(v.t, page)
 }
 
 // file posts a complaint form with fields and photos (name → content).
 func (v *villager) file(fields map[string]string, photos map[string][]byte) (int, string) {
 	v.t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for _, k := range []string{"village", "category", "text", "posts", "contact", "token", "answer"} {
-		if f, ok := fields[k]; ok {
-			mw.WriteField(k, f)
-		}
+	var posts []string
+	if p, ok := fields["posts"]; ok {
+		posts = []string{p}
 	}
-	for name, content := range photos {
-		fw, _ := mw.CreateFormFile("photo", name)
-		fw.Write(content)
-	}
-	mw.Close()
-	req, _ := http.NewRequest("POST", v.site+"/public/complaints", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	return v.do(req)
+	return v.do(publictest.ComplaintForm(v.site, fields, posts, photos))
 }
 
 // do sends a form post as the site's own page does (its Origin) and
@@ -199,11 +173,11 @@ func TestPublicComplaints(t *testing.T) {
 		firstToken, firstAnswer = tok, ans
 		code, page := alice.file(map[string]string{"village": pwVillage, "category": "works", "text": text, "posts": "village.head",
 			"contact": "李大姐 13912345678", "token": tok, "answer": ans}, map[string][]byte{"road.jpg": photo})
-		n, s := filedNumber.FindStringSubmatch(page), filedSecret.FindStringSubmatch(page)
-		if code != 200 || n == nil || s == nil {
+		n, s, ok := publictest.Filed(page)
+		if code != 200 || !ok {
 			t.Fatalf("%d\n%s", code, page)
 		}
-		number, secret = n[1], s[1]
+		number, secret = n, s
 		t.Logf("filed at d2 (a follower, or the leader): number %s, secret %s", number, secret)
 	})
 
@@ -440,22 +414,13 @@ func TestPublicComplaints(t *testing.T) {
 		d1 := "http://" + w.httpOf["d1"]
 		csRun(t, ctx, "open the village's page", chromedp.Navigate(d1+"/public/villages/"+pwVillage),
 			chromedp.Click(chromedp.CSS(`a[href="/public/villages/`+pwVillage+`/complaints/new"]`)), chromedp.WaitVisible(chromedp.ID("text")))
-		q := formQuestion.FindStringSubmatch(csText(t, ctx, `label[for="answer"]`))
-		if q == nil {
-			t.Fatalf("no question on the form: %s", csBody(ctx))
-		}
-		a, _ := strconv.Atoi(q[1])
-		b, _ := strconv.Atoi(q[3])
-		sum := a + b
-		if q[2] == "乘以" {
-			sum = a * b
-		}
+		sum := publictest.Question(t, csText(t, ctx, `label[for="answer"]`))
 		csSelect(t, ctx, "category", "assets")
 		csRun(t, ctx, "fill the complaint form",
 			chromedp.SendKeys(chromedp.ID("text"), "水渠维修费用是否公开招标？"),
 			chromedp.Click(chromedp.CSS(`input[name="posts"][value="village.accountant"]`)),
 			chromedp.SetUploadFiles(chromedp.ID("photo"), []string{jpg}),
-			chromedp.SendKeys(chromedp.ID("answer"), strconv.Itoa(sum)))
+			chromedp.SendKeys(chromedp.ID("answer"), sum))
 		csShot(t, ctx, shots, "complaint-form")
 		csRun(t, ctx, "submit the complaint", chromedp.Click(chromedp.CSS(`form.complaint button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("number")))
 		number, secret := csText(t, ctx, "#number"), csText(t, ctx, "#secret")

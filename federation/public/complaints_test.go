@@ -8,12 +8,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -78,28 +75,6 @@ func complaintSiteFor(t *testing.T, w *publictest.World, lim ComplaintLimits) (*
 	return srv, in, func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 }
 
-var (
-	questionRE = regexp.MustCompile(`验证题：(\d+) (加|乘以) (\d+) 等于几？`)
-	tokenRE    = regexp.MustCompile(`name="token" value="([^"]+)"`)
-	numberRE   = regexp.MustCompile(`<strong id="number">([^<]+)</strong>`)
-	secretRE   = regexp.MustCompile(`<strong id="secret">([^<]+)</strong>`)
-)
-
-// solve reads the form's question and answers it, as a person would.
-func solve(t *testing.T, page []byte) (token, answer string) {
-	t.Helper()
-	q, tok := questionRE.FindSubmatch(page), tokenRE.FindSubmatch(page)
-	if q == nil || tok == nil {
-		t.Fatalf("no question on the form:\n%s", page)
-	}
-	a, _ := strconv.Atoi(string(q[1]))
-	b, _ := strconv.Atoi(string(q[3]))
-	if string(q[2]) == "加" {
-		return string(tok[1]), strconv.Itoa(a + b)
-	}
-	return string(tok[1]), strconv.Itoa(a * b)
-}
-
 // submission is one post of the complaint form.
 type submission struct {
 	fields  map[string]string
@@ -110,24 +85,7 @@ type submission struct {
 
 func (s submission) post(t *testing.T, srv *httptest.Server) (int, http.Header, string) {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for _, k := range []string{"village", "category", "text", "contact", "token", "answer"} {
-		if v, ok := s.fields[k]; ok {
-			mw.WriteField(k, v)
-		}
-	}
-	for _, p := range s.posts {
-		mw.WriteField("posts", p)
-	}
-	for name, content := range s.photos {
-		fw, _ := mw.CreateFormFile("photo", name)
-		fw.Write(content)
-	}
-	mw.Close()
-	req, _ := http.NewRequest("POST", srv.URL+"/public/complaints", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req := publictest.ComplaintForm(srv.URL, s.fields, s.posts, s.photos)
 	for k, v := range s.headers {
 		req.Header.Set(k, v)
 	}
@@ -147,7 +105,7 @@ func fresh(t *testing.T, srv *httptest.Server) submission {
 	if code != 200 {
 		t.Fatalf("the form: %d", code)
 	}
-	tok, ans := solve(t, page)
+	tok, ans := publictest.Solve(t, page)
 	return submission{fields: map[string]string{"village": village, "category": "finance", "text": "修路款去向不明<script>alert(1)</script>，我的电话13800135678",
 		"contact": "王五 13912345678", "token": tok, "answer": ans}, posts: []string{"village.head"},
 		photos: map[string][]byte{"road.jpg": jpeg(2000)}}
@@ -183,7 +141,7 @@ func TestComplaints(t *testing.T) {
 		if code != 200 || h.Get("Cache-Control") != "no-store" {
 			t.Fatalf("%d %v\n%s", code, h, page)
 		}
-		number, secret = numberRE.FindStringSubmatch(page)[1], secretRE.FindStringSubmatch(page)[1]
+		number, secret, _ = publictest.Filed(page)
 		if len(in.filed) != 1 {
 			t.Fatalf("filed %d", len(in.filed))
 		}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -393,6 +394,7 @@ var columns = map[string]string{
 	"steps":             "raft_index, origin, seq, district, town, procedure_id, step_code, post, action, closes, opened_at, deadline, decided_at, author",
 	"alert_transitions": "raft_index, origin, seq, district, town, alert_id, status, reason, at, author",
 	"rule_sets":         "raft_index, origin, seq, district, town, version, state, sha256, effective_at, rule_codes, threshold_fen",
+	"complaints":        "raft_index, origin, seq, district, town, village, number, category, posts, photos, filed_at",
 }
 
 func (b *batch) put(table string, index uint64, loaded map[string]uint64, row ...any) {
@@ -476,6 +478,14 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 		}
 		b.put("steps", index, loaded, s.Origin, s.Seq, district, town, m.GetProcedureId(), m.GetStepCode(), m.GetPost(), m.GetAction().String(), closes,
 			opened, deadline, at, s.Author)
+	case *sanziv1.Complaint:
+		// A villager's complaint in the district's chain: counted on the
+		// village it is about (and its posts), not on the district.
+		if len(m.GetVillage()) == 12 && strings.HasSuffix(s.Origin, "000000") {
+			vd, vt := orgParts(m.GetVillage())
+			b.put("complaints", index, loaded, s.Origin, s.Seq, vd, vt, m.GetVillage(), m.GetNumber(), m.GetCategory(), nonNil(m.GetPosts()),
+				uint8(min(len(m.GetPhotos()), 255)), at)
+		}
 	case *sanziv1.AlertTransition:
 		b.put("alert_transitions", index, loaded, s.Origin, s.Seq, district, town, m.GetAlertId(), m.GetStatus().String(), m.GetReason(), at, s.Author)
 	case *sanziv1.RuleSetVersion:
@@ -483,8 +493,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 			b.put("rule_sets", index, loaded, s.Origin, s.Seq, district, town, r.Version, string(r.State), r.Sha256, r.EffectiveAt, r.Rules, r.Fen)
 		}
 	}
-	// TODO(issue 6): complaints and directives (they arrive with sync,
-	// issue 4) and org names (the district's org list).
+	// TODO(issue 6): directives (they arrive with sync, issue 4) and org
+	// names (the district's org list).
 	return nil
 }
 
@@ -556,6 +566,15 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string) error
 }
 
 // orgParts are the district (6 digits) and town (9 digits) of an org code.
+// nonNil is a list for an Array column: never nil (the driver's batch
+// takes an empty list, not a missing one).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 func orgParts(origin string) (string, string) {
 	if len(origin) < 9 {
 		return origin, origin

@@ -32,7 +32,7 @@ type Migration struct {
 // FactTables are the tables the loader fills from the chain, each with a
 // raft_index column.
 var FactTables = []string{"entries", "transactions", "alerts", "cards", "contracts", "payments", "assets", "procedures", "steps", "alert_transitions",
-	"monthly", "expense_digits", "expense_parties", "rule_sets"}
+	"monthly", "expense_digits", "expense_parties", "rule_sets", "complaints"}
 
 // What the summaries call a round amount (a whole thousand yuan), in fen.
 const RoundFen = 100_000
@@ -194,6 +194,18 @@ func Migrations() []Migration {
 		`ALTER TABLE alerts ADD COLUMN subject_origin String DEFAULT
 			if(rule_code = 'TAMPER' AND rule_set_version = 'district', splitByChar('-', subject)[1], ''),
 			ADD COLUMN tamper_kind String DEFAULT ''`,
+	}}, {Version: 7, Name: "villagers' complaints", SQL: []string{
+		// One row per complaint filed on the public site (issue 15): an
+		// entry of the district's chain (origin, seq) about a village, with
+		// the posts it names; district and town are the village's, so a
+		// town's scope and the sharding key follow the village. Counted in
+		// the integrity-risk index (受举报) of the village and of each post
+		// named. Never the text or the complainant.
+		`CREATE TABLE IF NOT EXISTS complaints (
+			raft_index UInt64, origin String, seq UInt64, district String, town String,
+			village String, number String, category String, posts Array(String), photos UInt8,
+			filed_at DateTime, day Date DEFAULT toDate(filed_at)
+		) ENGINE = ReplacingMergeTree ORDER BY (town, village, origin, seq)`,
 	}}}
 }
 

@@ -21,6 +21,9 @@ type RiskWeights struct {
 	CashShare float64
 	// LateStep is per step decided after its deadline.
 	LateStep float64
+	// Complaint is per villagers' complaint about the village, or naming
+	// the post (受举报).
+	Complaint float64
 }
 
 // DefaultRiskWeights: a serious violation (SPLIT, RELATIVE) counts most, a
@@ -28,9 +31,11 @@ type RiskWeights struct {
 // points. A parent's TAMPER finding about the village (issue 18) weighs as
 // a confirmed red TAMPER alert: 3 as a red alert plus 5 as a serious
 // violation, with no confirmation needed (it is evidence checked by hash
-// and signature, not a suspicion awaiting review).
+// and signature, not a suspicion awaiting review). A villager's complaint
+// (issue 15) weighs as a yellow alert and a late step together: a
+// suspicion, unreviewed, that still says where people see trouble.
 var DefaultRiskWeights = RiskWeights{RedAlert: 3, YellowAlert: 1, RedCard: 3, YellowCard: 1, SplitRelated: 5, LateDisclosure: 2, CashShare: 20, LateStep: 0.5,
-	TamperFinding: 3}
+	TamperFinding: 3, Complaint: 1.5}
 
 // RiskLevels are the cut-offs of the levels: below 10 green, below 25
 // yellow, below 50 orange, else red.
@@ -44,7 +49,8 @@ func (w RiskWeights) Score(r *sanziv1.RiskRow) {
 	s := w.RedAlert*float64(r.GetRedAlerts()) + w.YellowAlert*float64(r.GetYellowAlerts()) +
 		w.RedCard*float64(r.GetRedCards()) + w.YellowCard*float64(r.GetYellowCards()) +
 		w.SplitRelated*float64(r.GetSplitRelated()) + w.LateDisclosure*float64(r.GetLateDisclosures()) +
-		w.CashShare*r.GetCashShare() + w.LateStep*float64(r.GetLateSteps()) + w.TamperFinding*float64(r.GetTamperFindings())
+		w.CashShare*r.GetCashShare() + w.LateStep*float64(r.GetLateSteps()) + w.TamperFinding*float64(r.GetTamperFindings()) +
+		w.Complaint*float64(r.GetComplaints())
 	r.Score = math.Round(s*100) / 100
 	for _, l := range RiskLevels {
 		if r.Score < l.Below {
@@ -112,6 +118,10 @@ func (s *Stats) Risk(ctx context.Context, req *sanziv1.RiskRequest) ([]*sanziv1.
 			func(r *sanziv1.RiskRow, a, b, _ uint64) { r.RedCards, r.YellowCards = int64(a), int64(b) }},
 		{`SELECT origin, countIf(decided_at > deadline), toUInt64(0), toUInt64(0) FROM steps WHERE action = 'STEP_ACTION_APPROVE' AND ` + where + ` GROUP BY origin`,
 			func(r *sanziv1.RiskRow, a, _, _ uint64) { r.LateSteps = int64(a) }},
+		// A complaint is an entry of the district's chain about a village:
+		// counted on the village (受举报), each (origin, seq) once.
+		{`SELECT village, uniqExact(origin, seq), toUInt64(0), toUInt64(0) FROM complaints WHERE ` + strings.ReplaceAll(where, "origin", "village") + ` GROUP BY village`,
+			func(r *sanziv1.RiskRow, a, _, _ uint64) { r.Complaints = int64(a) }},
 	}
 	for _, q := range queries {
 		rs, err := s.conn.Query(ctx, q.q, sc.args...)
@@ -177,6 +187,9 @@ func (s *Stats) riskByPost(ctx context.Context, where string, args []any) ([]*sa
 			func(r *sanziv1.RiskRow, a, b uint64) { r.RedCards, r.YellowCards = int64(a), int64(b) }},
 		{`SELECT post, countIf(decided_at > deadline), toUInt64(0) FROM steps WHERE action = 'STEP_ACTION_APPROVE' AND ` + where + ` GROUP BY post`,
 			func(r *sanziv1.RiskRow, a, _ uint64) { r.LateSteps = int64(a) }},
+		// The posts a complaint names, across the villages in scope.
+		{`SELECT post, uniqExact(origin, seq), toUInt64(0) FROM complaints ARRAY JOIN posts AS post WHERE ` + strings.ReplaceAll(where, "origin", "village") + ` GROUP BY post`,
+			func(r *sanziv1.RiskRow, a, _ uint64) { r.Complaints = int64(a) }},
 	} {
 		rs, err := s.conn.Query(ctx, q.sql, args...)
 		if err != nil {

@@ -3,7 +3,6 @@ package stats
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/analytics/schema"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -127,19 +125,7 @@ func TestMonthOverMonth(t *testing.T) {
 // including drill-down (the towns' totals equal their villages').
 func TestQueriesOnClickHouse(t *testing.T) {
 	ctx := context.Background()
-	srv, err := chserver.Start(ctx, chserver.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := schema.Apply(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
+	conn := schemaConn(t, clickhouse.Options{})
 	at := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
 	tx, err := conn.PrepareBatch(ctx, "INSERT INTO transactions (raft_index, origin, seq, district, town, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at)")
 	if err != nil {
@@ -376,19 +362,7 @@ func TestEfficiencyScoreAndRank(t *testing.T) {
 // timing queries on hand-made rows.
 func TestEfficiencyAndDispositionOnClickHouse(t *testing.T) {
 	ctx := context.Background()
-	srv, err := chserver.Start(ctx, chserver.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := schema.Apply(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
+	conn := schemaConn(t, clickhouse.Options{})
 	t0 := time.Date(2026, 8, 3, 1, 0, 0, 0, time.UTC)
 	h := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Hour) }
 	batch := func(q string, rows ...[]any) {

@@ -177,7 +177,15 @@ Every member serves the villagers' public site at /public/ on --http, with
 no sign-in: each village's approved monthly disclosures, and the district's
 signed checkpoints of every chain head, which the leader signs with the key
 of --chain-cert (so every member must hold the same). "sanzi verify-public"
-checks a village's page against them (with --public-proofs on).`,
+checks a village's page against them (with --public-proofs on).
+
+Villagers also file complaints there (a form on each village's page, no
+account, up to 3 photos of 5 MB): each is written to the district's chain
+through Raft, goes down to the village's town, which opens the complaint
+procedure, and the town's reply comes back up to the complaint's status
+page (number and secret) and the village's page. The --complaint-* flags
+bound the filings per address and per village at this member; a question
+of arithmetic on the form stops blind floods. --no-complaints turns it off.`,
 		Example: `  sanzi district serve --id d1 --raft 127.0.0.1:7501 --api 127.0.0.1:7502 --http 127.0.0.1:7503 \
     --data d1 --tls-dir d1 --cert d1 --bootstrap
   sanzi district serve --id d2 --raft 127.0.0.1:7511 --api 127.0.0.1:7512 --data d2 --tls-dir d2 --cert d2 --join 127.0.0.1:7502`,
@@ -249,6 +257,11 @@ checks a village's page against them (with --public-proofs on).`,
 	f.BoolVar(&cfg.PublicProofs, "public-proofs", false, "serve on the public site (/public/) the signed entries of the chain segments that prove each published disclosure, so that anyone can run sanzi verify-public; they hold counterparties' personal data unmasked (resident IDs, bank accounts, phones), so a district turns this on knowingly")
 	f.Float64Var(&cfg.PublicLimits.PerSecond, "public-rate", 5, "requests a second one address may make of the public site (/public/), after --public-burst at once")
 	f.IntVar(&cfg.PublicLimits.Burst, "public-burst", 60, "requests one address may make of the public site at once before --public-rate applies")
+	f.BoolVar(&cfg.NoComplaints, "no-complaints", false, "do not take villagers' complaints on the public site (the village pages then list none)")
+	f.IntVar(&cfg.ComplaintLimits.AddressBurst, "complaint-address-burst", 1, "complaints one address may file at once at this member before --complaint-address-every applies")
+	f.DurationVar(&cfg.ComplaintLimits.AddressEvery, "complaint-address-every", 5*time.Minute, "after its burst, one address files one complaint each this long")
+	f.IntVar(&cfg.ComplaintLimits.VillageBurst, "complaint-village-burst", 30, "complaints about one village (from everyone) this member takes at once before --complaint-village-every applies")
+	f.DurationVar(&cfg.ComplaintLimits.VillageEvery, "complaint-village-every", time.Minute, "after its burst, one complaint about a village each this long")
 	nf.add(f, &cfg.Notify) // the leader tells the town and district posts of each TAMPER finding
 	t.add(cmd, "")
 	return cmd

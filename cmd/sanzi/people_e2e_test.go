@@ -75,6 +75,8 @@ var personas = map[string]persona{
 	"zhen.li":    {"镇代理会计 李", []string{"town_reviewer"}, []string{"town.agency_accountant"}},
 	"zhen.zhang": {"镇代理会计 张", []string{"town_reviewer"}, []string{"town.agency_accountant"}},
 	"zhen.wang":  {"镇农经站审核员 王", []string{"town_reviewer"}, []string{"town.reviewer"}},
+	// The town's leader signs the written reply to a villager's complaint.
+	"zhen.zhao": {"镇分管领导 赵", []string{"town_reviewer"}, []string{"town.leader"}},
 }
 
 // defaultPersona is the account a node's requests are made as unless a

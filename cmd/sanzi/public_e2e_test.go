@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -41,71 +40,10 @@ func TestPublicDisclosure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: a district, a town and a village")
 	}
-	dir := t.TempDir()
-	caDir := filepath.Join(dir, "ca")
-	must := func(out string, code int) {
-		t.Helper()
-		if code != 0 {
-			t.Fatal(out)
-		}
-	}
-	const town, village = "350505100000", "350505100201"
-	must(run(t, "ca", "init", "--district", "350505", "--dir", caDir))
-	for _, n := range []string{"d1", "d2", "d3", "admin"} {
-		must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", n))
-	}
-	must(run(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town"))
-	must(run(t, "ca", "issue", "--dir", caDir, "--org", village, "--role", "village"))
-	orgs := filepath.Join(dir, "orgs.csv")
-	if err := os.WriteFile(orgs, []byte("code,name\n350505000000,示范区\n350505100000,城关镇\n350505100201,新村\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	// The district: three members, each serving the public site. The
-	// checkpoint interval is a second so the test does not wait a minute;
 	// d3 has a low public rate limit for the last step.
-	members := map[string]*districtProc{}
-	httpOf := map[string]string{}
-	for i := 1; i <= 3; i++ {
-		id := fmt.Sprintf("d%d", i)
-		p := &districtProc{t: t, id: id, raft: freePort(t), api: freePort(t), data: filepath.Join(dir, id)}
-		httpOf[id] = freePort(t)
-		p.args = []string{"district", "serve", "--id", id, "--raft", p.raft, "--api", p.api, "--http", httpOf[id], "--data", p.data,
-			"--tls-dir", caDir, "--cert", id, "--chain-cert", "admin", "--log-level", "warn", "--orgs", orgs,
-			"--checkpoint-every", "1s", "--public-proofs"}
-		if i == 1 {
-			p.args = append(p.args, append([]string{"--bootstrap"}, districtAdminArgs(t, dir)[2:]...)...)
-		} else {
-			p.args = append(p.args, "--join", members["d1"].api)
-		}
-		if i == 3 {
-			p.args = append(p.args, "--public-rate", "1", "--public-burst", "30")
-		}
-		members[id] = p
-		p.start()
-		t.Cleanup(p.stop)
-		if i == 1 {
-			waitLeader(t, clientFor(t, caDir, p.api), "")
-		}
-	}
-	d2 := clientFor(t, caDir, members["d2"].api)
-	eventually(t, 30*time.Second, "3 voters", func() bool {
-		st, err := d2.ClusterStatus(context.Background(), &sanziv1.ClusterStatusRequest{All: true})
-		return err == nil && len(st.GetMembers()) == 3 && st.GetMembers()[2].GetError() == ""
-	})
-
-	inbox := freePort(t)
-	tw := &syncVillage{t: t, org: town, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
-	tw.args = []string{"town", "serve", "--data", tw.data, "--org", town, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
-		"--sync-addr", inbox, "--parent", members["d1"].api, "--tls-dir", caDir, "--log-level", "warn"}
-	tw.start()
-	t.Cleanup(func() { tw.kill9() })
-	v := &syncVillage{t: t, org: village, data: filepath.Join(dir, village), http: freePort(t), grpc_: freePort(t)}
-	v.args = []string{"village", "serve", "--data", v.data, "--org", village, "--http-addr", v.http, "--grpc-addr", v.grpc_,
-		"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn"}
-	v.start()
-	t.Cleanup(func() { v.kill9() })
-	vn, tn := &node{t: t, http: v.http}, &node{t: t, http: tw.http}
+	w := startPublicWorld(t, map[string][]string{"d3": {"--public-rate", "1", "--public-burst", "30"}})
+	const town, village = pwTown, pwVillage
+	caDir, members, httpOf, d2, v, vn, tn := w.caDir, w.members, w.httpOf, w.d2, w.v, w.vn, w.tn
 	// Everyone who decides signs in before the procedure opens.
 	vn.signIn("cai.wu", "cun.zhang")
 	tn.signIn("zhen.li", "zhen.wang")

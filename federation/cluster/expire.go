@@ -77,6 +77,12 @@ func (n *Node) stampPiece(ctx context.Context, c *clusterv1.AttachmentChunk) err
 	if err != nil {
 		return status.Errorf(codes.Unauthenticated, "%v", err)
 	}
+	return n.stampFor(c, origin)
+}
+
+// stampFor fills in the origin a piece is charged to and its upload time,
+// checking the origin's quota on a new attachment's first piece.
+func (n *Node) stampFor(c *clusterv1.AttachmentChunk, origin string) error {
 	c.Origin, c.UploadedUnixMs = origin, n.cfg.Now().UnixMilli()
 	if c.GetOffset() != 0 {
 		return nil

@@ -199,6 +199,9 @@ func (f *FSM) Attachment(h string) (*sanziv1.Attachment, []byte, error) {
 			return fmt.Errorf("%w: %s (%d of %d bytes received)", ErrNoAttachment, h, m.received, m.desc.GetSize())
 		}
 		desc = proto.Clone(&m.desc).(*sanziv1.Attachment)
+		if nb := tx.Bucket(bucketAttachNamed); nb != nil {
+			desc.LockedBy = string(nb.Get([]byte(h))) // the entry that locked it, if one named it
+		}
 		content = make([]byte, 0, m.desc.GetSize())
 		eachPiece(db, h, func(v []byte) { content = append(content, v...) })
 		return nil

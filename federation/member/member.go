@@ -99,6 +99,10 @@ type Config struct {
 	PublicProofs bool
 	// PublicLimits bound the public site per address and in all.
 	PublicLimits public.Limits
+	// NoComplaints turns off the villagers' complaints on the public site
+	// (complaints.go); ComplaintLimits bound them.
+	NoComplaints    bool
+	ComplaintLimits public.ComplaintLimits
 	// Now is the clock of checkpoints and the public site; default
 	// time.Now.
 	Now func() time.Time

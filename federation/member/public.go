@@ -51,6 +51,7 @@ func (m *Member) publicSite() (http.Handler, error) {
 		State:       m.node.FSM(),
 		Proofs:      m.cfg.PublicProofs,
 		Limits:      m.cfg.PublicLimits,
+		Complaints:  m.complaintConfig(),
 		Now:         m.cfg.Now,
 		Logger:      m.log.With("subsystem", "public"),
 	})

@@ -79,6 +79,12 @@ func monthName(p string) string {
 // render writes a page, refusing (and logging) one over PageLimit rather
 // than sending a phone more than promised.
 func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, data map[string]any) {
+	s.renderStatus(w, r, http.StatusOK, name, data)
+}
+
+// renderStatus is render with a status code other than 200: a refused
+// complaint's form again, with the refusal at its top.
+func (s *Site) renderStatus(w http.ResponseWriter, r *http.Request, code int, name string, data map[string]any) {
 	data["Fingerprint"] = s.fp
 	data["District"] = s.name(s.cfg.District)
 	var b bytes.Buffer
@@ -91,9 +97,11 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, data 
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
+	if w.Header().Get("Cache-Control") == "" { // a complaint's pages are no-store
+		w.Header().Set("Cache-Control", "no-cache")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
 		w.Write(b.Bytes())
 	}
@@ -189,6 +197,14 @@ func (s *Site) villagePage(w http.ResponseWriter, r *http.Request, args []string
 		months = append(months, all[i])
 	}
 	data["Months"] = months
+	if s.cmp != nil {
+		list, n, err := s.villageComplaints(args[0])
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		data["ComplaintsOn"], data["Complaints"], data["ComplaintCount"] = true, list, n
+	}
 	s.render(w, r, "village", data)
 }
 

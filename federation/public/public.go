@@ -18,19 +18,19 @@
 //	/public/v1/checkpoints/latest|{n}           a signed checkpoint
 //	/public/v1/checkpoints?after=&limit=        checkpoints in order
 //
-// Pages are server-rendered HTML (html/template escapes everything the
-// chain holds), Chinese, no script needed, each under 200 KB. Every
-// request counts against its address's rate and the site's concurrency
-// limits; anything else under /public/ is 404, another method 405.
+// and, with Config.Complaints, the villagers' complaints (complaints.go):
+// a form on the village's page, POST /public/complaints to file one, and
+// /public/complaints/check for its status by number and secret.
 //
-// TODO(issue 15): complaints (part 2 of the issue) get their own routes
-// here: GET /public/villages/{code}/complaints/new (the form), POST
-// /public/complaints (with its own size and rate limits and a challenge),
-// GET /public/complaints/{number} (status by number and secret), and the
-// village page's list of open and answered complaints.
+// Pages are server-rendered HTML (html/template escapes everything the
+// chain holds and everything a person typed), Chinese, no script needed,
+// each under 200 KB. Every request counts against its address's rate and
+// the site's concurrency limits; anything else under /public/ is 404,
+// another method 405.
 package public
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -38,6 +38,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,6 +80,8 @@ type Config struct {
 	// choice: the entries hold personal data unmasked.
 	Proofs bool
 	Limits Limits
+	// Complaints, when set, lets villagers file complaints (complaints.go).
+	Complaints *ComplaintConfig
 	// Now is the clock retention and the rate limits are judged by;
 	// default time.Now.
 	Now    func() time.Time
@@ -92,6 +95,7 @@ type Site struct {
 	slots chan struct{}
 	books *books
 	fp    string
+	cmp   *complaintSite // nil without Config.Complaints
 }
 
 // New checks cfg and makes the site.
@@ -109,6 +113,12 @@ func New(cfg Config) (*Site, error) {
 	s := &Site{cfg: cfg, lim: newLimiter(cfg.Limits, cfg.Now), slots: make(chan struct{}, cfg.Limits.Concurrent),
 		fp: checkpoint.Fingerprint(cfg.PublicKey)}
 	s.books = newBooks(cfg.State, cfg.District, cfg.Now)
+	if cfg.Complaints != nil {
+		var err error
+		if s.cmp, err = newComplaintSite(cfg); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -123,13 +133,16 @@ const maxURL = 1024
 type route struct {
 	segs []string
 	h    func(w http.ResponseWriter, r *http.Request, args []string)
+	// methods the route takes (the Allow header); "" is GET, HEAD. Only
+	// a route that takes POST takes a body.
+	methods string
 }
 
 func (s *Site) routes() []route {
 	r := func(p string, h func(http.ResponseWriter, *http.Request, []string)) route {
 		return route{segs: strings.Split(p, "/"), h: h}
 	}
-	return []route{
+	return append([]route{
 		r("", s.index),
 		r("key", s.keyPage),
 		r("site.css", static("site.css", "text/css; charset=utf-8")),
@@ -142,7 +155,7 @@ func (s *Site) routes() []route {
 		r("v1/chains/{}/entries", s.entriesJSON),
 		r("v1/checkpoints", s.checkpointsJSON),
 		r("v1/checkpoints/{}", s.checkpointJSON),
-	}
+	}, s.complaintRoutes()...)
 }
 
 func (rt route) match(rest string) ([]string, bool) {
@@ -169,7 +182,11 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// No page address goes to another site; within the site a browser
+	// sends it, and so the form's real Origin (under no-referrer a form
+	// post says "Origin: null", which sameSite cannot tell from a
+	// sandboxed page elsewhere).
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	// Every request under /public/ counts against its address first, a
 	// 404 as much as a page, so guessing paths costs the same as reading.
@@ -196,12 +213,13 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "没有这个页面", "no such page: "+r.URL.Path)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.Set("Allow", "GET, HEAD")
-		s.fail(w, r, http.StatusMethodNotAllowed, "公开页面只能读取", r.Method+" is not a method of "+r.URL.Path+"; it takes GET, HEAD")
+	allow := cmp.Or(rt.methods, "GET, HEAD")
+	if !slices.Contains(strings.Split(allow, ", "), r.Method) {
+		h.Set("Allow", allow)
+		s.fail(w, r, http.StatusMethodNotAllowed, "这个地址不接受这种请求", r.Method+" is not a method of "+r.URL.Path+"; it takes "+allow)
 		return
 	}
-	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+	if r.Method != http.MethodPost && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
 		s.fail(w, r, http.StatusRequestEntityTooLarge, "读取页面不带请求体", "a GET of the public site takes no body")
 		return
 	}

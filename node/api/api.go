@@ -42,6 +42,7 @@ type Service struct {
 	sanziv1.UnimplementedCardServiceServer
 	sanziv1.UnimplementedDirectiveServiceServer
 	sanziv1.UnimplementedDisclosureServiceServer
+	sanziv1.UnimplementedComplaintServiceServer
 
 	b       *books.Books
 	sup     *supervise.Supervisor
@@ -52,6 +53,7 @@ type Service struct {
 	// import under way (SetSheetLimits).
 	sheetLim   SheetLimits
 	sheetSlots chan struct{}
+	desk       ComplaintDesk // a town's complaints desk (complaints.go)
 }
 
 // New returns the services over b and the supervision that follows it
@@ -79,6 +81,7 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 	sanziv1.RegisterCardServiceServer(g, s)
 	sanziv1.RegisterDirectiveServiceServer(g, s)
 	sanziv1.RegisterDisclosureServiceServer(g, s)
+	sanziv1.RegisterComplaintServiceServer(g, s)
 }
 
 // ListAlerts implements AlertService.

@@ -136,6 +136,13 @@ var methods = map[string]Permission{
 	sanziv1.ContractService_ListContracts_FullMethodName:         PermRead,
 	sanziv1.ContractService_GetContract_FullMethodName:           PermRead,
 
+	// A town's desk of the villagers' complaints (issue 15): reading them
+	// (the contact whole only for those who decide steps or read personal
+	// data), and replying, which the handler allows only to the account
+	// holding the post of the complaint's open step.
+	sanziv1.ComplaintService_ListComplaints_FullMethodName: PermRead,
+	sanziv1.ComplaintService_ReplyComplaint_FullMethodName: PermDecideStep,
+
 	sanziv1.DirectiveService_ListDirectives_FullMethodName:  PermRead,
 	sanziv1.DirectiveService_ReportDirective_FullMethodName: PermRecord,
 

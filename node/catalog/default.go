@@ -161,7 +161,11 @@ func Default(district string) *sanziv1.Catalog {
 				LegalBasis: "《中华人民共和国村民委员会组织法》第三十一条；地方村级财务管理规定",
 				Conditions: "村民对财务、资产、资源事项提出的投诉或质询",
 				Steps: []*sanziv1.Step{
-					step("register", "登记受理", pFinance, wd(1), "监委会或镇登记投诉并受理"),
+					// The town registers: a villager's complaint filed on the
+					// public site comes down the district's chain to the town
+					// (issue 15), where no village post is held; one opened at
+					// the village is registered by its town the same way.
+					step("register", "登记受理", pReviewer, wd(1), "镇农经站登记投诉并受理（含村民在公开网站提交、经区平台转来的投诉）"),
 					step("investigate", "调查核实", pReviewer, wd(5), "调阅账目、凭证和合同，核实情况"),
 					step("reply", "书面答复", pLeader, wd(1), "签发书面答复，答复内容留档"),
 				},

@@ -61,6 +61,10 @@ func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
 		m = &sanziv1.Directive{}
 	case sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE_REPORT:
 		m = &sanziv1.DirectiveReport{}
+	case sanziv1.EntryType_ENTRY_TYPE_COMPLAINT:
+		m = &sanziv1.Complaint{}
+	case sanziv1.EntryType_ENTRY_TYPE_COMPLAINT_REPLY:
+		m = &sanziv1.ComplaintReply{}
 	default:
 		return nil, nil
 	}
@@ -81,7 +85,8 @@ func Attachments(raw []byte) ([]string, error) {
 	switch s.Type {
 	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
 		sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL,
-		sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION: // a resolution; a disclosure's content (node/disclosure)
+		sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, // a resolution; a disclosure's content (node/disclosure)
+		sanziv1.EntryType_ENTRY_TYPE_COMPLAINT:
 	default:
 		return nil, nil
 	}
@@ -112,6 +117,9 @@ func AttachmentsOf(m proto.Message) (field string, hashes []string) {
 		return "reportAttachment", []string{m.GetReportAttachment()}
 	case *sanziv1.StepDecision:
 		return "attachments", m.GetAttachments()
+	case *sanziv1.Complaint:
+		// A villager's photos, held by the district, which locks them.
+		return "photos", m.GetPhotos()
 	}
 	return "", nil
 }

@@ -285,6 +285,7 @@ type Node struct {
 	stopSweep        func()
 	outbox           *relay.Outbox
 	pullers          []*relay.Puller
+	desk             *town.Desk // a town's complaints desk (complaints.go)
 	issued           *pki.Issued
 	inbox            *town.Inbox
 	crossKick        chan struct{}
@@ -438,6 +439,14 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	svc := api.New(b, n.sup)
 	svc.LimitStreams(n.streams)
 	svc.SetSheetLimits(api.SheetLimits{MaxBytes: cfg.BodyLimits[importRoute], MaxRows: cfg.MaxSheetRows})
+	if level == idcode.LevelTown {
+		// The villagers' complaints that came down the district's chain
+		// (issue 15), with the contacts sealed to the town's key.
+		if key, ok := ring.Private(cfg.Orgs[0]); ok {
+			n.desk = town.NewDesk(b, n.sup, key)
+			svc.SetComplaints(n.desk)
+		}
+	}
 	svc.Register(n.grpc)
 	n.api = svc
 	api.NewAccounts(n.accounts, string(n.level), cfg.Orgs[0]).Register(n.grpc)
@@ -491,6 +500,7 @@ var gatewayServices = []struct {
 	{"CardService", sanziv1.RegisterCardServiceHandler},
 	{"DirectiveService", sanziv1.RegisterDirectiveServiceHandler},
 	{"DisclosureService", sanziv1.RegisterDisclosureServiceHandler},
+	{"ComplaintService", sanziv1.RegisterComplaintServiceHandler},
 	{"AccountService", sanziv1.RegisterAccountServiceHandler},
 }
 

@@ -128,6 +128,13 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		n.pullers = append(n.pullers, puller)
 		bg.Go(func() { puller.Run(ctx) })
 	}
+	if n.desk != nil {
+		get, closeConn, err := parentPhotos(n.cfg, iss)
+		if err != nil {
+			return err
+		}
+		bg.Go(func() { defer closeConn(); n.fetchPhotos(ctx, get) })
+	}
 	return nil
 }
 

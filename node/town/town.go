@@ -62,6 +62,9 @@ type Town struct {
 	ignored   map[string]string
 	// raised are the keys of the town's own cross-village RELATIVE alerts.
 	raised map[string]bool
+	// complaints are the villagers' complaints addressed to the town
+	// (complaints.go).
+	complaints complaints
 }
 
 var _ supervise.Tier = (*Town)(nil)
@@ -81,7 +84,7 @@ func New(b *books.Books, cat *sanziv1.Catalog, cal *calendar.Calendar) (*Town, e
 	return &Town{b: b, home: b.HomeOrg(), cross: cross, flows: workflow.New(cat, cal),
 		pending: map[string]string{}, keyOf: map[string]string{},
 		drafts: map[string]villageDraft{}, relatives: map[string][]rules.ListItem{},
-		ignored: map[string]string{}, raised: map[string]bool{}}, nil
+		ignored: map[string]string{}, raised: map[string]bool{}, complaints: newComplaints()}, nil
 }
 
 // villageDraft is a village's rule-set draft and the account whose entry it is.
@@ -225,6 +228,7 @@ func (t *Town) crossRelative(st *ledger.Stored, m proto.Message) []rules.Hit {
 // pending until their village answers them.
 func (t *Town) ObserveOwn(st *ledger.Stored, m proto.Message) {
 	id := st.ID()
+	t.observeComplaint(st, m)
 	switch m := m.(type) {
 	case *sanziv1.Alert:
 		t.cross.Observe(watch.Event{ID: id, RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m})

@@ -130,7 +130,7 @@ func TestRejectAndReturnNeedAReason(t *testing.T) {
 	f := newFlows(t)
 	id := open(t, f, "GOV-COMPLAINT", at("2026-11-02 09:00"))
 	for _, a := range []sanziv1.StepAction{sanziv1.StepAction_STEP_ACTION_REJECT, sanziv1.StepAction_STEP_ACTION_RETURN} {
-		_, err := f.Check(&sanziv1.StepDecision{ProcedureId: id, StepCode: "register", Post: "village.finance_group", Action: a}, at("2026-11-02 10:00"))
+		_, err := f.Check(&sanziv1.StepDecision{ProcedureId: id, StepCode: "register", Post: "town.reviewer", Action: a}, at("2026-11-02 10:00"))
 		var r *RefusedError
 		if !errors.As(err, &r) || r.Field != "decision.reason" {
 			t.Fatalf("%s without reason: %v", a, err)

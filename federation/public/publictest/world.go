@@ -31,6 +31,7 @@ import (
 // The orgs of the world.
 const (
 	District = "350505000000"
+	Town     = "350505100000"
 	Village  = "350505100201"
 )
 
@@ -53,6 +54,8 @@ type World struct {
 func New(t testing.TB) *World {
 	ring := keys.NewRing()
 	ring.Add(Village, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)))
+	ring.Add(District, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32)))
+	ring.Add(Town, TownKey)
 	w := &World{t: t, Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)), Now: time.Date(2026, 2, 5, 2, 0, 0, 0, time.UTC)}
 	var err error
 	if w.led, err = ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "l.db"), Keys: ring, NoSync: true, Logger: Quiet}); err != nil {
@@ -88,16 +91,25 @@ func (w *World) ProposeCheckpoint(_ context.Context, c *clusterv1.Checkpoint) er
 	return nil
 }
 
+// TownKey is the town's chain key (a complaint's contact is sealed to it).
+var TownKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{6}, 32))
+
 // Add records m in the village's chain and applies it to the state.
 func (w *World) Add(typ sanziv1.EntryType, m proto.Message) string {
+	return w.AddAt(Village, "e2e", typ, m).ID()
+}
+
+// AddAt records m by author in origin's chain (the village's, the town's
+// or the district's) and applies it to the state.
+func (w *World) AddAt(origin, author string, typ sanziv1.EntryType, m proto.Message) *ledger.Stored {
 	w.t.Helper()
 	p, _ := proto.Marshal(m)
-	st, err := w.led.Append(context.Background(), ledger.Record{Origin: Village, Author: "e2e", Type: typ, Payload: p})
+	st, err := w.led.Append(context.Background(), ledger.Record{Origin: origin, Author: author, Type: typ, Payload: p})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	w.apply(clusterv1.CommandType_COMMAND_TYPE_APPEND, &clusterv1.AppendBatch{Entries: [][]byte{st[0].Raw}})
-	return st[0].ID()
+	return st[0]
 }
 
 // Tx records a transaction.

@@ -40,6 +40,8 @@ export const pages = [
   { route: 'review/alerts', label: 'menu.review.alerts', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/review-alerts.js') },
   { route: 'review/cards', label: 'menu.review.cards', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/review-cards.js') },
   { route: 'town/directives', label: 'menu.town.directives', tiers: ['town'], needs: ['read'], load: () => import('./pages/town-directives.js') },
+  // The villagers' complaints sent down to the town (issue 15).
+  { route: 'town/complaints', label: 'menu.town.complaints', tiers: ['town'], needs: ['read'], load: () => import('./pages/town-complaints.js') },
   { route: 'town/sync', label: 'menu.town.sync', tiers: ['town'], needs: ['read'], load: () => import('./pages/town-sync.js') },
   // Village accountant (issue 14 part 2): the inbox of procedure steps;
   // contracts, assets and reversals.

@@ -759,8 +759,12 @@ type RiskRow struct {
 	// suspicion awaiting review, so it counts unconfirmed: as a confirmed red
 	// alert, and in split_related as a serious violation.
 	TamperFindings int64 `protobuf:"varint,14,opt,name=tamper_findings,json=tamperFindings,proto3" json:"tamper_findings,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Villagers' complaints (受举报) filed on the public site about the
+	// village, or naming the post (group_by post), answered or not: being
+	// complained about is the signal; an answer late is COMPLAINT-LATE.
+	Complaints    int64 `protobuf:"varint,15,opt,name=complaints,proto3" json:"complaints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RiskRow) Reset() {
@@ -887,6 +891,13 @@ func (x *RiskRow) GetUnreviewedAlerts() int64 {
 func (x *RiskRow) GetTamperFindings() int64 {
 	if x != nil {
 		return x.TamperFindings
+	}
+	return 0
+}
+
+func (x *RiskRow) GetComplaints() int64 {
+	if x != nil {
+		return x.Complaints
 	}
 	return 0
 }
@@ -1353,7 +1364,7 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\x10AnomaliesRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"=\n" +
 	"\x11AnomaliesResponse\x12(\n" +
-	"\x04rows\x18\x01 \x03(\v2\x14.sanzi.v1.AnomalyRowR\x04rows\"\xc3\x03\n" +
+	"\x04rows\x18\x01 \x03(\v2\x14.sanzi.v1.AnomalyRowR\x04rows\"\xe3\x03\n" +
 	"\aRiskRow\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x14\n" +
@@ -1372,7 +1383,10 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\n" +
 	"late_steps\x18\f \x01(\x03R\tlateSteps\x12+\n" +
 	"\x11unreviewed_alerts\x18\r \x01(\x03R\x10unreviewedAlerts\x12'\n" +
-	"\x0ftamper_findings\x18\x0e \x01(\x03R\x0etamperFindings\"T\n" +
+	"\x0ftamper_findings\x18\x0e \x01(\x03R\x0etamperFindings\x12\x1e\n" +
+	"\n" +
+	"complaints\x18\x0f \x01(\x03R\n" +
+	"complaints\"T\n" +
 	"\vRiskRequest\x12*\n" +
 	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\x12\x19\n" +
 	"\bgroup_by\x18\x02 \x01(\tR\agroupBy\"5\n" +

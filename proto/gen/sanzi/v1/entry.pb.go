@@ -71,6 +71,11 @@ const (
 	// town it could not apply, and why (the acknowledgement of a decision
 	// that did apply is the entry applying it).
 	EntryType_ENTRY_TYPE_TOWN_DECISION_REFUSED EntryType = 19
+	// payload: Complaint, in the district's own chain: a villager's
+	// complaint filed on the public site, for the village's town.
+	EntryType_ENTRY_TYPE_COMPLAINT EntryType = 20
+	// payload: ComplaintReply, in the chain of the town answering.
+	EntryType_ENTRY_TYPE_COMPLAINT_REPLY EntryType = 21
 	// payload: KeyRotation, in the chain of the origin changing its key: from
 	// the next entry on, the chain is signed with the new key.
 	EntryType_ENTRY_TYPE_KEY_ROTATION EntryType = 30
@@ -113,6 +118,8 @@ var (
 		17: "ENTRY_TYPE_DIRECTIVE_REPORT",
 		18: "ENTRY_TYPE_TOWN_DECISION",
 		19: "ENTRY_TYPE_TOWN_DECISION_REFUSED",
+		20: "ENTRY_TYPE_COMPLAINT",
+		21: "ENTRY_TYPE_COMPLAINT_REPLY",
 		30: "ENTRY_TYPE_KEY_ROTATION",
 		31: "ENTRY_TYPE_KEY_REVOCATION",
 		40: "ENTRY_TYPE_ACCOUNT_CREATED",
@@ -142,6 +149,8 @@ var (
 		"ENTRY_TYPE_DIRECTIVE_REPORT":       17,
 		"ENTRY_TYPE_TOWN_DECISION":          18,
 		"ENTRY_TYPE_TOWN_DECISION_REFUSED":  19,
+		"ENTRY_TYPE_COMPLAINT":              20,
+		"ENTRY_TYPE_COMPLAINT_REPLY":        21,
 		"ENTRY_TYPE_KEY_ROTATION":           30,
 		"ENTRY_TYPE_KEY_REVOCATION":         31,
 		"ENTRY_TYPE_ACCOUNT_CREATED":        40,
@@ -483,7 +492,7 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\vrecorded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12'\n" +
-	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xb5\x06\n" +
+	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xef\x06\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ENTRY_TYPE_TRANSACTION\x10\x01\x12\x17\n" +
@@ -505,7 +514,9 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x14ENTRY_TYPE_DIRECTIVE\x10\x10\x12\x1f\n" +
 	"\x1bENTRY_TYPE_DIRECTIVE_REPORT\x10\x11\x12\x1c\n" +
 	"\x18ENTRY_TYPE_TOWN_DECISION\x10\x12\x12$\n" +
-	" ENTRY_TYPE_TOWN_DECISION_REFUSED\x10\x13\x12\x1b\n" +
+	" ENTRY_TYPE_TOWN_DECISION_REFUSED\x10\x13\x12\x18\n" +
+	"\x14ENTRY_TYPE_COMPLAINT\x10\x14\x12\x1e\n" +
+	"\x1aENTRY_TYPE_COMPLAINT_REPLY\x10\x15\x12\x1b\n" +
 	"\x17ENTRY_TYPE_KEY_ROTATION\x10\x1e\x12\x1d\n" +
 	"\x19ENTRY_TYPE_KEY_REVOCATION\x10\x1f\x12\x1e\n" +
 	"\x1aENTRY_TYPE_ACCOUNT_CREATED\x10(\x12\x1e\n" +

@@ -138,7 +138,7 @@ func csLang(t *testing.T, ctx context.Context, lang string) {
 
 // csAccount creates a village account with a one-time password (as the
 // node's administrator) for the browser to sign in with.
-func csAccount(t *testing.T, n *node, id, name string, roles, posts []string) {
+func csAccount(t testing.TB, n *node, id, name string, roles, posts []string) {
 	t.Helper()
 	p := peopleAt(n.http)
 	admin := p.token(t, "admin", false)

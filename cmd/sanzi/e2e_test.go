@@ -50,7 +50,7 @@ func freePort(t testing.TB) string { return freeport.Loopback(t) }
 
 // node is a village node running as a child process.
 type node struct {
-	t          *testing.T
+	t          testing.TB
 	data       string
 	http, grpc string
 	cmd        *exec.Cmd
@@ -88,7 +88,7 @@ func (n *node) as(account string) *node {
 	return &c
 }
 
-func startNode(t *testing.T, data string, extra ...string) *node {
+func startNode(t testing.TB, data string, extra ...string) *node {
 	t.Helper()
 	n := &node{t: t, data: data, http: freePort(t), grpc: freePort(t), extra: extra}
 	n.start()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -48,7 +49,19 @@ func wrap(err error, req interface{ GetScope() *sanziv1.StatsScope }) error {
 // Totals implements AnalyticsService.
 func (v *Service) Totals(ctx context.Context, r *sanziv1.TotalsRequest) (*sanziv1.TotalsResponse, error) {
 	rows, err := v.s.Totals(ctx, r)
-	return &sanziv1.TotalsResponse{Rows: rows}, wrap(err, r)
+	if err != nil {
+		return nil, wrap(err, r)
+	}
+	resp := &sanziv1.TotalsResponse{Rows: rows}
+	if since := r.GetEntriesSince(); since != nil {
+		if err := since.CheckValid(); err != nil || since.GetSeconds() < 0 || since.GetSeconds() > math.MaxUint32 {
+			return nil, status.Errorf(codes.InvalidArgument, "entriesSince: an instant between 1970 and 2106 (%v)", since.AsTime())
+		}
+		if resp.EntriesSinceCount, err = v.s.EntriesSince(ctx, r.GetScope(), since.AsTime()); err != nil {
+			return nil, wrap(err, r)
+		}
+	}
+	return resp, nil
 }
 
 // AlertStats implements AnalyticsService.

@@ -13,6 +13,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -126,6 +127,23 @@ func (s *Stats) Totals(ctx context.Context, req *sanziv1.TotalsRequest) ([]*sanz
 		r.Name = names[r.GetOrg()]
 	}
 	return out, rows.Err()
+}
+
+// EntriesSince counts the entries of every kind recorded in scope (its
+// parent; its months do not apply) at or after since: the cockpit's
+// "entries today". ReplacingMergeTree may hold a row twice until it
+// merges, so origin and seq are counted once each.
+func (s *Stats) EntriesSince(ctx context.Context, scope *sanziv1.StatsScope, since time.Time) (int64, error) {
+	sc, err := parseScope(&sanziv1.StatsScope{Level: scope.GetLevel(), Parent: scope.GetParent()})
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	q := `SELECT uniqExact(origin, seq) FROM entries WHERE ` + sc.where + ` AND recorded_at >= toDateTime(?)`
+	if err := s.conn.QueryRow(ctx, q, append(sc.args, uint32(since.Unix()))...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("entries since %s: %w", since.Format(time.RFC3339), err)
+	}
+	return int64(n), nil
 }
 
 // Names reads the org list: code (as grouped: 6, 9 or 12 digits) → name.

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sanzi/sanzi/analytics/schema"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -458,5 +461,55 @@ func TestParentPrefix(t *testing.T) {
 		if got := ParentPrefix(c.in); got != c.want {
 			t.Errorf("ParentPrefix(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestEntriesSince counts the entries recorded since an instant, in scope,
+// each (origin, seq) once even when ReplacingMergeTree holds it twice, and
+// refuses an instant ClickHouse's DateTime cannot hold.
+func TestEntriesSince(t *testing.T) {
+	ctx := context.Background()
+	conn := schemaConn(t, clickhouse.Options{})
+	day := time.Date(2026, 12, 7, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO entries (raft_index, origin, seq, district, town, type, type_name, recorded_at, author, subject)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := map[string]uint64{}
+	add := func(origin string, at time.Time, twice bool) {
+		seq[origin]++
+		for range map[bool]int{false: 1, true: 2}[twice] {
+			if err := b.Append(seq[origin], origin, seq[origin], origin[:6], origin[:9], uint8(1), "ENTRY_TYPE_TRANSACTION", at, "a", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add("350505100201", day.Add(-time.Minute), false) // the evening before
+	add("350505100201", day, false)
+	add("350505100201", day.Add(9*time.Hour), true) // inserted twice
+	add("350505100202", day.Add(10*time.Hour), false)
+	add("350505101201", day.Add(11*time.Hour), false)
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(New(conn))
+	for _, c := range []struct {
+		parent string
+		want   int64
+	}{{"", 4}, {"350505", 4}, {"350505100", 3}, {"350505100201", 2}, {"350505102", 0}} {
+		resp, err := svc.Totals(ctx, &sanziv1.TotalsRequest{Scope: &sanziv1.StatsScope{Level: "district", Parent: c.parent, FromMonth: 202001, ToMonth: 202001},
+			EntriesSince: timestamppb.New(day)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.GetEntriesSinceCount(); got != c.want {
+			t.Errorf("entries since %s under %q: %d, want %d", day, c.parent, got, c.want)
+		}
+	}
+	if resp, err := svc.Totals(ctx, &sanziv1.TotalsRequest{}); err != nil || resp.GetEntriesSinceCount() != 0 {
+		t.Errorf("without entriesSince: %v %v, want 0", resp, err)
+	}
+	if _, err := svc.Totals(ctx, &sanziv1.TotalsRequest{EntriesSince: timestamppb.New(time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC))}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("entriesSince 1960: %v, want InvalidArgument", err)
 	}
 }

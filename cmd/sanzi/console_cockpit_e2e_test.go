@@ -191,6 +191,10 @@ func TestConsoleCockpit(t *testing.T) {
 	if red, name := ckRiskCell(t, ctx, 4), ckRiskCell(t, ctx, 1); red != "0" || name != "东风村" {
 		t.Fatalf("the village's risk row before the review: confirmed red %q, name %q; want 0 and 东风村", red, name)
 	}
+	// Entries today: every entry the village pushed was recorded today
+	// (the district's own entries of today come on top).
+	ckEval(t, ctx, 30*time.Second, "the village's entries counted today", fmt.Sprintf(
+		`Number(document.querySelector('[data-testid="fig-today"] .value').textContent) >= %d`, d.pushed))
 	if csGet(t, ctx, "count markup from data", chromedp.Evaluate[int](`document.querySelectorAll('header i').length`)) != 0 {
 		t.Fatal("the analyst's name was inserted as markup")
 	}

@@ -421,6 +421,7 @@ export default {
   'cockpit.fig.income': 'Income {month} (yuan)',
   'cockpit.fig.expense': 'Expense {month} (yuan)',
   'cockpit.fig.tx': 'Transactions {month}',
+  'cockpit.fig.today': 'Entries today',
   'cockpit.fig.openRed': 'Open red alerts',
   'cockpit.fig.openYellow': 'Open yellow alerts',
   'cockpit.fig.cards': 'Cards {month}',

@@ -421,6 +421,7 @@ export default {
   'cockpit.fig.income': '{month} 收入（元）',
   'cockpit.fig.expense': '{month} 支出（元）',
   'cockpit.fig.tx': '{month} 记账笔数',
+  'cockpit.fig.today': '今日入链条目',
   'cockpit.fig.openRed': '未处理红色预警',
   'cockpit.fig.openYellow': '未处理黄色预警',
   'cockpit.fig.cards': '{month} 红黄牌',

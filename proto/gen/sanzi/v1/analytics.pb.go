@@ -9,6 +9,7 @@ package sanziv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -209,8 +210,13 @@ func (x *TotalsRow) GetName() string {
 
 // TotalsRequest asks for totals by org and month.
 type TotalsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Scope         *StatsScope            `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Scope *StatsScope            `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// When set, the response also counts the entries of every kind recorded
+	// in scope since this instant (the cockpit's "entries today": the start
+	// of the day on the wall display's own calendar, which the district's
+	// servers need not share).
+	EntriesSince  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=entries_since,json=entriesSince,proto3" json:"entries_since,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -252,12 +258,22 @@ func (x *TotalsRequest) GetScope() *StatsScope {
 	return nil
 }
 
+func (x *TotalsRequest) GetEntriesSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EntriesSince
+	}
+	return nil
+}
+
 // TotalsResponse lists rows by org, then month.
 type TotalsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rows          []*TotalsRow           `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rows  []*TotalsRow           `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	// Entries recorded in scope since the request's entries_since (0 when
+	// it was not set); the scope's months do not apply to it.
+	EntriesSinceCount int64 `protobuf:"varint,2,opt,name=entries_since_count,json=entriesSinceCount,proto3" json:"entries_since_count,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *TotalsResponse) Reset() {
@@ -295,6 +311,13 @@ func (x *TotalsResponse) GetRows() []*TotalsRow {
 		return x.Rows
 	}
 	return nil
+}
+
+func (x *TotalsResponse) GetEntriesSinceCount() int64 {
+	if x != nil {
+		return x.EntriesSinceCount
+	}
+	return 0
 }
 
 // AlertStatsRow counts alerts and cards of one group.
@@ -1307,7 +1330,7 @@ var File_sanzi_v1_analytics_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\n" +
-	"\x18sanzi/v1/analytics.proto\x12\bsanzi.v1\"t\n" +
+	"\x18sanzi/v1/analytics.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n" +
 	"\n" +
 	"StatsScope\x12\x14\n" +
 	"\x05level\x18\x01 \x01(\tR\x05level\x12\x16\n" +
@@ -1326,11 +1349,13 @@ const file_sanzi_v1_analytics_proto_rawDesc = "" +
 	"\x11income_change_pct\x18\x06 \x01(\x01R\x0fincomeChangePct\x12,\n" +
 	"\x12expense_change_pct\x18\a \x01(\x01R\x10expenseChangePct\x12\x19\n" +
 	"\bhas_prev\x18\b \x01(\bR\ahasPrev\x12\x12\n" +
-	"\x04name\x18\t \x01(\tR\x04name\";\n" +
+	"\x04name\x18\t \x01(\tR\x04name\"|\n" +
 	"\rTotalsRequest\x12*\n" +
-	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\"9\n" +
+	"\x05scope\x18\x01 \x01(\v2\x14.sanzi.v1.StatsScopeR\x05scope\x12?\n" +
+	"\rentries_since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fentriesSince\"i\n" +
 	"\x0eTotalsResponse\x12'\n" +
-	"\x04rows\x18\x01 \x03(\v2\x13.sanzi.v1.TotalsRowR\x04rows\"\xb5\x02\n" +
+	"\x04rows\x18\x01 \x03(\v2\x13.sanzi.v1.TotalsRowR\x04rows\x12.\n" +
+	"\x13entries_since_count\x18\x02 \x01(\x03R\x11entriesSinceCount\"\xb5\x02\n" +
 	"\rAlertStatsRow\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06alerts\x18\x02 \x01(\x03R\x06alerts\x12\x10\n" +
@@ -1440,52 +1465,54 @@ func file_sanzi_v1_analytics_proto_rawDescGZIP() []byte {
 
 var file_sanzi_v1_analytics_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_sanzi_v1_analytics_proto_goTypes = []any{
-	(*StatsScope)(nil),         // 0: sanzi.v1.StatsScope
-	(*TotalsRow)(nil),          // 1: sanzi.v1.TotalsRow
-	(*TotalsRequest)(nil),      // 2: sanzi.v1.TotalsRequest
-	(*TotalsResponse)(nil),     // 3: sanzi.v1.TotalsResponse
-	(*AlertStatsRow)(nil),      // 4: sanzi.v1.AlertStatsRow
-	(*AlertStatsRequest)(nil),  // 5: sanzi.v1.AlertStatsRequest
-	(*AlertStatsResponse)(nil), // 6: sanzi.v1.AlertStatsResponse
-	(*AnomalyRow)(nil),         // 7: sanzi.v1.AnomalyRow
-	(*AnomaliesRequest)(nil),   // 8: sanzi.v1.AnomaliesRequest
-	(*AnomaliesResponse)(nil),  // 9: sanzi.v1.AnomaliesResponse
-	(*RiskRow)(nil),            // 10: sanzi.v1.RiskRow
-	(*RiskRequest)(nil),        // 11: sanzi.v1.RiskRequest
-	(*RiskResponse)(nil),       // 12: sanzi.v1.RiskResponse
-	(*EfficiencyWeights)(nil),  // 13: sanzi.v1.EfficiencyWeights
-	(*EfficiencyRow)(nil),      // 14: sanzi.v1.EfficiencyRow
-	(*EfficiencyRequest)(nil),  // 15: sanzi.v1.EfficiencyRequest
-	(*EfficiencyResponse)(nil), // 16: sanzi.v1.EfficiencyResponse
+	(*StatsScope)(nil),            // 0: sanzi.v1.StatsScope
+	(*TotalsRow)(nil),             // 1: sanzi.v1.TotalsRow
+	(*TotalsRequest)(nil),         // 2: sanzi.v1.TotalsRequest
+	(*TotalsResponse)(nil),        // 3: sanzi.v1.TotalsResponse
+	(*AlertStatsRow)(nil),         // 4: sanzi.v1.AlertStatsRow
+	(*AlertStatsRequest)(nil),     // 5: sanzi.v1.AlertStatsRequest
+	(*AlertStatsResponse)(nil),    // 6: sanzi.v1.AlertStatsResponse
+	(*AnomalyRow)(nil),            // 7: sanzi.v1.AnomalyRow
+	(*AnomaliesRequest)(nil),      // 8: sanzi.v1.AnomaliesRequest
+	(*AnomaliesResponse)(nil),     // 9: sanzi.v1.AnomaliesResponse
+	(*RiskRow)(nil),               // 10: sanzi.v1.RiskRow
+	(*RiskRequest)(nil),           // 11: sanzi.v1.RiskRequest
+	(*RiskResponse)(nil),          // 12: sanzi.v1.RiskResponse
+	(*EfficiencyWeights)(nil),     // 13: sanzi.v1.EfficiencyWeights
+	(*EfficiencyRow)(nil),         // 14: sanzi.v1.EfficiencyRow
+	(*EfficiencyRequest)(nil),     // 15: sanzi.v1.EfficiencyRequest
+	(*EfficiencyResponse)(nil),    // 16: sanzi.v1.EfficiencyResponse
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_sanzi_v1_analytics_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.TotalsRequest.scope:type_name -> sanzi.v1.StatsScope
-	1,  // 1: sanzi.v1.TotalsResponse.rows:type_name -> sanzi.v1.TotalsRow
-	0,  // 2: sanzi.v1.AlertStatsRequest.scope:type_name -> sanzi.v1.StatsScope
-	4,  // 3: sanzi.v1.AlertStatsResponse.rows:type_name -> sanzi.v1.AlertStatsRow
-	0,  // 4: sanzi.v1.AnomaliesRequest.scope:type_name -> sanzi.v1.StatsScope
-	7,  // 5: sanzi.v1.AnomaliesResponse.rows:type_name -> sanzi.v1.AnomalyRow
-	0,  // 6: sanzi.v1.RiskRequest.scope:type_name -> sanzi.v1.StatsScope
-	10, // 7: sanzi.v1.RiskResponse.rows:type_name -> sanzi.v1.RiskRow
-	0,  // 8: sanzi.v1.EfficiencyRequest.scope:type_name -> sanzi.v1.StatsScope
-	13, // 9: sanzi.v1.EfficiencyRequest.weights:type_name -> sanzi.v1.EfficiencyWeights
-	14, // 10: sanzi.v1.EfficiencyResponse.rows:type_name -> sanzi.v1.EfficiencyRow
-	13, // 11: sanzi.v1.EfficiencyResponse.weights:type_name -> sanzi.v1.EfficiencyWeights
-	2,  // 12: sanzi.v1.AnalyticsService.Totals:input_type -> sanzi.v1.TotalsRequest
-	5,  // 13: sanzi.v1.AnalyticsService.AlertStats:input_type -> sanzi.v1.AlertStatsRequest
-	8,  // 14: sanzi.v1.AnalyticsService.Anomalies:input_type -> sanzi.v1.AnomaliesRequest
-	11, // 15: sanzi.v1.AnalyticsService.Risk:input_type -> sanzi.v1.RiskRequest
-	15, // 16: sanzi.v1.AnalyticsService.Efficiency:input_type -> sanzi.v1.EfficiencyRequest
-	3,  // 17: sanzi.v1.AnalyticsService.Totals:output_type -> sanzi.v1.TotalsResponse
-	6,  // 18: sanzi.v1.AnalyticsService.AlertStats:output_type -> sanzi.v1.AlertStatsResponse
-	9,  // 19: sanzi.v1.AnalyticsService.Anomalies:output_type -> sanzi.v1.AnomaliesResponse
-	12, // 20: sanzi.v1.AnalyticsService.Risk:output_type -> sanzi.v1.RiskResponse
-	16, // 21: sanzi.v1.AnalyticsService.Efficiency:output_type -> sanzi.v1.EfficiencyResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	17, // 1: sanzi.v1.TotalsRequest.entries_since:type_name -> google.protobuf.Timestamp
+	1,  // 2: sanzi.v1.TotalsResponse.rows:type_name -> sanzi.v1.TotalsRow
+	0,  // 3: sanzi.v1.AlertStatsRequest.scope:type_name -> sanzi.v1.StatsScope
+	4,  // 4: sanzi.v1.AlertStatsResponse.rows:type_name -> sanzi.v1.AlertStatsRow
+	0,  // 5: sanzi.v1.AnomaliesRequest.scope:type_name -> sanzi.v1.StatsScope
+	7,  // 6: sanzi.v1.AnomaliesResponse.rows:type_name -> sanzi.v1.AnomalyRow
+	0,  // 7: sanzi.v1.RiskRequest.scope:type_name -> sanzi.v1.StatsScope
+	10, // 8: sanzi.v1.RiskResponse.rows:type_name -> sanzi.v1.RiskRow
+	0,  // 9: sanzi.v1.EfficiencyRequest.scope:type_name -> sanzi.v1.StatsScope
+	13, // 10: sanzi.v1.EfficiencyRequest.weights:type_name -> sanzi.v1.EfficiencyWeights
+	14, // 11: sanzi.v1.EfficiencyResponse.rows:type_name -> sanzi.v1.EfficiencyRow
+	13, // 12: sanzi.v1.EfficiencyResponse.weights:type_name -> sanzi.v1.EfficiencyWeights
+	2,  // 13: sanzi.v1.AnalyticsService.Totals:input_type -> sanzi.v1.TotalsRequest
+	5,  // 14: sanzi.v1.AnalyticsService.AlertStats:input_type -> sanzi.v1.AlertStatsRequest
+	8,  // 15: sanzi.v1.AnalyticsService.Anomalies:input_type -> sanzi.v1.AnomaliesRequest
+	11, // 16: sanzi.v1.AnalyticsService.Risk:input_type -> sanzi.v1.RiskRequest
+	15, // 17: sanzi.v1.AnalyticsService.Efficiency:input_type -> sanzi.v1.EfficiencyRequest
+	3,  // 18: sanzi.v1.AnalyticsService.Totals:output_type -> sanzi.v1.TotalsResponse
+	6,  // 19: sanzi.v1.AnalyticsService.AlertStats:output_type -> sanzi.v1.AlertStatsResponse
+	9,  // 20: sanzi.v1.AnalyticsService.Anomalies:output_type -> sanzi.v1.AnomaliesResponse
+	12, // 21: sanzi.v1.AnalyticsService.Risk:output_type -> sanzi.v1.RiskResponse
+	16, // 22: sanzi.v1.AnalyticsService.Efficiency:output_type -> sanzi.v1.EfficiencyResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_analytics_proto_init() }

@@ -27,6 +27,12 @@ function thisMonth(now = new Date()) {
   return now.getFullYear() * 100 + now.getMonth() + 1;
 }
 
+// startOfToday is midnight on this display's calendar, as the instant the
+// member counts "entries today" from.
+function startOfToday(now = new Date()) {
+  return new Date(now.getFullYear(), now.getMonth(), now.getDate()).toISOString();
+}
+
 // loadECharts adds the script element once; resolves to window.echarts or
 // null when it is not there (before make setup).
 let echartsPromise = null;
@@ -127,7 +133,7 @@ export function render(root, { me, t, api }) {
     const scope = { 'scope.parent': state.parent };
     const month = thisMonth();
     const [totals, status, cardsNow, byOrg, eff, effPost, risk, anomalies] = await Promise.all([
-      api('GET', '/v1/stats/totals' + query({ ...scope, 'scope.level': 'district' })),
+      api('GET', '/v1/stats/totals' + query({ ...scope, 'scope.level': 'district', entriesSince: startOfToday() })),
       api('GET', '/v1/stats/alerts' + query({ ...scope, groupBy: 'status' })),
       api('GET', '/v1/stats/alerts' + query({ ...scope, 'scope.level': 'district', 'scope.fromMonth': month, 'scope.toMonth': month, groupBy: 'org' })),
       api('GET', '/v1/stats/alerts' + query({ ...scope, 'scope.level': state.level, groupBy: 'org' })),
@@ -166,6 +172,7 @@ export function render(root, { me, t, api }) {
       figure('income', t('cockpit.fig.income', { month }), yuan(now.income)),
       figure('expense', t('cockpit.fig.expense', { month }), yuan(now.expense)),
       figure('tx', t('cockpit.fig.tx', { month }), num(now.tx)),
+      figure('today', t('cockpit.fig.today'), num(totals.entriesSinceCount)),
       figure('open-red', t('cockpit.fig.openRed'), num(open.red), 'red'),
       figure('open-yellow', t('cockpit.fig.openYellow'), num(open.yellow), 'yellow'),
       figure('cards', t('cockpit.fig.cards', { month }), t('cockpit.fig.cardsValue', { red: cards.red, yellow: cards.yellow })));

@@ -478,17 +478,20 @@ type listed struct {
 }
 
 // villageComplaints are the village's complaints for its page, newest
-// first, at most maxListed (the page stays under its size limit).
-func (s *Site) villageComplaints(village string) ([]listed, int, error) {
+// first, page by page (?cpage=, from 1, clamped to the pages there are):
+// the page and the count of complaints and of pages.
+func (s *Site) villageComplaints(village string, page int) ([]listed, int, int, error) {
 	if s.cmp == nil {
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	all, err := s.cmp.index.Village(village)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
+	pages := max(1, (len(all)+maxListed-1)/maxListed)
+	page = min(max(page, 1), pages)
 	var out []listed
-	for _, c := range all[:min(len(all), maxListed)] {
+	for _, c := range all[(page-1)*maxListed : min(len(all), page*maxListed)] {
 		l := listed{FiledAt: c.FiledAt, Answered: c.Answered, Category: complaint.CategoryName(c.C.GetCategory()),
 			Text: excerpt(authz.MaskText(c.C.GetText()), listedText), Status: c.Status, Photos: len(c.C.GetPhotos())}
 		for _, r := range c.Replies[max(0, len(c.Replies)-listedReplies):] {
@@ -497,15 +500,15 @@ func (s *Site) villageComplaints(village string) ([]listed, int, error) {
 		}
 		out = append(out, l)
 	}
-	return out, len(all), nil
+	return out, len(all), pages, nil
 }
 
 // What a village's page lists of its complaints, so that the page stays
-// under its 200 KB with the month's disclosure on it: the newest
-// maxListed, each text's first listedText characters and its last
-// listedReplies replies' first listedReply (at most about 25 KB in all;
-// the complainant reads the whole on the status page).
-// TODO(issue 15): page the older ones, as a month's transactions are.
+// under its 200 KB with the month's disclosure on it: maxListed a page
+// (older ones on the next pages, ?cpage=), each text's first listedText
+// characters and its last listedReplies replies' first listedReply (at
+// most about 25 KB in all; the complainant reads the whole on the status
+// page).
 const (
 	maxListed     = 10
 	listedText    = 300

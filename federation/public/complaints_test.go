@@ -215,7 +215,7 @@ func TestComplaints(t *testing.T) {
 			}
 		}
 		code, _, body := get(t, srv, "GET", "/public/villages/"+village, nil)
-		if code != 200 || len(body) > PageLimit || !strings.Contains(string(body), "显示最近 10 件") {
+		if code != 200 || len(body) > PageLimit || !strings.Contains(string(body), "第 1/2 页") {
 			t.Fatalf("%d, %d bytes", code, len(body))
 		}
 		t.Logf("a village with 16 complaints of 2,000 characters and 4 long replies each: its page is %d bytes", len(body))
@@ -331,5 +331,62 @@ func TestComplaintRateLimits(t *testing.T) {
 	}
 	if len(in.filed) != 2 {
 		t.Fatalf("filed %d, want 2", len(in.filed))
+	}
+}
+
+// TestVillageComplaintPages files more complaints than one page lists and
+// reads them page by page on the village's page: newest first, each once,
+// the links between pages, a page out of range clamped.
+func TestVillageComplaintPages(t *testing.T) {
+	w := publictest.New(t)
+	srv, _, advance := complaintSiteFor(t, w, ComplaintLimits{AddressBurst: 100, AddressEvery: time.Second, VillageBurst: 100, VillageEvery: time.Second})
+	const n = 2*maxListed + 3
+	for i := 1; i <= n; i++ {
+		s := fresh(t, srv)
+		s.fields["text"], s.photos = fmt.Sprintf("第%03d件投诉", i), nil
+		if code, _, page := s.post(t, srv); code != 200 {
+			t.Fatalf("complaint %d: %d %s", i, code, page)
+		}
+		advance(time.Second)
+	}
+	listed := func(page string) []int {
+		var got []int
+		for _, part := range strings.Split(page, "第")[1:] {
+			var k int
+			if _, err := fmt.Sscanf(part, "%03d件投诉", &k); err == nil {
+				got = append(got, k)
+			}
+		}
+		return got
+	}
+	for _, tc := range []struct {
+		query      string
+		first      int
+		count      int
+		prev, next string
+	}{
+		{"", n, maxListed, "", "?cpage=2#complaints"},
+		{"?cpage=2", n - maxListed, maxListed, "?cpage=1#complaints", "?cpage=3#complaints"},
+		{"?cpage=3", 3, 3, "?cpage=2#complaints", ""},
+		{"?cpage=99", 3, 3, "?cpage=2#complaints", ""},
+		{"?cpage=x", n, maxListed, "", "?cpage=2#complaints"},
+	} {
+		t.Run("page"+tc.query, func(t *testing.T) {
+			code, _, body := get(t, srv, "GET", "/public/villages/"+village+tc.query, nil)
+			page := string(body)
+			got := listed(page)
+			if code != 200 || len(got) != tc.count || got[0] != tc.first || got[len(got)-1] != tc.first-tc.count+1 {
+				t.Fatalf("%d: listed %v, want %d from %d down", code, got, tc.count, tc.first)
+			}
+			for link, want := range map[string]string{"较新的投诉": tc.prev, "较早的投诉": tc.next} {
+				i := strings.Index(page, ">"+link+"<")
+				if (i >= 0) != (want != "") || (want != "" && !strings.Contains(page[:i], `href="`+want+`"`)) {
+					t.Errorf("link %s: want %q in %s", link, want, page[max(0, i-80):max(0, i)])
+				}
+			}
+			if !strings.Contains(page, fmt.Sprintf("共 %d 件", n)) {
+				t.Errorf("the count of %d is not on the page", n)
+			}
+		})
 	}
 }

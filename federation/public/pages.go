@@ -198,12 +198,21 @@ func (s *Site) villagePage(w http.ResponseWriter, r *http.Request, args []string
 	}
 	data["Months"] = months
 	if s.cmp != nil {
-		list, n, err := s.villageComplaints(args[0])
+		cpage, _ := strconv.Atoi(r.URL.Query().Get("cpage"))
+		list, n, pages, err := s.villageComplaints(args[0], cpage)
 		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
+		cpage = min(max(cpage, 1), pages)
 		data["ComplaintsOn"], data["Complaints"], data["ComplaintCount"] = true, list, n
+		data["CPage"], data["CPages"] = cpage, pages
+		if cpage > 1 {
+			data["PrevCPage"] = cpage - 1
+		}
+		if cpage < pages {
+			data["NextCPage"] = cpage + 1
+		}
 	}
 	s.render(w, r, "village", data)
 }

@@ -9,7 +9,7 @@
 //	/public/key                                 the district's public key and fingerprint
 //	/public/site.css                            the pages' one stylesheet
 //	/public/verify.js                           the optional in-browser check (WebCrypto)
-//	/public/villages/{code}                     a village: its newest disclosure and the months before
+//	/public/villages/{code}                     a village: its newest disclosure, the months before, its complaints (?cpage=)
 //	/public/villages/{code}/{period}            one month's disclosure
 //	/public/v1/key                              the key as JSON
 //	/public/v1/villages/{code}/disclosures      a village's published disclosures

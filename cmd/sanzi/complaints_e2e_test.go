@@ -23,6 +23,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/chromedp/chromedp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/analytics/stats"
@@ -209,6 +211,14 @@ func TestPublicComplaints(t *testing.T) {
 		att, err := sanziv1.NewAttachmentServiceClient(connFor(t, w.caDir, w.members["d3"].api)).GetAttachment(ctx, &sanziv1.GetAttachmentRequest{Sha256: photoHash})
 		if err != nil || !bytes.Equal(att.GetContent(), photo) || att.GetAttachment().GetLockedBy() != c.Entry.ID || att.GetAttachment().GetContentType() != "image/jpeg" {
 			t.Fatalf("the photo at d3: %v %v", att.GetAttachment(), err)
+		}
+		// The photo is for the town that answers: the village complained
+		// about pulls the district's chain, but not its complaints' photos.
+		for name, want := range map[string]codes.Code{pwTown: codes.OK, pwVillage: codes.PermissionDenied} {
+			_, err := sanziv1.NewAttachmentServiceClient(connAs(t, w.caDir, name, w.members["d2"].api)).GetAttachment(ctx, &sanziv1.GetAttachmentRequest{Sha256: photoHash})
+			if status.Code(err) != want || (want != codes.OK && !strings.Contains(err.Error(), "for town "+pwTown+" only")) {
+				t.Errorf("the photo read with %s's certificate: %v, want %s", name, err, want)
+			}
 		}
 		// The town fetches the photo from the district for its reviewers,
 		// locked by the complaint there too.

@@ -350,11 +350,18 @@ func clientFor(t testing.TB, caDir, addr string) sanziv1.DistrictServiceClient {
 // connFor is a connection to a member as the CA directory's "admin".
 func connFor(t testing.TB, caDir, addr string) *grpc.ClientConn {
 	t.Helper()
+	return connAs(t, caDir, "admin", addr)
+}
+
+// connAs is a gRPC connection to addr under the certificate caDir issued
+// as name (the org code when issued without --name).
+func connAs(t testing.TB, caDir, name, addr string) *grpc.ClientConn {
+	t.Helper()
 	pool, err := pki.LoadPool(caDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := pki.LoadIssued(caDir, "admin")
+	iss, err := pki.LoadIssued(caDir, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/federation/fsm"
 	"github.com/sanzi/sanzi/node/authz"
+	"github.com/sanzi/sanzi/node/idcode"
+	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/relay"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
@@ -138,17 +141,25 @@ func (x *AttachmentServer) GetAttachment(ctx context.Context, r *sanziv1.GetAtta
 // read; the attachment's origin is what the district recorded when the
 // entry naming it came up, never what the caller says), and a node
 // certificate one charged to an origin it may not pull; either one
-// charged to no origin recorded.
+// charged to no origin recorded. An attachment of the district's own
+// chain is narrower (readerOf): a complaint's photo is for the town that
+// answers it, not for every node that pulls the district's chain (the
+// village complained about among them).
 func (x *AttachmentServer) mayRead(ctx context.Context, h string) error {
+	origin, err := x.n.FSM().AttachmentOrigin(h)
+	if err != nil {
+		return status.Errorf(codes.Internal, "read whose attachment %s is: %v", h, err)
+	}
+	reader, why, err := x.readerOf(h, origin)
+	if err != nil {
+		return status.Errorf(codes.Internal, "read what attachment %s is for: %v", h, err)
+	}
 	if p, ok := authz.FromContext(ctx); ok {
-		origin, err := x.n.FSM().AttachmentOrigin(h)
 		switch {
-		case err != nil:
-			return status.Errorf(codes.Internal, "read whose attachment %s is: %v", h, err)
 		case origin == "":
 			return status.Errorf(codes.PermissionDenied, "%s (org %s) may not read attachment %s: the district records no origin for it", p.Account, p.Org, h)
-		case !p.Covers(origin):
-			return status.Errorf(codes.PermissionDenied, "%s (org %s) may not read attachment %s of %s: outside the account's org", p.Account, p.Org, h, origin)
+		case !p.Covers(reader):
+			return status.Errorf(codes.PermissionDenied, "%s (org %s) may not read attachment %s of %s: outside the account's org%s", p.Account, p.Org, h, reader, why)
 		}
 		return nil
 	}
@@ -156,20 +167,55 @@ func (x *AttachmentServer) mayRead(ctx context.Context, h string) error {
 	if err != nil {
 		return status.Errorf(codes.Unauthenticated, "%v", err)
 	}
-	if role == pki.RoleDistrict {
+	switch {
+	case role == pki.RoleDistrict:
 		return nil
-	}
-	origin, err := x.n.FSM().AttachmentOrigin(h)
-	if err != nil {
-		return status.Errorf(codes.Internal, "read whose attachment %s is: %v", h, err)
-	}
-	if origin == "" {
+	case origin == "":
 		return status.Errorf(codes.PermissionDenied, "%s %s may not read attachment %s: the district records no origin for it", role, org, h)
+	case reader != origin:
+		if role != pki.RoleTown || org != reader {
+			return status.Errorf(codes.PermissionDenied, "%s %s may not read attachment %s%s", role, org, h, why)
+		}
+		return nil
 	}
 	if err := pki.May(org, role, pki.Pull, origin); err != nil {
 		return status.Errorf(codes.PermissionDenied, "attachment %s of %s: %v", h, origin, err)
 	}
 	return nil
+}
+
+// readerOf is the org whose scope may read h, charged to origin, and why
+// when it is not origin itself. The district's own attachments are read
+// by what names them: a complaint's photos by the complaint's town; one
+// nothing names yet (a photo uploaded before its complaint is committed)
+// by the district alone.
+func (x *AttachmentServer) readerOf(h, origin string) (string, string, error) {
+	if lvl, err := idcode.OrgCode(origin); err != nil || lvl != idcode.LevelDistrict {
+		return origin, "", nil
+	}
+	id, err := x.n.FSM().AttachmentLockedBy(h)
+	if err != nil {
+		return "", "", err
+	}
+	if id == "" {
+		return origin, ": a district attachment no entry names yet is the district's alone", nil
+	}
+	eo, seq, err := ledger.ParseEntryID(id)
+	if err != nil {
+		return "", "", fmt.Errorf("the entry %q naming it: %w", id, err)
+	}
+	var named *ledger.Stored
+	if err := x.n.FSM().Range(eo, seq, 1, func(s *ledger.Stored) bool { named = s; return false }); err != nil {
+		return "", "", fmt.Errorf("read entry %s naming it: %w", id, err)
+	}
+	if named == nil || named.Seq != seq || named.Type != sanziv1.EntryType_ENTRY_TYPE_COMPLAINT {
+		return origin, "", nil
+	}
+	c := &sanziv1.Complaint{}
+	if err := proto.Unmarshal(named.Payload, c); err != nil {
+		return "", "", fmt.Errorf("read complaint %s: %w", id, err)
+	}
+	return c.GetTown(), fmt.Sprintf(": a photo of complaint %s is for town %s only", c.GetNumber(), c.GetTown()), nil
 }
 
 // UploadAttachment implements AttachmentService: refused.

@@ -187,3 +187,17 @@ func (f *FSM) AttachmentOrigin(h string) (string, error) {
 	})
 	return origin, err
 }
+
+// AttachmentLockedBy is the id of the first entry applied that names h,
+// "" when none has: who an attachment belongs to beyond its origin (a
+// complaint's photos are charged to the district but are for one town).
+func (f *FSM) AttachmentLockedBy(h string) (string, error) {
+	var id string
+	err := f.view(func(tx *bolt.Tx) error {
+		if nb := tx.Bucket(bucketAttachNamed); nb != nil {
+			id = string(nb.Get([]byte(h)))
+		}
+		return nil
+	})
+	return id, err
+}

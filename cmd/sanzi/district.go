@@ -22,6 +22,7 @@ import (
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/federation/member"
+	"github.com/sanzi/sanzi/federation/public"
 	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
@@ -161,6 +162,7 @@ func newDistrictServeCmd(g *globals) *cobra.Command {
 		orgsFile  string
 		nf        notifyFlags
 		chainCert string
+		proxies   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -208,6 +210,9 @@ of arithmetic on the form stops blind floods. --no-complaints turns it off.`,
 					return fmt.Errorf("--chain-cert %s: not a district certificate (%v)", chainCert, err)
 				}
 				cfg.ChainSigner = &cluster.ChainSigner{Origin: org, Key: iss.Key, Cert: iss.Cert.Raw}
+			}
+			if cfg.PublicLimits.TrustedProxies, err = public.ParseProxies(proxies); err != nil {
+				return fmt.Errorf("--public-trusted-proxy: %w", err)
 			}
 			cfg.Cluster.Logger = g.logger()
 			if err := nf.load(&cfg.Notify); err != nil {
@@ -257,6 +262,7 @@ of arithmetic on the form stops blind floods. --no-complaints turns it off.`,
 	f.BoolVar(&cfg.PublicProofs, "public-proofs", false, "serve on the public site (/public/) the signed entries of the chain segments that prove each published disclosure, so that anyone can run sanzi verify-public; they hold counterparties' personal data unmasked (resident IDs, bank accounts, phones), so a district turns this on knowingly")
 	f.Float64Var(&cfg.PublicLimits.PerSecond, "public-rate", 5, "requests a second one address may make of the public site (/public/), after --public-burst at once")
 	f.IntVar(&cfg.PublicLimits.Burst, "public-burst", 60, "requests one address may make of the public site at once before --public-rate applies")
+	f.StringSliceVar(&proxies, "public-trusted-proxy", nil, "address or CIDR of a reverse proxy in front of the public site (repeat or comma-separate): its requests count against the client its X-Forwarded-For names, not against the proxy; every other peer's forwarding headers are ignored")
 	f.BoolVar(&cfg.NoComplaints, "no-complaints", false, "do not take villagers' complaints on the public site (the village pages then list none)")
 	f.IntVar(&cfg.ComplaintLimits.AddressBurst, "complaint-address-burst", 1, "complaints one address may file at once at this member before --complaint-address-every applies")
 	f.DurationVar(&cfg.ComplaintLimits.AddressEvery, "complaint-address-every", 5*time.Minute, "after its burst, one address files one complaint each this long")

@@ -239,7 +239,7 @@ func (s *Site) fileComplaint(w http.ResponseWriter, r *http.Request, _ []string)
 		s.fail(w, r, http.StatusUnsupportedMediaType, "投诉须用本站的投诉表提交", "a complaint is posted as multipart/form-data (the site's form), not "+r.Header.Get("Content-Type"))
 		return
 	}
-	addr := clientAddr(r)
+	addr := clientAddr(r, s.cfg.Limits.TrustedProxies)
 	if ok, wait := c.address.peek(addr); !ok {
 		retryAfter(w, wait)
 		s.fail(w, r, http.StatusTooManyRequests, fmt.Sprintf("同一网络地址提交投诉太频繁，请 %s 后再提交", waitZh(wait)),
@@ -425,7 +425,7 @@ func (s *Site) checkComplaint(w http.ResponseWriter, r *http.Request, _ []string
 		s.fail(w, r, http.StatusUnsupportedMediaType, "请用本站的查询表查询", "the status form is posted as application/x-www-form-urlencoded, not "+ct)
 		return
 	}
-	addr := clientAddr(r)
+	addr := clientAddr(r, s.cfg.Limits.TrustedProxies)
 	if ok, wait := s.cmp.lookups.peek(addr); !ok {
 		retryAfter(w, wait)
 		s.fail(w, r, http.StatusTooManyRequests, fmt.Sprintf("查询码错误次数太多，请 %s 后再试", waitZh(wait)),

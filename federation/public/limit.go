@@ -1,8 +1,11 @@
 package public
 
 import (
+	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,6 +27,12 @@ type Limits struct {
 	// 16); more wait for none and get 503, so the public site cannot take
 	// the member's CPU from Raft and the signed-in users.
 	Concurrent int
+	// TrustedProxies are the reverse proxies in front of the site: a
+	// request from one of them is counted against the address its
+	// X-Forwarded-For names (the nearest hop that is not itself a trusted
+	// proxy), so the villagers behind one proxy are not one address. Any
+	// other peer's forwarding headers are ignored: anyone could send them.
+	TrustedProxies []netip.Prefix
 }
 
 func (l *Limits) fill() {
@@ -97,14 +106,54 @@ func (l *limiter) forget(now time.Time) bool {
 }
 
 // clientAddr is the address a request is counted against: the peer's IP
-// (no port). Forwarding headers are not trusted: anyone could send them.
-// TODO(issue 15): behind a reverse proxy every request would count as
-// the proxy's; a --trusted-proxy setting would read X-Forwarded-For from
-// it only.
-func clientAddr(r *http.Request) string {
+// (no port), or, from a trusted proxy, the nearest address before it in
+// X-Forwarded-For that is not a trusted proxy too. A header that does not
+// parse counts as the proxy itself, never as whatever it claims.
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !within(peer.Unmap(), trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return host
+		}
+		if !within(a.Unmap(), trusted) {
+			return a.Unmap().String()
+		}
 	}
 	return host
+}
+
+func within(a netip.Addr, prefixes []netip.Prefix) bool {
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseProxies reads --public-trusted-proxy values: addresses or CIDR
+// prefixes, naming the one that does not parse.
+func ParseProxies(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vals {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: neither an IP address nor a CIDR prefix", v)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

@@ -190,7 +190,7 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	// Every request under /public/ counts against its address first, a
 	// 404 as much as a page, so guessing paths costs the same as reading.
-	if ok, wait := s.lim.allow(clientAddr(r)); !ok {
+	if ok, wait := s.lim.allow(clientAddr(r, s.cfg.Limits.TrustedProxies)); !ok {
 		h.Set("Retry-After", fmt.Sprint(max(1, int(math.Ceil(wait.Seconds())))))
 		s.fail(w, r, http.StatusTooManyRequests, "访问太频繁，请稍后再试", fmt.Sprintf("too many requests from your address: at most %g a second (%d at once); retry after %s",
 			s.cfg.Limits.PerSecond, s.cfg.Limits.Burst, wait.Round(time.Millisecond)))

@@ -190,6 +190,9 @@ verify the chain with the new key from the rotation on.`,
 			if err := keys.WriteFirst(keyDir, org, first); err != nil {
 				return err
 			}
+			if err := keys.Retire(keyDir, org, iss.Key); err != nil {
+				return fmt.Errorf("keep the old key: %w", err)
+			}
 			if err := keys.Write(keyDir, org, iss.Key); err != nil {
 				return err
 			}

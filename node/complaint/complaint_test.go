@@ -128,3 +128,39 @@ func TestPhotoType(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAny: a contact sealed to a key the town has since rotated away
+// from opens with the retired key, in any order of the keys; without it,
+// nothing opens it.
+func TestOpenAny(t *testing.T) {
+	gen := func() ed25519.PrivateKey {
+		_, k, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	old, cur, other := gen(), gen(), gen()
+	sealed, err := Seal(old.Public().(ed25519.PublicKey), []byte("王五 13912345678"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		keys []ed25519.PrivateKey
+		ok   bool
+	}{
+		{"current, then retired", []ed25519.PrivateKey{cur, old}, true},
+		{"retired first", []ed25519.PrivateKey{old, cur}, true},
+		{"current only", []ed25519.PrivateKey{cur}, false},
+		{"others only", []ed25519.PrivateKey{cur, other}, false},
+		{"no key", nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			plain, err := OpenAny(sealed, c.keys...)
+			if c.ok != (err == nil) || (c.ok && string(plain) != "王五 13912345678") || (!c.ok && !errors.Is(err, ErrSealed)) {
+				t.Errorf("opened %q, %v", plain, err)
+			}
+		})
+	}
+}

@@ -126,6 +126,19 @@ func Open(priv ed25519.PrivateKey, sealed []byte) ([]byte, error) {
 	return plain, nil
 }
 
+// OpenAny decrypts with the first of keys that opens sealed: a town's
+// current key, then the keys it rotated away from.
+func OpenAny(sealed []byte, keys ...ed25519.PrivateKey) ([]byte, error) {
+	err := ErrSealed
+	for _, k := range keys {
+		var plain []byte
+		if plain, err = Open(k, sealed); err == nil {
+			return plain, nil
+		}
+	}
+	return nil, err
+}
+
 // sealKey is the AEAD keyed by the shared secret, salted with the
 // ephemeral key and the recipient's.
 func sealKey(shared []byte, eph, recipient *ecdh.PublicKey) (cipher.AEAD, error) {

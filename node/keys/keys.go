@@ -29,12 +29,21 @@ type Ring struct {
 	// first holds, for an origin that changed its key, the key its chain
 	// starts with (<origin>.first.pub): verifying from seq 1 needs it.
 	first map[string]ed25519.PublicKey
+	// retired holds the private keys an origin signed with before it
+	// rotated (<origin>.<fingerprint>.retired): never used to sign again,
+	// kept to open what was sealed to them (a town's complaint contacts).
+	retired map[string][]ed25519.PrivateKey
 }
 
 // NewRing returns an empty ring; tests and in-memory tools fill it with Add.
 func NewRing() *Ring {
-	return &Ring{priv: map[string]ed25519.PrivateKey{}, pub: map[string]ed25519.PublicKey{}, first: map[string]ed25519.PublicKey{}}
+	return &Ring{priv: map[string]ed25519.PrivateKey{}, pub: map[string]ed25519.PublicKey{}, first: map[string]ed25519.PublicKey{},
+		retired: map[string][]ed25519.PrivateKey{}}
 }
+
+// Retired returns the private keys origin signed with before its current
+// one, in no particular order: for opening, never for signing.
+func (r *Ring) Retired(origin string) []ed25519.PrivateKey { return r.retired[origin] }
 
 // Add puts a private key (and its public half) on the ring for origin.
 func (r *Ring) Add(origin string, k ed25519.PrivateKey) {
@@ -98,6 +107,13 @@ func Load(dir string) (*Ring, error) {
 	for _, n := range names {
 		path := filepath.Join(dir, n.Name())
 		switch {
+		case strings.HasSuffix(n.Name(), retiredSuffix):
+			k, err := ReadPrivate(path)
+			if err != nil {
+				return nil, err
+			}
+			origin, _, _ := strings.Cut(n.Name(), ".")
+			r.retired[origin] = append(r.retired[origin], k)
 		case strings.HasSuffix(n.Name(), firstSuffix):
 			k, err := ReadPublic(path)
 			if err != nil {
@@ -186,6 +202,36 @@ func writePublic(path, origin string, k ed25519.PublicKey) error {
 		return fmt.Errorf("encode public key of %s: %w", origin, err)
 	}
 	return WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
+}
+
+// retiredSuffix ends the file of a private key an origin rotated away
+// from: <origin>.<fingerprint>.retired.
+const retiredSuffix = ".retired"
+
+// Retire keeps origin's private key in dir, if it has one other than
+// next, as a retired key before next replaces it (sanzi village rekey):
+// what was sealed to the old key can still be opened. A key already
+// retired is left alone.
+func Retire(dir, origin string, next ed25519.PrivateKey) error {
+	old, err := ReadPrivate(filepath.Join(dir, origin+".key"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if old.Equal(next) {
+		return nil
+	}
+	path := filepath.Join(dir, origin+"."+Fingerprint(old.Public().(ed25519.PublicKey))+retiredSuffix)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(old)
+	if err != nil {
+		return fmt.Errorf("encode retired key of %s: %w", origin, err)
+	}
+	return WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 // firstSuffix names the file of the key a rotated origin's chain starts with.

@@ -443,7 +443,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		// The villagers' complaints that came down the district's chain
 		// (issue 15), with the contacts sealed to the town's key.
 		if key, ok := ring.Private(cfg.Orgs[0]); ok {
-			n.desk = town.NewDesk(b, n.sup, key)
+			n.desk = town.NewDesk(b, n.sup, key, ring.Retired(cfg.Orgs[0])...)
 			svc.SetComplaints(n.desk)
 		}
 	}

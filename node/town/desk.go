@@ -35,16 +35,20 @@ type Procedures interface {
 // index, not the supervision's memory, so a list costs the complaints'
 // number, not the chain's length.
 type Desk struct {
-	b    *books.Books
-	sup  Procedures
-	key  ed25519.PrivateKey
-	home string
+	b   *books.Books
+	sup Procedures
+	key ed25519.PrivateKey
+	// retired are the town's keys before its last rotations: a contact
+	// sealed while one of them was current opens with it.
+	retired []ed25519.PrivateKey
+	home    string
 }
 
 // NewDesk is the desk of the town b serves (its first org), opening
-// contacts with key, the town chain's signing key.
-func NewDesk(b *books.Books, sup Procedures, key ed25519.PrivateKey) *Desk {
-	return &Desk{b: b, sup: sup, key: key, home: b.HomeOrg()}
+// contacts with key, the town chain's signing key, or one of the keys it
+// retired.
+func NewDesk(b *books.Books, sup Procedures, key ed25519.PrivateKey, retired ...ed25519.PrivateKey) *Desk {
+	return &Desk{b: b, sup: sup, key: key, retired: retired, home: b.HomeOrg()}
 }
 
 // complaintEntry is a complaint of the district's chain addressed here.
@@ -138,13 +142,11 @@ func (d *Desk) record(ctx context.Context, e complaintEntry, procID string, repl
 	c.ContactSealed = nil
 	r := &sanziv1.ComplaintRecord{Entry: e.st.Meta(), Complaint: c, Replies: replies}
 	if len(e.c.GetContactSealed()) > 0 {
-		plain, err := complaint.Open(d.key, e.c.GetContactSealed())
+		// Sealed before the town rotated its key: rekey kept the old one.
+		plain, err := complaint.OpenAny(e.c.GetContactSealed(), append([]ed25519.PrivateKey{d.key}, d.retired...)...)
 		switch {
 		case err != nil:
-			// TODO(issue 15): a contact sealed to a key the town has
-			// rotated away from is opened only with the old key, which
-			// the ring does not keep.
-			r.ContactProblem = "the contact was sealed to another key of the town (rotated since?): " + err.Error()
+			r.ContactProblem = "the contact was sealed to a key of the town this node does not hold (rotated with its old key lost?): " + err.Error()
 		case seesContact(ctx, d.home):
 			r.Contact = string(plain)
 		default:

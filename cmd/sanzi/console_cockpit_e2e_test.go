@@ -198,7 +198,7 @@ func TestConsoleCockpit(t *testing.T) {
 	if csGet(t, ctx, "count markup from data", chromedp.Evaluate[int](`document.querySelectorAll('header i').length`)) != 0 {
 		t.Fatal("the analyst's name was inserted as markup")
 	}
-	ckEval(t, ctx, 10*time.Second, "the charts drawn by ECharts", `document.querySelectorAll('[data-testid$="-chart"] canvas').length >= 3`)
+	ckEval(t, ctx, 60*time.Second, "the charts drawn by ECharts", `document.querySelectorAll('[data-testid$="-chart"] canvas').length >= 3`)
 	if s := csText(t, ctx, `[data-testid="benford-table-rows"]`); !strings.Contains(s, "30.1%") {
 		t.Fatalf("first-digit table %q: want the Benford share of digit 1 (30.1%%)", s)
 	}
@@ -224,12 +224,12 @@ func TestConsoleCockpit(t *testing.T) {
 	csShot(t, ctx, shots, "cockpit-zh-1920x1080")
 	csAxe(t, ctx, "the cockpit (zh)")
 	csLang(t, ctx, "en")
-	ckEval(t, ctx, 20*time.Second, "the English cockpit", fmt.Sprintf(`document.body.innerText.includes('Integrity-risk ranking') && !!document.querySelector('[data-testid="risk-rows"] tr[data-key="%s"]')`, org))
-	ckEval(t, ctx, 10*time.Second, "the charts drawn", `document.querySelectorAll('[data-testid$="-chart"] canvas').length >= 3`)
+	ckEval(t, ctx, 60*time.Second, "the English cockpit", fmt.Sprintf(`document.body.innerText.includes('Integrity-risk ranking') && !!document.querySelector('[data-testid="risk-rows"] tr[data-key="%s"]')`, org))
+	ckEval(t, ctx, 60*time.Second, "the charts drawn", `document.querySelectorAll('[data-testid$="-chart"] canvas').length >= 3`)
 	csShot(t, ctx, shots, "cockpit-en-1920x1080")
 	csAxe(t, ctx, "the cockpit (en)")
 	csLang(t, ctx, "zh")
-	ckEval(t, ctx, 20*time.Second, "the cockpit again", fmt.Sprintf(`!!document.querySelector('[data-testid="risk-rows"] tr[data-key="%s"]')`, org))
+	ckEval(t, ctx, 60*time.Second, "the cockpit again", fmt.Sprintf(`!!document.querySelector('[data-testid="risk-rows"] tr[data-key="%s"]')`, org))
 
 	// The village's supervisor acknowledges and confirms the alert; the
 	// new entries reach the district. The cockpit updates itself: the
@@ -268,12 +268,12 @@ func TestConsoleCockpit(t *testing.T) {
 	// Drill-down: the district's towns, the town's villages, the village's
 	// entries.
 	csRun(t, ctx, "drill into the town", chromedp.Click(chromedp.CSS(`[data-testid="alerts-rows"] button[data-drill^="350505100"]`)))
-	ckEval(t, ctx, 20*time.Second, "the town's villages", fmt.Sprintf(`!!document.querySelector('[data-testid="alerts-rows"] button[data-drill="%s"]')`, org))
+	ckEval(t, ctx, 60*time.Second, "the town's villages", fmt.Sprintf(`!!document.querySelector('[data-testid="alerts-rows"] button[data-drill="%s"]')`, org))
 	csRun(t, ctx, "drill into the village", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid="alerts-rows"] button[data-drill="%s"]`, org))))
-	ckEval(t, ctx, 20*time.Second, "the village's head, without its entries for the analyst", fmt.Sprintf(
+	ckEval(t, ctx, 60*time.Second, "the village's head, without its entries for the analyst", fmt.Sprintf(
 		`(() => { const p = document.querySelector('[data-testid="village-head"]'); return !!p && p.innerText.includes('%d') && !!document.querySelector('[data-testid="entries-need-verify"]') && !document.querySelector('[data-testid="entries-rows"]'); })()`, d.pushed))
 	csRun(t, ctx, "back to the district", chromedp.Click(chromedp.CSS(`[data-testid="crumb-district"]`)))
-	ckEval(t, ctx, 20*time.Second, "the district again", fmt.Sprintf(`!!document.querySelector('[data-testid="risk-rows"] tr[data-key="%s"]')`, org))
+	ckEval(t, ctx, 60*time.Second, "the district again", fmt.Sprintf(`!!document.querySelector('[data-testid="risk-rows"] tr[data-key="%s"]')`, org))
 
 	// An auditor (who may verify chains) drills from the risk ranking to
 	// the village's entries, decoded in the page.
@@ -283,7 +283,7 @@ func TestConsoleCockpit(t *testing.T) {
 	csRun(t, ctx, "open the cockpit", chromedp.Navigate(base+"#/cockpit"))
 	ckEval(t, ctx, 30*time.Second, "the risk ranking", fmt.Sprintf(`!!document.querySelector('[data-testid="risk-rows"] button[data-drill="%s"]')`, org))
 	csRun(t, ctx, "drill into the village from the risk ranking", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid="risk-rows"] button[data-drill="%s"]`, org))))
-	ckEval(t, ctx, 20*time.Second, "the village's entries", fmt.Sprintf(`(() => { const b = document.querySelector('[data-testid="entries-rows"]');
+	ckEval(t, ctx, 60*time.Second, "the village's entries", fmt.Sprintf(`(() => { const b = document.querySelector('[data-testid="entries-rows"]');
 		return !!b && b.innerText.includes('ALERT_TRANSITION') && b.innerText.includes('TRANSACTION') && b.innerText.includes('jian.du') && b.querySelector('tr').children[0].textContent === '%d'; })()`, d.pushed))
 	t.Logf("screenshots in %s", shots)
 }
@@ -396,7 +396,7 @@ func TestConsoleRulesOfficers(t *testing.T) {
 	}
 	csRun(t, ctx, "backtest the JSON", chromedp.SetValue(chromedp.ID("#rules-json"), string(unsaved)),
 		chromedp.Click(chromedp.CSS(`[data-testid="rules-bt-run-json"]`)))
-	ckEval(t, ctx, 20*time.Second, "the JSON's backtest", `(() => { const s = document.querySelector('[data-testid="rules-bt-summary"]'); return !!s && s.textContent.includes('d-unsaved'); })()`)
+	ckEval(t, ctx, 60*time.Second, "the JSON's backtest", `(() => { const s = document.querySelector('[data-testid="rules-bt-summary"]'); return !!s && s.textContent.includes('d-unsaved'); })()`)
 	if row := btRow("CASH-PAY"); !strings.HasPrefix(row, "红色|拦截|3|1|1|") {
 		t.Fatalf("CASH-PAY in the backtest of the unsaved JSON: %q, want 3 hits", row)
 	}
@@ -426,7 +426,7 @@ func TestConsoleRulesOfficers(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`button[data-publish="d-2026-12"]`)),
 		chromedp.Click(chromedp.CSS(`button[data-publish="d-2026-12"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="rules-published"]`)))
-	ckEval(t, ctx, 10*time.Second, "published by ck.pub", `(() => { const r = document.querySelector('tr[data-version="d-2026-12"]'); return !!r && r.children[1].textContent === '已发布' && r.children[3].textContent === 'ck.pub'; })()`)
+	ckEval(t, ctx, 60*time.Second, "published by ck.pub", `(() => { const r = document.querySelector('tr[data-version="d-2026-12"]'); return !!r && r.children[1].textContent === '已发布' && r.children[3].textContent === 'ck.pub'; })()`)
 	if s := csText(t, ctx, `[data-testid="rules-status"]`); !strings.Contains(s, "d-2026-12") {
 		t.Fatalf("status line %q: want d-2026-12 live", s)
 	}

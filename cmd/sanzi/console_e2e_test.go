@@ -70,10 +70,11 @@ func csBrowser(t testing.TB) context.Context {
 }
 
 // csRun runs browser actions, failing the test with what was being done.
-// Each step has 30 seconds.
+// Each step has 60 seconds (a loaded 2-core machine is slow; a wait only
+// costs time when the page is broken).
 func csRun(t testing.TB, ctx context.Context, doing string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
 		t.Fatalf("%s: %v\npage text: %s", doing, err, csBody(ctx))
@@ -83,7 +84,7 @@ func csRun(t testing.TB, ctx context.Context, doing string, actions ...chromedp.
 // csGet runs one action that answers a value.
 func csGet[T any](t testing.TB, ctx context.Context, doing string, a chromedp.Action[T]) T {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(sctx, a)
 	if err != nil {

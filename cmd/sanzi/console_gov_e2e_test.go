@@ -111,8 +111,7 @@ func TestConsoleCommittees(t *testing.T) {
 	csRun(t, ctx, "open the village's console", chromedp.EmulateViewport(1366, 768), chromedp.Navigate(base), chromedp.WaitVisible(chromedp.ID("#account")))
 	csLang(t, ctx, "zh")
 	csSignIn(t, ctx, sup, personPW, personNewPW)
-	csRun(t, ctx, "the desk is the committee's first page", chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-steps-count"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-alerts-counts"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-cards-counts"]`)))
+	csRun(t, ctx, "the desk is the committee's first page", csDeskDrawn()...)
 	if h1 := csText(t, ctx, "main h1"); h1 != "委员会工作台" {
 		t.Fatalf("the supervisory committee's first page is %q, want the desk", h1)
 	}
@@ -126,10 +125,14 @@ func TestConsoleCommittees(t *testing.T) {
 	}
 	gvBothLanguages(t, ctx, shots, "committee-desk-%s-1366x768", "the committee's desk", "Committee desk", `[data-testid="cm-disclosure-state"]`)
 
-	// The disclosure page: the month as computed from the books.
-	csRun(t, ctx, "open the disclosure", chromedp.WaitVisible(chromedp.CSS(`[data-testid="cm-disclosure-link"]`)),
+	// The disclosure page: the month as computed from the books. The
+	// switch back to Chinese drew the desk anew: its panels fill as their
+	// answers come, each growing as it does, so a click aimed at the link
+	// before they all have may land where the link no longer is. Follow it
+	// once the desk is whole again.
+	csRun(t, ctx, "open the disclosure", csDeskDrawn(
 		chromedp.Click(chromedp.CSS(`[data-testid="cm-disclosure-link"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="disc-procedure"][data-step="audit"] [data-testid="disc-approve"]`)))
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="disc-procedure"][data-step="audit"] [data-testid="disc-approve"]`)))...)
 	for sel, want := range map[string]string{`[data-testid="disc-income"]`: "30,000.00", `[data-testid="disc-expense"]`: "12,800.00"} {
 		if got := csText(t, ctx, sel); got != want {
 			t.Fatalf("%s: %q, want %q", sel, got, want)
@@ -217,6 +220,18 @@ func TestConsoleCommittees(t *testing.T) {
 		t.Fatalf("another village's disclosure: %d %s, want 403", code, raw)
 	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// csDeskDrawn waits until each panel of the committee's desk holds its
+// answer (the disclosure's with its link to the month): nothing on the desk
+// moves after that.
+// then the actions after it.
+func csDeskDrawn(then ...chromedp.Action[chromedp.Void]) []chromedp.Action[chromedp.Void] {
+	out := []chromedp.Action[chromedp.Void]{}
+	for _, id := range []string{"cm-steps-count", "cm-disclosure-state", "cm-disclosure-link", "cm-alerts-counts", "cm-cards-counts"} {
+		out = append(out, chromedp.WaitVisible(chromedp.CSS(`[data-testid="`+id+`"]`)))
+	}
+	return append(out, then...)
 }
 
 // TestConsoleSignInAudit: the administrator reads the node's sign-in

@@ -64,8 +64,7 @@ export function draftPanel({ t, api, get, onDrafted }) {
     h('p', { class: 'hint', text: t('cd.hint') }),
     h('div', { class: 'toolbar wrap' },
       h('label', { text: t('cd.base'), attrs: { for: 'cd-base' } }), base,
-      h('div', { class: 'field inline' },
-        h('label', { text: t('cd.version'), attrs: { for: 'cd-version' } }), version)),
+      h('label', { text: t('cd.version'), attrs: { for: 'cd-version' } }), version),
     body, outcome, submit);
 
   // setVersions fills the base choice: the version kept, else the live

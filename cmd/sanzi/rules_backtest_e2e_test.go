@@ -36,29 +36,8 @@ func TestRulesBacktestServer(t *testing.T) {
 	d.ckAccount(t, "bt.officer", "规则员", "district_rules_officer")
 	tok := m.mxLogin(t, "bt.officer", personPW, "bt-officer-second-2")
 
-	n := startNode(t, t.TempDir())
-	var ids []string
-	for i, fen := range []int{60_000, 90_000, 30_000} {
-		body := set(set(tx(i), "transaction.amountFen", fen), "transaction.paymentMethod", "PAYMENT_METHOD_CASH")
-		var rec struct {
-			Entry struct{ ID string } `json:"entry"`
-		}
-		if code, raw := n.post("/v1/transactions", body, &rec); code != http.StatusOK {
-			t.Fatalf("record a cash payment of %d fen: %d %s", fen, code, raw)
-		}
-		ids = append(ids, rec.Entry.ID)
-	}
-	if code, raw := n.post("/v1/reversals", map[string]any{"reversal": map[string]any{"org": org, "targetId": ids[1], "reason": "重复记账"}}, nil); code != http.StatusOK {
-		t.Fatalf("reverse %s: %d %s", ids[1], code, raw)
-	}
-	d.ckPush(t, n)
-
-	rs := rules.Default()
-	rs.Version = "bt-2026-12"
-	if rs.Rules[0].Code != "CASH-PAY" {
-		t.Fatalf("the default set starts with %s, want CASH-PAY", rs.Rules[0].Code)
-	}
-	rs.Rules[0].Params["cash_limit_fen"] = 50_000
+	ids := cashPayments(t, d)
+	rs := cashDraft(t, "bt-2026-12")
 	raw, err := json.Marshal(rs)
 	if err != nil {
 		t.Fatal(err)
@@ -142,4 +121,41 @@ func TestRulesBacktestServer(t *testing.T) {
 			t.Fatalf("as the administrator: %v\n%s", err, out)
 		}
 	})
+}
+
+// cashDraft is the default rule set under version with the cash limit
+// lowered to 500 yuan (CASH-PAY comes first).
+func cashDraft(t testing.TB, version string) rules.RuleSet {
+	t.Helper()
+	rs := rules.Default()
+	rs.Version = version
+	if rs.Rules[0].Code != "CASH-PAY" {
+		t.Fatalf("the default set starts with %s, want CASH-PAY", rs.Rules[0].Code)
+	}
+	rs.Rules[0].Params["cash_limit_fen"] = 50_000
+	return rs
+}
+
+// cashPayments has a new village pay 600, 900 and 300 yuan in cash (under
+// the default limit of 1,000 yuan), reverse the 900 later, and push its
+// chain to the district; it returns the payments' entry ids.
+func cashPayments(t *testing.T, d *ckDistrict) []string {
+	t.Helper()
+	n := startNode(t, t.TempDir())
+	var ids []string
+	for i, fen := range []int{60_000, 90_000, 30_000} {
+		body := set(set(tx(i), "transaction.amountFen", fen), "transaction.paymentMethod", "PAYMENT_METHOD_CASH")
+		var rec struct {
+			Entry struct{ ID string } `json:"entry"`
+		}
+		if code, raw := n.post("/v1/transactions", body, &rec); code != http.StatusOK {
+			t.Fatalf("record a cash payment of %d fen: %d %s", fen, code, raw)
+		}
+		ids = append(ids, rec.Entry.ID)
+	}
+	if code, raw := n.post("/v1/reversals", map[string]any{"reversal": map[string]any{"org": org, "targetId": ids[1], "reason": "重复记账"}}, nil); code != http.StatusOK {
+		t.Fatalf("reverse %s: %d %s", ids[1], code, raw)
+	}
+	d.ckPush(t, n)
+	return ids
 }

@@ -192,7 +192,9 @@ func explain(server string, err error) error {
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 1 {
 			for _, v := range br.GetFieldViolations() {
-				fmt.Fprintf(&b, "\n  %s: %s", v.GetField(), v.GetDescription())
+				if line := v.GetField() + ": " + v.GetDescription(); !strings.Contains(st.Message(), line) {
+					fmt.Fprintf(&b, "\n  %s", line)
+				}
 			}
 		}
 	}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/node/keys"
-	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -294,14 +293,8 @@ func TestConsoleRulesOfficers(t *testing.T) {
 	d := ckStartDistrict(t)
 	d.ckAccount(t, "ck.draft", "起草人", "district_rules_officer")
 	d.ckAccount(t, "ck.pub", "发布人", "district_rules_officer")
-	rs := rules.Default()
-	rs.Version = "d-2026-12"
+	rs := cashDraft(t, "d-2026-12")
 	rs.Rules = rs.Rules[:3]
-	// The draft lowers the cash limit to 500 yuan (CASH-PAY comes first).
-	if rs.Rules[0].Code != "CASH-PAY" {
-		t.Fatalf("the default set starts with %s, want CASH-PAY", rs.Rules[0].Code)
-	}
-	rs.Rules[0].Params["cash_limit_fen"] = 50_000
 	raw, err := json.Marshal(rs)
 	if err != nil {
 		t.Fatal(err)
@@ -352,22 +345,7 @@ func TestConsoleRulesOfficers(t *testing.T) {
 	// chain reaches the district. The backtest of the draft over the
 	// district's data finds the two payments over 500 yuan, in one
 	// village, one of them reversed since; the set in force finds none.
-	n := startNode(t, t.TempDir())
-	var ids []string
-	for i, fen := range []int{60_000, 90_000, 30_000} {
-		body := set(set(tx(i), "transaction.amountFen", fen), "transaction.paymentMethod", "PAYMENT_METHOD_CASH")
-		var rec struct {
-			Entry struct{ ID string } `json:"entry"`
-		}
-		if code, raw := n.post("/v1/transactions", body, &rec); code != http.StatusOK {
-			t.Fatalf("record a cash payment of %d fen: %d %s", fen, code, raw)
-		}
-		ids = append(ids, rec.Entry.ID)
-	}
-	if code, raw := n.post("/v1/reversals", map[string]any{"reversal": map[string]any{"org": org, "targetId": ids[1], "reason": "重复记账"}}, nil); code != http.StatusOK {
-		t.Fatalf("reverse %s: %d %s", ids[1], code, raw)
-	}
-	d.ckPush(t, n)
+	ids := cashPayments(t, d)
 	csSelect(t, ctx, "rules-bt-version", "d-2026-12")
 	csRun(t, ctx, "backtest the draft", chromedp.Click(chromedp.CSS(`[data-testid="rules-bt-run"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="rules-bt-rows"] tr[data-code="CASH-PAY"]`)))

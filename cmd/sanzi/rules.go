@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -95,49 +93,7 @@ publishes it.`,
 			return writeJSON(cmd.OutOrStdout(), rules.Default())
 		},
 	}
-	var data string
-	backtest := &cobra.Command{
-		Use:   "backtest --rules FILE --data DIR",
-		Short: "Run a draft rule set over a stopped node's history and report what it would have raised",
-		Long: `Compile the draft (every expression type-checked) and evaluate it on every
-transaction, contract and disposal in the node's ledger, in the order they
-were recorded. Prints, per rule, how many entries it fires on, how many of
-those were reversed anyway, and the first few entry ids. Writes nothing.
-Stop the node first: its ledger file is locked while it runs.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if data == "" {
-				return fmt.Errorf("--data is required: the node's data folder")
-			}
-			rs, err := loadRuleSet(file)
-			if err != nil {
-				return err
-			}
-			engine, err := rules.Compile(rs)
-			if err != nil {
-				return err
-			}
-			results, checked, err := books.BacktestFile(filepath.Join(data, "ledger.db"), engine, cst)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"ruleSet": rs.Version, "entriesChecked": checked, "results": results})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rule set %s over %d entries\n", rs.Version, checked)
-			// The rules that fired; those that raised nothing are counted.
-			var rows [][]string
-			for _, r := range results {
-				if r.Hits > 0 {
-					rows = append(rows, []string{r.Code, string(r.Severity), string(r.Action), fmt.Sprint(r.Hits), fmt.Sprint(r.Reversed), strings.Join(r.Examples, " ")})
-				}
-			}
-			table(cmd.OutOrStdout(), []string{"RULE", "SEVERITY", "ACTION", "HITS", "REVERSED", "FIRST ENTRIES"}, rows)
-			fmt.Fprintf(cmd.OutOrStdout(), "%d of %d rules raised nothing\n", len(results)-len(rows), len(results))
-			return nil
-		},
-	}
-	backtest.Flags().StringVar(&file, "rules", "", "draft rule set file (JSON); default: the built-in set")
-	backtest.Flags().StringVar(&data, "data", "", "the node's data folder")
+	backtest := newRulesBacktestCmd(g)
 	cmd.AddCommand(list, show, export, backtest, newRulesVersionsCmd(g), newRulesSubmitCmd(g), newRulesPublishCmd(g), newRulesTestCmd(g))
 	return cmd
 }

@@ -341,3 +341,31 @@ func TestRevokeAtTheDistrictsHead(t *testing.T) {
 		t.Fatalf("revoked after seq %d (written %d), want the district's head of the village, 41; the caller's copy says %d", got.GetAfterSeq(), w.GetAfterSeq(), rev.GetAfterSeq())
 	}
 }
+
+// TestDraftCatalogNamesTheField: a catalog draft refused for its version or
+// district names that field (an *entries.FieldError in the error), so the
+// console marks the input; the text stays the sentinel's.
+func TestDraftCatalogNamesTheField(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newTestChain(t)
+	if _, _, err := c.DraftCatalog(ctx, "乙", nil, "2026-12"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, version, field string
+		cat                  *sanziv1.Catalog
+		want                 error
+	}{
+		{"no version", "", "version", nil, ErrCatalogVersion},
+		{"another district", "", "district", &sanziv1.Catalog{District: "350506", Version: "2026-13"}, ErrOtherDistrict},
+		{"a version already drafted", "2026-12", "version", nil, ErrExists},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := c.DraftCatalog(ctx, "乙", tc.cat, tc.version)
+			var fe *entries.FieldError
+			if !errors.Is(err, tc.want) || !errors.As(err, &fe) || fe.Field != tc.field || fe.Reason != err.Error() {
+				t.Fatalf("err %v (field %+v), want %v naming %s", err, fe, tc.want, tc.field)
+			}
+		})
+	}
+}

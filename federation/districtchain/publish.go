@@ -139,9 +139,9 @@ func (c *Chain) DraftCatalog(ctx context.Context, author string, cat *sanziv1.Ca
 	}
 	switch {
 	case cat.GetVersion() == "" || cat.GetVersion() == "default":
-		return nil, "", ErrCatalogVersion
+		return nil, "", onField("version", ErrCatalogVersion)
 	case cat.GetDistrict() != district:
-		return nil, "", fmt.Errorf("%w: it is for district %q, not %s", ErrOtherDistrict, cat.GetDistrict(), district)
+		return nil, "", onField("district", fmt.Errorf("%w: it is for district %q, not %s", ErrOtherDistrict, cat.GetDistrict(), district))
 	}
 	if err := catalog.Validate(cat); err != nil {
 		return nil, "", fmt.Errorf("%w: the catalog does not validate:\n%w", ErrInvalid, err)
@@ -155,11 +155,27 @@ func (c *Chain) DraftCatalog(ctx context.Context, author string, cat *sanziv1.Ca
 	}
 	for _, e := range cats {
 		if e.cat.GetVersion() == cat.GetVersion() {
-			return nil, "", fmt.Errorf("catalog %s already exists in the district's chain: %w", cat.GetVersion(), ErrExists)
+			return nil, "", onField("version", fmt.Errorf("catalog %s already exists in the district's chain: %w", cat.GetVersion(), ErrExists))
 		}
 	}
 	id, err := c.Append(ctx, head, author, sanziv1.EntryType_ENTRY_TYPE_CATALOG_VERSION, cat)
 	return cat, id, err
+}
+
+// fieldMarked is an error about one field of the request: its text is
+// err's, and an *entries.FieldError naming the field is in its tree for
+// an API to tell the form which field to mark.
+type fieldMarked struct {
+	err error
+	fe  *entries.FieldError
+}
+
+func (e fieldMarked) Error() string   { return e.err.Error() }
+func (e fieldMarked) Unwrap() []error { return []error{e.err, e.fe} }
+
+// onField marks err as about field.
+func onField(field string, err error) error {
+	return fieldMarked{err: err, fe: &entries.FieldError{Field: field, Reason: err.Error()}}
 }
 
 // PublishCatalog publishes the chain's catalog draft of version, by

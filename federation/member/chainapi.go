@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -58,7 +59,8 @@ func (m *Member) officerChain(ctx context.Context) (authz.Principal, *districtch
 	return p, districtchain.AtMember(m.org, localChain{m}, 0), nil
 }
 
-// chainStatus maps districtchain's refusals to gRPC codes.
+// chainStatus maps districtchain's refusals to gRPC codes; an invalid or
+// existing one names its fields (fieldStatus).
 func chainStatus(err error) error {
 	var fe *entries.FieldError
 	switch {
@@ -67,7 +69,7 @@ func chainStatus(err error) error {
 	case errors.Is(err, entries.ErrFourEyes):
 		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, districtchain.ErrExists):
-		return status.Error(codes.AlreadyExists, err.Error())
+		return fieldStatus(codes.AlreadyExists, err)
 	case errors.Is(err, districtchain.ErrNoDraft):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, districtchain.ErrPublished):
@@ -75,12 +77,50 @@ func chainStatus(err error) error {
 	case errors.Is(err, cluster.ErrNoChainKey):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.As(err, &fe), errors.Is(err, districtchain.ErrInvalid), errors.Is(err, districtchain.ErrCatalogVersion), errors.Is(err, districtchain.ErrOtherDistrict):
-		return status.Error(codes.InvalidArgument, err.Error())
+		return fieldStatus(codes.InvalidArgument, err)
 	}
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
 	return status.Error(codes.Internal, err.Error())
+}
+
+// maxViolations bounds the fields one refusal names (a catalog may have
+// hundreds of steps; the message keeps every line).
+const maxViolations = 200
+
+// fieldStatus is a status of code with err's text and, as BadRequest
+// details, every *entries.FieldError in err's tree (catalog.Validate joins
+// one per problem): the console marks each field it names.
+func fieldStatus(code codes.Code, err error) error {
+	st := status.New(code, err.Error())
+	var vs []*errdetails.BadRequest_FieldViolation
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil || len(vs) >= maxViolations {
+			return
+		}
+		if fe, ok := e.(*entries.FieldError); ok {
+			vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: fe.Field, Description: fe.Reason})
+			return
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	if len(vs) == 0 {
+		return st.Err()
+	}
+	if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: vs}); derr == nil {
+		return d.Err()
+	}
+	return st.Err()
 }
 
 // districtAPI is the member's DistrictService: cluster.Service's, with the

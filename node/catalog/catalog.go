@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/entries"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -30,14 +31,16 @@ var unitText = map[sanziv1.LimitUnit]string{sanziv1.LimitUnit_LIMIT_UNIT_WORKING
 // version never reaches the nodes: a step routed to an unknown post or
 // without a time limit would stall a procedure without anyone being carded.
 // The error lists every problem, one per line, each with the path of the
-// field at fault (e.g. "matters[3].steps[1].post: unknown post ...").
+// field at fault (e.g. "matters[3].steps[1].post: unknown post ..."); each
+// is an *entries.FieldError in the joined error, so that an API can name
+// the fields to the form that sent them.
 func Validate(c *sanziv1.Catalog) error {
 	if c == nil {
 		return errors.New("catalog: nil")
 	}
 	var errs []error
 	bad := func(path, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, a...)))
+		errs = append(errs, &entries.FieldError{Field: path, Reason: fmt.Sprintf(format, a...)})
 	}
 	if c.GetVersion() == "" {
 		bad("version", "empty")

@@ -5,9 +5,11 @@
 // and each matter with its steps, posts and time limits), two compared
 // matter by matter and step by step, and a draft published by a rules
 // officer who did not draft it (POST .../publish; the district refuses the
-// drafter with its reason, shown here).
+// drafter with its reason, shown here). A new version is drafted from a
+// form of the catalog (catalog-draft.js).
 import { h, fill } from '../dom.js';
 import { table, emptyRow, yuan } from './review-common.js';
+import { draftPanel } from './catalog-draft.js';
 
 // limitText words a time limit ("2 working days").
 function limitText(t, l) {
@@ -66,6 +68,7 @@ export function render(root, { me, t, api }) {
   const selB = h('select', { attrs: { id: 'cat-diff-b', 'data-testid': 'cat-diff-b' } });
   const diffBtn = h('button', { text: t('cat.compare'), attrs: { type: 'button', 'data-testid': 'cat-compare' } });
   const diffOut = h('div', { attrs: { 'data-testid': 'cat-diff' } });
+  const draft = perms.has('draft_rules') ? draftPanel({ t, api, get, onDrafted: () => load() }) : null;
   showBtn.addEventListener('click', () => show(pick.value));
   diffBtn.addEventListener('click', compare);
 
@@ -84,9 +87,10 @@ export function render(root, { me, t, api }) {
     h('section', { class: 'panel', attrs: { 'aria-labelledby': 'cat-one-title' } },
       h('h2', { text: t('cat.one'), attrs: { id: 'cat-one-title' } }),
       h('div', { class: 'toolbar wrap' }, h('label', { text: t('cat.col.version'), attrs: { for: 'cat-show' } }), pick, showBtn),
-      shown));
+      shown),
+    draft ? draft.el : null);
   load();
-  return () => { alive = false; };
+  return () => { alive = false; if (draft) draft.stop(); };
 
   async function load() {
     let r;
@@ -119,6 +123,7 @@ export function render(root, { me, t, api }) {
     opts(selA, versions.length > 1 ? versions[versions.length - 2].version : (versions[0] || {}).version);
     opts(selB, (versions[versions.length - 1] || {}).version);
     if (pick.value && !shown.firstChild) show(pick.value);
+    if (draft) draft.setVersions(versions, r.live);
   }
 
   async function get(v) {

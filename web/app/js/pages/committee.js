@@ -13,16 +13,20 @@ export function render(root, { me, t, api }) {
   const org = me.nodeOrg;
   const posts = new Set((me.account && me.account.posts) || []);
   let alive = true;
+  const link = (id, href, linkText) => h('p', {}, h('a', { text: t(linkText), attrs: { href, 'data-testid': 'cm-' + id + '-link' } }));
+  // card is a panel: its body (loading until filled) and, when href is
+  // given, the link to its page. The disclosure's link comes with its body
+  // instead, once the month is known: a link shown before would open the
+  // wrong month if followed at once.
   const card = (id, title, href, linkText) => {
     const body = h('div', { attrs: { 'data-testid': 'cm-' + id } }, h('p', { class: 'muted', text: t('list.loading') }));
     return [body, h('section', { class: 'panel', attrs: { 'aria-labelledby': 'cm-' + id + '-title' } },
       h('h2', { text: t(title), attrs: { id: 'cm-' + id + '-title' } }),
       body,
-      h('p', {}, h('a', { text: t(linkText), attrs: { href, 'data-testid': 'cm-' + id + '-link' } })))];
+      href ? link(id, href, linkText) : null)];
   };
   const [steps, stepsPanel] = card('steps', 'committee.steps', '#/review/steps', 'committee.openSteps');
-  const [disclose, disclosePanel] = card('disclosure', 'committee.disclosure', '#/disclosure', 'committee.openDisclosure');
-  const discLink = disclosePanel.querySelector('a');
+  const [disclose, disclosePanel] = card('disclosure', 'committee.disclosure', null);
   const [alerts, alertsPanel] = card('alerts', 'committee.alerts', '#/review/alerts', 'committee.openAlerts');
   const [cards, cardsPanel] = card('cards', 'committee.cards', '#/review/cards', 'committee.openCards');
   fill(root,
@@ -43,7 +47,6 @@ export function render(root, { me, t, api }) {
   api('GET', '/v1/workflow' + query({ org, matterCode: 'GOV-DISCLOSE', status: 'open', pageSize: 50 })).then((r) => {
     const open = (r.procedures || []).map((p) => p.procedure.period).sort();
     const period = open.length ? open[open.length - 1] : lastMonth();
-    discLink.setAttribute('href', '#/disclosure?period=' + period);
     return api('GET', '/v1/disclosures/' + encodeURIComponent(org) + '/' + period, undefined, { quiet: true })
       .then((d) => [period, d], (err) => { if (err.status === 404) return [period, null]; throw err; });
   }).then(([period, d]) => {
@@ -51,8 +54,12 @@ export function render(root, { me, t, api }) {
     const p = d && d.procedure;
     const st = !d ? t('disc.noEntries') : p ? (p.status === 'open' ? t('committee.discloseAt', { step: stepName(p) }) : t('disc.proc.' + p.status)) : t('disc.noProcedure');
     fill(disclose, h('p', { class: 'big', attrs: { 'data-testid': 'cm-disclosure-period' }, text: period }),
-      h('p', { attrs: { 'data-testid': 'cm-disclosure-state' }, text: st }));
-  }).catch((err) => failed(disclose, err));
+      h('p', { attrs: { 'data-testid': 'cm-disclosure-state' }, text: st }),
+      link('disclosure', '#/disclosure?period=' + encodeURIComponent(period), 'committee.openDisclosure'));
+  }).catch((err) => {
+    failed(disclose, err);
+    if (alive) disclose.append(link('disclosure', '#/disclosure', 'committee.openDisclosure'));
+  });
 
   Promise.all(['red', 'yellow', 'info'].map((sev) => api('GET', '/v1/alerts' + query({ org, severity: sev, status: 'ALERT_STATUS_OPEN', pageSize: 1 }))
     .then((r) => [sev, Number(r.totalSize || 0)]))).then((counts) => {

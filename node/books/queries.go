@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,94 +17,6 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// TransactionFilter narrows ListTransactions; zero fields match all, and
-// every field given must hold.
-type TransactionFilter struct {
-	Org  string
-	Kind sanziv1.TransactionKind
-	// InScope, when set, admits only the origins it names: a list that
-	// names no org shows what the signed-in account covers, not every
-	// chain the node holds. Its total is then counted by the walk.
-	InScope func(org string) bool
-	// Query is text found, case-folded, in the counterparty's name, the
-	// summary, the category, the budget line or the voucher number. Not
-	// in the personal data (ID number, bank account, phone): a role that
-	// sees them masked could find them digit by digit.
-	Query string
-	// FromDate and ToDate bound the business date, YYYY-MM-DD, both
-	// included.
-	FromDate, ToDate string
-	// MinFen and MaxFen bound the amount, both included; 0 is no bound.
-	MinFen, MaxFen int64
-	Method         sanziv1.PaymentMethod
-}
-
-// check refuses a filter that cannot mean anything: a query too long, a
-// date that is not one, a window or a range upside down. Each field at
-// fault is named as the API's JSON names it.
-func (f TransactionFilter) check() error {
-	var bad []Violation
-	if err := checkQuery(f.Query); err != nil {
-		bad = append(bad, err.(*InvalidError).Violations...)
-	}
-	dates := true
-	for _, d := range []struct{ field, v string }{{"fromDate", f.FromDate}, {"toDate", f.ToDate}} {
-		if d.v == "" {
-			continue
-		}
-		if _, err := time.Parse(time.DateOnly, d.v); err != nil {
-			bad = append(bad, Violation{Field: d.field, Reason: "a date as YYYY-MM-DD"})
-			dates = false
-		}
-	}
-	if dates && f.FromDate != "" && f.ToDate != "" && f.ToDate < f.FromDate {
-		bad = append(bad, Violation{Field: "toDate", Reason: "not before fromDate " + f.FromDate})
-	}
-	for _, a := range []struct {
-		field string
-		v     int64
-	}{{"minAmountFen", f.MinFen}, {"maxAmountFen", f.MaxFen}} {
-		if a.v < 0 {
-			bad = append(bad, Violation{Field: a.field, Reason: "an amount in fen, 0 (no bound) or more"})
-		}
-	}
-	if f.MinFen > 0 && f.MaxFen > 0 && f.MaxFen < f.MinFen {
-		bad = append(bad, Violation{Field: "maxAmountFen", Reason: fmt.Sprintf("not below minAmountFen %d", f.MinFen)})
-	}
-	if _, ok := sanziv1.PaymentMethod_name[int32(f.Method)]; !ok {
-		bad = append(bad, Violation{Field: "paymentMethod", Reason: "one of the payment methods"})
-	}
-	if len(bad) > 0 {
-		return &InvalidError{Violations: bad}
-	}
-	return nil
-}
-
-// filtered says whether f asks for more than its org and kind, which the
-// indexes answer alone.
-func (f TransactionFilter) filtered() bool {
-	return f.Query != "" || f.FromDate != "" || f.ToDate != "" || f.MinFen != 0 || f.MaxFen != 0 || f.Method != 0
-}
-
-// matcher is f's test of a transaction beyond its org and kind, the query
-// folded once.
-func (f TransactionFilter) matcher() func(rec *sanziv1.TransactionRecord) bool {
-	q := strings.ToLower(f.Query)
-	return func(rec *sanziv1.TransactionRecord) bool {
-		t := rec.GetTransaction()
-		d, amount := t.GetBusinessDate(), t.GetAmountFen()
-		switch {
-		case f.FromDate != "" && d < f.FromDate, f.ToDate != "" && d > f.ToDate:
-			return false
-		case f.MinFen > 0 && amount < f.MinFen, f.MaxFen > 0 && amount > f.MaxFen:
-			return false
-		case f.Method != 0 && t.GetPaymentMethod() != f.Method:
-			return false
-		}
-		return q == "" || contains(q, t.GetCounterparty().GetName(), t.GetSummary(), t.GetCategory(), t.GetBudgetLine(), t.GetVoucherNumber())
-	}
-}
-
 func reversedBy(tx *bolt.Tx, s *ledger.Stored) string {
 	return string(tx.Bucket(bucketReversed).Get(key(s.Origin, s.Seq)))
 }
@@ -113,26 +24,6 @@ func reversedBy(tx *bolt.Tx, s *ledger.Stored) string {
 // byOrg walks type t's entries of org ("": all), counted by the counters.
 func byOrg(t sanziv1.EntryType, org string) scan {
 	return scan{t: t, org: org, total: func(tx *bolt.Tx) int64 { return total(tx, t, org, nil) }}
-}
-
-// ListTransactions returns one page of transactions in (org, seq) order.
-// By org and kind alone it walks the indexes and reads only the page's
-// entries, the total from the counters; any other filter (the register's
-// walk, listRecords) reads each transaction of the org and kind, and of
-// the orgs in scope, to match and count it.
-func (b *Books) ListTransactions(f TransactionFilter, p Page) ([]*sanziv1.TransactionRecord, string, int64, error) {
-	if err := f.check(); err != nil {
-		return nil, "", 0, err
-	}
-	t := sanziv1.EntryType_ENTRY_TYPE_TRANSACTION
-	sc := byOrg(t, f.Org)
-	if f.Kind != 0 {
-		sc.facet = kindFacet(f.Kind)
-		sc.total = func(tx *bolt.Tx) int64 {
-			return total(tx, t, f.Org, func(tuple []byte) bool { return tuple[0] == byte(f.Kind) })
-		}
-	}
-	return listRecords(b, sc, p, f.InScope, f.filtered(), transactionRecord, f.matcher())
 }
 
 func transactionRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.TransactionRecord, error) {

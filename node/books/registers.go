@@ -137,19 +137,18 @@ func (b *Books) ListContracts(f ContractFilter, p Page) ([]*sanziv1.ContractReco
 		return nil, "", 0, err
 	}
 	day := b.today()
-	return listRecords(b, byOrg(sanziv1.EntryType_ENTRY_TYPE_CONTRACT, f.Org), p, f.InScope, !f.onlyOrigin(),
+	return listRecords(b, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, p, f.Org, f.InScope, !f.onlyOrigin(),
 		func(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.ContractRecord, error) {
 			return contractRecord(tx, s, day)
 		}, f.matches)
 }
 
-// listRecords is a list's page: the entries sc walks (its type or facet,
-// its org: every org when empty) that inScope admits (every one when
-// nil), built into records by record and, when filtered, kept when
-// matches says so. A record matched is built once: walk builds a page's
-// entry right after matching it. Without a filter or a scope the total
-// is sc's (the counters'); with either, the walk counts the matches.
-func listRecords[R any](b *Books, sc scan, p Page, inScope func(string) bool, filtered bool,
+// listRecords is a register's page: entries of type t of org (every org
+// when empty) that inScope admits (every one when nil), built into
+// records by record and, when filtered, kept when matches says so. A
+// record matched is built once: walk builds a page's entry right after
+// matching it. Without a filter or a scope the total is the counters'.
+func listRecords[R any](b *Books, t sanziv1.EntryType, p Page, org string, inScope func(string) bool, filtered bool,
 	record func(tx *bolt.Tx, s *ledger.Stored) (R, error), matches func(R) bool) ([]R, string, int64, error) {
 	var out []R
 	var cur R
@@ -165,12 +164,11 @@ func listRecords[R any](b *Books, sc scan, p Page, inScope func(string) bool, fi
 			return true, nil
 		}
 	}
-	sc.match = match
+	sc := scan{t: t, org: org, match: match}
 	if inScope != nil {
 		sc.matchKey = func(_ *bolt.Tx, k []byte) bool { return len(k) > 8 && inScope(string(k[:len(k)-8])) }
-	}
-	if inScope != nil || filtered {
-		sc.total = nil
+	} else if !filtered {
+		sc.total = func(tx *bolt.Tx) int64 { return total(tx, t, org, nil) }
 	}
 	next, total, err := b.walk(sc, p, func(tx *bolt.Tx, s *ledger.Stored) error {
 		if !have {
@@ -278,7 +276,7 @@ func (b *Books) ListAssets(f AssetFilter, p Page) ([]*sanziv1.AssetRecord, strin
 		return nil, "", 0, &InvalidError{Violations: []Violation{{Field: "category", Reason: "a category of at most 64 characters"}}}
 	}
 	filtered := f.Query != "" || f.Status != 0 || f.Category != ""
-	return listRecords(b, byOrg(sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, f.Org), p, f.InScope, filtered, assetRecord, f.matches)
+	return listRecords(b, sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, p, f.Org, f.InScope, filtered, assetRecord, f.matches)
 }
 
 // GetAsset reads one asset with its history's summary.

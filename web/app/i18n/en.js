@@ -896,4 +896,15 @@ export default {
   'complaints.approved': 'Step “{step}” of complaint {number} completed.',
   'complaints.photoOf': 'Complaint photo {sha}',
   'complaints.photoPending': 'Not fetched from the district yet.',
+  // The transactions list searched and filtered (helper txsearch).
+  'tx.filter.query': 'Search',
+  'tx.filter.queryHint': 'Counterparty, summary, category, voucher',
+  'tx.filter.from': 'Date from',
+  'tx.filter.to': 'Date to',
+  'tx.filter.min': 'Amount from (yuan)',
+  'tx.filter.max': 'Amount to (yuan)',
+  'tx.filter.method': 'Payment method',
+  'tx.filter.clear': 'Clear filters',
+  'tx.search.none': 'No transaction matches the filters.',
+  'tx.search.noneFor': 'No transaction matches “{q}”.',
 };

@@ -896,4 +896,15 @@ export default {
   'complaints.approved': '投诉 {number} 的环节“{step}”已办结。',
   'complaints.photoOf': '投诉照片 {sha}',
   'complaints.photoPending': '照片尚未从区平台取回。',
+  // The transactions list searched and filtered (helper txsearch).
+  'tx.filter.query': '搜索',
+  'tx.filter.queryHint': '对方、摘要、科目、凭证号',
+  'tx.filter.from': '日期从',
+  'tx.filter.to': '日期至',
+  'tx.filter.min': '金额不低于（元）',
+  'tx.filter.max': '金额不高于（元）',
+  'tx.filter.method': '支付方式',
+  'tx.filter.clear': '清除筛选',
+  'tx.search.none': '没有符合筛选条件的收支记录。',
+  'tx.search.noneFor': '没有与“{q}”相符的收支记录。',
 };

@@ -38,6 +38,18 @@ func TestNewcomerRecordsAndLists(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "86.40") || !strings.Contains(out, "1 shown of 1") {
 		t.Fatalf("tx list: exit %d\n%s", code, out)
 	}
+	// Searched and filtered by the node: a match, a miss, a refusal that
+	// names the filter.
+	today := time.Now().Format(time.DateOnly)
+	if out, code = run(t, "tx", "list", "--server", n.grpc, "-q", "文具", "--from", today, "--min", "86.40", "--max", "86.40", "--method", "village_card"); code != 0 || !strings.Contains(out, "1 shown of 1") {
+		t.Fatalf("tx list, filtered to the one: exit %d\n%s", code, out)
+	}
+	if out, code = run(t, "tx", "list", "--server", n.grpc, "--query", "文具", "--min", "86.41"); code != 0 || !strings.Contains(out, "0 shown of 0") {
+		t.Fatalf("tx list, filtered to none: exit %d\n%s", code, out)
+	}
+	if out, code = run(t, "tx", "list", "--server", n.grpc, "--from", "2026-05-02", "--to", "2026-05-01"); code != 1 || !strings.Contains(out, "toDate") {
+		t.Fatalf("tx list, a window upside down: exit %d\n%s", code, out)
+	}
 	out, code = run(t, "tx", "show", id(1), "--server", n.grpc, "--json")
 	// protojson varies its spacing on purpose: match the value, not the bytes.
 	if code != 0 || !regexp.MustCompile(`"amountFen":\s*"8640"`).MatchString(out) || !strings.Contains(out, hash) {

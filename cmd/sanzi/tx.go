@@ -77,19 +77,38 @@ then named here by their SHA-256; from then on they are locked.`,
 
 func newTxListCmd(g *globals) *cobra.Command {
 	var (
-		req  sanziv1.ListTransactionsRequest
-		kind string
-		all  bool
+		req              sanziv1.ListTransactionsRequest
+		kind, method     string
+		minYuan, maxYuan string
+		all              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List transactions, oldest first",
+		Short: "List transactions, oldest first, searched and filtered by the node",
+		Long: `List transactions, filtered by the node; every filter given must hold and
+the count printed is of all that match. --query finds text (case-folded)
+in the counterparty's name, the summary, the category, the budget line or
+the voucher number (not in ID numbers or bank accounts); --from and --to
+bound the business date, both days included; --min and --max the amount
+in yuan, both included.`,
+		Example: `  sanzi tx list --query 建材 --from 2026-01-01 --to 2026-03-31
+  sanzi tx list --kind expense --min 10000 --method cash --all`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := enumFlag("kind", kind, "TRANSACTION_KIND_", sanziv1.TransactionKind_value)
 			if err != nil {
 				return err
 			}
-			req.Kind = sanziv1.TransactionKind(k)
+			m, err := enumFlag("method", method, "PAYMENT_METHOD_", sanziv1.PaymentMethod_value)
+			if err != nil {
+				return err
+			}
+			if req.MinAmountFen, err = yuanFlag("min", minYuan); err != nil {
+				return err
+			}
+			if req.MaxAmountFen, err = yuanFlag("max", maxYuan); err != nil {
+				return err
+			}
+			req.Kind, req.PaymentMethod = sanziv1.TransactionKind(k), sanziv1.PaymentMethod(m)
 			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
 				c := sanziv1.NewTransactionServiceClient(conn)
 				out := &sanziv1.ListTransactionsResponse{}
@@ -129,8 +148,15 @@ func newTxListCmd(g *globals) *cobra.Command {
 		},
 	}
 	pageFlags(cmd, &req.Org, &req.PageSize, &req.PageToken)
-	cmd.Flags().StringVar(&kind, "kind", "", "only this kind")
-	cmd.Flags().BoolVar(&all, "all", false, "fetch every page")
+	f := cmd.Flags()
+	f.StringVar(&kind, "kind", "", "only this kind: income, expense, transfer, loan_out or loan_in")
+	f.StringVarP(&req.Query, "query", "q", "", "text to find (counterparty, summary, category, budget line, voucher), at most 64 characters")
+	f.StringVar(&req.FromDate, "from", "", "only business dates on or after this day, YYYY-MM-DD")
+	f.StringVar(&req.ToDate, "to", "", "only business dates on or before this day, YYYY-MM-DD")
+	f.StringVar(&minYuan, "min", "", "only amounts of at least this many yuan, e.g. 500 or 1280.50")
+	f.StringVar(&maxYuan, "max", "", "only amounts of at most this many yuan")
+	f.StringVar(&method, "method", "", "only this payment method: cash, bank_transfer, village_card or other")
+	f.BoolVar(&all, "all", false, "fetch every page")
 	return cmd
 }
 

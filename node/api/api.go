@@ -141,7 +141,8 @@ func (s *Service) RecordTransaction(ctx context.Context, r *sanziv1.RecordTransa
 
 // ListTransactions implements TransactionService.
 func (s *Service) ListTransactions(ctx context.Context, r *sanziv1.ListTransactionsRequest) (*sanziv1.ListTransactionsResponse, error) {
-	f := books.TransactionFilter{Org: r.GetOrg(), Kind: r.GetKind()}
+	f := books.TransactionFilter{Org: r.GetOrg(), Kind: r.GetKind(), Query: r.GetQuery(), FromDate: r.GetFromDate(), ToDate: r.GetToDate(),
+		MinFen: r.GetMinAmountFen(), MaxFen: r.GetMaxAmountFen(), Method: r.GetPaymentMethod()}
 	if f.Org == "" {
 		covers, err := coverage(ctx)
 		if err != nil {

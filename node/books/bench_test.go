@@ -265,3 +265,63 @@ func BenchmarkListFirstPage1M(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTransactionsSearch100k times one page (20) of the accountant's
+// list searched and filtered, with its totalSize, in a village whose
+// 100,000 entries are all transactions (the worst case of issue 14's
+// village of 100,000 entries: every one of them is read to match and
+// count), spread over ten years of business dates. It reports the median
+// and p99 of a page, the rows and the total. The cases: a counterparty
+// (one payee in fifty: the page fills early), a voucher number (one match:
+// every transaction read for one row), a month's window of dates, and a
+// search with a year's window and an amount range.
+func BenchmarkTransactionsSearch100k(b *testing.B) {
+	bk := openBooks(b, b.TempDir())
+	const entries = 100_000
+	ctx := context.Background()
+	today := time.Now()
+	for i := 0; i < entries; i += 1000 {
+		rows := make([]books.ImportRow, 0, 1000)
+		for j := i; j < i+1000; j++ {
+			tx := sampleTx(j)
+			tx.BusinessDate = today.AddDate(0, 0, -(j % 3650)).Format(time.DateOnly)
+			rows = append(rows, books.ImportRow{Row: j + 2, Transaction: tx})
+		}
+		if res, err := bk.ImportTransactions(ctx, "bench", rows, false); err != nil || res.Recorded != 1000 {
+			b.Fatalf("import: %+v %v", res, err)
+		}
+	}
+	day := func(t time.Time) string { return t.Format(time.DateOnly) }
+	yearAgo := today.AddDate(-1, 0, 0)
+	for _, tc := range []struct {
+		name string
+		f    books.TransactionFilter
+	}{
+		{"first-page", books.TransactionFilter{Org: benchOrg}},
+		{"search-counterparty", books.TransactionFilter{Org: benchOrg, Query: "供应商17"}},
+		{"search-voucher", books.TransactionFilter{Org: benchOrg, Query: "记-012345"}},
+		{"date-window", books.TransactionFilter{Org: benchOrg, FromDate: day(yearAgo.AddDate(0, -1, 0)), ToDate: day(yearAgo)}},
+		{"search+window+amount", books.TransactionFilter{Org: benchOrg, Query: "供应商1", FromDate: day(yearAgo.AddDate(-1, 0, 0)), ToDate: day(yearAgo),
+			MinFen: 10_000, MaxFen: 50_000}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var lat []time.Duration
+			var rows int
+			var total int64
+			for range b.N {
+				t0 := time.Now()
+				recs, _, n, err := bk.ListTransactions(tc.f, books.Page{Size: 20})
+				lat = append(lat, time.Since(t0))
+				if err != nil || len(recs) == 0 {
+					b.Fatalf("page: %d rows of %d, %v", len(recs), n, err)
+				}
+				rows, total = len(recs), n
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[int(0.99*float64(len(lat)-1))].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(rows), "rows")
+			b.ReportMetric(float64(total), "totalSize")
+		})
+	}
+}

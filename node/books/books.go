@@ -391,6 +391,9 @@ type scan struct {
 	// matchKey, when set, keeps the keys of the range it accepts, from
 	// the key alone (another facet's index), before any entry is read.
 	matchKey func(tx *bolt.Tx, k []byte) bool
+	// matchRow, when set, keeps the keys whose value in the index walked
+	// it accepts (a transaction's row), before any entry is read.
+	matchRow func(v []byte) bool
 	// match, when set, reads each entry of the range and keeps those it
 	// accepts; without it every key of the range is a match, and only
 	// the page's entries are read.
@@ -427,13 +430,13 @@ func (b *Books) walk(sc scan, p Page, build func(tx *bolt.Tx, s *ledger.Stored) 
 		// A later page starts after the token's key when the total comes
 		// from the counters; without them the walk counts the earlier
 		// pages' matches too, so it starts at the org and skips them.
-		k, _ := c.Seek([]byte(sc.org))
+		k, v := c.Seek([]byte(sc.org))
 		if after != nil && sc.total != nil && bytes.Compare(after, k) >= 0 {
-			if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
-				k, _ = c.Next()
+			if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+				k, v = c.Next()
 			}
 		}
-		for ; k != nil; k, _ = c.Next() {
+		for ; k != nil; k, v = c.Next() {
 			if sc.org != "" && !bytes.HasPrefix(k, []byte(sc.org)) {
 				break
 			}
@@ -441,6 +444,9 @@ func (b *Books) walk(sc scan, p Page, build func(tx *bolt.Tx, s *ledger.Stored) 
 				continue
 			}
 			if sc.matchKey != nil && !sc.matchKey(tx, k) {
+				continue
+			}
+			if sc.matchRow != nil && !sc.matchRow(v) {
 				continue
 			}
 			origin, seq := string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:])

@@ -23,7 +23,8 @@ import (
 //     so one org's entries are one range of keys, found by a seek);
 //   - idx_facet: the same keys under a facet (a transaction's kind, an
 //     alert's status, an alert's rule), for a filtered list to walk only
-//     what matches;
+//     what matches; and every transaction's key with what the list's
+//     other filters look at (txsearch.go);
 //   - idx_count: how many entries of each type each origin holds, broken
 //     down by the facets' values together (kind; status, severity and
 //     rule), so that a total is a sum over a few dozen counters.
@@ -37,8 +38,8 @@ var (
 )
 
 // indexVersion is what the books' indexes hold; a ledger whose indexes are
-// older is indexed again at open (buildFacets).
-const indexVersion = 2
+// older is indexed again at open (buildFacets). 3: the transactions' rows.
+const indexVersion = 3
 
 var keyIndexVersion = []byte("version")
 
@@ -48,6 +49,7 @@ const (
 	facetStatus = 's' // an alert's status
 	facetRule   = 'r' // an alert's rule code
 	facetLevel  = 'v' // an alert's severity
+	facetTxRow  = 't' // a transaction's row, as its value (txsearch.go)
 )
 
 func kindFacet(k sanziv1.TransactionKind) []byte     { return []byte{facetKind, byte(k)} }
@@ -115,13 +117,17 @@ func addCount(tx *bolt.Tx, k []byte, d int64) error {
 }
 
 // putFacet indexes entry key k under facet f.
-func putFacet(tx *bolt.Tx, f, k []byte) error {
+func putFacet(tx *bolt.Tx, f, k []byte) error { return putFacetValue(tx, f, k, nil) }
+
+// putFacetValue indexes entry key k under facet f with a value (a
+// transaction's row).
+func putFacetValue(tx *bolt.Tx, f, k, v []byte) error {
 	b, err := tx.Bucket(bucketFacet).CreateBucketIfNotExists(f)
 	if err != nil {
 		return err
 	}
 	b.FillPercent = 0.9
-	return b.Put(k, nil)
+	return b.Put(k, v)
 }
 
 func deleteFacet(tx *bolt.Tx, f, k []byte) error {
@@ -138,6 +144,9 @@ func indexFacets(tx *bolt.Tx, s *ledger.Stored, m any) error {
 	switch m := m.(type) {
 	case *sanziv1.Transaction:
 		if err := putFacet(tx, kindFacet(m.GetKind()), k); err != nil {
+			return err
+		}
+		if err := putFacetValue(tx, txRowsFacet, k, txRow(m)); err != nil {
 			return err
 		}
 		if err := addCount(tx, countKey(s.Type, s.Origin, kindTuple(m.GetKind())), 1); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -92,6 +93,24 @@ func scopedTxCase(scope string, kind sanziv1.TransactionKind) listCase {
 		}}
 }
 
+// searchTxCase is a list searched and filtered beyond org and kind (the
+// transactions' rows), matched here from the decoded entry.
+func searchTxCase(f books.TransactionFilter) listCase {
+	return listCase{fmt.Sprintf("transactions %+v", f), sanziv1.EntryType_ENTRY_TYPE_TRANSACTION,
+		func(s *ledger.Stored, m any, _ sanziv1.AlertStatus) bool {
+			tx := m.(*sanziv1.Transaction)
+			d, a := tx.GetBusinessDate(), tx.GetAmountFen()
+			text := strings.ToLower(strings.Join([]string{tx.GetCounterparty().GetName(), tx.GetSummary(), tx.GetCategory(), tx.GetBudgetLine(), tx.GetVoucherNumber()}, "\n"))
+			return (f.Org == "" || s.Origin == f.Org) && (f.InScope == nil || f.InScope(s.Origin)) && (f.Kind == 0 || tx.GetKind() == f.Kind) &&
+				strings.Contains(text, strings.ToLower(f.Query)) && (f.FromDate == "" || d >= f.FromDate) && (f.ToDate == "" || d <= f.ToDate) &&
+				(f.MinFen == 0 || a >= f.MinFen) && (f.MaxFen == 0 || a <= f.MaxFen) && (f.Method == 0 || tx.GetPaymentMethod() == f.Method)
+		},
+		func(b *books.Books, p books.Page) ([]string, string, int64, error) {
+			recs, next, total, err := b.ListTransactions(f, p)
+			return idsOf(recs), next, total, err
+		}}
+}
+
 func alertCase(f books.AlertFilter) listCase {
 	return listCase{fmt.Sprintf("alerts %+v", f), sanziv1.EntryType_ENTRY_TYPE_ALERT,
 		func(s *ledger.Stored, m any, status sanziv1.AlertStatus) bool {
@@ -127,6 +146,10 @@ func listCases() []listCase {
 			if org != "" {
 				cs = append(cs, scopedTxCase(org, k))
 			}
+			cs = append(cs, searchTxCase(books.TransactionFilter{Org: org, Kind: k, Query: "供应商1"}),
+				searchTxCase(books.TransactionFilter{Org: org, Kind: k, MinFen: 1005, MaxFen: 1020, Query: "材料费"}),
+				searchTxCase(books.TransactionFilter{Org: org, Kind: k, FromDate: "2000-01-01", Method: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER}),
+				searchTxCase(books.TransactionFilter{Kind: k, Query: "记-00001", InScope: func(o string) bool { return o == org }}))
 		}
 		cs = append(cs, alertCase(books.AlertFilter{Org: org}),
 			alertCase(books.AlertFilter{Org: org, Status: sanziv1.AlertStatus_ALERT_STATUS_OPEN}),

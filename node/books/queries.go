@@ -17,16 +17,6 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// TransactionFilter narrows ListTransactions.
-type TransactionFilter struct {
-	Org  string
-	Kind sanziv1.TransactionKind
-	// InScope, when set, admits only the origins it names: a list that
-	// names no org shows what the signed-in account covers, not every
-	// chain the node holds. Its total is then counted by the walk.
-	InScope func(org string) bool
-}
-
 func reversedBy(tx *bolt.Tx, s *ledger.Stored) string {
 	return string(tx.Bucket(bucketReversed).Get(key(s.Origin, s.Seq)))
 }
@@ -34,30 +24,6 @@ func reversedBy(tx *bolt.Tx, s *ledger.Stored) string {
 // byOrg walks type t's entries of org ("": all), counted by the counters.
 func byOrg(t sanziv1.EntryType, org string) scan {
 	return scan{t: t, org: org, total: func(tx *bolt.Tx) int64 { return total(tx, t, org, nil) }}
-}
-
-// ListTransactions returns one page of transactions: by org and kind from
-// the indexes, the total from the counters.
-func (b *Books) ListTransactions(f TransactionFilter, p Page) ([]*sanziv1.TransactionRecord, string, int64, error) {
-	var out []*sanziv1.TransactionRecord
-	t := sanziv1.EntryType_ENTRY_TYPE_TRANSACTION
-	sc := scan{t: t, org: f.Org, total: func(tx *bolt.Tx) int64 { return total(tx, t, f.Org, nil) }}
-	if f.Kind != 0 {
-		sc.facet = kindFacet(f.Kind)
-		sc.total = func(tx *bolt.Tx) int64 {
-			return total(tx, t, f.Org, func(tuple []byte) bool { return tuple[0] == byte(f.Kind) })
-		}
-	}
-	if f.InScope != nil {
-		sc.matchKey = func(_ *bolt.Tx, k []byte) bool { return len(k) > 8 && f.InScope(string(k[:len(k)-8])) }
-		sc.total = nil
-	}
-	next, n, err := b.walk(sc, p, func(tx *bolt.Tx, s *ledger.Stored) error {
-		rec, err := transactionRecord(tx, s)
-		out = append(out, rec)
-		return err
-	})
-	return out, next, n, err
 }
 
 func transactionRecord(tx *bolt.Tx, s *ledger.Stored) (*sanziv1.TransactionRecord, error) {

@@ -943,4 +943,15 @@ export default {
   'cd.col.description': 'Description',
   'cd.drafted': 'Version {version} drafted (entry {id}, by {by}); another rules officer publishes it',
   'cd.refusedFields': 'The district refused this draft: {n} problems, each marked next to its field.',
+  // The transactions list searched and filtered (helper txsearch).
+  'tx.filter.query': 'Search',
+  'tx.filter.queryHint': 'Counterparty, summary, category, voucher',
+  'tx.filter.from': 'Date from',
+  'tx.filter.to': 'Date to',
+  'tx.filter.min': 'Amount from (yuan)',
+  'tx.filter.max': 'Amount to (yuan)',
+  'tx.filter.method': 'Payment method',
+  'tx.filter.clear': 'Clear filters',
+  'tx.search.none': 'No transaction matches the filters.',
+  'tx.search.noneFor': 'No transaction matches “{q}”.',
 };

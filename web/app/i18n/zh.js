@@ -943,4 +943,15 @@ export default {
   'cd.col.description': '说明',
   'cd.drafted': '已起草版本 {version}（条目 {id}，起草人 {by}），须由另一位规则专员发布',
   'cd.refusedFields': '区平台拒绝了此草稿：{n} 处有误，已在对应字段旁标出。',
+  // The transactions list searched and filtered (helper txsearch).
+  'tx.filter.query': '搜索',
+  'tx.filter.queryHint': '对方、摘要、科目、凭证号',
+  'tx.filter.from': '日期从',
+  'tx.filter.to': '日期至',
+  'tx.filter.min': '金额不低于（元）',
+  'tx.filter.max': '金额不高于（元）',
+  'tx.filter.method': '支付方式',
+  'tx.filter.clear': '清除筛选',
+  'tx.search.none': '没有符合筛选条件的收支记录。',
+  'tx.search.noneFor': '没有与“{q}”相符的收支记录。',
 };

@@ -543,17 +543,37 @@ func (x *RecordTransactionResponse) GetHits() []*RuleHit {
 	return nil
 }
 
-// ListTransactionsRequest pages through transactions, newest last.
+// ListTransactionsRequest pages through transactions, newest last. Every
+// filter given must hold; total_size counts the transactions they all
+// admit.
 type ListTransactionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Only this org (default: every org of the node).
+	// Only this org (default: every org the signed-in account covers).
 	Org string `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
 	// Only this kind (default: all).
 	Kind TransactionKind `protobuf:"varint,2,opt,name=kind,proto3,enum=sanzi.v1.TransactionKind" json:"kind,omitempty"`
 	// At most this many (default 100, max 1000).
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// From a previous response's next_page_token.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// From a previous response's next_page_token, asked with the same
+	// filters.
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Text found (case-folded) in the counterparty's name, the summary, the
+	// category, the budget line or the voucher number; at most 64
+	// characters. Personal data (ID numbers, bank accounts) is not searched:
+	// a role that sees it masked could otherwise find it digit by digit.
+	Query string `protobuf:"bytes,5,opt,name=query,proto3" json:"query,omitempty"`
+	// Only business dates on or after this day, YYYY-MM-DD.
+	FromDate string `protobuf:"bytes,6,opt,name=from_date,json=fromDate,proto3" json:"from_date,omitempty"`
+	// Only business dates on or before this day, YYYY-MM-DD; not before
+	// from_date.
+	ToDate string `protobuf:"bytes,7,opt,name=to_date,json=toDate,proto3" json:"to_date,omitempty"`
+	// Only amounts of at least this many fen (0: no bound).
+	MinAmountFen int64 `protobuf:"varint,8,opt,name=min_amount_fen,json=minAmountFen,proto3" json:"min_amount_fen,omitempty"`
+	// Only amounts of at most this many fen (0: no bound); not below
+	// min_amount_fen.
+	MaxAmountFen int64 `protobuf:"varint,9,opt,name=max_amount_fen,json=maxAmountFen,proto3" json:"max_amount_fen,omitempty"`
+	// Only this payment method (default: all).
+	PaymentMethod PaymentMethod `protobuf:"varint,10,opt,name=payment_method,json=paymentMethod,proto3,enum=sanzi.v1.PaymentMethod" json:"payment_method,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -614,6 +634,48 @@ func (x *ListTransactionsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListTransactionsRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListTransactionsRequest) GetFromDate() string {
+	if x != nil {
+		return x.FromDate
+	}
+	return ""
+}
+
+func (x *ListTransactionsRequest) GetToDate() string {
+	if x != nil {
+		return x.ToDate
+	}
+	return ""
+}
+
+func (x *ListTransactionsRequest) GetMinAmountFen() int64 {
+	if x != nil {
+		return x.MinAmountFen
+	}
+	return 0
+}
+
+func (x *ListTransactionsRequest) GetMaxAmountFen() int64 {
+	if x != nil {
+		return x.MaxAmountFen
+	}
+	return 0
+}
+
+func (x *ListTransactionsRequest) GetPaymentMethod() PaymentMethod {
+	if x != nil {
+		return x.PaymentMethod
+	}
+	return PaymentMethod_PAYMENT_METHOD_UNSPECIFIED
 }
 
 // ListTransactionsResponse is one page.
@@ -1195,13 +1257,20 @@ const file_sanzi_v1_funds_proto_rawDesc = "" +
 	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"m\n" +
 	"\x19RecordTransactionResponse\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12%\n" +
-	"\x04hits\x18\x02 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"\x96\x01\n" +
+	"\x04hits\x18\x02 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"\xee\x02\n" +
 	"\x17ListTransactionsRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.sanzi.v1.TransactionKindR\x04kind\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\xa2\x01\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05query\x18\x05 \x01(\tR\x05query\x12\x1b\n" +
+	"\tfrom_date\x18\x06 \x01(\tR\bfromDate\x12\x17\n" +
+	"\ato_date\x18\a \x01(\tR\x06toDate\x12$\n" +
+	"\x0emin_amount_fen\x18\b \x01(\x03R\fminAmountFen\x12$\n" +
+	"\x0emax_amount_fen\x18\t \x01(\x03R\fmaxAmountFen\x12>\n" +
+	"\x0epayment_method\x18\n" +
+	" \x01(\x0e2\x17.sanzi.v1.PaymentMethodR\rpaymentMethod\"\xa2\x01\n" +
 	"\x18ListTransactionsResponse\x12?\n" +
 	"\ftransactions\x18\x01 \x03(\v2\x1b.sanzi.v1.TransactionRecordR\ftransactions\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
@@ -1312,28 +1381,29 @@ var file_sanzi_v1_funds_proto_depIdxs = []int32{
 	18, // 6: sanzi.v1.RecordTransactionResponse.entry:type_name -> sanzi.v1.EntryMeta
 	19, // 7: sanzi.v1.RecordTransactionResponse.hits:type_name -> sanzi.v1.RuleHit
 	0,  // 8: sanzi.v1.ListTransactionsRequest.kind:type_name -> sanzi.v1.TransactionKind
-	4,  // 9: sanzi.v1.ListTransactionsResponse.transactions:type_name -> sanzi.v1.TransactionRecord
-	4,  // 10: sanzi.v1.GetTransactionResponse.transaction:type_name -> sanzi.v1.TransactionRecord
-	3,  // 11: sanzi.v1.ImportTransactionsRequest.transaction:type_name -> sanzi.v1.Transaction
-	12, // 12: sanzi.v1.ImportTransactionsResponse.rejections:type_name -> sanzi.v1.ImportRejection
-	1,  // 13: sanzi.v1.ImportSheetRequest.format:type_name -> sanzi.v1.SheetFormat
-	2,  // 14: sanzi.v1.ImportSheetResponse.phase:type_name -> sanzi.v1.ImportPhase
-	13, // 15: sanzi.v1.ImportSheetResponse.result:type_name -> sanzi.v1.ImportTransactionsResponse
-	5,  // 16: sanzi.v1.TransactionService.RecordTransaction:input_type -> sanzi.v1.RecordTransactionRequest
-	7,  // 17: sanzi.v1.TransactionService.ListTransactions:input_type -> sanzi.v1.ListTransactionsRequest
-	9,  // 18: sanzi.v1.TransactionService.GetTransaction:input_type -> sanzi.v1.GetTransactionRequest
-	11, // 19: sanzi.v1.TransactionService.ImportTransactions:input_type -> sanzi.v1.ImportTransactionsRequest
-	14, // 20: sanzi.v1.TransactionService.ImportSheet:input_type -> sanzi.v1.ImportSheetRequest
-	6,  // 21: sanzi.v1.TransactionService.RecordTransaction:output_type -> sanzi.v1.RecordTransactionResponse
-	8,  // 22: sanzi.v1.TransactionService.ListTransactions:output_type -> sanzi.v1.ListTransactionsResponse
-	10, // 23: sanzi.v1.TransactionService.GetTransaction:output_type -> sanzi.v1.GetTransactionResponse
-	13, // 24: sanzi.v1.TransactionService.ImportTransactions:output_type -> sanzi.v1.ImportTransactionsResponse
-	15, // 25: sanzi.v1.TransactionService.ImportSheet:output_type -> sanzi.v1.ImportSheetResponse
-	21, // [21:26] is the sub-list for method output_type
-	16, // [16:21] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	16, // 9: sanzi.v1.ListTransactionsRequest.payment_method:type_name -> sanzi.v1.PaymentMethod
+	4,  // 10: sanzi.v1.ListTransactionsResponse.transactions:type_name -> sanzi.v1.TransactionRecord
+	4,  // 11: sanzi.v1.GetTransactionResponse.transaction:type_name -> sanzi.v1.TransactionRecord
+	3,  // 12: sanzi.v1.ImportTransactionsRequest.transaction:type_name -> sanzi.v1.Transaction
+	12, // 13: sanzi.v1.ImportTransactionsResponse.rejections:type_name -> sanzi.v1.ImportRejection
+	1,  // 14: sanzi.v1.ImportSheetRequest.format:type_name -> sanzi.v1.SheetFormat
+	2,  // 15: sanzi.v1.ImportSheetResponse.phase:type_name -> sanzi.v1.ImportPhase
+	13, // 16: sanzi.v1.ImportSheetResponse.result:type_name -> sanzi.v1.ImportTransactionsResponse
+	5,  // 17: sanzi.v1.TransactionService.RecordTransaction:input_type -> sanzi.v1.RecordTransactionRequest
+	7,  // 18: sanzi.v1.TransactionService.ListTransactions:input_type -> sanzi.v1.ListTransactionsRequest
+	9,  // 19: sanzi.v1.TransactionService.GetTransaction:input_type -> sanzi.v1.GetTransactionRequest
+	11, // 20: sanzi.v1.TransactionService.ImportTransactions:input_type -> sanzi.v1.ImportTransactionsRequest
+	14, // 21: sanzi.v1.TransactionService.ImportSheet:input_type -> sanzi.v1.ImportSheetRequest
+	6,  // 22: sanzi.v1.TransactionService.RecordTransaction:output_type -> sanzi.v1.RecordTransactionResponse
+	8,  // 23: sanzi.v1.TransactionService.ListTransactions:output_type -> sanzi.v1.ListTransactionsResponse
+	10, // 24: sanzi.v1.TransactionService.GetTransaction:output_type -> sanzi.v1.GetTransactionResponse
+	13, // 25: sanzi.v1.TransactionService.ImportTransactions:output_type -> sanzi.v1.ImportTransactionsResponse
+	15, // 26: sanzi.v1.TransactionService.ImportSheet:output_type -> sanzi.v1.ImportSheetResponse
+	22, // [22:27] is the sub-list for method output_type
+	17, // [17:22] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_funds_proto_init() }

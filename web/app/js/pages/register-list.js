@@ -13,6 +13,13 @@ const searchDelay = 300;
 const exportPage = 1000;
 const maxExport = 20000;
 
+// fen parses an amount in yuan ("1234.5") into fen, or NaN.
+export function fen(yuan) {
+  const m = /^\s*(\d{1,13})(?:\.(\d{1,2}))?\s*$/.exec(yuan);
+  if (!m) return NaN;
+  return Number(m[1]) * 100 + Number((m[2] || '0').padEnd(2, '0'));
+}
+
 // yuan shows an amount in fen as yuan with two decimals.
 export function yuan(amountFen) {
   return (Number(amountFen || 0) / 100).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -47,21 +54,12 @@ export function table(caption, cols, rows, testid, rowAttrs = () => ({})) {
 //   id: prefix of element ids and test ids; route: the page's route;
 //   title, list, table, detailTitle: dictionary keys; path: the list's
 //   REST path; field: the answer's list field; exportName: file name;
-//   filters: [{name (query parameter), kind: search|select|check, label,
-//   options: [{value, label}]}]; columns: [{label, get(rec) for the cell
+//   filters: as filterBar takes them; columns: [{label, get(rec) for the cell
 //   and the export, show(rec) for the cell when it differs, num}];
 //   detail(holder, id): draws one record (async), returns its title.
 export function renderRegister(root, { t, api }, spec) {
-  const state = { tokens: [''], page: 0, seq: 0 };
-  let alive = true;
-  let timer = 0;
-  const controls = spec.filters.map((f) => filterControl(f));
-  const status = h('p', { class: 'status', attrs: { role: 'status', 'data-testid': spec.id + '-status' } });
-  const tbody = h('tbody', { attrs: { 'data-testid': spec.id + '-rows' } });
-  const prev = h('button', { text: t('list.prev'), attrs: { type: 'button', 'data-testid': spec.id + '-prev' } });
-  const next = h('button', { text: t('list.next'), attrs: { type: 'button', 'data-testid': spec.id + '-next' } });
-  prev.addEventListener('click', () => { if (state.page > 0) { state.page--; load(); } });
-  next.addEventListener('click', () => { state.page++; load(); });
+  const bar = filterBar(t, spec.id, spec.filters, () => list.restart());
+  const list = pagedList({ t, api, id: spec.id, path: spec.path, field: spec.field, colspan: spec.columns.length, row, params: bar.params });
   const note = h('p', { class: 'hint', attrs: { 'data-testid': spec.id + '-export-note', 'aria-live': 'polite' } });
   const detail = h('section', { class: 'panel detail-panel hidden', attrs: { 'aria-labelledby': spec.id + '-detail-title', 'data-testid': spec.id + '-detail' } });
   fill(root,
@@ -72,83 +70,18 @@ export function renderRegister(root, { t, api }, spec) {
           h('h2', { text: t(spec.list), attrs: { id: spec.id + '-list-title' } }),
           h('div', { class: 'exports' }, exportButtons(t, spec.id, spec.exportName, everyRow))),
         note,
-        h('form', { class: 'toolbar wrap filters', attrs: { role: 'search', 'data-testid': spec.id + '-filters' } },
-          controls.map((c) => c.wrap)),
+        bar.form,
         h('div', { class: 'table-wrap', attrs: { tabindex: '0', role: 'region', 'aria-label': t(spec.table) } },
           h('table', { class: 'list' },
             h('caption', { class: 'sr-only', text: t(spec.list) }),
             h('thead', {}, h('tr', {}, spec.columns.map((c) => h('th', { text: c.label, attrs: { scope: 'col' } })))),
-            tbody)),
-        h('div', { class: 'pager' }, prev, status, next)),
+            list.tbody)),
+        list.pager),
       detail));
-  root.querySelector('form.filters').addEventListener('submit', (e) => { e.preventDefault(); restart(); });
-  load();
+  list.load();
   const want = new URLSearchParams(location.hash.split('?')[1] || '').get('id');
   if (want) open(want);
-  return () => { alive = false; clearTimeout(timer); };
-
-  function filterControl(f) {
-    const id = spec.id + '-filter-' + f.name;
-    let input;
-    if (f.kind === 'select') {
-      input = h('select', { attrs: { id, 'data-testid': id } },
-        h('option', { text: t('reg.any'), attrs: { value: '' } }),
-        f.options.map((o) => h('option', { text: o.label, attrs: { value: o.value } })));
-      input.addEventListener('change', restart);
-    } else if (f.kind === 'check') {
-      input = h('input', { attrs: { id, type: 'checkbox', 'data-testid': id } });
-      input.addEventListener('change', restart);
-    } else {
-      input = h('input', { attrs: { id, type: 'search', maxlength: '64', autocomplete: 'off', 'data-testid': id, placeholder: f.placeholder || null } });
-      input.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(restart, searchDelay); });
-    }
-    const label = h('label', { text: f.label, attrs: { for: id } });
-    const wrap = f.kind === 'check' ? h('span', { class: 'field inline' }, input, label) : h('span', { class: 'field inline' }, label, input);
-    return { f, input, wrap };
-  }
-
-  // params are the filters as query parameters.
-  function params() {
-    const q = new URLSearchParams();
-    for (const { f, input } of controls) {
-      if (f.kind === 'check') { if (input.checked) q.set(f.name, 'true'); } else if (input.value.trim() !== '') q.set(f.name, input.value.trim());
-    }
-    return q;
-  }
-
-  function restart() {
-    clearTimeout(timer);
-    state.tokens = [''];
-    state.page = 0;
-    load();
-  }
-
-  async function load() {
-    const mine = ++state.seq;
-    const q = params();
-    q.set('pageSize', String(pageSize));
-    const token = state.tokens[state.page] || '';
-    if (token) q.set('pageToken', token);
-    status.textContent = t('list.loading');
-    prev.disabled = next.disabled = true;
-    let answer;
-    try {
-      answer = await api('GET', spec.path + '?' + q.toString());
-    } catch (err) {
-      if (!alive || mine !== state.seq) return;
-      fill(tbody);
-      status.textContent = t('error.generic', { reason: err.reason });
-      return;
-    }
-    if (!alive || mine !== state.seq) return;
-    const recs = answer[spec.field] || [];
-    state.tokens[state.page + 1] = answer.nextPageToken || '';
-    fill(tbody, recs.map(row));
-    if (!recs.length) fill(tbody, h('tr', {}, h('td', { text: t('list.empty'), attrs: { colspan: spec.columns.length } })));
-    status.textContent = t('list.page', { page: state.page + 1, total: Number(answer.totalSize || 0) });
-    prev.disabled = state.page === 0;
-    next.disabled = !answer.nextPageToken;
-  }
+  return () => { bar.stop(); list.stop(); };
 
   function row(rec) {
     const id = rec.entry ? rec.entry.id : '';
@@ -196,7 +129,7 @@ export function renderRegister(root, { t, api }, spec) {
     note.textContent = t('reg.exporting');
     try {
       do {
-        const q = params();
+        const q = bar.params();
         q.set('pageSize', String(exportPage));
         if (token) q.set('pageToken', token);
         const answer = await api('GET', spec.path + '?' + q.toString());
@@ -209,5 +142,144 @@ export function renderRegister(root, { t, api }, spec) {
     }
     note.textContent = token ? t('reg.exportCut', { n: rows.length }) : '';
     return { header: spec.columns.map((c) => c.label), rows };
+  }
+}
+
+// filterBar is the form of a list's filters. filters: [{name (the query
+// parameter), kind: search|select|check|date|amount, label, placeholder,
+// options: [{value, label}] and prefix (a select's parameter is prefix +
+// value)}]. changed() is called when a filter changes: at once, or after a
+// pause in typing (search, amount). clear, when given, labels a button
+// that empties every filter. It returns the form, params() (the filters
+// as query parameters: an amount typed in yuan goes as fen; one that is
+// not an amount is marked and left out), restore(q) (the controls set
+// from query parameters, as params() gives them) and stop().
+export function filterBar(t, id, filters, changed, clear) {
+  let timer = 0;
+  const soon = () => { clearTimeout(timer); timer = setTimeout(changed, searchDelay); };
+  const now = () => { clearTimeout(timer); changed(); };
+  const controls = filters.map(control);
+  const form = h('form', { class: 'toolbar wrap filters', attrs: { role: 'search', 'data-testid': id + '-filters' } },
+    controls.map((c) => c.wrap),
+    clear && h('button', { text: clear, attrs: { type: 'reset', 'data-testid': id + '-filters-clear' } }));
+  form.addEventListener('submit', (e) => { e.preventDefault(); now(); });
+  // A reset empties the controls after its event: the list is asked again then.
+  form.addEventListener('reset', () => setTimeout(now, 0));
+  return { form, params, restore, stop: () => clearTimeout(timer) };
+
+  function control(f) {
+    const cid = id + '-filter-' + f.name;
+    let input;
+    if (f.kind === 'select') {
+      input = h('select', { attrs: { id: cid, 'data-testid': cid } },
+        h('option', { text: t('reg.any'), attrs: { value: '' } }),
+        f.options.map((o) => h('option', { text: o.label, attrs: { value: o.value } })));
+      input.addEventListener('change', now);
+    } else if (f.kind === 'check') {
+      input = h('input', { attrs: { id: cid, type: 'checkbox', 'data-testid': cid } });
+      input.addEventListener('change', now);
+    } else if (f.kind === 'date') {
+      input = h('input', { attrs: { id: cid, type: 'date', 'data-testid': cid } });
+      input.addEventListener('change', now);
+    } else if (f.kind === 'amount') {
+      input = h('input', { class: 'amount', attrs: { id: cid, type: 'text', inputmode: 'decimal', autocomplete: 'off', maxlength: '16', 'data-testid': cid } });
+      input.addEventListener('input', soon);
+    } else {
+      input = h('input', { attrs: { id: cid, type: 'search', maxlength: '64', autocomplete: 'off', 'data-testid': cid, placeholder: f.placeholder || null } });
+      input.addEventListener('input', soon);
+    }
+    const label = h('label', { text: f.label, attrs: { for: cid } });
+    const wrap = f.kind === 'check' ? h('span', { class: 'field inline' }, input, label) : h('span', { class: 'field inline' }, label, input);
+    return { f, input, wrap };
+  }
+
+  function params() {
+    const q = new URLSearchParams();
+    for (const { f, input } of controls) {
+      const v = input.value.trim();
+      if (f.kind === 'check') {
+        if (input.checked) q.set(f.name, 'true');
+      } else if (f.kind === 'amount') {
+        const bad = v !== '' && !(fen(v) >= 0);
+        if (bad) input.setAttribute('aria-invalid', 'true');
+        else input.removeAttribute('aria-invalid');
+        if (v !== '' && !bad) q.set(f.name, String(fen(v)));
+      } else if (v !== '') {
+        q.set(f.name, (f.prefix || '') + v);
+      }
+    }
+    return q;
+  }
+
+  function restore(q) {
+    for (const { f, input } of controls) {
+      const v = q.get(f.name);
+      if (v === null) continue;
+      if (f.kind === 'check') input.checked = v === 'true';
+      else if (f.kind === 'amount') input.value = /^\d{1,15}$/.test(v) ? (Number(v) / 100).toFixed(2) : '';
+      else input.value = f.prefix && v.startsWith(f.prefix) ? v.slice(f.prefix.length) : v;
+    }
+  }
+}
+
+// pagedList is a list the node filters and pages, one page loaded at a
+// time (GET path?filters&pageSize&pageToken: a village with many entries
+// costs a page), the earlier pages' tokens kept to go back, an answer
+// older than the latest call dropped. o: t, api; id (test ids: id-rows,
+// id-prev, id-next, id-status); path; field (the answer's list); colspan;
+// row(rec) (its table row); params() (the filters); fixed (parameters
+// every call sends, not filters: the org); empty(filters) (the text when
+// nothing matches, default list.empty); route, when given, keeps the
+// filters in the address (#/route?filters, no new history entry), so
+// that a reload or a link opens the list as it was filtered. It returns
+// tbody, pager, load(), restart() (from the first page) and stop().
+export function pagedList(o) {
+  const { t, api, id } = o;
+  const state = { tokens: [''], page: 0, seq: 0, alive: true };
+  const status = h('p', { class: 'status', attrs: { role: 'status', 'data-testid': id + '-status' } });
+  const tbody = h('tbody', { attrs: { 'data-testid': id + '-rows' } });
+  const prev = h('button', { text: t('list.prev'), attrs: { type: 'button', 'data-testid': id + '-prev' } });
+  const next = h('button', { text: t('list.next'), attrs: { type: 'button', 'data-testid': id + '-next' } });
+  prev.addEventListener('click', () => { if (state.page > 0) { state.page--; load(); } });
+  next.addEventListener('click', () => { state.page++; load(); });
+  return { tbody, pager: h('div', { class: 'pager' }, prev, status, next), load, restart, stop: () => { state.alive = false; } };
+
+  function restart() {
+    state.tokens = [''];
+    state.page = 0;
+    load();
+  }
+
+  async function load() {
+    if (!state.alive) return;
+    const mine = ++state.seq;
+    const filters = o.params();
+    if (o.route) history.replaceState(null, '', '#/' + o.route + (filters.toString() ? '?' + filters.toString() : ''));
+    const q = new URLSearchParams(filters);
+    for (const [k, v] of Object.entries(o.fixed || {})) q.set(k, v);
+    q.set('pageSize', String(pageSize));
+    const token = state.tokens[state.page] || '';
+    if (token) q.set('pageToken', token);
+    status.textContent = t('list.loading');
+    prev.disabled = next.disabled = true;
+    let answer;
+    try {
+      answer = await api('GET', o.path + '?' + q.toString());
+    } catch (err) {
+      if (!state.alive || mine !== state.seq) return;
+      fill(tbody);
+      status.textContent = t('error.generic', { reason: err.reason });
+      return;
+    }
+    if (!state.alive || mine !== state.seq) return;
+    const recs = answer[o.field] || [];
+    state.tokens[state.page + 1] = answer.nextPageToken || '';
+    fill(tbody, recs.map(o.row));
+    if (!recs.length) {
+      fill(tbody, h('tr', {}, h('td', { text: o.empty ? o.empty(filters) : t('list.empty'), attrs: { colspan: o.colspan, 'data-testid': id + '-empty' } })));
+    }
+    status.textContent = t('list.page', { page: state.page + 1, total: Number(answer.totalSize || 0) });
+    prev.disabled = state.page === 0;
+    next.disabled = !answer.nextPageToken;
   }
 }

@@ -1,6 +1,8 @@
 // The village accountant's transactions: the list (GET /v1/transactions,
-// filtered by kind, paged with pageToken: one page is loaded at a time) and
-// the form recording one (POST /v1/transactions). While the form is filled
+// searched by text and filtered by kind, business date, amount and payment
+// method, the filters kept in the address; paged with pageToken: one page
+// is loaded at a time; register-list.js's filterBar and pagedList) and the
+// form recording one (POST /v1/transactions). While the form is filled
 // a dry run (validateOnly) shows the rules that would warn or refuse, before
 // anything is recorded; after submitting, the hits of the recorded entry.
 // Receipts dropped on the form are uploaded (POST /v1/attachments, with
@@ -9,27 +11,18 @@
 import { h, fill } from '../dom.js';
 import { hooks } from '../api.js';
 import { uploadFile } from './upload.js';
+import { fen, yuan, filterBar, pagedList } from './register-list.js';
+
+// fen is also the entries page's parser of amounts (entries.js).
+export { fen };
 
 const kinds = ['EXPENSE', 'INCOME', 'TRANSFER', 'LOAN_OUT', 'LOAN_IN'];
 const methods = ['BANK_TRANSFER', 'CASH', 'VILLAGE_CARD', 'OTHER'];
-const pageSize = 20;
 // checkDelay is how long the form waits after the last keystroke before the
 // dry run, so that typing does not send a call per key.
 const checkDelay = 400;
 // maxReceipts bounds the receipts of one transaction in the form.
 const maxReceipts = 20;
-
-// fen parses an amount in yuan ("1234.5") into fen, or NaN.
-export function fen(yuan) {
-  const m = /^\s*(\d{1,13})(?:\.(\d{1,2}))?\s*$/.exec(yuan);
-  if (!m) return NaN;
-  return Number(m[1]) * 100 + Number((m[2] || '0').padEnd(2, '0'));
-}
-
-function yuan(amountFen) {
-  const f = Number(amountFen || 0);
-  return (f / 100).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-}
 
 function today() {
   const d = new Date();
@@ -39,25 +32,33 @@ function today() {
 
 export function render(root, { me, t, api }) {
   const org = me.nodeOrg;
-  const state = { kind: '', tokens: [''], page: 0 };
   let alive = true;
 
-  // The list.
-  const kindSelect = h('select', { attrs: { id: 'tx-filter-kind', 'data-testid': 'tx-filter-kind' } },
-    h('option', { text: t('tx.kind.all'), attrs: { value: '' } }),
-    kinds.map((k) => h('option', { text: t('tx.kind.' + k), attrs: { value: k } })));
-  kindSelect.addEventListener('change', () => { state.kind = kindSelect.value; state.tokens = ['']; state.page = 0; load(); });
-  const status = h('p', { class: 'status', attrs: { role: 'status', 'data-testid': 'tx-status' } });
-  const tbody = h('tbody', { attrs: { 'data-testid': 'tx-rows' } });
-  const prev = h('button', { text: t('list.prev'), attrs: { type: 'button', 'data-testid': 'tx-prev' } });
-  const next = h('button', { text: t('list.next'), attrs: { type: 'button', 'data-testid': 'tx-next' } });
-  prev.addEventListener('click', () => { if (state.page > 0) { state.page--; load(); } });
-  next.addEventListener('click', () => { state.page++; load(); });
+  // The list: searched and filtered by the node, the filters in the
+  // address (#/transactions?query=...) so that a reload keeps them.
   const cols = ['tx.col.date', 'tx.col.kind', 'tx.col.amount', 'tx.col.method', 'tx.col.counterparty', 'tx.col.summary', 'tx.col.voucher', 'tx.col.entry'];
+  const bar = filterBar(t, 'tx', [
+    { name: 'query', kind: 'search', label: t('tx.filter.query'), placeholder: t('tx.filter.queryHint') },
+    { name: 'kind', kind: 'select', prefix: 'TRANSACTION_KIND_', label: t('tx.filter.kind'), options: kinds.map((k) => ({ value: k, label: t('tx.kind.' + k) })) },
+    { name: 'fromDate', kind: 'date', label: t('tx.filter.from') },
+    { name: 'toDate', kind: 'date', label: t('tx.filter.to') },
+    { name: 'minAmountFen', kind: 'amount', label: t('tx.filter.min') },
+    { name: 'maxAmountFen', kind: 'amount', label: t('tx.filter.max') },
+    { name: 'paymentMethod', kind: 'select', prefix: 'PAYMENT_METHOD_', label: t('tx.filter.method'), options: methods.map((m) => ({ value: m, label: t('tx.method.' + m) })) },
+  ], () => list.restart(), t('tx.filter.clear'));
+  bar.restore(new URLSearchParams(location.hash.split('?')[1] || ''));
+  const list = pagedList({
+    t, api, id: 'tx', path: '/v1/transactions', field: 'transactions', colspan: cols.length, row, route: 'transactions',
+    params: bar.params, fixed: { org },
+    empty: (q) => {
+      if (q.get('query')) return t('tx.search.noneFor', { q: q.get('query') });
+      return q.toString() ? t('tx.search.none') : t('list.empty');
+    },
+  });
   const table = h('table', { class: 'list' },
     h('caption', { class: 'sr-only', text: t('tx.list') }),
     h('thead', {}, h('tr', {}, cols.map((c) => h('th', { text: t(c), attrs: { scope: 'col' } })))),
-    tbody);
+    list.tbody);
 
   // The form.
   const form = buildForm(t);
@@ -95,42 +96,15 @@ export function render(root, { me, t, api }) {
     h('div', { class: 'columns' },
       h('section', { class: 'panel list-panel', attrs: { 'aria-labelledby': 'tx-list-title' } },
         h('h2', { text: t('tx.list'), attrs: { id: 'tx-list-title' } }),
-        h('div', { class: 'toolbar' },
-          h('label', { text: t('tx.filter.kind'), attrs: { for: 'tx-filter-kind' } }), kindSelect),
+        bar.form,
         // Focusable: a table wider than its panel scrolls by keyboard too.
         h('div', { class: 'table-wrap', attrs: { tabindex: '0', role: 'region', 'aria-label': t('tx.table') } }, table),
-        h('div', { class: 'pager' }, prev, status, next)),
+        list.pager),
       h('section', { class: 'panel form-panel', attrs: { 'aria-labelledby': 'tx-form-title' } },
         h('h2', { text: t('tx.new'), attrs: { id: 'tx-form-title' } }),
         form, outcome)));
-  load();
-  return () => { alive = false; clearTimeout(checkTimer); };
-
-  async function load() {
-    const token = state.tokens[state.page] || '';
-    status.textContent = t('list.loading');
-    prev.disabled = next.disabled = true;
-    const q = new URLSearchParams({ org, pageSize: String(pageSize) });
-    if (state.kind) q.set('kind', 'TRANSACTION_KIND_' + state.kind);
-    if (token) q.set('pageToken', token);
-    let answer;
-    try {
-      answer = await api('GET', '/v1/transactions?' + q.toString());
-    } catch (err) {
-      if (!alive) return;
-      fill(tbody);
-      status.textContent = t('error.generic', { reason: err.reason });
-      return;
-    }
-    if (!alive) return;
-    const rows = answer.transactions || [];
-    state.tokens[state.page + 1] = answer.nextPageToken || '';
-    fill(tbody, rows.map(row));
-    if (!rows.length) fill(tbody, h('tr', {}, h('td', { text: t('list.empty'), attrs: { colspan: cols.length } })));
-    status.textContent = t('list.page', { page: state.page + 1, total: Number(answer.totalSize || 0) });
-    prev.disabled = state.page === 0;
-    next.disabled = !answer.nextPageToken;
-  }
+  list.load();
+  return () => { alive = false; clearTimeout(checkTimer); bar.stop(); list.stop(); };
 
   function row(rec) {
     const tx = rec.transaction || {};
@@ -340,8 +314,7 @@ export function render(root, { me, t, api }) {
       form.elements.date.value = today();
       for (const r of [...receipts]) unlist(r, false);
       showCheck('idle', t('tx.check.idle'));
-      state.tokens = ['']; state.page = 0;
-      load();
+      list.restart();
     } catch (err) {
       if (!alive) return;
       markFields(err);

@@ -254,7 +254,11 @@ export function pagedList(o) {
     if (!state.alive) return;
     const mine = ++state.seq;
     const filters = o.params();
-    if (o.route) history.replaceState(null, '', '#/' + o.route + (filters.toString() ? '?' + filters.toString() : ''));
+    // The filters go into the URL only while this list's page is the one
+    // shown: a list of a page left behind must not send the next reload
+    // (or a language switch, which draws the route again) back to it.
+    const shown = location.hash.replace(/^#\/?/, '').split('?')[0];
+    if (o.route && shown === o.route) history.replaceState(null, '', '#/' + o.route + (filters.toString() ? '?' + filters.toString() : ''));
     const q = new URLSearchParams(filters);
     for (const [k, v] of Object.entries(o.fixed || {})) q.set(k, v);
     q.set('pageSize', String(pageSize));

@@ -111,7 +111,9 @@ Attachments of entries recorded after the backup stay at the parent.
 A district member's backup holds its state.db and no raft log: start the
 restored member with --join (not --bootstrap); it leaves the cluster's
 configuration and joins again, and the leader sends it the entries after
-the backup.`,
+the backup. If the whole cluster is lost, it starts a new one instead:
+"sanzi district serve --bootstrap --old-cluster-gone REASON
+--last-checkpoint FILE|none" (see "sanzi district serve --help").`,
 		Example: `  sanzi restore --in v201-2025-03-01.tar --data /var/lib/sanzi
   sanzi village serve --data /var/lib/sanzi --org 350505100201 --parent 127.0.0.1:7601 --tls-dir ca`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -106,7 +106,7 @@ would fork the chain. So the node, started with --parent, first pulls its
 own chain's missing entries back from the parent, verified against its
 key, and only then takes writes; without --parent it refuses to start. A
 node with no parent holds the only copy: remove RESTORED.json to start it.
-Attachments of entries recorded after the backup stay at the parent.
+The attachments those entries name are fetched from the parent too.
 
 A district member's backup holds its state.db and no raft log: start the
 restored member with --join (not --bootstrap); it leaves the cluster's

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,8 +72,27 @@ func TestBackupRestoreContinues(t *testing.T) {
 		eventually(t, 30*time.Second, "the village's chain at the district", func() bool { s, _ := districtHead(); return s == v.head() })
 		atBackup = v.head()
 	})
+	scan := make([]byte, 300<<10) // more than one sync piece
+	rand.Read(scan)
+	var scanHash string
 	t.Run("more recorded and synced, then the village is lost", func(t *testing.T) {
 		v.record(3, 200)
+		// One entry after the backup names a scanned contract: it goes up
+		// with the entry, and the backup does not hold it.
+		vn := &node{t: t, http: v.http}
+		var up struct {
+			Attachment struct {
+				Sha256 string `json:"sha256"`
+			} `json:"attachment"`
+		}
+		if code, raw := vn.call("POST", "/v1/attachments?fileName=contract.pdf", "application/octet-stream", scan, &up); code != 200 {
+			t.Fatalf("upload: %d %s", code, raw)
+		}
+		scanHash = up.Attachment.Sha256
+		body := set(set(tx(250), "transaction.org", org), "transaction.attachments", []string{scanHash})
+		if code, raw := vn.post("/v1/transactions", body, nil); code != 200 {
+			t.Fatalf("record with attachment: %d %s", code, raw)
+		}
 		eventually(t, 30*time.Second, "the new entries at the district", func() bool { s, _ := districtHead(); return s == v.head() })
 		full = v.head()
 		v.stop()
@@ -106,6 +127,17 @@ func TestBackupRestoreContinues(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(restored, "RESTORED.json")); err == nil {
 			t.Error("the restore marker is still there after catching up")
 		}
+		// The attachment of an entry recorded after the backup came back
+		// from the parent with the entry.
+		var got struct {
+			Attachment struct {
+				LockedBy string `json:"lockedBy"`
+			} `json:"attachment"`
+			Content []byte `json:"content"`
+		}
+		if code, raw := (&node{t: t, http: r.http}).call("GET", "/v1/attachments/"+scanHash, "", nil, &got); code != 200 || !bytes.Equal(got.Content, scan) || got.Attachment.LockedBy == "" {
+			t.Fatalf("the restored village's copy of attachment %s: %d, %d bytes, locked by %q (want %d bytes, locked) %.200s", scanHash, code, len(got.Content), got.Attachment.LockedBy, len(scan), raw)
+		}
 		r.record(3, 300)
 		eventually(t, 30*time.Second, "the restored village's new entries at the district", func() bool { s, _ := districtHead(); return s == r.head() })
 		seq, hash := districtHead()
@@ -120,7 +152,9 @@ func TestBackupRestoreContinues(t *testing.T) {
 			t.Fatalf("the restored village's chain is refused: %+v", st.Refused)
 		}
 		r.stop()
-		must(run(t, "verify", "--data", restored))
+		if out := must(run(t, "verify", "--data", restored)); !strings.Contains(out, "1 locked attachments checked") {
+			t.Fatalf("verify of the restored village does not check the pulled attachment:\n%s", out)
+		}
 		t.Log(fmt.Sprintf("synced head %d at the backup, parent at %d, restored village caught up and went on to %d; no fork", atBackup, full, seq))
 	})
 }

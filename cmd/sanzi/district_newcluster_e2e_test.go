@@ -218,6 +218,13 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 		if out, code := run(t, args...); code == 0 || !strings.Contains(out, "still answer") {
 			t.Fatalf("a new cluster was started while the old one runs: exit %d\n%s", code, out)
 		}
+		// Refused before any raft state was written: once the cause is
+		// gone the same folder can be started.
+		for _, f := range []string{"raft.db", "snapshots", "RESTORED.json"} {
+			if _, err := os.Stat(filepath.Join(probe, f)); (err == nil) != (f == "RESTORED.json") {
+				t.Errorf("after the refusal %s: %v", f, err)
+			}
+		}
 	})
 
 	t.Run("all three lost", func(t *testing.T) {

@@ -216,6 +216,26 @@ func Open(cfg Config) (*Node, error) {
 	// raft's own log: warnings and errors only, into the member's logger
 	// with subsystem=raft (raftlog names it) in place of district.
 	hl := raftlog.New(cfg.Logger.With("member", cfg.ID), "raft", hclog.Warn)
+	seeding := cfg.Bootstrap && cfg.FromState
+	if seeding {
+		// Before raft.db exists: a refusal leaves the restored folder as it
+		// was, so the operator can start it again once the cause is gone.
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "raft.db")); err == nil {
+			return fail(fmt.Errorf("%s already holds raft state: a new cluster is made from a backup restored into an empty folder only", cfg.DataDir))
+		}
+		if cfg.SeedCheck != nil {
+			if err := cfg.SeedCheck(n.fsm); err != nil {
+				return fail(err)
+			}
+		}
+		fail = func(err error) (*Node, error) {
+			n.closeStores()
+			// Nothing of the new cluster is kept when it was not made.
+			os.Remove(filepath.Join(cfg.DataDir, "raft.db"))
+			os.RemoveAll(filepath.Join(cfg.DataDir, "snapshots"))
+			return nil, err
+		}
+	}
 	if n.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"), NoSync: cfg.NoSync}); err != nil {
 		return fail(fmt.Errorf("open raft log: %w", err))
 	}
@@ -251,12 +271,14 @@ func Open(cfg Config) (*Node, error) {
 			return fail(fmt.Errorf("check raft state: %w", err))
 		}
 		switch {
-		case !has && cfg.FromState:
+		case !has && seeding:
 			if err := n.seedFromState(rc.LocalID); err != nil {
 				return fail(err)
 			}
-		case has && cfg.FromState:
-			return fail(fmt.Errorf("%s already holds raft state: a new cluster is made from a backup restored into an empty folder only", cfg.DataDir))
+		case has && seeding: // snapshots/ not of this start's making: leave it
+			n.closeStores()
+			os.Remove(filepath.Join(cfg.DataDir, "raft.db"))
+			return nil, fmt.Errorf("%s already holds raft snapshots: a new cluster is made from a backup restored into an empty folder only", cfg.DataDir)
 		case !has:
 			conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: n.trans.LocalAddr()}}}
 			if err := raft.BootstrapCluster(rc, n.logs, n.logs, n.snaps, n.trans, conf); err != nil {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/hashicorp/raft"
 )
@@ -28,12 +29,8 @@ import (
 // snapshot), elects itself, and appends from applied+1. Members that join
 // empty get this snapshot by InstallSnapshot (their log lacks everything
 // before the leader's first entry), then the log after it.
+// Config.SeedCheck has run before (in Open, before raft.db was created).
 func (n *Node) seedFromState(id raft.ServerID) error {
-	if n.cfg.SeedCheck != nil {
-		if err := n.cfg.SeedCheck(n.fsm); err != nil {
-			return err
-		}
-	}
 	applied := n.fsm.AppliedIndex()
 	if applied == 0 {
 		return errors.New("the state file holds nothing applied: a new cluster from a backup needs a district member's backup (restore it with sanzi restore)")
@@ -54,4 +51,16 @@ func (n *Node) seedFromState(id raft.ServerID) error {
 	n.log.Info("new cluster made from a restored state: its first snapshot is the state, the log continues after it",
 		"applied", applied, "raft", n.trans.LocalAddr(), "snapshot", sink.ID())
 	return nil
+}
+
+// Seeded reports whether dataDir holds a whole Raft snapshot, as
+// seedFromState leaves once it has made a new cluster (the file snapshot
+// store lists only snapshots it finished writing).
+func Seeded(dataDir string) bool {
+	snaps, err := raft.NewFileSnapshotStore(dataDir, 2, io.Discard)
+	if err != nil {
+		return false
+	}
+	list, err := snaps.List()
+	return err == nil && len(list) > 0
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/backup"
 	"github.com/sanzi/sanzi/node/pki"
@@ -103,6 +104,12 @@ func checkRestored(cfg Config, log *slog.Logger) (startMode, error) {
 		return startAsIs, nil
 	}
 	taken := mk.BackupTakenAt.Format(time.RFC3339)
+	if hasRaft && cfg.OldClusterGone != "" && cluster.Seeded(cfg.Cluster.DataDir) {
+		// An earlier start made the new cluster (its first snapshot is
+		// whole) and stopped before it removed the marker.
+		log.Warn("the new cluster was made from the backup at an earlier start; going on with it", "data", cfg.Cluster.DataDir, "backup_taken_at", taken)
+		return startAsIs, backup.ClearMarker(cfg.Cluster.DataDir)
+	}
 	if hasRaft {
 		return startAsIs, fmt.Errorf("%s holds both a restore marker and raft.db: restore only into an empty folder", cfg.Cluster.DataDir)
 	}

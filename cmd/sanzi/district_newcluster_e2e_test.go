@@ -38,18 +38,7 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 		t.Skip("three member processes, twice")
 	}
 	dir := t.TempDir()
-	caDir := filepath.Join(dir, "ca")
-	must := func(out string, code int) string {
-		t.Helper()
-		if code != 0 {
-			t.Fatal(out)
-		}
-		return out
-	}
-	must(run(t, "ca", "init", "--district", "350505", "--dir", caDir))
-	for _, name := range []string{"d1", "d2", "d3", "admin"} {
-		must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", name))
-	}
+	caDir := districtCA(t, dir, "d1", "d2", "d3", "admin")
 	d1HTTP := freePort(t)
 	members := []*districtProc{}
 	for i := 1; i <= 3; i++ {
@@ -77,18 +66,7 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 			}
 		}
 	}
-	voters := func() bool {
-		st, err := clientFor(t, caDir, d1.api).ClusterStatus(context.Background(), &sanziv1.ClusterStatusRequest{All: true})
-		if err != nil || len(st.GetMembers()) != 3 {
-			return false
-		}
-		for _, m := range st.GetMembers() {
-			if !m.GetVoter() || m.GetError() != "" {
-				return false
-			}
-		}
-		return true
-	}
+	voters := func() bool { return healthyVoters(clientFor(t, caDir, d1.api), 3) }
 
 	seed := make([]byte, ed25519.SeedSize)
 	seed[0] = 11
@@ -189,7 +167,7 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 		file = filepath.Join(dir, "d1.tar")
 		done := make(chan struct{})
 		go func() { defer close(done); push(40) }() // online: pushes go on during the backup
-		must(run(t, "backup", "--http", d1HTTP, "--out", file, "--token", admin))
+		mustRun(t, "backup", "--http", d1HTTP, "--out", file, "--token", admin)
 		<-done
 		lostFrom = v.head.Seq + 1
 		push(30) // after the backup: lost with the cluster, held by the village
@@ -212,7 +190,7 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 		// While the old cluster runs, a new cluster from the backup is
 		// refused: its members still answer with a leader.
 		probe := filepath.Join(dir, "probe")
-		must(run(t, "restore", "--in", file, "--data", probe))
+		mustRun(t, "restore", "--in", file, "--data", probe)
 		args := append(append([]string{}, baseArgs[0]...), "--data", probe, "--raft", freePort(t), "--api", freePort(t),
 			"--bootstrap", "--old-cluster-gone", "test", "--last-checkpoint", kept)
 		if out, code := run(t, args...); code == 0 || !strings.Contains(out, "still answer") {
@@ -238,7 +216,7 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 
 	var ready time.Duration
 	t.Run("new cluster from member 1's backup", func(t *testing.T) {
-		must(run(t, "restore", "--in", file, "--data", d1.data))
+		mustRun(t, "restore", "--in", file, "--data", d1.data)
 		base := append(append([]string{}, baseArgs[0]...), "--http", d1HTTP)
 		for _, tc := range []struct {
 			name, want string
@@ -323,7 +301,7 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 		want := v.head.Seq
 		for _, p := range members {
 			p.stop()
-			out := must(run(t, "verify", "--data", p.data))
+			out := mustRun(t, "verify", "--data", p.data)
 			if !strings.Contains(out, fmt.Sprintf("chain %s: %d entries", v.origin, want)) || !strings.Contains(out, "all chains verify") {
 				t.Fatalf("verify %s:\n%s", p.id, out)
 			}

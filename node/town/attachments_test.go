@@ -18,8 +18,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/attach"
-	"github.com/sanzi/sanzi/node/keys"
-	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -30,11 +28,7 @@ import (
 // village of another town; uploads and deletions are refused.
 func TestVillageAttachments(t *testing.T) {
 	dir := t.TempDir()
-	tl, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: keys.NewRing(), NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tl.Close() })
+	tl := openTownLedger(t, dir)
 	in, err := NewInbox(tl, "350505100000", dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -15,14 +15,21 @@ import (
 )
 
 // TestBackupRestoreContinues is issue 16's backup scenario with the real
-// binary: a village syncing to a district member records, is backed up
-// online while it records, records more (synced), and is lost. The backup
-// restored into a new folder verifies; started without a parent it refuses
-// (it may be behind its parent's copy); started with one it first pulls
-// back its own entries the parent holds beyond the backup, and then records
-// on: the district takes the new entries, its head equals the village's,
-// and there is no fork.
+// binary: a village syncing to its parent (a district member, or a town
+// that forwards to one) records, is backed up online while it records,
+// records more (synced, with a scanned contract the backup does not hold),
+// and is lost. The backup restored into a new folder verifies; started
+// without a parent it refuses (it may be behind its parent's copy); started
+// with one it first pulls back its own entries the parent holds beyond the
+// backup, and the attachment they name, and then records on: the district
+// takes the new entries, its head equals the village's, and there is no
+// fork.
 func TestBackupRestoreContinues(t *testing.T) {
+	t.Run("under a district member", func(t *testing.T) { backupRestoreContinues(t, false) })
+	t.Run("under a town", func(t *testing.T) { backupRestoreContinues(t, true) })
+}
+
+func backupRestoreContinues(t *testing.T, viaTown bool) {
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
 	must := func(out string, code int) string {
@@ -42,6 +49,17 @@ func TestBackupRestoreContinues(t *testing.T) {
 	d.start()
 	t.Cleanup(d.stop)
 	district := clientFor(t, caDir, d.api)
+	parent := d.api
+	if viaTown {
+		const town = "350505100000"
+		must(run(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town"))
+		parent = freePort(t)
+		tw := &syncVillage{t: t, org: town, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
+		tw.args = []string{"town", "serve", "--data", tw.data, "--org", town, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
+			"--sync-addr", parent, "--parent", d.api, "--tls-dir", caDir, "--log-level", "warn"}
+		tw.start()
+		t.Cleanup(func() { tw.kill9() })
+	}
 	districtHead := func() (uint64, string) {
 		h, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: org})
 		if err != nil {
@@ -49,11 +67,11 @@ func TestBackupRestoreContinues(t *testing.T) {
 		}
 		return h.GetHead().GetSeq(), h.GetHead().GetHash()
 	}
-	village := func(data string, parent bool) *syncVillage {
+	village := func(data string, withParent bool) *syncVillage {
 		v := &syncVillage{t: t, org: org, data: data, http: freePort(t), grpc_: freePort(t)}
 		v.args = []string{"village", "serve", "--data", v.data, "--org", org, "--http-addr", v.http, "--grpc-addr", v.grpc_, "--tls-dir", caDir, "--log-level", "warn"}
-		if parent {
-			v.args = append(v.args, "--parent", d.api)
+		if withParent {
+			v.args = append(v.args, "--parent", parent)
 		}
 		return v
 	}

@@ -143,9 +143,10 @@ func catchUpRestored(ctx context.Context, cfg Config, l *ledger.Ledger, att *att
 // hash (att.Put refuses another content) and locks it by the first entry
 // naming it, as recording the entry would have. The whole chain is walked,
 // once per restore, so an attachment missed by an earlier, interrupted
-// start is fetched too. One the parent does not hold (NotFound) is left
-// missing and logged: `sanzi verify` names it; anything else stops the
-// start (the marker stays, and the next start tries again).
+// start is fetched too. One the parent does not hold (NotFound), or all
+// when the parent serves none (an older town), are left missing and
+// logged; anything else stops the start (the marker stays, and the next
+// start tries again).
 func pullAttachments(ctx context.Context, client sanziv1.AttachmentServiceClient, l *ledger.Ledger, att *attach.Store, origin string, log *slog.Logger) (got, missing int, err error) {
 	type want struct{ h, entry string }
 	var wants []want
@@ -176,10 +177,14 @@ func pullAttachments(ctx context.Context, client sanziv1.AttachmentServiceClient
 	}
 	for _, w := range wants {
 		resp, err := client.GetAttachment(ctx, &sanziv1.GetAttachmentRequest{Sha256: w.h})
-		if status.Code(err) == codes.NotFound {
+		switch status.Code(err) {
+		case codes.NotFound:
 			log.Warn("an attachment a restored chain names is not at the parent either", "sha256", w.h, "entry", w.entry)
 			missing++
 			continue
+		case codes.Unimplemented: // a town of an older sanzi serves none
+			log.Warn("the parent serves no attachments back (upgrade it, then restore again to fetch them)", "sha256", w.h, "entry", w.entry, "missing", len(wants)-got)
+			return got, len(wants) - got, nil
 		}
 		if err != nil {
 			return got, missing, fmt.Errorf("fetch attachment %s of %s from the parent: %w", w.h, w.entry, err)

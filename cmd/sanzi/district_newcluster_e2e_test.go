@@ -87,7 +87,7 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 		chain = append(chain, batch...)
 		pushRaw(batch)
 	}
-	headAt := func(api string) (uint64, string) {
+	headOf := func(api, origin string) (uint64, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		h, err := clientFor(t, caDir, api).ListHeads(ctx, &sanziv1.ListHeadsRequest{})
@@ -95,11 +95,23 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 			return 0, ""
 		}
 		for _, x := range h.GetHeads() {
-			if x.GetOrigin() == v.origin {
+			if x.GetOrigin() == origin {
 				return x.GetSeq(), x.GetHash()
 			}
 		}
 		return 0, ""
+	}
+	headAt := func(api string) (uint64, string) { return headOf(api, v.origin) }
+	// rv is a real village node syncing to member 1 through its outbox.
+	const rvOrg = "350505100202"
+	mustRun(t, "ca", "issue", "--dir", caDir, "--org", rvOrg, "--role", "village")
+	rv := &syncVillage{t: t, org: rvOrg, data: filepath.Join(dir, rvOrg), http: freePort(t), grpc_: freePort(t)}
+	rv.args = []string{"village", "serve", "--data", rv.data, "--org", rvOrg, "--http-addr", rv.http, "--grpc-addr", rv.grpc_,
+		"--parent", d1.api, "--tls-dir", caDir, "--log-level", "warn"}
+	rvSynced := func(api string) bool {
+		seq, hash := headOf(api, rvOrg)
+		mine, myHash := rv.headOf()
+		return seq == mine && hash == myHash
 	}
 	// hashOf is the village's own hash of its entry at seq.
 	hashOf := func(seq uint64) string {
@@ -139,9 +151,10 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 		return nil
 	}
 
+	top := t
 	var file, kept string
 	var oldCPs []public.Checkpoint
-	var lostFrom, lostTo uint64
+	var lostFrom, lostTo, rvBackup uint64
 	t.Run("old cluster: pushes, a backup, more after it", func(t *testing.T) {
 		startOld()
 		eventually(t, 30*time.Second, "3 voters", voters)
@@ -163,6 +176,10 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 			}
 			return false
 		})
+		rv.start()
+		top.Cleanup(func() { rv.kill9() }) // it lives on through the steps
+		rv.record(5, 1)
+		eventually(t, 30*time.Second, "the village node's entries at the district", func() bool { return rvSynced(d1.api) })
 		admin := districtAdmin(t, caDir, d1.api)
 		file = filepath.Join(dir, "d1.tar")
 		done := make(chan struct{})
@@ -170,6 +187,9 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 		mustRun(t, "backup", "--http", d1HTTP, "--out", file, "--token", admin)
 		<-done
 		lostFrom = v.head.Seq + 1
+		rvBackup, _ = rv.headOf() // synced before the backup was taken
+		rv.record(4, 100)
+		eventually(t, 30*time.Second, "the village node's entries after the backup at the district", func() bool { return rvSynced(d1.api) })
 		push(30) // after the backup: lost with the cluster, held by the village
 		lostTo = v.head.Seq
 		// The old cluster signs a checkpoint of the lost entries, and a
@@ -206,6 +226,7 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 	})
 
 	t.Run("all three lost", func(t *testing.T) {
+		rv.stop() // started again once the new cluster is up: its outbox then begins from the district's heads
 		for _, p := range members {
 			p.stop()
 			if err := os.RemoveAll(p.data); err != nil {
@@ -266,6 +287,29 @@ func TestDistrictNewClusterFromBackup(t *testing.T) {
 			})
 		}
 		t.Logf("district head %d after the restore, %d entries pushed again, %d new: every member at %d", h, lostTo-h, 20, want)
+		// The village node's outbox finds the district holding less than it
+		// acknowledged and sends it again from there, then its new entries.
+		rvAtRestore, _ := headOf(d1.api, rvOrg)
+		if rvAtRestore != rvBackup {
+			t.Fatalf("the new cluster holds the village node at %d, want the backup's %d", rvAtRestore, rvBackup)
+		}
+		rv.start()
+		rvBefore, _ := rv.headOf()
+		rv.record(3, 200)
+		for _, p := range members {
+			eventually(t, 60*time.Second, p.id+" at the village node's head", func() bool { return rvSynced(p.api) })
+		}
+		mine, _ := rv.headOf()
+		if st := rv.syncState(); st.Acked != mine || len(st.Refused) != 0 {
+			t.Fatalf("the village node's sync: acked %d of its head %d, refused %+v", st.Acked, mine, st.Refused)
+		}
+		for _, o := range []string{v.origin, rvOrg} {
+			forks, err := clientFor(t, caDir, d1.api).ListForks(context.Background(), &sanziv1.ListForksRequest{Origin: o})
+			if err != nil || len(forks.GetForks()) != 0 {
+				t.Fatalf("forks of %s: %v %v", o, forks.GetForks(), err)
+			}
+		}
+		t.Logf("village node: the new cluster held it at %d of %d, its outbox sent the rest again and its new entries: acked %d = its head, same hash on every member", rvAtRestore, rvBefore, mine)
 	})
 
 	t.Run("checkpoints do not contradict the old cluster's", func(t *testing.T) {

@@ -129,7 +129,7 @@ the backup. If the whole cluster is lost, it starts a new one instead:
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "restored %d files of the backup taken at %s into %s\nstart a village or town with --parent so it catches up from its parent before it records; a district member with --join, so it rejoins and catches up from the leader\n",
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %d files of the backup taken at %s into %s\nstart a village or town with --parent so it catches up from its parent before it records; a district member with --join, so it rejoins and catches up from the leader (or, if the whole cluster is lost, with --bootstrap --old-cluster-gone REASON --last-checkpoint FILE|none: the first member of a new one)\n",
 				len(m.Files), m.TakenAt.Format(time.RFC3339), data)
 			return nil
 		},

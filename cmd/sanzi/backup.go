@@ -106,12 +106,14 @@ would fork the chain. So the node, started with --parent, first pulls its
 own chain's missing entries back from the parent, verified against its
 key, and only then takes writes; without --parent it refuses to start. A
 node with no parent holds the only copy: remove RESTORED.json to start it.
-Attachments of entries recorded after the backup stay at the parent.
+The attachments those entries name are fetched from the parent too.
 
 A district member's backup holds its state.db and no raft log: start the
 restored member with --join (not --bootstrap); it leaves the cluster's
 configuration and joins again, and the leader sends it the entries after
-the backup.`,
+the backup. If the whole cluster is lost, it starts a new one instead:
+"sanzi district serve --bootstrap --old-cluster-gone REASON
+--last-checkpoint FILE|none" (see "sanzi district serve --help").`,
 		Example: `  sanzi restore --in v201-2025-03-01.tar --data /var/lib/sanzi
   sanzi village serve --data /var/lib/sanzi --org 350505100201 --parent 127.0.0.1:7601 --tls-dir ca`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -127,7 +129,7 @@ the backup.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "restored %d files of the backup taken at %s into %s\nstart a village or town with --parent so it catches up from its parent before it records; a district member with --join, so it rejoins and catches up from the leader\n",
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %d files of the backup taken at %s into %s\nstart a village or town with --parent so it catches up from its parent before it records; a district member with --join, so it rejoins and catches up from the leader (or, if the whole cluster is lost, with --bootstrap --old-cluster-gone REASON --last-checkpoint FILE|none: the first member of a new one)\n",
 				len(m.Files), m.TakenAt.Format(time.RFC3339), data)
 			return nil
 		},

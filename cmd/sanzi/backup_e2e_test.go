@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,14 +15,21 @@ import (
 )
 
 // TestBackupRestoreContinues is issue 16's backup scenario with the real
-// binary: a village syncing to a district member records, is backed up
-// online while it records, records more (synced), and is lost. The backup
-// restored into a new folder verifies; started without a parent it refuses
-// (it may be behind its parent's copy); started with one it first pulls
-// back its own entries the parent holds beyond the backup, and then records
-// on: the district takes the new entries, its head equals the village's,
-// and there is no fork.
+// binary: a village syncing to its parent (a district member, or a town
+// that forwards to one) records, is backed up online while it records,
+// records more (synced, with a scanned contract the backup does not hold),
+// and is lost. The backup restored into a new folder verifies; started
+// without a parent it refuses (it may be behind its parent's copy); started
+// with one it first pulls back its own entries the parent holds beyond the
+// backup, and the attachment they name, and then records on: the district
+// takes the new entries, its head equals the village's, and there is no
+// fork.
 func TestBackupRestoreContinues(t *testing.T) {
+	t.Run("under a district member", func(t *testing.T) { backupRestoreContinues(t, false) })
+	t.Run("under a town", func(t *testing.T) { backupRestoreContinues(t, true) })
+}
+
+func backupRestoreContinues(t *testing.T, viaTown bool) {
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
 	must := func(out string, code int) string {
@@ -40,6 +49,17 @@ func TestBackupRestoreContinues(t *testing.T) {
 	d.start()
 	t.Cleanup(d.stop)
 	district := clientFor(t, caDir, d.api)
+	parent := d.api
+	if viaTown {
+		const town = "350505100000"
+		must(run(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town"))
+		parent = freePort(t)
+		tw := &syncVillage{t: t, org: town, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
+		tw.args = []string{"town", "serve", "--data", tw.data, "--org", town, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
+			"--sync-addr", parent, "--parent", d.api, "--tls-dir", caDir, "--log-level", "warn"}
+		tw.start()
+		t.Cleanup(func() { tw.kill9() })
+	}
 	districtHead := func() (uint64, string) {
 		h, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: org})
 		if err != nil {
@@ -47,11 +67,11 @@ func TestBackupRestoreContinues(t *testing.T) {
 		}
 		return h.GetHead().GetSeq(), h.GetHead().GetHash()
 	}
-	village := func(data string, parent bool) *syncVillage {
+	village := func(data string, withParent bool) *syncVillage {
 		v := &syncVillage{t: t, org: org, data: data, http: freePort(t), grpc_: freePort(t)}
 		v.args = []string{"village", "serve", "--data", v.data, "--org", org, "--http-addr", v.http, "--grpc-addr", v.grpc_, "--tls-dir", caDir, "--log-level", "warn"}
-		if parent {
-			v.args = append(v.args, "--parent", d.api)
+		if withParent {
+			v.args = append(v.args, "--parent", parent)
 		}
 		return v
 	}
@@ -70,8 +90,27 @@ func TestBackupRestoreContinues(t *testing.T) {
 		eventually(t, 30*time.Second, "the village's chain at the district", func() bool { s, _ := districtHead(); return s == v.head() })
 		atBackup = v.head()
 	})
+	scan := make([]byte, 300<<10) // more than one sync piece
+	rand.Read(scan)
+	var scanHash string
 	t.Run("more recorded and synced, then the village is lost", func(t *testing.T) {
 		v.record(3, 200)
+		// One entry after the backup names a scanned contract: it goes up
+		// with the entry, and the backup does not hold it.
+		vn := &node{t: t, http: v.http}
+		var up struct {
+			Attachment struct {
+				Sha256 string `json:"sha256"`
+			} `json:"attachment"`
+		}
+		if code, raw := vn.call("POST", "/v1/attachments?fileName=contract.pdf", "application/octet-stream", scan, &up); code != 200 {
+			t.Fatalf("upload: %d %s", code, raw)
+		}
+		scanHash = up.Attachment.Sha256
+		body := set(set(tx(250), "transaction.org", org), "transaction.attachments", []string{scanHash})
+		if code, raw := vn.post("/v1/transactions", body, nil); code != 200 {
+			t.Fatalf("record with attachment: %d %s", code, raw)
+		}
 		eventually(t, 30*time.Second, "the new entries at the district", func() bool { s, _ := districtHead(); return s == v.head() })
 		full = v.head()
 		v.stop()
@@ -106,6 +145,17 @@ func TestBackupRestoreContinues(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(restored, "RESTORED.json")); err == nil {
 			t.Error("the restore marker is still there after catching up")
 		}
+		// The attachment of an entry recorded after the backup came back
+		// from the parent with the entry.
+		var got struct {
+			Attachment struct {
+				LockedBy string `json:"lockedBy"`
+			} `json:"attachment"`
+			Content []byte `json:"content"`
+		}
+		if code, raw := (&node{t: t, http: r.http}).call("GET", "/v1/attachments/"+scanHash, "", nil, &got); code != 200 || !bytes.Equal(got.Content, scan) || got.Attachment.LockedBy == "" {
+			t.Fatalf("the restored village's copy of attachment %s: %d, %d bytes, locked by %q (want %d bytes, locked) %.200s", scanHash, code, len(got.Content), got.Attachment.LockedBy, len(scan), raw)
+		}
 		r.record(3, 300)
 		eventually(t, 30*time.Second, "the restored village's new entries at the district", func() bool { s, _ := districtHead(); return s == r.head() })
 		seq, hash := districtHead()
@@ -120,7 +170,9 @@ func TestBackupRestoreContinues(t *testing.T) {
 			t.Fatalf("the restored village's chain is refused: %+v", st.Refused)
 		}
 		r.stop()
-		must(run(t, "verify", "--data", restored))
+		if out := must(run(t, "verify", "--data", restored)); !strings.Contains(out, "1 locked attachments checked") {
+			t.Fatalf("verify of the restored village does not check the pulled attachment:\n%s", out)
+		}
 		t.Log(fmt.Sprintf("synced head %d at the backup, parent at %d, restored village caught up and went on to %d; no fork", atBackup, full, seq))
 	})
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/sanzi/sanzi/analytics/schema"
+	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/federation/member"
 	"github.com/sanzi/sanzi/federation/public"
@@ -163,6 +166,7 @@ func newDistrictServeCmd(g *globals) *cobra.Command {
 		nf        notifyFlags
 		chainCert string
 		proxies   []string
+		lastCP    string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -187,7 +191,14 @@ through Raft, goes down to the village's town, which opens the complaint
 procedure, and the town's reply comes back up to the complaint's status
 page (number and secret) and the village's page. The --complaint-* flags
 bound the filings per address and per village at this member; a question
-of arithmetic on the form stops blind floods. --no-complaints turns it off.`,
+of arithmetic on the form stops blind floods. --no-complaints turns it off.
+
+A folder restored from a member's backup ("sanzi restore") rejoins the
+running cluster with --join. When the whole cluster is lost, it becomes the
+first member of a new one with --bootstrap --old-cluster-gone REASON
+--last-checkpoint FILE|none: its state is the new cluster's first snapshot,
+and the other members start empty with --join and receive it. It is
+refused while a member the backup records still answers with a cluster.`,
 		Example: `  sanzi district serve --id d1 --raft 127.0.0.1:7501 --api 127.0.0.1:7502 --http 127.0.0.1:7503 \
     --data d1 --tls-dir d1 --cert d1 --bootstrap
   sanzi district serve --id d2 --raft 127.0.0.1:7511 --api 127.0.0.1:7512 --data d2 --tls-dir d2 --cert d2 --join 127.0.0.1:7502`,
@@ -215,6 +226,13 @@ of arithmetic on the form stops blind floods. --no-complaints turns it off.`,
 				return fmt.Errorf("--public-trusted-proxy: %w", err)
 			}
 			cfg.Cluster.Logger = g.logger()
+			if lastCP == "none" {
+				cfg.NoLastCheckpoint = true
+			} else if lastCP != "" {
+				if cfg.LastCheckpoint, err = readCheckpointFile(lastCP); err != nil {
+					return err
+				}
+			}
 			if err := nf.load(&cfg.Notify); err != nil {
 				return err
 			}
@@ -245,6 +263,8 @@ of arithmetic on the form stops blind floods. --no-complaints turns it off.`,
 	f.StringVar(&cfg.Cluster.DataDir, "data", "", "data folder (raft.db, snapshots, state.db)")
 	f.BoolVar(&cfg.Cluster.Bootstrap, "bootstrap", false, "make a new cluster with this member if the data folder is empty")
 	f.StringVar(&cfg.Join, "join", "", "API address of a running member to join through")
+	f.StringVar(&cfg.OldClusterGone, "old-cluster-gone", "", "with --bootstrap on a folder restored from a member's backup: make a NEW cluster from it; say why you know every member of the old cluster is gone for good (it is logged); refused while one still answers")
+	f.StringVar(&lastCP, "last-checkpoint", "", "with --old-cluster-gone: the newest checkpoint the old cluster published (JSON of /public/v1/checkpoints/latest, or a checkpoint-N.json of sanzi verify-public --keep), which the new cluster continues from; \"none\" when there is none to be found")
 	f.StringVar(&cfg.ClickHouse, "clickhouse", "", "ClickHouse native address (host:port) the analytics loader fills while this member leads (off when empty)")
 	f.StringSliceVar(&cfg.ClickHouseShards, "clickhouse-shards", nil, "instead of --clickhouse: the shards of a sharded ClickHouse (deploy/clickhouse), comma-separated host:port")
 	f.StringVar(&cfg.ClickHouseCluster, "clickhouse-cluster", "sanzi", "remote_servers name of the sharded ClickHouse")
@@ -499,4 +519,27 @@ func tamperKind(k sanziv1.TamperKind) string {
 		return "fork"
 	}
 	return strings.TrimPrefix(k.String(), "TAMPER_KIND_")
+}
+
+// readCheckpointFile reads a signed checkpoint as the public site serves
+// it (its signature is checked against the district chain's key in the
+// restored state, when it is adopted).
+func readCheckpointFile(path string) (*checkpoint.Signed, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--last-checkpoint: %w", err)
+	}
+	var sc public.Checkpoint
+	if err := json.Unmarshal(raw, &sc); err != nil {
+		return nil, fmt.Errorf("--last-checkpoint %s: not a checkpoint as the public site serves it: %w", path, err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(sc.Signature)
+	if err != nil {
+		return nil, fmt.Errorf("--last-checkpoint %s: signature: %w", path, err)
+	}
+	st, err := checkpoint.Parse([]byte(sc.Statement))
+	if err != nil {
+		return nil, fmt.Errorf("--last-checkpoint %s: %w", path, err)
+	}
+	return &checkpoint.Signed{Statement: st, Text: []byte(sc.Statement), Signature: sig}, nil
 }

@@ -26,18 +26,7 @@ func TestDistrictMemberBackupRestore(t *testing.T) {
 		t.Skip("three member processes")
 	}
 	dir := t.TempDir()
-	caDir := filepath.Join(dir, "ca")
-	must := func(out string, code int) string {
-		t.Helper()
-		if code != 0 {
-			t.Fatal(out)
-		}
-		return out
-	}
-	must(run(t, "ca", "init", "--district", "350505", "--dir", caDir))
-	for _, name := range []string{"d1", "d2", "d3", "admin"} {
-		must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", name))
-	}
+	caDir := districtCA(t, dir, "d1", "d2", "d3", "admin")
 	members := map[string]*districtProc{}
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("d%d", i)
@@ -62,18 +51,7 @@ func TestDistrictMemberBackupRestore(t *testing.T) {
 	d3.args = append(d3.args, "--http", d3HTTP)
 	d3.start()
 	c1 := clientFor(t, caDir, d1.api)
-	voters := func() bool {
-		st, err := c1.ClusterStatus(context.Background(), &sanziv1.ClusterStatusRequest{All: true})
-		if err != nil || len(st.GetMembers()) != 3 {
-			return false
-		}
-		for _, m := range st.GetMembers() {
-			if !m.GetVoter() || m.GetError() != "" {
-				return false
-			}
-		}
-		return true
-	}
+	voters := func() bool { return healthyVoters(c1, 3) }
 	eventually(t, 30*time.Second, "3 voters", voters)
 
 	seed := make([]byte, ed25519.SeedSize)
@@ -133,7 +111,7 @@ func TestDistrictMemberBackupRestore(t *testing.T) {
 	// Online: pushes go on while the backup is taken.
 	done := make(chan struct{})
 	go func() { defer close(done); push(40) }()
-	out := must(run(t, "backup", "--http", d3HTTP, "--out", file, "--token", admin))
+	out := mustRun(t, "backup", "--http", d3HTTP, "--out", file, "--token", admin)
 	<-done
 	t.Logf("%s", strings.TrimSpace(out))
 	// Refused without a sign-in.
@@ -148,7 +126,7 @@ func TestDistrictMemberBackupRestore(t *testing.T) {
 	if err := os.RemoveAll(d3.data); err != nil {
 		t.Fatal(err)
 	}
-	out = must(run(t, "restore", "--in", file, "--data", d3.data))
+	out = mustRun(t, "restore", "--in", file, "--data", d3.data)
 	t.Logf("%s", strings.TrimSpace(out))
 	if _, err := os.Stat(filepath.Join(d3.data, "raft.db")); err == nil {
 		t.Fatal("the backup holds raft.db: a restored member would resume an old raft state")
@@ -175,9 +153,46 @@ func TestDistrictMemberBackupRestore(t *testing.T) {
 	want = v.head.Seq
 	eventually(t, 30*time.Second, "the rejoined member to take new entries", func() bool { return headAt(d3.api) == want })
 	d3.stop()
-	out = must(run(t, "verify", "--data", d3.data))
+	out = mustRun(t, "verify", "--data", d3.data)
 	if !strings.Contains(out, fmt.Sprintf("chain %s: %d entries", v.origin, want)) || !strings.Contains(out, "all chains verify") {
 		t.Fatalf("verify of the restored member:\n%s", out)
 	}
 	t.Logf("member 3 restored from a backup and rejoined: %d entries of %s, verify:\n%s", want, v.origin, out)
+}
+
+// mustRun runs the CLI and fails t unless it exits 0.
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, code := run(t, args...)
+	if code != 0 {
+		t.Fatalf("sanzi %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+// districtCA makes a district CA in dir/ca and issues a district
+// certificate of each name into it; it returns the CA folder.
+func districtCA(t *testing.T, dir string, names ...string) string {
+	t.Helper()
+	caDir := filepath.Join(dir, "ca")
+	mustRun(t, "ca", "init", "--district", "350505", "--dir", caDir)
+	for _, name := range names {
+		mustRun(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", name)
+	}
+	return caDir
+}
+
+// healthyVoters reports whether the cluster, asked through c, has n
+// members, every one a voter that answers.
+func healthyVoters(c sanziv1.DistrictServiceClient, n int) bool {
+	st, err := c.ClusterStatus(context.Background(), &sanziv1.ClusterStatusRequest{All: true})
+	if err != nil || len(st.GetMembers()) != n {
+		return false
+	}
+	for _, m := range st.GetMembers() {
+		if !m.GetVoter() || m.GetError() != "" {
+			return false
+		}
+	}
+	return true
 }

@@ -13,7 +13,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/sanzi/sanzi/node/attach"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -28,6 +27,8 @@ import (
 	"github.com/sanzi/sanzi/federation/fsm"
 	"github.com/sanzi/sanzi/federation/raftlog"
 	"github.com/sanzi/sanzi/federation/transport"
+	"github.com/sanzi/sanzi/node/attach"
+	"github.com/sanzi/sanzi/node/dataformat"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 )
 
@@ -60,6 +61,13 @@ type Config struct {
 	DataDir string
 	// Bootstrap makes a new single-member cluster when DataDir is empty.
 	Bootstrap bool
+	// FromState, with Bootstrap, makes the new cluster from the state file
+	// DataDir already holds (a restored backup) rather than from nothing:
+	// see seedFromState. SeedCheck, when set, runs on that state before
+	// anything is written, and may refuse (or add to the state: it is the
+	// new cluster's first snapshot).
+	FromState bool
+	SeedCheck func(*fsm.FSM) error
 	// ServerTLS and ClientTLS secure Raft traffic (district role only).
 	ServerTLS, ClientTLS *tls.Config
 	// SnapshotThreshold: log entries between snapshots (default 8192).
@@ -190,6 +198,12 @@ func Open(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data folder %s: %w", cfg.DataDir, err)
 	}
+	// The format first, as on a village or town: a folder of a newer
+	// sanzi is refused before any file in it is opened; an older one is
+	// migrated (with a backup beside it when a step changes data).
+	if _, err := dataformat.Ensure(context.Background(), dataformat.Config{Dir: cfg.DataDir, Now: cfg.Now, Logger: log}); err != nil {
+		return nil, err
+	}
 	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), queue: make(chan *pending, cfg.QueueLen), flight: make(chan *inflight, cfg.MaxInflight)}
 	var err error
 	if n.fsm, err = fsm.Open(fsm.Config{Path: filepath.Join(cfg.DataDir, "state.db"), Logger: log, NoSync: cfg.NoSync, Named: cfg.Named}); err != nil {
@@ -202,6 +216,26 @@ func Open(cfg Config) (*Node, error) {
 	// raft's own log: warnings and errors only, into the member's logger
 	// with subsystem=raft (raftlog names it) in place of district.
 	hl := raftlog.New(cfg.Logger.With("member", cfg.ID), "raft", hclog.Warn)
+	seeding := cfg.Bootstrap && cfg.FromState
+	if seeding {
+		// Before raft.db exists: a refusal leaves the restored folder as it
+		// was, so the operator can start it again once the cause is gone.
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "raft.db")); err == nil {
+			return fail(fmt.Errorf("%s already holds raft state: a new cluster is made from a backup restored into an empty folder only", cfg.DataDir))
+		}
+		if cfg.SeedCheck != nil {
+			if err := cfg.SeedCheck(n.fsm); err != nil {
+				return fail(err)
+			}
+		}
+		fail = func(err error) (*Node, error) {
+			n.closeStores()
+			// Nothing of the new cluster is kept when it was not made.
+			os.Remove(filepath.Join(cfg.DataDir, "raft.db"))
+			os.RemoveAll(filepath.Join(cfg.DataDir, "snapshots"))
+			return nil, err
+		}
+	}
 	if n.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"), NoSync: cfg.NoSync}); err != nil {
 		return fail(fmt.Errorf("open raft log: %w", err))
 	}
@@ -236,7 +270,16 @@ func Open(cfg Config) (*Node, error) {
 		if err != nil {
 			return fail(fmt.Errorf("check raft state: %w", err))
 		}
-		if !has {
+		switch {
+		case !has && seeding:
+			if err := n.seedFromState(rc.LocalID); err != nil {
+				return fail(err)
+			}
+		case has && seeding: // snapshots/ not of this start's making: leave it
+			n.closeStores()
+			os.Remove(filepath.Join(cfg.DataDir, "raft.db"))
+			return nil, fmt.Errorf("%s already holds raft snapshots: a new cluster is made from a backup restored into an empty folder only", cfg.DataDir)
+		case !has:
 			conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: n.trans.LocalAddr()}}}
 			if err := raft.BootstrapCluster(rc, n.logs, n.logs, n.snaps, n.trans, conf); err != nil {
 				return fail(fmt.Errorf("bootstrap cluster: %w", err))

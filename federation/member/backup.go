@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/backup"
 	"github.com/sanzi/sanzi/node/pki"
@@ -68,23 +70,65 @@ func notRestored(rel string) bool {
 	return rel == "raft.db" || strings.HasPrefix(rel, "snapshots/")
 }
 
-// checkRestored refuses to start a restored folder (it holds
-// backup.MarkerName) other than by rejoining: it has no raft state, so
-// bootstrapping would start a new cluster whose log the state file's
-// applied index does not match, and without --join it would wait for ever.
-func checkRestored(cfg Config) (bool, error) {
+// How a member's folder is started (checkRestored).
+type startMode int
+
+const (
+	startAsIs       startMode = iota // not restored: as its raft state says
+	startRejoin                      // restored: leave and join the running cluster again
+	startNewCluster                  // restored: the first member of a new cluster (newcluster.go)
+)
+
+// checkRestored decides how a folder is started. A restored folder (it
+// holds backup.MarkerName) has no raft state: it rejoins the cluster it was
+// taken from (--join), or, when that whole cluster is gone and the operator
+// says so (--bootstrap with --old-cluster-gone), becomes the first member
+// of a new one. Anything else is refused: bootstrapping a restored folder
+// as a plain new cluster would start a log at index 1 below the state's
+// applied index, and without --join it would wait for ever.
+func checkRestored(cfg Config, log *slog.Logger) (startMode, error) {
 	mk, err := backup.ReadMarker(cfg.Cluster.DataDir)
-	if err != nil || mk == nil {
-		return false, err
+	if err != nil {
+		return startAsIs, err
+	}
+	_, statErr := os.Stat(filepath.Join(cfg.Cluster.DataDir, "raft.db"))
+	hasRaft := statErr == nil
+	if mk == nil {
+		if cfg.OldClusterGone != "" {
+			if hasRaft {
+				log.Warn("--old-cluster-gone ignored: this folder already holds raft state (the new cluster was made at an earlier start)", "data", cfg.Cluster.DataDir)
+				return startAsIs, nil
+			}
+			return startAsIs, fmt.Errorf("--old-cluster-gone makes a new cluster from a restored backup, and %s holds none: restore a member's backup into it first (sanzi restore)", cfg.Cluster.DataDir)
+		}
+		return startAsIs, nil
+	}
+	taken := mk.BackupTakenAt.Format(time.RFC3339)
+	if hasRaft && cfg.OldClusterGone != "" && cluster.Seeded(cfg.Cluster.DataDir) {
+		// An earlier start made the new cluster (its first snapshot is
+		// whole) and stopped before it removed the marker.
+		log.Warn("the new cluster was made from the backup at an earlier start; going on with it", "data", cfg.Cluster.DataDir, "backup_taken_at", taken)
+		return startAsIs, backup.ClearMarker(cfg.Cluster.DataDir)
+	}
+	if hasRaft {
+		return startAsIs, fmt.Errorf("%s holds both a restore marker and raft.db: restore only into an empty folder", cfg.Cluster.DataDir)
+	}
+	if cfg.OldClusterGone != "" {
+		switch {
+		case cfg.Join != "":
+			return startAsIs, fmt.Errorf("%s: --join rejoins a running cluster and --old-cluster-gone starts a new one; give one of them", cfg.Cluster.DataDir)
+		case !cfg.Cluster.Bootstrap:
+			return startAsIs, fmt.Errorf("%s: a new cluster from the backup taken at %s is started with --bootstrap and --old-cluster-gone together", cfg.Cluster.DataDir, taken)
+		case cfg.LastCheckpoint == nil && !cfg.NoLastCheckpoint:
+			return startAsIs, fmt.Errorf("%s: the lost cluster may have signed checkpoints after the backup taken at %s, which the new cluster must not contradict: give the newest one it published with --last-checkpoint FILE (a copy of /public/v1/checkpoints/latest, or a checkpoint-N.json kept by sanzi verify-public --keep), or --last-checkpoint none if there is none to be found", cfg.Cluster.DataDir, taken)
+		}
+		return startNewCluster, nil
 	}
 	if cfg.Join == "" || cfg.Cluster.Bootstrap {
-		return true, fmt.Errorf("%s was restored from a backup taken at %s: a restored member has no raft state and must rejoin the cluster it was taken from; start it with --join pointing at a running member (and without --bootstrap). To start a new cluster from it instead is not supported (TODO(issue 16))",
-			cfg.Cluster.DataDir, mk.BackupTakenAt.Format(time.RFC3339))
+		return startAsIs, fmt.Errorf("%s was restored from a backup taken at %s: a restored member has no raft state and must rejoin the cluster it was taken from; start it with --join pointing at a running member (and without --bootstrap). If every member of that cluster is lost, start a new cluster from it with --bootstrap --old-cluster-gone REASON --last-checkpoint FILE|none",
+			cfg.Cluster.DataDir, taken)
 	}
-	if _, err := os.Stat(filepath.Join(cfg.Cluster.DataDir, "raft.db")); err == nil {
-		return true, fmt.Errorf("%s holds both a restore marker and raft.db: restore only into an empty folder", cfg.Cluster.DataDir)
-	}
-	return true, nil
+	return startRejoin, nil
 }
 
 // rejoin removes this member's id from the cluster's configuration before

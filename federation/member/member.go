@@ -30,12 +30,15 @@ import (
 
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/analytics/stats"
+	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/federation/cluster"
+	"github.com/sanzi/sanzi/federation/fsm"
 	"github.com/sanzi/sanzi/federation/public"
 	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/backtest"
+	"github.com/sanzi/sanzi/node/backup"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/notify"
@@ -59,6 +62,15 @@ type Config struct {
 	Cert tls.Certificate
 	// Join, when set, is a member's API address to ask for admission.
 	Join string
+	// OldClusterGone, with Cluster.Bootstrap on a restored folder, makes a
+	// new cluster from the backup (newcluster.go); it is the operator's
+	// word that every member of the old cluster is gone, and why, which
+	// is logged. LastCheckpoint is the newest checkpoint the old cluster
+	// published, adopted by the new one so it never signs a contradicting
+	// one; NoLastCheckpoint says there is none to be found.
+	OldClusterGone   string
+	LastCheckpoint   *checkpoint.Signed
+	NoLastCheckpoint bool
 	// ClickHouse, when set, is the native address (host:port) the analytics
 	// loader writes to while this member leads.
 	ClickHouse string
@@ -160,10 +172,14 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if cfg.Cluster.Named == nil {
 		cfg.Cluster.Named = entries.Attachments // locks what entries name at the district
 	}
-	restored, err := checkRestored(cfg)
+	mode, err := checkRestored(cfg, log)
 	if err != nil {
 		apiLn.Close()
 		return nil, err
+	}
+	if mode == startNewCluster {
+		cfg.Cluster.FromState = true
+		cfg.Cluster.SeedCheck = func(f *fsm.FSM) error { return seedCheck(ctx, cfg, log, f) }
 	}
 	n, err := cluster.Open(cfg.Cluster)
 	if err != nil {
@@ -216,7 +232,13 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			return nil, err
 		}
 	}
-	if restored {
+	if mode == startNewCluster {
+		if err := backup.ClearMarker(cfg.Cluster.DataDir); err != nil {
+			m.Stop()
+			return nil, err
+		}
+	}
+	if mode == startRejoin {
 		if err := m.rejoin(ctx); err != nil {
 			m.Stop()
 			return nil, err

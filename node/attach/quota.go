@@ -237,3 +237,17 @@ func (s *Store) expire(h string, cutoff time.Time) (int64, error) {
 	}
 	return size, nil
 }
+
+// Origin is the origin attachment h is charged to here ("" when none: an
+// upload through the node's own API, or one held before origins were
+// recorded).
+func (s *Store) Origin(h string) (string, error) {
+	var origin string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if ob := tx.Bucket(bucketOrigin); ob != nil {
+			origin = string(ob.Get([]byte(h)))
+		}
+		return nil
+	})
+	return origin, err
+}

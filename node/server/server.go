@@ -364,11 +364,11 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 			l.Close()
 		}
 	}()
-	if err := catchUpRestored(ctx, cfg, l, ring, issued, log); err != nil {
-		return nil, err
-	}
 	att, err := attach.Open(filepath.Join(cfg.DataDir, "attachments"), l.DB(), cfg.MaxAttachment, cfg.Now)
 	if err != nil {
+		return nil, err
+	}
+	if err := catchUpRestored(ctx, cfg, l, att, ring, issued, log); err != nil {
 		return nil, err
 	}
 	att.SetPolicy(attach.Policy{TTL: cfg.AttachmentTTL, Quota: cfg.AttachmentQuota})

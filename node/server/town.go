@@ -76,6 +76,9 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 		grpc.Creds(credentials.NewTLS(pki.ServerConfig(pool, iss.TLSCertificate(), pki.AllowRoles(pki.RoleVillage)))),
 		grpc.MaxRecvMsgSize(limits.MaxMessageSize))...)
 	sanziv1.RegisterSyncServiceServer(n.inboxSrv, in)
+	// Read-only, a village's own: what a restored village pulls back
+	// (catchUpRestored).
+	sanziv1.RegisterAttachmentServiceServer(n.inboxSrv, &town.VillageAttachments{In: in, Store: n.books.Attachments()})
 	return nil
 }
 

@@ -115,11 +115,7 @@ func TestInboxRefusesUnverifiedEntries(t *testing.T) {
 // must still start (it refused to: the partial file did not parse).
 func TestInboxOpensWithAPartialCertificate(t *testing.T) {
 	dir := t.TempDir()
-	tl, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: keys.NewRing(), NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tl.Close() })
+	tl := openTownLedger(t, dir)
 	if err := os.MkdirAll(filepath.Join(dir, "peers"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -176,4 +172,15 @@ func TestRepairPins(t *testing.T) {
 	if got, _ := ring.Public(kept); !got.Equal(firstPub) {
 		t.Errorf("%s: key %x, want the first key %x left alone", kept, got, firstPub)
 	}
+}
+
+// openTownLedger opens an empty town ledger in dir, closed when t ends.
+func openTownLedger(t *testing.T, dir string) *ledger.Ledger {
+	t.Helper()
+	tl, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: keys.NewRing(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Close() })
+	return tl
 }

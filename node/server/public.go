@@ -23,7 +23,6 @@ import (
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
-	"github.com/sanzi/sanzi/node/retry"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -69,7 +68,7 @@ func (n *Node) openPublic() error {
 			return nil, err // the district's chain not pulled yet
 		}
 		cert, _ := os.ReadFile(filepath.Join(n.cfg.DataDir, "peers", district+".crt"))
-		return public.New(public.Config{District: district, Names: n.cfg.OrgNames, PublicKey: pub, Certificate: cert,
+		return public.New(public.Config{District: district, Villages: n.cfg.Orgs[0][:9], Names: n.cfg.OrgNames, PublicKey: pub, Certificate: cert,
 			State: state, Proofs: n.cfg.PublicProofs, Limits: n.cfg.PublicLimits, Now: n.cfg.Now,
 			Logger: n.log.With("subsystem", "public")})
 	}}
@@ -181,29 +180,9 @@ func (n *Node) pullCheckpoints(ctx context.Context) {
 	if poll <= 0 {
 		poll = defaultCheckpointPoll
 	}
-	failures := 0
-	for {
-		more, err := n.pullCheckpointsOnce(ctx, client, district)
-		wait := poll
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			failures++
-			wait = retry.Backoff(failures, poll, 5*time.Minute, nil)
-			n.log.Warn("pull checkpoints from the district", "err", err, "retry in", wait.Round(time.Second))
-		case more:
-			failures = 0
-			continue
-		default:
-			failures = 0
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
+	n.poll(ctx, poll, "pull checkpoints from the district", func(ctx context.Context) (bool, error) {
+		return n.pullCheckpointsOnce(ctx, client, district)
+	})
 }
 
 // pullCheckpointsOnce asks for the checkpoints after the newest kept and

@@ -37,7 +37,8 @@ func TestTownPublicSite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: a district, a town and a village")
 	}
-	w := startPublicWorldWith(t, nil, []string{"--public", "--public-proofs", "--public-poll", "1s"})
+	// A generous rate: the test polls the town for the month under load.
+	w := startPublicWorldWith(t, nil, []string{"--public", "--public-proofs", "--public-poll", "1s", "--public-rate", "100", "--public-burst", "1000"})
 	const village = pwVillage
 	townURL := "http://" + w.tw.http
 

@@ -34,7 +34,9 @@ import (
 // taken here: a complaint is recorded through the district's Raft and
 // comes down the district's chain to the town, so the form stays on the
 // district's site and the town's village pages carry no complaint section
-// (public.Config.Complaints nil).
+// (public.Config.Complaints nil). TODO(issue 15): link the district's form
+// from the town's village pages, which needs the district site's public
+// address (a flag: the town knows only the district's gRPC address).
 
 // checkpointsFile is the town's copy of the district's checkpoints, in its
 // data folder. Losing it costs a pull from the district, nothing more.

@@ -42,78 +42,10 @@ func TestPublicDisclosure(t *testing.T) {
 	}
 	// d3 has a low public rate limit for the last step.
 	w := startPublicWorld(t, map[string][]string{"d3": {"--public-rate", "1", "--public-burst", "30"}})
-	const town, village = pwTown, pwVillage
-	caDir, members, httpOf, d2, v, vn, tn := w.caDir, w.members, w.httpOf, w.d2, w.v, w.vn, w.tn
-	// Everyone who decides signs in before the procedure opens.
-	vn.signIn("cai.wu", "cun.zhang")
-	tn.signIn("zhen.li", "zhen.wang")
-
-	first17 := "35050519800101123"
-	ck, _ := idcode.ResidentIDCheck(first17)
-	resident := first17 + string(ck)
-	const bankAcct, phone = "6222020200112233445", "13800135678"
-	var laborID string
-	t.Run("the village records its month", func(t *testing.T) {
-		labor := set(set(set(set(tx(1), "transaction.org", village), "transaction.amountFen", 1_234_500), "transaction.summary", "修路劳务费 tamper-me"),
-			"transaction.counterparty", map[string]any{"name": "张三丰", "idNumber": resident, "bankAccount": bankAcct, "phone": phone})
-		labor = set(set(labor, "transaction.category", "劳务支出"), "transaction.invoiceNumber", "90000001")
-		var rec recorded
-		if code, raw := vn.post("/v1/transactions", labor, &rec); code != 200 {
-			t.Fatalf("record: %d %s", code, raw)
-		}
-		laborID = rec.Entry.ID
-		income := set(set(set(set(tx(2), "transaction.org", village), "transaction.kind", "TRANSACTION_KIND_INCOME"), "transaction.amountFen", 500_000),
-			"transaction.category", "经营收入")
-		income = set(set(income, "transaction.summary", "鱼塘租金"), "transaction.invoiceNumber", "90000002")
-		if code, raw := vn.post("/v1/transactions", income, nil); code != 200 {
-			t.Fatalf("record income: %d %s", code, raw)
-		}
-	})
-	period := time.Now().UTC().Format("2006-01")
-	t.Run("its disclosure is prepared and approved", func(t *testing.T) {
-		var opened struct {
-			Procedure struct {
-				Entry entryMeta `json:"entry"`
-			} `json:"procedure"`
-		}
-		if code, raw := vn.post("/v1/workflow", map[string]any{"procedure": map[string]any{"org": village, "matterCode": "GOV-DISCLOSE", "period": period,
-			"summary": period + " 财务公开"}}, &opened); code != 200 {
-			t.Fatalf("open the disclosure: %d %s", code, raw)
-		}
-		id := opened.Procedure.Entry.ID
-		for _, s := range []struct {
-			n             *node
-			step, post, a string
-		}{{tn, "prepare", "town.agency_accountant", "zhen.li"}, {vn, "audit", "village.finance_group", "cai.wu"},
-			{tn, "check", "town.reviewer", "zhen.wang"}, {vn, "publish", "village.committees", "cun.zhang"}} {
-			var p struct {
-				Procedure struct {
-					OpenStep string `json:"openStep"`
-				} `json:"procedure"`
-			}
-			eventually(t, 60*time.Second, "step "+s.step+" open at "+s.n.http, func() bool {
-				code, _ := s.n.call("GET", "/v1/workflow/"+id, "", nil, &p)
-				return code == 200 && p.Procedure.OpenStep == s.step
-			})
-			if code, raw := s.n.as(s.a).post("/v1/workflow/"+id+"/decisions", map[string]any{"decision": map[string]any{
-				"org": village, "procedureId": id, "stepCode": s.step, "action": "STEP_ACTION_APPROVE", "post": s.post}}, nil); code != 200 {
-				t.Fatalf("%s decides %s: %d %s", s.a, s.step, code, raw)
-			}
-		}
-		var p struct {
-			Procedure struct {
-				Status string `json:"status"`
-			} `json:"procedure"`
-		}
-		eventually(t, 60*time.Second, "the disclosure completed at the village", func() bool {
-			code, _ := vn.call("GET", "/v1/workflow/"+id, "", nil, &p)
-			return code == 200 && p.Procedure.Status == "completed"
-		})
-		eventually(t, 60*time.Second, "the village's chain at the district", func() bool {
-			h, err := d2.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: village})
-			return err == nil && h.GetHead().GetSeq() == v.head()
-		})
-	})
+	const village = pwVillage
+	caDir, members, httpOf := w.caDir, w.members, w.httpOf
+	m := w.discloseMonth(t)
+	resident, bankAcct, phone, laborID, period := m.resident, m.bankAcct, m.phone, m.laborID, m.period
 
 	d2http := "http://" + httpOf["d2"]
 	pageURL := d2http + "/public/villages/" + village
@@ -352,4 +284,95 @@ func failure(out string) string {
 	_, f, _ := strings.Cut(out, "verify-public: FAILED: ")
 	f, _, _ = strings.Cut(f, "\nsanzi: ")
 	return f
+}
+
+// disclosedMonth is what discloseMonth recorded and had approved.
+type disclosedMonth struct {
+	// The private counterparty of the labour payment, which no page shows.
+	resident, bankAcct, phone string
+	laborID, period           string
+}
+
+// discloseMonth has the world's village record a month (a labour payment
+// to a private person and an income) and open its monthly disclosure,
+// whose four steps are decided where their posts are (the town's agency
+// accountant prepares, the village's supervisory committee audits, the
+// town's reviewer checks, the village committees publish); it returns once
+// the village's chain with the approval is at the district.
+func (w *publicWorld) discloseMonth(t *testing.T) disclosedMonth {
+	const town, village = pwTown, pwVillage
+	d2, v, vn, tn := w.d2, w.v, w.vn, w.tn
+	// Everyone who decides signs in before the procedure opens.
+	vn.signIn("cai.wu", "cun.zhang")
+	tn.signIn("zhen.li", "zhen.wang")
+
+	first17 := "35050519800101123"
+	ck, _ := idcode.ResidentIDCheck(first17)
+	resident := first17 + string(ck)
+	const bankAcct, phone = "6222020200112233445", "13800135678"
+	m := disclosedMonth{resident: resident, bankAcct: bankAcct, phone: phone}
+	t.Run("the village records its month", func(t *testing.T) {
+		labor := set(set(set(set(tx(1), "transaction.org", village), "transaction.amountFen", 1_234_500), "transaction.summary", "修路劳务费 tamper-me"),
+			"transaction.counterparty", map[string]any{"name": "张三丰", "idNumber": resident, "bankAccount": bankAcct, "phone": phone})
+		labor = set(set(labor, "transaction.category", "劳务支出"), "transaction.invoiceNumber", "90000001")
+		var rec recorded
+		if code, raw := vn.post("/v1/transactions", labor, &rec); code != 200 {
+			t.Fatalf("record: %d %s", code, raw)
+		}
+		m.laborID = rec.Entry.ID
+		income := set(set(set(set(tx(2), "transaction.org", village), "transaction.kind", "TRANSACTION_KIND_INCOME"), "transaction.amountFen", 500_000),
+			"transaction.category", "经营收入")
+		income = set(set(income, "transaction.summary", "鱼塘租金"), "transaction.invoiceNumber", "90000002")
+		if code, raw := vn.post("/v1/transactions", income, nil); code != 200 {
+			t.Fatalf("record income: %d %s", code, raw)
+		}
+	})
+	m.period = time.Now().UTC().Format("2006-01")
+	period := m.period
+	t.Run("its disclosure is prepared and approved", func(t *testing.T) {
+		var opened struct {
+			Procedure struct {
+				Entry entryMeta `json:"entry"`
+			} `json:"procedure"`
+		}
+		if code, raw := vn.post("/v1/workflow", map[string]any{"procedure": map[string]any{"org": village, "matterCode": "GOV-DISCLOSE", "period": period,
+			"summary": period + " 财务公开"}}, &opened); code != 200 {
+			t.Fatalf("open the disclosure: %d %s", code, raw)
+		}
+		id := opened.Procedure.Entry.ID
+		for _, s := range []struct {
+			n             *node
+			step, post, a string
+		}{{tn, "prepare", "town.agency_accountant", "zhen.li"}, {vn, "audit", "village.finance_group", "cai.wu"},
+			{tn, "check", "town.reviewer", "zhen.wang"}, {vn, "publish", "village.committees", "cun.zhang"}} {
+			var p struct {
+				Procedure struct {
+					OpenStep string `json:"openStep"`
+				} `json:"procedure"`
+			}
+			eventually(t, 60*time.Second, "step "+s.step+" open at "+s.n.http, func() bool {
+				code, _ := s.n.call("GET", "/v1/workflow/"+id, "", nil, &p)
+				return code == 200 && p.Procedure.OpenStep == s.step
+			})
+			if code, raw := s.n.as(s.a).post("/v1/workflow/"+id+"/decisions", map[string]any{"decision": map[string]any{
+				"org": village, "procedureId": id, "stepCode": s.step, "action": "STEP_ACTION_APPROVE", "post": s.post}}, nil); code != 200 {
+				t.Fatalf("%s decides %s: %d %s", s.a, s.step, code, raw)
+			}
+		}
+		var p struct {
+			Procedure struct {
+				Status string `json:"status"`
+			} `json:"procedure"`
+		}
+		eventually(t, 60*time.Second, "the disclosure completed at the village", func() bool {
+			code, _ := vn.call("GET", "/v1/workflow/"+id, "", nil, &p)
+			return code == 200 && p.Procedure.Status == "completed"
+		})
+		eventually(t, 60*time.Second, "the village's chain at the district", func() bool {
+			h, err := d2.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: village})
+			return err == nil && h.GetHead().GetSeq() == v.head()
+		})
+	})
+
+	return m
 }

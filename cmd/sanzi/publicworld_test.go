@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,6 +35,13 @@ const (
 // startPublicWorld starts it; memberArgs are more flags for a member by id
 // (d1, d2, d3), every member's too under "".
 func startPublicWorld(t *testing.T, memberArgs map[string][]string) *publicWorld {
+	t.Helper()
+	return startPublicWorldWith(t, memberArgs, nil)
+}
+
+// startPublicWorldWith starts it with more flags for the town; a town with
+// --public also gets the district's --orgs, for the names on its site.
+func startPublicWorldWith(t *testing.T, memberArgs map[string][]string, townArgs []string) *publicWorld {
 	t.Helper()
 	w := &publicWorld{dir: t.TempDir(), members: map[string]*districtProc{}, httpOf: map[string]string{}}
 	w.caDir = filepath.Join(w.dir, "ca")
@@ -85,6 +93,10 @@ func startPublicWorld(t *testing.T, memberArgs map[string][]string) *publicWorld
 	w.tw = &syncVillage{t: t, org: pwTown, data: filepath.Join(w.dir, "town"), http: freePort(t), grpc_: freePort(t)}
 	w.tw.args = []string{"town", "serve", "--data", w.tw.data, "--org", pwTown, "--http-addr", w.tw.http, "--grpc-addr", w.tw.grpc_,
 		"--sync-addr", inbox, "--parent", w.members["d1"].api, "--tls-dir", w.caDir, "--log-level", "warn"}
+	w.tw.args = append(w.tw.args, townArgs...)
+	if slices.Contains(townArgs, "--public") {
+		w.tw.args = append(w.tw.args, "--orgs", orgs)
+	}
 	w.tw.start()
 	t.Cleanup(func() { w.tw.kill9() })
 	w.v = &syncVillage{t: t, org: pwVillage, data: filepath.Join(w.dir, pwVillage), http: freePort(t), grpc_: freePort(t)}

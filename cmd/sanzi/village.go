@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sanzi/sanzi/federation/public"
 	"github.com/sanzi/sanzi/node/server"
 )
 
@@ -55,6 +56,8 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 	var cfg server.Config
 	var orgs []string
 	var nf notifyFlags
+	var proxies []string
+	var orgsFile string
 	long, example := serveLong, `  sanzi village serve --data /var/lib/sanzi --org 350505100201
   sanzi village serve --data v201 --org 350505100201 --parent 127.0.0.1:7601 --tls-dir ca
   SANZI_DATA=/var/lib/sanzi SANZI_ORG=350505100201 sanzi village serve`
@@ -81,6 +84,20 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 			}
 			if tier == "town" && cfg.SyncAddr == "" {
 				return fmt.Errorf("--sync-addr is required: where the town's villages push")
+			}
+			var err error
+			if cfg.PublicLimits.TrustedProxies, err = public.ParseProxies(proxies); err != nil {
+				return fmt.Errorf("--public-trusted-proxy: %w", err)
+			}
+			if orgsFile != "" {
+				list, err := readOrgs(orgsFile)
+				if err != nil {
+					return err
+				}
+				cfg.OrgNames = map[string]string{}
+				for _, o := range list {
+					cfg.OrgNames[o.Code] = o.Name
+				}
 			}
 			n, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
@@ -115,6 +132,10 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 	f.DurationVar(&cfg.SyncRetryMax, "retry-max", 30*time.Second, "longest wait between attempts to reach the parent (exponential backoff with jitter up to it)")
 	if tier == "town" {
 		f.StringVar(&cfg.SyncAddr, "sync-addr", "127.0.0.1:7601", "address the town's villages push to (mutual TLS, village certificates)")
+		f.BoolVar(&cfg.Public, "public", false, "serve the villagers' public site for this town's villages at /public/ on --http-addr, as district members do: their approved monthly disclosures from the chains the town holds, proved by the district's signed checkpoints the town pulls from --parent and checks (complaints are filed on the district's site, not here)")
+		addPublicFlags(f, &cfg.PublicProofs, &cfg.PublicLimits, &proxies)
+		f.DurationVar(&cfg.PublicPoll, "public-poll", 15*time.Second, "with --public: how often to ask the district for new signed checkpoints")
+		f.StringVar(&orgsFile, "orgs", "", "with --public: CSV file of the district's orgs, code,name per line, for the names on the public site")
 	}
 	return serve
 }

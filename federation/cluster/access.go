@@ -25,6 +25,9 @@ var roles = map[string][]pki.Role{
 	sanziv1.DistrictService_PushEntries_FullMethodName:    {pki.RoleDistrict, pki.RoleTown},
 	// Every origin's heads: a town sees its villages' rows (trim).
 	sanziv1.DistrictService_ListHeads_FullMethodName: {pki.RoleDistrict, pki.RoleTown},
+	// The signed checkpoints, which a town keeps to serve its villages'
+	// public site (public anyway: every member's site serves them).
+	sanziv1.DistrictService_ListCheckpoints_FullMethodName: {pki.RoleDistrict, pki.RoleTown},
 }
 
 // analyticsPrefix names the statistics methods: figures of every origin,

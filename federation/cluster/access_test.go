@@ -90,6 +90,10 @@ func TestNodeCertificateScope(t *testing.T) {
 			resp, err := d.ListHeads(ctx, &sanziv1.ListHeadsRequest{})
 			return rows(resp.GetHeads(), err, prefix, func(a *sanziv1.OriginAck) string { return a.GetOrigin() })
 		}),
+		"ListCheckpoints": district(func(d sanziv1.DistrictServiceClient, prefix string) error {
+			_, err := d.ListCheckpoints(ctx, &sanziv1.ListCheckpointsRequest{})
+			return err
+		}),
 		"SyncHeads(all)": func(ctx context.Context, conn *grpc.ClientConn, prefix string) error {
 			resp, err := sanziv1.NewSyncServiceClient(conn).SyncHeads(ctx, &sanziv1.SyncHeadsRequest{})
 			return rows(resp.GetHeads(), err, prefix, func(a *sanziv1.SyncAck) string { return a.GetOrigin() })
@@ -113,15 +117,15 @@ func TestNodeCertificateScope(t *testing.T) {
 		rows string
 	}{
 		{"350505000000", pki.RoleDistrict, map[string]codes.Code{"PushEntries(own)": ok, "GetDistrictHead(own)": ok, "ListDistrictEntries(own)": ok,
-			"ListDistrictEntries(far)": ok, "ListForks(own)": ok, "ListForks(all)": ok, "ListHeads": ok, "SyncHeads(all)": ok, "GetAttachment(own)": ok, "GetAttachment(sibling)": ok}, ""},
+			"ListDistrictEntries(far)": ok, "ListForks(own)": ok, "ListForks(all)": ok, "ListHeads": ok, "SyncHeads(all)": ok, "GetAttachment(own)": ok, "GetAttachment(sibling)": ok, "ListCheckpoints": ok}, ""},
 		{"350505100000", pki.RoleTown, map[string]codes.Code{"PushEntries(own)": ok, "GetDistrictHead(own)": ok, "ListDistrictEntries(own)": ok,
-			"ListDistrictEntries(far)": no, "ListForks(own)": ok, "ListForks(all)": no, "ListHeads": ok, "SyncHeads(all)": ok, "GetAttachment(own)": ok, "GetAttachment(sibling)": ok}, "350505100"},
+			"ListDistrictEntries(far)": no, "ListForks(own)": ok, "ListForks(all)": no, "ListHeads": ok, "SyncHeads(all)": ok, "GetAttachment(own)": ok, "GetAttachment(sibling)": ok, "ListCheckpoints": ok}, "350505100"},
 		{"350505200000", pki.RoleTown, map[string]codes.Code{"PushEntries(own)": no, "GetDistrictHead(own)": no, "ListDistrictEntries(own)": no,
-			"ListDistrictEntries(far)": ok, "ListForks(own)": no, "ListForks(all)": no, "ListHeads": ok, "SyncHeads(all)": ok, "GetAttachment(own)": no, "GetAttachment(sibling)": no}, "350505200"},
+			"ListDistrictEntries(far)": ok, "ListForks(own)": no, "ListForks(all)": no, "ListHeads": ok, "SyncHeads(all)": ok, "GetAttachment(own)": no, "GetAttachment(sibling)": no, "ListCheckpoints": ok}, "350505200"},
 		{own.origin, pki.RoleVillage, map[string]codes.Code{"PushEntries(own)": no, "GetDistrictHead(own)": ok, "ListDistrictEntries(own)": ok,
-			"ListDistrictEntries(far)": no, "ListForks(own)": ok, "ListForks(all)": no, "ListHeads": no, "SyncHeads(all)": ok, "GetAttachment(own)": ok, "GetAttachment(sibling)": no}, own.origin},
+			"ListDistrictEntries(far)": no, "ListForks(own)": ok, "ListForks(all)": no, "ListHeads": no, "SyncHeads(all)": ok, "GetAttachment(own)": ok, "GetAttachment(sibling)": no, "ListCheckpoints": no}, own.origin},
 		{sibling.origin, pki.RoleVillage, map[string]codes.Code{"PushEntries(own)": no, "GetDistrictHead(own)": no, "ListDistrictEntries(own)": no,
-			"ListDistrictEntries(far)": no, "ListForks(own)": no, "ListForks(all)": no, "ListHeads": no, "SyncHeads(all)": ok, "GetAttachment(own)": no, "GetAttachment(sibling)": ok}, sibling.origin},
+			"ListDistrictEntries(far)": no, "ListForks(own)": no, "ListForks(all)": no, "ListHeads": no, "SyncHeads(all)": ok, "GetAttachment(own)": no, "GetAttachment(sibling)": ok, "ListCheckpoints": no}, sibling.origin},
 	} {
 		t.Run(string(tc.role)+" "+tc.org, func(t *testing.T) {
 			cert, err := c.ca.Issue(tc.org, tc.role, nil, time.Now())

@@ -283,6 +283,40 @@ func (s *Service) ListForks(ctx context.Context, r *sanziv1.ListForksRequest) (*
 	return &sanziv1.ListForksResponse{Forks: forks}, nil
 }
 
+// maxCheckpoints is the most checkpoints ListCheckpoints answers at once
+// (each up to a line per chain held).
+const maxCheckpoints = 100
+
+// ListCheckpoints implements DistrictService: the signed checkpoints this
+// member has applied after r.After, oldest first.
+func (s *Service) ListCheckpoints(ctx context.Context, r *sanziv1.ListCheckpointsRequest) (*sanziv1.ListCheckpointsResponse, error) {
+	limit := uint64(r.GetLimit())
+	if limit == 0 || limit > maxCheckpoints {
+		limit = maxCheckpoints
+	}
+	f := s.n.fsm
+	latest, err := f.LatestCheckpoint()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "read the newest checkpoint: %v", err)
+	}
+	out := &sanziv1.ListCheckpointsResponse{}
+	if latest == nil {
+		return out, nil
+	}
+	out.Latest = latest.Statement.Number
+	for n := r.GetAfter() + 1; n <= out.Latest && n <= r.GetAfter()+limit && ctx.Err() == nil; n++ {
+		c, err := f.Checkpoint(n)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "read checkpoint %d: %v", n, err)
+		}
+		if c == nil {
+			break
+		}
+		out.Checkpoints = append(out.Checkpoints, &sanziv1.SignedCheckpoint{Statement: c.Text, Signature: c.Signature})
+	}
+	return out, ctx.Err()
+}
+
 // ClusterStatus implements DistrictService.
 func (s *Service) ClusterStatus(ctx context.Context, r *sanziv1.ClusterStatusRequest) (*sanziv1.ClusterStatusResponse, error) {
 	id, raftAddr, _ := s.n.Leader()

@@ -3,35 +3,22 @@ package fsm
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
+	"github.com/sanzi/sanzi/federation/checkpoint/cpstore"
 	"github.com/sanzi/sanzi/node/ledger"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 )
 
 // The district's signed checkpoints (federation/checkpoint) live in the
-// replicated state, so every member serves the same ones. A checkpoint's
-// statement names every chain head, but most heads do not change from one
-// checkpoint to the next, so each is stored once per change:
-//
-//	checkpoints/signed/<number>          the checkpoint without heads (signature, key, time, prev)
-//	checkpoints/heads/<origin>/<number>  seq (8 bytes) + hash, where origin's head changed
-//
-// and the statement of checkpoint n is rebuilt from, for every origin, its
-// last head change at or before n. A checkpoint a minute while villages
-// record would otherwise add every head a minute to the state.
-var (
-	bucketCheckpoints = []byte("checkpoints")
-	bucketSigned      = []byte("signed")
-	bucketCPHeads     = []byte("heads")
-)
+// replicated state, so every member serves the same ones, under the
+// checkpoints bucket in federation/checkpoint/cpstore's layout (each head
+// stored once per change).
+var bucketCheckpoints = []byte("checkpoints")
 
 // ErrCheckpoint is the result of a checkpoint the FSM does not store: it
 // does not follow the newest one, contradicts it, names an entry the state
@@ -49,17 +36,9 @@ func (a *applier) checkpoint(payload []byte) (interface{}, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create checkpoints bucket: %w", err)
 	}
-	signed, err := cps.CreateBucketIfNotExists(bucketSigned)
-	if err != nil {
-		return nil, err
-	}
-	heads, err := cps.CreateBucketIfNotExists(bucketCPHeads)
-	if err != nil {
-		return nil, err
-	}
 	var prev *checkpoint.Statement
-	if k, _ := signed.Cursor().Last(); k != nil {
-		p, err := statementAt(cps, binary.BigEndian.Uint64(k))
+	if last := cpstore.Latest(cps); last > 0 {
+		p, err := cpstore.At(cps, last)
 		if err != nil {
 			return nil, err
 		}
@@ -91,25 +70,8 @@ func (a *applier) checkpoint(payload []byte) (interface{}, error) {
 	if _, err := checkpoint.Open(next.Encode(), c.GetSignature(), c.GetPublicKey()); err != nil {
 		return refuse(err)
 	}
-	rec := &clusterv1.Checkpoint{Number: c.GetNumber(), District: c.GetDistrict(), TimeUnixMs: next.Time.UnixMilli(),
-		Prev: c.GetPrev(), Signature: c.GetSignature(), PublicKey: c.GetPublicKey()}
-	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
-	if err != nil {
-		return nil, fmt.Errorf("encode checkpoint: %w", err)
-	}
-	signed.FillPercent = 1 // numbers only grow
-	if err := signed.Put(u64(c.GetNumber()), v); err != nil {
-		return nil, fmt.Errorf("store checkpoint %d: %w", c.GetNumber(), err)
-	}
-	for _, ch := range c.GetChanged() {
-		b, err := heads.CreateBucketIfNotExists([]byte(ch.GetOrigin()))
-		if err != nil {
-			return nil, fmt.Errorf("create checkpoint heads of %s: %w", ch.GetOrigin(), err)
-		}
-		b.FillPercent = 1
-		if err := b.Put(u64(c.GetNumber()), append(u64(ch.GetSeq()), ch.GetHash()...)); err != nil {
-			return nil, fmt.Errorf("store checkpoint head of %s: %w", ch.GetOrigin(), err)
-		}
+	if err := cpstore.Put(cps, next, &c); err != nil {
+		return nil, err
 	}
 	a.checkpointed = &checkpoint.Signed{Statement: next, Text: next.Encode(), Signature: c.GetSignature()}
 	return nil, nil
@@ -148,57 +110,6 @@ func (a *applier) districtKey(district string) ed25519.PublicKey {
 	return a.tx.Bucket(bucketKeys).Get([]byte(district))
 }
 
-// statementAt rebuilds checkpoint n's statement and signature from the
-// checkpoints bucket cps.
-func statementAt(cps *bolt.Bucket, n uint64) (*checkpoint.Signed, error) {
-	signed := cps.Bucket(bucketSigned)
-	if signed == nil {
-		return nil, nil
-	}
-	v := signed.Get(u64(n))
-	if v == nil {
-		return nil, nil
-	}
-	var c clusterv1.Checkpoint
-	if err := proto.Unmarshal(v, &c); err != nil {
-		return nil, fmt.Errorf("read checkpoint %d: %w", n, err)
-	}
-	s := &checkpoint.Statement{District: c.GetDistrict(), Number: n, Time: unixMs(c.GetTimeUnixMs())}
-	copy(s.Prev[:], c.GetPrev())
-	if hb := cps.Bucket(bucketCPHeads); hb != nil {
-		err := hb.ForEachBucket(func(origin []byte) error {
-			k, v := lastAtOrBefore(hb.Bucket(origin), n)
-			if k == nil {
-				return nil
-			}
-			if len(v) != 8+ledger.HashSize {
-				return fmt.Errorf("checkpoint head of %s at %d: %d bytes", origin, binary.BigEndian.Uint64(k), len(v))
-			}
-			h := checkpoint.Head{Origin: string(origin), Seq: binary.BigEndian.Uint64(v)}
-			copy(h.Hash[:], v[8:])
-			s.Heads = append(s.Heads, h) // ForEachBucket walks in key (origin) order
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return &checkpoint.Signed{Statement: s, Text: s.Encode(), Signature: c.GetSignature()}, nil
-}
-
-// lastAtOrBefore is the entry of b with the greatest key <= n.
-func lastAtOrBefore(b *bolt.Bucket, n uint64) ([]byte, []byte) {
-	c := b.Cursor()
-	k, v := c.Seek(u64(n))
-	if k != nil && binary.BigEndian.Uint64(k) == n {
-		return k, v
-	}
-	if k == nil {
-		return c.Last()
-	}
-	return c.Prev()
-}
-
 // LatestCheckpoint is the newest checkpoint, nil when none was signed yet.
 func (f *FSM) LatestCheckpoint() (*checkpoint.Signed, error) {
 	f.mu.RLock()
@@ -210,15 +121,12 @@ func (f *FSM) LatestCheckpoint() (*checkpoint.Signed, error) {
 	var out *checkpoint.Signed
 	err := f.view(func(tx *bolt.Tx) error {
 		cps := tx.Bucket(bucketCheckpoints)
-		if cps == nil || cps.Bucket(bucketSigned) == nil {
-			return nil
-		}
-		k, _ := cps.Bucket(bucketSigned).Cursor().Last()
-		if k == nil {
+		last := cpstore.Latest(cps)
+		if last == 0 {
 			return nil
 		}
 		var err error
-		out, err = statementAt(cps, binary.BigEndian.Uint64(k))
+		out, err = cpstore.At(cps, last)
 		return err
 	})
 	if err == nil && out != nil {
@@ -235,12 +143,8 @@ func (f *FSM) LatestCheckpoint() (*checkpoint.Signed, error) {
 func (f *FSM) Checkpoint(n uint64) (*checkpoint.Signed, error) {
 	var out *checkpoint.Signed
 	err := f.view(func(tx *bolt.Tx) error {
-		cps := tx.Bucket(bucketCheckpoints)
-		if cps == nil {
-			return nil
-		}
 		var err error
-		out, err = statementAt(cps, n)
+		out, err = cpstore.At(tx.Bucket(bucketCheckpoints), n)
 		return err
 	})
 	return out, err
@@ -253,39 +157,9 @@ func (f *FSM) CheckpointCovering(origin string, seq uint64) (uint64, checkpoint.
 	var n uint64
 	var head checkpoint.Head
 	err := f.view(func(tx *bolt.Tx) error {
-		cps := tx.Bucket(bucketCheckpoints)
-		if cps == nil || cps.Bucket(bucketCPHeads) == nil {
-			return nil
-		}
-		b := cps.Bucket(bucketCPHeads).Bucket([]byte(origin))
-		if b == nil {
-			return nil
-		}
-		// Head changes are keyed by checkpoint number and their seqs only
-		// grow with it, so "the first change at or after number x has a
-		// seq >= seq" turns true once and stays true: search for the
-		// smallest such x, a seek per step (a village with a head change
-		// every minute for years has hundreds of thousands).
-		c := b.Cursor()
-		atOrAfter := func(x uint64) ([]byte, []byte) { return c.Seek(u64(x)) }
-		fk, _ := c.First()
-		lk, lv := c.Last()
-		if fk == nil || binary.BigEndian.Uint64(lv) < seq {
-			return nil
-		}
-		lo, hi := binary.BigEndian.Uint64(fk), binary.BigEndian.Uint64(lk)
-		for lo < hi {
-			mid := lo + (hi-lo)/2
-			if _, v := atOrAfter(mid); binary.BigEndian.Uint64(v) >= seq {
-				hi = mid
-			} else {
-				lo = mid + 1
-			}
-		}
-		k, v := atOrAfter(lo)
-		n, head = binary.BigEndian.Uint64(k), checkpoint.Head{Origin: origin, Seq: binary.BigEndian.Uint64(v)}
-		copy(head.Hash[:], v[8:])
-		return nil
+		var err error
+		n, head, err = cpstore.Covering(tx.Bucket(bucketCheckpoints), origin, seq)
+		return err
 	})
 	return n, head, err
 }
@@ -302,6 +176,3 @@ func (f *FSM) HashAt(origin string, seq uint64) ([ledger.HashSize]byte, bool, er
 	})
 	return h, held, err
 }
-
-// unixMs is a checkpoint's time (Unix ms) in UTC.
-func unixMs(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -15,7 +15,6 @@ import (
 	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/complaint"
-	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -170,8 +169,7 @@ func (s *Site) complaintRoutes() []route {
 // knownVillage says whether code is a village of the district the site
 // knows: named in the district's org list or holding a chain here.
 func (s *Site) knownVillage(code string) bool {
-	lvl, err := idcode.OrgCode(code)
-	if err != nil || lvl != idcode.LevelVillage || code[:6] != s.cfg.District[:6] {
+	if !s.serves(code) {
 		return false
 	}
 	if _, ok := s.cfg.Names[code]; ok {

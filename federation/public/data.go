@@ -1,6 +1,7 @@
 package public
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/federation/disclosed"
@@ -141,12 +143,20 @@ func optUint(v string, def uint64) (uint64, error) {
 
 // village checks a village code argument.
 func (s *Site) village(w http.ResponseWriter, r *http.Request, code string) bool {
-	lvl, err := idcode.OrgCode(code)
-	if err != nil || lvl != idcode.LevelVillage || code[:6] != s.cfg.District[:6] {
-		s.fail(w, r, http.StatusNotFound, "本区没有这个村", fmt.Sprintf("%q is not a village code of district %s", code, s.cfg.District[:6]))
+	if !s.serves(code) {
+		s.fail(w, r, http.StatusNotFound, "本站没有这个村", fmt.Sprintf("%q is not a village code this site serves (of %s)", code, s.scope()))
 		return false
 	}
 	return true
+}
+
+// scope is the code prefix of the villages the site serves.
+func (s *Site) scope() string { return cmp.Or(s.cfg.Villages, s.cfg.District[:6]) }
+
+// serves says whether code is a village the site serves.
+func (s *Site) serves(code string) bool {
+	lvl, err := idcode.OrgCode(code)
+	return err == nil && lvl == idcode.LevelVillage && code[:6] == s.cfg.District[:6] && strings.HasPrefix(code, s.scope())
 }
 
 // Listed is one disclosure in a village's list.

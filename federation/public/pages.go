@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sanzi/sanzi/federation/disclosed"
-	"github.com/sanzi/sanzi/node/idcode"
 )
 
 //go:embed templates/*.html site.css verify.js
@@ -145,8 +144,7 @@ func (s *Site) index(w http.ResponseWriter, r *http.Request, _ []string) {
 	}
 	towns := map[string]*town{}
 	for c := range codes {
-		lvl, err := idcode.OrgCode(c)
-		if err != nil || lvl != idcode.LevelVillage || c[:6] != s.cfg.District[:6] {
+		if !s.serves(c) {
 			continue
 		}
 		t := towns[c[:9]]

@@ -68,6 +68,10 @@ type Config struct {
 	// Names are the district's orgs' names by code (--orgs); orgs without
 	// one are shown by code.
 	Names map[string]string
+	// Villages is the code prefix of the villages the site serves: empty
+	// for every village of the district (a member), a town's first nine
+	// digits at a town serving its own (any other is 404 there).
+	Villages string
 	// PublicKey is the key checkpoints are signed with; Certificate its
 	// DER certificate from the district CA, if any.
 	PublicKey   ed25519.PublicKey

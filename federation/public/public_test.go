@@ -195,3 +195,36 @@ func TestSite(t *testing.T) {
 		}
 	})
 }
+
+// TestSiteVillages: a town's site (Config.Villages, its nine digits)
+// serves its own villages and no other, pages and JSON alike; a member's
+// (empty) every village of the district.
+func TestSiteVillages(t *testing.T) {
+	w := publictest.New(t)
+	w.Tx(sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, 1_000, sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, "劳务支出", "劳务费", publictest.Person())
+	w.Disclose("2026-01")
+	w.Sign()
+	for _, tc := range []struct {
+		villages string
+		want     int
+	}{{"", 200}, {village[:9], 200}, {"350505200", 404}} {
+		t.Run("villages "+tc.villages, func(t *testing.T) {
+			site, err := New(Config{District: district, Villages: tc.villages, PublicKey: w.Public(), State: w.F, Proofs: true, Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(site)
+			defer srv.Close()
+			for _, path := range []string{"/public/villages/" + village, "/public/villages/" + village + "/2026-01",
+				"/public/v1/villages/" + village + "/disclosures", "/public/v1/chains/" + village + "/entries?from=1&to=1"} {
+				if code, _, body := get(t, srv, "GET", path, nil); code != tc.want {
+					t.Errorf("GET %s: %d, want %d: %.200s", path, code, tc.want, body)
+				}
+			}
+			_, _, index := get(t, srv, "GET", "/public/", nil)
+			if listed := strings.Contains(string(index), `href="/public/villages/`+village+`"`); listed != (tc.want == 200) {
+				t.Errorf("the index lists %s: %v, want %v", village, listed, tc.want == 200)
+			}
+		})
+	}
+}

@@ -159,6 +159,9 @@ var methods = map[string]Permission{
 	sanziv1.DistrictService_Join_FullMethodName:           NodeOnly,
 	sanziv1.DistrictService_Leave_FullMethodName:          NodeOnly,
 	sanziv1.DistrictService_MemberWrite_FullMethodName:    NodeOnly,
+	// The signed checkpoints a town keeps for its villages' public site
+	// (district and town certificates; people read them on /public/).
+	sanziv1.DistrictService_ListCheckpoints_FullMethodName: NodeOnly,
 	// The district's own chain, written for a signed-in rules officer (the
 	// member checks the account's org is the district's).
 	sanziv1.DistrictService_DraftCatalog_FullMethodName:   PermDraftRules,

@@ -44,18 +44,33 @@ func parentPhotos(cfg Config, iss *pki.Issued) (get town.PhotoSource, close func
 // fetchPhotos brings the town's complaint photos from the district until
 // ctx ends: every photoPoll, and after a failure with backoff.
 func (n *Node) fetchPhotos(ctx context.Context, get town.PhotoSource) {
+	n.poll(ctx, photoPoll, "fetch complaint photos from the district", func(ctx context.Context) (bool, error) {
+		got, err := n.desk.FetchPhotos(ctx, get)
+		if err == nil && got > 0 {
+			n.log.Info("fetched complaint photos from the district", "photos", got)
+		}
+		return false, err
+	})
+}
+
+// poll calls once until ctx ends: every `every`, at once again while it
+// says there is more, and after a failure with backoff (up to 5 minutes),
+// logging the failure as what.
+func (n *Node) poll(ctx context.Context, every time.Duration, what string, once func(context.Context) (more bool, err error)) {
 	failures := 0
 	for {
-		wait := photoPoll
-		got, err := n.desk.FetchPhotos(ctx, get)
+		more, err := once(ctx)
+		wait := every
 		switch {
-		case err != nil && ctx.Err() == nil:
+		case ctx.Err() != nil:
+			return
+		case err != nil:
 			failures++
-			wait = retry.Backoff(failures, photoPoll, 5*time.Minute, nil)
-			n.log.Warn("fetch complaint photos from the district", "err", err, "retry in", wait.Round(time.Second))
-		case got > 0:
+			wait = retry.Backoff(failures, every, 5*time.Minute, nil)
+			n.log.Warn(what, "err", err, "retry in", wait.Round(time.Second))
+		case more:
 			failures = 0
-			n.log.Info("fetched complaint photos from the district", "photos", got)
+			continue
 		default:
 			failures = 0
 		}

@@ -35,6 +35,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/sanzi/sanzi/federation/checkpoint/cpstore"
+	"github.com/sanzi/sanzi/federation/public"
 	"github.com/sanzi/sanzi/node/accounts"
 	"github.com/sanzi/sanzi/node/api"
 	"github.com/sanzi/sanzi/node/attach"
@@ -107,6 +109,17 @@ type Config struct {
 	// SyncAckTimeout bounds the wait for the parent's ack of one batch
 	// before the link is taken as dead; default 1 minute.
 	SyncAckTimeout time.Duration
+	// Public, for a town with a Parent, serves the villagers' public site
+	// for its villages at /public/ on HTTPAddr (issue 15), from its copy of
+	// their chains and the district's signed checkpoints it pulls every
+	// PublicPoll (default 15 s) and checks (public.go). PublicProofs,
+	// PublicLimits and OrgNames (code to name, --orgs) as a district
+	// member's.
+	Public       bool
+	PublicProofs bool
+	PublicLimits public.Limits
+	PublicPoll   time.Duration
+	OrgNames     map[string]string
 	// SyncRetryMax caps the backoff between attempts to reach the parent;
 	// default 30 s.
 	SyncRetryMax time.Duration
@@ -308,6 +321,11 @@ type Node struct {
 	accounts *accounts.Service
 	// tls serves people's APIs (HTTP and gRPC) when set: see peopleTLS.
 	tls *tls.Config
+	// A town with --public (public.go): the district's checkpoints it
+	// keeps, the site, and the checkpoints it refused.
+	districtCPs *cpstore.Store
+	publicSite  http.Handler
+	cpRefused   *prometheus.CounterVec
 }
 
 // Open opens the node's stores and binds its listeners; Serve starts serving.
@@ -411,6 +429,16 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 			return nil, err
 		}
 	}
+	if cfg.Public {
+		if err := n.openPublic(); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if err != nil && n.districtCPs != nil {
+			n.districtCPs.Close()
+		}
+	}()
 	m := newMetrics(n.registry, l, n.level, cfg.Orgs[0])
 	registerAttachmentMetrics(n.registry, att)
 	// Every call passes the permission table, REST's too (the gateway
@@ -547,6 +575,14 @@ func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	if n.publicSite != nil {
+		// A town with --public (public.go): the villagers' site, and its
+		// JSON routes in the document; without it neither.
+		if doc, err = public.Describe(doc); err != nil {
+			return nil, err
+		}
+		mux.Handle(public.Prefix, n.publicSite)
+	}
 	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(n.withUploads(gw), routes), authz.CSRFCheck(n.accounts)))
 	mux.HandleFunc("GET /v1/alerts/stream", n.alertEvents)
 	mux.HandleFunc("GET /v1/sync/status", n.syncStatus)
@@ -619,6 +655,9 @@ func (n *Node) Serve(ctx context.Context) error {
 			return fmt.Errorf("start sync to %s: %w", n.cfg.Parent, err)
 		}
 	}
+	if n.districtCPs != nil {
+		bg.Go(func() { n.pullCheckpoints(bgCtx) })
+	}
 	if n.inboxSrv != nil {
 		go func() { n.served <- n.inboxSrv.Serve(n.inboxLn) }()
 	}
@@ -674,6 +713,11 @@ func (n *Node) shutdown() error {
 			errs = append(errs, fmt.Errorf("close notifier: %w", err))
 		}
 	}
+	if n.districtCPs != nil {
+		if err := n.districtCPs.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close checkpoints: %w", err))
+		}
+	}
 	if err := n.ledger.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close ledger: %w", err))
 	}
@@ -687,5 +731,9 @@ func (n *Node) Close() error {
 	n.grpcLn.Close()
 	n.httpLn.Close()
 	n.gwConn.Close()
-	return errors.Join(n.accounts.Close(), n.ledger.Close())
+	var cps error
+	if n.districtCPs != nil {
+		cps = n.districtCPs.Close()
+	}
+	return errors.Join(n.accounts.Close(), cps, n.ledger.Close())
 }

@@ -2501,6 +2501,168 @@ func (x *ListForksResponse) GetForks() []*ForkRecord {
 	return nil
 }
 
+// ListCheckpointsRequest asks for the checkpoints numbered after after, at
+// most limit of them (0: 100; more than 100 is 100).
+type ListCheckpointsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	After         uint64                 `protobuf:"varint,1,opt,name=after,proto3" json:"after,omitempty"`
+	Limit         uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCheckpointsRequest) Reset() {
+	*x = ListCheckpointsRequest{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCheckpointsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCheckpointsRequest) ProtoMessage() {}
+
+func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCheckpointsRequest.ProtoReflect.Descriptor instead.
+func (*ListCheckpointsRequest) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListCheckpointsRequest) GetAfter() uint64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+func (x *ListCheckpointsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// SignedCheckpoint is one checkpoint as signed: the statement's text
+// (federation/checkpoint) and the Ed25519 signature over exactly it.
+type SignedCheckpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Statement     []byte                 `protobuf:"bytes,1,opt,name=statement,proto3" json:"statement,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedCheckpoint) Reset() {
+	*x = SignedCheckpoint{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedCheckpoint) ProtoMessage() {}
+
+func (x *SignedCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedCheckpoint.ProtoReflect.Descriptor instead.
+func (*SignedCheckpoint) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *SignedCheckpoint) GetStatement() []byte {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+func (x *SignedCheckpoint) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// ListCheckpointsResponse lists them oldest first; latest is the number of
+// the newest the member holds, so the caller knows whether to ask again.
+type ListCheckpointsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoints   []*SignedCheckpoint    `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	Latest        uint64                 `protobuf:"varint,2,opt,name=latest,proto3" json:"latest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCheckpointsResponse) Reset() {
+	*x = ListCheckpointsResponse{}
+	mi := &file_sanzi_v1_district_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCheckpointsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCheckpointsResponse) ProtoMessage() {}
+
+func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_district_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCheckpointsResponse.ProtoReflect.Descriptor instead.
+func (*ListCheckpointsResponse) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_district_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListCheckpointsResponse) GetCheckpoints() []*SignedCheckpoint {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+func (x *ListCheckpointsResponse) GetLatest() uint64 {
+	if x != nil {
+		return x.Latest
+	}
+	return 0
+}
+
 var File_sanzi_v1_district_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_district_proto_rawDesc = "" +
@@ -2664,7 +2826,16 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\x10ListForksRequest\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\"?\n" +
 	"\x11ListForksResponse\x12*\n" +
-	"\x05forks\x18\x01 \x03(\v2\x14.sanzi.v1.ForkRecordR\x05forks*_\n" +
+	"\x05forks\x18\x01 \x03(\v2\x14.sanzi.v1.ForkRecordR\x05forks\"D\n" +
+	"\x16ListCheckpointsRequest\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\x04R\x05after\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"N\n" +
+	"\x10SignedCheckpoint\x12\x1c\n" +
+	"\tstatement\x18\x01 \x01(\fR\tstatement\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"o\n" +
+	"\x17ListCheckpointsResponse\x12<\n" +
+	"\vcheckpoints\x18\x01 \x03(\v2\x1a.sanzi.v1.SignedCheckpointR\vcheckpoints\x12\x16\n" +
+	"\x06latest\x18\x02 \x01(\x04R\x06latest*_\n" +
 	"\vConsistency\x12\x1b\n" +
 	"\x17CONSISTENCY_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CONSISTENCY_LOCAL\x10\x01\x12\x1c\n" +
@@ -2675,7 +2846,7 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\x10TAMPER_KIND_HASH\x10\x01\x12\x19\n" +
 	"\x15TAMPER_KIND_SIGNATURE\x10\x02\x12\x14\n" +
 	"\x10TAMPER_KIND_LINK\x10\x03\x12\x13\n" +
-	"\x0fTAMPER_KIND_SEQ\x10\x042\x81\n" +
+	"\x0fTAMPER_KIND_SEQ\x10\x042\xd9\n" +
 	"\n" +
 	"\x0fDistrictService\x12J\n" +
 	"\vPushEntries\x12\x1c.sanzi.v1.PushEntriesRequest\x1a\x1d.sanzi.v1.PushEntriesResponse\x12S\n" +
@@ -2694,7 +2865,8 @@ const file_sanzi_v1_district_proto_rawDesc = "" +
 	"\fListCatalogs\x12\x1d.sanzi.v1.ListCatalogsRequest\x1a\x1e.sanzi.v1.ListCatalogsResponse\x12G\n" +
 	"\n" +
 	"GetCatalog\x12\x1b.sanzi.v1.GetCatalogRequest\x1a\x1c.sanzi.v1.GetCatalogResponse\x12e\n" +
-	"\x14ListIssuedDirectives\x12%.sanzi.v1.ListIssuedDirectivesRequest\x1a&.sanzi.v1.ListIssuedDirectivesResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
+	"\x14ListIssuedDirectives\x12%.sanzi.v1.ListIssuedDirectivesRequest\x1a&.sanzi.v1.ListIssuedDirectivesResponse\x12V\n" +
+	"\x0fListCheckpoints\x12 .sanzi.v1.ListCheckpointsRequest\x1a!.sanzi.v1.ListCheckpointsResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"
 
 var (
 	file_sanzi_v1_district_proto_rawDescOnce sync.Once
@@ -2709,7 +2881,7 @@ func file_sanzi_v1_district_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_v1_district_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_sanzi_v1_district_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_sanzi_v1_district_proto_goTypes = []any{
 	(Consistency)(0),                     // 0: sanzi.v1.Consistency
 	(TamperKind)(0),                      // 1: sanzi.v1.TamperKind
@@ -2753,13 +2925,16 @@ var file_sanzi_v1_district_proto_goTypes = []any{
 	(*ForkRecord)(nil),                   // 39: sanzi.v1.ForkRecord
 	(*ListForksRequest)(nil),             // 40: sanzi.v1.ListForksRequest
 	(*ListForksResponse)(nil),            // 41: sanzi.v1.ListForksResponse
-	(*Entry)(nil),                        // 42: sanzi.v1.Entry
-	(*timestamppb.Timestamp)(nil),        // 43: google.protobuf.Timestamp
-	(*Catalog)(nil),                      // 44: sanzi.v1.Catalog
-	(*EntryMeta)(nil),                    // 45: sanzi.v1.EntryMeta
-	(*DirectiveReport)(nil),              // 46: sanzi.v1.DirectiveReport
-	(*Directive)(nil),                    // 47: sanzi.v1.Directive
-	(EntryType)(0),                       // 48: sanzi.v1.EntryType
+	(*ListCheckpointsRequest)(nil),       // 42: sanzi.v1.ListCheckpointsRequest
+	(*SignedCheckpoint)(nil),             // 43: sanzi.v1.SignedCheckpoint
+	(*ListCheckpointsResponse)(nil),      // 44: sanzi.v1.ListCheckpointsResponse
+	(*Entry)(nil),                        // 45: sanzi.v1.Entry
+	(*timestamppb.Timestamp)(nil),        // 46: google.protobuf.Timestamp
+	(*Catalog)(nil),                      // 47: sanzi.v1.Catalog
+	(*EntryMeta)(nil),                    // 48: sanzi.v1.EntryMeta
+	(*DirectiveReport)(nil),              // 49: sanzi.v1.DirectiveReport
+	(*Directive)(nil),                    // 50: sanzi.v1.Directive
+	(EntryType)(0),                       // 51: sanzi.v1.EntryType
 }
 var file_sanzi_v1_district_proto_depIdxs = []int32{
 	3,  // 0: sanzi.v1.PushEntriesResponse.acks:type_name -> sanzi.v1.OriginAck
@@ -2768,65 +2943,68 @@ var file_sanzi_v1_district_proto_depIdxs = []int32{
 	0,  // 3: sanzi.v1.ListHeadsRequest.consistency:type_name -> sanzi.v1.Consistency
 	3,  // 4: sanzi.v1.ListHeadsResponse.heads:type_name -> sanzi.v1.OriginAck
 	0,  // 5: sanzi.v1.ListDistrictEntriesRequest.consistency:type_name -> sanzi.v1.Consistency
-	42, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
-	43, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
+	45, // 6: sanzi.v1.ListDistrictEntriesResponse.entries:type_name -> sanzi.v1.Entry
+	46, // 7: sanzi.v1.MemberStatus.last_contact:type_name -> google.protobuf.Timestamp
 	13, // 8: sanzi.v1.ClusterStatusResponse.members:type_name -> sanzi.v1.MemberStatus
 	20, // 9: sanzi.v1.ListCatalogsResponse.catalogs:type_name -> sanzi.v1.CatalogSummary
 	20, // 10: sanzi.v1.GetCatalogResponse.summary:type_name -> sanzi.v1.CatalogSummary
-	44, // 11: sanzi.v1.GetCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
-	45, // 12: sanzi.v1.DirectiveReportRecord.entry:type_name -> sanzi.v1.EntryMeta
-	46, // 13: sanzi.v1.DirectiveReportRecord.report:type_name -> sanzi.v1.DirectiveReport
-	45, // 14: sanzi.v1.IssuedDirective.entry:type_name -> sanzi.v1.EntryMeta
-	47, // 15: sanzi.v1.IssuedDirective.directive:type_name -> sanzi.v1.Directive
+	47, // 11: sanzi.v1.GetCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
+	48, // 12: sanzi.v1.DirectiveReportRecord.entry:type_name -> sanzi.v1.EntryMeta
+	49, // 13: sanzi.v1.DirectiveReportRecord.report:type_name -> sanzi.v1.DirectiveReport
+	48, // 14: sanzi.v1.IssuedDirective.entry:type_name -> sanzi.v1.EntryMeta
+	50, // 15: sanzi.v1.IssuedDirective.directive:type_name -> sanzi.v1.Directive
 	25, // 16: sanzi.v1.IssuedDirective.reports:type_name -> sanzi.v1.DirectiveReportRecord
 	26, // 17: sanzi.v1.IssuedDirective.addressees:type_name -> sanzi.v1.AddresseeStatus
 	27, // 18: sanzi.v1.ListIssuedDirectivesResponse.directives:type_name -> sanzi.v1.IssuedDirective
-	44, // 19: sanzi.v1.DraftCatalogRequest.catalog:type_name -> sanzi.v1.Catalog
-	44, // 20: sanzi.v1.DraftCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
-	44, // 21: sanzi.v1.PublishCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
-	47, // 22: sanzi.v1.IssueDirectiveRequest.directive:type_name -> sanzi.v1.Directive
+	47, // 19: sanzi.v1.DraftCatalogRequest.catalog:type_name -> sanzi.v1.Catalog
+	47, // 20: sanzi.v1.DraftCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
+	47, // 21: sanzi.v1.PublishCatalogResponse.catalog:type_name -> sanzi.v1.Catalog
+	50, // 22: sanzi.v1.IssueDirectiveRequest.directive:type_name -> sanzi.v1.Directive
 	37, // 23: sanzi.v1.MemberWriteRequest.record:type_name -> sanzi.v1.DistrictRecord
-	48, // 24: sanzi.v1.DistrictRecord.type:type_name -> sanzi.v1.EntryType
-	43, // 25: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
+	51, // 24: sanzi.v1.DistrictRecord.type:type_name -> sanzi.v1.EntryType
+	46, // 25: sanzi.v1.ForkRecord.at:type_name -> google.protobuf.Timestamp
 	1,  // 26: sanzi.v1.ForkRecord.kind:type_name -> sanzi.v1.TamperKind
 	39, // 27: sanzi.v1.ListForksResponse.forks:type_name -> sanzi.v1.ForkRecord
-	2,  // 28: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
-	5,  // 29: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
-	7,  // 30: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
-	9,  // 31: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
-	11, // 32: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
-	14, // 33: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
-	16, // 34: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
-	18, // 35: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
-	40, // 36: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
-	36, // 37: sanzi.v1.DistrictService.MemberWrite:input_type -> sanzi.v1.MemberWriteRequest
-	30, // 38: sanzi.v1.DistrictService.DraftCatalog:input_type -> sanzi.v1.DraftCatalogRequest
-	32, // 39: sanzi.v1.DistrictService.PublishCatalog:input_type -> sanzi.v1.PublishCatalogRequest
-	34, // 40: sanzi.v1.DistrictService.IssueDirective:input_type -> sanzi.v1.IssueDirectiveRequest
-	21, // 41: sanzi.v1.DistrictService.ListCatalogs:input_type -> sanzi.v1.ListCatalogsRequest
-	23, // 42: sanzi.v1.DistrictService.GetCatalog:input_type -> sanzi.v1.GetCatalogRequest
-	28, // 43: sanzi.v1.DistrictService.ListIssuedDirectives:input_type -> sanzi.v1.ListIssuedDirectivesRequest
-	4,  // 44: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
-	6,  // 45: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
-	8,  // 46: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
-	10, // 47: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
-	12, // 48: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
-	15, // 49: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
-	17, // 50: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
-	19, // 51: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
-	41, // 52: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
-	38, // 53: sanzi.v1.DistrictService.MemberWrite:output_type -> sanzi.v1.MemberWriteResponse
-	31, // 54: sanzi.v1.DistrictService.DraftCatalog:output_type -> sanzi.v1.DraftCatalogResponse
-	33, // 55: sanzi.v1.DistrictService.PublishCatalog:output_type -> sanzi.v1.PublishCatalogResponse
-	35, // 56: sanzi.v1.DistrictService.IssueDirective:output_type -> sanzi.v1.IssueDirectiveResponse
-	22, // 57: sanzi.v1.DistrictService.ListCatalogs:output_type -> sanzi.v1.ListCatalogsResponse
-	24, // 58: sanzi.v1.DistrictService.GetCatalog:output_type -> sanzi.v1.GetCatalogResponse
-	29, // 59: sanzi.v1.DistrictService.ListIssuedDirectives:output_type -> sanzi.v1.ListIssuedDirectivesResponse
-	44, // [44:60] is the sub-list for method output_type
-	28, // [28:44] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	43, // 28: sanzi.v1.ListCheckpointsResponse.checkpoints:type_name -> sanzi.v1.SignedCheckpoint
+	2,  // 29: sanzi.v1.DistrictService.PushEntries:input_type -> sanzi.v1.PushEntriesRequest
+	5,  // 30: sanzi.v1.DistrictService.RegisterOrigin:input_type -> sanzi.v1.RegisterOriginRequest
+	7,  // 31: sanzi.v1.DistrictService.GetDistrictHead:input_type -> sanzi.v1.GetDistrictHeadRequest
+	9,  // 32: sanzi.v1.DistrictService.ListHeads:input_type -> sanzi.v1.ListHeadsRequest
+	11, // 33: sanzi.v1.DistrictService.ListDistrictEntries:input_type -> sanzi.v1.ListDistrictEntriesRequest
+	14, // 34: sanzi.v1.DistrictService.ClusterStatus:input_type -> sanzi.v1.ClusterStatusRequest
+	16, // 35: sanzi.v1.DistrictService.Join:input_type -> sanzi.v1.JoinRequest
+	18, // 36: sanzi.v1.DistrictService.Leave:input_type -> sanzi.v1.LeaveRequest
+	40, // 37: sanzi.v1.DistrictService.ListForks:input_type -> sanzi.v1.ListForksRequest
+	36, // 38: sanzi.v1.DistrictService.MemberWrite:input_type -> sanzi.v1.MemberWriteRequest
+	30, // 39: sanzi.v1.DistrictService.DraftCatalog:input_type -> sanzi.v1.DraftCatalogRequest
+	32, // 40: sanzi.v1.DistrictService.PublishCatalog:input_type -> sanzi.v1.PublishCatalogRequest
+	34, // 41: sanzi.v1.DistrictService.IssueDirective:input_type -> sanzi.v1.IssueDirectiveRequest
+	21, // 42: sanzi.v1.DistrictService.ListCatalogs:input_type -> sanzi.v1.ListCatalogsRequest
+	23, // 43: sanzi.v1.DistrictService.GetCatalog:input_type -> sanzi.v1.GetCatalogRequest
+	28, // 44: sanzi.v1.DistrictService.ListIssuedDirectives:input_type -> sanzi.v1.ListIssuedDirectivesRequest
+	42, // 45: sanzi.v1.DistrictService.ListCheckpoints:input_type -> sanzi.v1.ListCheckpointsRequest
+	4,  // 46: sanzi.v1.DistrictService.PushEntries:output_type -> sanzi.v1.PushEntriesResponse
+	6,  // 47: sanzi.v1.DistrictService.RegisterOrigin:output_type -> sanzi.v1.RegisterOriginResponse
+	8,  // 48: sanzi.v1.DistrictService.GetDistrictHead:output_type -> sanzi.v1.GetDistrictHeadResponse
+	10, // 49: sanzi.v1.DistrictService.ListHeads:output_type -> sanzi.v1.ListHeadsResponse
+	12, // 50: sanzi.v1.DistrictService.ListDistrictEntries:output_type -> sanzi.v1.ListDistrictEntriesResponse
+	15, // 51: sanzi.v1.DistrictService.ClusterStatus:output_type -> sanzi.v1.ClusterStatusResponse
+	17, // 52: sanzi.v1.DistrictService.Join:output_type -> sanzi.v1.JoinResponse
+	19, // 53: sanzi.v1.DistrictService.Leave:output_type -> sanzi.v1.LeaveResponse
+	41, // 54: sanzi.v1.DistrictService.ListForks:output_type -> sanzi.v1.ListForksResponse
+	38, // 55: sanzi.v1.DistrictService.MemberWrite:output_type -> sanzi.v1.MemberWriteResponse
+	31, // 56: sanzi.v1.DistrictService.DraftCatalog:output_type -> sanzi.v1.DraftCatalogResponse
+	33, // 57: sanzi.v1.DistrictService.PublishCatalog:output_type -> sanzi.v1.PublishCatalogResponse
+	35, // 58: sanzi.v1.DistrictService.IssueDirective:output_type -> sanzi.v1.IssueDirectiveResponse
+	22, // 59: sanzi.v1.DistrictService.ListCatalogs:output_type -> sanzi.v1.ListCatalogsResponse
+	24, // 60: sanzi.v1.DistrictService.GetCatalog:output_type -> sanzi.v1.GetCatalogResponse
+	29, // 61: sanzi.v1.DistrictService.ListIssuedDirectives:output_type -> sanzi.v1.ListIssuedDirectivesResponse
+	44, // 62: sanzi.v1.DistrictService.ListCheckpoints:output_type -> sanzi.v1.ListCheckpointsResponse
+	46, // [46:63] is the sub-list for method output_type
+	29, // [29:46] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_district_proto_init() }
@@ -2843,7 +3021,7 @@ func file_sanzi_v1_district_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_district_proto_rawDesc), len(file_sanzi_v1_district_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   40,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

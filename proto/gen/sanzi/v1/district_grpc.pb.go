@@ -35,6 +35,7 @@ const (
 	DistrictService_ListCatalogs_FullMethodName         = "/sanzi.v1.DistrictService/ListCatalogs"
 	DistrictService_GetCatalog_FullMethodName           = "/sanzi.v1.DistrictService/GetCatalog"
 	DistrictService_ListIssuedDirectives_FullMethodName = "/sanzi.v1.DistrictService/ListIssuedDirectives"
+	DistrictService_ListCheckpoints_FullMethodName      = "/sanzi.v1.DistrictService/ListCheckpoints"
 )
 
 // DistrictServiceClient is the client API for DistrictService service.
@@ -86,6 +87,12 @@ type DistrictServiceClient interface {
 	// ListIssuedDirectives lists the district's directives with the reports
 	// the addressed towns and villages sent up in their chains.
 	ListIssuedDirectives(ctx context.Context, in *ListIssuedDirectivesRequest, opts ...grpc.CallOption) (*ListIssuedDirectivesResponse, error)
+	// ListCheckpoints lists the district's signed checkpoints after number
+	// after, oldest first: what a town that serves its villages' public site
+	// keeps (it checks each with the district chain's key before it serves
+	// it). Node certificates only (district and town); not on REST, where
+	// the public site serves the same checkpoints to anyone.
+	ListCheckpoints(ctx context.Context, in *ListCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error)
 }
 
 type districtServiceClient struct {
@@ -256,6 +263,16 @@ func (c *districtServiceClient) ListIssuedDirectives(ctx context.Context, in *Li
 	return out, nil
 }
 
+func (c *districtServiceClient) ListCheckpoints(ctx context.Context, in *ListCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCheckpointsResponse)
+	err := c.cc.Invoke(ctx, DistrictService_ListCheckpoints_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DistrictServiceServer is the server API for DistrictService service.
 // All implementations must embed UnimplementedDistrictServiceServer
 // for forward compatibility.
@@ -305,6 +322,12 @@ type DistrictServiceServer interface {
 	// ListIssuedDirectives lists the district's directives with the reports
 	// the addressed towns and villages sent up in their chains.
 	ListIssuedDirectives(context.Context, *ListIssuedDirectivesRequest) (*ListIssuedDirectivesResponse, error)
+	// ListCheckpoints lists the district's signed checkpoints after number
+	// after, oldest first: what a town that serves its villages' public site
+	// keeps (it checks each with the district chain's key before it serves
+	// it). Node certificates only (district and town); not on REST, where
+	// the public site serves the same checkpoints to anyone.
+	ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error)
 	mustEmbedUnimplementedDistrictServiceServer()
 }
 
@@ -362,6 +385,9 @@ func (UnimplementedDistrictServiceServer) GetCatalog(context.Context, *GetCatalo
 }
 func (UnimplementedDistrictServiceServer) ListIssuedDirectives(context.Context, *ListIssuedDirectivesRequest) (*ListIssuedDirectivesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListIssuedDirectives not implemented")
+}
+func (UnimplementedDistrictServiceServer) ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCheckpoints not implemented")
 }
 func (UnimplementedDistrictServiceServer) mustEmbedUnimplementedDistrictServiceServer() {}
 func (UnimplementedDistrictServiceServer) testEmbeddedByValue()                         {}
@@ -672,6 +698,24 @@ func _DistrictService_ListIssuedDirectives_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DistrictService_ListCheckpoints_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCheckpointsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DistrictServiceServer).ListCheckpoints(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DistrictService_ListCheckpoints_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DistrictServiceServer).ListCheckpoints(ctx, req.(*ListCheckpointsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DistrictService_ServiceDesc is the grpc.ServiceDesc for DistrictService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -742,6 +786,10 @@ var DistrictService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListIssuedDirectives",
 			Handler:    _DistrictService_ListIssuedDirectives_Handler,
+		},
+		{
+			MethodName: "ListCheckpoints",
+			Handler:    _DistrictService_ListCheckpoints_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

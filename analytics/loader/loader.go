@@ -4,7 +4,9 @@
 // each batch as one block per table, so a table holds every row up to some
 // raft_index and none after it. On start (a new leader, a restart, after
 // ClickHouse comes back) it resumes after max(raft_index) of each table:
-// nothing is loaded twice and nothing is skipped.
+// nothing is loaded twice and nothing is skipped. A loader of an old
+// leader that has not yet heard it lost is fenced off by the Raft term
+// (fence.go).
 //
 // The summaries' "just under a threshold" count follows the rule set in
 // force for each org (rulesets.go): the loader records every rule-set
@@ -21,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -54,6 +57,10 @@ type Config struct {
 	Shards []driver.Conn
 	// Cluster is the <remote_servers> name the Distributed tables use.
 	Cluster string
+	// Term is the Raft term of the leadership this loader runs under: a
+	// loader whose term is older than one in loader_progress stops
+	// (ErrFenced). Loaders of one district must be given increasing terms.
+	Term uint64
 	// Orgs is the district's org list with names, written at start.
 	Orgs []schema.Org
 	// Loaded is told the index loaded through after each batch (the member
@@ -83,8 +90,15 @@ type Loader struct {
 	loaded []map[string]uint64 // per shard, per table
 	shard  map[string]int      // town → shard
 	sets   *ruleSets           // rebuilt with loaded
+	tags   *tagger             // the ids of the queries that insert
+	// beforeFence and afterFence, when set (tests), run inside a batch's
+	// hold just before and after its fence is read.
+	beforeFence, afterFence func()
 	// Lag and state for /metrics, read with Stats.
 	stats Stats
+	// waited is Stats.WaitedForOlder, kept apart: a test polls it while
+	// the loader runs.
+	waited atomic.Uint64
 }
 
 // Stats is what the loader has done, for metrics and status.
@@ -95,6 +109,9 @@ type Stats struct {
 	Failures    uint64 // failed attempts (ClickHouse down, ...)
 	Undecodable uint64 // entries loaded without their typed row (payload unreadable)
 	LastError   string
+	// WaitedForOlder counts claims that found an older leader's loader
+	// still inserting and waited for it.
+	WaitedForOlder uint64
 }
 
 // New checks cfg.
@@ -123,7 +140,7 @@ func New(cfg Config) (*Loader, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	l := &Loader{cfg: cfg, conns: []driver.Conn{cfg.Conn}, shard: map[string]int{}}
+	l := &Loader{cfg: cfg, conns: []driver.Conn{cfg.Conn}, shard: map[string]int{}, tags: newTagger(cfg.Term)}
 	if len(cfg.Shards) > 0 {
 		l.conns, l.suffix = cfg.Shards, schema.LocalSuffix
 	}
@@ -133,10 +150,15 @@ func New(cfg Config) (*Loader, error) {
 // Stats returns a copy of the loader's counters. Not synchronised with Run
 // beyond being a snapshot; read it from the same goroutine or accept a
 // slightly stale view.
-func (l *Loader) Stats() Stats { return l.stats }
+func (l *Loader) Stats() Stats {
+	s := l.stats
+	s.WaitedForOlder = l.waited.Load()
+	return s
+}
 
 // Run loads until ctx ends, retrying with backoff (and jitter) while
-// ClickHouse fails; it returns ctx's error.
+// ClickHouse fails; it returns ctx's error, or ErrFenced when a newer
+// leader's loader has taken over.
 func (l *Loader) Run(ctx context.Context) error {
 	failures := 0
 	for {
@@ -145,6 +167,11 @@ func (l *Loader) Run(ctx context.Context) error {
 		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, ErrFenced) {
+			l.stats.LastError = err.Error()
+			l.cfg.Logger.Warn("analytics loader stops: a newer leader's loader has taken over", "err", err)
+			return err
 		}
 		var wait time.Duration
 		switch {
@@ -182,6 +209,14 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		}
 		if err := schema.WriteOrgs(ctx, l.conns[0], l.suffix, l.cfg.Orgs); err != nil {
 			return 0, fmt.Errorf("write the org list: %w", err)
+		}
+		// Claim every shard before reading where its tables got to: an
+		// older leader's batch still going in is waited for, and none
+		// starts after.
+		for i, c := range l.conns {
+			if err := l.claim(ctx, c); err != nil {
+				return 0, fmt.Errorf("shard %d: %w", i+1, err)
+			}
 		}
 		var all []map[string]uint64
 		for i, c := range l.conns {
@@ -259,11 +294,8 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	for i, b := range batches {
-		if err := b.send(ctx, l.conns[i], l.suffix); err != nil {
+		if err := l.sendHeld(ctx, i, b, last); err != nil {
 			return 0, fmt.Errorf("shard %d: %w", i+1, err)
-		}
-		if err := schema.RecordProgress(ctx, l.conns[i], last, l.suffix); err != nil {
-			return 0, fmt.Errorf("shard %d: record progress %d: %w", i+1, last, err)
 		}
 		for _, t := range schema.FactTables {
 			l.loaded[i][t] = last
@@ -279,6 +311,23 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		}
 	}
 	return indexes, nil
+}
+
+// sendHeld inserts shard i's batch inside a hold (fence.go) that ends with
+// its progress row at last.
+func (l *Loader) sendHeld(ctx context.Context, i int, b *batch, last uint64) error {
+	h, err := l.hold(ctx, l.conns[i])
+	if err != nil {
+		return err
+	}
+	if l.afterFence != nil {
+		l.afterFence()
+	}
+	if err := b.send(ctx, l.conns[i], l.suffix, l.tags); err != nil {
+		h.Abort()
+		return err
+	}
+	return l.release(h, last)
 }
 
 // feedChunk is how many feed records one read transaction takes.
@@ -536,7 +585,7 @@ func finding(s *ledger.Stored, m *sanziv1.Alert) (about, kind string) {
 	return o, k.String()
 }
 
-func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string) error {
+func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags *tagger) error {
 	b.sums.rows(b)
 	// The tables go in parallel (two at a time: this machine has two cores
 	// and ClickHouse wants one); each is still one block, all or nothing.
@@ -553,7 +602,7 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string) error
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs <- insert(ctx, conn, t, suffix, rows)
+			errs <- insert(tags.tag(ctx), conn, t, suffix, rows)
 		}()
 	}
 	wg.Wait()

@@ -90,6 +90,7 @@ type Loader struct {
 	loaded []map[string]uint64 // per shard, per table
 	shard  map[string]int      // town → shard
 	sets   *ruleSets           // rebuilt with loaded
+	next   *prepared           // the batch read while the last one went in; nil with loaded
 	tags   *tagger             // the ids of the queries that insert
 	// beforeFence and afterFence, when set (tests), run inside a batch's
 	// hold just before and after its fence is read.
@@ -237,17 +238,87 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		slices.SortStableFunc(sets, func(a, b schema.RuleSetRow) int {
 			return cmp.Or(cmp.Compare(a.RaftIndex, b.RaftIndex), cmp.Compare(a.Origin, b.Origin), cmp.Compare(a.Seq, b.Seq))
 		})
-		l.loaded, l.sets = all, newRuleSets(sets)
+		l.loaded, l.sets, l.next = all, newRuleSets(sets), nil
 		l.stats.LoadedIndex = l.low()
 		l.cfg.Logger.Info("analytics loader resumes", "after", l.stats.LoadedIndex, "applied", l.cfg.Source.AppliedIndex())
 	}
+	// The next batch is read and decoded while this one goes in: the
+	// loader's decoding and ClickHouse's inserting then share the two
+	// cores instead of taking turns. Batches still go in one after the
+	// other, in Raft order.
 	from := l.low()
-	batches := make([]*batch, len(l.conns))
-	for i := range batches {
-		batches[i] = newBatch(l.cfg.Source, l.sets)
+	p := l.next
+	l.next = nil
+	if p == nil || p.from != from {
+		var err error
+		if p, err = l.read(ctx, from); err != nil {
+			return 0, err
+		}
+	}
+	if p.indexes == 0 {
+		return 0, nil
+	}
+	var next *prepared
+	var nextErr error
+	read := make(chan struct{})
+	if p.full {
+		go func() {
+			defer close(read)
+			next, nextErr = l.read(ctx, p.last)
+		}()
+	} else {
+		close(read)
+	}
+	err := l.send(ctx, p)
+	<-read
+	if err != nil {
+		return 0, err
+	}
+	for i, b := range p.batches {
+		for _, t := range schema.FactTables {
+			l.loaded[i][t] = p.last
+		}
+		l.stats.Rows += uint64(b.rows)
+		l.stats.Undecodable += uint64(b.undecodable)
+	}
+	l.stats.LoadedIndex = p.last
+	l.stats.Batches++
+	if l.cfg.Loaded != nil {
+		if err := l.cfg.Loaded(ctx, p.last); err != nil {
+			l.cfg.Logger.Warn("record loaded index", "index", p.last, "err", err)
+		}
+	}
+	l.next = next
+	if nextErr != nil {
+		// The failed read may have taken rule sets (ruleSets.take) that no
+		// batch will insert: start again from what ClickHouse holds.
+		l.loaded = nil
+	}
+	return p.indexes, nil
+}
+
+// prepared is a batch read from the feed and decoded, per shard, ready to
+// insert.
+type prepared struct {
+	from    uint64 // read after this Raft index
+	last    uint64 // through this one
+	indexes int    // Raft indexes covered
+	full    bool   // stopped at BatchRows: more may follow
+	batches []*batch
+}
+
+// read reads and decodes the feed after from, up to BatchRows rows. It
+// runs beside send (step): it writes only its own batches, the rule sets
+// (in Raft order, after every batch before it was read) and the town →
+// shard cache, none of which send reads; l.loaded is only read here and
+// written by step after both have ended.
+func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
+	p := &prepared{from: from, batches: make([]*batch, len(l.conns))}
+	for i := range p.batches {
+		p.batches[i] = newBatch(l.cfg.Source, l.sets)
 	}
 	rows := func() (n int) {
-		for _, b := range batches {
+		for _, b := range p.batches {
 			n += b.rows
 		}
 		return n
@@ -260,11 +331,9 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 	// while the remap waits queues behind it: a read inside a read would
 	// have the loader and raft's FSM goroutine wait for each other for good
 	// (no push acknowledged again, the member unable to stop).
-	var last uint64
-	indexes := 0
-	for full := false; !full; {
+	for !p.full {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return nil, err
 		}
 		var recs []feedRecord
 		err := l.cfg.Source.Feed(from, feedChunk, func(index uint64, rec *clusterv1.FeedRecord) bool {
@@ -272,16 +341,16 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 			return true
 		})
 		if err != nil {
-			return 0, fmt.Errorf("read the feed after %d: %w", from, err)
+			return nil, fmt.Errorf("read the feed after %d: %w", from, err)
 		}
 		for _, r := range recs {
-			if err := l.collect(ctx, batches, r); err != nil {
-				return 0, fmt.Errorf("read raft index %d: %w", r.index, err)
+			if err := l.collect(ctx, p.batches, r); err != nil {
+				return nil, fmt.Errorf("read raft index %d: %w", r.index, err)
 			}
-			last = r.index
-			indexes++
+			p.last = r.index
+			p.indexes++
 			if rows() >= l.cfg.BatchRows {
-				full = true
+				p.full = true
 				break
 			}
 		}
@@ -290,27 +359,17 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		}
 		from = recs[len(recs)-1].index
 	}
-	if indexes == 0 {
-		return 0, nil
-	}
-	for i, b := range batches {
-		if err := l.sendHeld(ctx, i, b, last); err != nil {
-			return 0, fmt.Errorf("shard %d: %w", i+1, err)
-		}
-		for _, t := range schema.FactTables {
-			l.loaded[i][t] = last
-		}
-		l.stats.Rows += uint64(b.rows)
-		l.stats.Undecodable += uint64(b.undecodable)
-	}
-	l.stats.LoadedIndex = last
-	l.stats.Batches++
-	if l.cfg.Loaded != nil {
-		if err := l.cfg.Loaded(ctx, last); err != nil {
-			l.cfg.Logger.Warn("record loaded index", "index", last, "err", err)
+	return p, nil
+}
+
+// send inserts a prepared batch, shard by shard.
+func (l *Loader) send(ctx context.Context, p *prepared) error {
+	for i, b := range p.batches {
+		if err := l.sendHeld(ctx, i, b, p.last); err != nil {
+			return fmt.Errorf("shard %d: %w", i+1, err)
 		}
 	}
-	return indexes, nil
+	return nil
 }
 
 // sendHeld inserts shard i's batch inside a hold (fence.go) that ends with

@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
-	"github.com/sanzi/sanzi/analytics/chserver"
-	"github.com/sanzi/sanzi/federation/fsm"
 )
 
 // gate stops a loader at one of its hooks once armed: at is closed when
@@ -123,18 +119,8 @@ func fencedOut(t *testing.T, r *fenceRun, who string) {
 // only what came after, and its next batch must be refused). Every step
 // checks sums, counts and that no entry is in ClickHouse twice.
 func TestLoaderFencedByNewerTerm(t *testing.T) {
-	ctx := context.Background()
-	s, err := chserver.Start(ctx, chserver.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	f, err := fsm.Open(fsm.Config{Path: filepath.Join(t.TempDir(), "fsm.db"), Logger: quiet, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	d := &district{t: t, f: f}
+	s, d := newRig(t)
+	f := d.f
 	rnd := rand.New(rand.NewPCG(17, 3))
 	vs := []*village{newVillage(t, "350505100201"), newVillage(t, "350505101202")}
 	for _, v := range vs {

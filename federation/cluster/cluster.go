@@ -298,9 +298,10 @@ func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 // LeaderTerm is the Raft term this member leads in; ok is false when it
 // does not lead. Leadership is read on both sides of the term: raft changes
 // a leader's term only by stepping it down, so a term read between two
-// looks that both find this member leading is its own (not the term of a
-// newer leader that this member, a follower for a moment, had heard of).
-// The analytics loader's fence is keyed by it.
+// looks that both find this member leading is its own, not that of a newer
+// leader it heard of as a follower (unless leadership was lost and won back
+// between the two looks, which takes an election: a second at least). The
+// analytics loader's fence is keyed by it.
 func (n *Node) LeaderTerm() (term uint64, ok bool) {
 	if !n.IsLeader() {
 		return 0, false

@@ -505,6 +505,9 @@ var columns = map[string]string{
 	"complaints":        "raft_index, origin, seq, district, town, village, number, category, posts, photos, filed_at",
 }
 
+// TODO(issue 17): columnar appends (typed columns per table instead of
+// rows of boxed values: a transactions row costs a dozen allocations here)
+// and one writer per shard in parallel; the read-ahead (step) is done.
 func (b *batch) put(table string, index uint64, loaded map[string]uint64, row ...any) {
 	if index <= loaded[table] {
 		return

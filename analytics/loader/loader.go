@@ -4,7 +4,9 @@
 // each batch as one block per table, so a table holds every row up to some
 // raft_index and none after it. On start (a new leader, a restart, after
 // ClickHouse comes back) it resumes after max(raft_index) of each table:
-// nothing is loaded twice and nothing is skipped.
+// nothing is loaded twice and nothing is skipped. A loader of an old
+// leader that has not yet heard it lost is fenced off by the Raft term
+// (fence.go).
 //
 // The summaries' "just under a threshold" count follows the rule set in
 // force for each org (rulesets.go): the loader records every rule-set
@@ -21,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -54,6 +57,10 @@ type Config struct {
 	Shards []driver.Conn
 	// Cluster is the <remote_servers> name the Distributed tables use.
 	Cluster string
+	// Term is the Raft term of the leadership this loader runs under: a
+	// loader whose term is older than one in loader_progress stops
+	// (ErrFenced). Loaders of one district must be given increasing terms.
+	Term uint64
 	// Orgs is the district's org list with names, written at start.
 	Orgs []schema.Org
 	// Loaded is told the index loaded through after each batch (the member
@@ -83,8 +90,16 @@ type Loader struct {
 	loaded []map[string]uint64 // per shard, per table
 	shard  map[string]int      // town → shard
 	sets   *ruleSets           // rebuilt with loaded
+	next   *prepared           // the batch read while the last one went in; nil with loaded
+	tags   *tagger             // the ids of the queries that insert
+	// beforeFence and afterFence, when set (tests), run inside a batch's
+	// hold just before and after its fence is read.
+	beforeFence, afterFence func()
 	// Lag and state for /metrics, read with Stats.
 	stats Stats
+	// waited is Stats.WaitedForOlder, kept apart: a test polls it while
+	// the loader runs.
+	waited atomic.Uint64
 }
 
 // Stats is what the loader has done, for metrics and status.
@@ -95,6 +110,9 @@ type Stats struct {
 	Failures    uint64 // failed attempts (ClickHouse down, ...)
 	Undecodable uint64 // entries loaded without their typed row (payload unreadable)
 	LastError   string
+	// WaitedForOlder counts claims that found an older leader's loader
+	// still inserting and waited for it.
+	WaitedForOlder uint64
 }
 
 // New checks cfg.
@@ -123,7 +141,7 @@ func New(cfg Config) (*Loader, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	l := &Loader{cfg: cfg, conns: []driver.Conn{cfg.Conn}, shard: map[string]int{}}
+	l := &Loader{cfg: cfg, conns: []driver.Conn{cfg.Conn}, shard: map[string]int{}, tags: newTagger(cfg.Term)}
 	if len(cfg.Shards) > 0 {
 		l.conns, l.suffix = cfg.Shards, schema.LocalSuffix
 	}
@@ -133,10 +151,15 @@ func New(cfg Config) (*Loader, error) {
 // Stats returns a copy of the loader's counters. Not synchronised with Run
 // beyond being a snapshot; read it from the same goroutine or accept a
 // slightly stale view.
-func (l *Loader) Stats() Stats { return l.stats }
+func (l *Loader) Stats() Stats {
+	s := l.stats
+	s.WaitedForOlder = l.waited.Load()
+	return s
+}
 
 // Run loads until ctx ends, retrying with backoff (and jitter) while
-// ClickHouse fails; it returns ctx's error.
+// ClickHouse fails; it returns ctx's error, or ErrFenced when a newer
+// leader's loader has taken over.
 func (l *Loader) Run(ctx context.Context) error {
 	failures := 0
 	for {
@@ -145,6 +168,11 @@ func (l *Loader) Run(ctx context.Context) error {
 		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, ErrFenced) {
+			l.stats.LastError = err.Error()
+			l.cfg.Logger.Warn("analytics loader stops: a newer leader's loader has taken over", "err", err)
+			return err
 		}
 		var wait time.Duration
 		switch {
@@ -183,6 +211,14 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		if err := schema.WriteOrgs(ctx, l.conns[0], l.suffix, l.cfg.Orgs); err != nil {
 			return 0, fmt.Errorf("write the org list: %w", err)
 		}
+		// Claim every shard before reading where its tables got to: an
+		// older leader's batch still going in is waited for, and none
+		// starts after.
+		for i, c := range l.conns {
+			if err := l.claim(ctx, c); err != nil {
+				return 0, fmt.Errorf("shard %d: %w", i+1, err)
+			}
+		}
 		var all []map[string]uint64
 		for i, c := range l.conns {
 			m, err := schema.LoadedThrough(ctx, c, l.suffix)
@@ -202,17 +238,87 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		slices.SortStableFunc(sets, func(a, b schema.RuleSetRow) int {
 			return cmp.Or(cmp.Compare(a.RaftIndex, b.RaftIndex), cmp.Compare(a.Origin, b.Origin), cmp.Compare(a.Seq, b.Seq))
 		})
-		l.loaded, l.sets = all, newRuleSets(sets)
+		l.loaded, l.sets, l.next = all, newRuleSets(sets), nil
 		l.stats.LoadedIndex = l.low()
 		l.cfg.Logger.Info("analytics loader resumes", "after", l.stats.LoadedIndex, "applied", l.cfg.Source.AppliedIndex())
 	}
+	// The next batch is read and decoded while this one goes in: the
+	// loader's decoding and ClickHouse's inserting then share the two
+	// cores instead of taking turns. Batches still go in one after the
+	// other, in Raft order.
 	from := l.low()
-	batches := make([]*batch, len(l.conns))
-	for i := range batches {
-		batches[i] = newBatch(l.cfg.Source, l.sets)
+	p := l.next
+	l.next = nil
+	if p == nil || p.from != from {
+		var err error
+		if p, err = l.read(ctx, from); err != nil {
+			return 0, err
+		}
+	}
+	if p.indexes == 0 {
+		return 0, nil
+	}
+	var next *prepared
+	var nextErr error
+	read := make(chan struct{})
+	if p.full {
+		go func() {
+			defer close(read)
+			next, nextErr = l.read(ctx, p.last)
+		}()
+	} else {
+		close(read)
+	}
+	err := l.send(ctx, p)
+	<-read
+	if err != nil {
+		return 0, err
+	}
+	for i, b := range p.batches {
+		for _, t := range schema.FactTables {
+			l.loaded[i][t] = p.last
+		}
+		l.stats.Rows += uint64(b.rows)
+		l.stats.Undecodable += uint64(b.undecodable)
+	}
+	l.stats.LoadedIndex = p.last
+	l.stats.Batches++
+	if l.cfg.Loaded != nil {
+		if err := l.cfg.Loaded(ctx, p.last); err != nil {
+			l.cfg.Logger.Warn("record loaded index", "index", p.last, "err", err)
+		}
+	}
+	l.next = next
+	if nextErr != nil {
+		// The failed read may have taken rule sets (ruleSets.take) that no
+		// batch will insert: start again from what ClickHouse holds.
+		l.loaded = nil
+	}
+	return p.indexes, nil
+}
+
+// prepared is a batch read from the feed and decoded, per shard, ready to
+// insert.
+type prepared struct {
+	from    uint64 // read after this Raft index
+	last    uint64 // through this one
+	indexes int    // Raft indexes covered
+	full    bool   // stopped at BatchRows: more may follow
+	batches []*batch
+}
+
+// read reads and decodes the feed after from, up to BatchRows rows. It
+// runs beside send (step): it writes only its own batches, the rule sets
+// (in Raft order, after every batch before it was read) and the town →
+// shard cache, none of which send reads; l.loaded is only read here and
+// written by step after both have ended.
+func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
+	p := &prepared{from: from, batches: make([]*batch, len(l.conns))}
+	for i := range p.batches {
+		p.batches[i] = newBatch(l.cfg.Source, l.sets)
 	}
 	rows := func() (n int) {
-		for _, b := range batches {
+		for _, b := range p.batches {
 			n += b.rows
 		}
 		return n
@@ -225,11 +331,9 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 	// while the remap waits queues behind it: a read inside a read would
 	// have the loader and raft's FSM goroutine wait for each other for good
 	// (no push acknowledged again, the member unable to stop).
-	var last uint64
-	indexes := 0
-	for full := false; !full; {
+	for !p.full {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return nil, err
 		}
 		var recs []feedRecord
 		err := l.cfg.Source.Feed(from, feedChunk, func(index uint64, rec *clusterv1.FeedRecord) bool {
@@ -237,16 +341,16 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 			return true
 		})
 		if err != nil {
-			return 0, fmt.Errorf("read the feed after %d: %w", from, err)
+			return nil, fmt.Errorf("read the feed after %d: %w", from, err)
 		}
 		for _, r := range recs {
-			if err := l.collect(ctx, batches, r); err != nil {
-				return 0, fmt.Errorf("read raft index %d: %w", r.index, err)
+			if err := l.collect(ctx, p.batches, r); err != nil {
+				return nil, fmt.Errorf("read raft index %d: %w", r.index, err)
 			}
-			last = r.index
-			indexes++
+			p.last = r.index
+			p.indexes++
 			if rows() >= l.cfg.BatchRows {
-				full = true
+				p.full = true
 				break
 			}
 		}
@@ -255,30 +359,34 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		}
 		from = recs[len(recs)-1].index
 	}
-	if indexes == 0 {
-		return 0, nil
-	}
-	for i, b := range batches {
-		if err := b.send(ctx, l.conns[i], l.suffix); err != nil {
-			return 0, fmt.Errorf("shard %d: %w", i+1, err)
-		}
-		if err := schema.RecordProgress(ctx, l.conns[i], last, l.suffix); err != nil {
-			return 0, fmt.Errorf("shard %d: record progress %d: %w", i+1, last, err)
-		}
-		for _, t := range schema.FactTables {
-			l.loaded[i][t] = last
-		}
-		l.stats.Rows += uint64(b.rows)
-		l.stats.Undecodable += uint64(b.undecodable)
-	}
-	l.stats.LoadedIndex = last
-	l.stats.Batches++
-	if l.cfg.Loaded != nil {
-		if err := l.cfg.Loaded(ctx, last); err != nil {
-			l.cfg.Logger.Warn("record loaded index", "index", last, "err", err)
+	return p, nil
+}
+
+// send inserts a prepared batch, shard by shard.
+func (l *Loader) send(ctx context.Context, p *prepared) error {
+	for i, b := range p.batches {
+		if err := l.sendHeld(ctx, i, b, p.last); err != nil {
+			return fmt.Errorf("shard %d: %w", i+1, err)
 		}
 	}
-	return indexes, nil
+	return nil
+}
+
+// sendHeld inserts shard i's batch inside a hold (fence.go) that ends with
+// its progress row at last.
+func (l *Loader) sendHeld(ctx context.Context, i int, b *batch, last uint64) error {
+	h, err := l.hold(ctx, l.conns[i])
+	if err != nil {
+		return err
+	}
+	if l.afterFence != nil {
+		l.afterFence()
+	}
+	if err := b.send(ctx, l.conns[i], l.suffix, l.tags); err != nil {
+		h.Abort()
+		return err
+	}
+	return l.release(h, last)
 }
 
 // feedChunk is how many feed records one read transaction takes.
@@ -397,6 +505,9 @@ var columns = map[string]string{
 	"complaints":        "raft_index, origin, seq, district, town, village, number, category, posts, photos, filed_at",
 }
 
+// TODO(issue 17): columnar appends (typed columns per table instead of
+// rows of boxed values: a transactions row costs a dozen allocations here)
+// and one writer per shard in parallel; the read-ahead (step) is done.
 func (b *batch) put(table string, index uint64, loaded map[string]uint64, row ...any) {
 	if index <= loaded[table] {
 		return
@@ -536,7 +647,7 @@ func finding(s *ledger.Stored, m *sanziv1.Alert) (about, kind string) {
 	return o, k.String()
 }
 
-func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string) error {
+func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags *tagger) error {
 	b.sums.rows(b)
 	// The tables go in parallel (two at a time: this machine has two cores
 	// and ClickHouse wants one); each is still one block, all or nothing.
@@ -553,7 +664,7 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string) error
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs <- insert(ctx, conn, t, suffix, rows)
+			errs <- insert(tags.tag(ctx), conn, t, suffix, rows)
 		}()
 	}
 	wg.Wait()

@@ -142,6 +142,23 @@ func (d *district) ship(v *village, per int) {
 	}
 }
 
+// newRig starts a private ClickHouse and a real FSM for the district,
+// both closed when the test ends.
+func newRig(t *testing.T) (*chserver.Server, *district) {
+	t.Helper()
+	s, err := chserver.Start(context.Background(), chserver.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	f, err := fsm.Open(fsm.Config{Path: filepath.Join(t.TempDir(), "fsm.db"), Logger: quiet, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return s, &district{t: t, f: f}
+}
+
 func connect(t testing.TB, s *chserver.Server) driver.Conn {
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}, DialTimeout: 2 * time.Second})
 	if err != nil {
@@ -221,17 +238,7 @@ func check(t *testing.T, conn driver.Conn, vs []*village) {
 // ClickHouse is stopped mid-load and started again (nothing missing).
 func TestLoaderExactlyOnce(t *testing.T) {
 	ctx := context.Background()
-	s, err := chserver.Start(ctx, chserver.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	f, err := fsm.Open(fsm.Config{Path: filepath.Join(t.TempDir(), "fsm.db"), Logger: quiet, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	d := &district{t: t, f: f}
+	s, d := newRig(t)
 	rnd := rand.New(rand.NewPCG(6, 6))
 	vs := []*village{newVillage(t, "350505100201"), newVillage(t, "350505100202"), newVillage(t, "350505101203")}
 	for _, v := range vs {

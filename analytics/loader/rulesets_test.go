@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -15,9 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/analytics/schema"
-	"github.com/sanzi/sanzi/federation/fsm"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -163,17 +160,7 @@ func justUnder(t *testing.T, conn driver.Conn, org string) map[uint8][2]uint64 {
 // what the first wrote, decides the same way.
 func TestPublishedRuleSetMovesJustUnder(t *testing.T) {
 	ctx := context.Background()
-	s, err := chserver.Start(ctx, chserver.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	f, err := fsm.Open(fsm.Config{Path: filepath.Join(t.TempDir(), "fsm.db"), Logger: quiet, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	d := &district{t: t, f: f}
+	s, d := newRig(t)
 	conn := connect(t, s)
 	t0 := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Second)
 	clk := &clock{now: t0}

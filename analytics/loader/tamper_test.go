@@ -3,15 +3,12 @@ package loader
 import (
 	"context"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/analytics/stats"
-	"github.com/sanzi/sanzi/federation/fsm"
 	"github.com/sanzi/sanzi/node/ledger"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -24,17 +21,8 @@ import (
 // recorded (issue 18).
 func TestTamperFindingCountsForTheVillage(t *testing.T) {
 	ctx := context.Background()
-	s, err := chserver.Start(ctx, chserver.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	f, err := fsm.Open(fsm.Config{Path: filepath.Join(t.TempDir(), "fsm.db"), Logger: quiet, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	d := &district{t: t, f: f}
+	s, d := newRig(t)
+	f := d.f
 	// Two villages of one town with the same records (same amounts, the
 	// same PRIVATE-ACCT alerts): only the finding tells them apart.
 	edited, clean := newVillage(t, "350505100201"), newVillage(t, "350505100202")

@@ -206,6 +206,12 @@ func Migrations() []Migration {
 			village String, number String, category String, posts Array(String), photos UInt8,
 			filed_at DateTime, day Date DEFAULT toDate(filed_at)
 		) ENGINE = ReplacingMergeTree ORDER BY (town, village, origin, seq)`,
+	}}, {Version: 8, Name: "the Raft term of each loader's progress", SQL: []string{
+		// The loader's fence against an old leader (loader/fence.go): a
+		// loader claims the table with its leadership's term, and one whose
+		// term is older than the newest here stops inserting. Rows written
+		// before this migration are term 0, older than any leader's.
+		`ALTER TABLE loader_progress ADD COLUMN term UInt64 DEFAULT 0`,
 	}}}
 }
 
@@ -456,16 +462,4 @@ func LoadedThrough(ctx context.Context, conn driver.Conn, suffix string) (map[st
 		out[t] = max(v, progress)
 	}
 	return out, nil
-}
-
-// RecordProgress notes that every fact table is complete up to index.
-func RecordProgress(ctx context.Context, conn driver.Conn, index uint64, suffix string) error {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO loader_progress"+suffix+" (raft_index, at)")
-	if err != nil {
-		return err
-	}
-	if err := b.Append(index, time.Now()); err != nil {
-		return err
-	}
-	return b.Send()
 }

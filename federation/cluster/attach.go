@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -27,7 +28,7 @@ import (
 // leader, whose state is the one the pieces must follow.
 type attachSink struct{ s *Service }
 
-var _ relay.AttachmentSink = attachSink{}
+var _ relay.StatesSink = attachSink{}
 
 // AttachmentState implements relay.AttachmentSink.
 func (a attachSink) AttachmentState(ctx context.Context, h string) (int64, bool, error) {
@@ -49,6 +50,40 @@ func (a attachSink) AttachmentState(ctx context.Context, h string) (int64, bool,
 		return 0, false, toStatus(err)
 	}
 	return a.s.n.FSM().AttachmentState(h)
+}
+
+// AttachmentStates implements relay.StatesSink: one leadership check for
+// the whole list (a push naming a thousand attachments made a thousand),
+// or one question to the leader per 10,000 attachments (its limit).
+func (a attachSink) AttachmentStates(ctx context.Context, hs []string) ([]relay.Held, error) {
+	if !a.s.n.IsLeader() {
+		c, fctx, err := a.s.leaderConn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]relay.Held, 0, len(hs))
+		for part := range slices.Chunk(hs, relay.MaxStatesAsked) {
+			resp, err := sanziv1.NewSyncServiceClient(c).SyncAttachments(fctx, &sanziv1.SyncAttachmentsRequest{Sha256: part})
+			if err != nil {
+				return nil, a.s.forwardErr(err)
+			}
+			if len(resp.GetStates()) != len(part) {
+				return nil, fmt.Errorf("the leader answered %d states for %d attachments", len(resp.GetStates()), len(part))
+			}
+			for _, st := range resp.GetStates() {
+				out = append(out, relay.Held{Received: st.GetReceived(), Complete: st.GetComplete()})
+			}
+		}
+		return out, nil
+	}
+	if err := a.s.n.Linearize(); err != nil {
+		return nil, toStatus(err)
+	}
+	out := make([]relay.Held, len(hs))
+	err := a.s.n.FSM().AttachmentStates(hs, func(i int, received int64, complete bool) {
+		out[i] = relay.Held{Received: received, Complete: complete}
+	})
+	return out, err
 }
 
 // AddPiece implements relay.AttachmentSink.

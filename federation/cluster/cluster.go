@@ -338,6 +338,21 @@ func (n *Node) ID() string { return n.cfg.ID }
 // IsLeader reports whether this member leads now.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
+// LeaderTerm is the Raft term this member leads in; ok is false when it
+// does not lead. Leadership is read on both sides of the term: raft changes
+// a leader's term only by stepping it down, so a term read between two
+// looks that both find this member leading is its own, not that of a newer
+// leader it heard of as a follower (unless leadership was lost and won back
+// between the two looks, which takes an election: a second at least). The
+// analytics loader's fence is keyed by it.
+func (n *Node) LeaderTerm() (term uint64, ok bool) {
+	if !n.IsLeader() {
+		return 0, false
+	}
+	term = n.raft.CurrentTerm()
+	return term, n.IsLeader()
+}
+
 // Leader returns the leader's id, Raft address and API address (from the
 // FSM's member records); empty when there is no known leader.
 func (n *Node) Leader() (id, raftAddr, apiAddr string) {

@@ -123,7 +123,7 @@ func (c *Cluster) start(m *member) {
 	m.cfg.RaftAddr = m.raftAddr
 	m.svc = cluster.NewService(m.node, c.creds())
 	m.srv = grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerConfig(c.ca.Pool(), c.cert.TLSCertificate(), nil))),
-		grpc.MaxRecvMsgSize(limits.MaxMessageSize), grpc.ChainUnaryInterceptor(cluster.Authorize))
+		grpc.MaxRecvMsgSize(limits.MaxMessageSize), grpc.ChainUnaryInterceptor(cluster.Authorize), cluster.ServerCodec())
 	sanziv1.RegisterDistrictServiceServer(m.srv, m.svc)
 	sanziv1.RegisterSyncServiceServer(m.srv, cluster.NewSyncServer(m.svc, c.ca.Pool(), slog.New(slog.DiscardHandler)))
 	sanziv1.RegisterAttachmentServiceServer(m.srv, cluster.NewAttachmentServer(m.node))

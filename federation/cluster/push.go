@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sanzi/sanzi/federation/fsm"
@@ -121,21 +121,37 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 		raws    [][]byte
 		decoded []ledger.Link
 	}
-	byOrigin := map[string]*stretch{}
+	// One pass reads every entry's links into one array (and each origin's
+	// name once), a second cuts each origin's stretch to its exact size:
+	// a push is mostly one origin's thousand entries, and growing its
+	// stretch entry by entry copied it a dozen times.
+	var names ledger.Origins
+	links := make([]ledger.Link, len(raws))
+	count := map[string]int{}
 	var origins []string
 	for i, raw := range raws {
-		s, err := ledger.Peek(raw)
+		s, err := names.Peek(raw)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: entry %d of the push: %v", ErrInvalid, i, err)
 		}
-		st, ok := byOrigin[s.Origin]
-		if !ok {
-			st = &stretch{}
-			byOrigin[s.Origin] = st
+		if count[s.Origin] == 0 {
 			origins = append(origins, s.Origin)
 		}
-		st.raws = append(st.raws, raw)
-		st.decoded = append(st.decoded, s)
+		count[s.Origin]++
+		links[i] = s
+	}
+	byOrigin := make(map[string]*stretch, len(origins))
+	if len(origins) == 1 {
+		byOrigin[origins[0]] = &stretch{raws: raws, decoded: links} // the same entries in the same order: no copy
+	} else {
+		for _, o := range origins {
+			byOrigin[o] = &stretch{raws: make([][]byte, 0, count[o]), decoded: make([]ledger.Link, 0, count[o])}
+		}
+		for i, raw := range raws {
+			st := byOrigin[links[i].Origin]
+			st.raws = append(st.raws, raw)
+			st.decoded = append(st.decoded, links[i])
+		}
 	}
 	var fresh [][]byte
 	for _, o := range origins {
@@ -187,7 +203,11 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 		} else if err != nil {
 			return nil, nil, n.refused(st.raws[len(st.raws)-1], err)
 		}
-		fresh = append(fresh, st.raws[i:]...)
+		if fresh == nil {
+			fresh = st.raws[i:len(st.raws):len(st.raws)] // an append to it copies, never writes into raws
+		} else {
+			fresh = append(fresh, st.raws[i:]...)
+		}
 	}
 	return fresh, origins, nil
 }
@@ -220,11 +240,7 @@ func (n *Node) propose() {
 		for _, q := range batch {
 			all = append(all, q.entries...)
 		}
-		cmd, err := encodeAppend(all)
-		if err != nil {
-			finish(batch, nil, err)
-			continue
-		}
+		cmd := encodeAppend(all)
 		n.met.batchEntries.Observe(float64(len(all)))
 		n.met.batchBytes.Observe(float64(len(cmd)))
 		f := n.raft.Apply(cmd, n.cfg.ApplyTimeout)
@@ -292,12 +308,33 @@ func finish(batch []*pending, res *fsm.Result, err error) {
 	}
 }
 
-func encodeAppend(entries [][]byte) ([]byte, error) {
-	payload, err := proto.Marshal(&clusterv1.AppendBatch{Entries: entries})
-	if err != nil {
-		return nil, fmt.Errorf("encode batch: %w", err)
+// encodeAppend encodes Command{APPEND, AppendBatch{entries}} into one
+// buffer of its exact size, the bytes proto.Marshal gives (fields in number
+// order): marshalling the batch and then the envelope copied every entry
+// twice.
+func encodeAppend(entries [][]byte) []byte {
+	batch := 0
+	for _, e := range entries {
+		batch += protowire.SizeTag(1) + protowire.SizeBytes(len(e))
 	}
-	return proto.Marshal(&clusterv1.Command{Type: clusterv1.CommandType_COMMAND_TYPE_APPEND, Payload: payload})
+	typ := uint64(clusterv1.CommandType_COMMAND_TYPE_APPEND)
+	size := protowire.SizeTag(1) + protowire.SizeVarint(typ)
+	if batch > 0 { // an empty payload is left out, as protobuf leaves it
+		size += protowire.SizeTag(2) + protowire.SizeBytes(batch)
+	}
+	out := make([]byte, 0, size)
+	out = protowire.AppendTag(out, 1, protowire.VarintType)
+	out = protowire.AppendVarint(out, typ)
+	if batch == 0 {
+		return out
+	}
+	out = protowire.AppendTag(out, 2, protowire.BytesType)
+	out = protowire.AppendVarint(out, uint64(batch))
+	for _, e := range entries {
+		out = protowire.AppendTag(out, 1, protowire.BytesType)
+		out = protowire.AppendBytes(out, e)
+	}
+	return out
 }
 
 // forkError is a push holding a different entry at a seq the district

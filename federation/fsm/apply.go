@@ -3,6 +3,8 @@ package fsm
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -228,8 +230,14 @@ func (a *applier) appendEntries(index uint64, payload []byte) (interface{}, erro
 	}
 	var order []*track
 	tracks := map[string]*track{}
+	// Per entry, the apply allocates only what bbolt's Put does: the
+	// origin names are shared (ledger.Origins), the seq keys are cut from
+	// one buffer (bbolt copies a key it stores), and entry ids are made
+	// only for an entry that names attachments.
+	var origins ledger.Origins
+	keys := make([]byte, 8*len(entries))
 	for i, raw := range entries {
-		s, err := ledger.Peek(raw)
+		s, err := origins.Peek(raw)
 		if err == nil && s.Origin == "" {
 			err = errors.New("entry names no origin")
 		}
@@ -266,7 +274,7 @@ func (a *applier) appendEntries(index uint64, payload []byte) (interface{}, erro
 		case s.Seq != head.Seq+1:
 			problem = fmt.Sprintf("gap: head is seq %d", head.Seq)
 		case s.PrevHash != head.Hash:
-			problem = fmt.Sprintf("prev_hash %x does not link to head seq %d hash %x", s.PrevHash[:6], head.Seq, head.Hash[:6])
+			problem = fmt.Sprintf("prev_hash %s does not link to head seq %d hash %s", short(s.PrevHash), head.Seq, short(head.Hash))
 		}
 		if problem != "" {
 			t.blocked = true
@@ -278,14 +286,16 @@ func (a *applier) appendEntries(index uint64, payload []byte) (interface{}, erro
 		if err != nil {
 			return nil, err
 		}
-		if err := b.Put(u64(s.Seq), raw); err != nil {
+		key := keys[8*i : 8*i+8 : 8*i+8]
+		binary.BigEndian.PutUint64(key, s.Seq)
+		if err := b.Put(key, raw); err != nil {
 			return nil, fmt.Errorf("store %s: %w", ledger.EntryID(s.Origin, s.Seq), err)
 		}
 		if err := a.keyEntry(s); err != nil {
 			return nil, err
 		}
 		a.heads[s.Origin] = ledger.Head{Seq: s.Seq, Hash: s.Hash}
-		if err := a.markNamed(raw, ledger.EntryID(s.Origin, s.Seq)); err != nil {
+		if err := a.markNamed(raw, s.Origin, s.Seq); err != nil {
 			return nil, err
 		}
 		res.Added++
@@ -322,6 +332,10 @@ func (a *applier) appendEntries(index uint64, payload []byte) (interface{}, erro
 	}
 	return res, nil
 }
+
+// short is the start of a hash, for a log line (a copy: slicing a field
+// of a hot loop's variable for fmt would move that variable to the heap).
+func short(h [ledger.HashSize]byte) string { return hex.EncodeToString(h[:6]) }
 
 // registerOrigin records the key an origin signs with.
 func (a *applier) registerOrigin(payload []byte) (interface{}, error) {

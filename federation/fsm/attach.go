@@ -179,6 +179,30 @@ func (f *FSM) AttachmentState(h string) (received int64, complete bool, err erro
 	return received, complete, err
 }
 
+// AttachmentStates is AttachmentState for each of hs, read in one
+// transaction: fn gets each one's index in hs with its state.
+func (f *FSM) AttachmentStates(hs []string, fn func(i int, received int64, complete bool)) error {
+	return f.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAttachMeta)
+		for i, h := range hs {
+			var v []byte
+			if b != nil {
+				v = b.Get([]byte(h))
+			}
+			if v == nil {
+				fn(i, 0, false)
+				continue
+			}
+			m, err := decodeAttachMeta(v)
+			if err != nil {
+				return fmt.Errorf("attachment %q: %w", h, err)
+			}
+			fn(i, m.received, m.complete)
+		}
+		return nil
+	})
+}
+
 // ErrNoAttachment: the district does not hold that attachment whole.
 var ErrNoAttachment = errors.New("fsm: attachment not held")
 

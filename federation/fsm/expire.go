@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sanzi/sanzi/node/ledger"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 )
 
@@ -35,7 +36,7 @@ var (
 )
 
 // markNamed locks every attachment the entry raw names.
-func (a *applier) markNamed(raw []byte, id string) error {
+func (a *applier) markNamed(raw []byte, origin string, seq uint64) error {
 	if a.named == nil {
 		return nil
 	}
@@ -47,9 +48,10 @@ func (a *applier) markNamed(raw []byte, id string) error {
 	if err != nil {
 		return fmt.Errorf("create attachment lock bucket: %w", err)
 	}
+	id := []byte(ledger.EntryID(origin, seq))
 	for _, h := range hashes {
 		if b.Get([]byte(h)) == nil {
-			if err := b.Put([]byte(h), []byte(id)); err != nil {
+			if err := b.Put([]byte(h), id); err != nil {
 				return fmt.Errorf("lock attachment %s: %w", h, err)
 			}
 		}

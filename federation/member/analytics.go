@@ -179,10 +179,19 @@ func (a *analytics) load(ctx context.Context) {
 		defer conn.Close()
 		conns = append(conns, conn)
 	}
+	// The loader's fence (analytics/loader/fence.go) is keyed by the term
+	// of this leadership: an older leader's loader still running is shut
+	// out, and this one is when a newer leader's starts.
+	term, ok := a.m.node.LeaderTerm()
+	if !ok {
+		a.m.log.Info("analytics loader not started: this member no longer leads")
+		return
+	}
 	lc := loader.Config{Source: a.m.node.FSM(), Conn: conns[0]}
 	if cfg.ClickHouse == "" {
 		lc = loader.Config{Source: a.m.node.FSM(), Shards: conns, Cluster: cfg.ClickHouseCluster}
 	}
+	lc.Term = term
 	lc.Logger = a.m.log.With("subsystem", "loader")
 	lc.Orgs = cfg.Orgs
 	lc.Loaded = func(ctx context.Context, index uint64) error {
@@ -201,7 +210,7 @@ func (a *analytics) load(ctx context.Context) {
 		a.m.log.Error("analytics loader", "err", err)
 		return
 	}
-	a.m.log.Info("analytics loader started (this member leads)", "clickhouse", addrs)
+	a.m.log.Info("analytics loader started (this member leads)", "clickhouse", addrs, "term", term)
 	l.Run(ctx)
 	a.m.log.Info("analytics loader stopped")
 }

@@ -203,6 +203,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		grpc.Creds(credentials.NewTLS(peopleTLS(cfg.Pool, cfg.Cert, anyRole))),
 		grpc.MaxRecvMsgSize(limits.MaxMessageSize), grpc.MaxSendMsgSize(limits.MaxMessageSize),
 		grpc.ChainUnaryInterceptor(m.unary), grpc.ChainStreamInterceptor(m.stream),
+		cluster.ServerCodec(), // a push's entries alias the request
 	)...)
 	api.NewAccounts(m.accounts, "district", m.org).Register(m.grpc)
 	sanziv1.RegisterDistrictServiceServer(m.grpc, districtAPI{Service: m.svc, m: m})

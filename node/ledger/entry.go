@@ -146,6 +146,7 @@ type ChainVerifier struct {
 	nextSeq        uint64
 	prevHash       [HashSize]byte
 	last           *Link
+	lastLink       Link
 	count          int
 	// Key changes and receipt checks (rotate.go).
 	opts      KeyOptions
@@ -186,13 +187,13 @@ func (v *ChainVerifier) Check(s Link) error {
 	}
 	switch sum := s.BodyHash(); {
 	case sum != s.Hash:
-		return fail(FailureHash, "body does not match its hash (stored %x, computed %x)", s.Hash[:6], sum[:6])
+		return fail(FailureHash, "body does not match its hash (stored %s, computed %s)", shortHash(s.Hash), shortHash(sum))
 	case s.Origin != v.origin:
 		return fail(FailureSeq, "entry names origin %q", s.Origin)
 	case s.Seq != v.nextSeq:
 		return fail(FailureSeq, "entry names seq %d", s.Seq)
 	case s.PrevHash != v.prevHash:
-		return fail(FailureLink, "prev_hash %x does not link to the previous entry's hash %x", s.PrevHash[:6], v.prevHash[:6])
+		return fail(FailureLink, "prev_hash %s does not link to the previous entry's hash %s", shortHash(s.PrevHash), shortHash(v.prevHash))
 	}
 	if s.Type == sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION {
 		if err := v.rotate(s); err != nil {
@@ -208,7 +209,8 @@ func (v *ChainVerifier) Check(s Link) error {
 	}
 	v.prevHash = s.Hash
 	v.nextSeq++
-	v.last = &s
+	v.lastLink = s // kept in the verifier: a pointer to s would allocate per entry
+	v.last = &v.lastLink
 	v.count++
 	return nil
 }
@@ -222,6 +224,11 @@ func (v *ChainVerifier) Finish() (int, error) {
 	}
 	return v.count, v.finishKeys()
 }
+
+// shortHash is the start of a hash, for a message. It takes a copy: a
+// slice of a caller's variable handed to fmt would move that variable to
+// the heap on every call, failing or not.
+func shortHash(h [HashSize]byte) string { return hex.EncodeToString(h[:6]) }
 
 // Head is the newest entry's seq and hash; the zero Head is an empty chain.
 type Head struct {

@@ -35,7 +35,23 @@ func (l *Link) BodyHash() [HashSize]byte { return sha256.Sum256(l.Body) }
 
 // Peek parses the chain fields of an encoded Entry. Like proto3 decoding,
 // the last occurrence of a field wins and unknown fields are skipped.
-func Peek(raw []byte) (Link, error) {
+func Peek(raw []byte) (Link, error) { return peek(raw, nil) }
+
+// Origins peeks at many entries and keeps one copy of each origin name:
+// a push or a Raft entry holds thousands of entries of a few origins, and
+// a string per entry was the largest allocation of the district's apply.
+// Not safe for concurrent use; the zero value is ready.
+type Origins struct{ seen map[string]string }
+
+// Peek is Peek, with the origin name shared with earlier entries.
+func (o *Origins) Peek(raw []byte) (Link, error) {
+	if o.seen == nil {
+		o.seen = map[string]string{}
+	}
+	return peek(raw, o.seen)
+}
+
+func peek(raw []byte, seen map[string]string) (Link, error) {
 	var l Link
 	var hash []byte
 	err := WireFields(raw, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
@@ -60,7 +76,14 @@ func Peek(raw []byte) (Link, error) {
 	err = WireFields(l.Body, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
 		switch {
 		case n == 1 && typ == protowire.BytesType:
+			if o, ok := seen[string(v)]; ok {
+				l.Origin = o
+				return
+			}
 			l.Origin = string(v)
+			if seen != nil {
+				seen[l.Origin] = l.Origin
+			}
 		case n == 2 && typ == protowire.VarintType:
 			l.Seq = u
 		case n == 3 && typ == protowire.BytesType:

@@ -35,6 +35,39 @@ type AttachmentSink interface {
 	AddPiece(ctx context.Context, p *sanziv1.SyncAttachmentUploadRequest) error
 }
 
+// Held is how much of one attachment a parent holds.
+type Held struct {
+	Received int64
+	Complete bool
+}
+
+// StatesSink is an AttachmentSink that answers for many attachments in
+// one call. The district's sink does, so that checking a push of a
+// thousand entries costs one leadership check (a Raft round trip), not
+// one per attachment named.
+type StatesSink interface {
+	AttachmentSink
+	// AttachmentStates is AttachmentState for each of hs, in order; an
+	// error names the attachment it is about.
+	AttachmentStates(ctx context.Context, hs []string) ([]Held, error)
+}
+
+// states asks sink about hs, in one call when it can.
+func states(ctx context.Context, sink AttachmentSink, hs []string) ([]Held, error) {
+	if b, ok := sink.(StatesSink); ok {
+		return b.AttachmentStates(ctx, hs)
+	}
+	out := make([]Held, len(hs))
+	for i, h := range hs {
+		n, whole, err := sink.AttachmentState(ctx, h)
+		if err != nil {
+			return nil, fmt.Errorf("attachment %q: %w", h, err)
+		}
+		out[i] = Held{Received: n, Complete: whole}
+	}
+	return out, nil
+}
+
 // Errors an AttachmentSink wraps, so the parent answers with the right code.
 var (
 	ErrPiece    = errors.New("sync: attachment piece does not follow what is held")
@@ -44,18 +77,22 @@ var (
 	ErrQuota = errors.New("sync: attachment storage quota exceeded")
 )
 
+// MaxStatesAsked is how many attachments one SyncAttachments may ask
+// about.
+const MaxStatesAsked = 10_000
+
 // AttachmentStates answers SyncAttachments from sink.
 func AttachmentStates(ctx context.Context, sink AttachmentSink, r *sanziv1.SyncAttachmentsRequest) (*sanziv1.SyncAttachmentsResponse, error) {
-	if len(r.GetSha256()) > 10000 {
-		return nil, status.Errorf(codes.InvalidArgument, "sha256: %d hashes, at most 10000 at a time", len(r.GetSha256()))
+	if len(r.GetSha256()) > MaxStatesAsked {
+		return nil, status.Errorf(codes.InvalidArgument, "sha256: %d hashes, at most %d at a time", len(r.GetSha256()), MaxStatesAsked)
 	}
-	out := &sanziv1.SyncAttachmentsResponse{}
-	for _, h := range r.GetSha256() {
-		n, whole, err := sink.AttachmentState(ctx, h)
-		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "sha256 %q: %v", h, err)
-		}
-		out.States = append(out.States, &sanziv1.SyncAttachmentState{Sha256: h, Received: n, Complete: whole})
+	held, err := states(ctx, sink, r.GetSha256())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "sha256: %v", err)
+	}
+	out := &sanziv1.SyncAttachmentsResponse{States: make([]*sanziv1.SyncAttachmentState, len(held))}
+	for i, h := range r.GetSha256() {
+		out.States[i] = &sanziv1.SyncAttachmentState{Sha256: h, Received: held[i].Received, Complete: held[i].Complete}
 	}
 	return out, nil
 }
@@ -104,24 +141,40 @@ func ReceiveAttachment(stream grpc.ClientStreamingServer[sanziv1.SyncAttachmentU
 
 // CheckAttachments refuses a batch with an entry whose attachments the
 // parent does not hold whole (FailedPrecondition naming the first), named
-// listing the attachments of an encoded entry.
+// listing the attachments of an encoded entry. The sink is asked once for
+// the whole batch (StatesSink), each attachment once however many entries
+// name it.
 func CheckAttachments(ctx context.Context, sink AttachmentSink, named func(raw []byte) ([]string, error), entries [][]byte) error {
 	if sink == nil || named == nil {
 		return nil
 	}
+	var hs []string
+	first := map[string]int{} // attachment → the first entry naming it
 	for i, raw := range entries {
-		hs, err := named(raw)
+		names, err := named(raw)
 		if err != nil {
 			return status.Errorf(codes.InvalidArgument, "entry %d: %v", i, err)
 		}
-		for _, h := range hs {
-			n, whole, err := sink.AttachmentState(ctx, h)
-			if err != nil {
-				return status.Errorf(codes.InvalidArgument, "entry %d names attachment %q: %v", i, h, err)
+		for _, h := range names {
+			if _, ok := first[h]; !ok {
+				first[h] = i
+				hs = append(hs, h)
 			}
-			if !whole {
-				return status.Errorf(codes.FailedPrecondition, "entry %d names attachment %s, of which %d bytes have arrived: send it first (SyncAttachmentUpload)", i, h, n)
-			}
+		}
+	}
+	if len(hs) == 0 {
+		return nil
+	}
+	held, err := states(ctx, sink, hs)
+	if _, ok := status.FromError(err); ok && err != nil {
+		return err // the sink's own answer (the district: not the leader, ...)
+	}
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "the entries name attachments: %v", err)
+	}
+	for k, h := range hs { // hs is in entry order: the first refused is the first entry's
+		if !held[k].Complete {
+			return status.Errorf(codes.FailedPrecondition, "entry %d names attachment %s, of which %d bytes have arrived: send it first (SyncAttachmentUpload)", first[h], h, held[k].Received)
 		}
 	}
 	return nil

@@ -322,3 +322,65 @@ func TestCheckAttachments(t *testing.T) {
 		})
 	}
 }
+
+// countingSink answers from held and counts how it was asked.
+type countingSink struct {
+	held         map[string]Held
+	single, many int
+	asked        []string
+}
+
+func (c *countingSink) AttachmentState(_ context.Context, h string) (int64, bool, error) {
+	c.single++
+	return c.held[h].Received, c.held[h].Complete, nil
+}
+
+func (c *countingSink) AddPiece(context.Context, *sanziv1.SyncAttachmentUploadRequest) error {
+	return errors.New("not used")
+}
+
+func (c *countingSink) AttachmentStates(_ context.Context, hs []string) ([]Held, error) {
+	c.many++
+	c.asked = append(c.asked, hs...)
+	out := make([]Held, len(hs))
+	for i, h := range hs {
+		out[i] = c.held[h]
+	}
+	return out, nil
+}
+
+// TestCheckAttachmentsAsksOnce: a batch's attachments are asked about in
+// one call (at the district, one leadership check), each once however many
+// entries name it, and the refusal names the first entry naming one that
+// is missing.
+func TestCheckAttachmentsAsksOnce(t *testing.T) {
+	names := map[string][]string{"e0": {"a", "b"}, "e1": {}, "e2": {"b", "c"}, "e3": {"a", "d"}}
+	byName := func(raw []byte) ([]string, error) { return names[string(raw)], nil }
+	batch := [][]byte{[]byte("e0"), []byte("e1"), []byte("e2"), []byte("e3")}
+	for _, tc := range []struct {
+		name    string
+		missing string
+		code    codes.Code
+		want    string
+	}{
+		{"all held", "", codes.OK, ""},
+		{"one named twice, missing", "b", codes.FailedPrecondition, "entry 0 names attachment b"},
+		{"the last one missing", "d", codes.FailedPrecondition, "entry 3 names attachment d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := &countingSink{held: map[string]Held{}}
+			for _, h := range []string{"a", "b", "c", "d"} {
+				if h != tc.missing {
+					sink.held[h] = Held{Received: 10, Complete: true}
+				}
+			}
+			err := CheckAttachments(context.Background(), sink, byName, batch)
+			if status.Code(err) != tc.code || !strings.Contains(status.Convert(err).Message(), tc.want) {
+				t.Fatalf("CheckAttachments: %v, want %v containing %q", err, tc.code, tc.want)
+			}
+			if sink.many != 1 || sink.single != 0 || strings.Join(sink.asked, ",") != "a,b,c,d" {
+				t.Fatalf("asked %d times for many (%v) and %d for one; want once for a,b,c,d", sink.many, sink.asked, sink.single)
+			}
+		})
+	}
+}

@@ -2,13 +2,12 @@ package fsm
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
+	"github.com/sanzi/sanzi/federation/checkpoint/cpstore"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 )
 
@@ -50,16 +49,8 @@ func (f *FSM) AdoptCheckpoint(c *checkpoint.Signed) error {
 		if err != nil {
 			return err
 		}
-		signed, err := cps.CreateBucketIfNotExists(bucketSigned)
-		if err != nil {
-			return err
-		}
-		heads, err := cps.CreateBucketIfNotExists(bucketCPHeads)
-		if err != nil {
-			return err
-		}
-		if k, _ := signed.Cursor().Last(); k != nil {
-			prev, err := statementAt(cps, binary.BigEndian.Uint64(k))
+		if last := cpstore.Latest(cps); last > 0 {
+			prev, err := cpstore.At(cps, last)
 			if err != nil {
 				return err
 			}
@@ -91,28 +82,18 @@ func (f *FSM) AdoptCheckpoint(c *checkpoint.Signed) error {
 				return fmt.Errorf("%w: checkpoint %d names %s seq %d with hash %x, the backup holds %x there", ErrCheckpoint, s.Number, h.Origin, h.Seq, h.Hash[:8], have[:8])
 			}
 		}
-		rec := &clusterv1.Checkpoint{Number: s.Number, District: s.District, TimeUnixMs: s.Time.UnixMilli(),
-			Prev: append([]byte(nil), s.Prev[:]...), Signature: c.Signature, PublicKey: key}
-		v, err := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		if err := signed.Put(u64(s.Number), v); err != nil {
-			return err
-		}
 		// Every head at this number (not only those that changed since the
 		// backup's newest): its statement is rebuilt whole from them.
+		rec := &clusterv1.Checkpoint{Number: s.Number, District: s.District, TimeUnixMs: s.Time.UnixMilli(),
+			Prev: append([]byte(nil), s.Prev[:]...), Signature: c.Signature, PublicKey: key}
 		for _, h := range s.Heads {
-			b, err := heads.CreateBucketIfNotExists([]byte(h.Origin))
-			if err != nil {
-				return err
-			}
-			if err := b.Put(u64(s.Number), append(u64(h.Seq), h.Hash[:]...)); err != nil {
-				return err
-			}
+			rec.Changed = append(rec.Changed, &clusterv1.CheckpointHead{Origin: h.Origin, Seq: h.Seq, Hash: append([]byte(nil), h.Hash[:]...)})
+		}
+		if err := cpstore.Put(cps, s, rec); err != nil {
+			return err
 		}
 		// Read back: the statement rebuilt from the state is the one signed.
-		got, err := statementAt(cps, s.Number)
+		got, err := cpstore.At(cps, s.Number)
 		if err != nil {
 			return err
 		}

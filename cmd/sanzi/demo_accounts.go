@@ -35,14 +35,17 @@ type demoPerson struct {
 var demoVillagePeople = []demoPerson{
 	{"kuaiji", "会计 陈秀英 (demo)", []accounts.Role{accounts.RoleAccountant}, []string{"village.accountant"}},
 	{"chuna", "出纳 李春生 (demo)", []accounts.Role{accounts.RoleAccountant}, []string{"village.accountant"}},
-	{"cunwei", "村委 林国栋 (demo)", []accounts.Role{accounts.RoleVillageCommittee}, []string{"village.head", "village.finance_group"}},
-	{"jiandu", "村务监督委员会 郑美华 (demo)", []accounts.Role{accounts.RoleSupervisoryCommittee}, nil},
+	{"cunwei", "村委 林国栋 (demo)", []accounts.Role{accounts.RoleVillageCommittee}, []string{"village.head", "village.party_branch",
+		"village.committees", "village.party_members", "village.assembly"}},
+	{"jiandu", "村务监督委员会 郑美华 (demo)", []accounts.Role{accounts.RoleSupervisoryCommittee}, []string{"village.finance_group"}},
 	{"shenji", "审计 黄志强 (demo)", []accounts.Role{accounts.RoleAuditor}, nil},
 }
 
 // demoTownPeople are the sample town's accounts, one per role.
 var demoTownPeople = []demoPerson{
 	{"zhen.shenhe", "镇代理会计 王丽 (demo)", []accounts.Role{accounts.RoleTownReviewer}, []string{"town.agency_accountant", "town.reviewer"}},
+	{"zhen.chuna", "镇代理中心出纳 郭敏 (demo)", []accounts.Role{accounts.RoleTownReviewer}, []string{"town.agency_cashier", "town.trading_service"}},
+	{"zhen.lingdao", "镇分管领导 周海 (demo)", []accounts.Role{accounts.RoleTownReviewer}, []string{"town.leader"}},
 	{"zhen.guanli", "镇管理员 吴建 (demo)", []accounts.Role{accounts.RoleTownAdmin}, nil},
 	{"zhen.shenji", "镇审计 许军 (demo)", []accounts.Role{accounts.RoleAuditor}, nil},
 }

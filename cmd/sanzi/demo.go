@@ -207,7 +207,7 @@ type demoVillage struct {
 	synced          bool
 	// What the town did for it while it recorded (its "seeded" line).
 	townSteps, payments, disclosures, reviews int
-	grpc, http      string
+	grpc, http                                string
 }
 
 func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) error {

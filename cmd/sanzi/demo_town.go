@@ -189,26 +189,37 @@ func (s *yearSeeder) planProcedure(t time.Time, proc, code string, lateVillage f
 			} else {
 				err = s.decideHere(ctx, account, st, d)
 			}
-			if refused(err) {
-				s.refuse(err)
-				return nil
+			ok, err := s.counted(err, atTown, fmt.Sprintf("decide %s of %s as %s", st.GetCode(), proc, account))
+			if !ok {
+				return err
 			}
-			if err != nil {
-				return fmt.Errorf("decide %s of %s as %s: %w", st.GetCode(), proc, account, err)
-			}
-			s.stats.Entries++
-			s.stats.Decisions++
-			if atTown {
-				s.stats.TownDecisions++
-				if st.GetCode() == "pay" {
-					s.stats.TownPayments++
-				}
+			if atTown && st.GetCode() == "pay" {
+				s.stats.TownPayments++
 			}
 			next(i+1, when)
 			return nil
 		})
 	}
 	next(0, t)
+}
+
+// counted counts a decision's outcome: a refusal by the node is counted
+// and the procedure left there (false, nil); another error stops the
+// seeding; a decision is counted (true).
+func (s *yearSeeder) counted(err error, atTown bool, what string) (bool, error) {
+	if refused(err) {
+		s.refuse(err)
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	s.stats.Entries++
+	s.stats.Decisions++
+	if atTown {
+		s.stats.TownDecisions++
+	}
+	return true, nil
 }
 
 // decideHere records a village step's decision through the village's API;
@@ -325,17 +336,9 @@ func (s *yearSeeder) planDisclosureSteps(at time.Time, proc, period string, step
 				err = decide(c, s.conn)
 			}
 		}
-		if refused(err) {
-			s.refuse(err)
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("decide %s of the disclosure of %s as %s: %w", st.GetCode(), period, account, err)
-		}
-		s.stats.Entries++
-		s.stats.Decisions++
-		if atTown {
-			s.stats.TownDecisions++
+		ok, err := s.counted(err, atTown, fmt.Sprintf("decide %s of the disclosure of %s as %s", st.GetCode(), period, account))
+		if !ok {
+			return err
 		}
 		if i == len(steps)-1 {
 			s.stats.Disclosures++

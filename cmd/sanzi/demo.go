@@ -167,13 +167,26 @@ func (r *demoRun) start(name string, onLine func(string), args ...string) (*demo
 	return p, nil
 }
 
-// stopAll stops the children, newest first (villages, towns, members).
+// stopAll stops the children tier by tier, the newest tier first
+// (villages, towns, members): the processes of a tier stop together, each
+// draining its own work, and a tier stops only once the one below it has
+// (a village's last push still finds its town).
 func (r *demoRun) stopAll() {
 	r.mu.Lock()
 	procs := append([]*demoProc(nil), r.procs...)
 	r.mu.Unlock()
-	for i := len(procs) - 1; i >= 0; i-- {
-		procs[i].stop(30 * time.Second)
+	tier := func(p *demoProc) string { t, _, _ := strings.Cut(p.name, "-"); return t }
+	for end := len(procs); end > 0; {
+		start := end - 1
+		for start > 0 && tier(procs[start-1]) == tier(procs[end-1]) {
+			start--
+		}
+		var wg sync.WaitGroup
+		for _, p := range procs[start:end] {
+			wg.Go(func() { p.stop(30 * time.Second) })
+		}
+		wg.Wait()
+		end = start
 	}
 }
 

@@ -124,7 +124,10 @@ func (s *yearSeeder) stepDelay(at time.Time, st *sanziv1.Step, late bool) time.T
 		when = workingDaysLater(when, days)
 	}
 	if mn := st.GetMinDuration(); mn != nil {
-		earliest := workingDaysLater(at, int(mn.GetAmount())+1)
+		// The node counts working days on the district's calendar, with
+		// its holidays (a Spring Festival week), which workingDaysLater
+		// does not know: twice the days and a week more is past it.
+		earliest := at.AddDate(0, 0, 2*int(mn.GetAmount())+7)
 		if mn.GetUnit() == sanziv1.LimitUnit_LIMIT_UNIT_CALENDAR_DAYS {
 			earliest = at.AddDate(0, 0, int(mn.GetAmount())+1)
 		}

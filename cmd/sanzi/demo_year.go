@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -92,6 +93,7 @@ type seedStats struct {
 
 // refuse counts a refusal.
 func (s *yearSeeder) refuse(err error) {
+	slog.Warn("the demo's seeding was refused", "org", s.org, "at", s.clock.Now(), "err", err)
 	s.stats.Refused++
 	if s.stats.Reasons == nil {
 		s.stats.Reasons = map[string]int{}

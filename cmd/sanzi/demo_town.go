@@ -210,6 +210,20 @@ func (s *yearSeeder) planProcedure(t time.Time, proc, code string, lateVillage f
 // and the procedure left there (false, nil); another error stops the
 // seeding; a decision is counted (true).
 func (s *yearSeeder) counted(err error, atTown bool, what string) (bool, error) {
+	ok, err := s.recorded(err, what)
+	if ok {
+		s.stats.Decisions++
+		if atTown {
+			s.stats.TownDecisions++
+		}
+	}
+	return ok, err
+}
+
+// recorded counts one entry's outcome: a refusal by the node is counted
+// and skipped (false, nil); another error stops the seeding; an entry
+// recorded is counted (true).
+func (s *yearSeeder) recorded(err error, what string) (bool, error) {
 	if refused(err) {
 		s.refuse(err)
 		return false, nil
@@ -218,10 +232,6 @@ func (s *yearSeeder) counted(err error, atTown bool, what string) (bool, error) 
 		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	s.stats.Entries++
-	s.stats.Decisions++
-	if atTown {
-		s.stats.TownDecisions++
-	}
 	return true, nil
 }
 
@@ -284,14 +294,9 @@ func (s *yearSeeder) planDisclosures() {
 			}
 			out, err := sanziv1.NewWorkflowServiceClient(s.conn).OpenProcedure(c, &sanziv1.OpenProcedureRequest{Author: demoAuthor, Procedure: &sanziv1.Procedure{
 				Org: s.org, MatterCode: m.GetCode(), Period: period, Summary: period + " 月度财务公开"}})
-			if refused(err) {
-				s.refuse(err)
-				return nil
+			if ok, err := s.recorded(err, "open the disclosure of "+period); !ok {
+				return err
 			}
-			if err != nil {
-				return fmt.Errorf("open the disclosure of %s: %w", period, err)
-			}
-			s.stats.Entries++
 			s.planDisclosureSteps(open, out.GetProcedure().GetEntry().GetId(), period, m.GetSteps(), 0)
 			return nil
 		})
@@ -407,14 +412,9 @@ func (s *yearSeeder) transition(ctx context.Context, id string, status sanziv1.A
 			Transition: &sanziv1.AlertTransition{Org: s.org, AlertId: id, Status: status, Reason: reason}})
 		return err
 	})
-	if refused(err) {
-		s.refuse(err)
-		return nil
+	ok, err := s.recorded(err, "review alert "+id)
+	if ok {
+		s.stats.Reviews++
 	}
-	if err != nil {
-		return fmt.Errorf("review alert %s: %w", id, err)
-	}
-	s.stats.Entries++
-	s.stats.Reviews++
-	return nil
+	return err
 }

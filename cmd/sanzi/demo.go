@@ -118,6 +118,7 @@ func (p *demoProc) stop(wait time.Duration) {
 
 // demoRun holds what the demo started.
 type demoRun struct {
+	out   io.Writer // told how the stop goes; may be nil
 	exe   string
 	dir   string
 	logs  string
@@ -181,11 +182,15 @@ func (r *demoRun) stopAll() {
 		for start > 0 && tier(procs[start-1]) == tier(procs[end-1]) {
 			start--
 		}
+		began := time.Now()
 		var wg sync.WaitGroup
 		for _, p := range procs[start:end] {
 			wg.Go(func() { p.stop(30 * time.Second) })
 		}
 		wg.Wait()
+		if r.out != nil {
+			fmt.Fprintf(r.out, "demo: stopped %d %s processes in %s\n", end-start, tier(procs[start]), time.Since(began).Round(100*time.Millisecond))
+		}
 		end = start
 	}
 }
@@ -237,11 +242,10 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 	if reuse {
 		fmt.Fprintf(out, "demo: reusing %s (its villages keep their year; nothing is recorded again — remove the folder for a new one)\n", o.dir)
 	}
-	r := &demoRun{exe: exe, dir: o.dir, logs: filepath.Join(o.dir, "logs")}
+	r := &demoRun{out: out, exe: exe, dir: o.dir, logs: filepath.Join(o.dir, "logs")}
 	if err := os.MkdirAll(r.logs, 0o700); err != nil {
 		return err
 	}
-	defer r.stopAll()
 
 	if o.clickhouse == "" {
 		// A fresh server each run: the loader fills it again from the
@@ -250,11 +254,16 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 		if err != nil {
 			fmt.Fprintf(out, "analytics: no ClickHouse (%v); the district runs without statistics\n", err)
 		} else {
-			defer ch.Close()
+			defer ch.Discard() // its data is loaded again at the next start
 			o.clickhouse = ch.Addr()
 			fmt.Fprintf(out, "analytics: clickhouse-server on %s (clickhouse-client --port %d)\n", o.clickhouse, ch.TCPPort())
 		}
 	}
+
+	// Deferred after ClickHouse's Close, so it runs before it: the
+	// district's loader lets go of ClickHouse before ClickHouse stops
+	// (which otherwise waits for it, and is killed after 20s).
+	defer r.stopAll()
 
 	// Certificates, dated from before the year the villages record.
 	start := demoYearStart(time.Now())

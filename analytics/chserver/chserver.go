@@ -254,17 +254,16 @@ func (s *Server) Restart(ctx context.Context) error {
 	return nil
 }
 
-// Discard kills the server at once and removes its folder: for a server
-// whose data nobody keeps (the demo's, loaded again from the district at
-// each start), where a clean stop only costs time (ClickHouse takes
-// seconds to shut down after a large load).
-func (s *Server) Discard() error {
+// Kill kills the server at once, leaving its folder: for a server whose
+// data nobody keeps (the demo's, loaded again from the district at each
+// start), where a clean stop only costs time (ClickHouse takes seconds to
+// shut down after a large load).
+func (s *Server) Kill() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		<-s.done
 		s.cmd = nil
 	}
-	return os.RemoveAll(s.dir)
 }
 
 // Close stops the server and removes its folder.

@@ -254,7 +254,17 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 		if err != nil {
 			fmt.Fprintf(out, "analytics: no ClickHouse (%v); the district runs without statistics\n", err)
 		} else {
-			defer ch.Discard() // its data is loaded again at the next start
+			defer func() { // its data is loaded again at the next start
+				began := time.Now()
+				ch.Kill()
+				killed := time.Since(began)
+				if err := os.RemoveAll(ch.Dir()); err != nil {
+					fmt.Fprintf(out, "analytics: remove ClickHouse's folder: %v\n", err)
+				}
+				// Removing the folder is most of the stop after a first run:
+				// the loader's many small inserts leave some 300,000 files.
+				fmt.Fprintf(out, "demo: stopped ClickHouse in %s, removed its folder in %s\n", killed.Round(100*time.Millisecond), (time.Since(began) - killed).Round(100*time.Millisecond))
+			}()
 			o.clickhouse = ch.Addr()
 			fmt.Fprintf(out, "analytics: clickhouse-server on %s (clickhouse-client --port %d)\n", o.clickhouse, ch.TCPPort())
 		}

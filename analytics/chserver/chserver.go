@@ -254,6 +254,18 @@ func (s *Server) Restart(ctx context.Context) error {
 	return nil
 }
 
+// Kill kills the server at once, leaving its folder: for a server whose
+// data nobody keeps (the demo's, loaded again from the district at each
+// start), where a clean stop only costs time (ClickHouse takes seconds to
+// shut down after a large load).
+func (s *Server) Kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+		s.cmd = nil
+	}
+}
+
 // Close stops the server and removes its folder.
 func (s *Server) Close() error {
 	err := s.Stop()

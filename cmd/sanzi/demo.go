@@ -30,6 +30,9 @@ type demoOptions struct {
 	portBase                int
 	clickhouse              string
 	readyTimeout            time.Duration
+	// townDecisions has the towns' demo accounts decide the town's steps
+	// and review alerts while the villages record their year.
+	townDecisions bool
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -71,6 +74,7 @@ stops every process it started.`,
 	f.IntVar(&o.portBase, "port-base", 7400, "ports used: district members from base+100, towns from base+200, villages from base+400")
 	f.StringVar(&o.clickhouse, "clickhouse", "", "ClickHouse native address for the district's loader (default: start a private clickhouse-server)")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", 20*time.Minute, "how long to wait for every village to reach the district and the statistics")
+	f.BoolVar(&o.townDecisions, "town-decisions", true, "the towns decide their steps of the villages' procedures and review their alerts (false: those stay open)")
 	cmd.AddCommand(newDemoNodeCmd(g))
 	return cmd
 }
@@ -114,6 +118,7 @@ func (p *demoProc) stop(wait time.Duration) {
 
 // demoRun holds what the demo started.
 type demoRun struct {
+	out   io.Writer // told how the stop goes; may be nil
 	exe   string
 	dir   string
 	logs  string
@@ -163,13 +168,30 @@ func (r *demoRun) start(name string, onLine func(string), args ...string) (*demo
 	return p, nil
 }
 
-// stopAll stops the children, newest first (villages, towns, members).
+// stopAll stops the children tier by tier, the newest tier first
+// (villages, towns, members): the processes of a tier stop together, each
+// draining its own work, and a tier stops only once the one below it has
+// (a village's last push still finds its town).
 func (r *demoRun) stopAll() {
 	r.mu.Lock()
 	procs := append([]*demoProc(nil), r.procs...)
 	r.mu.Unlock()
-	for i := len(procs) - 1; i >= 0; i-- {
-		procs[i].stop(30 * time.Second)
+	tier := func(p *demoProc) string { t, _, _ := strings.Cut(p.name, "-"); return t }
+	for end := len(procs); end > 0; {
+		start := end - 1
+		for start > 0 && tier(procs[start-1]) == tier(procs[end-1]) {
+			start--
+		}
+		began := time.Now()
+		var wg sync.WaitGroup
+		for _, p := range procs[start:end] {
+			wg.Go(func() { p.stop(30 * time.Second) })
+		}
+		wg.Wait()
+		if r.out != nil {
+			fmt.Fprintf(r.out, "demo: stopped %d %s processes in %s\n", end-start, tier(procs[start]), time.Since(began).Round(100*time.Millisecond))
+		}
+		end = start
 	}
 }
 
@@ -201,7 +223,9 @@ type demoVillage struct {
 	head            uint64
 	seeded, reused  bool
 	synced          bool
-	grpc, http      string
+	// What the town did for it while it recorded (its "seeded" line).
+	townSteps, payments, disclosures, reviews int
+	grpc, http                                string
 }
 
 func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) error {
@@ -218,11 +242,10 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 	if reuse {
 		fmt.Fprintf(out, "demo: reusing %s (its villages keep their year; nothing is recorded again — remove the folder for a new one)\n", o.dir)
 	}
-	r := &demoRun{exe: exe, dir: o.dir, logs: filepath.Join(o.dir, "logs")}
+	r := &demoRun{out: out, exe: exe, dir: o.dir, logs: filepath.Join(o.dir, "logs")}
 	if err := os.MkdirAll(r.logs, 0o700); err != nil {
 		return err
 	}
-	defer r.stopAll()
 
 	if o.clickhouse == "" {
 		// A fresh server each run: the loader fills it again from the
@@ -231,11 +254,29 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 		if err != nil {
 			fmt.Fprintf(out, "analytics: no ClickHouse (%v); the district runs without statistics\n", err)
 		} else {
-			defer ch.Close()
+			defer func() { // its data is loaded again at the next start
+				began := time.Now()
+				ch.Kill()
+				killed := time.Since(began)
+				if err := os.RemoveAll(ch.Dir()); err != nil {
+					fmt.Fprintf(out, "analytics: remove ClickHouse's folder: %v\n", err)
+				}
+				// Removing the folder is most of the stop after a first run:
+				// the loader's many small inserts leave some 300,000 files.
+				// TODO(issue 16): fewer, larger inserts while the villages
+				// record (or ClickHouse's own log tables off) would make
+				// both the folder and this wait small.
+				fmt.Fprintf(out, "demo: stopped ClickHouse in %s, removed its folder in %s\n", killed.Round(100*time.Millisecond), (time.Since(began) - killed).Round(100*time.Millisecond))
+			}()
 			o.clickhouse = ch.Addr()
 			fmt.Fprintf(out, "analytics: clickhouse-server on %s (clickhouse-client --port %d)\n", o.clickhouse, ch.TCPPort())
 		}
 	}
+
+	// Deferred after ClickHouse's Close, so it runs before it: the
+	// district's loader lets go of ClickHouse before ClickHouse stops
+	// (which otherwise waits for it, and is killed after 20s).
+	defer r.stopAll()
 
 	// Certificates, dated from before the year the villages record.
 	start := demoYearStart(time.Now())
@@ -285,7 +326,7 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 	}
 
 	// Towns, then villages.
-	townSync := map[string]string{}
+	townSync, townGRPC := map[string]string{}, map[string]string{}
 	type townAddr struct{ org, grpc, http, sync string }
 	var towns []townAddr
 	for t := range o.towns {
@@ -306,6 +347,9 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 			}
 		}()
 		townSync[org] = ta.sync
+		if o.townDecisions {
+			townGRPC[org] = ta.grpc
+		}
 		towns = append(towns, ta)
 		fmt.Fprintf(out, "town %s (%s) up: https://%s\n", org, demoTownNames[t%len(demoTownNames)], ta.http)
 	}
@@ -330,8 +374,8 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 				v.head = uint64(fieldInt(f, "head"))
 				v.seeded, v.reused = true, f[0] == "reused"
 				if f[0] == "seeded" {
-					v.entries = fieldInt(f, "entries")
-					fmt.Fprintf(out, "village %s %s (%s): %d entries recorded, head %d, %s\n", v.org, v.name, v.profile, v.entries, v.head, fieldStr(f, "took"))
+					v.seededCounts(f)
+					fmt.Fprintf(out, "village %s %s (%s): %d entries recorded, head %d, %d steps decided by the town, %s\n", v.org, v.name, v.profile, v.entries, v.head, v.townSteps, fieldStr(f, "took"))
 				}
 				doneSeeding <- v
 			case "refusals":
@@ -339,7 +383,7 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 			}
 		}
 		_, err := r.start("village-"+v.org, onLine, "demo", "node", "--org", v.org, "--data", filepath.Join(o.dir, "villages", v.org),
-			"--http-addr", v.http, "--grpc-addr", v.grpc, "--parent", townSync[v.town], "--tls-dir", ca.dir,
+			"--http-addr", v.http, "--grpc-addr", v.grpc, "--parent", townSync[v.town], "--town-grpc", townGRPC[v.town], "--tls-dir", ca.dir,
 			"--seed", strconv.FormatUint(o.seed, 10), "--profile", string(v.profile), "--log-level", "warn")
 		if err != nil {
 			return err
@@ -401,11 +445,10 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 	}
 	fmt.Fprintf(out, "\nReady in %s: %d villages in %d towns, %d entries in the villages' chains, all at the district.\n",
 		time.Since(began).Round(time.Second), len(villages), o.towns, total)
+	printTownWork(out, villages)
+	printPublished(ctx, out, d.http, villages)
 	if len(risk) > 0 {
-		fmt.Fprintln(out, "Integrity-risk ranking, top three (sanzi stats risk):")
-		for i, row := range risk[:min(3, len(risk))] {
-			fmt.Fprintf(out, "  %d. %s %s score %.1f (%s)\n", i+1, row.GetOrg(), row.GetName(), row.GetScore(), row.GetLevel())
-		}
+		printRisk(out, risk, villages)
 	}
 	printDemoAddresses(out, o, d, towns[0].grpc, towns[0].http, villages)
 	fmt.Fprintln(out, "Ctrl-C stops every process of the demo; run again to continue with the same data.")
@@ -452,12 +495,14 @@ Demo accounts, one per role (password %q for every one: DEMO ONLY, never on a re
   village %[2]s (at %[3]s; the same at every village):
     kuaiji        accountant (records the vouchers)
     chuna         accountant (cashier: the deposit steps)
-    cunwei        village_committee (village head, finance group)
-    jiandu        supervisory_committee
+    cunwei        village_committee (village head, party branch, committees, meetings)
+    jiandu        supervisory_committee (finance group: reviews, audits the disclosures)
     shenji        auditor
     admin         admin (accounts only)
   town %[4]s (at %[5]s; the same at every town):
-    zhen.shenhe   town_reviewer (agency accountant, reviewer)
+    zhen.shenhe   town_reviewer (agency accountant, reviewer: posts, checks, alert reviews)
+    zhen.chuna    town_reviewer (agency cashier, trading service: pays)
+    zhen.lingdao  town_reviewer (town leader: approves)
     zhen.guanli   town_admin
     zhen.shenji   auditor
   district (at %[6]s):

@@ -16,6 +16,14 @@ import (
 // never create accounts with it on a real node.
 const demoPassword = "sanzi-demo-2026"
 
+// demoArgon is the cost of the demo accounts' password hashes: 1 MiB, one
+// pass, about a millisecond. The password is published, so a costly hash
+// guards nothing, and the demo's seeding signs in thousands of times (the
+// default cost took over half of the demo's time to ready). Only the
+// accounts seedDemoAccounts makes get it (accounts.SetPasswordAtCost);
+// the node's cost for every other account stays the default.
+var demoArgon = accounts.Params{Time: 1, Memory: 1024, Threads: 1}
+
 // demoPerson is one demo account: one per role a node of its tier has.
 type demoPerson struct {
 	id, name string
@@ -27,14 +35,17 @@ type demoPerson struct {
 var demoVillagePeople = []demoPerson{
 	{"kuaiji", "会计 陈秀英 (demo)", []accounts.Role{accounts.RoleAccountant}, []string{"village.accountant"}},
 	{"chuna", "出纳 李春生 (demo)", []accounts.Role{accounts.RoleAccountant}, []string{"village.accountant"}},
-	{"cunwei", "村委 林国栋 (demo)", []accounts.Role{accounts.RoleVillageCommittee}, []string{"village.head", "village.finance_group"}},
-	{"jiandu", "村务监督委员会 郑美华 (demo)", []accounts.Role{accounts.RoleSupervisoryCommittee}, nil},
+	{"cunwei", "村委 林国栋 (demo)", []accounts.Role{accounts.RoleVillageCommittee}, []string{"village.head", "village.party_branch",
+		"village.committees", "village.party_members", "village.assembly"}},
+	{"jiandu", "村务监督委员会 郑美华 (demo)", []accounts.Role{accounts.RoleSupervisoryCommittee}, []string{"village.finance_group"}},
 	{"shenji", "审计 黄志强 (demo)", []accounts.Role{accounts.RoleAuditor}, nil},
 }
 
 // demoTownPeople are the sample town's accounts, one per role.
 var demoTownPeople = []demoPerson{
 	{"zhen.shenhe", "镇代理会计 王丽 (demo)", []accounts.Role{accounts.RoleTownReviewer}, []string{"town.agency_accountant", "town.reviewer"}},
+	{"zhen.chuna", "镇代理中心出纳 郭敏 (demo)", []accounts.Role{accounts.RoleTownReviewer}, []string{"town.agency_cashier", "town.trading_service"}},
+	{"zhen.lingdao", "镇分管领导 周海 (demo)", []accounts.Role{accounts.RoleTownReviewer}, []string{"town.leader"}},
 	{"zhen.guanli", "镇管理员 吴建 (demo)", []accounts.Role{accounts.RoleTownAdmin}, nil},
 	{"zhen.shenji", "镇审计 许军 (demo)", []accounts.Role{accounts.RoleAuditor}, nil},
 }
@@ -55,8 +66,8 @@ func demoAdminFile(dataDir string) (string, error) {
 }
 
 // seedDemoAccounts gives the demo node's administrator demoPassword and
-// creates people at org, each with demoPassword already set (signed in
-// once, so no change is asked at the demo's first sign-in). Accounts that
+// creates people at org, each with demoPassword already set at demoArgon's
+// cost (no change is asked at the demo's first sign-in). Accounts that
 // exist (a demo run again) are left alone.
 func seedDemoAccounts(ctx context.Context, svc *accounts.Service, org string, people []demoPerson) error {
 	first := demoPassword + "-first"
@@ -78,11 +89,7 @@ func seedDemoAccounts(ctx context.Context, svc *accounts.Service, org string, pe
 		if err != nil {
 			return fmt.Errorf("demo account %s: %w", p.id, err)
 		}
-		in, err := svc.Login(ctx, accounts.LoginRequest{Account: p.id, Password: first, NewPassword: demoPassword, Label: "demo seeding"})
-		if err == nil {
-			err = svc.Logout(ctx, in.Secret) // the sign-in only set the password
-		}
-		if err != nil {
+		if err := svc.SetPasswordAtCost(ctx, p.id, demoPassword, demoArgon); err != nil {
 			return fmt.Errorf("demo account %s: set the demo password: %w", p.id, err)
 		}
 	}

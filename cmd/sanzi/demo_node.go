@@ -40,6 +40,7 @@ func newDemoNodeCmd(g *globals) *cobra.Command {
 		profile  string
 		noSeed   bool
 		clockOff bool
+		townAPI  string
 	)
 	cmd := &cobra.Command{
 		Use:    "node",
@@ -97,7 +98,14 @@ func newDemoNodeCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(out, "reused %s head=%d (its year was interrupted while being recorded: remove the demo folder for a whole one)\n", org, n.Books().Ledger().Head(org).Seq)
 			default:
 				began := time.Now()
-				st, err := seedVillageYear(ctx, n, cfg.TLSDir, org, villageProfile(profile), seed, clock, start, func(st seedStats, at time.Time) {
+				for !n.Serving() { // its sync runs: the town's steps need it
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(10 * time.Millisecond):
+					}
+				}
+				st, err := seedVillageYear(ctx, n, cfg.TLSDir, townAPI, org, villageProfile(profile), seed, clock, start, func(st seedStats, at time.Time) {
 					fmt.Fprintf(out, "progress %s entries=%d refused=%d day=%s\n", org, st.Entries, st.Refused, at.Format(time.DateOnly))
 				})
 				clock.Release()
@@ -114,7 +122,8 @@ func newDemoNodeCmd(g *globals) *cobra.Command {
 					reasons = append(reasons, fmt.Sprintf("%d× %s", k, r))
 				}
 				sort.Strings(reasons)
-				fmt.Fprintf(out, "seeded %s entries=%d refused=%d decisions=%d head=%d took=%s\n", org, st.Entries, st.Refused, st.Decisions,
+				fmt.Fprintf(out, "seeded %s entries=%d refused=%d decisions=%d town=%d payments=%d disclosures=%d reviews=%d head=%d took=%s\n", org,
+					st.Entries, st.Refused, st.Decisions, st.TownDecisions, st.TownPayments, st.Disclosures, st.Reviews,
 					n.Books().Ledger().Head(org).Seq, time.Since(began).Round(time.Millisecond))
 				if len(reasons) > 0 {
 					fmt.Fprintf(out, "refusals %s %s\n", org, strings.Join(reasons, "; "))
@@ -138,12 +147,14 @@ func newDemoNodeCmd(g *globals) *cobra.Command {
 	f.StringVar(&profile, "profile", string(profileOrdinary), "ordinary or misbehaving")
 	f.BoolVar(&noSeed, "no-seed", false, "record no year")
 	f.BoolVar(&clockOff, "real-clock", false, "record the year on the real clock (entries dated in the past, recorded now)")
+	f.StringVar(&townAPI, "town-grpc", "", "a village: its town's gRPC address, where the town's demo accounts decide the town's steps (empty: they stay open)")
 	return cmd
 }
 
 // seedVillageYear records the village's year through the node's own gRPC
-// API, signed in as its demo accounts, over TLS with the demo CA.
-func seedVillageYear(ctx context.Context, n *server.Node, tlsDir, org string, profile villageProfile, seed uint64, clock *demoClock, start time.Time, progress func(seedStats, time.Time)) (seedStats, error) {
+// API, signed in as its demo accounts, over TLS with the demo CA; with
+// townAPI, the town's steps through the town's (demo_town.go).
+func seedVillageYear(ctx context.Context, n *server.Node, tlsDir, townAPI, org string, profile villageProfile, seed uint64, clock *demoClock, start time.Time, progress func(seedStats, time.Time)) (seedStats, error) {
 	creds := grpc.WithTransportCredentials(insecure.NewCredentials()) // loopback, without --tls-dir
 	if tlsDir != "" {
 		pool, err := pki.LoadPool(tlsDir)
@@ -159,5 +170,13 @@ func seedVillageYear(ctx context.Context, n *server.Node, tlsDir, org string, pr
 	defer conn.Close()
 	s := newYearSeeder(org, profile, seed, clock, conn, start)
 	s.progress = progress
+	if townAPI != "" {
+		tc, err := grpc.NewClient(townAPI, creds, limits.CallOptions())
+		if err != nil {
+			return seedStats{}, fmt.Errorf("connect to the town at %s: %w", townAPI, err)
+		}
+		defer tc.Close()
+		s.town = &townDesk{conn: tc, node: n, tokens: map[string]string{}}
+	}
 	return s.Run(ctx)
 }

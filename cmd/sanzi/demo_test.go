@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,14 +13,26 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+
 	"github.com/sanzi/sanzi/node/freeport"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // TestDemoDistrict runs `sanzi demo` small (one member, one town, two
 // villages, the second made to misbehave): it comes up with every village
-// at the district and the statistics loaded, the misbehaving village ranks
-// first in risk, Ctrl-C leaves no process it started, and a second run
-// reuses the data without recording again.
+// at the district and the statistics loaded; the town decided its steps
+// (the ordinary village's payments are completed procedures in its own
+// chain, and its alerts were reviewed), the district's public site
+// publishes the ordinary village's monthly disclosures, more than the
+// misbehaving one's; the misbehaving village ranks first in risk, at least
+// twice the ordinary one's score; Ctrl-C leaves no process it started,
+// and a second run reuses the data without recording again. With the
+// towns' decisions off (--town-decisions=false) it fails: no payment is
+// completed, no alert reviewed and nothing disclosed.
 func TestDemoDistrict(t *testing.T) {
 	if _, err := exec.LookPath("clickhouse-server"); err != nil {
 		if _, err := os.Stat("/usr/sbin/clickhouse-server"); err != nil {
@@ -31,7 +45,19 @@ func TestDemoDistrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	for run := range 2 {
-		out, children := runDemoUntilReady(t, dir, base)
+		var town demoTownWork
+		out, children := runDemoUntilReady(t, dir, base, func() { town = readTownWork(t, dir, base) })
+		t.Logf("run %d: ordinary village: %+v", run+1, town)
+		if town.payments == 0 || town.reviewed == 0 {
+			t.Errorf("run %d: the ordinary village's chain holds %d completed payments and %d alerts reviewed; want the town's decisions applied there", run+1, town.payments, town.reviewed)
+		}
+		ordinary, bad := publishedCounts(out)
+		if ordinary == 0 || ordinary <= bad {
+			t.Errorf("run %d: the public site publishes %d months of the ordinary village, %d of the misbehaving one; want some, and more than the misbehaving one's:\n%s", run+1, ordinary, bad, out)
+		}
+		if med, worst := riskGap(out); med <= 0 || worst < 2*med {
+			t.Errorf("run %d: risk of the ordinary village %.1f, of the misbehaving one %.1f: want at least twice:\n%s", run+1, med, worst, out)
+		}
 		if run == 0 {
 			if strings.Contains(out, "reusing") {
 				t.Fatalf("first run says it reuses:\n%s", out)
@@ -67,7 +93,8 @@ func TestDemoDistrict(t *testing.T) {
 // runDemoUntilReady runs the demo until it says it is ready, then sends
 // it SIGINT (Ctrl-C) and waits for it to end; it returns what it printed
 // and the pids of its children as they were when ready.
-func runDemoUntilReady(t *testing.T, dir string, base int) (string, []int) {
+// whileUp runs once it is ready, before the Ctrl-C.
+func runDemoUntilReady(t *testing.T, dir string, base int, whileUp func()) (string, []int) {
 	t.Helper()
 	cmd := exec.Command(sanziBin, "demo", "--dir", dir, "--members", "1", "--towns", "1", "--villages-per-town", "2",
 		"--misbehaving", "1", "--port-base", strconv.Itoa(base), "--ready-timeout", "4m", "--log-level", "warn")
@@ -103,6 +130,7 @@ func runDemoUntilReady(t *testing.T, dir string, base int) (string, []int) {
 		t.Fatalf("demo not ready within 5 minutes:\n%s", b.String())
 	}
 	children := childrenOf(cmd.Process.Pid)
+	whileUp()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +145,86 @@ func runDemoUntilReady(t *testing.T, dir string, base int) (string, []int) {
 		t.Fatalf("demo still running 2 minutes after Ctrl-C:\n%s", b.String())
 	}
 	return b.String(), children
+}
+
+// demoTownWork is what the town's decisions left in the ordinary village's
+// own chain, read through its API.
+type demoTownWork struct{ payments, reviewed int64 }
+
+// readTownWork signs in at the demo's first (ordinary) village as its
+// auditor and counts its completed payment procedures (their last step,
+// the payment, is the town cashier's) and its alerts the town confirmed or
+// dismissed.
+func readTownWork(t *testing.T, dir string, base int) demoTownWork {
+	t.Helper()
+	pool, err := pki.LoadPool(filepath.Join(dir, "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(addr(base+401), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in, err := sanziv1.NewAccountServiceClient(conn).Login(ctx, &sanziv1.LoginRequest{Account: "shenji", Password: demoPassword})
+	if err != nil {
+		t.Fatalf("sign in at the village: %v", err)
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+in.GetSecret())
+	org := demoVillageOrg(0, 0)
+	procs, err := sanziv1.NewWorkflowServiceClient(conn).ListProcedures(ctx, &sanziv1.ListProceduresRequest{Org: org, Status: "completed", MatterCode: "FUND-REIMB", PageSize: 1})
+	if err != nil {
+		t.Fatalf("list the village's procedures: %v", err)
+	}
+	var w demoTownWork
+	w.payments = procs.GetTotalSize()
+	for _, st := range []sanziv1.AlertStatus{sanziv1.AlertStatus_ALERT_STATUS_CONFIRMED, sanziv1.AlertStatus_ALERT_STATUS_DISMISSED} {
+		al, err := sanziv1.NewAlertServiceClient(conn).ListAlerts(ctx, &sanziv1.ListAlertsRequest{Org: org, Status: st, PageSize: 1})
+		if err != nil {
+			t.Fatalf("list the village's alerts: %v", err)
+		}
+		w.reviewed += al.GetTotalSize()
+	}
+	return w
+}
+
+// publishedCounts reads the demo's public-site line: the months published
+// of the ordinary and of the misbehaving village.
+func publishedCounts(out string) (ordinary, bad int) {
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "Public site ") {
+			continue
+		}
+		for _, f := range strings.Fields(l) {
+			org, n, ok := strings.Cut(strings.TrimSuffix(f, ";"), ":")
+			k, err := strconv.Atoi(n)
+			switch {
+			case !ok || err != nil:
+			case org == demoVillageOrg(0, 0):
+				ordinary = k
+			case org == demoVillageOrg(0, 1):
+				bad = k
+			}
+		}
+	}
+	return ordinary, bad
+}
+
+// riskGap reads the demo's risk summary: the ordinary villages' median
+// score and the misbehaving village's.
+func riskGap(out string) (med, worst float64) {
+	for _, l := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(l), "ordinary villages: median score ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		med, _ = strconv.ParseFloat(f[0], 64)
+		worst, _ = strconv.ParseFloat(f[len(f)-1], 64)
+	}
+	return med, worst
 }
 
 // childrenOf lists the pids whose parent is pid (from /proc).

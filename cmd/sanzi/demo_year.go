@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -82,12 +83,17 @@ const (
 // seedStats counts what the seeder did.
 type seedStats struct {
 	Entries, Refused, Decisions int
+	// TownDecisions are the steps the town decided (TownPayments of them
+	// the payments, the last step of a voucher), Disclosures the months
+	// published, Reviews the town's moves of the village's alerts.
+	TownDecisions, TownPayments, Disclosures, Reviews int
 	// Reasons counts the refusals by their reason's first words.
 	Reasons map[string]int
 }
 
 // refuse counts a refusal.
 func (s *yearSeeder) refuse(err error) {
+	slog.Warn("the demo's seeding was refused", "org", s.org, "at", s.clock.Now(), "err", err)
 	s.stats.Refused++
 	if s.stats.Reasons == nil {
 		s.stats.Reasons = map[string]int{}
@@ -144,6 +150,10 @@ type yearSeeder struct {
 	expires map[string]time.Time
 	// progress is told the running counts now and then.
 	progress func(seedStats, time.Time)
+	// town decides the town's steps and reviews; nil leaves them open.
+	town *townDesk
+	// catalog is the default catalog (the demo district's in force).
+	catalog *sanziv1.Catalog
 }
 
 // newYearSeeder makes the seeder of org for seed: the village's own
@@ -288,6 +298,8 @@ func (s *yearSeeder) plan() {
 	for i := range 3 + s.rng.IntN(2) {
 		s.planAsset(i, i == 0)
 	}
+	s.planDisclosures()
+	s.planAlertReviews()
 	for d := range 365 {
 		t := s.day(d, 0, 0)
 		wd := t.Weekday()
@@ -402,7 +414,7 @@ func (s *yearSeeder) planPayment(d int, payee *sanziv1.Counterparty, amt int64, 
 			return fmt.Errorf("record expense: %w", err)
 		}
 		s.stats.Entries += 2 // the voucher and the procedure it opens
-		s.planSteps(t, procedureOf(out.GetEntry()), late || s.profile == profileMisbehaving)
+		s.planProcedure(t, procedureOf(out.GetEntry()), "FUND-REIMB", s.lateVillage(late), s.lateTown)
 		return nil
 	})
 }
@@ -413,52 +425,19 @@ func procedureOf(e *sanziv1.EntryMeta) string {
 	return fmt.Sprintf("%s-%d", e.GetOrigin(), e.GetSeq()+1)
 }
 
-// planSteps schedules the village's steps of a payment's procedure
-// (FUND-REIMB: capture by the accountant who recorded it, the finance
-// group's review, the head's sign-off), each after a realistic delay:
-// a working day or two, now and then longer; late ones take a week or
-// more. The town's steps are the town's (left open: their timers run).
-func (s *yearSeeder) planSteps(t time.Time, proc string, late bool) {
-	steps := []struct{ code, account string }{{"capture", demoAuthor}, {"review", "cunwei"}, {"signoff", "cunwei"}}
-	var next func(i int, at time.Time)
-	next = func(i int, at time.Time) {
-		if i == len(steps) {
-			return
-		}
-		delay := 0
-		switch r := s.rng.Float64(); {
-		case late:
-			delay = 3 + s.rng.IntN(8)
-		case r < 0.6:
-			delay = s.rng.IntN(2)
-		case r < 0.95:
-			delay = 1 + s.rng.IntN(2)
-		default:
-			delay = 3 + s.rng.IntN(3) // a few percent late
-		}
-		when := workingDaysLater(at, delay).Add(time.Duration(30+s.rng.IntN(120)) * time.Minute)
-		st := steps[i]
-		s.at(when, func(ctx context.Context) error {
-			c, err := s.ctxAs(ctx, st.account)
-			if err != nil {
-				return err
-			}
-			_, err = sanziv1.NewWorkflowServiceClient(s.conn).DecideStep(c, &sanziv1.DecideStepRequest{Author: st.account, Decision: &sanziv1.StepDecision{
-				Org: s.org, ProcedureId: proc, StepCode: st.code, Action: sanziv1.StepAction_STEP_ACTION_APPROVE}})
-			if refused(err) {
-				s.refuse(err)
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("decide %s of %s as %s: %w", st.code, proc, st.account, err)
-			}
-			s.stats.Entries++
-			s.stats.Decisions++
-			next(i+1, when)
-			return nil
-		})
-	}
-	next(0, t)
+// lateVillage says whether the village's steps of a procedure run late:
+// always at a misbehaving village, and for a payment made to look
+// ordinary (late).
+func (s *yearSeeder) lateVillage(late bool) func() bool {
+	return func() bool { return late || s.profile == profileMisbehaving }
+}
+
+// lateTown says whether the town's next step runs late: now and then at a
+// misbehaving village, whose paperwork reaches the town incomplete (the
+// stepDelay of an ordinary one is over its limit a few percent of the
+// time anyway).
+func (s *yearSeeder) lateTown() bool {
+	return s.profile == profileMisbehaving && s.rng.Float64() < 0.3
 }
 
 // planIncome schedules an income voucher (it opens FUND-INCOME; the
@@ -481,29 +460,7 @@ func (s *yearSeeder) planIncome(d int, payer, category, summary string, amt int6
 			return fmt.Errorf("record income: %w", err)
 		}
 		s.stats.Entries += 2
-		s.decideOne(workingDaysLater(t, s.rng.IntN(2)), procedureOf(out.GetEntry()), "receipt", demoAuthor)
-		return nil
-	})
-}
-
-// decideOne schedules one approval.
-func (s *yearSeeder) decideOne(at time.Time, proc, step, account string) {
-	s.at(at.Add(time.Hour), func(ctx context.Context) error {
-		c, err := s.ctxAs(ctx, account)
-		if err != nil {
-			return err
-		}
-		_, err = sanziv1.NewWorkflowServiceClient(s.conn).DecideStep(c, &sanziv1.DecideStepRequest{Author: account, Decision: &sanziv1.StepDecision{
-			Org: s.org, ProcedureId: proc, StepCode: step, Action: sanziv1.StepAction_STEP_ACTION_APPROVE}})
-		if refused(err) {
-			s.refuse(err)
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("decide %s of %s: %w", step, proc, err)
-		}
-		s.stats.Entries++
-		s.stats.Decisions++
+		s.planProcedure(t, procedureOf(out.GetEntry()), "FUND-INCOME", s.lateVillage(false), s.lateTown)
 		return nil
 	})
 }
@@ -547,8 +504,9 @@ func (s *yearSeeder) planContract(i int) {
 		if err != nil {
 			return fmt.Errorf("record contract: %w", err)
 		}
-		s.stats.Entries++
+		s.stats.Entries += 2 // the contract and its RES-CONTRACT procedure
 		id := out.GetEntry().GetId()
+		s.planProcedure(t, procedureOf(out.GetEntry()), "RES-CONTRACT", s.lateVillage(false), s.lateTown)
 		for k := 0; k < 2; k++ {
 			due := start.AddDate(0, 6*k, 0)
 			if s.rng.IntN(6) == 0 || (s.profile == profileMisbehaving && s.rng.IntN(2) == 0) {
@@ -641,7 +599,7 @@ func (s *yearSeeder) planAsset(i int, sell bool) {
 				if err != nil {
 					return err
 				}
-				_, err = cl.DisposeAsset(c, &sanziv1.DisposeAssetRequest{Author: demoAuthor, Disposal: &sanziv1.AssetDisposal{
+				out, err := cl.DisposeAsset(c, &sanziv1.DisposeAssetRequest{Author: demoAuthor, Disposal: &sanziv1.AssetDisposal{
 					Org: s.org, AssetId: id, Method: sanziv1.DisposalMethod_DISPOSAL_METHOD_SALE, PriceFen: price, Counterparty: s.person(),
 					DisposalDate: when.Format(time.DateOnly), Reason: "闲置资产公开处置"}})
 				if refused(err) {
@@ -651,7 +609,11 @@ func (s *yearSeeder) planAsset(i int, sell bool) {
 				if err != nil {
 					return fmt.Errorf("dispose asset: %w", err)
 				}
-				s.stats.Entries += 2
+				s.stats.Entries++
+				if m := s.matter("ASSET-DISPOSE"); m != nil && price >= m.GetThresholdFen() {
+					s.stats.Entries++ // and its ASSET-DISPOSE procedure
+					s.planProcedure(when, procedureOf(out.GetEntry()), m.GetCode(), s.lateVillage(false), s.lateTown)
+				}
 				return nil
 			})
 			return nil

@@ -63,9 +63,14 @@ type env struct {
 	l     *ledger.Ledger
 	s     *Service
 	admin Principal
+	// argon is the node's cost of new hashes; light when zero.
+	argon Params
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvAt(t, light) }
+
+// newEnvAt is newEnv with the node's hashes made at argon.
+func newEnvAt(t *testing.T, argon Params) *env {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -73,7 +78,7 @@ func newEnv(t *testing.T) *env {
 	}
 	ring := keys.NewRing()
 	ring.Add(village, priv)
-	e := &env{t: t, dir: t.TempDir(), ring: ring, clock: &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, dir: t.TempDir(), ring: ring, clock: &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}, argon: argon}
 	e.open()
 	if _, created, err := e.s.EnsureAdmin(context.Background(), ""); err != nil || !created {
 		t.Fatalf("EnsureAdmin: created %v, %v", created, err)
@@ -93,7 +98,7 @@ func (e *env) open() {
 	e.audit, e.reg = &syncBuf{}, prometheus.NewRegistry()
 	s, err := Open(context.Background(), Config{Org: village, Chain: l, CredentialsPath: filepath.Join(e.dir, "credentials.db"),
 		AuditPath: filepath.Join(e.dir, "signins.db"), Catalog: catalog.Default("350505000000"), Now: e.clock.Now, Logger: slog.New(slog.NewJSONHandler(e.audit, nil)),
-		Registerer: e.reg, Argon: light, NoSync: true})
+		Registerer: e.reg, Argon: e.argon, NoSync: true})
 	if err != nil {
 		l.Close()
 		e.t.Fatal(err)

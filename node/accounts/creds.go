@@ -38,6 +38,11 @@ type passwordRec struct {
 	Hash       string    `json:"hash"` // PHC string: parameters and salt with it
 	MustChange bool      `json:"mustChange"`
 	SetAt      time.Time `json:"setAt"`
+	// Chosen marks a hash made at a cost its setter chose
+	// (SetPasswordAtCost: a demo's public accounts); a sign-in keeps it
+	// instead of re-making it under Config.Argon. A password change clears
+	// it: the new hash is made at the node's cost.
+	Chosen bool `json:"chosen,omitempty"`
 }
 
 type tokenRec struct {

@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -10,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/sanzi/sanzi/node/books"
 )
 
 // Params are argon2id's cost parameters. They are recorded with every hash
@@ -124,4 +127,40 @@ func oneTimePassword() (string, error) {
 		b.WriteByte(otpAlphabet[c&31])
 	}
 	return b.String(), nil
+}
+
+// SetPasswordAtCost sets the password of the existing account id, hashed at
+// cost instead of Config.Argon, with no change asked at the next sign-in;
+// the cost stays with the hash (its PHC string) and sign-ins keep it, until
+// the account changes its password (then Config.Argon again).
+//
+// It is for passwords that are public anyway: `sanzi demo` gives its demo
+// accounts a published password at a cheap cost, because its seeding signs
+// in thousands of times and a costly hash protects nothing that is printed
+// on the screen. It is not reachable from any API: only a process that
+// opens the node's accounts itself can choose a cost, and every other
+// account keeps the node's.
+func (s *Service) SetPasswordAtCost(ctx context.Context, id, password string, cost Params) error {
+	if cost.Time == 0 || cost.Memory < 8 || cost.Threads == 0 {
+		return fmt.Errorf("set password of %s: cost %+v: every cost must be positive (memory at least 8 KiB)", id, cost)
+	}
+	if p := passwordProblem(password); p != "" {
+		return books.Invalid("password", "%s", p)
+	}
+	if _, ok := s.account(id); !ok {
+		return fmt.Errorf("set password of %s: %w", id, ErrNotFound)
+	}
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	hash, err := hashPassword(password, cost)
+	s.release()
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", id, err)
+	}
+	if err := s.creds.setPassword(ctx, id, passwordRec{Hash: hash, SetAt: s.cfg.Now(), Chosen: true}); err != nil {
+		return fmt.Errorf("set password of %s: %w", id, err)
+	}
+	s.log.Info("password set at a chosen cost", "event", "password.set_at_cost", "account", id, "time", cost.Time, "memoryKiB", cost.Memory, "threads", cost.Threads)
+	return nil
 }

@@ -171,9 +171,10 @@ func (s *Service) checkSignIn(ctx context.Context, req LoginRequest) (Account, e
 		}
 		s.log.Info("password changed", "event", "password.changed", "account", a.ID, "address", req.Address)
 		s.creds.audit.Record(SignInEvent{Account: a.ID, Address: req.Address, Outcome: OutcomePasswordChanged})
-	case params != s.cfg.Argon:
+	case params != s.cfg.Argon && !rec.Chosen:
 		// Made under older parameters: re-made under the current ones
 		// while the password is at hand. A failure keeps the old hash.
+		// A cost chosen on purpose (SetPasswordAtCost) is kept.
 		if hash, err := s.hashNew(ctx, req.Password); err == nil {
 			rec.Hash = hash
 			if err := s.creds.setPassword(ctx, a.ID, rec); err != nil {

@@ -113,6 +113,8 @@ type Outbox struct {
 	mu      sync.Mutex
 	st      Status
 	refused map[string]*Refused // by origin
+	// kick wakes a caught-up session at once (PushNow).
+	kick chan struct{}
 }
 
 // New checks cfg.
@@ -150,7 +152,33 @@ func New(cfg Config) (*Outbox, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Outbox{cfg: cfg, st: Status{Origin: cfg.Origin}, refused: map[string]*Refused{}}, nil
+	return &Outbox{cfg: cfg, st: Status{Origin: cfg.Origin}, refused: map[string]*Refused{}, kick: make(chan struct{}, 1)}, nil
+}
+
+// PushNow wakes the outbox and waits until the parent has acknowledged
+// the node's own chain up to its head as it is at the call, or ctx ends.
+// The outbox pushes by itself either way; PushNow is for a caller whose
+// next step needs the parent to hold what was just recorded (the demo's
+// seeding, before its town decides a step of a procedure it recorded).
+func (o *Outbox) PushNow(ctx context.Context) error {
+	want := o.cfg.Ledger.Head(o.cfg.Origin).Seq
+	for {
+		o.mu.Lock()
+		acked := o.st.Acked
+		o.mu.Unlock()
+		if acked >= want {
+			return nil
+		}
+		select {
+		case o.kick <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("push %s up to %d (the parent acknowledged %d): %w", o.cfg.Origin, want, acked, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }
 
 // Status returns a snapshot.
@@ -483,6 +511,7 @@ func (p *push) build() (*sanziv1.SyncPushRequest, flight, error) {
 			return nil, flight{}, nil
 		case <-time.After(min(p.o.cfg.Poll, 5*time.Millisecond<<min(idle, 10))):
 		case <-p.o.cfg.Wake:
+		case <-p.o.kick:
 		}
 	}
 }

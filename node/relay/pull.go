@@ -53,6 +53,13 @@ type Puller struct {
 	cfg PullConfig
 	mu  sync.Mutex
 	st  PullStatus
+	// pulling serialises the pulls of Run and PullNow, so an entry is
+	// stored and applied by one of them, and PullNow returns only after
+	// any pull under way has applied what it brought.
+	pulling sync.Mutex
+	// now is PullNow's connection, made at its first call.
+	now      sanziv1.SyncServiceClient
+	closeNow func()
 }
 
 // PullStatus is how far a chain that flows down has come, for `sanzi sync
@@ -106,7 +113,9 @@ func (p *Puller) Run(ctx context.Context) error {
 			}
 		}
 		if err == nil {
+			p.pulling.Lock()
 			n, err = p.once(ctx, client)
+			p.pulling.Unlock()
 		}
 		if err != nil {
 			closeConn()
@@ -139,6 +148,47 @@ func (p *Puller) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(wait):
 		}
+	}
+}
+
+// PullNow pulls the chain now, until the parent has no more, and returns
+// how many entries it stored (applied, through Applied, before it
+// returns). Run pulls by itself every Poll; PullNow is for a caller whose
+// next step needs what the parent just recorded (the demo's seeding, after
+// its town decided a step: the village applies the decision at the
+// moment of its demo clock the seeding stands at).
+func (p *Puller) PullNow(ctx context.Context) (int, error) {
+	p.pulling.Lock()
+	defer p.pulling.Unlock()
+	if p.now == nil {
+		client, closeConn, err := p.cfg.Dial(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("pull %s now: %w", p.cfg.Origin, err)
+		}
+		p.now, p.closeNow = client, closeConn
+	}
+	total := 0
+	for {
+		n, err := p.once(ctx, p.now)
+		total += n
+		if err != nil {
+			p.closeNow()
+			p.now, p.closeNow = nil, nil // dialled again at the next call
+			return total, err
+		}
+		if n == 0 {
+			return total, nil
+		}
+	}
+}
+
+// Close ends PullNow's connection, if it made one.
+func (p *Puller) Close() {
+	p.pulling.Lock()
+	defer p.pulling.Unlock()
+	if p.closeNow != nil {
+		p.closeNow()
+		p.now, p.closeNow = nil, nil
 	}
 }
 

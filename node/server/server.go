@@ -672,6 +672,10 @@ func (n *Node) Serve(ctx context.Context) error {
 	return errors.Join(serveErr, n.shutdown())
 }
 
+// Serving says whether Serve has started everything (the outbox and the
+// pullers of a node with a parent) and takes writes.
+func (n *Node) Serving() bool { return n.ready.Load() }
+
 func (n *Node) shutdown() error {
 	n.ready.Store(false)
 	n.log.Info("shutting down: draining requests")

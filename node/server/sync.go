@@ -126,7 +126,7 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 			return err
 		}
 		n.pullers = append(n.pullers, puller)
-		bg.Go(func() { puller.Run(ctx) })
+		bg.Go(func() { puller.Run(ctx); puller.Close() })
 	}
 	if n.desk != nil {
 		get, closeConn, err := parentPhotos(n.cfg, iss)
@@ -136,6 +136,39 @@ func (n *Node) startOutbox(ctx context.Context, iss *pki.Issued, bg *sync.WaitGr
 		bg.Go(func() { defer closeConn(); n.fetchPhotos(ctx, get) })
 	}
 	return nil
+}
+
+// PushNow has the node's parent acknowledge its chain up to its head now
+// (relay.Outbox.PushNow). The node pushes by itself; this is for a driver
+// in the node's own process whose next step needs the parent to hold what
+// was just recorded: the demo's seeding, before its town decides a step.
+// It is no API: nothing outside the process can call it.
+func (n *Node) PushNow(ctx context.Context) error {
+	if !n.ready.Load() || n.outbox == nil { // ready is set after the outbox starts
+		return errors.New("push now: the node has no parent, or is not serving yet")
+	}
+	return n.outbox.PushNow(ctx)
+}
+
+// PullNow brings down now what the parent holds of the chains that flow
+// down (the district's; a village's town's), applied before it returns
+// (relay.Puller.PullNow), and returns how many entries came. The node
+// pulls by itself every couple of seconds; this is for the demo's seeding,
+// right after its town decided, so the village applies the decision at the
+// moment of the demo's clock it stands at. It is no API either.
+func (n *Node) PullNow(ctx context.Context) (int, error) {
+	if !n.ready.Load() || n.outbox == nil {
+		return 0, errors.New("pull now: the node has no parent, or is not serving yet")
+	}
+	total := 0
+	for _, p := range n.pullers {
+		k, err := p.PullNow(ctx)
+		total += k
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // syncStatus serves GET /v1/sync/status.

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"github.com/sanzi/sanzi/node/idcode"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -63,18 +66,64 @@ func MaskName(s string) string {
 	return string(r[:1]) + strings.Repeat("*", len(r)-1)
 }
 
-// PublicCounterparty is c as the public pages show it: resident ID, bank
-// account and phone masked as for every role without read_personal
-// (MaskPersonal), and a private person's name masked too. c is not
-// changed.
+// PublicCounterparty is c as the public pages show it (MaskPublic): resident
+// ID, bank account and phone masked as for every role without
+// read_personal, and a private person's name masked too. c is not changed.
 func PublicCounterparty(c *sanziv1.Counterparty, today time.Time) *sanziv1.Counterparty {
 	if c == nil {
 		return nil
 	}
 	out := &sanziv1.Counterparty{Name: c.GetName(), IdNumber: c.GetIdNumber(), BankAccount: c.GetBankAccount(), BankName: c.GetBankName(), Phone: c.GetPhone()}
-	MaskPersonal(out)
-	if PrivatePerson(c, today) {
-		out.Name = MaskName(out.Name)
-	}
+	MaskPublic(out, today)
 	return out
+}
+
+var counterpartyMessage = (&sanziv1.Counterparty{}).ProtoReflect().Descriptor().FullName()
+
+// MaskPublic masks m, in place, as anyone may see it: every piece of
+// personal data (MaskPersonal) and the name of every counterparty that is a
+// private person (PrivatePerson, judged on the values before masking, at
+// today). It is the one masking of the public: the ledger splits an entry
+// whose payload it changes (node/entries.Masker, the whole payload kept
+// outside the entry's hash), and the public pages show what it leaves.
+// Applied to what it already masked it may mask more (a company's masked
+// credit code no longer says it is a company), so readers of a masked
+// payload take it as it is.
+func MaskPublic(m proto.Message, today time.Time) {
+	if m == nil {
+		return
+	}
+	maskNames(m.ProtoReflect(), today)
+	MaskPersonal(m)
+}
+
+// maskNames masks the names of the private persons among the
+// counterparties in r.
+func maskNames(r protoreflect.Message, today time.Time) {
+	if r.Descriptor().FullName() == counterpartyMessage {
+		if c, ok := r.Interface().(*sanziv1.Counterparty); ok && PrivatePerson(c, today) && c.GetName() != "" {
+			c.Name = MaskName(c.GetName())
+		}
+		return
+	}
+	r.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case f.IsMap():
+			if f.MapValue().Kind() == protoreflect.MessageKind {
+				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+					maskNames(mv.Message(), today)
+					return true
+				})
+			}
+		case f.IsList():
+			if f.Kind() == protoreflect.MessageKind {
+				for j := range v.List().Len() {
+					maskNames(v.List().Get(j).Message(), today)
+				}
+			}
+		case f.Kind() == protoreflect.MessageKind:
+			maskNames(v.Message(), today)
+		}
+		return true
+	})
 }

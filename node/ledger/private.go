@@ -142,3 +142,34 @@ func (v *ChainVerifier) checkPrivate(s Link) error {
 	}
 	return nil
 }
+
+// Redact returns the encoded entry raw without its private part, as the
+// public site serves it: the body, its hash and signature are the same
+// bytes, so the entry still verifies, and a split entry holds its personal
+// data only masked. An entry without a private part is returned as is.
+func Redact(raw []byte) ([]byte, error) {
+	l, err := Peek(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(l.Private) == 0 {
+		return raw, nil
+	}
+	out, err := proto.Marshal(&sanziv1.Entry{Body: l.Body, Hash: l.Hash[:], Signature: l.Signature})
+	if err != nil {
+		return nil, fmt.Errorf("encode the redacted entry: %w", err)
+	}
+	return out, nil
+}
+
+// Unmasked reports whether s holds personal data in its hashed body: an
+// entry sealed without a split (before it existed, or by a tool that does
+// not split) whose payload m would mask. Its bytes cannot be served to the
+// public without that data. An entry m cannot read counts as unmasked.
+func Unmasked(s *Stored, m Masker) bool {
+	if len(s.Digest) > 0 {
+		return false
+	}
+	_, differs, err := m.Mask(s.Type, s.PublicPayload, s.RecordedAt)
+	return differs || err != nil
+}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/federation/disclosed"
-	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/entries"
+	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
 )
 

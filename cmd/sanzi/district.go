@@ -179,7 +179,8 @@ Every member serves the villagers' public site at /public/ on --http, with
 no sign-in: each village's approved monthly disclosures, and the district's
 signed checkpoints of every chain head, which the leader signs with the key
 of --chain-cert (so every member must hold the same). "sanzi verify-public"
-checks a village's page against them (with --public-proofs on).
+checks a village's page against them and the signed chain segments that
+prove it (--public-proofs, on unless turned off).
 
 Villagers also file complaints there (a form on each village's page, no
 account, up to 3 photos of 5 MB): each is written to the district's chain
@@ -259,7 +260,7 @@ of arithmetic on the form stops blind floods. --no-complaints turns it off.`,
 	f.StringVar(&chainCert, "chain-cert", "", "NAME of the district certificate in --tls-dir whose key signs the district's chain for people (account changes, rule sets); every member the same (default: this member's own --cert, enough for one member)")
 	f.StringVar(&cfg.AdminPasswordFile, "admin-password-file", "", "at the first start of the first member (--bootstrap): file (mode 0600) with the first administrator's password; default: a one-time password printed once")
 	f.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", time.Minute, "how often the leader signs a checkpoint of every chain head with the district chain's key (only when a head changed, or the last one is an hour old); the public site serves them")
-	f.BoolVar(&cfg.PublicProofs, "public-proofs", false, "serve on the public site (/public/) the signed entries of the chain segments that prove each published disclosure, so that anyone can run sanzi verify-public; they hold counterparties' personal data unmasked (resident IDs, bank accounts, phones), so a district turns this on knowingly")
+	f.BoolVar(&cfg.PublicProofs, "public-proofs", true, "serve on the public site (/public/) the signed entries of the chain segments that prove each published disclosure, so that anyone can run sanzi verify-public; each is served without its private part, so personal data is only masked in them (an entry recorded before that split which holds it unmasked is not served); --public-proofs=false serves pages and checkpoints only")
 	f.Float64Var(&cfg.PublicLimits.PerSecond, "public-rate", 5, "requests a second one address may make of the public site (/public/), after --public-burst at once")
 	f.IntVar(&cfg.PublicLimits.Burst, "public-burst", 60, "requests one address may make of the public site at once before --public-rate applies")
 	f.StringSliceVar(&proxies, "public-trusted-proxy", nil, "address or CIDR of a reverse proxy in front of the public site (repeat or comma-separate): its requests count against the client its X-Forwarded-For names, not against the proxy; every other peer's forwarding headers are ignored")

@@ -198,12 +198,12 @@ func TestPublicDisclosure(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				l, err := ledger.Peek(raw)
 				for _, never := range []string{"张三丰", resident, bankAcct, phone} {
 					if bytes.Contains(raw, []byte(never)) {
-						t.Errorf("an entry of the proof holds %q", never)
+						t.Errorf("entry %d (%s) of the proof holds %q: %q", l.Seq, l.Type, never, l.PublicPayload)
 					}
 				}
-				l, err := ledger.Peek(raw)
 				if err != nil || l.BodyHash() != l.Hash || len(l.Private) > 0 {
 					t.Fatalf("a served entry: %v, private part %d bytes", err, len(l.Private))
 				}

@@ -224,15 +224,7 @@ func TestSite(t *testing.T) {
 // month whose entries are all split is proven as usual.
 func TestUnmaskedEntryNotServed(t *testing.T) {
 	w := publictest.New(t)
-	bank := sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER
-	exp := sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE
-	w.Unsplit = true
-	w.Tx(exp, 1_000, bank, "劳务支出", "旧账", publictest.Person())
-	w.Unsplit = false
-	w.Disclose("2026-01")
-	w.Tx(exp, 2_000, bank, "劳务支出", "新账", publictest.Person())
-	w.Disclose("2026-02")
-	w.Sign()
+	w.AcrossTheSplit()
 	site, err := New(Config{District: district, PublicKey: w.Public(), State: w.F, Proofs: true, Limits: Limits{PerSecond: 1000, Burst: 1000}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -188,11 +188,7 @@ func collectPersonal(r protoreflect.Message, today time.Time, found map[string]s
 // replaceText rewrites every string in r (fields, lists, map values) with
 // rep.
 func replaceText(r protoreflect.Message, rep *strings.Replacer) {
-	type set struct {
-		f protoreflect.FieldDescriptor
-		v string
-	}
-	var sets []set
+	var sets []stringSet
 	r.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {
 		case f.IsMap():
@@ -235,7 +231,7 @@ func replaceText(r protoreflect.Message, rep *strings.Replacer) {
 			replaceText(v.Message(), rep)
 		case f.Kind() == protoreflect.StringKind:
 			if nv := rep.Replace(v.String()); nv != v.String() {
-				sets = append(sets, set{f, nv})
+				sets = append(sets, stringSet{f, nv})
 			}
 		}
 		return true

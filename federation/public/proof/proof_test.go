@@ -215,15 +215,7 @@ func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
 // why, while the month after, all split, verifies.
 func TestVerifyUnmaskedEntry(t *testing.T) {
 	w := publictest.New(t)
-	bank := sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER
-	exp := sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE
-	w.Unsplit = true
-	w.Tx(exp, 1_000, bank, "劳务支出", "旧账", publictest.Person())
-	w.Unsplit = false
-	w.Disclose("2026-01")
-	w.Tx(exp, 2_000, bank, "劳务支出", "新账", publictest.Person())
-	w.Disclose("2026-02")
-	w.Sign()
+	w.AcrossTheSplit()
 	site, err := public.New(public.Config{District: publictest.District, PublicKey: w.Public(), State: w.F, Proofs: true, Logger: publictest.Quiet,
 		Limits: public.Limits{PerSecond: 1000, Burst: 1000}})
 	if err != nil {

@@ -138,6 +138,22 @@ func (w *World) Tx(kind sanziv1.TransactionKind, fen int64, method sanziv1.Payme
 		Counterparty: cp, BusinessDate: w.Now.Format(time.DateOnly), Summary: summary, Category: category})
 }
 
+// AcrossTheSplit records and discloses two months, each with a payment to
+// a person (Person): 2026-01's sealed as before personal data was split
+// out of entries' hashes (seq 1, unmasked in its body), 2026-02's split;
+// then it signs a checkpoint.
+func (w *World) AcrossTheSplit() {
+	bank := sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER
+	exp := sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE
+	w.Unsplit = true
+	w.Tx(exp, 1_000, bank, "劳务支出", "旧账", Person())
+	w.Unsplit = false
+	w.Disclose("2026-01")
+	w.Tx(exp, 2_000, bank, "劳务支出", "新账", Person())
+	w.Disclose("2026-02")
+	w.Sign()
+}
+
 // Disclose opens period's disclosure procedure and approves its four
 // steps, the last closing it.
 func (w *World) Disclose(period string) {

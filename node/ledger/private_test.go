@@ -320,3 +320,42 @@ func BenchmarkSeal(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheck compares what a parent pays to check a pushed entry
+// without personal data with a split one (digest and masked comparison).
+func BenchmarkCheck(b *testing.B) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	for _, c := range []struct {
+		name    string
+		payload []byte
+	}{{"no personal data", company(b)}, {"personal data split", payment(b, person, residentID)}} {
+		b.Run(c.name, func(b *testing.B) {
+			const n = 256
+			links := make([]ledger.Link, 0, n)
+			var head ledger.Head
+			for range n {
+				st, err := ledger.SealSplit(key, head, ledger.Record{Origin: privOrigin, Author: "kj", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: c.payload}, privAt, entries.Masker{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				l, err := ledger.Peek(st.Raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				links = append(links, l)
+				head = ledger.Head{Seq: st.Seq, Hash: st.Hash}
+			}
+			i := n
+			var v *ledger.ChainVerifier
+			for b.Loop() {
+				if i == n {
+					v, i = ledger.NewChainVerifier(privOrigin, pub, 1, [ledger.HashSize]byte{}, false).WithPrivate(ledger.PrivateOptions{Masker: entries.Masker{}}), 0
+				}
+				if err := v.Check(links[i]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -183,7 +183,8 @@ Every member serves the villagers' public site at /public/ on --http, with
 no sign-in: each village's approved monthly disclosures, and the district's
 signed checkpoints of every chain head, which the leader signs with the key
 of --chain-cert (so every member must hold the same). "sanzi verify-public"
-checks a village's page against them (with --public-proofs on).
+checks a village's page against them and the signed chain segments that
+prove it (--public-proofs, on unless turned off).
 
 Villagers also file complaints there (a form on each village's page, no
 account, up to 3 photos of 5 MB): each is written to the district's chain

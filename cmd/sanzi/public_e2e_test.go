@@ -21,6 +21,7 @@ import (
 	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/federation/public/publictest"
 	"github.com/sanzi/sanzi/node/idcode"
+	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -104,6 +105,53 @@ func TestPublicDisclosure(t *testing.T) {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
 		t.Logf("sanzi verify-public %s:\n%s", pageURL, out)
+	})
+	t.Run("the proof holds no personal data", func(t *testing.T) {
+		var pub struct {
+			Proof struct {
+				Segment string `json:"segment"`
+			} `json:"proof"`
+		}
+		if code, body := httpGet(t, d2http+"/public/v1/villages/"+village+"/disclosures/"+period); code != 200 || json.Unmarshal(body, &pub) != nil || pub.Proof.Segment == "" {
+			t.Fatalf("the month's proof: %d %s", code, body)
+		}
+		split, entries := 0, 0
+		for next := pub.Proof.Segment; next != ""; {
+			var seg struct {
+				Entries []string `json:"entries"`
+				Next    string   `json:"next"`
+			}
+			code, body := httpGet(t, d2http+next)
+			if code != 200 || json.Unmarshal(body, &seg) != nil {
+				t.Fatalf("segment %s: %d %s", next, code, body)
+			}
+			for _, b64 := range seg.Entries {
+				raw, err := base64.StdEncoding.DecodeString(b64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, err := ledger.Peek(raw)
+				for _, never := range []string{"张三丰", resident, bankAcct, phone} {
+					if bytes.Contains(raw, []byte(never)) {
+						t.Errorf("entry %d (%s) of the proof holds %q: %q", l.Seq, l.Type, never, l.PublicPayload)
+					}
+				}
+				if err != nil || l.BodyHash() != l.Hash || len(l.Private) > 0 {
+					t.Fatalf("a served entry: %v, private part %d bytes", err, len(l.Private))
+				}
+				if l.Redacted() {
+					split++
+				}
+				entries++
+			}
+			next = seg.Next
+		}
+		// The labor payment (to a resident, with ID, bank account and
+		// phone) is the one entry of the month with personal data.
+		if split < 1 {
+			t.Errorf("no entry of the proof was split, want the labor payment")
+		}
+		t.Logf("the proof: %d entries, %d of them split (served masked, private part withheld)", entries, split)
 	})
 
 	t.Run("the browser checks it too", func(t *testing.T) {

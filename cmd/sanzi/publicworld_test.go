@@ -69,7 +69,7 @@ func startPublicWorldWith(t *testing.T, memberArgs map[string][]string, townArgs
 		w.httpOf[id] = freePort(t)
 		p.args = []string{"district", "serve", "--id", id, "--raft", p.raft, "--api", p.api, "--http", w.httpOf[id], "--data", p.data,
 			"--tls-dir", w.caDir, "--cert", id, "--chain-cert", "admin", "--log-level", "warn", "--orgs", orgs,
-			"--checkpoint-every", "1s", "--public-proofs"}
+			"--checkpoint-every", "1s"} // proofs are served by default
 		if i == 1 {
 			p.args = append(p.args, append([]string{"--bootstrap"}, districtAdminArgs(t, w.dir)[2:]...)...)
 		} else {

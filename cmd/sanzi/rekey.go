@@ -13,6 +13,7 @@ import (
 
 	"github.com/sanzi/sanzi/federation/districtchain"
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
@@ -151,7 +152,7 @@ verify the chain with the new key from the rotation on.`,
 			if lost || !haveOld {
 				kr.sign = iss.Key
 			}
-			l, err := ledger.Open(ledger.Config{Path: filepath.Join(data, "ledger.db"), Keys: kr, Indexer: books.Indexer(), CheckCert: pki.Rotation(pool)})
+			l, err := ledger.Open(ledger.Config{Path: filepath.Join(data, "ledger.db"), Keys: kr, Indexer: books.Indexer(), Split: entries.Masker{}, CheckCert: pki.Rotation(pool)})
 			if err != nil {
 				return err
 			}

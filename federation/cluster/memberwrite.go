@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -128,7 +129,7 @@ func (s *Service) sealAndPush(ctx context.Context, rec *sanziv1.DistrictRecord) 
 		return nil, fmt.Errorf("%w: the district's chain is signed with another key than this member's --chain-cert", ErrNoChainKey)
 	}
 	head := s.n.FSM().Head(cs.Origin)
-	st, err := ledger.Seal(cs.Key, head, ledger.Record{Origin: cs.Origin, Author: rec.GetAuthor(), Type: rec.GetType(), Payload: rec.GetPayload()}, s.w.now())
+	st, err := ledger.SealSplit(cs.Key, head, ledger.Record{Origin: cs.Origin, Author: rec.GetAuthor(), Type: rec.GetType(), Payload: rec.GetPayload()}, s.w.now(), entries.Masker{})
 	if err != nil {
 		return nil, fmt.Errorf("seal the %s entry: %w", rec.GetType(), err)
 	}

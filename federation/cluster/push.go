@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sanzi/sanzi/federation/fsm"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -191,7 +192,10 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 		if first := st.decoded[i].Seq; first != head.Seq+1 {
 			return nil, nil, fmt.Errorf("%w: %s: push starts at seq %d but the district holds up to %d; resend from %d", ErrGap, o, first, head.Seq, head.Seq+1)
 		}
-		v := ledger.NewChainVerifier(o, pub, head.Seq+1, head.Hash, false).WithKeys(n.keyOptions(o, pub))
+		// A redacted entry (no private part) is refused, and a split one
+		// whose two parts disagree.
+		v := ledger.NewChainVerifier(o, pub, head.Seq+1, head.Hash, false).WithKeys(n.keyOptions(o, pub)).
+			WithPrivate(ledger.PrivateOptions{Masker: entries.Masker{}})
 		for j, l := range st.decoded[i:] {
 			if err := v.Check(l); err != nil {
 				return nil, nil, n.refused(st.raws[i+j], err)

@@ -36,6 +36,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -216,8 +217,6 @@ type Disclosure struct {
 type Options struct {
 	// ItemizeFromFen: the GOV-DISCLOSE matter's threshold_fen.
 	ItemizeFromFen int64
-	// Today judges resident ID numbers (authz.PrivatePerson); default now.
-	Today time.Time
 }
 
 // Walker reads a chain in order: federation/fsm's FSM, or the segment a
@@ -245,9 +244,6 @@ type pending struct {
 // A disclosure whose previous one or referenced entries lie before from
 // carries its doubts in Unsure.
 func Compute(w Walker, origin string, from uint64, opt Options) ([]*Disclosure, error) {
-	if opt.Today.IsZero() {
-		opt.Today = time.Now()
-	}
 	c := &computer{opt: opt, origin: origin, from: max(from, 1), bySeq: map[uint64]*rec{}, procs: map[string]*pending{},
 		closing: map[uint64]Balances{}}
 	var ferr error
@@ -302,6 +298,14 @@ func (c *computer) take(s *ledger.Stored) error {
 	m, err := entries.Decode(s.Type, s.Payload)
 	if err != nil {
 		return fmt.Errorf("entry %s: %w", s.ID(), err)
+	}
+	// What the public sees is the entry's public part: the whole payload
+	// masked as at its recording (ledger.Masker splits it so), or, in a
+	// redacted entry (verify-public's), the masked payload as it is, which
+	// masking again could change (a masked credit code no longer says a
+	// name is a company's).
+	if !s.Redacted {
+		authz.MaskPublic(m, s.RecordedAt)
 	}
 	r := &rec{ref: ref(s), typ: s.Type, msg: m, at: s.RecordedAt}
 	switch m := m.(type) {

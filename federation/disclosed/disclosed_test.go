@@ -112,7 +112,7 @@ func TestCompute(t *testing.T) {
 	feb := b.disclose("2026-02", sanziv1.StepAction_STEP_ACTION_APPROVE)
 	b.disclose("2026-03", sanziv1.StepAction_STEP_ACTION_APPROVE) // nothing new: an empty disclosure
 
-	all, err := Compute(b.led, village, 1, Options{ItemizeFromFen: 1_000_000, Today: b.now})
+	all, err := Compute(b.led, village, 1, Options{ItemizeFromFen: 1_000_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestCompute(t *testing.T) {
 		}
 	})
 	t.Run("from a segment", func(t *testing.T) {
-		seg, err := Compute(b.led, village, all[1].FirstSeq, Options{ItemizeFromFen: 1_000_000, Today: b.now})
+		seg, err := Compute(b.led, village, all[1].FirstSeq, Options{ItemizeFromFen: 1_000_000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +195,7 @@ func TestCompute(t *testing.T) {
 			t.Fatalf("from the segment:\n%s\nfrom the whole chain:\n%s", a, b)
 		}
 		// Starting after the contract: the payment's contract is unknown.
-		late, _ := Compute(b.led, village, all[1].FirstSeq+1, Options{ItemizeFromFen: 1_000_000, Today: b.now})
+		late, _ := Compute(b.led, village, all[1].FirstSeq+1, Options{ItemizeFromFen: 1_000_000})
 		for _, d := range late {
 			if d.Procedure.ID == feb && len(d.Unsure) == 0 {
 				t.Fatal("a segment missing the contract computed February without a doubt")

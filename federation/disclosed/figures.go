@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sanzi/sanzi/node/authz"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -166,9 +165,9 @@ func (c *computer) fill(d *Disclosure) {
 	d.Income, d.Expense = sums(income), sums(expense)
 }
 
-// party is a counterparty as the public sees it.
-func (c *computer) party(cp *sanziv1.Counterparty) Party {
-	p := authz.PublicCounterparty(cp, c.opt.Today)
+// party is a counterparty as the public sees it: take masked it already
+// (authz.MaskPublic).
+func (c *computer) party(p *sanziv1.Counterparty) Party {
 	return Party{Name: p.GetName(), IDNumber: p.GetIdNumber(), BankAccount: p.GetBankAccount(), Phone: p.GetPhone()}
 }
 

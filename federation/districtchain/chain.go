@@ -34,6 +34,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -266,7 +267,7 @@ func (c *Chain) Append(ctx context.Context, head ledger.Head, author string, t s
 		}
 		return st.ID(), nil
 	}
-	s, err := ledger.Seal(c.key, head, ledger.Record{Origin: c.origin, Author: author, Type: t, Payload: payload}, c.cfg.Now())
+	s, err := ledger.SealSplit(c.key, head, ledger.Record{Origin: c.origin, Author: author, Type: t, Payload: payload}, c.cfg.Now(), entries.Masker{})
 	if err != nil {
 		return "", fmt.Errorf("seal the %s entry: %w", t, err)
 	}

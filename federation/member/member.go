@@ -107,7 +107,7 @@ type Config struct {
 	// chain head (public.go); default checkpoint.DefaultEvery (a minute).
 	CheckpointEvery time.Duration
 	// PublicProofs serves the signed chain segments that prove the public
-	// pages (federation/public: they hold personal data unmasked).
+	// pages (federation/public), without the entries' private parts.
 	PublicProofs bool
 	// PublicLimits bound the public site per address and in all.
 	PublicLimits public.Limits

@@ -30,6 +30,10 @@ type villageBook struct {
 	head uint64
 	all  []*disclosed.Disclosure // every published one, oldest first
 	rule matterRule
+	// unmasked are the seqs of the entries that hold personal data in
+	// their hashed bodies (sealed before entries were split, issue 15),
+	// in order: the site never serves them, so no proof spans them.
+	unmasked []uint64
 }
 
 type catalogAt struct {
@@ -118,11 +122,12 @@ func (b *books) published(village string) ([]*disclosed.Disclosure, matterRule, 
 	vb := b.villages[village]
 	b.mu.Unlock()
 	if vb == nil || vb.head != head || vb.rule != rule {
-		all, err := disclosed.Compute(b.state, village, 1, disclosed.Options{ItemizeFromFen: rule.itemizeFromFen, Today: b.now()})
+		sc := &scanner{State: b.state}
+		all, err := disclosed.Compute(sc, village, 1, disclosed.Options{ItemizeFromFen: rule.itemizeFromFen})
 		if err != nil {
 			return nil, rule, err
 		}
-		vb = &villageBook{head: head, all: all, rule: rule}
+		vb = &villageBook{head: head, all: all, rule: rule, unmasked: sc.unmasked}
 		b.mu.Lock()
 		b.villages[village] = vb
 		b.mu.Unlock()
@@ -130,6 +135,38 @@ func (b *books) published(village string) ([]*disclosed.Disclosure, matterRule, 
 	cutoff := b.now().AddDate(0, -rule.retentionMonths, 0)
 	out := slices.DeleteFunc(slices.Clone(vb.all), func(d *disclosed.Disclosure) bool { return d.PublishedAt.Before(cutoff) })
 	return out, rule, nil
+}
+
+// scanner notes, as Compute reads a chain, the entries that hold personal
+// data unmasked in their hashed bodies.
+type scanner struct {
+	State
+	unmasked []uint64
+}
+
+func (sc *scanner) Range(origin string, from uint64, limit int, fn func(*ledger.Stored) bool) error {
+	return sc.State.Range(origin, from, limit, func(s *ledger.Stored) bool {
+		if ledger.Unmasked(s, entries.Masker{}) {
+			sc.unmasked = append(sc.unmasked, s.Seq)
+		}
+		return fn(s)
+	})
+}
+
+// unmaskedIn is the first entry of village from..to (inclusive) that
+// holds personal data unmasked in its hashed body (0: none known).
+func (b *books) unmaskedIn(village string, from, to uint64) uint64 {
+	b.mu.Lock()
+	vb := b.villages[village]
+	b.mu.Unlock()
+	if vb == nil {
+		return 0
+	}
+	i, _ := slices.BinarySearch(vb.unmasked, from)
+	if i < len(vb.unmasked) && vb.unmasked[i] <= to {
+		return vb.unmasked[i]
+	}
+	return 0
 }
 
 // month is village's published disclosure of period.

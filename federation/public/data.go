@@ -14,6 +14,7 @@ import (
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/federation/disclosed"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
 )
@@ -239,7 +240,12 @@ func (s *Site) proof(d *disclosed.Disclosure) (Proof, error) {
 	}
 	p.CheckpointURL = fmt.Sprintf("%sv1/checkpoints/%d", Prefix, n)
 	if !s.cfg.Proofs {
-		p.Note = "this district does not publish the signed entries that prove its pages (they hold personal data unmasked)"
+		p.Note = "this district does not publish the signed entries that prove its pages"
+		return p, nil
+	}
+	if seq := s.books.unmaskedIn(d.Village, p.FromSeq, p.ToSeq); seq != 0 {
+		p.Note = fmt.Sprintf("entry %s was recorded before personal data was sealed apart from entries' hashes and holds it unmasked: "+
+			"the district does not publish it, so this month's figures cannot be proven from the chain", ledger.EntryID(d.Village, seq))
 		return p, nil
 	}
 	p.Segment = segmentURL(d.Village, p.FromSeq, p.ToSeq)
@@ -283,7 +289,8 @@ func (s *Site) disclosureJSON(w http.ResponseWriter, r *http.Request, args []str
 }
 
 // Segment is a page of a chain's signed entries, each the encoded Entry
-// (body, hash, signature) exactly as stored, in base64.
+// (body, hash, signature) as stored but without its private part
+// (ledger.Redact), in base64.
 type Segment struct {
 	Origin  string   `json:"origin"`
 	From    uint64   `json:"from"`
@@ -301,7 +308,7 @@ type Segment struct {
 func (s *Site) entriesJSON(w http.ResponseWriter, r *http.Request, args []string) {
 	origin := args[0]
 	if !s.cfg.Proofs {
-		s.fail(w, r, http.StatusNotFound, "本区不公开链段", "this district does not publish the signed entries of its chains (they hold personal data unmasked)")
+		s.fail(w, r, http.StatusNotFound, "本区不公开链段", "this district does not publish the signed entries of its chains")
 		return
 	}
 	if !s.village(w, r, origin) {
@@ -340,16 +347,35 @@ func (s *Site) entriesJSON(w http.ResponseWriter, r *http.Request, args []string
 	}
 	out := Segment{Origin: origin, From: from, To: to, Entries: []string{}}
 	last := from - 1
+	// Each entry goes out without its private part (personal data stays
+	// masked, the hash still verifies); an entry that holds personal data
+	// in its hashed body (sealed before the split) is not served at all.
+	var unmasked uint64
+	var rerr error
 	err = s.cfg.State.Range(origin, from, MaxEntries, func(st *ledger.Stored) bool {
 		if st.Seq > to {
 			return false
 		}
-		out.Entries = append(out.Entries, base64.StdEncoding.EncodeToString(st.Raw))
+		if ledger.Unmasked(st, entries.Masker{}) {
+			unmasked = st.Seq
+			return false
+		}
+		raw, err := ledger.Redact(st.Raw)
+		if err != nil {
+			rerr = fmt.Errorf("redact %s: %w", st.ID(), err)
+			return false
+		}
+		out.Entries = append(out.Entries, base64.StdEncoding.EncodeToString(raw))
 		last = st.Seq
 		return true
 	})
-	if err != nil {
+	if err = cmpErr(err, rerr); err != nil {
 		s.internal(w, r, err)
+		return
+	}
+	if unmasked != 0 {
+		s.fail(w, r, http.StatusUnavailableForLegalReasons, "这段链含有未遮蔽的个人信息，不予公开",
+			fmt.Sprintf("entry %s was recorded before personal data was sealed apart from entries' hashes and holds it unmasked: it is not published", ledger.EntryID(origin, unmasked)))
 		return
 	}
 	if last < to {

@@ -78,10 +78,11 @@ type Config struct {
 	Certificate []byte
 	State       State
 	// Proofs serves the signed entries of the chain segments that prove
-	// the pages (/public/v1/chains/...). Off, the pages and checkpoints
-	// are still served and verify-public says it cannot check the
-	// figures. See README ("Accounts anyone can check") for why this is a
-	// choice: the entries hold personal data unmasked.
+	// the pages (/public/v1/chains/...), each without its private part,
+	// so they hold personal data only masked; an entry recorded before
+	// the split that holds it unmasked is never served. Off, the pages
+	// and checkpoints are still served and verify-public says it cannot
+	// check the figures.
 	Proofs bool
 	Limits Limits
 	// Complaints, when set, lets villagers file complaints (complaints.go).

@@ -141,6 +141,13 @@ func MaskPersonal(m proto.Message) {
 	}
 }
 
+// stringSet is a string field's new value, set once the walk over the
+// message's fields is over (a message is not changed while it is ranged).
+type stringSet struct {
+	f protoreflect.FieldDescriptor
+	v string
+}
+
 // masker walks a message masking what may() refuses; dry only notes that
 // something would be masked.
 type masker struct {
@@ -172,11 +179,7 @@ func (k *masker) walk(r protoreflect.Message, org string) {
 			}
 		}
 	}
-	type set struct {
-		f protoreflect.FieldDescriptor
-		v string
-	}
-	var sets []set
+	var sets []stringSet
 	r.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {
 		case f.IsMap():
@@ -199,7 +202,7 @@ func (k *masker) walk(r protoreflect.Message, org string) {
 				break
 			}
 			if mv, ok := k.hide(org, v.String(), mask); ok {
-				sets = append(sets, set{f, mv})
+				sets = append(sets, stringSet{f, mv})
 			}
 		}
 		return true

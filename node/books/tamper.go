@@ -19,6 +19,7 @@ var failureWords = map[ledger.Failure]string{
 	ledger.FailureSignature: "签名无法用该村的密钥验证",
 	ledger.FailureLink:      "与上一条记账的哈希链接断开",
 	ledger.FailureSeq:       "序号与链中位置不符",
+	ledger.FailurePrivate:   "个人信息部分缺失、与其摘要不符或与公开部分不一致",
 }
 
 // RecordRefusedEntry records, once per distinct pushed bytes, a critical

@@ -47,7 +47,7 @@ func (l *Ledger) CheckEntry(ctx context.Context, origin string, seq uint64) (*En
 			out.Problem = &VerifyError{Origin: origin, Seq: 1, Problem: "no public key for this origin on this node"}
 			return nil
 		}
-		v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, false).WithKeys(KeyOptions{CheckCert: l.cfg.CheckCert})
+		v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, false).WithKeys(KeyOptions{CheckCert: l.cfg.CheckCert}).WithPrivate(PrivateOptions{Masker: l.cfg.Split})
 		c := b.Cursor()
 		n := 0
 		for k, raw := c.First(); k != nil && keySeq(k) < seq; k, raw = c.Next() {
@@ -118,7 +118,7 @@ func (l *Ledger) VerifyChain(ctx context.Context, origin string, every int, prog
 		if !ok {
 			return &VerifyError{Origin: origin, Seq: 1, Problem: "no public key for this origin on this node"}
 		}
-		v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, true).WithKeys(KeyOptions{CheckCert: l.cfg.CheckCert})
+		v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, true).WithKeys(KeyOptions{CheckCert: l.cfg.CheckCert}).WithPrivate(PrivateOptions{Masker: l.cfg.Split})
 		c := b.Cursor()
 		for k, raw := c.First(); k != nil; k, raw = c.Next() {
 			if _, err := v.Next(keySeq(k), raw); err != nil {

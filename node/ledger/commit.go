@@ -221,7 +221,7 @@ func (l *Ledger) write(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, 
 		return nil, fmt.Errorf("create chain %s: %w", rec.Origin, err)
 	}
 	b.FillPercent = 1 // keys only ever grow: pack pages full
-	s, err := Seal(key, heads[rec.Origin], rec, now)
+	s, err := SealSplit(key, heads[rec.Origin], rec, now, l.cfg.Split)
 	if err != nil {
 		return nil, err
 	}
@@ -235,30 +235,44 @@ func (l *Ledger) write(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, 
 // Seal makes the entry that follows head in rec.Origin's chain: it encodes
 // the body once, hashes those bytes and signs the hash with key. The ledger
 // stores what it returns; tests and tools use it to make genuine chains
-// without a ledger file.
+// without a ledger file. It never splits personal data out (SealSplit).
 func Seal(key ed25519.PrivateKey, head Head, rec Record, now time.Time) (*Stored, error) {
+	return SealSplit(key, head, rec, now, nil)
+}
+
+// SealSplit is Seal that, when m masks something in rec's payload, keeps
+// the whole payload in the entry's private part, outside the hash, and the
+// masked one in the body (private.go). The ledger seals through it with
+// Config.Split, and so do the district's writers.
+func SealSplit(key ed25519.PrivateKey, head Head, rec Record, now time.Time, m Masker) (*Stored, error) {
 	seq := head.Seq + 1
+	public, private, digest, err := split(m, rec, now.UTC())
+	if err != nil {
+		return nil, err
+	}
 	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(&sanziv1.EntryBody{
-		Origin:     rec.Origin,
-		Seq:        seq,
-		PrevHash:   head.Hash[:],
-		RecordedAt: timestamppb.New(now),
-		Author:     rec.Author,
-		Type:       rec.Type,
-		Payload:    rec.Payload,
-		Subject:    rec.Subject,
+		Origin:        rec.Origin,
+		Seq:           seq,
+		PrevHash:      head.Hash[:],
+		RecordedAt:    timestamppb.New(now),
+		Author:        rec.Author,
+		Type:          rec.Type,
+		Payload:       public,
+		Subject:       rec.Subject,
+		PrivateDigest: digest,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode entry body: %w", err)
 	}
 	hash := sha256.Sum256(body)
 	sig := ed25519.Sign(key, hash[:])
-	raw, err := proto.Marshal(&sanziv1.Entry{Body: body, Hash: hash[:], Signature: sig})
+	raw, err := proto.Marshal(&sanziv1.Entry{Body: body, Hash: hash[:], Signature: sig, Private: private})
 	if err != nil {
 		return nil, fmt.Errorf("encode entry: %w", err)
 	}
 	return &Stored{
 		Origin: rec.Origin, Seq: seq, PrevHash: head.Hash, Hash: hash, RecordedAt: now,
-		Author: rec.Author, Type: rec.Type, Payload: rec.Payload, Subject: rec.Subject, Raw: raw, Signature: sig,
+		Author: rec.Author, Type: rec.Type, Payload: rec.Payload, PublicPayload: public, Digest: digest,
+		Subject: rec.Subject, Raw: raw, Signature: sig,
 	}, nil
 }

@@ -28,7 +28,19 @@ type Stored struct {
 	RecordedAt time.Time
 	Author     string
 	Type       sanziv1.EntryType
-	Payload    []byte
+	// Payload is the whole payload: the private one (personal data
+	// unmasked) when the entry was split and its private part is here,
+	// else the body's.
+	Payload []byte
+	// PublicPayload is the body's payload, the one the hash covers: the
+	// payload masked when the entry was split (Digest set), else Payload.
+	PublicPayload []byte
+	// Digest is the body's private_digest: set when the entry holds
+	// personal data, kept outside the hash (private.go).
+	Digest []byte
+	// Redacted: the entry has a Digest but no private part (the public
+	// site strips it); Payload is then the masked one.
+	Redacted bool
 	// Subject is the id of the entry this one is about ("" if none).
 	Subject string
 	// Raw is the encoded Entry (body, hash, signature) exactly as stored.
@@ -86,15 +98,22 @@ func Decode(raw []byte) (*Stored, error) {
 	if len(b.GetPrevHash()) != HashSize {
 		return nil, fmt.Errorf("decode entry: prev_hash is %d bytes, want %d", len(b.GetPrevHash()), HashSize)
 	}
+	payload, redacted, err := privatePayload(b.GetPrivateDigest(), e.GetPrivate(), b.GetPayload())
+	if err != nil {
+		return nil, err
+	}
 	s := &Stored{
-		Origin:    b.GetOrigin(),
-		Seq:       b.GetSeq(),
-		Author:    b.GetAuthor(),
-		Type:      b.GetType(),
-		Payload:   b.GetPayload(),
-		Subject:   b.GetSubject(),
-		Raw:       raw,
-		Signature: e.GetSignature(),
+		Origin:        b.GetOrigin(),
+		Seq:           b.GetSeq(),
+		Author:        b.GetAuthor(),
+		Type:          b.GetType(),
+		Payload:       payload,
+		PublicPayload: b.GetPayload(),
+		Digest:        b.GetPrivateDigest(),
+		Redacted:      redacted,
+		Subject:       b.GetSubject(),
+		Raw:           raw,
+		Signature:     e.GetSignature(),
 	}
 	if ts := b.GetRecordedAt(); ts != nil {
 		s.RecordedAt = ts.AsTime()
@@ -127,6 +146,7 @@ const (
 	FailureMissing   Failure = "missing"   // a seq is missing in the stored chain
 	FailureDecode    Failure = "decode"    // the bytes are not an entry
 	FailureRotation  Failure = "rotation"  // a key rotation is not signed or certified as it must be
+	FailurePrivate   Failure = "private"   // the private part is missing, does not match its digest, or the public payload is not it masked
 )
 
 func (e *VerifyError) Error() string {
@@ -152,6 +172,8 @@ type ChainVerifier struct {
 	opts      KeyOptions
 	notAfter  time.Time
 	rotations []Rotation
+	// Private parts (private.go).
+	priv PrivateOptions
 }
 
 // NewChainVerifier starts a verifier for origin that expects the entry at
@@ -194,6 +216,9 @@ func (v *ChainVerifier) Check(s Link) error {
 		return fail(FailureSeq, "entry names seq %d", s.Seq)
 	case s.PrevHash != v.prevHash:
 		return fail(FailureLink, "prev_hash %s does not link to the previous entry's hash %s", shortHash(s.PrevHash), shortHash(v.prevHash))
+	}
+	if err := v.checkPrivate(s); err != nil {
+		return fail(FailurePrivate, "%v", err)
 	}
 	if s.Type == sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION {
 		if err := v.rotate(s); err != nil {

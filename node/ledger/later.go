@@ -116,7 +116,7 @@ func (l *Ledger) checkChain(origin string, head Head) (uint64, error) {
 	if !ok {
 		return 0, &VerifyError{Origin: origin, Seq: 1, Problem: "no public key for this origin"}
 	}
-	v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, false).WithKeys(KeyOptions{CheckCert: l.cfg.CheckCert})
+	v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, false).WithKeys(KeyOptions{CheckCert: l.cfg.CheckCert}).WithPrivate(PrivateOptions{Masker: l.cfg.Split})
 	var n uint64
 	for next := uint64(1); next <= head.Seq; {
 		select {

@@ -116,6 +116,12 @@ type Config struct {
 	// push whatever the node does. Without it Open checks every chain
 	// before it returns.
 	CheckLater bool
+	// Split masks the personal data of the entries this node seals: an
+	// entry whose payload it masks keeps the whole payload in its private
+	// part, outside the hash (private.go), and every chain check compares
+	// the two parts. Optional (nil: nothing is split and split entries
+	// are checked only against their digest); nodes set entries.Masker.
+	Split Masker
 }
 
 // KeyRing is the seam to the node's keys. Public is the key a chain starts
@@ -258,7 +264,7 @@ func (l *Ledger) checkChains() error {
 	return l.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketChains).ForEachBucket(func(name []byte) error {
 			origin := string(name)
-			head, verr := verifyBucket(tx.Bucket(bucketChains).Bucket(name), origin, l.cfg.Keys, l.cfg.CheckCert, false)
+			head, verr := verifyBucket(tx.Bucket(bucketChains).Bucket(name), origin, l.cfg.Keys, l.cfg.CheckCert, l.cfg.Split, false)
 			if verr != nil {
 				var ve *VerifyError
 				if !errors.As(verr, &ve) {
@@ -275,13 +281,13 @@ func (l *Ledger) checkChains() error {
 
 // verifyBucket checks one chain bucket and returns its head (as far as it
 // could be read).
-func verifyBucket(b *bolt.Bucket, origin string, keys KeyRing, check CertCheck, everySignature bool) (Head, error) {
+func verifyBucket(b *bolt.Bucket, origin string, keys KeyRing, check CertCheck, m Masker, everySignature bool) (Head, error) {
 	var head Head
 	pub, ok := keys.Public(origin)
 	if !ok {
 		return head, &VerifyError{Origin: origin, Seq: 1, Problem: "no public key for this origin"}
 	}
-	v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, everySignature).WithKeys(KeyOptions{CheckCert: check})
+	v := NewChainVerifier(origin, pub, 1, [HashSize]byte{}, everySignature).WithKeys(KeyOptions{CheckCert: check}).WithPrivate(PrivateOptions{Masker: m})
 	c := b.Cursor()
 	for k, raw := c.First(); k != nil; k, raw = c.Next() {
 		s, err := v.Next(keySeq(k), raw)
@@ -322,7 +328,7 @@ func VerifyWith(path string, keys KeyRing, check CertCheck) (map[string]int, []*
 		}
 		err := chains.ForEachBucket(func(name []byte) error {
 			origin := string(name)
-			head, err := verifyBucket(chains.Bucket(name), origin, keys, check, true)
+			head, err := verifyBucket(chains.Bucket(name), origin, keys, check, nil, true)
 			counts[origin] = int(head.Seq)
 			var ve *VerifyError
 			if errors.As(err, &ve) {

@@ -24,11 +24,25 @@ type Link struct {
 	Body []byte
 	// Signature over Hash by the origin's key.
 	Signature []byte
-	// Type and Payload (a slice of Body) say what the entry holds, for a
-	// reader that needs only some types' payloads.
+	// Type and Payload say what the entry holds, for a reader that needs
+	// only some types' payloads. Payload is the whole one: the private
+	// part's when the entry was split and holds it, else the body's.
 	Type    sanziv1.EntryType
 	Payload []byte
+	// PublicPayload is the body's payload (a slice of Body), masked when
+	// the entry was split; Digest the body's private_digest; Private the
+	// encoded EntryPrivate outside the hash (empty when stripped).
+	PublicPayload []byte
+	Digest        []byte
+	Private       []byte
+	// recordedAt is the body's encoded timestamp, read only to check a
+	// split entry's masking.
+	recordedAt []byte
 }
+
+// Redacted reports whether the entry was split and its private part
+// stripped: only a public proof takes such an entry.
+func (l *Link) Redacted() bool { return len(l.Digest) > 0 && len(l.Private) == 0 }
 
 // BodyHash is SHA-256 of the stored body bytes (never of a re-encoding).
 func (l *Link) BodyHash() [HashSize]byte { return sha256.Sum256(l.Body) }
@@ -63,6 +77,8 @@ func peek(raw []byte, seen map[string]string) (Link, error) {
 			hash = v
 		case n == 3:
 			l.Signature = v
+		case n == 4:
+			l.Private = v
 		}
 	})
 	if err != nil {
@@ -88,6 +104,10 @@ func peek(raw []byte, seen map[string]string) (Link, error) {
 			l.Seq = u
 		case n == 3 && typ == protowire.BytesType:
 			prev = v
+		case n == 4 && typ == protowire.BytesType:
+			l.recordedAt = v
+		case n == 9 && typ == protowire.BytesType:
+			l.Digest = v
 		case n == 6 && typ == protowire.VarintType:
 			l.Type = sanziv1.EntryType(u)
 		case n == 7 && typ == protowire.BytesType:
@@ -101,6 +121,10 @@ func peek(raw []byte, seen map[string]string) (Link, error) {
 		return l, fmt.Errorf("decode entry: prev_hash is %d bytes, want %d", len(prev), HashSize)
 	}
 	copy(l.PrevHash[:], prev)
+	l.PublicPayload = l.Payload
+	if l.Payload, _, err = privatePayload(l.Digest, l.Private, l.PublicPayload); err != nil {
+		return l, err
+	}
 	return l, nil
 }
 

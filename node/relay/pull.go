@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
@@ -219,12 +220,12 @@ func (p *Puller) once(ctx context.Context, client sanziv1.SyncServiceClient) (in
 	return n, nil
 }
 
-// storeFollowing checks that entries (raw, in order) follow head in
+// storeFollowing checks that raws (raw, in order) follow head in
 // origin's chain, signed by pub, and stores them verbatim.
-func storeFollowing(ctx context.Context, l *ledger.Ledger, origin string, pub ed25519.PublicKey, head ledger.Head, entries [][]byte) (int, error) {
-	v := ledger.NewChainVerifier(origin, pub, head.Seq+1, head.Hash, false)
-	recs := make([]ledger.Record, 0, len(entries))
-	for _, raw := range entries {
+func storeFollowing(ctx context.Context, l *ledger.Ledger, origin string, pub ed25519.PublicKey, head ledger.Head, raws [][]byte) (int, error) {
+	v := ledger.NewChainVerifier(origin, pub, head.Seq+1, head.Hash, false).WithPrivate(ledger.PrivateOptions{Masker: entries.Masker{}})
+	recs := make([]ledger.Record, 0, len(raws))
+	for _, raw := range raws {
 		e, err := ledger.Peek(raw)
 		if err != nil {
 			return 0, err

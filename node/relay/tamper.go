@@ -20,6 +20,10 @@ var tamperKinds = map[ledger.Failure]sanziv1.TamperKind{
 	ledger.FailureLink:      sanziv1.TamperKind_TAMPER_KIND_LINK,
 	ledger.FailureSeq:       sanziv1.TamperKind_TAMPER_KIND_SEQ,
 	ledger.FailureRotation:  sanziv1.TamperKind_TAMPER_KIND_SIGNATURE, // a key change not signed or certified as it must be
+	// The private part (personal data, outside the hash) is missing, does
+	// not match the digest the signed body commits to, or is not what the
+	// signed public payload masks: content that is not what was sealed.
+	ledger.FailurePrivate: sanziv1.TamperKind_TAMPER_KIND_HASH,
 }
 
 // Tampered says whether err is a pushed entry failing verification in a

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
@@ -127,7 +128,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // record appends the repair's TAMPER alert after the restored head: who,
 // when, which entries were replaced and which were lost.
 func record(ctx context.Context, path string, ring *keys.Ring, cfg Config, res *Result, at time.Time) (*ledger.Stored, error) {
-	l, err := ledger.Open(ledger.Config{Path: path, Keys: ring, Indexer: books.Indexer(), Now: cfg.Now})
+	l, err := ledger.Open(ledger.Config{Path: path, Keys: ring, Indexer: books.Indexer(), Split: entries.Masker{}, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}

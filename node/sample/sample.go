@@ -36,6 +36,7 @@ import (
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/dataformat"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -137,7 +138,7 @@ func Village(ctx context.Context, cfg Config) (Result, error) {
 	end := cfg.End.In(loc)
 	first := time.Date(end.Year(), end.Month(), end.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, -cfg.Days+1)
 	clk := &clock{at: first}
-	l, err := ledger.Open(ledger.Config{Path: filepath.Join(cfg.Dir, "ledger.db"), Keys: ring, Indexer: books.Indexer(),
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(cfg.Dir, "ledger.db"), Keys: ring, Indexer: books.Indexer(), Split: entries.Masker{},
 		Now: clk.Now, Logger: cfg.Logger, NoSync: true})
 	if err != nil {
 		return Result{}, err

@@ -44,6 +44,7 @@ import (
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/dataformat"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -370,6 +371,8 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	l, err := ledger.Open(ledger.Config{
 		Path: filepath.Join(cfg.DataDir, "ledger.db"), Keys: ring, Indexer: books.Indexer(),
 		Now: cfg.Now, Logger: log.With("subsystem", "ledger"), NoSync: cfg.NoSync, CheckCert: checkCert,
+		// Personal data is sealed outside the entries' hashes (issue 15).
+		Split: entries.Masker{},
 		// Every chain is checked once the node is up, not before: start-up
 		// stays the same at a million entries (issue 17).
 		CheckLater: !cfg.replayAll,

@@ -20,6 +20,7 @@ import (
 	_ "google.golang.org/grpc/encoding/gzip" // villages compress their batches
 	"google.golang.org/grpc/status"
 
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/pki"
@@ -233,7 +234,7 @@ func (in *Inbox) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPushReques
 // accept verifies one batch of org's chain and stores what is new; cert is
 // the pusher's certificate, whose key must be the chain's once the batch is
 // stored.
-func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate, entries [][]byte) (*sanziv1.SyncPushResponse, error) {
+func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate, raws [][]byte) (*sanziv1.SyncPushResponse, error) {
 	l := in.lock(org)
 	l.Lock()
 	defer l.Unlock()
@@ -242,10 +243,13 @@ func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate,
 		return nil, status.Errorf(codes.PermissionDenied, "%v", err)
 	}
 	head := in.l.Head(org)
-	v := ledger.NewChainVerifier(org, pub, head.Seq+1, head.Hash, false).WithKeys(in.keyOptions(org, pub))
+	// An entry pushed without its private part (redacted) is refused, and
+	// a split one whose two parts disagree.
+	v := ledger.NewChainVerifier(org, pub, head.Seq+1, head.Hash, false).WithKeys(in.keyOptions(org, pub)).
+		WithPrivate(ledger.PrivateOptions{Masker: entries.Masker{}})
 	var recs []ledger.Record
 	dups := 0
-	for i, raw := range entries {
+	for i, raw := range raws {
 		link, err := ledger.Peek(raw)
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "entry %d: %v", i, err)

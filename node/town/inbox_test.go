@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/refusal"
@@ -79,12 +82,36 @@ func TestInboxRefusesUnverifiedEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An entry paid to a resident, sealed as a village does: its personal
+	// data in the private part. Pushed without that part (as the public
+	// site serves it), or with another person's in it, it is refused.
+	personal, err := proto.Marshal(&sanziv1.Transaction{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 100,
+		Counterparty: &sanziv1.Counterparty{Name: "张三丰", IdNumber: "11010519491231002X", Phone: "13812345678"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	split, err := ledger.SealSplit(key, ledger.Head{Seq: 2, Hash: e2.Hash}, ledger.Record{Origin: testVillage, Author: "a", Type: e3.Type, Payload: personal}, time.Now(), entries.Masker{})
+	if err != nil || len(split.Digest) == 0 {
+		t.Fatalf("seal with personal data: %v (digest %x)", err, split.Digest)
+	}
+	redacted, err := ledger.Redact(split.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var swapped sanziv1.Entry
+	if err := proto.Unmarshal(split.Raw, &swapped); err != nil {
+		t.Fatal(err)
+	}
+	swapped.Private, _ = proto.Marshal(&sanziv1.EntryPrivate{Salt: make([]byte, ledger.SaltSize), Payload: personal[:len(personal)-1]})
+	swappedRaw, _ := proto.Marshal(&swapped)
 	for _, c := range []struct {
 		name    string
 		raws    [][]byte
 		seq     uint64
 		failure ledger.Failure
 	}{
+		{"personal data without its private part", [][]byte{redacted}, 3, ledger.FailurePrivate},
+		{"another private part", [][]byte{swappedRaw}, 3, ledger.FailurePrivate},
 		{"an edited body", [][]byte{edited}, 3, ledger.FailureHash},
 		{"another key's signature", [][]byte{resealed.Raw}, 3, ledger.FailureSignature},
 		{"a broken link", [][]byte{unlinked.Raw}, 3, ledger.FailureLink},

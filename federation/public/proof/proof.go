@@ -68,9 +68,6 @@ type Config struct {
 	Client *http.Client
 	// Out receives the report, one line per check with its figures.
 	Out io.Writer
-	// Today judges resident ID numbers when masking, as the district did;
-	// default now.
-	Today time.Time
 }
 
 // checker holds one run.
@@ -95,9 +92,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Recent <= 0 {
 		cfg.Recent = 20
-	}
-	if cfg.Today.IsZero() {
-		cfg.Today = time.Now()
 	}
 	c := &checker{cfg: cfg, seen: map[uint64]*checkpoint.Signed{}, chain: map[uint64][ledger.HashSize]byte{}}
 	period, err := c.parseURL(cfg.URL)
@@ -360,7 +354,7 @@ func (c *checker) checkDisclosure(ctx context.Context, l public.Listed, list pub
 	case p.Checkpoint == 0:
 		return nil, fmt.Errorf("%w: %s %s: no signed checkpoint covers it yet (%s); try again in a minute", ErrFailed, c.village, d.Period, p.Note)
 	case p.Segment == "":
-		return nil, fmt.Errorf("%w: %s %s: the district does not publish the chain segments that prove its pages (%s), so its figures cannot be checked", ErrFailed, c.village, d.Period, p.Note)
+		return nil, fmt.Errorf("%w: %s %s: the district does not serve the chain segment that proves this month (%s), so its figures cannot be checked", ErrFailed, c.village, d.Period, p.Note)
 	case p.FromSeq == 0 || p.ToSeq < p.FromSeq:
 		return nil, fmt.Errorf("%w: %s %s: the proof names seqs %d..%d", ErrFailed, c.village, d.Period, p.FromSeq, p.ToSeq)
 	}
@@ -387,7 +381,7 @@ func (c *checker) checkDisclosure(ctx context.Context, l public.Listed, list pub
 	}
 	fmt.Fprintf(out, "  chain segment seqs %d..%d: %d entries, each hashing to its hash and linking to the one before, ending at the checkpoint's head\n", p.FromSeq, p.ToSeq, len(seg))
 
-	all, err := disclosed.Compute(walker(seg), c.village, p.FromSeq, disclosed.Options{ItemizeFromFen: d.ItemizeFromFen, Today: c.cfg.Today})
+	all, err := disclosed.Compute(walker(seg), c.village, p.FromSeq, disclosed.Options{ItemizeFromFen: d.ItemizeFromFen})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFailed, err)
 	}

@@ -178,7 +178,7 @@ func TestVerify(t *testing.T) {
 	}
 	t.Run("no proofs published", func(t *testing.T) {
 		off, _ := public.New(public.Config{District: publictest.District, PublicKey: w.Public(), State: w.F, Logger: publictest.Quiet})
-		if _, err := run(off, Config{}); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "does not publish the chain segments") {
+		if _, err := run(off, Config{}); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "does not serve the chain segment") {
 			t.Fatalf("%v", err)
 		}
 	})
@@ -208,3 +208,37 @@ func TestVerify(t *testing.T) {
 
 func jsonNumber(n uint64) string { b, _ := json.Marshal(n); return string(b) }
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// TestVerifyUnmaskedEntry: a month whose entries include one sealed before
+// personal data was split out of entries' hashes cannot be proven (the site
+// does not serve that entry); verify-public fails and says which entry and
+// why, while the month after, all split, verifies.
+func TestVerifyUnmaskedEntry(t *testing.T) {
+	w := publictest.New(t)
+	w.AcrossTheSplit()
+	site, err := public.New(public.Config{District: publictest.District, PublicKey: w.Public(), State: w.F, Proofs: true, Logger: publictest.Quiet,
+		Limits: public.Limits{PerSecond: 1000, Burst: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(site)
+	defer srv.Close()
+	for _, tc := range []struct {
+		period string
+		want   string // "" passes
+	}{
+		{"2026-01", publictest.Village + "-1 was recorded before personal data was sealed apart"},
+		{"2026-02", ""},
+	} {
+		t.Run(tc.period, func(t *testing.T) {
+			var out bytes.Buffer
+			err := Run(context.Background(), Config{URL: srv.URL + "/public/villages/" + publictest.Village + "/" + tc.period, Out: &out})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("%v\n%s", err, out.String())
+			case tc.want != "" && (!errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("%v, want a failure saying %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/sanzi/sanzi/federation/checkpoint"
 	"github.com/sanzi/sanzi/federation/disclosed"
 	"github.com/sanzi/sanzi/federation/fsm"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -48,6 +49,25 @@ type World struct {
 	Signer *checkpoint.Signer
 	Key    ed25519.PrivateKey
 	Now    time.Time
+	// Unsplit seals the entries added while it is set as nodes did before
+	// personal data was sealed apart from entries' hashes (issue 15): in
+	// the hashed body, unmasked.
+	Unsplit bool
+}
+
+// splitter seals as every node does (entries.Masker), or not at all while
+// the world's Unsplit is set.
+type splitter struct{ w *World }
+
+func (s splitter) Mask(t sanziv1.EntryType, payload []byte, at time.Time) ([]byte, bool, error) {
+	if s.w.Unsplit {
+		return payload, false, nil
+	}
+	return entries.Masker{}.Mask(t, payload, at)
+}
+
+func (s splitter) Same(t sanziv1.EntryType, a, b []byte) (bool, error) {
+	return entries.Masker{}.Same(t, a, b)
 }
 
 // New makes an empty world.
@@ -58,7 +78,7 @@ func New(t testing.TB) *World {
 	ring.Add(Town, TownKey)
 	w := &World{t: t, Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)), Now: time.Date(2026, 2, 5, 2, 0, 0, 0, time.UTC)}
 	var err error
-	if w.led, err = ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "l.db"), Keys: ring, NoSync: true, Logger: Quiet}); err != nil {
+	if w.led, err = ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "l.db"), Keys: ring, NoSync: true, Logger: Quiet, Split: splitter{w}}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.led.Close() })
@@ -116,6 +136,22 @@ func (w *World) AddAt(origin, author string, typ sanziv1.EntryType, m proto.Mess
 func (w *World) Tx(kind sanziv1.TransactionKind, fen int64, method sanziv1.PaymentMethod, category, summary string, cp *sanziv1.Counterparty) string {
 	return w.Add(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, &sanziv1.Transaction{Org: Village, Kind: kind, AmountFen: fen, PaymentMethod: method,
 		Counterparty: cp, BusinessDate: w.Now.Format(time.DateOnly), Summary: summary, Category: category})
+}
+
+// AcrossTheSplit records and discloses two months, each with a payment to
+// a person (Person): 2026-01's sealed as before personal data was split
+// out of entries' hashes (seq 1, unmasked in its body), 2026-02's split;
+// then it signs a checkpoint.
+func (w *World) AcrossTheSplit() {
+	bank := sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER
+	exp := sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE
+	w.Unsplit = true
+	w.Tx(exp, 1_000, bank, "劳务支出", "旧账", Person())
+	w.Unsplit = false
+	w.Disclose("2026-01")
+	w.Tx(exp, 2_000, bank, "劳务支出", "新账", Person())
+	w.Disclose("2026-02")
+	w.Sign()
 }
 
 // Disclose opens period's disclosure procedure and approves its four

@@ -209,7 +209,13 @@ type EntryBody struct {
 	Payload []byte `protobuf:"bytes,7,opt,name=payload,proto3" json:"payload,omitempty"`
 	// Id of the entry this one is about, when both were made in one atomic
 	// append (an alert and the transaction that raised it); empty otherwise.
-	Subject       string `protobuf:"bytes,8,opt,name=subject,proto3" json:"subject,omitempty"`
+	Subject string `protobuf:"bytes,8,opt,name=subject,proto3" json:"subject,omitempty"`
+	// SHA-256 of Entry.private when the entry holds personal data: payload
+	// then holds the payload as the public may see it (personal data masked),
+	// and the whole payload is in Entry.private, outside the hash but
+	// committed by this digest. Empty for an entry without personal data
+	// (and for every entry recorded before the split existed).
+	PrivateDigest []byte `protobuf:"bytes,9,opt,name=private_digest,json=privateDigest,proto3" json:"private_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,6 +306,71 @@ func (x *EntryBody) GetSubject() string {
 	return ""
 }
 
+func (x *EntryBody) GetPrivateDigest() []byte {
+	if x != nil {
+		return x.PrivateDigest
+	}
+	return nil
+}
+
+// EntryPrivate is the personal part of an entry, kept outside the hashed
+// body (Entry.private) so that the public site can serve the entry without
+// it and the hash still verifies.
+type EntryPrivate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 16 random bytes, so that nobody finds an ID number from the digest by
+	// hashing every candidate.
+	Salt []byte `protobuf:"bytes,1,opt,name=salt,proto3" json:"salt,omitempty"`
+	// The whole payload as recorded, personal data unmasked.
+	Payload       []byte `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EntryPrivate) Reset() {
+	*x = EntryPrivate{}
+	mi := &file_sanzi_v1_entry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EntryPrivate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EntryPrivate) ProtoMessage() {}
+
+func (x *EntryPrivate) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_entry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EntryPrivate.ProtoReflect.Descriptor instead.
+func (*EntryPrivate) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_entry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EntryPrivate) GetSalt() []byte {
+	if x != nil {
+		return x.Salt
+	}
+	return nil
+}
+
+func (x *EntryPrivate) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 // Entry is what is stored and sent: the body's exact bytes, their SHA-256 and
 // the origin's Ed25519 signature over that hash.
 type Entry struct {
@@ -309,14 +380,18 @@ type Entry struct {
 	// SHA-256 of body.
 	Hash []byte `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
 	// Ed25519 signature over hash by the origin's key.
-	Signature     []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	Signature []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// Encoded EntryPrivate, exactly as digested in body's private_digest;
+	// not hashed. Every node keeps and sends it; only the public site strips
+	// it (the entry is then "redacted", and only a public proof accepts it).
+	Private       []byte `protobuf:"bytes,4,opt,name=private,proto3" json:"private,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_sanzi_v1_entry_proto_msgTypes[1]
+	mi := &file_sanzi_v1_entry_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +403,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_entry_proto_msgTypes[1]
+	mi := &file_sanzi_v1_entry_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +416,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_entry_proto_rawDescGZIP(), []int{1}
+	return file_sanzi_v1_entry_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Entry) GetBody() []byte {
@@ -361,6 +436,13 @@ func (x *Entry) GetHash() []byte {
 func (x *Entry) GetSignature() []byte {
 	if x != nil {
 		return x.Signature
+	}
+	return nil
+}
+
+func (x *Entry) GetPrivate() []byte {
+	if x != nil {
+		return x.Private
 	}
 	return nil
 }
@@ -388,7 +470,7 @@ type EntryMeta struct {
 
 func (x *EntryMeta) Reset() {
 	*x = EntryMeta{}
-	mi := &file_sanzi_v1_entry_proto_msgTypes[2]
+	mi := &file_sanzi_v1_entry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +482,7 @@ func (x *EntryMeta) String() string {
 func (*EntryMeta) ProtoMessage() {}
 
 func (x *EntryMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_entry_proto_msgTypes[2]
+	mi := &file_sanzi_v1_entry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +495,7 @@ func (x *EntryMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryMeta.ProtoReflect.Descriptor instead.
 func (*EntryMeta) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_entry_proto_rawDescGZIP(), []int{2}
+	return file_sanzi_v1_entry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EntryMeta) GetId() string {
@@ -469,7 +551,7 @@ var File_sanzi_v1_entry_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\n" +
-	"\x14sanzi/v1/entry.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x02\n" +
+	"\x14sanzi/v1/entry.proto\x12\bsanzi.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x02\n" +
 	"\tEntryBody\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1b\n" +
@@ -479,11 +561,16 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x06author\x18\x05 \x01(\tR\x06author\x12'\n" +
 	"\x04type\x18\x06 \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type\x12\x18\n" +
 	"\apayload\x18\a \x01(\fR\apayload\x12\x18\n" +
-	"\asubject\x18\b \x01(\tR\asubject\"M\n" +
+	"\asubject\x18\b \x01(\tR\asubject\x12%\n" +
+	"\x0eprivate_digest\x18\t \x01(\fR\rprivateDigest\"<\n" +
+	"\fEntryPrivate\x12\x12\n" +
+	"\x04salt\x18\x01 \x01(\fR\x04salt\x12\x18\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\"g\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\fR\x04hash\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignature\"\xd7\x01\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature\x12\x18\n" +
+	"\aprivate\x18\x04 \x01(\fR\aprivate\"\xd7\x01\n" +
 	"\tEntryMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x10\n" +
@@ -538,18 +625,19 @@ func file_sanzi_v1_entry_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_v1_entry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sanzi_v1_entry_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_sanzi_v1_entry_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_sanzi_v1_entry_proto_goTypes = []any{
 	(EntryType)(0),                // 0: sanzi.v1.EntryType
 	(*EntryBody)(nil),             // 1: sanzi.v1.EntryBody
-	(*Entry)(nil),                 // 2: sanzi.v1.Entry
-	(*EntryMeta)(nil),             // 3: sanzi.v1.EntryMeta
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*EntryPrivate)(nil),          // 2: sanzi.v1.EntryPrivate
+	(*Entry)(nil),                 // 3: sanzi.v1.Entry
+	(*EntryMeta)(nil),             // 4: sanzi.v1.EntryMeta
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_sanzi_v1_entry_proto_depIdxs = []int32{
-	4, // 0: sanzi.v1.EntryBody.recorded_at:type_name -> google.protobuf.Timestamp
+	5, // 0: sanzi.v1.EntryBody.recorded_at:type_name -> google.protobuf.Timestamp
 	0, // 1: sanzi.v1.EntryBody.type:type_name -> sanzi.v1.EntryType
-	4, // 2: sanzi.v1.EntryMeta.recorded_at:type_name -> google.protobuf.Timestamp
+	5, // 2: sanzi.v1.EntryMeta.recorded_at:type_name -> google.protobuf.Timestamp
 	0, // 3: sanzi.v1.EntryMeta.type:type_name -> sanzi.v1.EntryType
 	4, // [4:4] is the sub-list for method output_type
 	4, // [4:4] is the sub-list for method input_type
@@ -569,7 +657,7 @@ func file_sanzi_v1_entry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_entry_proto_rawDesc), len(file_sanzi_v1_entry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

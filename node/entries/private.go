@@ -1,0 +1,55 @@
+package entries
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/authz"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Masker splits personal data out of entries (ledger.Masker): it decodes a
+// payload by its type and masks it with authz.MaskPublic, the masking the
+// public pages show. Every node seals and checks entries through it, so an
+// entry that holds a resident's ID number, bank account, phone or a private
+// person's name keeps them outside its hash, and the public site can serve
+// the entry without them. Types this binary does not know are never split.
+type Masker struct{}
+
+// Mask returns payload as the public may see it and whether that differs.
+func (Masker) Mask(t sanziv1.EntryType, payload []byte, at time.Time) ([]byte, bool, error) {
+	m, err := Decode(t, payload)
+	if err != nil || m == nil {
+		return payload, false, err
+	}
+	masked := proto.Clone(m)
+	authz.MaskPublic(masked, at)
+	if proto.Equal(m, masked) {
+		return payload, false, nil
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(masked)
+	if err != nil {
+		return nil, false, fmt.Errorf("encode the masked %s payload: %w", t, err)
+	}
+	return b, true, nil
+}
+
+// Same reports whether a and b decode to equal messages of type t. A type
+// this binary does not know cannot be compared: it says so rather than
+// take an entry it cannot check.
+func (Masker) Same(t sanziv1.EntryType, a, b []byte) (bool, error) {
+	ma, err := Decode(t, a)
+	if err != nil {
+		return false, err
+	}
+	if ma == nil {
+		return false, fmt.Errorf("entry type %s is unknown to this node: its public payload cannot be compared with its private one", t)
+	}
+	mb, err := Decode(t, b)
+	if err != nil {
+		return false, err
+	}
+	return proto.Equal(ma, mb), nil
+}

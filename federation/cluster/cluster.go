@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -186,6 +187,9 @@ type Node struct {
 
 	leaderMu   sync.Mutex
 	leaderSubs []chan bool
+	// readyTerm is the term whose post-election barrier completed here: a
+	// leader of that term has applied everything earlier terms committed.
+	readyTerm atomic.Uint64
 }
 
 // Open starts a member: it opens the state, log and snapshot stores, binds
@@ -353,6 +357,15 @@ func (n *Node) LeaderTerm() (term uint64, ok bool) {
 	return term, n.IsLeader()
 }
 
+// ReadyLeader says whether this member leads and its state holds
+// everything committed before it was elected: a newly elected leader has
+// those entries in its log but may not have applied them yet, so a read
+// of its own state would miss them until its first barrier completes.
+func (n *Node) ReadyLeader() bool {
+	term, ok := n.LeaderTerm()
+	return ok && term == n.readyTerm.Load()
+}
+
 // Leader returns the leader's id, Raft address and API address (from the
 // FSM's member records); empty when there is no known leader.
 func (n *Node) Leader() (id, raftAddr, apiAddr string) {
@@ -392,11 +405,13 @@ func (n *Node) watchLeadership(ch <-chan bool) {
 		case leader := <-ch:
 			n.met.leaderChanges.Inc()
 			if leader {
-				n.log.Info("became leader", "term", n.raft.Stats()["term"])
+				term := n.raft.CurrentTerm()
+				n.log.Info("became leader", "term", term)
 				if err := n.wait(n.raft.Barrier(n.cfg.ApplyTimeout)); err != nil {
 					n.log.Warn("barrier after election failed", "err", err)
 					continue
 				}
+				n.readyTerm.Store(term)
 				n.recordSelf()
 			} else {
 				id, _, _ := n.Leader()

@@ -121,9 +121,11 @@ func (s *replicatedSecrets) ForEach(bucket string, fn func(k, v []byte) error) e
 
 // fresh brings this member's state up to what the leader had applied when
 // it was called (a linearizable read: the leader confirms it still leads),
-// then its accounts up to its state. The leader is fresh already.
+// then its accounts up to its state. A leader is fresh once it has
+// applied what earlier terms committed (cluster.Node.ReadyLeader); until
+// then it asks itself linearizably too, which waits for that.
 func (m *Member) fresh(ctx context.Context) error {
-	if !m.node.IsLeader() {
+	if !m.node.ReadyLeader() {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		// While the cluster elects (no leader known, or one that no longer

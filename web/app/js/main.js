@@ -11,6 +11,9 @@ const root = document.getElementById('app');
 const node = { tier: document.body.dataset.tier || '', org: document.body.dataset.org || '' };
 let me = null;
 let cleanup = null;
+// shown counts the routes asked for: a page whose module arrives after a
+// later route was asked for is not drawn over that route's page.
+let shown = 0;
 
 hooks.unauthorized = () => signedOut();
 hooks.forbidden = (err) => banner(t('error.forbidden', { reason: err.reason }));
@@ -118,6 +121,7 @@ async function route() {
   const main = document.getElementById('page');
   if (!main) return;
   stopPage();
+  const mine = ++shown;
   const b = document.getElementById('banner');
   if (b) { b.textContent = ''; b.classList.add('hidden'); }
   for (const a of document.querySelectorAll('nav.menu a')) {
@@ -130,6 +134,7 @@ async function route() {
     return;
   }
   const mod = await page.load();
+  if (mine !== shown) return;
   const ctx = { me, t, api };
   const stop = mod.render(main, ctx);
   cleanup = typeof stop === 'function' ? stop : null;

@@ -135,6 +135,20 @@ func csLang(t *testing.T, ctx context.Context, lang string) {
 	csRun(t, ctx, "switch to "+lang,
 		chromedp.Click(chromedp.CSS(`[data-testid="lang"]`)),
 		chromedp.WaitReady(chromedp.CSS(`html[lang="`+want+`"]`)))
+	// The switch draws the shell again with an empty page, then the page:
+	// wait for it (main.js marks it drawn) before anything reads it.
+	csWaitJS(t, ctx, "the page drawn in "+lang, `(() => { const m = document.getElementById('page'); return !m || m.dataset.route !== undefined; })()`)
+}
+
+// csWaitJS waits (up to a minute) until the expression is true in the page.
+func csWaitJS(t testing.TB, ctx context.Context, what, expr string) {
+	t.Helper()
+	js := `new Promise((resolve) => { const t0 = Date.now(); (function poll() {
+		let ok = false; try { ok = !!(` + expr + `); } catch (e) {}
+		if (ok || Date.now() - t0 > 55000) resolve(ok); else setTimeout(poll, 50); })(); })`
+	if !csGet(t, ctx, "wait for "+what, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise)) {
+		t.Fatalf("%s: not within a minute\npage text: %s", what, csBody(ctx))
+	}
 }
 
 // csAccount creates a village account with a one-time password (as the
@@ -187,6 +201,7 @@ func csTxForm(t *testing.T, ctx context.Context, amountYuan, method, cpName, cpI
 // (a change event follows).
 func csSelect(t *testing.T, ctx context.Context, id, value string) {
 	t.Helper()
+	csWaitJS(t, ctx, "the list "+id, fmt.Sprintf(`!!document.getElementById(%q)`, id))
 	js := fmt.Sprintf(`(() => { const s = document.getElementById(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); return s.value; })()`, id, value)
 	if got := csGet(t, ctx, "select "+value+" in "+id, chromedp.Evaluate[string](js)); got != value {
 		t.Fatalf("select %s: %q, want %q", id, got, value)

@@ -131,6 +131,7 @@ async function route() {
   if (!page) {
     fill(main, h('h1', { text: t('home.title') }),
       h('p', { text: items.length ? t('home.notFound') : t('home.nothing') }));
+    main.dataset.route = '';
     return;
   }
   const mod = await page.load();
@@ -138,4 +139,7 @@ async function route() {
   const ctx = { me, t, api };
   const stop = mod.render(main, ctx);
   cleanup = typeof stop === 'function' ? stop : null;
+  // Drawn: a language switch draws a new, empty main first, so a script
+  // (the browser tests) waits for this before it reads the page.
+  main.dataset.route = page.route;
 }

@@ -207,10 +207,19 @@ func TestPublicComplaints(t *testing.T) {
 			len(c.Complaint.Photos) != 1 || c.Complaint.Photos[0] != photoHash || c.Contact != "李大姐 13912345678" {
 			t.Fatalf("the town's complaint: %+v", c)
 		}
-		// The district holds the photo whole, locked by the complaint.
-		att, err := sanziv1.NewAttachmentServiceClient(connFor(t, w.caDir, w.members["d3"].api)).GetAttachment(ctx, &sanziv1.GetAttachmentRequest{Sha256: photoHash})
-		if err != nil || !bytes.Equal(att.GetContent(), photo) || att.GetAttachment().GetLockedBy() != c.Entry.ID || att.GetAttachment().GetContentType() != "image/jpeg" {
-			t.Fatalf("the photo at d3: %v %v", att.GetAttachment(), err)
+		// The district holds the photo whole, locked by the complaint, at
+		// every member once it has applied the complaint (the town may
+		// have had it from another member first).
+		for _, id := range []string{"d3", "d2"} {
+			var att *sanziv1.GetAttachmentResponse
+			var err error
+			eventually(t, 30*time.Second, "the photo locked at "+id, func() bool {
+				att, err = sanziv1.NewAttachmentServiceClient(connFor(t, w.caDir, w.members[id].api)).GetAttachment(ctx, &sanziv1.GetAttachmentRequest{Sha256: photoHash})
+				return err == nil && att.GetAttachment().GetLockedBy() != ""
+			})
+			if !bytes.Equal(att.GetContent(), photo) || att.GetAttachment().GetLockedBy() != c.Entry.ID || att.GetAttachment().GetContentType() != "image/jpeg" {
+				t.Fatalf("the photo at %s: %v %v", id, att.GetAttachment(), err)
+			}
 		}
 		// The photo is for the town that answers: the village complained
 		// about pulls the district's chain, but not its complaints' photos.

@@ -19,6 +19,16 @@ const AdminID = "admin"
 // Either way it must be changed at the first sign-in. On a node that has
 // accounts already it does nothing and returns created false.
 func (s *Service) EnsureAdmin(ctx context.Context, passwordFile string) (string, bool, error) {
+	// A district member restarted with --bootstrap runs this before its
+	// state has caught up with the cluster: its accounts look empty, and
+	// making the administrator again would overwrite the password in use
+	// (a sign-in changing it at another member lost its new password).
+	// Reading the replicated password record first brings the state and
+	// the accounts up to the leader's (replicatedSecrets.Get); at a node
+	// it reads the local file.
+	if _, _, err := s.creds.password(AdminID); err != nil {
+		return "", false, fmt.Errorf("first administrator: read what the cluster holds: %w", err)
+	}
 	s.mu.RLock()
 	n := len(s.st.accounts)
 	s.mu.RUnlock()

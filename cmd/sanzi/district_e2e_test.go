@@ -38,13 +38,71 @@ type districtProc struct {
 	id, raft, api, data string
 	args                []string
 	cmd                 *exec.Cmd
+	logShown            bool
+	starts              int
+}
+
+// logPath is where the member's output goes: beside its data folder, or
+// in $SANZI_E2E_LOGDIR (kept after the test, for looking into a failure).
+func (p *districtProc) logPath() string {
+	if d := os.Getenv("SANZI_E2E_LOGDIR"); d != "" {
+		return filepath.Join(d, p.id+".log")
+	}
+	return p.data + ".log"
 }
 
 func (p *districtProc) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(sanziBin, p.args...)
-	if err := p.cmd.Start(); err != nil {
+	// The member's log, across its restarts, is kept beside its data
+	// folder and its end shown when the test fails: a fault test that
+	// fails says what the members saw.
+	logPath := p.logPath()
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
 		p.t.Fatal(err)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		f.Close()
+		p.t.Fatal(err)
+	}
+	f.Close()
+	p.starts++
+	if !p.logShown {
+		p.logShown = true
+		p.t.Cleanup(func() {
+			if !p.t.Failed() {
+				return
+			}
+			raw, err := os.ReadFile(logPath)
+			if err != nil {
+				return
+			}
+			lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+			p.t.Logf("district member %s's log, last %d of %d lines:\n%s", p.id, min(60, len(lines)), len(lines), strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		})
+	}
+}
+
+// waitServing waits until the member's latest start has finished (it
+// prints "district member ID: raft …" once Start returns): the first
+// member of a cluster returns only once it has made the first
+// administrator, which a test that kills it must not race.
+func (p *districtProc) waitServing(timeout time.Duration) {
+	p.t.Helper()
+	logPath := p.logPath()
+	line := fmt.Sprintf("district member %s: raft ", p.id)
+	deadline := time.Now().Add(timeout)
+	for {
+		raw, _ := os.ReadFile(logPath)
+		if strings.Count(string(raw), line) >= p.starts {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("district member %s: start %d not serving after %v", p.id, p.starts, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -133,6 +191,11 @@ func TestDistrictKill9Leader(t *testing.T) {
 		p.start()
 		t.Cleanup(p.stop)
 		if i == 1 {
+			// The first member is up once it has made the first
+			// administrator; killing it before that only delays the
+			// account to a later start (and the sign-in below would
+			// race it).
+			p.waitServing(2 * time.Minute)
 			waitLeader(t, clientFor(t, caDir, p.api), "")
 		}
 	}

@@ -146,7 +146,9 @@ func (s *Service) checkSignIn(ctx context.Context, req LoginRequest) (Account, e
 		if req.Address != "" {
 			lock = max(lock, s.thr.fail(addressKey(req.Address), s.thr.cfg.AddressBurst, now))
 		}
-		s.log.Warn("sign-in failed", "event", "signin.failed", "account", req.Account, "address", req.Address, "reason", reason, "locked", lock)
+		// The log (not the caller) tells an unknown account from a wrong
+		// password: an operator looking into a refused sign-in needs it.
+		s.log.Warn("sign-in failed", "event", "signin.failed", "account", req.Account, "address", req.Address, "reason", reason, "accountKnown", known, "passwordMatched", ok, "locked", lock)
 		ev := SignInEvent{Account: req.Account, Address: req.Address, Outcome: OutcomeFailed, Reason: reason}
 		if lock > 0 {
 			ev.Outcome, ev.Reason = OutcomeLocked, fmt.Sprintf("%s; locked for %s", reason, lock.Round(time.Second))

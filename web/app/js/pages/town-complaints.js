@@ -11,6 +11,10 @@ import { when } from './review-common.js';
 
 export function render(root, { me, t, api }) {
   let alive = true;
+  // drafts keeps what the reviewer has typed per complaint: the list is
+  // drawn again after every action, and a reply half written must survive
+  // that (it did not: text typed while the list reloaded was lost).
+  const drafts = new Map();
   const posts = new Set((me.account && me.account.posts) || []);
   const status = h('p', { class: 'status', attrs: { role: 'status', 'data-testid': 'cp-status' } });
   const outcome = h('div', { attrs: { 'aria-live': 'polite', 'data-testid': 'cp-outcome' } });
@@ -92,12 +96,15 @@ export function render(root, { me, t, api }) {
   // the open step's post.
   function actions(r, p, step) {
     const text = h('textarea', { attrs: { rows: 4, maxlength: 2000, 'aria-label': t('complaints.replyOf', { number: r.complaint.number }), 'data-testid': 'cp-reply-text' } });
+    text.value = drafts.get(r.entry.id) || '';
+    text.addEventListener('input', () => drafts.set(r.entry.id, text.value));
     const send = h('button', { class: 'primary', text: t('complaints.send'), attrs: { type: 'button', 'data-testid': 'cp-send' } });
     const approve = h('button', { text: t('complaints.approve', { step: step.name || step.code }), attrs: { type: 'button', 'data-testid': 'cp-approve' } });
     send.addEventListener('click', async () => {
       if (!text.value.trim()) { text.setAttribute('aria-invalid', 'true'); return; }
       await act(() => api('POST', '/v1/complaints/' + encodeURIComponent(r.entry.id) + '/replies',
-        { reply: { org: me.nodeOrg, complaintId: r.entry.id, text: text.value.trim() } }, { quiet: true }), t('complaints.sent', { number: r.complaint.number }));
+        { reply: { org: me.nodeOrg, complaintId: r.entry.id, text: text.value.trim() } }, { quiet: true }).then((x) => { drafts.delete(r.entry.id); return x; }),
+      t('complaints.sent', { number: r.complaint.number }));
     });
     approve.addEventListener('click', async () => {
       const d = { org: p.procedure.org, procedureId: p.entry.id, stepCode: step.code, action: 'STEP_ACTION_APPROVE', post: step.post };
@@ -107,15 +114,19 @@ export function render(root, { me, t, api }) {
     return h('div', { class: 'decide' }, text, send, approve);
   }
 
+  // act runs one action, draws the list again, and only then says how
+  // it went: what the message speaks of is on the page when it appears.
   async function act(call, done) {
+    let said;
     try {
       await call();
-      if (!alive) return;
-      fill(outcome, h('p', { class: 'box recorded', attrs: { role: 'status', 'data-testid': 'cp-done' }, text: done }));
+      said = h('p', { class: 'box recorded', attrs: { role: 'status', 'data-testid': 'cp-done' }, text: done });
     } catch (err) {
-      if (!alive) return;
-      fill(outcome, h('p', { class: 'box refused', attrs: { role: 'alert', 'data-testid': 'cp-refused' }, text: t('error.generic', { reason: err.reason }) }));
+      said = h('p', { class: 'box refused', attrs: { role: 'alert', 'data-testid': 'cp-refused' }, text: t('error.generic', { reason: err.reason }) });
     }
-    load();
+    if (!alive) return;
+    await load();
+    if (!alive) return;
+    fill(outcome, said);
   }
 }

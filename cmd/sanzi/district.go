@@ -191,8 +191,10 @@ account, up to 3 photos of 5 MB): each is written to the district's chain
 through Raft, goes down to the village's town, which opens the complaint
 procedure, and the town's reply comes back up to the complaint's status
 page (number and secret) and the village's page. The --complaint-* flags
-bound the filings per address and per village at this member; a question
-of arithmetic on the form stops blind floods. --no-complaints turns it off.
+bound the filings per address (at this member: addresses are not stored)
+and per village (at all members together: counted from the district's
+chain, so give every member the same); a question of arithmetic on the
+form stops blind floods. --no-complaints turns it off.
 
 A folder restored from a member's backup ("sanzi restore") rejoins the
 running cluster with --join. When the whole cluster is lost, it becomes the

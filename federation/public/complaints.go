@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -600,4 +601,46 @@ func excerpt(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "……"
+}
+
+// maxDistrictSite bounds a DistrictSite URL: an address, not a document.
+const maxDistrictSite = 256
+
+// ParseDistrictSite reads --public-district-url: the address the
+// district's members serve the public site under (its /public/ is
+// appended), an absolute http or https URL with a host and nothing a link
+// on every village's page should carry (no user name or password, query
+// or fragment). It returns the URL without a trailing slash.
+func ParseDistrictSite(raw string) (string, error) {
+	if len(raw) > maxDistrictSite {
+		return "", fmt.Errorf("district site %.40q…: longer than %d bytes", raw, maxDistrictSite)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("district site %q: %w", raw, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("district site %q: not an absolute http:// or https:// URL", raw)
+	case u.Host == "" || u.Opaque != "":
+		return "", fmt.Errorf("district site %q: no host", raw)
+	case u.User != nil:
+		return "", fmt.Errorf("district site %q: a user name or password does not belong in a public link", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return "", fmt.Errorf("district site %q: no query or fragment: give the address the district serves /public/ under", raw)
+	case strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/public"):
+		return "", fmt.Errorf("district site %q: give the address /public/ is under, without /public", raw)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// districtComplaints are the links of a town's village page to the
+// village's complaints at the district's site (Config.DistrictSite):
+// nil when the site takes complaints itself or has no district site.
+func (s *Site) districtComplaints(village string) map[string]string {
+	if s.cmp != nil || s.cfg.DistrictSite == "" {
+		return nil
+	}
+	page := s.cfg.DistrictSite + Prefix + "villages/" + url.PathEscape(village)
+	return map[string]string{"Form": page + "/complaints/new", "List": page + "#complaints", "Check": s.cfg.DistrictSite + Prefix + "complaints/check",
+		"Site": s.cfg.DistrictSite}
 }

@@ -191,8 +191,10 @@ account, up to 3 photos of 5 MB): each is written to the district's chain
 through Raft, goes down to the village's town, which opens the complaint
 procedure, and the town's reply comes back up to the complaint's status
 page (number and secret) and the village's page. The --complaint-* flags
-bound the filings per address and per village at this member; a question
-of arithmetic on the form stops blind floods. --no-complaints turns it off.
+bound the filings per address (at this member: addresses are not stored)
+and per village (at all members together: counted from the district's
+chain, so give every member the same); a question of arithmetic on the
+form stops blind floods. --no-complaints turns it off.
 
 A folder restored from a member's backup ("sanzi restore") rejoins the
 running cluster with --join. When the whole cluster is lost, it becomes the
@@ -282,9 +284,9 @@ refused while a member the backup records still answers with a cluster.`,
 	f.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", time.Minute, "how often the leader signs a checkpoint of every chain head with the district chain's key (only when a head changed, or the last one is an hour old); the public site serves them")
 	addPublicFlags(f, &cfg.PublicProofs, &cfg.PublicLimits, &proxies)
 	f.BoolVar(&cfg.NoComplaints, "no-complaints", false, "do not take villagers' complaints on the public site (the village pages then list none)")
-	f.IntVar(&cfg.ComplaintLimits.AddressBurst, "complaint-address-burst", 1, "complaints one address may file at once at this member before --complaint-address-every applies")
+	f.IntVar(&cfg.ComplaintLimits.AddressBurst, "complaint-address-burst", 1, "complaints one address may file at once at this member before --complaint-address-every applies (each member counts its own: addresses are not stored)")
 	f.DurationVar(&cfg.ComplaintLimits.AddressEvery, "complaint-address-every", 5*time.Minute, "after its burst, one address files one complaint each this long")
-	f.IntVar(&cfg.ComplaintLimits.VillageBurst, "complaint-village-burst", 30, "complaints about one village (from everyone) this member takes at once before --complaint-village-every applies")
+	f.IntVar(&cfg.ComplaintLimits.VillageBurst, "complaint-village-burst", 30, "complaints about one village (from everyone, at every member: counted from the district's chain, so give every member the same) the district takes at once before --complaint-village-every applies")
 	f.DurationVar(&cfg.ComplaintLimits.VillageEvery, "complaint-village-every", time.Minute, "after its burst, one complaint about a village each this long")
 	nf.add(f, &cfg.Notify) // the leader tells the town and district posts of each TAMPER finding
 	t.add(cmd, "")

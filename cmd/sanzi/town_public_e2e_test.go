@@ -38,7 +38,11 @@ func TestTownPublicSite(t *testing.T) {
 		t.Skip("end-to-end: a district, a town and a village")
 	}
 	// A generous rate: the test polls the town for the month under load.
-	w := startPublicWorldWith(t, nil, []string{"--public", "--public-proofs", "--public-poll", "1s", "--public-rate", "100", "--public-burst", "1000"})
+	// The district's public address, for the village pages' complaint
+	// links (the members' own are not known before they start).
+	const districtSite = "https://gongkai.qu.example.cn"
+	w := startPublicWorldWith(t, nil, []string{"--public", "--public-proofs", "--public-poll", "1s", "--public-rate", "100", "--public-burst", "1000",
+		"--public-district-url", districtSite + "/"})
 	const village = pwVillage
 	townURL := "http://" + w.tw.http
 
@@ -76,12 +80,14 @@ func TestTownPublicSite(t *testing.T) {
 		if code != 200 || len(body) > 200<<10 {
 			t.Fatalf("the town's page of %s: %d, %d bytes", village, code, len(body))
 		}
-		for _, want := range []string{"新村 财务公开", "城关镇", "张**", "12,345.00", "5,000.00", "链段"} {
+		for _, want := range []string{"新村 财务公开", "城关镇", "张**", "12,345.00", "5,000.00", "链段",
+			`href="` + districtSite + `/public/villages/` + village + `/complaints/new"`, `href="` + districtSite + `/public/complaints/check"`} {
 			if !strings.Contains(page, want) {
 				t.Errorf("the town's village page lacks %q", want)
 			}
 		}
-		for _, never := range []string{"张三丰", m.resident, m.bankAcct, m.phone, "我要投诉"} {
+		// The complaint section links the district's form: no form here.
+		for _, never := range []string{"张三丰", m.resident, m.bankAcct, m.phone, "我要投诉", `href="/public/villages/` + village + `/complaints/new"`, "<form"} {
 			if strings.Contains(page, never) {
 				t.Errorf("the town's village page shows %q", never)
 			}

@@ -89,6 +89,14 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 			if cfg.PublicLimits.TrustedProxies, err = public.ParseProxies(proxies); err != nil {
 				return fmt.Errorf("--public-trusted-proxy: %w", err)
 			}
+			if cfg.PublicDistrictURL != "" {
+				if !cfg.Public {
+					return fmt.Errorf("--public-district-url is for a town serving --public")
+				}
+				if _, err := public.ParseDistrictSite(cfg.PublicDistrictURL); err != nil {
+					return fmt.Errorf("--public-district-url: %w", err)
+				}
+			}
 			if orgsFile != "" {
 				list, err := readOrgs(orgsFile)
 				if err != nil {
@@ -136,6 +144,7 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 		addPublicFlags(f, &cfg.PublicProofs, &cfg.PublicLimits, &proxies)
 		f.DurationVar(&cfg.PublicPoll, "public-poll", 15*time.Second, "with --public: how often to ask the district for new signed checkpoints")
 		f.StringVar(&orgsFile, "orgs", "", "with --public: CSV file of the district's orgs, code,name per line, for the names on the public site")
+		f.StringVar(&cfg.PublicDistrictURL, "public-district-url", "", "with --public: the address the district's members serve their public site under (its /public/ is added), an absolute http:// or https:// URL with no user name, password, query or fragment, e.g. https://gongkai.example.gov.cn; each village's page here then links the village's complaint form and complaints on the district's site (complaints are filed there only); without it the pages have no complaint section")
 	}
 	return serve
 }

@@ -257,6 +257,27 @@ func (x *Index) Village(village string) ([]Complaint, error) {
 	return out, nil
 }
 
+// Filed is when the village's complaints were recorded in the district's
+// chain, in filing order, from its from-th complaint on (from 0): the
+// public site counts the village's complaints against its limit, across
+// every member, asking only for those it has not counted yet.
+func (x *Index) Filed(village string, from int) ([]time.Time, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.refresh(); err != nil {
+		return nil, err
+	}
+	list := x.villages[village]
+	if from >= len(list) {
+		return nil, nil
+	}
+	out := make([]time.Time, 0, len(list)-max(from, 0))
+	for _, c := range list[max(from, 0):] {
+		out = append(out, c.FiledAt)
+	}
+	return out, nil
+}
+
 // Taken says whether number is a complaint's already.
 func (x *Index) Taken(number string) (bool, error) {
 	x.mu.Lock()

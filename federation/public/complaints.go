@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sanzi/sanzi/federation/complaints"
@@ -59,19 +61,24 @@ type Intake interface {
 	File(ctx context.Context, c *sanziv1.Complaint) (*ledger.Stored, error)
 }
 
-// ComplaintLimits bound the filing of complaints at one member; zero fields
-// take the defaults. Each member counts its own: behind a balancer of n
-// members a village may get n times as many.
+// ComplaintLimits bound the filing of complaints; zero fields take the
+// defaults. Every member of a district should have the same.
 type ComplaintLimits struct {
 	// AddressEvery and AddressBurst: one address files AddressBurst
 	// complaints at once, then one each AddressEvery (default 1, then one
 	// every 5 minutes: a second complaint right after the first is
-	// refused). Refused filings do not count.
+	// refused). Refused filings do not count. Each member counts its own:
+	// behind a balancer of n members an address may file n times as many,
+	// since addresses are never stored (the complainant's privacy), so
+	// there is nothing replicated to count them from.
 	AddressEvery time.Duration
 	AddressBurst int
 	// VillageEvery and VillageBurst: complaints about one village, from
-	// everyone together (default 30, then one a minute), so that a flood
-	// about one village does not bury the town's desk.
+	// everyone together at every member of the district (default 30, then
+	// one a minute), so that a flood about one village does not bury the
+	// town's desk. They are counted from the village's complaints in the
+	// district's chain, which every member holds (villageRoom), and from
+	// this member's own filings not yet there.
 	VillageEvery time.Duration
 	VillageBurst int
 	// Concurrent is how many filings (uploads of up to 15 MB on a slow
@@ -123,6 +130,70 @@ type complaintSite struct {
 	filings  chan struct{}
 	posts    []org // the village posts a complaint may name
 	district string
+
+	// filedMu guards filed: by village, its complaints in the district's
+	// chain counted so far (villageRoom).
+	filedMu sync.Mutex
+	filed   map[string]*villageFiled
+}
+
+// villageFiled is a village's complaints in the district's chain as a
+// token bucket: how many were counted, and when the bucket is full again
+// (its theoretical arrival time: each complaint moves it one VillageEvery
+// on from itself or from the complaint's time, whichever is later, and
+// never more than VillageBurst of them ahead of the complaint, as a
+// bucket never goes below empty).
+type villageFiled struct {
+	n    int
+	full time.Time
+}
+
+// villageRoom says whether the village's limit leaves room for one more
+// complaint, counting the village's complaints in the district's chain,
+// filed at any member (the replicated state decides, so a district of n
+// members does not take n times the limit about one village), and if not,
+// how long until it does. The same token bucket as a member's own
+// (VillageBurst at once, then one each VillageEvery), judged from when
+// each complaint was recorded. Each call reads only the complaints
+// recorded since the last (the first, once a village's whole list, from
+// the index's memory).
+//
+// Two members may both take the last place in the time a filing takes to
+// be applied at the other (a Raft round); the member's own bucket
+// (c.village) still bounds its own filings in flight.
+func (c *complaintSite) villageRoom(village string, now time.Time) (bool, time.Duration, error) {
+	c.filedMu.Lock()
+	defer c.filedMu.Unlock()
+	v := c.filed[village]
+	if v == nil {
+		v = &villageFiled{}
+		c.filed[village] = v
+	}
+	times, err := c.index.Filed(village, v.n)
+	if err != nil {
+		return false, 0, fmt.Errorf("count the complaints about %s: %w", village, err)
+	}
+	every, burst := c.cfg.Limits.VillageEvery, time.Duration(c.cfg.Limits.VillageBurst)
+	for _, t := range times {
+		// A leader's clock ahead of ours does not hold the village back.
+		if t.After(now) {
+			t = now
+		}
+		if v.full.Before(t) {
+			v.full = t
+		}
+		if v.full = v.full.Add(every); v.full.After(t.Add(burst * every)) {
+			v.full = t.Add(burst * every)
+		}
+	}
+	v.n += len(times)
+	if !v.full.After(now) {
+		return true, 0, nil // full (never a complaint: the zero time)
+	}
+	if over := v.full.Sub(now) - (burst-1)*every; over > 0 {
+		return false, over, nil
+	}
+	return true, 0, nil
 }
 
 // complaintChains is what the index reads of the state.
@@ -145,7 +216,8 @@ func newComplaintSite(cfg Config) (*complaintSite, error) {
 	}
 	c := &complaintSite{cfg: *cc, ask: complaints.NewChallenger(cc.ChallengeSecret, 0, cfg.Now), index: complaints.NewIndex(chains, cfg.District),
 		address: bucket(cc.Limits.AddressEvery, cc.Limits.AddressBurst), village: bucket(cc.Limits.VillageEvery, cc.Limits.VillageBurst),
-		lookups: bucket(cc.Limits.LookupEvery, cc.Limits.LookupBurst), filings: make(chan struct{}, cc.Limits.Concurrent), district: cfg.District}
+		lookups: bucket(cc.Limits.LookupEvery, cc.Limits.LookupBurst), filings: make(chan struct{}, cc.Limits.Concurrent), district: cfg.District,
+		filed: map[string]*villageFiled{}}
 	c.cfg.Limits = cc.Limits
 	for _, p := range catalog.Default(cfg.District[:6]).GetPosts() {
 		if p.GetTier() == sanziv1.Tier_TIER_VILLAGE {
@@ -308,7 +380,14 @@ func (s *Site) fileComplaint(w http.ResponseWriter, r *http.Request, _ []string)
 			return
 		}
 	}
-	if ok, wait := c.village.peek(values.Village); !ok {
+	ok, wait := c.village.peek(values.Village)
+	if room, rwait, err := c.villageRoom(values.Village, s.cfg.Now()); err != nil {
+		s.internal(w, r, err)
+		return
+	} else if !room {
+		ok, wait = false, max(wait, rwait)
+	}
+	if !ok {
 		retryAfter(w, wait)
 		s.refuse(w, r, http.StatusTooManyRequests, values, fmt.Sprintf("关于%s的投诉近期太多，请 %s 后再提交", s.name(values.Village), waitZh(wait)),
 			fmt.Sprintf("too many complaints about village %s: %d at once, then one every %s; retry after %s", values.Village, c.cfg.Limits.VillageBurst, c.cfg.Limits.VillageEvery, wait.Round(time.Second)))
@@ -522,4 +601,46 @@ func excerpt(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "……"
+}
+
+// maxDistrictSite bounds a DistrictSite URL: an address, not a document.
+const maxDistrictSite = 256
+
+// ParseDistrictSite reads --public-district-url: the address the
+// district's members serve the public site under (its /public/ is
+// appended), an absolute http or https URL with a host and nothing a link
+// on every village's page should carry (no user name or password, query
+// or fragment). It returns the URL without a trailing slash.
+func ParseDistrictSite(raw string) (string, error) {
+	if len(raw) > maxDistrictSite {
+		return "", fmt.Errorf("district site %.40q…: longer than %d bytes", raw, maxDistrictSite)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("district site %q: %w", raw, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("district site %q: not an absolute http:// or https:// URL", raw)
+	case u.Host == "" || u.Opaque != "":
+		return "", fmt.Errorf("district site %q: no host", raw)
+	case u.User != nil:
+		return "", fmt.Errorf("district site %q: a user name or password does not belong in a public link", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return "", fmt.Errorf("district site %q: no query or fragment: give the address the district serves /public/ under", raw)
+	case strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/public"):
+		return "", fmt.Errorf("district site %q: give the address /public/ is under, without /public", raw)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// districtComplaints are the links of a town's village page to the
+// village's complaints at the district's site (Config.DistrictSite):
+// nil when the site takes complaints itself or has no district site.
+func (s *Site) districtComplaints(village string) map[string]string {
+	if s.cmp != nil || s.cfg.DistrictSite == "" {
+		return nil
+	}
+	page := s.cfg.DistrictSite + Prefix + "villages/" + url.PathEscape(village)
+	return map[string]string{"Form": page + "/complaints/new", "List": page + "#complaints", "Check": s.cfg.DistrictSite + Prefix + "complaints/check",
+		"Site": s.cfg.DistrictSite}
 }

@@ -56,23 +56,50 @@ func (f *fakeIntake) File(_ context.Context, c *sanziv1.Complaint) (*ledger.Stor
 	return f.w.AddAt(publictest.District, "public", sanziv1.EntryType_ENTRY_TYPE_COMPLAINT, c), nil
 }
 
+// testClock is a clock the test moves.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 // complaintSiteFor is a site over w taking complaints into a fake intake,
-// on a clock the test moves.
+// on a clock the test moves, which also dates the world's entries from
+// then on.
 func complaintSiteFor(t *testing.T, w *publictest.World, lim ComplaintLimits) (*httptest.Server, *fakeIntake, func(time.Duration)) {
 	t.Helper()
-	var mu sync.Mutex
-	now := w.Now
+	clock := &testClock{now: w.Now}
+	w.SetClock(clock.Now)
+	srv, in := complaintSiteOn(t, w, lim, clock)
+	return srv, in, clock.Advance
+}
+
+// complaintSiteOn is a site over w (a member of the district holding w's
+// state) taking complaints into a fake intake, on clock.
+func complaintSiteOn(t *testing.T, w *publictest.World, lim ComplaintLimits, clock *testClock) (*httptest.Server, *fakeIntake) {
+	t.Helper()
 	in := &fakeIntake{w: w, photos: map[string][]byte{}}
 	site, err := New(Config{District: district, Names: map[string]string{village: "新村", publictest.Town: "城关镇"}, PublicKey: w.Public(),
 		State: w.F, Limits: Limits{PerSecond: 100, Burst: 1000}, Logger: quiet,
 		Complaints: &ComplaintConfig{Intake: in, ChallengeSecret: []byte("seed"), Limits: lim},
-		Now:        func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+		Now:        clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(site)
 	t.Cleanup(srv.Close)
-	return srv, in, func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	return srv, in
 }
 
 // submission is one post of the complaint form.
@@ -331,6 +358,57 @@ func TestComplaintRateLimits(t *testing.T) {
 	}
 	if len(in.filed) != 2 {
 		t.Fatalf("filed %d, want 2", len(in.filed))
+	}
+}
+
+// TestVillageLimitAcrossMembers: complaints about one village filed at
+// three members of a district in turn (three sites over one replicated
+// state, each with its own buckets, on one clock) are refused once the
+// village's limit (3 at once, then one each 10 minutes) is reached at all
+// of them together, though no member alone has taken its burst; the
+// limit's room comes back with time, counted from the chain.
+func TestVillageLimitAcrossMembers(t *testing.T) {
+	w := publictest.New(t)
+	clock := &testClock{now: w.Now}
+	w.SetClock(clock.Now)
+	// The address (the test's loopback) is not what is limited here.
+	lim := ComplaintLimits{AddressBurst: 100, AddressEvery: time.Second, VillageBurst: 3, VillageEvery: 10 * time.Minute}
+	var members []*httptest.Server
+	for range 3 {
+		srv, _ := complaintSiteOn(t, w, lim, clock)
+		members = append(members, srv)
+	}
+	for i, c := range []struct {
+		member  int
+		advance time.Duration
+		code    int
+		retry   string // Retry-After of a refusal
+	}{
+		{0, 0, 200, ""},
+		{1, time.Minute, 200, ""},
+		{2, time.Minute, 200, ""},
+		// Three at once are taken; the bucket is full again 30 minutes
+		// after the first, so room for one is there at 10 minutes.
+		{0, 0, 429, "480"},
+		{1, 0, 429, "480"},
+		{2, 4 * time.Minute, 429, "240"},
+		{2, 4 * time.Minute, 200, ""},
+		{0, 0, 429, "600"},
+	} {
+		clock.Advance(c.advance)
+		code, h, page := fresh(t, members[c.member]).post(t, members[c.member])
+		if code != c.code || h.Get("Retry-After") != c.retry || (code == 429 && !strings.Contains(page, "关于新村的投诉近期太多")) {
+			t.Fatalf("filing %d at member %d: %d, Retry-After %q; want %d, %q\n%s", i, c.member, code, h.Get("Retry-After"), c.code, c.retry, page)
+		}
+	}
+	n := 0
+	if err := w.F.Range(district, 1, 0, func(s *ledger.Stored) bool {
+		if s.Type == sanziv1.EntryType_ENTRY_TYPE_COMPLAINT {
+			n++
+		}
+		return true
+	}); err != nil || n != 4 {
+		t.Fatalf("%d complaints in the district's chain (%v), want 4", n, err)
 	}
 }
 

@@ -212,6 +212,9 @@ func (s *Site) villagePage(w http.ResponseWriter, r *http.Request, args []string
 			data["NextCPage"] = cpage + 1
 		}
 	}
+	if links := s.districtComplaints(args[0]); links != nil {
+		data["DistrictComplaints"] = links
+	}
 	s.render(w, r, "village", data)
 }
 

@@ -87,6 +87,13 @@ type Config struct {
 	Limits Limits
 	// Complaints, when set, lets villagers file complaints (complaints.go).
 	Complaints *ComplaintConfig
+	// DistrictSite, at a site without Complaints (a town's), is where the
+	// district's members serve the public site (an absolute http(s) URL,
+	// read with ParseDistrictSite): a village's page then sends the
+	// villager to the village's complaint form and complaints there, since
+	// complaints are taken only through the district's Raft. Empty: no
+	// complaint section.
+	DistrictSite string
 	// Now is the clock retention and the rate limits are judged by;
 	// default time.Now.
 	Now    func() time.Time
@@ -107,6 +114,13 @@ type Site struct {
 func New(cfg Config) (*Site, error) {
 	if _, err := idcode.OrgCode(cfg.District); err != nil || len(cfg.PublicKey) != ed25519.PublicKeySize || cfg.State == nil {
 		return nil, fmt.Errorf("public site: a district org code, its Ed25519 public key and the state are required (district %q: %v)", cfg.District, err)
+	}
+	if cfg.DistrictSite != "" {
+		site, err := ParseDistrictSite(cfg.DistrictSite)
+		if err != nil {
+			return nil, fmt.Errorf("public site: %w", err)
+		}
+		cfg.DistrictSite = site
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

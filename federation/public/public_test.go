@@ -309,3 +309,65 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// TestDistrictComplaintLinks: a site that takes no complaints (a town's)
+// links each village's page to the village's complaint form and list at
+// the district's site when it is given one, escaped, and shows no
+// complaint section without one; a district site that is not a plain
+// absolute http(s) address is refused.
+func TestDistrictComplaintLinks(t *testing.T) {
+	w := publictest.New(t)
+	w.Tx(sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, 500_000, sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, "经营收入", "租金", publictest.Company())
+	w.Disclose("2026-01")
+	w.Sign()
+	siteWith := func(t *testing.T, district string) (*httptest.Server, error) {
+		site, err := New(Config{District: publictest.District, Villages: publictest.Town[:9], PublicKey: w.Public(), State: w.F, Logger: quiet,
+			DistrictSite: district, Now: func() time.Time { return w.Now }})
+		if err != nil {
+			return nil, err
+		}
+		srv := httptest.NewServer(site)
+		t.Cleanup(srv.Close)
+		return srv, nil
+	}
+	for _, c := range []struct {
+		name, district string
+		want, never    []string
+	}{
+		{"none", "", nil, []string{"村民投诉", "complaints/new", "complaints/check"}},
+		{"the district's site", "https://gongkai.qu.example.cn/", []string{`id="complaints"`,
+			`<a id="district-complaint" href="https://gongkai.qu.example.cn/public/villages/350505100201/complaints/new">`,
+			`href="https://gongkai.qu.example.cn/public/villages/350505100201#complaints"`, `href="https://gongkai.qu.example.cn/public/complaints/check"`},
+			[]string{`action=`, `href="/public/villages/350505100201/complaints/new"`}},
+		{"under a path, escaped", `http://10.0.0.5:8080/sanzi"><b>`, []string{`href="http://10.0.0.5:8080/sanzi%22%3E%3Cb%3E/public/villages/350505100201/complaints/new"`},
+			[]string{`"><b>`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv, err := siteWith(t, c.district)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _, body := get(t, srv, "GET", "/public/villages/"+village, nil)
+			page := string(body)
+			if code != 200 {
+				t.Fatalf("%d %s", code, page)
+			}
+			for _, s := range c.want {
+				if !strings.Contains(page, s) {
+					t.Errorf("the village's page lacks %s", s)
+				}
+			}
+			for _, s := range c.never {
+				if strings.Contains(page, s) {
+					t.Errorf("the village's page has %s", s)
+				}
+			}
+		})
+	}
+	for _, bad := range []string{"gongkai.qu.example.cn", "/public", "ftp://qu.example.cn", "javascript:alert(1)", "https://", "https:qu.example.cn",
+		"https://admin:pw@qu.example.cn", "https://qu.example.cn/?x=1", "https://qu.example.cn/#top", "https://qu.example.cn/public/", "https://qu.example.cn/" + strings.Repeat("a", 300)} {
+		if _, err := siteWith(t, bad); err == nil {
+			t.Errorf("district site %q taken", bad)
+		}
+	}
+}

@@ -33,10 +33,10 @@ import (
 // checkpoints it pulls and checks (cpstore.Store). Complaints are not
 // taken here: a complaint is recorded through the district's Raft and
 // comes down the district's chain to the town, so the form stays on the
-// district's site and the town's village pages carry no complaint section
-// (public.Config.Complaints nil). TODO(issue 15): link the district's form
-// from the town's village pages, which needs the district site's public
-// address (a flag: the town knows only the district's gRPC address).
+// district's site (public.Config.Complaints nil): given the district
+// site's public address (--public-district-url; the town knows only the
+// district's gRPC address), the town's village pages link the village's
+// form and complaints there, and carry no complaint section without it.
 
 // checkpointsFile is the town's copy of the district's checkpoints, in its
 // data folder. Losing it costs a pull from the district, nothing more.
@@ -51,6 +51,11 @@ const defaultCheckpointPoll = 15 * time.Second
 func (n *Node) openPublic() error {
 	if n.level != idcode.LevelTown || n.cfg.Parent == "" {
 		return errors.New("--public is for a town node with --parent (the district it pulls the signed checkpoints from)")
+	}
+	if n.cfg.PublicDistrictURL != "" {
+		if _, err := public.ParseDistrictSite(n.cfg.PublicDistrictURL); err != nil {
+			return fmt.Errorf("--public-district-url: %w", err)
+		}
 	}
 	st, err := cpstore.Open(filepath.Join(n.cfg.DataDir, checkpointsFile), ledgerHashAt(n.ledger), n.cfg.NoSync)
 	if err != nil {
@@ -71,7 +76,7 @@ func (n *Node) openPublic() error {
 		}
 		cert, _ := os.ReadFile(filepath.Join(n.cfg.DataDir, "peers", district+".crt"))
 		return public.New(public.Config{District: district, Villages: n.cfg.Orgs[0][:9], Names: n.cfg.OrgNames, PublicKey: pub, Certificate: cert,
-			State: state, Proofs: n.cfg.PublicProofs, Limits: n.cfg.PublicLimits, Now: n.cfg.Now,
+			State: state, Proofs: n.cfg.PublicProofs, Limits: n.cfg.PublicLimits, DistrictSite: n.cfg.PublicDistrictURL, Now: n.cfg.Now,
 			Logger: n.log.With("subsystem", "public")})
 	}}
 	return nil
@@ -189,6 +194,23 @@ func (n *Node) pullCheckpoints(ctx context.Context) {
 
 // pullCheckpointsOnce asks for the checkpoints after the newest kept and
 // keeps them; more says the district holds further ones.
+//
+// TODO(issue 15): the checkpoints are checked with keys/<district>.pub,
+// which the district chain's puller wrote at its first pull and pins
+// (relay.Puller.signer refuses a later signer certificate with another
+// key), and the site keeps the key it was built with (lazySite). No
+// command rotates the district chain's key today (rekey is a village's or
+// a town's; a member whose --chain-cert key is not the registered one
+// cannot write the chain: cluster.sealAndPush), but the district's state
+// follows a KEY_ROTATION in its own chain (fsm districtKey) and would sign
+// and keep checkpoints with the new key. A town would then stop pulling
+// the district's chain (the pinned key), refuse every new checkpoint
+// (ErrSignature: logged, counted) and serve the old ones with the old key
+// until given the new key by hand. To follow a rotation: let the puller
+// take the new key when the pulled entries rotate to it under the pinned
+// one (as cluster/sync.go's rotates does for pushes; keys.WriteFirst the
+// old), check each checkpoint with the key of the district chain's head
+// it signs, and rebuild the site when the key changes.
 func (n *Node) pullCheckpointsOnce(ctx context.Context, client sanziv1.DistrictServiceClient, district string) (more bool, err error) {
 	pub, err := keys.ReadPublic(filepath.Join(n.cfg.DataDir, "keys", district+".pub"))
 	if errors.Is(err, os.ErrNotExist) {

@@ -121,6 +121,11 @@ type Config struct {
 	PublicLimits public.Limits
 	PublicPoll   time.Duration
 	OrgNames     map[string]string
+	// PublicDistrictURL, with Public, is where the district's members
+	// serve the public site (public.ParseDistrictSite): the town's village
+	// pages link their complaint form and complaints there. Empty: the
+	// pages have no complaint section.
+	PublicDistrictURL string
 	// SyncRetryMax caps the backoff between attempts to reach the parent;
 	// default 30 s.
 	SyncRetryMax time.Duration

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,28 @@ type World struct {
 	// personal data was sealed apart from entries' hashes (issue 15): in
 	// the hashed body, unmasked.
 	Unsplit bool
+
+	clockMu sync.Mutex
+	clock   func() time.Time
+}
+
+// SetClock dates the entries added from now on by now (their recorded_at),
+// as the test's site reads the time; nil is the wall clock, as before.
+func (w *World) SetClock(now func() time.Time) {
+	w.clockMu.Lock()
+	defer w.clockMu.Unlock()
+	w.clock = now
+}
+
+// recordedAt is the ledger's clock.
+func (w *World) recordedAt() time.Time {
+	w.clockMu.Lock()
+	now := w.clock
+	w.clockMu.Unlock()
+	if now == nil {
+		return time.Now()
+	}
+	return now()
 }
 
 // splitter seals as every node does (entries.Masker), or not at all while
@@ -78,7 +101,7 @@ func New(t testing.TB) *World {
 	ring.Add(Town, TownKey)
 	w := &World{t: t, Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)), Now: time.Date(2026, 2, 5, 2, 0, 0, 0, time.UTC)}
 	var err error
-	if w.led, err = ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "l.db"), Keys: ring, NoSync: true, Logger: Quiet, Split: splitter{w}}); err != nil {
+	if w.led, err = ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "l.db"), Keys: ring, NoSync: true, Logger: Quiet, Split: splitter{w}, Now: w.recordedAt}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.led.Close() })

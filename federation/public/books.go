@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sanzi/sanzi/federation/disclosed"
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"

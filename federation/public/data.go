@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
-	"github.com/sanzi/sanzi/federation/disclosed"
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -269,6 +269,10 @@ func (s *Site) month(w http.ResponseWriter, r *http.Request, args []string) (*di
 	}
 	if err != nil {
 		s.internal(w, r, err)
+		return nil, nil, false
+	}
+	if err := d.Check(); err != nil {
+		s.fail(w, r, http.StatusConflict, "这个月由账链算出的公开内容与村监委会批准的内容不一致，不予公开："+err.Error(), err.Error())
 		return nil, nil, false
 	}
 	return d, all, true

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/disclosure"
 	"github.com/sanzi/sanzi/node/workflow"
@@ -38,6 +40,35 @@ func (s *Service) disclosureOf(ctx context.Context, org, period string, largeFro
 		return nil, nil, "", toStatus(err)
 	}
 	return d, raw, sum, nil
+}
+
+// publicOf is the public content procedure procID of org publishes
+// (node/disclosed, the one computation the district's site and
+// verify-public use too): while open, what its approval will publish;
+// once approved, what it published. Its canonical bytes, their sha256 and
+// the itemizing threshold they were computed with (the catalog's
+// threshold_fen, or the one an earlier approval of the procedure named).
+func (s *Service) publicOf(org, procID string) ([]byte, string, int64, error) {
+	mt, _ := s.sup.Matter(discloseMatter)
+	opt := disclosed.Options{ItemizeFromFen: mt.GetThresholdFen()}
+	d, err := disclosed.Prepare(s.b.Ledger(), org, procID, opt)
+	if errors.Is(err, disclosed.ErrNoProcedure) {
+		all, cerr := disclosed.Compute(s.b.Ledger(), org, 1, opt)
+		if cerr != nil {
+			return nil, "", 0, cerr
+		}
+		if i := slices.IndexFunc(all, func(x *disclosed.Disclosure) bool { return x.Procedure.ID == procID }); i >= 0 {
+			d, err = all[i], nil
+		}
+	}
+	if err != nil {
+		return nil, "", 0, err
+	}
+	raw, sum, err := disclosed.Encode(d)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	return raw, sum, d.ItemizeFromFen, nil
 }
 
 // disclosureProcedure is org's GOV-DISCLOSE procedure for period that is
@@ -72,7 +103,19 @@ func (s *Service) GetDisclosure(ctx context.Context, r *sanziv1.GetDisclosureReq
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &sanziv1.GetDisclosureResponse{Disclosure: d, Sha256: sum, Procedure: p}, nil
+	out := &sanziv1.GetDisclosureResponse{Disclosure: d, Sha256: sum, Procedure: p}
+	if p != nil && s.b.Serves(r.GetOrg()) {
+		raw, psum, _, err := s.publicOf(r.GetOrg(), p.GetEntry().GetId())
+		switch {
+		case errors.Is(err, disclosed.ErrNoProcedure):
+			// Closed without publishing (rejected at its last step).
+		case err != nil:
+			return nil, toStatus(err)
+		default:
+			out.PublicContent, out.PublicSha256 = string(raw), psum
+		}
+	}
+	return out, nil
 }
 
 // DecideDisclosure implements DisclosureService: a decision on the open
@@ -105,17 +148,36 @@ func (s *Service) DecideDisclosure(ctx context.Context, r *sanziv1.DecideDisclos
 		return nil, status.Errorf(codes.FailedPrecondition, "the books of %s for %s changed since the disclosure was read (sha256 %s, now %s): read it again before approving", r.GetOrg(), r.GetPeriod(), r.GetSha256(), sum)
 	}
 	d := &sanziv1.StepDecision{Org: r.GetOrg(), ProcedureId: p.GetEntry().GetId(), StepCode: p.GetOpenStep(), Action: r.GetAction(), Reason: r.GetReason()}
+	psum := ""
 	if s.b.Serves(r.GetOrg()) {
 		if _, err := s.b.Attachments().Put(raw, fmt.Sprintf("disclosure-%s-%s.json", r.GetOrg(), r.GetPeriod()), "application/json", sum); err != nil {
 			return nil, toStatus(fmt.Errorf("keep the disclosure's content: %w", err))
 		}
 		d.Attachments = []string{sum}
+		if approve {
+			// The public content this approval publishes: its digest,
+			// signed in the decision, is what the district's site and
+			// verify-public check the content they compute against.
+			praw, s256, itemize, err := s.publicOf(r.GetOrg(), p.GetEntry().GetId())
+			if err != nil {
+				return nil, toStatus(fmt.Errorf("prepare the public disclosure: %w", err))
+			}
+			if r.GetPublicSha256() != "" && r.GetPublicSha256() != s256 {
+				return nil, status.Errorf(codes.FailedPrecondition, "the public disclosure of %s for %s is not the one read (public sha256 %s, now %s): read it again before approving", r.GetOrg(), r.GetPeriod(), r.GetPublicSha256(), s256)
+			}
+			if _, err := s.b.Attachments().Put(praw, fmt.Sprintf("disclosure-public-%s-%s.json", r.GetOrg(), r.GetPeriod()), "application/json", s256); err != nil {
+				return nil, toStatus(fmt.Errorf("keep the public disclosure's content: %w", err))
+			}
+			d.Attachments = append(d.Attachments, s256)
+			d.Disclosure = &sanziv1.DisclosureApproval{ContentSha256: s256, ItemizeFromFen: itemize}
+			psum = s256
+		}
 	}
 	e, proc, err := s.sup.DecideStep(ctx, r.GetAuthor(), d)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	out := &sanziv1.DecideDisclosureResponse{Entry: e.Meta(), ContentSha256: sum}
+	out := &sanziv1.DecideDisclosureResponse{Entry: e.Meta(), ContentSha256: sum, PublicSha256: psum}
 	if proc != nil {
 		if out.Procedure, err = s.sup.ProcedureRecord(proc); err != nil {
 			return nil, toStatus(err)

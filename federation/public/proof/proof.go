@@ -7,7 +7,7 @@
 // site says about itself beyond the key, which the reader compares with
 // the fingerprint the district publishes elsewhere (--fingerprint).
 //
-// The figures are recomputed from the entries with federation/disclosed,
+// The figures are recomputed from the entries with node/disclosed,
 // the code the district computes the pages with.
 package proof
 
@@ -35,7 +35,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
-	"github.com/sanzi/sanzi/federation/disclosed"
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/federation/public"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -398,6 +398,15 @@ func (c *checker) checkDisclosure(ctx context.Context, l public.Listed, list pub
 	// against the previous month below.
 	got.Opening = d.Opening
 	got.Closing = disclosed.Balances{CashFen: d.Opening.CashFen + got.Movement.CashFen, BankFen: d.Opening.BankFen + got.Movement.BankFen}
+	// What the committee approved: the signed decisions in the segment
+	// name the digest of the content; the content recomputed here must
+	// have it (the opening balance, from the page, is checked below).
+	if err := got.Seal(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFailed, err)
+	}
+	if err := got.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %s %s: %v", ErrFailed, c.village, d.Period, err)
+	}
 	if diffs := differences(d, got); len(diffs) > 0 {
 		return nil, fmt.Errorf("%w: %s %s: the page's figures are not what the village's signed entries hold:\n  %s", ErrFailed, c.village, d.Period, strings.Join(diffs, "\n  "))
 	}
@@ -408,6 +417,11 @@ func (c *checker) checkDisclosure(ctx context.Context, l public.Listed, list pub
 	fmt.Fprintf(out, "  recomputed from %d financial entries (seqs %d..%d) and approved in %d steps (last %s): income %s yuan in %d categories, expense %s yuan in %d categories, %d itemized transactions, %d contracts, %d assets acquired, %d disposed, %d reversals; %d listed entries, each with its hash: all equal to the page\n",
 		got.Entries, got.AfterSeq+1, got.ToSeq, len(got.Approvals), got.Approvals[len(got.Approvals)-1].Ref.ID, yuan(got.IncomeFen), len(got.Income),
 		yuan(got.ExpenseFen), len(got.Expense), len(got.Transactions), len(got.Contracts), len(got.Acquired), len(got.Disposed), len(got.Reversals), items)
+	if got.Legacy() {
+		fmt.Fprintf(out, "  approved before decisions named the content they approve: the figures are the chain's, not checked against an approved digest\n")
+	} else {
+		fmt.Fprintf(out, "  content sha256 %s: the one the committee's signed decisions approved\n", got.ContentSha256)
+	}
 	fmt.Fprintf(out, "  balances: cash %s + %s = %s yuan, bank %s + %s = %s yuan\n", yuan(d.Opening.CashFen), yuan(got.Movement.CashFen), yuan(got.Closing.CashFen),
 		yuan(d.Opening.BankFen), yuan(got.Movement.BankFen), yuan(got.Closing.BankFen))
 	if err := c.checkOpening(ctx, d, list, prev); err != nil {

@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
-	"github.com/sanzi/sanzi/federation/disclosed"
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/federation/fsm"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"

@@ -12,6 +12,7 @@ import (
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/node/disclosure"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -44,31 +45,31 @@ func (s *Service) disclosureOf(ctx context.Context, org, period string, largeFro
 
 // publicOf is the public content procedure procID of org publishes
 // (node/disclosed, the one computation the district's site and
-// verify-public use too): while open, what its approval will publish;
-// once approved, what it published. Its canonical bytes, their sha256 and
-// the itemizing threshold they were computed with (the catalog's
-// threshold_fen, or the one an earlier approval of the procedure named).
-func (s *Service) publicOf(org, procID string) ([]byte, string, int64, error) {
-	mt, _ := s.sup.Matter(discloseMatter)
-	opt := disclosed.Options{ItemizeFromFen: mt.GetThresholdFen()}
-	d, err := disclosed.Prepare(s.b.Ledger(), org, procID, opt)
+// verify-public use too): while open, what its approval will publish (and
+// what supervise.DecideStep names in the approving decision); once
+// approved, what it published. Its canonical bytes and their sha256.
+func (s *Service) publicOf(org, procID string) ([]byte, string, error) {
+	p, err := s.sup.Procedure(procID)
+	if err != nil {
+		return nil, "", err
+	}
+	itemize := p.Matter.GetThresholdFen()
+	a, raw, err := disclosed.Approve(s.b.Ledger(), org, procID, itemize)
 	if errors.Is(err, disclosed.ErrNoProcedure) {
-		all, cerr := disclosed.Compute(s.b.Ledger(), org, 1, opt)
+		all, cerr := disclosed.Compute(s.b.Ledger(), org, 1, disclosed.Options{ItemizeFromFen: itemize})
 		if cerr != nil {
-			return nil, "", 0, cerr
+			return nil, "", cerr
 		}
-		if i := slices.IndexFunc(all, func(x *disclosed.Disclosure) bool { return x.Procedure.ID == procID }); i >= 0 {
-			d, err = all[i], nil
+		i := slices.IndexFunc(all, func(x *disclosed.Disclosure) bool { return x.Procedure.ID == procID })
+		if i < 0 {
+			return nil, "", err
 		}
+		return disclosed.Encode(all[i])
 	}
 	if err != nil {
-		return nil, "", 0, err
+		return nil, "", err
 	}
-	raw, sum, err := disclosed.Encode(d)
-	if err != nil {
-		return nil, "", 0, err
-	}
-	return raw, sum, d.ItemizeFromFen, nil
+	return raw, a.GetContentSha256(), nil
 }
 
 // disclosureProcedure is org's GOV-DISCLOSE procedure for period that is
@@ -105,7 +106,7 @@ func (s *Service) GetDisclosure(ctx context.Context, r *sanziv1.GetDisclosureReq
 	}
 	out := &sanziv1.GetDisclosureResponse{Disclosure: d, Sha256: sum, Procedure: p}
 	if p != nil && s.b.Serves(r.GetOrg()) {
-		raw, psum, _, err := s.publicOf(r.GetOrg(), p.GetEntry().GetId())
+		raw, psum, err := s.publicOf(r.GetOrg(), p.GetEntry().GetId())
 		switch {
 		case errors.Is(err, disclosed.ErrNoProcedure):
 			// Closed without publishing (rejected at its last step).
@@ -148,17 +149,17 @@ func (s *Service) DecideDisclosure(ctx context.Context, r *sanziv1.DecideDisclos
 		return nil, status.Errorf(codes.FailedPrecondition, "the books of %s for %s changed since the disclosure was read (sha256 %s, now %s): read it again before approving", r.GetOrg(), r.GetPeriod(), r.GetSha256(), sum)
 	}
 	d := &sanziv1.StepDecision{Org: r.GetOrg(), ProcedureId: p.GetEntry().GetId(), StepCode: p.GetOpenStep(), Action: r.GetAction(), Reason: r.GetReason()}
-	psum := ""
 	if s.b.Serves(r.GetOrg()) {
 		if _, err := s.b.Attachments().Put(raw, fmt.Sprintf("disclosure-%s-%s.json", r.GetOrg(), r.GetPeriod()), "application/json", sum); err != nil {
 			return nil, toStatus(fmt.Errorf("keep the disclosure's content: %w", err))
 		}
 		d.Attachments = []string{sum}
 		if approve {
-			// The public content this approval publishes: its digest,
-			// signed in the decision, is what the district's site and
+			// The public content this approval publishes, kept with the
+			// decision; supervise.DecideStep names its digest in the
+			// decision, signed, which the district's site and
 			// verify-public check the content they compute against.
-			praw, s256, itemize, err := s.publicOf(r.GetOrg(), p.GetEntry().GetId())
+			praw, s256, err := s.publicOf(r.GetOrg(), p.GetEntry().GetId())
 			if err != nil {
 				return nil, toStatus(fmt.Errorf("prepare the public disclosure: %w", err))
 			}
@@ -169,15 +170,18 @@ func (s *Service) DecideDisclosure(ctx context.Context, r *sanziv1.DecideDisclos
 				return nil, toStatus(fmt.Errorf("keep the public disclosure's content: %w", err))
 			}
 			d.Attachments = append(d.Attachments, s256)
-			d.Disclosure = &sanziv1.DisclosureApproval{ContentSha256: s256, ItemizeFromFen: itemize}
-			psum = s256
 		}
 	}
 	e, proc, err := s.sup.DecideStep(ctx, r.GetAuthor(), d)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	out := &sanziv1.DecideDisclosureResponse{Entry: e.Meta(), ContentSha256: sum, PublicSha256: psum}
+	out := &sanziv1.DecideDisclosureResponse{Entry: e.Meta(), ContentSha256: sum}
+	if m, err := entries.Decode(e.Type, e.Payload); err == nil {
+		if sd, ok := m.(*sanziv1.StepDecision); ok {
+			out.PublicSha256 = sd.GetDisclosure().GetContentSha256()
+		}
+	}
 	if proc != nil {
 		if out.Procedure, err = s.sup.ProcedureRecord(proc); err != nil {
 			return nil, toStatus(err)

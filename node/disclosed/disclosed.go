@@ -374,6 +374,22 @@ func walk(w Walker, origin string, from uint64, opt Options) (*computer, error) 
 	return c, nil
 }
 
+// Approve is what a village's decision approving a step of its open
+// disclosure procedure procedureID names (StepDecision.disclosure), and
+// the content's canonical bytes, which the node keeps as an attachment of
+// the decision. itemizeFromFen is the threshold of the procedure's matter.
+func Approve(w Walker, origin, procedureID string, itemizeFromFen int64) (*sanziv1.DisclosureApproval, []byte, error) {
+	d, err := Prepare(w, origin, procedureID, Options{ItemizeFromFen: itemizeFromFen})
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, sum, err := Encode(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &sanziv1.DisclosureApproval{ContentSha256: sum, ItemizeFromFen: d.ItemizeFromFen}, raw, nil
+}
+
 // Prepare is the disclosure origin's open procedure procedureID will
 // publish when its last step is approved, computed from the whole chain
 // by the same code as Compute: what the village's committee reads and

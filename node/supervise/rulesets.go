@@ -111,14 +111,6 @@ func (s *Supervisor) CatalogVersion() string {
 	return s.flows.Catalog().GetVersion()
 }
 
-// Matter is the matter code of the catalog new procedures follow, false
-// when it has none.
-func (s *Supervisor) Matter(code string) (*sanziv1.Matter, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return catalog.Find(s.flows.Catalog(), code)
-}
-
 // RuleSets lists the versions the node knows and names the live one.
 func (s *Supervisor) RuleSets() ([]*sanziv1.RuleSetSummary, string, error) {
 	s.mu.Lock()

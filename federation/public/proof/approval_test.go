@@ -21,8 +21,9 @@ import (
 // TestVerifyApproval: verify-public passes a month whose signed approvals
 // name the digest of the content it recomputes from the chain, and fails
 // one whose approval names other content, naming the decision and both
-// digests: refused by the honest site, and refused by verify-public itself
-// when a site serves the month anyway.
+// digests: refused by the honest site (whose refusal carries the proof,
+// which verify-public checks and recomputes), and refused by verify-public
+// itself when a site serves the month anyway.
 func TestVerifyApproval(t *testing.T) {
 	w := publictest.New(t)
 	bank := sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER
@@ -69,14 +70,20 @@ func TestVerifyApproval(t *testing.T) {
 		is     error // the error is this one (nil: any, the site's refusal)
 	}{
 		{"approved month", site, "2026-02", []string{"content sha256 " + feb + ": the one the committee's signed decisions approved"}, false, nil},
-		{"refused by the site", site, "2026-03", []string{"409", "approved content with sha256 " + bad}, true, nil},
+		{"refused by the site, its proof verifying", site, "2026-03", []string{"the site refuses it and its signed chain segment verifies", "approved content with sha256 " + bad}, true, ErrFailed},
+		{"refused by the site, recomputed after the month before", site, "", []string{"2026-03: the disclosure is not what the village's committee approved", "approved content with sha256 " + bad,
+			"the chain gives " + mar.ContentSha256}, true, ErrFailed},
 		{"served anyway", lying, "2026-03", []string{"approved content with sha256 " + bad, "the chain gives " + mar.ContentSha256, "decision " + mar.Approvals[0].Ref.ID}, true, ErrFailed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv := httptest.NewServer(c.h)
 			defer srv.Close()
 			var out bytes.Buffer
-			err := Run(context.Background(), Config{URL: srv.URL + "/public/villages/" + publictest.Village + "/" + c.period, Out: &out})
+			cfg := Config{URL: srv.URL + "/public/villages/" + publictest.Village + "/" + c.period, Out: &out}
+			if c.period == "" { // every month, oldest first
+				cfg.URL, cfg.All = srv.URL+"/public/villages/"+publictest.Village, true
+			}
+			err := Run(context.Background(), cfg)
 			got := out.String()
 			if c.fails {
 				if err == nil || c.is != nil && !errors.Is(err, c.is) {

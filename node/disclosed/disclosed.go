@@ -1,5 +1,6 @@
 // Package disclosed computes a village's published monthly disclosures
-// (财务公开) from its chain as the district holds it: what each
+// (财务公开) from its chain (the village's own, the district's replicated
+// copy, or the segment a verifier fetched): what each
 // GOV-DISCLOSE procedure approved, with every figure traced to the entries
 // it comes from. The district's public site (federation/public) shows
 // them, and `sanzi verify-public` computes them again, with this same

@@ -67,7 +67,10 @@ func TestPublicDisclosure(t *testing.T) {
 		if code != 200 || len(body) > 200<<10 {
 			t.Fatalf("%d, %d bytes", code, len(body))
 		}
-		for _, want := range []string{"新村 财务公开", "城关镇", "张**", "12,345.00", "5,000.00", "3505**********", "链段"} {
+		// The village's approvals (audit, publish) named the digest of the
+		// content the district computes: the page says it is what the
+		// committee approved.
+		for _, want := range []string{"新村 财务公开", "城关镇", "张**", "12,345.00", "5,000.00", "3505**********", "链段", "即村监委会批准的内容"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("the village's page lacks %q", want)
 			}
@@ -101,7 +104,7 @@ func TestPublicDisclosure(t *testing.T) {
 	}
 	t.Run("verify-public passes", func(t *testing.T) {
 		out, code := run(t, "verify-public", "--fingerprint", fp[1], pageURL)
-		if code != 0 || !strings.Contains(out, "verify-public: OK") || !strings.Contains(out, "matches the one given") {
+		if code != 0 || !strings.Contains(out, "verify-public: OK") || !strings.Contains(out, "matches the one given") || !strings.Contains(out, "the one the committee's signed decisions approved") {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
 		t.Logf("sanzi verify-public %s:\n%s", pageURL, out)

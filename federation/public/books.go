@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sanzi/sanzi/federation/disclosed"
 	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"

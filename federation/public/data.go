@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
-	"github.com/sanzi/sanzi/federation/disclosed"
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -271,7 +271,37 @@ func (s *Site) month(w http.ResponseWriter, r *http.Request, args []string) (*di
 		s.internal(w, r, err)
 		return nil, nil, false
 	}
+	if err := d.Check(); err != nil {
+		s.refuseMonth(w, r, d, err)
+		return nil, nil, false
+	}
 	return d, all, true
+}
+
+// Refusal is the answer for a month the site does not show because the
+// content its chain gives is not what the committee approved (409): why,
+// and the proof a verifier checks to find out whether the chain or this
+// member's copy of it is at fault.
+type Refusal struct {
+	Code      int    `json:"code"`
+	Message   string `json:"message"`
+	MessageZh string `json:"messageZh"`
+	Proof     *Proof `json:"proof,omitempty"`
+}
+
+// refuseMonth answers that d is not shown, for why (d.Check's error).
+func (s *Site) refuseMonth(w http.ResponseWriter, r *http.Request, d *disclosed.Disclosure, why error) {
+	zh := "这个月由账链算出的公开内容与村监委会批准的内容不一致，不予公开：" + why.Error()
+	if !strings.HasPrefix(r.URL.Path, Prefix+"v1/") {
+		s.fail(w, r, http.StatusConflict, zh, why.Error())
+		return
+	}
+	out := Refusal{Code: http.StatusConflict, Message: why.Error(), MessageZh: zh}
+	if p, err := s.proof(d); err == nil {
+		out.Proof = &p
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusConflict, out)
 }
 
 func (s *Site) disclosureJSON(w http.ResponseWriter, r *http.Request, args []string) {

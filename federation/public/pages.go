@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanzi/sanzi/federation/disclosed"
+	"github.com/sanzi/sanzi/node/disclosed"
 )
 
 //go:embed templates/*.html site.css verify.js
@@ -185,7 +185,11 @@ func (s *Site) villagePage(w http.ResponseWriter, r *http.Request, args []string
 	data := map[string]any{"Village": args[0], "Name": s.name(args[0]), "Town": s.townName(args[0][:9]), "Retention": rule.retentionMonths}
 	if len(all) > 0 {
 		newest := all[len(all)-1]
-		if err := s.monthData(data, r, newest, all); err != nil {
+		if err := newest.Check(); err != nil {
+			// Shown by its own page as refused (409); the village page
+			// shows no figures the committee did not approve either.
+			data["Refused"] = err.Error()
+		} else if err := s.monthData(data, r, newest, all); err != nil {
 			s.internal(w, r, err)
 			return
 		}

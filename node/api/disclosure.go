@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/node/disclosure"
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -38,6 +41,35 @@ func (s *Service) disclosureOf(ctx context.Context, org, period string, largeFro
 		return nil, nil, "", toStatus(err)
 	}
 	return d, raw, sum, nil
+}
+
+// publicOf is the public content procedure procID of org publishes
+// (node/disclosed, the one computation the district's site and
+// verify-public use too): while open, what its approval will publish (and
+// what supervise.DecideStep names in the approving decision); once
+// approved, what it published. Its canonical bytes and their sha256.
+func (s *Service) publicOf(org, procID string) ([]byte, string, error) {
+	p, err := s.sup.Procedure(procID)
+	if err != nil {
+		return nil, "", err
+	}
+	itemize := p.Matter.GetThresholdFen()
+	a, raw, err := disclosed.Approve(s.b.Ledger(), org, procID, itemize)
+	if errors.Is(err, disclosed.ErrNoProcedure) {
+		all, cerr := disclosed.Compute(s.b.Ledger(), org, 1, disclosed.Options{ItemizeFromFen: itemize})
+		if cerr != nil {
+			return nil, "", cerr
+		}
+		i := slices.IndexFunc(all, func(x *disclosed.Disclosure) bool { return x.Procedure.ID == procID })
+		if i < 0 {
+			return nil, "", err
+		}
+		return disclosed.Encode(all[i])
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return raw, a.GetContentSha256(), nil
 }
 
 // disclosureProcedure is org's GOV-DISCLOSE procedure for period that is
@@ -72,7 +104,19 @@ func (s *Service) GetDisclosure(ctx context.Context, r *sanziv1.GetDisclosureReq
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &sanziv1.GetDisclosureResponse{Disclosure: d, Sha256: sum, Procedure: p}, nil
+	out := &sanziv1.GetDisclosureResponse{Disclosure: d, Sha256: sum, Procedure: p}
+	if p != nil && s.b.Serves(r.GetOrg()) {
+		raw, psum, err := s.publicOf(r.GetOrg(), p.GetEntry().GetId())
+		switch {
+		case errors.Is(err, disclosed.ErrNoProcedure):
+			// Closed without publishing (rejected at its last step).
+		case err != nil:
+			return nil, toStatus(err)
+		default:
+			out.PublicContent, out.PublicSha256 = string(raw), psum
+		}
+	}
+	return out, nil
 }
 
 // DecideDisclosure implements DisclosureService: a decision on the open
@@ -110,12 +154,34 @@ func (s *Service) DecideDisclosure(ctx context.Context, r *sanziv1.DecideDisclos
 			return nil, toStatus(fmt.Errorf("keep the disclosure's content: %w", err))
 		}
 		d.Attachments = []string{sum}
+		if approve {
+			// The public content this approval publishes, kept with the
+			// decision; supervise.DecideStep names its digest in the
+			// decision, signed, which the district's site and
+			// verify-public check the content they compute against.
+			praw, s256, err := s.publicOf(r.GetOrg(), p.GetEntry().GetId())
+			if err != nil {
+				return nil, toStatus(fmt.Errorf("prepare the public disclosure: %w", err))
+			}
+			if r.GetPublicSha256() != "" && r.GetPublicSha256() != s256 {
+				return nil, status.Errorf(codes.FailedPrecondition, "the public disclosure of %s for %s is not the one read (public sha256 %s, now %s): read it again before approving", r.GetOrg(), r.GetPeriod(), r.GetPublicSha256(), s256)
+			}
+			if _, err := s.b.Attachments().Put(praw, fmt.Sprintf("disclosure-public-%s-%s.json", r.GetOrg(), r.GetPeriod()), "application/json", s256); err != nil {
+				return nil, toStatus(fmt.Errorf("keep the public disclosure's content: %w", err))
+			}
+			d.Attachments = append(d.Attachments, s256)
+		}
 	}
 	e, proc, err := s.sup.DecideStep(ctx, r.GetAuthor(), d)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	out := &sanziv1.DecideDisclosureResponse{Entry: e.Meta(), ContentSha256: sum}
+	if m, err := entries.Decode(e.Type, e.Payload); err == nil {
+		if sd, ok := m.(*sanziv1.StepDecision); ok {
+			out.PublicSha256 = sd.GetDisclosure().GetContentSha256()
+		}
+	}
 	if proc != nil {
 		if out.Procedure, err = s.sup.ProcedureRecord(proc); err != nil {
 			return nil, toStatus(err)

@@ -434,6 +434,9 @@ func (v *Validator) StepDecision(author string, d *sanziv1.StepDecision) error {
 		c.text(f+"reason", d.GetReason(), false, maxText)
 		c.attachments(f+"attachments", d.GetAttachments())
 		c.nodeOnly(f+"parentDecisionId", d.GetParentDecisionId())
+		if d.GetDisclosure() != nil {
+			c.add(f+"disclosure", "set by the village node from its chain when a disclosure is approved; a caller may not set it")
+		}
 	})
 }
 

@@ -6,8 +6,10 @@
 //
 // It is one pure function of a chain's entries, so every tier computes the
 // same figures from the same entries: the village node for its committees
-// (node/api's DisclosureService), its town for the town's check, and the
-// district's public pages from the replicated chain (issue 15). Compute
+// (node/api's DisclosureService), its town for the town's check. It is the
+// committee's working statement of the books (by business date, names
+// unmasked); what is published, and what an approval names for the
+// district's public pages, is node/disclosed's content (issue 15). Compute
 // reads the chain through Source up to a seq (Options.AsOfSeq), so what a
 // committee approved can be computed again from the entries that were there
 // when it approved; Encode gives the canonical bytes whose SHA-256 a

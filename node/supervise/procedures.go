@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/workflow"
@@ -70,7 +71,8 @@ func (s *Supervisor) DecideStep(ctx context.Context, author string, d *sanziv1.S
 	if _, err := s.catchUp(ctx); err != nil {
 		return nil, nil, err
 	}
-	if p, err := s.flows.Get(d.GetProcedureId()); err == nil {
+	p, err := s.flows.Get(d.GetProcedureId())
+	if err == nil {
 		if d, err = CheckDecider(ctx, s.b.Ledger(), p, author, d); err != nil {
 			return nil, nil, err
 		}
@@ -85,6 +87,14 @@ func (s *Supervisor) DecideStep(ctx context.Context, author string, d *sanziv1.S
 	if err := s.tier.RefuseOwnDecision(s.flows.Catalog(), dd); err != nil {
 		return nil, nil, err
 	}
+	if p != nil && p.P.GetMatterCode() == disclosed.Matter && dd.GetAction() == sanziv1.StepAction_STEP_ACTION_APPROVE {
+		// Whatever route it comes by, an approval of a disclosure names
+		// the public content it approves, computed here from the chain by
+		// the code the district's site and verify-public use.
+		if dd.Disclosure, _, err = disclosed.Approve(s.b.Ledger(), dd.GetOrg(), dd.GetProcedureId(), p.Matter.GetThresholdFen()); err != nil {
+			return nil, nil, fmt.Errorf("prepare the public disclosure %s approves: %w", dd.GetProcedureId(), err)
+		}
+	}
 	st, err := s.b.AppendEntry(ctx, dd.GetOrg(), author, sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, dd, dd.GetProcedureId())
 	if err != nil {
 		return nil, nil, err
@@ -92,7 +102,7 @@ func (s *Supervisor) DecideStep(ctx context.Context, author string, d *sanziv1.S
 	if _, err := s.catchUp(ctx); err != nil {
 		return st, nil, err
 	}
-	p, err := s.flows.Get(dd.GetProcedureId())
+	p, err = s.flows.Get(dd.GetProcedureId())
 	return st, p, err
 }
 

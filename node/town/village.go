@@ -112,6 +112,9 @@ func (v *Village) Apply(ctx context.Context, own *workflow.Flows) (int, error) {
 			// chain's TownDecision); the village holds none of it, and an
 			// entry names only attachments its node holds.
 			d.Attachments = nil
+			// A town's decision approves no disclosure content: only the
+			// village's own approvals name it (supervise.DecideStep).
+			d.Disclosure = nil
 			var dd *sanziv1.StepDecision
 			if dd, err = own.Check(d, v.b.Now()); err == nil {
 				_, err = v.b.AppendEntry(ctx, d.GetOrg(), in.author, sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, dd, dd.GetProcedureId())

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sanzi/sanzi/federation/disclosed"
+	"github.com/sanzi/sanzi/node/disclosed"
 )
 
 // differences lists where the page's disclosure differs from the one

@@ -7,12 +7,13 @@
 // site says about itself beyond the key, which the reader compares with
 // the fingerprint the district publishes elsewhere (--fingerprint).
 //
-// The figures are recomputed from the entries with federation/disclosed,
+// The figures are recomputed from the entries with node/disclosed,
 // the code the district computes the pages with.
 package proof
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -35,8 +36,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
-	"github.com/sanzi/sanzi/federation/disclosed"
 	"github.com/sanzi/sanzi/federation/public"
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -166,30 +167,9 @@ func (c *checker) parseURL(u string) (string, error) {
 // 10 s, 5 tries): the public site limits each address, and a long segment
 // takes many requests.
 func (c *checker) get(ctx context.Context, path string, v any) error {
-	var resp *http.Response
-	var body []byte
-	for try := 1; ; try++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-		if err != nil {
-			return err
-		}
-		if resp, err = c.cfg.Client.Do(req); err != nil {
-			return fmt.Errorf("fetch %s: %w", path, err)
-		}
-		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("fetch %s: %w", path, err)
-		}
-		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable || try == 5 {
-			break
-		}
-		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(min(max(wait, 1), 10)) * time.Second):
-		}
+	resp, body, err := c.fetch(ctx, path)
+	if err != nil {
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
@@ -202,6 +182,34 @@ func (c *checker) get(ctx context.Context, path string, v any) error {
 		return fmt.Errorf("%w: %s is not what the site serves: %v", ErrFailed, path, err)
 	}
 	return nil
+}
+
+// fetch GETs path, trying again while the site says it is busy.
+func (c *checker) fetch(ctx context.Context, path string) (*http.Response, []byte, error) {
+	for try := 1; ; try++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		resp, err := c.cfg.Client.Do(req)
+		if err != nil {
+			return nil, nil, fmt.Errorf("fetch %s: %w", path, err)
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		resp.Body.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("fetch %s: %w", path, err)
+		}
+		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable || try == 5 {
+			return resp, body, nil
+		}
+		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(time.Duration(min(max(wait, 1), 10)) * time.Second):
+		}
+	}
 }
 
 // checkKey fetches the district's key and compares it with the
@@ -336,8 +344,16 @@ func (w walker) Range(origin string, from uint64, limit int, fn func(*ledger.Sto
 
 // checkDisclosure proves one month.
 func (c *checker) checkDisclosure(ctx context.Context, l public.Listed, list public.DisclosureList, prev *disclosed.Disclosure) (*disclosed.Disclosure, error) {
+	path := fmt.Sprintf("/public/v1/villages/%s/disclosures/%s", c.village, l.Period)
+	resp, body, err := c.fetch(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusConflict {
+		return nil, c.checkRefused(ctx, l, body, prev)
+	}
 	var pub public.Published
-	if err := c.get(ctx, fmt.Sprintf("/public/v1/villages/%s/disclosures/%s", c.village, l.Period), &pub); err != nil {
+	if err := c.get(ctx, path, &pub); err != nil {
 		return nil, err
 	}
 	d, p := pub.Disclosure, pub.Proof
@@ -350,37 +366,10 @@ func (c *checker) checkDisclosure(ctx context.Context, l public.Listed, list pub
 		name = " (" + pub.Name + ")"
 	}
 	fmt.Fprintf(out, "%s%s %s: procedure %s, published %s\n", c.village, name, d.Period, d.Procedure.ID, d.PublishedAt.Format(time.RFC3339))
-	switch {
-	case p.Checkpoint == 0:
-		return nil, fmt.Errorf("%w: %s %s: no signed checkpoint covers it yet (%s); try again in a minute", ErrFailed, c.village, d.Period, p.Note)
-	case p.Segment == "":
-		return nil, fmt.Errorf("%w: %s %s: the district does not serve the chain segment that proves this month (%s), so its figures cannot be checked", ErrFailed, c.village, d.Period, p.Note)
-	case p.FromSeq == 0 || p.ToSeq < p.FromSeq:
-		return nil, fmt.Errorf("%w: %s %s: the proof names seqs %d..%d", ErrFailed, c.village, d.Period, p.FromSeq, p.ToSeq)
-	}
-	cp, err := c.checkpoint(ctx, p.Checkpoint)
+	seg, err := c.proven(ctx, d.Period, p)
 	if err != nil {
 		return nil, err
 	}
-	head, ok := cp.Statement.Head(c.village)
-	if !ok || head.Seq != p.ToSeq {
-		return nil, fmt.Errorf("%w: checkpoint %d signs %s at seq %d, but the proof ends at seq %d", ErrFailed, cp.Statement.Number, c.village, head.Seq, p.ToSeq)
-	}
-	fmt.Fprintf(out, "  checkpoint %d of %s: signature verifies, signs %d chains, %s at seq %d hash %x\n", cp.Statement.Number,
-		cp.Statement.Time.Format(time.RFC3339), len(cp.Statement.Heads), c.village, head.Seq, head.Hash[:8])
-	wantSeg := fmt.Sprintf("/public/v1/chains/%s/entries?from=%d&to=%d", c.village, p.FromSeq, p.ToSeq)
-	if p.Segment != wantSeg {
-		return nil, fmt.Errorf("%w: the proof's segment %q is not seqs %d..%d of %s", ErrFailed, p.Segment, p.FromSeq, p.ToSeq, c.village)
-	}
-	seg, err := c.segment(ctx, p.Segment, p.FromSeq, p.ToSeq)
-	if err != nil {
-		return nil, err
-	}
-	if last := seg[len(seg)-1]; last.Hash != head.Hash {
-		return nil, fmt.Errorf("%w: the chain segment ends at %s with hash %x, but checkpoint %d signs hash %x there", ErrFailed, last.ID(), last.Hash[:8], cp.Statement.Number, head.Hash[:8])
-	}
-	fmt.Fprintf(out, "  chain segment seqs %d..%d: %d entries, each hashing to its hash and linking to the one before, ending at the checkpoint's head\n", p.FromSeq, p.ToSeq, len(seg))
-
 	all, err := disclosed.Compute(walker(seg), c.village, p.FromSeq, disclosed.Options{ItemizeFromFen: d.ItemizeFromFen})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFailed, err)
@@ -398,6 +387,15 @@ func (c *checker) checkDisclosure(ctx context.Context, l public.Listed, list pub
 	// against the previous month below.
 	got.Opening = d.Opening
 	got.Closing = disclosed.Balances{CashFen: d.Opening.CashFen + got.Movement.CashFen, BankFen: d.Opening.BankFen + got.Movement.BankFen}
+	// What the committee approved: the signed decisions in the segment
+	// name the digest of the content; the content recomputed here must
+	// have it (the opening balance, from the page, is checked below).
+	if err := got.Seal(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFailed, err)
+	}
+	if err := got.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %s %s: %v", ErrFailed, c.village, d.Period, err)
+	}
 	if diffs := differences(d, got); len(diffs) > 0 {
 		return nil, fmt.Errorf("%w: %s %s: the page's figures are not what the village's signed entries hold:\n  %s", ErrFailed, c.village, d.Period, strings.Join(diffs, "\n  "))
 	}
@@ -408,12 +406,91 @@ func (c *checker) checkDisclosure(ctx context.Context, l public.Listed, list pub
 	fmt.Fprintf(out, "  recomputed from %d financial entries (seqs %d..%d) and approved in %d steps (last %s): income %s yuan in %d categories, expense %s yuan in %d categories, %d itemized transactions, %d contracts, %d assets acquired, %d disposed, %d reversals; %d listed entries, each with its hash: all equal to the page\n",
 		got.Entries, got.AfterSeq+1, got.ToSeq, len(got.Approvals), got.Approvals[len(got.Approvals)-1].Ref.ID, yuan(got.IncomeFen), len(got.Income),
 		yuan(got.ExpenseFen), len(got.Expense), len(got.Transactions), len(got.Contracts), len(got.Acquired), len(got.Disposed), len(got.Reversals), items)
+	if got.Legacy() {
+		fmt.Fprintf(out, "  approved before decisions named the content they approve: the figures are the chain's, not checked against an approved digest\n")
+	} else {
+		fmt.Fprintf(out, "  content sha256 %s: the one the committee's signed decisions approved\n", got.ContentSha256)
+	}
 	fmt.Fprintf(out, "  balances: cash %s + %s = %s yuan, bank %s + %s = %s yuan\n", yuan(d.Opening.CashFen), yuan(got.Movement.CashFen), yuan(got.Closing.CashFen),
 		yuan(d.Opening.BankFen), yuan(got.Movement.BankFen), yuan(got.Closing.BankFen))
 	if err := c.checkOpening(ctx, d, list, prev); err != nil {
 		return nil, err
 	}
 	return got, nil
+}
+
+// proven fetches the checkpoint and the chain segment p names for period
+// and checks them: the checkpoint signed by the district, the segment's
+// entries hashing and linking, ending at the checkpoint's head.
+func (c *checker) proven(ctx context.Context, period string, p public.Proof) ([]*ledger.Stored, error) {
+	switch {
+	case p.Checkpoint == 0:
+		return nil, fmt.Errorf("%w: %s %s: no signed checkpoint covers it yet (%s); try again in a minute", ErrFailed, c.village, period, p.Note)
+	case p.Segment == "":
+		return nil, fmt.Errorf("%w: %s %s: the district does not serve the chain segment that proves this month (%s), so its figures cannot be checked", ErrFailed, c.village, period, p.Note)
+	case p.FromSeq == 0 || p.ToSeq < p.FromSeq:
+		return nil, fmt.Errorf("%w: %s %s: the proof names seqs %d..%d", ErrFailed, c.village, period, p.FromSeq, p.ToSeq)
+	}
+	cp, err := c.checkpoint(ctx, p.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	head, ok := cp.Statement.Head(c.village)
+	if !ok || head.Seq != p.ToSeq {
+		return nil, fmt.Errorf("%w: checkpoint %d signs %s at seq %d, but the proof ends at seq %d", ErrFailed, cp.Statement.Number, c.village, head.Seq, p.ToSeq)
+	}
+	fmt.Fprintf(c.cfg.Out, "  checkpoint %d of %s: signature verifies, signs %d chains, %s at seq %d hash %x\n", cp.Statement.Number,
+		cp.Statement.Time.Format(time.RFC3339), len(cp.Statement.Heads), c.village, head.Seq, head.Hash[:8])
+	wantSeg := fmt.Sprintf("/public/v1/chains/%s/entries?from=%d&to=%d", c.village, p.FromSeq, p.ToSeq)
+	if p.Segment != wantSeg {
+		return nil, fmt.Errorf("%w: the proof's segment %q is not seqs %d..%d of %s", ErrFailed, p.Segment, p.FromSeq, p.ToSeq, c.village)
+	}
+	seg, err := c.segment(ctx, p.Segment, p.FromSeq, p.ToSeq)
+	if err != nil {
+		return nil, err
+	}
+	if last := seg[len(seg)-1]; last.Hash != head.Hash {
+		return nil, fmt.Errorf("%w: the chain segment ends at %s with hash %x, but checkpoint %d signs hash %x there", ErrFailed, last.ID(), last.Hash[:8], cp.Statement.Number, head.Hash[:8])
+	}
+	fmt.Fprintf(c.cfg.Out, "  chain segment seqs %d..%d: %d entries, each hashing to its hash and linking to the one before, ending at the checkpoint's head\n", p.FromSeq, p.ToSeq, len(seg))
+	return seg, nil
+}
+
+// checkRefused reads a site's refusal to show month l (409: what the
+// chain gives is not what the committee approved) and checks its proof:
+// a segment that does not verify is named (a member's state edited), one
+// that does is recomputed, and the approval it holds is named.
+func (c *checker) checkRefused(ctx context.Context, l public.Listed, body []byte, prev *disclosed.Disclosure) error {
+	var ref public.Refusal
+	if err := json.Unmarshal(body, &ref); err != nil || ref.Proof == nil {
+		return fmt.Errorf("%w: %s %s: the site refuses it: %s", ErrFailed, c.village, l.Period, cmp.Or(ref.Message, string(body)))
+	}
+	fmt.Fprintf(c.cfg.Out, "%s %s: procedure %s: the site refuses it (%s); checking its proof\n", c.village, l.Period, l.Procedure.ID, ref.Message)
+	seg, err := c.proven(ctx, l.Period, *ref.Proof)
+	if err != nil {
+		return err
+	}
+	all, err := disclosed.Compute(walker(seg), c.village, ref.Proof.FromSeq, disclosed.Options{})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrFailed, err)
+	}
+	// Recomputed with its opening balance when that is known (the first
+	// disclosure's is zero, else the previous one checked), to name the
+	// decision that approved other content.
+	if i := slices.IndexFunc(all, func(x *disclosed.Disclosure) bool { return x.Procedure.ID == l.Procedure.ID }); i >= 0 &&
+		(all[i].AfterSeq == 0 || prev != nil && prev.Procedure.Seq == all[i].AfterSeq) {
+		got := all[i]
+		if prev != nil && got.AfterSeq != 0 {
+			got.Opening = prev.Closing
+		}
+		got.Closing = disclosed.Balances{CashFen: got.Opening.CashFen + got.Movement.CashFen, BankFen: got.Opening.BankFen + got.Movement.BankFen}
+		if err := got.Seal(); err == nil {
+			if err := got.Check(); err != nil {
+				return fmt.Errorf("%w: %s %s: %v", ErrFailed, c.village, l.Period, err)
+			}
+		}
+	}
+	return fmt.Errorf("%w: %s %s: the site refuses it and its signed chain segment verifies: %s", ErrFailed, c.village, l.Period, ref.Message)
 }
 
 // checkOpening checks d's opening balance against the previous

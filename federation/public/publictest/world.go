@@ -20,8 +20,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/federation/checkpoint"
-	"github.com/sanzi/sanzi/federation/disclosed"
 	"github.com/sanzi/sanzi/federation/fsm"
+	"github.com/sanzi/sanzi/node/disclosed"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/keys"
@@ -185,6 +185,33 @@ func (w *World) Disclose(period string) {
 		w.Add(sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, &sanziv1.StepDecision{Org: Village, ProcedureId: id, StepCode: step,
 			Action: sanziv1.StepAction_STEP_ACTION_APPROVE, Post: "p", Closes: i == 3})
 	}
+}
+
+// ItemizeFromFen is the threshold DiscloseNaming's approvals record.
+const ItemizeFromFen = 100_000
+
+// DiscloseNaming opens period's disclosure procedure and approves its
+// steps as a village node does since approvals name what they approve:
+// each names the digest of the public content the village computes for it
+// (disclosed.Prepare on the village's own chain), or sum when not "" (a
+// committee shown other content than the chain gives). It returns the
+// digest named.
+func (w *World) DiscloseNaming(period, sum string) string {
+	w.t.Helper()
+	id := w.Add(sanziv1.EntryType_ENTRY_TYPE_PROCEDURE, &sanziv1.Procedure{Org: Village, MatterCode: disclosed.Matter, Period: period, Summary: "公开"})
+	if sum == "" {
+		d, err := disclosed.Prepare(w.led, Village, id, disclosed.Options{ItemizeFromFen: ItemizeFromFen})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		sum = d.ContentSha256
+	}
+	for i, step := range []string{"prepare", "audit"} {
+		w.Add(sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, &sanziv1.StepDecision{Org: Village, ProcedureId: id, StepCode: step,
+			Action: sanziv1.StepAction_STEP_ACTION_APPROVE, Post: "p", Closes: i == 1,
+			Disclosure: &sanziv1.DisclosureApproval{ContentSha256: sum, ItemizeFromFen: ItemizeFromFen}})
+	}
+	return sum
 }
 
 // Sign signs a checkpoint a minute later.

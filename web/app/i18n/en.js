@@ -689,6 +689,8 @@ export default {
   'disc.asOf': 'Computed as of',
   'disc.asOfValue': 'entry {seq} of the chain',
   'disc.sha': 'Content digest (SHA-256)',
+  'disc.publicSha': 'Public content digest (SHA-256)',
+  'disc.publicContent': 'What the district\'s public site will show (personal data masked; approving approves this)',
   'disc.heading': '{org} · finance disclosure for {period}',
   'disc.col.kind': 'Kind',
   'disc.col.category': 'Category',

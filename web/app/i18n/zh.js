@@ -689,6 +689,8 @@ export default {
   'disc.asOf': '计算截至',
   'disc.asOfValue': '本村账链第 {seq} 条',
   'disc.sha': '内容摘要（SHA-256）',
+  'disc.publicSha': '公开内容摘要（SHA-256）',
+  'disc.publicContent': '区公开网站将显示的内容（已遮蔽个人信息；批准即批准此内容）',
   'disc.heading': '{org} · {period} 财务公开',
   'disc.col.kind': '类型',
   'disc.col.category': '科目',

@@ -439,7 +439,7 @@ type Matter struct {
 	TotalLimit *TimeLimit `protobuf:"bytes,9,opt,name=total_limit,json=totalLimit,proto3" json:"total_limit,omitempty"`
 	// How long what the procedure publishes stays on the public site, in
 	// months from its publication (GOV-DISCLOSE: the monthly disclosure);
-	// 0 means the site's default (federation/disclosed.DefaultRetentionMonths).
+	// 0 means the site's default (node/disclosed.DefaultRetentionMonths).
 	// For GOV-DISCLOSE, threshold_fen is the amount from which a transaction
 	// is listed one by one on the public page (0: every transaction).
 	// Numbered apart so fields added meanwhile on other branches do not collide.

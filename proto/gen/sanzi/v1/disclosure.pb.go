@@ -875,8 +875,14 @@ type GetDisclosureResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Disclosure *Disclosure            `protobuf:"bytes,1,opt,name=disclosure,proto3" json:"disclosure,omitempty"`
 	// SHA-256 (hex) of the disclosure's canonical JSON (node/disclosure.Encode).
-	Sha256        string           `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	Procedure     *ProcedureRecord `protobuf:"bytes,3,opt,name=procedure,proto3" json:"procedure,omitempty"`
+	Sha256    string           `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Procedure *ProcedureRecord `protobuf:"bytes,3,opt,name=procedure,proto3" json:"procedure,omitempty"`
+	// What the public site will show once the month's open procedure is
+	// approved (node/disclosed: masked, covering the entries recorded
+	// since the previous disclosure's procedure), as canonical JSON, and its
+	// SHA-256: what an approval names. Empty when no procedure is open.
+	PublicContent string `protobuf:"bytes,4,opt,name=public_content,json=publicContent,proto3" json:"public_content,omitempty"`
+	PublicSha256  string `protobuf:"bytes,5,opt,name=public_sha256,json=publicSha256,proto3" json:"public_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -932,6 +938,20 @@ func (x *GetDisclosureResponse) GetProcedure() *ProcedureRecord {
 	return nil
 }
 
+func (x *GetDisclosureResponse) GetPublicContent() string {
+	if x != nil {
+		return x.PublicContent
+	}
+	return ""
+}
+
+func (x *GetDisclosureResponse) GetPublicSha256() string {
+	if x != nil {
+		return x.PublicSha256
+	}
+	return ""
+}
+
 // DecideDisclosureRequest decides the open step of the month's GOV-DISCLOSE
 // procedure (the supervisory committee's audit, the committees' publication)
 // on the content the decider saw: the node computes it again, refuses an
@@ -950,7 +970,10 @@ type DecideDisclosureRequest struct {
 	// approve.
 	Sha256 string `protobuf:"bytes,6,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	// As in GetDisclosureRequest.
-	LargeFromFen  int64 `protobuf:"varint,7,opt,name=large_from_fen,json=largeFromFen,proto3" json:"large_from_fen,omitempty"`
+	LargeFromFen int64 `protobuf:"varint,7,opt,name=large_from_fen,json=largeFromFen,proto3" json:"large_from_fen,omitempty"`
+	// The public_sha256 of GetDisclosureResponse the decider read; when
+	// given, an approval of other public content is refused.
+	PublicSha256  string `protobuf:"bytes,8,opt,name=public_sha256,json=publicSha256,proto3" json:"public_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1034,6 +1057,13 @@ func (x *DecideDisclosureRequest) GetLargeFromFen() int64 {
 	return 0
 }
 
+func (x *DecideDisclosureRequest) GetPublicSha256() string {
+	if x != nil {
+		return x.PublicSha256
+	}
+	return ""
+}
+
 // DecideDisclosureResponse names the decision, the attachment holding the
 // content and the procedure as it stands.
 type DecideDisclosureResponse struct {
@@ -1041,6 +1071,9 @@ type DecideDisclosureResponse struct {
 	Entry         *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
 	ContentSha256 string                 `protobuf:"bytes,2,opt,name=content_sha256,json=contentSha256,proto3" json:"content_sha256,omitempty"`
 	Procedure     *ProcedureRecord       `protobuf:"bytes,3,opt,name=procedure,proto3" json:"procedure,omitempty"`
+	// The SHA-256 of the public content the decision approved (at the
+	// village, on approval).
+	PublicSha256  string `protobuf:"bytes,4,opt,name=public_sha256,json=publicSha256,proto3" json:"public_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1094,6 +1127,13 @@ func (x *DecideDisclosureResponse) GetProcedure() *ProcedureRecord {
 		return x.Procedure
 	}
 	return nil
+}
+
+func (x *DecideDisclosureResponse) GetPublicSha256() string {
+	if x != nil {
+		return x.PublicSha256
+	}
+	return ""
 }
 
 var File_sanzi_v1_disclosure_proto protoreflect.FileDescriptor
@@ -1190,13 +1230,15 @@ const file_sanzi_v1_disclosure_proto_rawDesc = "" +
 	"\x14GetDisclosureRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x16\n" +
 	"\x06period\x18\x02 \x01(\tR\x06period\x12$\n" +
-	"\x0elarge_from_fen\x18\x03 \x01(\x03R\flargeFromFen\"\x9e\x01\n" +
+	"\x0elarge_from_fen\x18\x03 \x01(\x03R\flargeFromFen\"\xea\x01\n" +
 	"\x15GetDisclosureResponse\x124\n" +
 	"\n" +
 	"disclosure\x18\x01 \x01(\v2\x14.sanzi.v1.DisclosureR\n" +
 	"disclosure\x12\x16\n" +
 	"\x06sha256\x18\x02 \x01(\tR\x06sha256\x127\n" +
-	"\tprocedure\x18\x03 \x01(\v2\x19.sanzi.v1.ProcedureRecordR\tprocedure\"\xdf\x01\n" +
+	"\tprocedure\x18\x03 \x01(\v2\x19.sanzi.v1.ProcedureRecordR\tprocedure\x12%\n" +
+	"\x0epublic_content\x18\x04 \x01(\tR\rpublicContent\x12#\n" +
+	"\rpublic_sha256\x18\x05 \x01(\tR\fpublicSha256\"\x84\x02\n" +
 	"\x17DecideDisclosureRequest\x12\x16\n" +
 	"\x06author\x18\x01 \x01(\tR\x06author\x12\x10\n" +
 	"\x03org\x18\x02 \x01(\tR\x03org\x12\x16\n" +
@@ -1204,11 +1246,13 @@ const file_sanzi_v1_disclosure_proto_rawDesc = "" +
 	"\x06action\x18\x04 \x01(\x0e2\x14.sanzi.v1.StepActionR\x06action\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06sha256\x18\x06 \x01(\tR\x06sha256\x12$\n" +
-	"\x0elarge_from_fen\x18\a \x01(\x03R\flargeFromFen\"\xa5\x01\n" +
+	"\x0elarge_from_fen\x18\a \x01(\x03R\flargeFromFen\x12#\n" +
+	"\rpublic_sha256\x18\b \x01(\tR\fpublicSha256\"\xca\x01\n" +
 	"\x18DecideDisclosureResponse\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12%\n" +
 	"\x0econtent_sha256\x18\x02 \x01(\tR\rcontentSha256\x127\n" +
-	"\tprocedure\x18\x03 \x01(\v2\x19.sanzi.v1.ProcedureRecordR\tprocedure2\xc0\x01\n" +
+	"\tprocedure\x18\x03 \x01(\v2\x19.sanzi.v1.ProcedureRecordR\tprocedure\x12#\n" +
+	"\rpublic_sha256\x18\x04 \x01(\tR\fpublicSha2562\xc0\x01\n" +
 	"\x11DisclosureService\x12P\n" +
 	"\rGetDisclosure\x12\x1e.sanzi.v1.GetDisclosureRequest\x1a\x1f.sanzi.v1.GetDisclosureResponse\x12Y\n" +
 	"\x10DecideDisclosure\x12!.sanzi.v1.DecideDisclosureRequest\x1a\".sanzi.v1.DecideDisclosureResponseB3Z1github.com/sanzi/sanzi/proto/gen/sanzi/v1;sanziv1b\x06proto3"

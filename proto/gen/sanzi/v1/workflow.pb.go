@@ -319,8 +319,12 @@ type StepDecision struct {
 	// Set by the node: the entry id of the town's TownDecision this decision
 	// applies (a step of a town post, decided at the town).
 	ParentDecisionId string `protobuf:"bytes,11,opt,name=parent_decision_id,json=parentDecisionId,proto3" json:"parent_decision_id,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Set by the village node on a decision approving a step of a monthly
+	// disclosure (GOV-DISCLOSE): the public content approved, so the district
+	// shows, and verify-public proves, exactly that (node/disclosed).
+	Disclosure    *DisclosureApproval `protobuf:"bytes,12,opt,name=disclosure,proto3" json:"disclosure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StepDecision) Reset() {
@@ -430,6 +434,70 @@ func (x *StepDecision) GetParentDecisionId() string {
 	return ""
 }
 
+func (x *StepDecision) GetDisclosure() *DisclosureApproval {
+	if x != nil {
+		return x.Disclosure
+	}
+	return nil
+}
+
+// DisclosureApproval names the public content of a monthly disclosure a
+// decision approves: the SHA-256 (hex) of its canonical bytes
+// (node/disclosed.Encode, kept as an attachment of the decision) and
+// the itemizing threshold it was computed with (the catalog's threshold_fen
+// then), so a later catalog change does not change what was approved.
+type DisclosureApproval struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ContentSha256  string                 `protobuf:"bytes,1,opt,name=content_sha256,json=contentSha256,proto3" json:"content_sha256,omitempty"`
+	ItemizeFromFen int64                  `protobuf:"varint,2,opt,name=itemize_from_fen,json=itemizeFromFen,proto3" json:"itemize_from_fen,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DisclosureApproval) Reset() {
+	*x = DisclosureApproval{}
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisclosureApproval) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisclosureApproval) ProtoMessage() {}
+
+func (x *DisclosureApproval) ProtoReflect() protoreflect.Message {
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisclosureApproval.ProtoReflect.Descriptor instead.
+func (*DisclosureApproval) Descriptor() ([]byte, []int) {
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DisclosureApproval) GetContentSha256() string {
+	if x != nil {
+		return x.ContentSha256
+	}
+	return ""
+}
+
+func (x *DisclosureApproval) GetItemizeFromFen() int64 {
+	if x != nil {
+		return x.ItemizeFromFen
+	}
+	return 0
+}
+
 // TownDecision is a decision a town post takes on something of one of its
 // villages: approving the town's step of a village procedure, or reviewing a
 // village alert. The town records it in its own chain; the village pulls
@@ -450,7 +518,7 @@ type TownDecision struct {
 
 func (x *TownDecision) Reset() {
 	*x = TownDecision{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[2]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +530,7 @@ func (x *TownDecision) String() string {
 func (*TownDecision) ProtoMessage() {}
 
 func (x *TownDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[2]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +543,7 @@ func (x *TownDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TownDecision.ProtoReflect.Descriptor instead.
 func (*TownDecision) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{2}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TownDecision) GetVillage() string {
@@ -542,7 +610,7 @@ type TownDecisionRefused struct {
 
 func (x *TownDecisionRefused) Reset() {
 	*x = TownDecisionRefused{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +622,7 @@ func (x *TownDecisionRefused) String() string {
 func (*TownDecisionRefused) ProtoMessage() {}
 
 func (x *TownDecisionRefused) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[3]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +635,7 @@ func (x *TownDecisionRefused) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TownDecisionRefused.ProtoReflect.Descriptor instead.
 func (*TownDecisionRefused) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{3}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TownDecisionRefused) GetOrg() string {
@@ -617,7 +685,7 @@ type Card struct {
 
 func (x *Card) Reset() {
 	*x = Card{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +697,7 @@ func (x *Card) String() string {
 func (*Card) ProtoMessage() {}
 
 func (x *Card) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[4]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +710,7 @@ func (x *Card) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Card.ProtoReflect.Descriptor instead.
 func (*Card) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{4}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Card) GetOrg() string {
@@ -729,7 +797,7 @@ type RuleSetVersion struct {
 
 func (x *RuleSetVersion) Reset() {
 	*x = RuleSetVersion{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +809,7 @@ func (x *RuleSetVersion) String() string {
 func (*RuleSetVersion) ProtoMessage() {}
 
 func (x *RuleSetVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[5]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +822,7 @@ func (x *RuleSetVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleSetVersion.ProtoReflect.Descriptor instead.
 func (*RuleSetVersion) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{5}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RuleSetVersion) GetOrg() string {
@@ -826,7 +894,7 @@ type NotificationDelivery struct {
 
 func (x *NotificationDelivery) Reset() {
 	*x = NotificationDelivery{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +906,7 @@ func (x *NotificationDelivery) String() string {
 func (*NotificationDelivery) ProtoMessage() {}
 
 func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[6]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +919,7 @@ func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationDelivery.ProtoReflect.Descriptor instead.
 func (*NotificationDelivery) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{6}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NotificationDelivery) GetOrg() string {
@@ -950,7 +1018,7 @@ type StepState struct {
 
 func (x *StepState) Reset() {
 	*x = StepState{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1030,7 @@ func (x *StepState) String() string {
 func (*StepState) ProtoMessage() {}
 
 func (x *StepState) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[7]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1043,7 @@ func (x *StepState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepState.ProtoReflect.Descriptor instead.
 func (*StepState) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{7}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StepState) GetCode() string {
@@ -1054,7 +1122,7 @@ type ProcedureRecord struct {
 
 func (x *ProcedureRecord) Reset() {
 	*x = ProcedureRecord{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1066,7 +1134,7 @@ func (x *ProcedureRecord) String() string {
 func (*ProcedureRecord) ProtoMessage() {}
 
 func (x *ProcedureRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[8]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1079,7 +1147,7 @@ func (x *ProcedureRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcedureRecord.ProtoReflect.Descriptor instead.
 func (*ProcedureRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{8}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ProcedureRecord) GetEntry() *EntryMeta {
@@ -1142,7 +1210,7 @@ type CardRecord struct {
 
 func (x *CardRecord) Reset() {
 	*x = CardRecord{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1222,7 @@ func (x *CardRecord) String() string {
 func (*CardRecord) ProtoMessage() {}
 
 func (x *CardRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[9]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1235,7 @@ func (x *CardRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardRecord.ProtoReflect.Descriptor instead.
 func (*CardRecord) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{9}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CardRecord) GetEntry() *EntryMeta {
@@ -1201,7 +1269,7 @@ type ListProceduresRequest struct {
 
 func (x *ListProceduresRequest) Reset() {
 	*x = ListProceduresRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1281,7 @@ func (x *ListProceduresRequest) String() string {
 func (*ListProceduresRequest) ProtoMessage() {}
 
 func (x *ListProceduresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[10]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1294,7 @@ func (x *ListProceduresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProceduresRequest.ProtoReflect.Descriptor instead.
 func (*ListProceduresRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{10}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListProceduresRequest) GetOrg() string {
@@ -1283,7 +1351,7 @@ type ListProceduresResponse struct {
 
 func (x *ListProceduresResponse) Reset() {
 	*x = ListProceduresResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1363,7 @@ func (x *ListProceduresResponse) String() string {
 func (*ListProceduresResponse) ProtoMessage() {}
 
 func (x *ListProceduresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[11]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1376,7 @@ func (x *ListProceduresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProceduresResponse.ProtoReflect.Descriptor instead.
 func (*ListProceduresResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{11}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListProceduresResponse) GetProcedures() []*ProcedureRecord {
@@ -1342,7 +1410,7 @@ type GetProcedureRequest struct {
 
 func (x *GetProcedureRequest) Reset() {
 	*x = GetProcedureRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1422,7 @@ func (x *GetProcedureRequest) String() string {
 func (*GetProcedureRequest) ProtoMessage() {}
 
 func (x *GetProcedureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[12]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1435,7 @@ func (x *GetProcedureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcedureRequest.ProtoReflect.Descriptor instead.
 func (*GetProcedureRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{12}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetProcedureRequest) GetId() string {
@@ -1387,7 +1455,7 @@ type GetProcedureResponse struct {
 
 func (x *GetProcedureResponse) Reset() {
 	*x = GetProcedureResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1467,7 @@ func (x *GetProcedureResponse) String() string {
 func (*GetProcedureResponse) ProtoMessage() {}
 
 func (x *GetProcedureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[13]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1480,7 @@ func (x *GetProcedureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcedureResponse.ProtoReflect.Descriptor instead.
 func (*GetProcedureResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{13}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetProcedureResponse) GetProcedure() *ProcedureRecord {
@@ -1434,7 +1502,7 @@ type OpenProcedureRequest struct {
 
 func (x *OpenProcedureRequest) Reset() {
 	*x = OpenProcedureRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +1514,7 @@ func (x *OpenProcedureRequest) String() string {
 func (*OpenProcedureRequest) ProtoMessage() {}
 
 func (x *OpenProcedureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[14]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1459,7 +1527,7 @@ func (x *OpenProcedureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenProcedureRequest.ProtoReflect.Descriptor instead.
 func (*OpenProcedureRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{14}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OpenProcedureRequest) GetAuthor() string {
@@ -1486,7 +1554,7 @@ type OpenProcedureResponse struct {
 
 func (x *OpenProcedureResponse) Reset() {
 	*x = OpenProcedureResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1566,7 @@ func (x *OpenProcedureResponse) String() string {
 func (*OpenProcedureResponse) ProtoMessage() {}
 
 func (x *OpenProcedureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[15]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1579,7 @@ func (x *OpenProcedureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenProcedureResponse.ProtoReflect.Descriptor instead.
 func (*OpenProcedureResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{15}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OpenProcedureResponse) GetProcedure() *ProcedureRecord {
@@ -1532,7 +1600,7 @@ type DecideStepRequest struct {
 
 func (x *DecideStepRequest) Reset() {
 	*x = DecideStepRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1612,7 @@ func (x *DecideStepRequest) String() string {
 func (*DecideStepRequest) ProtoMessage() {}
 
 func (x *DecideStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[16]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1625,7 @@ func (x *DecideStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideStepRequest.ProtoReflect.Descriptor instead.
 func (*DecideStepRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{16}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DecideStepRequest) GetAuthor() string {
@@ -1585,7 +1653,7 @@ type DecideStepResponse struct {
 
 func (x *DecideStepResponse) Reset() {
 	*x = DecideStepResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1665,7 @@ func (x *DecideStepResponse) String() string {
 func (*DecideStepResponse) ProtoMessage() {}
 
 func (x *DecideStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[17]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1678,7 @@ func (x *DecideStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideStepResponse.ProtoReflect.Descriptor instead.
 func (*DecideStepResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{17}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DecideStepResponse) GetEntry() *EntryMeta {
@@ -1642,7 +1710,7 @@ type ListCardsRequest struct {
 
 func (x *ListCardsRequest) Reset() {
 	*x = ListCardsRequest{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[18]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +1722,7 @@ func (x *ListCardsRequest) String() string {
 func (*ListCardsRequest) ProtoMessage() {}
 
 func (x *ListCardsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[18]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +1735,7 @@ func (x *ListCardsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCardsRequest.ProtoReflect.Descriptor instead.
 func (*ListCardsRequest) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{18}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListCardsRequest) GetOrg() string {
@@ -1724,7 +1792,7 @@ type ListCardsResponse struct {
 
 func (x *ListCardsResponse) Reset() {
 	*x = ListCardsResponse{}
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[19]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +1804,7 @@ func (x *ListCardsResponse) String() string {
 func (*ListCardsResponse) ProtoMessage() {}
 
 func (x *ListCardsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sanzi_v1_workflow_proto_msgTypes[19]
+	mi := &file_sanzi_v1_workflow_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +1817,7 @@ func (x *ListCardsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCardsResponse.ProtoReflect.Descriptor instead.
 func (*ListCardsResponse) Descriptor() ([]byte, []int) {
-	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{19}
+	return file_sanzi_v1_workflow_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListCardsResponse) GetCards() []*CardRecord {
@@ -1788,7 +1856,7 @@ const file_sanzi_v1_workflow_proto_rawDesc = "" +
 	"\n" +
 	"amount_fen\x18\x05 \x01(\x03R\tamountFen\x12\x18\n" +
 	"\asummary\x18\x06 \x01(\tR\asummary\x12\x16\n" +
-	"\x06period\x18\a \x01(\tR\x06period\"\xa5\x03\n" +
+	"\x06period\x18\a \x01(\tR\x06period\"\xe3\x03\n" +
 	"\fStepDecision\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12!\n" +
 	"\fprocedure_id\x18\x02 \x01(\tR\vprocedureId\x12\x1b\n" +
@@ -1801,7 +1869,13 @@ const file_sanzi_v1_workflow_proto_rawDesc = "" +
 	"\x0estep_opened_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fstepOpenedAt\x12?\n" +
 	"\rstep_deadline\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\fstepDeadline\x12,\n" +
-	"\x12parent_decision_id\x18\v \x01(\tR\x10parentDecisionId\"\x97\x01\n" +
+	"\x12parent_decision_id\x18\v \x01(\tR\x10parentDecisionId\x12<\n" +
+	"\n" +
+	"disclosure\x18\f \x01(\v2\x1c.sanzi.v1.DisclosureApprovalR\n" +
+	"disclosure\"e\n" +
+	"\x12DisclosureApproval\x12%\n" +
+	"\x0econtent_sha256\x18\x01 \x01(\tR\rcontentSha256\x12(\n" +
+	"\x10itemize_from_fen\x18\x02 \x01(\x03R\x0eitemizeFromFen\"\x97\x01\n" +
 	"\fTownDecision\x12\x18\n" +
 	"\avillage\x18\x01 \x01(\tR\avillage\x12,\n" +
 	"\x04step\x18\x02 \x01(\v2\x16.sanzi.v1.StepDecisionH\x00R\x04step\x123\n" +
@@ -1949,77 +2023,79 @@ func file_sanzi_v1_workflow_proto_rawDescGZIP() []byte {
 }
 
 var file_sanzi_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sanzi_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_sanzi_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_sanzi_v1_workflow_proto_goTypes = []any{
 	(StepAction)(0),                // 0: sanzi.v1.StepAction
 	(CardLevel)(0),                 // 1: sanzi.v1.CardLevel
 	(RuleSetState)(0),              // 2: sanzi.v1.RuleSetState
 	(*Procedure)(nil),              // 3: sanzi.v1.Procedure
 	(*StepDecision)(nil),           // 4: sanzi.v1.StepDecision
-	(*TownDecision)(nil),           // 5: sanzi.v1.TownDecision
-	(*TownDecisionRefused)(nil),    // 6: sanzi.v1.TownDecisionRefused
-	(*Card)(nil),                   // 7: sanzi.v1.Card
-	(*RuleSetVersion)(nil),         // 8: sanzi.v1.RuleSetVersion
-	(*NotificationDelivery)(nil),   // 9: sanzi.v1.NotificationDelivery
-	(*StepState)(nil),              // 10: sanzi.v1.StepState
-	(*ProcedureRecord)(nil),        // 11: sanzi.v1.ProcedureRecord
-	(*CardRecord)(nil),             // 12: sanzi.v1.CardRecord
-	(*ListProceduresRequest)(nil),  // 13: sanzi.v1.ListProceduresRequest
-	(*ListProceduresResponse)(nil), // 14: sanzi.v1.ListProceduresResponse
-	(*GetProcedureRequest)(nil),    // 15: sanzi.v1.GetProcedureRequest
-	(*GetProcedureResponse)(nil),   // 16: sanzi.v1.GetProcedureResponse
-	(*OpenProcedureRequest)(nil),   // 17: sanzi.v1.OpenProcedureRequest
-	(*OpenProcedureResponse)(nil),  // 18: sanzi.v1.OpenProcedureResponse
-	(*DecideStepRequest)(nil),      // 19: sanzi.v1.DecideStepRequest
-	(*DecideStepResponse)(nil),     // 20: sanzi.v1.DecideStepResponse
-	(*ListCardsRequest)(nil),       // 21: sanzi.v1.ListCardsRequest
-	(*ListCardsResponse)(nil),      // 22: sanzi.v1.ListCardsResponse
-	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
-	(*AlertTransition)(nil),        // 24: sanzi.v1.AlertTransition
-	(*EntryMeta)(nil),              // 25: sanzi.v1.EntryMeta
+	(*DisclosureApproval)(nil),     // 5: sanzi.v1.DisclosureApproval
+	(*TownDecision)(nil),           // 6: sanzi.v1.TownDecision
+	(*TownDecisionRefused)(nil),    // 7: sanzi.v1.TownDecisionRefused
+	(*Card)(nil),                   // 8: sanzi.v1.Card
+	(*RuleSetVersion)(nil),         // 9: sanzi.v1.RuleSetVersion
+	(*NotificationDelivery)(nil),   // 10: sanzi.v1.NotificationDelivery
+	(*StepState)(nil),              // 11: sanzi.v1.StepState
+	(*ProcedureRecord)(nil),        // 12: sanzi.v1.ProcedureRecord
+	(*CardRecord)(nil),             // 13: sanzi.v1.CardRecord
+	(*ListProceduresRequest)(nil),  // 14: sanzi.v1.ListProceduresRequest
+	(*ListProceduresResponse)(nil), // 15: sanzi.v1.ListProceduresResponse
+	(*GetProcedureRequest)(nil),    // 16: sanzi.v1.GetProcedureRequest
+	(*GetProcedureResponse)(nil),   // 17: sanzi.v1.GetProcedureResponse
+	(*OpenProcedureRequest)(nil),   // 18: sanzi.v1.OpenProcedureRequest
+	(*OpenProcedureResponse)(nil),  // 19: sanzi.v1.OpenProcedureResponse
+	(*DecideStepRequest)(nil),      // 20: sanzi.v1.DecideStepRequest
+	(*DecideStepResponse)(nil),     // 21: sanzi.v1.DecideStepResponse
+	(*ListCardsRequest)(nil),       // 22: sanzi.v1.ListCardsRequest
+	(*ListCardsResponse)(nil),      // 23: sanzi.v1.ListCardsResponse
+	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
+	(*AlertTransition)(nil),        // 25: sanzi.v1.AlertTransition
+	(*EntryMeta)(nil),              // 26: sanzi.v1.EntryMeta
 }
 var file_sanzi_v1_workflow_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.StepDecision.action:type_name -> sanzi.v1.StepAction
-	23, // 1: sanzi.v1.StepDecision.step_opened_at:type_name -> google.protobuf.Timestamp
-	23, // 2: sanzi.v1.StepDecision.step_deadline:type_name -> google.protobuf.Timestamp
-	4,  // 3: sanzi.v1.TownDecision.step:type_name -> sanzi.v1.StepDecision
-	24, // 4: sanzi.v1.TownDecision.review:type_name -> sanzi.v1.AlertTransition
-	1,  // 5: sanzi.v1.Card.level:type_name -> sanzi.v1.CardLevel
-	23, // 6: sanzi.v1.Card.deadline:type_name -> google.protobuf.Timestamp
-	2,  // 7: sanzi.v1.RuleSetVersion.state:type_name -> sanzi.v1.RuleSetState
-	23, // 8: sanzi.v1.StepState.opened_at:type_name -> google.protobuf.Timestamp
-	23, // 9: sanzi.v1.StepState.deadline:type_name -> google.protobuf.Timestamp
-	23, // 10: sanzi.v1.StepState.closed_at:type_name -> google.protobuf.Timestamp
-	25, // 11: sanzi.v1.ProcedureRecord.entry:type_name -> sanzi.v1.EntryMeta
-	3,  // 12: sanzi.v1.ProcedureRecord.procedure:type_name -> sanzi.v1.Procedure
-	10, // 13: sanzi.v1.ProcedureRecord.steps:type_name -> sanzi.v1.StepState
-	23, // 14: sanzi.v1.ProcedureRecord.deadline:type_name -> google.protobuf.Timestamp
-	25, // 15: sanzi.v1.CardRecord.entry:type_name -> sanzi.v1.EntryMeta
-	7,  // 16: sanzi.v1.CardRecord.card:type_name -> sanzi.v1.Card
-	11, // 17: sanzi.v1.ListProceduresResponse.procedures:type_name -> sanzi.v1.ProcedureRecord
-	11, // 18: sanzi.v1.GetProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
-	3,  // 19: sanzi.v1.OpenProcedureRequest.procedure:type_name -> sanzi.v1.Procedure
-	11, // 20: sanzi.v1.OpenProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
-	4,  // 21: sanzi.v1.DecideStepRequest.decision:type_name -> sanzi.v1.StepDecision
-	25, // 22: sanzi.v1.DecideStepResponse.entry:type_name -> sanzi.v1.EntryMeta
-	11, // 23: sanzi.v1.DecideStepResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
-	1,  // 24: sanzi.v1.ListCardsRequest.level:type_name -> sanzi.v1.CardLevel
-	12, // 25: sanzi.v1.ListCardsResponse.cards:type_name -> sanzi.v1.CardRecord
-	13, // 26: sanzi.v1.WorkflowService.ListProcedures:input_type -> sanzi.v1.ListProceduresRequest
-	15, // 27: sanzi.v1.WorkflowService.GetProcedure:input_type -> sanzi.v1.GetProcedureRequest
-	17, // 28: sanzi.v1.WorkflowService.OpenProcedure:input_type -> sanzi.v1.OpenProcedureRequest
-	19, // 29: sanzi.v1.WorkflowService.DecideStep:input_type -> sanzi.v1.DecideStepRequest
-	21, // 30: sanzi.v1.CardService.ListCards:input_type -> sanzi.v1.ListCardsRequest
-	14, // 31: sanzi.v1.WorkflowService.ListProcedures:output_type -> sanzi.v1.ListProceduresResponse
-	16, // 32: sanzi.v1.WorkflowService.GetProcedure:output_type -> sanzi.v1.GetProcedureResponse
-	18, // 33: sanzi.v1.WorkflowService.OpenProcedure:output_type -> sanzi.v1.OpenProcedureResponse
-	20, // 34: sanzi.v1.WorkflowService.DecideStep:output_type -> sanzi.v1.DecideStepResponse
-	22, // 35: sanzi.v1.CardService.ListCards:output_type -> sanzi.v1.ListCardsResponse
-	31, // [31:36] is the sub-list for method output_type
-	26, // [26:31] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	24, // 1: sanzi.v1.StepDecision.step_opened_at:type_name -> google.protobuf.Timestamp
+	24, // 2: sanzi.v1.StepDecision.step_deadline:type_name -> google.protobuf.Timestamp
+	5,  // 3: sanzi.v1.StepDecision.disclosure:type_name -> sanzi.v1.DisclosureApproval
+	4,  // 4: sanzi.v1.TownDecision.step:type_name -> sanzi.v1.StepDecision
+	25, // 5: sanzi.v1.TownDecision.review:type_name -> sanzi.v1.AlertTransition
+	1,  // 6: sanzi.v1.Card.level:type_name -> sanzi.v1.CardLevel
+	24, // 7: sanzi.v1.Card.deadline:type_name -> google.protobuf.Timestamp
+	2,  // 8: sanzi.v1.RuleSetVersion.state:type_name -> sanzi.v1.RuleSetState
+	24, // 9: sanzi.v1.StepState.opened_at:type_name -> google.protobuf.Timestamp
+	24, // 10: sanzi.v1.StepState.deadline:type_name -> google.protobuf.Timestamp
+	24, // 11: sanzi.v1.StepState.closed_at:type_name -> google.protobuf.Timestamp
+	26, // 12: sanzi.v1.ProcedureRecord.entry:type_name -> sanzi.v1.EntryMeta
+	3,  // 13: sanzi.v1.ProcedureRecord.procedure:type_name -> sanzi.v1.Procedure
+	11, // 14: sanzi.v1.ProcedureRecord.steps:type_name -> sanzi.v1.StepState
+	24, // 15: sanzi.v1.ProcedureRecord.deadline:type_name -> google.protobuf.Timestamp
+	26, // 16: sanzi.v1.CardRecord.entry:type_name -> sanzi.v1.EntryMeta
+	8,  // 17: sanzi.v1.CardRecord.card:type_name -> sanzi.v1.Card
+	12, // 18: sanzi.v1.ListProceduresResponse.procedures:type_name -> sanzi.v1.ProcedureRecord
+	12, // 19: sanzi.v1.GetProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	3,  // 20: sanzi.v1.OpenProcedureRequest.procedure:type_name -> sanzi.v1.Procedure
+	12, // 21: sanzi.v1.OpenProcedureResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	4,  // 22: sanzi.v1.DecideStepRequest.decision:type_name -> sanzi.v1.StepDecision
+	26, // 23: sanzi.v1.DecideStepResponse.entry:type_name -> sanzi.v1.EntryMeta
+	12, // 24: sanzi.v1.DecideStepResponse.procedure:type_name -> sanzi.v1.ProcedureRecord
+	1,  // 25: sanzi.v1.ListCardsRequest.level:type_name -> sanzi.v1.CardLevel
+	13, // 26: sanzi.v1.ListCardsResponse.cards:type_name -> sanzi.v1.CardRecord
+	14, // 27: sanzi.v1.WorkflowService.ListProcedures:input_type -> sanzi.v1.ListProceduresRequest
+	16, // 28: sanzi.v1.WorkflowService.GetProcedure:input_type -> sanzi.v1.GetProcedureRequest
+	18, // 29: sanzi.v1.WorkflowService.OpenProcedure:input_type -> sanzi.v1.OpenProcedureRequest
+	20, // 30: sanzi.v1.WorkflowService.DecideStep:input_type -> sanzi.v1.DecideStepRequest
+	22, // 31: sanzi.v1.CardService.ListCards:input_type -> sanzi.v1.ListCardsRequest
+	15, // 32: sanzi.v1.WorkflowService.ListProcedures:output_type -> sanzi.v1.ListProceduresResponse
+	17, // 33: sanzi.v1.WorkflowService.GetProcedure:output_type -> sanzi.v1.GetProcedureResponse
+	19, // 34: sanzi.v1.WorkflowService.OpenProcedure:output_type -> sanzi.v1.OpenProcedureResponse
+	21, // 35: sanzi.v1.WorkflowService.DecideStep:output_type -> sanzi.v1.DecideStepResponse
+	23, // 36: sanzi.v1.CardService.ListCards:output_type -> sanzi.v1.ListCardsResponse
+	32, // [32:37] is the sub-list for method output_type
+	27, // [27:32] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_workflow_proto_init() }
@@ -2029,7 +2105,7 @@ func file_sanzi_v1_workflow_proto_init() {
 	}
 	file_sanzi_v1_alerts_proto_init()
 	file_sanzi_v1_entry_proto_init()
-	file_sanzi_v1_workflow_proto_msgTypes[2].OneofWrappers = []any{
+	file_sanzi_v1_workflow_proto_msgTypes[3].OneofWrappers = []any{
 		(*TownDecision_Step)(nil),
 		(*TownDecision_Review)(nil),
 	}
@@ -2039,7 +2115,7 @@ func file_sanzi_v1_workflow_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sanzi_v1_workflow_proto_rawDesc), len(file_sanzi_v1_workflow_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -8,7 +8,8 @@
 // publication, at a town the town's check), approve or reject with a reason
 // (POST .../decisions). The approval names the digest of the content shown:
 // the node refuses it when the books changed since, and keeps the content it
-// approved with the decision.
+// approved with the decision. The public content (what the district's site
+// will show, masked) is shown too, and the approval names its digest.
 import { h, fill } from '../dom.js';
 import { query } from '../api.js';
 import { when, yuan, table, emptyRow } from './review-common.js';
@@ -115,11 +116,15 @@ export function render(root, { me, t, api }) {
       return;
     }
     if (!alive) return;
-    shown = { org, period, sha256: r.sha256 };
-    fill(content, view(r.disclosure || {}, r.sha256, r.procedure));
+    shown = { org, period, sha256: r.sha256, publicSha256: r.publicSha256 || '' };
+    fill(content, view(r.disclosure || {}, r.sha256, r.procedure, r.publicContent || '', r.publicSha256 || ''));
   }
 
-  function view(d, sha, p) {
+  // pub is what the district's public site will show once the month's
+  // procedure is approved (masked, the entries recorded since the previous
+  // disclosure's procedure), verbatim: an approval names its digest, and
+  // the site and `sanzi verify-public` check what they show against it.
+  function view(d, sha, p, pub, pubSha) {
     const money = (v) => yuan(v || 0);
     const figures = h('table', { class: 'facts', attrs: { 'data-testid': 'disc-figures' } },
       h('caption', { class: 'sr-only', text: t('disc.figures') }),
@@ -128,11 +133,15 @@ export function render(root, { me, t, api }) {
         fact('disc.expense', money(d.expenseFen), 'expense'),
         fact('disc.payments', money(d.paymentsFen), 'payments'),
         fact('disc.asOf', t('disc.asOfValue', { seq: d.asOfSeq || 0 }), 'as-of'),
-        fact('disc.sha', sha, 'sha')));
+        fact('disc.sha', sha, 'sha'),
+        pubSha ? fact('disc.publicSha', pubSha, 'public-sha') : null));
     return h('div', {},
       h('h3', { text: t('disc.heading', { org: d.org, period: d.period }) }),
       figures,
       procedure(p),
+      pub ? h('details', { class: 'disc-part', attrs: { 'data-testid': 'disc-public' } },
+        h('summary', { text: t('disc.publicContent') }),
+        h('pre', { class: 'raw', text: pretty(pub) })) : null,
       list('categories', ['disc.col.kind', 'disc.col.category', 'disc.col.amount', 'disc.col.count'], d.categories, (c) => [
         label(t, 'disc.kind.', c.kind), c.category || t('disc.none'), num(money(c.amountFen)), num(String(c.count || 0))]),
       list('balances', ['disc.col.account', 'disc.col.opening', 'disc.col.in', 'disc.col.out', 'disc.col.closing'], d.balances, (b) => [
@@ -155,7 +164,11 @@ export function render(root, { me, t, api }) {
   }
 
   function fact(label, value, id) {
-    return h('tr', {}, h('th', { text: t(label), attrs: { scope: 'row' } }), h('td', { class: id === 'sha' ? 'mono hash' : 'num', text: value, attrs: { 'data-testid': 'disc-' + id } }));
+    return h('tr', {}, h('th', { text: t(label), attrs: { scope: 'row' } }), h('td', { class: id === 'sha' || id === 'public-sha' ? 'mono hash' : 'num', text: value, attrs: { 'data-testid': 'disc-' + id } }));
+  }
+
+  function pretty(raw) {
+    try { return JSON.stringify(JSON.parse(raw), null, 1); } catch { return raw; }
   }
 
   function num(text) { return { num: true, text }; }
@@ -202,6 +215,7 @@ export function render(root, { me, t, api }) {
         return;
       }
       const body = { action: 'STEP_ACTION_' + action, sha256: shown.sha256 };
+      if (shown.publicSha256) body.publicSha256 = shown.publicSha256;
       if (why) body.reason = why;
       approve.disabled = true;
       reject.disabled = true;

@@ -1,5 +1,6 @@
 // Package disclosed computes a village's published monthly disclosures
-// (财务公开) from its chain as the district holds it: what each
+// (财务公开) from its chain (the village's own, the district's replicated
+// copy, or the segment a verifier fetched): what each
 // GOV-DISCLOSE procedure approved, with every figure traced to the entries
 // it comes from. The district's public site (federation/public) shows
 // them, and `sanzi verify-public` computes them again, with this same
@@ -20,17 +21,24 @@
 //     closing balance (zero for the first), and its closing balance is the
 //     opening plus the cash and bank movements of what it covers.
 //
-// TODO(issue 15): the village builds the content of its monthly
-// disclosure itself (node/disclosure, branch console-gov). The two should
-// become one: the district should show, and verify-public check, exactly
-// what the village's accountant prepared and the supervisory committee
-// approved. Until then this package is the seam: Compute is the only
-// place that decides what a disclosure holds.
+// It is also what the village's committee approves: the village node
+// computes the open procedure's disclosure with Prepare (this same code,
+// on its own chain), and its approving decision names the SHA-256 of the
+// disclosure's canonical bytes (Encode) in StepDecision.disclosure,
+// signed, in the chain. Compute gives every disclosure that digest
+// (ContentSha256) and what each decision named; Check refuses one whose
+// approved digest is not the content the chain gives, so the public site
+// can neither show what the committee did not approve nor drift from the
+// chain. Months approved before decisions named a digest have none to
+// check (Legacy): they are shown as computed, saying so.
 package disclosed
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,6 +87,12 @@ type Approval struct {
 	Post   string    `json:"post"`
 	Action string    `json:"action"`
 	At     time.Time `json:"at"`
+	// ContentSha256 is the digest of the public content the decision
+	// approved (StepDecision.disclosure; empty in decisions recorded
+	// before decisions named one), and ItemizeFromFen the threshold it
+	// was computed with.
+	ContentSha256  string `json:"contentSha256,omitempty"`
+	ItemizeFromFen int64  `json:"itemizeFromFen,omitempty"`
 }
 
 // Sum is one category's total.
@@ -198,6 +212,9 @@ type Disclosure struct {
 	Closing        Balances   `json:"closing"`
 	// Entries is how many financial entries it covers.
 	Entries int `json:"entries"`
+	// ContentSha256 is the SHA-256 of Encode's bytes: what an approving
+	// decision names (Check).
+	ContentSha256 string `json:"contentSha256"`
 
 	// FirstSeq is the lowest seq a figure comes from (the start of the
 	// chain segment that proves it), and LastSeq the decision that
@@ -217,6 +234,89 @@ type Disclosure struct {
 type Options struct {
 	// ItemizeFromFen: the GOV-DISCLOSE matter's threshold_fen.
 	ItemizeFromFen int64
+}
+
+// ErrNotApproved: a decision approved other content than the chain gives.
+var ErrNotApproved = errors.New("the disclosure is not what the village's committee approved")
+
+// ErrNoProcedure: Prepare found no open disclosure procedure of that id.
+var ErrNoProcedure = errors.New("no open disclosure procedure")
+
+// Format names the layout of Encode's bytes.
+const Format = "sanzi-disclosure/1"
+
+// content is what a disclosure holds, fixed before its closing decision:
+// everything but the decisions themselves and the proof's seqs.
+type content struct {
+	Format         string     `json:"format"`
+	Village        string     `json:"village"`
+	Period         string     `json:"period"`
+	Procedure      Ref        `json:"procedure"`
+	AfterSeq       uint64     `json:"afterSeq"`
+	ToSeq          uint64     `json:"toSeq"`
+	ItemizeFromFen int64      `json:"itemizeFromFen"`
+	Income         []Sum      `json:"income"`
+	Expense        []Sum      `json:"expense"`
+	IncomeFen      int64      `json:"incomeFen"`
+	ExpenseFen     int64      `json:"expenseFen"`
+	Transactions   []Tx       `json:"transactions"`
+	Contracts      []Contract `json:"contracts"`
+	Acquired       []Asset    `json:"acquired"`
+	Disposed       []Disposal `json:"disposed"`
+	Reversals      []Reversal `json:"reversals"`
+	Opening        Balances   `json:"opening"`
+	Movement       Balances   `json:"movement"`
+	Closing        Balances   `json:"closing"`
+	Entries        int        `json:"entries"`
+}
+
+// Encode is d's public content as canonical bytes (compact JSON, fields in
+// declaration order, masked as the public sees it) and their SHA-256 in
+// hex: what the village's committee approves and a decision names. The
+// approvals, publication time and proof seqs are left out: they are
+// decided by the approval itself.
+func Encode(d *Disclosure) ([]byte, string, error) {
+	raw, err := json.Marshal(content{Format: Format, Village: d.Village, Period: d.Period, Procedure: d.Procedure, AfterSeq: d.AfterSeq, ToSeq: d.ToSeq,
+		ItemizeFromFen: d.ItemizeFromFen, Income: d.Income, Expense: d.Expense, IncomeFen: d.IncomeFen, ExpenseFen: d.ExpenseFen,
+		Transactions: d.Transactions, Contracts: d.Contracts, Acquired: d.Acquired, Disposed: d.Disposed, Reversals: d.Reversals,
+		Opening: d.Opening, Movement: d.Movement, Closing: d.Closing, Entries: d.Entries})
+	if err != nil {
+		return nil, "", fmt.Errorf("encode the disclosure of %s for %s: %w", d.Village, d.Period, err)
+	}
+	sum := sha256.Sum256(raw)
+	return raw, hex.EncodeToString(sum[:]), nil
+}
+
+// Seal sets d.ContentSha256 from d's content; call it again after
+// changing a figure (the verifier sets the opening balance from the page).
+func (d *Disclosure) Seal() error {
+	_, sum, err := Encode(d)
+	d.ContentSha256 = sum
+	return err
+}
+
+// Legacy says no decision of d named the content it approved: it was
+// approved before decisions did, and only the chain vouches for it.
+func (d *Disclosure) Legacy() bool {
+	for _, a := range d.Approvals {
+		if a.ContentSha256 != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Check refuses d when an approving decision named other content than
+// d's (ContentSha256, as Seal set it), naming the decision and both
+// digests.
+func (d *Disclosure) Check() error {
+	for _, a := range d.Approvals {
+		if a.ContentSha256 != "" && a.ContentSha256 != d.ContentSha256 {
+			return fmt.Errorf("%w: decision %s (%s, %s) approved content with sha256 %s, the chain gives %s for %s %s", ErrNotApproved,
+				a.Ref.ID, a.Step, a.Post, a.ContentSha256, d.ContentSha256, d.Village, d.Period)
+		}
+	}
+	return nil
 }
 
 // Walker reads a chain in order: federation/fsm's FSM, or the segment a
@@ -244,6 +344,15 @@ type pending struct {
 // A disclosure whose previous one or referenced entries lie before from
 // carries its doubts in Unsure.
 func Compute(w Walker, origin string, from uint64, opt Options) ([]*Disclosure, error) {
+	c, err := walk(w, origin, from, opt)
+	if err != nil {
+		return nil, err
+	}
+	return c.out, nil
+}
+
+// walk reads origin's chain from seq from on.
+func walk(w Walker, origin string, from uint64, opt Options) (*computer, error) {
 	c := &computer{opt: opt, origin: origin, from: max(from, 1), bySeq: map[uint64]*rec{}, procs: map[string]*pending{},
 		closing: map[uint64]Balances{}}
 	var ferr error
@@ -263,7 +372,40 @@ func Compute(w Walker, origin string, from uint64, opt Options) ([]*Disclosure, 
 	if err = cmp.Or(err, ferr); err != nil {
 		return nil, fmt.Errorf("compute the disclosures of %s: %w", origin, err)
 	}
-	return c.out, nil
+	return c, nil
+}
+
+// Approve is what a village's decision approving a step of its open
+// disclosure procedure procedureID names (StepDecision.disclosure), and
+// the content's canonical bytes, which the node keeps as an attachment of
+// the decision. itemizeFromFen is the threshold of the procedure's matter.
+func Approve(w Walker, origin, procedureID string, itemizeFromFen int64) (*sanziv1.DisclosureApproval, []byte, error) {
+	d, err := Prepare(w, origin, procedureID, Options{ItemizeFromFen: itemizeFromFen})
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, sum, err := Encode(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &sanziv1.DisclosureApproval{ContentSha256: sum, ItemizeFromFen: d.ItemizeFromFen}, raw, nil
+}
+
+// Prepare is the disclosure origin's open procedure procedureID will
+// publish when its last step is approved, computed from the whole chain
+// by the same code as Compute: what the village's committee reads and
+// approves. Approvals, PublishedAt and LastSeq are those so far.
+func Prepare(w Walker, origin, procedureID string, opt Options) (*Disclosure, error) {
+	c, err := walk(w, origin, 1, opt)
+	if err != nil {
+		return nil, err
+	}
+	p := c.procs[procedureID]
+	if p == nil {
+		return nil, fmt.Errorf("prepare the disclosure of %s: %w %s", origin, ErrNoProcedure, procedureID)
+	}
+	c.publish(p, nil)
+	return c.out[len(c.out)-1], nil
 }
 
 type computer struct {
@@ -319,7 +461,11 @@ func (c *computer) take(s *ledger.Stored) error {
 		if p == nil {
 			return nil // another matter's, or a procedure before the entries read
 		}
-		p.approvals = append(p.approvals, Approval{Ref: r.ref, Step: m.GetStepCode(), Post: m.GetPost(), Action: actionName(m.GetAction()), At: s.RecordedAt.UTC()})
+		a := Approval{Ref: r.ref, Step: m.GetStepCode(), Post: m.GetPost(), Action: actionName(m.GetAction()), At: s.RecordedAt.UTC()}
+		if m.GetAction() == sanziv1.StepAction_STEP_ACTION_APPROVE {
+			a.ContentSha256, a.ItemizeFromFen = m.GetDisclosure().GetContentSha256(), m.GetDisclosure().GetItemizeFromFen()
+		}
+		p.approvals = append(p.approvals, a)
 		if !m.GetCloses() {
 			return nil
 		}
@@ -346,11 +492,22 @@ func actionName(a sanziv1.StepAction) string {
 	return "unspecified"
 }
 
-// publish makes the disclosure p's closing decision publishes.
+// publish makes the disclosure p's closing decision publishes (nil:
+// Prepare's, not yet closed). Its itemizing threshold is the one the last
+// approval naming content recorded, else the catalog's (Options).
 func (c *computer) publish(p *pending, closing *rec) {
-	d := &Disclosure{Village: c.origin, Period: p.period, Procedure: p.proc.ref, Approvals: p.approvals, PublishedAt: closing.at.UTC(),
-		ItemizeFromFen: c.opt.ItemizeFromFen, LastSeq: closing.ref.Seq, FirstSeq: p.proc.ref.Seq,
+	itemize := c.opt.ItemizeFromFen
+	for _, a := range p.approvals {
+		if a.ContentSha256 != "" {
+			itemize = a.ItemizeFromFen
+		}
+	}
+	d := &Disclosure{Village: c.origin, Period: p.period, Procedure: p.proc.ref, Approvals: p.approvals,
+		ItemizeFromFen: itemize, FirstSeq: p.proc.ref.Seq,
 		Income: []Sum{}, Expense: []Sum{}, Transactions: []Tx{}, Contracts: []Contract{}, Acquired: []Asset{}, Disposed: []Disposal{}, Reversals: []Reversal{}}
+	if closing != nil {
+		d.PublishedAt, d.LastSeq = closing.at.UTC(), closing.ref.Seq
+	}
 	d.AfterSeq = c.last
 	if c.last == 0 && c.from > 1 {
 		d.Unsure = append(d.Unsure, fmt.Sprintf("no disclosure published before it from seq %d on; one before seq %d would start it later", c.from, c.from))
@@ -373,6 +530,10 @@ func (c *computer) publish(p *pending, closing *rec) {
 		c.closing[p.proc.ref.Seq] = d.Closing // a later one may open with it
 	}
 	c.last = max(c.last, p.proc.ref.Seq)
+	// Encode fails only on a value JSON cannot hold; a float area that is
+	// NaN or infinite would be one, and then no digest matches: Check
+	// refuses the month rather than show it unchecked.
+	_ = d.Seal()
 	c.out = append(c.out, d)
 }
 

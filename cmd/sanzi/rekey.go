@@ -213,21 +213,9 @@ verify the chain with the new key from the rotation on.`,
 // chainKey is the key origin's chain is signed with at its head: first, or
 // the key its last rotation named.
 func chainKey(l *ledger.Ledger, origin string, first ed25519.PublicKey) (ed25519.PublicKey, error) {
-	cur := first
-	var bad error
-	err := l.Range(origin, 1, 0, func(s *ledger.Stored) bool {
-		if s.Type != sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION {
-			return true
-		}
-		var r sanziv1.KeyRotation
-		if bad = proto.Unmarshal(s.Payload, &r); bad != nil {
-			return false
-		}
-		cur = ed25519.PublicKey(r.GetPublicKey())
-		return true
-	})
-	if err == nil {
-		err = bad
+	r, ok, err := l.LastRotation(origin)
+	if err != nil || !ok {
+		return first, err
 	}
-	return cur, err
+	return r.PublicKey, nil
 }

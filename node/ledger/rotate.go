@@ -221,3 +221,33 @@ func RevocationOf(s Link) (Revocation, bool) {
 	return Revocation{Origin: m.GetOrigin(), Fingerprint: m.GetFingerprint(), AfterSeq: m.GetAfterSeq(), Reason: m.GetReason(),
 		Entry: EntryID(s.Origin, s.Seq)}, true
 }
+
+// LastRotation returns the last key rotation of origin's chain as stored
+// here (ok false: the chain never rotated, and is signed by its first key
+// throughout). The stored chain was verified when it was written, so the
+// key it names is the one the chain is signed with at its head: what a
+// node that follows the chain verifies the next entries with, and what a
+// rekey rotates from. ByOldKey is not known from the stored entry and is
+// left false.
+func (l *Ledger) LastRotation(origin string) (r Rotation, ok bool, err error) {
+	var bad error
+	err = l.Range(origin, 1, 0, func(s *Stored) bool {
+		if s.Type != sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION {
+			return true
+		}
+		var m sanziv1.KeyRotation
+		if bad = proto.Unmarshal(s.Payload, &m); bad != nil {
+			bad = fmt.Errorf("read key rotation %s: %w", s.ID(), bad)
+			return false
+		}
+		r, ok = Rotation{Seq: s.Seq, PublicKey: ed25519.PublicKey(m.GetPublicKey()), Certificate: m.GetCertificate()}, true
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	if err != nil {
+		return Rotation{}, false, fmt.Errorf("find the key rotations of %s: %w", origin, err)
+	}
+	return r, ok, nil
+}

@@ -29,7 +29,7 @@ func CatchUp(ctx context.Context, client sanziv1.SyncServiceClient, l *ledger.Le
 		if len(resp.GetEntries()) == 0 {
 			return total, nil
 		}
-		n, err := storeFollowing(ctx, l, origin, pub, head, resp.GetEntries())
+		n, _, err := storeFollowing(ctx, l, origin, pub, head, resp.GetEntries(), ledger.KeyOptions{})
 		if err != nil {
 			return total, fmt.Errorf("%w: the parent's copy of %s does not continue this node's chain at seq %d (%v): stop the node and run sanzi repair --from-parent", ErrFork, origin, head.Seq+1, err)
 		}

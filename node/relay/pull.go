@@ -61,6 +61,15 @@ type Puller struct {
 	// now is PullNow's connection, made at its first call.
 	now      sanziv1.SyncServiceClient
 	closeNow func()
+	// key is the key the chain is signed with at the head held here
+	// (the pinned first key, or the one its last rotation named), read
+	// from the chain at the first pull and followed through the
+	// rotations pulled since; nil until then. Under pulling.
+	key ed25519.PublicKey
+	// revoked are the district's revocations as pulled here: a rotation
+	// signed by a revoked key, or entries signed by one after its
+	// revocation point, are refused.
+	revoked *ChainRevocations
 }
 
 // PullStatus is how far a chain that flows down has come, for `sanzi sync
@@ -93,7 +102,7 @@ func NewPuller(cfg PullConfig) (*Puller, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Puller{cfg: cfg}, nil
+	return &Puller{cfg: cfg, revoked: NewChainRevocations(cfg.Ledger, cfg.Origin[:6]+"000000")}, nil
 }
 
 // Run pulls until ctx ends.
@@ -204,13 +213,23 @@ func (p *Puller) once(ctx context.Context, client sanziv1.SyncServiceClient) (in
 	if len(resp.GetEntries()) == 0 {
 		return 0, nil
 	}
-	pub, err := p.signer(resp.GetSignerCertificate())
+	pub, err := p.trusted(resp.GetSignerCertificate())
 	if err != nil {
 		return 0, err
 	}
-	n, err := storeFollowing(ctx, p.cfg.Ledger, p.cfg.Origin, pub, head, resp.GetEntries())
+	opts := ledger.KeyOptions{CheckCert: pki.Rotation(p.cfg.Pool), Revoked: p.revoked}
+	n, rotations, err := storeFollowing(ctx, p.cfg.Ledger, p.cfg.Origin, pub, head, resp.GetEntries(), opts)
 	if err != nil {
 		return 0, err
+	}
+	if len(rotations) > 0 {
+		r := rotations[len(rotations)-1]
+		p.key = r.PublicKey
+		if err := p.keepRotated(r); err != nil {
+			return n, err
+		}
+		p.cfg.Logger.Info("the chain's signer changed its key", "origin", p.cfg.Origin, "seq", r.Seq,
+			"fingerprint", keys.Fingerprint(r.PublicKey), "by_old_key", r.ByOldKey)
 	}
 	if p.cfg.Applied != nil {
 		if err := p.cfg.Applied(ctx); err != nil {
@@ -221,32 +240,121 @@ func (p *Puller) once(ctx context.Context, client sanziv1.SyncServiceClient) (in
 }
 
 // storeFollowing checks that raws (raw, in order) follow head in
-// origin's chain, signed by pub, and stores them verbatim.
-func storeFollowing(ctx context.Context, l *ledger.Ledger, origin string, pub ed25519.PublicKey, head ledger.Head, raws [][]byte) (int, error) {
-	v := ledger.NewChainVerifier(origin, pub, head.Seq+1, head.Hash, false).WithPrivate(ledger.PrivateOptions{Masker: entries.Masker{}})
+// origin's chain, signed by pub (the key in force at head) and by the keys
+// the key rotations among them name, with opts, and stores them verbatim.
+// It returns the rotations stored.
+func storeFollowing(ctx context.Context, l *ledger.Ledger, origin string, pub ed25519.PublicKey, head ledger.Head, raws [][]byte, opts ledger.KeyOptions) (int, []ledger.Rotation, error) {
+	v := ledger.NewChainVerifier(origin, pub, head.Seq+1, head.Hash, false).WithKeys(opts).WithPrivate(ledger.PrivateOptions{Masker: entries.Masker{}})
 	recs := make([]ledger.Record, 0, len(raws))
 	for _, raw := range raws {
 		e, err := ledger.Peek(raw)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if err := v.Check(e); err != nil {
-			return 0, fmt.Errorf("chain %s from the parent: %w", origin, err)
+			return 0, nil, fmt.Errorf("chain %s from the parent: %w", origin, err)
 		}
 		recs = append(recs, ledger.Record{Raw: raw})
 	}
 	if _, err := v.Finish(); err != nil {
-		return 0, fmt.Errorf("chain %s from the parent: %w", origin, err)
+		return 0, nil, fmt.Errorf("chain %s from the parent: %w", origin, err)
 	}
 	if _, err := l.Append(ctx, recs...); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return len(recs), nil
+	return len(recs), v.Rotations(), nil
 }
 
-// signer checks the certificate that signs the chain and pins
-// its key (a later certificate must carry the same key).
-func (p *Puller) signer(der []byte) (ed25519.PublicKey, error) {
+// trusted returns the key the entries after the held head must be signed
+// with (until a rotation among them names another). At the first pull,
+// with nothing pinned, that is the key of the certificate the parent sends,
+// checked against the district CA and pinned. From then on the certificate
+// the parent sends is not looked at: the chain itself says which key signs
+// it, the pinned first key and then each key a rotation names, a rotation
+// being signed by the key it replaces (or, when that one is revoked, by its
+// new key under a certificate of the district CA). A parent cannot make
+// this node trust a key by serving a certificate with it.
+//
+// TODO(issue 15): a node whose first pull comes after the chain rotated
+// pins the parent's current certificate, whose key did not sign the
+// chain's first entries, and cannot verify them: the parent would have to
+// serve the certificate of the chain's first key along with its current
+// one.
+func (p *Puller) trusted(der []byte) (ed25519.PublicKey, error) {
+	if p.key != nil {
+		return p.key, nil
+	}
+	keysDir := filepath.Join(p.cfg.DataDir, "keys")
+	first, err := p.firstKey(keysDir)
+	if errors.Is(err, os.ErrNotExist) {
+		if first, err = p.pin(keysDir, der); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	r, rotated, err := p.cfg.Ledger.LastRotation(p.cfg.Origin)
+	if err != nil {
+		return nil, err
+	}
+	p.key = first
+	if rotated {
+		// The files follow the chain; a node stopped between storing a
+		// rotation and writing them catches up here.
+		if err := p.keepRotated(r); err != nil {
+			return nil, err
+		}
+		p.key = r.PublicKey
+	}
+	return p.key, nil
+}
+
+// firstKey reads the key the chain was pinned with at its first pull:
+// <origin>.first.pub once the chain rotated, <origin>.pub before.
+func (p *Puller) firstKey(keysDir string) (ed25519.PublicKey, error) {
+	k, err := keys.ReadPublic(filepath.Join(keysDir, p.cfg.Origin+".first.pub"))
+	if errors.Is(err, os.ErrNotExist) {
+		return keys.ReadPublic(filepath.Join(keysDir, p.cfg.Origin+".pub"))
+	}
+	return k, err
+}
+
+// keepRotated writes the keys of a chain that rotated to r as sanzi village
+// rekey does at the signer: <origin>.first.pub keeps the key the chain
+// starts with (the ledger verifies from it), <origin>.pub becomes r's key
+// (the current one, which checkpoints of the district's chain are checked
+// with), and peers/<origin>.crt r's certificate, served on to this node's
+// children. Written in that order, a crash in between leaves files that
+// still verify the chain.
+func (p *Puller) keepRotated(r ledger.Rotation) error {
+	keysDir := filepath.Join(p.cfg.DataDir, "keys")
+	first, err := p.firstKey(keysDir)
+	if err != nil {
+		return fmt.Errorf("the first key of chain %s: %w", p.cfg.Origin, err)
+	}
+	if err := keys.WriteFirst(keysDir, p.cfg.Origin, first); err != nil {
+		return err
+	}
+	if cur, err := keys.ReadPublic(filepath.Join(keysDir, p.cfg.Origin+".pub")); err == nil && cur.Equal(r.PublicKey) {
+		return nil
+	}
+	if err := keys.WritePublic(keysDir, p.cfg.Origin, r.PublicKey); err != nil {
+		return err
+	}
+	if len(r.Certificate) > 0 {
+		if err := os.MkdirAll(filepath.Join(p.cfg.DataDir, "peers"), 0o755); err != nil {
+			return err
+		}
+		if err := keys.WriteFile(filepath.Join(p.cfg.DataDir, "peers", p.cfg.Origin+".crt"), r.Certificate, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pin checks the certificate that signs the chain at its first pull and
+// pins its key: keys/<origin>.pub, and the certificate in peers/.
+func (p *Puller) pin(keysDir string, der []byte) (ed25519.PublicKey, error) {
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("the certificate of chain %s: %w", p.cfg.Origin, err)
@@ -265,26 +373,14 @@ func (p *Puller) signer(der []byte) (ed25519.PublicKey, error) {
 	if !ok {
 		return nil, fmt.Errorf("the key of chain %s is not Ed25519", p.cfg.Origin)
 	}
-	keysDir := filepath.Join(p.cfg.DataDir, "keys")
-	keyFile := filepath.Join(keysDir, p.cfg.Origin+".pub")
-	known, err := keys.ReadPublic(keyFile)
-	switch {
-	case err == nil:
-		if !known.Equal(pub) {
-			return nil, fmt.Errorf("the chain %s is now signed by another key than the one pinned in %s", p.cfg.Origin, keyFile)
-		}
-	case !errors.Is(err, os.ErrNotExist):
+	if err := keys.WritePublic(keysDir, p.cfg.Origin, pub); err != nil {
 		return nil, err
-	default:
-		if err := keys.WritePublic(keysDir, p.cfg.Origin, pub); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(filepath.Join(p.cfg.DataDir, "peers"), 0o755); err != nil {
-			return nil, err
-		}
-		if err := keys.WriteFile(filepath.Join(p.cfg.DataDir, "peers", p.cfg.Origin+".crt"), c.Raw, 0o644); err != nil {
-			return nil, err
-		}
+	}
+	if err := os.MkdirAll(filepath.Join(p.cfg.DataDir, "peers"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := keys.WriteFile(filepath.Join(p.cfg.DataDir, "peers", p.cfg.Origin+".crt"), c.Raw, 0o644); err != nil {
+		return nil, err
 	}
 	return pub, nil
 }

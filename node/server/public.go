@@ -195,22 +195,20 @@ func (n *Node) pullCheckpoints(ctx context.Context) {
 // pullCheckpointsOnce asks for the checkpoints after the newest kept and
 // keeps them; more says the district holds further ones.
 //
-// TODO(issue 15): the checkpoints are checked with keys/<district>.pub,
-// which the district chain's puller wrote at its first pull and pins
-// (relay.Puller.signer refuses a later signer certificate with another
-// key), and the site keeps the key it was built with (lazySite). No
-// command rotates the district chain's key today (rekey is a village's or
-// a town's; a member whose --chain-cert key is not the registered one
-// cannot write the chain: cluster.sealAndPush), but the district's state
-// follows a KEY_ROTATION in its own chain (fsm districtKey) and would sign
-// and keep checkpoints with the new key. A town would then stop pulling
-// the district's chain (the pinned key), refuse every new checkpoint
-// (ErrSignature: logged, counted) and serve the old ones with the old key
-// until given the new key by hand. To follow a rotation: let the puller
-// take the new key when the pulled entries rotate to it under the pinned
-// one (as cluster/sync.go's rotates does for pushes; keys.WriteFirst the
-// old), check each checkpoint with the key of the district chain's head
-// it signs, and rebuild the site when the key changes.
+// TODO(issue 15): the checkpoints are checked with keys/<district>.pub, the
+// district chain's key as the puller holds it: pinned at its first pull,
+// and replaced by the key a KEY_ROTATION of the chain names once the puller
+// has verified and stored it (relay.Puller.trusted; the first key is kept
+// in keys/<district>.first.pub). No command rotates the district chain's
+// key today (rekey is a village's or a town's; a member whose --chain-cert
+// key is not the registered one cannot write the chain:
+// cluster.sealAndPush), but the district's state follows a KEY_ROTATION in
+// its own chain (fsm districtKey) and would sign and keep checkpoints with
+// the new key. A town would then refuse a checkpoint signed with the old
+// key that it lists after the rotation (ErrSignature: logged, counted), and
+// the site keeps the key it was built with (lazySite). To follow a
+// rotation here too: check each checkpoint with the key of the district
+// chain's head it signs, and rebuild the site when the key changes.
 func (n *Node) pullCheckpointsOnce(ctx context.Context, client sanziv1.DistrictServiceClient, district string) (more bool, err error) {
 	pub, err := keys.ReadPublic(filepath.Join(n.cfg.DataDir, "keys", district+".pub"))
 	if errors.Is(err, os.ErrNotExist) {

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/pki"
+)
+
+// TestRekeyTownVillagePulls: a town changes its signing key (sanzi town
+// rekey, the rotation signed by the old key) and records in its own chain
+// afterwards; its village, which pinned the town's first key at its first
+// pull, must pull the rotation and what follows it, trusting the new key
+// because the old one vouched for it in the chain (not because the town
+// now serves a certificate with it), and `sanzi verify` must pass on the
+// village's copy of the town's chain across the rotation.
+func TestRekeyTownVillagePulls(t *testing.T) {
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	must := func(out string, code int) string {
+		t.Helper()
+		if code != 0 {
+			t.Fatal(out)
+		}
+		return out
+	}
+	const town, vorg = "350505100000", "350505100201"
+	must(run(t, "ca", "init", "--district", "350505", "--dir", caDir))
+	for _, n := range []string{"d1", "admin"} {
+		must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", n))
+	}
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town"))
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", vorg, "--role", "village"))
+	keyOf := func(t *testing.T) ed25519.PublicKey {
+		t.Helper()
+		iss, err := pki.LoadIssued(caDir, town)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return iss.Key.Public().(ed25519.PublicKey)
+	}
+	oldKey, newKey := keyOf(t), keyOf // newKey is read after the new certificate is issued
+
+	d := &districtProc{t: t, id: "d1", raft: freePort(t), api: freePort(t), data: filepath.Join(dir, "d1")}
+	d.args = append([]string{"district", "serve", "--id", "d1", "--raft", d.raft, "--api", d.api, "--data", d.data, "--tls-dir", caDir, "--cert", "d1", "--bootstrap", "--log-level", "warn"},
+		districtAdminArgs(t, dir)...)
+	d.start()
+	t.Cleanup(d.stop)
+	waitLeader(t, clientFor(t, caDir, d.api), "")
+	inbox := freePort(t)
+	tw := &syncVillage{t: t, org: town, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
+	tw.args = []string{"town", "serve", "--data", tw.data, "--org", town, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
+		"--sync-addr", inbox, "--parent", d.api, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
+	tw.start()
+	t.Cleanup(func() { tw.kill9() })
+	v := &syncVillage{t: t, org: vorg, data: filepath.Join(dir, "v"), http: freePort(t), grpc_: freePort(t)}
+	v.args = []string{"village", "serve", "--data", v.data, "--org", vorg, "--http-addr", v.http, "--grpc-addr", v.grpc_,
+		"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
+	v.start()
+	t.Cleanup(func() { v.kill9() })
+	status := func() string {
+		out, code := run(t, "sync", "status", "--http", v.http)
+		if code != 0 {
+			t.Fatalf("sync status of the village: %s", out)
+		}
+		return out
+	}
+	defer func() {
+		if t.Failed() {
+			for _, n := range []*syncVillage{tw, v} {
+				out, _ := run(t, "sync", "status", "--http", n.http)
+				t.Logf("%s: %s\n%s", n.org, out, tail(n.log.String()))
+			}
+		}
+	}()
+	// pulledTown says whether the village holds the town's chain up to
+	// the town's head, its last pull without error.
+	pulledTown := func() bool {
+		want := regexp.MustCompile(`pulled ` + town + `: head ` + itoa(tw.head()) + `; last pulled`)
+		return want.MatchString(status())
+	}
+
+	tw.record(3, 1)
+	eventually(t, 60*time.Second, "the village to pull the town's first entries (pinning its key)", pulledTown)
+
+	tw.kill9()
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town")) // the town's new certificate
+	out := must(run(t, "town", "rekey", "--data", tw.data, "--tls-dir", caDir, "--org", town, "--reason", "yearly"))
+	if !strings.Contains(out, "key rotation "+town+"-") || !strings.Contains(out, "signed by the old key") {
+		t.Fatalf("town rekey: %s", out)
+	}
+	t.Logf("sanzi town rekey:\n%s", out)
+	tw.start()
+	tw.record(3, 100) // the town's own books, signed with the new key
+	eventually(t, 60*time.Second, "the village to pull the town's rotation and the entries after it", pulledTown)
+	if out := status(); strings.Contains(out, "another key") {
+		t.Fatalf("the village still refuses the town's chain:\n%s", out)
+	}
+	t.Logf("village sync status after the town's rekey:\n%s", status())
+	// The village keeps the chain's first key and takes the new one as
+	// its current key, from the chain.
+	first, err := keys.ReadPublic(filepath.Join(v.data, "keys", town+".first.pub"))
+	if err != nil || !first.Equal(oldKey) {
+		t.Fatalf("the village's %s.first.pub: %v, want the town's first key", town, err)
+	}
+	if cur, err := keys.ReadPublic(filepath.Join(v.data, "keys", town+".pub")); err != nil || !cur.Equal(newKey(t)) {
+		t.Fatalf("the village's %s.pub: %v, want the town's new key", town, err)
+	}
+
+	// Restarted, the village reads the key in force from the chain it
+	// holds, and goes on pulling.
+	v.kill9()
+	v.start()
+	tw.record(2, 200)
+	eventually(t, 60*time.Second, "the restarted village to pull the town's entries under the new key", pulledTown)
+
+	v.kill9()
+	tw.kill9()
+	out, code := run(t, "verify", "--data", v.data, "--tls-dir", caDir)
+	if code != 0 || !strings.Contains(out, "all chains verify") || !strings.Contains(out, town) {
+		t.Fatalf("sanzi verify --data %s: exit %d\n%s", v.data, code, out)
+	}
+	t.Logf("sanzi verify of the village:\n%s", out)
+}

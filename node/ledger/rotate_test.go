@@ -209,10 +209,25 @@ func TestVerifyAcrossRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, raw := range s.raws {
+	for i, raw := range s.raws {
 		if _, err := l.Append(context.Background(), Record{Raw: raw}); err != nil {
 			t.Fatal(err)
 		}
+		// The key in force as the chain grows: none rotated yet, then
+		// k2 from seq 2, k3 from seq 4.
+		r, ok, err := l.LastRotation(testOrigin)
+		want := map[int]*pki.Issued{1: f.k2, 2: f.k2, 3: f.k3, 4: f.k3}[i]
+		switch {
+		case err != nil:
+			t.Fatalf("last rotation at seq %d: %v", i+1, err)
+		case want == nil && ok:
+			t.Fatalf("last rotation at seq %d: %+v, want none", i+1, r)
+		case want != nil && (!ok || !r.PublicKey.Equal(pubOf(want)) || string(r.Certificate) != string(want.Cert.Raw) || r.Seq != uint64(2*((i+1)/2))):
+			t.Fatalf("last rotation at seq %d: ok %v %+v, want the rotation to %s", i+1, ok, r, keys.Fingerprint(pubOf(want)))
+		}
+	}
+	if _, ok, err := l.LastRotation("350505100299"); ok || err != nil {
+		t.Fatalf("last rotation of a chain not held: %v %v", ok, err)
 	}
 	l.Close()
 	l, err = Open(Config{Path: path, Keys: ring, NoSync: true, CheckCert: check})

@@ -1,0 +1,240 @@
+package relay
+
+import (
+	"context"
+	"crypto/ed25519"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/keys"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/pki"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+const testTown = "350505100000"
+
+// townChain is a parent's copy of testTown's chain, served by SyncPull
+// with the certificate cert (what the parent says signs the chain now).
+type townChain struct {
+	sanziv1.SyncServiceClient
+	head ledger.Head
+	raws [][]byte
+	cert []byte
+}
+
+func (c *townChain) SyncPull(_ context.Context, r *sanziv1.SyncPullRequest, _ ...grpc.CallOption) (*sanziv1.SyncPullResponse, error) {
+	out := &sanziv1.SyncPullResponse{SignerCertificate: c.cert}
+	if from := r.GetFromSeq(); from >= 1 && from <= uint64(len(c.raws)) {
+		out.Entries = c.raws[from-1:]
+	}
+	return out, nil
+}
+
+func (c *townChain) add(t *testing.T, by *pki.Issued, typ sanziv1.EntryType, payload []byte) {
+	t.Helper()
+	s, err := ledger.Seal(by.Key, c.head, ledger.Record{Origin: testTown, Author: "town", Type: typ, Payload: payload}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.head = ledger.Head{Seq: s.Seq, Hash: s.Hash}
+	c.raws = append(c.raws, s.Raw)
+}
+
+func (c *townChain) tx(t *testing.T, by *pki.Issued) {
+	c.add(t, by, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, []byte("decision"))
+}
+
+// rotate adds a rotation to to's key, carrying cert, signed by signer.
+func (c *townChain) rotate(t *testing.T, signer, to *pki.Issued, cert []byte) {
+	t.Helper()
+	p, err := proto.Marshal(&sanziv1.KeyRotation{PublicKey: to.Key.Public().(ed25519.PublicKey), Certificate: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.add(t, signer, sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION, p)
+}
+
+// follower is a village's ledger and data folder pulling c's chain.
+type follower struct {
+	l    *ledger.Ledger
+	data string
+	pool *pki.CA
+}
+
+func (f *follower) puller(t *testing.T, c *townChain) *Puller {
+	t.Helper()
+	p, err := NewPuller(PullConfig{Ledger: f.l, Origin: testTown, Role: pki.RoleTown, Pool: f.pool.Pool(), DataDir: f.data,
+		Dial:   func(context.Context) (sanziv1.SyncServiceClient, func(), error) { return c, func() {}, nil },
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func newFollower(t *testing.T, ca *pki.CA) *follower {
+	t.Helper()
+	data := t.TempDir()
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(data, "ledger.db"), Keys: keys.NewRing(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return &follower{l: l, data: data, pool: ca}
+}
+
+func (f *follower) key(t *testing.T, name string) ed25519.PublicKey {
+	t.Helper()
+	k, err := keys.ReadPublic(filepath.Join(f.data, "keys", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestPullerKeys: a follower pins the town's key at its first pull and
+// from then on trusts only what the chain says: a rotation signed by the
+// pinned key (or by its new key under a certificate of the district CA)
+// changes the key it verifies with, across a restart too; a certificate
+// the parent serves does not.
+func TestPullerKeys(t *testing.T) {
+	ctx := context.Background()
+	ca, err := pki.NewCA("350505", time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogueCA, err := pki.NewCA("350505", time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(ca *pki.CA) *pki.Issued {
+		i, err := ca.Issue(testTown, pki.RoleTown, nil, time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	k1, k2, k3, rogue := issue(ca), issue(ca), issue(ca), issue(rogueCA)
+	pub := func(i *pki.Issued) ed25519.PublicKey { return i.Key.Public().(ed25519.PublicKey) }
+
+	for _, tc := range []struct {
+		name string
+		// after builds what the town writes after the two entries the
+		// follower pinned k1 with, and the certificate it serves then.
+		after   func(t *testing.T, c *townChain) []byte
+		wantErr string // "": pulled whole, signed by k2 at the head
+		// revokeK1 stores the district's revocation of k1 after seq 2
+		// in the follower's copy of the district's chain first.
+		revokeK1 bool
+	}{
+		{name: "rotation signed by the pinned key", after: func(t *testing.T, c *townChain) []byte {
+			c.rotate(t, k1, k2, k2.Cert.Raw)
+			c.tx(t, k2)
+			return k2.Cert.Raw
+		}},
+		{name: "rotation signed by its new key, certified by the district CA (old key lost)", after: func(t *testing.T, c *townChain) []byte {
+			c.rotate(t, k2, k2, k2.Cert.Raw)
+			c.tx(t, k2)
+			return k2.Cert.Raw
+		}},
+		{name: "another key served, no rotation", wantErr: "signature of the last entry does not verify", after: func(t *testing.T, c *townChain) []byte {
+			c.tx(t, k3)
+			return k3.Cert.Raw
+		}},
+		{name: "rotation signed by its new key, certified by another CA", wantErr: "not valid under this district's CA", after: func(t *testing.T, c *townChain) []byte {
+			c.rotate(t, rogue, rogue, rogue.Cert.Raw)
+			c.tx(t, rogue)
+			return rogue.Cert.Raw
+		}},
+		{name: "rotation signed by neither key", wantErr: "signed neither by the key it replaces nor by its new key", after: func(t *testing.T, c *townChain) []byte {
+			c.rotate(t, k3, k2, k2.Cert.Raw)
+			c.tx(t, k2)
+			return k2.Cert.Raw
+		}},
+		{name: "rotation signed by the pinned key after the district revoked it", revokeK1: true,
+			wantErr: "the old key is revoked at this seq", after: func(t *testing.T, c *townChain) []byte {
+				c.rotate(t, k1, k2, k2.Cert.Raw)
+				c.tx(t, k2)
+				return k2.Cert.Raw
+			}},
+		{name: "rotation signed by its new key after the district revoked the pinned key", revokeK1: true, after: func(t *testing.T, c *townChain) []byte {
+			c.rotate(t, k2, k2, k2.Cert.Raw)
+			c.tx(t, k2)
+			return k2.Cert.Raw
+		}},
+		{name: "the old key signs after its rotation", wantErr: "signature of the last entry does not verify", after: func(t *testing.T, c *townChain) []byte {
+			c.rotate(t, k1, k2, k2.Cert.Raw)
+			c.tx(t, k1)
+			return k1.Cert.Raw
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &townChain{cert: k1.Cert.Raw}
+			c.tx(t, k1)
+			c.tx(t, k1)
+			f := newFollower(t, ca)
+			if n, err := f.puller(t, c).PullNow(ctx); err != nil || n != 2 {
+				t.Fatalf("first pull: %d %v", n, err)
+			}
+			if tc.revokeK1 {
+				revoke(t, f.l, pub(k1), 2)
+			}
+			c.cert = tc.after(t, c)
+			p := f.puller(t, c) // a restarted node: the key in force is read from the chain
+			n, err := p.PullNow(ctx)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("pull: %d %v, want an error naming %q", n, err, tc.wantErr)
+				}
+				if h := f.l.Head(testTown).Seq; h != 2 {
+					t.Fatalf("head %d after a refused pull, want 2", h)
+				}
+				if !f.key(t, testTown+".pub").Equal(pub(k1)) {
+					t.Fatal("the pinned key changed after a refused pull")
+				}
+				return
+			}
+			if err != nil || n != 2 {
+				t.Fatalf("pull across the rotation: %d %v", n, err)
+			}
+			if !f.key(t, testTown+".first.pub").Equal(pub(k1)) || !f.key(t, testTown+".pub").Equal(pub(k2)) {
+				t.Fatal("key files after the rotation: want .first.pub k1, .pub k2")
+			}
+			// Further entries under k2, by this puller and by a restarted one.
+			c.tx(t, k2)
+			if n, err := p.PullNow(ctx); err != nil || n != 1 {
+				t.Fatalf("pull under the new key: %d %v", n, err)
+			}
+			c.tx(t, k2)
+			if n, err := f.puller(t, c).PullNow(ctx); err != nil || n != 1 {
+				t.Fatalf("pull under the new key after a restart: %d %v", n, err)
+			}
+		})
+	}
+}
+
+// revoke stores in l a district chain (350505000000) whose one entry
+// revokes key of testTown after seq after.
+func revoke(t *testing.T, l *ledger.Ledger, key ed25519.PublicKey, after uint64) {
+	t.Helper()
+	p, err := proto.Marshal(&sanziv1.KeyRevocation{Origin: testTown, Fingerprint: keys.Fingerprint(key), AfterSeq: after, Reason: "stolen"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, district, _ := ed25519.GenerateKey(nil)
+	s, err := ledger.Seal(district, ledger.Head{}, ledger.Record{Origin: "350505000000", Author: "district", Type: sanziv1.EntryType_ENTRY_TYPE_KEY_REVOCATION, Payload: p}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(context.Background(), ledger.Record{Raw: s.Raw}); err != nil {
+		t.Fatal(err)
+	}
+}

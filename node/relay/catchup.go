@@ -17,8 +17,18 @@ import (
 // its chain, and recording before catching up would write new entries at
 // seqs the parent already holds (a fork). It returns how many entries it
 // stored. A parent copy that does not follow the local head is an error
-// naming `sanzi repair --from-parent`: the chains have parted.
+// naming `sanzi repair --from-parent`: the chains have parted. pub is the
+// key the chain starts with (keys.Ring.Public); the entries after the
+// local head are verified with the key the last rotation held here names,
+// if the chain rotated before the backup was taken.
 func CatchUp(ctx context.Context, client sanziv1.SyncServiceClient, l *ledger.Ledger, origin string, pub ed25519.PublicKey) (int, error) {
+	r, rotated, err := l.LastRotation(origin)
+	if err != nil {
+		return 0, err
+	}
+	if rotated {
+		pub = r.PublicKey
+	}
 	total := 0
 	for {
 		head := l.Head(origin)
@@ -29,7 +39,10 @@ func CatchUp(ctx context.Context, client sanziv1.SyncServiceClient, l *ledger.Le
 		if len(resp.GetEntries()) == 0 {
 			return total, nil
 		}
-		n, _, err := storeFollowing(ctx, l, origin, pub, head, resp.GetEntries(), ledger.KeyOptions{})
+		n, rs, err := storeFollowing(ctx, l, origin, pub, head, resp.GetEntries(), ledger.KeyOptions{})
+		if len(rs) > 0 {
+			pub = rs[len(rs)-1].PublicKey
+		}
 		if err != nil {
 			return total, fmt.Errorf("%w: the parent's copy of %s does not continue this node's chain at seq %d (%v): stop the node and run sanzi repair --from-parent", ErrFork, origin, head.Seq+1, err)
 		}

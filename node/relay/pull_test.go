@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -237,4 +238,64 @@ func revoke(t *testing.T, l *ledger.Ledger, key ed25519.PublicKey, after uint64)
 	if _, err := l.Append(context.Background(), ledger.Record{Raw: s.Raw}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestCatchUpAcrossRotation: a node restored from a backup taken after it
+// re-keyed catches up from its parent's copy, verified from the key its
+// chain is at (not the first key, which keys.Ring.Public gives), and
+// across a rotation the parent's copy holds.
+func TestCatchUpAcrossRotation(t *testing.T) {
+	ctx := context.Background()
+	ca, err := pki.NewCA("350505", time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k [3]*pki.Issued
+	for i := range k {
+		if k[i], err = ca.Issue(testTown, pki.RoleTown, nil, time.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := k[0].Key.Public().(ed25519.PublicKey)
+	for _, tc := range []struct {
+		name    string
+		backup int // entries of the parent's copy held by the backup
+	}{
+		{name: "backup before the first rotation", backup: 1},
+		{name: "backup after the first rotation", backup: 3},
+		{name: "backup after both rotations", backup: 5},
+		{name: "backup holds everything", backup: 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &townChain{}
+			c.tx(t, k[0])
+			c.rotate(t, k[0], k[1], k[1].Cert.Raw)
+			c.tx(t, k[1])
+			c.tx(t, k[1])
+			c.rotate(t, k[1], k[2], k[2].Cert.Raw)
+			c.tx(t, k[2])
+			f := newFollower(t, ca)
+			for _, raw := range c.raws[:tc.backup] {
+				if _, err := f.l.Append(ctx, ledger.Record{Raw: raw}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n, err := CatchUp(ctx, c, f.l, testTown, first)
+			if err != nil || n != len(c.raws)-tc.backup || f.l.Head(testTown) != c.head {
+				t.Fatalf("catch up: %d %v, head %d; want %d pulled up to %d", n, err, f.l.Head(testTown).Seq, len(c.raws)-tc.backup, c.head.Seq)
+			}
+		})
+	}
+	t.Run("a copy signed by another key", func(t *testing.T) {
+		c := &townChain{}
+		c.tx(t, k[0])
+		c.tx(t, k[2])
+		f := newFollower(t, ca)
+		if _, err := f.l.Append(ctx, ledger.Record{Raw: c.raws[0]}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := CatchUp(ctx, c, f.l, testTown, first); !errors.Is(err, ErrFork) || n != 0 {
+			t.Fatalf("catch up: %d %v, want a fork", n, err)
+		}
+	})
 }

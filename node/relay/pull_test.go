@@ -258,7 +258,7 @@ func TestCatchUpAcrossRotation(t *testing.T) {
 	}
 	first := k[0].Key.Public().(ed25519.PublicKey)
 	for _, tc := range []struct {
-		name    string
+		name   string
 		backup int // entries of the parent's copy held by the backup
 	}{
 		{name: "backup before the first rotation", backup: 1},

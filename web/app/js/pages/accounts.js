@@ -12,6 +12,11 @@ const split = (s) => s.split(/[,，\s]+/).map((x) => x.trim()).filter(Boolean);
 
 export function render(root, { me, t, api }) {
   let alive = true;
+  // drafts keeps what is typed in the account's detail (what to grant or
+  // revoke, the reason to disable): the detail is drawn again after every
+  // action, and text typed while it is must survive that. What an action
+  // sent and was not changed since is cleared, as the redraw always did.
+  const drafts = new Map();
   const tbody = h('tbody', { attrs: { 'data-testid': 'acct-rows' } });
   const status = h('p', { class: 'status', attrs: { role: 'status', 'data-testid': 'acct-status' } });
   const cols = ['acct.col.account', 'acct.col.name', 'acct.col.org', 'acct.col.roles', 'acct.col.posts', 'acct.col.status', 'acct.col.actions'];
@@ -83,7 +88,7 @@ export function render(root, { me, t, api }) {
       h('td', {}, h('button', {
         text: t('acct.manage'), class: 'small',
         attrs: { type: 'button', 'data-testid': 'acct-manage', 'aria-label': t('acct.manageOf', { account: a.account }) },
-        on: { click: () => showDetail(a.account) },
+        on: { click: () => { drafts.clear(); showDetail(a.account); } },
       })));
   }
 
@@ -101,15 +106,18 @@ export function render(root, { me, t, api }) {
     try {
       const answer = await api('POST', '/v1/accounts', { account });
       if (!alive) return;
+      form.reset();
+      form.elements.org.value = me.nodeOrg;
+      // The list is drawn again first and the outcome said after: the new
+      // account is in the list when the message appears.
+      await load();
+      if (!alive) return;
       // The one-time password is shown here once: it is not kept by the
       // page and the node answers it only now.
       fill(outcome, h('div', { class: 'box recorded', attrs: { 'data-testid': 'acct-created' } },
         h('p', { text: t('acct.created', { account: account.account }) }),
         h('p', {}, t('acct.otp'), ' ', h('code', { class: 'otp', text: answer.oneTimePassword || '', attrs: { 'data-testid': 'acct-otp' } })),
         h('p', { class: 'hint', text: t('acct.otpOnce') })));
-      form.reset();
-      form.elements.org.value = me.nodeOrg;
-      load();
     } catch (err) {
       if (!alive) return;
       for (const f of err.fields) {
@@ -139,9 +147,11 @@ export function render(root, { me, t, api }) {
     const msg = h('div', { attrs: { 'data-testid': 'acct-detail-msg', 'aria-live': 'polite' } });
     const act = async (doing, fn) => {
       fill(msg);
+      const typed = new Map(drafts);
       try {
         const answer = await fn();
         if (!alive) return;
+        for (const [k, v] of typed) if (drafts.get(k) === v) drafts.delete(k);
         await load();
         await showDetail(id);
         if (answer && answer.oneTimePassword) {
@@ -161,6 +171,10 @@ export function render(root, { me, t, api }) {
     const what = h('input', { attrs: { id: 'acct-grant-what', maxlength: '64', autocomplete: 'off', list: 'acct-role-list', 'data-testid': 'acct-grant-what' } });
     const grantBody = () => ({ [kindSel.value]: what.value.trim() });
     const reason = h('input', { attrs: { id: 'acct-disable-reason', maxlength: '200', autocomplete: 'off', 'data-testid': 'acct-disable-reason' } });
+    for (const [k, el] of [['what', what], ['reason', reason]]) {
+      el.value = drafts.get(k) || '';
+      el.addEventListener('input', () => drafts.set(k, el.value));
+    }
     const disabled = a.status === 'disabled';
     const tokRows = toks.map((k) => h('tr', { attrs: { 'data-token': k.id } },
       h('td', { class: 'mono', text: k.id }),

@@ -68,7 +68,7 @@ export function draftPanel({ t, api, get, onDrafted }) {
     body, outcome, submit);
 
   // setVersions fills the base choice: the version kept, else the live
-  // one, else the newest.
+  // one, else the newest; it resolves once the form is drawn again.
   function setVersions(versions, live) {
     const keep = base.value;
     const drafted = versions.filter((c) => c.draftId);
@@ -76,7 +76,7 @@ export function draftPanel({ t, api, get, onDrafted }) {
       : h('option', { text: t('cd.builtin'), attrs: { value: '' } }));
     const want = keep && drafted.some((c) => c.version === keep) ? keep : live || (drafted[drafted.length - 1] || {}).version || '';
     base.value = want;
-    if (!cat || want !== baseVersion) load(want);
+    return !cat || want !== baseVersion ? load(want) : Promise.resolve();
   }
 
   async function load(v) {
@@ -295,9 +295,12 @@ export function draftPanel({ t, api, get, onDrafted }) {
       const r = await api('POST', '/v1/district/catalogs', req, { quiet: true });
       if (!alive) return;
       const c = r.catalog || {};
+      // The page is drawn again first and the outcome said after: what
+      // the message speaks of is on the page when it appears.
+      await onDrafted(c.version || v);
+      if (!alive) return;
       fill(outcome, h('p', { class: 'box recorded', attrs: { role: 'status', 'data-testid': 'cd-drafted' },
         text: t('cd.drafted', { version: c.version || v, id: r.entryId || '', by: c.draftedBy || '' }) }));
-      onDrafted(c.version || v);
     } catch (err) {
       if (!alive) return;
       const fields = [];

@@ -123,7 +123,7 @@ export function render(root, { me, t, api }) {
     opts(selA, versions.length > 1 ? versions[versions.length - 2].version : (versions[0] || {}).version);
     opts(selB, (versions[versions.length - 1] || {}).version);
     if (pick.value && !shown.firstChild) show(pick.value);
-    if (draft) draft.setVersions(versions, r.live);
+    if (draft) await draft.setVersions(versions, r.live);
   }
 
   async function get(v) {
@@ -179,9 +179,12 @@ export function render(root, { me, t, api }) {
   async function publish(v) {
     try {
       const r = await api('POST', '/v1/district/catalogs/' + encodeURIComponent(v) + '/publish', { version: v }, { quiet: true });
-      fill(outcome, h('p', { class: 'box recorded', attrs: { role: 'status', 'data-testid': 'cat-published' }, text: t('cat.published', { version: v, id: r.entryId }) }));
       cache.clear();
-      load();
+      // The page is drawn again first and the outcome said after: what
+      // the message speaks of is on the page when it appears.
+      await load();
+      if (!alive) return;
+      fill(outcome, h('p', { class: 'box recorded', attrs: { role: 'status', 'data-testid': 'cat-published' }, text: t('cat.published', { version: v, id: r.entryId }) }));
     } catch (err) {
       fill(outcome, h('p', { class: 'box refused', attrs: { role: 'alert', 'data-testid': 'cat-refused' }, text: t('rules.refused', { reason: err.reason || err.message }) }));
     }

@@ -222,10 +222,13 @@ export function render(root, { me, t, api }) {
       try {
         const r = await api('POST', '/v1/disclosures/' + encodeURIComponent(shown.org) + '/' + encodeURIComponent(shown.period) + '/decisions', body, { quiet: true });
         if (!alive) return;
+        // The page is drawn again first and the outcome said after: what
+        // the message speaks of is on the page when it appears.
         await show();
+        await loadProcedures();
+        if (!alive) return;
         fill(outcome, h('p', { class: 'box recorded', attrs: { role: 'status', 'data-testid': 'disc-decided' },
           text: t(action === 'APPROVE' ? 'disc.approved' : 'disc.rejected', { step: step.name || step.code, id: r.entry.id, sha: r.contentSha256 }) }));
-        loadProcedures();
       } catch (err) {
         if (!alive) return;
         approve.disabled = false;

@@ -72,9 +72,12 @@ export function render(root, { me, t, api }) {
     const directive = { title: title.value.trim(), task: task.value.trim(), addressees: split(addressees.value), deadline: deadline.value };
     try {
       const r = await api('POST', '/v1/district/directives', { directive }, { quiet: true });
-      fill(outcome, h('p', { class: 'box recorded', attrs: { role: 'status', 'data-testid': 'dd-issued' }, text: t('dd.issued', { id: r.entryId }) }));
       form.reset();
-      load();
+      // The list is drawn again first and the outcome said after: the new
+      // directive is in the list when the message appears.
+      await load();
+      if (!alive) return;
+      fill(outcome, h('p', { class: 'box recorded', attrs: { role: 'status', 'data-testid': 'dd-issued' }, text: t('dd.issued', { id: r.entryId }) }));
     } catch (err) {
       fill(outcome, h('p', { class: 'box refused', attrs: { role: 'alert', 'data-testid': 'dd-refused' }, text: t('rules.refused', { reason: err.reason || err.message }) }));
     }

@@ -29,6 +29,10 @@ export function render(root, { me, t, api }) {
   const posts = (me.account && me.account.posts) || [];
   const canDecide = (me.permissions || []).includes('decide_step');
   let alive = true;
+  // drafts keeps the reason typed per procedure step: the list is drawn
+  // again after every decision, and a reason half written in another row
+  // must survive that.
+  const drafts = new Map();
   const status = h('p', { class: 'status', attrs: { role: 'status', 'data-testid': 'inbox-status' } });
   const tbody = h('tbody', { attrs: { 'data-testid': 'inbox-rows' } });
   const cols = ['inbox.col.matter', 'inbox.col.summary', 'inbox.col.amount', 'inbox.col.step', 'inbox.col.post', 'inbox.col.deadline', 'inbox.col.left', 'inbox.col.act'];
@@ -95,6 +99,9 @@ export function render(root, { me, t, api }) {
     const leftCell = h('td', { class: 'num', attrs: { 'data-testid': 'inbox-left' } });
     if (!Number.isNaN(deadline)) timers.push({ el: leftCell, deadline });
     const reason = h('input', { attrs: { type: 'text', maxlength: 200, 'aria-label': t('inbox.reason'), 'data-testid': 'inbox-reason', placeholder: t('inbox.reason') } });
+    const key = id + '/' + step.code;
+    reason.value = drafts.get(key) || '';
+    reason.addEventListener('input', () => drafts.set(key, reason.value));
     const approve = h('button', { text: t('inbox.approve'), attrs: { type: 'button', 'data-testid': 'inbox-approve' } });
     const back = h('button', { text: t('inbox.return'), attrs: { type: 'button', 'data-testid': 'inbox-return' } });
     approve.addEventListener('click', () => decide('STEP_ACTION_APPROVE', ''));
@@ -122,8 +129,12 @@ export function render(root, { me, t, api }) {
           decision: { org, procedureId: id, stepCode: step.code, action, post: step.post, reason: why },
         });
         if (!alive) return;
+        drafts.delete(key);
+        // The list is drawn again first and the outcome said after: what
+        // the message speaks of is on the page when it appears.
+        await load();
+        if (!alive) return;
         say('recorded', t('inbox.done', { id: answer.entry ? answer.entry.id : '' }));
-        load();
       } catch (err) {
         if (!alive) return;
         if (err.fields.some((f) => f.endsWith('reason'))) reason.setAttribute('aria-invalid', 'true');

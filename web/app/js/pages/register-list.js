@@ -232,7 +232,9 @@ export function filterBar(t, id, filters, changed, clear) {
 // nothing matches, default list.empty); route, when given, keeps the
 // filters in the address (#/route?filters, no new history entry), so
 // that a reload or a link opens the list as it was filtered. It returns
-// tbody, pager, load(), restart() (from the first page) and stop().
+// tbody, pager, load(), restart() (from the first page) and stop(); load
+// and restart resolve once the page is drawn (or dropped for a later
+// call), so that a caller says an action's outcome after the redraw.
 export function pagedList(o) {
   const { t, api, id } = o;
   const state = { tokens: [''], page: 0, seq: 0, alive: true };
@@ -247,7 +249,7 @@ export function pagedList(o) {
   function restart() {
     state.tokens = [''];
     state.page = 0;
-    load();
+    return load();
   }
 
   async function load() {

@@ -229,10 +229,13 @@ export function render(root, { me, t, api }) {
       }
       if (!alive) return;
     }
+    if (done) { state.selected = new Set(failed.map((f) => f.id)); reason.value = ''; }
+    // The list is drawn again first and the outcome said after: what the
+    // message speaks of is on the page when it appears.
+    await load();
+    if (!alive) return;
     fill(outcome, h('div', { class: 'box ' + (failed.length ? 'refused' : 'recorded'), attrs: { role: 'status', 'data-testid': 'aq-done' } },
       h('p', { text: t('review.alerts.done', { n: done, action: t('review.action.' + to) }) }),
       failed.length > 0 && h('ul', {}, failed.map((f) => h('li', { text: f.id + ': ' + f.reason })))));
-    if (done) { state.selected = new Set(failed.map((f) => f.id)); reason.value = ''; }
-    load();
   }
 }

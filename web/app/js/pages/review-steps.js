@@ -11,6 +11,10 @@ import { when, yuan, table, emptyRow } from './review-common.js';
 export function render(root, { me, t, api }) {
   const posts = new Set((me.account && me.account.posts) || []);
   const sent = new Map(); // procedure id → step code decided here, not yet applied
+  // drafts keeps the reason typed per procedure step: the list is drawn
+  // again after every decision, and a reason half written in another row
+  // must survive that.
+  const drafts = new Map();
   let alive = true;
   const status = h('p', { class: 'status', attrs: { role: 'status', 'data-testid': 'st-status' } });
   const tbody = h('tbody', { attrs: { 'data-testid': 'st-rows' } });
@@ -59,6 +63,9 @@ export function render(root, { me, t, api }) {
     const id = p.entry.id;
     const overdue = step.deadline && new Date(step.deadline).getTime() < Date.now();
     const reason = h('input', { attrs: { type: 'text', maxlength: 500, 'aria-label': t('review.steps.reason', { id }), 'data-testid': 'st-reason', placeholder: t('review.steps.reasonHint') } });
+    const key = id + '/' + step.code;
+    reason.value = drafts.get(key) || '';
+    reason.addEventListener('input', () => drafts.set(key, reason.value));
     const approve = h('button', { class: 'primary', text: t('review.steps.approve'), attrs: { type: 'button', 'data-testid': 'st-approve' } });
     const reject = h('button', { class: 'danger', text: t('review.steps.reject'), attrs: { type: 'button', 'data-testid': 'st-reject' } });
     approve.addEventListener('click', () => decide(p, step, 'APPROVE', reason));
@@ -87,16 +94,22 @@ export function render(root, { me, t, api }) {
     }
     const d = { org: p.procedure.org, procedureId: p.entry.id, stepCode: step.code, action: 'STEP_ACTION_' + action, post: step.post };
     if (why) d.reason = why;
+    // The list is drawn again first and the outcome said after: what the
+    // message speaks of is on the page when it appears.
+    let said;
     try {
       await api('POST', '/v1/workflow/' + encodeURIComponent(p.entry.id) + '/decisions', { decision: d }, { quiet: true });
       if (!alive) return;
+      drafts.delete(p.entry.id + '/' + step.code);
       if (me.tier === 'town') sent.set(p.entry.id, step.code);
-      fill(outcome, h('p', { class: 'box recorded', attrs: { role: 'status', 'data-testid': 'st-decided' },
-        text: t(action === 'APPROVE' ? 'review.steps.approved' : 'review.steps.rejected', { step: step.name || step.code, id: p.entry.id }) }));
+      said = h('p', { class: 'box recorded', attrs: { role: 'status', 'data-testid': 'st-decided' },
+        text: t(action === 'APPROVE' ? 'review.steps.approved' : 'review.steps.rejected', { step: step.name || step.code, id: p.entry.id }) });
     } catch (err) {
       if (!alive) return;
-      fill(outcome, h('p', { class: 'box refused', attrs: { role: 'alert', 'data-testid': 'st-refused' }, text: t('review.steps.failed', { reason: err.reason }) }));
+      said = h('p', { class: 'box refused', attrs: { role: 'alert', 'data-testid': 'st-refused' }, text: t('review.steps.failed', { reason: err.reason }) });
     }
-    load();
+    await load();
+    if (!alive) return;
+    fill(outcome, said);
   }
 }

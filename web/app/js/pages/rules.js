@@ -116,7 +116,7 @@ export function render(root, { me, t, api }) {
       const keep = base.value;
       fill(base, h('option', { text: t('rules.empty'), attrs: { value: '' } }), sets.map((s) => h('option', { text: s.version, attrs: { value: s.version } })));
       base.value = keep && sets.some((s) => s.version === keep) ? keep : (resp.live || '');
-      if (base.value !== (baseSet.version || '') || !keep) loadBase(base.value);
+      if (base.value !== (baseSet.version || '') || !keep) await loadBase(base.value);
     } catch (err) {
       status.textContent = t('rules.failed', { reason: err.reason || err.message });
     }
@@ -182,8 +182,11 @@ export function render(root, { me, t, api }) {
     }
     try {
       const r = await api('POST', '/v1/rules', { rulesJson }, { quiet: true });
+      // The page is drawn again first and the outcome said after: what
+      // the message speaks of is on the page when it appears.
+      await load();
+      if (!alive) return;
       box('recorded', t('rules.drafted', { version: r.summary.version, id: r.entry.id }), 'rules-drafted');
-      load();
     } catch (err) {
       box('refused', t('rules.refused', { reason: err.reason || err.message }));
     }
@@ -192,8 +195,9 @@ export function render(root, { me, t, api }) {
   async function publish(v) {
     try {
       const r = await api('POST', '/v1/rules/' + encodeURIComponent(v) + '/publish', { version: v }, { quiet: true });
+      await load();
+      if (!alive) return;
       box('recorded', t('rules.published', { version: v, id: r.entry.id }), 'rules-published');
-      load();
     } catch (err) {
       box('refused', t('rules.refused', { reason: err.reason || err.message }));
     }

@@ -6,6 +6,10 @@ import { table, emptyRow, when } from './review-common.js';
 
 export function render(root, { me, t, api }) {
   let alive = true;
+  // drafts keeps the report typed per directive (its text and whether it
+  // says done): the list is drawn again after every report sent, and a
+  // report half written in another row must survive that.
+  const drafts = new Map();
   const mayReport = (me.permissions || []).includes('record') || (me.permissions || []).includes('review_alerts');
   const status = h('p', { class: 'status', attrs: { role: 'status', 'data-testid': 'dv-status' } });
   const tbody = h('tbody', { attrs: { 'data-testid': 'dv-rows' } });
@@ -40,17 +44,30 @@ export function render(root, { me, t, api }) {
     const id = r.entry.id;
     const text = h('input', { attrs: { type: 'text', maxlength: 1000, 'aria-label': t('review.directives.reportOf', { id }), 'data-testid': 'dv-text' } });
     const done = h('input', { attrs: { type: 'checkbox', id: 'dv-done-' + id } });
+    const draft = drafts.get(id) || { text: '', done: false };
+    text.value = draft.text;
+    done.checked = draft.done;
+    const keep = () => drafts.set(id, { text: text.value, done: done.checked });
+    text.addEventListener('input', keep);
+    done.addEventListener('change', keep);
     const send = h('button', { text: t('review.directives.send'), attrs: { type: 'button', 'data-testid': 'dv-send' } });
     send.addEventListener('click', async () => {
       if (!text.value.trim()) { text.setAttribute('aria-invalid', 'true'); return; }
+      // The list is drawn again first and the outcome said after: what
+      // the message speaks of is on the page when it appears.
+      let said;
       try {
         await api('POST', '/v1/directives/' + encodeURIComponent(id) + '/reports',
           { report: { org: me.nodeOrg, directiveId: id, text: text.value.trim(), done: done.checked } }, { quiet: true });
-        fill(outcome, h('p', { class: 'box recorded', attrs: { role: 'status' }, text: t('review.directives.sent', { id }) }));
+        drafts.delete(id);
+        said = h('p', { class: 'box recorded', attrs: { role: 'status' }, text: t('review.directives.sent', { id }) });
       } catch (err) {
-        fill(outcome, h('p', { class: 'box refused', attrs: { role: 'alert' }, text: t('error.generic', { reason: err.reason }) }));
+        said = h('p', { class: 'box refused', attrs: { role: 'alert' }, text: t('error.generic', { reason: err.reason }) });
       }
-      load();
+      if (!alive) return;
+      await load();
+      if (!alive) return;
+      fill(outcome, said);
     });
     return h('tr', { attrs: { 'data-directive': id } },
       h('td', { text: when(r.entry.recordedAt) }),

@@ -308,13 +308,16 @@ export function render(root, { me, t, api }) {
       const answer = await api('POST', '/v1/transactions', { transaction: tx });
       if (!alive) return;
       const hits = answer.hits || [];
-      show(hits.length ? 'warned' : 'recorded', t('tx.recorded', { id: answer.entry ? answer.entry.id : '' }), hits);
-      if (tx.attachments) lockedReceipts(outcome.firstChild, tx.attachments);
       form.reset();
       form.elements.date.value = today();
       for (const r of [...receipts]) unlist(r, false);
       showCheck('idle', t('tx.check.idle'));
-      list.restart();
+      // The list is drawn again first and the outcome said after: the new
+      // entry is in the list when the message appears.
+      await list.restart();
+      if (!alive) return;
+      show(hits.length ? 'warned' : 'recorded', t('tx.recorded', { id: answer.entry ? answer.entry.id : '' }), hits);
+      if (tx.attachments) lockedReceipts(outcome.firstChild, tx.attachments);
     } catch (err) {
       if (!alive) return;
       markFields(err);

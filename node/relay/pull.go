@@ -213,7 +213,7 @@ func (p *Puller) once(ctx context.Context, client sanziv1.SyncServiceClient) (in
 	if len(resp.GetEntries()) == 0 {
 		return 0, nil
 	}
-	pub, err := p.trusted(resp.GetSignerCertificate())
+	pub, err := p.trusted(resp, head)
 	if err != nil {
 		return 0, err
 	}
@@ -267,27 +267,32 @@ func storeFollowing(ctx context.Context, l *ledger.Ledger, origin string, pub ed
 
 // trusted returns the key the entries after the held head must be signed
 // with (until a rotation among them names another). At the first pull,
-// with nothing pinned, that is the key of the certificate the parent sends,
-// checked against the district CA and pinned. From then on the certificate
+// with nothing pinned, that is the key of the certificate of the chain's
+// first key the parent sends (first_signer_certificate, served once the
+// chain rotated; else signer_certificate), checked against the district CA
+// and against seq 1, and pinned: the rotations in the chain lead from it
+// to the current key. From then on the certificate
 // the parent sends is not looked at: the chain itself says which key signs
 // it, the pinned first key and then each key a rotation names, a rotation
 // being signed by the key it replaces (or, when that one is revoked, by its
 // new key under a certificate of the district CA). A parent cannot make
 // this node trust a key by serving a certificate with it.
-//
-// TODO(issue 15): a node whose first pull comes after the chain rotated
-// pins the parent's current certificate, whose key did not sign the
-// chain's first entries, and cannot verify them: the parent would have to
-// serve the certificate of the chain's first key along with its current
-// one.
-func (p *Puller) trusted(der []byte) (ed25519.PublicKey, error) {
+func (p *Puller) trusted(resp *sanziv1.SyncPullResponse, head ledger.Head) (ed25519.PublicKey, error) {
 	if p.key != nil {
 		return p.key, nil
 	}
 	keysDir := filepath.Join(p.cfg.DataDir, "keys")
 	first, err := p.firstKey(keysDir)
 	if errors.Is(err, os.ErrNotExist) {
-		if first, err = p.pin(keysDir, der); err != nil {
+		der := resp.GetFirstSignerCertificate()
+		if len(der) == 0 {
+			der = resp.GetSignerCertificate()
+		}
+		seq1, err := p.firstEntry(resp, head)
+		if err != nil {
+			return nil, err
+		}
+		if first, err = p.pin(keysDir, der, seq1); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
@@ -352,9 +357,34 @@ func (p *Puller) keepRotated(r ledger.Rotation) error {
 	return nil
 }
 
-// pin checks the certificate that signs the chain at its first pull and
-// pins its key: keys/<origin>.pub, and the certificate in peers/.
-func (p *Puller) pin(keysDir string, der []byte) (ed25519.PublicKey, error) {
+// firstEntry is the chain's seq 1: the first pulled (a first pull asks
+// from seq 1), or the one held (a node given the chain without its key).
+func (p *Puller) firstEntry(resp *sanziv1.SyncPullResponse, head ledger.Head) (ledger.Link, error) {
+	if head.Seq == 0 {
+		return ledger.Peek(resp.GetEntries()[0])
+	}
+	var raw []byte
+	if err := p.cfg.Ledger.Range(p.cfg.Origin, 1, 1, func(s *ledger.Stored) bool {
+		raw = s.Raw
+		return false
+	}); err != nil {
+		return ledger.Link{}, fmt.Errorf("read seq 1 of chain %s: %w", p.cfg.Origin, err)
+	}
+	if raw == nil {
+		return ledger.Link{}, fmt.Errorf("chain %s: seq 1 is not held here", p.cfg.Origin)
+	}
+	return ledger.Peek(raw)
+}
+
+// pin checks the certificate of the key the chain starts with at the
+// first pull, and pins that key: keys/<origin>.pub, and the certificate in
+// peers/<origin>.crt (served on to this node's children) and
+// peers/<origin>.first.crt (served on once the chain rotated). The
+// certificate must chain to the district CA, name the origin and role, and
+// its key must have signed seq1: a parent cannot make this node start the
+// chain from a key of its choosing, even one the CA certified for the
+// origin.
+func (p *Puller) pin(keysDir string, der []byte, seq1 ledger.Link) (ed25519.PublicKey, error) {
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("the certificate of chain %s: %w", p.cfg.Origin, err)
@@ -373,14 +403,19 @@ func (p *Puller) pin(keysDir string, der []byte) (ed25519.PublicKey, error) {
 	if !ok {
 		return nil, fmt.Errorf("the key of chain %s is not Ed25519", p.cfg.Origin)
 	}
+	if seq1.Seq != 1 || seq1.Origin != p.cfg.Origin || !ed25519.Verify(pub, seq1.Hash[:], seq1.Signature) {
+		return nil, fmt.Errorf("the certificate served for the first key of chain %s (key %s) did not sign its seq 1: refused", p.cfg.Origin, keys.Fingerprint(pub))
+	}
 	if err := keys.WritePublic(keysDir, p.cfg.Origin, pub); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(p.cfg.DataDir, "peers"), 0o755); err != nil {
 		return nil, err
 	}
-	if err := keys.WriteFile(filepath.Join(p.cfg.DataDir, "peers", p.cfg.Origin+".crt"), c.Raw, 0o644); err != nil {
-		return nil, err
+	for _, name := range []string{p.cfg.Origin + ".first.crt", p.cfg.Origin + ".crt"} {
+		if err := keys.WriteFile(filepath.Join(p.cfg.DataDir, "peers", name), c.Raw, 0o644); err != nil {
+			return nil, err
+		}
 	}
 	return pub, nil
 }

@@ -1,10 +1,14 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,10 +32,12 @@ type townChain struct {
 	head ledger.Head
 	raws [][]byte
 	cert []byte
+	// first is served as the certificate of the chain's first key.
+	first []byte
 }
 
 func (c *townChain) SyncPull(_ context.Context, r *sanziv1.SyncPullRequest, _ ...grpc.CallOption) (*sanziv1.SyncPullResponse, error) {
-	out := &sanziv1.SyncPullResponse{SignerCertificate: c.cert}
+	out := &sanziv1.SyncPullResponse{SignerCertificate: c.cert, FirstSignerCertificate: c.first}
 	if from := r.GetFromSeq(); from >= 1 && from <= uint64(len(c.raws)) {
 		out.Entries = c.raws[from-1:]
 	}
@@ -213,6 +219,101 @@ func TestPullerKeys(t *testing.T) {
 			c.tx(t, k2)
 			if n, err := p.PullNow(ctx); err != nil || n != 1 {
 				t.Fatalf("pull under the new key: %d %v", n, err)
+			}
+			c.tx(t, k2)
+			if n, err := f.puller(t, c).PullNow(ctx); err != nil || n != 1 {
+				t.Fatalf("pull under the new key after a restart: %d %v", n, err)
+			}
+		})
+	}
+}
+
+// TestPullerFirstPullAfterRotation: a follower whose first pull comes
+// after the town rotated its key pins the first key from the certificate
+// of it the parent serves, and follows the chain's rotation to the current
+// key; a certificate not of the district CA (even for the right key), or
+// whose key did not sign seq 1, is refused and nothing is stored or pinned.
+func TestPullerFirstPullAfterRotation(t *testing.T) {
+	ctx := context.Background()
+	ca, err := pki.NewCA("350505", time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogueCA, err := pki.NewCA("350505", time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(ca *pki.CA, org string, role pki.Role) *pki.Issued {
+		i, err := ca.Issue(org, role, nil, time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	k1, k2, k3 := issue(ca, testTown, pki.RoleTown), issue(ca, testTown, pki.RoleTown), issue(ca, testTown, pki.RoleTown)
+	otherTown := issue(ca, "350505200000", pki.RoleTown)
+	pub := func(i *pki.Issued) ed25519.PublicKey { return i.Key.Public().(ed25519.PublicKey) }
+	// k1's own key and identity, certified by another CA.
+	tmpl := *k1.Cert
+	rogueDER, err := x509.CreateCertificate(rand.Reader, &tmpl, rogueCA.Cert, pub(k1), rogueCA.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		first   []byte // served as first_signer_certificate
+		wantErr string // "": pulled whole, .first.pub k1 and .pub k2
+		// lost signs the rotation with its new key (the old key lost):
+		// then no signature by the first key is checked but seq 1's.
+		lost bool
+	}{
+		{name: "the first key's certificate", first: k1.Cert.Raw},
+		{name: "none served (a parent that did not keep it)", wantErr: "did not sign its seq 1"},
+		{name: "the first key, certified by another CA", first: rogueDER, wantErr: "not from this district's CA"},
+		{name: "a key of the district CA that did not sign seq 1", first: k3.Cert.Raw, wantErr: "did not sign its seq 1"},
+		{name: "the first key's certificate, rotation by the new key", first: k1.Cert.Raw, lost: true},
+		{name: "a key that did not sign seq 1, rotation by the new key", first: k3.Cert.Raw, lost: true, wantErr: "did not sign its seq 1"},
+		{name: "another town's certificate", first: otherTown.Cert.Raw, wantErr: "not the town " + testTown},
+		{name: "not a certificate", first: []byte("junk"), wantErr: "the certificate of chain " + testTown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &townChain{cert: k2.Cert.Raw, first: tc.first}
+			c.tx(t, k1)
+			c.tx(t, k1)
+			signer := k1
+			if tc.lost {
+				signer = k2
+			}
+			c.rotate(t, signer, k2, k2.Cert.Raw)
+			c.tx(t, k2)
+			f := newFollower(t, ca)
+			n, err := f.puller(t, c).PullNow(ctx)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("first pull: %d %v, want an error naming %q", n, err, tc.wantErr)
+				}
+				if h := f.l.Head(testTown).Seq; h != 0 {
+					t.Fatalf("head %d after a refused first pull, want 0", h)
+				}
+				for _, name := range []string{"keys/" + testTown + ".pub", "keys/" + testTown + ".first.pub", "peers/" + testTown + ".crt"} {
+					if _, err := os.Stat(filepath.Join(f.data, name)); !errors.Is(err, os.ErrNotExist) {
+						t.Fatalf("%s after a refused first pull: %v, want none", name, err)
+					}
+				}
+				return
+			}
+			if err != nil || n != 4 {
+				t.Fatalf("first pull after the rotation: %d %v", n, err)
+			}
+			if !f.key(t, testTown+".first.pub").Equal(pub(k1)) || !f.key(t, testTown+".pub").Equal(pub(k2)) {
+				t.Fatal("key files after the first pull: want .first.pub k1, .pub k2")
+			}
+			if der, err := os.ReadFile(filepath.Join(f.data, "peers", testTown+".first.crt")); err != nil || !bytes.Equal(der, k1.Cert.Raw) {
+				t.Fatalf("peers/%s.first.crt: %v, want k1's certificate (served on to this node's children)", testTown, err)
+			}
+			if der, err := os.ReadFile(filepath.Join(f.data, "peers", testTown+".crt")); err != nil || !bytes.Equal(der, k2.Cert.Raw) {
+				t.Fatalf("peers/%s.crt: %v, want the rotation's certificate", testTown, err)
 			}
 			c.tx(t, k2)
 			if n, err := f.puller(t, c).PullNow(ctx); err != nil || n != 1 {

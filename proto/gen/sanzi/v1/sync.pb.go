@@ -645,15 +645,25 @@ func (x *SyncPullRequest) GetLimit() int32 {
 	return 0
 }
 
-// SyncPullResponse is a stretch of that chain, exactly as stored, with the
-// certificate (DER) whose key signs it, so the child can check it chains to
-// the district CA before applying anything.
+// SyncPullResponse is a stretch of that chain, exactly as stored.
 type SyncPullResponse struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Entries           [][]byte               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
-	SignerCertificate []byte                 `protobuf:"bytes,2,opt,name=signer_certificate,json=signerCertificate,proto3" json:"signer_certificate,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries [][]byte               `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The certificate (DER) the parent holds for the chain's signer now: after
+	// a key rotation, the rotation's. A child does not take a key from it: it
+	// verifies the chain from the key it pinned at its first pull and follows
+	// the key rotations in the chain itself. Before first_signer_certificate
+	// existed, a child pinned this one's key at its first pull (it still does
+	// when first_signer_certificate is empty).
+	SignerCertificate []byte `protobuf:"bytes,2,opt,name=signer_certificate,json=signerCertificate,proto3" json:"signer_certificate,omitempty"`
+	// The certificate (DER) of the key that signs the chain's first entries,
+	// when the chain has rotated since (empty otherwise, or when the parent
+	// does not hold it). A child's first pull pins its key, after checking it
+	// chains to the district CA, names the origin and role, and signed seq 1;
+	// from there the chain's own rotations lead to the current key.
+	FirstSignerCertificate []byte `protobuf:"bytes,3,opt,name=first_signer_certificate,json=firstSignerCertificate,proto3" json:"first_signer_certificate,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *SyncPullResponse) Reset() {
@@ -700,6 +710,13 @@ func (x *SyncPullResponse) GetSignerCertificate() []byte {
 	return nil
 }
 
+func (x *SyncPullResponse) GetFirstSignerCertificate() []byte {
+	if x != nil {
+		return x.FirstSignerCertificate
+	}
+	return nil
+}
+
 var File_sanzi_v1_sync_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_sync_proto_rawDesc = "" +
@@ -742,10 +759,11 @@ const file_sanzi_v1_sync_proto_rawDesc = "" +
 	"\x0fSyncPullRequest\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x19\n" +
 	"\bfrom_seq\x18\x02 \x01(\x04R\afromSeq\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x05R\x05limit\"[\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"\x95\x01\n" +
 	"\x10SyncPullResponse\x12\x18\n" +
 	"\aentries\x18\x01 \x03(\fR\aentries\x12-\n" +
-	"\x12signer_certificate\x18\x02 \x01(\fR\x11signerCertificate2\x9e\x03\n" +
+	"\x12signer_certificate\x18\x02 \x01(\fR\x11signerCertificate\x128\n" +
+	"\x18first_signer_certificate\x18\x03 \x01(\fR\x16firstSignerCertificate2\x9e\x03\n" +
 	"\vSyncService\x12E\n" +
 	"\bSyncPush\x12\x19.sanzi.v1.SyncPushRequest\x1a\x1a.sanzi.v1.SyncPushResponse(\x010\x01\x12D\n" +
 	"\tSyncHeads\x12\x1a.sanzi.v1.SyncHeadsRequest\x1a\x1b.sanzi.v1.SyncHeadsResponse\x12A\n" +

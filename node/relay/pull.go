@@ -404,7 +404,7 @@ func (p *Puller) pin(keysDir string, der []byte, seq1 ledger.Link) (ed25519.Publ
 		return nil, fmt.Errorf("the key of chain %s is not Ed25519", p.cfg.Origin)
 	}
 	if seq1.Seq != 1 || seq1.Origin != p.cfg.Origin || !ed25519.Verify(pub, seq1.Hash[:], seq1.Signature) {
-		return nil, fmt.Errorf("the certificate served for the first key of chain %s (key %s) did not sign its seq 1: refused", p.cfg.Origin, keys.Fingerprint(pub))
+		return nil, fmt.Errorf("the certificate served for chain %s (key %s) did not sign its seq 1: refused (after a key rotation the parent must serve the certificate of the chain's first key)", p.cfg.Origin, keys.Fingerprint(pub))
 	}
 	if err := keys.WritePublic(keysDir, p.cfg.Origin, pub); err != nil {
 		return nil, err

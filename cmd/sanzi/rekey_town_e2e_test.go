@@ -18,7 +18,9 @@ import (
 // pull, must pull the rotation and what follows it, trusting the new key
 // because the old one vouched for it in the chain (not because the town
 // now serves a certificate with it), and `sanzi verify` must pass on the
-// village's copy of the town's chain across the rotation.
+// village's copy of the town's chain across the rotation. A second village
+// whose first pull comes after the rekey must verify the town's chain from
+// seq 1 too: the town serves the certificate of its first key along.
 func TestRekeyTownVillagePulls(t *testing.T) {
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
@@ -29,7 +31,7 @@ func TestRekeyTownVillagePulls(t *testing.T) {
 		}
 		return out
 	}
-	const town, vorg = "350505100000", "350505100201"
+	const town, vorg, v2org = "350505100000", "350505100201", "350505100202"
 	must(run(t, "ca", "init", "--district", "350505", "--dir", caDir))
 	for _, n := range []string{"d1", "admin"} {
 		must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", n))
@@ -63,16 +65,21 @@ func TestRekeyTownVillagePulls(t *testing.T) {
 		"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
 	v.start()
 	t.Cleanup(func() { v.kill9() })
-	status := func() string {
-		out, code := run(t, "sync", "status", "--http", v.http)
+	statusOf := func(n *syncVillage) string {
+		out, code := run(t, "sync", "status", "--http", n.http)
 		if code != 0 {
-			t.Fatalf("sync status of the village: %s", out)
+			t.Fatalf("sync status of %s: %s", n.org, out)
 		}
 		return out
 	}
+	status := func() string { return statusOf(v) }
+	var v2 *syncVillage // the village registered after the rekey
 	defer func() {
 		if t.Failed() {
-			for _, n := range []*syncVillage{tw, v} {
+			for _, n := range []*syncVillage{tw, v, v2} {
+				if n == nil {
+					continue
+				}
 				out, _ := run(t, "sync", "status", "--http", n.http)
 				t.Logf("%s: %s\n%s", n.org, out, tail(n.log.String()))
 			}
@@ -80,10 +87,11 @@ func TestRekeyTownVillagePulls(t *testing.T) {
 	}()
 	// pulledTown says whether the village holds the town's chain up to
 	// the town's head, its last pull without error.
-	pulledTown := func() bool {
+	pulledTownBy := func(n *syncVillage) bool {
 		want := regexp.MustCompile(`pulled ` + town + `: head ` + itoa(tw.head()) + `; last pulled`)
-		return want.MatchString(status())
+		return want.MatchString(statusOf(n))
 	}
+	pulledTown := func() bool { return pulledTownBy(v) }
 
 	tw.record(3, 1)
 	eventually(t, 60*time.Second, "the village to pull the town's first entries (pinning its key)", pulledTown)
@@ -119,11 +127,31 @@ func TestRekeyTownVillagePulls(t *testing.T) {
 	tw.record(2, 200)
 	eventually(t, 60*time.Second, "the restarted village to pull the town's entries under the new key", pulledTown)
 
-	v.kill9()
-	tw.kill9()
-	out, code := run(t, "verify", "--data", v.data, "--tls-dir", caDir)
-	if code != 0 || !strings.Contains(out, "all chains verify") || !strings.Contains(out, town) {
-		t.Fatalf("sanzi verify --data %s: exit %d\n%s", v.data, code, out)
+	// A village registered after the rekey: its first pull pins the
+	// town's first key from the certificate the town kept of it, checked
+	// with the district CA and against seq 1, and follows the rotation.
+	must(run(t, "ca", "issue", "--dir", caDir, "--org", v2org, "--role", "village"))
+	v2 = &syncVillage{t: t, org: v2org, data: filepath.Join(dir, "v2"), http: freePort(t), grpc_: freePort(t)}
+	v2.args = []string{"village", "serve", "--data", v2.data, "--org", v2org, "--http-addr", v2.http, "--grpc-addr", v2.grpc_,
+		"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
+	v2.start()
+	t.Cleanup(func() { v2.kill9() })
+	eventually(t, 60*time.Second, "the village registered after the rekey to pull the town's whole chain", func() bool { return pulledTownBy(v2) })
+	if first, err := keys.ReadPublic(filepath.Join(v2.data, "keys", town+".first.pub")); err != nil || !first.Equal(oldKey) {
+		t.Fatalf("the second village's %s.first.pub: %v, want the town's first key", town, err)
 	}
-	t.Logf("sanzi verify of the village:\n%s", out)
+	if cur, err := keys.ReadPublic(filepath.Join(v2.data, "keys", town+".pub")); err != nil || !cur.Equal(newKey(t)) {
+		t.Fatalf("the second village's %s.pub: %v, want the town's new key", town, err)
+	}
+
+	v.kill9()
+	v2.kill9()
+	tw.kill9()
+	for _, n := range []*syncVillage{v, v2} {
+		out, code := run(t, "verify", "--data", n.data, "--tls-dir", caDir)
+		if code != 0 || !strings.Contains(out, "all chains verify") || !strings.Contains(out, town) {
+			t.Fatalf("sanzi verify --data %s: exit %d\n%s", n.data, code, out)
+		}
+		t.Logf("sanzi verify of village %s:\n%s", n.org, out)
+	}
 }

@@ -2,14 +2,19 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
 	"github.com/sanzi/sanzi/node/entries"
+	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/limits"
 	"github.com/sanzi/sanzi/node/pki"
@@ -68,6 +73,9 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	}
 	in.Attachments, in.Named = relay.StoreSink{Store: n.books.Attachments()}, entries.Attachments
 	in.OwnCertificate = iss.Cert.Raw
+	if in.OwnFirstCertificate, err = keepFirstCertificate(n.cfg.DataDir, n.cfg.Orgs[0], iss); err != nil {
+		return err
+	}
 	in.Revoked = relay.NewChainRevocations(n.ledger, n.cfg.Orgs[0][:6]+"000000")
 	in.CheckCert, in.Now = pki.Rotation(pool), n.cfg.Now
 	n.inbox = in
@@ -103,4 +111,42 @@ func (n *Node) followVillages(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// keepFirstCertificate keeps the certificate of the key origin's chain
+// starts with in keys/<origin>.first.crt, and returns it once the chain
+// rotated away from that key (nil before: signer_certificate is then the
+// same). The town serves it to a village whose first pull comes after the
+// rotation (relay.Puller.pin). It is written while iss still holds the
+// first key, at every start before a rekey: sanzi ca issue overwrites the
+// certificate file of the old key, so rekey cannot find it.
+func keepFirstCertificate(dataDir, origin string, iss *pki.Issued) ([]byte, error) {
+	keysDir := filepath.Join(dataDir, "keys")
+	path := filepath.Join(keysDir, origin+".first.crt")
+	first, err := keys.ReadPublic(filepath.Join(keysDir, origin+".first.pub"))
+	if errors.Is(err, os.ErrNotExist) {
+		// Not rotated: the chain is signed with the node's key, which
+		// installIssuedKey checked is iss's.
+		if err := keys.WriteFile(path, iss.Cert.Raw, 0o644); err != nil {
+			return nil, fmt.Errorf("keep the certificate of chain %s's first key: %w", origin, err)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the first key of chain %s: %w", origin, err)
+	}
+	der, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		// Re-keyed before the certificate was kept: a village's first
+		// pull pins the current certificate and cannot verify seq 1.
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the certificate of chain %s's first key: %w", origin, err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil || !first.Equal(c.PublicKey) {
+		return nil, fmt.Errorf("%s does not hold the certificate of chain %s's first key %s", path, origin, keys.Fingerprint(first))
+	}
+	return der, nil
 }

@@ -61,6 +61,11 @@ type Inbox struct {
 	// OwnCertificate (DER) signs the town's own chain: served with it to
 	// villages pulling the town's decisions.
 	OwnCertificate []byte
+	// OwnFirstCertificate (DER) is the certificate of the key the town's
+	// chain starts with, once the town re-keyed (nil before, or when the
+	// town did not keep it): served along, so a village whose first pull
+	// comes after the rotation can verify the chain from seq 1.
+	OwnFirstCertificate []byte
 	// Revoked lists the keys the district revoked (the district's chain
 	// as the town pulled it); CheckCert checks the certificates of key
 	// rotations against the district CA. Both may be nil (then nothing is
@@ -407,13 +412,19 @@ func (in *Inbox) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*san
 		if in.OwnCertificate == nil {
 			return nil, status.Error(codes.Unavailable, "the town's certificate is not set")
 		}
-		out.SignerCertificate = in.OwnCertificate
+		out.SignerCertificate, out.FirstSignerCertificate = in.OwnCertificate, in.OwnFirstCertificate
 	} else if len(out.Entries) > 0 {
 		der, err := os.ReadFile(filepath.Join(in.certDir, origin+".crt"))
 		if err != nil {
 			return nil, status.Errorf(codes.Unavailable, "the district chain's certificate is not here yet: %v", err)
 		}
 		out.SignerCertificate = der
+		// The certificate of the district chain's first key, as the town's
+		// puller pinned it (absent on a town that pinned before it was
+		// kept; the village then pins signer_certificate).
+		if der, err := os.ReadFile(filepath.Join(in.certDir, origin+".first.crt")); err == nil {
+			out.FirstSignerCertificate = der
+		}
 	}
 	return out, nil
 }

@@ -204,6 +204,13 @@ func (x *SyncServer) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (
 }
 
 // pull reads origin's chain from the request's seq, with cert.
+//
+// TODO(issue 15): no first_signer_certificate is served: the FSM's
+// certificate of an origin is its last rotation's, the registered one is
+// not kept. A village under the district directly whose first pull of its
+// town's chain comes after the town re-keyed is refused ("did not sign its
+// seq 1"); the FSM would keep the registered certificate at the origin's
+// first rotation, and this would serve it.
 func (x *SyncServer) pull(origin string, r *sanziv1.SyncPullRequest, cert []byte) (*sanziv1.SyncPullResponse, error) {
 	limit := int(r.GetLimit())
 	if limit <= 0 || limit > 1000 {

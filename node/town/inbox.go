@@ -102,10 +102,11 @@ func NewInbox(l *ledger.Ledger, town, dataDir string, log *slog.Logger) (*Inbox,
 		return nil, err
 	}
 	for _, e := range ents {
-		if filepath.Ext(e.Name()) != ".crt" {
+		if filepath.Ext(e.Name()) != ".crt" || strings.HasSuffix(e.Name(), ".first.crt") {
 			// keys.WriteFile's .tmp left by a town killed mid-write (the
 			// certificate itself is written again at the village's next
-			// push), or anything else that is not a pinned certificate.
+			// push), the district chain's first certificate (served on by
+			// SyncPull), or anything else that is not a pinned certificate.
 			continue
 		}
 		der, err := os.ReadFile(filepath.Join(in.certDir, e.Name()))
@@ -145,7 +146,9 @@ func RepairPins(dataDir string, log *slog.Logger) error {
 		return fmt.Errorf("read pinned certificates: %w", err)
 	}
 	for _, e := range ents {
-		if filepath.Ext(e.Name()) != ".crt" {
+		// <origin>.first.crt is a pulled chain's first certificate
+		// (relay.Puller.pin), kept beside its key files, not a pin.
+		if filepath.Ext(e.Name()) != ".crt" || strings.HasSuffix(e.Name(), ".first.crt") {
 			continue
 		}
 		org := strings.TrimSuffix(e.Name(), ".crt")

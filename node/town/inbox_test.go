@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"log/slog"
 	"math/big"
 	"os"
@@ -186,6 +187,12 @@ func TestRepairPins(t *testing.T) {
 	if err := keys.WritePublic(filepath.Join(dir, "keys"), kept, firstPub); err != nil {
 		t.Fatal(err)
 	}
+	// The district chain's first certificate, as its puller keeps it: not
+	// a pin, and no key file may be made of it.
+	const district = "350505000000"
+	if err := os.WriteFile(filepath.Join(dir, "peers", district+".first.crt"), keptDER, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := RepairPins(dir, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +205,11 @@ func TestRepairPins(t *testing.T) {
 	}
 	if got, _ := ring.Public(kept); !got.Equal(firstPub) {
 		t.Errorf("%s: key %x, want the first key %x left alone", kept, got, firstPub)
+	}
+	for _, name := range []string{district + ".first.pub", district + ".first.first.pub", district + ".pub"} {
+		if _, err := os.Stat(filepath.Join(dir, "keys", name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("keys/%s after RepairPins: %v, want none (made of a .first.crt)", name, err)
+		}
 	}
 }
 

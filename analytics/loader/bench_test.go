@@ -107,9 +107,18 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		// Every table goes, so the schema (its migrations included) is
 		// applied afresh in each run of -benchtime=Nx.
 		var tables []string
-		if err := conn.Select(ctx, &tables, "SELECT name FROM system.tables WHERE database = currentDatabase()"); err != nil {
+		rs, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase()")
+		if err != nil {
 			b.Fatal(err)
 		}
+		for rs.Next() {
+			var t string
+			if err := rs.Scan(&t); err != nil {
+				b.Fatal(err)
+			}
+			tables = append(tables, t)
+		}
+		rs.Close()
 		for _, t := range tables {
 			if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 				b.Fatal(err)

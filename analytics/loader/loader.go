@@ -362,14 +362,30 @@ func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 	return p, nil
 }
 
-// send inserts a prepared batch, shard by shard.
+// send inserts a prepared batch into every shard at once, one writer per
+// shard: each shard has its own hold and progress row (fence.go), so a
+// shard that fails is resumed on its own by the next step, as it was when
+// the shards went in one after the other.
 func (l *Loader) send(ctx context.Context, p *prepared) error {
-	for i, b := range p.batches {
-		if err := l.sendHeld(ctx, i, b, p.last); err != nil {
-			return fmt.Errorf("shard %d: %w", i+1, err)
+	if len(p.batches) == 1 {
+		if err := l.sendHeld(ctx, 0, p.batches[0], p.last); err != nil {
+			return fmt.Errorf("shard 1: %w", err)
 		}
+		return nil
 	}
-	return nil
+	errs := make([]error, len(p.batches))
+	var wg sync.WaitGroup
+	for i, b := range p.batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.sendHeld(ctx, i, b, p.last); err != nil {
+				errs[i] = fmt.Errorf("shard %d: %w", i+1, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // sendHeld inserts shard i's batch inside a hold (fence.go) that ends with
@@ -468,7 +484,7 @@ type batch struct {
 	sums        summaries
 	rows        int
 	undecodable int // entries whose payload could not be read into a typed row
-	tables      map[string][][]any
+	tables      map[string]*table
 	// sets are the rule sets in force, shared by the batches of a step.
 	sets *ruleSets
 	// lookup reads an earlier entry (the transaction a reversal cancels).
@@ -476,7 +492,7 @@ type batch struct {
 }
 
 func newBatch(src Source, sets *ruleSets) *batch {
-	return &batch{sums: newSummaries(), tables: map[string][][]any{}, sets: sets, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
+	return &batch{sums: newSummaries(), tables: map[string]*table{}, sets: sets, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
 		var out *ledger.Stored
 		err := src.Range(origin, seq, 1, func(s *ledger.Stored) bool { out = s; return false })
 		if err == nil && (out == nil || out.Seq != seq) {
@@ -505,15 +521,25 @@ var columns = map[string]string{
 	"complaints":        "raft_index, origin, seq, district, town, village, number, category, posts, photos, filed_at",
 }
 
-// TODO(issue 17): columnar appends (typed columns per table instead of
-// rows of boxed values: a transactions row costs a dozen allocations here)
-// and one writer per shard in parallel; the read-ahead (step) is done.
-func (b *batch) put(table string, index uint64, loaded map[string]uint64, row ...any) {
-	if index <= loaded[table] {
+// put adds a row to table name unless the table has loaded index already.
+// row must not be kept (table.add copies it into typed columns), so the
+// compiler leaves it and its boxed values on the caller's stack.
+func (b *batch) put(name string, index uint64, loaded map[string]uint64, row ...any) {
+	if index <= loaded[name] {
 		return
 	}
-	b.tables[table] = append(b.tables[table], append([]any{index}, row...))
+	b.table(name).add(index, row)
 	b.rows++
+}
+
+// table is the batch's table name, made on first use.
+func (b *batch) table(name string) *table {
+	t := b.tables[name]
+	if t == nil {
+		t = &table{}
+		b.tables[name] = t
+	}
+	return t
 }
 
 func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) error {
@@ -656,7 +682,7 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags 
 	var wg sync.WaitGroup
 	for _, t := range schema.FactTables {
 		rows := b.tables[t]
-		if len(rows) == 0 {
+		if rows == nil || rows.n == 0 && rows.err == nil {
 			continue
 		}
 		wg.Add(1)

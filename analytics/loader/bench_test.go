@@ -84,8 +84,8 @@ func chain(b *testing.B, villages, n, per int) *district {
 // FORMAT TSV, and reports both rates, their ratio and the loader's heap
 // allocations per row (entries and transactions rows counted). Set
 // SANZI_BENCH_TX_PER_VILLAGE for another size (issue 17 asks for ≥ 4 M
-// rows: 200000); run with -benchtime=3x -v for three runs on one chain, each
-// logged.
+// rows: 200000), SANZI_BENCH_BATCH_ROWS for the loader's BatchRows; run
+// with -benchtime=3x -v for three runs on one chain, each logged.
 func BenchmarkLoaderVsClient(b *testing.B) {
 	ctx := context.Background()
 	perVillage := 20_000
@@ -95,6 +95,14 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 			b.Fatalf("SANZI_BENCH_TX_PER_VILLAGE=%q: want a positive multiple of 1000", v)
 		}
 		perVillage = n
+	}
+	batchRows := 0 // the loader's default
+	if v := os.Getenv("SANZI_BENCH_BATCH_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("SANZI_BENCH_BATCH_ROWS=%q: want a positive number", v)
+		}
+		batchRows = n
 	}
 	d := chain(b, 10, perVillage, 1_000)
 	s, err := chserver.Start(ctx, chserver.Options{Logger: quiet})
@@ -124,7 +132,7 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		l, err := New(Config{Source: d.f, Conn: conn, Logger: quiet})
+		l, err := New(Config{Source: d.f, Conn: conn, BatchRows: batchRows, Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -56,6 +56,48 @@ func (t *table) add(index uint64, row []any) {
 	t.n++
 }
 
+// reset empties t, keeping its columns and their capacity (a table that
+// failed starts afresh).
+func (t *table) reset() {
+	t.n = 0
+	if t.err != nil {
+		t.cols, t.err = nil, nil
+		return
+	}
+	for _, c := range t.cols {
+		truncate(c)
+	}
+}
+
+// truncate empties column c in place.
+func truncate(c any) {
+	switch c := c.(type) {
+	case *[]uint64:
+		*c = (*c)[:0]
+	case *[]string:
+		clear(*c) // let the last batch's strings go
+		*c = (*c)[:0]
+	case *[]uint8:
+		*c = (*c)[:0]
+	case *[]int8:
+		*c = (*c)[:0]
+	case *[]int64:
+		*c = (*c)[:0]
+	case *[]uint32:
+		*c = (*c)[:0]
+	case *[]float64:
+		*c = (*c)[:0]
+	case *[]time.Time:
+		*c = (*c)[:0]
+	case *[][]string:
+		clear(*c)
+		*c = (*c)[:0]
+	case *[][]int64:
+		clear(*c)
+		*c = (*c)[:0]
+	}
+}
+
 // newColumn is an empty column of v's type.
 func newColumn(v any) (any, bool) {
 	switch v.(type) {

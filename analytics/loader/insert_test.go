@@ -66,6 +66,28 @@ func equalColumn(a, b any) bool {
 	return false
 }
 
+// TestTableReset checks a reused table holds only the rows added after
+// its reset, and a failed one takes a new layout.
+func TestTableReset(t *testing.T) {
+	var tab table
+	tab.add(1, []any{"a", uint64(1)})
+	tab.add(2, []any{"b", uint64(2)})
+	tab.reset()
+	tab.add(3, []any{"c", uint64(3)})
+	if tab.err != nil || tab.n != 1 || !slices.Equal(values(tab.cols[0]).([]uint64), []uint64{3}) || !slices.Equal(values(tab.cols[1]).([]string), []string{"c"}) {
+		t.Fatalf("after reset: err %v, %d rows, columns %v %v", tab.err, tab.n, values(tab.cols[0]), values(tab.cols[1]))
+	}
+	tab.add(4, []any{int64(4)})
+	if tab.err == nil {
+		t.Fatal("a row of another width was taken")
+	}
+	tab.reset()
+	tab.add(5, []any{int64(5)})
+	if tab.err != nil || tab.n != 1 || !slices.Equal(values(tab.cols[1]).([]int64), []int64{5}) {
+		t.Fatalf("after a failed table's reset: err %v, %d rows", tab.err, tab.n)
+	}
+}
+
 // TestPutDoesNotAllocatePerRow guards the point of the columnar layout: a
 // transactions row's boxed values stay on the stack, so a put costs only
 // the columns' amortised growth (well under one allocation per row).

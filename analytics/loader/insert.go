@@ -3,69 +3,207 @@ package loader
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// insert writes rows into table t as one block, column at a time (the
-// driver's fast path: several times the rate of appending row by row).
-func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows [][]any) error {
+// table is a batch's rows of one table held column by column, in the
+// order of columns[t]: each column is a typed slice (*[]T) filled as the
+// rows are decoded and handed to the insert whole (the driver's fast path,
+// Column(i).Append). Rows arrive as boxed values (put's ...any), but the
+// boxes do not outlive the call (nothing here may keep them: no fmt on a
+// value, only on its reflect.Type), so the compiler keeps them on the stack:
+// a row costs no allocation of its own, only the columns' amortised growth.
+type table struct {
+	cols []any // *[]uint64, *[]string, ...: one per column
+	n    int   // rows
+	err  error // the first row that did not fit the columns' types
+}
+
+// add appends row (the raft index, then the rest) as the table's next row;
+// the first row fixes the columns' types.
+func (t *table) add(index uint64, row []any) {
+	if t.err != nil {
+		return
+	}
+	if t.cols == nil {
+		t.cols = make([]any, 0, len(row)+1)
+		t.cols = append(t.cols, new([]uint64))
+		for _, v := range row {
+			c, ok := newColumn(v)
+			if !ok {
+				t.err = fmt.Errorf("no column type for %s", reflect.TypeOf(v))
+				return
+			}
+			t.cols = append(t.cols, c)
+		}
+	}
+	if len(row)+1 != len(t.cols) {
+		t.err = fmt.Errorf("row %d has %d columns, not %d", t.n, len(row)+1, len(t.cols))
+		return
+	}
+	push(t.cols[0], index)
+	for i, v := range row {
+		if !addTo(t.cols[i+1], v) {
+			// The columns before i already took the row: the table is
+			// refused as a whole at insert.
+			t.err = fmt.Errorf("row %d, column %d holds %s", t.n, i+1, reflect.TypeOf(v))
+			return
+		}
+	}
+	t.n++
+}
+
+// reset empties t, keeping its columns and their capacity (a table that
+// failed starts afresh).
+func (t *table) reset() {
+	t.n = 0
+	if t.err != nil {
+		t.cols, t.err = nil, nil
+		return
+	}
+	for _, c := range t.cols {
+		truncate(c)
+	}
+}
+
+// truncate empties column c in place.
+func truncate(c any) {
+	switch c := c.(type) {
+	case *[]uint64:
+		*c = (*c)[:0]
+	case *[]string:
+		clear(*c) // let the last batch's strings go
+		*c = (*c)[:0]
+	case *[]uint8:
+		*c = (*c)[:0]
+	case *[]int8:
+		*c = (*c)[:0]
+	case *[]int64:
+		*c = (*c)[:0]
+	case *[]uint32:
+		*c = (*c)[:0]
+	case *[]float64:
+		*c = (*c)[:0]
+	case *[]time.Time:
+		*c = (*c)[:0]
+	case *[][]string:
+		clear(*c)
+		*c = (*c)[:0]
+	case *[][]int64:
+		clear(*c)
+		*c = (*c)[:0]
+	}
+}
+
+// newColumn is an empty column of v's type.
+func newColumn(v any) (any, bool) {
+	switch v.(type) {
+	case uint64:
+		return new([]uint64), true
+	case string:
+		return new([]string), true
+	case uint8:
+		return new([]uint8), true
+	case int8:
+		return new([]int8), true
+	case int64:
+		return new([]int64), true
+	case uint32:
+		return new([]uint32), true
+	case float64:
+		return new([]float64), true
+	case time.Time:
+		return new([]time.Time), true
+	case []string:
+		return new([][]string), true
+	case []int64:
+		return new([][]int64), true
+	}
+	return nil, false
+}
+
+// addTo appends v to column c; false when c holds another type.
+func addTo(c, v any) bool {
+	switch v := v.(type) {
+	case uint64:
+		return push(c, v)
+	case string:
+		return push(c, v)
+	case uint8:
+		return push(c, v)
+	case int8:
+		return push(c, v)
+	case int64:
+		return push(c, v)
+	case uint32:
+		return push(c, v)
+	case float64:
+		return push(c, v)
+	case time.Time:
+		return push(c, v)
+	case []string:
+		return push(c, v)
+	case []int64:
+		return push(c, v)
+	}
+	return false
+}
+
+func push[T any](c any, v T) bool {
+	p, ok := c.(*[]T)
+	if ok {
+		*p = append(*p, v)
+	}
+	return ok
+}
+
+// values is column c as the slice the driver takes.
+func values(c any) any {
+	switch c := c.(type) {
+	case *[]uint64:
+		return *c
+	case *[]string:
+		return *c
+	case *[]uint8:
+		return *c
+	case *[]int8:
+		return *c
+	case *[]int64:
+		return *c
+	case *[]uint32:
+		return *c
+	case *[]float64:
+		return *c
+	case *[]time.Time:
+		return *c
+	case *[][]string:
+		return *c
+	case *[][]int64:
+		return *c
+	}
+	return nil
+}
+
+// insert writes table t's rows as one block, column at a time.
+func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows *table) error {
+	if rows.err != nil {
+		return fmt.Errorf("insert into %s: %w", t, rows.err)
+	}
 	ins, err := conn.PrepareBatch(ctx, "INSERT INTO "+t+suffix+" ("+columns[t]+")")
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s: %w", t, err)
 	}
-	for c := range rows[0] {
-		col, err := column(rows, c)
-		if err == nil {
-			err = ins.Column(c).Append(col)
-		}
-		if err != nil {
+	for c, col := range rows.cols {
+		if err := ins.Column(c).Append(values(col)); err != nil {
 			ins.Abort()
 			return fmt.Errorf("insert into %s, column %d: %w", t, c, err)
 		}
 	}
 	if err := ins.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into %s: %w", len(rows), t, err)
+		return fmt.Errorf("insert %d rows into %s: %w", rows.n, t, err)
 	}
 	return nil
-}
-
-// column gathers column c of rows into a typed slice.
-func column(rows [][]any, c int) (any, error) {
-	switch rows[0][c].(type) {
-	case uint64:
-		return gather[uint64](rows, c)
-	case string:
-		return gather[string](rows, c)
-	case uint8:
-		return gather[uint8](rows, c)
-	case int8:
-		return gather[int8](rows, c)
-	case int64:
-		return gather[int64](rows, c)
-	case uint32:
-		return gather[uint32](rows, c)
-	case float64:
-		return gather[float64](rows, c)
-	case time.Time:
-		return gather[time.Time](rows, c)
-	case []string:
-		return gather[[]string](rows, c)
-	case []int64:
-		return gather[[]int64](rows, c)
-	}
-	return nil, fmt.Errorf("no column type for %T", rows[0][c])
-}
-
-func gather[T any](rows [][]any, c int) ([]T, error) {
-	out := make([]T, len(rows))
-	for i, r := range rows {
-		v, ok := r[c].(T)
-		if !ok {
-			return nil, fmt.Errorf("row %d holds %T, not %T", i, r[c], out[0])
-		}
-		out[i] = v
-	}
-	return out, nil
 }

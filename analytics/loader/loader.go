@@ -91,7 +91,12 @@ type Loader struct {
 	shard  map[string]int      // town → shard
 	sets   *ruleSets           // rebuilt with loaded
 	next   *prepared           // the batch read while the last one went in; nil with loaded
-	tags   *tagger             // the ids of the queries that insert
+	// spare are the batches of the last batch that went in, emptied for
+	// read to fill again: their columns keep their capacity, so a batch
+	// does not regrow every column from nothing (a quarter of read's CPU).
+	// Only read takes them and only step, once no read runs, puts them.
+	spare []*batch
+	tags  *tagger // the ids of the queries that insert
 	// beforeFence and afterFence, when set (tests), run inside a batch's
 	// hold just before and after its fence is read.
 	beforeFence, afterFence func()
@@ -288,6 +293,10 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 			l.cfg.Logger.Warn("record loaded index", "index", p.last, "err", err)
 		}
 	}
+	for _, b := range p.batches {
+		b.reset()
+	}
+	l.spare = append(l.spare, p.batches...)
 	l.next = next
 	if nextErr != nil {
 		// The failed read may have taken rule sets (ruleSets.take) that no
@@ -307,6 +316,15 @@ type prepared struct {
 	batches []*batch
 }
 
+// TODO(issue 17): the loader is still at about 0.4–0.5 of clickhouse-client
+// at 4 M rows (bench, with the client's TSV built before its clock starts).
+// What is left, from the profile: read is one goroutine (FSM.Range with
+// ledger.Decode, entries.Decode and put: about 1.2 µs a row), so decoding
+// ranges in parallel (results kept in Raft order, rule sets taken in
+// order) is next; and larger batches while catching up (BatchRows 500,000
+// gave 0.45–0.51 against 0.36–0.39 at 100,000) need the memory of two such
+// batches in flight weighed first.
+//
 // read reads and decodes the feed after from, up to BatchRows rows. It
 // runs beside send (step): it writes only its own batches, the rule sets
 // (in Raft order, after every batch before it was read) and the town →
@@ -315,6 +333,11 @@ type prepared struct {
 func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 	p := &prepared{from: from, batches: make([]*batch, len(l.conns))}
 	for i := range p.batches {
+		if n := len(l.spare); n > 0 {
+			p.batches[i], l.spare = l.spare[n-1], l.spare[:n-1]
+			p.batches[i].sets = l.sets
+			continue
+		}
 		p.batches[i] = newBatch(l.cfg.Source, l.sets)
 	}
 	rows := func() (n int) {
@@ -362,14 +385,30 @@ func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 	return p, nil
 }
 
-// send inserts a prepared batch, shard by shard.
+// send inserts a prepared batch into every shard at once, one writer per
+// shard: each shard has its own hold and progress row (fence.go), so a
+// shard that fails is resumed on its own by the next step, as it was when
+// the shards went in one after the other.
 func (l *Loader) send(ctx context.Context, p *prepared) error {
-	for i, b := range p.batches {
-		if err := l.sendHeld(ctx, i, b, p.last); err != nil {
-			return fmt.Errorf("shard %d: %w", i+1, err)
+	if len(p.batches) == 1 {
+		if err := l.sendHeld(ctx, 0, p.batches[0], p.last); err != nil {
+			return fmt.Errorf("shard 1: %w", err)
 		}
+		return nil
 	}
-	return nil
+	errs := make([]error, len(p.batches))
+	var wg sync.WaitGroup
+	for i, b := range p.batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.sendHeld(ctx, i, b, p.last); err != nil {
+				errs[i] = fmt.Errorf("shard %d: %w", i+1, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // sendHeld inserts shard i's batch inside a hold (fence.go) that ends with
@@ -468,7 +507,7 @@ type batch struct {
 	sums        summaries
 	rows        int
 	undecodable int // entries whose payload could not be read into a typed row
-	tables      map[string][][]any
+	tables      map[string]*table
 	// sets are the rule sets in force, shared by the batches of a step.
 	sets *ruleSets
 	// lookup reads an earlier entry (the transaction a reversal cancels).
@@ -476,7 +515,7 @@ type batch struct {
 }
 
 func newBatch(src Source, sets *ruleSets) *batch {
-	return &batch{sums: newSummaries(), tables: map[string][][]any{}, sets: sets, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
+	return &batch{sums: newSummaries(), tables: map[string]*table{}, sets: sets, lookup: func(origin string, seq uint64) (*ledger.Stored, error) {
 		var out *ledger.Stored
 		err := src.Range(origin, seq, 1, func(s *ledger.Stored) bool { out = s; return false })
 		if err == nil && (out == nil || out.Seq != seq) {
@@ -484,6 +523,17 @@ func newBatch(src Source, sets *ruleSets) *batch {
 		}
 		return out, err
 	}}
+}
+
+// reset empties b for another batch, keeping its columns' capacity.
+func (b *batch) reset() {
+	b.rows, b.undecodable = 0, 0
+	clear(b.sums.monthly)
+	clear(b.sums.digits)
+	clear(b.sums.parties)
+	for _, t := range b.tables {
+		t.reset()
+	}
 }
 
 // columns are the insert column lists, in the order rows are built.
@@ -505,15 +555,25 @@ var columns = map[string]string{
 	"complaints":        "raft_index, origin, seq, district, town, village, number, category, posts, photos, filed_at",
 }
 
-// TODO(issue 17): columnar appends (typed columns per table instead of
-// rows of boxed values: a transactions row costs a dozen allocations here)
-// and one writer per shard in parallel; the read-ahead (step) is done.
-func (b *batch) put(table string, index uint64, loaded map[string]uint64, row ...any) {
-	if index <= loaded[table] {
+// put adds a row to table name unless the table has loaded index already.
+// row must not be kept (table.add copies it into typed columns), so the
+// compiler leaves it and its boxed values on the caller's stack.
+func (b *batch) put(name string, index uint64, loaded map[string]uint64, row ...any) {
+	if index <= loaded[name] {
 		return
 	}
-	b.tables[table] = append(b.tables[table], append([]any{index}, row...))
+	b.table(name).add(index, row)
 	b.rows++
+}
+
+// table is the batch's table name, made on first use.
+func (b *batch) table(name string) *table {
+	t := b.tables[name]
+	if t == nil {
+		t = &table{}
+		b.tables[name] = t
+	}
+	return t
 }
 
 func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) error {
@@ -656,7 +716,7 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags 
 	var wg sync.WaitGroup
 	for _, t := range schema.FactTables {
 		rows := b.tables[t]
-		if len(rows) == 0 {
+		if rows == nil || rows.n == 0 && rows.err == nil {
 			continue
 		}
 		wg.Add(1)

@@ -1,29 +1,54 @@
 package loader
 
 import (
-	"strconv"
-
 	"github.com/sanzi/sanzi/analytics/schema"
 )
 
 // summaries are the batch's partial sums for the summary tables.
+// Keys are structs of the typed values (not strings formatted per row:
+// that cost two allocations per transactions row).
 type summaries struct {
-	monthly map[[4]string]*[3]int64 // origin, month, kind, method → amount, count, raft index
-	digits  map[[3]string]*[4]int64 // origin, month, digit → n, round, just under, raft index
-	parties map[[3]string]*[2]int64 // origin, month, party → amount, raft index
+	monthly map[monthlyKey]*[3]int64 // → amount, count, raft index
+	digits  map[digitKey]*[4]int64   // → n, round, just under, raft index
+	parties map[partyKey]*[2]int64   // → amount, raft index
+}
+
+type monthlyKey struct {
+	origin       string
+	month        uint32
+	kind, method string
+}
+
+type digitKey struct {
+	origin string
+	month  uint32
+	digit  uint8
+}
+
+type partyKey struct {
+	origin string
+	month  uint32
+	party  string
 }
 
 func newSummaries() summaries {
-	return summaries{monthly: map[[4]string]*[3]int64{}, digits: map[[3]string]*[4]int64{}, parties: map[[3]string]*[2]int64{}}
+	return summaries{monthly: map[monthlyKey]*[3]int64{}, digits: map[digitKey]*[4]int64{}, parties: map[partyKey]*[2]int64{}}
+}
+
+// firstDigit is the leading decimal digit of amount (> 0).
+func firstDigit(amount int64) uint8 {
+	for amount >= 10 {
+		amount /= 10
+	}
+	return uint8(amount)
 }
 
 // add counts one transactions row (sign -1: a reversal's negative copy)
 // into each summary that has not loaded its raft index yet; under says the
 // amount is just under a threshold of the rule set in force.
 func (s summaries) add(index uint64, loaded map[string]uint64, origin string, month uint32, kind, method string, sign, amount int64, party string, under bool) {
-	m := strconv.FormatUint(uint64(month), 10)
 	if index > loaded["monthly"] {
-		k := [4]string{origin, m, kind, method}
+		k := monthlyKey{origin, month, kind, method}
 		if s.monthly[k] == nil {
 			s.monthly[k] = &[3]int64{}
 		}
@@ -36,7 +61,7 @@ func (s summaries) add(index uint64, loaded map[string]uint64, origin string, mo
 		return
 	}
 	if index > loaded["expense_digits"] {
-		k := [3]string{origin, m, strconv.FormatInt(amount, 10)[:1]}
+		k := digitKey{origin, month, firstDigit(amount)}
 		if s.digits[k] == nil {
 			s.digits[k] = &[4]int64{}
 		}
@@ -51,7 +76,7 @@ func (s summaries) add(index uint64, loaded map[string]uint64, origin string, mo
 		v[3] = max(v[3], int64(index))
 	}
 	if index > loaded["expense_parties"] {
-		k := [3]string{origin, m, party}
+		k := partyKey{origin, month, party}
 		if s.parties[k] == nil {
 			s.parties[k] = &[2]int64{}
 		}
@@ -63,18 +88,16 @@ func (s summaries) add(index uint64, loaded map[string]uint64, origin string, mo
 // rows adds the summaries to the batch's tables; each row carries the
 // highest raft index it sums.
 func (s summaries) rows(b *batch) {
-	month := func(m string) uint32 { v, _ := strconv.ParseUint(m, 10, 32); return uint32(v) }
 	for k, v := range s.monthly {
-		d, t := orgParts(k[0])
-		b.tables["monthly"] = append(b.tables["monthly"], []any{uint64(v[2]), d, t, k[0], month(k[1]), k[2], k[3], v[0], v[1]})
+		d, t := orgParts(k.origin)
+		b.table("monthly").add(uint64(v[2]), []any{d, t, k.origin, k.month, k.kind, k.method, v[0], v[1]})
 	}
 	for k, v := range s.digits {
-		d, t := orgParts(k[0])
-		digit, _ := strconv.ParseUint(k[2], 10, 8)
-		b.tables["expense_digits"] = append(b.tables["expense_digits"], []any{uint64(v[3]), d, t, k[0], month(k[1]), uint8(digit), uint64(v[0]), uint64(v[1]), uint64(v[2])})
+		d, t := orgParts(k.origin)
+		b.table("expense_digits").add(uint64(v[3]), []any{d, t, k.origin, k.month, k.digit, uint64(v[0]), uint64(v[1]), uint64(v[2])})
 	}
 	for k, v := range s.parties {
-		d, t := orgParts(k[0])
-		b.tables["expense_parties"] = append(b.tables["expense_parties"], []any{uint64(v[1]), d, t, k[0], month(k[1]), k[2], v[0]})
+		d, t := orgParts(k.origin)
+		b.table("expense_parties").add(uint64(v[1]), []any{d, t, k.origin, k.month, k.party, v[0]})
 	}
 }

@@ -1,0 +1,111 @@
+package loader
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTableColumns checks the columnar layout: rows land in typed columns
+// in order, and a row that does not fit the first row's types or width
+// refuses the table (it is reported at insert, not loaded half).
+func TestTableColumns(t *testing.T) {
+	at := time.Date(2026, 8, 15, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		rows    [][]any
+		wantErr string
+		want    []any // the columns' values when no error
+	}{
+		{
+			name: "typed columns",
+			rows: [][]any{{"a", uint64(1), int8(1), at, []string{"x"}}, {"b", uint64(2), int8(-1), at, []string{}}},
+			want: []any{[]uint64{7, 8}, []string{"a", "b"}, []uint64{1, 2}, []int8{1, -1}, []time.Time{at, at}, [][]string{{"x"}, {}}},
+		},
+		{name: "type changes", rows: [][]any{{"a", uint64(1)}, {"b", int64(2)}}, wantErr: "column 2 holds int64"},
+		{name: "width changes", rows: [][]any{{"a", uint64(1)}, {"b"}}, wantErr: "row 1 has 2 columns, not 3"},
+		{name: "unknown type", rows: [][]any{{"a", int32(1)}}, wantErr: "no column type for int32"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tab table
+			for i, r := range tc.rows {
+				tab.add(uint64(7+i), r)
+			}
+			if tc.wantErr != "" {
+				if tab.err == nil || !strings.Contains(tab.err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", tab.err, tc.wantErr)
+				}
+				return
+			}
+			if tab.err != nil || tab.n != len(tc.rows) || len(tab.cols) != len(tc.want) {
+				t.Fatalf("err %v, %d rows, %d columns", tab.err, tab.n, len(tab.cols))
+			}
+			for c, w := range tc.want {
+				if got := values(tab.cols[c]); !equalColumn(got, w) {
+					t.Errorf("column %d: %v, want %v", c, got, w)
+				}
+			}
+		})
+	}
+}
+
+func equalColumn(a, b any) bool {
+	switch a := a.(type) {
+	case []uint64:
+		return slices.Equal(a, b.([]uint64))
+	case []string:
+		return slices.Equal(a, b.([]string))
+	case []int8:
+		return slices.Equal(a, b.([]int8))
+	case []time.Time:
+		return slices.EqualFunc(a, b.([]time.Time), time.Time.Equal)
+	case [][]string:
+		return slices.EqualFunc(a, b.([][]string), slices.Equal)
+	}
+	return false
+}
+
+// TestTableReset checks a reused table holds only the rows added after
+// its reset, and a failed one takes a new layout.
+func TestTableReset(t *testing.T) {
+	var tab table
+	tab.add(1, []any{"a", uint64(1)})
+	tab.add(2, []any{"b", uint64(2)})
+	tab.reset()
+	tab.add(3, []any{"c", uint64(3)})
+	if tab.err != nil || tab.n != 1 || !slices.Equal(values(tab.cols[0]).([]uint64), []uint64{3}) || !slices.Equal(values(tab.cols[1]).([]string), []string{"c"}) {
+		t.Fatalf("after reset: err %v, %d rows, columns %v %v", tab.err, tab.n, values(tab.cols[0]), values(tab.cols[1]))
+	}
+	tab.add(4, []any{int64(4)})
+	if tab.err == nil {
+		t.Fatal("a row of another width was taken")
+	}
+	tab.reset()
+	tab.add(5, []any{int64(5)})
+	if tab.err != nil || tab.n != 1 || !slices.Equal(values(tab.cols[1]).([]int64), []int64{5}) {
+		t.Fatalf("after a failed table's reset: err %v, %d rows", tab.err, tab.n)
+	}
+}
+
+// TestPutDoesNotAllocatePerRow guards the point of the columnar layout: a
+// transactions row's boxed values stay on the stack, so a put costs only
+// the columns' amortised growth (well under one allocation per row).
+func TestPutDoesNotAllocatePerRow(t *testing.T) {
+	b := &batch{tables: map[string]*table{}}
+	loaded := map[string]uint64{}
+	origin, name := "350505101201", "party"
+	at := time.Date(2026, 8, 15, 0, 0, 0, 0, time.UTC)
+	index := uint64(1000)
+	allocs := testing.AllocsPerRun(10_000, func() {
+		index++
+		b.put("transactions", index, loaded, origin, index, origin[:6], origin[:9], "expense", int8(1), int64(index)*7,
+			"PAYMENT_METHOD_BANK_TRANSFER", "办公费", "", name, "", at, uint32(202608), at)
+	})
+	if allocs >= 1 {
+		t.Fatalf("%.2f allocations per put, want < 1", allocs)
+	}
+	if tab := b.tables["transactions"]; tab.err != nil || tab.n != 10_001 {
+		t.Fatalf("err %v, %d rows", tab.err, tab.n)
+	}
+}

@@ -24,20 +24,13 @@ import (
 func TestRekeyTownVillagePulls(t *testing.T) {
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
-	must := func(out string, code int) string {
-		t.Helper()
-		if code != 0 {
-			t.Fatal(out)
-		}
-		return out
-	}
 	const town, vorg, v2org = "350505100000", "350505100201", "350505100202"
-	must(run(t, "ca", "init", "--district", "350505", "--dir", caDir))
+	mustRun(t, "ca", "init", "--district", "350505", "--dir", caDir)
 	for _, n := range []string{"d1", "admin"} {
-		must(run(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", n))
+		mustRun(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", n)
 	}
-	must(run(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town"))
-	must(run(t, "ca", "issue", "--dir", caDir, "--org", vorg, "--role", "village"))
+	mustRun(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town")
+	mustRun(t, "ca", "issue", "--dir", caDir, "--org", vorg, "--role", "village")
 	keyOf := func(t *testing.T) ed25519.PublicKey {
 		t.Helper()
 		iss, err := pki.LoadIssued(caDir, town)
@@ -54,17 +47,7 @@ func TestRekeyTownVillagePulls(t *testing.T) {
 	d.start()
 	t.Cleanup(d.stop)
 	waitLeader(t, clientFor(t, caDir, d.api), "")
-	inbox := freePort(t)
-	tw := &syncVillage{t: t, org: town, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
-	tw.args = []string{"town", "serve", "--data", tw.data, "--org", town, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
-		"--sync-addr", inbox, "--parent", d.api, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
-	tw.start()
-	t.Cleanup(func() { tw.kill9() })
-	v := &syncVillage{t: t, org: vorg, data: filepath.Join(dir, "v"), http: freePort(t), grpc_: freePort(t)}
-	v.args = []string{"village", "serve", "--data", v.data, "--org", vorg, "--http-addr", v.http, "--grpc-addr", v.grpc_,
-		"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
-	v.start()
-	t.Cleanup(func() { v.kill9() })
+	tw, v, inbox := startTownAndVillage(t, dir, caDir, d.api, town, vorg)
 	statusOf := func(n *syncVillage) string {
 		out, code := run(t, "sync", "status", "--http", n.http)
 		if code != 0 {
@@ -97,8 +80,8 @@ func TestRekeyTownVillagePulls(t *testing.T) {
 	eventually(t, 60*time.Second, "the village to pull the town's first entries (pinning its key)", pulledTown)
 
 	tw.kill9()
-	must(run(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town")) // the town's new certificate
-	out := must(run(t, "town", "rekey", "--data", tw.data, "--tls-dir", caDir, "--org", town, "--reason", "yearly"))
+	mustRun(t, "ca", "issue", "--dir", caDir, "--org", town, "--role", "town") // the town's new certificate
+	out := mustRun(t, "town", "rekey", "--data", tw.data, "--tls-dir", caDir, "--org", town, "--reason", "yearly")
 	if !strings.Contains(out, "key rotation "+town+"-") || !strings.Contains(out, "signed by the old key") {
 		t.Fatalf("town rekey: %s", out)
 	}
@@ -130,7 +113,7 @@ func TestRekeyTownVillagePulls(t *testing.T) {
 	// A village registered after the rekey: its first pull pins the
 	// town's first key from the certificate the town kept of it, checked
 	// with the district CA and against seq 1, and follows the rotation.
-	must(run(t, "ca", "issue", "--dir", caDir, "--org", v2org, "--role", "village"))
+	mustRun(t, "ca", "issue", "--dir", caDir, "--org", v2org, "--role", "village")
 	v2 = &syncVillage{t: t, org: v2org, data: filepath.Join(dir, "v2"), http: freePort(t), grpc_: freePort(t)}
 	v2.args = []string{"village", "serve", "--data", v2.data, "--org", v2org, "--http-addr", v2.http, "--grpc-addr", v2.grpc_,
 		"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}

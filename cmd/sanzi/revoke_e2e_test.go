@@ -63,17 +63,7 @@ func TestRevokeAndRekey(t *testing.T) {
 	t.Cleanup(d.stop)
 	district := clientFor(t, caDir, d.api)
 	waitLeader(t, district, "")
-	inbox := freePort(t)
-	tw := &syncVillage{t: t, org: town, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
-	tw.args = []string{"town", "serve", "--data", tw.data, "--org", town, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
-		"--sync-addr", inbox, "--parent", d.api, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
-	tw.start()
-	t.Cleanup(func() { tw.kill9() })
-	v := &syncVillage{t: t, org: vorg, data: filepath.Join(dir, "v"), http: freePort(t), grpc_: freePort(t)}
-	v.args = []string{"village", "serve", "--data", v.data, "--org", vorg, "--http-addr", v.http, "--grpc-addr", v.grpc_,
-		"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
-	v.start()
-	t.Cleanup(func() { v.kill9() })
+	tw, v, _ := startTownAndVillage(t, dir, caDir, d.api, town, vorg)
 	defer func() {
 		if t.Failed() {
 			for _, n := range []*syncVillage{tw, v} {
@@ -274,4 +264,24 @@ func entryRaw(t *testing.T, body []byte) []byte {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// startTownAndVillage starts a town under the district member at
+// districtAPI and one village under that town, each its own process (data
+// in dir/town and dir/v), killed at the test's end; inbox is the town's
+// sync address its villages push to.
+func startTownAndVillage(t *testing.T, dir, caDir, districtAPI, town, vorg string) (tw, v *syncVillage, inbox string) {
+	t.Helper()
+	inbox = freePort(t)
+	tw = &syncVillage{t: t, org: town, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
+	tw.args = []string{"town", "serve", "--data", tw.data, "--org", town, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
+		"--sync-addr", inbox, "--parent", districtAPI, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
+	tw.start()
+	t.Cleanup(func() { tw.kill9() })
+	v = &syncVillage{t: t, org: vorg, data: filepath.Join(dir, "v"), http: freePort(t), grpc_: freePort(t)}
+	v.args = []string{"village", "serve", "--data", v.data, "--org", vorg, "--http-addr", v.http, "--grpc-addr", v.grpc_,
+		"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
+	v.start()
+	t.Cleanup(func() { v.kill9() })
+	return tw, v, inbox
 }

@@ -114,14 +114,7 @@ func (f *follower) key(t *testing.T, name string) ed25519.PublicKey {
 // the parent serves does not.
 func TestPullerKeys(t *testing.T) {
 	ctx := context.Background()
-	ca, err := pki.NewCA("350505", time.Now().Add(-time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rogueCA, err := pki.NewCA("350505", time.Now().Add(-time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, rogueCA := twoCAs(t)
 	issue := func(ca *pki.CA) *pki.Issued {
 		i, err := ca.Issue(testTown, pki.RoleTown, nil, time.Now().Add(-time.Hour))
 		if err != nil {
@@ -235,14 +228,7 @@ func TestPullerKeys(t *testing.T) {
 // whose key did not sign seq 1, is refused and nothing is stored or pinned.
 func TestPullerFirstPullAfterRotation(t *testing.T) {
 	ctx := context.Background()
-	ca, err := pki.NewCA("350505", time.Now().Add(-time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rogueCA, err := pki.NewCA("350505", time.Now().Add(-time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, rogueCA := twoCAs(t)
 	issue := func(ca *pki.CA, org string, role pki.Role) *pki.Issued {
 		i, err := ca.Issue(org, role, nil, time.Now().Add(-time.Hour))
 		if err != nil {
@@ -399,4 +385,17 @@ func TestCatchUpAcrossRotation(t *testing.T) {
 			t.Fatalf("catch up: %d %v, want a fork", n, err)
 		}
 	})
+}
+
+// twoCAs makes the district's CA and a rogue one for the same district.
+func twoCAs(t *testing.T) (ca, rogue *pki.CA) {
+	t.Helper()
+	var err error
+	if ca, err = pki.NewCA("350505", time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if rogue, err = pki.NewCA("350505", time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	return ca, rogue
 }

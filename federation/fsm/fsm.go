@@ -269,8 +269,10 @@ func (f *FSM) Heads() map[string]ledger.Head {
 	return out
 }
 
-// Certificate is the DER certificate an origin's key was registered with,
-// nil when none.
+// Certificate is the DER certificate of the key origin's chain is signed
+// with at its head: the one its key was registered with, replaced by each
+// key rotation's (FirstCertificate keeps the registered one then); nil when
+// none.
 func (f *FSM) Certificate(origin string) []byte {
 	var out []byte
 	f.view(func(tx *bolt.Tx) error {

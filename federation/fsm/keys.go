@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"crypto/ed25519"
+	"crypto/x509"
 	"fmt"
 	"sort"
 
@@ -92,6 +93,9 @@ func (a *applier) keyEntry(s ledger.Link) error {
 		if err := b.Put([]byte(s.Origin), m.GetPublicKey()); err != nil {
 			return fmt.Errorf("store key of %s: %w", s.Origin, err)
 		}
+		if err := a.keepFirstCertificate(s.Origin); err != nil {
+			return err
+		}
 		if len(m.GetCertificate()) > 0 {
 			if err := a.tx.Bucket(bucketCerts).Put([]byte(s.Origin), m.GetCertificate()); err != nil {
 				return fmt.Errorf("store certificate of %s: %w", s.Origin, err)
@@ -125,6 +129,60 @@ func (a *applier) keyEntry(s ledger.Link) error {
 		a.ks.revoked[k] = r
 	}
 	return nil
+}
+
+// firstCertKey is where bucketCerts keeps the certificate of origin's
+// first key once a rotation replaced it under origin (an origin is twelve
+// digits, so no origin is spelt like this).
+func firstCertKey(origin string) []byte { return []byte(origin + ".first") }
+
+// keepFirstCertificate keeps, before a rotation overwrites origin's
+// certificate, the one its first key was registered with, so the district
+// can serve it to a child whose first pull of the chain comes after the
+// rotation (first_signer_certificate). It is written once: at the first
+// rotation, and only when the held certificate is of the registered key (the
+// key seq 1 is signed with). A state that rotated before this was kept holds
+// the rotation's certificate there, which is not of that key, so nothing is
+// written and the district serves none, as before. It depends on the state
+// alone, so every member writes the same.
+func (a *applier) keepFirstCertificate(origin string) error {
+	cb := a.tx.Bucket(bucketCerts)
+	if cb == nil || cb.Get(firstCertKey(origin)) != nil {
+		return nil
+	}
+	der := cb.Get([]byte(origin))
+	reg := a.tx.Bucket(bucketKeys).Get([]byte(origin))
+	if der == nil || reg == nil {
+		return nil
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil // not a certificate anyone could check seq 1 against
+	}
+	if k, ok := c.PublicKey.(ed25519.PublicKey); !ok || !k.Equal(ed25519.PublicKey(reg)) {
+		return nil
+	}
+	if err := cb.Put(firstCertKey(origin), append([]byte(nil), der...)); err != nil {
+		return fmt.Errorf("keep the first certificate of %s: %w", origin, err)
+	}
+	return nil
+}
+
+// FirstCertificate is the DER certificate of the key origin's chain starts
+// with, kept at its first rotation; nil for an origin that never rotated
+// (its Certificate is that one) or that rotated before it was kept.
+func (f *FSM) FirstCertificate(origin string) []byte {
+	var out []byte
+	f.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketCerts); b != nil {
+			out = append([]byte(nil), b.Get(firstCertKey(origin))...)
+		}
+		return nil
+	})
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // Current returns the key origin's chain is signed with at its head: the

@@ -179,14 +179,15 @@ func (x *SyncServer) SyncHeads(ctx context.Context, r *sanziv1.SyncHeadsRequest)
 // SyncPull implements SyncService: the district's own chain (rule sets and
 // catalog versions it publishes, directives), or a town's (its decisions on
 // its villages' steps and alerts, for a village under the district
-// directly), from a seq, with the certificate that signs it.
+// directly), from a seq, with the certificate that signs it and, once the
+// chain rotated, the certificate of the key it starts with.
 func (x *SyncServer) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (*sanziv1.SyncPullResponse, error) {
 	origin := r.GetOrigin()
 	if org, _, err := peerIdentity(ctx); err == nil && org == origin {
 		// A node reads back its own chain as the district holds it,
 		// verified: what `sanzi repair --from-parent` restores from
 		// (issue 18); it checks the entries with its own key.
-		return x.pull(origin, r, nil)
+		return x.pull(origin, r, nil, nil)
 	}
 	if len(origin) != 12 || origin[9:] != "000" {
 		return nil, status.Errorf(codes.InvalidArgument, "origin %q: only the district's own chain (…000000) and towns' (…000) are pulled", origin)
@@ -200,23 +201,23 @@ func (x *SyncServer) SyncPull(ctx context.Context, r *sanziv1.SyncPullRequest) (
 			return nil, status.Errorf(codes.PermissionDenied, "%v", err)
 		}
 	}
-	return x.pull(origin, r, x.s.n.FSM().Certificate(origin))
+	f := x.s.n.FSM()
+	return x.pull(origin, r, f.Certificate(origin), f.FirstCertificate(origin))
 }
 
-// pull reads origin's chain from the request's seq, with cert.
-//
-// TODO(issue 15): no first_signer_certificate is served: the FSM's
-// certificate of an origin is its last rotation's, the registered one is
-// not kept. A village under the district directly whose first pull of its
-// town's chain comes after the town re-keyed is refused ("did not sign its
-// seq 1"); the FSM would keep the registered certificate at the origin's
-// first rotation, and this would serve it.
-func (x *SyncServer) pull(origin string, r *sanziv1.SyncPullRequest, cert []byte) (*sanziv1.SyncPullResponse, error) {
+// pull reads origin's chain from the request's seq, with cert, the
+// certificate of the key at its head, and first, the certificate of the key
+// it starts with, which the FSM keeps from the chain's first rotation on: a
+// child whose first pull comes after a rotation pins that key, checked with
+// the CA and against seq 1 (relay.Puller.trusted). A chain that rotated
+// before the FSM kept it has none, and such a first pull is refused ("did
+// not sign its seq 1") as before.
+func (x *SyncServer) pull(origin string, r *sanziv1.SyncPullRequest, cert, first []byte) (*sanziv1.SyncPullResponse, error) {
 	limit := int(r.GetLimit())
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	out := &sanziv1.SyncPullResponse{SignerCertificate: cert}
+	out := &sanziv1.SyncPullResponse{SignerCertificate: cert, FirstSignerCertificate: first}
 	err := x.s.n.FSM().Range(origin, max(r.GetFromSeq(), 1), limit, func(s *ledger.Stored) bool {
 		out.Entries = append(out.Entries, s.Raw)
 		return true

@@ -20,11 +20,14 @@ import (
 // now serves a certificate with it), and `sanzi verify` must pass on the
 // village's copy of the town's chain across the rotation. A second village
 // whose first pull comes after the rekey must verify the town's chain from
-// seq 1 too: the town serves the certificate of its first key along.
+// seq 1 too: the town serves the certificate of its first key along. So
+// must a third village under the district directly (its parent the
+// district): the district kept the certificate of the town's first key at
+// the rotation and serves it.
 func TestRekeyTownVillagePulls(t *testing.T) {
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
-	const town, vorg, v2org = "350505100000", "350505100201", "350505100202"
+	const town, vorg, v2org, v3org = "350505100000", "350505100201", "350505100202", "350505100203"
 	mustRun(t, "ca", "init", "--district", "350505", "--dir", caDir)
 	for _, n := range []string{"d1", "admin"} {
 		mustRun(t, "ca", "issue", "--dir", caDir, "--org", "350505000000", "--role", "district", "--name", n)
@@ -56,10 +59,10 @@ func TestRekeyTownVillagePulls(t *testing.T) {
 		return out
 	}
 	status := func() string { return statusOf(v) }
-	var v2 *syncVillage // the village registered after the rekey
+	var v2, v3 *syncVillage // the villages registered after the rekey, under the town and under the district
 	defer func() {
 		if t.Failed() {
-			for _, n := range []*syncVillage{tw, v, v2} {
+			for _, n := range []*syncVillage{tw, v, v2, v3} {
 				if n == nil {
 					continue
 				}
@@ -127,10 +130,28 @@ func TestRekeyTownVillagePulls(t *testing.T) {
 		t.Fatalf("the second village's %s.pub: %v, want the town's new key", town, err)
 	}
 
+	// A village whose parent is the district, registered after the
+	// rekey: its first pull of the town's chain comes from the district,
+	// which serves the first key's certificate it kept at the rotation.
+	mustRun(t, "ca", "issue", "--dir", caDir, "--org", v3org, "--role", "village")
+	v3 = &syncVillage{t: t, org: v3org, data: filepath.Join(dir, "v3"), http: freePort(t), grpc_: freePort(t)}
+	v3.args = []string{"village", "serve", "--data", v3.data, "--org", v3org, "--http-addr", v3.http, "--grpc-addr", v3.grpc_,
+		"--parent", d.api, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
+	v3.start()
+	t.Cleanup(func() { v3.kill9() })
+	eventually(t, 60*time.Second, "the village under the district to pull the town's whole chain from the district", func() bool { return pulledTownBy(v3) })
+	if first, err := keys.ReadPublic(filepath.Join(v3.data, "keys", town+".first.pub")); err != nil || !first.Equal(oldKey) {
+		t.Fatalf("the district-served village's %s.first.pub: %v, want the town's first key", town, err)
+	}
+	if cur, err := keys.ReadPublic(filepath.Join(v3.data, "keys", town+".pub")); err != nil || !cur.Equal(newKey(t)) {
+		t.Fatalf("the district-served village's %s.pub: %v, want the town's new key", town, err)
+	}
+
 	v.kill9()
 	v2.kill9()
+	v3.kill9()
 	tw.kill9()
-	for _, n := range []*syncVillage{v, v2} {
+	for _, n := range []*syncVillage{v, v2, v3} {
 		out, code := run(t, "verify", "--data", n.data, "--tls-dir", caDir)
 		if code != 0 || !strings.Contains(out, "all chains verify") || !strings.Contains(out, town) {
 			t.Fatalf("sanzi verify --data %s: exit %d\n%s", n.data, code, out)

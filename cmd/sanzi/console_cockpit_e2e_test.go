@@ -312,6 +312,11 @@ func TestConsoleRulesOfficers(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="rules-submit-json"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="rules-drafted"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-version="d-2026-12"]`)))
+	// The list was drawn again (from the empty base: no set is live yet)
+	// before the outcome was said, and the JSON drafted is still in the box.
+	if box := csGet(t, ctx, "read the JSON box", chromedp.Evaluate[string](`document.getElementById('rules-json').value`)); box != string(raw) {
+		t.Fatalf("the JSON box after the draft was recorded: %.80q…, want the JSON drafted", box)
+	}
 	var rule, param string
 	var old int64
 	for _, r := range rs.Rules {
@@ -407,5 +412,9 @@ func TestConsoleRulesOfficers(t *testing.T) {
 	ckEval(t, ctx, 60*time.Second, "published by ck.pub", `(() => { const r = document.querySelector('tr[data-version="d-2026-12"]'); return !!r && r.children[1].textContent === '已发布' && r.children[3].textContent === 'ck.pub'; })()`)
 	if s := csText(t, ctx, `[data-testid="rules-status"]`); !strings.Contains(s, "d-2026-12") {
 		t.Fatalf("status line %q: want d-2026-12 live", s)
+	}
+	// After the publication the draft's base is the set now live.
+	if v := csGet(t, ctx, "read the draft's base", chromedp.Evaluate[string](`document.getElementById('rules-base').value + '|' + JSON.parse(document.getElementById('rules-json').value).version`)); v != "d-2026-12|d-2026-12" {
+		t.Fatalf("the draft's base and the JSON box's version after the publication: %q, want d-2026-12 in both", v)
 	}
 }

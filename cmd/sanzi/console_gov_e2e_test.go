@@ -327,6 +327,18 @@ func TestConsoleCatalogsAndDirectives(t *testing.T) {
 		"--parent", d.proc.api, "--tls-dir", caDir, "--log-level", "warn"}
 	v.start()
 	t.Cleanup(v.kill9)
+	// Town 100 pulls the district's chain (the directive to it below).
+	mxRun(t, "ca", "issue", "--dir", caDir, "--org", rvTown, "--role", "town")
+	tw := &syncVillage{t: t, org: rvTown, data: filepath.Join(t.TempDir(), "town"), http: freePort(t), grpc_: freePort(t)}
+	tw.args = []string{"town", "serve", "--data", tw.data, "--org", rvTown, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
+		"--sync-addr", freePort(t), "--parent", d.proc.api, "--tls-dir", caDir, "--log-level", "warn", "--retry-max", "1s"}
+	tw.start()
+	t.Cleanup(tw.kill9)
+	defer func() {
+		if t.Failed() {
+			t.Logf("%s log:\n%s", tw.org, tail(tw.log.String()))
+		}
+	}()
 	m := &mxNode{kind: "district", http: d.http}
 	d.ckAccount(t, "gv.draft", "起草人 <i>甲</i>", "district_rules_officer")
 	d.ckAccount(t, "gv.pub", "发布人 乙", "district_rules_officer")
@@ -555,6 +567,69 @@ func TestConsoleCatalogsAndDirectives(t *testing.T) {
 	if code != http.StatusOK || json.Unmarshal(raw, &si) != nil || len(si.Events) < 2 || si.Events[0].Outcome != "ok" {
 		t.Fatalf("the member's sign-in audit: %d %s", code, raw)
 	}
+
+	// The town's reviewer reads the directive on the town's page; a
+	// report is recorded in the town's books, which the reviewer may not
+	// do (node/authz), so no form is offered. The town's agency
+	// accountant, also a reviewer, reports on it: a report left empty is
+	// marked and not sent; one typed is sent, the outcome said once the
+	// list shows it.
+	tn := &node{t: t, http: tw.http}
+	type townDirectives struct {
+		Directives []struct {
+			Entry struct {
+				ID string `json:"id"`
+			} `json:"entry"`
+			ReportIds []string `json:"reportIds"`
+			Done      bool     `json:"done"`
+		} `json:"directives"`
+	}
+	eventually(t, 60*time.Second, "the directive at the town", func() bool {
+		var ds townDirectives
+		code, _ := tn.call("GET", "/v1/directives", "", nil, &ds)
+		return code == http.StatusOK && len(ds.Directives) == 1 && ds.Directives[0].Entry.ID == directive
+	})
+	const reviewer, accountant = "gv.shen", "gv.zhen"
+	csAccount(t, tn, reviewer, "镇审核 孙", []string{string(authz.RoleTownReviewer)}, []string{"town.reviewer"})
+	csAccount(t, tn, accountant, "镇代理会计 周", []string{string(authz.RoleTownReviewer), string(authz.RoleAccountant)}, []string{"town.agency_accountant", "town.reviewer"})
+	tbase := "http://" + tw.http + "/"
+	csRun(t, ctx, "open the town's console", chromedp.Navigate(tbase), chromedp.WaitVisible(chromedp.ID("#account")))
+	csLang(t, ctx, "zh")
+	csSignIn(t, ctx, reviewer, personPW, personNewPW)
+	dv := `tr[data-directive="` + directive + `"]`
+	csRun(t, ctx, "open the town's directives", chromedp.Navigate(tbase+"#/town/directives"), chromedp.WaitVisible(chromedp.CSS(dv)))
+	if row := csText(t, ctx, dv); !strings.Contains(row, "清理闲置资产") || !strings.Contains(row, "上报闲置资产清单") || !strings.Contains(row, deadline) {
+		t.Fatalf("the directive's row at the town: %q", row)
+	}
+	if csGet(t, ctx, "look for the report form", chromedp.Evaluate[bool](`!!document.querySelector('[data-testid="dv-text"], [data-testid="dv-send"]')`)) {
+		t.Fatal("a report form is offered to the town reviewer, who may not record")
+	}
+	csRun(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`[data-testid="signout"]`)), chromedp.WaitVisible(chromedp.ID("#account")))
+	csSignIn(t, ctx, accountant, personPW, personNewPW)
+	csRun(t, ctx, "open the town's directives", chromedp.Navigate(tbase+"#/town/directives"),
+		chromedp.WaitVisible(chromedp.CSS(dv+` [data-testid="dv-send"]`)))
+	csRun(t, ctx, "send an empty report", chromedp.Click(chromedp.CSS(dv+` [data-testid="dv-send"]`)),
+		chromedp.WaitVisible(chromedp.CSS(dv+` [data-testid="dv-text"][aria-invalid="true"]`)))
+	const townReport = "镇里已汇总 2 个村的闲置资产"
+	csRun(t, ctx, "report on the directive",
+		chromedp.SendKeys(chromedp.CSS(dv+` [data-testid="dv-text"]`), townReport),
+		chromedp.Click(chromedp.CSS(dv+` [data-testid="dv-send"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="dv-outcome"] .box.recorded`)))
+	var ds townDirectives
+	if code, raw := tn.call("GET", "/v1/directives", "", nil, &ds); code != http.StatusOK || len(ds.Directives) != 1 || len(ds.Directives[0].ReportIds) != 1 || ds.Directives[0].Done {
+		t.Fatalf("the town's directives after its report: %d %s, want one report, not done", code, raw)
+	}
+	report := ds.Directives[0].ReportIds[0]
+	if msg := csText(t, ctx, `[data-testid="dv-outcome"]`); !strings.Contains(msg, "已报送指令 "+directive) {
+		t.Fatalf("the outcome at the town: %q", msg)
+	}
+	// The outcome is said once the list is drawn again: the report is in
+	// the row when it appears, and the box is ready for another.
+	if row := csGet(t, ctx, "read the directive's row", chromedp.Evaluate[string](`(() => { const r = document.querySelector('`+dv+`');
+		return r.children[5].textContent + '|' + r.children[6].textContent + '|' + r.querySelector('[data-testid="dv-text"]').value; })()`)); row != report+"|否|" {
+		t.Fatalf("the directive's row after the report: %q, want %s|否|", row, report)
+	}
+	gvBothLanguages(t, ctx, shots, "town-directives-%s-1920x1080", "the town's directives", "Directives received", dv+` [data-testid="dv-send"]`)
 	t.Logf("screenshots in %s", shots)
 }
 

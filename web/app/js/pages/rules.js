@@ -60,7 +60,13 @@ export function render(root, { me, t, api }) {
   const ruleForm = h('div', { class: 'rule-params', attrs: { 'data-testid': 'rules-params' } });
   const json = h('textarea', { attrs: { id: 'rules-json', 'data-testid': 'rules-json', rows: '8', spellcheck: 'false' } });
   let baseSet = { rules: [] };
-  base.addEventListener('change', () => loadBase(base.value));
+  // loaded is the version the form and the JSON box were last drawn from
+  // (null before the first), shown the JSON written into the box then: a
+  // box that holds anything else is the officer's own JSON, drafted or
+  // being typed, which a reload of the list keeps (issue 14: with no live
+  // set the base stays the empty one and the reload used to redraw it).
+  let loaded = null, shown = '';
+  base.addEventListener('change', () => loadBase(base.value, { replace: true }));
   const backtest = backtestPanel({ t, api, draftJSON: perms.has('draft_rules') ? () => json.value : null });
 
   fill(root,
@@ -89,7 +95,9 @@ export function render(root, { me, t, api }) {
 
   load();
 
-  async function load() {
+  // load draws the list again. toLive (after a publication) takes the set
+  // now live as the base and drops the officer's JSON for it.
+  async function load({ toLive = false } = {}) {
     try {
       const resp = await api('GET', '/v1/rules');
       if (!alive) return;
@@ -115,8 +123,8 @@ export function render(root, { me, t, api }) {
       opts(selB, (sets[sets.length - 1] || {}).version);
       const keep = base.value;
       fill(base, h('option', { text: t('rules.empty'), attrs: { value: '' } }), sets.map((s) => h('option', { text: s.version, attrs: { value: s.version } })));
-      base.value = keep && sets.some((s) => s.version === keep) ? keep : (resp.live || '');
-      if (base.value !== (baseSet.version || '') || !keep) await loadBase(base.value);
+      base.value = !toLive && keep && sets.some((s) => s.version === keep) ? keep : (resp.live || '');
+      if (toLive || loaded === null || base.value !== loaded) await loadBase(base.value, { replace: toLive });
     } catch (err) {
       status.textContent = t('rules.failed', { reason: err.reason || err.message });
     }
@@ -130,7 +138,11 @@ export function render(root, { me, t, api }) {
     return cache.get(v);
   }
 
-  async function loadBase(v) {
+  // loadBase draws the form from version v (the empty set for '') and
+  // writes it into the JSON box, unless the box holds the officer's own
+  // JSON and replace is not asked (the officer picked a base, or a set
+  // was published).
+  async function loadBase(v, { replace = false } = {}) {
     try {
       baseSet = v ? structuredClone(await get(v)) : { version: '', rules: [] };
     } catch (err) {
@@ -138,7 +150,12 @@ export function render(root, { me, t, api }) {
       return;
     }
     if (!alive) return;
-    json.value = JSON.stringify(baseSet, null, 2);
+    loaded = v;
+    const own = json.value.trim() !== '' && json.value !== shown;
+    if (replace || !own) {
+      shown = JSON.stringify(baseSet, null, 2);
+      json.value = shown;
+    }
     clear(ruleForm);
     (baseSet.rules || []).forEach((r, i) => {
       const params = Object.entries(r.params || {});
@@ -195,7 +212,7 @@ export function render(root, { me, t, api }) {
   async function publish(v) {
     try {
       const r = await api('POST', '/v1/rules/' + encodeURIComponent(v) + '/publish', { version: v }, { quiet: true });
-      await load();
+      await load({ toLive: true });
       if (!alive) return;
       box('recorded', t('rules.published', { version: v, id: r.entry.id }), 'rules-published');
     } catch (err) {

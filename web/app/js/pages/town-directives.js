@@ -10,7 +10,11 @@ export function render(root, { me, t, api }) {
   // says done): the list is drawn again after every report sent, and a
   // report half written in another row must survive that.
   const drafts = new Map();
-  const mayReport = (me.permissions || []).includes('record') || (me.permissions || []).includes('review_alerts');
+  // A report is recorded in the node's books: the node takes it only
+  // from an account that may record (node/authz, ReportDirective), so the
+  // form is offered to no one else (a town reviewer without it was shown
+  // a form whose every report was refused).
+  const mayReport = (me.permissions || []).includes('record');
   const status = h('p', { class: 'status', attrs: { role: 'status', 'data-testid': 'dv-status' } });
   const tbody = h('tbody', { attrs: { 'data-testid': 'dv-rows' } });
   const outcome = h('div', { attrs: { 'aria-live': 'polite', 'data-testid': 'dv-outcome' } });

@@ -20,7 +20,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 20m -p 1
 FUZZ_EXECS      ?= 100000x
 FUZZ_EXECS_SLOW ?= 40000x
 
-.PHONY: clickhouse chromium web-assets all setup tools build test unit fuzz bench demo proto verify clean help
+.PHONY: clickhouse chromium web-assets all setup tools build test unit race fuzz bench demo proto verify clean help
 
 all: build
 
@@ -28,6 +28,7 @@ help:
 	@echo "make setup   install what a fresh machine lacks (pinned Go tools, chromium, the console's npm assets)"
 	@echo "make demo    build and run a whole district (3 members, 3 towns, 24 villages with a seeded year; bin/sanzi demo --help)"
 	@echo "make test    every test, then a short fuzz run of each fuzz target"
+	@echo "make race    the race detector over every package but cmd/sanzi, one package at a time"
 	@echo "make bench   ledger throughput and latency with fsync on"
 	@echo "make verify  gofmt, go vet, go mod tidy, regenerate protos: fail on any diff"
 
@@ -85,6 +86,12 @@ test: build unit fuzz
 
 unit:
 	go test $(GO_TEST_FLAGS) ./...
+
+# The race detector, one package at a time (about 10 minutes on 2 cores).
+# Not part of `make test` (CI's time budget); cmd/sanzi is left out, its
+# e2e tests under -race take too long. A race in a node is a way to crash it.
+race:
+	go test -race $(GO_TEST_FLAGS) $$(go list ./analytics/... ./node/... ./federation/... ./web/...)
 
 # Each fuzz target runs briefly; a crash fails the build and leaves its input
 # under testdata/fuzz for a regression test.

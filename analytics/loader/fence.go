@@ -119,7 +119,7 @@ func (l *Loader) claim(ctx context.Context, conn driver.Conn) error {
 			break
 		}
 		if !waited {
-			l.waited.Add(1)
+			l.record(func(s *Stats) { s.WaitedForOlder++ })
 			l.cfg.Logger.Warn("an older leader's loader is still inserting; waiting for it to end", "queries", n, "term", l.cfg.Term)
 		}
 		select {

@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -100,11 +99,11 @@ type Loader struct {
 	// beforeFence and afterFence, when set (tests), run inside a batch's
 	// hold just before and after its fence is read.
 	beforeFence, afterFence func()
-	// Lag and state for /metrics, read with Stats.
-	stats Stats
-	// waited is Stats.WaitedForOlder, kept apart: a test polls it while
-	// the loader runs.
-	waited atomic.Uint64
+	// statsMu guards stats: Run writes it while /metrics and tests read
+	// it with Stats from other goroutines, and a torn read (LastError's
+	// string header half written) could crash the node.
+	statsMu sync.Mutex
+	stats   Stats // lag and state for /metrics, read with Stats
 }
 
 // Stats is what the loader has done, for metrics and status.
@@ -153,13 +152,20 @@ func New(cfg Config) (*Loader, error) {
 	return l, nil
 }
 
-// Stats returns a copy of the loader's counters. Not synchronised with Run
-// beyond being a snapshot; read it from the same goroutine or accept a
-// slightly stale view.
+// Stats returns a consistent copy of the loader's counters; it is safe
+// to call from any goroutine while Run runs.
 func (l *Loader) Stats() Stats {
-	s := l.stats
-	s.WaitedForOlder = l.waited.Load()
-	return s
+	l.statsMu.Lock()
+	defer l.statsMu.Unlock()
+	return l.stats
+}
+
+// record changes the counters under statsMu, so a concurrent Stats sees
+// all of one change or none of it.
+func (l *Loader) record(change func(s *Stats)) {
+	l.statsMu.Lock()
+	defer l.statsMu.Unlock()
+	change(&l.stats)
 }
 
 // Run loads until ctx ends, retrying with backoff (and jitter) while
@@ -175,7 +181,7 @@ func (l *Loader) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if errors.Is(err, ErrFenced) {
-			l.stats.LastError = err.Error()
+			l.record(func(s *Stats) { s.LastError = err.Error() })
 			l.cfg.Logger.Warn("analytics loader stops: a newer leader's loader has taken over", "err", err)
 			return err
 		}
@@ -183,8 +189,10 @@ func (l *Loader) Run(ctx context.Context) error {
 		switch {
 		case err != nil:
 			failures++
-			l.stats.Failures++
-			l.stats.LastError = err.Error()
+			l.record(func(s *Stats) {
+				s.Failures++
+				s.LastError = err.Error()
+			})
 			l.loaded = nil // re-read where each table got to once it answers again
 			wait = retry.Backoff(failures, l.cfg.Base, l.cfg.Max, nil)
 			l.cfg.Logger.Warn("analytics load failed; retrying", "err", err, "in", wait.Round(time.Millisecond), "failures", failures)
@@ -244,8 +252,9 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 			return cmp.Or(cmp.Compare(a.RaftIndex, b.RaftIndex), cmp.Compare(a.Origin, b.Origin), cmp.Compare(a.Seq, b.Seq))
 		})
 		l.loaded, l.sets, l.next = all, newRuleSets(sets), nil
-		l.stats.LoadedIndex = l.low()
-		l.cfg.Logger.Info("analytics loader resumes", "after", l.stats.LoadedIndex, "applied", l.cfg.Source.AppliedIndex())
+		low := l.low()
+		l.record(func(s *Stats) { s.LoadedIndex = low })
+		l.cfg.Logger.Info("analytics loader resumes", "after", low, "applied", l.cfg.Source.AppliedIndex())
 	}
 	// The next batch is read and decoded while this one goes in: the
 	// loader's decoding and ClickHouse's inserting then share the two
@@ -279,15 +288,20 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	var rows, undecodable uint64
 	for i, b := range p.batches {
 		for _, t := range schema.FactTables {
 			l.loaded[i][t] = p.last
 		}
-		l.stats.Rows += uint64(b.rows)
-		l.stats.Undecodable += uint64(b.undecodable)
+		rows += uint64(b.rows)
+		undecodable += uint64(b.undecodable)
 	}
-	l.stats.LoadedIndex = p.last
-	l.stats.Batches++
+	l.record(func(s *Stats) {
+		s.Rows += rows
+		s.Undecodable += undecodable
+		s.LoadedIndex = p.last
+		s.Batches++
+	})
 	if l.cfg.Loaded != nil {
 		if err := l.cfg.Loaded(ctx, p.last); err != nil {
 			l.cfg.Logger.Warn("record loaded index", "index", p.last, "err", err)

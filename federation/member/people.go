@@ -70,9 +70,40 @@ func (c *districtChain) Append(ctx context.Context, recs ...ledger.Record) ([]*l
 		if err != nil {
 			return out, err
 		}
+		if err := c.await(ctx, st.Seq); err != nil {
+			return out, err
+		}
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// await returns once this member's state holds entry seq of the chain. At
+// a member that does not lead, AppendDistrict returns once the leader has
+// applied the entry, which this member may not have yet: accounts reads
+// the change back right after (Create returns the new account), and found
+// nothing (an empty account, "created by" blank). Not fresh, which the
+// accounts' CatchUp ends with: the caller holds the accounts' write lock.
+func (c *districtChain) await(ctx context.Context, seq uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		var found bool
+		if err := c.fsm.Range(c.origin, seq, 1, func(*ledger.Stored) bool {
+			found = true
+			return false
+		}); err != nil {
+			return fmt.Errorf("read entry %d of the district's chain back: %w", seq, err)
+		}
+		if found {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for entry %d of the district's chain to be applied here: %w", seq, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // Range implements accounts.Chain from this member's state.

@@ -118,20 +118,7 @@ func TestApplyKeyEntries(t *testing.T) {
 		if digest(t, g) != want {
 			t.Error("digest changed across a reopen")
 		}
-		snap, err := g.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sink := &bufSink{}
-		err = snap.Persist(sink)
-		snap.Release()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := openFSM(t)
-		if err := h.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
-			t.Fatal(err)
-		}
+		h := restoredCopy(t, g)
 		t.Run("restored", func(t *testing.T) { check(t, h) })
 		if !reflect.DeepEqual(h.Revocations(), g.Revocations()) || digest(t, h) != want {
 			t.Error("restored state differs")
@@ -204,20 +191,7 @@ func TestFirstCertificateKept(t *testing.T) {
 				}
 			}
 			check(t, f)
-			snap, err := f.Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			sink := &bufSink{}
-			err = snap.Persist(sink)
-			snap.Release()
-			if err != nil {
-				t.Fatal(err)
-			}
-			g := openFSM(t)
-			if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
-				t.Fatal(err)
-			}
+			g := restoredCopy(t, f)
 			t.Run("restored", func(t *testing.T) { check(t, g) })
 			if digest(t, g) != digest(t, f) {
 				t.Error("the restored state differs")
@@ -231,4 +205,25 @@ func TestFirstCertificateKept(t *testing.T) {
 			}
 		})
 	}
+}
+
+// restoredCopy is a new FSM restored from a snapshot of f, as a member
+// that installs f's snapshot would have it.
+func restoredCopy(t *testing.T, f *FSM) *FSM {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &bufSink{}
+	err = snap.Persist(sink)
+	snap.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := openFSM(t)
+	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

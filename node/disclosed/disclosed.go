@@ -184,14 +184,38 @@ type Balances struct {
 	BankFen int64 `json:"bankFen"`
 }
 
-// Disclosure is one published monthly disclosure.
+// Disclosure is one published monthly disclosure: its Content, what the
+// village's committee approves, and how it was approved and published.
 type Disclosure struct {
-	Village string `json:"village"`
-	// Period is the month the procedure names, YYYY-MM.
-	Period      string     `json:"period"`
-	Procedure   Ref        `json:"procedure"`
+	Content
 	Approvals   []Approval `json:"approvals"`
 	PublishedAt time.Time  `json:"publishedAt"`
+	// ContentSha256 is the SHA-256 of Encode's bytes: what an approving
+	// decision names (Check).
+	ContentSha256 string `json:"contentSha256"`
+
+	// FirstSeq is the lowest seq a figure comes from (the start of the
+	// chain segment that proves it), and LastSeq the decision that
+	// published it.
+	FirstSeq uint64 `json:"firstSeq"`
+	LastSeq  uint64 `json:"lastSeq"`
+	// Unsure says why what the entries seen decide is not the whole
+	// story (computed from a piece of the chain that starts too late):
+	// empty when computed from the whole chain. Not served.
+	Unsure []string `json:"-"`
+	// OpeningKnown: the opening balance came from the previous disclosure
+	// (or is zero for the first); false when that was not in the entries.
+	OpeningKnown bool `json:"-"`
+}
+
+// Content is what a disclosure holds, fixed before its closing decision:
+// everything but the decisions themselves and the proof's seqs. Encode
+// hashes it, so a field added here is approved with the rest.
+type Content struct {
+	Village string `json:"village"`
+	// Period is the month the procedure names, YYYY-MM.
+	Period    string `json:"period"`
+	Procedure Ref    `json:"procedure"`
 	// AfterSeq..ToSeq (inclusive) are the seqs it covers: after the
 	// previous disclosure's procedure (0: the first) up to its own.
 	AfterSeq uint64 `json:"afterSeq"`
@@ -212,22 +236,6 @@ type Disclosure struct {
 	Closing        Balances   `json:"closing"`
 	// Entries is how many financial entries it covers.
 	Entries int `json:"entries"`
-	// ContentSha256 is the SHA-256 of Encode's bytes: what an approving
-	// decision names (Check).
-	ContentSha256 string `json:"contentSha256"`
-
-	// FirstSeq is the lowest seq a figure comes from (the start of the
-	// chain segment that proves it), and LastSeq the decision that
-	// published it.
-	FirstSeq uint64 `json:"firstSeq"`
-	LastSeq  uint64 `json:"lastSeq"`
-	// Unsure says why what the entries seen decide is not the whole
-	// story (computed from a piece of the chain that starts too late):
-	// empty when computed from the whole chain. Not served.
-	Unsure []string `json:"-"`
-	// OpeningKnown: the opening balance came from the previous disclosure
-	// (or is zero for the first); false when that was not in the entries.
-	OpeningKnown bool `json:"-"`
 }
 
 // Options of Compute.
@@ -245,41 +253,16 @@ var ErrNoProcedure = errors.New("no open disclosure procedure")
 // Format names the layout of Encode's bytes.
 const Format = "sanzi-disclosure/1"
 
-// content is what a disclosure holds, fixed before its closing decision:
-// everything but the decisions themselves and the proof's seqs.
-type content struct {
-	Format         string     `json:"format"`
-	Village        string     `json:"village"`
-	Period         string     `json:"period"`
-	Procedure      Ref        `json:"procedure"`
-	AfterSeq       uint64     `json:"afterSeq"`
-	ToSeq          uint64     `json:"toSeq"`
-	ItemizeFromFen int64      `json:"itemizeFromFen"`
-	Income         []Sum      `json:"income"`
-	Expense        []Sum      `json:"expense"`
-	IncomeFen      int64      `json:"incomeFen"`
-	ExpenseFen     int64      `json:"expenseFen"`
-	Transactions   []Tx       `json:"transactions"`
-	Contracts      []Contract `json:"contracts"`
-	Acquired       []Asset    `json:"acquired"`
-	Disposed       []Disposal `json:"disposed"`
-	Reversals      []Reversal `json:"reversals"`
-	Opening        Balances   `json:"opening"`
-	Movement       Balances   `json:"movement"`
-	Closing        Balances   `json:"closing"`
-	Entries        int        `json:"entries"`
-}
-
 // Encode is d's public content as canonical bytes (compact JSON, fields in
 // declaration order, masked as the public sees it) and their SHA-256 in
 // hex: what the village's committee approves and a decision names. The
 // approvals, publication time and proof seqs are left out: they are
 // decided by the approval itself.
 func Encode(d *Disclosure) ([]byte, string, error) {
-	raw, err := json.Marshal(content{Format: Format, Village: d.Village, Period: d.Period, Procedure: d.Procedure, AfterSeq: d.AfterSeq, ToSeq: d.ToSeq,
-		ItemizeFromFen: d.ItemizeFromFen, Income: d.Income, Expense: d.Expense, IncomeFen: d.IncomeFen, ExpenseFen: d.ExpenseFen,
-		Transactions: d.Transactions, Contracts: d.Contracts, Acquired: d.Acquired, Disposed: d.Disposed, Reversals: d.Reversals,
-		Opening: d.Opening, Movement: d.Movement, Closing: d.Closing, Entries: d.Entries})
+	raw, err := json.Marshal(struct {
+		Format string `json:"format"`
+		Content
+	}{Format, d.Content})
 	if err != nil {
 		return nil, "", fmt.Errorf("encode the disclosure of %s for %s: %w", d.Village, d.Period, err)
 	}
@@ -502,9 +485,9 @@ func (c *computer) publish(p *pending, closing *rec) {
 			itemize = a.ItemizeFromFen
 		}
 	}
-	d := &Disclosure{Village: c.origin, Period: p.period, Procedure: p.proc.ref, Approvals: p.approvals,
-		ItemizeFromFen: itemize, FirstSeq: p.proc.ref.Seq,
-		Income: []Sum{}, Expense: []Sum{}, Transactions: []Tx{}, Contracts: []Contract{}, Acquired: []Asset{}, Disposed: []Disposal{}, Reversals: []Reversal{}}
+	d := &Disclosure{Content: Content{Village: c.origin, Period: p.period, Procedure: p.proc.ref, ItemizeFromFen: itemize,
+		Income: []Sum{}, Expense: []Sum{}, Transactions: []Tx{}, Contracts: []Contract{}, Acquired: []Asset{}, Disposed: []Disposal{}, Reversals: []Reversal{}},
+		Approvals: p.approvals, FirstSeq: p.proc.ref.Seq}
 	if closing != nil {
 		d.PublishedAt, d.LastSeq = closing.at.UTC(), closing.ref.Seq
 	}

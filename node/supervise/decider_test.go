@@ -37,6 +37,19 @@ func openVillageB(t *testing.T, dir string, clock *fakeClock) node {
 	return n
 }
 
+// openTownAndVillageB opens the town and village B, each with its own
+// books in a temporary folder and the keys of both, on clock.
+func openTownAndVillageB(t *testing.T, clock *fakeClock) (town, b node) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, townOrg), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	town, closeTown := openOrgBooks(t, filepath.Join(dir, townOrg), filepath.Join(dir, "keys"), []string{townOrg, villageA, villageB}, []string{townOrg}, clock, nil, false)
+	t.Cleanup(closeTown)
+	return town, openVillageB(t, dir, clock)
+}
+
 // recordExpense records, as author, an expense of B that opens its
 // reimbursement procedure, and returns the procedure's id.
 func recordExpense(t *testing.T, n node, author, invoice string) string {
@@ -238,14 +251,8 @@ func TestRuleSetsNeedTheRolesAtTheNode(t *testing.T) {
 // the village's chain.
 func TestTownDecidesWithThePostAndAnotherPerson(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
-	if err := os.MkdirAll(filepath.Join(dir, townOrg), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	town, closeTown := openOrgBooks(t, filepath.Join(dir, townOrg), filepath.Join(dir, "keys"), []string{townOrg, villageA, villageB}, []string{townOrg}, clock, nil, false)
-	t.Cleanup(closeTown)
-	b := openVillageB(t, dir, clock)
+	town, b := openTownAndVillageB(t, clock)
 	pid := recordExpense(t, b, "kuaiji", "00000001")
 	for _, s := range [][2]string{{"capture", "village.accountant"}, {"review", "village.finance_group"}, {"signoff", "village.head"}} {
 		if _, _, err := b.DecideStep(ctx, "B村", approve(villageB, pid, s[0], s[1])); err != nil {

@@ -3,8 +3,6 @@ package supervise_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,14 +20,8 @@ import (
 // applied at the village, names none.
 func TestDisclosureApprovalNamesContent(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
-	if err := os.MkdirAll(filepath.Join(dir, townOrg), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	town, closeTown := openOrgBooks(t, filepath.Join(dir, townOrg), filepath.Join(dir, "keys"), []string{townOrg, villageA, villageB}, []string{townOrg}, clock, nil, false)
-	t.Cleanup(closeTown)
-	b := openVillageB(t, dir, clock)
+	town, b := openTownAndVillageB(t, clock)
 	recordExpense(t, b, "kuaiji", "00000001")
 	p, err := b.OpenProcedure(ctx, "kuaiji", &sanziv1.Procedure{Org: villageB, MatterCode: disclosed.Matter, Period: "2026-10", Summary: "10月财务公开"})
 	if err != nil {

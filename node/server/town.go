@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -126,7 +127,11 @@ func keepFirstCertificate(dataDir, origin string, iss *pki.Issued) ([]byte, erro
 	first, err := keys.ReadPublic(filepath.Join(keysDir, origin+".first.pub"))
 	if errors.Is(err, os.ErrNotExist) {
 		// Not rotated: the chain is signed with the node's key, which
-		// installIssuedKey checked is iss's.
+		// installIssuedKey checked is iss's. Written when it changed
+		// (a renewed certificate), not at every start.
+		if held, err := os.ReadFile(path); err == nil && bytes.Equal(held, iss.Cert.Raw) {
+			return nil, nil
+		}
 		if err := keys.WriteFile(path, iss.Cert.Raw, 0o644); err != nil {
 			return nil, fmt.Errorf("keep the certificate of chain %s's first key: %w", origin, err)
 		}

@@ -131,6 +131,20 @@ var methods = map[string]Permission{
 	sanziv1.AttachmentService_GetAttachment_FullMethodName:    PermRead,
 	sanziv1.AttachmentService_DeleteAttachment_FullMethodName: PermRecord,
 
+	// The collective's books (issue 19): vouchers, month-end close and
+	// reopening (the handler checks the town's approval of the reopening),
+	// the import of a year's books; the statements are reads, summed over
+	// the villages of a town or district account's scope.
+	sanziv1.BooksService_RecordVoucher_FullMethodName:  PermRecord,
+	sanziv1.BooksService_ReverseVoucher_FullMethodName: PermRecord,
+	sanziv1.BooksService_PreviewVoucher_FullMethodName: PermRead,
+	sanziv1.BooksService_ListVouchers_FullMethodName:   PermRead,
+	sanziv1.BooksService_CloseMonth_FullMethodName:     PermRecord,
+	sanziv1.BooksService_ReopenMonth_FullMethodName:    PermRecord,
+	sanziv1.BooksService_ListMonths_FullMethodName:     PermRead,
+	sanziv1.BooksService_GetStatement_FullMethodName:   PermRead,
+	sanziv1.BooksService_ImportBooks_FullMethodName:    PermRecord,
+
 	sanziv1.ContractService_RecordContract_FullMethodName:        PermRecord,
 	sanziv1.ContractService_RecordContractPayment_FullMethodName: PermRecord,
 	sanziv1.ContractService_ListContracts_FullMethodName:         PermRead,

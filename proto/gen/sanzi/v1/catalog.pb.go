@@ -575,7 +575,12 @@ type Catalog struct {
 	State CatalogState `protobuf:"varint,7,opt,name=state,proto3,enum=sanzi.v1.CatalogState" json:"state,omitempty"`
 	// On a publication: hex SHA-256 of the draft entry's payload as stored,
 	// so that it names exactly what it puts in force.
-	Sha256        string `protobuf:"bytes,8,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Sha256 string `protobuf:"bytes,8,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// The chart of accounts and voucher mappings the books follow
+	// (农村集体经济组织会计制度): versioned, four-eyed and sent down with the
+	// catalog. Empty on a catalog drafted before the books: nodes then use
+	// the national chart (node/chart.National).
+	Chart         *ChartOfAccounts `protobuf:"bytes,21,opt,name=chart,proto3" json:"chart,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -666,11 +671,18 @@ func (x *Catalog) GetSha256() string {
 	return ""
 }
 
+func (x *Catalog) GetChart() *ChartOfAccounts {
+	if x != nil {
+		return x.Chart
+	}
+	return nil
+}
+
 var File_sanzi_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"\x16sanzi/v1/catalog.proto\x12\bsanzi.v1\"L\n" +
+	"\x16sanzi/v1/catalog.proto\x12\bsanzi.v1\x1a\x17sanzi/v1/vouchers.proto\"L\n" +
 	"\tTimeLimit\x12'\n" +
 	"\x04unit\x18\x01 \x01(\x0e2\x13.sanzi.v1.LimitUnitR\x04unit\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x05R\x06amount\"R\n" +
@@ -700,7 +712,7 @@ const file_sanzi_v1_catalog_proto_rawDesc = "" +
 	"\x05steps\x18\b \x03(\v2\x0e.sanzi.v1.StepR\x05steps\x124\n" +
 	"\vtotal_limit\x18\t \x01(\v2\x13.sanzi.v1.TimeLimitR\n" +
 	"totalLimit\x12)\n" +
-	"\x10retention_months\x18\x14 \x01(\x05R\x0fretentionMonths\"\x99\x02\n" +
+	"\x10retention_months\x18\x14 \x01(\x05R\x0fretentionMonths\"\xca\x02\n" +
 	"\aCatalog\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1a\n" +
 	"\bdistrict\x18\x02 \x01(\tR\bdistrict\x12\x1d\n" +
@@ -710,7 +722,8 @@ const file_sanzi_v1_catalog_proto_rawDesc = "" +
 	"\x05posts\x18\x05 \x03(\v2\x0e.sanzi.v1.PostR\x05posts\x12*\n" +
 	"\amatters\x18\x06 \x03(\v2\x10.sanzi.v1.MatterR\amatters\x12,\n" +
 	"\x05state\x18\a \x01(\x0e2\x16.sanzi.v1.CatalogStateR\x05state\x12\x16\n" +
-	"\x06sha256\x18\b \x01(\tR\x06sha256*P\n" +
+	"\x06sha256\x18\b \x01(\tR\x06sha256\x12/\n" +
+	"\x05chart\x18\x15 \x01(\v2\x19.sanzi.v1.ChartOfAccountsR\x05chart*P\n" +
 	"\x04Tier\x12\x14\n" +
 	"\x10TIER_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fTIER_VILLAGE\x10\x01\x12\r\n" +
@@ -741,30 +754,32 @@ func file_sanzi_v1_catalog_proto_rawDescGZIP() []byte {
 var file_sanzi_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_sanzi_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_sanzi_v1_catalog_proto_goTypes = []any{
-	(Tier)(0),         // 0: sanzi.v1.Tier
-	(LimitUnit)(0),    // 1: sanzi.v1.LimitUnit
-	(CatalogState)(0), // 2: sanzi.v1.CatalogState
-	(*TimeLimit)(nil), // 3: sanzi.v1.TimeLimit
-	(*Post)(nil),      // 4: sanzi.v1.Post
-	(*Step)(nil),      // 5: sanzi.v1.Step
-	(*Matter)(nil),    // 6: sanzi.v1.Matter
-	(*Catalog)(nil),   // 7: sanzi.v1.Catalog
+	(Tier)(0),               // 0: sanzi.v1.Tier
+	(LimitUnit)(0),          // 1: sanzi.v1.LimitUnit
+	(CatalogState)(0),       // 2: sanzi.v1.CatalogState
+	(*TimeLimit)(nil),       // 3: sanzi.v1.TimeLimit
+	(*Post)(nil),            // 4: sanzi.v1.Post
+	(*Step)(nil),            // 5: sanzi.v1.Step
+	(*Matter)(nil),          // 6: sanzi.v1.Matter
+	(*Catalog)(nil),         // 7: sanzi.v1.Catalog
+	(*ChartOfAccounts)(nil), // 8: sanzi.v1.ChartOfAccounts
 }
 var file_sanzi_v1_catalog_proto_depIdxs = []int32{
-	1, // 0: sanzi.v1.TimeLimit.unit:type_name -> sanzi.v1.LimitUnit
-	0, // 1: sanzi.v1.Post.tier:type_name -> sanzi.v1.Tier
-	3, // 2: sanzi.v1.Step.limit:type_name -> sanzi.v1.TimeLimit
-	3, // 3: sanzi.v1.Step.min_duration:type_name -> sanzi.v1.TimeLimit
-	5, // 4: sanzi.v1.Matter.steps:type_name -> sanzi.v1.Step
-	3, // 5: sanzi.v1.Matter.total_limit:type_name -> sanzi.v1.TimeLimit
-	4, // 6: sanzi.v1.Catalog.posts:type_name -> sanzi.v1.Post
-	6, // 7: sanzi.v1.Catalog.matters:type_name -> sanzi.v1.Matter
-	2, // 8: sanzi.v1.Catalog.state:type_name -> sanzi.v1.CatalogState
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	1,  // 0: sanzi.v1.TimeLimit.unit:type_name -> sanzi.v1.LimitUnit
+	0,  // 1: sanzi.v1.Post.tier:type_name -> sanzi.v1.Tier
+	3,  // 2: sanzi.v1.Step.limit:type_name -> sanzi.v1.TimeLimit
+	3,  // 3: sanzi.v1.Step.min_duration:type_name -> sanzi.v1.TimeLimit
+	5,  // 4: sanzi.v1.Matter.steps:type_name -> sanzi.v1.Step
+	3,  // 5: sanzi.v1.Matter.total_limit:type_name -> sanzi.v1.TimeLimit
+	4,  // 6: sanzi.v1.Catalog.posts:type_name -> sanzi.v1.Post
+	6,  // 7: sanzi.v1.Catalog.matters:type_name -> sanzi.v1.Matter
+	2,  // 8: sanzi.v1.Catalog.state:type_name -> sanzi.v1.CatalogState
+	8,  // 9: sanzi.v1.Catalog.chart:type_name -> sanzi.v1.ChartOfAccounts
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_catalog_proto_init() }
@@ -772,6 +787,7 @@ func file_sanzi_v1_catalog_proto_init() {
 	if File_sanzi_v1_catalog_proto != nil {
 		return
 	}
+	file_sanzi_v1_vouchers_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

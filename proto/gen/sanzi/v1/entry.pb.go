@@ -76,6 +76,12 @@ const (
 	EntryType_ENTRY_TYPE_COMPLAINT EntryType = 20
 	// payload: ComplaintReply, in the chain of the town answering.
 	EntryType_ENTRY_TYPE_COMPLAINT_REPLY EntryType = 21
+	// payload: Voucher (记账凭证), in the village's chain.
+	EntryType_ENTRY_TYPE_VOUCHER EntryType = 22
+	// payload: MonthClose (结账).
+	EntryType_ENTRY_TYPE_MONTH_CLOSE EntryType = 23
+	// payload: MonthReopen, with the town's approval.
+	EntryType_ENTRY_TYPE_MONTH_REOPEN EntryType = 24
 	// payload: KeyRotation, in the chain of the origin changing its key: from
 	// the next entry on, the chain is signed with the new key.
 	EntryType_ENTRY_TYPE_KEY_ROTATION EntryType = 30
@@ -120,6 +126,9 @@ var (
 		19: "ENTRY_TYPE_TOWN_DECISION_REFUSED",
 		20: "ENTRY_TYPE_COMPLAINT",
 		21: "ENTRY_TYPE_COMPLAINT_REPLY",
+		22: "ENTRY_TYPE_VOUCHER",
+		23: "ENTRY_TYPE_MONTH_CLOSE",
+		24: "ENTRY_TYPE_MONTH_REOPEN",
 		30: "ENTRY_TYPE_KEY_ROTATION",
 		31: "ENTRY_TYPE_KEY_REVOCATION",
 		40: "ENTRY_TYPE_ACCOUNT_CREATED",
@@ -151,6 +160,9 @@ var (
 		"ENTRY_TYPE_TOWN_DECISION_REFUSED":  19,
 		"ENTRY_TYPE_COMPLAINT":              20,
 		"ENTRY_TYPE_COMPLAINT_REPLY":        21,
+		"ENTRY_TYPE_VOUCHER":                22,
+		"ENTRY_TYPE_MONTH_CLOSE":            23,
+		"ENTRY_TYPE_MONTH_REOPEN":           24,
 		"ENTRY_TYPE_KEY_ROTATION":           30,
 		"ENTRY_TYPE_KEY_REVOCATION":         31,
 		"ENTRY_TYPE_ACCOUNT_CREATED":        40,
@@ -579,7 +591,7 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\vrecorded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordedAt\x12\x16\n" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12'\n" +
-	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xef\x06\n" +
+	"\x04type\x18\a \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x04type*\xc0\a\n" +
 	"\tEntryType\x12\x1a\n" +
 	"\x16ENTRY_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ENTRY_TYPE_TRANSACTION\x10\x01\x12\x17\n" +
@@ -603,7 +615,10 @@ const file_sanzi_v1_entry_proto_rawDesc = "" +
 	"\x18ENTRY_TYPE_TOWN_DECISION\x10\x12\x12$\n" +
 	" ENTRY_TYPE_TOWN_DECISION_REFUSED\x10\x13\x12\x18\n" +
 	"\x14ENTRY_TYPE_COMPLAINT\x10\x14\x12\x1e\n" +
-	"\x1aENTRY_TYPE_COMPLAINT_REPLY\x10\x15\x12\x1b\n" +
+	"\x1aENTRY_TYPE_COMPLAINT_REPLY\x10\x15\x12\x16\n" +
+	"\x12ENTRY_TYPE_VOUCHER\x10\x16\x12\x1a\n" +
+	"\x16ENTRY_TYPE_MONTH_CLOSE\x10\x17\x12\x1b\n" +
+	"\x17ENTRY_TYPE_MONTH_REOPEN\x10\x18\x12\x1b\n" +
 	"\x17ENTRY_TYPE_KEY_ROTATION\x10\x1e\x12\x1d\n" +
 	"\x19ENTRY_TYPE_KEY_REVOCATION\x10\x1f\x12\x1e\n" +
 	"\x1aENTRY_TYPE_ACCOUNT_CREATED\x10(\x12\x1e\n" +

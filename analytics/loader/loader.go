@@ -28,6 +28,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sanzi/sanzi/analytics/schema"
+	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/relay"
 	"github.com/sanzi/sanzi/node/retry"
@@ -567,6 +568,7 @@ var columns = map[string]string{
 	"alert_transitions": "raft_index, origin, seq, district, town, alert_id, status, reason, at, author",
 	"rule_sets":         "raft_index, origin, seq, district, town, version, state, sha256, effective_at, rule_codes, threshold_fen",
 	"complaints":        "raft_index, origin, seq, district, town, village, number, category, posts, photos, filed_at",
+	"voucher_lines":     "raft_index, origin, seq, line, district, town, org, business_date, month, number, account, national, debit_fen, credit_fen, opening, carry_forward, reverses, recorded_at",
 }
 
 // put adds a row to table name unless the table has loaded index already.
@@ -671,6 +673,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 			b.put("complaints", index, loaded, s.Origin, s.Seq, vd, vt, m.GetVillage(), m.GetNumber(), m.GetCategory(), nonNil(m.GetPosts()),
 				uint8(min(len(m.GetPhotos()), 255)), at)
 		}
+	case *sanziv1.Voucher:
+		b.addVoucher(index, s, m, loaded)
 	case *sanziv1.AlertTransition:
 		b.put("alert_transitions", index, loaded, s.Origin, s.Seq, district, town, m.GetAlertId(), m.GetStatus().String(), m.GetReason(), at, s.Author)
 	case *sanziv1.RuleSetVersion:
@@ -682,6 +686,34 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 	// names (the district's org list).
 	return nil
 }
+
+// addVoucher adds one voucher_lines row per line of voucher m (entry s).
+// Every line carries what the district's sums filter on, so BooksTotals
+// needs no join: the voucher's date, whether it holds the opening
+// balances, and whether it is a carry-forward (a line on 本年收益).
+func (b *batch) addVoucher(index uint64, s *ledger.Stored, m *sanziv1.Voucher, loaded map[string]uint64) {
+	district, town := orgParts(s.Origin)
+	at := s.RecordedAt.UTC()
+	date, month := businessDate(m.GetBusinessDate(), at)
+	var opening, carry uint8
+	if m.GetOpening() {
+		opening = 1
+	}
+	for _, l := range m.GetLines() {
+		if national(l.GetAccount()) == chart.CurrentYearIncome {
+			carry = 1
+		}
+	}
+	org := cmp.Or(m.GetOrg(), s.Origin)
+	for i, l := range m.GetLines() {
+		b.put("voucher_lines", index, loaded, s.Origin, s.Seq, uint32(i+1), district, town, org, date, month, uint32(max(m.GetNumber(), 0)),
+			l.GetAccount(), national(l.GetAccount()), l.GetDebitFen(), l.GetCreditFen(), opening, carry, m.GetReversesVoucherId(), at)
+	}
+}
+
+// national is the national account an account code rolls up to: its
+// first three digits (node/chart: a sub-account extends its parent's code).
+func national(account string) string { return account[:min(3, len(account))] }
 
 // addFork adds a TAMPER finding the district recorded (a fork, or an entry
 // failing verification: ForkRecord.kind) as an alert of rule TAMPER raised

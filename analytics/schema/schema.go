@@ -32,7 +32,7 @@ type Migration struct {
 // FactTables are the tables the loader fills from the chain, each with a
 // raft_index column.
 var FactTables = []string{"entries", "transactions", "alerts", "cards", "contracts", "payments", "assets", "procedures", "steps", "alert_transitions",
-	"monthly", "expense_digits", "expense_parties", "rule_sets", "complaints"}
+	"monthly", "expense_digits", "expense_parties", "rule_sets", "complaints", "voucher_lines"}
 
 // What the summaries call a round amount (a whole thousand yuan), in fen.
 const RoundFen = 100_000
@@ -212,6 +212,25 @@ func Migrations() []Migration {
 		// term is older than the newest here stops inserting. Rows written
 		// before this migration are term 0, older than any leader's.
 		`ALTER TABLE loader_progress ADD COLUMN term UInt64 DEFAULT 0`,
+	}}, {Version: 9, Name: "voucher lines of the collective's books", SQL: []string{
+		// One row per line of a voucher (记账凭证, issue 19): the district
+		// sums them into the figures of a period's statements
+		// (stats.BooksTotals). org is the collective whose books the
+		// voucher is in; district and town are its chain's, as elsewhere,
+		// so Distributed shards it by town. national is the account's
+		// first three digits (a sub-account's code extends its parent's).
+		// carry_forward marks every line of a voucher with a line on 本年收益
+		// (321), a carry-forward (结转) of profit and loss; reverses is the
+		// entry id of the voucher a red-ink one reverses (its amounts are
+		// already negative, so sums need no join). line is the line's
+		// place in its voucher: the ReplacingMergeTree key needs it, or a
+		// merge would keep one line per voucher.
+		`CREATE TABLE IF NOT EXISTS voucher_lines (
+			raft_index UInt64, origin String, seq UInt64, line UInt32, district String, town String,
+			org String, business_date Date, month UInt32, number UInt32, account String, national String,
+			debit_fen Int64, credit_fen Int64, opening UInt8, carry_forward UInt8, reverses String,
+			recorded_at DateTime
+		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq, line)`,
 	}}}
 }
 

@@ -65,6 +65,12 @@ func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
 		m = &sanziv1.Complaint{}
 	case sanziv1.EntryType_ENTRY_TYPE_COMPLAINT_REPLY:
 		m = &sanziv1.ComplaintReply{}
+	case sanziv1.EntryType_ENTRY_TYPE_VOUCHER:
+		m = &sanziv1.Voucher{}
+	case sanziv1.EntryType_ENTRY_TYPE_MONTH_CLOSE:
+		m = &sanziv1.MonthClose{}
+	case sanziv1.EntryType_ENTRY_TYPE_MONTH_REOPEN:
+		m = &sanziv1.MonthReopen{}
 	default:
 		return nil, nil
 	}

@@ -60,6 +60,11 @@ func TestTwoShardsGiveTheSameStatistics(t *testing.T) {
 	for _, org := range []string{"350505100201", "350505100202", "350505101201", "350505102201", "350505102202", "350505103201"} {
 		v := newVillage(t, org)
 		v.record(t, rnd, 150)
+		// And some vouchers, for the books' totals (voucher_lines).
+		bk := newBooks(v)
+		bk.business(t, rnd, "2025-05", 3)
+		bk.business(t, rnd, "2025-06", 3)
+		bk.carryForward(t, "2025-06-30")
 		d.ship(v, 40)
 	}
 	load := func(cfg Config) {
@@ -108,6 +113,16 @@ func TestTwoShardsGiveTheSameStatistics(t *testing.T) {
 			t.Fatal(err)
 		}
 		out = append(out, a, an, r)
+		for _, prefix := range []string{"", "350505102"} {
+			bt, n, err := s.BooksTotals(ctx, prefix, "2025-06")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(bt) == 0 || n == 0 {
+				t.Fatalf("BooksTotals(%q, 2025-06): %d villages, %v: the vouchers are missing", prefix, n, bt)
+			}
+			out = append(out, bt, n)
+		}
 		b, _ := json.Marshal(out)
 		return string(b)
 	}

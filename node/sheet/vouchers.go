@@ -73,8 +73,9 @@ var voucherNumber = regexp.MustCompile(`^([\p{Han}A-Za-z]*?)字?[-－—_.]?第?
 // are all negative. Vouchers are returned in date order (the sheet's order
 // within a date), their numbers left for the node to assign.
 //
-// Every problem is reported, with the line as the sheet shows it and the
-// column's header; when there is any, no voucher is returned, since the
+// Every problem is reported, in line order, with the line as the sheet
+// shows it and the column's header (a voucher's own problems, such as a
+// difference, on its first row); when there is any, no voucher is returned, since the
 // books import all or nothing. The error is for a file that cannot be read
 // at all, missing headers, or one past opt's limits (ErrTooLarge,
 // ErrTooManyRows).
@@ -127,6 +128,8 @@ func ReadVouchers(r io.Reader, name string, ch *chart.Chart, opt Options) ([]*sa
 	}
 	vouchers := b.vouchers(lines)
 	if len(b.problems) > 0 {
+		// Cells were read row by row, vouchers checked after: list by line.
+		slices.SortStableFunc(b.problems, func(x, y Problem) int { return x.Line - y.Line })
 		return nil, b.problems, nil
 	}
 	if len(vouchers) == 0 {
@@ -365,14 +368,18 @@ func (b *bookReader) vouchers(lines []*bookLine) []*sanziv1.Voucher {
 	var groups []*group
 	where := map[string]*group{}
 	var cur *group
+	var pending *bookLine // a row whose date could not be read (a problem already)
 	for _, l := range lines {
 		key := "opening"
 		if !l.opening {
 			if l.date == "" {
-				// An unreadable date (already a problem): keep the row with
-				// the voucher above when it has that number, else drop it.
-				if cur != nil && strings.HasSuffix(cur.key, "|"+l.key) {
+				// Keep it with the voucher of its number above or below,
+				// so the voucher is judged whole.
+				switch {
+				case cur != nil && strings.HasSuffix(cur.key, "|"+l.key):
 					cur.lines = append(cur.lines, l)
+				default:
+					pending = l
 				}
 				continue
 			}
@@ -385,9 +392,13 @@ func (b *bookReader) vouchers(lines []*bookLine) []*sanziv1.Voucher {
 			b.bad(l.row, b.colName("voucher"), fmt.Errorf("voucher %s%s starts at line %d but other rows come between: keep a voucher's rows together", l.number, monthOf(l), g.lines[0].row.line))
 		default:
 			cur = &group{key: key, lines: []*bookLine{l}}
+			if pending != nil && !l.opening && pending.key == l.key {
+				cur.lines = []*bookLine{pending, l}
+			}
 			where[key] = cur
 			groups = append(groups, cur)
 		}
+		pending = nil
 	}
 	var out []*sanziv1.Voucher
 	var opening *sanziv1.Voucher
@@ -478,7 +489,7 @@ func (b *bookReader) voucher(g *group) *sanziv1.Voucher {
 		ok = false
 	}
 	if ok && debit != credit {
-		b.bad(head.row, amounts, fmt.Errorf("%s does not balance: debits %s, credits %s, difference %s yuan", name, money.FormatFen(debit), money.FormatFen(credit), money.FormatFen(debit-credit)))
+		b.bad(head.row, amounts, fmt.Errorf("%s: debits %s, credits %s, out of balance by %s yuan", name, money.FormatFen(debit), money.FormatFen(credit), money.FormatFen(debit-credit)))
 		ok = false
 	}
 	if !ok {

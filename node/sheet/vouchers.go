@@ -201,10 +201,12 @@ func (b *bookReader) line(r rawRow) *bookLine {
 		AssetCode:    b.text(r, "asset"),
 	}}
 	num, numCol := b.cell(r, "voucher")
-	word, _ := b.cell(r, "voucher_word")
-	l.number = word + num
+	l.number = num
+	if word, _ := b.cell(r, "voucher_word"); !strings.HasPrefix(num, word) {
+		l.number = word + num // 凭证字 记 and 凭证号 12 apart
+	}
 	grouped := false // the row has a voucher to go to
-	switch m := voucherNumber.FindStringSubmatch(norm(word + num)); {
+	switch m := voucherNumber.FindStringSubmatch(norm(l.number)); {
 	case num == "":
 		b.bad(r, numCol, errors.New("empty; a voucher number such as 记-12, or 期初 for an opening balance"))
 	case slices.Contains(openingMarks, norm(num)):
@@ -229,8 +231,8 @@ func (b *bookReader) line(r rawRow) *bookLine {
 	l.amounts = true
 	for i, f := range []string{"debit", "credit"} {
 		v, cols[i] = b.cell(r, f)
-		if v == "" {
-			continue
+		if v == "" || v == "-" || v == "—" {
+			continue // the empty side, as Excel's accounting format shows zero
 		}
 		fen, err := b.amount(v)
 		if err == nil && l.opening && fen < 0 {

@@ -1,9 +1,15 @@
-// Package sheet reads the fund-transaction spreadsheets village accountants
-// already keep (CSV or XLSX, Chinese or English headers) into Transaction
-// messages, so `sanzi import` can send them to the node without anyone
-// retyping their books. It only parses: a cell that cannot be read becomes a
-// Problem naming its line and column so the sheet can be fixed, while business
-// rules are left to the node's own validation.
+// Package sheet reads the spreadsheets village accountants already keep
+// (CSV or XLSX, Chinese or English headers, UTF-8 or GBK): fund-transaction
+// sheets into Transaction messages, so `sanzi import` can send them to the
+// node without anyone retyping them, and the books their bookkeeping
+// software exports (opening balances and vouchers, one row per line) into
+// Voucher messages, for BooksService.ImportBooks. A cell that cannot be
+// read becomes a Problem naming its line and column so the sheet can be
+// fixed. Transaction rows are only parsed, their business rules left to
+// the node's validation; vouchers are also judged as wholes against the
+// chart of accounts (balanced, leaf accounts, subsidiary detail), since a
+// voucher's rows can only be checked together and the accountant needs
+// every bad row of the file listed at once.
 package sheet
 
 import (

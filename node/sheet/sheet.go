@@ -1,9 +1,15 @@
-// Package sheet reads the fund-transaction spreadsheets village accountants
-// already keep (CSV or XLSX, Chinese or English headers) into Transaction
-// messages, so `sanzi import` can send them to the node without anyone
-// retyping their books. It only parses: a cell that cannot be read becomes a
-// Problem naming its line and column so the sheet can be fixed, while business
-// rules are left to the node's own validation.
+// Package sheet reads the spreadsheets village accountants already keep
+// (CSV or XLSX, Chinese or English headers, UTF-8 or GBK): fund-transaction
+// sheets into Transaction messages, so `sanzi import` can send them to the
+// node without anyone retyping them, and the books their bookkeeping
+// software exports (opening balances and vouchers, one row per line) into
+// Voucher messages, for BooksService.ImportBooks. A cell that cannot be
+// read becomes a Problem naming its line and column so the sheet can be
+// fixed. Transaction rows are only parsed, their business rules left to
+// the node's validation; vouchers are also judged as wholes against the
+// chart of accounts (balanced, leaf accounts, subsidiary detail), since a
+// voucher's rows can only be checked together and the accountant needs
+// every bad row of the file listed at once.
 package sheet
 
 import (
@@ -60,7 +66,13 @@ type Options struct {
 	// uncompressed size), so that a small file cannot expand without end
 	// (a zip bomb); 0 leaves excelize's default.
 	MaxUnzipped int64
+	// MaxBytes, when > 0, is the largest file read: a longer one is refused
+	// with ErrTooLarge after reading one byte past it.
+	MaxBytes int64
 }
+
+// ErrTooLarge is a file longer than Options.MaxBytes.
+var ErrTooLarge = errors.New("sheet: file too large")
 
 // ErrTooManyRows is a sheet with more data rows than Options.MaxRows.
 var ErrTooManyRows = errors.New("sheet: too many rows")
@@ -99,7 +111,10 @@ var aliases = map[string][]string{
 	"attachments":    {"attachments", "附件"},
 }
 
-var byHeader = func() map[string]string {
+var byHeader = headerIndex(aliases)
+
+// headerIndex maps each normalised header name to its field.
+func headerIndex(aliases map[string][]string) map[string]string {
 	m := map[string]string{}
 	for f, names := range aliases {
 		for _, n := range names {
@@ -107,7 +122,7 @@ var byHeader = func() map[string]string {
 		}
 	}
 	return m
-}()
+}
 
 // norm folds case and drops all white space, so "摘  要" (spaced out to line
 // up in Chinese forms) and " Date " both match.
@@ -180,13 +195,55 @@ func blank(cells []string) bool { return strings.TrimSpace(strings.Join(cells, "
 // Chinese Windows. The error is only for an unreadable file or missing
 // required headers; cell-level trouble is returned as Problems.
 func ReadCSV(r io.Reader, opt Options) ([]Row, []Problem, error) {
+	data, err := opt.readAll(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := csvRows(data, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return parse(rows, opt, source{})
+}
+
+// ReadXLSX reads the first sheet of an XLSX workbook, finding the header as
+// ReadCSV does. Dates may be real date cells (Excel serial numbers, 1900 or
+// 1904 system) or text; numeric amount cells are taken to the fen. Errors and
+// Problems are as for ReadCSV.
+func ReadXLSX(r io.Reader, opt Options) ([]Row, []Problem, error) {
+	data, err := opt.readAll(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, src, err := xlsxRows(data, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return parse(rows, opt, src)
+}
+
+// readAll reads the whole file, refusing one past opt.MaxBytes.
+func (opt Options) readAll(r io.Reader) ([]byte, error) {
+	if opt.MaxBytes > 0 {
+		r = io.LimitReader(r, opt.MaxBytes+1)
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sheet: read csv: %w", err)
+		return nil, fmt.Errorf("sheet: read: %w", err)
 	}
+	if opt.MaxBytes > 0 && int64(len(data)) > opt.MaxBytes {
+		return nil, fmt.Errorf("%w: more than %d bytes; split the sheet", ErrTooLarge, opt.MaxBytes)
+	}
+	return data, nil
+}
+
+// csvRows decodes a CSV file (UTF-8 with or without BOM, else GBK/GB18030)
+// into its rows, numbered by the line each starts on.
+func csvRows(data []byte, opt Options) ([]rawRow, error) {
 	if !utf8.Valid(data) {
+		var err error
 		if data, err = simplifiedchinese.GB18030.NewDecoder().Bytes(data); err != nil {
-			return nil, nil, fmt.Errorf("sheet: csv is neither UTF-8 nor GBK: %w", err)
+			return nil, fmt.Errorf("sheet: csv is neither UTF-8 nor GBK: %w", err)
 		}
 	}
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
@@ -200,38 +257,36 @@ func ReadCSV(r io.Reader, opt Options) ([]Row, []Problem, error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("sheet: csv: %w", err)
+			return nil, fmt.Errorf("sheet: csv: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
 		rows = append(rows, rawRow{line, rec})
 		if !blank(rec) {
 			if filled++; opt.readCap(filled) {
-				return nil, nil, opt.tooMany()
+				return nil, opt.tooMany()
 			}
 		}
 	}
-	return parse(rows, opt, source{})
+	return rows, nil
 }
 
-// ReadXLSX reads the first sheet of an XLSX workbook, finding the header as
-// ReadCSV does. Dates may be real date cells (Excel serial numbers, 1900 or
-// 1904 system) or text; numeric amount cells are taken to the fen. Errors and
-// Problems are as for ReadCSV.
-func ReadXLSX(r io.Reader, opt Options) ([]Row, []Problem, error) {
-	f, err := excelize.OpenReader(r, excelize.Options{UnzipSizeLimit: opt.MaxUnzipped, UnzipXMLSizeLimit: min(opt.MaxUnzipped, excelize.StreamChunkSize)})
+// xlsxRows reads the rows of an XLSX workbook's first sheet with their raw
+// cell values (dates as serial numbers, amounts as stored).
+func xlsxRows(data []byte, opt Options) ([]rawRow, source, error) {
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: opt.MaxUnzipped, UnzipXMLSizeLimit: min(opt.MaxUnzipped, excelize.StreamChunkSize)})
 	if err != nil {
-		return nil, nil, fmt.Errorf("sheet: open xlsx: %w", err)
+		return nil, source{}, fmt.Errorf("sheet: open xlsx: %w", err)
 	}
 	defer f.Close()
 	sheets := f.GetSheetList()
 	if len(sheets) == 0 {
-		return nil, nil, errors.New("sheet: xlsx has no sheets")
+		return nil, source{}, errors.New("sheet: xlsx has no sheets")
 	}
 	props, _ := f.GetWorkbookProps() // only for Date1904; GetRows reports a broken workbook
 	// Row by row rather than GetRows, so that reading stops at the limit.
 	it, err := f.Rows(sheets[0])
 	if err != nil {
-		return nil, nil, fmt.Errorf("sheet: xlsx sheet %q: %w", sheets[0], err)
+		return nil, source{}, fmt.Errorf("sheet: xlsx sheet %q: %w", sheets[0], err)
 	}
 	defer it.Close()
 	var rows []rawRow
@@ -239,48 +294,73 @@ func ReadXLSX(r io.Reader, opt Options) ([]Row, []Problem, error) {
 	for line := 1; it.Next(); line++ {
 		cells, err := it.Columns(excelize.Options{RawCellValue: true})
 		if err != nil {
-			return nil, nil, fmt.Errorf("sheet: xlsx sheet %q row %d: %w", sheets[0], line, err)
+			return nil, source{}, fmt.Errorf("sheet: xlsx sheet %q row %d: %w", sheets[0], line, err)
 		}
 		rows = append(rows, rawRow{line, cells})
 		if !blank(cells) {
 			if filled++; opt.readCap(filled) {
-				return nil, nil, opt.tooMany()
+				return nil, source{}, opt.tooMany()
 			}
 		}
 	}
 	if err := it.Error(); err != nil {
-		return nil, nil, fmt.Errorf("sheet: xlsx sheet %q: %w", sheets[0], err)
+		return nil, source{}, fmt.Errorf("sheet: xlsx sheet %q: %w", sheets[0], err)
 	}
-	return parse(rows, opt, source{xlsx: true, date1904: props.Date1904 != nil && *props.Date1904})
+	return rows, source{xlsx: true, date1904: props.Date1904 != nil && *props.Date1904}, nil
 }
 
-type source struct{ xlsx, date1904 bool }
+// source is where rows came from, which decides how raw cells read: an
+// XLSX cell holds dates as serial numbers and amounts as binary floats.
+// serials also takes a bare five-digit number in a CSV as an Excel date
+// serial (a date column saved as General), for sheets where no other
+// reading of such a number makes sense.
+type source struct{ xlsx, date1904, serials bool }
 
-type parser struct {
-	opt      Options
+// table is a sheet's header and the cells under it, read field by field
+// through an alias map, collecting the Problems of every cell that cannot
+// be read. The transaction and the voucher readers both build on it.
+type table struct {
 	src      source
 	header   []string
 	cols     map[string][]int
-	split    bool // 收入/支出 columns instead of kind + amount
 	problems []Problem
+}
+
+type parser struct {
+	*table
+	opt   Options
+	split bool // 收入/支出 columns instead of kind + amount
 }
 
 // maxTitleRows is how far down the header is looked for, since journals often
 // carry a title such as "某村现金日记账" above it.
 const maxTitleRows = 10
 
-func parse(rows []rawRow, opt Options, src source) ([]Row, []Problem, error) {
-	h := findHeader(rows)
+// newTable finds the header of rows (see findHeader) and indexes its
+// columns by field; it returns the table and the header's index in rows.
+func newTable(rows []rawRow, src source, byHeader map[string]string, marks ...string) (*table, int, error) {
+	h := findHeader(rows, byHeader, marks)
 	if h < 0 {
-		return nil, nil, errors.New("sheet: empty file, no header line")
+		return nil, 0, errors.New("sheet: empty file, no header line")
 	}
-	p := &parser{opt: opt, src: src, cols: map[string][]int{}}
+	t := &table{src: src, cols: map[string][]int{}}
 	for i, text := range rows[h].cells {
-		p.header = append(p.header, strings.TrimSpace(text))
+		t.header = append(t.header, strings.TrimSpace(text))
 		if f, ok := byHeader[norm(text)]; ok {
-			p.cols[f] = append(p.cols[f], i)
+			t.cols[f] = append(t.cols[f], i)
 		}
 	}
+	return t, h, nil
+}
+
+func (t *table) has(f string) bool { return len(t.cols[f]) > 0 }
+
+func parse(rows []rawRow, opt Options, src source) ([]Row, []Problem, error) {
+	t, h, err := newTable(rows, src, byHeader, "date", "summary")
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &parser{table: t, opt: opt}
 	if err := p.checkHeaders(); err != nil {
 		return nil, nil, fmt.Errorf("sheet: line %d: %w", rows[h].line, err)
 	}
@@ -303,9 +383,9 @@ func parse(rows []rawRow, opt Options, src source) ([]Row, []Problem, error) {
 }
 
 // findHeader returns the first row among the first few non-blank ones naming
-// both a date and a summary column, else the first non-blank row (so the
-// missing-header error speaks about it), else -1.
-func findHeader(rows []rawRow) int {
+// every field of marks, else the first non-blank row (so the missing-header
+// error speaks about it), else -1.
+func findHeader(rows []rawRow, byHeader map[string]string, marks []string) int {
 	first := -1
 	for i, r := range rows {
 		if blank(r.cells) {
@@ -321,7 +401,11 @@ func findHeader(rows []rawRow) int {
 		for _, c := range r.cells {
 			seen[byHeader[norm(c)]] = true
 		}
-		if seen["date"] && seen["summary"] {
+		all := true
+		for _, m := range marks {
+			all = all && seen[m]
+		}
+		if all {
 			return i
 		}
 	}
@@ -329,7 +413,7 @@ func findHeader(rows []rawRow) int {
 }
 
 func (p *parser) checkHeaders() error {
-	has := func(f string) bool { return len(p.cols[f]) > 0 }
+	has := p.has
 	p.split = !(has("kind") && has("amount")) && (has("income") || has("expense"))
 	need := []string{"date", "summary"}
 	if !p.split {
@@ -354,7 +438,7 @@ func (p *parser) checkHeaders() error {
 // cell returns the trimmed value of string f in r and the header of the column
 // it came from. Several columns may mean one field (收款人 and 付款人); their
 // non-empty values must agree.
-func (p *parser) cell(r rawRow, f string) (val, col string) {
+func (p *table) cell(r rawRow, f string) (val, col string) {
 	for _, i := range p.cols[f] {
 		if i >= len(r.cells) {
 			continue
@@ -375,7 +459,7 @@ func (p *parser) cell(r rawRow, f string) (val, col string) {
 }
 
 // text is cell for free-text fields, refusing long numbers Excel mangled.
-func (p *parser) text(r rawRow, f string) string {
+func (p *table) text(r rawRow, f string) string {
 	v, col := p.cell(r, f)
 	if scientific.MatchString(v) {
 		p.bad(r, col, fmt.Errorf("%q was stored as a number, so Excel kept only 15 digits; format the column as text and retype it", v))
@@ -383,7 +467,7 @@ func (p *parser) text(r rawRow, f string) string {
 	return v
 }
 
-func (p *parser) bad(r rawRow, col string, err error) {
+func (p *table) bad(r rawRow, col string, err error) {
 	p.problems = append(p.problems, Problem{Line: r.line, Column: col, Reason: err.Error()})
 }
 
@@ -496,7 +580,7 @@ func positive(fen int64) error {
 	return nil
 }
 
-func (p *parser) amount(v string) (int64, error) {
+func (p *table) amount(v string) (int64, error) {
 	if v == "" {
 		return 0, errors.New("empty; an amount in yuan such as 1234.56 is needed")
 	}
@@ -515,9 +599,11 @@ func (p *parser) amount(v string) (int64, error) {
 var (
 	dateRE    = regexp.MustCompile(`^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:(?:\s+|T)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?$`)
 	compactRE = regexp.MustCompile(`^(\d{4})(\d{2})(\d{2})$`)
+	// serialRE is an Excel date serial from 1927 (10000) to 2173 (99999).
+	serialRE = regexp.MustCompile(`^[1-9]\d{4}$`)
 )
 
-func (p *parser) date(v string) (string, error) {
+func (p *table) date(v string) (string, error) {
 	if v == "" {
 		return "", errors.New("empty; a date such as 2026-03-05 is needed")
 	}
@@ -525,7 +611,7 @@ func (p *parser) date(v string) (string, error) {
 	if m == nil {
 		m = dateRE.FindStringSubmatch(v)
 	}
-	if m == nil && p.src.xlsx {
+	if m == nil && (p.src.xlsx || p.src.serials && serialRE.MatchString(v)) {
 		// A date cell's raw value is its serial number (days since 1900 or 1904).
 		if x, err := strconv.ParseFloat(v, 64); err == nil && x >= 1 && x < 2958466 {
 			if t, err := excelize.ExcelDateToTime(x, p.src.date1904); err == nil {

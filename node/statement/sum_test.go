@@ -37,8 +37,12 @@ func TestSumEqualsTotalsOverBothVillages(t *testing.T) {
 		name string
 		make func(org, period string, tot Totals) (*sanziv1.Statement, error)
 	}{
-		{"trial balance", func(org, period string, tot Totals) (*sanziv1.Statement, error) { return TrialBalance(ch, org, period, tot) }},
-		{"balance sheet", func(org, period string, tot Totals) (*sanziv1.Statement, error) { return BalanceSheet(ch, org, period, tot) }},
+		{"trial balance", func(org, period string, tot Totals) (*sanziv1.Statement, error) {
+			return TrialBalance(ch, org, period, tot)
+		}},
+		{"balance sheet", func(org, period string, tot Totals) (*sanziv1.Statement, error) {
+			return BalanceSheet(ch, org, period, tot)
+		}},
 		{"income", func(org, period string, tot Totals) (*sanziv1.Statement, error) { return Income(ch, org, period, tot) }},
 	}
 	for _, period := range []string{"2025-06", "2025-12"} {

@@ -41,6 +41,9 @@ func Income(ch *chart.Chart, org, period string, t Totals) (*sanziv1.Statement, 
 	if err := checkPeriod(period); err != nil {
 		return nil, err
 	}
+	if err := checkCodes(ch, t); err != nil {
+		return nil, err
+	}
 	s := newStatement(sanziv1.StatementKind_STATEMENT_KIND_INCOME, TitleIncome, org, period, nil, []string{"本年累计数"})
 	// in is the year's net credit on an income account, carry-forward left out.
 	in := func(code string) int64 {

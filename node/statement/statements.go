@@ -78,6 +78,9 @@ func TrialBalance(ch *chart.Chart, org, period string, t Totals) (*sanziv1.State
 	if err := checkPeriod(period); err != nil {
 		return nil, err
 	}
+	if err := checkCodes(ch, t); err != nil {
+		return nil, err
+	}
 	s := newStatement(sanziv1.StatementKind_STATEMENT_KIND_TRIAL_BALANCE, TitleTrialBalance, org, period, nil,
 		[]string{"期初借方", "期初贷方", "本期借方", "本期贷方", "本年累计借方", "本年累计贷方", "期末借方", "期末贷方"})
 	total := make([]int64, 8)
@@ -246,7 +249,9 @@ func BalanceSheet(ch *chart.Chart, org, period string, t Totals) (*sanziv1.State
 	if err := checkPeriod(period); err != nil {
 		return nil, err
 	}
-	_ = ch // the layout is on national accounts, whatever sub-accounts the chart adds
+	if err := checkCodes(ch, t); err != nil {
+		return nil, err
+	}
 	s := newStatement(sanziv1.StatementKind_STATEMENT_KIND_BALANCE_SHEET, TitleBalanceSheet, org, period, nil, []string{"年初数", "期末数"})
 	lines := balanceSheetLines()
 	cols := []func(Movement) int64{

@@ -3,6 +3,7 @@ package statement
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
@@ -93,7 +94,7 @@ func WriteXLSX(w io.Writer, s *sanziv1.Statement) error {
 	if err != nil {
 		return err
 	}
-	if err := set(mid+"2", "期间："+s.GetPeriod(), 0); err != nil {
+	if err := set(mid+"2", periodLabel(s), 0); err != nil {
 		return err
 	}
 	if err := set(last+"2", "单位：元", ids["right"]); err != nil {
@@ -116,7 +117,11 @@ func WriteXLSX(w io.Writer, s *sanziv1.Statement) error {
 				st = append(st, ids["text"])
 			}
 		} else {
-			label, err := indented(r.GetLevel())
+			level := r.GetLevel()
+			if s.GetKind() == sanziv1.StatementKind_STATEMENT_KIND_TRIAL_BALANCE && level > 0 {
+				level-- // national accounts flush left, sub-accounts indented
+			}
+			label, err := indented(level)
 			if err != nil {
 				return fmt.Errorf("making an indent style: %w", err)
 			}
@@ -173,4 +178,22 @@ func borders() []excelize.Border {
 		b = append(b, excelize.Border{Type: side, Color: "000000", Style: 1})
 	}
 	return b
+}
+
+// periodLabel prints the period as statements head it: the balance sheet
+// at the month's last day, the income statement from January to the
+// month, the others for the month.
+func periodLabel(s *sanziv1.Statement) string {
+	m, err := time.Parse("2006-01", s.GetPeriod())
+	if err != nil {
+		return s.GetPeriod()
+	}
+	switch s.GetKind() {
+	case sanziv1.StatementKind_STATEMENT_KIND_BALANCE_SHEET:
+		end := m.AddDate(0, 1, -1)
+		return fmt.Sprintf("%d年%d月%d日", end.Year(), end.Month(), end.Day())
+	case sanziv1.StatementKind_STATEMENT_KIND_INCOME:
+		return fmt.Sprintf("%d年1-%d月", m.Year(), m.Month())
+	}
+	return fmt.Sprintf("%d年%d月", m.Year(), m.Month())
 }

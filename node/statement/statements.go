@@ -30,13 +30,15 @@ func split(bal int64) (dr, cr int64) {
 	return 0, -bal
 }
 
-// tree lists the chart's accounts national by national, each followed by
-// its sub-accounts (depth first), with their indent level (1 for a
-// national account).
-func tree(ch *chart.Chart) []struct {
+// placed is an account with its indent level (1 for a national account).
+type placed struct {
 	a     *sanziv1.LedgerAccount
 	level int32
-} {
+}
+
+// tree lists the chart's accounts national by national, each followed by
+// its sub-accounts depth first.
+func tree(ch *chart.Chart) []placed {
 	kids := map[string][]*sanziv1.LedgerAccount{}
 	var roots []*sanziv1.LedgerAccount
 	for _, a := range ch.Accounts() {
@@ -46,16 +48,10 @@ func tree(ch *chart.Chart) []struct {
 			kids[a.GetParent()] = append(kids[a.GetParent()], a)
 		}
 	}
-	var out []struct {
-		a     *sanziv1.LedgerAccount
-		level int32
-	}
+	var out []placed
 	var walk func(a *sanziv1.LedgerAccount, level int32)
 	walk = func(a *sanziv1.LedgerAccount, level int32) {
-		out = append(out, struct {
-			a     *sanziv1.LedgerAccount
-			level int32
-		}{a, level})
+		out = append(out, placed{a, level})
 		for _, k := range kids[a.GetCode()] {
 			walk(k, level+1)
 		}
@@ -123,7 +119,7 @@ type bsLine struct {
 	sum       []string
 }
 
-// bal returns the balance of the accounts named, debit-positive.
+// plus is the balance of the accounts named, debit-positive.
 func plus(codes ...string) func(func(string) int64, [2]int64) int64 {
 	return func(bal func(string) int64, _ [2]int64) int64 {
 		var n int64

@@ -1,0 +1,207 @@
+package statement
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sanzi/sanzi/node/chart"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files' figures (keeping their hand-written header) after a reviewed change")
+
+// districtChart is the national chart with the sub-accounts of 收益分配 a
+// district typically adds, so the income statement lists each distribution.
+func districtChart(t *testing.T) *chart.Chart {
+	t.Helper()
+	c := chart.National()
+	for _, a := range []struct{ code, name string }{{"32201", "提取公积公益金"}, {"32202", "应付成员分配"}, {"32203", "未分配收益"}} {
+		c.Accounts = append(c.Accounts, &sanziv1.LedgerAccount{Code: a.code, Name: a.name, Parent: "322",
+			Class: sanziv1.AccountClass_ACCOUNT_CLASS_EQUITY, Side: sanziv1.BalanceSide_BALANCE_SIDE_CREDIT})
+	}
+	ch, err := chart.New(c)
+	if err != nil {
+		t.Fatalf("district chart: %v", err)
+	}
+	return ch
+}
+
+func nationalChart(t *testing.T) *chart.Chart {
+	t.Helper()
+	ch, err := chart.New(nil)
+	if err != nil {
+		t.Fatalf("national chart: %v", err)
+	}
+	return ch
+}
+
+// yuan parses 1,234.56 (or -) into fen.
+func yuan(t *testing.T, s string) int64 {
+	t.Helper()
+	if s == "-" {
+		return 0
+	}
+	s = strings.ReplaceAll(s, ",", "")
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, _ := strings.Cut(s, ".")
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || len(frac) != 2 {
+		t.Fatalf("amount %q: want yuan with two decimals", s)
+	}
+	f, err := strconv.ParseInt(frac, 10, 64)
+	if err != nil {
+		t.Fatalf("amount %q: %v", s, err)
+	}
+	if neg {
+		return -(w*100 + f)
+	}
+	return w*100 + f
+}
+
+// fmtYuan prints fen as yuan with two decimals and thousands separators.
+func fmtYuan(fen int64) string {
+	sign := ""
+	if fen < 0 {
+		sign, fen = "-", -fen
+	}
+	w := strconv.FormatInt(fen/100, 10)
+	var b strings.Builder
+	for i, c := range w {
+		if i > 0 && (len(w)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return fmt.Sprintf("%s%s.%02d", sign, b.String(), fen%100)
+}
+
+// book parses a readable voucher table: a voucher is a line
+// "YYYY-MM-DD summary [opening]" followed by its lines, indented,
+// "account debit credit" in yuan ("-" for none; a red-ink line has
+// negative amounts). Numbers follow the table's order within each month,
+// as the node numbers vouchers.
+func book(t *testing.T, org, table string) []*sanziv1.Voucher {
+	t.Helper()
+	var out []*sanziv1.Voucher
+	seq := map[string]int32{}
+	for i, raw := range strings.Split(table, "\n") {
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if raw[0] != ' ' && raw[0] != '\t' {
+			v := &sanziv1.Voucher{Org: org, BusinessDate: f[0], Summary: f[1], Opening: len(f) > 2 && f[2] == "opening"}
+			if !v.Opening {
+				seq[f[0][:7]]++
+				v.Number = seq[f[0][:7]]
+			}
+			out = append(out, v)
+			continue
+		}
+		if len(f) != 3 || len(out) == 0 {
+			t.Fatalf("table line %d %q: want account debit credit under a voucher", i+1, line)
+		}
+		v := out[len(out)-1]
+		v.Lines = append(v.Lines, &sanziv1.VoucherLine{Account: f[0], DebitFen: yuan(t, f[1]), CreditFen: yuan(t, f[2])})
+	}
+	for _, v := range out {
+		var d, c int64
+		for _, l := range v.Lines {
+			d += l.DebitFen
+			c += l.CreditFen
+		}
+		if d != c {
+			t.Fatalf("voucher %s %s: debits %d fen, credits %d", v.BusinessDate, v.Summary, d, c)
+		}
+	}
+	return out
+}
+
+// render prints a statement as the golden files hold it: one line per
+// row, 行次 or code, the label indented two spaces per level, then the
+// amounts in yuan, tab-separated; headings have no amounts.
+func render(s *sanziv1.Statement) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\t%s\t%s\t(%d)\n", s.GetTitle(), s.GetOrg(), s.GetPeriod(), s.GetOrgs())
+	fmt.Fprintf(&b, "行次\t项目\t%s\n", strings.Join(s.GetAmountColumns(), "\t"))
+	for _, r := range s.GetRows() {
+		fmt.Fprintf(&b, "%s\t%s%s", r.GetCode(), strings.Repeat("  ", int(r.GetLevel())), r.GetLabel())
+		for _, a := range r.GetAmountsFen() {
+			fmt.Fprintf(&b, "\t%s", fmtYuan(a))
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// golden compares got with the figures of testdata/name, below its
+// header of '#' lines (the hand check, never rewritten). With -update it
+// rewrites the figures and keeps the header.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	old, err := os.ReadFile(path)
+	if err != nil && !(*update && os.IsNotExist(err)) {
+		t.Fatalf("reading golden %s: %v (run with -update once, then check the figures by hand and write how in its header)", path, err)
+	}
+	var header, body strings.Builder
+	for _, l := range strings.SplitAfter(string(old), "\n") {
+		if strings.HasPrefix(l, "#") {
+			header.WriteString(l)
+		} else {
+			body.WriteString(l)
+		}
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(header.String()+got), 0o644); err != nil {
+			t.Fatalf("writing golden %s: %v", path, err)
+		}
+		return
+	}
+	if body.String() != got {
+		want := strings.Split(body.String(), "\n")
+		have := strings.Split(got, "\n")
+		for i := 0; i < max(len(want), len(have)); i++ {
+			var w, h string
+			if i < len(want) {
+				w = want[i]
+			}
+			if i < len(have) {
+				h = have[i]
+			}
+			if w != h {
+				t.Errorf("%s line %d:\n got  %q\n want %q", name, i+1, h, w)
+			}
+		}
+	}
+}
+
+// row finds a statement's row by code (行次 or account).
+func row(t *testing.T, s *sanziv1.Statement, code string) *sanziv1.StatementRow {
+	t.Helper()
+	for _, r := range s.GetRows() {
+		if r.GetCode() == code {
+			return r
+		}
+	}
+	t.Fatalf("%s: no row %s", s.GetTitle(), code)
+	return nil
+}
+
+func rowByLabel(t *testing.T, s *sanziv1.Statement, label string) *sanziv1.StatementRow {
+	t.Helper()
+	for _, r := range s.GetRows() {
+		if r.GetLabel() == label {
+			return r
+		}
+	}
+	t.Fatalf("%s: no row %s", s.GetTitle(), label)
+	return nil
+}

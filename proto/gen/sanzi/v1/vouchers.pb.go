@@ -2063,7 +2063,10 @@ type GetStatementRequest struct {
 	// income statement).
 	Period string `protobuf:"bytes,3,opt,name=period,proto3" json:"period,omitempty"`
 	// For the subsidiary ledger: the account.
-	Account       string `protobuf:"bytes,4,opt,name=account,proto3" json:"account,omitempty"`
+	Account string `protobuf:"bytes,4,opt,name=account,proto3" json:"account,omitempty"`
+	// Also lay the statement out as an Excel workbook (xlsx) in the
+	// response, as accountants print it.
+	Xlsx          bool `protobuf:"varint,5,opt,name=xlsx,proto3" json:"xlsx,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2126,9 +2129,21 @@ func (x *GetStatementRequest) GetAccount() string {
 	return ""
 }
 
+func (x *GetStatementRequest) GetXlsx() bool {
+	if x != nil {
+		return x.Xlsx
+	}
+	return false
+}
+
 type GetStatementResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Statement     *Statement             `protobuf:"bytes,1,opt,name=statement,proto3" json:"statement,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Statement *Statement             `protobuf:"bytes,1,opt,name=statement,proto3" json:"statement,omitempty"`
+	// The workbook, when asked (base64 in JSON).
+	Xlsx []byte `protobuf:"bytes,2,opt,name=xlsx,proto3" json:"xlsx,omitempty"`
+	// A file name for it: org, kind and period, e.g.
+	// 350505100201-balance-sheet-2025-12.xlsx.
+	FileName      string `protobuf:"bytes,3,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2168,6 +2183,20 @@ func (x *GetStatementResponse) GetStatement() *Statement {
 		return x.Statement
 	}
 	return nil
+}
+
+func (x *GetStatementResponse) GetXlsx() []byte {
+	if x != nil {
+		return x.Xlsx
+	}
+	return nil
+}
+
+func (x *GetStatementResponse) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
 }
 
 // ImportBooksRequest imports opening balances and vouchers from a sheet as
@@ -2494,14 +2523,17 @@ const file_sanzi_v1_vouchers_proto_rawDesc = "" +
 	"\x06period\x18\x05 \x01(\tR\x06period\x12!\n" +
 	"\ftext_columns\x18\x06 \x03(\tR\vtextColumns\x12%\n" +
 	"\x0eamount_columns\x18\a \x03(\tR\ramountColumns\x12*\n" +
-	"\x04rows\x18\b \x03(\v2\x16.sanzi.v1.StatementRowR\x04rows\"\x86\x01\n" +
+	"\x04rows\x18\b \x03(\v2\x16.sanzi.v1.StatementRowR\x04rows\"\x9a\x01\n" +
 	"\x13GetStatementRequest\x12+\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x17.sanzi.v1.StatementKindR\x04kind\x12\x10\n" +
 	"\x03org\x18\x02 \x01(\tR\x03org\x12\x16\n" +
 	"\x06period\x18\x03 \x01(\tR\x06period\x12\x18\n" +
-	"\aaccount\x18\x04 \x01(\tR\aaccount\"I\n" +
+	"\aaccount\x18\x04 \x01(\tR\aaccount\x12\x12\n" +
+	"\x04xlsx\x18\x05 \x01(\bR\x04xlsx\"z\n" +
 	"\x14GetStatementResponse\x121\n" +
-	"\tstatement\x18\x01 \x01(\v2\x13.sanzi.v1.StatementR\tstatement\"e\n" +
+	"\tstatement\x18\x01 \x01(\v2\x13.sanzi.v1.StatementR\tstatement\x12\x12\n" +
+	"\x04xlsx\x18\x02 \x01(\fR\x04xlsx\x12\x1b\n" +
+	"\tfile_name\x18\x03 \x01(\tR\bfileName\"e\n" +
 	"\x12ImportBooksRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\fR\acontent\x12#\n" +

@@ -65,6 +65,12 @@ func Decode(t sanziv1.EntryType, payload []byte) (proto.Message, error) {
 		m = &sanziv1.Complaint{}
 	case sanziv1.EntryType_ENTRY_TYPE_COMPLAINT_REPLY:
 		m = &sanziv1.ComplaintReply{}
+	case sanziv1.EntryType_ENTRY_TYPE_VOUCHER:
+		m = &sanziv1.Voucher{}
+	case sanziv1.EntryType_ENTRY_TYPE_MONTH_CLOSE:
+		m = &sanziv1.MonthClose{}
+	case sanziv1.EntryType_ENTRY_TYPE_MONTH_REOPEN:
+		m = &sanziv1.MonthReopen{}
 	default:
 		return nil, nil
 	}
@@ -86,7 +92,7 @@ func Attachments(raw []byte) ([]string, error) {
 	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
 		sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL,
 		sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, // a resolution; a disclosure's content (node/disclosure)
-		sanziv1.EntryType_ENTRY_TYPE_COMPLAINT:
+		sanziv1.EntryType_ENTRY_TYPE_COMPLAINT, sanziv1.EntryType_ENTRY_TYPE_VOUCHER:
 	default:
 		return nil, nil
 	}
@@ -116,6 +122,8 @@ func AttachmentsOf(m proto.Message) (field string, hashes []string) {
 	case *sanziv1.AssetAppraisal:
 		return "reportAttachment", []string{m.GetReportAttachment()}
 	case *sanziv1.StepDecision:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.Voucher:
 		return "attachments", m.GetAttachments()
 	case *sanziv1.Complaint:
 		// A villager's photos, held by the district, which locks them.

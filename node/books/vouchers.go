@@ -437,8 +437,9 @@ func (b *Books) ListVouchers(org, month string, p Page) ([]*sanziv1.VoucherRecor
 var monthRe = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 
 // derivedVoucher is the record that books m, the first of the records to
-// be appended at origin, as the chart maps it, numbered from the chain as
-// it is now; nil when the chart maps m to nothing or its month is closed:
+// be appended at origin, as the chart maps it (for a reversal of a booked
+// record, the red-ink voucher of its voucher, dated today), numbered from
+// the chain as it is now; nil when the chart maps m to nothing or its month is closed:
 // the business record is never refused for its voucher, and its month
 // cannot close (or, closed, is shown unbooked when reopened) until a hand
 // voucher names it.
@@ -448,6 +449,7 @@ func (b *Books) derivedVoucher(origin string, m proto.Message) (*ledger.Record, 
 		return nil, err
 	}
 	var v *sanziv1.Voucher
+	today := b.today()
 	err = b.l.DB().View(func(tx *bolt.Tx) error {
 		id := ledger.EntryID(origin, ledger.HeadSeqTx(tx, origin)+1)
 		switch m := m.(type) {
@@ -455,6 +457,8 @@ func (b *Books) derivedVoucher(origin string, m proto.Message) (*ledger.Record, 
 			v, err = voucher.FromTransaction(ch, m, id)
 		case *sanziv1.ContractPayment:
 			v, err = voucher.FromContractPayment(ch, m, contractParty(tx, m.GetContractId()), id)
+		case *sanziv1.Reversal:
+			v, err = reversalVoucher(tx, m, today)
 		default:
 			return nil
 		}
@@ -479,7 +483,37 @@ func (b *Books) derivedVoucher(origin string, m proto.Message) (*ledger.Record, 
 	if err != nil {
 		return nil, fmt.Errorf("encode voucher: %w", err)
 	}
-	return &ledger.Record{Origin: origin, Author: voucherAuthor, Type: sanziv1.EntryType_ENTRY_TYPE_VOUCHER, Payload: payload, About: 1}, nil
+	rec := &ledger.Record{Origin: origin, Author: voucherAuthor, Type: sanziv1.EntryType_ENTRY_TYPE_VOUCHER, Payload: payload, About: 1}
+	if v.GetReversesVoucherId() != "" {
+		rec.About, rec.Subject = 0, v.GetReversesVoucherId()
+	}
+	return rec, nil
+}
+
+// reversalVoucher is the red-ink voucher, dated today, that reverses the
+// voucher in force of the record r reverses; nil when it has none.
+func reversalVoucher(tx *bolt.Tx, r *sanziv1.Reversal, today string) (*sanziv1.Voucher, error) {
+	tk, err := keyOf(r.GetTargetId())
+	if err != nil {
+		return nil, nil
+	}
+	vid := bookedBy(tx, tk)
+	if vid == "" {
+		return nil, nil
+	}
+	o, seq, err := ledger.ParseEntryID(vid)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ledger.GetTx(tx, o, seq)
+	if err != nil {
+		return nil, err
+	}
+	orig, err := voucherRecord(tx, s)
+	if err != nil {
+		return nil, err
+	}
+	return voucher.Reverse(orig, today, "冲销 "+r.GetTargetId()+"："+r.GetReason()), nil
 }
 
 // voucherAuthor is who records the vouchers the node derives.

@@ -101,6 +101,25 @@ func TestDerivedVoucher(t *testing.T) {
 	if _, _, err := b.RecordTransaction(ctx, "t", cashExpense("2026-03-06", 500, "杂项")); err != nil {
 		t.Fatalf("a transaction the chart cannot book is still recorded: %v", err)
 	}
+	// Reversing a booked transaction reverses its voucher in red ink,
+	// dated today, in the same append.
+	other, _, err := b.RecordTransaction(ctx, "t", cashExpense("2026-04-01", 700, "管理费用"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := b.RecordReversal(ctx, "t", &sanziv1.Reversal{Org: benchOrg, TargetId: other.ID(), Reason: "重复"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	april, _, _, err := b.ListVouchers(benchOrg, "2026-04", books.Page{})
+	if err != nil || len(april) != 1 || april[0].GetReversedBy() == "" {
+		t.Fatalf("April's voucher after its transaction was reversed: %v, %v", april, err)
+	}
+	june, _, _, err := b.ListVouchers(benchOrg, "2026-06", books.Page{})
+	if err != nil || len(june) != 1 || june[0].GetVoucher().GetReversesVoucherId() != april[0].GetEntry().GetId() ||
+		june[0].GetVoucher().GetLines()[0].GetDebitFen() != -700 || june[0].GetEntry().GetSeq() != rev.Seq+1 {
+		t.Fatalf("red-ink voucher of the reversal %s: %v, %v", rev.ID(), june, err)
+	}
 	if recs, _, _, _ := b.ListVouchers(benchOrg, "2026-03", books.Page{}); len(recs) != 1 {
 		t.Fatalf("%d vouchers after an unmapped transaction, want 1", len(recs))
 	}

@@ -250,7 +250,9 @@ func TestCloseReverseReopen(t *testing.T) {
 	if _, _, err := b.ReverseVoucher(ctx, "t", draw.ID(), "2026-04-03", "again"); !errors.As(err, &conflict) || !strings.Contains(err.Error(), red.ID()) {
 		t.Fatalf("second reversal: %v", err)
 	}
-	refuse := func(id, org, month string) error { return books.Conflict("procedureId", "procedure %s: the town step is not approved", id) }
+	refuse := func(id, org, month string) error {
+		return books.Conflict("procedureId", "procedure %s: the town step is not approved", id)
+	}
 	approve := func(id, org, month string) error { return nil }
 	reopen := &sanziv1.MonthReopen{Org: benchOrg, Month: "2026-03", Reason: "补记凭证", ProcedureId: benchOrg + "-99"}
 	if _, err := b.ReopenMonth(ctx, "t", reopen, refuse); !errors.As(err, &conflict) {

@@ -43,6 +43,9 @@ type Service struct {
 	sanziv1.UnimplementedDirectiveServiceServer
 	sanziv1.UnimplementedDisclosureServiceServer
 	sanziv1.UnimplementedComplaintServiceServer
+	// TODO(issue 19): GetStatement and ImportBooks answer Unimplemented
+	// from here until the statements and the import land (books.go).
+	sanziv1.UnimplementedBooksServiceServer
 
 	b       *books.Books
 	sup     *supervise.Supervisor
@@ -82,6 +85,7 @@ func (s *Service) Register(g grpc.ServiceRegistrar) {
 	sanziv1.RegisterDirectiveServiceServer(g, s)
 	sanziv1.RegisterDisclosureServiceServer(g, s)
 	sanziv1.RegisterComplaintServiceServer(g, s)
+	sanziv1.RegisterBooksServiceServer(g, s)
 }
 
 // ListAlerts implements AlertService.

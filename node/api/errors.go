@@ -31,6 +31,7 @@ func toStatus(err error) error {
 	var inv *books.InvalidError
 	var conf *books.ConflictError
 	var blocked *books.BlockedError
+	var month *books.BlockedMonthError
 	var streams *limits.StreamsError
 	var throttled *accounts.ThrottledError
 	switch {
@@ -60,6 +61,12 @@ func toStatus(err error) error {
 			pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{Type: "RULE", Subject: h.Code, Description: h.Reason})
 		}
 		return withDetails(codes.FailedPrecondition, blocked.Error(), pf)
+	case errors.As(err, &month):
+		pf := &errdetails.PreconditionFailure{}
+		for _, b := range month.Blockers {
+			pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{Type: "MONTH_CLOSE", Subject: month.Org + "/" + month.Month, Description: b})
+		}
+		return withDetails(codes.FailedPrecondition, month.Error(), pf)
 	case errors.As(err, &inv):
 		br := &errdetails.BadRequest{}
 		for _, v := range inv.Violations {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -51,6 +52,8 @@ type Books struct {
 	sup   Supervisor
 
 	importLimits ImportLimits
+	// chartSrc is the chart of accounts in force (SetChart).
+	chartSrc ChartSource
 }
 
 // BlockedError refuses an entry because a supervision rule whose action is
@@ -101,7 +104,7 @@ func Indexer() ledger.Indexer { return indexer{} }
 // New wires books to an open ledger (opened with Indexer()) and store.
 func New(l *ledger.Ledger, att *attach.Store, val *Validator) (*Books, error) {
 	err := l.DB().Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes, bucketAlertStatus, bucketFacet, bucketCount, bucketMeta} {
+		for _, b := range append([][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes, bucketAlertStatus, bucketFacet, bucketCount, bucketMeta}, voucherBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -170,11 +173,19 @@ func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.Ent
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := b.l.Append(ctx, recs...)
+	// A transaction or contract payment is appended with the voucher
+	// that books it, numbered and naming it as the chain stands at the
+	// append (appendNumbered builds it again if the chain moved).
+	out, err := b.appendNumbered(ctx, func() ([]ledger.Record, error) {
+		v, err := b.derivedVoucher(origin, m)
+		if err != nil || v == nil {
+			return recs, err
+		}
+		return append(slices.Clone(recs), *v), nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	b.published(out)
 	later, err := b.sup.Recorded(ctx, out[0].ID())
 	if err != nil {
 		return out[0], nil, fmt.Errorf("recorded %s, then supervise: %w", out[0].ID(), err)

@@ -315,11 +315,12 @@ func TestDryRun(t *testing.T) {
 		})
 	}
 	// The same warned transaction recorded for real moves the head by the
-	// entry and its alert: the dry run's head staying put is not vacuous.
+	// entry, its alert and its voucher: the dry run's head staying put is
+	// not vacuous.
 	if _, _, err := b.RecordTransaction(context.Background(), "t", person); err != nil {
 		t.Fatal(err)
 	}
-	if h := b.Ledger().Head(benchOrg); h.Seq != 2 {
-		t.Fatalf("after the real record: head %d, want 2 (entry and alert)", h.Seq)
+	if h := b.Ledger().Head(benchOrg); h.Seq != 3 {
+		t.Fatalf("after the real record: head %d, want 3 (entry, alert and voucher)", h.Seq)
 	}
 }

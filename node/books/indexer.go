@@ -37,6 +37,12 @@ func fieldRoot(t sanziv1.EntryType) string {
 		return "alert"
 	case sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION:
 		return "transition"
+	case sanziv1.EntryType_ENTRY_TYPE_VOUCHER:
+		return "voucher"
+	case sanziv1.EntryType_ENTRY_TYPE_MONTH_CLOSE:
+		return "close"
+	case sanziv1.EntryType_ENTRY_TYPE_MONTH_REOPEN:
+		return "reopen"
 	}
 	return "payload"
 }
@@ -45,13 +51,24 @@ func fieldRoot(t sanziv1.EntryType) string {
 type indexer struct{}
 
 func (indexer) Check(tx *bolt.Tx, recs []ledger.Record) error {
-	for _, r := range recs {
+	taken := map[string]int32{} // numbers the vouchers of recs take, by org/month
+	for i, r := range recs {
 		m, err := entries.Decode(r.Type, r.Payload)
 		if err != nil || m == nil {
 			continue // unknown types are stored as they are
 		}
 		if err := checkRefs(tx, r.Origin, r.Type, m); err != nil {
 			return err
+		}
+		switch m := m.(type) {
+		case *sanziv1.Voucher:
+			if err := checkVoucher(tx, recs, i, m, taken); err != nil {
+				return err
+			}
+		case *sanziv1.MonthClose, *sanziv1.MonthReopen:
+			if err := checkMonthEntry(tx, r.Origin, m); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -219,6 +236,8 @@ func (indexer) Index(tx *bolt.Tx, s *ledger.Stored) error {
 		return tx.Bucket(bucketLinks).Put(append(pk, k...), linkValue(s.Type, amount))
 	}
 	switch m := m.(type) {
+	case *sanziv1.Voucher, *sanziv1.MonthClose, *sanziv1.MonthReopen:
+		return indexBooks(tx, s, m)
 	case *sanziv1.Reversal:
 		tk, err := keyOf(m.GetTargetId())
 		if err != nil {

@@ -15,6 +15,10 @@ const (
 	tradeFen       = 5_000_000  // 50,000 yuan: deal goes to open trading (MUST-TRADE)
 )
 
+// BooksReopen is the matter whose town-approved procedure reopens a
+// closed month of a village's books (node/books ReopenMonth).
+const BooksReopen = "BOOKS-REOPEN"
+
 // Post codes of the default catalog.
 const (
 	pAccountant = "village.accountant"
@@ -145,6 +149,16 @@ func Default(district string) *sanziv1.Catalog {
 				Steps: []*sanziv1.Step{
 					step("reconcile", "编制余额调节表", pAgency, cd(7), "月末起算，取得对账单逐笔核对，账面与银行余额不符的说明原因"),
 					step("review", "镇审核", pReviewer, wd(2), "审核调节表和未达账项"),
+				},
+				TotalLimit: cd(10)},
+			// Issue 19: a closed month (结账) takes no voucher; reopening it
+			// is the town's decision, recorded at the village (books).
+			{Code: BooksReopen, Name: "反结账（重新打开已结账月份）", Category: "funds",
+				LegalBasis: "《农村集体经济组织会计制度》（财会〔2023〕14号）；村账镇代管制度",
+				Conditions: "已结账月份需补记或更正凭证；写明月份（period）和原因",
+				Steps: []*sanziv1.Step{
+					step("request", "提出申请", pAccountant, wd(2), "写明需重新打开的月份、原因和拟补记或更正的凭证"),
+					step("approve", "镇审核", pAgency, wd(3), "镇代理会计审核原因，同意后村报账员方可反结账"),
 				},
 				TotalLimit: cd(10)},
 			{Code: "GOV-DISCLOSE", Name: "月度财务公开", Category: "governance",

@@ -92,7 +92,7 @@ func Attachments(raw []byte) ([]string, error) {
 	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
 		sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL,
 		sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, // a resolution; a disclosure's content (node/disclosure)
-		sanziv1.EntryType_ENTRY_TYPE_COMPLAINT:
+		sanziv1.EntryType_ENTRY_TYPE_COMPLAINT, sanziv1.EntryType_ENTRY_TYPE_VOUCHER:
 	default:
 		return nil, nil
 	}
@@ -122,6 +122,8 @@ func AttachmentsOf(m proto.Message) (field string, hashes []string) {
 	case *sanziv1.AssetAppraisal:
 		return "reportAttachment", []string{m.GetReportAttachment()}
 	case *sanziv1.StepDecision:
+		return "attachments", m.GetAttachments()
+	case *sanziv1.Voucher:
 		return "attachments", m.GetAttachments()
 	case *sanziv1.Complaint:
 		// A villager's photos, held by the district, which locks them.

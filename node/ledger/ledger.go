@@ -578,3 +578,21 @@ func Walk(tx *bolt.Tx, fn func(*Stored) error) error {
 		})
 	})
 }
+
+// HeadSeqTx is the seq of the last entry of origin's chain as tx sees it (0
+// for an empty chain), earlier writes of the same transaction included: an
+// indexer's Check uses it to know the ids the records it checks will get.
+func HeadSeqTx(tx *bolt.Tx, origin string) uint64 {
+	b := tx.Bucket(bucketChains)
+	if b == nil {
+		return 0
+	}
+	if b = b.Bucket([]byte(origin)); b == nil {
+		return 0
+	}
+	k, _ := b.Cursor().Last()
+	if k == nil {
+		return 0
+	}
+	return keySeq(k)
+}

@@ -538,6 +538,7 @@ var gatewayServices = []struct {
 	{"DisclosureService", sanziv1.RegisterDisclosureServiceHandler},
 	{"ComplaintService", sanziv1.RegisterComplaintServiceHandler},
 	{"AccountService", sanziv1.RegisterAccountServiceHandler},
+	{"BooksService", sanziv1.RegisterBooksServiceHandler},
 }
 
 func (n *Node) httpHandler(ctx context.Context) (http.Handler, error) {

@@ -82,7 +82,12 @@ func (n *Node) supervise(ctx context.Context) error {
 		Catalog: cat, Calendar: cal, Person: person, Notify: n.notifyFindings, Tier: tier,
 		Checkpoints: n.checkpoints(), Logger: n.log.With("subsystem", "supervise"),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// Vouchers are booked on the live catalog's chart (issue 19).
+	n.books.SetChart(n.sup.Chart)
+	return nil
 }
 
 // checkpoints is where the supervision and the accounts keep their state:

@@ -1,0 +1,158 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sanzi/sanzi/node/authz"
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/voucher"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// BooksService (issue 19): the vouchers, month-end close and reopening of
+// the village's books. Every call acts for the signed-in account, on an org
+// it covers; the author of what is recorded is that account.
+// TODO(issue 19): GetStatement and ImportBooks are built elsewhere; until
+// then the embedded UnimplementedBooksServiceServer answers them.
+
+// actor is the signed-in account and the org it acts on (org when named
+// and covered, else its own).
+func actor(ctx context.Context, org string) (author, scoped string, err error) {
+	author, err = authz.Author(ctx)
+	if err != nil {
+		return "", "", toStatus(err)
+	}
+	scoped, err = authz.ScopeOrg(ctx, org)
+	if err != nil {
+		return "", "", toStatus(err)
+	}
+	return author, scoped, nil
+}
+
+// RecordVoucher implements BooksService: a voucher entered by hand, the
+// opening balances, or (validate_only) the voucher as it would be recorded.
+func (s *Service) RecordVoucher(ctx context.Context, r *sanziv1.RecordVoucherRequest) (*sanziv1.RecordVoucherResponse, error) {
+	v := r.GetVoucher()
+	if v == nil {
+		return nil, invalidField("voucher", "required")
+	}
+	author, org, err := actor(ctx, v.GetOrg())
+	if err != nil {
+		return nil, err
+	}
+	if v.GetOrg() == "" {
+		v.Org = org
+	}
+	if r.GetValidateOnly() {
+		out, err := s.b.CheckVoucher(v)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &sanziv1.RecordVoucherResponse{Voucher: out}, nil
+	}
+	st, out, err := s.b.RecordVoucher(ctx, author, v)
+	if err != nil && st == nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.RecordVoucherResponse{Entry: st.Meta(), Voucher: out}, nil
+}
+
+// ReverseVoucher implements BooksService: the red-ink voucher reversing id.
+func (s *Service) ReverseVoucher(ctx context.Context, r *sanziv1.ReverseVoucherRequest) (*sanziv1.ReverseVoucherResponse, error) {
+	orig, err := s.b.GetVoucher(r.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	author, _, err := actor(ctx, orig.GetEntry().GetOrigin())
+	if err != nil {
+		return nil, err
+	}
+	st, out, err := s.b.ReverseVoucher(ctx, author, r.GetId(), r.GetBusinessDate(), r.GetReason())
+	if err != nil && st == nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ReverseVoucherResponse{Entry: st.Meta(), Voucher: out}, nil
+}
+
+// PreviewVoucher implements BooksService: the voucher a transaction would
+// book on the chart in force, nothing recorded.
+func (s *Service) PreviewVoucher(ctx context.Context, r *sanziv1.PreviewVoucherRequest) (*sanziv1.PreviewVoucherResponse, error) {
+	t := r.GetTransaction()
+	if t == nil {
+		return nil, invalidField("transaction", "required")
+	}
+	if _, _, err := actor(ctx, t.GetOrg()); err != nil {
+		return nil, err
+	}
+	v, err := s.b.PreviewVoucher(t)
+	if errors.Is(err, voucher.ErrNoVoucher) {
+		return nil, status.Error(codes.FailedPrecondition, "transaction: "+err.Error()+"; it would be recorded without a voucher, to be entered by hand")
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.PreviewVoucherResponse{Voucher: v}, nil
+}
+
+// ListVouchers implements BooksService.
+func (s *Service) ListVouchers(ctx context.Context, r *sanziv1.ListVouchersRequest) (*sanziv1.ListVouchersResponse, error) {
+	org, err := authz.ScopeOrg(ctx, r.GetOrg())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	recs, next, total, err := s.b.ListVouchers(org, r.GetMonth(), books.Page{Size: int(r.GetPageSize()), Token: r.GetPageToken()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ListVouchersResponse{Vouchers: recs, NextPageToken: next, TotalSize: int32(total)}, nil
+}
+
+// CloseMonth implements BooksService: the month's close, or every reason
+// it cannot close (FailedPrecondition with one violation each).
+func (s *Service) CloseMonth(ctx context.Context, r *sanziv1.CloseMonthRequest) (*sanziv1.CloseMonthResponse, error) {
+	author, org, err := actor(ctx, r.GetOrg())
+	if err != nil {
+		return nil, err
+	}
+	st, mc, err := s.b.CloseMonth(ctx, author, org, r.GetMonth())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.CloseMonthResponse{Entry: st.Meta(), Close: mc}, nil
+}
+
+// ReopenMonth implements BooksService: only with a BOOKS-REOPEN procedure
+// whose town step was approved.
+func (s *Service) ReopenMonth(ctx context.Context, r *sanziv1.ReopenMonthRequest) (*sanziv1.ReopenMonthResponse, error) {
+	author, org, err := actor(ctx, r.GetOrg())
+	if err != nil {
+		return nil, err
+	}
+	mr := &sanziv1.MonthReopen{Org: org, Month: r.GetMonth(), Reason: r.GetReason(), ProcedureId: r.GetProcedureId()}
+	var approved books.ReopenApproval
+	if s.sup != nil {
+		approved = s.sup.ApprovesReopen
+	}
+	st, err := s.b.ReopenMonth(ctx, author, mr, approved)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ReopenMonthResponse{Entry: st.Meta(), Reopen: mr}, nil
+}
+
+// ListMonths implements BooksService.
+func (s *Service) ListMonths(ctx context.Context, r *sanziv1.ListMonthsRequest) (*sanziv1.ListMonthsResponse, error) {
+	org, err := authz.ScopeOrg(ctx, r.GetOrg())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	months, err := s.b.ListMonths(org, r.GetYear())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &sanziv1.ListMonthsResponse{Months: months}, nil
+}

@@ -1,0 +1,280 @@
+package books_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/chart"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// booksAt opens books whose clock reads 2026-06-15.
+func booksAt(t *testing.T) *books.Books {
+	t.Helper()
+	now := func() time.Time { return time.Date(2026, 6, 15, 10, 0, 0, 0, time.UTC) }
+	return openBooksAt(t, t.TempDir(), now)
+}
+
+func handVoucher(date string, fen int64) *sanziv1.Voucher {
+	return &sanziv1.Voucher{Org: benchOrg, BusinessDate: date, Summary: "提现备用",
+		Lines: []*sanziv1.VoucherLine{{Account: chart.Cash, DebitFen: fen}, {Account: chart.Bank, CreditFen: fen}}}
+}
+
+func cashExpense(date string, fen int64, category string) *sanziv1.Transaction {
+	return &sanziv1.Transaction{Org: benchOrg, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: fen,
+		PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, Counterparty: &sanziv1.Counterparty{Name: "某文具店"},
+		BusinessDate: date, Summary: "办公用品", Category: category}
+}
+
+// TestVoucherNumbersUnderConcurrency records vouchers of two months from
+// many goroutines at once: each month's numbers are 1..n, none twice.
+func TestVoucherNumbersUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	b := booksAt(t)
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := 0; i < 2*n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			date := "2026-03-10"
+			if i%2 == 1 {
+				date = "2026-04-10"
+			}
+			_, _, err := b.RecordVoucher(ctx, "t", handVoucher(date, int64(100+i)))
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, month := range []string{"2026-03", "2026-04"} {
+		recs, _, total, err := b.ListVouchers(benchOrg, month, books.Page{Size: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int32]bool{}
+		for _, r := range recs {
+			seen[r.GetVoucher().GetNumber()] = true
+		}
+		for i := int32(1); i <= n; i++ {
+			if !seen[i] {
+				t.Errorf("%s: number %d missing (total %d, numbers %v)", month, i, total, seen)
+			}
+		}
+		if len(recs) != n || len(seen) != n {
+			t.Errorf("%s: %d vouchers, %d distinct numbers; want %d", month, len(recs), len(seen), n)
+		}
+	}
+}
+
+// TestDerivedVoucher: a transaction is appended with its voucher, which
+// names it; one the chart cannot book is recorded without.
+func TestDerivedVoucher(t *testing.T) {
+	ctx := context.Background()
+	b := booksAt(t)
+	tx, _, err := b.RecordTransaction(ctx, "t", cashExpense("2026-03-05", 12000, "管理费用"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _, _, err := b.ListVouchers(benchOrg, "2026-03", books.Page{})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("vouchers of 2026-03: %v, %v", recs, err)
+	}
+	v := recs[0].GetVoucher()
+	if v.GetSourceEntryId() != tx.ID() || v.GetNumber() != 1 || recs[0].GetEntry().GetSeq() != tx.Seq+1 {
+		t.Fatalf("derived voucher %v (entry %v) does not name transaction %s", v, recs[0].GetEntry(), tx.ID())
+	}
+	if l := v.GetLines(); l[0].GetAccount() != "531" || l[0].GetDebitFen() != 12000 || l[1].GetAccount() != chart.Cash {
+		t.Fatalf("lines %v", l)
+	}
+	if _, _, err := b.RecordTransaction(ctx, "t", cashExpense("2026-03-06", 500, "杂项")); err != nil {
+		t.Fatalf("a transaction the chart cannot book is still recorded: %v", err)
+	}
+	// Reversing a booked transaction reverses its voucher in red ink,
+	// dated today, in the same append.
+	other, _, err := b.RecordTransaction(ctx, "t", cashExpense("2026-04-01", 700, "管理费用"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := b.RecordReversal(ctx, "t", &sanziv1.Reversal{Org: benchOrg, TargetId: other.ID(), Reason: "重复"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	april, _, _, err := b.ListVouchers(benchOrg, "2026-04", books.Page{})
+	if err != nil || len(april) != 1 || april[0].GetReversedBy() == "" {
+		t.Fatalf("April's voucher after its transaction was reversed: %v, %v", april, err)
+	}
+	june, _, _, err := b.ListVouchers(benchOrg, "2026-06", books.Page{})
+	if err != nil || len(june) != 1 || june[0].GetVoucher().GetReversesVoucherId() != april[0].GetEntry().GetId() ||
+		june[0].GetVoucher().GetLines()[0].GetDebitFen() != -700 || june[0].GetEntry().GetSeq() != rev.Seq+1 {
+		t.Fatalf("red-ink voucher of the reversal %s: %v, %v", rev.ID(), june, err)
+	}
+	if recs, _, _, _ := b.ListVouchers(benchOrg, "2026-03", books.Page{}); len(recs) != 1 {
+		t.Fatalf("%d vouchers after an unmapped transaction, want 1", len(recs))
+	}
+	// A hand voucher books it; a second one naming it is refused.
+	unbooked := listTx(t, b)[1]
+	hv := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-06", Summary: "杂项支出", SourceEntryId: unbooked,
+		Lines: []*sanziv1.VoucherLine{{Account: "533", DebitFen: 500}, {Account: chart.Cash, CreditFen: 500}}}
+	if _, _, err := b.RecordVoucher(ctx, "t", hv); err != nil {
+		t.Fatal(err)
+	}
+	var conflict *books.ConflictError
+	if _, _, err := b.RecordVoucher(ctx, "t", hv); !errors.As(err, &conflict) || conflict.Field != "voucher.sourceEntryId" {
+		t.Fatalf("second voucher naming %s: %v", unbooked, err)
+	}
+}
+
+func listTx(t *testing.T, b *books.Books) []string {
+	t.Helper()
+	recs, _, _, err := b.ListTransactions(books.TransactionFilter{Org: benchOrg}, books.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.GetEntry().GetId())
+	}
+	return ids
+}
+
+func TestVoucherRefusals(t *testing.T) {
+	ctx := context.Background()
+	b := booksAt(t)
+	var inv *books.InvalidError
+	v := handVoucher("2026-03-10", 120000)
+	v.Lines[1].CreditFen = 100000
+	if _, _, err := b.RecordVoucher(ctx, "t", v); !errors.As(err, &inv) || !strings.Contains(err.Error(), "debits 1,200.00 exceed credits 1,000.00 by 200.00") {
+		t.Fatalf("unbalanced voucher: %v", err)
+	}
+	if _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-10", 100)); err != nil {
+		t.Fatal(err)
+	}
+	var conflict *books.ConflictError
+	opening := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-31", Summary: "期初余额", Opening: true,
+		Lines: []*sanziv1.VoucherLine{{Account: chart.Bank, DebitFen: 900000}, {Account: chart.Capital, CreditFen: 900000}}}
+	if _, _, err := b.RecordVoucher(ctx, "t", opening); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "before every other voucher") {
+		t.Fatalf("opening after a voucher: %v", err)
+	}
+	opening.BusinessDate = "2026-01-01"
+	if _, _, err := b.RecordVoucher(ctx, "t", opening); err != nil {
+		t.Fatal(err)
+	}
+	opening.BusinessDate = "2025-12-31"
+	if _, _, err := b.RecordVoucher(ctx, "t", opening); !errors.As(err, &conflict) || conflict.Field != "voucher.opening" {
+		t.Fatalf("second opening: %v", err)
+	}
+	if _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2025-12-20", 100)); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "opened its books") {
+		t.Fatalf("voucher before the opening: %v", err)
+	}
+	if v, err := b.CheckVoucher(handVoucher("2026-03-11", 100)); err != nil || v.GetNumber() != 2 {
+		t.Fatalf("dry run: %v, %v; want number 2", v, err)
+	}
+}
+
+// TestCloseReverseReopen closes a month, is refused vouchers and the
+// reversal dated in it, reverses in an open month once, reopens only with
+// approval, then takes vouchers and closes again.
+func TestCloseReverseReopen(t *testing.T) {
+	ctx := context.Background()
+	b := booksAt(t)
+	var blocked *books.BlockedMonthError
+	// Cash would be negative, and a transaction has no voucher.
+	if _, _, err := b.RecordTransaction(ctx, "t", cashExpense("2026-03-05", 12000, "管理费用")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.RecordTransaction(ctx, "t", cashExpense("2026-03-06", 500, "杂项")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03")
+	if !errors.As(err, &blocked) || len(blocked.Blockers) != 2 ||
+		!strings.Contains(blocked.Error(), "has no voucher") || !strings.Contains(blocked.Error(), "cash cannot be negative") {
+		t.Fatalf("close with blockers: %v", err)
+	}
+	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-06"); !errors.As(err, &blocked) || !strings.Contains(err.Error(), "not over yet") {
+		t.Fatalf("closing the current month: %v", err)
+	}
+	ids := listTx(t, b)
+	if _, _, err := b.RecordVoucher(ctx, "t", &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-06", Summary: "杂项支出", SourceEntryId: ids[1],
+		Lines: []*sanziv1.VoucherLine{{Account: "533", DebitFen: 500}, {Account: chart.Cash, CreditFen: 500}}}); err != nil {
+		t.Fatal(err)
+	}
+	draw, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-01", 20000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// February has a voucher and is open: March waits for it.
+	_, _, err = b.RecordVoucher(ctx, "t", handVoucher("2026-02-01", 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03"); !errors.As(err, &blocked) || !strings.Contains(err.Error(), "2026-02 has vouchers") {
+		t.Fatalf("close before February: %v", err)
+	}
+	febClose, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, mc, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mc.GetVouchers() != 3 || mc.GetCashFen() != 100+20000-12000-500 || mc.GetBankFen() != -20100 {
+		t.Fatalf("close figures %v", mc)
+	}
+	var conflict *books.ConflictError
+	if _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-20", 100)); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "month 2026-03") {
+		t.Fatalf("voucher in a closed month: %v", err)
+	}
+	if _, _, err := b.ReverseVoucher(ctx, "t", draw.ID(), "2026-03-25", "记错"); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("reversal dated in the closed month: %v", err)
+	}
+	red, rv, err := b.ReverseVoucher(ctx, "t", draw.ID(), "2026-04-02", "记错")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rv.GetReversesVoucherId() != draw.ID() || rv.GetLines()[0].GetDebitFen() != -20000 || rv.GetNumber() != 1 {
+		t.Fatalf("reversal %v", rv)
+	}
+	if _, _, err := b.ReverseVoucher(ctx, "t", draw.ID(), "2026-04-03", "again"); !errors.As(err, &conflict) || !strings.Contains(err.Error(), red.ID()) {
+		t.Fatalf("second reversal: %v", err)
+	}
+	refuse := func(id, org, month string) error {
+		return books.Conflict("procedureId", "procedure %s: the town step is not approved", id)
+	}
+	approve := func(id, org, month string) error { return nil }
+	reopen := &sanziv1.MonthReopen{Org: benchOrg, Month: "2026-03", Reason: "补记凭证", ProcedureId: benchOrg + "-99"}
+	if _, err := b.ReopenMonth(ctx, "t", reopen, refuse); !errors.As(err, &conflict) {
+		t.Fatalf("reopen without approval: %v", err)
+	}
+	if _, err := b.ReopenMonth(ctx, "t", &sanziv1.MonthReopen{Org: benchOrg, Month: "2026-04", Reason: "x", ProcedureId: benchOrg + "-99"}, approve); !errors.As(err, &conflict) {
+		t.Fatalf("reopening an open month: %v", err)
+	}
+	if _, err := b.ReopenMonth(ctx, "t", reopen, approve); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-20", 100)); err != nil {
+		t.Fatalf("voucher in the reopened month: %v", err)
+	}
+	months, err := b.ListMonths(benchOrg, "2026")
+	if err != nil || len(months) != 6 {
+		t.Fatalf("months: %v, %v", months, err)
+	}
+	if !months[1].GetClosed() || months[1].GetCloseId() != febClose.ID() || months[2].GetClosed() || months[2].GetVouchers() != 4 {
+		t.Fatalf("February %v, March %v", months[1], months[2])
+	}
+	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03"); err != nil {
+		t.Fatalf("closing again: %v", err)
+	}
+}

@@ -1,0 +1,46 @@
+package supervise
+
+import (
+	"strings"
+
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/workflow"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// Chart is the chart of accounts of the live catalog (nil when it carries
+// none: the books then use the national chart) and the catalog's version,
+// which the vouchers recorded under it name (books.SetChart).
+func (s *Supervisor) Chart() (*sanziv1.ChartOfAccounts, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.flows.Catalog()
+	return c.GetChart(), c.GetVersion()
+}
+
+// ApprovesReopen accepts procedure id as the town's approval to reopen
+// org's month (a books.ReopenApproval): a BOOKS-REOPEN procedure of org for
+// that month (its period) whose step at a town post was approved, as the
+// village knows it — a town's decisions come down in the town's chain and
+// are applied to the procedure like the village's own.
+func (s *Supervisor) ApprovesReopen(id, org, month string) error {
+	p, err := s.Procedure(id)
+	if err != nil {
+		return books.Invalid("procedureId", "%v", err)
+	}
+	if p.P.GetMatterCode() != catalog.BooksReopen || p.P.GetOrg() != org || p.P.GetPeriod() != month {
+		return books.Invalid("procedureId", "%s is a %s procedure of %s for %q, not %s of %s for %s",
+			id, p.P.GetMatterCode(), p.P.GetOrg(), p.P.GetPeriod(), catalog.BooksReopen, org, month)
+	}
+	r, err := s.ProcedureRecord(p)
+	if err != nil {
+		return err
+	}
+	for _, st := range r.GetSteps() {
+		if strings.HasPrefix(st.GetPost(), "town.") && st.GetStatus() == string(workflow.StatusApproved) {
+			return nil
+		}
+	}
+	return books.Conflict("procedureId", "procedure %s (%s): no town step is approved yet; the town approves reopening %s before the month takes vouchers again", id, r.GetStatus(), month)
+}

@@ -1,0 +1,200 @@
+package voucher
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sanzi/sanzi/node/chart"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+const org = "350505100201"
+
+func national(t *testing.T) *chart.Chart {
+	t.Helper()
+	ch, err := chart.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func dr(acct string, fen int64) *sanziv1.VoucherLine {
+	return &sanziv1.VoucherLine{Account: acct, DebitFen: fen}
+}
+
+func cr(acct string, fen int64) *sanziv1.VoucherLine {
+	return &sanziv1.VoucherLine{Account: acct, CreditFen: fen}
+}
+
+func TestValidate(t *testing.T) {
+	ch := national(t)
+	ok := func() *sanziv1.Voucher {
+		return &sanziv1.Voucher{Org: org, BusinessDate: "2026-03-05", Summary: "购办公用品",
+			Lines: []*sanziv1.VoucherLine{dr("502", 120000), cr(chart.Cash, 120000)}}
+	}
+	cases := []struct {
+		name   string
+		edit   func(v *sanziv1.Voucher)
+		field  string
+		reason string
+	}{
+		{"valid", func(*sanziv1.Voucher) {}, "", ""},
+		{"bad org", func(v *sanziv1.Voucher) { v.Org = "3505" }, "voucher.org", "12-digit"},
+		{"bad date", func(v *sanziv1.Voucher) { v.BusinessDate = "2026-3-5" }, "voucher.businessDate", "YYYY-MM-DD"},
+		{"no summary", func(v *sanziv1.Voucher) { v.Summary = " " }, "voucher.summary", "required"},
+		{"one line", func(v *sanziv1.Voucher) { v.Lines = v.Lines[:1] }, "voucher.lines", "at least one debit and one credit"},
+		{"unknown account", func(v *sanziv1.Voucher) { v.Lines[0].Account = "999" }, "voucher.lines[0].account", "no account"},
+		{"both sides", func(v *sanziv1.Voucher) { v.Lines[0].CreditFen = 5 }, "voucher.lines[0].debitFen", "exactly one"},
+		{"no side", func(v *sanziv1.Voucher) { v.Lines[1].CreditFen = 0 }, "voucher.lines[1].debitFen", "exactly one"},
+		{"negative", func(v *sanziv1.Voucher) {
+			v.Lines = []*sanziv1.VoucherLine{dr("502", -100), cr(chart.Cash, -100)}
+		}, "voucher.lines[0].debitFen", "must be positive"},
+		{"red ink positive", func(v *sanziv1.Voucher) { v.ReversesVoucherId = org + "-3" }, "voucher.lines[0].debitFen", "every amount negative"},
+		{"red ink negative", func(v *sanziv1.Voucher) {
+			v.ReversesVoucherId = org + "-3"
+			v.Lines = []*sanziv1.VoucherLine{dr("502", -100), cr(chart.Cash, -100)}
+		}, "", ""},
+		{"debits exceed", func(v *sanziv1.Voucher) { v.Lines[1].CreditFen = 100000 }, "voucher.lines", "debits 1,200.00 exceed credits 1,000.00 by 200.00"},
+		{"credits exceed", func(v *sanziv1.Voucher) {
+			v.Lines = append(v.Lines, cr(chart.Bank, 5))
+		}, "voucher.lines", "credits 1,200.05 exceed debits 1,200.00 by 0.05"},
+		{"counterparty required", func(v *sanziv1.Voucher) { v.Lines[0].Account = chart.Receivable }, "voucher.lines[0].counterparty", "subsidiary"},
+		{"counterparty given", func(v *sanziv1.Voucher) {
+			v.Lines[0].Account, v.Lines[0].Counterparty = chart.Receivable, "张三"
+		}, "", ""},
+		{"asset code required", func(v *sanziv1.Voucher) { v.Lines[0].Account = chart.FixedAssets }, "voucher.lines[0].assetCode", "subsidiary"},
+		{"opening many lines", func(v *sanziv1.Voucher) {
+			v.Opening = true
+			v.Lines = []*sanziv1.VoucherLine{dr(chart.Cash, 500), dr(chart.Bank, 1500), cr(chart.Capital, 1000), cr(chart.Reserve, 1000)}
+		}, "", ""},
+		{"opening unbalanced", func(v *sanziv1.Voucher) {
+			v.Opening = true
+			v.Lines = []*sanziv1.VoucherLine{dr(chart.Cash, 500), dr(chart.Bank, 1500), cr(chart.Capital, 1000)}
+		}, "voucher.lines", "debits 20.00 exceed credits 10.00 by 10.00"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := ok()
+			c.edit(v)
+			err := Validate(ch, v)
+			if c.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("got %v, want a FieldError on %s", err, c.field)
+			}
+			if fe.Field != c.field || !strings.Contains(fe.Reason, c.reason) {
+				t.Fatalf("got %s: %s; want %s: …%s…", fe.Field, fe.Reason, c.field, c.reason)
+			}
+		})
+	}
+}
+
+func TestLeafOnly(t *testing.T) {
+	c := chart.National()
+	c.Accounts = append(c.Accounts, &sanziv1.LedgerAccount{Code: "12101", Name: "农资", Class: sanziv1.AccountClass_ACCOUNT_CLASS_ASSET, Side: sanziv1.BalanceSide_BALANCE_SIDE_DEBIT, Parent: "121"})
+	ch, err := chart.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &sanziv1.Voucher{Org: org, BusinessDate: "2026-03-05", Summary: "购农资", Lines: []*sanziv1.VoucherLine{dr("121", 100), cr(chart.Cash, 100)}}
+	var fe *FieldError
+	if err := Validate(ch, v); !errors.As(err, &fe) || fe.Field != "voucher.lines[0].account" || !strings.Contains(fe.Reason, "sub-accounts") {
+		t.Fatalf("posting to parent 121: got %v", err)
+	}
+	v.Lines[0].Account = "12101"
+	if err := Validate(ch, v); err != nil {
+		t.Fatalf("posting to 12101: %v", err)
+	}
+}
+
+func TestFromTransaction(t *testing.T) {
+	ch := national(t)
+	cases := []struct {
+		name          string
+		tx            *sanziv1.Transaction
+		debit, credit string
+		party         [2]string
+		noVoucher     bool
+	}{
+		{"expense in cash", &sanziv1.Transaction{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, Category: "管理费用"},
+			"531", chart.Cash, [2]string{}, false},
+		{"income by bank", &sanziv1.Transaction{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_INCOME, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Category: "501"},
+			chart.Bank, "501", [2]string{}, false},
+		{"loan out names the debtor", &sanziv1.Transaction{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_OUT, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER},
+			chart.Receivable, chart.Bank, [2]string{"李四", ""}, false},
+		{"category names no account", &sanziv1.Transaction{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, Category: "杂项"},
+			"", "", [2]string{}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tx := c.tx
+			tx.Org, tx.AmountFen, tx.BusinessDate, tx.Summary = org, 35000, "2026-04-02", "业务"
+			tx.Counterparty = &sanziv1.Counterparty{Name: "李四"}
+			v, err := FromTransaction(ch, tx, org+"-9")
+			if c.noVoucher {
+				if !errors.Is(err, ErrNoVoucher) {
+					t.Fatalf("got %v, %v; want ErrNoVoucher", v, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Validate(ch, v); err != nil {
+				t.Fatalf("derived voucher invalid: %v", err)
+			}
+			l := v.GetLines()
+			if l[0].GetAccount() != c.debit || l[0].GetDebitFen() != 35000 || l[1].GetAccount() != c.credit || l[1].GetCreditFen() != 35000 {
+				t.Fatalf("lines %v, want Dr %s / Cr %s 350.00", l, c.debit, c.credit)
+			}
+			if l[0].GetCounterparty() != c.party[0] || l[1].GetCounterparty() != c.party[1] {
+				t.Fatalf("counterparties %q %q, want %q", l[0].GetCounterparty(), l[1].GetCounterparty(), c.party)
+			}
+			if v.GetSourceEntryId() != org+"-9" || v.GetSummary() != "业务" || v.GetBusinessDate() != "2026-04-02" {
+				t.Fatalf("voucher %v", v)
+			}
+		})
+	}
+}
+
+func TestFromContractPayment(t *testing.T) {
+	ch := national(t)
+	p := &sanziv1.ContractPayment{Org: org, ContractId: org + "-2", AmountFen: 800000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, BusinessDate: "2026-05-01", Period: "2026"}
+	v, err := FromContractPayment(ch, p, "王五", org+"-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(ch, v); err != nil {
+		t.Fatal(err)
+	}
+	if l := v.GetLines(); l[0].GetAccount() != chart.Cash || l[1].GetAccount() != chart.OperatingIncome || l[1].GetCreditFen() != 800000 {
+		t.Fatalf("lines %v", l)
+	}
+	if v.GetSourceEntryId() != org+"-7" || !strings.Contains(v.GetSummary(), "王五") {
+		t.Fatalf("voucher %v", v)
+	}
+}
+
+func TestReverse(t *testing.T) {
+	ch := national(t)
+	orig := &sanziv1.VoucherRecord{Entry: &sanziv1.EntryMeta{Id: org + "-4"}, Voucher: &sanziv1.Voucher{
+		Org: org, BusinessDate: "2026-01-20", Number: 3, Summary: "借出",
+		Lines: []*sanziv1.VoucherLine{{Account: chart.Receivable, DebitFen: 500, Counterparty: "赵六"}, cr(chart.Bank, 500)}}}
+	r := Reverse(orig, "2026-02-03", "重复记账")
+	if err := Validate(ch, r); err != nil {
+		t.Fatalf("reversal invalid: %v", err)
+	}
+	if r.GetReversesVoucherId() != org+"-4" || r.GetBusinessDate() != "2026-02-03" || !strings.Contains(r.GetSummary(), "重复记账") {
+		t.Fatalf("reversal %v", r)
+	}
+	if l := r.GetLines(); l[0].GetDebitFen() != -500 || l[0].GetCounterparty() != "赵六" || l[1].GetCreditFen() != -500 || l[1].GetAccount() != chart.Bank {
+		t.Fatalf("lines %v", l)
+	}
+}

@@ -54,6 +54,11 @@ func (b *BooksService) GetStatement(ctx context.Context, r *sanziv1.GetStatement
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "kind: %s is no statement: trial balance, balance sheet or income statement", r.GetKind())
 	}
+	if r.GetOrg() != "" {
+		if _, err := idcode.OrgCode(r.GetOrg()); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "org: %v", err)
+		}
+	}
 	org, err := authz.ScopeOrg(ctx, r.GetOrg())
 	switch {
 	case errors.Is(err, authz.ErrUnauthenticated):
@@ -63,7 +68,7 @@ func (b *BooksService) GetStatement(ctx context.Context, r *sanziv1.GetStatement
 	}
 	lvl, err := idcode.OrgCode(org)
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "org: %v", err)
+		return nil, status.Errorf(codes.InvalidArgument, "org: the signed-in account's %v", err)
 	}
 	if _, err := parsePeriod(r.GetPeriod()); err != nil || len(r.GetPeriod()) != 7 {
 		return nil, status.Errorf(codes.InvalidArgument, "period: %q is not a month YYYY-MM between 2000 and 2099", r.GetPeriod())

@@ -20,6 +20,8 @@ import (
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/federation/cluster"
 	"github.com/sanzi/sanzi/node/accounts"
+	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/pki"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -122,6 +124,48 @@ func TestDistrictServesStatementsOnly(t *testing.T) {
 		if st, body := get(path); st != http.StatusNotFound {
 			t.Errorf("GET %s at the district: %d %s, want 404", path, st, body)
 		}
+	}
+
+	codesOf := func() []string {
+		resp, err := books.GetStatement(bearer(analyst), &sanziv1.GetStatementRequest{Kind: sanziv1.StatementKind_STATEMENT_KIND_TRIAL_BALANCE, Org: "350505000000", Period: "2025-06"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range resp.GetStatement().GetRows() {
+			out = append(out, r.GetCode())
+		}
+		return out
+	}
+	if got := codesOf(); slices.Contains(got, "10201") {
+		t.Errorf("the trial balance on the national chart has a sub-account 10201: %v", got)
+	}
+	// A catalog carrying a chart with a sub-account goes live: the
+	// statements are laid out on it at once.
+	drafter := createAndSignIn(t, c, admin, "li.draft", "district_rules_officer")
+	publisher := createAndSignIn(t, c, admin, "wang.pub", "district_rules_officer")
+	cat := catalog.Default("350505")
+	ch := chart.National()
+	ch.Accounts = append(ch.Accounts, &sanziv1.LedgerAccount{Code: "10201", Name: "银行存款-农商行",
+		Class: sanziv1.AccountClass_ACCOUNT_CLASS_ASSET, Side: sanziv1.BalanceSide_BALANCE_SIDE_DEBIT, Parent: "102"})
+	for _, mp := range ch.GetMappings() {
+		if mp.GetDebitAccount() == "102" {
+			mp.DebitAccount = "10201"
+		}
+		if mp.GetCreditAccount() == "102" {
+			mp.CreditAccount = "10201"
+		}
+	}
+	cat.Chart = ch
+	dc := sanziv1.NewDistrictServiceClient(c)
+	if _, err := dc.DraftCatalog(bearer(drafter), &sanziv1.DraftCatalogRequest{Catalog: cat, Version: "2026-12"}); err != nil {
+		t.Fatalf("draft a catalog with a chart: %v", err)
+	}
+	if _, err := dc.PublishCatalog(bearer(publisher), &sanziv1.PublishCatalogRequest{Version: "2026-12"}); err != nil {
+		t.Fatalf("publish it: %v", err)
+	}
+	if got := codesOf(); !slices.Contains(got, "10201") {
+		t.Errorf("the trial balance under the live catalog lacks its sub-account 10201: %v", got)
 	}
 
 	st, body = get("/openapi.json")

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -206,6 +207,46 @@ func wantTotals(t *testing.T, bs []*ledgerBooks, prefix, period string) (stateme
 	return out, villages
 }
 
+// booksChart is the national chart with the sub-accounts the tests'
+// vouchers use: a bank account (10201), a kind of operating income
+// (50101) and two counterparties of 内部往来 (11301, 11302).
+func booksChart(t *testing.T) *chart.Chart {
+	t.Helper()
+	c := chart.National()
+	asset, pl := sanziv1.AccountClass_ACCOUNT_CLASS_ASSET, sanziv1.AccountClass_ACCOUNT_CLASS_PROFIT_LOSS
+	dr, cr := sanziv1.BalanceSide_BALANCE_SIDE_DEBIT, sanziv1.BalanceSide_BALANCE_SIDE_CREDIT
+	c.Accounts = append(c.Accounts,
+		&sanziv1.LedgerAccount{Code: "10201", Name: "银行存款-农商行", Class: asset, Side: dr, Parent: "102"},
+		&sanziv1.LedgerAccount{Code: "50101", Name: "经营收入-发包", Class: pl, Side: cr, Parent: "501"},
+		&sanziv1.LedgerAccount{Code: "11301", Name: "内部往来-村民小组", Class: asset, Side: dr, Parent: "113"},
+		&sanziv1.LedgerAccount{Code: "11302", Name: "内部往来-合作社", Class: asset, Side: dr, Parent: "113"},
+	)
+	// Mappings go to leaf accounts: the sub-account of a national one
+	// that now has sub-accounts.
+	leaf := map[string]string{"102": "10201", "501": "50101", "113": "11301"}
+	for _, m := range c.GetMappings() {
+		m.DebitAccount = cmp.Or(leaf[m.GetDebitAccount()], m.GetDebitAccount())
+		m.CreditAccount = cmp.Or(leaf[m.GetCreditAccount()], m.GetCreditAccount())
+	}
+	ch, err := chart.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// vouchersUnder is every voucher of the villages of bs under prefix, one
+// list: TotalsOf sums them as one org's (totals add up).
+func vouchersUnder(bs []*ledgerBooks, prefix string) []*sanziv1.Voucher {
+	var out []*sanziv1.Voucher
+	for _, b := range bs {
+		if strings.HasPrefix(b.v.org, prefix) {
+			out = append(out, b.vouchers...)
+		}
+	}
+	return out
+}
+
 // TestBooksTotalsAreTheVillagesSums records two years of vouchers in three
 // villages (two in one town), loads them through a real FSM into a real
 // ClickHouse, and checks BooksTotals for a village, a town and the
@@ -269,6 +310,7 @@ func TestBooksTotalsAreTheVillagesSums(t *testing.T) {
 	wait()
 
 	st := stats.New(conn)
+	ch := booksChart(t)
 	check := func(when string) {
 		t.Helper()
 		for _, prefix := range []string{"350505100201", "350505100202", "350505100", "350505", "350505100000", "3505051012"} {
@@ -281,6 +323,38 @@ func TestBooksTotalsAreTheVillagesSums(t *testing.T) {
 				want, wantN := wantTotals(t, all, sel, period)
 				if n != wantN || !maps.Equal(got, want) {
 					t.Fatalf("%s: BooksTotals(%s, %s): %d villages, %v\nwant %d villages, %v", when, prefix, period, n, got, wantN, want)
+				}
+				// The village's own computation (node/statement) over the
+				// same vouchers gives the same figures: ClickHouse's sums
+				// and the village's statements follow one definition.
+				village, err := statement.TotalsOf(ch, vouchersUnder(all, sel), period)
+				if err != nil {
+					t.Fatal(err)
+				}
+				maps.DeleteFunc(village, func(_ string, m statement.Movement) bool { return m == statement.Movement{} })
+				if !maps.Equal(got, village) {
+					t.Fatalf("%s: BooksTotals(%s, %s) = %v\nstatement.TotalsOf = %v", when, prefix, period, got, village)
+				}
+				byOrg, err := st.BooksOrgTotals(ctx, prefix, period)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(byOrg) != wantN {
+					t.Fatalf("%s: BooksOrgTotals(%s, %s) has %d orgs, want %d", when, prefix, period, len(byOrg), wantN)
+				}
+				for _, b := range all {
+					org := b.v.org
+					if _, ok := byOrg[org]; !ok {
+						continue
+					}
+					want, err := statement.TotalsOf(ch, b.vouchers, period)
+					if err != nil {
+						t.Fatal(err)
+					}
+					maps.DeleteFunc(want, func(_ string, m statement.Movement) bool { return m == statement.Movement{} })
+					if !maps.Equal(byOrg[org], want) {
+						t.Fatalf("%s: BooksOrgTotals(%s, %s)[%s] = %v\nstatement.TotalsOf = %v", when, prefix, period, org, byOrg[org], want)
+					}
 				}
 			}
 		}

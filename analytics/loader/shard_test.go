@@ -121,7 +121,14 @@ func TestTwoShardsGiveTheSameStatistics(t *testing.T) {
 			if len(bt) == 0 || n == 0 {
 				t.Fatalf("BooksTotals(%q, 2025-06): %d villages, %v: the vouchers are missing", prefix, n, bt)
 			}
-			out = append(out, bt, n)
+			byOrg, err := s.BooksOrgTotals(ctx, prefix, "2025-06")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(byOrg) != n {
+				t.Fatalf("BooksOrgTotals(%q, 2025-06): %d orgs, BooksTotals counted %d", prefix, len(byOrg), n)
+			}
+			out = append(out, bt, n, byOrg)
 		}
 		b, _ := json.Marshal(out)
 		return string(b)

@@ -85,16 +85,65 @@ func parsePeriod(p string) (period, error) {
 // over voucher_lines, and one count; no FINAL (the loader writes each line
 // once).
 func (s *Stats) BooksTotals(ctx context.Context, orgPrefix, period string) (statement.Totals, int, error) {
+	like, p, err := booksArgs(orgPrefix, period)
+	if err != nil {
+		return nil, 0, err
+	}
+	byOrg, err := s.booksTotals(ctx, like, p, false)
+	if err != nil {
+		return nil, 0, fmt.Errorf("books totals of %s for %s: %w", orgPrefix, period, err)
+	}
+	n, err := s.booksOrgs(ctx, like, p.end)
+	if err != nil {
+		return nil, 0, fmt.Errorf("books totals of %s for %s: %w", orgPrefix, period, err)
+	}
+	return byOrg[""], n, nil
+}
+
+// BooksOrgTotals is BooksTotals org by org: the figures of every org under
+// orgPrefix with a voucher dated on or before the period's last day (an
+// org whose figures are all zero is there with empty Totals). A town's or
+// the district's statement is the sum of its villages' statements, as the
+// agency centre adds what each village reports (statement.Sum), and a
+// statement is not additive where it splits a balance by its sign (the
+// trial balance's debit and credit balances, 内部往来 on the balance sheet):
+// the district makes each village's statement from its own figures and
+// sums them. One aggregate query over voucher_lines.
+func (s *Stats) BooksOrgTotals(ctx context.Context, orgPrefix, period string) (map[string]statement.Totals, error) {
+	like, p, err := booksArgs(orgPrefix, period)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.booksTotals(ctx, like, p, true)
+	if err != nil {
+		return nil, fmt.Errorf("books totals of the orgs under %s for %s: %w", orgPrefix, period, err)
+	}
+	return out, nil
+}
+
+// booksArgs reads BooksTotals' arguments.
+func booksArgs(orgPrefix, month string) (string, period, error) {
 	like, err := booksPrefix(orgPrefix)
 	if err != nil {
-		return nil, 0, err
+		return "", period{}, err
 	}
-	p, err := parsePeriod(period)
+	p, err := parsePeriod(month)
 	if err != nil {
-		return nil, 0, err
+		return "", period{}, err
+	}
+	return like, p, nil
+}
+
+// booksTotals runs the aggregate query over the orgs matching like, by
+// org when byOrg (else every row under the key "", present even when no
+// voucher matched).
+func (s *Stats) booksTotals(ctx context.Context, like string, p period, byOrg bool) (map[string]statement.Totals, error) {
+	key, group := "''", "account"
+	if byOrg {
+		key, group = "org", "org, account"
 	}
 	// Dates are bound as strings inside toDate (CLICKHOUSE.md, trap 2).
-	q := `SELECT account,
+	q := `SELECT ` + key + `, account,
 		sumIf(debit_fen - credit_fen, opening = 1 OR business_date < toDate(?)),
 		sumIf(debit_fen - credit_fen, opening = 1 OR business_date < toDate(?)),
 		sumIf(debit_fen, opening = 0 AND business_date >= toDate(?)),
@@ -104,32 +153,31 @@ func (s *Stats) BooksTotals(ctx context.Context, orgPrefix, period string) (stat
 		sumIf(debit_fen, opening = 0 AND business_date >= toDate(?) AND carry_forward = 1 AND national IN (` + profitLoss + `)),
 		sumIf(credit_fen, opening = 0 AND business_date >= toDate(?) AND carry_forward = 1 AND national IN (` + profitLoss + `))
 		FROM voucher_lines WHERE org LIKE ? AND business_date <= toDate(?)
-		GROUP BY account ORDER BY account`
+		GROUP BY ` + group + ` ORDER BY ` + group
 	rows, err := s.conn.Query(ctx, q, p.yearStart, p.start, p.start, p.start, p.yearStart, p.yearStart, p.yearStart, p.yearStart, like, p.end)
 	if err != nil {
-		return nil, 0, fmt.Errorf("books totals of %s for %s: %w", orgPrefix, period, err)
+		return nil, err
 	}
 	defer rows.Close()
-	out := statement.Totals{}
+	out := map[string]statement.Totals{}
+	if !byOrg {
+		out[""] = statement.Totals{}
+	}
 	for rows.Next() {
-		var account string
+		var org, account string
 		var m statement.Movement
-		if err := rows.Scan(&account, &m.YearOpeningFen, &m.OpeningFen, &m.DebitFen, &m.CreditFen,
+		if err := rows.Scan(&org, &account, &m.YearOpeningFen, &m.OpeningFen, &m.DebitFen, &m.CreditFen,
 			&m.YearDebitFen, &m.YearCreditFen, &m.CarriedDebitFen, &m.CarriedCreditFen); err != nil {
-			return nil, 0, fmt.Errorf("books totals of %s for %s: %w", orgPrefix, period, err)
+			return nil, err
+		}
+		if out[org] == nil {
+			out[org] = statement.Totals{}
 		}
 		if m != (statement.Movement{}) {
-			out[account] = m
+			out[org][account] = m
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("books totals of %s for %s: %w", orgPrefix, period, err)
-	}
-	n, err := s.booksOrgs(ctx, like, p.end)
-	if err != nil {
-		return nil, 0, fmt.Errorf("books totals of %s for %s: %w", orgPrefix, period, err)
-	}
-	return out, n, nil
+	return out, rows.Err()
 }
 
 // BooksVillages counts the orgs under orgPrefix (as in BooksTotals) that

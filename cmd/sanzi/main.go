@@ -97,7 +97,7 @@ account into every entry as its author.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	root.AddCommand(
 		newVillageCmd(g), newTownCmd(g), newTxCmd(g), newContractCmd(g), newAssetCmd(g), newReverseCmd(g), newVouchersCmd(g), newBooksCmd(g),
-		newAttachCmd(g), newLedgerCmd(g), newKeysCmd(g), newVerifyCmd(g), newImportCmd(g), newDemoCmd(g), newCACmd(g), newDistrictCmd(g), newAlertsCmd(g), newRulesCmd(g), newWorkflowCmd(g), newCardsCmd(g), newStatsCmd(g), newSyncCmd(g), newDirectivesCmd(g), newRepairCmd(g), newBackupCmd(g), newRestoreCmd(g),
+		newAttachCmd(g), newLedgerCmd(g), newKeysCmd(g), newVerifyCmd(g), newImportCmd(g), newDemoCmd(g), newCACmd(g), newDistrictCmd(g), newAlertsCmd(g), newRulesCmd(g), newWorkflowCmd(g), newCardsCmd(g), newStatsCmd(g), newStatementsCmd(g), newSyncCmd(g), newDirectivesCmd(g), newRepairCmd(g), newBackupCmd(g), newRestoreCmd(g),
 		newLoginCmd(g), newLogoutCmd(g), newWhoAmICmd(g), newAccountsCmd(g),
 		newVerifyPublicCmd(g),
 	)

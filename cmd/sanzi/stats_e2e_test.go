@@ -175,4 +175,16 @@ func TestVillageToClickHouseStats(t *testing.T) {
 	if out, code := run(t, "stats", "totals", "--server", d.api, "--tls-dir", caDir, "--token", analyst, "--level", "province"); code != 1 || !strings.Contains(out, "scope.level") {
 		t.Fatalf("bad level: exit %d\n%s", code, out)
 	}
+
+	// The books' statements summed at the district (issue 19), as a
+	// table and a workbook; a journal is the village's.
+	book := filepath.Join(dir, "bs.xlsx")
+	out, code := run(t, "statements", "--server", d.api, "--tls-dir", caDir, "--token", analyst, "--kind", "balance-sheet", "--org", org[:9]+"000", "--period", "2025-12", "--xlsx", book)
+	if st, err := os.Stat(book); code != 0 || !strings.Contains(out, "资产负债表  "+org[:9]+"000  2025-12") || !strings.Contains(out, "资产总计") || err != nil || st.Size() == 0 {
+		t.Fatalf("statements: exit %d, %v\n%s", code, err, out)
+	}
+	t.Logf("sanzi statements:\n%s", out)
+	if out, code := run(t, "statements", "--server", d.api, "--tls-dir", caDir, "--token", analyst, "--kind", "cash-journal", "--period", "2025-12"); code == 0 || !strings.Contains(out, "village and town nodes") {
+		t.Fatalf("statements --kind cash-journal: exit %d\n%s", code, out)
+	}
 }

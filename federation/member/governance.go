@@ -14,6 +14,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/catalog"
+	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -253,4 +254,28 @@ func (d districtAPI) ListIssuedDirectives(ctx context.Context, _ *sanziv1.ListIs
 		out.Directives = append(out.Directives, x)
 	}
 	return out, nil
+}
+
+// liveChart is the chart of accounts of the district's live catalog, which
+// the district's statements are laid out on (issue 19): the national chart
+// when no catalog is live or the live one carries none.
+func (m *Member) liveChart(ctx context.Context) (*chart.Chart, error) {
+	p, err := m.catalogs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var live *sanziv1.ChartOfAccounts
+	for _, st := range p.Versions() {
+		if st.State != catalog.StatusLive {
+			continue
+		}
+		if cat, ok := p.Draft(st.Version); ok {
+			live = cat.GetChart()
+		}
+	}
+	ch, err := chart.New(live)
+	if err != nil {
+		return nil, fmt.Errorf("the live catalog's chart of accounts: %w", err)
+	}
+	return ch, nil
 }

@@ -224,7 +224,12 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			m.Stop()
 			return nil, fmt.Errorf("ClickHouse %s for statistics: %w", cfg.ClickHouse, err)
 		}
-		sanziv1.RegisterAnalyticsServiceServer(m.grpc, stats.NewService(stats.New(m.chConn)))
+		st := stats.New(m.chConn)
+		sanziv1.RegisterAnalyticsServiceServer(m.grpc, stats.NewService(st))
+		// The books' statements of any village, town or the district
+		// from ClickHouse (issue 19); the rest of BooksService is the
+		// village's and answers Unimplemented here.
+		sanziv1.RegisterBooksServiceServer(m.grpc, stats.NewBooksService(st, m.liveChart))
 	}
 	go func() { m.errc <- m.grpc.Serve(apiLn) }()
 	if cfg.HTTPAddr != "" {
@@ -320,13 +325,14 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 	// The gateway's own JSON options (every field written, zero or not),
 	// with decoding that names the field of a refused body.
 	jsonM := &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true}}
-	gw := runtime.NewServeMux(
+	gwOpts := []runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, rest.Decoding(jsonM)),
 		runtime.WithErrorHandler(rest.ErrorHandler),
 		runtime.WithRoutingErrorHandler(rest.RoutingErrorHandler),
 		runtime.WithMetadata(authz.SessionFromCookie),
 		runtime.WithForwardResponseOption(authz.SessionCookies(m.httpTLS)),
-	)
+	}
+	gw := runtime.NewServeMux(gwOpts...)
 	// TLS that verifies this member's certificate and presents none.
 	anon := pki.ClientConfig(m.cfg.Pool, tls.Certificate{}, pki.AllowRoles(pki.RoleDistrict))
 	anon.Certificates = nil
@@ -354,6 +360,18 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 		}
 		services = append(services, "AnalyticsService")
 	}
+	// Of BooksService the district serves GetStatement alone (issue 19):
+	// its gateway has a mux of its own, reached only by that route, so no
+	// other books route answers here and /openapi.json lists only
+	// /v1/statements of them.
+	var booksGW *runtime.ServeMux
+	if m.chConn != nil {
+		booksGW = runtime.NewServeMux(gwOpts...)
+		if err := sanziv1.RegisterBooksServiceHandler(ctx, booksGW, m.gwConn); err != nil {
+			return fmt.Errorf("register gateway: %w", err)
+		}
+		services = append(services, "BooksService_GetStatement")
+	}
 	statsStream := m.chConn != nil
 	mux := http.NewServeMux()
 	routes, err := rest.Routes(gen.OpenAPI, rest.Limits{}, services...)
@@ -375,6 +393,9 @@ func (m *Member) serveHTTP(ctx context.Context) error {
 	}
 	mux.Handle(public.Prefix, site)
 	mux.Handle("/v1/", authz.RequireCSRF(rest.Guard(gw, routes), authz.CSRFCheck(m.accounts)))
+	if booksGW != nil {
+		mux.Handle("GET /v1/statements", authz.RequireCSRF(rest.Guard(booksGW, routes), authz.CSRFCheck(m.accounts)))
+	}
 	mux.HandleFunc("GET /v1/backup", m.backupRoute) // backup.go
 	mux.Handle("/metrics", promhttp.HandlerFor(m.node.Registry(), promhttp.HandlerOpts{}))
 	// The parent's side of `sanzi sync status` (as a town serves it): the

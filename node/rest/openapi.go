@@ -11,7 +11,10 @@ import (
 // services (operation ids "Service_Method") and their tags: what a server
 // that registers only those serves at /openapi.json, so that the document
 // never describes a route the server answers 404 (a district member serves
-// DistrictService and AnalyticsService, not the village's API).
+// DistrictService and AnalyticsService, not the village's API). An entry
+// "Service_Method" keeps that one operation (the district serves
+// BooksService_GetStatement, not the rest of the village's books), and
+// the service's tag.
 func Document(openapi []byte, services ...string) ([]byte, error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(openapi, &doc); err != nil {
@@ -30,7 +33,7 @@ func Document(openapi []byte, services ...string) ([]byte, error) {
 			if json.Unmarshal(raw, &op) != nil || op.OperationID == "" {
 				continue // path-level "parameters", not an operation
 			}
-			if svc, _, _ := strings.Cut(op.OperationID, "_"); !slices.Contains(services, svc) {
+			if !Serves(services, op.OperationID) {
 				continue
 			}
 			if kept[pattern] == nil {
@@ -43,7 +46,9 @@ func Document(openapi []byte, services ...string) ([]byte, error) {
 	if err := json.Unmarshal(doc["tags"], &tags); err != nil {
 		return nil, fmt.Errorf("read the OpenAPI tags: %w", err)
 	}
-	tags = slices.DeleteFunc(tags, func(t tag) bool { return !slices.Contains(services, t.Name) })
+	tags = slices.DeleteFunc(tags, func(t tag) bool {
+		return !slices.ContainsFunc(services, func(s string) bool { svc, _, _ := strings.Cut(s, "_"); return svc == t.Name })
+	})
 	var err error
 	if doc["paths"], err = json.Marshal(kept); err != nil {
 		return nil, err
@@ -52,6 +57,13 @@ func Document(openapi []byte, services ...string) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(doc)
+}
+
+// Serves reports whether services (each a service name, or one operation
+// "Service_Method") include the operation id ("Service_Method").
+func Serves(services []string, operationID string) bool {
+	svc, _, _ := strings.Cut(operationID, "_")
+	return slices.Contains(services, svc) || slices.Contains(services, operationID)
 }
 
 // tag is an OpenAPI tag: one per service.

@@ -62,8 +62,9 @@ type Limits struct {
 }
 
 // Routes reads the bindings of the given services (OpenAPI operation ids
-// "Service_Method"; none means every service) from an OpenAPI 2 document
-// and sets each one's body limit.
+// "Service_Method"; none means every service; an entry "Service_Method" is
+// that one operation, see Serves) from an OpenAPI 2 document and sets each
+// one's body limit.
 func Routes(openapi []byte, lim Limits, services ...string) ([]Route, error) {
 	var doc struct {
 		Paths map[string]map[string]struct {
@@ -87,8 +88,7 @@ func Routes(openapi []byte, lim Limits, services ...string) ([]Route, error) {
 	var out []Route
 	for pattern, ops := range doc.Paths {
 		for method, op := range ops {
-			svc, _, _ := strings.Cut(op.OperationID, "_")
-			if len(services) > 0 && !slices.Contains(services, svc) {
+			if len(services) > 0 && !Serves(services, op.OperationID) {
 				continue
 			}
 			r := Route{Method: strings.ToUpper(method), Pattern: pattern}

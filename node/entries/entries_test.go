@@ -41,8 +41,8 @@ func TestDecodeAndAttachments(t *testing.T) {
 		{"appraisal without a report", sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, &sanziv1.AssetAppraisal{AssetId: "x-1"}, "reportAttachment", nil},
 		{"an alert names none", sanziv1.EntryType_ENTRY_TYPE_ALERT, &sanziv1.Alert{RuleCode: "SPLIT"}, "", nil},
 		{"a directive names none", sanziv1.EntryType_ENTRY_TYPE_DIRECTIVE, &sanziv1.Directive{}, "", nil},
-		{"a voucher", sanziv1.EntryType_ENTRY_TYPE_VOUCHER, &sanziv1.Voucher{Org: "350505100201", BusinessDate: "2025-06-01",
-			Lines: []*sanziv1.VoucherLine{{Account: "101", DebitFen: 5}, {Account: "501", CreditFen: 5}}}, "", nil},
+		{"a voucher names its attachments", sanziv1.EntryType_ENTRY_TYPE_VOUCHER, &sanziv1.Voucher{Org: "350505100201", BusinessDate: "2025-06-01",
+			Lines: []*sanziv1.VoucherLine{{Account: "101", DebitFen: 5}, {Account: "501", CreditFen: 5}}, Attachments: []string{"dd"}}, "attachments", []string{"dd"}},
 		{"a month close", sanziv1.EntryType_ENTRY_TYPE_MONTH_CLOSE, &sanziv1.MonthClose{Org: "350505100201", Month: "2025-06", Vouchers: 3}, "", nil},
 		{"a month reopened", sanziv1.EntryType_ENTRY_TYPE_MONTH_REOPEN, &sanziv1.MonthReopen{Org: "350505100201", Month: "2025-06", Reason: "补记"}, "", nil},
 	}

@@ -158,11 +158,14 @@ func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher
 		if opening != "" {
 			return Conflict("voucher.opening", "%s has opening balances already (voucher %s)", origin, strings.Fields(opening)[0])
 		}
-		if first != "" && first <= v.GetBusinessDate() {
-			return Conflict("voucher.businessDate", "the opening balances are dated before every other voucher: %s has one dated %s", origin, first)
+		if first != "" && first < v.GetBusinessDate() {
+			return Conflict("voucher.businessDate", "the opening balances are dated on or before every other voucher: %s has one dated %s", origin, first)
 		}
-	} else if f := strings.Fields(opening); len(f) == 2 && v.GetBusinessDate() <= f[1] {
-		return Conflict("voucher.businessDate", "%s opened its books on %s (voucher %s): a voucher is dated after that", origin, f[1], f[0])
+	} else if f := strings.Fields(opening); len(f) == 2 && v.GetBusinessDate() < f[1] {
+		// The opening balances are those at the start of their day, as the
+		// statements and an imported sheet read them: the first day's
+		// business is dated on that day.
+		return Conflict("voucher.businessDate", "%s opened its books on %s (voucher %s): a voucher may not be dated before that", origin, f[1], f[0])
 	}
 	return nil
 }

@@ -164,7 +164,7 @@ func TestVoucherRefusals(t *testing.T) {
 	var conflict *books.ConflictError
 	opening := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-31", Summary: "期初余额", Opening: true,
 		Lines: []*sanziv1.VoucherLine{{Account: chart.Bank, DebitFen: 900000}, {Account: chart.Capital, CreditFen: 900000}}}
-	if _, _, err := b.RecordVoucher(ctx, "t", opening); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "before every other voucher") {
+	if _, _, err := b.RecordVoucher(ctx, "t", opening); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "on or before every other voucher") {
 		t.Fatalf("opening after a voucher: %v", err)
 	}
 	opening.BusinessDate = "2026-01-01"

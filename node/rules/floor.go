@@ -48,7 +48,7 @@ func CheckFloor(floor, local RuleSet) []FloorViolation {
 			add(field+".action", "weakens the district's action %s to %s", f.Action, l.Action)
 		}
 		switch {
-		case l.Expr != f.Expr:
+		case l.Expr != f.Expr || !maps.Equal(l.Exprs, f.Exprs):
 			add(field+".expr", "changes the district's expression: a local set may only make its params stricter")
 		case !slices.Equal(l.Applies, f.Applies):
 			add(field+".applies", "changes the entry kinds the district's rule applies to, %v to %v", f.Applies, l.Applies)
@@ -98,7 +98,7 @@ func MergeFloor(floor, local RuleSet) RuleSet {
 	same := len(floor.Rules) <= len(local.Rules)
 	for _, f := range floor.Rules {
 		m := f
-		m.Params = maps.Clone(f.Params)
+		m.Params, m.Exprs = maps.Clone(f.Params), maps.Clone(f.Exprs)
 		l, ok := byCode[f.Code]
 		delete(byCode, f.Code)
 		if !ok {
@@ -162,6 +162,6 @@ func mergeLists(a, b map[string][]ListItem) map[string][]ListItem {
 
 func ruleEqual(a, b Rule) bool {
 	return a.Code == b.Code && a.Name == b.Name && a.Severity == b.Severity && a.Action == b.Action &&
-		slices.Equal(a.Applies, b.Applies) && a.Expr == b.Expr && a.Reason == b.Reason &&
+		slices.Equal(a.Applies, b.Applies) && a.Expr == b.Expr && maps.Equal(a.Exprs, b.Exprs) && a.Reason == b.Reason &&
 		maps.Equal(a.Params, b.Params) && a.Basis == b.Basis && a.Stateful == b.Stateful
 }

@@ -21,7 +21,7 @@ func Default() RuleSet {
 			Expr: `tx.kind in [TransactionKind.TRANSACTION_KIND_EXPENSE, TransactionKind.TRANSACTION_KIND_LOAN_OUT]
 				&& tx.payment_method == PaymentMethod.PAYMENT_METHOD_CASH
 				&& tx.amount_fen > params.cash_limit_fen`,
-			Exprs: map[string]string{KindVoucher: `source == "" && !voucher.opening
+			Exprs: map[string]string{KindVoucher: `source == "" && voucher.source_entry_id == "" && !voucher.opening
 				&& voucher.lines.exists(l, roles[l.account] == "cash" && l.credit_fen > params.cash_limit_fen)
 				&& voucher.lines.exists(l, l.debit_fen > 0 && !(roles[l.account] in ["cash", "bank"]))`},
 			Reason: "现金支付超过结算起点{cash_limit_yuan}元，应通过银行转账或村务卡支付",
@@ -58,7 +58,7 @@ func Default() RuleSet {
 			Expr: `tx.kind == TransactionKind.TRANSACTION_KIND_EXPENSE
 				&& tx.amount_fen >= params.big_spend_fen
 				&& !resolution_approved`,
-			Exprs: map[string]string{KindVoucher: `source == "" && !voucher.opening && !resolution_approved
+			Exprs: map[string]string{KindVoucher: `source == "" && voucher.source_entry_id == "" && !voucher.opening && !resolution_approved
 				&& money_out_fen >= params.big_spend_fen
 				&& voucher.lines.exists(l, l.debit_fen > 0 && roles[l.account] in ["expense", "cost"])`},
 			Reason: "{big_spend_yuan}元及以上的支出须先经“四议两公开”程序：该事项的办理流程须已通过村民（代表）会议决议并公开，记账时注明该流程编号",
@@ -99,9 +99,9 @@ func Default() RuleSet {
 					&& voucher.lines.exists(l, l.debit_fen > 0 && roles[l.account] == "income"))
 				|| ((source_kind == TransactionKind.TRANSACTION_KIND_INCOME || source == "contract_payment")
 					&& voucher.lines.exists(l, l.credit_fen > 0 && roles[l.account] in ["expense", "cost"]))
-				|| (source == "" && money_out_fen > 0
+				|| (source == "" && voucher.source_entry_id == "" && money_out_fen > 0
 					&& voucher.lines.exists(l, l.debit_fen > 0 && roles[l.account] == "income"))
-				|| (source == "" && money_in_fen > 0
+				|| (source == "" && voucher.source_entry_id == "" && money_in_fen > 0
 					&& voucher.lines.exists(l, l.credit_fen > 0 && roles[l.account] in ["expense", "cost"])))`,
 			Reason: "收支科目错用：支出记入收入类科目借方或收入记入支出、成本类科目贷方，请核实科目；如属退款或冲减，请在摘要中说明",
 			Basis:  "《农村集体经济组织会计制度》（财会〔2023〕14号）会计科目使用说明",

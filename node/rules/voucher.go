@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/sanzi/sanzi/node/chart"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -30,6 +32,9 @@ type VoucherFacts struct {
 	Chart *chart.Chart
 	// Source is the kind of the record a derived voucher books
 	// (KindTransaction, KindContractPayment, …); "" for a hand voucher.
+	// Set it (DerivedFacts) for a derived voucher checked before its
+	// source has an entry id: a voucher is taken as entered by hand only
+	// when Source and its source_entry_id are both empty.
 	Source string
 	// SourceKind is that transaction's kind, when Source is
 	// KindTransaction.
@@ -41,6 +46,29 @@ type VoucherFacts struct {
 	// district's action); a derived voucher is not checked by BIG-SPEND,
 	// its transaction was.
 	ResolutionApproved bool
+}
+
+// DerivedFacts are the facts of the voucher the books derive from source,
+// the record it books (a *Transaction, *ContractPayment, *AssetDisposal,
+// …), under chart c (nil: national). A source of no kind the rules know
+// gives Source "": call it only for a derived voucher.
+func DerivedFacts(c *chart.Chart, source proto.Message) VoucherFacts {
+	f := VoucherFacts{Chart: c}
+	switch m := source.(type) {
+	case *sanziv1.Transaction:
+		f.Source, f.SourceKind = KindTransaction, m.GetKind()
+	case *sanziv1.ContractPayment:
+		f.Source = KindContractPayment
+	case *sanziv1.Contract:
+		f.Source = KindContract
+	case *sanziv1.AssetDisposal:
+		f.Source = KindAssetDisposal
+	case *sanziv1.AssetAppraisal:
+		f.Source = KindAssetAppraisal
+	case *sanziv1.AssetRegistration:
+		f.Source = KindAssetRegistration
+	}
+	return f
 }
 
 // nationalChart is built once: validating the chart is the slow part.

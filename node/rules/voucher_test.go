@@ -3,6 +3,8 @@ package rules
 import (
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/sanzi/sanzi/node/chart"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -89,6 +91,12 @@ func voucherCases(t *testing.T) []struct {
 		{"CASH-PAY", "cash banked is no payment", nil, hand(dr("102", 900_000), cr("101", 900_000)), false, nil},
 		{"CASH-PAY", "bank payment", nil, hand(dr("531", 900_000), cr("102", 900_000)), false, nil},
 		{"CASH-PAY", "derived: its transaction was checked", nil, derived(KindTransaction, exp, dr("531", 900_000), cr("101", 900_000)), false, nil},
+		{"CASH-PAY", "derived, checked before its source has an id", nil, derived(KindTransaction, exp, dr("531", 900_000), cr("101", 900_000)).with(func(v *vouched) {
+			v.v.SourceEntryId = ""
+		}), false, nil},
+		{"CASH-PAY", "derived, facts not passed", nil, derived(KindTransaction, exp, dr("531", 900_000), cr("101", 900_000)).with(func(v *vouched) {
+			v.facts = VoucherFacts{}
+		}), false, nil},
 		{"CASH-PAY", "opening balances", nil, hand(dr("101", 900_000), cr("301", 900_000)).with(func(v *vouched) {
 			v.v.Opening = true
 		}), false, nil},
@@ -202,5 +210,36 @@ func TestFloorHoldsForVoucherExprs(t *testing.T) {
 	e = mustCompile(t, MergeFloor(Default(), local))
 	if find(run(t, e, hand(dr("531", 60_000), cr("101", 60_000))), "CASH-PAY") == nil {
 		t.Error("the town's stricter limit does not reach its vouchers")
+	}
+}
+
+func TestDerivedFacts(t *testing.T) {
+	exp := sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE
+	for _, tc := range []struct {
+		m      proto.Message
+		source string
+		kind   sanziv1.TransactionKind
+	}{
+		{&sanziv1.Transaction{Kind: exp}, KindTransaction, exp},
+		{&sanziv1.ContractPayment{}, KindContractPayment, 0},
+		{&sanziv1.AssetDisposal{}, KindAssetDisposal, 0},
+		{&sanziv1.Voucher{}, "", 0},
+	} {
+		f := DerivedFacts(nil, tc.m)
+		if f.Source != tc.source || f.SourceKind != tc.kind || f.ResolutionApproved {
+			t.Errorf("DerivedFacts(%T) = %+v, want %s %s", tc.m, f, tc.source, tc.kind)
+		}
+	}
+	// What the books pass for an expense whose category names an income
+	// account: WRONG-ACCOUNT warns, CASH-PAY leaves it to the transaction.
+	e := mustCompile(t, Default())
+	v := hand(dr("501", 900_000), cr("101", 900_000)).v
+	v.SourceEntryId = "350102001001-7"
+	hits, err := e.CheckVoucher(v, DerivedFacts(nil, &sanziv1.Transaction{Kind: exp}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := codes(hits); len(got) != 1 || got[0] != "WRONG-ACCOUNT" {
+		t.Errorf("hits %v, want WRONG-ACCOUNT only", got)
 	}
 }

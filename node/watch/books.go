@@ -24,6 +24,8 @@ import (
 type orgBooks struct {
 	moves  map[string]map[day]int64 // account → business day → debit-positive movement
 	cash   map[day]int64            // the same for 库存现金 (101 and its sub-accounts)
+	days   []day                    // the days of cash, sorted
+	total  int64                    // cash at the end of the last of them
 	first  month                    // month of the earliest voucher; noMonth while none
 	closed map[month]day            // day each month was first closed
 }
@@ -86,7 +88,12 @@ func (s *state) countVoucher(r *rec, sign int64) {
 		}
 		b.moves[a][r.date] += mv
 		if isCash(a) {
+			if _, ok := b.cash[r.date]; !ok {
+				i, _ := slices.BinarySearch(b.days, r.date)
+				b.days = slices.Insert(b.days, i, r.date)
+			}
 			b.cash[r.date] += mv
+			b.total += mv
 		}
 	}
 }
@@ -117,20 +124,28 @@ func cashNegative(w *Watcher, _ *rule, cur *rec) []finding {
 		return nil
 	}
 	b := w.st.books(cur.vch.GetOrg())
-	days := slices.Sorted(maps.Keys(b.cash))
-	if _, ok := b.cash[cur.date]; !ok {
-		i, _ := slices.BinarySearch(days, cur.date)
-		days = slices.Insert(days, i, cur.date)
-	}
-	var bal int64
-	low, lowOn := int64(0), noDay
-	for _, d := range days {
-		bal += b.cash[d]
-		if d == cur.date {
-			bal += moved
+	low, lowOn := b.total+moved, cur.date
+	if n := len(b.days); n > 0 && b.days[n-1] > cur.date {
+		// Back-dated: every day from cur's on, in one pass. A voucher
+		// dated on or after the last day (the usual one) needs none.
+		var bal int64
+		lowOn = noDay
+		from, _ := slices.BinarySearch(b.days, cur.date)
+		for _, d := range b.days[:from] {
+			bal += b.cash[d]
 		}
-		if d >= cur.date && (lowOn == noDay || bal < low) {
-			low, lowOn = bal, d
+		days := b.days[from:]
+		if len(days) == 0 || days[0] != cur.date {
+			days = append([]day{cur.date}, days...)
+		}
+		for i, d := range days {
+			bal += b.cash[d]
+			if i == 0 {
+				bal += moved
+			}
+			if lowOn == noDay || bal < low {
+				low, lowOn = bal, d
+			}
 		}
 	}
 	if low >= 0 {

@@ -1,10 +1,13 @@
 package watch
 
 import (
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sanzi/sanzi/node/checkpoint"
+	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -50,6 +53,11 @@ func TestBooksCashNegative(t *testing.T) {
 			evs: []any{pay(100_000, "2026-03-02"), receive(100_000, "2026-03-01")}, want: []string{"BOOKS-CASH-NEGATIVE/v-1"}},
 		{name: "a back-dated payment lowers the days after it",
 			evs:  []any{receive(100_000, "2026-03-01"), pay(100_000, "2026-03-05"), pay(100, "2026-03-03")},
+			want: []string{"BOOKS-CASH-NEGATIVE/v-3"}},
+		{name: "a back-dated payment the later days can bear",
+			evs: []any{receive(100_000, "2026-03-01"), pay(50_000, "2026-03-05"), pay(100, "2026-03-03")}},
+		{name: "a back-dated payment on a day with cash already",
+			evs:  []any{receive(100_000, "2026-03-01"), pay(100_000, "2026-03-05"), pay(1, "2026-03-01")},
 			want: []string{"BOOKS-CASH-NEGATIVE/v-3"}},
 		{name: "a district sub-account of cash", evs: []any{vch("2026-03-02", vdr("531", 100), vcr("10101", 100))},
 			want: []string{"BOOKS-CASH-NEGATIVE/v-1"}},
@@ -154,5 +162,35 @@ func TestBooksCheckpoint(t *testing.T) {
 	}
 	if got := keys(of(t, e, "BOOKS-CLOSE-LATE", b.Sweep(bj(t, "2026-05-11")))); !slices.Equal(got, []string{"BOOKS-CLOSE-LATE/" + org + "/2026-04"}) {
 		t.Errorf("the close of March was lost in the checkpoint: %q", got)
+	}
+}
+
+// The default set, as a district publishes it (JSON), still parses with the
+// books' rules: the per-kind expressions survive, the stateful rules have
+// their Go code and params.
+func TestDefaultSetWithBooksRulesParses(t *testing.T) {
+	raw, err := json.Marshal(rules.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ParseRuleSet(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, err := e.CheckVoucher(vch("2026-03-02", vdr("531", 100_001), vcr("101", 100_001)), rules.VoucherFacts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 1 || hits[0].Code != "CASH-PAY" || hits[0].RuleSetVersion != rules.Default().Version {
+		t.Errorf("a hand cash payment over the limit gave %+v, want CASH-PAY", hits)
+	}
+	var codes []string
+	for _, r := range e.Stateful() {
+		if strings.HasPrefix(r.Code, "BOOKS-") {
+			codes = append(codes, r.Code)
+		}
+	}
+	if want := []string{"BOOKS-CASH-NEGATIVE", "BOOKS-WRONG-SIDE", "BOOKS-CLOSE-LATE"}; !slices.Equal(codes, want) {
+		t.Errorf("stateful books rules %v, want %v", codes, want)
 	}
 }

@@ -194,3 +194,38 @@ func TestDefaultSetWithBooksRulesParses(t *testing.T) {
 		t.Errorf("stateful books rules %v, want %v", codes, want)
 	}
 }
+
+func TestBooksEvidence(t *testing.T) {
+	w, e := watcher(t)
+	hits := play(t, w, receive(100_000, "2026-03-01"), pay(100_000, "2026-03-05"), pay(300, "2026-03-03"),
+		vch("2026-03-06", vdr("211", 700), vcr("301", 700)), closedAt("2026-03", "2026-04-13 10:00"))
+	hits = append(hits, w.Sweep(bj(t, "2026-04-14"))...)
+	for _, c := range []struct {
+		code string
+		want map[string]string
+	}{
+		{"BOOKS-CASH-NEGATIVE", map[string]string{"business_date": "2026-03-03", "cash_moved_fen": "-300",
+			"lowest_balance_fen": "-300", "lowest_on": "2026-03-05", "org": org}},
+		{"BOOKS-WRONG-SIDE", map[string]string{"account": "211", "period": "2026-03", "balance_fen": "700",
+			"normal_side": "BALANCE_SIDE_CREDIT", "tolerance_fen": "0"}},
+		{"BOOKS-CLOSE-LATE", map[string]string{"period": "2026-03", "deadline": "2026-04-10", "closed_on": "2026-04-13",
+			"due_day": "10", "org": org}},
+	} {
+		hs := of(t, e, c.code, hits)
+		if c.code == "BOOKS-WRONG-SIDE" { // cash ended the month below zero too
+			if got := keys(hs); len(got) != 2 || !strings.HasSuffix(got[0], "/101") {
+				t.Errorf("%s keys %q, want 101 and 211", c.code, got)
+			}
+			hs = hs[1:]
+		}
+		if len(hs) != 1 {
+			t.Errorf("%s: %d hits, want 1", c.code, len(hs))
+			continue
+		}
+		for k, v := range c.want {
+			if hs[0].Evidence[k] != v {
+				t.Errorf("%s evidence %s = %q, want %q", c.code, k, hs[0].Evidence[k], v)
+			}
+		}
+	}
+}

@@ -49,12 +49,14 @@ func Default() RuleSet {
 			// On a voucher: a hand voucher whose net outflow of cash and
 			// bank reaches the threshold and that debits an expense or
 			// cost account, unless the books found its resolution
-			// approved (VoucherFacts; a voucher cannot name one yet, so
-			// the district's action decides: block by default, so big
-			// spending is recorded as a transaction naming its
-			// resolution). A derived voucher is its transaction's, which
-			// was checked.
+			// approved (VoucherFacts). A voucher cannot name its
+			// resolution yet, so its action is the district's own
+			// choice (Actions): a red warning by default, block where
+			// the district wants big spending recorded only as a
+			// transaction naming its resolution. A derived voucher is
+			// its transaction's, which was checked.
 			Code: "BIG-SPEND", Name: "大额支出未经四议两公开", Severity: SeverityRed, Action: ActionBlock, Applies: txVoucher,
+			Actions: map[string]Action{KindVoucher: ActionWarn},
 			Expr: `tx.kind == TransactionKind.TRANSACTION_KIND_EXPENSE
 				&& tx.amount_fen >= params.big_spend_fen
 				&& !resolution_approved`,

@@ -47,6 +47,11 @@ func CheckFloor(floor, local RuleSet) []FloorViolation {
 		if actionRank(l.Action) < actionRank(f.Action) {
 			add(field+".action", "weakens the district's action %s to %s", f.Action, l.Action)
 		}
+		for _, k := range f.Applies {
+			if fa, la := f.ActionFor(k), l.ActionFor(k); actionRank(la) < actionRank(fa) && (f.Actions[k] != "" || l.Actions[k] != "") {
+				add(field+".actions."+k, "weakens the district's action on %s %s to %s", k, fa, la)
+			}
+		}
 		switch {
 		case l.Expr != f.Expr || !maps.Equal(l.Exprs, f.Exprs):
 			add(field+".expr", "changes the district's expression: a local set may only make its params stricter")
@@ -108,8 +113,24 @@ func MergeFloor(floor, local RuleSet) RuleSet {
 		if severityRank(l.Severity) > severityRank(m.Severity) {
 			m.Severity = l.Severity
 		}
+		kindActions := map[string]Action{}
+		for _, k := range f.Applies {
+			kindActions[k] = f.ActionFor(k)
+			if la := l.ActionFor(k); actionRank(la) > actionRank(kindActions[k]) {
+				kindActions[k] = la
+			}
+		}
 		if actionRank(l.Action) > actionRank(m.Action) {
 			m.Action = l.Action
+		}
+		m.Actions = nil
+		for _, k := range f.Applies {
+			if kindActions[k] != m.Action {
+				if m.Actions == nil {
+					m.Actions = map[string]Action{}
+				}
+				m.Actions[k] = kindActions[k]
+			}
 		}
 		for p, fv := range f.Params {
 			lv, ok := l.Params[p]
@@ -162,6 +183,6 @@ func mergeLists(a, b map[string][]ListItem) map[string][]ListItem {
 
 func ruleEqual(a, b Rule) bool {
 	return a.Code == b.Code && a.Name == b.Name && a.Severity == b.Severity && a.Action == b.Action &&
-		slices.Equal(a.Applies, b.Applies) && a.Expr == b.Expr && maps.Equal(a.Exprs, b.Exprs) && a.Reason == b.Reason &&
+		maps.Equal(a.Actions, b.Actions) && slices.Equal(a.Applies, b.Applies) && a.Expr == b.Expr && maps.Equal(a.Exprs, b.Exprs) && a.Reason == b.Reason &&
 		maps.Equal(a.Params, b.Params) && a.Basis == b.Basis && a.Stateful == b.Stateful
 }

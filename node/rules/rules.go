@@ -149,6 +149,11 @@ type Rule struct {
 	Name     string   `json:"name"`
 	Severity Severity `json:"severity"`
 	Action   Action   `json:"action"`
+	// Actions holds, for a kind of Applies, its own action in place of
+	// Action: BIG-SPEND blocks a transaction that names no approved
+	// resolution but, by default, only warns on a hand voucher, which
+	// cannot name one.
+	Actions map[string]Action `json:"actions,omitempty"`
 	// Applies lists the entry kinds the rule looks at (the Kind constants).
 	Applies []string `json:"applies"`
 	// Expr is a CEL expression returning bool; true means the rule fires.
@@ -247,6 +252,15 @@ func (e *Engine) Stateful() []Rule { return slices.Clone(e.stateful) }
 // Set returns the rule set the engine was compiled from (lists included).
 func (e *Engine) Set() RuleSet { return e.set }
 
+// ActionFor is the action r takes on an entry of kind: its own for that
+// kind (Actions), else Action.
+func (r Rule) ActionFor(kind string) Action {
+	if a, ok := r.Actions[kind]; ok {
+		return a
+	}
+	return r.Action
+}
+
 // Reason is r's reason with its parameters substituted, as hits show it; an
 // error names a placeholder no param provides.
 func Reason(r Rule) (string, error) { return substitute(r.Reason, r.Params) }
@@ -317,7 +331,7 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 		return nil, fmt.Errorf("action %q: must be warn or block", r.Action)
 	case strings.TrimSpace(r.Reason) == "":
 		return nil, errors.New("reason is required: the accountant must be told why")
-	case r.Stateful && (r.Expr != "" || len(r.Exprs) > 0 || len(r.Applies) > 0):
+	case r.Stateful && (r.Expr != "" || len(r.Exprs) > 0 || len(r.Actions) > 0 || len(r.Applies) > 0):
 		return nil, errors.New("a stateful rule is Go code: it has no expr or applies")
 	case !r.Stateful && len(r.Applies) == 0:
 		return nil, errors.New("applies is empty: name the entry kinds the rule looks at")
@@ -343,6 +357,14 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 	for _, k := range slices.Sorted(maps.Keys(r.Exprs)) {
 		if !slices.Contains(r.Applies, k) {
 			return nil, fmt.Errorf("exprs: %s is not a kind the rule applies to (%s)", k, strings.Join(r.Applies, ", "))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Actions)) {
+		if !slices.Contains(r.Applies, k) {
+			return nil, fmt.Errorf("actions: %s is not a kind the rule applies to (%s)", k, strings.Join(r.Applies, ", "))
+		}
+		if a := r.Actions[k]; a != ActionWarn && a != ActionBlock {
+			return nil, fmt.Errorf("actions: %s: action %q: must be warn or block", k, a)
 		}
 	}
 	out := map[string]compiled{}
@@ -429,7 +451,7 @@ func (e *Engine) check(kind string, vars map[string]any, ev map[string]string) (
 			evidence[k] = strconv.FormatInt(v, 10)
 		}
 		hits = append(hits, Hit{
-			Code: c.rule.Code, Severity: c.rule.Severity, Action: c.rule.Action,
+			Code: c.rule.Code, Severity: c.rule.Severity, Action: c.rule.ActionFor(kind),
 			Reason: c.reason, RuleSetVersion: e.version, Evidence: evidence,
 		})
 	}

@@ -42,9 +42,9 @@ type VoucherFacts struct {
 	// ResolutionApproved: the voucher books spending an approved
 	// four-deliberations resolution covers. TODO(issue 19): a Voucher has
 	// no field naming its procedure yet, so the books can only pass false
-	// for a hand voucher (BIG-SPEND then fires at its threshold with the
-	// district's action); a derived voucher is not checked by BIG-SPEND,
-	// its transaction was.
+	// for a hand voucher (BIG-SPEND then fires at its threshold with its
+	// action on vouchers, a warning by default); a derived voucher is not
+	// checked by BIG-SPEND, its transaction was.
 	ResolutionApproved bool
 }
 

@@ -175,8 +175,8 @@ func TestVoucherEvidence(t *testing.T) {
 			t.Errorf("evidence %s = %q, want %q", k, h.Evidence[k], want)
 		}
 	}
-	if h.RuleSetVersion != Default().Version || h.Action != ActionBlock {
-		t.Errorf("hit %+v", h)
+	if h.RuleSetVersion != Default().Version || h.Action != ActionWarn || h.Severity != SeverityRed {
+		t.Errorf("hit %+v: want a red warning (a hand voucher cannot name its resolution)", h)
 	}
 	if _, err := e.CheckVoucher(nil, VoucherFacts{}); err == nil {
 		t.Error("a nil voucher was checked")
@@ -241,5 +241,63 @@ func TestDerivedFacts(t *testing.T) {
 	}
 	if got := codes(hits); len(got) != 1 || got[0] != "WRONG-ACCOUNT" {
 		t.Errorf("hits %v, want WRONG-ACCOUNT only", got)
+	}
+}
+
+// BIG-SPEND's action on a hand voucher is the district's to set (Actions),
+// apart from its action on a transaction; a town may make either stricter,
+// never weaker.
+func TestActionPerKind(t *testing.T) {
+	big := hand(dr("531", 5_000_000), cr("102", 5_000_000))
+	action := func(rs RuleSet) Action {
+		t.Helper()
+		h := find(run(t, mustCompile(t, rs), big), "BIG-SPEND")
+		if h == nil {
+			t.Fatal("BIG-SPEND did not fire")
+		}
+		return h.Action
+	}
+	setActions := func(rs RuleSet, a map[string]Action) RuleSet {
+		for i := range rs.Rules {
+			if rs.Rules[i].Code == "BIG-SPEND" {
+				rs.Rules[i].Actions = a
+			}
+		}
+		return rs
+	}
+	if a := action(Default()); a != ActionWarn {
+		t.Errorf("default action on a hand voucher %s, want warn", a)
+	}
+	if h := find(run(t, mustCompile(t, Default()), expense(5_000_000)), "BIG-SPEND"); h == nil || h.Action != ActionBlock {
+		t.Errorf("default action on a transaction %+v, want block", h)
+	}
+	blocking := setActions(Default(), map[string]Action{KindVoucher: ActionBlock})
+	blocking.Version = "town-1"
+	if a := action(blocking); a != ActionBlock {
+		t.Errorf("a district's block on hand vouchers gave %s", a)
+	}
+	if vs := CheckFloor(Default(), blocking); len(vs) != 0 {
+		t.Errorf("blocking hand vouchers is stricter, refused: %v", vs)
+	}
+	if a := action(MergeFloor(Default(), blocking)); a != ActionBlock {
+		t.Errorf("merged over the floor: %s, want the town's block", a)
+	}
+	if a := action(MergeFloor(blocking, Default())); a != ActionBlock {
+		t.Errorf("a village under a blocking floor: %s, want block", a)
+	}
+	if vs := CheckFloor(blocking, Default()); len(vs) != 1 || vs[0].Field != "rules[BIG-SPEND].actions.voucher" {
+		t.Errorf("a village warning under a blocking floor: %v, want rules[BIG-SPEND].actions.voucher", vs)
+	}
+	weak := setActions(Default(), map[string]Action{KindVoucher: ActionWarn, KindTransaction: ActionWarn})
+	if vs := CheckFloor(Default(), weak); len(vs) != 1 || vs[0].Field != "rules[BIG-SPEND].actions.transaction" {
+		t.Errorf("warning on transactions: %v, want rules[BIG-SPEND].actions.transaction", vs)
+	}
+	if h := find(run(t, mustCompile(t, MergeFloor(Default(), weak)), expense(5_000_000)), "BIG-SPEND"); h == nil || h.Action != ActionBlock {
+		t.Errorf("merged: the floor's block on transactions lost: %+v", h)
+	}
+	for _, bad := range []map[string]Action{{KindContract: ActionWarn}, {KindVoucher: "refuse"}} {
+		if _, err := Compile(setActions(Default(), bad)); err == nil {
+			t.Errorf("actions %v compiled", bad)
+		}
 	}
 }

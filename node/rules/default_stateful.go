@@ -107,7 +107,8 @@ func defaultStateful() []Rule {
 			// At a month's close, each account whose balance is on the
 			// other side from its normal side (the chart's) by more than
 			// tolerance_fen; accounts where either side is normal are
-			// exempt (package watch, wrongSideExempt).
+			// exempt (package watch, wrongSideExempt), and 库存现金 is
+			// BOOKS-CASH-NEGATIVE's.
 			Code: "BOOKS-WRONG-SIDE", Name: "科目余额方向异常", Severity: SeverityYellow, Action: ActionWarn, Stateful: true,
 			Reason: "月末结账时科目余额方向与其正常余额方向相反（超过{tolerance_yuan}元），请核查是否记错科目或方向",
 			Params: map[string]int64{"tolerance_fen": 0},

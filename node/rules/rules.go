@@ -46,7 +46,9 @@
 //
 // A rule's expression may differ per kind (Exprs): CASH-PAY reads tx for a
 // transaction and voucher for a voucher, under one code, one threshold and
-// one floor.
+// one floor; so may its action (Actions): BIG-SPEND blocks a transaction
+// and warns on a hand voucher. What the books' vouchers are checked for,
+// and which vouchers, is in RULES.md.
 //
 // A rule is type-checked once for every kind it applies to, against only that
 // kind's variables, so a misspelt field or a variable of another kind is

@@ -301,3 +301,21 @@ func TestActionPerKind(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanVouchersHitNothing(t *testing.T) {
+	e := mustCompile(t, Default())
+	exp := sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE
+	for name, v := range map[string]vouched{
+		"office costs by bank":     hand(dr("531", 4_000_000), cr("102", 4_000_000)),
+		"petty cash under a limit": hand(dr("531", 100_000), cr("101", 100_000)),
+		"cash drawn from the bank": hand(dr("101", 300_000), cr("102", 300_000)),
+		"rent received":            hand(dr("102", 2_000_000), cr("501", 2_000_000)),
+		"depreciation":             hand(dr("531", 50_000), cr("152", 50_000)),
+		"year-end carry-forward":   hand(dr("501", 9_000_000), cr("321", 9_000_000)),
+		"a derived cash expense":   derived(KindTransaction, exp, dr("531", 9_000_000), cr("101", 9_000_000)),
+	} {
+		if hits := run(t, e, v); len(hits) != 0 {
+			t.Errorf("%s: hits %v", name, codes(hits))
+		}
+	}
+}

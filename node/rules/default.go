@@ -7,13 +7,23 @@ package rules
 // approximate what the entry cannot yet say; each says how below.
 func Default() RuleSet {
 	tx, contract, disposal := []string{KindTransaction}, []string{KindContract}, []string{KindAssetDisposal}
+	txVoucher, voucher := []string{KindTransaction, KindVoucher}, []string{KindVoucher}
 	return RuleSet{Version: "default-1", Rules: append([]Rule{
 		{
 			// Money leaving the collective in cash: expenses and loans out.
-			Code: "CASH-PAY", Name: "大额现金支付", Severity: SeverityRed, Action: ActionBlock, Applies: tx,
+			// On a voucher: a line crediting 库存现金 (101 or a sub-account)
+			// above the limit, paid to anything but cash or bank (banking
+			// cash is not a payment). Only hand vouchers: a derived
+			// voucher's transaction was checked as it was recorded, and
+			// the same payment must not raise CASH-PAY twice; the opening
+			// balances are no payment.
+			Code: "CASH-PAY", Name: "大额现金支付", Severity: SeverityRed, Action: ActionBlock, Applies: txVoucher,
 			Expr: `tx.kind in [TransactionKind.TRANSACTION_KIND_EXPENSE, TransactionKind.TRANSACTION_KIND_LOAN_OUT]
 				&& tx.payment_method == PaymentMethod.PAYMENT_METHOD_CASH
 				&& tx.amount_fen > params.cash_limit_fen`,
+			Exprs: map[string]string{KindVoucher: `source == "" && voucher.source_entry_id == "" && !voucher.opening
+				&& voucher.lines.exists(l, roles[l.account] == "cash" && l.credit_fen > params.cash_limit_fen)
+				&& voucher.lines.exists(l, l.debit_fen > 0 && !(roles[l.account] in ["cash", "bank"]))`},
 			Reason: "现金支付超过结算起点{cash_limit_yuan}元，应通过银行转账或村务卡支付",
 			Params: map[string]int64{"cash_limit_fen": 100_000},
 			Basis:  "《现金管理暂行条例》结算起点以上的款项应通过银行转账结算；村级现金管理规定",
@@ -35,10 +45,24 @@ func Default() RuleSet {
 			// of the same org, its resolution published (step
 			// publish_resolution approved) and its amount covering this one.
 			// The refusal names the matter and the procedure.
-			Code: "BIG-SPEND", Name: "大额支出未经四议两公开", Severity: SeverityRed, Action: ActionBlock, Applies: tx,
+			//
+			// On a voucher: a hand voucher whose net outflow of cash and
+			// bank reaches the threshold and that debits an expense or
+			// cost account, unless the books found its resolution
+			// approved (VoucherFacts). A voucher cannot name its
+			// resolution yet, so its action is the district's own
+			// choice (Actions): a red warning by default, block where
+			// the district wants big spending recorded only as a
+			// transaction naming its resolution. A derived voucher is
+			// its transaction's, which was checked.
+			Code: "BIG-SPEND", Name: "大额支出未经四议两公开", Severity: SeverityRed, Action: ActionBlock, Applies: txVoucher,
+			Actions: map[string]Action{KindVoucher: ActionWarn},
 			Expr: `tx.kind == TransactionKind.TRANSACTION_KIND_EXPENSE
 				&& tx.amount_fen >= params.big_spend_fen
 				&& !resolution_approved`,
+			Exprs: map[string]string{KindVoucher: `source == "" && voucher.source_entry_id == "" && !voucher.opening && !resolution_approved
+				&& money_out_fen >= params.big_spend_fen
+				&& voucher.lines.exists(l, l.debit_fen > 0 && roles[l.account] in ["expense", "cost"])`},
 			Reason: "{big_spend_yuan}元及以上的支出须先经“四议两公开”程序：该事项的办理流程须已通过村民（代表）会议决议并公开，记账时注明该流程编号",
 			Params: map[string]int64{"big_spend_fen": 5_000_000},
 			Basis:  "《村民委员会组织法》第二十四条；“四议两公开”工作法",
@@ -56,6 +80,33 @@ func Default() RuleSet {
 			Reason: "向个人账户支付超过{private_limit_yuan}元，请核实收款人不是村干部、款项不属于公款私存",
 			Params: map[string]int64{"private_limit_fen": 100_000},
 			Basis:  "村级资金管理规定：不准公款私存，不准将集体资金转入个人账户",
+		},
+		{
+			// A payment booked to an account of the wrong kind (科目错用),
+			// on the voucher the books derive or one entered by hand:
+			//   - an expense transaction whose voucher debits an income
+			//     account (支出冲减收入);
+			//   - an income transaction or contract payment whose voucher
+			//     credits an expense or cost account (收入冲减支出);
+			//   - a hand voucher paying money out of cash and bank (net)
+			//     and debiting an income account, or taking money in and
+			//     crediting an expense or cost account.
+			// Refunds (退回多收的租金) and recoveries of expenses are booked
+			// that way legitimately, so it warns, yellow. Vouchers that
+			// move neither cash nor bank (year-end carry-forward into
+			// 本年收益) never fire by hand.
+			Code: "WRONG-ACCOUNT", Name: "收支科目错用", Severity: SeverityYellow, Action: ActionWarn, Applies: voucher,
+			Expr: `!voucher.opening && voucher.reverses_voucher_id == "" && (
+				(source_kind == TransactionKind.TRANSACTION_KIND_EXPENSE
+					&& voucher.lines.exists(l, l.debit_fen > 0 && roles[l.account] == "income"))
+				|| ((source_kind == TransactionKind.TRANSACTION_KIND_INCOME || source == "contract_payment")
+					&& voucher.lines.exists(l, l.credit_fen > 0 && roles[l.account] in ["expense", "cost"]))
+				|| (source == "" && voucher.source_entry_id == "" && money_out_fen > 0
+					&& voucher.lines.exists(l, l.debit_fen > 0 && roles[l.account] == "income"))
+				|| (source == "" && voucher.source_entry_id == "" && money_in_fen > 0
+					&& voucher.lines.exists(l, l.credit_fen > 0 && roles[l.account] in ["expense", "cost"])))`,
+			Reason: "收支科目错用：支出记入收入类科目借方或收入记入支出、成本类科目贷方，请核实科目；如属退款或冲减，请在摘要中说明",
+			Basis:  "《农村集体经济组织会计制度》（财会〔2023〕14号）会计科目使用说明",
 		},
 		{
 			// Term ends are inclusive, hence add_days(term_end, 1).

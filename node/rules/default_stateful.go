@@ -95,6 +95,34 @@ func defaultStateful() []Rule {
 			Basis:  "村级财务管理规定：群众对财务的质询应及时答复",
 		},
 		{
+			// The books (vouchers): 库存现金 (101 and its sub-accounts) at
+			// the end of a voucher's business day, or any later day,
+			// below zero after the voucher took cash out: more paid out
+			// than was on hand (白条抵库, 账外资金).
+			Code: "BOOKS-CASH-NEGATIVE", Name: "库存现金出现赤字", Severity: SeverityRed, Action: ActionWarn, Stateful: true,
+			Reason: "库存现金账面余额出现贷方（赤字），现金日记账不应出现负数，请核查是否漏记收入、白条抵库或记账错误",
+			Basis:  "《现金管理暂行条例》及村级财务“日清月结”制度：现金日记账逐日结出余额，不得出现赤字",
+		},
+		{
+			// At a month's close, each account whose balance is on the
+			// other side from its normal side (the chart's) by more than
+			// tolerance_fen; accounts where either side is normal are
+			// exempt (package watch, wrongSideExempt), and 库存现金 is
+			// BOOKS-CASH-NEGATIVE's.
+			Code: "BOOKS-WRONG-SIDE", Name: "科目余额方向异常", Severity: SeverityYellow, Action: ActionWarn, Stateful: true,
+			Reason: "月末结账时科目余额方向与其正常余额方向相反（超过{tolerance_yuan}元），请核查是否记错科目或方向",
+			Params: map[string]int64{"tolerance_fen": 0},
+			Basis:  "《农村集体经济组织会计制度》（财会〔2023〕14号）会计科目使用说明：各科目期末余额方向",
+		},
+		{
+			// A month of the books (from the first voucher's month) not
+			// closed by day due_day of the next month, or closed after.
+			Code: "BOOKS-CLOSE-LATE", Name: "月末结账逾期", Severity: SeverityYellow, Action: ActionWarn, Stateful: true,
+			Reason: "每月账务应在次月{due_day}日前完成结账",
+			Params: map[string]int64{"due_day": 10},
+			Basis:  "村级财务“日清月结”制度；《农村集体经济组织会计制度》：按月结账",
+		},
+		{
 			Code: "RELATIVE", Name: "关联交易未回避", Severity: SeverityRed, Action: ActionWarn, Stateful: true,
 			Reason: "收款人或承租、承包方与村干部或会计存在近亲属关系，应当回避",
 			Basis:  "村干部近亲属回避规定",

@@ -33,6 +33,15 @@ var kindVars = map[string][]cel.EnvOption{
 		cel.Variable("disposal", cel.ObjectType("sanzi.v1.AssetDisposal")),
 		cel.Variable("appraised_value_fen", cel.IntType),
 	},
+	KindVoucher: {
+		cel.Variable("voucher", cel.ObjectType("sanzi.v1.Voucher")),
+		cel.Variable("roles", cel.MapType(cel.StringType, cel.StringType)),
+		cel.Variable("money_out_fen", cel.IntType),
+		cel.Variable("money_in_fen", cel.IntType),
+		cel.Variable("source", cel.StringType),
+		cel.Variable("source_kind", cel.IntType),
+		cel.Variable("resolution_approved", cel.BoolType),
+	},
 }
 
 // kindEnvs builds one CEL environment per entry kind, once per process: the
@@ -40,7 +49,7 @@ var kindVars = map[string][]cel.EnvOption{
 var kindEnvs = sync.OnceValues(func() (map[string]*cel.Env, error) {
 	base, err := cel.NewEnv(
 		cel.Types(&sanziv1.Transaction{}, &sanziv1.Contract{}, &sanziv1.ContractPayment{},
-			&sanziv1.AssetDisposal{}, &sanziv1.AssetAppraisal{}, &sanziv1.AssetRegistration{}),
+			&sanziv1.AssetDisposal{}, &sanziv1.AssetAppraisal{}, &sanziv1.AssetRegistration{}, &sanziv1.Voucher{}),
 		cel.Container("sanzi.v1"),
 		cel.Variable("params", cel.MapType(cel.StringType, cel.IntType)),
 		fn("days_between", cel.IntType, cel.BinaryBinding(dateFunc("days_between", func(d1, d2 time.Time) ref.Val {

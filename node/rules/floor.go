@@ -47,8 +47,13 @@ func CheckFloor(floor, local RuleSet) []FloorViolation {
 		if actionRank(l.Action) < actionRank(f.Action) {
 			add(field+".action", "weakens the district's action %s to %s", f.Action, l.Action)
 		}
+		for _, k := range f.Applies {
+			if fa, la := f.ActionFor(k), l.ActionFor(k); actionRank(la) < actionRank(fa) && (f.Actions[k] != "" || l.Actions[k] != "") {
+				add(field+".actions."+k, "weakens the district's action on %s %s to %s", k, fa, la)
+			}
+		}
 		switch {
-		case l.Expr != f.Expr:
+		case l.Expr != f.Expr || !maps.Equal(l.Exprs, f.Exprs):
 			add(field+".expr", "changes the district's expression: a local set may only make its params stricter")
 		case !slices.Equal(l.Applies, f.Applies):
 			add(field+".applies", "changes the entry kinds the district's rule applies to, %v to %v", f.Applies, l.Applies)
@@ -98,7 +103,7 @@ func MergeFloor(floor, local RuleSet) RuleSet {
 	same := len(floor.Rules) <= len(local.Rules)
 	for _, f := range floor.Rules {
 		m := f
-		m.Params = maps.Clone(f.Params)
+		m.Params, m.Exprs = maps.Clone(f.Params), maps.Clone(f.Exprs)
 		l, ok := byCode[f.Code]
 		delete(byCode, f.Code)
 		if !ok {
@@ -108,8 +113,24 @@ func MergeFloor(floor, local RuleSet) RuleSet {
 		if severityRank(l.Severity) > severityRank(m.Severity) {
 			m.Severity = l.Severity
 		}
+		kindActions := map[string]Action{}
+		for _, k := range f.Applies {
+			kindActions[k] = f.ActionFor(k)
+			if la := l.ActionFor(k); actionRank(la) > actionRank(kindActions[k]) {
+				kindActions[k] = la
+			}
+		}
 		if actionRank(l.Action) > actionRank(m.Action) {
 			m.Action = l.Action
+		}
+		m.Actions = nil
+		for _, k := range f.Applies {
+			if kindActions[k] != m.Action {
+				if m.Actions == nil {
+					m.Actions = map[string]Action{}
+				}
+				m.Actions[k] = kindActions[k]
+			}
 		}
 		for p, fv := range f.Params {
 			lv, ok := l.Params[p]
@@ -162,6 +183,6 @@ func mergeLists(a, b map[string][]ListItem) map[string][]ListItem {
 
 func ruleEqual(a, b Rule) bool {
 	return a.Code == b.Code && a.Name == b.Name && a.Severity == b.Severity && a.Action == b.Action &&
-		slices.Equal(a.Applies, b.Applies) && a.Expr == b.Expr && a.Reason == b.Reason &&
+		maps.Equal(a.Actions, b.Actions) && slices.Equal(a.Applies, b.Applies) && a.Expr == b.Expr && maps.Equal(a.Exprs, b.Exprs) && a.Reason == b.Reason &&
 		maps.Equal(a.Params, b.Params) && a.Basis == b.Basis && a.Stateful == b.Stateful
 }

@@ -19,6 +19,12 @@ func TestCheckFloorByDirection(t *testing.T) {
 		{"lower reserve percent", "UNDERPRICE", "reserve_percent", 90, "", "rules[UNDERPRICE].params.reserve_percent"},
 		{"longer split window", "SPLIT", "window_days", 60, "", ""},
 		{"shorter split window", "SPLIT", "window_days", 10, "", "rules[SPLIT].params.window_days"},
+		{"earlier close deadline", "BOOKS-CLOSE-LATE", "due_day", 5, "", ""},
+		{"later close deadline", "BOOKS-CLOSE-LATE", "due_day", 15, "", "rules[BOOKS-CLOSE-LATE].params.due_day"},
+		{"smaller wrong-side tolerance", "BOOKS-WRONG-SIDE", "tolerance_fen", 0, "", ""},
+		{"larger wrong-side tolerance", "BOOKS-WRONG-SIDE", "tolerance_fen", 100, "", "rules[BOOKS-WRONG-SIDE].params.tolerance_fen"},
+		{"wrong account to block", "WRONG-ACCOUNT", "", 0, ActionBlock, ""},
+		{"cash negative to warn is the floor", "BOOKS-CASH-NEGATIVE", "", 0, ActionWarn, ""},
 		{"block to warn", "CASH-PAY", "", 0, ActionWarn, "rules[CASH-PAY].action"},
 		{"warn to block", "PRIVATE-ACCT", "", 0, ActionBlock, ""},
 	} {
@@ -46,6 +52,19 @@ func TestCheckFloorByDirection(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// Every param of the default set has a direction, so that a village or
+// town can tighten it; a param without one could only be repeated.
+func TestEveryDefaultParamHasADirection(t *testing.T) {
+	dir := Strictness()
+	for _, r := range Default().Rules {
+		for p := range r.Params {
+			if d, ok := dir[r.Code][p]; !ok || d == Fixed {
+				t.Errorf("rule %s param %s has no stricter direction in Strictness()", r.Code, p)
+			}
+		}
 	}
 }
 

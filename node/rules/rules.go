@@ -24,6 +24,31 @@
 //	                     appraised_value_fen  int: latest appraisal, 0 = never
 //	asset_appraisal      appraisal  sanzi.v1.AssetAppraisal
 //	asset_registration   asset      sanzi.v1.AssetRegistration
+//	voucher              voucher    sanzi.v1.Voucher
+//	                     roles      map(string, string): the role of every
+//	                         account a line names, from the chart in force:
+//	                         "cash" (库存现金 101 and its sub-accounts),
+//	                         "bank" (银行存款 102 and its), "income" (a
+//	                         profit-and-loss account whose side is credit),
+//	                         "expense" (profit-and-loss, debit side), "cost"
+//	                         (成本类), "asset", "liability", "equity", or
+//	                         "unknown" (an account the chart lacks)
+//	                     money_out_fen, money_in_fen  int: the net flow out
+//	                         of (credits less debits) or into cash and bank
+//	                         together, the other one 0; a move between cash
+//	                         and bank nets to 0
+//	                     source     string: the kind of the record a derived
+//	                         voucher books ("transaction", "contract_payment",
+//	                         …), "" for a voucher entered by hand
+//	                     source_kind  int: TransactionKind of that
+//	                         transaction, 0 for anything else
+//	                     resolution_approved  bool: as for tx (VoucherFacts)
+//
+// A rule's expression may differ per kind (Exprs): CASH-PAY reads tx for a
+// transaction and voucher for a voucher, under one code, one threshold and
+// one floor; so may its action (Actions): BIG-SPEND blocks a transaction
+// and warns on a hand voucher. What the books' vouchers are checked for,
+// and which vouchers, is in RULES.md.
 //
 // A rule is type-checked once for every kind it applies to, against only that
 // kind's variables, so a misspelt field or a variable of another kind is
@@ -115,6 +140,7 @@ const (
 	KindAssetDisposal     = "asset_disposal"
 	KindAssetAppraisal    = "asset_appraisal"
 	KindAssetRegistration = "asset_registration"
+	KindVoucher           = "voucher"
 )
 
 // Rule is one supervision rule as the district publishes it.
@@ -125,10 +151,19 @@ type Rule struct {
 	Name     string   `json:"name"`
 	Severity Severity `json:"severity"`
 	Action   Action   `json:"action"`
+	// Actions holds, for a kind of Applies, its own action in place of
+	// Action: BIG-SPEND blocks a transaction that names no approved
+	// resolution but, by default, only warns on a hand voucher, which
+	// cannot name one.
+	Actions map[string]Action `json:"actions,omitempty"`
 	// Applies lists the entry kinds the rule looks at (the Kind constants).
 	Applies []string `json:"applies"`
 	// Expr is a CEL expression returning bool; true means the rule fires.
 	Expr string `json:"expr"`
+	// Exprs holds, for a kind of Applies, its own expression in place of
+	// Expr: one rule (CASH-PAY) reads a transaction and a voucher, which
+	// expose different variables, under one code and one set of params.
+	Exprs map[string]string `json:"exprs,omitempty"`
 	// Reason is the Chinese message shown to the accountant. {name} is
 	// replaced by params[name]; {x_yuan} by params[x_fen] shown in yuan.
 	Reason string `json:"reason"`
@@ -219,6 +254,15 @@ func (e *Engine) Stateful() []Rule { return slices.Clone(e.stateful) }
 // Set returns the rule set the engine was compiled from (lists included).
 func (e *Engine) Set() RuleSet { return e.set }
 
+// ActionFor is the action r takes on an entry of kind: its own for that
+// kind (Actions), else Action.
+func (r Rule) ActionFor(kind string) Action {
+	if a, ok := r.Actions[kind]; ok {
+		return a
+	}
+	return r.Action
+}
+
 // Reason is r's reason with its parameters substituted, as hits show it; an
 // error names a placeholder no param provides.
 func Reason(r Rule) (string, error) { return substitute(r.Reason, r.Params) }
@@ -289,7 +333,7 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 		return nil, fmt.Errorf("action %q: must be warn or block", r.Action)
 	case strings.TrimSpace(r.Reason) == "":
 		return nil, errors.New("reason is required: the accountant must be told why")
-	case r.Stateful && (r.Expr != "" || len(r.Applies) > 0):
+	case r.Stateful && (r.Expr != "" || len(r.Exprs) > 0 || len(r.Actions) > 0 || len(r.Applies) > 0):
 		return nil, errors.New("a stateful rule is Go code: it has no expr or applies")
 	case !r.Stateful && len(r.Applies) == 0:
 		return nil, errors.New("applies is empty: name the entry kinds the rule looks at")
@@ -312,6 +356,19 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 	if r.Stateful {
 		return nil, nil
 	}
+	for _, k := range slices.Sorted(maps.Keys(r.Exprs)) {
+		if !slices.Contains(r.Applies, k) {
+			return nil, fmt.Errorf("exprs: %s is not a kind the rule applies to (%s)", k, strings.Join(r.Applies, ", "))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Actions)) {
+		if !slices.Contains(r.Applies, k) {
+			return nil, fmt.Errorf("actions: %s is not a kind the rule applies to (%s)", k, strings.Join(r.Applies, ", "))
+		}
+		if a := r.Actions[k]; a != ActionWarn && a != ActionBlock {
+			return nil, fmt.Errorf("actions: %s: action %q: must be warn or block", k, a)
+		}
+	}
 	out := map[string]compiled{}
 	for _, k := range r.Applies {
 		env, ok := envs[k]
@@ -321,7 +378,14 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 		if _, dup := out[k]; dup {
 			return nil, fmt.Errorf("applies: %s named twice", k)
 		}
-		ast, iss := env.Compile(r.Expr)
+		expr := r.Expr
+		if x, ok := r.Exprs[k]; ok {
+			expr = x
+		}
+		if strings.TrimSpace(expr) == "" {
+			return nil, fmt.Errorf("expression (as %s) is empty", k)
+		}
+		ast, iss := env.Compile(expr)
 		if iss.Err() != nil {
 			return nil, fmt.Errorf("expression (as %s): %w", k, iss.Err())
 		}
@@ -389,7 +453,7 @@ func (e *Engine) check(kind string, vars map[string]any, ev map[string]string) (
 			evidence[k] = strconv.FormatInt(v, 10)
 		}
 		hits = append(hits, Hit{
-			Code: c.rule.Code, Severity: c.rule.Severity, Action: c.rule.Action,
+			Code: c.rule.Code, Severity: c.rule.Severity, Action: c.rule.ActionFor(kind),
 			Reason: c.reason, RuleSetVersion: e.version, Evidence: evidence,
 		})
 	}

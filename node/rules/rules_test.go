@@ -124,6 +124,8 @@ func run(t *testing.T, e *Engine, entry any) []Hit {
 		hits, err = e.CheckContract(v)
 	case disposal:
 		hits, err = e.CheckAssetDisposal(v.d, v.appraised)
+	case vouched:
+		hits, err = e.CheckVoucher(v.v, v.facts)
 	default:
 		t.Fatalf("unsupported entry %T", entry)
 	}
@@ -255,6 +257,7 @@ func TestDefaultRules(t *testing.T) {
 		{"UNDERPRICE", "one fen under 90% reserve", ptr(withParams("UNDERPRICE", map[string]int64{"reserve_percent": 90})),
 			dispose(sale, 899_999, 1_000_000), true, nil},
 	}
+	cases = append(cases, voucherCases(t)...)
 	def := mustCompile(t, Default())
 	covered := map[string][2]bool{}
 	for _, c := range cases {
@@ -402,6 +405,15 @@ func TestCompileRejects(t *testing.T) {
 		{"negative param", mod(func(r *Rule) { r.Params = map[string]int64{"n": -1} }), "never negative"},
 		{"bad param name", mod(func(r *Rule) { r.Params = map[string]int64{"Max-Fen": 1} }), `param "Max-Fen"`},
 		{"kind only one of two applies", mod(func(r *Rule) { r.Applies = []string{KindTransaction, KindContractPayment} }), "(as contract_payment)"},
+		{"exprs for a kind not applied", mod(func(r *Rule) { r.Exprs = map[string]string{KindVoucher: "true"} }), "exprs: voucher is not a kind"},
+		{"exprs of the wrong kind's variables", mod(func(r *Rule) {
+			r.Applies, r.Exprs = []string{KindTransaction, KindVoucher}, map[string]string{KindVoucher: "tx.amount_fen > 1"}
+		}), "undeclared reference to 'tx'"},
+		{"voucher without its own expr", mod(func(r *Rule) { r.Applies = []string{KindTransaction, KindVoucher} }), "(as voucher)"},
+		{"empty expr", mod(func(r *Rule) { r.Expr = " " }), "is empty"},
+		{"stateful with exprs", mod(func(r *Rule) {
+			r.Stateful, r.Applies, r.Expr, r.Exprs = true, nil, "", map[string]string{KindVoucher: "true"}
+		}), "a stateful rule is Go code"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -51,6 +51,10 @@ func Strictness() map[string]map[string]Direction {
 		"BANK-REC":       {"due_day": lo},
 		"DISCLOSE-LATE":  {"due_day": lo, "red_after_days": lo},
 		"COMPLAINT-LATE": {"reply_days": lo},
+		// A smaller tolerance fires on smaller wrong-side balances; an
+		// earlier day closes the books sooner.
+		"BOOKS-WRONG-SIDE": {"tolerance_fen": lo},
+		"BOOKS-CLOSE-LATE": {"due_day": lo},
 		// More attachments required is stricter.
 		"OUTSIDER": {"min_attachments": hi},
 	}

@@ -33,7 +33,7 @@ const checkpointName = "supervise"
 // what a tier keeps) or write it differently: every node then rebuilds
 // its state once, by replaying its chains, at its next start. A release
 // built from another revision rebuilds anyway (checkpoint.Build).
-const stateVersion = 1
+const stateVersion = 2 // 2: the watcher keeps vouchers and month closes (rules on the books)
 
 // DefaultCheckpointEvery is how many entries the supervision follows
 // between two checkpoints written by Sweep: a start after a crash replays

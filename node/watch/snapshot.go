@@ -18,6 +18,8 @@ const (
 	recContract
 	recPayment
 	recProcedure
+	recVoucher
+	recClose
 )
 
 // Save writes the history the rules judge by and the keys raised, for a
@@ -48,6 +50,12 @@ func (w *Watcher) Save(e *checkpoint.Encoder) {
 			e.Uint(recPayment)
 			e.Proto(r.pay)
 			e.String(r.contract)
+		case r.vch != nil:
+			e.Uint(recVoucher)
+			e.Proto(r.vch)
+		case r.close != nil:
+			e.Uint(recClose)
+			e.Proto(r.close)
 		default:
 			// The rules read a procedure's subject, matter and period
 			// only; the procedure itself is the workflow's to keep.
@@ -92,6 +100,12 @@ func (w *Watcher) Load(d *checkpoint.Decoder) error {
 			m = r.pay
 		case recProcedure:
 			r.proc = &sanziv1.Procedure{SubjectId: d.String(), MatterCode: d.String(), Period: d.String()}
+		case recVoucher:
+			r.vch = &sanziv1.Voucher{}
+			m = r.vch
+		case recClose:
+			r.close = &sanziv1.MonthClose{}
+			m = r.close
 		default:
 			if d.Err() == nil {
 				return fmt.Errorf("watch state: entry %s of unknown kind %d", r.id, kind)
@@ -106,6 +120,8 @@ func (w *Watcher) Load(d *checkpoint.Decoder) error {
 			r.date = parseDay(r.tx.GetBusinessDate())
 		case r.pay != nil:
 			r.date, r.contract = parseDay(r.pay.GetBusinessDate()), d.String()
+		case r.vch != nil:
+			r.date = parseDay(r.vch.GetBusinessDate())
 		case r.proc != nil:
 			r.closedOn, r.approved = day(d.Int()), d.Bool()
 		}

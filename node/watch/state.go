@@ -63,6 +63,8 @@ type rec struct {
 	pay      *sanziv1.ContractPayment
 	contract string // payment: the contract it pays
 	proc     *sanziv1.Procedure
+	vch      *sanziv1.Voucher
+	close    *sanziv1.MonthClose
 	closedOn day  // procedure: day its closing decision was recorded, noDay while open
 	approved bool // procedure: that decision approved it
 	split    bool // expense: counted in a SPLIT window that fired
@@ -124,6 +126,7 @@ type state struct {
 	procs     []*rec
 	subjects  map[string][]*rec // procedures by subject id
 	periods   map[string][]*rec // procedures by matter/period
+	orgs      map[string]*orgBooks
 }
 
 func newState() state {
@@ -132,6 +135,7 @@ func newState() state {
 		payees: map[string][]*rec{}, invoices: map[string][]*rec{}, loans: map[string][]*rec{},
 		repaid: map[string][]*rec{}, payments: map[string][]*rec{}, paid: map[string]int64{},
 		objects: map[string][]*rec{}, subjects: map[string][]*rec{}, periods: map[string][]*rec{},
+		orgs: map[string]*orgBooks{},
 	}
 }
 
@@ -148,6 +152,10 @@ func (s *state) record(ev Event, loc *time.Location) *rec {
 		r.pay, r.date, r.contract = m, parseDay(m.GetBusinessDate()), cmp.Or(m.GetContractId(), ev.Subject)
 	case *sanziv1.Procedure:
 		r.proc = m
+	case *sanziv1.Voucher:
+		r.vch, r.date = m, parseDay(m.GetBusinessDate())
+	case *sanziv1.MonthClose:
+		r.close = m
 	default:
 		return nil
 	}
@@ -207,6 +215,10 @@ func (s *state) add(r *rec) {
 		}
 		k := r.proc.GetMatterCode() + "/" + r.proc.GetPeriod()
 		s.periods[k] = append(s.periods[k], r)
+	case r.vch != nil:
+		s.addVoucher(r)
+	case r.close != nil:
+		s.addClose(r)
 	}
 	s.count(r, 1)
 }
@@ -232,6 +244,8 @@ func (s *state) count(r *rec, sign int64) {
 		if r.cash() && r.date != noDay {
 			s.cash[r.date] += amt
 		}
+	case r.vch != nil:
+		s.countVoucher(r, sign)
 	}
 }
 

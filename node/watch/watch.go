@@ -48,8 +48,8 @@ type Event struct {
 	RecordedAt time.Time // when the entry was committed
 	Subject    string    // EntryBody.subject (entry id it is about), may be ""
 	// Msg is the decoded payload: *sanziv1.Transaction, *Contract,
-	// *ContractPayment, *Reversal, *Alert, *Procedure, *StepDecision;
-	// others are ignored.
+	// *ContractPayment, *Reversal, *Alert, *Procedure, *StepDecision,
+	// *Voucher, *MonthClose; others are ignored.
 	Msg proto.Message
 }
 
@@ -62,6 +62,7 @@ type Watcher struct {
 	lists   map[string][]rules.ListItem
 	raised  map[string]bool
 	st      state
+	sides   map[string]*sanziv1.LedgerAccount // national accounts by code (BOOKS-WRONG-SIDE)
 }
 
 // impl is the Go side of one stateful rule. Exactly one of the functions is
@@ -76,22 +77,25 @@ type impl struct {
 
 // registry maps each rule code to its Go implementation.
 var registry = map[string]impl{
-	"SPLIT":          {params: []string{"window_days", "split_threshold_fen"}, observe: split},
-	"DUP-INVOICE":    {observe: dupInvoice},
-	"HOSPITALITY":    {params: []string{"hospitality_cap_fen"}, observe: hospitality},
-	"NON-PROD":       {params: []string{"non_prod_percent", "non_prod_min_fen"}, observe: nonProd},
-	"OFF-BUDGET":     {params: []string{"over_budget_red_percent"}, observe: offBudget},
-	"TAMPER":         {observe: tamper},
-	"CASH-STOCK":     {params: []string{"cash_limit_fen", "red_after_days"}, sweep: cashStock},
-	"CASH-DEPOSIT":   {params: []string{"deposit_days"}, sweep: cashDeposit},
-	"ADVANCE":        {params: []string{"yellow_days", "red_days"}, sweep: advance},
-	"ARREARS":        {params: []string{"yellow_days", "red_days", "red_amount_fen"}, sweep: arrears},
-	"EXPIRING":       {params: []string{"yellow_days", "red_days"}, sweep: expiring},
-	"BANK-REC":       {params: []string{"due_day"}, positive: []string{"due_day"}, sweep: bankRec},
-	"DISCLOSE-LATE":  {params: []string{"due_day", "red_after_days"}, positive: []string{"due_day"}, sweep: discloseLate},
-	"COMPLAINT-LATE": {params: []string{"reply_days"}, sweep: complaintLate},
-	"RELATIVE":       {check: relative},
-	"OUTSIDER":       {params: []string{"min_attachments"}, check: outsider},
+	"SPLIT":               {params: []string{"window_days", "split_threshold_fen"}, observe: split},
+	"DUP-INVOICE":         {observe: dupInvoice},
+	"HOSPITALITY":         {params: []string{"hospitality_cap_fen"}, observe: hospitality},
+	"NON-PROD":            {params: []string{"non_prod_percent", "non_prod_min_fen"}, observe: nonProd},
+	"OFF-BUDGET":          {params: []string{"over_budget_red_percent"}, observe: offBudget},
+	"TAMPER":              {observe: tamper},
+	"CASH-STOCK":          {params: []string{"cash_limit_fen", "red_after_days"}, sweep: cashStock},
+	"CASH-DEPOSIT":        {params: []string{"deposit_days"}, sweep: cashDeposit},
+	"ADVANCE":             {params: []string{"yellow_days", "red_days"}, sweep: advance},
+	"ARREARS":             {params: []string{"yellow_days", "red_days", "red_amount_fen"}, sweep: arrears},
+	"EXPIRING":            {params: []string{"yellow_days", "red_days"}, sweep: expiring},
+	"BANK-REC":            {params: []string{"due_day"}, positive: []string{"due_day"}, sweep: bankRec},
+	"DISCLOSE-LATE":       {params: []string{"due_day", "red_after_days"}, positive: []string{"due_day"}, sweep: discloseLate},
+	"COMPLAINT-LATE":      {params: []string{"reply_days"}, sweep: complaintLate},
+	"BOOKS-CASH-NEGATIVE": {observe: cashNegative},
+	"BOOKS-WRONG-SIDE":    {params: []string{"tolerance_fen"}, observe: wrongSide},
+	"BOOKS-CLOSE-LATE":    {params: []string{"due_day"}, positive: []string{"due_day"}, sweep: closeLate},
+	"RELATIVE":            {check: relative},
+	"OUTSIDER":            {params: []string{"min_attachments"}, check: outsider},
 }
 
 // retired are codes a published rule set may still name that no longer
@@ -143,7 +147,7 @@ func New(e *rules.Engine, loc *time.Location) (*Watcher, error) {
 	if loc == nil {
 		return nil, errors.New("watch: a time zone is required: days are counted in it")
 	}
-	w := &Watcher{loc: loc, raised: map[string]bool{}, st: newState()}
+	w := &Watcher{loc: loc, raised: map[string]bool{}, st: newState(), sides: nationalSides()}
 	if err := w.SetRules(e); err != nil {
 		return nil, err
 	}

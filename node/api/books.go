@@ -48,17 +48,17 @@ func (s *Service) RecordVoucher(ctx context.Context, r *sanziv1.RecordVoucherReq
 		v.Org = org
 	}
 	if r.GetValidateOnly() {
-		out, err := s.b.CheckVoucher(v)
+		out, hits, err := s.b.CheckVoucher(v)
 		if err != nil {
 			return nil, toStatus(err)
 		}
-		return &sanziv1.RecordVoucherResponse{Voucher: out}, nil
+		return &sanziv1.RecordVoucherResponse{Voucher: out, Hits: HitsProto(hits)}, nil
 	}
-	st, out, err := s.b.RecordVoucher(ctx, author, v)
+	st, out, hits, err := s.b.RecordVoucher(ctx, author, v)
 	if err != nil && st == nil {
 		return nil, toStatus(err)
 	}
-	return &sanziv1.RecordVoucherResponse{Entry: st.Meta(), Voucher: out}, nil
+	return &sanziv1.RecordVoucherResponse{Entry: st.Meta(), Voucher: out, Hits: HitsProto(hits)}, nil
 }
 
 // ReverseVoucher implements BooksService: the red-ink voucher reversing id.

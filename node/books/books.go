@@ -181,7 +181,7 @@ func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.Ent
 		if err != nil || v == nil {
 			return recs, err
 		}
-		return append(slices.Clone(recs), *v), nil
+		return b.derivedAlerts(append(slices.Clone(recs), *v), m)
 	})
 	if err != nil {
 		return nil, nil, err

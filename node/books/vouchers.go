@@ -14,6 +14,7 @@ import (
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/money"
+	"github.com/sanzi/sanzi/node/rules"
 	"github.com/sanzi/sanzi/node/voucher"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -294,11 +295,16 @@ func (b *Books) prepareVoucher(v *sanziv1.Voucher) (*sanziv1.Voucher, error) {
 }
 
 // CheckVoucher is RecordVoucher's dry run (validate_only): the voucher as
-// it would be recorded now, its number included, and nothing recorded.
-func (b *Books) CheckVoucher(v *sanziv1.Voucher) (*sanziv1.Voucher, error) {
+// it would be recorded now, its number included, the rules' warnings, and
+// nothing recorded.
+func (b *Books) CheckVoucher(v *sanziv1.Voucher) (*sanziv1.Voucher, []rules.Hit, error) {
 	v, err := b.prepareVoucher(v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	hits, err := b.screenVoucher(v)
+	if err != nil {
+		return nil, nil, err
 	}
 	err = b.l.DB().View(func(tx *bolt.Tx) error {
 		v.Number = lastNumber(tx, v.GetOrg(), voucher.Month(v.GetBusinessDate())) + 1
@@ -313,17 +319,62 @@ func (b *Books) CheckVoucher(v *sanziv1.Voucher) (*sanziv1.Voucher, error) {
 		return checkVoucher(tx, recs, 0, v, map[string]int32{})
 	})
 	if err != nil {
+		return nil, nil, err
+	}
+	return v, hits, nil
+}
+
+// screenVoucher checks a voucher entered by hand (or the opening
+// balances, or a red-ink reversal) against the rules: a blocking hit
+// refuses it, the others are returned to be recorded as its alerts.
+func (b *Books) screenVoucher(v *sanziv1.Voucher) ([]rules.Hit, error) {
+	ch, _, err := b.Chart()
+	if err != nil {
 		return nil, err
 	}
-	return v, nil
+	return b.screen(v, func(e *rules.Engine) ([]rules.Hit, error) {
+		return e.CheckVoucher(v, rules.VoucherFacts{Chart: ch})
+	})
+}
+
+// derivedAlerts checks the voucher a record derived (the last of recs)
+// against the rules with what its source was (a payment booked to an
+// income account): a blocking hit refuses the record with it, and each
+// warning becomes an alert about the voucher in the same append.
+func (b *Books) derivedAlerts(recs []ledger.Record, source proto.Message) ([]ledger.Record, error) {
+	e := b.rules.Load()
+	if e == nil {
+		return recs, nil
+	}
+	var v sanziv1.Voucher
+	if err := proto.Unmarshal(recs[len(recs)-1].Payload, &v); err != nil {
+		return nil, fmt.Errorf("decode the derived voucher: %w", err)
+	}
+	ch, _, err := b.Chart()
+	if err != nil {
+		return nil, err
+	}
+	hits, err := e.CheckVoucher(&v, rules.DerivedFacts(ch, source))
+	if err != nil {
+		return nil, fmt.Errorf("check rules on the derived voucher: %w", err)
+	}
+	if blocking := rules.Blocking(hits); len(blocking) > 0 {
+		return nil, &BlockedError{Hits: blocking}
+	}
+	return appendAlerts(recs, len(recs), hits)
 }
 
 // RecordVoucher records a voucher entered by hand (or the opening
-// balances, or a red-ink reversal) with the next number of its month.
-func (b *Books) RecordVoucher(ctx context.Context, author string, v *sanziv1.Voucher) (*ledger.Stored, *sanziv1.Voucher, error) {
+// balances, or a red-ink reversal) with the next number of its month, and
+// an alert about it for each rule that warned; it returns those rules.
+func (b *Books) RecordVoucher(ctx context.Context, author string, v *sanziv1.Voucher) (*ledger.Stored, *sanziv1.Voucher, []rules.Hit, error) {
 	v, err := b.prepareVoucher(v)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	hits, err := b.screenVoucher(v)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	subject := v.GetReversesVoucherId()
 	if subject == "" {
@@ -339,15 +390,16 @@ func (b *Books) RecordVoucher(ctx context.Context, author string, v *sanziv1.Vou
 		if err != nil {
 			return nil, fmt.Errorf("encode voucher: %w", err)
 		}
-		return []ledger.Record{{Origin: v.GetOrg(), Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_VOUCHER, Payload: payload, Subject: subject}}, nil
+		return appendAlerts([]ledger.Record{{Origin: v.GetOrg(), Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_VOUCHER, Payload: payload, Subject: subject}}, 1, hits)
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if _, err := b.sup.Recorded(ctx, out[0].ID()); err != nil {
-		return out[0], v, fmt.Errorf("recorded %s, then supervise: %w", out[0].ID(), err)
+	later, err := b.sup.Recorded(ctx, out[0].ID())
+	if err != nil {
+		return out[0], v, hits, fmt.Errorf("recorded %s, then supervise: %w", out[0].ID(), err)
 	}
-	return out[0], v, nil
+	return out[0], v, append(hits, later...), nil
 }
 
 // appendNumbered appends the records build makes, building them again
@@ -395,7 +447,8 @@ func (b *Books) ReverseVoucher(ctx context.Context, author, id, date, reason str
 	if date == "" {
 		date = b.today()
 	}
-	return b.RecordVoucher(ctx, author, voucher.Reverse(orig, date, reason))
+	st, v, _, err := b.RecordVoucher(ctx, author, voucher.Reverse(orig, date, reason))
+	return st, v, err
 }
 
 // GetVoucher reads the voucher id names, with the voucher reversing it.

@@ -3,6 +3,7 @@ package books_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/chart"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -47,7 +50,7 @@ func TestVoucherNumbersUnderConcurrency(t *testing.T) {
 			if i%2 == 1 {
 				date = "2026-04-10"
 			}
-			_, _, err := b.RecordVoucher(ctx, "t", handVoucher(date, int64(100+i)))
+			_, _, _, err := b.RecordVoucher(ctx, "t", handVoucher(date, int64(100+i)))
 			errs <- err
 		}(i)
 	}
@@ -127,11 +130,11 @@ func TestDerivedVoucher(t *testing.T) {
 	unbooked := listTx(t, b)[1]
 	hv := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-06", Summary: "杂项支出", SourceEntryId: unbooked,
 		Lines: []*sanziv1.VoucherLine{{Account: "533", DebitFen: 500}, {Account: chart.Cash, CreditFen: 500}}}
-	if _, _, err := b.RecordVoucher(ctx, "t", hv); err != nil {
+	if _, _, _, err := b.RecordVoucher(ctx, "t", hv); err != nil {
 		t.Fatal(err)
 	}
 	var conflict *books.ConflictError
-	if _, _, err := b.RecordVoucher(ctx, "t", hv); !errors.As(err, &conflict) || conflict.Field != "voucher.sourceEntryId" {
+	if _, _, _, err := b.RecordVoucher(ctx, "t", hv); !errors.As(err, &conflict) || conflict.Field != "voucher.sourceEntryId" {
 		t.Fatalf("second voucher naming %s: %v", unbooked, err)
 	}
 }
@@ -155,30 +158,30 @@ func TestVoucherRefusals(t *testing.T) {
 	var inv *books.InvalidError
 	v := handVoucher("2026-03-10", 120000)
 	v.Lines[1].CreditFen = 100000
-	if _, _, err := b.RecordVoucher(ctx, "t", v); !errors.As(err, &inv) || !strings.Contains(err.Error(), "debits 1,200.00 exceed credits 1,000.00 by 200.00") {
+	if _, _, _, err := b.RecordVoucher(ctx, "t", v); !errors.As(err, &inv) || !strings.Contains(err.Error(), "debits 1,200.00 exceed credits 1,000.00 by 200.00") {
 		t.Fatalf("unbalanced voucher: %v", err)
 	}
-	if _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-10", 100)); err != nil {
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-10", 100)); err != nil {
 		t.Fatal(err)
 	}
 	var conflict *books.ConflictError
 	opening := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-31", Summary: "期初余额", Opening: true,
 		Lines: []*sanziv1.VoucherLine{{Account: chart.Bank, DebitFen: 900000}, {Account: chart.Capital, CreditFen: 900000}}}
-	if _, _, err := b.RecordVoucher(ctx, "t", opening); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "on or before every other voucher") {
+	if _, _, _, err := b.RecordVoucher(ctx, "t", opening); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "on or before every other voucher") {
 		t.Fatalf("opening after a voucher: %v", err)
 	}
 	opening.BusinessDate = "2026-01-01"
-	if _, _, err := b.RecordVoucher(ctx, "t", opening); err != nil {
+	if _, _, _, err := b.RecordVoucher(ctx, "t", opening); err != nil {
 		t.Fatal(err)
 	}
 	opening.BusinessDate = "2025-12-31"
-	if _, _, err := b.RecordVoucher(ctx, "t", opening); !errors.As(err, &conflict) || conflict.Field != "voucher.opening" {
+	if _, _, _, err := b.RecordVoucher(ctx, "t", opening); !errors.As(err, &conflict) || conflict.Field != "voucher.opening" {
 		t.Fatalf("second opening: %v", err)
 	}
-	if _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2025-12-20", 100)); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "opened its books") {
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2025-12-20", 100)); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "opened its books") {
 		t.Fatalf("voucher before the opening: %v", err)
 	}
-	if v, err := b.CheckVoucher(handVoucher("2026-03-11", 100)); err != nil || v.GetNumber() != 2 {
+	if v, _, err := b.CheckVoucher(handVoucher("2026-03-11", 100)); err != nil || v.GetNumber() != 2 {
 		t.Fatalf("dry run: %v, %v; want number 2", v, err)
 	}
 }
@@ -206,16 +209,16 @@ func TestCloseReverseReopen(t *testing.T) {
 		t.Fatalf("closing the current month: %v", err)
 	}
 	ids := listTx(t, b)
-	if _, _, err := b.RecordVoucher(ctx, "t", &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-06", Summary: "杂项支出", SourceEntryId: ids[1],
+	if _, _, _, err := b.RecordVoucher(ctx, "t", &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-06", Summary: "杂项支出", SourceEntryId: ids[1],
 		Lines: []*sanziv1.VoucherLine{{Account: "533", DebitFen: 500}, {Account: chart.Cash, CreditFen: 500}}}); err != nil {
 		t.Fatal(err)
 	}
-	draw, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-01", 20000))
+	draw, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-01", 20000))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// February has a voucher and is open: March waits for it.
-	_, _, err = b.RecordVoucher(ctx, "t", handVoucher("2026-02-01", 100))
+	_, _, _, err = b.RecordVoucher(ctx, "t", handVoucher("2026-02-01", 100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +237,7 @@ func TestCloseReverseReopen(t *testing.T) {
 		t.Fatalf("close figures %v", mc)
 	}
 	var conflict *books.ConflictError
-	if _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-20", 100)); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "month 2026-03") {
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-20", 100)); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "month 2026-03") {
 		t.Fatalf("voucher in a closed month: %v", err)
 	}
 	if _, _, err := b.ReverseVoucher(ctx, "t", draw.ID(), "2026-03-25", "记错"); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "closed") {
@@ -264,7 +267,7 @@ func TestCloseReverseReopen(t *testing.T) {
 	if _, err := b.ReopenMonth(ctx, "t", reopen, approve); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-20", 100)); err != nil {
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-20", 100)); err != nil {
 		t.Fatalf("voucher in the reopened month: %v", err)
 	}
 	months, err := b.ListMonths(benchOrg, "2026")
@@ -277,4 +280,73 @@ func TestCloseReverseReopen(t *testing.T) {
 	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03"); err != nil {
 		t.Fatalf("closing again: %v", err)
 	}
+}
+
+// TestVoucherRules: with rules on, a hand voucher paying out cash above
+// the limit is refused by CASH-PAY as the transaction would be, a warning
+// on a hand voucher is recorded as an alert about it and answered, and a
+// derived voucher booking an expense to an income account warns
+// WRONG-ACCOUNT about the voucher, not the transaction.
+func TestVoucherRules(t *testing.T) {
+	ctx := context.Background()
+	b := booksAt(t)
+	engine, err := rules.Compile(rules.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetRules(engine)
+	pay := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-06-01", Summary: "现金支付工程款",
+		Lines: []*sanziv1.VoucherLine{{Account: "531", DebitFen: 100_001}, {Account: chart.Cash, CreditFen: 100_001}}}
+	var blocked *books.BlockedError
+	if _, _, _, err := b.RecordVoucher(ctx, "t", pay); !errors.As(err, &blocked) || blocked.Hits[0].Code != "CASH-PAY" {
+		t.Fatalf("cash over the limit on a hand voucher: %v", err)
+	}
+	if _, _, err := b.CheckVoucher(pay); !errors.As(err, &blocked) {
+		t.Fatalf("the dry run let it through: %v", err)
+	}
+	refund := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-06-02", Summary: "退还多收租金",
+		Lines: []*sanziv1.VoucherLine{{Account: "501", DebitFen: 5000}, {Account: chart.Bank, CreditFen: 5000}}}
+	st, _, hits, err := b.RecordVoucher(ctx, "t", refund)
+	if err != nil || !hasHit(hits, "WRONG-ACCOUNT") {
+		t.Fatalf("money out debiting an income account: hits %v, err %v", hits, err)
+	}
+	if about := alertsAbout(t, b, st.ID()); !slices.Contains(about, "WRONG-ACCOUNT") {
+		t.Fatalf("no WRONG-ACCOUNT alert about the hand voucher %s: %v", st.ID(), about)
+	}
+	tx := cashExpense("2026-06-03", 3000, "经营收入") // spending booked as income
+	tx.InvoiceCode, tx.InvoiceNumber = "035001900111", "00000001"
+	s, _, err := b.RecordTransaction(ctx, "t", tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vid := ledger.EntryID(s.Origin, s.Seq+1)
+	if v, err := b.GetVoucher(vid); err != nil || v.GetVoucher().GetSourceEntryId() != s.ID() {
+		t.Fatalf("derived voucher %s: %v %v", vid, v, err)
+	}
+	if about := alertsAbout(t, b, vid); !slices.Contains(about, "WRONG-ACCOUNT") {
+		t.Fatalf("no WRONG-ACCOUNT alert about the derived voucher %s: %v", vid, about)
+	}
+	if about := alertsAbout(t, b, s.ID()); slices.Contains(about, "WRONG-ACCOUNT") {
+		t.Fatalf("WRONG-ACCOUNT raised about the transaction itself: %v", about)
+	}
+}
+
+func hasHit(hits []rules.Hit, code string) bool {
+	return slices.ContainsFunc(hits, func(h rules.Hit) bool { return h.Code == code })
+}
+
+// alertsAbout lists the rule codes of the alerts raised about entry id.
+func alertsAbout(t *testing.T, b *books.Books, id string) []string {
+	t.Helper()
+	alerts, _, _, err := b.ListAlerts(books.AlertFilter{}, books.Page{Size: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, a := range alerts {
+		if a.GetSubjectId() == id {
+			codes = append(codes, a.GetAlert().GetRuleCode())
+		}
+	}
+	return codes
 }

@@ -20,7 +20,7 @@ func TestReopenNeedsTheTownsApproval(t *testing.T) {
 	clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
 	town, b := openTownAndVillageB(t, clock)
 	draw := func(date string) error {
-		_, _, err := b.RecordVoucher(ctx, "B村会计", &sanziv1.Voucher{Org: villageB, BusinessDate: date, Summary: "提现",
+		_, _, _, err := b.RecordVoucher(ctx, "B村会计", &sanziv1.Voucher{Org: villageB, BusinessDate: date, Summary: "提现",
 			Lines: []*sanziv1.VoucherLine{{Account: chart.Cash, DebitFen: 5000}, {Account: chart.Bank, CreditFen: 5000}}})
 		return err
 	}

@@ -16,7 +16,7 @@ func TestBooksRulesFollowTheChain(t *testing.T) {
 	ctx := context.Background()
 	clock := &fakeClock{t: cstTime("2026-03-02 09:00")}
 	b, _ := openSupervised(t, t.TempDir(), clock, nil)
-	v := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-02", Summary: "付办公费", Lines: []*sanziv1.VoucherLine{
+	v := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-02", Number: 1, Summary: "付办公费", Lines: []*sanziv1.VoucherLine{
 		{Account: "531", DebitFen: 30_000}, {Account: "101", CreditFen: 30_000},
 	}}
 	st, err := b.AppendEntry(ctx, benchOrg, "会计", sanziv1.EntryType_ENTRY_TYPE_VOUCHER, v, "")

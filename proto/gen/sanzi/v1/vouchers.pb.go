@@ -1046,9 +1046,12 @@ func (x *RecordVoucherRequest) GetValidateOnly() bool {
 }
 
 type RecordVoucherResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entry         *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
-	Voucher       *Voucher               `protobuf:"bytes,2,opt,name=voucher,proto3" json:"voucher,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entry   *EntryMeta             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	Voucher *Voucher               `protobuf:"bytes,2,opt,name=voucher,proto3" json:"voucher,omitempty"`
+	// Rules that fired on the voucher and only warn (a blocking one refuses
+	// it); each is recorded as an alert about the voucher.
+	Hits          []*RuleHit `protobuf:"bytes,3,rep,name=hits,proto3" json:"hits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1093,6 +1096,13 @@ func (x *RecordVoucherResponse) GetEntry() *EntryMeta {
 func (x *RecordVoucherResponse) GetVoucher() *Voucher {
 	if x != nil {
 		return x.Voucher
+	}
+	return nil
+}
+
+func (x *RecordVoucherResponse) GetHits() []*RuleHit {
+	if x != nil {
+		return x.Hits
 	}
 	return nil
 }
@@ -2391,7 +2401,7 @@ var File_sanzi_v1_vouchers_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_vouchers_proto_rawDesc = "" +
 	"\n" +
-	"\x17sanzi/v1/vouchers.proto\x12\bsanzi.v1\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/funds.proto\x1a\x15sanzi/v1/common.proto\"\xe2\x01\n" +
+	"\x17sanzi/v1/vouchers.proto\x12\bsanzi.v1\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/funds.proto\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/rules.proto\"\xe2\x01\n" +
 	"\rLedgerAccount\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12,\n" +
@@ -2455,10 +2465,11 @@ const file_sanzi_v1_vouchers_proto_rawDesc = "" +
 	"reversedBy\"h\n" +
 	"\x14RecordVoucherRequest\x12+\n" +
 	"\avoucher\x18\x01 \x01(\v2\x11.sanzi.v1.VoucherR\avoucher\x12#\n" +
-	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\"o\n" +
+	"\rvalidate_only\x18\x02 \x01(\bR\fvalidateOnly\"\x96\x01\n" +
 	"\x15RecordVoucherResponse\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12+\n" +
-	"\avoucher\x18\x02 \x01(\v2\x11.sanzi.v1.VoucherR\avoucher\"d\n" +
+	"\avoucher\x18\x02 \x01(\v2\x11.sanzi.v1.VoucherR\avoucher\x12%\n" +
+	"\x04hits\x18\x03 \x03(\v2\x11.sanzi.v1.RuleHitR\x04hits\"d\n" +
 	"\x15ReverseVoucherRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rbusiness_date\x18\x02 \x01(\tR\fbusinessDate\x12\x16\n" +
@@ -2637,7 +2648,8 @@ var file_sanzi_v1_vouchers_proto_goTypes = []any{
 	(TransactionKind)(0),           // 35: sanzi.v1.TransactionKind
 	(PaymentMethod)(0),             // 36: sanzi.v1.PaymentMethod
 	(*EntryMeta)(nil),              // 37: sanzi.v1.EntryMeta
-	(*Transaction)(nil),            // 38: sanzi.v1.Transaction
+	(*RuleHit)(nil),                // 38: sanzi.v1.RuleHit
+	(*Transaction)(nil),            // 39: sanzi.v1.Transaction
 }
 var file_sanzi_v1_vouchers_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.LedgerAccount.class:type_name -> sanzi.v1.AccountClass
@@ -2654,44 +2666,45 @@ var file_sanzi_v1_vouchers_proto_depIdxs = []int32{
 	8,  // 11: sanzi.v1.RecordVoucherRequest.voucher:type_name -> sanzi.v1.Voucher
 	37, // 12: sanzi.v1.RecordVoucherResponse.entry:type_name -> sanzi.v1.EntryMeta
 	8,  // 13: sanzi.v1.RecordVoucherResponse.voucher:type_name -> sanzi.v1.Voucher
-	37, // 14: sanzi.v1.ReverseVoucherResponse.entry:type_name -> sanzi.v1.EntryMeta
-	8,  // 15: sanzi.v1.ReverseVoucherResponse.voucher:type_name -> sanzi.v1.Voucher
-	38, // 16: sanzi.v1.PreviewVoucherRequest.transaction:type_name -> sanzi.v1.Transaction
-	8,  // 17: sanzi.v1.PreviewVoucherResponse.voucher:type_name -> sanzi.v1.Voucher
-	11, // 18: sanzi.v1.ListVouchersResponse.vouchers:type_name -> sanzi.v1.VoucherRecord
-	37, // 19: sanzi.v1.CloseMonthResponse.entry:type_name -> sanzi.v1.EntryMeta
-	9,  // 20: sanzi.v1.CloseMonthResponse.close:type_name -> sanzi.v1.MonthClose
-	37, // 21: sanzi.v1.ReopenMonthResponse.entry:type_name -> sanzi.v1.EntryMeta
-	10, // 22: sanzi.v1.ReopenMonthResponse.reopen:type_name -> sanzi.v1.MonthReopen
-	24, // 23: sanzi.v1.ListMonthsResponse.months:type_name -> sanzi.v1.MonthStatus
-	3,  // 24: sanzi.v1.Statement.kind:type_name -> sanzi.v1.StatementKind
-	27, // 25: sanzi.v1.Statement.rows:type_name -> sanzi.v1.StatementRow
-	3,  // 26: sanzi.v1.GetStatementRequest.kind:type_name -> sanzi.v1.StatementKind
-	28, // 27: sanzi.v1.GetStatementResponse.statement:type_name -> sanzi.v1.Statement
-	32, // 28: sanzi.v1.ImportBooksResponse.problems:type_name -> sanzi.v1.ImportProblem
-	12, // 29: sanzi.v1.BooksService.RecordVoucher:input_type -> sanzi.v1.RecordVoucherRequest
-	14, // 30: sanzi.v1.BooksService.ReverseVoucher:input_type -> sanzi.v1.ReverseVoucherRequest
-	16, // 31: sanzi.v1.BooksService.PreviewVoucher:input_type -> sanzi.v1.PreviewVoucherRequest
-	18, // 32: sanzi.v1.BooksService.ListVouchers:input_type -> sanzi.v1.ListVouchersRequest
-	20, // 33: sanzi.v1.BooksService.CloseMonth:input_type -> sanzi.v1.CloseMonthRequest
-	22, // 34: sanzi.v1.BooksService.ReopenMonth:input_type -> sanzi.v1.ReopenMonthRequest
-	25, // 35: sanzi.v1.BooksService.ListMonths:input_type -> sanzi.v1.ListMonthsRequest
-	29, // 36: sanzi.v1.BooksService.GetStatement:input_type -> sanzi.v1.GetStatementRequest
-	31, // 37: sanzi.v1.BooksService.ImportBooks:input_type -> sanzi.v1.ImportBooksRequest
-	13, // 38: sanzi.v1.BooksService.RecordVoucher:output_type -> sanzi.v1.RecordVoucherResponse
-	15, // 39: sanzi.v1.BooksService.ReverseVoucher:output_type -> sanzi.v1.ReverseVoucherResponse
-	17, // 40: sanzi.v1.BooksService.PreviewVoucher:output_type -> sanzi.v1.PreviewVoucherResponse
-	19, // 41: sanzi.v1.BooksService.ListVouchers:output_type -> sanzi.v1.ListVouchersResponse
-	21, // 42: sanzi.v1.BooksService.CloseMonth:output_type -> sanzi.v1.CloseMonthResponse
-	23, // 43: sanzi.v1.BooksService.ReopenMonth:output_type -> sanzi.v1.ReopenMonthResponse
-	26, // 44: sanzi.v1.BooksService.ListMonths:output_type -> sanzi.v1.ListMonthsResponse
-	30, // 45: sanzi.v1.BooksService.GetStatement:output_type -> sanzi.v1.GetStatementResponse
-	33, // 46: sanzi.v1.BooksService.ImportBooks:output_type -> sanzi.v1.ImportBooksResponse
-	38, // [38:47] is the sub-list for method output_type
-	29, // [29:38] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	38, // 14: sanzi.v1.RecordVoucherResponse.hits:type_name -> sanzi.v1.RuleHit
+	37, // 15: sanzi.v1.ReverseVoucherResponse.entry:type_name -> sanzi.v1.EntryMeta
+	8,  // 16: sanzi.v1.ReverseVoucherResponse.voucher:type_name -> sanzi.v1.Voucher
+	39, // 17: sanzi.v1.PreviewVoucherRequest.transaction:type_name -> sanzi.v1.Transaction
+	8,  // 18: sanzi.v1.PreviewVoucherResponse.voucher:type_name -> sanzi.v1.Voucher
+	11, // 19: sanzi.v1.ListVouchersResponse.vouchers:type_name -> sanzi.v1.VoucherRecord
+	37, // 20: sanzi.v1.CloseMonthResponse.entry:type_name -> sanzi.v1.EntryMeta
+	9,  // 21: sanzi.v1.CloseMonthResponse.close:type_name -> sanzi.v1.MonthClose
+	37, // 22: sanzi.v1.ReopenMonthResponse.entry:type_name -> sanzi.v1.EntryMeta
+	10, // 23: sanzi.v1.ReopenMonthResponse.reopen:type_name -> sanzi.v1.MonthReopen
+	24, // 24: sanzi.v1.ListMonthsResponse.months:type_name -> sanzi.v1.MonthStatus
+	3,  // 25: sanzi.v1.Statement.kind:type_name -> sanzi.v1.StatementKind
+	27, // 26: sanzi.v1.Statement.rows:type_name -> sanzi.v1.StatementRow
+	3,  // 27: sanzi.v1.GetStatementRequest.kind:type_name -> sanzi.v1.StatementKind
+	28, // 28: sanzi.v1.GetStatementResponse.statement:type_name -> sanzi.v1.Statement
+	32, // 29: sanzi.v1.ImportBooksResponse.problems:type_name -> sanzi.v1.ImportProblem
+	12, // 30: sanzi.v1.BooksService.RecordVoucher:input_type -> sanzi.v1.RecordVoucherRequest
+	14, // 31: sanzi.v1.BooksService.ReverseVoucher:input_type -> sanzi.v1.ReverseVoucherRequest
+	16, // 32: sanzi.v1.BooksService.PreviewVoucher:input_type -> sanzi.v1.PreviewVoucherRequest
+	18, // 33: sanzi.v1.BooksService.ListVouchers:input_type -> sanzi.v1.ListVouchersRequest
+	20, // 34: sanzi.v1.BooksService.CloseMonth:input_type -> sanzi.v1.CloseMonthRequest
+	22, // 35: sanzi.v1.BooksService.ReopenMonth:input_type -> sanzi.v1.ReopenMonthRequest
+	25, // 36: sanzi.v1.BooksService.ListMonths:input_type -> sanzi.v1.ListMonthsRequest
+	29, // 37: sanzi.v1.BooksService.GetStatement:input_type -> sanzi.v1.GetStatementRequest
+	31, // 38: sanzi.v1.BooksService.ImportBooks:input_type -> sanzi.v1.ImportBooksRequest
+	13, // 39: sanzi.v1.BooksService.RecordVoucher:output_type -> sanzi.v1.RecordVoucherResponse
+	15, // 40: sanzi.v1.BooksService.ReverseVoucher:output_type -> sanzi.v1.ReverseVoucherResponse
+	17, // 41: sanzi.v1.BooksService.PreviewVoucher:output_type -> sanzi.v1.PreviewVoucherResponse
+	19, // 42: sanzi.v1.BooksService.ListVouchers:output_type -> sanzi.v1.ListVouchersResponse
+	21, // 43: sanzi.v1.BooksService.CloseMonth:output_type -> sanzi.v1.CloseMonthResponse
+	23, // 44: sanzi.v1.BooksService.ReopenMonth:output_type -> sanzi.v1.ReopenMonthResponse
+	26, // 45: sanzi.v1.BooksService.ListMonths:output_type -> sanzi.v1.ListMonthsResponse
+	30, // 46: sanzi.v1.BooksService.GetStatement:output_type -> sanzi.v1.GetStatementResponse
+	33, // 47: sanzi.v1.BooksService.ImportBooks:output_type -> sanzi.v1.ImportBooksResponse
+	39, // [39:48] is the sub-list for method output_type
+	30, // [30:39] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_vouchers_proto_init() }
@@ -2702,6 +2715,7 @@ func file_sanzi_v1_vouchers_proto_init() {
 	file_sanzi_v1_entry_proto_init()
 	file_sanzi_v1_funds_proto_init()
 	file_sanzi_v1_common_proto_init()
+	file_sanzi_v1_rules_proto_init()
 	file_sanzi_v1_vouchers_proto_msgTypes[12].OneofWrappers = []any{
 		(*PreviewVoucherRequest_Transaction)(nil),
 	}

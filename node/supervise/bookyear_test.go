@@ -384,7 +384,7 @@ func TestBooksYearThroughTheAPI(t *testing.T) {
 				}
 				hand(t, yearTransfer, false)
 			}
-			clock.Set(cstTime(end + " 09:00").AddDate(0, 0, 1))
+			clock.Set(cstTime(end+" 09:00").AddDate(0, 0, 1))
 			if _, err := apiB.CloseMonth(acctB, &sanziv1.CloseMonthRequest{Org: villageB, Month: month}); err != nil {
 				t.Fatalf("close %s: %v", month, err)
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -472,6 +473,61 @@ func TestBooksYearThroughTheAPI(t *testing.T) {
 		compareLines(t, "B at the town", render(statementOf(t, apiTown, townAcct, bs, villageB, "2025-12")), render(sheetB))
 		if _, err := apiTown.GetStatement(townAcct, &sanziv1.GetStatementRequest{Kind: sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL, Org: townOrg, Period: "2025-12"}); status.Code(err) != codes.InvalidArgument {
 			t.Fatalf("a town's cash journal: %v, want InvalidArgument", err)
+		}
+	})
+
+	t.Run("the town lists a village's vouchers", func(t *testing.T) {
+		atB, err := apiB.ListVouchers(acctB, &sanziv1.ListVouchersRequest{Org: villageB})
+		if err != nil {
+			t.Fatal(err)
+		}
+		atTown, err := apiTown.ListVouchers(townAcct, &sanziv1.ListVouchersRequest{Org: villageB})
+		if err != nil || atTown.GetTotalSize() != atB.GetTotalSize() || atB.GetTotalSize() == 0 {
+			t.Fatalf("B's vouchers at the town: %d (%v), at B: %d", atTown.GetTotalSize(), err, atB.GetTotalSize())
+		}
+		cash := statementOf(t, apiB, acctB, sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL, villageB, "2025-08")
+		if len(cash.GetRows()) == 0 {
+			t.Fatal("August's cash journal has no rows")
+		}
+	})
+
+	t.Run("bad requests name the field", func(t *testing.T) {
+		for _, tc := range []struct {
+			name  string
+			c     context.Context
+			svc   *api.Service
+			req   *sanziv1.GetStatementRequest
+			code  codes.Code
+			field string
+		}{
+			{"no kind", acctB, apiB, &sanziv1.GetStatementRequest{Org: villageB, Period: "2025-12"}, codes.InvalidArgument, "kind"},
+			{"month 13", acctB, apiB, &sanziv1.GetStatementRequest{Kind: bs, Org: villageB, Period: "2025-13"}, codes.InvalidArgument, "period"},
+			{"a year", acctB, apiB, &sanziv1.GetStatementRequest{Kind: bs, Org: villageB, Period: "2025"}, codes.InvalidArgument, "period"},
+			{"subsidiary ledger without account", acctB, apiB, &sanziv1.GetStatementRequest{Kind: sanziv1.StatementKind_STATEMENT_KIND_SUBSIDIARY_LEDGER, Org: villageB, Period: "2025-12"}, codes.InvalidArgument, "account"},
+			{"a town's bank journal", townAcct, apiTown, &sanziv1.GetStatementRequest{Kind: sanziv1.StatementKind_STATEMENT_KIND_BANK_JOURNAL, Org: townOrg, Period: "2025-12"}, codes.InvalidArgument, "kind"},
+			{"another village", acctB, apiB, &sanziv1.GetStatementRequest{Kind: bs, Org: villageA, Period: "2025-12"}, codes.PermissionDenied, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := tc.svc.GetStatement(tc.c, tc.req)
+				st := status.Convert(err)
+				if st.Code() != tc.code {
+					t.Fatalf("%v, want %s", err, tc.code)
+				}
+				if tc.field == "" {
+					return
+				}
+				for _, d := range st.Details() {
+					if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 && br.GetFieldViolations()[0].GetField() == tc.field {
+						return
+					}
+				}
+				t.Fatalf("%v names no field %s", err, tc.field)
+			})
+		}
+		apiA.SetSheetLimits(api.SheetLimits{MaxBytes: 100})
+		defer apiA.SetSheetLimits(api.SheetLimits{})
+		if _, err := apiA.ImportBooks(acctA, &sanziv1.ImportBooksRequest{Org: villageA, Content: []byte(yearSheet())}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "content") {
+			t.Fatalf("a sheet over the limit: %v", err)
 		}
 	})
 

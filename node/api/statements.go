@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/authz"
-	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/rest"
@@ -88,8 +87,20 @@ func (s *Service) villageStatement(ch *chart.Chart, kind sanziv1.StatementKind, 
 	if err != nil {
 		return nil, err
 	}
-	return statement.FromVouchers(ch, kind, org, period, account, vs)
+	st, err := statement.FromVouchers(ch, kind, org, period, account, vs)
+	if err != nil {
+		return nil, &unmade{err}
+	}
+	return st, nil
 }
+
+// unmade is a statement the org's vouchers do not make (they do not
+// balance, or name accounts the chart in force no longer holds), or one
+// asked for wrongly (a FieldError on the request's fields).
+type unmade struct{ err error }
+
+func (u *unmade) Error() string { return u.err.Error() }
+func (u *unmade) Unwrap() error { return u.err }
 
 // townStatement sums the statements of the town's villages whose
 // vouchers the town node holds; with none, the statement of no voucher
@@ -118,32 +129,30 @@ func (s *Service) townStatement(ch *chart.Chart, kind sanziv1.StatementKind, tow
 	if len(parts) == 0 {
 		st, err := statement.FromVouchers(ch, kind, town, period, "", nil)
 		if err != nil {
-			return nil, err
+			return nil, &unmade{err}
 		}
 		st.Orgs = 0
 		return st, nil
 	}
-	return statement.Sum(town, parts)
+	st, err := statement.Sum(town, parts)
+	if err != nil {
+		return nil, &unmade{err}
+	}
+	return st, nil
 }
 
 // statementStatus is the status of a statement refused: a field of the
-// request at fault is InvalidArgument naming it; vouchers the statement
-// cannot be made from (they do not balance) are a precondition.
+// request at fault is InvalidArgument naming it; a statement the vouchers
+// do not make is a precondition; anything else (the store) as usual.
 func statementStatus(err error) error {
 	var fe *statement.FieldError
+	var u *unmade
 	switch {
 	case errors.As(err, &fe) && (fe.Field == "kind" || fe.Field == "period" || fe.Field == "account" || fe.Field == "org"):
 		return invalidField(fe.Field, fe.Reason)
 	case errors.Is(err, statement.ErrNeedsVouchers):
 		return invalidField("kind", err.Error())
-	case errors.As(err, &fe):
-		return status.Error(codes.FailedPrecondition, err.Error())
-	}
-	var inv *books.InvalidError
-	if errors.As(err, &inv) {
-		return toStatus(err)
-	}
-	if strings.Contains(err.Error(), "do not balance") {
+	case errors.As(err, &u):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	}
 	return toStatus(err)

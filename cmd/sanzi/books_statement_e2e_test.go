@@ -62,6 +62,23 @@ func TestBooksImportAndStatementCLI(t *testing.T) {
 		t.Fatalf("xlsx: %v\n%s", err, out)
 	}
 	t.Logf("资产总计 = 负债和所有者权益总计 = %s", assets)
+	// The console's route: the same statement over REST, a bad period named.
+	var rest struct {
+		Statement struct {
+			Title string `json:"title"`
+			Rows  []struct {
+				Code       string   `json:"code"`
+				AmountsFen []string `json:"amountsFen"`
+			} `json:"rows"`
+		} `json:"statement"`
+	}
+	q := "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org=" + org + "&period="
+	if code, raw := n.call("GET", q+"2025-03", "", nil, &rest); code != 200 || rest.Statement.Title != "资产负债表" || len(rest.Statement.Rows) == 0 {
+		t.Fatalf("GET statement: %d %s", code, raw)
+	}
+	if code, raw := n.call("GET", q+"2025-3", "", nil, nil); code != 400 || !strings.Contains(string(raw), `"period"`) {
+		t.Fatalf("GET statement with a bad period: %d %s", code, raw)
+	}
 	if _, exit := run(t, "books", "statement", "--kind", "ledger", "--period", "2025-03", "--server", n.grpc); exit == 0 {
 		t.Fatal("an unknown --kind was accepted")
 	}

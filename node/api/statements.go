@@ -6,6 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -174,6 +178,13 @@ func (s *Service) ImportBooks(ctx context.Context, r *sanziv1.ImportBooksRequest
 		return nil, err
 	}
 	lim := s.sheetLim
+	select {
+	case s.sheetSlots <- struct{}{}: // a sheet import's slot: it holds its rows while checked
+		defer func() { <-s.sheetSlots }()
+	default:
+		return nil, withDetails(codes.ResourceExhausted, fmt.Sprintf("%d sheets are being imported on this node; try again in a moment", lim.Concurrent),
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(10 * time.Second)})
+	}
 	if n := int64(len(r.GetContent())); n > lim.MaxBytes {
 		return nil, sheetRefusal(rest.ReasonTooLarge, "content", fmt.Sprintf("the sheet is %d bytes, more than the limit of %d", n, lim.MaxBytes))
 	}

@@ -253,8 +253,8 @@ entered by hand naming it (sanzi vouchers record --source).`,
 }
 
 func newBooksCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "books", Short: "Close and reopen months of the books (结账), see where each month stands"}
-	cmd.AddCommand(newBooksCloseCmd(g), newBooksReopenCmd(g), newBooksMonthsCmd(g))
+	cmd := &cobra.Command{Use: "books", Short: "Close and reopen months of the books (结账), see where each month stands, statements, import"}
+	cmd.AddCommand(newBooksCloseCmd(g), newBooksReopenCmd(g), newBooksMonthsCmd(g), newBooksStatementCmd(g), newBooksImportCmd(g))
 	return cmd
 }
 

@@ -43,8 +43,6 @@ type Service struct {
 	sanziv1.UnimplementedDirectiveServiceServer
 	sanziv1.UnimplementedDisclosureServiceServer
 	sanziv1.UnimplementedComplaintServiceServer
-	// TODO(issue 19): GetStatement and ImportBooks answer Unimplemented
-	// from here until the statements and the import land (books.go).
 	sanziv1.UnimplementedBooksServiceServer
 
 	b       *books.Books

@@ -15,9 +15,8 @@ import (
 
 // BooksService (issue 19): the vouchers, month-end close and reopening of
 // the village's books. Every call acts for the signed-in account, on an org
-// it covers; the author of what is recorded is that account.
-// TODO(issue 19): GetStatement and ImportBooks are built elsewhere; until
-// then the embedded UnimplementedBooksServiceServer answers them.
+// it covers; the author of what is recorded is that account. GetStatement
+// and ImportBooks are in statements.go.
 
 // actor is the signed-in account and the org it acts on (org when named
 // and covered, else its own).

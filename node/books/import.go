@@ -9,11 +9,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/voucher"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -41,7 +44,8 @@ const (
 	// DefaultImportMaxBytes caps the encoded transactions of one import
 	// (32 MiB), and so what the recording transaction holds in memory:
 	// measured, the heap peaks at about four times the encoded rows while
-	// they are sealed and committed (TestImportBoundedMemory).
+	// they are sealed and committed, and half as much again with the
+	// voucher each row books (TestImportBoundedMemory).
 	DefaultImportMaxBytes = 32 << 20
 	// MaxRejectionsListed: more rejections are counted, not listed; a
 	// sheet with more problems than this is fixed from the first ones.
@@ -137,6 +141,9 @@ type Import struct {
 	records int // records staged, for Record.About
 	bytes   int64
 	res     ImportResult
+	// months holds monthKey(org, month) of every transaction staged: the
+	// months whose voucher numbers Finish reads before the stream.
+	months map[string]bool
 }
 
 // StartImport opens an import by author; with dryRun it only checks.
@@ -149,7 +156,7 @@ func (b *Books) StartImport(author string, dryRun bool) (*Import, error) {
 		return nil, fmt.Errorf("create import staging file: %w", err)
 	}
 	w := bufio.NewWriter(f)
-	return &Import{b: b, author: author, dryRun: dryRun, lim: b.importLimits.withDefaults(), f: f, w: w, enc: gob.NewEncoder(w)}, nil
+	return &Import{b: b, author: author, dryRun: dryRun, lim: b.importLimits.withDefaults(), f: f, w: w, enc: gob.NewEncoder(w), months: map[string]bool{}}, nil
 }
 
 // Close removes the staging file.
@@ -236,16 +243,22 @@ func (im *Import) Add(r ImportRow) error {
 		}
 	}
 	im.records += len(recs)
+	im.months[string(monthKey(t.GetOrg(), voucher.Month(t.GetBusinessDate())))] = true
 	return nil
 }
 
 // Finish records every staged row in one atomic append, or none when any
 // row was refused or on a dry run.
 //
-// TODO(issue 19): rows imported from a sheet book no voucher yet (record
-// derives one per transaction, numbered as the chain stands; a stream
-// would need the numbers and ids foreseen across it): their months list
-// them as unbooked until a hand voucher names each.
+// Each transaction books its voucher in the same append, as
+// RecordTransaction does: the chart maps it, and the voucher follows it in
+// the stream, naming the id it was just written under and numbered after
+// its month's last voucher as read before the stream (a month closed
+// then, or a transaction the chart maps to nothing, books none: its month
+// lists it unbooked, as for a transaction recorded by hand). A voucher
+// recorded meanwhile makes the numbers stale: the whole stream is refused
+// and Finish streams it again, from the staging file, with the numbers
+// read anew.
 func (im *Import) Finish(ctx context.Context) (ImportResult, error) {
 	if im.res.RejectedTotal > 0 || im.dryRun || im.records == 0 {
 		return im.res, nil
@@ -253,31 +266,115 @@ func (im *Import) Finish(ctx context.Context) (ImportResult, error) {
 	if err := im.w.Flush(); err != nil {
 		return ImportResult{}, fmt.Errorf("stage the import: %w", err)
 	}
-	if _, err := im.f.Seek(0, io.SeekStart); err != nil {
-		return ImportResult{}, fmt.Errorf("read the staged import: %w", err)
-	}
-	src := &stagedRecords{dec: gob.NewDecoder(bufio.NewReader(im.f))}
-	var kept []*ledger.Stored
-	res := im.res
-	_, err := im.b.l.AppendStream(ctx, src, func(s *ledger.Stored) {
-		if s.Type != sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
-			kept = append(kept, s) // alerts and procedures, for the feed
-			return
-		}
-		if res.Recorded == 0 {
-			res.FirstID = s.ID()
-		}
-		res.LastID = s.ID()
-		res.Recorded++
-	})
+	ch, version, err := im.b.Chart()
 	if err != nil {
-		return ImportResult{}, fmt.Errorf("record the import: %w", err)
+		return ImportResult{}, err
 	}
-	im.b.published(kept)
-	if _, err := im.b.sup.Recorded(ctx, ""); err != nil {
-		return res, fmt.Errorf("recorded %d rows, then supervise: %w", res.Recorded, err)
+	for attempt := 0; ; attempt++ {
+		if _, err := im.f.Seek(0, io.SeekStart); err != nil {
+			return ImportResult{}, fmt.Errorf("read the staged import: %w", err)
+		}
+		src := &derivingRecords{staged: &stagedRecords{dec: gob.NewDecoder(bufio.NewReader(im.f))}, ch: ch, version: version,
+			last: map[string]int32{}, closed: map[string]bool{}}
+		if err := im.b.l.DB().View(func(tx *bolt.Tx) error {
+			for k := range im.months {
+				org, month, _ := strings.Cut(k, "/")
+				src.last[k] = lastNumber(tx, org, month)
+				src.closed[k] = closedBy(tx, org, month) != ""
+			}
+			return nil
+		}); err != nil {
+			return ImportResult{}, fmt.Errorf("voucher numbers of the import's months: %w", err)
+		}
+		var kept []*ledger.Stored
+		res := im.res
+		_, err := im.b.l.AppendStream(ctx, src, func(s *ledger.Stored) {
+			src.written(s)
+			if s.Type != sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
+				kept = append(kept, s) // alerts, procedures and vouchers, for the feed
+				return
+			}
+			if res.Recorded == 0 {
+				res.FirstID = s.ID()
+			}
+			res.LastID = s.ID()
+			res.Recorded++
+		})
+		if errors.Is(err, errStale) && attempt < maxRenumber {
+			continue
+		}
+		if err != nil {
+			return ImportResult{}, fmt.Errorf("record the import: %w", err)
+		}
+		im.b.published(kept)
+		if _, err := im.b.sup.Recorded(ctx, ""); err != nil {
+			return res, fmt.Errorf("recorded %d rows, then supervise: %w", res.Recorded, err)
+		}
+		return res, nil
 	}
-	return res, nil
+}
+
+// derivingRecords streams the staged records with, after each
+// transaction, the voucher it books. Record.About of a staged record
+// counts staged records only; it is moved past the vouchers inserted
+// before its transaction (every staged record's About names the
+// transaction of its own row).
+type derivingRecords struct {
+	staged  *stagedRecords
+	ch      *chart.Chart
+	version string
+	last    map[string]int32 // monthKey → last voucher number
+	closed  map[string]bool  // monthKey → closed before the stream
+
+	pending  *ledger.Record // the voucher of the transaction just written
+	inserted int            // vouchers streamed so far
+	shift    int            // vouchers streamed before the current row's transaction
+}
+
+func (d *derivingRecords) Next() (ledger.Record, error) {
+	if d.pending != nil {
+		r := *d.pending
+		d.pending = nil
+		d.inserted++
+		return r, nil
+	}
+	r, err := d.staged.Next()
+	if err != nil {
+		return r, err
+	}
+	if r.Type == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
+		d.shift = d.inserted
+	} else if r.About > 0 {
+		r.About += d.shift
+	}
+	return r, nil
+}
+
+// written takes note of an entry the stream wrote: for a transaction, the
+// voucher to stream next.
+func (d *derivingRecords) written(s *ledger.Stored) {
+	if s.Type != sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
+		return
+	}
+	var t sanziv1.Transaction
+	if proto.Unmarshal(s.Payload, &t) != nil {
+		return
+	}
+	v, err := voucher.FromTransaction(d.ch, &t, s.ID())
+	if err != nil || voucher.Validate(d.ch, v) != nil {
+		return // books none: the month lists the transaction unbooked
+	}
+	k := string(monthKey(s.Origin, voucher.Month(v.GetBusinessDate())))
+	if d.closed[k] {
+		return
+	}
+	d.last[k]++
+	v.Number, v.ChartVersion = d.last[k], d.version
+	payload, err := proto.Marshal(v)
+	if err != nil {
+		return
+	}
+	d.pending = &ledger.Record{Origin: s.Origin, Author: voucherAuthor, Type: sanziv1.EntryType_ENTRY_TYPE_VOUCHER, Payload: payload, Subject: s.ID()}
 }
 
 // stagedRecords reads back what Add staged.

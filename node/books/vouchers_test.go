@@ -350,3 +350,84 @@ func alertsAbout(t *testing.T, b *books.Books, id string) []string {
 	}
 	return codes
 }
+
+// TestImportedRowsBookTheirVouchers: transactions imported from a sheet
+// book their vouchers in the same append, right after each, numbered after
+// the vouchers already in their month; one the chart cannot book books
+// none; the alerts of each row still name their own transaction though
+// vouchers were streamed between the rows.
+func TestImportedRowsBookTheirVouchers(t *testing.T) {
+	ctx := context.Background()
+	b := booksAt(t)
+	set := rules.RuleSet{Version: "t", Rules: []rules.Rule{{Code: "ANY", Name: "每笔支出", Severity: rules.SeverityYellow, Action: rules.ActionWarn,
+		Applies: []string{rules.KindTransaction}, Expr: `tx.amount_fen > 0`, Reason: "支出"}}}
+	e, err := rules.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetRules(e)
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-02", 1000)); err != nil {
+		t.Fatal(err)
+	}
+	rows := []books.ImportRow{
+		{Row: 2, Transaction: cashExpense("2026-03-05", 12000, "管理费用")},
+		{Row: 3, Transaction: cashExpense("2026-03-06", 500, "杂项")}, // the chart maps 杂项 to no account
+		{Row: 4, Transaction: cashExpense("2026-04-02", 300, "管理费用")},
+		{Row: 5, Transaction: cashExpense("2026-03-09", 800, "公益支出")},
+	}
+	res, err := b.ImportTransactions(ctx, "t", rows, false)
+	if err != nil || res.Recorded != 4 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	type want struct {
+		source string
+		number int32
+		fen    int64
+	}
+	var ids []string // the transactions in the order recorded
+	seqOf := map[string]uint64{}
+	alerts := 0
+	if err := b.Ledger().Range(benchOrg, 1, 0, func(s *ledger.Stored) bool {
+		seqOf[s.ID()] = s.Seq
+		switch s.Type {
+		case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION:
+			ids = append(ids, s.ID())
+		case sanziv1.EntryType_ENTRY_TYPE_ALERT:
+			alerts++
+			if len(ids) == 0 || s.Subject != ids[len(ids)-1] {
+				t.Errorf("alert %s is about %q, not the transaction of its row %v", s.ID(), s.Subject, ids)
+			}
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 4 || alerts != 4 {
+		t.Fatalf("%d transactions and %d alerts recorded, want 4 and 4", len(ids), alerts)
+	}
+	for month, ws := range map[string][]want{
+		"2026-03": {{"", 1, 1000}, {ids[0], 2, 12000}, {ids[3], 3, 800}},
+		"2026-04": {{ids[2], 1, 300}},
+	} {
+		recs, _, _, err := b.ListVouchers(benchOrg, month, books.Page{})
+		if err != nil || len(recs) != len(ws) {
+			t.Fatalf("vouchers of %s: %v, %v", month, recs, err)
+		}
+		for i, w := range ws {
+			v := recs[i].GetVoucher()
+			if v.GetSourceEntryId() != w.source || v.GetNumber() != w.number || v.GetLines()[0].GetDebitFen() != w.fen {
+				t.Errorf("%s voucher %d: %v, want 记字第%d号 of %d fen naming %q", month, i, v, w.number, w.fen, w.source)
+			}
+			if w.source != "" && recs[i].GetEntry().GetSeq() != seqOf[w.source]+1 {
+				t.Errorf("%s voucher %d at seq %d, right after its transaction at %d", month, i, recs[i].GetEntry().GetSeq(), seqOf[w.source])
+			}
+		}
+	}
+	months, err := b.ListMonths(benchOrg, "2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bl := strings.Join(months[2].GetBlockers(), "; "); !strings.Contains(bl, ids[1]) || strings.Contains(bl, ids[0]+" ") {
+		t.Fatalf("March's blockers name only the unbooked row %s: %s", ids[1], bl)
+	}
+}

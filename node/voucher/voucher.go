@@ -46,7 +46,32 @@ func Month(businessDate string) string {
 // set, positive (all negative on a red-ink reversal), carrying the
 // subsidiary detail its account requires, and debits equal to credits.
 // Field names are those of RecordVoucherRequest ("voucher.lines[1].account").
-func Validate(ch *chart.Chart, v *sanziv1.Voucher) error {
+func Validate(ch *chart.Chart, v *sanziv1.Voucher) error { return validate(ch, v, false) }
+
+// ValidateImported is Validate for a voucher read from another system's
+// books (BooksService.ImportBooks): there a red-ink correction (红字凭证)
+// is a voucher of its own whose every amount is negative, and the voucher
+// it corrects, if the sheet holds it at all, is not known by an entry id.
+// So a voucher with no reverses_voucher_id whose lines are all negative is
+// taken as such a correction (still balanced, on leaf accounts, with its
+// subsidiary detail); a voucher mixing positive and negative lines is
+// refused as by Validate.
+func ValidateImported(ch *chart.Chart, v *sanziv1.Voucher) error {
+	return validate(ch, v, !v.GetOpening() && allNegative(v))
+}
+
+func allNegative(v *sanziv1.Voucher) bool {
+	for _, l := range v.GetLines() {
+		if l.GetDebitFen()+l.GetCreditFen() >= 0 {
+			return false
+		}
+	}
+	return len(v.GetLines()) > 0
+}
+
+// validate is Validate; redInk takes v as a red-ink voucher though it
+// names no voucher it reverses.
+func validate(ch *chart.Chart, v *sanziv1.Voucher, redInk bool) error {
 	const root = "voucher."
 	if !orgCode.MatchString(v.GetOrg()) {
 		return invalid(root+"org", "%q is not a 12-digit org code", v.GetOrg())
@@ -63,7 +88,7 @@ func Validate(ch *chart.Chart, v *sanziv1.Voucher) error {
 	if len(v.GetLines()) < 2 {
 		return invalid(root+"lines", "%d line(s): a voucher has at least one debit and one credit line", len(v.GetLines()))
 	}
-	red := v.GetReversesVoucherId() != ""
+	red := v.GetReversesVoucherId() != "" || redInk
 	if red && v.GetOpening() {
 		return invalid(root+"opening", "the opening balances are not reversed in red ink: enter a correcting voucher")
 	}

@@ -198,3 +198,42 @@ func TestReverse(t *testing.T) {
 		t.Fatalf("lines %v", l)
 	}
 }
+
+// TestValidateImported: a voucher from another system's books whose lines
+// are all negative is its red-ink correction and is taken without the
+// voucher it reverses; Validate refuses it, and a voucher mixing signs or
+// opening balances in red ink are refused either way.
+func TestValidateImported(t *testing.T) {
+	ch := national(t)
+	v := func(opening bool, fen ...int64) *sanziv1.Voucher {
+		out := &sanziv1.Voucher{Org: org, BusinessDate: "2025-05-31", Summary: "红字冲销", Opening: opening}
+		out.Lines = []*sanziv1.VoucherLine{{Account: "532", DebitFen: fen[0]}, {Account: "102", CreditFen: fen[1]}}
+		return out
+	}
+	for _, tc := range []struct {
+		name             string
+		v                *sanziv1.Voucher
+		imported, direct string // "" accepted, else the field refused
+	}{
+		{"red ink", v(false, -250000, -250000), "", "voucher.lines[0].debitFen"},
+		{"black ink", v(false, 250000, 250000), "", ""},
+		{"mixed signs", v(false, 250000, -250000), "voucher.lines[1].creditFen", "voucher.lines[1].creditFen"},
+		{"red-ink opening", v(true, -250000, -250000), "voucher.lines[0].debitFen", "voucher.lines[0].debitFen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, c := range []struct {
+				f    func(*chart.Chart, *sanziv1.Voucher) error
+				want string
+			}{{ValidateImported, tc.imported}, {Validate, tc.direct}} {
+				err := c.f(ch, tc.v)
+				var fe *FieldError
+				switch {
+				case c.want == "" && err != nil:
+					t.Fatalf("refused: %v", err)
+				case c.want != "" && (!errors.As(err, &fe) || fe.Field != c.want):
+					t.Fatalf("%v, want refused at %s", err, c.want)
+				}
+			}
+		})
+	}
+}

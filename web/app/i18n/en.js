@@ -1011,6 +1011,7 @@ export default {
   'vc.refused': 'Refused by the node: {reason}',
   'mo.title': 'Month-end close',
   'mo.list': 'The months of the books',
+  'mo.table': 'Table of the months',
   'mo.year': 'Year',
   'mo.col.month': 'Month',
   'mo.col.state': 'Status',

@@ -1011,6 +1011,7 @@ export default {
   'vc.refused': '节点拒绝：{reason}',
   'mo.title': '月末结账',
   'mo.list': '各月账务',
+  'mo.table': '各月结账情况表',
   'mo.year': '年度',
   'mo.col.month': '月份',
   'mo.col.state': '状态',

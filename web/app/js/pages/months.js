@@ -45,7 +45,7 @@ export function render(root, { me, t, api }) {
       h('section', { class: 'panel list-panel', attrs: { 'aria-labelledby': 'mo-list-title' } },
         h('h2', { text: t('mo.list'), attrs: { id: 'mo-list-title' } }),
         h('div', { class: 'toolbar' }, h('label', { text: t('mo.year'), attrs: { for: 'mo-year' } }), year),
-        h('div', { class: 'table-wrap', attrs: { tabindex: '0', role: 'region', 'aria-label': t('mo.list') } },
+        h('div', { class: 'table-wrap', attrs: { tabindex: '0', role: 'region', 'aria-label': t('mo.table') } },
           h('table', { class: 'list' },
             h('caption', { class: 'sr-only', text: t('mo.list') }),
             h('thead', {}, h('tr', {}, cols.map((c) => h('th', { text: t('mo.col.' + c), attrs: { scope: 'col' } })))),

@@ -72,7 +72,8 @@ export function render(root, { me, t, api }) {
   }
 
   // draw lays the statement out: a ledger's text cells, or an item's code
-  // and label indented by its level; amounts in yuan; level 0 in bold.
+  // and label indented by its level; amounts in yuan (none on a heading);
+  // level 0 in bold.
   function draw(s) {
     const ledger = (s.textColumns || []).length > 0;
     const texts = ledger ? s.textColumns : [t('st.col.code'), t('st.col.label')];
@@ -83,7 +84,11 @@ export function render(root, { me, t, api }) {
       const cells = ledger ? texts.map((_, i) => h('td', { text: (r.texts || [])[i] || '' }))
         : [h('td', { class: 'mono', text: r.code || '' }), h('td', { class: 'lvl-' + Math.min(level, 4), text: r.label || '' })];
       return h('tr', { class: level === 0 ? 'total' : '', attrs: { 'data-code': r.code || '' } },
-        cells, amounts.map((_, i) => h('td', { class: 'num', text: yuan((r.amountsFen || [])[i]) })));
+        // A heading has no amounts: its cells stay empty, not 0.00.
+        cells, amounts.map((_, i) => {
+          const a = (r.amountsFen || [])[i];
+          return h('td', { class: 'num', text: a === undefined ? '' : yuan(a) });
+        }));
     });
     fill(sheet,
       h('h3', { text: title, attrs: { 'data-testid': 'st-title' } }),

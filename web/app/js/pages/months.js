@@ -7,7 +7,7 @@
 // whose town step approved it.
 import { h, fill } from '../dom.js';
 import { query } from '../api.js';
-import { today, thisMonth, unmark, markRefused, checksFailed, say } from './refusal.js';
+import { field as labelled, today, thisMonth, unmark, markRefused, checksFailed, say } from './refusal.js';
 
 const cols = ['month', 'state', 'vouchers', 'checks', 'act'];
 
@@ -22,11 +22,7 @@ export function render(root, { me, t, api }) {
   const outcome = h('div', { class: 'outcome', attrs: { 'data-testid': 'mo-outcome', 'aria-live': 'polite' } });
 
   // The reopening: month, the approving procedure, why.
-  const field = (name, label, el) => {
-    el.id = 'mo-' + name;
-    el.dataset.field = name;
-    return h('div', { class: 'field' }, h('label', { text: label, attrs: { for: el.id } }), el);
-  };
+  const field = (name, label, el) => labelled('mo', name, label, el);
   const reMonth = h('input', { attrs: { type: 'month', value: thisMonth() } });
   const procedure = h('input', { attrs: { type: 'text', maxlength: '64', autocomplete: 'off', spellcheck: 'false', placeholder: org + '-…' } });
   const reason = h('input', { attrs: { type: 'text', maxlength: '200' } });

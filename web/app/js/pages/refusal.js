@@ -1,9 +1,9 @@
-// What the books pages (vouchers.js, months.js, statements.js) share: a
-// refusal of the node shown where the person typed (each field its
-// BadRequest names, found by the data-field of its control, marked with the
-// node's reason beside it), the failed checks of a precondition (a month's
-// blockers) as a list, the outcome box next to a form, and the dates the
-// forms start from.
+// What the books pages (vouchers.js, months.js, statements.js) share: their
+// labelled fields, a refusal of the node shown where the person typed (each
+// field its BadRequest names, found by the data-field of its control,
+// marked with the node's reason beside it), the failed checks of a
+// precondition (a month's blockers) as a list, the outcome box next to a
+// form, and the dates the forms start from.
 import { h, fill } from '../dom.js';
 
 const pad = (n) => String(n).padStart(2, '0');
@@ -15,6 +15,14 @@ export function today(d = new Date()) {
 
 export function thisMonth(d = new Date()) {
   return today(d).slice(0, 7);
+}
+
+// field is a labelled control of a books form: its id prefix-name, and
+// name the field a refusal of the node names (data-field).
+export function field(prefix, name, label, el, cls = 'field') {
+  el.id = prefix + '-' + name;
+  el.dataset.field = name;
+  return h('div', { class: cls }, h('label', { text: label, attrs: { for: el.id } }), el);
 }
 
 // unmark takes the marks of an earlier refusal off form.

@@ -10,18 +10,14 @@ import { h, fill } from '../dom.js';
 import { query } from '../api.js';
 import { download } from '../export.js';
 import { yuan } from './register-list.js';
-import { thisMonth, unmark, markRefused, say } from './refusal.js';
+import { field as labelled, thisMonth, unmark, markRefused, say } from './refusal.js';
 
 const kinds = ['TRIAL_BALANCE', 'BALANCE_SHEET', 'INCOME', 'GENERAL_LEDGER', 'SUBSIDIARY_LEDGER', 'CASH_JOURNAL', 'BANK_JOURNAL'];
 const xlsxType = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 export function render(root, { me, t, api }) {
   let alive = true;
-  const field = (name, label, el) => {
-    el.id = 'st-' + name;
-    el.dataset.field = name;
-    return h('div', { class: 'field inline' }, h('label', { text: label, attrs: { for: el.id } }), el);
-  };
+  const field = (name, label, el) => labelled('st', name, label, el, 'field inline');
   const kind = h('select', {}, kinds.map((k) => h('option', { text: t('st.kind.' + k), attrs: { value: k } })));
   const org = h('input', { attrs: { type: 'text', inputmode: 'numeric', maxlength: '12', value: me.nodeOrg || '' } });
   const period = h('input', { attrs: { type: 'month', value: thisMonth() } });

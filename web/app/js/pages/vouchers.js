@@ -165,6 +165,7 @@ export function render(root, { me, t, api }) {
   // send asks the node to check the voucher (dry) or to record it.
   async function send(dry) {
     unmark(form);
+    fill(outcome);
     const v = collect();
     if (!v) return say(outcome, 'vc', 'refused', t('vc.badAmount'));
     check.disabled = submit.disabled = true;

@@ -27,7 +27,7 @@ import (
 // its difference while typed and the node's refusal naming it, records
 // nothing; fixed, it is checked (the number it would get) and recorded as
 // 记-1 in the month's list; reversed in red ink (记-2), the reason asked
-// first. The month-end page shows the month open with its vouchers and why
+// first; a transaction's voucher names it. The month-end page shows the month open with its vouchers and why
 // it cannot close, refuses the close with every reason, and a reopening
 // without a reason is refused next to that field. The statements page draws
 // what the node answers. A reader (the supervisory committee) has the
@@ -162,13 +162,24 @@ func TestConsoleBooks(t *testing.T) {
 		csLang(t, ctx, "zh")
 	})
 
-	t.Run("the statements page draws the node's answer", func(t *testing.T) {
-		// One more voucher, so that the statement holds amounts.
-		income := map[string]any{"voucher": map[string]any{"org": org, "businessDate": time.Now().Format(time.DateOnly), "summary": "收取鱼塘承包费",
-			"lines": []map[string]any{{"account": "101", "debitFen": 150000}, {"account": "501", "creditFen": 150000}}}}
-		if code, raw := n.post("/v1/vouchers", income, nil); code != http.StatusOK {
-			t.Fatalf("record the income voucher: %d %s", code, raw)
+	t.Run("a voucher booked from a transaction names it", func(t *testing.T) {
+		// Income in cash, which the chart books Dr 101 / Cr 501 (and gives
+		// the statement below its amounts).
+		var tx recorded
+		income := map[string]any{"transaction": map[string]any{"org": org, "kind": "TRANSACTION_KIND_INCOME", "amountFen": 150000,
+			"paymentMethod": "PAYMENT_METHOD_CASH", "category": "经营收入", "counterparty": map[string]any{"name": "某承包户"},
+			"businessDate": time.Now().Format(time.DateOnly), "summary": "收取鱼塘承包费", "invoiceNumber": "00150000"}}
+		if code, raw := n.post("/v1/transactions", income, &tx); code != http.StatusOK {
+			t.Fatalf("record the income: %d %s", code, raw)
 		}
+		csRun(t, ctx, "open the vouchers", chromedp.Navigate(base+"#/vouchers?month="+month),
+			chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="vc-status"][contains(., "共 3 条")]`)))
+		if r := booksRow(t, ctx, "3"); !strings.Contains(r, tx.Entry.ID) || !strings.Contains(r, "借 101 1,500.00") || !strings.Contains(r, "贷 501 1,500.00") {
+			t.Fatalf("row of 记-3: %q; want the transaction %s it books", r, tx.Entry.ID)
+		}
+	})
+
+	t.Run("the statements page draws the node's answer", func(t *testing.T) {
 		path := "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org=" + org + "&period=" + month
 		code, raw := n.call("GET", path, "", nil, nil)
 		csRun(t, ctx, "open the statements", chromedp.Navigate(base+"#/statements"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="st-form"]`)))

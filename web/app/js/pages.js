@@ -65,6 +65,12 @@ export const pages = [
   { route: 'contracts', label: 'menu.contracts', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/contracts.js') },
   { route: 'assets', label: 'menu.assets', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/assets.js') },
   { route: 'import', label: 'menu.import', tiers: ['village'], needs: ['read', 'record'], load: () => import('./pages/import.js') },
+  // The collective's books (issue 19, helper console): the accountant's
+  // vouchers and month-end close; the statements for every account that
+  // reads, at a town summed over its villages.
+  { route: 'vouchers', label: 'menu.vouchers', tiers: ['village'], needs: ['read', 'record'], load: () => import('./pages/vouchers.js') },
+  { route: 'months', label: 'menu.months', tiers: ['village'], needs: ['read', 'record'], load: () => import('./pages/months.js') },
+  { route: 'statements', label: 'menu.statements', tiers: ['village', 'town'], needs: ['read'], load: () => import('./pages/statements.js') },
   // The district cockpit and the rules officer's page (helper cockpit).
   {
     route: 'cockpit',

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/chromedp"
+	"github.com/xuri/excelize/v2"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/sanzi/sanzi/node/authz"
+	"github.com/sanzi/sanzi/node/chart"
+	"github.com/sanzi/sanzi/node/money"
+	"github.com/sanzi/sanzi/node/statement"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// The village accountant's books in the console (issue 19) through
+// Chromium and the real binary: a hand voucher that does not balance shows
+// its difference while typed and the node's refusal naming it, records
+// nothing; fixed, it is checked (the number it would get) and recorded as
+// 记-1 in the month's list; reversed in red ink (记-2), the reason asked
+// first; a transaction's voucher names it. The month-end page shows the month open with its vouchers and why
+// it cannot close, refuses the close with every reason, and a reopening
+// without a reason is refused next to that field. The statements page draws
+// what the node answers. A reader (the supervisory committee) has the
+// statements in its menu, not the vouchers nor the close.
+
+// booksRow is the text of voucher number n's row in the list.
+func booksRow(t *testing.T, ctx context.Context, n string) string {
+	t.Helper()
+	return csText(t, ctx, `tbody[data-testid="vc-rows"] tr[data-number="`+n+`"]`)
+}
+
+func TestConsoleBooks(t *testing.T) {
+	n, ctx := acctSignedIn(t)
+	shots := csShots(t)
+	base := "http://" + n.http + "/"
+	month := time.Now().Format("2006-01")
+
+	for _, route := range []string{"vouchers", "months", "statements"} {
+		csRun(t, ctx, "the menu offers "+route, chromedp.WaitVisible(chromedp.CSS(`nav.menu a[data-route="`+route+`"]`)))
+	}
+	csRun(t, ctx, "open the vouchers", chromedp.Navigate(base+"#/vouchers"),
+		chromedp.WaitVisible(chromedp.CSS(`main#page[data-route="vouchers"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="vc-status"][contains(., "共 0 条")]`)))
+
+	t.Run("an unbalanced voucher: its difference, then the node's refusal", func(t *testing.T) {
+		before := acctSeq(n)
+		acctSet(t, ctx, "vc-summary", "现金送存银行", "vc-l1-account", "999", "vc-l1-debit", "1200", "vc-l2-account", "101", "vc-l2-credit", "1000")
+		if d := csText(t, ctx, `[data-testid="vc-totals"][data-state="unbalanced"] [data-testid="vc-diff"]`); d != "借方多 200.00 元" {
+			t.Fatalf("difference shown %q, want 借方多 200.00 元", d)
+		}
+		// A code the chart does not hold: the node's reason beside it.
+		csRun(t, ctx, "check it", chromedp.Click(chromedp.CSS(`[data-testid="vc-check"]`)))
+		if e := csText(t, ctx, `[data-testid="field-error"][data-for="voucher.lines[0].account"]`); !strings.Contains(e, `"999" is no account`) {
+			t.Fatalf("error beside the first line's account %q", e)
+		}
+		if inv := csGet(t, ctx, "read the mark", chromedp.Evaluate[string](`document.getElementById('vc-l1-account').getAttribute('aria-invalid') || ''`)); inv != "true" {
+			t.Fatalf("the account 999 is not marked invalid (%q)", inv)
+		}
+		acctSet(t, ctx, "vc-l1-account", "102")
+		csRun(t, ctx, "record it", chromedp.Click(chromedp.CSS(`[data-testid="vc-submit"]`)),
+			chromedp.WaitVisible(chromedp.Search(`//*[@data-testid="vc-refused"][contains(., "debits 1,200.00 exceed credits 1,000.00 by 200.00")]`)))
+		if e := csText(t, ctx, `[data-testid="field-error"][data-for="voucher.lines"]`); !strings.Contains(e, "by 200.00") {
+			t.Fatalf("error beside the lines %q", e)
+		}
+		if s := acctSeq(n); s != before {
+			t.Fatalf("head %s after a refused voucher, want %s", s, before)
+		}
+		csShot(t, ctx, shots, "books-voucher-refused-zh")
+	})
+
+	t.Run("fixed, checked and recorded as 记-1", func(t *testing.T) {
+		before := acctSeq(n)
+		acctSet(t, ctx, "vc-l2-credit", "1200")
+		if d := csText(t, ctx, `[data-testid="vc-totals"][data-state="balanced"]`); !strings.Contains(d, "借贷平衡") || !strings.Contains(d, "1,200.00") {
+			t.Fatalf("totals %q, want balanced at 1,200.00", d)
+		}
+		csRun(t, ctx, "check it", chromedp.Click(chromedp.CSS(`[data-testid="vc-check"]`)))
+		if c := csText(t, ctx, `[data-testid="vc-checked"]`); !strings.Contains(c, "记-1") {
+			t.Fatalf("check %q: want the number it would get", c)
+		}
+		if s := acctSeq(n); s != before {
+			t.Fatalf("head %s after a check, want %s: a check records nothing", s, before)
+		}
+		csRun(t, ctx, "record it", chromedp.Click(chromedp.CSS(`[data-testid="vc-submit"]`)))
+		if r := csText(t, ctx, `[data-testid="vc-recorded"]`); !strings.Contains(r, "记-1") {
+			t.Fatalf("outcome %q", r)
+		}
+		if r := booksRow(t, ctx, "1"); !strings.Contains(r, "记-1") || !strings.Contains(r, "现金送存银行") || !strings.Contains(r, "借 102 1,200.00") || !strings.Contains(r, "贷 101 1,200.00") || !strings.Contains(r, "手工录入") {
+			t.Fatalf("row of 记-1: %q", r)
+		}
+		csAxe(t, ctx, "the vouchers with one recorded (zh)")
+		csLang(t, ctx, "en")
+		csRun(t, ctx, "the English list", chromedp.WaitVisible(chromedp.Search(`//tbody[@data-testid="vc-rows"]/tr[@data-number="1"][contains(., "J-1")]`)))
+		csShot(t, ctx, shots, "books-vouchers-en")
+		csAxe(t, ctx, "the vouchers with one recorded (en)")
+		csLang(t, ctx, "zh")
+	})
+
+	t.Run("reversed in red ink, the reason asked first", func(t *testing.T) {
+		rev := `tbody[data-testid="vc-rows"] tr[data-number="1"] [data-testid="vc-reverse"]`
+		csRun(t, ctx, "reverse without a reason", chromedp.Click(chromedp.CSS(rev)))
+		if r := csText(t, ctx, `[data-testid="vc-rev-refused"]`); !strings.Contains(r, "冲销原因") {
+			t.Fatalf("without a reason: %q", r)
+		}
+		reason := `tbody[data-testid="vc-rows"] tr[data-number="1"] [data-testid="vc-reason"]`
+		csRun(t, ctx, "type the reason", chromedp.SendKeys(chromedp.CSS(reason), "金额录错"))
+		// The list drawn again (another month, then this one): the reason
+		// typed is kept.
+		acctSet(t, ctx, "vc-month", time.Now().AddDate(0, -1, 0).Format("2006-01"))
+		csRun(t, ctx, "the other month", chromedp.WaitVisible(chromedp.CSS(`[data-testid="vc-empty"]`)))
+		acctSet(t, ctx, "vc-month", month)
+		csRun(t, ctx, "this month again", chromedp.WaitVisible(chromedp.CSS(reason)))
+		if v := csGet(t, ctx, "read the reason", chromedp.Value(chromedp.CSS(reason))); v != "金额录错" {
+			t.Fatalf("reason after the list was drawn again: %q", v)
+		}
+		csRun(t, ctx, "reverse with the reason", chromedp.Click(chromedp.CSS(rev)))
+		if r := csText(t, ctx, `[data-testid="vc-rev-recorded"]`); !strings.Contains(r, "记-2") {
+			t.Fatalf("reversal outcome %q", r)
+		}
+		if r := booksRow(t, ctx, "2"); !strings.Contains(r, "红字冲销") || !strings.Contains(r, "借 102 -1,200.00") {
+			t.Fatalf("row of the red-ink 记-2: %q", r)
+		}
+		if r := booksRow(t, ctx, "1"); !strings.Contains(r, "已被冲销") {
+			t.Fatalf("row of 记-1 after its reversal: %q", r)
+		}
+		csRun(t, ctx, "no reversal of a reversed voucher", chromedp.WaitNotPresent(chromedp.CSS(rev)))
+		csShot(t, ctx, shots, "books-vouchers-reversed-zh")
+	})
+
+	t.Run("the month open, why it cannot close, the close refused", func(t *testing.T) {
+		row := `tbody[data-testid="mo-rows"] tr[data-month="` + month + `"]`
+		csRun(t, ctx, "open the months", chromedp.Navigate(base+"#/months"),
+			chromedp.WaitVisible(chromedp.CSS(row+`[data-state="open"]`)))
+		if r := csText(t, ctx, row); !strings.Contains(r, "未结账") || !strings.Contains(r, "is not over yet") || csText(t, ctx, row+` td:nth-child(3)`) != "2" {
+			t.Fatalf("row of %s: %q; want open, 2 vouchers, not over yet", month, r)
+		}
+		csRun(t, ctx, "close it", chromedp.Click(chromedp.CSS(row+` [data-testid="mo-close"]`)))
+		if r := csText(t, ctx, `[data-testid="mo-refused"] [data-testid="checks-failed"]`); !strings.Contains(r, "is not over yet") {
+			t.Fatalf("close refused with %q", r)
+		}
+		acctSet(t, ctx, "mo-month", month, "mo-procedureId", org+"-99")
+		csRun(t, ctx, "reopen without a reason", chromedp.Click(chromedp.CSS(`[data-testid="mo-reopen-submit"]`)))
+		if e := csText(t, ctx, `[data-testid="field-error"][data-for="reason"]`); !strings.Contains(e, "required") {
+			t.Fatalf("reopening without a reason: %q beside the reason", e)
+		}
+		csShot(t, ctx, shots, "books-months-zh")
+		csAxe(t, ctx, "the month-end close (zh)")
+		csLang(t, ctx, "en")
+		csRun(t, ctx, "the English months", chromedp.WaitVisible(chromedp.Search(`//tbody[@data-testid="mo-rows"]/tr[@data-month="`+month+`"][contains(., "Open")]`)))
+		csShot(t, ctx, shots, "books-months-en")
+		csAxe(t, ctx, "the month-end close (en)")
+		csLang(t, ctx, "zh")
+	})
+
+	t.Run("a voucher booked from a transaction names it", func(t *testing.T) {
+		// Income in cash, which the chart books Dr 101 / Cr 501 (and gives
+		// the statement below its amounts).
+		var tx recorded
+		income := map[string]any{"transaction": map[string]any{"org": org, "kind": "TRANSACTION_KIND_INCOME", "amountFen": 150000,
+			"paymentMethod": "PAYMENT_METHOD_CASH", "category": "经营收入", "counterparty": map[string]any{"name": "某承包户"},
+			"businessDate": time.Now().Format(time.DateOnly), "summary": "收取鱼塘承包费", "invoiceNumber": "00150000"}}
+		if code, raw := n.post("/v1/transactions", income, &tx); code != http.StatusOK {
+			t.Fatalf("record the income: %d %s", code, raw)
+		}
+		csRun(t, ctx, "open the vouchers", chromedp.Navigate(base+"#/vouchers?month="+month),
+			chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="vc-status"][contains(., "共 3 条")]`)))
+		if r := booksRow(t, ctx, "3"); !strings.Contains(r, tx.Entry.ID) || !strings.Contains(r, "借 101 1,500.00") || !strings.Contains(r, "贷 501 1,500.00") {
+			t.Fatalf("row of 记-3: %q; want the transaction %s it books", r, tx.Entry.ID)
+		}
+	})
+
+	t.Run("the statements page draws the node's answer", func(t *testing.T) {
+		path := "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org=" + org + "&period=" + month
+		code, raw := n.call("GET", path, "", nil, nil)
+		csRun(t, ctx, "open the statements", chromedp.Navigate(base+"#/statements"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="st-form"]`)))
+		csSelect(t, ctx, "st-kind", "BALANCE_SHEET")
+		acctSet(t, ctx, "st-period", month)
+		csRun(t, ctx, "show it", chromedp.Click(chromedp.CSS(`[data-testid="st-show"]`)))
+		want := &sanziv1.GetStatementResponse{}
+		switch code {
+		case http.StatusNotImplemented:
+			// TODO(issue 19): GetStatement answers 501 on this branch (built
+			// by another helper): the page shows the node's error, and then
+			// draws the statement node/statement computes from the node's
+			// vouchers, served to the page in the node's place. Once
+			// GetStatement is merged this case no longer runs: drop it.
+			var st struct{ Message string }
+			if err := json.Unmarshal(raw, &st); err != nil || st.Message == "" {
+				t.Fatalf("GET %s: %d %s", path, code, raw)
+			}
+			if r := csText(t, ctx, `[data-testid="st-refused"]`); !strings.Contains(r, st.Message) {
+				t.Fatalf("statements page shows %q; want the node's %q", r, st.Message)
+			}
+			want = booksStatement(t, n, month)
+			body, err := protojson.Marshal(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			booksServe(t, ctx, body)
+			csRun(t, ctx, "show it again", chromedp.Click(chromedp.CSS(`[data-testid="st-show"]`)))
+			t.Logf("GetStatement not built here (501): the page showed the node's error, then drew node/statement's answer")
+		case http.StatusOK:
+			if err := protojson.Unmarshal(raw, want); err != nil {
+				t.Fatalf("GET %s: %v", path, err)
+			}
+		default:
+			t.Fatalf("GET %s: %d %s", path, code, raw)
+		}
+		booksDrawn(t, ctx, want.GetStatement())
+		csShot(t, ctx, shots, "books-statements-zh")
+		csAxe(t, ctx, "the statements (zh)")
+		csLang(t, ctx, "en")
+		csRun(t, ctx, "the English statements", chromedp.WaitVisible(chromedp.Search(`//button[@data-testid="st-xlsx"][contains(., "Download Excel")]`)))
+		csShot(t, ctx, shots, "books-statements-en")
+		csAxe(t, ctx, "the statements (en)")
+		csLang(t, ctx, "zh")
+	})
+
+	t.Run("a reader gets the statements, not the accountant's books", func(t *testing.T) {
+		csRun(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`[data-testid="signout"]`)), chromedp.WaitVisible(chromedp.ID("#account")))
+		csAccount(t, n, "books.jianwei", "监委会 陈", []string{string(authz.RoleSupervisoryCommittee)}, nil)
+		csSignIn(t, ctx, "books.jianwei", personPW, "books-jianwei-second-2")
+		routes := csGet(t, ctx, "read the menu", chromedp.Evaluate[[]string](`[...document.querySelectorAll('nav.menu a')].map(a => a.dataset.route)`))
+		if !slices.Contains(routes, "statements") || slices.Contains(routes, "vouchers") || slices.Contains(routes, "months") {
+			t.Fatalf("supervisory committee's menu %q: want statements, neither vouchers nor months", routes)
+		}
+		csRun(t, ctx, "the vouchers page is not opened", chromedp.Navigate(base+"#/vouchers"),
+			chromedp.WaitVisible(chromedp.Search(`//main[@id="page"][@data-route=""][contains(., "没有这个页面")]`)))
+		csRun(t, ctx, "the statements page is", chromedp.Navigate(base+"#/statements"),
+			chromedp.WaitVisible(chromedp.CSS(`main#page[data-route="statements"] [data-testid="st-form"]`)))
+	})
+}
+
+// booksStatement is the balance sheet node/statement computes from the
+// node's vouchers of month, with its workbook, as GetStatement answers it.
+func booksStatement(t *testing.T, n *node, month string) *sanziv1.GetStatementResponse {
+	t.Helper()
+	_, raw := n.call("GET", "/v1/vouchers?org="+org+"&pageSize=1000", "", nil, nil)
+	var list sanziv1.ListVouchersResponse
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, &list); err != nil {
+		t.Fatalf("vouchers: %v\n%s", err, raw)
+	}
+	var vs []*sanziv1.Voucher
+	for _, r := range list.GetVouchers() {
+		vs = append(vs, r.GetVoucher())
+	}
+	ch, err := chart.New(chart.National())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := statement.FromVouchers(ch, sanziv1.StatementKind_STATEMENT_KIND_BALANCE_SHEET, org, month, "", vs)
+	if err != nil {
+		t.Fatalf("balance sheet of %d vouchers: %v", len(vs), err)
+	}
+	var book bytes.Buffer
+	if err := statement.WriteXLSX(&book, s); err != nil {
+		t.Fatal(err)
+	}
+	return &sanziv1.GetStatementResponse{Statement: s, Xlsx: book.Bytes(), FileName: org + "-balance-sheet-" + month + ".xlsx"}
+}
+
+// booksServe answers the page's GET /v1/statements with body from now on,
+// in the browser (the Fetch domain), in the node's place.
+func booksServe(t *testing.T, ctx context.Context, body []byte) {
+	t.Helper()
+	err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*fetch.EventRequestPaused); ok {
+			go chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: http.StatusOK,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}}, Body: body})
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csRun(t, ctx, "answer /v1/statements in the browser", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/v1/statements?*"}}})
+		return err
+	}))
+}
+
+// booksDrawn checks the statements page against want cell by cell (text
+// columns or code and item, amounts in yuan, level 0 in bold), and that
+// "Download Excel" saves the node's workbook.
+func booksDrawn(t *testing.T, ctx context.Context, want *sanziv1.Statement) {
+	t.Helper()
+	csRun(t, ctx, "the statement drawn", chromedp.WaitVisible(chromedp.CSS(`tbody[data-testid="st-rows"]`)))
+	if title := csText(t, ctx, `[data-testid="st-title"]`); title != want.GetTitle() {
+		t.Fatalf("title %q, want the node's %q", title, want.GetTitle())
+	}
+	got := csGet(t, ctx, "read the rows", chromedp.Evaluate[[][]string](
+		`[...document.querySelectorAll('tbody[data-testid="st-rows"] tr')].map(r => [r.className, ...[...r.cells].map(c => c.textContent)])`))
+	var rows [][]string
+	for _, r := range want.GetRows() {
+		cells := []string{"", r.GetCode(), r.GetLabel()}
+		if r.GetLevel() == 0 {
+			cells[0] = "total"
+		}
+		if len(want.GetTextColumns()) > 0 {
+			cells = append(cells[:1], r.GetTexts()...)
+		}
+		for i := range want.GetAmountColumns() {
+			cell := ""
+			if i < len(r.GetAmountsFen()) {
+				cell = money.FormatFen(r.GetAmountsFen()[i])
+			}
+			cells = append(cells, cell)
+		}
+		rows = append(rows, cells)
+	}
+	if len(rows) < 5 || !slices.EqualFunc(got, rows, slices.Equal[[]string]) {
+		t.Fatalf("statement drawn as\n%q\nwant\n%q", got, rows)
+	}
+	file := regDownload(t, ctx, t.TempDir(), `[data-testid="st-xlsx"]`)
+	x, err := excelize.OpenFile(file)
+	if err != nil {
+		t.Fatalf("the downloaded workbook does not open: %v", err)
+	}
+	defer x.Close()
+	if a1, _ := x.GetCellValue(x.GetSheetName(0), "A1"); a1 != want.GetTitle() {
+		t.Fatalf("workbook A1 %q, want %q", a1, want.GetTitle())
+	}
+	if s := csText(t, ctx, `[data-testid="st-recorded"]`); !strings.Contains(s, ".xlsx") {
+		t.Fatalf("after the download: %q", s)
+	}
+}

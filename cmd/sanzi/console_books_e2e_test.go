@@ -1,19 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 	"github.com/xuri/excelize/v2"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/chart"
@@ -187,34 +185,14 @@ func TestConsoleBooks(t *testing.T) {
 		acctSet(t, ctx, "st-period", month)
 		csRun(t, ctx, "show it", chromedp.Click(chromedp.CSS(`[data-testid="st-show"]`)))
 		want := &sanziv1.GetStatementResponse{}
-		switch code {
-		case http.StatusNotImplemented:
-			// TODO(issue 19): GetStatement answers 501 on this branch (built
-			// by another helper): the page shows the node's error, and then
-			// draws the statement node/statement computes from the node's
-			// vouchers, served to the page in the node's place. Once
-			// GetStatement is merged this case no longer runs: drop it.
-			var st struct{ Message string }
-			if err := json.Unmarshal(raw, &st); err != nil || st.Message == "" {
-				t.Fatalf("GET %s: %d %s", path, code, raw)
-			}
-			if r := csText(t, ctx, `[data-testid="st-refused"]`); !strings.Contains(r, st.Message) {
-				t.Fatalf("statements page shows %q; want the node's %q", r, st.Message)
-			}
-			want = booksStatement(t, n, month)
-			body, err := protojson.Marshal(want)
-			if err != nil {
-				t.Fatal(err)
-			}
-			booksServe(t, ctx, body)
-			csRun(t, ctx, "show it again", chromedp.Click(chromedp.CSS(`[data-testid="st-show"]`)))
-			t.Logf("GetStatement not built here (501): the page showed the node's error, then drew node/statement's answer")
-		case http.StatusOK:
-			if err := protojson.Unmarshal(raw, want); err != nil {
-				t.Fatalf("GET %s: %v", path, err)
-			}
-		default:
+		if code != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, code, raw)
+		}
+		if err := protojson.Unmarshal(raw, want); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		if ref := booksStatement(t, n, month); !proto.Equal(ref.GetStatement(), want.GetStatement()) {
+			t.Fatalf("the node's balance sheet\n%v\nis not node/statement's over the node's vouchers\n%v", want.GetStatement(), ref.GetStatement())
 		}
 		booksDrawn(t, ctx, want.GetStatement())
 		csShot(t, ctx, shots, "books-statements-zh")
@@ -242,7 +220,7 @@ func TestConsoleBooks(t *testing.T) {
 }
 
 // booksStatement is the balance sheet node/statement computes from the
-// node's vouchers of month, with its workbook, as GetStatement answers it.
+// node's vouchers of month, as GetStatement should answer it.
 func booksStatement(t *testing.T, n *node, month string) *sanziv1.GetStatementResponse {
 	t.Helper()
 	_, raw := n.call("GET", "/v1/vouchers?org="+org+"&pageSize=1000", "", nil, nil)
@@ -262,30 +240,7 @@ func booksStatement(t *testing.T, n *node, month string) *sanziv1.GetStatementRe
 	if err != nil {
 		t.Fatalf("balance sheet of %d vouchers: %v", len(vs), err)
 	}
-	var book bytes.Buffer
-	if err := statement.WriteXLSX(&book, s); err != nil {
-		t.Fatal(err)
-	}
-	return &sanziv1.GetStatementResponse{Statement: s, Xlsx: book.Bytes(), FileName: org + "-balance-sheet-" + month + ".xlsx"}
-}
-
-// booksServe answers the page's GET /v1/statements with body from now on,
-// in the browser (the Fetch domain), in the node's place.
-func booksServe(t *testing.T, ctx context.Context, body []byte) {
-	t.Helper()
-	err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*fetch.EventRequestPaused); ok {
-			go chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: http.StatusOK,
-				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}}, Body: body})
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	csRun(t, ctx, "answer /v1/statements in the browser", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/v1/statements?*"}}})
-		return err
-	}))
+	return &sanziv1.GetStatementResponse{Statement: s}
 }
 
 // booksDrawn checks the statements page against want cell by cell (text

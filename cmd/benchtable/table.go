@@ -36,8 +36,22 @@ const syncTest = "TestSyncTwoTownsSixVillages"
 var syncLine = regexp.MustCompile(`clean link: (\d+) entries of 3 villages .*\(([0-9.]+) entries/s, town process start included\); ` +
 	`from the first at the district to the last: \S+ \(([0-9.]+) entries/s\)`)
 
-// read adds what in holds: benchmark results, and the sync test's log
-// lines. A malformed benchmark line is named on warn and skipped.
+// failLine is go test's line for a benchmark or test that failed; with
+// -count=3 there is one per failed run.
+var failLine = regexp.MustCompile(`^\s*--- FAIL: ((?:Benchmark|Test)[^/\s]*?)(?:-\d+)?(?:[/\s]|$)`)
+
+// endLine is go test's last line for a package: its failures above are
+// that package's (go test may print a benchmark's failure before the
+// `pkg:` line).
+var endLine = regexp.MustCompile(`^(?:ok|FAIL)\s+(\S+)\s`)
+
+// failed is the unit under which read counts a benchmark's failed runs,
+// by the name of its function.
+const failed = "FAIL"
+
+// read adds what in holds: benchmark results, the sync test's log lines,
+// and the failures. A malformed benchmark line is named on warn and
+// skipped.
 func (m measurements) read(in io.Reader, file string, warn io.Writer) error {
 	raw, err := io.ReadAll(in)
 	if err != nil {
@@ -68,7 +82,20 @@ func (m measurements) read(in io.Reader, file string, warn io.Writer) error {
 	}
 	lines := bufio.NewScanner(bytes.NewReader(raw))
 	lines.Buffer(nil, 1<<20)
+	var fails []string // failed, their package not yet known
 	for lines.Scan() {
+		if f := failLine.FindStringSubmatch(lines.Text()); f != nil {
+			fails = append(fails, f[1])
+			continue
+		}
+		if f := endLine.FindStringSubmatch(lines.Text()); f != nil {
+			for _, n := range fails {
+				k := series{pkg: f[1], name: n, unit: failed}
+				m[k] = append(m[k], 1)
+			}
+			fails = nil
+			continue
+		}
 		f := syncLine.FindStringSubmatch(lines.Text())
 		if f == nil {
 			continue
@@ -84,6 +111,10 @@ func (m measurements) read(in io.Reader, file string, warn io.Writer) error {
 	}
 	if err := lines.Err(); err != nil {
 		return fmt.Errorf("reading %s: %w", file, err)
+	}
+	for _, n := range fails { // output cut before its package's last line
+		k := series{name: n, unit: failed}
+		m[k] = append(m[k], 1)
 	}
 	return nil
 }
@@ -156,7 +187,19 @@ const wantRuns = 3
 
 // table is issue 17's rows, in the issue's order, from m.
 func table(m measurements) []Row {
-	return []Row{startup(m), lists(m), loader(m), freshness(m), ingest(m), syncRow(m), recording(m)}
+	rows := []Row{startup(m), lists(m), loader(m), freshness(m), ingest(m), syncRow(m), recording(m)}
+	// What each row reads, to say when it failed in a run: go test prints
+	// a failed sub-benchmark and its parent, so one run's failure can count
+	// twice, and the note says it failed, not how often.
+	reads := []struct{ pkg, name string }{{"/node/server", "BenchmarkStartup"}, {"/node/books", "BenchmarkListFirstPage1M"},
+		{"/analytics/loader", "BenchmarkLoaderVsClient"}, {"/analytics/loader", "BenchmarkFreshness"},
+		{"/federation/cluster", "BenchmarkClusterPush"}, {"/cmd/sanzi", syncTest}, {"/node/books", "BenchmarkRecord"}}
+	for i, r := range reads {
+		if m.get(r.pkg, r.name, failed) != nil {
+			rows[i].Note = strings.TrimPrefix(rows[i].Note+"; "+r.name+" FAILED in a run (see the raw output)", "; ")
+		}
+	}
+	return rows
 }
 
 var nan = math.NaN()

@@ -318,3 +318,33 @@ func TestRun(t *testing.T) {
 		t.Error("a missing file: no error")
 	}
 }
+
+// TestFailures: a benchmark that failed in a run is named in its row's
+// note, with the package go test closes it with (its failure may come
+// before the `pkg:` line); node/server's BenchmarkRecord failing is not
+// the recording row's.
+func TestFailures(t *testing.T) {
+	in := "--- FAIL: BenchmarkClusterPush\n" +
+		"    bench_test.go:44: register 350505100205: rpc error: code = Unavailable desc = no leader known yet\n" +
+		pkgCluster +
+		"BenchmarkClusterPush-2 1 1 ns/op 90000 entries/s\n" +
+		"BenchmarkClusterPush-2 1 1 ns/op 95000 entries/s\n" +
+		"FAIL\n" +
+		"FAIL\tgithub.com/sanzi/sanzi/federation/cluster\t7.167s\n" +
+		pkgServer +
+		"--- FAIL: BenchmarkRecord/recorders=16/auth=on-2\n" +
+		"--- FAIL: BenchmarkRecord\n" +
+		"FAIL\tgithub.com/sanzi/sanzi/node/server\t9.1s\n" +
+		pkgBooks +
+		"BenchmarkRecord/rules=off/recorders=16-2 5000 1 ns/op 10000 entries/s\n" +
+		"BenchmarkRecord/rules=on/recorders=16-2 5000 1 ns/op 8000 entries/s\n" +
+		"ok  \tgithub.com/sanzi/sanzi/node/books\t9.1s\n"
+	m, _ := readString(t, in)
+	ingest := row(t, m, "district ingest, 3 members")
+	if !strings.Contains(ingest.Note, "BenchmarkClusterPush FAILED") || ingest.Runs != 2 || ingest.Measured != 92_500 {
+		t.Errorf("ingest: %d runs, %v, note %q", ingest.Runs, ingest.Measured, ingest.Note)
+	}
+	if rec := row(t, m, "recording with rules on, 16 recorders"); strings.Contains(rec.Note, "FAILED") || rec.Verdict != met {
+		t.Errorf("recording: %s, note %q", rec.Verdict, rec.Note)
+	}
+}

@@ -125,8 +125,11 @@ BENCH_QUICK_OUT ?= $(or $(TMPDIR),/tmp)/sanzi-bench-quick.out
 # target fails at the end.
 GO_BENCH = go test -run='^$$' -count=3
 KEEP_GOING = || echo "$@: a go test failed" >> $(OUT).failed
+# A benchmark that fails in one of its runs can still end in "ok" (go test
+# goes on to the next run): its "--- FAIL" line in $(OUT) fails the target.
 BENCH_TABLE = @echo; go run ./cmd/benchtable $(OUT); echo; echo "raw output: $(OUT)"; \
-	if [ -e $(OUT).failed ]; then cat $(OUT).failed; rm -f $(OUT).failed; exit 1; fi
+	if [ -e $(OUT).failed ]; then cat $(OUT).failed; rm -f $(OUT).failed; exit 1; fi; \
+	if grep -q -e '--- FAIL' $(OUT); then echo "failed runs:"; grep -n -e '--- FAIL' $(OUT); exit 1; fi
 bench bench-quick: .SHELLFLAGS := -o pipefail -c
 
 bench: OUT := $(BENCH_OUT)

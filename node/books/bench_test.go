@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -185,13 +186,23 @@ func BenchmarkListTransactions(b *testing.B) {
 // under $SANZI_BENCH_DATA, default the temporary folder's
 // sanzi-bench-data): transactions by org, by org and kind, alerts by org
 // and status, by org, status, rule and severity. Issue 17 aims at under 5
-// ms a page.
+// ms a page. SANZI_BENCH_LIST_ENTRIES sets another size (`make
+// bench-quick`: 100000, to check the harness in minutes); each case
+// reports the entries it ran on.
 func BenchmarkListFirstPage1M(b *testing.B) {
 	root := os.Getenv("SANZI_BENCH_DATA")
 	if root == "" {
 		root = filepath.Join(os.TempDir(), "sanzi-bench-data")
 	}
-	src, err := sample.Cached(context.Background(), root, sample.Config{Org: benchOrg, Entries: 1_000_000, Seed: 17})
+	entries := 1_000_000
+	if v := os.Getenv("SANZI_BENCH_LIST_ENTRIES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("SANZI_BENCH_LIST_ENTRIES=%q: want a positive number of entries", v)
+		}
+		entries = n
+	}
+	src, err := sample.Cached(context.Background(), root, sample.Config{Org: benchOrg, Entries: entries, Seed: 17})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -262,6 +273,7 @@ func BenchmarkListFirstPage1M(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/page")
 			b.ReportMetric(float64(n), "rows")
 			b.ReportMetric(float64(total), "totalSize")
+			b.ReportMetric(float64(entries), "entries")
 		})
 	}
 }

@@ -380,6 +380,8 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, o demoOptions) erro
 				doneSeeding <- v
 			case "refusals":
 				fmt.Fprintf(out, "village %s refusals by its rules: %s\n", v.org, strings.Join(f[2:], " "))
+			case "books": // the opening balances and the months closed (demo_books.go)
+				fmt.Fprintf(out, "village %s books: %s\n", v.org, strings.Join(f[2:], " "))
 			}
 		}
 		_, err := r.start("village-"+v.org, onLine, "demo", "node", "--org", v.org, "--data", filepath.Join(o.dir, "villages", v.org),

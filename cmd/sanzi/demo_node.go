@@ -18,6 +18,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/limits"
+	"github.com/sanzi/sanzi/node/money"
 	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/server"
 )
@@ -128,6 +129,9 @@ func newDemoNodeCmd(g *globals) *cobra.Command {
 				if len(reasons) > 0 {
 					fmt.Fprintf(out, "refusals %s %s\n", org, strings.Join(reasons, "; "))
 				}
+				fmt.Fprintf(out, "books %s opening cash=%s bank=%s closed=%d blocked=%d last=%s cash=%s bank=%s\n", org,
+					money.FormatFen(st.OpeningCashFen), money.FormatFen(st.OpeningBankFen), st.Closes, st.CloseBlocked,
+					st.LastClose.GetMonth(), money.FormatFen(st.LastClose.GetCashFen()), money.FormatFen(st.LastClose.GetBankFen()))
 			}
 			fmt.Fprintf(out, "serving %s head=%d\n", org, n.Books().Ledger().Head(org).Seq)
 			return <-served

@@ -89,6 +89,12 @@ type seedStats struct {
 	TownDecisions, TownPayments, Disclosures, Reviews int
 	// Reasons counts the refusals by their reason's first words.
 	Reasons map[string]int
+	// The books (demo_books.go): the opening cash and bank, the months
+	// closed, the closes refused (CloseBlocked, never meant to be any),
+	// and the last close's figures.
+	OpeningCashFen, OpeningBankFen int64
+	Closes, CloseBlocked           int
+	LastClose                      *sanziv1.MonthClose
 }
 
 // refuse counts a refusal.
@@ -154,6 +160,13 @@ type yearSeeder struct {
 	town *townDesk
 	// catalog is the default catalog (the demo district's in force).
 	catalog *sanziv1.Catalog
+	// The books' plan (demo_books.go): the planned cash and bank
+	// movements, the assets on the books when they open, and the stream
+	// of random numbers their opening figures come from.
+	flows     []demoFlow
+	assets    []demoAsset
+	booksRng  *rand.Rand
+	cashLimit int64 // CASH-PAY's, read once
 }
 
 // newYearSeeder makes the seeder of org for seed: the village's own
@@ -162,7 +175,8 @@ func newYearSeeder(org string, profile villageProfile, seed uint64, clock *demoC
 	h := fnv.New64a()
 	h.Write([]byte(org))
 	return &yearSeeder{org: org, profile: profile, rng: rand.New(rand.NewPCG(seed, h.Sum64())), clock: clock, conn: conn,
-		start: start, end: start.AddDate(0, 0, 365), tokens: map[string]string{}, expires: map[string]time.Time{}}
+		start: start, end: start.AddDate(0, 0, 365), tokens: map[string]string{}, expires: map[string]time.Time{},
+		booksRng: rand.New(rand.NewPCG(seed^0xb00c5, h.Sum64()))}
 }
 
 func (s *yearSeeder) at(t time.Time, run func(ctx context.Context) error) {
@@ -300,6 +314,7 @@ func (s *yearSeeder) plan() {
 	}
 	s.planDisclosures()
 	s.planAlertReviews()
+	defer s.planBooks() // once every payment and income is planned
 	for d := range 365 {
 		t := s.day(d, 0, 0)
 		wd := t.Weekday()
@@ -397,6 +412,13 @@ func (s *yearSeeder) planExpense(d int) {
 // planPayment schedules an expense on day d and its village steps.
 func (s *yearSeeder) planPayment(d int, payee *sanziv1.Counterparty, amt int64, method sanziv1.PaymentMethod, summary, category string, late bool) {
 	t := s.day(d, 9+s.rng.IntN(8), s.rng.IntN(60))
+	if method == sanziv1.PaymentMethod_PAYMENT_METHOD_CASH {
+		if amt <= s.cashPayLimit() { // above it CASH-PAY refuses the payment
+			s.flows = append(s.flows, demoFlow{at: t, cash: -amt})
+		}
+	} else {
+		s.flows = append(s.flows, demoFlow{at: t, bank: -amt})
+	}
 	s.at(t, func(ctx context.Context) error {
 		tx := &sanziv1.Transaction{Org: s.org, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: amt, PaymentMethod: method,
 			Counterparty: payee, BusinessDate: t.Format(time.DateOnly), Summary: summary, Category: category,
@@ -444,6 +466,7 @@ func (s *yearSeeder) lateTown() bool {
 // accountant issues the receipt).
 func (s *yearSeeder) planIncome(d int, payer, category, summary string, amt int64) {
 	t := s.day(d, 10, s.rng.IntN(60))
+	s.flows = append(s.flows, demoFlow{at: t, bank: amt})
 	s.at(t, func(ctx context.Context) error {
 		c, err := s.ctxAs(ctx, demoAuthor)
 		if err != nil {
@@ -543,6 +566,8 @@ func (s *yearSeeder) planAsset(i int, sell bool) {
 	names := []struct{ name, cat string }{{"村部办公楼", "房屋建筑物"}, {"农机具仓库", "房屋建筑物"}, {"拖拉机", "机器设备"}, {"灌溉泵站", "机器设备"}, {"旧村小学校舍", "房屋建筑物"}}
 	a := names[i%len(names)]
 	value := s.benfordYuan(30_000, 1_500_000)
+	book := demoAsset{code: s.demoAssetCode(i), name: a.name, valueFen: value}
+	s.assets = append(s.assets, book)
 	t := s.day(10+s.rng.IntN(60), 11, 0)
 	s.at(t, func(ctx context.Context) error {
 		c, err := s.ctxAs(ctx, demoAuthor)
@@ -551,7 +576,7 @@ func (s *yearSeeder) planAsset(i int, sell bool) {
 		}
 		cl := sanziv1.NewAssetServiceClient(s.conn)
 		out, err := cl.RegisterAsset(c, &sanziv1.RegisterAssetRequest{Author: demoAuthor, Asset: &sanziv1.AssetRegistration{
-			Org: s.org, AssetCode: fmt.Sprintf("ZC-%s-%04d", s.org[9:], i+1), Name: a.name, Category: a.cat, OriginalValueFen: value,
+			Org: s.org, AssetCode: book.code, Name: a.name, Category: a.cat, OriginalValueFen: value,
 			AcquiredDate: fmt.Sprintf("%d-06-30", 2005+s.rng.IntN(15)), Location: "村委会"}})
 		if refused(err) {
 			s.refuse(err)
@@ -614,7 +639,7 @@ func (s *yearSeeder) planAsset(i int, sell bool) {
 					s.stats.Entries++ // and its ASSET-DISPOSE procedure
 					s.planProcedure(when, procedureOf(out.GetEntry()), m.GetCode(), s.lateVillage(false), s.lateTown)
 				}
-				return nil
+				return s.bookDisposal(ctx, book, when, price)
 			})
 			return nil
 		})

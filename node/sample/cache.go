@@ -11,7 +11,7 @@ import (
 
 // generator is the version of what Village records: a folder cached by
 // Cached under another version is never used.
-const generator = 1
+const generator = 2
 
 // complete marks a cached folder whose generation finished.
 const complete = "SAMPLE-COMPLETE"

@@ -13,7 +13,12 @@
 // some late enough to earn cards), incomes (收入入账), a lease contract
 // now and then with monthly rent payments, a reversal of about one entry
 // in a hundred, the review of most alerts, and the step timers' and
-// time-driven rules' sweep at the end of each day.
+// time-driven rules' sweep at the end of each day. The books (issue 19):
+// the opening balances the day before the first day (cash, bank, a few
+// fixed assets, 资本 and 公积公益金), a voucher the node derives from each
+// record, a subsidy (补助收入) whenever the bank would run low, so that
+// neither cash nor bank ever goes negative, and the close of each month
+// on the next month's first morning.
 //
 // One shortcut: the town's steps (镇审核记账, 支付) are decided in the
 // village's own chain, as a node without a town link decides them, rather
@@ -99,6 +104,11 @@ type Result struct {
 	AlertReviews  int // alerts acknowledged
 	SweepFindings int // cards and alerts the evening sweeps recorded
 	Days          int // days of business recorded
+	// The books: the months closed, the subsidies recorded to keep the
+	// bank from running dry, the opening cash and bank, the last close.
+	Closes, Subsidies              int
+	OpeningCashFen, OpeningBankFen int64
+	LastClose                      *sanziv1.MonthClose
 }
 
 // clock stands where the generator puts it.
@@ -165,7 +175,11 @@ func Village(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	g := &gen{cfg: cfg, b: b, sup: sup, clk: clk, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5a17)), loc: loc}
+	g := &gen{cfg: cfg, b: b, sup: sup, clk: clk, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5a17)), loc: loc,
+		booksRnd: rand.New(rand.NewPCG(cfg.Seed^0xb00c5, cfg.Seed))}
+	if err := g.opening(ctx, first); err != nil {
+		return g.res, fmt.Errorf("sample: %w", err)
+	}
 	perDay := max(1, (cfg.Entries+cfg.Days*entriesPerBusinessRecord-1)/(cfg.Days*entriesPerBusinessRecord))
 	nextReport := cfg.Entries / 10
 	for d := 0; l.Head(cfg.Org).Seq < uint64(cfg.Entries); d++ {
@@ -196,8 +210,19 @@ type gen struct {
 	res  Result
 	n    int        // business records so far (voucher numbers)
 	open []openProc // procedures waiting for their next decision
-	rev  []string   // entries to reverse later
-	ctrs []string   // live contracts, paid monthly
+	rev  []toReverse
+	ctrs []string // live contracts, paid monthly
+	// bank is the balance of 银行存款 the records so far leave (every
+	// record is paid by bank transfer); booksRnd draws the opening
+	// balances, apart from the business's numbers.
+	bank     int64
+	booksRnd *rand.Rand
+}
+
+// toReverse is an entry to reverse later and what its reversal does to the bank.
+type toReverse struct {
+	id   string
+	bank int64
 }
 
 type openProc struct {
@@ -209,6 +234,12 @@ type openProc struct {
 // due, the afternoon's reviews and reversals, the evening sweep.
 func (g *gen) day(ctx context.Context, d time.Time, perDay int) error {
 	at := func(h, m int) time.Time { return d.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	if d.Day() == 1 {
+		g.clk.set(at(8, 30))
+		if err := g.closeMonth(ctx, d.AddDate(0, 0, -1).Format("2006-01")); err != nil {
+			return err
+		}
+	}
 	g.clk.set(at(9, 0))
 	date := d.Format(time.DateOnly)
 	for i := range perDay {
@@ -256,6 +287,9 @@ func (g *gen) record(ctx context.Context, date string) error {
 		BusinessDate:  date, Summary: fmt.Sprintf("材料费 第%d笔", i), VoucherNumber: fmt.Sprintf("记-%07d", i),
 		InvoiceCode: "035001900111", InvoiceNumber: fmt.Sprintf("%08d", i), BudgetLine: "公益事业支出", Category: "公益支出",
 	}
+	if err := g.topUp(ctx, date, tx.AmountFen); err != nil {
+		return err
+	}
 	p := g.rnd.IntN(payees)
 	tx.Counterparty = &sanziv1.Counterparty{Name: fmt.Sprintf("供应商%d", p), BankAccount: fmt.Sprintf("622202020011%07d", p)}
 	if g.rnd.IntN(5) == 0 {
@@ -268,10 +302,15 @@ func (g *gen) record(ctx context.Context, date string) error {
 		return fmt.Errorf("record transaction %d: %w", i, err)
 	}
 	g.res.Transactions++
+	moved := -tx.AmountFen
+	if tx.Kind == sanziv1.TransactionKind_TRANSACTION_KIND_INCOME {
+		moved = tx.AmountFen
+	}
+	g.bank += moved
 	// The procedure it opens is the next entry of the same append.
 	g.open = append(g.open, openProc{id: ledger.EntryID(st.Origin, st.Seq+1), due: g.clk.Now().Add(g.delay())})
 	if g.rnd.IntN(100) == 0 {
-		g.rev = append(g.rev, st.ID())
+		g.rev = append(g.rev, toReverse{id: st.ID(), bank: -moved})
 	}
 	return nil
 }
@@ -318,10 +357,11 @@ func (g *gen) decide(ctx context.Context, now time.Time) error {
 
 // reverse reverses the entries marked for it.
 func (g *gen) reverse(ctx context.Context) error {
-	for _, id := range g.rev {
-		if _, err := g.b.RecordReversal(ctx, "accountant", &sanziv1.Reversal{Org: g.cfg.Org, TargetId: id, Reason: "录入错误，冲销"}); err != nil {
-			return fmt.Errorf("reverse %s: %w", id, err)
+	for _, r := range g.rev {
+		if _, err := g.b.RecordReversal(ctx, "accountant", &sanziv1.Reversal{Org: g.cfg.Org, TargetId: r.id, Reason: "录入错误，冲销"}); err != nil {
+			return fmt.Errorf("reverse %s: %w", r.id, err)
 		}
+		g.bank += r.bank
 		g.res.Reversals++
 	}
 	g.rev = g.rev[:0]
@@ -361,6 +401,7 @@ func (g *gen) rent(ctx context.Context, date string) error {
 			PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, BusinessDate: date, Period: date[:7]}); err != nil {
 			return fmt.Errorf("pay contract %s: %w", id, err)
 		}
+		g.bank += 100_000
 		g.res.Payments++
 	}
 	if len(g.ctrs) > 12 {

@@ -39,7 +39,6 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -224,23 +223,6 @@ func (c *computer) take(s *ledger.Stored) error {
 			n := c.names[m.GetContractId()]
 			c.payments = append(c.payments, &sanziv1.DisclosurePayment{EntryId: id, ContractId: m.GetContractId(), ContractNumber: n.number,
 				Counterparty: n.counterparty, AmountFen: m.GetAmountFen(), BusinessDate: d, Period: m.GetPeriod(), PaymentMethod: m.GetPaymentMethod()})
-		}
-	case *sanziv1.Voucher:
-		// The opening balances of the books (期初余额) are the money the
-		// collective had before its first recorded business: without
-		// them every balance would start at zero and a village that pays
-		// from savings would show negative cash or bank. Other vouchers
-		// book the records taken above, or are the accountant's
-		// adjustments, which the disclosure does not show.
-		if m.GetOpening() {
-			for _, l := range m.GetLines() {
-				switch a := l.GetAccount(); {
-				case strings.HasPrefix(a, chart.Cash):
-					c.moves = append(c.moves, moved{id, m.GetBusinessDate(), AccountCash, l.GetDebitFen() - l.GetCreditFen()})
-				case strings.HasPrefix(a, chart.Bank):
-					c.moves = append(c.moves, moved{id, m.GetBusinessDate(), AccountBank, l.GetDebitFen() - l.GetCreditFen()})
-				}
-			}
 		}
 	case *sanziv1.AssetRegistration:
 		c.assets[id] = m

@@ -191,31 +191,3 @@ func TestCompute(t *testing.T) {
 func containsAny(s string, subs ...string) bool {
 	return slices.ContainsFunc(subs, func(x string) bool { return strings.Contains(s, x) })
 }
-
-// TestComputeCountsOpeningBalances: the books' opening balances (an
-// opening voucher's 库存现金 and 银行存款 lines, sub-accounts included) are
-// money held before the month, so a village spending its savings shows
-// what is left rather than a negative balance; its other lines, and any
-// other voucher, move nothing the disclosure shows.
-func TestComputeCountsOpeningBalances(t *testing.T) {
-	c := newChain(t)
-	V := sanziv1.EntryType_ENTRY_TYPE_VOUCHER
-	c.add(t, V, &sanziv1.Voucher{Org: village, BusinessDate: "2026-09-30", Summary: "期初余额", Opening: true, Lines: []*sanziv1.VoucherLine{
-		{Account: "101", DebitFen: 500_000}, {Account: "10201", DebitFen: 20_000_000}, {Account: "151", DebitFen: 9_000_000, AssetCode: "ZC-1"},
-		{Account: "301", CreditFen: 25_000_000}, {Account: "311", CreditFen: 4_500_000}}})
-	c.add(t, V, &sanziv1.Voucher{Org: village, BusinessDate: "2026-11-02", Summary: "处置", Lines: []*sanziv1.VoucherLine{
-		{Account: "102", DebitFen: 1_000_000}, {Account: "151", CreditFen: 1_000_000, AssetCode: "ZC-1"}}})
-	c.add(t, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, txn(expense, 15_000_000, bank, "2026-10-08", "公益支出"))
-	c.add(t, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, txn(expense, 300_000, cash, "2026-11-09", "管理费用"))
-	d, err := Compute(context.Background(), c.l, village, "2026-11", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bals []string
-	for _, b := range d.GetBalances() {
-		bals = append(bals, fmt.Sprintf("%s %d+%d-%d=%d", b.GetAccount(), b.GetOpeningFen(), b.GetInFen(), b.GetOutFen(), b.GetClosingFen()))
-	}
-	if want := []string{"cash 500000+0-300000=200000", "bank 5000000+0-0=5000000"}; !slices.Equal(bals, want) {
-		t.Errorf("balances %v, want %v", bals, want)
-	}
-}

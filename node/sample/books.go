@@ -36,7 +36,7 @@ func (g *gen) opening(ctx context.Context, first time.Time) error {
 	reserve := total * int64(15+g.booksRnd.IntN(21)) / 100
 	v.Lines = append(v.Lines, &sanziv1.VoucherLine{Account: chart.Capital, CreditFen: total - reserve},
 		&sanziv1.VoucherLine{Account: chart.Reserve, CreditFen: reserve})
-	if _, _, err := g.b.RecordVoucher(ctx, "accountant", v); err != nil {
+	if _, _, _, err := g.b.RecordVoucher(ctx, "accountant", v); err != nil {
 		return fmt.Errorf("record the opening balances: %w", err)
 	}
 	g.bank = bank

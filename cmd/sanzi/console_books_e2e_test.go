@@ -415,3 +415,142 @@ func booksDrawn(t *testing.T, ctx context.Context, want *sanziv1.Statement) {
 		t.Fatalf("after the download: %q", s)
 	}
 }
+
+// The statements page at a town (issue 19): two villages push to their
+// town over mutual TLS (as TestConsoleReview sets them up), each with the
+// sample books imported (node/sheet/testdata/books-2025.csv, village 1's
+// without its last voucher, so that the two differ). Once the town holds
+// both villages' vouchers, a town reviewer opens 报表 and asks the
+// balance sheet of the town (its villages summed) and of one village; the
+// page draws, cell by cell, what GET /v1/statements at the town answers,
+// and the town's sum is the villages' sum, row by row.
+func TestConsoleBooksTown(t *testing.T) {
+	ctx := csBrowser(t)
+	shots := csShots(t)
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	mxRun(t, "ca", "init", "--district", "350505", "--dir", caDir)
+	mxRun(t, "ca", "issue", "--dir", caDir, "--org", rvTown, "--role", "town")
+	for _, o := range rvVillages {
+		mxRun(t, "ca", "issue", "--dir", caDir, "--org", o, "--role", "village")
+	}
+	inbox := freePort(t)
+	tw := &syncVillage{t: t, org: rvTown, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
+	tw.args = []string{"town", "serve", "--data", tw.data, "--org", rvTown, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
+		"--sync-addr", inbox, "--tls-dir", caDir, "--log-level", "warn"}
+	tw.start()
+	t.Cleanup(tw.kill9)
+	var villages []*syncVillage
+	for _, o := range rvVillages {
+		v := &syncVillage{t: t, org: o, data: filepath.Join(dir, o), http: freePort(t), grpc_: freePort(t)}
+		v.args = []string{"village", "serve", "--data", v.data, "--org", o, "--http-addr", v.http, "--grpc-addr", v.grpc_,
+			"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn"}
+		v.start()
+		t.Cleanup(v.kill9)
+		villages = append(villages, v)
+	}
+	defer func() {
+		if t.Failed() {
+			for _, n := range append([]*syncVillage{tw}, villages...) {
+				t.Logf("%s log:\n%s", n.org, tail(n.log.String()))
+			}
+		}
+	}()
+	sample, err := os.ReadFile(filepath.Join("..", "..", "node", "sheet", "testdata", "books-2025.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Village 1's books: the sample without its last voucher (the last
+	// rows of the last row's date and 凭证字号).
+	rows := strings.Split(strings.TrimRight(string(sample), "\n"), "\n")
+	key := func(row string) string { f := strings.SplitN(row, ",", 3); return f[0] + "," + f[1] }
+	last := len(rows)
+	for last > 1 && key(rows[last-1]) == key(rows[len(rows)-1]) {
+		last--
+	}
+	short := strings.Join(rows[:last], "\n") + "\n"
+	const period = "2025-03"
+	tn := &node{t: t, http: tw.http}
+	for i, v := range villages {
+		vn := &node{t: t, http: v.http}
+		sheet := sample
+		if i == 1 {
+			sheet = []byte(short)
+		}
+		var out struct{ Vouchers int }
+		if code, raw := vn.call("POST", "/v1/books/imports?org="+v.org, "application/octet-stream", sheet, &out); code != http.StatusOK || out.Vouchers == 0 {
+			t.Fatalf("import the books at %s: %d %s", v.org, code, raw)
+		}
+		// The town holds the village's vouchers once its statement of
+		// the village is the village's own.
+		path := "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org=" + v.org + "&period=" + period
+		own := booksGet(t, vn, path)
+		eventually(t, 60*time.Second, v.org+"'s vouchers at the town", func() bool {
+			code, raw := tn.call("GET", path, "", nil, nil)
+			got := &sanziv1.GetStatementResponse{}
+			return code == http.StatusOK && protojson.Unmarshal(raw, got) == nil && proto.Equal(got.GetStatement(), own.GetStatement())
+		})
+	}
+
+	// The town's sum is its villages' sum, row by row.
+	town := booksGet(t, tn, "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org="+rvTown+"&period="+period)
+	v0 := booksGet(t, tn, "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org="+rvVillages[0]+"&period="+period)
+	v1 := booksGet(t, tn, "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org="+rvVillages[1]+"&period="+period)
+	if len(town.GetStatement().GetRows()) != len(v0.GetStatement().GetRows()) || len(v0.GetStatement().GetRows()) != len(v1.GetStatement().GetRows()) {
+		t.Fatalf("rows: town %d, villages %d and %d", len(town.GetStatement().GetRows()), len(v0.GetStatement().GetRows()), len(v1.GetStatement().GetRows()))
+	}
+	differ := false
+	for i, r := range town.GetStatement().GetRows() {
+		a, b := v0.GetStatement().GetRows()[i].GetAmountsFen(), v1.GetStatement().GetRows()[i].GetAmountsFen()
+		if len(r.GetAmountsFen()) != len(a) || len(a) != len(b) {
+			t.Fatalf("row %s: amounts %v, villages %v and %v", r.GetCode(), r.GetAmountsFen(), a, b)
+		}
+		for j, x := range r.GetAmountsFen() {
+			if x != a[j]+b[j] {
+				t.Fatalf("row %s %s column %d: town %d, villages %d + %d", r.GetCode(), r.GetLabel(), j, x, a[j], b[j])
+			}
+			differ = differ || a[j] != b[j]
+		}
+	}
+	if !differ {
+		t.Fatal("the two villages' balance sheets are the same: the sum proves little")
+	}
+
+	// The town reviewer asks both at the town's console.
+	const reviewer = "st.shen"
+	csAccount(t, tn, reviewer, "镇审核员 沈", []string{string(authz.RoleTownReviewer)}, []string{"town.reviewer"})
+	tbase := "http://" + tw.http + "/"
+	csRun(t, ctx, "open the town's console", chromedp.Navigate(tbase), chromedp.WaitVisible(chromedp.ID("#account")))
+	csLang(t, ctx, "zh")
+	csSignIn(t, ctx, reviewer, personPW, personNewPW)
+	csRun(t, ctx, "the menu offers the statements", chromedp.WaitVisible(chromedp.CSS(`nav.menu a[data-route="statements"]`)))
+	csRun(t, ctx, "open the statements", chromedp.Navigate(tbase+"#/statements"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="st-form"]`)))
+	if o := csGet(t, ctx, "read the org", chromedp.Value(chromedp.ID("st-org"))); o != rvTown {
+		t.Fatalf("the statements open on org %q, want the town %s", o, rvTown)
+	}
+	csSelect(t, ctx, "st-kind", "BALANCE_SHEET")
+	acctSet(t, ctx, "st-period", period)
+	csRun(t, ctx, "show the town's", chromedp.Click(chromedp.CSS(`[data-testid="st-show"]`)))
+	booksDrawn(t, ctx, town.GetStatement())
+	csShot(t, ctx, shots, "books-statements-town-zh")
+	csAxe(t, ctx, "the town's statements (zh)")
+
+	acctSet(t, ctx, "st-org", rvVillages[1])
+	csRun(t, ctx, "show village 1's", chromedp.Click(chromedp.CSS(`[data-testid="st-show"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "`+rvVillages[1]+`")]`)))
+	booksDrawn(t, ctx, v1.GetStatement())
+}
+
+// booksGet is the statement n answers at path.
+func booksGet(t *testing.T, n *node, path string) *sanziv1.GetStatementResponse {
+	t.Helper()
+	code, raw := n.call("GET", path, "", nil, nil)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s at %s: %d %s", path, n.http, code, raw)
+	}
+	out := &sanziv1.GetStatementResponse{}
+	if err := protojson.Unmarshal(raw, out); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return out
+}

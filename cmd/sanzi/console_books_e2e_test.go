@@ -278,6 +278,19 @@ func TestConsoleBooks(t *testing.T) {
 		csShot(t, ctx, shots, "books-import-recorded-zh")
 		csAxe(t, ctx, "the books imported (zh)")
 
+		// The same sheet again: its opening balances are in the books. The
+		// problem is a voucher's, on no line of the sheet.
+		regChoose(t, ctx, "books-2025.csv", string(sample))
+		csRun(t, ctx, "check the sample again", chromedp.Click(chromedp.CSS(`[data-testid="im-check"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="im-rejected"]`)))
+		again := csGet(t, ctx, "read the problems", chromedp.Evaluate[[]string](`[...document.querySelectorAll('tbody[data-testid="im-rejections"] tr')].map(r => r.dataset.row + '|' + r.cells[0].innerText + '|' + r.cells[2].innerText)`))
+		if len(again) == 0 || !strings.HasPrefix(again[0], "0||opening balances of 2025-01-01") {
+			t.Fatalf("problems of the sample imported twice %q: want the opening balances', on no line", again)
+		}
+		if c := booksCount(t, n); c != before+wantVouchers {
+			t.Fatalf("%d vouchers after the second check, want %d", c, before+wantVouchers)
+		}
+
 		// The vouchers page lists February's three, numbered 记-1 to 记-3.
 		csRun(t, ctx, "February of the sample", chromedp.Navigate(base+"#/vouchers?month=2025-02"),
 			chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="vc-status"][contains(., "共 3 条")]`)))

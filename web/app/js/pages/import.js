@@ -83,9 +83,9 @@ export function render(root, { me, t }) {
     const r = h('input', { attrs: { type: 'radio', name: 'im-kind', id: 'im-kind-' + k, value: k, 'data-testid': 'im-kind-' + k } });
     r.checked = k === kind;
     r.addEventListener('change', () => { if (r.checked) setKind(k); });
-    return h('label', { class: 'check' }, r, ' ', t('im.kind.' + k));
+    return h('label', {}, r, ' ', t('im.kind.' + k));
   });
-  const kindField = h('fieldset', { class: 'roles im-kind', attrs: { 'data-testid': 'im-kind' } }, h('legend', { text: t('im.kind') }), radios);
+  const kindField = h('fieldset', { class: 'im-kind', attrs: { 'data-testid': 'im-kind' } }, h('legend', { text: t('im.kind') }), radios);
 
   const input = h('input', { attrs: { type: 'file', id: 'im-file', accept, 'data-testid': 'im-file', class: 'sr-only' } });
   const chosen = h('p', { class: 'muted', attrs: { 'data-testid': 'im-chosen', 'aria-live': 'polite' }, text: t('im.none') });

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -204,6 +210,109 @@ func TestConsoleBooks(t *testing.T) {
 		csLang(t, ctx, "zh")
 	})
 
+	t.Run("the books imported from a sheet: a bad row listed, nothing recorded; the sample checked, imported, listed", func(t *testing.T) {
+		sample, err := os.ReadFile(filepath.Join("..", "..", "node", "sheet", "testdata", "books-2025.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantVouchers, wantLines := booksSheetCounts(t, sample)
+		before, seq := booksCount(t, n), acctSeq(n)
+		csRun(t, ctx, "open the vouchers", chromedp.Navigate(base+"#/vouchers"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="vc-import"]`)))
+		csRun(t, ctx, "follow the link to the import of the books", chromedp.Click(chromedp.CSS(`[data-testid="vc-import"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`main#page[data-route="import"] [data-testid="im-check"]`)))
+		if on := csGet(t, ctx, "read the mode", chromedp.Evaluate[bool](`document.getElementById('im-kind-books').checked`)); !on {
+			t.Fatal("the vouchers page's link opens the import not in its books mode")
+		}
+
+		// One row's account code is no code of the chart, and markup: the
+		// problem quotes the cell as text.
+		good := "2025-01-15,记-3,购买办公用品,531,管理费用,860.00"
+		lines := strings.Split(string(sample), "\n")
+		badLine := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, good) }) + 1
+		if badLine == 0 {
+			t.Fatalf("the sample has no row %q", good)
+		}
+		bad := strings.Replace(string(sample), good, "2025-01-15,记-3,购买办公用品,<b>5319</b>,管理费用,860.00", 1)
+		regChoose(t, ctx, "账簿-有错.csv", bad)
+		if dis := csGet(t, ctx, "read the import button", chromedp.Evaluate[bool](`document.querySelector('[data-testid="im-start"]').disabled`)); !dis {
+			t.Fatal("the books can be imported before their check")
+		}
+		csRun(t, ctx, "check the bad sheet", chromedp.Click(chromedp.CSS(`[data-testid="im-check"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="im-rejected"]`)))
+		rows := csGet(t, ctx, "read the problems", chromedp.Evaluate[[]string](`[...document.querySelectorAll('tbody[data-testid="im-rejections"] tr')].map(r => r.dataset.row + '|' + r.cells[0].innerText + '|' + r.cells[1].innerText + '|' + r.cells[2].innerText)`))
+		want := fmt.Sprintf("%d|%d|科目编码|", badLine, badLine)
+		if len(rows) != 1 || !strings.HasPrefix(rows[0], want) || !strings.Contains(rows[0], `"<b>5319</b>"`) {
+			t.Fatalf("problems %q: want one, %s with the cell quoted", rows, want)
+		}
+		if tags := csGet(t, ctx, "count markup in the problems", chromedp.Evaluate[int](`document.querySelectorAll('tbody[data-testid="im-rejections"] b').length`)); tags != 0 {
+			t.Fatalf("%d <b> elements in the problems: a cell drawn as markup", tags)
+		}
+		if dis := csGet(t, ctx, "read the import button", chromedp.Evaluate[bool](`document.querySelector('[data-testid="im-start"]').disabled`)); !dis {
+			t.Fatal("a sheet with a problem can be imported")
+		}
+		if c, s := booksCount(t, n), acctSeq(n); c != before || s != seq {
+			t.Fatalf("after the bad sheet's check: %d vouchers, head %s; want %d, %s", c, s, before, seq)
+		}
+		csShot(t, ctx, shots, "books-import-rejected-zh")
+		csAxe(t, ctx, "the books import with a problem (zh)")
+
+		// The sample: checked (its counts, nothing recorded), then imported.
+		regChoose(t, ctx, "books-2025.csv", string(sample))
+		csRun(t, ctx, "check the sample", chromedp.Click(chromedp.CSS(`[data-testid="im-check"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="im-checked"]`)))
+		checked := csText(t, ctx, `[data-testid="im-checked"]`)
+		if !strings.Contains(checked, fmt.Sprintf("将登记 %d 张凭证", wantVouchers)) || !strings.Contains(checked, fmt.Sprintf("共 %d 行分录", wantLines)) {
+			t.Fatalf("check of the sample %q: want %d vouchers, %d lines", checked, wantVouchers, wantLines)
+		}
+		if c, s := booksCount(t, n), acctSeq(n); c != before || s != seq {
+			t.Fatalf("after the sample's check: %d vouchers, head %s; want %d, %s", c, s, before, seq)
+		}
+		csRun(t, ctx, "import the sample", chromedp.Click(chromedp.CSS(`[data-testid="im-start"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="im-recorded"]`)))
+		if r := csText(t, ctx, `[data-testid="im-recorded"]`); !strings.Contains(r, fmt.Sprintf("已登记 %d 张凭证", wantVouchers)) || !strings.Contains(r, fmt.Sprintf("共 %d 行分录", wantLines)) {
+			t.Fatalf("import of the sample %q: want %d vouchers, %d lines", r, wantVouchers, wantLines)
+		}
+		if c := booksCount(t, n); c != before+wantVouchers {
+			t.Fatalf("%d vouchers after the import, want %d + %d", c, before, wantVouchers)
+		}
+		csShot(t, ctx, shots, "books-import-recorded-zh")
+		csAxe(t, ctx, "the books imported (zh)")
+
+		// The same sheet again: its opening balances are in the books. The
+		// problem is a voucher's, on no line of the sheet.
+		regChoose(t, ctx, "books-2025.csv", string(sample))
+		csRun(t, ctx, "check the sample again", chromedp.Click(chromedp.CSS(`[data-testid="im-check"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="im-rejected"]`)))
+		again := csGet(t, ctx, "read the problems", chromedp.Evaluate[[]string](`[...document.querySelectorAll('tbody[data-testid="im-rejections"] tr')].map(r => r.dataset.row + '|' + r.cells[0].innerText + '|' + r.cells[2].innerText)`))
+		if len(again) == 0 || !strings.HasPrefix(again[0], "0||opening balances of 2025-01-01") {
+			t.Fatalf("problems of the sample imported twice %q: want the opening balances', on no line", again)
+		}
+		if c := booksCount(t, n); c != before+wantVouchers {
+			t.Fatalf("%d vouchers after the second check, want %d", c, before+wantVouchers)
+		}
+
+		// The vouchers page lists February's three, numbered 记-1 to 记-3.
+		csRun(t, ctx, "February of the sample", chromedp.Navigate(base+"#/vouchers?month=2025-02"),
+			chromedp.WaitVisible(chromedp.Search(`//p[@data-testid="vc-status"][contains(., "共 3 条")]`)))
+		for _, w := range []struct{ n, summary, dr, cr string }{
+			{"1", "收到镇财政拨付运转补助", "借 102 50,000.00", "贷 521 50,000.00"},
+			{"2", "村道硬化工程预付款", "借 153 30,000.00", "贷 102 30,000.00"},
+			{"3", "支付红星建材厂欠款", "借 211 15,000.00", "贷 102 15,000.00"},
+		} {
+			if r := booksRow(t, ctx, w.n); !strings.Contains(r, "记-"+w.n) || !strings.Contains(r, w.summary) || !strings.Contains(r, w.dr) || !strings.Contains(r, w.cr) {
+				t.Fatalf("row of 记-%s in 2025-02: %q; want %s, %s, %s", w.n, r, w.summary, w.dr, w.cr)
+			}
+		}
+
+		// The English books mode.
+		csRun(t, ctx, "the import of the books again", chromedp.Navigate(base+"#/import?kind=books"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="im-check"]`)))
+		csLang(t, ctx, "en")
+		csRun(t, ctx, "the English books mode", chromedp.WaitVisible(chromedp.Search(`//button[@data-testid="im-start"][contains(., "Import the books")]`)))
+		csShot(t, ctx, shots, "books-import-en")
+		csAxe(t, ctx, "the books import (en)")
+		csLang(t, ctx, "zh")
+	})
+
 	t.Run("a reader gets the statements, not the accountant's books", func(t *testing.T) {
 		csRun(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`[data-testid="signout"]`)), chromedp.WaitVisible(chromedp.ID("#account")))
 		csAccount(t, n, "books.jianwei", "监委会 陈", []string{string(authz.RoleSupervisoryCommittee)}, nil)
@@ -217,6 +326,37 @@ func TestConsoleBooks(t *testing.T) {
 		csRun(t, ctx, "the statements page is", chromedp.Navigate(base+"#/statements"),
 			chromedp.WaitVisible(chromedp.CSS(`main#page[data-route="statements"] [data-testid="st-form"]`)))
 	})
+}
+
+// booksCount is how many vouchers the node lists for org.
+func booksCount(t *testing.T, n *node) int {
+	t.Helper()
+	var list struct{ Vouchers []json.RawMessage }
+	if code, raw := n.call("GET", "/v1/vouchers?org="+org+"&pageSize=1000", "", nil, &list); code != http.StatusOK {
+		t.Fatalf("GET /v1/vouchers: %d %s", code, raw)
+	}
+	return len(list.Vouchers)
+}
+
+// booksSheetCounts counts a books sheet as the import page should: a
+// voucher per month and 凭证字号 (the opening balances, 期初, one), a line
+// per row.
+func booksSheetCounts(t *testing.T, sheet []byte) (vouchers, lines int) {
+	t.Helper()
+	rows, err := csv.NewReader(bytes.NewReader(sheet)).ReadAll()
+	if err != nil || len(rows) < 2 || rows[0][0] != "日期" || rows[0][1] != "凭证字号" {
+		t.Fatalf("the sample sheet: %v, header %q", err, rows[0])
+	}
+	seen := map[string]bool{}
+	for _, r := range rows[1:] {
+		key := r[0][:7] + " " + r[1]
+		if r[1] == "期初" {
+			key = "期初"
+		}
+		seen[key] = true
+		lines++
+	}
+	return len(seen), lines
 }
 
 // booksStatement is the balance sheet node/statement computes from the
@@ -287,4 +427,143 @@ func booksDrawn(t *testing.T, ctx context.Context, want *sanziv1.Statement) {
 	if s := csText(t, ctx, `[data-testid="st-recorded"]`); !strings.Contains(s, ".xlsx") {
 		t.Fatalf("after the download: %q", s)
 	}
+}
+
+// The statements page at a town (issue 19): two villages push to their
+// town over mutual TLS (as TestConsoleReview sets them up), each with the
+// sample books imported (node/sheet/testdata/books-2025.csv, village 1's
+// without its last voucher, so that the two differ). Once the town holds
+// both villages' vouchers, a town reviewer opens 报表 and asks the
+// balance sheet of the town (its villages summed) and of one village; the
+// page draws, cell by cell, what GET /v1/statements at the town answers,
+// and the town's sum is the villages' sum, row by row.
+func TestConsoleBooksTown(t *testing.T) {
+	ctx := csBrowser(t)
+	shots := csShots(t)
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	mxRun(t, "ca", "init", "--district", "350505", "--dir", caDir)
+	mxRun(t, "ca", "issue", "--dir", caDir, "--org", rvTown, "--role", "town")
+	for _, o := range rvVillages {
+		mxRun(t, "ca", "issue", "--dir", caDir, "--org", o, "--role", "village")
+	}
+	inbox := freePort(t)
+	tw := &syncVillage{t: t, org: rvTown, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
+	tw.args = []string{"town", "serve", "--data", tw.data, "--org", rvTown, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
+		"--sync-addr", inbox, "--tls-dir", caDir, "--log-level", "warn"}
+	tw.start()
+	t.Cleanup(tw.kill9)
+	var villages []*syncVillage
+	for _, o := range rvVillages {
+		v := &syncVillage{t: t, org: o, data: filepath.Join(dir, o), http: freePort(t), grpc_: freePort(t)}
+		v.args = []string{"village", "serve", "--data", v.data, "--org", o, "--http-addr", v.http, "--grpc-addr", v.grpc_,
+			"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn"}
+		v.start()
+		t.Cleanup(v.kill9)
+		villages = append(villages, v)
+	}
+	defer func() {
+		if t.Failed() {
+			for _, n := range append([]*syncVillage{tw}, villages...) {
+				t.Logf("%s log:\n%s", n.org, tail(n.log.String()))
+			}
+		}
+	}()
+	sample, err := os.ReadFile(filepath.Join("..", "..", "node", "sheet", "testdata", "books-2025.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Village 1's books: the sample without its last voucher (the last
+	// rows of the last row's date and 凭证字号).
+	rows := strings.Split(strings.TrimRight(string(sample), "\n"), "\n")
+	key := func(row string) string { f := strings.SplitN(row, ",", 3); return f[0] + "," + f[1] }
+	last := len(rows)
+	for last > 1 && key(rows[last-1]) == key(rows[len(rows)-1]) {
+		last--
+	}
+	short := strings.Join(rows[:last], "\n") + "\n"
+	const period = "2025-03"
+	tn := &node{t: t, http: tw.http}
+	for i, v := range villages {
+		vn := &node{t: t, http: v.http}
+		sheet := sample
+		if i == 1 {
+			sheet = []byte(short)
+		}
+		var out struct{ Vouchers int }
+		if code, raw := vn.call("POST", "/v1/books/imports?org="+v.org, "application/octet-stream", sheet, &out); code != http.StatusOK || out.Vouchers == 0 {
+			t.Fatalf("import the books at %s: %d %s", v.org, code, raw)
+		}
+		// The town holds the village's vouchers once its statement of
+		// the village is the village's own.
+		path := "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org=" + v.org + "&period=" + period
+		own := booksGet(t, vn, path)
+		eventually(t, 60*time.Second, v.org+"'s vouchers at the town", func() bool {
+			code, raw := tn.call("GET", path, "", nil, nil)
+			got := &sanziv1.GetStatementResponse{}
+			return code == http.StatusOK && protojson.Unmarshal(raw, got) == nil && proto.Equal(got.GetStatement(), own.GetStatement())
+		})
+	}
+
+	// The town's sum is its villages' sum, row by row.
+	town := booksGet(t, tn, "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org="+rvTown+"&period="+period)
+	v0 := booksGet(t, tn, "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org="+rvVillages[0]+"&period="+period)
+	v1 := booksGet(t, tn, "/v1/statements?kind=STATEMENT_KIND_BALANCE_SHEET&org="+rvVillages[1]+"&period="+period)
+	if len(town.GetStatement().GetRows()) != len(v0.GetStatement().GetRows()) || len(v0.GetStatement().GetRows()) != len(v1.GetStatement().GetRows()) {
+		t.Fatalf("rows: town %d, villages %d and %d", len(town.GetStatement().GetRows()), len(v0.GetStatement().GetRows()), len(v1.GetStatement().GetRows()))
+	}
+	differ := false
+	for i, r := range town.GetStatement().GetRows() {
+		a, b := v0.GetStatement().GetRows()[i].GetAmountsFen(), v1.GetStatement().GetRows()[i].GetAmountsFen()
+		if len(r.GetAmountsFen()) != len(a) || len(a) != len(b) {
+			t.Fatalf("row %s: amounts %v, villages %v and %v", r.GetCode(), r.GetAmountsFen(), a, b)
+		}
+		for j, x := range r.GetAmountsFen() {
+			if x != a[j]+b[j] {
+				t.Fatalf("row %s %s column %d: town %d, villages %d + %d", r.GetCode(), r.GetLabel(), j, x, a[j], b[j])
+			}
+			differ = differ || a[j] != b[j]
+		}
+	}
+	if !differ {
+		t.Fatal("the two villages' balance sheets are the same: the sum proves little")
+	}
+
+	// The town reviewer asks both at the town's console.
+	const reviewer = "st.shen"
+	csAccount(t, tn, reviewer, "镇审核员 沈", []string{string(authz.RoleTownReviewer)}, []string{"town.reviewer"})
+	tbase := "http://" + tw.http + "/"
+	csRun(t, ctx, "open the town's console", chromedp.Navigate(tbase), chromedp.WaitVisible(chromedp.ID("#account")))
+	csLang(t, ctx, "zh")
+	csSignIn(t, ctx, reviewer, personPW, personNewPW)
+	csRun(t, ctx, "the menu offers the statements", chromedp.WaitVisible(chromedp.CSS(`nav.menu a[data-route="statements"]`)))
+	csRun(t, ctx, "open the statements", chromedp.Navigate(tbase+"#/statements"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="st-form"]`)))
+	if o := csGet(t, ctx, "read the org", chromedp.Value(chromedp.ID("st-org"))); o != rvTown {
+		t.Fatalf("the statements open on org %q, want the town %s", o, rvTown)
+	}
+	csSelect(t, ctx, "st-kind", "BALANCE_SHEET")
+	acctSet(t, ctx, "st-period", period)
+	csRun(t, ctx, "show the town's", chromedp.Click(chromedp.CSS(`[data-testid="st-show"]`)))
+	booksDrawn(t, ctx, town.GetStatement())
+	csShot(t, ctx, shots, "books-statements-town-zh")
+	csAxe(t, ctx, "the town's statements (zh)")
+
+	acctSet(t, ctx, "st-org", rvVillages[1])
+	csRun(t, ctx, "show village 1's", chromedp.Click(chromedp.CSS(`[data-testid="st-show"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "`+rvVillages[1]+`")]`)))
+	booksDrawn(t, ctx, v1.GetStatement())
+}
+
+// booksGet is the statement n answers at path.
+func booksGet(t *testing.T, n *node, path string) *sanziv1.GetStatementResponse {
+	t.Helper()
+	code, raw := n.call("GET", path, "", nil, nil)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s at %s: %d %s", path, n.http, code, raw)
+	}
+	out := &sanziv1.GetStatementResponse{}
+	if err := protojson.Unmarshal(raw, out); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return out
 }

@@ -5,7 +5,8 @@
 // (POST /v1/vouchers/{id}/reversals); and a voucher entered by hand, lines
 // added as needed, its debit and credit totals and their difference shown
 // while typing, checked by the node without recording (validateOnly, the
-// number it would get) and then recorded (POST /v1/vouchers).
+// number it would get) and then recorded (POST /v1/vouchers); and a link to
+// the import of the books from a sheet (import.js, #/import?kind=books).
 // Accounts are typed as codes of the chart (101 库存现金): a village node
 // serves no read of the chart in force, so the page holds no copy of it and
 // the node's refusal names an unknown code next to its line.
@@ -34,6 +35,7 @@ const sum = (xs) => xs.reduce((a, x) => a + Number(x || 0), 0);
 export function render(root, { me, t, api }) {
   const org = me.nodeOrg;
   const trail = allowed(me).some((p) => p.route === 'trail');
+  const importing = allowed(me).some((p) => p.route === 'import');
   let alive = true;
   // drafts keeps the reversal reason typed per voucher: the list is drawn
   // again after every voucher recorded or reversed.
@@ -90,6 +92,9 @@ export function render(root, { me, t, api }) {
 
   fill(root,
     h('h1', { text: t('vc.title') }),
+    // The opening balances and a year of vouchers come from a sheet on
+    // the import page, in its books mode.
+    importing && h('p', {}, h('a', { text: t('vc.importBooks'), attrs: { href: '#/import?kind=books', 'data-testid': 'vc-import' } })),
     h('section', { class: 'panel list-panel', attrs: { 'aria-labelledby': 'vc-list-title' } },
       h('h2', { text: t('vc.list'), attrs: { id: 'vc-list-title' } }),
       h('div', { class: 'toolbar' }, h('label', { text: t('vc.month'), attrs: { for: 'vc-month' } }), month),

@@ -65,6 +65,19 @@ func TestValidate(t *testing.T) {
 			v.Lines[0].Account, v.Lines[0].Counterparty = chart.Receivable, "张三"
 		}, "", ""},
 		{"asset code required", func(v *sanziv1.Voucher) { v.Lines[0].Account = chart.FixedAssets }, "voucher.lines[0].assetCode", "subsidiary"},
+		{"too many lines", func(v *sanziv1.Voucher) {
+			v.Lines = nil
+			for range MaxLines/2 + 1 {
+				v.Lines = append(v.Lines, dr("502", 1), cr(chart.Cash, 1))
+			}
+		}, "voucher.lines", "more than 5000"},
+		{"long line summary", func(v *sanziv1.Voucher) { v.Lines[1].Summary = strings.Repeat("现", 200) }, "voucher.lines[1].summary", "longer than 500 bytes"},
+		{"long counterparty", func(v *sanziv1.Voucher) {
+			v.Lines[0].Account, v.Lines[0].Counterparty = chart.Receivable, strings.Repeat("x", 501)
+		}, "voucher.lines[0].counterparty", "longer than 500 bytes"},
+		{"too many attachments", func(v *sanziv1.Voucher) { v.Attachments = make([]string, MaxAttachments+1) }, "voucher.attachments", "more than 50"},
+		{"long attachment", func(v *sanziv1.Voucher) { v.Attachments = []string{"a", strings.Repeat("b", 501)} }, "voucher.attachments[1]", "longer than 500 bytes"},
+		{"amount too large", func(v *sanziv1.Voucher) { v.Lines[0].DebitFen, v.Lines[1].CreditFen = MaxAmountFen+1, MaxAmountFen+1 }, "voucher.lines[0].debitFen", "more than 10 billion"},
 		{"opening many lines", func(v *sanziv1.Voucher) {
 			v.Opening = true
 			v.Lines = []*sanziv1.VoucherLine{dr(chart.Cash, 500), dr(chart.Bank, 1500), cr(chart.Capital, 1000), cr(chart.Reserve, 1000)}

@@ -150,7 +150,7 @@ func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher
 			return Conflict("voucher.reversesVoucherId", "%s is itself a red-ink reversal: enter a new voucher instead", id)
 		}
 		if !mirrors(&orig, v) {
-			return Invalid("voucher.lines", "a red-ink reversal has the lines of voucher %s with every amount negated", id)
+			return Invalid("voucher.lines", "a red-ink reversal has the lines of voucher %s (accounts and subsidiary detail) with every amount negated", id)
 		}
 	}
 	opening := string(get(tx, bucketOpening, []byte(origin)))
@@ -183,13 +183,16 @@ func foreseenID(tx *bolt.Tx, recs []ledger.Record, about int) string {
 	return ledger.EntryID(o, seq)
 }
 
+// mirrors says red has orig's lines negated, on the same accounts and
+// subsidiary detail (so the subsidiary ledgers are reversed too).
 func mirrors(orig, red *sanziv1.Voucher) bool {
 	if len(orig.GetLines()) != len(red.GetLines()) {
 		return false
 	}
 	for i, l := range orig.GetLines() {
 		r := red.GetLines()[i]
-		if r.GetAccount() != l.GetAccount() || r.GetDebitFen() != -l.GetDebitFen() || r.GetCreditFen() != -l.GetCreditFen() {
+		if r.GetAccount() != l.GetAccount() || r.GetDebitFen() != -l.GetDebitFen() || r.GetCreditFen() != -l.GetCreditFen() ||
+			r.GetCounterparty() != l.GetCounterparty() || r.GetProject() != l.GetProject() || r.GetAssetCode() != l.GetAssetCode() {
 			return false
 		}
 	}

@@ -431,3 +431,31 @@ func TestImportedRowsBookTheirVouchers(t *testing.T) {
 		t.Fatalf("March's blockers name only the unbooked row %s: %s", ids[1], bl)
 	}
 }
+
+// TestRedInkMirrorsSubsidiary: a red-ink voucher entered by hand must
+// reverse the original's subsidiary detail too, or the counterparty's
+// ledger would keep the amount the general ledger took back.
+func TestRedInkMirrorsSubsidiary(t *testing.T) {
+	ctx := context.Background()
+	b := booksAt(t)
+	lend := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-02", Summary: "借款给张三",
+		Lines: []*sanziv1.VoucherLine{{Account: chart.Receivable, DebitFen: 5000, Counterparty: "张三"}, {Account: chart.Cash, CreditFen: 5000}}}
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-01", 5000)); err != nil {
+		t.Fatal(err)
+	}
+	orig, _, _, err := b.RecordVoucher(ctx, "t", lend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	red := func(party string) *sanziv1.Voucher {
+		return &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-03", Summary: "冲销", ReversesVoucherId: orig.ID(),
+			Lines: []*sanziv1.VoucherLine{{Account: chart.Receivable, DebitFen: -5000, Counterparty: party}, {Account: chart.Cash, CreditFen: -5000}}}
+	}
+	var invalid *books.InvalidError
+	if _, _, _, err := b.RecordVoucher(ctx, "t", red("李四")); !errors.As(err, &invalid) || !strings.Contains(err.Error(), "negated") {
+		t.Fatalf("red ink on another counterparty: %v, want refused", err)
+	}
+	if _, _, _, err := b.RecordVoucher(ctx, "t", red("张三")); err != nil {
+		t.Fatalf("red ink mirroring the original: %v", err)
+	}
+}

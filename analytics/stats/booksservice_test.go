@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sanzi/sanzi/node/chart"
+	"github.com/sanzi/sanzi/node/chart/charttest"
 	"github.com/sanzi/sanzi/node/statement"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -14,10 +15,7 @@ import (
 // townStatement skips the town's own books): a voucher recorded at the
 // town's own org under the prefix is not one of its villages'.
 func TestSumVillagesLeavesOutTownBooks(t *testing.T) {
-	ch, err := chart.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := charttest.National(t)
 	cash := func(fen int64) statement.Totals {
 		return statement.Totals{chart.Cash: {DebitFen: fen, YearDebitFen: fen}, chart.Capital: {CreditFen: fen, YearCreditFen: fen}}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/sanzi/sanzi/node/money"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -123,7 +124,7 @@ func TestScenarioVillageYear(t *testing.T) {
 		assets, claims := row(t, bs, LineTotalAssets).GetAmountsFen(), row(t, bs, LineTotalLiabilitiesEquity).GetAmountsFen()
 		for c := range assets {
 			if assets[c] != claims[c] {
-				t.Errorf("%s %s: 资产总计 %s, 负债和所有者权益总计 %s", period, bs.GetAmountColumns()[c], fmtYuan(assets[c]), fmtYuan(claims[c]))
+				t.Errorf("%s %s: 资产总计 %s, 负债和所有者权益总计 %s", period, bs.GetAmountColumns()[c], money.FormatFen(assets[c]), money.FormatFen(claims[c]))
 			}
 		}
 		tb, err := TrialBalance(ch, villageA, period, tot)
@@ -133,7 +134,7 @@ func TestScenarioVillageYear(t *testing.T) {
 		total := rowByLabel(t, tb, TotalLabel).GetAmountsFen()
 		for c := 0; c < len(total); c += 2 {
 			if total[c] != total[c+1] {
-				t.Errorf("%s trial balance: %s %s, %s %s", period, tb.GetAmountColumns()[c], fmtYuan(total[c]), tb.GetAmountColumns()[c+1], fmtYuan(total[c+1]))
+				t.Errorf("%s trial balance: %s %s, %s %s", period, tb.GetAmountColumns()[c], money.FormatFen(total[c]), tb.GetAmountColumns()[c+1], money.FormatFen(total[c+1]))
 			}
 		}
 		// The month's closing is the next month's opening.
@@ -146,7 +147,7 @@ func TestScenarioVillageYear(t *testing.T) {
 			}
 		}
 		t.Logf("%s: 资产总计 %s = 负债和所有者权益总计 %s; trial balance 期末 %s = %s", period,
-			fmtYuan(assets[1]), fmtYuan(claims[1]), fmtYuan(total[6]), fmtYuan(total[7]))
+			money.FormatFen(assets[1]), money.FormatFen(claims[1]), money.FormatFen(total[6]), money.FormatFen(total[7]))
 	}
 
 	dec, err := TotalsOf(ch, vs, "2025-12")
@@ -181,11 +182,11 @@ func TestScenarioVillageYear(t *testing.T) {
 	change := -(m321.ClosingFen() - m321.YearOpeningFen)
 	net := row(t, inc, LineNetIncome).GetAmountsFen()[0]
 	if net != change || net == 0 {
-		t.Errorf("净收益 %s, change in 本年收益 before its transfer %s", fmtYuan(net), fmtYuan(change))
+		t.Errorf("净收益 %s, change in 本年收益 before its transfer %s", money.FormatFen(net), money.FormatFen(change))
 	}
 	// The income statement ends where the balance sheet's 未分配收益 does.
 	if end, bsEnd := inc.GetRows()[len(inc.GetRows())-1].GetAmountsFen()[0], row(t, bs, LineUndistributed).GetAmountsFen()[1]; end != bsEnd {
-		t.Errorf("年末未分配收益 %s, balance sheet 未分配收益 %s", fmtYuan(end), fmtYuan(bsEnd))
+		t.Errorf("年末未分配收益 %s, balance sheet 未分配收益 %s", money.FormatFen(end), money.FormatFen(bsEnd))
 	}
 	// The year's figures are the same before the carry-forward.
 	var beforeCarry []*sanziv1.Voucher
@@ -205,8 +206,8 @@ func TestScenarioVillageYear(t *testing.T) {
 	}
 	for i := 0; i <= 13; i++ { // 一 to 四、净收益
 		if a, b := inc.GetRows()[i].GetAmountsFen()[0], incBefore.GetRows()[i].GetAmountsFen()[0]; a != b {
-			t.Errorf("%s: %s after the carry-forward, %s before", inc.GetRows()[i].GetLabel(), fmtYuan(a), fmtYuan(b))
+			t.Errorf("%s: %s after the carry-forward, %s before", inc.GetRows()[i].GetLabel(), money.FormatFen(a), money.FormatFen(b))
 		}
 	}
-	t.Logf("净收益 %s = change in 本年收益 %s; 年末未分配收益 %s", fmtYuan(net), fmtYuan(change), fmtYuan(row(t, bs, LineUndistributed).GetAmountsFen()[1]))
+	t.Logf("净收益 %s = change in 本年收益 %s; 年末未分配收益 %s", money.FormatFen(net), money.FormatFen(change), money.FormatFen(row(t, bs, LineUndistributed).GetAmountsFen()[1]))
 }

@@ -6,19 +6,11 @@ import (
 	"testing"
 
 	"github.com/sanzi/sanzi/node/chart"
+	"github.com/sanzi/sanzi/node/chart/charttest"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 const org = "350505100201"
-
-func national(t *testing.T) *chart.Chart {
-	t.Helper()
-	ch, err := chart.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ch
-}
 
 func dr(acct string, fen int64) *sanziv1.VoucherLine {
 	return &sanziv1.VoucherLine{Account: acct, DebitFen: fen}
@@ -29,7 +21,7 @@ func cr(acct string, fen int64) *sanziv1.VoucherLine {
 }
 
 func TestValidate(t *testing.T) {
-	ch := national(t)
+	ch := charttest.National(t)
 	ok := func() *sanziv1.Voucher {
 		return &sanziv1.Voucher{Org: org, BusinessDate: "2026-03-05", Summary: "购办公用品",
 			Lines: []*sanziv1.VoucherLine{dr("502", 120000), cr(chart.Cash, 120000)}}
@@ -128,7 +120,7 @@ func TestLeafOnly(t *testing.T) {
 }
 
 func TestFromTransaction(t *testing.T) {
-	ch := national(t)
+	ch := charttest.National(t)
 	cases := []struct {
 		name          string
 		tx            *sanziv1.Transaction
@@ -178,7 +170,7 @@ func TestFromTransaction(t *testing.T) {
 }
 
 func TestFromContractPayment(t *testing.T) {
-	ch := national(t)
+	ch := charttest.National(t)
 	p := &sanziv1.ContractPayment{Org: org, ContractId: org + "-2", AmountFen: 800000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, BusinessDate: "2026-05-01", Period: "2026"}
 	v, err := FromContractPayment(ch, p, "王五", org+"-7")
 	if err != nil {
@@ -196,7 +188,7 @@ func TestFromContractPayment(t *testing.T) {
 }
 
 func TestReverse(t *testing.T) {
-	ch := national(t)
+	ch := charttest.National(t)
 	orig := &sanziv1.VoucherRecord{Entry: &sanziv1.EntryMeta{Id: org + "-4"}, Voucher: &sanziv1.Voucher{
 		Org: org, BusinessDate: "2026-01-20", Number: 3, Summary: "借出",
 		Lines: []*sanziv1.VoucherLine{{Account: chart.Receivable, DebitFen: 500, Counterparty: "赵六"}, cr(chart.Bank, 500)}}}
@@ -217,7 +209,7 @@ func TestReverse(t *testing.T) {
 // voucher it reverses; Validate refuses it, and a voucher mixing signs or
 // opening balances in red ink are refused either way.
 func TestValidateImported(t *testing.T) {
-	ch := national(t)
+	ch := charttest.National(t)
 	v := func(opening bool, fen ...int64) *sanziv1.Voucher {
 		out := &sanziv1.Voucher{Org: org, BusinessDate: "2025-05-31", Summary: "红字冲销", Opening: opening}
 		out.Lines = []*sanziv1.VoucherLine{{Account: "532", DebitFen: fen[0]}, {Account: "102", CreditFen: fen[1]}}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/money"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -167,17 +168,7 @@ func TestScenarioVillageYear(t *testing.T) {
 
 	// Income minus expense is the change in 本年收益 once the income and
 	// expense are carried into it, before it is transferred to 收益分配.
-	var beforeTransfer []*sanziv1.Voucher
-	for _, v := range vs {
-		if v.GetSummary() == "本年收益转入收益分配" {
-			break
-		}
-		beforeTransfer = append(beforeTransfer, v)
-	}
-	bt, err := TotalsOf(ch, beforeTransfer, "2025-12")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bt := totalsBefore(t, ch, vs, "本年收益转入收益分配", "2025-12")
 	m321 := bt.Under("321")
 	change := -(m321.ClosingFen() - m321.YearOpeningFen)
 	net := row(t, inc, LineNetIncome).GetAmountsFen()[0]
@@ -189,18 +180,7 @@ func TestScenarioVillageYear(t *testing.T) {
 		t.Errorf("年末未分配收益 %s, balance sheet 未分配收益 %s", money.FormatFen(end), money.FormatFen(bsEnd))
 	}
 	// The year's figures are the same before the carry-forward.
-	var beforeCarry []*sanziv1.Voucher
-	for _, v := range vs {
-		if v.GetSummary() == "结转收入类科目" {
-			break
-		}
-		beforeCarry = append(beforeCarry, v)
-	}
-	bc, err := TotalsOf(ch, beforeCarry, "2025-12")
-	if err != nil {
-		t.Fatal(err)
-	}
-	incBefore, err := Income(ch, villageA, "2025-12", bc)
+	incBefore, err := Income(ch, villageA, "2025-12", totalsBefore(t, ch, vs, "结转收入类科目", "2025-12"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,4 +190,22 @@ func TestScenarioVillageYear(t *testing.T) {
 		}
 	}
 	t.Logf("净收益 %s = change in 本年收益 %s; 年末未分配收益 %s", money.FormatFen(net), money.FormatFen(change), money.FormatFen(row(t, bs, LineUndistributed).GetAmountsFen()[1]))
+}
+
+// totalsBefore are the totals of the period over the vouchers before the
+// first whose summary is summary.
+func totalsBefore(t *testing.T, ch *chart.Chart, vs []*sanziv1.Voucher, summary, period string) Totals {
+	t.Helper()
+	var before []*sanziv1.Voucher
+	for _, v := range vs {
+		if v.GetSummary() == summary {
+			break
+		}
+		before = append(before, v)
+	}
+	tot, err := TotalsOf(ch, before, period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tot
 }

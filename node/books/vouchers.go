@@ -109,21 +109,34 @@ func bookedBy(tx *bolt.Tx, k []byte) string {
 	return string(id)
 }
 
-// checkVoucher checks v, the idx-th of recs, against what is recorded:
-// its month open, its number the next of its month (taken counts the
-// numbers recs before it take), the record it books foreseen right, the
-// voucher it reverses not reversed yet, the opening balances first.
-func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher, taken map[string]int32) error {
+// batch is what the vouchers of one append checked so far add to the
+// indexes, which are only written once every record is checked: the
+// numbers they take by org/month, and per org the date of their opening
+// voucher and the earliest date of the others.
+type batch struct {
+	taken          map[string]int32
+	opening, first map[string]string
+}
+
+func newBatch() *batch {
+	return &batch{taken: map[string]int32{}, opening: map[string]string{}, first: map[string]string{}}
+}
+
+// checkVoucher checks v, the idx-th of recs, against what is recorded and
+// what the vouchers of recs before it add (in): its month open, its number
+// the next of its month, the record it books foreseen right, the voucher
+// it reverses not reversed yet, the opening balances one and first.
+func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher, in *batch) error {
 	origin := recs[idx].Origin
 	month := voucher.Month(v.GetBusinessDate())
 	if id := closedBy(tx, origin, month); id != "" {
 		return Conflict("voucher.businessDate", "month %s of %s is closed (entry %s): date the voucher in an open month, or reopen the month with the town's approval", month, origin, id)
 	}
 	mk := string(monthKey(origin, month))
-	if want := lastNumber(tx, origin, month) + taken[mk] + 1; v.GetNumber() != want {
+	if want := lastNumber(tx, origin, month) + in.taken[mk] + 1; v.GetNumber() != want {
 		return errStale
 	}
-	taken[mk]++
+	in.taken[mk]++
 	if about := recs[idx].About; about > 0 {
 		if v.GetSourceEntryId() != foreseenID(tx, recs, about) {
 			return errStale
@@ -153,20 +166,33 @@ func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher
 			return Invalid("voucher.lines", "a red-ink reversal has the lines of voucher %s (accounts and subsidiary detail) with every amount negated", id)
 		}
 	}
-	opening := string(get(tx, bucketOpening, []byte(origin)))
+	opening := strings.Fields(string(get(tx, bucketOpening, []byte(origin))))
+	if d, ok := in.opening[origin]; ok {
+		opening = []string{"of this batch", d}
+	}
 	first := string(get(tx, bucketFirstVoucher, []byte(origin)))
+	if f := in.first[origin]; f != "" && (first == "" || f < first) {
+		first = f
+	}
+	date := v.GetBusinessDate()
 	if v.GetOpening() {
-		if opening != "" {
-			return Conflict("voucher.opening", "%s has opening balances already (voucher %s)", origin, strings.Fields(opening)[0])
+		if len(opening) == 2 {
+			return Conflict("voucher.opening", "%s has opening balances already (voucher %s)", origin, opening[0])
 		}
-		if first != "" && first < v.GetBusinessDate() {
+		if first != "" && first < date {
 			return Conflict("voucher.businessDate", "the opening balances are dated on or before every other voucher: %s has one dated %s", origin, first)
 		}
-	} else if f := strings.Fields(opening); len(f) == 2 && v.GetBusinessDate() < f[1] {
-		// The opening balances are those at the start of their day, as the
-		// statements and an imported sheet read them: the first day's
-		// business is dated on that day.
-		return Conflict("voucher.businessDate", "%s opened its books on %s (voucher %s): a voucher may not be dated before that", origin, f[1], f[0])
+		in.opening[origin] = date
+	} else {
+		if len(opening) == 2 && date < opening[1] {
+			// The opening balances are those at the start of their day, as
+			// the statements and an imported sheet read them: the first
+			// day's business is dated on that day.
+			return Conflict("voucher.businessDate", "%s opened its books on %s (voucher %s): a voucher may not be dated before that", origin, opening[1], opening[0])
+		}
+		if f := in.first[origin]; f == "" || date < f {
+			in.first[origin] = date
+		}
 	}
 	return nil
 }
@@ -319,7 +345,7 @@ func (b *Books) CheckVoucher(v *sanziv1.Voucher) (*sanziv1.Voucher, []rules.Hit,
 		if err := checkRefs(tx, v.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_VOUCHER, v); err != nil {
 			return err
 		}
-		return checkVoucher(tx, recs, 0, v, map[string]int32{})
+		return checkVoucher(tx, recs, 0, v, newBatch())
 	})
 	if err != nil {
 		return nil, nil, err

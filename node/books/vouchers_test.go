@@ -459,3 +459,43 @@ func TestRedInkMirrorsSubsidiary(t *testing.T) {
 		t.Fatalf("red ink mirroring the original: %v", err)
 	}
 }
+
+// TestImportOpeningRulesWithinTheSheet: the opening-balance rules hold
+// among the vouchers of one import too, not only against those already
+// recorded (the append checks each voucher before any is indexed): one
+// opening, dated on or before every other voucher.
+func TestImportOpeningRulesWithinTheSheet(t *testing.T) {
+	ctx := context.Background()
+	opening := func(date string) *sanziv1.Voucher {
+		return &sanziv1.Voucher{BusinessDate: date, Summary: "期初余额", Opening: true,
+			Lines: []*sanziv1.VoucherLine{{Account: chart.Bank, DebitFen: 100000}, {Account: chart.Capital, CreditFen: 100000}}}
+	}
+	for _, tc := range []struct {
+		name    string
+		vs      []*sanziv1.Voucher
+		bad     int
+		because string
+	}{
+		{"opening after a voucher", []*sanziv1.Voucher{handVoucher("2026-03-05", 100), opening("2026-03-10")}, 1, "on or before every other voucher"},
+		{"two openings", []*sanziv1.Voucher{opening("2026-03-01"), opening("2026-03-01")}, 1, "opening balances already"},
+		{"voucher before the opening", []*sanziv1.Voucher{opening("2026-03-10"), handVoucher("2026-03-05", 100)}, 1, "may not be dated before"},
+		{"opening first", []*sanziv1.Voucher{opening("2026-03-01"), handVoucher("2026-03-05", 100)}, -1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := booksAt(t)
+			out, bad, err := b.ImportVouchers(ctx, "t", benchOrg, tc.vs, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.bad < 0 {
+				if len(bad) > 0 || len(out) != len(tc.vs) {
+					t.Fatalf("refused %v, recorded %d", bad, len(out))
+				}
+				return
+			}
+			if len(out) != 0 || len(bad) != 1 || bad[0].Index != tc.bad || !strings.Contains(bad[0].Reason, tc.because) {
+				t.Fatalf("recorded %d, refused %+v; want voucher %d refused: …%s…", len(out), bad, tc.bad, tc.because)
+			}
+		})
+	}
+}

@@ -226,7 +226,8 @@ func mirrors(orig, red *sanziv1.Voucher) bool {
 }
 
 // checkMonthEntry checks a close (the month open, no voucher recorded in
-// it since its figures) or a reopening (the month closed).
+// it since its figures) or a reopening (the month closed, its procedure
+// not used by an earlier reopening).
 func checkMonthEntry(tx *bolt.Tx, origin string, m proto.Message) error {
 	switch m := m.(type) {
 	case *sanziv1.MonthClose:
@@ -240,6 +241,14 @@ func checkMonthEntry(tx *bolt.Tx, origin string, m proto.Message) error {
 		if closedBy(tx, origin, m.GetMonth()) == "" {
 			return Conflict("month", "%s of %s is not closed", m.GetMonth(), origin)
 		}
+		// The town approves one reopening: a month closed again needs a
+		// new procedure, or one approval would reopen it at will.
+		return eachOf(tx, sanziv1.EntryType_ENTRY_TYPE_MONTH_REOPEN, origin, func(s *ledger.Stored, prev proto.Message) error {
+			if prev.(*sanziv1.MonthReopen).GetProcedureId() == m.GetProcedureId() {
+				return Conflict("procedureId", "procedure %s reopened %s already (entry %s): the town approves each reopening", m.GetProcedureId(), prev.(*sanziv1.MonthReopen).GetMonth(), s.ID())
+			}
+			return nil
+		})
 	}
 	return nil
 }

@@ -280,6 +280,10 @@ func TestCloseReverseReopen(t *testing.T) {
 	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03"); err != nil {
 		t.Fatalf("closing again: %v", err)
 	}
+	// One approval reopens the month once: closed again, it needs another.
+	if _, err := b.ReopenMonth(ctx, "t", reopen, approve); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "reopened") {
+		t.Fatalf("reopening twice on one approval: %v", err)
+	}
 }
 
 // TestVoucherRules: with rules on, a hand voucher paying out cash above

@@ -1,9 +1,14 @@
 package stats
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/chart/charttest"
 	"github.com/sanzi/sanzi/node/statement"
@@ -38,6 +43,28 @@ func TestSumVillagesLeavesOutTownBooks(t *testing.T) {
 	for i, r := range s.GetRows() {
 		if got, w := fmt.Sprint(r.GetAmountsFen()), fmt.Sprint(want.GetRows()[i].GetAmountsFen()); got != w {
 			t.Fatalf("row %s: %s, want the villages' %s", r.GetCode(), got, w)
+		}
+	}
+}
+
+// TestDistrictStatementScope: the district's GetStatement answers only an
+// org the signed-in account covers, before it asks ClickHouse (none here):
+// a village not its own village's town, a town not another town, a
+// district not another district.
+func TestDistrictStatementScope(t *testing.T) {
+	b := NewBooksService(nil, nil) // never reached: the refusal comes first
+	for _, tc := range []struct{ account, org string }{
+		{"350505100201", "350505100000"},
+		{"350505100201", "350505100202"},
+		{"350505100000", "350505101000"},
+		{"350505100000", "350505101201"},
+		{"350505100000", "350505000000"},
+		{"350505000000", "350506100201"},
+	} {
+		ctx := authz.NewContext(context.Background(), authz.Principal{Account: "x", Org: tc.account})
+		_, err := b.GetStatement(ctx, &sanziv1.GetStatementRequest{Kind: sanziv1.StatementKind_STATEMENT_KIND_BALANCE_SHEET, Org: tc.org, Period: "2026-03"})
+		if status.Code(err) != codes.PermissionDenied {
+			t.Errorf("account of %s asking for %s: %v, want PermissionDenied", tc.account, tc.org, err)
 		}
 	}
 }

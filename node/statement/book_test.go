@@ -11,6 +11,7 @@ import (
 	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/chart/charttest"
 	"github.com/sanzi/sanzi/node/money"
+	"github.com/sanzi/sanzi/node/statement/statementtest"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -82,17 +83,7 @@ func book(t *testing.T, org, table string) []*sanziv1.Voucher {
 // row, 行次 or code, the label indented two spaces per level, then the
 // amounts in yuan, tab-separated; headings have no amounts.
 func render(s *sanziv1.Statement) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s\t%s\t%s\t(%d)\n", s.GetTitle(), s.GetOrg(), s.GetPeriod(), s.GetOrgs())
-	fmt.Fprintf(&b, "行次\t项目\t%s\n", strings.Join(s.GetAmountColumns(), "\t"))
-	for _, r := range s.GetRows() {
-		fmt.Fprintf(&b, "%s\t%s%s", r.GetCode(), strings.Repeat("  ", int(r.GetLevel())), r.GetLabel())
-		for _, a := range r.GetAmountsFen() {
-			fmt.Fprintf(&b, "\t%s", money.FormatFen(a))
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
+	return fmt.Sprintf("%s\t%s\t%s\t(%d)\n", s.GetTitle(), s.GetOrg(), s.GetPeriod(), s.GetOrgs()) + statementtest.Rows(s)
 }
 
 // golden compares got with the figures of testdata/name, below its
@@ -119,22 +110,7 @@ func golden(t *testing.T, name, got string) {
 		}
 		return
 	}
-	if body.String() != got {
-		want := strings.Split(body.String(), "\n")
-		have := strings.Split(got, "\n")
-		for i := 0; i < max(len(want), len(have)); i++ {
-			var w, h string
-			if i < len(want) {
-				w = want[i]
-			}
-			if i < len(have) {
-				h = have[i]
-			}
-			if w != h {
-				t.Errorf("%s line %d:\n got  %q\n want %q", name, i+1, h, w)
-			}
-		}
-	}
+	statementtest.CompareLines(t, name, got, body.String())
 }
 
 // row finds a statement's row by code (行次 or account).

@@ -91,6 +91,50 @@ func lastNumber(tx *bolt.Tx, org, month string) int32 {
 	return n
 }
 
+// shut refuses a voucher dated in org's month when the month is closed,
+// or when it was never closed and a later month is: closing that later
+// month took the month's (then empty) books as final, so a voucher slipped
+// in before it would change a closed month's balances unseen. A month the
+// town approved reopening takes vouchers whatever follows it.
+func shut(tx *bolt.Tx, org, month string) error {
+	if id := closedBy(tx, org, month); id != "" {
+		return Conflict("voucher.businessDate", "month %s of %s is closed (entry %s): date the voucher in an open month, or reopen the month with the town's approval", month, org, id)
+	}
+	later, id := closedAfter(tx, org, month)
+	if later == "" || reopened(tx, org, month) {
+		return nil
+	}
+	return Conflict("voucher.businessDate", "month %s of %s is closed (entry %s) and %s before it was never closed: a voucher dated %s would change the closed month's balances; date it after %s, or reopen %s with the town's approval", later, org, id, month, month, later, later)
+}
+
+// closedAfter is the first month after month closed at org, and its close.
+func closedAfter(tx *bolt.Tx, org, month string) (string, string) {
+	bk := tx.Bucket(bucketMonths)
+	if bk == nil {
+		return "", ""
+	}
+	prefix := org + "/"
+	c := bk.Cursor()
+	for k, v := c.Seek(monthKey(org, month)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+		if m := strings.TrimPrefix(string(k), prefix); m > month {
+			return m, string(v)
+		}
+	}
+	return "", ""
+}
+
+// reopened says whether org's month was ever reopened.
+func reopened(tx *bolt.Tx, org, month string) bool {
+	found := errors.New("found")
+	err := eachOf(tx, sanziv1.EntryType_ENTRY_TYPE_MONTH_REOPEN, org, func(_ *ledger.Stored, m proto.Message) error {
+		if m.(*sanziv1.MonthReopen).GetMonth() == month {
+			return found
+		}
+		return nil
+	})
+	return errors.Is(err, found)
+}
+
 // closedBy is the id of the close in force of org's month, empty if open.
 func closedBy(tx *bolt.Tx, org, month string) string {
 	return string(get(tx, bucketMonths, monthKey(org, month)))
@@ -129,8 +173,8 @@ func newBatch() *batch {
 func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher, in *batch) error {
 	origin := recs[idx].Origin
 	month := voucher.Month(v.GetBusinessDate())
-	if id := closedBy(tx, origin, month); id != "" {
-		return Conflict("voucher.businessDate", "month %s of %s is closed (entry %s): date the voucher in an open month, or reopen the month with the town's approval", month, origin, id)
+	if err := shut(tx, origin, month); err != nil {
+		return err
 	}
 	mk := string(monthKey(origin, month))
 	if want := lastNumber(tx, origin, month) + in.taken[mk] + 1; v.GetNumber() != want {
@@ -533,7 +577,8 @@ var monthRe = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 // derivedVoucher is the record that books m, the first of the records to
 // be appended at origin, as the chart maps it (for a reversal of a booked
 // record, the red-ink voucher of its voucher, dated today), numbered from
-// the chain as it is now; nil when the chart maps m to nothing or its month is closed:
+// the chain as it is now; nil when the chart maps m to nothing or its month
+// takes no voucher (shut):
 // the business record is never refused for its voucher, and its month
 // cannot close (or, closed, is shown unbooked when reopened) until a hand
 // voucher names it.
@@ -567,7 +612,7 @@ func (b *Books) derivedVoucher(origin string, m proto.Message) (*ledger.Record, 
 		if err != nil || v == nil {
 			return err
 		}
-		if voucher.Validate(ch, v) != nil || closedBy(tx, origin, voucher.Month(v.GetBusinessDate())) != "" {
+		if voucher.Validate(ch, v) != nil || shut(tx, origin, voucher.Month(v.GetBusinessDate())) != nil {
 			v = nil
 			return nil
 		}

@@ -503,3 +503,39 @@ func TestImportOpeningRulesWithinTheSheet(t *testing.T) {
 		})
 	}
 }
+
+// TestNoVoucherBeforeAClosedMonth: closing March took February's empty
+// books as final, so a voucher dated in February, by hand or booked by a
+// transaction, would change closed March's balances: refused (the
+// transaction is recorded without one) until the town approves reopening
+// March.
+func TestNoVoucherBeforeAClosedMonth(t *testing.T) {
+	ctx := context.Background()
+	b := booksAt(t)
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-02", 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03"); err != nil {
+		t.Fatal(err)
+	}
+	var conflict *books.ConflictError
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-02-20", 100)); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "never closed") {
+		t.Fatalf("a voucher in February under closed March: %v", err)
+	}
+	if _, _, err := b.RecordTransaction(ctx, "t", cashExpense("2026-02-21", 300, "管理费用")); err != nil {
+		t.Fatalf("the transaction itself: %v", err)
+	}
+	if ids := listTx(t, b); len(ids) != 1 {
+		t.Fatalf("transactions %v", ids)
+	}
+	if vs, _, _, err := b.ListVouchers(benchOrg, "2026-02", books.Page{}); err != nil || len(vs) != 0 {
+		t.Fatalf("February's vouchers: %v, %v; want none", vs, err)
+	}
+	approve := func(id, org, month string) error { return nil }
+	if _, err := b.ReopenMonth(ctx, "t", &sanziv1.MonthReopen{Org: benchOrg, Month: "2026-03", Reason: "补记二月凭证", ProcedureId: benchOrg + "-98"}, approve); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-02-20", 100)); err != nil {
+		t.Fatalf("a voucher in February once March is reopened: %v", err)
+	}
+}

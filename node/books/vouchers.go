@@ -519,6 +519,9 @@ func (b *Books) ReverseVoucher(ctx context.Context, author, id, date, reason str
 	if strings.TrimSpace(reason) == "" {
 		return nil, nil, Invalid("reason", "required: why the voucher is reversed")
 	}
+	if len(reason) > maxReason {
+		return nil, nil, Invalid("reason", "longer than %d bytes", maxReason)
+	}
 	orig, err := b.GetVoucher(id)
 	if err != nil {
 		return nil, nil, err
@@ -872,6 +875,10 @@ func (b *Books) CloseMonth(ctx context.Context, author, org, month string) (*led
 	return out, mc, nil
 }
 
+// maxReason bounds the reason of a reopening as a voucher's summary is
+// bounded (a reversal's reason goes into its summary).
+const maxReason = 500
+
 // ReopenApproval says whether procedure id approves reopening org's
 // month: a BOOKS-REOPEN procedure for them whose town step was approved.
 // The supervision that follows the procedures answers it (node/supervise).
@@ -885,6 +892,9 @@ func (b *Books) ReopenMonth(ctx context.Context, author string, r *sanziv1.Month
 	}
 	if strings.TrimSpace(r.GetReason()) == "" {
 		return nil, Invalid("reason", "required: why the month is reopened")
+	}
+	if len(r.GetReason()) > maxReason {
+		return nil, Invalid("reason", "longer than %d bytes", maxReason)
 	}
 	if r.GetProcedureId() == "" {
 		return nil, Invalid("procedureId", "required: the BOOKS-REOPEN procedure whose town step approved reopening %s", r.GetMonth())

@@ -258,6 +258,11 @@ func TestCloseReverseReopen(t *testing.T) {
 	}
 	approve := func(id, org, month string) error { return nil }
 	reopen := &sanziv1.MonthReopen{Org: benchOrg, Month: "2026-03", Reason: "补记凭证", ProcedureId: benchOrg + "-99"}
+	var invalid *books.InvalidError
+	long := &sanziv1.MonthReopen{Org: benchOrg, Month: "2026-03", Reason: strings.Repeat("补", 200), ProcedureId: benchOrg + "-99"}
+	if _, err := b.ReopenMonth(ctx, "t", long, approve); !errors.As(err, &invalid) || !strings.Contains(err.Error(), "longer than 500") {
+		t.Fatalf("reopen with a 600-byte reason: %v", err)
+	}
 	if _, err := b.ReopenMonth(ctx, "t", reopen, refuse); !errors.As(err, &conflict) {
 		t.Fatalf("reopen without approval: %v", err)
 	}

@@ -31,6 +31,13 @@ type ledgerBooks struct {
 
 func newBooks(v *village) *ledgerBooks { return &ledgerBooks{v: v, numbers: map[string]int32{}} }
 
+// threeVillages are the books of two villages of town 350505100 (a, b)
+// and one of town 350505101 (c), so that sums by village, town and
+// district all differ.
+func threeVillages(t *testing.T) (a, b, c *ledgerBooks) {
+	return newBooks(newVillage(t, "350505100201")), newBooks(newVillage(t, "350505100202")), newBooks(newVillage(t, "350505101201"))
+}
+
 // line is a voucher line: a positive amount is a debit, a negative one a
 // credit of its absolute value.
 func line(account string, fen int64) *sanziv1.VoucherLine {
@@ -259,9 +266,7 @@ func TestBooksTotalsAreTheVillagesSums(t *testing.T) {
 	ctx := context.Background()
 	s, d := newRig(t)
 	rnd := rand.New(rand.NewPCG(19, 19))
-	a := newBooks(newVillage(t, "350505100201"))
-	b := newBooks(newVillage(t, "350505100202"))
-	c := newBooks(newVillage(t, "350505101201"))
+	a, b, c := threeVillages(t)
 
 	// A opens its books in 2024, carries forward at the end of 2024, then
 	// monthly from March 2025 and reverses an April voucher in May.

@@ -37,9 +37,7 @@ func TestDistrictStatementsAreTheVillagesSums(t *testing.T) {
 	ctx := context.Background()
 	s, d := newRig(t)
 	rnd := rand.New(rand.NewPCG(19, 4))
-	a := newBooks(newVillage(t, "350505100201"))
-	b := newBooks(newVillage(t, "350505100202"))
-	c := newBooks(newVillage(t, "350505101201"))
+	a, b, c := threeVillages(t)
 	a.record(t, &sanziv1.Voucher{BusinessDate: "2025-01-01", Summary: "期初余额", Opening: true,
 		Lines: []*sanziv1.VoucherLine{line("101", 30_000), line("10201", 50_000_000), line("11301", 2_000_000), line("301", -52_030_000)}})
 	b.record(t, &sanziv1.Voucher{BusinessDate: "2025-01-01", Summary: "期初余额", Opening: true,

@@ -108,8 +108,15 @@ func (b *BooksService) GetStatement(ctx context.Context, r *sanziv1.GetStatement
 
 // sumVillages makes each village's statement from its figures and sums
 // them for org, villages in code order; with no village, the statement of
-// no figures, summing none (orgs 0).
+// no figures, summing none (orgs 0). A town's or the district's own books
+// under the prefix are not a village's and are left out, as the town
+// node leaves them out of its sum.
 func sumVillages(ch *chart.Chart, kind sanziv1.StatementKind, org, period string, byOrg map[string]statement.Totals) (*sanziv1.Statement, error) {
+	byOrg = maps.Clone(byOrg)
+	maps.DeleteFunc(byOrg, func(o string, _ statement.Totals) bool {
+		lvl, err := idcode.OrgCode(o)
+		return err != nil || lvl != idcode.LevelVillage
+	})
 	if len(byOrg) == 0 {
 		s, err := statement.FromTotals(ch, kind, org, period, statement.Totals{})
 		if err != nil {

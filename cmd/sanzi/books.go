@@ -201,11 +201,7 @@ func newVoucherListCmd(g *globals) *cobra.Command {
 }
 
 func newVoucherPreviewCmd(g *globals) *cobra.Command {
-	var (
-		t                    sanziv1.Transaction
-		kind, method, amount string
-		party                partyFlags
-	)
+	var x txFlags
 	cmd := &cobra.Command{
 		Use:   "preview",
 		Short: "Show the voucher a transaction would book, recording nothing",
@@ -215,20 +211,12 @@ to nothing is refused here; recorded, it would carry no voucher and one is
 entered by hand naming it (sanzi vouchers record --source).`,
 		Example: `  sanzi vouchers preview --org 350505100201 --kind expense --method cash --amount 1200 --category 管理费用 --summary 办公用品`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := enumFlag("kind", kind, "TRANSACTION_KIND_", sanziv1.TransactionKind_value)
+			t, err := x.parse()
 			if err != nil {
 				return err
 			}
-			m, err := enumFlag("method", method, "PAYMENT_METHOD_", sanziv1.PaymentMethod_value)
-			if err != nil {
-				return err
-			}
-			if t.AmountFen, err = yuanFlag("amount", amount); err != nil {
-				return err
-			}
-			t.Kind, t.PaymentMethod, t.Counterparty = sanziv1.TransactionKind(k), sanziv1.PaymentMethod(m), party.proto()
 			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
-				resp, err := sanziv1.NewBooksServiceClient(conn).PreviewVoucher(ctx, &sanziv1.PreviewVoucherRequest{Record: &sanziv1.PreviewVoucherRequest_Transaction{Transaction: &t}})
+				resp, err := sanziv1.NewBooksServiceClient(conn).PreviewVoucher(ctx, &sanziv1.PreviewVoucherRequest{Record: &sanziv1.PreviewVoucherRequest_Transaction{Transaction: t}})
 				if err != nil {
 					return err
 				}
@@ -240,15 +228,7 @@ entered by hand naming it (sanzi vouchers record --source).`,
 			})
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&t.Org, "org", "", "12-digit org code")
-	f.StringVar(&kind, "kind", "", "income, expense, transfer, loan_out or loan_in")
-	f.StringVar(&amount, "amount", "", "amount in yuan")
-	f.StringVar(&method, "method", "", "cash, bank_transfer, village_card or other")
-	party.add(cmd, "counterparty")
-	f.StringVar(&t.BusinessDate, "date", time.Now().Format(time.DateOnly), "business date YYYY-MM-DD")
-	f.StringVar(&t.Summary, "summary", "", "摘要")
-	f.StringVar(&t.Category, "category", "", "the account (code or name) the amount is booked to")
+	x.add(cmd, "the account (code or name) the amount is booked to")
 	return cmd
 }
 

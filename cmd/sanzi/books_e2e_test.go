@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,13 @@ func TestVoucherBooksEndToEnd(t *testing.T) {
 		"--debit", "102=1000", "--credit", "101=1000")
 	if exit != 0 || !strings.Contains(out, "记字第3号") {
 		t.Fatalf("vouchers record: exit %d\n%s", exit, out)
+	}
+	// The CLI previews the voucher a transaction would book: the next
+	// number, the chart's accounts, nothing recorded.
+	out, exit = run(t, "vouchers", "preview", "--server", n.grpc, "--org", org, "--kind", "expense", "--method", "cash",
+		"--amount", "86.40", "--category", "531", "--summary", "购墨盒", "--date", day(6))
+	if exit != 0 || !strings.Contains(out, "记字第4号") || !regexp.MustCompile(`531\s+86\.40`).MatchString(out) || !regexp.MustCompile(`101\s+86\.40`).MatchString(out) {
+		t.Fatalf("vouchers preview: exit %d\n%s", exit, out)
 	}
 
 	out, exit = run(t, "books", "close", month, "--server", n.grpc, "--org", org)

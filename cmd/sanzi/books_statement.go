@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -10,53 +11,75 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
+	"github.com/sanzi/sanzi/analytics/stats"
 	"github.com/sanzi/sanzi/node/money"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // statementKinds are the --kind values of `sanzi books statement`: the
-// StatementKind names without their prefix, in lower case with dashes.
+// StatementKind names as in file names (stats.KindSlug: balance-sheet).
 func statementKinds() map[string]sanziv1.StatementKind {
 	out := map[string]sanziv1.StatementKind{}
-	for n, v := range sanziv1.StatementKind_value {
-		if v == 0 {
-			continue
+	for _, v := range sanziv1.StatementKind_value {
+		if k := sanziv1.StatementKind(v); k != sanziv1.StatementKind_STATEMENT_KIND_UNSPECIFIED {
+			out[stats.KindSlug(k)] = k
 		}
-		out[strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(n, "STATEMENT_KIND_")), "_", "-")] = sanziv1.StatementKind(v)
 	}
 	return out
 }
 
+// newBooksStatementCmd asks a village or town node, or (with --tls-dir) a
+// district member, for a ledger or statement: all three serve
+// BooksService.GetStatement, so one command talks to each, connecting to
+// a node as every node command does and to a district member as `sanzi
+// stats` does (its CA, a token from `sanzi district login`).
 func newBooksStatementCmd(g *globals) *cobra.Command {
+	return statementCmd(g, "statement", "A ledger or statement of the books, or a town's or the district's sum of its villages'")
+}
+
+// newStatementsCmd is `sanzi books statement` under the name scripts and
+// the README used for the district's statements.
+func newStatementsCmd(g *globals) *cobra.Command {
+	return statementCmd(g, "statements", "Same as `sanzi books statement` (the district's statements with --tls-dir)")
+}
+
+func statementCmd(g *globals, use, short string) *cobra.Command {
 	var (
-		req       sanziv1.GetStatementRequest
-		kind, out string
+		req              sanziv1.GetStatementRequest
+		kind, out, caDir string
 	)
 	cmd := &cobra.Command{
-		Use:   "statement",
-		Short: "A ledger or statement of the books, or a town's sum of its villages'",
-		Long: `Compute a ledger or statement at the end of --period (YYYY-MM) on the node:
---kind is trial-balance (科目余额表), balance-sheet (资产负债表), income
-(收益及收益分配表, the year to date), general-ledger (总账), subsidiary-ledger
-(明细账, with --account), cash-journal (现金日记账) or bank-journal
-(银行存款日记账). For a town's org (ending 000) at the town node, the trial
-balance, balance sheet and income statement are the sums of its villages'.
-Amounts are in yuan. --xlsx FILE also writes the workbook as accountants
-print it.`,
+		Use:   use,
+		Short: short,
+		Long: `Compute a ledger or statement at the end of --period (YYYY-MM): --kind is
+trial-balance (科目余额表), balance-sheet (资产负债表), income (收益及收益分配表,
+the year to date), general-ledger (总账), subsidiary-ledger (明细账, with
+--account), cash-journal (现金日记账) or bank-journal (银行存款日记账).
+
+At a village node, the village's; at a town node, for a town's org (ending
+000), the trial balance, balance sheet and income statement summed over its
+villages. With --tls-dir, --server is a district member that runs with
+--clickhouse (the token from ` + "`sanzi district login`" + `, --token or
+SANZI_TOKEN): the trial balance, balance sheet or income statement of a
+village, a town or the district, summed over their villages as the agency
+centre sums what each village reports. Amounts are in yuan. --xlsx FILE
+also writes the workbook as accountants print it.`,
 		Example: `  sanzi books statement --kind balance-sheet --org 350505100201 --period 2025-12
-  sanzi books statement --kind income --org 350505100000 --period 2025-12 --xlsx income.xlsx`,
+  sanzi books statement --kind income --org 350505100000 --period 2025-12 --xlsx income.xlsx
+  sanzi books statement --server 127.0.0.1:7502 --tls-dir ca --kind balance-sheet --org 350505100000 --period 2025-12`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, ok := statementKinds()[kind]
 			if !ok {
-				var names []string
-				for n := range statementKinds() {
-					names = append(names, n)
-				}
-				slices.Sort(names)
+				names := slices.Sorted(maps.Keys(statementKinds()))
 				return fmt.Errorf("--kind %q: want one of %s", kind, strings.Join(names, ", "))
 			}
 			req.Kind, req.Xlsx = k, out != ""
-			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+			call := g.call
+			if caDir != "" {
+				p := &personFlags{caDir: caDir, token: g.token, server: g.server}
+				call = p.call
+			}
+			return call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
 				resp, err := sanziv1.NewBooksServiceClient(conn).GetStatement(ctx, &req)
 				if err != nil {
 					return err
@@ -67,11 +90,12 @@ print it.`,
 					}
 				}
 				if g.json {
-					return printJSON(cmd.OutOrStdout(), resp.GetStatement())
+					resp.Xlsx = nil
+					return printJSON(cmd.OutOrStdout(), resp)
 				}
 				printStatement(cmd, resp.GetStatement())
 				if out != "" {
-					fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes; the node names it %s)\n", out, len(resp.GetXlsx()), resp.GetFileName())
+					fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes; the server names it %s)\n", out, len(resp.GetXlsx()), resp.GetFileName())
 				}
 				return nil
 			})
@@ -79,25 +103,27 @@ print it.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&kind, "kind", "", "trial-balance, balance-sheet, income, general-ledger, subsidiary-ledger, cash-journal or bank-journal")
-	f.StringVar(&req.Org, "org", "", "12-digit org code: a village, or a town to sum its villages (default: your own)")
+	f.StringVar(&req.Org, "org", "", "12-digit org code: a village, or a town or district to sum its villages (default: your own)")
 	f.StringVar(&req.Period, "period", "", "YYYY-MM, required")
 	f.StringVar(&req.Account, "account", "", "account code, for the subsidiary ledger")
 	f.StringVar(&out, "xlsx", "", "also write the statement as an Excel workbook to this file")
+	f.StringVar(&caDir, "tls-dir", "", "ask a district member: the folder with the district's ca.crt")
 	return cmd
 }
 
+// printStatement prints s as a table, sub-accounts indented under their
+// account; a sum says how many villages it sums.
 func printStatement(cmd *cobra.Command, s *sanziv1.Statement) {
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "%s %s %s", s.GetTitle(), s.GetOrg(), s.GetPeriod())
-	if s.GetOrgs() > 1 {
-		fmt.Fprintf(w, " (%d villages)", s.GetOrgs())
+	fmt.Fprintf(w, "%s  %s  %s", s.GetTitle(), s.GetOrg(), s.GetPeriod())
+	if s.GetOrgs() != 1 {
+		fmt.Fprintf(w, "  (%d villages)", s.GetOrgs())
 	}
 	fmt.Fprintln(w)
-	header := append([]string{"CODE", "ITEM"}, s.GetTextColumns()...)
-	header = append(header, s.GetAmountColumns()...)
+	header := slices.Concat([]string{"CODE", "ITEM"}, s.GetTextColumns(), s.GetAmountColumns())
 	var rows [][]string
 	for _, r := range s.GetRows() {
-		cells := []string{r.GetCode(), strings.Repeat("  ", int(r.GetLevel())) + r.GetLabel()}
+		cells := []string{r.GetCode(), strings.Repeat("  ", int(max(r.GetLevel()-1, 0))) + r.GetLabel()}
 		cells = append(cells, r.GetTexts()...)
 		for i := len(r.GetTexts()); i < len(s.GetTextColumns()); i++ {
 			cells = append(cells, "")

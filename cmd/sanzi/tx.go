@@ -18,12 +18,48 @@ func newTxCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// txFlags are the flags of a transaction that `tx record` records and
+// `vouchers preview` books: the amount, kind and method as typed, read
+// into t by parse.
+type txFlags struct {
+	t                    sanziv1.Transaction
+	kind, method, amount string
+	party                partyFlags
+}
+
+// add registers the flags; category is what --category says it is.
+func (x *txFlags) add(cmd *cobra.Command, category string) {
+	f := cmd.Flags()
+	f.StringVar(&x.t.Org, "org", "", "12-digit org code of the collective")
+	f.StringVar(&x.kind, "kind", "", "income, expense, transfer, loan_out or loan_in")
+	f.StringVar(&x.amount, "amount", "", "amount in yuan, e.g. 1280.50")
+	f.StringVar(&x.method, "method", "", "cash, bank_transfer, village_card or other")
+	x.party.add(cmd, "counterparty")
+	f.StringVar(&x.t.BusinessDate, "date", time.Now().Format(time.DateOnly), "business date YYYY-MM-DD")
+	f.StringVar(&x.t.Summary, "summary", "", "what it was for (摘要)")
+	f.StringVar(&x.t.Category, "category", "", category)
+}
+
+// parse reads kind, method, amount and counterparty into the transaction.
+func (x *txFlags) parse() (*sanziv1.Transaction, error) {
+	k, err := enumFlag("kind", x.kind, "TRANSACTION_KIND_", sanziv1.TransactionKind_value)
+	if err != nil {
+		return nil, err
+	}
+	m, err := enumFlag("method", x.method, "PAYMENT_METHOD_", sanziv1.PaymentMethod_value)
+	if err != nil {
+		return nil, err
+	}
+	if x.t.AmountFen, err = yuanFlag("amount", x.amount); err != nil {
+		return nil, err
+	}
+	x.t.Kind, x.t.PaymentMethod, x.t.Counterparty = sanziv1.TransactionKind(k), sanziv1.PaymentMethod(m), x.party.proto()
+	return &x.t, nil
+}
+
 func newTxRecordCmd(g *globals) *cobra.Command {
-	var (
-		t                    sanziv1.Transaction
-		kind, method, amount string
-		party                partyFlags
-	)
+	var x txFlags
+	t := &x.t
 	cmd := &cobra.Command{
 		Use:   "record",
 		Short: "Record one transaction; returns once it is durable",
@@ -36,20 +72,11 @@ then named here by their SHA-256; from then on they are locked.`,
     --id-number 91350100M000100Y43 --date 2026-11-20 --summary "修缮村部屋顶材料费" \
     --voucher 记-2026-11-031`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := enumFlag("kind", kind, "TRANSACTION_KIND_", sanziv1.TransactionKind_value)
-			if err != nil {
+			if _, err := x.parse(); err != nil {
 				return err
 			}
-			m, err := enumFlag("method", method, "PAYMENT_METHOD_", sanziv1.PaymentMethod_value)
-			if err != nil {
-				return err
-			}
-			if t.AmountFen, err = yuanFlag("amount", amount); err != nil {
-				return err
-			}
-			t.Kind, t.PaymentMethod, t.Counterparty = sanziv1.TransactionKind(k), sanziv1.PaymentMethod(m), party.proto()
 			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
-				resp, err := sanziv1.NewTransactionServiceClient(conn).RecordTransaction(ctx, &sanziv1.RecordTransactionRequest{Author: g.author, Transaction: &t})
+				resp, err := sanziv1.NewTransactionServiceClient(conn).RecordTransaction(ctx, &sanziv1.RecordTransactionRequest{Author: g.author, Transaction: t})
 				if err != nil {
 					return err
 				}
@@ -57,19 +84,12 @@ then named here by their SHA-256; from then on they are locked.`,
 			})
 		},
 	}
+	x.add(cmd, "accounting category (科目)")
 	f := cmd.Flags()
-	f.StringVar(&t.Org, "org", "", "12-digit org code of the collective")
-	f.StringVar(&kind, "kind", "", "income, expense, transfer, loan_out or loan_in")
-	f.StringVar(&amount, "amount", "", "amount in yuan, e.g. 1280.50")
-	f.StringVar(&method, "method", "", "cash, bank_transfer, village_card or other")
-	party.add(cmd, "counterparty")
-	f.StringVar(&t.BusinessDate, "date", time.Now().Format(time.DateOnly), "business date YYYY-MM-DD")
-	f.StringVar(&t.Summary, "summary", "", "what it was for (摘要)")
 	f.StringVar(&t.VoucherNumber, "voucher", "", "voucher number (凭证号)")
 	f.StringVar(&t.InvoiceCode, "invoice-code", "", "invoice code (发票代码)")
 	f.StringVar(&t.InvoiceNumber, "invoice-number", "", "invoice number (发票号码)")
 	f.StringVar(&t.BudgetLine, "budget-line", "", "budget line (预算科目)")
-	f.StringVar(&t.Category, "category", "", "accounting category (科目)")
 	f.StringSliceVar(&t.Attachments, "attach", nil, "SHA-256 of an uploaded attachment; repeat for several")
 	f.StringVar(&t.ResolutionProcedureId, "resolution", "", "id of the approved four-deliberations procedure (四议两公开) of a big expense (rule BIG-SPEND)")
 	return cmd

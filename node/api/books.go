@@ -9,6 +9,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/voucher"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -62,11 +63,13 @@ func (s *Service) RecordVoucher(ctx context.Context, r *sanziv1.RecordVoucherReq
 
 // ReverseVoucher implements BooksService: the red-ink voucher reversing id.
 func (s *Service) ReverseVoucher(ctx context.Context, r *sanziv1.ReverseVoucherRequest) (*sanziv1.ReverseVoucherResponse, error) {
-	orig, err := s.b.GetVoucher(r.GetId())
+	// The scope is checked on the id's org before the voucher is read, so
+	// an account outside it learns nothing of which vouchers exist there.
+	origin, _, err := ledger.ParseEntryID(r.GetId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, invalidField("id", err.Error())
 	}
-	author, _, err := actor(ctx, orig.GetEntry().GetOrigin())
+	author, _, err := actor(ctx, origin)
 	if err != nil {
 		return nil, err
 	}

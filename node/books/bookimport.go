@@ -147,13 +147,13 @@ func (b *Books) ImportVouchers(ctx context.Context, author, org string, vs []*sa
 		return nil, nil, err
 	}
 	err = b.l.DB().View(func(tx *bolt.Tx) error {
-		taken := map[string]int32{}
+		in := newBatch()
 		for i, v := range prepared {
 			if err := checkRefs(tx, org, sanziv1.EntryType_ENTRY_TYPE_VOUCHER, v); err != nil {
 				refuse(i, err)
 				continue
 			}
-			if err := checkVoucher(tx, recs, i, v, taken); err != nil {
+			if err := checkVoucher(tx, recs, i, v, in); err != nil {
 				if errors.Is(err, errStale) {
 					return err
 				}

@@ -3,6 +3,28 @@
 // indexes that lists and cross-references need (by type, reversals,
 // contract payments, asset history, asset codes, attachment locks) inside the
 // ledger's own write transactions, and answers the queries of the API.
+//
+// The accounting books (issue 19) are vouchers.go, bookimport.go and the
+// packages they use; the design decisions are where they are enforced:
+//   - the chart of accounts is data in the district's catalog (field
+//     chart, node/chart: the national chart, sub-accounts a district adds,
+//     the mappings from a record to its voucher), versioned and four-eyed
+//     with it; a catalog without one means the national chart;
+//   - a transaction, contract payment or reversal books its voucher in the
+//     same append as the record (derivedVoucher), so the two are never
+//     apart; a record the chart maps to nothing, or dated in a closed month,
+//     is still recorded, and its month cannot close until a hand voucher
+//     names it;
+//   - numbers, closed months and the opening balances are checked inside
+//     the ledger's write transaction (checkVoucher, checkMonthEntry);
+//     what blocks a close is listed by month(), and reopening needs a
+//     BOOKS-REOPEN procedure the town approved (node/supervise);
+//   - corrections are red-ink vouchers mirroring the original (voucher.
+//     Reverse, mirrors); an imported sheet's all-negative voucher is taken
+//     as the source system's red-ink correction (voucher.ValidateImported);
+//   - statements are made from the vouchers by node/statement, whose
+//     totals.go defines every figure; the district computes the same
+//     figures in ClickHouse (analytics/stats/books.go).
 package books
 
 import (

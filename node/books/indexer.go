@@ -51,7 +51,7 @@ func fieldRoot(t sanziv1.EntryType) string {
 type indexer struct{}
 
 func (indexer) Check(tx *bolt.Tx, recs []ledger.Record) error {
-	taken := map[string]int32{} // numbers the vouchers of recs take, by org/month
+	in := newBatch() // what the vouchers of recs add before they are indexed
 	for i, r := range recs {
 		m, err := entries.Decode(r.Type, r.Payload)
 		if err != nil || m == nil {
@@ -62,7 +62,7 @@ func (indexer) Check(tx *bolt.Tx, recs []ledger.Record) error {
 		}
 		switch m := m.(type) {
 		case *sanziv1.Voucher:
-			if err := checkVoucher(tx, recs, i, m, taken); err != nil {
+			if err := checkVoucher(tx, recs, i, m, in); err != nil {
 				return err
 			}
 		case *sanziv1.MonthClose, *sanziv1.MonthReopen:

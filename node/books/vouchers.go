@@ -91,6 +91,50 @@ func lastNumber(tx *bolt.Tx, org, month string) int32 {
 	return n
 }
 
+// shut refuses a voucher dated in org's month when the month is closed,
+// or when it was never closed and a later month is: closing that later
+// month took the month's (then empty) books as final, so a voucher slipped
+// in before it would change a closed month's balances unseen. A month the
+// town approved reopening takes vouchers whatever follows it.
+func shut(tx *bolt.Tx, org, month string) error {
+	if id := closedBy(tx, org, month); id != "" {
+		return Conflict("voucher.businessDate", "month %s of %s is closed (entry %s): date the voucher in an open month, or reopen the month with the town's approval", month, org, id)
+	}
+	later, id := closedAfter(tx, org, month)
+	if later == "" || reopened(tx, org, month) {
+		return nil
+	}
+	return Conflict("voucher.businessDate", "month %s of %s is closed (entry %s) and %s before it was never closed: a voucher dated %s would change the closed month's balances; date it after %s, or reopen %s with the town's approval", later, org, id, month, month, later, later)
+}
+
+// closedAfter is the first month after month closed at org, and its close.
+func closedAfter(tx *bolt.Tx, org, month string) (string, string) {
+	bk := tx.Bucket(bucketMonths)
+	if bk == nil {
+		return "", ""
+	}
+	prefix := org + "/"
+	c := bk.Cursor()
+	for k, v := c.Seek(monthKey(org, month)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+		if m := strings.TrimPrefix(string(k), prefix); m > month {
+			return m, string(v)
+		}
+	}
+	return "", ""
+}
+
+// reopened says whether org's month was ever reopened.
+func reopened(tx *bolt.Tx, org, month string) bool {
+	found := errors.New("found")
+	err := eachOf(tx, sanziv1.EntryType_ENTRY_TYPE_MONTH_REOPEN, org, func(_ *ledger.Stored, m proto.Message) error {
+		if m.(*sanziv1.MonthReopen).GetMonth() == month {
+			return found
+		}
+		return nil
+	})
+	return errors.Is(err, found)
+}
+
 // closedBy is the id of the close in force of org's month, empty if open.
 func closedBy(tx *bolt.Tx, org, month string) string {
 	return string(get(tx, bucketMonths, monthKey(org, month)))
@@ -109,21 +153,34 @@ func bookedBy(tx *bolt.Tx, k []byte) string {
 	return string(id)
 }
 
-// checkVoucher checks v, the idx-th of recs, against what is recorded:
-// its month open, its number the next of its month (taken counts the
-// numbers recs before it take), the record it books foreseen right, the
-// voucher it reverses not reversed yet, the opening balances first.
-func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher, taken map[string]int32) error {
+// batch is what the vouchers of one append checked so far add to the
+// indexes, which are only written once every record is checked: the
+// numbers they take by org/month, and per org the date of their opening
+// voucher and the earliest date of the others.
+type batch struct {
+	taken          map[string]int32
+	opening, first map[string]string
+}
+
+func newBatch() *batch {
+	return &batch{taken: map[string]int32{}, opening: map[string]string{}, first: map[string]string{}}
+}
+
+// checkVoucher checks v, the idx-th of recs, against what is recorded and
+// what the vouchers of recs before it add (in): its month open, its number
+// the next of its month, the record it books foreseen right, the voucher
+// it reverses not reversed yet, the opening balances one and first.
+func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher, in *batch) error {
 	origin := recs[idx].Origin
 	month := voucher.Month(v.GetBusinessDate())
-	if id := closedBy(tx, origin, month); id != "" {
-		return Conflict("voucher.businessDate", "month %s of %s is closed (entry %s): date the voucher in an open month, or reopen the month with the town's approval", month, origin, id)
+	if err := shut(tx, origin, month); err != nil {
+		return err
 	}
 	mk := string(monthKey(origin, month))
-	if want := lastNumber(tx, origin, month) + taken[mk] + 1; v.GetNumber() != want {
+	if want := lastNumber(tx, origin, month) + in.taken[mk] + 1; v.GetNumber() != want {
 		return errStale
 	}
-	taken[mk]++
+	in.taken[mk]++
 	if about := recs[idx].About; about > 0 {
 		if v.GetSourceEntryId() != foreseenID(tx, recs, about) {
 			return errStale
@@ -150,23 +207,36 @@ func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher
 			return Conflict("voucher.reversesVoucherId", "%s is itself a red-ink reversal: enter a new voucher instead", id)
 		}
 		if !mirrors(&orig, v) {
-			return Invalid("voucher.lines", "a red-ink reversal has the lines of voucher %s with every amount negated", id)
+			return Invalid("voucher.lines", "a red-ink reversal has the lines of voucher %s (accounts and subsidiary detail) with every amount negated", id)
 		}
 	}
-	opening := string(get(tx, bucketOpening, []byte(origin)))
+	opening := strings.Fields(string(get(tx, bucketOpening, []byte(origin))))
+	if d, ok := in.opening[origin]; ok {
+		opening = []string{"of this batch", d}
+	}
 	first := string(get(tx, bucketFirstVoucher, []byte(origin)))
+	if f := in.first[origin]; f != "" && (first == "" || f < first) {
+		first = f
+	}
+	date := v.GetBusinessDate()
 	if v.GetOpening() {
-		if opening != "" {
-			return Conflict("voucher.opening", "%s has opening balances already (voucher %s)", origin, strings.Fields(opening)[0])
+		if len(opening) == 2 {
+			return Conflict("voucher.opening", "%s has opening balances already (voucher %s)", origin, opening[0])
 		}
-		if first != "" && first < v.GetBusinessDate() {
+		if first != "" && first < date {
 			return Conflict("voucher.businessDate", "the opening balances are dated on or before every other voucher: %s has one dated %s", origin, first)
 		}
-	} else if f := strings.Fields(opening); len(f) == 2 && v.GetBusinessDate() < f[1] {
-		// The opening balances are those at the start of their day, as the
-		// statements and an imported sheet read them: the first day's
-		// business is dated on that day.
-		return Conflict("voucher.businessDate", "%s opened its books on %s (voucher %s): a voucher may not be dated before that", origin, f[1], f[0])
+		in.opening[origin] = date
+	} else {
+		if len(opening) == 2 && date < opening[1] {
+			// The opening balances are those at the start of their day, as
+			// the statements and an imported sheet read them: the first
+			// day's business is dated on that day.
+			return Conflict("voucher.businessDate", "%s opened its books on %s (voucher %s): a voucher may not be dated before that", origin, opening[1], opening[0])
+		}
+		if f := in.first[origin]; f == "" || date < f {
+			in.first[origin] = date
+		}
 	}
 	return nil
 }
@@ -183,13 +253,16 @@ func foreseenID(tx *bolt.Tx, recs []ledger.Record, about int) string {
 	return ledger.EntryID(o, seq)
 }
 
+// mirrors says red has orig's lines negated, on the same accounts and
+// subsidiary detail (so the subsidiary ledgers are reversed too).
 func mirrors(orig, red *sanziv1.Voucher) bool {
 	if len(orig.GetLines()) != len(red.GetLines()) {
 		return false
 	}
 	for i, l := range orig.GetLines() {
 		r := red.GetLines()[i]
-		if r.GetAccount() != l.GetAccount() || r.GetDebitFen() != -l.GetDebitFen() || r.GetCreditFen() != -l.GetCreditFen() {
+		if r.GetAccount() != l.GetAccount() || r.GetDebitFen() != -l.GetDebitFen() || r.GetCreditFen() != -l.GetCreditFen() ||
+			r.GetCounterparty() != l.GetCounterparty() || r.GetProject() != l.GetProject() || r.GetAssetCode() != l.GetAssetCode() {
 			return false
 		}
 	}
@@ -197,7 +270,8 @@ func mirrors(orig, red *sanziv1.Voucher) bool {
 }
 
 // checkMonthEntry checks a close (the month open, no voucher recorded in
-// it since its figures) or a reopening (the month closed).
+// it since its figures) or a reopening (the month closed, its procedure
+// not used by an earlier reopening).
 func checkMonthEntry(tx *bolt.Tx, origin string, m proto.Message) error {
 	switch m := m.(type) {
 	case *sanziv1.MonthClose:
@@ -211,6 +285,14 @@ func checkMonthEntry(tx *bolt.Tx, origin string, m proto.Message) error {
 		if closedBy(tx, origin, m.GetMonth()) == "" {
 			return Conflict("month", "%s of %s is not closed", m.GetMonth(), origin)
 		}
+		// The town approves one reopening: a month closed again needs a
+		// new procedure, or one approval would reopen it at will.
+		return eachOf(tx, sanziv1.EntryType_ENTRY_TYPE_MONTH_REOPEN, origin, func(s *ledger.Stored, prev proto.Message) error {
+			if prev.(*sanziv1.MonthReopen).GetProcedureId() == m.GetProcedureId() {
+				return Conflict("procedureId", "procedure %s reopened %s already (entry %s): the town approves each reopening", m.GetProcedureId(), prev.(*sanziv1.MonthReopen).GetMonth(), s.ID())
+			}
+			return nil
+		})
 	}
 	return nil
 }
@@ -316,7 +398,7 @@ func (b *Books) CheckVoucher(v *sanziv1.Voucher) (*sanziv1.Voucher, []rules.Hit,
 		if err := checkRefs(tx, v.GetOrg(), sanziv1.EntryType_ENTRY_TYPE_VOUCHER, v); err != nil {
 			return err
 		}
-		return checkVoucher(tx, recs, 0, v, map[string]int32{})
+		return checkVoucher(tx, recs, 0, v, newBatch())
 	})
 	if err != nil {
 		return nil, nil, err
@@ -437,6 +519,9 @@ func (b *Books) ReverseVoucher(ctx context.Context, author, id, date, reason str
 	if strings.TrimSpace(reason) == "" {
 		return nil, nil, Invalid("reason", "required: why the voucher is reversed")
 	}
+	if len(reason) > maxReason {
+		return nil, nil, Invalid("reason", "longer than %d bytes", maxReason)
+	}
 	orig, err := b.GetVoucher(id)
 	if err != nil {
 		return nil, nil, err
@@ -495,7 +580,8 @@ var monthRe = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 // derivedVoucher is the record that books m, the first of the records to
 // be appended at origin, as the chart maps it (for a reversal of a booked
 // record, the red-ink voucher of its voucher, dated today), numbered from
-// the chain as it is now; nil when the chart maps m to nothing or its month is closed:
+// the chain as it is now; nil when the chart maps m to nothing or its month
+// takes no voucher (shut):
 // the business record is never refused for its voucher, and its month
 // cannot close (or, closed, is shown unbooked when reopened) until a hand
 // voucher names it.
@@ -529,7 +615,7 @@ func (b *Books) derivedVoucher(origin string, m proto.Message) (*ledger.Record, 
 		if err != nil || v == nil {
 			return err
 		}
-		if voucher.Validate(ch, v) != nil || closedBy(tx, origin, voucher.Month(v.GetBusinessDate())) != "" {
+		if voucher.Validate(ch, v) != nil || shut(tx, origin, voucher.Month(v.GetBusinessDate())) != nil {
 			v = nil
 			return nil
 		}
@@ -789,6 +875,10 @@ func (b *Books) CloseMonth(ctx context.Context, author, org, month string) (*led
 	return out, mc, nil
 }
 
+// maxReason bounds the reason of a reopening as a voucher's summary is
+// bounded (a reversal's reason goes into its summary).
+const maxReason = 500
+
 // ReopenApproval says whether procedure id approves reopening org's
 // month: a BOOKS-REOPEN procedure for them whose town step was approved.
 // The supervision that follows the procedures answers it (node/supervise).
@@ -802,6 +892,9 @@ func (b *Books) ReopenMonth(ctx context.Context, author string, r *sanziv1.Month
 	}
 	if strings.TrimSpace(r.GetReason()) == "" {
 		return nil, Invalid("reason", "required: why the month is reopened")
+	}
+	if len(r.GetReason()) > maxReason {
+		return nil, Invalid("reason", "longer than %d bytes", maxReason)
 	}
 	if r.GetProcedureId() == "" {
 		return nil, Invalid("procedureId", "required: the BOOKS-REOPEN procedure whose town step approved reopening %s", r.GetMonth())

@@ -258,6 +258,11 @@ func TestCloseReverseReopen(t *testing.T) {
 	}
 	approve := func(id, org, month string) error { return nil }
 	reopen := &sanziv1.MonthReopen{Org: benchOrg, Month: "2026-03", Reason: "补记凭证", ProcedureId: benchOrg + "-99"}
+	var invalid *books.InvalidError
+	long := &sanziv1.MonthReopen{Org: benchOrg, Month: "2026-03", Reason: strings.Repeat("补", 200), ProcedureId: benchOrg + "-99"}
+	if _, err := b.ReopenMonth(ctx, "t", long, approve); !errors.As(err, &invalid) || !strings.Contains(err.Error(), "longer than 500") {
+		t.Fatalf("reopen with a 600-byte reason: %v", err)
+	}
 	if _, err := b.ReopenMonth(ctx, "t", reopen, refuse); !errors.As(err, &conflict) {
 		t.Fatalf("reopen without approval: %v", err)
 	}
@@ -279,6 +284,10 @@ func TestCloseReverseReopen(t *testing.T) {
 	}
 	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03"); err != nil {
 		t.Fatalf("closing again: %v", err)
+	}
+	// One approval reopens the month once: closed again, it needs another.
+	if _, err := b.ReopenMonth(ctx, "t", reopen, approve); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "reopened") {
+		t.Fatalf("reopening twice on one approval: %v", err)
 	}
 }
 
@@ -429,5 +438,109 @@ func TestImportedRowsBookTheirVouchers(t *testing.T) {
 	}
 	if bl := strings.Join(months[2].GetBlockers(), "; "); !strings.Contains(bl, ids[1]) || strings.Contains(bl, ids[0]+" ") {
 		t.Fatalf("March's blockers name only the unbooked row %s: %s", ids[1], bl)
+	}
+}
+
+// TestRedInkMirrorsSubsidiary: a red-ink voucher entered by hand must
+// reverse the original's subsidiary detail too, or the counterparty's
+// ledger would keep the amount the general ledger took back.
+func TestRedInkMirrorsSubsidiary(t *testing.T) {
+	ctx := context.Background()
+	b := booksAt(t)
+	lend := &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-02", Summary: "借款给张三",
+		Lines: []*sanziv1.VoucherLine{{Account: chart.Receivable, DebitFen: 5000, Counterparty: "张三"}, {Account: chart.Cash, CreditFen: 5000}}}
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-01", 5000)); err != nil {
+		t.Fatal(err)
+	}
+	orig, _, _, err := b.RecordVoucher(ctx, "t", lend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	red := func(party string) *sanziv1.Voucher {
+		return &sanziv1.Voucher{Org: benchOrg, BusinessDate: "2026-03-03", Summary: "冲销", ReversesVoucherId: orig.ID(),
+			Lines: []*sanziv1.VoucherLine{{Account: chart.Receivable, DebitFen: -5000, Counterparty: party}, {Account: chart.Cash, CreditFen: -5000}}}
+	}
+	var invalid *books.InvalidError
+	if _, _, _, err := b.RecordVoucher(ctx, "t", red("李四")); !errors.As(err, &invalid) || !strings.Contains(err.Error(), "negated") {
+		t.Fatalf("red ink on another counterparty: %v, want refused", err)
+	}
+	if _, _, _, err := b.RecordVoucher(ctx, "t", red("张三")); err != nil {
+		t.Fatalf("red ink mirroring the original: %v", err)
+	}
+}
+
+// TestImportOpeningRulesWithinTheSheet: the opening-balance rules hold
+// among the vouchers of one import too, not only against those already
+// recorded (the append checks each voucher before any is indexed): one
+// opening, dated on or before every other voucher.
+func TestImportOpeningRulesWithinTheSheet(t *testing.T) {
+	ctx := context.Background()
+	opening := func(date string) *sanziv1.Voucher {
+		return &sanziv1.Voucher{BusinessDate: date, Summary: "期初余额", Opening: true,
+			Lines: []*sanziv1.VoucherLine{{Account: chart.Bank, DebitFen: 100000}, {Account: chart.Capital, CreditFen: 100000}}}
+	}
+	for _, tc := range []struct {
+		name    string
+		vs      []*sanziv1.Voucher
+		bad     int
+		because string
+	}{
+		{"opening after a voucher", []*sanziv1.Voucher{handVoucher("2026-03-05", 100), opening("2026-03-10")}, 1, "on or before every other voucher"},
+		{"two openings", []*sanziv1.Voucher{opening("2026-03-01"), opening("2026-03-01")}, 1, "opening balances already"},
+		{"voucher before the opening", []*sanziv1.Voucher{opening("2026-03-10"), handVoucher("2026-03-05", 100)}, 1, "may not be dated before"},
+		{"opening first", []*sanziv1.Voucher{opening("2026-03-01"), handVoucher("2026-03-05", 100)}, -1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := booksAt(t)
+			out, bad, err := b.ImportVouchers(ctx, "t", benchOrg, tc.vs, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.bad < 0 {
+				if len(bad) > 0 || len(out) != len(tc.vs) {
+					t.Fatalf("refused %v, recorded %d", bad, len(out))
+				}
+				return
+			}
+			if len(out) != 0 || len(bad) != 1 || bad[0].Index != tc.bad || !strings.Contains(bad[0].Reason, tc.because) {
+				t.Fatalf("recorded %d, refused %+v; want voucher %d refused: …%s…", len(out), bad, tc.bad, tc.because)
+			}
+		})
+	}
+}
+
+// TestNoVoucherBeforeAClosedMonth: closing March took February's empty
+// books as final, so a voucher dated in February, by hand or booked by a
+// transaction, would change closed March's balances: refused (the
+// transaction is recorded without one) until the town approves reopening
+// March.
+func TestNoVoucherBeforeAClosedMonth(t *testing.T) {
+	ctx := context.Background()
+	b := booksAt(t)
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-02", 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03"); err != nil {
+		t.Fatal(err)
+	}
+	var conflict *books.ConflictError
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-02-20", 100)); !errors.As(err, &conflict) || !strings.Contains(err.Error(), "never closed") {
+		t.Fatalf("a voucher in February under closed March: %v", err)
+	}
+	if _, _, err := b.RecordTransaction(ctx, "t", cashExpense("2026-02-21", 300, "管理费用")); err != nil {
+		t.Fatalf("the transaction itself: %v", err)
+	}
+	if ids := listTx(t, b); len(ids) != 1 {
+		t.Fatalf("transactions %v", ids)
+	}
+	if vs, _, _, err := b.ListVouchers(benchOrg, "2026-02", books.Page{}); err != nil || len(vs) != 0 {
+		t.Fatalf("February's vouchers: %v, %v; want none", vs, err)
+	}
+	approve := func(id, org, month string) error { return nil }
+	if _, err := b.ReopenMonth(ctx, "t", &sanziv1.MonthReopen{Org: benchOrg, Month: "2026-03", Reason: "补记二月凭证", ProcedureId: benchOrg + "-98"}, approve); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-02-20", 100)); err != nil {
+		t.Fatalf("a voucher in February once March is reopened: %v", err)
 	}
 }

@@ -14,33 +14,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/chart"
+	"github.com/sanzi/sanzi/node/chart/charttest"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // districtChart is the national chart with 银行存款 split into two bank
 // accounts, so that 102 is no longer a leaf.
-func districtChart(t *testing.T) *chart.Chart {
-	t.Helper()
-	c := chart.National()
-	for _, a := range []struct{ code, name string }{{"10201", "农商行"}, {"10202", "邮储银行"}} {
-		c.Accounts = append(c.Accounts, &sanziv1.LedgerAccount{Code: a.code, Name: a.name, Parent: "102",
-			Class: sanziv1.AccountClass_ACCOUNT_CLASS_ASSET, Side: sanziv1.BalanceSide_BALANCE_SIDE_DEBIT})
-	}
-	c.Mappings = nil
-	ch, err := chart.New(c)
-	if err != nil {
-		t.Fatalf("district chart: %v", err)
-	}
-	return ch
-}
-
-func nationalChart(t *testing.T) *chart.Chart {
-	t.Helper()
-	ch, err := chart.New(nil)
-	if err != nil {
-		t.Fatalf("national chart: %v", err)
-	}
-	return ch
+func districtChart(tb testing.TB) *chart.Chart {
+	return charttest.Split(tb, "102", [2]string{"10201", "农商行"}, [2]string{"10202", "邮储银行"})
 }
 
 func vch(date, summary string, lines ...*sanziv1.VoucherLine) *sanziv1.Voucher {
@@ -93,7 +74,7 @@ func TestReadVouchersGood(t *testing.T) {
 	opening := func(v *sanziv1.Voucher) *sanziv1.Voucher { v.Opening = true; return v }
 	tests := []struct {
 		name  string
-		chart func(*testing.T) *chart.Chart
+		chart func(testing.TB) *chart.Chart
 		csv   string
 		want  []*sanziv1.Voucher
 	}{{
@@ -131,7 +112,7 @@ func TestReadVouchersGood(t *testing.T) {
 		},
 	}, {
 		name:  "a CSV whose date column was saved as General: Excel date serials",
-		chart: nationalChart,
+		chart: charttest.National,
 		csv: "日期,凭证号,摘要,科目编码,借方金额,贷方金额\n" +
 			"45662,12,买扫帚,531,45.50,\n" +
 			"45662,12,买扫帚,101,,45.50\n",
@@ -156,7 +137,7 @@ func TestReadVouchersSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, problems, err := ReadVouchers(bytes.NewReader(data), "books-2025.csv", nationalChart(t), Options{Org: org})
+	got, problems, err := ReadVouchers(bytes.NewReader(data), "books-2025.csv", charttest.National(t), Options{Org: org})
 	if err != nil || problems != nil {
 		t.Fatalf("err %v, problems %+v", err, problems)
 	}
@@ -201,7 +182,7 @@ func TestReadVouchersSample(t *testing.T) {
 	if utf8Same := bytes.Equal(gbk, data); utf8Same {
 		t.Fatal("GBK encoding left the file unchanged")
 	}
-	fromGBK, problems, err := ReadVouchers(bytes.NewReader(gbk), "books-2025.csv", nationalChart(t), Options{Org: org})
+	fromGBK, problems, err := ReadVouchers(bytes.NewReader(gbk), "books-2025.csv", charttest.National(t), Options{Org: org})
 	if err != nil || problems != nil {
 		t.Fatalf("GBK: err %v, problems %+v", err, problems)
 	}
@@ -269,7 +250,7 @@ func TestReadVouchersOpeningAfterFirstVoucher(t *testing.T) {
 		"2025-01-05,1,收款,501,,10\n" +
 		"2025-02-01,期初,期初余额,102,10,\n" +
 		"2025-02-01,期初,期初余额,301,,10\n"
-	_, problems, err := ReadVouchers(strings.NewReader(csv), "late.csv", nationalChart(t), Options{Org: org})
+	_, problems, err := ReadVouchers(strings.NewReader(csv), "late.csv", charttest.National(t), Options{Org: org})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +294,7 @@ func TestReadVouchersXLSX(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The name says nothing: the content is sniffed, as ImportBooks has no name.
-	_, problems, err := ReadVouchers(bytes.NewReader(buf.Bytes()), "", nationalChart(t), Options{Org: org})
+	_, problems, err := ReadVouchers(bytes.NewReader(buf.Bytes()), "", charttest.National(t), Options{Org: org})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +310,7 @@ func TestReadVouchersXLSX(t *testing.T) {
 	if _, err := f.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	got, problems, err := ReadVouchers(bytes.NewReader(buf.Bytes()), "books.xlsx", nationalChart(t), Options{Org: org})
+	got, problems, err := ReadVouchers(bytes.NewReader(buf.Bytes()), "books.xlsx", charttest.National(t), Options{Org: org})
 	if err != nil || problems != nil {
 		t.Fatalf("err %v, problems %+v", err, problems)
 	}
@@ -360,7 +341,7 @@ func TestReadVouchersRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := ReadVouchers(strings.NewReader(tt.content), tt.file, nationalChart(t), tt.opt)
+			_, _, err := ReadVouchers(strings.NewReader(tt.content), tt.file, charttest.National(t), tt.opt)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
 				t.Errorf("err %v, want one saying %q (is %v)", err, tt.want, tt.is)
 			}

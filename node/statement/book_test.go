@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/sanzi/sanzi/node/chart"
+	"github.com/sanzi/sanzi/node/chart/charttest"
+	"github.com/sanzi/sanzi/node/money"
+	"github.com/sanzi/sanzi/node/statement/statementtest"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -18,26 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files' figures (keep
 // districtChart is the national chart with the sub-accounts of 收益分配 a
 // district typically adds, so the income statement lists each distribution.
 func districtChart(t *testing.T) *chart.Chart {
-	t.Helper()
-	c := chart.National()
-	for _, a := range []struct{ code, name string }{{"32201", "提取公积公益金"}, {"32202", "应付成员分配"}, {"32203", "未分配收益"}} {
-		c.Accounts = append(c.Accounts, &sanziv1.LedgerAccount{Code: a.code, Name: a.name, Parent: "322",
-			Class: sanziv1.AccountClass_ACCOUNT_CLASS_EQUITY, Side: sanziv1.BalanceSide_BALANCE_SIDE_CREDIT})
-	}
-	ch, err := chart.New(c)
-	if err != nil {
-		t.Fatalf("district chart: %v", err)
-	}
-	return ch
-}
-
-func nationalChart(t *testing.T) *chart.Chart {
-	t.Helper()
-	ch, err := chart.New(nil)
-	if err != nil {
-		t.Fatalf("national chart: %v", err)
-	}
-	return ch
+	return charttest.Split(t, "322", [2]string{"32201", "提取公积公益金"}, [2]string{"32202", "应付成员分配"}, [2]string{"32203", "未分配收益"})
 }
 
 // yuan parses 1,234.56 (or -) into fen.
@@ -46,39 +29,11 @@ func yuan(t *testing.T, s string) int64 {
 	if s == "-" {
 		return 0
 	}
-	s = strings.ReplaceAll(s, ",", "")
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, _ := strings.Cut(s, ".")
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || len(frac) != 2 {
-		t.Fatalf("amount %q: want yuan with two decimals", s)
-	}
-	f, err := strconv.ParseInt(frac, 10, 64)
+	fen, err := money.ParseYuan(s)
 	if err != nil {
-		t.Fatalf("amount %q: %v", s, err)
+		t.Fatal(err)
 	}
-	if neg {
-		return -(w*100 + f)
-	}
-	return w*100 + f
-}
-
-// fmtYuan prints fen as yuan with two decimals and thousands separators.
-func fmtYuan(fen int64) string {
-	sign := ""
-	if fen < 0 {
-		sign, fen = "-", -fen
-	}
-	w := strconv.FormatInt(fen/100, 10)
-	var b strings.Builder
-	for i, c := range w {
-		if i > 0 && (len(w)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return fmt.Sprintf("%s%s.%02d", sign, b.String(), fen%100)
+	return fen
 }
 
 // book parses a readable voucher table: a voucher is a line
@@ -128,17 +83,7 @@ func book(t *testing.T, org, table string) []*sanziv1.Voucher {
 // row, 行次 or code, the label indented two spaces per level, then the
 // amounts in yuan, tab-separated; headings have no amounts.
 func render(s *sanziv1.Statement) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s\t%s\t%s\t(%d)\n", s.GetTitle(), s.GetOrg(), s.GetPeriod(), s.GetOrgs())
-	fmt.Fprintf(&b, "行次\t项目\t%s\n", strings.Join(s.GetAmountColumns(), "\t"))
-	for _, r := range s.GetRows() {
-		fmt.Fprintf(&b, "%s\t%s%s", r.GetCode(), strings.Repeat("  ", int(r.GetLevel())), r.GetLabel())
-		for _, a := range r.GetAmountsFen() {
-			fmt.Fprintf(&b, "\t%s", fmtYuan(a))
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
+	return fmt.Sprintf("%s\t%s\t%s\t(%d)\n", s.GetTitle(), s.GetOrg(), s.GetPeriod(), s.GetOrgs()) + statementtest.Rows(s)
 }
 
 // golden compares got with the figures of testdata/name, below its
@@ -165,22 +110,7 @@ func golden(t *testing.T, name, got string) {
 		}
 		return
 	}
-	if body.String() != got {
-		want := strings.Split(body.String(), "\n")
-		have := strings.Split(got, "\n")
-		for i := 0; i < max(len(want), len(have)); i++ {
-			var w, h string
-			if i < len(want) {
-				w = want[i]
-			}
-			if i < len(have) {
-				h = have[i]
-			}
-			if w != h {
-				t.Errorf("%s line %d:\n got  %q\n want %q", name, i+1, h, w)
-			}
-		}
-	}
+	statementtest.CompareLines(t, name, got, body.String())
 }
 
 // row finds a statement's row by code (行次 or account).

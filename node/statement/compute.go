@@ -3,6 +3,8 @@ package statement
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/sanzi/sanzi/node/chart"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -57,10 +59,14 @@ func FromVouchers(ch *chart.Chart, kind sanziv1.StatementKind, org, period, acco
 	return FromTotals(ch, kind, org, period, t)
 }
 
-// checkCodes refuses totals on codes the chart does not hold: totals from
-// ClickHouse computed under another chart would be laid out wrong.
-func checkCodes(ch *chart.Chart, t Totals) error {
-	for code := range t {
+// checkTotals refuses a period that is no month, and totals on codes the
+// chart does not hold (the first in code order): totals from ClickHouse
+// computed under another chart would be laid out wrong.
+func checkTotals(ch *chart.Chart, period string, t Totals) error {
+	if err := checkPeriod(period); err != nil {
+		return err
+	}
+	for _, code := range slices.Sorted(maps.Keys(t)) {
 		if _, ok := ch.Account(code); !ok {
 			return &FieldError{Field: "totals[" + code + "]", Reason: "no account of the chart"}
 		}

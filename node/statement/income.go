@@ -38,10 +38,7 @@ const (
 // distributions less 净收益 and 年初未分配收益, so the arithmetic of the
 // statement always holds and a transfer in shows where the standard puts it.
 func Income(ch *chart.Chart, org, period string, t Totals) (*sanziv1.Statement, error) {
-	if err := checkPeriod(period); err != nil {
-		return nil, err
-	}
-	if err := checkCodes(ch, t); err != nil {
+	if err := checkTotals(ch, period, t); err != nil {
 		return nil, err
 	}
 	s := newStatement(sanziv1.StatementKind_STATEMENT_KIND_INCOME, TitleIncome, org, period, nil, []string{"本年累计数"})

@@ -5,13 +5,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sanzi/sanzi/node/chart/charttest"
+	"github.com/sanzi/sanzi/node/money"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // On the national chart alone the distributions are one line of 收益分配's
 // debits, and a transfer in from 公积公益金 shows as 其他转入.
 func TestIncomeNationalChartTransferIn(t *testing.T) {
-	ch := nationalChart(t)
+	ch := charttest.National(t)
 	vs := book(t, "o", `
 2025-01-01 期初余额 opening
 	102   100,000.00          -
@@ -40,7 +42,7 @@ func TestIncomeNationalChartTransferIn(t *testing.T) {
 	}
 	var got []string
 	for _, r := range inc.GetRows()[12:] {
-		got = append(got, r.GetCode()+" "+r.GetLabel()+" "+fmtYuan(r.GetAmountsFen()[0]))
+		got = append(got, r.GetCode()+" "+r.GetLabel()+" "+money.FormatFen(r.GetAmountsFen()[0]))
 	}
 	want := []string{
 		"13 四、净收益 5,000.00",
@@ -56,7 +58,7 @@ func TestIncomeNationalChartTransferIn(t *testing.T) {
 }
 
 func TestFromTotalsRefusesLedgers(t *testing.T) {
-	ch := nationalChart(t)
+	ch := charttest.National(t)
 	for _, k := range []sanziv1.StatementKind{sanziv1.StatementKind_STATEMENT_KIND_GENERAL_LEDGER, sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL} {
 		if _, err := FromTotals(ch, k, "o", "2025-01", Totals{}); !errors.Is(err, ErrNeedsVouchers) {
 			t.Errorf("%s from totals: %v, want ErrNeedsVouchers", k, err)

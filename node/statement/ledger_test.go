@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sanzi/sanzi/node/money"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -12,7 +13,7 @@ import (
 func line(r *sanziv1.StatementRow) string {
 	parts := append([]string(nil), r.GetTexts()...)
 	for _, a := range r.GetAmountsFen() {
-		parts = append(parts, fmtYuan(a))
+		parts = append(parts, money.FormatFen(a))
 	}
 	return strings.Join(parts, " ")
 }

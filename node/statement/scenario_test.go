@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/sanzi/sanzi/node/chart"
+	"github.com/sanzi/sanzi/node/money"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -123,7 +125,7 @@ func TestScenarioVillageYear(t *testing.T) {
 		assets, claims := row(t, bs, LineTotalAssets).GetAmountsFen(), row(t, bs, LineTotalLiabilitiesEquity).GetAmountsFen()
 		for c := range assets {
 			if assets[c] != claims[c] {
-				t.Errorf("%s %s: 资产总计 %s, 负债和所有者权益总计 %s", period, bs.GetAmountColumns()[c], fmtYuan(assets[c]), fmtYuan(claims[c]))
+				t.Errorf("%s %s: 资产总计 %s, 负债和所有者权益总计 %s", period, bs.GetAmountColumns()[c], money.FormatFen(assets[c]), money.FormatFen(claims[c]))
 			}
 		}
 		tb, err := TrialBalance(ch, villageA, period, tot)
@@ -133,7 +135,7 @@ func TestScenarioVillageYear(t *testing.T) {
 		total := rowByLabel(t, tb, TotalLabel).GetAmountsFen()
 		for c := 0; c < len(total); c += 2 {
 			if total[c] != total[c+1] {
-				t.Errorf("%s trial balance: %s %s, %s %s", period, tb.GetAmountColumns()[c], fmtYuan(total[c]), tb.GetAmountColumns()[c+1], fmtYuan(total[c+1]))
+				t.Errorf("%s trial balance: %s %s, %s %s", period, tb.GetAmountColumns()[c], money.FormatFen(total[c]), tb.GetAmountColumns()[c+1], money.FormatFen(total[c+1]))
 			}
 		}
 		// The month's closing is the next month's opening.
@@ -146,7 +148,7 @@ func TestScenarioVillageYear(t *testing.T) {
 			}
 		}
 		t.Logf("%s: 资产总计 %s = 负债和所有者权益总计 %s; trial balance 期末 %s = %s", period,
-			fmtYuan(assets[1]), fmtYuan(claims[1]), fmtYuan(total[6]), fmtYuan(total[7]))
+			money.FormatFen(assets[1]), money.FormatFen(claims[1]), money.FormatFen(total[6]), money.FormatFen(total[7]))
 	}
 
 	dec, err := TotalsOf(ch, vs, "2025-12")
@@ -166,47 +168,44 @@ func TestScenarioVillageYear(t *testing.T) {
 
 	// Income minus expense is the change in 本年收益 once the income and
 	// expense are carried into it, before it is transferred to 收益分配.
-	var beforeTransfer []*sanziv1.Voucher
-	for _, v := range vs {
-		if v.GetSummary() == "本年收益转入收益分配" {
-			break
-		}
-		beforeTransfer = append(beforeTransfer, v)
-	}
-	bt, err := TotalsOf(ch, beforeTransfer, "2025-12")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bt := totalsBefore(t, ch, vs, "本年收益转入收益分配", "2025-12")
 	m321 := bt.Under("321")
 	change := -(m321.ClosingFen() - m321.YearOpeningFen)
 	net := row(t, inc, LineNetIncome).GetAmountsFen()[0]
 	if net != change || net == 0 {
-		t.Errorf("净收益 %s, change in 本年收益 before its transfer %s", fmtYuan(net), fmtYuan(change))
+		t.Errorf("净收益 %s, change in 本年收益 before its transfer %s", money.FormatFen(net), money.FormatFen(change))
 	}
 	// The income statement ends where the balance sheet's 未分配收益 does.
 	if end, bsEnd := inc.GetRows()[len(inc.GetRows())-1].GetAmountsFen()[0], row(t, bs, LineUndistributed).GetAmountsFen()[1]; end != bsEnd {
-		t.Errorf("年末未分配收益 %s, balance sheet 未分配收益 %s", fmtYuan(end), fmtYuan(bsEnd))
+		t.Errorf("年末未分配收益 %s, balance sheet 未分配收益 %s", money.FormatFen(end), money.FormatFen(bsEnd))
 	}
 	// The year's figures are the same before the carry-forward.
-	var beforeCarry []*sanziv1.Voucher
-	for _, v := range vs {
-		if v.GetSummary() == "结转收入类科目" {
-			break
-		}
-		beforeCarry = append(beforeCarry, v)
-	}
-	bc, err := TotalsOf(ch, beforeCarry, "2025-12")
-	if err != nil {
-		t.Fatal(err)
-	}
-	incBefore, err := Income(ch, villageA, "2025-12", bc)
+	incBefore, err := Income(ch, villageA, "2025-12", totalsBefore(t, ch, vs, "结转收入类科目", "2025-12"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i <= 13; i++ { // 一 to 四、净收益
 		if a, b := inc.GetRows()[i].GetAmountsFen()[0], incBefore.GetRows()[i].GetAmountsFen()[0]; a != b {
-			t.Errorf("%s: %s after the carry-forward, %s before", inc.GetRows()[i].GetLabel(), fmtYuan(a), fmtYuan(b))
+			t.Errorf("%s: %s after the carry-forward, %s before", inc.GetRows()[i].GetLabel(), money.FormatFen(a), money.FormatFen(b))
 		}
 	}
-	t.Logf("净收益 %s = change in 本年收益 %s; 年末未分配收益 %s", fmtYuan(net), fmtYuan(change), fmtYuan(row(t, bs, LineUndistributed).GetAmountsFen()[1]))
+	t.Logf("净收益 %s = change in 本年收益 %s; 年末未分配收益 %s", money.FormatFen(net), money.FormatFen(change), money.FormatFen(row(t, bs, LineUndistributed).GetAmountsFen()[1]))
+}
+
+// totalsBefore are the totals of the period over the vouchers before the
+// first whose summary is summary.
+func totalsBefore(t *testing.T, ch *chart.Chart, vs []*sanziv1.Voucher, summary, period string) Totals {
+	t.Helper()
+	var before []*sanziv1.Voucher
+	for _, v := range vs {
+		if v.GetSummary() == summary {
+			break
+		}
+		before = append(before, v)
+	}
+	tot, err := TotalsOf(ch, before, period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tot
 }

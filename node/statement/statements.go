@@ -71,10 +71,7 @@ func tree(ch *chart.Chart) []placed {
 // credit side). The 合计 row sums the national accounts: each pair of its
 // columns is equal when the vouchers balance.
 func TrialBalance(ch *chart.Chart, org, period string, t Totals) (*sanziv1.Statement, error) {
-	if err := checkPeriod(period); err != nil {
-		return nil, err
-	}
-	if err := checkCodes(ch, t); err != nil {
+	if err := checkTotals(ch, period, t); err != nil {
 		return nil, err
 	}
 	s := newStatement(sanziv1.StatementKind_STATEMENT_KIND_TRIAL_BALANCE, TitleTrialBalance, org, period, nil,
@@ -242,10 +239,7 @@ func internalSplit(t Totals, bal func(Movement) int64) [2]int64 {
 // refuses totals whose 资产总计 and 负债和所有者权益总计 differ (vouchers that
 // do not balance), naming the difference.
 func BalanceSheet(ch *chart.Chart, org, period string, t Totals) (*sanziv1.Statement, error) {
-	if err := checkPeriod(period); err != nil {
-		return nil, err
-	}
-	if err := checkCodes(ch, t); err != nil {
+	if err := checkTotals(ch, period, t); err != nil {
 		return nil, err
 	}
 	s := newStatement(sanziv1.StatementKind_STATEMENT_KIND_BALANCE_SHEET, TitleBalanceSheet, org, period, nil, []string{"年初数", "期末数"})

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/chart/charttest"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -87,7 +88,7 @@ func TestSumEqualsTotalsOverBothVillages(t *testing.T) {
 }
 
 func TestSumRefuses(t *testing.T) {
-	dist, nat := districtChart(t), nationalChart(t)
+	dist, nat := districtChart(t), charttest.National(t)
 	a := book(t, villageA, yearA)
 	tot, _ := TotalsOf(dist, a, "2025-12")
 	bs, _ := BalanceSheet(dist, villageA, "2025-12", tot)

@@ -18,6 +18,7 @@ import (
 	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/money"
 	"github.com/sanzi/sanzi/node/statement"
+	"github.com/sanzi/sanzi/node/statement/statementtest"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -188,17 +189,7 @@ func yearSheet() string {
 // render lays a statement out as its golden file holds it: one row a
 // line, code, label indented by level, amounts in yuan.
 func render(s *sanziv1.Statement) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s\t%s\n", s.GetTitle(), s.GetPeriod())
-	fmt.Fprintf(&b, "行次\t项目\t%s\n", strings.Join(s.GetAmountColumns(), "\t"))
-	for _, r := range s.GetRows() {
-		cells := []string{r.GetCode(), strings.Repeat("  ", int(r.GetLevel())) + r.GetLabel()}
-		for _, a := range r.GetAmountsFen() {
-			cells = append(cells, money.FormatFen(a))
-		}
-		b.WriteString(strings.Join(cells, "\t") + "\n")
-	}
-	return b.String()
+	return fmt.Sprintf("%s\t%s\n", s.GetTitle(), s.GetPeriod()) + statementtest.Rows(s)
 }
 
 // golden is the file's rows, its '#' header (the hand check) left out.
@@ -215,23 +206,6 @@ func golden(t *testing.T, name string) string {
 		}
 	}
 	return b.String()
-}
-
-func compareLines(t *testing.T, what, got, want string) {
-	t.Helper()
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := 0; i < max(len(g), len(w)); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			t.Errorf("%s line %d:\n got  %q\n want %q", what, i+1, gl, wl)
-		}
-	}
 }
 
 func row(t *testing.T, s *sanziv1.Statement, code string) []int64 {
@@ -402,8 +376,8 @@ func TestBooksYearThroughTheAPI(t *testing.T) {
 	t.Run("golden December statements", func(t *testing.T) {
 		sheetB = statementOf(t, apiB, acctB, bs, villageB, "2025-12")
 		incomeB = statementOf(t, apiB, acctB, is, villageB, "2025-12")
-		compareLines(t, "balance sheet", render(sheetB), golden(t, "books-year-balance-sheet-2025-12.golden"))
-		compareLines(t, "income statement", render(incomeB), golden(t, "books-year-income-2025.golden"))
+		statementtest.CompareLines(t, "balance sheet", render(sheetB), golden(t, "books-year-balance-sheet-2025-12.golden"))
+		statementtest.CompareLines(t, "income statement", render(incomeB), golden(t, "books-year-income-2025.golden"))
 		r, err := apiB.GetStatement(acctB, &sanziv1.GetStatementRequest{Kind: bs, Org: villageB, Period: "2025-12", Xlsx: true})
 		if err != nil || len(r.GetXlsx()) == 0 || r.GetFileName() != villageB+"-balance-sheet-2025-12.xlsx" {
 			t.Fatalf("xlsx: %v, %d bytes, %q", err, len(r.GetXlsx()), r.GetFileName())
@@ -439,7 +413,7 @@ func TestBooksYearThroughTheAPI(t *testing.T) {
 				if got.GetOrg() != villageA {
 					t.Fatalf("org %s", got.GetOrg())
 				}
-				compareLines(t, fmt.Sprintf("%s %s imported", kind, period), render(got), render(want))
+				statementtest.CompareLines(t, fmt.Sprintf("%s %s imported", kind, period), render(got), render(want))
 			}
 		}
 		// A second import of the opening balances is refused whole.
@@ -470,7 +444,7 @@ func TestBooksYearThroughTheAPI(t *testing.T) {
 		sum := statementOf(t, apiTown, townAcct, bs, townOrg, "2025-12")
 		t.Logf("town 资产总计 %s yuan over %d villages", money.FormatFen(row(t, sum, statement.LineTotalAssets)[1]), sum.GetOrgs())
 		// A village's books at the town: the same statement as at the village.
-		compareLines(t, "B at the town", render(statementOf(t, apiTown, townAcct, bs, villageB, "2025-12")), render(sheetB))
+		statementtest.CompareLines(t, "B at the town", render(statementOf(t, apiTown, townAcct, bs, villageB, "2025-12")), render(sheetB))
 		if _, err := apiTown.GetStatement(townAcct, &sanziv1.GetStatementRequest{Kind: sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL, Org: townOrg, Period: "2025-12"}); status.Code(err) != codes.InvalidArgument {
 			t.Fatalf("a town's cash journal: %v, want InvalidArgument", err)
 		}

@@ -41,8 +41,19 @@ func Month(businessDate string) string {
 	return businessDate[:7]
 }
 
+// Bounds on what a voucher carries, so that no request makes the node
+// hold or sum more than a village's books need: the opening balances of a
+// village with a line per counterparty fit in MaxLines, and MaxLines lines
+// of at most MaxAmountFen each sum far below int64's range.
+const (
+	MaxLines       = 5000
+	MaxAttachments = 50
+	MaxAmountFen   = 1_000_000_000_000 // 10 billion yuan
+	maxText        = 500               // bytes of a summary, counterparty, project, asset code or attachment
+)
+
 // Validate checks v against ch as the node records it: org, date, summary,
-// at least two lines, each on a leaf account of ch with exactly one side
+// at least two and at most MaxLines lines, bounded text, each on a leaf account of ch with exactly one side
 // set, positive (all negative on a red-ink reversal), carrying the
 // subsidiary detail its account requires, and debits equal to credits.
 // Field names are those of RecordVoucherRequest ("voucher.lines[1].account").
@@ -82,11 +93,22 @@ func validate(ch *chart.Chart, v *sanziv1.Voucher, redInk bool) error {
 	if strings.TrimSpace(v.GetSummary()) == "" {
 		return invalid(root+"summary", "required (摘要)")
 	}
-	if len(v.GetSummary()) > 500 {
-		return invalid(root+"summary", "longer than 500 bytes")
+	if len(v.GetSummary()) > maxText {
+		return invalid(root+"summary", "longer than %d bytes", maxText)
 	}
 	if len(v.GetLines()) < 2 {
 		return invalid(root+"lines", "%d line(s): a voucher has at least one debit and one credit line", len(v.GetLines()))
+	}
+	if len(v.GetLines()) > MaxLines {
+		return invalid(root+"lines", "%d lines, more than %d: split the voucher", len(v.GetLines()), MaxLines)
+	}
+	if len(v.GetAttachments()) > MaxAttachments {
+		return invalid(root+"attachments", "%d attachments, more than %d", len(v.GetAttachments()), MaxAttachments)
+	}
+	for i, a := range v.GetAttachments() {
+		if len(a) > maxText {
+			return invalid(fmt.Sprintf("%sattachments[%d]", root, i), "longer than %d bytes", maxText)
+		}
 	}
 	red := v.GetReversesVoucherId() != "" || redInk
 	if red && v.GetOpening() {
@@ -113,8 +135,13 @@ func validate(ch *chart.Chart, v *sanziv1.Voucher, redInk bool) error {
 		case !red && amt <= 0:
 			return invalid(f+amountField(d), "must be positive (a correction is a red-ink reversal of the voucher)")
 		}
-		if amt > 1_000_000_000_000 || amt < -1_000_000_000_000 {
+		if amt > MaxAmountFen || amt < -MaxAmountFen {
 			return invalid(f+amountField(d), "more than 10 billion yuan")
+		}
+		for _, t := range [...]struct{ name, text string }{{"summary", l.GetSummary()}, {"counterparty", l.GetCounterparty()}, {"project", l.GetProject()}, {"assetCode", l.GetAssetCode()}} {
+			if len(t.text) > maxText {
+				return invalid(f+t.name, "longer than %d bytes", maxText)
+			}
 		}
 		for _, k := range a.GetSubsidiary() {
 			if missing := subsidiaryMissing(l, k); missing != "" {

@@ -6,19 +6,11 @@ import (
 	"testing"
 
 	"github.com/sanzi/sanzi/node/chart"
+	"github.com/sanzi/sanzi/node/chart/charttest"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 const org = "350505100201"
-
-func national(t *testing.T) *chart.Chart {
-	t.Helper()
-	ch, err := chart.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ch
-}
 
 func dr(acct string, fen int64) *sanziv1.VoucherLine {
 	return &sanziv1.VoucherLine{Account: acct, DebitFen: fen}
@@ -29,7 +21,7 @@ func cr(acct string, fen int64) *sanziv1.VoucherLine {
 }
 
 func TestValidate(t *testing.T) {
-	ch := national(t)
+	ch := charttest.National(t)
 	ok := func() *sanziv1.Voucher {
 		return &sanziv1.Voucher{Org: org, BusinessDate: "2026-03-05", Summary: "购办公用品",
 			Lines: []*sanziv1.VoucherLine{dr("502", 120000), cr(chart.Cash, 120000)}}
@@ -65,6 +57,19 @@ func TestValidate(t *testing.T) {
 			v.Lines[0].Account, v.Lines[0].Counterparty = chart.Receivable, "张三"
 		}, "", ""},
 		{"asset code required", func(v *sanziv1.Voucher) { v.Lines[0].Account = chart.FixedAssets }, "voucher.lines[0].assetCode", "subsidiary"},
+		{"too many lines", func(v *sanziv1.Voucher) {
+			v.Lines = nil
+			for range MaxLines/2 + 1 {
+				v.Lines = append(v.Lines, dr("502", 1), cr(chart.Cash, 1))
+			}
+		}, "voucher.lines", "more than 5000"},
+		{"long line summary", func(v *sanziv1.Voucher) { v.Lines[1].Summary = strings.Repeat("现", 200) }, "voucher.lines[1].summary", "longer than 500 bytes"},
+		{"long counterparty", func(v *sanziv1.Voucher) {
+			v.Lines[0].Account, v.Lines[0].Counterparty = chart.Receivable, strings.Repeat("x", 501)
+		}, "voucher.lines[0].counterparty", "longer than 500 bytes"},
+		{"too many attachments", func(v *sanziv1.Voucher) { v.Attachments = make([]string, MaxAttachments+1) }, "voucher.attachments", "more than 50"},
+		{"long attachment", func(v *sanziv1.Voucher) { v.Attachments = []string{"a", strings.Repeat("b", 501)} }, "voucher.attachments[1]", "longer than 500 bytes"},
+		{"amount too large", func(v *sanziv1.Voucher) { v.Lines[0].DebitFen, v.Lines[1].CreditFen = MaxAmountFen+1, MaxAmountFen+1 }, "voucher.lines[0].debitFen", "more than 10 billion"},
 		{"opening many lines", func(v *sanziv1.Voucher) {
 			v.Opening = true
 			v.Lines = []*sanziv1.VoucherLine{dr(chart.Cash, 500), dr(chart.Bank, 1500), cr(chart.Capital, 1000), cr(chart.Reserve, 1000)}
@@ -115,7 +120,7 @@ func TestLeafOnly(t *testing.T) {
 }
 
 func TestFromTransaction(t *testing.T) {
-	ch := national(t)
+	ch := charttest.National(t)
 	cases := []struct {
 		name          string
 		tx            *sanziv1.Transaction
@@ -165,7 +170,7 @@ func TestFromTransaction(t *testing.T) {
 }
 
 func TestFromContractPayment(t *testing.T) {
-	ch := national(t)
+	ch := charttest.National(t)
 	p := &sanziv1.ContractPayment{Org: org, ContractId: org + "-2", AmountFen: 800000, PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, BusinessDate: "2026-05-01", Period: "2026"}
 	v, err := FromContractPayment(ch, p, "王五", org+"-7")
 	if err != nil {
@@ -183,7 +188,7 @@ func TestFromContractPayment(t *testing.T) {
 }
 
 func TestReverse(t *testing.T) {
-	ch := national(t)
+	ch := charttest.National(t)
 	orig := &sanziv1.VoucherRecord{Entry: &sanziv1.EntryMeta{Id: org + "-4"}, Voucher: &sanziv1.Voucher{
 		Org: org, BusinessDate: "2026-01-20", Number: 3, Summary: "借出",
 		Lines: []*sanziv1.VoucherLine{{Account: chart.Receivable, DebitFen: 500, Counterparty: "赵六"}, cr(chart.Bank, 500)}}}
@@ -204,7 +209,7 @@ func TestReverse(t *testing.T) {
 // voucher it reverses; Validate refuses it, and a voucher mixing signs or
 // opening balances in red ink are refused either way.
 func TestValidateImported(t *testing.T) {
-	ch := national(t)
+	ch := charttest.National(t)
 	v := func(opening bool, fen ...int64) *sanziv1.Voucher {
 		out := &sanziv1.Voucher{Org: org, BusinessDate: "2025-05-31", Summary: "红字冲销", Opening: opening}
 		out.Lines = []*sanziv1.VoucherLine{{Account: "532", DebitFen: fen[0]}, {Account: "102", CreditFen: fen[1]}}

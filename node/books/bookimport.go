@@ -154,15 +154,12 @@ func (b *Books) ImportVouchers(ctx context.Context, author, org string, vs []*sa
 				continue
 			}
 			if err := checkVoucher(tx, recs, i, v, in); err != nil {
-				if errors.Is(err, errStale) {
-					return err
-				}
 				refuse(i, err)
 			}
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStale) {
+	if err != nil {
 		return nil, nil, err
 	}
 	if len(bad) > 0 || dryRun {

@@ -256,9 +256,8 @@ func (im *Import) Add(r ImportRow) error {
 // its month's last voucher as read before the stream (a month closed
 // then, or a transaction the chart maps to nothing, books none: its month
 // lists it unbooked, as for a transaction recorded by hand). A voucher
-// recorded meanwhile makes the numbers stale: the whole stream is refused
-// and Finish streams it again, from the staging file, with the numbers
-// read anew.
+// recorded meanwhile takes a number first: the stream's vouchers are
+// numbered on from it as they are written (checkVoucher).
 func (im *Import) Finish(ctx context.Context) (ImportResult, error) {
 	if im.res.RejectedTotal > 0 || im.dryRun || im.records == 0 {
 		return im.res, nil
@@ -270,48 +269,43 @@ func (im *Import) Finish(ctx context.Context) (ImportResult, error) {
 	if err != nil {
 		return ImportResult{}, err
 	}
-	for attempt := 0; ; attempt++ {
-		if _, err := im.f.Seek(0, io.SeekStart); err != nil {
-			return ImportResult{}, fmt.Errorf("read the staged import: %w", err)
-		}
-		src := &derivingRecords{staged: &stagedRecords{dec: gob.NewDecoder(bufio.NewReader(im.f))}, ch: ch, version: version,
-			last: map[string]int32{}, closed: map[string]bool{}}
-		if err := im.b.l.DB().View(func(tx *bolt.Tx) error {
-			for k := range im.months {
-				org, month, _ := strings.Cut(k, "/")
-				src.last[k] = lastNumber(tx, org, month)
-				src.closed[k] = closedBy(tx, org, month) != ""
-			}
-			return nil
-		}); err != nil {
-			return ImportResult{}, fmt.Errorf("voucher numbers of the import's months: %w", err)
-		}
-		var kept []*ledger.Stored
-		res := im.res
-		_, err := im.b.l.AppendStream(ctx, src, func(s *ledger.Stored) {
-			src.written(s)
-			if s.Type != sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
-				kept = append(kept, s) // alerts, procedures and vouchers, for the feed
-				return
-			}
-			if res.Recorded == 0 {
-				res.FirstID = s.ID()
-			}
-			res.LastID = s.ID()
-			res.Recorded++
-		})
-		if errors.Is(err, errStale) && attempt < maxRenumber {
-			continue
-		}
-		if err != nil {
-			return ImportResult{}, fmt.Errorf("record the import: %w", err)
-		}
-		im.b.published(kept)
-		if _, err := im.b.sup.Recorded(ctx, ""); err != nil {
-			return res, fmt.Errorf("recorded %d rows, then supervise: %w", res.Recorded, err)
-		}
-		return res, nil
+	if _, err := im.f.Seek(0, io.SeekStart); err != nil {
+		return ImportResult{}, fmt.Errorf("read the staged import: %w", err)
 	}
+	src := &derivingRecords{staged: &stagedRecords{dec: gob.NewDecoder(bufio.NewReader(im.f))}, ch: ch, version: version,
+		last: map[string]int32{}, closed: map[string]bool{}}
+	if err := im.b.l.DB().View(func(tx *bolt.Tx) error {
+		for k := range im.months {
+			org, month, _ := strings.Cut(k, "/")
+			src.last[k] = lastNumber(tx, org, month)
+			src.closed[k] = closedBy(tx, org, month) != ""
+		}
+		return nil
+	}); err != nil {
+		return ImportResult{}, fmt.Errorf("voucher numbers of the import's months: %w", err)
+	}
+	var kept []*ledger.Stored
+	res := im.res
+	_, err = im.b.l.AppendStream(ctx, src, func(s *ledger.Stored) {
+		src.written(s)
+		if s.Type != sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
+			kept = append(kept, s) // alerts, procedures and vouchers, for the feed
+			return
+		}
+		if res.Recorded == 0 {
+			res.FirstID = s.ID()
+		}
+		res.LastID = s.ID()
+		res.Recorded++
+	})
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("record the import: %w", err)
+	}
+	im.b.published(kept)
+	if _, err := im.b.sup.Recorded(ctx, ""); err != nil {
+		return res, fmt.Errorf("recorded %d rows, then supervise: %w", res.Recorded, err)
+	}
+	return res, nil
 }
 
 // derivingRecords streams the staged records with, after each

@@ -35,13 +35,6 @@ var (
 
 var voucherBuckets = [][]byte{bucketVoucherSeq, bucketVoucherOf, bucketMonths, bucketOpening, bucketFirstVoucher}
 
-// errStale: a voucher was numbered (or its source's id foreseen) from a
-// head another append moved meanwhile; the recorder numbers it again.
-var errStale = errors.New("books: the chain moved while the voucher was numbered")
-
-// maxRenumber bounds how often a recorder numbers a voucher again.
-const maxRenumber = 50
-
 // ChartSource is the chart of accounts in force (the live catalog's; nil:
 // the national chart) and the version of the catalog that carries it.
 type ChartSource func() (*sanziv1.ChartOfAccounts, string)
@@ -167,9 +160,14 @@ func newBatch() *batch {
 }
 
 // checkVoucher checks v, the idx-th of recs, against what is recorded and
-// what the vouchers of recs before it add (in): its month open, its number
-// the next of its month, the record it books foreseen right, the voucher
-// it reverses not reversed yet, the opening balances one and first.
+// what the vouchers of recs before it add (in): its month open, the voucher
+// it reverses not reversed yet, the opening balances one and first. It
+// completes what only the write transaction knows: the voucher's number
+// (the next of its month) and, for a voucher appended with the record it
+// books, that record's id; recs[idx] then carries the completed payload,
+// which is what the ledger writes and signs. Recorders foresee both, so
+// this changes them only when concurrent appends took them first; it
+// never makes a recorder try again.
 func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher, in *batch) error {
 	origin := recs[idx].Origin
 	month := voucher.Month(v.GetBusinessDate())
@@ -177,13 +175,14 @@ func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher
 		return err
 	}
 	mk := string(monthKey(origin, month))
+	completed := false
 	if want := lastNumber(tx, origin, month) + in.taken[mk] + 1; v.GetNumber() != want {
-		return errStale
+		v.Number, completed = want, true
 	}
 	in.taken[mk]++
 	if about := recs[idx].About; about > 0 {
-		if v.GetSourceEntryId() != foreseenID(tx, recs, about) {
-			return errStale
+		if id := foreseenID(tx, recs, about); v.GetSourceEntryId() != id {
+			v.SourceEntryId, completed = id, true
 		}
 	} else if id := v.GetSourceEntryId(); id != "" {
 		s, err := target(tx, "voucher.sourceEntryId", origin, id, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT)
@@ -193,6 +192,13 @@ func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher
 		if by := bookedBy(tx, key(s.Origin, s.Seq)); by != "" {
 			return Conflict("voucher.sourceEntryId", "%s is booked by voucher %s already: reverse that one first", id, by)
 		}
+	}
+	if completed {
+		payload, err := proto.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encode voucher: %w", err)
+		}
+		recs[idx].Payload = payload
 	}
 	if id := v.GetReversesVoucherId(); id != "" {
 		s, err := target(tx, "voucher.reversesVoucherId", origin, id, sanziv1.EntryType_ENTRY_TYPE_VOUCHER)
@@ -477,6 +483,10 @@ func (b *Books) RecordVoucher(ctx context.Context, author string, v *sanziv1.Vou
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// The voucher as written: its number is the one the write found free.
+	if err := proto.Unmarshal(out[0].Payload, v); err != nil {
+		return nil, nil, nil, fmt.Errorf("decode voucher %s as recorded: %w", out[0].ID(), err)
+	}
 	later, err := b.sup.Recorded(ctx, out[0].ID())
 	if err != nil {
 		return out[0], v, hits, fmt.Errorf("recorded %s, then supervise: %w", out[0].ID(), err)
@@ -484,24 +494,20 @@ func (b *Books) RecordVoucher(ctx context.Context, author string, v *sanziv1.Vou
 	return out[0], v, append(hits, later...), nil
 }
 
-// appendNumbered appends the records build makes, building them again
-// when the numbers or ids they foresaw were taken meanwhile.
+// appendNumbered appends the records build makes: the vouchers among them
+// are numbered, and a derived one names its record, as the write
+// transaction finds the chain (checkVoucher), whatever was foreseen.
 func (b *Books) appendNumbered(ctx context.Context, build func() ([]ledger.Record, error)) ([]*ledger.Stored, error) {
-	for attempt := 0; ; attempt++ {
-		recs, err := build()
-		if err != nil {
-			return nil, err
-		}
-		out, err := b.l.Append(ctx, recs...)
-		if errors.Is(err, errStale) && attempt < maxRenumber {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		b.published(out)
-		return out, nil
+	recs, err := build()
+	if err != nil {
+		return nil, err
 	}
+	out, err := b.l.Append(ctx, recs...)
+	if err != nil {
+		return nil, err
+	}
+	b.published(out)
+	return out, nil
 }
 
 func (b *Books) nextNumber(org, date string) (int32, error) {

@@ -77,7 +77,9 @@ type Indexer interface {
 	// Check is called before any record of one Append is written and sees
 	// every earlier write of the same transaction. An error refuses that
 	// Append whole (nothing of it is written) and is returned to its caller;
-	// it must not have written anything itself.
+	// it must not have written anything itself. It may complete a record's
+	// payload with what only this transaction knows (the next number of a
+	// sequence): what it leaves in recs is what is written and signed.
 	Check(tx *bolt.Tx, recs []Record) error
 	// Index is called after each entry is written, the node's own and those
 	// stored verbatim (Record.Raw) alike. An error aborts the

@@ -94,10 +94,12 @@ func (l *Ledger) commitStream(r *appendReq) {
 				heads[rec.Origin] = l.Head(rec.Origin)
 			}
 			if l.cfg.Indexer != nil {
-				if err := l.cfg.Indexer.Check(tx, []Record{rec}); err != nil {
+				one := []Record{rec}
+				if err := l.cfg.Indexer.Check(tx, one); err != nil {
 					r.err = err
 					return errStreamRefused
 				}
+				rec = one[0] // as Check completed it
 			}
 			if rec.About > 0 && rec.About <= len(ids) {
 				rec.Subject = ids[rec.About-1]

@@ -139,12 +139,13 @@ func TestMixedLoadVerifies(t *testing.T) {
 		t.Fatalf("acked %d, failed %d", len(acked), failed)
 	}
 	// Requests 2..10000 plus the first contract.
-	wantTx, wantContracts, wantAssets := 0, 1, 0
+	wantTx, wantContracts, wantPayments, wantAssets := 0, 1, 0, 0
 	for i := 2; i <= total; i++ {
 		switch i % 10 {
 		case 7:
 			wantContracts++
 		case 8:
+			wantPayments++
 		case 9:
 			wantAssets++
 		default:
@@ -157,16 +158,21 @@ func TestMixedLoadVerifies(t *testing.T) {
 		}
 	}
 	// Every entry is in the chain, with the procedures the transactions
-	// and contracts opened (transfers and payments open none) and the
-	// alerts they raised.
+	// and contracts opened (transfers and payments open none), the alerts
+	// they raised and the vouchers that book them: each rent received (the
+	// chart books Dr 102 / Cr 501), numbered 1..n in its month though 16
+	// clients recorded at once.
 	procs := n.total("/v1/workflow")
 	alerts := n.total("/v1/alerts")
 	var p, a int
 	fmt.Sscan(procs, &p)
 	fmt.Sscan(alerts, &a)
+	if got := n.total("/v1/vouchers"); got != fmt.Sprint(wantPayments) {
+		t.Errorf("/v1/vouchers total %s, want one for each of the %d payments", got, wantPayments)
+	}
 	head := n.head().Head.Seq
-	if head != fmt.Sprint(accountEntries+total+p+a) || p < wantContracts {
-		t.Fatalf("head seq %s, want %d account entries + %d entries + %s procedures + %s alerts", head, accountEntries, total, procs, alerts)
+	if head != fmt.Sprint(accountEntries+total+p+a+wantPayments) || p < wantContracts {
+		t.Fatalf("head seq %s, want %d account entries + %d entries + %s procedures + %s alerts + %d vouchers", head, accountEntries, total, procs, alerts, wantPayments)
 	}
 	// The CLI pages through all transactions and counts the same.
 	out, code := run(t, "tx", "list", "--server", n.grpc, "--all", "--limit", "1000")

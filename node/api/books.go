@@ -110,7 +110,7 @@ func (s *Service) ListVouchers(ctx context.Context, r *sanziv1.ListVouchersReque
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &sanziv1.ListVouchersResponse{Vouchers: recs, NextPageToken: next, TotalSize: int32(total)}, nil
+	return &sanziv1.ListVouchersResponse{Vouchers: recs, NextPageToken: next, TotalSize: total}, nil
 }
 
 // CloseMonth implements BooksService: the month's close, or every reason

@@ -1410,7 +1410,7 @@ type ListVouchersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Vouchers      []*VoucherRecord       `protobuf:"bytes,1,rep,name=vouchers,proto3" json:"vouchers,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	TotalSize     int32                  `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	TotalSize     int64                  `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1459,7 +1459,7 @@ func (x *ListVouchersResponse) GetNextPageToken() string {
 	return ""
 }
 
-func (x *ListVouchersResponse) GetTotalSize() int32 {
+func (x *ListVouchersResponse) GetTotalSize() int64 {
 	if x != nil {
 		return x.TotalSize
 	}
@@ -2492,7 +2492,7 @@ const file_sanzi_v1_vouchers_proto_rawDesc = "" +
 	"\bvouchers\x18\x01 \x03(\v2\x17.sanzi.v1.VoucherRecordR\bvouchers\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\";\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\";\n" +
 	"\x11CloseMonthRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x14\n" +
 	"\x05month\x18\x02 \x01(\tR\x05month\"k\n" +

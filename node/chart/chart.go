@@ -103,12 +103,26 @@ func (c *Chart) Leaf(code string) bool {
 	return true
 }
 
+// Accounts are the accounts a mapping gives a record, CategoryAccount
+// resolved: Gain and Loss only for disposals and appraisals, Credit empty
+// for an appraisal (see VoucherMapping).
+type Accounts struct {
+	Debit, Credit, Gain, Loss string
+}
+
 // Map returns the debit and credit accounts of a record: source its entry
 // type, kind and method as recorded (kind unspecified for records that
 // have none), category its free-text category. CategoryAccount in the
 // mapping is resolved against the category; a category that names no
 // account is an error naming it.
 func (c *Chart) Map(source sanziv1.EntryType, kind sanziv1.TransactionKind, method sanziv1.PaymentMethod, category string) (debit, credit string, err error) {
+	a, err := c.MapAccounts(source, kind, method, category)
+	return a.Debit, a.Credit, err
+}
+
+// MapAccounts is Map with every account of the mapping: what a disposal or
+// an appraisal needs, which book a gain or a loss besides their amount.
+func (c *Chart) MapAccounts(source sanziv1.EntryType, kind sanziv1.TransactionKind, method sanziv1.PaymentMethod, category string) (Accounts, error) {
 	for _, m := range c.src.GetMappings() {
 		if m.GetSource() != source ||
 			(m.GetKind() != 0 && m.GetKind() != kind) ||
@@ -116,17 +130,23 @@ func (c *Chart) Map(source sanziv1.EntryType, kind sanziv1.TransactionKind, meth
 			(m.GetCategory() != "" && m.GetCategory() != category) {
 			continue
 		}
-		debit, err := c.side(m.GetDebitAccount(), category)
-		if err != nil {
-			return "", "", err
+		var out Accounts
+		for _, f := range []struct {
+			dst *string
+			src string
+		}{{&out.Debit, m.GetDebitAccount()}, {&out.Credit, m.GetCreditAccount()}, {&out.Gain, m.GetGainAccount()}, {&out.Loss, m.GetLossAccount()}} {
+			if f.src == "" {
+				continue
+			}
+			code, err := c.side(f.src, category)
+			if err != nil {
+				return Accounts{}, err
+			}
+			*f.dst = code
 		}
-		credit, err := c.side(m.GetCreditAccount(), category)
-		if err != nil {
-			return "", "", err
-		}
-		return debit, credit, nil
+		return out, nil
 	}
-	return "", "", ErrNoMapping
+	return Accounts{}, ErrNoMapping
 }
 
 func (c *Chart) side(account, category string) (string, error) {
@@ -200,8 +220,33 @@ func Validate(c *sanziv1.ChartOfAccounts) error {
 		default:
 			return &FieldError{Field: f + ".source", Reason: fmt.Sprintf("%s is not a business record a voucher books", m.GetSource())}
 		}
-		for _, side := range []struct{ field, code string }{{"debit_account", m.GetDebitAccount()}, {"credit_account", m.GetCreditAccount()}} {
-			if side.code == CategoryAccount {
+		// Which accounts each source uses: a field it does not use must be
+		// empty (it would be ignored), and one it uses must be set.
+		if m.GetSource() != sanziv1.EntryType_ENTRY_TYPE_TRANSACTION && m.GetKind() != 0 {
+			return &FieldError{Field: f + ".kind", Reason: fmt.Sprintf("only a transaction has a kind, not a %s", m.GetSource())}
+		}
+		asset := m.GetSource() == sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL || m.GetSource() == sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL
+		appraisal := m.GetSource() == sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL
+		if appraisal && m.GetPaymentMethod() != 0 {
+			return &FieldError{Field: f + ".payment_method", Reason: "an appraisal moves no money: leave it unspecified"}
+		}
+		for _, side := range []struct {
+			field, code string
+			used        bool
+		}{
+			{"debit_account", m.GetDebitAccount(), true},
+			{"credit_account", m.GetCreditAccount(), !appraisal},
+			{"gain_account", m.GetGainAccount(), asset},
+			{"loss_account", m.GetLossAccount(), asset},
+		} {
+			switch {
+			case !side.used && side.code != "":
+				return &FieldError{Field: f + "." + side.field, Reason: fmt.Sprintf("a %s mapping has no %s: leave it empty", m.GetSource(), side.field)}
+			case !side.used:
+				continue
+			case side.code == "":
+				return &FieldError{Field: f + "." + side.field, Reason: fmt.Sprintf("required for a %s mapping", m.GetSource())}
+			case side.code == CategoryAccount:
 				continue
 			}
 			if codes[side.code] == nil {

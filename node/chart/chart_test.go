@@ -3,6 +3,7 @@ package chart
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -123,6 +124,41 @@ func TestValidate(t *testing.T) {
 			c := withSub(bankA)
 			return c // the national mappings credit 102, which now has a sub-account
 		}, "chart.mappings[1].credit_account"},
+		{"appraisal with a credit account", func() *sanziv1.ChartOfAccounts {
+			c := National()
+			mappingOf(c, apprEntry).CreditAccount = Reserve
+			return c
+		}, fmt.Sprintf("chart.mappings[%d].credit_account", indexOf(National(), apprEntry))},
+		{"disposal without its loss account", func() *sanziv1.ChartOfAccounts {
+			c := National()
+			mappingOf(c, dispEntry).LossAccount = ""
+			return c
+		}, fmt.Sprintf("chart.mappings[%d].loss_account", indexOf(National(), dispEntry))},
+		{"disposal gain to an unknown account", func() *sanziv1.ChartOfAccounts {
+			c := National()
+			mappingOf(c, dispEntry).GainAccount = "529"
+			return c
+		}, fmt.Sprintf("chart.mappings[%d].gain_account", indexOf(National(), dispEntry))},
+		{"transaction with a gain account", func() *sanziv1.ChartOfAccounts {
+			c := National()
+			c.Mappings[0].GainAccount = OtherIncome
+			return c
+		}, "chart.mappings[0].gain_account"},
+		{"disposal with a kind", func() *sanziv1.ChartOfAccounts {
+			c := National()
+			mappingOf(c, dispEntry).Kind = income
+			return c
+		}, fmt.Sprintf("chart.mappings[%d].kind", indexOf(National(), dispEntry))},
+		{"appraisal paid in cash", func() *sanziv1.ChartOfAccounts {
+			c := National()
+			mappingOf(c, apprEntry).PaymentMethod = cash
+			return c
+		}, fmt.Sprintf("chart.mappings[%d].payment_method", indexOf(National(), apprEntry))},
+		{"disposal loss booked by category", func() *sanziv1.ChartOfAccounts {
+			c := National()
+			mappingOf(c, dispEntry).CreditAccount = CategoryAccount
+			return c
+		}, ""},
 	}
 	// "district sub-account" above maps to 102 as well: only with its
 	// mappings moved to the sub-account is a chart with one valid.
@@ -144,6 +180,20 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// indexOf is the index of the first mapping of source in c.
+func indexOf(c *sanziv1.ChartOfAccounts, source sanziv1.EntryType) int {
+	for i, m := range c.GetMappings() {
+		if m.GetSource() == source {
+			return i
+		}
+	}
+	return -1
+}
+
+func mappingOf(c *sanziv1.ChartOfAccounts, source sanziv1.EntryType) *sanziv1.VoucherMapping {
+	return c.Mappings[indexOf(c, source)]
 }
 
 func moveBank(c *sanziv1.ChartOfAccounts, to ...string) *sanziv1.ChartOfAccounts {
@@ -203,6 +253,56 @@ func TestMap(t *testing.T) {
 			}
 			if err != nil || d != tc.debit || c != tc.credit {
 				t.Fatalf("got %s/%s %v, want %s/%s", d, c, err, tc.debit, tc.credit)
+			}
+		})
+	}
+}
+
+// TestMapAccounts: a disposal and an appraisal get their gain and loss
+// accounts from the national mappings, a transaction none; "{category}"
+// in an asset mapping resolves the asset's registered category.
+func TestMapAccounts(t *testing.T) {
+	ch, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := withSub(&sanziv1.LedgerAccount{Code: "15101", Name: "房屋建筑物", Class: asset, Side: dr, Parent: "151"},
+		&sanziv1.LedgerAccount{Code: "15102", Name: "机器设备", Class: asset, Side: dr, Parent: "151"})
+	mappingOf(c, dispEntry).CreditAccount = CategoryAccount
+	mappingOf(c, apprEntry).DebitAccount = CategoryAccount
+	byCategory, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		ch       *Chart
+		source   sanziv1.EntryType
+		category string
+		want     Accounts
+		err      string
+	}{
+		{"disposal", ch, dispEntry, "房屋建筑物", Accounts{Debit: Bank, Credit: FixedAssets, Gain: OtherIncome, Loss: OtherExpense}, ""},
+		{"appraisal", ch, apprEntry, "机器设备", Accounts{Debit: FixedAssets, Gain: Reserve, Loss: Reserve}, ""},
+		{"transaction", ch, txEntry, "管理费用", Accounts{Debit: "531", Credit: Bank}, ""},
+		{"disposal by category", byCategory, dispEntry, "机器设备", Accounts{Debit: Bank, Credit: "15102", Gain: OtherIncome, Loss: OtherExpense}, ""},
+		{"appraisal by category", byCategory, apprEntry, "房屋建筑物", Accounts{Debit: "15101", Gain: Reserve, Loss: Reserve}, ""},
+		{"category naming no account", byCategory, dispEntry, "农业设施", Accounts{}, `"农业设施" names no account`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.ch.MapAccounts(tc.source, 0, sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, tc.category)
+			if tc.source == txEntry {
+				got, err = tc.ch.MapAccounts(tc.source, expense, sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, tc.category)
+			}
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %+v %v, want %+v", got, err, tc.want)
 			}
 		})
 	}

@@ -21,6 +21,8 @@ const (
 	CurrentYearIncome = "321" // 本年收益
 	Distribution      = "322" // 收益分配
 	OperatingIncome   = "501" // 经营收入
+	OtherIncome       = "522" // 其他收入
+	OtherExpense      = "533" // 其他支出
 )
 
 // CategoryAccount in a mapping stands for the account the record's
@@ -117,11 +119,14 @@ type mapping struct {
 	method        sanziv1.PaymentMethod
 	category      string
 	debit, credit string
+	gain, loss    string // disposals and appraisals only
 }
 
 const (
 	txEntry   = sanziv1.EntryType_ENTRY_TYPE_TRANSACTION
 	payEntry  = sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT
+	apprEntry = sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL
+	dispEntry = sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL
 	income    = sanziv1.TransactionKind_TRANSACTION_KIND_INCOME
 	expense   = sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE
 	transfer  = sanziv1.TransactionKind_TRANSACTION_KIND_TRANSFER
@@ -137,25 +142,45 @@ const (
 // A loan names its account by category when it has one (长期借款及应付款),
 // else 短期借款 or 应收款. A transfer in cash is cash banked; any other
 // transfer is cash drawn. A contract payment received is 经营收入 (the
-// 2023 system's home for rent and contracting-out fees). Asset entries
-// produce no voucher: buying an asset is the expense that paid for it
-// (category 固定资产), and an appraisal or disposal is booked by hand
-// with the figures the committee approved.
+// 2023 system's home for rent and contracting-out fees).
+//
+// A registration produces no voucher: buying an asset is the expense
+// that paid for it (category 固定资产), and an asset the collective held
+// before its books opened is in the opening balances.
+//
+// An appraisal that changes an asset's book value moves 固定资产 by the
+// change, the other side 公积公益金. What this relies on: the 2004 system
+// (财会〔2004〕12号), under 311 公积公益金, books to it the increase of
+// assets invested or revalued by appraisal (资产评估增值), and under 151
+// 固定资产 books such an asset at its appraised value; the 2023 revision
+// keeps 公积公益金 for the same. That a decrease of the same assets is
+// booked against 公积公益金 too is how this change reads the system (not
+// checked clause by clause against the 2023 text); a district that books
+// an appraisal's decrease as a loss maps loss_account to 其他支出 (533).
+//
+// A disposal (sale, scrapping, transfer) takes the asset off 固定资产 at its
+// book value, the price into 银行存款 (a disposal records no payment
+// method), the difference to 其他收入 (a gain) or 其他支出 (a loss). The
+// standard routes this through 固定资产清理 (154) with 累计折旧; the node
+// keeps no depreciation, so the three steps collapse into one voucher of
+// the same net effect.
 var nationalMappings = []mapping{
-	{txEntry, expense, cash, "", CategoryAccount, Cash},
-	{txEntry, expense, anyMethod, "", CategoryAccount, Bank},
-	{txEntry, income, cash, "", Cash, CategoryAccount},
-	{txEntry, income, anyMethod, "", Bank, CategoryAccount},
-	{txEntry, transfer, cash, "", Bank, Cash},
-	{txEntry, transfer, anyMethod, "", Cash, Bank},
-	{txEntry, loanIn, cash, "长期借款及应付款", Cash, "231"},
-	{txEntry, loanIn, anyMethod, "长期借款及应付款", Bank, "231"},
-	{txEntry, loanIn, cash, "", Cash, ShortLoans},
-	{txEntry, loanIn, anyMethod, "", Bank, ShortLoans},
-	{txEntry, loanOut, cash, "", Receivable, Cash},
-	{txEntry, loanOut, anyMethod, "", Receivable, Bank},
-	{payEntry, 0, cash, "", Cash, OperatingIncome},
-	{payEntry, 0, anyMethod, "", Bank, OperatingIncome},
+	{txEntry, expense, cash, "", CategoryAccount, Cash, "", ""},
+	{txEntry, expense, anyMethod, "", CategoryAccount, Bank, "", ""},
+	{txEntry, income, cash, "", Cash, CategoryAccount, "", ""},
+	{txEntry, income, anyMethod, "", Bank, CategoryAccount, "", ""},
+	{txEntry, transfer, cash, "", Bank, Cash, "", ""},
+	{txEntry, transfer, anyMethod, "", Cash, Bank, "", ""},
+	{txEntry, loanIn, cash, "长期借款及应付款", Cash, "231", "", ""},
+	{txEntry, loanIn, anyMethod, "长期借款及应付款", Bank, "231", "", ""},
+	{txEntry, loanIn, cash, "", Cash, ShortLoans, "", ""},
+	{txEntry, loanIn, anyMethod, "", Bank, ShortLoans, "", ""},
+	{txEntry, loanOut, cash, "", Receivable, Cash, "", ""},
+	{txEntry, loanOut, anyMethod, "", Receivable, Bank, "", ""},
+	{payEntry, 0, cash, "", Cash, OperatingIncome, "", ""},
+	{payEntry, 0, anyMethod, "", Bank, OperatingIncome, "", ""},
+	{apprEntry, 0, anyMethod, "", FixedAssets, "", Reserve, Reserve},
+	{dispEntry, 0, anyMethod, "", Bank, FixedAssets, OtherIncome, OtherExpense},
 }
 
 // National returns the national chart with its mappings, a new copy each
@@ -171,7 +196,7 @@ func National() *sanziv1.ChartOfAccounts {
 	for _, m := range nationalMappings {
 		c.Mappings = append(c.Mappings, &sanziv1.VoucherMapping{
 			Source: m.source, Kind: m.kind, PaymentMethod: m.method, Category: m.category,
-			DebitAccount: m.debit, CreditAccount: m.credit,
+			DebitAccount: m.debit, CreditAccount: m.credit, GainAccount: m.gain, LossAccount: m.loss,
 		})
 	}
 	return c

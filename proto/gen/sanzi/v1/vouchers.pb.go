@@ -360,6 +360,19 @@ func (x *LedgerAccount) GetParent() string {
 // VoucherMapping turns one kind of business record into voucher lines:
 // the first mapping, in order, whose source, kind, method and category
 // match the record gives the debit and credit account of its amount.
+//
+// A transaction, a contract payment or a registration books its amount
+// from debit_account to credit_account. A disposal books three figures:
+// its price debited to debit_account, the asset's book value (its
+// original value, or the value its latest booked appraisal set) credited
+// to credit_account, and the difference credited to gain_account (price
+// over book value) or debited to loss_account (under it); a line of zero
+// is left out. An appraisal books the change of the asset's book value:
+// debit_account is the asset's account, debited with an increase and
+// credited with a decrease, the other side gain_account (an increase) or
+// loss_account (a decrease); it has no credit_account. For asset records
+// the category matched is the asset's registered category, and
+// "{category}" names the account it resolves to.
 type VoucherMapping struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Entry type of the record: ENTRY_TYPE_TRANSACTION,
@@ -376,6 +389,12 @@ type VoucherMapping struct {
 	DebitAccount string `protobuf:"bytes,5,opt,name=debit_account,json=debitAccount,proto3" json:"debit_account,omitempty"`
 	// Account credited with the record's amount.
 	CreditAccount string `protobuf:"bytes,6,opt,name=credit_account,json=creditAccount,proto3" json:"credit_account,omitempty"`
+	// Disposals and appraisals only: the account credited with a gain
+	// (price over book value; an appraisal's increase).
+	GainAccount string `protobuf:"bytes,7,opt,name=gain_account,json=gainAccount,proto3" json:"gain_account,omitempty"`
+	// Disposals and appraisals only: the account debited with a loss (price
+	// under book value; an appraisal's decrease).
+	LossAccount   string `protobuf:"bytes,8,opt,name=loss_account,json=lossAccount,proto3" json:"loss_account,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -448,6 +467,20 @@ func (x *VoucherMapping) GetDebitAccount() string {
 func (x *VoucherMapping) GetCreditAccount() string {
 	if x != nil {
 		return x.CreditAccount
+	}
+	return ""
+}
+
+func (x *VoucherMapping) GetGainAccount() string {
+	if x != nil {
+		return x.GainAccount
+	}
+	return ""
+}
+
+func (x *VoucherMapping) GetLossAccount() string {
+	if x != nil {
+		return x.LossAccount
 	}
 	return ""
 }
@@ -1230,6 +1263,9 @@ type PreviewVoucherRequest struct {
 	// Types that are valid to be assigned to Record:
 	//
 	//	*PreviewVoucherRequest_Transaction
+	//	*PreviewVoucherRequest_ContractPayment
+	//	*PreviewVoucherRequest_AssetAppraisal
+	//	*PreviewVoucherRequest_AssetDisposal
 	Record        isPreviewVoucherRequest_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1281,6 +1317,33 @@ func (x *PreviewVoucherRequest) GetTransaction() *Transaction {
 	return nil
 }
 
+func (x *PreviewVoucherRequest) GetContractPayment() *ContractPayment {
+	if x != nil {
+		if x, ok := x.Record.(*PreviewVoucherRequest_ContractPayment); ok {
+			return x.ContractPayment
+		}
+	}
+	return nil
+}
+
+func (x *PreviewVoucherRequest) GetAssetAppraisal() *AssetAppraisal {
+	if x != nil {
+		if x, ok := x.Record.(*PreviewVoucherRequest_AssetAppraisal); ok {
+			return x.AssetAppraisal
+		}
+	}
+	return nil
+}
+
+func (x *PreviewVoucherRequest) GetAssetDisposal() *AssetDisposal {
+	if x != nil {
+		if x, ok := x.Record.(*PreviewVoucherRequest_AssetDisposal); ok {
+			return x.AssetDisposal
+		}
+	}
+	return nil
+}
+
 type isPreviewVoucherRequest_Record interface {
 	isPreviewVoucherRequest_Record()
 }
@@ -1289,7 +1352,25 @@ type PreviewVoucherRequest_Transaction struct {
 	Transaction *Transaction `protobuf:"bytes,1,opt,name=transaction,proto3,oneof"`
 }
 
+type PreviewVoucherRequest_ContractPayment struct {
+	ContractPayment *ContractPayment `protobuf:"bytes,2,opt,name=contract_payment,json=contractPayment,proto3,oneof"`
+}
+
+type PreviewVoucherRequest_AssetAppraisal struct {
+	AssetAppraisal *AssetAppraisal `protobuf:"bytes,3,opt,name=asset_appraisal,json=assetAppraisal,proto3,oneof"`
+}
+
+type PreviewVoucherRequest_AssetDisposal struct {
+	AssetDisposal *AssetDisposal `protobuf:"bytes,4,opt,name=asset_disposal,json=assetDisposal,proto3,oneof"`
+}
+
 func (*PreviewVoucherRequest_Transaction) isPreviewVoucherRequest_Record() {}
+
+func (*PreviewVoucherRequest_ContractPayment) isPreviewVoucherRequest_Record() {}
+
+func (*PreviewVoucherRequest_AssetAppraisal) isPreviewVoucherRequest_Record() {}
+
+func (*PreviewVoucherRequest_AssetDisposal) isPreviewVoucherRequest_Record() {}
 
 type PreviewVoucherResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2401,7 +2482,7 @@ var File_sanzi_v1_vouchers_proto protoreflect.FileDescriptor
 
 const file_sanzi_v1_vouchers_proto_rawDesc = "" +
 	"\n" +
-	"\x17sanzi/v1/vouchers.proto\x12\bsanzi.v1\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/funds.proto\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/rules.proto\"\xe2\x01\n" +
+	"\x17sanzi/v1/vouchers.proto\x12\bsanzi.v1\x1a\x15sanzi/v1/assets.proto\x1a\x18sanzi/v1/contracts.proto\x1a\x14sanzi/v1/entry.proto\x1a\x14sanzi/v1/funds.proto\x1a\x15sanzi/v1/common.proto\x1a\x14sanzi/v1/rules.proto\"\xe2\x01\n" +
 	"\rLedgerAccount\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12,\n" +
@@ -2410,14 +2491,16 @@ const file_sanzi_v1_vouchers_proto_rawDesc = "" +
 	"\n" +
 	"subsidiary\x18\x05 \x03(\x0e2\x18.sanzi.v1.SubsidiaryKindR\n" +
 	"subsidiary\x12\x16\n" +
-	"\x06parent\x18\x06 \x01(\tR\x06parent\"\x94\x02\n" +
+	"\x06parent\x18\x06 \x01(\tR\x06parent\"\xda\x02\n" +
 	"\x0eVoucherMapping\x12+\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x13.sanzi.v1.EntryTypeR\x06source\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.sanzi.v1.TransactionKindR\x04kind\x12>\n" +
 	"\x0epayment_method\x18\x03 \x01(\x0e2\x17.sanzi.v1.PaymentMethodR\rpaymentMethod\x12\x1a\n" +
 	"\bcategory\x18\x04 \x01(\tR\bcategory\x12#\n" +
 	"\rdebit_account\x18\x05 \x01(\tR\fdebitAccount\x12%\n" +
-	"\x0ecredit_account\x18\x06 \x01(\tR\rcreditAccount\"\x98\x01\n" +
+	"\x0ecredit_account\x18\x06 \x01(\tR\rcreditAccount\x12!\n" +
+	"\fgain_account\x18\a \x01(\tR\vgainAccount\x12!\n" +
+	"\floss_account\x18\b \x01(\tR\vlossAccount\"\x98\x01\n" +
 	"\x0fChartOfAccounts\x12\x1a\n" +
 	"\bstandard\x18\x01 \x01(\tR\bstandard\x123\n" +
 	"\baccounts\x18\x02 \x03(\v2\x17.sanzi.v1.LedgerAccountR\baccounts\x124\n" +
@@ -2476,9 +2559,12 @@ const file_sanzi_v1_vouchers_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"p\n" +
 	"\x16ReverseVoucherResponse\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12+\n" +
-	"\avoucher\x18\x02 \x01(\v2\x11.sanzi.v1.VoucherR\avoucher\"\\\n" +
+	"\avoucher\x18\x02 \x01(\v2\x11.sanzi.v1.VoucherR\avoucher\"\xab\x02\n" +
 	"\x15PreviewVoucherRequest\x129\n" +
-	"\vtransaction\x18\x01 \x01(\v2\x15.sanzi.v1.TransactionH\x00R\vtransactionB\b\n" +
+	"\vtransaction\x18\x01 \x01(\v2\x15.sanzi.v1.TransactionH\x00R\vtransaction\x12F\n" +
+	"\x10contract_payment\x18\x02 \x01(\v2\x19.sanzi.v1.ContractPaymentH\x00R\x0fcontractPayment\x12C\n" +
+	"\x0fasset_appraisal\x18\x03 \x01(\v2\x18.sanzi.v1.AssetAppraisalH\x00R\x0eassetAppraisal\x12@\n" +
+	"\x0easset_disposal\x18\x04 \x01(\v2\x17.sanzi.v1.AssetDisposalH\x00R\rassetDisposalB\b\n" +
 	"\x06record\"E\n" +
 	"\x16PreviewVoucherResponse\x12+\n" +
 	"\avoucher\x18\x01 \x01(\v2\x11.sanzi.v1.VoucherR\avoucher\"y\n" +
@@ -2650,6 +2736,9 @@ var file_sanzi_v1_vouchers_proto_goTypes = []any{
 	(*EntryMeta)(nil),              // 37: sanzi.v1.EntryMeta
 	(*RuleHit)(nil),                // 38: sanzi.v1.RuleHit
 	(*Transaction)(nil),            // 39: sanzi.v1.Transaction
+	(*ContractPayment)(nil),        // 40: sanzi.v1.ContractPayment
+	(*AssetAppraisal)(nil),         // 41: sanzi.v1.AssetAppraisal
+	(*AssetDisposal)(nil),          // 42: sanzi.v1.AssetDisposal
 }
 var file_sanzi_v1_vouchers_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.LedgerAccount.class:type_name -> sanzi.v1.AccountClass
@@ -2670,41 +2759,44 @@ var file_sanzi_v1_vouchers_proto_depIdxs = []int32{
 	37, // 15: sanzi.v1.ReverseVoucherResponse.entry:type_name -> sanzi.v1.EntryMeta
 	8,  // 16: sanzi.v1.ReverseVoucherResponse.voucher:type_name -> sanzi.v1.Voucher
 	39, // 17: sanzi.v1.PreviewVoucherRequest.transaction:type_name -> sanzi.v1.Transaction
-	8,  // 18: sanzi.v1.PreviewVoucherResponse.voucher:type_name -> sanzi.v1.Voucher
-	11, // 19: sanzi.v1.ListVouchersResponse.vouchers:type_name -> sanzi.v1.VoucherRecord
-	37, // 20: sanzi.v1.CloseMonthResponse.entry:type_name -> sanzi.v1.EntryMeta
-	9,  // 21: sanzi.v1.CloseMonthResponse.close:type_name -> sanzi.v1.MonthClose
-	37, // 22: sanzi.v1.ReopenMonthResponse.entry:type_name -> sanzi.v1.EntryMeta
-	10, // 23: sanzi.v1.ReopenMonthResponse.reopen:type_name -> sanzi.v1.MonthReopen
-	24, // 24: sanzi.v1.ListMonthsResponse.months:type_name -> sanzi.v1.MonthStatus
-	3,  // 25: sanzi.v1.Statement.kind:type_name -> sanzi.v1.StatementKind
-	27, // 26: sanzi.v1.Statement.rows:type_name -> sanzi.v1.StatementRow
-	3,  // 27: sanzi.v1.GetStatementRequest.kind:type_name -> sanzi.v1.StatementKind
-	28, // 28: sanzi.v1.GetStatementResponse.statement:type_name -> sanzi.v1.Statement
-	32, // 29: sanzi.v1.ImportBooksResponse.problems:type_name -> sanzi.v1.ImportProblem
-	12, // 30: sanzi.v1.BooksService.RecordVoucher:input_type -> sanzi.v1.RecordVoucherRequest
-	14, // 31: sanzi.v1.BooksService.ReverseVoucher:input_type -> sanzi.v1.ReverseVoucherRequest
-	16, // 32: sanzi.v1.BooksService.PreviewVoucher:input_type -> sanzi.v1.PreviewVoucherRequest
-	18, // 33: sanzi.v1.BooksService.ListVouchers:input_type -> sanzi.v1.ListVouchersRequest
-	20, // 34: sanzi.v1.BooksService.CloseMonth:input_type -> sanzi.v1.CloseMonthRequest
-	22, // 35: sanzi.v1.BooksService.ReopenMonth:input_type -> sanzi.v1.ReopenMonthRequest
-	25, // 36: sanzi.v1.BooksService.ListMonths:input_type -> sanzi.v1.ListMonthsRequest
-	29, // 37: sanzi.v1.BooksService.GetStatement:input_type -> sanzi.v1.GetStatementRequest
-	31, // 38: sanzi.v1.BooksService.ImportBooks:input_type -> sanzi.v1.ImportBooksRequest
-	13, // 39: sanzi.v1.BooksService.RecordVoucher:output_type -> sanzi.v1.RecordVoucherResponse
-	15, // 40: sanzi.v1.BooksService.ReverseVoucher:output_type -> sanzi.v1.ReverseVoucherResponse
-	17, // 41: sanzi.v1.BooksService.PreviewVoucher:output_type -> sanzi.v1.PreviewVoucherResponse
-	19, // 42: sanzi.v1.BooksService.ListVouchers:output_type -> sanzi.v1.ListVouchersResponse
-	21, // 43: sanzi.v1.BooksService.CloseMonth:output_type -> sanzi.v1.CloseMonthResponse
-	23, // 44: sanzi.v1.BooksService.ReopenMonth:output_type -> sanzi.v1.ReopenMonthResponse
-	26, // 45: sanzi.v1.BooksService.ListMonths:output_type -> sanzi.v1.ListMonthsResponse
-	30, // 46: sanzi.v1.BooksService.GetStatement:output_type -> sanzi.v1.GetStatementResponse
-	33, // 47: sanzi.v1.BooksService.ImportBooks:output_type -> sanzi.v1.ImportBooksResponse
-	39, // [39:48] is the sub-list for method output_type
-	30, // [30:39] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	40, // 18: sanzi.v1.PreviewVoucherRequest.contract_payment:type_name -> sanzi.v1.ContractPayment
+	41, // 19: sanzi.v1.PreviewVoucherRequest.asset_appraisal:type_name -> sanzi.v1.AssetAppraisal
+	42, // 20: sanzi.v1.PreviewVoucherRequest.asset_disposal:type_name -> sanzi.v1.AssetDisposal
+	8,  // 21: sanzi.v1.PreviewVoucherResponse.voucher:type_name -> sanzi.v1.Voucher
+	11, // 22: sanzi.v1.ListVouchersResponse.vouchers:type_name -> sanzi.v1.VoucherRecord
+	37, // 23: sanzi.v1.CloseMonthResponse.entry:type_name -> sanzi.v1.EntryMeta
+	9,  // 24: sanzi.v1.CloseMonthResponse.close:type_name -> sanzi.v1.MonthClose
+	37, // 25: sanzi.v1.ReopenMonthResponse.entry:type_name -> sanzi.v1.EntryMeta
+	10, // 26: sanzi.v1.ReopenMonthResponse.reopen:type_name -> sanzi.v1.MonthReopen
+	24, // 27: sanzi.v1.ListMonthsResponse.months:type_name -> sanzi.v1.MonthStatus
+	3,  // 28: sanzi.v1.Statement.kind:type_name -> sanzi.v1.StatementKind
+	27, // 29: sanzi.v1.Statement.rows:type_name -> sanzi.v1.StatementRow
+	3,  // 30: sanzi.v1.GetStatementRequest.kind:type_name -> sanzi.v1.StatementKind
+	28, // 31: sanzi.v1.GetStatementResponse.statement:type_name -> sanzi.v1.Statement
+	32, // 32: sanzi.v1.ImportBooksResponse.problems:type_name -> sanzi.v1.ImportProblem
+	12, // 33: sanzi.v1.BooksService.RecordVoucher:input_type -> sanzi.v1.RecordVoucherRequest
+	14, // 34: sanzi.v1.BooksService.ReverseVoucher:input_type -> sanzi.v1.ReverseVoucherRequest
+	16, // 35: sanzi.v1.BooksService.PreviewVoucher:input_type -> sanzi.v1.PreviewVoucherRequest
+	18, // 36: sanzi.v1.BooksService.ListVouchers:input_type -> sanzi.v1.ListVouchersRequest
+	20, // 37: sanzi.v1.BooksService.CloseMonth:input_type -> sanzi.v1.CloseMonthRequest
+	22, // 38: sanzi.v1.BooksService.ReopenMonth:input_type -> sanzi.v1.ReopenMonthRequest
+	25, // 39: sanzi.v1.BooksService.ListMonths:input_type -> sanzi.v1.ListMonthsRequest
+	29, // 40: sanzi.v1.BooksService.GetStatement:input_type -> sanzi.v1.GetStatementRequest
+	31, // 41: sanzi.v1.BooksService.ImportBooks:input_type -> sanzi.v1.ImportBooksRequest
+	13, // 42: sanzi.v1.BooksService.RecordVoucher:output_type -> sanzi.v1.RecordVoucherResponse
+	15, // 43: sanzi.v1.BooksService.ReverseVoucher:output_type -> sanzi.v1.ReverseVoucherResponse
+	17, // 44: sanzi.v1.BooksService.PreviewVoucher:output_type -> sanzi.v1.PreviewVoucherResponse
+	19, // 45: sanzi.v1.BooksService.ListVouchers:output_type -> sanzi.v1.ListVouchersResponse
+	21, // 46: sanzi.v1.BooksService.CloseMonth:output_type -> sanzi.v1.CloseMonthResponse
+	23, // 47: sanzi.v1.BooksService.ReopenMonth:output_type -> sanzi.v1.ReopenMonthResponse
+	26, // 48: sanzi.v1.BooksService.ListMonths:output_type -> sanzi.v1.ListMonthsResponse
+	30, // 49: sanzi.v1.BooksService.GetStatement:output_type -> sanzi.v1.GetStatementResponse
+	33, // 50: sanzi.v1.BooksService.ImportBooks:output_type -> sanzi.v1.ImportBooksResponse
+	42, // [42:51] is the sub-list for method output_type
+	33, // [33:42] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_vouchers_proto_init() }
@@ -2712,12 +2804,17 @@ func file_sanzi_v1_vouchers_proto_init() {
 	if File_sanzi_v1_vouchers_proto != nil {
 		return
 	}
+	file_sanzi_v1_assets_proto_init()
+	file_sanzi_v1_contracts_proto_init()
 	file_sanzi_v1_entry_proto_init()
 	file_sanzi_v1_funds_proto_init()
 	file_sanzi_v1_common_proto_init()
 	file_sanzi_v1_rules_proto_init()
 	file_sanzi_v1_vouchers_proto_msgTypes[12].OneofWrappers = []any{
 		(*PreviewVoucherRequest_Transaction)(nil),
+		(*PreviewVoucherRequest_ContractPayment)(nil),
+		(*PreviewVoucherRequest_AssetAppraisal)(nil),
+		(*PreviewVoucherRequest_AssetDisposal)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

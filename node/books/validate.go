@@ -382,6 +382,9 @@ func (v *Validator) AssetDisposal(author string, d *sanziv1.AssetDisposal) error
 		c.date(f+"disposalDate", d.GetDisposalDate(), true, firstBusinessYear)
 		c.text(f+"reason", d.GetReason(), false, maxText)
 		c.attachments(f+"attachments", d.GetAttachments())
+		if d.GetPaymentMethod() != 0 {
+			c.enum(f+"paymentMethod", d.GetPaymentMethod())
+		}
 	})
 }
 

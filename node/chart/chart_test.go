@@ -268,8 +268,14 @@ func TestMapAccounts(t *testing.T) {
 	}
 	c := withSub(&sanziv1.LedgerAccount{Code: "15101", Name: "房屋建筑物", Class: asset, Side: dr, Parent: "151"},
 		&sanziv1.LedgerAccount{Code: "15102", Name: "机器设备", Class: asset, Side: dr, Parent: "151"})
-	mappingOf(c, dispEntry).CreditAccount = CategoryAccount
-	mappingOf(c, apprEntry).DebitAccount = CategoryAccount
+	for _, m := range c.Mappings {
+		switch m.Source {
+		case dispEntry:
+			m.CreditAccount = CategoryAccount
+		case apprEntry:
+			m.DebitAccount = CategoryAccount
+		}
+	}
 	byCategory, err := New(c)
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +289,7 @@ func TestMapAccounts(t *testing.T) {
 		err      string
 	}{
 		{"disposal", ch, dispEntry, "房屋建筑物", Accounts{Debit: Bank, Credit: FixedAssets, Gain: OtherIncome, Loss: OtherExpense}, ""},
+		{"disposal in cash", ch, dispEntry, "房屋建筑物", Accounts{Debit: Cash, Credit: FixedAssets, Gain: OtherIncome, Loss: OtherExpense}, ""},
 		{"appraisal", ch, apprEntry, "机器设备", Accounts{Debit: FixedAssets, Gain: Reserve, Loss: Reserve}, ""},
 		{"transaction", ch, txEntry, "管理费用", Accounts{Debit: "531", Credit: Bank}, ""},
 		{"disposal by category", byCategory, dispEntry, "机器设备", Accounts{Debit: Bank, Credit: "15102", Gain: OtherIncome, Loss: OtherExpense}, ""},
@@ -291,10 +298,14 @@ func TestMapAccounts(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.ch.MapAccounts(tc.source, 0, sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, tc.category)
+			kind, method := sanziv1.TransactionKind(0), sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER
 			if tc.source == txEntry {
-				got, err = tc.ch.MapAccounts(tc.source, expense, sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, tc.category)
+				kind = expense
 			}
+			if strings.HasSuffix(tc.name, "in cash") {
+				method = cash
+			}
+			got, err := tc.ch.MapAccounts(tc.source, kind, method, tc.category)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want %q", err, tc.err)

@@ -159,8 +159,8 @@ const (
 // an appraisal's decrease as a loss maps loss_account to 其他支出 (533).
 //
 // A disposal (sale, scrapping, transfer) takes the asset off 固定资产 at its
-// book value, the price into 银行存款 (a disposal records no payment
-// method), the difference to 其他收入 (a gain) or 其他支出 (a loss). The
+// book value, the price into 库存现金 when received in cash, else into
+// 银行存款, the difference to 其他收入 (a gain) or 其他支出 (a loss). The
 // standard routes this through 固定资产清理 (154) with 累计折旧; the node
 // keeps no depreciation, so the three steps collapse into one voucher of
 // the same net effect.
@@ -180,6 +180,7 @@ var nationalMappings = []mapping{
 	{payEntry, 0, cash, "", Cash, OperatingIncome, "", ""},
 	{payEntry, 0, anyMethod, "", Bank, OperatingIncome, "", ""},
 	{apprEntry, 0, anyMethod, "", FixedAssets, "", Reserve, Reserve},
+	{dispEntry, 0, cash, "", Cash, FixedAssets, OtherIncome, OtherExpense},
 	{dispEntry, 0, anyMethod, "", Bank, FixedAssets, OtherIncome, OtherExpense},
 }
 

@@ -1,8 +1,9 @@
 // Package voucher judges and derives the collective's accounting vouchers
 // (记账凭证) on the chart in force: the checks every voucher passes before
-// it is recorded, the voucher a transaction or contract payment books, and
-// the red-ink voucher (红字冲销) that reverses a recorded one. It holds no
-// state: numbering, closed months and the chain are node/books'.
+// it is recorded, the voucher a transaction, contract payment, asset
+// appraisal or disposal books, and the red-ink voucher (红字冲销) that
+// reverses a recorded one. It holds no state: numbering, closed months and
+// the chain are node/books'.
 package voucher
 
 import (
@@ -236,21 +237,107 @@ func FromContractPayment(ch *chart.Chart, p *sanziv1.ContractPayment, counterpar
 }
 
 func derived(ch *chart.Chart, org, date, summary, party string, amount int64, debit, credit, entryID string) *sanziv1.Voucher {
-	line := func(account string, d, c int64) *sanziv1.VoucherLine {
-		l := &sanziv1.VoucherLine{Account: account, DebitFen: d, CreditFen: c}
-		if a, ok := ch.Account(account); ok {
-			for _, k := range a.GetSubsidiary() {
-				if k == sanziv1.SubsidiaryKind_SUBSIDIARY_KIND_COUNTERPARTY {
-					l.Counterparty = party
-				}
-			}
-		}
-		return l
-	}
 	return &sanziv1.Voucher{
 		Org: org, BusinessDate: date, Summary: summary, SourceEntryId: entryID,
-		Lines: []*sanziv1.VoucherLine{line(debit, amount, 0), line(credit, 0, amount)},
+		Lines: []*sanziv1.VoucherLine{line(ch, debit, amount, 0, party, ""), line(ch, credit, 0, amount, party, "")},
 	}
+}
+
+// line is a derived voucher line, with the subsidiary detail its account
+// keeps that the record has: the counterparty, the asset's register code.
+func line(ch *chart.Chart, account string, d, c int64, party, assetCode string) *sanziv1.VoucherLine {
+	l := &sanziv1.VoucherLine{Account: account, DebitFen: d, CreditFen: c}
+	if a, ok := ch.Account(account); ok {
+		for _, k := range a.GetSubsidiary() {
+			switch k {
+			case sanziv1.SubsidiaryKind_SUBSIDIARY_KIND_COUNTERPARTY:
+				l.Counterparty = party
+			case sanziv1.SubsidiaryKind_SUBSIDIARY_KIND_ASSET:
+				l.AssetCode = assetCode
+			}
+		}
+	}
+	return l
+}
+
+// FromAssetDisposal is the voucher disposal d of asset a, recorded as
+// entryID, books under ch: the price debited to the mapping's debit
+// account, the asset's book value (bookFen: its original value, or the
+// value its latest booked appraisal set) credited to its credit account,
+// and the difference credited to its gain account or debited to its loss
+// account; a line of zero is left out, so a sale at book value has two
+// lines and a scrapping for nothing two. The asset's category is the
+// category the mapping matches. An error wrapping ErrNoVoucher means the
+// chart maps it to nothing, or there is nothing to book (no price and no
+// book value).
+func FromAssetDisposal(ch *chart.Chart, d *sanziv1.AssetDisposal, a *sanziv1.AssetRegistration, bookFen int64, entryID string) (*sanziv1.Voucher, error) {
+	acc, err := ch.MapAccounts(sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, 0, d.GetPaymentMethod(), a.GetCategory())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoVoucher, err)
+	}
+	price := d.GetPriceFen()
+	if price == 0 && bookFen == 0 {
+		return nil, fmt.Errorf("%w: neither a price nor a book value to book", ErrNoVoucher)
+	}
+	party, code := d.GetCounterparty().GetName(), a.GetAssetCode()
+	v := &sanziv1.Voucher{Org: d.GetOrg(), BusinessDate: d.GetDisposalDate(), SourceEntryId: entryID,
+		Summary: fmt.Sprintf("%s固定资产 %s（%s）", disposalVerb(d.GetMethod()), a.GetName(), code)}
+	if price > 0 {
+		v.Lines = append(v.Lines, line(ch, acc.Debit, price, 0, party, code))
+	}
+	if loss := bookFen - price; loss > 0 {
+		l := line(ch, acc.Loss, loss, 0, party, code)
+		l.Summary = "处置固定资产净损失"
+		v.Lines = append(v.Lines, l)
+	}
+	if bookFen > 0 {
+		v.Lines = append(v.Lines, line(ch, acc.Credit, 0, bookFen, party, code))
+	}
+	if gain := price - bookFen; gain > 0 {
+		l := line(ch, acc.Gain, 0, gain, party, code)
+		l.Summary = "处置固定资产净收益"
+		v.Lines = append(v.Lines, l)
+	}
+	return v, nil
+}
+
+func disposalVerb(m sanziv1.DisposalMethod) string {
+	switch m {
+	case sanziv1.DisposalMethod_DISPOSAL_METHOD_SALE:
+		return "出售"
+	case sanziv1.DisposalMethod_DISPOSAL_METHOD_SCRAP:
+		return "报废"
+	case sanziv1.DisposalMethod_DISPOSAL_METHOD_TRANSFER:
+		return "转让"
+	}
+	return "处置"
+}
+
+// FromAssetAppraisal is the voucher appraisal p of asset a, recorded as
+// entryID, books under ch: the change from the asset's book value before
+// it (bookFen) to the appraised value, on the mapping's debit account (the
+// asset's) and its gain account (an increase) or loss account (a
+// decrease). An error wrapping ErrNoVoucher means the chart maps it to
+// nothing or the appraisal leaves the book value as it was.
+func FromAssetAppraisal(ch *chart.Chart, p *sanziv1.AssetAppraisal, a *sanziv1.AssetRegistration, bookFen int64, entryID string) (*sanziv1.Voucher, error) {
+	acc, err := ch.MapAccounts(sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, 0, 0, a.GetCategory())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoVoucher, err)
+	}
+	change := p.GetAppraisedValueFen() - bookFen
+	code := a.GetAssetCode()
+	v := &sanziv1.Voucher{Org: p.GetOrg(), BusinessDate: p.GetAppraisalDate(), SourceEntryId: entryID}
+	switch {
+	case change > 0:
+		v.Summary = fmt.Sprintf("资产评估增值 %s（%s）", a.GetName(), code)
+		v.Lines = []*sanziv1.VoucherLine{line(ch, acc.Debit, change, 0, "", code), line(ch, acc.Gain, 0, change, "", code)}
+	case change < 0:
+		v.Summary = fmt.Sprintf("资产评估减值 %s（%s）", a.GetName(), code)
+		v.Lines = []*sanziv1.VoucherLine{line(ch, acc.Loss, -change, 0, "", code), line(ch, acc.Debit, 0, -change, "", code)}
+	default:
+		return nil, fmt.Errorf("%w: the appraised value is the book value", ErrNoVoucher)
+	}
+	return v, nil
 }
 
 // Reverse is the red-ink voucher that reverses orig on date: the same

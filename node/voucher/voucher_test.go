@@ -242,3 +242,100 @@ func TestValidateImported(t *testing.T) {
 		})
 	}
 }
+
+// TestFromAssetDisposal: the price in, the book value out of 固定资产 on
+// the asset's card, the difference a gain or a loss; no zero line.
+func TestFromAssetDisposal(t *testing.T) {
+	ch := charttest.National(t)
+	asset := &sanziv1.AssetRegistration{Org: org, AssetCode: "ZC-0001", Name: "拖拉机", Category: "机器设备", OriginalValueFen: 5_000_000}
+	sale := sanziv1.DisposalMethod_DISPOSAL_METHOD_SALE
+	cases := []struct {
+		name        string
+		method      sanziv1.DisposalMethod
+		pay         sanziv1.PaymentMethod
+		price, book int64
+		want        []*sanziv1.VoucherLine
+	}{
+		{"gain", sale, 0, 6_000_000, 5_000_000, []*sanziv1.VoucherLine{dr(chart.Bank, 6_000_000), cr(chart.FixedAssets, 5_000_000), cr(chart.OtherIncome, 1_000_000)}},
+		{"loss", sale, 0, 3_500_000, 5_000_000, []*sanziv1.VoucherLine{dr(chart.Bank, 3_500_000), dr(chart.OtherExpense, 1_500_000), cr(chart.FixedAssets, 5_000_000)}},
+		{"at book value", sale, sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, 4_200_000, 4_200_000, []*sanziv1.VoucherLine{dr(chart.Bank, 4_200_000), cr(chart.FixedAssets, 4_200_000)}},
+		{"in cash", sale, sanziv1.PaymentMethod_PAYMENT_METHOD_CASH, 300_000, 250_000, []*sanziv1.VoucherLine{dr(chart.Cash, 300_000), cr(chart.FixedAssets, 250_000), cr(chart.OtherIncome, 50_000)}},
+		{"scrapped for nothing", sanziv1.DisposalMethod_DISPOSAL_METHOD_SCRAP, 0, 0, 5_000_000, []*sanziv1.VoucherLine{dr(chart.OtherExpense, 5_000_000), cr(chart.FixedAssets, 5_000_000)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := &sanziv1.AssetDisposal{Org: org, AssetId: org + "-3", Method: c.method, PriceFen: c.price, PaymentMethod: c.pay,
+				Counterparty: &sanziv1.Counterparty{Name: "张三"}, DisposalDate: "2026-06-30"}
+			v, err := FromAssetDisposal(ch, d, asset, c.book, org+"-8")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Validate(ch, v); err != nil {
+				t.Fatalf("derived voucher invalid: %v", err)
+			}
+			got := v.GetLines()
+			if len(got) != len(c.want) {
+				t.Fatalf("lines %v, want %v", got, c.want)
+			}
+			for i, w := range c.want {
+				g := got[i]
+				if g.GetAccount() != w.GetAccount() || g.GetDebitFen() != w.GetDebitFen() || g.GetCreditFen() != w.GetCreditFen() {
+					t.Fatalf("line %d: %v, want %v", i, g, w)
+				}
+				if (g.GetAccount() == chart.FixedAssets) != (g.GetAssetCode() == "ZC-0001") {
+					t.Fatalf("line %d: asset code %q: want it on 固定资产 only", i, g.GetAssetCode())
+				}
+			}
+			if v.GetSourceEntryId() != org+"-8" || v.GetBusinessDate() != "2026-06-30" || !strings.Contains(v.GetSummary(), "拖拉机") {
+				t.Fatalf("voucher %v", v)
+			}
+		})
+	}
+}
+
+// TestFromAssetAppraisal: an appraisal books the change of the book value
+// between 固定资产 and 公积公益金, either way; no change, no voucher.
+func TestFromAssetAppraisal(t *testing.T) {
+	ch := charttest.National(t)
+	asset := &sanziv1.AssetRegistration{Org: org, AssetCode: "ZC-0002", Name: "村部办公楼", Category: "房屋建筑物", OriginalValueFen: 80_000_000}
+	cases := []struct {
+		name            string
+		appraised, book int64
+		want            []*sanziv1.VoucherLine // nil: no voucher
+	}{
+		{"up", 95_000_000, 80_000_000, []*sanziv1.VoucherLine{dr(chart.FixedAssets, 15_000_000), cr(chart.Reserve, 15_000_000)}},
+		{"down", 60_000_000, 80_000_000, []*sanziv1.VoucherLine{dr(chart.Reserve, 20_000_000), cr(chart.FixedAssets, 20_000_000)}},
+		{"down from an earlier appraisal", 90_000_000, 95_000_000, []*sanziv1.VoucherLine{dr(chart.Reserve, 5_000_000), cr(chart.FixedAssets, 5_000_000)}},
+		{"unchanged", 80_000_000, 80_000_000, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := &sanziv1.AssetAppraisal{Org: org, AssetId: org + "-3", AppraisedValueFen: c.appraised, Appraiser: "评估所", AppraisalDate: "2026-03-15"}
+			v, err := FromAssetAppraisal(ch, p, asset, c.book, org+"-5")
+			if c.want == nil {
+				if !errors.Is(err, ErrNoVoucher) {
+					t.Fatalf("got %v, %v; want ErrNoVoucher", v, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Validate(ch, v); err != nil {
+				t.Fatalf("derived voucher invalid: %v", err)
+			}
+			got := v.GetLines()
+			if len(got) != 2 {
+				t.Fatalf("lines %v, want %v", got, c.want)
+			}
+			for i, w := range c.want {
+				if g := got[i]; g.GetAccount() != w.GetAccount() || g.GetDebitFen() != w.GetDebitFen() || g.GetCreditFen() != w.GetCreditFen() {
+					t.Fatalf("line %d: %v, want %v", i, g, w)
+				}
+			}
+			if v.GetSourceEntryId() != org+"-5" || v.GetBusinessDate() != "2026-03-15" {
+				t.Fatalf("voucher %v", v)
+			}
+		})
+	}
+}

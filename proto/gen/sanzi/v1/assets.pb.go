@@ -336,9 +336,12 @@ type AssetDisposal struct {
 	// Buyer or receiver; required for sale and transfer.
 	Counterparty *Counterparty `protobuf:"bytes,5,opt,name=counterparty,proto3" json:"counterparty,omitempty"`
 	// YYYY-MM-DD.
-	DisposalDate  string   `protobuf:"bytes,6,opt,name=disposal_date,json=disposalDate,proto3" json:"disposal_date,omitempty"`
-	Reason        string   `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
-	Attachments   []string `protobuf:"bytes,8,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	DisposalDate string   `protobuf:"bytes,6,opt,name=disposal_date,json=disposalDate,proto3" json:"disposal_date,omitempty"`
+	Reason       string   `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Attachments  []string `protobuf:"bytes,8,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// How the price was received, for its voucher: cash into 库存现金, any
+	// other method (or none given) into 银行存款.
+	PaymentMethod PaymentMethod `protobuf:"varint,9,opt,name=payment_method,json=paymentMethod,proto3,enum=sanzi.v1.PaymentMethod" json:"payment_method,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -427,6 +430,13 @@ func (x *AssetDisposal) GetAttachments() []string {
 		return x.Attachments
 	}
 	return nil
+}
+
+func (x *AssetDisposal) GetPaymentMethod() PaymentMethod {
+	if x != nil {
+		return x.PaymentMethod
+	}
+	return PaymentMethod_PAYMENT_METHOD_UNSPECIFIED
 }
 
 // AssetRecord is a registered asset with its later history.
@@ -1242,7 +1252,7 @@ const file_sanzi_v1_assets_proto_rawDesc = "" +
 	"\x13appraised_value_fen\x18\x03 \x01(\x03R\x11appraisedValueFen\x12\x1c\n" +
 	"\tappraiser\x18\x04 \x01(\tR\tappraiser\x12%\n" +
 	"\x0eappraisal_date\x18\x05 \x01(\tR\rappraisalDate\x12+\n" +
-	"\x11report_attachment\x18\x06 \x01(\tR\x10reportAttachment\"\xa6\x02\n" +
+	"\x11report_attachment\x18\x06 \x01(\tR\x10reportAttachment\"\xe6\x02\n" +
 	"\rAssetDisposal\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x19\n" +
 	"\basset_id\x18\x02 \x01(\tR\aassetId\x120\n" +
@@ -1251,7 +1261,8 @@ const file_sanzi_v1_assets_proto_rawDesc = "" +
 	"\fcounterparty\x18\x05 \x01(\v2\x16.sanzi.v1.CounterpartyR\fcounterparty\x12#\n" +
 	"\rdisposal_date\x18\x06 \x01(\tR\fdisposalDate\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12 \n" +
-	"\vattachments\x18\b \x03(\tR\vattachments\"\xb1\x02\n" +
+	"\vattachments\x18\b \x03(\tR\vattachments\x12>\n" +
+	"\x0epayment_method\x18\t \x01(\x0e2\x17.sanzi.v1.PaymentMethodR\rpaymentMethod\"\xb1\x02\n" +
 	"\vAssetRecord\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x121\n" +
 	"\x05asset\x18\x02 \x01(\v2\x1b.sanzi.v1.AssetRegistrationR\x05asset\x12\x1f\n" +
@@ -1362,46 +1373,48 @@ var file_sanzi_v1_assets_proto_goTypes = []any{
 	(*GetAssetRequest)(nil),       // 16: sanzi.v1.GetAssetRequest
 	(*GetAssetResponse)(nil),      // 17: sanzi.v1.GetAssetResponse
 	(*Counterparty)(nil),          // 18: sanzi.v1.Counterparty
-	(*EntryMeta)(nil),             // 19: sanzi.v1.EntryMeta
-	(*RuleHit)(nil),               // 20: sanzi.v1.RuleHit
+	(PaymentMethod)(0),            // 19: sanzi.v1.PaymentMethod
+	(*EntryMeta)(nil),             // 20: sanzi.v1.EntryMeta
+	(*RuleHit)(nil),               // 21: sanzi.v1.RuleHit
 }
 var file_sanzi_v1_assets_proto_depIdxs = []int32{
 	0,  // 0: sanzi.v1.AssetDisposal.method:type_name -> sanzi.v1.DisposalMethod
 	18, // 1: sanzi.v1.AssetDisposal.counterparty:type_name -> sanzi.v1.Counterparty
-	19, // 2: sanzi.v1.AssetRecord.entry:type_name -> sanzi.v1.EntryMeta
-	2,  // 3: sanzi.v1.AssetRecord.asset:type_name -> sanzi.v1.AssetRegistration
-	1,  // 4: sanzi.v1.AssetRecord.status:type_name -> sanzi.v1.AssetStatus
-	19, // 5: sanzi.v1.AssetAppraisalRecord.entry:type_name -> sanzi.v1.EntryMeta
-	3,  // 6: sanzi.v1.AssetAppraisalRecord.appraisal:type_name -> sanzi.v1.AssetAppraisal
-	19, // 7: sanzi.v1.AssetDisposalRecord.entry:type_name -> sanzi.v1.EntryMeta
-	4,  // 8: sanzi.v1.AssetDisposalRecord.disposal:type_name -> sanzi.v1.AssetDisposal
-	2,  // 9: sanzi.v1.RegisterAssetRequest.asset:type_name -> sanzi.v1.AssetRegistration
-	19, // 10: sanzi.v1.RegisterAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
-	3,  // 11: sanzi.v1.AppraiseAssetRequest.appraisal:type_name -> sanzi.v1.AssetAppraisal
-	19, // 12: sanzi.v1.AppraiseAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
-	4,  // 13: sanzi.v1.DisposeAssetRequest.disposal:type_name -> sanzi.v1.AssetDisposal
-	19, // 14: sanzi.v1.DisposeAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
-	20, // 15: sanzi.v1.DisposeAssetResponse.hits:type_name -> sanzi.v1.RuleHit
-	1,  // 16: sanzi.v1.ListAssetsRequest.status:type_name -> sanzi.v1.AssetStatus
-	5,  // 17: sanzi.v1.ListAssetsResponse.assets:type_name -> sanzi.v1.AssetRecord
-	5,  // 18: sanzi.v1.GetAssetResponse.asset:type_name -> sanzi.v1.AssetRecord
-	6,  // 19: sanzi.v1.GetAssetResponse.appraisals:type_name -> sanzi.v1.AssetAppraisalRecord
-	7,  // 20: sanzi.v1.GetAssetResponse.disposal:type_name -> sanzi.v1.AssetDisposalRecord
-	8,  // 21: sanzi.v1.AssetService.RegisterAsset:input_type -> sanzi.v1.RegisterAssetRequest
-	10, // 22: sanzi.v1.AssetService.AppraiseAsset:input_type -> sanzi.v1.AppraiseAssetRequest
-	12, // 23: sanzi.v1.AssetService.DisposeAsset:input_type -> sanzi.v1.DisposeAssetRequest
-	14, // 24: sanzi.v1.AssetService.ListAssets:input_type -> sanzi.v1.ListAssetsRequest
-	16, // 25: sanzi.v1.AssetService.GetAsset:input_type -> sanzi.v1.GetAssetRequest
-	9,  // 26: sanzi.v1.AssetService.RegisterAsset:output_type -> sanzi.v1.RegisterAssetResponse
-	11, // 27: sanzi.v1.AssetService.AppraiseAsset:output_type -> sanzi.v1.AppraiseAssetResponse
-	13, // 28: sanzi.v1.AssetService.DisposeAsset:output_type -> sanzi.v1.DisposeAssetResponse
-	15, // 29: sanzi.v1.AssetService.ListAssets:output_type -> sanzi.v1.ListAssetsResponse
-	17, // 30: sanzi.v1.AssetService.GetAsset:output_type -> sanzi.v1.GetAssetResponse
-	26, // [26:31] is the sub-list for method output_type
-	21, // [21:26] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	19, // 2: sanzi.v1.AssetDisposal.payment_method:type_name -> sanzi.v1.PaymentMethod
+	20, // 3: sanzi.v1.AssetRecord.entry:type_name -> sanzi.v1.EntryMeta
+	2,  // 4: sanzi.v1.AssetRecord.asset:type_name -> sanzi.v1.AssetRegistration
+	1,  // 5: sanzi.v1.AssetRecord.status:type_name -> sanzi.v1.AssetStatus
+	20, // 6: sanzi.v1.AssetAppraisalRecord.entry:type_name -> sanzi.v1.EntryMeta
+	3,  // 7: sanzi.v1.AssetAppraisalRecord.appraisal:type_name -> sanzi.v1.AssetAppraisal
+	20, // 8: sanzi.v1.AssetDisposalRecord.entry:type_name -> sanzi.v1.EntryMeta
+	4,  // 9: sanzi.v1.AssetDisposalRecord.disposal:type_name -> sanzi.v1.AssetDisposal
+	2,  // 10: sanzi.v1.RegisterAssetRequest.asset:type_name -> sanzi.v1.AssetRegistration
+	20, // 11: sanzi.v1.RegisterAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
+	3,  // 12: sanzi.v1.AppraiseAssetRequest.appraisal:type_name -> sanzi.v1.AssetAppraisal
+	20, // 13: sanzi.v1.AppraiseAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
+	4,  // 14: sanzi.v1.DisposeAssetRequest.disposal:type_name -> sanzi.v1.AssetDisposal
+	20, // 15: sanzi.v1.DisposeAssetResponse.entry:type_name -> sanzi.v1.EntryMeta
+	21, // 16: sanzi.v1.DisposeAssetResponse.hits:type_name -> sanzi.v1.RuleHit
+	1,  // 17: sanzi.v1.ListAssetsRequest.status:type_name -> sanzi.v1.AssetStatus
+	5,  // 18: sanzi.v1.ListAssetsResponse.assets:type_name -> sanzi.v1.AssetRecord
+	5,  // 19: sanzi.v1.GetAssetResponse.asset:type_name -> sanzi.v1.AssetRecord
+	6,  // 20: sanzi.v1.GetAssetResponse.appraisals:type_name -> sanzi.v1.AssetAppraisalRecord
+	7,  // 21: sanzi.v1.GetAssetResponse.disposal:type_name -> sanzi.v1.AssetDisposalRecord
+	8,  // 22: sanzi.v1.AssetService.RegisterAsset:input_type -> sanzi.v1.RegisterAssetRequest
+	10, // 23: sanzi.v1.AssetService.AppraiseAsset:input_type -> sanzi.v1.AppraiseAssetRequest
+	12, // 24: sanzi.v1.AssetService.DisposeAsset:input_type -> sanzi.v1.DisposeAssetRequest
+	14, // 25: sanzi.v1.AssetService.ListAssets:input_type -> sanzi.v1.ListAssetsRequest
+	16, // 26: sanzi.v1.AssetService.GetAsset:input_type -> sanzi.v1.GetAssetRequest
+	9,  // 27: sanzi.v1.AssetService.RegisterAsset:output_type -> sanzi.v1.RegisterAssetResponse
+	11, // 28: sanzi.v1.AssetService.AppraiseAsset:output_type -> sanzi.v1.AppraiseAssetResponse
+	13, // 29: sanzi.v1.AssetService.DisposeAsset:output_type -> sanzi.v1.DisposeAssetResponse
+	15, // 30: sanzi.v1.AssetService.ListAssets:output_type -> sanzi.v1.ListAssetsResponse
+	17, // 31: sanzi.v1.AssetService.GetAsset:output_type -> sanzi.v1.GetAssetResponse
+	27, // [27:32] is the sub-list for method output_type
+	22, // [22:27] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_sanzi_v1_assets_proto_init() }

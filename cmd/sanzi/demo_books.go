@@ -16,9 +16,9 @@ import (
 // every transaction and contract payment the year records (the demo's
 // categories all name accounts of the national chart, and every method is
 // mapped), so what the seeder adds is what an accountant adds by hand: the
-// opening balances before the year's first business, a voucher for each
-// asset sold (the chart derives none from a disposal), and the close of
-// every month once it is over (结账), in order. Without opening balances
+// opening balances before the year's first business and the close of
+// every month once it is over (结账), in order. An appraisal and a sale of
+// an asset book their own vouchers (the national chart maps both). Without opening balances
 // the year's spending would drive 库存现金 and 银行存款 negative, and a
 // month whose cash ends negative cannot close.
 
@@ -91,8 +91,16 @@ func (s *yearSeeder) openingBalances() *sanziv1.Voucher {
 		v.Lines = append(v.Lines, &sanziv1.VoucherLine{Account: chart.FixedAssets, DebitFen: a.valueFen, Summary: "期初余额 " + a.name, AssetCode: a.code})
 		total += a.valueFen
 	}
-	// 公积公益金 is 15–35 % of the equity, the rest 资本.
+	// 公积公益金 is 15–35 % of the equity, the rest 资本, and at least 40 %
+	// of the assets' value: an appraisal books its decrease against it
+	// (planAsset appraises at 60–89 % of the value), and 公积公益金 is not
+	// to end on the wrong side.
 	reserve := total * int64(15+s.booksRng.IntN(21)) / 100
+	var assets int64
+	for _, a := range s.assets {
+		assets += a.valueFen
+	}
+	reserve = max(reserve, assets*40/100)
 	v.Lines = append(v.Lines,
 		&sanziv1.VoucherLine{Account: chart.Capital, CreditFen: total - reserve, Summary: "期初余额 资本"},
 		&sanziv1.VoucherLine{Account: chart.Reserve, CreditFen: reserve, Summary: "期初余额 公积公益金"})
@@ -152,30 +160,5 @@ func (s *yearSeeder) closeMonth(ctx context.Context, month string) error {
 	s.stats.Entries++
 	s.stats.Closes++
 	s.stats.LastClose = out.GetClose()
-	return nil
-}
-
-// bookDisposal records the voucher of an asset sold on date for price:
-// the price into the bank, the asset out of 固定资产 at its book value
-// (its original value: the demo keeps no depreciation), the difference a
-// loss (其他支出) or a gain (其他收入).
-func (s *yearSeeder) bookDisposal(ctx context.Context, a demoAsset, date time.Time, price int64) error {
-	v := &sanziv1.Voucher{Org: s.org, BusinessDate: date.Format(time.DateOnly), Summary: "处置固定资产 " + a.name,
-		Lines: []*sanziv1.VoucherLine{{Account: chart.Bank, DebitFen: price}}}
-	switch d := a.valueFen - price; {
-	case d > 0:
-		v.Lines = append(v.Lines, &sanziv1.VoucherLine{Account: "533", DebitFen: d, Summary: "处置固定资产净损失"})
-	case d < 0:
-		v.Lines = append(v.Lines, &sanziv1.VoucherLine{Account: "522", CreditFen: -d, Summary: "处置固定资产净收益"})
-	}
-	v.Lines = append(v.Lines, &sanziv1.VoucherLine{Account: chart.FixedAssets, CreditFen: a.valueFen, AssetCode: a.code})
-	c, err := s.ctxAs(ctx, demoAuthor)
-	if err != nil {
-		return err
-	}
-	if _, err := sanziv1.NewBooksServiceClient(s.conn).RecordVoucher(c, &sanziv1.RecordVoucherRequest{Voucher: v}); err != nil {
-		return fmt.Errorf("record the voucher of %s sold: %w", a.code, err)
-	}
-	s.stats.Entries++
 	return nil
 }

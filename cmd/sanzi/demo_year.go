@@ -639,7 +639,7 @@ func (s *yearSeeder) planAsset(i int, sell bool) {
 					s.stats.Entries++ // and its ASSET-DISPOSE procedure
 					s.planProcedure(when, procedureOf(out.GetEntry()), m.GetCode(), s.lateVillage(false), s.lateTown)
 				}
-				return s.bookDisposal(ctx, book, when, price)
+				return nil // the disposal booked its voucher in the same append
 			})
 			return nil
 		})

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/authz"
 	"github.com/sanzi/sanzi/node/books"
@@ -80,19 +81,38 @@ func (s *Service) ReverseVoucher(ctx context.Context, r *sanziv1.ReverseVoucherR
 	return &sanziv1.ReverseVoucherResponse{Entry: st.Meta(), Voucher: out}, nil
 }
 
-// PreviewVoucher implements BooksService: the voucher a transaction would
-// book on the chart in force, nothing recorded.
+// PreviewVoucher implements BooksService: the voucher a transaction,
+// contract payment, asset appraisal or disposal would book on the chart in
+// force, nothing recorded.
 func (s *Service) PreviewVoucher(ctx context.Context, r *sanziv1.PreviewVoucherRequest) (*sanziv1.PreviewVoucherResponse, error) {
-	t := r.GetTransaction()
-	if t == nil {
-		return nil, invalidField("transaction", "required")
+	var rec interface{ GetOrg() string }
+	field := ""
+	switch x := r.GetRecord().(type) {
+	case *sanziv1.PreviewVoucherRequest_Transaction:
+		rec, field = x.Transaction, "transaction"
+	case *sanziv1.PreviewVoucherRequest_ContractPayment:
+		rec, field = x.ContractPayment, "contractPayment"
+	case *sanziv1.PreviewVoucherRequest_AssetAppraisal:
+		rec, field = x.AssetAppraisal, "assetAppraisal"
+	case *sanziv1.PreviewVoucherRequest_AssetDisposal:
+		rec, field = x.AssetDisposal, "assetDisposal"
+	default:
+		return nil, invalidField("transaction", "required: one of transaction, contractPayment, assetAppraisal, assetDisposal")
 	}
-	if _, _, err := actor(ctx, t.GetOrg()); err != nil {
+	if _, _, err := actor(ctx, rec.GetOrg()); err != nil {
 		return nil, err
 	}
-	v, err := s.b.PreviewVoucher(t)
+	v, err := s.b.PreviewVoucher(rec.(proto.Message))
 	if errors.Is(err, voucher.ErrNoVoucher) {
-		return nil, status.Error(codes.FailedPrecondition, "transaction: "+err.Error()+"; it would be recorded without a voucher, to be entered by hand")
+		return nil, status.Error(codes.FailedPrecondition, field+": "+err.Error()+"; it would be recorded without a voucher, to be entered by hand")
+	}
+	var inv *books.InvalidError
+	if errors.As(err, &inv) {
+		for i, vi := range inv.Violations {
+			if vi.Field == "assetId" { // the asset named is not on the node
+				inv.Violations[i].Field = field + ".assetId"
+			}
+		}
 	}
 	if err != nil {
 		return nil, toStatus(err)

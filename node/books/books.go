@@ -195,8 +195,8 @@ func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.Ent
 	if err != nil {
 		return nil, nil, err
 	}
-	// A transaction or contract payment is appended with the voucher
-	// that books it, numbered and naming it as the chain stands at the
+	// A transaction, contract payment, asset appraisal or disposal is
+	// appended with the voucher that books it, numbered and naming it as the chain stands at the
 	// append (appendNumbered builds it again if the chain moved).
 	out, err := b.appendNumbered(ctx, func() ([]ledger.Record, error) {
 		v, err := b.derivedVoucher(origin, m)

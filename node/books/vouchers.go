@@ -1,6 +1,7 @@
 package books
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,8 @@ import (
 )
 
 // The collective's books (issue 19): vouchers numbered per org and month,
-// the vouchers transactions and contract payments book, month-end close
+// the vouchers transactions, contract payments, asset appraisals and
+// disposals book, month-end close
 // and reopening. Every check that depends on what is already recorded runs
 // in the ledger's write transaction (indexer.Check), so that two recorders
 // at once never get the same number or both slip into a month being closed.
@@ -185,7 +187,8 @@ func checkVoucher(tx *bolt.Tx, recs []ledger.Record, idx int, v *sanziv1.Voucher
 			v.SourceEntryId, completed = id, true
 		}
 	} else if id := v.GetSourceEntryId(); id != "" {
-		s, err := target(tx, "voucher.sourceEntryId", origin, id, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT)
+		s, err := target(tx, "voucher.sourceEntryId", origin, id, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
+			sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL)
 		if err != nil {
 			return err
 		}
@@ -593,7 +596,7 @@ var monthRe = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 // voucher names it.
 func (b *Books) derivedVoucher(origin string, m proto.Message) (*ledger.Record, error) {
 	switch m.(type) {
-	case *sanziv1.Transaction, *sanziv1.ContractPayment, *sanziv1.Reversal:
+	case *sanziv1.Transaction, *sanziv1.ContractPayment, *sanziv1.Reversal, *sanziv1.AssetAppraisal, *sanziv1.AssetDisposal:
 	default:
 		return nil, nil // books no voucher (nor asks the chart, under whatever lock)
 	}
@@ -605,17 +608,14 @@ func (b *Books) derivedVoucher(origin string, m proto.Message) (*ledger.Record, 
 	today := b.today()
 	err = b.l.DB().View(func(tx *bolt.Tx) error {
 		id := ledger.EntryID(origin, ledger.HeadSeqTx(tx, origin)+1)
-		switch m := m.(type) {
-		case *sanziv1.Transaction:
-			v, err = voucher.FromTransaction(ch, m, id)
-		case *sanziv1.ContractPayment:
-			v, err = voucher.FromContractPayment(ch, m, contractParty(tx, m.GetContractId()), id)
-		case *sanziv1.Reversal:
-			v, err = reversalVoucher(tx, m, today)
-		default:
-			return nil
+		if r, ok := m.(*sanziv1.Reversal); ok {
+			v, err = reversalVoucher(tx, r, today)
+		} else {
+			v, err = fromRecord(tx, ch, m, id)
 		}
-		if errors.Is(err, voucher.ErrNoVoucher) {
+		var unknown *InvalidError
+		if errors.Is(err, voucher.ErrNoVoucher) || errors.As(err, &unknown) {
+			// An asset not on the node: the record's own check refuses it.
 			v, err = nil, nil
 		}
 		if err != nil || v == nil {
@@ -641,6 +641,94 @@ func (b *Books) derivedVoucher(origin string, m proto.Message) (*ledger.Record, 
 		rec.About, rec.Subject = 0, v.GetReversesVoucherId()
 	}
 	return rec, nil
+}
+
+// fromRecord is the voucher business record m, to be recorded as id,
+// books under ch as the chain stands in tx: an appraisal or a disposal
+// books the asset's value as its registration and the appraisals booked
+// before it set it (bookValue). An error wrapping voucher.ErrNoVoucher
+// means it books none; an InvalidError, that the asset it names is not
+// on the node.
+func fromRecord(tx *bolt.Tx, ch *chart.Chart, m proto.Message, id string) (*sanziv1.Voucher, error) {
+	switch m := m.(type) {
+	case *sanziv1.Transaction:
+		return voucher.FromTransaction(ch, m, id)
+	case *sanziv1.ContractPayment:
+		return voucher.FromContractPayment(ch, m, contractParty(tx, m.GetContractId()), id)
+	case *sanziv1.AssetAppraisal:
+		s, a, err := assetOf(tx, m.GetAssetId())
+		if err != nil {
+			return nil, err
+		}
+		return voucher.FromAssetAppraisal(ch, m, a, bookValue(tx, s, a, nil), id)
+	case *sanziv1.AssetDisposal:
+		s, a, err := assetOf(tx, m.GetAssetId())
+		if err != nil {
+			return nil, err
+		}
+		return voucher.FromAssetDisposal(ch, m, a, bookValue(tx, s, a, nil), id)
+	}
+	return nil, fmt.Errorf("%w: a %T is no business record a voucher books", voucher.ErrNoVoucher, m)
+}
+
+// assetOf reads the registration of asset id; an InvalidError (assetId)
+// when the node holds none.
+func assetOf(tx *bolt.Tx, id string) (*ledger.Stored, *sanziv1.AssetRegistration, error) {
+	s, m, err := child(tx, id)
+	if err != nil || s.Type != sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION {
+		return nil, nil, Invalid("assetId", "no asset %s on this node", id)
+	}
+	return s, m.(*sanziv1.AssetRegistration), nil
+}
+
+// bookValue is the value the books carry asset s (registered as a) at
+// before the entry at key before (nil: now): its original value, then the
+// value of each appraisal in force that a voucher in force booked, or that
+// left the value as it was (it needed none). An appraisal the chart mapped
+// to nothing and no hand voucher booked has not changed the books, so a
+// disposal after it takes the asset off at the value before it.
+func bookValue(tx *bolt.Tx, s *ledger.Stored, a *sanziv1.AssetRegistration, before []byte) int64 {
+	value := a.GetOriginalValueFen()
+	children(tx, s, func(id string, t sanziv1.EntryType, amount int64, reversed bool) {
+		if reversed || t != sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL {
+			return
+		}
+		k, err := keyOf(id)
+		if err != nil || (before != nil && bytes.Compare(k, before) >= 0) {
+			return
+		}
+		if amount == value || bookedBy(tx, k) != "" {
+			value = amount
+		}
+	})
+	return value
+}
+
+// needsVoucher says whether business record m, stored as s, must be booked
+// by a voucher before its month closes, with its date and amount for the
+// reason shown: every transaction and contract payment; a disposal that
+// moves a price or a book value; an appraisal that changes the book value
+// (an appraisal at the value the books carry books nothing).
+func needsVoucher(tx *bolt.Tx, s *ledger.Stored, m proto.Message) (date string, amount int64, needs bool) {
+	switch m := m.(type) {
+	case *sanziv1.Transaction:
+		return m.GetBusinessDate(), m.GetAmountFen(), true
+	case *sanziv1.ContractPayment:
+		return m.GetBusinessDate(), m.GetAmountFen(), true
+	case *sanziv1.AssetDisposal:
+		as, a, err := assetOf(tx, m.GetAssetId())
+		if err != nil {
+			return m.GetDisposalDate(), m.GetPriceFen(), true
+		}
+		return m.GetDisposalDate(), m.GetPriceFen(), m.GetPriceFen() > 0 || bookValue(tx, as, a, key(s.Origin, s.Seq)) > 0
+	case *sanziv1.AssetAppraisal:
+		as, a, err := assetOf(tx, m.GetAssetId())
+		if err != nil {
+			return m.GetAppraisalDate(), m.GetAppraisedValueFen(), true
+		}
+		return m.GetAppraisalDate(), m.GetAppraisedValueFen(), m.GetAppraisedValueFen() != bookValue(tx, as, a, key(s.Origin, s.Seq))
+	}
+	return "", 0, false
 }
 
 // reversalVoucher is the red-ink voucher, dated today, that reverses the
@@ -688,14 +776,20 @@ func contractParty(tx *bolt.Tx, contractID string) string {
 	return c.GetCounterparty().GetName()
 }
 
-// PreviewVoucher is the voucher t would book if recorded now, not recorded;
-// an error wrapping voucher.ErrNoVoucher says the chart maps it to nothing.
-func (b *Books) PreviewVoucher(t *sanziv1.Transaction) (*sanziv1.Voucher, error) {
+// PreviewVoucher is the voucher m (a transaction, contract payment, asset
+// appraisal or disposal) would book if recorded now, not recorded; an
+// error wrapping voucher.ErrNoVoucher says it would book none.
+func (b *Books) PreviewVoucher(m proto.Message) (*sanziv1.Voucher, error) {
 	ch, version, err := b.Chart()
 	if err != nil {
 		return nil, err
 	}
-	v, err := voucher.FromTransaction(ch, t, "")
+	var v *sanziv1.Voucher
+	err = b.l.DB().View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = fromRecord(tx, ch, m, "")
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -703,7 +797,7 @@ func (b *Books) PreviewVoucher(t *sanziv1.Transaction) (*sanziv1.Voucher, error)
 	if err := voucher.Validate(ch, v); err != nil {
 		return nil, asInvalid(err)
 	}
-	v.Number, err = b.nextNumber(t.GetOrg(), t.GetBusinessDate())
+	v.Number, err = b.nextNumber(v.GetOrg(), v.GetBusinessDate())
 	return v, err
 }
 
@@ -759,17 +853,12 @@ func (b *Books) month(org, month string) (*monthState, error) {
 				st.blockers = append(st.blockers, fmt.Sprintf("%s has vouchers and is not closed: close the earlier months first", m))
 			}
 		}
-		for _, t := range []sanziv1.EntryType{sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT} {
+		for _, t := range []sanziv1.EntryType{sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
+			sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL} {
 			if err := eachOf(tx, t, org, func(s *ledger.Stored, m proto.Message) error {
-				date, amount := "", int64(0)
-				switch m := m.(type) {
-				case *sanziv1.Transaction:
-					date, amount = m.GetBusinessDate(), m.GetAmountFen()
-				case *sanziv1.ContractPayment:
-					date, amount = m.GetBusinessDate(), m.GetAmountFen()
-				}
+				date, amount, needs := needsVoucher(tx, s, m)
 				k := key(s.Origin, s.Seq)
-				if voucher.Month(date) != month || get(tx, bucketReversed, k) != nil {
+				if !needs || voucher.Month(date) != month || get(tx, bucketReversed, k) != nil {
 					return nil
 				}
 				st.hasBusiness = true

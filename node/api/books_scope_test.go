@@ -98,6 +98,14 @@ func TestBooksScopedByOrg(t *testing.T) {
 			_, err := s.PreviewVoucher(ctx, &sanziv1.PreviewVoucherRequest{Record: &sanziv1.PreviewVoucherRequest_Transaction{Transaction: &sanziv1.Transaction{Org: villageA}}})
 			return err
 		}},
+		{"PreviewVoucher of a disposal", func(ctx context.Context) error {
+			_, err := s.PreviewVoucher(ctx, &sanziv1.PreviewVoucherRequest{Record: &sanziv1.PreviewVoucherRequest_AssetDisposal{AssetDisposal: &sanziv1.AssetDisposal{Org: villageA}}})
+			return err
+		}},
+		{"PreviewVoucher of an appraisal", func(ctx context.Context) error {
+			_, err := s.PreviewVoucher(ctx, &sanziv1.PreviewVoucherRequest{Record: &sanziv1.PreviewVoucherRequest_AssetAppraisal{AssetAppraisal: &sanziv1.AssetAppraisal{Org: villageA}}})
+			return err
+		}},
 		{"ListVouchers", func(ctx context.Context) error {
 			_, err := s.ListVouchers(ctx, &sanziv1.ListVouchersRequest{Org: villageA})
 			return err

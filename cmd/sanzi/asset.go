@@ -60,8 +60,9 @@ func orgOf(id string) string {
 
 func newAssetAppraiseCmd(g *globals) *cobra.Command {
 	var (
-		a     sanziv1.AssetAppraisal
-		value string
+		a       sanziv1.AssetAppraisal
+		value   string
+		preview bool
 	)
 	cmd := &cobra.Command{
 		Use:   "appraise ASSET_ID",
@@ -73,6 +74,9 @@ func newAssetAppraiseCmd(g *globals) *cobra.Command {
 				return err
 			}
 			a.AssetId, a.Org = args[0], orgOf(args[0])
+			if preview {
+				return previewVoucher(cmd, g, &sanziv1.PreviewVoucherRequest{Record: &sanziv1.PreviewVoucherRequest_AssetAppraisal{AssetAppraisal: &a}})
+			}
 			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
 				resp, err := sanziv1.NewAssetServiceClient(conn).AppraiseAsset(ctx, &sanziv1.AppraiseAssetRequest{Author: g.author, Appraisal: &a})
 				if err != nil {
@@ -87,14 +91,16 @@ func newAssetAppraiseCmd(g *globals) *cobra.Command {
 	f.StringVar(&a.Appraiser, "appraiser", "", "who appraised it")
 	f.StringVar(&a.AppraisalDate, "date", "", "appraisal date YYYY-MM-DD")
 	f.StringVar(&a.ReportAttachment, "report", "", "SHA-256 of the uploaded appraisal report")
+	f.BoolVar(&preview, "preview", false, "show the voucher the appraisal would book (the change of the book value), recording nothing")
 	return cmd
 }
 
 func newAssetDisposeCmd(g *globals) *cobra.Command {
 	var (
-		d             sanziv1.AssetDisposal
-		method, price string
-		party         partyFlags
+		d                  sanziv1.AssetDisposal
+		method, price, pay string
+		party              partyFlags
+		preview            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dispose ASSET_ID",
@@ -109,6 +115,16 @@ func newAssetDisposeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			d.AssetId, d.Org, d.Method, d.Counterparty = args[0], orgOf(args[0]), sanziv1.DisposalMethod(m), party.proto()
+			if pay != "" {
+				pm, err := enumFlag("payment-method", pay, "PAYMENT_METHOD_", sanziv1.PaymentMethod_value)
+				if err != nil {
+					return err
+				}
+				d.PaymentMethod = sanziv1.PaymentMethod(pm)
+			}
+			if preview {
+				return previewVoucher(cmd, g, &sanziv1.PreviewVoucherRequest{Record: &sanziv1.PreviewVoucherRequest_AssetDisposal{AssetDisposal: &d}})
+			}
 			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
 				resp, err := sanziv1.NewAssetServiceClient(conn).DisposeAsset(ctx, &sanziv1.DisposeAssetRequest{Author: g.author, Disposal: &d})
 				if err != nil {
@@ -125,7 +141,25 @@ func newAssetDisposeCmd(g *globals) *cobra.Command {
 	f.StringVar(&d.DisposalDate, "date", "", "disposal date YYYY-MM-DD")
 	f.StringVar(&d.Reason, "reason", "", "why")
 	f.StringSliceVar(&d.Attachments, "attach", nil, "SHA-256 of an uploaded attachment")
+	f.StringVar(&pay, "payment-method", "", "how the price was received (cash books it to 库存现金; default: the bank)")
+	f.BoolVar(&preview, "preview", false, "show the voucher the disposal would book, recording nothing")
 	return cmd
+}
+
+// previewVoucher prints the voucher req's record would book on the chart
+// in force (BooksService.PreviewVoucher), recording nothing.
+func previewVoucher(cmd *cobra.Command, g *globals, req *sanziv1.PreviewVoucherRequest) error {
+	return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+		resp, err := sanziv1.NewBooksServiceClient(conn).PreviewVoucher(ctx, req)
+		if err != nil {
+			return err
+		}
+		if g.json {
+			return printJSON(cmd.OutOrStdout(), resp)
+		}
+		printVoucher(cmd.OutOrStdout(), nil, resp.GetVoucher())
+		return nil
+	})
 }
 
 func newAssetListCmd(g *globals) *cobra.Command {

@@ -9,9 +9,10 @@ import (
 )
 
 // TestAssetDisposalVoucherEndToEnd: `sanzi asset dispose --preview` shows
-// the voucher a transfer for a price would book (the price into 库存现金 when paid in cash,
-// the asset out of 固定资产 at its original value, the gain to 其他收入)
-// and records nothing; recorded, the disposal books that voucher itself.
+// the voucher a transfer for a price would book (the price into 库存现金
+// when paid in cash, the asset out of 固定资产 at its original value, the
+// gain to 其他收入) and records nothing; recorded, the disposal books that
+// voucher itself. (A sale would need an appraisal first: NO-APPRAISAL.)
 func TestAssetDisposalVoucherEndToEnd(t *testing.T) {
 	n := startNode(t, filepath.Join(t.TempDir(), "data"))
 	date := time.Now().AddDate(0, -1, 0).Format(time.DateOnly)

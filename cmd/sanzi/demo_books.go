@@ -140,7 +140,16 @@ func (s *yearSeeder) closeMonth(ctx context.Context, month string) error {
 	if err != nil {
 		return err
 	}
-	out, err := sanziv1.NewBooksServiceClient(s.conn).CloseMonth(c, &sanziv1.CloseMonthRequest{Org: s.org, Month: month})
+	books := sanziv1.NewBooksServiceClient(s.conn)
+	// The demo village has no safe nor bank outside its books: the cash
+	// counted and the bank statement are the balances its trial balance
+	// gives at the month's end (科目余额表, 期末).
+	trial, err := books.GetStatement(c, &sanziv1.GetStatementRequest{Kind: sanziv1.StatementKind_STATEMENT_KIND_TRIAL_BALANCE, Org: s.org, Period: month})
+	if err != nil {
+		return fmt.Errorf("trial balance of %s: %w", month, err)
+	}
+	cash, bank := closingBalance(trial, chart.Cash), closingBalance(trial, chart.Bank)
+	out, err := books.CloseMonth(c, &sanziv1.CloseMonthRequest{Org: s.org, Month: month, BankStatementFen: &bank, CashCountedFen: &cash})
 	if refused(err) {
 		s.refuse(err)
 		s.stats.CloseBlocked++
@@ -153,6 +162,17 @@ func (s *yearSeeder) closeMonth(ctx context.Context, month string) error {
 	s.stats.Closes++
 	s.stats.LastClose = out.GetClose()
 	return nil
+}
+
+// closingBalance is account's balance at the end of the trial balance's
+// period, debit side positive (期末借 − 期末贷); 0 when it has no row.
+func closingBalance(trial *sanziv1.GetStatementResponse, account string) int64 {
+	for _, r := range trial.GetStatement().GetRows() {
+		if a := r.GetAmountsFen(); r.GetCode() == account && len(a) == 8 {
+			return a[6] - a[7]
+		}
+	}
+	return 0
 }
 
 // bookDisposal records the voucher of an asset sold on date for price:

@@ -55,7 +55,8 @@ type Supervisor interface {
 	// (catalog.BankRecStep) is approved; "" when there is none.
 	BankReconciled(org, month string) string
 	// OverdueSteps lists org's open procedures about one of subjects (entry
-	// ids) whose open step was due before now, for the month-end close.
+	// ids) whose open step, held by a post of the village, was due before
+	// now, for the month-end close.
 	OverdueSteps(org string, subjects map[string]bool, now time.Time) []OverdueStep
 }
 

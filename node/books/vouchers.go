@@ -901,15 +901,21 @@ type Counted struct {
 //     difference by items in transit (未达账项), and the close names that
 //     procedure (bank_reconciliation_id). The town approves that step, so
 //     a village cannot explain a difference on its own word.
-//   - No record of the month is held up in its procedure: a procedure
-//     about one of the month's transactions or contract payments whose open
-//     step is past its deadline (the step the timers card) blocks until it
-//     is decided. A step still within its time does not: the close comes
-//     in the first days of the next month, when a reimbursement of the 30th
-//     is rightly still in its chain, and a later rejection is corrected by
-//     a red-ink voucher in an open month, as any correction is. Procedures
-//     not about a record of the month (a disclosure, which follows the
-//     close; the reconciliation, checked above) do not block.
+//   - No record of the month is held up at the village in its procedure:
+//     a procedure about one of the month's transactions or contract
+//     payments whose open step, held by a village post (the voucher's
+//     capture with its invoice, the finance group's review, the head's
+//     sign-off, the receipt, the cash deposit), is past its deadline (the
+//     step the timers card) blocks until it is decided. A step still within
+//     its time does not: the close comes in the first days of the next
+//     month, when a reimbursement of the 30th is rightly still in its
+//     chain, and a later rejection is corrected by a red-ink voucher in an
+//     open month, as any correction is. A town's step does not either: the
+//     village can neither take it nor hurry it but through the cards its
+//     timers give, and a village whose town is slow, or not yet syncing,
+//     would never close. Procedures not about a record of the month (a
+//     disclosure, which follows the close; the reconciliation, checked
+//     above) do not block.
 func (b *Books) CloseMonth(ctx context.Context, author, org, month string, c Counted) (*ledger.Stored, *sanziv1.MonthClose, error) {
 	if err := checkOrgMonth(org, month); err != nil {
 		return nil, nil, err

@@ -71,18 +71,23 @@ func (s *Supervisor) BankReconciled(org, month string) string {
 }
 
 // OverdueSteps lists org's open procedures about one of subjects whose open
-// step's deadline is before now (a books.Supervisor method, for the
-// month-end close).
+// step, held by a village post, was due before now (a books.Supervisor
+// method, for the month-end close). A town's step is left out: the village
+// can neither take it nor hurry it but through the cards its timers give.
 func (s *Supervisor) OverdueSteps(org string, subjects map[string]bool, now time.Time) []books.OverdueStep {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	village := map[string]bool{}
+	for _, p := range s.flows.Catalog().GetPosts() {
+		village[p.GetCode()] = p.GetTier() == sanziv1.Tier_TIER_VILLAGE
+	}
 	var out []books.OverdueStep
 	for _, p := range s.flows.List(workflow.Filter{Org: org, Status: workflow.StatusOpen}) {
 		if !subjects[p.P.GetSubjectId()] {
 			continue
 		}
 		step, st := p.OpenStep()
-		if step == nil || !st.GetDeadline().AsTime().Before(now) {
+		if step == nil || !village[step.GetPost()] || !st.GetDeadline().AsTime().Before(now) {
 			continue
 		}
 		out = append(out, books.OverdueStep{ProcedureID: p.ID, Matter: p.P.GetMatterCode(), SubjectID: p.P.GetSubjectId(),

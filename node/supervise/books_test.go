@@ -74,9 +74,10 @@ func TestReopenNeedsTheTownsApproval(t *testing.T) {
 }
 
 // TestCloseAsksTheWorkflow: village B's October closes only once the
-// reimbursement of an October expense is no longer overdue at a step (the
-// capture, due three days after recording, blocks on 2 November until it
-// is approved), and, the bank statement not yet showing the payment, once
+// reimbursement of an October expense is no longer overdue at a village's
+// step (the capture, due three days after recording, blocks on 2 November
+// until it is approved; the town's posting, overdue on the 10th, does
+// not), and, the bank statement not yet showing the payment, once
 // the town has approved the reconciliation step of October's bank
 // reconciliation (余额调节表), which the close then names.
 func TestCloseAsksTheWorkflow(t *testing.T) {
@@ -109,8 +110,16 @@ func TestCloseAsksTheWorkflow(t *testing.T) {
 		!strings.Contains(err.Error(), "procedure "+reimb+" (FUND-REIMB) about "+st.ID()+" is overdue at step capture (填制凭证, post village.accountant, due 2026-10-23 01:00 UTC)") {
 		t.Fatalf("close with the capture overdue: %v", err)
 	}
-	if _, _, err := b.DecideStep(ctx, "B村报账员", approve(villageB, reimb, "capture", "village.accountant")); err != nil {
-		t.Fatal(err)
+	// The village's steps decided, the town's review and posting, due on
+	// 5 November, is overdue on the 10th: the town's, it does not block.
+	for _, step := range [][2]string{{"capture", "village.accountant"}, {"review", "village.finance_group"}, {"signoff", "village.head"}} {
+		if _, _, err := b.DecideStep(ctx, "B村"+step[0], approve(villageB, reimb, step[0], step[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Set(cstTime("2026-11-10 09:00"))
+	if p, err := b.Procedure(reimb); err != nil || p.Steps[3].GetStatus() != "open" || !p.Steps[3].GetDeadline().AsTime().Before(clock.Now()) {
+		t.Fatalf("procedure %s: %v; want its town_post open and overdue", reimb, err)
 	}
 	if _, err := closeOct(statement); !errors.As(err, &blocked) || len(blocked.Blockers) != 1 ||
 		!strings.Contains(err.Error(), "the bank statement says -50.00 yuan: 1,500.00 yuan more on the statement than in the books, and no bank reconciliation (FUND-BANKREC) was opened for 2026-10") {

@@ -900,7 +900,9 @@ type Counted struct {
 //     has its reconciliation step approved: the 余额调节表 then explains the
 //     difference by items in transit (未达账项), and the close names that
 //     procedure (bank_reconciliation_id). The town approves that step, so
-//     a village cannot explain a difference on its own word.
+//     a village cannot explain a difference on its own word. The procedure
+//     records no amounts: which difference it explains is the town's
+//     reading of the statement attached to it, not checked here.
 //   - No record of the month is held up at the village in its procedure:
 //     a procedure about one of the month's transactions or contract
 //     payments whose open step, held by a village post (the voucher's

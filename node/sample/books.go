@@ -72,8 +72,8 @@ func (g *gen) topUp(ctx context.Context, date string, amount int64) error {
 // closeMonth closes month (结账) with the bank balance the records leave
 // as the statement's and the opening cash as counted (every record is paid
 // by bank transfer); a check it fails is the generator's mistake, and ends
-// the generation. A step overdue at the close would block it: the
-// accountant chases it first, and it is decided now.
+// the generation. A village's step overdue at the close would block it:
+// the accountant first chases every overdue step, decided now.
 func (g *gen) closeMonth(ctx context.Context, month string) error {
 	now := g.clk.Now()
 	for i, op := range g.open {

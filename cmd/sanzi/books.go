@@ -240,18 +240,37 @@ func newBooksCmd(g *globals) *cobra.Command {
 
 func newBooksCloseCmd(g *globals) *cobra.Command {
 	var req sanziv1.CloseMonthRequest
+	var bank, cash string
 	cmd := &cobra.Command{
 		Use:   "close MONTH",
 		Short: "Close a month of the books once every check passes",
-		Long: `Close MONTH (YYYY-MM): refused, with every reason, while a voucher does not
-balance, an earlier month with vouchers is open, a transaction or contract
-payment of the month has no voucher, cash (101) ends the month negative, or
-the month is not over. A closed month takes no voucher until the town
-approves reopening it.`,
-		Example: `  sanzi books close 2026-03 --org 350505100201`,
+		Long: `Close MONTH (YYYY-MM) with the figures you checked at its end: the bank
+statement's balance (--bank-statement) and the cash you counted
+(--cash-counted), both in yuan and both required. Refused, with every
+reason, while a voucher does not balance, an earlier month with vouchers is
+open, a transaction or contract payment of the month has no voucher, a
+procedure about one of them is overdue at a step, cash (101) ends the month
+negative or differs from the cash counted, 银行存款 (102) differs from the
+statement without the month's bank reconciliation (FUND-BANKREC) having its
+余额调节表 step approved, or the month is not over. A closed month takes no
+voucher until the town approves reopening it.`,
+		Example: `  sanzi books close 2026-03 --org 350505100201 --bank-statement 12345.67 --cash-counted 800`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Month = args[0]
+			for _, f := range []struct {
+				name, what, val string
+				dst             **int64
+			}{{"bank-statement", "the bank statement's balance", bank, &req.BankStatementFen}, {"cash-counted", "the cash counted", cash, &req.CashCountedFen}} {
+				if strings.TrimSpace(f.val) == "" {
+					return fmt.Errorf("--%s: required: %s at the end of %s, in yuan", f.name, f.what, req.Month)
+				}
+				fen, err := yuanFlag(f.name, f.val)
+				if err != nil {
+					return err
+				}
+				*f.dst = &fen
+			}
 			return g.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
 				resp, err := sanziv1.NewBooksServiceClient(conn).CloseMonth(ctx, &req)
 				if err != nil {
@@ -261,13 +280,19 @@ approves reopening it.`,
 					return printJSON(cmd.OutOrStdout(), resp)
 				}
 				c := resp.GetClose()
-				fmt.Fprintf(cmd.OutOrStdout(), "closed %s of %s as %s: %d vouchers, debits %s, cash %s, bank %s\n", c.GetMonth(), c.GetOrg(),
-					resp.GetEntry().GetId(), c.GetVouchers(), money.FormatFen(c.GetDebitFen()), money.FormatFen(c.GetCashFen()), money.FormatFen(c.GetBankFen()))
+				fmt.Fprintf(cmd.OutOrStdout(), "closed %s of %s as %s: %d vouchers, debits %s, cash %s (counted %s), bank %s (statement %s)\n", c.GetMonth(), c.GetOrg(),
+					resp.GetEntry().GetId(), c.GetVouchers(), money.FormatFen(c.GetDebitFen()), money.FormatFen(c.GetCashFen()), money.FormatFen(c.GetCashCountedFen()),
+					money.FormatFen(c.GetBankFen()), money.FormatFen(c.GetBankStatementFen()))
+				if id := c.GetBankReconciliationId(); id != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "bank reconciliation: %s\n", id)
+				}
 				return nil
 			})
 		},
 	}
 	cmd.Flags().StringVar(&req.Org, "org", "", "12-digit org code (default: your own)")
+	cmd.Flags().StringVar(&bank, "bank-statement", "", "the bank statement's balance at the month's end, in yuan (required)")
+	cmd.Flags().StringVar(&cash, "cash-counted", "", "the cash counted at the month's end (现金盘点), in yuan (required)")
 	return cmd
 }
 

@@ -88,8 +88,18 @@ func TestVoucherBooksEndToEnd(t *testing.T) {
 		t.Fatalf("vouchers preview: exit %d\n%s", exit, out)
 	}
 
-	out, exit = run(t, "books", "close", month, "--server", n.grpc, "--org", org)
-	if exit != 0 || !strings.Contains(out, "closed "+month) || !strings.Contains(out, "3 vouchers") {
+	// Cash 1,500.00 - 200.00 - 1,000.00 and the bank 1,000.00 at the
+	// month's end: a count 1.00 short is refused, naming both figures.
+	out, exit = run(t, "books", "close", month, "--server", n.grpc, "--org", org, "--bank-statement", "1000")
+	if exit == 0 || !strings.Contains(out, "--cash-counted: required") {
+		t.Fatalf("books close without the cash counted: exit %d\n%s", exit, out)
+	}
+	out, exit = run(t, "books", "close", month, "--server", n.grpc, "--org", org, "--bank-statement", "1000", "--cash-counted", "299")
+	if exit == 0 || !strings.Contains(out, "300.00 yuan in the books and 299.00 yuan was counted: 1.00 yuan less counted") {
+		t.Fatalf("books close with the cash 1.00 short: exit %d\n%s", exit, out)
+	}
+	out, exit = run(t, "books", "close", month, "--server", n.grpc, "--org", org, "--bank-statement", "1000", "--cash-counted", "300.00")
+	if exit != 0 || !strings.Contains(out, "closed "+month) || !strings.Contains(out, "3 vouchers") || !strings.Contains(out, "cash 300.00 (counted 300.00), bank 1,000.00 (statement 1,000.00)") {
 		t.Fatalf("books close: exit %d\n%s", exit, out)
 	}
 	code, raw = n.post("/v1/vouchers", hand(day(20), 100, 100), nil)

@@ -148,7 +148,27 @@ func TestConsoleBooks(t *testing.T) {
 		if r := csText(t, ctx, row); !strings.Contains(r, "未结账") || !strings.Contains(r, "is not over yet") || csText(t, ctx, row+` td:nth-child(3)`) != "2" {
 			t.Fatalf("row of %s: %q; want open, 2 vouchers, not over yet", month, r)
 		}
+		// The row's button puts its month in the close form, which asks for
+		// the figures checked at the month's end: without them the node
+		// names each beside its input; one that is not an amount is
+		// refused beside it before asking.
 		csRun(t, ctx, "close it", chromedp.Click(chromedp.CSS(row+` [data-testid="mo-close"]`)))
+		if m := csGet(t, ctx, "the close form's month", chromedp.Evaluate[string](`document.getElementById('mo-close-month').value`)); m != month {
+			t.Fatalf("close form month %q, want %s", m, month)
+		}
+		csRun(t, ctx, "close without the figures", chromedp.Click(chromedp.CSS(`[data-testid="mo-close-submit"]`)))
+		for _, f := range []string{"bankStatementFen", "cashCountedFen"} {
+			if e := csText(t, ctx, `[data-testid="field-error"][data-for="`+f+`"]`); !strings.Contains(e, "required") {
+				t.Fatalf("closing without the figures: %q beside %s", e, f)
+			}
+		}
+		acctSet(t, ctx, "mo-close-bankStatementFen", "12,00.5x", "mo-close-cashCountedFen", "0")
+		csRun(t, ctx, "close with a bank balance that is no amount", chromedp.Click(chromedp.CSS(`[data-testid="mo-close-submit"]`)))
+		if e := csText(t, ctx, `[data-testid="field-error"][data-for="bankStatementFen"]`); !strings.Contains(e, "元") {
+			t.Fatalf("a bank balance that is no amount: %q beside it", e)
+		}
+		acctSet(t, ctx, "mo-close-bankStatementFen", "0")
+		csRun(t, ctx, "close with the figures", chromedp.Click(chromedp.CSS(`[data-testid="mo-close-submit"]`)))
 		if r := csText(t, ctx, `[data-testid="mo-refused"] [data-testid="checks-failed"]`); !strings.Contains(r, "is not over yet") {
 			t.Fatalf("close refused with %q", r)
 		}

@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/rules"
@@ -136,20 +140,44 @@ func (s *yearSeeder) planBooks() {
 			return
 		}
 		month := m.Format("2006-01")
-		s.at(at, func(ctx context.Context) error { return s.closeMonth(ctx, month) })
+		s.at(at, func(ctx context.Context) error { return s.closeMonth(ctx, month, at) })
 	}
 }
 
 // closeMonth closes month. A refusal (a check the month fails) is counted
 // with the other refusals and in CloseBlocked: the seeding is meant never
-// to earn one, and the demo's test says so.
-func (s *yearSeeder) closeMonth(ctx context.Context, month string) error {
+// to earn one, and the demo's test says so. A refusal only because a
+// village's step about a record of the month is overdue (the demo's late
+// villages), or because an earlier month waits for one, is not one: the
+// accountant tries again the next working day (CloseDeferred), until the
+// step is decided, or until the year's end, when the month is left open
+// (CloseWaiting).
+func (s *yearSeeder) closeMonth(ctx context.Context, month string, at time.Time) error {
 	c, err := s.ctxAs(ctx, demoAuthor)
 	if err != nil {
 		return err
 	}
-	out, err := sanziv1.NewBooksServiceClient(s.conn).CloseMonth(c, &sanziv1.CloseMonthRequest{Org: s.org, Month: month})
+	books := sanziv1.NewBooksServiceClient(s.conn)
+	// The demo village has no safe nor bank outside its books: the cash
+	// counted and the bank statement are the balances its trial balance
+	// gives at the month's end (科目余额表, 期末).
+	trial, err := books.GetStatement(c, &sanziv1.GetStatementRequest{Kind: sanziv1.StatementKind_STATEMENT_KIND_TRIAL_BALANCE, Org: s.org, Period: month})
+	if err != nil {
+		return fmt.Errorf("trial balance of %s: %w", month, err)
+	}
+	cash, bank := closingBalance(trial, chart.Cash), closingBalance(trial, chart.Bank)
+	out, err := books.CloseMonth(c, &sanziv1.CloseMonthRequest{Org: s.org, Month: month, BankStatementFen: &bank, CashCountedFen: &cash})
 	if refused(err) {
+		if waitsForSteps(err) {
+			next := nextWorkingDay(at)
+			if next.After(s.end) {
+				s.stats.CloseWaiting++
+				return nil
+			}
+			s.stats.CloseDeferred++
+			s.at(next, func(ctx context.Context) error { return s.closeMonth(ctx, month, next) })
+			return nil
+		}
 		s.refuse(err)
 		s.stats.CloseBlocked++
 		return nil
@@ -161,4 +189,43 @@ func (s *yearSeeder) closeMonth(ctx context.Context, month string) error {
 	s.stats.Closes++
 	s.stats.LastClose = out.GetClose()
 	return nil
+}
+
+// nextWorkingDay is the same time on the next weekday after t.
+func nextWorkingDay(t time.Time) time.Time {
+	t = t.AddDate(0, 0, 1)
+	for wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday; wd = t.Weekday() {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t
+}
+
+// waitsForSteps says whether a refused close failed only because a
+// village's step is overdue, or an earlier month is not closed yet.
+func waitsForSteps(err error) bool {
+	n := 0
+	for _, d := range status.Convert(err).Details() {
+		pf, ok := d.(*errdetails.PreconditionFailure)
+		if !ok {
+			continue
+		}
+		for _, v := range pf.GetViolations() {
+			if !strings.Contains(v.GetDescription(), " is overdue at step ") && !strings.Contains(v.GetDescription(), "is not closed: close the earlier months first") {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// closingBalance is account's balance at the end of the trial balance's
+// period, debit side positive (期末借 − 期末贷); 0 when it has no row.
+func closingBalance(trial *sanziv1.GetStatementResponse, account string) int64 {
+	for _, r := range trial.GetStatement().GetRows() {
+		if a := r.GetAmountsFen(); r.GetCode() == account && len(a) == 8 {
+			return a[6] - a[7]
+		}
+	}
+	return 0
 }

@@ -129,8 +129,8 @@ func newDemoNodeCmd(g *globals) *cobra.Command {
 				if len(reasons) > 0 {
 					fmt.Fprintf(out, "refusals %s %s\n", org, strings.Join(reasons, "; "))
 				}
-				fmt.Fprintf(out, "books %s opening cash=%s bank=%s closed=%d blocked=%d last=%s cash=%s bank=%s\n", org,
-					money.FormatFen(st.OpeningCashFen), money.FormatFen(st.OpeningBankFen), st.Closes, st.CloseBlocked,
+				fmt.Fprintf(out, "books %s opening cash=%s bank=%s closed=%d blocked=%d deferred=%d waiting=%d last=%s cash=%s bank=%s\n", org,
+					money.FormatFen(st.OpeningCashFen), money.FormatFen(st.OpeningBankFen), st.Closes, st.CloseBlocked, st.CloseDeferred, st.CloseWaiting,
 					st.LastClose.GetMonth(), money.FormatFen(st.LastClose.GetCashFen()), money.FormatFen(st.LastClose.GetBankFen()))
 			}
 			fmt.Fprintf(out, "serving %s head=%d\n", org, n.Books().Ledger().Head(org).Seq)

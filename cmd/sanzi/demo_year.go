@@ -91,9 +91,12 @@ type seedStats struct {
 	Reasons map[string]int
 	// The books (demo_books.go): the opening cash and bank, the months
 	// closed, the closes refused (CloseBlocked, never meant to be any),
-	// and the last close's figures.
+	// those put off a working day for a village's overdue step
+	// (CloseDeferred) and the months left open for one at the year's end
+	// (CloseWaiting), and the last close's figures.
 	OpeningCashFen, OpeningBankFen int64
 	Closes, CloseBlocked           int
+	CloseDeferred, CloseWaiting    int
 	LastClose                      *sanziv1.MonthClose
 }
 

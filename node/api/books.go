@@ -134,13 +134,25 @@ func (s *Service) ListVouchers(ctx context.Context, r *sanziv1.ListVouchersReque
 }
 
 // CloseMonth implements BooksService: the month's close, or every reason
-// it cannot close (FailedPrecondition with one violation each).
+// it cannot close (FailedPrecondition with one violation each). The
+// figures the accountant checked are required: a missing one is
+// InvalidArgument naming its field.
 func (s *Service) CloseMonth(ctx context.Context, r *sanziv1.CloseMonthRequest) (*sanziv1.CloseMonthResponse, error) {
 	author, org, err := actor(ctx, r.GetOrg())
 	if err != nil {
 		return nil, err
 	}
-	st, mc, err := s.b.CloseMonth(ctx, author, org, r.GetMonth())
+	var missing []books.Violation
+	if r.BankStatementFen == nil {
+		missing = append(missing, books.Violation{Field: "bankStatementFen", Reason: "required: the bank statement's balance at the month's end, in fen"})
+	}
+	if r.CashCountedFen == nil {
+		missing = append(missing, books.Violation{Field: "cashCountedFen", Reason: "required: the cash counted at the month's end (现金盘点), in fen"})
+	}
+	if len(missing) > 0 {
+		return nil, toStatus(&books.InvalidError{Violations: missing})
+	}
+	st, mc, err := s.b.CloseMonth(ctx, author, org, r.GetMonth(), books.Counted{BankStatementFen: r.GetBankStatementFen(), CashCountedFen: r.GetCashCountedFen()})
 	if err != nil {
 		return nil, toStatus(err)
 	}

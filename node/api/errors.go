@@ -62,11 +62,20 @@ func toStatus(err error) error {
 		}
 		return withDetails(codes.FailedPrecondition, blocked.Error(), pf)
 	case errors.As(err, &month):
-		pf := &errdetails.PreconditionFailure{}
-		for _, b := range month.Blockers {
+		// Every check as a violation; those about a figure the accountant
+		// gave (the bank statement, the cash counted) also as a field
+		// violation, so that a form shows them beside their input.
+		pf, br := &errdetails.PreconditionFailure{}, &errdetails.BadRequest{}
+		for i, b := range month.Blockers {
 			pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{Type: "MONTH_CLOSE", Subject: month.Org + "/" + month.Month, Description: b})
+			if i < len(month.Fields) && month.Fields[i] != "" {
+				br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: month.Fields[i], Description: b})
+			}
 		}
-		return withDetails(codes.FailedPrecondition, month.Error(), pf)
+		if len(br.FieldViolations) == 0 {
+			return withDetails(codes.FailedPrecondition, month.Error(), pf)
+		}
+		return withDetails(codes.FailedPrecondition, month.Error(), pf, br)
 	case errors.As(err, &inv):
 		br := &errdetails.BadRequest{}
 		for _, v := range inv.Violations {
@@ -117,8 +126,8 @@ func fieldError(code codes.Code, field string, err error) error {
 
 // withDetails is a status with one detail, or without it when the detail
 // cannot be attached.
-func withDetails(code codes.Code, msg string, detail protoadapt.MessageV1) error {
-	st, err := status.New(code, msg).WithDetails(detail)
+func withDetails(code codes.Code, msg string, details ...protoadapt.MessageV1) error {
+	st, err := status.New(code, msg).WithDetails(details...)
 	if err != nil {
 		return status.Error(code, msg)
 	}

@@ -50,6 +50,22 @@ type Supervisor interface {
 	// as raised when mark is set. A supervisor that keeps no such memory
 	// answers false, so that the alert is recorded every time.
 	Raised(ctx context.Context, key string, mark bool) bool
+	// BankReconciled is the entry id of org's bank reconciliation procedure
+	// for month (catalog.BankRec, its period) whose reconciliation step
+	// (catalog.BankRecStep) is approved; "" when there is none.
+	BankReconciled(org, month string) string
+	// OverdueSteps lists org's open procedures about one of subjects (entry
+	// ids) whose open step, held by a post of the village, was due before
+	// now, for the month-end close.
+	OverdueSteps(org string, subjects map[string]bool, now time.Time) []OverdueStep
+}
+
+// OverdueStep is the open step of a procedure past its deadline.
+type OverdueStep struct {
+	ProcedureID, Matter, SubjectID string
+	// Step is the open step's code, StepName its name, Post who decides it.
+	Step, StepName, Post string
+	Deadline             time.Time
 }
 
 // unsupervised is the Supervisor of books that run without supervision.
@@ -63,6 +79,8 @@ func (unsupervised) NewProcedure(string, proto.Message, int64, string) *sanziv1.
 func (unsupervised) Recorded(context.Context, string) ([]rules.Hit, error)                { return nil, nil }
 func (unsupervised) Published([]*ledger.Stored)                                           {}
 func (unsupervised) Raised(context.Context, string, bool) bool                            { return false }
+func (unsupervised) BankReconciled(string, string) string                                 { return "" }
+func (unsupervised) OverdueSteps(string, map[string]bool, time.Time) []OverdueStep        { return nil }
 
 // Supervise makes s follow the books from now on. Call it once, at start,
 // before the books record anything.

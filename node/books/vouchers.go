@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -810,12 +812,15 @@ func (b *Books) PreviewVoucher(m proto.Message) (*sanziv1.Voucher, error) {
 
 // monthState is what the books say of one month of an org.
 type monthState struct {
-	vouchers      int32
-	debit         int64
-	cash, bank    int64
-	bankRec       string
-	closeID       string
-	blockers      []string
+	vouchers   int32
+	debit      int64
+	cash, bank int64
+	bankRec    string
+	closeID    string
+	blockers   []string
+	// fields names the request field each of blockers is about ("" for
+	// none), so that a form shows the refusal next to its input.
+	fields        []string
 	hasBusiness   bool
 	unbookedCount int
 }
@@ -825,6 +830,7 @@ type monthState struct {
 func (b *Books) month(org, month string) (*monthState, error) {
 	st := &monthState{}
 	today := b.today()
+	subjects := map[string]bool{}
 	err := b.l.DB().View(func(tx *bolt.Tx) error {
 		st.closeID = closedBy(tx, org, month)
 		withVouchers := map[string]bool{}
@@ -869,6 +875,7 @@ func (b *Books) month(org, month string) (*monthState, error) {
 					return nil
 				}
 				st.hasBusiness = true
+				subjects[s.ID()] = true
 				if bookedBy(tx, k) == "" {
 					st.blockers = append(st.blockers, fmt.Sprintf("%s %s of %s yuan on %s has no voucher: enter one naming it (sourceEntryId)", typeName(s.Type), s.ID(), money.FormatFen(amount), date))
 				}
@@ -882,7 +889,7 @@ func (b *Books) month(org, month string) (*monthState, error) {
 		}
 		return eachOf(tx, sanziv1.EntryType_ENTRY_TYPE_PROCEDURE, org, func(s *ledger.Stored, m proto.Message) error {
 			p := m.(*sanziv1.Procedure)
-			if p.GetMatterCode() == "FUND-BANKREC" && p.GetPeriod() == month {
+			if p.GetMatterCode() == catalog.BankRec && p.GetPeriod() == month {
 				st.bankRec = s.ID()
 			}
 			return nil
@@ -894,7 +901,24 @@ func (b *Books) month(org, month string) (*monthState, error) {
 	if month >= today[:7] {
 		st.blockers = append(st.blockers, fmt.Sprintf("%s is not over yet (today is %s)", month, today))
 	}
+	// Asked of the supervision once the transaction is over: it takes its
+	// own lock, and may be writing to the ledger.
+	if st.closeID == "" && len(subjects) > 0 {
+		for _, o := range b.sup.OverdueSteps(org, subjects, b.now()) {
+			st.blockers = append(st.blockers, fmt.Sprintf("procedure %s (%s) about %s is overdue at step %s (%s, post %s, due %s): decide it (approve, return or reject) before closing, the month's books would otherwise take as final a record whose approval is stuck",
+				o.ProcedureID, o.Matter, o.SubjectID, o.Step, o.StepName, o.Post, o.Deadline.UTC().Format("2006-01-02 15:04 UTC")))
+		}
+	}
+	st.fields = make([]string, len(st.blockers))
 	return st, nil
+}
+
+// now is the books' clock (the validator's, else the wall clock).
+func (b *Books) now() time.Time {
+	if b.val != nil && b.val.Now != nil {
+		return b.val.Now()
+	}
+	return time.Now()
 }
 
 // eachOf calls fn with every entry of type t recorded at org, decoded.
@@ -942,20 +966,55 @@ func checkOrgMonth(org, month string) error {
 type BlockedMonthError struct {
 	Org, Month string
 	Blockers   []string
+	// Fields names, for each of Blockers, the request field it is about
+	// (bankStatementFen, cashCountedFen), "" for the others; nil: none.
+	Fields []string
 }
 
 func (e *BlockedMonthError) Error() string {
 	return fmt.Sprintf("month %s of %s cannot close: %s", e.Month, e.Org, strings.Join(e.Blockers, "; "))
 }
 
+// Counted is what the accountant checked the books against at the
+// month's end, in fen: the bank statement's balance and the cash counted.
+type Counted struct {
+	BankStatementFen, CashCountedFen int64
+}
+
 // CloseMonth closes org's month (结账) when every check passes, recording
-// the month's figures; a BlockedMonthError lists each check that failed.
-// The bank balance is not compared with the month's bank reconciliation:
-// FUND-BANKREC records no balance to compare it with, so the close names
-// the reconciliation procedure when the month has one and is not refused
-// without one (TODO(issue 19): compare once the reconciliation carries the
-// statement balance).
-func (b *Books) CloseMonth(ctx context.Context, author, org, month string) (*ledger.Stored, *sanziv1.MonthClose, error) {
+// the month's figures and those the accountant checked (c); a
+// BlockedMonthError lists each check that failed.
+//
+// Besides the vouchers (each balanced, every record of the month booked,
+// the earlier months closed, cash not negative, the month over), the
+// close asks that the books agree with the world at the month's end:
+//   - 库存现金 (101) equals the cash counted. Always: a cash difference is
+//     a loss or a gain to be found and booked (待处理财产损溢), never
+//     explained away.
+//   - 银行存款 (102) equals the bank statement's balance, unless the
+//     month's bank reconciliation (catalog.BankRec, its period the month)
+//     has its reconciliation step approved: the 余额调节表 then explains the
+//     difference by items in transit (未达账项), and the close names that
+//     procedure (bank_reconciliation_id). The town approves that step, so
+//     a village cannot explain a difference on its own word. The procedure
+//     records no amounts: which difference it explains is the town's
+//     reading of the statement attached to it, not checked here.
+//   - No record of the month is held up at the village in its procedure:
+//     a procedure about one of the month's transactions or contract
+//     payments whose open step, held by a village post (the voucher's
+//     capture with its invoice, the finance group's review, the head's
+//     sign-off, the receipt, the cash deposit), is past its deadline (the
+//     step the timers card) blocks until it is decided. A step still within
+//     its time does not: the close comes in the first days of the next
+//     month, when a reimbursement of the 30th is rightly still in its
+//     chain, and a later rejection is corrected by a red-ink voucher in an
+//     open month, as any correction is. A town's step does not either: the
+//     village can neither take it nor hurry it but through the cards its
+//     timers give, and a village whose town is slow, or not yet syncing,
+//     would never close. Procedures not about a record of the month (a
+//     disclosure, which follows the close; the reconciliation, checked
+//     above) do not block.
+func (b *Books) CloseMonth(ctx context.Context, author, org, month string, c Counted) (*ledger.Stored, *sanziv1.MonthClose, error) {
 	if err := checkOrgMonth(org, month); err != nil {
 		return nil, nil, err
 	}
@@ -966,15 +1025,43 @@ func (b *Books) CloseMonth(ctx context.Context, author, org, month string) (*led
 	if st.closeID != "" {
 		return nil, nil, Conflict("month", "%s of %s is closed already (entry %s)", month, org, st.closeID)
 	}
-	if len(st.blockers) > 0 {
-		return nil, nil, &BlockedMonthError{Org: org, Month: month, Blockers: st.blockers}
+	bankRec := st.bankRec
+	if c.CashCountedFen != st.cash {
+		st.blockers = append(st.blockers, fmt.Sprintf("库存现金 (101) ends %s at %s yuan in the books and %s yuan was counted: %s (账实不符); find the difference and book it before closing",
+			month, money.FormatFen(st.cash), money.FormatFen(c.CashCountedFen), difference(c.CashCountedFen, st.cash, "counted")))
+		st.fields = append(st.fields, "cashCountedFen")
 	}
-	mc := &sanziv1.MonthClose{Org: org, Month: month, Vouchers: st.vouchers, DebitFen: st.debit, CashFen: st.cash, BankFen: st.bank, BankReconciliationId: st.bankRec}
+	if c.BankStatementFen != st.bank {
+		if rec := b.sup.BankReconciled(org, month); rec != "" {
+			bankRec = rec
+		} else {
+			why := fmt.Sprintf("no bank reconciliation (%s) was opened for %s", catalog.BankRec, month)
+			if st.bankRec != "" {
+				why = fmt.Sprintf("the bank reconciliation %s has not had its reconciliation step (%s) approved", st.bankRec, catalog.BankRecStep)
+			}
+			st.blockers = append(st.blockers, fmt.Sprintf("银行存款 (102) ends %s at %s yuan in the books and the bank statement says %s yuan: %s, and %s; book what is missing, or have the 余额调节表 explain it",
+				month, money.FormatFen(st.bank), money.FormatFen(c.BankStatementFen), difference(c.BankStatementFen, st.bank, "on the statement"), why))
+			st.fields = append(st.fields, "bankStatementFen")
+		}
+	}
+	if len(st.blockers) > 0 {
+		return nil, nil, &BlockedMonthError{Org: org, Month: month, Blockers: st.blockers, Fields: st.fields}
+	}
+	mc := &sanziv1.MonthClose{Org: org, Month: month, Vouchers: st.vouchers, DebitFen: st.debit, CashFen: st.cash, BankFen: st.bank, BankReconciliationId: bankRec,
+		BankStatementFen: proto.Int64(c.BankStatementFen), CashCountedFen: proto.Int64(c.CashCountedFen)}
 	out, err := b.appendMonthEntry(ctx, author, org, sanziv1.EntryType_ENTRY_TYPE_MONTH_CLOSE, mc, "")
 	if err != nil {
 		return nil, nil, err
 	}
 	return out, mc, nil
+}
+
+// difference says by how much checked differs from the books' figure.
+func difference(checked, books int64, where string) string {
+	if checked > books {
+		return fmt.Sprintf("%s yuan more %s than in the books", money.FormatFen(checked-books), where)
+	}
+	return fmt.Sprintf("%s yuan less %s than in the books", money.FormatFen(books-checked), where)
 }
 
 // maxReason bounds the reason of a reopening as a voucher's summary is

@@ -200,12 +200,14 @@ func TestCloseReverseReopen(t *testing.T) {
 	if _, _, err := b.RecordTransaction(ctx, "t", cashExpense("2026-03-06", 500, "杂项")); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03")
-	if !errors.As(err, &blocked) || len(blocked.Blockers) != 2 ||
-		!strings.Contains(blocked.Error(), "has no voucher") || !strings.Contains(blocked.Error(), "cash cannot be negative") {
+	// The books' cash is -120.00 (the 5.00 is unbooked); none was counted.
+	_, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03", books.Counted{})
+	if !errors.As(err, &blocked) || len(blocked.Blockers) != 3 ||
+		!strings.Contains(blocked.Error(), "has no voucher") || !strings.Contains(blocked.Error(), "cash cannot be negative") ||
+		!strings.Contains(blocked.Error(), "-120.00 yuan in the books and 0.00 yuan was counted") {
 		t.Fatalf("close with blockers: %v", err)
 	}
-	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-06"); !errors.As(err, &blocked) || !strings.Contains(err.Error(), "not over yet") {
+	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-06", books.Counted{}); !errors.As(err, &blocked) || !strings.Contains(err.Error(), "not over yet") {
 		t.Fatalf("closing the current month: %v", err)
 	}
 	ids := listTx(t, b)
@@ -222,18 +224,19 @@ func TestCloseReverseReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03"); !errors.As(err, &blocked) || !strings.Contains(err.Error(), "2026-02 has vouchers") {
+	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03", books.Counted{BankStatementFen: -20100, CashCountedFen: 7600}); !errors.As(err, &blocked) || !strings.Contains(err.Error(), "2026-02 has vouchers") {
 		t.Fatalf("close before February: %v", err)
 	}
-	febClose, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-02")
+	febClose, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-02", books.Counted{BankStatementFen: -100, CashCountedFen: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, mc, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03")
+	_, mc, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03", books.Counted{BankStatementFen: -20100, CashCountedFen: 7600})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mc.GetVouchers() != 3 || mc.GetCashFen() != 100+20000-12000-500 || mc.GetBankFen() != -20100 {
+	if mc.GetVouchers() != 3 || mc.GetCashFen() != 100+20000-12000-500 || mc.GetBankFen() != -20100 ||
+		mc.GetCashCountedFen() != 7600 || mc.GetBankStatementFen() != -20100 || mc.BankStatementFen == nil {
 		t.Fatalf("close figures %v", mc)
 	}
 	var conflict *books.ConflictError
@@ -282,7 +285,8 @@ func TestCloseReverseReopen(t *testing.T) {
 	if !months[1].GetClosed() || months[1].GetCloseId() != febClose.ID() || months[2].GetClosed() || months[2].GetVouchers() != 4 {
 		t.Fatalf("February %v, March %v", months[1], months[2])
 	}
-	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03"); err != nil {
+	// The voucher of the 20th drew 1.00 more from the bank into cash.
+	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03", books.Counted{BankStatementFen: -20200, CashCountedFen: 7700}); err != nil {
 		t.Fatalf("closing again: %v", err)
 	}
 	// One approval reopens the month once: closed again, it needs another.
@@ -520,7 +524,7 @@ func TestNoVoucherBeforeAClosedMonth(t *testing.T) {
 	if _, _, _, err := b.RecordVoucher(ctx, "t", handVoucher("2026-03-02", 5000)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03"); err != nil {
+	if _, _, err := b.CloseMonth(ctx, "t", benchOrg, "2026-03", books.Counted{BankStatementFen: -5000, CashCountedFen: 5000}); err != nil {
 		t.Fatal(err)
 	}
 	var conflict *books.ConflictError

@@ -19,6 +19,16 @@ const (
 // closed month of a village's books (node/books ReopenMonth).
 const BooksReopen = "BOOKS-REOPEN"
 
+// BankRec is the monthly bank reconciliation matter, and BankRecStep its
+// step where the reconciliation statement (余额调节表) is drawn up: once it
+// is approved, the statement explains why the bank statement differs from
+// the books, and the month may close with the difference (node/books
+// CloseMonth).
+const (
+	BankRec     = "FUND-BANKREC"
+	BankRecStep = "reconcile"
+)
+
 // Post codes of the default catalog.
 const (
 	pAccountant = "village.accountant"
@@ -143,11 +153,11 @@ func Default(district string) *sanziv1.Catalog {
 					step("town_post", "审核记账", pAgency, wd(3), "核对合同收款计划后入账"),
 				},
 				TotalLimit: cd(10)},
-			{Code: "FUND-BANKREC", Name: "月度银行对账", Category: "funds",
+			{Code: BankRec, Name: "月度银行对账", Category: "funds",
 				LegalBasis: "《现金管理暂行条例》；日清月结制度",
 				Conditions: "每月末，每个银行账户；次月10日前完成",
 				Steps: []*sanziv1.Step{
-					step("reconcile", "编制余额调节表", pAgency, cd(7), "月末起算，取得对账单逐笔核对，账面与银行余额不符的说明原因"),
+					step(BankRecStep, "编制余额调节表", pAgency, cd(7), "月末起算，取得对账单逐笔核对，账面与银行余额不符的说明原因"),
 					step("review", "镇审核", pReviewer, wd(2), "审核调节表和未达账项"),
 				},
 				TotalLimit: cd(10)},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -68,10 +69,26 @@ func (g *gen) topUp(ctx context.Context, date string, amount int64) error {
 	return nil
 }
 
-// closeMonth closes month (结账); a check it fails is the generator's
-// mistake, and ends the generation.
+// closeMonth closes month (结账) with the bank balance the records leave
+// as the statement's and the opening cash as counted (every record is paid
+// by bank transfer); a check it fails is the generator's mistake, and ends
+// the generation. A village's step overdue at the close would block it:
+// the accountant first chases every overdue step, decided now.
 func (g *gen) closeMonth(ctx context.Context, month string) error {
-	_, mc, err := g.b.CloseMonth(ctx, "accountant", g.cfg.Org, month)
+	now := g.clk.Now()
+	for i, op := range g.open {
+		p, err := g.sup.Procedure(op.id)
+		if err != nil {
+			return fmt.Errorf("procedure %s: %w", op.id, err)
+		}
+		if _, st := p.OpenStep(); st != nil && st.GetDeadline().AsTime().Before(now) {
+			g.open[i].due = now
+		}
+	}
+	if err := g.decide(ctx, now); err != nil {
+		return err
+	}
+	_, mc, err := g.b.CloseMonth(ctx, "accountant", g.cfg.Org, month, books.Counted{BankStatementFen: g.bank, CashCountedFen: g.res.OpeningCashFen})
 	if err != nil {
 		return fmt.Errorf("close %s: %w", month, err)
 	}

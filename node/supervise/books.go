@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"strings"
+	"time"
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/catalog"
@@ -43,4 +44,54 @@ func (s *Supervisor) ApprovesReopen(id, org, month string) error {
 		}
 	}
 	return books.Conflict("procedureId", "procedure %s (%s): no town step is approved yet; the town approves reopening %s before the month takes vouchers again", id, r.GetStatus(), month)
+}
+
+// BankReconciled is the entry id of org's bank reconciliation procedure for
+// month whose reconciliation step is approved, "" when there is none (a
+// books.Supervisor method, for the month-end close). The step is the
+// town's: its decision comes down in the town's chain.
+func (s *Supervisor) BankReconciled(org, month string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.flows.List(workflow.Filter{Org: org, Matter: catalog.BankRec}) {
+		if p.P.GetPeriod() != month || p.Status == workflow.StatusRejected {
+			continue
+		}
+		r, err := p.Record()
+		if err != nil {
+			continue // a checkpoint's steps that do not decode approve nothing
+		}
+		for _, st := range r.GetSteps() {
+			if st.GetCode() == catalog.BankRecStep && st.GetStatus() == string(workflow.StatusApproved) {
+				return p.ID
+			}
+		}
+	}
+	return ""
+}
+
+// OverdueSteps lists org's open procedures about one of subjects whose open
+// step, held by a village post, was due before now (a books.Supervisor
+// method, for the month-end close). A town's step is left out: the village
+// can neither take it nor hurry it but through the cards its timers give.
+func (s *Supervisor) OverdueSteps(org string, subjects map[string]bool, now time.Time) []books.OverdueStep {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	village := map[string]bool{}
+	for _, p := range s.flows.Catalog().GetPosts() {
+		village[p.GetCode()] = p.GetTier() == sanziv1.Tier_TIER_VILLAGE
+	}
+	var out []books.OverdueStep
+	for _, p := range s.flows.List(workflow.Filter{Org: org, Status: workflow.StatusOpen}) {
+		if !subjects[p.P.GetSubjectId()] {
+			continue
+		}
+		step, st := p.OpenStep()
+		if step == nil || !village[step.GetPost()] || !st.GetDeadline().AsTime().Before(now) {
+			continue
+		}
+		out = append(out, books.OverdueStep{ProcedureID: p.ID, Matter: p.P.GetMatterCode(), SubjectID: p.P.GetSubjectId(),
+			Step: step.GetCode(), StepName: step.GetName(), Post: step.GetPost(), Deadline: st.GetDeadline().AsTime()})
+	}
+	return out
 }

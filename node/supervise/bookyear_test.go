@@ -208,6 +208,39 @@ func golden(t *testing.T, name string) string {
 	return b.String()
 }
 
+// yearBalance is account's balance (debit side positive) that B's opening
+// and its acts of months 1 to through leave.
+func yearBalance(account string, through int) int64 {
+	var sum int64
+	add := func(ls []yearLine) {
+		for _, l := range ls {
+			if l.account == account {
+				sum += l.debit - l.credt
+			}
+		}
+	}
+	add(yearOpening)
+	for m := 1; m <= through; m++ {
+		for _, a := range yearActs[m] {
+			add(a.lines)
+		}
+	}
+	return sum
+}
+
+// fieldsOf is the fields a refusal's BadRequest names.
+func fieldsOf(err error) []string {
+	var out []string
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				out = append(out, v.GetField())
+			}
+		}
+	}
+	return out
+}
+
 func row(t *testing.T, s *sanziv1.Statement, code string) []int64 {
 	t.Helper()
 	for _, r := range s.GetRows() {
@@ -360,7 +393,26 @@ func TestBooksYearThroughTheAPI(t *testing.T) {
 				hand(t, yearTransfer, false)
 			}
 			clock.Set(cstTime(end+" 09:00").AddDate(0, 0, 1))
-			if _, err := apiB.CloseMonth(acctB, &sanziv1.CloseMonthRequest{Org: villageB, Month: month}); err != nil {
+			// The accountant counts the cash and reads the bank statement:
+			// the year's acts leave these at the month's end.
+			bank, cash := yearBalance("102", m), yearBalance("101", m)
+			closeReq := &sanziv1.CloseMonthRequest{Org: villageB, Month: month, BankStatementFen: &bank, CashCountedFen: &cash}
+			if m == 3 {
+				// Without the cash counted, and with a statement that does
+				// not show the street lights' 8,000.00 yet: refused, each
+				// beside its field.
+				short := bank + 800_000
+				_, err := apiB.CloseMonth(acctB, &sanziv1.CloseMonthRequest{Org: villageB, Month: month, BankStatementFen: &bank})
+				if f := fieldsOf(err); status.Code(err) != codes.InvalidArgument || len(f) != 1 || f[0] != "cashCountedFen" {
+					t.Fatalf("close without the cash counted: %v (fields %q)", err, f)
+				}
+				_, err = apiB.CloseMonth(acctB, &sanziv1.CloseMonthRequest{Org: villageB, Month: month, BankStatementFen: &short, CashCountedFen: &cash})
+				if f := fieldsOf(err); status.Code(err) != codes.FailedPrecondition || len(f) != 1 || f[0] != "bankStatementFen" ||
+					!strings.Contains(err.Error(), "8,000.00 yuan more on the statement") {
+					t.Fatalf("close with the statement 8,000.00 over: %v (fields %q)", err, f)
+				}
+			}
+			if _, err := apiB.CloseMonth(acctB, closeReq); err != nil {
 				t.Fatalf("close %s: %v", month, err)
 			}
 			sheet := statementOf(t, apiB, acctB, bs, villageB, month)

@@ -801,10 +801,19 @@ type MonthClose struct {
 	CashFen int64 `protobuf:"varint,5,opt,name=cash_fen,json=cashFen,proto3" json:"cash_fen,omitempty"`
 	BankFen int64 `protobuf:"varint,6,opt,name=bank_fen,json=bankFen,proto3" json:"bank_fen,omitempty"`
 	// Entry id of the month's bank reconciliation (FUND-BANKREC) procedure
-	// the bank balance was checked against.
+	// whose reconciliation step (余额调节表) was approved: required, and
+	// named, when the bank statement differs from bank_fen (the statement
+	// explains the difference by items in transit, 未达账项); named too when
+	// they agree and the month has one.
 	BankReconciliationId string `protobuf:"bytes,7,opt,name=bank_reconciliation_id,json=bankReconciliationId,proto3" json:"bank_reconciliation_id,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The figures the accountant checked the books against at closing (the
+	// CloseMonthRequest's); unset in closes recorded before they were asked.
+	// The bank statement's balance at the month's end.
+	BankStatementFen *int64 `protobuf:"varint,8,opt,name=bank_statement_fen,json=bankStatementFen,proto3,oneof" json:"bank_statement_fen,omitempty"`
+	// Cash counted at the month's end (现金盘点), equal to cash_fen.
+	CashCountedFen *int64 `protobuf:"varint,9,opt,name=cash_counted_fen,json=cashCountedFen,proto3,oneof" json:"cash_counted_fen,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *MonthClose) Reset() {
@@ -884,6 +893,20 @@ func (x *MonthClose) GetBankReconciliationId() string {
 		return x.BankReconciliationId
 	}
 	return ""
+}
+
+func (x *MonthClose) GetBankStatementFen() int64 {
+	if x != nil && x.BankStatementFen != nil {
+		return *x.BankStatementFen
+	}
+	return 0
+}
+
+func (x *MonthClose) GetCashCountedFen() int64 {
+	if x != nil && x.CashCountedFen != nil {
+		return *x.CashCountedFen
+	}
+	return 0
 }
 
 // MonthReopen reopens a closed month, an entry of type
@@ -1551,9 +1574,18 @@ type CloseMonthRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Org   string                 `protobuf:"bytes,1,opt,name=org,proto3" json:"org,omitempty"`
 	// YYYY-MM.
-	Month         string `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Month string `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
+	// Required: the bank statement's balance (银行对账单余额) at the month's
+	// end, in fen. The close is refused when it differs from the books' 银行存款
+	// (102) balance, unless the month's FUND-BANKREC procedure has its
+	// reconciliation step approved (the 余额调节表 explains the difference).
+	BankStatementFen *int64 `protobuf:"varint,3,opt,name=bank_statement_fen,json=bankStatementFen,proto3,oneof" json:"bank_statement_fen,omitempty"`
+	// Required: the cash counted (现金盘点) at the month's end, in fen. The
+	// close is refused when it differs from the books' 库存现金 (101) balance:
+	// a cash difference is found and booked before closing, never explained.
+	CashCountedFen *int64 `protobuf:"varint,4,opt,name=cash_counted_fen,json=cashCountedFen,proto3,oneof" json:"cash_counted_fen,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CloseMonthRequest) Reset() {
@@ -1598,6 +1630,20 @@ func (x *CloseMonthRequest) GetMonth() string {
 		return x.Month
 	}
 	return ""
+}
+
+func (x *CloseMonthRequest) GetBankStatementFen() int64 {
+	if x != nil && x.BankStatementFen != nil {
+		return *x.BankStatementFen
+	}
+	return 0
+}
+
+func (x *CloseMonthRequest) GetCashCountedFen() int64 {
+	if x != nil && x.CashCountedFen != nil {
+		return *x.CashCountedFen
+	}
+	return 0
 }
 
 type CloseMonthResponse struct {
@@ -2526,7 +2572,7 @@ const file_sanzi_v1_vouchers_proto_rawDesc = "" +
 	"\x13reverses_voucher_id\x18\b \x01(\tR\x11reversesVoucherId\x12#\n" +
 	"\rchart_version\x18\t \x01(\tR\fchartVersion\x12\x18\n" +
 	"\aopening\x18\n" +
-	" \x01(\bR\aopening\"\xd9\x01\n" +
+	" \x01(\bR\aopening\"\xe7\x02\n" +
 	"\n" +
 	"MonthClose\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x14\n" +
@@ -2535,7 +2581,11 @@ const file_sanzi_v1_vouchers_proto_rawDesc = "" +
 	"\tdebit_fen\x18\x04 \x01(\x03R\bdebitFen\x12\x19\n" +
 	"\bcash_fen\x18\x05 \x01(\x03R\acashFen\x12\x19\n" +
 	"\bbank_fen\x18\x06 \x01(\x03R\abankFen\x124\n" +
-	"\x16bank_reconciliation_id\x18\a \x01(\tR\x14bankReconciliationId\"p\n" +
+	"\x16bank_reconciliation_id\x18\a \x01(\tR\x14bankReconciliationId\x121\n" +
+	"\x12bank_statement_fen\x18\b \x01(\x03H\x00R\x10bankStatementFen\x88\x01\x01\x12-\n" +
+	"\x10cash_counted_fen\x18\t \x01(\x03H\x01R\x0ecashCountedFen\x88\x01\x01B\x15\n" +
+	"\x13_bank_statement_fenB\x13\n" +
+	"\x11_cash_counted_fen\"p\n" +
 	"\vMonthReopen\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x14\n" +
 	"\x05month\x18\x02 \x01(\tR\x05month\x12\x16\n" +
@@ -2578,10 +2628,14 @@ const file_sanzi_v1_vouchers_proto_rawDesc = "" +
 	"\bvouchers\x18\x01 \x03(\v2\x17.sanzi.v1.VoucherRecordR\bvouchers\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\";\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\xc9\x01\n" +
 	"\x11CloseMonthRequest\x12\x10\n" +
 	"\x03org\x18\x01 \x01(\tR\x03org\x12\x14\n" +
-	"\x05month\x18\x02 \x01(\tR\x05month\"k\n" +
+	"\x05month\x18\x02 \x01(\tR\x05month\x121\n" +
+	"\x12bank_statement_fen\x18\x03 \x01(\x03H\x00R\x10bankStatementFen\x88\x01\x01\x12-\n" +
+	"\x10cash_counted_fen\x18\x04 \x01(\x03H\x01R\x0ecashCountedFen\x88\x01\x01B\x15\n" +
+	"\x13_bank_statement_fenB\x13\n" +
+	"\x11_cash_counted_fen\"k\n" +
 	"\x12CloseMonthResponse\x12)\n" +
 	"\x05entry\x18\x01 \x01(\v2\x13.sanzi.v1.EntryMetaR\x05entry\x12*\n" +
 	"\x05close\x18\x02 \x01(\v2\x14.sanzi.v1.MonthCloseR\x05close\"w\n" +
@@ -2810,12 +2864,14 @@ func file_sanzi_v1_vouchers_proto_init() {
 	file_sanzi_v1_funds_proto_init()
 	file_sanzi_v1_common_proto_init()
 	file_sanzi_v1_rules_proto_init()
+	file_sanzi_v1_vouchers_proto_msgTypes[5].OneofWrappers = []any{}
 	file_sanzi_v1_vouchers_proto_msgTypes[12].OneofWrappers = []any{
 		(*PreviewVoucherRequest_Transaction)(nil),
 		(*PreviewVoucherRequest_ContractPayment)(nil),
 		(*PreviewVoucherRequest_AssetAppraisal)(nil),
 		(*PreviewVoucherRequest_AssetDisposal)(nil),
 	}
+	file_sanzi_v1_vouchers_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

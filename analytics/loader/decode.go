@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
-	"google.golang.org/protobuf/proto"
-
+	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/node/ledger"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // Reading the FSM's entries and decoding them (ledger.Decode in
@@ -22,22 +23,15 @@ import (
 // which tables already hold an index) stays in collect, on one goroutine,
 // so a batch is the same whichever worker decoded what.
 
-// decoded is one feed record with its entries read from the FSM and their
-// payloads decoded.
+// decoded is one feed record with its entries read from the FSM, decoded,
+// and made into rows: one batch per range (one origin, so one shard), not
+// yet filtered by what the shard's tables hold.
 type decoded struct {
 	index  uint64
 	rec    *clusterv1.FeedRecord
-	ranges [][]decodedEntry // one per rec.Ranges, in order
+	ranges []*batch // one per rec.Ranges, in order
 	err    error
 	done   chan struct{} // closed once ranges or err is set
-}
-
-// decodedEntry is an entry and its payload's message (nil, or err, when
-// the payload does not read).
-type decodedEntry struct {
-	s   *ledger.Stored
-	m   proto.Message
-	err error
 }
 
 // decodeAhead is how many records per worker a decoder keeps decoded
@@ -116,29 +110,37 @@ func (d *decoder) feed(ctx context.Context, after uint64, jobs chan<- *decoded) 
 }
 
 // decode reads record r's entries, one read transaction per range, and
-// decodes their payloads outside it.
+// makes their rows outside it, one batch per range. What depends on Raft
+// order is deferred to collect (batch.deferred); the rest (the rows, a
+// reversal's target) depends only on committed entries.
 func (d *decoder) decode(ctx context.Context, r *decoded) {
 	defer close(r.done)
 	if err := ctx.Err(); err != nil {
 		r.err = err
 		return
 	}
-	r.ranges = make([][]decodedEntry, len(r.rec.GetRanges()))
+	r.ranges = make([]*batch, len(r.rec.GetRanges()))
+	var entries []*ledger.Stored
 	for i, rg := range r.rec.GetRanges() {
-		n := int(rg.GetToSeq() - rg.GetFromSeq() + 1)
-		es := make([]decodedEntry, 0, max(0, min(n, 4096)))
-		err := d.src.Range(rg.GetOrigin(), rg.GetFromSeq(), n, func(s *ledger.Stored) bool {
-			es = append(es, decodedEntry{s: s})
+		entries = entries[:0]
+		err := d.src.Range(rg.GetOrigin(), rg.GetFromSeq(), int(rg.GetToSeq()-rg.GetFromSeq()+1), func(s *ledger.Stored) bool {
+			entries = append(entries, s)
 			return true
 		})
 		if err != nil {
 			r.err = err
 			return
 		}
-		for j := range es {
-			es[j].m, es[j].err = decode(es[j].s)
+		b := newBatch(d.src, nil)
+		b.deferred = new([]ordered)
+		for _, s := range entries {
+			m, err := decode(s)
+			if err := b.add(r.index, s, m, err, nil); err != nil {
+				r.err = err
+				return
+			}
 		}
-		r.ranges[i] = es
+		r.ranges[i] = b
 	}
 }
 
@@ -168,4 +170,66 @@ func (d *decoder) stop() []*decoded {
 	}
 	d.wg.Wait()
 	return left
+}
+
+// ordered is what an entry adds that depends on Raft order, kept by a
+// decoder's batch for collect: a transactions row's summaries (whose "just
+// under" follows the rule sets taken before it), or a rule-set entry (set).
+type ordered struct {
+	origin       string
+	at           time.Time
+	month        uint32
+	kind, method string
+	sign, amount int64
+	party        string
+	s            *ledger.Stored
+	set          *sanziv1.RuleSetVersion
+}
+
+// sum counts a transactions row (sign -1: a reversal's negative copy) into
+// the summaries, or defers it.
+func (b *batch) sum(index uint64, loaded map[string]uint64, o ordered) {
+	if b.deferred != nil {
+		*b.deferred = append(*b.deferred, o)
+		return
+	}
+	var under bool
+	if o.sign == 1 {
+		under = schema.JustUnder(o.amount, b.sets.thresholds(index, o.origin, o.at))
+	}
+	b.sums.add(index, loaded, o.origin, o.month, o.kind, o.method, o.sign, o.amount, o.party, under)
+}
+
+// ruleSet follows rule-set entry s and adds its rule_sets row, or defers
+// it.
+func (b *batch) ruleSet(index uint64, loaded map[string]uint64, s *ledger.Stored, m *sanziv1.RuleSetVersion) {
+	if b.deferred != nil {
+		*b.deferred = append(*b.deferred, ordered{s: s, set: m})
+		return
+	}
+	if r, ok := b.sets.take(index, s, m); ok {
+		district, town := orgParts(s.Origin)
+		b.put("rule_sets", index, loaded, s.Origin, s.Seq, district, town, r.Version, string(r.State), r.Sha256, r.EffectiveAt, r.Rules, r.Fen)
+	}
+}
+
+// merge adds src, a decoder's batch of one range of Raft index index, to
+// b: each table's rows unless b's shard already holds index in it, then
+// what src deferred, in entry order.
+func (b *batch) merge(index uint64, loaded map[string]uint64, src *batch) {
+	for name, t := range src.tables {
+		if index <= loaded[name] || t.n == 0 && t.err == nil {
+			continue
+		}
+		b.table(name).concat(t)
+		b.rows += t.n
+	}
+	b.undecodable += src.undecodable
+	for _, o := range *src.deferred {
+		if o.set != nil {
+			b.ruleSet(index, loaded, o.s, o.set)
+			continue
+		}
+		b.sum(index, loaded, o)
+	}
 }

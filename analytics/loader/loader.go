@@ -495,11 +495,7 @@ func (l *Loader) collect(ctx context.Context, batches []*batch, r *decoded) erro
 		if err != nil {
 			return err
 		}
-		for _, e := range r.ranges[i] {
-			if err := batches[sh].add(r.index, e.s, e.m, e.err, l.loaded[sh]); err != nil {
-				return err
-			}
-		}
+		batches[sh].merge(r.index, l.loaded[sh], r.ranges[i])
 	}
 	return nil
 }
@@ -546,6 +542,11 @@ type batch struct {
 	sets *ruleSets
 	// lookup reads an earlier entry (the transaction a reversal cancels).
 	lookup func(origin string, seq uint64) (*ledger.Stored, error)
+	// deferred, when set (a decoder's batch of one range, decode.go),
+	// receives in entry order what depends on Raft order (a transaction's
+	// summaries, a rule-set entry) instead of it being done here; collect
+	// does it when it merges the range (batch.merge).
+	deferred *[]ordered
 }
 
 func newBatch(src Source, sets *ruleSets) *batch {
@@ -630,8 +631,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 		b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(m.GetKind()), int8(1), m.GetAmountFen(),
 			m.GetPaymentMethod().String(), m.GetCategory(), m.GetBudgetLine(), m.GetCounterparty().GetName(), m.GetCounterparty().GetIdNumber(),
 			date, month, at)
-		under := schema.JustUnder(m.GetAmountFen(), b.sets.thresholds(index, s.Origin, at))
-		b.sums.add(index, loaded, s.Origin, month, kindName(m.GetKind()), m.GetPaymentMethod().String(), 1, m.GetAmountFen(), m.GetCounterparty().GetName(), under)
+		b.sum(index, loaded, ordered{origin: s.Origin, at: at, month: month, kind: kindName(m.GetKind()), method: m.GetPaymentMethod().String(),
+			sign: 1, amount: m.GetAmountFen(), party: m.GetCounterparty().GetName()})
 	case *sanziv1.Reversal:
 		// A reversed transaction stays in the table; the reversal adds its
 		// negative copy, so plain sums are right with no join.
@@ -650,7 +651,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 			b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(t.GetKind()), int8(-1), -t.GetAmountFen(),
 				t.GetPaymentMethod().String(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), t.GetCounterparty().GetIdNumber(),
 				date, month, at)
-			b.sums.add(index, loaded, s.Origin, month, kindName(t.GetKind()), t.GetPaymentMethod().String(), -1, -t.GetAmountFen(), t.GetCounterparty().GetName(), false)
+			b.sum(index, loaded, ordered{origin: s.Origin, at: at, month: month, kind: kindName(t.GetKind()), method: t.GetPaymentMethod().String(),
+				sign: -1, amount: -t.GetAmountFen(), party: t.GetCounterparty().GetName()})
 		}
 	case *sanziv1.Alert:
 		about, kind := finding(s, m)
@@ -698,9 +700,7 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 	case *sanziv1.AlertTransition:
 		b.put("alert_transitions", index, loaded, s.Origin, s.Seq, district, town, m.GetAlertId(), m.GetStatus().String(), m.GetReason(), at, s.Author)
 	case *sanziv1.RuleSetVersion:
-		if r, ok := b.sets.take(index, s, m); ok {
-			b.put("rule_sets", index, loaded, s.Origin, s.Seq, district, town, r.Version, string(r.State), r.Sha256, r.EffectiveAt, r.Rules, r.Fen)
-		}
+		b.ruleSet(index, loaded, s, m)
 	}
 	// TODO(issue 6): directives (they arrive with sync, issue 4) and org
 	// names (the district's org list).

@@ -42,14 +42,15 @@ const decodeAhead = 4
 // decoder decodes the feed after some Raft index on workers goroutines.
 type decoder struct {
 	src    Source
+	pool   *rangePool
 	order  chan *decoded // every record, in Raft order; closed when the feed ends
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-func startDecoder(ctx context.Context, src Source, after uint64, workers int) *decoder {
+func startDecoder(ctx context.Context, src Source, pool *rangePool, after uint64, workers int) *decoder {
 	ctx, cancel := context.WithCancel(ctx)
-	d := &decoder{src: src, order: make(chan *decoded, workers*decodeAhead), cancel: cancel}
+	d := &decoder{src: src, pool: pool, order: make(chan *decoded, workers*decodeAhead), cancel: cancel}
 	jobs := make(chan *decoded, workers*decodeAhead)
 	d.wg.Add(1 + workers)
 	go func() {
@@ -131,8 +132,7 @@ func (d *decoder) decode(ctx context.Context, r *decoded) {
 			r.err = err
 			return
 		}
-		b := newBatch(d.src, nil)
-		b.deferred = new([]ordered)
+		b := d.pool.get(d.src)
 		for _, s := range entries {
 			m, err := decode(s)
 			if err := b.add(r.index, s, m, err, nil); err != nil {
@@ -232,4 +232,26 @@ func (b *batch) merge(index uint64, loaded map[string]uint64, src *batch) {
 		}
 		b.sum(index, loaded, o)
 	}
+}
+
+// rangePool keeps the batches of ranges collect has merged, emptied with
+// their columns' capacity, for the decoders to fill again: a range's
+// columns would otherwise grow from nothing for every range.
+type rangePool struct{ p sync.Pool }
+
+func (r *rangePool) get(src Source) *batch {
+	if b, ok := r.p.Get().(*batch); ok {
+		return b
+	}
+	b := newBatch(src, nil)
+	b.deferred = new([]ordered)
+	return b
+}
+
+// put empties b and keeps it; b must not be used again by the caller.
+func (r *rangePool) put(b *batch) {
+	b.reset()
+	clear(*b.deferred)
+	*b.deferred = (*b.deferred)[:0]
+	r.p.Put(b)
 }

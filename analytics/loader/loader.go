@@ -105,7 +105,8 @@ type Loader struct {
 	// the feed right after aheadFrom, for the next read that starts there.
 	ahead     []*decoded
 	aheadFrom uint64
-	tags      *tagger // the ids of the queries that insert
+	ranges    rangePool // the decoders' batches of one range, for reuse
+	tags      *tagger   // the ids of the queries that insert
 	// beforeFence and afterFence, when set (tests), run inside a batch's
 	// hold just before and after its fence is read.
 	beforeFence, afterFence func()
@@ -400,7 +401,7 @@ func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 			r, ahead = ahead[0], ahead[1:]
 		} else {
 			if d == nil {
-				d = startDecoder(ctx, l.cfg.Source, after, l.cfg.Decoders)
+				d = startDecoder(ctx, l.cfg.Source, &l.ranges, after, l.cfg.Decoders)
 			}
 			var ok bool
 			if r, ok = d.next(); !ok {
@@ -496,6 +497,8 @@ func (l *Loader) collect(ctx context.Context, batches []*batch, r *decoded) erro
 			return err
 		}
 		batches[sh].merge(r.index, l.loaded[sh], r.ranges[i])
+		l.ranges.put(r.ranges[i])
+		r.ranges[i] = nil
 	}
 	return nil
 }

@@ -62,8 +62,9 @@ func startDecoder(ctx context.Context, src Source, pool *rangePool, after uint64
 	for range workers {
 		go func() {
 			defer d.wg.Done()
+			w := &worker{wire: newWireDecoder()}
 			for r := range jobs {
-				d.decode(ctx, r)
+				d.decode(ctx, r, w)
 			}
 		}()
 	}
@@ -114,26 +115,21 @@ func (d *decoder) feed(ctx context.Context, after uint64, jobs chan<- *decoded) 
 // makes their rows outside it, one batch per range. What depends on Raft
 // order is deferred to collect (batch.deferred); the rest (the rows, a
 // reversal's target) depends only on committed entries.
-func (d *decoder) decode(ctx context.Context, r *decoded) {
+func (d *decoder) decode(ctx context.Context, r *decoded, w *worker) {
 	defer close(r.done)
 	if err := ctx.Err(); err != nil {
 		r.err = err
 		return
 	}
 	r.ranges = make([]*batch, len(r.rec.GetRanges()))
-	var entries []*ledger.Stored
 	for i, rg := range r.rec.GetRanges() {
-		entries = entries[:0]
-		err := d.src.Range(rg.GetOrigin(), rg.GetFromSeq(), int(rg.GetToSeq()-rg.GetFromSeq()+1), func(s *ledger.Stored) bool {
-			entries = append(entries, s)
-			return true
-		})
-		if err != nil {
+		if err := w.read(d.src, rg); err != nil {
 			r.err = err
 			return
 		}
 		b := d.pool.get(d.src)
-		for _, s := range entries {
+		for j := range w.entries {
+			s := &w.entries[j]
 			m, err := decode(s)
 			if err := b.add(r.index, s, m, err, nil); err != nil {
 				r.err = err
@@ -142,6 +138,42 @@ func (d *decoder) decode(ctx context.Context, r *decoded) {
 		}
 		r.ranges[i] = b
 	}
+}
+
+// worker is a decoder goroutine's own: the entries of the range it is
+// decoding (reused from range to range: what is kept of an entry past its
+// range is copied, see batch.ruleSet) and its wire decoder.
+type worker struct {
+	wire    *wireDecoder
+	entries []ledger.Stored
+}
+
+// read reads range rg's entries into w.entries, one read transaction;
+// undecoded from a rawRanger, the fields the loader uses decoded outside
+// ledger.Decode.
+func (w *worker) read(src Source, rg *clusterv1.OriginRange) error {
+	w.entries = w.entries[:0]
+	n := int(rg.GetToSeq() - rg.GetFromSeq() + 1)
+	rr, ok := src.(rawRanger)
+	if !ok {
+		return src.Range(rg.GetOrigin(), rg.GetFromSeq(), n, func(s *ledger.Stored) bool {
+			w.entries = append(w.entries, *s)
+			return true
+		})
+	}
+	var derr error
+	err := rr.RangeRaw(rg.GetOrigin(), rg.GetFromSeq(), n, func(seq uint64, raw []byte) bool {
+		w.entries = append(w.entries, ledger.Stored{})
+		if derr = w.wire.decode(&w.entries[len(w.entries)-1], raw, rg.GetOrigin()); derr != nil {
+			derr = fmt.Errorf("read %s: %w", ledger.EntryID(rg.GetOrigin(), seq), derr)
+			return false
+		}
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	return err
 }
 
 // next is the next record in Raft order, decoded; false once the feed has
@@ -204,7 +236,8 @@ func (b *batch) sum(index uint64, loaded map[string]uint64, o ordered) {
 // it.
 func (b *batch) ruleSet(index uint64, loaded map[string]uint64, s *ledger.Stored, m *sanziv1.RuleSetVersion) {
 	if b.deferred != nil {
-		*b.deferred = append(*b.deferred, ordered{s: s, set: m})
+		c := *s // s is the decoder's, reused for the next range
+		*b.deferred = append(*b.deferred, ordered{s: &c, set: m})
 		return
 	}
 	if r, ok := b.sets.take(index, s, m); ok {

@@ -207,3 +207,97 @@ func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows *table
 	}
 	return nil
 }
+
+// concat appends src's rows to t (columns of the same types, in the same
+// order); a src that failed fails t.
+func (t *table) concat(src *table) {
+	if t.err != nil {
+		return
+	}
+	if src.err != nil {
+		t.err = src.err
+		return
+	}
+	if t.cols == nil {
+		t.cols = make([]any, len(src.cols))
+		for i, c := range src.cols {
+			t.cols[i] = emptyLike(c)
+		}
+	}
+	if len(t.cols) != len(src.cols) {
+		t.err = fmt.Errorf("row %d has %d columns, not %d", t.n, len(src.cols), len(t.cols))
+		return
+	}
+	for i, c := range src.cols {
+		if !concatColumn(t.cols[i], c) {
+			// The columns before i already took the rows: the table is
+			// refused as a whole at insert.
+			t.err = fmt.Errorf("row %d, column %d holds %s", t.n, i, reflect.TypeOf(c))
+			return
+		}
+	}
+	t.n += src.n
+}
+
+// emptyLike is an empty column of c's type.
+func emptyLike(c any) any {
+	switch c.(type) {
+	case *[]uint64:
+		return new([]uint64)
+	case *[]string:
+		return new([]string)
+	case *[]uint8:
+		return new([]uint8)
+	case *[]int8:
+		return new([]int8)
+	case *[]int64:
+		return new([]int64)
+	case *[]uint32:
+		return new([]uint32)
+	case *[]float64:
+		return new([]float64)
+	case *[]time.Time:
+		return new([]time.Time)
+	case *[][]string:
+		return new([][]string)
+	case *[][]int64:
+		return new([][]int64)
+	}
+	return nil
+}
+
+// concatColumn appends column src to column dst; false when their types
+// differ.
+func concatColumn(dst, src any) bool {
+	switch src := src.(type) {
+	case *[]uint64:
+		return cat(dst, *src)
+	case *[]string:
+		return cat(dst, *src)
+	case *[]uint8:
+		return cat(dst, *src)
+	case *[]int8:
+		return cat(dst, *src)
+	case *[]int64:
+		return cat(dst, *src)
+	case *[]uint32:
+		return cat(dst, *src)
+	case *[]float64:
+		return cat(dst, *src)
+	case *[]time.Time:
+		return cat(dst, *src)
+	case *[][]string:
+		return cat(dst, *src)
+	case *[][]int64:
+		return cat(dst, *src)
+	}
+	return false
+}
+
+func cat[T any](dst any, src []T) bool {
+	p, ok := dst.(*[]T)
+	if ok {
+		*p = append(*p, src...)
+	}
+	return ok
+}

@@ -20,12 +20,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/node/chart"
@@ -68,6 +70,9 @@ type Config struct {
 	Loaded func(ctx context.Context, index uint64) error
 	// BatchRows bounds the rows of one batch across tables; default 100,000.
 	BatchRows int
+	// Decoders is how many goroutines read and decode the FSM's entries
+	// (decode.go); default GOMAXPROCS.
+	Decoders int
 	// Poll is how often an idle loader looks for new entries; default 100ms.
 	Poll time.Duration
 	// Base and Max bound the backoff while ClickHouse is unreachable;
@@ -96,7 +101,12 @@ type Loader struct {
 	// does not regrow every column from nothing (a quarter of read's CPU).
 	// Only read takes them and only step, once no read runs, puts them.
 	spare []*batch
-	tags  *tagger // the ids of the queries that insert
+	// ahead are records a read's decoder had decoded past its full batch:
+	// the feed right after aheadFrom, for the next read that starts there.
+	ahead     []*decoded
+	aheadFrom uint64
+	ranges    rangePool // the decoders' batches of one range, for reuse
+	tags      *tagger   // the ids of the queries that insert
 	// beforeFence and afterFence, when set (tests), run inside a batch's
 	// hold just before and after its fence is read.
 	beforeFence, afterFence func()
@@ -130,6 +140,9 @@ func New(cfg Config) (*Loader, error) {
 	}
 	if cfg.BatchRows <= 0 {
 		cfg.BatchRows = 100_000
+	}
+	if cfg.Decoders <= 0 {
+		cfg.Decoders = runtime.GOMAXPROCS(0)
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 100 * time.Millisecond
@@ -331,20 +344,29 @@ type prepared struct {
 	batches []*batch
 }
 
-// TODO(issue 17): the loader is still at about 0.4–0.5 of clickhouse-client
-// at 4 M rows (bench, with the client's TSV built before its clock starts).
-// What is left, from the profile: read is one goroutine (FSM.Range with
-// ledger.Decode, entries.Decode and put: about 1.2 µs a row), so decoding
-// ranges in parallel (results kept in Raft order, rule sets taken in
-// order) is next; and larger batches while catching up (BatchRows 500,000
-// gave 0.45–0.51 against 0.36–0.39 at 100,000) need the memory of two such
-// batches in flight weighed first.
+// TODO(issue 17): the loader is still short of clickhouse-client at 4 M
+// rows. Reading and decoding now run on Decoders goroutines (decode.go),
+// entries are read undecoded (wire.go), and the serial part (collect) is
+// about 0.2 µs a row; the loader's CPU is about 1.6 µs a row (it was 2.2),
+// which two shared cores, with ClickHouse's server on them too, do not
+// hide. What is left, from the profile at 4 M rows: the payload's
+// proto.Unmarshal (entries.Decode, ~0.35 µs a row), the boxed row
+// values of put (table.add, ~0.4 µs), and clickhouse-go copying every
+// string column into its own buffer (batchColumn.Append, ~0.3 µs; then
+// Send). Next: typed appenders for the entries and transactions tables,
+// and reading the Transaction payload's fields with protowire as wire.go
+// does the entry's.
 //
 // read reads and decodes the feed after from, up to BatchRows rows. It
 // runs beside send (step): it writes only its own batches, the rule sets
-// (in Raft order, after every batch before it was read) and the town →
-// shard cache, none of which send reads; l.loaded is only read here and
-// written by step after both have ended.
+// (in Raft order, after every batch before it was read), the town → shard
+// cache and the records decoded ahead (l.ahead), none of which send reads;
+// l.loaded is only read here and written by step after both have ended.
+//
+// The entries are read and decoded by a decoder (decode.go) on Decoders
+// goroutines; collect takes them back in Raft order. What the decoder had
+// decoded past a full batch is kept for the next read, which starts right
+// after it.
 func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 	p := &prepared{from: from, batches: make([]*batch, len(l.conns))}
 	for i := range p.batches {
@@ -361,6 +383,11 @@ func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 		}
 		return n
 	}
+	ahead := l.ahead
+	if l.aheadFrom != from {
+		ahead = nil
+	}
+	l.ahead, l.aheadFrom = nil, 0
 	// The feed is read in short chunks, and everything else (each range's
 	// entries, a reversal's target, the shard of a town, which asks
 	// ClickHouse) happens after the chunk's read transaction has ended.
@@ -368,34 +395,54 @@ func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 	// waits for every open read transaction, and a read transaction begun
 	// while the remap waits queues behind it: a read inside a read would
 	// have the loader and raft's FSM goroutine wait for each other for good
-	// (no push acknowledged again, the member unable to stop).
+	// (no push acknowledged again, the member unable to stop). The
+	// decoder's goroutines each hold one read transaction at a time, and
+	// none is held while waiting for another goroutine.
+	var d *decoder
+	defer func() {
+		if d != nil {
+			d.stop()
+		}
+	}()
+	after := from
 	for !p.full {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var recs []feedRecord
-		err := l.cfg.Source.Feed(from, feedChunk, func(index uint64, rec *clusterv1.FeedRecord) bool {
-			recs = append(recs, feedRecord{index: index, rec: rec})
-			return true
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read the feed after %d: %w", from, err)
-		}
-		for _, r := range recs {
-			if err := l.collect(ctx, p.batches, r); err != nil {
-				return nil, fmt.Errorf("read raft index %d: %w", r.index, err)
+		var r *decoded
+		if len(ahead) > 0 {
+			r, ahead = ahead[0], ahead[1:]
+		} else {
+			if d == nil {
+				d = startDecoder(ctx, l.cfg.Source, &l.ranges, after, l.cfg.Decoders)
 			}
-			p.last = r.index
-			p.indexes++
-			if rows() >= l.cfg.BatchRows {
-				p.full = true
+			var ok bool
+			if r, ok = d.next(); !ok {
 				break
 			}
 		}
-		if len(recs) < feedChunk {
-			break
+		if r.err != nil {
+			if r.index == 0 {
+				return nil, r.err
+			}
+			return nil, fmt.Errorf("read raft index %d: %w", r.index, r.err)
 		}
-		from = recs[len(recs)-1].index
+		if err := l.collect(ctx, p.batches, r); err != nil {
+			return nil, fmt.Errorf("read raft index %d: %w", r.index, err)
+		}
+		after = r.index
+		p.last = r.index
+		p.indexes++
+		if rows() >= l.cfg.BatchRows {
+			p.full = true
+		}
+	}
+	if p.full {
+		if d != nil {
+			ahead = append(ahead, d.stop()...)
+			d = nil
+		}
+		l.ahead, l.aheadFrom = ahead, p.last
 	}
 	return p, nil
 }
@@ -446,16 +493,10 @@ func (l *Loader) sendHeld(ctx context.Context, i int, b *batch, last uint64) err
 // feedChunk is how many feed records one read transaction takes.
 const feedChunk = 256
 
-// feedRecord is a feed record copied out of its read transaction.
-type feedRecord struct {
-	index uint64
-	rec   *clusterv1.FeedRecord
-}
-
-// collect adds the entries Raft index r.index added to their shards'
-// batches. Each range is read in a read transaction of its own and added
-// after it ends (adding may read again: a reversal's target).
-func (l *Loader) collect(ctx context.Context, batches []*batch, r feedRecord) error {
+// collect adds the entries Raft index r.index added (decoded by a
+// decoder) to their shards' batches. Adding may read the Source again (a
+// reversal's target), never inside another read.
+func (l *Loader) collect(ctx context.Context, batches []*batch, r *decoded) error {
 	if f := r.rec.GetFork(); f != nil {
 		sh, err := l.shardOf(ctx, f.GetOrigin())
 		if err != nil {
@@ -463,24 +504,14 @@ func (l *Loader) collect(ctx context.Context, batches []*batch, r feedRecord) er
 		}
 		batches[sh].addFork(r.index, f, l.loaded[sh])
 	}
-	for _, rg := range r.rec.GetRanges() {
+	for i, rg := range r.rec.GetRanges() {
 		sh, err := l.shardOf(ctx, rg.GetOrigin())
 		if err != nil {
 			return err
 		}
-		var entries []*ledger.Stored
-		err = l.cfg.Source.Range(rg.GetOrigin(), rg.GetFromSeq(), int(rg.GetToSeq()-rg.GetFromSeq()+1), func(s *ledger.Stored) bool {
-			entries = append(entries, s)
-			return true
-		})
-		if err != nil {
-			return err
-		}
-		for _, s := range entries {
-			if err := batches[sh].add(r.index, s, l.loaded[sh]); err != nil {
-				return err
-			}
-		}
+		batches[sh].merge(r.index, l.loaded[sh], r.ranges[i])
+		l.ranges.put(r.ranges[i])
+		r.ranges[i] = nil
 	}
 	return nil
 }
@@ -527,6 +558,11 @@ type batch struct {
 	sets *ruleSets
 	// lookup reads an earlier entry (the transaction a reversal cancels).
 	lookup func(origin string, seq uint64) (*ledger.Stored, error)
+	// deferred, when set (a decoder's batch of one range, decode.go),
+	// receives in entry order what depends on Raft order (a transaction's
+	// summaries, a rule-set entry) instead of it being done here; collect
+	// does it when it merges the range (batch.merge).
+	deferred *[]ordered
 }
 
 func newBatch(src Source, sets *ruleSets) *batch {
@@ -592,11 +628,12 @@ func (b *batch) table(name string) *table {
 	return t
 }
 
-func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) error {
+// add adds entry s, loaded at Raft index index, whose payload decoded to
+// m (or failed with err: see decode).
+func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, loaded map[string]uint64) error {
 	district, town := orgParts(s.Origin)
 	at := s.RecordedAt.UTC()
 	b.put("entries", index, loaded, s.Origin, s.Seq, district, town, uint8(s.Type), s.Type.String(), at, s.Author, s.Subject)
-	m, err := decode(s)
 	if err != nil || m == nil {
 		// The chain holds it (signed and verified), so it is counted in
 		// entries; a payload no reader here understands must not wedge the
@@ -610,8 +647,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 		b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(m.GetKind()), int8(1), m.GetAmountFen(),
 			m.GetPaymentMethod().String(), m.GetCategory(), m.GetBudgetLine(), m.GetCounterparty().GetName(), m.GetCounterparty().GetIdNumber(),
 			date, month, at)
-		under := schema.JustUnder(m.GetAmountFen(), b.sets.thresholds(index, s.Origin, at))
-		b.sums.add(index, loaded, s.Origin, month, kindName(m.GetKind()), m.GetPaymentMethod().String(), 1, m.GetAmountFen(), m.GetCounterparty().GetName(), under)
+		b.sum(index, loaded, ordered{origin: s.Origin, at: at, month: month, kind: kindName(m.GetKind()), method: m.GetPaymentMethod().String(),
+			sign: 1, amount: m.GetAmountFen(), party: m.GetCounterparty().GetName()})
 	case *sanziv1.Reversal:
 		// A reversed transaction stays in the table; the reversal adds its
 		// negative copy, so plain sums are right with no join.
@@ -630,7 +667,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 			b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(t.GetKind()), int8(-1), -t.GetAmountFen(),
 				t.GetPaymentMethod().String(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), t.GetCounterparty().GetIdNumber(),
 				date, month, at)
-			b.sums.add(index, loaded, s.Origin, month, kindName(t.GetKind()), t.GetPaymentMethod().String(), -1, -t.GetAmountFen(), t.GetCounterparty().GetName(), false)
+			b.sum(index, loaded, ordered{origin: s.Origin, at: at, month: month, kind: kindName(t.GetKind()), method: t.GetPaymentMethod().String(),
+				sign: -1, amount: -t.GetAmountFen(), party: t.GetCounterparty().GetName()})
 		}
 	case *sanziv1.Alert:
 		about, kind := finding(s, m)
@@ -678,9 +716,7 @@ func (b *batch) add(index uint64, s *ledger.Stored, loaded map[string]uint64) er
 	case *sanziv1.AlertTransition:
 		b.put("alert_transitions", index, loaded, s.Origin, s.Seq, district, town, m.GetAlertId(), m.GetStatus().String(), m.GetReason(), at, s.Author)
 	case *sanziv1.RuleSetVersion:
-		if r, ok := b.sets.take(index, s, m); ok {
-			b.put("rule_sets", index, loaded, s.Origin, s.Seq, district, town, r.Version, string(r.State), r.Sha256, r.EffectiveAt, r.Rules, r.Fen)
-		}
+		b.ruleSet(index, loaded, s, m)
 	}
 	// TODO(issue 6): directives (they arrive with sync, issue 4) and org
 	// names (the district's org list).

@@ -412,3 +412,14 @@ func (f *FSM) Digest() ([32]byte, error) {
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
 }
+
+// RangeRaw is Range without decoding: fn gets each entry's seq and its
+// encoded sanzi.v1.Entry, which is the read transaction's memory, valid
+// only during the call (copy what is kept). The analytics loader reads
+// only some of an entry's fields, and ledger.Decode of every field was
+// most of its CPU.
+func (f *FSM) RangeRaw(origin string, from uint64, limit int, fn func(seq uint64, raw []byte) bool) error {
+	return f.scan(bucketChains, []byte(origin), from, limit, func(k, v []byte) (bool, error) {
+		return fn(binary.BigEndian.Uint64(k), v), nil
+	})
+}

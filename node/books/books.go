@@ -126,7 +126,7 @@ func Indexer() ledger.Indexer { return indexer{} }
 // New wires books to an open ledger (opened with Indexer()) and store.
 func New(l *ledger.Ledger, att *attach.Store, val *Validator) (*Books, error) {
 	err := l.DB().Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes, bucketAlertStatus, bucketFacet, bucketCount, bucketMeta}, voucherBuckets...) {
+		for _, b := range append([][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes, bucketAlertStatus, bucketFacet, bucketCount, bucketMeta}, append(voucherBuckets, monthBuckets...)...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -138,6 +138,9 @@ func New(l *ledger.Ledger, att *attach.Store, val *Validator) (*Books, error) {
 	}
 	b := &Books{l: l, att: att, val: val, sup: unsupervised{}, importLimits: ImportLimits{}.withDefaults()}
 	if err := b.buildFacets(slog.Default()); err != nil {
+		return nil, err
+	}
+	if err := b.buildMonthIndexes(slog.Default()); err != nil {
 		return nil, err
 	}
 	if err := b.clearStaging(); err != nil {

@@ -228,6 +228,9 @@ func (indexer) Index(tx *bolt.Tx, s *ledger.Stored) error {
 			}
 		}
 	}
+	if err := indexMonth(tx, s, m); err != nil {
+		return err
+	}
 	link := func(parentID string, amount int64) error {
 		pk, err := keyOf(parentID)
 		if err != nil {

@@ -55,6 +55,9 @@ func (indexer) Unindex(tx *bolt.Tx, origin string, from uint64) error {
 			return err
 		}
 	}
+	if err := unindexMonths(tx, origin); err != nil {
+		return err
+	}
 	// Before the statuses below go: the counters are made again from
 	// the remaining entries' statuses.
 	if err := unindexFacets(tx, origin, from); err != nil {

@@ -122,14 +122,7 @@ func closedAfter(tx *bolt.Tx, org, month string) (string, string) {
 
 // reopened says whether org's month was ever reopened.
 func reopened(tx *bolt.Tx, org, month string) bool {
-	found := errors.New("found")
-	err := eachOf(tx, sanziv1.EntryType_ENTRY_TYPE_MONTH_REOPEN, org, func(_ *ledger.Stored, m proto.Message) error {
-		if m.(*sanziv1.MonthReopen).GetMonth() == month {
-			return found
-		}
-		return nil
-	})
-	return errors.Is(err, found)
+	return get(tx, bucketReopened, monthKey(org, month)) != nil
 }
 
 // closedBy is the id of the close in force of org's month, empty if open.
@@ -833,42 +826,30 @@ func (b *Books) month(org, month string) (*monthState, error) {
 	subjects := map[string]bool{}
 	err := b.l.DB().View(func(tx *bolt.Tx) error {
 		st.closeID = closedBy(tx, org, month)
-		withVouchers := map[string]bool{}
-		if err := eachOf(tx, sanziv1.EntryType_ENTRY_TYPE_VOUCHER, org, func(s *ledger.Stored, m proto.Message) error {
+		if err := eachOfMonth(tx, org, month, sanziv1.EntryType_ENTRY_TYPE_VOUCHER, func(s *ledger.Stored, m proto.Message) error {
 			v := m.(*sanziv1.Voucher)
-			vm := voucher.Month(v.GetBusinessDate())
-			withVouchers[vm] = true
-			if vm > month {
-				return nil
-			}
-			for _, l := range v.GetLines() {
-				switch {
-				case strings.HasPrefix(l.GetAccount(), chart.Cash):
-					st.cash += l.GetDebitFen() - l.GetCreditFen()
-				case strings.HasPrefix(l.GetAccount(), chart.Bank):
-					st.bank += l.GetDebitFen() - l.GetCreditFen()
-				}
-			}
-			if vm == month {
-				st.vouchers++
-				d, c := voucher.Totals(v)
-				st.debit += d
-				if d != c {
-					st.blockers = append(st.blockers, fmt.Sprintf("voucher %s (记字第%d号) does not balance: %s", s.ID(), v.GetNumber(), voucher.Imbalance(d, c)))
-				}
+			st.vouchers++
+			d, c := voucher.Totals(v)
+			st.debit += d
+			if d != c {
+				st.blockers = append(st.blockers, fmt.Sprintf("voucher %s (记字第%d号) does not balance: %s", s.ID(), v.GetNumber(), voucher.Imbalance(d, c)))
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		for m := range withVouchers {
+		// The balances at the month's end are each month's movement up to
+		// it, read from a row per month; an earlier month with vouchers
+		// must be closed.
+		eachMonthTotals(tx, org, month, func(m string, t monthTotals) {
+			st.cash += t.cash
+			st.bank += t.bank
 			if m < month && closedBy(tx, org, m) == "" {
 				st.blockers = append(st.blockers, fmt.Sprintf("%s has vouchers and is not closed: close the earlier months first", m))
 			}
-		}
-		for _, t := range []sanziv1.EntryType{sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
-			sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL} {
-			if err := eachOf(tx, t, org, func(s *ledger.Stored, m proto.Message) error {
+		})
+		for _, t := range recordTypes {
+			if err := eachOfMonth(tx, org, month, t, func(s *ledger.Stored, m proto.Message) error {
 				date, amount, needs := needsVoucher(tx, s, m)
 				k := key(s.Origin, s.Seq)
 				if !needs || voucher.Month(date) != month || get(tx, bucketReversed, k) != nil {
@@ -887,13 +868,8 @@ func (b *Books) month(org, month string) (*monthState, error) {
 		if st.cash < 0 {
 			st.blockers = append(st.blockers, fmt.Sprintf("库存现金 (101) ends %s at %s yuan: cash cannot be negative", month, money.FormatFen(st.cash)))
 		}
-		return eachOf(tx, sanziv1.EntryType_ENTRY_TYPE_PROCEDURE, org, func(s *ledger.Stored, m proto.Message) error {
-			p := m.(*sanziv1.Procedure)
-			if p.GetMatterCode() == catalog.BankRec && p.GetPeriod() == month {
-				st.bankRec = s.ID()
-			}
-			return nil
-		})
+		st.bankRec = string(get(tx, bucketBankRec, monthKey(org, month)))
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("figures of %s %s: %w", org, month, err)

@@ -171,3 +171,60 @@ func TestMonthIndexesBuiltAgain(t *testing.T) {
 		t.Errorf("refusal after the indexes were built again:\n%s\nwas\n%s", refusal2, refusal)
 	}
 }
+
+// TestMonthIndexesAfterARestore: after the village's chain was restored
+// from a copy holding its first half, the months read through the month
+// indexes the restore left are those read through indexes built afresh
+// from the restored chain.
+func TestMonthIndexesAfterARestore(t *testing.T) {
+	dir := t.TempDir()
+	bk, clk, cash, closeFn := villageOfYears(t, dir, 1)
+	var parent [][]byte
+	if err := bk.Ledger().Range(benchOrg, 1, int(bk.Ledger().Head(benchOrg).Seq/2), func(s *ledger.Stored) bool {
+		parent = append(parent, s.Raw)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	closeFn()
+	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := ring.Public(benchOrg)
+	res, err := ledger.Restore(filepath.Join(dir, "ledger.db"), benchOrg, pub, parent, books.Indexer(), func(uint64, []byte, bool) error { return nil })
+	if err != nil || len(res.Lost) == 0 {
+		t.Fatalf("restore: %+v %v", res, err)
+	}
+	read := func(bk *books.Books) ([]*sanziv1.MonthStatus, []string) {
+		t.Helper()
+		ms, err := bk.ListMonths(benchOrg, "2016")
+		if err != nil || len(ms) != 12 {
+			t.Fatalf("months of 2016: %v, %v", ms, err)
+		}
+		var refusals []string
+		for _, m := range ms {
+			_, _, err := bk.CloseMonth(context.Background(), "t", benchOrg, m.GetMonth(), books.Counted{CashCountedFen: cash})
+			refusals = append(refusals, fmt.Sprint(err))
+		}
+		return ms, refusals
+	}
+	bk, closeFn = openVillage(t, dir, clk)
+	months, refusals := read(bk)
+	if months[0].GetVouchers() != 31 || !months[0].GetClosed() || months[11].GetVouchers() != 0 {
+		t.Fatalf("months after the restore: %v", months)
+	}
+	if err := bk.Ledger().DB().Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("idx_meta")).Delete([]byte("months version"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	closeFn()
+	bk, _ = openVillage(t, dir, clk)
+	afresh, refusals2 := read(bk)
+	for i := range months {
+		if !proto.Equal(months[i], afresh[i]) || refusals[i] != refusals2[i] {
+			t.Errorf("%s after the restore: %v, refused %s; built afresh: %v, refused %s", months[i].GetMonth(), months[i], refusals[i], afresh[i], refusals2[i])
+		}
+	}
+}

@@ -218,7 +218,7 @@ func (b *Books) buildMonthIndexes(log *slog.Logger) error {
 				return err
 			}
 		}
-		if err := reindexMonths(tx, nil, func() {
+		if err := reindexMonths(tx, "", func() {
 			if n++; n%200_000 == 0 {
 				log.Info("indexing the books' entries by month", "entries", n)
 			}
@@ -239,35 +239,32 @@ func (b *Books) buildMonthIndexes(log *slog.Logger) error {
 }
 
 // reindexMonths indexes by month every entry of the month types in the
-// type index whose origin keep accepts (nil: all), in seq order within a
+// type index, of origin only when it is not "", in seq order within a
 // type, calling each after each.
-func reindexMonths(tx *bolt.Tx, keep func(origin string) bool, each func()) error {
+func reindexMonths(tx *bolt.Tx, origin string, each func()) error {
 	byType := tx.Bucket(bucketByType)
 	for _, t := range monthTypes {
 		idx := byType.Bucket([]byte{byte(t)})
 		if idx == nil {
 			continue
 		}
-		if err := idx.ForEach(func(k, _ []byte) error {
-			if len(k) < 9 {
-				return nil
+		c := idx.Cursor()
+		for k, _ := c.Seek([]byte(origin)); k != nil && bytes.HasPrefix(k, []byte(origin)); k, _ = c.Next() {
+			if len(k) < 9 || (origin != "" && len(k) != len(origin)+8) {
+				continue
 			}
-			origin, seq := string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:])
-			if keep != nil && !keep(origin) {
-				return nil
-			}
-			s, err := ledger.GetTx(tx, origin, seq)
+			s, err := ledger.GetTx(tx, string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:]))
 			if err != nil {
 				return err
 			}
 			m, err := entries.Decode(s.Type, s.Payload)
 			if err != nil || m == nil {
-				return nil
+				continue
 			}
 			each()
-			return indexMonth(tx, s, m)
-		}); err != nil {
-			return err
+			if err := indexMonth(tx, s, m); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -294,5 +291,5 @@ func unindexMonths(tx *bolt.Tx, origin string) error {
 			}
 		}
 	}
-	return reindexMonths(tx, func(o string) bool { return o == origin }, func() {})
+	return reindexMonths(tx, origin, func() {})
 }

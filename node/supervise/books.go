@@ -74,6 +74,11 @@ func (s *Supervisor) BankReconciled(org, month string) string {
 // step, held by a village post, was due before now (a books.Supervisor
 // method, for the month-end close). A town's step is left out: the village
 // can neither take it nor hurry it but through the cards its timers give.
+//
+// TODO(issue 17): BankReconciled and OverdueSteps pick from every
+// procedure the supervision holds (workflow.Flows.List walks them all in
+// memory): an index of the open procedures by subject, and of the bank
+// reconciliations by period, would make the close's questions the month's.
 func (s *Supervisor) OverdueSteps(org string, subjects map[string]bool, now time.Time) []books.OverdueStep {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -41,7 +41,8 @@ func split(w *Watcher, r *rule, cur *rec) []finding {
 	}
 	prior := w.st.payees[payee]
 	from, _ := slices.BinarySearchFunc(prior, cur.date-span, func(o *rec, d day) int { return cmp.Compare(o.date, d) })
-	var cands []*rec
+	cands := w.cands[:0]
+	defer func() { clear(cands); w.cands = cands[:0] }() // no rec kept alive by the scratch
 	for _, o := range prior[from:] {
 		if o.date > cur.date+span {
 			break

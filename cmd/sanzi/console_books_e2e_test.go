@@ -460,35 +460,7 @@ func booksDrawn(t *testing.T, ctx context.Context, want *sanziv1.Statement) {
 func TestConsoleBooksTown(t *testing.T) {
 	ctx := csBrowser(t)
 	shots := csShots(t)
-	dir := t.TempDir()
-	caDir := filepath.Join(dir, "ca")
-	mxRun(t, "ca", "init", "--district", "350505", "--dir", caDir)
-	mxRun(t, "ca", "issue", "--dir", caDir, "--org", rvTown, "--role", "town")
-	for _, o := range rvVillages {
-		mxRun(t, "ca", "issue", "--dir", caDir, "--org", o, "--role", "village")
-	}
-	inbox := freePort(t)
-	tw := &syncVillage{t: t, org: rvTown, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
-	tw.args = []string{"town", "serve", "--data", tw.data, "--org", rvTown, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
-		"--sync-addr", inbox, "--tls-dir", caDir, "--log-level", "warn"}
-	tw.start()
-	t.Cleanup(tw.kill9)
-	var villages []*syncVillage
-	for _, o := range rvVillages {
-		v := &syncVillage{t: t, org: o, data: filepath.Join(dir, o), http: freePort(t), grpc_: freePort(t)}
-		v.args = []string{"village", "serve", "--data", v.data, "--org", o, "--http-addr", v.http, "--grpc-addr", v.grpc_,
-			"--parent", inbox, "--tls-dir", caDir, "--log-level", "warn"}
-		v.start()
-		t.Cleanup(v.kill9)
-		villages = append(villages, v)
-	}
-	defer func() {
-		if t.Failed() {
-			for _, n := range append([]*syncVillage{tw}, villages...) {
-				t.Logf("%s log:\n%s", n.org, tail(n.log.String()))
-			}
-		}
-	}()
+	tw, villages, _ := rvFederation(t)
 	sample, err := os.ReadFile(filepath.Join("..", "..", "node", "sheet", "testdata", "books-2025.csv"))
 	if err != nil {
 		t.Fatal(err)

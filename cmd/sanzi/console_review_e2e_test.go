@@ -82,23 +82,24 @@ func rvRows(t *testing.T, ctx context.Context) []string {
 		`[...document.querySelectorAll('tbody[data-testid="aq-rows"] tr[data-alert]')].map(r => r.dataset.alert + ' ' + r.dataset.org + ' ' + r.dataset.status)`))
 }
 
-func TestConsoleReview(t *testing.T) {
-	ctx := csBrowser(t)
-	shots := csShots(t)
+// rvFederation starts town rvTown and its villages rvVillages, which push
+// to it over mutual TLS with certificates of a new district CA (in caDir,
+// inside the test's folder); their logs are printed when the test fails.
+func rvFederation(t *testing.T) (tw *syncVillage, villages []*syncVillage, caDir string) {
+	t.Helper()
 	dir := t.TempDir()
-	caDir := filepath.Join(dir, "ca")
+	caDir = filepath.Join(dir, "ca")
 	mxRun(t, "ca", "init", "--district", "350505", "--dir", caDir)
 	mxRun(t, "ca", "issue", "--dir", caDir, "--org", rvTown, "--role", "town")
 	for _, o := range rvVillages {
 		mxRun(t, "ca", "issue", "--dir", caDir, "--org", o, "--role", "village")
 	}
 	inbox := freePort(t)
-	tw := &syncVillage{t: t, org: rvTown, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
+	tw = &syncVillage{t: t, org: rvTown, data: filepath.Join(dir, "town"), http: freePort(t), grpc_: freePort(t)}
 	tw.args = []string{"town", "serve", "--data", tw.data, "--org", rvTown, "--http-addr", tw.http, "--grpc-addr", tw.grpc_,
 		"--sync-addr", inbox, "--tls-dir", caDir, "--log-level", "warn"}
 	tw.start()
 	t.Cleanup(tw.kill9)
-	var villages []*syncVillage
 	for _, o := range rvVillages {
 		v := &syncVillage{t: t, org: o, data: filepath.Join(dir, o), http: freePort(t), grpc_: freePort(t)}
 		v.args = []string{"village", "serve", "--data", v.data, "--org", o, "--http-addr", v.http, "--grpc-addr", v.grpc_,
@@ -107,13 +108,21 @@ func TestConsoleReview(t *testing.T) {
 		t.Cleanup(v.kill9)
 		villages = append(villages, v)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if t.Failed() {
 			for _, n := range append([]*syncVillage{tw}, villages...) {
 				t.Logf("%s log:\n%s", n.org, tail(n.log.String()))
 			}
 		}
-	}()
+	})
+	return tw, villages, caDir
+}
+
+func TestConsoleReview(t *testing.T) {
+	ctx := csBrowser(t)
+	shots := csShots(t)
+	tw, villages, caDir := rvFederation(t)
+	dir := filepath.Dir(caDir)
 	v0, v1 := villages[0], villages[1]
 	vn0, tn := &node{t: t, http: v0.http}, &node{t: t, http: tw.http}
 	tx0, alert0 := rvPrivatePayment(t, v0, 1)

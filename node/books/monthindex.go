@@ -157,15 +157,7 @@ func eachOfMonth(tx *bolt.Tx, org, month string, t sanziv1.EntryType, fn func(*l
 		if len(k) != len(prefix)+8 {
 			continue
 		}
-		s, err := ledger.GetTx(tx, org, binary.BigEndian.Uint64(k[len(prefix):]))
-		if err != nil {
-			return err
-		}
-		m, err := entries.Decode(s.Type, s.Payload)
-		if err != nil {
-			return err
-		}
-		if err := fn(s, m); err != nil {
+		if err := decoded(tx, org, binary.BigEndian.Uint64(k[len(prefix):]), fn); err != nil {
 			return err
 		}
 	}

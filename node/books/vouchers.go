@@ -905,19 +905,25 @@ func eachOf(tx *bolt.Tx, t sanziv1.EntryType, org string, fn func(*ledger.Stored
 	}
 	c := idx.Cursor()
 	for k, _ := c.Seek([]byte(org)); k != nil && len(k) == len(org)+8 && string(k[:len(org)]) == org; k, _ = c.Next() {
-		s, err := ledger.GetTx(tx, org, keySeqOf(k))
-		if err != nil {
-			return err
-		}
-		m, err := entries.Decode(s.Type, s.Payload)
-		if err != nil {
-			return err
-		}
-		if err := fn(s, m); err != nil {
+		if err := decoded(tx, org, keySeqOf(k), fn); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// decoded calls fn with org's entry at seq, decoded: what the indexes'
+// walks (by type, by month) hand on.
+func decoded(tx *bolt.Tx, org string, seq uint64, fn func(*ledger.Stored, proto.Message) error) error {
+	s, err := ledger.GetTx(tx, org, seq)
+	if err != nil {
+		return err
+	}
+	m, err := entries.Decode(s.Type, s.Payload)
+	if err != nil {
+		return err
+	}
+	return fn(s, m)
 }
 
 func keySeqOf(k []byte) uint64 {

@@ -16,29 +16,31 @@ import (
 // few complaints without walking a chain of a million entries). An error
 // of fn stops the walk and is returned.
 func (b *Books) EachOfType(t sanziv1.EntryType, origin string, fn func(*ledger.Stored) error) error {
-	err := b.l.DB().View(func(tx *bolt.Tx) error {
-		idx := tx.Bucket(bucketByType).Bucket([]byte{byte(t)})
-		if idx == nil {
-			return nil
-		}
-		prefix := []byte(origin)
-		c := idx.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			if len(k) != len(prefix)+8 {
-				continue // a longer origin sharing the prefix
-			}
-			s, err := ledger.GetTx(tx, origin, binary.BigEndian.Uint64(k[len(prefix):]))
-			if err != nil {
-				return err
-			}
-			if err := fn(s); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := b.l.DB().View(func(tx *bolt.Tx) error { return eachOfType(tx, t, origin, fn) }); err != nil {
 		return fmt.Errorf("read the %s entries of %s: %w", t, origin, err)
+	}
+	return nil
+}
+
+// eachOfType is EachOfType inside tx.
+func eachOfType(tx *bolt.Tx, t sanziv1.EntryType, origin string, fn func(*ledger.Stored) error) error {
+	idx := tx.Bucket(bucketByType).Bucket([]byte{byte(t)})
+	if idx == nil {
+		return nil
+	}
+	prefix := []byte(origin)
+	c := idx.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+8 {
+			continue // a longer origin sharing the prefix
+		}
+		s, err := ledger.GetTx(tx, origin, binary.BigEndian.Uint64(k[len(prefix):]))
+		if err != nil {
+			return err
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -899,39 +899,28 @@ func (b *Books) now() time.Time {
 
 // eachOf calls fn with every entry of type t recorded at org, decoded.
 func eachOf(tx *bolt.Tx, t sanziv1.EntryType, org string, fn func(*ledger.Stored, proto.Message) error) error {
-	idx := tx.Bucket(bucketByType).Bucket([]byte{byte(t)})
-	if idx == nil {
-		return nil
-	}
-	c := idx.Cursor()
-	for k, _ := c.Seek([]byte(org)); k != nil && len(k) == len(org)+8 && string(k[:len(org)]) == org; k, _ = c.Next() {
-		if err := decoded(tx, org, keySeqOf(k), fn); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachOfType(tx, t, org, withMessage(fn))
 }
 
-// decoded calls fn with org's entry at seq, decoded: what the indexes'
-// walks (by type, by month) hand on.
+// decoded calls fn with org's entry at seq, decoded.
 func decoded(tx *bolt.Tx, org string, seq uint64, fn func(*ledger.Stored, proto.Message) error) error {
 	s, err := ledger.GetTx(tx, org, seq)
 	if err != nil {
 		return err
 	}
-	m, err := entries.Decode(s.Type, s.Payload)
-	if err != nil {
-		return err
-	}
-	return fn(s, m)
+	return withMessage(fn)(s)
 }
 
-func keySeqOf(k []byte) uint64 {
-	var seq uint64
-	for _, c := range k[len(k)-8:] {
-		seq = seq<<8 | uint64(c)
+// withMessage hands fn each entry with its payload decoded: what the
+// indexes' walks (by type, by month) give the books' checks.
+func withMessage(fn func(*ledger.Stored, proto.Message) error) func(*ledger.Stored) error {
+	return func(s *ledger.Stored) error {
+		m, err := entries.Decode(s.Type, s.Payload)
+		if err != nil {
+			return err
+		}
+		return fn(s, m)
 	}
-	return seq
 }
 
 func checkOrgMonth(org, month string) error {

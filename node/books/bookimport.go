@@ -118,7 +118,7 @@ func (b *Books) ImportVouchers(ctx context.Context, author, org string, vs []*sa
 		return nil, bad, nil
 	}
 	// build numbers every voucher after its month's last, as the chain
-	// stands; checkVoucher (in the append) refuses it stale if it moved.
+	// stands; checkVoucher (in the append) numbers it on if it moved.
 	build := func() ([]ledger.Record, error) {
 		recs := make([]ledger.Record, len(prepared))
 		err := b.l.DB().View(func(tx *bolt.Tx) error {
@@ -165,7 +165,7 @@ func (b *Books) ImportVouchers(ctx context.Context, author, org string, vs []*sa
 	if len(bad) > 0 || dryRun {
 		return nil, bad, nil
 	}
-	out, err := b.appendNumbered(ctx, build)
+	out, err := b.appendPublished(ctx, recs...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("record %d imported vouchers: %w", len(prepared), err)
 	}

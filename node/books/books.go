@@ -11,7 +11,7 @@
 //     the mappings from a record to its voucher), versioned and four-eyed
 //     with it; a catalog without one means the national chart;
 //   - a transaction, contract payment or reversal books its voucher in the
-//     same append as the record (derivedVoucher), so the two are never
+//     same append as the record (withDerivedVoucher), so the two are never
 //     apart; a record the chart maps to nothing, or dated in a closed month,
 //     is still recorded, and its month cannot close until a hand voucher
 //     names it;
@@ -35,7 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -199,15 +198,13 @@ func (b *Books) record(ctx context.Context, author, origin string, t sanziv1.Ent
 		return nil, nil, err
 	}
 	// A transaction, contract payment, asset appraisal or disposal is
-	// appended with the voucher that books it, numbered and naming it as the chain stands at the
-	// append (appendNumbered builds it again if the chain moved).
-	out, err := b.appendNumbered(ctx, func() ([]ledger.Record, error) {
-		v, err := b.derivedVoucher(origin, m)
-		if err != nil || v == nil {
-			return recs, err
-		}
-		return b.derivedAlerts(append(slices.Clone(recs), *v), m)
-	})
+	// appended with the voucher that books it (withDerivedVoucher), which
+	// the append numbers and points at it as the chain stands then.
+	recs, err = b.withDerivedVoucher(recs, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := b.appendPublished(ctx, recs...)
 	if err != nil {
 		return nil, nil, err
 	}

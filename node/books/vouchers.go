@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -423,33 +424,6 @@ func (b *Books) screenVoucher(v *sanziv1.Voucher) ([]rules.Hit, error) {
 	})
 }
 
-// derivedAlerts checks the voucher a record derived (the last of recs)
-// against the rules with what its source was (a payment booked to an
-// income account): a blocking hit refuses the record with it, and each
-// warning becomes an alert about the voucher in the same append.
-func (b *Books) derivedAlerts(recs []ledger.Record, source proto.Message) ([]ledger.Record, error) {
-	e := b.rules.Load()
-	if e == nil {
-		return recs, nil
-	}
-	var v sanziv1.Voucher
-	if err := proto.Unmarshal(recs[len(recs)-1].Payload, &v); err != nil {
-		return nil, fmt.Errorf("decode the derived voucher: %w", err)
-	}
-	ch, _, err := b.Chart()
-	if err != nil {
-		return nil, err
-	}
-	hits, err := e.CheckVoucher(&v, rules.DerivedFacts(ch, source))
-	if err != nil {
-		return nil, fmt.Errorf("check rules on the derived voucher: %w", err)
-	}
-	if blocking := rules.Blocking(hits); len(blocking) > 0 {
-		return nil, &BlockedError{Hits: blocking}
-	}
-	return appendAlerts(recs, len(recs), hits)
-}
-
 // RecordVoucher records a voucher entered by hand (or the opening
 // balances, or a red-ink reversal) with the next number of its month, and
 // an alert about it for each rule that warned; it returns those rules.
@@ -466,18 +440,20 @@ func (b *Books) RecordVoucher(ctx context.Context, author string, v *sanziv1.Vou
 	if subject == "" {
 		subject = v.GetSourceEntryId()
 	}
-	out, err := b.appendNumbered(ctx, func() ([]ledger.Record, error) {
-		n, err := b.nextNumber(v.GetOrg(), v.GetBusinessDate())
-		if err != nil {
-			return nil, err
-		}
-		v.Number = n
-		payload, err := proto.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("encode voucher: %w", err)
-		}
-		return appendAlerts([]ledger.Record{{Origin: v.GetOrg(), Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_VOUCHER, Payload: payload, Subject: subject}}, 1, hits)
-	})
+	n, err := b.nextNumber(v.GetOrg(), v.GetBusinessDate())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v.Number = n
+	payload, err := proto.Marshal(v)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("encode voucher: %w", err)
+	}
+	recs, err := appendAlerts([]ledger.Record{{Origin: v.GetOrg(), Author: author, Type: sanziv1.EntryType_ENTRY_TYPE_VOUCHER, Payload: payload, Subject: subject}}, 1, hits)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	out, err := b.appendPublished(ctx, recs...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -492,14 +468,10 @@ func (b *Books) RecordVoucher(ctx context.Context, author string, v *sanziv1.Vou
 	return out[0], v, append(hits, later...), nil
 }
 
-// appendNumbered appends the records build makes: the vouchers among them
-// are numbered, and a derived one names its record, as the write
-// transaction finds the chain (checkVoucher), whatever was foreseen.
-func (b *Books) appendNumbered(ctx context.Context, build func() ([]ledger.Record, error)) ([]*ledger.Stored, error) {
-	recs, err := build()
-	if err != nil {
-		return nil, err
-	}
+// appendPublished appends recs and hands what was written to the alert
+// feed. The vouchers among them are numbered, and a derived one names its
+// record, as the write transaction finds the chain (checkVoucher).
+func (b *Books) appendPublished(ctx context.Context, recs ...ledger.Record) ([]*ledger.Stored, error) {
 	out, err := b.l.Append(ctx, recs...)
 	if err != nil {
 		return nil, err
@@ -581,20 +553,21 @@ func (b *Books) ListVouchers(org, month string, p Page) ([]*sanziv1.VoucherRecor
 
 var monthRe = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 
-// derivedVoucher is the record that books m, the first of the records to
-// be appended at origin, as the chart maps it (for a reversal of a booked
-// record, the red-ink voucher of its voucher, dated today), numbered from
-// the chain as it is now; nil when the chart maps m to nothing or its month
-// takes no voucher (shut):
-// the business record is never refused for its voucher, and its month
-// cannot close (or, closed, is shown unbooked when reopened) until a hand
-// voucher names it.
-func (b *Books) derivedVoucher(origin string, m proto.Message) (*ledger.Record, error) {
+// withDerivedVoucher is recs, the records of business record m (m first),
+// followed by the voucher that books m as the chart maps it (for a
+// reversal of a booked record, the red-ink voucher of its voucher, dated
+// today), numbered from the chain as it is now, and by an alert about the
+// voucher for each rule that warned on it. recs alone when the chart maps
+// m to nothing or its month takes no voucher (shut): the business record
+// is never refused for its voucher, and its month cannot close (or,
+// closed, is shown unbooked when reopened) until a hand voucher names it.
+func (b *Books) withDerivedVoucher(recs []ledger.Record, m proto.Message) ([]ledger.Record, error) {
 	switch m.(type) {
 	case *sanziv1.Transaction, *sanziv1.ContractPayment, *sanziv1.Reversal, *sanziv1.AssetAppraisal, *sanziv1.AssetDisposal:
 	default:
-		return nil, nil // books no voucher (nor asks the chart, under whatever lock)
+		return recs, nil // books no voucher (nor asks the chart, under whatever lock)
 	}
+	origin := recs[0].Origin
 	ch, version, err := b.Chart()
 	if err != nil {
 		return nil, err
@@ -625,17 +598,32 @@ func (b *Books) derivedVoucher(origin string, m proto.Message) (*ledger.Record, 
 		return nil
 	})
 	if err != nil || v == nil {
-		return nil, err
+		return recs, err
 	}
 	payload, err := proto.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode voucher: %w", err)
 	}
-	rec := &ledger.Record{Origin: origin, Author: voucherAuthor, Type: sanziv1.EntryType_ENTRY_TYPE_VOUCHER, Payload: payload, About: 1}
+	rec := ledger.Record{Origin: origin, Author: voucherAuthor, Type: sanziv1.EntryType_ENTRY_TYPE_VOUCHER, Payload: payload, About: 1}
 	if v.GetReversesVoucherId() != "" {
 		rec.About, rec.Subject = 0, v.GetReversesVoucherId()
 	}
-	return rec, nil
+	out := append(slices.Clone(recs), rec)
+	// The rules on the voucher, with what its source was (a payment
+	// booked to an income account): a blocking hit refuses the record with
+	// it, and each warning is an alert about the voucher, appended too.
+	e := b.rules.Load()
+	if e == nil {
+		return out, nil
+	}
+	hits, err := e.CheckVoucher(v, rules.DerivedFacts(ch, m))
+	if err != nil {
+		return nil, fmt.Errorf("check rules on the derived voucher: %w", err)
+	}
+	if blocking := rules.Blocking(hits); len(blocking) > 0 {
+		return nil, &BlockedError{Hits: blocking}
+	}
+	return appendAlerts(out, len(out), hits)
 }
 
 // fromRecord is the voucher business record m, to be recorded as id,
@@ -683,7 +671,7 @@ func assetOf(tx *bolt.Tx, id string) (*ledger.Stored, *sanziv1.AssetRegistration
 // to nothing and no hand voucher booked has not changed the books, so a
 // disposal after it takes the asset off at the value before it.
 //
-// TODO(issue 19): derivedVoucher reads the book value before the append,
+// TODO(issue 19): withDerivedVoucher reads the book value before the append,
 // and checkVoucher completes only a derived voucher's number and source
 // id in the write transaction: two appraisals of one asset recorded at the
 // same instant (or an appraisal racing its asset's disposal) would both

@@ -20,7 +20,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 20m -p 1
 FUZZ_EXECS      ?= 100000x
 FUZZ_EXECS_SLOW ?= 40000x
 
-.PHONY: clickhouse chromium web-assets all setup tools build test unit race fuzz bench bench-quick demo proto verify clean help
+.PHONY: clickhouse chromium web-assets all setup tools build test unit race fuzz bench bench-17 bench-quick demo proto verify clean help
 
 all: build
 
@@ -30,6 +30,7 @@ help:
 	@echo "make test    every test, then a short fuzz run of each fuzz target"
 	@echo "make race    the race detector over every package but cmd/sanzi, one package at a time"
 	@echo "make bench   every benchmark three times, then issue 17's table of medians (hours; raw output in \$$TMPDIR/sanzi-bench.out)"
+	@echo "make bench-17  only issue 17's rows of make bench at the issue's sizes, three runs, and its table (about an hour)"
 	@echo "make bench-quick  issue 17's benchmarks at small sizes, three times, and the same table (minutes: checks the harness)"
 	@echo "make verify  gofmt, go vet, go mod tidy, regenerate protos: fail on any diff"
 
@@ -130,11 +131,11 @@ KEEP_GOING = || echo "$@: a go test failed" >> $(OUT).failed
 BENCH_TABLE = @echo; go run ./cmd/benchtable $(OUT); echo; echo "raw output: $(OUT)"; \
 	if [ -e $(OUT).failed ]; then cat $(OUT).failed; rm -f $(OUT).failed; exit 1; fi; \
 	if grep -q -e '--- FAIL' $(OUT); then echo "failed runs:"; grep -n -e '--- FAIL' $(OUT); exit 1; fi
-bench bench-quick: .SHELLFLAGS := -o pipefail -c
+bench bench-17 bench-quick: .SHELLFLAGS := -o pipefail -c
 
-bench: OUT := $(BENCH_OUT)
-bench: clickhouse
-	@rm -f $(OUT) $(OUT).failed; echo "# make bench $$(date -u +%FT%TZ), $$(nproc) cores, load $$(cut -d' ' -f1-3 /proc/loadavg)" | tee $(OUT)
+# Issue 17's rows at the issue's sizes, in the order of its table: the
+# first part of make bench, and all of make bench-17.
+define ISSUE17_BENCH
 	# Issue 17, in the order of its table.
 	$(GO_BENCH) -bench='^BenchmarkStartup$$/^entries=1000000$$' -benchtime=1x -timeout=120m ./node/server 2>&1 | tee -a $(OUT) $(KEEP_GOING)
 	$(GO_BENCH) -bench='^BenchmarkListFirstPage1M$$' -benchtime=200x -timeout=60m ./node/books 2>&1 | tee -a $(OUT) $(KEEP_GOING)
@@ -143,6 +144,12 @@ bench: clickhouse
 	# Sync village → town → district (issue 4): a test, not a benchmark; its log carries entries/s and bytes per entry.
 	go test -run='^TestSyncTwoTownsSixVillages$$' -count=3 -v -timeout=30m ./cmd/sanzi 2>&1 | tee -a $(OUT) | grep -E 'clean link|6 villages|^(ok|FAIL)' $(KEEP_GOING)
 	$(GO_BENCH) -bench='^BenchmarkRecord$$' -benchtime=5000x -timeout=30m ./node/books 2>&1 | tee -a $(OUT) $(KEEP_GOING)
+endef
+
+bench bench-17: OUT := $(BENCH_OUT)
+bench: clickhouse
+	@rm -f $(OUT) $(OUT).failed; echo "# make bench $$(date -u +%FT%TZ), $$(nproc) cores, load $$(cut -d' ' -f1-3 /proc/loadavg)" | tee $(OUT)
+	$(ISSUE17_BENCH)
 	# Other issues' measurements, in the same file.
 	$(GO_BENCH) -bench='^BenchmarkRecord$$' -benchtime=3000x -timeout=30m ./node/server 2>&1 | tee -a $(OUT) $(KEEP_GOING)
 	$(GO_BENCH) -bench='^BenchmarkFullRuleSet$$' -benchtime=20000x ./node/watch 2>&1 | tee -a $(OUT) $(KEEP_GOING)
@@ -155,6 +162,14 @@ bench: clickhouse
 	$(GO_BENCH) -bench='^BenchmarkApplyBatch$$' -benchtime=20x ./federation/fsm 2>&1 | tee -a $(OUT) $(KEEP_GOING)
 	# The public site (issue 15): a village page with ten years of monthly disclosures, cold and cached, and its size.
 	$(GO_BENCH) -bench='^BenchmarkVillagePage10Years$$' -benchtime=5x ./federation/public 2>&1 | tee -a $(OUT) $(KEEP_GOING)
+	$(BENCH_TABLE)
+
+# make bench-17: only issue 17's rows at the issue's sizes, three runs
+# each, and its table (about an hour on 2 cores, most of it recording the
+# sample data the first time), without the other issues' benchmarks.
+bench-17: clickhouse
+	@rm -f $(OUT) $(OUT).failed; echo "# make bench-17 $$(date -u +%FT%TZ), $$(nproc) cores, load $$(cut -d' ' -f1-3 /proc/loadavg)" | tee $(OUT)
+	$(ISSUE17_BENCH)
 	$(BENCH_TABLE)
 
 # make bench-quick: issue 17's paths at small sizes (start-up and lists on

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	bolt "go.etcd.io/bbolt"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // RecordSource yields the records of one streamed append in order, and
@@ -73,14 +75,38 @@ func (l *Ledger) commitStream(r *appendReq) {
 			return errStreamRefused
 		}
 		chains := tx.Bucket(bucketChains)
-		for {
+		// One record is read ahead: whether an entry is signed depends on
+		// the one after it (the end of the stream, another chain, a key
+		// rotation), as signPlan decides for an Append. run counts the
+		// unsigned entries written since the last signed one.
+		read := func(n int) (Record, bool, error) {
 			rec, err := r.src.Next()
 			if errors.Is(err, io.EOF) {
-				break
+				return Record{}, false, nil
 			}
 			if err != nil {
-				r.err = fmt.Errorf("read record %d of a streamed append: %w", len(ids)+1, err)
+				return Record{}, false, fmt.Errorf("read record %d of a streamed append: %w", n, err)
+			}
+			return rec, true, nil
+		}
+		ahead, more, err := read(1)
+		if err != nil {
+			r.err = err
+			return errStreamRefused
+		}
+		run := 0
+		for more {
+			rec := ahead
+			if ahead, more, err = read(len(ids) + 2); err != nil {
+				r.err = err
 				return errStreamRefused
+			}
+			rotation := sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION
+			sign := !more || ahead.Origin != rec.Origin || ahead.Type == rotation || rec.Type == rotation || run == MaxUnsignedRun
+			if sign {
+				run = 0
+			} else {
+				run++
 			}
 			if rec.Raw != nil {
 				r.err = fmt.Errorf("record %d of a streamed append: verbatim entries are not streamed", len(ids)+1)
@@ -104,7 +130,7 @@ func (l *Ledger) commitStream(r *appendReq) {
 			if rec.About > 0 && rec.About <= len(ids) {
 				rec.Subject = ids[rec.About-1]
 			}
-			s, err := l.writeIndexed(tx, chains, heads, rec, now)
+			s, err := l.writeIndexed(tx, chains, heads, rec, now, sign)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sanzi/sanzi/node/keys"
@@ -96,5 +97,46 @@ func TestBatchesEndOnASignedEntry(t *testing.T) {
 				t.Fatalf("%d batches at one entry's worth each, want one per append and chain (%d)", batches, 2*len(appends))
 			}
 		})
+	}
+}
+
+// TestPullPageCutInsideAnAppendRefused: a page of a pulled chain that ends
+// inside an append (a parent that pages by count alone) is refused with an
+// error saying so, and nothing of it is stored; the page up to the append's
+// signed end is stored.
+func TestPullPageCutInsideAnAppendRefused(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	src := keys.NewRing()
+	src.Add(testVillage, key)
+	parent, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "parent.db"), Keys: src, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { parent.Close() })
+	var recs []ledger.Record
+	for i := range 4 {
+		recs = append(recs, ledger.Record{Origin: testVillage, Author: "a", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: fmt.Appendf(nil, "entry %d", i)})
+	}
+	if _, err := parent.Append(context.Background(), recs...); err != nil {
+		t.Fatal(err)
+	}
+	var raws [][]byte
+	if err := parent.Range(testVillage, 1, 0, func(s *ledger.Stored) bool { raws = append(raws, s.Raw); return true }); err != nil {
+		t.Fatal(err)
+	}
+	child := keys.NewRing()
+	pub := key.Public().(ed25519.PublicKey)
+	child.AddPublic(testVillage, pub)
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "child.db"), Keys: child, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if _, _, err := storeFollowing(context.Background(), l, testVillage, pub, ledger.Head{}, raws[:2], ledger.KeyOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "ends inside an append") || l.Head(testVillage).Seq != 0 {
+		t.Fatalf("a page cut inside an append: %v, head %d; want refused, nothing stored", err, l.Head(testVillage).Seq)
+	}
+	if n, _, err := storeFollowing(context.Background(), l, testVillage, pub, ledger.Head{}, raws, ledger.KeyOptions{}); err != nil || n != 4 {
+		t.Fatalf("the whole append: %d stored, %v", n, err)
 	}
 }

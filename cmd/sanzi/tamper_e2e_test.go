@@ -201,6 +201,17 @@ func (v *syncVillage) expense(i int, marker string) uint64 {
 	return before + 1
 }
 
+// unsigned checks that v's entry at seq carries no signature of its own:
+// an expense is one append with the procedure it opens, signed once, on
+// its last entry (issue 17), so an edit of the expense is an edit of an
+// entry vouched for only through the hash links.
+func (v *syncVillage) unsigned(seq uint64) {
+	v.t.Helper()
+	if sig := v.entryAt(seq).GetSignature(); len(sig) != 0 {
+		v.t.Fatalf("entry %d of %s carries a signature: want the expense unsigned, its append signed once on its last entry", seq, v.org)
+	}
+}
+
 // offline runs fn with the village up but its parent unreachable, so what
 // fn records stays in its outbox; the village is left stopped (fn may stop
 // it itself), to start again with its parent.
@@ -430,6 +441,7 @@ func TestTamperedVillageSeenAndRepaired(t *testing.T) {
 		synced = n.synced(v)
 		n.d.stop()
 		altered = v.expense(6, marker) // its procedure follows
+		v.unsigned(altered)
 		t.Logf("%d entries synced, head %d", synced, v.head())
 	})
 	n.step(t, "one byte of the expense's summary changed in ledger.db", func(t *testing.T) {

@@ -69,6 +69,7 @@ func TestTamperedVillageThroughTown(t *testing.T) {
 		n.synced(w)
 		tw.stop()
 		altered = v.expense(6, marker) // its procedure follows
+		v.unsigned(altered)
 		t.Logf("%d entries synced through the town, head %d", synced, v.head())
 	})
 	n.step(t, "one byte of the expense's summary changed in ledger.db", func(t *testing.T) {

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -115,7 +114,9 @@ func (n *Node) heads(origins []string, res *fsm.Result) *PushResult {
 
 // verify checks, for each origin of the push, that the new entries link to
 // the district's head of that origin, link to each other, hash to their
-// stored hashes, and that the last one carries the origin's signature. It
+// stored hashes, and that the last one carries the origin's signature (an
+// origin's part ending in unsigned entries, cut inside an append, is
+// refused: ledger.FailureUnsigned). It
 // returns only the entries the district does not hold yet.
 func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 	type stretch struct {
@@ -180,7 +181,10 @@ func (n *Node) verify(raws [][]byte) ([][]byte, []string, error) {
 			}
 			if d.Hash != held {
 				n.met.forks.Inc()
-				signed := d.BodyHash() == d.Hash && ed25519.Verify(pub, d.Hash[:], d.Signature)
+				// An entry with no signature of its own is signed through
+				// the links by the entry that ends its append, later in
+				// the push.
+				signed := ledger.Vouched(pub, st.decoded[i:min(len(st.decoded), i+ledger.MaxUnsignedRun+1)])
 				n.log.Error("FORK refused: a push holds a different entry at a seq the district holds", "origin", o, "seq", d.Seq, "signed_by_origin", signed)
 				return nil, nil, &forkError{rec: &sanziv1.ForkRecord{Origin: o, Seq: d.Seq, HeldHash: hex.EncodeToString(held[:]),
 					SentHash: hex.EncodeToString(d.Hash[:]), SignedByOrigin: signed, Entry: st.raws[i]}}

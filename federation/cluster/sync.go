@@ -218,10 +218,12 @@ func (x *SyncServer) pull(origin string, r *sanziv1.SyncPullRequest, cert, first
 		limit = 1000
 	}
 	out := &sanziv1.SyncPullResponse{SignerCertificate: cert, FirstSignerCertificate: first}
-	err := x.s.n.FSM().Range(origin, max(r.GetFromSeq(), 1), limit, func(s *ledger.Stored) bool {
+	// A page ends on the signed last entry of an append, past limit if
+	// need be: the puller refuses one cut inside an append.
+	err := x.s.n.FSM().Range(origin, max(r.GetFromSeq(), 1), 0, ledger.WholeAppends(limit, func(s *ledger.Stored) bool {
 		out.Entries = append(out.Entries, s.Raw)
 		return true
-	})
+	}))
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "read %s: %v", origin, err)
 	}

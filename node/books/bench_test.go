@@ -144,8 +144,38 @@ func BenchmarkRecord(b *testing.B) {
 			b.ReportMetric(q(0.99), "p99-ms")
 			st := bk.Ledger().Stats()
 			b.ReportMetric(float64(st.Entries)/float64(max(st.Commits, 1)), "entries/commit")
+			sigs, entries := signedEntries(b, bk.Ledger(), benchOrg)
+			b.ReportMetric(float64(sigs)/float64(len(all)), "sigs/record")
+			b.ReportMetric(float64(entries)/float64(len(all)), "entries/record")
 		})
 	}
+}
+
+// signedEntries counts the entries of origin's chain and those of them that
+// carry a signature (one per atomic append: the transaction and the
+// procedure it opens share one).
+func signedEntries(tb testing.TB, l *ledger.Ledger, origin string) (signed, entries int) {
+	tb.Helper()
+	var bad error
+	err := l.Scan(origin, 1, func(_ uint64, raw []byte) bool {
+		s, err := ledger.Peek(raw)
+		if err != nil {
+			bad = err
+			return false
+		}
+		entries++
+		if s.Signed() {
+			signed++
+		}
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return signed, entries
 }
 
 // BenchmarkListTransactions times one page of 20 transactions (the

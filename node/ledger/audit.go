@@ -28,7 +28,9 @@ type EntryCheck struct {
 // CheckEntry verifies the entry at seq of origin as an auditor asks: every
 // entry from seq 1 up to it is hashed and linked (so that a key rotation
 // before it is followed), and its signature is checked with the key in
-// force. ErrNotFound when the node holds no such entry.
+// force: its own, or, for an entry that carries none, the signature of the
+// entry that ends its append, reached through the hash links after it.
+// ErrNotFound when the node holds no such entry.
 func (l *Ledger) CheckEntry(ctx context.Context, origin string, seq uint64) (*EntryCheck, error) {
 	out := &EntryCheck{}
 	err := l.db.View(func(tx *bolt.Tx) error {
@@ -66,10 +68,40 @@ func (l *Ledger) CheckEntry(ctx context.Context, origin string, seq uint64) (*En
 			// Check followed the rotation's own signature rules (rotate.go).
 			return nil
 		}
-		if !ed25519.Verify(out.Key, s.Hash[:], s.Signature) {
-			out.Problem = &VerifyError{Origin: origin, Seq: seq, Problem: "signature does not verify with the origin's key", Failure: FailureSignature}
+		if s.Signed() {
+			if !ed25519.Verify(out.Key, s.Hash[:], s.Signature) {
+				out.Problem = &VerifyError{Origin: origin, Seq: seq, Problem: "signature does not verify with the origin's key", Failure: FailureSignature}
+			}
+			return nil
 		}
-		return nil
+		// Unsigned: the signed entry that ends its append vouches for it
+		// through the hash links; the walk goes on to it (at most
+		// MaxUnsignedRun entries, the verifier refuses more) and checks
+		// its signature with the key in force (no rotation comes between).
+		unvouched := func(why string) error {
+			out.Problem = &VerifyError{Origin: origin, Seq: seq, Failure: FailureSignature,
+				Problem: "carries no signature of its own, and " + why}
+			return nil
+		}
+		for k, raw := c.Seek(seqKey(seq + 1)); ; k, raw = c.Next() {
+			if k == nil {
+				return unvouched("no later entry of the chain signs for it")
+			}
+			l, err := v.Next(keySeq(k), raw)
+			if err != nil {
+				var ve *VerifyError
+				if errors.As(err, &ve) {
+					return unvouched(fmt.Sprintf("the entries up to the signature that covers it do not verify: %v", ve))
+				}
+				return err
+			}
+			if l.Signed() {
+				if !ed25519.Verify(out.Key, l.Hash[:], l.Signature) {
+					return unvouched(fmt.Sprintf("the signature of %s, which covers it through the hash links, does not verify with the origin's key", EntryID(origin, l.Seq)))
+				}
+				return nil
+			}
+		}
 	})
 	if err != nil {
 		return nil, err

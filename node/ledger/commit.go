@@ -88,7 +88,8 @@ func (l *Ledger) commit(batch []*appendReq) {
 				}
 			}
 			r.out = make([]*Stored, 0, len(r.recs))
-			for _, rec := range r.recs {
+			sign := signPlan(r.recs)
+			for i, rec := range r.recs {
 				if rec.About > 0 && rec.About <= len(r.out) {
 					rec.Subject = r.out[rec.About-1].ID()
 				}
@@ -111,7 +112,7 @@ func (l *Ledger) commit(batch []*appendReq) {
 					}
 					continue
 				}
-				s, err := l.writeIndexed(tx, chains, heads, rec, now)
+				s, err := l.writeIndexed(tx, chains, heads, rec, now, sign[i])
 				if err != nil {
 					return err
 				}
@@ -201,8 +202,8 @@ func (l *Ledger) writeVerbatim(chains *bolt.Bucket, heads map[string]Head, raw [
 
 // writeIndexed writes rec as write does and hands it to the indexer in the
 // same transaction.
-func (l *Ledger) writeIndexed(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, rec Record, now time.Time) (*Stored, error) {
-	s, err := l.write(tx, chains, heads, rec, now)
+func (l *Ledger) writeIndexed(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, rec Record, now time.Time, sign bool) (*Stored, error) {
+	s, err := l.write(tx, chains, heads, rec, now, sign)
 	if err != nil {
 		return nil, err
 	}
@@ -214,14 +215,16 @@ func (l *Ledger) writeIndexed(tx *bolt.Tx, chains *bolt.Bucket, heads map[string
 	return s, nil
 }
 
-func (l *Ledger) write(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, rec Record, now time.Time) (*Stored, error) {
+// write seals rec after its chain's head, signed or not (signPlan), and
+// stores it.
+func (l *Ledger) write(tx *bolt.Tx, chains *bolt.Bucket, heads map[string]Head, rec Record, now time.Time, sign bool) (*Stored, error) {
 	key, _ := l.cfg.Keys.Private(rec.Origin)
 	b, err := chains.CreateBucketIfNotExists([]byte(rec.Origin))
 	if err != nil {
 		return nil, fmt.Errorf("create chain %s: %w", rec.Origin, err)
 	}
 	b.FillPercent = 1 // keys only ever grow: pack pages full
-	s, err := SealSplit(key, heads[rec.Origin], rec, now, l.cfg.Split)
+	s, err := seal(key, heads[rec.Origin], rec, now, l.cfg.Split, sign)
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +248,79 @@ func Seal(key ed25519.PrivateKey, head Head, rec Record, now time.Time) (*Stored
 // masked one in the body (private.go). The ledger seals through it with
 // Config.Split, and so do the district's writers.
 func SealSplit(key ed25519.PrivateKey, head Head, rec Record, now time.Time, m Masker) (*Stored, error) {
+	return seal(key, head, rec, now, m, true)
+}
+
+// SealAppend seals recs (all of one origin, none a verbatim entry) as one
+// atomic append after head, the way the ledger writes them: every entry
+// hashed and linked, and signed only where signPlan says (the last, the
+// ones around a key rotation, one every MaxUnsignedRun+1 in a long run).
+// Tests and tools use it to make genuine chains without a ledger file.
+func SealAppend(key ed25519.PrivateKey, head Head, recs []Record, now time.Time, m Masker) ([]*Stored, error) {
+	sign := signPlan(recs)
+	out := make([]*Stored, 0, len(recs))
+	for i, rec := range recs {
+		if rec.Origin != recs[0].Origin || rec.Raw != nil {
+			return nil, fmt.Errorf("seal append: record %d: every record must be a new one of origin %s", i, recs[0].Origin)
+		}
+		s, err := seal(key, head, rec, now, m, sign[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+		head = Head{Seq: s.Seq, Hash: s.Hash}
+	}
+	return out, nil
+}
+
+// signPlan says which of one append's records are signed: one signature
+// per chain per append, on its last record there. Because every body
+// holds prev_hash, that signature vouches through the hash links for the
+// unsigned entries before it (DESIGN.md, "One signature per append").
+// Also signed: a key rotation and the record just before it, so that an
+// unsigned run never crosses a rotation and is signed by the key in force
+// over it; and every record that follows MaxUnsignedRun unsigned ones, so
+// an append of any size (an import) keeps within the verifier's bound.
+// Verbatim records (Raw) are someone else's entries and get nothing.
+func signPlan(recs []Record) []bool {
+	sign := make([]bool, len(recs))
+	if len(recs) == 1 {
+		sign[0] = recs[0].Raw == nil
+		return sign
+	}
+	type state struct{ prev, run int }
+	chains := map[string]*state{}
+	for i, r := range recs {
+		if r.Raw != nil {
+			continue
+		}
+		c := chains[r.Origin]
+		if c == nil {
+			c = &state{prev: -1}
+			chains[r.Origin] = c
+		}
+		switch {
+		case r.Type == sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION:
+			if c.prev >= 0 {
+				sign[c.prev] = true
+			}
+			sign[i], c.run = true, 0
+		case c.run == MaxUnsignedRun:
+			sign[i], c.run = true, 0
+		default:
+			c.run++
+		}
+		c.prev = i
+	}
+	for _, c := range chains {
+		sign[c.prev] = true
+	}
+	return sign
+}
+
+// seal is SealSplit that leaves the signature out when sign is false: the
+// entry is then vouched for by the next signed entry of its append.
+func seal(key ed25519.PrivateKey, head Head, rec Record, now time.Time, m Masker, sign bool) (*Stored, error) {
 	seq := head.Seq + 1
 	public, private, digest, err := split(m, rec, now.UTC())
 	if err != nil {
@@ -265,7 +341,10 @@ func SealSplit(key ed25519.PrivateKey, head Head, rec Record, now time.Time, m M
 		return nil, fmt.Errorf("encode entry body: %w", err)
 	}
 	hash := sha256.Sum256(body)
-	sig := ed25519.Sign(key, hash[:])
+	var sig []byte
+	if sign {
+		sig = ed25519.Sign(key, hash[:])
+	}
 	raw, err := proto.Marshal(&sanziv1.Entry{Body: body, Hash: hash[:], Signature: sig, Private: private})
 	if err != nil {
 		return nil, fmt.Errorf("encode entry: %w", err)

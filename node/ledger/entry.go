@@ -45,9 +45,15 @@ type Stored struct {
 	Subject string
 	// Raw is the encoded Entry (body, hash, signature) exactly as stored.
 	Raw []byte
-	// Signature is the origin's Ed25519 signature over Hash.
+	// Signature is the origin's Ed25519 signature over Hash; empty when a
+	// later entry of the same append signs for it (Signed).
 	Signature []byte
 }
+
+// Signed reports whether the entry carries its own signature. An entry
+// without one is vouched for by the next signed entry of its chain, whose
+// body links to it through prev_hash (MaxUnsignedRun).
+func (s *Stored) Signed() bool { return len(s.Signature) > 0 }
 
 // ID is the stable name of an entry, "<origin>-<seq>".
 func (s *Stored) ID() string { return EntryID(s.Origin, s.Seq) }
@@ -147,7 +153,20 @@ const (
 	FailureDecode    Failure = "decode"    // the bytes are not an entry
 	FailureRotation  Failure = "rotation"  // a key rotation is not signed or certified as it must be
 	FailurePrivate   Failure = "private"   // the private part is missing, does not match its digest, or the public payload is not it masked
+	// FailureUnsigned: the stretch ends in entries no signature covers
+	// (a batch cut inside an append, a chain whose signed entry is gone).
+	// It is not evidence of an edit at the source: a parent refuses the
+	// batch without recording a TAMPER finding.
+	FailureUnsigned Failure = "unsigned"
 )
+
+// MaxUnsignedRun is the most entries in a row a chain may hold without a
+// signature; the next one must be signed, and its signature vouches for
+// them through the hash links. The ledger signs the last entry of each
+// append (and one every MaxUnsignedRun+1 in a longer one), so a receiver
+// never waits more than this many entries for a signature, and a sender
+// that extends a batch to the end of its append adds at most this many.
+const MaxUnsignedRun = 63
 
 func (e *VerifyError) Error() string {
 	return fmt.Sprintf("chain %s broken at seq %d: %s", e.Origin, e.Seq, e.Problem)
@@ -155,10 +174,14 @@ func (e *VerifyError) Error() string {
 
 // ChainVerifier checks a stretch of one origin's chain entry by entry, in
 // order. Links and hashes are checked on every entry; signatures on every
-// entry when EverySignature is set, otherwise only on the last one (which,
-// through the hash links, vouches for all before it). A key rotation entry
-// has its own signature checked and switches the key for the entries after
-// it (rotate.go).
+// signed entry when EverySignature is set, otherwise only on the last one
+// (which, through the hash links, vouches for all before it). An entry may
+// carry no signature when a later one of the stretch signs for it: in both
+// modes a run of unsigned entries is at most MaxUnsignedRun long, must end
+// in a signed entry that is not a key rotation (the key in force over the
+// run signs it), and the stretch must not end inside one (Finish). A key
+// rotation entry is always signed, has its own signature checked and
+// switches the key for the entries after it (rotate.go).
 type ChainVerifier struct {
 	origin         string
 	pub            ed25519.PublicKey
@@ -168,6 +191,11 @@ type ChainVerifier struct {
 	last           *Link
 	lastLink       Link
 	count          int
+	// unsigned counts the entries since the last signed one, the first
+	// of them at unsignedFrom. The stretch starts after a signed entry (a
+	// receiver's head, or nothing).
+	unsigned     int
+	unsignedFrom uint64
 	// Key changes and receipt checks (rotate.go).
 	opts      KeyOptions
 	notAfter  time.Time
@@ -220,7 +248,14 @@ func (v *ChainVerifier) Check(s Link) error {
 	if err := v.checkPrivate(s); err != nil {
 		return fail(FailurePrivate, "%v", err)
 	}
+	signed := len(s.Signature) > 0
 	if s.Type == sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION {
+		switch {
+		case !signed:
+			return fail(FailureRotation, "key rotation carries no signature: a rotation is always signed")
+		case v.unsigned > 0:
+			return fail(FailureRotation, "key rotation follows %d unsigned entries (from seq %d): they must end in a signature by the key in force over them", v.unsigned, v.unsignedFrom)
+		}
 		if err := v.rotate(s); err != nil {
 			return fail(FailureRotation, "%v", err)
 		}
@@ -229,8 +264,21 @@ func (v *ChainVerifier) Check(s Link) error {
 		v.count++
 		return nil
 	}
-	if v.everySignature && !ed25519.Verify(v.pub, s.Hash[:], s.Signature) {
+	switch {
+	case !signed && v.unsigned >= MaxUnsignedRun:
+		return fail(FailureSignature, "more than %d entries in a row carry no signature (from seq %d): no signature vouches for them within the bound", MaxUnsignedRun, v.unsignedFrom)
+	case !signed:
+		if v.unsigned == 0 {
+			v.unsignedFrom = s.Seq
+		}
+		v.unsigned++
+	case v.everySignature && !ed25519.Verify(v.pub, s.Hash[:], s.Signature):
+		if v.unsigned > 0 {
+			return fail(FailureSignature, "signature does not verify with the origin's key (it also vouches for the %d unsigned entries from seq %d)", v.unsigned, v.unsignedFrom)
+		}
 		return fail(FailureSignature, "signature does not verify with the origin's key")
+	default:
+		v.unsigned = 0
 	}
 	v.prevHash = s.Hash
 	v.nextSeq++
@@ -242,8 +290,16 @@ func (v *ChainVerifier) Check(s Link) error {
 
 // Finish checks the signature of the last entry seen (with the key in force
 // after any rotation) and, with KeyOptions, that this key was neither revoked
-// before it nor expired; it returns how many entries were checked.
+// before it nor expired; it returns how many entries were checked. A
+// stretch that ends in unsigned entries fails (FailureUnsigned): nothing
+// here vouches for them, so a sender must cut its batches after the signed
+// last entry of an append, and a stored chain's head is always signed.
 func (v *ChainVerifier) Finish() (int, error) {
+	if v.unsigned > 0 {
+		return v.count, &VerifyError{Origin: v.origin, Seq: v.unsignedFrom, Failure: FailureUnsigned,
+			Problem: fmt.Sprintf("the stretch ends inside an append: the %d entries from seq %d to %d carry no signature and the signed entry that ends their append is not here (send or keep every append whole, up to its signed last entry)",
+				v.unsigned, v.unsignedFrom, v.unsignedFrom+uint64(v.unsigned)-1)}
+	}
 	if v.last != nil && !v.everySignature && !ed25519.Verify(v.pub, v.last.Hash[:], v.last.Signature) {
 		return v.count, &VerifyError{Origin: v.origin, Seq: v.last.Seq, Problem: "signature of the last entry does not verify with the origin's key", Failure: FailureSignature}
 	}

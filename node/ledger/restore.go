@@ -44,6 +44,9 @@ func Restore(path, origin string, pub ed25519.PublicKey, parent [][]byte, ix Ind
 			return nil, fmt.Errorf("the parent's copy of %s does not verify: %w", origin, err)
 		}
 	}
+	if _, err := v.Finish(); err != nil {
+		return nil, fmt.Errorf("the parent's copy of %s does not verify: %w", origin, err)
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s (is a node still running on it?): %w", path, err)

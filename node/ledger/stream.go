@@ -2,11 +2,15 @@ package ledger
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // RecordSource yields the records of one streamed append in order, and
@@ -67,6 +71,16 @@ func (l *Ledger) commitStream(r *appendReq) {
 	// ids of the entries written so far, for Record.About: a string each,
 	// not the entries.
 	var ids []string
+	// open holds, for each chain, its newest entry written unsigned and
+	// how many unsigned ones end with it: whether it is the last of its
+	// chain in the stream is known only at the next record or at the end
+	// (the source may depend on each having seen it, so nothing is read
+	// ahead), and then it is signed in place (signLater).
+	type run struct {
+		s *Stored
+		n int
+	}
+	open := map[string]*run{}
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		if err := r.ctx.Err(); err != nil {
 			r.err = fmt.Errorf("append: %w", err)
@@ -104,13 +118,36 @@ func (l *Ledger) commitStream(r *appendReq) {
 			if rec.About > 0 && rec.About <= len(ids) {
 				rec.Subject = ids[rec.About-1]
 			}
-			s, err := l.writeIndexed(tx, chains, heads, rec, now)
+			// Signed as an Append's records are (signPlan): a rotation
+			// and the entry before it, one after MaxUnsignedRun unsigned,
+			// and the last of each chain (below).
+			o := open[rec.Origin]
+			sign := rec.Type == sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION || (o != nil && o.n == MaxUnsignedRun)
+			if rec.Type == sanziv1.EntryType_ENTRY_TYPE_KEY_ROTATION && o != nil {
+				if err := l.signLater(chains, o.s); err != nil {
+					return err
+				}
+			}
+			s, err := l.writeIndexed(tx, chains, heads, rec, now, sign)
 			if err != nil {
 				return err
+			}
+			switch {
+			case sign:
+				delete(open, rec.Origin)
+			case o == nil || o.s.Signed():
+				open[rec.Origin] = &run{s: s, n: 1}
+			default:
+				o.s, o.n = s, o.n+1
 			}
 			ids = append(ids, s.ID())
 			if r.each != nil {
 				r.each(s)
+			}
+		}
+		for _, o := range open {
+			if err := l.signLater(chains, o.s); err != nil {
+				return err
 			}
 		}
 		// The context is checked once more: a caller gone while its rows
@@ -142,4 +179,30 @@ func (l *Ledger) commitStream(r *appendReq) {
 	if uint64(len(ids)) > l.stMaxBatch.Load() {
 		l.stMaxBatch.Store(uint64(len(ids)))
 	}
+}
+
+// signLater signs s, written unsigned earlier in the same transaction,
+// once it is known to end its run: its hash is unchanged (the signature is
+// outside the body), so only its stored bytes change, and s itself is
+// updated for whoever was handed it (AppendStream's each) before the
+// commit.
+func (l *Ledger) signLater(chains *bolt.Bucket, s *Stored) error {
+	if s.Signed() {
+		return nil
+	}
+	key, _ := l.cfg.Keys.Private(s.Origin)
+	var e sanziv1.Entry
+	if err := proto.Unmarshal(s.Raw, &e); err != nil {
+		return fmt.Errorf("sign %s: %w", s.ID(), err)
+	}
+	e.Signature = ed25519.Sign(key, s.Hash[:])
+	raw, err := proto.Marshal(&e)
+	if err != nil {
+		return fmt.Errorf("sign %s: %w", s.ID(), err)
+	}
+	if err := chains.Bucket([]byte(s.Origin)).Put(seqKey(s.Seq), raw); err != nil {
+		return fmt.Errorf("sign %s: %w", s.ID(), err)
+	}
+	s.Raw, s.Signature = raw, e.Signature
+	return nil
 }

@@ -585,7 +585,8 @@ func (o *Outbox) agree(h *sanziv1.SyncAck) error {
 }
 
 // next builds a batch of the entries of origins after from, in turn, up to
-// MaxBatchBytes (at least one entry), with the certificates of origins not
+// MaxBatchBytes (at least one entry, and each origin's part ending on the
+// signed last entry of an append), with the certificates of origins not
 // yet introduced this session; last is the highest seq per origin in it.
 // It stops reading early once ctx ends.
 func (o *Outbox) next(ctx context.Context, origins []string, from map[string]uint64, sentCert map[string]bool) (*sanziv1.SyncPushRequest, map[string]uint64, error) {
@@ -596,13 +597,19 @@ func (o *Outbox) next(ctx context.Context, origins []string, from map[string]uin
 		if size >= o.cfg.MaxBatchBytes {
 			break
 		}
+		// open: the last entry taken carries no signature, so its append
+		// goes on and the batch with it, past the bound, to the signed
+		// entry that ends it (at most ledger.MaxUnsignedRun more): the
+		// parent refuses a batch cut inside an append.
+		open := false
 		err := o.cfg.Ledger.Range(org, from[org]+1, 0, func(s *ledger.Stored) bool {
-			if len(req.Entries) > 0 && size+len(s.Raw) > o.cfg.MaxBatchBytes || ctx.Err() != nil {
+			if !open && (len(req.Entries) > 0 && size+len(s.Raw) > o.cfg.MaxBatchBytes || ctx.Err() != nil) {
 				return false
 			}
 			req.Entries = append(req.Entries, s.Raw)
 			size += len(s.Raw)
 			last[org] = s.Seq
+			open = !s.Signed()
 			return true
 		})
 		if err != nil {

@@ -357,23 +357,35 @@ func (p *Puller) keepRotated(r ledger.Rotation) error {
 	return nil
 }
 
-// firstEntry is the chain's seq 1: the first pulled (a first pull asks
-// from seq 1), or the one held (a node given the chain without its key).
-func (p *Puller) firstEntry(resp *sanziv1.SyncPullResponse, head ledger.Head) (ledger.Link, error) {
+// firstEntry is the chain's seq 1 with the entries after it up to the
+// first signed one, whose signature vouches for seq 1 when it carries none
+// of its own (one signature per append): the first pulled (a first pull
+// asks from seq 1), or the ones held (a node given the chain without its
+// key).
+func (p *Puller) firstEntry(resp *sanziv1.SyncPullResponse, head ledger.Head) ([]ledger.Link, error) {
+	var raws [][]byte
 	if head.Seq == 0 {
-		return ledger.Peek(resp.GetEntries()[0])
-	}
-	var raw []byte
-	if err := p.cfg.Ledger.Range(p.cfg.Origin, 1, 1, func(s *ledger.Stored) bool {
-		raw = s.Raw
-		return false
+		raws = resp.GetEntries()
+	} else if err := p.cfg.Ledger.Range(p.cfg.Origin, 1, ledger.MaxUnsignedRun+1, func(s *ledger.Stored) bool {
+		raws = append(raws, s.Raw)
+		return !s.Signed()
 	}); err != nil {
-		return ledger.Link{}, fmt.Errorf("read seq 1 of chain %s: %w", p.cfg.Origin, err)
+		return nil, fmt.Errorf("read seq 1 of chain %s: %w", p.cfg.Origin, err)
 	}
-	if raw == nil {
-		return ledger.Link{}, fmt.Errorf("chain %s: seq 1 is not held here", p.cfg.Origin)
+	if len(raws) == 0 {
+		return nil, fmt.Errorf("chain %s: seq 1 is not held here", p.cfg.Origin)
 	}
-	return ledger.Peek(raw)
+	var run []ledger.Link
+	for _, raw := range raws[:min(len(raws), ledger.MaxUnsignedRun+1)] {
+		l, err := ledger.Peek(raw)
+		if err != nil {
+			return nil, err
+		}
+		if run = append(run, l); l.Signed() {
+			break
+		}
+	}
+	return run, nil
 }
 
 // pin checks the certificate of the key the chain starts with at the
@@ -381,10 +393,11 @@ func (p *Puller) firstEntry(resp *sanziv1.SyncPullResponse, head ledger.Head) (l
 // peers/<origin>.crt (served on to this node's children) and
 // peers/<origin>.first.crt (served on once the chain rotated). The
 // certificate must chain to the district CA, name the origin and role, and
-// its key must have signed seq1: a parent cannot make this node start the
+// its key must have signed seq1 (seq1 is seq 1 and the entries after it up
+// to the signed one that vouches for it: ledger.Vouched): a parent cannot make this node start the
 // chain from a key of its choosing, even one the CA certified for the
 // origin.
-func (p *Puller) pin(keysDir string, der []byte, seq1 ledger.Link) (ed25519.PublicKey, error) {
+func (p *Puller) pin(keysDir string, der []byte, seq1 []ledger.Link) (ed25519.PublicKey, error) {
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("the certificate of chain %s: %w", p.cfg.Origin, err)
@@ -403,7 +416,7 @@ func (p *Puller) pin(keysDir string, der []byte, seq1 ledger.Link) (ed25519.Publ
 	if !ok {
 		return nil, fmt.Errorf("the key of chain %s is not Ed25519", p.cfg.Origin)
 	}
-	if seq1.Seq != 1 || seq1.Origin != p.cfg.Origin || !ed25519.Verify(pub, seq1.Hash[:], seq1.Signature) {
+	if seq1[0].Seq != 1 || seq1[0].Origin != p.cfg.Origin || !ledger.Vouched(pub, seq1) {
 		return nil, fmt.Errorf("the certificate served for chain %s (key %s) did not sign its seq 1: refused (after a key rotation the parent must serve the certificate of the chain's first key)", p.cfg.Origin, keys.Fingerprint(pub))
 	}
 	if err := keys.WritePublic(keysDir, p.cfg.Origin, pub); err != nil {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,4 +224,127 @@ func openTownLedger(t *testing.T, dir string) *ledger.Ledger {
 	}
 	t.Cleanup(func() { tl.Close() })
 	return tl
+}
+
+// editBody changes the payload of raw's body; rehash also makes the
+// stated hash the new body's, as a forger who cannot sign would.
+func editBody(t *testing.T, raw []byte, rehash bool) []byte {
+	t.Helper()
+	var e sanziv1.Entry
+	var b sanziv1.EntryBody
+	if err := proto.Unmarshal(raw, &e); err != nil {
+		t.Fatal(err)
+	}
+	if err := proto.Unmarshal(e.GetBody(), &b); err != nil {
+		t.Fatal(err)
+	}
+	b.Payload = append([]byte("forged "), b.GetPayload()...)
+	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Body = body
+	if rehash {
+		sum := sha256.Sum256(body)
+		e.Hash = sum[:]
+	}
+	out, err := proto.Marshal(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestInboxUnsignedEntries: a village records an expense as one append
+// whose last entry alone is signed. The town accepts it whole; it refuses,
+// as tampering, an edit of an unsigned middle entry (its hash, or, with the
+// hash recomputed, the signed entry's link to it); and it refuses a batch
+// cut inside the append with an error saying so, without a TAMPER finding.
+func TestInboxUnsignedEntries(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	village := keys.NewRing()
+	village.Add(testVillage, key)
+	vl, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "village.db"), Keys: village, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vl.Close() })
+	rec := func(i int) ledger.Record {
+		return ledger.Record{Origin: testVillage, Author: "a", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: []byte{byte(i), 'x'}}
+	}
+	for _, app := range [][]ledger.Record{{rec(1)}, {rec(2), rec(3), rec(4)}} {
+		if _, err := vl.Append(context.Background(), app...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := func(seq uint64) []byte {
+		s, err := vl.Get(testVillage, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Signed() != (seq == 1 || seq == 4) {
+			t.Fatalf("seq %d signed %v: want the last entry of each append signed, no other", seq, s.Signed())
+		}
+		return s.Raw
+	}
+	dir := t.TempDir()
+	town := keys.NewRing()
+	town.AddPublic(testVillage, key.Public().(ed25519.PublicKey))
+	tl, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: town, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Close() })
+	in, err := NewInbox(tl, "350505100000", dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var told []*ledger.VerifyError
+	in.OnTamper = func(_ context.Context, _ string, ve *ledger.VerifyError, _ []byte) { told = append(told, ve) }
+	pub := &x509.Certificate{PublicKey: key.Public().(ed25519.PublicKey)}
+	if _, err := in.accept(context.Background(), testVillage, pub, [][]byte{raw(1)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		raws    [][]byte
+		seq     uint64
+		failure ledger.Failure
+		tamper  bool
+	}{
+		{"an unsigned middle entry edited", [][]byte{raw(2), editBody(t, raw(3), false), raw(4)}, 3, ledger.FailureHash, true},
+		{"an unsigned middle entry edited and rehashed", [][]byte{raw(2), editBody(t, raw(3), true), raw(4)}, 4, ledger.FailureLink, true},
+		{"a batch cut inside the append", [][]byte{raw(2), raw(3)}, 2, ledger.FailureUnsigned, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			told = nil
+			_, err := in.accept(context.Background(), testVillage, pub, c.raws)
+			var ve *ledger.VerifyError
+			if err == nil || (c.tamper && refusal.From(err) == nil) {
+				t.Fatalf("accepted or not refused as a broken chain: %v", err)
+			}
+			if c.tamper {
+				r := refusal.From(err)
+				if r.Reason != refusal.ReasonChainBroken || r.Seq != c.seq || r.Extra[refusal.KeyFailure] != string(c.failure) {
+					t.Fatalf("refusal %+v, want CHAIN_BROKEN at %d (%s)", r, c.seq, c.failure)
+				}
+				if len(told) != 1 || told[0].Seq != c.seq {
+					t.Fatalf("OnTamper told %v", told)
+				}
+			} else {
+				if errors.As(err, &ve) || !strings.Contains(err.Error(), "ends inside an append") {
+					t.Fatalf("a cut batch: %v, want a plain refusal saying it ends inside an append", err)
+				}
+				if len(told) != 0 {
+					t.Fatalf("a cut batch is not tampering, OnTamper told %v", told)
+				}
+			}
+			if h := tl.Head(testVillage); h.Seq != 1 {
+				t.Fatalf("the town holds %d after a refused batch", h.Seq)
+			}
+		})
+	}
+	if _, err := in.accept(context.Background(), testVillage, pub, [][]byte{raw(2), raw(3), raw(4)}); err != nil || tl.Head(testVillage).Seq != 4 {
+		t.Fatalf("the whole append: %v, head %d", err, tl.Head(testVillage).Seq)
+	}
 }

@@ -92,7 +92,7 @@ func TestDecodeUnknownAndBroken(t *testing.T) {
 func BenchmarkAttachments(b *testing.B) {
 	tx := &sanziv1.Transaction{Org: "350505100201", AmountFen: 12_345, Summary: "diesel for the village truck", InvoiceNumber: "2026-118",
 		Counterparty: &sanziv1.Counterparty{Name: "Xiamen Fuel Co."},
-		Attachments: []string{"4f1c2a9e0b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f"}}
+		Attachments:  []string{"4f1c2a9e0b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f"}}
 	r := raw(b, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, tx)
 	b.ReportAllocs()
 	for b.Loop() {

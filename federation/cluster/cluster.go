@@ -169,6 +169,12 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// logCacheSize is how many of the last Raft logs a member keeps decoded:
+// more than the leader has in flight (MaxInflight proposals, raft's own
+// pipeline of a few AppendEntries) and a follower has appended but not yet
+// applied, so replication and apply never read raft.db back in steady state.
+const logCacheSize = 16
+
 // Node is a running member.
 type Node struct {
 	cfg    Config
@@ -292,7 +298,18 @@ func Open(cfg Config) (*Node, error) {
 		}
 	}
 	n.met = newMetrics(n) // its gauges read n.raft only when scraped
-	if n.raft, err = raft.NewRaft(rc, timedFSM{FSM: n.fsm, met: n.met}, n.logs, n.logs, n.snaps, n.trans); err != nil {
+	// The last logs written stay decoded in memory: the leader reads each
+	// one back to send it to the followers (and the one before it for its
+	// term), and a follower reads each back to apply it. Read from
+	// raft.db, every batch was msgpack-decoded into a fresh copy on every
+	// member, the largest allocation of an ingest. The cache holds logs
+	// raft has in memory anyway while they are in flight; at most
+	// logCacheSize × MaxBatchBytes.
+	cached, err := raft.NewLogCache(logCacheSize, n.logs)
+	if err != nil {
+		return fail(fmt.Errorf("log cache: %w", err))
+	}
+	if n.raft, err = raft.NewRaft(rc, timedFSM{FSM: n.fsm, met: n.met}, cached, n.logs, n.snaps, n.trans); err != nil {
 		return fail(fmt.Errorf("start raft: %w", err))
 	}
 	n.wg.Add(3)

@@ -11,7 +11,7 @@ import (
 
 // raw encodes an entry holding m as type t, the way a chain stores it (the
 // hash and signature are not checked here).
-func raw(t *testing.T, typ sanziv1.EntryType, m proto.Message) []byte {
+func raw(t testing.TB, typ sanziv1.EntryType, m proto.Message) []byte {
 	t.Helper()
 	payload, err := proto.Marshal(m)
 	if err != nil {
@@ -83,5 +83,21 @@ func TestDecodeUnknownAndBroken(t *testing.T) {
 	}
 	if _, err := Attachments([]byte{0xff}); err == nil {
 		t.Error("a broken entry listed attachments without error")
+	}
+}
+
+// BenchmarkAttachments is what every district member pays per entry it
+// applies (the FSM's Config.Named) for the commonest entry, a transaction:
+// BenchmarkClusterPush does not set Named, so this is measured here.
+func BenchmarkAttachments(b *testing.B) {
+	tx := &sanziv1.Transaction{Org: "350505100201", AmountFen: 12_345, Summary: "diesel for the village truck", InvoiceNumber: "2026-118",
+		Counterparty: &sanziv1.Counterparty{Name: "Xiamen Fuel Co."},
+		Attachments:  []string{"4f1c2a9e0b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f"}}
+	r := raw(b, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, tx)
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, err := Attachments(r); err != nil || len(got) != 1 {
+			b.Fatalf("Attachments = %q, %v", got, err)
+		}
 	}
 }

@@ -209,3 +209,34 @@ func TestSplitAgainstOracle(t *testing.T) {
 func ofCode(hits []rules.Hit, code string) []rules.Hit {
 	return slices.DeleteFunc(hits, func(h rules.Hit) bool { return h.Code != code })
 }
+
+// BenchmarkSplitOneSupplier is a town catching up on its villages: 7,500
+// small payments to one supplier on one day (as TestSyncTwoTownsSixVillages
+// records them): observed by a whole Watcher (every rule of the default
+// set, SPLIT among them), and by the old SPLIT walk alone. ns/op is per
+// history of n payments.
+func BenchmarkSplitOneSupplier(b *testing.B) {
+	const n = 7_500
+	thr, span := int64(5_000_000), day(30)
+	date := parseDay("2026-12-07")
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = Event{ID: id(i + 1), RecordedAt: bj(b, "2026-12-07"), Msg: exp(int64(1000+i), "2026-12-07", payee("福州某建材有限公司", "91350100M000100Y43"))}
+	}
+	b.Run("open payments", func(b *testing.B) {
+		for b.Loop() {
+			w, _ := watcher(b)
+			for _, ev := range evs {
+				w.Observe(ev)
+			}
+		}
+	})
+	b.Run("old walk", func(b *testing.B) {
+		for b.Loop() {
+			o := &splitOracle{byID: map[string]*oraclePay{}, payees: map[string][]*oraclePay{}}
+			for i, ev := range evs {
+				o.observe(ev.ID, "91350100M000100Y43", date, int64(1000+i), thr, span)
+			}
+		}
+	})
+}

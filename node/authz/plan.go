@@ -142,9 +142,9 @@ func reach(d protoreflect.MessageDescriptor) holds {
 	return h
 }
 
-// collect is collectPersonal by plan: for every counterparty and alert
-// evidence in r, the personal values and their masked forms; a private
-// person's counterparty name is masked in place, however short.
+// collect notes, by plan, for every counterparty and alert evidence in r,
+// the personal values and their masked forms (value -> masked, in found);
+// a private person's counterparty name is masked in place, however short.
 func (p *maskPlans) collect(r protoreflect.Message, today time.Time, found map[string]string) {
 	pl := p.of(r.Descriptor())
 	if pl.counterparty {
@@ -184,8 +184,8 @@ func (p *maskPlans) collect(r protoreflect.Message, today time.Time, found map[s
 	}
 }
 
-// replace is replaceText by plan: every string in r (fields, lists, map
-// values) rewritten with rep.
+// replace rewrites, by plan, every string in r (fields, lists, map values)
+// with rep.
 func (p *maskPlans) replace(r protoreflect.Message, rep *replacer) {
 	for _, f := range p.of(r.Descriptor()).text {
 		if !r.Has(f) {
@@ -235,8 +235,8 @@ func (p *maskPlans) replace(r protoreflect.Message, rep *replacer) {
 	}
 }
 
-// personal is MaskPersonal by plan: every personal string field, an
-// alert's key and the personal values of string maps, masked in place.
+// personal masks in place, by plan, every personal string field, an
+// alert's key and the personal values of string maps (MaskPersonal).
 func (p *maskPlans) personal(r protoreflect.Message) {
 	for _, f := range p.of(r.Descriptor()).personal {
 		if !r.Has(f) {

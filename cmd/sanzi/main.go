@@ -29,8 +29,14 @@ func (e *exitError) Error() string { return e.msg }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopProfile, err := startCPUProfile(ctx, os.Getenv("SANZI_CPUPROFILE"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sanzi:", err)
+		os.Exit(1)
+	}
 	root := newRoot()
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
+	stopProfile()
 	if err == nil {
 		return
 	}
@@ -82,7 +88,14 @@ A flag given on the command line wins over the environment.
 Every call to a node is made as a signed-in account: run "sanzi login" once
 per node (the token is kept in your config folder, readable by you only),
 or give a token with --token or SANZI_TOKEN. The node writes the signed-in
-account into every entry as its author.`,
+account into every entry as its author.
+
+For finding where a process spends its time, SANZI_CPUPROFILE=FILE writes
+a CPU profile (for "go tool pprof") each time the process gets SIGUSR1 and
+when the command ends, of the span since the previous write: to FILE, then
+FILE.2, FILE.3, … (a node killed with SIGKILL writes nothing after its
+last SIGUSR1); a "%p" in FILE is replaced by the process id, so that every
+process of a test run writes its own.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {

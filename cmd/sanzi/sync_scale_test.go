@@ -5,9 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -296,6 +301,7 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 		return true
 	})
 	took := time.Since(start)
+	profiled(t, towns[0].cmd, d.cmd)
 	var total uint64
 	resp, err := district.ListHeads(context.Background(), &sanziv1.ListHeadsRequest{})
 	if err != nil {
@@ -329,4 +335,27 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 		"through the fault proxy: %d entries in %d bytes (%.0f bytes/entry incl. TLS and retries), %d cuts and %d black-holes",
 		want, took.Round(time.Millisecond), float64(want)/took.Seconds(), throughProxy, proxy.bytes.Load(),
 		float64(proxy.bytes.Load())/float64(throughProxy), proxy.cuts.Load(), proxy.stalls.Load())
+}
+
+// profiled has the processes write their CPU profiles when the test runs
+// with SANZI_CPUPROFILE (see sanzi --help; the towns are killed with
+// SIGKILL at the end, which writes nothing): each gets SIGUSR1 and the test
+// waits for its file.
+func profiled(t *testing.T, cmds ...*exec.Cmd) {
+	pattern := os.Getenv("SANZI_CPUPROFILE")
+	if pattern == "" {
+		return
+	}
+	for _, c := range cmds {
+		path := strings.ReplaceAll(pattern, "%p", strconv.Itoa(c.Process.Pid))
+		before, _ := os.Stat(path)
+		if err := c.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatalf("ask process %d for its profile: %v", c.Process.Pid, err)
+		}
+		eventually(t, 10*time.Second, "the profile "+path, func() bool {
+			st, err := os.Stat(path)
+			return err == nil && st.Size() > 0 && (before == nil || st.ModTime() != before.ModTime())
+		})
+		t.Logf("CPU profile of process %d: %s", c.Process.Pid, path)
+	}
 }

@@ -137,7 +137,7 @@ func MaskedUnless(m proto.Message, whole func(org string) bool) proto.Message {
 // outputs that go to no one in particular (exports for read-only roles).
 func MaskPersonal(m proto.Message) {
 	if m != nil {
-		(&masker{may: func(string) bool { return false }}).walk(m.ProtoReflect(), "")
+		plans.personal(m.ProtoReflect())
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sanzi/sanzi/node/idcode"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -99,7 +98,7 @@ func MaskPublic(m proto.Message, today time.Time) {
 		return
 	}
 	found := map[string]string{} // value -> masked
-	collectPersonal(m.ProtoReflect(), today, found)
+	plans.collect(m.ProtoReflect(), today, found)
 	if len(found) > 0 {
 		olds := make([]string, 0, len(found))
 		for o := range found {
@@ -108,13 +107,13 @@ func MaskPublic(m proto.Message, today time.Time) {
 		// Longest first, so that a name inside a longer one is not
 		// replaced before it.
 		slices.SortFunc(olds, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
-		pairs := make([]string, 0, 2*len(olds))
-		for _, o := range olds {
-			pairs = append(pairs, o, found[o])
+		rep := &replacer{olds: olds, news: make([]string, len(olds))}
+		for i, o := range olds {
+			rep.news[i] = found[o]
 		}
-		replaceText(m.ProtoReflect(), strings.NewReplacer(pairs...))
+		plans.replace(m.ProtoReflect(), rep)
 	}
-	MaskPersonal(m)
+	plans.personal(m.ProtoReflect())
 }
 
 // Shortest values replaced in free text: a one-character name or a short
@@ -123,120 +122,3 @@ const (
 	minNameRunes   = 2
 	minNumberRunes = 6
 )
-
-// collectPersonal notes, for every counterparty and alert evidence in r,
-// the personal values and their masked forms; it masks a private person's
-// counterparty name itself, however short.
-func collectPersonal(r protoreflect.Message, today time.Time, found map[string]string) {
-	note := func(v string, mask func(string) string, min int) {
-		if v = strings.TrimSpace(v); len([]rune(v)) >= min {
-			if mv := mask(v); mv != v {
-				found[v] = mv
-			}
-		}
-	}
-	if r.Descriptor().FullName() == counterpartyMessage {
-		c, _ := r.Interface().(*sanziv1.Counterparty)
-		if name := c.GetName(); name != "" && PrivatePerson(c, today) {
-			note(name, MaskName, minNameRunes)
-			c.Name = MaskName(name)
-		}
-		note(c.GetIdNumber(), MaskResidentID, minNumberRunes)
-		note(c.GetBankAccount(), MaskBankAccount, minNumberRunes)
-		note(c.GetPhone(), MaskPhone, minNumberRunes)
-		return
-	}
-	if a, ok := r.Interface().(*sanziv1.Alert); ok {
-		ev := a.GetEvidence()
-		if ev["counterparty_is_person"] != "false" {
-			note(ev["counterparty_name"], MaskName, minNameRunes)
-		}
-		note(ev["relative_name"], MaskName, minNameRunes)
-		if p := ev["payee"]; numberLike(p) {
-			note(p, maskNumber, minNumberRunes)
-		} else {
-			note(p, MaskName, minNameRunes) // a payee with no number is a name: when in doubt, a person's
-		}
-		for k, mask := range personalEvidence {
-			if k != "payee" {
-				note(ev[k], mask, minNumberRunes)
-			}
-		}
-	}
-	r.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case f.IsMap():
-			if f.MapValue().Kind() == protoreflect.MessageKind {
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					collectPersonal(mv.Message(), today, found)
-					return true
-				})
-			}
-		case f.IsList():
-			if f.Kind() == protoreflect.MessageKind {
-				for j := range v.List().Len() {
-					collectPersonal(v.List().Get(j).Message(), today, found)
-				}
-			}
-		case f.Kind() == protoreflect.MessageKind:
-			collectPersonal(v.Message(), today, found)
-		}
-		return true
-	})
-}
-
-// replaceText rewrites every string in r (fields, lists, map values) with
-// rep.
-func replaceText(r protoreflect.Message, rep *strings.Replacer) {
-	var sets []stringSet
-	r.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case f.IsMap():
-			m := v.Map()
-			switch {
-			case f.MapValue().Kind() == protoreflect.MessageKind:
-				m.Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					replaceText(mv.Message(), rep)
-					return true
-				})
-			case f.MapValue().Kind() == protoreflect.StringKind:
-				type kv struct {
-					k protoreflect.MapKey
-					v string
-				}
-				var kvs []kv
-				m.Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
-					if nv := rep.Replace(mv.String()); nv != mv.String() {
-						kvs = append(kvs, kv{k, nv})
-					}
-					return true
-				})
-				for _, x := range kvs {
-					m.Set(x.k, protoreflect.ValueOfString(x.v))
-				}
-			}
-		case f.IsList():
-			l := v.List()
-			for j := range l.Len() {
-				switch f.Kind() {
-				case protoreflect.MessageKind:
-					replaceText(l.Get(j).Message(), rep)
-				case protoreflect.StringKind:
-					if nv := rep.Replace(l.Get(j).String()); nv != l.Get(j).String() {
-						l.Set(j, protoreflect.ValueOfString(nv))
-					}
-				}
-			}
-		case f.Kind() == protoreflect.MessageKind:
-			replaceText(v.Message(), rep)
-		case f.Kind() == protoreflect.StringKind:
-			if nv := rep.Replace(v.String()); nv != v.String() {
-				sets = append(sets, stringSet{f, nv})
-			}
-		}
-		return true
-	})
-	for _, x := range sets {
-		r.Set(x.f, protoreflect.ValueOfString(x.v))
-	}
-}

@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -22,65 +21,6 @@ func expense(cur *rec) *sanziv1.Transaction {
 		return nil
 	}
 	return cur.tx
-}
-
-// split finds payments to one payee, each under the threshold, within
-// window_days of each other and together at or over it (structuring). The
-// window is the earliest one holding cur that reaches the threshold; its
-// payments then count in no later window, so continued structuring fires
-// again only once it adds up to the threshold anew.
-func split(w *Watcher, r *rule, cur *rec) []finding {
-	thr, span := r.Params["split_threshold_fen"], day(r.Params["window_days"])
-	tx := expense(cur)
-	if tx == nil || tx.GetAmountFen() >= thr {
-		return nil
-	}
-	payee := payeeKey(tx.GetCounterparty())
-	if payee == "" {
-		return nil
-	}
-	prior := w.st.payees[payee]
-	from, _ := slices.BinarySearchFunc(prior, cur.date-span, func(o *rec, d day) int { return cmp.Compare(o.date, d) })
-	cands := w.cands[:0]
-	defer func() { clear(cands); w.cands = cands[:0] }() // no rec kept alive by the scratch
-	for _, o := range prior[from:] {
-		if o.date > cur.date+span {
-			break
-		}
-		if !o.reversed && !o.split && o.tx.GetAmountFen() < thr {
-			cands = append(cands, o)
-		}
-	}
-	i, _ := slices.BinarySearchFunc(cands, cur, byDate)
-	cands = slices.Insert(cands, i, cur)
-	// A sliding window: j only moves forward, so this is linear in the
-	// payee's payments around cur, however many share a day.
-	var sum int64
-	j := 0
-	for i, s := range cands {
-		if s.date > cur.date {
-			break
-		}
-		for ; j < len(cands) && cands[j].date <= s.date+span; j++ {
-			sum += cands[j].tx.GetAmountFen()
-		}
-		if sum < thr {
-			sum -= s.tx.GetAmountFen()
-			continue
-		}
-		ids := make([]string, 0, j-i)
-		for _, o := range cands[i:j] {
-			o.split = true
-			ids = append(ids, o.id)
-		}
-		return []finding{{subject: cur.id, key: "SPLIT/" + payee + "/" + s.id,
-			detail: fmt.Sprintf("%d笔合计%s分", j-i, fen(sum)),
-			ev: map[string]string{
-				"payee": payee, "payments": strings.Join(ids, ","), "count": strconv.Itoa(j - i), "sum_fen": fen(sum),
-				"first_date": s.date.String(), "last_date": cands[j-1].date.String(),
-			}}}
-	}
-	return nil
 }
 
 // dupInvoice finds an invoice already claimed by a live transaction.

@@ -3,7 +3,6 @@ package watch
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -112,13 +111,13 @@ type state struct {
 	first     day // day of the first event
 	byID      map[string]*rec
 	years     map[int]*yearTotals
-	cash      map[day]int64     // net cash on hand moved per business day
-	payees    map[string][]*rec // dated expenses by payee, in date order
-	invoices  map[string][]*rec // transactions by invoice
-	receipts  []*rec            // cash received
-	banked    []*rec            // cash paid into the bank (TRANSFER in cash)
-	loans     map[string][]*rec // staff advances by id number
-	repaid    map[string][]*rec // LOAN_IN and INCOME by id number
+	cash      map[day]int64            // net cash on hand moved per business day
+	open      map[string]*openPayments // by payee: what SPLIT may still count
+	invoices  map[string][]*rec        // transactions by invoice
+	receipts  []*rec                   // cash received
+	banked    []*rec                   // cash paid into the bank (TRANSFER in cash)
+	loans     map[string][]*rec        // staff advances by id number
+	repaid    map[string][]*rec        // LOAN_IN and INCOME by id number
 	contracts []*rec
 	payments  map[string][]*rec // contract payments by contract id
 	paid      map[string]int64  // by contract id
@@ -132,7 +131,7 @@ type state struct {
 func newState() state {
 	return state{
 		first: noDay, byID: map[string]*rec{}, years: map[int]*yearTotals{}, cash: map[day]int64{},
-		payees: map[string][]*rec{}, invoices: map[string][]*rec{}, loans: map[string][]*rec{},
+		open: map[string]*openPayments{}, invoices: map[string][]*rec{}, loans: map[string][]*rec{},
 		repaid: map[string][]*rec{}, payments: map[string][]*rec{}, paid: map[string]int64{},
 		objects: map[string][]*rec{}, subjects: map[string][]*rec{}, periods: map[string][]*rec{},
 		orgs: map[string]*orgBooks{},
@@ -175,9 +174,11 @@ func (s *state) add(r *rec) {
 		tx, id := r.tx, norm(r.tx.GetCounterparty().GetIdNumber())
 		switch tx.GetKind() {
 		case sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE:
-			if p := payeeKey(tx.GetCounterparty()); p != "" && r.date != noDay {
-				i, _ := slices.BinarySearchFunc(s.payees[p], r, byDate)
-				s.payees[p] = slices.Insert(s.payees[p], i, r)
+			if p := payeeKey(tx.GetCounterparty()); p != "" && r.date != noDay && !r.split && !r.reversed {
+				if s.open[p] == nil {
+					s.open[p] = &openPayments{}
+				}
+				s.open[p].add(r)
 			}
 		case sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_OUT:
 			if r.date != noDay && idcode.ResidentID(id, r.date.time()) == nil {
@@ -288,6 +289,11 @@ func (s *state) reverse(id string) {
 	if r := s.byID[id]; r != nil && !r.reversed {
 		r.reversed = true
 		s.count(r, -1)
+		if r.tx.GetKind() == sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE && r.date != noDay && !r.split {
+			if p := s.open[payeeKey(r.tx.GetCounterparty())]; p != nil {
+				p.remove(r)
+			}
+		}
 	}
 }
 

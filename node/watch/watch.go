@@ -63,11 +63,9 @@ type Watcher struct {
 	raised  map[string]bool
 	st      state
 	sides   map[string]*sanziv1.LedgerAccount // national accounts by code (BOOKS-WRONG-SIDE)
-	// cands is split's scratch list of a payee's payments around the
-	// entry observed, kept between calls: a town catching up on a
-	// village's thousands of payments to one payee allocated it per entry,
-	// and that was a fifth of the town's CPU in a sync (issue 17).
-	cands []*rec
+	// splitDays is split's scratch list of the days around the entry
+	// observed, kept between calls so that an entry allocates none.
+	splitDays []splitDay
 }
 
 // impl is the Go side of one stateful rule. Exactly one of the functions is

@@ -91,6 +91,7 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/interpreter"
 
 	"github.com/sanzi/sanzi/node/money"
 )
@@ -272,6 +273,9 @@ type compiled struct {
 	rule   Rule
 	reason string
 	prg    cel.Program
+	// params binds the rule's params, converted for CEL once rather than
+	// at every evaluation.
+	params interpreter.Activation
 }
 
 var (
@@ -396,7 +400,11 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 		if err != nil {
 			return nil, fmt.Errorf("expression (as %s): %w", k, err)
 		}
-		out[k] = compiled{rule: r, reason: reason, prg: prg}
+		params, err := interpreter.NewActivation(map[string]any{"params": env.CELTypeAdapter().NativeToValue(r.Params)})
+		if err != nil {
+			return nil, fmt.Errorf("params (as %s): %w", k, err)
+		}
+		out[k] = compiled{rule: r, reason: reason, prg: prg, params: params}
 	}
 	return out, nil
 }
@@ -424,15 +432,25 @@ func substitute(tmpl string, params map[string]int64) (string, error) {
 	return out, nil
 }
 
-// check evaluates the rules of one kind. An evaluation error (a malformed
-// date, a missing param) is returned together with the hits of the other
-// rules, so one broken rule never hides another's hit.
-func (e *Engine) check(kind string, vars map[string]any, ev map[string]string) ([]Hit, error) {
+// check evaluates the rules of one kind on the entry's variables vars
+// (each rule adds its params). An evaluation error (a malformed date, a
+// missing param) is returned together with the hits of the other rules, so
+// one broken rule never hides another's hit. The evidence is the entry's
+// figures, made (once) only when a rule fires: most entries fire none.
+func (e *Engine) check(kind string, vars map[string]any, evidence func() map[string]string) ([]Hit, error) {
+	cs := e.byKind[kind]
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	entry, err := interpreter.NewActivation(vars)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %s: %w", kind, err)
+	}
 	var hits []Hit
 	var errs []error
-	for _, c := range e.byKind[kind] {
-		vars["params"] = c.rule.Params
-		out, _, err := c.prg.Eval(vars)
+	var ev map[string]string
+	for _, c := range cs {
+		out, _, err := c.prg.Eval(interpreter.NewHierarchicalActivation(entry, c.params))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rules: rule %s on %s: %w", c.rule.Code, kind, err))
 			continue
@@ -445,16 +463,19 @@ func (e *Engine) check(kind string, vars map[string]any, ev map[string]string) (
 		if !fired {
 			continue
 		}
-		evidence := maps.Clone(ev)
+		if ev == nil {
+			ev = evidence()
+		}
+		hitEv := maps.Clone(ev)
 		for k, v := range c.rule.Params {
-			if _, clash := evidence[k]; clash {
+			if _, clash := hitEv[k]; clash {
 				k = "params." + k // never hide the entry's own figure
 			}
-			evidence[k] = strconv.FormatInt(v, 10)
+			hitEv[k] = strconv.FormatInt(v, 10)
 		}
 		hits = append(hits, Hit{
 			Code: c.rule.Code, Severity: c.rule.Severity, Action: c.rule.ActionFor(kind),
-			Reason: c.reason, RuleSetVersion: e.version, Evidence: evidence,
+			Reason: c.reason, RuleSetVersion: e.version, Evidence: hitEv,
 		})
 	}
 	return hits, errors.Join(errs...)

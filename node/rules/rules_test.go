@@ -492,6 +492,20 @@ func TestEvidence(t *testing.T) {
 		t.Errorf("UNDERPRICE evidence: %+v", h)
 	}
 
+	// Rules firing together each show the entry's figures and their own
+	// params, in maps of their own (the figures are read once, when the
+	// first rule fires).
+	two := []Rule{rule("ONE", "true"), rule("TWO", "tx.amount_fen > params.floor_fen")}
+	two[0].Params, two[1].Params = map[string]int64{"one_fen": 1}, map[string]int64{"floor_fen": 2}
+	hits = run(t, mustCompile(t, RuleSet{Version: "t", Rules: two}), expense(77))
+	if len(hits) != 2 {
+		t.Fatalf("hits %v, want ONE and TWO", codes(hits))
+	}
+	hits[0].Evidence["amount_fen"] = "changed"
+	if ev := hits[1].Evidence; ev["amount_fen"] != "77" || ev["floor_fen"] != "2" || ev["one_fen"] != "" || hits[0].Evidence["one_fen"] != "1" {
+		t.Errorf("evidence of two hits: %v and %v", hits[0].Evidence, ev)
+	}
+
 	// A param named like an entry figure must not hide the figure.
 	r := rule("CLASH", "true")
 	r.Params = map[string]int64{"amount_fen": 5}

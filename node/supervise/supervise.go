@@ -204,6 +204,18 @@ func (s *Supervisor) replay(ctx context.Context, rebuild bool) error {
 // supervision state, in chain order, and records the alerts the stateful
 // rules raise about them. The caller holds s.mu.
 func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
+	return s.catchUpTo(ctx, nil)
+}
+
+// catchUpTo is catchUp that, in a chain the books have published up to
+// until[origin], need not go further than that: the entries after it
+// that are not handed over yet are another recorder's, just committed
+// and about to be published, and its own Recorded follows them (nil
+// until: every chain to its head). Reading them back here, because one
+// recorder of a group commit came first, was what most appends cost the
+// supervision (issue 17). Entries handed over are followed wherever they
+// are, so nothing is followed out of its chain's order.
+func (s *Supervisor) catchUpTo(ctx context.Context, until map[string]uint64) ([]*ledger.Stored, error) {
 	var recorded []*ledger.Stored
 	for {
 		var found []rules.Hit
@@ -239,17 +251,21 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 			// What the books published is taken as it was written; only
 			// the entries they did not hand over (yet) are read back.
 			next := s.seen[origin].Seq + 1
+			limit, limited := until[origin]
 			for ferr == nil {
 				if st := s.pend.take(origin, next); st != nil {
 					feed(st)
 					next++
 					continue
 				}
+				if limited && next > limit {
+					break
+				}
 				read := 0
 				err := s.b.Ledger().Range(origin, next, 0, func(st *ledger.Stored) bool {
 					read++
 					next = st.Seq + 1
-					return feed(st) && !s.pend.has(origin, next)
+					return feed(st) && !s.pend.has(origin, next) && !(limited && next > limit)
 				})
 				if err != nil || read == 0 {
 					ferr = errors.Join(ferr, err)
@@ -378,9 +394,15 @@ var _ books.Supervisor = (*Supervisor)(nil)
 // Recorded brings the state up to date after a recorder's append and
 // returns the stateful hits about id.
 func (s *Supervisor) Recorded(ctx context.Context, id string) ([]rules.Hit, error) {
+	var until map[string]uint64
+	if id != "" {
+		// Everything published so far, the recorder's own entries
+		// among them (see catchUpTo); "" (Follow) is every chain.
+		until = s.pend.published()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.catchUp(ctx); err != nil {
+	if _, err := s.catchUpTo(ctx, until); err != nil {
 		return nil, err
 	}
 	hits := s.hits[id]
@@ -484,6 +506,8 @@ type pending struct {
 	mu sync.Mutex
 	by map[string]map[uint64]*ledger.Stored
 	n  int
+	// high is the last seq of each chain published, kept or not.
+	high map[string]uint64
 }
 
 // add keeps out, as far as maxPending allows.
@@ -491,11 +515,12 @@ func (p *pending) add(out []*ledger.Stored) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.by == nil {
-		p.by = map[string]map[uint64]*ledger.Stored{}
+		p.by, p.high = map[string]map[uint64]*ledger.Stored{}, map[string]uint64{}
 	}
 	for _, st := range out {
+		p.high[st.Origin] = max(p.high[st.Origin], st.Seq)
 		if p.n >= maxPending {
-			return
+			continue
 		}
 		m := p.by[st.Origin]
 		if m == nil {
@@ -507,6 +532,14 @@ func (p *pending) add(out []*ledger.Stored) {
 			p.n++
 		}
 	}
+}
+
+// published is the last seq published of each chain the books have
+// published in.
+func (p *pending) published() map[string]uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.high)
 }
 
 // take removes and returns origin's entry at seq, nil when not kept.

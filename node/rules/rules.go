@@ -91,6 +91,7 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/interpreter"
 
 	"github.com/sanzi/sanzi/node/money"
@@ -396,7 +397,7 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 		if !ast.OutputType().IsExactType(cel.BoolType) {
 			return nil, fmt.Errorf("expression (as %s) returns %s, must return bool", k, ast.OutputType())
 		}
-		prg, err := env.Program(ast, cel.CostLimit(costLimit))
+		prg, err := env.Program(ast, costOptions(env, ast)...)
 		if err != nil {
 			return nil, fmt.Errorf("expression (as %s): %w", k, err)
 		}
@@ -407,6 +408,29 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 		out[k] = compiled{rule: r, reason: reason, prg: prg, params: params}
 	}
 	return out, nil
+}
+
+// costOptions bounds the evaluation of ast at costLimit, unless CEL's
+// static estimate shows that no entry, however large its strings and
+// lists, can make it cost more than that: then the limit could never
+// stop it, and counting the cost of every step as it evaluates (half of
+// an evaluation's allocations) is left out. An expression over a list
+// (voucher.lines.exists) or a string search (contains) has no such bound
+// and keeps the limit.
+func costOptions(env *cel.Env, ast *cel.Ast) []cel.ProgramOption {
+	if est, err := env.EstimateCost(ast, unsized{}); err == nil && est.Max <= costLimit {
+		return nil
+	}
+	return []cel.ProgramOption{cel.CostLimit(costLimit)}
+}
+
+// unsized is the cost estimator that knows nothing of an entry's sizes:
+// the estimate holds for every entry.
+type unsized struct{}
+
+func (unsized) EstimateSize(checker.AstNode) *checker.SizeEstimate { return nil }
+func (unsized) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
 }
 
 // substitute fills the reason's placeholders; one naming no param is an

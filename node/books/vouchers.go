@@ -491,7 +491,9 @@ func (b *Books) RecordVoucher(ctx context.Context, author string, v *sanziv1.Vou
 // feed. The vouchers among them are numbered, and a derived one names its
 // record, as the write transaction finds the chain (checkVoucher).
 func (b *Books) appendPublished(ctx context.Context, recs ...ledger.Record) ([]*ledger.Stored, error) {
+	handed := b.sup.Appending()
 	out, err := b.l.Append(ctx, recs...)
+	handed(out)
 	if err != nil {
 		return nil, err
 	}

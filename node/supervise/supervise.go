@@ -261,6 +261,9 @@ func (s *Supervisor) catchUpTo(ctx context.Context, until map[string]uint64) ([]
 				if limited && next > limit {
 					break
 				}
+				if limited && s.pend.await(origin, next, handOverWait) {
+					continue // a recorder of the same group commit handed it over
+				}
 				read := 0
 				err := s.b.Ledger().Range(origin, next, 0, func(st *ledger.Stored) bool {
 					read++
@@ -440,6 +443,13 @@ func (s *Supervisor) NewProcedure(org string, m proto.Message, amountFen int64, 
 	return s.flows.NewProcedure(org, m, amountFen, summary)
 }
 
+// Appending counts a recorder's append in flight until it hands over
+// what it wrote (see pending.await).
+func (s *Supervisor) Appending() func([]*ledger.Stored) {
+	s.pend.begin()
+	return s.pend.end
+}
+
 // Published tells Notify of what the books appended, and keeps it for
 // catchUp to follow without reading it back from the ledger.
 func (s *Supervisor) Published(out []*ledger.Stored) {
@@ -508,18 +518,85 @@ type pending struct {
 	n  int
 	// high is the last seq of each chain published, kept or not.
 	high map[string]uint64
+	// followed is the last seq of each chain catchUp followed: an entry
+	// handed over again (Appending, then Published) is not kept twice.
+	followed map[string]uint64
+	// inflight counts the appends begun and not handed over yet;
+	// changed is closed (and replaced) whenever an append hands over.
+	inflight int
+	changed  chan struct{}
+}
+
+// handOverWait bounds how long a recorder's catch-up waits for an entry
+// another recorder is handing over before reading it back from the ledger
+// (an entry appended outside the books is never handed over).
+const handOverWait = time.Millisecond
+
+// begin counts an append in flight.
+func (p *pending) begin() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inflight++
+}
+
+// end is an append in flight handing over what it wrote.
+func (p *pending) end(out []*ledger.Stored) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.addLocked(out)
+	p.inflight--
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
+}
+
+// await waits, at most d, for origin's entry at seq to be handed over
+// while appends are in flight; it says whether it is kept now. The entry
+// is committed (catchUp found it below what was published), so an append
+// in flight is about to hand it over unless it was appended outside the
+// books: d bounds what that costs.
+func (p *pending) await(origin string, seq uint64, d time.Duration) bool {
+	var timeout <-chan time.Time
+	for {
+		p.mu.Lock()
+		_, ok := p.by[origin][seq]
+		if ok || p.inflight == 0 {
+			p.mu.Unlock()
+			return ok
+		}
+		if p.changed == nil {
+			p.changed = make(chan struct{})
+		}
+		ch := p.changed
+		p.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return p.has(origin, seq)
+		}
+	}
 }
 
 // add keeps out, as far as maxPending allows.
 func (p *pending) add(out []*ledger.Stored) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.addLocked(out)
+}
+
+func (p *pending) addLocked(out []*ledger.Stored) {
 	if p.by == nil {
-		p.by, p.high = map[string]map[uint64]*ledger.Stored{}, map[string]uint64{}
+		p.by, p.high, p.followed = map[string]map[uint64]*ledger.Stored{}, map[string]uint64{}, map[string]uint64{}
 	}
 	for _, st := range out {
 		p.high[st.Origin] = max(p.high[st.Origin], st.Seq)
-		if p.n >= maxPending {
+		if p.n >= maxPending || st.Seq <= p.followed[st.Origin] {
 			continue
 		}
 		m := p.by[st.Origin]
@@ -566,6 +643,9 @@ func (p *pending) has(origin string, seq uint64) bool {
 func (p *pending) drop(origin string, seq uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.followed != nil {
+		p.followed[origin] = max(p.followed[origin], seq)
+	}
 	for k := range p.by[origin] {
 		if k <= seq {
 			delete(p.by[origin], k)

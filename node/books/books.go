@@ -75,6 +75,8 @@ type Books struct {
 	importLimits ImportLimits
 	// chartSrc is the chart of accounts in force (SetChart).
 	chartSrc ChartSource
+	// chart is the chart last built from chartSrc (Chart).
+	chart atomic.Pointer[builtChart]
 }
 
 // BlockedError refuses an entry because a supervision rule whose action is

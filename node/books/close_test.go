@@ -37,6 +37,7 @@ func (w *closeWorkflow) NewProcedure(string, proto.Message, int64, string) *sanz
 }
 func (w *closeWorkflow) Recorded(context.Context, string) ([]rules.Hit, error) { return nil, nil }
 func (w *closeWorkflow) Published([]*ledger.Stored)                            {}
+func (w *closeWorkflow) Appending() func([]*ledger.Stored)                     { return func([]*ledger.Stored) {} }
 func (w *closeWorkflow) Raised(context.Context, string, bool) bool             { return false }
 func (w *closeWorkflow) BankReconciled(org, month string) string {
 	if org == benchOrg && month == "2026-03" {

@@ -45,6 +45,12 @@ type Supervisor interface {
 	// Published is told of every entry the books append, once committed.
 	// It must not block.
 	Published(stored []*ledger.Stored)
+	// Appending is told that a recorder's append starts; the function it
+	// returns is called with what the append wrote (nil if it failed) as
+	// soon as it returns, before Published. A supervisor following the
+	// chain may wait for an entry a recorder is about to hand over rather
+	// than read it back (node/supervise). Neither may block.
+	Appending() func(stored []*ledger.Stored)
 	// Raised says whether an alert of key is in the node's own chain as far
 	// as the state has seen it (brought up to date first), and remembers it
 	// as raised when mark is set. A supervisor that keeps no such memory
@@ -78,6 +84,7 @@ func (unsupervised) Resolution(t *sanziv1.Transaction) workflow.Resolution {
 func (unsupervised) NewProcedure(string, proto.Message, int64, string) *sanziv1.Procedure { return nil }
 func (unsupervised) Recorded(context.Context, string) ([]rules.Hit, error)                { return nil, nil }
 func (unsupervised) Published([]*ledger.Stored)                                           {}
+func (unsupervised) Appending() func([]*ledger.Stored)                                    { return func([]*ledger.Stored) {} }
 func (unsupervised) Raised(context.Context, string, bool) bool                            { return false }
 func (unsupervised) BankReconciled(string, string) string                                 { return "" }
 func (unsupervised) OverdueSteps(string, map[string]bool, time.Time) []OverdueStep        { return nil }

@@ -177,11 +177,13 @@ func (e *Engine) CheckTransaction(t *sanziv1.Transaction, facts TxFacts) ([]Hit,
 	if t == nil {
 		return nil, required("transaction")
 	}
-	ev := evidence(t, "kind", "amount_fen", "payment_method", "business_date", "category",
-		"budget_line", "invoice_number", "attachments", "counterparty.name", "resolution_procedure_id")
-	ev["counterparty_is_person"] = strconv.FormatBool(isResidentID(t.GetCounterparty().GetIdNumber()))
-	ev["resolution_approved"] = strconv.FormatBool(facts.ResolutionApproved)
-	return e.check(KindTransaction, map[string]any{"tx": t, "resolution_approved": facts.ResolutionApproved}, ev)
+	return e.check(KindTransaction, map[string]any{"tx": t, "resolution_approved": facts.ResolutionApproved}, func() map[string]string {
+		ev := evidence(t, "kind", "amount_fen", "payment_method", "business_date", "category",
+			"budget_line", "invoice_number", "attachments", "counterparty.name", "resolution_procedure_id")
+		ev["counterparty_is_person"] = strconv.FormatBool(isResidentID(t.GetCounterparty().GetIdNumber()))
+		ev["resolution_approved"] = strconv.FormatBool(facts.ResolutionApproved)
+		return ev
+	})
 }
 
 // CheckContract evaluates the contract rules. Evidence: kind,
@@ -192,16 +194,18 @@ func (e *Engine) CheckContract(c *sanziv1.Contract) ([]Hit, error) {
 	if c == nil {
 		return nil, required("contract")
 	}
-	ev := evidence(c, "kind", "contract_number", "term_start", "term_end", "annual_amount_fen",
-		"object.area_mu", "award_method")
-	start, err1 := time.Parse(time.DateOnly, c.GetTermStart())
-	end, err2 := time.Parse(time.DateOnly, c.GetTermEnd())
-	if err1 == nil && err2 == nil {
-		y := yearsBetween(start, end.AddDate(0, 0, 1))
-		ev["term_years"] = strconv.FormatFloat(y, 'f', 4, 64)
-		ev["total_value_fen"] = strconv.FormatInt(int64(math.Round(float64(c.GetAnnualAmountFen())*y)), 10)
-	}
-	return e.check(KindContract, map[string]any{"contract": c}, ev)
+	return e.check(KindContract, map[string]any{"contract": c}, func() map[string]string {
+		ev := evidence(c, "kind", "contract_number", "term_start", "term_end", "annual_amount_fen",
+			"object.area_mu", "award_method")
+		start, err1 := time.Parse(time.DateOnly, c.GetTermStart())
+		end, err2 := time.Parse(time.DateOnly, c.GetTermEnd())
+		if err1 == nil && err2 == nil {
+			y := yearsBetween(start, end.AddDate(0, 0, 1))
+			ev["term_years"] = strconv.FormatFloat(y, 'f', 4, 64)
+			ev["total_value_fen"] = strconv.FormatInt(int64(math.Round(float64(c.GetAnnualAmountFen())*y)), 10)
+		}
+		return ev
+	})
 }
 
 // CheckContractPayment evaluates the contract-payment rules. Evidence:
@@ -210,8 +214,9 @@ func (e *Engine) CheckContractPayment(p *sanziv1.ContractPayment) ([]Hit, error)
 	if p == nil {
 		return nil, required("payment")
 	}
-	ev := evidence(p, "contract_id", "amount_fen", "payment_method", "business_date", "attachments")
-	return e.check(KindContractPayment, map[string]any{"payment": p}, ev)
+	return e.check(KindContractPayment, map[string]any{"payment": p}, func() map[string]string {
+		return evidence(p, "contract_id", "amount_fen", "payment_method", "business_date", "attachments")
+	})
 }
 
 // CheckAssetDisposal evaluates the disposal rules. appraisedValueFen is the
@@ -222,10 +227,12 @@ func (e *Engine) CheckAssetDisposal(d *sanziv1.AssetDisposal, appraisedValueFen 
 	if d == nil {
 		return nil, required("disposal")
 	}
-	ev := evidence(d, "asset_id", "method", "price_fen", "disposal_date")
-	ev["appraised_value_fen"] = strconv.FormatInt(appraisedValueFen, 10)
 	vars := map[string]any{"disposal": d, "appraised_value_fen": appraisedValueFen}
-	return e.check(KindAssetDisposal, vars, ev)
+	return e.check(KindAssetDisposal, vars, func() map[string]string {
+		ev := evidence(d, "asset_id", "method", "price_fen", "disposal_date")
+		ev["appraised_value_fen"] = strconv.FormatInt(appraisedValueFen, 10)
+		return ev
+	})
 }
 
 // CheckAssetAppraisal evaluates the appraisal rules. Evidence: asset_id,
@@ -234,8 +241,9 @@ func (e *Engine) CheckAssetAppraisal(a *sanziv1.AssetAppraisal) ([]Hit, error) {
 	if a == nil {
 		return nil, required("appraisal")
 	}
-	ev := evidence(a, "asset_id", "appraised_value_fen", "appraisal_date")
-	return e.check(KindAssetAppraisal, map[string]any{"appraisal": a}, ev)
+	return e.check(KindAssetAppraisal, map[string]any{"appraisal": a}, func() map[string]string {
+		return evidence(a, "asset_id", "appraised_value_fen", "appraisal_date")
+	})
 }
 
 // CheckAssetRegistration evaluates the registration rules. Evidence:
@@ -244,6 +252,7 @@ func (e *Engine) CheckAssetRegistration(a *sanziv1.AssetRegistration) ([]Hit, er
 	if a == nil {
 		return nil, required("asset")
 	}
-	ev := evidence(a, "asset_code", "category", "original_value_fen", "acquired_date")
-	return e.check(KindAssetRegistration, map[string]any{"asset": a}, ev)
+	return e.check(KindAssetRegistration, map[string]any{"asset": a}, func() map[string]string {
+		return evidence(a, "asset_code", "category", "original_value_fen", "acquired_date")
+	})
 }

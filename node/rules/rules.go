@@ -91,6 +91,8 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/interpreter"
 
 	"github.com/sanzi/sanzi/node/money"
 )
@@ -272,6 +274,9 @@ type compiled struct {
 	rule   Rule
 	reason string
 	prg    cel.Program
+	// params binds the rule's params, converted for CEL once rather than
+	// at every evaluation.
+	params interpreter.Activation
 }
 
 var (
@@ -392,13 +397,40 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 		if !ast.OutputType().IsExactType(cel.BoolType) {
 			return nil, fmt.Errorf("expression (as %s) returns %s, must return bool", k, ast.OutputType())
 		}
-		prg, err := env.Program(ast, cel.CostLimit(costLimit))
+		prg, err := env.Program(ast, costOptions(env, ast)...)
 		if err != nil {
 			return nil, fmt.Errorf("expression (as %s): %w", k, err)
 		}
-		out[k] = compiled{rule: r, reason: reason, prg: prg}
+		params, err := interpreter.NewActivation(map[string]any{"params": env.CELTypeAdapter().NativeToValue(r.Params)})
+		if err != nil {
+			return nil, fmt.Errorf("params (as %s): %w", k, err)
+		}
+		out[k] = compiled{rule: r, reason: reason, prg: prg, params: params}
 	}
 	return out, nil
+}
+
+// costOptions bounds the evaluation of ast at costLimit, unless CEL's
+// static estimate shows that no entry, however large its strings and
+// lists, can make it cost more than that: then the limit could never
+// stop it, and counting the cost of every step as it evaluates (half of
+// an evaluation's allocations) is left out. An expression over a list
+// (voucher.lines.exists) or a string search (contains) has no such bound
+// and keeps the limit.
+func costOptions(env *cel.Env, ast *cel.Ast) []cel.ProgramOption {
+	if est, err := env.EstimateCost(ast, unsized{}); err == nil && est.Max <= costLimit {
+		return nil
+	}
+	return []cel.ProgramOption{cel.CostLimit(costLimit)}
+}
+
+// unsized is the cost estimator that knows nothing of an entry's sizes:
+// the estimate holds for every entry.
+type unsized struct{}
+
+func (unsized) EstimateSize(checker.AstNode) *checker.SizeEstimate { return nil }
+func (unsized) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
 }
 
 // substitute fills the reason's placeholders; one naming no param is an
@@ -424,15 +456,25 @@ func substitute(tmpl string, params map[string]int64) (string, error) {
 	return out, nil
 }
 
-// check evaluates the rules of one kind. An evaluation error (a malformed
-// date, a missing param) is returned together with the hits of the other
-// rules, so one broken rule never hides another's hit.
-func (e *Engine) check(kind string, vars map[string]any, ev map[string]string) ([]Hit, error) {
+// check evaluates the rules of one kind on the entry's variables vars
+// (each rule adds its params). An evaluation error (a malformed date, a
+// missing param) is returned together with the hits of the other rules, so
+// one broken rule never hides another's hit. The evidence is the entry's
+// figures, made (once) only when a rule fires: most entries fire none.
+func (e *Engine) check(kind string, vars map[string]any, evidence func() map[string]string) ([]Hit, error) {
+	cs := e.byKind[kind]
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	entry, err := interpreter.NewActivation(vars)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %s: %w", kind, err)
+	}
 	var hits []Hit
 	var errs []error
-	for _, c := range e.byKind[kind] {
-		vars["params"] = c.rule.Params
-		out, _, err := c.prg.Eval(vars)
+	var ev map[string]string
+	for _, c := range cs {
+		out, _, err := c.prg.Eval(interpreter.NewHierarchicalActivation(entry, c.params))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rules: rule %s on %s: %w", c.rule.Code, kind, err))
 			continue
@@ -445,16 +487,19 @@ func (e *Engine) check(kind string, vars map[string]any, ev map[string]string) (
 		if !fired {
 			continue
 		}
-		evidence := maps.Clone(ev)
+		if ev == nil {
+			ev = evidence()
+		}
+		hitEv := maps.Clone(ev)
 		for k, v := range c.rule.Params {
-			if _, clash := evidence[k]; clash {
+			if _, clash := hitEv[k]; clash {
 				k = "params." + k // never hide the entry's own figure
 			}
-			evidence[k] = strconv.FormatInt(v, 10)
+			hitEv[k] = strconv.FormatInt(v, 10)
 		}
 		hits = append(hits, Hit{
 			Code: c.rule.Code, Severity: c.rule.Severity, Action: c.rule.ActionFor(kind),
-			Reason: c.reason, RuleSetVersion: e.version, Evidence: evidence,
+			Reason: c.reason, RuleSetVersion: e.version, Evidence: hitEv,
 		})
 	}
 	return hits, errors.Join(errs...)

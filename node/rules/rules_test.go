@@ -2,8 +2,11 @@ package rules
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/cel-go/cel"
 
 	"github.com/sanzi/sanzi/node/idcode"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -492,6 +495,20 @@ func TestEvidence(t *testing.T) {
 		t.Errorf("UNDERPRICE evidence: %+v", h)
 	}
 
+	// Rules firing together each show the entry's figures and their own
+	// params, in maps of their own (the figures are read once, when the
+	// first rule fires).
+	two := []Rule{rule("ONE", "true"), rule("TWO", "tx.amount_fen > params.floor_fen")}
+	two[0].Params, two[1].Params = map[string]int64{"one_fen": 1}, map[string]int64{"floor_fen": 2}
+	hits = run(t, mustCompile(t, RuleSet{Version: "t", Rules: two}), expense(77))
+	if len(hits) != 2 {
+		t.Fatalf("hits %v, want ONE and TWO", codes(hits))
+	}
+	hits[0].Evidence["amount_fen"] = "changed"
+	if ev := hits[1].Evidence; ev["amount_fen"] != "77" || ev["floor_fen"] != "2" || ev["one_fen"] != "" || hits[0].Evidence["one_fen"] != "1" {
+		t.Errorf("evidence of two hits: %v and %v", hits[0].Evidence, ev)
+	}
+
 	// A param named like an entry figure must not hide the figure.
 	r := rule("CLASH", "true")
 	r.Params = map[string]int64{"amount_fen": 5}
@@ -582,4 +599,48 @@ func TestDaysBetweenFarApart(t *testing.T) {
 	if hits, err := e.CheckTransaction(&sanziv1.Transaction{}, TxFacts{}); err != nil || len(hits) != 1 {
 		t.Errorf("hits %v, err %v", codes(hits), err)
 	}
+}
+
+// TestCostLimit: a rule whose cost grows with the entry is stopped at
+// costLimit with an error naming it, and the other rules still decide; a
+// rule whose cost CEL bounds below the limit for every entry is
+// evaluated without counting it (costOptions), and decides as before.
+func TestCostLimit(t *testing.T) {
+	cubic := rule("CUBIC", `tx.attachments.all(a, tx.attachments.all(b, tx.attachments.all(c, a != "")))`)
+	bounded := rule("BOUNDED", `tx.amount_fen > params.n && tx.invoice_number != ""`)
+	e := mustCompile(t, RuleSet{Version: "t", Rules: []Rule{cubic, bounded}})
+	if len(costOptionsFor(t, cubic)) == 0 || len(costOptionsFor(t, bounded)) != 0 {
+		t.Errorf("CUBIC metered: %v, BOUNDED metered: %v; want CUBIC only", len(costOptionsFor(t, cubic)) > 0, len(costOptionsFor(t, bounded)) > 0)
+	}
+	withAttachments := func(n int) txOpt {
+		return func(t *sanziv1.Transaction) { t.Attachments = slices.Repeat([]string{hashA}, n) }
+	}
+	few := expense(8, withAttachments(3))
+	hits, err := e.CheckTransaction(few, TxFacts{})
+	if err != nil || !reflect.DeepEqual(codes(hits), []string{"CUBIC", "BOUNDED"}) {
+		t.Errorf("3 attachments: hits %v, %v; want CUBIC and BOUNDED", codes(hits), err)
+	}
+	many := expense(8, withAttachments(60)) // 216,000 steps
+	hits, err = e.CheckTransaction(many, TxFacts{})
+	if err == nil || !strings.Contains(err.Error(), "rule CUBIC") || !strings.Contains(err.Error(), "cost") {
+		t.Errorf("60 attachments: %v, want CUBIC stopped at the cost limit", err)
+	}
+	if !reflect.DeepEqual(codes(hits), []string{"BOUNDED"}) {
+		t.Errorf("60 attachments: hits %v, want BOUNDED", codes(hits))
+	}
+}
+
+// costOptionsFor compiles r's transaction expression and returns the
+// program options costOptions gives it.
+func costOptionsFor(t *testing.T, r Rule) []cel.ProgramOption {
+	t.Helper()
+	envs, err := kindEnvs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ast, iss := envs[KindTransaction].Compile(r.Expr)
+	if iss.Err() != nil {
+		t.Fatal(iss.Err())
+	}
+	return costOptions(envs[KindTransaction], ast)
 }

@@ -142,16 +142,18 @@ func (e *Engine) CheckVoucher(v *sanziv1.Voucher, facts VoucherFacts) ([]Hit, er
 		}
 	}
 	out, in := max(-flow, 0), max(flow, 0)
-	ev := evidence(v, "org", "business_date", "summary", "source_entry_id", "opening", "lines", "attachments")
-	ev["money_out_fen"] = strconv.FormatInt(out, 10)
-	ev["money_in_fen"] = strconv.FormatInt(in, 10)
-	ev["max_cash_credit_fen"] = strconv.FormatInt(maxCash, 10)
-	ev["source"] = facts.Source
-	ev["source_kind"] = facts.SourceKind.String()
-	ev["resolution_approved"] = strconv.FormatBool(facts.ResolutionApproved)
 	vars := map[string]any{
 		"voucher": v, "roles": roles, "money_out_fen": out, "money_in_fen": in,
 		"source": facts.Source, "source_kind": int64(facts.SourceKind), "resolution_approved": facts.ResolutionApproved,
 	}
-	return e.check(KindVoucher, vars, ev)
+	return e.check(KindVoucher, vars, func() map[string]string {
+		ev := evidence(v, "org", "business_date", "summary", "source_entry_id", "opening", "lines", "attachments")
+		ev["money_out_fen"] = strconv.FormatInt(out, 10)
+		ev["money_in_fen"] = strconv.FormatInt(in, 10)
+		ev["max_cash_credit_fen"] = strconv.FormatInt(maxCash, 10)
+		ev["source"] = facts.Source
+		ev["source_kind"] = facts.SourceKind.String()
+		ev["resolution_approved"] = strconv.FormatBool(facts.ResolutionApproved)
+		return ev
+	})
 }

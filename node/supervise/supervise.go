@@ -92,6 +92,9 @@ type Supervisor struct {
 	// stampOf is the checkpoint's stamp, of the rule set the start
 	// began with (stamp).
 	stampOf string
+	// pend holds what the books published and catchUp has not followed
+	// yet (it has its own lock: recorders publish without s.mu).
+	pend pending
 	// saving is held from a snapshot until it is written (see due).
 	saving sync.Mutex
 	// dirty is set once the state holds findings the chain does not (they
@@ -201,6 +204,18 @@ func (s *Supervisor) replay(ctx context.Context, rebuild bool) error {
 // supervision state, in chain order, and records the alerts the stateful
 // rules raise about them. The caller holds s.mu.
 func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
+	return s.catchUpTo(ctx, nil)
+}
+
+// catchUpTo is catchUp that, in a chain the books have published up to
+// until[origin], need not go further than that: the entries after it
+// that are not handed over yet are another recorder's, just committed
+// and about to be published, and its own Recorded follows them (nil
+// until: every chain to its head). Reading them back here, because one
+// recorder of a group commit came first, was what most appends cost the
+// supervision (issue 17). Entries handed over are followed wherever they
+// are, so nothing is followed out of its chain's order.
+func (s *Supervisor) catchUpTo(ctx context.Context, until map[string]uint64) ([]*ledger.Stored, error) {
 	var recorded []*ledger.Stored
 	for {
 		var found []rules.Hit
@@ -209,6 +224,7 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 			observe := s.observe
 			if !s.b.Serves(origin) {
 				if !s.tier.Follows(origin) {
+					s.pend.drop(origin, ^uint64(0))
 					continue
 				}
 				// A chain the node holds for its tier (a town its
@@ -217,7 +233,7 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 				observe = s.observeHeld
 			}
 			var ferr error
-			err := s.b.Ledger().Range(origin, s.seen[origin].Seq+1, 0, func(st *ledger.Stored) bool {
+			feed := func(st *ledger.Stored) bool {
 				n++
 				s.seen[origin] = ledger.Head{Seq: st.Seq, Hash: st.Hash}
 				s.since++
@@ -231,9 +247,37 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 				}
 				found = append(found, hits...)
 				return true
-			})
-			if err = errors.Join(err, ferr); err != nil {
-				return recorded, fmt.Errorf("follow chain %s: %w", origin, err)
+			}
+			// What the books published is taken as it was written; only
+			// the entries they did not hand over (yet) are read back.
+			next := s.seen[origin].Seq + 1
+			limit, limited := until[origin]
+			for ferr == nil {
+				if st := s.pend.take(origin, next); st != nil {
+					feed(st)
+					next++
+					continue
+				}
+				if limited && next > limit {
+					break
+				}
+				if limited && s.pend.await(origin, next, handOverWait) {
+					continue // a recorder of the same group commit handed it over
+				}
+				read := 0
+				err := s.b.Ledger().Range(origin, next, 0, func(st *ledger.Stored) bool {
+					read++
+					next = st.Seq + 1
+					return feed(st) && !s.pend.has(origin, next) && !(limited && next > limit)
+				})
+				if err != nil || read == 0 {
+					ferr = errors.Join(ferr, err)
+					break
+				}
+			}
+			s.pend.drop(origin, s.seen[origin].Seq)
+			if ferr != nil {
+				return recorded, fmt.Errorf("follow chain %s: %w", origin, ferr)
 			}
 		}
 		if n == 0 {
@@ -353,9 +397,15 @@ var _ books.Supervisor = (*Supervisor)(nil)
 // Recorded brings the state up to date after a recorder's append and
 // returns the stateful hits about id.
 func (s *Supervisor) Recorded(ctx context.Context, id string) ([]rules.Hit, error) {
+	var until map[string]uint64
+	if id != "" {
+		// Everything published so far, the recorder's own entries
+		// among them (see catchUpTo); "" (Follow) is every chain.
+		until = s.pend.published()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.catchUp(ctx); err != nil {
+	if _, err := s.catchUpTo(ctx, until); err != nil {
 		return nil, err
 	}
 	hits := s.hits[id]
@@ -393,8 +443,17 @@ func (s *Supervisor) NewProcedure(org string, m proto.Message, amountFen int64, 
 	return s.flows.NewProcedure(org, m, amountFen, summary)
 }
 
-// Published tells Notify of what the books appended.
+// Appending counts a recorder's append in flight until it hands over
+// what it wrote (see pending.await).
+func (s *Supervisor) Appending() func([]*ledger.Stored) {
+	s.pend.begin()
+	return s.pend.end
+}
+
+// Published tells Notify of what the books appended, and keeps it for
+// catchUp to follow without reading it back from the ledger.
 func (s *Supervisor) Published(out []*ledger.Stored) {
+	s.pend.add(out)
 	if s.cfg.Notify != nil {
 		s.cfg.Notify(out)
 	}
@@ -440,4 +499,157 @@ func (s *Supervisor) sweep(ctx context.Context, now time.Time) ([]*ledger.Stored
 		return out, nil, fmt.Errorf("sweep: %w", err)
 	}
 	return out, s.due(), nil
+}
+
+// maxPending bounds the entries published and not yet followed that
+// pending keeps; past it, catchUp reads the others back from the ledger.
+const maxPending = 4096
+
+// pending is what the books appended and handed over (Published), by
+// origin and seq, until catchUp follows it. Reading each entry back from
+// the ledger and decoding it again was half of what following an append
+// cost, and a sixth of a rules-on recording's allocations (issue 17); an
+// entry not handed over (appended outside the books, or published after
+// catchUp went past it) is still read from the ledger, so pending only
+// saves work and never decides what is followed.
+type pending struct {
+	mu sync.Mutex
+	by map[string]map[uint64]*ledger.Stored
+	n  int
+	// high is the last seq of each chain published, kept or not.
+	high map[string]uint64
+	// followed is the last seq of each chain catchUp followed: an entry
+	// handed over again (Appending, then Published) is not kept twice.
+	followed map[string]uint64
+	// inflight counts the appends begun and not handed over yet;
+	// changed is closed (and replaced) whenever an append hands over.
+	inflight int
+	changed  chan struct{}
+}
+
+// handOverWait bounds how long a recorder's catch-up waits for an entry
+// another recorder is handing over before reading it back from the ledger
+// (an entry appended outside the books is never handed over).
+const handOverWait = time.Millisecond
+
+// begin counts an append in flight.
+func (p *pending) begin() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inflight++
+}
+
+// end is an append in flight handing over what it wrote.
+func (p *pending) end(out []*ledger.Stored) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.addLocked(out)
+	p.inflight--
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
+}
+
+// await waits, at most d, for origin's entry at seq to be handed over
+// while appends are in flight; it says whether it is kept now. The entry
+// is committed (catchUp found it below what was published), so an append
+// in flight is about to hand it over unless it was appended outside the
+// books: d bounds what that costs.
+func (p *pending) await(origin string, seq uint64, d time.Duration) bool {
+	var timeout <-chan time.Time
+	for {
+		p.mu.Lock()
+		_, ok := p.by[origin][seq]
+		if ok || p.inflight == 0 {
+			p.mu.Unlock()
+			return ok
+		}
+		if p.changed == nil {
+			p.changed = make(chan struct{})
+		}
+		ch := p.changed
+		p.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return p.has(origin, seq)
+		}
+	}
+}
+
+// add keeps out, as far as maxPending allows.
+func (p *pending) add(out []*ledger.Stored) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.addLocked(out)
+}
+
+func (p *pending) addLocked(out []*ledger.Stored) {
+	if p.by == nil {
+		p.by, p.high, p.followed = map[string]map[uint64]*ledger.Stored{}, map[string]uint64{}, map[string]uint64{}
+	}
+	for _, st := range out {
+		p.high[st.Origin] = max(p.high[st.Origin], st.Seq)
+		if p.n >= maxPending || st.Seq <= p.followed[st.Origin] {
+			continue
+		}
+		m := p.by[st.Origin]
+		if m == nil {
+			m = map[uint64]*ledger.Stored{}
+			p.by[st.Origin] = m
+		}
+		if _, ok := m[st.Seq]; !ok {
+			m[st.Seq] = st
+			p.n++
+		}
+	}
+}
+
+// published is the last seq published of each chain the books have
+// published in.
+func (p *pending) published() map[string]uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.high)
+}
+
+// take removes and returns origin's entry at seq, nil when not kept.
+func (p *pending) take(origin string, seq uint64) *ledger.Stored {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, ok := p.by[origin][seq]
+	if ok {
+		delete(p.by[origin], seq)
+		p.n--
+	}
+	return st
+}
+
+// has says whether origin's entry at seq is kept.
+func (p *pending) has(origin string, seq uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.by[origin][seq]
+	return ok
+}
+
+// drop forgets origin's entries up to seq (followed already).
+func (p *pending) drop(origin string, seq uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.followed != nil {
+		p.followed[origin] = max(p.followed[origin], seq)
+	}
+	for k := range p.by[origin] {
+		if k <= seq {
+			delete(p.by[origin], k)
+			p.n--
+		}
+	}
 }

@@ -33,14 +33,17 @@ var (
 	// (statement.MonthMovement, 5 × int64), so statements read the months
 	// up to their period and not every voucher.
 	bucketMonthAccounts = []byte("idx_month_accounts")
+	// org/YYYY/account → the same for the whole year, so a statement reads
+	// a row per account and year before its period's, not per month.
+	bucketYearAccounts = []byte("idx_year_accounts")
 )
 
-var monthBuckets = [][]byte{bucketMonthTotals, bucketMonthEntries, bucketBankRec, bucketReopened, bucketMonthAccounts}
+var monthBuckets = [][]byte{bucketMonthTotals, bucketMonthEntries, bucketBankRec, bucketReopened, bucketMonthAccounts, bucketYearAccounts}
 
 // monthIndexVersion is what the month indexes hold; a ledger whose month
 // indexes are older (or have none) is indexed again at open
 // (buildMonthIndexes). 1: the indexes above but the accounts'; 2: the
-// accounts' movements too.
+// accounts' movements by month and year too.
 const monthIndexVersion = 2
 
 var keyMonthIndexVersion = []byte("months version")
@@ -178,49 +181,60 @@ func encodeMovement(m statement.MonthMovement) []byte {
 	return v
 }
 
-// indexMovements adds voucher v's lines to the movements of org's month
-// on their accounts. Every account a line names has its row, even for
-// lines of zero, as TotalsOf has its key.
+// indexMovements adds voucher v's lines to the movements of org's month,
+// and of its year, on their accounts. Every account a line names has its
+// rows, even for lines of zero, as TotalsOf has its key.
 func indexMovements(tx *bolt.Tx, org, month string, v *sanziv1.Voucher) error {
-	bk, err := tx.CreateBucketIfNotExists(bucketMonthAccounts)
-	if err != nil {
-		return err
-	}
 	carry := statement.Carries(v)
-	for _, l := range v.GetLines() {
-		k := movementKey(org, month, l.GetAccount())
-		m := decodeMovement(bk.Get(k))
-		m.Add(v.GetOpening(), carry, l.GetDebitFen(), l.GetCreditFen())
-		if err := bk.Put(k, encodeMovement(m)); err != nil {
+	for _, r := range []struct {
+		bucket []byte
+		period string
+	}{{bucketMonthAccounts, month}, {bucketYearAccounts, month[:4]}} {
+		bk, err := tx.CreateBucketIfNotExists(r.bucket)
+		if err != nil {
 			return err
+		}
+		for _, l := range v.GetLines() {
+			k := movementKey(org, r.period, l.GetAccount())
+			m := decodeMovement(bk.Get(k))
+			m.Add(v.GetOpening(), carry, l.GetDebitFen(), l.GetCreditFen())
+			if err := bk.Put(k, encodeMovement(m)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
 // eachMovement calls fn with the movement of every account of org in
-// every month up to and including upTo that has vouchers, in month then
-// account order: a short row per account and month of the books' life,
-// none of their vouchers.
+// every year before upTo's (YYYY-MM) and every month of upTo's year up to
+// and including upTo that has vouchers, in that order, accounts in code
+// order: a short row per account and year of the books' life, none of
+// their vouchers.
 func eachMovement(tx *bolt.Tx, org, upTo string, fn func(statement.MonthMovement)) {
-	bk := tx.Bucket(bucketMonthAccounts)
-	if bk == nil {
-		return
-	}
-	prefix := []byte(org + "/")
-	c := bk.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		month, account, ok := strings.Cut(string(k[len(prefix):]), "/")
-		if !ok {
-			continue
-		}
-		if month > upTo {
+	each := func(bucket []byte, from string, past func(period string) bool) {
+		bk := tx.Bucket(bucket)
+		if bk == nil {
 			return
 		}
-		m := decodeMovement(v)
-		m.Month, m.Account = month, account
-		fn(m)
+		prefix := []byte(org + "/")
+		c := bk.Cursor()
+		for k, v := c.Seek(append(prefix, from...)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			period, account, ok := strings.Cut(string(k[len(prefix):]), "/")
+			if !ok {
+				continue
+			}
+			if past(period) {
+				return
+			}
+			m := decodeMovement(v)
+			m.Month, m.Account = period, account
+			fn(m)
+		}
 	}
+	year := upTo[:4]
+	each(bucketYearAccounts, "", func(y string) bool { return y >= year })
+	each(bucketMonthAccounts, year+"-01", func(m string) bool { return m > upTo })
 }
 
 // eachOfMonth calls fn with every entry of type t of org dated in month,

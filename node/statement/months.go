@@ -15,7 +15,9 @@ import (
 // org ever recorded (issue 17). TotalsOfMonths turns them into the Totals
 // TotalsOf computes from the vouchers themselves.
 type MonthMovement struct {
-	Month   string // YYYY-MM of the vouchers' business date
+	// Month is the YYYY-MM of the vouchers' business date, or YYYY for
+	// the whole of a year before the period's (the sum of its months).
+	Month   string
 	Account string
 	// OpeningNetFen is the debit less the credit of the opening-balances
 	// voucher's lines.
@@ -60,8 +62,10 @@ func Carries(v *sanziv1.Voucher) bool {
 }
 
 // TotalsOfMonths computes the movements of the period (YYYY-MM) from an
-// org's month movements, as TotalsOf computes them from its vouchers:
-// months after the period are ignored; the opening voucher counts in the
+// org's month movements (each account's in a month, or in a whole year
+// before the period's: the books sum the years so that a statement reads a
+// row per year of history, not per month), as TotalsOf computes them from
+// its vouchers: months after the period are ignored; the opening voucher counts in the
 // balances at the start of its month and of its year; a month of an
 // earlier year counts in both; a month of the period's year before it in
 // the balance at the start of the period and in the year's debits and
@@ -74,8 +78,11 @@ func TotalsOfMonths(ch *chart.Chart, period string, months []MonthMovement) (Tot
 	year := period[:4]
 	t := Totals{}
 	for i, mm := range months {
-		if len(mm.Month) != 7 {
-			return nil, &FieldError{Field: fmt.Sprintf("months[%d].month", i), Reason: fmt.Sprintf("%q is not a month YYYY-MM", mm.Month)}
+		switch {
+		case len(mm.Month) == 4 && mm.Month >= year:
+			return nil, &FieldError{Field: fmt.Sprintf("months[%d].month", i), Reason: fmt.Sprintf("year %s is not before the period's %s: its months are needed", mm.Month, year)}
+		case len(mm.Month) != 7 && len(mm.Month) != 4:
+			return nil, &FieldError{Field: fmt.Sprintf("months[%d].month", i), Reason: fmt.Sprintf("%q is not a month YYYY-MM nor a year YYYY", mm.Month)}
 		}
 		if mm.Month > period {
 			continue

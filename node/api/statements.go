@@ -97,8 +97,7 @@ func (s *Service) villageStatement(ch *chart.Chart, kind sanziv1.StatementKind, 
 		return nil, err
 	}
 	var ofMonth []*sanziv1.Voucher
-	switch kind {
-	case sanziv1.StatementKind_STATEMENT_KIND_SUBSIDIARY_LEDGER, sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL, sanziv1.StatementKind_STATEMENT_KIND_BANK_JOURNAL:
+	if statement.ListsLines(kind) {
 		if ofMonth, err = s.b.VouchersIn(org, period); err != nil {
 			return nil, err
 		}

@@ -145,9 +145,11 @@ func fromMonths(bk *books.Books, ch *chart.Chart, kind sanziv1.StatementKind, pe
 	if err != nil {
 		return nil, err
 	}
-	vs, err := bk.VouchersIn(benchOrg, period)
-	if err != nil {
-		return nil, err
+	var vs []*sanziv1.Voucher
+	if statement.ListsLines(kind) {
+		if vs, err = bk.VouchersIn(benchOrg, period); err != nil {
+			return nil, err
+		}
 	}
 	return statement.FromMonths(ch, kind, benchOrg, period, account, ms, vs)
 }

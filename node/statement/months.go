@@ -124,3 +124,14 @@ func TotalsOfMonths(ch *chart.Chart, period string, months []MonthMovement) (Tot
 func FromMonths(ch *chart.Chart, kind sanziv1.StatementKind, org, period, account string, months []MonthMovement, ofMonth []*sanziv1.Voucher) (*sanziv1.Statement, error) {
 	return from(ch, kind, org, period, account, func() (Totals, error) { return TotalsOfMonths(ch, period, months) }, ofMonth)
 }
+
+// ListsLines reports whether statements of kind list the lines of the
+// period's vouchers (the subsidiary ledger and the journals), so that
+// FromMonths needs them; the others are made from the movements alone.
+func ListsLines(kind sanziv1.StatementKind) bool {
+	switch kind {
+	case sanziv1.StatementKind_STATEMENT_KIND_SUBSIDIARY_LEDGER, sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL, sanziv1.StatementKind_STATEMENT_KIND_BANK_JOURNAL:
+		return true
+	}
+	return false
+}

@@ -208,3 +208,45 @@ func TestIndexesAnswerAsTheScan(t *testing.T) {
 		t.Fatal("no card was due: the comparison shows nothing")
 	}
 }
+
+// BenchmarkDueAfterHistory times a timers' sweep (Due) with 20 procedures
+// open after 1,000 and after 20,000 closed ones, from the open index
+// (index) beside the walk over every procedure Due made before (scan):
+// the first must cost what is open, not the history (issue 17).
+func BenchmarkDueAfterHistory(b *testing.B) {
+	for _, closed := range []int{1_000, 20_000} {
+		f := newFlows(b)
+		start := at("2026-01-05 09:00")
+		for i := range closed + 20 {
+			id := fmt.Sprintf("350505100201-%d", i+1)
+			if err := f.Observe(id, start, &sanziv1.Procedure{Org: "350505100201", MatterCode: "FUND-REIMB", CatalogVersion: "default", Summary: "x"}); err != nil {
+				b.Fatal(err)
+			}
+			if i >= closed {
+				continue // left open
+			}
+			step, _ := f.procs[id].OpenStep()
+			d, err := f.Check(&sanziv1.StepDecision{ProcedureId: id, StepCode: step.GetCode(), Post: step.GetPost(), Action: sanziv1.StepAction_STEP_ACTION_REJECT, Reason: "r"}, start)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Observe(id+"-d", start, d); err != nil {
+				b.Fatal(err)
+			}
+		}
+		now := at("2026-01-06 10:00") // nothing due yet: the sweep's cost alone
+		person := func(org, post string) string { return "" }
+		for _, way := range []struct {
+			name string
+			due  func(time.Time, func(string, string) string) []*sanziv1.Card
+		}{{"index", f.Due}, {"scan", func(now time.Time, p func(string, string) string) []*sanziv1.Card { return dueByScan(f, now, p) }}} {
+			b.Run(fmt.Sprintf("%s/closed=%d", way.name, closed), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					if cards := way.due(now, person); len(cards) != 0 {
+						b.Fatalf("%d cards due a day after opening", len(cards))
+					}
+				}
+			})
+		}
+	}
+}

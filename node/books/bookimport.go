@@ -40,9 +40,9 @@ func (b *Books) VouchersOf(org, upTo string) ([]*sanziv1.Voucher, error) {
 	return out, nil
 }
 
-// Movements lists what org's vouchers moved on each account in each month
-// up to and including upTo (YYYY-MM), in month then account order, from
-// the month indexes: statement.FromMonths makes from them, and the
+// Movements lists what org's vouchers moved on each account in each year
+// before upTo's (YYYY-MM), then in each month of upTo's year up to and
+// including upTo, accounts in code order, from the month indexes: statement.FromMonths makes from them, and the
 // vouchers of upTo's month (VouchersIn), the statement FromVouchers makes
 // from VouchersOf, reading the org's months and not its vouchers.
 func (b *Books) Movements(org, upTo string) ([]statement.MonthMovement, error) {

@@ -23,7 +23,8 @@ import (
 )
 
 // GetStatement implements BooksService at a village or town node: for a
-// village, the statement made from its vouchers (statement.FromVouchers);
+// village, the statement made from its vouchers (statement.FromMonths,
+// from the books' month movements, equal to statement.FromVouchers);
 // for a town, the sum of its villages' statements (statement.Sum), each
 // made from the village's chain the town holds: the trial balance,
 // balance sheet and income statement only, since ledgers and journals list
@@ -85,12 +86,23 @@ func isMonth(s string) bool {
 	return len(s) == 7 && s[4] == '-' && strings.Trim(s[:4]+s[5:], "0123456789") == "" && s[5:] >= "01" && s[5:] <= "12"
 }
 
+// villageStatement is the statement of org made from the books' month
+// movements up to the period and, for the ledgers and journals, the
+// vouchers of the period's month (statement.FromMonths): the statement
+// statement.FromVouchers makes from every voucher of org, at the cost of
+// its months, not of its history (issue 17).
 func (s *Service) villageStatement(ch *chart.Chart, kind sanziv1.StatementKind, org, period, account string) (*sanziv1.Statement, error) {
-	vs, err := s.b.VouchersOf(org, period)
+	months, err := s.b.Movements(org, period)
 	if err != nil {
 		return nil, err
 	}
-	st, err := statement.FromVouchers(ch, kind, org, period, account, vs)
+	var ofMonth []*sanziv1.Voucher
+	if statement.ListsLines(kind) {
+		if ofMonth, err = s.b.VouchersIn(org, period); err != nil {
+			return nil, err
+		}
+	}
+	st, err := statement.FromMonths(ch, kind, org, period, account, months, ofMonth)
 	if err != nil {
 		return nil, &unmade{err}
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/statement"
 	"github.com/sanzi/sanzi/node/voucher"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -35,6 +36,45 @@ func (b *Books) VouchersOf(org, upTo string) ([]*sanziv1.Voucher, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("vouchers of %s: %w", org, err)
+	}
+	return out, nil
+}
+
+// Movements lists what org's vouchers moved on each account in each year
+// before upTo's (YYYY-MM), then in each month of upTo's year up to and
+// including upTo, accounts in code order, from the month indexes: statement.FromMonths makes from them, and the
+// vouchers of upTo's month (VouchersIn), the statement FromVouchers makes
+// from VouchersOf, reading the org's months and not its vouchers.
+func (b *Books) Movements(org, upTo string) ([]statement.MonthMovement, error) {
+	if !monthRe.MatchString(upTo) {
+		return nil, Invalid("period", "%q is not a month YYYY-MM", upTo)
+	}
+	var out []statement.MonthMovement
+	if err := b.l.DB().View(func(tx *bolt.Tx) error {
+		eachMovement(tx, org, upTo, func(m statement.MonthMovement) { out = append(out, m) })
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("movements of %s to %s: %w", org, upTo, err)
+	}
+	return out, nil
+}
+
+// VouchersIn lists org's vouchers dated in month (YYYY-MM), in the order
+// they were recorded, from the month index: what the ledgers and journals
+// of the month list.
+func (b *Books) VouchersIn(org, month string) ([]*sanziv1.Voucher, error) {
+	if !monthRe.MatchString(month) {
+		return nil, Invalid("period", "%q is not a month YYYY-MM", month)
+	}
+	var out []*sanziv1.Voucher
+	err := b.l.DB().View(func(tx *bolt.Tx) error {
+		return eachOfMonth(tx, org, month, sanziv1.EntryType_ENTRY_TYPE_VOUCHER, func(_ *ledger.Stored, m proto.Message) error {
+			out = append(out, m.(*sanziv1.Voucher))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vouchers of %s in %s: %w", org, month, err)
 	}
 	return out, nil
 }

@@ -228,3 +228,43 @@ func TestMonthIndexesAfterARestore(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStatementAfterYears times a village's statements of the last
+// month after one and eight years of daily business, made as GetStatement
+// makes them from the month indexes (months: the accounts' movements up to
+// the period, and the month's vouchers for a journal) beside the way it
+// made them from every voucher of the village (vouchers): the first must
+// cost the months', not the vouchers' (issue 17).
+func BenchmarkStatementAfterYears(b *testing.B) {
+	for _, years := range []int{1, 8} {
+		bk, _, cash, _ := villageOfYears(b, b.TempDir(), years)
+		ch, _, err := bk.Chart()
+		if err != nil {
+			b.Fatal(err)
+		}
+		period := fmt.Sprintf("%d-12", 2016+years-1)
+		for _, k := range []struct {
+			name string
+			kind sanziv1.StatementKind
+		}{{"balanceSheet", sanziv1.StatementKind_STATEMENT_KIND_BALANCE_SHEET}, {"cashJournal", sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL}} {
+			for _, way := range []struct {
+				name string
+				make func(*books.Books, *chart.Chart, sanziv1.StatementKind, string, string) (*sanziv1.Statement, error)
+			}{{"vouchers", fromVouchers}, {"months", fromMonths}} {
+				b.Run(fmt.Sprintf("%s/%s/years=%d", k.name, way.name, years), func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						st, err := way.make(bk, ch, k.kind, period, "")
+						if err != nil {
+							b.Fatal(err)
+						}
+						if k.kind == sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL {
+							if got := st.GetRows()[len(st.GetRows())-1].GetAmountsFen()[2]; got != cash {
+								b.Fatalf("cash journal ends at %d fen, want %d", got, cash)
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}

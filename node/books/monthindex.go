@@ -15,6 +15,7 @@ import (
 	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/statement"
 	"github.com/sanzi/sanzi/node/voucher"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -28,14 +29,22 @@ var (
 	bucketMonthEntries = []byte("idx_month_entries") // org/YYYY-MM/ type byte seq → nil: the vouchers and records dated in the month
 	bucketBankRec      = []byte("idx_month_bankrec") // org/YYYY-MM → id of the month's last bank reconciliation procedure
 	bucketReopened     = []byte("idx_month_reopen")  // org/YYYY-MM → id of a reopening of the month
+	// org/YYYY-MM/account → what the month's vouchers moved on the account
+	// (statement.MonthMovement, 5 × int64), so statements read the months
+	// up to their period and not every voucher.
+	bucketMonthAccounts = []byte("idx_month_accounts")
+	// org/YYYY/account → the same for the whole year, so a statement reads
+	// a row per account and year before its period's, not per month.
+	bucketYearAccounts = []byte("idx_year_accounts")
 )
 
-var monthBuckets = [][]byte{bucketMonthTotals, bucketMonthEntries, bucketBankRec, bucketReopened}
+var monthBuckets = [][]byte{bucketMonthTotals, bucketMonthEntries, bucketBankRec, bucketReopened, bucketMonthAccounts, bucketYearAccounts}
 
 // monthIndexVersion is what the month indexes hold; a ledger whose month
 // indexes are older (or have none) is indexed again at open
-// (buildMonthIndexes). 1: the indexes above.
-const monthIndexVersion = 1
+// (buildMonthIndexes). 1: the indexes above but the accounts'; 2: the
+// accounts' movements by month and year too.
+const monthIndexVersion = 2
 
 var keyMonthIndexVersion = []byte("months version")
 
@@ -113,6 +122,9 @@ func indexMonth(tx *bolt.Tx, s *ledger.Stored, m proto.Message) error {
 		if err := totals.Put(monthKey(s.Origin, month), t.encode()); err != nil {
 			return err
 		}
+		if err := indexMovements(tx, s.Origin, month, m); err != nil {
+			return err
+		}
 		of, err := bk(bucketMonthEntries)
 		if err != nil {
 			return err
@@ -142,6 +154,87 @@ func indexMonth(tx *bolt.Tx, s *ledger.Stored, m proto.Message) error {
 		return of.Put(append(monthEntryPrefix(s.Origin, voucher.Month(date), s.Type), seq...), nil)
 	}
 	return nil
+}
+
+// movementKey is where account's movement in org's month is in
+// bucketMonthAccounts.
+func movementKey(org, month, account string) []byte {
+	return []byte(org + "/" + month + "/" + account)
+}
+
+func decodeMovement(v []byte) statement.MonthMovement {
+	var m statement.MonthMovement
+	if len(v) != 40 {
+		return m
+	}
+	for i, f := range []*int64{&m.OpeningNetFen, &m.DebitFen, &m.CreditFen, &m.CarryDebitFen, &m.CarryCreditFen} {
+		*f = int64(binary.BigEndian.Uint64(v[8*i:]))
+	}
+	return m
+}
+
+func encodeMovement(m statement.MonthMovement) []byte {
+	v := make([]byte, 40)
+	for i, f := range []int64{m.OpeningNetFen, m.DebitFen, m.CreditFen, m.CarryDebitFen, m.CarryCreditFen} {
+		binary.BigEndian.PutUint64(v[8*i:], uint64(f))
+	}
+	return v
+}
+
+// indexMovements adds voucher v's lines to the movements of org's month,
+// and of its year, on their accounts. Every account a line names has its
+// rows, even for lines of zero, as TotalsOf has its key.
+func indexMovements(tx *bolt.Tx, org, month string, v *sanziv1.Voucher) error {
+	carry := statement.Carries(v)
+	for _, r := range []struct {
+		bucket []byte
+		period string
+	}{{bucketMonthAccounts, month}, {bucketYearAccounts, month[:4]}} {
+		bk, err := tx.CreateBucketIfNotExists(r.bucket)
+		if err != nil {
+			return err
+		}
+		for _, l := range v.GetLines() {
+			k := movementKey(org, r.period, l.GetAccount())
+			m := decodeMovement(bk.Get(k))
+			m.Add(v.GetOpening(), carry, l.GetDebitFen(), l.GetCreditFen())
+			if err := bk.Put(k, encodeMovement(m)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// eachMovement calls fn with the movement of every account of org in
+// every year before upTo's (YYYY-MM) and every month of upTo's year up to
+// and including upTo that has vouchers, in that order, accounts in code
+// order: a short row per account and year of the books' life, none of
+// their vouchers.
+func eachMovement(tx *bolt.Tx, org, upTo string, fn func(statement.MonthMovement)) {
+	each := func(bucket []byte, from string, past func(period string) bool) {
+		bk := tx.Bucket(bucket)
+		if bk == nil {
+			return
+		}
+		prefix := []byte(org + "/")
+		c := bk.Cursor()
+		for k, v := c.Seek(append(prefix, from...)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			period, account, ok := strings.Cut(string(k[len(prefix):]), "/")
+			if !ok {
+				continue
+			}
+			if past(period) {
+				return
+			}
+			m := decodeMovement(v)
+			m.Month, m.Account = period, account
+			fn(m)
+		}
+	}
+	year := upTo[:4]
+	each(bucketYearAccounts, "", func(y string) bool { return y >= year })
+	each(bucketMonthAccounts, year+"-01", func(m string) bool { return m > upTo })
 }
 
 // eachOfMonth calls fn with every entry of type t of org dated in month,

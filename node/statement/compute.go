@@ -39,20 +39,28 @@ func FromTotals(ch *chart.Chart, kind sanziv1.StatementKind, org, period string,
 // ignored): what GetStatement answers for a village. account is the
 // subsidiary ledger's and ignored otherwise.
 func FromVouchers(ch *chart.Chart, kind sanziv1.StatementKind, org, period, account string, vouchers []*sanziv1.Voucher) (*sanziv1.Statement, error) {
+	return from(ch, kind, org, period, account, func() (Totals, error) { return TotalsOf(ch, vouchers, period) }, vouchers)
+}
+
+// from makes any statement of one org from its totals up to period (what
+// totals computes, from vouchers or from month movements) and vouchers
+// holding at least those dated in the period's month, which the ledgers
+// and journals list.
+func from(ch *chart.Chart, kind sanziv1.StatementKind, org, period, account string, totals func() (Totals, error), vouchers []*sanziv1.Voucher) (*sanziv1.Statement, error) {
 	switch kind {
 	case sanziv1.StatementKind_STATEMENT_KIND_GENERAL_LEDGER:
-		return GeneralLedger(ch, org, period, vouchers)
+		return generalLedger(ch, org, period, totals)
 	case sanziv1.StatementKind_STATEMENT_KIND_SUBSIDIARY_LEDGER:
 		if account == "" {
 			return nil, &FieldError{Field: "account", Reason: "required for the subsidiary ledger"}
 		}
-		return SubsidiaryLedger(ch, org, period, account, vouchers)
+		return journal(ch, org, period, account, totals, vouchers, kind, TitleSubsidiaryLedger)
 	case sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL:
-		return CashJournal(ch, org, period, vouchers)
+		return journal(ch, org, period, chart.Cash, totals, vouchers, kind, TitleCashJournal)
 	case sanziv1.StatementKind_STATEMENT_KIND_BANK_JOURNAL:
-		return BankJournal(ch, org, period, vouchers)
+		return journal(ch, org, period, chart.Bank, totals, vouchers, kind, TitleBankJournal)
 	}
-	t, err := TotalsOf(ch, vouchers, period)
+	t, err := totals()
 	if err != nil {
 		return nil, fmt.Errorf("%s of %s %s: %w", kind, org, period, err)
 	}

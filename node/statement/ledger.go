@@ -41,7 +41,11 @@ func direction(bal int64) (string, int64) {
 // month, 期初余额, 本月合计 and 本年累计, each with its balance and its
 // side. Ledgers are not summed across villages.
 func GeneralLedger(ch *chart.Chart, org, period string, vouchers []*sanziv1.Voucher) (*sanziv1.Statement, error) {
-	t, err := TotalsOf(ch, vouchers, period)
+	return generalLedger(ch, org, period, func() (Totals, error) { return TotalsOf(ch, vouchers, period) })
+}
+
+func generalLedger(ch *chart.Chart, org, period string, totals func() (Totals, error)) (*sanziv1.Statement, error) {
+	t, err := totals()
 	if err != nil {
 		return nil, fmt.Errorf("general ledger of %s %s: %w", org, period, err)
 	}
@@ -70,25 +74,32 @@ func GeneralLedger(ch *chart.Chart, org, period string, vouchers []*sanziv1.Vouc
 // and its side), then 本月合计 and 本年累计. The opening voucher's lines
 // are in 期初余额, not listed.
 func SubsidiaryLedger(ch *chart.Chart, org, period, account string, vouchers []*sanziv1.Voucher) (*sanziv1.Statement, error) {
-	return journal(ch, org, period, account, vouchers, sanziv1.StatementKind_STATEMENT_KIND_SUBSIDIARY_LEDGER, TitleSubsidiaryLedger)
+	return journal(ch, org, period, account, totalsOf(ch, vouchers, period), vouchers, sanziv1.StatementKind_STATEMENT_KIND_SUBSIDIARY_LEDGER, TitleSubsidiaryLedger)
 }
 
 // CashJournal is the 现金日记账: the subsidiary ledger of 库存现金 (101).
 func CashJournal(ch *chart.Chart, org, period string, vouchers []*sanziv1.Voucher) (*sanziv1.Statement, error) {
-	return journal(ch, org, period, chart.Cash, vouchers, sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL, TitleCashJournal)
+	return journal(ch, org, period, chart.Cash, totalsOf(ch, vouchers, period), vouchers, sanziv1.StatementKind_STATEMENT_KIND_CASH_JOURNAL, TitleCashJournal)
 }
 
 // BankJournal is the 银行存款日记账: the subsidiary ledger of 银行存款 (102).
 func BankJournal(ch *chart.Chart, org, period string, vouchers []*sanziv1.Voucher) (*sanziv1.Statement, error) {
-	return journal(ch, org, period, chart.Bank, vouchers, sanziv1.StatementKind_STATEMENT_KIND_BANK_JOURNAL, TitleBankJournal)
+	return journal(ch, org, period, chart.Bank, totalsOf(ch, vouchers, period), vouchers, sanziv1.StatementKind_STATEMENT_KIND_BANK_JOURNAL, TitleBankJournal)
 }
 
-func journal(ch *chart.Chart, org, period, account string, vouchers []*sanziv1.Voucher, kind sanziv1.StatementKind, title string) (*sanziv1.Statement, error) {
+// totalsOf is TotalsOf, computed when asked.
+func totalsOf(ch *chart.Chart, vouchers []*sanziv1.Voucher, period string) func() (Totals, error) {
+	return func() (Totals, error) { return TotalsOf(ch, vouchers, period) }
+}
+
+// journal lists the lines on account of the vouchers dated in period (the
+// opening voucher's left out), between the balances totals gives.
+func journal(ch *chart.Chart, org, period, account string, totals func() (Totals, error), vouchers []*sanziv1.Voucher, kind sanziv1.StatementKind, title string) (*sanziv1.Statement, error) {
 	a, ok := ch.Account(account)
 	if !ok {
 		return nil, &FieldError{Field: "account", Reason: fmt.Sprintf("%q is no account of the chart", account)}
 	}
-	t, err := TotalsOf(ch, vouchers, period)
+	t, err := totals()
 	if err != nil {
 		return nil, fmt.Errorf("%s of %s %s: %w", title, org, period, err)
 	}

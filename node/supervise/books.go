@@ -53,8 +53,8 @@ func (s *Supervisor) ApprovesReopen(id, org, month string) error {
 func (s *Supervisor) BankReconciled(org, month string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range s.flows.List(workflow.Filter{Org: org, Matter: catalog.BankRec}) {
-		if p.P.GetPeriod() != month || p.Status == workflow.StatusRejected {
+	for _, p := range s.flows.List(workflow.Filter{Org: org, Matter: catalog.BankRec, Period: month}) {
+		if p.Status == workflow.StatusRejected {
 			continue
 		}
 		r, err := p.Record()
@@ -75,10 +75,8 @@ func (s *Supervisor) BankReconciled(org, month string) string {
 // method, for the month-end close). A town's step is left out: the village
 // can neither take it nor hurry it but through the cards its timers give.
 //
-// TODO(issue 17): BankReconciled and OverdueSteps pick from every
-// procedure the supervision holds (workflow.Flows.List walks them all in
-// memory): an index of the open procedures by subject, and of the bank
-// reconciliations by period, would make the close's questions the month's.
+// Both read workflow.Flows' indexes (the open procedures; a matter's of
+// one period), not every procedure the supervision holds (issue 17).
 func (s *Supervisor) OverdueSteps(org string, subjects map[string]bool, now time.Time) []books.OverdueStep {
 	s.mu.Lock()
 	defer s.mu.Unlock()

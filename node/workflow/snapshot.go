@@ -98,6 +98,7 @@ func (f *Flows) Load(d *checkpoint.Decoder) error {
 		return fmt.Errorf("workflow state: %w", err)
 	}
 	f.catalogs, f.current, f.procs, f.order, f.given = catalogs, current, procs, order, given
+	f.reindex()
 	return nil
 }
 

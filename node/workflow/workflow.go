@@ -80,6 +80,9 @@ type Proc struct {
 	// packed holds Steps and Decisions as a checkpoint wrote them, for a
 	// closed procedure restored and not read since (see unpack).
 	packed []byte
+	// seq is the procedure's place in Flows.order: the indexes list
+	// procedures oldest first by it.
+	seq int
 }
 
 // OpenStep returns the open step's catalog entry and state, nil when closed.
@@ -109,6 +112,11 @@ func (p *Proc) Record() (*sanziv1.ProcedureRecord, error) {
 
 // Flows holds every procedure of a node. Not safe for concurrent use: the
 // books serialise it with the rest of their supervision state.
+//
+// Besides every procedure in order, it indexes the open ones and those of
+// a period by matter, so that the timers' sweep, the month-end close's
+// questions and a period's duplicates cost what is open or the period
+// holds, not the closed history (issue 17).
 type Flows struct {
 	cal      *calendar.Calendar
 	catalogs map[string]*sanziv1.Catalog
@@ -116,13 +124,53 @@ type Flows struct {
 	procs    map[string]*Proc
 	order    []string
 	given    map[string]bool
+	// opens holds the procedures whose status is open.
+	opens map[string]*Proc
+	// ofPeriod holds the procedures with a period, by matter and period
+	// (periodKey), oldest first.
+	ofPeriod map[string][]*Proc
 }
 
 // New starts with the catalog in force and the district's calendar.
 func New(cat *sanziv1.Catalog, cal *calendar.Calendar) *Flows {
-	f := &Flows{cal: cal, catalogs: map[string]*sanziv1.Catalog{}, procs: map[string]*Proc{}, given: map[string]bool{}}
+	f := &Flows{cal: cal, catalogs: map[string]*sanziv1.Catalog{}, procs: map[string]*Proc{}, given: map[string]bool{},
+		opens: map[string]*Proc{}, ofPeriod: map[string][]*Proc{}}
 	f.useCatalog(cat)
 	return f
+}
+
+func periodKey(matter, period string) string { return matter + "/" + period }
+
+// index puts p, the latest of f.order, in the indexes its status and
+// period call for.
+func (f *Flows) index(p *Proc) {
+	if p.Status == StatusOpen {
+		f.opens[p.ID] = p
+	}
+	if period := p.P.GetPeriod(); period != "" {
+		k := periodKey(p.P.GetMatterCode(), period)
+		f.ofPeriod[k] = append(f.ofPeriod[k], p)
+	}
+}
+
+// reindex makes the indexes again from f.order (after Load).
+func (f *Flows) reindex() {
+	f.opens, f.ofPeriod = map[string]*Proc{}, map[string][]*Proc{}
+	for i, id := range f.order {
+		p := f.procs[id]
+		p.seq = i
+		f.index(p)
+	}
+}
+
+// openInOrder lists the open procedures, oldest first.
+func (f *Flows) openInOrder() []*Proc {
+	out := make([]*Proc, 0, len(f.opens))
+	for _, p := range f.opens {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *Proc) int { return a.seq - b.seq })
+	return out
 }
 
 func (f *Flows) useCatalog(c *sanziv1.Catalog) {
@@ -215,9 +263,8 @@ func (f *Flows) CheckOpen(p *sanziv1.Procedure) error {
 		if p.GetPeriod() == "" {
 			return &RefusedError{Field: "procedure.period", Reason: "the month this " + mt.GetName() + " covers, YYYY-MM"}
 		}
-		for _, id := range f.order {
-			q := f.procs[id]
-			if q.P.GetMatterCode() == p.GetMatterCode() && q.P.GetPeriod() == p.GetPeriod() && q.Status != StatusRejected {
+		for _, q := range f.ofPeriod[periodKey(p.GetMatterCode(), p.GetPeriod())] {
+			if q.Status != StatusRejected {
 				return &RefusedError{Field: "procedure.period", Reason: fmt.Sprintf("%s for %s is already %s (%s)", mt.GetName(), p.GetPeriod(), q.Status, q.ID)}
 			}
 		}
@@ -350,8 +397,10 @@ func (f *Flows) open(id string, at time.Time, p *sanziv1.Procedure) error {
 	for _, s := range mt.GetSteps() {
 		pr.Steps = append(pr.Steps, &sanziv1.StepState{Code: s.GetCode(), Name: s.GetName(), Post: s.GetPost(), Status: string(StatusPending)})
 	}
+	pr.seq = len(f.order)
 	f.procs[id] = pr
 	f.order = append(f.order, id)
+	f.index(pr)
 	return f.openStep(pr, 0, at)
 }
 
@@ -378,12 +427,14 @@ func (f *Flows) decide(id string, at time.Time, d *sanziv1.StepDecision) error {
 		st.Status, st.ClosedAt, st.By = string(StatusApproved), timestamppb.New(at), d.GetPost()
 		if p.Step == len(p.Steps)-1 {
 			p.Status = StatusCompleted
+			delete(f.opens, p.ID)
 			return nil
 		}
 		return f.openStep(p, p.Step+1, at)
 	case sanziv1.StepAction_STEP_ACTION_REJECT:
 		st.ClosedAt, st.By = timestamppb.New(at), d.GetPost()
 		p.Status = StatusRejected
+		delete(f.opens, p.ID)
 	case sanziv1.StepAction_STEP_ACTION_RETURN:
 		st.Status, st.OpenedAt, st.Deadline = string(StatusPending), nil, nil
 		return f.openStep(p, max(p.Step-1, 0), at)
@@ -405,23 +456,45 @@ type Filter struct {
 	Org, Matter, Post string
 	// Status: only procedures in this status; "" for all.
 	Status Status
+	// Period: only procedures for this month (YYYY-MM); with Matter.
+	Period string
 }
 
-// List returns the procedures matching fl, oldest first.
+// List returns the procedures matching fl, oldest first. Open ones, and a
+// matter's of one period, are read from their indexes; other filters walk
+// every procedure.
 func (f *Flows) List(fl Filter) []*Proc {
+	var from []*Proc
+	switch {
+	case fl.Matter != "" && fl.Period != "":
+		from = f.ofPeriod[periodKey(fl.Matter, fl.Period)]
+	case fl.Status == StatusOpen:
+		from = f.openInOrder()
+	default:
+		from = make([]*Proc, len(f.order))
+		for i, id := range f.order {
+			from[i] = f.procs[id]
+		}
+	}
 	var out []*Proc
-	for _, id := range f.order {
-		p := f.procs[id]
-		if (fl.Org != "" && p.P.GetOrg() != fl.Org) || (fl.Status != "" && p.Status != fl.Status) ||
-			(fl.Matter != "" && p.P.GetMatterCode() != fl.Matter) {
-			continue
+	for _, p := range from {
+		if fl.matches(p) {
+			out = append(out, p)
 		}
-		if s, _ := p.OpenStep(); fl.Post != "" && s.GetPost() != fl.Post {
-			continue
-		}
-		out = append(out, p)
 	}
 	return out
+}
+
+// matches says whether p is one fl selects.
+func (fl Filter) matches(p *Proc) bool {
+	if (fl.Org != "" && p.P.GetOrg() != fl.Org) || (fl.Status != "" && p.Status != fl.Status) ||
+		(fl.Matter != "" && p.P.GetMatterCode() != fl.Matter) || (fl.Period != "" && p.P.GetPeriod() != fl.Period) {
+		return false
+	}
+	if s, _ := p.OpenStep(); fl.Post != "" && s.GetPost() != fl.Post {
+		return false
+	}
+	return true
 }
 
 // cardKey identifies a card so it is given once: a step reopened after a
@@ -430,52 +503,55 @@ func cardKey(c *sanziv1.Card) string {
 	return fmt.Sprintf("%s/%s/%s/%d", c.GetProcedureId(), c.GetStepCode(), c.GetLevel(), c.GetDeadline().AsTime().Unix())
 }
 
-// TODO(issue 17): Due looks at every procedure, closed ones too, at each
-// sweep; an index of the open ones would make it independent of history.
-//
 // Due returns the cards the timers owe at now, not given before, oldest
 // procedure first; person names who holds each post (may return ""). The
-// caller records them, and Observe of their entries marks them given.
+// caller records them, and Observe of their entries marks them given. It
+// looks at the open procedures only (their index): a closed one owes none.
 func (f *Flows) Due(now time.Time, person func(org, post string) string) []*sanziv1.Card {
 	var out []*sanziv1.Card
-	for _, id := range f.order {
-		p := f.procs[id]
-		step, st := p.OpenStep()
-		if step == nil {
-			continue
+	for _, p := range f.openInOrder() {
+		out = f.dueOf(p, now, person, out)
+	}
+	return out
+}
+
+// dueOf appends to out the cards p owes at now, not given before.
+func (f *Flows) dueOf(p *Proc, now time.Time, person func(org, post string) string, out []*sanziv1.Card) []*sanziv1.Card {
+	step, st := p.OpenStep()
+	if step == nil {
+		return out
+	}
+	opened, deadline := st.GetOpenedAt().AsTime(), st.GetDeadline().AsTime()
+	mk := func(level sanziv1.CardLevel, deadline time.Time, why string) {
+		c := &sanziv1.Card{Org: p.P.GetOrg(), Level: level, ProcedureId: p.ID, MatterCode: p.P.GetMatterCode(),
+			StepCode: step.GetCode(), Post: step.GetPost(), Deadline: timestamppb.New(deadline)}
+		if f.given[cardKey(c)] {
+			return
 		}
-		opened, deadline := st.GetOpenedAt().AsTime(), st.GetDeadline().AsTime()
-		mk := func(level sanziv1.CardLevel, deadline time.Time, why string) {
-			c := &sanziv1.Card{Org: p.P.GetOrg(), Level: level, ProcedureId: p.ID, MatterCode: p.P.GetMatterCode(),
-				StepCode: step.GetCode(), Post: step.GetPost(), Deadline: timestamppb.New(deadline)}
-			if f.given[cardKey(c)] {
-				return
-			}
-			f.given[cardKey(c)] = true
-			c.Person = person(c.Org, c.Post)
-			c.Reason = fmt.Sprintf("%s：事项“%s”（%s）环节“%s”由%s办理，时限%s，截止%s。%s", levelZH(level), p.Matter.GetName(),
-				p.ID, step.GetName(), step.GetPost(), limitText(step.GetLimit()), deadline.In(f.cal.Location()).Format("2006-01-02 15:04"), why)
-			out = append(out, c)
-		}
-		overdue := now.After(deadline)
-		redStep, err := f.cal.AddWorkingDays(deadline, RedAfterYellowWorkingDays)
-		if err != nil {
-			redStep = deadline.Add(24 * time.Hour * RedAfterYellowWorkingDays)
-		}
-		// Overdue twice as long, counted in working time like the limit.
-		twice := f.cal.WorkingTimeBetween(deadline, now) > f.cal.WorkingTimeBetween(opened, deadline)
-		switch {
-		case overdue && (now.After(redStep) || twice):
-			mk(sanziv1.CardLevel_CARD_LEVEL_YELLOW, deadline, "环节已超期。")
-			mk(sanziv1.CardLevel_CARD_LEVEL_RED, deadline, "黄牌后仍未办结（超期3个工作日或超过时限一倍），请书面说明情况。")
-		case overdue:
-			mk(sanziv1.CardLevel_CARD_LEVEL_YELLOW, deadline, "环节已超期，请立即办理。")
-		case f.cal.Progress(opened, deadline, now) >= WarnAtProgress:
-			mk(sanziv1.CardLevel_CARD_LEVEL_WARNING, deadline, "剩余时间不足20%，请抓紧办理。")
-		}
-		if now.After(p.Deadline) {
-			mk(sanziv1.CardLevel_CARD_LEVEL_RED, p.Deadline, "整个事项已超过承诺办结时限"+limitText(p.Matter.GetTotalLimit())+"，请书面说明情况。")
-		}
+		f.given[cardKey(c)] = true
+		c.Person = person(c.Org, c.Post)
+		c.Reason = fmt.Sprintf("%s：事项“%s”（%s）环节“%s”由%s办理，时限%s，截止%s。%s", levelZH(level), p.Matter.GetName(),
+			p.ID, step.GetName(), step.GetPost(), limitText(step.GetLimit()), deadline.In(f.cal.Location()).Format("2006-01-02 15:04"), why)
+		out = append(out, c)
+	}
+	overdue := now.After(deadline)
+	redStep, err := f.cal.AddWorkingDays(deadline, RedAfterYellowWorkingDays)
+	if err != nil {
+		redStep = deadline.Add(24 * time.Hour * RedAfterYellowWorkingDays)
+	}
+	// Overdue twice as long, counted in working time like the limit.
+	twice := f.cal.WorkingTimeBetween(deadline, now) > f.cal.WorkingTimeBetween(opened, deadline)
+	switch {
+	case overdue && (now.After(redStep) || twice):
+		mk(sanziv1.CardLevel_CARD_LEVEL_YELLOW, deadline, "环节已超期。")
+		mk(sanziv1.CardLevel_CARD_LEVEL_RED, deadline, "黄牌后仍未办结（超期3个工作日或超过时限一倍），请书面说明情况。")
+	case overdue:
+		mk(sanziv1.CardLevel_CARD_LEVEL_YELLOW, deadline, "环节已超期，请立即办理。")
+	case f.cal.Progress(opened, deadline, now) >= WarnAtProgress:
+		mk(sanziv1.CardLevel_CARD_LEVEL_WARNING, deadline, "剩余时间不足20%，请抓紧办理。")
+	}
+	if now.After(p.Deadline) {
+		mk(sanziv1.CardLevel_CARD_LEVEL_RED, p.Deadline, "整个事项已超过承诺办结时限"+limitText(p.Matter.GetTotalLimit())+"，请书面说明情况。")
 	}
 	return out
 }

@@ -21,7 +21,7 @@ func at(s string) time.Time {
 	return t
 }
 
-func newFlows(t *testing.T) *Flows {
+func newFlows(t testing.TB) *Flows {
 	t.Helper()
 	cal, err := calendar.New(calendar.Default2026())
 	if err != nil {

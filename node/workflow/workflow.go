@@ -264,7 +264,9 @@ func (f *Flows) CheckOpen(p *sanziv1.Procedure) error {
 			return &RefusedError{Field: "procedure.period", Reason: "the month this " + mt.GetName() + " covers, YYYY-MM"}
 		}
 		for _, q := range f.ofPeriod[periodKey(p.GetMatterCode(), p.GetPeriod())] {
-			if q.Status != StatusRejected {
+			// One per village and month: another village's on the same
+			// node (a town's, or a node serving several orgs) is its own.
+			if q.P.GetOrg() == p.GetOrg() && q.Status != StatusRejected {
 				return &RefusedError{Field: "procedure.period", Reason: fmt.Sprintf("%s for %s is already %s (%s)", mt.GetName(), p.GetPeriod(), q.Status, q.ID)}
 			}
 		}

@@ -284,3 +284,27 @@ func TestProcedureOverrunIsRedEvenWhenStepsAreOnTime(t *testing.T) {
 		t.Fatalf("cards given again after replay: %v", again)
 	}
 }
+
+// TestOneReconciliationPerVillageAndMonth: a month's bank reconciliation
+// or disclosure is one per village; a second village served by the same
+// node opens its own for the same month.
+func TestOneReconciliationPerVillageAndMonth(t *testing.T) {
+	f := newFlows(t)
+	if err := f.Observe("350505100201-1", at("2026-11-02 09:00"), &sanziv1.Procedure{Org: "350505100201", MatterCode: "FUND-BANKREC", Period: "2026-10", CatalogVersion: "default", Summary: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		org, matter, period string
+		refused             bool
+	}{
+		{"350505100201", "FUND-BANKREC", "2026-10", true},
+		{"350505100202", "FUND-BANKREC", "2026-10", false},
+		{"350505100201", "FUND-BANKREC", "2026-09", false},
+		{"350505100201", "GOV-DISCLOSE", "2026-10", false},
+	} {
+		err := f.CheckOpen(&sanziv1.Procedure{Org: c.org, MatterCode: c.matter, Period: c.period, Summary: "x"})
+		if (err != nil) != c.refused {
+			t.Errorf("%s %s %s: refused=%v, want %v (%v)", c.org, c.matter, c.period, err != nil, c.refused, err)
+		}
+	}
+}

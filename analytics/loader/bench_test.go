@@ -9,10 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -150,6 +152,8 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		l.loaded = nil
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
+		stopProfile := profileLoader(b)
+		srv0, self0 := serverCPU(b, s), selfCPU(b)
 		t0 := time.Now()
 		// Step before asking how far it got: until the first step re-reads
 		// where the (truncated) tables are, Stats still says the schema's
@@ -163,6 +167,8 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 			}
 		}
 		loaderTime := time.Since(t0)
+		loaderSrv, loaderSelf := serverCPU(b, s)-srv0, selfCPU(b)-self0
+		stopProfile()
 		runtime.ReadMemStats(&m1)
 		var rows uint64
 		conn.QueryRow(ctx, "SELECT (SELECT count() FROM entries) + (SELECT count() FROM transactions)").Scan(&rows)
@@ -189,6 +195,8 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		for _, t := range []string{"entries", "transactions"} {
 			conn.Exec(ctx, "CREATE TABLE "+t+"_copy AS "+t)
 		}
+		srv0 = serverCPU(b, s)
+		var clientSelf time.Duration
 		t0 = time.Now()
 		for _, t := range []string{"entries", "transactions"} {
 			cmd := exec.Command("clickhouse-client", "--port", strconv.Itoa(s.TCPPort()), "--query", "INSERT INTO "+t+"_copy ("+columns[t]+") FORMAT TSV")
@@ -196,8 +204,10 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("clickhouse-client into %s: %v\n%s", t, err, out)
 			}
+			clientSelf += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		}
 		clientTime := time.Since(t0)
+		clientSrv := serverCPU(b, s) - srv0
 		var copied uint64
 		conn.QueryRow(ctx, "SELECT (SELECT count() FROM entries_copy) + (SELECT count() FROM transactions_copy)").Scan(&copied)
 		if copied != rows {
@@ -213,9 +223,56 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		// The size, for the table of issue 17 (cmd/benchtable), whose aim
 		// holds at 4 M rows or more only.
 		b.ReportMetric(float64(rows), "rows")
-		b.Logf("%d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row", rows,
-			float64(rows)/loaderTime.Seconds(), float64(rows)/clientTime.Seconds(), clientTime.Seconds()/loaderTime.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(rows))
+		// CPU per row, the loader's process and the server while the
+		// loader ran, then clickhouse-client's and the server's while it
+		// ran: on two shared cores, where the wall time went.
+		perRow := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(rows) }
+		b.Logf("%d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row; CPU µs/row: loader %.2f + server %.2f, client %.2f + server %.2f", rows,
+			float64(rows)/loaderTime.Seconds(), float64(rows)/clientTime.Seconds(), clientTime.Seconds()/loaderTime.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(rows),
+			perRow(loaderSelf), perRow(loaderSrv), perRow(clientSelf), perRow(clientSrv))
 		conn.Close()
+	}
+}
+
+// serverCPU is the CPU time s's process has used so far.
+func serverCPU(b *testing.B, s *chserver.Server) time.Duration {
+	d, err := s.CPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// selfCPU is the CPU time this process has used so far (user and system).
+func selfCPU(b *testing.B) time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// profileLoader starts a CPU profile of the loader's timed part alone
+// (not the chain's signing nor the TSV) when SANZI_BENCH_CPUPROFILE names
+// a file, and returns what stops it; run with -benchtime=1x, as a second
+// run would write over the first one's profile.
+func profileLoader(b *testing.B) func() {
+	path := os.Getenv("SANZI_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

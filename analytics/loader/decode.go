@@ -62,7 +62,7 @@ func startDecoder(ctx context.Context, src Source, pool *rangePool, after uint64
 	for range workers {
 		go func() {
 			defer d.wg.Done()
-			w := &worker{wire: newWireDecoder()}
+			w := &worker{wire: newWireDecoder(), cache: newCache()}
 			for r := range jobs {
 				d.decode(ctx, r, w)
 			}
@@ -128,8 +128,14 @@ func (d *decoder) decode(ctx context.Context, r *decoded, w *worker) {
 			return
 		}
 		b := d.pool.get(d.src)
+		b.cache = w.cache
 		for j := range w.entries {
 			s := &w.entries[j]
+			if s.Type == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
+				err := w.cache.readTx(s.Payload, &w.tx)
+				b.addTransaction(r.index, s, &w.tx, err, nil)
+				continue
+			}
 			m, err := decode(s)
 			if err := b.add(r.index, s, m, err, nil); err != nil {
 				r.err = err
@@ -146,6 +152,8 @@ func (d *decoder) decode(ctx context.Context, r *decoded, w *worker) {
 type worker struct {
 	wire    *wireDecoder
 	entries []ledger.Stored
+	cache   *cache
+	tx      txRow // the transaction being read (readTx)
 }
 
 // read reads range rg's entries into w.entries, one read transaction;

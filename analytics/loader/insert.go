@@ -20,6 +20,10 @@ type table struct {
 	cols []any // *[]uint64, *[]string, ...: one per column
 	n    int   // rows
 	err  error // the first row that did not fit the columns' types
+	// view is the columns typed (*entryCols, *txCols) for the tables most
+	// rows go to, which skip add's boxes and type switches (typed.go);
+	// nil until used, and whenever cols is made again.
+	view any
 }
 
 // add appends row (the raft index, then the rest) as the table's next row;
@@ -61,7 +65,7 @@ func (t *table) add(index uint64, row []any) {
 func (t *table) reset() {
 	t.n = 0
 	if t.err != nil {
-		t.cols, t.err = nil, nil
+		t.cols, t.err, t.view = nil, nil, nil
 		return
 	}
 	for _, c := range t.cols {

@@ -563,6 +563,8 @@ type batch struct {
 	// summaries, a rule-set entry) instead of it being done here; collect
 	// does it when it merges the range (batch.merge).
 	deferred *[]ordered
+	// cache, when set (a decoder's batch), is its goroutine's (txwire.go).
+	cache *cache
 }
 
 func newBatch(src Source, sets *ruleSets) *batch {
@@ -633,7 +635,7 @@ func (b *batch) table(name string) *table {
 func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, loaded map[string]uint64) error {
 	district, town := orgParts(s.Origin)
 	at := s.RecordedAt.UTC()
-	b.put("entries", index, loaded, s.Origin, s.Seq, district, town, uint8(s.Type), s.Type.String(), at, s.Author, s.Subject)
+	b.addEntry(index, s, district, town, at, loaded)
 	if err != nil || m == nil {
 		// The chain holds it (signed and verified), so it is counted in
 		// entries; a payload no reader here understands must not wedge the
@@ -643,12 +645,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 	}
 	switch m := m.(type) {
 	case *sanziv1.Transaction:
-		date, month := businessDate(m.GetBusinessDate(), at)
-		b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(m.GetKind()), int8(1), m.GetAmountFen(),
-			m.GetPaymentMethod().String(), m.GetCategory(), m.GetBudgetLine(), m.GetCounterparty().GetName(), m.GetCounterparty().GetIdNumber(),
-			date, month, at)
-		b.sum(index, loaded, ordered{origin: s.Origin, at: at, month: month, kind: kindName(m.GetKind()), method: m.GetPaymentMethod().String(),
-			sign: 1, amount: m.GetAmountFen(), party: m.GetCounterparty().GetName()})
+		tx := txRowOf(m)
+		b.addTx(index, s, district, town, at, 1, &tx, at, loaded)
 	case *sanziv1.Reversal:
 		// A reversed transaction stays in the table; the reversal adds its
 		// negative copy, so plain sums are right with no join.
@@ -663,12 +661,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 		}
 		tm, err := decode(target)
 		if t, ok := tm.(*sanziv1.Transaction); ok && err == nil {
-			date, month := businessDate(t.GetBusinessDate(), target.RecordedAt.UTC())
-			b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(t.GetKind()), int8(-1), -t.GetAmountFen(),
-				t.GetPaymentMethod().String(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), t.GetCounterparty().GetIdNumber(),
-				date, month, at)
-			b.sum(index, loaded, ordered{origin: s.Origin, at: at, month: month, kind: kindName(t.GetKind()), method: t.GetPaymentMethod().String(),
-				sign: -1, amount: -t.GetAmountFen(), party: t.GetCounterparty().GetName()})
+			tx := txRowOf(t)
+			b.addTx(index, s, district, town, at, -1, &tx, target.RecordedAt.UTC(), loaded)
 		}
 	case *sanziv1.Alert:
 		about, kind := finding(s, m)

@@ -130,14 +130,7 @@ func (d *decoder) decode(ctx context.Context, r *decoded, w *worker) {
 		b := d.pool.get(d.src)
 		b.cache = w.cache
 		for j := range w.entries {
-			s := &w.entries[j]
-			if s.Type == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
-				err := w.cache.readTx(s.Payload, &w.tx)
-				b.addTransaction(r.index, s, &w.tx, err, nil)
-				continue
-			}
-			m, err := decode(s)
-			if err := b.add(r.index, s, m, err, nil); err != nil {
+			if err := w.add(b, r.index, &w.entries[j]); err != nil {
 				r.err = err
 				return
 			}
@@ -182,6 +175,19 @@ func (w *worker) read(src Source, rg *clusterv1.OriginRange) error {
 		err = derr
 	}
 	return err
+}
+
+// add adds entry s, of Raft index index, to b, a batch of its range: a
+// transaction read from the wire (readTx), any other entry decoded
+// (batch.add). Both make the same rows (TestReadTxMatchesProto).
+func (w *worker) add(b *batch, index uint64, s *ledger.Stored) error {
+	if s.Type == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
+		err := w.cache.readTx(s.Payload, &w.tx)
+		b.addTransaction(index, s, &w.tx, err, nil)
+		return nil
+	}
+	m, err := decode(s)
+	return b.add(index, s, m, err, nil)
 }
 
 // next is the next record in Raft order, decoded; false once the feed has

@@ -12,12 +12,14 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"google.golang.org/protobuf/proto"
 
@@ -87,7 +89,10 @@ func chain(b *testing.B, villages, n, per int) *district {
 // allocations per row (entries and transactions rows counted), and the
 // rows each loaded. Set
 // SANZI_BENCH_TX_PER_VILLAGE for another size (issue 17 asks for ≥ 4 M
-// rows: 200000), SANZI_BENCH_BATCH_ROWS for the loader's BatchRows; run
+// rows: 200000), SANZI_BENCH_BATCH_ROWS for the loader's BatchRows (a
+// comma-separated list: run i takes the i-th, cycling, so two sizes are
+// compared interleaved on one chain), SANZI_BENCH_COMPRESSION=lz4 for the
+// driver's compression (none by default: loopback); run
 // with -benchtime=3x -v for three runs on one chain, each logged.
 func BenchmarkLoaderVsClient(b *testing.B) {
 	ctx := context.Background()
@@ -99,13 +104,24 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		}
 		perVillage = n
 	}
-	batchRows := 0 // the loader's default
+	batchRows := []int{0} // the loader's default
 	if v := os.Getenv("SANZI_BENCH_BATCH_ROWS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("SANZI_BENCH_BATCH_ROWS=%q: want a positive number", v)
+		batchRows = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n <= 0 {
+				b.Fatalf("SANZI_BENCH_BATCH_ROWS=%q: want positive numbers, comma-separated", v)
+			}
+			batchRows = append(batchRows, n)
 		}
-		batchRows = n
+	}
+	var compress *clickhouse.Compression
+	switch v := os.Getenv("SANZI_BENCH_COMPRESSION"); v {
+	case "", "none":
+	case "lz4":
+		compress = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+	default:
+		b.Fatalf("SANZI_BENCH_COMPRESSION=%q: want none or lz4", v)
 	}
 	d := chain(b, 10, perVillage, 1_000)
 	s, err := chserver.Start(ctx, chserver.Options{Logger: quiet})
@@ -113,8 +129,12 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	for b.Loop() {
-		conn := connect(b, s)
+	for run := 0; b.Loop(); run++ {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}, DialTimeout: 2 * time.Second, Compression: compress})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rowsPerBatch := batchRows[run%len(batchRows)]
 		// Every table goes, so the schema (its migrations included) is
 		// applied afresh in each run of -benchtime=Nx.
 		var tables []string
@@ -135,7 +155,7 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		l, err := New(Config{Source: d.f, Conn: conn, BatchRows: batchRows, Logger: quiet})
+		l, err := New(Config{Source: d.f, Conn: conn, BatchRows: rowsPerBatch, Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -227,7 +247,7 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		// loader ran, then clickhouse-client's and the server's while it
 		// ran: on two shared cores, where the wall time went.
 		perRow := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(rows) }
-		b.Logf("%d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row; CPU µs/row: loader %.2f + server %.2f, client %.2f + server %.2f", rows,
+		b.Logf("batch rows %d, %d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row; CPU µs/row: loader %.2f + server %.2f, client %.2f + server %.2f", l.cfg.BatchRows, rows,
 			float64(rows)/loaderTime.Seconds(), float64(rows)/clientTime.Seconds(), clientTime.Seconds()/loaderTime.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(rows),
 			perRow(loaderSelf), perRow(loaderSrv), perRow(clientSelf), perRow(clientSrv))
 		conn.Close()

@@ -260,16 +260,33 @@ func (b *batch) ruleSet(index uint64, loaded map[string]uint64, s *ledger.Stored
 	}
 }
 
+// holdRows is the fewest rows a range's batch has for merge to hold its
+// tables rather than copy them: below it, the driver's per-column call
+// for each part (insert) would cost more than the copy.
+const holdRows = 64
+
 // merge adds src, a decoder's batch of one range of Raft index index, to
 // b: each table's rows unless b's shard already holds index in it, then
-// what src deferred, in entry order.
-func (b *batch) merge(index uint64, loaded map[string]uint64, src *batch) {
+// what src deferred, in entry order. A range of holdRows rows or more
+// (the loader's: holdRows, unless a test says) has its rows held, not
+// copied (copying every column of every row was most of collect, which
+// runs on one goroutine): merge then returns true, and src is b's until
+// b is sent (b.held).
+func (b *batch) merge(index uint64, loaded map[string]uint64, src *batch, holdRows int) (held bool) {
+	held = src.rows >= holdRows
 	for name, t := range src.tables {
 		if index <= loaded[name] || t.n == 0 && t.err == nil {
 			continue
 		}
-		b.table(name).concat(t)
+		if held {
+			b.table(name).hold(t)
+		} else {
+			b.table(name).concat(t)
+		}
 		b.rows += t.n
+	}
+	if held {
+		b.held = append(b.held, src)
 	}
 	b.undecodable += src.undecodable
 	for _, o := range *src.deferred {
@@ -279,6 +296,7 @@ func (b *batch) merge(index uint64, loaded map[string]uint64, src *batch) {
 		}
 		b.sum(index, loaded, o)
 	}
+	return held
 }
 
 // rangePool keeps the batches of ranges collect has merged, emptied with

@@ -106,6 +106,7 @@ type Loader struct {
 	ahead     []*decoded
 	aheadFrom uint64
 	ranges    rangePool // the decoders' batches of one range, for reuse
+	holdRows  int       // merge holds a range's batch of this many rows or more (holdRows)
 	tags      *tagger   // the ids of the queries that insert
 	// beforeFence and afterFence, when set (tests), run inside a batch's
 	// hold just before and after its fence is read.
@@ -159,7 +160,7 @@ func New(cfg Config) (*Loader, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	l := &Loader{cfg: cfg, conns: []driver.Conn{cfg.Conn}, shard: map[string]int{}, tags: newTagger(cfg.Term)}
+	l := &Loader{cfg: cfg, conns: []driver.Conn{cfg.Conn}, shard: map[string]int{}, tags: newTagger(cfg.Term), holdRows: holdRows}
 	if len(cfg.Shards) > 0 {
 		l.conns, l.suffix = cfg.Shards, schema.LocalSuffix
 	}
@@ -322,6 +323,11 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		}
 	}
 	for _, b := range p.batches {
+		for _, h := range b.held {
+			l.ranges.put(h)
+		}
+		clear(b.held)
+		b.held = b.held[:0]
 		b.reset()
 	}
 	l.spare = append(l.spare, p.batches...)
@@ -509,8 +515,9 @@ func (l *Loader) collect(ctx context.Context, batches []*batch, r *decoded) erro
 		if err != nil {
 			return err
 		}
-		batches[sh].merge(r.index, l.loaded[sh], r.ranges[i])
-		l.ranges.put(r.ranges[i])
+		if !batches[sh].merge(r.index, l.loaded[sh], r.ranges[i], l.holdRows) {
+			l.ranges.put(r.ranges[i])
+		}
 		r.ranges[i] = nil
 	}
 	return nil
@@ -565,6 +572,9 @@ type batch struct {
 	deferred *[]ordered
 	// cache, when set (a decoder's batch), is its goroutine's (txwire.go).
 	cache *cache
+	// held are the ranges' batches whose tables b's hold (merge), given
+	// back to the decoders' pool once b has been sent.
+	held []*batch
 }
 
 func newBatch(src Source, sets *ruleSets) *batch {
@@ -792,7 +802,7 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags 
 	var wg sync.WaitGroup
 	for _, t := range schema.FactTables {
 		rows := b.tables[t]
-		if rows == nil || rows.n == 0 && rows.err == nil {
+		if rows == nil || rows.rows() == 0 && rows.err == nil {
 			continue
 		}
 		wg.Add(1)

@@ -146,7 +146,8 @@ type worker struct {
 	wire    *wireDecoder
 	entries []ledger.Stored
 	cache   *cache
-	tx      txRow // the transaction being read (readTx)
+	tx      txRow      // the transaction being read (readTx)
+	voucher voucherRow // the voucher being read (readVoucher)
 }
 
 // read reads range rg's entries into w.entries, one read transaction;
@@ -178,12 +179,23 @@ func (w *worker) read(src Source, rg *clusterv1.OriginRange) error {
 }
 
 // add adds entry s, of Raft index index, to b, a batch of its range: a
-// transaction read from the wire (readTx), any other entry decoded
+// transaction or a voucher read from the wire (readTx, readVoucher), any
+// other entry decoded
 // (batch.add). Both make the same rows (TestReadTxMatchesProto).
 func (w *worker) add(b *batch, index uint64, s *ledger.Stored) error {
 	if s.Type == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
 		err := w.cache.readTx(s.Payload, &w.tx)
 		b.addTransaction(index, s, &w.tx, err, nil)
+		return nil
+	}
+	if s.Type == sanziv1.EntryType_ENTRY_TYPE_VOUCHER {
+		district, town := orgParts(s.Origin)
+		b.addEntry(index, s, district, town, s.RecordedAt.UTC(), nil)
+		if err := w.cache.readVoucher(s.Payload, &w.voucher); err != nil {
+			b.undecodable++
+			return nil
+		}
+		b.addVoucher(index, s, &w.voucher, nil)
 		return nil
 	}
 	m, err := decode(s)

@@ -30,7 +30,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/analytics/schema"
-	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/relay"
 	"github.com/sanzi/sanzi/node/retry"
@@ -350,18 +349,19 @@ type prepared struct {
 	batches []*batch
 }
 
-// TODO(issue 17): the loader is still short of clickhouse-client at 4 M
-// rows. Reading and decoding now run on Decoders goroutines (decode.go),
-// entries are read undecoded (wire.go), and the serial part (collect) is
-// about 0.2 µs a row; the loader's CPU is about 1.6 µs a row (it was 2.2),
-// which two shared cores, with ClickHouse's server on them too, do not
-// hide. What is left, from the profile at 4 M rows: the payload's
-// proto.Unmarshal (entries.Decode, ~0.35 µs a row), the boxed row
-// values of put (table.add, ~0.4 µs), and clickhouse-go copying every
-// string column into its own buffer (batchColumn.Append, ~0.3 µs; then
-// Send). Next: typed appenders for the entries and transactions tables,
-// and reading the Transaction payload's fields with protowire as wire.go
-// does the entry's.
+// TODO(issue 17): the loader's CPU is about 1.2–1.5 µs a row (it was
+// 1.9–2.3 before transactions were read from the wire, rows appended to
+// typed columns and big ranges held rather than copied), against
+// clickhouse-client's 0.5–0.7. What is left, from the profile: the
+// driver's own copy of every string column (ch-go's ColStr.Append, grown
+// from nothing for every block: ~0.3 µs a row, then Send's encoding
+// ~0.15), the GC's marking of the batches' string columns (~0.3), and
+// ClickHouse merging the loader's 100,000-row parts at 4 M rows (the
+// server's CPU per row is about twice the client's insert). Next:
+// vouchers read from the wire as transactions are (a district with books
+// has a voucher per transaction), and bigger blocks per table with a
+// bounded memory (the driver's Flush within one INSERT, if the server's
+// squashing keeps the block whole; see CLICKHOUSE.md).
 //
 // read reads and decodes the feed after from, up to BatchRows rows. It
 // runs beside send (step): it writes only its own batches, the rule sets
@@ -716,7 +716,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 				uint8(min(len(m.GetPhotos()), 255)), at)
 		}
 	case *sanziv1.Voucher:
-		b.addVoucher(index, s, m, loaded)
+		v := voucherRowOf(m)
+		b.addVoucher(index, s, &v, loaded)
 	case *sanziv1.AlertTransition:
 		b.put("alert_transitions", index, loaded, s.Origin, s.Seq, district, town, m.GetAlertId(), m.GetStatus().String(), m.GetReason(), at, s.Author)
 	case *sanziv1.RuleSetVersion:
@@ -725,30 +726,6 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 	// TODO(issue 6): directives (they arrive with sync, issue 4) and org
 	// names (the district's org list).
 	return nil
-}
-
-// addVoucher adds one voucher_lines row per line of voucher m (entry s).
-// Every line carries what the district's sums filter on, so BooksTotals
-// needs no join: the voucher's date, whether it holds the opening
-// balances, and whether it is a carry-forward (a line on 本年收益).
-func (b *batch) addVoucher(index uint64, s *ledger.Stored, m *sanziv1.Voucher, loaded map[string]uint64) {
-	district, town := orgParts(s.Origin)
-	at := s.RecordedAt.UTC()
-	date, month := businessDate(m.GetBusinessDate(), at)
-	var opening, carry uint8
-	if m.GetOpening() {
-		opening = 1
-	}
-	for _, l := range m.GetLines() {
-		if national(l.GetAccount()) == chart.CurrentYearIncome {
-			carry = 1
-		}
-	}
-	org := cmp.Or(m.GetOrg(), s.Origin)
-	for i, l := range m.GetLines() {
-		b.put("voucher_lines", index, loaded, s.Origin, s.Seq, uint32(i+1), district, town, org, date, month, uint32(max(m.GetNumber(), 0)),
-			l.GetAccount(), national(l.GetAccount()), l.GetDebitFen(), l.GetCreditFen(), opening, carry, m.GetReversesVoucherId(), at)
-	}
 }
 
 // national is the national account an account code rolls up to: its

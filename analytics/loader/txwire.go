@@ -194,3 +194,90 @@ func enumName[E interface {
 	}
 	return (*names)[v]
 }
+
+// voucherRow is what voucher_lines rows take from a Voucher (with books,
+// a district holds a voucher for every transaction: its lines are as many
+// rows as the transactions).
+type voucherRow struct {
+	org, businessDate, reverses string
+	number                      int32
+	opening                     bool
+	lines                       []voucherLine
+}
+
+type voucherLine struct {
+	account       string
+	debit, credit int64
+}
+
+// voucherRowOf is m's row fields, for a voucher decoded with proto.
+func voucherRowOf(m *sanziv1.Voucher) voucherRow {
+	v := voucherRow{org: m.GetOrg(), businessDate: m.GetBusinessDate(), reverses: m.GetReversesVoucherId(), number: m.GetNumber(), opening: m.GetOpening()}
+	for _, l := range m.GetLines() {
+		v.lines = append(v.lines, voucherLine{account: l.GetAccount(), debit: l.GetDebitFen(), credit: l.GetCreditFen()})
+	}
+	return v
+}
+
+// readVoucher reads Voucher payload p into out (its lines' slice reused)
+// as proto.Unmarshal would, and fails where it would: see readTx.
+func (c *cache) readVoucher(p []byte, out *voucherRow) error {
+	lines := out.lines[:0]
+	*out = voucherRow{}
+	var bad, badNumber bool
+	var lineErr error
+	err := ledger.WireFields(p, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
+		badNumber = badNumber || n > protowire.MaxValidNumber
+		switch typ {
+		case protowire.VarintType:
+			switch n {
+			case 3:
+				out.number = int32(u)
+			case 10:
+				out.opening = u != 0
+			}
+		case protowire.BytesType:
+			switch n {
+			case 1:
+				out.org, bad = c.str(v), bad || !utf8.Valid(v)
+			case 2:
+				out.businessDate, bad = c.str(v), bad || !utf8.Valid(v)
+			case 4, 6, 7, 9: // summary, attachments, source entry, chart version: checked, not loaded
+				bad = bad || !utf8.Valid(v)
+			case 8:
+				out.reverses, bad = c.str(v), bad || !utf8.Valid(v)
+			case 5:
+				var l voucherLine
+				if err := ledger.WireFields(v, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
+					badNumber = badNumber || n > protowire.MaxValidNumber
+					switch {
+					case typ == protowire.VarintType && n == 2:
+						l.debit = int64(u)
+					case typ == protowire.VarintType && n == 3:
+						l.credit = int64(u)
+					case typ == protowire.BytesType && n == 1:
+						l.account, bad = c.str(v), bad || !utf8.Valid(v)
+					case typ == protowire.BytesType && n >= 4 && n <= 7:
+						bad = bad || !utf8.Valid(v)
+					}
+				}); err != nil && lineErr == nil {
+					lineErr = err
+				}
+				lines = append(lines, l)
+			}
+		}
+	})
+	out.lines = lines
+	what := sanziv1.EntryType_ENTRY_TYPE_VOUCHER
+	switch {
+	case err != nil:
+		return fmt.Errorf("decode %s payload: %w", what, err)
+	case lineErr != nil:
+		return fmt.Errorf("decode %s payload: line: %w", what, lineErr)
+	case badNumber:
+		return fmt.Errorf("decode %s payload: a field number is out of range", what)
+	case bad:
+		return fmt.Errorf("decode %s payload: %w", what, errUTF8)
+	}
+	return nil
+}

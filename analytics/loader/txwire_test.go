@@ -11,22 +11,25 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// TestReadTxMatchesProto adds entries to a range's batch as a decoder
-// does (worker.add: a transaction read from the wire, readTx) and as the
+// TestReadPayloadsMatchProto adds entries to a range's batch as a decoder
+// does (worker.add: a transaction or a voucher read from the wire, readTx
+// and readVoucher) and as the
 // proto decode does (batch.add of ledger's decoded message), and wants
 // the same batch: every table's columns, the rows and undecodable counts,
 // and what is deferred to collect (the summaries' inputs, the rule sets).
 // The entries are one of every entry type with every field set, then
 // transactions written oddly (fields repeated, merged counterparties,
 // fields of the wrong wire type, unknown and out-of-range enums, a date
-// that does not parse, strings that are not UTF-8, cut payloads), then
-// random mutations of a transaction's bytes.
-func TestReadTxMatchesProto(t *testing.T) {
+// that does not parse, strings that are not UTF-8, cut payloads), vouchers
+// likewise, then random mutations of a transaction's and a voucher's
+// bytes.
+func TestReadPayloadsMatchProto(t *testing.T) {
 	const org = "350505100201"
 	at := time.Date(2026, 8, 15, 9, 30, 0, 123_456_789, time.UTC)
 	target := &ledger.Stored{Origin: org, Seq: 1, Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, RecordedAt: at.Add(-48 * time.Hour),
@@ -102,6 +105,8 @@ func TestReadTxMatchesProto(t *testing.T) {
 		cat(fullRaw, str(12, "\xff")),
 		cat(fullRaw, msg(5, str(1, "\xff"))),
 		cat(fullRaw, msg(5, str(5, "\xff"))),
+		cat(fullRaw, msg(5, str(3, "\xff"))),
+		cat(fullRaw, str(14, "\xff")),
 		// Malformed: cut, a field number 0, one past the largest, a wire
 		// type that does not exist, an end group with no start.
 		entry{sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, fullRaw[:len(fullRaw)-2]},
@@ -111,9 +116,44 @@ func TestReadTxMatchesProto(t *testing.T) {
 		cat(fullRaw, protowire.AppendTag(nil, 96, protowire.EndGroupType)),
 		cat(fullRaw, msg(5, []byte{0x0a, 0x05, 'a'})),
 	)
+	vch := func(m *sanziv1.Voucher) entry {
+		return entry{sanziv1.EntryType_ENTRY_TYPE_VOUCHER, marshal(t, m)}
+	}
+	line := func(account string, debit, credit int64) *sanziv1.VoucherLine {
+		return &sanziv1.VoucherLine{Account: account, DebitFen: debit, CreditFen: credit, Summary: "摘要", Counterparty: "某公司"}
+	}
+	fullVoucher := &sanziv1.Voucher{Org: org, BusinessDate: "2026-07-31", Number: 12, Summary: "付办公费", ReversesVoucherId: ledger.EntryID(org, 3),
+		Lines: []*sanziv1.VoucherLine{line("5010101", 12_300, 0), line("101", 0, 12_300)}, Attachments: []string{"a"}, ChartVersion: "2026"}
+	voucherRaw := marshal(t, fullVoucher)
+	vcat := func(parts ...[]byte) entry {
+		e := cat(parts...)
+		e.typ = sanziv1.EntryType_ENTRY_TYPE_VOUCHER
+		return e
+	}
+	all = append(all,
+		vch(fullVoucher),
+		vch(&sanziv1.Voucher{}),
+		vch(&sanziv1.Voucher{Org: "350505100202", Number: -4, Opening: true, BusinessDate: "bad", Lines: []*sanziv1.VoucherLine{line("3", 1, 0), {}}}),
+		vch(&sanziv1.Voucher{Lines: []*sanziv1.VoucherLine{line(chart.CurrentYearIncome, 0, 500), line("", -7, 1<<40)}}),
+		// A line more, repeated scalars, a wrong wire type, a bool of 2.
+		vcat(voucherRaw, msg(5, str(1, "102")), varint(3, 99), str(3, "x"), varint(10, 2), varint(5, 1)),
+		vcat(voucherRaw, msg(5, cat(str(1, "1"), varint(2, 5), str(1, "2"), varint(2, 6), str(2, "not a varint")).payload)),
+		vcat(voucherRaw, str(4, "\xff")),
+		vcat(voucherRaw, msg(5, str(6, "\xff"))),
+		vcat(voucherRaw, msg(5, str(7, "\xff"))),
+		vcat(voucherRaw, str(9, "\xff")),
+		vcat(voucherRaw, msg(5, str(1, "\xc3\x28"))),
+		vcat(voucherRaw, msg(5, []byte{0x0a, 0x05, 'a'})),
+		vcat(voucherRaw, msg(5, protowire.AppendVarint(protowire.AppendVarint(nil, uint64(protowire.MaxValidNumber+1)<<3), 1))),
+		entry{sanziv1.EntryType_ENTRY_TYPE_VOUCHER, voucherRaw[:len(voucherRaw)-1]},
+	)
 	rnd := rand.New(rand.NewPCG(17, 3))
-	for range 3000 {
-		b := append([]byte(nil), fullRaw...)
+	for i := range 6000 {
+		raw, typ := fullRaw, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION
+		if i%2 == 1 {
+			raw, typ = voucherRaw, sanziv1.EntryType_ENTRY_TYPE_VOUCHER
+		}
+		b := append([]byte(nil), raw...)
 		for range 1 + rnd.IntN(3) {
 			switch rnd.IntN(3) {
 			case 0:
@@ -128,7 +168,7 @@ func TestReadTxMatchesProto(t *testing.T) {
 				break
 			}
 		}
-		all = append(all, entry{sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, b})
+		all = append(all, entry{typ, b})
 	}
 
 	var pool rangePool
@@ -142,7 +182,7 @@ func TestReadTxMatchesProto(t *testing.T) {
 		return target, nil
 	}
 	wire.lookup, decoded.lookup = lookup, lookup
-	var decodable, undecodable int
+	decodable, undecodable := map[sanziv1.EntryType]int{}, map[sanziv1.EntryType]int{}
 	for i, e := range all {
 		s := &ledger.Stored{Origin: org, Seq: uint64(10 + i), Type: e.typ, Author: "kj", RecordedAt: at.Add(time.Duration(i) * time.Second), Payload: e.payload}
 		index := uint64(100 + i/7) // several entries to an index, as a range has
@@ -154,12 +194,10 @@ func TestReadTxMatchesProto(t *testing.T) {
 		if err := decoded.add(index, s, m, err, nil); err != nil {
 			t.Fatalf("entry %d (%s): %v", i, e.typ, err)
 		}
-		if e.typ == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
-			if wire.undecodable > before {
-				undecodable++
-			} else {
-				decodable++
-			}
+		if wire.undecodable > before {
+			undecodable[e.typ]++
+		} else {
+			decodable[e.typ]++
 		}
 		if !sameBatch(t, wire, decoded) {
 			t.Fatalf("entry %d (%s, payload %x): the batches differ", i, e.typ, e.payload)
@@ -167,11 +205,15 @@ func TestReadTxMatchesProto(t *testing.T) {
 	}
 	// The mutations must have reached both outcomes, or the comparison
 	// proved little.
-	if decodable < 100 || undecodable < 100 {
-		t.Fatalf("transactions: %d decodable, %d not: the cases do not cover both", decodable, undecodable)
+	for _, typ := range []sanziv1.EntryType{sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_VOUCHER} {
+		if decodable[typ] < 100 || undecodable[typ] < 100 {
+			t.Fatalf("%s: %d decodable, %d not: the cases do not cover both", typ, decodable[typ], undecodable[typ])
+		}
 	}
-	if wire.tables["transactions"] == nil || wire.tables["transactions"].n < 100 {
-		t.Fatal("few transactions rows were compared")
+	for _, name := range []string{"transactions", "voucher_lines"} {
+		if wire.tables[name] == nil || wire.tables[name].n < 100 {
+			t.Fatalf("few %s rows were compared", name)
+		}
 	}
 }
 

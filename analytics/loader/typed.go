@@ -1,9 +1,11 @@
 package loader
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
+	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/ledger"
 )
 
@@ -31,6 +33,92 @@ type txCols struct {
 	method, category, budgetLine, party, partyID *[]string
 	date, at                                     *[]time.Time
 	month                                        *[]uint32
+}
+
+// voucherCols are the voucher_lines table's columns.
+type voucherCols struct {
+	raft, seq                                      *[]uint64
+	line, month, number                            *[]uint32
+	origin, district, town, org, account, national *[]string
+	date, at                                       *[]time.Time
+	debit, credit                                  *[]int64
+	opening, carry                                 *[]uint8
+	reverses                                       *[]string
+}
+
+// vouchers is t's columns as the voucher_lines table's; nil when t
+// failed.
+func (t *table) vouchers() *voucherCols {
+	if v, ok := t.view.(*voucherCols); ok {
+		return v
+	}
+	if t.err != nil {
+		return nil
+	}
+	if t.cols == nil {
+		t.cols = []any{new([]uint64), new([]string), new([]uint64), new([]uint32), new([]string), new([]string), new([]string), new([]time.Time),
+			new([]uint32), new([]uint32), new([]string), new([]string), new([]int64), new([]int64), new([]uint8), new([]uint8), new([]string), new([]time.Time)}
+	}
+	v := &voucherCols{}
+	if len(t.cols) != 18 || !(as(t.cols[0], &v.raft) && as(t.cols[1], &v.origin) && as(t.cols[2], &v.seq) && as(t.cols[3], &v.line) &&
+		as(t.cols[4], &v.district) && as(t.cols[5], &v.town) && as(t.cols[6], &v.org) && as(t.cols[7], &v.date) && as(t.cols[8], &v.month) &&
+		as(t.cols[9], &v.number) && as(t.cols[10], &v.account) && as(t.cols[11], &v.national) && as(t.cols[12], &v.debit) &&
+		as(t.cols[13], &v.credit) && as(t.cols[14], &v.opening) && as(t.cols[15], &v.carry) && as(t.cols[16], &v.reverses) && as(t.cols[17], &v.at)) {
+		t.err = fmt.Errorf("row %d: the columns are not the voucher_lines table's", t.n)
+		return nil
+	}
+	t.view = v
+	return v
+}
+
+// addVoucher adds one voucher_lines row per line of voucher v (entry s).
+// Every line carries what the district's sums filter on, so BooksTotals
+// needs no join: the voucher's date, whether it holds the opening
+// balances, and whether it is a carry-forward (a line on 本年收益).
+func (b *batch) addVoucher(index uint64, s *ledger.Stored, v *voucherRow, loaded map[string]uint64) {
+	if index <= loaded["voucher_lines"] || len(v.lines) == 0 {
+		return
+	}
+	district, town := orgParts(s.Origin)
+	at := s.RecordedAt.UTC()
+	date, month := b.cache.businessDate(v.businessDate, at)
+	var opening, carry uint8
+	if v.opening {
+		opening = 1
+	}
+	for _, l := range v.lines {
+		if national(l.account) == chart.CurrentYearIncome {
+			carry = 1
+		}
+	}
+	org := cmp.Or(v.org, s.Origin)
+	t := b.table("voucher_lines")
+	c := t.vouchers()
+	if c == nil {
+		return
+	}
+	for i, l := range v.lines {
+		*c.raft = append(*c.raft, index)
+		*c.origin = append(*c.origin, s.Origin)
+		*c.seq = append(*c.seq, s.Seq)
+		*c.line = append(*c.line, uint32(i+1))
+		*c.district = append(*c.district, district)
+		*c.town = append(*c.town, town)
+		*c.org = append(*c.org, org)
+		*c.date = append(*c.date, date)
+		*c.month = append(*c.month, month)
+		*c.number = append(*c.number, uint32(max(v.number, 0)))
+		*c.account = append(*c.account, l.account)
+		*c.national = append(*c.national, national(l.account))
+		*c.debit = append(*c.debit, l.debit)
+		*c.credit = append(*c.credit, l.credit)
+		*c.opening = append(*c.opening, opening)
+		*c.carry = append(*c.carry, carry)
+		*c.reverses = append(*c.reverses, v.reverses)
+		*c.at = append(*c.at, at)
+		t.n++
+		b.rows++
+	}
 }
 
 // entries is t's columns as the entries table's; nil when t failed.

@@ -357,11 +357,14 @@ type prepared struct {
 // from nothing for every block: ~0.3 µs a row, then Send's encoding
 // ~0.15), the GC's marking of the batches' string columns (~0.3), and
 // ClickHouse merging the loader's 100,000-row parts at 4 M rows (the
-// server's CPU per row is about twice the client's insert). Next:
-// vouchers read from the wire as transactions are (a district with books
-// has a voucher per transaction), and bigger blocks per table with a
-// bounded memory (the driver's Flush within one INSERT, if the server's
-// squashing keeps the block whole; see CLICKHOUSE.md).
+// server's CPU per row is about twice the client's insert). Transactions
+// and vouchers are read from the wire; other types still go through
+// proto.Unmarshal and put's boxes (few rows). Next:
+// bigger blocks per table (fewer parts to merge) without the driver's
+// columns growing to the whole batch. Not the driver's Flush within one
+// INSERT: tried, 18.16 keeps the blocks flushed before an INSERT that is
+// then abandoned (32,768 of 32,771 rows stayed), which would break a
+// table's all-or-nothing batch.
 //
 // read reads and decodes the feed after from, up to BatchRows rows. It
 // runs beside send (step): it writes only its own batches, the rule sets

@@ -9,13 +9,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"google.golang.org/protobuf/proto"
 
@@ -85,7 +89,10 @@ func chain(b *testing.B, villages, n, per int) *district {
 // allocations per row (entries and transactions rows counted), and the
 // rows each loaded. Set
 // SANZI_BENCH_TX_PER_VILLAGE for another size (issue 17 asks for ≥ 4 M
-// rows: 200000), SANZI_BENCH_BATCH_ROWS for the loader's BatchRows; run
+// rows: 200000), SANZI_BENCH_BATCH_ROWS for the loader's BatchRows (a
+// comma-separated list: run i takes the i-th, cycling, so two sizes are
+// compared interleaved on one chain), SANZI_BENCH_COMPRESSION=none for
+// the driver's blocks uncompressed (LZ4 by default); run
 // with -benchtime=3x -v for three runs on one chain, each logged.
 func BenchmarkLoaderVsClient(b *testing.B) {
 	ctx := context.Background()
@@ -97,13 +104,26 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		}
 		perVillage = n
 	}
-	batchRows := 0 // the loader's default
+	batchRows := []int{0} // the loader's default
 	if v := os.Getenv("SANZI_BENCH_BATCH_ROWS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("SANZI_BENCH_BATCH_ROWS=%q: want a positive number", v)
+		batchRows = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n <= 0 {
+				b.Fatalf("SANZI_BENCH_BATCH_ROWS=%q: want positive numbers, comma-separated", v)
+			}
+			batchRows = append(batchRows, n)
 		}
-		batchRows = n
+	}
+	// LZ4, as the member's loader connects (federation/member) and as
+	// clickhouse-client sends its blocks.
+	compress := &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+	switch v := os.Getenv("SANZI_BENCH_COMPRESSION"); v {
+	case "", "lz4":
+	case "none":
+		compress = nil
+	default:
+		b.Fatalf("SANZI_BENCH_COMPRESSION=%q: want none or lz4", v)
 	}
 	d := chain(b, 10, perVillage, 1_000)
 	s, err := chserver.Start(ctx, chserver.Options{Logger: quiet})
@@ -111,8 +131,12 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	for b.Loop() {
-		conn := connect(b, s)
+	for run := 0; b.Loop(); run++ {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}, DialTimeout: 2 * time.Second, Compression: compress})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rowsPerBatch := batchRows[run%len(batchRows)]
 		// Every table goes, so the schema (its migrations included) is
 		// applied afresh in each run of -benchtime=Nx.
 		var tables []string
@@ -133,7 +157,7 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		l, err := New(Config{Source: d.f, Conn: conn, BatchRows: batchRows, Logger: quiet})
+		l, err := New(Config{Source: d.f, Conn: conn, BatchRows: rowsPerBatch, Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -150,6 +174,8 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		l.loaded = nil
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
+		stopProfile := profileLoader(b)
+		srv0, self0 := serverCPU(b, s), selfCPU(b)
 		t0 := time.Now()
 		// Step before asking how far it got: until the first step re-reads
 		// where the (truncated) tables are, Stats still says the schema's
@@ -163,6 +189,8 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 			}
 		}
 		loaderTime := time.Since(t0)
+		loaderSrv, loaderSelf := serverCPU(b, s)-srv0, selfCPU(b)-self0
+		stopProfile()
 		runtime.ReadMemStats(&m1)
 		var rows uint64
 		conn.QueryRow(ctx, "SELECT (SELECT count() FROM entries) + (SELECT count() FROM transactions)").Scan(&rows)
@@ -189,6 +217,8 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		for _, t := range []string{"entries", "transactions"} {
 			conn.Exec(ctx, "CREATE TABLE "+t+"_copy AS "+t)
 		}
+		srv0 = serverCPU(b, s)
+		var clientSelf time.Duration
 		t0 = time.Now()
 		for _, t := range []string{"entries", "transactions"} {
 			cmd := exec.Command("clickhouse-client", "--port", strconv.Itoa(s.TCPPort()), "--query", "INSERT INTO "+t+"_copy ("+columns[t]+") FORMAT TSV")
@@ -196,8 +226,10 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("clickhouse-client into %s: %v\n%s", t, err, out)
 			}
+			clientSelf += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		}
 		clientTime := time.Since(t0)
+		clientSrv := serverCPU(b, s) - srv0
 		var copied uint64
 		conn.QueryRow(ctx, "SELECT (SELECT count() FROM entries_copy) + (SELECT count() FROM transactions_copy)").Scan(&copied)
 		if copied != rows {
@@ -213,9 +245,56 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		// The size, for the table of issue 17 (cmd/benchtable), whose aim
 		// holds at 4 M rows or more only.
 		b.ReportMetric(float64(rows), "rows")
-		b.Logf("%d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row", rows,
-			float64(rows)/loaderTime.Seconds(), float64(rows)/clientTime.Seconds(), clientTime.Seconds()/loaderTime.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(rows))
+		// CPU per row, the loader's process and the server while the
+		// loader ran, then clickhouse-client's and the server's while it
+		// ran: on two shared cores, where the wall time went.
+		perRow := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(rows) }
+		b.Logf("batch rows %d, %d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row; CPU µs/row: loader %.2f + server %.2f, client %.2f + server %.2f", l.cfg.BatchRows, rows,
+			float64(rows)/loaderTime.Seconds(), float64(rows)/clientTime.Seconds(), clientTime.Seconds()/loaderTime.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(rows),
+			perRow(loaderSelf), perRow(loaderSrv), perRow(clientSelf), perRow(clientSrv))
 		conn.Close()
+	}
+}
+
+// serverCPU is the CPU time s's process has used so far.
+func serverCPU(b *testing.B, s *chserver.Server) time.Duration {
+	d, err := s.CPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// selfCPU is the CPU time this process has used so far (user and system).
+func selfCPU(b *testing.B) time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// profileLoader starts a CPU profile of the loader's timed part alone
+// (not the chain's signing nor the TSV) when SANZI_BENCH_CPUPROFILE names
+// a file, and returns what stops it; run with -benchtime=1x, as a second
+// run would write over the first one's profile.
+func profileLoader(b *testing.B) func() {
+	path := os.Getenv("SANZI_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

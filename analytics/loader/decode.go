@@ -62,7 +62,7 @@ func startDecoder(ctx context.Context, src Source, pool *rangePool, after uint64
 	for range workers {
 		go func() {
 			defer d.wg.Done()
-			w := &worker{wire: newWireDecoder()}
+			w := &worker{wire: newWireDecoder(), cache: newCache()}
 			for r := range jobs {
 				d.decode(ctx, r, w)
 			}
@@ -128,10 +128,9 @@ func (d *decoder) decode(ctx context.Context, r *decoded, w *worker) {
 			return
 		}
 		b := d.pool.get(d.src)
+		b.cache = w.cache
 		for j := range w.entries {
-			s := &w.entries[j]
-			m, err := decode(s)
-			if err := b.add(r.index, s, m, err, nil); err != nil {
+			if err := w.add(b, r.index, &w.entries[j]); err != nil {
 				r.err = err
 				return
 			}
@@ -146,6 +145,9 @@ func (d *decoder) decode(ctx context.Context, r *decoded, w *worker) {
 type worker struct {
 	wire    *wireDecoder
 	entries []ledger.Stored
+	cache   *cache
+	tx      txRow      // the transaction being read (readTx)
+	voucher voucherRow // the voucher being read (readVoucher)
 }
 
 // read reads range rg's entries into w.entries, one read transaction;
@@ -174,6 +176,30 @@ func (w *worker) read(src Source, rg *clusterv1.OriginRange) error {
 		err = derr
 	}
 	return err
+}
+
+// add adds entry s, of Raft index index, to b, a batch of its range: a
+// transaction or a voucher read from the wire (readTx, readVoucher), any
+// other entry decoded
+// (batch.add). Both make the same rows (TestReadTxMatchesProto).
+func (w *worker) add(b *batch, index uint64, s *ledger.Stored) error {
+	if s.Type == sanziv1.EntryType_ENTRY_TYPE_TRANSACTION {
+		err := w.cache.readTx(s.Payload, &w.tx)
+		b.addTransaction(index, s, &w.tx, err, nil)
+		return nil
+	}
+	if s.Type == sanziv1.EntryType_ENTRY_TYPE_VOUCHER {
+		district, town := orgParts(s.Origin)
+		b.addEntry(index, s, district, town, s.RecordedAt.UTC(), nil)
+		if err := w.cache.readVoucher(s.Payload, &w.voucher); err != nil {
+			b.undecodable++
+			return nil
+		}
+		b.addVoucher(index, s, &w.voucher, nil)
+		return nil
+	}
+	m, err := decode(s)
+	return b.add(index, s, m, err, nil)
 }
 
 // next is the next record in Raft order, decoded; false once the feed has
@@ -246,16 +272,33 @@ func (b *batch) ruleSet(index uint64, loaded map[string]uint64, s *ledger.Stored
 	}
 }
 
+// holdRows is the fewest rows a range's batch has for merge to hold its
+// tables rather than copy them: below it, the driver's per-column call
+// for each part (insert) would cost more than the copy.
+const holdRows = 64
+
 // merge adds src, a decoder's batch of one range of Raft index index, to
 // b: each table's rows unless b's shard already holds index in it, then
-// what src deferred, in entry order.
-func (b *batch) merge(index uint64, loaded map[string]uint64, src *batch) {
+// what src deferred, in entry order. A range of holdRows rows or more
+// (the loader's: holdRows, unless a test says) has its rows held, not
+// copied (copying every column of every row was most of collect, which
+// runs on one goroutine): merge then returns true, and src is b's until
+// b is sent (b.held).
+func (b *batch) merge(index uint64, loaded map[string]uint64, src *batch, holdRows int) (held bool) {
+	held = src.rows >= holdRows
 	for name, t := range src.tables {
 		if index <= loaded[name] || t.n == 0 && t.err == nil {
 			continue
 		}
-		b.table(name).concat(t)
+		if held {
+			b.table(name).hold(t)
+		} else {
+			b.table(name).concat(t)
+		}
 		b.rows += t.n
+	}
+	if held {
+		b.held = append(b.held, src)
 	}
 	b.undecodable += src.undecodable
 	for _, o := range *src.deferred {
@@ -265,6 +308,7 @@ func (b *batch) merge(index uint64, loaded map[string]uint64, src *batch) {
 		}
 		b.sum(index, loaded, o)
 	}
+	return held
 }
 
 // rangePool keeps the batches of ranges collect has merged, emptied with

@@ -26,11 +26,12 @@ type loaded struct {
 
 // readAll reads d's feed from the start as step does (each read after the
 // last one's end), with decoders goroutines and batches of batchRows,
+// ranges of hold rows or more held rather than copied (batch.merge),
 // without ClickHouse (one shard, nothing loaded yet).
-func readAll(t *testing.T, d *district, decoders, batchRows int) loaded {
+func readAll(t *testing.T, d *district, decoders, batchRows, hold int) loaded {
 	t.Helper()
 	l := &Loader{cfg: Config{Source: d.f, Decoders: decoders, BatchRows: batchRows}, conns: make([]driver.Conn, 1),
-		loaded: []map[string]uint64{{}}, shard: map[string]int{}, sets: newRuleSets(nil)}
+		loaded: []map[string]uint64{{}}, shard: map[string]int{}, sets: newRuleSets(nil), holdRows: hold}
 	out := loaded{tables: map[string]*table{}, monthly: map[monthlyKey][2]int64{}, digits: map[digitKey][3]int64{}}
 	var from uint64
 	for {
@@ -95,7 +96,7 @@ func TestReadInParallel(t *testing.T) {
 	d.ship(v, 10)
 	d.ship(w, 5)
 
-	want := readAll(t, d, 1, 1<<30)
+	want := readAll(t, d, 1, 1<<30, 1<<30) // every range copied
 	if want.batches != 1 {
 		t.Fatalf("one batch of everything came as %d", want.batches)
 	}
@@ -111,15 +112,18 @@ func TestReadInParallel(t *testing.T) {
 			t.Errorf("village %s, first digit %d: (n, round, just under) %v; want 2 expenses, %d just under", v.org, digit, got, under)
 		}
 	}
-	for _, tc := range []struct{ decoders, batchRows int }{
-		{1, 13},
-		{2, 13},
-		{4, 5},
-		{3, 40},
+	for _, tc := range []struct{ decoders, batchRows, hold int }{
+		{1, 13, holdRows},
+		{2, 13, holdRows},
+		{4, 5, holdRows},
+		{3, 40, holdRows},
+		{1, 1 << 30, 1}, // every range held
+		{2, 13, 1},
+		{3, 40, 4}, // some held, some copied
 	} {
-		t.Run(fmt.Sprintf("%d decoders, %d rows", tc.decoders, tc.batchRows), func(t *testing.T) {
-			got := readAll(t, d, tc.decoders, tc.batchRows)
-			if got.batches < 2 {
+		t.Run(fmt.Sprintf("%d decoders, %d rows, hold %d", tc.decoders, tc.batchRows, tc.hold), func(t *testing.T) {
+			got := readAll(t, d, tc.decoders, tc.batchRows, tc.hold)
+			if got.batches < 2 && tc.batchRows < 1<<30 {
 				t.Fatalf("%d batches: the batch never ended mid-feed", got.batches)
 			}
 			for _, name := range tablesIn(want.tables, got.tables) {

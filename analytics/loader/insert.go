@@ -20,6 +20,65 @@ type table struct {
 	cols []any // *[]uint64, *[]string, ...: one per column
 	n    int   // rows
 	err  error // the first row that did not fit the columns' types
+	// view is the columns typed (*entryCols, *txCols) for the tables most
+	// rows go to, which skip add's boxes and type switches (typed.go);
+	// nil until used, and whenever cols is made again.
+	view any
+	// parts are rows that come before cols' own, in order: the tables of
+	// ranges' batches, held by reference rather than copied (hold), and
+	// own rows that were there when a part came after them.
+	parts []*table
+}
+
+// rows is how many rows t holds, its parts' included.
+func (t *table) rows() int {
+	n := t.n
+	for _, p := range t.parts {
+		n += p.n
+	}
+	return n
+}
+
+// hold appends src's rows to t by reference, without copying them: src
+// must not change until t is reset (batch.held keeps its batch).
+func (t *table) hold(src *table) {
+	if t.err != nil {
+		return
+	}
+	if src.err != nil {
+		t.err = src.err
+		return
+	}
+	if len(src.parts) > 0 || src.cols == nil {
+		t.concat(src)
+		return
+	}
+	first := t.cols
+	if len(t.parts) > 0 {
+		first = t.parts[0].cols
+	}
+	if first != nil && !sameTypes(first, src.cols) {
+		t.err = fmt.Errorf("row %d: a part's columns are not the table's", t.rows())
+		return
+	}
+	if t.n > 0 {
+		t.parts = append(t.parts, &table{cols: t.cols, n: t.n})
+		t.cols, t.n, t.view = nil, 0, nil
+	}
+	t.parts = append(t.parts, src)
+}
+
+// sameTypes says whether two tables' columns hold the same types.
+func sameTypes(a, b []any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if reflect.TypeOf(a[i]) != reflect.TypeOf(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // add appends row (the raft index, then the rest) as the table's next row;
@@ -60,8 +119,10 @@ func (t *table) add(index uint64, row []any) {
 // failed starts afresh).
 func (t *table) reset() {
 	t.n = 0
+	clear(t.parts) // the parts' batches are emptied by their pool
+	t.parts = t.parts[:0]
 	if t.err != nil {
-		t.cols, t.err = nil, nil
+		t.cols, t.err, t.view = nil, nil, nil
 		return
 	}
 	for _, c := range t.cols {
@@ -187,35 +248,51 @@ func values(c any) any {
 	return nil
 }
 
-// insert writes table t's rows as one block, column at a time.
+// insert writes table t's rows as one block, column at a time, each
+// column appended part after part (the driver's Column(i).Append adds to
+// what the column holds).
 func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows *table) error {
 	if rows.err != nil {
 		return fmt.Errorf("insert into %s: %w", t, rows.err)
+	}
+	parts := rows.parts
+	if rows.n > 0 {
+		parts = append(parts[:len(parts):len(parts)], rows)
 	}
 	ins, err := conn.PrepareBatch(ctx, "INSERT INTO "+t+suffix+" ("+columns[t]+")")
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s: %w", t, err)
 	}
-	for c, col := range rows.cols {
-		if err := ins.Column(c).Append(values(col)); err != nil {
-			ins.Abort()
-			return fmt.Errorf("insert into %s, column %d: %w", t, c, err)
+	for c := range parts[0].cols {
+		col := ins.Column(c)
+		for _, p := range parts {
+			if err := col.Append(values(p.cols[c])); err != nil {
+				ins.Abort()
+				return fmt.Errorf("insert into %s, column %d: %w", t, c, err)
+			}
 		}
 	}
 	if err := ins.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into %s: %w", rows.n, t, err)
+		return fmt.Errorf("insert %d rows into %s: %w", rows.rows(), t, err)
 	}
 	return nil
 }
 
-// concat appends src's rows to t (columns of the same types, in the same
-// order); a src that failed fails t.
+// concat appends src's rows (its parts', then its own) to t, copied
+// (columns of the same types, in the same order); a src that failed fails
+// t.
 func (t *table) concat(src *table) {
 	if t.err != nil {
 		return
 	}
 	if src.err != nil {
 		t.err = src.err
+		return
+	}
+	for _, p := range src.parts {
+		t.concat(p)
+	}
+	if src.cols == nil {
 		return
 	}
 	if t.cols == nil {

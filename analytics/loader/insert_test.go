@@ -109,3 +109,42 @@ func TestPutDoesNotAllocatePerRow(t *testing.T) {
 		t.Fatalf("err %v, %d rows", tab.err, tab.n)
 	}
 }
+
+// TestTableHold checks that parts held by reference keep the rows' order
+// with the table's own rows around them, count in rows, are copied in
+// order by concat, refuse columns of other types, and go at reset.
+func TestTableHold(t *testing.T) {
+	part := func(first uint64, names ...string) *table {
+		var p table
+		for i, n := range names {
+			p.add(first+uint64(i), []any{n})
+		}
+		return &p
+	}
+	var tab table
+	tab.add(1, []any{"a"})
+	tab.hold(part(2, "b", "c"))
+	tab.add(4, []any{"d"})
+	tab.hold(part(5, "e"))
+	tab.hold(&table{})
+	if tab.err != nil || tab.rows() != 5 || len(tab.parts) != 4 { // a, b c, d, e
+		t.Fatalf("err %v, %d rows in %d parts", tab.err, tab.rows(), len(tab.parts))
+	}
+	var flat table
+	flat.concat(&tab)
+	if flat.n != 5 || !slices.Equal(values(flat.cols[0]).([]uint64), []uint64{1, 2, 3, 4, 5}) ||
+		!slices.Equal(values(flat.cols[1]).([]string), []string{"a", "b", "c", "d", "e"}) {
+		t.Fatalf("copied: %d rows, %v %v", flat.n, values(flat.cols[0]), values(flat.cols[1]))
+	}
+	tab.reset()
+	if tab.rows() != 0 || len(tab.parts) != 0 {
+		t.Fatalf("after reset: %d rows in %d parts", tab.rows(), len(tab.parts))
+	}
+	var other table
+	other.add(9, []any{int64(9)})
+	tab.add(1, []any{"a"})
+	tab.hold(&other)
+	if tab.err == nil || !strings.Contains(tab.err.Error(), "not the table's") {
+		t.Fatalf("a part of other types: err %v", tab.err)
+	}
+}

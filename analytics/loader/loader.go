@@ -30,7 +30,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/analytics/schema"
-	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/relay"
 	"github.com/sanzi/sanzi/node/retry"
@@ -106,6 +105,7 @@ type Loader struct {
 	ahead     []*decoded
 	aheadFrom uint64
 	ranges    rangePool // the decoders' batches of one range, for reuse
+	holdRows  int       // merge holds a range's batch of this many rows or more (holdRows)
 	tags      *tagger   // the ids of the queries that insert
 	// beforeFence and afterFence, when set (tests), run inside a batch's
 	// hold just before and after its fence is read.
@@ -159,7 +159,7 @@ func New(cfg Config) (*Loader, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	l := &Loader{cfg: cfg, conns: []driver.Conn{cfg.Conn}, shard: map[string]int{}, tags: newTagger(cfg.Term)}
+	l := &Loader{cfg: cfg, conns: []driver.Conn{cfg.Conn}, shard: map[string]int{}, tags: newTagger(cfg.Term), holdRows: holdRows}
 	if len(cfg.Shards) > 0 {
 		l.conns, l.suffix = cfg.Shards, schema.LocalSuffix
 	}
@@ -322,6 +322,11 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 		}
 	}
 	for _, b := range p.batches {
+		for _, h := range b.held {
+			l.ranges.put(h)
+		}
+		clear(b.held)
+		b.held = b.held[:0]
 		b.reset()
 	}
 	l.spare = append(l.spare, p.batches...)
@@ -344,18 +349,22 @@ type prepared struct {
 	batches []*batch
 }
 
-// TODO(issue 17): the loader is still short of clickhouse-client at 4 M
-// rows. Reading and decoding now run on Decoders goroutines (decode.go),
-// entries are read undecoded (wire.go), and the serial part (collect) is
-// about 0.2 µs a row; the loader's CPU is about 1.6 µs a row (it was 2.2),
-// which two shared cores, with ClickHouse's server on them too, do not
-// hide. What is left, from the profile at 4 M rows: the payload's
-// proto.Unmarshal (entries.Decode, ~0.35 µs a row), the boxed row
-// values of put (table.add, ~0.4 µs), and clickhouse-go copying every
-// string column into its own buffer (batchColumn.Append, ~0.3 µs; then
-// Send). Next: typed appenders for the entries and transactions tables,
-// and reading the Transaction payload's fields with protowire as wire.go
-// does the entry's.
+// TODO(issue 17): the loader's CPU is about 1.2–1.5 µs a row (it was
+// 1.9–2.3 before transactions were read from the wire, rows appended to
+// typed columns and big ranges held rather than copied), against
+// clickhouse-client's 0.5–0.7. What is left, from the profile: the
+// driver's own copy of every string column (ch-go's ColStr.Append, grown
+// from nothing for every block: ~0.3 µs a row, then Send's encoding
+// ~0.15), the GC's marking of the batches' string columns (~0.3), and
+// ClickHouse merging the loader's 100,000-row parts at 4 M rows (the
+// server's CPU per row is about twice the client's insert). Transactions
+// and vouchers are read from the wire; other types still go through
+// proto.Unmarshal and put's boxes (few rows). Next:
+// bigger blocks per table (fewer parts to merge) without the driver's
+// columns growing to the whole batch. Not the driver's Flush within one
+// INSERT: tried, 18.16 keeps the blocks flushed before an INSERT that is
+// then abandoned (32,768 of 32,771 rows stayed), which would break a
+// table's all-or-nothing batch.
 //
 // read reads and decodes the feed after from, up to BatchRows rows. It
 // runs beside send (step): it writes only its own batches, the rule sets
@@ -509,8 +518,9 @@ func (l *Loader) collect(ctx context.Context, batches []*batch, r *decoded) erro
 		if err != nil {
 			return err
 		}
-		batches[sh].merge(r.index, l.loaded[sh], r.ranges[i])
-		l.ranges.put(r.ranges[i])
+		if !batches[sh].merge(r.index, l.loaded[sh], r.ranges[i], l.holdRows) {
+			l.ranges.put(r.ranges[i])
+		}
 		r.ranges[i] = nil
 	}
 	return nil
@@ -563,6 +573,11 @@ type batch struct {
 	// summaries, a rule-set entry) instead of it being done here; collect
 	// does it when it merges the range (batch.merge).
 	deferred *[]ordered
+	// cache, when set (a decoder's batch), is its goroutine's (txwire.go).
+	cache *cache
+	// held are the ranges' batches whose tables b's hold (merge), given
+	// back to the decoders' pool once b has been sent.
+	held []*batch
 }
 
 func newBatch(src Source, sets *ruleSets) *batch {
@@ -633,7 +648,7 @@ func (b *batch) table(name string) *table {
 func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, loaded map[string]uint64) error {
 	district, town := orgParts(s.Origin)
 	at := s.RecordedAt.UTC()
-	b.put("entries", index, loaded, s.Origin, s.Seq, district, town, uint8(s.Type), s.Type.String(), at, s.Author, s.Subject)
+	b.addEntry(index, s, district, town, at, loaded)
 	if err != nil || m == nil {
 		// The chain holds it (signed and verified), so it is counted in
 		// entries; a payload no reader here understands must not wedge the
@@ -643,12 +658,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 	}
 	switch m := m.(type) {
 	case *sanziv1.Transaction:
-		date, month := businessDate(m.GetBusinessDate(), at)
-		b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(m.GetKind()), int8(1), m.GetAmountFen(),
-			m.GetPaymentMethod().String(), m.GetCategory(), m.GetBudgetLine(), m.GetCounterparty().GetName(), m.GetCounterparty().GetIdNumber(),
-			date, month, at)
-		b.sum(index, loaded, ordered{origin: s.Origin, at: at, month: month, kind: kindName(m.GetKind()), method: m.GetPaymentMethod().String(),
-			sign: 1, amount: m.GetAmountFen(), party: m.GetCounterparty().GetName()})
+		tx := txRowOf(m)
+		b.addTx(index, s, district, town, at, 1, &tx, at, loaded)
 	case *sanziv1.Reversal:
 		// A reversed transaction stays in the table; the reversal adds its
 		// negative copy, so plain sums are right with no join.
@@ -663,12 +674,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 		}
 		tm, err := decode(target)
 		if t, ok := tm.(*sanziv1.Transaction); ok && err == nil {
-			date, month := businessDate(t.GetBusinessDate(), target.RecordedAt.UTC())
-			b.put("transactions", index, loaded, s.Origin, s.Seq, district, town, kindName(t.GetKind()), int8(-1), -t.GetAmountFen(),
-				t.GetPaymentMethod().String(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), t.GetCounterparty().GetIdNumber(),
-				date, month, at)
-			b.sum(index, loaded, ordered{origin: s.Origin, at: at, month: month, kind: kindName(t.GetKind()), method: t.GetPaymentMethod().String(),
-				sign: -1, amount: -t.GetAmountFen(), party: t.GetCounterparty().GetName()})
+			tx := txRowOf(t)
+			b.addTx(index, s, district, town, at, -1, &tx, target.RecordedAt.UTC(), loaded)
 		}
 	case *sanziv1.Alert:
 		about, kind := finding(s, m)
@@ -712,7 +719,8 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 				uint8(min(len(m.GetPhotos()), 255)), at)
 		}
 	case *sanziv1.Voucher:
-		b.addVoucher(index, s, m, loaded)
+		v := voucherRowOf(m)
+		b.addVoucher(index, s, &v, loaded)
 	case *sanziv1.AlertTransition:
 		b.put("alert_transitions", index, loaded, s.Origin, s.Seq, district, town, m.GetAlertId(), m.GetStatus().String(), m.GetReason(), at, s.Author)
 	case *sanziv1.RuleSetVersion:
@@ -721,30 +729,6 @@ func (b *batch) add(index uint64, s *ledger.Stored, m proto.Message, err error, 
 	// TODO(issue 6): directives (they arrive with sync, issue 4) and org
 	// names (the district's org list).
 	return nil
-}
-
-// addVoucher adds one voucher_lines row per line of voucher m (entry s).
-// Every line carries what the district's sums filter on, so BooksTotals
-// needs no join: the voucher's date, whether it holds the opening
-// balances, and whether it is a carry-forward (a line on 本年收益).
-func (b *batch) addVoucher(index uint64, s *ledger.Stored, m *sanziv1.Voucher, loaded map[string]uint64) {
-	district, town := orgParts(s.Origin)
-	at := s.RecordedAt.UTC()
-	date, month := businessDate(m.GetBusinessDate(), at)
-	var opening, carry uint8
-	if m.GetOpening() {
-		opening = 1
-	}
-	for _, l := range m.GetLines() {
-		if national(l.GetAccount()) == chart.CurrentYearIncome {
-			carry = 1
-		}
-	}
-	org := cmp.Or(m.GetOrg(), s.Origin)
-	for i, l := range m.GetLines() {
-		b.put("voucher_lines", index, loaded, s.Origin, s.Seq, uint32(i+1), district, town, org, date, month, uint32(max(m.GetNumber(), 0)),
-			l.GetAccount(), national(l.GetAccount()), l.GetDebitFen(), l.GetCreditFen(), opening, carry, m.GetReversesVoucherId(), at)
-	}
 }
 
 // national is the national account an account code rolls up to: its
@@ -798,7 +782,7 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags 
 	var wg sync.WaitGroup
 	for _, t := range schema.FactTables {
 		rows := b.tables[t]
-		if rows == nil || rows.n == 0 && rows.err == nil {
+		if rows == nil || rows.rows() == 0 && rows.err == nil {
 			continue
 		}
 		wg.Add(1)

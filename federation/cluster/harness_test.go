@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/proto"
 )
 
 // Cluster is a test harness of real members on loopback TCP with mutual TLS:
@@ -277,6 +279,10 @@ type village struct {
 	key    ed25519.PrivateKey
 	head   ledger.Head
 	seq    int
+	// tx makes each payload a real Transaction of about the size asked,
+	// so that a member whose Named hook decodes payloads (production's
+	// entries.Attachments) does its real work on them.
+	tx bool
 }
 
 func newVillage(i int) *village {
@@ -292,6 +298,12 @@ func (v *village) next(n, size int) [][]byte {
 	for i := 0; i < n; i++ {
 		v.seq++
 		copy(payload, fmt.Sprintf("entry %d of %s", v.seq, v.origin))
+		if v.tx {
+			var err error
+			if payload, err = txPayload(v.origin, v.seq, size); err != nil {
+				panic(err)
+			}
+		}
 		s, err := ledger.Seal(v.key, v.head, ledger.Record{Origin: v.origin, Author: "test", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: payload}, time.Unix(1_790_000_000+int64(v.seq), 0))
 		if err != nil {
 			panic(err)
@@ -300,6 +312,23 @@ func (v *village) next(n, size int) [][]byte {
 		out = append(out, s.Raw)
 	}
 	return out
+}
+
+// txPayload is an encoded Transaction of org, numbered seq, padded by its
+// summary to about size bytes.
+func txPayload(org string, seq, size int) ([]byte, error) {
+	t := &sanziv1.Transaction{Org: org, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: int64(100 + seq%50_000),
+		PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER, Counterparty: &sanziv1.Counterparty{Name: fmt.Sprintf("party %d", seq%61)},
+		BusinessDate: "2026-08-15", Category: "办公费", Summary: fmt.Sprintf("entry %d of %s", seq, org)}
+	b, err := proto.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	if pad := size - len(b); pad > 0 {
+		t.Summary += strings.Repeat(".", pad)
+		return proto.Marshal(t)
+	}
+	return b, nil
 }
 
 func (c *Cluster) register(v *village) {

@@ -92,6 +92,9 @@ type Supervisor struct {
 	// stampOf is the checkpoint's stamp, of the rule set the start
 	// began with (stamp).
 	stampOf string
+	// pend holds what the books published and catchUp has not followed
+	// yet (it has its own lock: recorders publish without s.mu).
+	pend pending
 	// saving is held from a snapshot until it is written (see due).
 	saving sync.Mutex
 	// dirty is set once the state holds findings the chain does not (they
@@ -209,6 +212,7 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 			observe := s.observe
 			if !s.b.Serves(origin) {
 				if !s.tier.Follows(origin) {
+					s.pend.drop(origin, ^uint64(0))
 					continue
 				}
 				// A chain the node holds for its tier (a town its
@@ -217,7 +221,7 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 				observe = s.observeHeld
 			}
 			var ferr error
-			err := s.b.Ledger().Range(origin, s.seen[origin].Seq+1, 0, func(st *ledger.Stored) bool {
+			feed := func(st *ledger.Stored) bool {
 				n++
 				s.seen[origin] = ledger.Head{Seq: st.Seq, Hash: st.Hash}
 				s.since++
@@ -231,9 +235,30 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 				}
 				found = append(found, hits...)
 				return true
-			})
-			if err = errors.Join(err, ferr); err != nil {
-				return recorded, fmt.Errorf("follow chain %s: %w", origin, err)
+			}
+			// What the books published is taken as it was written; only
+			// the entries they did not hand over (yet) are read back.
+			next := s.seen[origin].Seq + 1
+			for ferr == nil {
+				if st := s.pend.take(origin, next); st != nil {
+					feed(st)
+					next++
+					continue
+				}
+				read := 0
+				err := s.b.Ledger().Range(origin, next, 0, func(st *ledger.Stored) bool {
+					read++
+					next = st.Seq + 1
+					return feed(st) && !s.pend.has(origin, next)
+				})
+				if err != nil || read == 0 {
+					ferr = errors.Join(ferr, err)
+					break
+				}
+			}
+			s.pend.drop(origin, s.seen[origin].Seq)
+			if ferr != nil {
+				return recorded, fmt.Errorf("follow chain %s: %w", origin, ferr)
 			}
 		}
 		if n == 0 {
@@ -393,8 +418,10 @@ func (s *Supervisor) NewProcedure(org string, m proto.Message, amountFen int64, 
 	return s.flows.NewProcedure(org, m, amountFen, summary)
 }
 
-// Published tells Notify of what the books appended.
+// Published tells Notify of what the books appended, and keeps it for
+// catchUp to follow without reading it back from the ledger.
 func (s *Supervisor) Published(out []*ledger.Stored) {
+	s.pend.add(out)
 	if s.cfg.Notify != nil {
 		s.cfg.Notify(out)
 	}
@@ -440,4 +467,76 @@ func (s *Supervisor) sweep(ctx context.Context, now time.Time) ([]*ledger.Stored
 		return out, nil, fmt.Errorf("sweep: %w", err)
 	}
 	return out, s.due(), nil
+}
+
+// maxPending bounds the entries published and not yet followed that
+// pending keeps; past it, catchUp reads the others back from the ledger.
+const maxPending = 4096
+
+// pending is what the books appended and handed over (Published), by
+// origin and seq, until catchUp follows it. Reading each entry back from
+// the ledger and decoding it again was half of what following an append
+// cost, and a sixth of a rules-on recording's allocations (issue 17); an
+// entry not handed over (appended outside the books, or published after
+// catchUp went past it) is still read from the ledger, so pending only
+// saves work and never decides what is followed.
+type pending struct {
+	mu sync.Mutex
+	by map[string]map[uint64]*ledger.Stored
+	n  int
+}
+
+// add keeps out, as far as maxPending allows.
+func (p *pending) add(out []*ledger.Stored) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.by == nil {
+		p.by = map[string]map[uint64]*ledger.Stored{}
+	}
+	for _, st := range out {
+		if p.n >= maxPending {
+			return
+		}
+		m := p.by[st.Origin]
+		if m == nil {
+			m = map[uint64]*ledger.Stored{}
+			p.by[st.Origin] = m
+		}
+		if _, ok := m[st.Seq]; !ok {
+			m[st.Seq] = st
+			p.n++
+		}
+	}
+}
+
+// take removes and returns origin's entry at seq, nil when not kept.
+func (p *pending) take(origin string, seq uint64) *ledger.Stored {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, ok := p.by[origin][seq]
+	if ok {
+		delete(p.by[origin], seq)
+		p.n--
+	}
+	return st
+}
+
+// has says whether origin's entry at seq is kept.
+func (p *pending) has(origin string, seq uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.by[origin][seq]
+	return ok
+}
+
+// drop forgets origin's entries up to seq (followed already).
+func (p *pending) drop(origin string, seq uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.by[origin] {
+		if k <= seq {
+			delete(p.by[origin], k)
+			p.n--
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -509,5 +510,64 @@ func TestWholeAppendsAndVouched(t *testing.T) {
 	otherPub, _ := other.Public("x")
 	if !Vouched(pub, links[0:]) || !Vouched(pub, links[1:]) || Vouched(otherPub, links) || Vouched(pub, links[:2]) {
 		t.Fatal("Vouched: seq 1 and 2 are signed by seq 3's signature with the origin's key only, and not without it")
+	}
+}
+
+// TestRangeRawAgreesWithRange: what an outbox reads without decoding (the
+// seq, the bytes and whether an entry is signed) is what Range decodes,
+// for a chain of appends of one entry, of a few and past a run (unsigned
+// entries among them), from any seq and with a limit; fn may keep the
+// bytes.
+func TestRangeRawAgreesWithRange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l := openTest(t, path, testKeys(t, testOrigin))
+	n := 0
+	for _, k := range []int{1, 4, MaxUnsignedRun + 2, 1} {
+		var recs []Record
+		for range k {
+			n++
+			recs = append(recs, markRec(testOrigin, n))
+		}
+		if _, err := l.Append(context.Background(), recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type read struct {
+		seq    uint64
+		raw    []byte
+		signed bool
+	}
+	for _, c := range []struct {
+		from  uint64
+		limit int
+	}{{1, 0}, {3, 0}, {uint64(n), 0}, {uint64(n) + 1, 0}, {2, 7}} {
+		var want, got []read
+		if err := l.Range(testOrigin, c.from, c.limit, func(s *Stored) bool {
+			want = append(want, read{s.Seq, s.Raw, s.Signed()})
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.RangeRaw(testOrigin, c.from, c.limit, func(seq uint64, raw []byte, signed bool) bool {
+			got = append(got, read{seq, raw, signed})
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		unsigned := 0
+		for _, w := range want {
+			if !w.signed {
+				unsigned++
+			}
+		}
+		if c.from == 1 && (unsigned == 0 || unsigned == len(want)) {
+			t.Fatalf("%d of %d entries unsigned: the chain must hold both", unsigned, len(want))
+		}
+		if !slices.EqualFunc(want, got, func(a, b read) bool { return a.seq == b.seq && bytes.Equal(a.raw, b.raw) && a.signed == b.signed }) {
+			t.Errorf("from %d, limit %d: RangeRaw read %d entries, Range %d, or other bytes or signatures", c.from, c.limit, len(got), len(want))
+		}
+	}
+	if err := l.RangeRaw("350505100299", 1, 0, func(uint64, []byte, bool) bool { t.Error("an entry of a chain not held"); return true }); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -602,14 +602,14 @@ func (o *Outbox) next(ctx context.Context, origins []string, from map[string]uin
 		// entry that ends it (at most ledger.MaxUnsignedRun more): the
 		// parent refuses a batch cut inside an append.
 		open := false
-		err := o.cfg.Ledger.Range(org, from[org]+1, 0, func(s *ledger.Stored) bool {
-			if !open && (len(req.Entries) > 0 && size+len(s.Raw) > o.cfg.MaxBatchBytes || ctx.Err() != nil) {
+		err := o.cfg.Ledger.RangeRaw(org, from[org]+1, 0, func(seq uint64, raw []byte, signed bool) bool {
+			if !open && (len(req.Entries) > 0 && size+len(raw) > o.cfg.MaxBatchBytes || ctx.Err() != nil) {
 				return false
 			}
-			req.Entries = append(req.Entries, s.Raw)
-			size += len(s.Raw)
-			last[org] = s.Seq
-			open = !s.Signed()
+			req.Entries = append(req.Entries, raw)
+			size += len(raw)
+			last[org] = seq
+			open = !signed
 			return true
 		})
 		if err != nil {

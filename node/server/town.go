@@ -63,7 +63,8 @@ func (n *Node) serveInbox(iss *pki.Issued) error {
 	// The outbox is woken too: what a village pushed goes on up at once,
 	// not at the outbox's next poll.
 	n.crossKick, n.outboxKick = make(chan struct{}, 1), make(chan struct{}, 1)
-	in.Stored = func(context.Context) error {
+	in.Stored = func(_ context.Context, stored []*ledger.Stored) error {
+		n.sup.Held(stored)
 		for _, kick := range []chan struct{}{n.crossKick, n.outboxKick} {
 			select {
 			case kick <- struct{}{}:

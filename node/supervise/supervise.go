@@ -459,6 +459,18 @@ func (s *Supervisor) Published(out []*ledger.Stored) {
 	}
 }
 
+// Held hands over entries of chains the tier follows that were stored
+// outside the books (a town's inbox stores its villages' pushes), as
+// Published does for the books' own: catchUp follows them as they were
+// stored instead of reading each back from the ledger and decoding it
+// again, which was a fifth of a town's CPU while its villages pushed
+// (issue 17). Entries it is not handed, or past what pending keeps, are
+// still read from the ledger; Notify is not told (they are the villages'
+// entries, not the node's).
+func (s *Supervisor) Held(out []*ledger.Stored) {
+	s.pend.add(out)
+}
+
 // Raised remembers the keys of the node's own alerts about the chains its
 // tier follows (a town's cross-village RELATIVE, TAMPER), as the Tier does.
 func (s *Supervisor) Raised(ctx context.Context, key string, mark bool) bool {

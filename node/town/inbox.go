@@ -50,9 +50,10 @@ type Inbox struct {
 	// (edited body, bad signature, broken link, wrong seq): the town
 	// records it once as a TAMPER alert too (issue 18); may be nil.
 	OnTamper Tamper
-	// Stored is told after a batch is stored, so the town's books look
-	// across its villages at once; may be nil.
-	Stored func(ctx context.Context) error
+	// Stored is told after a batch is stored, with the entries stored
+	// (for the supervision to follow without reading them back), so the
+	// town's books look across its villages at once; may be nil.
+	Stored func(ctx context.Context, stored []*ledger.Stored) error
 	// Attachments keeps what villages send up; with Named (the attachments
 	// an encoded entry names) a batch naming one not held whole is
 	// refused. Both nil: attachments are not checked.
@@ -303,7 +304,8 @@ func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate,
 		return nil, err
 	}
 	if len(recs) > 0 {
-		if _, err := in.l.Append(ctx, recs...); err != nil {
+		stored, err := in.l.Append(ctx, recs...)
+		if err != nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "store: %v", err)
 		}
 		if rs := v.Rotations(); len(rs) > 0 {
@@ -312,7 +314,7 @@ func (in *Inbox) accept(ctx context.Context, org string, cert *x509.Certificate,
 			}
 		}
 		if in.Stored != nil {
-			if err := in.Stored(ctx); err != nil {
+			if err := in.Stored(ctx, stored); err != nil {
 				in.log.Error("town supervision after storing a batch", "village", org, "err", err) // stored and acked all the same
 			}
 		}

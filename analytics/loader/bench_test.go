@@ -175,6 +175,7 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		stopProfile := profileLoader(b)
+		stopPeak := heapPeak()
 		srv0, self0 := serverCPU(b, s), selfCPU(b)
 		t0 := time.Now()
 		// Step before asking how far it got: until the first step re-reads
@@ -191,6 +192,7 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		loaderTime := time.Since(t0)
 		loaderSrv, loaderSelf := serverCPU(b, s)-srv0, selfCPU(b)-self0
 		stopProfile()
+		peak := stopPeak()
 		runtime.ReadMemStats(&m1)
 		var rows uint64
 		conn.QueryRow(ctx, "SELECT (SELECT count() FROM entries) + (SELECT count() FROM transactions)").Scan(&rows)
@@ -245,14 +247,49 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		// The size, for the table of issue 17 (cmd/benchtable), whose aim
 		// holds at 4 M rows or more only.
 		b.ReportMetric(float64(rows), "rows")
+		b.ReportMetric(float64(peak)/(1<<20), "loader-heap-MiB")
 		// CPU per row, the loader's process and the server while the
 		// loader ran, then clickhouse-client's and the server's while it
 		// ran: on two shared cores, where the wall time went.
 		perRow := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(rows) }
-		b.Logf("batch rows %d, %d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row; CPU µs/row: loader %.2f + server %.2f, client %.2f + server %.2f", l.cfg.BatchRows, rows,
+		b.Logf("batch rows %d, %d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row; CPU µs/row: loader %.2f + server %.2f, client %.2f + server %.2f; loader heap in use peak %.0f MiB", l.cfg.BatchRows, rows,
 			float64(rows)/loaderTime.Seconds(), float64(rows)/clientTime.Seconds(), clientTime.Seconds()/loaderTime.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(rows),
-			perRow(loaderSelf), perRow(loaderSrv), perRow(clientSelf), perRow(clientSrv))
+			perRow(loaderSelf), perRow(loaderSrv), perRow(clientSelf), perRow(clientSrv), float64(peak)/(1<<20))
 		conn.Close()
+	}
+}
+
+// heapPeak samples the heap in use every 20 ms (and once at the end)
+// until the function it returns is called, which returns the highest
+// sample: the loader's peak memory, to weigh a bigger BatchRows or a
+// higher GC percent against. ReadMemStats stops the world briefly; at
+// 50 a second that is noise beside the loader's own GC.
+func heapPeak() func() uint64 {
+	var peak uint64
+	sample := func() {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		peak = max(peak, m.HeapInuse)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				sample()
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		return peak
 	}
 }
 

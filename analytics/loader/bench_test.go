@@ -92,7 +92,8 @@ func chain(b *testing.B, villages, n, per int) *district {
 // rows: 200000), SANZI_BENCH_BATCH_ROWS for the loader's BatchRows (a
 // comma-separated list: run i takes the i-th, cycling, so two sizes are
 // compared interleaved on one chain), SANZI_BENCH_COMPRESSION=none for
-// the driver's blocks uncompressed (LZ4 by default); run
+// the driver's blocks uncompressed (LZ4 by default), SANZI_BENCH_GC for
+// the loader's GCPercent/MemoryLimit (percent/MiB pairs, cycling); run
 // with -benchtime=3x -v for three runs on one chain, each logged.
 func BenchmarkLoaderVsClient(b *testing.B) {
 	ctx := context.Background()
@@ -113,6 +114,27 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 				b.Fatalf("SANZI_BENCH_BATCH_ROWS=%q: want positive numbers, comma-separated", v)
 			}
 			batchRows = append(batchRows, n)
+		}
+	}
+	// The collector's settings (Config.GCPercent, MemoryLimit), as
+	// percent/limit-MiB pairs, comma-separated, cycling like the batch
+	// sizes: "0/0,-1/1024" compares the process's own with the collector
+	// off under a 1 GiB limit.
+	type gcSetting struct {
+		percent int
+		limit   int64
+	}
+	gcs := []gcSetting{{}}
+	if v := os.Getenv("SANZI_BENCH_GC"); v != "" {
+		gcs = nil
+		for _, f := range strings.Split(v, ",") {
+			p, m, ok := strings.Cut(f, "/")
+			percent, err1 := strconv.Atoi(p)
+			mib, err2 := strconv.ParseInt(m, 10, 64)
+			if !ok || err1 != nil || err2 != nil || mib < 0 {
+				b.Fatalf("SANZI_BENCH_GC=%q: want percent/limit-MiB pairs, comma-separated", v)
+			}
+			gcs = append(gcs, gcSetting{percent, mib << 20})
 		}
 	}
 	// LZ4, as the member's loader connects (federation/member) and as
@@ -157,7 +179,8 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		l, err := New(Config{Source: d.f, Conn: conn, BatchRows: rowsPerBatch, Logger: quiet})
+		gc := gcs[run%len(gcs)]
+		l, err := New(Config{Source: d.f, Conn: conn, BatchRows: rowsPerBatch, GCPercent: gc.percent, MemoryLimit: gc.limit, Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -173,8 +196,13 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		}
 		l.loaded = nil
 		var m0, m1 runtime.MemStats
+		// The last run's TSV and columns are garbage, but in use until
+		// collected: without this the peak below counts them.
+		runtime.GC()
 		runtime.ReadMemStats(&m0)
 		stopProfile := profileLoader(b)
+		restoreGC := l.tuneGC() // as Run does
+		stopPeak := heapPeak()
 		srv0, self0 := serverCPU(b, s), selfCPU(b)
 		t0 := time.Now()
 		// Step before asking how far it got: until the first step re-reads
@@ -191,6 +219,8 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		loaderTime := time.Since(t0)
 		loaderSrv, loaderSelf := serverCPU(b, s)-srv0, selfCPU(b)-self0
 		stopProfile()
+		peak := stopPeak()
+		restoreGC()
 		runtime.ReadMemStats(&m1)
 		var rows uint64
 		conn.QueryRow(ctx, "SELECT (SELECT count() FROM entries) + (SELECT count() FROM transactions)").Scan(&rows)
@@ -245,14 +275,49 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		// The size, for the table of issue 17 (cmd/benchtable), whose aim
 		// holds at 4 M rows or more only.
 		b.ReportMetric(float64(rows), "rows")
+		b.ReportMetric(float64(peak)/(1<<20), "loader-heap-MiB")
 		// CPU per row, the loader's process and the server while the
 		// loader ran, then clickhouse-client's and the server's while it
 		// ran: on two shared cores, where the wall time went.
 		perRow := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(rows) }
-		b.Logf("batch rows %d, %d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row; CPU µs/row: loader %.2f + server %.2f, client %.2f + server %.2f", l.cfg.BatchRows, rows,
+		b.Logf("batch rows %d, GC %d/%d MiB, %d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row; CPU µs/row: loader %.2f + server %.2f, client %.2f + server %.2f; loader heap in use peak %.0f MiB", l.cfg.BatchRows, gc.percent, gc.limit>>20, rows,
 			float64(rows)/loaderTime.Seconds(), float64(rows)/clientTime.Seconds(), clientTime.Seconds()/loaderTime.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(rows),
-			perRow(loaderSelf), perRow(loaderSrv), perRow(clientSelf), perRow(clientSrv))
+			perRow(loaderSelf), perRow(loaderSrv), perRow(clientSelf), perRow(clientSrv), float64(peak)/(1<<20))
 		conn.Close()
+	}
+}
+
+// heapPeak samples the heap in use every 20 ms (and once at the end)
+// until the function it returns is called, which returns the highest
+// sample: the loader's peak memory, to weigh a bigger BatchRows or a
+// higher GC percent against. ReadMemStats stops the world briefly; at
+// 50 a second that is noise beside the loader's own GC.
+func heapPeak() func() uint64 {
+	var peak uint64
+	sample := func() {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		peak = max(peak, m.HeapInuse)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				sample()
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		return peak
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -67,7 +68,11 @@ type Config struct {
 	// Loaded is told the index loaded through after each batch (the member
 	// records it through Raft); may be nil.
 	Loaded func(ctx context.Context, index uint64) error
-	// BatchRows bounds the rows of one batch across tables; default 100,000.
+	// BatchRows bounds the rows of one batch across tables; default
+	// 100,000. Bigger batches make bigger parts, which ClickHouse merges
+	// for less (at 4 M rows, 400,000 halved the server's CPU a row) but
+	// the loader holds two batches and the driver a copy of one: its heap
+	// peaked at ~300 MiB at 100,000 and ~1 GiB at 400,000.
 	BatchRows int
 	// Decoders is how many goroutines read and decode the FSM's entries
 	// (decode.go); default GOMAXPROCS.
@@ -83,7 +88,26 @@ type Config struct {
 	// deadline a hung ClickHouse would hold the loader for the driver's
 	// read timeout (5 minutes).
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// GCPercent and MemoryLimit (bytes), when not 0, are the Go garbage
+	// collector's percent (debug.SetGCPercent; negative: off, as GOGC=off)
+	// and soft memory limit (debug.SetMemoryLimit) Run sets for the
+	// process while it runs, putting the previous ones back when it
+	// returns. Why: the loader holds two batches of columns (one read while
+	// the other goes in, ~250 MiB at the default BatchRows), full of string
+	// headers the collector marks again at every cycle; at the default
+	// percent it cycles every few thousand rows and marking was a fifth of
+	// the loader's CPU. Measured at 400 k rows (BenchmarkLoaderVsClient,
+	// SANZI_BENCH_GC; loader CPU µs/row, median of 6 in two interleaved
+	// windows, noisy): percent 100 1.41 (peak heap 237–279 MiB), 400 1.30
+	// (420–573 MiB), off with a 1 GiB limit 1.25 in one window and 1.61 in
+	// the other (670–995 MiB: near the limit it collects as often as
+	// before). A modest gain for twice the memory. Both are the whole
+	// process's settings (a member also runs Raft and gRPC): set them only
+	// where the loader dominates the process's memory; a negative percent
+	// needs a MemoryLimit. 0 and 0 (the default) leave them alone.
+	GCPercent   int
+	MemoryLimit int64
+	Logger      *slog.Logger
 }
 
 // Loader is one run of the copy; Run until its context ends.
@@ -138,6 +162,12 @@ func New(cfg Config) (*Loader, error) {
 	if len(cfg.Shards) > 0 && cfg.Cluster == "" {
 		return nil, errors.New("loader: Cluster (the remote_servers name) is required with Shards")
 	}
+	if cfg.GCPercent < 0 && cfg.MemoryLimit <= 0 {
+		return nil, errors.New("loader: MemoryLimit: required when GCPercent is negative (the collector off), or the heap grows without bound")
+	}
+	if cfg.MemoryLimit < 0 {
+		return nil, errors.New("loader: MemoryLimit: negative; 0 leaves the process's limit alone")
+	}
 	if cfg.BatchRows <= 0 {
 		cfg.BatchRows = 100_000
 	}
@@ -186,6 +216,7 @@ func (l *Loader) record(change func(s *Stats)) {
 // ClickHouse fails; it returns ctx's error, or ErrFenced when a newer
 // leader's loader has taken over.
 func (l *Loader) Run(ctx context.Context) error {
+	defer l.tuneGC()()
 	failures := 0
 	for {
 		sctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
@@ -221,6 +252,28 @@ func (l *Loader) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(wait):
+		}
+	}
+}
+
+// tuneGC sets the collector's percent and memory limit of cfg (see
+// Config.GCPercent) and returns what puts the previous ones back.
+func (l *Loader) tuneGC() (restore func()) {
+	percent, limit := l.cfg.GCPercent, l.cfg.MemoryLimit
+	var oldPercent int
+	var oldLimit int64
+	if limit > 0 {
+		oldLimit = debug.SetMemoryLimit(limit)
+	}
+	if percent != 0 {
+		oldPercent = debug.SetGCPercent(percent) // negative: off
+	}
+	return func() {
+		if percent != 0 {
+			debug.SetGCPercent(oldPercent)
+		}
+		if limit > 0 {
+			debug.SetMemoryLimit(oldLimit)
 		}
 	}
 }
@@ -349,22 +402,30 @@ type prepared struct {
 	batches []*batch
 }
 
-// TODO(issue 17): the loader's CPU is about 1.2–1.5 µs a row (it was
+// TODO(issue 17): the loader's CPU is about 1.1–1.4 µs a row (it was
 // 1.9–2.3 before transactions were read from the wire, rows appended to
 // typed columns and big ranges held rather than copied), against
-// clickhouse-client's 0.5–0.7. What is left, from the profile: the
-// driver's own copy of every string column (ch-go's ColStr.Append, grown
-// from nothing for every block: ~0.3 µs a row, then Send's encoding
-// ~0.15), the GC's marking of the batches' string columns (~0.3), and
-// ClickHouse merging the loader's 100,000-row parts at 4 M rows (the
-// server's CPU per row is about twice the client's insert). Transactions
-// and vouchers are read from the wire; other types still go through
-// proto.Unmarshal and put's boxes (few rows). Next:
-// bigger blocks per table (fewer parts to merge) without the driver's
-// columns growing to the whole batch. Not the driver's Flush within one
-// INSERT: tried, 18.16 keeps the blocks flushed before an INSERT that is
-// then abandoned (32,768 of 32,771 rows stayed), which would break a
-// table's all-or-nothing batch.
+// clickhouse-client's 0.4–0.7. What is left, from the profile: the
+// driver's own copy of every string column (ch-go's ColStr.Append, ~0.2
+// µs a row, two thirds of it growslice: the block's columns start empty
+// for every INSERT and clickhouse-go offers no way to size them, though
+// batch.Columns() hands out the columns themselves, so a throwaway
+// append then Reset could; not tried, it copies as much as it saves),
+// then Send's encoding ~0.15; the GC's marking of the batches' string
+// columns (~0.25; Config.GCPercent trades memory for it); and, at 4 M
+// rows, ClickHouse merging the loader's parts: at BatchRows 100,000 a
+// table's part is ~50,000 rows and the server spends 1.7–2.0 µs a row
+// against 0.6–0.7 for clickhouse-client's million-row blocks; at
+// 400,000 it spends 0.8–0.9, but the loader's heap peaks at ~1 GiB
+// instead of ~300 MiB (BenchmarkLoaderVsClient, 4 M rows, medians of
+// 3), which is why the default stays. Next: district, town and
+// type_name computed by the server from origin and type (DEFAULT
+// columns): four of the fifteen string columns the driver copies; time
+// columns as uint32 seconds (24 bytes a row held each); bigger parts per
+// table without holding the whole batch's strings twice. Not the
+// driver's Flush within one INSERT: tried, 18.16 keeps the blocks
+// flushed before an INSERT that is then abandoned (32,768 of 32,771 rows
+// stayed), which would break a table's all-or-nothing batch.
 //
 // read reads and decodes the feed after from, up to BatchRows rows. It
 // runs beside send (step): it writes only its own batches, the rule sets

@@ -212,9 +212,14 @@ func Open(cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{
-		Timeout:        2 * time.Second,
-		NoSync:         cfg.NoSync,
-		NoFreelistSync: true,
+		Timeout: 2 * time.Second,
+		NoSync:  cfg.NoSync,
+		// The free list is written with every commit (a few pages: an
+		// append-only file frees little), so that an open reads it
+		// instead of walking every page of the file to find the free
+		// ones, which took longer the longer the history (issue 17). A
+		// file written without it is walked once, by the first open.
+		NoFreelistSync: false,
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {

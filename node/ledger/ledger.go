@@ -450,26 +450,12 @@ func GetTx(tx *bolt.Tx, origin string, seq uint64) (*Stored, error) {
 // Range calls fn for the entries of origin from seq from on, in order, until
 // fn returns false or limit entries were read (limit <= 0: no limit).
 func (l *Ledger) Range(origin string, from uint64, limit int, fn func(*Stored) bool) error {
-	return l.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketChains).Bucket([]byte(origin))
-		if b == nil {
-			return nil
+	return l.rangeRaw(origin, from, limit, func(seq uint64, raw []byte) (bool, error) {
+		s, err := Decode(raw)
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", EntryID(origin, seq), err)
 		}
-		c := b.Cursor()
-		n := 0
-		for k, raw := c.Seek(seqKey(from)); k != nil; k, raw = c.Next() {
-			s, err := Decode(append([]byte(nil), raw...))
-			if err != nil {
-				return fmt.Errorf("read %s: %w", EntryID(origin, keySeq(k)), err)
-			}
-			if !fn(s) {
-				return nil
-			}
-			if n++; limit > 0 && n >= limit {
-				return nil
-			}
-		}
-		return nil
+		return fn(s), nil
 	})
 }
 
@@ -482,6 +468,24 @@ func (l *Ledger) Range(origin string, from uint64, limit int, fn func(*Stored) b
 // entry; an encoding whose fields do not parse stops the range with an
 // error, as in Range.
 func (l *Ledger) RangeRaw(origin string, from uint64, limit int, fn func(seq uint64, raw []byte, signed bool) bool) error {
+	return l.rangeRaw(origin, from, limit, func(seq uint64, raw []byte) (bool, error) {
+		signed := false
+		if err := WireFields(raw, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
+			if n == 3 && typ == protowire.BytesType { // Entry.signature
+				signed = len(v) > 0
+			}
+		}); err != nil {
+			return false, fmt.Errorf("read %s: decode entry: %w", EntryID(origin, seq), err)
+		}
+		return fn(seq, raw, signed), nil
+	})
+}
+
+// rangeRaw walks origin's chain from seq from on, in one read
+// transaction, handing fn a copy of each stored entry (bbolt's bytes are
+// only valid inside the transaction) until fn says stop or fails, or limit
+// entries were read (limit <= 0: no limit).
+func (l *Ledger) rangeRaw(origin string, from uint64, limit int, fn func(seq uint64, raw []byte) (bool, error)) error {
 	return l.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketChains).Bucket([]byte(origin))
 		if b == nil {
@@ -490,16 +494,9 @@ func (l *Ledger) RangeRaw(origin string, from uint64, limit int, fn func(seq uin
 		c := b.Cursor()
 		n := 0
 		for k, raw := c.Seek(seqKey(from)); k != nil; k, raw = c.Next() {
-			signed := false
-			if err := WireFields(raw, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
-				if n == 3 && typ == protowire.BytesType { // Entry.signature
-					signed = len(v) > 0
-				}
-			}); err != nil {
-				return fmt.Errorf("read %s: decode entry: %w", EntryID(origin, keySeq(k)), err)
-			}
-			if !fn(keySeq(k), append([]byte(nil), raw...), signed) {
-				return nil
+			more, err := fn(keySeq(k), append([]byte(nil), raw...))
+			if err != nil || !more {
+				return err
 			}
 			if n++; limit > 0 && n >= limit {
 				return nil

@@ -187,7 +187,37 @@ func (p *maskPlans) collect(r protoreflect.Message, today time.Time, found map[s
 // replace rewrites, by plan, every string in r (fields, lists, map values)
 // with rep.
 func (p *maskPlans) replace(r protoreflect.Message, rep *replacer) {
-	for _, f := range p.of(r.Descriptor()).text {
+	p.rewrite(r, func(m *maskPlan) []protoreflect.FieldDescriptor { return m.text },
+		func(_ protoreflect.FieldDescriptor, _ protoreflect.MapKey, s string) string { return rep.Replace(s) })
+}
+
+// personal masks in place, by plan, every personal string field, an
+// alert's key and the personal values of string maps (MaskPersonal).
+func (p *maskPlans) personal(r protoreflect.Message) {
+	p.rewrite(r, func(m *maskPlan) []protoreflect.FieldDescriptor { return m.personal },
+		func(f protoreflect.FieldDescriptor, k protoreflect.MapKey, s string) string {
+			var mask func(string) string
+			switch {
+			case f.IsMap():
+				mask = personalEvidence[k.String()]
+			case f.Name() == keyField && f.ContainingMessage().FullName() == alertMessage:
+				mask = maskSegments
+			default:
+				mask = personalFields[f.Name()]
+			}
+			if mask == nil || s == "" {
+				return s
+			}
+			return mask(s)
+		})
+}
+
+// rewrite walks the fields of r that fields picks from its type's plan,
+// into messages, lists and maps, and sets every string value to what
+// with returns for it (k is the map key for a map's value), where that
+// differs.
+func (p *maskPlans) rewrite(r protoreflect.Message, fields func(*maskPlan) []protoreflect.FieldDescriptor, with func(f protoreflect.FieldDescriptor, k protoreflect.MapKey, s string) string) {
+	for _, f := range fields(p.of(r.Descriptor())) {
 		if !r.Has(f) {
 			continue
 		}
@@ -197,7 +227,7 @@ func (p *maskPlans) replace(r protoreflect.Message, rep *replacer) {
 			m := v.Map()
 			if f.MapValue().Kind() == protoreflect.MessageKind {
 				m.Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					p.replace(mv.Message(), rep)
+					p.rewrite(mv.Message(), fields, with)
 					return true
 				})
 				continue
@@ -208,7 +238,7 @@ func (p *maskPlans) replace(r protoreflect.Message, rep *replacer) {
 			}
 			var kvs []kv // set once the map is ranged
 			m.Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
-				if nv := rep.Replace(mv.String()); nv != mv.String() {
+				if nv := with(f, k, mv.String()); nv != mv.String() {
 					kvs = append(kvs, kv{k, nv})
 				}
 				return true
@@ -220,73 +250,16 @@ func (p *maskPlans) replace(r protoreflect.Message, rep *replacer) {
 			l := v.List()
 			for j := range l.Len() {
 				if f.Kind() == protoreflect.MessageKind {
-					p.replace(l.Get(j).Message(), rep)
-				} else if nv := rep.Replace(l.Get(j).String()); nv != l.Get(j).String() {
+					p.rewrite(l.Get(j).Message(), fields, with)
+				} else if nv := with(f, protoreflect.MapKey{}, l.Get(j).String()); nv != l.Get(j).String() {
 					l.Set(j, protoreflect.ValueOfString(nv))
 				}
 			}
 		case f.Kind() == protoreflect.MessageKind:
-			p.replace(v.Message(), rep)
+			p.rewrite(v.Message(), fields, with)
 		default:
-			if nv := rep.Replace(v.String()); nv != v.String() {
+			if nv := with(f, protoreflect.MapKey{}, v.String()); nv != v.String() {
 				r.Set(f, protoreflect.ValueOfString(nv))
-			}
-		}
-	}
-}
-
-// personal masks in place, by plan, every personal string field, an
-// alert's key and the personal values of string maps (MaskPersonal).
-func (p *maskPlans) personal(r protoreflect.Message) {
-	for _, f := range p.of(r.Descriptor()).personal {
-		if !r.Has(f) {
-			continue
-		}
-		v := r.Get(f)
-		switch {
-		case f.IsMap():
-			m := v.Map()
-			if f.MapValue().Kind() == protoreflect.MessageKind {
-				m.Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					p.personal(mv.Message())
-					return true
-				})
-				continue
-			}
-			type kv struct {
-				k protoreflect.MapKey
-				v string
-			}
-			var kvs []kv // set once the map is ranged
-			m.Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
-				if mask := personalEvidence[k.String()]; mask != nil {
-					if s := mv.String(); s != "" {
-						if ms := mask(s); ms != s {
-							kvs = append(kvs, kv{k, ms})
-						}
-					}
-				}
-				return true
-			})
-			for _, x := range kvs {
-				m.Set(x.k, protoreflect.ValueOfString(x.v))
-			}
-		case f.IsList():
-			l := v.List()
-			for j := range l.Len() {
-				p.personal(l.Get(j).Message())
-			}
-		case f.Kind() == protoreflect.MessageKind:
-			p.personal(v.Message())
-		default:
-			mask := personalFields[f.Name()]
-			if f.Name() == keyField && f.ContainingMessage().FullName() == alertMessage {
-				mask = maskSegments
-			}
-			if s := v.String(); s != "" {
-				if ms := mask(s); ms != s {
-					r.Set(f, protoreflect.ValueOfString(ms))
-				}
 			}
 		}
 	}

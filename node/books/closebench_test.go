@@ -179,23 +179,7 @@ func TestMonthIndexesBuiltAgain(t *testing.T) {
 func TestMonthIndexesAfterARestore(t *testing.T) {
 	dir := t.TempDir()
 	bk, clk, cash, closeFn := villageOfYears(t, dir, 1)
-	var parent [][]byte
-	if err := bk.Ledger().Range(benchOrg, 1, int(bk.Ledger().Head(benchOrg).Seq/2), func(s *ledger.Stored) bool {
-		parent = append(parent, s.Raw)
-		return true
-	}); err != nil {
-		t.Fatal(err)
-	}
-	closeFn()
-	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := ring.Public(benchOrg)
-	res, err := ledger.Restore(filepath.Join(dir, "ledger.db"), benchOrg, pub, parent, books.Indexer(), func(uint64, []byte, bool) error { return nil })
-	if err != nil || len(res.Lost) == 0 {
-		t.Fatalf("restore: %+v %v", res, err)
-	}
+	restoreFromHalf(t, bk, dir, closeFn)
 	read := func(bk *books.Books) ([]*sanziv1.MonthStatus, []string) {
 		t.Helper()
 		ms, err := bk.ListMonths(benchOrg, "2016")
@@ -266,5 +250,29 @@ func BenchmarkStatementAfterYears(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// restoreFromHalf closes the village bk on dir (closeFn) and restores its
+// ledger from a parent's copy of the first half of its chain, as a node
+// restored after its file was lost: the second half must be lost.
+func restoreFromHalf(t *testing.T, bk *books.Books, dir string, closeFn func()) {
+	t.Helper()
+	var parent [][]byte
+	if err := bk.Ledger().Range(benchOrg, 1, int(bk.Ledger().Head(benchOrg).Seq/2), func(s *ledger.Stored) bool {
+		parent = append(parent, s.Raw)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	closeFn()
+	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := ring.Public(benchOrg)
+	res, err := ledger.Restore(filepath.Join(dir, "ledger.db"), benchOrg, pub, parent, books.Indexer(), func(uint64, []byte, bool) error { return nil })
+	if err != nil || len(res.Lost) == 0 {
+		t.Fatalf("restore: %+v %v", res, err)
 	}
 }

@@ -3,7 +3,6 @@ package books_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/chart"
-	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/statement"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -250,23 +248,7 @@ func TestStatementsFromMonthsAreFromVouchers(t *testing.T) {
 	}
 
 	// Restored from a copy holding the first half of the chain.
-	var parent [][]byte
-	if err := bk.Ledger().Range(benchOrg, 1, int(bk.Ledger().Head(benchOrg).Seq/2), func(s *ledger.Stored) bool {
-		parent = append(parent, s.Raw)
-		return true
-	}); err != nil {
-		t.Fatal(err)
-	}
-	closeFn()
-	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := ring.Public(benchOrg)
-	res, err := ledger.Restore(filepath.Join(dir, "ledger.db"), benchOrg, pub, parent, books.Indexer(), func(uint64, []byte, bool) error { return nil })
-	if err != nil || len(res.Lost) == 0 {
-		t.Fatalf("restore: %+v %v", res, err)
-	}
+	restoreFromHalf(t, bk, dir, closeFn)
 	bk, _ = openVillage(t, dir, clk)
 	bk.SetChart(func() (*sanziv1.ChartOfAccounts, string) { return subChart(t), "7" })
 	if n3 := sameStatements(t, bk, years, "after a restore"); n3 != n {

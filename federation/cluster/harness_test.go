@@ -331,6 +331,21 @@ func txPayload(org string, seq, size int) ([]byte, error) {
 	return b, nil
 }
 
+// registerVillage issues org a village certificate from the district CA
+// and registers it at the leader, whose client it returns with it.
+func (c *Cluster) registerVillage(ctx context.Context, org string) (*pki.Issued, sanziv1.DistrictServiceClient) {
+	c.t.Helper()
+	iss, err := c.ca.Issue(org, pki.RoleVillage, nil, time.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	leader := c.Client(c.Leader().id)
+	if _, err := leader.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: org, PublicKey: iss.Key.Public().(ed25519.PublicKey), Certificate: iss.Cert.Raw}); err != nil {
+		c.t.Fatal(err)
+	}
+	return iss, leader
+}
+
 func (c *Cluster) register(v *village) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
-	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/refusal"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -24,16 +22,9 @@ import (
 func TestPushWithoutPrivatePartRefused(t *testing.T) {
 	c := NewCluster(t, 1, nil)
 	const org = "350505100201"
-	iss, err := c.ca.Issue(org, pki.RoleVillage, nil, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	leader := c.Client(c.Leader().id)
-	if _, err := leader.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: org, PublicKey: iss.Key.Public().(ed25519.PublicKey), Certificate: iss.Cert.Raw}); err != nil {
-		t.Fatal(err)
-	}
+	iss, leader := c.registerVillage(ctx, org)
 	payload, err := proto.Marshal(&sanziv1.Transaction{Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, AmountFen: 100,
 		Counterparty: &sanziv1.Counterparty{Name: "张三丰", IdNumber: "11010519491231002X", BankAccount: "6222021234567890123"}})
 	if err != nil {

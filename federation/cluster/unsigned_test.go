@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/ledger"
-	"github.com/sanzi/sanzi/node/pki"
 	"github.com/sanzi/sanzi/node/refusal"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -26,16 +24,9 @@ import (
 func TestPushUnsignedEntries(t *testing.T) {
 	c := NewCluster(t, 1, nil)
 	const org = "350505100201"
-	iss, err := c.ca.Issue(org, pki.RoleVillage, nil, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	leader := c.Client(c.Leader().id)
-	if _, err := leader.RegisterOrigin(ctx, &sanziv1.RegisterOriginRequest{Origin: org, PublicKey: iss.Key.Public().(ed25519.PublicKey), Certificate: iss.Cert.Raw}); err != nil {
-		t.Fatal(err)
-	}
+	iss, leader := c.registerVillage(ctx, org)
 	var recs []ledger.Record
 	for i := range 4 {
 		recs = append(recs, ledger.Record{Origin: org, Author: "kj", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: []byte(fmt.Sprintf("entry %d", i))})

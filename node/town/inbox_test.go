@@ -54,20 +54,7 @@ func TestInboxRefusesUnverifiedEntries(t *testing.T) {
 		}
 		return s
 	}
-	dir := t.TempDir()
-	town := keys.NewRing()
-	town.AddPublic(testVillage, key.Public().(ed25519.PublicKey))
-	tl, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: town, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tl.Close() })
-	in, err := NewInbox(tl, "350505100000", dir, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var told []*ledger.VerifyError
-	in.OnTamper = func(_ context.Context, _ string, ve *ledger.VerifyError, raw []byte) { told = append(told, ve) }
+	tl, in, told := tamperInbox(t, key)
 	// The pusher's certificate: accept pins its key (a test certificate
 	// needs no more).
 	pub := &x509.Certificate{PublicKey: key.Public().(ed25519.PublicKey)}
@@ -121,14 +108,14 @@ func TestInboxRefusesUnverifiedEntries(t *testing.T) {
 		{"a wrong seq", [][]byte{entry(4).Raw}, 3, ledger.FailureSeq},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			told = nil
+			*told = nil
 			_, err := in.accept(context.Background(), testVillage, pub, c.raws)
 			r := refusal.From(err)
 			if r == nil || r.Reason != refusal.ReasonChainBroken || r.Origin != testVillage || r.Seq != c.seq || r.Extra[refusal.KeyFailure] != string(c.failure) {
 				t.Fatalf("refusal %+v from %v, want CHAIN_BROKEN at %d (%s)", r, err, c.seq, c.failure)
 			}
-			if len(told) != 1 || told[0].Failure != c.failure || told[0].Seq != c.seq {
-				t.Fatalf("OnTamper told %v", told)
+			if len(*told) != 1 || (*told)[0].Failure != c.failure || (*told)[0].Seq != c.seq {
+				t.Fatalf("OnTamper told %v", *told)
 			}
 			if h := tl.Head(testVillage); h.Seq != 2 {
 				t.Fatalf("the town holds %d after a refused batch", h.Seq)
@@ -287,20 +274,7 @@ func TestInboxUnsignedEntries(t *testing.T) {
 		}
 		return s.Raw
 	}
-	dir := t.TempDir()
-	town := keys.NewRing()
-	town.AddPublic(testVillage, key.Public().(ed25519.PublicKey))
-	tl, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: town, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tl.Close() })
-	in, err := NewInbox(tl, "350505100000", dir, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var told []*ledger.VerifyError
-	in.OnTamper = func(_ context.Context, _ string, ve *ledger.VerifyError, _ []byte) { told = append(told, ve) }
+	tl, in, told := tamperInbox(t, key)
 	pub := &x509.Certificate{PublicKey: key.Public().(ed25519.PublicKey)}
 	if _, err := in.accept(context.Background(), testVillage, pub, [][]byte{raw(1)}); err != nil {
 		t.Fatal(err)
@@ -317,7 +291,7 @@ func TestInboxUnsignedEntries(t *testing.T) {
 		{"a batch cut inside the append", [][]byte{raw(2), raw(3)}, 2, ledger.FailureUnsigned, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			told = nil
+			*told = nil
 			_, err := in.accept(context.Background(), testVillage, pub, c.raws)
 			var ve *ledger.VerifyError
 			if err == nil || (c.tamper && refusal.From(err) == nil) {
@@ -328,15 +302,15 @@ func TestInboxUnsignedEntries(t *testing.T) {
 				if r.Reason != refusal.ReasonChainBroken || r.Seq != c.seq || r.Extra[refusal.KeyFailure] != string(c.failure) {
 					t.Fatalf("refusal %+v, want CHAIN_BROKEN at %d (%s)", r, c.seq, c.failure)
 				}
-				if len(told) != 1 || told[0].Seq != c.seq {
-					t.Fatalf("OnTamper told %v", told)
+				if len(*told) != 1 || (*told)[0].Seq != c.seq {
+					t.Fatalf("OnTamper told %v", *told)
 				}
 			} else {
 				if errors.As(err, &ve) || !strings.Contains(err.Error(), "ends inside an append") {
 					t.Fatalf("a cut batch: %v, want a plain refusal saying it ends inside an append", err)
 				}
-				if len(told) != 0 {
-					t.Fatalf("a cut batch is not tampering, OnTamper told %v", told)
+				if len(*told) != 0 {
+					t.Fatalf("a cut batch is not tampering, OnTamper told %v", *told)
 				}
 			}
 			if h := tl.Head(testVillage); h.Seq != 1 {
@@ -347,4 +321,25 @@ func TestInboxUnsignedEntries(t *testing.T) {
 	if _, err := in.accept(context.Background(), testVillage, pub, [][]byte{raw(2), raw(3), raw(4)}); err != nil || tl.Head(testVillage).Seq != 4 {
 		t.Fatalf("the whole append: %v, head %d", err, tl.Head(testVillage).Seq)
 	}
+}
+
+// tamperInbox is a town's inbox over a fresh ledger that knows
+// testVillage's key, and the tamper findings it reports (told).
+func tamperInbox(t *testing.T, key ed25519.PrivateKey) (*ledger.Ledger, *Inbox, *[]*ledger.VerifyError) {
+	t.Helper()
+	dir := t.TempDir()
+	town := keys.NewRing()
+	town.AddPublic(testVillage, key.Public().(ed25519.PublicKey))
+	tl, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: town, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Close() })
+	in, err := NewInbox(tl, "350505100000", dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	told := new([]*ledger.VerifyError)
+	in.OnTamper = func(_ context.Context, _ string, ve *ledger.VerifyError, _ []byte) { *told = append(*told, ve) }
+	return tl, in, told
 }

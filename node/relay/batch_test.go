@@ -20,14 +20,7 @@ import (
 // refuses one that ends unsigned.
 func TestBatchesEndOnASignedEntry(t *testing.T) {
 	const other = "350505100202"
-	ring := keys.NewRing()
-	ring.Add(testVillage, ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
-	ring.Add(other, ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), 1)))
-	l, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "ledger.db"), Keys: ring, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l, ring := twoVillageLedger(t, other)
 	appends := []int{1, 5, 3, 40, 2, 1, 7}
 	for i, n := range appends {
 		var recs []ledger.Record
@@ -139,4 +132,19 @@ func TestPullPageCutInsideAnAppendRefused(t *testing.T) {
 	if n, _, err := storeFollowing(context.Background(), l, testVillage, pub, ledger.Head{}, raws, ledger.KeyOptions{}); err != nil || n != 4 {
 		t.Fatalf("the whole append: %d stored, %v", n, err)
 	}
+}
+
+// twoVillageLedger is a ledger holding signing keys for testVillage and
+// other, as a town's file holds its villages' chains, and its key ring.
+func twoVillageLedger(t *testing.T, other string) (*ledger.Ledger, *keys.Ring) {
+	t.Helper()
+	ring := keys.NewRing()
+	ring.Add(testVillage, ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+	ring.Add(other, ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), 1)))
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "ledger.db"), Keys: ring, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, ring
 }

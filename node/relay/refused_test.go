@@ -2,12 +2,10 @@ package relay
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,7 +15,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/sanzi/sanzi/node/keys"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/refusal"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -88,14 +85,7 @@ func (p *refusingParent) SyncPush(stream grpc.BidiStreamingServer[sanziv1.SyncPu
 // Recheck has passed on its clock.
 func TestSyncPermanentRefusal(t *testing.T) {
 	const other = "350505100202"
-	ring := keys.NewRing()
-	ring.Add(testVillage, ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
-	ring.Add(other, ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), 1)))
-	l, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "ledger.db"), Keys: ring, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l, _ := twoVillageLedger(t, other)
 	appendN := func(origin string, n int) {
 		t.Helper()
 		for range n {

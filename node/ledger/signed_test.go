@@ -298,14 +298,10 @@ func TestRotationAfterUnsignedRefused(t *testing.T) {
 	}
 }
 
-// appendChain writes appends of the given sizes and returns the path.
-func appendChain(t *testing.T, ring KeyRing, sizes ...int) string {
+// appendSizes appends to testOrigin's chain in l one append of each of the
+// given sizes, numbering the records from 1.
+func appendSizes(t *testing.T, l *Ledger, sizes ...int) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	l, err := Open(Config{Path: path, Keys: ring, Now: func() time.Time { return time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
 	for _, k := range sizes {
 		var recs []Record
@@ -317,6 +313,17 @@ func appendChain(t *testing.T, ring KeyRing, sizes ...int) string {
 			t.Fatal(err)
 		}
 	}
+}
+
+// appendChain writes appends of the given sizes and returns the path.
+func appendChain(t *testing.T, ring KeyRing, sizes ...int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l, err := Open(Config{Path: path, Keys: ring, Now: func() time.Time { return time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendSizes(t, l, sizes...)
 	l.Close()
 	return path
 }
@@ -521,17 +528,7 @@ func TestWholeAppendsAndVouched(t *testing.T) {
 func TestRangeRawAgreesWithRange(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	l := openTest(t, path, testKeys(t, testOrigin))
-	n := 0
-	for _, k := range []int{1, 4, MaxUnsignedRun + 2, 1} {
-		var recs []Record
-		for range k {
-			n++
-			recs = append(recs, markRec(testOrigin, n))
-		}
-		if _, err := l.Append(context.Background(), recs...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendSizes(t, l, 1, 4, MaxUnsignedRun+2, 1)
 	type read struct {
 		seq    uint64
 		raw    []byte

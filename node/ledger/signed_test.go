@@ -299,8 +299,9 @@ func TestRotationAfterUnsignedRefused(t *testing.T) {
 }
 
 // appendSizes appends to testOrigin's chain in l one append of each of the
-// given sizes, numbering the records from 1.
-func appendSizes(t *testing.T, l *Ledger, sizes ...int) {
+// given sizes, numbering the records from 1, and returns how many it
+// appended.
+func appendSizes(t *testing.T, l *Ledger, sizes ...int) int {
 	t.Helper()
 	n := 0
 	for _, k := range sizes {
@@ -313,6 +314,7 @@ func appendSizes(t *testing.T, l *Ledger, sizes ...int) {
 			t.Fatal(err)
 		}
 	}
+	return n
 }
 
 // appendChain writes appends of the given sizes and returns the path.
@@ -528,7 +530,7 @@ func TestWholeAppendsAndVouched(t *testing.T) {
 func TestRangeRawAgreesWithRange(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	l := openTest(t, path, testKeys(t, testOrigin))
-	appendSizes(t, l, 1, 4, MaxUnsignedRun+2, 1)
+	n := appendSizes(t, l, 1, 4, MaxUnsignedRun+2, 1)
 	type read struct {
 		seq    uint64
 		raw    []byte

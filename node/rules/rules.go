@@ -85,6 +85,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -274,6 +275,11 @@ type compiled struct {
 	rule   Rule
 	reason string
 	prg    cel.Program
+	// small, when set, is prg without the cost limit, for a voucher of at
+	// most smallLines lines: CEL's estimate shows no such voucher can
+	// reach the limit (see linesOptions).
+	small      cel.Program
+	smallLines int
 	// params binds the rule's params, converted for CEL once rather than
 	// at every evaluation.
 	params interpreter.Activation
@@ -405,7 +411,15 @@ func compileRule(envs map[string]*cel.Env, r Rule, seen map[string]bool) (map[st
 		if err != nil {
 			return nil, fmt.Errorf("params (as %s): %w", k, err)
 		}
-		out[k] = compiled{rule: r, reason: reason, prg: prg, params: params}
+		c := compiled{rule: r, reason: reason, prg: prg, params: params}
+		if k == KindVoucher {
+			if c.smallLines = smallLines(env, ast); c.smallLines > 0 {
+				if c.small, err = env.Program(ast); err != nil {
+					return nil, fmt.Errorf("expression (as %s): %w", k, err)
+				}
+			}
+		}
+		out[k] = c
 	}
 	return out, nil
 }
@@ -422,6 +436,52 @@ func costOptions(env *cel.Env, ast *cel.Ast) []cel.ProgramOption {
 		return nil
 	}
 	return []cel.ProgramOption{cel.CostLimit(costLimit)}
+}
+
+// smallLines is the most lines a voucher can have for CEL's static
+// estimate of ast to stay within costLimit, 0 when that is none or when
+// ast is unmetered anyway (costOptions). A voucher expression reads its
+// lines in comprehensions (voucher.lines.exists), whose cost no entry-free
+// estimate bounds; the lines a voucher can have are bounded
+// (voucher.MaxLines), but at 5,000 lines the default rules are estimated
+// at 115,000 to 350,000, over the limit. A voucher of at most smallLines
+// lines, as nearly every voucher is (a derived voucher has two), cannot
+// reach the limit, so it is evaluated without counting its cost (half of
+// an evaluation's allocations); a longer one stays metered, and is stopped
+// at the limit as before.
+func smallLines(env *cel.Env, ast *cel.Ast) int {
+	fits := func(n int) bool {
+		est, err := env.EstimateCost(ast, linesSized(n))
+		return err == nil && est.Max <= costLimit
+	}
+	if fits(math.MaxInt32) || !fits(1) {
+		return 0
+	}
+	lo, hi := 1, math.MaxInt32 // fits(lo), !fits(hi)
+	for hi-lo > 1 {
+		if mid := lo + (hi-lo)/2; fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// linesSized is the cost estimator for a voucher of at most n lines: its
+// lines and the roles of their accounts (one a line at most) are sized,
+// everything else is unknown.
+type linesSized int
+
+func (n linesSized) EstimateSize(node checker.AstNode) *checker.SizeEstimate {
+	switch p := node.Path(); {
+	case len(p) == 2 && p[0] == "voucher" && p[1] == "lines", len(p) == 1 && p[0] == "roles":
+		return &checker.SizeEstimate{Min: 0, Max: uint64(n)}
+	}
+	return nil
+}
+func (linesSized) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
 }
 
 // unsized is the cost estimator that knows nothing of an entry's sizes:
@@ -462,6 +522,13 @@ func substitute(tmpl string, params map[string]int64) (string, error) {
 // one broken rule never hides another's hit. The evidence is the entry's
 // figures, made (once) only when a rule fires: most entries fire none.
 func (e *Engine) check(kind string, vars map[string]any, evidence func() map[string]string) ([]Hit, error) {
+	return e.checkSized(kind, -1, vars, evidence)
+}
+
+// checkSized is check for a voucher of lines lines (-1: not a voucher),
+// which picks each rule's unmetered program when the voucher is small
+// enough for it (compiled.small).
+func (e *Engine) checkSized(kind string, lines int, vars map[string]any, evidence func() map[string]string) ([]Hit, error) {
 	cs := e.byKind[kind]
 	if len(cs) == 0 {
 		return nil, nil
@@ -474,7 +541,11 @@ func (e *Engine) check(kind string, vars map[string]any, evidence func() map[str
 	var errs []error
 	var ev map[string]string
 	for _, c := range cs {
-		out, _, err := c.prg.Eval(interpreter.NewHierarchicalActivation(entry, c.params))
+		prg := c.prg
+		if c.small != nil && lines >= 0 && lines <= c.smallLines {
+			prg = c.small
+		}
+		out, _, err := prg.Eval(interpreter.NewHierarchicalActivation(entry, c.params))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rules: rule %s on %s: %w", c.rule.Code, kind, err))
 			continue

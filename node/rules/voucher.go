@@ -146,7 +146,7 @@ func (e *Engine) CheckVoucher(v *sanziv1.Voucher, facts VoucherFacts) ([]Hit, er
 		"voucher": v, "roles": roles, "money_out_fen": out, "money_in_fen": in,
 		"source": facts.Source, "source_kind": int64(facts.SourceKind), "resolution_approved": facts.ResolutionApproved,
 	}
-	return e.check(KindVoucher, vars, func() map[string]string {
+	return e.checkSized(KindVoucher, len(v.GetLines()), vars, func() map[string]string {
 		ev := evidence(v, "org", "business_date", "summary", "source_entry_id", "opening", "lines", "attachments")
 		ev["money_out_fen"] = strconv.FormatInt(out, 10)
 		ev["money_in_fen"] = strconv.FormatInt(in, 10)

@@ -1,11 +1,14 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/google/cel-go/interpreter"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/chart"
+	"github.com/sanzi/sanzi/node/voucher"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -316,6 +319,76 @@ func TestCleanVouchersHitNothing(t *testing.T) {
 	} {
 		if hits := run(t, e, v); len(hits) != 0 {
 			t.Errorf("%s: hits %v", name, codes(hits))
+		}
+	}
+}
+
+// TestVoucherCostLimit: a voucher rule whose cost grows with the lines is
+// evaluated unmetered on a voucher short enough that CEL's estimate keeps
+// it under costLimit (compiled.small), and metered on a longer one, which
+// is stopped at the limit with an error naming the rule; the default
+// rules check a derived voucher (two lines) unmetered and decide as the
+// metered program does.
+func TestVoucherCostLimit(t *testing.T) {
+	quad := Rule{Code: "QUAD", Severity: SeverityYellow, Applies: []string{KindVoucher}, Reason: "借贷同额", Action: ActionWarn,
+		Expr: `voucher.lines.exists(a, voucher.lines.exists(b, a.debit_fen > 0 && b.credit_fen == a.debit_fen))`}
+	e := mustCompile(t, RuleSet{Version: "t", Rules: []Rule{quad}})
+	c := e.byKind[KindVoucher][0]
+	if c.small == nil || c.smallLines < 2 || c.smallLines >= voucher.MaxLines {
+		t.Fatalf("QUAD: small %v, smallLines %d; want unmetered up to some lines below %d", c.small != nil, c.smallLines, voucher.MaxLines)
+	}
+	lines := func(n int, match bool) vouched {
+		ls := make([]*sanziv1.VoucherLine, n)
+		for i := range ls {
+			ls[i] = dr("501", 1) // no credit ever equals a debit: every pair is visited
+		}
+		if match {
+			ls[n-1] = cr("101", 1)
+		}
+		return hand(ls...)
+	}
+	for _, tc := range []struct {
+		name     string
+		v        vouched
+		hit, err bool
+	}{
+		{"2 lines, matching", lines(2, true), true, false},
+		{"smallLines lines, none matching", lines(c.smallLines, false), false, false},
+		{"smallLines lines, the last matching", lines(c.smallLines, true), true, false},
+		{"1,000 lines", lines(1000, false), false, true},
+	} {
+		hits, err := e.CheckVoucher(tc.v.v, tc.v.facts)
+		if (err != nil) != tc.err || tc.err && (!strings.Contains(err.Error(), "rule QUAD") || !strings.Contains(err.Error(), "cost")) {
+			t.Errorf("%s: err %v, want error %v (at the cost limit)", tc.name, err, tc.err)
+		}
+		if (len(hits) == 1) != tc.hit {
+			t.Errorf("%s: hits %v, want hit %v", tc.name, codes(hits), tc.hit)
+		}
+	}
+
+	d := mustCompile(t, Default())
+	for _, c := range d.byKind[KindVoucher] {
+		if c.small == nil || c.smallLines < 2 {
+			t.Errorf("%s: small %v, smallLines %d: a derived voucher is metered", c.rule.Code, c.small != nil, c.smallLines)
+			continue
+		}
+		for _, v := range []vouched{
+			hand(dr("531", 100_001), cr("101", 100_001)),
+			hand(dr("501", 900_000), cr("101", 900_000)),
+			derived(KindTransaction, sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE, dr("531", 100_001), cr("102", 100_001)),
+		} {
+			vars := map[string]any{"voucher": v.v, "roles": map[string]string{"531": AccountRole(nil, "531"), "501": AccountRole(nil, "501"),
+				"101": AccountRole(nil, "101"), "102": AccountRole(nil, "102")}, "money_out_fen": int64(100_001), "money_in_fen": int64(0),
+				"source": v.facts.Source, "source_kind": int64(v.facts.SourceKind), "resolution_approved": false}
+			act, err := interpreter.NewActivation(vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			metered, _, err1 := c.prg.Eval(interpreter.NewHierarchicalActivation(act, c.params))
+			free, _, err2 := c.small.Eval(interpreter.NewHierarchicalActivation(act, c.params))
+			if err1 != nil || err2 != nil || metered.Value() != free.Value() {
+				t.Errorf("%s on %v: metered %v (%v), unmetered %v (%v)", c.rule.Code, v.v.GetLines(), metered, err1, free, err2)
+			}
 		}
 	}
 }

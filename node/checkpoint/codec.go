@@ -260,6 +260,20 @@ func (d *Decoder) Proto(m proto.Message) bool {
 	return true
 }
 
+// ProtoBytes reads what Proto wrote without decoding it: the message's
+// bytes (aliasing the decoder's input) and whether one was written, so that
+// a reader may unmarshal many of them side by side.
+func (d *Decoder) ProtoBytes() ([]byte, bool) {
+	if !d.Bool() {
+		return nil, false
+	}
+	b := d.Bytes()
+	if d.err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
 // Section writes what fn writes as one part, length-prefixed, which a
 // reader can take apart and decode on its own (in parallel with others).
 func (e *Encoder) Section(fn func(*Encoder)) {

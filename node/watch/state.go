@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sanzi/sanzi/node/idcode"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -317,7 +318,17 @@ func (s *state) completed(matter string, m month, by day) *rec {
 
 // norm is an identifier (id number, phone, account) without spaces, upper
 // case, so that "…123x" and "…123X" are one person.
-func norm(s string) string { return strings.ToUpper(strings.Join(strings.Fields(s), "")) }
+//
+// An identifier already in that form, the usual one, is returned as it is:
+// this runs on every transaction a checkpoint's load indexes again.
+func norm(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || c <= ' ' || 'a' <= c && c <= 'z' {
+			return strings.ToUpper(strings.Join(strings.Fields(s), ""))
+		}
+	}
+	return s
+}
 
 // payeeKey identifies a payee by id number, else bank account, else name.
 func payeeKey(c *sanziv1.Counterparty) string {

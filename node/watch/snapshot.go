@@ -172,19 +172,8 @@ func unmarshalRecs(recs []rec, raw [][]byte) error {
 }
 
 func unmarshalRec(r *rec, b []byte) error {
-	var m proto.Message
-	switch {
-	case r.tx != nil:
-		m = r.tx
-	case r.ct != nil:
-		m = r.ct
-	case r.pay != nil:
-		m = r.pay
-	case r.vch != nil:
-		m = r.vch
-	case r.close != nil:
-		m = r.close
-	default:
+	m := r.message()
+	if m == nil {
 		return nil
 	}
 	if b != nil {
@@ -199,6 +188,25 @@ func unmarshalRec(r *rec, b []byte) error {
 		r.date = parseDay(r.pay.GetBusinessDate())
 	case r.vch != nil:
 		r.date = parseDay(r.vch.GetBusinessDate())
+	}
+	return nil
+}
+
+// message is the entry's message r keeps whole (a checkpoint holds it
+// encoded), nil for a procedure, of which only what the rules read is
+// kept.
+func (r *rec) message() proto.Message {
+	switch {
+	case r.tx != nil:
+		return r.tx
+	case r.ct != nil:
+		return r.ct
+	case r.pay != nil:
+		return r.pay
+	case r.vch != nil:
+		return r.vch
+	case r.close != nil:
+		return r.close
 	}
 	return nil
 }

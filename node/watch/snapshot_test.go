@@ -16,19 +16,8 @@ import (
 // that two states compare without their pointers.
 func describe(t *testing.T, r *rec) string {
 	t.Helper()
-	var m proto.Message
-	switch {
-	case r.tx != nil:
-		m = r.tx
-	case r.ct != nil:
-		m = r.ct
-	case r.pay != nil:
-		m = r.pay
-	case r.vch != nil:
-		m = r.vch
-	case r.close != nil:
-		m = r.close
-	case r.proc != nil:
+	m := r.message()
+	if m == nil && r.proc != nil {
 		// Save keeps only what the rules read of a procedure.
 		m = &sanziv1.Procedure{SubjectId: r.proc.GetSubjectId(), MatterCode: r.proc.GetMatterCode(), Period: r.proc.GetPeriod()}
 	}

@@ -298,6 +298,20 @@ func TestRotationAfterUnsignedRefused(t *testing.T) {
 	}
 }
 
+// openChecked opens the ledger at path, its chains checked at open or
+// after it (later), and returns it with what it found broken in
+// testOrigin's chain once the check ended.
+func openChecked(t *testing.T, path string, ring KeyRing, later bool) (*Ledger, *VerifyError) {
+	t.Helper()
+	l, err := Open(Config{Path: path, Keys: ring, CheckLater: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.CheckChains()
+	<-l.Checked()
+	return l, l.ChainBroken(testOrigin)
+}
+
 // appendSizes appends to testOrigin's chain in l one append of each of the
 // given sizes, numbering the records from 1, and returns how many it
 // appended.
@@ -360,13 +374,8 @@ func TestTamperedUnsignedEntryIsFound(t *testing.T) {
 		t.Fatalf("Verify: %+v %v, want a hash failure at seq 4", problems, err)
 	}
 	for _, later := range []bool{false, true} {
-		l, err := Open(Config{Path: path, Keys: ring, CheckLater: later})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.CheckChains()
-		<-l.Checked()
-		if ve := l.ChainBroken(testOrigin); ve == nil || ve.Seq != 4 {
+		l, ve := openChecked(t, path, ring, later)
+		if ve == nil || ve.Seq != 4 {
 			t.Fatalf("open (check later %v): ChainBroken = %v, want seq 4", later, ve)
 		}
 		l.Close()
@@ -408,13 +417,7 @@ func TestChainEndingUnsignedRefusedAtOpen(t *testing.T) {
 			}
 			db.Close()
 			for _, later := range []bool{false, true} {
-				l, err := Open(Config{Path: path, Keys: ring, CheckLater: later})
-				if err != nil {
-					t.Fatal(err)
-				}
-				l.CheckChains()
-				<-l.Checked()
-				ve := l.ChainBroken(testOrigin)
+				l, ve := openChecked(t, path, ring, later)
 				if ve == nil || ve.Failure != FailureUnsigned || ve.Seq != tc.wantAt {
 					t.Fatalf("open (check later %v): ChainBroken = %v, want unsigned from seq %d", later, ve, tc.wantAt)
 				}

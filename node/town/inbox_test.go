@@ -35,13 +35,7 @@ const testVillage = "350505100201"
 func TestInboxRefusesUnverifiedEntries(t *testing.T) {
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 	other := ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), 7))
-	village := keys.NewRing()
-	village.Add(testVillage, key)
-	vl, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "village.db"), Keys: village, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { vl.Close() })
+	vl := villageLedger(t, key)
 	for i := range 4 {
 		if _, err := vl.Append(context.Background(), ledger.Record{Origin: testVillage, Author: "a", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: []byte{byte(i), 'x'}}); err != nil {
 			t.Fatal(err)
@@ -249,13 +243,7 @@ func editBody(t *testing.T, raw []byte, rehash bool) []byte {
 // cut inside the append with an error saying so, without a TAMPER finding.
 func TestInboxUnsignedEntries(t *testing.T) {
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
-	village := keys.NewRing()
-	village.Add(testVillage, key)
-	vl, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "village.db"), Keys: village, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { vl.Close() })
+	vl := villageLedger(t, key)
 	rec := func(i int) ledger.Record {
 		return ledger.Record{Origin: testVillage, Author: "a", Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: []byte{byte(i), 'x'}}
 	}
@@ -342,4 +330,17 @@ func tamperInbox(t *testing.T, key ed25519.PrivateKey) (*ledger.Ledger, *Inbox, 
 	told := new([]*ledger.VerifyError)
 	in.OnTamper = func(_ context.Context, _ string, ve *ledger.VerifyError, _ []byte) { *told = append(*told, ve) }
 	return tl, in, told
+}
+
+// villageLedger is testVillage's own ledger, signing with key.
+func villageLedger(t *testing.T, key ed25519.PrivateKey) *ledger.Ledger {
+	t.Helper()
+	village := keys.NewRing()
+	village.Add(testVillage, key)
+	vl, err := ledger.Open(ledger.Config{Path: filepath.Join(t.TempDir(), "village.db"), Keys: village, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vl.Close() })
+	return vl
 }

@@ -98,11 +98,18 @@ func (c *cache) readTx(p []byte, out *txRow) error {
 			return fmt.Errorf("decode %s payload: counterparty: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, err)
 		}
 	}
-	if badNumber {
-		return fmt.Errorf("decode %s payload: a field number is out of range", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION)
-	}
-	if bad {
-		return fmt.Errorf("decode %s payload: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, errUTF8)
+	return wireRefusal(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, badNumber, bad)
+}
+
+// wireRefusal is what proto.Unmarshal says of a payload of type what
+// whose fields parsed: a field number out of range (badNumber), or a
+// string field that is not UTF-8 (bad); nil when neither.
+func wireRefusal(what sanziv1.EntryType, badNumber, bad bool) error {
+	switch {
+	case badNumber:
+		return fmt.Errorf("decode %s payload: a field number is out of range", what)
+	case bad:
+		return fmt.Errorf("decode %s payload: %w", what, errUTF8)
 	}
 	return nil
 }
@@ -274,10 +281,6 @@ func (c *cache) readVoucher(p []byte, out *voucherRow) error {
 		return fmt.Errorf("decode %s payload: %w", what, err)
 	case lineErr != nil:
 		return fmt.Errorf("decode %s payload: line: %w", what, lineErr)
-	case badNumber:
-		return fmt.Errorf("decode %s payload: a field number is out of range", what)
-	case bad:
-		return fmt.Errorf("decode %s payload: %w", what, errUTF8)
 	}
-	return nil
+	return wireRefusal(what, badNumber, bad)
 }

@@ -189,8 +189,7 @@ func (w *worker) add(b *batch, index uint64, s *ledger.Stored) error {
 		return nil
 	}
 	if s.Type == sanziv1.EntryType_ENTRY_TYPE_VOUCHER {
-		district, town := orgParts(s.Origin)
-		b.addEntry(index, s, district, town, s.RecordedAt.UTC(), nil)
+		b.addEntry(index, s, s.RecordedAt.UTC(), nil)
 		if err := w.cache.readVoucher(s.Payload, &w.voucher); err != nil {
 			b.undecodable++
 			return nil

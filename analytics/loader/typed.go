@@ -18,16 +18,16 @@ import (
 
 // entryCols are the entries table's columns.
 type entryCols struct {
-	raft, seq                                         *[]uint64
-	origin, district, town, typeName, author, subject *[]string
-	typ                                               *[]uint8
-	at                                                *[]time.Time
+	raft, seq                         *[]uint64
+	origin, typeName, author, subject *[]string
+	typ                               *[]uint8
+	at                                *[]time.Time
 }
 
 // txCols are the transactions table's columns.
 type txCols struct {
 	raft, seq                                    *[]uint64
-	origin, district, town, kind                 *[]string
+	origin, kind                                 *[]string
 	sign                                         *[]int8
 	amount                                       *[]int64
 	method, category, budgetLine, party, partyID *[]string
@@ -130,13 +130,11 @@ func (t *table) entries() *entryCols {
 		return nil
 	}
 	if t.cols == nil {
-		t.cols = []any{new([]uint64), new([]string), new([]uint64), new([]string), new([]string), new([]uint8), new([]string), new([]time.Time),
-			new([]string), new([]string)}
+		t.cols = []any{new([]uint64), new([]string), new([]uint64), new([]uint8), new([]string), new([]time.Time), new([]string), new([]string)}
 	}
 	v := &entryCols{}
-	if len(t.cols) != 10 || !(as(t.cols[0], &v.raft) && as(t.cols[1], &v.origin) && as(t.cols[2], &v.seq) && as(t.cols[3], &v.district) &&
-		as(t.cols[4], &v.town) && as(t.cols[5], &v.typ) && as(t.cols[6], &v.typeName) && as(t.cols[7], &v.at) && as(t.cols[8], &v.author) &&
-		as(t.cols[9], &v.subject)) {
+	if len(t.cols) != 8 || !(as(t.cols[0], &v.raft) && as(t.cols[1], &v.origin) && as(t.cols[2], &v.seq) && as(t.cols[3], &v.typ) &&
+		as(t.cols[4], &v.typeName) && as(t.cols[5], &v.at) && as(t.cols[6], &v.author) && as(t.cols[7], &v.subject)) {
 		t.err = fmt.Errorf("row %d: the columns are not the entries table's", t.n)
 		return nil
 	}
@@ -154,14 +152,14 @@ func (t *table) transactions() *txCols {
 		return nil
 	}
 	if t.cols == nil {
-		t.cols = []any{new([]uint64), new([]string), new([]uint64), new([]string), new([]string), new([]string), new([]int8), new([]int64),
+		t.cols = []any{new([]uint64), new([]string), new([]uint64), new([]string), new([]int8), new([]int64),
 			new([]string), new([]string), new([]string), new([]string), new([]string), new([]time.Time), new([]uint32), new([]time.Time)}
 	}
 	v := &txCols{}
-	if len(t.cols) != 16 || !(as(t.cols[0], &v.raft) && as(t.cols[1], &v.origin) && as(t.cols[2], &v.seq) && as(t.cols[3], &v.district) &&
-		as(t.cols[4], &v.town) && as(t.cols[5], &v.kind) && as(t.cols[6], &v.sign) && as(t.cols[7], &v.amount) && as(t.cols[8], &v.method) &&
-		as(t.cols[9], &v.category) && as(t.cols[10], &v.budgetLine) && as(t.cols[11], &v.party) && as(t.cols[12], &v.partyID) &&
-		as(t.cols[13], &v.date) && as(t.cols[14], &v.month) && as(t.cols[15], &v.at)) {
+	if len(t.cols) != 14 || !(as(t.cols[0], &v.raft) && as(t.cols[1], &v.origin) && as(t.cols[2], &v.seq) &&
+		as(t.cols[3], &v.kind) && as(t.cols[4], &v.sign) && as(t.cols[5], &v.amount) && as(t.cols[6], &v.method) &&
+		as(t.cols[7], &v.category) && as(t.cols[8], &v.budgetLine) && as(t.cols[9], &v.party) && as(t.cols[10], &v.partyID) &&
+		as(t.cols[11], &v.date) && as(t.cols[12], &v.month) && as(t.cols[13], &v.at)) {
 		t.err = fmt.Errorf("row %d: the columns are not the transactions table's", t.n)
 		return nil
 	}
@@ -177,7 +175,7 @@ func as[T any](c any, dst **[]T) bool {
 }
 
 // addEntry adds entry s's entries row unless the table has loaded index.
-func (b *batch) addEntry(index uint64, s *ledger.Stored, district, town string, at time.Time, loaded map[string]uint64) {
+func (b *batch) addEntry(index uint64, s *ledger.Stored, at time.Time, loaded map[string]uint64) {
 	if index <= loaded["entries"] {
 		return
 	}
@@ -189,8 +187,6 @@ func (b *batch) addEntry(index uint64, s *ledger.Stored, district, town string, 
 	*c.raft = append(*c.raft, index)
 	*c.origin = append(*c.origin, s.Origin)
 	*c.seq = append(*c.seq, s.Seq)
-	*c.district = append(*c.district, district)
-	*c.town = append(*c.town, town)
 	*c.typ = append(*c.typ, uint8(s.Type))
 	*c.typeName = append(*c.typeName, b.cache.typeName(s.Type))
 	*c.at = append(*c.at, at)
@@ -204,7 +200,7 @@ func (b *batch) addEntry(index uint64, s *ledger.Stored, district, town string, 
 // transaction tx, with its summaries: sign 1 for the transaction itself,
 // -1 for a reversal's negative copy, whose date falls back to the day its
 // target was recorded (dayOf).
-func (b *batch) addTx(index uint64, s *ledger.Stored, district, town string, at time.Time, sign int64, tx *txRow, dayOf time.Time, loaded map[string]uint64) {
+func (b *batch) addTx(index uint64, s *ledger.Stored, at time.Time, sign int64, tx *txRow, dayOf time.Time, loaded map[string]uint64) {
 	date, month := b.cache.businessDate(tx.businessDate, dayOf)
 	kind, method, amount := kindName(tx.kind), b.cache.methodName(tx.method), sign*tx.amount
 	if index > loaded["transactions"] {
@@ -213,8 +209,6 @@ func (b *batch) addTx(index uint64, s *ledger.Stored, district, town string, at 
 			*c.raft = append(*c.raft, index)
 			*c.origin = append(*c.origin, s.Origin)
 			*c.seq = append(*c.seq, s.Seq)
-			*c.district = append(*c.district, district)
-			*c.town = append(*c.town, town)
 			*c.kind = append(*c.kind, kind)
 			*c.sign = append(*c.sign, int8(sign))
 			*c.amount = append(*c.amount, amount)
@@ -237,12 +231,11 @@ func (b *batch) addTx(index uint64, s *ledger.Stored, district, town string, at 
 // whose payload read into tx (or failed with err), as add does a decoded
 // one.
 func (b *batch) addTransaction(index uint64, s *ledger.Stored, tx *txRow, err error, loaded map[string]uint64) {
-	district, town := orgParts(s.Origin)
 	at := s.RecordedAt.UTC()
-	b.addEntry(index, s, district, town, at, loaded)
+	b.addEntry(index, s, at, loaded)
 	if err != nil {
 		b.undecodable++
 		return
 	}
-	b.addTx(index, s, district, town, at, 1, tx, at, loaded)
+	b.addTx(index, s, at, 1, tx, at, loaded)
 }

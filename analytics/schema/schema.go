@@ -231,8 +231,29 @@ func Migrations() []Migration {
 			debit_fen Int64, credit_fen Int64, opening UInt8, carry_forward UInt8, reverses String,
 			recorded_at DateTime
 		) ENGINE = ReplacingMergeTree ORDER BY (town, origin, seq, line)`,
+	}}, {Version: 10, Name: "entries' and transactions' district and town computed from origin", SQL: []string{
+		// The two tables nearly every row goes to: their district and town
+		// are the origin's first 6 and 9 digits (loader.orgParts), so the
+		// server computes them and the loader no longer sends two of its
+		// string columns (issue 17: the driver copies and encodes every
+		// string column it is given). A DEFAULT, not MATERIALIZED, so a
+		// writer that still names them (an older loader, a backfill) goes
+		// on working, and rows already there keep what they hold. One
+		// statement per table, so a failed run changes neither column.
+		`ALTER TABLE entries MODIFY COLUMN district String DEFAULT ` + DistrictOf + `,
+			MODIFY COLUMN town String DEFAULT ` + TownOf,
+		`ALTER TABLE transactions MODIFY COLUMN district String DEFAULT ` + DistrictOf + `,
+			MODIFY COLUMN town String DEFAULT ` + TownOf,
 	}}}
 }
+
+// DistrictOf and TownOf are an org code's district and town in SQL, from
+// the origin column, as loader.orgParts makes them: the first 6 and 9
+// digits, or the whole code when it is shorter than 9.
+const (
+	DistrictOf = "if(length(origin) < 9, origin, substring(origin, 1, 6))"
+	TownOf     = "substring(origin, 1, 9)"
+)
 
 // Org is one entry of the district's org list.
 type Org struct {

@@ -203,6 +203,7 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		stopProfile := profileLoader(b)
 		restoreGC := l.tuneGC() // as Run does
 		stopPeak := heapPeak()
+		blocks0, sorted0 := serverEvent(ctx, conn, "MergeTreeDataWriterBlocks"), serverEvent(ctx, conn, "MergeTreeDataWriterBlocksAlreadySorted")
 		srv0, self0 := serverCPU(b, s), selfCPU(b)
 		t0 := time.Now()
 		// Step before asking how far it got: until the first step re-reads
@@ -218,6 +219,8 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		}
 		loaderTime := time.Since(t0)
 		loaderSrv, loaderSelf := serverCPU(b, s)-srv0, selfCPU(b)-self0
+		blocks := serverEvent(ctx, conn, "MergeTreeDataWriterBlocks") - blocks0
+		sorted := serverEvent(ctx, conn, "MergeTreeDataWriterBlocksAlreadySorted") - sorted0
 		stopProfile()
 		peak := stopPeak()
 		restoreGC()
@@ -295,8 +298,19 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		b.Logf("batch rows %d, GC %d/%d MiB, %d rows: loader %.0f rows/s, client %.0f rows/s, ratio %.2f, loader %.1f allocs/row; CPU µs/row: loader %.2f + server %.2f, client %.2f + server %.2f; loader heap in use peak %.0f MiB", l.cfg.BatchRows, gc.percent, gc.limit>>20, rows,
 			float64(rows)/loaderTime.Seconds(), float64(rows)/clientTime.Seconds(), clientTime.Seconds()/loaderTime.Seconds(), float64(m1.Mallocs-m0.Mallocs)/float64(rows),
 			perRow(loaderSelf), perRow(loaderSrv), perRow(clientSelf), perRow(clientSrv), float64(peak)/(1<<20))
+		// How many parts the loader's inserts made, and how many of them
+		// came already in key order (the server skipped their sort).
+		b.Logf("loader: %d parts written, %d of them already sorted", blocks, sorted)
 		conn.Close()
 	}
+}
+
+// serverEvent is the server's count of event name (system.events), 0
+// when it has none yet.
+func serverEvent(ctx context.Context, conn driver.Conn, name string) uint64 {
+	var v uint64
+	conn.QueryRow(ctx, "SELECT sum(value) FROM system.events WHERE event = ?", name).Scan(&v)
+	return v
 }
 
 // heapPeak samples the heap in use every 20 ms (and once at the end)

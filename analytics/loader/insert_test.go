@@ -148,3 +148,45 @@ func TestTableHold(t *testing.T) {
 		t.Fatalf("a part of other types: err %v", tab.err)
 	}
 }
+
+// TestInKeyOrder checks the order parts are sent in: by town, then
+// origin, one origin's parts kept in their own order, and left alone when
+// a part holds several origins (the server sorts those).
+func TestInKeyOrder(t *testing.T) {
+	part := func(origins ...string) *table {
+		var p table
+		for i, o := range origins {
+			p.add(uint64(i+1), []any{o, uint64(i + 1)})
+		}
+		return &p
+	}
+	a1, a2 := part("350505102201", "350505102201"), part("350505102201")
+	b := part("350505101203")
+	c := part("350505101202", "350505101202")
+	short := part("3505051")
+	mixed := part("350505101202", "350505102201")
+	for _, tc := range []struct {
+		name  string
+		parts []*table
+		want  []*table
+	}{
+		{name: "by town then origin", parts: []*table{a1, b, c}, want: []*table{c, b, a1}},
+		{name: "one origin's parts keep their order", parts: []*table{a1, c, a2}, want: []*table{c, a1, a2}},
+		{name: "a short code is its own town", parts: []*table{a1, short, b}, want: []*table{short, b, a1}},
+		{name: "a part of several origins leaves them", parts: []*table{a1, mixed, b}, want: []*table{a1, mixed, b}},
+		{name: "one part", parts: []*table{b}, want: []*table{b}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := inKeyOrder(slices.Clone(tc.parts))
+			if !slices.Equal(got, tc.want) {
+				name := func(ps []*table) (out []string) {
+					for _, p := range ps {
+						out = append(out, strings.Join((*p.cols[1].(*[]string))[:p.n], ","))
+					}
+					return out
+				}
+				t.Fatalf("order %v, want %v", name(got), name(tc.want))
+			}
+		})
+	}
+}

@@ -323,6 +323,12 @@ func heapPeak() func() uint64 {
 	sample := func() {
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
+		if m.HeapInuse > peak && os.Getenv("SANZI_BENCH_HEAPPROFILE") != "" {
+			if f, err := os.Create(os.Getenv("SANZI_BENCH_HEAPPROFILE")); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 		peak = max(peak, m.HeapInuse)
 	}
 	stop, done := make(chan struct{}), make(chan struct{})

@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -269,7 +271,11 @@ func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows *table
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s: %w", t, err)
 	}
+	block := ins.Columns()
 	for c := range parts[0].cols {
+		if s, ok := block[c].(*column.String); ok {
+			presize(s, parts, c)
+		}
 		col := ins.Column(c)
 		for _, p := range parts {
 			if err := col.Append(values(p.cols[c])); err != nil {
@@ -428,4 +434,27 @@ func inKeyOrder(parts []*table) []*table {
 		out[i] = k.p
 	}
 	return out
+}
+
+// presize grows the driver's string column s, before column c of parts
+// is appended to it, to hold all their bytes at once: the driver's column
+// starts empty for every INSERT and otherwise regrows its buffer by
+// doubling, copying and clearing it each time. clickhouse-go offers no
+// way to size a column but hands out the block's columns, and a column's
+// Reset keeps its buffer: one throwaway string as long as all the bytes
+// does it.
+func presize(s *column.String, parts []*table, c int) {
+	n := 0
+	for _, p := range parts {
+		if v, ok := p.cols[c].(*[]string); ok {
+			for _, x := range *v {
+				n += len(x)
+			}
+		}
+	}
+	if n == 0 {
+		return
+	}
+	s.Append([]string{unsafe.String(&make([]byte, n)[0], n)})
+	s.Reset()
 }

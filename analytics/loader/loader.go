@@ -402,28 +402,26 @@ type prepared struct {
 	batches []*batch
 }
 
-// TODO(issue 17): the loader's CPU is about 1.1–1.4 µs a row (it was
-// 1.9–2.3 before transactions were read from the wire, rows appended to
-// typed columns and big ranges held rather than copied), against
-// clickhouse-client's 0.4–0.7. What is left, from the profile: the
-// driver's own copy of every string column (ch-go's ColStr.Append, ~0.2
-// µs a row, two thirds of it growslice: the block's columns start empty
-// for every INSERT and clickhouse-go offers no way to size them, though
-// batch.Columns() hands out the columns themselves, so a throwaway
-// append then Reset could; not tried, it copies as much as it saves),
-// then Send's encoding ~0.15; the GC's marking of the batches' string
-// columns (~0.25; Config.GCPercent trades memory for it); and, at 4 M
-// rows, ClickHouse merging the loader's parts: at BatchRows 100,000 a
-// table's part is ~50,000 rows and the server spends 1.7–2.0 µs a row
-// against 0.6–0.7 for clickhouse-client's million-row blocks; at
-// 400,000 it spends 0.8–0.9, but the loader's heap peaks at ~1 GiB
-// instead of ~300 MiB (BenchmarkLoaderVsClient, 4 M rows, medians of
-// 3), which is why the default stays. Next: district, town and
-// type_name computed by the server from origin and type (DEFAULT
-// columns): four of the fifteen string columns the driver copies; time
-// columns as uint32 seconds (24 bytes a row held each); bigger parts per
-// table without holding the whole batch's strings twice. Not the
-// driver's Flush within one INSERT: tried, 18.16 keeps the blocks
+// TODO(issue 17): at 4 M rows (BenchmarkLoaderVsClient, noisy shared
+// machine) the loader is now at about 0.9–1.0× clickhouse-client, not
+// yet reliably above. Its CPU is ~1.0–1.1 µs a row (1.3–1.5 before
+// district and town became server DEFAULTs, recorded_at Unix seconds,
+// parts sent in sort-key order and the driver's string columns sized
+// ahead: presize), against the client's 0.3–0.45; the server's is ~1.0
+// against the client's 0.6–0.8 (it was 1.7–2.0: sending parts in key
+// order spares it each block's sort, MergeTreeDataWriterBlocksAlreadySorted).
+// What is left, from the profile (1 M rows): the driver's copy of the
+// string columns (ColStr.Append, ~a fifth of the loader's CPU, half of
+// it the copy itself now), Send's encoding ~a tenth, the GC's marking
+// of the batches' string columns ~a seventh (Config.GCPercent trades
+// memory for it), decoding a third. Tried and not kept: BatchRows
+// 200,000 at 4 M rows lowered the server's CPU a row (0.75–0.86 vs
+// 1.0–1.08) but the wall ratio fell to 0.45–0.59 (vs 0.89–0.99,
+// interleaved in one run) and the heap peaked at ~470 MiB (vs ~230).
+// Next: type_name as a DEFAULT from type (needs the enum's names in SQL
+// and a migration each time the enum grows), payment_method and kind as
+// numbers; the summaries' deferred rows (batch.sum, a tenth of the heap).
+// Not the driver's Flush within one INSERT: tried, 18.16 keeps the blocks
 // flushed before an INSERT that is then abandoned (32,768 of 32,771 rows
 // stayed), which would break a table's all-or-nothing batch.
 //

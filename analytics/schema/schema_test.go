@@ -61,3 +61,86 @@ func TestApplyClusterAddsNewColumns(t *testing.T) {
 		t.Fatalf("the Distributed alerts table after the local one gained a column: default %q (columns %s)", probe, columns())
 	}
 }
+
+// TestOriginDefaults: migration 10 makes entries' and transactions'
+// district and town DEFAULTs computed from origin (the loader leaves them
+// out), on tables made before it: rows already there keep what they hold,
+// a writer that still names them is obeyed, and rows without them get the
+// origin's district and town as the loader's orgParts makes them.
+func TestOriginDefaults(t *testing.T) {
+	ctx := context.Background()
+	s, err := chserver.Start(ctx, chserver.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A deployment from before migration 10.
+	if err := conn.Exec(ctx, "CREATE TABLE schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range Migrations() {
+		if m.Version >= 10 {
+			continue
+		}
+		for _, q := range m.SQL {
+			if err := conn.Exec(ctx, q); err != nil {
+				t.Fatalf("migration %d: %v", m.Version, err)
+			}
+		}
+		if err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO schema_migrations (version, name, applied_at) SELECT %d, 'old', now()", m.Version)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert := func(q string, rows ...[]any) {
+		b, err := conn.PrepareBatch(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if err := b.Append(r...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert("INSERT INTO entries (raft_index, origin, seq, district, town, type, type_name, recorded_at, author, subject)",
+		[]any{uint64(1), "350505101201", uint64(1), "old-d", "old-t", uint8(1), "x", int64(0), "a", ""})
+	applied, err := Apply(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(applied) != "[10]" {
+		t.Fatalf("applied %v, want [10]", applied)
+	}
+	insert("INSERT INTO entries (raft_index, origin, seq, type, type_name, recorded_at, author, subject)",
+		[]any{uint64(2), "350505102202", uint64(1), uint8(1), "x", int64(0), "a", ""},
+		[]any{uint64(3), "3505051", uint64(1), uint8(1), "x", int64(0), "a", ""})
+	insert("INSERT INTO entries (raft_index, origin, seq, district, town, type, type_name, recorded_at, author, subject)",
+		[]any{uint64(4), "350505103203", uint64(1), "named-d", "named-t", uint8(1), "x", int64(0), "a", ""})
+	insert("INSERT INTO transactions (raft_index, origin, seq, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at)",
+		[]any{uint64(5), "350505104204", uint64(1), "expense", int8(1), int64(1), "", "", "", "", "", "2026-08-15", uint32(202608), int64(0)})
+	for _, tc := range []struct {
+		table, origin, district, town string
+	}{
+		{"entries", "350505101201", "old-d", "old-t"},
+		{"entries", "350505102202", "350505", "350505102"},
+		{"entries", "3505051", "3505051", "3505051"},
+		{"entries", "350505103203", "named-d", "named-t"},
+		{"transactions", "350505104204", "350505", "350505104"},
+	} {
+		var d, tw string
+		if err := conn.QueryRow(ctx, "SELECT district, town FROM "+tc.table+" WHERE origin = ?", tc.origin).Scan(&d, &tw); err != nil {
+			t.Fatalf("%s %s: %v", tc.table, tc.origin, err)
+		}
+		if d != tc.district || tw != tc.town {
+			t.Errorf("%s %s: district %q town %q, want %q %q", tc.table, tc.origin, d, tw, tc.district, tc.town)
+		}
+	}
+}

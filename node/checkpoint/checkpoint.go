@@ -85,9 +85,16 @@ func (p Positions) Entries() uint64 {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// DB is the bbolt file the checkpoints are kept in, for state kept beside
+// a checkpoint in its own buckets (Save's also).
+func (s *Store) DB() *bolt.DB { return s.db }
+
 // Save stores state under name, made under stamp from the chains up to at,
-// replacing the one stored before, in one transaction.
-func (s *Store) Save(name, stamp string, at Positions, state []byte) error {
+// replacing the one stored before, in one transaction; also writes, in the
+// same transaction, the part of the state its owner keeps in buckets of
+// its own (the workflow's archive of closed procedures), so that the two
+// always reflect the same positions.
+func (s *Store) Save(name, stamp string, at Positions, state []byte, also ...func(*bolt.Tx) error) error {
 	var e Encoder
 	e.buf = make([]byte, 0, len(state)+len(magic)+64+len(at)*64)
 	e.buf = append(e.buf, magic...)
@@ -105,6 +112,11 @@ func (s *Store) Save(name, stamp string, at Positions, state []byte) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
 			return err
+		}
+		for _, f := range also {
+			if err := f(tx); err != nil {
+				return err
+			}
 		}
 		return b.Put([]byte(name), e.buf)
 	})
@@ -176,9 +188,16 @@ func (s *Store) Load(name, stamp string) (Positions, []byte, error) {
 }
 
 // Drop forgets the checkpoint under name, so that the next start replays
-// the chains from seq 1 (a benchmark's "before", a test).
-func (s *Store) Drop(name string) error {
+// the chains from seq 1 (a benchmark's "before", a test, a state rebuilt),
+// and runs also in the same transaction (what its owner keeps beside it,
+// cleared with it).
+func (s *Store) Drop(name string, also ...func(*bolt.Tx) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, f := range also {
+			if err := f(tx); err != nil {
+				return err
+			}
+		}
 		if b := tx.Bucket(bucket); b != nil {
 			return b.Delete([]byte(name))
 		}

@@ -310,19 +310,45 @@ func sameState(t *testing.T, when string, a, b node) {
 		t.Fatalf("%s: the state restored from the checkpoint (%d bytes) differs from the one replayed from seq 1 (%d bytes) in %s",
 			when, len(sa), len(sb), differingPart(sa, sb))
 	}
-	procs := func(n node) string {
-		recs, _, total, err := n.Procedures(workflow.Filter{}, books.Page{Size: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
+	// Every procedure, and those of each filter the API takes, page by
+	// page with the totals: one side may read the closed ones from its
+	// archive, the other from memory.
+	procs := func(n node, f workflow.Filter, size int) string {
 		var out []string
-		for _, r := range recs {
-			out = append(out, r.String())
+		token := ""
+		for first := int64(-1); ; {
+			recs, next, total, err := n.Procedures(f, books.Page{Size: size, Token: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first < 0 {
+				first = total
+				out = append(out, fmt.Sprint("total ", total))
+			} else if total != first {
+				t.Fatalf("%s: procedures of %+v: a page's total %d, the first page's %d", when, f, total, first)
+			}
+			for _, r := range recs {
+				out = append(out, r.String())
+			}
+			if token = next; token == "" {
+				return strings.Join(out, "\n")
+			}
 		}
-		return fmt.Sprint(total, out)
 	}
-	if pa, pb := procs(a), procs(b); pa != pb {
+	if pa, pb := procs(a, workflow.Filter{}, 7), procs(b, workflow.Filter{}, 1000); pa != pb {
 		t.Fatalf("%s: procedures differ:\n%s\n%s", when, pa, pb)
+	}
+	for _, org := range []string{"", benchOrg} {
+		for _, status := range []workflow.Status{"", workflow.StatusOpen, workflow.StatusCompleted, workflow.StatusRejected} {
+			for _, matter := range []string{"", "FUND-REIMB", "GOV-COMPLAINT"} {
+				for _, post := range []string{"", "village.accountant"} {
+					f := workflow.Filter{Org: org, Status: status, Matter: matter, Post: post}
+					if pa, pb := procs(a, f, 100), procs(b, f, 100); pa != pb {
+						t.Fatalf("%s: procedures of %+v differ:\n%s\n%s", when, f, pa, pb)
+					}
+				}
+			}
+		}
 	}
 	sets := func(n node) string {
 		s, live, err := n.RuleSets()

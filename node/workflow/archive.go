@@ -113,9 +113,9 @@ func indexPrefixes(org, status, matter string) [][]byte {
 
 // archived is one closed procedure ready to be archived.
 type archived struct {
-	key, val               []byte
-	org, status, matter    string
-	periodMatter, period   string
+	key, val             []byte
+	org, status, matter  string
+	periodMatter, period string
 }
 
 // Batch is the closed procedures a checkpoint leaves to the archive: Save

@@ -166,6 +166,10 @@ func New(cat *sanziv1.Catalog, cal *calendar.Calendar) *Flows {
 // goes with is not the one restored (Archive.Clear).
 func (f *Flows) UseArchive(a *Archive) { f.archive = a }
 
+// Archive is where f keeps the closed procedures a checkpoint covers,
+// nil when it keeps them in memory.
+func (f *Flows) Archive() *Archive { return f.archive }
+
 // Blank is a Flows as New makes it, with f's catalog in force, calendar
 // and archive: what a checkpoint is restored into.
 func (f *Flows) Blank() *Flows {

@@ -24,6 +24,12 @@
 //     derived under (rule set, catalog, calendar, tier); a checkpoint
 //     another stamp wrote is not used, and the state is rebuilt once.
 //
+// Part of a state may live beside its checkpoint in buckets of its owner
+// (the workflow's closed procedures, node/workflow's Archive, so that a
+// start does not decode the closed history): Save writes it, and Drop
+// clears it, in the checkpoint's own transaction, so that both always
+// reflect the same positions.
+//
 // The owner of the state decides when to write one: only at a moment when
 // its state is exactly what its chains say (nothing found but not yet
 // recorded), so that replaying from it gives what replaying from seq 1

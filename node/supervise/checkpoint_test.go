@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/entries"
@@ -577,9 +578,11 @@ func TestUnusableCheckpointIsRebuiltOnce(t *testing.T) {
 			var log bytes.Buffer
 			n, closeFn := openCkVillage(t, dir, clock, withCheckpoints(&log))
 			v := &ckVillage{t: t, ctx: ctx, n: n, clock: clock}
+			var pids []string
 			for range 5 {
-				v.expense(100_000, nil)
+				pids = append(pids, procOf(v.expense(100_000, nil)))
 			}
+			v.decide(pids[1], sanziv1.StepAction_STEP_ACTION_REJECT) // closed: archived with the checkpoint
 			if err := n.Checkpoint(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -587,7 +590,12 @@ func TestUnusableCheckpointIsRebuiltOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			wantProcs := listProcedures(t, n)
 			c.spoil(t, checkpoint.New(n.Ledger()), supervise.StampOf(n.Supervisor))
+			// The archive of closed procedures goes with the checkpoint:
+			// one the chains do not hold, archived beside it, is gone once
+			// the state is rebuilt.
+			archiveStray(t, n.Ledger().DB(), benchOrg+"-9999")
 			if c.name == "damaged" { // a bit flipped on disk, in the middle of the state
 				if err := n.Ledger().DB().Update(func(tx *bolt.Tx) error {
 					b := tx.Bucket([]byte("checkpoints"))
@@ -611,6 +619,9 @@ func TestUnusableCheckpointIsRebuiltOnce(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("the rebuilt state differs from the one before (%v)", err)
 			}
+			if got := listProcedures(t, n); got != wantProcs {
+				t.Fatalf("the rebuilt node lists the procedures\n%s\nbefore\n%s", got, wantProcs)
+			}
 			closeFn()
 			log.Reset()
 			openCkVillage(t, dir, clock, withCheckpoints(&log))
@@ -618,5 +629,48 @@ func TestUnusableCheckpointIsRebuiltOnce(t *testing.T) {
 				t.Fatalf("the start after the rebuild did not restore:\n%s", log.String())
 			}
 		})
+	}
+}
+
+// listProcedures is every procedure n lists, with the total.
+func listProcedures(t *testing.T, n node) string {
+	t.Helper()
+	recs, _, total, err := n.Procedures(workflow.Filter{}, books.Page{Size: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{fmt.Sprint("total ", total)}
+	for _, r := range recs {
+		out = append(out, r.GetEntry().GetId()+" "+r.GetStatus())
+	}
+	return strings.Join(out, "\n")
+}
+
+// archiveStray puts a closed procedure id no chain holds in the archive of
+// the supervision's procedures in db, as a checkpoint would.
+func archiveStray(t *testing.T, db *bolt.DB, id string) {
+	t.Helper()
+	cal, err := calendar.New(calendar.Default2026())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := workflow.New(catalog.Default("350505"), cal)
+	f.UseArchive(workflow.NewArchive(db, "supervise"))
+	opened := cstTime("2026-11-02 09:00")
+	if err := f.Observe(id, opened, &sanziv1.Procedure{Org: benchOrg, MatterCode: "GOV-COMPLAINT", CatalogVersion: "default", Summary: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := f.Get(id)
+	step, _ := p.OpenStep()
+	d, err := f.Check(&sanziv1.StepDecision{ProcedureId: id, StepCode: step.GetCode(), Post: step.GetPost(), Action: sanziv1.StepAction_STEP_ACTION_REJECT, Reason: "r"}, opened)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Observe(id+"-d", opened, d); err != nil {
+		t.Fatal(err)
+	}
+	f.Save(&checkpoint.Encoder{})
+	if err := db.Update(f.Staged().Write); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -503,3 +503,65 @@ func BenchmarkDueAfterHistory(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPageAfterHistory times the first page (20) of a village's
+// procedures with its total, after 1,000 and after 20,000 closed ones
+// with 20 open: kept in memory (memory: every one filtered and sorted,
+// as a Flows without an archive does, and as every Flows did before issue
+// 17) and left to the archive by a checkpoint (archive: the open ones in
+// memory, a page of the archive's index, its counter).
+func BenchmarkPageAfterHistory(b *testing.B) {
+	for _, closed := range []int{1_000, 20_000} {
+		for _, way := range []string{"memory", "archive"} {
+			f := newFlows(b)
+			var db *bolt.DB
+			if way == "archive" {
+				var err error
+				if db, err = bolt.Open(filepath.Join(b.TempDir(), "archive.db"), 0o600, nil); err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				f.UseArchive(NewArchive(db, "bench"))
+			}
+			start := at("2026-01-05 09:00")
+			for i := range closed + 20 {
+				id := fmt.Sprintf("350505100201-%d", i+1)
+				if err := f.Observe(id, start, &sanziv1.Procedure{Org: "350505100201", MatterCode: "FUND-REIMB", CatalogVersion: "default", Summary: "x"}); err != nil {
+					b.Fatal(err)
+				}
+				if i < closed { // closed; the last 20 left open
+					step, _ := f.procs[id].OpenStep()
+					d, err := f.Check(&sanziv1.StepDecision{ProcedureId: id, StepCode: step.GetCode(), Post: step.GetPost(), Action: sanziv1.StepAction_STEP_ACTION_REJECT, Reason: "r"}, start)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := f.Observe(id+"-d", start, d); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if db != nil {
+				f.Save(&checkpoint.Encoder{})
+				batch := f.Staged()
+				if err := db.Update(batch.Write); err != nil {
+					b.Fatal(err)
+				}
+				batch.Done()
+			}
+			for _, fl := range []Filter{{Org: "350505100201"}, {Org: "350505100201", Status: StatusRejected}} {
+				name := "all"
+				if fl.Status != "" {
+					name = string(fl.Status)
+				}
+				b.Run(fmt.Sprintf("%s/%s/closed=%d", way, name, closed), func(b *testing.B) {
+					for range b.N {
+						page, total, err := f.Page(fl, nil, 21)
+						if err != nil || len(page) != 21 || total < closed/2 {
+							b.Fatalf("a page of %d of %d: %v", len(page), total, err)
+						}
+					}
+				})
+			}
+		}
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,6 +88,16 @@ type Proc struct {
 	// batched: closed, and in a Batch a checkpoint writes to the archive
 	// (a list reads it from there once the archive holds it).
 	batched bool
+	// key is entryKey(ID), the order lists page in; made once.
+	key []byte
+}
+
+// entryKey is p's entry key (see the function).
+func (p *Proc) entryKey() []byte {
+	if p.key == nil {
+		p.key = entryKey(p.ID)
+	}
+	return p.key
 }
 
 // OpenStep returns the open step's catalog entry and state, nil when closed.
@@ -564,40 +573,57 @@ func (f *Flows) List(fl Filter) ([]*Proc, error) {
 // (open, or closed since the last checkpoint) and, for the archive, the
 // page read and a counter: not the closed history (issue 17).
 func (f *Flows) Page(fl Filter, after []byte, limit int) ([]*Proc, int, error) {
-	var from []*Proc
+	// From memory: how many match, and the first limit after after, kept
+	// in order as they are found (a page is short; the procedures in
+	// memory may be a few thousand closed since the last checkpoint).
+	total := 0
+	var mem, batched []*Proc
+	keep := func(p *Proc) {
+		total++
+		k := p.entryKey()
+		if after != nil && bytes.Compare(k, after) <= 0 {
+			return
+		}
+		if limit >= 0 && len(mem) == limit {
+			if limit == 0 || bytes.Compare(k, mem[limit-1].entryKey()) >= 0 {
+				return
+			}
+			mem = mem[:limit-1]
+		}
+		i, _ := slices.BinarySearchFunc(mem, k, func(q *Proc, k []byte) int { return bytes.Compare(q.entryKey(), k) })
+		mem = slices.Insert(mem, i, p)
+	}
+	consider := func(p *Proc) {
+		switch {
+		case !fl.matches(p):
+		case p.batched:
+			batched = append(batched, p)
+		default:
+			keep(p)
+		}
+	}
 	switch {
 	case fl.Matter != "" && fl.Period != "":
-		from = f.ofPeriod[periodKey(fl.Matter, fl.Period)]
+		for _, p := range f.ofPeriod[periodKey(fl.Matter, fl.Period)] {
+			consider(p)
+		}
 	case fl.Status == StatusOpen:
-		from = f.openInOrder()
+		for _, p := range f.opens {
+			consider(p)
+		}
 	default:
-		from = slices.Collect(maps.Values(f.procs))
-	}
-	type keyed struct {
-		key []byte
-		p   *Proc
-	}
-	var mem []keyed
-	var batched []keyed
-	for _, p := range from {
-		if !fl.matches(p) {
-			continue
+		for _, p := range f.procs {
+			consider(p)
 		}
-		if p.batched {
-			batched = append(batched, keyed{entryKey(p.ID), p})
-			continue
-		}
-		mem = append(mem, keyed{entryKey(p.ID), p})
 	}
-	total := len(mem)
-	var stored []keyed
+	var stored []*Proc
+	var storedKeys [][]byte
 	read := func(tx *bolt.Tx) error {
 		// A procedure of a batch its checkpoint committed is the archive's
 		// until Done drops it here: counted and listed once.
-		for _, k := range batched {
-			if tx == nil || !f.archivedHas(tx, k.key) {
-				mem = append(mem, k)
-				total++
+		for _, p := range batched {
+			if tx == nil || !f.archivedHas(tx, p.entryKey()) {
+				keep(p)
 			}
 		}
 		if tx == nil {
@@ -609,7 +635,7 @@ func (f *Flows) Page(fl Filter, after []byte, limit int) ([]*Proc, int, error) {
 		}
 		total += n
 		return f.archivedScan(tx, fl, after, func(key []byte, p *Proc) bool {
-			stored = append(stored, keyed{bytes.Clone(key), p})
+			stored, storedKeys = append(stored, p), append(storedKeys, bytes.Clone(key))
 			return limit < 0 || len(stored) < limit
 		})
 	}
@@ -622,23 +648,19 @@ func (f *Flows) Page(fl Filter, after []byte, limit int) ([]*Proc, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("list procedures: %w", err)
 	}
-	slices.SortFunc(mem, func(a, b keyed) int { return bytes.Compare(a.key, b.key) })
-	var out []*Proc
+	// Both in key order: merged.
+	out := make([]*Proc, 0, len(mem)+len(stored))
 	i, j := 0, 0
 	for limit < 0 || len(out) < limit {
-		var next keyed
 		switch {
-		case i < len(mem) && (j == len(stored) || bytes.Compare(mem[i].key, stored[j].key) < 0):
-			next = mem[i]
+		case i < len(mem) && (j == len(stored) || bytes.Compare(mem[i].entryKey(), storedKeys[j]) < 0):
+			out = append(out, mem[i])
 			i++
 		case j < len(stored):
-			next = stored[j]
+			out = append(out, stored[j])
 			j++
 		default:
 			return out, total, nil
-		}
-		if after == nil || bytes.Compare(next.key, after) > 0 {
-			out = append(out, next.p)
 		}
 	}
 	return out, total, nil

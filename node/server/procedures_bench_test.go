@@ -6,8 +6,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/workflow"
@@ -44,6 +47,20 @@ func BenchmarkProceduresFirstPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { n.Close() })
+	// What the ledger's file holds for the procedures (the archive of the
+	// closed ones, since issue 17) beside the checkpoints, once.
+	if err := n.ledger.DB().View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			if s := string(name); s == "checkpoints" || strings.HasPrefix(s, "workflow-archive/") {
+				st := bk.Stats()
+				b.Logf("bucket %s: %d keys, %d bytes in use of %d allocated", s, st.KeyN,
+					st.LeafInuse+st.BranchInuse, st.LeafAlloc+st.BranchAlloc)
+			}
+			return nil
+		})
+	}); err != nil {
+		b.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		f    workflow.Filter

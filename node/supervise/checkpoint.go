@@ -70,8 +70,10 @@ type snap struct {
 	t0      time.Time
 }
 
-// archives are the workflow archives of the node's own procedures and of
-// those its tier holds (a town's villages'), in the checkpoints' file.
+// useArchives keeps the closed procedures of the node's own and of those
+// its tier holds (a town's villages') in workflow archives in the
+// checkpoints' file, written with each checkpoint, instead of in memory
+// and in the checkpoint's state (issue 17).
 func (s *Supervisor) useArchives() {
 	db := s.cfg.Checkpoints.DB()
 	s.flows.UseArchive(workflow.NewArchive(db, checkpointName))

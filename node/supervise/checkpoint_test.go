@@ -479,6 +479,14 @@ func TestTownRestartFromCheckpointEqualsFullReplay(t *testing.T) {
 	shared.BankAccount = "6222020200777766665"
 	pay(a, villageA, 1, shared)
 	pay(a, villageA, 2, shared)
+	// One of A's procedures rejected: closed when the town checkpoints,
+	// so that the town's archive of its villages' procedures holds it.
+	rejected := procOf(pay(a, villageA, 9, payee("某供应商", "")))
+	no := approve(villageA, rejected, "capture", "village.accountant")
+	no.Action, no.Reason = sanziv1.StepAction_STEP_ACTION_REJECT, "票据不全"
+	if _, _, err := a.DecideStep(ctx, "A村", no); err != nil {
+		t.Fatal(err)
+	}
 	pid := procOf(pay(b, villageB, 3, payee("张小明", relative)))
 	for _, s := range [][2]string{{"capture", "village.accountant"}, {"review", "village.finance_group"}, {"signoff", "village.head"}} {
 		if _, _, err := b.DecideStep(ctx, "B村", approve(villageB, pid, s[0], s[1])); err != nil {
@@ -509,6 +517,21 @@ func TestTownRestartFromCheckpointEqualsFullReplay(t *testing.T) {
 	}
 	replayed, _ := open(full, townOrg)
 	sameState(t, "town at start", restored, replayed)
+	if err := restored.Ledger().DB().View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(workflow.ArchiveBucket("supervise-held")); b == nil || b.Bucket([]byte("p")).Stats().KeyN != 1 {
+			return fmt.Errorf("the town's archive of its villages' closed procedures does not hold the one rejected")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := restored.Procedure(rejected); err != nil || p.Status != workflow.StatusRejected {
+		t.Fatalf("the restored town reads A's rejected procedure %s from its archive: %v, %v", rejected, p, err)
+	}
+	again := approve(villageA, rejected, "capture", "village.accountant")
+	if _, _, err := restored.DecideStep(ctx, "镇代理会计", again); err == nil {
+		t.Fatalf("the restored town took a decision on A's rejected procedure %s", rejected)
+	}
 	for _, n := range []node{restored, replayed} {
 		alerts, _, _, err := n.ListAlerts(books.AlertFilter{Org: townOrg}, books.Page{Size: 1000})
 		if err != nil {

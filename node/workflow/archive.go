@@ -38,6 +38,12 @@ import (
 //	   bank reconciliation's months)
 //	n: fields(org, status, matter) → how many procedures "i" holds
 //	   under that prefix (8 bytes, big endian): a list's total
+//
+// TODO(issue 17): eight index keys a procedure (every combination of org,
+// status and matter with "any") are most of the archive's bytes: about
+// 116 MB in use for the 119,495 procedures of a 1M-entry village, beside
+// the 46 MB checkpoint. Fewer combinations (a list without an org is a
+// town's only) would halve it.
 type Archive struct {
 	db     *bolt.DB
 	bucket []byte
@@ -149,6 +155,13 @@ func (b *Batch) Write(tx *bolt.Tx) error {
 		}
 	}
 	procs, index, period, counts := sub[0], sub[1], sub[2], sub[3]
+	// Keys come in order within each prefix, after what it holds (a
+	// chain's seqs only grow): pages are filled rather than split half
+	// empty, which at bbolt's default left the archive of a 1M-entry
+	// village at twice the bytes it holds.
+	for _, b := range sub {
+		b.FillPercent = 0.95
+	}
 	// Each bucket's keys are put in order: bbolt appends rather than
 	// splits pages.
 	var idx, per [][]byte

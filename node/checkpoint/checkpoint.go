@@ -24,6 +24,12 @@
 //     derived under (rule set, catalog, calendar, tier); a checkpoint
 //     another stamp wrote is not used, and the state is rebuilt once.
 //
+// Part of a state may live beside its checkpoint in buckets of its owner
+// (the workflow's closed procedures, node/workflow's Archive, so that a
+// start does not decode the closed history): Save writes it, and Drop
+// clears it, in the checkpoint's own transaction, so that both always
+// reflect the same positions.
+//
 // The owner of the state decides when to write one: only at a moment when
 // its state is exactly what its chains say (nothing found but not yet
 // recorded), so that replaying from it gives what replaying from seq 1
@@ -85,9 +91,16 @@ func (p Positions) Entries() uint64 {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// DB is the bbolt file the checkpoints are kept in, for state kept beside
+// a checkpoint in its own buckets (Save's also).
+func (s *Store) DB() *bolt.DB { return s.db }
+
 // Save stores state under name, made under stamp from the chains up to at,
-// replacing the one stored before, in one transaction.
-func (s *Store) Save(name, stamp string, at Positions, state []byte) error {
+// replacing the one stored before, in one transaction; also writes, in the
+// same transaction, the part of the state its owner keeps in buckets of
+// its own (the workflow's archive of closed procedures), so that the two
+// always reflect the same positions.
+func (s *Store) Save(name, stamp string, at Positions, state []byte, also ...func(*bolt.Tx) error) error {
 	var e Encoder
 	e.buf = make([]byte, 0, len(state)+len(magic)+64+len(at)*64)
 	e.buf = append(e.buf, magic...)
@@ -105,6 +118,11 @@ func (s *Store) Save(name, stamp string, at Positions, state []byte) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
 			return err
+		}
+		for _, f := range also {
+			if err := f(tx); err != nil {
+				return err
+			}
 		}
 		return b.Put([]byte(name), e.buf)
 	})
@@ -176,9 +194,16 @@ func (s *Store) Load(name, stamp string) (Positions, []byte, error) {
 }
 
 // Drop forgets the checkpoint under name, so that the next start replays
-// the chains from seq 1 (a benchmark's "before", a test).
-func (s *Store) Drop(name string) error {
+// the chains from seq 1 (a benchmark's "before", a test, a state rebuilt),
+// and runs also in the same transaction (what its owner keeps beside it,
+// cleared with it).
+func (s *Store) Drop(name string, also ...func(*bolt.Tx) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, f := range also {
+			if err := f(tx); err != nil {
+				return err
+			}
+		}
 		if b := tx.Bucket(bucket); b != nil {
 			return b.Delete([]byte(name))
 		}

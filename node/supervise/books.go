@@ -53,7 +53,12 @@ func (s *Supervisor) ApprovesReopen(id, org, month string) error {
 func (s *Supervisor) BankReconciled(org, month string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range s.flows.List(workflow.Filter{Org: org, Matter: catalog.BankRec, Period: month}) {
+	recs, err := s.flows.List(workflow.Filter{Org: org, Matter: catalog.BankRec, Period: month})
+	if err != nil {
+		s.log.Warn("bank reconciliations not read; the month is not taken as reconciled", "org", org, "month", month, "err", err)
+		return ""
+	}
+	for _, p := range recs {
 		if p.Status == workflow.StatusRejected {
 			continue
 		}
@@ -76,7 +81,8 @@ func (s *Supervisor) BankReconciled(org, month string) string {
 // can neither take it nor hurry it but through the cards its timers give.
 //
 // Both read workflow.Flows' indexes (the open procedures; a matter's of
-// one period), not every procedure the supervision holds (issue 17).
+// one period, in memory and in the archive), not every procedure the
+// supervision holds (issue 17).
 func (s *Supervisor) OverdueSteps(org string, subjects map[string]bool, now time.Time) []books.OverdueStep {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -85,7 +91,8 @@ func (s *Supervisor) OverdueSteps(org string, subjects map[string]bool, now time
 		village[p.GetCode()] = p.GetTier() == sanziv1.Tier_TIER_VILLAGE
 	}
 	var out []books.OverdueStep
-	for _, p := range s.flows.List(workflow.Filter{Org: org, Status: workflow.StatusOpen}) {
+	open, _ := s.flows.List(workflow.Filter{Org: org, Status: workflow.StatusOpen}) // in memory: no error
+	for _, p := range open {
 		if !subjects[p.P.GetSubjectId()] {
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/catalog"
@@ -33,7 +34,7 @@ const checkpointName = "supervise"
 // what a tier keeps) or write it differently: every node then rebuilds
 // its state once, by replaying its chains, at its next start. A release
 // built from another revision rebuilds anyway (checkpoint.Build).
-const stateVersion = 2 // 2: the watcher keeps vouchers and month closes (rules on the books)
+const stateVersion = 3 // 3: closed procedures in the workflow's archive, not the state (issue 17)
 
 // DefaultCheckpointEvery is how many entries the supervision follows
 // between two checkpoints written by Sweep: a start after a crash replays
@@ -62,7 +63,35 @@ func (s *Supervisor) stamp(start *rules.Engine) string {
 type snap struct {
 	at    checkpoint.Positions
 	state []byte
-	t0    time.Time
+	// archive are the closed procedures the state leaves to the
+	// workflow's archives (the node's own, the tier's), written in the
+	// checkpoint's transaction.
+	archive []*workflow.Batch
+	t0      time.Time
+}
+
+// useArchives keeps the closed procedures of the node's own and of those
+// its tier holds (a town's villages') in workflow archives in the
+// checkpoints' file, written with each checkpoint, instead of in memory
+// and in the checkpoint's state (issue 17).
+func (s *Supervisor) useArchives() {
+	db := s.cfg.Checkpoints.DB()
+	s.flows.UseArchive(workflow.NewArchive(db, checkpointName))
+	if held := s.tier.Held(); held != nil {
+		held.UseArchive(workflow.NewArchive(db, checkpointName+"-held"))
+	}
+}
+
+// clearArchives forgets the closed procedures archived, in tx: with the
+// checkpoint they go with, when the state is rebuilt.
+func (s *Supervisor) clearArchives(tx *bolt.Tx) error {
+	db := s.cfg.Checkpoints.DB()
+	for _, name := range []string{checkpointName, checkpointName + "-held"} {
+		if err := workflow.NewArchive(db, name).Clear(tx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // snapshot encodes the state as of the chain positions seen. The caller
@@ -81,17 +110,43 @@ func (s *Supervisor) snapshot() (*snap, error) {
 	at := make(checkpoint.Positions, len(s.seen))
 	maps.Copy(at, s.seen)
 	s.since = 0
-	return &snap{at: at, state: state, t0: t0}, nil
+	sn := &snap{at: at, state: state, t0: t0}
+	for _, f := range []*workflow.Flows{s.flows, s.tier.Held()} {
+		if f == nil {
+			continue
+		}
+		if b := f.Staged(); b != nil && b.Len() > 0 {
+			sn.archive = append(sn.archive, b)
+		}
+	}
+	return sn, nil
 }
 
-// write stores a snapshot; it needs no lock but s.saving, so that
-// recorders go on while the file is written and synced.
+// write stores a snapshot and the closed procedures it archives, in one
+// transaction; it needs no lock but s.saving, so that recorders go on
+// while the file is written and synced. The caller then runs archived
+// under s.mu.
 func (s *Supervisor) write(sn *snap) error {
-	if err := s.cfg.Checkpoints.Save(checkpointName, s.stampOf, sn.at, sn.state); err != nil {
+	also := make([]func(*bolt.Tx) error, len(sn.archive))
+	archived := 0
+	for i, b := range sn.archive {
+		also[i] = b.Write
+		archived += b.Len()
+	}
+	if err := s.cfg.Checkpoints.Save(checkpointName, s.stampOf, sn.at, sn.state, also...); err != nil {
 		return err
 	}
-	s.log.Info("supervision state checkpointed", "entries", sn.at.Entries(), "bytes", len(sn.state), "took", time.Since(sn.t0).Round(time.Millisecond))
+	s.log.Info("supervision state checkpointed", "entries", sn.at.Entries(), "bytes", len(sn.state), "closedProceduresArchived", archived,
+		"took", time.Since(sn.t0).Round(time.Millisecond))
 	return nil
+}
+
+// archived drops from memory the closed procedures a written snapshot
+// archived. The caller holds s.mu.
+func (sn *snap) archived() {
+	for _, b := range sn.archive {
+		b.Done()
+	}
 }
 
 // save is snapshot and write, for a caller that holds s.mu throughout (a
@@ -103,7 +158,11 @@ func (s *Supervisor) save() error {
 	if err != nil {
 		return err
 	}
-	return s.write(sn)
+	if err := s.write(sn); err != nil {
+		return err
+	}
+	sn.archived()
+	return nil
 }
 
 // encode writes the state: the rule set in force, then each part in a
@@ -167,10 +226,18 @@ func (s *Supervisor) writeDue(sn *snap) {
 	if sn == nil {
 		return
 	}
-	defer s.saving.Unlock()
-	if err := s.write(sn); err != nil {
+	err := s.write(sn)
+	// s.saving before s.mu: save holds s.mu and then takes s.saving. A
+	// snapshot taken in between stages the same procedures again, and
+	// the archive keeps the first copy (Batch.Write).
+	s.saving.Unlock()
+	if err != nil {
 		s.log.Warn("supervision state not checkpointed; the next start replays more", "err", err)
+		return
 	}
+	s.mu.Lock()
+	sn.archived()
+	s.mu.Unlock()
 }
 
 // restore loads the checkpoint, when there is one this node can use, and
@@ -204,7 +271,7 @@ func (s *Supervisor) restore() error {
 	// of the state and independent of each other: decoded side by side.
 	var sets ruleSets
 	var cats catalog.Published
-	flows := workflow.New(s.cfg.Catalog, s.cfg.Calendar)
+	flows := s.flows.Blank()
 	w, err := watch.New(e, s.cfg.Calendar.Location())
 	if err != nil {
 		return fmt.Errorf("%w: rule set in force: %v", checkpoint.ErrDamaged, err)

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/calendar"
 	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/entries"
@@ -310,19 +311,45 @@ func sameState(t *testing.T, when string, a, b node) {
 		t.Fatalf("%s: the state restored from the checkpoint (%d bytes) differs from the one replayed from seq 1 (%d bytes) in %s",
 			when, len(sa), len(sb), differingPart(sa, sb))
 	}
-	procs := func(n node) string {
-		recs, _, total, err := n.Procedures(workflow.Filter{}, books.Page{Size: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
+	// Every procedure, and those of each filter the API takes, page by
+	// page with the totals: one side may read the closed ones from its
+	// archive, the other from memory.
+	procs := func(n node, f workflow.Filter, size int) string {
 		var out []string
-		for _, r := range recs {
-			out = append(out, r.String())
+		token := ""
+		for first := int64(-1); ; {
+			recs, next, total, err := n.Procedures(f, books.Page{Size: size, Token: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first < 0 {
+				first = total
+				out = append(out, fmt.Sprint("total ", total))
+			} else if total != first {
+				t.Fatalf("%s: procedures of %+v: a page's total %d, the first page's %d", when, f, total, first)
+			}
+			for _, r := range recs {
+				out = append(out, r.String())
+			}
+			if token = next; token == "" {
+				return strings.Join(out, "\n")
+			}
 		}
-		return fmt.Sprint(total, out)
 	}
-	if pa, pb := procs(a), procs(b); pa != pb {
+	if pa, pb := procs(a, workflow.Filter{}, 7), procs(b, workflow.Filter{}, 1000); pa != pb {
 		t.Fatalf("%s: procedures differ:\n%s\n%s", when, pa, pb)
+	}
+	for _, org := range []string{"", benchOrg} {
+		for _, status := range []workflow.Status{"", workflow.StatusOpen, workflow.StatusCompleted, workflow.StatusRejected} {
+			for _, matter := range []string{"", "FUND-REIMB", "GOV-COMPLAINT"} {
+				for _, post := range []string{"", "village.accountant"} {
+					f := workflow.Filter{Org: org, Status: status, Matter: matter, Post: post}
+					if pa, pb := procs(a, f, 100), procs(b, f, 100); pa != pb {
+						t.Fatalf("%s: procedures of %+v differ:\n%s\n%s", when, f, pa, pb)
+					}
+				}
+			}
+		}
 	}
 	sets := func(n node) string {
 		s, live, err := n.RuleSets()
@@ -452,6 +479,14 @@ func TestTownRestartFromCheckpointEqualsFullReplay(t *testing.T) {
 	shared.BankAccount = "6222020200777766665"
 	pay(a, villageA, 1, shared)
 	pay(a, villageA, 2, shared)
+	// One of A's procedures rejected: closed when the town checkpoints,
+	// so that the town's archive of its villages' procedures holds it.
+	rejected := procOf(pay(a, villageA, 9, payee("某供应商", "")))
+	no := approve(villageA, rejected, "capture", "village.accountant")
+	no.Action, no.Reason = sanziv1.StepAction_STEP_ACTION_REJECT, "票据不全"
+	if _, _, err := a.DecideStep(ctx, "A村", no); err != nil {
+		t.Fatal(err)
+	}
 	pid := procOf(pay(b, villageB, 3, payee("张小明", relative)))
 	for _, s := range [][2]string{{"capture", "village.accountant"}, {"review", "village.finance_group"}, {"signoff", "village.head"}} {
 		if _, _, err := b.DecideStep(ctx, "B村", approve(villageB, pid, s[0], s[1])); err != nil {
@@ -482,6 +517,21 @@ func TestTownRestartFromCheckpointEqualsFullReplay(t *testing.T) {
 	}
 	replayed, _ := open(full, townOrg)
 	sameState(t, "town at start", restored, replayed)
+	if err := restored.Ledger().DB().View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(workflow.ArchiveBucket("supervise-held")); b == nil || b.Bucket([]byte("p")).Stats().KeyN != 1 {
+			return fmt.Errorf("the town's archive of its villages' closed procedures does not hold the one rejected")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := restored.Procedure(rejected); err != nil || p.Status != workflow.StatusRejected {
+		t.Fatalf("the restored town reads A's rejected procedure %s from its archive: %v, %v", rejected, p, err)
+	}
+	again := approve(villageA, rejected, "capture", "village.accountant")
+	if _, _, err := restored.DecideStep(ctx, "镇代理会计", again); err == nil {
+		t.Fatalf("the restored town took a decision on A's rejected procedure %s", rejected)
+	}
 	for _, n := range []node{restored, replayed} {
 		alerts, _, _, err := n.ListAlerts(books.AlertFilter{Org: townOrg}, books.Page{Size: 1000})
 		if err != nil {
@@ -551,9 +601,11 @@ func TestUnusableCheckpointIsRebuiltOnce(t *testing.T) {
 			var log bytes.Buffer
 			n, closeFn := openCkVillage(t, dir, clock, withCheckpoints(&log))
 			v := &ckVillage{t: t, ctx: ctx, n: n, clock: clock}
+			var pids []string
 			for range 5 {
-				v.expense(100_000, nil)
+				pids = append(pids, procOf(v.expense(100_000, nil)))
 			}
+			v.decide(pids[1], sanziv1.StepAction_STEP_ACTION_REJECT) // closed: archived with the checkpoint
 			if err := n.Checkpoint(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -561,7 +613,12 @@ func TestUnusableCheckpointIsRebuiltOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			wantProcs := listProcedures(t, n)
 			c.spoil(t, checkpoint.New(n.Ledger()), supervise.StampOf(n.Supervisor))
+			// The archive of closed procedures goes with the checkpoint:
+			// one the chains do not hold, archived beside it, is gone once
+			// the state is rebuilt.
+			archiveStray(t, n.Ledger().DB(), benchOrg+"-9999")
 			if c.name == "damaged" { // a bit flipped on disk, in the middle of the state
 				if err := n.Ledger().DB().Update(func(tx *bolt.Tx) error {
 					b := tx.Bucket([]byte("checkpoints"))
@@ -585,6 +642,9 @@ func TestUnusableCheckpointIsRebuiltOnce(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("the rebuilt state differs from the one before (%v)", err)
 			}
+			if got := listProcedures(t, n); got != wantProcs {
+				t.Fatalf("the rebuilt node lists the procedures\n%s\nbefore\n%s", got, wantProcs)
+			}
 			closeFn()
 			log.Reset()
 			openCkVillage(t, dir, clock, withCheckpoints(&log))
@@ -592,5 +652,48 @@ func TestUnusableCheckpointIsRebuiltOnce(t *testing.T) {
 				t.Fatalf("the start after the rebuild did not restore:\n%s", log.String())
 			}
 		})
+	}
+}
+
+// listProcedures is every procedure n lists, with the total.
+func listProcedures(t *testing.T, n node) string {
+	t.Helper()
+	recs, _, total, err := n.Procedures(workflow.Filter{}, books.Page{Size: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{fmt.Sprint("total ", total)}
+	for _, r := range recs {
+		out = append(out, r.GetEntry().GetId()+" "+r.GetStatus())
+	}
+	return strings.Join(out, "\n")
+}
+
+// archiveStray puts a closed procedure id no chain holds in the archive of
+// the supervision's procedures in db, as a checkpoint would.
+func archiveStray(t *testing.T, db *bolt.DB, id string) {
+	t.Helper()
+	cal, err := calendar.New(calendar.Default2026())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := workflow.New(catalog.Default("350505"), cal)
+	f.UseArchive(workflow.NewArchive(db, "supervise"))
+	opened := cstTime("2026-11-02 09:00")
+	if err := f.Observe(id, opened, &sanziv1.Procedure{Org: benchOrg, MatterCode: "GOV-COMPLAINT", CatalogVersion: "default", Summary: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := f.Get(id)
+	step, _ := p.OpenStep()
+	d, err := f.Check(&sanziv1.StepDecision{ProcedureId: id, StepCode: step.GetCode(), Post: step.GetPost(), Action: sanziv1.StepAction_STEP_ACTION_REJECT, Reason: "r"}, opened)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Observe(id+"-d", opened, d); err != nil {
+		t.Fatal(err)
+	}
+	f.Save(&checkpoint.Encoder{})
+	if err := db.Update(f.Staged().Write); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -179,43 +179,43 @@ func (s *Supervisor) ProcedureRecord(p *workflow.Proc) (*sanziv1.ProcedureRecord
 	return r, nil
 }
 
-// Procedures lists procedures matching f, oldest first, one page.
-// TODO(issue 17): it filters every procedure held in memory for each page
-// (the books' lists use indexes and counters since issue 17; procedures
-// are the workflow's, not the books').
+// Procedures lists procedures matching f, oldest first (by entry key),
+// one page, and how many match in all. The node's own procedures and a
+// town's villages' (the tier's Held) are each read a page at a time from
+// what is open in memory and from the archive of the closed ones, whose
+// counters give the total: the closed history is not walked (issue 17).
 func (s *Supervisor) Procedures(f workflow.Filter, p books.Page) ([]*sanziv1.ProcedureRecord, string, int64, error) {
 	size, after, err := p.Bounds()
 	if err != nil {
 		return nil, "", 0, err
 	}
 	s.mu.Lock()
-	all := s.flows.List(f)
-	if held := s.tier.Held(); held != nil { // and a town's villages', for its reviewers
-		all = append(all, held.List(f)...)
+	all, total, err := s.flows.Page(f, after, size+1)
+	if held := s.tier.Held(); held != nil && err == nil { // and a town's villages', for its reviewers
+		var theirs []*workflow.Proc
+		var n int
+		theirs, n, err = held.Page(f, after, size+1)
+		all, total = append(all, theirs...), total+n
 		slices.SortStableFunc(all, func(a, b *workflow.Proc) int { return bytes.Compare(mustKey(a.ID), mustKey(b.ID)) })
 	}
 	s.mu.Unlock()
-	var out []*sanziv1.ProcedureRecord
+	if err != nil {
+		return nil, "", 0, err
+	}
 	next := ""
+	if len(all) > size {
+		all = all[:size]
+		next = hex.EncodeToString(mustKey(all[size-1].ID))
+	}
+	out := make([]*sanziv1.ProcedureRecord, 0, len(all))
 	for _, pr := range all {
-		k, err := books.EntryKey(pr.ID)
-		if err != nil {
-			return nil, "", 0, err
-		}
-		if after != nil && string(k) <= string(after) {
-			continue
-		}
-		if len(out) == size {
-			next = hex.EncodeToString(mustKey(out[len(out)-1].GetEntry().GetId()))
-			break
-		}
 		r, err := s.ProcedureRecord(pr)
 		if err != nil {
 			return nil, "", 0, err
 		}
 		out = append(out, r)
 	}
-	return out, next, int64(len(all)), nil
+	return out, next, int64(total), nil
 }
 
 func mustKey(id string) []byte {

@@ -141,6 +141,7 @@ func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
 	b.Supervise(s)
 	rebuild := false
 	if cfg.Checkpoints != nil {
+		s.useArchives()
 		// A checkpoint that cannot be used changes nothing (restore puts
 		// what it decoded in place only once all of it did).
 		if err := s.restore(); err != nil {
@@ -148,6 +149,12 @@ func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
 				s.log.Warn("supervision checkpoint not used; rebuilding the state by replaying every chain", "reason", err)
 			}
 			rebuild = true
+			// The closed procedures archived go with the checkpoint: both
+			// are forgotten at once, and a crash before the rebuilt state
+			// is checkpointed rebuilds again.
+			if err := cfg.Checkpoints.Drop(checkpointName, s.clearArchives); err != nil {
+				return nil, fmt.Errorf("enable supervision: %w", err)
+			}
 		}
 	}
 	if err := s.replay(ctx, rebuild); err != nil {

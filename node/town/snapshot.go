@@ -8,7 +8,6 @@ import (
 
 	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/rules"
-	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -37,7 +36,7 @@ func (t *Town) Save(e *checkpoint.Encoder) {
 
 // Restore implements supervise.Tier.
 func (t *Town) Restore(d *checkpoint.Decoder, e *rules.Engine) (func(), error) {
-	flows := workflow.New(t.flows.Catalog(), t.flows.Calendar())
+	flows := t.flows.Blank() // with its archive of the closed ones
 	if err := flows.Load(d.Section()); err != nil {
 		return nil, fmt.Errorf("town: %w", err)
 	}

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/sanzi/sanzi/node/catalog"
@@ -59,9 +60,17 @@ func (f *Flows) Resolution(t *sanziv1.Transaction) Resolution {
 		r.Why = "未注明已通过的四议两公开办理流程编号（resolutionProcedureId）"
 		return r
 	}
-	p, ok := f.procs[r.ID]
-	if !ok {
+	p, err := f.Get(r.ID)
+	if err == nil {
+		err = p.unpack() // a closed one a checkpoint restored keeps its steps packed
+	}
+	if err != nil {
+		// Not held, or the archive could not be read: not approved
+		// either way, and said as such.
 		r.Why = fmt.Sprintf("本节点没有办理流程 %s", r.ID)
+		if !errors.Is(err, ErrNotFound) {
+			r.Why = fmt.Sprintf("办理流程 %s 读取失败：%v", r.ID, err)
+		}
 		return r
 	}
 	r.Proc = p

@@ -1,10 +1,10 @@
 package workflow
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -13,9 +13,10 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
-// Save writes every procedure, the catalogs they follow and the cards
-// given, for a checkpoint (node/checkpoint). A step's code, name and post
-// are its matter's and are not written; its times and status are.
+// Save writes the procedures in memory, the catalogs they follow and the
+// cards given, for a checkpoint (node/checkpoint). With an archive it
+// writes the open ones only, and stages the closed ones in memory for the
+// archive: the caller writes Staged in the checkpoint's transaction.
 func (f *Flows) Save(e *checkpoint.Encoder) {
 	versions := slices.Sorted(maps.Keys(f.catalogs))
 	from := map[*sanziv1.Matter]string{} // which catalog each matter is of
@@ -28,28 +29,37 @@ func (f *Flows) Save(e *checkpoint.Encoder) {
 		}
 	}
 	e.String(f.current.GetVersion())
-	e.Uint(uint64(len(f.order)))
-	for _, id := range f.order {
-		p := f.procs[id]
-		e.String(id)
-		e.Proto(p.P)
-		e.String(from[p.Matter])
-		e.String(p.Matter.GetCode())
-		e.Time(p.Opened)
-		e.Time(p.Deadline)
-		e.String(string(p.Status))
-		e.Int(int64(p.Step))
-		if p.packed == nil {
-			e.Section(p.packSteps)
+	var keep, closed []*Proc
+	for _, p := range f.procs {
+		if f.archive != nil && p.Status != StatusOpen {
+			closed = append(closed, p)
 		} else {
-			e.Bytes(p.packed) // restored closed and never read since: as it was
+			keep = append(keep, p)
 		}
 	}
+	e.Uint(uint64(len(keep)))
+	for _, p := range inOrder(keep) {
+		encodeProc(e, p, from[p.Matter])
+	}
 	e.Set(f.given)
+	f.staged = nil
+	if f.archive != nil {
+		f.staged = f.stage(inOrder(closed), from)
+	}
 }
 
-// Load reads what Save wrote into f, a Flows New made with the same
-// calendar, replacing its procedures.
+// Staged hands over what the last Save left to the archive (nil without
+// an archive), for the checkpoint to write in its transaction; Done then
+// drops it from memory.
+func (f *Flows) Staged() *Batch {
+	b := f.staged
+	f.staged = nil
+	return b
+}
+
+// Load reads what Save wrote into f, a Flows New or Blank made with the
+// same calendar, replacing its procedures. With an archive, the closed
+// procedures are the archive's (the checkpoint holds the open ones).
 func (f *Flows) Load(d *checkpoint.Decoder) error {
 	catalogs := map[string]*sanziv1.Catalog{}
 	for range d.Len() {
@@ -63,42 +73,40 @@ func (f *Flows) Load(d *checkpoint.Decoder) error {
 		return fmt.Errorf("workflow state: the catalog in force is not among those saved")
 	}
 	n := d.Len()
-	procs, order := make(map[string]*Proc, n), make([]string, 0, n)
+	procs := make(map[string]*Proc, n)
+	seq := 0
 	for range n {
-		p := &Proc{ID: d.String(), P: &sanziv1.Procedure{}}
-		d.Proto(p.P)
-		ver, code := d.String(), d.String()
-		for _, m := range catalogs[ver].GetMatters() {
-			if m.GetCode() == code {
-				p.Matter = m
-			}
+		p, err := decodeProc(d, catalogs)
+		if err != nil {
+			return err
 		}
-		if d.Err() == nil && p.Matter == nil {
-			return fmt.Errorf("workflow state: procedure %s follows matter %s of catalog %q, which is not saved", p.ID, code, ver)
-		}
-		p.Opened, p.Deadline = d.Time(), d.Time()
-		p.Status, p.Step = Status(d.String()), int(d.Int())
-		p.packed = bytes.Clone(d.Bytes()) // not the whole state's buffer, kept alive by it
-		if d.Err() != nil {
-			break
-		}
-		// A closed procedure is only read whole when someone asks for it
-		// (Record): most of a long history is closed, and its steps stay
-		// packed until then.
+		// A closed procedure (a Flows without an archive) is only read
+		// whole when someone asks for it (Record): most of a long history
+		// is closed, and its steps stay packed until then.
 		if p.Status == StatusOpen {
 			if err := p.unpack(); err != nil {
 				return err
 			}
 		}
+		p.seq = seq
+		seq++
 		procs[p.ID] = p
-		order = append(order, p.ID)
 	}
 	given := d.Set()
 	if err := d.Err(); err != nil {
 		return fmt.Errorf("workflow state: %w", err)
 	}
-	f.catalogs, f.current, f.procs, f.order, f.given = catalogs, current, procs, order, given
-	f.reindex()
+	f.catalogs, f.current, f.procs, f.seq = catalogs, current, procs, seq
+	f.opens, f.ofPeriod, f.given, f.cards, f.staged = map[string]*Proc{}, map[string][]*Proc{}, map[string]bool{}, map[string][]string{}, nil
+	for _, p := range inOrder(slices.Collect(maps.Values(procs))) {
+		f.index(p)
+	}
+	for _, k := range slices.Sorted(maps.Keys(given)) {
+		// A card's key starts with its procedure's id (cardKey).
+		if id, _, _ := strings.Cut(k, "/"); f.opens[id] != nil {
+			f.give(id, k)
+		}
+	}
 	return nil
 }
 

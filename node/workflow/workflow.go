@@ -10,6 +10,7 @@
 package workflow
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -80,9 +82,22 @@ type Proc struct {
 	// packed holds Steps and Decisions as a checkpoint wrote them, for a
 	// closed procedure restored and not read since (see unpack).
 	packed []byte
-	// seq is the procedure's place in Flows.order: the indexes list
-	// procedures oldest first by it.
+	// seq is the procedure's place in the order procedures were opened:
+	// the timers go through the open ones oldest first by it.
 	seq int
+	// batched: closed, and in a Batch a checkpoint writes to the archive
+	// (a list reads it from there once the archive holds it).
+	batched bool
+	// key is entryKey(ID), the order lists page in; made once.
+	key []byte
+}
+
+// entryKey is p's entry key (see the function).
+func (p *Proc) entryKey() []byte {
+	if p.key == nil {
+		p.key = entryKey(p.ID)
+	}
+	return p.key
 }
 
 // OpenStep returns the open step's catalog entry and state, nil when closed.
@@ -110,38 +125,71 @@ func (p *Proc) Record() (*sanziv1.ProcedureRecord, error) {
 	return r, nil
 }
 
-// Flows holds every procedure of a node. Not safe for concurrent use: the
+// Flows holds the procedures of a node. Not safe for concurrent use: the
 // books serialise it with the rest of their supervision state.
 //
-// Besides every procedure in order, it indexes the open ones and those of
-// a period by matter, so that the timers' sweep, the month-end close's
-// questions and a period's duplicates cost what is open or the period
-// holds, not the closed history (issue 17).
+// It keeps in memory the open procedures and those closed since the last
+// checkpoint; with an Archive (UseArchive) the closed ones a checkpoint
+// covers are read from the node's bbolt file (archive.go), so that a start
+// loads and a list reads what is open, not the closed history (issue 17).
+// Without one, every procedure stays in memory. It indexes the open ones
+// and those of a period by matter, so that the timers' sweep, the
+// month-end close's questions and a period's duplicates cost what is open
+// or the period holds.
 type Flows struct {
 	cal      *calendar.Calendar
 	catalogs map[string]*sanziv1.Catalog
 	current  *sanziv1.Catalog
-	procs    map[string]*Proc
-	order    []string
-	given    map[string]bool
+	// procs holds the procedures in memory: open, and closed not
+	// archived yet (all of them without an archive).
+	procs map[string]*Proc
+	// seq numbers the procedures as they are opened (Proc.seq).
+	seq int
+	// given are the cards given, of open procedures only (a closed one
+	// is owed none again); cards lists each open procedure's keys in it,
+	// to forget them when it closes.
+	given map[string]bool
+	cards map[string][]string
 	// opens holds the procedures whose status is open.
 	opens map[string]*Proc
-	// ofPeriod holds the procedures with a period, by matter and period
-	// (periodKey), oldest first.
+	// ofPeriod holds the procedures in memory with a period, by matter and
+	// period (periodKey), oldest first.
 	ofPeriod map[string][]*Proc
+	// archive keeps the closed procedures a checkpoint covers; nil keeps
+	// every procedure in memory.
+	archive *Archive
+	// staged is what the last Save left to the archive, until Staged.
+	staged *Batch
 }
 
 // New starts with the catalog in force and the district's calendar.
 func New(cat *sanziv1.Catalog, cal *calendar.Calendar) *Flows {
 	f := &Flows{cal: cal, catalogs: map[string]*sanziv1.Catalog{}, procs: map[string]*Proc{}, given: map[string]bool{},
-		opens: map[string]*Proc{}, ofPeriod: map[string][]*Proc{}}
+		cards: map[string][]string{}, opens: map[string]*Proc{}, ofPeriod: map[string][]*Proc{}}
 	f.useCatalog(cat)
 	return f
 }
 
+// UseArchive keeps the closed procedures a checkpoint covers in a (see
+// Archive), from the next Save on. The caller clears a when the state it
+// goes with is not the one restored (Archive.Clear).
+func (f *Flows) UseArchive(a *Archive) { f.archive = a }
+
+// Archive is where f keeps the closed procedures a checkpoint covers,
+// nil when it keeps them in memory.
+func (f *Flows) Archive() *Archive { return f.archive }
+
+// Blank is a Flows as New makes it, with f's catalog in force, calendar
+// and archive: what a checkpoint is restored into.
+func (f *Flows) Blank() *Flows {
+	n := New(f.current, f.cal)
+	n.archive = f.archive
+	return n
+}
+
 func periodKey(matter, period string) string { return matter + "/" + period }
 
-// index puts p, the latest of f.order, in the indexes its status and
+// index puts p, just opened or loaded, in the indexes its status and
 // period call for.
 func (f *Flows) index(p *Proc) {
 	if p.Status == StatusOpen {
@@ -153,14 +201,26 @@ func (f *Flows) index(p *Proc) {
 	}
 }
 
-// reindex makes the indexes again from f.order (after Load).
-func (f *Flows) reindex() {
-	f.opens, f.ofPeriod = map[string]*Proc{}, map[string][]*Proc{}
-	for i, id := range f.order {
-		p := f.procs[id]
-		p.seq = i
-		f.index(p)
+// forget drops p from memory once the archive holds it (Batch.Done); a
+// procedure replaced since (a Load) is left alone.
+func (f *Flows) forget(p *Proc) {
+	if f.procs[p.ID] != p || p.Status == StatusOpen {
+		return
 	}
+	delete(f.procs, p.ID)
+	if period := p.P.GetPeriod(); period != "" {
+		k := periodKey(p.P.GetMatterCode(), period)
+		f.ofPeriod[k] = slices.DeleteFunc(f.ofPeriod[k], func(q *Proc) bool { return q == p })
+		if len(f.ofPeriod[k]) == 0 {
+			delete(f.ofPeriod, k)
+		}
+	}
+}
+
+// inOrder lists ps oldest first.
+func inOrder(ps []*Proc) []*Proc {
+	slices.SortFunc(ps, func(a, b *Proc) int { return a.seq - b.seq })
+	return ps
 }
 
 // openInOrder lists the open procedures, oldest first.
@@ -169,8 +229,7 @@ func (f *Flows) openInOrder() []*Proc {
 	for _, p := range f.opens {
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b *Proc) int { return a.seq - b.seq })
-	return out
+	return inOrder(out)
 }
 
 func (f *Flows) useCatalog(c *sanziv1.Catalog) {
@@ -263,10 +322,14 @@ func (f *Flows) CheckOpen(p *sanziv1.Procedure) error {
 		if p.GetPeriod() == "" {
 			return &RefusedError{Field: "procedure.period", Reason: "the month this " + mt.GetName() + " covers, YYYY-MM"}
 		}
-		for _, q := range f.ofPeriod[periodKey(p.GetMatterCode(), p.GetPeriod())] {
-			// One per village and month: another village's on the same
-			// node (a town's, or a node serving several orgs) is its own.
-			if q.P.GetOrg() == p.GetOrg() && q.Status != StatusRejected {
+		// One per village and month: another village's on the same node
+		// (a town's, or a node serving several orgs) is its own.
+		same, err := f.List(Filter{Org: p.GetOrg(), Matter: p.GetMatterCode(), Period: p.GetPeriod()})
+		if err != nil {
+			return err
+		}
+		for _, q := range same {
+			if q.Status != StatusRejected {
 				return &RefusedError{Field: "procedure.period", Reason: fmt.Sprintf("%s for %s is already %s (%s)", mt.GetName(), p.GetPeriod(), q.Status, q.ID)}
 			}
 		}
@@ -285,9 +348,9 @@ func (f *Flows) CheckOpen(p *sanziv1.Procedure) error {
 // Check decides whether d may be recorded at time at, and returns it with
 // Closes set. d is not changed.
 func (f *Flows) Check(d *sanziv1.StepDecision, at time.Time) (*sanziv1.StepDecision, error) {
-	p, ok := f.procs[d.GetProcedureId()]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, d.GetProcedureId())
+	p, err := f.Get(d.GetProcedureId())
+	if err != nil {
+		return nil, err
 	}
 	if p.Status != StatusOpen {
 		return nil, &RefusedError{Rule: "CHAIN", Reason: fmt.Sprintf("办理流程 %s 已%s并锁定，不能再审批（procedure is %s and locked）", p.ID, statusZH(p.Status), p.Status)}
@@ -372,7 +435,9 @@ func (f *Flows) Observe(id string, at time.Time, m proto.Message) error {
 	case *sanziv1.StepDecision:
 		return f.decide(id, at, m)
 	case *sanziv1.Card:
-		f.given[cardKey(m)] = true
+		if f.opens[m.GetProcedureId()] != nil { // a closed procedure is owed no card again
+			f.give(m.GetProcedureId(), cardKey(m))
+		}
 	}
 	return nil
 }
@@ -399,9 +464,9 @@ func (f *Flows) open(id string, at time.Time, p *sanziv1.Procedure) error {
 	for _, s := range mt.GetSteps() {
 		pr.Steps = append(pr.Steps, &sanziv1.StepState{Code: s.GetCode(), Name: s.GetName(), Post: s.GetPost(), Status: string(StatusPending)})
 	}
-	pr.seq = len(f.order)
+	pr.seq = f.seq
+	f.seq++
 	f.procs[id] = pr
-	f.order = append(f.order, id)
 	f.index(pr)
 	return f.openStep(pr, 0, at)
 }
@@ -429,14 +494,14 @@ func (f *Flows) decide(id string, at time.Time, d *sanziv1.StepDecision) error {
 		st.Status, st.ClosedAt, st.By = string(StatusApproved), timestamppb.New(at), d.GetPost()
 		if p.Step == len(p.Steps)-1 {
 			p.Status = StatusCompleted
-			delete(f.opens, p.ID)
+			f.closed(p)
 			return nil
 		}
 		return f.openStep(p, p.Step+1, at)
 	case sanziv1.StepAction_STEP_ACTION_REJECT:
 		st.ClosedAt, st.By = timestamppb.New(at), d.GetPost()
 		p.Status = StatusRejected
-		delete(f.opens, p.ID)
+		f.closed(p)
 	case sanziv1.StepAction_STEP_ACTION_RETURN:
 		st.Status, st.OpenedAt, st.Deadline = string(StatusPending), nil, nil
 		return f.openStep(p, max(p.Step-1, 0), at)
@@ -444,13 +509,43 @@ func (f *Flows) decide(id string, at time.Time, d *sanziv1.StepDecision) error {
 	return nil
 }
 
-// Get returns the procedure with id.
-func (f *Flows) Get(id string) (*Proc, error) {
-	p, ok := f.procs[id]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+// closed takes p, just closed, out of what only open procedures need.
+func (f *Flows) closed(p *Proc) {
+	delete(f.opens, p.ID)
+	for _, k := range f.cards[p.ID] {
+		delete(f.given, k)
 	}
-	return p, nil
+	delete(f.cards, p.ID)
+}
+
+// give marks the card of key, about procedure id, given.
+func (f *Flows) give(id, key string) {
+	if !f.given[key] {
+		f.given[key] = true
+		f.cards[id] = append(f.cards[id], key)
+	}
+}
+
+// Get returns the procedure with id, from memory or the archive. An
+// archived one is decoded anew at each call: the caller may keep it.
+func (f *Flows) Get(id string) (*Proc, error) {
+	if p, ok := f.procs[id]; ok {
+		return p, nil
+	}
+	if f.archive != nil {
+		var p *Proc
+		err := f.archive.db.View(func(tx *bolt.Tx) (err error) {
+			p, err = f.archivedGet(tx, entryKey(id))
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read procedure %s: %w", id, err)
+		}
+		if p != nil {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 }
 
 // Filter selects procedures; empty fields match all.
@@ -462,29 +557,113 @@ type Filter struct {
 	Period string
 }
 
-// List returns the procedures matching fl, oldest first. Open ones, and a
-// matter's of one period, are read from their indexes; other filters walk
-// every procedure.
-func (f *Flows) List(fl Filter) []*Proc {
-	var from []*Proc
+// List returns every procedure matching fl, oldest first (in entry-key
+// order: origin, then seq). Open ones, and a matter's of one period, are
+// read from their indexes; other filters walk the procedures in memory,
+// and the archive's index of fl's org, status and matter. For a list of
+// any length, Page reads one page.
+func (f *Flows) List(fl Filter) ([]*Proc, error) {
+	out, _, err := f.Page(fl, nil, -1)
+	return out, err
+}
+
+// Page returns the first limit procedures matching fl whose entry key is
+// after after (nil: from the first), in entry-key order, and how many
+// match in all; limit < 0 returns every one. It costs what is in memory
+// (open, or closed since the last checkpoint) and, for the archive, the
+// page read and a counter: not the closed history (issue 17).
+func (f *Flows) Page(fl Filter, after []byte, limit int) ([]*Proc, int, error) {
+	// From memory: how many match, and the first limit after after, kept
+	// in order as they are found (a page is short; the procedures in
+	// memory may be a few thousand closed since the last checkpoint).
+	total := 0
+	var mem, batched []*Proc
+	keep := func(p *Proc) {
+		total++
+		k := p.entryKey()
+		if after != nil && bytes.Compare(k, after) <= 0 {
+			return
+		}
+		if limit >= 0 && len(mem) == limit {
+			if limit == 0 || bytes.Compare(k, mem[limit-1].entryKey()) >= 0 {
+				return
+			}
+			mem = mem[:limit-1]
+		}
+		i, _ := slices.BinarySearchFunc(mem, k, func(q *Proc, k []byte) int { return bytes.Compare(q.entryKey(), k) })
+		mem = slices.Insert(mem, i, p)
+	}
+	consider := func(p *Proc) {
+		switch {
+		case !fl.matches(p):
+		case p.batched:
+			batched = append(batched, p)
+		default:
+			keep(p)
+		}
+	}
 	switch {
 	case fl.Matter != "" && fl.Period != "":
-		from = f.ofPeriod[periodKey(fl.Matter, fl.Period)]
+		for _, p := range f.ofPeriod[periodKey(fl.Matter, fl.Period)] {
+			consider(p)
+		}
 	case fl.Status == StatusOpen:
-		from = f.openInOrder()
+		for _, p := range f.opens {
+			consider(p)
+		}
 	default:
-		from = make([]*Proc, len(f.order))
-		for i, id := range f.order {
-			from[i] = f.procs[id]
+		for _, p := range f.procs {
+			consider(p)
 		}
 	}
-	var out []*Proc
-	for _, p := range from {
-		if fl.matches(p) {
-			out = append(out, p)
+	var stored []*Proc
+	var storedKeys [][]byte
+	read := func(tx *bolt.Tx) error {
+		// A procedure of a batch its checkpoint committed is the archive's
+		// until Done drops it here: counted and listed once.
+		for _, p := range batched {
+			if tx == nil || !f.archivedHas(tx, p.entryKey()) {
+				keep(p)
+			}
+		}
+		if tx == nil {
+			return nil
+		}
+		n, err := f.archivedCount(tx, fl)
+		if err != nil {
+			return err
+		}
+		total += n
+		return f.archivedScan(tx, fl, after, func(key []byte, p *Proc) bool {
+			stored, storedKeys = append(stored, p), append(storedKeys, bytes.Clone(key))
+			return limit < 0 || len(stored) < limit
+		})
+	}
+	var err error
+	if f.archive != nil && (fl.canBeClosed() || len(batched) > 0) {
+		err = f.archive.db.View(read)
+	} else {
+		err = read(nil)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("list procedures: %w", err)
+	}
+	// Both in key order: merged.
+	out := make([]*Proc, 0, len(mem)+len(stored))
+	i, j := 0, 0
+	for limit < 0 || len(out) < limit {
+		switch {
+		case i < len(mem) && (j == len(stored) || bytes.Compare(mem[i].entryKey(), storedKeys[j]) < 0):
+			out = append(out, mem[i])
+			i++
+		case j < len(stored):
+			out = append(out, stored[j])
+			j++
+		default:
+			return out, total, nil
 		}
 	}
-	return out
+	return out, total, nil
 }
 
 // matches says whether p is one fl selects.
@@ -530,7 +709,7 @@ func (f *Flows) dueOf(p *Proc, now time.Time, person func(org, post string) stri
 		if f.given[cardKey(c)] {
 			return
 		}
-		f.given[cardKey(c)] = true
+		f.give(p.ID, cardKey(c))
 		c.Person = person(c.Org, c.Post)
 		c.Reason = fmt.Sprintf("%s：事项“%s”（%s）环节“%s”由%s办理，时限%s，截止%s。%s", levelZH(level), p.Matter.GetName(),
 			p.ID, step.GetName(), step.GetPost(), limitText(step.GetLimit()), deadline.In(f.cal.Location()).Format("2006-01-02 15:04"), why)

@@ -74,7 +74,7 @@ func TestMatterFor(t *testing.T) {
 // the catalog) opened at opened and returns its id.
 func open(t *testing.T, f *Flows, matter string, opened time.Time) string {
 	t.Helper()
-	id := fmt.Sprintf("350505100201-%d", len(f.order)+1)
+	id := fmt.Sprintf("350505100201-%d", f.seq+1)
 	if err := f.Observe(id, opened, &sanziv1.Procedure{Org: "350505100201", MatterCode: matter, CatalogVersion: "default", Summary: "x"}); err != nil {
 		t.Fatal(err)
 	}

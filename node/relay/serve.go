@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"google.golang.org/grpc"
 	_ "google.golang.org/grpc/encoding/gzip" // children compress their batches
@@ -25,8 +26,17 @@ import (
 // window) so that the parent never waits for the next one; received one
 // at a time, after the ack of the previous one, the parent's store (a
 // town's fsync, the district's Raft commit) and its receive took turns.
-// Batches are still handled one at a time, in order, and a batch is
-// acknowledged only once handled, so what an ack says is unchanged.
+//
+// Batches already received when the parent is ready for the next are
+// handled as one (up to MergeBytes): a parent slower than its child then
+// pays its store's fixed cost (an fsync, a Raft commit) once for them, not
+// once each. That is the batch the child would have sent with a larger
+// bound: an origin's entries stay in order, each part still ends on a
+// signed entry, and the whole is verified and refused as one. Each batch
+// is still answered, in order, once all of it is stored, each with the
+// heads after the whole (at or beyond its own last entries, which is what
+// the child checks); the counts of added and duplicate entries go with the
+// last answer. The parent never waits for a batch to merge.
 func ServePush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse], handle func(*sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error)) error {
 	if err := stream.SendHeader(metadata.MD{}); err != nil {
 		return err
@@ -54,22 +64,53 @@ func ServePush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.
 			}
 		}
 	}()
-	for r := range next {
+	var held *received // received while merging, and not merged
+	for {
+		var r received
+		if held != nil {
+			r, held = *held, nil
+		} else {
+			r = <-next
+		}
 		if errors.Is(r.err, io.EOF) {
 			return nil
 		}
 		if r.err != nil {
 			return r.err
 		}
-		resp, err := handle(r.req)
+		req, batches, size := r.req, 1, batchBytes(r.req)
+	merge:
+		for size < MergeBytes {
+			select {
+			case m := <-next:
+				if m.err != nil || size+batchBytes(m.req) > MergeBytes {
+					held = &m // answered after the merged batches, or the stream's end
+					break merge
+				}
+				if batches == 1 {
+					req = &sanziv1.SyncPushRequest{Entries: slices.Clip(req.GetEntries()), Certificates: slices.Clip(req.GetCertificates())}
+				}
+				req.Entries = append(req.Entries, m.req.GetEntries()...)
+				req.Certificates = append(req.Certificates, m.req.GetCertificates()...)
+				batches++
+				size += batchBytes(m.req)
+			default:
+				break merge
+			}
+		}
+		resp, err := handle(req)
 		if err != nil {
 			return err
+		}
+		for i := 1; i < batches; i++ {
+			if err := stream.Send(&sanziv1.SyncPushResponse{Acks: resp.GetAcks()}); err != nil {
+				return err
+			}
 		}
 		if err := stream.Send(resp); err != nil {
 			return err
 		}
 	}
-	return nil // not reached: the receiver ends on an error it passes on
 }
 
 // ReadAhead is how many batches a parent receives of one push stream while
@@ -77,6 +118,19 @@ func ServePush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.
 // overlap the store, and bounds what a child makes the parent hold (each
 // batch at most the gRPC message limit).
 const ReadAhead = 2
+
+// MergeBytes bounds the entries of the batches a parent handles as one
+// (ServePush): 4 MiB, the district's largest Raft entry (cluster.Config
+// MaxBatchBytes), four of a child's batches (Config.MaxBatchBytes).
+const MergeBytes = 4 << 20
+
+func batchBytes(r *sanziv1.SyncPushRequest) int {
+	n := 0
+	for _, e := range r.GetEntries() {
+		n += len(e)
+	}
+	return n
+}
 
 // StoreSink keeps attachments arriving from children in a node's
 // attachment store.

@@ -283,14 +283,22 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 	// is seen close to when it happened.
 	var first time.Time
 	var heldAtFirst uint64
+	// When each village's first entries were seen at the district: the
+	// villages come back from their retry backoff (up to --retry-max,
+	// jittered) one by one after their town starts, so the window may hold
+	// waits for a village to reconnect as well as the transfer.
+	arrivedAt := make([]time.Time, 3)
 	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after 3m waiting for the first town's villages at the district")
 		}
 		var held uint64
-		for _, v := range villages[:3] {
+		for i, v := range villages[:3] {
 			if got, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: v.org}); err == nil {
 				held += got.GetHead().GetSeq()
+				if got.GetHead().GetSeq() > 0 && arrivedAt[i].IsZero() {
+					arrivedAt[i] = time.Now()
+				}
 			}
 		}
 		if held > 0 && first.IsZero() {
@@ -302,6 +310,10 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 	}
 	clean := time.Since(start)
 	transfer := time.Since(first)
+	var reconnects []string
+	for _, at := range arrivedAt {
+		reconnects = append(reconnects, "+"+at.Sub(first).Round(time.Millisecond).String())
+	}
 	eventually(t, 3*time.Minute, fmt.Sprintf("the district to hold all %d village entries", want), func() bool {
 		for org, h := range heads {
 			got, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: org})
@@ -339,9 +351,9 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 		throughProxy += heads[v.org]
 	}
 	t.Logf("clean link: %d entries of 3 villages through town 350505100 to the district in %v (%.0f entries/s, town process start included); "+
-		"from the first at the district to the last: %v (%.0f entries/s; %.0f entries/s counting only the %d that arrived after the first was seen); village → town on the wire: %d bytes (%.0f bytes/entry incl. TLS)",
+		"from the first at the district to the last: %v (%.0f entries/s; %.0f entries/s counting only the %d that arrived after the first was seen; each village's first entries seen at %s); village → town on the wire: %d bytes (%.0f bytes/entry incl. TLS)",
 		cleanEntries, clean.Round(time.Millisecond), float64(cleanEntries)/clean.Seconds(), transfer.Round(time.Millisecond), float64(cleanEntries)/transfer.Seconds(),
-		float64(cleanEntries-heldAtFirst)/transfer.Seconds(), cleanEntries-heldAtFirst, meter.bytes.Load(), float64(meter.bytes.Load())/float64(cleanEntries))
+		float64(cleanEntries-heldAtFirst)/transfer.Seconds(), cleanEntries-heldAtFirst, strings.Join(reconnects, " "), meter.bytes.Load(), float64(meter.bytes.Load())/float64(cleanEntries))
 	t.Logf("6 villages, 2 towns: %d village entries converged at the district in %v (%.0f entries/s end to end, towns started cold); "+
 		"through the fault proxy: %d entries in %d bytes (%.0f bytes/entry incl. TLS and retries), %d cuts and %d black-holes",
 		want, took.Round(time.Millisecond), float64(want)/took.Seconds(), throughProxy, proxy.bytes.Load(),

@@ -120,9 +120,11 @@ func ServePush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.
 const ReadAhead = 2
 
 // MergeBytes bounds the entries of the batches a parent handles as one
-// (ServePush): 4 MiB, the district's largest Raft entry (cluster.Config
-// MaxBatchBytes), four of a child's batches (Config.MaxBatchBytes).
-const MergeBytes = 4 << 20
+// (ServePush): 2 MiB, two of a child's batches (Config.MaxBatchBytes). The
+// district coalesces pushes into a Raft entry until it holds
+// cluster.Config.MaxBatchBytes (4 MiB), the last push taken whole, so one
+// entry may now reach 6 MiB rather than 5.
+const MergeBytes = 2 << 20
 
 func batchBytes(r *sanziv1.SyncPushRequest) int {
 	n := 0

@@ -37,6 +37,12 @@ import (
 // heads after the whole (at or beyond its own last entries, which is what
 // the child checks); the counts of added and duplicate entries go with the
 // last answer. The parent never waits for a batch to merge.
+//
+// TODO(issue 17): a batch is still verified only after the one before it
+// is stored (the town's append, the district's Raft commit, 20-110 ms a
+// batch on 2 busy cores): verifying the next against the heads the
+// previous one leaves, while it commits, would overlap them (the ledger
+// and the district's FSM check links again when they store).
 func ServePush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.SyncPushResponse], handle func(*sanziv1.SyncPushRequest) (*sanziv1.SyncPushResponse, error)) error {
 	if err := stream.SendHeader(metadata.MD{}); err != nil {
 		return err

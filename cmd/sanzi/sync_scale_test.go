@@ -276,21 +276,51 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 	for _, v := range villages[:3] {
 		cleanEntries += heads[v.org]
 	}
+	// The first arrival is seen late by up to a poll and a round trip,
+	// and what had arrived by then (a whole batch or more) came before
+	// the window: the rate counts only the entries that arrived within it
+	// (heldAtFirst left out). The poll is short so that the last arrival
+	// is seen close to when it happened.
 	var first time.Time
-	eventually(t, 3*time.Minute, "the first town's villages at the district", func() bool {
+	var heldAtFirst uint64
+	// When each village's first entries were seen at the district: the
+	// villages come back from their retry backoff (up to --retry-max,
+	// jittered) one by one after their town starts, so the window may hold
+	// waits for a village to reconnect as well as the transfer.
+	// TODO(issue 17): time the transfer from when all three push, so that
+	// the rate leaves out the retry backoff as the line above says.
+	arrivedAt := make([]time.Time, 3)
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 3m waiting for the first town's villages at the district")
+		}
 		var held uint64
-		for _, v := range villages[:3] {
+		var seen []int // the villages seen for the first time by this poll
+		for i, v := range villages[:3] {
 			if got, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: v.org}); err == nil {
 				held += got.GetHead().GetSeq()
+				if got.GetHead().GetSeq() > 0 && arrivedAt[i].IsZero() {
+					seen = append(seen, i)
+				}
 			}
 		}
-		if held > 0 && first.IsZero() {
-			first = time.Now()
+		now := time.Now() // one time for the whole poll
+		for _, i := range seen {
+			arrivedAt[i] = now
 		}
-		return held >= cleanEntries
-	})
+		if held > 0 && first.IsZero() {
+			first, heldAtFirst = now, held
+		}
+		if held >= cleanEntries {
+			break
+		}
+	}
 	clean := time.Since(start)
 	transfer := time.Since(first)
+	var reconnects []string
+	for _, at := range arrivedAt {
+		reconnects = append(reconnects, "+"+at.Sub(first).Round(time.Millisecond).String())
+	}
 	eventually(t, 3*time.Minute, fmt.Sprintf("the district to hold all %d village entries", want), func() bool {
 		for org, h := range heads {
 			got, err := district.GetDistrictHead(context.Background(), &sanziv1.GetDistrictHeadRequest{Origin: org})
@@ -327,10 +357,15 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 	for _, v := range villages[3:] {
 		throughProxy += heads[v.org]
 	}
+	if heldAtFirst == cleanEntries {
+		// Seen all at once: the transfer happened between two polls (a
+		// test process starved of CPU), and no window was timed.
+		t.Logf("clean link: all %d entries of 3 villages were already at the district when the first was seen: no transfer window was timed", cleanEntries)
+	}
 	t.Logf("clean link: %d entries of 3 villages through town 350505100 to the district in %v (%.0f entries/s, town process start included); "+
-		"from the first at the district to the last: %v (%.0f entries/s); village → town on the wire: %d bytes (%.0f bytes/entry incl. TLS)",
+		"from the first at the district to the last: %v (%.0f entries/s; %.0f entries/s counting only the %d that arrived after the first was seen; each village's first entries seen at %s); village → town on the wire: %d bytes (%.0f bytes/entry incl. TLS)",
 		cleanEntries, clean.Round(time.Millisecond), float64(cleanEntries)/clean.Seconds(), transfer.Round(time.Millisecond), float64(cleanEntries)/transfer.Seconds(),
-		meter.bytes.Load(), float64(meter.bytes.Load())/float64(cleanEntries))
+		float64(cleanEntries-heldAtFirst)/transfer.Seconds(), cleanEntries-heldAtFirst, strings.Join(reconnects, " "), meter.bytes.Load(), float64(meter.bytes.Load())/float64(cleanEntries))
 	t.Logf("6 villages, 2 towns: %d village entries converged at the district in %v (%.0f entries/s end to end, towns started cold); "+
 		"through the fault proxy: %d entries in %d bytes (%.0f bytes/entry incl. TLS and retries), %d cuts and %d black-holes",
 		want, took.Round(time.Millisecond), float64(want)/took.Seconds(), throughProxy, proxy.bytes.Load(),

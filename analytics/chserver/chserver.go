@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Binary is where Debian's clickhouse-server package puts the server.
@@ -302,4 +303,23 @@ func (s *Server) CPU() (time.Duration, error) {
 		ticks += n
 	}
 	return time.Duration(ticks) * (time.Second / 100), nil
+}
+
+// Insert sends rows as one INSERT; q names the table and its columns. It is
+// for hand-made rows (tests, a seed): the loader builds its batches
+// column by column instead.
+func Insert(ctx context.Context, conn driver.Conn, q string, rows ...[]any) error {
+	b, err := conn.PrepareBatch(ctx, q)
+	if err != nil {
+		return fmt.Errorf("prepare %q: %w", q, err)
+	}
+	for i, r := range rows {
+		if err := b.Append(r...); err != nil {
+			return fmt.Errorf("row %d of %q: %w", i, q, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("send %q: %w", q, err)
+	}
+	return nil
 }

@@ -23,16 +23,7 @@ func TestApplyClusterAddsNewColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	cluster := fmt.Sprintf(`<remote_servers><one><shard><replica><host>127.0.0.1</host><port>%d</port></replica></shard></one></remote_servers>`, p)
-	s, err := chserver.Start(ctx, chserver.Options{TCPPort: p, Extra: cluster, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := serve(t, chserver.Options{TCPPort: p, Extra: cluster})
 	if err := ApplyCluster(ctx, []driver.Conn{conn}, "one"); err != nil {
 		t.Fatal(err)
 	}
@@ -69,16 +60,7 @@ func TestApplyClusterAddsNewColumns(t *testing.T) {
 // origin's district and town as the loader's orgParts makes them.
 func TestOriginDefaults(t *testing.T) {
 	ctx := context.Background()
-	s, err := chserver.Start(ctx, chserver.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := serve(t, chserver.Options{})
 	// A deployment from before migration 10.
 	if err := conn.Exec(ctx, "CREATE TABLE schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version"); err != nil {
 		t.Fatal(err)
@@ -97,16 +79,7 @@ func TestOriginDefaults(t *testing.T) {
 		}
 	}
 	insert := func(q string, rows ...[]any) {
-		b, err := conn.PrepareBatch(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows {
-			if err := b.Append(r...); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := b.Send(); err != nil {
+		if err := chserver.Insert(ctx, conn, q, rows...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -143,4 +116,22 @@ func TestOriginDefaults(t *testing.T) {
 			t.Errorf("%s %s: district %q town %q, want %q %q", tc.table, tc.origin, d, tw, tc.district, tc.town)
 		}
 	}
+}
+
+// serve starts a private ClickHouse for one test and connects to it, with
+// no schema: each test makes the tables it is about.
+func serve(t *testing.T, opts chserver.Options) driver.Conn {
+	t.Helper()
+	opts.Logger = slog.New(slog.DiscardHandler)
+	s, err := chserver.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

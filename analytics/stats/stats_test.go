@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sanzi/sanzi/analytics/chserver"
 	"github.com/sanzi/sanzi/analytics/schema"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -369,16 +370,7 @@ func TestEfficiencyAndDispositionOnClickHouse(t *testing.T) {
 	t0 := time.Date(2026, 8, 3, 1, 0, 0, 0, time.UTC)
 	h := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Hour) }
 	batch := func(q string, rows ...[]any) {
-		b, err := conn.PrepareBatch(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows {
-			if err := b.Append(r...); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := b.Send(); err != nil {
+		if err := chserver.Insert(ctx, conn, q, rows...); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -469,24 +469,7 @@ func TestArchiveAnswersAsMemory(t *testing.T) {
 func BenchmarkDueAfterHistory(b *testing.B) {
 	for _, closed := range []int{1_000, 20_000} {
 		f := newFlows(b)
-		start := at("2026-01-05 09:00")
-		for i := range closed + 20 {
-			id := fmt.Sprintf("350505100201-%d", i+1)
-			if err := f.Observe(id, start, &sanziv1.Procedure{Org: "350505100201", MatterCode: "FUND-REIMB", CatalogVersion: "default", Summary: "x"}); err != nil {
-				b.Fatal(err)
-			}
-			if i >= closed {
-				continue // left open
-			}
-			step, _ := f.procs[id].OpenStep()
-			d, err := f.Check(&sanziv1.StepDecision{ProcedureId: id, StepCode: step.GetCode(), Post: step.GetPost(), Action: sanziv1.StepAction_STEP_ACTION_REJECT, Reason: "r"}, start)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := f.Observe(id+"-d", start, d); err != nil {
-				b.Fatal(err)
-			}
-		}
+		fillHistory(b, f, closed, 20)
 		now := at("2026-01-06 10:00") // nothing due yet: the sweep's cost alone
 		person := func(org, post string) string { return "" }
 		for _, way := range []struct {
@@ -523,23 +506,7 @@ func BenchmarkPageAfterHistory(b *testing.B) {
 				defer db.Close()
 				f.UseArchive(NewArchive(db, "bench"))
 			}
-			start := at("2026-01-05 09:00")
-			for i := range closed + 20 {
-				id := fmt.Sprintf("350505100201-%d", i+1)
-				if err := f.Observe(id, start, &sanziv1.Procedure{Org: "350505100201", MatterCode: "FUND-REIMB", CatalogVersion: "default", Summary: "x"}); err != nil {
-					b.Fatal(err)
-				}
-				if i < closed { // closed; the last 20 left open
-					step, _ := f.procs[id].OpenStep()
-					d, err := f.Check(&sanziv1.StepDecision{ProcedureId: id, StepCode: step.GetCode(), Post: step.GetPost(), Action: sanziv1.StepAction_STEP_ACTION_REJECT, Reason: "r"}, start)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if err := f.Observe(id+"-d", start, d); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
+			fillHistory(b, f, closed, 20)
 			if db != nil {
 				f.Save(&checkpoint.Encoder{})
 				batch := f.Staged()
@@ -562,6 +529,31 @@ func BenchmarkPageAfterHistory(b *testing.B) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// fillHistory opens closed+open procedures of one village on 5 January
+// 2026 and rejects the first closed of them at their first step, leaving
+// the last open ones open.
+func fillHistory(b *testing.B, f *Flows, closed, open int) {
+	b.Helper()
+	start := at("2026-01-05 09:00")
+	for i := range closed + open {
+		id := fmt.Sprintf("350505100201-%d", i+1)
+		if err := f.Observe(id, start, &sanziv1.Procedure{Org: "350505100201", MatterCode: "FUND-REIMB", CatalogVersion: "default", Summary: "x"}); err != nil {
+			b.Fatal(err)
+		}
+		if i >= closed {
+			continue // left open
+		}
+		step, _ := f.procs[id].OpenStep()
+		d, err := f.Check(&sanziv1.StepDecision{ProcedureId: id, StepCode: step.GetCode(), Post: step.GetPost(), Action: sanziv1.StepAction_STEP_ACTION_REJECT, Reason: "r"}, start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Observe(id+"-d", start, d); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

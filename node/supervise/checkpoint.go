@@ -33,7 +33,7 @@ const checkpointName = "supervise"
 // what a tier keeps) or write it differently: every node then rebuilds
 // its state once, by replaying its chains, at its next start. A release
 // built from another revision rebuilds anyway (checkpoint.Build).
-const stateVersion = 2 // 2: the watcher keeps vouchers and month closes (rules on the books)
+const stateVersion = 3 // 2: the watcher keeps vouchers and month closes (rules on the books); 3: its history is one section, made after Load returns
 
 // DefaultCheckpointEvery is how many entries the supervision follows
 // between two checkpoints written by Sweep: a start after a crash replays
@@ -72,6 +72,9 @@ type snap struct {
 func (s *Supervisor) snapshot() (*snap, error) {
 	if s.dirty {
 		return nil, errors.New("supervision state differs from its chains until the node restarts (findings not recorded); no checkpoint")
+	}
+	if err := s.watchErr(); err != nil {
+		return nil, err
 	}
 	t0 := time.Now()
 	state, err := s.encode()
@@ -232,6 +235,27 @@ func (s *Supervisor) restore() error {
 	s.log.Info("supervision state restored from its checkpoint", "entries", at.Entries(), "bytes", len(state),
 		"took", time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+// watchErr says whether the watcher's history, made from the checkpoint
+// after the start (watch.Load), failed to decode. It cannot then judge
+// anything until the state is rebuilt: the checkpoint is dropped, once,
+// so that the next start replays every chain, and every follow fails
+// until then rather than judge entries against no history. The caller
+// holds s.mu.
+func (s *Supervisor) watchErr() error {
+	err := s.watch.Err()
+	if err == nil {
+		return nil
+	}
+	if !s.dropped && s.cfg.Checkpoints != nil {
+		s.dropped = true
+		if derr := s.cfg.Checkpoints.Drop(checkpointName); derr != nil {
+			s.log.Error("drop the supervision checkpoint whose history did not decode", "err", derr)
+		}
+		s.log.Error("supervision checkpoint's history did not decode; it is dropped: restart the node to rebuild the state", "err", err)
+	}
+	return fmt.Errorf("supervision state from the checkpoint: %w; restart the node to rebuild it", err)
 }
 
 // save writes the rule-set versions the chain holds.

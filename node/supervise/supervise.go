@@ -101,6 +101,9 @@ type Supervisor struct {
 	// failed to be recorded): until a restart replays them, no checkpoint
 	// may keep the state.
 	dirty bool
+	// dropped is set once the checkpoint whose history did not decode
+	// was dropped (watchErr).
+	dropped bool
 	// progress, while a start replays, is the entries to follow in all
 	// and when it last said how far it is.
 	progress struct {
@@ -216,6 +219,9 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 // supervision (issue 17). Entries handed over are followed wherever they
 // are, so nothing is followed out of its chain's order.
 func (s *Supervisor) catchUpTo(ctx context.Context, until map[string]uint64) ([]*ledger.Stored, error) {
+	if err := s.watchErr(); err != nil {
+		return nil, err
+	}
 	var recorded []*ledger.Stored
 	for {
 		var found []rules.Hit

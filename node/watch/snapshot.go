@@ -29,7 +29,16 @@ const (
 // checkpoint (node/checkpoint). The rules themselves are not written: the
 // owner sets the rule set in force (SetRules) as it does at start. Every
 // index and sum is made again from the kept entries by Load.
+//
+// All of it is one section, so that Load takes it whole without reading
+// it (see Load). A Watcher whose Load failed (Err) has no history to
+// write: its owner must not checkpoint it.
 func (w *Watcher) Save(e *checkpoint.Encoder) {
+	w.wait()
+	e.Section(w.save)
+}
+
+func (w *Watcher) save(e *checkpoint.Encoder) {
 	e.Set(w.raised)
 	s := &w.st
 	e.Int(int64(s.seq))
@@ -73,23 +82,70 @@ func (w *Watcher) Save(e *checkpoint.Encoder) {
 }
 
 // Load reads what Save wrote into w, a Watcher New made with the same zone
-// and rule set, replacing its history: the kept entries are indexed and
-// summed again in chain order, as Observe did, and those reversed are
-// taken out again.
+// and rule set, replacing its history. It returns at once: it takes the
+// history's section without reading it, and a goroutine of its own makes
+// the history from it (build) while the node starts. Observe, Sweep,
+// Raised and Save wait for it (Check needs no history); Err says, after
+// waiting, whether it failed. A node's start so costs the watcher nothing
+// that grows with the history; the first entry recorded, or the first
+// sweep, waits for what is left of the build (issue 17).
+// TODO(issue 17): the build itself still grows with the history (about a
+// third of a 100,000-entry open before it moved off the start); keeping
+// the rules' lookups in bbolt beside the entries would end that.
+func (w *Watcher) Load(d *checkpoint.Decoder) error {
+	hist := d.Section()
+	if d.Err() != nil {
+		return fmt.Errorf("watch state: %w", d.Err())
+	}
+	ready := make(chan struct{})
+	w.ready, w.loadErr = ready, nil
+	go func() {
+		defer close(ready)
+		raised, st, err := build(hist)
+		if err == nil && hist.Done() != nil {
+			err = fmt.Errorf("watch state: %w", hist.Done())
+		}
+		if err != nil {
+			w.loadErr = err
+			return
+		}
+		w.raised, w.st = raised, st
+	}()
+	return nil
+}
+
+// wait waits for the history Load is making, if any.
+func (w *Watcher) wait() {
+	if w.ready != nil {
+		<-w.ready
+	}
+}
+
+// Err waits for the history Load is making and says whether it failed: a
+// Watcher whose Load failed judges nothing (no history) and must be
+// dropped, its checkpoint with it, and the state rebuilt by a replay.
+func (w *Watcher) Err() error {
+	w.wait()
+	return w.loadErr
+}
+
+// build makes the history from what save wrote: the kept entries are
+// indexed and summed again in chain order, as Observe did, and those
+// reversed are taken out again.
 //
 // It reads in three passes, because unmarshalling the kept messages is a
 // third of the cost and needs nothing but their bytes: the entries are
 // read one after another (their bytes aliasing d's), their messages are
 // unmarshalled side by side on every core, and then they are indexed in
 // chain order, which must stay serial.
-func (w *Watcher) Load(d *checkpoint.Decoder) error {
+func build(d *checkpoint.Decoder) (map[string]bool, state, error) {
 	raised := d.Set()
 	st := newState()
 	st.seq, st.first = int(d.Int()), day(d.Int())
 	var reversed []string
 	n := d.Len()
 	if d.Err() != nil {
-		return fmt.Errorf("watch state: %w", d.Err())
+		return nil, state{}, fmt.Errorf("watch state: %w", d.Err())
 	}
 	// One block for every entry, and the bytes of each one's message.
 	recs, raw := make([]rec, n), make([][]byte, n)
@@ -122,16 +178,16 @@ func (w *Watcher) Load(d *checkpoint.Decoder) error {
 			raw[i], _ = d.ProtoBytes()
 		default:
 			if d.Err() == nil {
-				return fmt.Errorf("watch state: entry %s of unknown kind %d", r.id, kind)
+				return nil, state{}, fmt.Errorf("watch state: entry %s of unknown kind %d", r.id, kind)
 			}
-			return fmt.Errorf("watch state: %w", d.Err())
+			return nil, state{}, fmt.Errorf("watch state: %w", d.Err())
 		}
 		if d.Err() != nil {
-			return fmt.Errorf("watch state: %w", d.Err())
+			return nil, state{}, fmt.Errorf("watch state: %w", d.Err())
 		}
 	}
 	if err := unmarshalRecs(recs, raw); err != nil {
-		return fmt.Errorf("watch state: %w", err)
+		return nil, state{}, fmt.Errorf("watch state: %w", err)
 	}
 	// Sized once: growing maps of a few hundred thousand keys is most of
 	// the cost of indexing them again.
@@ -143,8 +199,7 @@ func (w *Watcher) Load(d *checkpoint.Decoder) error {
 	for _, id := range reversed {
 		st.reverse(id)
 	}
-	w.raised, w.st = raised, st
-	return nil
+	return raised, st, nil
 }
 
 // unmarshalRecs decodes raw[i] into the message recs[i] holds and sets its

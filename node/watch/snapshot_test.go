@@ -116,6 +116,9 @@ func TestLoadEqualsSaved(t *testing.T) {
 	if err := b.Load(checkpoint.NewDecoder(data)); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.Err(); err != nil {
+		t.Fatal(err)
+	}
 	if len(b.st.byID) < 2048 {
 		t.Fatalf("only %d entries kept: Load decodes them in one part", len(b.st.byID))
 	}
@@ -144,3 +147,89 @@ func TestNorm(t *testing.T) {
 }
 
 func toUpperJoined(s string) string { return strings.ToUpper(strings.Join(strings.Fields(s), "")) }
+
+// TestLoadDamaged: a history that does not decode is found by the build
+// Load leaves running, not by Load: Err says why, and the watcher judges
+// nothing rather than an empty history.
+func TestLoadDamaged(t *testing.T) {
+	a, _ := watcher(t)
+	play(t, a, exp(500, "2026-03-01", invoice("044", "1")), exp(700, "2026-03-02", invoice("044", "2")))
+	var enc checkpoint.Encoder
+	a.Save(&enc)
+	good, err := enc.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := func(fn func(e *checkpoint.Encoder)) []byte {
+		var e checkpoint.Encoder
+		e.Section(fn)
+		b, _ := e.Data()
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string // in Err
+	}{
+		{"unknown kind", section(func(e *checkpoint.Encoder) {
+			e.Set(nil)
+			e.Int(1)
+			e.Int(0)
+			e.Uint(1)
+			e.String("v-1")
+			e.Int(1)
+			e.Int(0)
+			e.Bool(false)
+			e.Bool(false)
+			e.Uint(99)
+		}), "unknown kind 99"},
+		{"cut short", section(func(e *checkpoint.Encoder) {
+			e.Set(nil)
+			e.Int(1)
+			e.Int(0)
+			e.Uint(3)
+		}), "watch state"},
+		{"bytes left over", section(func(e *checkpoint.Encoder) {
+			e.Set(nil)
+			e.Int(0)
+			e.Int(0)
+			e.Uint(0)
+			e.String("more")
+		}), "watch state"},
+		{"not a message", section(func(e *checkpoint.Encoder) {
+			e.Set(nil)
+			e.Int(1)
+			e.Int(0)
+			e.Uint(1)
+			e.String("v-1")
+			e.Int(1)
+			e.Int(0)
+			e.Bool(false)
+			e.Bool(false)
+			e.Uint(recTransaction)
+			e.Bool(true)
+			e.Bytes([]byte{0xff, 0xff, 0xff})
+		}), "decode entry v-1"},
+		{"the section itself cut short", good[:len(good)-1], "watch state"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, _ := watcher(t)
+			err := w.Load(checkpoint.NewDecoder(c.data))
+			if err == nil {
+				err = w.Err()
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("load: %v, want an error saying %q", err, c.want)
+			}
+			if w.ready == nil {
+				return // refused by Load itself: the owner keeps its own history
+			}
+			if w.Err() == nil {
+				t.Error("Err is nil after a failed build")
+			}
+			if hits := w.Observe(Event{ID: "v-9", RecordedAt: bj(t, "2026-03-03 10:00"), Msg: exp(500, "2026-03-03", invoice("044", "1"))}); len(hits) != 0 {
+				t.Errorf("a watcher without its history judged an entry: %v", hits)
+			}
+		})
+	}
+}

@@ -238,7 +238,7 @@ func (s *Supervisor) restore() error {
 }
 
 // watchErr says whether the watcher's history, made from the checkpoint
-// after the start (watch.Load), failed to decode. It cannot then judge
+// when first needed (watch.Load), failed to decode. It cannot then judge
 // anything until the state is rebuilt: the checkpoint is dropped, once,
 // so that the next start replays every chain, and every follow fails
 // until then rather than judge entries against no history. The caller

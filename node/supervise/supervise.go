@@ -219,9 +219,6 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 // supervision (issue 17). Entries handed over are followed wherever they
 // are, so nothing is followed out of its chain's order.
 func (s *Supervisor) catchUpTo(ctx context.Context, until map[string]uint64) ([]*ledger.Stored, error) {
-	if err := s.watchErr(); err != nil {
-		return nil, err
-	}
 	var recorded []*ledger.Stored
 	for {
 		var found []rules.Hit
@@ -337,6 +334,11 @@ func (s *Supervisor) observeHeld(st *ledger.Stored) ([]rules.Hit, error) {
 // observe feeds one committed entry to the state and returns the stateful
 // hits it raises.
 func (s *Supervisor) observe(st *ledger.Stored) ([]rules.Hit, error) {
+	// The watcher's history from the checkpoint is made here, at the
+	// first entry followed, or in a sweep, if not before (watch.Load).
+	if err := s.watchErr(); err != nil {
+		return nil, err
+	}
 	m, err := entries.Decode(st.Type, st.Payload)
 	if err != nil || m == nil {
 		return nil, err
@@ -502,6 +504,9 @@ func (s *Supervisor) sweep(ctx context.Context, now time.Time) ([]*ledger.Stored
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.catchUp(ctx); err != nil {
+		return nil, nil, fmt.Errorf("sweep: %w", err)
+	}
+	if err := s.watchErr(); err != nil {
 		return nil, nil, fmt.Errorf("sweep: %w", err)
 	}
 	cards := s.flows.Due(now, s.cfg.Person)

@@ -82,48 +82,47 @@ func (w *Watcher) save(e *checkpoint.Encoder) {
 }
 
 // Load reads what Save wrote into w, a Watcher New made with the same zone
-// and rule set, replacing its history. It returns at once: it takes the
-// history's section without reading it, and a goroutine of its own makes
-// the history from it (build) while the node starts. Observe, Sweep,
-// Raised and Save wait for it (Check needs no history); Err says, after
-// waiting, whether it failed. A node's start so costs the watcher nothing
-// that grows with the history; the first entry recorded, or the first
-// sweep, waits for what is left of the build (issue 17).
+// and rule set, replacing its history. It takes the history's section
+// whole without reading it: the history is made from it (build) when
+// first needed, by Observe, Sweep, Raised, Save or Err (Check needs none),
+// so that a node's start costs the watcher nothing that grows with the
+// history; its first entry recorded, or its first sweep (just after the
+// start), pays for the build instead (issue 17). Err says whether the
+// build failed.
 // TODO(issue 17): the build itself still grows with the history (about a
-// third of a 100,000-entry open before it moved off the start); keeping
-// the rules' lookups in bbolt beside the entries would end that.
+// third of a 100,000-entry open when the start made it); keeping the
+// rules' lookups in bbolt beside the entries would end that.
 func (w *Watcher) Load(d *checkpoint.Decoder) error {
 	hist := d.Section()
 	if d.Err() != nil {
 		return fmt.Errorf("watch state: %w", d.Err())
 	}
-	ready := make(chan struct{})
-	w.ready, w.loadErr = ready, nil
-	go func() {
-		defer close(ready)
-		raised, st, err := build(hist)
-		if err == nil && hist.Done() != nil {
-			err = fmt.Errorf("watch state: %w", hist.Done())
-		}
-		if err != nil {
-			w.loadErr = err
-			return
-		}
-		w.raised, w.st = raised, st
-	}()
+	w.pending, w.loadErr = hist, nil
 	return nil
 }
 
-// wait waits for the history Load is making, if any.
+// wait makes the history Load took, if it is not made yet.
 func (w *Watcher) wait() {
-	if w.ready != nil {
-		<-w.ready
+	d := w.pending
+	if d == nil {
+		return
 	}
+	w.pending = nil
+	raised, st, err := build(d)
+	if err == nil && d.Done() != nil {
+		err = fmt.Errorf("watch state: %w", d.Done())
+	}
+	if err != nil {
+		w.loadErr = err
+		return
+	}
+	w.raised, w.st = raised, st
 }
 
-// Err waits for the history Load is making and says whether it failed: a
-// Watcher whose Load failed judges nothing (no history) and must be
-// dropped, its checkpoint with it, and the state rebuilt by a replay.
+// Err makes the history Load took, if it is not made yet, and says
+// whether that failed: a Watcher whose history did not decode judges
+// nothing (rather than judge against no history) and must be dropped,
+// and the state rebuilt by a replay.
 func (w *Watcher) Err() error {
 	w.wait()
 	return w.loadErr

@@ -37,6 +37,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -66,9 +67,9 @@ type Watcher struct {
 	// splitDays is split's scratch list of the days around the entry
 	// observed, kept between calls so that an entry allocates none.
 	splitDays []splitDay
-	// ready, while Load's goroutine makes the history, is closed once it
-	// is done; loadErr is then why it failed, if it did (see Load).
-	ready   chan struct{}
+	// pending is the history Load took and wait has not made yet;
+	// loadErr is why making it failed, if it did (see Load).
+	pending *checkpoint.Decoder
 	loadErr error
 }
 

@@ -73,8 +73,10 @@ func (s *Supervisor) snapshot() (*snap, error) {
 	if s.dirty {
 		return nil, errors.New("supervision state differs from its chains until the node restarts (findings not recorded); no checkpoint")
 	}
-	if err := s.watchErr(); err != nil {
-		return nil, err
+	if err := s.watch.Err(); err != nil {
+		// Not written over a history that did not decode; catchUp or
+		// watchReady rebuilds the state first (see rebuild).
+		return nil, fmt.Errorf("supervision state not checkpointed: %w", err)
 	}
 	t0 := time.Now()
 	state, err := s.encode()
@@ -136,6 +138,9 @@ func (s *Supervisor) Checkpoint(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.catchUp(ctx); err != nil {
+		return fmt.Errorf("checkpoint supervision: %w", err)
+	}
+	if err := s.watchReady(ctx); err != nil {
 		return fmt.Errorf("checkpoint supervision: %w", err)
 	}
 	if s.since == 0 {
@@ -237,25 +242,64 @@ func (s *Supervisor) restore() error {
 	return nil
 }
 
-// watchErr says whether the watcher's history, made from the checkpoint
-// when first needed (watch.Load), failed to decode. It cannot then judge
-// anything until the state is rebuilt: the checkpoint is dropped, once,
-// so that the next start replays every chain, and every follow fails
-// until then rather than judge entries against no history. The caller
-// holds s.mu.
-func (s *Supervisor) watchErr() error {
-	err := s.watch.Err()
-	if err == nil {
-		return nil
+// watchLostError is what observe returns when the watcher's history, made
+// from the checkpoint when first needed (watch.Load), did not decode:
+// catchUpTo then rebuilds the state.
+type watchLostError struct{ err error }
+
+func (e *watchLostError) Error() string {
+	return "the stateful rules' history from the checkpoint did not decode: " + e.err.Error()
+}
+
+func (e *watchLostError) Unwrap() error { return e.err }
+
+// watchReady makes the watcher's history from the checkpoint, if it is not
+// made yet, and rebuilds the state when that fails. The caller holds s.mu.
+func (s *Supervisor) watchReady(ctx context.Context) error {
+	if err := s.watch.Err(); err != nil {
+		return s.rebuild(ctx, err)
 	}
-	if !s.dropped && s.cfg.Checkpoints != nil {
-		s.dropped = true
-		if derr := s.cfg.Checkpoints.Drop(checkpointName); derr != nil {
-			s.log.Error("drop the supervision checkpoint whose history did not decode", "err", derr)
+	return nil
+}
+
+// rebuild drops a checkpoint whose watcher history did not decode (why)
+// and rebuilds the whole state in place by replaying every chain from seq
+// 1, as a start without a usable checkpoint does (progress logged, the
+// findings a crash kept from the chain recorded, a new checkpoint
+// written), so that the node goes on recording and sweeping rather than
+// wait for a restart. The history alone cannot be replayed apart from the
+// rest: which rules judged it depends on the rule sets the chains
+// published along the way. The caller holds s.mu; recorders wait for it.
+func (s *Supervisor) rebuild(ctx context.Context, why error) error {
+	s.log.Error("supervision checkpoint's history did not decode; dropping it and rebuilding the state by replaying every chain", "err", why)
+	if s.cfg.Checkpoints != nil {
+		if err := s.cfg.Checkpoints.Drop(checkpointName); err != nil {
+			s.log.Error("drop the supervision checkpoint whose history did not decode", "err", err)
 		}
-		s.log.Error("supervision checkpoint's history did not decode; it is dropped: restart the node to rebuild the state", "err", err)
 	}
-	return fmt.Errorf("supervision state from the checkpoint: %w; restart the node to rebuild it", err)
+	w, err := watch.New(s.start, s.cfg.Calendar.Location())
+	if err != nil {
+		return fmt.Errorf("rebuild the supervision state: %w", err)
+	}
+	if s.resetTier == nil {
+		return fmt.Errorf("rebuild the supervision state: the tier cannot be put back as it was made (%w)", why)
+	}
+	s.resetTier()
+	s.resetTier = nil // its values are in use now
+	s.sets = ruleSets{}
+	s.sets.init(s.start)
+	s.cats = catalog.Published{}
+	s.flows = workflow.New(s.cfg.Catalog, s.cfg.Calendar)
+	s.watch = w
+	s.seen = map[string]ledger.Head{}
+	s.replaying, s.hits = map[string]rules.Hit{}, map[string][]rules.Hit{}
+	s.since, s.dirty = 0, false
+	s.progress.total, s.progress.done = 0, 0
+	s.rebuilding, s.rulesAfter = true, s.start
+	if err := s.replayHeld(ctx, true); err != nil {
+		return fmt.Errorf("rebuild the supervision state: %w", err)
+	}
+	return nil
 }
 
 // save writes the rule-set versions the chain holds.

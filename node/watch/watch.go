@@ -37,7 +37,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -69,7 +68,7 @@ type Watcher struct {
 	splitDays []splitDay
 	// pending is the history Load took and wait has not made yet;
 	// loadErr is why making it failed, if it did (see Load).
-	pending *checkpoint.Decoder
+	pending []byte
 	loadErr error
 }
 

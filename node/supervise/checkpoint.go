@@ -297,6 +297,15 @@ func (s *Supervisor) rebuild(ctx context.Context, why error) error {
 	s.progress.total, s.progress.done = 0, 0
 	s.rebuilding, s.rulesAfter = true, s.start
 	if err := s.replayHeld(ctx, true); err != nil {
+		// Followed part of the way: the next catch-up goes on from
+		// there, recording what it finds, but what the replay found
+		// is not recorded and no checkpoint may keep the state; the
+		// next start replays every chain (the checkpoint is dropped).
+		if s.rebuilding {
+			s.rebuilding = false
+			s.b.SetRules(s.rulesAfter)
+		}
+		s.replaying, s.dirty = nil, true
 		return fmt.Errorf("rebuild the supervision state: %w", err)
 	}
 	return nil

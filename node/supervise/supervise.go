@@ -258,7 +258,8 @@ func (s *Supervisor) catchUpTo(ctx context.Context, until map[string]uint64) ([]
 	return recorded, err
 }
 
-// follow is catchUpTo but for a watcher whose history did not decode.
+// follow does what catchUpTo says; a watcher whose history from the
+// checkpoint did not decode stops it with a *watchLostError.
 func (s *Supervisor) follow(ctx context.Context, until map[string]uint64) ([]*ledger.Stored, error) {
 	var recorded []*ledger.Stored
 	for {

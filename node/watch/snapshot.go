@@ -1,11 +1,8 @@
 package watch
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/sanzi/sanzi/node/checkpoint"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -44,7 +41,7 @@ func (w *Watcher) save(e *checkpoint.Encoder) {
 	s := &w.st
 	e.Int(int64(s.seq))
 	e.Int(int64(s.first))
-	recs := slices.SortedFunc(maps.Values(s.byID), func(a, b *rec) int { return cmp.Compare(a.seq, b.seq) })
+	recs := s.ids.all()
 	e.Uint(uint64(len(recs)))
 	for _, r := range recs {
 		saveRec(e, r)
@@ -206,10 +203,10 @@ func build(b []byte) (map[string]bool, state, error) {
 	}
 	// Sized once: growing maps of a few hundred thousand keys is most of
 	// the cost of indexing them again.
-	st.byID = make(map[string]*rec, n)
+	st.ids.load(recs)
 	st.invoices, st.subjects = make(map[string][]*rec, n/2), make(map[string][]*rec, n/2)
 	for i := range recs {
-		st.add(&recs[i])
+		st.index(&recs[i])
 	}
 	for _, id := range reversed {
 		st.reverse(id)

@@ -47,9 +47,9 @@ func dump(t *testing.T, s *state) string {
 		}
 		return out
 	}
-	byID := make(map[string]string, len(s.byID))
-	for k, r := range s.byID {
-		byID[k] = describe(t, r)
+	byID := make(map[string]string, s.ids.len())
+	for _, r := range s.ids.all() {
+		byID[r.id] = describe(t, r)
 	}
 	years := map[int]yearTotals{}
 	for y, v := range s.years {
@@ -82,6 +82,7 @@ func dump(t *testing.T, s *state) string {
 // closed procedures and payees whose ids need normalizing.
 func TestLoadEqualsSaved(t *testing.T) {
 	var hist []any
+	var openProcs []int
 	for i := range 2500 {
 		d := fmt.Sprintf("2026-%02d-%02d", i%12+1, i%28+1)
 		switch i % 10 {
@@ -100,7 +101,12 @@ func TestLoadEqualsSaved(t *testing.T) {
 		case 6:
 			hist = append(hist, cpay(len(hist), int64(300+400*(i/10%2)), d, i%20 == 6)) // the lease just before, one in two in part
 		case 7:
-			hist = append(hist, proc("FUND-BANKREC", d[:7], "subj-"+strconv.Itoa(i%9)), closes(len(hist)+1, i%3 == 0))
+			hist = append(hist, proc("FUND-BANKREC", d[:7], "subj-"+strconv.Itoa(i%9)))
+			if i%100 == 7 {
+				openProcs = append(openProcs, len(hist)) // left open: decided after the load
+			} else {
+				hist = append(hist, closes(len(hist), i%3 == 0))
+			}
 		case 8:
 			hist = append(hist, receive(int64(10_000+i), d), pay(int64(300+i), d))
 		case 9:
@@ -122,8 +128,8 @@ func TestLoadEqualsSaved(t *testing.T) {
 	if err := b.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(b.st.byID) < 2048 {
-		t.Fatalf("only %d entries kept: Load decodes them in one part", len(b.st.byID))
+	if b.st.ids.len() < 2048 {
+		t.Fatalf("only %d entries kept", b.st.ids.len())
 	}
 	got, want := strings.Split(dump(t, &b.st), "\n"), strings.Split(dump(t, &a.st), "\n")
 	for i := range want {
@@ -154,6 +160,9 @@ func TestLoadEqualsSaved(t *testing.T) {
 		pay(500_000_000, "2026-02-01"),
 		closedAt("2026-05", "2026-06-20 12:00"),
 		proc("GOV-COMPLAINT", "", ""),
+		// Entries of the history named again: found by id after the load.
+		rev(1), rev(6), rev(5), closes(openProcs[0], true), closes(openProcs[1], false),
+		exp(151, "2026-06-10", payee("张三", person(t, 3)), invoice("044", "1")),
 	}
 	when := []string{"2026-08-01 10:00", "2027-02-01 10:00", "2029-01-15 10:00", "2031-03-01 10:00"}
 	for _, w := range []*Watcher{a, b} {
@@ -220,6 +229,55 @@ func TestNorm(t *testing.T) {
 }
 
 func toUpperJoined(s string) string { return strings.ToUpper(strings.Join(strings.Fields(s), "")) }
+
+// recIndex finds every loaded entry by its id, whatever order the origins
+// come in, and none that is not kept.
+func TestRecIndex(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ids  []string
+	}{
+		{"one chain", []string{"350505100201-1", "350505100201-2", "350505100201-10"}},
+		{"chains one after another", []string{"a-1", "a-2", "b-1", "b-7", "c-3"}},
+		{"chains interleaved", []string{"a-1", "b-1", "a-2", "b-5", "a-3", "c-1", "b-6"}},
+		{"a chain out of order", []string{"a-5", "b-1", "a-2", "a-9", "b-3", "a-3"}},
+		{"ids of another form", []string{"x", "a-01", "a-1", "-3", "a-", "a-b", "a-99999999999999999999", "b-2"}},
+		{"none", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			recs := make([]rec, len(c.ids))
+			for i, id := range c.ids {
+				recs[i] = rec{id: id, seq: i + 1}
+			}
+			x := newRecIndex()
+			x.load(recs)
+			added := &rec{id: "a-100", seq: len(recs) + 1}
+			x.add(added)
+			for i, id := range c.ids {
+				if got := x.get(id); got != &recs[i] {
+					t.Errorf("get(%q) = %v, want entry %d", id, got, i)
+				}
+			}
+			if x.get("a-100") != added {
+				t.Error("the entry added after the load is not found")
+			}
+			for _, id := range []string{"a-4", "z-1", "a-0", "", "a-1x"} {
+				if !slices.Contains(c.ids, id) && x.get(id) != nil {
+					t.Errorf("get(%q) found %v, which is not kept", id, x.get(id))
+				}
+			}
+			all := x.all()
+			if len(all) != len(c.ids)+1 || all[len(all)-1] != added {
+				t.Fatalf("all: %d entries, want %d ending with the one added", len(all), len(c.ids)+1)
+			}
+			for i := range recs {
+				if all[i] != &recs[i] {
+					t.Fatalf("all[%d] is %s, want %s (chain order)", i, all[i].id, recs[i].id)
+				}
+			}
+		})
+	}
+}
 
 // TestLoadDamaged: a history that does not decode is found by the build
 // Load leaves running, not by Load: Err says why, and the watcher judges

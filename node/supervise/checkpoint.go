@@ -34,7 +34,7 @@ const checkpointName = "supervise"
 // what a tier keeps) or write it differently: every node then rebuilds
 // its state once, by replaying its chains, at its next start. A release
 // built from another revision rebuilds anyway (checkpoint.Build).
-const stateVersion = 3 // 3: closed procedures in the workflow's archive, not the state (issue 17)
+const stateVersion = 4 // 2: the watcher keeps vouchers and month closes (rules on the books); 3: closed procedures in the workflow's archive, not the state, and the watcher's history one section, made after Load returns (issue 17); 4: of each entry in that history, only what the rules read (watch.saveRec)
 
 // DefaultCheckpointEvery is how many entries the supervision follows
 // between two checkpoints written by Sweep: a start after a crash replays
@@ -101,6 +101,11 @@ func (s *Supervisor) clearArchives(tx *bolt.Tx) error {
 func (s *Supervisor) snapshot() (*snap, error) {
 	if s.dirty {
 		return nil, errors.New("supervision state differs from its chains until the node restarts (findings not recorded); no checkpoint")
+	}
+	if err := s.watch.Err(); err != nil {
+		// Not written over a history that did not decode; catchUp or
+		// watchReady rebuilds the state first (see rebuild).
+		return nil, fmt.Errorf("supervision state not checkpointed: %w", err)
 	}
 	t0 := time.Now()
 	state, err := s.encode()
@@ -192,6 +197,9 @@ func (s *Supervisor) Checkpoint(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.catchUp(ctx); err != nil {
+		return fmt.Errorf("checkpoint supervision: %w", err)
+	}
+	if err := s.watchReady(ctx); err != nil {
 		return fmt.Errorf("checkpoint supervision: %w", err)
 	}
 	if s.since == 0 {
@@ -301,6 +309,80 @@ func (s *Supervisor) restore() error {
 	return nil
 }
 
+// watchLostError is what observe returns when the watcher's history, made
+// from the checkpoint when first needed (watch.Load), did not decode:
+// catchUpTo then rebuilds the state.
+type watchLostError struct{ err error }
+
+func (e *watchLostError) Error() string {
+	return "the stateful rules' history from the checkpoint did not decode: " + e.err.Error()
+}
+
+func (e *watchLostError) Unwrap() error { return e.err }
+
+// watchReady makes the watcher's history from the checkpoint, if it is not
+// made yet, and rebuilds the state when that fails. The caller holds s.mu.
+func (s *Supervisor) watchReady(ctx context.Context) error {
+	if err := s.watch.Err(); err != nil {
+		return s.rebuild(ctx, err)
+	}
+	return nil
+}
+
+// rebuild drops a checkpoint whose watcher history did not decode (why)
+// and rebuilds the whole state in place by replaying every chain from seq
+// 1, as a start without a usable checkpoint does (progress logged, the
+// findings a crash kept from the chain recorded, a new checkpoint
+// written), so that the node goes on recording and sweeping rather than
+// wait for a restart. The history alone cannot be replayed apart from the
+// rest: which rules judged it depends on the rule sets the chains
+// published along the way. The caller holds s.mu; recorders wait for it.
+func (s *Supervisor) rebuild(ctx context.Context, why error) error {
+	s.log.Error("supervision checkpoint's history did not decode; dropping it and rebuilding the state by replaying every chain", "err", why)
+	if s.cfg.Checkpoints != nil {
+		// The closed procedures archived go with it, as at a start
+		// (New): the replay archives them again with its checkpoint.
+		if err := s.cfg.Checkpoints.Drop(checkpointName, s.clearArchives); err != nil {
+			s.log.Error("drop the supervision checkpoint whose history did not decode", "err", err)
+		}
+	}
+	w, err := watch.New(s.start, s.cfg.Calendar.Location())
+	if err != nil {
+		return fmt.Errorf("rebuild the supervision state: %w", err)
+	}
+	if s.resetTier == nil {
+		return fmt.Errorf("rebuild the supervision state: the tier cannot be put back as it was made (%w)", why)
+	}
+	s.resetTier()
+	s.resetTier = nil // its values are in use now
+	s.sets = ruleSets{}
+	s.sets.init(s.start)
+	s.cats = catalog.Published{}
+	s.flows = workflow.New(s.cfg.Catalog, s.cfg.Calendar)
+	if s.cfg.Checkpoints != nil {
+		s.useArchives()
+	}
+	s.watch = w
+	s.seen = map[string]ledger.Head{}
+	s.replaying, s.hits = map[string]rules.Hit{}, map[string][]rules.Hit{}
+	s.since, s.dirty = 0, false
+	s.progress.total, s.progress.done = 0, 0
+	s.rebuilding, s.rulesAfter = true, s.start
+	if err := s.replayHeld(ctx, true); err != nil {
+		// Followed part of the way: the next catch-up goes on from
+		// there, recording what it finds, but what the replay found
+		// is not recorded and no checkpoint may keep the state; the
+		// next start replays every chain (the checkpoint is dropped).
+		if s.rebuilding {
+			s.rebuilding = false
+			s.b.SetRules(s.rulesAfter)
+		}
+		s.replaying, s.dirty = nil, true
+		return fmt.Errorf("rebuild the supervision state: %w", err)
+	}
+	return nil
+}
+
 // save writes the rule-set versions the chain holds.
 func (r *ruleSets) save(e *checkpoint.Encoder) {
 	e.Strings(r.order)
@@ -334,4 +416,15 @@ func (r *ruleSets) load(d *checkpoint.Decoder) error {
 	}
 	r.order, r.byVer, r.live, r.floor, r.local = order, byVer, live, floor, local
 	return nil
+}
+
+// Ready makes now what the first entry followed or the first sweep after
+// a start would otherwise make: the watcher's history from the checkpoint
+// (watch.Load), the state rebuilt by a replay if it does not decode. A
+// start does not call it (the history would then weigh on every start
+// again); a benchmark does, to show what the first record pays.
+func (s *Supervisor) Ready(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.watchReady(ctx)
 }

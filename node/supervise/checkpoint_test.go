@@ -697,3 +697,102 @@ func archiveStray(t *testing.T, db *bolt.DB, id string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDamagedWatchHistoryIsRebuiltInPlace: when the watcher's history,
+// taken from the checkpoint at start and made when first needed, does not
+// decode, the node neither refuses work nor waits for a restart: the first
+// sweep or the first record rebuilds the whole state by replaying every
+// chain (progress logged), finds what a start by replay finds, and writes
+// a checkpoint the next start restores.
+func TestDamagedWatchHistoryIsRebuiltInPlace(t *testing.T) {
+	firstUses := []struct {
+		name string
+		use  func(v *ckVillage, kind func(*ckVillage, int), later time.Time) []string
+	}{
+		{"a sweep", func(v *ckVillage, _ func(*ckVillage, int), later time.Time) []string {
+			out, err := v.n.Sweep(v.ctx, later)
+			if err != nil {
+				v.t.Fatalf("sweep: %v", err)
+			}
+			return findings(out)
+		}},
+		{"a record", func(v *ckVillage, kind func(*ckVillage, int), _ time.Time) []string {
+			kind(v, 2)
+			return nil
+		}},
+	}
+	for _, kind := range ckKinds {
+		for _, first := range firstUses {
+			t.Run(kind.name+"/"+first.name, func(t *testing.T) {
+				ctx := context.Background()
+				dir := t.TempDir()
+				clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+				var log bytes.Buffer
+				n, closeFn := openCkVillage(t, dir, clock, withCheckpoints(&log))
+				v := &ckVillage{t: t, ctx: ctx, n: n, clock: clock}
+				v.expense(100_000, nil)
+				kind.record(v, 0)
+				if err := n.Checkpoint(ctx); err != nil {
+					t.Fatal(err)
+				}
+				clock.Set(clock.Now().Add(26 * time.Hour))
+				kind.record(v, 1)
+				closeFn()
+
+				full := t.TempDir()
+				copyDir(t, dir, full)
+				log.Reset()
+				// Each copy has its clock: a case may move it on.
+				clockA, clockB := &fakeClock{t: clock.Now()}, &fakeClock{t: clock.Now()}
+				restored, closeRestored := openCkVillage(t, dir, clockA, withCheckpoints(&log))
+				if !strings.Contains(log.String(), "restored from its checkpoint") {
+					t.Fatalf("the start did not restore the checkpoint:\n%s", log.String())
+				}
+				if err := supervise.DamageWatchHistory(restored.Supervisor); err != nil {
+					t.Fatal(err)
+				}
+				replayed, _ := openCkVillage(t, full, clockB)
+
+				later := clock.Now().Add(12 * 24 * time.Hour)
+				va := &ckVillage{t: t, ctx: ctx, n: restored, clock: clockA, k: v.k}
+				vb := &ckVillage{t: t, ctx: ctx, n: replayed, clock: clockB, k: v.k}
+				fa, fb := first.use(va, kind.record, later), first.use(vb, kind.record, later)
+				if !slices.Equal(fa, fb) {
+					t.Fatalf("found after the rebuild in place:\n%s\nafter a start by replay:\n%s", strings.Join(fa, "\n"), strings.Join(fb, "\n"))
+				}
+				for _, want := range []string{"did not decode; dropping it and rebuilding", "rebuilding the supervision state: replaying every chain",
+					"supervision state rebuilt", "supervision state checkpointed"} {
+					if !strings.Contains(log.String(), want) {
+						t.Fatalf("the log does not say %q:\n%s", want, log.String())
+					}
+				}
+				sameState(t, "after the rebuild in place", restored, replayed)
+				if !supervise.UsesArchive(restored.Supervisor) {
+					t.Fatal("after the rebuild in place the closed procedures are kept in memory, not in the archive")
+				}
+				if a, b := listProcedures(t, restored), listProcedures(t, replayed); a != b {
+					t.Fatalf("the procedures after the rebuild in place:\n%s\nafter a start by replay:\n%s", a, b)
+				}
+				a, errA := restored.Sweep(ctx, later.Add(24*time.Hour))
+				b, errB := replayed.Sweep(ctx, later.Add(24*time.Hour))
+				if errA != nil || errB != nil {
+					t.Fatalf("sweep: %v / %v", errA, errB)
+				}
+				if fa, fb := findings(a), findings(b); !slices.Equal(fa, fb) {
+					t.Fatalf("the timers find after the rebuild in place:\n%s\nafter a start by replay:\n%s", strings.Join(fa, "\n"), strings.Join(fb, "\n"))
+				}
+
+				closeRestored()
+				log.Reset()
+				again, _ := openCkVillage(t, dir, clockA, withCheckpoints(&log))
+				if !strings.Contains(log.String(), "restored from its checkpoint") || strings.Contains(log.String(), "rebuilding") {
+					t.Fatalf("the start after the rebuild did not restore its checkpoint:\n%s", log.String())
+				}
+				sameState(t, "restarted after the rebuild", again, replayed)
+				if a, b := listProcedures(t, again), listProcedures(t, replayed); a != b {
+					t.Fatalf("the procedures restarted after the rebuild:\n%s\nafter a start by replay:\n%s", a, b)
+				}
+			})
+		}
+	}
+}

@@ -161,6 +161,10 @@ func (s *Supervisor) applyRules(e *rules.Engine) error {
 	if err := s.tier.SetRules(e); err != nil {
 		return err
 	}
+	if s.rebuilding {
+		s.rulesAfter = e // put in force once the rebuild has caught up
+		return nil
+	}
 	s.b.SetRules(e)
 	return nil
 }

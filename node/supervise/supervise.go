@@ -101,6 +101,17 @@ type Supervisor struct {
 	// failed to be recorded): until a restart replays them, no checkpoint
 	// may keep the state.
 	dirty bool
+	// start is the rule set the start began with (before the checkpoint
+	// or the chains put another in force), and resetTier puts the tier
+	// back as it was made: what rebuild starts again from.
+	start     *rules.Engine
+	resetTier func()
+	// rebuilding is set while rebuild replays: the rule sets published
+	// along the chains are then kept in rulesAfter, not put in force in
+	// the books one after another, so that recorders waiting on s.mu
+	// are checked by the set in force throughout.
+	rebuilding bool
+	rulesAfter *rules.Engine
 	// progress, while a start replays, is the entries to follow in all
 	// and when it last said how far it is.
 	progress struct {
@@ -138,10 +149,22 @@ func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
 		seen: map[string]ledger.Head{}, hits: map[string][]rules.Hit{}, replaying: map[string]rules.Hit{}, log: cfg.Logger}
 	s.sets.init(e)
 	s.stampOf = s.stamp(e)
+	s.start = e
 	b.Supervise(s)
 	rebuild := false
 	if cfg.Checkpoints != nil {
 		s.useArchives()
+		// What rebuild puts back, should the watcher's history from the
+		// checkpoint turn out not to decode once the node runs.
+		var blank checkpoint.Encoder
+		s.tier.Save(&blank)
+		data, err := blank.Data()
+		if err == nil {
+			s.resetTier, err = s.tier.Restore(checkpoint.NewDecoder(data), e)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("enable supervision: the tier's state as made: %w", err)
+		}
 		// A checkpoint that cannot be used changes nothing (restore puts
 		// what it decoded in place only once all of it did).
 		if err := s.restore(); err != nil {
@@ -170,6 +193,11 @@ func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
 func (s *Supervisor) replay(ctx context.Context, rebuild bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.replayHeld(ctx, rebuild)
+}
+
+// replayHeld is replay for a caller that holds s.mu.
+func (s *Supervisor) replayHeld(ctx context.Context, rebuild bool) error {
 	t0 := time.Now()
 	for _, o := range s.b.Ledger().Origins() {
 		if s.b.Serves(o) || s.tier.Follows(o) {
@@ -182,6 +210,10 @@ func (s *Supervisor) replay(ctx context.Context, rebuild bool) error {
 	}
 	if _, err := s.catchUp(ctx); err != nil {
 		return fmt.Errorf("enable supervision: replay: %w", err)
+	}
+	if s.rebuilding {
+		s.rebuilding = false
+		s.b.SetRules(s.rulesAfter)
 	}
 	if rebuild {
 		s.log.Info("supervision state rebuilt", "entries", s.progress.done, "took", time.Since(t0).Round(time.Millisecond))
@@ -223,6 +255,19 @@ func (s *Supervisor) catchUp(ctx context.Context) ([]*ledger.Stored, error) {
 // supervision (issue 17). Entries handed over are followed wherever they
 // are, so nothing is followed out of its chain's order.
 func (s *Supervisor) catchUpTo(ctx context.Context, until map[string]uint64) ([]*ledger.Stored, error) {
+	recorded, err := s.follow(ctx, until)
+	var lost *watchLostError
+	if errors.As(err, &lost) {
+		// Everything followed in this call is followed again by the
+		// rebuild, and its findings not yet in the chain recorded then.
+		return recorded, s.rebuild(ctx, lost.err)
+	}
+	return recorded, err
+}
+
+// follow does what catchUpTo says; a watcher whose history from the
+// checkpoint did not decode stops it with a *watchLostError.
+func (s *Supervisor) follow(ctx context.Context, until map[string]uint64) ([]*ledger.Stored, error) {
 	var recorded []*ledger.Stored
 	for {
 		var found []rules.Hit
@@ -338,6 +383,11 @@ func (s *Supervisor) observeHeld(st *ledger.Stored) ([]rules.Hit, error) {
 // observe feeds one committed entry to the state and returns the stateful
 // hits it raises.
 func (s *Supervisor) observe(st *ledger.Stored) ([]rules.Hit, error) {
+	// The watcher's history from the checkpoint is made here, at the
+	// first entry followed, or in a sweep, if not before (watch.Load).
+	if err := s.watch.Err(); err != nil {
+		return nil, &watchLostError{err}
+	}
 	m, err := entries.Decode(st.Type, st.Payload)
 	if err != nil || m == nil {
 		return nil, err
@@ -503,6 +553,9 @@ func (s *Supervisor) sweep(ctx context.Context, now time.Time) ([]*ledger.Stored
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.catchUp(ctx); err != nil {
+		return nil, nil, fmt.Errorf("sweep: %w", err)
+	}
+	if err := s.watchReady(ctx); err != nil {
 		return nil, nil, fmt.Errorf("sweep: %w", err)
 	}
 	cards := s.flows.Due(now, s.cfg.Person)

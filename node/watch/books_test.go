@@ -157,6 +157,9 @@ func TestBooksCheckpoint(t *testing.T) {
 	if err := b.Load(checkpoint.NewDecoder(data)); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.Err(); err != nil {
+		t.Fatal(err)
+	}
 	next := Event{ID: "v-9", RecordedAt: bj(t, "2026-04-03 10:00"), Msg: pay(40_001, "2026-04-03")}
 	got := keys(of(t, e, "BOOKS-CASH-NEGATIVE", b.Observe(next)))
 	if want := keys(of(t, e, "BOOKS-CASH-NEGATIVE", a.Observe(next))); !slices.Equal(got, want) || len(got) != 1 {

@@ -196,6 +196,9 @@ func TestSplitAgainstOracle(t *testing.T) {
 					if err := w2.Load(checkpoint.NewDecoder(data)); err != nil {
 						t.Fatal(err)
 					}
+					if err := w2.Err(); err != nil {
+						t.Fatal(err)
+					}
 					w = w2
 				}
 			}

@@ -109,8 +109,8 @@ type yearTotals struct {
 // state is the history of one node, indexed for the rules.
 type state struct {
 	seq       int
-	first     day // day of the first event
-	byID      map[string]*rec
+	first     day      // day of the first event
+	ids       recIndex // every entry kept, by id
 	years     map[int]*yearTotals
 	cash      map[day]int64            // net cash on hand moved per business day
 	open      map[string]*openPayments // by payee: what SPLIT may still count
@@ -131,7 +131,7 @@ type state struct {
 
 func newState() state {
 	return state{
-		first: noDay, byID: map[string]*rec{}, years: map[int]*yearTotals{}, cash: map[day]int64{},
+		first: noDay, ids: newRecIndex(), years: map[int]*yearTotals{}, cash: map[day]int64{},
 		open: map[string]*openPayments{}, invoices: map[string][]*rec{}, loans: map[string][]*rec{},
 		repaid: map[string][]*rec{}, payments: map[string][]*rec{}, paid: map[string]int64{},
 		objects: map[string][]*rec{}, subjects: map[string][]*rec{}, periods: map[string][]*rec{},
@@ -167,9 +167,14 @@ func (s *state) record(ev Event, loc *time.Location) *rec {
 	return r
 }
 
-// add indexes r and counts it in the sums.
+// add keeps r, indexes it and counts it in the sums.
 func (s *state) add(r *rec) {
-	s.byID[r.id] = r
+	s.ids.add(r)
+	s.index(r)
+}
+
+// index indexes r, kept, and counts it in the sums.
+func (s *state) index(r *rec) {
 	switch {
 	case r.tx != nil:
 		tx, id := r.tx, norm(r.tx.GetCounterparty().GetIdNumber())
@@ -287,7 +292,7 @@ func (s *state) spent(y int, match func(category string) bool) int64 {
 // reverse takes a reversed entry out of every sum; it still shows in the
 // indexes, flagged, for the rules to skip.
 func (s *state) reverse(id string) {
-	if r := s.byID[id]; r != nil && !r.reversed {
+	if r := s.ids.get(id); r != nil && !r.reversed {
 		r.reversed = true
 		s.count(r, -1)
 		if r.tx.GetKind() == sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE && r.date != noDay && !r.split {
@@ -300,7 +305,7 @@ func (s *state) reverse(id string) {
 
 // decide records a decision that closes a procedure (the first one counts).
 func (s *state) decide(id string, d *sanziv1.StepDecision, on day) {
-	if p := s.byID[id]; p != nil && p.proc != nil && d.GetCloses() && p.closedOn == noDay {
+	if p := s.ids.get(id); p != nil && p.proc != nil && d.GetCloses() && p.closedOn == noDay {
 		p.closedOn, p.approved = on, d.GetAction() == sanziv1.StepAction_STEP_ACTION_APPROVE
 	}
 }

@@ -66,6 +66,10 @@ type Watcher struct {
 	// splitDays is split's scratch list of the days around the entry
 	// observed, kept between calls so that an entry allocates none.
 	splitDays []splitDay
+	// pending is the history Load took and wait has not made yet;
+	// loadErr is why making it failed, if it did (see Load).
+	pending []byte
+	loadErr error
 }
 
 // impl is the Go side of one stateful rule. Exactly one of the functions is
@@ -219,6 +223,9 @@ func (w *Watcher) Check(m proto.Message) []rules.Hit {
 // An entry's own Alerts come after it in the chain, so a node replaying
 // entries it already processed discards what Observe returns for them.
 func (w *Watcher) Observe(ev Event) []rules.Hit {
+	if w.wait(); w.loadErr != nil {
+		return nil // no history to judge by (see Err)
+	}
 	s := &w.st
 	// The earliest day of any event, not the first one fed: a restart
 	// feeds the chains one after another, a running node as they arrive,
@@ -257,6 +264,9 @@ func (w *Watcher) Observe(ev Event) []rules.Hit {
 // Sweep runs the time-driven rules as of now and returns, sorted by key,
 // the hits whose key was not raised before; it marks them raised.
 func (w *Watcher) Sweep(now time.Time) []rules.Hit {
+	if w.wait(); w.loadErr != nil {
+		return nil // no history to judge by (see Err)
+	}
 	today := dayOf(now, w.loc)
 	var fs []found
 	for _, r := range w.rules {
@@ -271,7 +281,7 @@ func (w *Watcher) Sweep(now time.Time) []rules.Hit {
 }
 
 // Raised reports whether a hit with key was returned or seen in an Alert.
-func (w *Watcher) Raised(key string) bool { return w.raised[key] }
+func (w *Watcher) Raised(key string) bool { w.wait(); return w.raised[key] }
 
 // found is a finding of one rule.
 type found struct {

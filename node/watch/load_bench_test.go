@@ -1,0 +1,69 @@
+package watch
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/checkpoint"
+)
+
+// BenchmarkLoad is what a node's first record or sweep after a start pays
+// for the history from the checkpoint (Load, then Err making it): a
+// history of every kind the rules keep, as TestLoadEqualsSaved's, of
+// 100,000 and 1,000,000 entries.
+func BenchmarkLoad(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			w, _ := watcher(b)
+			base := bj(b, "2026-01-01 10:00")
+			for i, k := 0, 0; k < n; i++ {
+				d := base.AddDate(0, 0, i/40%3650)
+				date := d.Format(time.DateOnly)
+				var ms []proto.Message
+				switch i % 10 {
+				case 0:
+					ms = append(ms, exp(int64(100+i%5000), date, payee("张三", person(b, i%7)), invoice("044", strconv.Itoa(i)), category("会议"), line("会议费")))
+				case 1:
+					ms = append(ms, exp(int64(100+i%5000), date, account("建材公司", "62220202001"+strconv.Itoa(i%30)), category("办公费")))
+				case 2, 3:
+					ms = append(ms, inc(int64(1000+i%5000), date, cash, payee("王五", person(b, i%5))), bank(int64(900+i%5000), date))
+				case 4:
+					ms = append(ms, lease("obj-"+strconv.Itoa(i%400), "2036-12-31", due(date, 700), due(d.AddDate(1, 0, 0).Format(time.DateOnly), 700)))
+				case 5:
+					ms = append(ms, cpay(k, 700, date, i%20 == 5))
+				case 6:
+					ms = append(ms, proc("FUND-BANKREC", date[:7], "subj-"+strconv.Itoa(i)), closes(k+1, i%3 == 0))
+				case 7, 8:
+					ms = append(ms, receive(int64(10_000+i%5000), date), pay(int64(300+i%5000), date))
+				case 9:
+					ms = append(ms, closeMonth(date[:7]), rev(k-3))
+				}
+				for _, m := range ms {
+					k++
+					w.Observe(Event{ID: id(k), RecordedAt: d, Msg: m})
+				}
+			}
+			var enc checkpoint.Encoder
+			w.Save(&enc)
+			data, err := enc.Data()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(len(data)), "bytes")
+			b.ResetTimer()
+			for b.Loop() {
+				w2, _ := watcher(b)
+				if err := w2.Load(checkpoint.NewDecoder(data)); err != nil {
+					b.Fatal(err)
+				}
+				if err := w2.Err(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

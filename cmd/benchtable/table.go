@@ -210,7 +210,8 @@ func empty(path, unit, aim string) Row {
 }
 
 // startup reads BenchmarkStartup (node/server) at the largest history it
-// ran on: the median start from the checkpoints ("after"), beside a start
+// ran on: the median start from the checkpoints until the node is ready
+// to record ("ready", or "after" before it was reported), beside a start
 // replaying every chain from its first entry ("before") in the same run.
 func startup(m measurements) Row {
 	r := empty("node start-up", "ms", "< 1,000 ms at 1,000,000 entries")
@@ -225,9 +226,20 @@ func startup(m measurements) Row {
 		return r
 	}
 	after, before := m.get("/node/server", name, "after-ms"), m.get("/node/server", name, "before-ms")
-	r.Measured, r.Reference, r.Ratio = median(after), median(before), pairedRatio(after, before)
-	r.Runs = min(len(after), len(before))
+	// Since issue 17 the rules' history is made when first needed, after
+	// Open returns: the node is ready to record once it is made (ready-ms),
+	// which is what is judged; Open alone is noted beside it.
+	ready := m.get("/node/server", name, "ready-ms")
+	measured := after
+	if ready != nil {
+		measured = ready
+	}
+	r.Measured, r.Reference, r.Ratio = median(measured), median(before), pairedRatio(measured, before)
+	r.Runs = min(len(measured), len(before))
 	r.Note = fmt.Sprintf("%s entries; reference: the same node replaying every chain from seq 1", thousands(float64(best)))
+	if ready != nil {
+		r.Note += fmt.Sprintf("; measured: Open and the rules' history made (Open alone %s ms)", decimal(median(after)))
+	}
 	if c := m.get("/node/server", name, "chains-checked-ms"); c != nil {
 		r.Note += fmt.Sprintf("; chains checked %s ms after the start began", decimal(median(c)))
 	}

@@ -155,6 +155,7 @@ type worker struct {
 // ledger.Decode.
 func (w *worker) read(src Source, rg *clusterv1.OriginRange) error {
 	w.entries = w.entries[:0]
+	w.wire.reset() // the last range's payloads are done with
 	n := int(rg.GetToSeq() - rg.GetFromSeq() + 1)
 	rr, ok := src.(rawRanger)
 	if !ok {
@@ -261,7 +262,8 @@ func (b *batch) sum(index uint64, loaded map[string]uint64, o ordered) {
 // it.
 func (b *batch) ruleSet(index uint64, loaded map[string]uint64, s *ledger.Stored, m *sanziv1.RuleSetVersion) {
 	if b.deferred != nil {
-		c := *s // s is the decoder's, reused for the next range
+		c := *s         // s is the decoder's, reused for the next range
+		c.Payload = nil // and so is its payload's memory (wireDecoder.reset); m holds what is read of it
 		*b.deferred = append(*b.deferred, ordered{s: &c, set: m})
 		return
 	}

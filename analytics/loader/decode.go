@@ -251,8 +251,8 @@ func (b *batch) sum(index uint64, loaded map[string]uint64, o ordered) {
 		*b.deferred = append(*b.deferred, o)
 		return
 	}
-	var under bool
-	if o.sign == 1 {
+	var under bool // only an expense's counts (summaries.add): the rule sets are not looked up for others
+	if o.sign == 1 && o.kind == "expense" && o.amount > 0 {
 		under = schema.JustUnder(o.amount, b.sets.thresholds(index, o.origin, o.at))
 	}
 	b.sums.add(index, loaded, o.origin, o.month, o.kind, o.method, o.sign, o.amount, o.party, under)

@@ -155,6 +155,7 @@ type worker struct {
 // ledger.Decode.
 func (w *worker) read(src Source, rg *clusterv1.OriginRange) error {
 	w.entries = w.entries[:0]
+	w.wire.reset() // the last range's payloads are done with
 	n := int(rg.GetToSeq() - rg.GetFromSeq() + 1)
 	rr, ok := src.(rawRanger)
 	if !ok {
@@ -250,8 +251,8 @@ func (b *batch) sum(index uint64, loaded map[string]uint64, o ordered) {
 		*b.deferred = append(*b.deferred, o)
 		return
 	}
-	var under bool
-	if o.sign == 1 {
+	var under bool // only an expense's counts (summaries.add): the rule sets are not looked up for others
+	if o.sign == 1 && o.kind == "expense" && o.amount > 0 {
 		under = schema.JustUnder(o.amount, b.sets.thresholds(index, o.origin, o.at))
 	}
 	b.sums.add(index, loaded, o.origin, o.month, o.kind, o.method, o.sign, o.amount, o.party, under)
@@ -261,7 +262,8 @@ func (b *batch) sum(index uint64, loaded map[string]uint64, o ordered) {
 // it.
 func (b *batch) ruleSet(index uint64, loaded map[string]uint64, s *ledger.Stored, m *sanziv1.RuleSetVersion) {
 	if b.deferred != nil {
-		c := *s // s is the decoder's, reused for the next range
+		c := *s         // s is the decoder's, reused for the next range
+		c.Payload = nil // and so is its payload's memory (wireDecoder.reset); m holds what is read of it
 		*b.deferred = append(*b.deferred, ordered{s: &c, set: m})
 		return
 	}

@@ -101,7 +101,10 @@ type Config struct {
 	// windows, noisy): percent 100 1.41 (peak heap 237–279 MiB), 400 1.30
 	// (420–573 MiB), off with a 1 GiB limit 1.25 in one window and 1.61 in
 	// the other (670–995 MiB: near the limit it collects as often as
-	// before). A modest gain for twice the memory. Both are the whole
+	// before). A modest gain for twice the memory. Again at 1 M rows,
+	// after the decoders' allocations went (0.1 a row), interleaved in
+	// one run: percent 200 0.90 µs/row (0.88–0.91, heap peak 320–365 MiB)
+	// against the default's 1.01 (1.00–1.06, 231–250 MiB). Both are the whole
 	// process's settings (a member also runs Raft and gRPC): set them only
 	// where the loader dominates the process's memory; a negative percent
 	// needs a MemoryLimit. 0 and 0 (the default) leave them alone.
@@ -403,24 +406,33 @@ type prepared struct {
 }
 
 // TODO(issue 17): at 4 M rows (BenchmarkLoaderVsClient, noisy shared
-// machine) the loader is now at about 0.9–1.0× clickhouse-client, not
-// yet reliably above. Its CPU is ~1.0–1.1 µs a row (1.3–1.5 before
-// district and town became server DEFAULTs, recorded_at Unix seconds,
-// parts sent in sort-key order and the driver's string columns sized
-// ahead: presize), against the client's 0.3–0.45; the server's is ~1.0
-// against the client's 0.6–0.8 (it was 1.7–2.0: sending parts in key
-// order spares it each block's sort, MergeTreeDataWriterBlocksAlreadySorted).
-// What is left, from the profile (1 M rows): the driver's copy of the
-// string columns (ColStr.Append, ~a fifth of the loader's CPU, half of
-// it the copy itself now), Send's encoding ~a tenth, the GC's marking
-// of the batches' string columns ~a seventh (Config.GCPercent trades
-// memory for it), decoding a third. Tried and not kept: BatchRows
-// 200,000 at 4 M rows lowered the server's CPU a row (0.75–0.86 vs
-// 1.0–1.08) but the wall ratio fell to 0.45–0.59 (vs 0.89–0.99,
-// interleaved in one run) and the heap peaked at ~470 MiB (vs ~230).
+// machine) the loader was at about 0.9–1.0× clickhouse-client, not yet
+// reliably above. Its CPU at 1 M rows is now ~0.98 µs a row (1.12 before
+// payloads went into one reused buffer per decoder and the summaries
+// looked each key up once; 1.3–1.5 before district and town became
+// server DEFAULTs, recorded_at Unix seconds, parts sent in sort-key order
+// and the driver's string columns sized ahead: presize), against the
+// client's 0.3–0.4; the server's is ~0.7–1.0 against the client's
+// 0.5–0.6. What is left, from the profile (1 M rows, six runs): the
+// driver (insert: ColStr.Append's copy of the string columns ~a fifth,
+// Send's encoding ~a tenth), decoding ~30 % (ledger.WireFields's
+// closures over the entry, its body, the time, the payload and the
+// counterparty ~13 %), the GC's marking ~12 % (GCPercent 200 took the
+// loader from 1.01 to 0.90 µs/row for a heap of ~320–365 MiB instead of
+// ~230–250: see Config.GCPercent), collect ~7 % (one goroutine).
+// Tried and not kept: the entries' and transactions' string columns held
+// as ids into each column's distinct strings, handed to the driver in
+// reused chunks (no pointer a row): marking fell (0.12 → 0.10 µs/row) and
+// the heap peak by ~40 MiB, but interning cost as much (strs.add ~0.05
+// µs/row): 1.04 vs 1.06 µs/row, medians of 3, noise. BatchRows 200,000 at
+// 4 M rows lowered the server's CPU a row (0.75–0.86 vs 1.0–1.08) but
+// the wall ratio fell to 0.45–0.59 (vs 0.89–0.99, interleaved in one run)
+// and the heap peaked at ~470 MiB (vs ~230).
 // Next: type_name as a DEFAULT from type (needs the enum's names in SQL
 // and a migration each time the enum grows), payment_method and kind as
-// numbers; the summaries' deferred rows (batch.sum, a tenth of the heap).
+// numbers (fewer strings for the driver to copy); a decoder of the
+// entry's fields without a closure per level; the summaries' deferred
+// rows (ordered, ~130 bytes with pointers a transaction).
 // Not the driver's Flush within one INSERT: tried, 18.16 keeps the blocks
 // flushed before an INSERT that is then abandoned (32,768 of 32,771 rows
 // stayed), which would break a table's all-or-nothing batch.

@@ -48,11 +48,14 @@ func firstDigit(amount int64) uint8 {
 // amount is just under a threshold of the rule set in force.
 func (s summaries) add(index uint64, loaded map[string]uint64, origin string, month uint32, kind, method string, sign, amount int64, party string, under bool) {
 	if index > loaded["monthly"] {
+		// One map lookup per summary (the key's strings hashed once):
+		// this runs for every transactions row, on collect's one goroutine.
 		k := monthlyKey{origin, month, kind, method}
-		if s.monthly[k] == nil {
-			s.monthly[k] = &[3]int64{}
-		}
 		v := s.monthly[k]
+		if v == nil {
+			v = &[3]int64{}
+			s.monthly[k] = v
+		}
 		v[0] += amount
 		v[1] += sign
 		v[2] = max(v[2], int64(index))
@@ -62,10 +65,11 @@ func (s summaries) add(index uint64, loaded map[string]uint64, origin string, mo
 	}
 	if index > loaded["expense_digits"] {
 		k := digitKey{origin, month, firstDigit(amount)}
-		if s.digits[k] == nil {
-			s.digits[k] = &[4]int64{}
-		}
 		v := s.digits[k]
+		if v == nil {
+			v = &[4]int64{}
+			s.digits[k] = v
+		}
 		v[0]++
 		if amount%schema.RoundFen == 0 {
 			v[1]++
@@ -77,11 +81,13 @@ func (s summaries) add(index uint64, loaded map[string]uint64, origin string, mo
 	}
 	if index > loaded["expense_parties"] {
 		k := partyKey{origin, month, party}
-		if s.parties[k] == nil {
-			s.parties[k] = &[2]int64{}
+		v := s.parties[k]
+		if v == nil {
+			v = &[2]int64{}
+			s.parties[k] = v
 		}
-		s.parties[k][0] += amount
-		s.parties[k][1] = max(s.parties[k][1], int64(index))
+		v[0] += amount
+		v[1] = max(v[1], int64(index))
 	}
 }
 

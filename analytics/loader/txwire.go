@@ -50,7 +50,7 @@ var errUTF8 = errors.New("string field contains invalid UTF-8")
 func (c *cache) readTx(p []byte, out *txRow) error {
 	*out = txRow{}
 	var bad, badNumber bool
-	var party [][]byte // each counterparty field, merged in order
+	party := c.party[:0] // each counterparty field, merged in order
 	err := ledger.WireFields(p, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
 		badNumber = badNumber || n > protowire.MaxValidNumber
 		switch typ {
@@ -78,6 +78,7 @@ func (c *cache) readTx(p []byte, out *txRow) error {
 			}
 		}
 	})
+	c.party = party[:0] // its next use overwrites what it refers to
 	if err != nil {
 		return fmt.Errorf("decode %s payload: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, err)
 	}
@@ -120,16 +121,30 @@ func wireRefusal(what sanziv1.EntryType, badNumber, bad bool) error {
 // the proto registry). Each is bounded: past its limit it starts again.
 type cache struct {
 	strs    map[string]string
-	dates   map[string]time.Time
+	dates   map[string]dated
 	types   []string // EntryType names by number
 	methods []string // PaymentMethod names by number
+	// lastDate is the date string looked up last, and what it parsed to:
+	// the rows of a range mostly share their business date, and the
+	// strings come from strs, so the same date is the same string.
+	lastDate string
+	last     dated
+	// party is readTx's list of a payload's counterparty fields, reused
+	// (a slice grown per transaction was an allocation per row).
+	party [][]byte
+}
+
+// dated is a business date parsed, with its month (YYYYMM).
+type dated struct {
+	d     time.Time
+	month uint32
 }
 
 // cacheLimit bounds each map of a cache.
 const cacheLimit = 1 << 14
 
 func newCache() *cache {
-	return &cache{strs: map[string]string{}, dates: map[string]time.Time{}}
+	return &cache{strs: map[string]string{}, dates: map[string]dated{}}
 }
 
 // str is v as a string, the same string for the same bytes while cached.
@@ -154,18 +169,23 @@ func (c *cache) businessDate(s string, recorded time.Time) (time.Time, uint32) {
 	if c == nil {
 		return businessDate(s, recorded)
 	}
+	if s == c.lastDate && s != "" {
+		return c.last.d, c.last.month
+	}
 	d, ok := c.dates[s]
 	if !ok {
-		var err error
-		if d, err = time.Parse(time.DateOnly, s); err != nil {
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
 			return businessDate(s, recorded)
 		}
 		if len(c.dates) >= cacheLimit {
 			clear(c.dates)
 		}
+		d = dated{t, uint32(t.Year()*100 + int(t.Month()))}
 		c.dates[s] = d
 	}
-	return d, uint32(d.Year()*100 + int(d.Month()))
+	c.lastDate, c.last = s, d
+	return d.d, d.month
 }
 
 // typeName is t.String(), cached by number.

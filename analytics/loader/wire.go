@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"bytes"
 	"fmt"
 	"time"
 
@@ -28,13 +27,24 @@ type rawRanger interface {
 // authors seen, so an author's name is one string, not one per entry.
 type wireDecoder struct {
 	authors map[string]string
+	// payloads holds the payloads decoded since the last reset, one after
+	// the other: one buffer reused range after range instead of a copy
+	// allocated per entry (bytes.Clone was ~5 % of the loader's CPU, and
+	// each copy an object for the collector).
+	payloads []byte
 }
+
+// reset lets the next entries' payloads reuse the buffer: the payloads
+// decoded before must no longer be read (a worker calls it per range,
+// once that range's rows are made).
+func (w *wireDecoder) reset() { w.payloads = w.payloads[:0] }
 
 func newWireDecoder() *wireDecoder { return &wireDecoder{authors: map[string]string{}} }
 
 // decode fills s from raw (the read transaction's memory: the payload is
-// copied out, nothing else refers to raw afterwards); origin is the range's
-// origin, the string s.Origin takes when they are equal.
+// copied out, into w's buffer until the next reset; nothing else refers to
+// raw afterwards); origin is the range's origin, the string s.Origin takes
+// when they are equal.
 func (w *wireDecoder) decode(s *ledger.Stored, raw []byte, origin string) error {
 	var body, hash, private []byte
 	if err := ledger.WireFields(raw, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
@@ -97,7 +107,9 @@ func (w *wireDecoder) decode(s *ledger.Stored, raw []byte, origin string) error 
 			return fmt.Errorf("decode entry private part: %w", err)
 		}
 	}
-	*s = ledger.Stored{Seq: seq, Type: sanziv1.EntryType(int32(typ)), Payload: bytes.Clone(payload), Redacted: len(digest) > 0 && len(private) == 0}
+	start := len(w.payloads)
+	w.payloads = append(w.payloads, payload...)
+	*s = ledger.Stored{Seq: seq, Type: sanziv1.EntryType(int32(typ)), Payload: w.payloads[start:len(w.payloads):len(w.payloads)], Redacted: len(digest) > 0 && len(private) == 0}
 	if string(org) == origin {
 		s.Origin = origin
 	} else {

@@ -250,23 +250,8 @@ func TestRestartFromCheckpointEqualsFullReplay(t *testing.T) {
 	for _, kind := range ckKinds {
 		t.Run(kind.name, func(t *testing.T) {
 			ctx := context.Background()
-			dir := t.TempDir()
-			clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+			dir, full, clock, _ := checkpointedThenMore(t, kind.record)
 			var log bytes.Buffer
-			n, closeFn := openCkVillage(t, dir, clock, withCheckpoints(&log))
-			v := &ckVillage{t: t, ctx: ctx, n: n, clock: clock}
-			v.expense(100_000, nil)
-			kind.record(v, 0)
-			if err := n.Checkpoint(ctx); err != nil {
-				t.Fatal(err)
-			}
-			clock.Set(clock.Now().Add(26 * time.Hour))
-			kind.record(v, 1)
-			closeFn()
-
-			full := t.TempDir()
-			copyDir(t, dir, full)
-			log.Reset()
 			restored, _ := openCkVillage(t, dir, clock, withCheckpoints(&log))
 			if !strings.Contains(log.String(), "restored from its checkpoint") || strings.Contains(log.String(), "rebuilding") {
 				t.Fatalf("the start did not restore the checkpoint:\n%s", log.String())
@@ -725,23 +710,8 @@ func TestDamagedWatchHistoryIsRebuiltInPlace(t *testing.T) {
 		for _, first := range firstUses {
 			t.Run(kind.name+"/"+first.name, func(t *testing.T) {
 				ctx := context.Background()
-				dir := t.TempDir()
-				clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+				dir, full, clock, v := checkpointedThenMore(t, kind.record)
 				var log bytes.Buffer
-				n, closeFn := openCkVillage(t, dir, clock, withCheckpoints(&log))
-				v := &ckVillage{t: t, ctx: ctx, n: n, clock: clock}
-				v.expense(100_000, nil)
-				kind.record(v, 0)
-				if err := n.Checkpoint(ctx); err != nil {
-					t.Fatal(err)
-				}
-				clock.Set(clock.Now().Add(26 * time.Hour))
-				kind.record(v, 1)
-				closeFn()
-
-				full := t.TempDir()
-				copyDir(t, dir, full)
-				log.Reset()
 				// Each copy has its clock: a case may move it on.
 				clockA, clockB := &fakeClock{t: clock.Now()}, &fakeClock{t: clock.Now()}
 				restored, closeRestored := openCkVillage(t, dir, clockA, withCheckpoints(&log))
@@ -795,4 +765,28 @@ func TestDamagedWatchHistoryIsRebuiltInPlace(t *testing.T) {
 			})
 		}
 	}
+}
+
+// checkpointedThenMore records on a village an expense and record's first
+// round, checkpoints, records its second round a day later and closes the
+// node; it returns its folder, a copy of it, the clock and the village (its
+// keys sign what a test records next).
+func checkpointedThenMore(t *testing.T, record func(v *ckVillage, round int)) (dir, full string, clock *fakeClock, v *ckVillage) {
+	t.Helper()
+	ctx := context.Background()
+	dir = t.TempDir()
+	clock = &fakeClock{t: cstTime("2026-11-02 09:00")}
+	n, closeFn := openCkVillage(t, dir, clock, withCheckpoints(io.Discard))
+	v = &ckVillage{t: t, ctx: ctx, n: n, clock: clock}
+	v.expense(100_000, nil)
+	record(v, 0)
+	if err := n.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(clock.Now().Add(26 * time.Hour))
+	record(v, 1)
+	closeFn()
+	full = t.TempDir()
+	copyDir(t, dir, full)
+	return dir, full, clock, v
 }

@@ -297,22 +297,26 @@ func TestLoadDamaged(t *testing.T) {
 		b, _ := e.Data()
 		return b
 	}
+	// oneRecHead is a history of one entry, v-1, up to its kind.
+	oneRecHead := func(e *checkpoint.Encoder) {
+		e.Set(nil)
+		e.Int(1)
+		e.Int(0)
+		e.Uint(1)
+		e.String("v-1")
+		e.Int(1)
+		e.Int(0)
+		e.Int(0)
+		e.Bool(false)
+		e.Bool(false)
+	}
 	for _, c := range []struct {
 		name string
 		data []byte
 		want string // in Err
 	}{
 		{"unknown kind", section(func(e *checkpoint.Encoder) {
-			e.Set(nil)
-			e.Int(1)
-			e.Int(0)
-			e.Uint(1)
-			e.String("v-1")
-			e.Int(1)
-			e.Int(0)
-			e.Int(0)
-			e.Bool(false)
-			e.Bool(false)
+			oneRecHead(e)
 			e.Uint(99)
 		}), "unknown kind 99"},
 		{"cut short", section(func(e *checkpoint.Encoder) {
@@ -329,16 +333,7 @@ func TestLoadDamaged(t *testing.T) {
 			e.String("more")
 		}), "watch state"},
 		{"a transaction cut short", section(func(e *checkpoint.Encoder) {
-			e.Set(nil)
-			e.Int(1)
-			e.Int(0)
-			e.Uint(1)
-			e.String("v-1")
-			e.Int(1)
-			e.Int(0)
-			e.Int(0)
-			e.Bool(false)
-			e.Bool(false)
+			oneRecHead(e)
 			e.Uint(recTransaction)
 			e.Int(1)
 			e.String("far longer than what is left")

@@ -49,6 +49,7 @@ func TestSyncSessionUnreached(t *testing.T) {
 		want   bool
 	}{
 		{"nothing listening", closedPort, true},
+		{"a proxy whose parent is down (accepts, then closes)", closingPort, true},
 		{"parent refuses the heads", func(t *testing.T) string { return serveHeads(t, refusingHeads{code: codes.PermissionDenied}) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,6 +64,27 @@ func TestSyncSessionUnreached(t *testing.T) {
 			}
 		})
 	}
+}
+
+// closingPort accepts connections and closes them at once: a proxy in
+// front of a parent that is down.
+func closingPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 func serveHeads(t *testing.T, s sanziv1.SyncServiceServer) string {

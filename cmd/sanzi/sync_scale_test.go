@@ -284,11 +284,13 @@ func syncTwoTownsSixVillages(t *testing.T, kills int) {
 	var first time.Time
 	var heldAtFirst uint64
 	// When each village's first entries were seen at the district: the
-	// villages come back from their retry backoff (up to --retry-max,
-	// jittered) one by one after their town starts, so the window may hold
-	// waits for a village to reconnect as well as the transfer.
+	// villages come back one by one after their town starts (while it
+	// cannot be reached they try every 62-125 ms, relay.Config.Comeback),
+	// and the town's outbox sends its villages' chains one after another,
+	// so a village's first arrival says when the town forwarded it, not
+	// only when it reconnected.
 	// TODO(issue 17): time the transfer from when all three push, so that
-	// the rate leaves out the retry backoff as the line above says.
+	// the rate leaves out the villages' reconnects (62-125 ms apart now).
 	arrivedAt := make([]time.Time, 3)
 	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {

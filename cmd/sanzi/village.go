@@ -137,7 +137,7 @@ func newServeCmd(g *globals, tier string) *cobra.Command {
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "private key (PEM) of --tls-cert")
 	f.StringVar(&cfg.AdminPasswordFile, "admin-password-file", "", "file (mode 0600) with the first administrator's password, read at the first start; without it a one-time password is printed once")
 	f.DurationVar(&cfg.SyncAckTimeout, "ack-timeout", time.Minute, "how long to wait for the parent's ack of one batch before taking the link as dead")
-	f.DurationVar(&cfg.SyncRetryMax, "retry-max", 30*time.Second, "longest wait between attempts to reach the parent (exponential backoff with jitter up to it)")
+	f.DurationVar(&cfg.SyncRetryMax, "retry-max", 30*time.Second, "longest wait between attempts to reach the parent (exponential backoff with jitter up to it; for the first minute a parent cannot be reached at all, e.g. while it restarts, every 62-125 ms instead)")
 	if tier == "town" {
 		f.StringVar(&cfg.SyncAddr, "sync-addr", "127.0.0.1:7601", "address the town's villages push to (mutual TLS, village certificates)")
 		f.BoolVar(&cfg.Public, "public", false, "serve the villagers' public site for this town's villages at /public/ on --http-addr, as district members do: their approved monthly disclosures from the chains the town holds, proved by the district's signed checkpoints the town pulls from --parent and checks (complaints are filed on the district's site, not here)")

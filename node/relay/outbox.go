@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/refusal"
@@ -50,6 +52,14 @@ type Config struct {
 	MaxBatchBytes int
 	// Base and Max bound the backoff between attempts; default 500ms, 30s.
 	Base, Max time.Duration
+	// Comeback is how long after the parent stopped being reachable
+	// (Unreached) the outbox keeps trying again every Base/8 to Base/4
+	// instead of backing off to Max; default 1 minute. A parent that is
+	// down (a town restarting, upgraded) costs nothing per try, and
+	// its children are then back within a fraction of a second of its
+	// start, not up to Max later; an outage longer than that (a network
+	// down) climbs the ladder as before.
+	Comeback time.Duration
 	// Poll is how often a caught-up outbox looks for new entries; default
 	// 200ms.
 	Poll time.Duration
@@ -124,6 +134,9 @@ func New(cfg Config) (*Outbox, error) {
 	}
 	if cfg.MaxBatchBytes <= 0 {
 		cfg.MaxBatchBytes = 1 << 20
+	}
+	if cfg.Comeback <= 0 {
+		cfg.Comeback = time.Minute
 	}
 	if cfg.Base <= 0 {
 		cfg.Base = 500 * time.Millisecond
@@ -202,9 +215,24 @@ func (o *Outbox) update(fn func(*Status)) {
 // Pushing stops: someone must look (the parent raises it as TAMPER).
 var ErrFork = errors.New("sync: the parent holds a different entry at a seq this node holds (fork)")
 
+// unreached is a session that ended before the parent answered its first
+// call, its connection unavailable (refused, closed during the handshake,
+// unroutable): the parent is down or cut off.
+type unreached struct{ error }
+
+func (u unreached) Unwrap() error { return u.error }
+
+// Unreached reports whether a session failed without reaching the parent
+// (see Config.Comeback).
+func Unreached(err error) bool {
+	var u unreached
+	return errors.As(err, &u)
+}
+
 // Run pushes until ctx ends; it returns ctx's error, or ErrFork.
 func (o *Outbox) Run(ctx context.Context) error {
 	failures := 0
+	var unreachedSince time.Time // zero while the parent answers
 	for {
 		err := o.session(ctx)
 		if ctx.Err() != nil {
@@ -229,13 +257,27 @@ func (o *Outbox) Run(ctx context.Context) error {
 		}
 		failures++
 		wait := retry.Backoff(failures, o.cfg.Base, o.cfg.Max, nil)
+		quick := false
+		if Unreached(err) {
+			now := o.cfg.Clock()
+			if unreachedSince.IsZero() {
+				unreachedSince = now
+			}
+			if now.Sub(unreachedSince) < o.cfg.Comeback {
+				quick, wait = true, retry.Backoff(1, o.cfg.Base/4, o.cfg.Base/4, nil)
+			}
+		} else {
+			unreachedSince = time.Time{}
+		}
 		o.update(func(s *Status) {
 			s.Connected, s.Failures = false, failures
 			if err != nil {
 				s.LastError = err.Error()
 			}
 		})
-		o.cfg.Logger.Warn("sync to parent failed; retrying", "origin", o.cfg.Origin, "err", err, "in", wait.Round(time.Millisecond), "failures", failures)
+		if !quick || failures&(failures-1) == 0 { // quick tries: the 1st, 2nd, 4th, 8th… are logged
+			o.cfg.Logger.Warn("sync to parent failed; retrying", "origin", o.cfg.Origin, "err", err, "in", wait.Round(time.Millisecond), "failures", failures)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -278,6 +320,9 @@ func (o *Outbox) session(ctx context.Context) error {
 	p := &push{o: o, ctx: ctx, cancel: cancel, client: client, acked: map[string]uint64{}, sent: map[string]uint64{},
 		sentCert: map[string]bool{}, held: map[string]bool{}, slots: make(chan struct{}, o.cfg.Window), flights: make(chan flight, o.cfg.Window)}
 	if err := p.readHeads(o.origins()); err != nil { // refused chains too: their acks are shown
+		if status.Code(errors.Unwrap(err)) == codes.Unavailable && ctx.Err() == nil {
+			return unreached{err}
+		}
 		return err
 	}
 	o.update(func(s *Status) {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -147,19 +146,7 @@ func TestBooksCheckpoint(t *testing.T) {
 	hist := []any{receive(100_000, "2026-03-01"), pay(60_000, "2026-03-02"), closedAt("2026-03", "2026-04-02 10:00")}
 	a, e := watcher(t)
 	play(t, a, hist...)
-	var enc checkpoint.Encoder
-	a.Save(&enc)
-	data, err := enc.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := watcher(t)
-	if err := b.Load(checkpoint.NewDecoder(data)); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Err(); err != nil {
-		t.Fatal(err)
-	}
+	b := reloaded(t, a)
 	next := Event{ID: "v-9", RecordedAt: bj(t, "2026-04-03 10:00"), Msg: pay(40_001, "2026-04-03")}
 	got := keys(of(t, e, "BOOKS-CASH-NEGATIVE", b.Observe(next)))
 	if want := keys(of(t, e, "BOOKS-CASH-NEGATIVE", a.Observe(next))); !slices.Equal(got, want) || len(got) != 1 {

@@ -115,19 +115,7 @@ func TestLoadEqualsSaved(t *testing.T) {
 	}
 	a, _ := watcher(t)
 	play(t, a, hist...)
-	var enc checkpoint.Encoder
-	a.Save(&enc)
-	data, err := enc.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := watcher(t)
-	if err := b.Load(checkpoint.NewDecoder(data)); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Err(); err != nil {
-		t.Fatal(err)
-	}
+	b := reloaded(t, a)
 	if b.st.ids.len() < 2048 {
 		t.Fatalf("only %d entries kept", b.st.ids.len())
 	}

@@ -11,7 +11,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -186,20 +185,7 @@ func TestSplitAgainstOracle(t *testing.T) {
 						t.Fatal(err)
 					}
 				case r < 4: // a restart from a checkpoint
-					var enc checkpoint.Encoder
-					w.Save(&enc)
-					data, err := enc.Data()
-					if err != nil {
-						t.Fatal(err)
-					}
-					w2, _ := watcher(t, mods(cur))
-					if err := w2.Load(checkpoint.NewDecoder(data)); err != nil {
-						t.Fatal(err)
-					}
-					if err := w2.Err(); err != nil {
-						t.Fatal(err)
-					}
-					w = w2
+					w = reloaded(t, w, mods(cur))
 				}
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/calendar"
+	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/idcode"
 	"github.com/sanzi/sanzi/node/rules"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -579,4 +580,24 @@ func BenchmarkFullRuleSet(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(count)/time.Since(start).Seconds(), "entries/s")
+}
+
+// reloaded is a watcher (its rules made with mods) loaded from w's
+// checkpoint, its history made: what a restart from that checkpoint has.
+func reloaded(t testing.TB, w *Watcher, mods ...mod) *Watcher {
+	t.Helper()
+	var enc checkpoint.Encoder
+	w.Save(&enc)
+	data, err := enc.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, _ := watcher(t, mods...)
+	if err := w2.Load(checkpoint.NewDecoder(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return w2
 }

@@ -119,9 +119,8 @@ func indexPrefixes(org, status, matter string) [][]byte {
 
 // archived is one closed procedure ready to be archived.
 type archived struct {
-	key, val             []byte
-	org, status, matter  string
-	periodMatter, period string
+	key, val                    []byte
+	org, status, matter, period string
 }
 
 // Batch is the closed procedures a checkpoint leaves to the archive: Save
@@ -178,7 +177,7 @@ func (b *Batch) Write(tx *bolt.Tx) error {
 			delta[string(p)]++
 		}
 		if r.period != "" {
-			per = append(per, append(fields(r.periodMatter, r.period), r.key...))
+			per = append(per, append(fields(r.matter, r.period), r.key...))
 		}
 	}
 	for _, l := range []struct {
@@ -233,7 +232,7 @@ func (f *Flows) stage(closed []*Proc, from map[*sanziv1.Matter]string) *Batch {
 		}
 		p.batched = true
 		b.recs = append(b.recs, archived{key: entryKey(p.ID), val: val, org: p.P.GetOrg(), status: string(p.Status),
-			matter: p.P.GetMatterCode(), periodMatter: p.P.GetMatterCode(), period: p.P.GetPeriod()})
+			matter: p.P.GetMatterCode(), period: p.P.GetPeriod()})
 	}
 	return b
 }

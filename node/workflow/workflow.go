@@ -618,6 +618,9 @@ func (f *Flows) Page(fl Filter, after []byte, limit int) ([]*Proc, int, error) {
 	}
 	var stored []*Proc
 	var storedKeys [][]byte
+	// Every match from the first (List): the archive's are all read, and
+	// counted as they are, not by its counters too.
+	all := limit < 0 && after == nil
 	read := func(tx *bolt.Tx) error {
 		// A procedure of a batch its checkpoint committed is the archive's
 		// until Done drops it here: counted and listed once.
@@ -629,11 +632,13 @@ func (f *Flows) Page(fl Filter, after []byte, limit int) ([]*Proc, int, error) {
 		if tx == nil {
 			return nil
 		}
-		n, err := f.archivedCount(tx, fl)
-		if err != nil {
-			return err
+		if !all {
+			n, err := f.archivedCount(tx, fl)
+			if err != nil {
+				return err
+			}
+			total += n
 		}
-		total += n
 		return f.archivedScan(tx, fl, after, func(key []byte, p *Proc) bool {
 			stored, storedKeys = append(stored, p), append(storedKeys, bytes.Clone(key))
 			return limit < 0 || len(stored) < limit
@@ -660,6 +665,9 @@ func (f *Flows) Page(fl Filter, after []byte, limit int) ([]*Proc, int, error) {
 			out = append(out, stored[j])
 			j++
 		default:
+			if all {
+				total = len(out)
+			}
 			return out, total, nil
 		}
 	}

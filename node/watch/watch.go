@@ -223,7 +223,7 @@ func (w *Watcher) Check(m proto.Message) []rules.Hit {
 // An entry's own Alerts come after it in the chain, so a node replaying
 // entries it already processed discards what Observe returns for them.
 func (w *Watcher) Observe(ev Event) []rules.Hit {
-	if w.wait(); w.loadErr != nil {
+	if w.Err() != nil {
 		return nil // no history to judge by (see Err)
 	}
 	s := &w.st
@@ -264,7 +264,7 @@ func (w *Watcher) Observe(ev Event) []rules.Hit {
 // Sweep runs the time-driven rules as of now and returns, sorted by key,
 // the hits whose key was not raised before; it marks them raised.
 func (w *Watcher) Sweep(now time.Time) []rules.Hit {
-	if w.wait(); w.loadErr != nil {
+	if w.Err() != nil {
 		return nil // no history to judge by (see Err)
 	}
 	today := dayOf(now, w.loc)

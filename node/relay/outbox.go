@@ -320,7 +320,7 @@ func (o *Outbox) session(ctx context.Context) error {
 	p := &push{o: o, ctx: ctx, cancel: cancel, client: client, acked: map[string]uint64{}, sent: map[string]uint64{},
 		sentCert: map[string]bool{}, held: map[string]bool{}, slots: make(chan struct{}, o.cfg.Window), flights: make(chan flight, o.cfg.Window)}
 	if err := p.readHeads(o.origins()); err != nil { // refused chains too: their acks are shown
-		if status.Code(errors.Unwrap(err)) == codes.Unavailable && ctx.Err() == nil {
+		if status.Code(err) == codes.Unavailable && ctx.Err() == nil {
 			return unreached{err}
 		}
 		return err

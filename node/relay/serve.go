@@ -89,7 +89,8 @@ func ServePush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.
 		for size < MergeBytes {
 			select {
 			case m := <-next:
-				if m.err != nil || size+batchBytes(m.req) > MergeBytes {
+				mb := batchBytes(m.req) // 0 for an error's
+				if m.err != nil || size+mb > MergeBytes {
 					held = &m // answered after the merged batches, or the stream's end
 					break merge
 				}
@@ -99,7 +100,7 @@ func ServePush(stream grpc.BidiStreamingServer[sanziv1.SyncPushRequest, sanziv1.
 				req.Entries = append(req.Entries, m.req.GetEntries()...)
 				req.Certificates = append(req.Certificates, m.req.GetCertificates()...)
 				batches++
-				size += batchBytes(m.req)
+				size += mb
 			default:
 				break merge
 			}

@@ -159,12 +159,7 @@ func (b *Books) Attachments() *attach.Store { return b.att }
 // Validator is the request validator.
 func (b *Books) Validator() *Validator { return b.val }
 
-func key(origin string, seq uint64) []byte {
-	k := make([]byte, len(origin)+8)
-	copy(k, origin)
-	binary.BigEndian.PutUint64(k[len(origin):], seq)
-	return k
-}
+func key(origin string, seq uint64) []byte { return ledger.EntryKey(origin, seq) }
 
 // EntryKey is the index key of the entry id names: origin then seq, so
 // that keys sort in (origin, seq) order. A page token is its hex.

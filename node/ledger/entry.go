@@ -74,6 +74,16 @@ func (s *Stored) Meta() *sanziv1.EntryMeta {
 // EntryID names the entry at seq of origin.
 func EntryID(origin string, seq uint64) string { return origin + "-" + strconv.FormatUint(seq, 10) }
 
+// EntryKey is the index key of the entry at seq of origin, as the books'
+// and the workflow archive's indexes have it: origin, then seq big endian,
+// so that keys sort in (origin, seq) order.
+func EntryKey(origin string, seq uint64) []byte {
+	k := make([]byte, len(origin)+8)
+	copy(k, origin)
+	binary.BigEndian.PutUint64(k[len(origin):], seq)
+	return k
+}
+
 // ParseEntryID splits an entry id into origin and seq.
 func ParseEntryID(id string) (origin string, seq uint64, err error) {
 	i := strings.LastIndexByte(id, '-')

@@ -86,10 +86,7 @@ func entryKey(id string) []byte {
 	if err != nil {
 		return []byte(id)
 	}
-	k := make([]byte, len(o)+8)
-	copy(k, o)
-	binary.BigEndian.PutUint64(k[len(o):], seq)
-	return k
+	return ledger.EntryKey(o, seq)
 }
 
 // fields is a prefix of the archive's indexes: each field with its length

@@ -126,7 +126,9 @@ type archived struct {
 // Flows' memory (Done).
 type Batch struct {
 	f     *Flows
-	recs  []archived
+	recs []archived
+	// procs are the procedures of recs, one each: Done forgets them
+	// and no other.
 	procs []*Proc
 }
 
@@ -217,17 +219,21 @@ func (b *Batch) Done() {
 // first, and marks them batched (a list then reads them from the
 // archive once it holds them).
 func (f *Flows) stage(closed []*Proc, from map[*sanziv1.Matter]string) *Batch {
-	b := &Batch{f: f, procs: closed}
+	b := &Batch{f: f, procs: make([]*Proc, 0, len(closed))}
 	for _, p := range closed {
 		var e checkpoint.Encoder
 		encodeProc(&e, p, from[p.Matter])
 		val, err := e.Data()
 		if err != nil {
-			// A procedure entry that unmarshalled marshals: kept in
-			// memory rather than lost.
+			// A procedure entry that unmarshalled marshals, so this
+			// should not happen; if it does, the procedure is neither
+			// archived nor in the batch, so Done keeps it in memory
+			// (listed and read from there) rather than lose it, and
+			// the next checkpoint tries again.
 			continue
 		}
 		p.batched = true
+		b.procs = append(b.procs, p)
 		b.recs = append(b.recs, archived{key: entryKey(p.ID), val: val, org: p.P.GetOrg(), status: string(p.Status),
 			matter: p.P.GetMatterCode(), period: p.P.GetPeriod()})
 	}

@@ -557,3 +557,49 @@ func fillHistory(b *testing.B, f *Flows, closed, open int) {
 		}
 	}
 }
+
+// TestUnencodableProcedureStaysInMemory: a closed procedure that fails to
+// encode (a summary that is not UTF-8, which proto refuses to marshal) is
+// left out of the checkpoint's batch and stays in memory, listed, counted
+// and read as before the checkpoint, while the others go to the archive;
+// the next checkpoint stages it again.
+func TestUnencodableProcedureStaysInMemory(t *testing.T) {
+	db := archiveDB(t, filepath.Join(t.TempDir(), "archive.db"))
+	ref, f := newFlows(t), newFlows(t)
+	f.UseArchive(NewArchive(db, "test"))
+	for _, o := range history(t, ref, 200) {
+		if err := f.Observe(o.id, o.at, o.m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var bad string
+	for _, p := range all(f) {
+		if p.Status != StatusOpen {
+			bad = p.ID
+			break
+		}
+	}
+	if bad == "" {
+		t.Fatal("the history closed no procedure")
+	}
+	for _, x := range []*Flows{f, ref} {
+		x.procs[bad].P.Summary = "\xff"
+	}
+	closed := len(f.procs) - len(f.opens)
+	for round := range 2 {
+		when := fmt.Sprintf("checkpoint %d", round+1)
+		b := checkpointTo(t, db, f, true)
+		if want := closed - 1; round == 0 && b.Len() != want {
+			t.Errorf("%s: %d procedures archived, want %d (every closed one but %s)", when, b.Len(), want, bad)
+		}
+		if p, ok := f.procs[bad]; !ok || p.batched {
+			t.Fatalf("%s: procedure %s that did not encode is not in memory unbatched (in memory: %v)", when, bad, ok)
+		}
+		if got, want := len(f.procs), len(f.opens)+1; got != want {
+			t.Errorf("%s: %d procedures in memory, want the %d open and %s", when, got, want-1, bad)
+		}
+		sameLists(t, f, ref, when)
+		sameProcedures(t, f, ref, when)
+		closed = 1
+	}
+}

@@ -603,3 +603,42 @@ func TestUnencodableProcedureStaysInMemory(t *testing.T) {
 		closed = 1
 	}
 }
+
+// TestLoadKeepsTheOrderOpened: a Flows loaded from a checkpoint holds its
+// procedures in the order they were opened, as the one saved did: the
+// open ones (the timers' sweep goes through them oldest first) and each
+// matter's of a period (List of a period reads them so). Load indexes
+// them in the order Save wrote them, without sorting: this fails if
+// either stops being oldest first.
+func TestLoadKeepsTheOrderOpened(t *testing.T) {
+	f := newFlows(t)
+	history(t, f, 300)
+	e := &checkpoint.Encoder{}
+	f.Save(e)
+	state, err := e.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := newFlows(t)
+	if err := loaded.Load(checkpoint.NewDecoder(state)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(loaded.openInOrder()), ids(f.openInOrder()); !slices.Equal(got, want) {
+		t.Errorf("open procedures loaded in the order %v, opened %v", got, want)
+	}
+	if got, want := ids(all(loaded)), ids(all(f)); !slices.Equal(got, want) {
+		t.Errorf("procedures loaded in the order %v, opened %v", got, want)
+	}
+	periods := 0
+	for k, want := range f.ofPeriod {
+		if len(want) > 1 {
+			periods++
+		}
+		if got := loaded.ofPeriod[k]; !slices.Equal(ids(got), ids(want)) {
+			t.Errorf("period %s loaded in the order %v, opened %v", k, ids(got), ids(want))
+		}
+	}
+	if len(loaded.ofPeriod) != len(f.ofPeriod) || periods == 0 {
+		t.Errorf("%d periods loaded, %d saved, %d with more than one procedure: the comparison shows little", len(loaded.ofPeriod), len(f.ofPeriod), periods)
+	}
+}

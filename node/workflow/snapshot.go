@@ -74,6 +74,9 @@ func (f *Flows) Load(d *checkpoint.Decoder) error {
 	}
 	n := d.Len()
 	procs := make(map[string]*Proc, n)
+	// Save wrote them oldest first (inOrder): decoded, numbered and
+	// indexed in that order, they need no sort.
+	ordered := make([]*Proc, 0, n)
 	seq := 0
 	for range n {
 		p, err := decodeProc(d, catalogs)
@@ -91,6 +94,7 @@ func (f *Flows) Load(d *checkpoint.Decoder) error {
 		p.seq = seq
 		seq++
 		procs[p.ID] = p
+		ordered = append(ordered, p)
 	}
 	given := d.Set()
 	if err := d.Err(); err != nil {
@@ -98,7 +102,7 @@ func (f *Flows) Load(d *checkpoint.Decoder) error {
 	}
 	f.catalogs, f.current, f.procs, f.seq = catalogs, current, procs, seq
 	f.opens, f.ofPeriod, f.given, f.cards, f.staged = map[string]*Proc{}, map[string][]*Proc{}, map[string]bool{}, map[string][]string{}, nil
-	for _, p := range inOrder(slices.Collect(maps.Values(procs))) {
+	for _, p := range ordered {
 		f.index(p)
 	}
 	for _, k := range slices.Sorted(maps.Keys(given)) {

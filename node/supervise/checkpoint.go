@@ -346,37 +346,20 @@ func (s *Supervisor) rebuild(ctx context.Context, why error) error {
 			s.log.Error("drop the supervision checkpoint whose history did not decode", "err", err)
 		}
 	}
-	w, err := watch.New(s.start, s.cfg.Calendar.Location())
-	if err != nil {
-		return fmt.Errorf("rebuild the supervision state: %w", err)
-	}
 	if s.resetTier == nil {
 		return fmt.Errorf("rebuild the supervision state: the tier cannot be put back as it was made (%w)", why)
 	}
-	s.resetTier()
-	s.resetTier = nil // its values are in use now
-	s.sets = ruleSets{}
-	s.sets.init(s.start)
-	s.cats = catalog.Published{}
-	s.flows = workflow.New(s.cfg.Catalog, s.cfg.Calendar)
-	if s.cfg.Checkpoints != nil {
-		s.useArchives()
+	if err := s.reset(s.resetTier); err != nil {
+		return fmt.Errorf("rebuild the supervision state: %w", err)
 	}
-	s.watch = w
-	s.seen = map[string]ledger.Head{}
-	s.replaying, s.hits = map[string]rules.Hit{}, map[string][]rules.Hit{}
-	s.since, s.dirty = 0, false
-	s.progress.total, s.progress.done = 0, 0
+	s.resetTier = nil // its values are in use now
 	s.rebuilding, s.rulesAfter = true, s.start
 	if err := s.replayHeld(ctx, true); err != nil {
 		// Followed part of the way: the next catch-up goes on from
 		// there, recording what it finds, but what the replay found
 		// is not recorded and no checkpoint may keep the state; the
 		// next start replays every chain (the checkpoint is dropped).
-		if s.rebuilding {
-			s.rebuilding = false
-			s.b.SetRules(s.rulesAfter)
-		}
+		// replayHeld has put in force the rules the chains published.
 		s.replaying, s.dirty = nil, true
 		return fmt.Errorf("rebuild the supervision state: %w", err)
 	}

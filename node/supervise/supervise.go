@@ -132,10 +132,6 @@ func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
 	if cfg.Person == nil {
 		cfg.Person = func(string, string) string { return "" }
 	}
-	w, err := watch.New(e, cfg.Calendar.Location())
-	if err != nil {
-		return nil, fmt.Errorf("enable supervision: %w", err)
-	}
 	if cfg.Tier == nil {
 		cfg.Tier = None{}
 	}
@@ -145,15 +141,14 @@ func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Supervisor{b: b, cfg: cfg, flows: workflow.New(cfg.Catalog, cfg.Calendar), watch: w, tier: cfg.Tier,
-		seen: map[string]ledger.Head{}, hits: map[string][]rules.Hit{}, replaying: map[string]rules.Hit{}, log: cfg.Logger}
-	s.sets.init(e)
+	s := &Supervisor{b: b, cfg: cfg, tier: cfg.Tier, log: cfg.Logger, start: e}
+	if err := s.reset(nil); err != nil {
+		return nil, fmt.Errorf("enable supervision: %w", err)
+	}
 	s.stampOf = s.stamp(e)
-	s.start = e
 	b.Supervise(s)
 	rebuild := false
 	if cfg.Checkpoints != nil {
-		s.useArchives()
 		// What rebuild puts back, should the watcher's history from the
 		// checkpoint turn out not to decode once the node runs.
 		var blank checkpoint.Encoder
@@ -186,6 +181,36 @@ func New(ctx context.Context, b *books.Books, cfg Config) (*Supervisor, error) {
 	return s, nil
 }
 
+// reset makes the state derived from the chains as it is before any entry
+// is followed, under the rule set the start began with (s.start): what
+// New begins from and rebuild begins again from, in one place so that
+// neither misses a part. tier, when not nil, puts the tier back as it was
+// made (rebuild's resetTier); it is called only once nothing can fail,
+// so that an error leaves the state as it was. The caller holds s.mu or
+// is New.
+func (s *Supervisor) reset(tier func()) error {
+	w, err := watch.New(s.start, s.cfg.Calendar.Location())
+	if err != nil {
+		return err
+	}
+	if tier != nil {
+		tier()
+	}
+	s.watch = w
+	s.sets = ruleSets{}
+	s.sets.init(s.start)
+	s.cats = catalog.Published{}
+	s.flows = workflow.New(s.cfg.Catalog, s.cfg.Calendar)
+	if s.cfg.Checkpoints != nil {
+		s.useArchives()
+	}
+	s.seen = map[string]ledger.Head{}
+	s.replaying, s.hits = map[string]rules.Hit{}, map[string][]rules.Hit{}
+	s.since, s.dirty = 0, false
+	s.progress.total, s.progress.done = 0, 0
+	return nil
+}
+
 // replay brings the state up to date with the chains at start (from the
 // checkpoint restored, or from seq 1) and records what a crash kept from
 // being recorded. A state rebuilt from seq 1, or that followed many
@@ -208,12 +233,15 @@ func (s *Supervisor) replayHeld(ctx context.Context, rebuild bool) error {
 	if rebuild {
 		s.log.Info("rebuilding the supervision state: replaying every chain", "entries", s.progress.total)
 	}
-	if _, err := s.catchUp(ctx); err != nil {
-		return fmt.Errorf("enable supervision: replay: %w", err)
-	}
+	_, err := s.catchUp(ctx)
 	if s.rebuilding {
+		// The rule set the chains put in force while rebuild replayed
+		// them (floor.go), followed all the way or not.
 		s.rebuilding = false
 		s.b.SetRules(s.rulesAfter)
+	}
+	if err != nil {
+		return fmt.Errorf("enable supervision: replay: %w", err)
 	}
 	if rebuild {
 		s.log.Info("supervision state rebuilt", "entries", s.progress.done, "took", time.Since(t0).Round(time.Millisecond))

@@ -125,7 +125,7 @@ type archived struct {
 // in its transaction (Write) and, once it committed, they leave the
 // Flows' memory (Done).
 type Batch struct {
-	f     *Flows
+	f    *Flows
 	recs []archived
 	// procs are the procedures of recs, one each: Done forgets them
 	// and no other.

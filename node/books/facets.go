@@ -29,8 +29,10 @@ import (
 //     down by the facets' values together (kind; status, severity and
 //     rule), so that a total is a sum over a few dozen counters.
 //
-// A list with a filter no index holds (an alert's time window, a card's
-// post) still walks the entries of its org and facet to match them.
+// An alerts list in a time window has indexes of its own (alertdays.go).
+// A list with a filter no index holds (a card's post; an alert's time
+// window across every org) still walks the entries of its org and facet
+// to match them.
 var (
 	bucketFacet = []byte("idx_facet")
 	bucketCount = []byte("idx_count")
@@ -38,8 +40,10 @@ var (
 )
 
 // indexVersion is what the books' indexes hold; a ledger whose indexes are
-// older is indexed again at open (buildFacets). 3: the transactions' rows.
-const indexVersion = 3
+// older is indexed again at open (buildFacets). 3: the transactions' rows;
+// 4: the alerts by day (alertdays.go), built from the alerts alone over
+// version 3.
+const indexVersion = 4
 
 var keyIndexVersion = []byte("version")
 
@@ -163,6 +167,9 @@ func indexFacets(tx *bolt.Tx, s *ledger.Stored, m any) error {
 		if err := addCount(tx, countKey(s.Type, s.Origin, alertTuple(open, m.GetSeverity(), m.GetRuleCode())), 1); err != nil {
 			return err
 		}
+		if err := indexAlertDay(tx, s, m, open); err != nil {
+			return err
+		}
 	case *sanziv1.AlertTransition:
 		if err := moveAlert(tx, m.GetAlertId(), m.GetStatus()); err != nil {
 			return err
@@ -212,7 +219,10 @@ func moveAlert(tx *bolt.Tx, id string, to sanziv1.AlertStatus) error {
 	if err := addCount(tx, countKey(st.Type, o, alertTuple(from, a.GetSeverity(), a.GetRuleCode())), -1); err != nil {
 		return err
 	}
-	return addCount(tx, countKey(st.Type, o, alertTuple(to, a.GetSeverity(), a.GetRuleCode())), 1)
+	if err := addCount(tx, countKey(st.Type, o, alertTuple(to, a.GetSeverity(), a.GetRuleCode())), 1); err != nil {
+		return err
+	}
+	return moveAlertDay(tx, st, a, from, to)
 }
 
 // total sums the counters of type t at org ("": every origin) whose
@@ -257,8 +267,21 @@ func (b *Books) buildFacets(log *slog.Logger) error {
 		return nil
 	}
 	t0 := time.Now()
+	if have == 3 {
+		n, err := b.buildAlertDaysOnce(log)
+		if err != nil {
+			return fmt.Errorf("index the books' alerts by day: %w", err)
+		}
+		log.Info("indexed the books' alerts by day", "alerts", n, "took", time.Since(t0).Round(time.Millisecond))
+		return nil
+	}
 	var n uint64
 	err := b.l.DB().Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketAlertDay, bucketAlertDayCount} {
+			if err := tx.DeleteBucket(name); err != nil && err != bolt.ErrBucketNotFound {
+				return err
+			}
+		}
 		for _, name := range [][]byte{bucketFacet, bucketCount} {
 			if err := tx.DeleteBucket(name); err != nil && err != bolt.ErrBucketNotFound {
 				return err
@@ -320,6 +343,9 @@ func reindexFacets(tx *bolt.Tx, s *ledger.Stored) error {
 		if err := addCount(tx, countKey(s.Type, s.Origin, alertTuple(st, a.GetSeverity(), a.GetRuleCode())), 1); err != nil {
 			return err
 		}
+		if err := indexAlertDay(tx, s, a, st); err != nil {
+			return err
+		}
 		return addCount(tx, countKey(s.Type, s.Origin, nil), 1)
 	}
 	if _, ok := m.(*sanziv1.AlertTransition); ok {
@@ -364,6 +390,9 @@ func unindexFacets(tx *bolt.Tx, origin string, from uint64) error {
 			return err
 		}
 	}
+	if err := unindexAlertDays(tx, origin, from); err != nil {
+		return err
+	}
 	// What stays of the chain is counted again from its entries; the
 	// facets of those stay as they were.
 	byType := tx.Bucket(bucketByType)
@@ -397,6 +426,9 @@ func recount(tx *bolt.Tx, s *ledger.Stored) error {
 	case *sanziv1.Alert:
 		st := alertStatus(tx, key(s.Origin, s.Seq))
 		if err := addCount(tx, countKey(s.Type, s.Origin, alertTuple(st, m.GetSeverity(), m.GetRuleCode())), 1); err != nil {
+			return err
+		}
+		if err := countAlertDay(tx, s.Origin, alertDay(s.RecordedAt), alertTuple(st, m.GetSeverity(), m.GetRuleCode()), s.Seq, 1); err != nil {
 			return err
 		}
 	}

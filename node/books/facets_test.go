@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -24,11 +25,18 @@ const otherOrg = "350505100202"
 // openTwoOrgs opens books serving benchOrg and otherOrg in dir.
 func openTwoOrgs(t *testing.T, dir string) (*books.Books, *keys.Ring, func()) {
 	t.Helper()
+	return openTwoOrgsAt(t, dir, nil)
+}
+
+// openTwoOrgsAt is openTwoOrgs with the ledger's clock at now (nil: the
+// real one): what the entries' recorded times are.
+func openTwoOrgsAt(t *testing.T, dir string, now func() time.Time) (*books.Books, *keys.Ring, func()) {
+	t.Helper()
 	ring, _, err := keys.Ensure(filepath.Join(dir, "keys"), []string{benchOrg, otherOrg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: ring, Indexer: books.Indexer(), NoSync: true})
+	l, err := ledger.Open(ledger.Config{Path: filepath.Join(dir, "ledger.db"), Keys: ring, Indexer: books.Indexer(), NoSync: true, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +218,13 @@ func expected(t *testing.T, b *books.Books, c listCase) []string {
 // entries and every page's total with a walk of the chains.
 func checkLists(t *testing.T, b *books.Books) {
 	t.Helper()
-	for _, c := range listCases() {
+	checkCases(t, b, listCases())
+}
+
+// checkCases is checkLists of cs.
+func checkCases(t *testing.T, b *books.Books, cs []listCase) {
+	t.Helper()
+	for _, c := range cs {
 		want := expected(t, b, c)
 		var got []string
 		token := ""

@@ -1,0 +1,424 @@
+package books
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sanzi/sanzi/node/entries"
+	"github.com/sanzi/sanzi/node/ledger"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// An alerts list filtered by a time window (when raised: the entry's
+// recorded time) finds its page and its total without walking the org's
+// alerts (issue 17) through two indexes kept with the others:
+//
+//   - idx_alert_day: every alert's key by origin, then the UTC day it was
+//     recorded, then seq (origin + day + seq), its recorded time (Unix
+//     nanoseconds) as the value: one org's alerts of one day are one
+//     range of keys, in seq order;
+//   - idx_alert_daycount: per origin and day, how many alerts hold each
+//     status, severity and rule together (alertTuple), with the least
+//     and the greatest seq they were ever counted with.
+//
+// A total sums the counters of the window's days that its filters
+// accept; a day the window holds only part of is counted from its range
+// of idx_alert_day, time by time. A page merges the day ranges in seq
+// order (the list's order; a chain's clock may step back, so a later day
+// can hold an earlier seq), opening a day's range only once the seqs
+// before its least are taken: on a chain whose clock runs forward, the
+// first page reads the first days of the window and no other.
+var (
+	bucketAlertDay      = []byte("idx_alert_day")
+	bucketAlertDayCount = []byte("idx_alert_daycount")
+)
+
+// alertDay is the UTC day t falls on, counted from 1970 and moved by
+// 2^31 so that days before it order first as bytes too.
+func alertDay(t time.Time) uint32 {
+	sec := t.Unix()
+	d := sec / 86400
+	if sec < 0 && sec%86400 != 0 {
+		d--
+	}
+	return uint32(min(max(d, math.MinInt32), math.MaxInt32) + 1<<31)
+}
+
+// dayStart is the first instant of day d (alertDay).
+func dayStart(d uint32) time.Time { return time.Unix((int64(d)-1<<31)*86400, 0) }
+
+// dayKey is the key of origin's alert seq, recorded on day, in
+// idx_alert_day.
+func dayKey(origin string, day uint32, seq uint64) []byte {
+	k := make([]byte, 0, len(origin)+12)
+	k = append(k, origin...)
+	k = binary.BigEndian.AppendUint32(k, day)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// dayCountPrefix is the start of origin's counters in idx_alert_daycount:
+// origin's length and origin, then the day and the tuple follow.
+func dayCountPrefix(origin string) []byte {
+	return append([]byte{byte(len(origin))}, origin...)
+}
+
+// dayCount is one counter of idx_alert_daycount: n alerts, whose seqs
+// lie within [lo, hi]. The bounds only widen while n > 0 (an alert that
+// moves to another status leaves them as they were), so they may be
+// loose, never wrong.
+type dayCount struct {
+	n, lo, hi uint64
+}
+
+func decodeDayCount(v []byte) (dayCount, bool) {
+	if len(v) != 24 {
+		return dayCount{}, false
+	}
+	return dayCount{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), binary.BigEndian.Uint64(v[16:])}, true
+}
+
+func (c dayCount) encode() []byte {
+	v := make([]byte, 0, 24)
+	v = binary.BigEndian.AppendUint64(v, c.n)
+	v = binary.BigEndian.AppendUint64(v, c.lo)
+	return binary.BigEndian.AppendUint64(v, c.hi)
+}
+
+// alertDayBucket is the bucket named name, made if missing (the ledger
+// may index entries before New made the books' buckets).
+func alertDayBucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
+	if b := tx.Bucket(name); b != nil {
+		return b, nil
+	}
+	return tx.CreateBucket(name)
+}
+
+// countAlertDay adds d (1 or -1) to the counter of origin's alerts of
+// day with tuple, seq being the alert's.
+func countAlertDay(tx *bolt.Tx, origin string, day uint32, tuple []byte, seq uint64, d int) error {
+	b, err := alertDayBucket(tx, bucketAlertDayCount)
+	if err != nil {
+		return err
+	}
+	k := binary.BigEndian.AppendUint32(dayCountPrefix(origin), day)
+	k = append(k, tuple...)
+	c, ok := decodeDayCount(b.Get(k))
+	switch {
+	case d < 0 && c.n <= 1:
+		return b.Delete(k)
+	case d < 0:
+		c.n--
+	case !ok || c.n == 0:
+		c = dayCount{1, seq, seq}
+	default:
+		c.n++
+		c.lo, c.hi = min(c.lo, seq), max(c.hi, seq)
+	}
+	return b.Put(k, c.encode())
+}
+
+// indexAlertDay puts alert s, of status st, in idx_alert_day and its
+// counter.
+func indexAlertDay(tx *bolt.Tx, s *ledger.Stored, a *sanziv1.Alert, st sanziv1.AlertStatus) error {
+	b, err := alertDayBucket(tx, bucketAlertDay)
+	if err != nil {
+		return err
+	}
+	b.FillPercent = 0.9
+	day := alertDay(s.RecordedAt)
+	if err := b.Put(dayKey(s.Origin, day, s.Seq), binary.BigEndian.AppendUint64(nil, uint64(s.RecordedAt.UnixNano()))); err != nil {
+		return err
+	}
+	return countAlertDay(tx, s.Origin, day, alertTuple(st, a.GetSeverity(), a.GetRuleCode()), s.Seq, 1)
+}
+
+// moveAlertDay moves alert s from status from to status to in its day's
+// counters.
+func moveAlertDay(tx *bolt.Tx, s *ledger.Stored, a *sanziv1.Alert, from, to sanziv1.AlertStatus) error {
+	day := alertDay(s.RecordedAt)
+	if err := countAlertDay(tx, s.Origin, day, alertTuple(from, a.GetSeverity(), a.GetRuleCode()), s.Seq, -1); err != nil {
+		return err
+	}
+	return countAlertDay(tx, s.Origin, day, alertTuple(to, a.GetSeverity(), a.GetRuleCode()), s.Seq, 1)
+}
+
+// unindexAlertDays forgets origin's alerts from seq from on in
+// idx_alert_day, and all of origin's day counters: recount makes those of
+// the alerts that stay again (see unindexFacets).
+func unindexAlertDays(tx *bolt.Tx, origin string, from uint64) error {
+	for _, l := range []struct {
+		name   []byte
+		prefix []byte
+		gone   func(k []byte) bool
+	}{
+		{bucketAlertDay, []byte(origin), func(k []byte) bool {
+			return len(k) == len(origin)+12 && binary.BigEndian.Uint64(k[len(origin)+4:]) >= from
+		}},
+		{bucketAlertDayCount, dayCountPrefix(origin), func([]byte) bool { return true }},
+	} {
+		b := tx.Bucket(l.name)
+		if b == nil {
+			continue
+		}
+		var dead [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(l.prefix); k != nil && bytes.HasPrefix(k, l.prefix); k, _ = c.Next() {
+			if l.gone(k) {
+				dead = append(dead, bytes.Clone(k))
+			}
+		}
+		for _, k := range dead {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// buildAlertDays makes idx_alert_day and its counters from the alerts a
+// ledger indexed at version 3 holds (the indexes before them), with their
+// current statuses, in tx, calling each after each alert.
+func buildAlertDays(tx *bolt.Tx, each func()) error {
+	for _, name := range [][]byte{bucketAlertDay, bucketAlertDayCount} {
+		if err := tx.DeleteBucket(name); err != nil && err != bolt.ErrBucketNotFound {
+			return err
+		}
+	}
+	alerts := tx.Bucket(bucketByType).Bucket([]byte{byte(sanziv1.EntryType_ENTRY_TYPE_ALERT)})
+	if alerts == nil {
+		return nil
+	}
+	return alerts.ForEach(func(k, _ []byte) error {
+		if len(k) < 9 {
+			return nil
+		}
+		s, err := ledger.GetTx(tx, string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:]))
+		if err != nil {
+			return err
+		}
+		m, err := entries.Decode(s.Type, s.Payload)
+		if err != nil {
+			return nil // not indexed by its facets either (reindexFacets)
+		}
+		each()
+		return indexAlertDay(tx, s, m.(*sanziv1.Alert), alertStatus(tx, k))
+	})
+}
+
+// window is [since, until) of an AlertFilter; a zero bound is open.
+type window struct{ since, until time.Time }
+
+func (w window) has(t time.Time) bool {
+	return (w.since.IsZero() || !t.Before(w.since)) && (w.until.IsZero() || t.Before(w.until))
+}
+
+// days are the first and last day w touches; ok is false when it holds
+// no instant.
+func (w window) days() (first, last uint32, ok bool) {
+	first, last = 0, math.MaxUint32
+	if !w.since.IsZero() {
+		first = alertDay(w.since)
+	}
+	if !w.until.IsZero() {
+		if !w.since.IsZero() && !w.until.After(w.since) {
+			return 0, 0, false
+		}
+		last = alertDay(w.until.Add(-time.Nanosecond))
+	}
+	return first, last, first <= last
+}
+
+// whole says whether w holds all of day d.
+func (w window) whole(d uint32) bool {
+	return (w.since.IsZero() || !dayStart(d).Before(w.since)) && (w.until.IsZero() || d < math.MaxUint32 && !dayStart(d+1).After(w.until))
+}
+
+// alertsInWindow is ListAlerts of org's alerts in w whose status,
+// severity and rule keep accepts (nil: all) and which are under every
+// facet of facets (the same filters as index keys), from the day indexes.
+func (b *Books) alertsInWindow(org string, w window, keep func(sanziv1.AlertStatus, string, string) bool, facets [][]byte,
+	p Page, build func(tx *bolt.Tx, s *ledger.Stored) error) (next string, total int64, err error) {
+	size, after, err := p.bounds()
+	if err != nil {
+		return "", 0, err
+	}
+	first, last, ok := w.days()
+	if !ok {
+		return "", 0, nil
+	}
+	// Only seqs past the token's key are on the page.
+	var from uint64
+	if after != nil {
+		switch start := key(org, 0); {
+		case len(after) == len(start) && bytes.HasPrefix(after, []byte(org)):
+			from = binary.BigEndian.Uint64(after[len(org):]) + 1
+		case bytes.Compare(after, start) > 0:
+			return "", 0, nil // past org's range (a token of another list)
+		}
+	}
+	var lastKey []byte
+	more := false
+	err = b.l.DB().View(func(tx *bolt.Tx) error {
+		idx, counts := tx.Bucket(bucketAlertDay), tx.Bucket(bucketAlertDayCount)
+		if idx == nil || counts == nil {
+			return nil
+		}
+		// match says whether the alert at k (a key of idx, v its value)
+		// is in w and under every facet.
+		match := func(k, v []byte) (uint64, bool) {
+			if len(k) != len(org)+12 || len(v) != 8 || !w.has(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
+				return 0, false
+			}
+			seq := binary.BigEndian.Uint64(k[len(org)+4:])
+			for _, f := range facets {
+				if !inFacet(tx, f, key(org, seq)) {
+					return 0, false
+				}
+			}
+			return seq, true
+		}
+		// The days of w holding matches, with their counts and bounds,
+		// in day order.
+		type run struct {
+			day uint32
+			dayCount
+		}
+		var runs []run
+		prefix := dayCountPrefix(org)
+		c := counts.Cursor()
+		for k, v := c.Seek(binary.BigEndian.AppendUint32(bytes.Clone(prefix), first)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(k) < len(prefix)+4 {
+				continue
+			}
+			day := binary.BigEndian.Uint32(k[len(prefix):])
+			if day > last {
+				break
+			}
+			n, ok := decodeDayCount(v)
+			if !ok || keep != nil && !keep(splitAlertTuple(k[len(prefix)+4:])) {
+				continue
+			}
+			if i := len(runs) - 1; i >= 0 && runs[i].day == day {
+				r := &runs[i]
+				r.n, r.lo, r.hi = r.n+n.n, min(r.lo, n.lo), max(r.hi, n.hi)
+				continue
+			}
+			runs = append(runs, run{day, n})
+		}
+		// A day w holds part of is counted alert by alert.
+		for i := range runs {
+			r := &runs[i]
+			if w.whole(r.day) {
+				continue
+			}
+			dp := dayKey(org, r.day, 0)[:len(org)+4]
+			r.n = 0
+			c := idx.Cursor()
+			for k, v := c.Seek(dp); k != nil && bytes.HasPrefix(k, dp); k, v = c.Next() {
+				if _, ok := match(k, v); ok {
+					r.n++
+				}
+			}
+		}
+		runs = slices.DeleteFunc(runs, func(r run) bool { return r.n == 0 })
+		for _, r := range runs {
+			total += int64(r.n)
+		}
+		// The page: the days' ranges merged by seq. A day is opened
+		// once no open one holds a seq below its least (lo).
+		runs = slices.DeleteFunc(runs, func(r run) bool { return r.hi < from })
+		for i := range runs {
+			runs[i].lo = max(runs[i].lo, from)
+		}
+		slices.SortStableFunc(runs, func(a, b run) int { return cmp.Compare(a.lo, b.lo) })
+		type cur struct {
+			c      *bolt.Cursor
+			prefix []byte
+			seq    uint64
+		}
+		// advance moves oc to its next match from k on; false when its
+		// day has none left.
+		advance := func(oc *cur, k, v []byte) bool {
+			for ; k != nil && bytes.HasPrefix(k, oc.prefix); k, v = oc.c.Next() {
+				if seq, ok := match(k, v); ok {
+					oc.seq = seq
+					return true
+				}
+			}
+			return false
+		}
+		var open []*cur
+		n, i := 0, 0
+		for {
+			least := -1
+			for j, oc := range open {
+				if least < 0 || oc.seq < open[least].seq {
+					least = j
+				}
+			}
+			if i < len(runs) && (least < 0 || runs[i].lo <= open[least].seq) {
+				r := runs[i]
+				i++
+				oc := &cur{c: idx.Cursor(), prefix: dayKey(org, r.day, 0)[:len(org)+4]}
+				if k, v := oc.c.Seek(dayKey(org, r.day, r.lo)); advance(oc, k, v) {
+					open = append(open, oc)
+				}
+				continue
+			}
+			if least < 0 {
+				return nil
+			}
+			if n == size {
+				more = true
+				return nil
+			}
+			oc := open[least]
+			s, err := ledger.GetTx(tx, org, oc.seq)
+			if err != nil {
+				return err
+			}
+			if err := build(tx, s); err != nil {
+				return err
+			}
+			n++
+			lastKey = key(org, oc.seq)
+			if k, v := oc.c.Next(); !advance(oc, k, v) {
+				open = slices.Delete(open, least, least+1)
+			}
+		}
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("list alerts in a time window: %w", err)
+	}
+	if more {
+		next = hex.EncodeToString(lastKey)
+	}
+	return next, total, nil
+}
+
+// buildAlertDaysOnce is buildFacets' step from version 3: only the day
+// indexes are new, so only the alerts are read.
+func (b *Books) buildAlertDaysOnce(log *slog.Logger) (uint64, error) {
+	var n uint64
+	err := b.l.DB().Update(func(tx *bolt.Tx) error {
+		if err := buildAlertDays(tx, func() {
+			if n++; n%200_000 == 0 {
+				log.Info("indexing the books' alerts by day", "alerts", n)
+			}
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyIndexVersion, binary.BigEndian.AppendUint64(nil, indexVersion))
+	})
+	return n, err
+}

@@ -1,0 +1,213 @@
+package books_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sanzi/sanzi/node/books"
+	"github.com/sanzi/sanzi/node/ledger"
+	"github.com/sanzi/sanzi/node/rules"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// testClock is a clock a test sets.
+type testClock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.at }
+func (c *testClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.at = t }
+
+// utc is s (2006-01-02 15:04) in UTC.
+func utc(s string) time.Time {
+	t, err := time.Parse("2006-01-02 15:04", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func windowName(w [2]time.Time) string {
+	return fmt.Sprintf("[%s, %s)", w[0].Format(time.DateTime), w[1].Format(time.DateTime))
+}
+
+// alertsBase is when fillAlertDays raises its first alert (UTC).
+var alertsBase = utc("2026-03-01 20:00")
+
+// fillAlertDays raises 48 alerts in benchOrg and otherOrg, one every five
+// hours from alertsBase over ten days and across their UTC midnights, of
+// three rules and two severities, with the chains' clock stepping back
+// two days before every ninth (so that a later seq can be an earlier
+// day), one exactly at midnight; then moves some through their review,
+// later.
+func fillAlertDays(t *testing.T, b *books.Books, clk *testClock) {
+	t.Helper()
+	ctx := context.Background()
+	clk.set(alertsBase.Add(-time.Hour))
+	var subjects []string
+	for _, org := range []string{benchOrg, otherOrg} {
+		tx := sampleTx(len(subjects))
+		tx.Org = org
+		st, _, err := b.RecordTransaction(ctx, "t", tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subjects = append(subjects, st.ID())
+	}
+	var raised []*ledger.Stored
+	for i := range 48 {
+		at := alertsBase.Add(time.Duration(i) * 5 * time.Hour)
+		if i%9 == 8 {
+			at = at.Add(-48 * time.Hour)
+		}
+		if i == 20 {
+			at = utc("2026-03-06 00:00") // on a day's edge
+		}
+		clk.set(at)
+		code := []string{"SPLIT", "ARREARS", "DUP-INVOICE"}[i%3]
+		sev := []rules.Severity{rules.SeverityYellow, rules.SeverityRed}[i%2]
+		out, err := b.RecordFindings(ctx, nil, []rules.Hit{{Code: code, Severity: sev, Reason: "test", Subject: subjects[i%5%2], Key: fmt.Sprintf("%s/%d", code, i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raised = append(raised, out...)
+	}
+	clk.set(alertsBase.Add(400 * time.Hour))
+	steps := []sanziv1.AlertStatus{sanziv1.AlertStatus_ALERT_STATUS_ACKNOWLEDGED, sanziv1.AlertStatus_ALERT_STATUS_CONFIRMED, sanziv1.AlertStatus_ALERT_STATUS_RESOLVED}
+	for n, st := range raised {
+		for _, to := range steps[:n%4] {
+			if _, err := b.UpdateAlertStatus(ctx, "t", &sanziv1.AlertTransition{Org: st.Origin, AlertId: st.ID(), Status: to, Reason: "核实"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// alertWindows are the time windows the tests list alerts in: on days'
+// edges, within days, at an alert's own instant (Since holds it, Until
+// does not), open at either side or both far out, before 1970, and empty
+// (Until at or before Since; no alert in it). empty says which hold no
+// alert whatever the chains.
+func alertWindows() (ws [][2]time.Time, empty map[int]bool) {
+	ws = [][2]time.Time{
+		{utc("2026-03-02 00:00"), utc("2026-03-03 00:00")},
+		{utc("2026-03-02 00:00"), utc("2026-03-06 00:00")},
+		{utc("2026-03-06 00:00"), utc("2026-03-07 00:00")},
+		{utc("2026-03-02 07:30"), utc("2026-03-04 13:00")},
+		{alertsBase.Add(5 * time.Hour), alertsBase.Add(25 * time.Hour)},
+		{alertsBase.Add(5*time.Hour + 1), alertsBase.Add(25*time.Hour + 1)},
+		{utc("2026-03-04 00:00"), {}},
+		{utc("2026-03-04 12:00"), {}},
+		{{}, utc("2026-03-04 12:00")},
+		{{}, utc("2026-03-06 00:00")},
+		{utc("1960-01-01 00:00"), utc("2100-01-01 00:00")},
+		{utc("1960-01-01 00:00"), {}},
+		{utc("2026-03-05 00:00"), utc("2026-03-05 00:00")},
+		{utc("2026-03-05 00:00"), utc("2026-03-04 00:00")},
+		{utc("2030-01-01 00:00"), {}},
+		{{}, utc("1965-01-01 00:00")},
+	}
+	return ws, map[int]bool{12: true, 13: true, 14: true, 15: true}
+}
+
+// alertWindowCases are the alerts lists of every window, by each org
+// (none: across orgs; one that holds nothing) and with each other filter.
+func alertWindowCases() []listCase {
+	ws, _ := alertWindows()
+	var cs []listCase
+	for _, w := range ws {
+		for _, org := range []string{benchOrg, otherOrg, "", "350505100299"} {
+			for _, f := range []books.AlertFilter{
+				{},
+				{Status: sanziv1.AlertStatus_ALERT_STATUS_OPEN},
+				{Status: sanziv1.AlertStatus_ALERT_STATUS_ACKNOWLEDGED},
+				{RuleCode: "SPLIT"},
+				{Severity: "red"},
+				{Status: sanziv1.AlertStatus_ALERT_STATUS_RESOLVED, RuleCode: "ARREARS", Severity: "yellow"},
+			} {
+				f.Org, f.Since, f.Until = org, w[0], w[1]
+				cs = append(cs, alertCase(f))
+			}
+		}
+	}
+	return cs
+}
+
+// TestAlertWindowsMatchTheChains: an alerts list in a time window, by org
+// and with each other filter, pages through exactly the alerts a walk of
+// the chains finds in it, in seq order though the chains' clock stepped
+// back, with the total on every page: as recorded; after the day indexes
+// were built at open over a ledger indexed before them (version 3); after
+// every index was built again; and after a chain was restored from the
+// parent's shorter copy.
+func TestAlertWindowsMatchTheChains(t *testing.T) {
+	top := t
+	dir := t.TempDir()
+	clk := &testClock{}
+	b, ring, closeFn := openTwoOrgsAt(t, dir, clk.Now)
+	fillAlertDays(t, b, clk)
+	ws, empty := alertWindows()
+	cases := alertWindowCases()
+	t.Run("as recorded", func(t *testing.T) {
+		checkCases(t, b, cases)
+		// The comparison shows something: most windows hold alerts of
+		// each org, and the empty ones none.
+		for i, w := range ws {
+			want := expected(t, b, alertCase(books.AlertFilter{Org: benchOrg, Since: w[0], Until: w[1]}))
+			if empty[i] != (len(want) == 0) {
+				t.Errorf("window %s holds %d alerts of %s; empty: %v", windowName(w), len(want), benchOrg, empty[i])
+			}
+		}
+	})
+
+	reopen := func(t *testing.T, drop func(tx *bolt.Tx) error) {
+		t.Helper()
+		if err := b.Ledger().DB().Update(drop); err != nil {
+			t.Fatal(err)
+		}
+		closeFn()
+		b, _, closeFn = openTwoOrgsAt(top, dir, clk.Now)
+	}
+	t.Run("day indexes built at open over version 3", func(t *testing.T) {
+		reopen(t, func(tx *bolt.Tx) error {
+			for _, name := range []string{"idx_alert_day", "idx_alert_daycount"} {
+				if err := tx.DeleteBucket([]byte(name)); err != nil {
+					return err
+				}
+			}
+			return tx.Bucket([]byte("idx_meta")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 3))
+		})
+		checkCases(t, b, cases)
+	})
+	t.Run("every index built again", func(t *testing.T) {
+		reopen(t, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("idx_meta")) })
+		checkCases(t, b, cases)
+	})
+	t.Run("after a chain restore from a shorter copy", func(t *testing.T) {
+		var parent [][]byte
+		keep := b.Ledger().Head(otherOrg).Seq / 2
+		if err := b.Ledger().Range(otherOrg, 1, 0, ledger.WholeAppends(int(keep), func(s *ledger.Stored) bool {
+			parent = append(parent, s.Raw)
+			return true
+		})); err != nil {
+			t.Fatal(err)
+		}
+		closeFn()
+		pub, _ := ring.Public(otherOrg)
+		res, err := ledger.Restore(filepath.Join(dir, "ledger.db"), otherOrg, pub, parent, books.Indexer(),
+			func(uint64, []byte, bool) error { return nil })
+		if err != nil || len(res.Lost) == 0 {
+			t.Fatalf("restore: %+v %v", res, err)
+		}
+		b, _, _ = openTwoOrgsAt(top, dir, clk.Now)
+		checkCases(t, b, cases)
+	})
+}

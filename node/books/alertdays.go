@@ -256,146 +256,45 @@ func (b *Books) alertsInWindow(org string, w window, keep func(sanziv1.AlertStat
 	if !ok {
 		return "", 0, nil
 	}
-	// Only seqs past the token's key are on the page.
+	// Only seqs past the token's key are on the page (none when it is
+	// past org's range: a token of another list).
 	var from uint64
 	if after != nil {
 		switch start := key(org, 0); {
 		case len(after) == len(start) && bytes.HasPrefix(after, []byte(org)):
 			from = binary.BigEndian.Uint64(after[len(org):]) + 1
 		case bytes.Compare(after, start) > 0:
-			return "", 0, nil // past org's range (a token of another list)
+			from = math.MaxUint64
 		}
 	}
 	var lastKey []byte
 	more := false
 	err = b.l.DB().View(func(tx *bolt.Tx) error {
-		idx, counts := tx.Bucket(bucketAlertDay), tx.Bucket(bucketAlertDayCount)
-		if idx == nil || counts == nil {
+		ws := windowScan{tx: tx, idx: tx.Bucket(bucketAlertDay), counts: tx.Bucket(bucketAlertDayCount), org: org, w: w, facets: facets}
+		if ws.idx == nil || ws.counts == nil {
 			return nil
 		}
-		// match says whether the alert at k (a key of idx, v its value)
-		// is in w and under every facet.
-		match := func(k, v []byte) (uint64, bool) {
-			if len(k) != len(org)+12 || len(v) != 8 || !w.has(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
-				return 0, false
-			}
-			seq := binary.BigEndian.Uint64(k[len(org)+4:])
-			for _, f := range facets {
-				if !inFacet(tx, f, key(org, seq)) {
-					return 0, false
-				}
-			}
-			return seq, true
-		}
-		// The days of w holding matches, with their counts and bounds,
-		// in day order.
-		type run struct {
-			day uint32
-			dayCount
-		}
-		var runs []run
-		prefix := dayCountPrefix(org)
-		c := counts.Cursor()
-		for k, v := c.Seek(binary.BigEndian.AppendUint32(bytes.Clone(prefix), first)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(k) < len(prefix)+4 {
-				continue
-			}
-			day := binary.BigEndian.Uint32(k[len(prefix):])
-			if day > last {
-				break
-			}
-			n, ok := decodeDayCount(v)
-			if !ok || keep != nil && !keep(splitAlertTuple(k[len(prefix)+4:])) {
-				continue
-			}
-			if i := len(runs) - 1; i >= 0 && runs[i].day == day {
-				r := &runs[i]
-				r.n, r.lo, r.hi = r.n+n.n, min(r.lo, n.lo), max(r.hi, n.hi)
-				continue
-			}
-			runs = append(runs, run{day, n})
-		}
-		// A day w holds part of is counted alert by alert.
-		for i := range runs {
-			r := &runs[i]
-			if w.whole(r.day) {
-				continue
-			}
-			dp := dayKey(org, r.day, 0)[:len(org)+4]
-			r.n = 0
-			c := idx.Cursor()
-			for k, v := c.Seek(dp); k != nil && bytes.HasPrefix(k, dp); k, v = c.Next() {
-				if _, ok := match(k, v); ok {
-					r.n++
-				}
-			}
-		}
-		runs = slices.DeleteFunc(runs, func(r run) bool { return r.n == 0 })
+		runs := ws.days(first, last, keep)
 		for _, r := range runs {
 			total += int64(r.n)
 		}
-		// The page: the days' ranges merged by seq. A day is opened
-		// once no open one holds a seq below its least (lo).
-		runs = slices.DeleteFunc(runs, func(r run) bool { return r.hi < from })
-		for i := range runs {
-			runs[i].lo = max(runs[i].lo, from)
-		}
-		slices.SortStableFunc(runs, func(a, b run) int { return cmp.Compare(a.lo, b.lo) })
-		type cur struct {
-			c      *bolt.Cursor
-			prefix []byte
-			seq    uint64
-		}
-		// advance moves oc to its next match from k on; false when its
-		// day has none left.
-		advance := func(oc *cur, k, v []byte) bool {
-			for ; k != nil && bytes.HasPrefix(k, oc.prefix); k, v = oc.c.Next() {
-				if seq, ok := match(k, v); ok {
-					oc.seq = seq
-					return true
-				}
-			}
-			return false
-		}
-		var open []*cur
-		n, i := 0, 0
-		for {
-			least := -1
-			for j, oc := range open {
-				if least < 0 || oc.seq < open[least].seq {
-					least = j
-				}
-			}
-			if i < len(runs) && (least < 0 || runs[i].lo <= open[least].seq) {
-				r := runs[i]
-				i++
-				oc := &cur{c: idx.Cursor(), prefix: dayKey(org, r.day, 0)[:len(org)+4]}
-				if k, v := oc.c.Seek(dayKey(org, r.day, r.lo)); advance(oc, k, v) {
-					open = append(open, oc)
-				}
-				continue
-			}
-			if least < 0 {
-				return nil
-			}
+		n := 0
+		return ws.inSeqOrder(runs, from, func(seq uint64) (bool, error) {
 			if n == size {
 				more = true
-				return nil
+				return false, nil
 			}
-			oc := open[least]
-			s, err := ledger.GetTx(tx, org, oc.seq)
+			s, err := ledger.GetTx(tx, org, seq)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if err := build(tx, s); err != nil {
-				return err
+				return false, err
 			}
 			n++
-			lastKey = key(org, oc.seq)
-			if k, v := oc.c.Next(); !advance(oc, k, v) {
-				open = slices.Delete(open, least, least+1)
-			}
-		}
+			lastKey = key(org, seq)
+			return true, nil
+		})
 	})
 	if err != nil {
 		return "", 0, fmt.Errorf("list alerts in a time window: %w", err)
@@ -404,6 +303,143 @@ func (b *Books) alertsInWindow(org string, w window, keep func(sanziv1.AlertStat
 		next = hex.EncodeToString(lastKey)
 	}
 	return next, total, nil
+}
+
+// windowScan reads org's alerts in w under every facet of facets from
+// the day indexes, in tx.
+type windowScan struct {
+	tx          *bolt.Tx
+	idx, counts *bolt.Bucket
+	org         string
+	w           window
+	facets      [][]byte
+}
+
+// dayRun is one day of a window's matches: how many, and bounds of their
+// seqs.
+type dayRun struct {
+	day uint32
+	dayCount
+}
+
+// dayPrefix is the start of org's keys of day in idx_alert_day.
+func (ws *windowScan) dayPrefix(day uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte(ws.org), day)
+}
+
+// match says whether the alert at k (a key of idx_alert_day, v its
+// value) is in w and under every facet, and its seq.
+func (ws *windowScan) match(k, v []byte) (uint64, bool) {
+	if len(k) != len(ws.org)+12 || len(v) != 8 || !ws.w.has(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) {
+		return 0, false
+	}
+	seq := binary.BigEndian.Uint64(k[len(ws.org)+4:])
+	for _, f := range ws.facets {
+		if !inFacet(ws.tx, f, key(ws.org, seq)) {
+			return 0, false
+		}
+	}
+	return seq, true
+}
+
+// days are the days from first to last holding matches, in day order,
+// from the counters whose tuple keep accepts; a day w holds only part of
+// is counted alert by alert.
+func (ws *windowScan) days(first, last uint32, keep func(sanziv1.AlertStatus, string, string) bool) []dayRun {
+	var runs []dayRun
+	prefix := dayCountPrefix(ws.org)
+	c := ws.counts.Cursor()
+	for k, v := c.Seek(binary.BigEndian.AppendUint32(bytes.Clone(prefix), first)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) < len(prefix)+4 {
+			continue
+		}
+		day := binary.BigEndian.Uint32(k[len(prefix):])
+		if day > last {
+			break
+		}
+		n, ok := decodeDayCount(v)
+		if !ok || keep != nil && !keep(splitAlertTuple(k[len(prefix)+4:])) {
+			continue
+		}
+		if i := len(runs) - 1; i >= 0 && runs[i].day == day {
+			r := &runs[i]
+			r.n, r.lo, r.hi = r.n+n.n, min(r.lo, n.lo), max(r.hi, n.hi)
+			continue
+		}
+		runs = append(runs, dayRun{day, n})
+	}
+	for i := range runs {
+		r := &runs[i]
+		if ws.w.whole(r.day) {
+			continue
+		}
+		dp := ws.dayPrefix(r.day)
+		r.n = 0
+		c := ws.idx.Cursor()
+		for k, v := c.Seek(dp); k != nil && bytes.HasPrefix(k, dp); k, v = c.Next() {
+			if _, ok := ws.match(k, v); ok {
+				r.n++
+			}
+		}
+	}
+	return slices.DeleteFunc(runs, func(r dayRun) bool { return r.n == 0 })
+}
+
+// inSeqOrder calls each with the seqs of the matches in runs from seq
+// from on, in seq order, until it returns false or an error. The days'
+// ranges are merged: a day's is opened only once no open one holds a seq
+// below the least its counters allow (lo), so on a chain whose clock runs
+// forward a page opens a day or two.
+func (ws *windowScan) inSeqOrder(runs []dayRun, from uint64, each func(seq uint64) (bool, error)) error {
+	runs = slices.DeleteFunc(runs, func(r dayRun) bool { return r.hi < from })
+	for i := range runs {
+		runs[i].lo = max(runs[i].lo, from)
+	}
+	slices.SortStableFunc(runs, func(a, b dayRun) int { return cmp.Compare(a.lo, b.lo) })
+	type cur struct {
+		c      *bolt.Cursor
+		prefix []byte
+		seq    uint64
+	}
+	// advance moves oc to its day's next match from k on; false when
+	// there is none.
+	advance := func(oc *cur, k, v []byte) bool {
+		for ; k != nil && bytes.HasPrefix(k, oc.prefix); k, v = oc.c.Next() {
+			if seq, ok := ws.match(k, v); ok {
+				oc.seq = seq
+				return true
+			}
+		}
+		return false
+	}
+	var open []*cur
+	for i := 0; ; {
+		least := -1
+		for j, oc := range open {
+			if least < 0 || oc.seq < open[least].seq {
+				least = j
+			}
+		}
+		if i < len(runs) && (least < 0 || runs[i].lo <= open[least].seq) {
+			r := runs[i]
+			i++
+			oc := &cur{c: ws.idx.Cursor(), prefix: ws.dayPrefix(r.day)}
+			if k, v := oc.c.Seek(dayKey(ws.org, r.day, r.lo)); advance(oc, k, v) {
+				open = append(open, oc)
+			}
+			continue
+		}
+		if least < 0 {
+			return nil
+		}
+		oc := open[least]
+		if ok, err := each(oc.seq); !ok || err != nil {
+			return err
+		}
+		if k, v := oc.c.Next(); !advance(oc, k, v) {
+			open = slices.Delete(open, least, least+1)
+		}
+	}
 }
 
 // buildAlertDaysOnce is buildFacets' step from version 3: only the day

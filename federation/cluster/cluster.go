@@ -99,9 +99,9 @@ type Config struct {
 	// carry a certificate of it. Nil: only rotations signed by the old key
 	// are accepted (tests without a CA).
 	CertPool *x509.CertPool
-	// Named lists the attachments an encoded entry names
-	// (entries.Attachments): those are locked and never expire.
-	Named func(raw []byte) ([]string, error)
+	// Named lists the attachments an entry's payload names
+	// (entries.AttachmentsIn): those are locked and never expire.
+	Named fsm.NamedFunc
 	// AttachmentTTL: attachments no entry names are removed this long after
 	// their upload (default attach.DefaultTTL, 7 days); AttachmentQuota:
 	// bytes of attachments each origin may keep (default 10 GiB).

@@ -152,8 +152,10 @@ type applier struct {
 	loaded uint64
 	// checkpointed is the checkpoint stored, for the cache (checkpoints.go).
 	checkpointed *checkpoint.Signed
-	// named lists the attachments an entry names (Config.Named).
-	named func(raw []byte) ([]string, error)
+	// named lists the attachments an entry names (Config.Named), into
+	// names, reused from entry to entry.
+	named NamedFunc
+	names [][]byte
 }
 
 func newApplier(tx *bolt.Tx, log *slog.Logger) *applier {
@@ -295,7 +297,7 @@ func (a *applier) appendEntries(index uint64, payload []byte) (interface{}, erro
 			return nil, err
 		}
 		a.heads[s.Origin] = ledger.Head{Seq: s.Seq, Hash: s.Hash}
-		if err := a.markNamed(raw, s.Origin, s.Seq); err != nil {
+		if err := a.markNamed(&s); err != nil {
 			return nil, err
 		}
 		res.Added++

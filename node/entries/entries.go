@@ -112,7 +112,7 @@ func AttachmentsIn(t sanziv1.EntryType, payload []byte, dst [][]byte) ([][]byte,
 		return dst, nil
 	}
 	base := len(dst)
-	w, ok := walks()[t]
+	w, ok := walkOf(t)
 	if !ok { // a shape the walk does not model: decode it
 		m, err := Decode(t, payload)
 		if err != nil {

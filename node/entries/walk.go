@@ -89,10 +89,14 @@ var attachmentFields = []struct {
 
 // walks holds each entry type's walk, built once from the descriptors and
 // only read after: the same for every caller, so not state to inject. A
-// type without one (its shape has what the walk does not model) is
+// type without one (a nil shape: it has what the walk does not model) is
 // decoded whole.
-var walks = sync.OnceValue(func() map[sanziv1.EntryType]named {
-	out := map[sanziv1.EntryType]named{}
+var walks = sync.OnceValue(func() []named {
+	top := sanziv1.EntryType(0)
+	for _, a := range attachmentFields {
+		top = max(top, a.t)
+	}
+	out := make([]named, top+1) // by type: a slice, as a map lookup cost a sixth of a walk
 	memo := map[protoreflect.FullName]*shape{}
 	for _, a := range attachmentFields {
 		md := a.msg.ProtoReflect().Descriptor()
@@ -105,6 +109,14 @@ var walks = sync.OnceValue(func() map[sanziv1.EntryType]named {
 	}
 	return out
 })
+
+// walkOf is t's walk, ok false when it has none.
+func walkOf(t sanziv1.EntryType) (named, bool) {
+	if w := walks(); t >= 0 && int(t) < len(w) && w[t].shape != nil {
+		return w[t], true
+	}
+	return named{}, false
+}
 
 // errNoShape: the message type has something the walk does not model.
 var errNoShape = errors.New("entries: no walk for this message type")

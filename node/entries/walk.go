@@ -195,8 +195,11 @@ func (s *shape) walk(b []byte, depth int, want protowire.Number, repeated bool, 
 	}
 	base := len(names)
 	for len(b) > 0 {
-		tag, n := protowire.ConsumeVarint(b)
-		if n < 0 {
+		var tag uint64
+		var n int
+		if b[0] < 0x80 { // the usual one-byte tag, read inline
+			tag, n = uint64(b[0]), 1
+		} else if tag, n = protowire.ConsumeVarint(b); n < 0 {
 			return nil, protowire.ParseError(n)
 		}
 		b = b[n:]
@@ -219,7 +222,9 @@ func (s *shape) walk(b []byte, depth int, want protowire.Number, repeated bool, 
 			_, n = protowire.ConsumeFixed64(b)
 		default: // length-delimited
 			var v []byte
-			if v, n = protowire.ConsumeBytes(b); n < 0 {
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) { // a short value, read inline
+				v, n = b[1:1+b[0]], 1+int(b[0])
+			} else if v, n = protowire.ConsumeBytes(b); n < 0 {
 				break
 			}
 			var err error

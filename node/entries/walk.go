@@ -53,11 +53,10 @@ func (s *shape) field(num protowire.Number) *fieldShape {
 
 // fieldShape is one declared field.
 type fieldShape struct {
-	wire     protowire.Type // the wire type of one value
-	packed   bool           // a repeated number: also read as a packed run
-	utf8     bool           // a proto3 string
-	repeated bool
-	msg      *shape // a message's own shape
+	wire   protowire.Type // the wire type of one value
+	packed bool           // a repeated number: also read as a packed run
+	utf8   bool           // a proto3 string
+	msg    *shape         // a message's own shape
 }
 
 // named is where an entry type's attachments are: the shape of its payload
@@ -97,10 +96,11 @@ var walks = sync.OnceValue(func() []named {
 		top = max(top, a.t)
 	}
 	out := make([]named, top+1) // by type: a slice, as a map lookup cost a sixth of a walk
-	memo := map[protoreflect.FullName]*shape{}
 	for _, a := range attachmentFields {
+		// A memo of its own per type: a failed build leaves shapes that
+		// point at unfinished ones, which another type must not reuse.
 		md := a.msg.ProtoReflect().Descriptor()
-		s, err := shapeOf(md, memo)
+		s, err := shapeOf(md, map[protoreflect.FullName]*shape{})
 		fd := md.Fields().ByName(a.field)
 		if err != nil || fd == nil || fd.Kind() != protoreflect.StringKind || fd.ContainingOneof() != nil {
 			continue
@@ -122,7 +122,8 @@ func walkOf(t sanziv1.EntryType) (named, bool) {
 var errNoShape = errors.New("entries: no walk for this message type")
 
 // shapeOf builds md's shape; memo holds those built or being built, so a
-// message type that holds itself has one shape.
+// message type that holds itself has one shape. A failure anywhere below
+// fails the whole build, and its memo is then thrown away.
 func shapeOf(md protoreflect.MessageDescriptor, memo map[protoreflect.FullName]*shape) (*shape, error) {
 	if s, ok := memo[md.FullName()]; ok {
 		if s == nil {
@@ -152,7 +153,7 @@ func shapeOf(md protoreflect.MessageDescriptor, memo map[protoreflect.FullName]*
 			memo[md.FullName()] = nil
 			return nil, errNoShape
 		}
-		f := &fieldShape{repeated: fd.IsList()}
+		f := &fieldShape{}
 		switch fd.Kind() {
 		case protoreflect.BoolKind, protoreflect.EnumKind, protoreflect.Int32Kind, protoreflect.Int64Kind,
 			protoreflect.Uint32Kind, protoreflect.Uint64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind:

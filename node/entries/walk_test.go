@@ -10,6 +10,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -86,6 +88,21 @@ func TestAttachmentsWalkCoversEveryType(t *testing.T) {
 	for _, a := range attachmentFields {
 		if !namesAttachments(a.t) {
 			t.Errorf("%s has an attachments field but namesAttachments leaves it out", a.t)
+		}
+	}
+}
+
+// TestShapeRefuses: a message type with what the walk does not model has
+// no shape (its entries are decoded whole), and neither has one holding it.
+func TestShapeRefuses(t *testing.T) {
+	for _, m := range []proto.Message{
+		&sanziv1.Alert{},                    // a map
+		&descriptorpb.FileDescriptorProto{}, // proto2, extension ranges below
+		&structpb.Value{},                   // holds itself through a map
+	} {
+		md := m.ProtoReflect().Descriptor()
+		if s, err := shapeOf(md, map[protoreflect.FullName]*shape{}); err == nil {
+			t.Errorf("%s has a shape %v, want none", md.FullName(), s)
 		}
 	}
 }

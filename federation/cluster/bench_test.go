@@ -21,7 +21,7 @@ import (
 // (committed entries/s); then the same pushers at half that rate, reporting
 // push-to-ack latency p50 and p99. Entries are made and signed before the
 // clock starts. Payloads are real transactions and each member's FSM lists
-// what they name with entries.Attachments, as federation/member sets it in
+// what they name with entries.AttachmentsIn, as federation/member sets it in
 // production. Run with -benchtime=1x: the push counts are fixed.
 func BenchmarkClusterPush(b *testing.B) {
 	const (
@@ -36,7 +36,7 @@ func BenchmarkClusterPush(b *testing.B) {
 		c := NewCluster(b, 3, func(cfg *cluster.Config) {
 			cfg.HeartbeatTimeout, cfg.ElectionTimeout = time.Second, time.Second
 			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // keep the report readable
-			cfg.Named = entries.Attachments
+			cfg.Named = entries.AttachmentsIn
 		})
 		l := c.Leader()
 		lc := c.Client(l.id)

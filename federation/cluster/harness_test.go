@@ -280,8 +280,8 @@ type village struct {
 	head   ledger.Head
 	seq    int
 	// tx makes each payload a real Transaction of about the size asked,
-	// so that a member whose Named hook decodes payloads (production's
-	// entries.Attachments) does its real work on them.
+	// so that a member whose Named hook reads payloads (production's
+	// entries.AttachmentsIn) does its real work on them.
 	tx bool
 }
 

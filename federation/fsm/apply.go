@@ -152,8 +152,10 @@ type applier struct {
 	loaded uint64
 	// checkpointed is the checkpoint stored, for the cache (checkpoints.go).
 	checkpointed *checkpoint.Signed
-	// named lists the attachments an entry names (Config.Named).
-	named func(raw []byte) ([]string, error)
+	// named lists the attachments an entry names (Config.Named), into
+	// names, reused from entry to entry.
+	named NamedFunc
+	names [][]byte
 }
 
 func newApplier(tx *bolt.Tx, log *slog.Logger) *applier {
@@ -295,7 +297,7 @@ func (a *applier) appendEntries(index uint64, payload []byte) (interface{}, erro
 			return nil, err
 		}
 		a.heads[s.Origin] = ledger.Head{Seq: s.Seq, Hash: s.Hash}
-		if err := a.markNamed(raw, s.Origin, s.Seq); err != nil {
+		if err := a.markNamed(&s); err != nil {
 			return nil, err
 		}
 		res.Added++
@@ -440,15 +442,23 @@ func peekCommand(data []byte) (*clusterv1.Command, error) {
 }
 
 // peekEntries lists the entries of an AppendBatch payload, aliasing it.
+// The list is made at its size from a first count: growing it entry by
+// entry copied a thousand-entry batch's list a dozen times on every member.
 func peekEntries(payload []byte) ([][]byte, error) {
-	var out [][]byte
-	err := ledger.WireFields(payload, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
+	count := 0
+	err := ledger.WireFields(payload, func(n protowire.Number, typ protowire.Type, _ []byte, _ uint64) {
 		if n == 1 && typ == protowire.BytesType {
-			out = append(out, v)
+			count++
 		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: AppendBatch: %v", ErrBadCommand, err)
 	}
-	return out, nil
+	out := make([][]byte, 0, count)
+	err = ledger.WireFields(payload, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
+		if n == 1 && typ == protowire.BytesType {
+			out = append(out, v)
+		}
+	})
+	return out, err
 }

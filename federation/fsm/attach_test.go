@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,9 +11,13 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	clusterv1 "github.com/sanzi/sanzi/proto/gen/sanzi/cluster/v1"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // TestAttachmentChunks: pieces are taken only in order, a whole that does
@@ -80,12 +85,11 @@ func TestAttachmentChunks(t *testing.T) {
 // young one stay; members fed the same log end with the same state.
 func TestExpireAttachments(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	named := func(raw []byte) ([]string, error) {
-		s, err := ledger.Decode(append([]byte(nil), raw...))
-		if err != nil || !bytes.HasPrefix(s.Payload, []byte("names=")) {
-			return nil, err
+	named := func(_ sanziv1.EntryType, payload []byte, dst [][]byte) ([][]byte, error) {
+		if !bytes.HasPrefix(payload, []byte("names=")) {
+			return dst, nil
 		}
-		return []string{string(s.Payload[6:70])}, nil
+		return append(dst, payload[6:70]), nil
 	}
 	open := func() *FSM {
 		f, err := Open(Config{Path: filepath.Join(t.TempDir(), "fsm.db"), Logger: quiet, NoSync: true, Named: named})
@@ -162,5 +166,71 @@ func TestExpireAttachments(t *testing.T) {
 	}
 	if digest(t, f) != digest(t, g) {
 		t.Error("two replicas fed the same log differ")
+	}
+}
+
+// TestLocksWhatTheDecodeNames: with production's Named, an applied entry
+// locks exactly what decoding its payload names: the attachments of a
+// transaction and an appraisal's report, none for a payload that does not
+// decode (invalid UTF-8 in a field other than the names), the first entry
+// naming one keeps the lock; two members fed the same log agree.
+func TestLocksWhatTheDecodeNames(t *testing.T) {
+	h := func(s string) string { sum := sha256.Sum256([]byte(s)); return hex.EncodeToString(sum[:]) }
+	hA, hB, hC, hD := h("a"), h("b"), h("c"), h("d")
+	enc := func(m proto.Message) []byte {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	bad := enc(&sanziv1.Transaction{Org: oA, Attachments: []string{hB}})
+	bad = protowire.AppendBytes(protowire.AppendTag(bad, 7, protowire.BytesType), []byte{0xc3, 0x28}) // summary, not UTF-8
+	recs := []ledger.Record{
+		{Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: enc(&sanziv1.Transaction{Org: oA, Summary: "柴油", Attachments: []string{hA, ""}})},
+		{Type: sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, Payload: bad},
+		{Type: sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL, Payload: enc(&sanziv1.AssetAppraisal{AssetId: "x-1", ReportAttachment: hC})},
+		{Type: sanziv1.EntryType_ENTRY_TYPE_VOUCHER, Payload: enc(&sanziv1.Voucher{Org: oA, Attachments: []string{hA, hD}})},
+		{Type: sanziv1.EntryType_ENTRY_TYPE_ALERT, Payload: enc(&sanziv1.Alert{RuleCode: "SPLIT"})},
+	}
+	c := newChains(t)
+	for i := range recs {
+		recs[i].Origin, recs[i].Author = oA, "test"
+	}
+	st, err := c.led.Append(context.Background(), recs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws := make([][]byte, len(st))
+	for i, s := range st {
+		raws[i] = s.Raw
+	}
+	var fs []*FSM
+	for range 2 {
+		f, err := Open(Config{Path: filepath.Join(t.TempDir(), "fsm.db"), Logger: quiet, NoSync: true, Named: entries.AttachmentsIn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		f.Apply(registerLog(t, 1, oA, pub(c.ring, oA)))
+		if r := result(t, f.Apply(appendLog(t, 2, raws...))); r.Added != len(raws) {
+			t.Fatalf("append: %+v", r)
+		}
+		fs = append(fs, f)
+	}
+	for _, tc := range []struct {
+		h, want string
+	}{
+		{hA, ledger.EntryID(oA, 1)},
+		{hB, ""}, // its entry's payload does not decode: it names nothing
+		{hC, ledger.EntryID(oA, 3)},
+		{hD, ledger.EntryID(oA, 4)},
+	} {
+		if got, err := fs[0].AttachmentLockedBy(tc.h); err != nil || got != tc.want {
+			t.Errorf("AttachmentLockedBy(%s…) = %q, %v; want %q", tc.h[:8], got, err, tc.want)
+		}
+	}
+	if digest(t, fs[0]) != digest(t, fs[1]) {
+		t.Error("two members fed the same log differ")
 	}
 }

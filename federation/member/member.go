@@ -170,7 +170,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		cfg.Cluster.APIAddr = apiLn.Addr().String()
 	}
 	if cfg.Cluster.Named == nil {
-		cfg.Cluster.Named = entries.Attachments // locks what entries name at the district
+		cfg.Cluster.Named = entries.AttachmentsIn // locks what entries name at the district
 	}
 	mode, err := checkRestored(cfg, log)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/ledger"
@@ -88,20 +89,61 @@ func Attachments(raw []byte) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch s.Type {
+	var buf [4][]byte
+	hs, err := AttachmentsIn(s.Type, s.Payload, buf[:0])
+	if err != nil || len(hs) == 0 {
+		return nil, err
+	}
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = string(h)
+	}
+	return out, nil
+}
+
+// AttachmentsIn appends to dst the attachments a payload of type t names,
+// in order, the empty names left out, as slices of payload: what Decode
+// then AttachmentsOf give, with an error exactly when Decode fails, read
+// from the wire without decoding (walk.go). Every district member runs it
+// on every entry it applies, so their states must not depend on how a
+// binary decodes: FuzzAttachmentsWalk holds it to proto.Unmarshal.
+func AttachmentsIn(t sanziv1.EntryType, payload []byte, dst [][]byte) ([][]byte, error) {
+	if !namesAttachments(t) {
+		return dst, nil
+	}
+	base := len(dst)
+	w, ok := walkOf(t)
+	if !ok { // a shape the walk does not model: decode it
+		m, err := Decode(t, payload)
+		if err != nil {
+			return dst, err
+		}
+		_, hs := AttachmentsOf(m)
+		for _, h := range hs {
+			if h != "" {
+				dst = append(dst, []byte(h))
+			}
+		}
+		return dst, nil
+	}
+	out, err := w.shape.walk(payload, protowire.DefaultRecursionLimit, w.field, w.repeated, dst)
+	if err != nil {
+		return dst[:base], fmt.Errorf("decode %s payload: %w", t, err)
+	}
+	kept := slices.DeleteFunc(out[base:], func(h []byte) bool { return len(h) == 0 })
+	return out[:base+len(kept)], nil
+}
+
+// namesAttachments says whether entries of type t can name attachments.
+func namesAttachments(t sanziv1.EntryType) bool {
+	switch t {
 	case sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, sanziv1.EntryType_ENTRY_TYPE_CONTRACT, sanziv1.EntryType_ENTRY_TYPE_CONTRACT_PAYMENT,
 		sanziv1.EntryType_ENTRY_TYPE_ASSET_REGISTRATION, sanziv1.EntryType_ENTRY_TYPE_ASSET_DISPOSAL, sanziv1.EntryType_ENTRY_TYPE_ASSET_APPRAISAL,
 		sanziv1.EntryType_ENTRY_TYPE_STEP_DECISION, // a resolution; a disclosure's content (node/disclosure)
 		sanziv1.EntryType_ENTRY_TYPE_COMPLAINT, sanziv1.EntryType_ENTRY_TYPE_VOUCHER:
-	default:
-		return nil, nil
+		return true
 	}
-	m, err := Decode(s.Type, s.Payload)
-	if err != nil || m == nil {
-		return nil, err
-	}
-	_, hashes := AttachmentsOf(m)
-	return slices.DeleteFunc(slices.Clone(hashes), func(h string) bool { return h == "" }), nil
+	return false
 }
 
 // AttachmentsOf lists the attachments a decoded entry names, with the

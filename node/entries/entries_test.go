@@ -87,17 +87,43 @@ func TestDecodeUnknownAndBroken(t *testing.T) {
 }
 
 // BenchmarkAttachments is what every district member pays per entry it
-// applies (the FSM's Config.Named) for the commonest entry, a transaction:
-// BenchmarkClusterPush does not set Named, so this is measured here.
+// applies (the FSM's Config.Named, AttachmentsIn on the payload it has
+// already peeked) for the commonest entry, a transaction, with one
+// attachment and with none (BenchmarkClusterPush's entries); and what a
+// caller with only the encoded entry pays (Attachments, CheckAttachments).
 func BenchmarkAttachments(b *testing.B) {
 	tx := &sanziv1.Transaction{Org: "350505100201", AmountFen: 12_345, Summary: "diesel for the village truck", InvoiceNumber: "2026-118",
 		Counterparty: &sanziv1.Counterparty{Name: "Xiamen Fuel Co."},
 		Attachments:  []string{"4f1c2a9e0b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f"}}
-	r := raw(b, sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, tx)
-	b.ReportAllocs()
-	for b.Loop() {
-		if got, err := Attachments(r); err != nil || len(got) != 1 {
-			b.Fatalf("Attachments = %q, %v", got, err)
-		}
+	bare := proto.Clone(tx).(*sanziv1.Transaction)
+	bare.Attachments = nil
+	typ := sanziv1.EntryType_ENTRY_TYPE_TRANSACTION
+	for _, bc := range []struct {
+		name string
+		msg  *sanziv1.Transaction
+	}{{"one attachment", tx}, {"none", bare}} {
+		want := len(bc.msg.GetAttachments())
+		b.Run("payload/"+bc.name, func(b *testing.B) {
+			payload, err := proto.Marshal(bc.msg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var buf [4][]byte
+			b.ReportAllocs()
+			for b.Loop() {
+				if got, err := AttachmentsIn(typ, payload, buf[:0]); err != nil || len(got) != want {
+					b.Fatalf("AttachmentsIn = %q, %v", got, err)
+				}
+			}
+		})
+		b.Run("entry/"+bc.name, func(b *testing.B) {
+			r := raw(b, typ, bc.msg)
+			b.ReportAllocs()
+			for b.Loop() {
+				if got, err := Attachments(r); err != nil || len(got) != want {
+					b.Fatalf("Attachments = %q, %v", got, err)
+				}
+			}
+		})
 	}
 }

@@ -1,10 +1,14 @@
 package books_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"math"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -210,4 +214,62 @@ func TestAlertWindowsMatchTheChains(t *testing.T) {
 		b, _, _ = openTwoOrgsAt(top, dir, clk.Now)
 		checkCases(t, b, cases)
 	})
+}
+
+// TestAlertWindowHostileTokens: a page token an alerts list in a time
+// window did not give (another org's, one past the org's last seq, one
+// before its first) lists the first page of the alerts whose keys (origin
+// + seq) come after it, as every other list does, never from the start
+// again: a client paging on a token at the top of the range would
+// otherwise go round for ever. The total is the window's whatever the
+// token.
+func TestAlertWindowHostileTokens(t *testing.T) {
+	clk := &testClock{}
+	b, _, _ := openTwoOrgsAt(t, t.TempDir(), clk.Now)
+	fillAlertDays(t, b, clk)
+	f := books.AlertFilter{Org: benchOrg, Since: utc("2026-03-02 00:00"), Until: utc("2026-03-06 00:00")}
+	all := expected(t, b, alertCase(f))
+	if len(all) < 4 {
+		t.Fatalf("the window holds %d alerts of %s: the test shows little", len(all), benchOrg)
+	}
+	_, mid, err := ledger.ParseEntryID(all[len(all)/2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func(org string, seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte(org), seq) }
+	for _, tc := range []struct {
+		name  string
+		after []byte
+	}{
+		{"the org's seq 0", tok(benchOrg, 0)},
+		{"within the org's alerts", tok(benchOrg, mid)},
+		{"the org's greatest seq", tok(benchOrg, math.MaxUint64)},
+		{"an org before it", tok("350505100200", 5)},
+		{"an org after it", tok(otherOrg, 1)},
+		{"the org and more", append(tok(benchOrg, mid), 1)},
+		{"a shorter org's greatest seq", tok(benchOrg[:len(benchOrg)-1], math.MaxUint64)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []string
+			for _, id := range all {
+				o, seq, err := ledger.ParseEntryID(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Compare(tok(o, seq), tc.after) > 0 {
+					want = append(want, id)
+				}
+			}
+			recs, _, total, err := b.ListAlerts(f, books.Page{Size: 1000, Token: hex.EncodeToString(tc.after)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := idsOf(recs); !slices.Equal(got, want) {
+				t.Errorf("listed %v, want those after the token: %v", got, want)
+			}
+			if total != int64(len(all)) {
+				t.Errorf("total %d, the window holds %d", total, len(all))
+			}
+		})
+	}
 }

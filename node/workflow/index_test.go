@@ -642,3 +642,40 @@ func TestLoadKeepsTheOrderOpened(t *testing.T) {
 		t.Errorf("%d periods loaded, %d saved, %d with more than one procedure: the comparison shows little", len(loaded.ofPeriod), len(f.ofPeriod), periods)
 	}
 }
+
+// TestLoadRefusesAProcedureTwice: a checkpoint that holds a procedure
+// twice (Save writes each once: it is damaged) is refused, as Load
+// refuses any other damage, rather than leave the first copy in the
+// indexes (open, the period's list) with the second in the map: Load
+// indexes what it decoded in order, not the map's values.
+func TestLoadRefusesAProcedureTwice(t *testing.T) {
+	f := newFlows(t)
+	history(t, f, 40)
+	from := map[*sanziv1.Matter]string{}
+	versions := slices.Sorted(maps.Keys(f.catalogs))
+	e := &checkpoint.Encoder{}
+	e.Uint(uint64(len(versions)))
+	for _, v := range versions {
+		e.String(v)
+		e.Proto(f.catalogs[v])
+		for _, m := range f.catalogs[v].GetMatters() {
+			from[m] = v
+		}
+	}
+	e.String(f.current.GetVersion())
+	procs := all(f)
+	twice := f.openInOrder()[0]
+	e.Uint(uint64(len(procs) + 1))
+	for _, p := range append(procs, twice) {
+		encodeProc(e, p, from[p.Matter])
+	}
+	e.Set(f.given)
+	state, err := e.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := newFlows(t)
+	if err := loaded.Load(checkpoint.NewDecoder(state)); err == nil {
+		t.Errorf("a checkpoint holding procedure %s twice loaded: %d open, %d in memory", twice.ID, len(loaded.opens), len(loaded.procs))
+	}
+}

@@ -83,6 +83,11 @@ func (f *Flows) Load(d *checkpoint.Decoder) error {
 		if err != nil {
 			return err
 		}
+		if procs[p.ID] != nil {
+			// Save writes each once; indexed in the order decoded, a
+			// second copy would sit in the indexes beside the first.
+			return fmt.Errorf("workflow state: procedure %s is saved twice", p.ID)
+		}
 		// A closed procedure (a Flows without an archive) is only read
 		// whole when someone asks for it (Record): most of a long history
 		// is closed, and its steps stay packed until then.

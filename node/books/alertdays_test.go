@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -196,21 +195,7 @@ func TestAlertWindowsMatchTheChains(t *testing.T) {
 		checkCases(t, b, cases)
 	})
 	t.Run("after a chain restore from a shorter copy", func(t *testing.T) {
-		var parent [][]byte
-		keep := b.Ledger().Head(otherOrg).Seq / 2
-		if err := b.Ledger().Range(otherOrg, 1, 0, ledger.WholeAppends(int(keep), func(s *ledger.Stored) bool {
-			parent = append(parent, s.Raw)
-			return true
-		})); err != nil {
-			t.Fatal(err)
-		}
-		closeFn()
-		pub, _ := ring.Public(otherOrg)
-		res, err := ledger.Restore(filepath.Join(dir, "ledger.db"), otherOrg, pub, parent, books.Indexer(),
-			func(uint64, []byte, bool) error { return nil })
-		if err != nil || len(res.Lost) == 0 {
-			t.Fatalf("restore: %+v %v", res, err)
-		}
+		restoreHalf(t, b, ring, dir, closeFn)
 		b, _, _ = openTwoOrgsAt(top, dir, clk.Now)
 		checkCases(t, b, cases)
 	})

@@ -191,16 +191,7 @@ func TestIndexesAnswerAsTheScan(t *testing.T) {
 		t.Fatalf("only %d filters matched procedures: the comparison shows little", n)
 	}
 
-	e := &checkpoint.Encoder{}
-	f.Save(e)
-	state, err := e.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded := newFlows(t)
-	if err := loaded.Load(checkpoint.NewDecoder(state)); err != nil {
-		t.Fatal(err)
-	}
+	loaded := saveLoad(t, f)
 	sameLists(t, loaded, f, "loaded")
 
 	scan := newFlows(t)
@@ -298,6 +289,23 @@ func sameProcedures(t *testing.T, f, ref *Flows, when string) {
 	if _, err := f.Get("350505100201-999999"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("%s: Get of a procedure never opened: %v, want ErrNotFound", when, err)
 	}
+}
+
+// saveLoad is a Flows New made that loaded what f saves (without an
+// archive: all of f).
+func saveLoad(t *testing.T, f *Flows) *Flows {
+	t.Helper()
+	e := &checkpoint.Encoder{}
+	f.Save(e)
+	state, err := e.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := newFlows(t)
+	if err := loaded.Load(checkpoint.NewDecoder(state)); err != nil {
+		t.Fatal(err)
+	}
+	return loaded
 }
 
 // archiveDB is a bbolt file in a test's folder.
@@ -625,16 +633,7 @@ func TestUnencodableProcedureIsNotLost(t *testing.T) {
 func TestLoadKeepsTheOrderOpened(t *testing.T) {
 	f := newFlows(t)
 	history(t, f, 300)
-	e := &checkpoint.Encoder{}
-	f.Save(e)
-	state, err := e.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded := newFlows(t)
-	if err := loaded.Load(checkpoint.NewDecoder(state)); err != nil {
-		t.Fatal(err)
-	}
+	loaded := saveLoad(t, f)
 	if got, want := ids(loaded.openInOrder()), ids(f.openInOrder()); !slices.Equal(got, want) {
 		t.Errorf("open procedures loaded in the order %v, opened %v", got, want)
 	}

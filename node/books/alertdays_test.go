@@ -258,3 +258,47 @@ func TestAlertWindowHostileTokens(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreMovesAlertsBack: a chain restored from a parent's shorter
+// copy loses the reviews recorded after it; an alert it keeps goes back
+// to the status its remaining history gives (open when none), in the
+// status index, the counters and the day counters alike, so that a list
+// by status (in a time window or not) finds it there.
+func TestRestoreMovesAlertsBack(t *testing.T) {
+	dir := t.TempDir()
+	clk := &testClock{}
+	b, ring, closeFn := openTwoOrgsAt(t, dir, clk.Now)
+	fillAlertDays(t, b, clk)
+	restoreHalf(t, b, ring, dir, closeFn)
+	b, _, _ = openTwoOrgsAt(t, dir, clk.Now)
+	recs, _, _, err := b.ListAlerts(books.AlertFilter{Org: otherOrg}, books.Page{Size: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for _, r := range recs {
+		want := sanziv1.AlertStatus_ALERT_STATUS_OPEN
+		if h := r.GetHistory(); len(h) > 0 {
+			want = h[len(h)-1].GetStatus()
+		}
+		if want != sanziv1.AlertStatus_ALERT_STATUS_OPEN {
+			moved++
+		}
+		if r.GetStatus() != want {
+			t.Errorf("alert %s is %v after the restore; its history left it %v", r.GetEntry().GetId(), r.GetStatus(), want)
+		}
+	}
+	if len(recs) == 0 {
+		t.Fatal("the restore kept no alert: the test shows nothing")
+	}
+	t.Logf("%d alerts kept, %d still reviewed", len(recs), moved)
+	ws, _ := alertWindows()
+	var cases []listCase
+	for _, st := range []sanziv1.AlertStatus{sanziv1.AlertStatus_ALERT_STATUS_OPEN, sanziv1.AlertStatus_ALERT_STATUS_ACKNOWLEDGED, sanziv1.AlertStatus_ALERT_STATUS_CONFIRMED} {
+		cases = append(cases, alertCase(books.AlertFilter{Org: otherOrg, Status: st}))
+		for _, w := range ws[:4] {
+			cases = append(cases, alertCase(books.AlertFilter{Org: otherOrg, Status: st, Since: w[0], Until: w[1]}))
+		}
+	}
+	checkCases(t, b, cases)
+}

@@ -38,6 +38,15 @@ func utc(s string) time.Time {
 	return t
 }
 
+// beijing is s (2006-01-02 15:04) in Beijing time (UTC+8).
+func beijing(s string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, time.FixedZone("CST", 8*3600))
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
 func windowName(w [2]time.Time) string {
 	return fmt.Sprintf("[%s, %s)", w[0].Format(time.DateTime), w[1].Format(time.DateTime))
 }
@@ -117,6 +126,11 @@ func alertWindows() (ws [][2]time.Time, empty map[int]bool) {
 		{utc("2026-03-05 00:00"), utc("2026-03-04 00:00")},
 		{utc("2030-01-01 00:00"), {}},
 		{{}, utc("1965-01-01 00:00")},
+		// In Beijing time (a console's): the days the index keeps are
+		// UTC's, the window's bounds instants.
+		{beijing("2026-03-02 00:00"), beijing("2026-03-03 00:00")},
+		{beijing("2026-03-03 07:59"), beijing("2026-03-05 08:00")},
+		{{}, beijing("2026-03-06 00:00")},
 	}
 	return ws, map[int]bool{12: true, 13: true, 14: true, 15: true}
 }

@@ -295,17 +295,23 @@ func sameProcedures(t *testing.T, f, ref *Flows, when string) {
 // archive: all of f).
 func saveLoad(t *testing.T, f *Flows) *Flows {
 	t.Helper()
+	loaded := newFlows(t)
+	if err := loaded.Load(checkpoint.NewDecoder(saved(t, f))); err != nil {
+		t.Fatal(err)
+	}
+	return loaded
+}
+
+// saved is what f.Save writes.
+func saved(t *testing.T, f *Flows) []byte {
+	t.Helper()
 	e := &checkpoint.Encoder{}
 	f.Save(e)
 	state, err := e.Data()
 	if err != nil {
 		t.Fatal(err)
 	}
-	loaded := newFlows(t)
-	if err := loaded.Load(checkpoint.NewDecoder(state)); err != nil {
-		t.Fatal(err)
-	}
-	return loaded
+	return state
 }
 
 // archiveDB is a bbolt file in a test's folder.
@@ -326,14 +332,9 @@ func archiveDB(t *testing.T, path string) *bolt.DB {
 // (a Sweep's drops it later).
 func checkpointTo(t *testing.T, db *bolt.DB, f *Flows, done bool) *Batch {
 	t.Helper()
-	e := &checkpoint.Encoder{}
-	f.Save(e)
-	state, err := e.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
+	state := saved(t, f)
 	b := f.Staged()
-	err = db.Update(func(tx *bolt.Tx) error {
+	err := db.Update(func(tx *bolt.Tx) error {
 		if err := b.Write(tx); err != nil {
 			return err
 		}
@@ -662,29 +663,11 @@ func TestLoadKeepsTheOrderOpened(t *testing.T) {
 func TestLoadRefusesAProcedureTwice(t *testing.T) {
 	f := newFlows(t)
 	history(t, f, 40)
-	from := map[*sanziv1.Matter]string{}
-	versions := slices.Sorted(maps.Keys(f.catalogs))
-	e := &checkpoint.Encoder{}
-	e.Uint(uint64(len(versions)))
-	for _, v := range versions {
-		e.String(v)
-		e.Proto(f.catalogs[v])
-		for _, m := range f.catalogs[v].GetMatters() {
-			from[m] = v
-		}
-	}
-	e.String(f.current.GetVersion())
-	procs := all(f)
+	// The same procedure under a second key: Save writes it twice.
 	twice := f.openInOrder()[0]
-	e.Uint(uint64(len(procs) + 1))
-	for _, p := range append(procs, twice) {
-		encodeProc(e, p, from[p.Matter])
-	}
-	e.Set(f.given)
-	state, err := e.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.procs[twice.ID+"-again"] = twice
+	state := saved(t, f)
+	delete(f.procs, twice.ID+"-again")
 	loaded := newFlows(t)
 	if err := loaded.Load(checkpoint.NewDecoder(state)); err == nil {
 		t.Errorf("a checkpoint holding procedure %s twice loaded: %d open, %d in memory", twice.ID, len(loaded.opens), len(loaded.procs))

@@ -1,10 +1,13 @@
 package books_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
-	"path/filepath"
+	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +32,15 @@ func (c *testClock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.at = 
 // utc is s (2006-01-02 15:04) in UTC.
 func utc(s string) time.Time {
 	t, err := time.Parse("2006-01-02 15:04", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// beijing is s (2006-01-02 15:04) in Beijing time (UTC+8).
+func beijing(s string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, time.FixedZone("CST", 8*3600))
 	if err != nil {
 		panic(err)
 	}
@@ -114,6 +126,11 @@ func alertWindows() (ws [][2]time.Time, empty map[int]bool) {
 		{utc("2026-03-05 00:00"), utc("2026-03-04 00:00")},
 		{utc("2030-01-01 00:00"), {}},
 		{{}, utc("1965-01-01 00:00")},
+		// In Beijing time (a console's): the days the index keeps are
+		// UTC's, the window's bounds instants.
+		{beijing("2026-03-02 00:00"), beijing("2026-03-03 00:00")},
+		{beijing("2026-03-03 07:59"), beijing("2026-03-05 08:00")},
+		{{}, beijing("2026-03-06 00:00")},
 	}
 	return ws, map[int]bool{12: true, 13: true, 14: true, 15: true}
 }
@@ -187,27 +204,134 @@ func TestAlertWindowsMatchTheChains(t *testing.T) {
 		})
 		checkCases(t, b, cases)
 	})
+	t.Run("day indexes built at open over version 3 and what they held", func(t *testing.T) {
+		// A ledger written by this binary, then by one of version 3 (its
+		// day indexes left behind as they were), holds day indexes the
+		// build must not add to.
+		reopen(t, func(tx *bolt.Tx) error {
+			for _, name := range []string{"idx_alert_day", "idx_alert_daycount"} {
+				b := tx.Bucket([]byte(name))
+				k, v := b.Cursor().First()
+				if err := b.Put(append(bytes.Clone(k), 0), v); err != nil {
+					return err
+				}
+				if err := b.Put(k, bytes.Repeat([]byte{0xff}, len(v))); err != nil {
+					return err
+				}
+			}
+			return tx.Bucket([]byte("idx_meta")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 3))
+		})
+		checkCases(t, b, cases)
+	})
 	t.Run("every index built again", func(t *testing.T) {
 		reopen(t, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("idx_meta")) })
 		checkCases(t, b, cases)
 	})
 	t.Run("after a chain restore from a shorter copy", func(t *testing.T) {
-		var parent [][]byte
-		keep := b.Ledger().Head(otherOrg).Seq / 2
-		if err := b.Ledger().Range(otherOrg, 1, 0, ledger.WholeAppends(int(keep), func(s *ledger.Stored) bool {
-			parent = append(parent, s.Raw)
-			return true
-		})); err != nil {
-			t.Fatal(err)
-		}
-		closeFn()
-		pub, _ := ring.Public(otherOrg)
-		res, err := ledger.Restore(filepath.Join(dir, "ledger.db"), otherOrg, pub, parent, books.Indexer(),
-			func(uint64, []byte, bool) error { return nil })
-		if err != nil || len(res.Lost) == 0 {
-			t.Fatalf("restore: %+v %v", res, err)
-		}
+		restoreHalf(t, b, ring, dir, closeFn)
 		b, _, _ = openTwoOrgsAt(top, dir, clk.Now)
 		checkCases(t, b, cases)
 	})
+}
+
+// TestAlertWindowHostileTokens: a page token an alerts list in a time
+// window did not give (another org's, one past the org's last seq, one
+// before its first) lists the first page of the alerts whose keys (origin
+// + seq) come after it, as every other list does, never from the start
+// again: a client paging on a token at the top of the range would
+// otherwise go round for ever. The total is the window's whatever the
+// token.
+func TestAlertWindowHostileTokens(t *testing.T) {
+	clk := &testClock{}
+	b, _, _ := openTwoOrgsAt(t, t.TempDir(), clk.Now)
+	fillAlertDays(t, b, clk)
+	f := books.AlertFilter{Org: benchOrg, Since: utc("2026-03-02 00:00"), Until: utc("2026-03-06 00:00")}
+	all := expected(t, b, alertCase(f))
+	if len(all) < 4 {
+		t.Fatalf("the window holds %d alerts of %s: the test shows little", len(all), benchOrg)
+	}
+	_, mid, err := ledger.ParseEntryID(all[len(all)/2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func(org string, seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte(org), seq) }
+	for _, tc := range []struct {
+		name  string
+		after []byte
+	}{
+		{"the org's seq 0", tok(benchOrg, 0)},
+		{"within the org's alerts", tok(benchOrg, mid)},
+		{"the org's greatest seq", tok(benchOrg, math.MaxUint64)},
+		{"an org before it", tok("350505100200", 5)},
+		{"an org after it", tok(otherOrg, 1)},
+		{"the org and more", append(tok(benchOrg, mid), 1)},
+		{"a shorter org's greatest seq", tok(benchOrg[:len(benchOrg)-1], math.MaxUint64)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []string
+			for _, id := range all {
+				o, seq, err := ledger.ParseEntryID(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Compare(tok(o, seq), tc.after) > 0 {
+					want = append(want, id)
+				}
+			}
+			recs, _, total, err := b.ListAlerts(f, books.Page{Size: 1000, Token: hex.EncodeToString(tc.after)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := idsOf(recs); !slices.Equal(got, want) {
+				t.Errorf("listed %v, want those after the token: %v", got, want)
+			}
+			if total != int64(len(all)) {
+				t.Errorf("total %d, the window holds %d", total, len(all))
+			}
+		})
+	}
+}
+
+// TestRestoreMovesAlertsBack: a chain restored from a parent's shorter
+// copy loses the reviews recorded after it; an alert it keeps goes back
+// to the status its remaining history gives (open when none), in the
+// status index, the counters and the day counters alike, so that a list
+// by status (in a time window or not) finds it there.
+func TestRestoreMovesAlertsBack(t *testing.T) {
+	dir := t.TempDir()
+	clk := &testClock{}
+	b, ring, closeFn := openTwoOrgsAt(t, dir, clk.Now)
+	fillAlertDays(t, b, clk)
+	restoreHalf(t, b, ring, dir, closeFn)
+	b, _, _ = openTwoOrgsAt(t, dir, clk.Now)
+	recs, _, _, err := b.ListAlerts(books.AlertFilter{Org: otherOrg}, books.Page{Size: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for _, r := range recs {
+		want := sanziv1.AlertStatus_ALERT_STATUS_OPEN
+		if h := r.GetHistory(); len(h) > 0 {
+			want = h[len(h)-1].GetStatus()
+		}
+		if want != sanziv1.AlertStatus_ALERT_STATUS_OPEN {
+			moved++
+		}
+		if r.GetStatus() != want {
+			t.Errorf("alert %s is %v after the restore; its history left it %v", r.GetEntry().GetId(), r.GetStatus(), want)
+		}
+	}
+	if len(recs) == 0 {
+		t.Fatal("the restore kept no alert: the test shows nothing")
+	}
+	t.Logf("%d alerts kept, %d still reviewed", len(recs), moved)
+	ws, _ := alertWindows()
+	var cases []listCase
+	for _, st := range []sanziv1.AlertStatus{sanziv1.AlertStatus_ALERT_STATUS_OPEN, sanziv1.AlertStatus_ALERT_STATUS_ACKNOWLEDGED, sanziv1.AlertStatus_ALERT_STATUS_CONFIRMED} {
+		cases = append(cases, alertCase(books.AlertFilter{Org: otherOrg, Status: st}))
+		for _, w := range ws[:4] {
+			cases = append(cases, alertCase(books.AlertFilter{Org: otherOrg, Status: st, Since: w[0], Until: w[1]}))
+		}
+	}
+	checkCases(t, b, cases)
 }

@@ -304,6 +304,9 @@ func BenchmarkListFirstPage1M(b *testing.B) {
 		{"alerts/org+status+window-year", window(books.AlertFilter{Org: benchOrg, Status: ack, Since: t0.AddDate(3, 0, 0), Until: t0.AddDate(4, 0, 0)})},
 		{"alerts/org+since-year-6", window(books.AlertFilter{Org: benchOrg, Since: t0.AddDate(6, 0, 0)})},
 		{"alerts/org+until-first-year", window(books.AlertFilter{Org: benchOrg, Until: t0.AddDate(1, 0, 0)})},
+		// A client's widest window (1900 to 9999): every day's counters.
+		{"alerts/org+window-1900-9999", window(books.AlertFilter{Org: benchOrg, Since: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)})},
+		{"alerts/org+status+window-1900-9999", window(books.AlertFilter{Org: benchOrg, Status: ack, Since: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)})},
 		{"cards/org", func() (int, int64, error) {
 			recs, _, total, err := bk.ListCards(books.CardFilter{Org: benchOrg}, books.Page{Size: 20})
 			return len(recs), total, err

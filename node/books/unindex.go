@@ -3,8 +3,11 @@ package books
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // removedFrom says whether the index key k (origin + seq) names an entry of
@@ -58,6 +61,10 @@ func (indexer) Unindex(tx *bolt.Tx, origin string, from uint64) error {
 	if err := unindexMonths(tx, origin); err != nil {
 		return err
 	}
+	// Before the links below go: they say which reviews remain.
+	if err := revertAlerts(tx, origin, from); err != nil {
+		return err
+	}
 	// Before the statuses below go: the counters are made again from
 	// the remaining entries' statuses.
 	if err := unindexFacets(tx, origin, from); err != nil {
@@ -80,6 +87,48 @@ func (indexer) Unindex(tx *bolt.Tx, origin string, from uint64) error {
 	} {
 		if err := sweep(tx.Bucket(s.b), s.drop); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// revertAlerts puts each alert of origin that stays (before seq from)
+// but whose review went on from from on back to the status its remaining
+// reviews give (open when none remain), in the status index and, through
+// moveAlert, its facet and counters: what the restored chain then
+// replays of its review moves it on again as recorded. A review is in its
+// alert's chain (CheckReferences), so the alert's links in key order are
+// its reviews in the order recorded.
+func revertAlerts(tx *bolt.Tx, origin string, from uint64) error {
+	links := tx.Bucket(bucketLinks)
+	if links == nil {
+		return nil
+	}
+	n := len(origin) + 8
+	review := func(k, v []byte) bool {
+		return len(k) == 2*n && len(v) == 9 && sanziv1.EntryType(v[0]) == sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION
+	}
+	// The alerts that stay with a review that goes.
+	var alerts [][]byte
+	c := links.Cursor()
+	for k, v := c.Seek([]byte(origin)); k != nil && bytes.HasPrefix(k, []byte(origin)); k, v = c.Next() {
+		if review(k, v) && !removedFrom(k[:n], origin, from) && removedFrom(k[n:], origin, from) &&
+			(len(alerts) == 0 || !bytes.Equal(alerts[len(alerts)-1], k[:n])) {
+			alerts = append(alerts, bytes.Clone(k[:n]))
+		}
+	}
+	for _, ak := range alerts {
+		st := sanziv1.AlertStatus_ALERT_STATUS_OPEN
+		for k, v := c.Seek(ak); k != nil && bytes.HasPrefix(k, ak); k, v = c.Next() {
+			if review(k, v) && !removedFrom(k[n:], origin, from) {
+				st = sanziv1.AlertStatus(binary.BigEndian.Uint64(v[1:]))
+			}
+		}
+		if err := moveAlert(tx, idOfKey(ak), st); err != nil {
+			return fmt.Errorf("put alert %s back to %v: %w", idOfKey(ak), st, err)
+		}
+		if err := tx.Bucket(bucketAlertStatus).Put(ak, []byte{byte(st)}); err != nil {
+			return fmt.Errorf("put alert %s back to %v: %w", idOfKey(ak), st, err)
 		}
 	}
 	return nil

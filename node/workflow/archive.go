@@ -217,9 +217,9 @@ func (b *Batch) Done() {
 
 // stage makes the batch of the closed procedures in memory, oldest
 // first, and marks them batched (a list then reads them from the
-// archive once it holds them).
-func (f *Flows) stage(closed []*Proc, from map[*sanziv1.Matter]string) *Batch {
-	b := &Batch{f: f, procs: make([]*Proc, 0, len(closed))}
+// archive once it holds them); left are those that failed to encode.
+func (f *Flows) stage(closed []*Proc, from map[*sanziv1.Matter]string) (b *Batch, left []*Proc) {
+	b = &Batch{f: f, procs: make([]*Proc, 0, len(closed))}
 	for _, p := range closed {
 		var e checkpoint.Encoder
 		encodeProc(&e, p, from[p.Matter])
@@ -228,8 +228,9 @@ func (f *Flows) stage(closed []*Proc, from map[*sanziv1.Matter]string) *Batch {
 			// A procedure entry that unmarshalled marshals, so this
 			// should not happen; if it does, the procedure is neither
 			// archived nor in the batch, so Done keeps it in memory
-			// (listed and read from there) rather than lose it, and
-			// the next checkpoint tries again.
+			// (listed and read from there), and Save fails the
+			// checkpoint with it rather than lose it at the next start.
+			left = append(left, p)
 			continue
 		}
 		p.batched = true
@@ -237,7 +238,7 @@ func (f *Flows) stage(closed []*Proc, from map[*sanziv1.Matter]string) *Batch {
 		b.recs = append(b.recs, archived{key: entryKey(p.ID), val: val, org: p.P.GetOrg(), status: string(p.Status),
 			matter: p.P.GetMatterCode(), period: p.P.GetPeriod()})
 	}
-	return b
+	return b, left
 }
 
 // encodeProc writes p as Save and the archive keep it. A step's code,

@@ -16,7 +16,8 @@ import (
 // Save writes the procedures in memory, the catalogs they follow and the
 // cards given, for a checkpoint (node/checkpoint). With an archive it
 // writes the open ones only, and stages the closed ones in memory for the
-// archive: the caller writes Staged in the checkpoint's transaction.
+// archive: the caller writes Staged in the checkpoint's transaction. A
+// procedure that fails to encode fails the checkpoint (e.Data).
 func (f *Flows) Save(e *checkpoint.Encoder) {
 	versions := slices.Sorted(maps.Keys(f.catalogs))
 	from := map[*sanziv1.Matter]string{} // which catalog each matter is of
@@ -37,15 +38,21 @@ func (f *Flows) Save(e *checkpoint.Encoder) {
 			keep = append(keep, p)
 		}
 	}
+	f.staged = nil
+	if f.archive != nil {
+		// A closed procedure the batch could not encode is written with
+		// the open ones: its error then fails the checkpoint (e.Data),
+		// as without an archive, rather than let one be written that
+		// holds it nowhere (a start from it would not replay it).
+		var left []*Proc
+		f.staged, left = f.stage(inOrder(closed), from)
+		keep = append(keep, left...)
+	}
 	e.Uint(uint64(len(keep)))
 	for _, p := range inOrder(keep) {
 		encodeProc(e, p, from[p.Matter])
 	}
 	e.Set(f.given)
-	f.staged = nil
-	if f.archive != nil {
-		f.staged = f.stage(inOrder(closed), from)
-	}
 }
 
 // Staged hands over what the last Save left to the archive (nil without
@@ -82,6 +89,11 @@ func (f *Flows) Load(d *checkpoint.Decoder) error {
 		p, err := decodeProc(d, catalogs)
 		if err != nil {
 			return err
+		}
+		if procs[p.ID] != nil {
+			// Save writes each once; indexed in the order decoded, a
+			// second copy would sit in the indexes beside the first.
+			return fmt.Errorf("workflow state: procedure %s is saved twice", p.ID)
 		}
 		// A closed procedure (a Flows without an archive) is only read
 		// whole when someone asks for it (Record): most of a long history

@@ -3,6 +3,7 @@ package watch
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/sanzi/sanzi/node/checkpoint"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
@@ -42,6 +43,12 @@ func (w *Watcher) save(e *checkpoint.Encoder) {
 	e.Int(int64(s.seq))
 	e.Int(int64(s.first))
 	recs := s.ids.all()
+	if s.arch != nil {
+		// The others go to the archive, in the checkpoint's transaction
+		// (Staged).
+		recs = slices.DeleteFunc(recs, func(r *rec) bool { return !s.resident(r) })
+		w.staged = s.stage()
+	}
 	e.Uint(uint64(len(recs)))
 	for _, r := range recs {
 		saveRec(e, r)
@@ -156,6 +163,7 @@ func (w *Watcher) wait() {
 		w.loadErr = fmt.Errorf("watch state: %w", err)
 		return
 	}
+	st.arch = w.st.arch // UseArchive may have come first
 	w.raised, w.st = raised, st
 }
 

@@ -68,6 +68,11 @@ type rec struct {
 	closedOn day  // procedure: day its closing decision was recorded, noDay while open
 	approved bool // procedure: that decision approved it
 	split    bool // expense: counted in a SPLIT window that fired
+	// archived says that r is in the archive (read from it, or written
+	// by a checkpoint); gen counts r's changes (touch), saved is the gen
+	// the archive holds (see Archive).
+	archived   bool
+	gen, saved uint32
 }
 
 func (r *rec) amount() int64 {
@@ -127,6 +132,10 @@ type state struct {
 	subjects  map[string][]*rec // procedures by subject id
 	periods   map[string][]*rec // procedures by matter/period
 	orgs      map[string]*orgBooks
+	// arch keeps the entries resident does not (nil: none); fetched are
+	// those of them read back and changed since a checkpoint wrote them.
+	arch    *Archive
+	fetched map[string]*rec
 }
 
 func newState() state {
@@ -216,10 +225,13 @@ func (s *state) index(r *rec) {
 			s.receipts = append(s.receipts, r)
 		}
 	case r.proc != nil:
-		s.procs = append(s.procs, r)
 		if sub := r.proc.GetSubjectId(); sub != "" {
 			s.subjects[sub] = append(s.subjects[sub], r)
 		}
+		if !s.resident(r) {
+			break // found by id or subject only, until archived (see resident)
+		}
+		s.procs = append(s.procs, r)
 		k := r.proc.GetMatterCode() + "/" + r.proc.GetPeriod()
 		s.periods[k] = append(s.periods[k], r)
 	case r.vch != nil:
@@ -292,8 +304,9 @@ func (s *state) spent(y int, match func(category string) bool) int64 {
 // reverse takes a reversed entry out of every sum; it still shows in the
 // indexes, flagged, for the rules to skip.
 func (s *state) reverse(id string) {
-	if r := s.ids.get(id); r != nil && !r.reversed {
+	if r := s.lookup(id); r != nil && !r.reversed {
 		r.reversed = true
+		s.touch(r)
 		s.count(r, -1)
 		if r.tx.GetKind() == sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE && r.date != noDay && !r.split {
 			if p := s.open[payeeKey(r.tx.GetCounterparty())]; p != nil {
@@ -305,8 +318,9 @@ func (s *state) reverse(id string) {
 
 // decide records a decision that closes a procedure (the first one counts).
 func (s *state) decide(id string, d *sanziv1.StepDecision, on day) {
-	if p := s.ids.get(id); p != nil && p.proc != nil && d.GetCloses() && p.closedOn == noDay {
+	if p := s.lookup(id); p != nil && p.proc != nil && d.GetCloses() && p.closedOn == noDay {
 		p.closedOn, p.approved = on, d.GetAction() == sanziv1.StepAction_STEP_ACTION_APPROVE
+		s.touch(p)
 	}
 }
 

@@ -185,7 +185,10 @@ func (s *Supervisor) save() error {
 // encode writes the state: the rule set in force, then each part in a
 // section of its own (restore decodes them side by side). The same state
 // always encodes to the same bytes. The caller holds s.mu.
-func (s *Supervisor) encode() ([]byte, error) {
+func (s *Supervisor) encode() ([]byte, error) { return s.encodeWith(s.watch.Save) }
+
+// encodeWith is encode with history writing the watcher's part.
+func (s *Supervisor) encodeWith(history func(*checkpoint.Encoder)) ([]byte, error) {
 	var e checkpoint.Encoder
 	inForce, err := json.Marshal(s.b.Rules().Set())
 	if err != nil {
@@ -195,7 +198,7 @@ func (s *Supervisor) encode() ([]byte, error) {
 	e.Section(s.sets.save)
 	e.Section(s.cats.Save)
 	e.Section(s.flows.Save)
-	e.Section(s.watch.Save)
+	e.Section(history)
 	e.Section(s.tier.Save)
 	return e.Data()
 }

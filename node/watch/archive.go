@@ -322,3 +322,53 @@ func (w *Watcher) Staged() *Batch {
 	w.staged = nil
 	return b
 }
+
+// SaveFull writes what Save writes, with every entry kept, in memory or
+// in the archive, in the checkpoint's section: the history whichever way
+// it is kept, so that two Watchers, one with an archive and one without,
+// compare (a node restored from its checkpoint beside one that replayed
+// its chains). It stages nothing.
+func (w *Watcher) SaveFull(e *checkpoint.Encoder) error {
+	w.wait()
+	s := &w.st
+	byID := map[string]*rec{}
+	if s.arch != nil {
+		err := s.arch.db.View(func(tx *bolt.Tx) error {
+			root := tx.Bucket(s.arch.bucket)
+			if root == nil {
+				return nil
+			}
+			return root.Bucket(subRecs).ForEach(func(k, _ []byte) error {
+				r, err := s.arch.get(tx, k)
+				if r != nil {
+					byID[r.id] = r
+				}
+				return err
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("read the rules' archive: %w", err)
+		}
+	}
+	for id, r := range s.fetched {
+		byID[id] = r
+	}
+	for _, r := range s.ids.all() {
+		byID[r.id] = r
+	}
+	recs := make([]*rec, 0, len(byID))
+	for _, r := range byID {
+		recs = append(recs, r)
+	}
+	slices.SortFunc(recs, func(a, b *rec) int { return a.seq - b.seq })
+	e.Section(func(e *checkpoint.Encoder) {
+		e.Set(w.raised)
+		e.Int(int64(s.seq))
+		e.Int(int64(s.first))
+		e.Uint(uint64(len(recs)))
+		for _, r := range recs {
+			saveRec(e, r)
+		}
+	})
+	return nil
+}

@@ -199,10 +199,17 @@ func build(b []byte) (map[string]bool, state, error) {
 	recs := make([]rec, n)
 	var reversed []string
 	var a allocs
+	invoiced, about := 0, 0 // upper bounds of the keys of invoices and subjects
 	for i := range recs {
 		r := &recs[i]
 		if err := d.rec(r, &a); err != nil {
 			return nil, state{}, err
+		}
+		if r.tx != nil && r.tx.GetInvoiceNumber() != "" {
+			invoiced++
+		}
+		if r.proc.GetSubjectId() != "" {
+			about++
 		}
 		if r.reversed {
 			r.reversed = false // reverse takes it out of the sums again
@@ -213,9 +220,10 @@ func build(b []byte) (map[string]bool, state, error) {
 		return nil, state{}, err
 	}
 	// Sized once: growing maps of a few hundred thousand keys is most of
-	// the cost of indexing them again.
+	// the cost of indexing them again. Sized by what they may hold, not
+	// by the entries: with an archive, few procedures are left here.
 	st.ids.load(recs)
-	st.invoices, st.subjects = make(map[string][]*rec, n/2), make(map[string][]*rec, n/2)
+	st.invoices, st.subjects = make(map[string][]*rec, invoiced), make(map[string][]*rec, about)
 	for i := range recs {
 		st.index(&recs[i])
 	}

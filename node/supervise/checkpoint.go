@@ -34,7 +34,7 @@ const checkpointName = "supervise"
 // what a tier keeps) or write it differently: every node then rebuilds
 // its state once, by replaying its chains, at its next start. A release
 // built from another revision rebuilds anyway (checkpoint.Build).
-const stateVersion = 5 // 2: the watcher keeps vouchers and month closes (rules on the books); 3: closed procedures in the workflow's archive, not the state, and the watcher's history one section, made after Load returns (issue 17); 4: of each entry in that history, only what the rules read (watch.saveRec); 5: the procedures a record opens in the watcher's archive, not the state (watch.Archive)
+const stateVersion = 5 // 2: the watcher keeps vouchers and month closes (rules on the books); 3: closed procedures in the workflow's archive, not the state, and the watcher's history one section, made after Load returns (issue 17); 4: of each entry in that history, only what the rules read (watch.saveRec); 5: the procedures a record opens, and the transactions by invoice, in the watcher's archive, not the state (watch.Archive)
 
 // DefaultCheckpointEvery is how many entries the supervision follows
 // between two checkpoints written by Sweep: a start after a crash replays

@@ -31,7 +31,8 @@ import (
 // Inside its bucket (ArchiveBucket):
 //
 //	r: entry key → the entry, as saveRec writes it
-//	s: fields(subject) + entry key → nothing (procedures by subject)
+//	s: keyed(subject) + entry key → nothing (procedures by subject)
+//	v: keyed(invoice) + entry key → entry id (transactions by invoice)
 type Archive struct {
 	db     *bolt.DB
 	bucket []byte
@@ -60,6 +61,7 @@ func (a *Archive) Clear(tx *bolt.Tx) error {
 var (
 	subRecs     = []byte("r")
 	subSubjects = []byte("s")
+	subInvoices = []byte("v")
 )
 
 // entryKey is the key of the entry id names (ledger.EntryKey); an id that
@@ -72,9 +74,10 @@ func entryKey(id string) []byte {
 	return ledger.EntryKey(o, seq)
 }
 
-// subjectKey is the prefix of the subject index under subject.
-func subjectKey(subject string) []byte {
-	return append([]byte{byte(len(subject) >> 8), byte(len(subject))}, subject...)
+// keyed is the prefix of an index's entries under v: its length first,
+// so that no value's prefix is another's.
+func keyed(v string) []byte {
+	return append([]byte{byte(len(v) >> 8), byte(len(v))}, v...)
 }
 
 // UseArchive keeps the entries resident does not keep in memory in a
@@ -172,7 +175,7 @@ func (s *state) bySubject(subject string, f func(*rec) bool) {
 		if root == nil {
 			return nil
 		}
-		prefix := subjectKey(subject)
+		prefix := keyed(subject)
 		c := root.Bucket(subSubjects).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			r, err := s.arch.get(tx, k[len(prefix):])
@@ -198,9 +201,17 @@ func (s *state) bySubject(subject string, f func(*rec) bool) {
 // transaction (Write) and, once it committed, those not changed since
 // leave the Watcher's memory (Done).
 type Batch struct {
-	a    *Archive
-	s    *state
-	recs []staged
+	a        *Archive
+	s        *state
+	recs     []staged
+	invoices []invoiced
+}
+
+// invoiced is a transaction to index by its invoice.
+type invoiced struct {
+	r        *rec
+	k        string
+	key, val []byte
 }
 
 type staged struct {
@@ -210,8 +221,8 @@ type staged struct {
 	subject  []byte // subject index key, nil when none
 }
 
-// Len is how many entries the batch archives.
-func (b *Batch) Len() int { return len(b.recs) }
+// Len is how many entries the batch archives (and indexes by invoice).
+func (b *Batch) Len() int { return len(b.recs) + len(b.invoices) }
 
 // stage makes the batch of the entries in memory that are not resident
 // and not written as they are now, in chain order.
@@ -238,16 +249,22 @@ func (s *state) stage() *Batch {
 		val, _ := e.Data() // saveRec writes no message: nothing can fail
 		st := staged{r: r, gen: r.gen, key: entryKey(r.id), val: val}
 		if sub := r.proc.GetSubjectId(); sub != "" {
-			st.subject = append(subjectKey(sub), st.key...)
+			st.subject = append(keyed(sub), st.key...)
 		}
 		b.recs = append(b.recs, st)
 	}
+	for k, rs := range s.invoices {
+		for _, r := range rs {
+			b.invoices = append(b.invoices, invoiced{r: r, k: k, key: append(keyed(k), entryKey(r.id)...), val: []byte(r.id)})
+		}
+	}
+	slices.SortFunc(b.invoices, func(x, y invoiced) int { return bytes.Compare(x.key, y.key) })
 	return b
 }
 
 // Write puts the batch in the archive, in tx.
 func (b *Batch) Write(tx *bolt.Tx) error {
-	if len(b.recs) == 0 {
+	if b.Len() == 0 {
 		return nil
 	}
 	root, err := tx.CreateBucketIfNotExists(b.a.bucket)
@@ -278,6 +295,19 @@ func (b *Batch) Write(tx *bolt.Tx) error {
 	for _, k := range subs {
 		if err := subjects.Put(k, nil); err != nil {
 			return fmt.Errorf("index archived entry by subject: %w", err)
+		}
+	}
+	if len(b.invoices) == 0 {
+		return nil
+	}
+	invoices, err := root.CreateBucketIfNotExists(subInvoices)
+	if err != nil {
+		return fmt.Errorf("archive the rules' entries: %w", err)
+	}
+	invoices.FillPercent = 0.95
+	for _, v := range b.invoices {
+		if err := invoices.Put(v.key, v.val); err != nil {
+			return fmt.Errorf("index transaction %s by invoice: %w", v.r.id, err)
 		}
 	}
 	return nil
@@ -312,6 +342,45 @@ func (b *Batch) Done() {
 			}
 		}
 	}
+	for _, v := range b.invoices {
+		l := slices.DeleteFunc(s.invoices[v.k], func(o *rec) bool { return o == v.r })
+		if len(l) == 0 {
+			delete(s.invoices, v.k)
+		} else {
+			s.invoices[v.k] = l
+		}
+	}
+}
+
+// claimed are the transactions kept under invoice key k, in chain order:
+// with an archive, those it indexes and those in memory not yet written.
+func (s *state) claimed(k string) []*rec {
+	mem := s.invoices[k]
+	if s.arch == nil {
+		return mem
+	}
+	var out []*rec
+	_ = s.arch.db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(s.arch.bucket)
+		if root == nil || root.Bucket(subInvoices) == nil {
+			return nil
+		}
+		prefix := keyed(k)
+		c := root.Bucket(subInvoices).Cursor()
+		for key, id := c.Seek(prefix); key != nil && bytes.HasPrefix(key, prefix); key, id = c.Next() {
+			// A transaction is resident: in memory, by id.
+			if r := s.ids.get(string(id)); r != nil && !slices.Contains(mem, r) {
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	if out == nil {
+		return mem
+	}
+	out = append(out, mem...)
+	slices.SortFunc(out, func(a, b *rec) int { return a.seq - b.seq })
+	return out
 }
 
 // Staged hands over what the last Save left to the archive (nil without

@@ -113,7 +113,7 @@ func archiveHistory(t testing.TB, n int) []Event {
 
 // TestArchiveAnswersAsMemory runs one long history through a watcher
 // that keeps everything in memory and one that keeps what resident does
-// not in an archive, checkpointed every few hundred entries (the batch
+// not, and the transactions by invoice, in an archive, checkpointed every few hundred entries (the batch
 // written some entries after it was staged, as a node writes it while
 // recording goes on), crashed after some checkpoints (and once between a
 // staging and its write) and restarted from the last checkpoint written,

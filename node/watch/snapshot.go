@@ -158,12 +158,11 @@ func (w *Watcher) wait() {
 		return
 	}
 	w.pending = nil
-	raised, st, err := build(b)
+	raised, st, err := build(b, w.st.arch)
 	if err != nil {
 		w.loadErr = fmt.Errorf("watch state: %w", err)
 		return
 	}
-	st.arch = w.st.arch // UseArchive may have come first
 	w.raised, w.st = raised, st
 }
 
@@ -184,13 +183,14 @@ func (w *Watcher) Err() error {
 // history is a part, and the entries' messages (only what saveRec keeps)
 // are taken from blocks of a few hundred: a history of 100,000 entries
 // allocates some thousand times, not some million.
-func build(b []byte) (map[string]bool, state, error) {
+func build(b []byte, arch *Archive) (map[string]bool, state, error) {
 	d := &histReader{s: string(b)}
 	raised := make(map[string]bool)
 	for range d.len() {
 		raised[d.string()] = true
 	}
 	st := newState()
+	st.arch = arch // UseArchive came before the history was made
 	st.seq, st.first = int(d.int()), day(d.int())
 	n := d.len()
 	if d.err != nil {
@@ -205,7 +205,7 @@ func build(b []byte) (map[string]bool, state, error) {
 		if err := d.rec(r, &a); err != nil {
 			return nil, state{}, err
 		}
-		if r.tx != nil && r.tx.GetInvoiceNumber() != "" {
+		if r.tx != nil && r.tx.GetInvoiceNumber() != "" && arch == nil {
 			invoiced++
 		}
 		if r.proc.GetSubjectId() != "" {
@@ -224,9 +224,11 @@ func build(b []byte) (map[string]bool, state, error) {
 	// by the entries: with an archive, few procedures are left here.
 	st.ids.load(recs)
 	st.invoices, st.subjects = make(map[string][]*rec, invoiced), make(map[string][]*rec, about)
+	st.loading = arch != nil
 	for i := range recs {
 		st.index(&recs[i])
 	}
+	st.loading = false
 	for _, id := range reversed {
 		st.reverse(id)
 	}

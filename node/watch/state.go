@@ -119,7 +119,7 @@ type state struct {
 	years     map[int]*yearTotals
 	cash      map[day]int64            // net cash on hand moved per business day
 	open      map[string]*openPayments // by payee: what SPLIT may still count
-	invoices  map[string][]*rec        // transactions by invoice
+	invoices  map[string][]*rec        // transactions by invoice (with an archive, those not written to it yet)
 	receipts  []*rec                   // cash received
 	banked    []*rec                   // cash paid into the bank (TRANSFER in cash)
 	loans     map[string][]*rec        // staff advances by id number
@@ -136,6 +136,9 @@ type state struct {
 	// those of them read back and changed since a checkpoint wrote them.
 	arch    *Archive
 	fetched map[string]*rec
+	// loading is set while build indexes a checkpoint's entries with an
+	// archive: their invoices are the archive's already.
+	loading bool
 }
 
 func newState() state {
@@ -211,7 +214,7 @@ func (s *state) index(r *rec) {
 				s.banked = append(s.banked, r)
 			}
 		}
-		if k := invoiceKey(tx); k != "" {
+		if k := invoiceKey(tx); k != "" && !s.loading {
 			s.invoices[k] = append(s.invoices[k], r)
 		}
 	case r.ct != nil:

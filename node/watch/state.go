@@ -57,7 +57,6 @@ type rec struct {
 	seq      int
 	recorded day
 	date     day // business date; noDay when none
-	reversed bool
 	tx       *sanziv1.Transaction
 	ct       *sanziv1.Contract
 	pay      *sanziv1.ContractPayment
@@ -66,6 +65,7 @@ type rec struct {
 	vch      *sanziv1.Voucher
 	close    *sanziv1.MonthClose
 	closedOn day  // procedure: day its closing decision was recorded, noDay while open
+	reversed bool // the flags side by side: 128 bytes, not 136
 	approved bool // procedure: that decision approved it
 	split    bool // expense: counted in a SPLIT window that fired
 	// archived says that r is in the archive (read from it, or written

@@ -34,7 +34,7 @@ const checkpointName = "supervise"
 // what a tier keeps) or write it differently: every node then rebuilds
 // its state once, by replaying its chains, at its next start. A release
 // built from another revision rebuilds anyway (checkpoint.Build).
-const stateVersion = 4 // 2: the watcher keeps vouchers and month closes (rules on the books); 3: closed procedures in the workflow's archive, not the state, and the watcher's history one section, made after Load returns (issue 17); 4: of each entry in that history, only what the rules read (watch.saveRec)
+const stateVersion = 5 // 2: the watcher keeps vouchers and month closes (rules on the books); 3: closed procedures in the workflow's archive, not the state, and the watcher's history one section, made after Load returns (issue 17); 4: of each entry in that history, only what the rules read (watch.saveRec); 5: the procedures a record opens, and the transactions by invoice, in the watcher's archive, not the state (watch.Archive)
 
 // DefaultCheckpointEvery is how many entries the supervision follows
 // between two checkpoints written by Sweep: a start after a crash replays
@@ -65,8 +65,10 @@ type snap struct {
 	state []byte
 	// archive are the closed procedures the state leaves to the
 	// workflow's archives (the node's own, the tier's), written in the
-	// checkpoint's transaction.
+	// checkpoint's transaction; history the entries the watcher leaves
+	// to its archive, likewise (nil when none).
 	archive []*workflow.Batch
+	history *watch.Batch
 	t0      time.Time
 }
 
@@ -77,6 +79,7 @@ type snap struct {
 func (s *Supervisor) useArchives() {
 	db := s.cfg.Checkpoints.DB()
 	s.flows.UseArchive(workflow.NewArchive(db, checkpointName))
+	s.watch.UseArchive(watch.NewArchive(db, checkpointName))
 	if held := s.tier.Held(); held != nil {
 		held.UseArchive(workflow.NewArchive(db, checkpointName+"-held"))
 	}
@@ -91,7 +94,7 @@ func (s *Supervisor) clearArchives(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	return nil
+	return watch.NewArchive(db, checkpointName).Clear(tx)
 }
 
 // snapshot encodes the state as of the chain positions seen. The caller
@@ -124,6 +127,7 @@ func (s *Supervisor) snapshot() (*snap, error) {
 			sn.archive = append(sn.archive, b)
 		}
 	}
+	sn.history = s.watch.Staged()
 	return sn, nil
 }
 
@@ -138,11 +142,16 @@ func (s *Supervisor) write(sn *snap) error {
 		also[i] = b.Write
 		archived += b.Len()
 	}
+	history := 0
+	if sn.history != nil {
+		also = append(also, sn.history.Write)
+		history = sn.history.Len()
+	}
 	if err := s.cfg.Checkpoints.Save(checkpointName, s.stampOf, sn.at, sn.state, also...); err != nil {
 		return err
 	}
 	s.log.Info("supervision state checkpointed", "entries", sn.at.Entries(), "bytes", len(sn.state), "closedProceduresArchived", archived,
-		"took", time.Since(sn.t0).Round(time.Millisecond))
+		"historyArchived", history, "took", time.Since(sn.t0).Round(time.Millisecond))
 	return nil
 }
 
@@ -151,6 +160,9 @@ func (s *Supervisor) write(sn *snap) error {
 func (sn *snap) archived() {
 	for _, b := range sn.archive {
 		b.Done()
+	}
+	if sn.history != nil {
+		sn.history.Done()
 	}
 }
 
@@ -173,7 +185,10 @@ func (s *Supervisor) save() error {
 // encode writes the state: the rule set in force, then each part in a
 // section of its own (restore decodes them side by side). The same state
 // always encodes to the same bytes. The caller holds s.mu.
-func (s *Supervisor) encode() ([]byte, error) {
+func (s *Supervisor) encode() ([]byte, error) { return s.encodeWith(s.watch.Save) }
+
+// encodeWith is encode with history writing the watcher's part.
+func (s *Supervisor) encodeWith(history func(*checkpoint.Encoder)) ([]byte, error) {
 	var e checkpoint.Encoder
 	inForce, err := json.Marshal(s.b.Rules().Set())
 	if err != nil {
@@ -183,7 +198,7 @@ func (s *Supervisor) encode() ([]byte, error) {
 	e.Section(s.sets.save)
 	e.Section(s.cats.Save)
 	e.Section(s.flows.Save)
-	e.Section(s.watch.Save)
+	e.Section(history)
 	e.Section(s.tier.Save)
 	return e.Data()
 }
@@ -284,6 +299,7 @@ func (s *Supervisor) restore() error {
 	if err != nil {
 		return fmt.Errorf("%w: rule set in force: %v", checkpoint.ErrDamaged, err)
 	}
+	w.UseArchive(watch.NewArchive(s.cfg.Checkpoints.DB(), checkpointName))
 	var tierIn func()
 	loads := []func(*checkpoint.Decoder) error{sets.load, cats.Load, flows.Load, w.Load,
 		func(d *checkpoint.Decoder) (err error) { tierIn, err = s.tier.Restore(d, e); return err }}

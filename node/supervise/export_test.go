@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"errors"
 	"maps"
 
 	"github.com/sanzi/sanzi/node/checkpoint"
@@ -13,8 +14,9 @@ import (
 // it reflects: two supervisions are in the same state when both are equal.
 // The procedures are encoded as a supervision with checkpoints keeps them,
 // the open ones (the closed ones are its archive's; a test compares them
-// through Procedures), also for one without, so that a node restored from
-// a checkpoint and one that replayed every chain compare.
+// through Procedures), also for one without, and the watcher's history
+// whole, from memory and its archive (watch.SaveFull), so that a node
+// restored from a checkpoint and one that replayed every chain compare.
 func StateOf(s *Supervisor) ([]byte, map[string]ledger.Head, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -24,7 +26,10 @@ func StateOf(s *Supervisor) ([]byte, map[string]ledger.Head, error) {
 			defer f.UseArchive(nil)
 		}
 	}
-	b, err := s.encode()
+	// The watcher's history whole, whether kept in memory or archived.
+	var fullErr error
+	b, err := s.encodeWith(func(e *checkpoint.Encoder) { fullErr = s.watch.SaveFull(e) })
+	err = errors.Join(err, fullErr)
 	for _, f := range []*workflow.Flows{s.flows, s.tier.Held()} {
 		if f != nil {
 			f.Staged() // not written: the procedures stay in memory

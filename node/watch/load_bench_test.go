@@ -2,10 +2,12 @@ package watch
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sanzi/sanzi/node/checkpoint"
@@ -65,5 +67,112 @@ func BenchmarkLoad(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkLoadArchive is BenchmarkLoad on a history with a procedure
+// per record, as a village's (archiveHistory), kept all in memory and
+// with an archive (the node's way, checkpointed every 50,000 entries as
+// supervise does): what the first record or sweep after a start pays for
+// the history in each case.
+func BenchmarkLoadArchive(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		evs := archiveHistory(b, n)
+		for _, kept := range []string{"memory", "archive"} {
+			b.Run(fmt.Sprintf("entries=%d/kept=%s", n, kept), func(b *testing.B) {
+				var arch *Archive
+				if kept == "archive" {
+					db, err := bolt.Open(filepath.Join(b.TempDir(), "archive.db"), 0o600, &bolt.Options{NoSync: true})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer db.Close()
+					arch = NewArchive(db, "bench")
+				}
+				w, _ := watcher(b)
+				w.UseArchive(arch)
+				save := func() []byte {
+					var enc checkpoint.Encoder
+					w.Save(&enc)
+					data, err := enc.Data()
+					if err != nil {
+						b.Fatal(err)
+					}
+					if batch := w.Staged(); batch != nil {
+						if err := arch.db.Update(batch.Write); err != nil {
+							b.Fatal(err)
+						}
+						batch.Done()
+					}
+					return data
+				}
+				for i, ev := range evs {
+					w.Observe(ev)
+					if i%50_000 == 49_999 {
+						save()
+					}
+				}
+				data := save()
+				b.ReportMetric(float64(len(data)), "bytes")
+				b.ResetTimer()
+				for b.Loop() {
+					w2, _ := watcher(b)
+					if err := w2.Load(checkpoint.NewDecoder(data)); err != nil {
+						b.Fatal(err)
+					}
+					w2.UseArchive(arch)
+					if err := w2.Err(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkObserveArchived is BenchmarkFullRuleSet's stateful part with
+// the history checkpointed into an archive, as a node keeps it: what an
+// expense costs the watcher when its invoice is looked up in bbolt
+// (DUP-INVOICE) beside memory. Compare with BenchmarkObserveInMemory, the
+// same without the archive.
+func BenchmarkObserveArchived(b *testing.B) { benchObserveKept(b, true) }
+
+// BenchmarkObserveInMemory: see BenchmarkObserveArchived.
+func BenchmarkObserveInMemory(b *testing.B) { benchObserveKept(b, false) }
+
+func benchObserveKept(b *testing.B, archived bool) {
+	w, _ := watcher(b)
+	if archived {
+		db, err := bolt.Open(filepath.Join(b.TempDir(), "archive.db"), 0o600, &bolt.Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		w.UseArchive(NewArchive(db, "bench"))
+	}
+	base := time.Date(2016, 1, 1, 10, 0, 0, 0, cst(b))
+	n := 0
+	next := func() Event {
+		n++
+		d := base.AddDate(0, 0, n/30)
+		t := exp(int64(n%50)*10_000+1, d.Format(time.DateOnly), payee(fmt.Sprintf("供应商%d", n%1000), ""),
+			category([]string{"办公费", "会议费", "差旅费", "工程款"}[n%4]), invoice("035001", strconv.Itoa(n%70_000)))
+		return Event{ID: id(n), RecordedAt: d, Msg: t}
+	}
+	for i := range 100_000 {
+		w.Observe(next())
+		if i%50_000 == 49_999 && archived {
+			var enc checkpoint.Encoder
+			w.Save(&enc)
+			batch := w.Staged()
+			if err := w.st.arch.db.Update(batch.Write); err != nil {
+				b.Fatal(err)
+			}
+			batch.Done()
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Observe(next())
 	}
 }

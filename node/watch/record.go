@@ -29,13 +29,16 @@ func dupInvoice(w *Watcher, _ *rule, cur *rec) []finding {
 		return nil
 	}
 	k := invoiceKey(cur.tx)
+	if k == "" {
+		return nil
+	}
 	var prior []string
-	for _, o := range w.st.invoices[k] {
+	for _, o := range w.st.claimed(k) {
 		if !o.reversed {
 			prior = append(prior, o.id)
 		}
 	}
-	if k == "" || prior == nil {
+	if prior == nil {
 		return nil
 	}
 	return []finding{{subject: cur.id, key: "DUP-INVOICE/" + cur.id, detail: "已由" + prior[0] + "报销",

@@ -18,7 +18,7 @@ import (
 // describe is a rec as text, with what Save keeps of its message
 // (saveRec), so that two states compare without their pointers; whether
 // that is all the rules read, TestLoadEqualsSaved tells by their findings.
-func describe(t *testing.T, r *rec) string {
+func describe(t testing.TB, r *rec) string {
 	t.Helper()
 	var e checkpoint.Encoder
 	saveRec(&e, r)

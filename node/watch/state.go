@@ -57,7 +57,6 @@ type rec struct {
 	seq      int
 	recorded day
 	date     day // business date; noDay when none
-	reversed bool
 	tx       *sanziv1.Transaction
 	ct       *sanziv1.Contract
 	pay      *sanziv1.ContractPayment
@@ -66,8 +65,14 @@ type rec struct {
 	vch      *sanziv1.Voucher
 	close    *sanziv1.MonthClose
 	closedOn day  // procedure: day its closing decision was recorded, noDay while open
+	reversed bool // the flags side by side: 128 bytes, not 136
 	approved bool // procedure: that decision approved it
 	split    bool // expense: counted in a SPLIT window that fired
+	// archived says that r is in the archive (read from it, or written
+	// by a checkpoint); gen counts r's changes (touch), saved is the gen
+	// the archive holds (see Archive).
+	archived   bool
+	gen, saved uint32
 }
 
 func (r *rec) amount() int64 {
@@ -114,7 +119,7 @@ type state struct {
 	years     map[int]*yearTotals
 	cash      map[day]int64            // net cash on hand moved per business day
 	open      map[string]*openPayments // by payee: what SPLIT may still count
-	invoices  map[string][]*rec        // transactions by invoice
+	invoices  map[string][]*rec        // transactions by invoice (with an archive, those not written to it yet)
 	receipts  []*rec                   // cash received
 	banked    []*rec                   // cash paid into the bank (TRANSFER in cash)
 	loans     map[string][]*rec        // staff advances by id number
@@ -127,6 +132,13 @@ type state struct {
 	subjects  map[string][]*rec // procedures by subject id
 	periods   map[string][]*rec // procedures by matter/period
 	orgs      map[string]*orgBooks
+	// arch keeps the entries resident does not (nil: none); fetched are
+	// those of them read back and changed since a checkpoint wrote them.
+	arch    *Archive
+	fetched map[string]*rec
+	// loading is set while build indexes a checkpoint's entries with an
+	// archive: their invoices are the archive's already.
+	loading bool
 }
 
 func newState() state {
@@ -202,7 +214,7 @@ func (s *state) index(r *rec) {
 				s.banked = append(s.banked, r)
 			}
 		}
-		if k := invoiceKey(tx); k != "" {
+		if k := invoiceKey(tx); k != "" && !s.loading {
 			s.invoices[k] = append(s.invoices[k], r)
 		}
 	case r.ct != nil:
@@ -216,10 +228,13 @@ func (s *state) index(r *rec) {
 			s.receipts = append(s.receipts, r)
 		}
 	case r.proc != nil:
-		s.procs = append(s.procs, r)
 		if sub := r.proc.GetSubjectId(); sub != "" {
 			s.subjects[sub] = append(s.subjects[sub], r)
 		}
+		if !s.resident(r) {
+			break // found by id or subject only, until archived (see resident)
+		}
+		s.procs = append(s.procs, r)
 		k := r.proc.GetMatterCode() + "/" + r.proc.GetPeriod()
 		s.periods[k] = append(s.periods[k], r)
 	case r.vch != nil:
@@ -292,8 +307,9 @@ func (s *state) spent(y int, match func(category string) bool) int64 {
 // reverse takes a reversed entry out of every sum; it still shows in the
 // indexes, flagged, for the rules to skip.
 func (s *state) reverse(id string) {
-	if r := s.ids.get(id); r != nil && !r.reversed {
+	if r := s.lookup(id); r != nil && !r.reversed {
 		r.reversed = true
+		s.touch(r)
 		s.count(r, -1)
 		if r.tx.GetKind() == sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE && r.date != noDay && !r.split {
 			if p := s.open[payeeKey(r.tx.GetCounterparty())]; p != nil {
@@ -305,8 +321,9 @@ func (s *state) reverse(id string) {
 
 // decide records a decision that closes a procedure (the first one counts).
 func (s *state) decide(id string, d *sanziv1.StepDecision, on day) {
-	if p := s.ids.get(id); p != nil && p.proc != nil && d.GetCloses() && p.closedOn == noDay {
+	if p := s.lookup(id); p != nil && p.proc != nil && d.GetCloses() && p.closedOn == noDay {
 		p.closedOn, p.approved = on, d.GetAction() == sanziv1.StepAction_STEP_ACTION_APPROVE
+		s.touch(p)
 	}
 }
 

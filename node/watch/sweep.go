@@ -207,10 +207,12 @@ func expiring(w *Watcher, r *rule, today day) []finding {
 	var out []finding
 	for _, c := range w.liveContracts() {
 		end := parseDay(c.ct.GetTermEnd())
-		if end == noDay || w.renewed(c) {
+		left := end - today
+		// Renewal is asked only of a contract that would raise
+		// something (it may read the archive).
+		if end == noDay || left > day(r.Params["yellow_days"]) && left >= 0 || w.renewed(c) {
 			continue
 		}
-		left := end - today
 		f := finding{subject: c.id, ev: map[string]string{
 			"term_end": end.String(), "days_left": strconv.Itoa(int(left)), "object_id": c.ct.GetObject().GetObjectId(),
 		}}
@@ -235,10 +237,16 @@ func (w *Watcher) renewed(c *rec) bool {
 	// The signing procedure that recording the contract opened (the same
 	// day) is not a renewal; any other procedure about it is (a re-tender,
 	// a termination), and so is a signing procedure started on a later day.
-	return slices.ContainsFunc(w.st.subjects[c.id], func(p *rec) bool {
+	renews := func(p *rec) bool {
 		m := p.proc.GetMatterCode()
 		return !p.reversed && (p.recorded > c.recorded || (m != "CONTRACT-LEASE" && m != "RES-CONTRACT"))
-	})
+	}
+	if slices.ContainsFunc(w.st.subjects[c.id], renews) {
+		return true
+	}
+	found := false
+	w.st.bySubject(c.id, func(p *rec) bool { found = renews(p); return !found })
+	return found
 }
 
 // missed lists the months from the node's first event to last month whose

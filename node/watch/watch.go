@@ -70,6 +70,8 @@ type Watcher struct {
 	// loadErr is why making it failed, if it did (see Load).
 	pending []byte
 	loadErr error
+	// staged is what the last Save left to the archive (Staged).
+	staged *Batch
 }
 
 // impl is the Go side of one stateful rule. Exactly one of the functions is

@@ -1,0 +1,255 @@
+package watch
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sanzi/sanzi/node/checkpoint"
+	"github.com/sanzi/sanzi/node/rules"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
+)
+
+// archiveHistory is a history of every kind the rules keep, as
+// BenchmarkLoad's, with what the archive holds besides: a procedure per
+// record (no period, about an entry) decided days later or never,
+// contracts that expire, renewed by a later procedure about them (some
+// reversed) or by a signing procedure of the same day (no renewal), and
+// complaints answered late or never; with reversals of procedures long
+// archived.
+func archiveHistory(t testing.TB, n int) []Event {
+	t.Helper()
+	var evs []Event
+	base := bj(t, "2026-01-01 10:00")
+	var open []int     // plain procedures not decided yet
+	var renewals []int // renewal procedures to reverse
+	var soon []int     // procedures just decided, to reverse
+	k := 0
+	add := func(d time.Time, m proto.Message) int {
+		k++
+		evs = append(evs, Event{ID: id(k), RecordedAt: d, Msg: m})
+		return k
+	}
+	for i := 0; k < n; i++ {
+		d := base.AddDate(0, 0, i/12)
+		date := d.Format(time.DateOnly)
+		switch i % 12 {
+		case 0:
+			tx := add(d, exp(int64(100+i%5000), date, payee("张三", person(t, i%7)), invoice("044", strconv.Itoa(i%900)), category("会议"), line("会议费")))
+			open = append(open, add(d, proc("EXP-PAY", "", id(tx))))
+		case 1:
+			tx := add(d, exp(int64(100+i%5000), date, account("建材公司", "62220202001"+strconv.Itoa(i%30)), category("办公费")))
+			open = append(open, add(d, proc("EXP-PAY", "", id(tx))))
+		case 2:
+			add(d, inc(int64(1000+i%5000), date, cash, payee("王五", person(t, i%5))))
+			add(d, bank(int64(900+i%5000), date))
+		case 3:
+			// Ends within weeks: EXPIRING asks whether it was renewed.
+			c := add(d, lease("obj-"+strconv.Itoa(i), d.AddDate(0, 0, 20+i%30).Format(time.DateOnly), due(date, 700)))
+			add(d, proc("CONTRACT-LEASE", "", id(c))) // its signing: no renewal
+			if i%36 == 3 {
+				// A renewal procedure some days later, reversed one in
+				// two, once archived.
+				r := add(d.AddDate(0, 0, 3), proc("CONTRACT-END", "", id(c)))
+				if i%72 == 3 {
+					renewals = append(renewals, r)
+				}
+			}
+		case 4:
+			add(d, cpay(k, 300, date, i%24 == 4))
+		case 5:
+			p := add(d, proc("FUND-BANKREC", date[:7], "subj-"+strconv.Itoa(i)))
+			add(d, closes(p, i%3 == 0))
+		case 6:
+			c := add(d, proc("GOV-COMPLAINT", "", ""))
+			if i%24 == 6 {
+				add(d.AddDate(0, 0, 2+i%40), closes(c, true))
+			}
+		case 7:
+			add(d, receive(int64(10_000+i%5000), date))
+			add(d, pay(int64(300+i%5000), date))
+		case 8:
+			add(d, txn(sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_OUT, 500, date, payee("赵六", person(t, i%3))))
+		case 9:
+			add(d, closeMonth(date[:7]))
+			add(d, rev(k-3))
+		case 10:
+			// Decide the oldest open procedures, long archived by now.
+			for range 3 {
+				if len(open) == 0 || open[0] > k-1500 {
+					break
+				}
+				add(d, closes(open[0], i%5 != 0))
+				if i%2 == 0 {
+					soon = append(soon, open[0])
+				}
+				open = open[1:]
+			}
+		case 11:
+			// Reversed just after its decision: a checkpoint staging
+			// between the two must not lose the second.
+			for _, p := range soon {
+				add(d, rev(p))
+			}
+			soon = soon[:0]
+			if len(renewals) > 0 && renewals[0] < k-1500 {
+				add(d, rev(renewals[0]))
+				renewals = renewals[1:]
+			}
+			if i%60 == 11 && k > 2000 {
+				// Reverse a procedure of long ago (archived), and its
+				// transaction.
+				add(d, rev(k-1900))
+			}
+		}
+	}
+	return evs
+}
+
+// TestArchiveAnswersAsMemory runs one long history through a watcher
+// that keeps everything in memory and one that keeps what resident does
+// not, and the transactions by invoice, in an archive, checkpointed every few hundred entries (the batch
+// written some entries after it was staged, as a node writes it while
+// recording goes on), crashed after some checkpoints (and once between a
+// staging and its write) and restarted from the last checkpoint written,
+// replaying what came after it: every entry's findings and every sweep's
+// are the same.
+func TestArchiveAnswersAsMemory(t *testing.T) {
+	evs := archiveHistory(t, 12_000)
+	const sweepEvery, checkpointEvery, writeLag = 97, 700, 40
+	type step struct {
+		at   int // index of the event; a sweep follows events at multiples of sweepEvery
+		hits string
+	}
+	show := func(hs []rules.Hit) string {
+		if len(hs) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+v", hs)
+	}
+	run := func(w *Watcher, i int) (observed, swept string) {
+		observed = show(w.Observe(evs[i]))
+		if i%sweepEvery == sweepEvery-1 {
+			swept = show(w.Sweep(evs[i].RecordedAt.Add(time.Hour)))
+		}
+		return observed, swept
+	}
+
+	mem, _ := watcher(t)
+	want := make([][2]string, len(evs))
+	for i := range evs {
+		want[i][0], want[i][1] = run(mem, i)
+	}
+
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "archive.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	arch := NewArchive(db, "test")
+	w, _ := watcher(t)
+	w.UseArchive(arch)
+	got := make([][2]string, len(evs))
+	// written is the last checkpoint committed: its state and the event
+	// it follows (-1: none, a start from nothing).
+	var written []byte
+	writtenAt := -1
+	type pending struct {
+		state []byte
+		batch *Batch
+		at    int
+	}
+	var staged *pending
+	crashed := map[int]bool{}
+	restart := func() int {
+		w, _ = watcher(t)
+		if written != nil {
+			if err := w.Load(checkpoint.NewDecoder(written)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.UseArchive(arch)
+		if err := w.Err(); err != nil {
+			t.Fatal(err)
+		}
+		staged = nil
+		return writtenAt + 1
+	}
+	archived, fetchedMax := 0, 0
+	for i := 0; i < len(evs); i++ {
+		got[i][0], got[i][1] = run(w, i)
+		if staged != nil && i == staged.at+writeLag {
+			if err := db.Update(staged.batch.Write); err != nil {
+				t.Fatal(err)
+			}
+			written, writtenAt = staged.state, staged.at
+			staged.batch.Done()
+			archived += staged.batch.Len()
+			staged = nil
+		}
+		fetchedMax = max(fetchedMax, len(w.st.fetched))
+		if i%checkpointEvery == checkpointEvery-1 && staged == nil {
+			var enc checkpoint.Encoder
+			w.Save(&enc)
+			data, err := enc.Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			staged = &pending{state: data, batch: w.Staged(), at: i}
+		}
+		// Crash once after each third checkpoint written, some entries
+		// on; once between a staging and its write.
+		if writtenAt >= 0 && (writtenAt/checkpointEvery%3 == 1 && i == writtenAt+writeLag+150 ||
+			staged != nil && staged.at/checkpointEvery == 8 && i == staged.at+writeLag/2) && !crashed[i] {
+			crashed[i] = true
+			i = restart() - 1
+		}
+	}
+	if len(crashed) < 3 {
+		t.Fatalf("only %d crashes", len(crashed))
+	}
+	if archived < 1000 || fetchedMax == 0 {
+		t.Fatalf("%d entries archived, %d at most read back and changed: the test tests too little", archived, fetchedMax)
+	}
+	n := 0
+	for i := range evs {
+		for j, what := range []string{"observed", "swept"} {
+			if got[i][j] != want[i][j] && n < 5 {
+				n++
+				t.Errorf("%s after %s (%T):\n got %.600s\nwant %.600s", what, evs[i].ID, evs[i].Msg, got[i][j], want[i][j])
+			}
+		}
+	}
+	// And each entry is kept as it is in memory, from memory or the
+	// archive: reversed, decided, approved.
+	for _, r := range mem.st.ids.all() {
+		a := w.st.lookup(r.id)
+		if a == nil {
+			t.Errorf("%s: not kept with the archive", r.id)
+			continue
+		}
+		if got, want := describe(t, a), describe(t, r); got != want {
+			t.Errorf("kept with the archive as\n%s\nin memory as\n%s", got, want)
+		}
+	}
+	fired := 0
+	for i := range want {
+		if want[i][0] != "" || want[i][1] != "" {
+			fired++
+		}
+	}
+	if fired < 100 {
+		t.Errorf("only %d steps found anything: the history exercises too little", fired)
+	}
+	// The archive holds the record-opened procedures, not the state.
+	if w.st.ids.len() >= mem.st.ids.len() {
+		t.Errorf("%d entries in memory with the archive, %d without", w.st.ids.len(), mem.st.ids.len())
+	}
+	t.Logf("%d entries in memory with the archive, %d without; %d archived, at most %d read back and changed; %d steps found something; %d crashes",
+		w.st.ids.len(), mem.st.ids.len(), archived, fetchedMax, fired, len(crashed))
+}

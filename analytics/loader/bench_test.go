@@ -236,11 +236,11 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 			for _, r := range rec.GetRanges() {
 				d.f.Range(r.GetOrigin(), r.GetFromSeq(), int(r.GetToSeq()-r.GetFromSeq()+1), func(st *ledger.Stored) bool {
 					at := st.RecordedAt.UTC().Format("2006-01-02 15:04:05")
-					fmt.Fprintf(tsv["entries"], "%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", index, st.Origin, st.Seq, st.Type, st.Type, at, st.Author, st.Subject)
+					fmt.Fprintf(tsv["entries"], "%d\t%s\t%d\t%d\t%s\t%s\t%s\n", index, st.Origin, st.Seq, st.Type, at, st.Author, st.Subject)
 					var t sanziv1.Transaction
 					proto.Unmarshal(st.Payload, &t)
-					fmt.Fprintf(tsv["transactions"], "%d\t%s\t%d\t%s\t1\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", index, st.Origin, st.Seq,
-						kindName(t.GetKind()), t.GetAmountFen(), t.GetPaymentMethod(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), "", t.GetBusinessDate(), 202608, at)
+					fmt.Fprintf(tsv["transactions"], "%d\t%s\t%d\t%d\t1\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", index, st.Origin, st.Seq,
+						t.GetKind(), t.GetAmountFen(), t.GetPaymentMethod(), t.GetCategory(), t.GetBudgetLine(), t.GetCounterparty().GetName(), "", t.GetBusinessDate(), 202608, at)
 					return true
 				})
 			}

@@ -147,6 +147,8 @@ func truncate(c any) {
 		*c = (*c)[:0]
 	case *[]int8:
 		*c = (*c)[:0]
+	case *[]int32:
+		*c = (*c)[:0]
 	case *[]int64:
 		*c = (*c)[:0]
 	case *[]uint32:
@@ -175,6 +177,8 @@ func newColumn(v any) (any, bool) {
 		return new([]uint8), true
 	case int8:
 		return new([]int8), true
+	case int32:
+		return new([]int32), true
 	case int64:
 		return new([]int64), true
 	case uint32:
@@ -201,6 +205,8 @@ func addTo(c, v any) bool {
 	case uint8:
 		return push(c, v)
 	case int8:
+		return push(c, v)
+	case int32:
 		return push(c, v)
 	case int64:
 		return push(c, v)
@@ -236,6 +242,8 @@ func values(c any) any {
 	case *[]uint8:
 		return *c
 	case *[]int8:
+		return *c
+	case *[]int32:
 		return *c
 	case *[]int64:
 		return *c
@@ -339,6 +347,8 @@ func emptyLike(c any) any {
 		return new([]uint8)
 	case *[]int8:
 		return new([]int8)
+	case *[]int32:
+		return new([]int32)
 	case *[]int64:
 		return new([]int64)
 	case *[]uint32:
@@ -366,6 +376,8 @@ func concatColumn(dst, src any) bool {
 	case *[]uint8:
 		return cat(dst, *src)
 	case *[]int8:
+		return cat(dst, *src)
+	case *[]int32:
 		return cat(dst, *src)
 	case *[]int64:
 		return cat(dst, *src)

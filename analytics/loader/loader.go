@@ -675,12 +675,13 @@ func (b *batch) reset() {
 
 // columns are the insert column lists, in the order rows are built. The
 // entries and transactions rows leave out district and town, which the
-// server computes from origin (schema migration 10): two fewer string
-// columns for the driver to copy and encode, on the tables nearly every
-// row goes to.
+// server computes from origin (schema migration 10), and type_name, kind
+// and payment_method, which it names from the enum numbers the rows carry
+// (migration 11): five fewer string columns, the longest of the rows, for
+// the driver to copy and encode, on the tables nearly every row goes to.
 var columns = map[string]string{
-	"entries":           "raft_index, origin, seq, type, type_name, recorded_at, author, subject",
-	"transactions":      "raft_index, origin, seq, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at",
+	"entries":           "raft_index, origin, seq, type, recorded_at, author, subject",
+	"transactions":      "raft_index, origin, seq, kind_number, sign, amount_fen, payment_method_number, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at",
 	"alerts":            "raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at, subject_origin, tamper_kind",
 	"cards":             "raft_index, origin, seq, district, town, level, procedure_id, matter_code, step_code, post, person, deadline, recorded_at",
 	"contracts":         "raft_index, origin, seq, district, town, kind, contract_number, counterparty, object_kind, area_mu, term_start, term_end, annual_amount_fen, award_method, recorded_at",

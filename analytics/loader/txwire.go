@@ -117,13 +117,12 @@ func wireRefusal(what sanziv1.EntryType, badNumber, bad bool) error {
 
 // cache is a decoder goroutine's own memory of what rows repeat: strings
 // read from payloads (a category, a counterparty, a date), the business
-// dates parsed, and the names of enum values (whose String goes through
+// dates parsed, and the payment methods' names (whose String goes through
 // the proto registry). Each is bounded: past its limit it starts again.
 type cache struct {
 	strs    map[string]string
 	dates   map[string]dated
-	types   []string // EntryType names by number
-	methods []string // PaymentMethod names by number
+	methods []string // PaymentMethod names by number (the summaries')
 	// lastDate is the date string looked up last, and what it parsed to:
 	// the rows of a range mostly share their business date, and the
 	// strings come from strs, so the same date is the same string.
@@ -186,14 +185,6 @@ func (c *cache) businessDate(s string, recorded time.Time) (time.Time, uint32) {
 	}
 	c.lastDate, c.last = s, d
 	return d.d, d.month
-}
-
-// typeName is t.String(), cached by number.
-func (c *cache) typeName(t sanziv1.EntryType) string {
-	if c == nil {
-		return t.String()
-	}
-	return enumName(&c.types, t)
 }
 
 // methodName is m.String(), cached by number.

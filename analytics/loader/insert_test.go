@@ -27,7 +27,7 @@ func TestTableColumns(t *testing.T) {
 		},
 		{name: "type changes", rows: [][]any{{"a", uint64(1)}, {"b", int64(2)}}, wantErr: "column 2 holds int64"},
 		{name: "width changes", rows: [][]any{{"a", uint64(1)}, {"b"}}, wantErr: "row 1 has 2 columns, not 3"},
-		{name: "unknown type", rows: [][]any{{"a", int32(1)}}, wantErr: "no column type for int32"},
+		{name: "unknown type", rows: [][]any{{"a", int16(1)}}, wantErr: "no column type for int16"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var tab table

@@ -407,19 +407,25 @@ type prepared struct {
 
 // TODO(issue 17): at 4 M rows (BenchmarkLoaderVsClient, 2 cores shared
 // with other work, load 2–15) the loader is still below
-// clickhouse-client: medians of 3, interleaved, 655 k rows/s against
-// 0.78–1.5 M, ratio 0.51 (0.67, 0.51, 0.43; the code before the three
-// changes below: 566 k rows/s, ratio 0.44). Its CPU is now ~0.64 µs a row
-// (0.84 before, in the same run): entries' type_name and transactions'
-// kind and payment_method became server DEFAULTs from the enum numbers
-// (schema migration 11; ~0.1 µs/row), the decoders walk fields in a loop
-// instead of ledger.WireFields's callbacks (~0.05), and presize sizes the
-// driver's string offsets too (~0.14). The client is at 0.2–0.3 µs/row.
-// The server spends 0.9–1.15 µs/row on the loader's rows against the
-// client's 0.5–0.7, and most of the difference is merges: it merged ~7.5
-// M rows while the loader ran (its 40 parts a table of ~50,000 rows) and
-// none while the client ran (two parts of 1 M rows a table, merged after
-// it returns). The DEFAULTs cost the server little (INSERT ... SELECT of
+// clickhouse-client, and its wall time did not move with its CPU: medians
+// of 6 in two interleaved windows, ratio 0.47 before and after the three
+// changes below (0.35–0.76 and 0.36–0.88), loader 590 k rows/s both
+// (0.40–0.91 M and 0.51–1.24 M), client 0.77–1.51 M. Its CPU fell to
+// 0.60–0.69 µs a row from 0.82–0.91 (loader and server together 1.72 from
+// 1.92): entries' type_name and transactions' kind and payment_method
+// became server DEFAULTs from the enum numbers (schema migration 11;
+// ~0.1 µs/row), the decoders walk fields in a loop instead of
+// ledger.WireFields's callbacks (~0.05), and presize sizes the driver's
+// string offsets too (~0.14). The client is at 0.2–0.3 µs/row.
+// The server spends 0.9–1.3 µs/row on the loader's rows (median 1.07,
+// 1.02 before: the DEFAULTs) against the client's 0.5–0.7, and most of the
+// difference is merges: it merged ~7.5 M rows while the loader ran (its
+// 40 parts a table of ~50,000 rows) and none while the client ran (two
+// parts of 1 M rows a table, merged after it returns). With the loader's
+// CPU down and its wall time not, the wall is likely bound by the server
+// (each table's block inserted by one server thread, beside the merges),
+// which a batch waits for before the next: not yet measured per thread
+// (the test server keeps no query_log or part_log). The DEFAULTs cost the server little (INSERT ... SELECT of
 // 2 M entries rows: 0.04 µs/row for type_name's transform, 0.06 for
 // district and town), and the 307 queries a run (fence, progress,
 // summaries) under 0.1 s. What is left of the loader, from the profile

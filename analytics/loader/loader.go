@@ -406,19 +406,20 @@ type prepared struct {
 }
 
 // TODO(issue 17): at 4 M rows (BenchmarkLoaderVsClient, 2 cores shared
-// with other work, load 2–15) the loader is still below
-// clickhouse-client, and its wall time did not move with its CPU: medians
-// of 6 in two interleaved windows, ratio 0.47 before and after the three
-// changes below (0.35–0.76 and 0.36–0.88), loader 590 k rows/s both
-// (0.40–0.91 M and 0.51–1.24 M), client 0.77–1.51 M. Its CPU fell to
-// 0.60–0.69 µs a row from 0.82–0.91 (loader and server together 1.72 from
-// 1.92): entries' type_name and transactions' kind and payment_method
-// became server DEFAULTs from the enum numbers (schema migration 11;
-// ~0.1 µs/row), the decoders walk fields in a loop instead of
-// ledger.WireFields's callbacks (~0.05), and presize sizes the driver's
-// string offsets too (~0.14). The client is at 0.2–0.3 µs/row.
-// The server spends 0.9–1.3 µs/row on the loader's rows (median 1.07,
-// 1.02 before: the DEFAULTs) against the client's 0.5–0.7, and most of the
+// with other work, load 1–16) the loader is still below
+// clickhouse-client, and its wall time moved far less than its CPU:
+// medians of 9 in three interleaved windows, ratio 0.48 before the three
+// changes below and 0.49 after (0.12–0.79 and 0.36–0.88), loader 594 k
+// and 655 k rows/s (0.13–0.91 M and 0.48–1.24 M), client 0.77–1.51 M;
+// the two quietest runs after them: 1.24 M rows/s (0.88×) and 1.06 M
+// (0.75×). Its CPU fell to 0.64 µs a row from 0.87 (medians; loader and
+// server together 1.76 from 1.91): entries' type_name and transactions'
+// kind and payment_method became server DEFAULTs from the enum numbers
+// (schema migration 11; ~0.1 µs/row), the decoders walk fields in a loop
+// instead of ledger.WireFields's callbacks (~0.05), and presize sizes the
+// driver's string offsets too (~0.14). The client is at 0.2–0.3 µs/row.
+// The server spends 0.9–1.3 µs/row on the loader's rows (median 1.12,
+// 1.05 before: the DEFAULTs) against the client's 0.5–0.7, and most of the
 // difference is merges: it merged ~7.5 M rows while the loader ran (its
 // 40 parts a table of ~50,000 rows) and none while the client ran (two
 // parts of 1 M rows a table, merged after it returns). With the loader's

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 )
 
 // TestTableColumns checks the columnar layout: rows land in typed columns
@@ -25,7 +27,7 @@ func TestTableColumns(t *testing.T) {
 		},
 		{name: "type changes", rows: [][]any{{"a", uint64(1)}, {"b", int64(2)}}, wantErr: "column 2 holds int64"},
 		{name: "width changes", rows: [][]any{{"a", uint64(1)}, {"b"}}, wantErr: "row 1 has 2 columns, not 3"},
-		{name: "unknown type", rows: [][]any{{"a", int32(1)}}, wantErr: "no column type for int32"},
+		{name: "unknown type", rows: [][]any{{"a", int16(1)}}, wantErr: "no column type for int16"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var tab table
@@ -188,5 +190,35 @@ func TestInKeyOrder(t *testing.T) {
 				t.Fatalf("order %v, want %v", name(got), name(tc.want))
 			}
 		})
+	}
+}
+
+// TestPresizeSizesTheDriversColumn: presize reaches the driver's string
+// column (strCol: an unexported field of clickhouse-go's, found by reflect)
+// and sizes its bytes and offsets for every row of the parts, so appending
+// them does not regrow it; a clickhouse-go that holds it otherwise fails
+// here, rather than the loader silently regrowing the column again.
+func TestPresizeSizesTheDriversColumn(t *testing.T) {
+	parts := []*table{
+		{cols: []any{&[]uint64{1, 2}, &[]string{"350505100201", "350505100201"}}, n: 2},
+		{cols: []any{&[]uint64{3}, &[]string{"350505100202"}}, n: 1},
+	}
+	var s column.String
+	col := strCol(&s)
+	if col == nil {
+		t.Fatal("strCol found no ch-go column in clickhouse-go's column.String")
+	}
+	presize(&s, parts, 1, 3)
+	bufCap, posCap := cap(col.Buf), cap(col.Pos)
+	if bufCap < 36 || posCap < 3 {
+		t.Fatalf("presized to %d bytes and %d rows, want 36 and 3", bufCap, posCap)
+	}
+	for _, p := range parts {
+		if _, err := s.Append(*p.cols[1].(*[]string)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Rows() != 3 || s.Row(2, false) != "350505100202" || cap(col.Buf) != bufCap || cap(col.Pos) != posCap {
+		t.Fatalf("%d rows (last %v), capacity %d bytes and %d rows after appending, %d and %d before", s.Rows(), s.Row(2, false), cap(col.Buf), cap(col.Pos), bufCap, posCap)
 	}
 }

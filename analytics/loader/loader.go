@@ -405,34 +405,53 @@ type prepared struct {
 	batches []*batch
 }
 
-// TODO(issue 17): at 4 M rows (BenchmarkLoaderVsClient, noisy shared
-// machine) the loader was at about 0.9–1.0× clickhouse-client, not yet
-// reliably above. Its CPU at 1 M rows is now ~0.98 µs a row (1.12 before
-// payloads went into one reused buffer per decoder and the summaries
-// looked each key up once; 1.3–1.5 before district and town became
-// server DEFAULTs, recorded_at Unix seconds, parts sent in sort-key order
-// and the driver's string columns sized ahead: presize), against the
-// client's 0.3–0.4; the server's is ~0.7–1.0 against the client's
-// 0.5–0.6. What is left, from the profile (1 M rows, six runs): the
-// driver (insert: ColStr.Append's copy of the string columns ~a fifth,
-// Send's encoding ~a tenth), decoding ~30 % (ledger.WireFields's
-// closures over the entry, its body, the time, the payload and the
-// counterparty ~13 %), the GC's marking ~12 % (GCPercent 200 took the
-// loader from 1.01 to 0.90 µs/row for a heap of ~320–365 MiB instead of
-// ~230–250: see Config.GCPercent), collect ~7 % (one goroutine).
+// TODO(issue 17): at 4 M rows (BenchmarkLoaderVsClient, 2 cores shared
+// with other work, load 1–16) the loader is still below
+// clickhouse-client, and its wall time moved far less than its CPU:
+// medians of 9 in three interleaved windows, ratio 0.48 before the three
+// changes below and 0.49 after (0.12–0.79 and 0.36–0.88), loader 594 k
+// and 655 k rows/s (0.13–0.91 M and 0.48–1.24 M), client 0.77–1.51 M;
+// the two quietest runs after them: 1.24 M rows/s (0.88×) and 1.06 M
+// (0.75×). Its CPU fell to 0.64 µs a row from 0.87 (medians; loader and
+// server together 1.76 from 1.91): entries' type_name and transactions'
+// kind and payment_method became server DEFAULTs from the enum numbers
+// (schema migration 11; ~0.1 µs/row), the decoders walk fields in a loop
+// instead of ledger.WireFields's callbacks (~0.05), and presize sizes the
+// driver's string offsets too (~0.14). The client is at 0.2–0.3 µs/row.
+// The server spends 0.9–1.3 µs/row on the loader's rows (median 1.12,
+// 1.05 before: the DEFAULTs) against the client's 0.5–0.7, and most of the
+// difference is merges: it merged ~7.5 M rows while the loader ran (its
+// 40 parts a table of ~50,000 rows) and none while the client ran (two
+// parts of 1 M rows a table, merged after it returns). With the loader's
+// CPU down and its wall time not, the wall is likely bound by the server
+// (each table's block inserted by one server thread, beside the merges),
+// which a batch waits for before the next: not yet measured per thread
+// (the test server keeps no query_log or part_log). The DEFAULTs cost the server little (INSERT ... SELECT of
+// 2 M entries rows: 0.04 µs/row for type_name's transform, 0.06 for
+// district and town), and the 307 queries a run (fence, progress,
+// summaries) under 0.1 s. What is left of the loader, from the profile
+// (three runs): decoding ~41 % (the FSM's RangeRaw in bbolt ~18 %, the
+// entry ~15 %, the payload ~13 %), insert ~37 % (the driver's Send ~19 %,
+// string encoding ~12 %, LZ4 ~3 %), the GC's marking ~10 %, collect ~6 %;
+// runtime.asyncPreempt is ~14 % flat, samples taken while a goroutine
+// was being preempted (for the GC, or the busy machine): not understood.
+// Fewer merges need bigger parts, so bigger batches, and memory: BatchRows
+// 200,000 lowered the server's CPU a row (0.75–0.86 vs 1.0–1.08) but the
+// wall ratio fell to 0.45–0.59 (vs 0.89–0.99, interleaved in one run) and
+// the heap peaked at ~470 MiB (vs ~230) (measured before these changes;
+// not measured again).
 // Tried and not kept: the entries' and transactions' string columns held
 // as ids into each column's distinct strings, handed to the driver in
 // reused chunks (no pointer a row): marking fell (0.12 → 0.10 µs/row) and
 // the heap peak by ~40 MiB, but interning cost as much (strs.add ~0.05
-// µs/row): 1.04 vs 1.06 µs/row, medians of 3, noise. BatchRows 200,000 at
-// 4 M rows lowered the server's CPU a row (0.75–0.86 vs 1.0–1.08) but
-// the wall ratio fell to 0.45–0.59 (vs 0.89–0.99, interleaved in one run)
-// and the heap peaked at ~470 MiB (vs ~230).
-// Next: type_name as a DEFAULT from type (needs the enum's names in SQL
-// and a migration each time the enum grows), payment_method and kind as
-// numbers (fewer strings for the driver to copy); a decoder of the
-// entry's fields without a closure per level; the summaries' deferred
-// rows (ordered, ~130 bytes with pointers a transaction).
+// µs/row): 1.04 vs 1.06 µs/row, medians of 3, noise. Sizing the driver's
+// string offsets by appending as many empty strings (the API's only way):
+// the appends regrew them as before (0.84 vs 0.78 µs/row).
+// Next: the summaries' deferred rows (ordered, ~130 bytes with pointers a
+// transaction); the non-string columns still regrow part after part in
+// the driver (growslice ~3 %); type_name as an ALIAS (nothing reads it:
+// the server would not compute or store it), which breaks writers that
+// name it.
 // Not the driver's Flush within one INSERT: tried, 18.16 keeps the blocks
 // flushed before an INSERT that is then abandoned (32,768 of 32,771 rows
 // stayed), which would break a table's all-or-nothing batch.
@@ -675,12 +694,13 @@ func (b *batch) reset() {
 
 // columns are the insert column lists, in the order rows are built. The
 // entries and transactions rows leave out district and town, which the
-// server computes from origin (schema migration 10): two fewer string
-// columns for the driver to copy and encode, on the tables nearly every
-// row goes to.
+// server computes from origin (schema migration 10), and type_name, kind
+// and payment_method, which it names from the enum numbers the rows carry
+// (migration 11): five fewer string columns, the longest of the rows, for
+// the driver to copy and encode, on the tables nearly every row goes to.
 var columns = map[string]string{
-	"entries":           "raft_index, origin, seq, type, type_name, recorded_at, author, subject",
-	"transactions":      "raft_index, origin, seq, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at",
+	"entries":           "raft_index, origin, seq, type, recorded_at, author, subject",
+	"transactions":      "raft_index, origin, seq, kind_number, sign, amount_fen, payment_method_number, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at",
 	"alerts":            "raft_index, origin, seq, district, town, rule_code, severity, rule_set_version, subject, alert_key, recorded_at, subject_origin, tamper_kind",
 	"cards":             "raft_index, origin, seq, district, town, level, procedure_id, matter_code, step_code, post, person, deadline, recorded_at",
 	"contracts":         "raft_index, origin, seq, district, town, kind, contract_number, counterparty, object_kind, area_mu, term_start, term_end, annual_amount_fen, award_method, recorded_at",

@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -51,52 +50,55 @@ func (c *cache) readTx(p []byte, out *txRow) error {
 	*out = txRow{}
 	var bad, badNumber bool
 	party := c.party[:0] // each counterparty field, merged in order
-	err := ledger.WireFields(p, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
-		badNumber = badNumber || n > protowire.MaxValidNumber
-		switch typ {
+	f := fields{b: p}
+	for f.next() {
+		badNumber = badNumber || f.n > protowire.MaxValidNumber
+		switch f.typ {
 		case protowire.VarintType:
-			switch n {
+			switch f.n {
 			case 2:
-				out.kind = sanziv1.TransactionKind(int32(u))
+				out.kind = sanziv1.TransactionKind(int32(f.u))
 			case 3:
-				out.amount = int64(u)
+				out.amount = int64(f.u)
 			case 4:
-				out.method = sanziv1.PaymentMethod(int32(u))
+				out.method = sanziv1.PaymentMethod(int32(f.u))
 			}
 		case protowire.BytesType:
-			switch n {
+			switch f.n {
 			case 1, 7, 8, 9, 10, 12, 14: // org, summary, voucher and invoice numbers, attachments, procedure: checked, not loaded
-				bad = bad || !utf8.Valid(v)
+				bad = bad || !utf8.Valid(f.v)
 			case 5:
-				party = append(party, v)
+				party = append(party, f.v)
 			case 6:
-				out.businessDate, bad = c.str(v), bad || !utf8.Valid(v)
+				out.businessDate, bad = c.str(f.v), bad || !utf8.Valid(f.v)
 			case 11:
-				out.budgetLine, bad = c.str(v), bad || !utf8.Valid(v)
+				out.budgetLine, bad = c.str(f.v), bad || !utf8.Valid(f.v)
 			case 13:
-				out.category, bad = c.str(v), bad || !utf8.Valid(v)
+				out.category, bad = c.str(f.v), bad || !utf8.Valid(f.v)
 			}
 		}
-	})
+	}
 	c.party = party[:0] // its next use overwrites what it refers to
-	if err != nil {
-		return fmt.Errorf("decode %s payload: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, err)
+	if f.err != nil {
+		return fmt.Errorf("decode %s payload: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, f.err)
 	}
 	for _, cp := range party {
-		if err := ledger.WireFields(cp, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) {
-			badNumber = badNumber || n > protowire.MaxValidNumber
-			if typ != protowire.BytesType || n < 1 || n > 5 {
-				return
+		f := fields{b: cp}
+		for f.next() {
+			badNumber = badNumber || f.n > protowire.MaxValidNumber
+			if f.typ != protowire.BytesType || f.n < 1 || f.n > 5 {
+				continue
 			}
-			bad = bad || !utf8.Valid(v)
-			switch n {
+			bad = bad || !utf8.Valid(f.v)
+			switch f.n {
 			case 1:
-				out.party = c.str(v)
+				out.party = c.str(f.v)
 			case 2:
-				out.partyID = c.str(v)
+				out.partyID = c.str(f.v)
 			}
-		}); err != nil {
-			return fmt.Errorf("decode %s payload: counterparty: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, err)
+		}
+		if f.err != nil {
+			return fmt.Errorf("decode %s payload: counterparty: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, f.err)
 		}
 	}
 	return wireRefusal(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, badNumber, bad)
@@ -117,13 +119,12 @@ func wireRefusal(what sanziv1.EntryType, badNumber, bad bool) error {
 
 // cache is a decoder goroutine's own memory of what rows repeat: strings
 // read from payloads (a category, a counterparty, a date), the business
-// dates parsed, and the names of enum values (whose String goes through
+// dates parsed, and the payment methods' names (whose String goes through
 // the proto registry). Each is bounded: past its limit it starts again.
 type cache struct {
 	strs    map[string]string
 	dates   map[string]dated
-	types   []string // EntryType names by number
-	methods []string // PaymentMethod names by number
+	methods []string // PaymentMethod names by number (the summaries')
 	// lastDate is the date string looked up last, and what it parsed to:
 	// the rows of a range mostly share their business date, and the
 	// strings come from strs, so the same date is the same string.
@@ -188,14 +189,6 @@ func (c *cache) businessDate(s string, recorded time.Time) (time.Time, uint32) {
 	return d.d, d.month
 }
 
-// typeName is t.String(), cached by number.
-func (c *cache) typeName(t sanziv1.EntryType) string {
-	if c == nil {
-		return t.String()
-	}
-	return enumName(&c.types, t)
-}
-
 // methodName is m.String(), cached by number.
 func (c *cache) methodName(m sanziv1.PaymentMethod) string {
 	if c == nil {
@@ -253,47 +246,51 @@ func (c *cache) readVoucher(p []byte, out *voucherRow) error {
 	*out = voucherRow{}
 	var bad, badNumber bool
 	var lineErr error
-	err := ledger.WireFields(p, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
-		badNumber = badNumber || n > protowire.MaxValidNumber
-		switch typ {
+	f := fields{b: p}
+	for f.next() {
+		badNumber = badNumber || f.n > protowire.MaxValidNumber
+		switch f.typ {
 		case protowire.VarintType:
-			switch n {
+			switch f.n {
 			case 3:
-				out.number = int32(u)
+				out.number = int32(f.u)
 			case 10:
-				out.opening = u != 0
+				out.opening = f.u != 0
 			}
 		case protowire.BytesType:
-			switch n {
+			switch f.n {
 			case 1:
-				out.org, bad = c.str(v), bad || !utf8.Valid(v)
+				out.org, bad = c.str(f.v), bad || !utf8.Valid(f.v)
 			case 2:
-				out.businessDate, bad = c.str(v), bad || !utf8.Valid(v)
+				out.businessDate, bad = c.str(f.v), bad || !utf8.Valid(f.v)
 			case 4, 6, 7, 9: // summary, attachments, source entry, chart version: checked, not loaded
-				bad = bad || !utf8.Valid(v)
+				bad = bad || !utf8.Valid(f.v)
 			case 8:
-				out.reverses, bad = c.str(v), bad || !utf8.Valid(v)
+				out.reverses, bad = c.str(f.v), bad || !utf8.Valid(f.v)
 			case 5:
 				var l voucherLine
-				if err := ledger.WireFields(v, func(n protowire.Number, typ protowire.Type, v []byte, u uint64) {
-					badNumber = badNumber || n > protowire.MaxValidNumber
+				lf := fields{b: f.v}
+				for lf.next() {
+					badNumber = badNumber || lf.n > protowire.MaxValidNumber
 					switch {
-					case typ == protowire.VarintType && n == 2:
-						l.debit = int64(u)
-					case typ == protowire.VarintType && n == 3:
-						l.credit = int64(u)
-					case typ == protowire.BytesType && n == 1:
-						l.account, bad = c.str(v), bad || !utf8.Valid(v)
-					case typ == protowire.BytesType && n >= 4 && n <= 7:
-						bad = bad || !utf8.Valid(v)
+					case lf.typ == protowire.VarintType && lf.n == 2:
+						l.debit = int64(lf.u)
+					case lf.typ == protowire.VarintType && lf.n == 3:
+						l.credit = int64(lf.u)
+					case lf.typ == protowire.BytesType && lf.n == 1:
+						l.account, bad = c.str(lf.v), bad || !utf8.Valid(lf.v)
+					case lf.typ == protowire.BytesType && lf.n >= 4 && lf.n <= 7:
+						bad = bad || !utf8.Valid(lf.v)
 					}
-				}); err != nil && lineErr == nil {
-					lineErr = err
+				}
+				if lf.err != nil && lineErr == nil {
+					lineErr = lf.err
 				}
 				lines = append(lines, l)
 			}
 		}
-	})
+	}
+	err := f.err
 	out.lines = lines
 	what := sanziv1.EntryType_ENTRY_TYPE_VOUCHER
 	switch {

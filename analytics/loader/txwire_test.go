@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/sanzi/sanzi/analytics/schema"
 	"github.com/sanzi/sanzi/node/chart"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
@@ -324,4 +325,26 @@ func scalar(f protoreflect.FieldDescriptor, i int) protoreflect.Value {
 		return protoreflect.ValueOfFloat64(2.5)
 	}
 	return protoreflect.Value{}
+}
+
+// TestKindNamesMatchTheSchema: the summaries name a transaction's kind with
+// kindName, the transactions table with the server's DEFAULT from its
+// number (schema migration 11, schema.TransactionKindNames): the two must
+// agree for every kind, or monthly and transactions would disagree.
+func TestKindNamesMatchTheSchema(t *testing.T) {
+	names := schema.TransactionKindNames()
+	for _, k := range []sanziv1.TransactionKind{0, 1, 2, 3, 4, 5, 99} {
+		want := names[int32(k)]
+		if want == "" {
+			want = "unknown"
+		}
+		if got := kindName(k); got != want {
+			t.Errorf("kindName(%d) = %q, the schema's name %q", k, got, want)
+		}
+	}
+	for n := range sanziv1.TransactionKind_name {
+		if n != 0 && names[n] == "" {
+			t.Errorf("kind %d has no name in the schema", n)
+		}
+	}
 }

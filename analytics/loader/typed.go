@@ -23,22 +23,23 @@ import (
 
 // entryCols are the entries table's columns.
 type entryCols struct {
-	raft, seq                         *[]uint64
-	origin, typeName, author, subject *[]string
-	typ                               *[]uint8
-	at                                *[]int64 // seconds (see unixColumns)
+	raft, seq               *[]uint64
+	origin, author, subject *[]string
+	typ                     *[]uint8
+	at                      *[]int64 // seconds (see unixColumns)
 }
 
 // txCols are the transactions table's columns.
 type txCols struct {
-	raft, seq                                    *[]uint64
-	origin, kind                                 *[]string
-	sign                                         *[]int8
-	amount                                       *[]int64
-	method, category, budgetLine, party, partyID *[]string
-	date                                         *[]time.Time
-	at                                           *[]int64 // seconds (see unixColumns)
-	month                                        *[]uint32
+	raft, seq                            *[]uint64
+	origin                               *[]string
+	kind, method                         *[]int32 // the enums' numbers (schema migration 11)
+	sign                                 *[]int8
+	amount                               *[]int64
+	category, budgetLine, party, partyID *[]string
+	date                                 *[]time.Time
+	at                                   *[]int64 // seconds (see unixColumns)
+	month                                *[]uint32
 }
 
 // voucherCols are the voucher_lines table's columns.
@@ -136,11 +137,11 @@ func (t *table) entries() *entryCols {
 		return nil
 	}
 	if t.cols == nil {
-		t.cols = []any{new([]uint64), new([]string), new([]uint64), new([]uint8), new([]string), new([]int64), new([]string), new([]string)}
+		t.cols = []any{new([]uint64), new([]string), new([]uint64), new([]uint8), new([]int64), new([]string), new([]string)}
 	}
 	v := &entryCols{}
-	if len(t.cols) != 8 || !(as(t.cols[0], &v.raft) && as(t.cols[1], &v.origin) && as(t.cols[2], &v.seq) && as(t.cols[3], &v.typ) &&
-		as(t.cols[4], &v.typeName) && as(t.cols[5], &v.at) && as(t.cols[6], &v.author) && as(t.cols[7], &v.subject)) {
+	if len(t.cols) != 7 || !(as(t.cols[0], &v.raft) && as(t.cols[1], &v.origin) && as(t.cols[2], &v.seq) && as(t.cols[3], &v.typ) &&
+		as(t.cols[4], &v.at) && as(t.cols[5], &v.author) && as(t.cols[6], &v.subject)) {
 		t.err = fmt.Errorf("row %d: the columns are not the entries table's", t.n)
 		return nil
 	}
@@ -158,8 +159,8 @@ func (t *table) transactions() *txCols {
 		return nil
 	}
 	if t.cols == nil {
-		t.cols = []any{new([]uint64), new([]string), new([]uint64), new([]string), new([]int8), new([]int64),
-			new([]string), new([]string), new([]string), new([]string), new([]string), new([]time.Time), new([]uint32), new([]int64)}
+		t.cols = []any{new([]uint64), new([]string), new([]uint64), new([]int32), new([]int8), new([]int64),
+			new([]int32), new([]string), new([]string), new([]string), new([]string), new([]time.Time), new([]uint32), new([]int64)}
 	}
 	v := &txCols{}
 	if len(t.cols) != 14 || !(as(t.cols[0], &v.raft) && as(t.cols[1], &v.origin) && as(t.cols[2], &v.seq) &&
@@ -194,7 +195,6 @@ func (b *batch) addEntry(index uint64, s *ledger.Stored, at time.Time, loaded ma
 	*c.origin = append(*c.origin, s.Origin)
 	*c.seq = append(*c.seq, s.Seq)
 	*c.typ = append(*c.typ, uint8(s.Type))
-	*c.typeName = append(*c.typeName, b.cache.typeName(s.Type))
 	*c.at = append(*c.at, at.Unix())
 	*c.author = append(*c.author, s.Author)
 	*c.subject = append(*c.subject, s.Subject)
@@ -215,10 +215,10 @@ func (b *batch) addTx(index uint64, s *ledger.Stored, at time.Time, sign int64, 
 			*c.raft = append(*c.raft, index)
 			*c.origin = append(*c.origin, s.Origin)
 			*c.seq = append(*c.seq, s.Seq)
-			*c.kind = append(*c.kind, kind)
+			*c.kind = append(*c.kind, int32(tx.kind))
 			*c.sign = append(*c.sign, int8(sign))
 			*c.amount = append(*c.amount, amount)
-			*c.method = append(*c.method, method)
+			*c.method = append(*c.method, int32(tx.method))
 			*c.category = append(*c.category, tx.category)
 			*c.budgetLine = append(*c.budgetLine, tx.budgetLine)
 			*c.party = append(*c.party, tx.party)

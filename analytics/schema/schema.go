@@ -14,12 +14,15 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sanzi/sanzi/node/rules"
+	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
 // Migration is one numbered change.
@@ -244,7 +247,59 @@ func Migrations() []Migration {
 			MODIFY COLUMN town String DEFAULT ` + TownOf,
 		`ALTER TABLE transactions MODIFY COLUMN district String DEFAULT ` + DistrictOf + `,
 			MODIFY COLUMN town String DEFAULT ` + TownOf,
+	}}, {Version: 11, Name: "entries' type_name, transactions' kind and payment_method computed from their numbers", SQL: []string{
+		// The same reason as migration 10 (issue 17): these were the
+		// longest strings of the two tables' rows (ENTRY_TYPE_TRANSACTION,
+		// PAYMENT_METHOD_BANK_TRANSFER), the same few values in every
+		// row, which the loader copied into the driver's columns and
+		// encoded, and the server decoded, for every row. Now the loader
+		// sends the enum numbers (type it sent already; kind_number and
+		// payment_method_number are new) and the server names them. The
+		// names are the loader's (loader.kindName, the proto enums'
+		// String); a number no name covers reads as the loader's would
+		// (its digits; "unknown" for a kind). DEFAULTs again: a writer
+		// naming the strings goes on working, rows already there keep
+		// theirs. An enum value added later needs a migration that names
+		// it (TestEnumNamesCoverTheEnums fails until then).
+		`ALTER TABLE entries MODIFY COLUMN type_name String DEFAULT ` +
+			enumDefault("type", sanziv1.EntryType_name, 44, "toString(type)"),
+		`ALTER TABLE transactions ADD COLUMN kind_number Int32 DEFAULT 0, ADD COLUMN payment_method_number Int32 DEFAULT 0,
+			MODIFY COLUMN kind String DEFAULT ` + enumDefault("kind_number", TransactionKindNames(), 5, "'unknown'") + `,
+			MODIFY COLUMN payment_method String DEFAULT ` +
+			enumDefault("payment_method_number", sanziv1.PaymentMethod_name, 4, "toString(payment_method_number)"),
 	}}}
+}
+
+// TransactionKindNames are the transactions' kind values by enum number
+// (TRANSACTION_KIND_LOAN_OUT is loan_out); an unspecified or unknown kind
+// is "unknown".
+func TransactionKindNames() map[int32]string {
+	out := map[int32]string{}
+	for n, name := range sanziv1.TransactionKind_name {
+		if n != int32(sanziv1.TransactionKind_TRANSACTION_KIND_UNSPECIFIED) {
+			out[n] = strings.ToLower(strings.TrimPrefix(name, "TRANSACTION_KIND_"))
+		}
+	}
+	return out
+}
+
+// enumDefault is an SQL expression naming the enum number in column as
+// names does, for the numbers up to through (the values the enum had when
+// the migration was written: a migration's text must not change once
+// released), and as other (SQL) any other number.
+func enumDefault(column string, names map[int32]string, through int32, other string) string {
+	var nums []int32
+	for n := range names {
+		if n <= through {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	from, to := make([]string, len(nums)), make([]string, len(nums))
+	for i, n := range nums {
+		from[i], to[i] = strconv.Itoa(int(n)), "'"+names[n]+"'"
+	}
+	return "transform(" + column + ", [" + strings.Join(from, ", ") + "], [" + strings.Join(to, ", ") + "], " + other + ")"
 }
 
 // DistrictOf and TownOf are an org code's district and town in SQL, from

@@ -263,11 +263,19 @@ func (b *Books) buildFacets(log *slog.Logger) error {
 	}); err != nil {
 		return err
 	}
-	if have >= indexVersion {
-		return nil
-	}
 	t0 := time.Now()
-	if have == 3 {
+	if have >= indexVersion {
+		var marked bool
+		if err := b.l.DB().View(func(tx *bolt.Tx) error {
+			var err error
+			marked, err = alertDaysMarked(tx, b.l.Origins())
+			return err
+		}); err != nil || marked {
+			return err
+		}
+		log.Warn("the books' alerts by day miss what an older binary recorded; indexing them again")
+	}
+	if have >= 3 {
 		n, err := b.buildAlertDaysOnce(log)
 		if err != nil {
 			return fmt.Errorf("index the books' alerts by day: %w", err)
@@ -308,6 +316,9 @@ func (b *Books) buildFacets(log *slog.Logger) error {
 			})
 		})
 		if err != nil {
+			return err
+		}
+		if err := markAllAlertDays(tx); err != nil {
 			return err
 		}
 		v := make([]byte, 8)

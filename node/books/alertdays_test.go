@@ -441,3 +441,29 @@ func TestAlertDaysAfterAnOlderBinary(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkRecordAlert times recording one alert (a finding on a
+// transaction) after 2,000 others of the same org: what the day indexes
+// and their mark (idx_alert_daymark) add to each alert's append.
+func BenchmarkRecordAlert(b *testing.B) {
+	ctx := context.Background()
+	bk := openBooks(b, b.TempDir())
+	st, _, err := bk.RecordTransaction(ctx, "bench", sampleTx(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	hit := func(i int) []rules.Hit {
+		return []rules.Hit{{Code: "SPLIT", Severity: rules.SeverityYellow, Reason: "bench", Subject: st.ID(), Key: fmt.Sprintf("SPLIT/%d", i)}}
+	}
+	for i := range 2000 {
+		if _, err := bk.RecordFindings(ctx, nil, hit(-1-i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := bk.RecordFindings(ctx, nil, hit(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

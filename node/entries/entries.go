@@ -137,9 +137,9 @@ func AttachmentsIn(t sanziv1.EntryType, payload []byte, dst [][]byte) ([][]byte,
 // namesAttachments says whether entries of type t can name attachments.
 //
 // TODO(issue 17): a town decision (TownDecision.step, a StepDecision in a
-// oneof) carries a step's attachments but names none here, as before the
-// walk: the district locks them only once the village's own step decision
-// comes up, and a refused decision's expire. Naming them needs the walk
+// oneof) carries a step's attachments but names none here (nor did the
+// whole decode before the walk), so neither sync nor the district's locks
+// see them for it; whether they should is open. Naming them needs the walk
 // to model a oneof (a later member clears the step) and a message field
 // given twice (merged: the attachments of both), which it does not; see
 // TestAttachmentsOfReadsOnlyTheWalkedField.

@@ -584,17 +584,15 @@ func alertMarkCurrentTo(tx *bolt.Tx, origin string, from uint64) (bool, error) {
 }
 
 // setAlertMark makes origin's mark what its chain holds (none when it has
-// no alert or review).
+// no alert or review, or when its last cannot be read: the next open then
+// builds the day indexes again rather than a restore failing).
 func setAlertMark(tx *bolt.Tx, origin string) error {
 	b, err := alertDayBucket(tx, bucketAlertDayMark)
 	if err != nil {
 		return err
 	}
 	m, err := alertMark(tx, origin)
-	if err != nil {
-		return err
-	}
-	if m == nil {
+	if err != nil || m == nil {
 		return b.Delete([]byte(origin))
 	}
 	return b.Put([]byte(origin), m)
@@ -605,9 +603,10 @@ func setAlertMark(tx *bolt.Tx, origin string) error {
 // current, so that one an older binary left behind stays behind (the open
 // rebuilds) even if this binary records alerts before the open checks.
 func markAlertEntry(tx *bolt.Tx, s *ledger.Stored) error {
-	ok, err := alertMarkCurrent(tx, s.Origin)
-	if err != nil || !ok {
-		return err
+	// A last alert or review that cannot be read leaves the mark as it is
+	// (the open rebuilds): an error here would refuse every append.
+	if ok, err := alertMarkCurrent(tx, s.Origin); err != nil || !ok {
+		return nil
 	}
 	b, err := alertDayBucket(tx, bucketAlertDayMark)
 	if err != nil {

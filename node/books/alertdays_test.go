@@ -366,12 +366,14 @@ func TestAlertDaysAfterAnOlderBinary(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		name  string
-		older func(t *testing.T, b *books.Books, clk *testClock) // what the older binary records
+		name    string
+		older   func(t *testing.T, b *books.Books, clk *testClock) // what the older binary records
+		noMarks bool                                               // the ledger was indexed at version 4 before the marks
 	}{
-		{"reviews", review},
-		{"alerts", raise},
-		{"alerts and reviews", func(t *testing.T, b *books.Books, clk *testClock) { review(t, b, clk); raise(t, b, clk) }},
+		{"reviews", review, false},
+		{"alerts", raise, false},
+		{"alerts and reviews", func(t *testing.T, b *books.Books, clk *testClock) { review(t, b, clk); raise(t, b, clk) }, false},
+		{"alerts, on a ledger indexed before the marks", raise, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -412,6 +414,9 @@ func TestAlertDaysAfterAnOlderBinary(t *testing.T) {
 							return err
 						}
 					}
+				}
+				if tc.noMarks {
+					return tx.DeleteBucket([]byte("idx_alert_daymark"))
 				}
 				return nil
 			}); err != nil {

@@ -273,7 +273,9 @@ func (b *Books) buildFacets(log *slog.Logger) error {
 		}); err != nil || marked {
 			return err
 		}
-		log.Warn("the books' alerts by day miss what an older binary recorded; indexing them again")
+		// An older binary recorded alerts or reviews, or a ledger
+		// indexed before the marks: once.
+		log.Warn("the books' alerts by day may miss alerts or reviews (an older binary recorded some); indexing them again")
 	}
 	if have >= 3 {
 		n, err := b.buildAlertDaysOnce(log)

@@ -185,9 +185,9 @@ func unindexAlertDays(tx *bolt.Tx, origin string, from uint64) error {
 	return nil
 }
 
-// buildAlertDays makes idx_alert_day and its counters from the alerts a
-// ledger indexed at version 3 holds (the indexes before them), with their
-// current statuses, in tx, calling each after each alert.
+// buildAlertDays makes idx_alert_day, its counters and its marks from the
+// alerts a ledger indexed at version 3 holds (the indexes before them),
+// with their current statuses, in tx, calling each after each alert.
 func buildAlertDays(tx *bolt.Tx, each func()) error {
 	for _, name := range [][]byte{bucketAlertDay, bucketAlertDayCount} {
 		if err := tx.DeleteBucket(name); err != nil && err != bolt.ErrBucketNotFound {
@@ -196,9 +196,9 @@ func buildAlertDays(tx *bolt.Tx, each func()) error {
 	}
 	alerts := tx.Bucket(bucketByType).Bucket([]byte{byte(sanziv1.EntryType_ENTRY_TYPE_ALERT)})
 	if alerts == nil {
-		return nil
+		return markAllAlertDays(tx)
 	}
-	return alerts.ForEach(func(k, _ []byte) error {
+	err := alerts.ForEach(func(k, _ []byte) error {
 		if len(k) < 9 {
 			return nil
 		}
@@ -213,6 +213,10 @@ func buildAlertDays(tx *bolt.Tx, each func()) error {
 		each()
 		return indexAlertDay(tx, s, m.(*sanziv1.Alert), alertStatus(tx, k))
 	})
+	if err != nil {
+		return err
+	}
+	return markAllAlertDays(tx)
 }
 
 // window is [since, until) of an AlertFilter; a zero bound is open.
@@ -467,8 +471,9 @@ func (ws *windowScan) inSeqOrder(runs []dayRun, from uint64, each func(seq uint6
 	}
 }
 
-// buildAlertDaysOnce is buildFacets' step from version 3: only the day
-// indexes are new, so only the alerts are read.
+// buildAlertDaysOnce is buildFacets' step from version 3, and its repair
+// of day indexes an older binary left behind (alertDaysMarked): only the
+// day indexes are built, so only the alerts are read.
 func (b *Books) buildAlertDaysOnce(log *slog.Logger) (uint64, error) {
 	var n uint64
 	err := b.l.DB().Update(func(tx *bolt.Tx) error {
@@ -479,7 +484,187 @@ func (b *Books) buildAlertDaysOnce(log *slog.Logger) (uint64, error) {
 		}); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Put(keyIndexVersion, binary.BigEndian.AppendUint64(nil, indexVersion))
+		// Never lowered: a build after an older binary's writes leaves a
+		// newer binary's version as it found it.
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keyIndexVersion); len(v) == 8 && binary.BigEndian.Uint64(v) >= indexVersion {
+			return nil
+		}
+		return meta.Put(keyIndexVersion, binary.BigEndian.AppendUint64(nil, indexVersion))
 	})
 	return n, err
+}
+
+// A binary of index version 3 opening a ledger this one indexed sees
+// version 4, keeps it, and records alerts and reviews without the day
+// indexes: a window would then list wrong, and nothing would build them
+// again. So that an open finds that out without reading every alert, the
+// day indexes keep a mark per origin (idx_alert_daymark): the seq and hash
+// of the last alert or review of origin's chain they took in. An older
+// binary appends, or restores a chain, without moving the mark, and the
+// chain's last alert or review is then another entry or has another hash
+// (the hash covers the whole chain before it): alertDaysMarked sees it and
+// the open builds the day indexes again (buildFacets). Equal marks mean
+// every alert and review the chain holds is one the day indexes took in.
+var bucketAlertDayMark = []byte("idx_alert_daymark")
+
+// lastAlertSeq is the greatest seq of origin's alerts and reviews in
+// idx_type, 0 when it has none.
+func lastAlertSeq(tx *bolt.Tx, origin string) uint64 {
+	byType := tx.Bucket(bucketByType)
+	if byType == nil {
+		return 0
+	}
+	var last uint64
+	for _, t := range []sanziv1.EntryType{sanziv1.EntryType_ENTRY_TYPE_ALERT, sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION} {
+		b := byType.Bucket([]byte{byte(t)})
+		if b == nil {
+			continue
+		}
+		// origin's keys are origin + seq: its last is the key before
+		// origin + 2^56 (no chain gets that long), before the keys of a
+		// longer origin it begins (a village's code begins with its
+		// town's), whose next byte is a character.
+		c := b.Cursor()
+		k, _ := c.Seek(key(origin, 1<<56))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		if len(k) == len(origin)+8 && bytes.HasPrefix(k, []byte(origin)) {
+			last = max(last, binary.BigEndian.Uint64(k[len(origin):]))
+		}
+	}
+	return last
+}
+
+// alertMark is what idx_alert_daymark holds for origin now (nil: origin
+// has no alert or review).
+func alertMark(tx *bolt.Tx, origin string) ([]byte, error) {
+	seq := lastAlertSeq(tx, origin)
+	if seq == 0 {
+		return nil, nil
+	}
+	s, err := ledger.GetTx(tx, origin, seq)
+	if err != nil {
+		return nil, fmt.Errorf("read the last alert or review of %s: %w", origin, err)
+	}
+	return append(binary.BigEndian.AppendUint64(nil, seq), s.Hash[:]...), nil
+}
+
+// alertMarkCurrent says whether origin's mark is what its chain holds.
+func alertMarkCurrent(tx *bolt.Tx, origin string) (bool, error) {
+	want, err := alertMark(tx, origin)
+	if err != nil {
+		return false, err
+	}
+	var have []byte
+	if b := tx.Bucket(bucketAlertDayMark); b != nil {
+		have = b.Get([]byte(origin))
+	}
+	return bytes.Equal(have, want), nil
+}
+
+// alertMarkCurrentTo is alertMarkCurrent in a restore of origin's chain
+// from seq from (Unindex), the entries from there on already gone from
+// the chain though not yet from idx_type: a mark on one of those is
+// current when it names the last alert or review idx_type holds (its hash
+// can no longer be read).
+func alertMarkCurrentTo(tx *bolt.Tx, origin string, from uint64) (bool, error) {
+	seq := lastAlertSeq(tx, origin)
+	if seq < from {
+		return alertMarkCurrent(tx, origin)
+	}
+	var have []byte
+	if b := tx.Bucket(bucketAlertDayMark); b != nil {
+		have = b.Get([]byte(origin))
+	}
+	return len(have) == 8+ledger.HashSize && binary.BigEndian.Uint64(have) == seq, nil
+}
+
+// setAlertMark makes origin's mark what its chain holds (none when it has
+// no alert or review, or when its last cannot be read: the next open then
+// builds the day indexes again rather than a restore failing).
+func setAlertMark(tx *bolt.Tx, origin string) error {
+	b, err := alertDayBucket(tx, bucketAlertDayMark)
+	if err != nil {
+		return err
+	}
+	m, err := alertMark(tx, origin)
+	if err != nil || m == nil {
+		return b.Delete([]byte(origin))
+	}
+	return b.Put([]byte(origin), m)
+}
+
+// markAlertEntry moves origin's mark on to s, an alert or review the day
+// indexes take in, called before s is in idx_type: only when the mark was
+// current, so that one an older binary left behind stays behind (the open
+// rebuilds) even if this binary records alerts before the open checks.
+func markAlertEntry(tx *bolt.Tx, s *ledger.Stored) error {
+	// A last alert or review that cannot be read leaves the mark as it is
+	// (the open rebuilds): an error here would refuse every append.
+	if ok, err := alertMarkCurrent(tx, s.Origin); err != nil || !ok {
+		return nil
+	}
+	b, err := alertDayBucket(tx, bucketAlertDayMark)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(s.Origin), append(binary.BigEndian.AppendUint64(nil, s.Seq), s.Hash[:]...))
+}
+
+// markAllAlertDays sets every origin's mark after a build of the day
+// indexes, the marks of origins without alerts or reviews removed.
+func markAllAlertDays(tx *bolt.Tx) error {
+	if err := tx.DeleteBucket(bucketAlertDayMark); err != nil && err != bolt.ErrBucketNotFound {
+		return err
+	}
+	if _, err := tx.CreateBucket(bucketAlertDayMark); err != nil {
+		return err
+	}
+	origins := map[string]bool{}
+	for _, t := range []sanziv1.EntryType{sanziv1.EntryType_ENTRY_TYPE_ALERT, sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION} {
+		b := tx.Bucket(bucketByType).Bucket([]byte{byte(t)})
+		if b == nil {
+			continue
+		}
+		if err := b.ForEach(func(k, _ []byte) error {
+			if len(k) >= 9 {
+				origins[string(k[:len(k)-8])] = true
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	for o := range origins {
+		if err := setAlertMark(tx, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// alertDaysMarked says whether the day indexes hold every alert and review
+// of origins (the ledger's chains) and of every origin marked: an open
+// reads two keys and an entry per origin.
+func alertDaysMarked(tx *bolt.Tx, origins []string) (bool, error) {
+	all := slices.Clone(origins)
+	if b := tx.Bucket(bucketAlertDayMark); b != nil {
+		if err := b.ForEach(func(k, _ []byte) error {
+			all = append(all, string(k))
+			return nil
+		}); err != nil {
+			return false, err
+		}
+	}
+	for _, o := range all {
+		ok, err := alertMarkCurrent(tx, o)
+		if err != nil || !ok {
+			return false, nil // a chain that cannot be read: the build says why
+		}
+	}
+	return true, nil
 }

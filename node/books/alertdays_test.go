@@ -335,3 +335,140 @@ func TestRestoreMovesAlertsBack(t *testing.T) {
 	}
 	checkCases(t, b, cases)
 }
+
+// TestAlertDaysAfterAnOlderBinary: a binary of index version 3 opening a
+// ledger of version 4 keeps the version and records alerts or reviews
+// without the day indexes (played here by putting the day indexes back as
+// they were before this binary recorded them); the next open finds it
+// and builds them again, so windows list what the chains hold. An open
+// after this binary's own writes builds nothing (a stray key the day
+// indexes hold stays).
+func TestAlertDaysAfterAnOlderBinary(t *testing.T) {
+	ctx := context.Background()
+	review := func(t *testing.T, b *books.Books, _ *testClock) {
+		// An alert of each org already indexed by day moves on: the orgs'
+		// totals stay, their statuses' do not.
+		for _, org := range []string{benchOrg, otherOrg} {
+			recs, _, _, err := b.ListAlerts(books.AlertFilter{Org: org, Status: sanziv1.AlertStatus_ALERT_STATUS_OPEN}, books.Page{Size: 1})
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("an open alert of %s: %v, %v", org, recs, err)
+			}
+			if _, err := b.UpdateAlertStatus(ctx, "t", &sanziv1.AlertTransition{Org: org, AlertId: recs[0].GetEntry().GetId(),
+				Status: sanziv1.AlertStatus_ALERT_STATUS_ACKNOWLEDGED, Reason: "核实"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	raise := func(t *testing.T, b *books.Books, clk *testClock) {
+		clk.set(alertsBase.Add(30 * time.Hour)) // a day that holds some
+		if _, err := b.RecordFindings(ctx, nil, []rules.Hit{{Code: "SPLIT", Severity: rules.SeverityRed, Reason: "test", Subject: ledger.EntryID(benchOrg, 1), Key: "SPLIT/old"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		older   func(t *testing.T, b *books.Books, clk *testClock) // what the older binary records
+		noMarks bool                                               // the ledger was indexed at version 4 before the marks
+	}{
+		{"reviews", review, false},
+		{"alerts", raise, false},
+		{"alerts and reviews", func(t *testing.T, b *books.Books, clk *testClock) { review(t, b, clk); raise(t, b, clk) }, false},
+		{"alerts, on a ledger indexed before the marks", raise, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			clk := &testClock{}
+			b, _, closeFn := openTwoOrgsAt(t, dir, clk.Now)
+			fillAlertDays(t, b, clk)
+			dayBuckets := []string{"idx_alert_day", "idx_alert_daycount", "idx_alert_daymark"}
+			saved := map[string]map[string][]byte{}
+			if err := b.Ledger().DB().View(func(tx *bolt.Tx) error {
+				for _, name := range dayBuckets {
+					saved[name] = map[string][]byte{}
+					if err := tx.Bucket([]byte(name)).ForEach(func(k, v []byte) error {
+						saved[name][string(k)] = bytes.Clone(v)
+						return nil
+					}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(saved["idx_alert_daymark"]) != 2 {
+				t.Fatalf("marks of %d orgs, want 2", len(saved["idx_alert_daymark"]))
+			}
+			tc.older(t, b, clk)
+			if err := b.Ledger().DB().Update(func(tx *bolt.Tx) error {
+				for _, name := range dayBuckets {
+					if err := tx.DeleteBucket([]byte(name)); err != nil {
+						return err
+					}
+					bk, err := tx.CreateBucket([]byte(name))
+					if err != nil {
+						return err
+					}
+					for k, v := range saved[name] {
+						if err := bk.Put([]byte(k), v); err != nil {
+							return err
+						}
+					}
+				}
+				if tc.noMarks {
+					return tx.DeleteBucket([]byte("idx_alert_daymark"))
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			closeFn()
+			b, _, closeFn = openTwoOrgsAt(t, dir, clk.Now)
+			checkCases(t, b, alertWindowCases())
+
+			stray := []byte("zz-stray")
+			if err := b.Ledger().DB().Update(func(tx *bolt.Tx) error {
+				return tx.Bucket([]byte("idx_alert_day")).Put(stray, nil)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			closeFn()
+			b, _, closeFn = openTwoOrgsAt(t, dir, clk.Now)
+			defer closeFn()
+			if err := b.Ledger().DB().View(func(tx *bolt.Tx) error {
+				if tx.Bucket([]byte("idx_alert_day")).Get(stray) == nil {
+					t.Error("an open after this binary's writes built the day indexes again")
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkRecordAlert times recording one alert (a finding on a
+// transaction) after 2,000 others of the same org: what the day indexes
+// and their mark (idx_alert_daymark) add to each alert's append.
+func BenchmarkRecordAlert(b *testing.B) {
+	ctx := context.Background()
+	bk := openBooks(b, b.TempDir())
+	st, _, err := bk.RecordTransaction(ctx, "bench", sampleTx(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	hit := func(i int) []rules.Hit {
+		return []rules.Hit{{Code: "SPLIT", Severity: rules.SeverityYellow, Reason: "bench", Subject: st.ID(), Key: fmt.Sprintf("SPLIT/%d", i)}}
+	}
+	for i := range 2000 {
+		if _, err := bk.RecordFindings(ctx, nil, hit(-1-i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := bk.RecordFindings(ctx, nil, hit(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

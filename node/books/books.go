@@ -127,7 +127,7 @@ func Indexer() ledger.Indexer { return indexer{} }
 // New wires books to an open ledger (opened with Indexer()) and store.
 func New(l *ledger.Ledger, att *attach.Store, val *Validator) (*Books, error) {
 	err := l.DB().Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes, bucketAlertStatus, bucketFacet, bucketCount, bucketMeta, bucketAlertDay, bucketAlertDayCount}, append(voucherBuckets, monthBuckets...)...) {
+		for _, b := range append([][]byte{bucketByType, bucketReversed, bucketLinks, bucketDisposed, bucketAssetCodes, bucketAlertStatus, bucketFacet, bucketCount, bucketMeta, bucketAlertDay, bucketAlertDayCount, bucketAlertDayMark}, append(voucherBuckets, monthBuckets...)...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

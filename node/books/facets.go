@@ -263,11 +263,21 @@ func (b *Books) buildFacets(log *slog.Logger) error {
 	}); err != nil {
 		return err
 	}
-	if have >= indexVersion {
-		return nil
-	}
 	t0 := time.Now()
-	if have == 3 {
+	if have >= indexVersion {
+		var marked bool
+		if err := b.l.DB().View(func(tx *bolt.Tx) error {
+			var err error
+			marked, err = alertDaysMarked(tx, b.l.Origins())
+			return err
+		}); err != nil || marked {
+			return err
+		}
+		// An older binary recorded alerts or reviews, or a ledger
+		// indexed before the marks: once.
+		log.Warn("the books' alerts by day may miss alerts or reviews (an older binary recorded some); indexing them again")
+	}
+	if have >= 3 {
 		n, err := b.buildAlertDaysOnce(log)
 		if err != nil {
 			return fmt.Errorf("index the books' alerts by day: %w", err)
@@ -308,6 +318,9 @@ func (b *Books) buildFacets(log *slog.Logger) error {
 			})
 		})
 		if err != nil {
+			return err
+		}
+		if err := markAllAlertDays(tx); err != nil {
 			return err
 		}
 		v := make([]byte, 8)

@@ -205,6 +205,11 @@ func (indexer) Index(tx *bolt.Tx, s *ledger.Stored) error {
 		return err
 	}
 	byType.FillPercent = 0.9
+	if s.Type == sanziv1.EntryType_ENTRY_TYPE_ALERT || s.Type == sanziv1.EntryType_ENTRY_TYPE_ALERT_TRANSITION {
+		if err := markAlertEntry(tx, s); err != nil { // before s is in idx_type
+			return err
+		}
+	}
 	k := key(s.Origin, s.Seq)
 	if err := byType.Put(k, nil); err != nil {
 		return err

@@ -23,6 +23,12 @@ func removedFrom(k []byte, origin string, from uint64) bool {
 // from as if the removed entries had never been. Attachment locks stay:
 // what a removed entry named is kept as evidence.
 func (indexer) Unindex(tx *bolt.Tx, origin string, from uint64) error {
+	// The day indexes' mark moves back with the chain only when it was
+	// current: one an older binary left behind stays behind.
+	marked, err := alertMarkCurrentTo(tx, origin, from)
+	if err != nil {
+		return err
+	}
 	gone := func(k []byte) bool { return removedFrom(k, origin, from) }
 	goneID := func(v []byte) bool {
 		k, err := keyOf(string(v))
@@ -88,6 +94,9 @@ func (indexer) Unindex(tx *bolt.Tx, origin string, from uint64) error {
 		if err := sweep(tx.Bucket(s.b), s.drop); err != nil {
 			return err
 		}
+	}
+	if marked {
+		return setAlertMark(tx, origin)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package entries
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -9,8 +10,10 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -85,9 +88,23 @@ func TestAttachmentsWalkCoversEveryType(t *testing.T) {
 			t.Errorf("%s has no walk: its payload type holds a field kind the walk does not model, so every member decodes it whole (slow, still correct); model it in walk.go", s.t)
 		}
 	}
+	sampled := map[sanziv1.EntryType]bool{}
+	for _, s := range samples() {
+		sampled[s.t] = true
+	}
+	walked := map[sanziv1.EntryType]bool{}
 	for _, a := range attachmentFields {
+		walked[a.t] = true
 		if !namesAttachments(a.t) {
 			t.Errorf("%s has an attachments field but namesAttachments leaves it out", a.t)
+		}
+		if !sampled[a.t] {
+			t.Errorf("%s has an attachments field but no sample: the fuzzer has no seed of it", a.t)
+		}
+	}
+	for v := range sanziv1.EntryType_name {
+		if typ := sanziv1.EntryType(v); namesAttachments(typ) && !walked[typ] {
+			t.Errorf("%s names attachments but attachmentFields says not where", typ)
 		}
 	}
 }
@@ -287,13 +304,21 @@ func TestAttachmentsWalkAgreesWithDecode(t *testing.T) {
 }
 
 // TestWalkOtherKinds holds the walk to the decode on message types with
-// field kinds no attachments type has yet (packed numbers, 32-bit
-// fixed), so that one added to an entry is read right.
+// field kinds no attachments type has yet (packed numbers, 32-bit fixed,
+// oneofs, proto3 optional), so that one added to an entry is read right.
 func TestWalkOtherKinds(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 5))
+	tx := &sanziv1.Transaction{Org: "350505100201", Summary: "柴油", Attachments: []string{hash, "aa"},
+		Counterparty: &sanziv1.Counterparty{Name: "Xiamen Fuel Co."}}
+	step := &sanziv1.StepDecision{ProcedureId: "p-1", Attachments: []string{hash}, StepOpenedAt: timestamppb.Now()}
 	for _, m := range []proto.Message{
 		&sanziv1.StatementRow{Code: "101", Label: "现金", AmountsFen: []int64{1, -2, 1 << 40}, Level: 2},
 		wrapperspb.Float(1.5),
+		// oneofs of messages that name attachments, and proto3 optional:
+		// every member's value is checked whichever is set last
+		&sanziv1.PreviewVoucherRequest{Record: &sanziv1.PreviewVoucherRequest_Transaction{Transaction: tx}},
+		&sanziv1.TownDecision{Village: "350505100201", Decision: &sanziv1.TownDecision_Step{Step: step}},
+		&sanziv1.MonthClose{Org: "350505100201", Month: "2026-03", BankStatementFen: proto.Int64(0)},
 	} {
 		good, err := proto.Marshal(m)
 		if err != nil {
@@ -315,7 +340,8 @@ func TestWalkOtherKinds(t *testing.T) {
 }
 
 // agreeMessage holds the walk of m's type to proto.Unmarshal on b, reading
-// its first string field as the one that names.
+// its first top-level string field (none: no names) as the one that
+// names: the same error or none, the same names.
 func agreeMessage(t *testing.T, m proto.Message, b []byte) {
 	t.Helper()
 	md := m.ProtoReflect().Descriptor()
@@ -323,18 +349,39 @@ func agreeMessage(t *testing.T, m proto.Message, b []byte) {
 	if err != nil {
 		t.Fatalf("%s: %v", md.FullName(), err)
 	}
+	var fd protoreflect.FieldDescriptor
 	var want protowire.Number
 	fields := md.Fields()
 	for i := 0; i < fields.Len(); i++ {
-		if fields.Get(i).Kind() == protoreflect.StringKind {
-			want = fields.Get(i).Number()
+		if f := fields.Get(i); f.Kind() == protoreflect.StringKind && f.ContainingOneof() == nil {
+			fd, want = f, f.Number()
 			break
 		}
 	}
-	_, werr := s.walk(b, protowire.DefaultRecursionLimit, want, false, nil)
-	derr := proto.Unmarshal(b, m.ProtoReflect().Type().New().Interface())
+	names, werr := s.walk(b, protowire.DefaultRecursionLimit, want, fd != nil && fd.IsList(), nil)
+	d := m.ProtoReflect().Type().New()
+	derr := proto.Unmarshal(b, d.Interface())
 	if (werr == nil) != (derr == nil) {
 		t.Fatalf("%s payload %x: walk error %v, decode error %v", md.FullName(), b, werr, derr)
+	}
+	if derr != nil || fd == nil {
+		return
+	}
+	var got, dec []string
+	for _, h := range names {
+		got = append(got, string(h))
+	}
+	if fd.IsList() {
+		for i, l := 0, d.Get(fd).List(); i < l.Len(); i++ {
+			dec = append(dec, l.Get(i).String())
+		}
+	} else if v := d.Get(fd).String(); v != "" {
+		dec = []string{v}
+	}
+	got = slices.DeleteFunc(got, func(h string) bool { return h == "" })
+	dec = slices.DeleteFunc(dec, func(h string) bool { return h == "" })
+	if !slices.Equal(got, dec) {
+		t.Fatalf("%s payload %x: walk names %q, decode %q", md.FullName(), b, got, dec)
 	}
 }
 
@@ -356,4 +403,157 @@ func FuzzAttachmentsWalk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ uint8, payload []byte) {
 		agree(t, ss[int(typ)%len(ss)].t, payload)
 	})
+}
+
+// fill sets every string and bytes field of m, at every depth (a message
+// type inside itself once), to a value of its own, a repeated field to
+// two, and each oneof to its member pick (modulo its members): what a
+// list of names read from m can then come from only one field.
+func fill(m protoreflect.Message, pick int, n *int, seen map[protoreflect.FullName]int) {
+	md := m.Descriptor()
+	if seen[md.FullName()] > 1 {
+		return
+	}
+	seen[md.FullName()]++
+	defer func() { seen[md.FullName()]-- }()
+	val := func(fd protoreflect.FieldDescriptor) (protoreflect.Value, bool) {
+		*n++
+		switch fd.Kind() {
+		case protoreflect.StringKind:
+			return protoreflect.ValueOfString(fmt.Sprintf("%s#%d", fd.FullName(), *n)), true
+		case protoreflect.BytesKind:
+			return protoreflect.ValueOfBytes([]byte(fmt.Sprintf("%s#%d", fd.FullName(), *n))), true
+		}
+		return protoreflect.Value{}, false
+	}
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if o := fd.ContainingOneof(); o != nil && !o.IsSynthetic() && o.Fields().Get(pick%o.Fields().Len()) != fd {
+			continue
+		}
+		switch {
+		case fd.IsMap():
+			continue
+		case fd.IsList() && fd.Message() != nil:
+			l := m.Mutable(fd).List()
+			for range 2 {
+				e := l.NewElement()
+				fill(e.Message(), pick, n, seen)
+				l.Append(e)
+			}
+		case fd.IsList():
+			for range 2 {
+				if v, ok := val(fd); ok {
+					m.Mutable(fd).List().Append(v)
+				}
+			}
+		case fd.Message() != nil:
+			fill(m.Mutable(fd).Message(), pick, n, seen)
+		default:
+			if v, ok := val(fd); ok {
+				m.Set(fd, v)
+			}
+		}
+	}
+}
+
+// TestAttachmentsOfReadsOnlyTheWalkedField: for every entry type, with
+// every string field at every depth set (each oneof member in turn),
+// AttachmentsOf lists exactly the values of the one top-level field the
+// walk reads for the type (attachmentFields), and nothing for a type the
+// walk reads none of. The walk reads no nested field, no oneof member and
+// does not merge messages: AttachmentsOf reading another field (a town
+// decision's step's attachments, inside a oneof, merged when repeated on
+// the wire) must come with a walk that models it.
+func TestAttachmentsOfReadsOnlyTheWalkedField(t *testing.T) {
+	walked := map[sanziv1.EntryType]protoreflect.Name{}
+	for _, a := range attachmentFields {
+		walked[a.t] = a.field
+	}
+	for v := range sanziv1.EntryType_name {
+		typ := sanziv1.EntryType(v)
+		m, err := Decode(typ, nil)
+		if err != nil || m == nil {
+			continue
+		}
+		for pick := range 4 {
+			m := m.ProtoReflect().Type().New()
+			n := 0
+			fill(m, pick, &n, map[protoreflect.FullName]int{})
+			var want []string
+			if name, ok := walked[typ]; ok {
+				fd := m.Descriptor().Fields().ByName(name)
+				if fd.IsList() {
+					for i, l := 0, m.Get(fd).List(); i < l.Len(); i++ {
+						want = append(want, l.Get(i).String())
+					}
+				} else {
+					want = []string{m.Get(fd).String()}
+				}
+			}
+			_, got := AttachmentsOf(m.Interface())
+			if !slices.Equal(got, want) {
+				t.Errorf("%s (oneof member %d): AttachmentsOf = %q, the walk reads %q", typ, pick, got, want)
+			}
+		}
+	}
+}
+
+// TestWalkNestingLimit: a message type that holds itself (no attachments
+// type does yet) nests as deep as proto.Unmarshal allows and no deeper:
+// protowire.DefaultRecursionLimit messages, the outermost counted, and
+// the innermost's strings still checked. The type is made at run time,
+// so the decode judging is the reflective one, which counts depth as the
+// generated types' does.
+func TestWalkNestingLimit(t *testing.T) {
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("walktest/node.proto"), Package: proto.String("walktest"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Node"),
+			Field: []*descriptorpb.FieldDescriptorProto{
+				{Name: proto.String("child"), JsonName: proto.String("child"), Number: proto.Int32(1),
+					Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".walktest.Node")},
+				{Name: proto.String("name"), JsonName: proto.String("name"), Number: proto.Int32(2),
+					Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum()},
+			},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := fd.Messages().Get(0)
+	s, err := shapeOf(md, map[protoreflect.FullName]*shape{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// nest is n messages, each the child of the one outside it, the
+	// innermost naming name.
+	nest := func(n int, name string) []byte {
+		b := field(2, protowire.BytesType, str(name))
+		for range n - 1 {
+			b = field(1, protowire.BytesType, protowire.AppendBytes(nil, b))
+		}
+		return b
+	}
+	limit := protowire.DefaultRecursionLimit
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		wantErr bool
+	}{
+		{"one below the limit", nest(limit-1, "x"), false},
+		{"at the limit", nest(limit, "x"), false},
+		{"past the limit", nest(limit+1, "x"), true},
+		{"at the limit, the innermost not UTF-8", nest(limit, "\xc3\x28"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, werr := s.walk(tc.payload, limit, 2, false, nil)
+			derr := proto.Unmarshal(tc.payload, dynamicpb.NewMessage(md))
+			if (werr != nil) != tc.wantErr || (derr != nil) != tc.wantErr {
+				t.Fatalf("walk error %v, decode error %v; want an error: %v", werr, derr, tc.wantErr)
+			}
+		})
+	}
 }

@@ -409,7 +409,13 @@ func (t *Town) ObserveHeld(st *ledger.Stored) ([]rules.Hit, error) {
 	if err := t.observeVillage(st, m); err != nil {
 		return nil, err
 	}
-	out := t.crossRelative(st, m)
+	return append(t.crossRelative(st, m), t.crossObserve(st, m)...), nil
+}
+
+// crossObserve feeds a village entry, decoded as m, to the cross-village
+// watcher and returns the hits that span villages.
+func (t *Town) crossObserve(st *ledger.Stored, m proto.Message) []rules.Hit {
+	var out []rules.Hit
 	for _, h := range t.cross.Observe(watch.Event{ID: st.ID(), RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m}) {
 		ids := h.Evidence["claimed_by"] + "," + h.Evidence["payments"]
 		spans := false
@@ -428,5 +434,5 @@ func (t *Town) ObserveHeld(st *ledger.Stored) ([]rules.Hit, error) {
 		h.Reason += "（跨村）"
 		out = append(out, h)
 	}
-	return out, nil
+	return out
 }

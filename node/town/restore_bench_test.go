@@ -44,8 +44,8 @@ func benchTown(tb testing.TB, e *rules.Engine) *Town {
 // expense (with an invoice one in two, to one of a few hundred suppliers
 // the villages share) and the procedure it opens, closed by a decision;
 // incomes, bank transfers, leases and their payments, vouchers, a
-// reversal now and then.
-func villageEntries(villages, n int, f func(st *ledger.Stored, m proto.Message)) {
+// reversal now and then. The suppliers' amounts are multiplied by scale.
+func villageEntries(villages, n int, scale int64, f func(st *ledger.Stored, m proto.Message)) {
 	seq := make([]uint64, villages)
 	base := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	for k := 0; k < n; {
@@ -65,10 +65,13 @@ func villageEntries(villages, n int, f func(st *ledger.Stored, m proto.Message))
 			switch i / 3 % 6 {
 			case 0, 1:
 				tx := &sanziv1.Transaction{Org: org, Kind: sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE,
-					AmountFen: int64(100 + i%4000), BusinessDate: date, Category: "办公费", BudgetLine: "办公费",
+					AmountFen: scale * int64(100+i%4000), BusinessDate: date, Category: "办公费", BudgetLine: "办公费",
 					PaymentMethod: sanziv1.PaymentMethod_PAYMENT_METHOD_BANK_TRANSFER,
-					Counterparty: &sanziv1.Counterparty{Name: "供应商" + sup, BankAccount: "6222020200" + sup}}
-				if i%2 == 0 {
+					Counterparty:  &sanziv1.Counterparty{Name: "供应商" + sup, BankAccount: "6222020200" + sup}}
+				switch {
+				case i%42 == 0: // claimed in another village too
+					tx.InvoiceCode, tx.InvoiceNumber = "044", "dup"+strconv.Itoa(i/42%97)
+				case i%2 == 0:
 					tx.InvoiceCode, tx.InvoiceNumber = "044", org[9:]+strconv.Itoa(i)
 				}
 				id := next("", tx)
@@ -133,7 +136,7 @@ func BenchmarkTownRestore(b *testing.B) {
 				return data
 			}
 			k := 0
-			villageEntries(24, n, func(st *ledger.Stored, m proto.Message) {
+			villageEntries(24, n, 1, func(st *ledger.Stored, m proto.Message) {
 				t.crossObserve(st, m)
 				if k++; k%50_000 == 0 {
 					save()

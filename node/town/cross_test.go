@@ -119,6 +119,9 @@ func TestCrossRestoredEqualsReplayed(t *testing.T) {
 					t.Fatal(err)
 				}
 				put()
+				if tw.HeldHistory().Archive() == nil {
+					t.Fatal("the restored cross-village watcher has no archive")
+				}
 				return tw
 			}
 			var stored []byte // the checkpoint written last

@@ -380,6 +380,7 @@ func (t *Town) ReviewAlert(ctx context.Context, author string, tr *sanziv1.Alert
 
 // crossRules are the stateful rules a town runs over all its villages'
 // chains at once: a payee split across villages, an invoice claimed in two.
+// Its watcher is fed only what they read (crossReads).
 var crossRules = []string{"DUP-INVOICE", "SPLIT"} // and RELATIVE, by crossRelative
 
 // crossEngine is the live set's cross-village rules only.

@@ -34,7 +34,7 @@ const checkpointName = "supervise"
 // what a tier keeps) or write it differently: every node then rebuilds
 // its state once, by replaying its chains, at its next start. A release
 // built from another revision rebuilds anyway (checkpoint.Build).
-const stateVersion = 5 // 2: the watcher keeps vouchers and month closes (rules on the books); 3: closed procedures in the workflow's archive, not the state, and the watcher's history one section, made after Load returns (issue 17); 4: of each entry in that history, only what the rules read (watch.saveRec); 5: the procedures a record opens, and the transactions by invoice, in the watcher's archive, not the state (watch.Archive)
+const stateVersion = 6 // 2: the watcher keeps vouchers and month closes (rules on the books); 3: closed procedures in the workflow's archive, not the state, and the watcher's history one section, made after Load returns (issue 17); 4: of each entry in that history, only what the rules read (watch.saveRec); 5: the procedures a record opens, and the transactions by invoice, in the watcher's archive, not the state (watch.Archive); 6: a town's cross-village watcher keeps only what DUP-INVOICE and SPLIT read (transactions, reversals), its invoices in an archive of its own ("supervise-held"), its history made when first needed
 
 // DefaultCheckpointEvery is how many entries the supervision follows
 // between two checkpoints written by Sweep: a start after a crash replays
@@ -65,10 +65,10 @@ type snap struct {
 	state []byte
 	// archive are the closed procedures the state leaves to the
 	// workflow's archives (the node's own, the tier's), written in the
-	// checkpoint's transaction; history the entries the watcher leaves
-	// to its archive, likewise (nil when none).
+	// checkpoint's transaction; history the entries the watchers (the
+	// node's, the tier's) leave to their archives, likewise.
 	archive []*workflow.Batch
-	history *watch.Batch
+	history []*watch.Batch
 	t0      time.Time
 }
 
@@ -83,6 +83,9 @@ func (s *Supervisor) useArchives() {
 	if held := s.tier.Held(); held != nil {
 		held.UseArchive(workflow.NewArchive(db, checkpointName+"-held"))
 	}
+	if w := s.tier.HeldHistory(); w != nil {
+		w.UseArchive(watch.NewArchive(db, checkpointName+"-held"))
+	}
 }
 
 // clearArchives forgets the closed procedures archived, in tx: with the
@@ -93,8 +96,26 @@ func (s *Supervisor) clearArchives(tx *bolt.Tx) error {
 		if err := workflow.NewArchive(db, name).Clear(tx); err != nil {
 			return err
 		}
+		if err := watch.NewArchive(db, name).Clear(tx); err != nil {
+			return err
+		}
 	}
-	return watch.NewArchive(db, checkpointName).Clear(tx)
+	return nil
+}
+
+// historyErr makes the watchers' histories from the checkpoint, the
+// node's and the tier's, if they are not made yet, and says whether one
+// did not decode (see watch.Load). The caller holds s.mu.
+func (s *Supervisor) historyErr() error {
+	if err := s.watch.Err(); err != nil {
+		return err
+	}
+	if w := s.tier.HeldHistory(); w != nil {
+		if err := w.Err(); err != nil {
+			return fmt.Errorf("the tier's: %w", err)
+		}
+	}
+	return nil
 }
 
 // snapshot encodes the state as of the chain positions seen. The caller
@@ -105,7 +126,7 @@ func (s *Supervisor) snapshot() (*snap, error) {
 	if s.dirty {
 		return nil, errors.New("supervision state differs from its chains until the node restarts (findings not recorded); no checkpoint")
 	}
-	if err := s.watch.Err(); err != nil {
+	if err := s.historyErr(); err != nil {
 		// Not written over a history that did not decode; catchUp or
 		// watchReady rebuilds the state first (see rebuild).
 		return nil, fmt.Errorf("supervision state not checkpointed: %w", err)
@@ -127,7 +148,14 @@ func (s *Supervisor) snapshot() (*snap, error) {
 			sn.archive = append(sn.archive, b)
 		}
 	}
-	sn.history = s.watch.Staged()
+	for _, w := range []*watch.Watcher{s.watch, s.tier.HeldHistory()} {
+		if w == nil {
+			continue
+		}
+		if b := w.Staged(); b != nil {
+			sn.history = append(sn.history, b)
+		}
+	}
 	return sn, nil
 }
 
@@ -143,9 +171,9 @@ func (s *Supervisor) write(sn *snap) error {
 		archived += b.Len()
 	}
 	history := 0
-	if sn.history != nil {
-		also = append(also, sn.history.Write)
-		history = sn.history.Len()
+	for _, b := range sn.history {
+		also = append(also, b.Write)
+		history += b.Len()
 	}
 	if err := s.cfg.Checkpoints.Save(checkpointName, s.stampOf, sn.at, sn.state, also...); err != nil {
 		return err
@@ -161,8 +189,8 @@ func (sn *snap) archived() {
 	for _, b := range sn.archive {
 		b.Done()
 	}
-	if sn.history != nil {
-		sn.history.Done()
+	for _, b := range sn.history {
+		b.Done()
 	}
 }
 
@@ -339,7 +367,7 @@ func (e *watchLostError) Unwrap() error { return e.err }
 // watchReady makes the watcher's history from the checkpoint, if it is not
 // made yet, and rebuilds the state when that fails. The caller holds s.mu.
 func (s *Supervisor) watchReady(ctx context.Context) error {
-	if err := s.watch.Err(); err != nil {
+	if err := s.historyErr(); err != nil {
 		return s.rebuild(ctx, err)
 	}
 	return nil

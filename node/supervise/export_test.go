@@ -72,3 +72,22 @@ func UsesArchive(s *Supervisor) bool {
 	defer s.mu.Unlock()
 	return s.flows.Archive() != nil
 }
+
+// DamageHeldHistory makes the history of s's tier's watcher (a town's
+// cross-village one) one that does not decode when first needed, as
+// DamageWatchHistory does the node's own.
+func DamageHeldHistory(s *Supervisor) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.tier.HeldHistory()
+	if w == nil {
+		return errors.New("the tier keeps no history")
+	}
+	var e checkpoint.Encoder
+	e.Section(func(e *checkpoint.Encoder) { e.Uint(9) }) // nine keys raised, none written
+	data, err := e.Data()
+	if err != nil {
+		return err
+	}
+	return w.Load(checkpoint.NewDecoder(data))
+}

@@ -399,6 +399,12 @@ func (s *Supervisor) replayed() {
 // observeHeld feeds one entry of a chain the tier follows to the tier; the
 // hits it raises are found again on replay like the node's own.
 func (s *Supervisor) observeHeld(st *ledger.Stored) ([]rules.Hit, error) {
+	// The tier's history from the checkpoint is made here, at the first
+	// entry of a followed chain, if not before (as observe does the
+	// node's own).
+	if err := s.historyErr(); err != nil {
+		return nil, &watchLostError{err}
+	}
 	hits, err := s.tier.ObserveHeld(st)
 	for _, h := range hits {
 		if s.replaying != nil {
@@ -413,7 +419,7 @@ func (s *Supervisor) observeHeld(st *ledger.Stored) ([]rules.Hit, error) {
 func (s *Supervisor) observe(st *ledger.Stored) ([]rules.Hit, error) {
 	// The watcher's history from the checkpoint is made here, at the
 	// first entry followed, or in a sweep, if not before (watch.Load).
-	if err := s.watch.Err(); err != nil {
+	if err := s.historyErr(); err != nil {
 		return nil, &watchLostError{err}
 	}
 	m, err := entries.Decode(st.Type, st.Payload)

@@ -9,6 +9,7 @@ import (
 	"github.com/sanzi/sanzi/node/checkpoint"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/watch"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -64,6 +65,14 @@ type Tier interface {
 	// Held are the procedures of the followed chains (a town's villages'),
 	// listed with the node's own; nil when there are none.
 	Held() *workflow.Flows
+	// HeldHistory is the tier's own watcher over the followed chains (a
+	// town's cross-village rules), nil when there is none: the Supervisor
+	// gives it an archive written with each checkpoint (watch.Archive),
+	// as it does its own, and rebuilds the state when its history, made
+	// from the checkpoint when first needed (watch.Load), does not decode.
+	// The tier hands the archive on to a watcher it makes in its place
+	// (Restore).
+	HeldHistory() *watch.Watcher
 	// RefuseOwnDecision says why a decision d, made through the node's own
 	// API on one of its own procedures, may not be recorded here, or nil:
 	// a village refuses one on a step whose post the catalog cat holds at
@@ -99,6 +108,7 @@ func (None) Apply(context.Context, *workflow.Flows) (int, error)             { r
 func (None) Raised(string, bool) bool                                        { return false }
 func (None) DecidesFor(string) bool                                          { return false }
 func (None) Held() *workflow.Flows                                           { return nil }
+func (None) HeldHistory() *watch.Watcher                                     { return nil }
 func (None) RefuseOwnDecision(*sanziv1.Catalog, *sanziv1.StepDecision) error { return nil }
 func (None) ReviewAlert(context.Context, string, *sanziv1.AlertTransition) (*ledger.Stored, error) {
 	return nil, errNotDecided

@@ -1,16 +1,19 @@
 package supervise_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sanzi/sanzi/node/books"
 	"github.com/sanzi/sanzi/node/entries"
 	"github.com/sanzi/sanzi/node/ledger"
 	"github.com/sanzi/sanzi/node/rules"
+	"github.com/sanzi/sanzi/node/supervise"
 	"github.com/sanzi/sanzi/node/workflow"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
@@ -206,4 +209,70 @@ func TestTownAcrossVillages(t *testing.T) {
 
 func approve(org, pid, step, post string) *sanziv1.StepDecision {
 	return &sanziv1.StepDecision{Org: org, ProcedureId: pid, StepCode: step, Action: sanziv1.StepAction_STEP_ACTION_APPROVE, Post: post}
+}
+
+// TestTownCrossHistoryFromCheckpoint: a town restored from its checkpoint
+// judges its villages' next entries by the cross-village history it
+// wrote, its invoices read from the archive written with it: an invoice
+// village A claimed before the checkpoint, claimed again by village B
+// after, raises DUP-INVOICE across villages once. When that history,
+// made at the first entry followed, does not decode, the town rebuilds
+// its state in place by replaying every chain, and finds the same.
+func TestTownCrossHistoryFromCheckpoint(t *testing.T) {
+	for _, damaged := range []bool{false, true} {
+		t.Run(map[bool]string{false: "restored", true: "damaged"}[damaged], func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			keysDir := filepath.Join(dir, "keys")
+			orgs := []string{townOrg, villageA, villageB}
+			clock := &fakeClock{t: cstTime("2026-11-02 09:00")}
+			var log bytes.Buffer
+			open := func(org string, opts ...func(*books.Books, *supervise.Config)) (node, func()) {
+				if err := os.MkdirAll(filepath.Join(dir, org), 0o750); err != nil {
+					t.Fatal(err)
+				}
+				return openOrgBooks(t, filepath.Join(dir, org), keysDir, orgs, []string{org}, clock, nil, false, opts...)
+			}
+			town, closeTown := open(townOrg, withCheckpoints(&log))
+			a, _ := open(villageA)
+			b, _ := open(villageB)
+			for _, v := range []struct {
+				n   node
+				org string
+			}{{a, villageA}, {b, villageB}} {
+				tx := plainExpense(80_000, "77000001")
+				tx.Org = v.org
+				if _, _, err := v.n.RecordTransaction(ctx, v.org[9:]+"村会计", tx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ship(t, a, town, villageA)
+			if err := town.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+			closeTown()
+			log.Reset()
+			town, _ = open(townOrg, withCheckpoints(&log))
+			if !strings.Contains(log.String(), "restored from its checkpoint") {
+				t.Fatalf("the town did not restore its checkpoint:\n%s", log.String())
+			}
+			if damaged {
+				if err := supervise.DamageHeldHistory(town.Supervisor); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ship(t, b, town, villageB)
+			if rebuilt := strings.Contains(log.String(), "rebuilding the supervision state"); rebuilt != damaged {
+				t.Fatalf("rebuilt in place %t, want %t:\n%s", rebuilt, damaged, log.String())
+			}
+			recs, _, _, err := town.ListAlerts(books.AlertFilter{Org: townOrg, RuleCode: "DUP-INVOICE"}, books.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != 1 || recs[0].GetAlert().GetEvidence()["across_villages"] != "true" ||
+				!strings.HasPrefix(recs[0].GetAlert().GetEvidence()["claimed_by"], villageA+"-") {
+				t.Fatalf("the town's DUP-INVOICE alerts: %v", recs)
+			}
+		})
+	}
 }

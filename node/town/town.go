@@ -276,6 +276,11 @@ func (t *Town) Follows(origin string) bool { return strings.HasPrefix(origin, t.
 // reviewers.
 func (t *Town) Held() *workflow.Flows { return t.flows }
 
+// HeldHistory implements supervise.Tier: the cross-village watcher, whose
+// invoices go to the archive the Supervisor gives it (Restore hands it on
+// to the watcher it makes).
+func (t *Town) HeldHistory() *watch.Watcher { return t.cross }
+
 // observeOwn marks a decision of the town's own chain pending.
 func (t *Town) observeOwn(id string, d *sanziv1.TownDecision) {
 	switch {
@@ -375,6 +380,7 @@ func (t *Town) ReviewAlert(ctx context.Context, author string, tr *sanziv1.Alert
 
 // crossRules are the stateful rules a town runs over all its villages'
 // chains at once: a payee split across villages, an invoice claimed in two.
+// Its watcher is fed only what they read (crossReads).
 var crossRules = []string{"DUP-INVOICE", "SPLIT"} // and RELATIVE, by crossRelative
 
 // crossEngine is the live set's cross-village rules only.
@@ -409,7 +415,41 @@ func (t *Town) ObserveHeld(st *ledger.Stored) ([]rules.Hit, error) {
 	if err := t.observeVillage(st, m); err != nil {
 		return nil, err
 	}
-	out := t.crossRelative(st, m)
+	return append(t.crossRelative(st, m), t.crossObserve(st, m)...), nil
+}
+
+// crossReads says whether the cross-village rules (crossRules) read m, a
+// village entry: DUP-INVOICE a transaction with an invoice, SPLIT an
+// expense, both a reversal of either. The watcher keeps whatever it is
+// fed, and a village records about four other entries for each of those
+// (the procedure an expense opens and its decisions, incomes, vouchers,
+// contracts): fed all of them, a town kept and checkpointed its villages'
+// whole history for two rules, and its start rebuilt it (issue 17).
+// Add here what a rule added to crossRules reads.
+func crossReads(m proto.Message) bool {
+	switch m := m.(type) {
+	case *sanziv1.Transaction:
+		return m.GetKind() == sanziv1.TransactionKind_TRANSACTION_KIND_EXPENSE || strings.TrimSpace(m.GetInvoiceNumber()) != ""
+	case *sanziv1.Reversal:
+		return true
+	}
+	return false
+}
+
+// crossObserve feeds a village entry, decoded as m, to the cross-village
+// watcher, if its rules read it (crossReads), and returns the hits that
+// span villages.
+func (t *Town) crossObserve(st *ledger.Stored, m proto.Message) []rules.Hit {
+	if !crossReads(m) {
+		return nil
+	}
+	return t.crossHits(st, m)
+}
+
+// crossHits feeds m to the cross-village watcher and returns the hits that
+// span villages.
+func (t *Town) crossHits(st *ledger.Stored, m proto.Message) []rules.Hit {
+	var out []rules.Hit
 	for _, h := range t.cross.Observe(watch.Event{ID: st.ID(), RecordedAt: st.RecordedAt, Subject: st.Subject, Msg: m}) {
 		ids := h.Evidence["claimed_by"] + "," + h.Evidence["payments"]
 		spans := false
@@ -428,5 +468,5 @@ func (t *Town) ObserveHeld(st *ledger.Stored) ([]rules.Hit, error) {
 		h.Reason += "（跨村）"
 		out = append(out, h)
 	}
-	return out, nil
+	return out
 }

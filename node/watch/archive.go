@@ -81,10 +81,13 @@ func keyed(v string) []byte {
 }
 
 // UseArchive keeps the entries resident does not keep in memory in a
-// (nil: every entry in memory, as a town's cross-village watcher has
-// it). The owner sets it before the first Observe, after New or Load,
+// (nil: every entry in memory). The owner sets it before the first Observe, after New or Load,
 // with the archive its checkpoints are written with.
 func (w *Watcher) UseArchive(a *Archive) { w.st.arch = a }
+
+// Archive is the archive UseArchive set, nil when none: an owner that
+// makes a new Watcher in place of this one (a restore) hands it on.
+func (w *Watcher) Archive() *Archive { return w.st.arch }
 
 // resident says whether r stays in memory (and in the checkpoint's
 // section) rather than in the archive: every entry without an archive;

@@ -472,7 +472,7 @@ func ApplyCluster(ctx context.Context, shards []driver.Conn, cluster string) err
 // TODO(issue 17): a DEFAULT a migration changes on t_local (10: district
 // and town; 11: type_name, kind, payment_method) does not reach t: a
 // writer that inserts through the Distributed table without naming those
-// columns stores '' in them. The loader writes the local tables itself, so
+// columns stores empty strings in them. The loader writes the local tables itself, so
 // nothing does today.
 func addMissingColumns(ctx context.Context, conn driver.Conn, t string) error {
 	rows, err := conn.Query(ctx, `SELECT name, type, default_kind, default_expression FROM system.columns

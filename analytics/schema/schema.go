@@ -469,6 +469,11 @@ func ApplyCluster(ctx context.Context, shards []driver.Conn, cluster string) err
 // addMissingColumns gives the Distributed table t the columns a migration
 // added to t_local after t was created (CREATE ... AS copies the columns
 // only once).
+// TODO(issue 17): a DEFAULT a migration changes on t_local (10: district
+// and town; 11: type_name, kind, payment_method) does not reach t: a
+// writer that inserts through the Distributed table without naming those
+// columns stores empty strings in them. The loader writes the local tables itself, so
+// nothing does today.
 func addMissingColumns(ctx context.Context, conn driver.Conn, t string) error {
 	rows, err := conn.Query(ctx, `SELECT name, type, default_kind, default_expression FROM system.columns
 		WHERE database = currentDatabase() AND table = ? AND name NOT IN

@@ -54,20 +54,16 @@ func TestApplyClusterAddsNewColumns(t *testing.T) {
 	}
 }
 
-// TestOriginDefaults: migration 10 makes entries' and transactions'
-// district and town DEFAULTs computed from origin (the loader leaves them
-// out), on tables made before it: rows already there keep what they hold,
-// a writer that still names them is obeyed, and rows without them get the
-// origin's district and town as the loader's orgParts makes them.
-func TestOriginDefaults(t *testing.T) {
-	ctx := context.Background()
-	conn := serve(t, chserver.Options{})
-	// A deployment from before migration 10.
+// before makes the tables as a deployment had them before migration v
+// (every migration under it applied and recorded) and returns what
+// inserts rows into them.
+func before(t *testing.T, ctx context.Context, conn driver.Conn, v uint32) func(q string, rows ...[]any) {
+	t.Helper()
 	if err := conn.Exec(ctx, "CREATE TABLE schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version"); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range Migrations() {
-		if m.Version >= 10 {
+		if m.Version >= v {
 			continue
 		}
 		for _, q := range m.SQL {
@@ -79,11 +75,23 @@ func TestOriginDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	insert := func(q string, rows ...[]any) {
+	return func(q string, rows ...[]any) {
+		t.Helper()
 		if err := chserver.Insert(ctx, conn, q, rows...); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestOriginDefaults: migration 10 makes entries' and transactions'
+// district and town DEFAULTs computed from origin (the loader leaves them
+// out), on tables made before it: rows already there keep what they hold,
+// a writer that still names them is obeyed, and rows without them get the
+// origin's district and town as the loader's orgParts makes them.
+func TestOriginDefaults(t *testing.T) {
+	ctx := context.Background()
+	conn := serve(t, chserver.Options{})
+	insert := before(t, ctx, conn, 10)
 	insert("INSERT INTO entries (raft_index, origin, seq, district, town, type, type_name, recorded_at, author, subject)",
 		[]any{uint64(1), "350505101201", uint64(1), "old-d", "old-t", uint8(1), "x", int64(0), "a", ""})
 	applied, err := Apply(ctx, conn)
@@ -130,28 +138,7 @@ func TestEnumNames(t *testing.T) {
 	ctx := context.Background()
 	conn := serve(t, chserver.Options{})
 	// A deployment from before migration 11, with a row of each table.
-	if err := conn.Exec(ctx, "CREATE TABLE schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version"); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range Migrations() {
-		if m.Version >= 11 {
-			continue
-		}
-		for _, q := range m.SQL {
-			if err := conn.Exec(ctx, q); err != nil {
-				t.Fatalf("migration %d: %v", m.Version, err)
-			}
-		}
-		if err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO schema_migrations (version, name, applied_at) SELECT %d, 'old', now()", m.Version)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	insert := func(q string, rows ...[]any) {
-		t.Helper()
-		if err := chserver.Insert(ctx, conn, q, rows...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	insert := before(t, ctx, conn, 11)
 	insert("INSERT INTO entries (raft_index, origin, seq, type, type_name, recorded_at, author, subject)",
 		[]any{uint64(1), "350505101201", uint64(1), uint8(1), "old", int64(0), "a", ""})
 	insert("INSERT INTO transactions (raft_index, origin, seq, kind, sign, amount_fen, payment_method, category, budget_line, counterparty, counterparty_id, business_date, month, recorded_at)",

@@ -296,7 +296,7 @@ func (s *Supervisor) catchUpTo(ctx context.Context, until map[string]uint64) ([]
 // follow does what catchUpTo says; a watcher whose history from the
 // checkpoint did not decode stops it with a *watchLostError.
 func (s *Supervisor) follow(ctx context.Context, until map[string]uint64) ([]*ledger.Stored, error) {
-	var recorded []*ledger.Stored
+	var recorded, run []*ledger.Stored
 	for {
 		var found []rules.Hit
 		n := 0
@@ -344,12 +344,24 @@ func (s *Supervisor) follow(ctx context.Context, until map[string]uint64) ([]*le
 				if limited && s.pend.await(origin, next, handOverWait) {
 					continue // a recorder of the same group commit handed it over
 				}
-				read := 0
-				err := s.b.Ledger().Range(origin, next, 0, func(st *ledger.Stored) bool {
-					read++
-					next = st.Seq + 1
-					return feed(st) && !s.pend.has(origin, next) && !(limited && next > limit)
+				// Read a run, then fed once the chain's read transaction
+				// is closed: the watcher and the workflow read their
+				// archives in the same bbolt file, and a read transaction
+				// begun while another is open in the same goroutine waits
+				// forever on a write that maps the file again (bbolt's
+				// mmap lock; TestArchiveReadWhileChainRead).
+				run = run[:0]
+				err := s.b.Ledger().Range(origin, next, followRun, func(st *ledger.Stored) bool {
+					run = append(run, st)
+					return !s.pend.has(origin, st.Seq+1) && !(limited && st.Seq+1 > limit)
 				})
+				read := len(run)
+				for _, st := range run {
+					next = st.Seq + 1
+					if !feed(st) {
+						break
+					}
+				}
 				if err != nil || read == 0 {
 					ferr = errors.Join(ferr, err)
 					break
@@ -384,6 +396,10 @@ func (s *Supervisor) follow(ctx context.Context, until map[string]uint64) ([]*le
 		}
 	}
 }
+
+// followRun is how many entries follow reads from a chain in one read
+// transaction before it feeds them.
+const followRun = 256
 
 // replayed counts one entry replayed at start and says, every few
 // seconds, how far the replay is.

@@ -137,6 +137,9 @@ type Loader struct {
 	// beforeFence and afterFence, when set (tests), run inside a batch's
 	// hold just before and after its fence is read.
 	beforeFence, afterFence func()
+	// trace, when set (the benchmark), is told where each step's wall
+	// time went (trace.go); nil in production.
+	trace *stepTrace
 	// statsMu guards stats: Run writes it while /metrics and tests read
 	// it with Stats from other goroutines, and a torn read (LastError's
 	// string header half written) could crash the node.
@@ -335,26 +338,33 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 	l.next = nil
 	if p == nil || p.from != from {
 		var err error
+		t0 := time.Now()
 		if p, err = l.read(ctx, from); err != nil {
 			return 0, err
 		}
+		l.trace.aloneRead(time.Since(t0))
 	}
 	if p.indexes == 0 {
 		return 0, nil
 	}
 	var next *prepared
 	var nextErr error
+	var readTime time.Duration
 	read := make(chan struct{})
+	t0 := time.Now()
 	if p.full {
 		go func() {
 			defer close(read)
 			next, nextErr = l.read(ctx, p.last)
+			readTime = time.Since(t0)
 		}()
 	} else {
 		close(read)
 	}
 	err := l.send(ctx, p)
+	sendTime := time.Since(t0)
 	<-read
+	l.trace.step(readTime, sendTime, time.Since(t0))
 	if err != nil {
 		return 0, err
 	}
@@ -516,7 +526,10 @@ func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 				d = startDecoder(ctx, l.cfg.Source, &l.ranges, after, l.cfg.Decoders)
 			}
 			var ok bool
-			if r, ok = d.next(); !ok {
+			t0 := time.Now()
+			r, ok = d.next()
+			l.trace.add("read: wait for decoders", 0, time.Since(t0))
+			if !ok {
 				break
 			}
 		}
@@ -526,9 +539,11 @@ func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 			}
 			return nil, fmt.Errorf("read raft index %d: %w", r.index, r.err)
 		}
+		t0 := time.Now()
 		if err := l.collect(ctx, p.batches, r); err != nil {
 			return nil, fmt.Errorf("read raft index %d: %w", r.index, err)
 		}
+		l.trace.add("read: collect", 0, time.Since(t0))
 		after = r.index
 		p.last = r.index
 		p.indexes++
@@ -575,18 +590,23 @@ func (l *Loader) send(ctx context.Context, p *prepared) error {
 // sendHeld inserts shard i's batch inside a hold (fence.go) that ends with
 // its progress row at last.
 func (l *Loader) sendHeld(ctx context.Context, i int, b *batch, last uint64) error {
+	t0 := time.Now()
 	h, err := l.hold(ctx, l.conns[i])
 	if err != nil {
 		return err
 	}
+	l.trace.add("hold", 0, time.Since(t0))
 	if l.afterFence != nil {
 		l.afterFence()
 	}
-	if err := b.send(ctx, l.conns[i], l.suffix, l.tags); err != nil {
+	if err := b.send(ctx, l.conns[i], l.suffix, l.tags, l.trace); err != nil {
 		h.Abort()
 		return err
 	}
-	return l.release(h, last)
+	t0 = time.Now()
+	err = l.release(h, last)
+	l.trace.add("release", 0, time.Since(t0))
+	return err
 }
 
 // feedChunk is how many feed records one read transaction takes.
@@ -868,8 +888,10 @@ func finding(s *ledger.Stored, m *sanziv1.Alert) (about, kind string) {
 	return o, k.String()
 }
 
-func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags *tagger) error {
+func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags *tagger, trace *stepTrace) error {
+	t0 := time.Now()
 	b.sums.rows(b)
+	trace.add("summaries", 0, time.Since(t0))
 	// The tables go in parallel (two at a time: this machine has two cores
 	// and ClickHouse wants one); each is still one block, all or nothing.
 	sem := make(chan struct{}, 2)
@@ -885,7 +907,7 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags 
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs <- insert(tags.tag(ctx), conn, t, suffix, rows)
+			errs <- insert(tags.tag(ctx), conn, t, suffix, rows, trace)
 		}()
 	}
 	wg.Wait()

@@ -323,3 +323,42 @@ func Insert(ctx context.Context, conn driver.Conn, q string, rows ...[]any) erro
 	}
 	return nil
 }
+
+// ThreadCPU is the CPU time the server's threads have used so far, summed
+// by thread name (/proc/<pid>/task/*/comm: TCPHandler for the threads
+// that run a connection's queries, inserts included, BackgrProcPool for
+// the background merges, ...): a benchmark tells the inserts' cost from
+// the merges' in the same window. Threads that ended are not counted.
+// Linux only.
+func (s *Server) ThreadCPU() (map[string]time.Duration, error) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil, errors.New("clickhouse-server is not running")
+	}
+	dir := fmt.Sprintf("/proc/%d/task", s.cmd.Process.Pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list the server's threads: %w", err)
+	}
+	out := map[string]time.Duration{}
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "stat"))
+		if err != nil {
+			continue // the thread ended
+		}
+		i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if i < 0 || j < i {
+			continue
+		}
+		f := strings.Fields(string(b[j+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		var ticks int64
+		for _, v := range f[11:13] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+		out[string(b[i+1:j])] += time.Duration(ticks) * (time.Second / 100)
+	}
+	return out, nil
+}

@@ -2,7 +2,9 @@ package chserver
 
 import (
 	"context"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
@@ -54,5 +56,70 @@ func TestStartQueryStopRestart(t *testing.T) {
 	}
 	if n != 1000 || sum != 999*1000/2 {
 		t.Fatalf("after restart: count %d sum %d, want 1000 and 499500", n, sum)
+	}
+}
+
+// TestThreadCPU inserts a block and checks that ThreadCPU counts the
+// insert's work under the connection's thread (TCPHandler), and never
+// more in all than the process's CPU: the benchmark splits the server's
+// CPU between inserts and merges with it. (A SELECT's work runs on
+// threads of its own that end with it, which ThreadCPU does not see.)
+func TestThreadCPU(t *testing.T) {
+	ctx := context.Background()
+	s, err := Start(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "CREATE TABLE t (x UInt64, s String) ENGINE = MergeTree ORDER BY s"); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 2_000_000
+	xs, ss := make([]uint64, rows), make([]string, rows)
+	for i := range xs {
+		xs[i], ss[i] = uint64(i), strconv.Itoa(i*7919%rows)
+	}
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO t (x, s)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Column(0).Append(xs); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Column(1).Append(ss); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.ThreadCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.ThreadCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, err := s.CPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := after["TCPHandler"] - before["TCPHandler"]
+	t.Logf("the insert cost the TCPHandler threads %v", d)
+	if d < 50*time.Millisecond {
+		t.Errorf("the insert of %d unsorted rows cost the TCPHandler threads %v: %v then %v", rows, d, before, after)
+	}
+	var sum time.Duration
+	for _, d := range after {
+		sum += d
+	}
+	// Threads that ended are in the process's total, not in the threads'.
+	if sum > total {
+		t.Errorf("threads' CPU %v is more than the process's %v", sum, total)
 	}
 }

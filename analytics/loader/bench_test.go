@@ -206,6 +206,8 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		blocks0, sorted0 := serverEvent(ctx, conn, "MergeTreeDataWriterBlocks"), serverEvent(ctx, conn, "MergeTreeDataWriterBlocksAlreadySorted")
 		merged0, queries0 := serverEvent(ctx, conn, "MergedRows"), serverEvent(ctx, conn, "Query")
 		srv0, self0 := serverCPU(b, s), selfCPU(b)
+		l.trace = newStepTrace()
+		threads0 := threadCPU(b, s)
 		t0 := time.Now()
 		// Step before asking how far it got: until the first step re-reads
 		// where the (truncated) tables are, Stats still says the schema's
@@ -220,6 +222,9 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		}
 		loaderTime := time.Since(t0)
 		loaderSrv, loaderSelf := serverCPU(b, s)-srv0, selfCPU(b)-self0
+		loaderThreads := threadCPU(b, s)
+		trace := l.trace
+		l.trace = nil
 		blocks := serverEvent(ctx, conn, "MergeTreeDataWriterBlocks") - blocks0
 		sorted := serverEvent(ctx, conn, "MergeTreeDataWriterBlocksAlreadySorted") - sorted0
 		loaderMerged, loaderQueries := serverEvent(ctx, conn, "MergedRows")-merged0, serverEvent(ctx, conn, "Query")-queries0
@@ -255,6 +260,7 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 			conn.Exec(ctx, "CREATE TABLE "+t+"_copy AS "+t)
 		}
 		srv0 = serverCPU(b, s)
+		threads0c := threadCPU(b, s)
 		merged0, queries0 = serverEvent(ctx, conn, "MergedRows"), serverEvent(ctx, conn, "Query")
 		var clientSelf time.Duration
 		t0 = time.Now()
@@ -268,6 +274,7 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		}
 		clientTime := time.Since(t0)
 		clientSrv := serverCPU(b, s) - srv0
+		clientThreads := threadCPU(b, s)
 		clientMerged, clientQueries := serverEvent(ctx, conn, "MergedRows")-merged0, serverEvent(ctx, conn, "Query")-queries0
 		var copied uint64
 		conn.QueryRow(ctx, "SELECT (SELECT count() FROM entries_copy) + (SELECT count() FROM transactions_copy)").Scan(&copied)
@@ -310,6 +317,12 @@ func BenchmarkLoaderVsClient(b *testing.B) {
 		// it runs) and queries (the loader's fence and progress included).
 		b.Logf("server while the loader ran: %d rows merged, %d queries; while clickhouse-client ran: %d rows merged, %d queries",
 			loaderMerged, loaderQueries, clientMerged, clientQueries)
+		// Where the wall time went: the loader's steps (read beside send,
+		// each table's insert), and the server's CPU by thread name in
+		// each window (TCPHandler: the inserts; BackgrProcPool: merges).
+		b.Logf("loader %.2fs, client %.2fs; loader's steps:\n%s", loaderTime.Seconds(), clientTime.Seconds(), trace)
+		b.Logf("server CPU by thread while the loader ran: %s; while clickhouse-client ran: %s",
+			threadDelta(threads0, loaderThreads), threadDelta(threads0c, clientThreads))
 		conn.Close()
 	}
 }
@@ -507,4 +520,34 @@ func (v *benchVillage) next(b *testing.B, n int) [][]byte {
 		out[i] = st.Raw
 	}
 	return out
+}
+
+// threadCPU is the server's CPU time by thread name (chserver.ThreadCPU).
+func threadCPU(b *testing.B, s *chserver.Server) map[string]time.Duration {
+	m, err := s.ThreadCPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// threadDelta is what each thread name used between two ThreadCPU reads,
+// in seconds, largest first.
+func threadDelta(before, after map[string]time.Duration) string {
+	type use struct {
+		name string
+		d    time.Duration
+	}
+	var us []use
+	for n, d := range after {
+		if d -= before[n]; d > 0 {
+			us = append(us, use{n, d})
+		}
+	}
+	slices.SortFunc(us, func(a, b use) int { return int(b.d - a.d) })
+	var parts []string
+	for _, u := range us {
+		parts = append(parts, fmt.Sprintf("%s %.2fs", u.name, u.d.Seconds()))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -265,7 +265,8 @@ func values(c any) any {
 // insert writes table t's rows as one block, column at a time, each
 // column appended part after part (the driver's Column(i).Append adds to
 // what the column holds).
-func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows *table) error {
+func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows *table, trace *stepTrace) error {
+	t0 := time.Now()
 	if rows.err != nil {
 		return fmt.Errorf("insert into %s: %w", t, rows.err)
 	}
@@ -280,6 +281,8 @@ func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows *table
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s: %w", t, err)
 	}
+	t1 := time.Now()
+	trace.add(t+" prepare", 0, t1.Sub(t0))
 	block := ins.Columns()
 	for c := range parts[0].cols {
 		if s, ok := block[c].(*column.String); ok {
@@ -293,9 +296,12 @@ func insert(ctx context.Context, conn driver.Conn, t, suffix string, rows *table
 			}
 		}
 	}
+	t2 := time.Now()
+	trace.add(t+" append", 0, t2.Sub(t1))
 	if err := ins.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into %s: %w", rows.rows(), t, err)
 	}
+	trace.add(t+" send", rows.rows(), time.Since(t2))
 	return nil
 }
 

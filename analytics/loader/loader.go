@@ -69,10 +69,18 @@ type Config struct {
 	// records it through Raft); may be nil.
 	Loaded func(ctx context.Context, index uint64) error
 	// BatchRows bounds the rows of one batch across tables; default
-	// 100,000. Bigger batches make bigger parts, which ClickHouse merges
-	// for less (at 4 M rows, 400,000 halved the server's CPU a row) but
-	// the loader holds two batches and the driver a copy of one: its heap
-	// peaked at ~300 MiB at 100,000 and ~1 GiB at 400,000.
+	// 400,000. Each batch makes one part a table, and ClickHouse merges
+	// the parts while the loader runs: at 4 M rows
+	// (BenchmarkLoaderVsClient, the server's CPU by thread) 100,000-row
+	// batches (50,000-row parts) had its merge threads rewrite ~7.5 M rows
+	// for ~2 s of CPU, as much as the inserts themselves, and the 40
+	// batches' holds and summary inserts cost ~2 s of wall time; 400,000
+	// merged 2.4 M rows for ~0.7 s and the server's CPU a row halved
+	// (~1.0 → ~0.6 µs, the client's ~0.57). The price is memory: the
+	// loader holds two batches and the driver a copy of one, and its heap
+	// peaked at 150–190 MiB at 100,000, 270–285 MiB at 200,000 and
+	// 450–560 MiB at 400,000. Only a loader behind by more than a batch
+	// fills one; one keeping up sends what is new.
 	BatchRows int
 	// Decoders is how many goroutines read and decode the FSM's entries
 	// (decode.go); default GOMAXPROCS.
@@ -137,6 +145,9 @@ type Loader struct {
 	// beforeFence and afterFence, when set (tests), run inside a batch's
 	// hold just before and after its fence is read.
 	beforeFence, afterFence func()
+	// trace, when set (the benchmark), is told where each step's wall
+	// time went (trace.go); nil in production.
+	trace *stepTrace
 	// statsMu guards stats: Run writes it while /metrics and tests read
 	// it with Stats from other goroutines, and a torn read (LastError's
 	// string header half written) could crash the node.
@@ -172,7 +183,7 @@ func New(cfg Config) (*Loader, error) {
 		return nil, errors.New("loader: MemoryLimit: negative; 0 leaves the process's limit alone")
 	}
 	if cfg.BatchRows <= 0 {
-		cfg.BatchRows = 100_000
+		cfg.BatchRows = 400_000
 	}
 	if cfg.Decoders <= 0 {
 		cfg.Decoders = runtime.GOMAXPROCS(0)
@@ -335,26 +346,33 @@ func (l *Loader) step(ctx context.Context) (int, error) {
 	l.next = nil
 	if p == nil || p.from != from {
 		var err error
+		t0 := time.Now()
 		if p, err = l.read(ctx, from); err != nil {
 			return 0, err
 		}
+		l.trace.aloneRead(time.Since(t0))
 	}
 	if p.indexes == 0 {
 		return 0, nil
 	}
 	var next *prepared
 	var nextErr error
+	var readTime time.Duration
 	read := make(chan struct{})
+	t0 := time.Now()
 	if p.full {
 		go func() {
 			defer close(read)
 			next, nextErr = l.read(ctx, p.last)
+			readTime = time.Since(t0)
 		}()
 	} else {
 		close(read)
 	}
 	err := l.send(ctx, p)
+	sendTime := time.Since(t0)
 	<-read
+	l.trace.step(readTime, sendTime, time.Since(t0))
 	if err != nil {
 		return 0, err
 	}
@@ -406,41 +424,55 @@ type prepared struct {
 }
 
 // TODO(issue 17): at 4 M rows (BenchmarkLoaderVsClient, 2 cores shared
-// with other work, load 1–16) the loader is still below
-// clickhouse-client, and its wall time moved far less than its CPU:
-// medians of 9 in three interleaved windows, ratio 0.48 before the three
-// changes below and 0.49 after (0.12–0.79 and 0.36–0.88), loader 594 k
-// and 655 k rows/s (0.13–0.91 M and 0.48–1.24 M), client 0.77–1.51 M;
-// the two quietest runs after them: 1.24 M rows/s (0.88×) and 1.06 M
-// (0.75×). Its CPU fell to 0.64 µs a row from 0.87 (medians; loader and
-// server together 1.76 from 1.91): entries' type_name and transactions'
-// kind and payment_method became server DEFAULTs from the enum numbers
-// (schema migration 11; ~0.1 µs/row), the decoders walk fields in a loop
-// instead of ledger.WireFields's callbacks (~0.05), and presize sizes the
-// driver's string offsets too (~0.14). The client is at 0.2–0.3 µs/row.
-// The server spends 0.9–1.3 µs/row on the loader's rows (median 1.12,
-// 1.05 before: the DEFAULTs) against the client's 0.5–0.7, and most of the
-// difference is merges: it merged ~7.5 M rows while the loader ran (its
-// 40 parts a table of ~50,000 rows) and none while the client ran (two
-// parts of 1 M rows a table, merged after it returns). With the loader's
-// CPU down and its wall time not, the wall is likely bound by the server
-// (each table's block inserted by one server thread, beside the merges),
-// which a batch waits for before the next: not yet measured per thread
-// (the test server keeps no query_log or part_log). The DEFAULTs cost the server little (INSERT ... SELECT of
-// 2 M entries rows: 0.04 µs/row for type_name's transform, 0.06 for
-// district and town), and the 307 queries a run (fence, progress,
-// summaries) under 0.1 s. What is left of the loader, from the profile
-// (three runs): decoding ~41 % (the FSM's RangeRaw in bbolt ~18 %, the
-// entry ~15 %, the payload ~13 %), insert ~37 % (the driver's Send ~19 %,
-// string encoding ~12 %, LZ4 ~3 %), the GC's marking ~10 %, collect ~6 %;
-// runtime.asyncPreempt is ~14 % flat, samples taken while a goroutine
-// was being preempted (for the GC, or the busy machine): not understood.
-// Fewer merges need bigger parts, so bigger batches, and memory: BatchRows
-// 200,000 lowered the server's CPU a row (0.75–0.86 vs 1.0–1.08) but the
-// wall ratio fell to 0.45–0.59 (vs 0.89–0.99, interleaved in one run) and
-// the heap peaked at ~470 MiB (vs ~230) (measured before these changes;
-// not measured again).
-// Tried and not kept: the entries' and transactions' string columns held
+// with other work, load 5–9) the loader is still below clickhouse-client.
+// Where its wall time went, per step (the benchmark's trace, trace.go, and
+// the server's CPU by thread name, chserver.ThreadCPU), at the former
+// 100,000-row batches: send is the whole critical path (read of the next
+// batch took 3.2–4.0 s beside it and then waited 2.5–4.5 s for it; send
+// never waited for read). Inside send, per 4 M rows: entries' and
+// transactions' inserts 3.3–3.9 s each of wall (two at a time; their
+// Send 1.1–1.5 µs/row), the three summary tables' inserts ~2.8 s (15–30 ms an insert of
+// a few hundred rows: round trips and a part's files on a busy server),
+// the hold (the progress row's prepare and the fence query) ~30 ms a
+// batch, 1.0–1.3 s, the release 0.2–0.3 s. The server's insert threads
+// (TCPHandler) used 1.6–2.6 s for the loader's rows against 2.2–3.1 s for
+// the client's, and its merge threads (BackgrProcPool) 2.0–2.5 s more,
+// merging ~7.5 M rows of the loader's 50,000-row parts: the merges were
+// all of the server's extra CPU (~1.1–1.3 µs/row against ~0.6). The two
+// processes get about one core between them in either window on this
+// machine, so the wall ratio followed the CPU ratio (loader and server
+// ~1.9 µs/row against the client's ~0.8).
+// Done: BatchRows 400,000 by default (see Config.BatchRows; 200,000 did
+// not help: merges 1.4–1.5 s, ratio 0.60–0.61 beside 100,000's 0.62–0.76
+// in one run), and a held range gives its deferred list back once merged
+// (decode.go: rangePool.shed). Interleaved A B A B A B against the former
+// (load 3.7–5.7): ratio 0.77 (0.62–1.05) against 0.49 (0.46–0.71), loader
+// 939 k rows/s (0.61–1.45 M) against 646 k (0.60–0.99 M), medians of 3;
+// merges 2.4 M rows for 0.6–0.7 s; the server 0.55–0.61 µs/row (0.93–1.31
+// before), as for the client's rows (0.55–0.60); 10 holds instead of 40;
+// the loader's heap peak 476–480 MiB (157–175 before).
+// Left, the loader's own CPU: 0.60–0.72 µs/row against the client's
+// 0.20–0.26, now the whole of the gap. Its profile at 400,000 (one run,
+// 2.3 s of samples): decoding 44 % (the FSM's RangeRaw in bbolt 17 %, the
+// transactions' payload 15 %, the deferred summaries' appends 9 %),
+// insert 38 % (the driver's Send 16 %, LZ4 6 %), the GC's marking 9 %,
+// collect 7 %; runtime.asyncPreempt 12 % flat, as before: not understood. And the memory
+// of the bigger batches: the rows are held as Go columns (two batches,
+// one read while the other is sent), copied into the driver's columns,
+// which encode the block into a buffer and compress it into another
+// (heap profile at 400,000, 231 MiB live: the Go columns ~120 MiB, the
+// driver ~95 MiB). Appending rows into the driver's columns as they are
+// collected would drop one copy, but a batch's parts are held by
+// reference from the decoders' ranges and put in key order at insert
+// (inKeyOrder), and the driver's columns exist only inside an INSERT,
+// opened after the hold: not done. Nor is opening the next batch's hold
+// while this one's tables go in (the driver's batch keeps the context it
+// was prepared with, which is the step's).
+// Tried and not kept: the summary tables' inserts not taking turns with
+// entries and transactions (the semaphore of batch.send): ratio 0.56
+// (0.40–0.58) against 0.46 (0.46–0.54) at 100,000 rows, interleaved, inside
+// the noise, and it opens more connections at once than the driver keeps
+// idle. The entries' and transactions' string columns held
 // as ids into each column's distinct strings, handed to the driver in
 // reused chunks (no pointer a row): marking fell (0.12 → 0.10 µs/row) and
 // the heap peak by ~40 MiB, but interning cost as much (strs.add ~0.05
@@ -516,7 +548,10 @@ func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 				d = startDecoder(ctx, l.cfg.Source, &l.ranges, after, l.cfg.Decoders)
 			}
 			var ok bool
-			if r, ok = d.next(); !ok {
+			t0 := time.Now()
+			r, ok = d.next()
+			l.trace.add("read: wait for decoders", 0, time.Since(t0))
+			if !ok {
 				break
 			}
 		}
@@ -526,9 +561,11 @@ func (l *Loader) read(ctx context.Context, from uint64) (*prepared, error) {
 			}
 			return nil, fmt.Errorf("read raft index %d: %w", r.index, r.err)
 		}
+		t0 := time.Now()
 		if err := l.collect(ctx, p.batches, r); err != nil {
 			return nil, fmt.Errorf("read raft index %d: %w", r.index, err)
 		}
+		l.trace.add("read: collect", 0, time.Since(t0))
 		after = r.index
 		p.last = r.index
 		p.indexes++
@@ -575,18 +612,23 @@ func (l *Loader) send(ctx context.Context, p *prepared) error {
 // sendHeld inserts shard i's batch inside a hold (fence.go) that ends with
 // its progress row at last.
 func (l *Loader) sendHeld(ctx context.Context, i int, b *batch, last uint64) error {
+	t0 := time.Now()
 	h, err := l.hold(ctx, l.conns[i])
 	if err != nil {
 		return err
 	}
+	l.trace.add("hold", 0, time.Since(t0))
 	if l.afterFence != nil {
 		l.afterFence()
 	}
-	if err := b.send(ctx, l.conns[i], l.suffix, l.tags); err != nil {
+	if err := b.send(ctx, l.conns[i], l.suffix, l.tags, l.trace); err != nil {
 		h.Abort()
 		return err
 	}
-	return l.release(h, last)
+	t0 = time.Now()
+	err = l.release(h, last)
+	l.trace.add("release", 0, time.Since(t0))
+	return err
 }
 
 // feedChunk is how many feed records one read transaction takes.
@@ -608,7 +650,9 @@ func (l *Loader) collect(ctx context.Context, batches []*batch, r *decoded) erro
 		if err != nil {
 			return err
 		}
-		if !batches[sh].merge(r.index, l.loaded[sh], r.ranges[i], l.holdRows) {
+		if batches[sh].merge(r.index, l.loaded[sh], r.ranges[i], l.holdRows) {
+			l.ranges.shed(r.ranges[i])
+		} else {
 			l.ranges.put(r.ranges[i])
 		}
 		r.ranges[i] = nil
@@ -868,8 +912,10 @@ func finding(s *ledger.Stored, m *sanziv1.Alert) (about, kind string) {
 	return o, k.String()
 }
 
-func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags *tagger) error {
+func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags *tagger, trace *stepTrace) error {
+	t0 := time.Now()
 	b.sums.rows(b)
+	trace.add("summaries", 0, time.Since(t0))
 	// The tables go in parallel (two at a time: this machine has two cores
 	// and ClickHouse wants one); each is still one block, all or nothing.
 	sem := make(chan struct{}, 2)
@@ -885,7 +931,7 @@ func (b *batch) send(ctx context.Context, conn driver.Conn, suffix string, tags 
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs <- insert(tags.tag(ctx), conn, t, suffix, rows)
+			errs <- insert(tags.tag(ctx), conn, t, suffix, rows, trace)
 		}()
 	}
 	wg.Wait()

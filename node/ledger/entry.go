@@ -84,6 +84,18 @@ func EntryKey(origin string, seq uint64) []byte {
 	return k
 }
 
+// IDKey is EntryKey of the entry id names, for the archives that key what
+// they keep by entry (workflow's, the watcher's), so that they list in the
+// books' order and a page token means the same. An id that is not an entry
+// id (a test's) is its own bytes.
+func IDKey(id string) []byte {
+	o, seq, err := ParseEntryID(id)
+	if err != nil {
+		return []byte(id)
+	}
+	return EntryKey(o, seq)
+}
+
 // ParseEntryID splits an entry id into origin and seq.
 func ParseEntryID(id string) (origin string, seq uint64, err error) {
 	i := strings.LastIndexByte(id, '-')

@@ -64,16 +64,6 @@ var (
 	subInvoices = []byte("v")
 )
 
-// entryKey is the key of the entry id names (ledger.EntryKey); an id that
-// is not an entry id (a test's) is its own bytes.
-func entryKey(id string) []byte {
-	o, seq, err := ledger.ParseEntryID(id)
-	if err != nil {
-		return []byte(id)
-	}
-	return ledger.EntryKey(o, seq)
-}
-
 // keyed is the prefix of an index's entries under v: its length first,
 // so that no value's prefix is another's.
 func keyed(v string) []byte {
@@ -129,7 +119,7 @@ func (s *state) lookup(id string) *rec {
 	var r *rec
 	err := s.arch.db.View(func(tx *bolt.Tx) error {
 		var err error
-		r, err = s.arch.get(tx, entryKey(id))
+		r, err = s.arch.get(tx, ledger.IDKey(id))
 		return err
 	})
 	if err != nil || r == nil || r.id != id {
@@ -250,7 +240,7 @@ func (s *state) stage() *Batch {
 		var e checkpoint.Encoder
 		saveRec(&e, r)
 		val, _ := e.Data() // saveRec writes no message: nothing can fail
-		st := staged{r: r, gen: r.gen, key: entryKey(r.id), val: val}
+		st := staged{r: r, gen: r.gen, key: ledger.IDKey(r.id), val: val}
 		if sub := r.proc.GetSubjectId(); sub != "" {
 			st.subject = append(keyed(sub), st.key...)
 		}
@@ -258,7 +248,7 @@ func (s *state) stage() *Batch {
 	}
 	for k, rs := range s.invoices {
 		for _, r := range rs {
-			b.invoices = append(b.invoices, invoiced{r: r, k: k, key: append(keyed(k), entryKey(r.id)...), val: []byte(r.id)})
+			b.invoices = append(b.invoices, invoiced{r: r, k: k, key: append(keyed(k), ledger.IDKey(r.id)...), val: []byte(r.id)})
 		}
 	}
 	slices.SortFunc(b.invoices, func(x, y invoiced) int { return bytes.Compare(x.key, y.key) })

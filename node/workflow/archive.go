@@ -77,18 +77,6 @@ var (
 	subCounts = []byte("n")
 )
 
-// entryKey is the key of the entry id names, as the books' indexes have
-// it (origin, then seq big endian), so that procedures list in the order
-// of the books' pages and a page token means the same. An id that is not
-// an entry id (a test's) is its own bytes.
-func entryKey(id string) []byte {
-	o, seq, err := ledger.ParseEntryID(id)
-	if err != nil {
-		return []byte(id)
-	}
-	return ledger.EntryKey(o, seq)
-}
-
 // fields is a prefix of the archive's indexes: each field with its length
 // first, so that no two lists of fields give the same bytes.
 func fields(fs ...string) []byte {
@@ -235,7 +223,7 @@ func (f *Flows) stage(closed []*Proc, from map[*sanziv1.Matter]string) (b *Batch
 		}
 		p.batched = true
 		b.procs = append(b.procs, p)
-		b.recs = append(b.recs, archived{key: entryKey(p.ID), val: val, org: p.P.GetOrg(), status: string(p.Status),
+		b.recs = append(b.recs, archived{key: ledger.IDKey(p.ID), val: val, org: p.P.GetOrg(), status: string(p.Status),
 			matter: p.P.GetMatterCode(), period: p.P.GetPeriod()})
 	}
 	return b, left

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sanzi/sanzi/node/catalog"
 	"github.com/sanzi/sanzi/node/checkpoint"
+	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -89,7 +90,7 @@ func all(f *Flows) []*Proc {
 func listByScan(f *Flows, fl Filter) []string {
 	var out []string
 	ps := all(f)
-	slices.SortStableFunc(ps, func(a, b *Proc) int { return bytes.Compare(entryKey(a.ID), entryKey(b.ID)) })
+	slices.SortStableFunc(ps, func(a, b *Proc) int { return bytes.Compare(ledger.IDKey(a.ID), ledger.IDKey(b.ID)) })
 	for _, p := range ps {
 		if (fl.Org != "" && p.P.GetOrg() != fl.Org) || (fl.Status != "" && p.Status != fl.Status) ||
 			(fl.Matter != "" && p.P.GetMatterCode() != fl.Matter) || (fl.Period != "" && p.P.GetPeriod() != fl.Period) {
@@ -252,7 +253,7 @@ func samePages(t *testing.T, f *Flows, fl Filter, want []string, when string) {
 		if !more || pages > len(want) {
 			break
 		}
-		after = entryKey(page[size-1].ID)
+		after = ledger.IDKey(page[size-1].ID)
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("%s: Page(%+v) pages %v, the scan %v", when, fl, got, want)

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sanzi/sanzi/node/calendar"
+	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -88,14 +89,14 @@ type Proc struct {
 	// batched: closed, and in a Batch a checkpoint writes to the archive
 	// (a list reads it from there once the archive holds it).
 	batched bool
-	// key is entryKey(ID), the order lists page in; made once.
+	// key is ledger.IDKey(ID), the order lists page in; made once.
 	key []byte
 }
 
 // entryKey is p's entry key (see the function).
 func (p *Proc) entryKey() []byte {
 	if p.key == nil {
-		p.key = entryKey(p.ID)
+		p.key = ledger.IDKey(p.ID)
 	}
 	return p.key
 }
@@ -535,7 +536,7 @@ func (f *Flows) Get(id string) (*Proc, error) {
 	if f.archive != nil {
 		var p *Proc
 		err := f.archive.db.View(func(tx *bolt.Tx) (err error) {
-			p, err = f.archivedGet(tx, entryKey(id))
+			p, err = f.archivedGet(tx, ledger.IDKey(id))
 			return err
 		})
 		if err != nil {

@@ -42,12 +42,20 @@ func (w *Watcher) save(e *checkpoint.Encoder) {
 	s := &w.st
 	e.Int(int64(s.seq))
 	e.Int(int64(s.first))
+	saveSums(e, s)
 	recs := s.ids.all()
 	if s.arch != nil {
 		// The others go to the archive, in the checkpoint's transaction
 		// (Staged).
-		recs = slices.DeleteFunc(recs, func(r *rec) bool { return !s.resident(r) })
-		w.staged = s.stage()
+		var out []*rec
+		recs = slices.DeleteFunc(recs, func(r *rec) bool {
+			if s.resident(r) {
+				return false
+			}
+			out = append(out, r)
+			return true
+		})
+		w.staged = s.stage(out)
 	}
 	e.Uint(uint64(len(recs)))
 	for _, r := range recs {
@@ -202,12 +210,14 @@ func build(b []byte, arch *Archive) (map[string]bool, state, error) {
 	st := newState()
 	st.arch = arch // UseArchive came before the history was made
 	st.seq, st.first = int(d.int()), day(d.int())
+	if err := readSums(d, &st); err != nil {
+		return nil, state{}, err
+	}
 	n := d.len()
 	if d.err != nil {
 		return nil, state{}, d.err
 	}
 	recs := make([]rec, n)
-	var reversed []string
 	var a allocs
 	invoiced, about := 0, 0 // upper bounds of the keys of invoices and subjects
 	for i := range recs {
@@ -221,10 +231,6 @@ func build(b []byte, arch *Archive) (map[string]bool, state, error) {
 		if r.proc.GetSubjectId() != "" {
 			about++
 		}
-		if r.reversed {
-			r.reversed = false // reverse takes it out of the sums again
-			reversed = append(reversed, r.id)
-		}
 	}
 	if err := d.done(); err != nil {
 		return nil, state{}, err
@@ -234,14 +240,14 @@ func build(b []byte, arch *Archive) (map[string]bool, state, error) {
 	// by the entries: with an archive, few procedures are left here.
 	st.ids.load(recs)
 	st.invoices, st.subjects = make(map[string][]*rec, invoiced), make(map[string][]*rec, about)
-	st.loading = arch != nil
+	// The sums are the section's (readSums): the entries are indexed
+	// only, the reversed ones flagged as they were (index leaves them out
+	// of what SPLIT may count).
+	st.loading, st.summed = arch != nil, true
 	for i := range recs {
 		st.index(&recs[i])
 	}
-	st.loading = false
-	for _, id := range reversed {
-		st.reverse(id)
-	}
+	st.loading, st.summed = false, false
 	return raised, st, nil
 }
 

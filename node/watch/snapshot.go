@@ -148,18 +148,18 @@ func saveRec(e *checkpoint.Encoder, r *rec) {
 // With an archive (UseArchive) the procedures a record opens and the
 // index of transactions by invoice are not in the section: on a sample
 // village of 1,000,000 entries (BenchmarkStartup) the build's CPU went
-// from about 370 ms to 190 ms.
+// from about 370 ms to 190 ms. The sums are in the section too
+// (saveSums), so that only the entries a rule's list holds (listed) are
+// in it: vouchers, month closes, expenses SPLIT counted, payments and
+// incomes in no list, reversed entries are the archive's (read by id).
 // TODO(issue 17): the build still grows with the history: the entries
-// that stay resident (transactions, contracts, payments, vouchers, the
-// procedures of a period and complaints) are decoded and indexed again,
-// 20 ms of CPU at 100,000 entries, 190 ms at 1,000,000. What keeps them
-// in memory: SPLIT's open payments per payee (a back-dated payment may
-// fall in any window: a range scan of payee and day in bbolt would
-// serve it), and the lists the sweeps walk (receipts and bankings
-// settled first in, first out over the whole history, which a reversal
-// of an old banking re-opens; loans and repayments; contracts), which
-// would have to be read from bbolt at each sweep or cut to what can
-// still fire with a settled prefix kept as a sum.
+// still listed (expenses SPLIT may count, receipts and bankings settled
+// first in, first out over the whole history, loans and repayments,
+// contracts, procedures of a period) are decoded and indexed again.
+// SPLIT's open payments per payee could be a range scan of payee and day
+// in bbolt; the sweeps' lists could be cut to what can still fire with a
+// settled prefix kept as a sum. A town's cross-village watcher archives
+// procedures only (ProceduresOnly).
 func (w *Watcher) Load(d *checkpoint.Decoder) error {
 	hist := d.Bytes()
 	if d.Err() != nil {

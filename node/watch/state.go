@@ -218,8 +218,10 @@ func (s *state) index(r *rec) {
 				s.banked = append(s.banked, r)
 			}
 		}
-		if k := invoiceKey(tx); k != "" && !s.loading {
-			s.invoices[k] = append(s.invoices[k], r)
+		if !s.loading { // else the archive's already: no key made
+			if k := invoiceKey(tx); k != "" {
+				s.invoices[k] = append(s.invoices[k], r)
+			}
 		}
 	case r.ct != nil:
 		s.contracts = append(s.contracts, r)

@@ -34,7 +34,7 @@ const checkpointName = "supervise"
 // what a tier keeps) or write it differently: every node then rebuilds
 // its state once, by replaying its chains, at its next start. A release
 // built from another revision rebuilds anyway (checkpoint.Build).
-const stateVersion = 6 // 2: the watcher keeps vouchers and month closes (rules on the books); 3: closed procedures in the workflow's archive, not the state, and the watcher's history one section, made after Load returns (issue 17); 4: of each entry in that history, only what the rules read (watch.saveRec); 5: the procedures a record opens, and the transactions by invoice, in the watcher's archive, not the state (watch.Archive); 6: a town's cross-village watcher keeps only what DUP-INVOICE and SPLIT read (transactions, reversals), its invoices in an archive of its own ("supervise-held"), its history made when first needed
+const stateVersion = 7 // 2: the watcher keeps vouchers and month closes (rules on the books); 3: closed procedures in the workflow's archive, not the state, and the watcher's history one section, made after Load returns (issue 17); 4: of each entry in that history, only what the rules read (watch.saveRec); 5: the procedures a record opens, and the transactions by invoice, in the watcher's archive, not the state (watch.Archive); 6: a town's cross-village watcher keeps only what DUP-INVOICE and SPLIT read (transactions, reversals), its invoices in an archive of its own ("supervise-held"), its history made when first needed; 7: the watcher's sums in its section (watch.saveSums), and of its entries only those a rule's list holds (watch.listed), the others in its archive
 
 // DefaultCheckpointEvery is how many entries the supervision follows
 // between two checkpoints written by Sweep: a start after a crash replays
@@ -84,7 +84,7 @@ func (s *Supervisor) useArchives() {
 		held.UseArchive(workflow.NewArchive(db, checkpointName+"-held"))
 	}
 	if w := s.tier.HeldHistory(); w != nil {
-		w.UseArchive(watch.NewArchive(db, checkpointName+"-held"))
+		w.UseArchive(watch.NewArchive(db, checkpointName+"-held").ProceduresOnly())
 	}
 }
 

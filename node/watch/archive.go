@@ -36,7 +36,18 @@ import (
 type Archive struct {
 	db     *bolt.DB
 	bucket []byte
+	// procsOnly: only the procedures a record opens leave memory (see
+	// ProceduresOnly).
+	procsOnly bool
 }
+
+// ProceduresOnly makes a keep in memory every entry but the procedures a
+// record opens, as before the sums were checkpointed (issue 17): a town's
+// cross-village watcher, whose state a test compares as its checkpoint
+// writes it (Town.Save), not whole (SaveFull).
+// TODO(issue 17): let it archive what listed does not hold too, once
+// the town's state compares whole.
+func (a *Archive) ProceduresOnly() *Archive { a.procsOnly = true; return a }
 
 // ArchiveBucket is the top-level bucket of the archive named name.
 func ArchiveBucket(name string) []byte { return []byte("watch-archive/" + name) }
@@ -81,17 +92,19 @@ func (w *Watcher) Archive() *Archive { return w.st.arch }
 
 // resident says whether r stays in memory (and in the checkpoint's
 // section) rather than in the archive: every entry without an archive;
-// with one, all but the procedures without a period other than
-// complaints. Those are read only by id (decide, reverse) and by
-// subject (renewed): complaintLate walks the complaints, completed the
-// procedures of a period, and no sum counts a procedure. An entry a rule
-// changes other than through lookup (SPLIT's flag on the payments it
-// takes) must stay resident.
+// with one, only those a list of the rules holds (listed), the others
+// being read only by id (decide, reverse), by subject (renewed) or by
+// invoice (claimed), and counted in the sums the checkpoint keeps
+// (saveSums). Once not resident, an entry never is again: what makes it
+// listed (reversed, split) changes one way only.
 func (s *state) resident(r *rec) bool {
-	if s.arch == nil || r.proc == nil {
+	switch {
+	case s.arch == nil:
 		return true
+	case s.arch.procsOnly:
+		return r.proc == nil || r.proc.GetPeriod() != "" || r.proc.GetMatterCode() == "GOV-COMPLAINT"
 	}
-	return r.proc.GetPeriod() != "" || r.proc.GetMatterCode() == "GOV-COMPLAINT"
+	return listed(r)
 }
 
 // touch notes that r changed: an archived entry is then kept in memory
@@ -218,19 +231,20 @@ type staged struct {
 func (b *Batch) Len() int { return len(b.recs) + len(b.invoices) }
 
 // stage makes the batch of the entries in memory that are not resident
-// and not written as they are now, in chain order.
-func (s *state) stage() *Batch {
+// (out, those kept by id) and not written as they are now, in chain
+// order.
+func (s *state) stage(out []*rec) *Batch {
 	if s.arch == nil {
 		return nil
 	}
 	var rs []*rec
-	for _, r := range s.ids.added {
-		if !s.resident(r) && (!r.archived || r.gen != r.saved) {
+	for _, r := range out {
+		if !r.archived || r.gen != r.saved {
 			rs = append(rs, r)
 		}
 	}
 	for _, r := range s.fetched {
-		if r.gen != r.saved && s.ids.added[r.id] != r {
+		if r.gen != r.saved && s.ids.get(r.id) != r { // else in out
 			rs = append(rs, r)
 		}
 	}
@@ -361,8 +375,18 @@ func (s *state) claimed(k string) []*rec {
 		prefix := keyed(k)
 		c := root.Bucket(subInvoices).Cursor()
 		for key, id := c.Seek(prefix); key != nil && bytes.HasPrefix(key, prefix); key, id = c.Next() {
-			// A transaction is resident: in memory, by id.
-			if r := s.ids.get(string(id)); r != nil && !slices.Contains(mem, r) {
+			// In memory by id, else in the archive (not listed).
+			r := s.ids.get(string(id))
+			if r == nil {
+				r = s.fetched[string(id)]
+			}
+			if r == nil {
+				var err error
+				if r, err = s.arch.get(tx, key[len(prefix):]); err != nil || r == nil {
+					continue // see lookup
+				}
+			}
+			if !slices.Contains(mem, r) {
 				out = append(out, r)
 			}
 		}
@@ -427,6 +451,7 @@ func (w *Watcher) SaveFull(e *checkpoint.Encoder) error {
 		e.Set(w.raised)
 		e.Int(int64(s.seq))
 		e.Int(int64(s.first))
+		saveSums(e, s)
 		e.Uint(uint64(len(recs)))
 		for _, r := range recs {
 			saveRec(e, r)

@@ -42,12 +42,20 @@ func (w *Watcher) save(e *checkpoint.Encoder) {
 	s := &w.st
 	e.Int(int64(s.seq))
 	e.Int(int64(s.first))
+	saveSums(e, s)
 	recs := s.ids.all()
 	if s.arch != nil {
 		// The others go to the archive, in the checkpoint's transaction
 		// (Staged).
-		recs = slices.DeleteFunc(recs, func(r *rec) bool { return !s.resident(r) })
-		w.staged = s.stage()
+		var out []*rec
+		recs = slices.DeleteFunc(recs, func(r *rec) bool {
+			if s.resident(r) {
+				return false
+			}
+			out = append(out, r)
+			return true
+		})
+		w.staged = s.stage(out)
 	}
 	e.Uint(uint64(len(recs)))
 	for _, r := range recs {
@@ -140,18 +148,18 @@ func saveRec(e *checkpoint.Encoder, r *rec) {
 // With an archive (UseArchive) the procedures a record opens and the
 // index of transactions by invoice are not in the section: on a sample
 // village of 1,000,000 entries (BenchmarkStartup) the build's CPU went
-// from about 370 ms to 190 ms.
+// from about 370 ms to 190 ms. The sums are in the section too
+// (saveSums), so that only the entries a rule's list holds (listed) are
+// in it: vouchers, month closes, expenses SPLIT counted, payments and
+// incomes in no list, reversed entries are the archive's (read by id).
 // TODO(issue 17): the build still grows with the history: the entries
-// that stay resident (transactions, contracts, payments, vouchers, the
-// procedures of a period and complaints) are decoded and indexed again,
-// 20 ms of CPU at 100,000 entries, 190 ms at 1,000,000. What keeps them
-// in memory: SPLIT's open payments per payee (a back-dated payment may
-// fall in any window: a range scan of payee and day in bbolt would
-// serve it), and the lists the sweeps walk (receipts and bankings
-// settled first in, first out over the whole history, which a reversal
-// of an old banking re-opens; loans and repayments; contracts), which
-// would have to be read from bbolt at each sweep or cut to what can
-// still fire with a settled prefix kept as a sum.
+// still listed (expenses SPLIT may count, receipts and bankings settled
+// first in, first out over the whole history, loans and repayments,
+// contracts, procedures of a period) are decoded and indexed again.
+// SPLIT's open payments per payee could be a range scan of payee and day
+// in bbolt; the sweeps' lists could be cut to what can still fire with a
+// settled prefix kept as a sum. A town's cross-village watcher archives
+// procedures only (ProceduresOnly).
 func (w *Watcher) Load(d *checkpoint.Decoder) error {
 	hist := d.Bytes()
 	if d.Err() != nil {
@@ -202,12 +210,14 @@ func build(b []byte, arch *Archive) (map[string]bool, state, error) {
 	st := newState()
 	st.arch = arch // UseArchive came before the history was made
 	st.seq, st.first = int(d.int()), day(d.int())
+	if err := readSums(d, &st); err != nil {
+		return nil, state{}, err
+	}
 	n := d.len()
 	if d.err != nil {
 		return nil, state{}, d.err
 	}
 	recs := make([]rec, n)
-	var reversed []string
 	var a allocs
 	invoiced, about := 0, 0 // upper bounds of the keys of invoices and subjects
 	for i := range recs {
@@ -221,10 +231,6 @@ func build(b []byte, arch *Archive) (map[string]bool, state, error) {
 		if r.proc.GetSubjectId() != "" {
 			about++
 		}
-		if r.reversed {
-			r.reversed = false // reverse takes it out of the sums again
-			reversed = append(reversed, r.id)
-		}
 	}
 	if err := d.done(); err != nil {
 		return nil, state{}, err
@@ -234,14 +240,14 @@ func build(b []byte, arch *Archive) (map[string]bool, state, error) {
 	// by the entries: with an archive, few procedures are left here.
 	st.ids.load(recs)
 	st.invoices, st.subjects = make(map[string][]*rec, invoiced), make(map[string][]*rec, about)
-	st.loading = arch != nil
+	// The sums are the section's (readSums): the entries are indexed
+	// only, the reversed ones flagged as they were (index leaves them out
+	// of what SPLIT may count).
+	st.loading, st.summed = arch != nil, true
 	for i := range recs {
 		st.index(&recs[i])
 	}
-	st.loading = false
-	for _, id := range reversed {
-		st.reverse(id)
-	}
+	st.loading, st.summed = false, false
 	return raised, st, nil
 }
 

@@ -139,6 +139,10 @@ type state struct {
 	// loading is set while build indexes a checkpoint's entries with an
 	// archive: their invoices are the archive's already.
 	loading bool
+	// summed is set while build indexes a checkpoint's entries: the sums
+	// (years, cash, paid, orgs) are the checkpoint's already (readSums),
+	// which count the archived entries too.
+	summed bool
 }
 
 func newState() state {
@@ -214,8 +218,10 @@ func (s *state) index(r *rec) {
 				s.banked = append(s.banked, r)
 			}
 		}
-		if k := invoiceKey(tx); k != "" && !s.loading {
-			s.invoices[k] = append(s.invoices[k], r)
+		if !s.loading { // else the archive's already: no key made
+			if k := invoiceKey(tx); k != "" {
+				s.invoices[k] = append(s.invoices[k], r)
+			}
 		}
 	case r.ct != nil:
 		s.contracts = append(s.contracts, r)
@@ -237,12 +243,14 @@ func (s *state) index(r *rec) {
 		s.procs = append(s.procs, r)
 		k := r.proc.GetMatterCode() + "/" + r.proc.GetPeriod()
 		s.periods[k] = append(s.periods[k], r)
-	case r.vch != nil:
+	case r.vch != nil && !s.summed:
 		s.addVoucher(r)
-	case r.close != nil:
+	case r.close != nil && !s.summed:
 		s.addClose(r)
 	}
-	s.count(r, 1)
+	if !s.summed {
+		s.count(r, 1)
+	}
 }
 
 // count adds r to the running sums (sign -1 takes it out again).

@@ -322,3 +322,75 @@ func answersAsMemory(t *testing.T, evs []Event) {
 	t.Logf("%d entries in memory with the archive, %d without; %d archived, at most %d read back and changed; %d steps found something; %d crashes",
 		w.st.ids.len(), mem.st.ids.len(), archived, fetchedMax, fired, len(crashed))
 }
+
+// TestArchiveAnswersAsMemoryListedReversed is TestArchiveAnswersAsMemory
+// on a history whose entries that a rule's list holds (listed: staff
+// advances, repayments and receipts in cash, cash banked, contracts and
+// payments in cash, procedures of a period, expenses SPLIT may count)
+// are reversed long after, once a restart has loaded them from the
+// checkpoint: reversed, they leave the lists for the archive, and their
+// share of the checkpointed sums must go exactly once.
+func TestArchiveAnswersAsMemoryListedReversed(t *testing.T) {
+	answersAsMemory(t, listedReversedHistory(t, 9_000))
+}
+
+// listedReversedHistory: see TestArchiveAnswersAsMemoryListedReversed.
+func listedReversedHistory(t testing.TB, n int) []Event {
+	t.Helper()
+	var evs []Event
+	base := bj(t, "2026-01-01 10:00")
+	k := 0
+	add := func(d time.Time, m proto.Message) int {
+		k++
+		evs = append(evs, Event{ID: id(k), RecordedAt: d, Msg: m})
+		return k
+	}
+	var old, opened []int
+	var contracts []int
+	for i := 0; k < n; i++ {
+		d := base.AddDate(0, 0, i/9)
+		date := d.Format(time.DateOnly)
+		switch i % 9 {
+		case 0:
+			old = append(old, add(d, txn(sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_OUT, int64(500+i%900), date, payee("赵六", person(t, i%4)))))
+			old = append(old, add(d, exp(int64(400_000+i%20*50_000), date, payee("张三", person(t, i%6)), invoice("047", strconv.Itoa(i%400)))))
+			opened = append(opened, add(d, proc("EXP-PAY", "", id(k)))) // archived, decided long after
+		case 1:
+			old = append(old, add(d, inc(int64(700+i%800), date, cash, payee("赵六", person(t, i%4)), invoice("048", strconv.Itoa(i%300)))))
+			old = append(old, add(d, bank(int64(600+i%700), date)))
+		case 2:
+			c := add(d, lease("obj-"+strconv.Itoa(i%50), d.AddDate(0, 2, 0).Format(time.DateOnly), due(date, 700), due(d.AddDate(0, 1, 0).Format(time.DateOnly), 900)))
+			contracts = append(contracts, c)
+			old = append(old, c)
+		case 3:
+			if len(contracts) > 0 {
+				old = append(old, add(d, cpay(contracts[i%len(contracts)], 500, date, true)))
+			}
+		case 4:
+			p := add(d, proc("FUND-BANKREC", date[:7], "subj-"+strconv.Itoa(i)))
+			old = append(old, p)
+			if i%2 == 0 {
+				add(d, closes(p, true))
+			}
+		case 5:
+			old = append(old, add(d, proc("GOV-COMPLAINT", "", "")))
+		case 6:
+			add(d, receive(int64(2_000+i%500), date))
+			add(d, pay(int64(1_000+i%500), date))
+		case 7:
+			add(d, closeMonth(date[:7]))
+		case 8:
+			for range 2 {
+				if len(old) > 0 && old[0] < k-1200 {
+					add(d, rev(old[0]))
+					old = old[min(2, len(old)):] // one in two
+				}
+			}
+			if len(opened) > 0 && opened[0] < k-1200 {
+				add(d, closes(opened[0], true))
+				opened = opened[1:]
+			}
+		}
+	}
+	return evs
+}

@@ -21,8 +21,9 @@ const (
 
 // Save writes the history the rules judge by and the keys raised, for a
 // checkpoint (node/checkpoint). The rules themselves are not written: the
-// owner sets the rule set in force (SetRules) as it does at start. Every
-// index and sum is made again from the kept entries by Load.
+// owner sets the rule set in force (SetRules) as it does at start. The
+// running sums are written as they are (saveSums); every index is made
+// again from the kept entries by Load.
 //
 // Of each entry it writes only what a rule reads of an entry in the
 // history (saveRec), not its whole message: unmarshalling whole messages
@@ -193,9 +194,9 @@ func (w *Watcher) Err() error {
 	return w.loadErr
 }
 
-// build makes the history from what save wrote: the kept entries are
-// indexed and summed again in chain order, as Observe did, and those
-// reversed are taken out again.
+// build makes the history from what save wrote: the sums are taken as
+// saved (readSums), and the kept entries indexed again in chain order,
+// as Observe did, those reversed flagged as they were.
 //
 // The section is copied once into a string of which every string of the
 // history is a part, and the entries' messages (only what saveRec keeps)

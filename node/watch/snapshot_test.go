@@ -329,6 +329,28 @@ func TestLoadDamaged(t *testing.T) {
 			e.Uint(0)
 			e.String("more")
 		}), "watch state"},
+		{"the sums cut short", section(func(e *checkpoint.Encoder) {
+			e.Set(nil)
+			e.Int(1)
+			e.Int(0)
+			e.Uint(1) // a year
+			e.Int(2026)
+			e.Int(500)
+			e.Uint(40) // categories, far more than what is left
+		}), "watch state"},
+		{"a book's sums cut short", section(func(e *checkpoint.Encoder) {
+			e.Set(nil)
+			e.Int(1)
+			e.Int(0)
+			for range 3 { // years, cash, paid
+				e.Uint(0)
+			}
+			e.Uint(1) // an org
+			e.String(org)
+			e.Uint(0)
+			e.Uint(1) // a cash day, its amount missing
+			e.Int(20500)
+		}), "watch state"},
 		{"a transaction cut short", section(func(e *checkpoint.Encoder) {
 			oneRecHead(e)
 			e.Uint(recTransaction)

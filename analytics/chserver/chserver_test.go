@@ -7,20 +7,35 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-func TestStartQueryStopRestart(t *testing.T) {
-	ctx := context.Background()
-	s, err := Start(ctx, Options{})
+// started is a server of its own for one test, closed when it ends.
+func started(t *testing.T) *Server {
+	t.Helper()
+	s, err := Start(context.Background(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// connect opens a connection to s, closed when the test ends.
+func connect(t *testing.T, s *Server) driver.Conn {
+	t.Helper()
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestStartQueryStopRestart(t *testing.T) {
+	ctx := context.Background()
+	s := started(t)
+	conn := connect(t, s)
 	if err := conn.Exec(ctx, "CREATE TABLE t (x UInt64) ENGINE = MergeTree ORDER BY x"); err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +60,7 @@ func TestStartQueryStopRestart(t *testing.T) {
 	if err := s.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	conn2, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn2.Close()
+	conn2 := connect(t, s)
 	var n, sum uint64
 	if err := conn2.QueryRow(ctx, "SELECT count(), sum(x) FROM t").Scan(&n, &sum); err != nil {
 		t.Fatal(err)
@@ -66,16 +77,8 @@ func TestStartQueryStopRestart(t *testing.T) {
 // threads of its own that end with it, which ThreadCPU does not see.)
 func TestThreadCPU(t *testing.T) {
 	ctx := context.Background()
-	s, err := Start(ctx, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	s := started(t)
+	conn := connect(t, s)
 	if err := conn.Exec(ctx, "CREATE TABLE t (x UInt64, s String) ENGINE = MergeTree ORDER BY s"); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,15 @@ import (
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
+// adder appends to *evs an entry of m recorded at d, its id the next
+// seq of one chain, and says that seq.
+func adder(evs *[]Event) func(d time.Time, m proto.Message) int {
+	return func(d time.Time, m proto.Message) int {
+		*evs = append(*evs, Event{ID: id(len(*evs) + 1), RecordedAt: d, Msg: m})
+		return len(*evs)
+	}
+}
+
 // archiveHistory is a history of every kind the rules keep, as
 // BenchmarkLoad's, with what the archive holds besides: a procedure per
 // record (no period, about an entry) decided days later or never,
@@ -29,13 +38,8 @@ func archiveHistory(t testing.TB, n int) []Event {
 	var open []int     // plain procedures not decided yet
 	var renewals []int // renewal procedures to reverse
 	var soon []int     // procedures just decided, to reverse
-	k := 0
-	add := func(d time.Time, m proto.Message) int {
-		k++
-		evs = append(evs, Event{ID: id(k), RecordedAt: d, Msg: m})
-		return k
-	}
-	for i := 0; k < n; i++ {
+	add := adder(&evs)
+	for i := 0; len(evs) < n; i++ {
 		d := base.AddDate(0, 0, i/12)
 		date := d.Format(time.DateOnly)
 		switch i % 12 {
@@ -61,7 +65,7 @@ func archiveHistory(t testing.TB, n int) []Event {
 				}
 			}
 		case 4:
-			add(d, cpay(k, 300, date, i%24 == 4))
+			add(d, cpay(len(evs), 300, date, i%24 == 4))
 		case 5:
 			p := add(d, proc("FUND-BANKREC", date[:7], "subj-"+strconv.Itoa(i)))
 			add(d, closes(p, i%3 == 0))
@@ -77,11 +81,11 @@ func archiveHistory(t testing.TB, n int) []Event {
 			add(d, txn(sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_OUT, 500, date, payee("赵六", person(t, i%3))))
 		case 9:
 			add(d, closeMonth(date[:7]))
-			add(d, rev(k-3))
+			add(d, rev(len(evs)-3))
 		case 10:
 			// Decide the oldest open procedures, long archived by now.
 			for range 3 {
-				if len(open) == 0 || open[0] > k-1500 {
+				if len(open) == 0 || open[0] > len(evs)-1500 {
 					break
 				}
 				add(d, closes(open[0], i%5 != 0))
@@ -97,14 +101,14 @@ func archiveHistory(t testing.TB, n int) []Event {
 				add(d, rev(p))
 			}
 			soon = soon[:0]
-			if len(renewals) > 0 && renewals[0] < k-1500 {
+			if len(renewals) > 0 && renewals[0] < len(evs)-1500 {
 				add(d, rev(renewals[0]))
 				renewals = renewals[1:]
 			}
-			if i%60 == 11 && k > 2000 {
+			if i%60 == 11 && len(evs) > 2000 {
 				// Reverse a procedure of long ago (archived), and its
 				// transaction.
-				add(d, rev(k-1900))
+				add(d, rev(len(evs)-1900))
 			}
 		}
 	}
@@ -140,15 +144,10 @@ func reversalHistory(t testing.TB, n int) []Event {
 	t.Helper()
 	var evs []Event
 	base := bj(t, "2026-01-01 10:00")
-	k := 0
-	add := func(d time.Time, m proto.Message) int {
-		k++
-		evs = append(evs, Event{ID: id(k), RecordedAt: d, Msg: m})
-		return k
-	}
+	add := adder(&evs)
 	var old []int // entries to reverse once long archived, in chain order
 	var contracts []int
-	for i := 0; k < n; i++ {
+	for i := 0; len(evs) < n; i++ {
 		d := base.AddDate(0, 0, i/10)
 		date := d.Format(time.DateOnly)
 		// Back-dated now and then, into days long checkpointed.
@@ -179,7 +178,7 @@ func reversalHistory(t testing.TB, n int) []Event {
 		case 8:
 			// Reverse two entries of long ago, archived by now.
 			for range 2 {
-				if len(old) > 0 && old[0] < k-1500 {
+				if len(old) > 0 && old[0] < len(evs)-1500 {
 					add(d, rev(old[0]))
 					old = old[min(3, len(old)):] // one in three
 				}
@@ -339,22 +338,17 @@ func listedReversedHistory(t testing.TB, n int) []Event {
 	t.Helper()
 	var evs []Event
 	base := bj(t, "2026-01-01 10:00")
-	k := 0
-	add := func(d time.Time, m proto.Message) int {
-		k++
-		evs = append(evs, Event{ID: id(k), RecordedAt: d, Msg: m})
-		return k
-	}
+	add := adder(&evs)
 	var old, opened []int
 	var contracts []int
-	for i := 0; k < n; i++ {
+	for i := 0; len(evs) < n; i++ {
 		d := base.AddDate(0, 0, i/9)
 		date := d.Format(time.DateOnly)
 		switch i % 9 {
 		case 0:
 			old = append(old, add(d, txn(sanziv1.TransactionKind_TRANSACTION_KIND_LOAN_OUT, int64(500+i%900), date, payee("赵六", person(t, i%4)))))
 			old = append(old, add(d, exp(int64(400_000+i%20*50_000), date, payee("张三", person(t, i%6)), invoice("047", strconv.Itoa(i%400)))))
-			opened = append(opened, add(d, proc("EXP-PAY", "", id(k)))) // archived, decided long after
+			opened = append(opened, add(d, proc("EXP-PAY", "", id(len(evs))))) // archived, decided long after
 		case 1:
 			old = append(old, add(d, inc(int64(700+i%800), date, cash, payee("赵六", person(t, i%4)), invoice("048", strconv.Itoa(i%300)))))
 			old = append(old, add(d, bank(int64(600+i%700), date)))
@@ -381,12 +375,12 @@ func listedReversedHistory(t testing.TB, n int) []Event {
 			add(d, closeMonth(date[:7]))
 		case 8:
 			for range 2 {
-				if len(old) > 0 && old[0] < k-1200 {
+				if len(old) > 0 && old[0] < len(evs)-1200 {
 					add(d, rev(old[0]))
 					old = old[min(2, len(old)):] // one in two
 				}
 			}
-			if len(opened) > 0 && opened[0] < k-1200 {
+			if len(opened) > 0 && opened[0] < len(evs)-1200 {
 				add(d, closes(opened[0], true))
 				opened = opened[1:]
 			}

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/sanzi/sanzi/node/ledger"
 	sanziv1 "github.com/sanzi/sanzi/proto/gen/sanzi/v1"
 )
 
@@ -50,55 +51,55 @@ func (c *cache) readTx(p []byte, out *txRow) error {
 	*out = txRow{}
 	var bad, badNumber bool
 	party := c.party[:0] // each counterparty field, merged in order
-	f := fields{b: p}
-	for f.next() {
-		badNumber = badNumber || f.n > protowire.MaxValidNumber
-		switch f.typ {
+	f := ledger.FieldsOf(p)
+	for f.Next() {
+		badNumber = badNumber || f.N > protowire.MaxValidNumber
+		switch f.Typ {
 		case protowire.VarintType:
-			switch f.n {
+			switch f.N {
 			case 2:
-				out.kind = sanziv1.TransactionKind(int32(f.u))
+				out.kind = sanziv1.TransactionKind(int32(f.U))
 			case 3:
-				out.amount = int64(f.u)
+				out.amount = int64(f.U)
 			case 4:
-				out.method = sanziv1.PaymentMethod(int32(f.u))
+				out.method = sanziv1.PaymentMethod(int32(f.U))
 			}
 		case protowire.BytesType:
-			switch f.n {
+			switch f.N {
 			case 1, 7, 8, 9, 10, 12, 14: // org, summary, voucher and invoice numbers, attachments, procedure: checked, not loaded
-				bad = bad || !utf8.Valid(f.v)
+				bad = bad || !utf8.Valid(f.V)
 			case 5:
-				party = append(party, f.v)
+				party = append(party, f.V)
 			case 6:
-				out.businessDate, bad = c.str(f.v), bad || !utf8.Valid(f.v)
+				out.businessDate, bad = c.str(f.V), bad || !utf8.Valid(f.V)
 			case 11:
-				out.budgetLine, bad = c.str(f.v), bad || !utf8.Valid(f.v)
+				out.budgetLine, bad = c.str(f.V), bad || !utf8.Valid(f.V)
 			case 13:
-				out.category, bad = c.str(f.v), bad || !utf8.Valid(f.v)
+				out.category, bad = c.str(f.V), bad || !utf8.Valid(f.V)
 			}
 		}
 	}
 	c.party = party[:0] // its next use overwrites what it refers to
-	if f.err != nil {
-		return fmt.Errorf("decode %s payload: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, f.err)
+	if f.Err() != nil {
+		return fmt.Errorf("decode %s payload: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, f.Err())
 	}
 	for _, cp := range party {
-		f := fields{b: cp}
-		for f.next() {
-			badNumber = badNumber || f.n > protowire.MaxValidNumber
-			if f.typ != protowire.BytesType || f.n < 1 || f.n > 5 {
+		f := ledger.FieldsOf(cp)
+		for f.Next() {
+			badNumber = badNumber || f.N > protowire.MaxValidNumber
+			if f.Typ != protowire.BytesType || f.N < 1 || f.N > 5 {
 				continue
 			}
-			bad = bad || !utf8.Valid(f.v)
-			switch f.n {
+			bad = bad || !utf8.Valid(f.V)
+			switch f.N {
 			case 1:
-				out.party = c.str(f.v)
+				out.party = c.str(f.V)
 			case 2:
-				out.partyID = c.str(f.v)
+				out.partyID = c.str(f.V)
 			}
 		}
-		if f.err != nil {
-			return fmt.Errorf("decode %s payload: counterparty: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, f.err)
+		if f.Err() != nil {
+			return fmt.Errorf("decode %s payload: counterparty: %w", sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, f.Err())
 		}
 	}
 	return wireRefusal(sanziv1.EntryType_ENTRY_TYPE_TRANSACTION, badNumber, bad)
@@ -246,51 +247,51 @@ func (c *cache) readVoucher(p []byte, out *voucherRow) error {
 	*out = voucherRow{}
 	var bad, badNumber bool
 	var lineErr error
-	f := fields{b: p}
-	for f.next() {
-		badNumber = badNumber || f.n > protowire.MaxValidNumber
-		switch f.typ {
+	f := ledger.FieldsOf(p)
+	for f.Next() {
+		badNumber = badNumber || f.N > protowire.MaxValidNumber
+		switch f.Typ {
 		case protowire.VarintType:
-			switch f.n {
+			switch f.N {
 			case 3:
-				out.number = int32(f.u)
+				out.number = int32(f.U)
 			case 10:
-				out.opening = f.u != 0
+				out.opening = f.U != 0
 			}
 		case protowire.BytesType:
-			switch f.n {
+			switch f.N {
 			case 1:
-				out.org, bad = c.str(f.v), bad || !utf8.Valid(f.v)
+				out.org, bad = c.str(f.V), bad || !utf8.Valid(f.V)
 			case 2:
-				out.businessDate, bad = c.str(f.v), bad || !utf8.Valid(f.v)
+				out.businessDate, bad = c.str(f.V), bad || !utf8.Valid(f.V)
 			case 4, 6, 7, 9: // summary, attachments, source entry, chart version: checked, not loaded
-				bad = bad || !utf8.Valid(f.v)
+				bad = bad || !utf8.Valid(f.V)
 			case 8:
-				out.reverses, bad = c.str(f.v), bad || !utf8.Valid(f.v)
+				out.reverses, bad = c.str(f.V), bad || !utf8.Valid(f.V)
 			case 5:
 				var l voucherLine
-				lf := fields{b: f.v}
-				for lf.next() {
-					badNumber = badNumber || lf.n > protowire.MaxValidNumber
+				lf := ledger.FieldsOf(f.V)
+				for lf.Next() {
+					badNumber = badNumber || lf.N > protowire.MaxValidNumber
 					switch {
-					case lf.typ == protowire.VarintType && lf.n == 2:
-						l.debit = int64(lf.u)
-					case lf.typ == protowire.VarintType && lf.n == 3:
-						l.credit = int64(lf.u)
-					case lf.typ == protowire.BytesType && lf.n == 1:
-						l.account, bad = c.str(lf.v), bad || !utf8.Valid(lf.v)
-					case lf.typ == protowire.BytesType && lf.n >= 4 && lf.n <= 7:
-						bad = bad || !utf8.Valid(lf.v)
+					case lf.Typ == protowire.VarintType && lf.N == 2:
+						l.debit = int64(lf.U)
+					case lf.Typ == protowire.VarintType && lf.N == 3:
+						l.credit = int64(lf.U)
+					case lf.Typ == protowire.BytesType && lf.N == 1:
+						l.account, bad = c.str(lf.V), bad || !utf8.Valid(lf.V)
+					case lf.Typ == protowire.BytesType && lf.N >= 4 && lf.N <= 7:
+						bad = bad || !utf8.Valid(lf.V)
 					}
 				}
-				if lf.err != nil && lineErr == nil {
-					lineErr = lf.err
+				if lf.Err() != nil && lineErr == nil {
+					lineErr = lf.Err()
 				}
 				lines = append(lines, l)
 			}
 		}
 	}
-	err := f.err
+	err := f.Err()
 	out.lines = lines
 	what := sanziv1.EntryType_ENTRY_TYPE_VOUCHER
 	switch {

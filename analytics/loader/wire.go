@@ -47,53 +47,53 @@ func newWireDecoder() *wireDecoder { return &wireDecoder{authors: map[string]str
 // when they are equal.
 func (w *wireDecoder) decode(s *ledger.Stored, raw []byte, origin string) error {
 	var body, hash, private []byte
-	f := fields{b: raw}
-	for f.next() {
-		if f.typ != protowire.BytesType {
+	f := ledger.FieldsOf(raw)
+	for f.Next() {
+		if f.Typ != protowire.BytesType {
 			continue
 		}
-		switch f.n {
+		switch f.N {
 		case 1:
-			body = f.v
+			body = f.V
 		case 2:
-			hash = f.v
+			hash = f.V
 		case 4:
-			private = f.v
+			private = f.V
 		}
 	}
-	if f.err != nil {
-		return fmt.Errorf("decode entry: %w", f.err)
+	if f.Err() != nil {
+		return fmt.Errorf("decode entry: %w", f.Err())
 	}
 	if len(hash) != ledger.HashSize {
 		return fmt.Errorf("decode entry: hash is %d bytes, want %d", len(hash), ledger.HashSize)
 	}
 	var prev, payload, digest, at, org, author, subject []byte
 	var seq, typ uint64
-	f = fields{b: body}
-	for f.next() {
+	f = ledger.FieldsOf(body)
+	for f.Next() {
 		switch {
-		case f.typ == protowire.BytesType && f.n == 1:
-			org = f.v
-		case f.typ == protowire.VarintType && f.n == 2:
-			seq = f.u
-		case f.typ == protowire.BytesType && f.n == 3:
-			prev = f.v
-		case f.typ == protowire.BytesType && f.n == 4:
-			at = f.v
-		case f.typ == protowire.BytesType && f.n == 5:
-			author = f.v
-		case f.typ == protowire.VarintType && f.n == 6:
-			typ = f.u
-		case f.typ == protowire.BytesType && f.n == 7:
-			payload = f.v
-		case f.typ == protowire.BytesType && f.n == 8:
-			subject = f.v
-		case f.typ == protowire.BytesType && f.n == 9:
-			digest = f.v
+		case f.Typ == protowire.BytesType && f.N == 1:
+			org = f.V
+		case f.Typ == protowire.VarintType && f.N == 2:
+			seq = f.U
+		case f.Typ == protowire.BytesType && f.N == 3:
+			prev = f.V
+		case f.Typ == protowire.BytesType && f.N == 4:
+			at = f.V
+		case f.Typ == protowire.BytesType && f.N == 5:
+			author = f.V
+		case f.Typ == protowire.VarintType && f.N == 6:
+			typ = f.U
+		case f.Typ == protowire.BytesType && f.N == 7:
+			payload = f.V
+		case f.Typ == protowire.BytesType && f.N == 8:
+			subject = f.V
+		case f.Typ == protowire.BytesType && f.N == 9:
+			digest = f.V
 		}
 	}
-	if f.err != nil {
-		return fmt.Errorf("decode entry body: %w", f.err)
+	if f.Err() != nil {
+		return fmt.Errorf("decode entry body: %w", f.Err())
 	}
 	if len(prev) != ledger.HashSize {
 		return fmt.Errorf("decode entry: prev_hash is %d bytes, want %d", len(prev), ledger.HashSize)
@@ -103,14 +103,14 @@ func (w *wireDecoder) decode(s *ledger.Stored, raw []byte, origin string) error 
 		// ledger.Decode gives it; without the private part, the public
 		// (masked) payload.
 		payload = []byte{}
-		f = fields{b: private}
-		for f.next() {
-			if f.n == 2 && f.typ == protowire.BytesType {
-				payload = f.v
+		f = ledger.FieldsOf(private)
+		for f.Next() {
+			if f.N == 2 && f.Typ == protowire.BytesType {
+				payload = f.V
 			}
 		}
-		if f.err != nil {
-			return fmt.Errorf("decode entry private part: %w", f.err)
+		if f.Err() != nil {
+			return fmt.Errorf("decode entry private part: %w", f.Err())
 		}
 	}
 	start := len(w.payloads)
@@ -135,80 +135,19 @@ func (w *wireDecoder) decode(s *ledger.Stored, raw []byte, origin string) error 
 	}
 	if at != nil {
 		var sec, nsec uint64
-		f = fields{b: at}
-		for f.next() {
+		f = ledger.FieldsOf(at)
+		for f.Next() {
 			switch {
-			case f.typ == protowire.VarintType && f.n == 1:
-				sec = f.u
-			case f.typ == protowire.VarintType && f.n == 2:
-				nsec = f.u
+			case f.Typ == protowire.VarintType && f.N == 1:
+				sec = f.U
+			case f.Typ == protowire.VarintType && f.N == 2:
+				nsec = f.U
 			}
 		}
-		if f.err != nil {
-			return fmt.Errorf("decode entry recorded_at: %w", f.err)
+		if f.Err() != nil {
+			return fmt.Errorf("decode entry recorded_at: %w", f.Err())
 		}
 		s.RecordedAt = time.Unix(int64(sec), int64(int32(nsec))).UTC()
 	}
 	return nil
-}
-
-// fields walks an encoded protobuf message as ledger.WireFields does (the
-// same fields, values and errors), but as a loop the caller writes
-// (for f.next() { switch f.n ... }) instead of a callback per field: the
-// decoders read the entry, its body, its time, the payload and the
-// counterparty of every entry this way, and the closures' indirect calls
-// and captured variables were a tenth of the loader's CPU. Single-byte
-// tags, lengths and varints, nearly every one here, are read inline.
-type fields struct {
-	b   []byte
-	err error // why next stopped early; nil at the message's end
-	// The field next read: its number and wire type, v for a
-	// length-delimited value (a slice of the message), u for a varint.
-	n   protowire.Number
-	typ protowire.Type
-	v   []byte
-	u   uint64
-}
-
-// next reads the next field into f; false at the end of the message or
-// at a malformed field (f.err).
-func (f *fields) next() bool {
-	b := f.b
-	if len(b) == 0 {
-		return false
-	}
-	var l int
-	if c := b[0]; c >= 1<<3 && c < 0x80 { // a field number 1-15 (0 is refused by ConsumeTag)
-		f.n, f.typ, l = protowire.Number(c>>3), protowire.Type(c&7), 1
-	} else if f.n, f.typ, l = protowire.ConsumeTag(b); l < 0 {
-		return f.fail(l)
-	}
-	b = b[l:]
-	f.v, f.u = nil, 0
-	switch f.typ {
-	case protowire.BytesType:
-		if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
-			m := int(b[0])
-			f.v, l = b[1:1+m:1+m], 1+m
-		} else if f.v, l = protowire.ConsumeBytes(b); l < 0 {
-			return f.fail(l)
-		}
-	case protowire.VarintType:
-		if len(b) > 0 && b[0] < 0x80 {
-			f.u, l = uint64(b[0]), 1
-		} else if f.u, l = protowire.ConsumeVarint(b); l < 0 {
-			return f.fail(l)
-		}
-	default:
-		if l = protowire.ConsumeFieldValue(f.n, f.typ, b); l < 0 {
-			return f.fail(l)
-		}
-	}
-	f.b = b[l:]
-	return true
-}
-
-func (f *fields) fail(code int) bool {
-	f.err, f.b = protowire.ParseError(code), nil
-	return false
 }

@@ -134,27 +134,9 @@ func peek(raw []byte, seen map[string]string) (Link, error) {
 // read a field only with the wire type its schema gives skip it otherwise,
 // as proto decoding treats a mismatched field as unknown.
 func WireFields(b []byte, fn func(n protowire.Number, typ protowire.Type, v []byte, u uint64)) error {
-	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return protowire.ParseError(l)
-		}
-		b = b[l:]
-		var v []byte
-		var u uint64
-		switch typ {
-		case protowire.BytesType:
-			v, l = protowire.ConsumeBytes(b)
-		case protowire.VarintType:
-			u, l = protowire.ConsumeVarint(b)
-		default:
-			l = protowire.ConsumeFieldValue(n, typ, b)
-		}
-		if l < 0 {
-			return protowire.ParseError(l)
-		}
-		fn(n, typ, v, u)
-		b = b[l:]
+	f := FieldsOf(b)
+	for f.Next() {
+		fn(f.N, f.Typ, f.V, f.U)
 	}
-	return nil
+	return f.Err()
 }
